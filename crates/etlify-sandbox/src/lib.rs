@@ -1,0 +1,1 @@
+//! Local sandbox of the HubSpot v3 and Airtable v0 APIs.
