@@ -1,0 +1,131 @@
+//! Adapter failures, classified (REFERENCE E-*, SPEC ).
+
+use std::fmt;
+use std::time::Duration;
+
+/// Coarse classification of an adapter failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AdapterErrorKind {
+    /// 401/403: the credentials are wrong; stops the run.
+    Unauthorized,
+    /// 404: the object does not exist.
+    NotFound,
+    /// 429: throttled; never a record error.
+    RateLimited,
+    /// 400/409/422 for this input: the record's fault.
+    ValidationFailed,
+    /// 5xx, timeout, connection failure: try again later.
+    Transient,
+    /// Anything else.
+    Other,
+}
+
+/// A failed adapter call, with what the CRM said about it.
+///
+/// Never carries credentials: adapters build it from the response body
+/// and status, not from the request.
+#[derive(Debug, Clone)]
+pub struct AdapterError {
+    /// Classification.
+    pub kind: AdapterErrorKind,
+    /// The vendor's message (or the transport's).
+    pub message: String,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// Vendor error category/type, e.g. `VALIDATION_ERROR`.
+    pub category: Option<String>,
+    /// Vendor correlation id, for support requests.
+    pub correlation_id: Option<String>,
+    /// Delay the server asked for before retrying.
+    pub retry_after: Option<Duration>,
+}
+
+impl AdapterError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: AdapterErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            status: None,
+            category: None,
+            correlation_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// Sets the HTTP status.
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the vendor category.
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+
+    /// Sets the correlation id.
+    pub fn correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the server-requested delay.
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// Classification.
+    pub fn kind(&self) -> AdapterErrorKind {
+        self.kind
+    }
+
+    /// Whether the same request may succeed later unchanged.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self.kind,
+            AdapterErrorKind::RateLimited | AdapterErrorKind::Transient
+        )
+    }
+
+    /// Whether the failure is attributable to the record itself, and so
+    /// counts against its error budget (SPEC X-3).
+    pub fn is_record_error(&self) -> bool {
+        matches!(
+            self.kind,
+            AdapterErrorKind::ValidationFailed
+                | AdapterErrorKind::NotFound
+                | AdapterErrorKind::Other
+        )
+    }
+}
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            AdapterErrorKind::Unauthorized => "unauthorized",
+            AdapterErrorKind::NotFound => "not found",
+            AdapterErrorKind::RateLimited => "rate limited",
+            AdapterErrorKind::ValidationFailed => "validation failed",
+            AdapterErrorKind::Transient => "transient failure",
+            AdapterErrorKind::Other => "CRM error",
+        };
+        write!(f, "{kind}")?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(category) = &self.category {
+            write!(f, " [{category}]")?;
+        }
+        if let Some(id) = &self.correlation_id {
+            write!(f, " (correlation id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AdapterError {}

@@ -1,0 +1,112 @@
+//! The adapter contract between the engine and one CRM API.
+//!
+//! One small core trait, [`Adapter`] (upsert and delete), plus opt-in
+//! capabilities: [`BatchAdapter`] for native batch endpoints and a
+//! [`RateLimiterSlot`] through which the registered CRM's limiter is
+//! installed (SPEC G-12).
+
+mod error;
+mod null;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+pub use self::error::{AdapterError, AdapterErrorKind};
+pub use self::null::{NullAdapter, NullAdapterCalls};
+use crate::payload::Payload;
+pub use crate::ratelimit::RateLimiterSlot;
+
+/// One upsert: create the object, or update it when it exists.
+#[derive(Debug, Clone, Copy)]
+pub struct UpsertRequest<'a> {
+    /// CRM object type, e.g. `contacts` or an Airtable table.
+    pub object_type: &'a str,
+    /// Properties to write.
+    pub payload: &'a Payload,
+    /// Property that identifies the object in the CRM, e.g. `email`.
+    pub id_property: &'a str,
+    /// The object's CRM id when a previous sync stored one (SPEC X-2):
+    /// update it directly; fall back to search-then-create on a 404.
+    pub crm_id: Option<&'a str>,
+}
+
+/// What a remote delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteDelete {
+    /// The object existed and was deleted (archived).
+    Deleted,
+    /// The CRM answered that the object does not exist.
+    NotFound,
+}
+
+/// One CRM API.
+#[async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    /// Short name of the adapter type for logs and `Debug` (never a credential).
+    fn kind(&self) -> &'static str;
+
+    /// Creates or updates one object and returns its CRM id, if the CRM gave one.
+    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError>;
+
+    /// Deletes (archives) one object.
+    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError>;
+
+    /// Native batch endpoints, when the CRM has them.
+    fn batch(&self) -> Option<&dyn BatchAdapter> {
+        None
+    }
+
+    /// Where the CRM's rate limiter is installed; `None` means the adapter
+    /// cannot be throttled.
+    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
+        None
+    }
+}
+
+/// Result of a batch upsert, reconciled per input by the engine (SPEC X-4).
+#[derive(Debug, Default)]
+pub struct BatchUpsertResult {
+    /// `id property value -> crm id` for every input the CRM accepted.
+    pub crm_ids: HashMap<String, String>,
+    /// Inputs the CRM rejected, by their id property value.
+    pub errors: Vec<BatchItemError>,
+}
+
+/// One rejected input of a batch.
+#[derive(Debug)]
+pub struct BatchItemError {
+    /// The input's id property value, when the CRM said which input it was.
+    pub id_value: Option<String>,
+    /// Why it was rejected.
+    pub error: AdapterError,
+}
+
+/// Native batch endpoints of a CRM (SPEC G-11, G-12, G-14).
+#[async_trait]
+pub trait BatchAdapter: Send + Sync {
+    /// Most records one request accepts (HubSpot 100, Airtable 10); the
+    /// adapter slices larger inputs itself.
+    fn max_batch_size(&self) -> usize;
+
+    /// Creates or updates many objects identified by `id_property`.
+    async fn batch_upsert(
+        &self,
+        object_type: &str,
+        records: &[Payload],
+        id_property: &str,
+    ) -> Result<BatchUpsertResult, AdapterError>;
+
+    /// Deletes many objects by CRM id.
+    async fn batch_delete(&self, object_type: &str, crm_ids: &[String]) -> Result<(), AdapterError>;
+}
+
+/// The value of `id_property` in `payload`, as the string a CRM compares.
+pub fn id_value(payload: &Payload, id_property: &str) -> Option<String> {
+    match payload.get(id_property)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if s.is_empty() => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}

@@ -1,0 +1,179 @@
+//! CRM registration and its options (REFERENCE R-*, SPEC G-1, G-2, G-8, G-16).
+
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::adapters::Adapter;
+use crate::error::ConfigError;
+use crate::ratelimit::{RateLimit, RateLimiter};
+
+/// Job options of a CRM: which handlers run its per-record and batch jobs
+/// (two separate options, SPEC X-13).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobOptions {
+    /// Name of the per-record job handler; the built-in one when `None`.
+    pub sync_job: Option<String>,
+    /// Name of the batch job handler; the built-in one when `None`.
+    pub batch_job: Option<String>,
+    /// Queue override for this CRM's jobs.
+    pub queue: Option<String>,
+}
+
+/// A CRM to register: a name, an adapter and options.
+///
+/// ```
+/// # use std::{sync::Arc, time::Duration};
+/// # use etlify::{Crm, RateLimit, adapters::NullAdapter};
+/// let crm = Crm::new("hubspot", Arc::new(NullAdapter::new()))
+///     .enabled(true)
+///     .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap())
+///     .max_sync_errors(5);
+/// assert_eq!(crm.name(), "hubspot");
+/// ```
+#[derive(Clone)]
+pub struct Crm {
+    name: String,
+    adapter: Arc<dyn Adapter>,
+    enabled: bool,
+    rate_limit: Option<RateLimit>,
+    max_sync_errors: Option<u32>,
+    jobs: JobOptions,
+}
+
+impl fmt::Debug for Crm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The adapter may hold credentials: only its kind is shown.
+        f.debug_struct("Crm")
+            .field("name", &self.name)
+            .field("adapter", &self.adapter.kind())
+            .field("enabled", &self.enabled)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_sync_errors", &self.max_sync_errors)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
+impl Crm {
+    /// A CRM named `name` talking through `adapter`; enabled, unthrottled.
+    pub fn new(name: impl Into<String>, adapter: Arc<dyn Adapter>) -> Self {
+        Self {
+            name: name.into(),
+            adapter,
+            enabled: true,
+            rate_limit: None,
+            max_sync_errors: None,
+            jobs: JobOptions::default(),
+        }
+    }
+
+    /// Turns the CRM into a no-op when `false` (G-1, default `true`).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Throttles every request of this CRM (G-8).
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Error budget of this CRM, overriding the global one (G-16).
+    pub fn max_sync_errors(mut self, max: u32) -> Self {
+        self.max_sync_errors = Some(max);
+        self
+    }
+
+    /// Job handlers and queue of this CRM.
+    pub fn jobs(mut self, jobs: JobOptions) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// Registered name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the CRM is active.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        &self.adapter
+    }
+
+    /// Configured rate limit, if any.
+    pub fn rate_limit_value(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+
+    /// Per-CRM error budget, if set.
+    pub fn max_sync_errors_override(&self) -> Option<u32> {
+        self.max_sync_errors
+    }
+
+    /// Job options.
+    pub fn job_options(&self) -> &JobOptions {
+        &self.jobs
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let location = format!("crms.{}", self.name);
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::new("crms", "name", "must not be empty"));
+        }
+        if self.max_sync_errors == Some(0) {
+            return Err(ConfigError::new(
+                location,
+                "max_sync_errors",
+                "must be a positive integer",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The registered CRMs, in registration order (REFERENCE R-1..R-4).
+#[derive(Debug, Clone, Default)]
+pub struct CrmRegistry {
+    crms: IndexMap<String, Crm>,
+}
+
+impl CrmRegistry {
+    /// Registers `crm`, replacing an earlier one of the same name (R-4), and
+    /// installs its rate limiter into the adapter (G-8).
+    pub fn register(&mut self, crm: Crm) -> Result<(), ConfigError> {
+        crm.validate()?;
+        if let (Some(limit), Some(slot)) = (crm.rate_limit, crm.adapter.rate_limiter_slot()) {
+            slot.install(Arc::new(RateLimiter::new(limit)));
+        }
+        self.crms.insert(crm.name.clone(), crm);
+        Ok(())
+    }
+
+    /// The CRM named `name`.
+    pub fn get(&self, name: &str) -> Option<&Crm> {
+        self.crms.get(name)
+    }
+
+    /// Registered names in registration order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.crms.keys().map(String::as_str)
+    }
+
+    /// All registered CRMs.
+    pub fn iter(&self) -> impl Iterator<Item = &Crm> {
+        self.crms.values()
+    }
+
+    /// Whether `name` is enabled; `true` for unknown names on purpose (R-7, G-2).
+    pub fn enabled(&self, name: &str) -> bool {
+        self.crms.get(name).is_none_or(|crm| crm.enabled)
+    }
+}

@@ -1,0 +1,263 @@
+//! Model declarations and their per-CRM bindings (SPEC §1, §3).
+//!
+//! A [`Model`] is a table of the application declared to Etlify; a
+//! [`Binding`] is its configuration for one CRM (the gem's
+//! `<crm>_etlified_with`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::crm::JobOptions;
+use crate::dependency::{Dependency, SyncDependency};
+use crate::payload::{Payload, PayloadSource};
+
+/// Which column says when a row last changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TimestampColumn {
+    /// `updated_at` if the table has it, else `created_at`, else none
+    /// (REFERENCE F-11, F-15).
+    #[default]
+    Auto,
+    /// This column.
+    Column(String),
+    /// No timestamp: the row counts as changed at the epoch.
+    None,
+}
+
+impl TimestampColumn {
+    /// A named column.
+    pub fn column(name: impl Into<String>) -> Self {
+        Self::Column(name.into())
+    }
+
+    /// Resolves `Auto` against the table's columns.
+    pub(crate) fn resolve(&self, columns: &[String]) -> Option<String> {
+        let has = |name: &str| columns.iter().any(|c| c == name);
+        match self {
+            TimestampColumn::Auto => ["updated_at", "created_at"]
+                .into_iter()
+                .find(|c| has(c))
+                .map(str::to_owned),
+            TimestampColumn::Column(name) => Some(name.clone()),
+            TimestampColumn::None => None,
+        }
+    }
+}
+
+/// Single-table inheritance: only rows whose `column` equals `value` belong
+/// to the model; its sync rows still use the declared resource type (X-7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StiFilter {
+    /// Type column, usually `type`.
+    pub column: String,
+    /// Required value, e.g. `Admin`.
+    pub value: String,
+}
+
+/// The gem's `sync_if`: which records are eligible for this CRM.
+#[derive(Clone)]
+pub enum SyncIf {
+    /// A boolean SQL condition over the model's table, e.g. `"email IS NOT NULL"`.
+    Sql(String),
+    /// A predicate over the loaded payload.
+    Payload(Arc<dyn Fn(&Payload) -> bool + Send + Sync>),
+}
+
+impl fmt::Debug for SyncIf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncIf::Sql(sql) => f.debug_tuple("Sql").field(sql).finish(),
+            SyncIf::Payload(_) => f.write_str("Payload(<closure>)"),
+        }
+    }
+}
+
+/// A model's configuration for one CRM.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub(crate) object_type: String,
+    pub(crate) id_property: String,
+    pub(crate) payload: Option<Arc<dyn PayloadSource>>,
+    pub(crate) sync_if: Option<SyncIf>,
+    pub(crate) stale_scope: Option<String>,
+    pub(crate) dependencies: Vec<Dependency>,
+    pub(crate) sync_dependencies: Vec<SyncDependency>,
+    pub(crate) jobs: JobOptions,
+}
+
+impl Binding {
+    /// Records go to CRM objects of `object_type`, identified by `id_property`.
+    pub fn new(object_type: impl Into<String>, id_property: impl Into<String>) -> Self {
+        Self {
+            object_type: object_type.into(),
+            id_property: id_property.into(),
+            payload: None,
+            sync_if: None,
+            stale_scope: None,
+            dependencies: Vec::new(),
+            sync_dependencies: Vec::new(),
+            jobs: JobOptions::default(),
+        }
+    }
+
+    /// Where payloads come from (required).
+    pub fn payload(mut self, source: impl PayloadSource + 'static) -> Self {
+        self.payload = Some(Arc::new(source));
+        self
+    }
+
+    /// Eligibility condition; ineligible records are stamped, not sent.
+    pub fn sync_if(mut self, condition: SyncIf) -> Self {
+        self.sync_if = Some(condition);
+        self
+    }
+
+    /// SQL condition over the model's table restricting which records the
+    /// stale finder considers (G-17).
+    pub fn stale_scope(mut self, condition: impl Into<String>) -> Self {
+        self.stale_scope = Some(condition.into());
+        self
+    }
+
+    /// A table whose changes make the record stale.
+    pub fn dependency(mut self, dependency: Dependency) -> Self {
+        self.dependencies.push(dependency);
+        self
+    }
+
+    /// A record that must have a CRM id before this one is sent (G-18).
+    pub fn sync_dependency(mut self, dependency: SyncDependency) -> Self {
+        self.sync_dependencies.push(dependency);
+        self
+    }
+
+    /// Job handlers for this binding, overriding the CRM's.
+    pub fn jobs(mut self, jobs: JobOptions) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// CRM object type.
+    pub fn object_type(&self) -> &str {
+        &self.object_type
+    }
+
+    /// Property identifying the object in the CRM.
+    pub fn id_property(&self) -> &str {
+        &self.id_property
+    }
+
+    /// Declared dependencies.
+    pub fn dependencies(&self) -> &[Dependency] {
+        &self.dependencies
+    }
+
+    /// Declared sync dependencies.
+    pub fn sync_dependencies(&self) -> &[SyncDependency] {
+        &self.sync_dependencies
+    }
+
+    /// The `stale_scope` condition.
+    pub fn stale_scope_sql(&self) -> Option<&str> {
+        self.stale_scope.as_deref()
+    }
+
+    /// The payload source, if set.
+    pub fn payload_source(&self) -> Option<&Arc<dyn PayloadSource>> {
+        self.payload.as_ref()
+    }
+}
+
+/// A table of the application declared to Etlify.
+///
+/// ```
+/// # use etlify::{Binding, Model, SqlPayload};
+/// let users = Model::new("User", "users").bind(
+///     "hubspot",
+///     Binding::new("contacts", "email")
+///         .payload(SqlPayload::new("SELECT id, email FROM users")),
+/// );
+/// assert_eq!(users.resource_type(), "User");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub(crate) resource_type: String,
+    pub(crate) table: String,
+    pub(crate) primary_key: String,
+    pub(crate) timestamp: TimestampColumn,
+    pub(crate) sti: Option<StiFilter>,
+    pub(crate) bindings: IndexMap<String, Binding>,
+}
+
+impl Model {
+    /// Rows of `table`, stored in sync rows as `resource_type`.
+    pub fn new(resource_type: impl Into<String>, table: impl Into<String>) -> Self {
+        Self {
+            resource_type: resource_type.into(),
+            table: table.into(),
+            primary_key: "id".to_owned(),
+            timestamp: TimestampColumn::Auto,
+            sti: None,
+            bindings: IndexMap::new(),
+        }
+    }
+
+    /// Integer primary key column (default `id`).
+    pub fn primary_key(mut self, column: impl Into<String>) -> Self {
+        self.primary_key = column.into();
+        self
+    }
+
+    /// Timestamp column (default: `updated_at`, else `created_at`, else none).
+    pub fn timestamp(mut self, timestamp: TimestampColumn) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// Restricts the model to STI rows with `column = value`.
+    pub fn sti(mut self, column: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sti = Some(StiFilter {
+            column: column.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// Binds the model to the CRM `crm_name` (replacing an earlier binding).
+    pub fn bind(mut self, crm_name: impl Into<String>, binding: Binding) -> Self {
+        self.bindings.insert(crm_name.into(), binding);
+        self
+    }
+
+    /// Declared resource type.
+    pub fn resource_type(&self) -> &str {
+        &self.resource_type
+    }
+
+    /// Table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Primary key column.
+    pub fn primary_key_column(&self) -> &str {
+        &self.primary_key
+    }
+
+    /// STI filter, if any.
+    pub fn sti_filter(&self) -> Option<&StiFilter> {
+        self.sti.as_ref()
+    }
+
+    /// Binding for `crm_name`.
+    pub fn binding(&self, crm_name: &str) -> Option<&Binding> {
+        self.bindings.get(crm_name)
+    }
+
+    /// Names of the CRMs the model is bound to.
+    pub fn crm_names(&self) -> impl Iterator<Item = &str> {
+        self.bindings.keys().map(String::as_str)
+    }
+}

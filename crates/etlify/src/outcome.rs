@@ -1,0 +1,125 @@
+//! What a sync, a delete or a dispatch did (SPEC §1).
+
+use std::fmt;
+
+/// Result of syncing one record with one CRM (REFERENCE SYN-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncOutcome {
+    /// The payload changed and the CRM accepted it.
+    Synced,
+    /// Same digest as last time: nothing sent, the row is stamped.
+    NotModified,
+    /// `sync_if` is false: nothing sent, the row is stamped.
+    Skipped,
+    /// A sync dependency has no CRM id yet: the record waits for it (G-18).
+    Buffered,
+    /// A failure attributable to the record; its `error_count` grew.
+    Error,
+    /// The CRM is disabled: nothing read, sent or written (G-4).
+    Disabled,
+}
+
+impl SyncOutcome {
+    /// The gem's symbol for this outcome (`synced`, `not_modified`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncOutcome::Synced => "synced",
+            SyncOutcome::NotModified => "not_modified",
+            SyncOutcome::Skipped => "skipped",
+            SyncOutcome::Buffered => "buffered",
+            SyncOutcome::Error => "error",
+            SyncOutcome::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for SyncOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Result of deleting one record's CRM object (SPEC X-11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeleteOutcome {
+    /// The CRM deleted the object.
+    Deleted,
+    /// The CRM said the object did not exist (a success).
+    AlreadyGone,
+    /// No CRM id is known for the record: nothing to delete.
+    Noop,
+    /// The CRM is disabled: no call made.
+    Disabled,
+}
+
+impl DeleteOutcome {
+    /// Lowercase name (`deleted`, `already_gone`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteOutcome::Deleted => "deleted",
+            DeleteOutcome::AlreadyGone => "already_gone",
+            DeleteOutcome::Noop => "noop",
+            DeleteOutcome::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for DeleteOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the per-record sync API did with a request (the gem's
+/// `crm_sync!` return value, made explicit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncDispatch {
+    /// Ran inline; here is the outcome.
+    Completed(SyncOutcome),
+    /// Queued for a worker.
+    Enqueued,
+    /// A sync of the same record is already queued; this one merged into it.
+    Deduplicated,
+    /// The CRM is disabled: nothing enqueued or run (G-3).
+    Disabled,
+    /// `sync_if` rejected the record before enqueueing.
+    GuardRejected,
+}
+
+impl SyncDispatch {
+    /// Whether calling code should treat the request as successful: every
+    /// case except an inline sync that ended in [`SyncOutcome::Error`].
+    pub fn succeeded(&self) -> bool {
+        !matches!(self, SyncDispatch::Completed(SyncOutcome::Error))
+    }
+}
+
+/// Counts of a batch sync for one CRM (REFERENCE BS-2, BS-3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Records sent and accepted.
+    pub synced: usize,
+    /// Records not eligible (or all of them when the CRM is disabled).
+    pub skipped: usize,
+    /// Records waiting for a sync dependency.
+    pub buffered: usize,
+    /// Records whose digest did not change.
+    pub not_modified: usize,
+    /// Records that failed.
+    pub errors: usize,
+    /// Whether the CRM was disabled (nothing was done).
+    pub disabled: bool,
+}
+
+impl BatchStats {
+    /// Counts one outcome.
+    pub fn record(&mut self, outcome: SyncOutcome) {
+        match outcome {
+            SyncOutcome::Synced => self.synced += 1,
+            SyncOutcome::NotModified => self.not_modified += 1,
+            SyncOutcome::Skipped | SyncOutcome::Disabled => self.skipped += 1,
+            SyncOutcome::Buffered => self.buffered += 1,
+            SyncOutcome::Error => self.errors += 1,
+        }
+    }
+}

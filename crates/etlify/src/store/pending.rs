@@ -1,0 +1,133 @@
+//! Rows of `etlify_pending_syncs`: records waiting for a sync dependency
+//! to obtain a CRM id (REFERENCE §8, §10; SPEC G-18).
+
+use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use sqlx::FromRow;
+
+use super::dialect::now_expr;
+use super::Store;
+use crate::error::Result;
+use crate::id::ResourceId;
+
+#[derive(Iden, Clone, Copy)]
+enum EtlifyPendingSyncs {
+    Table,
+    Id,
+    DependentType,
+    DependentId,
+    DependencyType,
+    DependencyId,
+    CrmName,
+    CreatedAt,
+    UpdatedAt,
+}
+
+use EtlifyPendingSyncs as Ps;
+
+/// A record (`dependent`) waiting for another (`dependency`) in one CRM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PendingEdge<'a> {
+    pub crm_name: &'a str,
+    pub dependent_type: &'a str,
+    pub dependent_id: ResourceId,
+    pub dependency_type: &'a str,
+    pub dependency_id: ResourceId,
+}
+
+/// A dependent to sync once its dependency has synced.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub(crate) struct PendingRow {
+    pub id: i64,
+    pub dependent_type: String,
+    pub dependent_id: i64,
+}
+
+/// Records the edge; a second identical edge is a no-op.
+pub(crate) async fn insert(store: &Store, edge: &PendingEdge<'_>) -> Result<()> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(Ps::Table)
+        .columns([
+            Ps::DependentType,
+            Ps::DependentId,
+            Ps::DependencyType,
+            Ps::DependencyId,
+            Ps::CrmName,
+            Ps::CreatedAt,
+            Ps::UpdatedAt,
+        ])
+        .values([
+            Expr::val(edge.dependent_type),
+            Expr::val(edge.dependent_id.get()),
+            Expr::val(edge.dependency_type),
+            Expr::val(edge.dependency_id.get()),
+            Expr::val(edge.crm_name),
+            now_expr(store),
+            now_expr(store),
+        ])
+        // Internal invariant: seven values for seven columns.
+        .expect("values match the column list")
+        .on_conflict(
+            OnConflict::columns([
+                Ps::DependentType,
+                Ps::DependentId,
+                Ps::DependencyType,
+                Ps::DependencyId,
+                Ps::CrmName,
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+    let (sql, values) = store.build(&insert);
+    store.execute(sql, values).await?;
+    Ok(())
+}
+
+/// Whether `edge` exists (used reversed, for cycle detection, DEP-1).
+pub(crate) async fn exists(store: &Store, edge: &PendingEdge<'_>) -> Result<bool> {
+    let mut select = Query::select();
+    select
+        .column(Ps::Id)
+        .from(Ps::Table)
+        .and_where(Expr::col(Ps::CrmName).eq(edge.crm_name))
+        .and_where(Expr::col(Ps::DependentType).eq(edge.dependent_type))
+        .and_where(Expr::col(Ps::DependentId).eq(edge.dependent_id.get()))
+        .and_where(Expr::col(Ps::DependencyType).eq(edge.dependency_type))
+        .and_where(Expr::col(Ps::DependencyId).eq(edge.dependency_id.get()))
+        .limit(1);
+    let (sql, values) = store.build(&select);
+    Ok(!store.fetch_all::<(i64,)>(sql, values).await?.is_empty())
+}
+
+/// Dependents waiting on `(dependency_type, dependency_id)` in `crm_name`.
+pub(crate) async fn waiting_on(
+    store: &Store,
+    crm_name: &str,
+    dependency_type: &str,
+    dependency_id: ResourceId,
+) -> Result<Vec<PendingRow>> {
+    let mut select = Query::select();
+    select
+        .columns([Ps::Id, Ps::DependentType, Ps::DependentId])
+        .from(Ps::Table)
+        .and_where(Expr::col(Ps::CrmName).eq(crm_name))
+        .and_where(Expr::col(Ps::DependencyType).eq(dependency_type))
+        .and_where(Expr::col(Ps::DependencyId).eq(dependency_id.get()))
+        .order_by(Ps::Id, sea_query::Order::Asc);
+    let (sql, values) = store.build(&select);
+    store.fetch_all::<PendingRow>(sql, values).await
+}
+
+/// Deletes exactly these rows; rows added meanwhile survive (DEP-4).
+pub(crate) async fn delete(store: &Store, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut delete = Query::delete();
+    delete
+        .from_table(Ps::Table)
+        .and_where(Expr::col(Ps::Id).is_in(ids.iter().copied()));
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Deletes one record's CRM object (REFERENCE DEL-*, SPEC X-11).
+//!
+//! Unlike the gem, errors keep their kind (typed [`crate::AdapterError`]),
+//! a remote 404 is [`DeleteOutcome::AlreadyGone`], and the sync row stops
+//! claiming a CRM id or digest afterwards so a later sync recreates the
+//! object.
+
+use crate::adapters::RemoteDelete;
+use crate::engine::Etlify;
+use crate::error::{Error, Result};
+use crate::id::{ResourceId, SyncKey};
+use crate::outcome::DeleteOutcome;
+use crate::store::lock::RecordLock;
+use crate::store::sync_rows;
+
+/// Deletes one record's CRM object at a time, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct Deleter<'a> {
+    engine: &'a Etlify,
+}
+
+impl<'a> Deleter<'a> {
+    pub(crate) fn new(engine: &'a Etlify) -> Self {
+        Self { engine }
+    }
+
+    /// Deletes the CRM object of record `id` of `resource_type` in `crm_name`.
+    pub async fn call(&self, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<DeleteOutcome> {
+        let crm = self.engine.crm(crm_name)?;
+        if !crm.is_enabled() {
+            return Ok(DeleteOutcome::Disabled);
+        }
+        let (_, binding) = self.engine.binding(crm_name, resource_type)?;
+        let store = self.engine.store();
+        let key = SyncKey::new(crm_name, resource_type, id);
+        let lock = RecordLock::acquire(store, &key).await?;
+        let result = async {
+            let row = sync_rows::find(store, &key).await?;
+            let Some(crm_id) = row
+                .and_then(|r| r.crm_id)
+                .filter(|id| !id.trim().is_empty())
+            else {
+                return Ok(DeleteOutcome::Noop);
+            };
+            let outcome = match crm.adapter().delete(binding.object_type(), &crm_id).await {
+                Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
+                Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
+                Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => DeleteOutcome::AlreadyGone,
+                Err(error) => return Err(Error::Adapter(error)),
+            };
+            sync_rows::forget_remote(store, &key).await?;
+            Ok(outcome)
+        }
+        .await;
+        lock.release().await?;
+        result
+    }
+}

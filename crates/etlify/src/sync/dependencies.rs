@@ -1,0 +1,150 @@
+//! `sync_dependencies`: a record waits until the records it references
+//! have a CRM id (REFERENCE §10, SPEC G-18).
+//!
+//! A dependency counts as synced when its sync row for the CRM has a
+//! `crm_id`, or when its table has a legacy `<crm>_id` column that is not
+//! blank. A dependency that itself waits on this record (a direct cycle)
+//! is not waited for. Dependencies resolve by declared resource type, so
+//! STI rows are found.
+
+use sea_query::{Alias, Expr, ExprTrait, Query};
+
+use crate::engine::{Etlify, ResolvedSyncDependency};
+use crate::error::Result;
+use crate::id::{ResourceId, SyncKey};
+use crate::store::pending::{self, PendingEdge};
+use crate::store::{sync_rows, Store};
+
+/// A referenced record that has no CRM id yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MissingDependency {
+    pub resource_type: String,
+    pub id: ResourceId,
+}
+
+/// The sync dependencies of `(resource_type, id)` that are not in the CRM yet.
+pub(crate) async fn missing(
+    engine: &Etlify,
+    crm_name: &str,
+    resource_type: &str,
+    id: ResourceId,
+    dependencies: &[ResolvedSyncDependency],
+) -> Result<Vec<MissingDependency>> {
+    let mut missing = Vec::new();
+    if dependencies.is_empty() {
+        return Ok(missing);
+    }
+    let store = engine.store();
+    let Some(resolved) = engine.resolved(resource_type) else {
+        return Ok(missing);
+    };
+    let model = &resolved.model;
+    for dependency in dependencies {
+        let Some(dep_id) = foreign_key_value(store, model.table(), model.primary_key_column(), &dependency.foreign_key, id).await? else {
+            continue; // no referenced record: nothing to wait for
+        };
+        let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dep_id);
+        let synced = sync_rows::find(store, &key)
+            .await?
+            .and_then(|row| row.crm_id)
+            .is_some_and(|crm_id| !crm_id.trim().is_empty());
+        if synced || has_legacy_id(store, dependency, dep_id).await? {
+            continue;
+        }
+        let reverse = PendingEdge {
+            crm_name,
+            dependent_type: &dependency.resource_type,
+            dependent_id: dep_id,
+            dependency_type: resource_type,
+            dependency_id: id,
+        };
+        if pending::exists(store, &reverse).await? {
+            continue; // direct cycle (DEP-1): do not wait on each other
+        }
+        missing.push(MissingDependency {
+            resource_type: dependency.resource_type.clone(),
+            id: dep_id,
+        });
+    }
+    Ok(missing)
+}
+
+/// Records that `(resource_type, id)` waits on each of `missing`.
+pub(crate) async fn buffer(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    id: ResourceId,
+    missing: &[MissingDependency],
+) -> Result<()> {
+    for dependency in missing {
+        pending::insert(
+            store,
+            &PendingEdge {
+                crm_name,
+                dependent_type: resource_type,
+                dependent_id: id,
+                dependency_type: &dependency.resource_type,
+                dependency_id: dependency.id,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Syncs the records that waited on `(resource_type, id)`, then forgets
+/// exactly those waits (rows added meanwhile survive, DEP-4).
+pub(crate) async fn flush(engine: &Etlify, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<()> {
+    let waiting = pending::waiting_on(engine.store(), crm_name, resource_type, id).await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    for row in &waiting {
+        if engine.resolved(&row.dependent_type).is_none() {
+            tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm = crm_name, dependent_type = %row.dependent_type);
+            continue;
+        }
+        if let Err(error) = engine.sync(crm_name, &row.dependent_type, row.dependent_id).await {
+            // The dependent stays stale and the finder picks it up again.
+            tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = row.dependent_id, %error);
+        }
+    }
+    let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();
+    pending::delete(engine.store(), &ids).await
+}
+
+async fn foreign_key_value(
+    store: &Store,
+    table: &str,
+    primary_key: &str,
+    foreign_key: &str,
+    id: ResourceId,
+) -> Result<Option<ResourceId>> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Alias::new(foreign_key)).cast_as("bigint"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new(primary_key)).eq(id.get()));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().and_then(|(v,)| v).map(ResourceId))
+}
+
+async fn has_legacy_id(store: &Store, dependency: &ResolvedSyncDependency, id: ResourceId) -> Result<bool> {
+    let Some(column) = &dependency.legacy_id_column else {
+        return Ok(false);
+    };
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Alias::new(column.as_str())).cast_as("text"))
+        .from(Alias::new(dependency.table.as_str()))
+        .and_where(Expr::col(Alias::new(dependency.primary_key.as_str())).eq(id.get()));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(Option<String>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|(v,)| v)
+        .is_some_and(|v| !v.trim().is_empty()))
+}

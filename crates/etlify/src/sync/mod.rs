@@ -1,0 +1,10 @@
+//! Syncing and deleting records: the per-record synchronizer, the deleter,
+//! and the rules they share (eligibility, sync dependencies).
+
+mod deleter;
+mod dependencies;
+mod guard;
+mod synchronizer;
+
+pub use self::deleter::Deleter;
+pub use self::synchronizer::Synchronizer;

@@ -1,0 +1,174 @@
+//! Syncs one record with one CRM (REFERENCE SYN-*, SPEC §4).
+//!
+//! The steps, in order:
+//! 1. disabled CRM → [`SyncOutcome::Disabled`], nothing read or written;
+//! 2. take the record's lock (no transaction is held across the CRM call, X-8);
+//! 3. read the database time: it becomes `last_synced_at`, so a change
+//!    committed after the payload is read leaves the record stale;
+//! 4. `sync_if` false → stamp the row, [`SyncOutcome::Skipped`];
+//! 5. load the payload; a missing sync dependency → buffer, [`SyncOutcome::Buffered`];
+//! 6. same digest as the row → stamp, clear errors, [`SyncOutcome::NotModified`];
+//! 7. otherwise upsert with the known CRM id and store id and digest;
+//! 8. after the lock: sync what this record waited on, or what waited on it.
+
+use serde_json::Value;
+
+use super::dependencies::{self, MissingDependency};
+use super::guard::{eligible_by_sql, payload_eligible};
+use crate::adapters::UpsertRequest;
+use crate::engine::Etlify;
+use crate::error::{Error, Result};
+use crate::id::{ResourceId, SyncKey};
+use crate::model::SyncIf;
+use crate::outcome::SyncOutcome;
+use crate::store::lock::RecordLock;
+use crate::store::sync_rows::{self, RowChange};
+
+/// Syncs one record at a time, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct Synchronizer<'a> {
+    engine: &'a Etlify,
+}
+
+/// What happened under the lock, and what to do after releasing it.
+enum Locked {
+    Done(SyncOutcome),
+    Buffered(Vec<MissingDependency>),
+}
+
+impl<'a> Synchronizer<'a> {
+    pub(crate) fn new(engine: &'a Etlify) -> Self {
+        Self { engine }
+    }
+
+    /// Syncs record `id` of `resource_type` with `crm_name`.
+    ///
+    /// Failures attributable to the record (validation rejected by the CRM,
+    /// payload error) are recorded on its sync row and answered as
+    /// [`SyncOutcome::Error`]. Other failures (unknown CRM or model,
+    /// database, authentication, throttling or outage after retries) are
+    /// returned as `Err` and never count against the record.
+    pub async fn call(&self, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<SyncOutcome> {
+        let crm = self.engine.crm(crm_name)?;
+        if !crm.is_enabled() {
+            return Ok(SyncOutcome::Disabled);
+        }
+        self.engine.binding(crm_name, resource_type)?;
+        let key = SyncKey::new(crm_name, resource_type, id);
+        let lock = RecordLock::acquire(self.engine.store(), &key).await?;
+        let locked = self.sync_locked(&key).await;
+        let released = lock.release().await;
+        let locked = locked?;
+        released?;
+        match locked {
+            Locked::Done(outcome) => {
+                if matches!(outcome, SyncOutcome::Synced | SyncOutcome::NotModified) {
+                    dependencies::flush(self.engine, crm_name, resource_type, id).await?;
+                }
+                Ok(outcome)
+            }
+            Locked::Buffered(missing) => {
+                for dependency in &missing {
+                    // The gem enqueues the dependency (DEP-2); inline here.
+                    // Its sync flushes this record once it has a CRM id.
+                    if let Err(error) = self.engine.sync(crm_name, &dependency.resource_type, dependency.id).await {
+                        tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
+                    }
+                }
+                Ok(SyncOutcome::Buffered)
+            }
+        }
+    }
+
+    async fn sync_locked(&self, key: &SyncKey) -> Result<Locked> {
+        let engine = self.engine;
+        let store = engine.store();
+        let crm = engine.crm(&key.crm_name)?;
+        let (resolved, binding) = engine.binding(&key.crm_name, &key.resource_type)?;
+        let model = &resolved.model;
+        let id = key.resource_id;
+
+        // the time before the read is the time the record is in sync as of.
+        let read_at = store.now().await?;
+
+        if let Some(SyncIf::Sql(condition)) = &binding.sync_if {
+            if !eligible_by_sql(store, model, condition, &[id]).await?.contains(&id) {
+                sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+                return Ok(Locked::Done(SyncOutcome::Skipped));
+            }
+        }
+
+        let Some(source) = binding.payload_source() else {
+            // Internal invariant: the builder rejects bindings without a payload.
+            unreachable!("binding validated without a payload source");
+        };
+        let payload = match source.load(store, &[id]).await?.remove(&id) {
+            None => {
+                return Err(Error::RecordNotFound {
+                    resource_type: key.resource_type.clone(),
+                    id: id.get(),
+                })
+            }
+            Some(Err(message)) => return self.fail(key, format!("payload: {message}")).await,
+            Some(Ok(payload)) => payload,
+        };
+        if !payload_eligible(binding.sync_if.as_ref(), &payload) {
+            sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+            return Ok(Locked::Done(SyncOutcome::Skipped));
+        }
+
+        let sync_deps = resolved
+            .sync_dependencies
+            .get(&key.crm_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let missing = dependencies::missing(engine, &key.crm_name, &key.resource_type, id, sync_deps).await?;
+        if !missing.is_empty() {
+            dependencies::buffer(store, &key.crm_name, &key.resource_type, id, &missing).await?;
+            return Ok(Locked::Buffered(missing));
+        }
+
+        let payload = Value::Object(payload);
+        let digest = engine.config().digest_strategy.digest(&payload);
+        let Value::Object(payload) = payload else {
+            unreachable!("built from an object just above");
+        };
+        let row = sync_rows::find(store, key).await?;
+        if row.as_ref().and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
+            sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+            return Ok(Locked::Done(SyncOutcome::NotModified));
+        }
+
+        let known_crm_id = row
+            .as_ref()
+            .and_then(|r| r.crm_id.as_deref())
+            .filter(|id| !id.trim().is_empty());
+        let request = UpsertRequest {
+            object_type: binding.object_type(),
+            payload: &payload,
+            id_property: binding.id_property(),
+            crm_id: known_crm_id,
+        };
+        match crm.adapter().upsert(request).await {
+            Ok(crm_id) => {
+                let crm_id = crm_id.filter(|id| !id.trim().is_empty());
+                sync_rows::write(
+                    store,
+                    &[(key.clone(), RowChange::Synced { crm_id, digest, at: read_at })],
+                )
+                .await?;
+                tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
+                Ok(Locked::Done(SyncOutcome::Synced))
+            }
+            Err(error) if error.is_record_error() => self.fail(key, error.to_string()).await,
+            Err(error) => Err(Error::Adapter(error)),
+        }
+    }
+
+    /// Records a failure attributable to the record (SYN-9, SYN-11).
+    async fn fail(&self, key: &SyncKey, message: String) -> Result<Locked> {
+        tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %message);
+        sync_rows::write(self.engine.store(), &[(key.clone(), RowChange::Failed { message })]).await?;
+        Ok(Locked::Done(SyncOutcome::Error))
+    }
+}
