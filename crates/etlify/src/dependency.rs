@@ -95,7 +95,11 @@ impl Hop {
     }
 
     /// Polymorphic `as:`: `table.type_column = type_value`.
-    pub fn polymorphic_as(mut self, type_column: impl Into<String>, type_value: impl Into<String>) -> Self {
+    pub fn polymorphic_as(
+        mut self,
+        type_column: impl Into<String>,
+        type_value: impl Into<String>,
+    ) -> Self {
         self.conditions.push(HopCondition {
             side: HopSide::This,
             column: type_column.into(),
@@ -105,7 +109,11 @@ impl Hop {
     }
 
     /// Polymorphic source with `source_type:`: `previous.type_column = type_value`.
-    pub fn source_type(mut self, type_column: impl Into<String>, type_value: impl Into<String>) -> Self {
+    pub fn source_type(
+        mut self,
+        type_column: impl Into<String>,
+        type_value: impl Into<String>,
+    ) -> Self {
         self.conditions.push(HopCondition {
             side: HopSide::Previous,
             column: type_column.into(),
@@ -221,11 +229,17 @@ impl Dependency {
     }
 
     /// Polymorphic `as:` on the (single) hop of a has_one/has_many.
-    pub fn polymorphic_as(mut self, type_column: impl Into<String>, type_value: impl Into<String>) -> Self {
+    pub fn polymorphic_as(
+        mut self,
+        type_column: impl Into<String>,
+        type_value: impl Into<String>,
+    ) -> Self {
         let (type_column, type_value) = (type_column.into(), type_value.into());
         for path in &mut self.paths {
             if let Some(first) = path.hops.first_mut() {
-                *first = first.clone().polymorphic_as(type_column.clone(), type_value.clone());
+                *first = first
+                    .clone()
+                    .polymorphic_as(type_column.clone(), type_value.clone());
             }
         }
         self

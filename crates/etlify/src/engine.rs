@@ -155,9 +155,11 @@ impl Etlify {
 
     /// The registered CRM `crm_name`, or a configuration error.
     pub(crate) fn crm(&self, crm_name: &str) -> Result<&Crm> {
-        Ok(self.inner.crms.get(crm_name).ok_or_else(|| {
-            ConfigError::new("crms", crm_name, "is not a registered CRM")
-        })?)
+        Ok(self
+            .inner
+            .crms
+            .get(crm_name)
+            .ok_or_else(|| ConfigError::new("crms", crm_name, "is not a registered CRM"))?)
     }
 
     /// The synchronizer (one record, inline).
@@ -185,7 +187,10 @@ impl Etlify {
             if !self.crm_enabled(crm_name) {
                 return Ok(SyncDispatch::Disabled);
             }
-            let outcome = self.synchronizer().call(crm_name, resource_type, id).await?;
+            let outcome = self
+                .synchronizer()
+                .call(crm_name, resource_type, id)
+                .await?;
             Ok(SyncDispatch::Completed(outcome))
         })
     }
@@ -197,7 +202,9 @@ impl Etlify {
         resource_type: &str,
         id: impl Into<ResourceId>,
     ) -> Result<DeleteOutcome> {
-        self.deleter().call(crm_name, resource_type, id.into()).await
+        self.deleter()
+            .call(crm_name, resource_type, id.into())
+            .await
     }
 
     /// The sync row of one record, if any.
@@ -250,7 +257,12 @@ impl EtlifyBuilder {
     /// [`ConfigError`] before any record is touched.
     pub async fn build(self) -> Result<Etlify> {
         if self.config.max_sync_errors == 0 {
-            return Err(ConfigError::new("etlify", "max_sync_errors", "must be a positive integer").into());
+            return Err(ConfigError::new(
+                "etlify",
+                "max_sync_errors",
+                "must be a positive integer",
+            )
+            .into());
         }
         let mut crms = CrmRegistry::default();
         for crm in self.crms {
@@ -286,11 +298,22 @@ impl EtlifyBuilder {
 
 async fn columns_of(store: &Store, location: &str, table: &str) -> Result<Vec<String>> {
     table_columns(store, table).await?.ok_or_else(|| {
-        ConfigError::new(location, "table", format!("names table `{table}`, which does not exist")).into()
+        ConfigError::new(
+            location,
+            "table",
+            format!("names table `{table}`, which does not exist"),
+        )
+        .into()
     })
 }
 
-fn require_column(columns: &[String], location: &str, field: &str, table: &str, column: &str) -> Result<()> {
+fn require_column(
+    columns: &[String],
+    location: &str,
+    field: &str,
+    table: &str,
+    column: &str,
+) -> Result<()> {
     if columns.iter().any(|c| c == column) {
         Ok(())
     } else {
@@ -311,7 +334,13 @@ async fn resolve_model(
 ) -> Result<ResolvedModel> {
     let location = format!("models.{}", model.resource_type);
     let columns = columns_of(store, &location, &model.table).await?;
-    require_column(&columns, &location, "primary_key", &model.table, &model.primary_key)?;
+    require_column(
+        &columns,
+        &location,
+        "primary_key",
+        &model.table,
+        &model.primary_key,
+    )?;
     if let TimestampColumn::Column(column) = &model.timestamp {
         require_column(&columns, &location, "timestamp", &model.table, column)?;
     }
@@ -323,31 +352,56 @@ async fn resolve_model(
         let location = format!("models.{}.crms.{crm_name}", model.resource_type);
         // a binding to an unregistered CRM is a configuration error.
         if crms.get(crm_name).is_none() {
-            return Err(ConfigError::new(location, "crm", format!("`{crm_name}` is not a registered CRM")).into());
+            return Err(ConfigError::new(
+                location,
+                "crm",
+                format!("`{crm_name}` is not a registered CRM"),
+            )
+            .into());
         }
         let Some(payload) = &binding.payload else {
-            return Err(ConfigError::new(location, "payload", "is required (a SQL query or a Rust payload source)").into());
+            return Err(ConfigError::new(
+                location,
+                "payload",
+                "is required (a SQL query or a Rust payload source)",
+            )
+            .into());
         };
         // Runs the payload query for an id that cannot exist: proves it
         // parses and returns the key column, without reading data.
-        payload.load(store, &[ResourceId(i64::MIN)]).await.map_err(|e| {
-            ConfigError::new(
-                location.clone(),
-                "payload",
-                format!("must run and return the key column `{}`: {e}", payload.key_column()),
-            )
-        })?;
+        payload
+            .load(store, &[ResourceId(i64::MIN)])
+            .await
+            .map_err(|e| {
+                ConfigError::new(
+                    location.clone(),
+                    "payload",
+                    format!(
+                        "must run and return the key column `{}`: {e}",
+                        payload.key_column()
+                    ),
+                )
+            })?;
         for dependency in &binding.dependencies {
             check_dependency(store, &location, dependency).await?;
         }
         let mut resolved_deps = Vec::new();
         for dep in &binding.sync_dependencies {
-            require_column(&columns, &location, "sync_dependencies.foreign_key", &model.table, &dep.foreign_key)?;
+            require_column(
+                &columns,
+                &location,
+                "sync_dependencies.foreign_key",
+                &model.table,
+                &dep.foreign_key,
+            )?;
             let Some(target) = declared.get(&dep.resource_type) else {
                 return Err(ConfigError::new(
                     location,
                     "sync_dependencies",
-                    format!("names `{}`, which is not a declared model", dep.resource_type),
+                    format!(
+                        "names `{}`, which is not a declared model",
+                        dep.resource_type
+                    ),
                 )
                 .into());
             };
@@ -358,7 +412,7 @@ async fn resolve_model(
                 foreign_key: dep.foreign_key.clone(),
                 table: target.table.clone(),
                 primary_key: target.primary_key.clone(),
-                legacy_id_column: target_columns.iter().any(|c| *c == legacy).then_some(legacy),
+                legacy_id_column: target_columns.contains(&legacy).then_some(legacy),
             });
         }
         sync_dependencies.insert(crm_name.clone(), resolved_deps);
@@ -382,7 +436,13 @@ async fn check_dependency(store: &Store, location: &str, dependency: &Dependency
             }
             for condition in &hop.conditions {
                 if condition.side == crate::dependency::HopSide::This {
-                    require_column(&columns, &location, "type column", &hop.table, &condition.column)?;
+                    require_column(
+                        &columns,
+                        &location,
+                        "type column",
+                        &hop.table,
+                        &condition.column,
+                    )?;
                 }
             }
         }

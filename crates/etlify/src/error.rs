@@ -114,7 +114,11 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field.is_empty() {
-            write!(f, "invalid configuration at {}: {}", self.location, self.expected)
+            write!(
+                f,
+                "invalid configuration at {}: {}",
+                self.location, self.expected
+            )
         } else {
             write!(
                 f,

@@ -56,6 +56,10 @@ impl SyncKey {
 
 impl fmt::Display for SyncKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} #{}", self.crm_name, self.resource_type, self.resource_id)
+        write!(
+            f,
+            "{} {} #{}",
+            self.crm_name, self.resource_type, self.resource_id
+        )
     }
 }

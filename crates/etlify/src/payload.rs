@@ -47,7 +47,12 @@ pub trait PayloadSource: Send + Sync + fmt::Debug {
 /// Wraps `sql` so that only `ids` are read: `WITH etlify_payload AS (<sql>)
 /// SELECT * FROM etlify_payload WHERE <key> IN (…)`. The key column name is
 /// quoted by sea-query; `sql` is the user's own query, run as written.
-fn select_ids(store: &Store, sql: &str, key_column: &str, ids: &[ResourceId]) -> (String, sea_query_sqlx::SqlxValues) {
+fn select_ids(
+    store: &Store,
+    sql: &str,
+    key_column: &str,
+    ids: &[ResourceId],
+) -> (String, sea_query_sqlx::SqlxValues) {
     let mut select = Query::select();
     select
         .column(Asterisk)
@@ -57,8 +62,14 @@ fn select_ids(store: &Store, sql: &str, key_column: &str, ids: &[ResourceId]) ->
                 .is_in(ids.iter().map(|id| id.get())),
         );
     let (filter, values) = store.build(&select);
-    (format!("WITH \"{SOURCE_ALIAS}\" AS ({sql}) {filter}"), values)
+    (
+        format!("WITH \"{SOURCE_ALIAS}\" AS ({sql}) {filter}"),
+        values,
+    )
 }
+
+/// Post-processing of a SQL payload row, see [`SqlPayload::map`].
+type PayloadMap = dyn Fn(Payload) -> Result<Payload, String> + Send + Sync;
 
 /// A payload query: each column is a CRM property, and the key column
 /// (default `id`) identifies the record.
@@ -76,7 +87,7 @@ pub struct SqlPayload {
     sql: String,
     key_column: String,
     key_in_payload: bool,
-    map: Option<Arc<dyn Fn(Payload) -> Result<Payload, String> + Send + Sync>>,
+    map: Option<Arc<PayloadMap>>,
 }
 
 impl fmt::Debug for SqlPayload {
@@ -270,7 +281,10 @@ where
                     let key = self.key_column.as_str();
                     let id: i64 = match row.try_get::<i64, _>(key) {
                         Ok(id) => id,
-                        Err(_) => row.try_get::<i32, _>(key).map(i64::from).map_err(key_error)?,
+                        Err(_) => row
+                            .try_get::<i32, _>(key)
+                            .map(i64::from)
+                            .map_err(key_error)?,
                     };
                     let built = T::from_row(&row)
                         .map_err(|e| e.to_string())

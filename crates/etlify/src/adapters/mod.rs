@@ -98,7 +98,8 @@ pub trait BatchAdapter: Send + Sync {
     ) -> Result<BatchUpsertResult, AdapterError>;
 
     /// Deletes many objects by CRM id.
-    async fn batch_delete(&self, object_type: &str, crm_ids: &[String]) -> Result<(), AdapterError>;
+    async fn batch_delete(&self, object_type: &str, crm_ids: &[String])
+        -> Result<(), AdapterError>;
 }
 
 /// The value of `id_property` in `payload`, as the string a CRM compares.

@@ -86,7 +86,11 @@ impl Adapter for NullAdapter {
         }))
     }
 
-    async fn delete(&self, _object_type: &str, _crm_id: &str) -> Result<RemoteDelete, AdapterError> {
+    async fn delete(
+        &self,
+        _object_type: &str,
+        _crm_id: &str,
+    ) -> Result<RemoteDelete, AdapterError> {
         self.limiter.throttle().await;
         self.calls.deletes.fetch_add(1, Ordering::Relaxed);
         Ok(RemoteDelete::Deleted)
@@ -129,7 +133,11 @@ impl BatchAdapter for NullAdapter {
         Ok(result)
     }
 
-    async fn batch_delete(&self, _object_type: &str, crm_ids: &[String]) -> Result<(), AdapterError> {
+    async fn batch_delete(
+        &self,
+        _object_type: &str,
+        crm_ids: &[String],
+    ) -> Result<(), AdapterError> {
         for _ in crm_ids.chunks(self.max_batch_size()) {
             self.limiter.throttle().await;
             self.calls.batch_deletes.fetch_add(1, Ordering::Relaxed);

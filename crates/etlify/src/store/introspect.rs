@@ -23,7 +23,11 @@ pub(crate) async fn table_columns(store: &Store, table: &str) -> Result<Option<V
             .await?
         }
     };
-    Ok(if columns.is_empty() { None } else { Some(columns) })
+    Ok(if columns.is_empty() {
+        None
+    } else {
+        Some(columns)
+    })
 }
 
 /// Index names on `table`.

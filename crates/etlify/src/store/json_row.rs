@@ -26,7 +26,9 @@ pub(crate) fn sqlite_row_to_json(row: &SqliteRow) -> Result<Map<String, Value>, 
                 "INTEGER" | "INT" | "BIGINT" | "BOOLEAN" => {
                     Value::from(row.try_get::<i64, _>(i).map_err(|e| e.to_string())?)
                 }
-                "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => float(row.try_get::<f64, _>(i).map_err(|e| e.to_string())?),
+                "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => {
+                    float(row.try_get::<f64, _>(i).map_err(|e| e.to_string())?)
+                }
                 "TEXT" | "DATETIME" | "DATE" | "TIME" => {
                     Value::String(row.try_get::<String, _>(i).map_err(|e| e.to_string())?)
                 }
@@ -49,18 +51,26 @@ pub(crate) fn pg_row_to_json(row: &PgRow) -> Result<Map<String, Value>, String> 
             "INT2" => opt(row.try_get::<Option<i16>, _>(i).map_err(err)?, Value::from),
             "INT4" => opt(row.try_get::<Option<i32>, _>(i).map_err(err)?, Value::from),
             "INT8" => opt(row.try_get::<Option<i64>, _>(i).map_err(err)?, Value::from),
-            "FLOAT4" => opt(row.try_get::<Option<f32>, _>(i).map_err(err)?, |f| float(f64::from(f))),
+            "FLOAT4" => opt(row.try_get::<Option<f32>, _>(i).map_err(err)?, |f| {
+                float(f64::from(f))
+            }),
             "FLOAT8" => opt(row.try_get::<Option<f64>, _>(i).map_err(err)?, float),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => {
-                opt(row.try_get::<Option<String>, _>(i).map_err(err)?, Value::String)
-            }
-            "JSON" | "JSONB" => row.try_get::<Option<Value>, _>(i).map_err(err)?.unwrap_or(Value::Null),
-            "TIMESTAMP" => opt(row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)?, |ts| {
-                Value::String(ts.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true))
-            }),
-            "TIMESTAMPTZ" => opt(row.try_get::<Option<DateTime<Utc>>, _>(i).map_err(err)?, |ts| {
-                Value::String(ts.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-            }),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => opt(
+                row.try_get::<Option<String>, _>(i).map_err(err)?,
+                Value::String,
+            ),
+            "JSON" | "JSONB" => row
+                .try_get::<Option<Value>, _>(i)
+                .map_err(err)?
+                .unwrap_or(Value::Null),
+            "TIMESTAMP" => opt(
+                row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)?,
+                |ts| Value::String(ts.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
+            "TIMESTAMPTZ" => opt(
+                row.try_get::<Option<DateTime<Utc>>, _>(i).map_err(err)?,
+                |ts| Value::String(ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
             "DATE" => opt(row.try_get::<Option<NaiveDate>, _>(i).map_err(err)?, |d| {
                 Value::String(d.format("%Y-%m-%d").to_string())
             }),

@@ -58,7 +58,9 @@ pub struct Store {
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password: only the backend is shown.
-        f.debug_struct("Store").field("backend", &self.kind()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.kind())
+            .finish()
     }
 }
 

@@ -20,7 +20,8 @@ pub const SYNC_TABLE: &str = "crm_synchronisations";
 pub const PENDING_TABLE: &str = "etlify_pending_syncs";
 
 /// The command that fixes every problem [`check`] reports.
-pub const FIX_COMMAND: &str = "etlify migrate (or etlify::migrate(&store, MigrateOptions::default()) from Rust)";
+pub const FIX_COMMAND: &str =
+    "etlify migrate (or etlify::migrate(&store, MigrateOptions::default()) from Rust)";
 
 const SYNC_COLUMNS: &[&str] = &[
     "id",
@@ -53,7 +54,10 @@ pub const UNIQUE_RESOURCE_INDEX: &str = "idx_unique_crm_sync_resource_crm";
 /// Unique `(crm_name, resource_type, crm_id)` (X-6).
 pub const UNIQUE_CRM_ID_INDEX: &str = "idx_etlify_sync_unique_crm_id";
 /// The gem's indexes that break multi-CRM setups (REFERENCE §25.5, §25.6).
-pub const OBSOLETE_INDEXES: &[&str] = &["index_crm_synchronisations_on_crm_id", "idx_crm_sync_on_resource"];
+pub const OBSOLETE_INDEXES: &[&str] = &[
+    "index_crm_synchronisations_on_crm_id",
+    "idx_crm_sync_on_resource",
+];
 
 const SQLITE_CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
   "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -142,6 +146,23 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
 /// `crm_name` (gem < 0.9), backfilled from `default_crm_name`.
 async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<()> {
     let columns = table_columns(store, SYNC_TABLE).await?.unwrap_or_default();
+    let has_crm_name = columns.iter().any(|c| c == "crm_name");
+    // Checked before any change, so a refused upgrade alters nothing.
+    let count_sql: &'static str = if has_crm_name {
+        r#"SELECT COUNT(*) FROM "crm_synchronisations" WHERE "crm_name" IS NULL"#
+    } else {
+        r#"SELECT COUNT(*) FROM "crm_synchronisations""#
+    };
+    let unnamed: i64 = match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_scalar(count_sql).fetch_one(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_scalar(count_sql).fetch_one(pool).await?,
+    };
+    if unnamed > 0 && options.default_crm_name.is_none() {
+        return Err(Error::Schema(format!(
+            "{unnamed} rows of crm_synchronisations have no crm_name; \
+             run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
+        )));
+    }
     if !columns.iter().any(|c| c == "error_count") {
         run(
             store,
@@ -149,40 +170,30 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         )
         .await?;
     }
-    if !columns.iter().any(|c| c == "crm_name") {
-        run(store, r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "crm_name" varchar"#).await?;
+    if !has_crm_name {
+        run(
+            store,
+            r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "crm_name" varchar"#,
+        )
+        .await?;
     }
-    let unnamed: i64 = match store.pool() {
-        Pool::Sqlite(pool) => {
-            sqlx::query_scalar(r#"SELECT COUNT(*) FROM "crm_synchronisations" WHERE "crm_name" IS NULL"#)
-                .fetch_one(pool)
-                .await?
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query_scalar(r#"SELECT COUNT(*) FROM "crm_synchronisations" WHERE "crm_name" IS NULL"#)
-                .fetch_one(pool)
-                .await?
-        }
-    };
-    if unnamed > 0 {
-        let Some(default) = &options.default_crm_name else {
-            return Err(Error::Schema(format!(
-                "{unnamed} rows of crm_synchronisations have no crm_name; \
-                 run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
-            )));
-        };
+    if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
         match store.pool() {
             Pool::Sqlite(pool) => {
-                sqlx::query(r#"UPDATE "crm_synchronisations" SET "crm_name" = ?1 WHERE "crm_name" IS NULL"#)
-                    .bind(default)
-                    .execute(pool)
-                    .await?;
+                sqlx::query(
+                    r#"UPDATE "crm_synchronisations" SET "crm_name" = ?1 WHERE "crm_name" IS NULL"#,
+                )
+                .bind(default)
+                .execute(pool)
+                .await?;
             }
             Pool::Postgres(pool) => {
-                sqlx::query(r#"UPDATE "crm_synchronisations" SET "crm_name" = $1 WHERE "crm_name" IS NULL"#)
-                    .bind(default)
-                    .execute(pool)
-                    .await?;
+                sqlx::query(
+                    r#"UPDATE "crm_synchronisations" SET "crm_name" = $1 WHERE "crm_name" IS NULL"#,
+                )
+                .bind(default)
+                .execute(pool)
+                .await?;
             }
         }
     }
@@ -245,7 +256,10 @@ impl fmt::Display for SchemaProblem {
             }
             SchemaProblem::MissingIndex { index } => write!(f, "missing index \"{index}\""),
             SchemaProblem::ObsoleteIndex { index } => {
-                write!(f, "obsolete index \"{index}\" (breaks multi-CRM uniqueness)")
+                write!(
+                    f,
+                    "obsolete index \"{index}\" (breaks multi-CRM uniqueness)"
+                )
             }
         }
     }

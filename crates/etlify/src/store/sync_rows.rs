@@ -116,7 +116,11 @@ pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>
         .and_where(Expr::col(Cs::ResourceType).eq(key.resource_type.as_str()))
         .and_where(Expr::col(Cs::ResourceId).eq(key.resource_id.get()));
     let (sql, values) = store.build(&select);
-    Ok(store.fetch_all::<SyncRow>(sql, values).await?.into_iter().next())
+    Ok(store
+        .fetch_all::<SyncRow>(sql, values)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Applies `changes`, one upsert statement per kind of change and chunk.
@@ -196,7 +200,12 @@ async fn write_chunk(store: &Store, chunk: &[&(SyncKey, RowChange)]) -> Result<(
                 Cs::CrmId,
                 Expr::cust(r#"COALESCE("excluded"."crm_id", "crm_synchronisations"."crm_id")"#),
             )
-            .update_columns([Cs::LastDigest, Cs::LastSyncedAt, Cs::LastError, Cs::ErrorCount]),
+            .update_columns([
+                Cs::LastDigest,
+                Cs::LastSyncedAt,
+                Cs::LastError,
+                Cs::ErrorCount,
+            ]),
         RowChange::Checked { .. } => {
             on_conflict.update_columns([Cs::LastSyncedAt, Cs::LastError, Cs::ErrorCount])
         }

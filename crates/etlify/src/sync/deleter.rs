@@ -25,7 +25,12 @@ impl<'a> Deleter<'a> {
     }
 
     /// Deletes the CRM object of record `id` of `resource_type` in `crm_name`.
-    pub async fn call(&self, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<DeleteOutcome> {
+    pub async fn call(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: ResourceId,
+    ) -> Result<DeleteOutcome> {
         let crm = self.engine.crm(crm_name)?;
         if !crm.is_enabled() {
             return Ok(DeleteOutcome::Disabled);
@@ -45,7 +50,9 @@ impl<'a> Deleter<'a> {
             let outcome = match crm.adapter().delete(binding.object_type(), &crm_id).await {
                 Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
                 Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
-                Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => DeleteOutcome::AlreadyGone,
+                Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => {
+                    DeleteOutcome::AlreadyGone
+                }
                 Err(error) => return Err(Error::Adapter(error)),
             };
             sync_rows::forget_remote(store, &key).await?;

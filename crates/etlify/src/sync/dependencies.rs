@@ -40,7 +40,15 @@ pub(crate) async fn missing(
     };
     let model = &resolved.model;
     for dependency in dependencies {
-        let Some(dep_id) = foreign_key_value(store, model.table(), model.primary_key_column(), &dependency.foreign_key, id).await? else {
+        let Some(dep_id) = foreign_key_value(
+            store,
+            model.table(),
+            model.primary_key_column(),
+            &dependency.foreign_key,
+            id,
+        )
+        .await?
+        else {
             continue; // no referenced record: nothing to wait for
         };
         let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dep_id);
@@ -95,7 +103,12 @@ pub(crate) async fn buffer(
 
 /// Syncs the records that waited on `(resource_type, id)`, then forgets
 /// exactly those waits (rows added meanwhile survive, DEP-4).
-pub(crate) async fn flush(engine: &Etlify, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<()> {
+pub(crate) async fn flush(
+    engine: &Etlify,
+    crm_name: &str,
+    resource_type: &str,
+    id: ResourceId,
+) -> Result<()> {
     let waiting = pending::waiting_on(engine.store(), crm_name, resource_type, id).await?;
     if waiting.is_empty() {
         return Ok(());
@@ -105,7 +118,10 @@ pub(crate) async fn flush(engine: &Etlify, crm_name: &str, resource_type: &str, 
             tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm = crm_name, dependent_type = %row.dependent_type);
             continue;
         }
-        if let Err(error) = engine.sync(crm_name, &row.dependent_type, row.dependent_id).await {
+        if let Err(error) = engine
+            .sync(crm_name, &row.dependent_type, row.dependent_id)
+            .await
+        {
             // The dependent stays stale and the finder picks it up again.
             tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = row.dependent_id, %error);
         }
@@ -131,7 +147,11 @@ async fn foreign_key_value(
     Ok(rows.into_iter().next().and_then(|(v,)| v).map(ResourceId))
 }
 
-async fn has_legacy_id(store: &Store, dependency: &ResolvedSyncDependency, id: ResourceId) -> Result<bool> {
+async fn has_legacy_id(
+    store: &Store,
+    dependency: &ResolvedSyncDependency,
+    id: ResourceId,
+) -> Result<bool> {
     let Some(column) = &dependency.legacy_id_column else {
         return Ok(false);
     };

@@ -22,7 +22,9 @@ pub(crate) async fn eligible_by_sql(
     select
         .column(Alias::new(model.primary_key_column()))
         .from(Alias::new(model.table()))
-        .and_where(Expr::col(Alias::new(model.primary_key_column())).is_in(ids.iter().map(|id| id.get())))
+        .and_where(
+            Expr::col(Alias::new(model.primary_key_column())).is_in(ids.iter().map(|id| id.get())),
+        )
         // The condition is the user's SQL, as configured.
         .and_where(Expr::cust(format!("({condition})")));
     let (sql, values) = store.build(&select);

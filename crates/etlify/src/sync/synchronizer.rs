@@ -48,7 +48,12 @@ impl<'a> Synchronizer<'a> {
     /// [`SyncOutcome::Error`]. Other failures (unknown CRM or model,
     /// database, authentication, throttling or outage after retries) are
     /// returned as `Err` and never count against the record.
-    pub async fn call(&self, crm_name: &str, resource_type: &str, id: ResourceId) -> Result<SyncOutcome> {
+    pub async fn call(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: ResourceId,
+    ) -> Result<SyncOutcome> {
         let crm = self.engine.crm(crm_name)?;
         if !crm.is_enabled() {
             return Ok(SyncOutcome::Disabled);
@@ -71,7 +76,11 @@ impl<'a> Synchronizer<'a> {
                 for dependency in &missing {
                     // The gem enqueues the dependency (DEP-2); inline here.
                     // Its sync flushes this record once it has a CRM id.
-                    if let Err(error) = self.engine.sync(crm_name, &dependency.resource_type, dependency.id).await {
+                    if let Err(error) = self
+                        .engine
+                        .sync(crm_name, &dependency.resource_type, dependency.id)
+                        .await
+                    {
                         tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
                     }
                 }
@@ -92,8 +101,12 @@ impl<'a> Synchronizer<'a> {
         let read_at = store.now().await?;
 
         if let Some(SyncIf::Sql(condition)) = &binding.sync_if {
-            if !eligible_by_sql(store, model, condition, &[id]).await?.contains(&id) {
-                sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+            if !eligible_by_sql(store, model, condition, &[id])
+                .await?
+                .contains(&id)
+            {
+                sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })])
+                    .await?;
                 return Ok(Locked::Done(SyncOutcome::Skipped));
             }
         }
@@ -122,7 +135,8 @@ impl<'a> Synchronizer<'a> {
             .get(&key.crm_name)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let missing = dependencies::missing(engine, &key.crm_name, &key.resource_type, id, sync_deps).await?;
+        let missing =
+            dependencies::missing(engine, &key.crm_name, &key.resource_type, id, sync_deps).await?;
         if !missing.is_empty() {
             dependencies::buffer(store, &key.crm_name, &key.resource_type, id, &missing).await?;
             return Ok(Locked::Buffered(missing));
@@ -154,7 +168,14 @@ impl<'a> Synchronizer<'a> {
                 let crm_id = crm_id.filter(|id| !id.trim().is_empty());
                 sync_rows::write(
                     store,
-                    &[(key.clone(), RowChange::Synced { crm_id, digest, at: read_at })],
+                    &[(
+                        key.clone(),
+                        RowChange::Synced {
+                            crm_id,
+                            digest,
+                            at: read_at,
+                        },
+                    )],
                 )
                 .await?;
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
@@ -168,7 +189,11 @@ impl<'a> Synchronizer<'a> {
     /// Records a failure attributable to the record (SYN-9, SYN-11).
     async fn fail(&self, key: &SyncKey, message: String) -> Result<Locked> {
         tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %message);
-        sync_rows::write(self.engine.store(), &[(key.clone(), RowChange::Failed { message })]).await?;
+        sync_rows::write(
+            self.engine.store(),
+            &[(key.clone(), RowChange::Failed { message })],
+        )
+        .await?;
         Ok(Locked::Done(SyncOutcome::Error))
     }
 }

@@ -1,0 +1,238 @@
+//! CRM registry and configuration validation (G-1, G-2, X-14, SPEC §7).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etlify::adapters::NullAdapter;
+use etlify::{Binding, Crm, CrmRegistry, Error, ErrorKind, Etlify, Model, RateLimit, SqlPayload};
+
+use crate::support::{engine, user_model, TestDb};
+
+fn null() -> Arc<NullAdapter> {
+    Arc::new(NullAdapter::new())
+}
+
+#[test]
+fn g1_crm_is_enabled_by_default_and_can_be_disabled() {
+    assert!(Crm::new("hubspot", null()).is_enabled());
+    assert!(!Crm::new("hubspot", null()).enabled(false).is_enabled());
+}
+
+#[test]
+fn g2_crm_enabled_answers_true_for_unknown_names() {
+    let mut registry = CrmRegistry::default();
+    registry
+        .register(Crm::new("hubspot", null()).enabled(false))
+        .unwrap();
+    assert!(!registry.enabled("hubspot"));
+    assert!(
+        registry.enabled("salesforce"),
+        "unknown names are enabled on purpose"
+    );
+}
+
+#[test]
+fn registering_a_name_again_replaces_the_earlier_crm() {
+    let mut registry = CrmRegistry::default();
+    registry.register(Crm::new("hubspot", null())).unwrap();
+    registry.register(Crm::new("airtable", null())).unwrap();
+    registry
+        .register(Crm::new("hubspot", null()).enabled(false))
+        .unwrap();
+    assert_eq!(
+        registry.names().collect::<Vec<_>>(),
+        ["hubspot", "airtable"]
+    );
+    assert!(!registry.enabled("hubspot"));
+}
+
+#[test]
+fn g8_rate_limit_must_be_positive() {
+    assert_eq!(
+        RateLimit::new(0, Duration::from_secs(10))
+            .unwrap_err()
+            .field,
+        "max_requests"
+    );
+    assert_eq!(
+        RateLimit::new(100, Duration::ZERO).unwrap_err().field,
+        "period"
+    );
+}
+
+#[test]
+fn g8_rate_limit_is_installed_into_the_adapter_at_registration() {
+    let adapter = null();
+    let mut registry = CrmRegistry::default();
+    registry
+        .register(
+            Crm::new("hubspot", adapter.clone())
+                .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap()),
+        )
+        .unwrap();
+    let slot = etlify::Adapter::rate_limiter_slot(adapter.as_ref()).unwrap();
+    assert_eq!(slot.current().unwrap().limit().max_requests(), 100);
+}
+
+#[test]
+fn zero_max_sync_errors_is_a_config_error_naming_the_field() {
+    let mut registry = CrmRegistry::default();
+    let err = registry
+        .register(Crm::new("hubspot", null()).max_sync_errors(0))
+        .unwrap_err();
+    assert_eq!(err.location, "crms.hubspot");
+    assert_eq!(err.field, "max_sync_errors");
+}
+
+#[test]
+fn crm_debug_does_not_show_the_adapter_internals() {
+    let debug = format!("{:?}", Crm::new("hubspot", null()));
+    assert!(debug.contains("adapter: \"null\""), "{debug}");
+}
+
+async fn build_error(db: &TestDb, crms: Vec<Crm>, models: Vec<Model>) -> Error {
+    let mut builder = Etlify::builder(db.store.clone());
+    for crm in crms {
+        builder = builder.crm(crm);
+    }
+    for model in models {
+        builder = builder.model(model);
+    }
+    builder
+        .build()
+        .await
+        .expect_err("configuration must be rejected")
+}
+
+fn config_error(error: Error) -> etlify::ConfigError {
+    match error {
+        Error::Config(e) => e,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+async fn x14_model_bound_to_an_unregistered_crm_is_a_config_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let err = build_error(
+        &db,
+        vec![Crm::new("hubspot", null())],
+        vec![user_model(&["hubspot", "salesforce"])],
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = config_error(err);
+    assert_eq!(err.location, "models.User.crms.salesforce");
+    assert!(err.to_string().contains("salesforce"), "{err}");
+}
+
+async fn g2_engine_crm_enabled_answers_true_for_unknown_names(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", null()).enabled(false)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert!(!etlify.crm_enabled("hubspot"));
+    assert!(etlify.crm_enabled("unknown"));
+}
+
+async fn payload_query_without_the_key_column_is_a_config_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email").payload(SqlPayload::new("SELECT email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.location, "models.User.crms.hubspot");
+    assert_eq!(err.field, "payload");
+    assert!(err.expected.contains("key column `id`"), "{err}");
+}
+
+async fn missing_table_and_column_are_config_errors(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let err = config_error(
+        build_error(
+            &db,
+            vec![Crm::new("hubspot", null())],
+            vec![Model::new("Ghost", "ghosts")],
+        )
+        .await,
+    );
+    assert_eq!(err.field, "table");
+    assert!(err.expected.contains("ghosts"), "{err}");
+
+    let model = Model::new("User", "users").sti("kind", "Admin");
+    let err = config_error(build_error(&db, vec![], vec![model]).await);
+    assert_eq!(err.field, "sti.column");
+    assert!(err.expected.contains("`kind`"), "{err}");
+}
+
+async fn duplicate_models_are_a_config_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let err = config_error(
+        build_error(
+            &db,
+            vec![Crm::new("hubspot", null())],
+            vec![user_model(&["hubspot"]), user_model(&["hubspot"])],
+        )
+        .await,
+    );
+    assert_eq!(err.location, "models.User");
+    assert!(err.expected.contains("declared twice"), "{err}");
+}
+
+async fn binding_without_payload_is_a_config_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind("hubspot", Binding::new("contacts", "email"));
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "payload");
+}
+
+async fn dependency_on_a_missing_column_is_a_config_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(etlify::Dependency::has_many("companies", "owner_id")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(
+        err.location,
+        "models.User.crms.hubspot.dependencies.companies"
+    );
+    assert!(err.expected.contains("`owner_id`"), "{err}");
+}
+
+async fn timestamp_column_resolves_updated_at_then_created_at_then_none(db: TestDb) {
+    let db = db.with_app_schema().await;
+    db.exec("CREATE TABLE notes (id integer PRIMARY KEY, created_at varchar)")
+        .await;
+    db.exec("CREATE TABLE tags (id integer PRIMARY KEY, name varchar)")
+        .await;
+    let etlify = engine(
+        &db,
+        vec![],
+        vec![
+            Model::new("User", "users"),
+            Model::new("Note", "notes"),
+            Model::new("Tag", "tags"),
+        ],
+    )
+    .await;
+    assert_eq!(etlify.timestamp_column("User"), Some("updated_at"));
+    assert_eq!(etlify.timestamp_column("Note"), Some("created_at"));
+    assert_eq!(etlify.timestamp_column("Tag"), None);
+}
+
+crate::backend_tests!(
+    x14_model_bound_to_an_unregistered_crm_is_a_config_error,
+    g2_engine_crm_enabled_answers_true_for_unknown_names,
+    payload_query_without_the_key_column_is_a_config_error,
+    missing_table_and_column_are_config_errors,
+    duplicate_models_are_a_config_error,
+    binding_without_payload_is_a_config_error,
+    dependency_on_a_missing_column_is_a_config_error,
+    timestamp_column_resolves_updated_at_then_created_at_then_none,
+);

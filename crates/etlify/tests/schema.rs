@@ -1,0 +1,181 @@
+//! Migrations, the schema check and the corrected indexes (X-6, G-26).
+
+use etlify::store::schema::{self, SchemaProblem};
+use etlify::{ErrorKind, MigrateOptions};
+
+use crate::support::TestDb;
+
+async fn insert(
+    db: &TestDb,
+    crm: &str,
+    resource_type: &str,
+    id: i64,
+    crm_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let now = db.now_sql();
+    let crm_id = crm_id.map_or("NULL".to_owned(), |c| format!("'{c}'"));
+    db.try_exec(&format!(
+        "INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, crm_id, created_at, updated_at) \
+         VALUES ('{crm}', '{resource_type}', {id}, {crm_id}, {now}, {now})"
+    ))
+    .await
+}
+
+async fn x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type(db: TestDb) {
+    db.migrate().await;
+    insert(&db, "hubspot", "User", 1, Some("A")).await.unwrap();
+    assert!(
+        insert(&db, "hubspot", "User", 1, None).await.is_err(),
+        "one row per (crm, type, id)"
+    );
+    insert(&db, "airtable", "User", 1, Some("A"))
+        .await
+        .expect("same record and crm_id in another CRM");
+    insert(&db, "hubspot", "Company", 1, Some("A"))
+        .await
+        .expect("same crm_id for another type");
+    assert!(
+        insert(&db, "hubspot", "User", 2, Some("A")).await.is_err(),
+        "crm_id unique per (crm, type)"
+    );
+    insert(&db, "hubspot", "User", 3, None).await.unwrap();
+    insert(&db, "hubspot", "User", 4, None)
+        .await
+        .expect("many rows without crm_id");
+    let now = db.now_sql();
+    let no_crm = db
+        .try_exec(&format!(
+            "INSERT INTO crm_synchronisations (resource_type, resource_id, created_at, updated_at) VALUES ('User', 9, {now}, {now})"
+        ))
+        .await;
+    assert!(no_crm.is_err(), "crm_name is NOT NULL");
+    let column_type = db
+        .scalar_text(if db.is_postgres() {
+            "SELECT data_type::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations' AND column_name = 'last_error'"
+        } else {
+            "SELECT type FROM pragma_table_info('crm_synchronisations') WHERE name = 'last_error'"
+        })
+        .await;
+    assert_eq!(
+        column_type.map(|t| t.to_lowercase()).as_deref(),
+        Some("text")
+    );
+}
+
+async fn check_reports_missing_tables_and_the_command_that_fixes_them(db: TestDb) {
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "crm_synchronisations"
+    }));
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "etlify_pending_syncs"
+    }));
+    assert!(report.fix().unwrap().contains("etlify migrate"));
+    let text = report.to_string();
+    assert!(
+        text.contains("missing table \"crm_synchronisations\"")
+            && text.contains("Please run: etlify migrate"),
+        "{text}"
+    );
+
+    db.migrate().await;
+    db.migrate().await; // idempotent
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.fix(), None);
+}
+
+/// The gem's pre-0.9 table: no `crm_name`, no `error_count`, and the two
+/// unique indexes that forbid multi-CRM.
+async fn create_gem_08_table(db: &TestDb) {
+    let (pk, ts) = if db.is_postgres() {
+        ("bigserial PRIMARY KEY", "timestamp(6) without time zone")
+    } else {
+        ("integer PRIMARY KEY AUTOINCREMENT NOT NULL", "datetime(6)")
+    };
+    db.exec(&format!(
+        "CREATE TABLE crm_synchronisations (id {pk}, crm_id varchar, resource_type varchar NOT NULL, \
+         resource_id bigint NOT NULL, last_digest varchar, last_synced_at {ts}, last_error varchar, \
+         created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+    ))
+    .await;
+    db.exec(
+        "CREATE UNIQUE INDEX index_crm_synchronisations_on_crm_id ON crm_synchronisations (crm_id)",
+    )
+    .await;
+    db.exec("CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id)").await;
+    let now = db.now_sql();
+    db.exec(&format!(
+        "INSERT INTO crm_synchronisations (crm_id, resource_type, resource_id, last_digest, created_at, updated_at) \
+         VALUES ('c-1', 'User', 1, 'abc', {now}, {now})"
+    ))
+    .await;
+}
+
+async fn g26_migrate_takes_over_a_pre_09_gem_table(db: TestDb) {
+    create_gem_08_table(&db).await;
+    let report = schema::check(&db.store).await.unwrap();
+    for problem in [
+        SchemaProblem::MissingColumn {
+            table: "crm_synchronisations",
+            column: "crm_name",
+        },
+        SchemaProblem::MissingColumn {
+            table: "crm_synchronisations",
+            column: "error_count",
+        },
+        SchemaProblem::ObsoleteIndex {
+            index: "index_crm_synchronisations_on_crm_id",
+        },
+        SchemaProblem::ObsoleteIndex {
+            index: "idx_crm_sync_on_resource",
+        },
+    ] {
+        assert!(
+            report.problems.contains(&problem),
+            "{problem:?} not in {report}"
+        );
+    }
+
+    // Rows without a CRM need a name: refused, and nothing altered.
+    let err = etlify::migrate(&db.store, &MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Schema);
+    assert!(err.to_string().contains("--default-crm-name"), "{err}");
+    assert!(!schema::check(&db.store).await.unwrap().is_ok());
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+            .await,
+        1,
+        "the refused migration kept the row"
+    );
+
+    let options = MigrateOptions {
+        default_crm_name: Some("hubspot".into()),
+    };
+    etlify::migrate(&db.store, &options).await.unwrap();
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(
+        db.scalar_text("SELECT crm_name FROM crm_synchronisations WHERE resource_id = 1")
+            .await
+            .as_deref(),
+        Some("hubspot")
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT error_count FROM crm_synchronisations WHERE resource_id = 1")
+            .await,
+        0
+    );
+    // The same record can now have a row for a second CRM, with the same crm_id.
+    insert(&db, "airtable", "User", 1, Some("c-1"))
+        .await
+        .expect("multi-CRM row");
+}
+
+crate::backend_tests!(
+    x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type,
+    check_reports_missing_tables_and_the_command_that_fixes_them,
+    g26_migrate_takes_over_a_pre_09_gem_table,
+);

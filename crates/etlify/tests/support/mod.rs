@@ -1,0 +1,353 @@
+//! Test support: a fresh database per test (SQLite file or PostgreSQL
+//! schema), the application tables the tests sync, and a recording adapter.
+
+#![allow(dead_code)]
+
+pub mod adapter;
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use etlify::{MigrateOptions, Store};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+
+/// Generates one test per backend for each listed async fn taking a
+/// `TestDb`: `sqlite::<name>` and `postgres::<name>`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestDb::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestDb::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Clone)]
+pub enum TestPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub store: Store,
+    pub pool: TestPool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("test.sqlite3");
+        Self::sqlite_at(&path, Some(dir)).await
+    }
+
+    /// Opens an existing SQLite file (e.g. a copy of a fixture).
+    pub async fn sqlite_at(path: &std::path::Path, dir: Option<tempfile::TempDir>) -> Self {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .expect("sqlite url")
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .expect("open sqlite");
+        Self {
+            store: Store::from_sqlite(pool.clone()),
+            pool: TestPool::Sqlite(pool),
+            _dir: dir,
+        }
+    }
+
+    /// A new schema on the server named by `ETLIFY_TEST_POSTGRES_URL`
+    /// (`scripts/test.sh` starts one). Fails, never skips, without it.
+    pub async fn postgres() -> Self {
+        let url = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
+            "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+             which starts a throwaway PostgreSQL",
+        );
+        let schema = format!(
+            "etlify_test_{}_{}",
+            std::process::id(),
+            SCHEMA_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = PgConnectOptions::from_str(&url).expect("postgres url");
+        let mut conn = sqlx::PgConnection::connect_with(&admin)
+            .await
+            .expect("connect to ETLIFY_TEST_POSTGRES_URL");
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        conn.close().await.ok();
+        let options = admin.options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(6)
+            .connect_with(options)
+            .await
+            .expect("connect pool");
+        Self {
+            store: Store::from_postgres(pool.clone()),
+            pool: TestPool::Postgres(pool),
+            _dir: None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.pool, TestPool::Postgres(_))
+    }
+
+    /// Runs raw SQL (test setup only).
+    pub async fn exec(&self, sql: &str) {
+        let result = match &self.pool {
+            TestPool::Sqlite(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        };
+        result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs raw SQL and returns the error, if any.
+    pub async fn try_exec(&self, sql: &str) -> Result<(), sqlx::Error> {
+        match &self.pool {
+            TestPool::Sqlite(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// First column of the first row, as i64 (int4 or int8).
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        use sqlx::Row;
+        fn fail<T>(sql: &str) -> impl FnOnce(sqlx::Error) -> T + '_ {
+            move |e| panic!("{sql}: {e}")
+        }
+        match &self.pool {
+            TestPool::Sqlite(pool) => {
+                let row = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap_or_else(fail(sql));
+                row.try_get::<i64, _>(0).unwrap_or_else(fail(sql))
+            }
+            TestPool::Postgres(pool) => {
+                let row = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap_or_else(fail(sql));
+                row.try_get::<i64, _>(0)
+                    .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+                    .unwrap_or_else(fail(sql))
+            }
+        }
+    }
+
+    /// First column of the first row, as optional text.
+    pub async fn scalar_text(&self, sql: &str) -> Option<String> {
+        match &self.pool {
+            TestPool::Sqlite(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+            TestPool::Postgres(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// SQL for "now" in the application's timestamp format.
+    pub fn now_sql(&self) -> &'static str {
+        if self.is_postgres() {
+            "(clock_timestamp() AT TIME ZONE 'UTC')"
+        } else {
+            "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+        }
+    }
+
+    /// Creates the sync-state tables.
+    pub async fn migrate(&self) {
+        etlify::migrate(&self.store, &MigrateOptions::default())
+            .await
+            .expect("migrate");
+    }
+
+    /// Creates `companies` and `users` (with an STI `type` column and an
+    /// `active` flag) in the Rails shape, plus the sync-state tables.
+    pub async fn with_app_schema(self) -> Self {
+        let (pk, ts) = if self.is_postgres() {
+            ("bigserial PRIMARY KEY", "timestamp(6) without time zone")
+        } else {
+            ("integer PRIMARY KEY AUTOINCREMENT NOT NULL", "datetime(6)")
+        };
+        self.exec(&format!(
+            "CREATE TABLE companies (id {pk}, name varchar, domain varchar, hubspot_id varchar, \
+             created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+        ))
+        .await;
+        self.exec(&format!(
+            "CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, \
+             type varchar, active boolean NOT NULL DEFAULT true, \
+             created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+        ))
+        .await;
+        self.migrate().await;
+        self
+    }
+
+    /// Inserts a company and returns its id.
+    pub async fn insert_company(&self, name: &str) -> i64 {
+        let now = self.now_sql();
+        self.scalar_i64(&format!(
+            "INSERT INTO companies (name, domain, created_at, updated_at) \
+             VALUES ('{name}', '{name}.example', {now}, {now}) RETURNING id"
+        ))
+        .await
+    }
+
+    /// Inserts a user and returns its id.
+    pub async fn insert_user(&self, email: &str, company_id: Option<i64>) -> i64 {
+        let now = self.now_sql();
+        let company = company_id.map_or("NULL".to_owned(), |id| id.to_string());
+        self.scalar_i64(&format!(
+            "INSERT INTO users (email, full_name, company_id, created_at, updated_at) \
+             VALUES ('{email}', 'Name of {email}', {company}, {now}, {now}) RETURNING id"
+        ))
+        .await
+    }
+
+    /// Whether `users.id` is newer than its sync row for `crm` (the stale
+    /// definition restricted to the owner's own timestamp).
+    pub async fn user_is_stale(&self, crm: &str, id: i64) -> bool {
+        self.scalar_i64(&format!(
+            "SELECT CASE WHEN s.id IS NULL OR s.last_synced_at IS NULL \
+                     OR s.last_synced_at < u.updated_at THEN 1 ELSE 0 END \
+             FROM users u LEFT JOIN crm_synchronisations s ON s.resource_id = u.id \
+               AND s.resource_type = 'User' AND s.crm_name = '{crm}' \
+             WHERE u.id = {id}"
+        ))
+        .await
+            == 1
+    }
+
+    /// Number of sync rows.
+    pub async fn sync_row_count(&self) -> i64 {
+        self.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+            .await
+    }
+}
+
+/// The users payload of the tests: email, full name and company name.
+pub const USER_PAYLOAD_SQL: &str =
+    "SELECT users.id, users.email, users.full_name, companies.name AS company \
+     FROM users LEFT JOIN companies ON companies.id = users.company_id";
+
+/// `User` bound to each of `crms` as HubSpot-style contacts keyed by email.
+pub fn user_model(crms: &[&str]) -> etlify::Model {
+    let mut model = etlify::Model::new("User", "users");
+    for crm in crms {
+        model = model.bind(
+            *crm,
+            etlify::Binding::new("contacts", "email")
+                .payload(etlify::SqlPayload::new(USER_PAYLOAD_SQL))
+                .dependency(etlify::Dependency::belongs_to("companies", "company_id")),
+        );
+    }
+    model
+}
+
+/// `Company` bound to each of `crms`.
+pub fn company_model(crms: &[&str]) -> etlify::Model {
+    let mut model = etlify::Model::new("Company", "companies");
+    for crm in crms {
+        model = model.bind(
+            *crm,
+            etlify::Binding::new("companies", "domain").payload(etlify::SqlPayload::new(
+                "SELECT id, name, domain FROM companies",
+            )),
+        );
+    }
+    model
+}
+
+/// Builds an engine on `db`.
+pub async fn engine(
+    db: &TestDb,
+    crms: Vec<etlify::Crm>,
+    models: Vec<etlify::Model>,
+) -> etlify::Etlify {
+    let mut builder = etlify::Etlify::builder(db.store.clone());
+    for crm in crms {
+        builder = builder.crm(crm);
+    }
+    for model in models {
+        builder = builder.model(model);
+    }
+    builder.build().await.expect("engine builds")
+}
+
+impl TestDb {
+    /// Sets `table.updated_at` of row `id` to the current time, at
+    /// microsecond precision (as Rails does).
+    pub async fn touch(&self, table: &str, id: i64) {
+        let now = if self.is_postgres() {
+            "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
+        } else {
+            format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f"))
+        };
+        self.exec(&format!(
+            "UPDATE {table} SET updated_at = {now} WHERE id = {id}"
+        ))
+        .await;
+    }
+
+    /// Inserts a sync row directly (to set up error states).
+    pub async fn insert_sync_row(
+        &self,
+        crm: &str,
+        resource_type: &str,
+        id: i64,
+        error_count: i64,
+        last_error: Option<&str>,
+    ) {
+        let now = self.now_sql();
+        let error = last_error.map_or("NULL".to_owned(), |e| format!("'{e}'"));
+        self.exec(&format!(
+            "INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, error_count, last_error, created_at, updated_at) \
+             VALUES ('{crm}', '{resource_type}', {id}, {error_count}, {error}, {now}, {now})"
+        ))
+        .await;
+    }
+}
