@@ -81,6 +81,11 @@ impl Hop {
         }
     }
 
+    /// `has_one` hop: same join as [`Hop::has_many`].
+    pub fn has_one(table: impl Into<String>, foreign_key: impl Into<String>) -> Self {
+        Self::has_many(table, foreign_key)
+    }
+
     /// The referenced key of a `belongs_to` hop, when not `id`
     /// (the association's `primary_key:` option).
     pub fn references(mut self, column: impl Into<String>) -> Self {
@@ -274,6 +279,10 @@ impl Dependency {
     /// Its join paths.
     pub fn paths(&self) -> &[JoinPath] {
         &self.paths
+    }
+
+    pub(crate) fn paths_mut(&mut self) -> &mut [JoinPath] {
+        &mut self.paths
     }
 }
 

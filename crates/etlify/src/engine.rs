@@ -46,6 +46,8 @@ pub(crate) struct ResolvedModel {
     pub(crate) timestamp_column: Option<String>,
     /// Resolved sync dependencies, per binding CRM.
     pub(crate) sync_dependencies: IndexMap<String, Vec<ResolvedSyncDependency>>,
+    /// Dependencies per binding CRM, with `Auto` timestamps resolved.
+    pub(crate) dependencies: IndexMap<String, Vec<Dependency>>,
 }
 
 /// A sync dependency with its table resolved.
@@ -348,6 +350,7 @@ async fn resolve_model(
         require_column(&columns, &location, "sti.column", &model.table, &sti.column)?;
     }
     let mut sync_dependencies = IndexMap::new();
+    let mut dependencies = IndexMap::new();
     for (crm_name, binding) in &model.bindings {
         let location = format!("models.{}.crms.{crm_name}", model.resource_type);
         // a binding to an unregistered CRM is a configuration error.
@@ -382,9 +385,11 @@ async fn resolve_model(
                     ),
                 )
             })?;
+        let mut resolved_dependencies = Vec::new();
         for dependency in &binding.dependencies {
-            check_dependency(store, &location, dependency).await?;
+            resolved_dependencies.push(resolve_dependency(store, &location, dependency).await?);
         }
+        dependencies.insert(crm_name.clone(), resolved_dependencies);
         let mut resolved_deps = Vec::new();
         for dep in &binding.sync_dependencies {
             require_column(
@@ -421,16 +426,40 @@ async fn resolve_model(
         model: model.clone(),
         timestamp_column: model.timestamp.resolve(&columns),
         sync_dependencies,
+        dependencies,
     })
 }
 
-/// Every table and column a dependency names must exist.
-async fn check_dependency(store: &Store, location: &str, dependency: &Dependency) -> Result<()> {
+/// Every table and column a dependency names must exist; `Auto`
+/// timestamps of the target tables are resolved.
+async fn resolve_dependency(
+    store: &Store,
+    location: &str,
+    dependency: &Dependency,
+) -> Result<Dependency> {
     let location = format!("{location}.dependencies.{}", dependency.dependency_name());
-    for path in dependency.paths() {
-        for hop in &path.hops {
+    let mut resolved = dependency.clone();
+    for path in resolved.paths_mut() {
+        // A hop's primary key matters only when the next hop joins on it.
+        let needs_primary_key: Vec<bool> = (0..path.hops.len())
+            .map(|i| {
+                path.hops
+                    .get(i + 1)
+                    .is_some_and(|next| next.previous_column.is_none())
+            })
+            .collect();
+        for (index, hop) in path.hops.iter_mut().enumerate() {
             let columns = columns_of(store, &location, &hop.table).await?;
             require_column(&columns, &location, "column", &hop.table, &hop.column)?;
+            if needs_primary_key[index] {
+                require_column(
+                    &columns,
+                    &location,
+                    "primary_key",
+                    &hop.table,
+                    &hop.primary_key,
+                )?;
+            }
             if let TimestampColumn::Column(ts) = &hop.timestamp {
                 require_column(&columns, &location, "timestamp", &hop.table, ts)?;
             }
@@ -445,9 +474,13 @@ async fn check_dependency(store: &Store, location: &str, dependency: &Dependency
                     )?;
                 }
             }
+            hop.timestamp = match hop.timestamp.resolve(&columns) {
+                Some(column) => TimestampColumn::Column(column),
+                None => TimestampColumn::None,
+            };
         }
     }
-    Ok(())
+    Ok(resolved)
 }
 
 /// Creates or upgrades the sync-state tables (see [`schema::migrate`]).

@@ -122,4 +122,14 @@ impl BatchStats {
             SyncOutcome::Error => self.errors += 1,
         }
     }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &BatchStats) {
+        self.synced += other.synced;
+        self.skipped += other.skipped;
+        self.buffered += other.buffered;
+        self.not_modified += other.not_modified;
+        self.errors += other.errors;
+        self.disabled |= other.disabled;
+    }
 }

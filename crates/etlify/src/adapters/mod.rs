@@ -82,6 +82,16 @@ pub struct BatchItemError {
     pub error: AdapterError,
 }
 
+/// One record of a batch upsert.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem<'a> {
+    /// Properties to write.
+    pub payload: &'a Payload,
+    /// The object's CRM id when known: the adapter may update it by id
+    /// instead of matching on the id property.
+    pub crm_id: Option<&'a str>,
+}
+
 /// Native batch endpoints of a CRM (SPEC G-11, G-12, G-14).
 #[async_trait]
 pub trait BatchAdapter: Send + Sync {
@@ -89,11 +99,14 @@ pub trait BatchAdapter: Send + Sync {
     /// adapter slices larger inputs itself.
     fn max_batch_size(&self) -> usize;
 
-    /// Creates or updates many objects identified by `id_property`.
+    /// Creates or updates many objects identified by `id_property`. An
+    /// `Err` of kind [`AdapterErrorKind::ValidationFailed`] means the CRM
+    /// rejected the request as a whole; the engine then splits it to find
+    /// the offending records.
     async fn batch_upsert(
         &self,
         object_type: &str,
-        records: &[Payload],
+        records: &[BatchItem<'_>],
         id_property: &str,
     ) -> Result<BatchUpsertResult, AdapterError>;
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    id_value, Adapter, AdapterError, BatchAdapter, BatchUpsertResult, RateLimiterSlot,
+    id_value, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RateLimiterSlot,
     RemoteDelete, UpsertRequest,
 };
 use crate::digest::stable_sha256;
@@ -114,7 +114,7 @@ impl BatchAdapter for NullAdapter {
     async fn batch_upsert(
         &self,
         object_type: &str,
-        records: &[Payload],
+        records: &[BatchItem<'_>],
         id_property: &str,
     ) -> Result<BatchUpsertResult, AdapterError> {
         let mut result = BatchUpsertResult::default();
@@ -124,9 +124,12 @@ impl BatchAdapter for NullAdapter {
             self.calls
                 .batch_upserted_records
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            for payload in chunk {
-                let crm_id = Self::derive_id(object_type, payload, id_property);
-                let key = id_value(payload, id_property).unwrap_or_else(|| crm_id.clone());
+            for item in chunk {
+                let crm_id = match item.crm_id {
+                    Some(known) => known.to_owned(),
+                    None => Self::derive_id(object_type, item.payload, id_property),
+                };
+                let key = id_value(item.payload, id_property).unwrap_or_else(|| crm_id.clone());
                 result.crm_ids.insert(key, crm_id);
             }
         }

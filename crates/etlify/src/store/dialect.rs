@@ -63,3 +63,12 @@ pub(crate) fn null_timestamp(store: &Store) -> Value {
         Pool::Postgres(_) => Value::ChronoDateTime(None),
     }
 }
+
+/// The epoch, as a value comparable with this backend's timestamp columns
+/// (missing and NULL timestamps count as the epoch, REFERENCE F-9, F-15).
+pub(crate) fn epoch_expr(store: &Store) -> sea_query::Expr {
+    match store.pool() {
+        Pool::Sqlite(_) => sea_query::Expr::val("1970-01-01 00:00:00"),
+        Pool::Postgres(_) => sea_query::Expr::cust("TIMESTAMP '1970-01-01 00:00:00'"),
+    }
+}

@@ -138,3 +138,100 @@ fn advisory_key(key: &SyncKey) -> i64 {
     bytes.copy_from_slice(&hash[..8]);
     i64::from_be_bytes(bytes)
 }
+
+/// Locks on many records at once, taken without waiting: records whose
+/// lock is held elsewhere (a concurrent per-record sync) are reported busy
+/// and left to the caller.
+pub(crate) struct BatchLock {
+    local: Vec<RecordLock>,
+    postgres: Option<(PoolConnection<Postgres>, Vec<i64>)>,
+}
+
+impl BatchLock {
+    /// Tries to lock every key; returns the lock and, per key, whether it
+    /// was acquired.
+    pub(crate) async fn try_acquire(store: &Store, keys: &[SyncKey]) -> Result<(Self, Vec<bool>)> {
+        match store.pool() {
+            Pool::Sqlite(_) => {
+                let mut local = Vec::with_capacity(keys.len());
+                let mut acquired = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let mutex = {
+                        let mut locks = store
+                            .local_locks()
+                            .locks
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        locks.entry(key.clone()).or_default().clone()
+                    };
+                    let guard = mutex.try_lock_owned().ok();
+                    acquired.push(guard.is_some());
+                    // Kept even when busy, so the table entry is cleaned up on drop.
+                    local.push(RecordLock {
+                        held: Held::Local {
+                            guard,
+                            key: key.clone(),
+                            store: store.clone(),
+                        },
+                    });
+                }
+                Ok((
+                    Self {
+                        local,
+                        postgres: None,
+                    },
+                    acquired,
+                ))
+            }
+            Pool::Postgres(pool) => {
+                let lock_keys: Vec<i64> = keys.iter().map(advisory_key).collect();
+                let mut conn = pool.acquire().await?;
+                let acquired: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
+                )
+                .bind(&lock_keys)
+                .fetch_all(&mut *conn)
+                .await?;
+                let held: Vec<i64> = lock_keys
+                    .iter()
+                    .zip(&acquired)
+                    .filter(|(_, ok)| **ok)
+                    .map(|(k, _)| *k)
+                    .collect();
+                Ok((
+                    Self {
+                        local: Vec::new(),
+                        postgres: Some((conn, held)),
+                    },
+                    acquired,
+                ))
+            }
+        }
+    }
+
+    /// Releases every lock held.
+    pub(crate) async fn release(mut self) -> Result<()> {
+        self.local.clear();
+        if let Some((mut conn, keys)) = self.postgres.take() {
+            let unlocked =
+                sqlx::query("SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS t(k)")
+                    .bind(&keys)
+                    .execute(&mut *conn)
+                    .await;
+            if unlocked.is_err() {
+                drop(conn.detach());
+            }
+            unlocked?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for BatchLock {
+    fn drop(&mut self) {
+        // Not released: close the session so the server drops its locks.
+        if let Some((conn, _)) = self.postgres.take() {
+            drop(conn.detach());
+        }
+    }
+}

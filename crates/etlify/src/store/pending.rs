@@ -131,3 +131,25 @@ pub(crate) async fn delete(store: &Store, ids: &[i64]) -> Result<()> {
     store.execute(sql, values).await?;
     Ok(())
 }
+
+/// Dependents waiting on any of `dependency_ids`, in one query.
+pub(crate) async fn waiting_on_any(
+    store: &Store,
+    crm_name: &str,
+    dependency_type: &str,
+    dependency_ids: &[ResourceId],
+) -> Result<Vec<PendingRow>> {
+    if dependency_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = Query::select();
+    select
+        .columns([Ps::Id, Ps::DependentType, Ps::DependentId])
+        .from(Ps::Table)
+        .and_where(Expr::col(Ps::CrmName).eq(crm_name))
+        .and_where(Expr::col(Ps::DependencyType).eq(dependency_type))
+        .and_where(Expr::col(Ps::DependencyId).is_in(dependency_ids.iter().map(|id| id.get())))
+        .order_by(Ps::Id, sea_query::Order::Asc);
+    let (sql, values) = store.build(&select);
+    store.fetch_all::<PendingRow>(sql, values).await
+}

@@ -260,6 +260,28 @@ fn key_condition(key: &SyncKey) -> Expr {
         .and(Expr::col(Cs::ResourceId).eq(key.resource_id.get()))
 }
 
+/// Sync rows of many records of one CRM and resource type, in one query.
+pub(crate) async fn find_many(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    ids: &[crate::id::ResourceId],
+) -> Result<Vec<SyncRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = Query::select();
+    select
+        .columns(ROW_COLUMNS)
+        .expr_as(Expr::col(Cs::ErrorCount).cast_as("bigint"), Cs::ErrorCount)
+        .from(Cs::Table)
+        .and_where(Expr::col(Cs::CrmName).eq(crm_name))
+        .and_where(Expr::col(Cs::ResourceType).eq(resource_type))
+        .and_where(Expr::col(Cs::ResourceId).is_in(ids.iter().map(|id| id.get())));
+    let (sql, values) = store.build(&select);
+    store.fetch_all::<SyncRow>(sql, values).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,193 @@
+//! Inline batch sync over stale records (REFERENCE BSY-*, SPEC G-6, G-7,
+//! G-13, G-16, G-17, G-22, X-9, X-18).
+//!
+//! For each selected model and each enabled CRM it is bound to: stream the
+//! stale ids page by page (memory bounded by the page size), and sync each
+//! page with the [`BatchSynchronizer`](crate::BatchSynchronizer). Disabled
+//! CRMs are skipped silently and do not appear in the statistics.
+
+use indexmap::IndexMap;
+
+use super::finder::{Finder, FinderPlan, Selection, StaleIds};
+use crate::engine::Etlify;
+use crate::error::{ConfigError, Result};
+use crate::outcome::BatchStats;
+use crate::sync::BatchSynchronizer;
+
+/// Default page size, as the gem's `DEFAULT_BATCH_SIZE`.
+pub const DEFAULT_BATCH_SIZE: usize = 1_000;
+
+/// What a batch sync covers.
+#[derive(Debug, Clone)]
+pub struct BatchSyncOptions {
+    crm: Option<String>,
+    models: Option<Vec<String>>,
+    batch_size: usize,
+    full_reconcile: bool,
+    plan: FinderPlan,
+}
+
+impl Default for BatchSyncOptions {
+    fn default() -> Self {
+        Self {
+            crm: None,
+            models: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+            full_reconcile: false,
+            plan: FinderPlan::default(),
+        }
+    }
+}
+
+impl BatchSyncOptions {
+    /// Every model, every enabled CRM, stale records only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only this CRM (G-22); applies to explicit models too (unlike F-5).
+    pub fn crm(mut self, crm_name: impl Into<String>) -> Self {
+        self.crm = Some(crm_name.into());
+        self
+    }
+
+    /// Only these models, by resource type (G-22).
+    pub fn models<I, S>(mut self, models: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.models = Some(models.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Records per page (default 1,000; at least 1).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Re-digest every record in scope, not only stale ones: catches
+    /// writes that bypassed `updated_at` and deleted children; the digest
+    /// keeps CRM calls to what really changed.
+    pub fn full_reconcile(mut self, full: bool) -> Self {
+        self.full_reconcile = full;
+        self
+    }
+
+    /// The finder plan (for benchmarks and checks; results are identical).
+    pub fn plan(mut self, plan: FinderPlan) -> Self {
+        self.plan = plan;
+        self
+    }
+}
+
+/// Statistics of a run: the gem's `{ total, per_model, errors }` plus the
+/// per-outcome breakdown, overall and per CRM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Records processed (over all models and CRMs).
+    pub total: usize,
+    /// Records processed per model (every selected model has an entry).
+    pub per_model: IndexMap<String, usize>,
+    /// Records that failed.
+    pub errors: usize,
+    /// Outcomes over the whole run.
+    pub outcomes: BatchStats,
+    /// Outcomes per CRM.
+    pub per_crm: IndexMap<String, BatchStats>,
+}
+
+impl Etlify {
+    /// The stale ids of `resource_type` for `crm_name`, page by page.
+    pub fn stale_ids(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        plan: FinderPlan,
+        page_size: usize,
+    ) -> Result<StaleIds<'_>> {
+        let finder = Finder::new(self, self.crm(crm_name)?.name(), resource_type)?;
+        Ok(StaleIds::new(finder, plan, Selection::Stale, page_size))
+    }
+
+    /// The batch synchronizer.
+    pub fn batch_synchronizer(&self) -> BatchSynchronizer<'_> {
+        BatchSynchronizer::new(self)
+    }
+
+    /// Syncs every stale record (or every record, for a full reconcile) of
+    /// the selected models with the selected enabled CRMs, inline.
+    pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
+        if let Some(crm) = &options.crm {
+            self.crm(crm)?;
+        }
+        if let Some(models) = &options.models {
+            for model in models {
+                if self.model(model).is_none() {
+                    return Err(ConfigError::new(
+                        "models",
+                        model.as_str(),
+                        "is not a declared model",
+                    )
+                    .into());
+                }
+            }
+        }
+        let selection = if options.full_reconcile {
+            Selection::All
+        } else {
+            Selection::Stale
+        };
+        let mut stats = RunStats::default();
+        for model in self.models() {
+            let resource_type = model.resource_type();
+            if options
+                .models
+                .as_ref()
+                .is_some_and(|m| !m.iter().any(|n| n == resource_type))
+            {
+                continue;
+            }
+            let crms: Vec<&str> = model
+                .crm_names()
+                .filter(|crm| options.crm.as_deref().is_none_or(|only| only == *crm))
+                .filter(|crm| self.crm_enabled(crm))
+                .collect();
+            if crms.is_empty() {
+                continue;
+            }
+            stats.per_model.entry(resource_type.to_owned()).or_insert(0);
+            for crm_name in crms {
+                let finder = Finder::new(self, crm_name, resource_type)?;
+                let mut pages = StaleIds::new(finder, options.plan, selection, options.batch_size);
+                while let Some(page) = pages.next_page().await? {
+                    let batch = self
+                        .batch_synchronizer()
+                        .call(crm_name, resource_type, &page)
+                        .await?;
+                    stats.total += page.len();
+                    *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
+                    stats.errors += batch.errors;
+                    stats.outcomes.merge(&batch);
+                    stats
+                        .per_crm
+                        .entry(crm_name.to_owned())
+                        .or_default()
+                        .merge(&batch);
+                    tracing::info!(
+                        message = "Synced a page.",
+                        crm = crm_name,
+                        model = resource_type,
+                        records = page.len(),
+                        synced = batch.synced,
+                        not_modified = batch.not_modified,
+                        errors = batch.errors,
+                        total = stats.total
+                    );
+                }
+            }
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,495 @@
+//! The stale-record finder (SPEC §5, REFERENCE F-*).
+//!
+//! For one (model, CRM) it selects the primary keys of stale records in
+//! ascending order, in keyset-paginated pages. A record is stale when
+//! it has no sync row for the CRM, or its `last_synced_at` is older than
+//! the newest timestamp of the record or of any declared dependency (NULL
+//! and missing timestamps count as the epoch; strict `<`), and its row is
+//! under the CRM's error budget; restricted by `stale_scope` and the STI
+//! filter.
+//!
+//! Two plans return exactly the same ids (property-tested):
+//! - [`FinderPlan::Reference`]: the definition written as SQL, one
+//!   correlated subquery per dependency path. Cost grows with table size.
+//! - [`FinderPlan::ChangedSince`]: first the records that have a sync row
+//!   and changed since the run's watermark `W` (the oldest `last_synced_at`
+//!   among rows under the error budget); a stale record with a row must
+//!   have a timestamp newer than its own `last_synced_at >= W`, so only
+//!   rows newer than `W` (owner or dependency, found through their
+//!   timestamp indexes) and rows never stamped are candidates, and the
+//!   exact predicate is applied to them. Then the records without a sync
+//!   row, by an anti-join. With indexes on the timestamp and foreign-key
+//!   columns, a run where nothing changed costs one anti-join walk.
+
+use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
+
+use crate::dependency::{Dependency, HopSide, JoinPath};
+use crate::engine::{Etlify, ResolvedModel};
+use crate::error::Result;
+use crate::id::ResourceId;
+use crate::model::{Binding, TimestampColumn};
+use crate::store::dialect::{epoch_expr, timestamp_value};
+use crate::store::sync_rows::CrmSynchronisations as Cs;
+use crate::store::{Store, Timestamp};
+
+/// Alias of the sync table in finder queries.
+const SYNC: &str = "etlify_sync";
+
+/// How stale ids are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FinderPlan {
+    /// The definition as SQL; the yardstick.
+    Reference,
+    /// Candidates changed since the watermark, then records without a row.
+    #[default]
+    ChangedSince,
+}
+
+/// Which records a page query selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// Stale records only.
+    Stale,
+    /// Every record in scope and under the error budget (full reconcile, X-18).
+    All,
+}
+
+/// Builds the finder queries of one (model, CRM).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finder<'a> {
+    store: &'a Store,
+    resolved: &'a ResolvedModel,
+    binding: &'a Binding,
+    dependencies: &'a [Dependency],
+    crm_name: &'a str,
+    max_sync_errors: i64,
+}
+
+fn col(table: &str, column: &str) -> Expr {
+    Expr::col((Alias::new(table), Alias::new(column)))
+}
+
+impl<'a> Finder<'a> {
+    pub(crate) fn new(engine: &'a Etlify, crm_name: &'a str, resource_type: &str) -> Result<Self> {
+        let (resolved, binding) = engine.binding(crm_name, resource_type)?;
+        let dependencies = resolved
+            .dependencies
+            .get(crm_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(Self {
+            store: engine.store(),
+            resolved,
+            binding,
+            dependencies,
+            crm_name,
+            max_sync_errors: i64::from(engine.max_sync_errors(crm_name)),
+        })
+    }
+
+    fn table(&self) -> &str {
+        self.resolved.model.table()
+    }
+
+    fn pk(&self) -> Expr {
+        col(self.table(), self.resolved.model.primary_key_column())
+    }
+
+    /// `COALESCE(table.column, epoch)`, or the epoch without a column.
+    fn timestamp(&self, table: &str, column: Option<&str>) -> Expr {
+        match column {
+            Some(column) => Func::coalesce([col(table, column), epoch_expr(self.store)]).into(),
+            None => epoch_expr(self.store),
+        }
+    }
+
+    fn hop_alias(dependency: usize, path: usize, hop: usize) -> String {
+        format!("etlify_d{dependency}_p{path}_h{hop}")
+    }
+
+    /// `FROM hop1 JOIN hop2 … WHERE hop1 joins the owner` for one path;
+    /// returns the statement and the alias of the target hop.
+    fn path_select(
+        &self,
+        dependency: usize,
+        path_index: usize,
+        path: &JoinPath,
+    ) -> (SelectStatement, String) {
+        let owner = self.table().to_owned();
+        let owner_pk = self.resolved.model.primary_key_column().to_owned();
+        let mut select = Query::select();
+        let mut previous = (owner, owner_pk);
+        let mut target = String::new();
+        for (index, hop) in path.hops.iter().enumerate() {
+            let alias = Self::hop_alias(dependency, path_index, index);
+            let previous_column = hop
+                .previous_column
+                .clone()
+                .unwrap_or_else(|| previous.1.clone());
+            let on = col(&alias, &hop.column)
+                .equals((Alias::new(previous.0.as_str()), Alias::new(previous_column)));
+            let mut conditions = vec![on];
+            for condition in &hop.conditions {
+                let table = match condition.side {
+                    HopSide::This => alias.as_str(),
+                    HopSide::Previous => previous.0.as_str(),
+                };
+                conditions.push(col(table, &condition.column).eq(condition.value.as_str()));
+            }
+            let condition = conditions
+                .into_iter()
+                .reduce(ExprTrait::and)
+                .unwrap_or_else(|| Expr::val(true));
+            if index == 0 {
+                select.from_as(Alias::new(hop.table.as_str()), Alias::new(alias.as_str()));
+                select.and_where(condition);
+            } else {
+                select.join_as(
+                    JoinType::InnerJoin,
+                    Alias::new(hop.table.as_str()),
+                    Alias::new(alias.as_str()),
+                    condition,
+                );
+            }
+            previous = (alias.clone(), hop.primary_key.clone());
+            target = alias;
+        }
+        (select, target)
+    }
+
+    fn target_column(path: &JoinPath) -> Option<&str> {
+        match &path.target().timestamp {
+            TimestampColumn::Column(column) => Some(column.as_str()),
+            _ => None,
+        }
+    }
+
+    /// `GREATEST(owner ts, newest ts of every dependency path)`.
+    fn threshold(&self) -> Expr {
+        let mut parts =
+            vec![self.timestamp(self.table(), self.resolved.timestamp_column.as_deref())];
+        for (d, dependency) in self.dependencies.iter().enumerate() {
+            for (p, path) in dependency.paths().iter().enumerate() {
+                let Some(column) = Self::target_column(path) else {
+                    continue; // no timestamp: contributes the epoch
+                };
+                let (mut select, target) = self.path_select(d, p, path);
+                select.expr(col(&target, column).max());
+                let newest: Expr = select.into();
+                parts.push(Func::coalesce([newest, epoch_expr(self.store)]).into());
+            }
+        }
+        if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Func::greatest(parts).into()
+        }
+    }
+
+    fn sync_join(&self, after: Option<ResourceId>) -> Expr {
+        let mut on = col(SYNC, "crm_name")
+            .eq(self.crm_name)
+            .and(col(SYNC, "resource_type").eq(self.resolved.model.resource_type()))
+            .and(col(SYNC, "resource_id").equals((
+                Alias::new(self.table()),
+                Alias::new(self.resolved.model.primary_key_column()),
+            )));
+        if let Some(after) = after {
+            // Redundant, but keeps PostgreSQL on the index (DESIGN.md).
+            on = on.and(col(SYNC, "resource_id").gt(after.get()));
+        }
+        on
+    }
+
+    /// `SELECT pk FROM owner [LEFT] JOIN sync …` with scope, STI and cursor.
+    fn base(&self, join: JoinType, after: Option<ResourceId>) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(self.pk().cast_as("bigint"))
+            .from(Alias::new(self.table()))
+            .join_as(join, Cs::Table, Alias::new(SYNC), self.sync_join(after));
+        if let Some(after) = after {
+            select.and_where(self.pk().gt(after.get()));
+        }
+        self.restrict(&mut select, self.table());
+        select.order_by_expr(self.pk(), Order::Asc);
+        select
+    }
+
+    /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, F-22)
+    /// and the STI filter, on `table_ref` (the owner table or an alias).
+    fn restrict(&self, select: &mut SelectStatement, table_ref: &str) {
+        let model = &self.resolved.model;
+        if let Some(sti) = model.sti_filter() {
+            select.and_where(col(table_ref, &sti.column).eq(sti.value.as_str()));
+        }
+        if let Some(scope) = self.binding.stale_scope_sql() {
+            let mut scoped = Query::select();
+            scoped
+                .column(Alias::new(model.primary_key_column()))
+                .from(Alias::new(model.table()))
+                // The scope is the user's SQL over their own table.
+                .and_where(Expr::cust(format!("({scope})")));
+            select.and_where(col(table_ref, model.primary_key_column()).in_subquery(scoped));
+        }
+    }
+
+    fn under_error_budget(&self) -> Expr {
+        col(SYNC, "id")
+            .is_null()
+            .or(Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors))
+    }
+
+    fn stale_condition(&self) -> Expr {
+        let out_of_date = Expr::expr(Func::coalesce([
+            col(SYNC, "last_synced_at"),
+            epoch_expr(self.store),
+        ]))
+        .lt(self.threshold());
+        col(SYNC, "id")
+            .is_null()
+            .or(out_of_date)
+            .and(self.under_error_budget())
+    }
+
+    /// One page of the reference plan (or of every record, for `All`).
+    pub(crate) fn reference_page(
+        &self,
+        selection: Selection,
+        after: Option<ResourceId>,
+        limit: u64,
+    ) -> SelectStatement {
+        let mut select = self.base(JoinType::LeftJoin, after);
+        match selection {
+            Selection::Stale => select.and_where(self.stale_condition()),
+            Selection::All => select.and_where(self.under_error_budget()),
+        };
+        select.limit(limit);
+        select
+    }
+
+    /// The oldest `last_synced_at` among rows under the error budget.
+    pub(crate) async fn watermark(&self) -> Result<Option<Timestamp>> {
+        let mut select = Query::select();
+        select
+            .expr(col(SYNC, "last_synced_at").min())
+            .from_as(Cs::Table, Alias::new(SYNC))
+            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.resource_type()))
+            .and_where(
+                Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors),
+            );
+        let (sql, values) = self.store.build(&select);
+        let rows: Vec<(Option<Timestamp>,)> = self.store.fetch_all(sql, values).await?;
+        Ok(rows.into_iter().next().and_then(|(w,)| w))
+    }
+
+    /// Phase 1 of [`FinderPlan::ChangedSince`]: records with a sync row,
+    /// among those changed after `watermark` or never stamped.
+    pub(crate) fn changed_page(
+        &self,
+        watermark: Option<Timestamp>,
+        after: Option<ResourceId>,
+        limit: u64,
+    ) -> SelectStatement {
+        let model = &self.resolved.model;
+        let pk_column = model.primary_key_column();
+        let after_id = after.map_or(i64::MIN, ResourceId::get);
+
+        // Rows never stamped (e.g. failed before their first success).
+        let mut candidates = Query::select();
+        candidates
+            .expr(col(SYNC, "resource_id"))
+            .from_as(Cs::Table, Alias::new(SYNC))
+            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+            .and_where(col(SYNC, "resource_type").eq(model.resource_type()))
+            .and_where(col(SYNC, "resource_id").gt(after_id))
+            .and_where(col(SYNC, "last_synced_at").is_null());
+
+        if let Some(watermark) = watermark {
+            let w = Expr::val(timestamp_value(self.store, watermark));
+            const OWNER: &str = "etlify_changed_owner";
+            if let Some(ts) = &self.resolved.timestamp_column {
+                let mut owner = Query::select();
+                owner
+                    .expr(col(OWNER, pk_column))
+                    .from_as(Alias::new(model.table()), Alias::new(OWNER))
+                    .and_where(col(OWNER, ts).gt(w.clone()))
+                    .and_where(col(OWNER, pk_column).gt(after_id));
+                candidates.union(UnionType::Distinct, owner);
+            }
+            for (d, dependency) in self.dependencies.iter().enumerate() {
+                for (p, path) in dependency.paths().iter().enumerate() {
+                    let Some(column) = Self::target_column(path) else {
+                        continue;
+                    };
+                    candidates.union(
+                        UnionType::Distinct,
+                        self.owners_reached(d, p, path, column, w.clone(), after_id),
+                    );
+                }
+            }
+        }
+
+        let mut select = self.base(JoinType::InnerJoin, after);
+        select
+            .and_where(self.pk().in_subquery(candidates))
+            .and_where(self.stale_condition())
+            .limit(limit);
+        select
+    }
+
+    /// Owners whose dependency `path` reaches a row newer than `w`: the
+    /// path is walked from its newest rows back to the owner's join column.
+    fn owners_reached(
+        &self,
+        d: usize,
+        p: usize,
+        path: &JoinPath,
+        column: &str,
+        w: Expr,
+        after_id: i64,
+    ) -> SelectStatement {
+        let model = &self.resolved.model;
+        const OWNER: &str = "etlify_reached_owner";
+        let mut select = Query::select();
+        select.expr(col(OWNER, model.primary_key_column()));
+        select.from_as(Alias::new(model.table()), Alias::new(OWNER));
+        let mut previous = (OWNER.to_owned(), model.primary_key_column().to_owned());
+        let mut target = String::new();
+        for (index, hop) in path.hops.iter().enumerate() {
+            let alias = Self::hop_alias(d, p, index);
+            let previous_column = hop
+                .previous_column
+                .clone()
+                .unwrap_or_else(|| previous.1.clone());
+            let mut on = col(&alias, &hop.column)
+                .equals((Alias::new(previous.0.as_str()), Alias::new(previous_column)));
+            for condition in &hop.conditions {
+                let table = match condition.side {
+                    HopSide::This => alias.as_str(),
+                    HopSide::Previous => previous.0.as_str(),
+                };
+                on = on.and(col(table, &condition.column).eq(condition.value.as_str()));
+            }
+            select.join_as(
+                JoinType::InnerJoin,
+                Alias::new(hop.table.as_str()),
+                Alias::new(alias.as_str()),
+                on,
+            );
+            previous = (alias.clone(), hop.primary_key.clone());
+            target = alias;
+        }
+        select
+            .and_where(col(&target, column).gt(w))
+            .and_where(col(OWNER, model.primary_key_column()).gt(after_id));
+        select
+    }
+
+    /// Phase 2 of [`FinderPlan::ChangedSince`]: records without a sync row.
+    pub(crate) fn unsynced_page(&self, after: Option<ResourceId>, limit: u64) -> SelectStatement {
+        let mut select = self.base(JoinType::LeftJoin, after);
+        select.and_where(col(SYNC, "id").is_null()).limit(limit);
+        select
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.store
+    }
+}
+
+/// Stale (or, for a full reconcile, all) ids of one (model, CRM), page by
+/// page in ascending order; memory is bounded by the page size.
+#[derive(Debug)]
+pub struct StaleIds<'a> {
+    finder: Finder<'a>,
+    plan: FinderPlan,
+    selection: Selection,
+    page_size: u64,
+    phase: Phase,
+    cursor: Option<ResourceId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Start,
+    Reference,
+    Changed(Option<Timestamp>),
+    Unsynced,
+    Done,
+}
+
+impl<'a> StaleIds<'a> {
+    pub(crate) fn new(
+        finder: Finder<'a>,
+        plan: FinderPlan,
+        selection: Selection,
+        page_size: usize,
+    ) -> Self {
+        Self {
+            finder,
+            plan,
+            selection,
+            page_size: page_size.max(1) as u64,
+            phase: Phase::Start,
+            cursor: None,
+        }
+    }
+
+    /// The next page of ids, or `None` when there are no more.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<ResourceId>>> {
+        loop {
+            let statement = match self.phase {
+                Phase::Done => return Ok(None),
+                Phase::Start => {
+                    self.phase = match (self.selection, self.plan) {
+                        (Selection::All, _) | (_, FinderPlan::Reference) => Phase::Reference,
+                        (Selection::Stale, FinderPlan::ChangedSince) => {
+                            Phase::Changed(self.finder.watermark().await?)
+                        }
+                    };
+                    continue;
+                }
+                Phase::Reference => {
+                    self.finder
+                        .reference_page(self.selection, self.cursor, self.page_size)
+                }
+                Phase::Changed(watermark) => {
+                    self.finder
+                        .changed_page(watermark, self.cursor, self.page_size)
+                }
+                Phase::Unsynced => self.finder.unsynced_page(self.cursor, self.page_size),
+            };
+            let (sql, values) = self.finder.store().build(&statement);
+            let rows: Vec<(i64,)> = self.finder.store().fetch_all(sql, values).await?;
+            let ids: Vec<ResourceId> = rows.into_iter().map(|(id,)| ResourceId(id)).collect();
+            let last_page = (ids.len() as u64) < self.page_size;
+            if let Some(last) = ids.last() {
+                self.cursor = Some(*last);
+            }
+            if last_page {
+                self.phase = match self.phase {
+                    Phase::Changed(_) => {
+                        self.cursor = None;
+                        Phase::Unsynced
+                    }
+                    _ => Phase::Done,
+                };
+            }
+            if ids.is_empty() {
+                continue;
+            }
+            return Ok(Some(ids));
+        }
+    }
+
+    /// Every remaining id (tests and small tables; prefer pages).
+    pub async fn collect_all(mut self) -> Result<Vec<ResourceId>> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page);
+        }
+        Ok(all)
+    }
+}

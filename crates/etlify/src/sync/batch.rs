@@ -1,0 +1,484 @@
+//! Syncs many records of one model with one CRM (REFERENCE BS-*, SPEC G-5,
+//! G-11, X-4, X-5, X-8, X-12).
+//!
+//! The pipeline, top to bottom:
+//! 1. disabled CRM → everything skipped, nothing read or written (G-5);
+//! 2. lock the records without waiting; records busy in a concurrent
+//!    per-record sync are synced one by one afterwards;
+//! 3. database time before the read; SQL `sync_if` in one query;
+//! 4. payloads in one query; per-record pre-checks (payload error, payload
+//!    guard, sync dependencies, same digest);
+//! 5. one adapter batch upsert per chunk of the CRM's batch size (per-record
+//!    upserts when the adapter has no batch endpoint); an atomic rejection is
+//!    split in halves until the offending records are isolated; each
+//!    record's result is reconciled by its id value;
+//! 6. sync-state writes: one statement per kind of change;
+//! 7. after the locks: dependents waiting on synced records are synced, and
+//!    dependencies of buffered records are synced.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::dependencies::{self, MissingDependency};
+use super::guard::{eligible_by_sql, payload_eligible};
+use super::Synchronizer;
+use crate::adapters::{
+    id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
+};
+use crate::crm::Crm;
+use crate::engine::{Etlify, ResolvedModel};
+use crate::error::{Error, Result};
+use crate::id::{ResourceId, SyncKey};
+use crate::model::{Binding, SyncIf};
+use crate::outcome::BatchStats;
+use crate::payload::Payload;
+use crate::store::lock::BatchLock;
+use crate::store::pending;
+use crate::store::sync_rows::{self, RowChange};
+
+/// Syncs a batch of records of one model with one CRM, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchSynchronizer<'a> {
+    engine: &'a Etlify,
+}
+
+/// A record ready to be sent.
+struct Ready {
+    id: ResourceId,
+    payload: Payload,
+    digest: String,
+    crm_id: Option<String>,
+}
+
+/// What the locked part produced.
+#[derive(Default)]
+struct Locked {
+    stats: BatchStats,
+    in_sync: Vec<ResourceId>,
+    buffered: Vec<MissingDependency>,
+}
+
+impl<'a> BatchSynchronizer<'a> {
+    pub(crate) fn new(engine: &'a Etlify) -> Self {
+        Self { engine }
+    }
+
+    /// Syncs `ids` of `resource_type` with `crm_name` and counts outcomes.
+    ///
+    /// Record failures are counted and recorded on their rows; a run error
+    /// (authentication, throttling or outage after retries, database) is
+    /// returned after the rows of records already handled are written.
+    pub async fn call(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        ids: &[ResourceId],
+    ) -> Result<BatchStats> {
+        let crm = self.engine.crm(crm_name)?;
+        if !crm.is_enabled() {
+            return Ok(BatchStats {
+                skipped: ids.len(),
+                disabled: true,
+                ..BatchStats::default()
+            });
+        }
+        let (resolved, binding) = self.engine.binding(crm_name, resource_type)?;
+        if ids.is_empty() {
+            return Ok(BatchStats::default());
+        }
+        let store = self.engine.store();
+        let keys: Vec<SyncKey> = ids
+            .iter()
+            .map(|id| SyncKey::new(crm_name, resource_type, *id))
+            .collect();
+        let (lock, acquired) = BatchLock::try_acquire(store, &keys).await?;
+        let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
+        let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
+        let locked = self
+            .sync_locked(crm, resolved, binding, crm_name, &mine)
+            .await;
+        let released = lock.release().await;
+        let locked = locked?;
+        released?;
+
+        let mut stats = locked.stats;
+        self.flush_dependents(crm_name, resource_type, &locked.in_sync)
+            .await?;
+        for dependency in &locked.buffered {
+            if let Err(error) = self
+                .engine
+                .sync(crm_name, &dependency.resource_type, dependency.id)
+                .await
+            {
+                tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
+            }
+        }
+        // Busy records: a per-record sync holds them; wait for it, then sync.
+        for (id, _) in busy {
+            match Synchronizer::new(self.engine)
+                .call(crm_name, resource_type, *id)
+                .await
+            {
+                Ok(outcome) => stats.record(outcome),
+                Err(Error::RecordNotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn sync_locked(
+        &self,
+        crm: &Crm,
+        resolved: &ResolvedModel,
+        binding: &Binding,
+        crm_name: &str,
+        ids: &[ResourceId],
+    ) -> Result<Locked> {
+        let store = self.engine.store();
+        let resource_type = resolved.model.resource_type();
+        let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
+        let mut out = Locked::default();
+        let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+
+        // the time before the read is the time the records are in sync as of.
+        let read_at = store.now().await?;
+
+        let eligible: Vec<ResourceId> = match &binding.sync_if {
+            Some(SyncIf::Sql(condition)) => {
+                let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
+                ids.iter()
+                    .copied()
+                    .filter(|id| passing.contains(id))
+                    .collect()
+            }
+            _ => ids.to_vec(),
+        };
+        for id in ids.iter().filter(|id| !eligible.contains(id)) {
+            changes.push((key(*id), RowChange::Checked { at: read_at }));
+            out.stats.skipped += 1;
+        }
+
+        let Some(source) = binding.payload_source() else {
+            unreachable!("binding validated without a payload source");
+        };
+        let mut loaded = source.load(store, &eligible).await?;
+        let sync_deps = resolved
+            .sync_dependencies
+            .get(crm_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
+        for id in &eligible {
+            match loaded.remove(id) {
+                // Deleted since it was found stale: nothing to send.
+                None => {
+                    tracing::debug!(message = "Record vanished before its sync.", crm = crm_name, resource_type, id = %id)
+                }
+                Some(Err(message)) => {
+                    changes.push((
+                        key(*id),
+                        RowChange::Failed {
+                            message: format!("payload: {message}"),
+                        },
+                    ));
+                    out.stats.errors += 1;
+                }
+                Some(Ok(payload)) if !payload_eligible(binding.sync_if.as_ref(), &payload) => {
+                    changes.push((key(*id), RowChange::Checked { at: read_at }));
+                    out.stats.skipped += 1;
+                }
+                Some(Ok(payload)) => {
+                    let missing =
+                        dependencies::missing(self.engine, crm_name, resource_type, *id, sync_deps)
+                            .await?;
+                    if missing.is_empty() {
+                        candidates.push((*id, payload));
+                    } else {
+                        dependencies::buffer(store, crm_name, resource_type, *id, &missing).await?;
+                        out.stats.buffered += 1;
+                        out.buffered.extend(missing);
+                    }
+                }
+            }
+        }
+
+        let candidate_ids: Vec<ResourceId> = candidates.iter().map(|(id, _)| *id).collect();
+        let rows: HashMap<i64, sync_rows::SyncRow> =
+            sync_rows::find_many(store, crm_name, resource_type, &candidate_ids)
+                .await?
+                .into_iter()
+                .map(|row| (row.resource_id, row))
+                .collect();
+        let digest_strategy = &self.engine.config().digest_strategy;
+        let mut ready = Vec::new();
+        for (id, payload) in candidates {
+            let payload = Value::Object(payload);
+            let digest = digest_strategy.digest(&payload);
+            let Value::Object(payload) = payload else {
+                unreachable!("built from an object just above");
+            };
+            let row = rows.get(&id.get());
+            if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
+                changes.push((key(id), RowChange::Checked { at: read_at }));
+                out.stats.not_modified += 1;
+                out.in_sync.push(id);
+            } else {
+                let crm_id = row
+                    .and_then(|r| r.crm_id.clone())
+                    .filter(|c| !c.trim().is_empty());
+                ready.push(Ready {
+                    id,
+                    payload,
+                    digest,
+                    crm_id,
+                });
+            }
+        }
+
+        let sent = self.send(crm, binding, &ready).await;
+        let (results, abort) = match sent {
+            Ok(results) => (results, None),
+            Err((results, error)) => (results, Some(error)),
+        };
+        let mut synced = Vec::new();
+        for (item, result) in ready.iter().zip(results) {
+            match result {
+                Some(Ok(crm_id)) => synced.push((
+                    key(item.id),
+                    RowChange::Synced {
+                        crm_id: crm_id.filter(|c| !c.trim().is_empty()),
+                        digest: item.digest.clone(),
+                        at: read_at,
+                    },
+                )),
+                Some(Err(error)) => {
+                    changes.push((
+                        key(item.id),
+                        RowChange::Failed {
+                            message: error.to_string(),
+                        },
+                    ));
+                    out.stats.errors += 1;
+                }
+                None => {} // not attempted: the run stopped first
+            }
+        }
+        sync_rows::write(store, &changes).await?;
+        let (written, conflicts) = write_synced(store, synced).await?;
+        out.stats.synced += written.len();
+        out.stats.errors += conflicts;
+        out.in_sync.extend(written);
+        match abort {
+            Some(error) => Err(Error::Adapter(error)),
+            None => Ok(out),
+        }
+    }
+
+    /// Sends `ready` records; per record `Some(Ok(crm id))`, `Some(Err(record
+    /// error))`, or `None` when a run error stopped the sending first (the
+    /// run error is returned alongside).
+    async fn send(
+        &self,
+        crm: &Crm,
+        binding: &Binding,
+        ready: &[Ready],
+    ) -> Result<
+        Vec<Option<Result<Option<String>, AdapterError>>>,
+        (
+            Vec<Option<Result<Option<String>, AdapterError>>>,
+            AdapterError,
+        ),
+    > {
+        let mut results: Vec<Option<Result<Option<String>, AdapterError>>> =
+            ready.iter().map(|_| None).collect();
+        let id_property = binding.id_property();
+        let adapter = crm.adapter();
+        // Records the CRM can match in a batch: with an id value, no duplicate.
+        let mut batchable = Vec::new();
+        let mut single = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, item) in ready.iter().enumerate() {
+            match (adapter.batch(), id_value(&item.payload, id_property)) {
+                (Some(_), Some(value)) if seen.insert(value.to_lowercase()) => {
+                    batchable.push(index)
+                }
+                _ => single.push(index),
+            }
+        }
+        if let Some(batch) = adapter.batch() {
+            for chunk in batchable.chunks(batch.max_batch_size().max(1)) {
+                if let Err(error) = self
+                    .send_batch(batch, binding, ready, chunk, &mut results)
+                    .await
+                {
+                    return Err((results, error));
+                }
+            }
+        }
+        for index in single {
+            let item = &ready[index];
+            let request = UpsertRequest {
+                object_type: binding.object_type(),
+                payload: &item.payload,
+                id_property,
+                crm_id: item.crm_id.as_deref(),
+            };
+            match adapter.upsert(request).await {
+                Ok(crm_id) => results[index] = Some(Ok(crm_id)),
+                Err(error) if error.is_record_error() => results[index] = Some(Err(error)),
+                Err(error) => return Err((results, error)),
+            }
+        }
+        Ok(results)
+    }
+
+    /// One chunk through the batch endpoint, bisecting atomic rejections.
+    async fn send_batch(
+        &self,
+        batch: &dyn BatchAdapter,
+        binding: &Binding,
+        ready: &[Ready],
+        chunk: &[usize],
+        results: &mut [Option<Result<Option<String>, AdapterError>>],
+    ) -> Result<(), AdapterError> {
+        let id_property = binding.id_property();
+        let mut pending: Vec<&[usize]> = vec![chunk];
+        while let Some(part) = pending.pop() {
+            let items: Vec<BatchItem<'_>> = part
+                .iter()
+                .map(|&i| BatchItem {
+                    payload: &ready[i].payload,
+                    crm_id: ready[i].crm_id.as_deref(),
+                })
+                .collect();
+            match batch
+                .batch_upsert(binding.object_type(), &items, id_property)
+                .await
+            {
+                Ok(response) => {
+                    let lowercase: HashMap<String, &String> = response
+                        .crm_ids
+                        .iter()
+                        .map(|(k, v)| (k.to_lowercase(), v))
+                        .collect();
+                    for &i in part {
+                        let value = id_value(&ready[i].payload, id_property).unwrap_or_default();
+                        let crm_id = response
+                            .crm_ids
+                            .get(&value)
+                            .or_else(|| lowercase.get(&value.to_lowercase()).copied());
+                        let rejected = response.errors.iter().find(|e| {
+                            e.id_value
+                                .as_deref()
+                                .is_some_and(|v| v.eq_ignore_ascii_case(&value))
+                        });
+                        results[i] = Some(match (crm_id, rejected) {
+                            (_, Some(rejection)) => Err(rejection.error.clone()),
+                            (Some(crm_id), None) => Ok(Some(crm_id.clone())),
+                            // never a silent success without an id.
+                            (None, None) => Err(AdapterError::new(
+                                AdapterErrorKind::Other,
+                                format!("the CRM's batch response has no result for {id_property} = {value}"),
+                            )),
+                        });
+                    }
+                }
+                Err(error)
+                    if error.kind() == AdapterErrorKind::ValidationFailed && part.len() > 1 =>
+                {
+                    let (left, right) = part.split_at(part.len() / 2);
+                    pending.push(right);
+                    pending.push(left);
+                }
+                Err(error) if error.is_record_error() => {
+                    for &i in part {
+                        results[i] = Some(Err(error.clone()));
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs the records waiting on any of `synced` (one query to find them).
+    async fn flush_dependents(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        synced: &[ResourceId],
+    ) -> Result<()> {
+        let store = self.engine.store();
+        let mut waiting = Vec::new();
+        for chunk in synced.chunks(1000) {
+            waiting.extend(pending::waiting_on_any(store, crm_name, resource_type, chunk).await?);
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        for row in &waiting {
+            if self.engine.resolved(&row.dependent_type).is_none() {
+                continue;
+            }
+            if let Err(error) = self
+                .engine
+                .sync(crm_name, &row.dependent_type, row.dependent_id)
+                .await
+            {
+                tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = row.dependent_id, %error);
+            }
+        }
+        let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();
+        pending::delete(store, &ids).await
+    }
+}
+
+/// Writes synced rows in one statement; if a CRM id is already held by
+/// another record (unique per CRM and type, X-6), writes them one by one
+/// and records the conflicting ones as errors. Returns the ids written and
+/// the number of conflicts.
+async fn write_synced(
+    store: &crate::store::Store,
+    synced: Vec<(SyncKey, RowChange)>,
+) -> Result<(Vec<ResourceId>, usize)> {
+    match sync_rows::write(store, &synced).await {
+        Ok(()) => Ok((synced.into_iter().map(|(k, _)| k.resource_id).collect(), 0)),
+        Err(Error::Database(e)) if is_unique_violation(&e) => {
+            let mut written = Vec::new();
+            let mut conflicts = 0;
+            for (key, change) in synced {
+                match sync_rows::write(store, std::slice::from_ref(&(key.clone(), change.clone())))
+                    .await
+                {
+                    Ok(()) => written.push(key.resource_id),
+                    Err(Error::Database(e)) if is_unique_violation(&e) => {
+                        let crm_id = match &change {
+                            RowChange::Synced { crm_id, .. } => crm_id.clone().unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        let message = format!(
+                            "the CRM returned id {crm_id}, which another {} already holds",
+                            key.resource_type
+                        );
+                        sync_rows::write(store, &[(key, RowChange::Failed { message })]).await?;
+                        conflicts += 1;
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((written, conflicts))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
