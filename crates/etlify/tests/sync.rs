@@ -715,7 +715,39 @@ async fn g8_inline_syncs_go_through_the_crm_rate_limiter(db: TestDb) {
     assert_eq!(adapter.upserts().len(), 4);
 }
 
+async fn a_crm_id_already_held_by_another_record_is_a_record_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let first = db.insert_user("same@x.io", None).await;
+    let second = db.insert_user("same@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(
+        etlify.sync("hubspot", "User", first).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    assert_eq!(
+        etlify.sync("hubspot", "User", second).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Error)
+    );
+    let row = etlify
+        .sync_row("hubspot", "User", second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row
+        .last_error
+        .unwrap()
+        .contains("another User already holds"));
+    assert_eq!(row.crm_id, None);
+}
+
 crate::backend_tests!(
+    a_crm_id_already_held_by_another_record_is_a_record_error,
     g25_one_record_syncs_inline_from_rust,
     g3_disabled_crm_sync_returns_success_and_touches_nothing,
     g4_disabled_synchronizer_makes_no_adapter_call_and_no_write,

@@ -2,7 +2,8 @@
 //! holding a database transaction across the CRM call (SPEC ).
 //!
 //! - PostgreSQL: a session-level advisory lock on a dedicated pooled
-//!   connection. Shared by every process on the database; released by the
+//!   connection, keyed by the record and the current schema (tenants in
+//!   separate schemas do not serialize each other). Shared by every process on the database; released by the
 //!   server if the process dies.
 //! - SQLite: an in-process async mutex per record. SQLite has no advisory
 //!   locks; the embedded default runs one engine process per database file.
@@ -64,7 +65,7 @@ impl RecordLock {
             Pool::Postgres(pool) => {
                 let lock_key = advisory_key(key);
                 let mut conn = pool.acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock($1)")
+                sqlx::query("SELECT pg_advisory_lock($1 # hashtext(current_schema())::int8)")
                     .bind(lock_key)
                     .execute(&mut *conn)
                     .await?;
@@ -81,10 +82,11 @@ impl RecordLock {
     pub(crate) async fn release(mut self) -> Result<()> {
         if let Held::Postgres { conn, key } = &mut self.held {
             if let Some(mut conn) = conn.take() {
-                let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(*key)
-                    .execute(&mut *conn)
-                    .await;
+                let unlocked =
+                    sqlx::query("SELECT pg_advisory_unlock($1 # hashtext(current_schema())::int8)")
+                        .bind(*key)
+                        .execute(&mut *conn)
+                        .await;
                 if unlocked.is_err() {
                     // The session may still hold the lock: close it so the
                     // server releases it, rather than return it to the pool.
@@ -187,7 +189,7 @@ impl BatchLock {
                 let lock_keys: Vec<i64> = keys.iter().map(advisory_key).collect();
                 let mut conn = pool.acquire().await?;
                 let acquired: Vec<bool> = sqlx::query_scalar(
-                    "SELECT pg_try_advisory_lock(k) FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
+                    "SELECT pg_try_advisory_lock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
                 )
                 .bind(&lock_keys)
                 .fetch_all(&mut *conn)
@@ -214,7 +216,7 @@ impl BatchLock {
         self.local.clear();
         if let Some((mut conn, keys)) = self.postgres.take() {
             let unlocked =
-                sqlx::query("SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS t(k)")
+                sqlx::query("SELECT pg_advisory_unlock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) AS t(k)")
                     .bind(&keys)
                     .execute(&mut *conn)
                     .await;

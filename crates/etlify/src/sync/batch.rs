@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::dependencies::{self, MissingDependency};
 use super::guard::{eligible_by_sql, payload_eligible};
-use super::Synchronizer;
+use super::{write_synced, Synchronizer};
 use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
 };
@@ -436,49 +436,4 @@ impl<'a> BatchSynchronizer<'a> {
         let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();
         pending::delete(store, &ids).await
     }
-}
-
-/// Writes synced rows in one statement; if a CRM id is already held by
-/// another record (unique per CRM and type, X-6), writes them one by one
-/// and records the conflicting ones as errors. Returns the ids written and
-/// the number of conflicts.
-async fn write_synced(
-    store: &crate::store::Store,
-    synced: Vec<(SyncKey, RowChange)>,
-) -> Result<(Vec<ResourceId>, usize)> {
-    match sync_rows::write(store, &synced).await {
-        Ok(()) => Ok((synced.into_iter().map(|(k, _)| k.resource_id).collect(), 0)),
-        Err(Error::Database(e)) if is_unique_violation(&e) => {
-            let mut written = Vec::new();
-            let mut conflicts = 0;
-            for (key, change) in synced {
-                match sync_rows::write(store, std::slice::from_ref(&(key.clone(), change.clone())))
-                    .await
-                {
-                    Ok(()) => written.push(key.resource_id),
-                    Err(Error::Database(e)) if is_unique_violation(&e) => {
-                        let crm_id = match &change {
-                            RowChange::Synced { crm_id, .. } => crm_id.clone().unwrap_or_default(),
-                            _ => String::new(),
-                        };
-                        let message = format!(
-                            "the CRM returned id {crm_id}, which another {} already holds",
-                            key.resource_type
-                        );
-                        sync_rows::write(store, &[(key, RowChange::Failed { message })]).await?;
-                        conflicts += 1;
-                    }
-                    Err(other) => return Err(other),
-                }
-            }
-            Ok((written, conflicts))
-        }
-        Err(other) => Err(other),
-    }
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
 }

@@ -10,3 +10,52 @@ mod synchronizer;
 pub use self::batch::BatchSynchronizer;
 pub use self::deleter::Deleter;
 pub use self::synchronizer::Synchronizer;
+
+use crate::error::{Error, Result};
+use crate::id::{ResourceId, SyncKey};
+use crate::store::sync_rows::{self, RowChange};
+
+/// Writes synced rows in one statement; if a CRM id is already held by
+/// another record (unique per CRM and type, X-6), writes them one by one
+/// and records the conflicting ones as errors. Returns the ids written and
+/// the number of conflicts.
+pub(crate) async fn write_synced(
+    store: &crate::store::Store,
+    synced: Vec<(SyncKey, RowChange)>,
+) -> Result<(Vec<ResourceId>, usize)> {
+    match sync_rows::write(store, &synced).await {
+        Ok(()) => Ok((synced.into_iter().map(|(k, _)| k.resource_id).collect(), 0)),
+        Err(Error::Database(e)) if is_unique_violation(&e) => {
+            let mut written = Vec::new();
+            let mut conflicts = 0;
+            for (key, change) in synced {
+                match sync_rows::write(store, std::slice::from_ref(&(key.clone(), change.clone())))
+                    .await
+                {
+                    Ok(()) => written.push(key.resource_id),
+                    Err(Error::Database(e)) if is_unique_violation(&e) => {
+                        let crm_id = match &change {
+                            RowChange::Synced { crm_id, .. } => crm_id.clone().unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        let message = format!(
+                            "the CRM returned id {crm_id}, which another {} already holds",
+                            key.resource_type
+                        );
+                        sync_rows::write(store, &[(key, RowChange::Failed { message })]).await?;
+                        conflicts += 1;
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            Ok((written, conflicts))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}

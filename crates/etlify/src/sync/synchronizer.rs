@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::dependencies::{self, MissingDependency};
 use super::guard::{eligible_by_sql, payload_eligible};
+use super::write_synced;
 use crate::adapters::UpsertRequest;
 use crate::engine::Etlify;
 use crate::error::{Error, Result};
@@ -166,18 +167,16 @@ impl<'a> Synchronizer<'a> {
         match crm.adapter().upsert(request).await {
             Ok(crm_id) => {
                 let crm_id = crm_id.filter(|id| !id.trim().is_empty());
-                sync_rows::write(
-                    store,
-                    &[(
-                        key.clone(),
-                        RowChange::Synced {
-                            crm_id,
-                            digest,
-                            at: read_at,
-                        },
-                    )],
-                )
-                .await?;
+                let change = RowChange::Synced {
+                    crm_id,
+                    digest,
+                    at: read_at,
+                };
+                let (written, _) = write_synced(store, vec![(key.clone(), change)]).await?;
+                if written.is_empty() {
+                    // The CRM id belongs to another record: recorded as an error.
+                    return Ok(Locked::Done(SyncOutcome::Error));
+                }
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
                 Ok(Locked::Done(SyncOutcome::Synced))
             }

@@ -123,3 +123,143 @@ impl Adapter for RecordingAdapter {
         Some(&self.limiter)
     }
 }
+
+/// An adapter with a batch endpoint, recording batch calls and answering as
+/// scripted by markers in the id values.
+pub struct BatchRecordingAdapter {
+    pub single: RecordingAdapter,
+    batch_calls: Mutex<Vec<Vec<(Payload, Option<String>)>>>,
+    max_batch: usize,
+    /// A batch containing an id with this marker is rejected as a whole.
+    pub reject_marker: Mutex<Option<String>>,
+    /// Ids with this marker are missing from the response.
+    pub drop_marker: Mutex<Option<String>>,
+    /// Ids with this marker get a per-input error.
+    pub error_marker: Mutex<Option<String>>,
+    /// Response keys are lowercased (as HubSpot does with emails).
+    pub lowercase_keys: Mutex<bool>,
+    /// The next batch call fails with this run error.
+    pub fail_next: Mutex<Option<AdapterError>>,
+}
+
+impl BatchRecordingAdapter {
+    pub fn new(max_batch: usize) -> Arc<Self> {
+        Arc::new(Self {
+            single: RecordingAdapter::default(),
+            batch_calls: Mutex::default(),
+            max_batch,
+            reject_marker: Mutex::default(),
+            drop_marker: Mutex::default(),
+            error_marker: Mutex::default(),
+            lowercase_keys: Mutex::default(),
+            fail_next: Mutex::default(),
+        })
+    }
+
+    /// Each batch call's records: payload and known crm id.
+    pub fn batch_calls(&self) -> Vec<Vec<(Payload, Option<String>)>> {
+        self.batch_calls.lock().unwrap().clone()
+    }
+
+    pub fn set(&self, field: &Mutex<Option<String>>, marker: &str) {
+        *field.lock().unwrap() = Some(marker.to_owned());
+    }
+}
+
+fn marked(marker: &Mutex<Option<String>>, value: &str) -> bool {
+    marker
+        .lock()
+        .unwrap()
+        .as_deref()
+        .is_some_and(|m| value.contains(m))
+}
+
+#[async_trait]
+impl Adapter for BatchRecordingAdapter {
+    fn kind(&self) -> &'static str {
+        "batch-recording"
+    }
+
+    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+        self.single.upsert(request).await
+    }
+
+    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
+        self.single.delete(object_type, crm_id).await
+    }
+
+    fn batch(&self) -> Option<&dyn etlify::BatchAdapter> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl etlify::BatchAdapter for BatchRecordingAdapter {
+    fn max_batch_size(&self) -> usize {
+        self.max_batch
+    }
+
+    async fn batch_upsert(
+        &self,
+        _object_type: &str,
+        records: &[etlify::BatchItem<'_>],
+        id_property: &str,
+    ) -> Result<etlify::adapters::BatchUpsertResult, AdapterError> {
+        assert!(records.len() <= self.max_batch, "the engine slices batches");
+        self.batch_calls.lock().unwrap().push(
+            records
+                .iter()
+                .map(|r| (r.payload.clone(), r.crm_id.map(str::to_owned)))
+                .collect(),
+        );
+        if let Some(error) = self.fail_next.lock().unwrap().take() {
+            return Err(error);
+        }
+        let ids: Vec<String> = records
+            .iter()
+            .map(|r| id_value(r.payload, id_property).unwrap_or_default())
+            .collect();
+        if ids.iter().any(|id| marked(&self.reject_marker, id)) {
+            return Err(AdapterError::new(
+                etlify::AdapterErrorKind::ValidationFailed,
+                "batch rejected: invalid input",
+            )
+            .status(400));
+        }
+        let mut result = etlify::adapters::BatchUpsertResult::default();
+        for (record, id) in records.iter().zip(ids) {
+            if marked(&self.drop_marker, &id) {
+                continue;
+            }
+            if marked(&self.error_marker, &id) {
+                result.errors.push(etlify::adapters::BatchItemError {
+                    id_value: Some(id.clone()),
+                    error: AdapterError::new(
+                        etlify::AdapterErrorKind::ValidationFailed,
+                        format!("INVALID_EMAIL {id}"),
+                    ),
+                });
+                continue;
+            }
+            let crm_id = record
+                .crm_id
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("crm-{id}"));
+            let key = if *self.lowercase_keys.lock().unwrap() {
+                id.to_lowercase()
+            } else {
+                id
+            };
+            result.crm_ids.insert(key, crm_id.to_lowercase());
+        }
+        Ok(result)
+    }
+
+    async fn batch_delete(
+        &self,
+        _object_type: &str,
+        _crm_ids: &[String],
+    ) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,410 @@
+//! The batch synchronizer (REFERENCE BS-*, SPEC G-5, G-11, X-4, X-5, X-8, X-12).
+
+use std::time::Duration;
+
+use etlify::{
+    AdapterError, AdapterErrorKind, BatchStats, Binding, Crm, Model, ResourceId, SqlPayload, SyncIf,
+};
+
+use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
+use crate::support::{engine, user_model, TestDb};
+
+fn ids(ids: &[i64]) -> Vec<ResourceId> {
+    ids.iter().copied().map(ResourceId).collect()
+}
+
+async fn users(db: &TestDb, emails: &[&str]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for email in emails {
+        ids.push(db.insert_user(email, None).await);
+    }
+    ids
+}
+
+async fn g5_disabled_crm_skips_every_record_without_a_call(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone()).enabled(false)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        BatchStats {
+            skipped: 2,
+            disabled: true,
+            ..BatchStats::default()
+        }
+    );
+    assert!(adapter.batch_calls().is_empty());
+    assert_eq!(db.sync_row_count().await, 0);
+}
+
+async fn g11_batch_upsert_is_used_in_chunks_of_the_crm_batch_size(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(2);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        BatchStats {
+            synced: 5,
+            ..BatchStats::default()
+        }
+    );
+    let sizes: Vec<usize> = adapter.batch_calls().iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    assert!(adapter.single.upserts().is_empty(), "no per-record upsert");
+    let row = etlify
+        .sync_row("hubspot", "User", u[2])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.crm_id.as_deref(), Some("crm-c@x.io"));
+
+    // Unchanged: nothing sent again.
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        BatchStats {
+            not_modified: 5,
+            ..BatchStats::default()
+        }
+    );
+    assert_eq!(adapter.batch_calls().len(), 3);
+
+    // A changed record is sent with its known CRM id.
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'New' WHERE id = {}",
+        u[0]
+    ))
+    .await;
+    etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    let last = adapter.batch_calls().pop().unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].1.as_deref(), Some("crm-a@x.io"));
+}
+
+async fn g11_without_a_batch_endpoint_records_are_upserted_one_by_one(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io"]).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(stats.synced, 2);
+    assert_eq!(adapter.upserts().len(), 2);
+}
+
+async fn x4_a_record_missing_from_the_batch_response_is_an_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "lost@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    adapter.set(&adapter.drop_marker, "lost");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!((stats.synced, stats.errors), (1, 1));
+    let lost = etlify
+        .sync_row("hubspot", "User", u[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (lost.crm_id, lost.last_digest, lost.error_count),
+        (None, None, 1),
+        "no silent success"
+    );
+    assert!(lost
+        .last_error
+        .unwrap()
+        .contains("no result for email = lost@x.io"));
+}
+
+async fn x4_per_input_errors_are_attributed_to_their_records(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "broken@x.io", "c@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    adapter.set(&adapter.error_marker, "broken");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!((stats.synced, stats.errors), (2, 1));
+    let broken = etlify
+        .sync_row("hubspot", "User", u[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(broken
+        .last_error
+        .unwrap()
+        .contains("INVALID_EMAIL broken@x.io"));
+    assert_eq!(broken.error_count, 1);
+}
+
+async fn x4_email_ids_match_case_insensitively(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["Mixed.Case@X.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    *adapter.lowercase_keys.lock().unwrap() = true;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(stats.synced, 1);
+    let row = etlify
+        .sync_row("hubspot", "User", u[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.crm_id.as_deref(), Some("crm-mixed.case@x.io"));
+}
+
+async fn x5_an_atomic_rejection_is_split_until_the_bad_record_is_isolated(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io", "bad@x.io", "d@x.io", "e@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    adapter.set(&adapter.reject_marker, "bad@");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.synced, stats.errors),
+        (4, 1),
+        "the healthy records are synced in the same run"
+    );
+    let bad = etlify
+        .sync_row("hubspot", "User", u[2])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bad.error_count, 1);
+    assert!(bad.last_error.unwrap().contains("batch rejected"));
+    for id in [u[0], u[1], u[3], u[4]] {
+        assert!(etlify
+            .sync_row("hubspot", "User", id)
+            .await
+            .unwrap()
+            .unwrap()
+            .crm_id
+            .is_some());
+    }
+    assert!(
+        adapter.batch_calls().len() <= 7,
+        "bisection, not one call per record: {}",
+        adapter.batch_calls().len()
+    );
+}
+
+async fn x3_a_run_error_from_the_batch_endpoint_counts_against_no_record(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    *adapter.fail_next.lock().unwrap() =
+        Some(AdapterError::new(AdapterErrorKind::Transient, "503").status(503));
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let err = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap_err();
+    assert!(err.is_retriable());
+    assert_eq!(
+        db.sync_row_count().await,
+        0,
+        "no error_count for throttling or outages"
+    );
+    // Next run: fine.
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(stats.synced, 2);
+}
+
+async fn x12_batch_guard_false_stamps_rows_like_the_single_path(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io", "b@x.io"]).await;
+    db.exec(&format!(
+        "UPDATE users SET active = false WHERE id = {}",
+        u[1]
+    ))
+    .await;
+    db.insert_sync_row("hubspot", "User", u[1], 2, Some("old"))
+        .await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .sync_if(SyncIf::Sql("active".into())),
+    );
+    let etlify = engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!((stats.synced, stats.skipped), (1, 1));
+    let skipped = etlify
+        .sync_row("hubspot", "User", u[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((skipped.error_count, skipped.last_error), (0, None));
+    assert!(skipped.last_synced_at.is_some());
+}
+
+async fn duplicate_id_values_in_one_batch_do_not_share_a_crm_object(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["same@x.io", "same@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!((stats.synced, stats.errors), (1, 1));
+    let second = etlify
+        .sync_row("hubspot", "User", u[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        second
+            .last_error
+            .unwrap()
+            .contains("another User already holds"),
+        "clear message"
+    );
+}
+
+async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["a@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    adapter.single.delay_upserts(Duration::from_millis(300));
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let single = {
+        let etlify = etlify.clone();
+        let id = u[0];
+        tokio::spawn(async move {
+            etlify
+                .synchronizer()
+                .call("hubspot", "User", id.into())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    single.await.unwrap().unwrap();
+    assert_eq!(
+        stats.not_modified, 1,
+        "waited for the running sync, then found nothing to send"
+    );
+    assert_eq!(
+        adapter.single.upserts().len() + adapter.batch_calls().len(),
+        1
+    );
+}
+
+crate::backend_tests!(
+    g5_disabled_crm_skips_every_record_without_a_call,
+    g11_batch_upsert_is_used_in_chunks_of_the_crm_batch_size,
+    g11_without_a_batch_endpoint_records_are_upserted_one_by_one,
+    x4_a_record_missing_from_the_batch_response_is_an_error,
+    x4_per_input_errors_are_attributed_to_their_records,
+    x4_email_ids_match_case_insensitively,
+    x5_an_atomic_rejection_is_split_until_the_bad_record_is_isolated,
+    x3_a_run_error_from_the_batch_endpoint_counts_against_no_record,
+    x12_batch_guard_false_stamps_rows_like_the_single_path,
+    duplicate_id_values_in_one_batch_do_not_share_a_crm_object,
+    x8_a_record_busy_in_a_single_sync_is_not_sent_twice,
+);

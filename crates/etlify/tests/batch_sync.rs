@@ -1,0 +1,299 @@
+//! Inline batch sync over stale records (SPEC G-6, G-7, G-13, G-16, G-17,
+//! G-22, X-18).
+
+use std::sync::Arc;
+
+use etlify::adapters::NullAdapter;
+use etlify::{BatchSyncOptions, Crm, ErrorKind, Etlify, Model};
+
+use crate::support::adapter::RecordingAdapter;
+use crate::support::{company_model, user_model, TestDb};
+
+async fn build(db: &TestDb, crms: Vec<Crm>, models: Vec<Model>) -> Etlify {
+    crate::support::engine(db, crms, models).await
+}
+
+async fn seed(db: &TestDb, users: usize) -> (i64, Vec<i64>) {
+    let company = db.insert_company("acme").await;
+    let mut ids = Vec::new();
+    for i in 0..users {
+        ids.push(db.insert_user(&format!("u{i}@x.io"), Some(company)).await);
+    }
+    (company, ids)
+}
+
+async fn g13_inline_batch_sync_syncs_stale_records_and_reports_totals(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (company, _) = seed(&db, 5).await;
+    let adapter = Arc::new(NullAdapter::new());
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"]), company_model(&["hubspot"])],
+    )
+    .await;
+
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().batch_size(2))
+        .await
+        .unwrap();
+    assert_eq!((stats.total, stats.errors), (6, 0));
+    assert_eq!(stats.per_model.get("User"), Some(&5));
+    assert_eq!(stats.per_model.get("Company"), Some(&1));
+    assert_eq!(stats.outcomes.synced, 6);
+    assert_eq!(adapter.calls().batch_upserted_records, 6);
+    assert_eq!(
+        adapter.calls().batch_upserts,
+        4,
+        "users in pages of 2 (3 calls) + 1 company"
+    );
+
+    // Nothing changed: nothing found, nothing sent.
+    let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(again.total, 0);
+    assert_eq!(
+        again.per_model.get("User"),
+        Some(&0),
+        "every model has an entry"
+    );
+
+    // The company changes: its users are stale again (dependency) but their
+    // payload (company name) is unchanged except where it really changed.
+    db.exec(&format!(
+        "UPDATE companies SET name = 'Acme 2' WHERE id = {company}"
+    ))
+    .await;
+    db.touch("companies", company).await;
+    let after = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(after.total, 6);
+    assert_eq!(
+        after.outcomes.synced, 6,
+        "the company name is part of every user's payload"
+    );
+}
+
+async fn g6_disabled_crms_are_skipped_and_not_counted(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 3).await;
+    let hubspot = RecordingAdapter::new();
+    let airtable = RecordingAdapter::new();
+    let etlify = build(
+        &db,
+        vec![
+            Crm::new("hubspot", hubspot.clone()).enabled(false),
+            Crm::new("airtable", airtable.clone()),
+        ],
+        vec![user_model(&["hubspot", "airtable"])],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.total, 3);
+    assert_eq!(stats.per_crm.keys().collect::<Vec<_>>(), ["airtable"]);
+    assert!(hubspot.upserts().is_empty());
+    assert_eq!(airtable.upserts().len(), 3);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations WHERE crm_name = 'hubspot'")
+            .await,
+        0
+    );
+}
+
+async fn g7_reenabling_a_crm_resumes_and_syncs_what_became_stale(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (_, users) = seed(&db, 2).await;
+    let adapter = RecordingAdapter::new();
+    let enabled = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    enabled.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    let rows_before = db
+        .scalar_text("SELECT CAST(MAX(last_synced_at) AS TEXT) FROM crm_synchronisations")
+        .await;
+
+    let disabled = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone()).enabled(false)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Changed' WHERE id = {}",
+        users[0]
+    ))
+    .await;
+    db.touch("users", users[0]).await;
+    let stats = disabled.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.total, 0);
+    assert_eq!(adapter.upserts().len(), 2, "no call while disabled");
+    assert_eq!(
+        db.scalar_text("SELECT CAST(MAX(last_synced_at) AS TEXT) FROM crm_synchronisations")
+            .await,
+        rows_before,
+        "rows untouched"
+    );
+
+    let stats = enabled.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.total, stats.outcomes.synced), (1, 1));
+    assert_eq!(
+        adapter.upserts().last().unwrap().payload["full_name"],
+        "Changed"
+    );
+}
+
+async fn g16_rows_at_the_error_budget_are_not_retried_until_reset(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (_, users) = seed(&db, 1).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone()).max_sync_errors(2)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    for _ in 0..2 {
+        adapter.fail_next_upsert(etlify::AdapterError::new(
+            etlify::AdapterErrorKind::ValidationFailed,
+            "bad",
+        ));
+        let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+        assert_eq!(stats.errors, 1);
+    }
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.total, 0, "excluded after 2 consecutive failures");
+    etlify
+        .reset_error_count("hubspot", "User", users[0])
+        .await
+        .unwrap();
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1);
+}
+
+async fn g17_records_outside_the_stale_scope_get_no_sync_row(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (_, users) = seed(&db, 2).await;
+    db.exec(&format!(
+        "UPDATE users SET active = false WHERE id = {}",
+        users[1]
+    ))
+    .await;
+    let adapter = RecordingAdapter::new();
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        etlify::Binding::new("contacts", "email")
+            .payload(etlify::SqlPayload::new("SELECT id, email FROM users"))
+            .stale_scope("active"),
+    );
+    let etlify = build(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.total, 1);
+    assert!(etlify
+        .sync_row("hubspot", "User", users[1])
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn g22_batch_sync_can_be_restricted_to_a_crm_and_models(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 2).await;
+    let hubspot = RecordingAdapter::new();
+    let airtable = RecordingAdapter::new();
+    let etlify = build(
+        &db,
+        vec![
+            Crm::new("hubspot", hubspot.clone()),
+            Crm::new("airtable", airtable.clone()),
+        ],
+        vec![
+            user_model(&["hubspot", "airtable"]),
+            company_model(&["hubspot"]),
+        ],
+    )
+    .await;
+    // Only airtable, even with explicit models (no F-5 quirk).
+    let stats = etlify
+        .batch_sync(
+            &BatchSyncOptions::new()
+                .crm("airtable")
+                .models(["User", "Company"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 2);
+    assert!(hubspot.upserts().is_empty());
+    assert_eq!(
+        stats.per_model.get("Company"),
+        None,
+        "Company is not bound to airtable"
+    );
+
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().models(["Company"]))
+        .await
+        .unwrap();
+    assert_eq!(stats.per_model.keys().collect::<Vec<_>>(), ["Company"]);
+    assert_eq!(hubspot.upserts().len(), 1);
+
+    let err = etlify
+        .batch_sync(&BatchSyncOptions::new().models(["Ghost"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = etlify
+        .batch_sync(&BatchSyncOptions::new().crm("salesforce"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+}
+
+async fn x18_full_reconcile_catches_writes_that_bypassed_updated_at(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (_, users) = seed(&db, 3).await;
+    let adapter = Arc::new(NullAdapter::new());
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    // update_column-style write: updated_at untouched.
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Silent' WHERE id = {}",
+        users[1]
+    ))
+    .await;
+
+    let stale_run = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stale_run.total, 0, "invisible to the stale finder");
+    let full = etlify
+        .batch_sync(&BatchSyncOptions::new().full_reconcile(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        (full.total, full.outcomes.synced, full.outcomes.not_modified),
+        (3, 1, 2)
+    );
+    assert_eq!(adapter.calls().batch_upserted_records, 4);
+    let again = etlify
+        .batch_sync(&BatchSyncOptions::new().full_reconcile(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.outcomes.synced, 0,
+        "the digest keeps CRM calls to real changes"
+    );
+}
+
+crate::backend_tests!(
+    g13_inline_batch_sync_syncs_stale_records_and_reports_totals,
+    g6_disabled_crms_are_skipped_and_not_counted,
+    g7_reenabling_a_crm_resumes_and_syncs_what_became_stale,
+    g16_rows_at_the_error_budget_are_not_retried_until_reset,
+    g17_records_outside_the_stale_scope_get_no_sync_row,
+    g22_batch_sync_can_be_restricted_to_a_crm_and_models,
+    x18_full_reconcile_catches_writes_that_bypassed_updated_at,
+);

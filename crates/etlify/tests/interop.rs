@@ -1,0 +1,136 @@
+//! Taking over a database synced by the original Rails gem (SPEC G-26, X-15):
+//! `../shared/fixtures/rails-gem-synced.sqlite3` and its `.expect.json`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use etlify::adapters::NullAdapter;
+use etlify::{
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model,
+    SqlPayload,
+};
+use serde_json::Value;
+
+use crate::support::TestDb;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(name)
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("rails-gem-synced.expect.json")).unwrap())
+        .unwrap()
+}
+
+/// A copy of the fixture, migrated, with the model the gem declared.
+async fn take_over() -> (TestDb, Etlify, Arc<NullAdapter>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rails.sqlite3");
+    std::fs::copy(fixture("rails-gem-synced.sqlite3"), &path).unwrap();
+    let db = TestDb::sqlite_at(&path, Some(dir)).await;
+    etlify::migrate(&db.store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    let adapter = Arc::new(NullAdapter::new());
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new(
+                "SELECT users.id, users.email, users.full_name, companies.name AS company \
+                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
+            ))
+            .dependency(Dependency::belongs_to("companies", "company_id")),
+    );
+    let etlify = Etlify::builder(db.store.clone())
+        .crm(Crm::new("hubspot", adapter.clone()))
+        .model(model)
+        .build()
+        .await
+        .unwrap();
+    (db, etlify, adapter)
+}
+
+fn ids(value: &Value) -> Vec<i64> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn interop_finder_returns_exactly_the_gems_stale_ids() {
+    let (_db, etlify, _) = take_over().await;
+    let expected = ids(&expected()["stale_ids"]);
+    for plan in [FinderPlan::Reference, FinderPlan::ChangedSince] {
+        let mut found: Vec<i64> = etlify
+            .stale_ids("hubspot", "User", plan, 7)
+            .unwrap()
+            .collect_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|id| id.get())
+            .collect();
+        found.sort_unstable();
+        assert_eq!(found, expected, "{plan:?}");
+    }
+}
+
+#[tokio::test]
+async fn interop_batch_sync_sends_only_the_records_that_really_changed() {
+    let (db, etlify, adapter) = take_over().await;
+    let expect = expected();
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.total as i64, expect["stale_count"].as_i64().unwrap());
+    let upserts = adapter.calls().batch_upserted_records + adapter.calls().upserts;
+    assert_eq!(
+        upserts as i64,
+        expect["expected_crm_upserts_for_stale_run"]
+            .as_i64()
+            .unwrap()
+    );
+    assert_eq!(stats.outcomes.synced, 2);
+    for id in ids(&expect["changed_ids"]) {
+        let row = etlify
+            .sync_row("hubspot", "User", id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(row.last_synced_at.is_some());
+    }
+    // Then a full reconcile finds nothing more to send.
+    let full = etlify
+        .batch_sync(&BatchSyncOptions::new().full_reconcile(true))
+        .await
+        .unwrap();
+    assert_eq!(full.total as i64, expect["users"].as_i64().unwrap());
+    assert_eq!(full.outcomes.synced, 0);
+    let after = adapter.calls().batch_upserted_records + adapter.calls().upserts;
+    assert_eq!(after, upserts, "no more CRM calls");
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+            .await,
+        300
+    );
+}
+
+#[tokio::test]
+async fn interop_full_reconcile_alone_sends_only_the_changed_records() {
+    let (_db, etlify, adapter) = take_over().await;
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().full_reconcile(true))
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 300);
+    let upserts = adapter.calls().batch_upserted_records + adapter.calls().upserts;
+    assert_eq!(
+        upserts as i64,
+        expected()["expected_crm_upserts_for_full_reconcile"]
+            .as_i64()
+            .unwrap()
+    );
+}
