@@ -124,11 +124,14 @@ impl Adapter for RecordingAdapter {
     }
 }
 
+/// One batch call: each record's payload and known CRM id.
+pub type BatchCall = Vec<(Payload, Option<String>)>;
+
 /// An adapter with a batch endpoint, recording batch calls and answering as
 /// scripted by markers in the id values.
 pub struct BatchRecordingAdapter {
     pub single: RecordingAdapter,
-    batch_calls: Mutex<Vec<Vec<(Payload, Option<String>)>>>,
+    batch_calls: Mutex<Vec<BatchCall>>,
     max_batch: usize,
     /// A batch containing an id with this marker is rejected as a whole.
     pub reject_marker: Mutex<Option<String>>,
@@ -157,7 +160,7 @@ impl BatchRecordingAdapter {
     }
 
     /// Each batch call's records: payload and known crm id.
-    pub fn batch_calls(&self) -> Vec<Vec<(Payload, Option<String>)>> {
+    pub fn batch_calls(&self) -> Vec<BatchCall> {
         self.batch_calls.lock().unwrap().clone()
     }
 
