@@ -15,5 +15,6 @@ mod delete; // the deleter (G-3, G-4, X-11)
 mod digest; // digest vectors of the original gem
 mod finder; // the stale finder, one scenario per F-id, both plans
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
+mod property; // finder plans vs the definition of stale, generated data
 mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sync; // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

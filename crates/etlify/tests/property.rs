@@ -1,0 +1,248 @@
+//! Property test: every finder plan returns exactly the ids of the
+//! definition of "stale" (SPEC §5), on generated data with random and equal
+//! timestamps, missing rows, NULLs, deleted dependencies and error counts.
+//! The definition is computed in Rust from the generated data (the oracle)
+//! and compared with both SQL plans on both databases.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use etlify::adapters::NullAdapter;
+use etlify::{Binding, Crm, Dependency, Etlify, FinderPlan, Model, SqlPayload};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+use crate::finder::create_world;
+use crate::support::TestDb;
+
+const MAX_ERRORS: u8 = 3;
+
+/// A timestamp in a small domain (so equal timestamps are common), or NULL.
+type Ts = Option<u8>;
+
+fn ts_sql(ts: Ts) -> String {
+    ts.map_or("NULL".into(), |t| format!("'2024-01-01 10:{t:02}:00'"))
+}
+
+/// NULL counts as the epoch, below every real timestamp.
+fn ts_value(ts: Ts) -> i32 {
+    ts.map_or(-1, i32::from)
+}
+
+#[derive(Debug, Clone)]
+struct SyncRowGen {
+    last_synced_at: Ts,
+    error_count: u8,
+}
+
+#[derive(Debug, Clone)]
+struct UserGen {
+    updated_at: Ts,
+    /// Index into companies; may point past the end (a deleted company).
+    company: Option<usize>,
+    row: Option<SyncRowGen>,
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    companies: Vec<Ts>,
+    users: Vec<UserGen>,
+    /// (user index, updated_at); notes of deleted users are kept.
+    notes: Vec<(usize, Ts)>,
+    tags: Vec<Ts>,
+    taggings: Vec<(usize, usize)>,
+}
+
+fn ts() -> impl Strategy<Value = Ts> {
+    prop::option::weighted(0.85, 0u8..6)
+}
+
+fn world() -> impl Strategy<Value = World> {
+    let row = prop::option::weighted(
+        0.7,
+        (ts(), 0u8..=4).prop_map(|(last_synced_at, error_count)| SyncRowGen {
+            last_synced_at,
+            error_count,
+        }),
+    );
+    let user =
+        (ts(), prop::option::of(0usize..4), row).prop_map(|(updated_at, company, row)| UserGen {
+            updated_at,
+            company,
+            row,
+        });
+    (
+        prop::collection::vec(ts(), 0..3),
+        prop::collection::vec(user, 1..8),
+        prop::collection::vec((0usize..8, ts()), 0..6),
+        prop::collection::vec(ts(), 0..3),
+        prop::collection::vec((0usize..8, 0usize..3), 0..5),
+    )
+        .prop_map(|(companies, users, notes, tags, taggings)| World {
+            companies,
+            users,
+            notes,
+            tags,
+            taggings,
+        })
+}
+
+/// SPEC §5, computed from the generated data.
+fn oracle(world: &World) -> BTreeSet<i64> {
+    let mut stale = BTreeSet::new();
+    for (i, user) in world.users.iter().enumerate() {
+        let id = i as i64 + 1;
+        let Some(row) = &user.row else {
+            stale.insert(id);
+            continue;
+        };
+        if row.error_count >= MAX_ERRORS {
+            continue;
+        }
+        let mut newest = ts_value(user.updated_at);
+        if let Some(company) = user.company.and_then(|c| world.companies.get(c)) {
+            newest = newest.max(ts_value(*company));
+        }
+        for (owner, note) in &world.notes {
+            if *owner == i {
+                newest = newest.max(ts_value(*note));
+            }
+        }
+        for (owner, tag) in &world.taggings {
+            if *owner == i {
+                if let Some(tag) = world.tags.get(*tag) {
+                    newest = newest.max(ts_value(*tag));
+                }
+            }
+        }
+        if ts_value(row.last_synced_at) < newest {
+            stale.insert(id);
+        }
+    }
+    stale
+}
+
+async fn load(db: &TestDb, world: &World) {
+    for table in [
+        "users",
+        "companies",
+        "notes",
+        "tags",
+        "tags_users",
+        "crm_synchronisations",
+    ] {
+        db.exec(&format!("DELETE FROM {table}")).await;
+    }
+    for (i, company) in world.companies.iter().enumerate() {
+        db.exec(&format!(
+            "INSERT INTO companies (id, updated_at) VALUES ({}, {})",
+            i + 1,
+            ts_sql(*company)
+        ))
+        .await;
+    }
+    for (i, user) in world.users.iter().enumerate() {
+        let id = i + 1;
+        let company = user.company.map_or("NULL".into(), |c| (c + 1).to_string());
+        db.exec(&format!("INSERT INTO users (id, email, company_id, updated_at) VALUES ({id}, 'u{id}@x.io', {company}, {})", ts_sql(user.updated_at))).await;
+        if let Some(row) = &user.row {
+            db.exec(&format!(
+                "INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, last_synced_at, error_count, created_at, updated_at) \
+                 VALUES ('hubspot', 'User', {id}, {}, {}, '2024-01-01 00:00:00', '2024-01-01 00:00:00')",
+                ts_sql(row.last_synced_at),
+                row.error_count
+            ))
+            .await;
+        }
+    }
+    for (i, (owner, note)) in world.notes.iter().enumerate() {
+        db.exec(&format!(
+            "INSERT INTO notes (id, user_id, updated_at) VALUES ({}, {}, {})",
+            i + 1,
+            owner + 1,
+            ts_sql(*note)
+        ))
+        .await;
+    }
+    for (i, tag) in world.tags.iter().enumerate() {
+        db.exec(&format!(
+            "INSERT INTO tags (id, updated_at) VALUES ({}, {})",
+            i + 1,
+            ts_sql(*tag)
+        ))
+        .await;
+    }
+    for (owner, tag) in &world.taggings {
+        db.exec(&format!(
+            "INSERT INTO tags_users (user_id, tag_id) VALUES ({}, {})",
+            owner + 1,
+            tag + 1
+        ))
+        .await;
+    }
+}
+
+async fn found(etlify: &Etlify, plan: FinderPlan) -> BTreeSet<i64> {
+    etlify
+        .stale_ids("hubspot", "User", plan, 3)
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| id.get())
+        .collect()
+}
+
+async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb) {
+    create_world(&db).await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(Dependency::belongs_to("companies", "company_id"))
+            .dependency(Dependency::has_many("notes", "user_id"))
+            .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags")),
+    );
+    let etlify = Etlify::builder(db.store.clone())
+        .crm(
+            Crm::new("hubspot", Arc::new(NullAdapter::new()))
+                .max_sync_errors(u32::from(MAX_ERRORS)),
+        )
+        .model(model)
+        .build()
+        .await
+        .unwrap();
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&world(), |world| {
+            handle.block_on(async {
+                load(&db, &world).await;
+                let expected = oracle(&world);
+                let reference = found(&etlify, FinderPlan::Reference).await;
+                let fast = found(&etlify, FinderPlan::ChangedSince).await;
+                if reference != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "reference plan {reference:?} != definition {expected:?}"
+                    )));
+                }
+                if fast != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "ChangedSince plan {fast:?} != definition {expected:?}"
+                    )));
+                }
+                Ok(())
+            })
+        })
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+crate::backend_tests!(finder_plans_match_the_definition_of_stale_on_generated_data);
