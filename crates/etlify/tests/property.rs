@@ -219,6 +219,8 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb
         failure_persistence: None,
         ..Config::default()
     });
+    // The runner's error carries the failing world, shrunk; it is printed whole.
+    #[allow(clippy::result_large_err)]
     let result = tokio::task::block_in_place(|| {
         runner.run(&world(), |world| {
             handle.block_on(async {
