@@ -6,14 +6,20 @@
 //! installed (SPEC G-12).
 
 mod error;
+pub mod http;
+pub mod hubspot;
 mod null;
+pub mod retry;
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 
 pub use self::error::{AdapterError, AdapterErrorKind};
+pub use self::http::{HttpClient, HttpRequest, HttpResponse, HttpSettings, Secret};
+pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
+pub use self::retry::RetryPolicy;
 use crate::payload::Payload;
 pub use crate::ratelimit::RateLimiterSlot;
 

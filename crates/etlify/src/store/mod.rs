@@ -96,7 +96,8 @@ impl Store {
                 .await?;
             Ok(Self::from_sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?;
+            // Timestamps are compared in UTC, as Rails writes them.
+            let options = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)

@@ -1,0 +1,276 @@
+//! End-to-end benchmark of the engine (issue: finder and inline batch sync).
+//!
+//! Generates users / companies / notes / tags at the requested scale, then
+//! measures, with the Null adapter:
+//! (a) the first full sync (records/s);
+//! (b) a run where nothing changed, with both finder plans;
+//! (c) a run after touching 1% of the companies (names changed);
+//! and the peak RSS of each phase (VmHWM, reset between phases).
+//!
+//! Usage: `etlify-bench --backend sqlite|postgres --users N [--batch-size N]
+//! [--postgres-url URL] [--path FILE]`. `scripts/bench.sh` runs the matrix.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use etlify::adapters::NullAdapter;
+use etlify::{
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model, RunStats, SqlPayload, Store,
+};
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+
+/// HubSpot's batch bound with the default limit: 100 requests per 10 s,
+/// 100 records per batch request.
+const HUBSPOT_RECORDS_PER_SECOND: f64 = 1_000.0;
+
+struct Args {
+    backend: String,
+    users: u64,
+    batch_size: usize,
+    postgres_url: Option<String>,
+    path: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        backend: "sqlite".into(),
+        users: 10_000,
+        batch_size: 1_000,
+        postgres_url: std::env::var("ETLIFY_BENCH_POSTGRES_URL").ok(),
+        path: std::env::temp_dir().join("etlify-bench.sqlite3").display().to_string(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--backend" => args.backend = value()?,
+            "--users" => args.users = value()?.parse().map_err(|e| format!("--users: {e}"))?,
+            "--batch-size" => args.batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,
+            "--postgres-url" => args.postgres_url = Some(value()?),
+            "--path" => args.path = value()?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if !matches!(args.backend.as_str(), "sqlite" | "postgres") {
+        return Err("--backend must be sqlite or postgres".into());
+    }
+    Ok(args)
+}
+
+/// Resets the peak-RSS counter of this process (Linux `clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
+    match pool {
+        Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(p).await.map(|_| ()),
+    }
+}
+
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Creates and fills the application tables with set-based SQL.
+async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
+    let companies = (users / 10).max(1);
+    let tags = 100;
+    let postgres = matches!(pool, Pool::Postgres(_));
+    let (pk, ts, now) = if postgres {
+        ("bigint PRIMARY KEY", "timestamp(6) without time zone", "(now() AT TIME ZONE 'UTC' - interval '1 day')")
+    } else {
+        ("integer PRIMARY KEY", "datetime(6)", "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 day')")
+    };
+    for table in ["tags_users", "tags", "notes", "users", "companies", "crm_synchronisations", "etlify_pending_syncs"] {
+        exec(pool, &format!("DROP TABLE IF EXISTS {table}")).await?;
+    }
+    exec(pool, &format!("CREATE TABLE companies (id {pk}, name varchar, domain varchar, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, &format!("CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, &format!("CREATE TABLE notes (id {pk}, user_id bigint, body varchar, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, &format!("CREATE TABLE tags (id {pk}, name varchar, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, "CREATE TABLE tags_users (user_id bigint, tag_id bigint)").await?;
+    let series = |n: u64, body: &str| {
+        if postgres {
+            format!("{body} FROM generate_series(1, {n}) AS s(i)")
+        } else {
+            format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) {body} FROM s")
+        }
+    };
+    let fill = |table: &str, columns: &str, n: u64, select: &str| {
+        let body = format!("SELECT {select}");
+        let query = series(n, &body);
+        if postgres {
+            format!("INSERT INTO {table} ({columns}) {query}")
+        } else {
+            // SQLite: the CTE goes first.
+            let (with, rest) = query.split_at(query.find(") SELECT").map_or(0, |i| i + 2));
+            format!("{with}INSERT INTO {table} ({columns}) {rest}")
+        }
+    };
+    exec(pool, &fill("companies", "id, name, domain, created_at, updated_at", companies, &format!("i, 'Company ' || i, 'c' || i || '.example', {now}, {now}"))).await?;
+    exec(pool, &fill("users", "id, email, full_name, company_id, created_at, updated_at", users, &format!("i, 'user' || i || '@example.com', 'User ' || i, (i % {companies}) + 1, {now}, {now}"))).await?;
+    exec(pool, &fill("notes", "id, user_id, body, created_at, updated_at", users, &format!("i, ((i * 7) % {users}) + 1, 'note', {now}, {now}"))).await?;
+    exec(pool, &fill("tags", "id, name, created_at, updated_at", tags, &format!("i, 'tag' || i, {now}, {now}"))).await?;
+    exec(pool, &fill("tags_users", "user_id, tag_id", users / 2, &format!("(i * 2) % {users} + 1, (i % {tags}) + 1"))).await?;
+    for index in [
+        "CREATE INDEX idx_users_company ON users (company_id)",
+        "CREATE INDEX idx_users_updated ON users (updated_at)",
+        "CREATE INDEX idx_companies_updated ON companies (updated_at)",
+        "CREATE INDEX idx_notes_user ON notes (user_id)",
+        "CREATE INDEX idx_notes_updated ON notes (updated_at)",
+        "CREATE INDEX idx_tags_updated ON tags (updated_at)",
+        "CREATE INDEX idx_tags_users_user ON tags_users (user_id)",
+        "CREATE INDEX idx_tags_users_tag ON tags_users (tag_id)",
+    ] {
+        exec(pool, index).await?;
+    }
+    if postgres {
+        exec(pool, "ANALYZE").await?;
+    }
+    Ok(())
+}
+
+fn model() -> Model {
+    Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new(
+                "SELECT users.id, users.email, users.full_name, companies.name AS company \
+                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
+            ))
+            .dependency(Dependency::belongs_to("companies", "company_id"))
+            .dependency(Dependency::has_many("notes", "user_id"))
+            .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags")),
+    )
+}
+
+struct Phase {
+    name: &'static str,
+    seconds: f64,
+    peak_rss_mib: f64,
+    stats: RunStats,
+}
+
+async fn phase(name: &'static str, etlify: &Etlify, options: BatchSyncOptions) -> Result<Phase, etlify::Error> {
+    reset_peak_rss();
+    let started = Instant::now();
+    let stats = etlify.batch_sync(&options).await?;
+    Ok(Phase {
+        name,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_mib: peak_rss_mib(),
+        stats,
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("etlify-bench: {message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = run(args).await {
+        eprintln!("etlify-bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (store, pool) = match args.backend.as_str() {
+        "postgres" => {
+            let url = args.postgres_url.clone().ok_or("--postgres-url or ETLIFY_BENCH_POSTGRES_URL is required")?;
+            let store = Store::connect(&url).await?;
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await?;
+            (store, Pool::Postgres(pool))
+        }
+        _ => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", args.path));
+            }
+            let url = format!("sqlite://{}", args.path);
+            let store = Store::connect(&url).await?;
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(url.parse::<sqlx::sqlite::SqliteConnectOptions>()?.create_if_missing(true))
+                .await?;
+            (store, Pool::Sqlite(pool))
+        }
+    };
+    let started = Instant::now();
+    generate(&pool, args.users).await?;
+    let generated = started.elapsed();
+    etlify::migrate(&store, &MigrateOptions::default()).await?;
+    let adapter = Arc::new(NullAdapter::new());
+    let etlify = Etlify::builder(store)
+        .crm(Crm::new("hubspot", adapter.clone()))
+        .model(model())
+        .build()
+        .await?;
+    let options = || BatchSyncOptions::new().batch_size(args.batch_size);
+
+    let mut phases = vec![phase("first_full_sync", &etlify, options()).await?];
+    phases.push(phase("nothing_changed", &etlify, options().plan(FinderPlan::ChangedSince)).await?);
+    phases.push(phase("nothing_changed_reference_plan", &etlify, options().plan(FinderPlan::Reference)).await?);
+    let touch = match &pool {
+        Pool::Postgres(_) => "UPDATE companies SET name = name || '*', updated_at = now() AT TIME ZONE 'UTC' WHERE id % 100 = 0",
+        Pool::Sqlite(_) => "UPDATE companies SET name = name || '*', updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now') WHERE id % 100 = 0",
+    };
+    exec(&pool, touch).await?;
+    phases.push(phase("after_touching_1pct_of_companies", &etlify, options()).await?);
+
+    println!(
+        "backend={} users={} batch_size={} generate={:.1}s",
+        args.backend,
+        args.users,
+        args.batch_size,
+        generated.as_secs_f64()
+    );
+    println!("{:<34} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9}", "phase", "seconds", "found", "synced", "records/s", "x HubSpot", "peak MiB");
+    for p in &phases {
+        let rate = p.stats.total as f64 / p.seconds.max(f64::EPSILON);
+        println!(
+            "{:<34} {:>9.2} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
+            p.name,
+            p.seconds,
+            p.stats.total,
+            p.stats.outcomes.synced,
+            rate,
+            rate / HUBSPOT_RECORDS_PER_SECOND,
+            p.peak_rss_mib
+        );
+    }
+    let report = json!({
+        "backend": args.backend,
+        "users": args.users,
+        "batch_size": args.batch_size,
+        "null_adapter_calls": { "batch_upserts": adapter.calls().batch_upserts, "records": adapter.calls().batch_upserted_records },
+        "phases": phases.iter().map(|p| json!({
+            "name": p.name,
+            "seconds": p.seconds,
+            "found": p.stats.total,
+            "synced": p.stats.outcomes.synced,
+            "not_modified": p.stats.outcomes.not_modified,
+            "records_per_second": p.stats.total as f64 / p.seconds.max(f64::EPSILON),
+            "peak_rss_mib": p.peak_rss_mib,
+        })).collect::<Vec<_>>(),
+    });
+    println!("{report}");
+    Ok(())
+}

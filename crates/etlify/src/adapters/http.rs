@@ -1,0 +1,389 @@
+//! The HTTP client shared by the CRM adapters (SPEC G-15).
+//!
+//! One pooled `reqwest` client per process (rustls, gzip), a connect
+//! timeout of 5 s and a request timeout of 30 s by default, JSON bodies,
+//! response headers kept (for `Retry-After` and rate-limit headers), the
+//! CRM's rate limiter awaited before **every** request (G-8), retries of
+//! throttled and transient failures with backoff, and path segments
+//! URL-encoded. The credential is a [`Secret`]: it is sent in the
+//! `Authorization` header, marked sensitive, and appears in no `Debug`,
+//! `Display`, log line or error.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use super::retry::RetryPolicy;
+use super::{AdapterError, AdapterErrorKind};
+use crate::error::ConfigError;
+use crate::ratelimit::RateLimiterSlot;
+
+/// A credential (API token). Shown as `***` everywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(token: &str) -> Self {
+        Self::new(token)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(token: String) -> Self {
+        Self::new(token)
+    }
+}
+
+/// Timeouts and retries of an HTTP adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+    /// Retries of throttled and transient failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A response, body parsed as JSON (`Null` when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Parsed body.
+    pub body: Value,
+    /// Raw body text (for error messages when the body is not JSON).
+    pub text: String,
+}
+
+impl HttpResponse {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `Retry-After` in seconds, when given.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let value = self.header("retry-after")?.trim();
+        value
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    }
+}
+
+/// Turns a non-success response into a classified error (vendor-specific).
+pub type Classify = fn(&HttpResponse) -> AdapterError;
+
+/// One request: method, path segments (encoded here), query, JSON body.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    method: Method,
+    segments: Vec<String>,
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+impl HttpRequest {
+    /// A request to the base URL plus `segments`, each percent-encoded.
+    pub fn new<I, S>(method: Method, segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            method,
+            segments: segments.into_iter().map(Into::into).collect(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the JSON body.
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// A CRM's HTTP client.
+pub struct HttpClient {
+    client: reqwest::Client,
+    base_url: Url,
+    authorization: HeaderValue,
+    settings: HttpSettings,
+    limiter: RateLimiterSlot,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base_url", &self.base_url.as_str())
+            .field("authorization", &"<redacted>")
+            .field("settings", &self.settings)
+            .field("limiter", &self.limiter)
+            .finish()
+    }
+}
+
+/// The process-wide pooled client for the default connect timeout.
+fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    static SHARED: OnceLock<reqwest::Client> = OnceLock::new();
+    let build = || {
+        reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("etlify-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+    };
+    if connect_timeout == HttpSettings::default().connect_timeout {
+        if let Some(client) = SHARED.get() {
+            return Ok(client.clone());
+        }
+        let client = build()?;
+        Ok(SHARED.get_or_init(|| client).clone())
+    } else {
+        build()
+    }
+}
+
+impl HttpClient {
+    /// A client for `base_url`, sending `Authorization: Bearer <token>`.
+    pub fn new(
+        base_url: &str,
+        token: &Secret,
+        settings: HttpSettings,
+    ) -> Result<Self, ConfigError> {
+        let mut base_url = Url::parse(base_url).map_err(|e| {
+            ConfigError::new(
+                "adapter",
+                "base_url",
+                format!("must be an absolute URL ({e})"),
+            )
+        })?;
+        if base_url.cannot_be_a_base() {
+            return Err(ConfigError::new(
+                "adapter",
+                "base_url",
+                "must be an http(s) URL",
+            ));
+        }
+        // Segments are appended to the base path: drop a trailing slash.
+        if base_url.path().ends_with('/') {
+            let trimmed = base_url.path().trim_end_matches('/').to_owned();
+            base_url.set_path(&trimmed);
+        }
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| ConfigError::new("adapter", "token", "must be printable ASCII"))?;
+        authorization.set_sensitive(true);
+        if settings.retry.max_attempts == 0 {
+            return Err(ConfigError::new(
+                "adapter",
+                "retry.max_attempts",
+                "must be at least 1",
+            ));
+        }
+        let client = shared_client(settings.connect_timeout).map_err(|e| {
+            ConfigError::new("adapter", "http", format!("client could not be built: {e}"))
+        })?;
+        Ok(Self {
+            client,
+            base_url,
+            authorization,
+            settings,
+            limiter: RateLimiterSlot::default(),
+        })
+    }
+
+    /// Where the CRM's rate limiter is installed.
+    pub fn rate_limiter(&self) -> &RateLimiterSlot {
+        &self.limiter
+    }
+
+    /// The URL of `segments` under the base URL, each segment encoded.
+    pub fn url(&self, segments: &[String]) -> Url {
+        let mut url = self.base_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.extend(segments);
+        }
+        url
+    }
+
+    /// Sends `request`, throttled and retried; a non-success response is
+    /// turned into an error by `classify`.
+    pub async fn send(
+        &self,
+        request: &HttpRequest,
+        classify: Classify,
+    ) -> Result<HttpResponse, AdapterError> {
+        let url = self.url(&request.segments);
+        let policy = self.settings.retry;
+        let mut attempt = 1;
+        loop {
+            let error = match self.send_once(&url, request).await {
+                Ok(response) if (200..300).contains(&response.status) => return Ok(response),
+                Ok(response) => classify(&response),
+                Err(error) => error,
+            };
+            if !error.is_retriable() || attempt >= policy.max_attempts {
+                return Err(error);
+            }
+            let wait = policy.delay(attempt, error.retry_after);
+            tracing::warn!(
+                message = "CRM request failed; retrying.",
+                method = %request.method,
+                path = url.path(),
+                status = error.status,
+                error = %error,
+                attempt,
+                wait_ms = wait.as_millis() as u64
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        url: &Url,
+        request: &HttpRequest,
+    ) -> Result<HttpResponse, AdapterError> {
+        self.limiter.throttle().await;
+        let mut builder = self
+            .client
+            .request(request.method.clone(), url.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .timeout(self.settings.request_timeout);
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let response = builder.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(transport_error)?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            text,
+        })
+    }
+}
+
+/// A failure before a response arrived: timeout, refused or dropped
+/// connection. Retriable. The URL is left out of the message.
+fn transport_error(error: reqwest::Error) -> AdapterError {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    let error = error.without_url();
+    AdapterError::new(
+        AdapterErrorKind::Transient,
+        format!("request {what}: {error}"),
+    )
+}
+
+/// The classification shared by both CRMs (REFERENCE E-4): 401/403
+/// unauthorized, 404 not found, 409/422 validation, 429 rate limited, 5xx
+/// (and 423) transient, 400 validation, anything else other.
+pub fn kind_of_status(status: u16) -> AdapterErrorKind {
+    match status {
+        401 | 403 => AdapterErrorKind::Unauthorized,
+        404 => AdapterErrorKind::NotFound,
+        400 | 409 | 422 => AdapterErrorKind::ValidationFailed,
+        429 => AdapterErrorKind::RateLimited,
+        423 | 500..=599 => AdapterErrorKind::Transient,
+        _ => AdapterErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let secret = Secret::new("pat-na1-very-secret");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        let client =
+            HttpClient::new("http://127.0.0.1:1/api/", &secret, HttpSettings::default()).unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("very-secret"), "{debug}");
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        let client = HttpClient::new(
+            "http://127.0.0.1:1/crm/v3/",
+            &Secret::new("t"),
+            HttpSettings::default(),
+        )
+        .unwrap();
+        let url = client.url(&["objects".into(), "con tacts/../x".into(), "a?b#c".into()]);
+        assert_eq!(url.path(), "/crm/v3/objects/con%20tacts%2F..%2Fx/a%3Fb%23c");
+    }
+
+    #[test]
+    fn statuses_are_classified_like_the_gem() {
+        assert_eq!(kind_of_status(401), AdapterErrorKind::Unauthorized);
+        assert_eq!(kind_of_status(403), AdapterErrorKind::Unauthorized);
+        assert_eq!(kind_of_status(404), AdapterErrorKind::NotFound);
+        assert_eq!(kind_of_status(409), AdapterErrorKind::ValidationFailed);
+        assert_eq!(kind_of_status(422), AdapterErrorKind::ValidationFailed);
+        assert_eq!(kind_of_status(429), AdapterErrorKind::RateLimited);
+        assert_eq!(kind_of_status(503), AdapterErrorKind::Transient);
+        assert_eq!(kind_of_status(302), AdapterErrorKind::Other);
+    }
+}

@@ -1,0 +1,63 @@
+//! Settings of the HubSpot adapter.
+
+use crate::adapters::http::{HttpSettings, Secret};
+
+/// HubSpot's public API.
+pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+/// The v3 objects API; HubSpot's date-versioned paths
+/// (`crm/objects/2026-03`) can be configured instead.
+pub const DEFAULT_OBJECTS_PATH: &str = "crm/v3/objects";
+/// Inputs per batch request (HubSpot's documented limit).
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+
+/// How to reach one HubSpot account.
+#[derive(Debug, Clone)]
+pub struct HubSpotConfig {
+    /// Private-app or OAuth access token.
+    pub token: Secret,
+    /// Base URL; the sandbox's in tests and demos.
+    pub base_url: String,
+    /// Path of the objects API under the base URL.
+    pub objects_path: String,
+    /// Inputs per batch request (at most 100).
+    pub batch_size: usize,
+    /// Timeouts and retries.
+    pub http: HttpSettings,
+}
+
+impl HubSpotConfig {
+    /// Production HubSpot with `token`.
+    pub fn new(token: impl Into<Secret>) -> Self {
+        Self {
+            token: token.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            objects_path: DEFAULT_OBJECTS_PATH.to_owned(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            http: HttpSettings::default(),
+        }
+    }
+
+    /// Another base URL (the sandbox, a proxy).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Another objects path (e.g. `crm/objects/2026-03`).
+    pub fn objects_path(mut self, path: impl Into<String>) -> Self {
+        self.objects_path = path.into();
+        self
+    }
+
+    /// Inputs per batch request.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = size;
+        self
+    }
+
+    /// Timeouts and retries.
+    pub fn http(mut self, http: HttpSettings) -> Self {
+        self.http = http;
+        self
+    }
+}

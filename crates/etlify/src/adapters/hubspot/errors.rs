@@ -1,0 +1,122 @@
+//! HubSpot error responses → classified errors (REFERENCE HS-4, E-4;
+//! CONTRACTS §1.7, §1.8).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::adapters::http::{kind_of_status, HttpResponse};
+use crate::adapters::{AdapterError, AdapterErrorKind};
+
+/// Classifies a non-success HubSpot response.
+pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
+    let body = &response.body;
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+    let message = text("message").unwrap_or_else(|| {
+        let raw = response.text.trim();
+        if raw.is_empty() || raw.len() > 300 {
+            "HubSpot API request failed".to_owned()
+        } else {
+            format!("HubSpot API request failed: {raw}")
+        }
+    });
+    let mut kind = kind_of_status(response.status);
+    let mut retry_after = response.retry_after();
+    match response.status {
+        429 => {
+            // CONTRACTS §1.8: the policy says which limit was hit.
+            let policy = text("policyName").unwrap_or_default();
+            retry_after = retry_after.or(match policy.as_str() {
+                "SECONDLY" => Some(Duration::from_secs(1)),
+                "DAILY" => None,
+                _ => response
+                    .header("x-hubspot-ratelimit-interval-milliseconds")
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(Duration::from_millis)
+                    .or(Some(Duration::from_secs(10))),
+            });
+        }
+        // Locked while HubSpot processes a burst of writes: wait 2 s.
+        423 => retry_after = retry_after.or(Some(Duration::from_secs(2))),
+        // Migration in progress: retry after the given delay.
+        477 => kind = AdapterErrorKind::Transient,
+        _ => {}
+    }
+    let mut error = AdapterError::new(kind, message).status(response.status);
+    error.retry_after = retry_after;
+    if let Some(category) = text("category").or_else(|| text("errorType")) {
+        error = error.category(category);
+    }
+    if let Some(id) = text("correlationId").or_else(|| {
+        response
+            .header("x-hubspot-correlation-id")
+            .map(str::to_owned)
+    }) {
+        error = error.correlation_id(id);
+    }
+    error
+}
+
+/// The existing object's id in a create conflict: `Contact already exists.
+/// Existing ID: 512159482605` (CONTRACTS §1.7).
+pub(crate) fn existing_id(error: &AdapterError) -> Option<String> {
+    if error.status != Some(409) {
+        return None;
+    }
+    let (_, rest) = error.message.split_once("Existing ID:")?;
+    let id: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+    use serde_json::json;
+
+    fn response(status: u16, body: Value) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: HeaderMap::new(),
+            text: if body.is_null() {
+                String::new()
+            } else {
+                body.to_string()
+            },
+            body,
+        }
+    }
+
+    #[test]
+    fn hubspot_errors_keep_message_category_and_correlation_id() {
+        let error = classify(&response(
+            409,
+            json!({"status": "error", "message": "Contact already exists. Existing ID: 5121", "category": "CONFLICT", "correlationId": "cid-1"}),
+        ));
+        assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
+        assert_eq!(error.category.as_deref(), Some("CONFLICT"));
+        assert_eq!(error.correlation_id.as_deref(), Some("cid-1"));
+        assert_eq!(existing_id(&error).as_deref(), Some("5121"));
+    }
+
+    #[test]
+    fn hubspot_rate_limit_policies_set_the_wait() {
+        let ten = classify(&response(
+            429,
+            json!({"policyName": "TEN_SECONDLY_ROLLING", "errorType": "RATE_LIMIT"}),
+        ));
+        assert_eq!(
+            (ten.kind(), ten.retry_after),
+            (AdapterErrorKind::RateLimited, Some(Duration::from_secs(10)))
+        );
+        let secondly = classify(&response(429, json!({"policyName": "SECONDLY"})));
+        assert_eq!(secondly.retry_after, Some(Duration::from_secs(1)));
+        let plain = classify(&response(502, Value::Null));
+        assert_eq!(plain.kind(), AdapterErrorKind::Transient);
+        assert_eq!(plain.message, "HubSpot API request failed");
+    }
+}

@@ -1,0 +1,180 @@
+//! HubSpot CRM v3 objects API (REFERENCE HS-*, SPEC ).
+//!
+//! Files: `config.rs` (settings), `errors.rs` (error responses), `search.rs`
+//! (finding an object by its id property), `batch.rs` (batch upsert and
+//! archive with per-input reconciliation), this file (single upsert and
+//! delete).
+
+mod batch;
+mod config;
+mod errors;
+mod search;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+pub use self::config::{HubSpotConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_OBJECTS_PATH};
+use self::errors::{classify, existing_id};
+use super::http::{HttpClient, HttpRequest};
+use super::{
+    Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
+    UpsertRequest,
+};
+use crate::error::ConfigError;
+use crate::payload::Payload;
+
+/// The HubSpot adapter.
+#[derive(Debug)]
+pub struct HubSpotAdapter {
+    http: HttpClient,
+    objects_path: Vec<String>,
+    batch_size: usize,
+}
+
+impl HubSpotAdapter {
+    /// An adapter for the account of `config.token`.
+    pub fn new(config: HubSpotConfig) -> Result<Self, ConfigError> {
+        if config.batch_size == 0 || config.batch_size > DEFAULT_BATCH_SIZE {
+            return Err(ConfigError::new(
+                "hubspot",
+                "batch_size",
+                "must be between 1 and 100",
+            ));
+        }
+        Ok(Self {
+            http: HttpClient::new(&config.base_url, &config.token, config.http)?,
+            objects_path: config
+                .objects_path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            batch_size: config.batch_size,
+        })
+    }
+
+    /// `objects_path / object_type / rest…`, each segment encoded by the client.
+    fn path(&self, object_type: &str, rest: &[&str]) -> Vec<String> {
+        let mut path = self.objects_path.clone();
+        path.push(object_type.to_owned());
+        path.extend(rest.iter().map(|s| (*s).to_owned()));
+        path
+    }
+
+    async fn update(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<(), AdapterError> {
+        let request = HttpRequest::new(Method::PATCH, self.path(object_type, &[crm_id]))
+            .json(json!({ "properties": properties }));
+        self.http.send(&request, classify).await.map(|_| ())
+    }
+
+    async fn create(
+        &self,
+        object_type: &str,
+        properties: &Map<String, Value>,
+    ) -> Result<Option<String>, AdapterError> {
+        let request = HttpRequest::new(Method::POST, self.path(object_type, &[]))
+            .json(json!({ "properties": properties }));
+        let response = self.http.send(&request, classify).await?;
+        Ok(object_id(&response.body))
+    }
+}
+
+/// An object's `id` in a response, as a string.
+fn object_id(body: &Value) -> Option<String> {
+    match body.get("id")? {
+        Value::String(id) if !id.is_empty() => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// Lowercases an `email` property when it is a string (X-16, HS-10).
+fn lowercase_email(properties: &mut Map<String, Value>) {
+    if let Some(Value::String(email)) = properties.get_mut("email") {
+        *email = email.to_lowercase();
+    }
+}
+
+#[async_trait]
+impl Adapter for HubSpotAdapter {
+    fn kind(&self) -> &'static str {
+        "hubspot"
+    }
+
+    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+        let object_type = request.object_type;
+        if object_type.trim().is_empty() {
+            return Err(AdapterError::new(
+                AdapterErrorKind::Other,
+                "object_type must not be empty",
+            ));
+        }
+        // a known id is updated directly, with every property (HS-6).
+        if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
+            match self.update(object_type, crm_id, request.payload).await {
+                Ok(()) => return Ok(Some(crm_id.to_owned())),
+                // Deleted in HubSpot meanwhile: find it by its id property, or create.
+                Err(error) if error.kind() == AdapterErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let mut properties: Payload = request.payload.clone();
+        let id_property = request.id_property;
+        let unique_value = if id_property.is_empty() {
+            None
+        } else {
+            properties.remove(id_property)
+        };
+        if let Some(value) = unique_value.as_ref().filter(|v| !v.is_null()) {
+            if let Some(found) = search::find_id(self, object_type, id_property, value).await? {
+                self.update(object_type, &found, &properties).await?;
+                return Ok(Some(found));
+            }
+        }
+        if let Some(value) = unique_value {
+            properties.insert(id_property.to_owned(), value);
+        }
+        lowercase_email(&mut properties);
+        match self.create(object_type, &properties).await {
+            Ok(id) => Ok(id),
+            // Created meanwhile (search lags behind writes): adopt it.
+            Err(error) => match existing_id(&error) {
+                Some(existing) => {
+                    properties.remove(id_property);
+                    self.update(object_type, &existing, &properties).await?;
+                    Ok(Some(existing))
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
+        if crm_id.trim().is_empty() {
+            return Err(AdapterError::new(
+                AdapterErrorKind::Other,
+                "crm_id must be provided",
+            ));
+        }
+        let request = HttpRequest::new(Method::DELETE, self.path(object_type, &[crm_id.trim()]));
+        match self.http.send(&request, classify).await {
+            Ok(_) => Ok(RemoteDelete::Deleted),
+            Err(error) if error.kind() == AdapterErrorKind::NotFound => Ok(RemoteDelete::NotFound),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn batch(&self) -> Option<&dyn BatchAdapter> {
+        Some(self)
+    }
+
+    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
+        Some(self.http.rate_limiter())
+    }
+}

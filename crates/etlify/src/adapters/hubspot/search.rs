@@ -1,0 +1,62 @@
+//! Finding an object by its id property (REFERENCE HS-9).
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::errors::classify;
+use super::HubSpotAdapter;
+use crate::adapters::http::HttpRequest;
+use crate::adapters::{AdapterError, AdapterErrorKind};
+
+/// The search value: text, trimmed, lowercased for `email` (HS-9).
+fn search_value(property: &str, value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        other => other.to_string(),
+    };
+    if property == "email" {
+        text.to_lowercase()
+    } else {
+        text
+    }
+}
+
+/// The filter groups of HS-9: EQ on the property; for contacts by email,
+/// also a secondary-email match and the `+`-encoded variant.
+pub(crate) fn filter_groups(object_type: &str, property: &str, value: &Value) -> Value {
+    let value = search_value(property, value);
+    let mut groups =
+        vec![json!({"filters": [{"propertyName": property, "operator": "EQ", "value": value}]})];
+    if object_type == "contacts" && property == "email" {
+        groups.push(json!({"filters": [{"propertyName": "hs_additional_emails", "operator": "CONTAINS_TOKEN", "value": value}]}));
+        if value.contains('+') {
+            groups.push(json!({"filters": [{"propertyName": "email", "operator": "EQ", "value": value.replace('+', "%2B")}]}));
+        }
+    }
+    Value::Array(groups)
+}
+
+/// The id of the object whose `property` equals `value`, if any.
+pub(crate) async fn find_id(
+    adapter: &HubSpotAdapter,
+    object_type: &str,
+    property: &str,
+    value: &Value,
+) -> Result<Option<String>, AdapterError> {
+    let body = json!({
+        "filterGroups": filter_groups(object_type, property, value),
+        "properties": ["hs_object_id"],
+        "limit": 1,
+    });
+    let request = HttpRequest::new(Method::POST, adapter.path(object_type, &["search"])).json(body);
+    match adapter.http.send(&request, classify).await {
+        Ok(response) => Ok(response
+            .body
+            .get("results")
+            .and_then(Value::as_array)
+            .and_then(|results| results.first())
+            .and_then(super::object_id)),
+        Err(error) if error.kind() == AdapterErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the engine benchmark (crates/etlify-bench) on SQLite and on a
+# throwaway PostgreSQL, at the given scales (default: 10k 100k 1M users).
+# Prints each run's table and JSON report; see docs/BENCHMARKS.md.
+#
+#   scripts/bench.sh [USERS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg.sh
+. scripts/pg.sh
+
+scales=("$@")
+[ ${#scales[@]} -gt 0 ] || scales=(10000 100000 1000000)
+
+cargo build --release -p etlify-bench
+bin=target/release/etlify-bench
+
+if [ -z "${ETLIFY_BENCH_POSTGRES_URL:-}" ]; then
+  trap stop_postgres EXIT
+  start_postgres
+  export ETLIFY_BENCH_POSTGRES_URL="$PG_URL"
+fi
+
+for users in "${scales[@]}"; do
+  "$bin" --backend sqlite --users "$users"
+  "$bin" --backend postgres --users "$users"
+done
