@@ -5,6 +5,7 @@
 //! [`RateLimiterSlot`] through which the registered CRM's limiter is
 //! installed (SPEC G-12).
 
+pub mod airtable;
 mod error;
 pub mod http;
 pub mod hubspot;

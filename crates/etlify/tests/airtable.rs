@@ -1,0 +1,1 @@
+//! The Airtable v0 adapter: exact request shapes (wiremock).
