@@ -34,6 +34,8 @@ use crate::store::{Store, Timestamp};
 
 /// Alias of the sync table in finder queries.
 const SYNC: &str = "etlify_sync";
+/// Column of the candidate ids of the changed-since plan.
+const CANDIDATE_ID: &str = "candidate_id";
 
 /// How stale ids are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -299,7 +301,7 @@ impl<'a> Finder<'a> {
         // Rows never stamped (e.g. failed before their first success).
         let mut candidates = Query::select();
         candidates
-            .expr(col(SYNC, "resource_id"))
+            .expr_as(col(SYNC, "resource_id"), Alias::new(CANDIDATE_ID))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(model.resource_type()))
@@ -331,10 +333,29 @@ impl<'a> Finder<'a> {
             }
         }
 
-        let mut select = self.base(JoinType::InnerJoin, after);
+        // The candidates drive the query (a derived table first in FROM):
+        // the exact predicate is evaluated for them only.
+        const CANDIDATES: &str = "etlify_candidates";
+        let mut select = Query::select();
         select
-            .and_where(self.pk().in_subquery(candidates))
+            .expr(self.pk().cast_as("bigint"))
+            .from_subquery(candidates, Alias::new(CANDIDATES))
+            .join(
+                JoinType::InnerJoin,
+                Alias::new(self.table()),
+                self.pk()
+                    .equals((Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID))),
+            )
+            .join_as(
+                JoinType::InnerJoin,
+                Cs::Table,
+                Alias::new(SYNC),
+                self.sync_join(after),
+            );
+        self.restrict(&mut select, self.table());
+        select
             .and_where(self.stale_condition())
+            .order_by_expr(self.pk(), Order::Asc)
             .limit(limit);
         select
     }
@@ -388,9 +409,23 @@ impl<'a> Finder<'a> {
     }
 
     /// Phase 2 of [`FinderPlan::ChangedSince`]: records without a sync row.
+    /// Written as `NOT EXISTS`, so both databases walk the primary key from
+    /// the cursor and stop at the page size.
     pub(crate) fn unsynced_page(&self, after: Option<ResourceId>, limit: u64) -> SelectStatement {
-        let mut select = self.base(JoinType::LeftJoin, after);
-        select.and_where(col(SYNC, "id").is_null()).limit(limit);
+        let mut row = Query::select();
+        row.expr(Expr::val(1))
+            .from_as(Cs::Table, Alias::new(SYNC))
+            .and_where(self.sync_join(None));
+        let mut select = Query::select();
+        select
+            .expr(self.pk().cast_as("bigint"))
+            .from(Alias::new(self.table()))
+            .and_where(Expr::exists(row).not());
+        if let Some(after) = after {
+            select.and_where(self.pk().gt(after.get()));
+        }
+        self.restrict(&mut select, self.table());
+        select.order_by_expr(self.pk(), Order::Asc).limit(limit);
         select
     }
 
