@@ -26,7 +26,12 @@ fn settings() -> HttpSettings {
 }
 
 fn adapter(server: &MockServer) -> HubSpotAdapter {
-    HubSpotAdapter::new(HubSpotConfig::new(TOKEN).base_url(server.uri()).http(settings())).unwrap()
+    HubSpotAdapter::new(
+        HubSpotConfig::new(TOKEN)
+            .base_url(server.uri())
+            .http(settings()),
+    )
+    .unwrap()
 }
 
 fn payload(value: Value) -> Payload {
@@ -36,8 +41,18 @@ fn payload(value: Value) -> Payload {
     }
 }
 
-fn upsert<'a>(object_type: &'a str, payload: &'a Payload, id_property: &'a str, crm_id: Option<&'a str>) -> UpsertRequest<'a> {
-    UpsertRequest { object_type, payload, id_property, crm_id }
+fn upsert<'a>(
+    object_type: &'a str,
+    payload: &'a Payload,
+    id_property: &'a str,
+    crm_id: Option<&'a str>,
+) -> UpsertRequest<'a> {
+    UpsertRequest {
+        object_type,
+        payload,
+        id_property,
+        crm_id,
+    }
 }
 
 #[tokio::test]
@@ -47,14 +62,23 @@ async fn x2_hubspot_known_id_is_patched_without_a_search() {
         .and(path("/crm/v3/objects/contacts/123"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .and(header("content-type", "application/json"))
-        .and(body_json(json!({"properties": {"email": "a@x.io", "firstname": "Ann"}})))
+        .and(body_json(
+            json!({"properties": {"email": "a@x.io", "firstname": "Ann"}}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "123"})))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(path("/crm/v3/objects/contacts/search")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
+    Mock::given(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
-    let id = adapter(&server).upsert(upsert("contacts", &p, "email", Some(" 123 "))).await.unwrap();
+    let id = adapter(&server)
+        .upsert(upsert("contacts", &p, "email", Some(" 123 ")))
+        .await
+        .unwrap();
     assert_eq!(id.as_deref(), Some("123"));
 }
 
@@ -64,15 +88,28 @@ async fn x2_hubspot_known_id_gone_falls_back_to_search_then_create() {
     Mock::given(method("PATCH")).and(path("/crm/v3/objects/contacts/123"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"status": "error", "message": "resource not found", "category": "OBJECT_NOT_FOUND"})))
         .expect(1).mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts/search"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
-        .expect(1).mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts"))
-        .and(body_json(json!({"properties": {"email": "a@x.io", "firstname": "Ann"}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "999", "properties": {}})))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(body_json(
+            json!({"properties": {"email": "a@x.io", "firstname": "Ann"}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "999", "properties": {}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
-    let id = adapter(&server).upsert(upsert("contacts", &p, "email", Some("123"))).await.unwrap();
+    let id = adapter(&server)
+        .upsert(upsert("contacts", &p, "email", Some("123")))
+        .await
+        .unwrap();
     assert_eq!(id.as_deref(), Some("999"));
 }
 
@@ -90,12 +127,18 @@ async fn hubspot_upsert_searches_by_id_property_then_updates_without_it() {
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 1, "results": [{"id": "42"}]})))
         .expect(1).mount(&server).await;
-    Mock::given(method("PATCH")).and(path("/crm/v3/objects/contacts/42"))
+    Mock::given(method("PATCH"))
+        .and(path("/crm/v3/objects/contacts/42"))
         .and(body_json(json!({"properties": {"firstname": "John"}})))
         .respond_with(ResponseTemplate::new(204))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"email": " John@X.io ", "firstname": "John"}));
-    let id = adapter(&server).upsert(upsert("contacts", &p, "email", None)).await.unwrap();
+    let id = adapter(&server)
+        .upsert(upsert("contacts", &p, "email", None))
+        .await
+        .unwrap();
     assert_eq!(id.as_deref(), Some("42"));
 }
 
@@ -114,59 +157,111 @@ async fn hubspot_search_for_a_plus_email_adds_the_encoded_variant() {
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
         .expect(1).mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
         .and(body_json(json!({"properties": {"email": "a+b@x.io"}})))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "7"})))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"email": "A+B@x.io"}));
-    assert_eq!(adapter(&server).upsert(upsert("contacts", &p, "email", None)).await.unwrap().as_deref(), Some("7"));
+    assert_eq!(
+        adapter(&server)
+            .upsert(upsert("contacts", &p, "email", None))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("7")
+    );
 }
 
 #[tokio::test]
 async fn x16_hubspot_create_lowercases_only_string_emails_and_keeps_numbers() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/deals"))
-        .and(body_json(json!({"properties": {"dealname": "Big", "amount": 1000, "email": 12}})))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
+        .and(body_json(
+            json!({"properties": {"dealname": "Big", "amount": 1000, "email": 12}}),
+        ))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 55})))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"dealname": "Big", "amount": 1000, "email": 12}));
     // No id property: created directly, numbers stay numbers, the numeric "email" is not touched.
-    assert_eq!(adapter(&server).upsert(upsert("deals", &p, "", None)).await.unwrap().as_deref(), Some("55"));
+    assert_eq!(
+        adapter(&server)
+            .upsert(upsert("deals", &p, "", None))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("55")
+    );
 }
 
 #[tokio::test]
 async fn hubspot_create_conflict_adopts_the_existing_object() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts/search"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
-        .mount(&server).await;
+        .mount(&server)
+        .await;
     Mock::given(method("POST")).and(path("/crm/v3/objects/contacts"))
         .respond_with(ResponseTemplate::new(409).set_body_json(json!({"status": "error", "message": "Contact already exists. Existing ID: 512159482605", "category": "CONFLICT"})))
         .expect(1).mount(&server).await;
-    Mock::given(method("PATCH")).and(path("/crm/v3/objects/contacts/512159482605"))
+    Mock::given(method("PATCH"))
+        .and(path("/crm/v3/objects/contacts/512159482605"))
         .and(body_json(json!({"properties": {"firstname": "Ann"}})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "512159482605"})))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
-    let id = adapter(&server).upsert(upsert("contacts", &p, "email", None)).await.unwrap();
-    assert_eq!(id.as_deref(), Some("512159482605"), "search lag must not duplicate the contact");
+    let id = adapter(&server)
+        .upsert(upsert("contacts", &p, "email", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        id.as_deref(),
+        Some("512159482605"),
+        "search lag must not duplicate the contact"
+    );
 }
 
 #[tokio::test]
 async fn x16_hubspot_path_segments_are_url_encoded() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE")).and(path("/crm/v3/objects/p_custom%2F..%2Fx/5%3F"))
-        .respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
-    assert_eq!(adapter(&server).delete("p_custom/../x", "5?").await.unwrap(), RemoteDelete::Deleted);
+    Mock::given(method("DELETE"))
+        .and(path("/crm/v3/objects/p_custom%2F..%2Fx/5%3F"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        adapter(&server)
+            .delete("p_custom/../x", "5?")
+            .await
+            .unwrap(),
+        RemoteDelete::Deleted
+    );
 }
 
 #[tokio::test]
 async fn hubspot_delete_of_a_missing_object_is_not_found() {
     let server = MockServer::start().await;
-    Mock::given(method("DELETE")).and(path("/crm/v3/objects/contacts/9"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "resource not found"})))
-        .expect(1).mount(&server).await;
-    assert_eq!(adapter(&server).delete("contacts", "9").await.unwrap(), RemoteDelete::NotFound);
+    Mock::given(method("DELETE"))
+        .and(path("/crm/v3/objects/contacts/9"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "resource not found"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        adapter(&server).delete("contacts", "9").await.unwrap(),
+        RemoteDelete::NotFound
+    );
 }
 
 #[tokio::test]
@@ -181,10 +276,20 @@ async fn hubspot_errors_carry_kind_category_and_correlation_id() {
         })))
         .mount(&server).await;
     let p = payload(json!({"email": "bad@"}));
-    let err = adapter(&server).upsert(upsert("contacts", &p, "", None)).await.unwrap_err();
+    let err = adapter(&server)
+        .upsert(upsert("contacts", &p, "", None))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
     assert!(err.is_record_error());
-    assert_eq!((err.status, err.category.as_deref(), err.correlation_id.as_deref()), (Some(400), Some("VALIDATION_ERROR"), Some("cid-7")));
+    assert_eq!(
+        (
+            err.status,
+            err.category.as_deref(),
+            err.correlation_id.as_deref()
+        ),
+        (Some(400), Some("VALIDATION_ERROR"), Some("cid-7"))
+    );
     assert!(err.to_string().contains("INVALID_EMAIL"));
 }
 
@@ -196,33 +301,57 @@ async fn x3_hubspot_429_is_retried_after_the_server_wait() {
             "status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"
         })))
         .up_to_n_times(1).expect(1).mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/deals"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "1"})))
-        .expect(1).mount(&server).await;
+        .expect(1)
+        .mount(&server)
+        .await;
     let p = payload(json!({"dealname": "x"}));
-    assert_eq!(adapter(&server).upsert(upsert("deals", &p, "", None)).await.unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        adapter(&server)
+            .upsert(upsert("deals", &p, "", None))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("1")
+    );
 }
 
 #[tokio::test]
 async fn x3_hubspot_persistent_5xx_gives_up_after_the_attempt_budget() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/deals"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
         .respond_with(ResponseTemplate::new(503))
-        .expect(3).mount(&server).await;
+        .expect(3)
+        .mount(&server)
+        .await;
     let p = payload(json!({"dealname": "x"}));
-    let err = adapter(&server).upsert(upsert("deals", &p, "", None)).await.unwrap_err();
+    let err = adapter(&server)
+        .upsert(upsert("deals", &p, "", None))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::Transient);
     assert!(!err.is_record_error());
 }
 
 fn items(payloads: &[Payload]) -> Vec<BatchItem<'_>> {
-    payloads.iter().map(|payload| BatchItem { payload, crm_id: None }).collect()
+    payloads
+        .iter()
+        .map(|payload| BatchItem {
+            payload,
+            crm_id: None,
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn g14_hubspot_batch_upsert_uses_the_native_endpoint_in_slices_of_100() {
     let server = MockServer::start().await;
-    let payloads: Vec<Payload> = (0..150).map(|i| payload(json!({"email": format!("u{i}@x.io"), "n": i}))).collect();
+    let payloads: Vec<Payload> = (0..150)
+        .map(|i| payload(json!({"email": format!("u{i}@x.io"), "n": i})))
+        .collect();
     let first: Vec<Value> = payloads[..100]
         .iter()
         .map(|p| json!({"id": p["email"], "idProperty": "email", "properties": p, "objectWriteTraceId": p["email"]}))
@@ -230,14 +359,29 @@ async fn g14_hubspot_batch_upsert_uses_the_native_endpoint_in_slices_of_100() {
     let results = |range: std::ops::Range<usize>| -> Vec<Value> {
         range.map(|i| json!({"id": format!("{}", 1000 + i), "properties": {"email": format!("u{i}@x.io")}, "new": true})).collect()
     };
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts/batch/upsert"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
         .and(body_json(json!({"inputs": first})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": results(0..100)})))
-        .expect(1).mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/contacts/batch/upsert"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": results(100..150)})))
-        .expect(1).mount(&server).await;
-    let result = adapter(&server).batch_upsert("contacts", &items(&payloads), "email").await.unwrap();
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "COMPLETE", "results": results(0..100)})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "COMPLETE", "results": results(100..150)})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let result = adapter(&server)
+        .batch_upsert("contacts", &items(&payloads), "email")
+        .await
+        .unwrap();
     assert_eq!(result.crm_ids.len(), 150);
     assert_eq!(result.crm_ids["u149@x.io"], "1149");
     assert!(result.errors.is_empty());
@@ -254,13 +398,26 @@ async fn x4_hubspot_207_errors_are_attributed_to_their_inputs() {
             "errors": [{"status": "error", "category": "VALIDATION_ERROR", "message": "Email address b@ is invalid", "context": {"objectWriteTraceId": ["b@"]}}]
         })))
         .mount(&server).await;
-    let payloads = vec![payload(json!({"email": "a@x.io"})), payload(json!({"email": "b@"})), payload(json!({"email": "c@x.io"}))];
-    let result = adapter(&server).batch_upsert("contacts", &items(&payloads), "email").await.unwrap();
+    let payloads = vec![
+        payload(json!({"email": "a@x.io"})),
+        payload(json!({"email": "b@"})),
+        payload(json!({"email": "c@x.io"})),
+    ];
+    let result = adapter(&server)
+        .batch_upsert("contacts", &items(&payloads), "email")
+        .await
+        .unwrap();
     assert_eq!(result.crm_ids.get("a@x.io").map(String::as_str), Some("1"));
     assert_eq!(result.errors.len(), 1);
     assert_eq!(result.errors[0].id_value.as_deref(), Some("b@"));
-    assert_eq!(result.errors[0].error.kind(), AdapterErrorKind::ValidationFailed);
-    assert!(!result.crm_ids.contains_key("c@x.io"), "a silent omission stays visible to the engine");
+    assert_eq!(
+        result.errors[0].error.kind(),
+        AdapterErrorKind::ValidationFailed
+    );
+    assert!(
+        !result.crm_ids.contains_key("c@x.io"),
+        "a silent omission stays visible to the engine"
+    );
 }
 
 #[tokio::test]
@@ -271,19 +428,34 @@ async fn x2_hubspot_batch_records_with_known_ids_are_updated_by_id() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": [{"id": "77", "properties": {"email": "new@x.io"}}]})))
         .expect(1).mount(&server).await;
     let p = payload(json!({"email": "new@x.io"}));
-    let records = [BatchItem { payload: &p, crm_id: Some("77") }];
-    let result = adapter(&server).batch_upsert("contacts", &records, "email").await.unwrap();
-    assert_eq!(result.crm_ids.get("new@x.io").map(String::as_str), Some("77"));
+    let records = [BatchItem {
+        payload: &p,
+        crm_id: Some("77"),
+    }];
+    let result = adapter(&server)
+        .batch_upsert("contacts", &records, "email")
+        .await
+        .unwrap();
+    assert_eq!(
+        result.crm_ids.get("new@x.io").map(String::as_str),
+        Some("77")
+    );
 }
 
 #[tokio::test]
 async fn g14_hubspot_batch_archive_uses_the_native_endpoint() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/companies/batch/archive"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/batch/archive"))
         .respond_with(ResponseTemplate::new(204))
-        .expect(2).mount(&server).await;
+        .expect(2)
+        .mount(&server)
+        .await;
     let ids: Vec<String> = (0..150).map(|i| i.to_string()).collect();
-    adapter(&server).batch_delete("companies", &ids).await.unwrap();
+    adapter(&server)
+        .batch_delete("companies", &ids)
+        .await
+        .unwrap();
     let requests = server.received_requests().await.unwrap();
     let first: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(first["inputs"].as_array().unwrap().len(), 100);
@@ -297,7 +469,10 @@ async fn hubspot_a_whole_batch_rejection_is_a_validation_error_for_the_engine_to
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"status": "error", "message": "Duplicate IDs found in batch input", "category": "VALIDATION_ERROR"})))
         .mount(&server).await;
     let payloads = vec![payload(json!({"email": "a@x.io"}))];
-    let err = adapter(&server).batch_upsert("contacts", &items(&payloads), "email").await.unwrap_err();
+    let err = adapter(&server)
+        .batch_upsert("contacts", &items(&payloads), "email")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
 }
 
@@ -329,20 +504,32 @@ async fn hubspot_no_secret_appears_in_errors_or_logs_of_failing_requests() {
     Mock::given(method("POST")).and(path("/crm/v3/objects/deals"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!({"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})))
         .mount(&server).await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/tickets"))
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/tickets"))
         .respond_with(ResponseTemplate::new(503))
-        .mount(&server).await;
+        .mount(&server)
+        .await;
     let p = payload(json!({"dealname": "x"}));
     let hubspot = adapter(&server);
-    let unauthorized = hubspot.upsert(upsert("deals", &p, "", None)).await.unwrap_err();
-    assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
-    let outage = hubspot.upsert(upsert("tickets", &p, "", None)).await.unwrap_err();
-    // Nothing listens on port 9: a connection error.
-    let refused = HubSpotAdapter::new(HubSpotConfig::new(TOKEN).base_url("http://127.0.0.1:9").http(settings()))
-        .unwrap()
+    let unauthorized = hubspot
         .upsert(upsert("deals", &p, "", None))
         .await
         .unwrap_err();
+    assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
+    let outage = hubspot
+        .upsert(upsert("tickets", &p, "", None))
+        .await
+        .unwrap_err();
+    // Nothing listens on port 9: a connection error.
+    let refused = HubSpotAdapter::new(
+        HubSpotConfig::new(TOKEN)
+            .base_url("http://127.0.0.1:9")
+            .http(settings()),
+    )
+    .unwrap()
+    .upsert(upsert("deals", &p, "", None))
+    .await
+    .unwrap_err();
     assert_eq!(refused.kind(), AdapterErrorKind::Transient);
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

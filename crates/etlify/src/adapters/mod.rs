@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+pub use self::airtable::{AirtableAdapter, AirtableConfig};
 pub use self::error::{AdapterError, AdapterErrorKind};
 pub use self::http::{HttpClient, HttpRequest, HttpResponse, HttpSettings, Secret};
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};

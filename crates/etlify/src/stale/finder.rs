@@ -286,8 +286,9 @@ impl<'a> Finder<'a> {
         Ok(rows.into_iter().next().and_then(|(w,)| w))
     }
 
-    /// Phase 1 of [`FinderPlan::ChangedSince`]: records with a sync row,
-    /// among those changed after `watermark` or never stamped.
+    /// Phase 1 of [`FinderPlan::ChangedSince`]: a page of candidate ids —
+    /// records with a sync row never stamped, or reaching a row (their own
+    /// or a dependency's) changed after `watermark`.
     pub(crate) fn changed_page(
         &self,
         watermark: Option<Timestamp>,
@@ -333,30 +334,39 @@ impl<'a> Finder<'a> {
             }
         }
 
-        // The candidates drive the query (a derived table first in FROM):
-        // the exact predicate is evaluated for them only.
+        // Candidates only, in pages; the exact predicate is applied to
+        // each page separately (`exact_page`), so no planner can evaluate
+        // it over the whole table first.
         const CANDIDATES: &str = "etlify_candidates";
         let mut select = Query::select();
         select
-            .expr(self.pk().cast_as("bigint"))
+            .column((Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)))
             .from_subquery(candidates, Alias::new(CANDIDATES))
-            .join(
-                JoinType::InnerJoin,
-                Alias::new(self.table()),
-                self.pk()
-                    .equals((Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID))),
+            .order_by(
+                (Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)),
+                Order::Asc,
             )
+            .limit(limit);
+        select
+    }
+
+    /// The stale ones among `candidates` (a page of `changed_page`).
+    pub(crate) fn exact_page(&self, candidates: &[ResourceId]) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(self.pk().cast_as("bigint"))
+            .from(Alias::new(self.table()))
             .join_as(
                 JoinType::InnerJoin,
                 Cs::Table,
                 Alias::new(SYNC),
-                self.sync_join(after),
-            );
+                self.sync_join(None),
+            )
+            .and_where(self.pk().is_in(candidates.iter().map(|id| id.get())));
         self.restrict(&mut select, self.table());
         select
             .and_where(self.stale_condition())
-            .order_by_expr(self.pk(), Order::Asc)
-            .limit(limit);
+            .order_by_expr(self.pk(), Order::Asc);
         select
     }
 
@@ -496,13 +506,17 @@ impl<'a> StaleIds<'a> {
                 }
                 Phase::Unsynced => self.finder.unsynced_page(self.cursor, self.page_size),
             };
-            let (sql, values) = self.finder.store().build(&statement);
-            let rows: Vec<(i64,)> = self.finder.store().fetch_all(sql, values).await?;
-            let ids: Vec<ResourceId> = rows.into_iter().map(|(id,)| ResourceId(id)).collect();
-            let last_page = (ids.len() as u64) < self.page_size;
-            if let Some(last) = ids.last() {
+            let fetched = self.fetch(&statement).await?;
+            let last_page = (fetched.len() as u64) < self.page_size;
+            if let Some(last) = fetched.last() {
                 self.cursor = Some(*last);
             }
+            let ids = match self.phase {
+                Phase::Changed(_) if !fetched.is_empty() => {
+                    self.fetch(&self.finder.exact_page(&fetched)).await?
+                }
+                _ => fetched,
+            };
             if last_page {
                 self.phase = match self.phase {
                     Phase::Changed(_) => {
@@ -517,6 +531,12 @@ impl<'a> StaleIds<'a> {
             }
             return Ok(Some(ids));
         }
+    }
+
+    async fn fetch(&self, statement: &SelectStatement) -> Result<Vec<ResourceId>> {
+        let (sql, values) = self.finder.store().build(statement);
+        let rows: Vec<(i64,)> = self.finder.store().fetch_all(sql, values).await?;
+        Ok(rows.into_iter().map(|(id,)| ResourceId(id)).collect())
     }
 
     /// Every remaining id (tests and small tables; prefer pages).

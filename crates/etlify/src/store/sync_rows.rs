@@ -9,7 +9,7 @@ use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
 use sqlx::FromRow;
 
 use super::dialect::{now_expr, null_timestamp, timestamp_value};
-use super::{Store, Timestamp};
+use super::{Pool, Store, Timestamp};
 use crate::error::Result;
 use crate::id::SyncKey;
 
@@ -128,12 +128,97 @@ pub(crate) async fn write(store: &Store, changes: &[(SyncKey, RowChange)]) -> Re
     for rank in 0..3u8 {
         let group: Vec<&(SyncKey, RowChange)> =
             changes.iter().filter(|(_, c)| c.rank() == rank).collect();
+        if group.is_empty() {
+            continue;
+        }
+        if let Pool::Postgres(pool) = store.pool() {
+            // One array-bound statement: parse and bind cost no longer
+            // grow with the number of rows.
+            write_unnest(pool, &group).await?;
+            continue;
+        }
         for chunk in group.chunks(WRITE_CHUNK) {
             write_chunk(store, chunk).await?;
         }
     }
     Ok(())
 }
+
+/// PostgreSQL: `INSERT … SELECT FROM UNNEST($1, …) ON CONFLICT …` with one
+/// array per column. Same semantics as [`write_chunk`].
+async fn write_unnest(pool: &sqlx::PgPool, group: &[&(SyncKey, RowChange)]) -> Result<()> {
+    let Some((_, first)) = group.first() else {
+        return Ok(());
+    };
+    let mut crm_names = Vec::with_capacity(group.len());
+    let mut types = Vec::with_capacity(group.len());
+    let mut ids = Vec::with_capacity(group.len());
+    let mut crm_ids: Vec<Option<String>> = Vec::with_capacity(group.len());
+    let mut digests: Vec<Option<String>> = Vec::with_capacity(group.len());
+    let mut synced_at: Vec<Option<Timestamp>> = Vec::with_capacity(group.len());
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(group.len());
+    for (key, change) in group {
+        crm_names.push(key.crm_name.clone());
+        types.push(key.resource_type.clone());
+        ids.push(key.resource_id.get());
+        let (crm_id, digest, at, error) = match change {
+            RowChange::Synced { crm_id, digest, at } => {
+                (crm_id.clone(), Some(digest.clone()), Some(*at), None)
+            }
+            RowChange::Checked { at } => (None, None, Some(*at), None),
+            RowChange::Failed { message } => (None, None, None, Some(truncate_error(message))),
+        };
+        crm_ids.push(crm_id);
+        digests.push(digest);
+        synced_at.push(at);
+        errors.push(error);
+    }
+    let sql: &'static str = match first {
+        RowChange::Synced { .. } => PG_UPSERT_SYNCED,
+        RowChange::Checked { .. } => PG_UPSERT_CHECKED,
+        RowChange::Failed { .. } => PG_UPSERT_FAILED,
+    };
+    sqlx::query(sql)
+        .bind(crm_names)
+        .bind(types)
+        .bind(ids)
+        .bind(crm_ids)
+        .bind(digests)
+        .bind(synced_at)
+        .bind(errors)
+        .persistent(false)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+const PG_FIND_MANY: &str = r#"SELECT "id", "crm_id", "resource_type", "resource_id", "last_digest", "last_synced_at", "last_error", "crm_name", CAST("error_count" AS bigint) AS "error_count"
+FROM "crm_synchronisations" WHERE "crm_name" = $1 AND "resource_type" = $2 AND "resource_id" = ANY($3::int8[])"#;
+
+/// The shared head of the PostgreSQL array upserts.
+macro_rules! pg_unnest_upsert {
+    ($set:literal) => {
+        concat!(
+            r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "last_digest", "last_synced_at", "last_error", "error_count", "created_at", "updated_at")
+SELECT t.crm_name, t.resource_type, t.resource_id, t.crm_id, t.last_digest, t.last_synced_at, t.last_error,
+       CASE WHEN t.last_error IS NULL THEN 0 ELSE 1 END, (clock_timestamp() AT TIME ZONE 'UTC'), (clock_timestamp() AT TIME ZONE 'UTC')
+FROM UNNEST($1::varchar[], $2::varchar[], $3::int8[], $4::varchar[], $5::varchar[], $6::timestamp[], $7::text[])
+     AS t(crm_name, resource_type, resource_id, crm_id, last_digest, last_synced_at, last_error)
+ON CONFLICT ("crm_name", "resource_type", "resource_id") DO UPDATE SET "#,
+            $set
+        )
+    };
+}
+
+const PG_UPSERT_SYNCED: &str = pg_unnest_upsert!(
+    r#""crm_id" = COALESCE("excluded"."crm_id", "crm_synchronisations"."crm_id"), "last_digest" = "excluded"."last_digest", "last_synced_at" = "excluded"."last_synced_at", "last_error" = NULL, "error_count" = 0, "updated_at" = "excluded"."updated_at""#
+);
+const PG_UPSERT_CHECKED: &str = pg_unnest_upsert!(
+    r#""last_synced_at" = "excluded"."last_synced_at", "last_error" = NULL, "error_count" = 0, "updated_at" = "excluded"."updated_at""#
+);
+const PG_UPSERT_FAILED: &str = pg_unnest_upsert!(
+    r#""last_error" = "excluded"."last_error", "error_count" = "crm_synchronisations"."error_count" + 1, "updated_at" = "excluded"."updated_at""#
+);
 
 async fn write_chunk(store: &Store, chunk: &[&(SyncKey, RowChange)]) -> Result<()> {
     let Some((_, first)) = chunk.first() else {
@@ -269,6 +354,17 @@ pub(crate) async fn find_many(
 ) -> Result<Vec<SyncRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Pool::Postgres(pool) = store.pool() {
+        // One array parameter instead of one per id (planning cost).
+        let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        return Ok(sqlx::query_as::<_, SyncRow>(PG_FIND_MANY)
+            .bind(crm_name)
+            .bind(resource_type)
+            .bind(ids)
+            .persistent(false)
+            .fetch_all(pool)
+            .await?);
     }
     let mut select = Query::select();
     select

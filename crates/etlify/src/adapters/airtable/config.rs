@@ -1,0 +1,115 @@
+//! Settings of the Airtable adapter (CONTRACTS §2.1, §2.2, §2.7).
+
+use crate::adapters::http::{HttpSettings, Secret};
+use crate::error::ConfigError;
+
+/// Airtable's public API.
+pub const DEFAULT_BASE_URL: &str = "https://api.airtable.com";
+/// The API version path under the base URL.
+pub const DEFAULT_API_VERSION: &str = "v0";
+/// Records per batch request: Airtable's documented maximum (CONTRACTS §2.2).
+pub const MAX_BATCH_SIZE: usize = 10;
+
+/// How to reach one Airtable base.
+#[derive(Debug, Clone)]
+pub struct AirtableConfig {
+    /// Personal access token or OAuth token (opaque; never shown).
+    pub token: Secret,
+    /// Base URL; the sandbox's in tests and demos.
+    pub base_url: String,
+    /// API version path under the base URL (`v0`).
+    pub api_version: String,
+    /// The base's id, `app…` (CONTRACTS §2.7).
+    pub base_id: String,
+    /// Records per batch request (1 to 10).
+    pub batch_size: usize,
+    /// Sends `typecast: true` on writes, so Airtable converts string
+    /// values (and may create select options) instead of rejecting them.
+    pub typecast: bool,
+    /// Timeouts and retries.
+    pub http: HttpSettings,
+}
+
+impl AirtableConfig {
+    /// Production Airtable, base `base_id`, with `token`.
+    pub fn new(token: impl Into<Secret>, base_id: impl Into<String>) -> Self {
+        Self {
+            token: token.into(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            base_id: base_id.into(),
+            batch_size: MAX_BATCH_SIZE,
+            typecast: false,
+            http: HttpSettings::default(),
+        }
+    }
+
+    /// Another base URL (the sandbox, a proxy).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Another API version path.
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// Another base.
+    pub fn base_id(mut self, base_id: impl Into<String>) -> Self {
+        self.base_id = base_id.into();
+        self
+    }
+
+    /// Records per batch request.
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = size;
+        self
+    }
+
+    /// Whether writes ask Airtable to convert values (`typecast`).
+    pub fn typecast(mut self, typecast: bool) -> Self {
+        self.typecast = typecast;
+        self
+    }
+
+    /// Timeouts and retries.
+    pub fn http(mut self, http: HttpSettings) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// Checks every field; the error names the offending one.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.token.expose().trim().is_empty() {
+            return Err(error("token", "must not be empty"));
+        }
+        if !is_airtable_id(&self.base_id, "app") {
+            return Err(error(
+                "base_id",
+                "must be an Airtable base id: `app` followed by letters and digits \
+                 (e.g. appXXXXXXXXXXXXXX)",
+            ));
+        }
+        if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
+            return Err(error("batch_size", "must be between 1 and 10"));
+        }
+        if self.api_version.split('/').all(str::is_empty) {
+            return Err(error("api_version", "must not be empty (e.g. `v0`)"));
+        }
+        Ok(())
+    }
+}
+
+fn error(field: &str, expected: &str) -> ConfigError {
+    ConfigError::new("airtable", field, expected)
+}
+
+/// Whether `id` is `prefix` followed by one or more ASCII letters and
+/// digits. The prefix is checked strictly, the length leniently
+/// (CONTRACTS §2.7: 17 characters in every example, never specified).
+pub(crate) fn is_airtable_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
