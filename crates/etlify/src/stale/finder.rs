@@ -350,11 +350,16 @@ impl<'a> Finder<'a> {
         select
     }
 
-    /// The stale ones among `candidates` (a page of `changed_page`).
+    /// The stale ones among `candidates` (a page of `changed_page`): each
+    /// candidate with a flag, `(id, 1)` when stale. The predicate sits in
+    /// the select list so it is evaluated for these rows only, whatever
+    /// plan the database picks; the caller keeps the flagged ids.
     pub(crate) fn exact_page(&self, candidates: &[ResourceId]) -> SelectStatement {
+        let stale = Expr::case(self.stale_condition(), Expr::val(1)).finally(Expr::val(0));
         let mut select = Query::select();
         select
             .expr(self.pk().cast_as("bigint"))
+            .expr(Expr::Case(Box::new(stale)).cast_as("bigint"))
             .from(Alias::new(self.table()))
             .join_as(
                 JoinType::InnerJoin,
@@ -364,9 +369,7 @@ impl<'a> Finder<'a> {
             )
             .and_where(self.pk().is_in(candidates.iter().map(|id| id.get())));
         self.restrict(&mut select, self.table());
-        select
-            .and_where(self.stale_condition())
-            .order_by_expr(self.pk(), Order::Asc);
+        select.order_by_expr(self.pk(), Order::Asc);
         select
     }
 
@@ -425,7 +428,7 @@ impl<'a> Finder<'a> {
         let mut row = Query::select();
         row.expr(Expr::val(1))
             .from_as(Cs::Table, Alias::new(SYNC))
-            .and_where(self.sync_join(None));
+            .and_where(self.sync_join(after));
         let mut select = Query::select();
         select
             .expr(self.pk().cast_as("bigint"))
@@ -513,7 +516,15 @@ impl<'a> StaleIds<'a> {
             }
             let ids = match self.phase {
                 Phase::Changed(_) if !fetched.is_empty() => {
-                    self.fetch(&self.finder.exact_page(&fetched)).await?
+                    let (sql, values) =
+                        self.finder.store().build(&self.finder.exact_page(&fetched));
+                    let flagged: Vec<(i64, i64)> =
+                        self.finder.store().fetch_all(sql, values).await?;
+                    flagged
+                        .into_iter()
+                        .filter(|(_, stale)| *stale == 1)
+                        .map(|(id, _)| ResourceId(id))
+                        .collect()
                 }
                 _ => fetched,
             };

@@ -108,7 +108,9 @@ const POSTGRES_CREATE_PENDING: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_pend
 /// Index statements, identical on both backends.
 const CREATE_INDEXES: &[&str] = &[
     r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_crm_sync_resource_crm" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id")"#,
-    r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_etlify_sync_unique_crm_id" ON "crm_synchronisations" ("crm_name", "resource_type", "crm_id")"#,
+    // Partial: rows without a CRM id are not indexed, and the planner never
+    // mistakes this index for the resource index (same leading columns).
+    r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_etlify_sync_unique_crm_id" ON "crm_synchronisations" ("crm_name", "resource_type", "crm_id") WHERE "crm_id" IS NOT NULL"#,
     r#"CREATE INDEX IF NOT EXISTS "idx_pending_syncs_on_dependency_crm" ON "etlify_pending_syncs" ("dependency_type", "dependency_id", "crm_name")"#,
     r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs" ("dependent_type", "dependent_id", "dependency_type", "dependency_id", "crm_name")"#,
 ];

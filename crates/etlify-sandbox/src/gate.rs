@@ -1,0 +1,93 @@
+//! Pieces shared by the two API gates (the middleware in front of each API
+//! that logs, authenticates, rate-limits and injects faults).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderMap;
+use axum::response::Response;
+
+use crate::request_log::{Api, RequestEntry};
+use crate::state::{lock, AppState};
+
+/// Marker put in a response's extensions: the server closes the connection
+/// instead of sending the response.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropConnection;
+
+/// A response that the server turns into a closed connection.
+pub(crate) fn dropped_connection() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    response.extensions_mut().insert(DropConnection);
+    response
+}
+
+/// The route template matched by the router, or `<unmatched>`.
+pub(crate) fn route_template(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "<unmatched>".to_owned(), |m| m.as_str().to_owned())
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// What the gate needs to remember about a request to log it at the end.
+#[derive(Debug)]
+pub(crate) struct RequestFacts {
+    pub(crate) api: Api,
+    pub(crate) method: String,
+    pub(crate) route: String,
+    pub(crate) path: String,
+    pub(crate) arrived: Instant,
+}
+
+impl RequestFacts {
+    pub(crate) fn of(api: Api, request: &Request) -> Self {
+        Self {
+            api,
+            method: request.method().as_str().to_owned(),
+            route: route_template(request),
+            path: request.uri().path().to_owned(),
+            arrived: Instant::now(),
+        }
+    }
+
+    /// Logs the request with the status of `response` (none if dropped).
+    pub(crate) fn log(self, state: &AppState, response: &Response) {
+        let status = if response.extensions().get::<DropConnection>().is_some() {
+            None
+        } else {
+            Some(response.status().as_u16())
+        };
+        let mut log = lock(&state.log);
+        let entry = RequestEntry {
+            at_ms: log.millis_since_start(self.arrived),
+            api: self.api,
+            method: self.method,
+            route: self.route,
+            path: self.path,
+            status,
+        };
+        log.record(entry);
+    }
+}
+
+/// Whole seconds for a `Retry-After` header, rounded up, at least 1.
+pub(crate) fn ceil_secs(duration: std::time::Duration) -> u64 {
+    let secs = duration.as_secs();
+    if duration.subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs.max(1)
+    }
+}

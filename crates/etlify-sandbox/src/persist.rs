@@ -1,0 +1,65 @@
+//! Optional persistence of the stores to a JSON file: loaded at start when
+//! the file exists, written on shutdown (and on `POST /_sandbox/save`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::airtable::store::AirtableSnapshot;
+use crate::error::SandboxError;
+use crate::hubspot::store::HubSpotSnapshot;
+use crate::state::{lock, AppState};
+
+/// The state file's document.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PersistedState {
+    version: u32,
+    hubspot: HubSpotSnapshot,
+    airtable: AirtableSnapshot,
+}
+
+const FORMAT_VERSION: u32 = 1;
+
+/// Loads `path` into the stores; a missing file is not an error.
+pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(SandboxError::StateFile {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let persisted: PersistedState =
+        serde_json::from_str(&text).map_err(|source| SandboxError::StateFormat {
+            path: path.to_owned(),
+            source,
+        })?;
+    lock(&state.hubspot).restore(persisted.hubspot, Instant::now());
+    lock(&state.airtable).restore(persisted.airtable);
+    Ok(())
+}
+
+/// Writes the stores to `path` (through a temporary file, then a rename).
+pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
+    let persisted = PersistedState {
+        version: FORMAT_VERSION,
+        hubspot: lock(&state.hubspot).snapshot(),
+        airtable: lock(&state.airtable).snapshot(),
+    };
+    let text =
+        serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {
+            path: path.to_owned(),
+            source,
+        })?;
+    let temporary = path.with_extension("tmp");
+    let io_error = |source| SandboxError::StateFile {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(&temporary, text).map_err(io_error)?;
+    std::fs::rename(&temporary, path).map_err(io_error)
+}

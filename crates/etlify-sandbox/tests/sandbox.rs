@@ -1,0 +1,21 @@
+//! Integration tests of the sandbox, over real loopback HTTP.
+#![allow(clippy::unwrap_used)]
+
+// Shared start-up and HTTP helpers.
+#[path = "sandbox/common.rs"]
+mod common;
+// HubSpot objects, batch, search, auth, errors.
+#[path = "sandbox/hubspot.rs"]
+mod hubspot;
+// HubSpot and Airtable rate limits.
+#[path = "sandbox/limits.rs"]
+mod limits;
+// Airtable records, upsert, formulas, errors.
+#[path = "sandbox/airtable.rs"]
+mod airtable;
+// Injected errors, latency, dropped connections.
+#[path = "sandbox/faults.rs"]
+mod faults;
+// Request log, admin API, persistence, configuration.
+#[path = "sandbox/admin.rs"]
+mod admin;
