@@ -12,7 +12,11 @@ use super::finder::{Finder, FinderPlan, Selection, StaleIds};
 use crate::engine::Etlify;
 use crate::error::{ConfigError, Result};
 use crate::outcome::BatchStats;
+use crate::store::dialect::refresh_sync_statistics;
 use crate::sync::BatchSynchronizer;
+
+/// Rows written between two refreshes of the sync table's statistics.
+const ROWS_BETWEEN_STATISTICS: usize = 50_000;
 
 /// Default page size, as the gem's `DEFAULT_BATCH_SIZE`.
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
@@ -140,6 +144,7 @@ impl Etlify {
             Selection::Stale
         };
         let mut stats = RunStats::default();
+        let mut written_since_statistics = 0;
         for model in self.models() {
             let resource_type = model.resource_type();
             if options
@@ -167,6 +172,11 @@ impl Etlify {
                         .call(crm_name, resource_type, &page)
                         .await?;
                     stats.total += page.len();
+                    written_since_statistics += page.len();
+                    if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
+                        refresh_sync_statistics(self.store()).await?;
+                        written_since_statistics = 0;
+                    }
                     *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
                     stats.errors += batch.errors;
                     stats.outcomes.merge(&batch);

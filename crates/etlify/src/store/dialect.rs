@@ -72,3 +72,15 @@ pub(crate) fn epoch_expr(store: &Store) -> sea_query::Expr {
         Pool::Postgres(_) => sea_query::Expr::cust("TIMESTAMP '1970-01-01 00:00:00'"),
     }
 }
+
+/// Refreshes the planner statistics of the sync table (PostgreSQL), so
+/// that a table that grew during a run is read through its indexes;
+/// autovacuum does it too, but only later. SQLite needs nothing.
+pub(crate) async fn refresh_sync_statistics(store: &Store) -> Result<()> {
+    if let Pool::Postgres(pool) = store.pool() {
+        sqlx::query(r#"ANALYZE "crm_synchronisations""#)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
