@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use etlify::adapters::NullAdapter;
 use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model, RunStats, SqlPayload, Store,
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model,
+    RunStats, SqlPayload, Store,
 };
 use serde_json::json;
 use sqlx::AssertSqlSafe;
@@ -38,7 +39,10 @@ fn parse_args() -> Result<Args, String> {
         users: 10_000,
         batch_size: 1_000,
         postgres_url: std::env::var("ETLIFY_BENCH_POSTGRES_URL").ok(),
-        path: std::env::temp_dir().join("etlify-bench.sqlite3").display().to_string(),
+        path: std::env::temp_dir()
+            .join("etlify-bench.sqlite3")
+            .display()
+            .to_string(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,7 +50,9 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--backend" => args.backend = value()?,
             "--users" => args.users = value()?.parse().map_err(|e| format!("--users: {e}"))?,
-            "--batch-size" => args.batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,
+            "--batch-size" => {
+                args.batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?
+            }
             "--postgres-url" => args.postgres_url = Some(value()?),
             "--path" => args.path = value()?,
             other => return Err(format!("unknown argument {other}")),
@@ -75,8 +81,14 @@ fn peak_rss_mib() -> f64 {
 
 async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
     match pool {
-        Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(p).await.map(|_| ()),
-        Pool::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(p).await.map(|_| ()),
+        Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Pool::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(p)
+            .await
+            .map(|_| ()),
     }
 }
 
@@ -91,18 +103,42 @@ async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
     let tags = 100;
     let postgres = matches!(pool, Pool::Postgres(_));
     let (pk, ts, now) = if postgres {
-        ("bigint PRIMARY KEY", "timestamp(6) without time zone", "(now() AT TIME ZONE 'UTC' - interval '1 day')")
+        (
+            "bigint PRIMARY KEY",
+            "timestamp(6) without time zone",
+            "(now() AT TIME ZONE 'UTC' - interval '1 day')",
+        )
     } else {
-        ("integer PRIMARY KEY", "datetime(6)", "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 day')")
+        (
+            "integer PRIMARY KEY",
+            "datetime(6)",
+            "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 day')",
+        )
     };
-    for table in ["tags_users", "tags", "notes", "users", "companies", "crm_synchronisations", "etlify_pending_syncs"] {
+    for table in [
+        "tags_users",
+        "tags",
+        "notes",
+        "users",
+        "companies",
+        "crm_synchronisations",
+        "etlify_pending_syncs",
+    ] {
         exec(pool, &format!("DROP TABLE IF EXISTS {table}")).await?;
     }
     exec(pool, &format!("CREATE TABLE companies (id {pk}, name varchar, domain varchar, created_at {ts}, updated_at {ts})")).await?;
     exec(pool, &format!("CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, created_at {ts}, updated_at {ts})")).await?;
     exec(pool, &format!("CREATE TABLE notes (id {pk}, user_id bigint, body varchar, created_at {ts}, updated_at {ts})")).await?;
-    exec(pool, &format!("CREATE TABLE tags (id {pk}, name varchar, created_at {ts}, updated_at {ts})")).await?;
-    exec(pool, "CREATE TABLE tags_users (user_id bigint, tag_id bigint)").await?;
+    exec(
+        pool,
+        &format!("CREATE TABLE tags (id {pk}, name varchar, created_at {ts}, updated_at {ts})"),
+    )
+    .await?;
+    exec(
+        pool,
+        "CREATE TABLE tags_users (user_id bigint, tag_id bigint)",
+    )
+    .await?;
     let series = |n: u64, body: &str| {
         if postgres {
             format!("{body} FROM generate_series(1, {n}) AS s(i)")
@@ -121,11 +157,47 @@ async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
             format!("{with}INSERT INTO {table} ({columns}) {rest}")
         }
     };
-    exec(pool, &fill("companies", "id, name, domain, created_at, updated_at", companies, &format!("i, 'Company ' || i, 'c' || i || '.example', {now}, {now}"))).await?;
+    exec(
+        pool,
+        &fill(
+            "companies",
+            "id, name, domain, created_at, updated_at",
+            companies,
+            &format!("i, 'Company ' || i, 'c' || i || '.example', {now}, {now}"),
+        ),
+    )
+    .await?;
     exec(pool, &fill("users", "id, email, full_name, company_id, created_at, updated_at", users, &format!("i, 'user' || i || '@example.com', 'User ' || i, (i % {companies}) + 1, {now}, {now}"))).await?;
-    exec(pool, &fill("notes", "id, user_id, body, created_at, updated_at", users, &format!("i, ((i * 7) % {users}) + 1, 'note', {now}, {now}"))).await?;
-    exec(pool, &fill("tags", "id, name, created_at, updated_at", tags, &format!("i, 'tag' || i, {now}, {now}"))).await?;
-    exec(pool, &fill("tags_users", "user_id, tag_id", users / 2, &format!("(i * 2) % {users} + 1, (i % {tags}) + 1"))).await?;
+    exec(
+        pool,
+        &fill(
+            "notes",
+            "id, user_id, body, created_at, updated_at",
+            users,
+            &format!("i, ((i * 7) % {users}) + 1, 'note', {now}, {now}"),
+        ),
+    )
+    .await?;
+    exec(
+        pool,
+        &fill(
+            "tags",
+            "id, name, created_at, updated_at",
+            tags,
+            &format!("i, 'tag' || i, {now}, {now}"),
+        ),
+    )
+    .await?;
+    exec(
+        pool,
+        &fill(
+            "tags_users",
+            "user_id, tag_id",
+            users / 2,
+            &format!("(i * 2) % {users} + 1, (i % {tags}) + 1"),
+        ),
+    )
+    .await?;
     for index in [
         "CREATE INDEX idx_users_company ON users (company_id)",
         "CREATE INDEX idx_users_updated ON users (updated_at)",
@@ -165,7 +237,11 @@ struct Phase {
     stats: RunStats,
 }
 
-async fn phase(name: &'static str, etlify: &Etlify, options: BatchSyncOptions) -> Result<Phase, etlify::Error> {
+async fn phase(
+    name: &'static str,
+    etlify: &Etlify,
+    options: BatchSyncOptions,
+) -> Result<Phase, etlify::Error> {
     reset_peak_rss();
     let started = Instant::now();
     let stats = etlify.batch_sync(&options).await?;
@@ -195,9 +271,15 @@ async fn main() {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (store, pool) = match args.backend.as_str() {
         "postgres" => {
-            let url = args.postgres_url.clone().ok_or("--postgres-url or ETLIFY_BENCH_POSTGRES_URL is required")?;
+            let url = args
+                .postgres_url
+                .clone()
+                .ok_or("--postgres-url or ETLIFY_BENCH_POSTGRES_URL is required")?;
             let store = Store::connect(&url).await?;
-            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .connect(&url)
+                .await?;
             (store, Pool::Postgres(pool))
         }
         _ => {
@@ -208,7 +290,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let store = Store::connect(&url).await?;
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(url.parse::<sqlx::sqlite::SqliteConnectOptions>()?.create_if_missing(true))
+                .connect_with(
+                    url.parse::<sqlx::sqlite::SqliteConnectOptions>()?
+                        .create_if_missing(true),
+                )
                 .await?;
             (store, Pool::Sqlite(pool))
         }
@@ -226,8 +311,22 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let options = || BatchSyncOptions::new().batch_size(args.batch_size);
 
     let mut phases = vec![phase("first_full_sync", &etlify, options()).await?];
-    phases.push(phase("nothing_changed", &etlify, options().plan(FinderPlan::ChangedSince)).await?);
-    phases.push(phase("nothing_changed_reference_plan", &etlify, options().plan(FinderPlan::Reference)).await?);
+    phases.push(
+        phase(
+            "nothing_changed",
+            &etlify,
+            options().plan(FinderPlan::ChangedSince),
+        )
+        .await?,
+    );
+    phases.push(
+        phase(
+            "nothing_changed_reference_plan",
+            &etlify,
+            options().plan(FinderPlan::Reference),
+        )
+        .await?,
+    );
     let touch = match &pool {
         Pool::Postgres(_) => "UPDATE companies SET name = name || '*', updated_at = now() AT TIME ZONE 'UTC' WHERE id % 100 = 0",
         Pool::Sqlite(_) => "UPDATE companies SET name = name || '*', updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now') WHERE id % 100 = 0",
@@ -242,7 +341,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.batch_size,
         generated.as_secs_f64()
     );
-    println!("{:<34} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9}", "phase", "seconds", "found", "synced", "records/s", "x HubSpot", "peak MiB");
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9}",
+        "phase", "seconds", "found", "synced", "records/s", "x HubSpot", "peak MiB"
+    );
     for p in &phases {
         let rate = p.stats.total as f64 / p.seconds.max(f64::EPSILON);
         println!(

@@ -1,17 +1,17 @@
 //! Per-CRM request throttling (SPEC G-8, G-12, X-17).
 //!
-//! A GCRA limiter (governor): up to `max_requests` in a burst, then one
-//! request every `period / max_requests`, so a CRM's bound is reached
-//! exactly instead of sleeping a fixed interval before every request.
+//! A sliding-window limiter: up to `max_requests` in a burst, then each
+//! request as soon as the window allows, so a CRM's bound is reached
+//! exactly (and never exceeded) instead of sleeping a fixed interval
+//! before every request.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use governor::clock::DefaultClock;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::Quota;
+use tokio::time::Instant;
 
 use crate::error::ConfigError;
 
@@ -52,10 +52,17 @@ impl RateLimit {
     }
 }
 
-/// A shared, async rate limiter for one CRM.
+/// A shared, async rate limiter for one CRM: at most `max_requests` in any
+/// window of `period` (a sliding log of the last `max_requests` send
+/// times). A burst goes out at once, then each request waits exactly until
+/// the oldest one leaves the window — the bound is reached, never exceeded
+/// (unlike a token bucket refilled at `max_requests / period`, which lets
+/// up to twice the bound through one window, and unlike the gem's fixed
+/// sleep before every request).
 pub struct RateLimiter {
     limit: RateLimit,
-    inner: governor::RateLimiter<NotKeyed, InMemoryState, DefaultClock>,
+    /// Send times of the last `max_requests` requests, oldest first.
+    sent: Mutex<VecDeque<Instant>>,
 }
 
 impl fmt::Debug for RateLimiter {
@@ -67,17 +74,11 @@ impl fmt::Debug for RateLimiter {
 }
 
 impl RateLimiter {
-    /// A limiter allowing `limit.max_requests` per `limit.period`, burst included.
+    /// A limiter allowing `limit.max_requests` per `limit.period`.
     pub fn new(limit: RateLimit) -> Self {
-        let replenish = limit.period / limit.max_requests.get();
-        // `replenish` is non-zero unless period < max_requests nanoseconds;
-        // fall back to one nanosecond, which means "effectively unlimited".
-        let quota = Quota::with_period(replenish.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(limit.max_requests);
         Self {
             limit,
-            inner: governor::RateLimiter::direct(quota),
+            sent: Mutex::new(VecDeque::with_capacity(limit.max_requests() as usize)),
         }
     }
 
@@ -86,9 +87,40 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Waits until one more request is allowed.
+    /// The window, plus a small margin so that requests sent exactly one
+    /// period apart do not arrive inside one server window.
+    fn window(&self) -> Duration {
+        self.limit.period + (self.limit.period / 100).min(Duration::from_millis(50))
+    }
+
+    /// Waits until one more request is allowed, and counts it.
     pub async fn throttle(&self) {
-        self.inner.until_ready().await;
+        loop {
+            let wait = {
+                let mut sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let now = Instant::now();
+                let window = self.window();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.limit.max_requests() as usize {
+                    sent.push_back(now);
+                    return;
+                }
+                // Full: wait until the oldest request leaves the window.
+                match sent.front() {
+                    Some(oldest) => window.saturating_sub(now.duration_since(*oldest)),
+                    None => Duration::ZERO,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -138,6 +170,27 @@ impl RateLimiterSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn limiter_bursts_to_the_bound_then_waits_for_the_window() {
+        let limiter = RateLimiter::new(RateLimit::new(3, Duration::from_secs(10)).unwrap());
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.throttle().await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the burst goes out at once"
+        );
+        limiter.throttle().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(10),
+            "the 4th waits a full window: {waited:?}"
+        );
+        assert!(waited <= Duration::from_millis(10_100), "{waited:?}");
+    }
 
     #[test]
     fn rate_limit_rejects_zero_requests_and_zero_period() {

@@ -14,6 +14,7 @@ mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G
 mod config; // registry, builder validation (G-1, G-2, X-14, SPEC §7)
 mod delete; // the deleter (G-3, G-4, X-11)
 mod digest; // digest vectors of the original gem
+mod e2e; // engine + HTTP adapters + the local sandbox, over loopback
 mod finder; // the stale finder, one scenario per F-id, both plans
 mod hubspot; // the HubSpot v3 adapter: exact request shapes (wiremock)
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)

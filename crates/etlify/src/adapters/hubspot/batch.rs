@@ -5,6 +5,8 @@
 //! `objectWriteTraceId` (its id value) so that 207 errors are attributed
 //! to their inputs; results are returned keyed by id value, and the
 //! engine treats an input with neither a result nor an error as failed.
+//! Upserted (possibly created) records have their string emails
+//! lowercased like the single path's creates (HS-10, X-16).
 
 use std::collections::HashMap;
 
@@ -73,11 +75,15 @@ impl BatchAdapter for HubSpotAdapter {
             let inputs: Vec<Value> = chunk
                 .iter()
                 .map(|r| {
-                    let value = id_value(r.payload, id_property).unwrap_or_default();
+                    // Created here as by the single path: string emails
+                    // lowercased (HS-10, X-16), so both paths store the same.
+                    let mut properties = r.payload.clone();
+                    super::lowercase_email(&mut properties);
+                    let value = id_value(&properties, id_property).unwrap_or_default();
                     json!({
                         "id": value,
                         "idProperty": id_property,
-                        "properties": r.payload,
+                        "properties": properties,
                         "objectWriteTraceId": value,
                     })
                 })

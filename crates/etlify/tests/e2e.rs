@@ -1,0 +1,325 @@
+//! End to end: the engine, the real HTTP adapters and the local sandbox of
+//! the HubSpot and Airtable APIs, over loopback (SPEC G-7, G-8, G-14, G-15,
+//!
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etlify::adapters::{
+    AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy,
+};
+use etlify::{
+    BatchSyncOptions, Binding, Crm, DeleteOutcome, Model, RateLimit, SqlPayload, SyncDispatch,
+    SyncOutcome,
+};
+use etlify_sandbox::{
+    FaultConfig, RunningSandbox, Sandbox, SandboxConfig, TargetApi, DEFAULT_AIRTABLE_TOKEN,
+    DEFAULT_HUBSPOT_TOKEN,
+};
+
+use crate::support::{engine, user_model, TestDb};
+
+async fn sandbox(limits: bool) -> RunningSandbox {
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.enabled = limits;
+    config.airtable.rate_limits.enabled = limits;
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+fn fast_retries() -> HttpSettings {
+    HttpSettings {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+        },
+        ..HttpSettings::default()
+    }
+}
+
+fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
+    Arc::new(
+        HubSpotAdapter::new(
+            HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
+                .base_url(sandbox.hubspot_base_url())
+                .http(fast_retries()),
+        )
+        .unwrap(),
+    )
+}
+
+async fn users(db: &TestDb, n: usize) -> Vec<i64> {
+    let company = db.insert_company("acme").await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(
+            db.insert_user(&format!("User{i}@Example.com"), Some(company))
+                .await,
+        );
+    }
+    ids
+}
+
+async fn hubspot_e2e_batch_sync_creates_then_updates_only_what_changed(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 150).await;
+    let sandbox = sandbox(false).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(
+        (stats.total, stats.outcomes.synced, stats.errors),
+        (150, 150, 0)
+    );
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(contacts.len(), 150);
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("POST", "/crm/v3/objects/{objectType}/batch/upsert"),
+        2,
+        "150 records in batches of 100"
+    );
+
+    // The sync rows hold the sandbox's ids.
+    let row = etlify
+        .sync_row("hubspot", "User", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let contact = contacts
+        .iter()
+        .find(|c| c.id == row.crm_id.clone().unwrap())
+        .unwrap();
+    assert_eq!(contact.properties["email"], "user0@example.com");
+
+    // One change: one record sent, by its known id.
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Renamed' WHERE id = {}",
+        ids[3]
+    ))
+    .await;
+    db.touch("users", ids[3]).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.total, stats.outcomes.synced), (1, 1));
+    assert_eq!(
+        sandbox
+            .admin()
+            .request_log()
+            .count("POST", "/crm/v3/objects/{objectType}/batch/update"),
+        1
+    );
+    let renamed = etlify
+        .sync_row("hubspot", "User", ids[3])
+        .await
+        .unwrap()
+        .unwrap();
+    let contact = sandbox
+        .admin()
+        .hubspot_objects("contacts")
+        .unwrap()
+        .into_iter()
+        .find(|c| Some(&c.id) == renamed.crm_id.as_ref())
+        .unwrap();
+    assert_eq!(contact.properties["full_name"], "Renamed");
+    assert_eq!(
+        sandbox.admin().hubspot_objects("contacts").unwrap().len(),
+        150,
+        "no duplicate"
+    );
+}
+
+async fn g7_a_disabled_crm_sends_no_request_at_all(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 3).await;
+    let sandbox = sandbox(true).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox)).enabled(false)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(
+        etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Disabled
+    );
+    assert_eq!(
+        etlify.delete("hubspot", "User", ids[0]).await.unwrap(),
+        DeleteOutcome::Disabled
+    );
+    assert_eq!(
+        sandbox.admin().request_log().total,
+        0,
+        "no outgoing HTTP request while disabled"
+    );
+}
+
+async fn x2_e2e_an_object_deleted_in_the_crm_is_recreated_on_the_next_sync(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 1).await;
+    let sandbox = sandbox(false).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify.sync("hubspot", "User", ids[0]).await.unwrap();
+    assert_eq!(
+        etlify.delete("hubspot", "User", ids[0]).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        etlify.delete("hubspot", "User", ids[0]).await.unwrap(),
+        DeleteOutcome::Noop,
+        "nothing claimed any more"
+    );
+    assert_eq!(
+        etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let live: Vec<_> = sandbox
+        .admin()
+        .hubspot_objects("contacts")
+        .unwrap()
+        .into_iter()
+        .filter(|c| !c.archived)
+        .collect();
+    assert_eq!(live.len(), 1);
+    let row = etlify
+        .sync_row("hubspot", "User", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.crm_id.as_ref(), Some(&live[0].id));
+}
+
+async fn x3_e2e_outages_are_retried_and_cost_no_error_budget(db: TestDb) {
+    let db = db.with_app_schema().await;
+    users(&db, 5).await;
+    let sandbox = sandbox(false).await;
+    sandbox
+        .admin()
+        .set_faults(
+            TargetApi::Hubspot,
+            FaultConfig {
+                fail_next: 2,
+                error_statuses: vec![503],
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.outcomes.synced, stats.errors), (5, 0));
+    assert_eq!(sandbox.admin().request_log().count_status(503), 2);
+    assert_eq!(
+        db.scalar_i64("SELECT COALESCE(MAX(error_count), 0) FROM crm_synchronisations")
+            .await,
+        0
+    );
+}
+
+async fn g8_x17_the_crm_limiter_keeps_requests_within_the_sandbox_limit(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 12).await;
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.per_app_max = 5;
+    config.hubspot.rate_limits.per_app_window_ms = 500;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let limit = RateLimit::new(5, Duration::from_millis(500)).unwrap();
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("deals", "").payload(SqlPayload::new(
+            "SELECT id, full_name AS dealname FROM users",
+        )),
+    );
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox)).rate_limit(limit)],
+        vec![model],
+    )
+    .await;
+    // One request per record (no id property: plain creates).
+    for id in &ids {
+        assert_eq!(
+            etlify.sync("hubspot", "User", *id).await.unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.total, 12);
+    assert_eq!(log.count_status(429), 0, "never over the limit");
+    let peak = log.peak("hubspot.per_app", "app-0").unwrap();
+    assert_eq!(peak, 5, "and the burst reaches the bound exactly");
+}
+
+async fn airtable_e2e_batch_sync_upserts_records_by_merge_field(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 23).await;
+    let sandbox = sandbox(false).await;
+    let airtable = Arc::new(
+        AirtableAdapter::new(
+            AirtableConfig::new(DEFAULT_AIRTABLE_TOKEN, "appSandbox0000001")
+                .base_url(sandbox.base_url())
+                .http(fast_retries()),
+        )
+        .unwrap(),
+    );
+    let model = Model::new("User", "users").bind(
+        "airtable",
+        Binding::new("Contacts Été", "Email").payload(SqlPayload::new(
+            "SELECT id, email AS \"Email\", full_name AS \"Full name (display)\" FROM users",
+        )),
+    );
+    let etlify = engine(&db, vec![Crm::new("airtable", airtable)], vec![model]).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.outcomes.synced, stats.errors), (23, 0));
+    let records = sandbox
+        .admin()
+        .airtable_records("appSandbox0000001", "Contacts Été")
+        .unwrap();
+    assert_eq!(records.len(), 23);
+    let row = etlify
+        .sync_row("airtable", "User", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.crm_id.unwrap().starts_with("rec"));
+
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Renamed' WHERE id = {}",
+        ids[0]
+    ))
+    .await;
+    db.touch("users", ids[0]).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1);
+    assert_eq!(
+        sandbox
+            .admin()
+            .airtable_records("appSandbox0000001", "Contacts Été")
+            .unwrap()
+            .len(),
+        23
+    );
+}
+
+crate::backend_tests!(
+    hubspot_e2e_batch_sync_creates_then_updates_only_what_changed,
+    g7_a_disabled_crm_sends_no_request_at_all,
+    x2_e2e_an_object_deleted_in_the_crm_is_recreated_on_the_next_sync,
+    x3_e2e_outages_are_retried_and_cost_no_error_budget,
+    g8_x17_the_crm_limiter_keeps_requests_within_the_sandbox_limit,
+    airtable_e2e_batch_sync_upserts_records_by_merge_field,
+);
