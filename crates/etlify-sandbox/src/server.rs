@@ -4,6 +4,7 @@
 //! the socket without an answer.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -51,12 +52,19 @@ impl Sandbox {
         }
         let router = build_router(state.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, router, shutdown_rx));
+        let connections = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            router,
+            shutdown_rx,
+            connections.clone(),
+        ));
         Ok(RunningSandbox {
             addr: local_addr,
             state,
             shutdown_tx,
             task: Some(task),
+            connections,
         })
     }
 }
@@ -68,9 +76,16 @@ pub struct RunningSandbox {
     state: SharedState,
     shutdown_tx: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    connections: Arc<AtomicU64>,
 }
 
 impl RunningSandbox {
+    /// TCP connections accepted so far: lets a test check that clients
+    /// reuse pooled connections.
+    pub fn connections_accepted(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
     /// The bound address (with the real port when 0 was asked).
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -181,12 +196,18 @@ async fn fallback(State(state): State<SharedState>, request: Request) -> Respons
 #[error("connection dropped by fault injection")]
 struct ConnectionDropped;
 
-async fn accept_loop(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+    connections: Arc<AtomicU64>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 // A failed accept (e.g. too many open files) only loses that connection.
                 if let Ok((stream, _peer)) = accepted {
+                    connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(serve_connection(stream, router.clone(), shutdown.clone()));
                 }
             }

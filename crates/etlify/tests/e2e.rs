@@ -322,4 +322,112 @@ crate::backend_tests!(
     x3_e2e_outages_are_retried_and_cost_no_error_budget,
     g8_x17_the_crm_limiter_keeps_requests_within_the_sandbox_limit,
     airtable_e2e_batch_sync_upserts_records_by_merge_field,
+    airtable_e2e_single_syncs_go_through_the_synchronizer,
 );
+
+#[tokio::test]
+async fn g15_all_adapters_share_one_pooled_http_client() {
+    let sandbox = sandbox(false).await;
+    let hubspot = hubspot(&sandbox);
+    let airtable = AirtableAdapter::new(
+        AirtableConfig::new(DEFAULT_AIRTABLE_TOKEN, "appSandbox0000001")
+            .base_url(sandbox.base_url())
+            .http(fast_retries()),
+    )
+    .unwrap();
+    let payload = |value: serde_json::Value| value.as_object().unwrap().clone();
+    for i in 0..5 {
+        let contact = payload(serde_json::json!({"email": format!("p{i}@x.io")}));
+        etlify::Adapter::upsert(
+            hubspot.as_ref(),
+            etlify::adapters::UpsertRequest {
+                object_type: "contacts",
+                payload: &contact,
+                id_property: "email",
+                crm_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        let record = payload(serde_json::json!({"Email": format!("p{i}@x.io")}));
+        etlify::Adapter::upsert(
+            &airtable,
+            etlify::adapters::UpsertRequest {
+                object_type: "People",
+                payload: &record,
+                id_property: "Email",
+                crm_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let requests = sandbox.admin().request_log().total;
+    assert!(requests >= 20, "{requests} requests");
+    assert_eq!(
+        sandbox.connections_accepted(),
+        1,
+        "{requests} requests of two adapters over one pooled connection"
+    );
+}
+
+async fn airtable_e2e_single_syncs_go_through_the_synchronizer(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 2).await;
+    let sandbox = sandbox(false).await;
+    let airtable = Arc::new(
+        AirtableAdapter::new(
+            AirtableConfig::new(DEFAULT_AIRTABLE_TOKEN, "appSandbox0000001")
+                .base_url(sandbox.base_url())
+                .http(fast_retries()),
+        )
+        .unwrap(),
+    );
+    let model = Model::new("User", "users").bind(
+        "airtable",
+        Binding::new("People", "Email").payload(SqlPayload::new(
+            "SELECT id, email AS \"Email\", full_name AS \"Name\" FROM users",
+        )),
+    );
+    let etlify = engine(&db, vec![Crm::new("airtable", airtable)], vec![model]).await;
+    for id in &ids {
+        assert_eq!(
+            etlify.sync("airtable", "User", *id).await.unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    assert_eq!(
+        etlify.sync("airtable", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::NotModified)
+    );
+    db.exec(&format!(
+        "UPDATE users SET email = 'moved@example.com' WHERE id = {}",
+        ids[0]
+    ))
+    .await;
+    assert_eq!(
+        etlify.sync("airtable", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let records = sandbox
+        .admin()
+        .airtable_records("appSandbox0000001", "People")
+        .unwrap();
+    assert_eq!(
+        records.len(),
+        2,
+        "the email change updated the record by its id (X-2), no duplicate"
+    );
+    assert_eq!(
+        etlify.delete("airtable", "User", ids[1]).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    assert_eq!(
+        sandbox
+            .admin()
+            .airtable_records("appSandbox0000001", "People")
+            .unwrap()
+            .len(),
+        1
+    );
+}

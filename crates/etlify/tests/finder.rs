@@ -673,4 +673,35 @@ crate::backend_tests!(
     finder_f23_x7_g19_sti_filter_and_base_resource_type,
     finder_g20_has_one_through_a_belongs_to_first_hop,
     finder_x9_pages_are_ascending_and_bounded,
+    finder_f24_reserved_words_and_odd_names_are_quoted,
 );
+
+async fn finder_f24_reserved_words_and_odd_names_are_quoted(db: TestDb) {
+    create_world(&db).await;
+    let ts = if db.is_postgres() {
+        "timestamp"
+    } else {
+        "datetime(6)"
+    };
+    db.exec(&format!(r#"CREATE TABLE "order" ("id" integer PRIMARY KEY, "group" varchar, "user" bigint, "updated_at" {ts})"#)).await;
+    db.exec(&format!(
+        r#"CREATE TABLE "select" ("id" integer PRIMARY KEY, "updated_at" {ts})"#
+    ))
+    .await;
+    db.exec(&format!(
+        r#"INSERT INTO "select" ("id", "updated_at") VALUES (1, '{T2}')"#
+    ))
+    .await;
+    db.exec(&format!(r#"INSERT INTO "order" ("id", "group", "user", "updated_at") VALUES (1, 'a', 1, '{T0}'), (2, 'b', 2, '{T0}')"#)).await;
+    synced(&db, "hubspot", "Order", 1, T1, 0).await;
+    synced(&db, "hubspot", "Order", 2, T1, 0).await;
+    let model = Model::new("Order", "order").bind(
+        "hubspot",
+        Binding::new("deals", "group")
+            .payload(SqlPayload::new(r#"SELECT "id", "group" FROM "order""#))
+            .dependency(Dependency::belongs_to("select", "user"))
+            .stale_scope(r#""group" <> 'z'"#),
+    );
+    let etlify = engine_with(&db, vec![model]).await;
+    assert_eq!(stale(&etlify, "hubspot", "Order").await, [1]);
+}

@@ -39,6 +39,9 @@ pub struct AdapterError {
     pub correlation_id: Option<String>,
     /// Delay the server asked for before retrying.
     pub retry_after: Option<Duration>,
+    /// The vendor's structured details (per-input or per-property errors),
+    /// as it sent them.
+    pub details: Option<Box<serde_json::Value>>,
 }
 
 impl AdapterError {
@@ -51,6 +54,7 @@ impl AdapterError {
             category: None,
             correlation_id: None,
             retry_after: None,
+            details: None,
         }
     }
 
@@ -75,6 +79,12 @@ impl AdapterError {
     /// Sets the server-requested delay.
     pub fn retry_after(mut self, delay: Duration) -> Self {
         self.retry_after = Some(delay);
+        self
+    }
+
+    /// Sets the vendor's structured details.
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
         self
     }
 

@@ -44,6 +44,14 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
     }
     let mut error = AdapterError::new(kind, message).status(response.status);
     error.retry_after = retry_after;
+    // HS-4: `errors` (per property) or `context` (e.g. the duplicate ids).
+    if let Some(details) = body
+        .get("errors")
+        .or_else(|| body.get("context"))
+        .filter(|d| !d.is_null())
+    {
+        error = error.details(details.clone());
+    }
     if let Some(category) = text("category").or_else(|| text("errorType")) {
         error = error.category(category);
     }
@@ -101,6 +109,12 @@ mod tests {
         assert_eq!(error.category.as_deref(), Some("CONFLICT"));
         assert_eq!(error.correlation_id.as_deref(), Some("cid-1"));
         assert_eq!(existing_id(&error).as_deref(), Some("5121"));
+
+        let invalid = classify(&response(
+            400,
+            json!({"message": "Property values were not valid", "errors": [{"code": "INVALID_EMAIL", "context": {"propertyName": ["email"]}}]}),
+        ));
+        assert_eq!(invalid.details.unwrap()[0]["code"], "INVALID_EMAIL");
     }
 
     #[test]
