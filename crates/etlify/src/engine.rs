@@ -50,6 +50,14 @@ pub(crate) struct ResolvedModel {
     pub(crate) dependencies: IndexMap<String, Vec<Dependency>>,
 }
 
+/// An enabled CRM with one of its models and the model's binding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) crm: &'a Crm,
+    pub(crate) resolved: &'a ResolvedModel,
+    pub(crate) binding: &'a Binding,
+}
+
 /// A sync dependency with its table resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct ResolvedSyncDependency {
@@ -153,6 +161,22 @@ impl Etlify {
             )
         })?;
         Ok((resolved, binding))
+    }
+
+    /// What an operation on `resource_type` in `crm_name` acts on: nothing
+    /// when the CRM is disabled (checked first, G-3/G-4), else the CRM, the
+    /// model and its binding; a configuration error for unknown names.
+    pub(crate) fn target(&self, crm_name: &str, resource_type: &str) -> Result<Option<Target<'_>>> {
+        let crm = self.crm(crm_name)?;
+        if !crm.is_enabled() {
+            return Ok(None);
+        }
+        let (resolved, binding) = self.binding(crm_name, resource_type)?;
+        Ok(Some(Target {
+            crm,
+            resolved,
+            binding,
+        }))
     }
 
     /// The registered CRM `crm_name`, or a configuration error.

@@ -26,6 +26,34 @@ pub(crate) struct LocalLocks {
     locks: Mutex<HashMap<SyncKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+impl LocalLocks {
+    /// The mutex of `key`, created on first use.
+    fn mutex(&self, key: &SyncKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(key.clone()).or_default().clone()
+    }
+}
+
+/// Unlocks advisory locks on `conn`; if that fails the session may still
+/// hold them, so it is closed (the server then releases them) instead of
+/// going back to the pool.
+async fn unlock_or_close(mut conn: PoolConnection<Postgres>, keys: Vec<i64>) -> Result<()> {
+    let unlocked = sqlx::query(
+        "SELECT pg_advisory_unlock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) AS t(k)",
+    )
+    .bind(keys)
+    .execute(&mut *conn)
+    .await;
+    if unlocked.is_err() {
+        drop(conn.detach());
+    }
+    unlocked?;
+    Ok(())
+}
+
 /// A held record lock; call [`RecordLock::release`] when done.
 pub(crate) struct RecordLock {
     held: Held,
@@ -48,14 +76,7 @@ impl RecordLock {
     pub(crate) async fn acquire(store: &Store, key: &SyncKey) -> Result<Self> {
         let held = match store.pool() {
             Pool::Sqlite(_) => {
-                let mutex = {
-                    let mut locks = store
-                        .local_locks()
-                        .locks
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    locks.entry(key.clone()).or_default().clone()
-                };
+                let mutex = store.local_locks().mutex(key);
                 Held::Local {
                     guard: Some(mutex.lock_owned().await),
                     key: key.clone(),
@@ -81,18 +102,8 @@ impl RecordLock {
     /// Releases the lock.
     pub(crate) async fn release(mut self) -> Result<()> {
         if let Held::Postgres { conn, key } = &mut self.held {
-            if let Some(mut conn) = conn.take() {
-                let unlocked =
-                    sqlx::query("SELECT pg_advisory_unlock($1 # hashtext(current_schema())::int8)")
-                        .bind(*key)
-                        .execute(&mut *conn)
-                        .await;
-                if unlocked.is_err() {
-                    // The session may still hold the lock: close it so the
-                    // server releases it, rather than return it to the pool.
-                    drop(conn.detach());
-                }
-                unlocked?;
+            if let Some(conn) = conn.take() {
+                unlock_or_close(conn, vec![*key]).await?;
             }
         }
         Ok(())
@@ -158,14 +169,7 @@ impl BatchLock {
                 let mut local = Vec::with_capacity(keys.len());
                 let mut acquired = Vec::with_capacity(keys.len());
                 for key in keys {
-                    let mutex = {
-                        let mut locks = store
-                            .local_locks()
-                            .locks
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                        locks.entry(key.clone()).or_default().clone()
-                    };
+                    let mutex = store.local_locks().mutex(key);
                     let guard = mutex.try_lock_owned().ok();
                     acquired.push(guard.is_some());
                     // Kept even when busy, so the table entry is cleaned up on drop.
@@ -214,16 +218,8 @@ impl BatchLock {
     /// Releases every lock held.
     pub(crate) async fn release(mut self) -> Result<()> {
         self.local.clear();
-        if let Some((mut conn, keys)) = self.postgres.take() {
-            let unlocked =
-                sqlx::query("SELECT pg_advisory_unlock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) AS t(k)")
-                    .bind(&keys)
-                    .execute(&mut *conn)
-                    .await;
-            if unlocked.is_err() {
-                drop(conn.detach());
-            }
-            unlocked?;
+        if let Some((conn, keys)) = self.postgres.take() {
+            unlock_or_close(conn, keys).await?;
         }
         Ok(())
     }

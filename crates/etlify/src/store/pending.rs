@@ -99,25 +99,6 @@ pub(crate) async fn exists(store: &Store, edge: &PendingEdge<'_>) -> Result<bool
     Ok(!store.fetch_all::<(i64,)>(sql, values).await?.is_empty())
 }
 
-/// Dependents waiting on `(dependency_type, dependency_id)` in `crm_name`.
-pub(crate) async fn waiting_on(
-    store: &Store,
-    crm_name: &str,
-    dependency_type: &str,
-    dependency_id: ResourceId,
-) -> Result<Vec<PendingRow>> {
-    let mut select = Query::select();
-    select
-        .columns([Ps::Id, Ps::DependentType, Ps::DependentId])
-        .from(Ps::Table)
-        .and_where(Expr::col(Ps::CrmName).eq(crm_name))
-        .and_where(Expr::col(Ps::DependencyType).eq(dependency_type))
-        .and_where(Expr::col(Ps::DependencyId).eq(dependency_id.get()))
-        .order_by(Ps::Id, sea_query::Order::Asc);
-    let (sql, values) = store.build(&select);
-    store.fetch_all::<PendingRow>(sql, values).await
-}
-
 /// Deletes exactly these rows; rows added meanwhile survive (DEP-4).
 pub(crate) async fn delete(store: &Store, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {

@@ -27,14 +27,13 @@ use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
 };
 use crate::crm::Crm;
-use crate::engine::{Etlify, ResolvedModel};
+use crate::engine::{Etlify, Target};
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::{Binding, SyncIf};
 use crate::outcome::BatchStats;
 use crate::payload::Payload;
 use crate::store::lock::BatchLock;
-use crate::store::pending;
 use crate::store::sync_rows::{self, RowChange};
 
 /// Syncs a batch of records of one model with one CRM, inline.
@@ -75,15 +74,13 @@ impl<'a> BatchSynchronizer<'a> {
         resource_type: &str,
         ids: &[ResourceId],
     ) -> Result<BatchStats> {
-        let crm = self.engine.crm(crm_name)?;
-        if !crm.is_enabled() {
+        let Some(target) = self.engine.target(crm_name, resource_type)? else {
             return Ok(BatchStats {
                 skipped: ids.len(),
                 disabled: true,
                 ..BatchStats::default()
             });
-        }
-        let (resolved, binding) = self.engine.binding(crm_name, resource_type)?;
+        };
         if ids.is_empty() {
             return Ok(BatchStats::default());
         }
@@ -95,16 +92,13 @@ impl<'a> BatchSynchronizer<'a> {
         let (lock, acquired) = BatchLock::try_acquire(store, &keys).await?;
         let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
         let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
-        let locked = self
-            .sync_locked(crm, resolved, binding, crm_name, &mine)
-            .await;
+        let locked = self.sync_locked(target, crm_name, &mine).await;
         let released = lock.release().await;
         let locked = locked?;
         released?;
 
         let mut stats = locked.stats;
-        self.flush_dependents(crm_name, resource_type, &locked.in_sync)
-            .await?;
+        dependencies::flush(self.engine, crm_name, resource_type, &locked.in_sync).await?;
         for dependency in &locked.buffered {
             if let Err(error) = self
                 .engine
@@ -130,12 +124,15 @@ impl<'a> BatchSynchronizer<'a> {
 
     async fn sync_locked(
         &self,
-        crm: &Crm,
-        resolved: &ResolvedModel,
-        binding: &Binding,
+        target: Target<'_>,
         crm_name: &str,
         ids: &[ResourceId],
     ) -> Result<Locked> {
+        let Target {
+            crm,
+            resolved,
+            binding,
+        } = target;
         let store = self.engine.store();
         let resource_type = resolved.model.resource_type();
         let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
@@ -404,36 +401,5 @@ impl<'a> BatchSynchronizer<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Syncs the records waiting on any of `synced` (one query to find them).
-    async fn flush_dependents(
-        &self,
-        crm_name: &str,
-        resource_type: &str,
-        synced: &[ResourceId],
-    ) -> Result<()> {
-        let store = self.engine.store();
-        let mut waiting = Vec::new();
-        for chunk in synced.chunks(1000) {
-            waiting.extend(pending::waiting_on_any(store, crm_name, resource_type, chunk).await?);
-        }
-        if waiting.is_empty() {
-            return Ok(());
-        }
-        for row in &waiting {
-            if self.engine.resolved(&row.dependent_type).is_none() {
-                continue;
-            }
-            if let Err(error) = self
-                .engine
-                .sync(crm_name, &row.dependent_type, row.dependent_id)
-                .await
-            {
-                tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = row.dependent_id, %error);
-            }
-        }
-        let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();
-        pending::delete(store, &ids).await
     }
 }

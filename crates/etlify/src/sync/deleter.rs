@@ -6,7 +6,7 @@
 //! object.
 
 use crate::adapters::RemoteDelete;
-use crate::engine::Etlify;
+use crate::engine::{Etlify, Target};
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::outcome::DeleteOutcome;
@@ -31,11 +31,9 @@ impl<'a> Deleter<'a> {
         resource_type: &str,
         id: ResourceId,
     ) -> Result<DeleteOutcome> {
-        let crm = self.engine.crm(crm_name)?;
-        if !crm.is_enabled() {
+        let Some(Target { crm, binding, .. }) = self.engine.target(crm_name, resource_type)? else {
             return Ok(DeleteOutcome::Disabled);
-        }
-        let (_, binding) = self.engine.binding(crm_name, resource_type)?;
+        };
         let store = self.engine.store();
         let key = SyncKey::new(crm_name, resource_type, id);
         let lock = RecordLock::acquire(store, &key).await?;

@@ -101,15 +101,20 @@ pub(crate) async fn buffer(
     Ok(())
 }
 
-/// Syncs the records that waited on `(resource_type, id)`, then forgets
-/// exactly those waits (rows added meanwhile survive, DEP-4).
+/// Syncs the records that waited on any of `synced` (records of
+/// `resource_type` that now have a CRM id), then forgets exactly those waits
+/// (rows added meanwhile survive, DEP-4). One query finds them per 1,000 ids.
 pub(crate) async fn flush(
     engine: &Etlify,
     crm_name: &str,
     resource_type: &str,
-    id: ResourceId,
+    synced: &[ResourceId],
 ) -> Result<()> {
-    let waiting = pending::waiting_on(engine.store(), crm_name, resource_type, id).await?;
+    let mut waiting = Vec::new();
+    for chunk in synced.chunks(1000) {
+        waiting
+            .extend(pending::waiting_on_any(engine.store(), crm_name, resource_type, chunk).await?);
+    }
     if waiting.is_empty() {
         return Ok(());
     }

@@ -17,7 +17,7 @@ use super::dependencies::{self, MissingDependency};
 use super::guard::{eligible_by_sql, payload_eligible};
 use super::write_synced;
 use crate::adapters::UpsertRequest;
-use crate::engine::Etlify;
+use crate::engine::{Etlify, Target};
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
@@ -55,21 +55,19 @@ impl<'a> Synchronizer<'a> {
         resource_type: &str,
         id: ResourceId,
     ) -> Result<SyncOutcome> {
-        let crm = self.engine.crm(crm_name)?;
-        if !crm.is_enabled() {
+        let Some(target) = self.engine.target(crm_name, resource_type)? else {
             return Ok(SyncOutcome::Disabled);
-        }
-        self.engine.binding(crm_name, resource_type)?;
+        };
         let key = SyncKey::new(crm_name, resource_type, id);
         let lock = RecordLock::acquire(self.engine.store(), &key).await?;
-        let locked = self.sync_locked(&key).await;
+        let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
         let locked = locked?;
         released?;
         match locked {
             Locked::Done(outcome) => {
                 if matches!(outcome, SyncOutcome::Synced | SyncOutcome::NotModified) {
-                    dependencies::flush(self.engine, crm_name, resource_type, id).await?;
+                    dependencies::flush(self.engine, crm_name, resource_type, &[id]).await?;
                 }
                 Ok(outcome)
             }
@@ -90,11 +88,14 @@ impl<'a> Synchronizer<'a> {
         }
     }
 
-    async fn sync_locked(&self, key: &SyncKey) -> Result<Locked> {
+    async fn sync_locked(&self, target: Target<'_>, key: &SyncKey) -> Result<Locked> {
         let engine = self.engine;
         let store = engine.store();
-        let crm = engine.crm(&key.crm_name)?;
-        let (resolved, binding) = engine.binding(&key.crm_name, &key.resource_type)?;
+        let Target {
+            crm,
+            resolved,
+            binding,
+        } = target;
         let model = &resolved.model;
         let id = key.resource_id;
 
