@@ -318,6 +318,21 @@ impl HttpClient {
     }
 }
 
+/// A response as a test would receive it (status and JSON body).
+#[cfg(test)]
+pub(crate) fn test_response(status: u16, body: Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: HeaderMap::new(),
+        text: if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        },
+        body,
+    }
+}
+
 /// A failure before a response arrived: timeout, refused or dropped
 /// connection. Retriable. The URL is left out of the message.
 fn transport_error(error: reqwest::Error) -> AdapterError {

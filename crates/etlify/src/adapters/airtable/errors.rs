@@ -86,21 +86,10 @@ pub(crate) fn missing_records<'a>(error: &AdapterError, candidates: &[&'a str]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
+    use reqwest::header::HeaderValue;
     use serde_json::json;
 
-    fn response(status: u16, body: Value) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: HeaderMap::new(),
-            text: if body.is_null() {
-                String::new()
-            } else {
-                body.to_string()
-            },
-            body,
-        }
-    }
+    use crate::adapters::http::test_response as response;
 
     #[test]
     fn object_envelope_keeps_type_and_message() {

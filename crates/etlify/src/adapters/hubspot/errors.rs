@@ -83,21 +83,9 @@ pub(crate) fn existing_id(error: &AdapterError) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderMap;
     use serde_json::json;
 
-    fn response(status: u16, body: Value) -> HttpResponse {
-        HttpResponse {
-            status,
-            headers: HeaderMap::new(),
-            text: if body.is_null() {
-                String::new()
-            } else {
-                body.to_string()
-            },
-            body,
-        }
-    }
+    use crate::adapters::http::test_response as response;
 
     #[test]
     fn hubspot_errors_keep_message_category_and_correlation_id() {
