@@ -395,7 +395,45 @@ async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice(db: TestDb) {
     );
 }
 
+async fn x2_a_known_id_gone_from_the_crm_falls_back_to_the_single_upsert(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["gone@x.io", "kept@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    adapter.set(&adapter.gone_marker, "gone@");
+    db.exec("UPDATE users SET full_name = 'Changed'").await;
+
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.synced, stats.errors),
+        (2, 0),
+        "no error for an object deleted in the CRM"
+    );
+    let single = adapter.single.upserts();
+    assert_eq!(single.len(), 1);
+    assert_eq!(
+        single[0].crm_id.as_deref(),
+        Some("crm-gone@x.io"),
+        "the single path gets the id and falls back itself"
+    );
+}
+
 crate::backend_tests!(
+    x2_a_known_id_gone_from_the_crm_falls_back_to_the_single_upsert,
     g5_disabled_crm_skips_every_record_without_a_call,
     g11_batch_upsert_is_used_in_chunks_of_the_crm_batch_size,
     g11_without_a_batch_endpoint_records_are_upserted_one_by_one,

@@ -315,7 +315,55 @@ async fn airtable_e2e_batch_sync_upserts_records_by_merge_field(db: TestDb) {
     );
 }
 
+async fn x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 3).await;
+    let sandbox = sandbox(false).await;
+    let adapter = hubspot(&sandbox);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    let old = etlify
+        .sync_row("hubspot", "User", ids[1])
+        .await
+        .unwrap()
+        .unwrap()
+        .crm_id
+        .unwrap();
+    // Someone archives the contact in HubSpot; the sync row still has its id.
+    etlify::Adapter::delete(adapter.as_ref(), "contacts", &old)
+        .await
+        .unwrap();
+    db.exec("UPDATE users SET full_name = 'Changed'").await;
+    for id in &ids {
+        db.touch("users", *id).await;
+    }
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.outcomes.synced, stats.errors), (3, 0));
+    let new = etlify
+        .sync_row("hubspot", "User", ids[1])
+        .await
+        .unwrap()
+        .unwrap()
+        .crm_id
+        .unwrap();
+    assert_ne!(new, old, "recreated under a new id");
+    let live = sandbox
+        .admin()
+        .hubspot_objects("contacts")
+        .unwrap()
+        .into_iter()
+        .filter(|c| !c.archived)
+        .count();
+    assert_eq!(live, 3);
+}
+
 crate::backend_tests!(
+    x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path,
     hubspot_e2e_batch_sync_creates_then_updates_only_what_changed,
     g7_a_disabled_crm_sends_no_request_at_all,
     x2_e2e_an_object_deleted_in_the_crm_is_recreated_on_the_next_sync,

@@ -316,6 +316,14 @@ impl<'a> BatchSynchronizer<'a> {
                     return Err((results, error));
                 }
             }
+            // an object the CRM no longer has under its known id goes
+            // through the single upsert, which falls back to search/create.
+            for &index in &batchable {
+                let gone = matches!(&results[index], Some(Err(e)) if e.kind() == AdapterErrorKind::NotFound);
+                if gone && ready[index].crm_id.is_some() {
+                    single.push(index);
+                }
+            }
         }
         for index in single {
             let item = &ready[index];

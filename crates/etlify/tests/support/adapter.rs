@@ -139,6 +139,8 @@ pub struct BatchRecordingAdapter {
     pub drop_marker: Mutex<Option<String>>,
     /// Ids with this marker get a per-input error.
     pub error_marker: Mutex<Option<String>>,
+    /// Ids with this marker are reported missing (deleted in the CRM).
+    pub gone_marker: Mutex<Option<String>>,
     /// Response keys are lowercased (as HubSpot does with emails).
     pub lowercase_keys: Mutex<bool>,
     /// The next batch call fails with this run error.
@@ -154,6 +156,7 @@ impl BatchRecordingAdapter {
             reject_marker: Mutex::default(),
             drop_marker: Mutex::default(),
             error_marker: Mutex::default(),
+            gone_marker: Mutex::default(),
             lowercase_keys: Mutex::default(),
             fail_next: Mutex::default(),
         })
@@ -232,6 +235,17 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
         let mut result = etlify::adapters::BatchUpsertResult::default();
         for (record, id) in records.iter().zip(ids) {
             if marked(&self.drop_marker, &id) {
+                continue;
+            }
+            if marked(&self.gone_marker, &id) && record.crm_id.is_some() {
+                result.errors.push(etlify::adapters::BatchItemError {
+                    id_value: Some(id.clone()),
+                    error: AdapterError::new(
+                        etlify::AdapterErrorKind::NotFound,
+                        "OBJECT_NOT_FOUND",
+                    )
+                    .status(207),
+                });
                 continue;
             }
             if marked(&self.error_marker, &id) {
