@@ -432,7 +432,54 @@ async fn x2_a_known_id_gone_from_the_crm_falls_back_to_the_single_upsert(db: Tes
     );
 }
 
+async fn x1_a_change_committed_during_a_batch_leaves_the_record_stale(db: TestDb) {
+    let db = std::sync::Arc::new(db.with_app_schema().await);
+    let u = users(&db, &["a@x.io", "b@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let writer = db.clone();
+    let changed = u[1];
+    *adapter.during_batch.lock().unwrap() = Some(std::sync::Arc::new(move || {
+        let writer = writer.clone();
+        Box::pin(async move {
+            writer
+                .exec(&format!(
+                    "UPDATE users SET full_name = 'Changed meanwhile' WHERE id = {changed}"
+                ))
+                .await;
+            writer.touch("users", changed).await;
+        })
+    }));
+    let stats = etlify
+        .batch_synchronizer()
+        .call("hubspot", "User", &ids(&u))
+        .await
+        .unwrap();
+    assert_eq!(stats.synced, 2);
+    assert!(!db.user_is_stale("hubspot", u[0]).await);
+    assert!(
+        db.user_is_stale("hubspot", u[1]).await,
+        "the change made during the batch is not lost"
+    );
+    *adapter.during_batch.lock().unwrap() = None;
+    let found = etlify
+        .batch_sync(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+    assert_eq!((found.total, found.outcomes.synced), (1, 1));
+    assert_eq!(
+        adapter.batch_calls().last().unwrap()[0].0["full_name"],
+        "Changed meanwhile"
+    );
+}
+
 crate::backend_tests!(
+    x1_a_change_committed_during_a_batch_leaves_the_record_stale,
     x2_a_known_id_gone_from_the_crm_falls_back_to_the_single_upsert,
     g5_disabled_crm_skips_every_record_without_a_call,
     g11_batch_upsert_is_used_in_chunks_of_the_crm_batch_size,

@@ -18,6 +18,7 @@ mod e2e; // engine + HTTP adapters + the local sandbox, over loopback
 mod finder; // the stale finder, one scenario per F-id, both plans
 mod hubspot; // the HubSpot v3 adapter: exact request shapes (wiremock)
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
+mod payload; // SQL payloads: column types to JSON, refused types
 mod property; // finder plans vs the definition of stale, generated data
 mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sync; // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

@@ -145,6 +145,8 @@ pub struct BatchRecordingAdapter {
     pub lowercase_keys: Mutex<bool>,
     /// The next batch call fails with this run error.
     pub fail_next: Mutex<Option<AdapterError>>,
+    /// Runs inside every batch call, before it answers.
+    pub during_batch: Mutex<Option<Arc<dyn Fn() -> futures_hook::BoxedUnit + Send + Sync>>>,
 }
 
 impl BatchRecordingAdapter {
@@ -159,6 +161,7 @@ impl BatchRecordingAdapter {
             gone_marker: Mutex::default(),
             lowercase_keys: Mutex::default(),
             fail_next: Mutex::default(),
+            during_batch: Mutex::default(),
         })
     }
 
@@ -218,6 +221,10 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
                 .map(|r| (r.payload.clone(), r.crm_id.map(str::to_owned)))
                 .collect(),
         );
+        let hook = self.during_batch.lock().unwrap().clone();
+        if let Some(hook) = hook {
+            hook().await;
+        }
         if let Some(error) = self.fail_next.lock().unwrap().take() {
             return Err(error);
         }
