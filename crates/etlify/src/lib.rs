@@ -67,7 +67,9 @@ pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};
 pub use crate::outcome::{BatchStats, DeleteOutcome, SyncDispatch, SyncOutcome};
 pub use crate::payload::{LoadedPayloads, Payload, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
-pub use crate::stale::{BatchSyncOptions, FinderPlan, RunStats, StaleIds};
+pub use crate::stale::{
+    BatchSyncOptions, FinderPlan, PlanEntry, Progress, ProgressFn, RunStats, StaleIds,
+};
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, Store, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};

@@ -288,7 +288,64 @@ async fn x18_full_reconcile_catches_writes_that_bypassed_updated_at(db: TestDb) 
     );
 }
 
+async fn plan_counts_what_a_run_would_process_without_sending_anything(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 5).await;
+    let adapter = Arc::new(NullAdapter::new());
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"]), company_model(&["hubspot"])],
+    )
+    .await;
+    let plan = etlify
+        .plan(&BatchSyncOptions::new().batch_size(2))
+        .await
+        .unwrap();
+    let counts: Vec<(&str, &str, usize)> = plan
+        .iter()
+        .map(|e| (e.model.as_str(), e.crm.as_str(), e.records))
+        .collect();
+    assert_eq!(counts, [("User", "hubspot", 5), ("Company", "hubspot", 1)]);
+    assert_eq!(
+        adapter.calls(),
+        etlify::adapters::NullAdapterCalls::default(),
+        "nothing sent"
+    );
+    assert_eq!(db.sync_row_count().await, 0, "nothing written");
+}
+
+async fn batch_sync_reports_progress_after_each_page(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 5).await;
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", Arc::new(NullAdapter::new()))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = BatchSyncOptions::new().batch_size(2).progress(move |p| {
+        sink.lock()
+            .unwrap()
+            .push((p.model.to_owned(), p.page.synced, p.total))
+    });
+    etlify.batch_sync(&options).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("User".to_owned(), 2, 2),
+            ("User".to_owned(), 2, 4),
+            ("User".to_owned(), 1, 5)
+        ]
+    );
+}
+
 crate::backend_tests!(
+    plan_counts_what_a_run_would_process_without_sending_anything,
+    batch_sync_reports_progress_after_each_page,
     g13_inline_batch_sync_syncs_stale_records_and_reports_totals,
     g6_disabled_crms_are_skipped_and_not_counted,
     g7_reenabling_a_crm_resumes_and_syncs_what_became_stale,

@@ -6,6 +6,8 @@
 //! page with the [`BatchSynchronizer`](crate::BatchSynchronizer). Disabled
 //! CRMs are skipped silently and do not appear in the statistics.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 
 use super::finder::{Finder, FinderPlan, Selection, StaleIds};
@@ -22,13 +24,54 @@ const ROWS_BETWEEN_STATISTICS: usize = 50_000;
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 
 /// What a batch sync covers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BatchSyncOptions {
     crm: Option<String>,
     models: Option<Vec<String>>,
     batch_size: usize,
     full_reconcile: bool,
     plan: FinderPlan,
+    progress: Option<Arc<ProgressFn>>,
+}
+
+/// Called after each page of a batch sync.
+pub type ProgressFn = dyn Fn(&Progress<'_>) + Send + Sync;
+
+/// Where a batch sync stands, after one page.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// CRM of the page.
+    pub crm: &'a str,
+    /// Model of the page.
+    pub model: &'a str,
+    /// Outcomes of this page.
+    pub page: &'a BatchStats,
+    /// Records processed so far in the run.
+    pub total: usize,
+}
+
+/// Stale records of one (model, CRM), as counted by [`Etlify::plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanEntry {
+    /// Declared resource type.
+    pub model: String,
+    /// CRM name.
+    pub crm: String,
+    /// Records a batch sync would process now.
+    pub records: usize,
+}
+
+impl std::fmt::Debug for BatchSyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchSyncOptions")
+            .field("crm", &self.crm)
+            .field("models", &self.models)
+            .field("batch_size", &self.batch_size)
+            .field("full_reconcile", &self.full_reconcile)
+            .field("plan", &self.plan)
+            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .finish()
+    }
 }
 
 impl Default for BatchSyncOptions {
@@ -39,6 +82,7 @@ impl Default for BatchSyncOptions {
             batch_size: DEFAULT_BATCH_SIZE,
             full_reconcile: false,
             plan: FinderPlan::default(),
+            progress: None,
         }
     }
 }
@@ -76,6 +120,12 @@ impl BatchSyncOptions {
     /// keeps CRM calls to what really changed.
     pub fn full_reconcile(mut self, full: bool) -> Self {
         self.full_reconcile = full;
+        self
+    }
+
+    /// Reports each page (records processed, outcomes) as the run goes.
+    pub fn progress(mut self, report: impl Fn(&Progress<'_>) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(report));
         self
     }
 
@@ -120,9 +170,9 @@ impl Etlify {
         BatchSynchronizer::new(self)
     }
 
-    /// Syncs every stale record (or every record, for a full reconcile) of
-    /// the selected models with the selected enabled CRMs, inline.
-    pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
+    /// The (model, enabled CRMs) pairs `options` selects, in declaration
+    /// order; unknown names in the filters are configuration errors.
+    fn selection<'a>(&'a self, options: &BatchSyncOptions) -> Result<Vec<(&'a str, Vec<&'a str>)>> {
         if let Some(crm) = &options.crm {
             self.crm(crm)?;
         }
@@ -138,13 +188,7 @@ impl Etlify {
                 }
             }
         }
-        let selection = if options.full_reconcile {
-            Selection::All
-        } else {
-            Selection::Stale
-        };
-        let mut stats = RunStats::default();
-        let mut written_since_statistics = 0;
+        let mut selected = Vec::new();
         for model in self.models() {
             let resource_type = model.resource_type();
             if options
@@ -159,9 +203,51 @@ impl Etlify {
                 .filter(|crm| options.crm.as_deref().is_none_or(|only| only == *crm))
                 .filter(|crm| self.crm_enabled(crm))
                 .collect();
-            if crms.is_empty() {
-                continue;
+            if !crms.is_empty() {
+                selected.push((resource_type, crms));
             }
+        }
+        Ok(selected)
+    }
+
+    /// How many records a batch sync with `options` would process now, per
+    /// (model, CRM), without syncing anything (ids are counted page by page).
+    pub async fn plan(&self, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
+        let selection = if options.full_reconcile {
+            Selection::All
+        } else {
+            Selection::Stale
+        };
+        let mut entries = Vec::new();
+        for (resource_type, crms) in self.selection(options)? {
+            for crm_name in crms {
+                let finder = Finder::new(self, crm_name, resource_type)?;
+                let mut pages = StaleIds::new(finder, options.plan, selection, options.batch_size);
+                let mut records = 0;
+                while let Some(page) = pages.next_page().await? {
+                    records += page.len();
+                }
+                entries.push(PlanEntry {
+                    model: resource_type.to_owned(),
+                    crm: crm_name.to_owned(),
+                    records,
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Syncs every stale record (or every record, for a full reconcile) of
+    /// the selected models with the selected enabled CRMs, inline.
+    pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
+        let selection = if options.full_reconcile {
+            Selection::All
+        } else {
+            Selection::Stale
+        };
+        let mut stats = RunStats::default();
+        let mut written_since_statistics = 0;
+        for (resource_type, crms) in self.selection(options)? {
             stats.per_model.entry(resource_type.to_owned()).or_insert(0);
             for crm_name in crms {
                 let finder = Finder::new(self, crm_name, resource_type)?;
@@ -180,6 +266,14 @@ impl Etlify {
                     *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
                     stats.errors += batch.errors;
                     stats.outcomes.merge(&batch);
+                    if let Some(report) = &options.progress {
+                        report(&Progress {
+                            crm: crm_name,
+                            model: resource_type,
+                            page: &batch,
+                            total: stats.total,
+                        });
+                    }
                     stats
                         .per_crm
                         .entry(crm_name.to_owned())
