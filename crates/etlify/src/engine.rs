@@ -140,6 +140,17 @@ impl Etlify {
         self.inner.models.get(resource_type)
     }
 
+    /// Whether some model waits on records of `resource_type` in `crm_name`
+    /// (declares it as a sync dependency); when none does, nothing can be
+    /// pending on them.
+    pub(crate) fn has_dependents(&self, crm_name: &str, resource_type: &str) -> bool {
+        self.inner.models.values().any(|m| {
+            m.sync_dependencies
+                .get(crm_name)
+                .is_some_and(|deps| deps.iter().any(|d| d.resource_type == resource_type))
+        })
+    }
+
     /// The model and its binding for `crm_name`, or a configuration error.
     pub(crate) fn binding(
         &self,

@@ -110,6 +110,9 @@ pub(crate) async fn flush(
     resource_type: &str,
     synced: &[ResourceId],
 ) -> Result<()> {
+    if !engine.has_dependents(crm_name, resource_type) {
+        return Ok(());
+    }
     let mut waiting = Vec::new();
     for chunk in synced.chunks(1000) {
         waiting
