@@ -23,7 +23,7 @@ pub enum ErrorKind {
     Database,
     /// The record does not exist (or is outside the payload query).
     RecordNotFound,
-    /// The CRM or its adapter failed; see [`AdapterErrorKind`].
+    /// The CRM or its adapter failed; see [`crate::AdapterErrorKind`].
     Adapter,
     /// The payload source could not produce a payload.
     Payload,

@@ -14,7 +14,15 @@
 //!   configuration for one CRM (object type, id property, payload source,
 //!   `sync_if`, `stale_scope`, dependencies).
 //! - [`Etlify`]: the engine, built and validated by [`Etlify::builder`];
-//!   [`Etlify::sync`] and [`Etlify::delete`] act on one record.
+//!   [`Etlify::sync`] and [`Etlify::delete`] act on one record,
+//!   [`Etlify::batch_sync`] on every stale record (found by the finder,
+//!   [`Etlify::stale_ids`]) in pages, [`Etlify::plan`] counts them.
+//! - [`adapters`]: [`adapters::HubSpotAdapter`], [`adapters::AirtableAdapter`],
+//!   [`adapters::NullAdapter`], and the traits to write your own.
+//!
+//! Where things are decided: `stale/finder.rs` (what is stale),
+//! `sync/synchronizer.rs` and `sync/batch.rs` (what is sent and recorded),
+//! `store/` (sync-state tables, per backend), `adapters/` (CRM APIs).
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -2,8 +2,8 @@
 //!
 //! Two backends, SQLite and PostgreSQL, behind one [`Store`]. Statements are
 //! built with sea-query (identifiers quoted, values bound); what differs
-//! between backends lives in [`dialect`], [`schema`], [`lock`] and
-//! [`json_row`], never in the sync logic.
+//! between backends lives in `dialect.rs`, `schema.rs`, `lock.rs` and
+//! `json_row.rs`, never in the sync logic.
 
 pub(crate) mod dialect;
 pub(crate) mod introspect;
