@@ -2,8 +2,9 @@
 //!
 //! Two backends, SQLite and PostgreSQL, behind one [`Store`]. Statements are
 //! built with sea-query (identifiers quoted, values bound); what differs
-//! between backends lives in `dialect.rs`, `schema.rs`, `lock.rs` and
-//! `json_row.rs`, never in the sync logic.
+//! between backends lives here — `dialect.rs`, `schema.rs`, `lock.rs`,
+//! `introspect.rs`, `json_row.rs` and the PostgreSQL array statements of
+//! `sync_rows.rs` — never in the sync logic.
 
 pub(crate) mod dialect;
 pub(crate) mod introspect;
