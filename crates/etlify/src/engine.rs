@@ -522,3 +522,8 @@ async fn resolve_dependency(
 pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<()> {
     schema::migrate(store, options).await
 }
+
+/// Undoes what [`migrate`] changed (see [`schema::revert`]).
+pub async fn revert_migration(store: &Store) -> Result<()> {
+    schema::revert(store).await
+}

@@ -174,7 +174,97 @@ async fn g26_migrate_takes_over_a_pre_09_gem_table(db: TestDb) {
         .expect("multi-CRM row");
 }
 
+async fn columns_and_indexes(db: &TestDb) -> (Vec<String>, Vec<String>) {
+    let (columns_sql, indexes_sql) = if db.is_postgres() {
+        (
+            "SELECT string_agg(column_name::text, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations'",
+            "SELECT string_agg(indexname::text, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'crm_synchronisations' AND indexname NOT LIKE '%pkey'",
+        )
+    } else {
+        (
+            "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('crm_synchronisations') ORDER BY name)",
+            "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_list('crm_synchronisations') WHERE origin = 'c' ORDER BY name)",
+        )
+    };
+    let split = |s: Option<String>| {
+        s.unwrap_or_default()
+            .split(',')
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    (
+        split(db.scalar_text(columns_sql).await),
+        split(db.scalar_text(indexes_sql).await),
+    )
+}
+
+async fn g26_revert_restores_the_gem_schema_and_keeps_the_data(db: TestDb) {
+    create_gem_08_table(&db).await;
+    let before = columns_and_indexes(&db).await;
+    let options = MigrateOptions {
+        default_crm_name: Some("hubspot".into()),
+    };
+    etlify::migrate(&db.store, &options).await.unwrap();
+    etlify::migrate(&db.store, &options).await.unwrap();
+    assert_ne!(columns_and_indexes(&db).await, before);
+
+    etlify::revert_migration(&db.store).await.unwrap();
+    assert_eq!(
+        columns_and_indexes(&db).await,
+        before,
+        "columns and indexes as the gem had them"
+    );
+    assert_eq!(
+        db.scalar_text("SELECT crm_id FROM crm_synchronisations WHERE resource_id = 1")
+            .await
+            .as_deref(),
+        Some("c-1")
+    );
+    let err = etlify::revert_migration(&db.store).await.unwrap_err();
+    assert!(err.to_string().contains("nothing to revert"), "{err}");
+}
+
+async fn g26_revert_of_a_fresh_install_drops_its_tables(db: TestDb) {
+    db.migrate().await;
+    etlify::revert_migration(&db.store).await.unwrap();
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "crm_synchronisations"
+    }));
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "etlify_pending_syncs"
+    }));
+    db.migrate().await;
+    assert!(
+        schema::check(&db.store).await.unwrap().is_ok(),
+        "and it can be migrated again"
+    );
+}
+
+async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes(db: TestDb) {
+    create_gem_08_table(&db).await;
+    let options = MigrateOptions {
+        default_crm_name: Some("hubspot".into()),
+    };
+    etlify::migrate(&db.store, &options).await.unwrap();
+    insert(&db, "airtable", "User", 1, Some("rec1"))
+        .await
+        .unwrap();
+    let after_migrate = columns_and_indexes(&db).await;
+    let err = etlify::revert_migration(&db.store).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Schema);
+    assert!(err.to_string().contains("several CRMs"), "{err}");
+    assert_eq!(
+        columns_and_indexes(&db).await,
+        after_migrate,
+        "nothing changed"
+    );
+}
+
 crate::backend_tests!(
+    g26_revert_restores_the_gem_schema_and_keeps_the_data,
+    g26_revert_of_a_fresh_install_drops_its_tables,
+    g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes,
     x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type,
     check_reports_missing_tables_and_the_command_that_fixes_them,
     g26_migrate_takes_over_a_pre_09_gem_table,

@@ -105,20 +105,232 @@ const POSTGRES_CREATE_PENDING: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_pend
   "created_at" timestamp(6) without time zone NOT NULL,
   "updated_at" timestamp(6) without time zone NOT NULL)"#;
 
-/// Index statements, identical on both backends.
-const CREATE_INDEXES: &[&str] = &[
-    r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_crm_sync_resource_crm" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id")"#,
-    // Partial: rows without a CRM id are not indexed, and the planner never
-    // mistakes this index for the resource index (same leading columns).
-    r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_etlify_sync_unique_crm_id" ON "crm_synchronisations" ("crm_name", "resource_type", "crm_id") WHERE "crm_id" IS NOT NULL"#,
-    r#"CREATE INDEX IF NOT EXISTS "idx_pending_syncs_on_dependency_crm" ON "etlify_pending_syncs" ("dependency_type", "dependency_id", "crm_name")"#,
-    r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs" ("dependent_type", "dependent_id", "dependency_type", "dependency_id", "crm_name")"#,
+/// Table recording what [`migrate`] changed, for [`revert`].
+pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
+
+const SQLITE_CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrations" (
+  "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+  "step" varchar NOT NULL,
+  "applied_at" datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP)"#;
+
+const POSTGRES_CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrations" (
+  "id" bigserial PRIMARY KEY,
+  "step" varchar NOT NULL,
+  "applied_at" timestamp(6) without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"#;
+
+/// One schema change [`migrate`] may make, with its inverse. Statements are
+/// constants (identical on both backends unless noted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    CreateSyncTable,
+    CreatePendingTable,
+    AddErrorCount,
+    AddCrmName,
+    /// PostgreSQL only.
+    CrmNameNotNull,
+    DropGemCrmIdIndex,
+    DropGemResourceIndex,
+    CreateResourceIndex,
+    CreateCrmIdIndex,
+    CreatePendingDependencyIndex,
+    CreatePendingUniqueIndex,
+}
+
+const ALL_STEPS: [Step; 11] = [
+    Step::CreateSyncTable,
+    Step::CreatePendingTable,
+    Step::AddErrorCount,
+    Step::AddCrmName,
+    Step::CrmNameNotNull,
+    Step::DropGemCrmIdIndex,
+    Step::DropGemResourceIndex,
+    Step::CreateResourceIndex,
+    Step::CreateCrmIdIndex,
+    Step::CreatePendingDependencyIndex,
+    Step::CreatePendingUniqueIndex,
 ];
 
-const DROP_OBSOLETE_INDEXES: &[&str] = &[
-    r#"DROP INDEX IF EXISTS "index_crm_synchronisations_on_crm_id""#,
-    r#"DROP INDEX IF EXISTS "idx_crm_sync_on_resource""#,
-];
+impl Step {
+    /// Name recorded in the history table.
+    fn name(self) -> &'static str {
+        match self {
+            Step::CreateSyncTable => "create_table:crm_synchronisations",
+            Step::CreatePendingTable => "create_table:etlify_pending_syncs",
+            Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
+            Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
+            Step::CrmNameNotNull => "set_not_null:crm_synchronisations.crm_name",
+            Step::DropGemCrmIdIndex => "drop_index:index_crm_synchronisations_on_crm_id",
+            Step::DropGemResourceIndex => "drop_index:idx_crm_sync_on_resource",
+            Step::CreateResourceIndex => "create_index:idx_unique_crm_sync_resource_crm",
+            Step::CreateCrmIdIndex => "create_index:idx_etlify_sync_unique_crm_id",
+            Step::CreatePendingDependencyIndex => {
+                "create_index:idx_pending_syncs_on_dependency_crm"
+            }
+            Step::CreatePendingUniqueIndex => "create_index:idx_unique_pending_sync",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Step> {
+        ALL_STEPS.into_iter().find(|step| step.name() == name)
+    }
+
+    /// The index a step creates or drops.
+    fn index_name(self) -> Option<&'static str> {
+        self.name().split_once("_index:").map(|(_, index)| index)
+    }
+
+    /// The statement applying the step (table creation is per backend and
+    /// done by [`migrate`] itself).
+    fn forward(self) -> &'static str {
+        match self {
+            Step::CreateSyncTable | Step::CreatePendingTable => "SELECT 1",
+            Step::AddErrorCount => {
+                r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
+            }
+            Step::AddCrmName => {
+                r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "crm_name" varchar"#
+            }
+            Step::CrmNameNotNull => {
+                r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" SET NOT NULL"#
+            }
+            Step::DropGemCrmIdIndex => {
+                r#"DROP INDEX IF EXISTS "index_crm_synchronisations_on_crm_id""#
+            }
+            Step::DropGemResourceIndex => r#"DROP INDEX IF EXISTS "idx_crm_sync_on_resource""#,
+            Step::CreateResourceIndex => {
+                r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_crm_sync_resource_crm" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id")"#
+            }
+            // Partial: rows without a CRM id are not indexed, and the planner
+            // never mistakes this index for the resource index (same leading columns).
+            Step::CreateCrmIdIndex => {
+                r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_etlify_sync_unique_crm_id" ON "crm_synchronisations" ("crm_name", "resource_type", "crm_id") WHERE "crm_id" IS NOT NULL"#
+            }
+            Step::CreatePendingDependencyIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_pending_syncs_on_dependency_crm" ON "etlify_pending_syncs" ("dependency_type", "dependency_id", "crm_name")"#
+            }
+            Step::CreatePendingUniqueIndex => {
+                r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs" ("dependent_type", "dependent_id", "dependency_type", "dependency_id", "crm_name")"#
+            }
+        }
+    }
+
+    /// The statement undoing the step.
+    fn backward(self) -> &'static str {
+        match self {
+            Step::CreateSyncTable => r#"DROP TABLE IF EXISTS "crm_synchronisations""#,
+            Step::CreatePendingTable => r#"DROP TABLE IF EXISTS "etlify_pending_syncs""#,
+            Step::AddErrorCount => {
+                r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
+            }
+            Step::AddCrmName => r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "crm_name""#,
+            Step::CrmNameNotNull => {
+                r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" DROP NOT NULL"#
+            }
+            Step::DropGemCrmIdIndex => {
+                r#"CREATE UNIQUE INDEX "index_crm_synchronisations_on_crm_id" ON "crm_synchronisations" ("crm_id")"#
+            }
+            Step::DropGemResourceIndex => {
+                r#"CREATE UNIQUE INDEX "idx_crm_sync_on_resource" ON "crm_synchronisations" ("resource_type", "resource_id")"#
+            }
+            Step::CreateResourceIndex => {
+                r#"DROP INDEX IF EXISTS "idx_unique_crm_sync_resource_crm""#
+            }
+            Step::CreateCrmIdIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_unique_crm_id""#,
+            Step::CreatePendingDependencyIndex => {
+                r#"DROP INDEX IF EXISTS "idx_pending_syncs_on_dependency_crm""#
+            }
+            Step::CreatePendingUniqueIndex => r#"DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
+        }
+    }
+
+    /// Rows that would make the inverse fail (the gem's indexes forbid
+    /// what multi-CRM data allows), counted before anything is reverted.
+    fn blocking_rows_query(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Step::DropGemCrmIdIndex => Some((
+                r#"SELECT COUNT(*) FROM (SELECT "crm_id" FROM "crm_synchronisations" WHERE "crm_id" IS NOT NULL GROUP BY "crm_id" HAVING COUNT(*) > 1) AS d"#,
+                "CRM ids are shared by several rows (several CRMs or types), which the gem's global crm_id index forbids",
+            )),
+            Step::DropGemResourceIndex => Some((
+                r#"SELECT COUNT(*) FROM (SELECT 1 FROM "crm_synchronisations" GROUP BY "resource_type", "resource_id" HAVING COUNT(*) > 1) AS d"#,
+                "records have rows for several CRMs, which the gem's (resource_type, resource_id) index forbids",
+            )),
+            _ => None,
+        }
+    }
+}
+
+async fn record(store: &Store, step: Step) -> Result<()> {
+    match store.pool() {
+        Pool::Sqlite(pool) => {
+            sqlx::query(r#"INSERT INTO "etlify_schema_migrations" ("step") VALUES (?1)"#)
+                .bind(step.name())
+                .execute(pool)
+                .await?;
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query(r#"INSERT INTO "etlify_schema_migrations" ("step") VALUES ($1)"#)
+                .bind(step.name())
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Undoes what [`migrate`] changed, newest change first, as recorded in
+/// `etlify_schema_migrations` (SPEC G-26): tables it created are dropped,
+/// columns it added removed, the gem's indexes it dropped recreated. Data in
+/// tables that existed before is kept. Refused, with nothing changed, when
+/// the rows no longer fit the gem's indexes.
+pub async fn revert(store: &Store) -> Result<()> {
+    if table_columns(store, HISTORY_TABLE).await?.is_none() {
+        return Err(Error::Schema(
+            "nothing to revert: no etlify_schema_migrations table (the schema was not changed by etlify migrate)".into(),
+        ));
+    }
+    let names: Vec<String> = match store.pool() {
+        Pool::Sqlite(pool) => {
+            sqlx::query_scalar(
+                r#"SELECT "step" FROM "etlify_schema_migrations" ORDER BY "id" DESC"#,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        Pool::Postgres(pool) => {
+            sqlx::query_scalar(
+                r#"SELECT "step" FROM "etlify_schema_migrations" ORDER BY "id" DESC"#,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    let steps: Vec<Step> = names
+        .iter()
+        .map(|name| {
+            Step::parse(name).ok_or_else(|| {
+                Error::Schema(format!("unknown step {name:?} in etlify_schema_migrations"))
+            })
+        })
+        .collect::<Result<_>>()?;
+    // Checked first: a refused revert changes nothing.
+    let sync_table_dropped = steps.contains(&Step::CreateSyncTable);
+    for step in &steps {
+        if let (Some((query, reason)), false) = (step.blocking_rows_query(), sync_table_dropped) {
+            let blocking: i64 = match store.pool() {
+                Pool::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await?,
+                Pool::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await?,
+            };
+            if blocking > 0 {
+                return Err(Error::Schema(format!("cannot revert: {blocking} {reason}")));
+            }
+        }
+    }
+    for step in steps {
+        run(store, step.backward()).await?;
+    }
+    run(store, r#"DROP TABLE "etlify_schema_migrations""#).await
+}
 
 /// Options of [`migrate`].
 #[derive(Debug, Clone, Default)]
@@ -129,17 +341,57 @@ pub struct MigrateOptions {
 }
 
 /// Creates or upgrades the sync-state tables. Idempotent: running it on an
-/// up-to-date database changes nothing.
+/// up-to-date database changes nothing. Every change it makes is recorded in
+/// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
 pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
-    let (create_sync, create_pending) = match store.pool() {
-        Pool::Sqlite(_) => (SQLITE_CREATE_SYNC, SQLITE_CREATE_PENDING),
-        Pool::Postgres(_) => (POSTGRES_CREATE_SYNC, POSTGRES_CREATE_PENDING),
+    let (create_sync, create_pending, create_history) = match store.pool() {
+        Pool::Sqlite(_) => (
+            SQLITE_CREATE_SYNC,
+            SQLITE_CREATE_PENDING,
+            SQLITE_CREATE_HISTORY,
+        ),
+        Pool::Postgres(_) => (
+            POSTGRES_CREATE_SYNC,
+            POSTGRES_CREATE_PENDING,
+            POSTGRES_CREATE_HISTORY,
+        ),
     };
-    run(store, create_sync).await?;
-    run(store, create_pending).await?;
+    run(store, create_history).await?;
+    for (table, create, step) in [
+        (SYNC_TABLE, create_sync, Step::CreateSyncTable),
+        (PENDING_TABLE, create_pending, Step::CreatePendingTable),
+    ] {
+        if table_columns(store, table).await?.is_none() {
+            run(store, create).await?;
+            record(store, step).await?;
+        }
+    }
     upgrade_gem_columns(store, options).await?;
-    for statement in DROP_OBSOLETE_INDEXES.iter().chain(CREATE_INDEXES) {
-        run(store, statement).await?;
+    let existing = index_names(store, SYNC_TABLE).await?;
+    for step in [Step::DropGemCrmIdIndex, Step::DropGemResourceIndex] {
+        if existing
+            .iter()
+            .any(|name| Some(name.as_str()) == step.index_name())
+        {
+            run(store, step.forward()).await?;
+            record(store, step).await?;
+        }
+    }
+    let mut existing = existing;
+    existing.extend(index_names(store, PENDING_TABLE).await?);
+    for step in [
+        Step::CreateResourceIndex,
+        Step::CreateCrmIdIndex,
+        Step::CreatePendingDependencyIndex,
+        Step::CreatePendingUniqueIndex,
+    ] {
+        if !existing
+            .iter()
+            .any(|name| Some(name.as_str()) == step.index_name())
+        {
+            run(store, step.forward()).await?;
+            record(store, step).await?;
+        }
     }
     Ok(())
 }
@@ -166,18 +418,12 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         )));
     }
     if !columns.iter().any(|c| c == "error_count") {
-        run(
-            store,
-            r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#,
-        )
-        .await?;
+        run(store, Step::AddErrorCount.forward()).await?;
+        record(store, Step::AddErrorCount).await?;
     }
     if !has_crm_name {
-        run(
-            store,
-            r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "crm_name" varchar"#,
-        )
-        .await?;
+        run(store, Step::AddCrmName.forward()).await?;
+        record(store, Step::AddCrmName).await?;
     }
     if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
         match store.pool() {
@@ -203,9 +449,16 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
     // the table; the engine always writes crm_name, so only PostgreSQL
     // enforces it on an upgraded table.
     if let Pool::Postgres(pool) = store.pool() {
-        sqlx::query(r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" SET NOT NULL"#)
-            .execute(pool)
-            .await?;
+        let nullable: Option<String> = sqlx::query_scalar(
+            "SELECT is_nullable::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations' AND column_name = 'crm_name'",
+        )
+        .fetch_optional(pool)
+        .await?;
+        if nullable.as_deref() == Some("YES") {
+            run(store, Step::CrmNameNotNull.forward()).await?;
+            record(store, Step::CrmNameNotNull).await?;
+        }
     }
     Ok(())
 }
