@@ -362,7 +362,50 @@ async fn x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path(db:
     assert_eq!(live, 3);
 }
 
+async fn x3_e2e_a_lost_response_after_a_create_does_not_duplicate_the_contact(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 1).await;
+    let sandbox = sandbox(false).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    sandbox
+        .admin()
+        .set_faults(
+            TargetApi::Hubspot,
+            FaultConfig {
+                drop_next: 2,
+                drop_after_handling: true,
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
+    // The search's response is lost (retried), then the create is applied
+    // but its response lost: the retried create meets HubSpot's duplicate
+    // check (409 "Existing ID") and adopts that contact.
+    assert_eq!(
+        etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(
+        contacts.len(),
+        1,
+        "the retried create adopted the contact created by the lost request"
+    );
+    let row = etlify
+        .sync_row("hubspot", "User", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.crm_id.as_ref(), Some(&contacts[0].id));
+}
+
 crate::backend_tests!(
+    x3_e2e_a_lost_response_after_a_create_does_not_duplicate_the_contact,
     x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path,
     hubspot_e2e_batch_sync_creates_then_updates_only_what_changed,
     g7_a_disabled_crm_sends_no_request_at_all,
