@@ -373,8 +373,11 @@ impl<'a> Finder<'a> {
         select
     }
 
-    /// Owners whose dependency `path` reaches a row newer than `w`: the
-    /// path is walked from its newest rows back to the owner's join column.
+    /// Owners whose dependency `path` reaches a row newer than `w`, as
+    /// nested `IN` subqueries walked from the changed target rows back to
+    /// the owner (`owner.fk IN (SELECT … FROM hop1 WHERE hop1.x IN (SELECT …
+    /// FROM target WHERE target.ts > w))`), so every database starts from the
+    /// target's timestamp index and follows the join columns' indexes.
     fn owners_reached(
         &self,
         d: usize,
@@ -386,38 +389,65 @@ impl<'a> Finder<'a> {
     ) -> SelectStatement {
         let model = &self.resolved.model;
         const OWNER: &str = "etlify_reached_owner";
-        let mut select = Query::select();
-        select.expr(col(OWNER, model.primary_key_column()));
-        select.from_as(Alias::new(model.table()), Alias::new(OWNER));
-        let mut previous = (OWNER.to_owned(), model.primary_key_column().to_owned());
-        let mut target = String::new();
-        for (index, hop) in path.hops.iter().enumerate() {
+        // The column each hop joins on, on the table before it.
+        let joins_on: Vec<String> = path
+            .hops
+            .iter()
+            .enumerate()
+            .map(|(index, hop)| {
+                hop.previous_column.clone().unwrap_or_else(|| match index {
+                    0 => model.primary_key_column().to_owned(),
+                    _ => path.hops[index - 1].primary_key.clone(),
+                })
+            })
+            .collect();
+        // Innermost first: values of the previous table's join column.
+        let mut inner: Option<SelectStatement> = None;
+        for (index, hop) in path.hops.iter().enumerate().rev() {
             let alias = Self::hop_alias(d, p, index);
-            let previous_column = hop
-                .previous_column
-                .clone()
-                .unwrap_or_else(|| previous.1.clone());
-            let mut on = col(&alias, &hop.column)
-                .equals((Alias::new(previous.0.as_str()), Alias::new(previous_column)));
-            for condition in &hop.conditions {
-                let table = match condition.side {
-                    HopSide::This => alias.as_str(),
-                    HopSide::Previous => previous.0.as_str(),
-                };
-                on = on.and(col(table, &condition.column).eq(condition.value.as_str()));
+            let mut select = Query::select();
+            select
+                .column((Alias::new(alias.as_str()), Alias::new(hop.column.as_str())))
+                .from_as(Alias::new(hop.table.as_str()), Alias::new(alias.as_str()));
+            for condition in hop.conditions.iter().filter(|c| c.side == HopSide::This) {
+                select.and_where(col(&alias, &condition.column).eq(condition.value.as_str()));
             }
-            select.join_as(
-                JoinType::InnerJoin,
-                Alias::new(hop.table.as_str()),
-                Alias::new(alias.as_str()),
-                on,
-            );
-            previous = (alias.clone(), hop.primary_key.clone());
-            target = alias;
+            match inner.take() {
+                None => {
+                    select.and_where(col(&alias, column).gt(w.clone()));
+                }
+                Some(next) => {
+                    let next_hop = &path.hops[index + 1];
+                    for condition in next_hop
+                        .conditions
+                        .iter()
+                        .filter(|c| c.side == HopSide::Previous)
+                    {
+                        select
+                            .and_where(col(&alias, &condition.column).eq(condition.value.as_str()));
+                    }
+                    select.and_where(col(&alias, &joins_on[index + 1]).in_subquery(next));
+                }
+            }
+            inner = Some(select);
         }
+        let mut select = Query::select();
         select
-            .and_where(col(&target, column).gt(w))
+            .expr(col(OWNER, model.primary_key_column()))
+            .from_as(Alias::new(model.table()), Alias::new(OWNER))
             .and_where(col(OWNER, model.primary_key_column()).gt(after_id));
+        if let Some(first) = path.hops.first() {
+            for condition in first
+                .conditions
+                .iter()
+                .filter(|c| c.side == HopSide::Previous)
+            {
+                select.and_where(col(OWNER, &condition.column).eq(condition.value.as_str()));
+            }
+        }
+        if let Some(inner) = inner {
+            select.and_where(col(OWNER, &joins_on[0]).in_subquery(inner));
+        }
         select
     }
 

@@ -134,9 +134,10 @@ enum Step {
     CreateCrmIdIndex,
     CreatePendingDependencyIndex,
     CreatePendingUniqueIndex,
+    CreateSyncedAtIndex,
 }
 
-const ALL_STEPS: [Step; 11] = [
+const ALL_STEPS: [Step; 12] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::AddErrorCount,
@@ -148,6 +149,7 @@ const ALL_STEPS: [Step; 11] = [
     Step::CreateCrmIdIndex,
     Step::CreatePendingDependencyIndex,
     Step::CreatePendingUniqueIndex,
+    Step::CreateSyncedAtIndex,
 ];
 
 impl Step {
@@ -167,6 +169,7 @@ impl Step {
                 "create_index:idx_pending_syncs_on_dependency_crm"
             }
             Step::CreatePendingUniqueIndex => "create_index:idx_unique_pending_sync",
+            Step::CreateSyncedAtIndex => "create_index:idx_etlify_sync_last_synced_at",
         }
     }
 
@@ -211,6 +214,11 @@ impl Step {
             Step::CreatePendingUniqueIndex => {
                 r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs" ("dependent_type", "dependent_id", "dependency_type", "dependency_id", "crm_name")"#
             }
+            // The finder's watermark (oldest `last_synced_at`) and its
+            // never-stamped rows are index seeks, not table scans.
+            Step::CreateSyncedAtIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#
+            }
         }
     }
 
@@ -240,6 +248,7 @@ impl Step {
                 r#"DROP INDEX IF EXISTS "idx_pending_syncs_on_dependency_crm""#
             }
             Step::CreatePendingUniqueIndex => r#"DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
+            Step::CreateSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
         }
     }
 
@@ -384,6 +393,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
         Step::CreateCrmIdIndex,
         Step::CreatePendingDependencyIndex,
         Step::CreatePendingUniqueIndex,
+        Step::CreateSyncedAtIndex,
     ] {
         if !existing
             .iter()
@@ -572,6 +582,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         UNIQUE_CRM_ID_INDEX,
         "idx_pending_syncs_on_dependency_crm",
         "idx_unique_pending_sync",
+        "idx_etlify_sync_last_synced_at",
     ] {
         if !indexes.iter().any(|have| have == index) {
             problems.push(SchemaProblem::MissingIndex { index });
