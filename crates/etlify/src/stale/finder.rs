@@ -306,7 +306,8 @@ impl<'a> Finder<'a> {
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(model.resource_type()))
-            .and_where(col(SYNC, "resource_id").gt(after_id))
+            // No cursor bound here: it would steer the planner to the
+            // resource index; the outer select applies it.
             .and_where(col(SYNC, "last_synced_at").is_null());
 
         if let Some(watermark) = watermark {
@@ -342,6 +343,7 @@ impl<'a> Finder<'a> {
         select
             .column((Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)))
             .from_subquery(candidates, Alias::new(CANDIDATES))
+            .and_where(col(CANDIDATES, CANDIDATE_ID).gt(after_id))
             .order_by(
                 (Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)),
                 Order::Asc,
