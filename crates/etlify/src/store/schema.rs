@@ -182,11 +182,14 @@ impl Step {
         self.name().split_once("_index:").map(|(_, index)| index)
     }
 
-    /// The statement applying the step (table creation is per backend and
-    /// done by [`migrate`] itself).
-    fn forward(self) -> &'static str {
+    /// The statement applying the step on `store`'s backend.
+    fn forward(self, store: &Store) -> &'static str {
+        let sqlite = matches!(store.pool(), Pool::Sqlite(_));
         match self {
-            Step::CreateSyncTable | Step::CreatePendingTable => "SELECT 1",
+            Step::CreateSyncTable if sqlite => SQLITE_CREATE_SYNC,
+            Step::CreateSyncTable => POSTGRES_CREATE_SYNC,
+            Step::CreatePendingTable if sqlite => SQLITE_CREATE_PENDING,
+            Step::CreatePendingTable => POSTGRES_CREATE_PENDING,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -353,25 +356,17 @@ pub struct MigrateOptions {
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
 pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
-    let (create_sync, create_pending, create_history) = match store.pool() {
-        Pool::Sqlite(_) => (
-            SQLITE_CREATE_SYNC,
-            SQLITE_CREATE_PENDING,
-            SQLITE_CREATE_HISTORY,
-        ),
-        Pool::Postgres(_) => (
-            POSTGRES_CREATE_SYNC,
-            POSTGRES_CREATE_PENDING,
-            POSTGRES_CREATE_HISTORY,
-        ),
+    let create_history = match store.pool() {
+        Pool::Sqlite(_) => SQLITE_CREATE_HISTORY,
+        Pool::Postgres(_) => POSTGRES_CREATE_HISTORY,
     };
     run(store, create_history).await?;
-    for (table, create, step) in [
-        (SYNC_TABLE, create_sync, Step::CreateSyncTable),
-        (PENDING_TABLE, create_pending, Step::CreatePendingTable),
+    for (table, step) in [
+        (SYNC_TABLE, Step::CreateSyncTable),
+        (PENDING_TABLE, Step::CreatePendingTable),
     ] {
         if table_columns(store, table).await?.is_none() {
-            run(store, create).await?;
+            run(store, step.forward(store)).await?;
             record(store, step).await?;
         }
     }
@@ -382,7 +377,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
             .iter()
             .any(|name| Some(name.as_str()) == step.index_name())
         {
-            run(store, step.forward()).await?;
+            run(store, step.forward(store)).await?;
             record(store, step).await?;
         }
     }
@@ -399,7 +394,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
             .iter()
             .any(|name| Some(name.as_str()) == step.index_name())
         {
-            run(store, step.forward()).await?;
+            run(store, step.forward(store)).await?;
             record(store, step).await?;
         }
     }
@@ -428,11 +423,11 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         )));
     }
     if !columns.iter().any(|c| c == "error_count") {
-        run(store, Step::AddErrorCount.forward()).await?;
+        run(store, Step::AddErrorCount.forward(store)).await?;
         record(store, Step::AddErrorCount).await?;
     }
     if !has_crm_name {
-        run(store, Step::AddCrmName.forward()).await?;
+        run(store, Step::AddCrmName.forward(store)).await?;
         record(store, Step::AddCrmName).await?;
     }
     if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
@@ -466,7 +461,7 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         .fetch_optional(pool)
         .await?;
         if nullable.as_deref() == Some("YES") {
-            run(store, Step::CrmNameNotNull.forward()).await?;
+            run(store, Step::CrmNameNotNull.forward(store)).await?;
             record(store, Step::CrmNameNotNull).await?;
         }
     }
