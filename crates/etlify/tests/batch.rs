@@ -7,7 +7,7 @@ use etlify::{
 };
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{engine, user_model, TestDb};
+use crate::support::{engine, hubspot_users, user_model, TestDb};
 
 fn ids(ids: &[i64]) -> Vec<ResourceId> {
     ids.iter().copied().map(ResourceId).collect()
@@ -52,12 +52,7 @@ async fn g11_batch_upsert_is_used_in_chunks_of_the_crm_batch_size(db: TestDb) {
     let db = db.with_app_schema().await;
     let u = users(&db, &["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(2);
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
 
     let stats = etlify
         .batch_synchronizer()
@@ -116,12 +111,7 @@ async fn g11_without_a_batch_endpoint_records_are_upserted_one_by_one(db: TestDb
     let db = db.with_app_schema().await;
     let u = users(&db, &["a@x.io", "b@x.io"]).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -136,12 +126,7 @@ async fn x4_a_record_missing_from_the_batch_response_is_an_error(db: TestDb) {
     let u = users(&db, &["a@x.io", "lost@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
     adapter.set(&adapter.drop_marker, "lost");
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -169,12 +154,7 @@ async fn x4_per_input_errors_are_attributed_to_their_records(db: TestDb) {
     let u = users(&db, &["a@x.io", "broken@x.io", "c@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
     adapter.set(&adapter.error_marker, "broken");
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -198,12 +178,7 @@ async fn x4_email_ids_match_case_insensitively(db: TestDb) {
     let u = users(&db, &["Mixed.Case@X.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
     *adapter.lowercase_keys.lock().unwrap() = true;
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -223,12 +198,7 @@ async fn x5_an_atomic_rejection_is_split_until_the_bad_record_is_isolated(db: Te
     let u = users(&db, &["a@x.io", "b@x.io", "bad@x.io", "d@x.io", "e@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
     adapter.set(&adapter.reject_marker, "bad@");
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -268,12 +238,7 @@ async fn x3_a_run_error_from_the_batch_endpoint_counts_against_no_record(db: Tes
     let adapter = BatchRecordingAdapter::new(10);
     *adapter.fail_next.lock().unwrap() =
         Some(AdapterError::new(AdapterErrorKind::Transient, "503").status(503));
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let err = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -331,12 +296,7 @@ async fn duplicate_id_values_in_one_batch_do_not_share_a_crm_object(db: TestDb) 
     let db = db.with_app_schema().await;
     let u = users(&db, &["same@x.io", "same@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -362,12 +322,7 @@ async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice(db: TestDb) {
     let u = users(&db, &["a@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
     adapter.single.delay_upserts(Duration::from_millis(300));
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let single = {
         let etlify = etlify.clone();
         let id = u[0];
@@ -399,12 +354,7 @@ async fn x2_a_known_id_gone_from_the_crm_falls_back_to_the_single_upsert(db: Tes
     let db = db.with_app_schema().await;
     let u = users(&db, &["gone@x.io", "kept@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))
@@ -436,12 +386,7 @@ async fn x1_a_change_committed_during_a_batch_leaves_the_record_stale(db: TestDb
     let db = std::sync::Arc::new(db.with_app_schema().await);
     let u = users(&db, &["a@x.io", "b@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let writer = db.clone();
     let changed = u[1];
     *adapter.during_batch.lock().unwrap() = Some(std::sync::Arc::new(move || {

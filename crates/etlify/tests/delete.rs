@@ -8,7 +8,7 @@ use etlify::{
 };
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{engine, user_model, TestDb};
+use crate::support::{engine, hubspot_users, user_model, TestDb};
 
 async fn g3_disabled_crm_delete_returns_success_without_a_call(db: TestDb) {
     let db = db.with_app_schema().await;
@@ -57,12 +57,7 @@ async fn delete_without_a_known_crm_id_is_a_noop(db: TestDb) {
     db.insert_sync_row("hubspot", "User", user, 1, Some("never synced"))
         .await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     assert_eq!(
         etlify.delete("hubspot", "User", user).await.unwrap(),
         DeleteOutcome::Noop
@@ -78,12 +73,7 @@ async fn x11_delete_forgets_the_crm_id_and_digest_so_a_later_sync_recreates(db: 
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
 
     assert_eq!(
@@ -116,12 +106,7 @@ async fn x11_a_remote_404_is_already_gone(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
     adapter.answer_next_delete(Ok(RemoteDelete::NotFound));
     assert_eq!(
@@ -152,12 +137,7 @@ async fn x11_delete_errors_keep_their_kind_and_the_row(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
     adapter.answer_next_delete(Err(AdapterError::new(
         AdapterErrorKind::RateLimited,

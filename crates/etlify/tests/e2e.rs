@@ -17,7 +17,7 @@ use etlify_sandbox::{
     DEFAULT_HUBSPOT_TOKEN,
 };
 
-use crate::support::{engine, user_model, TestDb};
+use crate::support::{engine, hubspot_users, user_model, TestDb};
 
 async fn sandbox(limits: bool) -> RunningSandbox {
     let mut config = SandboxConfig::default();
@@ -320,12 +320,7 @@ async fn x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path(db:
     let ids = users(&db, 3).await;
     let sandbox = sandbox(false).await;
     let adapter = hubspot(&sandbox);
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     let old = etlify
         .sync_row("hubspot", "User", ids[1])

@@ -11,7 +11,7 @@ use etlify::{
 use serde_json::{json, Value};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{company_model, engine, user_model, TestDb};
+use crate::support::{company_model, engine, hubspot_users, user_model, TestDb};
 
 fn payload(value: Value) -> Payload {
     match value {
@@ -29,12 +29,7 @@ async fn g25_one_record_syncs_inline_from_rust(db: TestDb) {
     let company = db.insert_company("acme").await;
     let user = db.insert_user("a@x.io", Some(company)).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
 
     let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
     assert_eq!(dispatch, SyncDispatch::Completed(SyncOutcome::Synced));
@@ -193,12 +188,7 @@ async fn x1_a_change_committed_during_a_sync_leaves_the_record_stale(db: TestDb)
     let db = Arc::new(db.with_app_schema().await);
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
 
     // Control: an undisturbed sync leaves the record fresh.
     etlify.sync("hubspot", "User", user).await.unwrap();
@@ -247,12 +237,7 @@ async fn x2_the_known_crm_id_is_passed_to_the_adapter(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
 
     etlify.sync("hubspot", "User", user).await.unwrap();
     db.exec(&format!(
@@ -283,12 +268,7 @@ async fn x8_concurrent_syncs_of_one_record_make_one_upsert(db: TestDb) {
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
     adapter.delay_upserts(Duration::from_millis(300));
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
 
     let (a, b) = (etlify.clone(), etlify.clone());
     let first =
@@ -385,12 +365,7 @@ async fn x12_not_modified_clears_last_error_and_error_count(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
     db.exec("UPDATE crm_synchronisations SET error_count = 2, last_error = 'stale failure'")
         .await;
@@ -411,12 +386,7 @@ async fn record_errors_count_consecutive_failures_and_success_resets_them(db: Te
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     adapter.fail_next_upsert(validation("Property values were not valid"));
     adapter.fail_next_upsert(validation("Property values were not valid"));
 
@@ -456,12 +426,7 @@ async fn x3_throttling_and_outages_never_count_against_the_record(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     for kind in [
         AdapterErrorKind::RateLimited,
         AdapterErrorKind::Transient,
@@ -481,12 +446,7 @@ async fn x3_throttling_and_outages_never_count_against_the_record(db: TestDb) {
 async fn a_missing_record_is_reported_and_writes_nothing(db: TestDb) {
     let db = db.with_app_schema().await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     let err = etlify.sync("hubspot", "User", 4242).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RecordNotFound);
     assert!(err.to_string().contains("User #4242"), "{err}");
@@ -496,12 +456,7 @@ async fn a_missing_record_is_reported_and_writes_nothing(db: TestDb) {
 async fn unknown_model_or_crm_is_a_config_error(db: TestDb) {
     let db = db.with_app_schema().await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     assert_eq!(
         etlify.sync("hubspot", "Ghost", 1).await.unwrap_err().kind(),
         ErrorKind::Config
@@ -720,12 +675,7 @@ async fn a_crm_id_already_held_by_another_record_is_a_record_error(db: TestDb) {
     let first = db.insert_user("same@x.io", None).await;
     let second = db.insert_user("same@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", adapter.clone())],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = hubspot_users(&db, adapter.clone()).await;
     assert_eq!(
         etlify.sync("hubspot", "User", first).await.unwrap(),
         SyncDispatch::Completed(SyncOutcome::Synced)

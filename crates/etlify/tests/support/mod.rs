@@ -351,3 +351,16 @@ impl TestDb {
         .await;
     }
 }
+
+/// An engine with one CRM, `hubspot`, on `adapter`, and [`user_model`] bound to it.
+pub async fn hubspot_users(
+    db: &TestDb,
+    adapter: std::sync::Arc<dyn etlify::Adapter>,
+) -> etlify::Etlify {
+    engine(
+        db,
+        vec![etlify::Crm::new("hubspot", adapter)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await
+}
