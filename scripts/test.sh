@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real SQLite and a real PostgreSQL.
+# Runs the test suite (the whole workspace by default) against real SQLite
+# and a real PostgreSQL.
 #
 # Unless ETLIFY_TEST_POSTGRES_URL points at a server, starts a throwaway
 # PostgreSQL cluster (data under a temp dir, a free loopback port, run as a
 # non-root user) and stops it afterwards. Fails if PostgreSQL cannot start:
 # the Postgres tests are never skipped silently.
 #
-# Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p etlify sqlite::`).
+# Extra arguments go to `cargo test`. Without a package selection it tests
+# the whole workspace (`--workspace` is added); with `-p`/`--package` (or an
+# explicit `--workspace`/`--all`) before any `--`, the arguments are passed
+# through as they are, so `scripts/test.sh -p etlify sqlite::` builds and
+# tests only `etlify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +26,18 @@ else
   log "using PostgreSQL at ETLIFY_TEST_POSTGRES_URL"
 fi
 
-cargo test --workspace "$@"
+# Does the caller choose the packages? Only cargo's own options count, i.e.
+# the arguments before `--` (those after it go to the test binaries).
+selects_packages=false
+for arg in "$@"; do
+  case "$arg" in
+    --) break ;;
+    -p | -p?* | --package | --package=* | --workspace | --all) selects_packages=true; break ;;
+  esac
+done
+
+if [ "$selects_packages" = true ]; then
+  cargo test "$@"
+else
+  cargo test --workspace "$@"
+fi

@@ -3,7 +3,7 @@
 use etlify::digest::{canonical_json, stable_sha256};
 use serde_json::Value;
 
-const VECTORS: &str = include_str!("../../../../shared/fixtures/digest_vectors.json");
+const VECTORS: &str = include_str!("fixtures/digest_vectors.json");
 
 fn vectors() -> Vec<Value> {
     let file: Value = serde_json::from_str(VECTORS).unwrap();

@@ -1,5 +1,6 @@
-//! Taking over a database synced by the original Rails gem (SPEC G-26, X-15):
-//! `../shared/fixtures/rails-gem-synced.sqlite3` and its `.expect.json`.
+//! Taking over a database synced by the original Rails gem (G-26, X-15 in
+//! docs/BEHAVIOUR.md): `tests/fixtures/rails-gem-synced.sqlite3` and its
+//! `.expect.json`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::support::TestDb;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
+        .join("tests/fixtures")
         .join(name)
 }
 
