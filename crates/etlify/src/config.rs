@@ -11,12 +11,8 @@ pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 /// Global settings of an [`crate::Etlify`] engine.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// How payloads are digested; the gem-compatible SHA-256 by default.
-    pub digest_strategy: Arc<dyn DigestStrategy>,
-    /// Error budget for CRMs that do not set their own.
-    pub max_sync_errors: u32,
-    /// Queue that sync jobs go to.
-    pub job_queue_name: String,
+    digest_strategy: Arc<dyn DigestStrategy>,
+    max_sync_errors: u32,
 }
 
 impl Default for Config {
@@ -24,27 +20,30 @@ impl Default for Config {
         Self {
             digest_strategy: Arc::new(StableSha256),
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
-            job_queue_name: "low".to_owned(),
         }
     }
 }
 
 impl Config {
-    /// Sets the digest strategy.
+    /// How payloads are digested (default: the gem-compatible SHA-256).
     pub fn digest_strategy(mut self, strategy: Arc<dyn DigestStrategy>) -> Self {
         self.digest_strategy = strategy;
         self
     }
 
-    /// Sets the global error budget.
+    /// Error budget for CRMs that do not set their own (default 3).
     pub fn max_sync_errors(mut self, max: u32) -> Self {
         self.max_sync_errors = max;
         self
     }
 
-    /// Sets the job queue name.
-    pub fn job_queue_name(mut self, name: impl Into<String>) -> Self {
-        self.job_queue_name = name.into();
-        self
+    /// How payloads are digested; the gem-compatible SHA-256 by default.
+    pub fn get_digest_strategy(&self) -> &Arc<dyn DigestStrategy> {
+        &self.digest_strategy
+    }
+
+    /// Error budget for CRMs that do not set their own.
+    pub fn get_max_sync_errors(&self) -> u32 {
+        self.max_sync_errors
     }
 }

@@ -9,18 +9,6 @@ use crate::adapters::Adapter;
 use crate::error::ConfigError;
 use crate::ratelimit::{RateLimit, RateLimiter};
 
-/// Job options of a CRM: which handlers run its per-record and batch jobs
-/// (two separate options, SPEC X-13).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JobOptions {
-    /// Name of the per-record job handler; the built-in one when `None`.
-    pub sync_job: Option<String>,
-    /// Name of the batch job handler; the built-in one when `None`.
-    pub batch_job: Option<String>,
-    /// Queue override for this CRM's jobs.
-    pub queue: Option<String>,
-}
-
 /// A CRM to register: a name, an adapter and options.
 ///
 /// ```
@@ -30,7 +18,7 @@ pub struct JobOptions {
 ///     .enabled(true)
 ///     .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap())
 ///     .max_sync_errors(5);
-/// assert_eq!(crm.name(), "hubspot");
+/// assert_eq!(crm.get_name(), "hubspot");
 /// ```
 #[derive(Clone)]
 pub struct Crm {
@@ -39,7 +27,6 @@ pub struct Crm {
     enabled: bool,
     rate_limit: Option<RateLimit>,
     max_sync_errors: Option<u32>,
-    jobs: JobOptions,
 }
 
 impl fmt::Debug for Crm {
@@ -51,7 +38,6 @@ impl fmt::Debug for Crm {
             .field("enabled", &self.enabled)
             .field("rate_limit", &self.rate_limit)
             .field("max_sync_errors", &self.max_sync_errors)
-            .field("jobs", &self.jobs)
             .finish()
     }
 }
@@ -65,7 +51,6 @@ impl Crm {
             enabled: true,
             rate_limit: None,
             max_sync_errors: None,
-            jobs: JobOptions::default(),
         }
     }
 
@@ -87,40 +72,29 @@ impl Crm {
         self
     }
 
-    /// Job handlers and queue of this CRM.
-    pub fn jobs(mut self, jobs: JobOptions) -> Self {
-        self.jobs = jobs;
-        self
-    }
-
     /// Registered name.
-    pub fn name(&self) -> &str {
+    pub fn get_name(&self) -> &str {
         &self.name
     }
 
     /// Whether the CRM is active.
-    pub fn is_enabled(&self) -> bool {
+    pub fn get_enabled(&self) -> bool {
         self.enabled
     }
 
     /// The adapter.
-    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+    pub fn get_adapter(&self) -> &Arc<dyn Adapter> {
         &self.adapter
     }
 
     /// Configured rate limit, if any.
-    pub fn rate_limit_value(&self) -> Option<RateLimit> {
+    pub fn get_rate_limit(&self) -> Option<RateLimit> {
         self.rate_limit
     }
 
-    /// Per-CRM error budget, if set.
-    pub fn max_sync_errors_override(&self) -> Option<u32> {
+    /// This CRM's own error budget, if set (else the global one applies).
+    pub fn get_max_sync_errors(&self) -> Option<u32> {
         self.max_sync_errors
-    }
-
-    /// Job options.
-    pub fn job_options(&self) -> &JobOptions {
-        &self.jobs
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -48,7 +48,7 @@ pub enum Error {
         /// Declared resource type, e.g. `User`.
         resource_type: String,
         /// Primary key looked up.
-        id: i64,
+        id: crate::id::ResourceId,
     },
     /// An adapter call failed in a way that is not the record's fault
     /// (authentication, throttling after retries, transient outage).

@@ -4,14 +4,20 @@ use std::fmt;
 
 /// Primary key of a local record (the gem's `resource_id bigint`).
 ///
-/// A newtype so that text or UUID keys can be added later without touching
-/// every signature.
+/// Opaque, so that text or UUID keys can be added later without touching
+/// every signature: build one with [`ResourceId::new`] or `From<i64>`, read
+/// the integer with [`ResourceId::get`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceId(pub i64);
+pub struct ResourceId(i64);
 
 impl ResourceId {
-    /// The raw integer.
-    pub fn get(self) -> i64 {
+    /// The id of the record whose integer primary key is `id`.
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    /// The integer primary key.
+    pub const fn get(self) -> i64 {
         self.0
     }
 }

@@ -20,9 +20,18 @@
 //! - [`adapters`]: [`adapters::HubSpotAdapter`], [`adapters::AirtableAdapter`],
 //!   [`adapters::NullAdapter`], and the traits to write your own.
 //!
-//! Where things are decided: `stale/finder.rs` (what is stale),
-//! `sync/synchronizer.rs` and `sync/batch.rs` (what is sent and recorded),
-//! `store/` (sync-state tables, per backend), `adapters/` (CRM APIs).
+//! Where things are decided:
+//! - `engine.rs`: the public face, thin over `context.rs` (store + catalog +
+//!   follow-up seam), which every inner layer takes instead of the face;
+//! - `catalog/`: declarations checked against the database (`resolve.rs`);
+//! - `stale/finder.rs`: what is stale, as SQL rendered from plain inputs;
+//!   `stale/pages.rs`: paging it; `stale/batch_sync.rs`: a batch run;
+//! - `sync/synchronizer.rs` and `sync/batch.rs`: what is sent and recorded;
+//!   `sync/follow_up.rs`: syncs a sync causes (dependencies, dependents);
+//! - `store/`: sync-state rows, pending rows, migrations, locks; every SQL
+//!   difference between databases in `store/backend/sqlite.rs` and
+//!   `store/backend/postgres.rs` (upserts, locks, clock, DDL, row decoding);
+//! - `payload.rs`: payload declarations; `adapters/`: CRM APIs.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -48,7 +57,9 @@
 //! ```
 
 pub mod adapters;
+mod catalog;
 mod config;
+mod context;
 mod crm;
 pub mod dependency;
 pub mod digest;
@@ -65,19 +76,23 @@ mod sync;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
 pub use crate::config::{Config, DEFAULT_MAX_SYNC_ERRORS};
-pub use crate::crm::{Crm, CrmRegistry, JobOptions};
+pub use crate::crm::{Crm, CrmRegistry};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
 pub use crate::engine::{migrate, revert_migration, Etlify, EtlifyBuilder};
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};
-pub use crate::outcome::{BatchStats, DeleteOutcome, SyncDispatch, SyncOutcome};
+pub use crate::outcome::{
+    BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
+};
 pub use crate::payload::{LoadedPayloads, Payload, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
+#[doc(hidden)]
+pub use crate::stale::FinderPlan;
 pub use crate::stale::{
-    BatchSyncOptions, FinderPlan, PlanEntry, Progress, ProgressFn, RunStats, StaleIds,
+    BatchSyncOptions, PlanEntry, Progress, ProgressFn, RunStats, StaleIds, DEFAULT_BATCH_SIZE,
 };
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
-pub use crate::store::{BackendKind, Store, SyncRow, Timestamp};
+pub use crate::store::{BackendKind, FromAnyRow, Store, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};

@@ -3,13 +3,17 @@
 //! A [`Model`] is a table of the application declared to Etlify; a
 //! [`Binding`] is its configuration for one CRM (the gem's
 //! `<crm>_etlified_with`).
+//!
+//! Like every declaration type (`Crm`, `Config`, `SqlPayload`,
+//! `BatchSyncOptions`), a setter is named after its field and takes `self`;
+//! the getter of that field is `get_<field>` (sqlx's connect options do the
+//! same).
 
 use std::fmt;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::crm::JobOptions;
 use crate::dependency::{Dependency, SyncDependency};
 use crate::payload::{Payload, PayloadSource};
 
@@ -84,7 +88,6 @@ pub struct Binding {
     pub(crate) stale_scope: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
-    pub(crate) jobs: JobOptions,
 }
 
 impl Binding {
@@ -98,7 +101,6 @@ impl Binding {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
-            jobs: JobOptions::default(),
         }
     }
 
@@ -133,40 +135,39 @@ impl Binding {
         self
     }
 
-    /// Job handlers for this binding, overriding the CRM's.
-    pub fn jobs(mut self, jobs: JobOptions) -> Self {
-        self.jobs = jobs;
-        self
-    }
-
     /// CRM object type.
-    pub fn object_type(&self) -> &str {
+    pub fn get_object_type(&self) -> &str {
         &self.object_type
     }
 
     /// Property identifying the object in the CRM.
-    pub fn id_property(&self) -> &str {
+    pub fn get_id_property(&self) -> &str {
         &self.id_property
     }
 
+    /// The payload source, if set.
+    pub fn get_payload(&self) -> Option<&Arc<dyn PayloadSource>> {
+        self.payload.as_ref()
+    }
+
+    /// The eligibility condition, if set.
+    pub fn get_sync_if(&self) -> Option<&SyncIf> {
+        self.sync_if.as_ref()
+    }
+
+    /// The `stale_scope` condition, if set.
+    pub fn get_stale_scope(&self) -> Option<&str> {
+        self.stale_scope.as_deref()
+    }
+
     /// Declared dependencies.
-    pub fn dependencies(&self) -> &[Dependency] {
+    pub fn get_dependencies(&self) -> &[Dependency] {
         &self.dependencies
     }
 
     /// Declared sync dependencies.
-    pub fn sync_dependencies(&self) -> &[SyncDependency] {
+    pub fn get_sync_dependencies(&self) -> &[SyncDependency] {
         &self.sync_dependencies
-    }
-
-    /// The `stale_scope` condition.
-    pub fn stale_scope_sql(&self) -> Option<&str> {
-        self.stale_scope.as_deref()
-    }
-
-    /// The payload source, if set.
-    pub fn payload_source(&self) -> Option<&Arc<dyn PayloadSource>> {
-        self.payload.as_ref()
     }
 }
 
@@ -179,7 +180,7 @@ impl Binding {
 ///     Binding::new("contacts", "email")
 ///         .payload(SqlPayload::new("SELECT id, email FROM users")),
 /// );
-/// assert_eq!(users.resource_type(), "User");
+/// assert_eq!(users.get_resource_type(), "User");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -232,32 +233,37 @@ impl Model {
     }
 
     /// Declared resource type.
-    pub fn resource_type(&self) -> &str {
+    pub fn get_resource_type(&self) -> &str {
         &self.resource_type
     }
 
     /// Table name.
-    pub fn table(&self) -> &str {
+    pub fn get_table(&self) -> &str {
         &self.table
     }
 
     /// Primary key column.
-    pub fn primary_key_column(&self) -> &str {
+    pub fn get_primary_key(&self) -> &str {
         &self.primary_key
     }
 
+    /// Timestamp column, as declared.
+    pub fn get_timestamp(&self) -> &TimestampColumn {
+        &self.timestamp
+    }
+
     /// STI filter, if any.
-    pub fn sti_filter(&self) -> Option<&StiFilter> {
+    pub fn get_sti(&self) -> Option<&StiFilter> {
         self.sti.as_ref()
     }
 
     /// Binding for `crm_name`.
-    pub fn binding(&self, crm_name: &str) -> Option<&Binding> {
+    pub fn get_binding(&self, crm_name: &str) -> Option<&Binding> {
         self.bindings.get(crm_name)
     }
 
-    /// Names of the CRMs the model is bound to.
-    pub fn crm_names(&self) -> impl Iterator<Item = &str> {
+    /// Names of the CRMs the model is bound to, in binding order.
+    pub fn get_crm_names(&self) -> impl Iterator<Item = &str> {
         self.bindings.keys().map(String::as_str)
     }
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// Result of syncing one record with one CRM (REFERENCE SYN-4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SyncOutcome {
     /// The payload changed and the CRM accepted it.
     Synced,
@@ -13,24 +14,77 @@ pub enum SyncOutcome {
     Skipped,
     /// A sync dependency has no CRM id yet: the record waits for it (G-18).
     Buffered,
-    /// A failure attributable to the record; its `error_count` grew.
-    Error,
+    /// A failure attributable to the record; its `error_count` grew and
+    /// its `last_error` holds the same message.
+    Error(RecordError),
     /// The CRM is disabled: nothing read, sent or written (G-4).
     Disabled,
 }
 
 impl SyncOutcome {
     /// The gem's symbol for this outcome (`synced`, `not_modified`, …).
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             SyncOutcome::Synced => "synced",
             SyncOutcome::NotModified => "not_modified",
             SyncOutcome::Skipped => "skipped",
             SyncOutcome::Buffered => "buffered",
-            SyncOutcome::Error => "error",
+            SyncOutcome::Error(_) => "error",
             SyncOutcome::Disabled => "disabled",
         }
     }
+}
+
+/// Why one record failed (SPEC X-3: only failures attributable to the
+/// record; run errors are returned as `Err` instead).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RecordError {
+    /// What kind of failure.
+    pub kind: RecordErrorKind,
+    /// What went wrong, as recorded in the row's `last_error`.
+    pub message: String,
+}
+
+impl RecordError {
+    pub(crate) fn new(kind: RecordErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A CRM's answer about this record's payload, classified.
+    pub(crate) fn from_adapter(error: &crate::AdapterError) -> Self {
+        let kind = match error.kind() {
+            crate::AdapterErrorKind::ValidationFailed => RecordErrorKind::Rejected,
+            crate::AdapterErrorKind::NotFound => RecordErrorKind::NotFound,
+            _ => RecordErrorKind::Other,
+        };
+        Self::new(kind, error.to_string())
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Classification of a [`RecordError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordErrorKind {
+    /// The payload source could not build this record's payload.
+    Payload,
+    /// The CRM rejected the payload (validation: 400/409/422).
+    Rejected,
+    /// The CRM answered that an object it needed does not exist.
+    NotFound,
+    /// The CRM returned an id another record of the same type already holds.
+    CrmIdConflict,
+    /// Any other failure of this record.
+    Other,
 }
 
 impl fmt::Display for SyncOutcome {
@@ -41,6 +95,7 @@ impl fmt::Display for SyncOutcome {
 
 /// Result of deleting one record's CRM object (SPEC X-11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DeleteOutcome {
     /// The CRM deleted the object.
     Deleted,
@@ -71,26 +126,22 @@ impl fmt::Display for DeleteOutcome {
 }
 
 /// What the per-record sync API did with a request (the gem's
-/// `crm_sync!` return value, made explicit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `crm_sync!` return value, made explicit). More variants come with the
+/// job queue (enqueued, deduplicated).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SyncDispatch {
     /// Ran inline; here is the outcome.
     Completed(SyncOutcome),
-    /// Queued for a worker.
-    Enqueued,
-    /// A sync of the same record is already queued; this one merged into it.
-    Deduplicated,
-    /// The CRM is disabled: nothing enqueued or run (G-3).
+    /// The CRM is disabled: nothing run (G-3).
     Disabled,
-    /// `sync_if` rejected the record before enqueueing.
-    GuardRejected,
 }
 
 impl SyncDispatch {
     /// Whether calling code should treat the request as successful: every
-    /// case except an inline sync that ended in [`SyncOutcome::Error`].
+    /// case except a sync that ended in [`SyncOutcome::Error`].
     pub fn succeeded(&self) -> bool {
-        !matches!(self, SyncDispatch::Completed(SyncOutcome::Error))
+        !matches!(self, SyncDispatch::Completed(SyncOutcome::Error(_)))
     }
 }
 
@@ -113,13 +164,13 @@ pub struct BatchStats {
 
 impl BatchStats {
     /// Counts one outcome.
-    pub fn record(&mut self, outcome: SyncOutcome) {
+    pub fn record(&mut self, outcome: &SyncOutcome) {
         match outcome {
             SyncOutcome::Synced => self.synced += 1,
             SyncOutcome::NotModified => self.not_modified += 1,
             SyncOutcome::Skipped | SyncOutcome::Disabled => self.skipped += 1,
             SyncOutcome::Buffered => self.buffered += 1,
-            SyncOutcome::Error => self.errors += 1,
+            SyncOutcome::Error(_) => self.errors += 1,
         }
     }
 

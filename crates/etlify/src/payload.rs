@@ -1,9 +1,13 @@
-//! Payloads and where they come from.
+//! Payloads and where they come from: declarations only (loading rows is
+//! the store's, `store/mod.rs` and `store/backend/`).
 //!
 //! A payload is the JSON object of CRM properties for one record. A
 //! [`PayloadSource`] loads the payloads of many records in one query:
 //! - [`SqlPayload`]: a `SELECT` whose columns are the properties (the CLI's way);
-//! - [`RowPayload`]: a `SELECT` decoded into a typed row, mapped by a Rust closure.
+//! - [`RowPayload`]: a `SELECT` decoded into a typed row, mapped by a Rust closure;
+//! - your own type: implement [`PayloadSource`] with the store's public
+//!   queries ([`Store::select_json_by_ids`], [`Store::select_rows_by_ids`],
+//!   or its sqlx pools).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,14 +15,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use serde_json::{Map, Value};
-use sqlx::Row;
 
 use crate::error::{Error, Result};
 use crate::id::ResourceId;
-use crate::store::json_row::{pg_row_to_json, sqlite_row_to_json};
-use crate::store::{FromAnyRow, Rows, Store};
+use crate::store::{FromAnyRow, Store};
 
 /// The properties sent to the CRM for one record.
 pub type Payload = Map<String, Value>;
@@ -27,45 +28,63 @@ pub type Payload = Map<String, Value>;
 /// found; an `Err` is a failure attributable to that record only.
 pub type LoadedPayloads = HashMap<ResourceId, Result<Payload, String>>;
 
-/// Name under which the user's query is wrapped.
-const SOURCE_ALIAS: &str = "etlify_payload";
-
 /// Loads the payloads of many records of one model in one round trip.
+///
+/// Implementable outside this crate: everything a source needs is public
+/// on [`Store`]. For example, a source that adds a computed property to a
+/// SQL payload:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use etlify::{LoadedPayloads, PayloadSource, ResourceId, Store};
+///
+/// #[derive(Debug)]
+/// struct Greeting;
+///
+/// #[async_trait]
+/// impl PayloadSource for Greeting {
+///     async fn load(&self, store: &Store, ids: &[ResourceId]) -> etlify::Result<LoadedPayloads> {
+///         let rows = store
+///             .select_json_by_ids("SELECT id, full_name FROM users", "id", ids)
+///             .await?;
+///         let mut loaded = LoadedPayloads::new();
+///         for row in rows {
+///             let mut row = row.map_err(etlify::Error::Payload)?;
+///             let Some(id) = row.remove("id").and_then(|id| id.as_i64()) else {
+///                 continue;
+///             };
+///             let name = row.get("full_name").and_then(|n| n.as_str()).unwrap_or("");
+///             row.insert("greeting".into(), format!("Hello, {name}").into());
+///             loaded.insert(ResourceId::new(id), Ok(row));
+///         }
+///         Ok(loaded)
+///     }
+///
+///     fn key_column(&self) -> &str {
+///         "id"
+///     }
+/// }
+/// # async fn run() -> etlify::Result<()> {
+/// # let store = Store::connect("sqlite::memory:").await?;
+/// # sqlx::query("CREATE TABLE users (id integer primary key, full_name text)")
+/// #     .execute(store.sqlite_pool().unwrap()).await?;
+/// # sqlx::query("INSERT INTO users VALUES (1, 'Ada')").execute(store.sqlite_pool().unwrap()).await?;
+/// let loaded = Greeting.load(&store, &[ResourceId::new(1)]).await?;
+/// let payload = loaded[&ResourceId::new(1)].as_ref().unwrap();
+/// assert_eq!(payload["greeting"], "Hello, Ada");
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
 #[async_trait]
 pub trait PayloadSource: Send + Sync + fmt::Debug {
     /// Payloads of `ids`. A query-level failure (bad SQL) is an `Err` for the
     /// whole batch; a failure of one record is an `Err` entry in the map.
     async fn load(&self, store: &Store, ids: &[ResourceId]) -> Result<LoadedPayloads>;
 
-    /// The column that identifies the record in this source's rows.
+    /// The column that identifies the record in this source's rows (named
+    /// in configuration errors).
     fn key_column(&self) -> &str;
-
-    /// The SQL of this source, for checks (`etlify check`).
-    fn sql(&self) -> &str;
-}
-
-/// Wraps `sql` so that only `ids` are read: `WITH etlify_payload AS (<sql>)
-/// SELECT * FROM etlify_payload WHERE <key> IN (…)`. The key column name is
-/// quoted by sea-query; `sql` is the user's own query, run as written.
-fn select_ids(
-    store: &Store,
-    sql: &str,
-    key_column: &str,
-    ids: &[ResourceId],
-) -> (String, sea_query_sqlx::SqlxValues) {
-    let mut select = Query::select();
-    select
-        .column(Asterisk)
-        .from(Alias::new(SOURCE_ALIAS))
-        .and_where(
-            Expr::col((Alias::new(SOURCE_ALIAS), Alias::new(key_column)))
-                .is_in(ids.iter().map(|id| id.get())),
-        );
-    let (filter, values) = store.build(&select);
-    (
-        format!("WITH \"{SOURCE_ALIAS}\" AS ({sql}) {filter}"),
-        values,
-    )
 }
 
 /// Post-processing of a SQL payload row, see [`SqlPayload::map`].
@@ -80,7 +99,7 @@ type PayloadMap = dyn Fn(Payload) -> Result<Payload, String> + Send + Sync;
 ///     "SELECT users.id, users.email, users.full_name, companies.name AS company \
 ///      FROM users LEFT JOIN companies ON companies.id = users.company_id",
 /// );
-/// assert_eq!(payload.key_column_name(), "id");
+/// assert_eq!(payload.get_key_column(), "id");
 /// ```
 #[derive(Clone)]
 pub struct SqlPayload {
@@ -133,8 +152,13 @@ impl SqlPayload {
         self
     }
 
+    /// The SQL query, as written.
+    pub fn get_sql(&self) -> &str {
+        &self.sql
+    }
+
     /// The key column's name.
-    pub fn key_column_name(&self) -> &str {
+    pub fn get_key_column(&self) -> &str {
         &self.key_column
     }
 
@@ -157,7 +181,7 @@ impl SqlPayload {
             Some(f) => f(row),
             None => Ok(row),
         };
-        Ok((ResourceId(key), payload))
+        Ok((ResourceId::new(key), payload))
     }
 }
 
@@ -165,16 +189,10 @@ impl SqlPayload {
 impl PayloadSource for SqlPayload {
     async fn load(&self, store: &Store, ids: &[ResourceId]) -> Result<LoadedPayloads> {
         let mut loaded = LoadedPayloads::with_capacity(ids.len());
-        if ids.is_empty() {
-            return Ok(loaded);
-        }
-        let (sql, values) = select_ids(store, &self.sql, &self.key_column, ids);
-        let rows = store.fetch_rows(sql, values).await?;
-        let decoded: Vec<Result<Payload, String>> = match &rows {
-            Rows::Sqlite(rows) => rows.iter().map(sqlite_row_to_json).collect(),
-            Rows::Postgres(rows) => rows.iter().map(pg_row_to_json).collect(),
-        };
-        for row in decoded {
+        for row in store
+            .select_json_by_ids(&self.sql, &self.key_column, ids)
+            .await?
+        {
             // A column without a JSON mapping fails for every row alike: it
             // is a mistake in the query, not in one record.
             let row = row.map_err(Error::Payload)?;
@@ -186,10 +204,6 @@ impl PayloadSource for SqlPayload {
 
     fn key_column(&self) -> &str {
         &self.key_column
-    }
-
-    fn sql(&self) -> &str {
-        &self.sql
     }
 }
 
@@ -254,53 +268,16 @@ where
     F: Fn(T) -> Result<Payload, String> + Send + Sync + 'static,
 {
     async fn load(&self, store: &Store, ids: &[ResourceId]) -> Result<LoadedPayloads> {
-        let mut loaded = LoadedPayloads::with_capacity(ids.len());
-        if ids.is_empty() {
-            return Ok(loaded);
-        }
-        let (sql, values) = select_ids(store, &self.sql, &self.key_column, ids);
-        let key_error = |e: sqlx::Error| {
-            Error::Payload(format!(
-                "payload query must return the integer key column `{}`: {e}",
-                self.key_column
-            ))
-        };
-        match store.fetch_rows(sql, values).await? {
-            Rows::Sqlite(rows) => {
-                for row in rows {
-                    let id: i64 = row.try_get(self.key_column.as_str()).map_err(key_error)?;
-                    let built = T::from_row(&row)
-                        .map_err(|e| e.to_string())
-                        .and_then(&self.build);
-                    loaded.insert(ResourceId(id), built);
-                }
-            }
-            Rows::Postgres(rows) => {
-                for row in rows {
-                    // `serial` keys are int4, `bigserial` keys int8.
-                    let key = self.key_column.as_str();
-                    let id: i64 = match row.try_get::<i64, _>(key) {
-                        Ok(id) => id,
-                        Err(_) => row
-                            .try_get::<i32, _>(key)
-                            .map(i64::from)
-                            .map_err(key_error)?,
-                    };
-                    let built = T::from_row(&row)
-                        .map_err(|e| e.to_string())
-                        .and_then(&self.build);
-                    loaded.insert(ResourceId(id), built);
-                }
-            }
-        }
-        Ok(loaded)
+        let rows = store
+            .select_rows_by_ids::<T>(&self.sql, &self.key_column, ids)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, row)| (id, row.and_then(&self.build)))
+            .collect())
     }
 
     fn key_column(&self) -> &str {
         &self.key_column
-    }
-
-    fn sql(&self) -> &str {
-        &self.sql
     }
 }

@@ -10,7 +10,7 @@ use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
 use crate::support::{engine, hubspot_users, user_model, TestDb};
 
 fn ids(ids: &[i64]) -> Vec<ResourceId> {
-    ids.iter().copied().map(ResourceId).collect()
+    ids.iter().copied().map(ResourceId::new).collect()
 }
 
 async fn users(db: &TestDb, emails: &[&str]) -> Vec<i64> {
@@ -326,12 +326,7 @@ async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice(db: TestDb) {
     let single = {
         let etlify = etlify.clone();
         let id = u[0];
-        tokio::spawn(async move {
-            etlify
-                .synchronizer()
-                .call("hubspot", "User", id.into())
-                .await
-        })
+        tokio::spawn(async move { etlify.synchronizer().call("hubspot", "User", id).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let stats = etlify

@@ -14,8 +14,8 @@ fn null() -> Arc<NullAdapter> {
 
 #[test]
 fn g1_crm_is_enabled_by_default_and_can_be_disabled() {
-    assert!(Crm::new("hubspot", null()).is_enabled());
-    assert!(!Crm::new("hubspot", null()).enabled(false).is_enabled());
+    assert!(Crm::new("hubspot", null()).get_enabled());
+    assert!(!Crm::new("hubspot", null()).enabled(false).get_enabled());
 }
 
 #[test]

@@ -41,11 +41,7 @@ async fn g4_disabled_deleter_makes_no_adapter_call(db: TestDb) {
     )
     .await;
     assert_eq!(
-        etlify
-            .deleter()
-            .call("hubspot", "User", 1.into())
-            .await
-            .unwrap(),
+        etlify.deleter().call("hubspot", "User", 1).await.unwrap(),
         DeleteOutcome::Disabled
     );
     assert!(adapter.deletes().is_empty());

@@ -124,8 +124,10 @@ async fn users_with(db: &TestDb, dependencies: Vec<Dependency>) -> Etlify {
 /// Stale ids by both plans; asserts they agree; returns them ascending.
 pub async fn stale(etlify: &Etlify, crm: &str, resource_type: &str) -> Vec<i64> {
     let reference: Vec<i64> = etlify
-        .stale_ids(crm, resource_type, FinderPlan::Reference, 2)
+        .stale_ids(crm, resource_type)
         .unwrap()
+        .plan(FinderPlan::Reference)
+        .page_size(2)
         .collect_all()
         .await
         .unwrap()
@@ -133,8 +135,10 @@ pub async fn stale(etlify: &Etlify, crm: &str, resource_type: &str) -> Vec<i64> 
         .map(|id| id.get())
         .collect();
     let mut fast: Vec<i64> = etlify
-        .stale_ids(crm, resource_type, FinderPlan::ChangedSince, 2)
+        .stale_ids(crm, resource_type)
         .unwrap()
+        .plan(FinderPlan::ChangedSince)
+        .page_size(2)
         .collect_all()
         .await
         .unwrap()
@@ -643,8 +647,10 @@ async fn finder_x9_pages_are_ascending_and_bounded(db: TestDb) {
     }
     let etlify = users_with(&db, vec![]).await;
     let mut pages = etlify
-        .stale_ids("hubspot", "User", FinderPlan::Reference, 3)
-        .unwrap();
+        .stale_ids("hubspot", "User")
+        .unwrap()
+        .plan(FinderPlan::Reference)
+        .page_size(3);
     let mut seen = Vec::new();
     while let Some(page) = pages.next_page().await.unwrap() {
         assert!(page.len() <= 3);

@@ -68,8 +68,10 @@ async fn interop_finder_returns_exactly_the_gems_stale_ids() {
     let expected = ids(&expected()["stale_ids"]);
     for plan in [FinderPlan::Reference, FinderPlan::ChangedSince] {
         let mut found: Vec<i64> = etlify
-            .stale_ids("hubspot", "User", plan, 7)
+            .stale_ids("hubspot", "User")
             .unwrap()
+            .plan(plan)
+            .page_size(7)
             .collect_all()
             .await
             .unwrap()

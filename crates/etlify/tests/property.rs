@@ -184,8 +184,10 @@ async fn load(db: &TestDb, world: &World) {
 
 async fn found(etlify: &Etlify, plan: FinderPlan) -> BTreeSet<i64> {
     etlify
-        .stale_ids("hubspot", "User", plan, 3)
+        .stale_ids("hubspot", "User")
         .unwrap()
+        .plan(plan)
+        .page_size(3)
         .collect_all()
         .await
         .unwrap()

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use etlify::digest::stable_sha256;
 use etlify::{
-    AdapterError, AdapterErrorKind, Binding, Crm, ErrorKind, Model, Payload, RowPayload,
-    SqlPayload, SyncDependency, SyncDispatch, SyncIf, SyncOutcome,
+    AdapterError, AdapterErrorKind, Binding, Crm, ErrorKind, Model, Payload, RecordErrorKind,
+    RowPayload, SqlPayload, SyncDependency, SyncDispatch, SyncIf, SyncOutcome,
 };
 use serde_json::{json, Value};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{company_model, engine, hubspot_users, user_model, TestDb};
+use crate::support::{
+    company_model, dispatch_error, engine, hubspot_users, record_error, user_model, TestDb,
+};
 
 fn payload(value: Value) -> Payload {
     match value {
@@ -95,7 +97,7 @@ async fn g4_disabled_synchronizer_makes_no_adapter_call_and_no_write(db: TestDb)
 
     let outcome = etlify
         .synchronizer()
-        .call("hubspot", "User", user.into())
+        .call("hubspot", "User", user)
         .await
         .unwrap();
     assert_eq!(outcome, SyncOutcome::Disabled);
@@ -119,18 +121,18 @@ async fn g21_each_crm_keeps_its_own_sync_row_for_a_record(db: TestDb) {
     .await;
     hubspot.fail_next_upsert(validation("INVALID_EMAIL"));
 
+    let failed = etlify
+        .synchronizer()
+        .call("hubspot", "User", user)
+        .await
+        .unwrap();
+    let error = record_error(&failed);
+    assert_eq!(error.kind, RecordErrorKind::Rejected);
+    assert!(error.message.contains("INVALID_EMAIL"), "{error}");
     assert_eq!(
         etlify
             .synchronizer()
-            .call("hubspot", "User", user.into())
-            .await
-            .unwrap(),
-        SyncOutcome::Error
-    );
-    assert_eq!(
-        etlify
-            .synchronizer()
-            .call("airtable", "User", user.into())
+            .call("airtable", "User", user)
             .await
             .unwrap(),
         SyncOutcome::Synced
@@ -271,10 +273,8 @@ async fn x8_concurrent_syncs_of_one_record_make_one_upsert(db: TestDb) {
     let etlify = hubspot_users(&db, adapter.clone()).await;
 
     let (a, b) = (etlify.clone(), etlify.clone());
-    let first =
-        tokio::spawn(async move { a.synchronizer().call("hubspot", "User", user.into()).await });
-    let second =
-        tokio::spawn(async move { b.synchronizer().call("hubspot", "User", user.into()).await });
+    let first = tokio::spawn(async move { a.synchronizer().call("hubspot", "User", user).await });
+    let second = tokio::spawn(async move { b.synchronizer().call("hubspot", "User", user).await });
     let mut outcomes = vec![
         first.await.unwrap().unwrap(),
         second.await.unwrap().unwrap(),
@@ -392,7 +392,12 @@ async fn record_errors_count_consecutive_failures_and_success_resets_them(db: Te
 
     for expected_count in 1..=2 {
         let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
-        assert_eq!(dispatch, SyncDispatch::Completed(SyncOutcome::Error));
+        let error = dispatch_error(&dispatch);
+        assert_eq!(error.kind, RecordErrorKind::Rejected);
+        assert!(
+            error.message.contains("Property values were not valid"),
+            "{error}"
+        );
         assert!(!dispatch.succeeded());
         let row = etlify
             .sync_row("hubspot", "User", user)
@@ -464,7 +469,7 @@ async fn unknown_model_or_crm_is_a_config_error(db: TestDb) {
     assert_eq!(
         etlify
             .synchronizer()
-            .call("nope", "User", 1.into())
+            .call("nope", "User", 1)
             .await
             .unwrap_err()
             .kind(),
@@ -508,10 +513,10 @@ async fn a_payload_error_is_a_record_error(db: TestDb) {
     let model = Model::new("User", "users")
         .bind("hubspot", Binding::new("contacts", "email").payload(source));
     let etlify = engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
-    assert_eq!(
-        etlify.sync("hubspot", "User", user).await.unwrap(),
-        SyncDispatch::Completed(SyncOutcome::Error)
-    );
+    let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
+    let error = dispatch_error(&dispatch);
+    assert_eq!(error.kind, RecordErrorKind::Payload);
+    assert!(error.message.contains("cannot map this user"), "{error}");
     let row = etlify
         .sync_row("hubspot", "User", user)
         .await
@@ -680,9 +685,10 @@ async fn a_crm_id_already_held_by_another_record_is_a_record_error(db: TestDb) {
         etlify.sync("hubspot", "User", first).await.unwrap(),
         SyncDispatch::Completed(SyncOutcome::Synced)
     );
+    let dispatch = etlify.sync("hubspot", "User", second).await.unwrap();
     assert_eq!(
-        etlify.sync("hubspot", "User", second).await.unwrap(),
-        SyncDispatch::Completed(SyncOutcome::Error)
+        dispatch_error(&dispatch).kind,
+        RecordErrorKind::CrmIdConflict
     );
     let row = etlify
         .sync_row("hubspot", "User", second)

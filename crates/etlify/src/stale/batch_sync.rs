@@ -10,18 +10,15 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use super::finder::{Finder, FinderPlan, Selection, StaleIds};
-use crate::engine::Etlify;
+use super::finder::{FinderPlan, Selection};
+use super::pages::{StaleIds, DEFAULT_BATCH_SIZE};
+use crate::context::Context;
 use crate::error::{ConfigError, Result};
 use crate::outcome::BatchStats;
-use crate::store::dialect::refresh_sync_statistics;
 use crate::sync::BatchSynchronizer;
 
 /// Rows written between two refreshes of the sync table's statistics.
 const ROWS_BETWEEN_STATISTICS: usize = 50_000;
-
-/// Default page size, as the gem's `DEFAULT_BATCH_SIZE`.
-pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 
 /// What a batch sync covers.
 #[derive(Clone)]
@@ -50,7 +47,7 @@ pub struct Progress<'a> {
     pub total: usize,
 }
 
-/// Stale records of one (model, CRM), as counted by [`Etlify::plan`].
+/// Stale records of one (model, CRM), as counted by [`crate::Etlify::plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanEntry {
     /// Declared resource type.
@@ -130,6 +127,7 @@ impl BatchSyncOptions {
     }
 
     /// The finder plan (for benchmarks and checks; results are identical).
+    #[doc(hidden)]
     pub fn plan(mut self, plan: FinderPlan) -> Self {
         self.plan = plan;
         self
@@ -152,146 +150,139 @@ pub struct RunStats {
     pub per_crm: IndexMap<String, BatchStats>,
 }
 
-impl Etlify {
-    /// The stale ids of `resource_type` for `crm_name`, page by page.
-    pub fn stale_ids(
+impl BatchSyncOptions {
+    fn selection(&self) -> Selection {
+        if self.full_reconcile {
+            Selection::All
+        } else {
+            Selection::Stale
+        }
+    }
+
+    fn pages<'a>(
         &self,
+        ctx: &'a Context,
         crm_name: &str,
         resource_type: &str,
-        plan: FinderPlan,
-        page_size: usize,
-    ) -> Result<StaleIds<'_>> {
-        let finder = Finder::new(self, self.crm(crm_name)?.name(), resource_type)?;
-        Ok(StaleIds::new(finder, plan, Selection::Stale, page_size))
+    ) -> Result<StaleIds<'a>> {
+        Ok(
+            StaleIds::new(ctx, crm_name, resource_type, self.selection())?
+                .plan(self.plan)
+                .page_size(self.batch_size),
+        )
     }
+}
 
-    /// The batch synchronizer.
-    pub fn batch_synchronizer(&self) -> BatchSynchronizer<'_> {
-        BatchSynchronizer::new(self)
+/// The (model, enabled CRMs) pairs `options` selects, in declaration
+/// order; unknown names in the filters are configuration errors.
+fn selection<'a>(
+    ctx: &'a Context,
+    options: &BatchSyncOptions,
+) -> Result<Vec<(&'a str, Vec<&'a str>)>> {
+    let catalog = ctx.catalog();
+    if let Some(crm) = &options.crm {
+        catalog.crm(crm)?;
     }
-
-    /// The (model, enabled CRMs) pairs `options` selects, in declaration
-    /// order; unknown names in the filters are configuration errors.
-    fn selection<'a>(&'a self, options: &BatchSyncOptions) -> Result<Vec<(&'a str, Vec<&'a str>)>> {
-        if let Some(crm) = &options.crm {
-            self.crm(crm)?;
+    if let Some(models) = &options.models {
+        for model in models {
+            if catalog.resolved(model).is_none() {
+                return Err(
+                    ConfigError::new("models", model.as_str(), "is not a declared model").into(),
+                );
+            }
         }
-        if let Some(models) = &options.models {
-            for model in models {
-                if self.model(model).is_none() {
-                    return Err(ConfigError::new(
-                        "models",
-                        model.as_str(),
-                        "is not a declared model",
-                    )
-                    .into());
+    }
+    let mut selected = Vec::new();
+    for resolved in catalog.models() {
+        let resource_type = resolved.model.get_resource_type();
+        if options
+            .models
+            .as_ref()
+            .is_some_and(|m| !m.iter().any(|n| n == resource_type))
+        {
+            continue;
+        }
+        let crms: Vec<&str> = resolved
+            .model
+            .get_crm_names()
+            .filter(|crm| options.crm.as_deref().is_none_or(|only| only == *crm))
+            .filter(|crm| catalog.crm_enabled(crm))
+            .collect();
+        if !crms.is_empty() {
+            selected.push((resource_type, crms));
+        }
+    }
+    Ok(selected)
+}
+
+/// How many records a batch sync with `options` would process now, per
+/// (model, CRM), without syncing anything (ids are counted page by page).
+pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
+    let mut entries = Vec::new();
+    for (resource_type, crms) in selection(ctx, options)? {
+        for crm_name in crms {
+            let mut pages = options.pages(ctx, crm_name, resource_type)?;
+            let mut records = 0;
+            while let Some(page) = pages.next_page().await? {
+                records += page.len();
+            }
+            entries.push(PlanEntry {
+                model: resource_type.to_owned(),
+                crm: crm_name.to_owned(),
+                records,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// Syncs every stale record (or every record, for a full reconcile) of
+/// the selected models with the selected enabled CRMs, inline.
+pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<RunStats> {
+    let mut stats = RunStats::default();
+    let mut written_since_statistics = 0;
+    for (resource_type, crms) in selection(ctx, options)? {
+        stats.per_model.entry(resource_type.to_owned()).or_insert(0);
+        for crm_name in crms {
+            let mut pages = options.pages(ctx, crm_name, resource_type)?;
+            while let Some(page) = pages.next_page().await? {
+                let batch = BatchSynchronizer::new(ctx)
+                    .call(crm_name, resource_type, &page)
+                    .await?;
+                stats.total += page.len();
+                written_since_statistics += page.len();
+                if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
+                    ctx.store().backend().refresh_sync_statistics().await?;
+                    written_since_statistics = 0;
                 }
-            }
-        }
-        let mut selected = Vec::new();
-        for model in self.models() {
-            let resource_type = model.resource_type();
-            if options
-                .models
-                .as_ref()
-                .is_some_and(|m| !m.iter().any(|n| n == resource_type))
-            {
-                continue;
-            }
-            let crms: Vec<&str> = model
-                .crm_names()
-                .filter(|crm| options.crm.as_deref().is_none_or(|only| only == *crm))
-                .filter(|crm| self.crm_enabled(crm))
-                .collect();
-            if !crms.is_empty() {
-                selected.push((resource_type, crms));
-            }
-        }
-        Ok(selected)
-    }
-
-    /// How many records a batch sync with `options` would process now, per
-    /// (model, CRM), without syncing anything (ids are counted page by page).
-    pub async fn plan(&self, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
-        let selection = if options.full_reconcile {
-            Selection::All
-        } else {
-            Selection::Stale
-        };
-        let mut entries = Vec::new();
-        for (resource_type, crms) in self.selection(options)? {
-            for crm_name in crms {
-                let finder = Finder::new(self, crm_name, resource_type)?;
-                let mut pages = StaleIds::new(finder, options.plan, selection, options.batch_size);
-                let mut records = 0;
-                while let Some(page) = pages.next_page().await? {
-                    records += page.len();
+                *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
+                stats.errors += batch.errors;
+                stats.outcomes.merge(&batch);
+                if let Some(report) = &options.progress {
+                    report(&Progress {
+                        crm: crm_name,
+                        model: resource_type,
+                        page: &batch,
+                        total: stats.total,
+                    });
                 }
-                entries.push(PlanEntry {
-                    model: resource_type.to_owned(),
-                    crm: crm_name.to_owned(),
-                    records,
-                });
+                stats
+                    .per_crm
+                    .entry(crm_name.to_owned())
+                    .or_default()
+                    .merge(&batch);
+                tracing::info!(
+                    message = "Synced a page.",
+                    crm = crm_name,
+                    model = resource_type,
+                    records = page.len(),
+                    synced = batch.synced,
+                    not_modified = batch.not_modified,
+                    errors = batch.errors,
+                    total = stats.total
+                );
             }
         }
-        Ok(entries)
     }
-
-    /// Syncs every stale record (or every record, for a full reconcile) of
-    /// the selected models with the selected enabled CRMs, inline.
-    pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
-        let selection = if options.full_reconcile {
-            Selection::All
-        } else {
-            Selection::Stale
-        };
-        let mut stats = RunStats::default();
-        let mut written_since_statistics = 0;
-        for (resource_type, crms) in self.selection(options)? {
-            stats.per_model.entry(resource_type.to_owned()).or_insert(0);
-            for crm_name in crms {
-                let finder = Finder::new(self, crm_name, resource_type)?;
-                let mut pages = StaleIds::new(finder, options.plan, selection, options.batch_size);
-                while let Some(page) = pages.next_page().await? {
-                    let batch = self
-                        .batch_synchronizer()
-                        .call(crm_name, resource_type, &page)
-                        .await?;
-                    stats.total += page.len();
-                    written_since_statistics += page.len();
-                    if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
-                        refresh_sync_statistics(self.store()).await?;
-                        written_since_statistics = 0;
-                    }
-                    *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
-                    stats.errors += batch.errors;
-                    stats.outcomes.merge(&batch);
-                    if let Some(report) = &options.progress {
-                        report(&Progress {
-                            crm: crm_name,
-                            model: resource_type,
-                            page: &batch,
-                            total: stats.total,
-                        });
-                    }
-                    stats
-                        .per_crm
-                        .entry(crm_name.to_owned())
-                        .or_default()
-                        .merge(&batch);
-                    tracing::info!(
-                        message = "Synced a page.",
-                        crm = crm_name,
-                        model = resource_type,
-                        records = page.len(),
-                        synced = batch.synced,
-                        not_modified = batch.not_modified,
-                        errors = batch.errors,
-                        total = stats.total
-                    );
-                }
-            }
-        }
-        Ok(stats)
-    }
+    Ok(stats)
 }

@@ -1,4 +1,7 @@
-//! The stale-record finder (SPEC §5, REFERENCE F-*).
+//! The stale-record finder's SQL (SPEC §5, REFERENCE F-*), rendered from
+//! plain inputs — a dialect, a resolved model, a CRM name and its error
+//! budget — so it needs no database (golden tests: `sql_tests.rs`).
+//! Running the queries page by page is `pages.rs`.
 //!
 //! For one (model, CRM) it selects the primary keys of stale records in
 //! ascending order, in keyset-paginated pages. A record is stale when
@@ -23,21 +26,22 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
 
+use crate::catalog::ResolvedModel;
 use crate::dependency::{Dependency, HopSide, JoinPath};
-use crate::engine::{Etlify, ResolvedModel};
-use crate::error::Result;
 use crate::id::ResourceId;
 use crate::model::{Binding, TimestampColumn};
-use crate::store::dialect::{epoch_expr, timestamp_value};
+use crate::store::backend::Dialect;
 use crate::store::sync_rows::CrmSynchronisations as Cs;
-use crate::store::{Store, Timestamp};
+use crate::store::Timestamp;
 
 /// Alias of the sync table in finder queries.
 const SYNC: &str = "etlify_sync";
 /// Column of the candidate ids of the changed-since plan.
 const CANDIDATE_ID: &str = "candidate_id";
 
-/// How stale ids are found.
+/// How stale ids are found: an implementation detail, reachable for
+/// benchmarks and checks (results are identical, property-tested).
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FinderPlan {
     /// The definition as SQL; the yardstick.
@@ -58,8 +62,8 @@ pub(crate) enum Selection {
 
 /// Builds the finder queries of one (model, CRM).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Finder<'a> {
-    store: &'a Store,
+pub(crate) struct FinderSql<'a> {
+    dialect: &'a dyn Dialect,
     resolved: &'a ResolvedModel,
     binding: &'a Binding,
     dependencies: &'a [Dependency],
@@ -71,37 +75,42 @@ fn col(table: &str, column: &str) -> Expr {
     Expr::col((Alias::new(table), Alias::new(column)))
 }
 
-impl<'a> Finder<'a> {
-    pub(crate) fn new(engine: &'a Etlify, crm_name: &'a str, resource_type: &str) -> Result<Self> {
-        let (resolved, binding) = engine.binding(crm_name, resource_type)?;
-        let dependencies = resolved
-            .dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        Ok(Self {
-            store: engine.store(),
+impl<'a> FinderSql<'a> {
+    /// The queries of `resolved`'s binding for `crm_name` in `dialect`, with
+    /// the CRM's error budget; `None` when the model is not bound to it.
+    pub(crate) fn new(
+        dialect: &'a dyn Dialect,
+        resolved: &'a ResolvedModel,
+        crm_name: &'a str,
+        max_sync_errors: u32,
+    ) -> Option<Self> {
+        Some(Self {
+            dialect,
             resolved,
-            binding,
-            dependencies,
+            binding: resolved.model.get_binding(crm_name)?,
+            dependencies: resolved.dependencies_for(crm_name),
             crm_name,
-            max_sync_errors: i64::from(engine.max_sync_errors(crm_name)),
+            max_sync_errors: i64::from(max_sync_errors),
         })
     }
 
     fn table(&self) -> &str {
-        self.resolved.model.table()
+        self.resolved.model.get_table()
     }
 
     fn pk(&self) -> Expr {
-        col(self.table(), self.resolved.model.primary_key_column())
+        col(self.table(), self.resolved.model.get_primary_key())
+    }
+
+    fn epoch(&self) -> Expr {
+        self.dialect.epoch()
     }
 
     /// `COALESCE(table.column, epoch)`, or the epoch without a column.
     fn timestamp(&self, table: &str, column: Option<&str>) -> Expr {
         match column {
-            Some(column) => Func::coalesce([col(table, column), epoch_expr(self.store)]).into(),
-            None => epoch_expr(self.store),
+            Some(column) => Func::coalesce([col(table, column), self.epoch()]).into(),
+            None => self.epoch(),
         }
     }
 
@@ -118,7 +127,7 @@ impl<'a> Finder<'a> {
         path: &JoinPath,
     ) -> (SelectStatement, String) {
         let owner = self.table().to_owned();
-        let owner_pk = self.resolved.model.primary_key_column().to_owned();
+        let owner_pk = self.resolved.model.get_primary_key().to_owned();
         let mut select = Query::select();
         let mut previous = (owner, owner_pk);
         let mut target = String::new();
@@ -178,7 +187,7 @@ impl<'a> Finder<'a> {
                 let (mut select, target) = self.path_select(d, p, path);
                 select.expr(col(&target, column).max());
                 let newest: Expr = select.into();
-                parts.push(Func::coalesce([newest, epoch_expr(self.store)]).into());
+                parts.push(Func::coalesce([newest, self.epoch()]).into());
             }
         }
         if parts.len() == 1 {
@@ -191,10 +200,10 @@ impl<'a> Finder<'a> {
     fn sync_join(&self, after: Option<ResourceId>) -> Expr {
         let mut on = col(SYNC, "crm_name")
             .eq(self.crm_name)
-            .and(col(SYNC, "resource_type").eq(self.resolved.model.resource_type()))
+            .and(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))
             .and(col(SYNC, "resource_id").equals((
                 Alias::new(self.table()),
-                Alias::new(self.resolved.model.primary_key_column()),
+                Alias::new(self.resolved.model.get_primary_key()),
             )));
         if let Some(after) = after {
             // Redundant, but keeps PostgreSQL on the index (DESIGN.md).
@@ -222,17 +231,17 @@ impl<'a> Finder<'a> {
     /// and the STI filter, on `table_ref` (the owner table or an alias).
     fn restrict(&self, select: &mut SelectStatement, table_ref: &str) {
         let model = &self.resolved.model;
-        if let Some(sti) = model.sti_filter() {
+        if let Some(sti) = model.get_sti() {
             select.and_where(col(table_ref, &sti.column).eq(sti.value.as_str()));
         }
-        if let Some(scope) = self.binding.stale_scope_sql() {
+        if let Some(scope) = self.binding.get_stale_scope() {
             let mut scoped = Query::select();
             scoped
-                .column(Alias::new(model.primary_key_column()))
-                .from(Alias::new(model.table()))
+                .column(Alias::new(model.get_primary_key()))
+                .from(Alias::new(model.get_table()))
                 // The scope is the user's SQL over their own table.
                 .and_where(Expr::cust(format!("({scope})")));
-            select.and_where(col(table_ref, model.primary_key_column()).in_subquery(scoped));
+            select.and_where(col(table_ref, model.get_primary_key()).in_subquery(scoped));
         }
     }
 
@@ -243,11 +252,8 @@ impl<'a> Finder<'a> {
     }
 
     fn stale_condition(&self) -> Expr {
-        let out_of_date = Expr::expr(Func::coalesce([
-            col(SYNC, "last_synced_at"),
-            epoch_expr(self.store),
-        ]))
-        .lt(self.threshold());
+        let out_of_date = Expr::expr(Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()]))
+            .lt(self.threshold());
         col(SYNC, "id")
             .is_null()
             .or(out_of_date)
@@ -271,19 +277,17 @@ impl<'a> Finder<'a> {
     }
 
     /// The oldest `last_synced_at` among rows under the error budget.
-    pub(crate) async fn watermark(&self) -> Result<Option<Timestamp>> {
+    pub(crate) fn watermark(&self) -> SelectStatement {
         let mut select = Query::select();
         select
             .expr(col(SYNC, "last_synced_at").min())
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.resource_type()))
+            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))
             .and_where(
                 Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors),
             );
-        let (sql, values) = self.store.build(&select);
-        let rows: Vec<(Option<Timestamp>,)> = self.store.fetch_all(sql, values).await?;
-        Ok(rows.into_iter().next().and_then(|(w,)| w))
+        select
     }
 
     /// Phase 1 of [`FinderPlan::ChangedSince`]: a page of candidate ids —
@@ -296,7 +300,7 @@ impl<'a> Finder<'a> {
         limit: u64,
     ) -> SelectStatement {
         let model = &self.resolved.model;
-        let pk_column = model.primary_key_column();
+        let pk_column = model.get_primary_key();
         let after_id = after.map_or(i64::MIN, ResourceId::get);
 
         // Rows never stamped (e.g. failed before their first success).
@@ -305,19 +309,19 @@ impl<'a> Finder<'a> {
             .expr_as(col(SYNC, "resource_id"), Alias::new(CANDIDATE_ID))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-            .and_where(col(SYNC, "resource_type").eq(model.resource_type()))
+            .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
             // No cursor bound here: it would steer the planner to the
             // resource index; the outer select applies it.
             .and_where(col(SYNC, "last_synced_at").is_null());
 
         if let Some(watermark) = watermark {
-            let w = Expr::val(timestamp_value(self.store, watermark));
+            let w = Expr::val(self.dialect.timestamp_value(watermark));
             const OWNER: &str = "etlify_changed_owner";
             if let Some(ts) = &self.resolved.timestamp_column {
                 let mut owner = Query::select();
                 owner
                     .expr(col(OWNER, pk_column))
-                    .from_as(Alias::new(model.table()), Alias::new(OWNER))
+                    .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
                     .and_where(col(OWNER, ts).gt(w.clone()))
                     .and_where(col(OWNER, pk_column).gt(after_id));
                 candidates.union(UnionType::Distinct, owner);
@@ -398,7 +402,7 @@ impl<'a> Finder<'a> {
             .enumerate()
             .map(|(index, hop)| {
                 hop.previous_column.clone().unwrap_or_else(|| match index {
-                    0 => model.primary_key_column().to_owned(),
+                    0 => model.get_primary_key().to_owned(),
                     _ => path.hops[index - 1].primary_key.clone(),
                 })
             })
@@ -435,9 +439,9 @@ impl<'a> Finder<'a> {
         }
         let mut select = Query::select();
         select
-            .expr(col(OWNER, model.primary_key_column()))
-            .from_as(Alias::new(model.table()), Alias::new(OWNER))
-            .and_where(col(OWNER, model.primary_key_column()).gt(after_id));
+            .expr(col(OWNER, model.get_primary_key()))
+            .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
+            .and_where(col(OWNER, model.get_primary_key()).gt(after_id));
         if let Some(first) = path.hops.first() {
             for condition in first
                 .conditions
@@ -472,122 +476,5 @@ impl<'a> Finder<'a> {
         self.restrict(&mut select, self.table());
         select.order_by_expr(self.pk(), Order::Asc).limit(limit);
         select
-    }
-
-    pub(crate) fn store(&self) -> &Store {
-        self.store
-    }
-}
-
-/// Stale (or, for a full reconcile, all) ids of one (model, CRM), page by
-/// page in ascending order; memory is bounded by the page size.
-#[derive(Debug)]
-pub struct StaleIds<'a> {
-    finder: Finder<'a>,
-    plan: FinderPlan,
-    selection: Selection,
-    page_size: u64,
-    phase: Phase,
-    cursor: Option<ResourceId>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Phase {
-    Start,
-    Reference,
-    Changed(Option<Timestamp>),
-    Unsynced,
-    Done,
-}
-
-impl<'a> StaleIds<'a> {
-    pub(crate) fn new(
-        finder: Finder<'a>,
-        plan: FinderPlan,
-        selection: Selection,
-        page_size: usize,
-    ) -> Self {
-        Self {
-            finder,
-            plan,
-            selection,
-            page_size: page_size.max(1) as u64,
-            phase: Phase::Start,
-            cursor: None,
-        }
-    }
-
-    /// The next page of ids, or `None` when there are no more.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<ResourceId>>> {
-        loop {
-            let statement = match self.phase {
-                Phase::Done => return Ok(None),
-                Phase::Start => {
-                    self.phase = match (self.selection, self.plan) {
-                        (Selection::All, _) | (_, FinderPlan::Reference) => Phase::Reference,
-                        (Selection::Stale, FinderPlan::ChangedSince) => {
-                            Phase::Changed(self.finder.watermark().await?)
-                        }
-                    };
-                    continue;
-                }
-                Phase::Reference => {
-                    self.finder
-                        .reference_page(self.selection, self.cursor, self.page_size)
-                }
-                Phase::Changed(watermark) => {
-                    self.finder
-                        .changed_page(watermark, self.cursor, self.page_size)
-                }
-                Phase::Unsynced => self.finder.unsynced_page(self.cursor, self.page_size),
-            };
-            let fetched = self.fetch(&statement).await?;
-            let last_page = (fetched.len() as u64) < self.page_size;
-            if let Some(last) = fetched.last() {
-                self.cursor = Some(*last);
-            }
-            let ids = match self.phase {
-                Phase::Changed(_) if !fetched.is_empty() => {
-                    let (sql, values) =
-                        self.finder.store().build(&self.finder.exact_page(&fetched));
-                    let flagged: Vec<(i64, i64)> =
-                        self.finder.store().fetch_all(sql, values).await?;
-                    flagged
-                        .into_iter()
-                        .filter(|(_, stale)| *stale == 1)
-                        .map(|(id, _)| ResourceId(id))
-                        .collect()
-                }
-                _ => fetched,
-            };
-            if last_page {
-                self.phase = match self.phase {
-                    Phase::Changed(_) => {
-                        self.cursor = None;
-                        Phase::Unsynced
-                    }
-                    _ => Phase::Done,
-                };
-            }
-            if ids.is_empty() {
-                continue;
-            }
-            return Ok(Some(ids));
-        }
-    }
-
-    async fn fetch(&self, statement: &SelectStatement) -> Result<Vec<ResourceId>> {
-        let (sql, values) = self.finder.store().build(statement);
-        let rows: Vec<(i64,)> = self.finder.store().fetch_all(sql, values).await?;
-        Ok(rows.into_iter().map(|(id,)| ResourceId(id)).collect())
-    }
-
-    /// Every remaining id (tests and small tables; prefer pages).
-    pub async fn collect_all(mut self) -> Result<Vec<ResourceId>> {
-        let mut all = Vec::new();
-        while let Some(page) = self.next_page().await? {
-            all.extend(page);
-        }
-        Ok(all)
     }
 }

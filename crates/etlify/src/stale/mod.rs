@@ -1,7 +1,15 @@
 //! Finding stale records and syncing them in batches.
+//!
+//! - `finder.rs`: the finder's SQL, rendered from plain inputs;
+//! - `pages.rs`: running it page by page, ascending by id;
+//! - `batch_sync.rs`: a batch run over the selected models and CRMs.
 
 pub(crate) mod batch_sync;
 pub(crate) mod finder;
+pub(crate) mod pages;
+#[cfg(test)]
+mod sql_tests;
 
 pub use self::batch_sync::{BatchSyncOptions, PlanEntry, Progress, ProgressFn, RunStats};
-pub use self::finder::{FinderPlan, StaleIds};
+pub use self::finder::FinderPlan;
+pub use self::pages::{StaleIds, DEFAULT_BATCH_SIZE};

@@ -1,33 +1,32 @@
 //! The database: sync-state tables and access to the application's tables.
 //!
 //! Two backends, SQLite and PostgreSQL, behind one [`Store`]. Statements are
-//! built with sea-query (identifiers quoted, values bound); what differs
-//! between backends lives here — `dialect.rs`, `schema.rs`, `lock.rs`,
-//! `introspect.rs`, `json_row.rs` and the PostgreSQL array statements of
-//! `sync_rows.rs` — never in the sync logic.
+//! built once with sea-query (identifiers quoted, values bound) by the
+//! shared modules — `sync_rows.rs`, `pending.rs`, `schema.rs`, `payload
+//! loading` below — and every difference between the databases lives in
+//! `backend/sqlite.rs` and `backend/postgres.rs`, never in the sync logic.
 
-pub(crate) mod dialect;
-pub(crate) mod introspect;
-pub(crate) mod json_row;
+pub(crate) mod backend;
+pub(crate) mod json_value;
 pub(crate) mod lock;
 pub(crate) mod pending;
 pub mod schema;
 pub(crate) mod sync_rows;
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
-use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{AssertSqlSafe, FromRow, PgPool, SqlitePool};
+use sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_query_sqlx::SqlxValues;
+use sqlx::{PgPool, SqlitePool};
 
+use self::backend::{dialect, Backend, Dialect, Pool, Statement};
 use crate::error::{ConfigError, Result};
+use crate::id::ResourceId;
+use crate::payload::Payload;
 
+pub use self::backend::FromAnyRow;
 pub use self::sync_rows::SyncRow;
 
 /// A timestamp in UTC, as stored in `last_synced_at`.
@@ -35,6 +34,7 @@ pub type Timestamp = NaiveDateTime;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// SQLite (embedded default).
     Sqlite,
@@ -42,18 +42,20 @@ pub enum BackendKind {
     Postgres,
 }
 
-#[derive(Clone)]
-pub(crate) enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+/// Connections per pool opened by [`Store::connect`].
+const SQLITE_CONNECTIONS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 8;
+
+/// Name under which a payload query is wrapped.
+const PAYLOAD_ALIAS: &str = "etlify_payload";
 
 /// A handle on the database holding the application's tables and the sync
 /// state. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    locks: Arc<lock::LocalLocks>,
+    backend: Arc<dyn Backend>,
+    dialect: &'static dyn Dialect,
 }
 
 impl fmt::Debug for Store {
@@ -65,49 +67,17 @@ impl fmt::Debug for Store {
     }
 }
 
-/// Rows fetched without a target type, per backend.
-pub(crate) enum Rows {
-    Sqlite(Vec<SqliteRow>),
-    Postgres(Vec<PgRow>),
-}
-
-/// A row type decodable from both backends (what `#[derive(sqlx::FromRow)]`
-/// gives for portable column types).
-pub trait FromAnyRow:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
-{
-}
-
-impl<T> FromAnyRow for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
-{
-}
-
 impl Store {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(10))
-                // 16 MiB of page cache per connection (SQLite's default is
-                // 2 MiB): a nothing-changed run over 100k records then stays
-                // in memory (measured 5x faster; docs/BENCHMARKS.md).
-                .pragma("cache_size", "-16384");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
-                .await?;
-            Ok(Self::from_sqlite(pool))
+            Ok(Self::from_sqlite(
+                backend::sqlite::connect(url, SQLITE_CONNECTIONS).await?,
+            ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // Timestamps are compared in UTC, as Rails writes them.
-            let options = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
-                .await?;
-            Ok(Self::from_postgres(pool))
+            Ok(Self::from_postgres(
+                backend::postgres::connect(url, POSTGRES_CONNECTIONS).await?,
+            ))
         } else {
             Err(ConfigError::new(
                 "database",
@@ -121,8 +91,9 @@ impl Store {
     /// Wraps an existing SQLite pool.
     pub fn from_sqlite(pool: SqlitePool) -> Self {
         Self {
+            backend: Arc::new(backend::sqlite::SqliteBackend::new(pool.clone())),
             pool: Pool::Sqlite(pool),
-            locks: Arc::default(),
+            dialect: dialect(BackendKind::Sqlite),
         }
     }
 
@@ -132,52 +103,121 @@ impl Store {
     /// default `TimeZone` of `UTC` (as Rails apps do) or be configured so.
     pub fn from_postgres(pool: PgPool) -> Self {
         Self {
+            backend: Arc::new(backend::postgres::PostgresBackend::new(pool.clone())),
             pool: Pool::Postgres(pool),
-            locks: Arc::default(),
+            dialect: dialect(BackendKind::Postgres),
         }
     }
 
     /// The backend.
     pub fn kind(&self) -> BackendKind {
-        match self.pool {
-            Pool::Sqlite(_) => BackendKind::Sqlite,
-            Pool::Postgres(_) => BackendKind::Postgres,
+        self.dialect.kind()
+    }
+
+    /// The SQLite pool, when this store is on SQLite (for payload sources
+    /// that run their own queries).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(pool),
+            Pool::Postgres(_) => None,
         }
     }
 
-    pub(crate) fn pool(&self) -> &Pool {
-        &self.pool
+    /// The PostgreSQL pool, when this store is on PostgreSQL.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(pool) => Some(pool),
+            Pool::Sqlite(_) => None,
+        }
     }
 
-    pub(crate) fn local_locks(&self) -> &lock::LocalLocks {
-        &self.locks
+    /// The database's current time in UTC, the clock `last_synced_at` is
+    /// taken from (SPEC X-1).
+    pub async fn now(&self) -> Result<Timestamp> {
+        self.backend.now().await
+    }
+
+    /// The rows of `sql` whose `key_column` is one of `ids`, each as a JSON
+    /// object with one property per column (see `docs/MODELS.md` for the
+    /// type mapping), in one round trip. A row whose column has no JSON
+    /// mapping is an `Err` entry naming the column.
+    ///
+    /// `sql` is run as written, wrapped as `WITH etlify_payload AS (<sql>)
+    /// SELECT * FROM etlify_payload WHERE <key_column> IN (…)`; the ids are
+    /// bound, never spliced.
+    pub async fn select_json_by_ids(
+        &self,
+        sql: &str,
+        key_column: &str,
+        ids: &[ResourceId],
+    ) -> Result<Vec<Result<Payload, String>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
+        self.backend.fetch_payload_rows(sql, values).await
+    }
+
+    /// Like [`Store::select_json_by_ids`], each row decoded as `T` (e.g. a
+    /// `#[derive(sqlx::FromRow)]` struct) with its integer key.
+    pub async fn select_rows_by_ids<T: FromAnyRow>(
+        &self,
+        sql: &str,
+        key_column: &str,
+        ids: &[ResourceId],
+    ) -> Result<Vec<(ResourceId, Result<T, String>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
+        self.pool.fetch_keyed(sql, values, key_column).await
+    }
+
+    fn wrap_payload_query(
+        &self,
+        sql: &str,
+        key_column: &str,
+        ids: &[ResourceId],
+    ) -> (String, SqlxValues) {
+        let mut select = Query::select();
+        select
+            .column(Asterisk)
+            .from(Alias::new(PAYLOAD_ALIAS))
+            .and_where(
+                Expr::col((Alias::new(PAYLOAD_ALIAS), Alias::new(key_column)))
+                    .is_in(ids.iter().map(|id| id.get())),
+            );
+        let (filter, values) = self.build(&select);
+        // The alias is a constant; `sql` is the user's own query, run as written.
+        (
+            format!("WITH \"{PAYLOAD_ALIAS}\" AS ({sql}) {filter}"),
+            values,
+        )
+    }
+
+    pub(crate) fn dialect(&self) -> &'static dyn Dialect {
+        self.dialect
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
     /// Renders a sea-query statement for this backend.
-    pub(crate) fn build<S: SqlxBinder>(&self, statement: &S) -> (String, SqlxValues) {
-        match self.pool {
-            Pool::Sqlite(_) => statement.build_sqlx(SqliteQueryBuilder),
-            Pool::Postgres(_) => statement.build_sqlx(PostgresQueryBuilder),
-        }
+    pub(crate) fn build<'a>(&self, statement: impl Into<Statement<'a>>) -> (String, SqlxValues) {
+        self.dialect.build(statement.into())
     }
 
     /// Runs a statement, returning the number of affected rows.
-    ///
-    /// `sql` comes from sea-query (identifiers quoted, values bound) or from
-    /// this crate's constant DDL, which is why it is asserted safe here.
     pub(crate) async fn execute(&self, sql: String, values: SqlxValues) -> Result<u64> {
-        let affected = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_with(AssertSqlSafe(sql), values)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Pool::Postgres(pool) => sqlx::query_with(AssertSqlSafe(sql), values)
-                .persistent(false)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-        };
-        Ok(affected)
+        self.pool.execute(sql, values).await
+    }
+
+    /// Runs a constant statement of this crate (DDL) without values.
+    pub(crate) async fn execute_constant(&self, sql: &'static str) -> Result<u64> {
+        self.pool
+            .execute(sql.to_owned(), SqlxValues(sea_query::Values(Vec::new())))
+            .await
     }
 
     /// Runs a query and decodes every row as `T`.
@@ -186,42 +226,6 @@ impl Store {
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<T>> {
-        let rows = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as_with::<_, T, _>(AssertSqlSafe(sql), values)
-                    .persistent(false)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
-        Ok(rows)
-    }
-
-    /// Runs a query and keeps the backend's rows.
-    pub(crate) async fn fetch_rows(&self, sql: String, values: SqlxValues) -> Result<Rows> {
-        Ok(match &self.pool {
-            Pool::Sqlite(pool) => Rows::Sqlite(
-                sqlx::query_with(AssertSqlSafe(sql), values)
-                    .fetch_all(pool)
-                    .await?,
-            ),
-            Pool::Postgres(pool) => Rows::Postgres(
-                sqlx::query_with(AssertSqlSafe(sql), values)
-                    .persistent(false)
-                    .fetch_all(pool)
-                    .await?,
-            ),
-        })
-    }
-
-    /// The database's current time in UTC, the clock `last_synced_at` is
-    /// taken from (SPEC X-1).
-    pub async fn now(&self) -> Result<Timestamp> {
-        dialect::now(self).await
+        self.pool.fetch_all(sql, values).await
     }
 }

@@ -4,7 +4,6 @@
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
 use sqlx::FromRow;
 
-use super::dialect::now_expr;
 use super::Store;
 use crate::error::Result;
 use crate::id::ResourceId;
@@ -39,7 +38,8 @@ pub(crate) struct PendingEdge<'a> {
 pub(crate) struct PendingRow {
     pub id: i64,
     pub dependent_type: String,
-    pub dependent_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub dependent_id: ResourceId,
 }
 
 /// Records the edge; a second identical edge is a no-op.
@@ -62,8 +62,8 @@ pub(crate) async fn insert(store: &Store, edge: &PendingEdge<'_>) -> Result<()> 
             Expr::val(edge.dependency_type),
             Expr::val(edge.dependency_id.get()),
             Expr::val(edge.crm_name),
-            now_expr(store),
-            now_expr(store),
+            store.dialect().now(),
+            store.dialect().now(),
         ])
         // Internal invariant: seven values for seven columns.
         .expect("values match the column list")

@@ -10,8 +10,10 @@
 
 use std::fmt;
 
-use super::introspect::{index_names, table_columns};
-use super::{Pool, Store};
+use sea_query::{Alias, Expr, ExprTrait, Query};
+
+use super::backend::StateTable;
+use super::Store;
 use crate::error::{Error, Result};
 
 /// Table of sync rows.
@@ -59,64 +61,8 @@ pub const OBSOLETE_INDEXES: &[&str] = &[
     "idx_crm_sync_on_resource",
 ];
 
-const SQLITE_CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
-  "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
-  "crm_id" varchar,
-  "resource_type" varchar NOT NULL,
-  "resource_id" bigint NOT NULL,
-  "last_digest" varchar,
-  "last_synced_at" datetime(6),
-  "last_error" text,
-  "crm_name" varchar NOT NULL,
-  "error_count" integer DEFAULT 0 NOT NULL,
-  "created_at" datetime(6) NOT NULL,
-  "updated_at" datetime(6) NOT NULL)"#;
-
-const POSTGRES_CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
-  "id" bigserial PRIMARY KEY,
-  "crm_id" varchar,
-  "resource_type" varchar NOT NULL,
-  "resource_id" bigint NOT NULL,
-  "last_digest" varchar,
-  "last_synced_at" timestamp(6) without time zone,
-  "last_error" text,
-  "crm_name" varchar NOT NULL,
-  "error_count" integer DEFAULT 0 NOT NULL,
-  "created_at" timestamp(6) without time zone NOT NULL,
-  "updated_at" timestamp(6) without time zone NOT NULL)"#;
-
-const SQLITE_CREATE_PENDING: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_pending_syncs" (
-  "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
-  "dependent_type" varchar NOT NULL,
-  "dependent_id" bigint NOT NULL,
-  "dependency_type" varchar NOT NULL,
-  "dependency_id" bigint NOT NULL,
-  "crm_name" varchar NOT NULL,
-  "created_at" datetime(6) NOT NULL,
-  "updated_at" datetime(6) NOT NULL)"#;
-
-const POSTGRES_CREATE_PENDING: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_pending_syncs" (
-  "id" bigserial PRIMARY KEY,
-  "dependent_type" varchar NOT NULL,
-  "dependent_id" bigint NOT NULL,
-  "dependency_type" varchar NOT NULL,
-  "dependency_id" bigint NOT NULL,
-  "crm_name" varchar NOT NULL,
-  "created_at" timestamp(6) without time zone NOT NULL,
-  "updated_at" timestamp(6) without time zone NOT NULL)"#;
-
 /// Table recording what [`migrate`] changed, for [`revert`].
 pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
-
-const SQLITE_CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrations" (
-  "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
-  "step" varchar NOT NULL,
-  "applied_at" datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP)"#;
-
-const POSTGRES_CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrations" (
-  "id" bigserial PRIMARY KEY,
-  "step" varchar NOT NULL,
-  "applied_at" timestamp(6) without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"#;
 
 /// One schema change [`migrate`] may make, with its inverse. Statements are
 /// constants (identical on both backends unless noted).
@@ -184,12 +130,9 @@ impl Step {
 
     /// The statement applying the step on `store`'s backend.
     fn forward(self, store: &Store) -> &'static str {
-        let sqlite = matches!(store.pool(), Pool::Sqlite(_));
         match self {
-            Step::CreateSyncTable if sqlite => SQLITE_CREATE_SYNC,
-            Step::CreateSyncTable => POSTGRES_CREATE_SYNC,
-            Step::CreatePendingTable if sqlite => SQLITE_CREATE_PENDING,
-            Step::CreatePendingTable => POSTGRES_CREATE_PENDING,
+            Step::CreateSyncTable => store.dialect().create_table(StateTable::Sync),
+            Step::CreatePendingTable => store.dialect().create_table(StateTable::Pending),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -273,21 +216,27 @@ impl Step {
 }
 
 async fn record(store: &Store, step: Step) -> Result<()> {
-    match store.pool() {
-        Pool::Sqlite(pool) => {
-            sqlx::query(r#"INSERT INTO "etlify_schema_migrations" ("step") VALUES (?1)"#)
-                .bind(step.name())
-                .execute(pool)
-                .await?;
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query(r#"INSERT INTO "etlify_schema_migrations" ("step") VALUES ($1)"#)
-                .bind(step.name())
-                .execute(pool)
-                .await?;
-        }
-    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new(HISTORY_TABLE))
+        .columns([Alias::new("step")])
+        .values([Expr::val(step.name())])
+        // Internal invariant: one value for one column.
+        .expect("values match the column list");
+    let (sql, values) = store.build(&insert);
+    store.execute(sql, values).await?;
     Ok(())
+}
+
+/// The first column of the first row of a constant counting query.
+async fn count(store: &Store, query: &'static str) -> Result<i64> {
+    let rows: Vec<(i64,)> = store
+        .fetch_all(
+            query.to_owned(),
+            sea_query_sqlx::SqlxValues(sea_query::Values(Vec::new())),
+        )
+        .await?;
+    Ok(rows.first().map_or(0, |(n,)| *n))
 }
 
 /// Undoes what [`migrate`] changed, newest change first, as recorded in
@@ -296,27 +245,28 @@ async fn record(store: &Store, step: Step) -> Result<()> {
 /// tables that existed before is kept. Refused, with nothing changed, when
 /// the rows no longer fit the gem's indexes.
 pub async fn revert(store: &Store) -> Result<()> {
-    if table_columns(store, HISTORY_TABLE).await?.is_none() {
+    if store
+        .backend()
+        .table_columns(HISTORY_TABLE)
+        .await?
+        .is_none()
+    {
         return Err(Error::Schema(
             "nothing to revert: no etlify_schema_migrations table (the schema was not changed by etlify migrate)".into(),
         ));
     }
-    let names: Vec<String> = match store.pool() {
-        Pool::Sqlite(pool) => {
-            sqlx::query_scalar(
-                r#"SELECT "step" FROM "etlify_schema_migrations" ORDER BY "id" DESC"#,
-            )
-            .fetch_all(pool)
-            .await?
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query_scalar(
-                r#"SELECT "step" FROM "etlify_schema_migrations" ORDER BY "id" DESC"#,
-            )
-            .fetch_all(pool)
-            .await?
-        }
-    };
+    let mut select = Query::select();
+    select
+        .column(Alias::new("step"))
+        .from(Alias::new(HISTORY_TABLE))
+        .order_by(Alias::new("id"), sea_query::Order::Desc);
+    let (sql, values) = store.build(&select);
+    let names: Vec<String> = store
+        .fetch_all::<(String,)>(sql, values)
+        .await?
+        .into_iter()
+        .map(|(name,)| name)
+        .collect();
     let steps: Vec<Step> = names
         .iter()
         .map(|name| {
@@ -329,10 +279,7 @@ pub async fn revert(store: &Store) -> Result<()> {
     let sync_table_dropped = steps.contains(&Step::CreateSyncTable);
     for step in &steps {
         if let (Some((query, reason)), false) = (step.blocking_rows_query(), sync_table_dropped) {
-            let blocking: i64 = match store.pool() {
-                Pool::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await?,
-                Pool::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await?,
-            };
+            let blocking = count(store, query).await?;
             if blocking > 0 {
                 return Err(Error::Schema(format!("cannot revert: {blocking} {reason}")));
             }
@@ -356,22 +303,18 @@ pub struct MigrateOptions {
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
 pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
-    let create_history = match store.pool() {
-        Pool::Sqlite(_) => SQLITE_CREATE_HISTORY,
-        Pool::Postgres(_) => POSTGRES_CREATE_HISTORY,
-    };
-    run(store, create_history).await?;
+    run(store, store.dialect().create_table(StateTable::History)).await?;
     for (table, step) in [
         (SYNC_TABLE, Step::CreateSyncTable),
         (PENDING_TABLE, Step::CreatePendingTable),
     ] {
-        if table_columns(store, table).await?.is_none() {
+        if store.backend().table_columns(table).await?.is_none() {
             run(store, step.forward(store)).await?;
             record(store, step).await?;
         }
     }
     upgrade_gem_columns(store, options).await?;
-    let existing = index_names(store, SYNC_TABLE).await?;
+    let existing = store.backend().index_names(SYNC_TABLE).await?;
     for step in [Step::DropGemCrmIdIndex, Step::DropGemResourceIndex] {
         if existing
             .iter()
@@ -382,7 +325,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
         }
     }
     let mut existing = existing;
-    existing.extend(index_names(store, PENDING_TABLE).await?);
+    existing.extend(store.backend().index_names(PENDING_TABLE).await?);
     for step in [
         Step::CreateResourceIndex,
         Step::CreateCrmIdIndex,
@@ -404,7 +347,11 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
 /// Adds what older gem schemas lack: `error_count` (gem < 0.9.4) and
 /// `crm_name` (gem < 0.9), backfilled from `default_crm_name`.
 async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<()> {
-    let columns = table_columns(store, SYNC_TABLE).await?.unwrap_or_default();
+    let columns = store
+        .backend()
+        .table_columns(SYNC_TABLE)
+        .await?
+        .unwrap_or_default();
     let has_crm_name = columns.iter().any(|c| c == "crm_name");
     // Checked before any change, so a refused upgrade alters nothing.
     let count_sql: &'static str = if has_crm_name {
@@ -412,10 +359,7 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
     } else {
         r#"SELECT COUNT(*) FROM "crm_synchronisations""#
     };
-    let unnamed: i64 = match store.pool() {
-        Pool::Sqlite(pool) => sqlx::query_scalar(count_sql).fetch_one(pool).await?,
-        Pool::Postgres(pool) => sqlx::query_scalar(count_sql).fetch_one(pool).await?,
-    };
+    let unnamed = count(store, count_sql).await?;
     if unnamed > 0 && options.default_crm_name.is_none() {
         return Err(Error::Schema(format!(
             "{unnamed} rows of crm_synchronisations have no crm_name; \
@@ -431,52 +375,31 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         record(store, Step::AddCrmName).await?;
     }
     if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
-        match store.pool() {
-            Pool::Sqlite(pool) => {
-                sqlx::query(
-                    r#"UPDATE "crm_synchronisations" SET "crm_name" = ?1 WHERE "crm_name" IS NULL"#,
-                )
-                .bind(default)
-                .execute(pool)
-                .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(
-                    r#"UPDATE "crm_synchronisations" SET "crm_name" = $1 WHERE "crm_name" IS NULL"#,
-                )
-                .bind(default)
-                .execute(pool)
-                .await?;
-            }
-        }
+        let mut update = Query::update();
+        update
+            .table(Alias::new(SYNC_TABLE))
+            .value(Alias::new("crm_name"), default.as_str())
+            .and_where(Expr::col(Alias::new("crm_name")).is_null());
+        let (sql, values) = store.build(&update);
+        store.execute(sql, values).await?;
     }
     // SQLite cannot add NOT NULL to an existing column without rebuilding
-    // the table; the engine always writes crm_name, so only PostgreSQL
-    // enforces it on an upgraded table.
-    if let Pool::Postgres(pool) = store.pool() {
-        let nullable: Option<String> = sqlx::query_scalar(
-            "SELECT is_nullable::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations' AND column_name = 'crm_name'",
-        )
-        .fetch_optional(pool)
-        .await?;
-        if nullable.as_deref() == Some("YES") {
-            run(store, Step::CrmNameNotNull.forward(store)).await?;
-            record(store, Step::CrmNameNotNull).await?;
-        }
+    // the table; the engine always writes crm_name, so only backends that
+    // alter nullability in place enforce it on an upgraded table.
+    if store.dialect().alters_column_nullability()
+        && store
+            .backend()
+            .column_is_nullable(SYNC_TABLE, "crm_name")
+            .await?
+    {
+        run(store, Step::CrmNameNotNull.forward(store)).await?;
+        record(store, Step::CrmNameNotNull).await?;
     }
     Ok(())
 }
 
 async fn run(store: &Store, statement: &'static str) -> Result<()> {
-    match store.pool() {
-        Pool::Sqlite(pool) => {
-            sqlx::query(statement).execute(pool).await?;
-        }
-        Pool::Postgres(pool) => {
-            sqlx::query(statement).execute(pool).await?;
-        }
-    }
+    store.execute_constant(statement).await?;
     Ok(())
 }
 
@@ -560,7 +483,7 @@ impl fmt::Display for SchemaReport {
 pub async fn check(store: &Store) -> Result<SchemaReport> {
     let mut problems = Vec::new();
     for (table, required) in [(SYNC_TABLE, SYNC_COLUMNS), (PENDING_TABLE, PENDING_COLUMNS)] {
-        match table_columns(store, table).await? {
+        match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),
             Some(columns) => problems.extend(
                 required
@@ -570,8 +493,8 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
             ),
         }
     }
-    let mut indexes = index_names(store, SYNC_TABLE).await?;
-    indexes.extend(index_names(store, PENDING_TABLE).await?);
+    let mut indexes = store.backend().index_names(SYNC_TABLE).await?;
+    indexes.extend(store.backend().index_names(PENDING_TABLE).await?);
     for index in [
         UNIQUE_RESOURCE_INDEX,
         UNIQUE_CRM_ID_INDEX,

@@ -3,21 +3,20 @@
 //! Every write is an `INSERT … ON CONFLICT (crm_name, resource_type,
 //! resource_id) DO UPDATE`, one statement per batch of rows of the same
 //! kind, so the single-record path and the batch path share one code path
-//! and a failed run never leaves a half-written row.
+//! and a failed run never leaves a half-written row. The statement is
+//! built here once ([`upsert_statement`]); how the rows are fed to it is the
+//! backend's (`backend/sqlite.rs`: `VALUES`, `backend/postgres.rs`: arrays).
 
-use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
 use sqlx::FromRow;
 
-use super::dialect::{now_expr, null_timestamp, timestamp_value};
-use super::{Pool, Store, Timestamp};
+use super::backend::Dialect;
+use super::{Store, Timestamp};
 use crate::error::Result;
-use crate::id::SyncKey;
+use crate::id::{ResourceId, SyncKey};
 
 /// Longest `last_error` kept, in characters (X-6).
 pub const MAX_LAST_ERROR_CHARS: usize = 2_000;
-
-/// Rows written per statement.
-const WRITE_CHUNK: usize = 500;
 
 #[derive(Iden, Clone, Copy)]
 pub(crate) enum CrmSynchronisations {
@@ -47,7 +46,8 @@ pub struct SyncRow {
     /// Declared resource type.
     pub resource_type: String,
     /// Primary key of the record.
-    pub resource_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub resource_id: ResourceId,
     /// Digest of the last payload the CRM accepted.
     pub last_digest: Option<String>,
     /// When the record was last found in sync (database time before the read).
@@ -123,163 +123,45 @@ pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>
         .next())
 }
 
-/// Applies `changes`, one upsert statement per kind of change and chunk.
+/// Applies `changes`, one upsert statement per kind of change (and chunk,
+/// where the backend needs it).
 pub(crate) async fn write(store: &Store, changes: &[(SyncKey, RowChange)]) -> Result<()> {
     for rank in 0..3u8 {
         let group: Vec<&(SyncKey, RowChange)> =
             changes.iter().filter(|(_, c)| c.rank() == rank).collect();
-        if group.is_empty() {
-            continue;
-        }
-        if let Pool::Postgres(pool) = store.pool() {
-            // One array-bound statement: parse and bind cost no longer
-            // grow with the number of rows.
-            write_unnest(pool, &group).await?;
-            continue;
-        }
-        for chunk in group.chunks(WRITE_CHUNK) {
-            write_chunk(store, chunk).await?;
+        if !group.is_empty() {
+            store.backend().upsert_sync_rows(&group).await?;
         }
     }
     Ok(())
 }
 
-/// PostgreSQL: `INSERT … SELECT FROM UNNEST($1, …) ON CONFLICT …` with one
-/// array per column. Same semantics as [`write_chunk`].
-async fn write_unnest(pool: &sqlx::PgPool, group: &[&(SyncKey, RowChange)]) -> Result<()> {
-    let Some((_, first)) = group.first() else {
-        return Ok(());
-    };
-    let mut crm_names = Vec::with_capacity(group.len());
-    let mut types = Vec::with_capacity(group.len());
-    let mut ids = Vec::with_capacity(group.len());
-    let mut crm_ids: Vec<Option<String>> = Vec::with_capacity(group.len());
-    let mut digests: Vec<Option<String>> = Vec::with_capacity(group.len());
-    let mut synced_at: Vec<Option<Timestamp>> = Vec::with_capacity(group.len());
-    let mut errors: Vec<Option<String>> = Vec::with_capacity(group.len());
-    for (key, change) in group {
-        crm_names.push(key.crm_name.clone());
-        types.push(key.resource_type.clone());
-        ids.push(key.resource_id.get());
-        let (crm_id, digest, at, error) = match change {
-            RowChange::Synced { crm_id, digest, at } => {
-                (crm_id.clone(), Some(digest.clone()), Some(*at), None)
-            }
-            RowChange::Checked { at } => (None, None, Some(*at), None),
-            RowChange::Failed { message } => (None, None, None, Some(truncate_error(message))),
-        };
-        crm_ids.push(crm_id);
-        digests.push(digest);
-        synced_at.push(at);
-        errors.push(error);
-    }
-    let sql: &'static str = match first {
-        RowChange::Synced { .. } => PG_UPSERT_SYNCED,
-        RowChange::Checked { .. } => PG_UPSERT_CHECKED,
-        RowChange::Failed { .. } => PG_UPSERT_FAILED,
-    };
-    sqlx::query(sql)
-        .bind(crm_names)
-        .bind(types)
-        .bind(ids)
-        .bind(crm_ids)
-        .bind(digests)
-        .bind(synced_at)
-        .bind(errors)
-        .persistent(false)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
+/// The columns an upsert writes, in order.
+pub(crate) const UPSERT_COLUMNS: [Cs; 10] = [
+    Cs::CrmName,
+    Cs::ResourceType,
+    Cs::ResourceId,
+    Cs::CrmId,
+    Cs::LastDigest,
+    Cs::LastSyncedAt,
+    Cs::LastError,
+    Cs::ErrorCount,
+    Cs::CreatedAt,
+    Cs::UpdatedAt,
+];
 
-const PG_FIND_MANY: &str = r#"SELECT "id", "crm_id", "resource_type", "resource_id", "last_digest", "last_synced_at", "last_error", "crm_name", CAST("error_count" AS bigint) AS "error_count"
-FROM "crm_synchronisations" WHERE "crm_name" = $1 AND "resource_type" = $2 AND "resource_id" = ANY($3::int8[])"#;
-
-/// The shared head of the PostgreSQL array upserts.
-macro_rules! pg_unnest_upsert {
-    ($set:literal) => {
-        concat!(
-            r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "last_digest", "last_synced_at", "last_error", "error_count", "created_at", "updated_at")
-SELECT t.crm_name, t.resource_type, t.resource_id, t.crm_id, t.last_digest, t.last_synced_at, t.last_error,
-       CASE WHEN t.last_error IS NULL THEN 0 ELSE 1 END, (clock_timestamp() AT TIME ZONE 'UTC'), (clock_timestamp() AT TIME ZONE 'UTC')
-FROM UNNEST($1::varchar[], $2::varchar[], $3::int8[], $4::varchar[], $5::varchar[], $6::timestamp[], $7::text[])
-     AS t(crm_name, resource_type, resource_id, crm_id, last_digest, last_synced_at, last_error)
-ON CONFLICT ("crm_name", "resource_type", "resource_id") DO UPDATE SET "#,
-            $set
-        )
-    };
-}
-
-const PG_UPSERT_SYNCED: &str = pg_unnest_upsert!(
-    r#""crm_id" = COALESCE("excluded"."crm_id", "crm_synchronisations"."crm_id"), "last_digest" = "excluded"."last_digest", "last_synced_at" = "excluded"."last_synced_at", "last_error" = NULL, "error_count" = 0, "updated_at" = "excluded"."updated_at""#
-);
-const PG_UPSERT_CHECKED: &str = pg_unnest_upsert!(
-    r#""last_synced_at" = "excluded"."last_synced_at", "last_error" = NULL, "error_count" = 0, "updated_at" = "excluded"."updated_at""#
-);
-const PG_UPSERT_FAILED: &str = pg_unnest_upsert!(
-    r#""last_error" = "excluded"."last_error", "error_count" = "crm_synchronisations"."error_count" + 1, "updated_at" = "excluded"."updated_at""#
-);
-
-async fn write_chunk(store: &Store, chunk: &[&(SyncKey, RowChange)]) -> Result<()> {
-    let Some((_, first)) = chunk.first() else {
-        return Ok(());
-    };
+/// `INSERT INTO crm_synchronisations (UPSERT_COLUMNS) … ON CONFLICT
+/// (crm_name, resource_type, resource_id) DO UPDATE …` for rows carrying the
+/// same kind of change as `kind`; the backend adds the rows.
+///
+/// - synced: CRM id (kept when the CRM gave none), digest, time; errors cleared;
+/// - checked: time; errors cleared (X-12);
+/// - failed: the message, and one more consecutive error.
+pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
     let mut insert = Query::insert();
-    insert.into_table(Cs::Table).columns([
-        Cs::CrmName,
-        Cs::ResourceType,
-        Cs::ResourceId,
-        Cs::CrmId,
-        Cs::LastDigest,
-        Cs::LastSyncedAt,
-        Cs::LastError,
-        Cs::ErrorCount,
-        Cs::CreatedAt,
-        Cs::UpdatedAt,
-    ]);
-    for (key, change) in chunk {
-        let null_text = || Expr::val(Option::<String>::None);
-        let (crm_id, digest, at, error, count) = match change {
-            RowChange::Synced { crm_id, digest, at } => (
-                Expr::val(crm_id.clone()),
-                Expr::val(digest.as_str()),
-                Expr::val(timestamp_value(store, *at)),
-                null_text(),
-                0,
-            ),
-            RowChange::Checked { at } => (
-                null_text(),
-                null_text(),
-                Expr::val(timestamp_value(store, *at)),
-                null_text(),
-                0,
-            ),
-            RowChange::Failed { message } => (
-                null_text(),
-                null_text(),
-                Expr::val(null_timestamp(store)),
-                Expr::val(truncate_error(message)),
-                1,
-            ),
-        };
-        insert
-            .values([
-                Expr::val(key.crm_name.as_str()),
-                Expr::val(key.resource_type.as_str()),
-                Expr::val(key.resource_id.get()),
-                crm_id,
-                digest,
-                at,
-                error,
-                Expr::val(count),
-                now_expr(store),
-                now_expr(store),
-            ])
-            // Internal invariant: ten values for ten columns.
-            .expect("values match the column list");
-    }
+    insert.into_table(Cs::Table).columns(UPSERT_COLUMNS);
     let mut on_conflict = OnConflict::columns([Cs::CrmName, Cs::ResourceType, Cs::ResourceId]);
-    match first {
+    match kind {
         RowChange::Synced { .. } => on_conflict
             .value(
                 Cs::CrmId,
@@ -301,9 +183,103 @@ async fn write_chunk(store: &Store, chunk: &[&(SyncKey, RowChange)]) -> Result<(
     };
     on_conflict.update_column(Cs::UpdatedAt);
     insert.on_conflict(on_conflict);
-    let (sql, values) = store.build(&insert);
-    store.execute(sql, values).await?;
-    Ok(())
+    insert
+}
+
+/// The values of one upserted row, in [`UPSERT_COLUMNS`] order.
+pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChange) -> [Expr; 10] {
+    let fields = RowFields::of(change);
+    [
+        Expr::val(key.crm_name.as_str()),
+        Expr::val(key.resource_type.as_str()),
+        Expr::val(key.resource_id.get()),
+        Expr::val(fields.crm_id),
+        Expr::val(fields.digest),
+        Expr::val(match fields.at {
+            Some(at) => dialect.timestamp_value(at),
+            None => dialect.null_timestamp(),
+        }),
+        Expr::val(fields.error),
+        Expr::val(fields.error_count),
+        dialect.now(),
+        dialect.now(),
+    ]
+}
+
+/// What a change writes into the columns that vary.
+struct RowFields {
+    crm_id: Option<String>,
+    digest: Option<String>,
+    at: Option<Timestamp>,
+    error: Option<String>,
+    error_count: i32,
+}
+
+impl RowFields {
+    fn of(change: &RowChange) -> Self {
+        match change {
+            RowChange::Synced { crm_id, digest, at } => Self {
+                crm_id: crm_id.clone(),
+                digest: Some(digest.clone()),
+                at: Some(*at),
+                error: None,
+                error_count: 0,
+            },
+            RowChange::Checked { at } => Self {
+                crm_id: None,
+                digest: None,
+                at: Some(*at),
+                error: None,
+                error_count: 0,
+            },
+            RowChange::Failed { message } => Self {
+                crm_id: None,
+                digest: None,
+                at: None,
+                error: Some(truncate_error(message)),
+                error_count: 1,
+            },
+        }
+    }
+}
+
+/// Upserted rows column by column, for backends that bind arrays.
+pub(crate) struct RowColumns {
+    pub crm_names: Vec<String>,
+    pub resource_types: Vec<String>,
+    pub resource_ids: Vec<i64>,
+    pub crm_ids: Vec<Option<String>>,
+    pub digests: Vec<Option<String>>,
+    pub synced_at: Vec<Option<Timestamp>>,
+    pub errors: Vec<Option<String>>,
+    pub error_counts: Vec<i32>,
+}
+
+impl RowColumns {
+    pub(crate) fn of(rows: &[&(SyncKey, RowChange)]) -> Self {
+        let mut columns = Self {
+            crm_names: Vec::with_capacity(rows.len()),
+            resource_types: Vec::with_capacity(rows.len()),
+            resource_ids: Vec::with_capacity(rows.len()),
+            crm_ids: Vec::with_capacity(rows.len()),
+            digests: Vec::with_capacity(rows.len()),
+            synced_at: Vec::with_capacity(rows.len()),
+            errors: Vec::with_capacity(rows.len()),
+            error_counts: Vec::with_capacity(rows.len()),
+        };
+        for (key, change) in rows {
+            let fields = RowFields::of(change);
+            columns.crm_names.push(key.crm_name.clone());
+            columns.resource_types.push(key.resource_type.clone());
+            columns.resource_ids.push(key.resource_id.get());
+            columns.crm_ids.push(fields.crm_id);
+            columns.digests.push(fields.digest);
+            columns.synced_at.push(fields.at);
+            columns.errors.push(fields.error);
+            columns.error_counts.push(fields.error_count);
+        }
+        columns
+    }
 }
 
 /// After a remote delete: the row no longer claims a CRM object or digest,
@@ -315,7 +291,7 @@ pub(crate) async fn forget_remote(store: &Store, key: &SyncKey) -> Result<()> {
         .values([
             (Cs::CrmId, Expr::val(Option::<String>::None)),
             (Cs::LastDigest, Expr::val(Option::<String>::None)),
-            (Cs::UpdatedAt, now_expr(store)),
+            (Cs::UpdatedAt, store.dialect().now()),
         ])
         .and_where(key_condition(key));
     let (sql, values) = store.build(&update);
@@ -331,7 +307,7 @@ pub(crate) async fn reset_error_count(store: &Store, key: &SyncKey) -> Result<bo
         .values([
             (Cs::ErrorCount, Expr::val(0)),
             (Cs::LastError, Expr::val(Option::<String>::None)),
-            (Cs::UpdatedAt, now_expr(store)),
+            (Cs::UpdatedAt, store.dialect().now()),
         ])
         .and_where(key_condition(key));
     let (sql, values) = store.build(&update);
@@ -350,21 +326,10 @@ pub(crate) async fn find_many(
     store: &Store,
     crm_name: &str,
     resource_type: &str,
-    ids: &[crate::id::ResourceId],
+    ids: &[ResourceId],
 ) -> Result<Vec<SyncRow>> {
     if ids.is_empty() {
         return Ok(Vec::new());
-    }
-    if let Pool::Postgres(pool) = store.pool() {
-        // One array parameter instead of one per id (planning cost).
-        let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-        return Ok(sqlx::query_as::<_, SyncRow>(PG_FIND_MANY)
-            .bind(crm_name)
-            .bind(resource_type)
-            .bind(ids)
-            .persistent(false)
-            .fetch_all(pool)
-            .await?);
     }
     let mut select = Query::select();
     select
@@ -373,7 +338,7 @@ pub(crate) async fn find_many(
         .from(Cs::Table)
         .and_where(Expr::col(Cs::CrmName).eq(crm_name))
         .and_where(Expr::col(Cs::ResourceType).eq(resource_type))
-        .and_where(Expr::col(Cs::ResourceId).is_in(ids.iter().map(|id| id.get())));
+        .and_where(store.dialect().id_in(Expr::col(Cs::ResourceId), ids));
     let (sql, values) = store.build(&select);
     store.fetch_all::<SyncRow>(sql, values).await
 }

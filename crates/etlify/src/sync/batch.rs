@@ -13,8 +13,8 @@
 //!    split in halves until the offending records are isolated; each
 //!    record's result is reconciled by its id value;
 //! 6. sync-state writes: one statement per kind of change;
-//! 7. after the locks: dependents waiting on synced records are synced, and
-//!    dependencies of buffered records are synced.
+//! 7. after the locks: dependents waiting on synced records, and
+//!    dependencies of buffered records, go to the follow-up seam.
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,8 +26,9 @@ use super::{write_synced, Synchronizer};
 use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
 };
+use crate::catalog::Target;
+use crate::context::Context;
 use crate::crm::Crm;
-use crate::engine::{Etlify, Target};
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::{Binding, SyncIf};
@@ -39,7 +40,7 @@ use crate::store::sync_rows::{self, RowChange};
 /// Syncs a batch of records of one model with one CRM, inline.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchSynchronizer<'a> {
-    engine: &'a Etlify,
+    ctx: &'a Context,
 }
 
 /// A record ready to be sent.
@@ -59,8 +60,8 @@ struct Locked {
 }
 
 impl<'a> BatchSynchronizer<'a> {
-    pub(crate) fn new(engine: &'a Etlify) -> Self {
-        Self { engine }
+    pub(crate) fn new(ctx: &'a Context) -> Self {
+        Self { ctx }
     }
 
     /// Syncs `ids` of `resource_type` with `crm_name` and counts outcomes.
@@ -74,7 +75,7 @@ impl<'a> BatchSynchronizer<'a> {
         resource_type: &str,
         ids: &[ResourceId],
     ) -> Result<BatchStats> {
-        let Some(target) = self.engine.target(crm_name, resource_type)? else {
+        let Some(target) = self.ctx.catalog().target(crm_name, resource_type)? else {
             return Ok(BatchStats {
                 skipped: ids.len(),
                 disabled: true,
@@ -84,7 +85,7 @@ impl<'a> BatchSynchronizer<'a> {
         if ids.is_empty() {
             return Ok(BatchStats::default());
         }
-        let store = self.engine.store();
+        let store = self.ctx.store();
         let keys: Vec<SyncKey> = ids
             .iter()
             .map(|id| SyncKey::new(crm_name, resource_type, *id))
@@ -98,23 +99,15 @@ impl<'a> BatchSynchronizer<'a> {
         released?;
 
         let mut stats = locked.stats;
-        dependencies::flush(self.engine, crm_name, resource_type, &locked.in_sync).await?;
-        for dependency in &locked.buffered {
-            if let Err(error) = self
-                .engine
-                .sync(crm_name, &dependency.resource_type, dependency.id)
-                .await
-            {
-                tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
-            }
-        }
+        dependencies::flush(self.ctx, crm_name, resource_type, &locked.in_sync).await?;
+        dependencies::sync_missing(self.ctx, crm_name, &locked.buffered).await;
         // Busy records: a per-record sync holds them; wait for it, then sync.
         for (id, _) in busy {
-            match Synchronizer::new(self.engine)
+            match Synchronizer::new(self.ctx)
                 .call(crm_name, resource_type, *id)
                 .await
             {
-                Ok(outcome) => stats.record(outcome),
+                Ok(outcome) => stats.record(&outcome),
                 Err(Error::RecordNotFound { .. }) => {}
                 Err(error) => return Err(error),
             }
@@ -133,8 +126,8 @@ impl<'a> BatchSynchronizer<'a> {
             resolved,
             binding,
         } = target;
-        let store = self.engine.store();
-        let resource_type = resolved.model.resource_type();
+        let store = self.ctx.store();
+        let resource_type = resolved.model.get_resource_type();
         let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
         let mut out = Locked::default();
         let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
@@ -145,7 +138,7 @@ impl<'a> BatchSynchronizer<'a> {
         // the time before the read is the time the records are in sync as of.
         let read_at = store.now().await?;
 
-        let eligible: Vec<ResourceId> = match &binding.sync_if {
+        let eligible: Vec<ResourceId> = match binding.get_sync_if() {
             Some(SyncIf::Sql(condition)) => {
                 let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
                 ids.iter()
@@ -160,15 +153,11 @@ impl<'a> BatchSynchronizer<'a> {
             out.stats.skipped += 1;
         }
 
-        let Some(source) = binding.payload_source() else {
+        let Some(source) = binding.get_payload() else {
             unreachable!("binding validated without a payload source");
         };
         let mut loaded = source.load(store, &eligible).await?;
-        let sync_deps = resolved
-            .sync_dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let sync_deps = resolved.sync_dependencies_for(crm_name);
         let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
         for id in &eligible {
             match loaded.remove(id) {
@@ -185,13 +174,13 @@ impl<'a> BatchSynchronizer<'a> {
                     ));
                     out.stats.errors += 1;
                 }
-                Some(Ok(payload)) if !payload_eligible(binding.sync_if.as_ref(), &payload) => {
+                Some(Ok(payload)) if !payload_eligible(binding.get_sync_if(), &payload) => {
                     changes.push((key(*id), RowChange::Checked { at: read_at }));
                     out.stats.skipped += 1;
                 }
                 Some(Ok(payload)) => {
                     let missing =
-                        dependencies::missing(self.engine, crm_name, resource_type, *id, sync_deps)
+                        dependencies::missing(self.ctx, crm_name, resource_type, *id, sync_deps)
                             .await?;
                     if missing.is_empty() {
                         candidates.push((*id, payload));
@@ -205,13 +194,13 @@ impl<'a> BatchSynchronizer<'a> {
         }
 
         let candidate_ids: Vec<ResourceId> = candidates.iter().map(|(id, _)| *id).collect();
-        let rows: HashMap<i64, sync_rows::SyncRow> =
+        let rows: HashMap<ResourceId, sync_rows::SyncRow> =
             sync_rows::find_many(store, crm_name, resource_type, &candidate_ids)
                 .await?
                 .into_iter()
                 .map(|row| (row.resource_id, row))
                 .collect();
-        let digest_strategy = &self.engine.config().digest_strategy;
+        let digest_strategy = self.ctx.catalog().config().get_digest_strategy();
         let mut ready = Vec::new();
         for (id, payload) in candidates {
             let payload = Value::Object(payload);
@@ -219,7 +208,7 @@ impl<'a> BatchSynchronizer<'a> {
             let Value::Object(payload) = payload else {
                 unreachable!("built from an object just above");
             };
-            let row = rows.get(&id.get());
+            let row = rows.get(&id);
             if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
                 changes.push((key(id), RowChange::Checked { at: read_at }));
                 out.stats.not_modified += 1;
@@ -268,7 +257,7 @@ impl<'a> BatchSynchronizer<'a> {
         sync_rows::write(store, &changes).await?;
         let (written, conflicts) = write_synced(store, synced).await?;
         out.stats.synced += written.len();
-        out.stats.errors += conflicts;
+        out.stats.errors += conflicts.len();
         out.in_sync.extend(written);
         match abort {
             Some(error) => Err(Error::Adapter(error)),
@@ -293,8 +282,8 @@ impl<'a> BatchSynchronizer<'a> {
     > {
         let mut results: Vec<Option<Result<Option<String>, AdapterError>>> =
             ready.iter().map(|_| None).collect();
-        let id_property = binding.id_property();
-        let adapter = crm.adapter();
+        let id_property = binding.get_id_property();
+        let adapter = crm.get_adapter();
         // Records the CRM can match in a batch: with an id value, no duplicate.
         let mut batchable = Vec::new();
         let mut single = Vec::new();
@@ -328,7 +317,7 @@ impl<'a> BatchSynchronizer<'a> {
         for index in single {
             let item = &ready[index];
             let request = UpsertRequest {
-                object_type: binding.object_type(),
+                object_type: binding.get_object_type(),
                 payload: &item.payload,
                 id_property,
                 crm_id: item.crm_id.as_deref(),
@@ -351,7 +340,7 @@ impl<'a> BatchSynchronizer<'a> {
         chunk: &[usize],
         results: &mut [Option<Result<Option<String>, AdapterError>>],
     ) -> Result<(), AdapterError> {
-        let id_property = binding.id_property();
+        let id_property = binding.get_id_property();
         let mut pending: Vec<&[usize]> = vec![chunk];
         while let Some(part) = pending.pop() {
             let items: Vec<BatchItem<'_>> = part
@@ -362,7 +351,7 @@ impl<'a> BatchSynchronizer<'a> {
                 })
                 .collect();
             match batch
-                .batch_upsert(binding.object_type(), &items, id_property)
+                .batch_upsert(binding.get_object_type(), &items, id_property)
                 .await
             {
                 Ok(response) => {

@@ -6,7 +6,8 @@
 //! object.
 
 use crate::adapters::RemoteDelete;
-use crate::engine::{Etlify, Target};
+use crate::catalog::Target;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::outcome::DeleteOutcome;
@@ -16,12 +17,12 @@ use crate::store::sync_rows;
 /// Deletes one record's CRM object at a time, inline.
 #[derive(Debug, Clone, Copy)]
 pub struct Deleter<'a> {
-    engine: &'a Etlify,
+    ctx: &'a Context,
 }
 
 impl<'a> Deleter<'a> {
-    pub(crate) fn new(engine: &'a Etlify) -> Self {
-        Self { engine }
+    pub(crate) fn new(ctx: &'a Context) -> Self {
+        Self { ctx }
     }
 
     /// Deletes the CRM object of record `id` of `resource_type` in `crm_name`.
@@ -29,12 +30,15 @@ impl<'a> Deleter<'a> {
         &self,
         crm_name: &str,
         resource_type: &str,
-        id: ResourceId,
+        id: impl Into<ResourceId>,
     ) -> Result<DeleteOutcome> {
-        let Some(Target { crm, binding, .. }) = self.engine.target(crm_name, resource_type)? else {
+        let id = id.into();
+        let Some(Target { crm, binding, .. }) =
+            self.ctx.catalog().target(crm_name, resource_type)?
+        else {
             return Ok(DeleteOutcome::Disabled);
         };
-        let store = self.engine.store();
+        let store = self.ctx.store();
         let key = SyncKey::new(crm_name, resource_type, id);
         let lock = RecordLock::acquire(store, &key).await?;
         let result = async {
@@ -45,7 +49,11 @@ impl<'a> Deleter<'a> {
             else {
                 return Ok(DeleteOutcome::Noop);
             };
-            let outcome = match crm.adapter().delete(binding.object_type(), &crm_id).await {
+            let outcome = match crm
+                .get_adapter()
+                .delete(binding.get_object_type(), &crm_id)
+                .await
+            {
                 Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
                 Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
                 Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => {

@@ -9,7 +9,9 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Query};
 
-use crate::engine::{Etlify, ResolvedSyncDependency};
+use super::follow_up::Reason;
+use crate::catalog::ResolvedSyncDependency;
+use crate::context::Context;
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::store::pending::{self, PendingEdge};
@@ -24,7 +26,7 @@ pub(crate) struct MissingDependency {
 
 /// The sync dependencies of `(resource_type, id)` that are not in the CRM yet.
 pub(crate) async fn missing(
-    engine: &Etlify,
+    ctx: &Context,
     crm_name: &str,
     resource_type: &str,
     id: ResourceId,
@@ -34,16 +36,16 @@ pub(crate) async fn missing(
     if dependencies.is_empty() {
         return Ok(missing);
     }
-    let store = engine.store();
-    let Some(resolved) = engine.resolved(resource_type) else {
+    let store = ctx.store();
+    let Some(resolved) = ctx.catalog().resolved(resource_type) else {
         return Ok(missing);
     };
     let model = &resolved.model;
     for dependency in dependencies {
         let Some(dep_id) = foreign_key_value(
             store,
-            model.table(),
-            model.primary_key_column(),
+            model.get_table(),
+            model.get_primary_key(),
             &dependency.foreign_key,
             id,
         )
@@ -101,41 +103,54 @@ pub(crate) async fn buffer(
     Ok(())
 }
 
-/// Syncs the records that waited on any of `synced` (records of
-/// `resource_type` that now have a CRM id), then forgets exactly those waits
-/// (rows added meanwhile survive, DEP-4). One query finds them per 1,000 ids.
+/// Hands the sync of each missing dependency to the follow-up seam (the
+/// gem enqueues them, DEP-2); a failure leaves the dependent buffered.
+pub(crate) async fn sync_missing(ctx: &Context, crm_name: &str, missing: &[MissingDependency]) {
+    for dependency in missing {
+        let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dependency.id);
+        if let Err(error) = ctx.follow_up().sync(ctx, key, Reason::Dependency).await {
+            tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
+        }
+    }
+}
+
+/// Hands the records that waited on any of `synced` (records of
+/// `resource_type` that now have a CRM id) to the follow-up seam, then
+/// forgets exactly those waits (rows added meanwhile survive, DEP-4). One
+/// query finds them per 1,000 ids.
 pub(crate) async fn flush(
-    engine: &Etlify,
+    ctx: &Context,
     crm_name: &str,
     resource_type: &str,
     synced: &[ResourceId],
 ) -> Result<()> {
-    if !engine.has_dependents(crm_name, resource_type) {
+    if !ctx.catalog().has_dependents(crm_name, resource_type) {
         return Ok(());
     }
     let mut waiting = Vec::new();
     for chunk in synced.chunks(1000) {
-        waiting
-            .extend(pending::waiting_on_any(engine.store(), crm_name, resource_type, chunk).await?);
+        waiting.extend(pending::waiting_on_any(ctx.store(), crm_name, resource_type, chunk).await?);
     }
     if waiting.is_empty() {
         return Ok(());
     }
     for row in &waiting {
-        if engine.resolved(&row.dependent_type).is_none() {
+        if ctx.catalog().resolved(&row.dependent_type).is_none() {
             tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm = crm_name, dependent_type = %row.dependent_type);
             continue;
         }
-        if let Err(error) = engine
-            .sync(crm_name, &row.dependent_type, row.dependent_id)
+        let key = SyncKey::new(crm_name, row.dependent_type.as_str(), row.dependent_id);
+        if let Err(error) = ctx
+            .follow_up()
+            .sync(ctx, key, Reason::WaitingDependent)
             .await
         {
             // The dependent stays stale and the finder picks it up again.
-            tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = row.dependent_id, %error);
+            tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = %row.dependent_id, %error);
         }
     }
     let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();
-    pending::delete(engine.store(), &ids).await
+    pending::delete(ctx.store(), &ids).await
 }
 
 async fn foreign_key_value(
@@ -152,7 +167,11 @@ async fn foreign_key_value(
         .and_where(Expr::col(Alias::new(primary_key)).eq(id.get()));
     let (sql, values) = store.build(&select);
     let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
-    Ok(rows.into_iter().next().and_then(|(v,)| v).map(ResourceId))
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|(v,)| v)
+        .map(ResourceId::new))
 }
 
 async fn has_legacy_id(

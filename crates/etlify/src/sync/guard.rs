@@ -20,16 +20,16 @@ pub(crate) async fn eligible_by_sql(
 ) -> Result<HashSet<ResourceId>> {
     let mut select = Query::select();
     select
-        .column(Alias::new(model.primary_key_column()))
-        .from(Alias::new(model.table()))
+        .column(Alias::new(model.get_primary_key()))
+        .from(Alias::new(model.get_table()))
         .and_where(
-            Expr::col(Alias::new(model.primary_key_column())).is_in(ids.iter().map(|id| id.get())),
+            Expr::col(Alias::new(model.get_primary_key())).is_in(ids.iter().map(|id| id.get())),
         )
         // The condition is the user's SQL, as configured.
         .and_where(Expr::cust(format!("({condition})")));
     let (sql, values) = store.build(&select);
     let rows: Vec<(i64,)> = store.fetch_all(sql, values).await?;
-    Ok(rows.into_iter().map(|(id,)| ResourceId(id)).collect())
+    Ok(rows.into_iter().map(|(id,)| ResourceId::new(id)).collect())
 }
 
 /// Whether a record passes a payload-level `sync_if` (SQL guards are

@@ -4,6 +4,7 @@
 mod batch;
 mod deleter;
 mod dependencies;
+pub(crate) mod follow_up;
 mod guard;
 mod synchronizer;
 
@@ -13,21 +14,25 @@ pub use self::synchronizer::Synchronizer;
 
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
+use crate::outcome::{RecordError, RecordErrorKind};
 use crate::store::sync_rows::{self, RowChange};
 
 /// Writes synced rows in one statement; if a CRM id is already held by
 /// another record (unique per CRM and type, X-6), writes them one by one
 /// and records the conflicting ones as errors. Returns the ids written and
-/// the number of conflicts.
+/// the errors of the conflicting records.
 pub(crate) async fn write_synced(
     store: &crate::store::Store,
     synced: Vec<(SyncKey, RowChange)>,
-) -> Result<(Vec<ResourceId>, usize)> {
+) -> Result<(Vec<ResourceId>, Vec<(ResourceId, RecordError)>)> {
     match sync_rows::write(store, &synced).await {
-        Ok(()) => Ok((synced.into_iter().map(|(k, _)| k.resource_id).collect(), 0)),
+        Ok(()) => Ok((
+            synced.into_iter().map(|(k, _)| k.resource_id).collect(),
+            Vec::new(),
+        )),
         Err(Error::Database(e)) if is_unique_violation(&e) => {
             let mut written = Vec::new();
-            let mut conflicts = 0;
+            let mut conflicts = Vec::new();
             for (key, change) in synced {
                 match sync_rows::write(store, std::slice::from_ref(&(key.clone(), change.clone())))
                     .await
@@ -42,8 +47,21 @@ pub(crate) async fn write_synced(
                             "the CRM returned id {crm_id}, which another {} already holds",
                             key.resource_type
                         );
-                        sync_rows::write(store, &[(key, RowChange::Failed { message })]).await?;
-                        conflicts += 1;
+                        let id = key.resource_id;
+                        sync_rows::write(
+                            store,
+                            &[(
+                                key,
+                                RowChange::Failed {
+                                    message: message.clone(),
+                                },
+                            )],
+                        )
+                        .await?;
+                        conflicts.push((
+                            id,
+                            RecordError::new(RecordErrorKind::CrmIdConflict, message),
+                        ));
                     }
                     Err(other) => return Err(other),
                 }

@@ -9,7 +9,8 @@
 //! 5. load the payload; a missing sync dependency → buffer, [`SyncOutcome::Buffered`];
 //! 6. same digest as the row → stamp, clear errors, [`SyncOutcome::NotModified`];
 //! 7. otherwise upsert with the known CRM id and store id and digest;
-//! 8. after the lock: sync what this record waited on, or what waited on it.
+//! 8. after the lock: hand what this record waited on, or what waited on it,
+//!    to the follow-up seam.
 
 use serde_json::Value;
 
@@ -17,18 +18,19 @@ use super::dependencies::{self, MissingDependency};
 use super::guard::{eligible_by_sql, payload_eligible};
 use super::write_synced;
 use crate::adapters::UpsertRequest;
-use crate::engine::{Etlify, Target};
+use crate::catalog::Target;
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
-use crate::outcome::SyncOutcome;
+use crate::outcome::{RecordError, RecordErrorKind, SyncOutcome};
 use crate::store::lock::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
 
 /// Syncs one record at a time, inline.
 #[derive(Debug, Clone, Copy)]
 pub struct Synchronizer<'a> {
-    engine: &'a Etlify,
+    ctx: &'a Context,
 }
 
 /// What happened under the lock, and what to do after releasing it.
@@ -38,28 +40,29 @@ enum Locked {
 }
 
 impl<'a> Synchronizer<'a> {
-    pub(crate) fn new(engine: &'a Etlify) -> Self {
-        Self { engine }
+    pub(crate) fn new(ctx: &'a Context) -> Self {
+        Self { ctx }
     }
 
     /// Syncs record `id` of `resource_type` with `crm_name`.
     ///
     /// Failures attributable to the record (validation rejected by the CRM,
     /// payload error) are recorded on its sync row and answered as
-    /// [`SyncOutcome::Error`]. Other failures (unknown CRM or model,
-    /// database, authentication, throttling or outage after retries) are
-    /// returned as `Err` and never count against the record.
+    /// [`SyncOutcome::Error`] with their reason. Other failures (unknown CRM
+    /// or model, database, authentication, throttling or outage after
+    /// retries) are returned as `Err` and never count against the record.
     pub async fn call(
         &self,
         crm_name: &str,
         resource_type: &str,
-        id: ResourceId,
+        id: impl Into<ResourceId>,
     ) -> Result<SyncOutcome> {
-        let Some(target) = self.engine.target(crm_name, resource_type)? else {
+        let id = id.into();
+        let Some(target) = self.ctx.catalog().target(crm_name, resource_type)? else {
             return Ok(SyncOutcome::Disabled);
         };
         let key = SyncKey::new(crm_name, resource_type, id);
-        let lock = RecordLock::acquire(self.engine.store(), &key).await?;
+        let lock = RecordLock::acquire(self.ctx.store(), &key).await?;
         let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
         let locked = locked?;
@@ -67,30 +70,21 @@ impl<'a> Synchronizer<'a> {
         match locked {
             Locked::Done(outcome) => {
                 if matches!(outcome, SyncOutcome::Synced | SyncOutcome::NotModified) {
-                    dependencies::flush(self.engine, crm_name, resource_type, &[id]).await?;
+                    dependencies::flush(self.ctx, crm_name, resource_type, &[id]).await?;
                 }
                 Ok(outcome)
             }
             Locked::Buffered(missing) => {
-                for dependency in &missing {
-                    // The gem enqueues the dependency (DEP-2); inline here.
-                    // Its sync flushes this record once it has a CRM id.
-                    if let Err(error) = self
-                        .engine
-                        .sync(crm_name, &dependency.resource_type, dependency.id)
-                        .await
-                    {
-                        tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
-                    }
-                }
+                // Their syncs flush this record once they have a CRM id.
+                dependencies::sync_missing(self.ctx, crm_name, &missing).await;
                 Ok(SyncOutcome::Buffered)
             }
         }
     }
 
     async fn sync_locked(&self, target: Target<'_>, key: &SyncKey) -> Result<Locked> {
-        let engine = self.engine;
-        let store = engine.store();
+        let ctx = self.ctx;
+        let store = ctx.store();
         let Target {
             crm,
             resolved,
@@ -102,7 +96,7 @@ impl<'a> Synchronizer<'a> {
         // the time before the read is the time the record is in sync as of.
         let read_at = store.now().await?;
 
-        if let Some(SyncIf::Sql(condition)) = &binding.sync_if {
+        if let Some(SyncIf::Sql(condition)) = binding.get_sync_if() {
             if !eligible_by_sql(store, model, condition, &[id])
                 .await?
                 .contains(&id)
@@ -113,39 +107,43 @@ impl<'a> Synchronizer<'a> {
             }
         }
 
-        let Some(source) = binding.payload_source() else {
-            // Internal invariant: the builder rejects bindings without a payload.
+        let Some(source) = binding.get_payload() else {
+            // Internal invariant: the catalog rejects bindings without a payload.
             unreachable!("binding validated without a payload source");
         };
         let payload = match source.load(store, &[id]).await?.remove(&id) {
             None => {
                 return Err(Error::RecordNotFound {
                     resource_type: key.resource_type.clone(),
-                    id: id.get(),
+                    id,
                 })
             }
-            Some(Err(message)) => return self.fail(key, format!("payload: {message}")).await,
+            Some(Err(message)) => {
+                let error =
+                    RecordError::new(RecordErrorKind::Payload, format!("payload: {message}"));
+                return self.fail(key, error).await;
+            }
             Some(Ok(payload)) => payload,
         };
-        if !payload_eligible(binding.sync_if.as_ref(), &payload) {
+        if !payload_eligible(binding.get_sync_if(), &payload) {
             sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
             return Ok(Locked::Done(SyncOutcome::Skipped));
         }
 
-        let sync_deps = resolved
-            .sync_dependencies
-            .get(&key.crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let sync_deps = resolved.sync_dependencies_for(&key.crm_name);
         let missing =
-            dependencies::missing(engine, &key.crm_name, &key.resource_type, id, sync_deps).await?;
+            dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?;
         if !missing.is_empty() {
             dependencies::buffer(store, &key.crm_name, &key.resource_type, id, &missing).await?;
             return Ok(Locked::Buffered(missing));
         }
 
         let payload = Value::Object(payload);
-        let digest = engine.config().digest_strategy.digest(&payload);
+        let digest = ctx
+            .catalog()
+            .config()
+            .get_digest_strategy()
+            .digest(&payload);
         let Value::Object(payload) = payload else {
             unreachable!("built from an object just above");
         };
@@ -160,12 +158,12 @@ impl<'a> Synchronizer<'a> {
             .and_then(|r| r.crm_id.as_deref())
             .filter(|id| !id.trim().is_empty());
         let request = UpsertRequest {
-            object_type: binding.object_type(),
+            object_type: binding.get_object_type(),
             payload: &payload,
-            id_property: binding.id_property(),
+            id_property: binding.get_id_property(),
             crm_id: known_crm_id,
         };
-        match crm.adapter().upsert(request).await {
+        match crm.get_adapter().upsert(request).await {
             Ok(crm_id) => {
                 let crm_id = crm_id.filter(|id| !id.trim().is_empty());
                 let change = RowChange::Synced {
@@ -173,27 +171,34 @@ impl<'a> Synchronizer<'a> {
                     digest,
                     at: read_at,
                 };
-                let (written, _) = write_synced(store, vec![(key.clone(), change)]).await?;
-                if written.is_empty() {
+                let (_, mut conflicts) = write_synced(store, vec![(key.clone(), change)]).await?;
+                if let Some((_, error)) = conflicts.pop() {
                     // The CRM id belongs to another record: recorded as an error.
-                    return Ok(Locked::Done(SyncOutcome::Error));
+                    return Ok(Locked::Done(SyncOutcome::Error(error)));
                 }
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
                 Ok(Locked::Done(SyncOutcome::Synced))
             }
-            Err(error) if error.is_record_error() => self.fail(key, error.to_string()).await,
+            Err(error) if error.is_record_error() => {
+                self.fail(key, RecordError::from_adapter(&error)).await
+            }
             Err(error) => Err(Error::Adapter(error)),
         }
     }
 
     /// Records a failure attributable to the record (SYN-9, SYN-11).
-    async fn fail(&self, key: &SyncKey, message: String) -> Result<Locked> {
-        tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %message);
+    async fn fail(&self, key: &SyncKey, error: RecordError) -> Result<Locked> {
+        tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %error);
         sync_rows::write(
-            self.engine.store(),
-            &[(key.clone(), RowChange::Failed { message })],
+            self.ctx.store(),
+            &[(
+                key.clone(),
+                RowChange::Failed {
+                    message: error.message.clone(),
+                },
+            )],
         )
         .await?;
-        Ok(Locked::Done(SyncOutcome::Error))
+        Ok(Locked::Done(SyncOutcome::Error(error)))
     }
 }

@@ -364,3 +364,19 @@ pub async fn hubspot_users(
     )
     .await
 }
+
+/// The reason of a record error, or a panic naming the outcome instead.
+pub fn record_error(outcome: &etlify::SyncOutcome) -> &etlify::RecordError {
+    match outcome {
+        etlify::SyncOutcome::Error(error) => error,
+        other => panic!("expected a record error, got {other:?}"),
+    }
+}
+
+/// The reason of a per-record sync that ended in a record error.
+pub fn dispatch_error(dispatch: &etlify::SyncDispatch) -> &etlify::RecordError {
+    match dispatch {
+        etlify::SyncDispatch::Completed(outcome) => record_error(outcome),
+        other => panic!("expected a completed sync, got {other:?}"),
+    }
+}

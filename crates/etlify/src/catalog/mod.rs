@@ -1,0 +1,205 @@
+//! The catalog: every declaration (global config, CRMs, models and their
+//! bindings) resolved once against the database.
+//!
+//! [`Declarations`] is plain data — what `Etlify::builder` collects from
+//! Rust code, and what the CLI will read from TOML. [`Catalog::build`]
+//! checks it against the database (tables, columns, payload queries; SPEC
+//! §7) and resolves what the database decides (`Auto` timestamp columns,
+//! legacy `<crm>_id` columns). The synchronizers and the finder read only
+//! the catalog, through the [`crate::context::Context`].
+
+mod resolve;
+
+use indexmap::IndexMap;
+
+use crate::config::Config;
+use crate::crm::{Crm, CrmRegistry};
+use crate::dependency::Dependency;
+use crate::error::{ConfigError, Result};
+use crate::model::{Binding, Model};
+use crate::store::Store;
+
+pub(crate) use self::resolve::TableColumns;
+
+/// What a user declares: plain data, nothing checked yet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Declarations {
+    pub config: Config,
+    pub crms: Vec<Crm>,
+    pub models: Vec<Model>,
+}
+
+/// Declarations checked against the database.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    config: Config,
+    crms: CrmRegistry,
+    models: IndexMap<String, ResolvedModel>,
+}
+
+/// A model checked against the database.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedModel {
+    pub(crate) model: Model,
+    /// The timestamp column after `Auto` resolution.
+    pub(crate) timestamp_column: Option<String>,
+    /// Resolved sync dependencies, per binding CRM.
+    pub(crate) sync_dependencies: IndexMap<String, Vec<ResolvedSyncDependency>>,
+    /// Dependencies per binding CRM, with `Auto` timestamps resolved.
+    pub(crate) dependencies: IndexMap<String, Vec<Dependency>>,
+}
+
+impl ResolvedModel {
+    /// The resolved dependencies of the binding for `crm_name`.
+    pub(crate) fn dependencies_for(&self, crm_name: &str) -> &[Dependency] {
+        self.dependencies
+            .get(crm_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The resolved sync dependencies of the binding for `crm_name`.
+    pub(crate) fn sync_dependencies_for(&self, crm_name: &str) -> &[ResolvedSyncDependency] {
+        self.sync_dependencies
+            .get(crm_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// A sync dependency with its table resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedSyncDependency {
+    pub(crate) resource_type: String,
+    pub(crate) foreign_key: String,
+    pub(crate) table: String,
+    pub(crate) primary_key: String,
+    /// The dependency table's legacy `<crm>_id` column, when it has one (DEP-1).
+    pub(crate) legacy_id_column: Option<String>,
+}
+
+/// An enabled CRM with one of its models and the model's binding.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) crm: &'a Crm,
+    pub(crate) resolved: &'a ResolvedModel,
+    pub(crate) binding: &'a Binding,
+}
+
+impl Catalog {
+    /// Checks `declarations` against `store`'s database and resolves them.
+    /// Fails with a [`ConfigError`] before any record is touched.
+    pub(crate) async fn build(store: &Store, declarations: Declarations) -> Result<Self> {
+        let columns = TableColumns::read(store, &declarations).await?;
+        let catalog = resolve::resolve(declarations, &columns)?;
+        resolve::check_payload_queries(store, &catalog).await?;
+        Ok(catalog)
+    }
+
+    /// Global settings.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Registered CRMs.
+    pub(crate) fn crms(&self) -> &CrmRegistry {
+        &self.crms
+    }
+
+    /// Resolved models, in declaration order.
+    pub(crate) fn models(&self) -> impl Iterator<Item = &ResolvedModel> {
+        self.models.values()
+    }
+
+    /// The resolved model declared as `resource_type`.
+    pub(crate) fn resolved(&self, resource_type: &str) -> Option<&ResolvedModel> {
+        self.models.get(resource_type)
+    }
+
+    /// Whether `crm_name` is enabled; `true` for unknown names (G-2).
+    pub(crate) fn crm_enabled(&self, crm_name: &str) -> bool {
+        self.crms.enabled(crm_name)
+    }
+
+    /// Error budget of `crm_name`: its own, else the global one (G-16).
+    pub(crate) fn max_sync_errors(&self, crm_name: &str) -> u32 {
+        self.crms
+            .get(crm_name)
+            .and_then(Crm::get_max_sync_errors)
+            .unwrap_or(self.config.get_max_sync_errors())
+    }
+
+    /// The registered CRM `crm_name`, or a configuration error.
+    pub(crate) fn crm(&self, crm_name: &str) -> Result<&Crm> {
+        Ok(self
+            .crms
+            .get(crm_name)
+            .ok_or_else(|| ConfigError::new("crms", crm_name, "is not a registered CRM"))?)
+    }
+
+    /// The model and its binding for `crm_name`, or a configuration error.
+    pub(crate) fn binding(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+    ) -> Result<(&ResolvedModel, &Binding)> {
+        let resolved = self.resolved(resource_type).ok_or_else(|| {
+            ConfigError::new(
+                format!("models.{resource_type}"),
+                "",
+                "is not a declared model",
+            )
+        })?;
+        let binding = resolved.model.get_binding(crm_name).ok_or_else(|| {
+            ConfigError::new(
+                format!("models.{resource_type}.crms"),
+                crm_name,
+                "is not a CRM this model is bound to",
+            )
+        })?;
+        Ok((resolved, binding))
+    }
+
+    /// What an operation on `resource_type` in `crm_name` acts on: nothing
+    /// when the CRM is disabled (checked first, G-3/G-4), else the CRM, the
+    /// model and its binding; a configuration error for unknown names.
+    pub(crate) fn target(&self, crm_name: &str, resource_type: &str) -> Result<Option<Target<'_>>> {
+        let crm = self.crm(crm_name)?;
+        if !crm.get_enabled() {
+            return Ok(None);
+        }
+        let (resolved, binding) = self.binding(crm_name, resource_type)?;
+        Ok(Some(Target {
+            crm,
+            resolved,
+            binding,
+        }))
+    }
+
+    /// Whether some model waits on records of `resource_type` in `crm_name`
+    /// (declares it as a sync dependency); when none does, nothing can be
+    /// pending on them.
+    pub(crate) fn has_dependents(&self, crm_name: &str, resource_type: &str) -> bool {
+        self.models.values().any(|m| {
+            m.sync_dependencies_for(crm_name)
+                .iter()
+                .any(|d| d.resource_type == resource_type)
+        })
+    }
+}
+
+/// A catalog of `models` bound to one registered CRM, `hubspot` (a Null
+/// adapter), resolved against `columns` without a database.
+#[cfg(test)]
+pub(crate) fn resolve_for_tests(models: Vec<Model>, columns: &TableColumns) -> Catalog {
+    let declarations = Declarations {
+        config: Config::default(),
+        crms: vec![Crm::new(
+            "hubspot",
+            std::sync::Arc::new(crate::adapters::NullAdapter::new()),
+        )],
+        models,
+    };
+    // Internal invariant of the tests: their declarations are valid.
+    resolve::resolve(declarations, columns).expect("test declarations resolve")
+}

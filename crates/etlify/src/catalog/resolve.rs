@@ -1,0 +1,305 @@
+//! Checking declarations against the database's tables and resolving what
+//! the database decides (SPEC §7).
+//!
+//! Everything but the payload queries is decided from [`TableColumns`], a
+//! plain map read once from the database, so resolution itself needs no
+//! connection (tests build the map by hand).
+
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexMap;
+
+use super::{Catalog, Declarations, ResolvedModel, ResolvedSyncDependency};
+use crate::crm::CrmRegistry;
+use crate::dependency::{Dependency, HopSide};
+use crate::error::{ConfigError, Result};
+use crate::id::ResourceId;
+use crate::model::{Model, TimestampColumn};
+use crate::store::Store;
+
+/// The columns of every table the declarations name; a table missing from
+/// the map does not exist.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TableColumns {
+    tables: HashMap<String, Vec<String>>,
+}
+
+impl TableColumns {
+    /// Reads the columns of every table `declarations` name.
+    pub(crate) async fn read(store: &Store, declarations: &Declarations) -> Result<Self> {
+        let mut names: HashSet<&str> = HashSet::new();
+        for model in &declarations.models {
+            names.insert(model.get_table());
+            for binding in model.bindings.values() {
+                for dependency in binding.get_dependencies() {
+                    for path in dependency.paths() {
+                        names.extend(path.hops.iter().map(|hop| hop.table.as_str()));
+                    }
+                }
+            }
+        }
+        let mut tables = HashMap::new();
+        for name in names {
+            if let Some(columns) = store.backend().table_columns(name).await? {
+                tables.insert(name.to_owned(), columns);
+            }
+        }
+        Ok(Self { tables })
+    }
+
+    /// A map built by hand (tests, offline checks).
+    #[cfg(test)]
+    pub(crate) fn from_tables<'a>(
+        tables: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
+    ) -> Self {
+        Self {
+            tables: tables
+                .into_iter()
+                .map(|(t, cols)| (t.to_owned(), cols.iter().map(|c| (*c).to_owned()).collect()))
+                .collect(),
+        }
+    }
+
+    fn of(&self, location: &str, table: &str) -> Result<&[String]> {
+        self.tables.get(table).map(Vec::as_slice).ok_or_else(|| {
+            ConfigError::new(
+                location,
+                "table",
+                format!("names table `{table}`, which does not exist"),
+            )
+            .into()
+        })
+    }
+}
+
+/// Validates `declarations` against `columns` and resolves them.
+pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Result<Catalog> {
+    let Declarations {
+        config,
+        crms: crm_list,
+        models: model_list,
+    } = declarations;
+    if config.get_max_sync_errors() == 0 {
+        return Err(
+            ConfigError::new("etlify", "max_sync_errors", "must be a positive integer").into(),
+        );
+    }
+    let mut crms = CrmRegistry::default();
+    for crm in crm_list {
+        crms.register(crm)?;
+    }
+    let mut declared: IndexMap<String, Model> = IndexMap::new();
+    for model in model_list {
+        if declared.contains_key(model.get_resource_type()) {
+            return Err(ConfigError::new(
+                format!("models.{}", model.get_resource_type()),
+                "",
+                "is declared twice; each resource type must be declared once",
+            )
+            .into());
+        }
+        declared.insert(model.get_resource_type().to_owned(), model);
+    }
+    let mut models = IndexMap::new();
+    for model in declared.values() {
+        let resolved = resolve_model(columns, &crms, &declared, model)?;
+        models.insert(model.get_resource_type().to_owned(), resolved);
+    }
+    Ok(Catalog {
+        config,
+        crms,
+        models,
+    })
+}
+
+/// Runs each payload query for an id that cannot exist: proves it parses
+/// and returns the key column, without reading data.
+pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> Result<()> {
+    for resolved in catalog.models() {
+        let model = &resolved.model;
+        for (crm_name, binding) in &model.bindings {
+            let Some(payload) = binding.get_payload() else {
+                continue; // rejected by `resolve`
+            };
+            payload
+                .load(store, &[ResourceId::new(i64::MIN)])
+                .await
+                .map_err(|e| {
+                    ConfigError::new(
+                        format!("models.{}.crms.{crm_name}", model.get_resource_type()),
+                        "payload",
+                        format!(
+                            "must run and return the key column `{}`: {e}",
+                            payload.key_column()
+                        ),
+                    )
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn require_column(
+    columns: &[String],
+    location: &str,
+    field: &str,
+    table: &str,
+    column: &str,
+) -> Result<()> {
+    if columns.iter().any(|c| c == column) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            location,
+            field,
+            format!("names column `{column}`, which table `{table}` does not have"),
+        )
+        .into())
+    }
+}
+
+fn resolve_model(
+    tables: &TableColumns,
+    crms: &CrmRegistry,
+    declared: &IndexMap<String, Model>,
+    model: &Model,
+) -> Result<ResolvedModel> {
+    let location = format!("models.{}", model.get_resource_type());
+    let columns = tables.of(&location, model.get_table())?;
+    require_column(
+        columns,
+        &location,
+        "primary_key",
+        model.get_table(),
+        model.get_primary_key(),
+    )?;
+    if let TimestampColumn::Column(column) = model.get_timestamp() {
+        require_column(columns, &location, "timestamp", model.get_table(), column)?;
+    }
+    if let Some(sti) = model.get_sti() {
+        require_column(
+            columns,
+            &location,
+            "sti.column",
+            model.get_table(),
+            &sti.column,
+        )?;
+    }
+    let mut sync_dependencies = IndexMap::new();
+    let mut dependencies = IndexMap::new();
+    for (crm_name, binding) in &model.bindings {
+        let location = format!("models.{}.crms.{crm_name}", model.get_resource_type());
+        // a binding to an unregistered CRM is a configuration error.
+        if crms.get(crm_name).is_none() {
+            return Err(ConfigError::new(
+                location,
+                "crm",
+                format!("`{crm_name}` is not a registered CRM"),
+            )
+            .into());
+        }
+        if binding.get_payload().is_none() {
+            return Err(ConfigError::new(
+                location,
+                "payload",
+                "is required (a SQL query or a Rust payload source)",
+            )
+            .into());
+        }
+        let mut resolved_dependencies = Vec::new();
+        for dependency in binding.get_dependencies() {
+            resolved_dependencies.push(resolve_dependency(tables, &location, dependency)?);
+        }
+        dependencies.insert(crm_name.clone(), resolved_dependencies);
+        let mut resolved_deps = Vec::new();
+        for dep in binding.get_sync_dependencies() {
+            require_column(
+                columns,
+                &location,
+                "sync_dependencies.foreign_key",
+                model.get_table(),
+                &dep.foreign_key,
+            )?;
+            let Some(target) = declared.get(&dep.resource_type) else {
+                return Err(ConfigError::new(
+                    location,
+                    "sync_dependencies",
+                    format!(
+                        "names `{}`, which is not a declared model",
+                        dep.resource_type
+                    ),
+                )
+                .into());
+            };
+            let target_columns = tables.of(&location, target.get_table())?;
+            let legacy = format!("{crm_name}_id");
+            resolved_deps.push(ResolvedSyncDependency {
+                resource_type: dep.resource_type.clone(),
+                foreign_key: dep.foreign_key.clone(),
+                table: target.get_table().to_owned(),
+                primary_key: target.get_primary_key().to_owned(),
+                legacy_id_column: target_columns.contains(&legacy).then_some(legacy),
+            });
+        }
+        sync_dependencies.insert(crm_name.clone(), resolved_deps);
+    }
+    Ok(ResolvedModel {
+        model: model.clone(),
+        timestamp_column: model.get_timestamp().resolve(columns),
+        sync_dependencies,
+        dependencies,
+    })
+}
+
+/// Every table and column a dependency names must exist; `Auto`
+/// timestamps of the target tables are resolved.
+fn resolve_dependency(
+    tables: &TableColumns,
+    location: &str,
+    dependency: &Dependency,
+) -> Result<Dependency> {
+    let location = format!("{location}.dependencies.{}", dependency.dependency_name());
+    let mut resolved = dependency.clone();
+    for path in resolved.paths_mut() {
+        // A hop's primary key matters only when the next hop joins on it.
+        let needs_primary_key: Vec<bool> = (0..path.hops.len())
+            .map(|i| {
+                path.hops
+                    .get(i + 1)
+                    .is_some_and(|next| next.previous_column.is_none())
+            })
+            .collect();
+        for (index, hop) in path.hops.iter_mut().enumerate() {
+            let columns = tables.of(&location, &hop.table)?;
+            require_column(columns, &location, "column", &hop.table, &hop.column)?;
+            if needs_primary_key[index] {
+                require_column(
+                    columns,
+                    &location,
+                    "primary_key",
+                    &hop.table,
+                    &hop.primary_key,
+                )?;
+            }
+            if let TimestampColumn::Column(ts) = &hop.timestamp {
+                require_column(columns, &location, "timestamp", &hop.table, ts)?;
+            }
+            for condition in &hop.conditions {
+                if condition.side == HopSide::This {
+                    require_column(
+                        columns,
+                        &location,
+                        "type column",
+                        &hop.table,
+                        &condition.column,
+                    )?;
+                }
+            }
+            hop.timestamp = match hop.timestamp.resolve(columns) {
+                Some(column) => TimestampColumn::Column(column),
+                None => TimestampColumn::None,
+            };
+        }
+    }
+    Ok(resolved)
+}

@@ -1,0 +1,60 @@
+//! The internal context the inner layers take: the store, the catalog and
+//! the follow-up seam.
+//!
+//! `sync/`, `stale/` (and later the job workers) take a [`Context`], never
+//! the public [`crate::Etlify`] face: when a face method changes meaning
+//! (inline → enqueued), what the synchronizers do does not change with it.
+//! A context is built from plain data ([`Declarations`]), so any process —
+//! the embedding service, the CLI from its TOML file, a worker — rebuilds
+//! the same one.
+
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Declarations};
+use crate::error::Result;
+use crate::store::Store;
+use crate::sync::follow_up::{FollowUp, InlineFollowUp};
+
+/// Store + catalog + follow-up seam. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    store: Store,
+    catalog: Arc<Catalog>,
+    follow_up: Arc<dyn FollowUp>,
+}
+
+impl Context {
+    /// Resolves `declarations` against `store` and runs follow-up work inline.
+    pub(crate) async fn build(store: Store, declarations: Declarations) -> Result<Self> {
+        let catalog = Catalog::build(&store, declarations).await?;
+        Ok(Self::new(
+            store,
+            Arc::new(catalog),
+            Arc::new(InlineFollowUp),
+        ))
+    }
+
+    /// A context from its parts.
+    pub(crate) fn new(store: Store, catalog: Arc<Catalog>, follow_up: Arc<dyn FollowUp>) -> Self {
+        Self {
+            store,
+            catalog,
+            follow_up,
+        }
+    }
+
+    /// The database.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The resolved declarations.
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Where follow-up work goes (inline, or a queue).
+    pub(crate) fn follow_up(&self) -> &dyn FollowUp {
+        self.follow_up.as_ref()
+    }
+}

@@ -1,0 +1,561 @@
+//! Golden SQL of the finder, per dialect and dependency kind, rendered
+//! without a database (`sql_…`). The database tests (`tests/finder.rs`,
+//! `tests/property.rs`) prove these statements right; these pin their text,
+//! so a change to the SQL is seen in review.
+
+#![allow(clippy::unwrap_used)]
+
+use chrono::NaiveDate;
+
+use super::finder::{FinderSql, Selection};
+use crate::catalog::{resolve_for_tests, TableColumns};
+use crate::dependency::{Dependency, Hop};
+use crate::id::ResourceId;
+use crate::model::{Binding, Model};
+use crate::payload::SqlPayload;
+use crate::store::backend::{dialect, Dialect};
+use crate::store::{BackendKind, Timestamp};
+
+const TABLES: &[(&str, &[&str])] = &[
+    (
+        "users",
+        &[
+            "id",
+            "email",
+            "company_id",
+            "company_code",
+            "owner_type",
+            "owner_id",
+            "type",
+            "active",
+            "updated_at",
+        ],
+    ),
+    ("companies", &["id", "code", "updated_at"]),
+    ("deals", &["id", "user_id", "updated_at"]),
+    ("profiles", &["id", "user_id", "updated_at"]),
+    ("notes", &["id", "notable_type", "notable_id", "updated_at"]),
+    ("memberships", &["id", "user_id", "team_id"]),
+    ("teams", &["id", "updated_at"]),
+    ("tags_users", &["user_id", "tag_id"]),
+    ("tags", &["id", "updated_at"]),
+    ("accounts", &["id", "updated_at"]),
+    ("orgs", &["id", "updated_at"]),
+];
+
+fn watermark() -> Timestamp {
+    NaiveDate::from_ymd_opt(2024, 5, 6)
+        .unwrap()
+        .and_hms_opt(7, 8, 9)
+        .unwrap()
+}
+
+/// The finder's statements for a `User` model bound to `hubspot` with
+/// `binding`, in `kind`'s dialect: (reference page, changed page).
+fn render(kind: BackendKind, model: Model) -> Rendered {
+    let catalog = resolve_for_tests(
+        vec![model],
+        &TableColumns::from_tables(TABLES.iter().copied()),
+    );
+    let resolved = catalog.resolved("User").unwrap();
+    let dialect: &dyn Dialect = dialect(kind);
+    let finder = FinderSql::new(dialect, resolved, "hubspot", 3).unwrap();
+    let after = Some(ResourceId::new(10));
+    Rendered {
+        reference: dialect.render((&finder.reference_page(Selection::Stale, after, 100)).into()),
+        changed: dialect.render((&finder.changed_page(Some(watermark()), after, 100)).into()),
+        all: dialect.render((&finder.reference_page(Selection::All, after, 100)).into()),
+        watermark: dialect.render((&finder.watermark()).into()),
+        exact: dialect
+            .render((&finder.exact_page(&[ResourceId::new(11), ResourceId::new(12)])).into()),
+        unsynced: dialect.render((&finder.unsynced_page(after, 100)).into()),
+    }
+}
+
+struct Rendered {
+    reference: String,
+    changed: String,
+    all: String,
+    watermark: String,
+    exact: String,
+    unsynced: String,
+}
+
+fn user(binding: Binding) -> Model {
+    Model::new("User", "users").bind(
+        "hubspot",
+        binding.payload(SqlPayload::new("SELECT id, email FROM users")),
+    )
+}
+
+fn with(dependency: Dependency) -> Model {
+    user(Binding::new("contacts", "email").dependency(dependency))
+}
+
+/// One model per dependency kind.
+fn cases() -> Vec<(&'static str, Model)> {
+    vec![
+        (
+            "belongs_to",
+            with(Dependency::belongs_to("companies", "company_id")),
+        ),
+        (
+            "belongs_to_custom_primary_key",
+            with(Dependency::belongs_to("companies", "company_code").references("code")),
+        ),
+        ("has_many", with(Dependency::has_many("deals", "user_id"))),
+        ("has_one", with(Dependency::has_one("profiles", "user_id"))),
+        (
+            "polymorphic_as",
+            with(
+                Dependency::has_many("notes", "notable_id").polymorphic_as("notable_type", "User"),
+            ),
+        ),
+        (
+            "through",
+            with(Dependency::through(vec![
+                Hop::has_many("memberships", "user_id"),
+                Hop::belongs_to("teams", "team_id"),
+            ])),
+        ),
+        (
+            "habtm",
+            with(Dependency::habtm("tags_users", "user_id", "tag_id", "tags")),
+        ),
+        (
+            "polymorphic_belongs_to",
+            with(Dependency::polymorphic_belongs_to(
+                "owner_id",
+                "owner_type",
+                [("Account", "accounts"), ("Org", "orgs")],
+            )),
+        ),
+    ]
+}
+
+/// The case named `name`.
+fn case(name: &str) -> Model {
+    cases()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, model)| model)
+        .unwrap()
+}
+
+/// A model with a stale scope and an STI filter, no dependency.
+fn scoped() -> Model {
+    Model::new("User", "users").sti("type", "Admin").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .stale_scope("users.active = 1")
+            .payload(SqlPayload::new("SELECT id, email FROM users")),
+    )
+}
+
+#[test]
+fn sql_belongs_to_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("belongs_to")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("belongs_to")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("belongs_to_custom_primary_key")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."code" = "users"."company_code"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("belongs_to_custom_primary_key")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_many_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("has_many")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_many_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("has_many")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_one_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("has_one")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_one_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("has_one")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("polymorphic_as")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_id" = "users"."id" AND "etlify_d0_p0_h0"."notable_type" = 'User'), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("polymorphic_as")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_through_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("through")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h1"."updated_at") FROM "memberships" AS "etlify_d0_p0_h0" INNER JOIN "teams" AS "etlify_d0_p0_h1" ON "etlify_d0_p0_h1"."id" = "etlify_d0_p0_h0"."team_id" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_through_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("through")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_habtm_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("habtm")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h1"."updated_at") FROM "tags_users" AS "etlify_d0_p0_h0" INNER JOIN "tags" AS "etlify_d0_p0_h1" ON "etlify_d0_p0_h1"."id" = "etlify_d0_p0_h0"."tag_id" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_habtm_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("habtm")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("polymorphic_belongs_to")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."owner_id" AND "users"."owner_type" = 'Account'), '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p1_h0"."updated_at") FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."id" = "users"."owner_id" AND "users"."owner_type" = 'Org'), '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, case("polymorphic_belongs_to")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_all_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).all,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_watermark_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).watermark,
+        r#"SELECT MIN("etlify_sync"."last_synced_at") FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_exact_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).exact,
+        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < COALESCE("users"."updated_at", '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (11, 12) ORDER BY "users"."id" ASC"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_unsynced_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).unsynced,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" WHERE (NOT EXISTS(SELECT 1 FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10)) AND "users"."id" > 10 ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < COALESCE("users"."updated_at", '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_changed_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_reference_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, scoped()).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND "users"."type" = 'Admin' AND "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1)) AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < COALESCE("users"."updated_at", '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_unsynced_sqlite() {
+    assert_eq!(
+        render(BackendKind::Sqlite, scoped()).unsynced,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" WHERE (NOT EXISTS(SELECT 1 FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10)) AND "users"."id" > 10 AND "users"."type" = 'Admin' AND "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("belongs_to")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("belongs_to")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("belongs_to_custom_primary_key")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."code" = "users"."company_code"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("belongs_to_custom_primary_key")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_many_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("has_many")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_many_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("has_many")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_one_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("has_one")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_one_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("has_one")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("polymorphic_as")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_id" = "users"."id" AND "etlify_d0_p0_h0"."notable_type" = 'User'), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("polymorphic_as")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_through_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("through")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h1"."updated_at") FROM "memberships" AS "etlify_d0_p0_h0" INNER JOIN "teams" AS "etlify_d0_p0_h1" ON "etlify_d0_p0_h1"."id" = "etlify_d0_p0_h0"."team_id" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_through_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("through")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_habtm_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("habtm")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h1"."updated_at") FROM "tags_users" AS "etlify_d0_p0_h0" INNER JOIN "tags" AS "etlify_d0_p0_h1" ON "etlify_d0_p0_h1"."id" = "etlify_d0_p0_h0"."tag_id" WHERE "etlify_d0_p0_h0"."user_id" = "users"."id"), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_habtm_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("habtm")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("polymorphic_belongs_to")).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < GREATEST(COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."owner_id" AND "users"."owner_type" = 'Account'), TIMESTAMP '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p1_h0"."updated_at") FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."id" = "users"."owner_id" AND "users"."owner_type" = 'Org'), TIMESTAMP '1970-01-01 00:00:00'))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_changed_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, case("polymorphic_belongs_to")).changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_all_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .all,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_watermark_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .watermark,
+        r#"SELECT MIN("etlify_sync"."last_synced_at") FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_exact_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .exact,
+        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (11, 12) ORDER BY "users"."id" ASC"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_unsynced_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .unsynced,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" WHERE (NOT EXISTS(SELECT 1 FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10)) AND "users"."id" > 10 ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_reference_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_changed_postgres() {
+    assert_eq!(
+        render(
+            BackendKind::Postgres,
+            user(Binding::new("contacts", "email"))
+        )
+        .changed,
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10)) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_reference_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, scoped()).reference,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10 WHERE "users"."id" > 10 AND "users"."type" = 'Admin' AND "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1)) AND (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_unsynced_postgres() {
+    assert_eq!(
+        render(BackendKind::Postgres, scoped()).unsynced,
+        r#"SELECT CAST("users"."id" AS bigint) FROM "users" WHERE (NOT EXISTS(SELECT 1 FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10)) AND "users"."id" > 10 AND "users"."type" = 'Admin' AND "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1)) ORDER BY "users"."id" ASC LIMIT 100"#
+    );
+}

@@ -1,0 +1,415 @@
+//! PostgreSQL: every way it differs from the shared SQL.
+//!
+//! - Timestamps are `timestamp(6) without time zone` in UTC, like Rails'
+//!   columns; "now" is the server's `clock_timestamp()` (X-1).
+//! - Id lists are bound as one array (`= ANY($1)`) and sync rows are
+//!   upserted from arrays (`SELECT UNNEST($1), …`): parse and bind cost do
+//!   not grow with the number of rows.
+//! - Record locks are session advisory locks, keyed by the record and the
+//!   current schema (tenants in separate schemas do not serialize each
+//!   other), shared by every process on the database and released by the
+//!   server if the process dies.
+//! - The sync table's statistics are refreshed during long runs, so a table
+//!   that grew is read through its indexes before autovacuum gets to it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use sea_query::extension::postgres::PgFunc;
+use sea_query::{Expr, ExprTrait, Func, PostgresQueryBuilder, Query, Value};
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use serde_json::{Map, Value as Json};
+use sha2::{Digest as _, Sha256};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Column, PgPool, Postgres, Row, TypeInfo};
+
+use super::{key_error, Backend, Dialect, FromAnyRow, StateTable, Statement};
+use crate::error::Result;
+use crate::id::{ResourceId, SyncKey};
+use crate::payload::Payload;
+use crate::store::json_value::{float, opt, unsupported};
+use crate::store::lock::{BatchLock, HeldLocks, RecordLock};
+use crate::store::sync_rows::{self, RowChange, UPSERT_COLUMNS};
+use crate::store::{BackendKind, Timestamp};
+
+const NOW: &str = "(clock_timestamp() AT TIME ZONE 'UTC')::timestamp(6)";
+
+const CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
+  "id" bigserial PRIMARY KEY,
+  "crm_id" varchar,
+  "resource_type" varchar NOT NULL,
+  "resource_id" bigint NOT NULL,
+  "last_digest" varchar,
+  "last_synced_at" timestamp(6) without time zone,
+  "last_error" text,
+  "crm_name" varchar NOT NULL,
+  "error_count" integer DEFAULT 0 NOT NULL,
+  "created_at" timestamp(6) without time zone NOT NULL,
+  "updated_at" timestamp(6) without time zone NOT NULL)"#;
+
+const CREATE_PENDING: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_pending_syncs" (
+  "id" bigserial PRIMARY KEY,
+  "dependent_type" varchar NOT NULL,
+  "dependent_id" bigint NOT NULL,
+  "dependency_type" varchar NOT NULL,
+  "dependency_id" bigint NOT NULL,
+  "crm_name" varchar NOT NULL,
+  "created_at" timestamp(6) without time zone NOT NULL,
+  "updated_at" timestamp(6) without time zone NOT NULL)"#;
+
+const CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrations" (
+  "id" bigserial PRIMARY KEY,
+  "step" varchar NOT NULL,
+  "applied_at" timestamp(6) without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"#;
+
+/// PostgreSQL's SQL text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PostgresDialect;
+
+impl Dialect for PostgresDialect {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+
+    fn build(&self, statement: Statement<'_>) -> (String, SqlxValues) {
+        match statement {
+            Statement::Select(s) => s.build_sqlx(PostgresQueryBuilder),
+            Statement::Insert(s) => s.build_sqlx(PostgresQueryBuilder),
+            Statement::Update(s) => s.build_sqlx(PostgresQueryBuilder),
+            Statement::Delete(s) => s.build_sqlx(PostgresQueryBuilder),
+        }
+    }
+
+    fn render(&self, statement: Statement<'_>) -> String {
+        match statement {
+            Statement::Select(s) => s.to_string(PostgresQueryBuilder),
+            Statement::Insert(s) => s.to_string(PostgresQueryBuilder),
+            Statement::Update(s) => s.to_string(PostgresQueryBuilder),
+            Statement::Delete(s) => s.to_string(PostgresQueryBuilder),
+        }
+    }
+
+    fn timestamp_value(&self, ts: Timestamp) -> Value {
+        Value::ChronoDateTime(Some(ts))
+    }
+
+    fn null_timestamp(&self) -> Value {
+        // A text NULL is refused in a `timestamp` column of a multi-row insert.
+        Value::ChronoDateTime(None)
+    }
+
+    fn epoch(&self) -> Expr {
+        Expr::cust("TIMESTAMP '1970-01-01 00:00:00'")
+    }
+
+    fn now(&self) -> Expr {
+        Expr::cust(NOW)
+    }
+
+    fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
+        // One array parameter instead of one per id (planning cost).
+        let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        column.eq(PgFunc::any(Expr::val(ids)))
+    }
+
+    fn create_table(&self, table: StateTable) -> &'static str {
+        match table {
+            StateTable::Sync => CREATE_SYNC,
+            StateTable::Pending => CREATE_PENDING,
+            StateTable::History => CREATE_HISTORY,
+        }
+    }
+
+    fn alters_column_nullability(&self) -> bool {
+        true
+    }
+}
+
+/// A live PostgreSQL database.
+#[derive(Debug)]
+pub(crate) struct PostgresBackend {
+    pool: PgPool,
+}
+
+impl PostgresBackend {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// Connects to `url`; timestamps are compared in UTC, as Rails writes them.
+pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await?)
+}
+
+/// The array types of [`UPSERT_COLUMNS`] bound as `$1…$8`, in order; the
+/// last two columns (`created_at`, `updated_at`) are the server's "now".
+const UPSERT_ARRAYS: [&str; 8] = [
+    "$1::varchar[]",
+    "$2::varchar[]",
+    "$3::int8[]",
+    "$4::varchar[]",
+    "$5::varchar[]",
+    "$6::timestamp[]",
+    "$7::text[]",
+    "$8::int4[]",
+];
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn now(&self) -> Result<Timestamp> {
+        Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW}")))
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>> {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 \
+             ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((!columns.is_empty()).then_some(columns))
+    }
+
+    async fn index_names(&self, table: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT indexname::text FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename = $1",
+        )
+        .bind(table)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn column_is_nullable(&self, table: &str, column: &str) -> Result<bool> {
+        let nullable: Option<String> = sqlx::query_scalar(
+            "SELECT is_nullable::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(nullable.as_deref() == Some("YES"))
+    }
+
+    async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
+        let Some((_, first)) = rows.first() else {
+            return Ok(());
+        };
+        // The shared statement, fed by arrays zipped row by row (several
+        // set-returning functions in one select list advance in lockstep).
+        let mut source = Query::select();
+        for array in UPSERT_ARRAYS {
+            source.expr(Func::cust("UNNEST").arg(Expr::cust(array)));
+        }
+        source
+            .expr(PostgresDialect.now())
+            .expr(PostgresDialect.now());
+        debug_assert_eq!(UPSERT_COLUMNS.len(), UPSERT_ARRAYS.len() + 2);
+        let mut insert = sync_rows::upsert_statement(first);
+        insert
+            .select_from(source)
+            // Internal invariant: one select expression per upserted column.
+            .expect("select list matches the column list");
+        // The statement binds no value of its own: `$1…$8` are the arrays.
+        let sql = insert.to_string(PostgresQueryBuilder);
+        let columns = sync_rows::RowColumns::of(rows);
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(columns.crm_names)
+            .bind(columns.resource_types)
+            .bind(columns.resource_ids)
+            .bind(columns.crm_ids)
+            .bind(columns.digests)
+            .bind(columns.synced_at)
+            .bind(columns.errors)
+            .bind(columns.error_counts)
+            .persistent(false)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn lock_record(&self, key: &SyncKey) -> Result<RecordLock> {
+        let lock_key = advisory_key(key);
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1 # hashtext(current_schema())::int8)")
+            .bind(lock_key)
+            .execute(&mut *conn)
+            .await?;
+        Ok(RecordLock::new(AdvisoryLocks {
+            conn: Some(conn),
+            keys: vec![lock_key],
+        }))
+    }
+
+    async fn try_lock_records(&self, keys: &[SyncKey]) -> Result<(BatchLock, Vec<bool>)> {
+        let lock_keys: Vec<i64> = keys.iter().map(advisory_key).collect();
+        let mut conn = self.pool.acquire().await?;
+        let acquired: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(k # hashtext(current_schema())::int8) \
+             FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
+        )
+        .bind(&lock_keys)
+        .fetch_all(&mut *conn)
+        .await?;
+        let held: Vec<i64> = lock_keys
+            .iter()
+            .zip(&acquired)
+            .filter(|(_, ok)| **ok)
+            .map(|(k, _)| *k)
+            .collect();
+        let lock = BatchLock::new(AdvisoryLocks {
+            conn: Some(conn),
+            keys: held,
+        });
+        Ok((lock, acquired))
+    }
+
+    async fn refresh_sync_statistics(&self) -> Result<()> {
+        sqlx::query(r#"ANALYZE "crm_synchronisations""#)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn fetch_payload_rows(
+        &self,
+        sql: String,
+        values: SqlxValues,
+    ) -> Result<Vec<Result<Payload, String>>> {
+        let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row_to_json).collect())
+    }
+}
+
+/// Advisory locks held on one pooled session.
+struct AdvisoryLocks {
+    conn: Option<PoolConnection<Postgres>>,
+    keys: Vec<i64>,
+}
+
+#[async_trait]
+impl HeldLocks for AdvisoryLocks {
+    async fn release(mut self: Box<Self>) -> Result<()> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(());
+        };
+        let unlocked = sqlx::query(
+            "SELECT pg_advisory_unlock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) AS t(k)",
+        )
+        .bind(std::mem::take(&mut self.keys))
+        .execute(&mut *conn)
+        .await;
+        if unlocked.is_err() {
+            // The session may still hold them: close it (the server then
+            // releases them) instead of returning it to the pool.
+            drop(conn.detach());
+        }
+        unlocked?;
+        Ok(())
+    }
+}
+
+impl Drop for AdvisoryLocks {
+    fn drop(&mut self) {
+        // Not released (cancelled or panicking task): closing the session
+        // makes the server drop its advisory locks.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// A stable 64-bit advisory-lock key for one sync row.
+fn advisory_key(key: &SyncKey) -> i64 {
+    let mut hasher = Sha256::new();
+    hasher.update(b"etlify-record-lock\0");
+    hasher.update(key.crm_name.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.resource_type.as_bytes());
+    hasher.update([0]);
+    hasher.update(key.resource_id.get().to_be_bytes());
+    let hash = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// A row as a JSON object: the column's declared type decides its JSON type.
+fn row_to_json(row: &PgRow) -> Result<Map<String, Json>, String> {
+    let mut map = Map::with_capacity(row.columns().len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let type_name = column.type_info().name().to_owned();
+        let err = |e: sqlx::Error| format!("column `{}`: {e}", column.name());
+        let value = match type_name.as_str() {
+            "BOOL" => opt(row.try_get::<Option<bool>, _>(i).map_err(err)?, Json::Bool),
+            "INT2" => opt(row.try_get::<Option<i16>, _>(i).map_err(err)?, Json::from),
+            "INT4" => opt(row.try_get::<Option<i32>, _>(i).map_err(err)?, Json::from),
+            "INT8" => opt(row.try_get::<Option<i64>, _>(i).map_err(err)?, Json::from),
+            "FLOAT4" => opt(row.try_get::<Option<f32>, _>(i).map_err(err)?, |f| {
+                float(f64::from(f))
+            }),
+            "FLOAT8" => opt(row.try_get::<Option<f64>, _>(i).map_err(err)?, float),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => opt(
+                row.try_get::<Option<String>, _>(i).map_err(err)?,
+                Json::String,
+            ),
+            "JSON" | "JSONB" => row
+                .try_get::<Option<Json>, _>(i)
+                .map_err(err)?
+                .unwrap_or(Json::Null),
+            "TIMESTAMP" => opt(
+                row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)?,
+                |ts| Json::String(ts.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
+            "TIMESTAMPTZ" => opt(
+                row.try_get::<Option<DateTime<Utc>>, _>(i).map_err(err)?,
+                |ts| Json::String(ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
+            "DATE" => opt(row.try_get::<Option<NaiveDate>, _>(i).map_err(err)?, |d| {
+                Json::String(d.format("%Y-%m-%d").to_string())
+            }),
+            other => return Err(unsupported(column.name(), other)),
+        };
+        map.insert(column.name().to_owned(), value);
+    }
+    Ok(map)
+}
+
+/// Typed rows with their integer key (`serial` keys are int4, `bigserial` int8).
+pub(super) fn decode_keyed<T: FromAnyRow>(
+    rows: &[PgRow],
+    key_column: &str,
+) -> Result<Vec<(ResourceId, Result<T, String>)>> {
+    rows.iter()
+        .map(|row| {
+            let id = match row.try_get::<i64, _>(key_column) {
+                Ok(id) => id,
+                Err(_) => row
+                    .try_get::<i32, _>(key_column)
+                    .map(i64::from)
+                    .map_err(|e| key_error(key_column, e))?,
+            };
+            Ok((
+                ResourceId::new(id),
+                T::from_row(row).map_err(|e| e.to_string()),
+            ))
+        })
+        .collect()
+}
