@@ -67,7 +67,7 @@ async fn interop_finder_returns_exactly_the_gems_stale_ids() {
     let (_db, etlify, _) = take_over().await;
     let expected = ids(&expected()["stale_ids"]);
     for plan in [FinderPlan::Reference, FinderPlan::ChangedSince] {
-        let mut found: Vec<i64> = etlify
+        let found: Vec<i64> = etlify
             .stale_ids("hubspot", "User")
             .unwrap()
             .plan(plan)
@@ -78,7 +78,6 @@ async fn interop_finder_returns_exactly_the_gems_stale_ids() {
             .into_iter()
             .map(|id| id.get())
             .collect();
-        found.sort_unstable();
         assert_eq!(found, expected, "{plan:?}");
     }
 }

@@ -182,8 +182,10 @@ async fn load(db: &TestDb, world: &World) {
     }
 }
 
+/// The ids `plan` finds, checked to come strictly ascending (so also
+/// without duplicates) across pages.
 async fn found(etlify: &Etlify, plan: FinderPlan) -> BTreeSet<i64> {
-    etlify
+    let ids: Vec<i64> = etlify
         .stale_ids("hubspot", "User")
         .unwrap()
         .plan(plan)
@@ -193,7 +195,12 @@ async fn found(etlify: &Etlify, plan: FinderPlan) -> BTreeSet<i64> {
         .unwrap()
         .into_iter()
         .map(|id| id.get())
-        .collect()
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "{plan:?} pages not strictly ascending: {ids:?}"
+    );
+    ids.into_iter().collect()
 }
 
 async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb) {

@@ -2,7 +2,7 @@
 //!
 //! Database tests run twice, on SQLite and on PostgreSQL, under modules
 //! named after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`).
-//! Tests proving an acceptance item of SPEC.md carry its id as a prefix.
+//! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.
 
 #![allow(clippy::unwrap_used)]
 

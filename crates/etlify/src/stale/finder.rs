@@ -206,7 +206,7 @@ impl<'a> FinderSql<'a> {
                 Alias::new(self.resolved.model.get_primary_key()),
             )));
         if let Some(after) = after {
-            // Redundant, but keeps PostgreSQL on the index (DESIGN.md).
+            // Redundant, but keeps PostgreSQL on the index (docs/ARCHITECTURE.md).
             on = on.and(col(SYNC, "resource_id").gt(after.get()));
         }
         on

@@ -2,9 +2,10 @@
 //!
 //! Two backends, SQLite and PostgreSQL, behind one [`Store`]. Statements are
 //! built once with sea-query (identifiers quoted, values bound) by the
-//! shared modules — `sync_rows.rs`, `pending.rs`, `schema.rs`, `payload
-//! loading` below — and every difference between the databases lives in
-//! `backend/sqlite.rs` and `backend/postgres.rs`, never in the sync logic.
+//! shared modules — `sync_rows.rs`, `pending.rs`, `schema.rs` and the
+//! payload queries of [`Store::select_json_by_ids`] — and every difference
+//! between the databases lives in `backend/sqlite.rs` and
+//! `backend/postgres.rs`, never in the sync logic.
 
 pub(crate) mod backend;
 pub(crate) mod json_value;

@@ -169,7 +169,7 @@ impl Pool {
     /// `sql` comes from sea-query (identifiers quoted, values bound) or from
     /// this crate's constant DDL, which is why it is asserted safe here.
     /// PostgreSQL statements are not prepared: a generic plan built when the
-    /// sync table was small would be reused after it grew (DESIGN.md).
+    /// sync table was small would be reused after it grew (docs/ARCHITECTURE.md).
     pub(crate) async fn execute(&self, sql: String, values: SqlxValues) -> Result<u64> {
         let sql = AssertSqlSafe(sql);
         Ok(match self {

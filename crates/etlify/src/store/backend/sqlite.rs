@@ -5,7 +5,7 @@
 //!   chronological; "now" is this process's clock (SQLite has no server
 //!   clock; `CURRENT_TIMESTAMP` reads the same one with less precision).
 //! - Sync rows are upserted as multi-row `VALUES` with plain `?`
-//!   placeholders (numbered ones cost sqlx quadratic time, DESIGN.md).
+//!   placeholders (numbered ones cost sqlx quadratic time, docs/ARCHITECTURE.md).
 //! - Record locks are in-process async mutexes: SQLite has no advisory
 //!   locks, so one engine process per database file is assumed.
 //! - The storage class of each value decides its JSON type.
