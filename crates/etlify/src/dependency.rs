@@ -272,12 +272,12 @@ impl Dependency {
     }
 
     /// The dependency's name.
-    pub fn dependency_name(&self) -> &str {
+    pub fn get_name(&self) -> &str {
         &self.name
     }
 
     /// Its join paths.
-    pub fn paths(&self) -> &[JoinPath] {
+    pub fn get_paths(&self) -> &[JoinPath] {
         &self.paths
     }
 

@@ -147,6 +147,7 @@ impl SyncDispatch {
 
 /// Counts of a batch sync for one CRM (REFERENCE BS-2, BS-3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchStats {
     /// Records sent and accepted.
     pub synced: usize,

@@ -42,12 +42,12 @@ impl RateLimit {
     }
 
     /// Requests allowed per period.
-    pub fn max_requests(&self) -> u32 {
+    pub fn get_max_requests(&self) -> u32 {
         self.max_requests.get()
     }
 
     /// Length of the window.
-    pub fn period(&self) -> Duration {
+    pub fn get_period(&self) -> Duration {
         self.period
     }
 }
@@ -78,7 +78,7 @@ impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            sent: Mutex::new(VecDeque::with_capacity(limit.max_requests() as usize)),
+            sent: Mutex::new(VecDeque::with_capacity(limit.get_max_requests() as usize)),
         }
     }
 
@@ -112,7 +112,7 @@ impl RateLimiter {
                 {
                     sent.pop_front();
                 }
-                if sent.len() < self.limit.max_requests() as usize {
+                if sent.len() < self.limit.get_max_requests() as usize {
                     sent.push_back(now);
                     return;
                 }

@@ -71,7 +71,7 @@ fn g8_rate_limit_is_installed_into_the_adapter_at_registration() {
         )
         .unwrap();
     let slot = etlify::Adapter::rate_limiter_slot(adapter.as_ref()).unwrap();
-    assert_eq!(slot.current().unwrap().limit().max_requests(), 100);
+    assert_eq!(slot.current().unwrap().limit().get_max_requests(), 100);
 }
 
 #[test]

@@ -32,7 +32,7 @@ impl TableColumns {
             names.insert(model.get_table());
             for binding in model.bindings.values() {
                 for dependency in binding.get_dependencies() {
-                    for path in dependency.paths() {
+                    for path in dependency.get_paths() {
                         names.extend(path.hops.iter().map(|hop| hop.table.as_str()));
                     }
                 }
@@ -258,7 +258,7 @@ fn resolve_dependency(
     location: &str,
     dependency: &Dependency,
 ) -> Result<Dependency> {
-    let location = format!("{location}.dependencies.{}", dependency.dependency_name());
+    let location = format!("{location}.dependencies.{}", dependency.get_name());
     let mut resolved = dependency.clone();
     for path in resolved.paths_mut() {
         // A hop's primary key matters only when the next hop joins on it.

@@ -36,6 +36,7 @@ pub type ProgressFn = dyn Fn(&Progress<'_>) + Send + Sync;
 
 /// Where a batch sync stands, after one page.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Progress<'a> {
     /// CRM of the page.
     pub crm: &'a str,
@@ -49,6 +50,7 @@ pub struct Progress<'a> {
 
 /// Stale records of one (model, CRM), as counted by [`crate::Etlify::plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PlanEntry {
     /// Declared resource type.
     pub model: String,
@@ -137,6 +139,7 @@ impl BatchSyncOptions {
 /// Statistics of a run: the gem's `{ total, per_model, errors }` plus the
 /// per-outcome breakdown, overall and per CRM.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunStats {
     /// Records processed (over all models and CRMs).
     pub total: usize,

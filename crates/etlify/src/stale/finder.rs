@@ -180,7 +180,7 @@ impl<'a> FinderSql<'a> {
         let mut parts =
             vec![self.timestamp(self.table(), self.resolved.timestamp_column.as_deref())];
         for (d, dependency) in self.dependencies.iter().enumerate() {
-            for (p, path) in dependency.paths().iter().enumerate() {
+            for (p, path) in dependency.get_paths().iter().enumerate() {
                 let Some(column) = Self::target_column(path) else {
                     continue; // no timestamp: contributes the epoch
                 };
@@ -327,7 +327,7 @@ impl<'a> FinderSql<'a> {
                 candidates.union(UnionType::Distinct, owner);
             }
             for (d, dependency) in self.dependencies.iter().enumerate() {
-                for (p, path) in dependency.paths().iter().enumerate() {
+                for (p, path) in dependency.get_paths().iter().enumerate() {
                     let Some(column) = Self::target_column(path) else {
                         continue;
                     };
