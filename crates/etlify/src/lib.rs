@@ -91,7 +91,8 @@ pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
 #[doc(hidden)]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{
-    BatchSyncOptions, PlanEntry, Progress, ProgressFn, RunStats, StaleIds, DEFAULT_BATCH_SIZE,
+    BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats, StaleIds,
+    DEFAULT_BATCH_SIZE,
 };
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, FromAnyRow, Store, SyncRow, Timestamp};

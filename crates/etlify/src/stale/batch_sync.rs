@@ -13,8 +13,9 @@ use indexmap::IndexMap;
 use super::finder::{FinderPlan, Selection};
 use super::pages::{StaleIds, DEFAULT_BATCH_SIZE};
 use crate::context::Context;
-use crate::error::{ConfigError, Result};
+use crate::error::{ConfigError, Error, ErrorKind, Result};
 use crate::outcome::BatchStats;
+use crate::store::lease::{batch_run_name, Lease};
 use crate::sync::BatchSynchronizer;
 
 /// Rows written between two refreshes of the sync table's statistics.
@@ -151,6 +152,54 @@ pub struct RunStats {
     pub outcomes: BatchStats,
     /// Outcomes per CRM.
     pub per_crm: IndexMap<String, BatchStats>,
+    /// CRMs skipped because another batch run of them was under way (in
+    /// this process or any other sharing the database, G-10).
+    pub busy: Vec<String>,
+    /// Where the run stopped short: a CRM unreachable after retries, its
+    /// credentials refused, or a model's payload query failing. The run
+    /// went on with the other CRMs and models; the next run resumes.
+    pub interrupted: Vec<Interruption>,
+}
+
+impl RunStats {
+    /// Whether every selected (model, CRM) was run to the end.
+    pub fn is_complete(&self) -> bool {
+        self.busy.is_empty() && self.interrupted.is_empty()
+    }
+}
+
+/// Where a batch run stopped short, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interruption {
+    /// CRM name.
+    pub crm: String,
+    /// The model being synced when it stopped.
+    pub model: String,
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// Whether running again later may succeed without any change
+    /// (throttling, an outage); otherwise something must be fixed first
+    /// (credentials, a payload query).
+    pub retriable: bool,
+    /// The error, as a sentence.
+    pub message: String,
+}
+
+/// What a failure stops: the CRM (it is not reachable or refuses us), one
+/// (model, CRM), or the whole run (the database).
+enum Scope {
+    Crm,
+    Model,
+    Run,
+}
+
+fn scope_of(error: &Error) -> Scope {
+    match error.kind() {
+        ErrorKind::Adapter => Scope::Crm,
+        ErrorKind::Payload => Scope::Model,
+        _ => Scope::Run,
+    }
 }
 
 impl BatchSyncOptions {
@@ -241,51 +290,156 @@ pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
 
 /// Syncs every stale record (or every record, for a full reconcile) of
 /// the selected models with the selected enabled CRMs, inline.
+///
+/// Each CRM is leased for the run (G-10): a CRM another run holds is
+/// skipped and listed in [`RunStats::busy`]. A CRM that fails after its
+/// retries is listed in [`RunStats::interrupted`] and the run goes on with
+/// the others; only database failures end the run with an `Err`.
 pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<RunStats> {
-    let mut stats = RunStats::default();
-    let mut written_since_statistics = 0;
-    for (resource_type, crms) in selection(ctx, options)? {
-        stats.per_model.entry(resource_type.to_owned()).or_insert(0);
-        for crm_name in crms {
-            let mut pages = options.pages(ctx, crm_name, resource_type)?;
-            while let Some(page) = pages.next_page().await? {
-                let batch = BatchSynchronizer::new(ctx)
-                    .call(crm_name, resource_type, &page)
-                    .await?;
-                stats.total += page.len();
-                written_since_statistics += page.len();
-                if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
-                    ctx.store().backend().refresh_sync_statistics().await?;
-                    written_since_statistics = 0;
-                }
-                *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
-                stats.errors += batch.errors;
-                stats.outcomes.merge(&batch);
-                if let Some(report) = &options.progress {
-                    report(&Progress {
-                        crm: crm_name,
-                        model: resource_type,
-                        page: &batch,
-                        total: stats.total,
-                    });
-                }
-                stats
-                    .per_crm
-                    .entry(crm_name.to_owned())
-                    .or_default()
-                    .merge(&batch);
-                tracing::info!(
-                    message = "Synced a page.",
-                    crm = crm_name,
-                    model = resource_type,
-                    records = page.len(),
-                    synced = batch.synced,
-                    not_modified = batch.not_modified,
-                    errors = batch.errors,
-                    total = stats.total
-                );
+    let selected = selection(ctx, options)?;
+    let mut crm_names: Vec<&str> = Vec::new();
+    for (_, crms) in &selected {
+        for crm in crms {
+            if !crm_names.contains(crm) {
+                crm_names.push(crm);
             }
         }
     }
+    let (lease, acquired) = Lease::try_acquire(
+        ctx.store(),
+        crm_names.iter().map(|crm| batch_run_name(crm)).collect(),
+    )
+    .await?;
+    let mut stats = RunStats::default();
+    for (crm, ok) in crm_names.iter().zip(&acquired) {
+        if !ok {
+            tracing::warn!(
+                message = "Another batch run of this CRM is under way; skipped.",
+                crm
+            );
+            stats.busy.push((*crm).to_owned());
+        }
+    }
+    let result = run_leased(ctx, options, &selected, &mut stats).await;
+    let released = lease.release().await;
+    result?;
+    released?;
     Ok(stats)
+}
+
+async fn run_leased(
+    ctx: &Context,
+    options: &BatchSyncOptions,
+    selected: &[(&str, Vec<&str>)],
+    stats: &mut RunStats,
+) -> Result<()> {
+    let mut written_since_statistics = 0;
+    // CRMs that failed after their retries, with the error: their other
+    // models would fail alike and are not attempted.
+    let mut failed_crms: Vec<(&str, Interruption)> = Vec::new();
+    for (resource_type, crms) in selected {
+        let resource_type = *resource_type;
+        stats.per_model.entry(resource_type.to_owned()).or_insert(0);
+        for crm_name in crms {
+            let crm_name = *crm_name;
+            if stats.busy.iter().any(|c| c == crm_name) {
+                continue;
+            }
+            if let Some((_, failure)) = failed_crms.iter().find(|(c, _)| *c == crm_name) {
+                stats.interrupted.push(Interruption {
+                    model: resource_type.to_owned(),
+                    message: format!(
+                        "not attempted: the CRM failed earlier in this run ({})",
+                        failure.message
+                    ),
+                    ..failure.clone()
+                });
+                continue;
+            }
+            let synced = sync_pages(
+                ctx,
+                options,
+                crm_name,
+                resource_type,
+                stats,
+                &mut written_since_statistics,
+            )
+            .await;
+            let Err(error) = synced else {
+                continue;
+            };
+            let scope = scope_of(&error);
+            if let Scope::Run = scope {
+                return Err(error);
+            }
+            tracing::warn!(
+                message = "Batch run stopped short; going on with the other CRMs and models. Run again later: records already synced are not sent again.",
+                crm = crm_name,
+                model = resource_type,
+                %error
+            );
+            let interruption = Interruption {
+                crm: crm_name.to_owned(),
+                model: resource_type.to_owned(),
+                kind: error.kind(),
+                retriable: error.is_retriable(),
+                message: error.to_string(),
+            };
+            if let Scope::Crm = scope {
+                failed_crms.push((crm_name, interruption.clone()));
+            }
+            stats.interrupted.push(interruption);
+        }
+    }
+    Ok(())
+}
+
+/// Every page of one (model, CRM), counted into `stats`.
+async fn sync_pages(
+    ctx: &Context,
+    options: &BatchSyncOptions,
+    crm_name: &str,
+    resource_type: &str,
+    stats: &mut RunStats,
+    written_since_statistics: &mut usize,
+) -> Result<()> {
+    let mut pages = options.pages(ctx, crm_name, resource_type)?;
+    while let Some(page) = pages.next_page().await? {
+        let batch = BatchSynchronizer::new(ctx)
+            .call(crm_name, resource_type, &page)
+            .await?;
+        stats.total += page.len();
+        *written_since_statistics += page.len();
+        if *written_since_statistics >= ROWS_BETWEEN_STATISTICS {
+            ctx.store().backend().refresh_sync_statistics().await?;
+            *written_since_statistics = 0;
+        }
+        *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
+        stats.errors += batch.errors;
+        stats.outcomes.merge(&batch);
+        if let Some(report) = &options.progress {
+            report(&Progress {
+                crm: crm_name,
+                model: resource_type,
+                page: &batch,
+                total: stats.total,
+            });
+        }
+        stats
+            .per_crm
+            .entry(crm_name.to_owned())
+            .or_default()
+            .merge(&batch);
+        tracing::info!(
+            message = "Synced a page.",
+            crm = crm_name,
+            model = resource_type,
+            records = page.len(),
+            synced = batch.synced,
+            not_modified = batch.not_modified,
+            errors = batch.errors,
+            total = stats.total
+        );
+    }
+    Ok(())
 }

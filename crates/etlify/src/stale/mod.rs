@@ -10,6 +10,8 @@ pub(crate) mod pages;
 #[cfg(test)]
 mod sql_tests;
 
-pub use self::batch_sync::{BatchSyncOptions, PlanEntry, Progress, ProgressFn, RunStats};
+pub use self::batch_sync::{
+    BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats,
+};
 pub use self::finder::FinderPlan;
 pub use self::pages::{StaleIds, DEFAULT_BATCH_SIZE};

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 pub const SYNC_TABLE: &str = "crm_synchronisations";
 /// Table of records waiting for a sync dependency.
 pub const PENDING_TABLE: &str = "etlify_pending_syncs";
+/// Table of leases: record locks and one batch run per CRM (X-8, G-10).
+pub const LEASE_TABLE: &str = "etlify_leases";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
@@ -38,6 +40,8 @@ const SYNC_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
 ];
+
+const LEASE_COLUMNS: &[&str] = &["name", "owner", "expires_at"];
 
 const PENDING_COLUMNS: &[&str] = &[
     "id",
@@ -70,6 +74,7 @@ pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
 enum Step {
     CreateSyncTable,
     CreatePendingTable,
+    CreateLeaseTable,
     AddErrorCount,
     AddCrmName,
     /// PostgreSQL only.
@@ -83,9 +88,10 @@ enum Step {
     CreateSyncedAtIndex,
 }
 
-const ALL_STEPS: [Step; 12] = [
+const ALL_STEPS: [Step; 13] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
+    Step::CreateLeaseTable,
     Step::AddErrorCount,
     Step::AddCrmName,
     Step::CrmNameNotNull,
@@ -104,6 +110,7 @@ impl Step {
         match self {
             Step::CreateSyncTable => "create_table:crm_synchronisations",
             Step::CreatePendingTable => "create_table:etlify_pending_syncs",
+            Step::CreateLeaseTable => "create_table:etlify_leases",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
             Step::CrmNameNotNull => "set_not_null:crm_synchronisations.crm_name",
@@ -133,6 +140,7 @@ impl Step {
         match self {
             Step::CreateSyncTable => store.dialect().create_table(StateTable::Sync),
             Step::CreatePendingTable => store.dialect().create_table(StateTable::Pending),
+            Step::CreateLeaseTable => store.dialect().create_table(StateTable::Leases),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -173,6 +181,7 @@ impl Step {
         match self {
             Step::CreateSyncTable => r#"DROP TABLE IF EXISTS "crm_synchronisations""#,
             Step::CreatePendingTable => r#"DROP TABLE IF EXISTS "etlify_pending_syncs""#,
+            Step::CreateLeaseTable => r#"DROP TABLE IF EXISTS "etlify_leases""#,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
@@ -307,6 +316,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
     for (table, step) in [
         (SYNC_TABLE, Step::CreateSyncTable),
         (PENDING_TABLE, Step::CreatePendingTable),
+        (LEASE_TABLE, Step::CreateLeaseTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             run(store, step.forward(store)).await?;
@@ -482,7 +492,11 @@ impl fmt::Display for SchemaReport {
 /// Reports what [`migrate`] would fix, without changing anything.
 pub async fn check(store: &Store) -> Result<SchemaReport> {
     let mut problems = Vec::new();
-    for (table, required) in [(SYNC_TABLE, SYNC_COLUMNS), (PENDING_TABLE, PENDING_COLUMNS)] {
+    for (table, required) in [
+        (SYNC_TABLE, SYNC_COLUMNS),
+        (PENDING_TABLE, PENDING_COLUMNS),
+        (LEASE_TABLE, LEASE_COLUMNS),
+    ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),
             Some(columns) => problems.extend(

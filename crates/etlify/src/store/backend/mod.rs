@@ -5,8 +5,8 @@
 //!   filters). The finder renders its queries from a dialect alone, so its
 //!   golden tests need no database.
 //! - [`Backend`]: what differs in talking to a live database (the clock,
-//!   introspection, sync-row upserts, record locks, planner statistics,
-//!   decoding payload rows).
+//!   introspection, sync-row upserts, planner statistics, decoding payload
+//!   rows).
 //!
 //! `sqlite.rs` and `postgres.rs` implement both; a new database (MySQL) is
 //! one more file here plus an arm in [`Pool`], the executor of statements
@@ -24,7 +24,6 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, PgPool, SqlitePool};
 
-use super::lock::{BatchLock, RecordLock};
 use super::sync_rows::RowChange;
 use super::{BackendKind, Timestamp};
 use crate::error::Result;
@@ -65,6 +64,8 @@ pub(crate) enum StateTable {
     Pending,
     /// `etlify_schema_migrations`.
     History,
+    /// `etlify_leases`.
+    Leases,
 }
 
 /// What differs in SQL text between backends; needs no connection.
@@ -95,6 +96,9 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     /// (for `created_at` / `updated_at` of sync-state rows).
     fn now(&self) -> Expr;
 
+    /// "Now" plus `duration`, in the same format (lease expiry times).
+    fn now_plus(&self, duration: std::time::Duration) -> Expr;
+
     /// `column IN (ids)`, in the form this backend plans best.
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr;
 
@@ -124,12 +128,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
 
     /// Upserts sync rows that all carry the same kind of change.
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()>;
-
-    /// Waits until no other sync of `key` runs, then holds its lock.
-    async fn lock_record(&self, key: &SyncKey) -> Result<RecordLock>;
-
-    /// Tries to lock every key without waiting; per key, whether it was acquired.
-    async fn try_lock_records(&self, keys: &[SyncKey]) -> Result<(BatchLock, Vec<bool>)>;
 
     /// Refreshes the sync table's planner statistics, where the database
     /// needs it during a long run.

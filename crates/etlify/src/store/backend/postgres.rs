@@ -5,10 +5,6 @@
 //! - Id lists are bound as one array (`= ANY($1)`) and sync rows are
 //!   upserted from arrays (`SELECT UNNEST($1), …`): parse and bind cost do
 //!   not grow with the number of rows.
-//! - Record locks are session advisory locks, keyed by the record and the
-//!   current schema (tenants in separate schemas do not serialize each
-//!   other), shared by every process on the database and released by the
-//!   server if the process dies.
 //! - The sync table's statistics are refreshed during long runs, so a table
 //!   that grew is read through its indexes before autovacuum gets to it.
 
@@ -21,17 +17,14 @@ use sea_query::extension::postgres::PgFunc;
 use sea_query::{Expr, ExprTrait, Func, PostgresQueryBuilder, Query, Value};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use serde_json::{Map, Value as Json};
-use sha2::{Digest as _, Sha256};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Column, PgPool, Postgres, Row, TypeInfo};
+use sqlx::{AssertSqlSafe, Column, PgPool, Row, TypeInfo};
 
 use super::{key_error, Backend, Dialect, FromAnyRow, StateTable, Statement};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::payload::Payload;
 use crate::store::json_value::{float, opt, unsupported};
-use crate::store::lock::{BatchLock, HeldLocks, RecordLock};
 use crate::store::sync_rows::{self, RowChange, UPSERT_COLUMNS};
 use crate::store::{BackendKind, Timestamp};
 
@@ -64,6 +57,11 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrat
   "id" bigserial PRIMARY KEY,
   "step" varchar NOT NULL,
   "applied_at" timestamp(6) without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"#;
+
+const CREATE_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_leases" (
+  "name" varchar PRIMARY KEY,
+  "owner" varchar NOT NULL,
+  "expires_at" timestamp(6) without time zone NOT NULL)"#;
 
 /// PostgreSQL's SQL text.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +107,14 @@ impl Dialect for PostgresDialect {
         Expr::cust(NOW)
     }
 
+    fn now_plus(&self, duration: Duration) -> Expr {
+        // A number of this crate's own, never user input.
+        Expr::cust(format!(
+            "({NOW} + interval '{} milliseconds')",
+            duration.as_millis()
+        ))
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
         let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
@@ -120,6 +126,7 @@ impl Dialect for PostgresDialect {
             StateTable::Sync => CREATE_SYNC,
             StateTable::Pending => CREATE_PENDING,
             StateTable::History => CREATE_HISTORY,
+            StateTable::Leases => CREATE_LEASES,
         }
     }
 
@@ -242,42 +249,6 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
-    async fn lock_record(&self, key: &SyncKey) -> Result<RecordLock> {
-        let lock_key = advisory_key(key);
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("SELECT pg_advisory_lock($1 # hashtext(current_schema())::int8)")
-            .bind(lock_key)
-            .execute(&mut *conn)
-            .await?;
-        Ok(RecordLock::new(AdvisoryLocks {
-            conn: Some(conn),
-            keys: vec![lock_key],
-        }))
-    }
-
-    async fn try_lock_records(&self, keys: &[SyncKey]) -> Result<(BatchLock, Vec<bool>)> {
-        let lock_keys: Vec<i64> = keys.iter().map(advisory_key).collect();
-        let mut conn = self.pool.acquire().await?;
-        let acquired: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_try_advisory_lock(k # hashtext(current_schema())::int8) \
-             FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, i) ORDER BY i",
-        )
-        .bind(&lock_keys)
-        .fetch_all(&mut *conn)
-        .await?;
-        let held: Vec<i64> = lock_keys
-            .iter()
-            .zip(&acquired)
-            .filter(|(_, ok)| **ok)
-            .map(|(k, _)| *k)
-            .collect();
-        let lock = BatchLock::new(AdvisoryLocks {
-            conn: Some(conn),
-            keys: held,
-        });
-        Ok((lock, acquired))
-    }
-
     async fn refresh_sync_statistics(&self) -> Result<()> {
         sqlx::query(r#"ANALYZE "crm_synchronisations""#)
             .execute(&self.pool)
@@ -296,59 +267,6 @@ impl Backend for PostgresBackend {
             .await?;
         Ok(rows.iter().map(row_to_json).collect())
     }
-}
-
-/// Advisory locks held on one pooled session.
-struct AdvisoryLocks {
-    conn: Option<PoolConnection<Postgres>>,
-    keys: Vec<i64>,
-}
-
-#[async_trait]
-impl HeldLocks for AdvisoryLocks {
-    async fn release(mut self: Box<Self>) -> Result<()> {
-        let Some(mut conn) = self.conn.take() else {
-            return Ok(());
-        };
-        let unlocked = sqlx::query(
-            "SELECT pg_advisory_unlock(k # hashtext(current_schema())::int8) FROM unnest($1::int8[]) AS t(k)",
-        )
-        .bind(std::mem::take(&mut self.keys))
-        .execute(&mut *conn)
-        .await;
-        if unlocked.is_err() {
-            // The session may still hold them: close it (the server then
-            // releases them) instead of returning it to the pool.
-            drop(conn.detach());
-        }
-        unlocked?;
-        Ok(())
-    }
-}
-
-impl Drop for AdvisoryLocks {
-    fn drop(&mut self) {
-        // Not released (cancelled or panicking task): closing the session
-        // makes the server drop its advisory locks.
-        if let Some(conn) = self.conn.take() {
-            drop(conn.detach());
-        }
-    }
-}
-
-/// A stable 64-bit advisory-lock key for one sync row.
-fn advisory_key(key: &SyncKey) -> i64 {
-    let mut hasher = Sha256::new();
-    hasher.update(b"etlify-record-lock\0");
-    hasher.update(key.crm_name.as_bytes());
-    hasher.update([0]);
-    hasher.update(key.resource_type.as_bytes());
-    hasher.update([0]);
-    hasher.update(key.resource_id.get().to_be_bytes());
-    let hash = hasher.finalize();
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&hash[..8]);
-    i64::from_be_bytes(bytes)
 }
 
 /// A row as a JSON object: the column's declared type decides its JSON type.

@@ -6,13 +6,9 @@
 //!   clock; `CURRENT_TIMESTAMP` reads the same one with less precision).
 //! - Sync rows are upserted as multi-row `VALUES` with plain `?`
 //!   placeholders (numbered ones cost sqlx quadratic time, docs/ARCHITECTURE.md).
-//! - Record locks are in-process async mutexes: SQLite has no advisory
-//!   locks, so one engine process per database file is assumed.
 //! - The storage class of each value decides its JSON type.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,14 +18,12 @@ use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use serde_json::{Map, Value as Json};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
-use tokio::sync::OwnedMutexGuard;
 
 use super::{key_error, Backend, Dialect, FromAnyRow, StateTable, Statement};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::payload::Payload;
 use crate::store::json_value::{float, unsupported};
-use crate::store::lock::{BatchLock, HeldLocks, RecordLock};
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::{BackendKind, Timestamp};
 
@@ -66,6 +60,11 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrat
   "id" integer PRIMARY KEY AUTOINCREMENT NOT NULL,
   "step" varchar NOT NULL,
   "applied_at" datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP)"#;
+
+const CREATE_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_leases" (
+  "name" varchar PRIMARY KEY NOT NULL,
+  "owner" varchar NOT NULL,
+  "expires_at" datetime(6) NOT NULL)"#;
 
 /// SQLite's SQL text.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +109,15 @@ impl Dialect for SqliteDialect {
         Expr::cust("strftime('%Y-%m-%d %H:%M:%f000', 'now')")
     }
 
+    fn now_plus(&self, duration: Duration) -> Expr {
+        // A number of this crate's own, never user input.
+        Expr::cust(format!(
+            "strftime('%Y-%m-%d %H:%M:%f000', 'now', '+{}.{:03} seconds')",
+            duration.as_secs(),
+            duration.subsec_millis()
+        ))
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         column.is_in(ids.iter().map(|id| id.get()))
     }
@@ -119,6 +127,7 @@ impl Dialect for SqliteDialect {
             StateTable::Sync => CREATE_SYNC,
             StateTable::Pending => CREATE_PENDING,
             StateTable::History => CREATE_HISTORY,
+            StateTable::Leases => CREATE_LEASES,
         }
     }
 
@@ -131,15 +140,11 @@ impl Dialect for SqliteDialect {
 #[derive(Debug)]
 pub(crate) struct SqliteBackend {
     pool: SqlitePool,
-    locks: Arc<LocalLocks>,
 }
 
 impl SqliteBackend {
     pub(crate) fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            locks: Arc::default(),
-        }
+        Self { pool }
     }
 }
 
@@ -213,32 +218,6 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn lock_record(&self, key: &SyncKey) -> Result<RecordLock> {
-        let mutex = self.locks.mutex(key);
-        let guard = mutex.lock_owned().await;
-        Ok(RecordLock::new(LocalLock {
-            guard: Some(guard),
-            key: key.clone(),
-            locks: self.locks.clone(),
-        }))
-    }
-
-    async fn try_lock_records(&self, keys: &[SyncKey]) -> Result<(BatchLock, Vec<bool>)> {
-        let mut held = Vec::with_capacity(keys.len());
-        let mut acquired = Vec::with_capacity(keys.len());
-        for key in keys {
-            let guard = self.locks.mutex(key).try_lock_owned().ok();
-            acquired.push(guard.is_some());
-            // Kept even when busy, so the table entry is cleaned up on drop.
-            held.push(LocalLock {
-                guard,
-                key: key.clone(),
-                locks: self.locks.clone(),
-            });
-        }
-        Ok((BatchLock::new(LocalLocksHeld { _locks: held }), acquired))
-    }
-
     async fn refresh_sync_statistics(&self) -> Result<()> {
         // SQLite's planner needs no refresh for the finder's index choices.
         Ok(())
@@ -253,68 +232,6 @@ impl Backend for SqliteBackend {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(row_to_json).collect())
-    }
-}
-
-/// In-process lock table.
-#[derive(Debug, Default)]
-struct LocalLocks {
-    locks: Mutex<HashMap<SyncKey, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl LocalLocks {
-    /// The mutex of `key`, created on first use.
-    fn mutex(&self, key: &SyncKey) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(key.clone()).or_default().clone()
-    }
-}
-
-/// One record's in-process lock (or a failed attempt at it).
-struct LocalLock {
-    guard: Option<OwnedMutexGuard<()>>,
-    key: SyncKey,
-    locks: Arc<LocalLocks>,
-}
-
-impl Drop for LocalLock {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut locks = self
-            .locks
-            .locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Forget the mutex once nobody holds or waits on it, so the table
-        // does not grow with the number of records synced.
-        if locks
-            .get(&self.key)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            locks.remove(&self.key);
-        }
-    }
-}
-
-#[async_trait]
-impl HeldLocks for LocalLock {
-    async fn release(self: Box<Self>) -> Result<()> {
-        Ok(()) // dropping releases
-    }
-}
-
-/// Held for their `Drop`, which releases them.
-struct LocalLocksHeld {
-    _locks: Vec<LocalLock>,
-}
-
-#[async_trait]
-impl HeldLocks for LocalLocksHeld {
-    async fn release(self: Box<Self>) -> Result<()> {
-        Ok(()) // dropping releases
     }
 }
 

@@ -1,0 +1,237 @@
+//! Leases: locks kept as rows of `etlify_leases`, valid until they expire
+//! (SPEC, G-10).
+//!
+//! A lease is a named row with an owner token and an expiry time taken from
+//! the database's clock. Taking one is a single upsert that succeeds only
+//! where no row exists or the row has expired; releasing deletes the rows
+//! the owner still holds. Because the state is in the database itself:
+//! - it holds across every engine, process and machine sharing the
+//!   database (SQLite file or PostgreSQL), not per `Store` object;
+//! - no connection is held while a lease is held: a sync waiting on the CRM
+//!   keeps no pooled connection, so any number of concurrent syncs complete
+//!   with any pool size;
+//! - a lease whose holder died (SIGKILL) expires after [`LEASE_TTL`];
+//!   while its holder lives it is renewed every third of that.
+//!
+//! Names are JSON arrays (`["record","hubspot","User",42]`,
+//! `["batch","hubspot"]`), unambiguous whatever the CRM and type names.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use tokio::task::JoinHandle;
+
+use super::Store;
+use crate::error::Result;
+use crate::id::SyncKey;
+
+/// How long a lease lives without renewal: the longest a dead holder's
+/// records stay locked.
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Longest pause between two attempts at a busy lease.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// Names per statement.
+const CHUNK: usize = 500;
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum EtlifyLeases {
+    Table,
+    Name,
+    Owner,
+    ExpiresAt,
+}
+
+use EtlifyLeases as Leases;
+
+/// The lease name of one record's sync.
+pub(crate) fn record_name(key: &SyncKey) -> String {
+    serde_json::json!([
+        "record",
+        key.crm_name,
+        key.resource_type,
+        key.resource_id.get()
+    ])
+    .to_string()
+}
+
+/// The lease name of a CRM's batch run (one at a time per CRM, G-10).
+pub(crate) fn batch_run_name(crm_name: &str) -> String {
+    serde_json::json!(["batch", crm_name]).to_string()
+}
+
+/// A token unique to one acquisition in this process, and across processes.
+fn new_owner() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        started,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Leases held by one owner; renewed in the background until released.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    store: Store,
+    owner: String,
+    names: Vec<String>,
+    renewal: Option<JoinHandle<()>>,
+}
+
+impl Lease {
+    /// Takes every free (or expired) lease among `names` without waiting;
+    /// returns the lease and, per name, whether it was taken.
+    pub(crate) async fn try_acquire(
+        store: &Store,
+        names: Vec<String>,
+    ) -> Result<(Self, Vec<bool>)> {
+        let owner = new_owner();
+        let mut taken = std::collections::HashSet::new();
+        for chunk in names.chunks(CHUNK) {
+            taken.extend(try_take(store, &owner, chunk).await?);
+        }
+        let acquired: Vec<bool> = names.iter().map(|n| taken.contains(n)).collect();
+        let held: Vec<String> = names.into_iter().filter(|n| taken.contains(n)).collect();
+        Ok((Self::held(store, owner, held), acquired))
+    }
+
+    /// Waits until the lease `name` is free, then holds it.
+    pub(crate) async fn acquire(store: &Store, name: String) -> Result<Self> {
+        let owner = new_owner();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let taken = try_take(store, &owner, std::slice::from_ref(&name)).await?;
+            if !taken.is_empty() {
+                return Ok(Self::held(store, owner, vec![name]));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    fn held(store: &Store, owner: String, names: Vec<String>) -> Self {
+        let renewal = (!names.is_empty()).then(|| {
+            let (store, owner, names) = (store.clone(), owner.clone(), names.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE_TTL / 3).await;
+                    if let Err(error) = renew(&store, &owner, &names).await {
+                        tracing::warn!(message = "Renewing a lease failed.", %error);
+                    }
+                }
+            })
+        });
+        Self {
+            store: store.clone(),
+            owner,
+            names,
+            renewal,
+        }
+    }
+
+    /// Releases every lease held (only rows this owner still holds).
+    pub(crate) async fn release(mut self) -> Result<()> {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        let names = std::mem::take(&mut self.names);
+        delete(&self.store, &self.owner, &names).await
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        // Not released (a cancelled task): free the rows now if a runtime
+        // is there to do it; otherwise they expire after LEASE_TTL.
+        if self.names.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, owner, names) = (
+                self.store.clone(),
+                std::mem::take(&mut self.owner),
+                std::mem::take(&mut self.names),
+            );
+            runtime.spawn(async move {
+                if let Err(error) = delete(&store, &owner, &names).await {
+                    tracing::warn!(message = "Freeing a dropped lease failed; it expires on its own.", %error);
+                }
+            });
+        }
+    }
+}
+
+/// `INSERT … ON CONFLICT (name) DO UPDATE … WHERE expired RETURNING name`:
+/// the names taken by `owner`.
+async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<String>> {
+    let dialect = store.dialect();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Leases::Table)
+        .columns([Leases::Name, Leases::Owner, Leases::ExpiresAt]);
+    for name in names {
+        insert
+            .values([
+                Expr::val(name.as_str()),
+                Expr::val(owner),
+                dialect.now_plus(LEASE_TTL),
+            ])
+            // Internal invariant: three values for three columns.
+            .expect("values match the column list");
+    }
+    insert
+        .on_conflict(
+            OnConflict::column(Leases::Name)
+                .update_columns([Leases::Owner, Leases::ExpiresAt])
+                .action_and_where(Expr::col((Leases::Table, Leases::ExpiresAt)).lt(dialect.now()))
+                .to_owned(),
+        )
+        .returning_col(Leases::Name);
+    let (sql, values) = store.build(&insert);
+    let rows: Vec<(String,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().map(|(name,)| name).collect())
+}
+
+async fn renew(store: &Store, owner: &str, names: &[String]) -> Result<()> {
+    for chunk in names.chunks(CHUNK) {
+        let mut update = Query::update();
+        update
+            .table(Leases::Table)
+            .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
+            .and_where(Expr::col(Leases::Owner).eq(owner))
+            .and_where(Expr::col(Leases::Name).is_in(chunk.iter().map(String::as_str)));
+        let (sql, values) = store.build(&update);
+        let renewed = store.execute(sql, values).await?;
+        if renewed < chunk.len() as u64 {
+            tracing::warn!(
+                message =
+                    "Some leases expired before their renewal; another process may hold them.",
+                lost = chunk.len() as u64 - renewed
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn delete(store: &Store, owner: &str, names: &[String]) -> Result<()> {
+    for chunk in names.chunks(CHUNK) {
+        let mut delete = Query::delete();
+        delete
+            .from_table(Leases::Table)
+            .and_where(Expr::col(Leases::Owner).eq(owner))
+            .and_where(Expr::col(Leases::Name).is_in(chunk.iter().map(String::as_str)));
+        let (sql, values) = store.build(&delete);
+        store.execute(sql, values).await?;
+    }
+    Ok(())
+}
