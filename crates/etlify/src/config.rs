@@ -1,6 +1,7 @@
 //! Process-wide settings (REFERENCE C-*).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::digest::{DigestStrategy, StableSha256};
 
@@ -13,6 +14,7 @@ pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 pub struct Config {
     digest_strategy: Arc<dyn DigestStrategy>,
     max_sync_errors: u32,
+    commit_margin: Duration,
 }
 
 impl Default for Config {
@@ -20,6 +22,7 @@ impl Default for Config {
         Self {
             digest_strategy: Arc::new(StableSha256),
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
+            commit_margin: Duration::ZERO,
         }
     }
 }
@@ -45,5 +48,27 @@ impl Config {
     /// Error budget for CRMs that do not set their own.
     pub fn get_max_sync_errors(&self) -> u32 {
         self.max_sync_errors
+    }
+
+    /// How far before the read `last_synced_at` is put, so that a
+    /// change committed just after the read, or written with a coarser
+    /// timestamp (whole seconds), still counts as newer. Records changed
+    /// within the margin before a sync are checked once more by the next
+    /// run (their digest keeps CRM calls unchanged).
+    ///
+    /// Default: none. PostgreSQL already puts `last_synced_at` before the
+    /// oldest transaction still running, and on SQLite a writer's
+    /// transaction holds the write lock the sync waits for. Set one second
+    /// when a writer stores whole-second timestamps (SQLite's
+    /// `CURRENT_TIMESTAMP`, `date_trunc('second', …)`), or the clock lag of
+    /// the application servers behind the database.
+    pub fn commit_margin(mut self, margin: Duration) -> Self {
+        self.commit_margin = margin;
+        self
+    }
+
+    /// How far before the read `last_synced_at` is put.
+    pub fn get_commit_margin(&self) -> Duration {
+        self.commit_margin
     }
 }

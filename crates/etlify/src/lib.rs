@@ -95,5 +95,5 @@ pub use crate::stale::{
     DEFAULT_BATCH_SIZE,
 };
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
-pub use crate::store::{BackendKind, FromAnyRow, Store, SyncRow, Timestamp};
+pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};

@@ -48,6 +48,31 @@ pub enum BackendKind {
 const SQLITE_CONNECTIONS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 8;
 
+/// How [`Store::connect_with`] opens its pool.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    max_connections: Option<u32>,
+}
+
+impl StoreOptions {
+    /// Defaults: 4 connections on SQLite, 8 on PostgreSQL.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Connections in the pool (at least 1). Syncs hold no connection while
+    /// they wait on a CRM, so any number of concurrent syncs fits any size.
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(Ord::max(max, 1));
+        self
+    }
+
+    /// The pool size, if set.
+    pub fn get_max_connections(&self) -> Option<u32> {
+        self.max_connections
+    }
+}
+
 /// Name under which a payload query is wrapped.
 const PAYLOAD_ALIAS: &str = "etlify_payload";
 
@@ -72,13 +97,20 @@ impl fmt::Debug for Store {
 impl Store {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Like [`Store::connect`], with pool options.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
         if url.starts_with("sqlite:") {
+            let size = options.max_connections.unwrap_or(SQLITE_CONNECTIONS);
             Ok(Self::from_sqlite(
-                backend::sqlite::connect(url, SQLITE_CONNECTIONS).await?,
+                backend::sqlite::connect(url, size).await?,
             ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let size = options.max_connections.unwrap_or(POSTGRES_CONNECTIONS);
             Ok(Self::from_postgres(
-                backend::postgres::connect(url, POSTGRES_CONNECTIONS).await?,
+                backend::postgres::connect(url, size).await?,
             ))
         } else {
             Err(ConfigError::new(
@@ -133,10 +165,25 @@ impl Store {
         }
     }
 
-    /// The database's current time in UTC, the clock `last_synced_at` is
-    /// taken from (SPEC X-1).
+    /// The database's current time in UTC.
     pub async fn now(&self) -> Result<Timestamp> {
         self.backend.now().await
+    }
+
+    /// The time records read now will be recorded in sync as of
+    /// (`last_synced_at`, SPEC X-1): the database's time before the read,
+    /// moved back to before the oldest transaction still running (where
+    /// the database shows them) and by `commit_margin`, so that no change
+    /// committed after the read can carry an older timestamp.
+    pub(crate) async fn in_sync_as_of(
+        &self,
+        commit_margin: std::time::Duration,
+    ) -> Result<Timestamp> {
+        let at = self.backend.in_sync_as_of().await?;
+        Ok(chrono::Duration::from_std(commit_margin)
+            .ok()
+            .and_then(|margin| at.checked_sub_signed(margin))
+            .unwrap_or(at))
     }
 
     /// The rows of `sql` whose `key_column` is one of `ids`, each as a JSON

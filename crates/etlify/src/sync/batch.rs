@@ -136,7 +136,9 @@ impl<'a> BatchSynchronizer<'a> {
         }
 
         // the time before the read is the time the records are in sync as of.
-        let read_at = store.now().await?;
+        let read_at = store
+            .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
+            .await?;
 
         let eligible: Vec<ResourceId> = match binding.get_sync_if() {
             Some(SyncIf::Sql(condition)) => {

@@ -94,7 +94,9 @@ impl<'a> Synchronizer<'a> {
         let id = key.resource_id;
 
         // the time before the read is the time the record is in sync as of.
-        let read_at = store.now().await?;
+        let read_at = store
+            .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
+            .await?;
 
         if let Some(SyncIf::Sql(condition)) = binding.get_sync_if() {
             if !eligible_by_sql(store, model, condition, &[id])

@@ -147,6 +147,8 @@ pub struct BatchRecordingAdapter {
     pub fail_next: Mutex<Option<AdapterError>>,
     /// Runs inside every batch call, before it answers.
     pub during_batch: Mutex<Option<Arc<dyn Fn() -> futures_hook::BoxedUnit + Send + Sync>>>,
+    /// Every batch call takes this long.
+    batch_delay: Mutex<Option<Duration>>,
 }
 
 impl BatchRecordingAdapter {
@@ -162,7 +164,13 @@ impl BatchRecordingAdapter {
             lowercase_keys: Mutex::default(),
             fail_next: Mutex::default(),
             during_batch: Mutex::default(),
+            batch_delay: Mutex::default(),
         })
+    }
+
+    /// Makes every batch call take `delay` (a slow CRM).
+    pub fn delay_batches(&self, delay: Duration) {
+        *self.batch_delay.lock().unwrap() = Some(delay);
     }
 
     /// Each batch call's records: payload and known crm id.
@@ -221,6 +229,10 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
                 .map(|r| (r.payload.clone(), r.crm_id.map(str::to_owned)))
                 .collect(),
         );
+        let delay = *self.batch_delay.lock().unwrap();
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         let hook = self.during_batch.lock().unwrap().clone();
         if let Some(hook) = hook {
             hook().await;

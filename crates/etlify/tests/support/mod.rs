@@ -47,7 +47,15 @@ pub enum TestPool {
 pub struct TestDb {
     pub store: Store,
     pub pool: TestPool,
+    /// How to open another pool on the same database.
+    reopen: Reopen,
     _dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Clone)]
+enum Reopen {
+    Sqlite(std::path::PathBuf),
+    Postgres(PgConnectOptions),
 }
 
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -74,6 +82,7 @@ impl TestDb {
         Self {
             store: Store::from_sqlite(pool.clone()),
             pool: TestPool::Sqlite(pool),
+            reopen: Reopen::Sqlite(path.to_owned()),
             _dir: dir,
         }
     }
@@ -102,13 +111,43 @@ impl TestDb {
         let options = admin.options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
         let pool = PgPoolOptions::new()
             .max_connections(6)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .expect("connect pool");
         Self {
             store: Store::from_postgres(pool.clone()),
             pool: TestPool::Postgres(pool),
+            reopen: Reopen::Postgres(options),
             _dir: None,
+        }
+    }
+
+    /// Another store on the same database, with its own pool of
+    /// `connections` (as a second engine or process would have).
+    pub async fn another_store(&self, connections: u32) -> Store {
+        match &self.reopen {
+            Reopen::Sqlite(path) => {
+                let options =
+                    SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                        .expect("sqlite url")
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(std::time::Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .connect_with(options)
+                    .await
+                    .expect("open sqlite");
+                Store::from_sqlite(pool)
+            }
+            Reopen::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect_with(options.clone())
+                    .await
+                    .expect("connect pool");
+                Store::from_postgres(pool)
+            }
         }
     }
 

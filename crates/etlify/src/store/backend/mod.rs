@@ -113,9 +113,13 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
 /// What differs in talking to a live database.
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
-    /// The database's current time in UTC, truncated to microseconds: the
-    /// clock `last_synced_at` is taken from.
+    /// The database's current time in UTC, truncated to microseconds.
     async fn now(&self) -> Result<Timestamp>;
+
+    /// The time records read now are in sync as of: "now", or earlier
+    /// where the backend can see transactions still running, whose changes
+    /// a read cannot see yet but which may carry older timestamps.
+    async fn in_sync_as_of(&self) -> Result<Timestamp>;
 
     /// Column names of `table` in order, or `None` when it does not exist.
     async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>>;

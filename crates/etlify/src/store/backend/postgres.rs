@@ -178,6 +178,21 @@ impl Backend for PostgresBackend {
             .await?)
     }
 
+    async fn in_sync_as_of(&self) -> Result<Timestamp> {
+        // A transaction of another session that is still running may commit
+        // rows stamped after it began but before now: the read cannot see
+        // them, so the records are in sync only as of just before the
+        // oldest such transaction began. (Sessions of other roles show no
+        // `xact_start` without pg_read_all_stats; the commit margin covers them.)
+        Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT LEAST({NOW}, (SELECT (MIN(xact_start) AT TIME ZONE 'UTC')::timestamp(6) - interval '1 microsecond' \
+             FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' \
+             AND pid <> pg_backend_pid() AND xact_start IS NOT NULL))"
+        )))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>> {
         let columns: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::text FROM information_schema.columns \

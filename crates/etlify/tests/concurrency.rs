@@ -1,0 +1,213 @@
+//! Many syncs at once: pools smaller than the number of syncs, several
+//! engines on one database, concurrent batch runs of one CRM, leases of
+//! dead holders (SPEC X-8, X-10, G-10).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use etlify::{BatchSyncOptions, Crm, Etlify, SyncDispatch, SyncOutcome};
+
+use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
+use crate::support::{hubspot_users, user_model, TestDb};
+
+async fn users(db: &TestDb, n: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(db.insert_user(&format!("u{i}@x.io"), None).await);
+    }
+    ids
+}
+
+async fn engine_on(store: etlify::Store, adapter: Arc<RecordingAdapter>) -> Etlify {
+    Etlify::builder(store)
+        .crm(Crm::new("hubspot", adapter))
+        .model(user_model(&["hubspot"]))
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+/// Upserts per email.
+fn sends(adapter: &RecordingAdapter) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for call in adapter.upserts() {
+        let email = call.payload["email"].as_str().unwrap().to_owned();
+        *counts.entry(email).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// A per-record sync holds no pooled connection while it waits on the CRM:
+/// 4× as many concurrent syncs as connections all complete.
+async fn concurrency_syncs_complete_with_four_times_the_pool_size(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 12).await;
+    let adapter = RecordingAdapter::new();
+    adapter.delay_upserts(Duration::from_millis(300));
+    let etlify = engine_on(db.another_store(3).await, adapter.clone()).await;
+
+    let mut tasks = Vec::new();
+    for id in ids {
+        let etlify = etlify.clone();
+        tasks.push(tokio::spawn(async move {
+            etlify.sync("hubspot", "User", id).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(
+            task.await.unwrap().unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    assert_eq!(adapter.upserts().len(), 12);
+}
+
+/// Two engines with their own pools on one database (as two processes
+/// would be) sync the same records at once: each record is sent once, the
+/// other engine finds it in sync.
+async fn concurrency_two_engines_on_one_database_send_each_record_once(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 40).await;
+    let adapter = RecordingAdapter::new();
+    adapter.delay_upserts(Duration::from_millis(20));
+    let first = engine_on(db.another_store(4).await, adapter.clone()).await;
+    let second = engine_on(db.another_store(4).await, adapter.clone()).await;
+
+    let mut tasks = Vec::new();
+    for engine in [first, second] {
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for id in ids {
+                outcomes.push(engine.sync("hubspot", "User", id).await.unwrap());
+            }
+            outcomes
+        }));
+    }
+    let mut synced = 0;
+    let mut not_modified = 0;
+    for task in tasks {
+        for outcome in task.await.unwrap() {
+            match outcome {
+                SyncDispatch::Completed(SyncOutcome::Synced) => synced += 1,
+                SyncDispatch::Completed(SyncOutcome::NotModified) => not_modified += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert_eq!((synced, not_modified), (40, 40));
+    let sends = sends(&adapter);
+    assert_eq!(sends.len(), 40);
+    assert!(
+        sends.values().all(|n| *n == 1),
+        "a record was sent twice: {sends:?}"
+    );
+}
+
+/// A second batch run of a CRM while one runs (another engine on the same
+/// database) returns at once with the CRM marked busy; the first sends
+/// everything, nothing is sent twice.
+async fn g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once(db: TestDb) {
+    let db = db.with_app_schema().await;
+    users(&db, 30).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    adapter.delay_batches(Duration::from_millis(200));
+    let first = hubspot_users(&db, adapter.clone()).await;
+    let second = Etlify::builder(db.another_store(4).await)
+        .crm(Crm::new("hubspot", adapter.clone()))
+        .model(user_model(&["hubspot"]))
+        .build()
+        .await
+        .unwrap();
+
+    let running = tokio::spawn(async move { first.batch_sync(&BatchSyncOptions::new()).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let busy = second.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the second run waited"
+    );
+    assert_eq!(busy.busy, ["hubspot"]);
+    assert_eq!(busy.total, 0);
+    assert!(!busy.is_complete());
+
+    let done = running.await.unwrap().unwrap();
+    assert_eq!((done.total, done.outcomes.synced), (30, 30));
+    assert!(done.is_complete());
+    let sent: usize = adapter.batch_calls().iter().map(Vec::len).sum();
+    assert_eq!(sent, 30, "each record sent once");
+
+    // Once the first run is over the CRM is free again.
+    let again = second.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(again.busy.is_empty());
+}
+
+/// X-10: a lease left by a holder that died (expired row) does not block;
+/// a live one does, until it is released.
+async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let name = format!(r#"["record","hubspot","User",{user}]"#);
+    let (past, future) = if db.is_postgres() {
+        (
+            "(now() AT TIME ZONE 'UTC') - interval '1 minute'",
+            "(now() AT TIME ZONE 'UTC') + interval '1 minute'",
+        )
+    } else {
+        (
+            "strftime('%Y-%m-%d %H:%M:%f', 'now', '-60 seconds')",
+            "strftime('%Y-%m-%d %H:%M:%f', 'now', '+60 seconds')",
+        )
+    };
+    db.exec(&format!(
+        "INSERT INTO etlify_leases (name, owner, expires_at) VALUES ('{name}', 'dead-worker', {past})"
+    ))
+    .await;
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(5), etlify.sync("hubspot", "User", user))
+            .await
+            .expect("an expired lease does not block")
+            .unwrap();
+    assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
+
+    db.exec(&format!(
+        "UPDATE users SET email = 'b@x.io' WHERE id = {user}"
+    ))
+    .await;
+    db.exec(&format!(
+        "INSERT INTO etlify_leases (name, owner, expires_at) VALUES ('{name}', 'live-worker', {future})"
+    ))
+    .await;
+    let waiting = {
+        let etlify = etlify.clone();
+        tokio::spawn(async move { etlify.sync("hubspot", "User", user).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a live lease is waited for");
+    assert_eq!(adapter.upserts().len(), 1);
+    db.exec(&format!("DELETE FROM etlify_leases WHERE name = '{name}'"))
+        .await;
+    let outcome = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("released lease is taken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
+    assert_eq!(adapter.upserts().len(), 2);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_leases").await,
+        0,
+        "the lease is released after the sync"
+    );
+}
+
+crate::backend_tests!(
+    concurrency_syncs_complete_with_four_times_the_pool_size,
+    concurrency_two_engines_on_one_database_send_each_record_once,
+    g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once,
+    x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for,
+);
