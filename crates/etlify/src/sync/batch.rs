@@ -12,7 +12,9 @@
 //!    upserts when the adapter has no batch endpoint); an atomic rejection is
 //!    split in halves until the offending records are isolated; each
 //!    record's result is reconciled by its id value;
-//! 6. sync-state writes: one statement per kind of change;
+//! 6. sync-state writes: what was decided without the CRM first, then each
+//!    CRM request's results as soon as it answers (one statement per kind of
+//!    change), so a crash leaves at most one request's records in doubt;
 //! 7. after the locks: dependents waiting on synced records, and
 //!    dependencies of buffered records, go to the follow-up seam.
 
@@ -228,62 +230,30 @@ impl<'a> BatchSynchronizer<'a> {
             }
         }
 
-        let sent = self.send(crm, binding, &ready).await;
-        let (results, abort) = match sent {
-            Ok(results) => (results, None),
-            Err((results, error)) => (results, Some(error)),
-        };
-        let mut synced = Vec::new();
-        for (item, result) in ready.iter().zip(results) {
-            match result {
-                Some(Ok(crm_id)) => synced.push((
-                    key(item.id),
-                    RowChange::Synced {
-                        crm_id: crm_id.filter(|c| !c.trim().is_empty()),
-                        digest: item.digest.clone(),
-                        at: read_at,
-                    },
-                )),
-                Some(Err(error)) => {
-                    changes.push((
-                        key(item.id),
-                        RowChange::Failed {
-                            message: error.to_string(),
-                        },
-                    ));
-                    out.stats.errors += 1;
-                }
-                None => {} // not attempted: the run stopped first
-            }
-        }
+        // Sync state of the records decided so far, before anything is sent.
         sync_rows::write(store, &changes).await?;
-        let (written, conflicts) = write_synced(store, synced).await?;
-        out.stats.synced += written.len();
-        out.stats.errors += conflicts.len();
-        out.in_sync.extend(written);
-        match abort {
-            Some(error) => Err(Error::Adapter(error)),
-            None => Ok(out),
-        }
+        let mut recorder = Recorder {
+            store,
+            crm_name,
+            resource_type,
+            read_at,
+            out: &mut out,
+        };
+        self.send(crm, binding, &ready, &mut recorder).await?;
+        Ok(out)
     }
 
-    /// Sends `ready` records; per record `Some(Ok(crm id))`, `Some(Err(record
-    /// error))`, or `None` when a run error stopped the sending first (the
-    /// run error is returned alongside).
+    /// Sends `ready` records, one CRM request at a time, and writes each
+    /// request's results before the next request (so after a crash at most
+    /// one request's records are in doubt). A run error stops the sending;
+    /// records not attempted keep their rows.
     async fn send(
         &self,
         crm: &Crm,
         binding: &Binding,
         ready: &[Ready],
-    ) -> Result<
-        Vec<Option<Result<Option<String>, AdapterError>>>,
-        (
-            Vec<Option<Result<Option<String>, AdapterError>>>,
-            AdapterError,
-        ),
-    > {
-        let mut results: Vec<Option<Result<Option<String>, AdapterError>>> =
-            ready.iter().map(|_| None).collect();
+        recorder: &mut Recorder<'_, '_>,
+    ) -> Result<()> {
         let id_property = binding.get_id_property();
         let adapter = crm.get_adapter();
         // Records the CRM can match in a batch: with an id value, no duplicate.
@@ -300,19 +270,20 @@ impl<'a> BatchSynchronizer<'a> {
         }
         if let Some(batch) = adapter.batch() {
             for chunk in batchable.chunks(batch.max_batch_size().max(1)) {
-                if let Err(error) = self
+                let mut results: Vec<(usize, Result<Option<String>, AdapterError>)> = Vec::new();
+                let sent = self
                     .send_batch(batch, binding, ready, chunk, &mut results)
-                    .await
-                {
-                    return Err((results, error));
-                }
-            }
-            // an object the CRM no longer has under its known id goes
-            // through the single upsert, which falls back to search/create.
-            for &index in &batchable {
-                let gone = matches!(&results[index], Some(Err(e)) if e.kind() == AdapterErrorKind::NotFound);
-                if gone && ready[index].crm_id.is_some() {
-                    single.push(index);
+                    .await;
+                // an object the CRM no longer has under its known id goes
+                // through the single upsert, which falls back to search/create.
+                let (gone, decided): (Vec<_>, Vec<_>) = results.into_iter().partition(|(i, r)| {
+                    matches!(r, Err(e) if e.kind() == AdapterErrorKind::NotFound)
+                        && ready[*i].crm_id.is_some()
+                });
+                single.extend(gone.into_iter().map(|(i, _)| i));
+                recorder.record(ready, decided).await?;
+                if let Err(error) = sent {
+                    return Err(Error::Adapter(error));
                 }
             }
         }
@@ -325,12 +296,14 @@ impl<'a> BatchSynchronizer<'a> {
                 crm_id: item.crm_id.as_deref(),
             };
             match adapter.upsert(request).await {
-                Ok(crm_id) => results[index] = Some(Ok(crm_id)),
-                Err(error) if error.is_record_error() => results[index] = Some(Err(error)),
-                Err(error) => return Err((results, error)),
+                Ok(crm_id) => recorder.record(ready, vec![(index, Ok(crm_id))]).await?,
+                Err(error) if error.is_record_error() => {
+                    recorder.record(ready, vec![(index, Err(error))]).await?
+                }
+                Err(error) => return Err(Error::Adapter(error)),
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     /// One chunk through the batch endpoint, bisecting atomic rejections.
@@ -340,7 +313,7 @@ impl<'a> BatchSynchronizer<'a> {
         binding: &Binding,
         ready: &[Ready],
         chunk: &[usize],
-        results: &mut [Option<Result<Option<String>, AdapterError>>],
+        results: &mut Vec<(usize, Result<Option<String>, AdapterError>)>,
     ) -> Result<(), AdapterError> {
         let id_property = binding.get_id_property();
         let mut pending: Vec<&[usize]> = vec![chunk];
@@ -373,7 +346,7 @@ impl<'a> BatchSynchronizer<'a> {
                                 .as_deref()
                                 .is_some_and(|v| v.eq_ignore_ascii_case(&value))
                         });
-                        results[i] = Some(match (crm_id, rejected) {
+                        results.push((i, match (crm_id, rejected) {
                             (_, Some(rejection)) => Err(rejection.error.clone()),
                             (Some(crm_id), None) => Ok(Some(crm_id.clone())),
                             // never a silent success without an id.
@@ -381,7 +354,7 @@ impl<'a> BatchSynchronizer<'a> {
                                 AdapterErrorKind::Other,
                                 format!("the CRM's batch response has no result for {id_property} = {value}"),
                             )),
-                        });
+                        }));
                     }
                 }
                 Err(error)
@@ -393,12 +366,61 @@ impl<'a> BatchSynchronizer<'a> {
                 }
                 Err(error) if error.is_record_error() => {
                     for &i in part {
-                        results[i] = Some(Err(error.clone()));
+                        results.push((i, Err(error.clone())));
                     }
                 }
                 Err(error) => return Err(error),
             }
         }
+        Ok(())
+    }
+}
+
+/// Writes the sync state of each CRM request's records as they come back.
+struct Recorder<'a, 'o> {
+    store: &'a crate::store::Store,
+    crm_name: &'a str,
+    resource_type: &'a str,
+    read_at: crate::store::Timestamp,
+    out: &'o mut Locked,
+}
+
+impl Recorder<'_, '_> {
+    /// Records the CRM's answer for `results` (indices into `ready`): CRM
+    /// ids and digests of the accepted ones, errors of the rejected ones.
+    async fn record(
+        &mut self,
+        ready: &[Ready],
+        results: Vec<(usize, Result<Option<String>, AdapterError>)>,
+    ) -> Result<()> {
+        let key = |id: ResourceId| SyncKey::new(self.crm_name, self.resource_type, id);
+        let mut synced = Vec::new();
+        let mut failed = Vec::new();
+        for (index, result) in results {
+            let item = &ready[index];
+            match result {
+                Ok(crm_id) => synced.push((
+                    key(item.id),
+                    RowChange::Synced {
+                        crm_id: crm_id.filter(|c| !c.trim().is_empty()),
+                        digest: item.digest.clone(),
+                        at: self.read_at,
+                    },
+                )),
+                Err(error) => failed.push((
+                    key(item.id),
+                    RowChange::Failed {
+                        message: error.to_string(),
+                    },
+                )),
+            }
+        }
+        self.out.stats.errors += failed.len();
+        sync_rows::write(self.store, &failed).await?;
+        let (written, conflicts) = write_synced(self.store, synced).await?;
+        self.out.stats.synced += written.len();
+        self.out.stats.errors += conflicts.len();
+        self.out.in_sync.extend(written);
         Ok(())
     }
 }

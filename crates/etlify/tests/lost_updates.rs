@@ -1,0 +1,327 @@
+//! No update lost, no run stopped by one CRM (SPEC ): changes
+//! committed while a sync runs, whole-second timestamps, run errors in the
+//! batch path, outages longer than the retries, sync state written per CRM
+//! request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etlify::{
+    AdapterError, AdapterErrorKind, BatchSyncOptions, Binding, Config, Crm, ErrorKind, Etlify,
+    LoadedPayloads, Model, PayloadSource, ResourceId, SqlPayload, Store, SyncDispatch, SyncOutcome,
+};
+
+use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
+use crate::support::{company_model, hubspot_users, user_model, TestDb, TestPool};
+
+fn transient() -> AdapterError {
+    AdapterError::new(AdapterErrorKind::Transient, "503 Service Unavailable").status(503)
+}
+
+/// The full names the adapter was sent, in order.
+fn names_sent(adapter: &RecordingAdapter) -> Vec<String> {
+    adapter
+        .upserts()
+        .iter()
+        .map(|call| call.payload["full_name"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+async fn name(db: &TestDb, user: i64, full_name: &str) {
+    db.exec(&format!(
+        "UPDATE users SET full_name = '{full_name}' WHERE id = {user}"
+    ))
+    .await;
+}
+
+/// An application transaction changes the record (stamping it before the
+/// sync reads) and commits while the sync runs. Whatever the sync sent, the
+/// next batch run must send the committed value.
+async fn x1_a_transaction_open_across_the_sync_read_is_not_lost(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    name(&db, user, "First").await;
+    db.touch("users", user).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+
+    let stamp = if db.is_postgres() {
+        "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
+    } else {
+        format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f"))
+    };
+    let change = format!(
+        "UPDATE users SET full_name = 'Committed later', updated_at = {stamp} WHERE id = {user}"
+    );
+    let sync = {
+        let etlify = etlify.clone();
+        async move { etlify.sync("hubspot", "User", user).await.unwrap() }
+    };
+    let outcome = match &db.pool {
+        TestPool::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(change))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            // The sync reads while the transaction is open, then it commits.
+            let outcome = sync.await;
+            tx.commit().await.unwrap();
+            outcome
+        }
+        TestPool::Sqlite(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(change))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let running = tokio::spawn(sync);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            tx.commit().await.unwrap();
+            running.await.unwrap()
+        }
+    };
+    assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
+
+    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(
+        names_sent(&adapter).last().map(String::as_str),
+        Some("Committed later"),
+        "the committed change reached the CRM: {:?}",
+        names_sent(&adapter)
+    );
+    assert!(!db.user_is_stale("hubspot", user).await);
+}
+
+/// A writer that stores whole seconds (SQLite `CURRENT_TIMESTAMP`,
+/// `date_trunc('second', …)`) changes the record in the second the sync
+/// read it: with a one-second commit margin the change is found by the
+/// next run.
+async fn x1_a_whole_second_timestamp_written_after_the_read_is_not_lost(db: TestDb) {
+    let db = Arc::new(db.with_app_schema().await);
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = Etlify::builder(db.store.clone())
+        .config(Config::default().commit_margin(Duration::from_secs(1)))
+        .crm(Crm::new("hubspot", adapter.clone()))
+        .model(user_model(&["hubspot"]))
+        .build()
+        .await
+        .unwrap();
+    let whole_second = if db.is_postgres() {
+        "date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC')"
+    } else {
+        "strftime('%Y-%m-%d %H:%M:%S', 'now')"
+    };
+    let writer = db.clone();
+    adapter.on_upsert(move |_| {
+        let writer = writer.clone();
+        Box::pin(async move {
+            writer
+                .exec(&format!(
+                    "UPDATE users SET full_name = 'Changed', updated_at = {whole_second} WHERE id = {user}"
+                ))
+                .await;
+        })
+    });
+    // Read and write fall in one second (the case that was lost).
+    let millis = chrono::Utc::now().timestamp_subsec_millis();
+    if millis > 500 {
+        tokio::time::sleep(Duration::from_millis(u64::from(1_010 - millis))).await;
+    }
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    assert!(
+        db.user_is_stale("hubspot", user).await,
+        "the change stamped with a whole second must be found again"
+    );
+}
+
+/// A payload source that, right after reading, lets the application commit
+/// a change: "now" must have been taken before the read, not after it.
+#[derive(Debug)]
+struct ChangedRightAfterRead {
+    inner: SqlPayload,
+    store: Store,
+    touch: String,
+}
+
+#[async_trait]
+impl PayloadSource for ChangedRightAfterRead {
+    async fn load(&self, store: &Store, ids: &[ResourceId]) -> etlify::Result<LoadedPayloads> {
+        let loaded = self.inner.load(store, ids).await?;
+        if let Some(pool) = self.store.sqlite_pool() {
+            // The application's clock, at Rails' microsecond precision.
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f");
+            let touch = self.touch.replace("{now}", &format!("'{now}'"));
+            sqlx::query(sqlx::AssertSqlSafe(touch))
+                .execute(pool)
+                .await?;
+        } else if let Some(pool) = self.store.postgres_pool() {
+            let touch = self
+                .touch
+                .replace("{now}", "(clock_timestamp() AT TIME ZONE 'UTC')");
+            sqlx::query(sqlx::AssertSqlSafe(touch))
+                .execute(pool)
+                .await?;
+        }
+        Ok(loaded)
+    }
+
+    fn key_column(&self) -> &str {
+        "id"
+    }
+}
+
+async fn x1_the_sync_time_is_taken_before_the_payload_is_read(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let source = ChangedRightAfterRead {
+        inner: SqlPayload::new("SELECT id, email, full_name FROM users"),
+        store: db.store.clone(),
+        touch: format!(
+            "UPDATE users SET full_name = 'Later', updated_at = {{now}} WHERE id = {user}"
+        ),
+    };
+    let model = Model::new("User", "users")
+        .bind("hubspot", Binding::new("contacts", "email").payload(source));
+    let etlify = Etlify::builder(db.store.clone())
+        .crm(Crm::new("hubspot", RecordingAdapter::new()))
+        .model(model)
+        .build()
+        .await
+        .unwrap();
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    assert!(
+        db.user_is_stale("hubspot", user).await,
+        "a change committed right after the read must leave the record stale"
+    );
+}
+
+/// a throttled batch request is a run error: no record's error budget
+/// is touched, and the run reports the CRM interrupted.
+async fn x3_a_rate_limited_batch_request_is_not_a_record_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    for i in 0..3 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    let adapter = BatchRecordingAdapter::new(10);
+    *adapter.fail_next.lock().unwrap() =
+        Some(AdapterError::new(AdapterErrorKind::RateLimited, "429 Too Many Requests").status(429));
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.errors, 0, "no record error");
+    assert_eq!(stats.interrupted.len(), 1);
+    assert_eq!(stats.interrupted[0].crm, "hubspot");
+    assert_eq!(stats.interrupted[0].kind, ErrorKind::Adapter);
+    assert!(stats.interrupted[0].retriable);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations WHERE error_count > 0 OR last_error IS NOT NULL")
+            .await,
+        0
+    );
+    // The next run resumes and sends everything.
+    let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((again.outcomes.synced, again.errors), (3, 0));
+    assert!(again.is_complete());
+}
+
+/// `last_error` is bounded on both backends.
+async fn x6_a_long_error_message_is_truncated_in_last_error(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    adapter.fail_next_upsert(
+        AdapterError::new(AdapterErrorKind::ValidationFailed, "é".repeat(5_000)).status(400),
+    );
+    let etlify = hubspot_users(&db, adapter).await;
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    let row = etlify
+        .sync_row("hubspot", "User", user)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = row.last_error.unwrap().chars().count();
+    assert!(kept <= 2_001, "last_error kept {kept} characters");
+    assert!(kept > 1_000);
+}
+
+/// a CRM down for longer than its retries interrupts only itself: the
+/// other CRM is synced, the failing CRM's other models are not attempted,
+/// and the next run resumes.
+async fn x3_an_outage_longer_than_the_retries_interrupts_only_that_crm(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let company = db.insert_company("acme").await;
+    for i in 0..3 {
+        db.insert_user(&format!("u{i}@x.io"), Some(company)).await;
+    }
+    let hubspot = RecordingAdapter::new();
+    hubspot.fail_next_upsert(transient());
+    let airtable = RecordingAdapter::new();
+    let etlify = Etlify::builder(db.store.clone())
+        .crm(Crm::new("hubspot", hubspot.clone()))
+        .crm(Crm::new("airtable", airtable.clone()))
+        .model(user_model(&["hubspot", "airtable"]))
+        .model(company_model(&["hubspot"]))
+        .build()
+        .await
+        .unwrap();
+
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(!stats.is_complete());
+    let where_it_stopped: Vec<(&str, &str)> = stats
+        .interrupted
+        .iter()
+        .map(|i| (i.crm.as_str(), i.model.as_str()))
+        .collect();
+    assert_eq!(
+        where_it_stopped,
+        [("hubspot", "User"), ("hubspot", "Company")]
+    );
+    assert!(stats.interrupted.iter().all(|i| i.retriable));
+    assert_eq!(airtable.upserts().len(), 3, "the other CRM was synced");
+    assert_eq!(stats.errors, 0);
+
+    let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(again.is_complete());
+    assert_eq!(
+        again.per_crm["hubspot"].synced, 4,
+        "3 users and the company"
+    );
+}
+
+/// Sync state is written after each CRM request, not after each page: when
+/// the second request of a page starts, the first request's records
+/// already have their rows.
+async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
+    let db = Arc::new(db.with_app_schema().await);
+    for i in 0..25 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    let adapter = BatchRecordingAdapter::new(10);
+    let rows_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (db, rows_seen) = (db.clone(), rows_seen.clone());
+        *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
+            let (db, rows_seen) = (db.clone(), rows_seen.clone());
+            Box::pin(async move {
+                let rows = db.sync_row_count().await;
+                rows_seen.lock().unwrap().push(rows);
+            })
+        }));
+    }
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 25);
+    assert_eq!(*rows_seen.lock().unwrap(), [0, 10, 20]);
+}
+
+crate::backend_tests!(
+    x1_a_transaction_open_across_the_sync_read_is_not_lost,
+    x1_a_whole_second_timestamp_written_after_the_read_is_not_lost,
+    x1_the_sync_time_is_taken_before_the_payload_is_read,
+    x3_a_rate_limited_batch_request_is_not_a_record_error,
+    x6_a_long_error_message_is_truncated_in_last_error,
+    x3_an_outage_longer_than_the_retries_interrupts_only_that_crm,
+    x4_sync_state_is_written_after_each_crm_request,
+);
