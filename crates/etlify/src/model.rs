@@ -86,6 +86,7 @@ pub struct Binding {
     pub(crate) payload: Option<Arc<dyn PayloadSource>>,
     pub(crate) sync_if: Option<SyncIf>,
     pub(crate) stale_scope: Option<String>,
+    pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
 }
@@ -99,6 +100,7 @@ impl Binding {
             payload: None,
             sync_if: None,
             stale_scope: None,
+            external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
         }
@@ -120,6 +122,18 @@ impl Binding {
     /// stale finder considers (G-17).
     pub fn stale_scope(mut self, condition: impl Into<String>) -> Self {
         self.stale_scope = Some(condition.into());
+        self
+    }
+
+    /// Writes `property` = `"<ResourceType>:<id>"` on every object sent and
+    /// matches objects by it instead of `id_property` (search, batch
+    /// upsert). For object types without a unique id property (HubSpot
+    /// deals, Airtable tables without a unique field): declare `property`
+    /// unique in the CRM (HubSpot `hasUniqueValue`), and a create whose
+    /// response was lost meets the CRM's duplicate check instead of making
+    /// a second object. Not part of the digest.
+    pub fn external_id(mut self, property: impl Into<String>) -> Self {
+        self.external_id = Some(property.into());
         self
     }
 
@@ -158,6 +172,32 @@ impl Binding {
     /// The `stale_scope` condition, if set.
     pub fn get_stale_scope(&self) -> Option<&str> {
         self.stale_scope.as_deref()
+    }
+
+    /// The external-id property, if set.
+    pub fn get_external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    /// The property objects are matched by: the external id, else the id property.
+    pub(crate) fn match_property(&self) -> &str {
+        self.external_id.as_deref().unwrap_or(&self.id_property)
+    }
+
+    /// Adds the external id of record `id` to `payload`, when one is declared.
+    pub(crate) fn with_external_id(
+        &self,
+        resource_type: &str,
+        id: crate::id::ResourceId,
+        mut payload: Payload,
+    ) -> Payload {
+        if let Some(property) = &self.external_id {
+            payload.insert(
+                property.clone(),
+                serde_json::Value::String(format!("{resource_type}:{id}")),
+            );
+        }
+        payload
     }
 
     /// Declared dependencies.

@@ -116,6 +116,7 @@ pub struct HttpRequest {
     segments: Vec<String>,
     query: Vec<(String, String)>,
     body: Option<Value>,
+    creates: bool,
 }
 
 impl HttpRequest {
@@ -130,7 +131,17 @@ impl HttpRequest {
             segments: segments.into_iter().map(Into::into).collect(),
             query: Vec::new(),
             body: None,
+            creates: false,
         }
+    }
+
+    /// Marks the request as creating an object: repeating it after an
+    /// unknown outcome (the connection dropped after sending, a timeout, a
+    /// 5xx) could create a second object, so it is then not retried; the
+    /// error says so, and the next sync looks for the object first.
+    pub fn creates(mut self) -> Self {
+        self.creates = true;
+        self
     }
 
     /// Adds a query parameter.
@@ -260,11 +271,28 @@ impl HttpClient {
         let policy = self.settings.retry;
         let mut attempt = 1;
         loop {
-            let error = match self.send_once(&url, request).await {
+            let (error, outcome_unknown) = match self.send_once(&url, request).await {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),
-                Ok(response) => classify(&response),
-                Err(error) => error,
+                Ok(response) => {
+                    let error = classify(&response);
+                    // A 503 says the server did not take the request; other
+                    // 5xx (500, 502, 504: a gateway gave up) may follow a
+                    // write that was applied.
+                    let unknown = response.status >= 500 && response.status != 503;
+                    (error, unknown)
+                }
+                Err(Unsent(error)) => (error, false),
+                Err(MaybeSent(error)) => (error, true),
             };
+            if request.creates && outcome_unknown && error.is_retriable() {
+                // Never blindly repeated: the CRM may have created it.
+                let message = format!(
+                    "{}; the create may have been applied, so it is not repeated \
+                     (the next sync looks for the object first)",
+                    error.message
+                );
+                return Err(AdapterError { message, ..error });
+            }
             if !error.is_retriable() || attempt >= policy.max_attempts {
                 return Err(error);
             }
@@ -283,11 +311,7 @@ impl HttpClient {
         }
     }
 
-    async fn send_once(
-        &self,
-        url: &Url,
-        request: &HttpRequest,
-    ) -> Result<HttpResponse, AdapterError> {
+    async fn send_once(&self, url: &Url, request: &HttpRequest) -> Result<HttpResponse, Failed> {
         self.limiter.throttle().await;
         let mut builder = self
             .client
@@ -300,10 +324,22 @@ impl HttpClient {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        let response = builder.send().await.map_err(transport_error)?;
+        let response = builder.send().await.map_err(|error| {
+            // A refused connection never reached the server.
+            let unsent = error.is_connect();
+            let error = transport_error(error);
+            if unsent {
+                Unsent(error)
+            } else {
+                MaybeSent(error)
+            }
+        })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.map_err(transport_error)?;
+        let text = response
+            .text()
+            .await
+            .map_err(|error| MaybeSent(transport_error(error)))?;
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -317,6 +353,16 @@ impl HttpClient {
         })
     }
 }
+
+/// A request that got no response.
+enum Failed {
+    /// It never reached the server (the connection was refused).
+    Unsent(AdapterError),
+    /// It may have reached the server and been applied.
+    MaybeSent(AdapterError),
+}
+
+use Failed::{MaybeSent, Unsent};
 
 /// A response as a test would receive it (status and JSON body).
 #[cfg(test)]

@@ -206,6 +206,17 @@ fn resolve_model(
             )
             .into());
         }
+        if binding
+            .get_external_id()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(ConfigError::new(
+                location,
+                "external_id",
+                "must name a CRM property (e.g. `etlify_id`), not be empty",
+            )
+            .into());
+        }
         let mut resolved_dependencies = Vec::new();
         for dependency in binding.get_dependencies() {
             resolved_dependencies.push(resolve_dependency(tables, &location, dependency)?);

@@ -223,7 +223,7 @@ impl<'a> BatchSynchronizer<'a> {
                     .filter(|c| !c.trim().is_empty());
                 ready.push(Ready {
                     id,
-                    payload,
+                    payload: binding.with_external_id(resource_type, id, payload),
                     digest,
                     crm_id,
                 });
@@ -254,7 +254,7 @@ impl<'a> BatchSynchronizer<'a> {
         ready: &[Ready],
         recorder: &mut Recorder<'_, '_>,
     ) -> Result<()> {
-        let id_property = binding.get_id_property();
+        let id_property = binding.match_property();
         let adapter = crm.get_adapter();
         // Records the CRM can match in a batch: with an id value, no duplicate.
         let mut batchable = Vec::new();
@@ -315,7 +315,7 @@ impl<'a> BatchSynchronizer<'a> {
         chunk: &[usize],
         results: &mut Vec<(usize, Result<Option<String>, AdapterError>)>,
     ) -> Result<(), AdapterError> {
-        let id_property = binding.get_id_property();
+        let id_property = binding.match_property();
         let mut pending: Vec<&[usize]> = vec![chunk];
         while let Some(part) = pending.pop() {
             let items: Vec<BatchItem<'_>> = part

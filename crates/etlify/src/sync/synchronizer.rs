@@ -155,6 +155,7 @@ impl<'a> Synchronizer<'a> {
             return Ok(Locked::Done(SyncOutcome::NotModified));
         }
 
+        let payload = binding.with_external_id(&key.resource_type, id, payload);
         let known_crm_id = row
             .as_ref()
             .and_then(|r| r.crm_id.as_deref())
@@ -162,7 +163,7 @@ impl<'a> Synchronizer<'a> {
         let request = UpsertRequest {
             object_type: binding.get_object_type(),
             payload: &payload,
-            id_property: binding.get_id_property(),
+            id_property: binding.match_property(),
             crm_id: known_crm_id,
         };
         match crm.get_adapter().upsert(request).await {

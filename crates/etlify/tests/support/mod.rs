@@ -55,7 +55,7 @@ pub struct TestDb {
 #[derive(Clone)]
 enum Reopen {
     Sqlite(std::path::PathBuf),
-    Postgres(PgConnectOptions),
+    Postgres(Box<PgConnectOptions>),
 }
 
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -117,7 +117,7 @@ impl TestDb {
         Self {
             store: Store::from_postgres(pool.clone()),
             pool: TestPool::Postgres(pool),
-            reopen: Reopen::Postgres(options),
+            reopen: Reopen::Postgres(Box::new(options)),
             _dir: None,
         }
     }
@@ -143,7 +143,7 @@ impl TestDb {
                 let pool = PgPoolOptions::new()
                     .max_connections(connections)
                     .acquire_timeout(std::time::Duration::from_secs(10))
-                    .connect_with(options.clone())
+                    .connect_with((**options).clone())
                     .await
                     .expect("connect pool");
                 Store::from_postgres(pool)

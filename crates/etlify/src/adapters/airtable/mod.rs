@@ -122,8 +122,9 @@ impl AirtableAdapter {
 
     /// POST one record (AT-12); a success without an id is an error.
     async fn create(&self, table: &str, fields: &Payload) -> Result<String, AdapterError> {
-        let request =
-            HttpRequest::new(Method::POST, self.table_path(table)).json(self.fields_body(fields));
+        let request = HttpRequest::new(Method::POST, self.table_path(table))
+            .json(self.fields_body(fields))
+            .creates();
         let response = self.http.send(&request, classify).await?;
         record_id(&response.body).ok_or_else(|| {
             AdapterError::new(

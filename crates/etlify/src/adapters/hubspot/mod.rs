@@ -79,7 +79,8 @@ impl HubSpotAdapter {
         properties: &Map<String, Value>,
     ) -> Result<Option<String>, AdapterError> {
         let request = HttpRequest::new(Method::POST, self.path(object_type, &[]))
-            .json(json!({ "properties": properties }));
+            .json(json!({ "properties": properties }))
+            .creates();
         let response = self.http.send(&request, classify).await?;
         Ok(object_id(&response.body))
     }
