@@ -1,0 +1,236 @@
+//! Several real processes on one database (SPEC X-8, X-10, G-10): record
+//! locks and batch-run leases hold across processes, on SQLite and on
+//! PostgreSQL, and each record is sent to the CRM once.
+//!
+//! The PostgreSQL cases need `ETLIFY_TEST_POSTGRES_URL` (set by
+//! `scripts/test.sh`, which starts a throwaway server); without it they
+//! fail, never skip.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+use etlify::{MigrateOptions, Store};
+use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+
+use sqlx::AssertSqlSafe;
+
+const USERS: usize = 150;
+
+/// A database for one test: a SQLite file or a PostgreSQL schema, with the
+/// `users` table filled and the sync-state tables created.
+struct Database {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn database(postgres: bool) -> Database {
+    let (url, dir, ts, pk) = if postgres {
+        let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
+            "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+             which starts a throwaway PostgreSQL",
+        );
+        let schema = format!("etlify_processes_{}_{}", std::process::id(), rand_suffix());
+        let admin = Store::connect(&server).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(admin.postgres_pool().unwrap())
+            .await
+            .unwrap();
+        let separator = if server.contains('?') { '&' } else { '?' };
+        (
+            format!("{server}{separator}options[search_path]={schema}"),
+            None,
+            "timestamp(6) without time zone",
+            "bigserial PRIMARY KEY",
+        )
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("app.sqlite3").display());
+        (
+            url,
+            Some(dir),
+            "datetime(6)",
+            "integer PRIMARY KEY AUTOINCREMENT NOT NULL",
+        )
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let now = if postgres {
+        "(clock_timestamp() AT TIME ZONE 'UTC')"
+    } else {
+        "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    };
+    let statements = [
+        format!(
+            "CREATE TABLE users (id {pk}, email varchar, full_name varchar, \
+             created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+        ),
+        format!(
+            "INSERT INTO users (email, full_name, created_at, updated_at) \
+             WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < {USERS}) \
+             SELECT 'user' || n || '@example.com', 'User ' || n, {now}, {now} FROM numbers"
+        ),
+    ];
+    for statement in statements {
+        match (store.sqlite_pool(), store.postgres_pool()) {
+            (Some(pool), _) => {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            (_, Some(pool)) => {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            _ => unreachable!("a store is on one backend"),
+        }
+    }
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    Database { url, _dir: dir }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn sandbox() -> RunningSandbox {
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.enabled = false;
+    Sandbox::start(config).await.unwrap()
+}
+
+fn report(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "process failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Two processes sync every record one by one, at the same time: each
+/// record is created once in the CRM; the process that comes second finds
+/// it in sync (same digest) and sends nothing.
+async fn two_processes_sync_each_record_once(postgres: bool) {
+    let db = database(postgres).await;
+    let sandbox = sandbox().await;
+    let outputs = tokio::task::spawn_blocking({
+        let url = db.url.clone();
+        let base = sandbox.hubspot_base_url();
+        move || {
+            let db = Database { url, _dir: None };
+            run_processes_at(&db, &FakeSandbox(base), "records", 2)
+        }
+    })
+    .await
+    .unwrap();
+    let reports: Vec<_> = outputs.iter().map(report).collect();
+    let synced: u64 = reports.iter().map(|r| r["synced"].as_u64().unwrap()).sum();
+    assert_eq!(
+        synced, USERS as u64,
+        "each record synced by one process: {reports:?}"
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("POST", "/crm/v3/objects/{objectType}"),
+        USERS as u64,
+        "one create per record"
+    );
+    assert_eq!(
+        log.count_status(409),
+        0,
+        "no create met an existing contact"
+    );
+    assert_eq!(
+        sandbox.admin().hubspot_objects("contacts").unwrap().len(),
+        USERS
+    );
+}
+
+/// Two batch runs of the same CRM in two processes: one runs, the other
+/// finds the CRM busy (G-10) or nothing left to do; nothing is sent twice.
+async fn two_processes_never_run_one_crm_twice(postgres: bool) {
+    let db = database(postgres).await;
+    let sandbox = sandbox().await;
+    let outputs = tokio::task::spawn_blocking({
+        let url = db.url.clone();
+        let base = sandbox.hubspot_base_url();
+        move || {
+            let db = Database { url, _dir: None };
+            run_processes_at(&db, &FakeSandbox(base), "batch", 2)
+        }
+    })
+    .await
+    .unwrap();
+    let reports: Vec<_> = outputs.iter().map(report).collect();
+    let synced: u64 = reports.iter().map(|r| r["synced"].as_u64().unwrap()).sum();
+    assert_eq!(synced, USERS as u64, "{reports:?}");
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(contacts.len(), USERS);
+    let log = sandbox.admin().request_log();
+    let sent_twice = log.count_status(409);
+    assert_eq!(sent_twice, 0, "no record sent by both processes");
+}
+
+/// The base URL of the sandbox running in the test process (the children
+/// only need its address).
+struct FakeSandbox(String);
+
+/// Runs `processes` sync processes at once and waits for all of them.
+fn run_processes_at(
+    db: &Database,
+    sandbox: &FakeSandbox,
+    mode: &str,
+    processes: usize,
+) -> Vec<Output> {
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_etlify-sync-process"))
+                .args([
+                    db.url.as_str(),
+                    sandbox.0.as_str(),
+                    DEFAULT_HUBSPOT_TOKEN,
+                    mode,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect()
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_two_processes_on_one_sqlite_file_send_each_record_once() {
+        super::two_processes_sync_each_record_once(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn g10_two_processes_never_run_one_crm_twice() {
+        super::two_processes_never_run_one_crm_twice(false).await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrency_two_processes_on_one_postgres_send_each_record_once() {
+        super::two_processes_sync_each_record_once(true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn g10_two_processes_never_run_one_crm_twice() {
+        super::two_processes_never_run_one_crm_twice(true).await;
+    }
+}
