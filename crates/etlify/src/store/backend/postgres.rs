@@ -58,7 +58,10 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrat
   "step" varchar NOT NULL,
   "applied_at" timestamp(6) without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"#;
 
-const CREATE_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_leases" (
+/// Unlogged: leases are short-lived and rewritten every page, so they skip
+/// the WAL; after a server crash the table is emptied, and the sessions
+/// that held its leases are gone with the crash anyway.
+const CREATE_LEASES: &str = r#"CREATE UNLOGGED TABLE IF NOT EXISTS "etlify_leases" (
   "name" varchar PRIMARY KEY,
   "owner" varchar NOT NULL,
   "expires_at" timestamp(6) without time zone NOT NULL)"#;
