@@ -399,7 +399,53 @@ async fn x3_e2e_a_lost_response_after_a_create_does_not_duplicate_the_contact(db
     assert_eq!(row.crm_id.as_ref(), Some(&contacts[0].id));
 }
 
+/// The sandbox's search lags behind writes (as HubSpot's does): a record
+/// whose sync row was lost (a restored database) is synced again before
+/// search sees its contact. The search finds nothing, the create meets
+/// HubSpot's duplicate check (409) and the engine adopts the contact: one
+/// object, and the row gets its id back.
+async fn x2_e2e_a_record_synced_again_before_search_sees_it_is_not_duplicated(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 1).await;
+    let sandbox = sandbox(false).await;
+    sandbox
+        .admin()
+        .set_hubspot_search(etlify_sandbox::SearchConfig {
+            indexing_lag_ms: 5_000,
+            ..etlify_sandbox::SearchConfig::default()
+        });
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(
+        etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let created = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(created.len(), 1);
+
+    db.exec("DELETE FROM crm_synchronisations").await;
+    assert_eq!(
+        etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.count_status(409), 1, "the second create met the first");
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(contacts.len(), 1, "no duplicate");
+    let row = etlify
+        .sync_row("hubspot", "User", ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.crm_id.as_ref(), Some(&created[0].id));
+}
+
 crate::backend_tests!(
+    x2_e2e_a_record_synced_again_before_search_sees_it_is_not_duplicated,
     x3_e2e_a_lost_response_after_a_create_does_not_duplicate_the_contact,
     x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path,
     hubspot_e2e_batch_sync_creates_then_updates_only_what_changed,
