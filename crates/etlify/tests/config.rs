@@ -226,7 +226,46 @@ async fn timestamp_column_resolves_updated_at_then_created_at_then_none(db: Test
     assert_eq!(etlify.timestamp_column("Tag"), None);
 }
 
+/// A binding whose object type is empty, `.` or `..`, or whose id
+/// property is empty, is refused by `build()`, naming the field (before:
+/// 39 requests to a wrong endpoint and every record's error count raised,
+/// every run).
+async fn config_empty_or_dot_object_types_and_empty_id_properties_are_refused(db: TestDb) {
+    let db = db.with_app_schema().await;
+    for (object_type, id_property, field) in [
+        ("", "email", "object_type"),
+        (".", "email", "object_type"),
+        ("..", "email", "object_type"),
+        ("contacts", " ", "id_property"),
+    ] {
+        let model = Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new(object_type, id_property)
+                .payload(SqlPayload::new("SELECT id, email FROM users")),
+        );
+        let err =
+            config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+        assert_eq!(err.location, "models.User.crms.hubspot", "{err}");
+        assert_eq!(err.field, field, "{err}");
+    }
+}
+
+/// An empty external-id property is refused, naming the field.
+async fn config_an_empty_external_id_is_refused(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .external_id("")
+            .payload(SqlPayload::new("SELECT id, email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "external_id", "{err}");
+}
+
 crate::backend_tests!(
+    config_empty_or_dot_object_types_and_empty_id_properties_are_refused,
+    config_an_empty_external_id_is_refused,
     x14_model_bound_to_an_unregistered_crm_is_a_config_error,
     g2_engine_crm_enabled_answers_true_for_unknown_names,
     payload_query_without_the_key_column_is_a_config_error,

@@ -547,3 +547,46 @@ async fn hubspot_no_secret_appears_in_errors_or_logs_of_failing_requests() {
         assert!(!text.contains("SECRET-TOKEN"), "secret leaked in: {text}");
     }
 }
+
+/// an id of `.` or `..` would be resolved away by URL normalisation
+/// (`/crm/v3/objects/contacts/..` is `/crm/v3/objects`): it is refused as
+/// the record's error and nothing is sent.
+#[tokio::test]
+async fn x16_dot_segments_are_refused_before_any_request() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let hubspot = adapter(&server);
+    let p = payload(json!({"email": "a@x.io"}));
+    for id in [".", ".."] {
+        let err = hubspot
+            .upsert(upsert("contacts", &p, "email", Some(id)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
+        assert!(err.is_record_error());
+        assert!(err.message.contains("another endpoint"), "{err}");
+        let err = hubspot.delete("contacts", id).await.unwrap_err();
+        assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
+    }
+}
+
+/// The `Debug` of an adapter (and of its configuration) never shows a
+/// password carried in its base URL, nor its token.
+#[test]
+fn secrets_debug_of_an_adapter_hides_the_password_of_its_base_url() {
+    let config = HubSpotConfig::new("pat-secret-token")
+        .base_url("https://proxy-user:hunter2@proxy.example.com/hubspot");
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("pat-secret-token"), "{shown}");
+    assert!(shown.contains("proxy.example.com"), "{shown}");
+    let adapter = HubSpotAdapter::new(config).unwrap();
+    let shown = format!("{adapter:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("proxy-user"), "{shown}");
+    assert!(!shown.contains("pat-secret-token"), "{shown}");
+}

@@ -166,10 +166,28 @@ pub struct HttpClient {
     limiter: RateLimiterSlot,
 }
 
+/// `url` with any user name and password replaced by `***`, for `Debug`,
+/// logs and errors (a base URL may carry credentials).
+pub(crate) fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both only fail for URLs that cannot carry credentials.
+            let _ = parsed.set_username("***");
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        // Not a URL: it could still hold a secret, so it is not shown.
+        Err(_) => "<not a URL>".to_owned(),
+    }
+}
+
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &redact_url(self.base_url.as_str()))
             .field("authorization", &"<redacted>")
             .field("settings", &self.settings)
             .field("limiter", &self.limiter)
@@ -267,6 +285,17 @@ impl HttpClient {
         request: &HttpRequest,
         classify: Classify,
     ) -> Result<HttpResponse, AdapterError> {
+        // X-16: `.` and `..` would be resolved away by URL normalisation and
+        // the request sent to another endpoint.
+        if let Some(bad) = request.segments.iter().find(|s| *s == "." || *s == "..") {
+            return Err(AdapterError::new(
+                AdapterErrorKind::ValidationFailed,
+                format!(
+                    "`{bad}` cannot be an object type or id in a CRM URL: \
+                     it would send the request to another endpoint"
+                ),
+            ));
+        }
         let url = self.url(&request.segments);
         let policy = self.settings.retry;
         let mut attempt = 1;

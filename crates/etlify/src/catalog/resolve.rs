@@ -206,6 +206,23 @@ fn resolve_model(
             )
             .into());
         }
+        let object_type = binding.get_object_type();
+        if object_type.trim().is_empty() || object_type == "." || object_type == ".." {
+            return Err(ConfigError::new(
+                location,
+                "object_type",
+                "must name a CRM object type or table (e.g. `contacts`), not be empty, `.` or `..`",
+            )
+            .into());
+        }
+        if binding.get_id_property().trim().is_empty() {
+            return Err(ConfigError::new(
+                location,
+                "id_property",
+                "must name the CRM property that identifies a record (e.g. `email`)",
+            )
+            .into());
+        }
         if binding
             .get_external_id()
             .is_some_and(|p| p.trim().is_empty())

@@ -11,7 +11,7 @@ pub const DEFAULT_API_VERSION: &str = "v0";
 pub const MAX_BATCH_SIZE: usize = 10;
 
 /// How to reach one Airtable base.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AirtableConfig {
     /// Personal access token or OAuth token (opaque; never shown).
     pub token: Secret,
@@ -112,4 +112,22 @@ fn error(field: &str, expected: &str) -> ConfigError {
 pub(crate) fn is_airtable_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+impl std::fmt::Debug for AirtableConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is redacted by `Secret`; a base URL may carry credentials too.
+        f.debug_struct("AirtableConfig")
+            .field("token", &self.token)
+            .field(
+                "base_url",
+                &crate::adapters::http::redact_url(&self.base_url),
+            )
+            .field("api_version", &self.api_version)
+            .field("base_id", &self.base_id)
+            .field("batch_size", &self.batch_size)
+            .field("typecast", &self.typecast)
+            .field("http", &self.http)
+            .finish()
+    }
 }

@@ -11,7 +11,7 @@ pub const DEFAULT_OBJECTS_PATH: &str = "crm/v3/objects";
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 
 /// How to reach one HubSpot account.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HubSpotConfig {
     /// Private-app or OAuth access token.
     pub token: Secret,
@@ -59,5 +59,21 @@ impl HubSpotConfig {
     pub fn http(mut self, http: HttpSettings) -> Self {
         self.http = http;
         self
+    }
+}
+
+impl std::fmt::Debug for HubSpotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is redacted by `Secret`; a base URL may carry credentials too.
+        f.debug_struct("HubSpotConfig")
+            .field("token", &self.token)
+            .field(
+                "base_url",
+                &crate::adapters::http::redact_url(&self.base_url),
+            )
+            .field("objects_path", &self.objects_path)
+            .field("batch_size", &self.batch_size)
+            .field("http", &self.http)
+            .finish()
     }
 }
