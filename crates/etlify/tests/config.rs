@@ -226,17 +226,51 @@ async fn timestamp_column_resolves_updated_at_then_created_at_then_none(db: Test
     assert_eq!(etlify.timestamp_column("Tag"), None);
 }
 
-/// A binding whose object type is empty, `.` or `..`, or whose id
-/// property is empty, is refused by `build()`, naming the field (before:
-/// 39 requests to a wrong endpoint and every record's error count raised,
-/// every run).
-async fn config_empty_or_dot_object_types_and_empty_id_properties_are_refused(db: TestDb) {
+/// A wrong PostgreSQL URL fails at once, saying what went wrong and where,
+/// without its password (before: 30 s, then "pool timed out").
+#[tokio::test]
+async fn config_a_wrong_postgres_url_fails_at_once_naming_host_and_port() {
+    let error = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        etlify::Store::connect("postgres://app:hunter2@127.0.0.1:1/app"),
+    )
+    .await
+    .expect("fails without waiting for the pool")
+    .unwrap_err();
+    let message = error.to_string();
+    assert_eq!(error.kind(), ErrorKind::Config, "{message}");
+    assert!(message.contains("connection refused"), "{message}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+/// Missing sync-state tables are reported by `build()`, with the command
+/// that fixes them, instead of a raw "no such table" at every run.
+async fn config_missing_sync_tables_are_reported_by_build_with_the_fix(db: TestDb) {
+    db.exec("CREATE TABLE users (id integer PRIMARY KEY, email varchar, updated_at varchar)")
+        .await;
+    let err = build_error(
+        &db,
+        vec![Crm::new("hubspot", null())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Schema);
+    let message = err.to_string();
+    assert!(message.contains("crm_synchronisations"), "{message}");
+    assert!(message.contains("etlify migrate"), "{message}");
+}
+
+/// A binding whose object type is empty, `.` or `..` is refused by
+/// `build()`, naming the field (before: 39 requests to a wrong endpoint and
+/// every record's error count raised, every run). (An empty id property is
+/// allowed: records are then created without a search.)
+async fn config_empty_or_dot_object_types_are_refused(db: TestDb) {
     let db = db.with_app_schema().await;
     for (object_type, id_property, field) in [
         ("", "email", "object_type"),
         (".", "email", "object_type"),
         ("..", "email", "object_type"),
-        ("contacts", " ", "id_property"),
     ] {
         let model = Model::new("User", "users").bind(
             "hubspot",
@@ -264,7 +298,8 @@ async fn config_an_empty_external_id_is_refused(db: TestDb) {
 }
 
 crate::backend_tests!(
-    config_empty_or_dot_object_types_and_empty_id_properties_are_refused,
+    config_missing_sync_tables_are_reported_by_build_with_the_fix,
+    config_empty_or_dot_object_types_are_refused,
     config_an_empty_external_id_is_refused,
     x14_model_bound_to_an_unregistered_crm_is_a_config_error,
     g2_engine_crm_enabled_answers_true_for_unknown_names,

@@ -215,14 +215,6 @@ fn resolve_model(
             )
             .into());
         }
-        if binding.get_id_property().trim().is_empty() {
-            return Err(ConfigError::new(
-                location,
-                "id_property",
-                "must name the CRM property that identifies a record (e.g. `email`)",
-            )
-            .into());
-        }
         if binding
             .get_external_id()
             .is_some_and(|p| p.trim().is_empty())

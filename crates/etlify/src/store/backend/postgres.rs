@@ -151,8 +151,44 @@ impl PostgresBackend {
 }
 
 /// Connects to `url`; timestamps are compared in UTC, as Rails writes them.
+///
+/// One connection is opened first, so that a wrong host, port, password or
+/// database fails at once with what went wrong, instead of the pool
+/// retrying until its acquire timeout ("pool timed out").
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    use sqlx::Connection;
     let options = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        sqlx::PgConnection::connect_with(&options),
+    )
+    .await;
+    let at = format!("{}:{}", options.get_host(), options.get_port());
+    match first {
+        Ok(Ok(connection)) => {
+            // Closing it is best effort; the pool opens its own.
+            let _ = connection.close().await;
+        }
+        Ok(Err(error)) => {
+            return Err(crate::error::ConfigError::new(
+                "database",
+                "url",
+                format!(
+                    "must reach a PostgreSQL server: {} at {at}",
+                    describe(&error)
+                ),
+            )
+            .into())
+        }
+        Err(_) => {
+            return Err(crate::error::ConfigError::new(
+                "database",
+                "url",
+                format!("must reach a PostgreSQL server: no answer from {at} within 10 s"),
+            )
+            .into())
+        }
+    }
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
@@ -348,4 +384,15 @@ pub(super) fn decode_keyed<T: FromAnyRow>(
             ))
         })
         .collect()
+}
+
+/// What a failed first connection means, for people.
+fn describe(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is the server running? check the host and port)".to_owned()
+        }
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
 }
