@@ -86,7 +86,10 @@ pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};
 pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
 };
-pub use crate::payload::{LoadedPayloads, Payload, PayloadSource, RowPayload, SqlPayload};
+pub use crate::payload::{
+    ColumnMapping, ColumnType, LoadedPayloads, Payload, PayloadSource, Rendering, RowPayload,
+    SqlPayload,
+};
 pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
 #[doc(hidden)]
 pub use crate::stale::FinderPlan;

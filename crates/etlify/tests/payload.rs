@@ -1,26 +1,29 @@
-//! SQL payloads: how column types become JSON properties, on each backend.
+//! SQL payloads: how column types become JSON properties, on each backend
+//! (`docs/MODELS.md`, "Column types"), declared types and renderings.
 
-use etlify::{Binding, Crm, ErrorKind, Model, SqlPayload};
+use etlify::{Binding, ColumnType, Crm, ErrorKind, Model, Rendering, SqlPayload};
 use serde_json::json;
 
 use crate::support::adapter::RecordingAdapter;
 use crate::support::{engine, TestDb};
 
-async fn sql_payload_maps_column_types_to_json(db: TestDb) {
+async fn payload_types_the_declared_column_type_decides_on_both_backends(db: TestDb) {
     db.migrate().await;
     let (ddl, insert) = if db.is_postgres() {
         (
             "CREATE TABLE things (id bigserial PRIMARY KEY, flag boolean, small int2, count int4, big int8, ratio float8, \
-             label text, code varchar(10), seen_at timestamp, seen_tz timestamptz, day date, extra jsonb, missing text)",
-            "INSERT INTO things (flag, small, count, big, ratio, label, code, seen_at, seen_tz, day, extra) VALUES \
-             (true, 2, 3, 9007199254740993, 2.5, 'Zoë', 'AB', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05+00', '2024-01-02', '{\"a\": [1, 2]}')",
+             label text, code varchar(10), seen_at timestamp, seen_tz timestamptz, day date, extra jsonb, missing text, \
+             price numeric(10, 2), whole numeric(10, 2))",
+            "INSERT INTO things (flag, small, count, big, ratio, label, code, seen_at, seen_tz, day, extra, price, whole) VALUES \
+             (true, 2, 3, 9007199254740993, 2.5, 'Zoë', 'AB', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05+00', '2024-01-02', '{\"a\": [1, 2]}', 12.50, 100)",
         )
     } else {
         (
             "CREATE TABLE things (id integer PRIMARY KEY, flag boolean, small integer, count integer, big integer, ratio real, \
-             label text, code varchar(10), seen_at datetime, seen_tz datetime, day date, extra text, missing text)",
-            "INSERT INTO things (flag, small, count, big, ratio, label, code, seen_at, seen_tz, day, extra) VALUES \
-             (1, 2, 3, 9007199254740993, 2.5, 'Zoë', 'AB', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05', '2024-01-02', '{\"a\": [1, 2]}')",
+             label text, code varchar(10), seen_at datetime(6), seen_tz datetime, day date, extra json, missing text, \
+             price decimal(10,2), whole decimal(10,2))",
+            "INSERT INTO things (flag, small, count, big, ratio, label, code, seen_at, seen_tz, day, extra, price, whole) VALUES \
+             (1, 2, 3, 9007199254740993, 2.5, 'Zoë', 'AB', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05', '2024-01-02', '{\"a\": [1, 2]}', 12.5, 100)",
         )
     };
     db.exec(ddl).await;
@@ -48,27 +51,105 @@ async fn sql_payload_maps_column_types_to_json(db: TestDb) {
         !payload.contains_key("id"),
         "the key column is not a property"
     );
-    if db.is_postgres() {
-        assert_eq!(payload["flag"], json!(true));
-        assert_eq!(payload["seen_at"], json!("2024-01-02T03:04:05.123456Z"));
-        assert_eq!(payload["seen_tz"], json!("2024-01-02T03:04:05Z"));
-        assert_eq!(payload["day"], json!("2024-01-02"));
-        assert_eq!(payload["extra"], json!({"a": [1, 2]}));
-    } else {
-        // SQLite stores what it was given: booleans as integers, dates as text.
-        assert_eq!(payload["flag"], json!(1));
-        assert_eq!(payload["seen_at"], json!("2024-01-02 03:04:05.123456"));
-        assert_eq!(payload["day"], json!("2024-01-02"));
-        assert_eq!(payload["extra"], json!("{\"a\": [1, 2]}"));
-    }
+    // The same JSON on both: SQLite's booleans (0/1), datetimes and dates
+    // (text), decimals (REAL) and JSON columns are read by their declared type.
+    assert_eq!(payload["flag"], json!(true));
+    assert_eq!(payload["seen_at"], json!("2024-01-02T03:04:05.123456Z"));
+    assert_eq!(payload["seen_tz"], json!("2024-01-02T03:04:05Z"));
+    assert_eq!(payload["day"], json!("2024-01-02"));
+    assert_eq!(payload["extra"], json!({"a": [1, 2]}));
+    assert_eq!(payload["price"], json!("12.5"));
+    assert_eq!(payload["whole"], json!("100"));
+
+    // The Rails rendering: the gem's `to_s` of a TimeWithZone and a BigDecimal.
+    let rails = SqlPayload::new("SELECT id, seen_at, price, whole, day FROM things")
+        .rendering(Rendering::Rails);
+    let loaded = etlify::PayloadSource::load(&rails, &db.store, &[etlify::ResourceId::new(1)])
+        .await
+        .unwrap();
+    let payload = loaded[&etlify::ResourceId::new(1)].clone().unwrap();
+    assert_eq!(payload["seen_at"], json!("2024-01-02 03:04:05 UTC"));
+    assert_eq!(payload["price"], json!("12.5"));
+    assert_eq!(payload["whole"], json!("100.0"));
+    assert_eq!(payload["day"], json!("2024-01-02"));
+}
+
+/// What the database cannot tell (expressions, JSON kept in text) is
+/// declared on the payload, column by column.
+async fn payload_types_declared_types_apply_to_expressions_and_text(db: TestDb) {
+    db.migrate().await;
+    db.exec("CREATE TABLE notes (id integer PRIMARY KEY, body text, flag integer)")
+        .await;
+    db.exec("INSERT INTO notes (id, body, flag) VALUES (1, '{\"k\": 0.25}', 1)")
+        .await;
+    let source = SqlPayload::new(
+        "SELECT id, body, flag, '2024-05-06 07:08:09' AS stamped, '12.50' AS amount FROM notes",
+    )
+    .column_type("body", ColumnType::Json)
+    .column_type("flag", ColumnType::Boolean)
+    .column_type("stamped", ColumnType::Timestamp)
+    .column_type("amount", ColumnType::Decimal)
+    .column_rendering("stamped", Rendering::Rails);
+    let loaded = etlify::PayloadSource::load(&source, &db.store, &[etlify::ResourceId::new(1)])
+        .await
+        .unwrap();
+    let payload = loaded[&etlify::ResourceId::new(1)].clone().unwrap();
+    assert_eq!(payload["body"], json!({"k": 0.25}));
+    assert_eq!(payload["flag"], json!(true));
+    assert_eq!(payload["stamped"], json!("2024-05-06 07:08:09 UTC"));
+    assert_eq!(payload["amount"], json!("12.5"));
+
+    // A declared type the value does not fit is refused, naming the column.
+    let wrong =
+        SqlPayload::new("SELECT id, body FROM notes").column_type("body", ColumnType::Integer);
+    let error = etlify::PayloadSource::load(&wrong, &db.store, &[etlify::ResourceId::new(1)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("column `body`") && error.contains("integer"),
+        "{error}"
+    );
+}
+
+/// PostgreSQL's own types: uuid, arrays, enums and citext (a Rails app's
+/// `t.uuid`, `array: true`, `create_enum`, `enable_extension "citext"`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_types_postgres_uuid_arrays_enums_and_citext() {
+    let db = TestDb::postgres().await;
+    db.migrate().await;
+    db.exec("CREATE EXTENSION IF NOT EXISTS citext").await;
+    db.exec("CREATE TYPE mood AS ENUM ('happy', 'sad')").await;
+    db.exec(
+        "CREATE TABLE people (id bigserial PRIMARY KEY, uid uuid, tags text[], scores int4[], mood mood, email citext)",
+    )
+    .await;
+    db.exec(
+        "INSERT INTO people (uid, tags, scores, mood, email) VALUES \
+         ('123e4567-e89b-12d3-a456-426614174000', ARRAY['a', NULL, 'b'], ARRAY[1, 2], 'sad', 'Ada@Example.com')",
+    )
+    .await;
+    let source = SqlPayload::new("SELECT id, uid, tags, scores, mood, email FROM people");
+    let loaded = etlify::PayloadSource::load(&source, &db.store, &[etlify::ResourceId::new(1)])
+        .await
+        .unwrap();
+    let payload = loaded[&etlify::ResourceId::new(1)].clone().unwrap();
+    assert_eq!(
+        payload["uid"],
+        json!("123e4567-e89b-12d3-a456-426614174000")
+    );
+    assert_eq!(payload["tags"], json!(["a", null, "b"]));
+    assert_eq!(payload["scores"], json!([1, 2]));
+    assert_eq!(payload["mood"], json!("sad"));
+    assert_eq!(payload["email"], json!("Ada@Example.com"));
 }
 
 async fn a_column_without_json_mapping_is_refused_with_a_cast_hint(db: TestDb) {
     db.migrate().await;
     let (ddl, insert) = if db.is_postgres() {
         (
-            "CREATE TABLE prices (id bigserial PRIMARY KEY, amount numeric(10, 2))",
-            "INSERT INTO prices (amount) VALUES (12.50)",
+            "CREATE TABLE prices (id bigserial PRIMARY KEY, amount bytea)",
+            "INSERT INTO prices (amount) VALUES ('\\x0102')",
         )
     } else {
         (
@@ -99,6 +180,7 @@ async fn a_column_without_json_mapping_is_refused_with_a_cast_hint(db: TestDb) {
 }
 
 crate::backend_tests!(
-    sql_payload_maps_column_types_to_json,
+    payload_types_the_declared_column_type_decides_on_both_backends,
+    payload_types_declared_types_apply_to_expressions_and_text,
     a_column_without_json_mapping_is_refused_with_a_cast_hint
 );

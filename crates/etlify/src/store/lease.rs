@@ -19,9 +19,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
 use tokio::task::JoinHandle;
 
+use super::backend::Dialect;
 use super::Store;
 use crate::error::Result;
 use crate::id::SyncKey;
@@ -171,25 +172,14 @@ impl Drop for Lease {
     }
 }
 
-/// `INSERT … ON CONFLICT (name) DO UPDATE … WHERE expired RETURNING name`:
-/// the names taken by `owner`.
-async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<String>> {
-    let dialect = store.dialect();
+/// `INSERT INTO etlify_leases (name, owner, expires_at) … ON CONFLICT (name)
+/// DO UPDATE … WHERE expired RETURNING name`, without its rows: the backend
+/// feeds them (`VALUES` on SQLite, arrays on PostgreSQL).
+pub(crate) fn take_statement(dialect: &dyn Dialect) -> InsertStatement {
     let mut insert = Query::insert();
     insert
         .into_table(Leases::Table)
-        .columns([Leases::Name, Leases::Owner, Leases::ExpiresAt]);
-    for name in names {
-        insert
-            .values([
-                Expr::val(name.as_str()),
-                Expr::val(owner),
-                dialect.now_plus(LEASE_TTL),
-            ])
-            // Internal invariant: three values for three columns.
-            .expect("values match the column list");
-    }
-    insert
+        .columns([Leases::Name, Leases::Owner, Leases::ExpiresAt])
         .on_conflict(
             OnConflict::column(Leases::Name)
                 .update_columns([Leases::Owner, Leases::ExpiresAt])
@@ -197,9 +187,12 @@ async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<St
                 .to_owned(),
         )
         .returning_col(Leases::Name);
-    let (sql, values) = store.build(&insert);
-    let rows: Vec<(String,)> = store.fetch_all(sql, values).await?;
-    Ok(rows.into_iter().map(|(name,)| name).collect())
+    insert
+}
+
+/// The names among `names` that `owner` took.
+async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<String>> {
+    store.backend().take_leases(owner, names, LEASE_TTL).await
 }
 
 async fn renew(store: &Store, owner: &str, names: &[String]) -> Result<()> {
@@ -209,7 +202,7 @@ async fn renew(store: &Store, owner: &str, names: &[String]) -> Result<()> {
             .table(Leases::Table)
             .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
             .and_where(Expr::col(Leases::Owner).eq(owner))
-            .and_where(Expr::col(Leases::Name).is_in(chunk.iter().map(String::as_str)));
+            .and_where(store.dialect().text_in(Expr::col(Leases::Name), chunk));
         let (sql, values) = store.build(&update);
         let renewed = store.execute(sql, values).await?;
         if renewed < chunk.len() as u64 {
@@ -229,7 +222,7 @@ async fn delete(store: &Store, owner: &str, names: &[String]) -> Result<()> {
         delete
             .from_table(Leases::Table)
             .and_where(Expr::col(Leases::Owner).eq(owner))
-            .and_where(Expr::col(Leases::Name).is_in(chunk.iter().map(String::as_str)));
+            .and_where(store.dialect().text_in(Expr::col(Leases::Name), chunk));
         let (sql, values) = store.build(&delete);
         store.execute(sql, values).await?;
     }

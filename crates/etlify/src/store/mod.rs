@@ -26,7 +26,7 @@ use sqlx::{PgPool, SqlitePool};
 use self::backend::{dialect, Backend, Dialect, Pool, Statement};
 use crate::error::{ConfigError, Result};
 use crate::id::ResourceId;
-use crate::payload::Payload;
+use crate::payload::{ColumnMapping, Payload};
 
 pub use self::backend::FromAnyRow;
 pub use self::sync_rows::SyncRow;
@@ -200,11 +200,28 @@ impl Store {
         key_column: &str,
         ids: &[ResourceId],
     ) -> Result<Vec<Result<Payload, String>>> {
+        self.select_json_by_ids_with(sql, key_column, ids, &ColumnMapping::default())
+            .await
+    }
+
+    /// Like [`Store::select_json_by_ids`], with declared column types and
+    /// renderings (see [`ColumnMapping`]).
+    pub async fn select_json_by_ids_with(
+        &self,
+        sql: &str,
+        key_column: &str,
+        ids: &[ResourceId],
+        mapping: &ColumnMapping,
+    ) -> Result<Vec<Result<Payload, String>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
-        self.backend.fetch_payload_rows(sql, values).await
+        let rows = self.backend.fetch_payload_rows(sql, values).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.and_then(|cells| json_value::row_to_json(cells, mapping)))
+            .collect())
     }
 
     /// Like [`Store::select_json_by_ids`], each row decoded as `T` (e.g. a

@@ -24,11 +24,14 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, FromRow, PgPool, SqlitePool};
 
+use super::json_value::Cell;
 use super::sync_rows::RowChange;
 use super::{BackendKind, Timestamp};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
-use crate::payload::Payload;
+
+/// A row of a payload query: each column's name and value.
+pub(crate) type Cells = Vec<(String, Cell)>;
 
 /// A statement built by the shared code, to render for one backend.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +105,9 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     /// `column IN (ids)`, in the form this backend plans best.
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr;
 
+    /// `column IN (values)` for text values, likewise.
+    fn text_in(&self, column: Expr, values: &[String]) -> Expr;
+
     /// `CREATE TABLE IF NOT EXISTS` of a sync-state table.
     fn create_table(&self, table: StateTable) -> &'static str;
 
@@ -130,6 +136,15 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Whether `table.column` accepts NULL (`false` when it does not exist).
     async fn column_is_nullable(&self, table: &str, column: &str) -> Result<bool>;
 
+    /// Takes, for `owner` and `ttl`, the leases among `names` that are free
+    /// or expired (`lease::take_statement`); returns the names taken.
+    async fn take_leases(
+        &self,
+        owner: &str,
+        names: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<Vec<String>>;
+
     /// Upserts sync rows that all carry the same kind of change.
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()>;
 
@@ -137,13 +152,14 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// needs it during a long run.
     async fn refresh_sync_statistics(&self) -> Result<()>;
 
-    /// Runs a payload query and decodes each row into a JSON object (one
-    /// property per column), or a message naming the column that failed.
+    /// Runs a payload query and decodes each row into typed cells (one per
+    /// column, after the column's declared type where the database keeps
+    /// one), or a message naming the column that failed.
     async fn fetch_payload_rows(
         &self,
         sql: String,
         values: SqlxValues,
-    ) -> Result<Vec<Result<Payload, String>>>;
+    ) -> Result<Vec<Result<Cells, String>>>;
 }
 
 /// The connection pool, executing statements the shared code built.

@@ -12,19 +12,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sea_query::extension::postgres::PgFunc;
 use sea_query::{Expr, ExprTrait, Func, PostgresQueryBuilder, Query, Value};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use serde_json::{Map, Value as Json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow, PgTypeInfo, PgTypeKind};
+use sqlx::types::{BigDecimal, Uuid};
 use sqlx::{AssertSqlSafe, Column, PgPool, Row, TypeInfo};
 
-use super::{key_error, Backend, Dialect, FromAnyRow, StateTable, Statement};
+use super::{key_error, Backend, Cells, Dialect, FromAnyRow, StateTable, Statement};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
-use crate::payload::Payload;
-use crate::store::json_value::{float, opt, unsupported};
+use crate::store::json_value::{unsupported, Cell};
+use crate::store::lease;
 use crate::store::sync_rows::{self, RowChange, UPSERT_COLUMNS};
 use crate::store::{BackendKind, Timestamp};
 
@@ -116,6 +116,10 @@ impl Dialect for PostgresDialect {
             "({NOW} + interval '{} milliseconds')",
             duration.as_millis()
         ))
+    }
+
+    fn text_in(&self, column: Expr, values: &[String]) -> Expr {
+        column.eq(PgFunc::any(Expr::val(values.to_vec())))
     }
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
@@ -266,6 +270,34 @@ impl Backend for PostgresBackend {
         Ok(nullable.as_deref() == Some("YES"))
     }
 
+    async fn take_leases(
+        &self,
+        owner: &str,
+        names: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        // The shared statement, fed by one array of names.
+        let mut source = Query::select();
+        source
+            .expr(Func::cust("UNNEST").arg(Expr::cust("$1::varchar[]")))
+            .expr(Expr::cust("$2::varchar"))
+            .expr(PostgresDialect.now_plus(ttl));
+        let mut insert = lease::take_statement(&PostgresDialect);
+        insert
+            .select_from(source)
+            // Internal invariant: three select expressions for three columns.
+            .expect("select list matches the column list");
+        // The statement binds no value of its own: `$1`, `$2` are bound here.
+        let sql = insert.to_string(PostgresQueryBuilder);
+        let taken: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(names)
+            .bind(owner)
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(taken.into_iter().map(|(name,)| name).collect())
+    }
+
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
         let Some((_, first)) = rows.first() else {
             return Ok(());
@@ -314,54 +346,110 @@ impl Backend for PostgresBackend {
         &self,
         sql: String,
         values: SqlxValues,
-    ) -> Result<Vec<Result<Payload, String>>> {
+    ) -> Result<Vec<Result<Cells, String>>> {
+        // Prepared (and cached): sqlx looks up the types of enum and
+        // extension columns while preparing, which an unnamed statement
+        // does not survive. A payload query's plan does not depend on how
+        // full the sync table is, unlike the finder's.
         let rows = sqlx::query_with(AssertSqlSafe(sql), values)
-            .persistent(false)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(row_to_json).collect())
+        Ok(rows.iter().map(row_to_cells).collect())
     }
 }
 
-/// A row as a JSON object: the column's declared type decides its JSON type.
-fn row_to_json(row: &PgRow) -> Result<Map<String, Json>, String> {
-    let mut map = Map::with_capacity(row.columns().len());
+/// A row's cells: the column's declared type decides. Enums, `citext` and
+/// other text-like types are read as text; arrays element by element.
+fn row_to_cells(row: &PgRow) -> Result<Cells, String> {
+    let mut cells = Vec::with_capacity(row.columns().len());
     for (i, column) in row.columns().iter().enumerate() {
-        let type_name = column.type_info().name().to_owned();
-        let err = |e: sqlx::Error| format!("column `{}`: {e}", column.name());
-        let value = match type_name.as_str() {
-            "BOOL" => opt(row.try_get::<Option<bool>, _>(i).map_err(err)?, Json::Bool),
-            "INT2" => opt(row.try_get::<Option<i16>, _>(i).map_err(err)?, Json::from),
-            "INT4" => opt(row.try_get::<Option<i32>, _>(i).map_err(err)?, Json::from),
-            "INT8" => opt(row.try_get::<Option<i64>, _>(i).map_err(err)?, Json::from),
-            "FLOAT4" => opt(row.try_get::<Option<f32>, _>(i).map_err(err)?, |f| {
-                float(f64::from(f))
-            }),
-            "FLOAT8" => opt(row.try_get::<Option<f64>, _>(i).map_err(err)?, float),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => opt(
-                row.try_get::<Option<String>, _>(i).map_err(err)?,
-                Json::String,
-            ),
-            "JSON" | "JSONB" => row
-                .try_get::<Option<Json>, _>(i)
-                .map_err(err)?
-                .unwrap_or(Json::Null),
-            "TIMESTAMP" => opt(
-                row.try_get::<Option<NaiveDateTime>, _>(i).map_err(err)?,
-                |ts| Json::String(ts.and_utc().to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            ),
-            "TIMESTAMPTZ" => opt(
-                row.try_get::<Option<DateTime<Utc>>, _>(i).map_err(err)?,
-                |ts| Json::String(ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-            ),
-            "DATE" => opt(row.try_get::<Option<NaiveDate>, _>(i).map_err(err)?, |d| {
-                Json::String(d.format("%Y-%m-%d").to_string())
-            }),
-            other => return Err(unsupported(column.name(), other)),
-        };
-        map.insert(column.name().to_owned(), value);
+        let cell = cell(row, i, column.type_info())
+            .map_err(|e| format!("column `{}`: {e}", column.name()))?
+            .ok_or_else(|| unsupported(column.name(), column.type_info().name()))?;
+        cells.push((column.name().to_owned(), cell));
     }
-    Ok(map)
+    Ok(cells)
+}
+
+/// The cell of column `i`, or `None` for a type with no JSON mapping.
+fn cell(row: &PgRow, i: usize, ty: &PgTypeInfo) -> Result<Option<Cell>, sqlx::Error> {
+    fn get<'r, T>(
+        row: &'r PgRow,
+        i: usize,
+        to_cell: impl FnOnce(T) -> Cell,
+    ) -> Result<Option<Cell>, sqlx::Error>
+    where
+        T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        Ok(Some(
+            row.try_get::<Option<T>, _>(i)?.map_or(Cell::Null, to_cell),
+        ))
+    }
+    let name = ty.name().to_ascii_uppercase();
+    match name.as_str() {
+        "BOOL" => get(row, i, Cell::Bool),
+        "INT2" => get(row, i, |v: i16| Cell::Int(i64::from(v))),
+        "INT4" => get(row, i, |v: i32| Cell::Int(i64::from(v))),
+        "INT8" => get(row, i, Cell::Int),
+        "FLOAT4" => get(row, i, |v: f32| Cell::Float(f64::from(v))),
+        "FLOAT8" => get(row, i, Cell::Float),
+        "NUMERIC" => get(row, i, |v: BigDecimal| Cell::Decimal(v.to_plain_string())),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => get(row, i, Cell::Text),
+        "UUID" => get(row, i, |v: Uuid| Cell::Text(v.to_string())),
+        "JSON" | "JSONB" => get(row, i, Cell::Json),
+        "TIMESTAMP" => get(row, i, Cell::Timestamp),
+        "TIMESTAMPTZ" => get(row, i, |v: DateTime<Utc>| Cell::Timestamp(v.naive_utc())),
+        "DATE" => get(row, i, Cell::Date),
+        // Sent by the server as their text: the label, the string.
+        _ if name == "CITEXT" || matches!(ty.kind(), PgTypeKind::Enum(_)) => Ok(Some(
+            row.try_get_unchecked::<Option<String>, _>(i)?
+                .map_or(Cell::Null, Cell::Text),
+        )),
+        _ => match ty.kind() {
+            PgTypeKind::Array(element) => array(row, i, element),
+            _ => Ok(None),
+        },
+    }
+}
+
+/// An array column, element by element.
+fn array(row: &PgRow, i: usize, element: &PgTypeInfo) -> Result<Option<Cell>, sqlx::Error> {
+    fn get<'r, T>(
+        row: &'r PgRow,
+        i: usize,
+        to_cell: impl Fn(T) -> Cell,
+    ) -> Result<Option<Cell>, sqlx::Error>
+    where
+        Vec<Option<T>>: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        Ok(Some(row.try_get::<Option<Vec<Option<T>>>, _>(i)?.map_or(
+            Cell::Null,
+            |items| {
+                Cell::Array(
+                    items
+                        .into_iter()
+                        .map(|item| item.map_or(Cell::Null, &to_cell))
+                        .collect(),
+                )
+            },
+        )))
+    }
+    match element.name().to_ascii_uppercase().as_str() {
+        "BOOL" => get(row, i, Cell::Bool),
+        "INT2" => get(row, i, |v: i16| Cell::Int(i64::from(v))),
+        "INT4" => get(row, i, |v: i32| Cell::Int(i64::from(v))),
+        "INT8" => get(row, i, Cell::Int),
+        "FLOAT4" => get(row, i, |v: f32| Cell::Float(f64::from(v))),
+        "FLOAT8" => get(row, i, Cell::Float),
+        "NUMERIC" => get(row, i, |v: BigDecimal| Cell::Decimal(v.to_plain_string())),
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => get(row, i, Cell::Text),
+        "UUID" => get(row, i, |v: Uuid| Cell::Text(v.to_string())),
+        "JSON" | "JSONB" => get(row, i, Cell::Json),
+        "DATE" => get(row, i, Cell::Date),
+        "TIMESTAMP" => get(row, i, Cell::Timestamp),
+        "TIMESTAMPTZ" => get(row, i, |v: DateTime<Utc>| Cell::Timestamp(v.naive_utc())),
+        _ => Ok(None),
+    }
 }
 
 /// Typed rows with their integer key (`serial` keys are int4, `bigserial` int8).

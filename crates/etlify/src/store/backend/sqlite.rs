@@ -6,24 +6,28 @@
 //!   clock; `CURRENT_TIMESTAMP` reads the same one with less precision).
 //! - Sync rows are upserted as multi-row `VALUES` with plain `?`
 //!   placeholders (numbered ones cost sqlx quadratic time, docs/ARCHITECTURE.md).
-//! - The storage class of each value decides its JSON type.
+//! - A payload column's declared type (`pragma_table_info` of the table it
+//!   comes from) decides its meaning where SQLite's storage class cannot
+//!   (booleans as 0/1, dates and timestamps as text, decimals as REAL);
+//!   expressions fall back to the storage class.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{Timelike, Utc};
 use sea_query::{Expr, ExprTrait, SqliteQueryBuilder, Value};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use serde_json::{Map, Value as Json};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{AssertSqlSafe, Row, SqlitePool, TypeInfo, ValueRef};
 
-use super::{key_error, Backend, Dialect, FromAnyRow, StateTable, Statement};
+use super::{key_error, Backend, Cells, Dialect, FromAnyRow, StateTable, Statement};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
-use crate::payload::Payload;
-use crate::store::json_value::{float, unsupported};
+use crate::store::json_value::{parse_date, parse_timestamp, unsupported, Cell};
+use crate::store::lease;
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::{BackendKind, Timestamp};
 
@@ -122,6 +126,10 @@ impl Dialect for SqliteDialect {
         column.is_in(ids.iter().map(|id| id.get()))
     }
 
+    fn text_in(&self, column: Expr, values: &[String]) -> Expr {
+        column.is_in(values.iter().map(String::as_str))
+    }
+
     fn create_table(&self, table: StateTable) -> &'static str {
         match table {
             StateTable::Sync => CREATE_SYNC,
@@ -140,11 +148,16 @@ impl Dialect for SqliteDialect {
 #[derive(Debug)]
 pub(crate) struct SqliteBackend {
     pool: SqlitePool,
+    /// Declared column types per table (`pragma_table_info`), read once.
+    declared: Mutex<HashMap<String, std::sync::Arc<HashMap<String, String>>>>,
 }
 
 impl SqliteBackend {
     pub(crate) fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            declared: Mutex::default(),
+        }
     }
 }
 
@@ -154,6 +167,10 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<SqlitePoo
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(Duration::from_secs(10))
+        // WAL with NORMAL sync (Rails' default too): commits are durable
+        // across a crash of the process, not of the machine; a commit no
+        // longer waits for an fsync (sync state is written per CRM request).
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
         // 16 MiB of page cache per connection (SQLite's default is 2 MiB): a
         // nothing-changed run over 100k records then stays in memory
         // (measured 5x faster; docs/BENCHMARKS.md).
@@ -207,6 +224,30 @@ impl Backend for SqliteBackend {
         Ok(not_null == Some(0))
     }
 
+    async fn take_leases(
+        &self,
+        owner: &str,
+        names: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        let mut insert = lease::take_statement(&SqliteDialect);
+        for name in names {
+            insert
+                .values([
+                    Expr::val(name.as_str()),
+                    Expr::val(owner),
+                    SqliteDialect.now_plus(ttl),
+                ])
+                // Internal invariant: three values for three columns.
+                .expect("values match the column list");
+        }
+        let (sql, values) = SqliteDialect.build((&insert).into());
+        let taken: Vec<(String,)> = sqlx::query_as_with(AssertSqlSafe(sql), values)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(taken.into_iter().map(|(name,)| name).collect())
+    }
+
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
         for chunk in rows.chunks(UPSERT_CHUNK) {
             let Some((_, first)) = chunk.first() else {
@@ -236,40 +277,151 @@ impl Backend for SqliteBackend {
         &self,
         sql: String,
         values: SqlxValues,
-    ) -> Result<Vec<Result<Payload, String>>> {
+    ) -> Result<Vec<Result<Cells, String>>> {
         let rows = sqlx::query_with(AssertSqlSafe(sql), values)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(row_to_json).collect())
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let kinds = self.declared_types(first).await?;
+        Ok(rows.iter().map(|row| row_to_cells(row, &kinds)).collect())
     }
 }
 
-/// A row as a JSON object: the value's storage class decides its type.
-fn row_to_json(row: &SqliteRow) -> Result<Map<String, Json>, String> {
-    use sqlx::Column;
-    let mut map = Map::with_capacity(row.columns().len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
-        let value = if raw.is_null() {
-            Json::Null
-        } else {
-            let type_name = raw.type_info().name().to_ascii_uppercase();
-            match type_name.as_str() {
-                "INTEGER" | "INT" | "BIGINT" | "BOOLEAN" => {
-                    Json::from(row.try_get::<i64, _>(i).map_err(|e| e.to_string())?)
+/// What a column's declared type (as Rails writes SQLite schemas) says it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    Boolean,
+    Date,
+    Timestamp,
+    Decimal,
+    Json,
+    Other,
+}
+
+fn declared(decl: &str) -> Declared {
+    let decl = decl.trim().to_ascii_lowercase();
+    if decl.starts_with("bool") {
+        Declared::Boolean
+    } else if decl == "date" {
+        Declared::Date
+    } else if decl.starts_with("datetime") || decl.starts_with("timestamp") {
+        Declared::Timestamp
+    } else if decl.starts_with("decimal") || decl.starts_with("numeric") {
+        Declared::Decimal
+    } else if decl == "json" || decl == "jsonb" {
+        Declared::Json
+    } else {
+        Declared::Other
+    }
+}
+
+impl SqliteBackend {
+    /// The declared type of each column of `row` that comes straight from
+    /// a table column (expressions have none), read once per table.
+    async fn declared_types(&self, row: &SqliteRow) -> Result<Vec<Declared>> {
+        use sqlx::Column;
+        let mut kinds = Vec::with_capacity(row.columns().len());
+        for column in row.columns() {
+            let kind = match column.origin() {
+                sqlx::ColumnOrigin::Table(origin) => {
+                    let table = origin.table.strip_prefix("main.").unwrap_or(&origin.table);
+                    self.declared_type(table, &origin.name)
+                        .await?
+                        .map_or(Declared::Other, |d| declared(&d))
                 }
-                "REAL" | "FLOAT" | "DOUBLE" | "NUMERIC" => {
-                    float(row.try_get::<f64, _>(i).map_err(|e| e.to_string())?)
-                }
-                "TEXT" | "DATETIME" | "DATE" | "TIME" => {
-                    Json::String(row.try_get::<String, _>(i).map_err(|e| e.to_string())?)
-                }
-                other => return Err(unsupported(column.name(), other)),
+                _ => Declared::Other,
+            };
+            kinds.push(kind);
+        }
+        Ok(kinds)
+    }
+
+    async fn declared_type(&self, table: &str, column: &str) -> Result<Option<String>> {
+        let cached = self
+            .declared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(table)
+            .cloned();
+        let columns = match cached {
+            Some(columns) => columns,
+            None => {
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, type FROM pragma_table_info(?)")
+                        .bind(table)
+                        .fetch_all(&self.pool)
+                        .await?;
+                let columns: std::sync::Arc<HashMap<String, String>> =
+                    std::sync::Arc::new(rows.into_iter().collect());
+                self.declared
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(table.to_owned(), columns.clone());
+                columns
             }
         };
-        map.insert(column.name().to_owned(), value);
+        Ok(columns.get(column).cloned())
     }
-    Ok(map)
+}
+
+/// A row's cells: the declared type decides where the table has one
+/// (booleans kept as 0/1, dates and timestamps kept as text, decimals kept
+/// as REAL), else the value's storage class.
+fn row_to_cells(row: &SqliteRow, kinds: &[Declared]) -> Result<Cells, String> {
+    use sqlx::Column;
+    let mut cells = Vec::with_capacity(row.columns().len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+        let err = |e: sqlx::Error| format!("column `{}`: {e}", column.name());
+        let cell = if raw.is_null() {
+            Cell::Null
+        } else {
+            let storage = raw.type_info().name().to_ascii_uppercase();
+            let kind = kinds.get(i).copied().unwrap_or(Declared::Other);
+            match (kind, storage.as_str()) {
+                (Declared::Boolean, "INTEGER") => {
+                    Cell::Bool(row.try_get::<i64, _>(i).map_err(err)? != 0)
+                }
+                (Declared::Decimal, "INTEGER") => {
+                    Cell::Decimal(row.try_get::<i64, _>(i).map_err(err)?.to_string())
+                }
+                // The shortest digits that read back as the stored REAL, as
+                // Rails casts it into a BigDecimal.
+                (Declared::Decimal, "REAL") => {
+                    Cell::Decimal(format!("{}", row.try_get::<f64, _>(i).map_err(err)?))
+                }
+                (_, "INTEGER") => Cell::Int(row.try_get::<i64, _>(i).map_err(err)?),
+                (_, "REAL") => Cell::Float(row.try_get::<f64, _>(i).map_err(err)?),
+                (kind, "TEXT") => {
+                    let text: String = row.try_get(i).map_err(err)?;
+                    text_cell(kind, text)
+                }
+                (_, other) => return Err(unsupported(column.name(), other)),
+            }
+        };
+        cells.push((column.name().to_owned(), cell));
+    }
+    Ok(cells)
+}
+
+/// Text read under a declared type; kept as text when it does not parse.
+fn text_cell(kind: Declared, text: String) -> Cell {
+    match kind {
+        Declared::Boolean => match text.to_ascii_lowercase().as_str() {
+            "t" | "true" | "1" => Cell::Bool(true),
+            "f" | "false" | "0" => Cell::Bool(false),
+            _ => Cell::Text(text),
+        },
+        Declared::Date => parse_date(&text).map_or(Cell::Text(text), Cell::Date),
+        Declared::Timestamp => parse_timestamp(&text).map_or(Cell::Text(text), Cell::Timestamp),
+        Declared::Decimal if text.trim().parse::<f64>().is_ok() => {
+            Cell::Decimal(text.trim().to_owned())
+        }
+        Declared::Json => serde_json::from_str(&text).map_or(Cell::Text(text), Cell::Json),
+        _ => Cell::Text(text),
+    }
 }
 
 /// Typed rows with their integer key.
