@@ -193,6 +193,14 @@ pub trait PayloadSource: Send + Sync + fmt::Debug {
     /// The column that identifies the record in this source's rows (named
     /// in configuration errors).
     fn key_column(&self) -> &str;
+
+    /// The CRM properties this source sends, when it can tell without
+    /// reading data; `build()` checks the binding's id property against
+    /// them. `None` (the default) skips that check.
+    async fn properties(&self, store: &Store) -> Result<Option<Vec<String>>> {
+        let _ = store;
+        Ok(None)
+    }
 }
 
 /// Post-processing of a SQL payload row, see [`SqlPayload::map`].
@@ -340,6 +348,24 @@ impl PayloadSource for SqlPayload {
 
     fn key_column(&self) -> &str {
         &self.key_column
+    }
+
+    /// The query's columns (minus the key unless it is sent), refusing a
+    /// column whose type has no JSON mapping before any row is read.
+    async fn properties(&self, store: &Store) -> Result<Option<Vec<String>>> {
+        let mut properties = Vec::new();
+        for (column, supported) in store.describe_columns(&self.sql).await? {
+            if let Err(type_name) = supported {
+                return Err(Error::Payload(crate::store::json_value::unsupported(
+                    &column, &type_name,
+                )));
+            }
+            if self.key_in_payload || column != self.key_column {
+                properties.push(column);
+            }
+        }
+        // A `map` closure may rename or add properties: not known here.
+        Ok(self.map.is_none().then_some(properties))
     }
 }
 

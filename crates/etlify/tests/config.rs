@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::NullAdapter;
-use etlify::{Binding, Crm, CrmRegistry, Error, ErrorKind, Etlify, Model, RateLimit, SqlPayload};
+use etlify::{
+    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Etlify, Model, RateLimit, SqlPayload,
+    SyncIf,
+};
 
 use crate::support::{engine, user_model, TestDb};
 
@@ -261,6 +264,63 @@ async fn config_missing_sync_tables_are_reported_by_build_with_the_fix(db: TestD
     assert!(message.contains("etlify migrate"), "{message}");
 }
 
+/// Bad inputs the database can tell (SPEC §7), each refused by `build()`
+/// naming the key and what is expected — before: the first run worked and
+/// every later run failed, or a raw database error named neither.
+async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let binding = || {
+        Binding::new("contacts", "email").payload(SqlPayload::new("SELECT id, email FROM users"))
+    };
+    let cases: Vec<(Binding, &str, &str)> = vec![
+        (
+            binding().dependency(Dependency::belongs_to("companies", "no_such_company_id")),
+            "foreign_key",
+            "no_such_company_id",
+        ),
+        (
+            binding().dependency(Dependency::through(vec![])),
+            "through",
+            "at least one",
+        ),
+        (
+            binding().stale_scope("users.no_such_column = 1"),
+            "stale_scope",
+            "valid SQL",
+        ),
+        (
+            binding().sync_if(SyncIf::Sql("email IS NOT".into())),
+            "sync_if",
+            "valid SQL",
+        ),
+    ];
+    for (binding, field, says) in cases {
+        let model = Model::new("User", "users").bind("hubspot", binding);
+        let err =
+            config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+        assert!(
+            err.location.starts_with("models.User.crms.hubspot"),
+            "{err}"
+        );
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+/// The id property must be one of the payload's properties (the adapter
+/// matches records by its value).
+async fn config_an_id_property_the_payload_does_not_return_is_refused(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "mail").payload(SqlPayload::new("SELECT id, email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.location, "models.User.crms.hubspot");
+    assert_eq!(err.field, "id_property");
+    assert!(err.to_string().contains("it returns: email"), "{err}");
+}
+
 /// A binding whose object type is empty, `.` or `..` is refused by
 /// `build()`, naming the field (before: 39 requests to a wrong endpoint and
 /// every record's error count raised, every run). (An empty id property is
@@ -297,7 +357,25 @@ async fn config_an_empty_external_id_is_refused(db: TestDb) {
     assert_eq!(err.field, "external_id", "{err}");
 }
 
+#[test]
+fn config_an_empty_token_is_refused() {
+    for token in ["", "   "] {
+        let err =
+            etlify::adapters::HubSpotAdapter::new(etlify::adapters::HubSpotConfig::new(token))
+                .unwrap_err();
+        assert_eq!(err.field, "token", "{err}");
+        let err = etlify::adapters::AirtableAdapter::new(etlify::adapters::AirtableConfig::new(
+            token,
+            "appSandbox0000001",
+        ))
+        .unwrap_err();
+        assert_eq!(err.field, "token", "{err}");
+    }
+}
+
 crate::backend_tests!(
+    config_an_id_property_the_payload_does_not_return_is_refused,
+    config_bad_dependencies_and_conditions_are_refused_naming_the_field,
     config_missing_sync_tables_are_reported_by_build_with_the_fix,
     config_empty_or_dot_object_types_are_refused,
     config_an_empty_external_id_is_refused,

@@ -537,7 +537,7 @@ async fn finder_f17_polymorphic_belongs_to_follows_each_target_table(db: TestDb)
     .await;
     let model = Model::new("Activity", "activities").bind(
         "hubspot",
-        Binding::new("notes", "hs_id")
+        Binding::new("notes", "subject_type")
             .payload(SqlPayload::new("SELECT id, subject_type FROM activities"))
             .dependency(Dependency::polymorphic_belongs_to(
                 "subject_id",

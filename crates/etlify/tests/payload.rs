@@ -144,7 +144,7 @@ async fn payload_types_postgres_uuid_arrays_enums_and_citext() {
     assert_eq!(payload["email"], json!("Ada@Example.com"));
 }
 
-async fn a_column_without_json_mapping_is_refused_with_a_cast_hint(db: TestDb) {
+async fn config_a_column_without_json_mapping_is_refused_by_build_with_a_cast_hint(db: TestDb) {
     db.migrate().await;
     let (ddl, insert) = if db.is_postgres() {
         (
@@ -164,17 +164,19 @@ async fn a_column_without_json_mapping_is_refused_with_a_cast_hint(db: TestDb) {
         Binding::new("products", "amount")
             .payload(SqlPayload::new("SELECT id, amount FROM prices")),
     );
-    let etlify = engine(
-        &db,
-        vec![Crm::new("hubspot", RecordingAdapter::new())],
-        vec![model],
-    )
-    .await;
-    let err = etlify.sync("hubspot", "Price", 1).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Payload);
+    // Refused by build(), before any run, naming the column and a cast.
+    let err = etlify::Etlify::builder(db.store.clone())
+        .crm(Crm::new("hubspot", RecordingAdapter::new()))
+        .model(model)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
     let message = err.to_string();
     assert!(
-        message.contains("column `amount`") && message.contains("cast"),
+        message.contains("models.Price.crms.hubspot")
+            && message.contains("column `amount`")
+            && message.contains("cast"),
         "{message}"
     );
 }
@@ -182,5 +184,5 @@ async fn a_column_without_json_mapping_is_refused_with_a_cast_hint(db: TestDb) {
 crate::backend_tests!(
     payload_types_the_declared_column_type_decides_on_both_backends,
     payload_types_declared_types_apply_to_expressions_and_text,
-    a_column_without_json_mapping_is_refused_with_a_cast_hint
+    config_a_column_without_json_mapping_is_refused_by_build_with_a_cast_hint
 );

@@ -223,6 +223,13 @@ impl HttpClient {
         token: &Secret,
         settings: HttpSettings,
     ) -> Result<Self, ConfigError> {
+        if token.expose().trim().is_empty() {
+            return Err(ConfigError::new(
+                "adapter",
+                "token",
+                "must not be empty (set it from the environment, e.g. HUBSPOT_TOKEN)",
+            ));
+        }
         let mut base_url = Url::parse(base_url).map_err(|e| {
             ConfigError::new(
                 "adapter",

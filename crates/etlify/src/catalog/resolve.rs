@@ -113,14 +113,68 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
 }
 
 /// Runs each payload query for an id that cannot exist: proves it parses
-/// and returns the key column, without reading data.
+/// and returns the key column, without reading data. `stale_scope` and SQL
+/// `sync_if` conditions are run the same way (`… WHERE (<condition>) LIMIT 0`).
 pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> Result<()> {
     for resolved in catalog.models() {
         let model = &resolved.model;
         for (crm_name, binding) in &model.bindings {
+            let location = format!("models.{}.crms.{crm_name}", model.get_resource_type());
+            let conditions = [
+                ("stale_scope", binding.get_stale_scope()),
+                (
+                    "sync_if",
+                    match binding.get_sync_if() {
+                        Some(crate::model::SyncIf::Sql(condition)) => Some(condition.as_str()),
+                        _ => None,
+                    },
+                ),
+            ];
+            for (field, condition) in conditions {
+                let Some(condition) = condition else {
+                    continue;
+                };
+                check_condition(store, model, condition)
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new(
+                            location.clone(),
+                            field,
+                            format!(
+                                "must be a valid SQL condition over table `{}`: {e}",
+                                model.get_table()
+                            ),
+                        )
+                    })?;
+            }
             let Some(payload) = binding.get_payload() else {
                 continue; // rejected by `resolve`
             };
+            let properties = payload.properties(store).await.map_err(|e| {
+                ConfigError::new(
+                    location.clone(),
+                    "payload",
+                    format!("must return columns with a JSON mapping: {e}"),
+                )
+            })?;
+            let id_property = binding.get_id_property();
+            if let (Some(properties), false, None) = (
+                properties,
+                id_property.is_empty(),
+                binding.get_external_id(),
+            ) {
+                if !properties.iter().any(|p| p == id_property) {
+                    return Err(ConfigError::new(
+                        location.clone(),
+                        "id_property",
+                        format!(
+                            "names `{id_property}`, which the payload query does not return (it returns: {})",
+                            properties.join(", ")
+                        ),
+                    )
+                    .into());
+                }
+            }
             payload
                 .load(store, &[ResourceId::new(i64::MIN)])
                 .await
@@ -228,7 +282,7 @@ fn resolve_model(
         }
         let mut resolved_dependencies = Vec::new();
         for dependency in binding.get_dependencies() {
-            resolved_dependencies.push(resolve_dependency(tables, &location, dependency)?);
+            resolved_dependencies.push(resolve_dependency(tables, &location, model, dependency)?);
         }
         dependencies.insert(crm_name.clone(), resolved_dependencies);
         let mut resolved_deps = Vec::new();
@@ -276,11 +330,39 @@ fn resolve_model(
 fn resolve_dependency(
     tables: &TableColumns,
     location: &str,
+    owner: &Model,
     dependency: &Dependency,
 ) -> Result<Dependency> {
     let location = format!("{location}.dependencies.{}", dependency.get_name());
     let mut resolved = dependency.clone();
     for path in resolved.paths_mut() {
+        if path.hops.is_empty() {
+            return Err(ConfigError::new(
+                location,
+                "through",
+                "must name at least one table to join (e.g. `Hop::has_many(\"memberships\", \"user_id\")`)",
+            )
+            .into());
+        }
+        // The column each hop joins on, on the table before it (a
+        // belongs_to's foreign key is on the owner's side).
+        for (index, hop) in path.hops.iter().enumerate() {
+            let Some(previous_column) = &hop.previous_column else {
+                continue;
+            };
+            let previous_table = match index {
+                0 => owner.get_table(),
+                _ => path.hops[index - 1].table.as_str(),
+            };
+            let columns = tables.of(&location, previous_table)?;
+            require_column(
+                columns,
+                &location,
+                "foreign_key",
+                previous_table,
+                previous_column,
+            )?;
+        }
         // A hop's primary key matters only when the next hop joins on it.
         let needs_primary_key: Vec<bool> = (0..path.hops.len())
             .map(|i| {
@@ -322,4 +404,20 @@ fn resolve_dependency(
         }
     }
     Ok(resolved)
+}
+
+/// Runs `SELECT pk FROM table WHERE (<condition>) LIMIT 0`: the database
+/// parses and plans the condition, reads nothing.
+async fn check_condition(store: &Store, model: &Model, condition: &str) -> Result<()> {
+    use sea_query::{Alias, Expr, Query};
+    let mut select = Query::select();
+    select
+        .column(Alias::new(model.get_primary_key()))
+        .from(Alias::new(model.get_table()))
+        // The condition is the user's SQL, as configured.
+        .and_where(Expr::cust(format!("({condition})")))
+        .limit(0);
+    let (sql, values) = store.build(&select);
+    store.fetch_all::<(i64,)>(sql, values).await?;
+    Ok(())
 }

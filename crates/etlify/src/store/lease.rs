@@ -195,36 +195,35 @@ async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<St
     store.backend().take_leases(owner, names, LEASE_TTL).await
 }
 
+/// Pushes the expiry of every lease `owner` holds (one owner token per
+/// acquisition, so no list of names is needed).
 async fn renew(store: &Store, owner: &str, names: &[String]) -> Result<()> {
-    for chunk in names.chunks(CHUNK) {
-        let mut update = Query::update();
-        update
-            .table(Leases::Table)
-            .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
-            .and_where(Expr::col(Leases::Owner).eq(owner))
-            .and_where(store.dialect().text_in(Expr::col(Leases::Name), chunk));
-        let (sql, values) = store.build(&update);
-        let renewed = store.execute(sql, values).await?;
-        if renewed < chunk.len() as u64 {
-            tracing::warn!(
-                message =
-                    "Some leases expired before their renewal; another process may hold them.",
-                lost = chunk.len() as u64 - renewed
-            );
-        }
+    let mut update = Query::update();
+    update
+        .table(Leases::Table)
+        .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
+        .and_where(Expr::col(Leases::Owner).eq(owner));
+    let (sql, values) = store.build(&update);
+    let renewed = store.execute(sql, values).await?;
+    if renewed < names.len() as u64 {
+        tracing::warn!(
+            message = "Some leases expired before their renewal; another process may hold them.",
+            lost = names.len() as u64 - renewed
+        );
     }
     Ok(())
 }
 
+/// Deletes every lease `owner` still holds.
 async fn delete(store: &Store, owner: &str, names: &[String]) -> Result<()> {
-    for chunk in names.chunks(CHUNK) {
-        let mut delete = Query::delete();
-        delete
-            .from_table(Leases::Table)
-            .and_where(Expr::col(Leases::Owner).eq(owner))
-            .and_where(store.dialect().text_in(Expr::col(Leases::Name), chunk));
-        let (sql, values) = store.build(&delete);
-        store.execute(sql, values).await?;
+    if names.is_empty() {
+        return Ok(());
     }
+    let mut delete = Query::delete();
+    delete
+        .from_table(Leases::Table)
+        .and_where(Expr::col(Leases::Owner).eq(owner));
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await?;
     Ok(())
 }

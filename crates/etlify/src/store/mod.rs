@@ -239,6 +239,15 @@ impl Store {
         self.pool.fetch_keyed(sql, values, key_column).await
     }
 
+    /// The columns a payload query returns, without running it: names, and
+    /// for a type with no JSON mapping `Err(type name)`.
+    pub(crate) async fn describe_columns(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<(String, std::result::Result<(), String>)>> {
+        self.backend.describe_columns(sql).await
+    }
+
     fn wrap_payload_query(
         &self,
         sql: &str,

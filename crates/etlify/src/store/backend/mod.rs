@@ -105,9 +105,6 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     /// `column IN (ids)`, in the form this backend plans best.
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr;
 
-    /// `column IN (values)` for text values, likewise.
-    fn text_in(&self, column: Expr, values: &[String]) -> Expr;
-
     /// `CREATE TABLE IF NOT EXISTS` of a sync-state table.
     fn create_table(&self, table: StateTable) -> &'static str;
 
@@ -151,6 +148,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Refreshes the sync table's planner statistics, where the database
     /// needs it during a long run.
     async fn refresh_sync_statistics(&self) -> Result<()>;
+
+    /// The columns `sql` returns, without running it: each name, and
+    /// `Err(type name)` for a type with no JSON mapping.
+    async fn describe_columns(&self, sql: &str) -> Result<Vec<(String, Result<(), String>)>>;
 
     /// Runs a payload query and decodes each row into typed cells (one per
     /// column, after the column's declared type where the database keeps

@@ -118,10 +118,6 @@ impl Dialect for PostgresDialect {
         ))
     }
 
-    fn text_in(&self, column: Expr, values: &[String]) -> Expr {
-        column.eq(PgFunc::any(Expr::val(values.to_vec())))
-    }
-
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
         let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
@@ -298,6 +294,28 @@ impl Backend for PostgresBackend {
         Ok(taken.into_iter().map(|(name,)| name).collect())
     }
 
+    async fn describe_columns(&self, sql: &str) -> Result<Vec<(String, Result<(), String>)>> {
+        use sqlx::{Executor, Statement};
+        let described = (&self.pool)
+            .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(
+                sql.to_owned(),
+            )))
+            .await?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|column| {
+                let ty = column.type_info();
+                let supported = if has_json_mapping(ty) {
+                    Ok(())
+                } else {
+                    Err(ty.name().to_owned())
+                };
+                (column.name().to_owned(), supported)
+            })
+            .collect())
+    }
+
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
         let Some((_, first)) = rows.first() else {
             return Ok(());
@@ -410,6 +428,41 @@ fn cell(row: &PgRow, i: usize, ty: &PgTypeInfo) -> Result<Option<Cell>, sqlx::Er
             _ => Ok(None),
         },
     }
+}
+
+/// Whether `cell` decodes columns of type `ty` (kept in step with it).
+fn has_json_mapping(ty: &PgTypeInfo) -> bool {
+    const SCALARS: [&str; 19] = [
+        "BOOL",
+        "INT2",
+        "INT4",
+        "INT8",
+        "FLOAT4",
+        "FLOAT8",
+        "NUMERIC",
+        "TEXT",
+        "VARCHAR",
+        "BPCHAR",
+        "NAME",
+        "CHAR",
+        "UUID",
+        "JSON",
+        "JSONB",
+        "TIMESTAMP",
+        "TIMESTAMPTZ",
+        "DATE",
+        "CITEXT",
+    ];
+    let name = ty.name().to_ascii_uppercase();
+    SCALARS.contains(&name.as_str())
+        || match ty.kind() {
+            PgTypeKind::Enum(_) => true,
+            PgTypeKind::Array(element) => {
+                let element = element.name().to_ascii_uppercase();
+                SCALARS.contains(&element.as_str()) && element != "CHAR" && element != "CITEXT"
+            }
+            _ => false,
+        }
 }
 
 /// An array column, element by element.

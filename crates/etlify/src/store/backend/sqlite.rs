@@ -65,10 +65,11 @@ const CREATE_HISTORY: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_schema_migrat
   "step" varchar NOT NULL,
   "applied_at" datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP)"#;
 
+/// Keyed by name alone (`WITHOUT ROWID`): one b-tree, not a table and an index.
 const CREATE_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_leases" (
   "name" varchar PRIMARY KEY NOT NULL,
   "owner" varchar NOT NULL,
-  "expires_at" datetime(6) NOT NULL)"#;
+  "expires_at" datetime(6) NOT NULL) WITHOUT ROWID"#;
 
 /// SQLite's SQL text.
 #[derive(Debug, Clone, Copy)]
@@ -124,10 +125,6 @@ impl Dialect for SqliteDialect {
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         column.is_in(ids.iter().map(|id| id.get()))
-    }
-
-    fn text_in(&self, column: Expr, values: &[String]) -> Expr {
-        column.is_in(values.iter().map(String::as_str))
     }
 
     fn create_table(&self, table: StateTable) -> &'static str {
@@ -246,6 +243,24 @@ impl Backend for SqliteBackend {
             .fetch_all(&self.pool)
             .await?;
         Ok(taken.into_iter().map(|(name,)| name).collect())
+    }
+
+    async fn describe_columns(&self, sql: &str) -> Result<Vec<(String, Result<(), String>)>> {
+        use sqlx::{Column, Executor, Statement};
+        let described = (&self.pool)
+            .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(
+                sql.to_owned(),
+            )))
+            .await?;
+        Ok(described
+            .columns()
+            .iter()
+            .map(|column| {
+                let ty = column.type_info().name().to_ascii_uppercase();
+                let supported = if ty == "BLOB" { Err(ty) } else { Ok(()) };
+                (column.name().to_owned(), supported)
+            })
+            .collect())
     }
 
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
