@@ -60,6 +60,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A run error of the CRM `crm_name`, naming it.
+    pub(crate) fn from_crm(crm_name: &str, error: AdapterError) -> Self {
+        Error::Adapter(error.crm(crm_name))
+    }
+
     /// Coarse classification of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

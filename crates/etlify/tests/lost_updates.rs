@@ -226,6 +226,32 @@ async fn x3_a_rate_limited_batch_request_is_not_a_record_error(db: TestDb) {
     assert!(again.is_complete());
 }
 
+/// A run error says which CRM it came from (several CRMs run in one
+/// process): throttled after the retries, the per-record sync and the batch
+/// run both name `hubspot`.
+async fn x3_a_throttled_run_error_names_its_crm(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let throttled =
+        || AdapterError::new(AdapterErrorKind::RateLimited, "429 Too Many Requests").status(429);
+    adapter.fail_next_upsert(throttled());
+    adapter.fail_next_upsert(throttled());
+    let etlify = hubspot_users(&db, adapter).await;
+    let error = etlify.sync("hubspot", "User", user).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Adapter);
+    assert!(
+        error.to_string().starts_with("hubspot: rate limited"),
+        "{error}"
+    );
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(
+        stats.interrupted[0].message.starts_with("hubspot: "),
+        "{:?}",
+        stats.interrupted
+    );
+}
+
 /// `last_error` is bounded on both backends.
 async fn x6_a_long_error_message_is_truncated_in_last_error(db: TestDb) {
     let db = db.with_app_schema().await;
@@ -322,6 +348,7 @@ crate::backend_tests!(
     x1_the_sync_time_is_taken_before_the_payload_is_read,
     x3_a_rate_limited_batch_request_is_not_a_record_error,
     x6_a_long_error_message_is_truncated_in_last_error,
+    x3_a_throttled_run_error_names_its_crm,
     x3_an_outage_longer_than_the_retries_interrupts_only_that_crm,
     x4_sync_state_is_written_after_each_crm_request,
 );

@@ -42,6 +42,9 @@ pub struct AdapterError {
     /// The vendor's structured details (per-input or per-property errors),
     /// as it sent them.
     pub details: Option<Box<serde_json::Value>>,
+    /// The registered CRM the error came from, set by the engine (errors
+    /// that end a run name their CRM).
+    pub crm: Option<String>,
 }
 
 impl AdapterError {
@@ -55,7 +58,14 @@ impl AdapterError {
             correlation_id: None,
             retry_after: None,
             details: None,
+            crm: None,
         }
+    }
+
+    /// Names the registered CRM the error came from.
+    pub fn crm(mut self, crm_name: impl Into<String>) -> Self {
+        self.crm = Some(crm_name.into());
+        self
     }
 
     /// Sets the HTTP status.
@@ -123,6 +133,9 @@ impl fmt::Display for AdapterError {
             AdapterErrorKind::Transient => "transient failure",
             AdapterErrorKind::Other => "CRM error",
         };
+        if let Some(crm) = &self.crm {
+            write!(f, "{crm}: ")?;
+        }
         write!(f, "{kind}")?;
         if let Some(status) = self.status {
             write!(f, " (HTTP {status})")?;

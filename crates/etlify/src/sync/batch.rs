@@ -283,7 +283,7 @@ impl<'a> BatchSynchronizer<'a> {
                 single.extend(gone.into_iter().map(|(i, _)| i));
                 recorder.record(ready, decided).await?;
                 if let Err(error) = sent {
-                    return Err(Error::Adapter(error));
+                    return Err(Error::from_crm(crm.get_name(), error));
                 }
             }
         }
@@ -300,7 +300,7 @@ impl<'a> BatchSynchronizer<'a> {
                 Err(error) if error.is_record_error() => {
                     recorder.record(ready, vec![(index, Err(error))]).await?
                 }
-                Err(error) => return Err(Error::Adapter(error)),
+                Err(error) => return Err(Error::from_crm(crm.get_name(), error)),
             }
         }
         Ok(())

@@ -59,7 +59,7 @@ impl<'a> Deleter<'a> {
                 Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => {
                     DeleteOutcome::AlreadyGone
                 }
-                Err(error) => return Err(Error::Adapter(error)),
+                Err(error) => return Err(Error::from_crm(crm_name, error)),
             };
             sync_rows::forget_remote(store, &key).await?;
             Ok(outcome)

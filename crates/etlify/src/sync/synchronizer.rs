@@ -185,7 +185,7 @@ impl<'a> Synchronizer<'a> {
             Err(error) if error.is_record_error() => {
                 self.fail(key, RecordError::from_adapter(&error)).await
             }
-            Err(error) => Err(Error::Adapter(error)),
+            Err(error) => Err(Error::from_crm(&key.crm_name, error)),
         }
     }
 
