@@ -44,7 +44,7 @@ pub struct AdapterError {
     pub details: Option<Box<serde_json::Value>>,
     /// The registered CRM the error came from, set by the engine (errors
     /// that end a run name their CRM).
-    pub crm: Option<String>,
+    pub crm: Option<Box<str>>,
 }
 
 impl AdapterError {
@@ -64,7 +64,7 @@ impl AdapterError {
 
     /// Names the registered CRM the error came from.
     pub fn crm(mut self, crm_name: impl Into<String>) -> Self {
-        self.crm = Some(crm_name.into());
+        self.crm = Some(crm_name.into().into_boxed_str());
         self
     }
 
