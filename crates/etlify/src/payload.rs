@@ -333,15 +333,23 @@ impl SqlPayload {
 impl PayloadSource for SqlPayload {
     async fn load(&self, store: &Store, ids: &[ResourceId]) -> Result<LoadedPayloads> {
         let mut loaded = LoadedPayloads::with_capacity(ids.len());
-        for row in store
-            .select_json_by_ids_with(&self.sql, &self.key_column, ids, &self.mapping)
-            .await?
-        {
-            // A column without a JSON mapping fails for every row alike: it
-            // is a mistake in the query, not in one record.
-            let row = row.map_err(Error::Payload)?;
-            let (id, payload) = self.finish(row)?;
-            loaded.insert(id, payload);
+        let rows = store
+            .select_payloads_by_ids(&self.sql, &self.key_column, ids, &self.mapping)
+            .await?;
+        for (key, row) in rows {
+            match (key, row) {
+                (_, Ok(row)) => {
+                    let (id, payload) = self.finish(row)?;
+                    loaded.insert(id, payload);
+                }
+                // A value that does not fit: that record fails, the others go on.
+                (Some(id), Err(message)) => {
+                    loaded.insert(id, Err(message));
+                }
+                // A row without a readable key, or a column without a JSON
+                // mapping: a mistake in the query, the same for every row.
+                (None, Err(message)) => return Err(Error::Payload(message)),
+            }
         }
         Ok(loaded)
     }

@@ -99,21 +99,30 @@ async fn payload_types_declared_types_apply_to_expressions_and_text(db: TestDb) 
     assert_eq!(payload["stamped"], json!("2024-05-06 07:08:09 UTC"));
     assert_eq!(payload["amount"], json!("12.5"));
 
-    // A declared type the value does not fit is refused, naming the column.
+    // A value that does not fit its declared type fails that record alone,
+    // naming the column; the other records are loaded.
+    db.exec("INSERT INTO notes (id, body, flag) VALUES (2, '17', 0)")
+        .await;
     let wrong =
         SqlPayload::new("SELECT id, body FROM notes").column_type("body", ColumnType::Integer);
-    let error = etlify::PayloadSource::load(&wrong, &db.store, &[etlify::ResourceId::new(1)])
-        .await
-        .unwrap_err()
-        .to_string();
+    let loaded = etlify::PayloadSource::load(
+        &wrong,
+        &db.store,
+        &[etlify::ResourceId::new(1), etlify::ResourceId::new(2)],
+    )
+    .await
+    .unwrap();
+    let error = loaded[&etlify::ResourceId::new(1)].clone().unwrap_err();
     assert!(
         error.contains("column `body`") && error.contains("integer"),
         "{error}"
     );
+    assert_eq!(
+        loaded[&etlify::ResourceId::new(2)].clone().unwrap()["body"],
+        json!(17)
+    );
 }
 
-/// PostgreSQL's own types: uuid, arrays, enums and citext (a Rails app's
-/// `t.uuid`, `array: true`, `create_enum`, `enable_extension "citext"`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payload_types_postgres_uuid_arrays_enums_and_citext() {
     let db = TestDb::postgres().await;

@@ -327,6 +327,27 @@ mod tests {
             Ok(Cell::Decimal("12.5".into()))
         );
         assert_eq!(coerce(Cell::Null, ColumnType::Integer), Ok(Cell::Null));
+        assert_eq!(
+            coerce(Cell::Text(" 42 ".into()), ColumnType::Integer),
+            Ok(Cell::Int(42))
+        );
+        assert_eq!(
+            coerce(Cell::Float(3.0), ColumnType::Integer),
+            Ok(Cell::Int(3))
+        );
+        assert_eq!(
+            coerce(Cell::Int(2), ColumnType::Float),
+            Ok(Cell::Float(2.0))
+        );
+        assert_eq!(
+            coerce(Cell::Int(7), ColumnType::String),
+            Ok(Cell::Text("7".into()))
+        );
+        assert_eq!(
+            coerce(Cell::Text("2024-05-06 07:08:09".into()), ColumnType::Date),
+            Ok(Cell::Date(NaiveDate::from_ymd_opt(2024, 5, 6).unwrap()))
+        );
+        assert!(coerce(Cell::Float(2.5), ColumnType::Integer).is_err());
         let refused = coerce(Cell::Int(7), ColumnType::Boolean).unwrap_err();
         assert!(
             refused.contains("boolean") && refused.contains('7'),

@@ -224,6 +224,43 @@ impl Store {
             .collect())
     }
 
+    /// Like [`Store::select_json_by_ids_with`], each row with its key (when
+    /// the key column reads as an integer), so that a value that does not
+    /// fit its declared type fails that record alone.
+    pub(crate) async fn select_payloads_by_ids(
+        &self,
+        sql: &str,
+        key_column: &str,
+        ids: &[ResourceId],
+        mapping: &ColumnMapping,
+    ) -> Result<Vec<(Option<ResourceId>, Result<Payload, String>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
+        let rows = self.backend.fetch_payload_rows(sql, values).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| match row {
+                Ok(cells) => {
+                    let key =
+                        cells
+                            .iter()
+                            .find(|(name, _)| name == key_column)
+                            .and_then(|(_, cell)| match cell {
+                                json_value::Cell::Int(i) => Some(ResourceId::new(*i)),
+                                json_value::Cell::Text(t) | json_value::Cell::Decimal(t) => {
+                                    t.parse().ok().map(ResourceId::new)
+                                }
+                                _ => None,
+                            });
+                    (key, json_value::row_to_json(cells, mapping))
+                }
+                Err(message) => (None, Err(message)),
+            })
+            .collect())
+    }
+
     /// Like [`Store::select_json_by_ids`], each row decoded as `T` (e.g. a
     /// `#[derive(sqlx::FromRow)]` struct) with its integer key.
     pub async fn select_rows_by_ids<T: FromAnyRow>(
