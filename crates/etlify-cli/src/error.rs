@@ -1,0 +1,51 @@
+//! What the command says when it fails, and its exit status.
+
+use std::fmt;
+
+/// Exit statuses scripts can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Some records failed (the run went on with the others).
+    RecordsFailed = 1,
+    /// The configuration is wrong; nothing ran.
+    Config = 2,
+    /// The run could not go on (database, CRM unreachable or refusing us).
+    Run = 3,
+}
+
+/// A failure of the command: a sentence saying what to do, and its status.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl CliError {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Config,
+            message: message.into(),
+        }
+    }
+
+    /// An engine error: configuration mistakes exit 2, the rest 3.
+    pub(crate) fn engine(path: &str, error: etlify::Error) -> Self {
+        match error.kind() {
+            etlify::ErrorKind::Config => Self::config(format!("{path}: {error}")),
+            etlify::ErrorKind::Schema => Self {
+                exit: Exit::Config,
+                message: error.to_string(),
+            },
+            _ => Self {
+                exit: Exit::Run,
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,225 @@
+//! The configuration file (`etlify.toml`) as written: serde types, unknown
+//! keys rejected. `settings.rs` turns it into the engine's declarations.
+
+use std::collections::BTreeMap;
+
+use indexmap_free::OrderedMap;
+use serde::Deserialize;
+
+/// Declaration order matters (models sync in the order declared), so maps
+/// keep the file's order.
+pub(crate) mod indexmap_free {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+
+    /// A map that keeps its keys in file order.
+    #[derive(Debug, Clone)]
+    pub(crate) struct OrderedMap<V>(pub Vec<(String, V)>);
+
+    impl<V> Default for OrderedMap<V> {
+        fn default() -> Self {
+            Self(Vec::new())
+        }
+    }
+
+    impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Entries<V>(PhantomData<V>);
+            impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+                type Value = OrderedMap<V>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a table")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some((key, value)) = map.next_entry::<String, V>()? {
+                        entries.push((key, value));
+                    }
+                    Ok(OrderedMap(entries))
+                }
+            }
+            deserializer.deserialize_map(Entries(PhantomData))
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    /// Where the application's tables and the sync state are.
+    pub database: Database,
+    /// Settings of the engine.
+    #[serde(default)]
+    pub etlify: Option<Engine>,
+    /// The CRMs, by name.
+    pub crms: OrderedMap<CrmFile>,
+    /// The models, by resource type (`User`, as the Rails gem names them).
+    #[serde(default)]
+    pub models: OrderedMap<ModelFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Database {
+    /// `sqlite://path` or `postgres://…`; `${ENV}` allowed.
+    pub url: String,
+    /// Connections in the pool.
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Engine {
+    /// Consecutive failures after which a record is left alone (default 3).
+    pub max_sync_errors: Option<u32>,
+    /// How far before the read `last_synced_at` is put, e.g. `"1s"`.
+    pub commit_margin: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AdapterKind {
+    Hubspot,
+    Airtable,
+    Null,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CrmFile {
+    /// `hubspot`, `airtable` or `null`.
+    pub adapter: AdapterKind,
+    /// Access token; `${ENV}` (never written in the file itself).
+    pub token: Option<String>,
+    /// Another API base URL (a proxy, the sandbox).
+    pub base_url: Option<String>,
+    /// Airtable base id (`app…`).
+    pub base_id: Option<String>,
+    /// Default `true`.
+    pub enabled: Option<bool>,
+    pub rate_limit: Option<RateLimitFile>,
+    pub max_sync_errors: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitFile {
+    pub max_requests: u32,
+    /// A duration, e.g. `"10s"`.
+    pub period: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelFile {
+    pub table: String,
+    pub primary_key: Option<String>,
+    /// Timestamp column; `"none"` for none; default `updated_at`, else `created_at`.
+    pub timestamp: Option<String>,
+    pub sti: Option<StiFile>,
+    /// The model's binding per CRM.
+    pub crms: OrderedMap<BindingFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StiFile {
+    pub column: String,
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BindingFile {
+    pub object_type: String,
+    #[serde(default)]
+    pub id_property: String,
+    /// The payload query: its columns are the CRM properties.
+    pub payload: String,
+    pub key_column: Option<String>,
+    /// Column types the database cannot tell: `"boolean"`, or
+    /// `{ type = "timestamp", rendering = "rails" }`.
+    #[serde(default)]
+    pub types: BTreeMap<String, ColumnFile>,
+    /// `iso8601` (default) or `rails`.
+    pub rendering: Option<RenderingFile>,
+    #[serde(default)]
+    pub dependencies: Vec<DependencyFile>,
+    #[serde(default)]
+    pub sync_dependencies: Vec<SyncDependencyFile>,
+    pub stale_scope: Option<String>,
+    pub sync_if: Option<String>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TypeFile {
+    Boolean,
+    Integer,
+    Float,
+    Decimal,
+    String,
+    Json,
+    Date,
+    Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RenderingFile {
+    Iso8601,
+    Rails,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ColumnFile {
+    Type(TypeFile),
+    Detailed(ColumnDetail),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ColumnDetail {
+    #[serde(rename = "type")]
+    pub column_type: Option<TypeFile>,
+    pub rendering: Option<RenderingFile>,
+}
+
+/// One dependency: exactly one of the association keys.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DependencyFile {
+    pub belongs_to: Option<String>,
+    pub has_many: Option<String>,
+    pub has_one: Option<String>,
+    /// `habtm = "tags"` with `join_table`, `foreign_key`, `association_foreign_key`.
+    pub habtm: Option<String>,
+    pub join_table: Option<String>,
+    pub association_foreign_key: Option<String>,
+    /// A chain of hops, each a `belongs_to`/`has_many`/`has_one` table.
+    pub through: Option<Vec<DependencyFile>>,
+    /// `polymorphic_belongs_to = "subject_id"` with `type_column` and `targets`.
+    pub polymorphic_belongs_to: Option<String>,
+    pub type_column: Option<String>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+    pub foreign_key: Option<String>,
+    /// The referenced key of a belongs_to (Rails' `primary_key:`).
+    pub primary_key: Option<String>,
+    /// Polymorphic `as:` of a has_one/has_many: `{ column = "notable_type", value = "User" }`.
+    #[serde(rename = "as")]
+    pub polymorphic_as: Option<StiFile>,
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncDependencyFile {
+    pub model: String,
+    pub foreign_key: String,
+}

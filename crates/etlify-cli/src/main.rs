@@ -1,0 +1,283 @@
+//! `etlify`: keeps a subset of an application's database mirrored in CRMs,
+//! configured by a TOML file beside it (`docs/CLI.md`).
+//!
+//! A thin shell over the `etlify` library: reading the file is `file.rs`
+//! and `settings.rs`, each command below calls the library.
+
+mod error;
+mod file;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use etlify::{BatchSyncOptions, Etlify, MigrateOptions, Store};
+use serde_json::json;
+
+use crate::error::{CliError, Exit};
+use crate::settings::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "etlify",
+    version,
+    about = "Keeps a subset of your database mirrored in CRMs, idempotently",
+    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error."
+)]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "ETLIFY_CONFIG",
+        default_value = "etlify.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates or upgrades the sync-state tables (also a database the Rails gem created).
+    Migrate {
+        /// CRM name for rows of a gem schema older than multi-CRM support.
+        #[arg(long)]
+        default_crm_name: Option<String>,
+        /// Undoes what `migrate` changed.
+        #[arg(long)]
+        revert: bool,
+    },
+    /// Checks the configuration and the sync-state schema against the database.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts what a sync would process, per model and CRM; sends and writes nothing.
+    Plan {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Syncs every stale record (or every record with --full).
+    Sync {
+        #[command(flatten)]
+        selection: Selection,
+        /// Records per page.
+        #[arg(long)]
+        batch_size: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Selection {
+    /// Only this CRM.
+    #[arg(long)]
+    crm: Option<String>,
+    /// Only these models (repeat the option).
+    #[arg(long)]
+    model: Vec<String>,
+    /// Every record in scope, not only stale ones (a full reconcile).
+    #[arg(long)]
+    full: bool,
+}
+
+impl Selection {
+    fn options(&self) -> BatchSyncOptions {
+        let mut options = BatchSyncOptions::new().full_reconcile(self.full);
+        if let Some(crm) = &self.crm {
+            options = options.crm(crm);
+        }
+        if !self.model.is_empty() {
+            options = options.models(self.model.clone());
+        }
+        options
+    }
+}
+
+async fn store(settings: &Settings) -> Result<Store, CliError> {
+    Store::connect_with(&settings.database_url, &settings.store)
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))
+}
+
+async fn engine(settings: Settings) -> Result<Etlify, CliError> {
+    let store = store(&settings).await?;
+    let mut builder = Etlify::builder(store).config(settings.config);
+    for crm in settings.crms {
+        builder = builder.crm(crm);
+    }
+    for model in settings.models {
+        builder = builder.model(model);
+    }
+    builder
+        .build()
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))
+}
+
+async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
+    let settings = settings::load(&cli.config)?;
+    let path = settings.path.clone();
+    match cli.command {
+        Command::Migrate {
+            default_crm_name,
+            revert,
+        } => {
+            let store = store(&settings).await?;
+            if revert {
+                etlify::revert_migration(&store)
+                    .await
+                    .map_err(|e| CliError::engine(&path, e))?;
+                println!("Reverted what etlify migrate changed.");
+            } else {
+                let options = MigrateOptions { default_crm_name };
+                etlify::migrate(&store, &options)
+                    .await
+                    .map_err(|e| CliError::engine(&path, e))?;
+                println!("The sync-state tables are up to date.");
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Check { json } => {
+            let etlify = engine(settings).await?;
+            let models = etlify.models().count();
+            let crms = etlify.crms().names().count();
+            if json {
+                println!("{}", json!({"ok": true, "models": models, "crms": crms}));
+            } else {
+                println!("{path}: {models} models, {crms} CRMs, schema up to date.");
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Plan { selection, json } => {
+            let etlify = engine(settings).await?;
+            let entries = etlify
+                .plan(&selection.options())
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            let total: usize = entries.iter().map(|e| e.records).sum();
+            if json {
+                let entries: Vec<_> = entries
+                    .iter()
+                    .map(|e| json!({"model": e.model, "crm": e.crm, "records": e.records}))
+                    .collect();
+                println!("{}", json!({"total": total, "entries": entries}));
+            } else {
+                for entry in &entries {
+                    println!(
+                        "{:<20} {:<12} {:>10}",
+                        entry.model, entry.crm, entry.records
+                    );
+                }
+                println!("{total} records would be processed (nothing was sent or written).");
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Sync {
+            selection,
+            batch_size,
+            json,
+        } => {
+            let etlify = engine(settings).await?;
+            let mut options = selection.options();
+            if let Some(size) = batch_size {
+                options = options.batch_size(size);
+            }
+            let stats = etlify
+                .batch_sync(&options)
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            let counts = |s: &etlify::BatchStats| {
+                json!({
+                    "synced": s.synced, "not_modified": s.not_modified, "skipped": s.skipped,
+                    "buffered": s.buffered, "errors": s.errors, "disabled": s.disabled,
+                })
+            };
+            if json {
+                let per_crm: serde_json::Map<String, serde_json::Value> = stats
+                    .per_crm
+                    .iter()
+                    .map(|(crm, s)| (crm.clone(), counts(s)))
+                    .collect();
+                let interrupted: Vec<_> = stats
+                    .interrupted
+                    .iter()
+                    .map(|i| json!({"crm": i.crm, "model": i.model, "retriable": i.retriable, "message": i.message}))
+                    .collect();
+                let mut report = counts(&stats.outcomes);
+                if let Some(object) = report.as_object_mut() {
+                    object.insert("total".into(), json!(stats.total));
+                    object.insert("per_crm".into(), json!(per_crm));
+                    let per_model: serde_json::Map<String, serde_json::Value> = stats
+                        .per_model
+                        .iter()
+                        .map(|(model, n)| (model.clone(), json!(n)))
+                        .collect();
+                    object.insert("per_model".into(), json!(per_model));
+                    object.insert("busy".into(), json!(stats.busy));
+                    object.insert("interrupted".into(), json!(interrupted));
+                }
+                println!("{report}");
+            } else {
+                println!(
+                    "{} records: {} synced, {} not modified, {} skipped, {} buffered, {} errors",
+                    stats.total,
+                    stats.outcomes.synced,
+                    stats.outcomes.not_modified,
+                    stats.outcomes.skipped,
+                    stats.outcomes.buffered,
+                    stats.errors
+                );
+                for crm in &stats.busy {
+                    println!(
+                        "{crm}: another sync of this CRM is running; skipped (run again later)."
+                    );
+                }
+                for stop in &stats.interrupted {
+                    println!("{} {}: stopped: {}", stop.crm, stop.model, stop.message);
+                }
+            }
+            if !stats.interrupted.is_empty() {
+                return Err(CliError {
+                    exit: Exit::Run,
+                    message: "the run stopped short for some CRMs; run again later (records already synced are not sent again)".into(),
+                });
+            }
+            Ok(if stats.errors > 0 {
+                Exit0OrRecords::RecordsFailed
+            } else {
+                Exit0OrRecords::Ok
+            })
+        }
+    }
+}
+
+/// A completed command: everything fine, or some records failed.
+enum Exit0OrRecords {
+    Ok,
+    RecordsFailed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("etlify: cannot start: {error}");
+            return ExitCode::from(Exit::Run as u8);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Exit0OrRecords::Ok) => ExitCode::SUCCESS,
+        Ok(Exit0OrRecords::RecordsFailed) => ExitCode::from(Exit::RecordsFailed as u8),
+        Err(error) => {
+            eprintln!("etlify: {error}");
+            ExitCode::from(error.exit as u8)
+        }
+    }
+}

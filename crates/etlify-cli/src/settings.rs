@@ -1,0 +1,374 @@
+//! From the file to the engine: `${ENV}` secrets, durations, dependency
+//! kinds, column types — every mistake named by its key path.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use etlify::adapters::{
+    AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, NullAdapter,
+};
+use etlify::{
+    Binding, ColumnType, Config, Crm, Dependency, Hop, Model, RateLimit, Rendering, SqlPayload,
+    StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+};
+
+use crate::error::CliError;
+use crate::file::{
+    AdapterKind, BindingFile, ColumnFile, CrmFile, DependencyFile, File, ModelFile, RenderingFile,
+    TypeFile,
+};
+
+/// A configuration file, read and checked (without the database).
+pub(crate) struct Settings {
+    pub path: String,
+    pub database_url: String,
+    pub store: StoreOptions,
+    pub config: Config,
+    pub crms: Vec<Crm>,
+    pub models: Vec<Model>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL may carry a password.
+        f.debug_struct("Settings")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Reads and checks `path`.
+pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::config(format!(
+            "cannot read the configuration file {shown}: {e} (create one with `etlify init`, or pass --config)"
+        ))
+    })?;
+    let file: File =
+        serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_owned();
+            CliError::config(format!("{shown}: {at}: {message}"))
+        })?;
+    let at = |key: &str| format!("{shown}: {key}");
+    let mut config = Config::default();
+    if let Some(engine) = &file.etlify {
+        if let Some(max) = engine.max_sync_errors {
+            config = config.max_sync_errors(max);
+        }
+        if let Some(margin) = &engine.commit_margin {
+            config = config.commit_margin(duration(margin, &at("etlify.commit_margin"))?);
+        }
+    }
+    let mut store = StoreOptions::new();
+    if let Some(max) = file.database.max_connections {
+        store = store.max_connections(max);
+    }
+    let database_url = interpolate(&file.database.url, &at("database.url"))?;
+    let mut crms = Vec::new();
+    for (name, crm) in &file.crms.0 {
+        crms.push(crm_from(name, crm, &shown)?);
+    }
+    let mut models = Vec::new();
+    for (resource_type, model) in &file.models.0 {
+        models.push(model_from(resource_type, model, &shown)?);
+    }
+    Ok(Settings {
+        path: shown,
+        database_url,
+        store,
+        config,
+        crms,
+        models,
+    })
+}
+
+/// `${NAME}` replaced by the environment variable `NAME`.
+fn interpolate(value: &str, at: &str) -> Result<String, CliError> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(CliError::config(format!(
+                "{at}: `${{` without a closing `}}`"
+            )));
+        };
+        let name = &after[..end];
+        let found = std::env::var(name).map_err(|_| {
+            CliError::config(format!(
+                "{at}: the environment variable {name} is not set (export it, e.g. `export {name}=…`)"
+            ))
+        })?;
+        out.push_str(&found);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
+    humantime::parse_duration(text).map_err(|e| {
+        CliError::config(format!(
+            "{at}: expected a duration like \"10s\" or \"500ms\", got {text:?} ({e})"
+        ))
+    })
+}
+
+fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
+    let at = |key: &str| format!("{shown}: crms.{name}.{key}");
+    let token = || -> Result<String, CliError> {
+        let raw = file.token.as_deref().ok_or_else(|| {
+            CliError::config(format!(
+                "{}: is required (e.g. token = \"${{HUBSPOT_TOKEN}}\")",
+                at("token")
+            ))
+        })?;
+        interpolate(raw, &at("token"))
+    };
+    let adapter: Arc<dyn etlify::Adapter> = match file.adapter {
+        AdapterKind::Null => Arc::new(NullAdapter::new()),
+        AdapterKind::Hubspot => {
+            let mut config = HubSpotConfig::new(token()?);
+            if let Some(url) = &file.base_url {
+                config = config.base_url(interpolate(url, &at("base_url"))?);
+            }
+            Arc::new(
+                HubSpotAdapter::new(config)
+                    .map_err(|e| CliError::config(format!("{}: {e}", at("adapter"))))?,
+            )
+        }
+        AdapterKind::Airtable => {
+            let base = file.base_id.as_deref().ok_or_else(|| {
+                CliError::config(format!(
+                    "{}: is required for Airtable (e.g. \"appXXXXXXXXXXXXXX\")",
+                    at("base_id")
+                ))
+            })?;
+            let mut config = AirtableConfig::new(token()?, base);
+            if let Some(url) = &file.base_url {
+                config = config.base_url(interpolate(url, &at("base_url"))?);
+            }
+            Arc::new(
+                AirtableAdapter::new(config)
+                    .map_err(|e| CliError::config(format!("{}: {e}", at("adapter"))))?,
+            )
+        }
+    };
+    let mut crm = Crm::new(name, adapter).enabled(file.enabled.unwrap_or(true));
+    if let Some(limit) = &file.rate_limit {
+        let period = duration(&limit.period, &at("rate_limit.period"))?;
+        let limit = RateLimit::new(limit.max_requests, period)
+            .map_err(|e| CliError::config(format!("{}: {e}", at("rate_limit"))))?;
+        crm = crm.rate_limit(limit);
+    }
+    if let Some(max) = file.max_sync_errors {
+        crm = crm.max_sync_errors(max);
+    }
+    Ok(crm)
+}
+
+fn model_from(resource_type: &str, file: &ModelFile, shown: &str) -> Result<Model, CliError> {
+    let mut model = Model::new(resource_type, &file.table);
+    if let Some(pk) = &file.primary_key {
+        model = model.primary_key(pk);
+    }
+    if let Some(ts) = &file.timestamp {
+        model = model.timestamp(timestamp(ts));
+    }
+    if let Some(sti) = &file.sti {
+        model = model.sti(&sti.column, &sti.value);
+    }
+    for (crm_name, binding) in &file.crms.0 {
+        let at = format!("{shown}: models.{resource_type}.crms.{crm_name}");
+        model = model.bind(crm_name, binding_from(binding, &at)?);
+    }
+    Ok(model)
+}
+
+fn timestamp(column: &str) -> TimestampColumn {
+    if column == "none" {
+        TimestampColumn::None
+    } else {
+        TimestampColumn::column(column)
+    }
+}
+
+fn column_type(t: TypeFile) -> ColumnType {
+    match t {
+        TypeFile::Boolean => ColumnType::Boolean,
+        TypeFile::Integer => ColumnType::Integer,
+        TypeFile::Float => ColumnType::Float,
+        TypeFile::Decimal => ColumnType::Decimal,
+        TypeFile::String => ColumnType::String,
+        TypeFile::Json => ColumnType::Json,
+        TypeFile::Date => ColumnType::Date,
+        TypeFile::Timestamp => ColumnType::Timestamp,
+    }
+}
+
+fn rendering(r: RenderingFile) -> Rendering {
+    match r {
+        RenderingFile::Iso8601 => Rendering::Iso8601,
+        RenderingFile::Rails => Rendering::Rails,
+    }
+}
+
+fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
+    let mut payload = SqlPayload::new(&file.payload);
+    if let Some(key) = &file.key_column {
+        payload = payload.key_column(key);
+    }
+    if let Some(r) = file.rendering {
+        payload = payload.rendering(rendering(r));
+    }
+    for (column, spec) in &file.types {
+        match spec {
+            ColumnFile::Type(t) => payload = payload.column_type(column, column_type(*t)),
+            ColumnFile::Detailed(detail) => {
+                if let Some(t) = detail.column_type {
+                    payload = payload.column_type(column, column_type(t));
+                }
+                if let Some(r) = detail.rendering {
+                    payload = payload.column_rendering(column, rendering(r));
+                }
+            }
+        }
+    }
+    let mut binding = Binding::new(&file.object_type, &file.id_property).payload(payload);
+    for (index, dependency) in file.dependencies.iter().enumerate() {
+        let at = format!("{at}.dependencies[{index}]");
+        binding = binding.dependency(dependency_from(dependency, &at)?);
+    }
+    for dependency in &file.sync_dependencies {
+        binding = binding.sync_dependency(SyncDependency::new(
+            &dependency.model,
+            &dependency.foreign_key,
+        ));
+    }
+    if let Some(scope) = &file.stale_scope {
+        binding = binding.stale_scope(scope);
+    }
+    if let Some(condition) = &file.sync_if {
+        binding = binding.sync_if(SyncIf::Sql(condition.clone()));
+    }
+    if let Some(property) = &file.external_id {
+        binding = binding.external_id(property);
+    }
+    Ok(binding)
+}
+
+fn required<'a>(
+    value: &'a Option<String>,
+    at: &str,
+    key: &str,
+    example: &str,
+) -> Result<&'a str, CliError> {
+    value.as_deref().ok_or_else(|| {
+        CliError::config(format!(
+            "{at}.{key}: is required here (e.g. {key} = \"{example}\")"
+        ))
+    })
+}
+
+fn hop_from(file: &DependencyFile, at: &str) -> Result<Hop, CliError> {
+    let fk = || required(&file.foreign_key, at, "foreign_key", "company_id");
+    let mut hop = match (&file.belongs_to, &file.has_many, &file.has_one) {
+        (Some(table), None, None) => {
+            let hop = Hop::belongs_to(table, fk()?);
+            match &file.primary_key {
+                Some(pk) => hop.references(pk),
+                None => hop,
+            }
+        }
+        (None, Some(table), None) => Hop::has_many(table, fk()?),
+        (None, None, Some(table)) => Hop::has_one(table, fk()?),
+        _ => {
+            return Err(CliError::config(format!(
+                "{at}: a hop of `through` names exactly one of belongs_to, has_many, has_one"
+            )))
+        }
+    };
+    if let Some(poly) = &file.polymorphic_as {
+        hop = hop.polymorphic_as(&poly.column, &poly.value);
+    }
+    if let Some(ts) = &file.timestamp {
+        hop = hop.timestamp(timestamp(ts));
+    }
+    Ok(hop)
+}
+
+fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliError> {
+    let kinds = [
+        file.belongs_to.is_some(),
+        file.has_many.is_some(),
+        file.has_one.is_some(),
+        file.habtm.is_some(),
+        file.through.is_some(),
+        file.polymorphic_belongs_to.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(CliError::config(format!(
+            "{at}: names exactly one of belongs_to, has_many, has_one, habtm, through, polymorphic_belongs_to"
+        )));
+    }
+    let fk = || required(&file.foreign_key, at, "foreign_key", "company_id");
+    let mut dependency = if let Some(table) = &file.belongs_to {
+        let d = Dependency::belongs_to(table, fk()?);
+        match &file.primary_key {
+            Some(pk) => d.references(pk),
+            None => d,
+        }
+    } else if let Some(table) = &file.has_many {
+        Dependency::has_many(table, fk()?)
+    } else if let Some(table) = &file.has_one {
+        Dependency::has_one(table, fk()?)
+    } else if let Some(table) = &file.habtm {
+        Dependency::habtm(
+            required(&file.join_table, at, "join_table", "tags_users")?,
+            fk()?,
+            required(
+                &file.association_foreign_key,
+                at,
+                "association_foreign_key",
+                "tag_id",
+            )?,
+            table,
+        )
+    } else if let Some(hops) = &file.through {
+        let hops = hops
+            .iter()
+            .enumerate()
+            .map(|(i, hop)| hop_from(hop, &format!("{at}.through[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Dependency::through(hops)
+    } else if let Some(id_column) = &file.polymorphic_belongs_to {
+        if file.targets.is_empty() {
+            return Err(CliError::config(format!(
+                "{at}.targets: names the tables by type, e.g. targets = {{ Company = \"companies\" }}"
+            )));
+        }
+        Dependency::polymorphic_belongs_to(
+            id_column,
+            required(&file.type_column, at, "type_column", "subject_type")?,
+            file.targets
+                .iter()
+                .map(|(t, table)| (t.as_str(), table.as_str())),
+        )
+    } else {
+        unreachable!("exactly one kind was checked above");
+    };
+    if file.through.is_none() {
+        if let Some(poly) = &file.polymorphic_as {
+            dependency = dependency.polymorphic_as(&poly.column, &poly.value);
+        }
+        if let Some(ts) = &file.timestamp {
+            dependency = dependency.timestamp(timestamp(ts));
+        }
+    }
+    Ok(dependency)
+}

@@ -1,0 +1,235 @@
+//! The `etlify` binary, run as a user would: a TOML file beside a
+//! database, `migrate`, `plan`, `sync`, on SQLite and PostgreSQL; bad
+//! configurations exit 2 naming the key path.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn etlify(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("ETLIFY_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../etlify/tests/fixtures")
+        .join(name)
+}
+
+fn expected(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+/// A copy of a gem fixture and a configuration file beside it.
+fn gem_copy(fixture_name: &str, binding: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.sqlite3");
+    std::fs::copy(fixture(fixture_name), &db).unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{}"
+
+[crms.hubspot]
+adapter = "null"
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
+{binding}
+"#,
+            db.display()
+        ),
+    )
+    .unwrap();
+    (dir, config)
+}
+
+/// plan, then sync, on a database the gem synced: the stale counts and the
+/// sends of its `.expect.json`; a second sync sends nothing.
+fn takes_over(fixture_name: &str, expect_name: &str, binding: &str) {
+    let (_dir, config) = gem_copy(fixture_name, binding);
+    let expect = expected(expect_name);
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let plan = json_of(&etlify(&config, &["plan", "--json"]));
+    assert_eq!(plan["total"], expect["stale_count"]);
+    let sync = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(sync["total"], expect["stale_count"]);
+    assert_eq!(sync["synced"], expect["expected_crm_upserts_for_stale_run"]);
+    assert_eq!(sync["errors"], 0);
+    assert_eq!(sync["per_crm"]["hubspot"]["synced"], sync["synced"]);
+    let again = json_of(&etlify(&config, &["sync", "--json", "--full"]));
+    assert_eq!(again["synced"], 0, "a full reconcile sends nothing more");
+}
+
+#[test]
+fn cli_interop_rails_gem_synced_plan_and_sync_report_the_expected_counts() {
+    takes_over(
+        "rails-gem-synced.sqlite3",
+        "rails-gem-synced.expect.json",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+}
+
+#[test]
+fn cli_interop_rails_gem_typed_plan_and_sync_report_the_expected_counts() {
+    takes_over(
+        "rails-gem-typed.sqlite3",
+        "rails-gem-typed.expect.json",
+        r#"payload = """
+  SELECT users.id, users.email, users.full_name, companies.name AS company,
+         users.vip, users.score, users.balance, users.birthday, users.signed_up_at,
+         users.preferences, json_array(users.id % 3, 't' || (users.id % 2)) AS tags
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+"""
+rendering = "rails"
+types = { preferences = "json", tags = "json" }"#,
+    );
+}
+
+fn failure(config: &Path, args: &[&str]) -> (i32, String) {
+    let output = etlify(config, args);
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_config_an_unknown_key_exits_2_naming_its_key_path() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"\npayload_query = \"typo\"",
+    );
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("models.User.crms.hubspot"), "{stderr}");
+    assert!(stderr.contains("payload_query"), "{stderr}");
+    assert!(stderr.contains("etlify.toml"), "{stderr}");
+}
+
+#[test]
+fn g1_a_non_boolean_enabled_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nenabled = \"yes\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("crms.hubspot.enabled"), "{stderr}");
+}
+
+#[test]
+fn cli_config_a_token_from_a_missing_variable_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\ntoken = \"${ETLIFY_TEST_SURELY_UNSET_TOKEN}\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("crms.hubspot.token"), "{stderr}");
+    assert!(
+        stderr.contains("ETLIFY_TEST_SURELY_UNSET_TOKEN"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_config_a_missing_column_exits_2_naming_the_binding() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"\nstale_scope = \"users.no_such_column = 1\"",
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let (code, stderr) = failure(&config, &["sync"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("models.User.crms.hubspot"), "{stderr}");
+    assert!(stderr.contains("stale_scope"), "{stderr}");
+}
+
+/// The same commands on PostgreSQL (a schema of the throwaway server that
+/// `scripts/test.sh` starts; without it the test fails, never skips).
+#[test]
+fn cli_migrate_plan_and_sync_on_postgres() {
+    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
+        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+         which starts a throwaway PostgreSQL",
+    );
+    let schema = format!("etlify_cli_{}", std::process::id());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&server).await.unwrap();
+        let pool = store.postgres_pool().unwrap();
+        for sql in [
+            format!("CREATE SCHEMA \"{schema}\""),
+            format!(
+                "CREATE TABLE \"{schema}\".users (id bigserial PRIMARY KEY, email varchar, vip boolean, \
+                 created_at timestamp(6) NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'), \
+                 updated_at timestamp(6) NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))"
+            ),
+            format!(
+                "INSERT INTO \"{schema}\".users (email, vip) SELECT 'u' || n || '@x.io', n % 2 = 0 FROM generate_series(1, 25) AS n"
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let separator = if server.contains('?') { '&' } else { '?' };
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{server}{separator}options[search_path]={schema}\"\n\
+             [crms.hubspot]\nadapter = \"null\"\n\
+             [models.User]\ntable = \"users\"\n\
+             [models.User.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
+             payload = \"SELECT id, email, vip FROM users\"\n"
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert_eq!(json_of(&etlify(&config, &["plan", "--json"]))["total"], 25);
+    let sync = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(
+        (sync["synced"].as_u64(), sync["errors"].as_u64()),
+        (Some(25), Some(0))
+    );
+    assert_eq!(json_of(&etlify(&config, &["plan", "--json"]))["total"], 0);
+}
