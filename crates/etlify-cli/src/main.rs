@@ -61,6 +61,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lists the configured CRMs: adapter, enabled, rate limit, error budget.
+    Crms {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Syncs one record now, stale or not (its digest still decides what is sent).
+    SyncRecord {
+        /// The model (resource type), e.g. `User`.
+        model: String,
+        /// The record's primary key.
+        id: i64,
+        #[arg(long)]
+        crm: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes one record's object in the CRM (and forgets its CRM id).
+    DeleteRecord {
+        model: String,
+        id: i64,
+        #[arg(long)]
+        crm: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Syncs every stale record (or every record with --full).
     Sync {
         #[command(flatten)]
@@ -151,6 +176,102 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 println!("{}", json!({"ok": true, "models": models, "crms": crms}));
             } else {
                 println!("{path}: {models} models, {crms} CRMs, schema up to date.");
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Crms { json } => {
+            let etlify = engine(settings).await?;
+            let crms: Vec<_> = etlify
+                .crms()
+                .iter()
+                .map(|crm| {
+                    json!({
+                        "name": crm.get_name(),
+                        "adapter": crm.get_adapter().kind(),
+                        "enabled": crm.get_enabled(),
+                        "rate_limit": crm.get_rate_limit().map(|l| json!({
+                            "max_requests": l.get_max_requests(),
+                            "period_ms": l.get_period().as_millis() as u64,
+                        })),
+                        "max_sync_errors": etlify.max_sync_errors(crm.get_name()),
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", json!(crms));
+            } else {
+                for crm in &crms {
+                    println!(
+                        "{:<12} {:<10} {:<9} max_sync_errors={}",
+                        crm["name"].as_str().unwrap_or(""),
+                        crm["adapter"].as_str().unwrap_or(""),
+                        if crm["enabled"] == true {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        },
+                        crm["max_sync_errors"]
+                    );
+                }
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::SyncRecord {
+            model,
+            id,
+            crm,
+            json,
+        } => {
+            let etlify = engine(settings).await?;
+            let dispatch = etlify
+                .sync(&crm, &model, id)
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            let (outcome, error) = match &dispatch {
+                etlify::SyncDispatch::Completed(etlify::SyncOutcome::Error(e)) => {
+                    ("error", Some(e.message.clone()))
+                }
+                etlify::SyncDispatch::Completed(outcome) => (outcome.as_str(), None),
+                _ => ("disabled", None),
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({"model": model, "id": id, "crm": crm, "outcome": outcome, "error": error})
+                );
+            } else {
+                println!(
+                    "{model} #{id} in {crm}: {outcome}{}",
+                    error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(if dispatch.succeeded() {
+                Exit0OrRecords::Ok
+            } else {
+                Exit0OrRecords::RecordsFailed
+            })
+        }
+        Command::DeleteRecord {
+            model,
+            id,
+            crm,
+            json,
+        } => {
+            let etlify = engine(settings).await?;
+            let outcome = etlify
+                .delete(&crm, &model, id)
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"model": model, "id": id, "crm": crm, "outcome": outcome.as_str()})
+                );
+            } else {
+                println!("{model} #{id} in {crm}: {outcome}");
             }
             Ok(Exit0OrRecords::Ok)
         }

@@ -117,6 +117,36 @@ types = { preferences = "json", tags = "json" }"#,
     );
 }
 
+#[test]
+fn cli_sync_record_and_crms_report_what_they_did() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let changed = expected("rails-gem-synced.expect.json")["changed_ids"][0]
+        .as_i64()
+        .unwrap();
+    let id = changed.to_string();
+    let first = json_of(&etlify(
+        &config,
+        &["sync-record", "User", &id, "--crm", "hubspot", "--json"],
+    ));
+    assert_eq!(first["outcome"], "synced");
+    let again = json_of(&etlify(
+        &config,
+        &["sync-record", "User", &id, "--crm", "hubspot", "--json"],
+    ));
+    assert_eq!(again["outcome"], "not_modified");
+    let crms = json_of(&etlify(&config, &["crms", "--json"]));
+    assert_eq!(crms[0]["name"], "hubspot");
+    assert_eq!(crms[0]["adapter"], "null");
+    assert_eq!(crms[0]["enabled"], true);
+    let (code, stderr) = failure(&config, &["sync-record", "Nope", "1", "--crm", "hubspot"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("models.Nope"), "{stderr}");
+}
+
 fn failure(config: &Path, args: &[&str]) -> (i32, String) {
     let output = etlify(config, args);
     (
