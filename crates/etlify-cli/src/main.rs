@@ -4,6 +4,7 @@
 //! A thin shell over the `etlify` library: reading the file is `file.rs`
 //! and `settings.rs`, each command below calls the library.
 
+mod demo;
 mod error;
 mod file;
 mod settings;
@@ -86,6 +87,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs the whole job on the embedded default: sample SQLite data, the
+    /// local HubSpot sandbox, three syncs. Needs no configuration.
+    Demo {
+        /// The folder for the database, the sandbox's state and the configuration.
+        #[arg(long, default_value = "etlify-demo")]
+        dir: PathBuf,
+        /// Sample users (when the database is created).
+        #[arg(long, default_value_t = 1000)]
+        users: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Syncs every stale record (or every record with --full).
     Sync {
         #[command(flatten)]
@@ -146,6 +159,10 @@ async fn engine(settings: Settings) -> Result<Etlify, CliError> {
 }
 
 async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
+    if let Command::Demo { dir, users, json } = &cli.command {
+        demo::demo(dir, *users, *json).await?;
+        return Ok(Exit0OrRecords::Ok);
+    }
     let settings = settings::load(&cli.config)?;
     let path = settings.path.clone();
     match cli.command {
@@ -299,6 +316,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             }
             Ok(Exit0OrRecords::Ok)
         }
+        Command::Demo { .. } => unreachable!("handled before the configuration is read"),
         Command::Sync {
             selection,
             batch_size,

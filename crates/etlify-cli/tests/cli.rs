@@ -263,3 +263,45 @@ fn cli_migrate_plan_and_sync_on_postgres() {
     );
     assert_eq!(json_of(&etlify(&config, &["plan", "--json"]))["total"], 0);
 }
+
+/// `etlify demo` needs no configuration; run twice, the second run sends
+/// nothing (the database and the sandbox's objects are kept in its folder).
+#[test]
+fn demo_running_twice_sends_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(["demo", "--users", "120", "--json", "--dir"])
+            .arg(&folder)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        json_of(&output)
+    };
+    let first = run();
+    assert_eq!(first["created"], true);
+    assert_eq!(first["runs"][0]["synced"], 120);
+    assert_eq!(
+        first["runs"][1]["synced"], 0,
+        "nothing changed, nothing sent"
+    );
+    assert_eq!(
+        first["runs"][2]["synced"], 20,
+        "only the renamed company's users"
+    );
+    assert_eq!(first["sandbox_contacts"], 120);
+    assert!(folder.join("etlify.toml").exists());
+
+    let second = run();
+    assert_eq!(second["created"], false);
+    assert_eq!(
+        second["runs"][0]["synced"], 0,
+        "the second demo sends nothing"
+    );
+    assert_eq!(second["runs"][2]["synced"], 20);
+    assert_eq!(
+        second["sandbox_contacts"], 120,
+        "the sandbox kept its contacts"
+    );
+}

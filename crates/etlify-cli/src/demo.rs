@@ -1,0 +1,214 @@
+//! `etlify demo`: the whole job on the embedded default, with nothing
+//! installed but the binary — a SQLite database with sample companies and
+//! users in a folder it names, the local HubSpot sandbox in this process
+//! (its objects kept in the same folder), a configuration file written
+//! beside them, then: migrate, a first sync, a second one that sends
+//! nothing, a company renamed and only its users sent again.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
+use etlify_sandbox::{Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use serde_json::json;
+use sqlx::AssertSqlSafe;
+
+use crate::error::{CliError, Exit};
+use crate::settings;
+
+fn run_error(message: impl std::fmt::Display) -> CliError {
+    CliError {
+        exit: Exit::Run,
+        message: message.to_string(),
+    }
+}
+
+/// Runs the demo in `dir` with `users` sample users (when it creates them).
+pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        run_error(format!(
+            "cannot create the demo folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let database = dir.join("demo.sqlite3");
+    let fresh = !database.exists();
+    let sandbox = Sandbox::start(SandboxConfig {
+        state_file: Some(dir.join("sandbox-state.json")),
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| run_error(format!("cannot start the sandbox: {e}")))?;
+    let config = write_config(dir, &database, &sandbox.hubspot_base_url())?;
+    let say = |line: String| {
+        if !json {
+            // A closed pipe (`etlify demo | head`) is not an error of the demo.
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
+    };
+    say(format!("Demo folder: {}", dir.display()));
+    say(format!("Configuration: {}", config.display()));
+
+    let settings = settings::load(&config)?;
+    let store = etlify::Store::connect(&settings.database_url)
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))?;
+    if fresh {
+        seed(&store, users).await?;
+        say(format!(
+            "Created {} with {users} users and {} companies.",
+            database.display(),
+            companies(users)
+        ));
+    } else {
+        say(format!(
+            "Reusing {} (delete the folder to start over).",
+            database.display()
+        ));
+    }
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))?;
+    let path = settings.path.clone();
+    let mut builder = Etlify::builder(store.clone()).config(settings.config);
+    for crm in settings.crms {
+        builder = builder.crm(crm);
+    }
+    for model in settings.models {
+        builder = builder.model(model);
+    }
+    let etlify = builder
+        .build()
+        .await
+        .map_err(|e| CliError::engine(&path, e))?;
+
+    let first = timed_sync(&etlify).await?;
+    say(format!(
+        "1. sync: {} users found, {} sent to the sandbox, {} not modified ({:.1}s)",
+        first.0.total, first.0.outcomes.synced, first.0.outcomes.not_modified, first.1
+    ));
+    let second = timed_sync(&etlify).await?;
+    say(format!(
+        "2. sync again: {} found, {} sent — nothing changed, nothing sent",
+        second.0.total, second.0.outcomes.synced
+    ));
+    let pool = store
+        .sqlite_pool()
+        .ok_or_else(|| run_error("the demo runs on SQLite"))?;
+    sqlx::query(
+        "UPDATE companies SET name = name || ' (renamed)', \
+         updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now') WHERE id = 1",
+    )
+    .execute(pool)
+    .await
+    .map_err(run_error)?;
+    let third = timed_sync(&etlify).await?;
+    say(format!(
+        "3. company 1 renamed: {} of its users found and sent, nothing else",
+        third.0.outcomes.synced
+    ));
+    let contacts = sandbox
+        .admin()
+        .hubspot_objects("contacts")
+        .unwrap_or_default();
+    say(format!(
+        "The sandbox now holds {} contacts, e.g.:",
+        contacts.len()
+    ));
+    for contact in contacts.iter().take(3) {
+        say(format!("   {} {:?}", contact.id, contact.properties));
+    }
+    say(
+        "To sync with your own HubSpot account: in the configuration, remove `base_url`, set \
+         `token = \"${HUBSPOT_TOKEN}\"` and export HUBSPOT_TOKEN (a private-app token), then run \
+         `etlify --config <file> sync`."
+            .to_owned(),
+    );
+    let report = json!({
+        "folder": dir.display().to_string(),
+        "config": config.display().to_string(),
+        "created": fresh,
+        "runs": [summary(&first.0), summary(&second.0), summary(&third.0)],
+        "sandbox_contacts": contacts.len(),
+    });
+    sandbox
+        .shutdown()
+        .await
+        .map_err(|e| run_error(format!("cannot save the sandbox's state: {e}")))?;
+    if json {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+fn summary(stats: &RunStats) -> serde_json::Value {
+    json!({
+        "total": stats.total, "synced": stats.outcomes.synced,
+        "not_modified": stats.outcomes.not_modified, "errors": stats.errors,
+    })
+}
+
+async fn timed_sync(etlify: &Etlify) -> Result<(RunStats, f64), CliError> {
+    let started = Instant::now();
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .map_err(run_error)?;
+    Ok((stats, started.elapsed().as_secs_f64()))
+}
+
+fn companies(users: u64) -> u64 {
+    (users / 20).max(1)
+}
+
+fn write_config(dir: &Path, database: &Path, hubspot: &str) -> Result<PathBuf, CliError> {
+    let path = dir.join("etlify.toml");
+    let text = format!(
+        r#"# Written by `etlify demo`. The CRM is the local sandbox started by the demo;
+# for a real HubSpot account remove base_url and use token = "${{HUBSPOT_TOKEN}}".
+[database]
+url = "sqlite://{database}"
+
+[crms.hubspot]
+adapter = "hubspot"
+base_url = "{hubspot}"
+token = "{DEFAULT_HUBSPOT_TOKEN}"
+rate_limit = {{ max_requests = 100, period = "10s" }}
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = """
+  SELECT users.id, users.email, users.full_name AS firstname, companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+"""
+dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
+"#,
+        database = database.display()
+    );
+    std::fs::write(&path, text)
+        .map_err(|e| run_error(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+async fn seed(store: &etlify::Store, users: u64) -> Result<(), CliError> {
+    let Some(pool) = store.sqlite_pool() else {
+        return Err(run_error("the demo runs on SQLite"));
+    };
+    let companies = companies(users);
+    let now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')";
+    for sql in [
+        "CREATE TABLE companies (id integer PRIMARY KEY, name varchar, created_at datetime(6), updated_at datetime(6))".to_owned(),
+        "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, company_id integer, created_at datetime(6), updated_at datetime(6))".to_owned(),
+        "CREATE INDEX users_company ON users (company_id)".to_owned(),
+        format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {companies}) INSERT INTO companies SELECT i, 'Company ' || i, {now}, {now} FROM s"),
+        format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {users}) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, (i % {companies}) + 1, {now}, {now} FROM s"),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(pool).await.map_err(run_error)?;
+    }
+    Ok(())
+}
