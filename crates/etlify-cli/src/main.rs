@@ -87,6 +87,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes a commented starter configuration (never over an existing file).
+    Init {
+        /// The database URL to put in it.
+        #[arg(long, default_value = "sqlite://db/development.sqlite3")]
+        database: String,
+    },
+    /// Runs the local HubSpot and Airtable sandbox until Ctrl-C.
+    Sandbox {
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// Keeps the sandbox's objects in this file across runs.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// Runs the whole job on the embedded default: sample SQLite data, the
     /// local HubSpot sandbox, three syncs. Needs no configuration.
     Demo {
@@ -159,9 +173,20 @@ async fn engine(settings: Settings) -> Result<Etlify, CliError> {
 }
 
 async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
-    if let Command::Demo { dir, users, json } = &cli.command {
-        demo::demo(dir, *users, *json).await?;
-        return Ok(Exit0OrRecords::Ok);
+    match &cli.command {
+        Command::Demo { dir, users, json } => {
+            demo::demo(dir, *users, *json).await?;
+            return Ok(Exit0OrRecords::Ok);
+        }
+        Command::Init { database } => {
+            init(&cli.config, database)?;
+            return Ok(Exit0OrRecords::Ok);
+        }
+        Command::Sandbox { port, state } => {
+            sandbox(*port, state.clone()).await?;
+            return Ok(Exit0OrRecords::Ok);
+        }
+        _ => {}
     }
     let settings = settings::load(&cli.config)?;
     let path = settings.path.clone();
@@ -316,7 +341,9 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             }
             Ok(Exit0OrRecords::Ok)
         }
-        Command::Demo { .. } => unreachable!("handled before the configuration is read"),
+        Command::Demo { .. } | Command::Init { .. } | Command::Sandbox { .. } => {
+            unreachable!("handled before the configuration is read")
+        }
         Command::Sync {
             selection,
             batch_size,
@@ -327,10 +354,27 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             if let Some(size) = batch_size {
                 options = options.batch_size(size);
             }
+            // Progress on stderr, drawn only on a terminal (indicatif hides it otherwise).
+            let progress = indicatif::ProgressBar::new_spinner();
+            if !json {
+                let bar = progress.clone();
+                progress.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                options = options.progress(move |p| {
+                    bar.set_message(format!(
+                        "{} {}: {} records processed",
+                        p.crm, p.model, p.total
+                    ));
+                    bar.tick();
+                });
+            }
             let stats = etlify
                 .batch_sync(&options)
                 .await
                 .map_err(|e| CliError::engine(&path, e))?;
+            progress.finish_and_clear();
             let counts = |s: &etlify::BatchStats| {
                 json!({
                     "synced": s.synced, "not_modified": s.not_modified, "skipped": s.skipped,
@@ -419,4 +463,78 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit as u8)
         }
     }
+}
+
+const STARTER: &str = r#"# etlify configuration: see docs/CLI.md and docs/MODELS.md.
+[database]
+url = "DATABASE"                # or "${DATABASE_URL}"; postgres://… works too
+
+[crms.hubspot]
+adapter = "hubspot"             # hubspot | airtable | null
+token = "${HUBSPOT_TOKEN}"      # secrets only from the environment
+rate_limit = { max_requests = 100, period = "10s" }
+# enabled = false               # a disabled CRM reads, sends and writes nothing
+
+# One section per model (a table of your application), and one binding per CRM:
+# [models.User]
+# table = "users"
+#
+# [models.User.crms.hubspot]
+# object_type = "contacts"
+# id_property = "email"
+# payload = """
+#   SELECT users.id, users.email, users.full_name, companies.name AS company
+#   FROM users LEFT JOIN companies ON companies.id = users.company_id
+# """
+# dependencies = [{ belongs_to = "companies", foreign_key = "company_id" }]
+"#;
+
+/// Writes the starter configuration at `path`.
+fn init(path: &std::path::Path, database: &str) -> Result<(), CliError> {
+    if path.exists() {
+        return Err(CliError::config(format!(
+            "{} already exists; edit it, or pass --config for another file",
+            path.display()
+        )));
+    }
+    std::fs::write(path, STARTER.replace("DATABASE", database)).map_err(|e| CliError {
+        exit: Exit::Run,
+        message: format!("cannot write {}: {e}", path.display()),
+    })?;
+    println!(
+        "Wrote {}. Next: declare your models, then `etlify migrate` and `etlify check`.",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Runs the sandbox until Ctrl-C.
+async fn sandbox(port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
+    let run_error = |message: String| CliError {
+        exit: Exit::Run,
+        message,
+    };
+    let sandbox = etlify_sandbox::Sandbox::start(etlify_sandbox::SandboxConfig {
+        port,
+        state_file: state,
+        ..etlify_sandbox::SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| run_error(format!("cannot start the sandbox: {e}")))?;
+    println!("Sandbox listening on {}", sandbox.base_url());
+    println!(
+        "  HubSpot:  base_url = \"{}\", token = \"{}\"",
+        sandbox.hubspot_base_url(),
+        etlify_sandbox::DEFAULT_HUBSPOT_TOKEN
+    );
+    println!("  Airtable: base_url = \"{}\"", sandbox.airtable_base_url());
+    println!("  Admin:    {}", sandbox.admin_url());
+    println!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| run_error(format!("cannot wait for Ctrl-C: {e}")))?;
+    sandbox
+        .shutdown()
+        .await
+        .map_err(|e| run_error(format!("cannot stop the sandbox: {e}")))
 }

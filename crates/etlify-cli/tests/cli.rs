@@ -15,6 +15,7 @@ fn etlify(config: &Path, args: &[&str]) -> Output {
         .arg(config)
         .args(args)
         .env_remove("ETLIFY_CONFIG")
+        .env_remove("HUBSPOT_TOKEN")
         .output()
         .unwrap()
 }
@@ -304,4 +305,31 @@ fn demo_running_twice_sends_nothing_the_second_time() {
         second["sandbox_contacts"], 120,
         "the sandbox kept its contacts"
     );
+}
+
+/// `init` writes a starter file that the loader reads, and never
+/// overwrites one.
+#[test]
+fn cli_init_writes_a_starter_configuration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let db = format!("sqlite://{}", dir.path().join("app.db").display());
+    let output = etlify(&config, &["init", "--database", &db]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains(&db) && text.contains("${HUBSPOT_TOKEN}"),
+        "{text}"
+    );
+    let (code, stderr) = failure(&config, &["init"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    // The starter is valid TOML for the loader: what is missing is the token.
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("HUBSPOT_TOKEN"), "{stderr}");
 }
