@@ -87,6 +87,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Per model and CRM: stale, synced, failing, over the error budget,
+    /// waiting for a dependency, last sync.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records whose last sync failed, with their error; `errors reset` clears them.
+    Errors {
+        #[command(subcommand)]
+        action: Option<ErrorsAction>,
+        #[arg(long)]
+        crm: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Writes a commented starter configuration (never over an existing file).
     Init {
         /// The database URL to put in it.
@@ -122,6 +142,19 @@ enum Command {
         batch_size: Option<usize>,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ErrorsAction {
+    /// Clears the error budget of failing records so the next sync retries them.
+    Reset {
+        #[arg(long)]
+        crm: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Only these records (primary keys).
+        ids: Vec<i64>,
     },
 }
 
@@ -218,6 +251,101 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 println!("{}", json!({"ok": true, "models": models, "crms": crms}));
             } else {
                 println!("{path}: {models} models, {crms} CRMs, schema up to date.");
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Status { json } => {
+            let etlify = engine(settings).await?;
+            let entries = etlify
+                .status()
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            if json {
+                let entries: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "model": e.model, "crm": e.crm, "stale": e.stale, "synced": e.synced,
+                            "failing": e.failing, "over_budget": e.over_budget,
+                            "pending_dependencies": e.pending_dependencies,
+                            "last_synced_at": e.last_synced_at.map(|t| t.and_utc().to_rfc3339()),
+                        })
+                    })
+                    .collect();
+                println!("{}", json!(entries));
+            } else {
+                println!(
+                    "{:<16} {:<10} {:>8} {:>8} {:>8} {:>11} {:>8}  last sync",
+                    "model", "crm", "stale", "synced", "failing", "over budget", "waiting"
+                );
+                for e in &entries {
+                    println!(
+                        "{:<16} {:<10} {:>8} {:>8} {:>8} {:>11} {:>8}  {}",
+                        e.model,
+                        e.crm,
+                        e.stale,
+                        e.synced,
+                        e.failing,
+                        e.over_budget,
+                        e.pending_dependencies,
+                        e.last_synced_at
+                            .map_or("never".to_owned(), |t| format!("{t} UTC"))
+                    );
+                }
+            }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Errors {
+            action,
+            crm,
+            model,
+            limit,
+            json,
+        } => {
+            let etlify = engine(settings).await?;
+            if let Some(ErrorsAction::Reset { crm, model, ids }) = action {
+                let ids: Vec<etlify::ResourceId> =
+                    ids.into_iter().map(etlify::ResourceId::new).collect();
+                let reset = etlify
+                    .reset_errors(crm.as_deref(), model.as_deref(), &ids)
+                    .await
+                    .map_err(|e| CliError::engine(&path, e))?;
+                if json {
+                    println!("{}", json!({"reset": reset}));
+                } else {
+                    println!("{reset} records will be retried by the next sync.");
+                }
+                return Ok(Exit0OrRecords::Ok);
+            }
+            let rows = etlify
+                .failing(crm.as_deref(), model.as_deref(), limit)
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            if json {
+                let rows: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "crm": r.crm_name, "model": r.resource_type, "id": r.resource_id.get(),
+                            "error_count": r.error_count, "last_error": r.last_error,
+                        })
+                    })
+                    .collect();
+                println!("{}", json!(rows));
+            } else if rows.is_empty() {
+                println!("No failing records.");
+            } else {
+                for r in &rows {
+                    println!(
+                        "{} {} #{} ({} errors): {}",
+                        r.crm_name,
+                        r.resource_type,
+                        r.resource_id,
+                        r.error_count,
+                        r.last_error.as_deref().unwrap_or("")
+                    );
+                }
+                println!("`etlify errors reset` clears their error budget so the next sync retries them.");
             }
             Ok(Exit0OrRecords::Ok)
         }

@@ -333,3 +333,37 @@ fn cli_init_writes_a_starter_configuration_once() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("HUBSPOT_TOKEN"), "{stderr}");
 }
+
+/// `status` and `errors` report where records stand; `errors reset`
+/// clears the budget of failing ones.
+#[test]
+fn cli_status_errors_and_errors_reset() {
+    let (dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let db = dir.path().join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query(
+            "UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1",
+        )
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+    });
+    let status = json_of(&etlify(&config, &["status", "--json"]));
+    assert_eq!(status[0]["model"], "User");
+    assert_eq!(status[0]["over_budget"], 1);
+    let errors = json_of(&etlify(&config, &["errors", "--json"]));
+    assert_eq!(errors[0]["id"], 1);
+    assert_eq!(errors[0]["last_error"], "INVALID_EMAIL");
+    let reset = json_of(&etlify(&config, &["errors", "--json", "reset", "1"]));
+    assert_eq!(reset["reset"], 1);
+    assert_eq!(
+        json_of(&etlify(&config, &["errors", "--json"])),
+        serde_json::json!([])
+    );
+}

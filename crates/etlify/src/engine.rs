@@ -28,6 +28,28 @@ pub struct Etlify {
     ctx: Context,
 }
 
+/// Where one (model, CRM) stands, as [`Etlify::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusEntry {
+    /// Resource type.
+    pub model: String,
+    /// CRM name.
+    pub crm: String,
+    /// Records a batch sync would process now.
+    pub stale: u64,
+    /// Records with a CRM id.
+    pub synced: u64,
+    /// Records whose last sync failed.
+    pub failing: u64,
+    /// Records left alone until their errors are reset (G-16).
+    pub over_budget: u64,
+    /// Records waiting for a sync dependency to reach the CRM (G-18).
+    pub pending_dependencies: u64,
+    /// The newest `last_synced_at`.
+    pub last_synced_at: Option<crate::store::Timestamp>,
+}
+
 /// Builds an [`Etlify`].
 #[derive(Debug)]
 pub struct EtlifyBuilder {
@@ -150,6 +172,59 @@ impl Etlify {
         id: impl Into<ResourceId>,
     ) -> Result<bool> {
         sync_rows::reset_error_count(self.store(), &SyncKey::new(crm_name, resource_type, id)).await
+    }
+
+    /// Records with errors (`error_count > 0`), newest first, at most `limit`;
+    /// restricted to a CRM and a model when given.
+    pub async fn failing(
+        &self,
+        crm_name: Option<&str>,
+        resource_type: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<SyncRow>> {
+        sync_rows::failing(self.store(), crm_name, resource_type, limit).await
+    }
+
+    /// Clears the error budget of failing records — of a CRM, of a model,
+    /// or these ids — so the finder picks them up again (G-16). Returns how
+    /// many rows were reset.
+    pub async fn reset_errors(
+        &self,
+        crm_name: Option<&str>,
+        resource_type: Option<&str>,
+        ids: &[ResourceId],
+    ) -> Result<u64> {
+        sync_rows::reset_errors(self.store(), crm_name, resource_type, ids).await
+    }
+
+    /// Where each (model, enabled CRM) stands: stale records (as
+    /// [`Etlify::plan`] counts them), records synced, failing, over the
+    /// error budget, waiting for a sync dependency, and the last sync.
+    pub async fn status(&self) -> Result<Vec<StatusEntry>> {
+        let mut entries = Vec::new();
+        for entry in self.plan(&BatchSyncOptions::new()).await? {
+            let counts = sync_rows::counts(
+                self.store(),
+                &entry.crm,
+                &entry.model,
+                self.max_sync_errors(&entry.crm),
+            )
+            .await?;
+            let pending =
+                crate::store::pending::count_waiting(self.store(), &entry.crm, &entry.model)
+                    .await?;
+            entries.push(StatusEntry {
+                model: entry.model,
+                crm: entry.crm,
+                stale: entry.records as u64,
+                synced: counts.with_crm_id,
+                failing: counts.failing,
+                over_budget: counts.over_budget,
+                pending_dependencies: pending,
+                last_synced_at: counts.last_synced_at,
+            });
+        }
+        Ok(entries)
     }
 
     /// Checks the sync-state schema (the gem's boot-time check, EN-*).

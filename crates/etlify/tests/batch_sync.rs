@@ -343,7 +343,65 @@ async fn batch_sync_reports_progress_after_each_page(db: TestDb) {
     );
 }
 
+/// G-16: where each (model, CRM) stands, which records fail and why, and
+/// resetting their error budget.
+async fn g16_status_failing_records_and_their_reset(db: TestDb) {
+    let db = db.with_app_schema().await;
+    for i in 0..3 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    let adapter = RecordingAdapter::new();
+    adapter.fail_next_upsert(
+        etlify::AdapterError::new(etlify::AdapterErrorKind::ValidationFailed, "INVALID_EMAIL")
+            .status(400),
+    );
+    let etlify = build(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+
+    let status = etlify.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    let entry = &status[0];
+    assert_eq!(
+        (entry.model.as_str(), entry.crm.as_str()),
+        ("User", "hubspot")
+    );
+    assert_eq!((entry.synced, entry.failing, entry.over_budget), (2, 1, 0));
+    assert_eq!(
+        entry.stale, 1,
+        "the failing record is retried (under its budget)"
+    );
+    assert!(entry.last_synced_at.is_some());
+
+    let failing = etlify.failing(Some("hubspot"), None, 10).await.unwrap();
+    assert_eq!(failing.len(), 1);
+    assert!(failing[0]
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("INVALID_EMAIL"));
+    assert!(etlify
+        .failing(Some("airtable"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(
+        etlify
+            .reset_errors(Some("hubspot"), Some("User"), &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(etlify.failing(None, None, 10).await.unwrap().is_empty());
+}
+
 crate::backend_tests!(
+    g16_status_failing_records_and_their_reset,
     plan_counts_what_a_run_would_process_without_sending_anything,
     batch_sync_reports_progress_after_each_page,
     g13_inline_batch_sync_syncs_stale_records_and_reports_totals,

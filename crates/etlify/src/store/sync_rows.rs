@@ -314,6 +314,114 @@ pub(crate) async fn reset_error_count(store: &Store, key: &SyncKey) -> Result<bo
     Ok(store.execute(sql, values).await? > 0)
 }
 
+/// Rows of records with errors (`error_count > 0`), newest first,
+/// restricted to a CRM and a resource type when given.
+pub(crate) async fn failing(
+    store: &Store,
+    crm_name: Option<&str>,
+    resource_type: Option<&str>,
+    limit: u64,
+) -> Result<Vec<SyncRow>> {
+    let mut select = Query::select();
+    select
+        .columns(ROW_COLUMNS)
+        .expr_as(Expr::col(Cs::ErrorCount).cast_as("bigint"), Cs::ErrorCount)
+        .from(Cs::Table)
+        .and_where(Expr::col(Cs::ErrorCount).gt(0))
+        .order_by(Cs::UpdatedAt, sea_query::Order::Desc)
+        .limit(limit);
+    if let Some(crm) = crm_name {
+        select.and_where(Expr::col(Cs::CrmName).eq(crm));
+    }
+    if let Some(resource_type) = resource_type {
+        select.and_where(Expr::col(Cs::ResourceType).eq(resource_type));
+    }
+    let (sql, values) = store.build(&select);
+    store.fetch_all::<SyncRow>(sql, values).await
+}
+
+/// Clears the error budget of the failing rows selected (all of a CRM, of
+/// a type, or these ids); returns how many rows were reset.
+pub(crate) async fn reset_errors(
+    store: &Store,
+    crm_name: Option<&str>,
+    resource_type: Option<&str>,
+    ids: &[crate::id::ResourceId],
+) -> Result<u64> {
+    let mut update = Query::update();
+    update
+        .table(Cs::Table)
+        .values([
+            (Cs::ErrorCount, Expr::val(0)),
+            (Cs::LastError, Expr::val(Option::<String>::None)),
+            (Cs::UpdatedAt, store.dialect().now()),
+        ])
+        .and_where(Expr::col(Cs::ErrorCount).gt(0));
+    if let Some(crm) = crm_name {
+        update.and_where(Expr::col(Cs::CrmName).eq(crm));
+    }
+    if let Some(resource_type) = resource_type {
+        update.and_where(Expr::col(Cs::ResourceType).eq(resource_type));
+    }
+    if !ids.is_empty() {
+        update.and_where(store.dialect().id_in(Expr::col(Cs::ResourceId), ids));
+    }
+    let (sql, values) = store.build(&update);
+    store.execute(sql, values).await
+}
+
+/// Per (CRM, resource type): rows, rows with a CRM id, failing rows, rows
+/// at or over `budget` errors, and the newest `last_synced_at`.
+pub(crate) async fn counts(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    budget: u32,
+) -> Result<RowCounts> {
+    let count_if = |condition: Expr| {
+        Expr::expr(Expr::case(condition, Expr::val(1)).finally(Expr::val(0))).sum()
+    };
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Cs::Id).count().cast_as("bigint"))
+        .expr(count_if(Expr::col(Cs::CrmId).is_not_null()).cast_as("bigint"))
+        .expr(count_if(Expr::col(Cs::ErrorCount).gt(0)).cast_as("bigint"))
+        .expr(count_if(Expr::col(Cs::ErrorCount).gte(i64::from(budget))).cast_as("bigint"))
+        .expr(Expr::col(Cs::LastSyncedAt).max())
+        .from(Cs::Table)
+        .and_where(Expr::col(Cs::CrmName).eq(crm_name))
+        .and_where(Expr::col(Cs::ResourceType).eq(resource_type));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<Timestamp>,
+    )> = store.fetch_all(sql, values).await?;
+    let (rows, with_crm_id, failing, over_budget, last_synced_at) = rows
+        .into_iter()
+        .next()
+        .unwrap_or((0, None, None, None, None));
+    Ok(RowCounts {
+        rows: rows as u64,
+        with_crm_id: with_crm_id.unwrap_or(0) as u64,
+        failing: failing.unwrap_or(0) as u64,
+        over_budget: over_budget.unwrap_or(0) as u64,
+        last_synced_at,
+    })
+}
+
+/// What [`counts`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RowCounts {
+    pub rows: u64,
+    pub with_crm_id: u64,
+    pub failing: u64,
+    pub over_budget: u64,
+    pub last_synced_at: Option<Timestamp>,
+}
+
 fn key_condition(key: &SyncKey) -> Expr {
     Expr::col(Cs::CrmName)
         .eq(key.crm_name.as_str())
