@@ -392,13 +392,7 @@ pub(crate) async fn counts(
         .and_where(Expr::col(Cs::CrmName).eq(crm_name))
         .and_where(Expr::col(Cs::ResourceType).eq(resource_type));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<Timestamp>,
-    )> = store.fetch_all(sql, values).await?;
+    let rows: Vec<CountsRow> = store.fetch_all(sql, values).await?;
     let (rows, with_crm_id, failing, over_budget, last_synced_at) = rows
         .into_iter()
         .next()
@@ -411,6 +405,15 @@ pub(crate) async fn counts(
         last_synced_at,
     })
 }
+
+/// Rows, with a CRM id, failing, over budget, newest `last_synced_at`.
+type CountsRow = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<Timestamp>,
+);
 
 /// What [`counts`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
