@@ -213,14 +213,11 @@ impl Store {
         ids: &[ResourceId],
         mapping: &ColumnMapping,
     ) -> Result<Vec<Result<Payload, String>>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
-        let rows = self.backend.fetch_payload_rows(sql, values).await?;
-        Ok(rows
+        Ok(self
+            .select_payloads_by_ids(sql, key_column, ids, mapping)
+            .await?
             .into_iter()
-            .map(|row| row.and_then(|cells| json_value::row_to_json(cells, mapping)))
+            .map(|(_, row)| row)
             .collect())
     }
 
