@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use indexmap_free::OrderedMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Declaration order matters (models sync in the order declared), so maps
@@ -17,6 +18,16 @@ pub(crate) mod indexmap_free {
     /// A map that keeps its keys in file order.
     #[derive(Debug, Clone)]
     pub(crate) struct OrderedMap<V>(pub Vec<(String, V)>);
+
+    impl<V: schemars::JsonSchema> schemars::JsonSchema for OrderedMap<V> {
+        fn schema_name() -> String {
+            format!("Map_of_{}", V::schema_name())
+        }
+
+        fn json_schema(generator: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+            <std::collections::BTreeMap<String, V>>::json_schema(generator)
+        }
+    }
 
     impl<V> Default for OrderedMap<V> {
         fn default() -> Self {
@@ -46,7 +57,7 @@ pub(crate) mod indexmap_free {
 }
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct File {
     /// Where the application's tables and the sync state are.
@@ -61,7 +72,7 @@ pub(crate) struct File {
     pub models: OrderedMap<ModelFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Database {
     /// `sqlite://path` or `postgres://…`; `${ENV}` allowed.
@@ -70,7 +81,7 @@ pub(crate) struct Database {
     pub max_connections: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Engine {
     /// Consecutive failures after which a record is left alone (default 3).
@@ -79,7 +90,7 @@ pub(crate) struct Engine {
     pub commit_margin: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum AdapterKind {
     Hubspot,
@@ -87,7 +98,7 @@ pub(crate) enum AdapterKind {
     Null,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
     /// `hubspot`, `airtable` or `null`.
@@ -104,7 +115,7 @@ pub(crate) struct CrmFile {
     pub max_sync_errors: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RateLimitFile {
     pub max_requests: u32,
@@ -112,7 +123,7 @@ pub(crate) struct RateLimitFile {
     pub period: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModelFile {
     pub table: String,
@@ -124,14 +135,14 @@ pub(crate) struct ModelFile {
     pub crms: OrderedMap<BindingFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StiFile {
     pub column: String,
     pub value: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BindingFile {
     pub object_type: String,
@@ -155,7 +166,7 @@ pub(crate) struct BindingFile {
     pub external_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum TypeFile {
     Boolean,
@@ -168,21 +179,21 @@ pub(crate) enum TypeFile {
     Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum RenderingFile {
     Iso8601,
     Rails,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum ColumnFile {
     Type(TypeFile),
     Detailed(ColumnDetail),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ColumnDetail {
     #[serde(rename = "type")]
@@ -191,7 +202,7 @@ pub(crate) struct ColumnDetail {
 }
 
 /// One dependency: exactly one of the association keys.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DependencyFile {
     pub belongs_to: Option<String>,
@@ -217,7 +228,7 @@ pub(crate) struct DependencyFile {
     pub timestamp: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SyncDependencyFile {
     pub model: String,

@@ -113,6 +113,9 @@ enum Command {
         #[arg(long, default_value = "sqlite://db/development.sqlite3")]
         database: String,
     },
+    /// Prints the JSON Schema of the configuration file (for editor completion;
+    /// the repository ships it as docs/etlify.schema.json).
+    Schema,
     /// Runs the local HubSpot and Airtable sandbox until Ctrl-C.
     Sandbox {
         #[arg(long, default_value_t = 8787)]
@@ -213,6 +216,15 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
         }
         Command::Init { database } => {
             init(&cli.config, database)?;
+            return Ok(Exit0OrRecords::Ok);
+        }
+        Command::Schema => {
+            let schema = schemars::schema_for!(file::File);
+            let text = serde_json::to_string_pretty(&schema).map_err(|e| CliError {
+                exit: Exit::Run,
+                message: format!("cannot render the schema: {e}"),
+            })?;
+            println!("{text}");
             return Ok(Exit0OrRecords::Ok);
         }
         Command::Sandbox { port, state } => {
@@ -469,7 +481,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             }
             Ok(Exit0OrRecords::Ok)
         }
-        Command::Demo { .. } | Command::Init { .. } | Command::Sandbox { .. } => {
+        Command::Demo { .. } | Command::Init { .. } | Command::Sandbox { .. } | Command::Schema => {
             unreachable!("handled before the configuration is read")
         }
         Command::Sync {

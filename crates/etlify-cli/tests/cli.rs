@@ -367,3 +367,28 @@ fn cli_status_errors_and_errors_reset() {
         serde_json::json!([])
     );
 }
+
+/// The JSON Schema shipped for editors is the one the loader's types give
+/// (regenerate with `etlify schema > docs/etlify.schema.json`).
+#[test]
+fn cli_the_shipped_json_schema_matches_the_loader() {
+    let output = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/etlify.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        generated, shipped,
+        "docs/etlify.schema.json is stale: run `cargo run -p etlify-cli -- schema > docs/etlify.schema.json`"
+    );
+    // Unknown keys are refused by the schema too.
+    assert_eq!(generated["additionalProperties"], false);
+}
