@@ -49,6 +49,9 @@ enum Command {
         /// Undoes what `migrate` changed.
         #[arg(long)]
         revert: bool,
+        /// Prints the statements it would run; changes nothing.
+        #[arg(long, conflicts_with = "revert")]
+        dry_run: bool,
     },
     /// Checks the configuration and the sync-state schema against the database.
     Check {
@@ -239,9 +242,21 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
         Command::Migrate {
             default_crm_name,
             revert,
+            dry_run,
         } => {
             let store = store(&settings).await?;
-            if revert {
+            if dry_run {
+                let options = MigrateOptions { default_crm_name };
+                let statements = etlify::migrate_dry_run(&store, &options)
+                    .await
+                    .map_err(|e| CliError::engine(&path, e))?;
+                if statements.is_empty() {
+                    println!("-- The sync-state tables are up to date: nothing to run.");
+                }
+                for statement in statements {
+                    println!("{statement};");
+                }
+            } else if revert {
                 etlify::revert_migration(&store)
                     .await
                     .map_err(|e| CliError::engine(&path, e))?;

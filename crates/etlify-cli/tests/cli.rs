@@ -392,3 +392,33 @@ fn cli_the_shipped_json_schema_matches_the_loader() {
     // Unknown keys are refused by the schema too.
     assert_eq!(generated["additionalProperties"], false);
 }
+
+/// `migrate --dry-run` prints what `migrate` would run on a database the
+/// gem created, and changes nothing.
+#[test]
+fn cli_migrate_dry_run_prints_the_statements_and_changes_nothing() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"",
+    );
+    let output = etlify(&config, &["migrate", "--dry-run"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        printed.contains("CREATE TABLE IF NOT EXISTS \"etlify_leases\""),
+        "{printed}"
+    );
+    assert!(printed.contains("CREATE INDEX IF NOT EXISTS"), "{printed}");
+    // Nothing changed: the schema still needs the migration.
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("etlify migrate"), "{stderr}");
+    // After the real migration, a dry run has nothing left to do.
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let again = etlify(&config, &["migrate", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to run"));
+}

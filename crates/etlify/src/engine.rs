@@ -290,6 +290,15 @@ pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<
     schema::migrate(store, options).await
 }
 
+/// The statements [`migrate`] would run, without running any (see
+/// [`schema::migrate_dry_run`]).
+pub async fn migrate_dry_run(
+    store: &Store,
+    options: &schema::MigrateOptions,
+) -> Result<Vec<String>> {
+    schema::migrate_dry_run(store, options).await
+}
+
 /// Undoes what [`migrate`] changed (see [`schema::revert`]).
 pub async fn revert_migration(store: &Store) -> Result<()> {
     schema::revert(store).await

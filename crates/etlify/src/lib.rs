@@ -79,7 +79,9 @@ pub use crate::config::{Config, DEFAULT_MAX_SYNC_ERRORS};
 pub use crate::crm::{Crm, CrmRegistry};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
-pub use crate::engine::{migrate, revert_migration, Etlify, EtlifyBuilder, StatusEntry};
+pub use crate::engine::{
+    migrate, migrate_dry_run, revert_migration, Etlify, EtlifyBuilder, StatusEntry,
+};
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};

@@ -312,26 +312,101 @@ pub struct MigrateOptions {
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
 pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
-    run(store, store.dialect().create_table(StateTable::History)).await?;
+    let mut applier = Applier {
+        store,
+        dry_run: None,
+    };
+    apply_migration(&mut applier, options).await
+}
+
+/// The statements [`migrate`] would run now, in order, without running
+/// any (`etlify migrate --dry-run`); empty when the schema is up to date.
+pub async fn migrate_dry_run(store: &Store, options: &MigrateOptions) -> Result<Vec<String>> {
+    let mut applier = Applier {
+        store,
+        dry_run: Some(Vec::new()),
+    };
+    apply_migration(&mut applier, options).await?;
+    Ok(applier.dry_run.unwrap_or_default())
+}
+
+/// Runs schema statements, or only lists them (a dry run).
+struct Applier<'a> {
+    store: &'a Store,
+    dry_run: Option<Vec<String>>,
+}
+
+impl Applier<'_> {
+    /// Applies `step` and records it in the history table.
+    async fn step(&mut self, step: Step) -> Result<()> {
+        let statement = step.forward(self.store);
+        match &mut self.dry_run {
+            Some(planned) => planned.push(statement.to_owned()),
+            None => {
+                run(self.store, statement).await?;
+                record(self.store, step).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a constant statement that is not a recorded step.
+    async fn constant(&mut self, statement: &'static str) -> Result<()> {
+        match &mut self.dry_run {
+            Some(planned) => planned.push(statement.to_owned()),
+            None => run(self.store, statement).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs a statement with values (shown inlined in a dry run).
+    async fn statement(&mut self, update: &sea_query::UpdateStatement) -> Result<()> {
+        match &mut self.dry_run {
+            Some(planned) => planned.push(self.store.dialect().render(update.into())),
+            None => {
+                let (sql, values) = self.store.build(update);
+                self.store.execute(sql, values).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) -> Result<()> {
+    let store = applier.store;
+    let history_missing = store
+        .backend()
+        .table_columns(HISTORY_TABLE)
+        .await?
+        .is_none();
+    if history_missing || applier.dry_run.is_none() {
+        applier
+            .constant(store.dialect().create_table(StateTable::History))
+            .await?;
+    }
+    let mut creates_sync_table = false;
     for (table, step) in [
         (SYNC_TABLE, Step::CreateSyncTable),
         (PENDING_TABLE, Step::CreatePendingTable),
         (LEASE_TABLE, Step::CreateLeaseTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
-            run(store, step.forward(store)).await?;
-            record(store, step).await?;
+            creates_sync_table |= step == Step::CreateSyncTable;
+            applier.step(step).await?;
         }
     }
-    upgrade_gem_columns(store, options).await?;
+    // A table created just now has the gem's later columns already (in a
+    // dry run it does not exist yet, so its columns are not looked at).
+    if !(creates_sync_table && applier.dry_run.is_some()) {
+        upgrade_gem_columns(applier, options).await?;
+    }
     let existing = store.backend().index_names(SYNC_TABLE).await?;
     for step in [Step::DropGemCrmIdIndex, Step::DropGemResourceIndex] {
         if existing
             .iter()
             .any(|name| Some(name.as_str()) == step.index_name())
         {
-            run(store, step.forward(store)).await?;
-            record(store, step).await?;
+            applier.step(step).await?;
         }
     }
     let mut existing = existing;
@@ -347,8 +422,7 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
             .iter()
             .any(|name| Some(name.as_str()) == step.index_name())
         {
-            run(store, step.forward(store)).await?;
-            record(store, step).await?;
+            applier.step(step).await?;
         }
     }
     Ok(())
@@ -356,7 +430,8 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
 
 /// Adds what older gem schemas lack: `error_count` (gem < 0.9.4) and
 /// `crm_name` (gem < 0.9), backfilled from `default_crm_name`.
-async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<()> {
+async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions) -> Result<()> {
+    let store = applier.store;
     let columns = store
         .backend()
         .table_columns(SYNC_TABLE)
@@ -377,12 +452,10 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
         )));
     }
     if !columns.iter().any(|c| c == "error_count") {
-        run(store, Step::AddErrorCount.forward(store)).await?;
-        record(store, Step::AddErrorCount).await?;
+        applier.step(Step::AddErrorCount).await?;
     }
     if !has_crm_name {
-        run(store, Step::AddCrmName.forward(store)).await?;
-        record(store, Step::AddCrmName).await?;
+        applier.step(Step::AddCrmName).await?;
     }
     if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
         let mut update = Query::update();
@@ -390,8 +463,7 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
             .table(Alias::new(SYNC_TABLE))
             .value(Alias::new("crm_name"), default.as_str())
             .and_where(Expr::col(Alias::new("crm_name")).is_null());
-        let (sql, values) = store.build(&update);
-        store.execute(sql, values).await?;
+        applier.statement(&update).await?;
     }
     // SQLite cannot add NOT NULL to an existing column without rebuilding
     // the table; the engine always writes crm_name, so only backends that
@@ -402,8 +474,7 @@ async fn upgrade_gem_columns(store: &Store, options: &MigrateOptions) -> Result<
             .column_is_nullable(SYNC_TABLE, "crm_name")
             .await?
     {
-        run(store, Step::CrmNameNotNull.forward(store)).await?;
-        record(store, Step::CrmNameNotNull).await?;
+        applier.step(Step::CrmNameNotNull).await?;
     }
     Ok(())
 }

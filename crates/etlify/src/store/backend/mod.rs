@@ -79,9 +79,7 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     /// Renders `statement` with placeholders and its bound values.
     fn build(&self, statement: Statement<'_>) -> (String, SqlxValues);
 
-    /// Renders `statement` with its values inlined (golden tests; the
-    /// CLI's dry runs will print it too).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Renders `statement` with its values inlined (golden tests, dry runs).
     fn render(&self, statement: Statement<'_>) -> String;
 
     /// How a timestamp is bound so that it compares correctly with the
