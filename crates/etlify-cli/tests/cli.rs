@@ -118,6 +118,38 @@ types = { preferences = "json", tags = "json" }"#,
     );
 }
 
+/// G-25 from the CLI: one record synced by hand; G-26: `migrate` on a
+/// database the gem created, then `migrate --revert` gives its schema back.
+#[test]
+fn g25_g26_one_record_by_hand_and_a_reverted_migration() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let one = json_of(&etlify(
+        &config,
+        &["sync-record", "User", "2", "--crm", "hubspot", "--json"],
+    ));
+    assert!(
+        one["outcome"] == "synced" || one["outcome"] == "not_modified",
+        "{one}"
+    );
+    let reverted = etlify(&config, &["migrate", "--revert"]);
+    assert!(
+        reverted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reverted.stderr)
+    );
+    // The gem's schema again: etlify's own tables are gone, so check asks for a migration.
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("etlify_leases") && stderr.contains("etlify migrate"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn cli_sync_record_and_crms_report_what_they_did() {
     let (_dir, config) = gem_copy(
