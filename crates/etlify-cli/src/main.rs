@@ -7,6 +7,7 @@
 mod demo;
 mod error;
 mod file;
+mod scaffold;
 mod settings;
 
 use std::path::PathBuf;
@@ -64,6 +65,17 @@ enum Command {
         selection: Selection,
         #[arg(long)]
         json: bool,
+    },
+    /// Prints a model section for TABLE, scaffolded from its columns and
+    /// foreign keys, to paste into the configuration and edit.
+    NewModel {
+        table: String,
+        /// The CRM to bind it to (default: the first configured one).
+        #[arg(long)]
+        crm: Option<String>,
+        /// The resource type (default: the table's Rails class name).
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Lists the configured CRMs: adapter, enabled, rate limit, error budget.
     Crms {
@@ -279,6 +291,17 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             } else {
                 println!("{path}: {models} models, {crms} CRMs, schema up to date.");
             }
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::NewModel { table, crm, model } => {
+            let store = store(&settings).await?;
+            let crm = crm
+                .or_else(|| settings.crms.first().map(|c| c.get_name().to_owned()))
+                .unwrap_or_else(|| "hubspot".to_owned());
+            print!(
+                "{}",
+                scaffold::new_model(&store, &table, &crm, model.as_deref()).await?
+            );
             Ok(Exit0OrRecords::Ok)
         }
         Command::Status { json } => {

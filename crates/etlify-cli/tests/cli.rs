@@ -454,3 +454,42 @@ fn cli_migrate_dry_run_prints_the_statements_and_changes_nothing() {
     let again = etlify(&config, &["migrate", "--dry-run"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to run"));
 }
+
+/// `new-model TABLE` scaffolds a section the loader accepts and the
+/// database validates as it is.
+#[test]
+fn cli_new_model_scaffolds_a_section_that_checks() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"",
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["new-model", "companies"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let section = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(section.contains("[models.Company]"), "{section}");
+    let users = String::from_utf8_lossy(
+        &etlify(&config, &["new-model", "users", "--model", "Member"]).stdout,
+    )
+    .into_owned();
+    assert!(
+        users.contains("belongs_to = \"companies\", foreign_key = \"company_id\""),
+        "{users}"
+    );
+    assert!(users.contains("id_property = \"email\""), "{users}");
+    // Appended to the configuration, it passes `check`.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push('\n');
+    text.push_str(&section);
+    std::fs::write(&config, text).unwrap();
+    let check = etlify(&config, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

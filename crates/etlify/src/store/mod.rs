@@ -304,6 +304,18 @@ impl Store {
         )
     }
 
+    /// The columns of `table` in order, or `None` when it does not exist
+    /// (for scaffolding configurations; `build()` does its own checks).
+    pub async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>> {
+        self.backend.table_columns(table).await
+    }
+
+    /// The foreign keys declared on `table`: (column, referenced table,
+    /// referenced column).
+    pub async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {
+        self.backend.foreign_keys(table).await
+    }
+
     pub(crate) fn dialect(&self) -> &'static dyn Dialect {
         self.dialect
     }

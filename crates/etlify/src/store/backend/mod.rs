@@ -128,6 +128,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Index names on `table`.
     async fn index_names(&self, table: &str) -> Result<Vec<String>>;
 
+    /// The foreign keys declared on `table`: (column, referenced table,
+    /// referenced column).
+    async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>>;
+
     /// Whether `table.column` accepts NULL (`false` when it does not exist).
     async fn column_is_nullable(&self, table: &str, column: &str) -> Result<bool>;
 

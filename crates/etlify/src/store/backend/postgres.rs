@@ -254,6 +254,22 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
+    async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT kcu.column_name::text, ccu.table_name::text, ccu.column_name::text \
+             FROM information_schema.table_constraints tc \
+             JOIN information_schema.key_column_usage kcu \
+               ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema \
+             JOIN information_schema.constraint_column_usage ccu \
+               ON tc.constraint_name = ccu.constraint_name AND tc.table_schema = ccu.table_schema \
+             WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema() AND tc.table_name = $1 \
+             ORDER BY kcu.ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn column_is_nullable(&self, table: &str, column: &str) -> Result<bool> {
         let nullable: Option<String> = sqlx::query_scalar(
             "SELECT is_nullable::text FROM information_schema.columns \

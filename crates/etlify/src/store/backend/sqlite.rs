@@ -211,6 +211,18 @@ impl Backend for SqliteBackend {
             .await?)
     }
 
+    async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as(r#"SELECT "from", "table", "to" FROM pragma_foreign_key_list(?)"#)
+                .bind(table)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(column, target, to)| (column, target, to.unwrap_or_else(|| "id".to_owned())))
+            .collect())
+    }
+
     async fn column_is_nullable(&self, table: &str, column: &str) -> Result<bool> {
         let not_null: Option<i64> =
             sqlx::query_scalar(r#"SELECT "notnull" FROM pragma_table_info(?) WHERE name = ?"#)
