@@ -187,7 +187,10 @@ pub(crate) enum RenderingFile {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a column type (boolean, integer, float, decimal, string, json, date, timestamp) or { type = \"…\", rendering = \"iso8601\" | \"rails\" }"
+)]
 pub(crate) enum ColumnFile {
     Type(TypeFile),
     Detailed(ColumnDetail),

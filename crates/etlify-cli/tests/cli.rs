@@ -202,6 +202,21 @@ fn cli_config_an_unknown_key_exits_2_naming_its_key_path() {
 }
 
 #[test]
+fn cli_config_an_unknown_column_type_names_the_valid_ones() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"\ntypes = { email = \"bool\" }",
+    );
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("models.User.crms.hubspot.types.email"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("boolean, integer"), "{stderr}");
+}
+
+#[test]
 fn g1_a_non_boolean_enabled_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
