@@ -40,8 +40,17 @@ fn expected(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
 }
 
-/// A copy of a gem fixture and a configuration file beside it.
+/// A copy of a gem fixture and a configuration file beside it, with the
+/// gem's dependency on companies.
 fn gem_copy(fixture_name: &str, binding: &str) -> (tempfile::TempDir, PathBuf) {
+    gem_copy_with(
+        fixture_name,
+        &format!("dependencies = [{{ belongs_to = \"companies\", foreign_key = \"company_id\" }}]\n{binding}"),
+    )
+}
+
+/// A copy of a gem fixture and a configuration whose User binding is `binding`.
+fn gem_copy_with(fixture_name: &str, binding: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.sqlite3");
     std::fs::copy(fixture(fixture_name), &db).unwrap();
@@ -61,7 +70,6 @@ table = "users"
 [models.User.crms.hubspot]
 object_type = "contacts"
 id_property = "email"
-dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
 {binding}
 "#,
             db.display()
@@ -507,4 +515,33 @@ fn cli_new_model_scaffolds_a_section_that_checks() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// Each class of bad input gives exit status 2 and names where it is,
+/// before anything runs (the library's checks, through the binary).
+#[test]
+fn cli_config_each_bad_input_class_exits_2_naming_its_key() {
+    let cases: [(&str, &str); 7] = [
+        (
+            "payload = \"SELECT id, email FROM users\"\ndependencies = [{ belongs_to = \"companies\", foreign_key = \"no_such_id\" }]",
+            "foreign_key",
+        ),
+        ("payload = \"SELECT id, email FROM users\"\ndependencies = [{ through = [] }]", "through"),
+        ("payload = \"SELECT id, email FROM users\"\nsync_if = \"email IS NOT\"", "sync_if"),
+        ("payload = \"SELECT id, email FROM users\"\nstale_scope = \"nope = 1\"", "stale_scope"),
+        ("payload = \"SELECT id, full_name FROM users\"", "id_property"),
+        ("payload = \"SELECT id, email FROM no_such_table\"", "payload"),
+        ("payload = \"SELECT id, email FROM users\"\nexternal_id = \"\"", "external_id"),
+    ];
+    for (binding, key) in cases {
+        let (_dir, config) = gem_copy_with("rails-gem-synced.sqlite3", binding);
+        assert!(etlify(&config, &["migrate"]).status.success(), "{binding}");
+        let (code, stderr) = failure(&config, &["sync"]);
+        assert_eq!(code, 2, "{binding}: {stderr}");
+        assert!(
+            stderr.contains("models.User.crms.hubspot"),
+            "{binding}: {stderr}"
+        );
+        assert!(stderr.contains(key), "{binding}: {stderr}");
+    }
 }
