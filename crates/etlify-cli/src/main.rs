@@ -202,8 +202,14 @@ impl Selection {
     }
 }
 
+/// The database, which must exist already (only `migrate` creates it).
 async fn store(settings: &Settings) -> Result<Store, CliError> {
-    Store::connect_with(&settings.database_url, &settings.store)
+    connect(settings, true).await
+}
+
+async fn connect(settings: &Settings, must_exist: bool) -> Result<Store, CliError> {
+    let options = settings.store.clone().must_exist(must_exist);
+    Store::connect_with(&settings.database_url, &options)
         .await
         .map_err(|e| CliError::engine(&settings.path, e))
 }
@@ -256,7 +262,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             revert,
             dry_run,
         } => {
-            let store = store(&settings).await?;
+            let store = connect(&settings, dry_run || revert).await?;
             if dry_run {
                 let options = MigrateOptions { default_crm_name };
                 let statements = etlify::migrate_dry_run(&store, &options)

@@ -130,8 +130,12 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
         })?;
         interpolate(raw, &at("token"))
     };
+    let enabled = file.enabled.unwrap_or(true);
     let adapter: Arc<dyn etlify::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
+        // A disabled CRM sends nothing: it needs no token (`enabled = false`
+        // outside production, as Rails apps do).
+        _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
         AdapterKind::Hubspot => {
             let mut config = HubSpotConfig::new(token()?);
             if let Some(url) = &file.base_url {
@@ -159,7 +163,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
             )
         }
     };
-    let mut crm = Crm::new(name, adapter).enabled(file.enabled.unwrap_or(true));
+    let mut crm = Crm::new(name, adapter).enabled(enabled);
     if let Some(limit) = &file.rate_limit {
         let period = duration(&limit.period, &at("rate_limit.period"))?;
         let limit = RateLimit::new(limit.max_requests, period)

@@ -545,3 +545,36 @@ fn cli_config_each_bad_input_class_exits_2_naming_its_key() {
         assert!(stderr.contains(key), "{binding}: {stderr}");
     }
 }
+
+/// A mistyped SQLite path is an error naming it, not a new empty database;
+/// a disabled CRM needs no token.
+#[test]
+fn cli_config_a_missing_database_file_is_refused_and_a_disabled_crm_needs_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let db = dir.path().join("tpyo.sqlite3");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[crms.hubspot]\nadapter = \"hubspot\"\nenabled = false\ntoken = \"${{ETLIFY_TEST_SURELY_UNSET_TOKEN}}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("tpyo.sqlite3"),
+        "{stderr}"
+    );
+    assert!(!db.exists(), "no empty database was created");
+    // `migrate` creates it; the disabled CRM's token is not asked for.
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let crms = json_of(&etlify(&config, &["crms", "--json"]));
+    assert_eq!(crms[0]["enabled"], false);
+}

@@ -52,6 +52,7 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 #[derive(Debug, Clone, Default)]
 pub struct StoreOptions {
     max_connections: Option<u32>,
+    must_exist: bool,
 }
 
 impl StoreOptions {
@@ -70,6 +71,18 @@ impl StoreOptions {
     /// The pool size, if set.
     pub fn get_max_connections(&self) -> Option<u32> {
         self.max_connections
+    }
+
+    /// Refuses to create a SQLite file that does not exist yet (default:
+    /// it is created), so a mistyped path is an error, not an empty database.
+    pub fn must_exist(mut self, must_exist: bool) -> Self {
+        self.must_exist = must_exist;
+        self
+    }
+
+    /// Whether a missing SQLite file is refused.
+    pub fn get_must_exist(&self) -> bool {
+        self.must_exist
     }
 }
 
@@ -105,7 +118,7 @@ impl Store {
         if url.starts_with("sqlite:") {
             let size = options.max_connections.unwrap_or(SQLITE_CONNECTIONS);
             Ok(Self::from_sqlite(
-                backend::sqlite::connect(url, size).await?,
+                backend::sqlite::connect(url, size, !options.must_exist).await?,
             ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let size = options.max_connections.unwrap_or(POSTGRES_CONNECTIONS);

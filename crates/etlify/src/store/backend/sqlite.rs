@@ -159,9 +159,23 @@ impl SqliteBackend {
 }
 
 /// Opens (creating if missing) the database at `url`.
-pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
+pub(crate) async fn connect(url: &str, max_connections: u32, create: bool) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename().to_owned();
+    let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+    if !create && !in_memory && !path.exists() {
+        return Err(crate::error::ConfigError::new(
+            "database",
+            "url",
+            format!(
+                "names the SQLite file {}, which does not exist (check the path; `etlify migrate` creates it)",
+                path.display()
+            ),
+        )
+        .into());
+    }
+    let options = options
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(Duration::from_secs(10))
         // WAL with NORMAL sync (Rails' default too): commits are durable
