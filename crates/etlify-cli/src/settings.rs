@@ -131,6 +131,24 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
         interpolate(raw, &at("token"))
     };
     let enabled = file.enabled.unwrap_or(true);
+    let not_for = |key: &str, set: bool, adapters: &str| -> Result<(), CliError> {
+        if set {
+            return Err(CliError::config(format!(
+                "{}: applies to {adapters} only",
+                at(key)
+            )));
+        }
+        Ok(())
+    };
+    match file.adapter {
+        AdapterKind::Null => {
+            not_for("token", file.token.is_some(), "hubspot and airtable")?;
+            not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
+            not_for("base_id", file.base_id.is_some(), "airtable")?;
+        }
+        AdapterKind::Hubspot => not_for("base_id", file.base_id.is_some(), "airtable")?,
+        AdapterKind::Airtable => {}
+    }
     let adapter: Arc<dyn etlify::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
@@ -280,6 +298,12 @@ fn required<'a>(
 }
 
 fn hop_from(file: &DependencyFile, at: &str) -> Result<Hop, CliError> {
+    let allowed: &[&str] = if file.belongs_to.is_some() {
+        &["foreign_key", "primary_key", "timestamp"]
+    } else {
+        &["foreign_key", "as", "timestamp"]
+    };
+    refuse_keys(file, at, "hop", allowed)?;
     let fk = || required(&file.foreign_key, at, "foreign_key", "company_id");
     let mut hop = match (&file.belongs_to, &file.has_many, &file.has_one) {
         (Some(table), None, None) => {
@@ -306,6 +330,38 @@ fn hop_from(file: &DependencyFile, at: &str) -> Result<Hop, CliError> {
     Ok(hop)
 }
 
+/// Refuses keys set on a dependency of a kind they do not apply to.
+fn refuse_keys(
+    file: &DependencyFile,
+    at: &str,
+    kind: &str,
+    allowed: &[&str],
+) -> Result<(), CliError> {
+    let set = [
+        ("foreign_key", file.foreign_key.is_some()),
+        ("primary_key", file.primary_key.is_some()),
+        ("join_table", file.join_table.is_some()),
+        (
+            "association_foreign_key",
+            file.association_foreign_key.is_some(),
+        ),
+        ("type_column", file.type_column.is_some()),
+        ("targets", !file.targets.is_empty()),
+        ("as", file.polymorphic_as.is_some()),
+        ("timestamp", file.timestamp.is_some()),
+    ];
+    match set
+        .iter()
+        .find(|(key, is_set)| *is_set && !allowed.contains(key))
+    {
+        Some((key, _)) => Err(CliError::config(format!(
+            "{at}.{key}: does not apply to a {kind} dependency (it takes: {})",
+            allowed.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliError> {
     let kinds = [
         file.belongs_to.is_some(),
@@ -320,6 +376,29 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
             "{at}: names exactly one of belongs_to, has_many, has_one, habtm, through, polymorphic_belongs_to"
         )));
     }
+    let (kind, allowed): (&str, &[&str]) = if file.belongs_to.is_some() {
+        ("belongs_to", &["foreign_key", "primary_key", "timestamp"])
+    } else if file.has_many.is_some() || file.has_one.is_some() {
+        ("has_many/has_one", &["foreign_key", "as", "timestamp"])
+    } else if file.habtm.is_some() {
+        (
+            "habtm",
+            &[
+                "join_table",
+                "foreign_key",
+                "association_foreign_key",
+                "timestamp",
+            ],
+        )
+    } else if file.through.is_some() {
+        ("through", &[])
+    } else {
+        (
+            "polymorphic_belongs_to",
+            &["type_column", "targets", "timestamp"],
+        )
+    };
+    refuse_keys(file, at, kind, allowed)?;
     let fk = || required(&file.foreign_key, at, "foreign_key", "company_id");
     let mut dependency = if let Some(table) = &file.belongs_to {
         let d = Dependency::belongs_to(table, fk()?);
