@@ -405,119 +405,128 @@ fn row_to_cells(row: &PgRow) -> Result<Cells, String> {
     Ok(cells)
 }
 
+/// What a PostgreSQL column type decodes as: one list, for decoding
+/// (`cell`) and for checking a payload query before it runs
+/// (`has_json_mapping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PgKind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Uuid,
+    Json,
+    Timestamp,
+    TimestampTz,
+    Date,
+    /// Enums and `citext`: sent by the server as their text (the label,
+    /// the string), read without a type check; not as array elements.
+    TextLike,
+}
+
+/// The kind of a scalar column, or `None` for a type with no JSON mapping.
+fn scalar_kind(ty: &PgTypeInfo) -> Option<PgKind> {
+    let name = ty.name().to_ascii_uppercase();
+    Some(match name.as_str() {
+        "BOOL" => PgKind::Bool,
+        "INT2" => PgKind::Int2,
+        "INT4" => PgKind::Int4,
+        "INT8" => PgKind::Int8,
+        "FLOAT4" => PgKind::Float4,
+        "FLOAT8" => PgKind::Float8,
+        "NUMERIC" => PgKind::Numeric,
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => PgKind::Text,
+        "UUID" => PgKind::Uuid,
+        "JSON" | "JSONB" => PgKind::Json,
+        "TIMESTAMP" => PgKind::Timestamp,
+        "TIMESTAMPTZ" => PgKind::TimestampTz,
+        "DATE" => PgKind::Date,
+        "CITEXT" => PgKind::TextLike,
+        _ if matches!(ty.kind(), PgTypeKind::Enum(_)) => PgKind::TextLike,
+        _ => return None,
+    })
+}
+
+/// The kind of an array column's elements, or `None` when unsupported.
+fn element_kind(ty: &PgTypeInfo) -> Option<PgKind> {
+    let PgTypeKind::Array(element) = ty.kind() else {
+        return None;
+    };
+    match scalar_kind(element)? {
+        PgKind::TextLike => None,
+        PgKind::Text if element.name().eq_ignore_ascii_case("CHAR") => None,
+        kind => Some(kind),
+    }
+}
+
+/// Whether `cell` decodes columns of type `ty`.
+fn has_json_mapping(ty: &PgTypeInfo) -> bool {
+    scalar_kind(ty).is_some() || element_kind(ty).is_some()
+}
+
 /// The cell of column `i`, or `None` for a type with no JSON mapping.
 fn cell(row: &PgRow, i: usize, ty: &PgTypeInfo) -> Result<Option<Cell>, sqlx::Error> {
+    if let Some(kind) = scalar_kind(ty) {
+        return decode(row, i, kind, false).map(Some);
+    }
+    match element_kind(ty) {
+        Some(kind) => decode(row, i, kind, true).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Column `i` as `kind`, or as an array of it.
+fn decode(row: &PgRow, i: usize, kind: PgKind, array: bool) -> Result<Cell, sqlx::Error> {
     fn get<'r, T>(
         row: &'r PgRow,
         i: usize,
-        to_cell: impl FnOnce(T) -> Cell,
-    ) -> Result<Option<Cell>, sqlx::Error>
+        array: bool,
+        to_cell: impl Fn(T) -> Cell,
+    ) -> Result<Cell, sqlx::Error>
     where
         T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-    {
-        Ok(Some(
-            row.try_get::<Option<T>, _>(i)?.map_or(Cell::Null, to_cell),
-        ))
-    }
-    let name = ty.name().to_ascii_uppercase();
-    match name.as_str() {
-        "BOOL" => get(row, i, Cell::Bool),
-        "INT2" => get(row, i, |v: i16| Cell::Int(i64::from(v))),
-        "INT4" => get(row, i, |v: i32| Cell::Int(i64::from(v))),
-        "INT8" => get(row, i, Cell::Int),
-        "FLOAT4" => get(row, i, |v: f32| Cell::Float(f64::from(v))),
-        "FLOAT8" => get(row, i, Cell::Float),
-        "NUMERIC" => get(row, i, |v: BigDecimal| Cell::Decimal(v.to_plain_string())),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" => get(row, i, Cell::Text),
-        "UUID" => get(row, i, |v: Uuid| Cell::Text(v.to_string())),
-        "JSON" | "JSONB" => get(row, i, Cell::Json),
-        "TIMESTAMP" => get(row, i, Cell::Timestamp),
-        "TIMESTAMPTZ" => get(row, i, |v: DateTime<Utc>| Cell::Timestamp(v.naive_utc())),
-        "DATE" => get(row, i, Cell::Date),
-        // Sent by the server as their text: the label, the string.
-        _ if name == "CITEXT" || matches!(ty.kind(), PgTypeKind::Enum(_)) => Ok(Some(
-            row.try_get_unchecked::<Option<String>, _>(i)?
-                .map_or(Cell::Null, Cell::Text),
-        )),
-        _ => match ty.kind() {
-            PgTypeKind::Array(element) => array(row, i, element),
-            _ => Ok(None),
-        },
-    }
-}
-
-/// Whether `cell` decodes columns of type `ty` (kept in step with it).
-fn has_json_mapping(ty: &PgTypeInfo) -> bool {
-    const SCALARS: [&str; 19] = [
-        "BOOL",
-        "INT2",
-        "INT4",
-        "INT8",
-        "FLOAT4",
-        "FLOAT8",
-        "NUMERIC",
-        "TEXT",
-        "VARCHAR",
-        "BPCHAR",
-        "NAME",
-        "CHAR",
-        "UUID",
-        "JSON",
-        "JSONB",
-        "TIMESTAMP",
-        "TIMESTAMPTZ",
-        "DATE",
-        "CITEXT",
-    ];
-    let name = ty.name().to_ascii_uppercase();
-    SCALARS.contains(&name.as_str())
-        || match ty.kind() {
-            PgTypeKind::Enum(_) => true,
-            PgTypeKind::Array(element) => {
-                let element = element.name().to_ascii_uppercase();
-                SCALARS.contains(&element.as_str()) && element != "CHAR" && element != "CITEXT"
-            }
-            _ => false,
-        }
-}
-
-/// An array column, element by element.
-fn array(row: &PgRow, i: usize, element: &PgTypeInfo) -> Result<Option<Cell>, sqlx::Error> {
-    fn get<'r, T>(
-        row: &'r PgRow,
-        i: usize,
-        to_cell: impl Fn(T) -> Cell,
-    ) -> Result<Option<Cell>, sqlx::Error>
-    where
         Vec<Option<T>>: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
     {
-        Ok(Some(row.try_get::<Option<Vec<Option<T>>>, _>(i)?.map_or(
-            Cell::Null,
-            |items| {
-                Cell::Array(
-                    items
-                        .into_iter()
-                        .map(|item| item.map_or(Cell::Null, &to_cell))
-                        .collect(),
-                )
-            },
-        )))
+        if array {
+            Ok(row
+                .try_get::<Option<Vec<Option<T>>>, _>(i)?
+                .map_or(Cell::Null, |items| {
+                    Cell::Array(
+                        items
+                            .into_iter()
+                            .map(|item| item.map_or(Cell::Null, &to_cell))
+                            .collect(),
+                    )
+                }))
+        } else {
+            Ok(row.try_get::<Option<T>, _>(i)?.map_or(Cell::Null, to_cell))
+        }
     }
-    match element.name().to_ascii_uppercase().as_str() {
-        "BOOL" => get(row, i, Cell::Bool),
-        "INT2" => get(row, i, |v: i16| Cell::Int(i64::from(v))),
-        "INT4" => get(row, i, |v: i32| Cell::Int(i64::from(v))),
-        "INT8" => get(row, i, Cell::Int),
-        "FLOAT4" => get(row, i, |v: f32| Cell::Float(f64::from(v))),
-        "FLOAT8" => get(row, i, Cell::Float),
-        "NUMERIC" => get(row, i, |v: BigDecimal| Cell::Decimal(v.to_plain_string())),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => get(row, i, Cell::Text),
-        "UUID" => get(row, i, |v: Uuid| Cell::Text(v.to_string())),
-        "JSON" | "JSONB" => get(row, i, Cell::Json),
-        "DATE" => get(row, i, Cell::Date),
-        "TIMESTAMP" => get(row, i, Cell::Timestamp),
-        "TIMESTAMPTZ" => get(row, i, |v: DateTime<Utc>| Cell::Timestamp(v.naive_utc())),
-        _ => Ok(None),
+    match kind {
+        PgKind::Bool => get(row, i, array, Cell::Bool),
+        PgKind::Int2 => get(row, i, array, |v: i16| Cell::Int(i64::from(v))),
+        PgKind::Int4 => get(row, i, array, |v: i32| Cell::Int(i64::from(v))),
+        PgKind::Int8 => get(row, i, array, Cell::Int),
+        PgKind::Float4 => get(row, i, array, |v: f32| Cell::Float(f64::from(v))),
+        PgKind::Float8 => get(row, i, array, Cell::Float),
+        PgKind::Numeric => get(row, i, array, |v: BigDecimal| {
+            Cell::Decimal(v.to_plain_string())
+        }),
+        PgKind::Text => get(row, i, array, Cell::Text),
+        PgKind::Uuid => get(row, i, array, |v: Uuid| Cell::Text(v.to_string())),
+        PgKind::Json => get(row, i, array, Cell::Json),
+        PgKind::Timestamp => get(row, i, array, Cell::Timestamp),
+        PgKind::TimestampTz => get(row, i, array, |v: DateTime<Utc>| {
+            Cell::Timestamp(v.naive_utc())
+        }),
+        PgKind::Date => get(row, i, array, Cell::Date),
+        PgKind::TextLike => Ok(row
+            .try_get_unchecked::<Option<String>, _>(i)?
+            .map_or(Cell::Null, Cell::Text)),
     }
 }
 
