@@ -2,55 +2,28 @@
 //! docs/BEHAVIOUR.md): `tests/fixtures/rails-gem-synced.sqlite3` and its
 //! `.expect.json`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use etlify::adapters::NullAdapter;
-use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model,
-    SqlPayload,
-};
+use etlify::{BatchSyncOptions, Etlify, FinderPlan, SqlPayload};
 use serde_json::Value;
 
-use crate::support::TestDb;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use crate::support::{gem, TestDb};
 
 fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("rails-gem-synced.expect.json")).unwrap())
-        .unwrap()
+    gem::expected("rails-gem-synced")
 }
 
 /// A copy of the fixture, migrated, with the model the gem declared.
 async fn take_over() -> (TestDb, Etlify, Arc<NullAdapter>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rails.sqlite3");
-    std::fs::copy(fixture("rails-gem-synced.sqlite3"), &path).unwrap();
-    let db = TestDb::sqlite_at(&path, Some(dir)).await;
-    etlify::migrate(&db.store, &MigrateOptions::default())
-        .await
-        .unwrap();
-    let adapter = Arc::new(NullAdapter::new());
-    let model = Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("contacts", "email")
-            .payload(SqlPayload::new(
-                "SELECT users.id, users.email, users.full_name, companies.name AS company \
-                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
-            ))
-            .dependency(Dependency::belongs_to("companies", "company_id")),
-    );
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(model)
-        .build()
-        .await
-        .unwrap();
-    (db, etlify, adapter)
+    gem::take_over(
+        "rails-gem-synced",
+        SqlPayload::new(
+            "SELECT users.id, users.email, users.full_name, companies.name AS company \
+         FROM users LEFT JOIN companies ON companies.id = users.company_id",
+        ),
+    )
+    .await
 }
 
 fn ids(value: &Value) -> Vec<i64> {

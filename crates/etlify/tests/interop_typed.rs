@@ -5,27 +5,16 @@
 //! with `SqlPayload` reproduces the gem's digests, so a stale run sends only
 //! the two records that really changed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use etlify::adapters::NullAdapter;
-use etlify::{
-    BatchSyncOptions, Binding, ColumnType, Crm, Dependency, Etlify, MigrateOptions, Model,
-    Rendering, SqlPayload,
-};
+use etlify::{BatchSyncOptions, ColumnType, Etlify, Rendering, SqlPayload};
 use serde_json::Value;
 
-use crate::support::TestDb;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use crate::support::{gem, TestDb};
 
 fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("rails-gem-typed.expect.json")).unwrap())
-        .unwrap()
+    gem::expected("rails-gem-typed")
 }
 
 /// The payload the gem declared. The database tells the types of the table
@@ -45,27 +34,7 @@ fn payload() -> SqlPayload {
 
 /// A copy of the fixture, migrated, with the model the gem declared.
 async fn take_over() -> (TestDb, Etlify, Arc<NullAdapter>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rails-typed.sqlite3");
-    std::fs::copy(fixture("rails-gem-typed.sqlite3"), &path).unwrap();
-    let db = TestDb::sqlite_at(&path, Some(dir)).await;
-    etlify::migrate(&db.store, &MigrateOptions::default())
-        .await
-        .unwrap();
-    let adapter = Arc::new(NullAdapter::new());
-    let model = Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("contacts", "email")
-            .payload(payload())
-            .dependency(Dependency::belongs_to("companies", "company_id")),
-    );
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(model)
-        .build()
-        .await
-        .unwrap();
-    (db, etlify, adapter)
+    gem::take_over("rails-gem-typed", payload()).await
 }
 
 fn upserts(adapter: &NullAdapter) -> u64 {

@@ -419,3 +419,57 @@ pub fn dispatch_error(dispatch: &etlify::SyncDispatch) -> &etlify::RecordError {
         other => panic!("expected a completed sync, got {other:?}"),
     }
 }
+
+/// A database the Rails gem synced (`tests/fixtures/<name>.sqlite3`, on a
+/// copy), migrated, and its `.expect.json`.
+pub mod gem {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use etlify::adapters::NullAdapter;
+    use etlify::{Binding, Crm, Dependency, Etlify, MigrateOptions, Model, SqlPayload};
+    use serde_json::Value;
+
+    use super::TestDb;
+
+    fn fixture(file: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file)
+    }
+
+    /// The fixture's `<name>.expect.json`.
+    pub fn expected(name: &str) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("{name}.expect.json"))).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// A copy of `<name>.sqlite3`, migrated, with the model the gem declared
+    /// (`User` as HubSpot contacts by email, stale when its company changes)
+    /// and `payload`, syncing to a Null adapter.
+    pub async fn take_over(name: &str, payload: SqlPayload) -> (TestDb, Etlify, Arc<NullAdapter>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rails.sqlite3");
+        std::fs::copy(fixture(&format!("{name}.sqlite3")), &path).unwrap();
+        let db = TestDb::sqlite_at(&path, Some(dir)).await;
+        etlify::migrate(&db.store, &MigrateOptions::default())
+            .await
+            .unwrap();
+        let adapter = Arc::new(NullAdapter::new());
+        let model = Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("contacts", "email")
+                .payload(payload)
+                .dependency(Dependency::belongs_to("companies", "company_id")),
+        );
+        let etlify = Etlify::builder(db.store.clone())
+            .crm(Crm::new("hubspot", adapter.clone()))
+            .model(model)
+            .build()
+            .await
+            .unwrap();
+        (db, etlify, adapter)
+    }
+}
