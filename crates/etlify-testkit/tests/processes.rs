@@ -121,17 +121,7 @@ fn report(output: &Output) -> serde_json::Value {
 async fn two_processes_sync_each_record_once(postgres: bool) {
     let db = database(postgres).await;
     let sandbox = sandbox().await;
-    let outputs = tokio::task::spawn_blocking({
-        let url = db.url.clone();
-        let base = sandbox.hubspot_base_url();
-        move || {
-            let db = Database { url, _dir: None };
-            run_processes_at(&db, &FakeSandbox(base), "records", 2)
-        }
-    })
-    .await
-    .unwrap();
-    let reports: Vec<_> = outputs.iter().map(report).collect();
+    let reports = run_processes(&db, &sandbox, "records", 2).await;
     let synced: u64 = reports.iter().map(|r| r["synced"].as_u64().unwrap()).sum();
     assert_eq!(
         synced, USERS as u64,
@@ -159,17 +149,7 @@ async fn two_processes_sync_each_record_once(postgres: bool) {
 async fn two_processes_never_run_one_crm_twice(postgres: bool) {
     let db = database(postgres).await;
     let sandbox = sandbox().await;
-    let outputs = tokio::task::spawn_blocking({
-        let url = db.url.clone();
-        let base = sandbox.hubspot_base_url();
-        move || {
-            let db = Database { url, _dir: None };
-            run_processes_at(&db, &FakeSandbox(base), "batch", 2)
-        }
-    })
-    .await
-    .unwrap();
-    let reports: Vec<_> = outputs.iter().map(report).collect();
+    let reports = run_processes(&db, &sandbox, "batch", 2).await;
     let synced: u64 = reports.iter().map(|r| r["synced"].as_u64().unwrap()).sum();
     assert_eq!(synced, USERS as u64, "{reports:?}");
     let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
@@ -179,36 +159,39 @@ async fn two_processes_never_run_one_crm_twice(postgres: bool) {
     assert_eq!(sent_twice, 0, "no record sent by both processes");
 }
 
-/// The base URL of the sandbox running in the test process (the children
-/// only need its address).
-struct FakeSandbox(String);
-
-/// Runs `processes` sync processes at once and waits for all of them.
-fn run_processes_at(
+/// Runs `processes` sync processes at once against `sandbox` (in this
+/// process; the children only need its address) and returns their reports.
+async fn run_processes(
     db: &Database,
-    sandbox: &FakeSandbox,
+    sandbox: &RunningSandbox,
     mode: &str,
     processes: usize,
-) -> Vec<Output> {
-    let children: Vec<_> = (0..processes)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_etlify-sync-process"))
-                .args([
-                    db.url.as_str(),
-                    sandbox.0.as_str(),
-                    DEFAULT_HUBSPOT_TOKEN,
-                    mode,
-                ])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect()
+) -> Vec<serde_json::Value> {
+    let args = [
+        db.url.clone(),
+        sandbox.hubspot_base_url(),
+        DEFAULT_HUBSPOT_TOKEN.to_owned(),
+        mode.to_owned(),
+    ];
+    let outputs = tokio::task::spawn_blocking(move || {
+        let children: Vec<_> = (0..processes)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_etlify-sync-process"))
+                    .args(&args)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|child| child.wait_with_output().unwrap())
+            .collect::<Vec<Output>>()
+    })
+    .await
+    .unwrap();
+    outputs.iter().map(report).collect()
 }
 
 mod sqlite {
