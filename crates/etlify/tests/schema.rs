@@ -261,7 +261,44 @@ async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes(db: Test
     );
 }
 
+/// The declared foreign keys of a table (what `etlify new-model` scaffolds
+/// dependencies from), on both backends.
+async fn introspection_reads_declared_foreign_keys(db: TestDb) {
+    let pk = if db.is_postgres() {
+        "bigserial PRIMARY KEY"
+    } else {
+        "integer PRIMARY KEY"
+    };
+    db.exec(&format!(
+        "CREATE TABLE teams (id {pk}, code varchar UNIQUE)"
+    ))
+    .await;
+    db.exec(&format!(
+        "CREATE TABLE members (id {pk}, team_id bigint REFERENCES teams (id), team_code varchar REFERENCES teams (code), name varchar)"
+    ))
+    .await;
+    let mut keys = db.store.foreign_keys("members").await.unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            (
+                "team_code".to_owned(),
+                "teams".to_owned(),
+                "code".to_owned()
+            ),
+            ("team_id".to_owned(), "teams".to_owned(), "id".to_owned()),
+        ]
+    );
+    assert!(db.store.foreign_keys("teams").await.unwrap().is_empty());
+    assert_eq!(
+        db.store.table_columns("members").await.unwrap().unwrap(),
+        ["id", "team_id", "team_code", "name"]
+    );
+}
+
 crate::backend_tests!(
+    introspection_reads_declared_foreign_keys,
     g26_revert_restores_the_gem_schema_and_keeps_the_data,
     g26_revert_of_a_fresh_install_drops_its_tables,
     g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes,

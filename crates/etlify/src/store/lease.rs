@@ -227,3 +227,60 @@ async fn delete(store: &Store, owner: &str, names: &[String]) -> Result<()> {
     store.execute(sql, values).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A held lease is renewed by its holder (pushed past now) and released
+    /// only by it; a renewal by another owner changes nothing.
+    #[tokio::test]
+    async fn x10_renewal_keeps_a_lease_and_only_its_owner_releases_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("leases.sqlite3").display());
+        let store = Store::connect(&url).await.unwrap();
+        crate::store::schema::migrate(&store, &Default::default())
+            .await
+            .unwrap();
+        let name = batch_run_name("hubspot");
+        let (lease, taken) = Lease::try_acquire(&store, vec![name.clone()])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true]);
+        let pool = store.sqlite_pool().unwrap();
+        let expire = "UPDATE etlify_leases SET expires_at = strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 seconds')";
+        sqlx::query(expire).execute(pool).await.unwrap();
+
+        // Another owner's renewal and release leave it alone...
+        renew(&store, "someone-else", std::slice::from_ref(&name))
+            .await
+            .unwrap();
+        delete(&store, "someone-else", std::slice::from_ref(&name))
+            .await
+            .unwrap();
+        let (_, taken) = Lease::try_acquire(&store, vec![name.clone()])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true], "expired and not renewed: taken over");
+
+        // ...the holder's renewal keeps it.
+        let (mine, taken) = Lease::try_acquire(&store, vec![batch_run_name("airtable")])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true]);
+        sqlx::query(expire).execute(pool).await.unwrap();
+        renew(&store, &mine.owner, &mine.names).await.unwrap();
+        let (_, taken) = Lease::try_acquire(&store, vec![batch_run_name("airtable")])
+            .await
+            .unwrap();
+        assert_eq!(taken, [false], "renewed: still held");
+        mine.release().await.unwrap();
+        let (_, taken) = Lease::try_acquire(&store, vec![batch_run_name("airtable")])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true], "released by its owner");
+        drop(lease);
+    }
+}
