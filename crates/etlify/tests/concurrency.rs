@@ -144,15 +144,9 @@ async fn g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once(db: T
     assert!(again.busy.is_empty());
 }
 
-/// X-10: a lease left by a holder that died (expired row) does not block;
-/// a live one does, until it is released.
-async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb) {
-    let db = db.with_app_schema().await;
-    let user = db.insert_user("a@x.io", None).await;
-    let adapter = RecordingAdapter::new();
-    let etlify = hubspot_users(&db, adapter.clone()).await;
-    let name = format!(r#"["record","hubspot","User",{user}]"#);
-    let (past, future) = if db.is_postgres() {
+/// SQL for "a minute ago" and "in a minute", in lease-expiry format.
+fn past_and_future(db: &TestDb) -> (&'static str, &'static str) {
+    if db.is_postgres() {
         (
             "(now() AT TIME ZONE 'UTC') - interval '1 minute'",
             "(now() AT TIME ZONE 'UTC') + interval '1 minute'",
@@ -162,11 +156,28 @@ async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb
             "strftime('%Y-%m-%d %H:%M:%f', 'now', '-60 seconds')",
             "strftime('%Y-%m-%d %H:%M:%f', 'now', '+60 seconds')",
         )
-    };
+    }
+}
+
+/// A lease row on users `first..=last` in HubSpot, as another holder
+/// (a per-record sync when `first == last`, a batch page otherwise).
+async fn lease_users(db: &TestDb, first: i64, last: i64, owner: &str, expires_at: &str) {
     db.exec(&format!(
-        "INSERT INTO etlify_leases (name, owner, expires_at) VALUES ('{name}', 'dead-worker', {past})"
+        "INSERT INTO etlify_record_leases (crm_name, resource_type, first_id, last_id, owner, expires_at) \
+         VALUES ('hubspot', 'User', {first}, {last}, '{owner}', {expires_at})"
     ))
     .await;
+}
+
+/// X-10: a lease left by a holder that died (expired row) does not block;
+/// a live one does, until it is released.
+async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let (past, future) = past_and_future(&db);
+    lease_users(&db, user, user, "dead-worker", past).await;
     let outcome =
         tokio::time::timeout(Duration::from_secs(5), etlify.sync("hubspot", "User", user))
             .await
@@ -178,10 +189,7 @@ async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb
         "UPDATE users SET email = 'b@x.io' WHERE id = {user}"
     ))
     .await;
-    db.exec(&format!(
-        "INSERT INTO etlify_leases (name, owner, expires_at) VALUES ('{name}', 'live-worker', {future})"
-    ))
-    .await;
+    lease_users(&db, user, user, "live-worker", future).await;
     let waiting = {
         let etlify = etlify.clone();
         tokio::spawn(async move { etlify.sync("hubspot", "User", user).await })
@@ -189,7 +197,7 @@ async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "a live lease is waited for");
     assert_eq!(adapter.upserts().len(), 1);
-    db.exec(&format!("DELETE FROM etlify_leases WHERE name = '{name}'"))
+    db.exec("DELETE FROM etlify_record_leases WHERE owner = 'live-worker'")
         .await;
     let outcome = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
@@ -199,9 +207,104 @@ async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for(db: TestDb
     assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
     assert_eq!(adapter.upserts().len(), 2);
     assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM etlify_leases").await,
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await,
         0,
         "the lease is released after the sync"
+    );
+}
+
+/// X-8: a per-record sync of a record inside a live batch page's range
+/// waits for the page to end; a page's range does not cover ids outside it.
+async fn x8_a_per_record_sync_waits_for_a_page_covering_its_record(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 3).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let (_, future) = past_and_future(&db);
+    lease_users(&db, ids[0], ids[1], "another-page", future).await;
+
+    let outside = tokio::time::timeout(
+        Duration::from_secs(5),
+        etlify.sync("hubspot", "User", ids[2]),
+    )
+    .await
+    .expect("a record outside the page's range does not wait")
+    .unwrap();
+    assert_eq!(outside, SyncDispatch::Completed(SyncOutcome::Synced));
+
+    let waiting = {
+        let etlify = etlify.clone();
+        let id = ids[1];
+        tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "a record in the page's range waits");
+    assert_eq!(adapter.upserts().len(), 1);
+    db.exec("DELETE FROM etlify_record_leases WHERE owner = 'another-page'")
+        .await;
+    let outcome = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("synced once the page is over")
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
+    assert_eq!(adapter.upserts().len(), 2);
+}
+
+/// X-8: a batch page leaves a record a live per-record sync holds to the
+/// end, sends the others at once, and syncs that record once it is free.
+async fn x8_a_batch_page_syncs_a_record_held_elsewhere_after_its_holder(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 3).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let (_, future) = past_and_future(&db);
+    lease_users(&db, ids[1], ids[1], "a-per-record-sync", future).await;
+
+    let run = {
+        let etlify = etlify.clone();
+        tokio::spawn(async move { etlify.batch_sync(&BatchSyncOptions::new()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!run.is_finished(), "the held record is waited for");
+    let mut sent: Vec<String> = sends(&adapter).into_keys().collect();
+    sent.sort();
+    assert_eq!(sent, ["u0@x.io", "u2@x.io"], "the free records went first");
+    db.exec("DELETE FROM etlify_record_leases WHERE owner = 'a-per-record-sync'")
+        .await;
+    let stats = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the run ends once the record is free")
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.outcomes.synced, 3);
+    assert_eq!(sends(&adapter).values().sum::<usize>(), 3, "each sent once");
+}
+
+/// X-10: rows left by a dead page (expired) block nothing and are deleted
+/// by the next page that meets them.
+async fn x10_an_expired_page_lease_blocks_nothing_and_is_cleared(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 3).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let (past, _) = past_and_future(&db);
+    lease_users(&db, ids[0], ids[2], "dead-page", past).await;
+
+    let stats = tokio::time::timeout(
+        Duration::from_secs(5),
+        etlify.batch_sync(&BatchSyncOptions::new()),
+    )
+    .await
+    .expect("an expired page lease does not block")
+    .unwrap();
+    assert_eq!(stats.outcomes.synced, 3);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await,
+        0,
+        "the dead page's row is gone, the run's own released"
     );
 }
 
@@ -210,4 +313,7 @@ crate::backend_tests!(
     concurrency_two_engines_on_one_database_send_each_record_once,
     g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once,
     x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for,
+    x8_a_per_record_sync_waits_for_a_page_covering_its_record,
+    x8_a_batch_page_syncs_a_record_held_elsewhere_after_its_holder,
+    x10_an_expired_page_lease_blocks_nothing_and_is_cleared,
 );

@@ -13,26 +13,25 @@
 //! - a lease whose holder died (SIGKILL) expires after [`LEASE_TTL`];
 //!   while its holder lives it is renewed every third of that.
 //!
-//! Names are JSON arrays (`["record","hubspot","User",42]`,
-//! `["batch","hubspot"]`), unambiguous whatever the CRM and type names.
+//! Two tables hold them, with the same owner and expiry columns:
+//! `etlify_leases`, keyed by a name (a JSON array such as
+//! `["batch","hubspot"]`, unambiguous whatever the CRM name), and
+//! `etlify_record_leases`, keyed by a range of one model's ids in one CRM
+//! (`record_lease.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
+use sea_query::{Alias, Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
 use tokio::task::JoinHandle;
 
 use super::backend::Dialect;
 use super::Store;
 use crate::error::Result;
-use crate::id::SyncKey;
 
 /// How long a lease lives without renewal: the longest a dead holder's
 /// records stay locked.
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
-
-/// Longest pause between two attempts at a busy lease.
-const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// Names per statement.
 const CHUNK: usize = 500;
@@ -47,15 +46,22 @@ pub(crate) enum EtlifyLeases {
 
 use EtlifyLeases as Leases;
 
-/// The lease name of one record's sync.
-pub(crate) fn record_name(key: &SyncKey) -> String {
-    serde_json::json!([
-        "record",
-        key.crm_name,
-        key.resource_type,
-        key.resource_id.get()
-    ])
-    .to_string()
+/// The table a lease's rows are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeaseTable {
+    /// `etlify_leases`: leases by name.
+    Named,
+    /// `etlify_record_leases`: leases on ranges of record ids.
+    Records,
+}
+
+impl LeaseTable {
+    fn iden(self) -> Alias {
+        Alias::new(match self {
+            LeaseTable::Named => super::schema::LEASE_TABLE,
+            LeaseTable::Records => super::schema::RECORD_LEASE_TABLE,
+        })
+    }
 }
 
 /// The lease name of a CRM's batch run (one at a time per CRM, G-10).
@@ -64,7 +70,7 @@ pub(crate) fn batch_run_name(crm_name: &str) -> String {
 }
 
 /// A token unique to one acquisition in this process, and across processes.
-fn new_owner() -> String {
+pub(crate) fn new_owner() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,7 +88,9 @@ fn new_owner() -> String {
 pub(crate) struct Lease {
     store: Store,
     owner: String,
-    names: Vec<String>,
+    table: LeaseTable,
+    /// Rows held (renewal warns when fewer are renewed).
+    rows: u64,
     renewal: Option<JoinHandle<()>>,
 }
 
@@ -99,31 +107,19 @@ impl Lease {
             taken.extend(try_take(store, &owner, chunk).await?);
         }
         let acquired: Vec<bool> = names.iter().map(|n| taken.contains(n)).collect();
-        let held: Vec<String> = names.into_iter().filter(|n| taken.contains(n)).collect();
-        Ok((Self::held(store, owner, held), acquired))
+        let rows = taken.len() as u64;
+        Ok((Self::held(store, owner, LeaseTable::Named, rows), acquired))
     }
 
-    /// Waits until the lease `name` is free, then holds it.
-    pub(crate) async fn acquire(store: &Store, name: String) -> Result<Self> {
-        let owner = new_owner();
-        let mut pause = Duration::from_millis(2);
-        loop {
-            let taken = try_take(store, &owner, std::slice::from_ref(&name)).await?;
-            if !taken.is_empty() {
-                return Ok(Self::held(store, owner, vec![name]));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(MAX_POLL);
-        }
-    }
-
-    fn held(store: &Store, owner: String, names: Vec<String>) -> Self {
-        let renewal = (!names.is_empty()).then(|| {
-            let (store, owner, names) = (store.clone(), owner.clone(), names.clone());
+    /// `rows` rows of `table` that `owner` holds, renewed from now on
+    /// until released.
+    pub(crate) fn held(store: &Store, owner: String, table: LeaseTable, rows: u64) -> Self {
+        let renewal = (rows > 0).then(|| {
+            let (store, owner) = (store.clone(), owner.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(LEASE_TTL / 3).await;
-                    if let Err(error) = renew(&store, &owner, &names).await {
+                    if let Err(error) = renew(&store, &owner, table, rows).await {
                         tracing::warn!(message = "Renewing a lease failed.", %error);
                     }
                 }
@@ -132,9 +128,15 @@ impl Lease {
         Self {
             store: store.clone(),
             owner,
-            names,
+            table,
+            rows,
             renewal,
         }
+    }
+
+    /// The owner token of this acquisition.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Releases every lease held (only rows this owner still holds).
@@ -142,8 +144,8 @@ impl Lease {
         if let Some(renewal) = self.renewal.take() {
             renewal.abort();
         }
-        let names = std::mem::take(&mut self.names);
-        delete(&self.store, &self.owner, &names).await
+        let rows = std::mem::take(&mut self.rows);
+        delete(&self.store, &self.owner, self.table, rows).await
     }
 }
 
@@ -154,17 +156,18 @@ impl Drop for Lease {
         }
         // Not released (a cancelled task): free the rows now if a runtime
         // is there to do it; otherwise they expire after LEASE_TTL.
-        if self.names.is_empty() {
+        if self.rows == 0 {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (store, owner, names) = (
+            let (store, owner, table, rows) = (
                 self.store.clone(),
                 std::mem::take(&mut self.owner),
-                std::mem::take(&mut self.names),
+                self.table,
+                std::mem::take(&mut self.rows),
             );
             runtime.spawn(async move {
-                if let Err(error) = delete(&store, &owner, &names).await {
+                if let Err(error) = delete(&store, &owner, table, rows).await {
                     tracing::warn!(message = "Freeing a dropped lease failed; it expires on its own.", %error);
                 }
             });
@@ -195,33 +198,33 @@ async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<St
     store.backend().take_leases(owner, names, LEASE_TTL).await
 }
 
-/// Pushes the expiry of every lease `owner` holds (one owner token per
-/// acquisition, so no list of names is needed).
-async fn renew(store: &Store, owner: &str, names: &[String]) -> Result<()> {
+/// Pushes the expiry of the `rows` leases `owner` holds in `table` (one
+/// owner token per acquisition, so no list of names is needed).
+async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Result<()> {
     let mut update = Query::update();
     update
-        .table(Leases::Table)
+        .table(table.iden())
         .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
         .and_where(Expr::col(Leases::Owner).eq(owner));
     let (sql, values) = store.build(&update);
     let renewed = store.execute(sql, values).await?;
-    if renewed < names.len() as u64 {
+    if renewed < rows {
         tracing::warn!(
             message = "Some leases expired before their renewal; another process may hold them.",
-            lost = names.len() as u64 - renewed
+            lost = rows - renewed
         );
     }
     Ok(())
 }
 
-/// Deletes every lease `owner` still holds.
-async fn delete(store: &Store, owner: &str, names: &[String]) -> Result<()> {
-    if names.is_empty() {
+/// Deletes every lease `owner` still holds in `table`.
+async fn delete(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Result<()> {
+    if rows == 0 {
         return Ok(());
     }
     let mut delete = Query::delete();
     delete
-        .from_table(Leases::Table)
+        .from_table(table.iden())
         .and_where(Expr::col(Leases::Owner).eq(owner));
     let (sql, values) = store.build(&delete);
     store.execute(sql, values).await?;
@@ -254,10 +257,10 @@ mod tests {
         sqlx::query(expire).execute(pool).await.unwrap();
 
         // Another owner's renewal and release leave it alone...
-        renew(&store, "someone-else", std::slice::from_ref(&name))
+        renew(&store, "someone-else", LeaseTable::Named, 1)
             .await
             .unwrap();
-        delete(&store, "someone-else", std::slice::from_ref(&name))
+        delete(&store, "someone-else", LeaseTable::Named, 1)
             .await
             .unwrap();
         let (_, taken) = Lease::try_acquire(&store, vec![name.clone()])
@@ -271,7 +274,9 @@ mod tests {
             .unwrap();
         assert_eq!(taken, [true]);
         sqlx::query(expire).execute(pool).await.unwrap();
-        renew(&store, &mine.owner, &mine.names).await.unwrap();
+        renew(&store, &mine.owner, mine.table, mine.rows)
+            .await
+            .unwrap();
         let (_, taken) = Lease::try_acquire(&store, vec![batch_run_name("airtable")])
             .await
             .unwrap();

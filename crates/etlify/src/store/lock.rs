@@ -1,13 +1,14 @@
 //! Record locks that serialize concurrent syncs of one record without
 //! holding a database transaction — or a connection — across the CRM call
-//! (SPEC ). They are leases (`lease.rs`): rows in the database, so
-//! they hold across engines, processes and machines, and expire when their
-//! holder dies.
+//! (SPEC ). They are leases on ranges of ids (`record_lease.rs`):
+//! rows in the database, so they hold across engines, processes and
+//! machines, and expire when their holder dies.
 
-use super::lease::{record_name, Lease};
+use super::lease::Lease;
+use super::record_lease::{acquire_record, try_acquire_page, IdRange};
 use super::Store;
 use crate::error::Result;
-use crate::id::SyncKey;
+use crate::id::{ResourceId, SyncKey};
 
 /// A held record lock; call [`RecordLock::release`] when done.
 pub(crate) struct RecordLock {
@@ -15,10 +16,12 @@ pub(crate) struct RecordLock {
 }
 
 impl RecordLock {
-    /// Waits until no other sync of `key` runs, then holds the lock.
+    /// Waits until no other sync of `key` runs (a per-record sync of it, a
+    /// batch page covering it), then holds the lock.
     pub(crate) async fn acquire(store: &Store, key: &SyncKey) -> Result<Self> {
         Ok(Self {
-            lease: Lease::acquire(store, record_name(key)).await?,
+            lease: acquire_record(store, &key.crm_name, &key.resource_type, key.resource_id)
+                .await?,
         })
     }
 
@@ -28,24 +31,41 @@ impl RecordLock {
     }
 }
 
-/// Locks on many records at once, taken without waiting: records whose
-/// lock is held elsewhere (a concurrent per-record sync, another batch) are
-/// reported busy and left to the caller.
-pub(crate) struct BatchLock {
-    lease: Lease,
+/// The lock of a batch page: one lease on the range of its ids, taken
+/// without waiting. Records another sync holds (a per-record sync, an
+/// overlapping page) are reported busy and left to the caller.
+pub(crate) struct PageLock {
+    lease: Option<Lease>,
 }
 
-impl BatchLock {
-    /// Tries to lock every key; returns the lock and, per key, whether it
-    /// was acquired.
-    pub(crate) async fn try_acquire(store: &Store, keys: &[SyncKey]) -> Result<(Self, Vec<bool>)> {
-        let (lease, acquired) =
-            Lease::try_acquire(store, keys.iter().map(record_name).collect()).await?;
-        Ok((Self { lease }, acquired))
+impl PageLock {
+    /// Locks `ids` of `resource_type` in `crm_name`; returns the lock and,
+    /// per id, whether it is this lock's (`false`: busy elsewhere).
+    pub(crate) async fn try_acquire(
+        store: &Store,
+        crm_name: &str,
+        resource_type: &str,
+        ids: &[ResourceId],
+    ) -> Result<(Self, Vec<bool>)> {
+        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok((Self { lease: None }, Vec::new()));
+        };
+        let range = IdRange {
+            crm_name,
+            resource_type,
+            first: *first,
+            last: *last,
+        };
+        let (lease, busy) = try_acquire_page(store, range, ids).await?;
+        let mine = ids.iter().map(|id| !busy.contains(id)).collect();
+        Ok((Self { lease: Some(lease) }, mine))
     }
 
-    /// Releases every lock held.
+    /// Releases the lock.
     pub(crate) async fn release(self) -> Result<()> {
-        self.lease.release().await
+        match self.lease {
+            Some(lease) => lease.release().await,
+            None => Ok(()),
+        }
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod json_value;
 pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod pending;
+pub(crate) mod record_lease;
 pub mod schema;
 pub(crate) mod sync_rows;
 

@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 pub const SYNC_TABLE: &str = "crm_synchronisations";
 /// Table of records waiting for a sync dependency.
 pub const PENDING_TABLE: &str = "etlify_pending_syncs";
-/// Table of leases: record locks and one batch run per CRM (X-8, G-10).
+/// Table of named leases: one batch run per CRM (G-10).
 pub const LEASE_TABLE: &str = "etlify_leases";
+/// Table of leases on ranges of record ids: record locks (X-8).
+pub const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
@@ -42,6 +44,15 @@ const SYNC_COLUMNS: &[&str] = &[
 ];
 
 const LEASE_COLUMNS: &[&str] = &["name", "owner", "expires_at"];
+
+const RECORD_LEASE_COLUMNS: &[&str] = &[
+    "crm_name",
+    "resource_type",
+    "first_id",
+    "last_id",
+    "owner",
+    "expires_at",
+];
 
 const PENDING_COLUMNS: &[&str] = &[
     "id",
@@ -75,6 +86,7 @@ enum Step {
     CreateSyncTable,
     CreatePendingTable,
     CreateLeaseTable,
+    CreateRecordLeaseTable,
     AddErrorCount,
     AddCrmName,
     /// PostgreSQL only.
@@ -88,10 +100,11 @@ enum Step {
     CreateSyncedAtIndex,
 }
 
-const ALL_STEPS: [Step; 13] = [
+const ALL_STEPS: [Step; 14] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
+    Step::CreateRecordLeaseTable,
     Step::AddErrorCount,
     Step::AddCrmName,
     Step::CrmNameNotNull,
@@ -111,6 +124,7 @@ impl Step {
             Step::CreateSyncTable => "create_table:crm_synchronisations",
             Step::CreatePendingTable => "create_table:etlify_pending_syncs",
             Step::CreateLeaseTable => "create_table:etlify_leases",
+            Step::CreateRecordLeaseTable => "create_table:etlify_record_leases",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
             Step::CrmNameNotNull => "set_not_null:crm_synchronisations.crm_name",
@@ -141,6 +155,7 @@ impl Step {
             Step::CreateSyncTable => store.dialect().create_table(StateTable::Sync),
             Step::CreatePendingTable => store.dialect().create_table(StateTable::Pending),
             Step::CreateLeaseTable => store.dialect().create_table(StateTable::Leases),
+            Step::CreateRecordLeaseTable => store.dialect().create_table(StateTable::RecordLeases),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -182,6 +197,7 @@ impl Step {
             Step::CreateSyncTable => r#"DROP TABLE IF EXISTS "crm_synchronisations""#,
             Step::CreatePendingTable => r#"DROP TABLE IF EXISTS "etlify_pending_syncs""#,
             Step::CreateLeaseTable => r#"DROP TABLE IF EXISTS "etlify_leases""#,
+            Step::CreateRecordLeaseTable => r#"DROP TABLE IF EXISTS "etlify_record_leases""#,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
@@ -389,6 +405,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (SYNC_TABLE, Step::CreateSyncTable),
         (PENDING_TABLE, Step::CreatePendingTable),
         (LEASE_TABLE, Step::CreateLeaseTable),
+        (RECORD_LEASE_TABLE, Step::CreateRecordLeaseTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -567,6 +584,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         (SYNC_TABLE, SYNC_COLUMNS),
         (PENDING_TABLE, PENDING_COLUMNS),
         (LEASE_TABLE, LEASE_COLUMNS),
+        (RECORD_LEASE_TABLE, RECORD_LEASE_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),

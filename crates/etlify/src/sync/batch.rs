@@ -36,7 +36,7 @@ use crate::id::{ResourceId, SyncKey};
 use crate::model::{Binding, SyncIf};
 use crate::outcome::BatchStats;
 use crate::payload::Payload;
-use crate::store::lock::BatchLock;
+use crate::store::lock::PageLock;
 use crate::store::sync_rows::{self, RowChange};
 
 /// Syncs a batch of records of one model with one CRM, inline.
@@ -88,11 +88,7 @@ impl<'a> BatchSynchronizer<'a> {
             return Ok(BatchStats::default());
         }
         let store = self.ctx.store();
-        let keys: Vec<SyncKey> = ids
-            .iter()
-            .map(|id| SyncKey::new(crm_name, resource_type, *id))
-            .collect();
-        let (lock, acquired) = BatchLock::try_acquire(store, &keys).await?;
+        let (lock, acquired) = PageLock::try_acquire(store, crm_name, resource_type, ids).await?;
         let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
         let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
         let locked = self.sync_locked(target, crm_name, &mine).await;

@@ -69,6 +69,8 @@ pub(crate) enum StateTable {
     History,
     /// `etlify_leases`.
     Leases,
+    /// `etlify_record_leases`.
+    RecordLeases,
 }
 
 /// What differs in SQL text between backends; needs no connection.

@@ -66,6 +66,16 @@ const CREATE_LEASES: &str = r#"CREATE UNLOGGED TABLE IF NOT EXISTS "etlify_lease
   "owner" varchar NOT NULL,
   "expires_at" timestamp(6) without time zone NOT NULL)"#;
 
+/// Unlogged, like `etlify_leases`.
+const CREATE_RECORD_LEASES: &str = r#"CREATE UNLOGGED TABLE IF NOT EXISTS "etlify_record_leases" (
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "first_id" bigint NOT NULL,
+  "last_id" bigint NOT NULL,
+  "owner" varchar NOT NULL,
+  "expires_at" timestamp(6) without time zone NOT NULL,
+  PRIMARY KEY ("crm_name", "resource_type", "first_id", "last_id"))"#;
+
 /// PostgreSQL's SQL text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PostgresDialect;
@@ -130,6 +140,7 @@ impl Dialect for PostgresDialect {
             StateTable::Pending => CREATE_PENDING,
             StateTable::History => CREATE_HISTORY,
             StateTable::Leases => CREATE_LEASES,
+            StateTable::RecordLeases => CREATE_RECORD_LEASES,
         }
     }
 

@@ -71,6 +71,16 @@ const CREATE_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_leases" (
   "owner" varchar NOT NULL,
   "expires_at" datetime(6) NOT NULL) WITHOUT ROWID"#;
 
+/// Keyed by its range alone (`WITHOUT ROWID`): one b-tree.
+const CREATE_RECORD_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_record_leases" (
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "first_id" bigint NOT NULL,
+  "last_id" bigint NOT NULL,
+  "owner" varchar NOT NULL,
+  "expires_at" datetime(6) NOT NULL,
+  PRIMARY KEY ("crm_name", "resource_type", "first_id", "last_id")) WITHOUT ROWID"#;
+
 /// SQLite's SQL text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqliteDialect;
@@ -133,6 +143,7 @@ impl Dialect for SqliteDialect {
             StateTable::Pending => CREATE_PENDING,
             StateTable::History => CREATE_HISTORY,
             StateTable::Leases => CREATE_LEASES,
+            StateTable::RecordLeases => CREATE_RECORD_LEASES,
         }
     }
 

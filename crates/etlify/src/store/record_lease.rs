@@ -1,0 +1,217 @@
+//! Leases on ranges of one model's record ids in one CRM
+//! (`etlify_record_leases`; SPEC ).
+//!
+//! A per-record sync holds the range `[id, id]`; a batch page holds
+//! `[first, last]` of its ids with one row, whatever the page size (a row
+//! per record cost a thousand-row write and delete per page).
+//!
+//! Exclusion works as in Dekker's algorithm: each side first writes its
+//! own row, then reads the other side's rows. Whichever writes second
+//! sees the first, so a record is never synced by a page and a per-record
+//! sync at once:
+//! - a per-record sync that sees a live page covering its id keeps its
+//!   own row and waits for the page to end;
+//! - a page treats the ids covered by any other live row (a per-record
+//!   sync, an overlapping page) as busy and leaves them to its caller.
+//!
+//! Two per-record syncs of one record meet on the primary key: only one
+//! row `[id, id]` can be live. Rows of holders that died expire after
+//! [`LEASE_TTL`](super::lease::LEASE_TTL); a page that meets expired rows
+//! deletes them.
+
+use std::time::Duration;
+
+use sea_query::{Cond, Expr, ExprTrait, Iden, OnConflict, Query};
+
+use super::lease::{new_owner, Lease, LeaseTable, LEASE_TTL};
+use super::Store;
+use crate::error::Result;
+use crate::id::ResourceId;
+
+/// Longest pause between two looks at a busy record.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum EtlifyRecordLeases {
+    Table,
+    CrmName,
+    ResourceType,
+    FirstId,
+    LastId,
+    Owner,
+    ExpiresAt,
+}
+
+use EtlifyRecordLeases as Leases;
+
+/// Ids `first..=last` of one model in one CRM.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IdRange<'a> {
+    pub(crate) crm_name: &'a str,
+    pub(crate) resource_type: &'a str,
+    pub(crate) first: ResourceId,
+    pub(crate) last: ResourceId,
+}
+
+/// Waits until no other sync covers `id`, then holds `[id, id]`.
+pub(crate) async fn acquire_record(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    id: ResourceId,
+) -> Result<Lease> {
+    let range = IdRange {
+        crm_name,
+        resource_type,
+        first: id,
+        last: id,
+    };
+    let owner = new_owner();
+    let mut pause = Duration::from_millis(2);
+    let mut lease = None;
+    loop {
+        if lease.is_none() && take(store, &owner, range).await? {
+            lease = Some(Lease::held(store, owner.clone(), LeaseTable::Records, 1));
+        }
+        if let Some(held) = lease.take() {
+            let pages = others_overlapping(store, &owner, range).await?;
+            if !pages.iter().any(|other| other.live) {
+                return Ok(held);
+            }
+            // A page covers the record: keep the row (the page, or any
+            // page after it, now sees the record busy) and wait.
+            lease = Some(held);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// Holds `range` for a batch page without waiting; returns the lease and
+/// the ids of `ids` that another sync holds (busy, left to the caller).
+pub(crate) async fn try_acquire_page(
+    store: &Store,
+    range: IdRange<'_>,
+    ids: &[ResourceId],
+) -> Result<(Lease, Vec<ResourceId>)> {
+    let owner = new_owner();
+    if !take(store, &owner, range).await? {
+        // The very same range is held by a live page: all of it is busy.
+        return Ok((
+            Lease::held(store, owner, LeaseTable::Records, 0),
+            ids.to_vec(),
+        ));
+    }
+    let lease = Lease::held(store, owner, LeaseTable::Records, 1);
+    let others = others_overlapping(store, lease.owner(), range).await?;
+    if others.iter().any(|other| !other.live) {
+        delete_expired(store, range).await?;
+    }
+    let busy = ids
+        .iter()
+        .copied()
+        .filter(|id| {
+            others
+                .iter()
+                .any(|other| other.live && other.first <= id.get() && id.get() <= other.last)
+        })
+        .collect();
+    Ok((lease, busy))
+}
+
+/// Inserts `owner`'s row for `range`, or takes over an expired row of the
+/// same range; whether the row is now `owner`'s.
+async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
+    let dialect = store.dialect();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Leases::Table)
+        .columns([
+            Leases::CrmName,
+            Leases::ResourceType,
+            Leases::FirstId,
+            Leases::LastId,
+            Leases::Owner,
+            Leases::ExpiresAt,
+        ])
+        .values([
+            Expr::val(range.crm_name),
+            Expr::val(range.resource_type),
+            Expr::val(range.first.get()),
+            Expr::val(range.last.get()),
+            Expr::val(owner),
+            dialect.now_plus(LEASE_TTL),
+        ])
+        // Internal invariant: six values for six columns.
+        .expect("values match the column list")
+        .on_conflict(
+            OnConflict::columns([
+                Leases::CrmName,
+                Leases::ResourceType,
+                Leases::FirstId,
+                Leases::LastId,
+            ])
+            .update_columns([Leases::Owner, Leases::ExpiresAt])
+            .action_and_where(Expr::col((Leases::Table, Leases::ExpiresAt)).lt(dialect.now()))
+            .to_owned(),
+        )
+        .returning_col(Leases::Owner);
+    let (sql, values) = store.build(&insert);
+    let taken: Vec<(String,)> = store.fetch_all(sql, values).await?;
+    Ok(!taken.is_empty())
+}
+
+/// Another owner's row overlapping a range.
+struct Other {
+    first: i64,
+    last: i64,
+    live: bool,
+}
+
+/// Rows of other owners overlapping `range`, live or expired.
+async fn others_overlapping(store: &Store, owner: &str, range: IdRange<'_>) -> Result<Vec<Other>> {
+    let mut select = Query::select();
+    select
+        .columns([Leases::FirstId, Leases::LastId])
+        .expr(
+            Expr::case(
+                Expr::col(Leases::ExpiresAt).gt(store.dialect().now()),
+                1_i32,
+            )
+            .finally(0_i32),
+        )
+        .from(Leases::Table)
+        .cond_where(overlapping(range))
+        .and_where(Expr::col(Leases::Owner).ne(owner));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(i64, i64, i32)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(first, last, live)| Other {
+            first,
+            last,
+            live: live == 1,
+        })
+        .collect())
+}
+
+/// Deletes the expired rows overlapping `range` (left by dead holders).
+async fn delete_expired(store: &Store, range: IdRange<'_>) -> Result<()> {
+    let mut delete = Query::delete();
+    delete
+        .from_table(Leases::Table)
+        .cond_where(overlapping(range))
+        .and_where(Expr::col(Leases::ExpiresAt).lt(store.dialect().now()));
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await?;
+    Ok(())
+}
+
+/// Rows of the same model and CRM whose range meets `range`.
+fn overlapping(range: IdRange<'_>) -> Cond {
+    Cond::all()
+        .add(Expr::col(Leases::CrmName).eq(range.crm_name))
+        .add(Expr::col(Leases::ResourceType).eq(range.resource_type))
+        .add(Expr::col(Leases::FirstId).lte(range.last.get()))
+        .add(Expr::col(Leases::LastId).gte(range.first.get()))
+}
