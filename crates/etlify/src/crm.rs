@@ -27,7 +27,13 @@ pub struct Crm {
     enabled: bool,
     rate_limit: Option<RateLimit>,
     max_sync_errors: Option<u32>,
+    max_in_flight: usize,
 }
+
+/// Requests a batch run keeps in flight per CRM by default: enough to
+/// reach a bound of 10 requests per second (HubSpot's 100 per 10 s) when
+/// each request takes up to 400 ms.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 impl fmt::Debug for Crm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,6 +44,7 @@ impl fmt::Debug for Crm {
             .field("enabled", &self.enabled)
             .field("rate_limit", &self.rate_limit)
             .field("max_sync_errors", &self.max_sync_errors)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -51,6 +58,7 @@ impl Crm {
             enabled: true,
             rate_limit: None,
             max_sync_errors: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -70,6 +78,20 @@ impl Crm {
     pub fn max_sync_errors(mut self, max: u32) -> Self {
         self.max_sync_errors = Some(max);
         self
+    }
+
+    /// Requests a batch run keeps in flight at once with this CRM
+    /// (default [`DEFAULT_MAX_IN_FLIGHT`], at least 1): while they wait on
+    /// the CRM, the next page is found, loaded and digested. The rate limit
+    /// still caps every request.
+    pub fn max_in_flight(mut self, requests: usize) -> Self {
+        self.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// Requests kept in flight at once by a batch run.
+    pub fn get_max_in_flight(&self) -> usize {
+        self.max_in_flight
     }
 
     /// Registered name.

@@ -175,6 +175,11 @@ impl BatchStats {
         }
     }
 
+    /// Records counted, whatever their outcome.
+    pub fn handled(&self) -> usize {
+        self.synced + self.skipped + self.buffered + self.not_modified + self.errors
+    }
+
     /// Adds `other`'s counts to these.
     pub fn merge(&mut self, other: &BatchStats) {
         self.synced += other.synced;

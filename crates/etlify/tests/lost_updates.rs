@@ -308,17 +308,26 @@ async fn x3_an_outage_longer_than_the_retries_interrupts_only_that_crm(db: TestD
     assert_eq!(airtable.upserts().len(), 3, "the other CRM was synced");
     assert_eq!(stats.errors, 0);
 
+    // Requests already in flight when the outage hit were answered and
+    // kept; the next run sends the rest, each record once.
+    let before = stats.per_crm.get("hubspot").map_or(0, |s| s.synced);
     let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert!(again.is_complete());
     assert_eq!(
-        again.per_crm["hubspot"].synced, 4,
-        "3 users and the company"
+        before + again.per_crm["hubspot"].synced,
+        4,
+        "3 users and the company, each synced once over both runs"
+    );
+    assert_eq!(
+        hubspot.upserts().len(),
+        5,
+        "4 records, plus the failed request"
     );
 }
 
-/// Sync state is written after each CRM request, not after each page: when
-/// the second request of a page starts, the first request's records
-/// already have their rows.
+/// Sync state is written after each CRM request, not after each page: with
+/// one request in flight, when the second request of a page starts, the
+/// first request's records already have their rows.
 async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
     let db = Arc::new(db.with_app_schema().await);
     for i in 0..25 {
@@ -336,7 +345,12 @@ async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
             })
         }));
     }
-    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let etlify = crate::support::engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone()).max_in_flight(1)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(stats.outcomes.synced, 25);
     assert_eq!(*rows_seen.lock().unwrap(), [0, 10, 20]);

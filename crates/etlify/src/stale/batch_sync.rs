@@ -2,8 +2,9 @@
 //! G-13, G-16, G-17, G-22, X-9, X-18).
 //!
 //! For each selected model and each enabled CRM it is bound to: stream the
-//! stale ids page by page (memory bounded by the page size), and sync each
-//! page with the [`BatchSynchronizer`](crate::BatchSynchronizer). Disabled
+//! stale ids page by page (memory bounded by the page size), and sync the
+//! pages through the pipeline (`sync/pipeline.rs`): the next page is
+//! prepared while the CRM answers the current one's requests. Disabled
 //! CRMs are skipped silently and do not appear in the statistics.
 
 use std::sync::Arc;
@@ -16,10 +17,7 @@ use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
 use crate::outcome::BatchStats;
 use crate::store::lease::{batch_run_name, Lease};
-use crate::sync::BatchSynchronizer;
-
-/// Rows written between two refreshes of the sync table's statistics.
-const ROWS_BETWEEN_STATISTICS: usize = 50_000;
+use crate::sync::pipeline;
 
 /// What a batch sync covers.
 #[derive(Clone)]
@@ -333,7 +331,6 @@ async fn run_leased(
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
 ) -> Result<()> {
-    let mut written_since_statistics = 0;
     // CRMs that failed after their retries, with the error: their other
     // models would fail alike and are not attempted.
     let mut failed_crms: Vec<(&str, Interruption)> = Vec::new();
@@ -356,15 +353,7 @@ async fn run_leased(
                 });
                 continue;
             }
-            let synced = sync_pages(
-                ctx,
-                options,
-                crm_name,
-                resource_type,
-                stats,
-                &mut written_since_statistics,
-            )
-            .await;
+            let synced = sync_pages(ctx, options, crm_name, resource_type, stats).await;
             let Err(error) = synced else {
                 continue;
             };
@@ -394,27 +383,26 @@ async fn run_leased(
     Ok(())
 }
 
-/// Every page of one (model, CRM), counted into `stats`.
+/// Every page of one (model, CRM), through the pipeline, counted into
+/// `stats`.
 async fn sync_pages(
     ctx: &Context,
     options: &BatchSyncOptions,
     crm_name: &str,
     resource_type: &str,
     stats: &mut RunStats,
-    written_since_statistics: &mut usize,
 ) -> Result<()> {
-    let mut pages = options.pages(ctx, crm_name, resource_type)?;
-    while let Some(page) = pages.next_page().await? {
-        let batch = BatchSynchronizer::new(ctx)
-            .call(crm_name, resource_type, &page)
-            .await?;
-        stats.total += page.len();
-        *written_since_statistics += page.len();
-        if *written_since_statistics >= ROWS_BETWEEN_STATISTICS {
-            ctx.store().backend().refresh_sync_statistics().await?;
-            *written_since_statistics = 0;
-        }
-        *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += page.len();
+    let Some(target) = ctx.catalog().target(crm_name, resource_type)? else {
+        return Ok(());
+    };
+    let pages = futures_util::stream::try_unfold(
+        options.pages(ctx, crm_name, resource_type)?,
+        |mut pages| async move { Ok(pages.next_page().await?.map(|page| (page, pages))) },
+    );
+    pipeline::run(ctx, target, crm_name, resource_type, pages, |done| {
+        let batch = done.stats;
+        stats.total += done.records;
+        *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += done.records;
         stats.errors += batch.errors;
         stats.outcomes.merge(&batch);
         if let Some(report) = &options.progress {
@@ -434,12 +422,12 @@ async fn sync_pages(
             message = "Synced a page.",
             crm = crm_name,
             model = resource_type,
-            records = page.len(),
+            records = done.records,
             synced = batch.synced,
             not_modified = batch.not_modified,
             errors = batch.errors,
             total = stats.total
         );
-    }
-    Ok(())
+    })
+    .await
 }

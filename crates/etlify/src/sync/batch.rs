@@ -1,24 +1,30 @@
-//! Syncs many records of one model with one CRM (REFERENCE BS-*, SPEC G-5,
-//! G-11, X-4, X-5, X-8, X-12).
+//! Syncs a page of records of one model with one CRM (REFERENCE BS-*,
+//! SPEC G-5, G-11, X-4, X-5, X-8, X-12).
 //!
-//! The pipeline, top to bottom:
-//! 1. disabled CRM → everything skipped, nothing read or written (G-5);
-//! 2. lock the records without waiting; records busy in a concurrent
-//!    per-record sync are synced one by one afterwards;
-//! 3. database time before the read; SQL `sync_if` in one query;
-//! 4. payloads in one query; per-record pre-checks (payload error, payload
-//!    guard, sync dependencies, same digest);
-//! 5. one adapter batch upsert per chunk of the CRM's batch size (per-record
-//!    upserts when the adapter has no batch endpoint); an atomic rejection is
-//!    split in halves until the offending records are isolated; each
-//!    record's result is reconciled by its id value;
-//! 6. sync-state writes: what was decided without the CRM first, then each
-//!    CRM request's results as soon as it answers (one statement per kind of
-//!    change), so a crash leaves at most one request's records in doubt;
-//! 7. after the locks: dependents waiting on synced records, and
-//!    dependencies of buffered records, go to the follow-up seam.
+//! A page goes through three steps; the pipeline (`pipeline.rs`) runs
+//! them for a stream of pages with a bounded number of CRM requests in
+//! flight, so the next page is prepared while requests wait on the CRM:
+//! 1. [`prepare`]: lock the page's records without waiting (records busy
+//!    in a concurrent sync are left for step 3, X-8); database time before
+//!    the read; SQL `sync_if` in one query; payloads in one query;
+//!    per-record pre-checks (payload error, payload guard, sync
+//!    dependencies, same digest), whose sync state is written at once; the
+//!    rest becomes CRM requests;
+//! 2. [`send`]: one request (a batch upsert of up to the CRM's batch size,
+//!    or one record's upsert when the adapter has no batch endpoint or the
+//!    record no id value); an atomic rejection is split in halves until the
+//!    offending records are isolated; each record's result is
+//!    reconciled by its id value and the request's sync state is
+//!    written as soon as it answers, so a crash leaves at most the
+//!    in-flight requests' records in doubt;
+//! 3. [`finish`], once every request of the page has answered: records
+//!    sharing an id value with another of the page, one by one (never two
+//!    requests for one CRM object at once); the lock released; dependents
+//!    waiting on synced records and dependencies of buffered records go to
+//!    the follow-up seam; busy records are synced one by one.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -30,14 +36,14 @@ use crate::adapters::{
 };
 use crate::catalog::Target;
 use crate::context::Context;
-use crate::crm::Crm;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
-use crate::model::{Binding, SyncIf};
+use crate::model::SyncIf;
 use crate::outcome::BatchStats;
 use crate::payload::Payload;
 use crate::store::lock::PageLock;
 use crate::store::sync_rows::{self, RowChange};
+use crate::store::Timestamp;
 
 /// Syncs a batch of records of one model with one CRM, inline.
 #[derive(Debug, Clone, Copy)]
@@ -46,16 +52,42 @@ pub struct BatchSynchronizer<'a> {
 }
 
 /// A record ready to be sent.
-struct Ready {
+pub(crate) struct Ready {
     id: ResourceId,
     payload: Payload,
     digest: String,
     crm_id: Option<String>,
 }
 
-/// What the locked part produced.
+/// One CRM request of a page: indices into the page's ready records.
+pub(crate) enum Request {
+    /// Through the batch endpoint (records with distinct id values).
+    Batch(Vec<usize>),
+    /// One record's upsert.
+    Single(usize),
+}
+
+/// A page locked and decided; its requests are sent by [`send`].
+pub(crate) struct Page<'a> {
+    ctx: &'a Context,
+    target: Target<'a>,
+    crm_name: &'a str,
+    resource_type: &'a str,
+    /// Records in the page (for progress).
+    pub(crate) records: usize,
+    read_at: Timestamp,
+    ready: Vec<Ready>,
+    /// Records sharing an id value with an earlier one: sent one by one
+    /// once the page's requests have answered.
+    later: Vec<usize>,
+    busy: Vec<ResourceId>,
+    lock: Mutex<Option<PageLock>>,
+    state: Mutex<PageState>,
+}
+
+/// What a page has produced so far.
 #[derive(Default)]
-struct Locked {
+struct PageState {
     stats: BatchStats,
     in_sync: Vec<ResourceId>,
     buffered: Vec<MissingDependency>,
@@ -84,339 +116,439 @@ impl<'a> BatchSynchronizer<'a> {
                 ..BatchStats::default()
             });
         };
+        let mut stats = BatchStats::default();
         if ids.is_empty() {
-            return Ok(BatchStats::default());
+            return Ok(stats);
         }
-        let store = self.ctx.store();
-        let (lock, acquired) = PageLock::try_acquire(store, crm_name, resource_type, ids).await?;
-        let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
-        let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
-        let locked = self.sync_locked(target, crm_name, &mine).await;
-        let released = lock.release().await;
-        let locked = locked?;
-        released?;
-
-        let mut stats = locked.stats;
-        dependencies::flush(self.ctx, crm_name, resource_type, &locked.in_sync).await?;
-        dependencies::sync_missing(self.ctx, crm_name, &locked.buffered).await;
-        // Busy records: a per-record sync holds them; wait for it, then sync.
-        for (id, _) in busy {
-            match Synchronizer::new(self.ctx)
-                .call(crm_name, resource_type, *id)
-                .await
-            {
-                Ok(outcome) => stats.record(&outcome),
-                Err(Error::RecordNotFound { .. }) => {}
-                Err(error) => return Err(error),
-            }
-        }
+        let page = futures_util::stream::iter([Ok(ids.to_vec())]);
+        super::pipeline::run(self.ctx, target, crm_name, resource_type, page, |done| {
+            stats.merge(&done.stats);
+        })
+        .await?;
         Ok(stats)
     }
-
-    async fn sync_locked(
-        &self,
-        target: Target<'_>,
-        crm_name: &str,
-        ids: &[ResourceId],
-    ) -> Result<Locked> {
-        let Target {
-            crm,
-            resolved,
-            binding,
-        } = target;
-        let store = self.ctx.store();
-        let resource_type = resolved.model.get_resource_type();
-        let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
-        let mut out = Locked::default();
-        let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-
-        // the time before the read is the time the records are in sync as of.
-        let read_at = store
-            .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
-            .await?;
-
-        let eligible: Vec<ResourceId> = match binding.get_sync_if() {
-            Some(SyncIf::Sql(condition)) => {
-                let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
-                ids.iter()
-                    .copied()
-                    .filter(|id| passing.contains(id))
-                    .collect()
-            }
-            _ => ids.to_vec(),
-        };
-        for id in ids.iter().filter(|id| !eligible.contains(id)) {
-            changes.push((key(*id), RowChange::Checked { at: read_at }));
-            out.stats.skipped += 1;
-        }
-
-        let Some(source) = binding.get_payload() else {
-            unreachable!("binding validated without a payload source");
-        };
-        let mut loaded = source.load(store, &eligible).await?;
-        let sync_deps = resolved.sync_dependencies_for(crm_name);
-        let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
-        for id in &eligible {
-            match loaded.remove(id) {
-                // Deleted since it was found stale: nothing to send.
-                None => {
-                    tracing::debug!(message = "Record vanished before its sync.", crm = crm_name, resource_type, id = %id)
-                }
-                Some(Err(message)) => {
-                    changes.push((
-                        key(*id),
-                        RowChange::Failed {
-                            message: format!("payload: {message}"),
-                        },
-                    ));
-                    out.stats.errors += 1;
-                }
-                Some(Ok(payload)) if !payload_eligible(binding.get_sync_if(), &payload) => {
-                    changes.push((key(*id), RowChange::Checked { at: read_at }));
-                    out.stats.skipped += 1;
-                }
-                Some(Ok(payload)) => {
-                    let missing =
-                        dependencies::missing(self.ctx, crm_name, resource_type, *id, sync_deps)
-                            .await?;
-                    if missing.is_empty() {
-                        candidates.push((*id, payload));
-                    } else {
-                        dependencies::buffer(store, crm_name, resource_type, *id, &missing).await?;
-                        out.stats.buffered += 1;
-                        out.buffered.extend(missing);
-                    }
-                }
-            }
-        }
-
-        let candidate_ids: Vec<ResourceId> = candidates.iter().map(|(id, _)| *id).collect();
-        let rows: HashMap<ResourceId, sync_rows::SyncRow> =
-            sync_rows::find_many(store, crm_name, resource_type, &candidate_ids)
-                .await?
-                .into_iter()
-                .map(|row| (row.resource_id, row))
-                .collect();
-        let digest_strategy = self.ctx.catalog().config().get_digest_strategy();
-        let mut ready = Vec::new();
-        for (id, payload) in candidates {
-            let payload = Value::Object(payload);
-            let digest = digest_strategy.digest(&payload);
-            let Value::Object(payload) = payload else {
-                unreachable!("built from an object just above");
-            };
-            let row = rows.get(&id);
-            if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-                changes.push((key(id), RowChange::Checked { at: read_at }));
-                out.stats.not_modified += 1;
-                out.in_sync.push(id);
-            } else {
-                let crm_id = row
-                    .and_then(|r| r.crm_id.clone())
-                    .filter(|c| !c.trim().is_empty());
-                ready.push(Ready {
-                    id,
-                    payload: binding.with_external_id(resource_type, id, payload),
-                    digest,
-                    crm_id,
-                });
-            }
-        }
-
-        // Sync state of the records decided so far, before anything is sent.
-        sync_rows::write(store, &changes).await?;
-        let mut recorder = Recorder {
-            store,
-            crm_name,
-            resource_type,
-            read_at,
-            out: &mut out,
-        };
-        self.send(crm, binding, &ready, &mut recorder).await?;
-        Ok(out)
-    }
-
-    /// Sends `ready` records, one CRM request at a time, and writes each
-    /// request's results before the next request (so after a crash at most
-    /// one request's records are in doubt). A run error stops the sending;
-    /// records not attempted keep their rows.
-    async fn send(
-        &self,
-        crm: &Crm,
-        binding: &Binding,
-        ready: &[Ready],
-        recorder: &mut Recorder<'_, '_>,
-    ) -> Result<()> {
-        let id_property = binding.match_property();
-        let adapter = crm.get_adapter();
-        // Records the CRM can match in a batch: with an id value, no duplicate.
-        let mut batchable = Vec::new();
-        let mut single = Vec::new();
-        let mut seen = HashSet::new();
-        for (index, item) in ready.iter().enumerate() {
-            match (adapter.batch(), id_value(&item.payload, id_property)) {
-                (Some(_), Some(value)) if seen.insert(value.to_lowercase()) => {
-                    batchable.push(index)
-                }
-                _ => single.push(index),
-            }
-        }
-        if let Some(batch) = adapter.batch() {
-            for chunk in batchable.chunks(batch.max_batch_size().max(1)) {
-                let mut results: Vec<(usize, Result<Option<String>, AdapterError>)> = Vec::new();
-                let sent = self
-                    .send_batch(batch, binding, ready, chunk, &mut results)
-                    .await;
-                // an object the CRM no longer has under its known id goes
-                // through the single upsert, which falls back to search/create.
-                let (gone, decided): (Vec<_>, Vec<_>) = results.into_iter().partition(|(i, r)| {
-                    matches!(r, Err(e) if e.kind() == AdapterErrorKind::NotFound)
-                        && ready[*i].crm_id.is_some()
-                });
-                single.extend(gone.into_iter().map(|(i, _)| i));
-                recorder.record(ready, decided).await?;
-                if let Err(error) = sent {
-                    return Err(Error::from_crm(crm.get_name(), error));
-                }
-            }
-        }
-        for index in single {
-            let item = &ready[index];
-            let request = UpsertRequest {
-                object_type: binding.get_object_type(),
-                payload: &item.payload,
-                id_property,
-                crm_id: item.crm_id.as_deref(),
-            };
-            match adapter.upsert(request).await {
-                Ok(crm_id) => recorder.record(ready, vec![(index, Ok(crm_id))]).await?,
-                Err(error) if error.is_record_error() => {
-                    recorder.record(ready, vec![(index, Err(error))]).await?
-                }
-                Err(error) => return Err(Error::from_crm(crm.get_name(), error)),
-            }
-        }
-        Ok(())
-    }
-
-    /// One chunk through the batch endpoint, bisecting atomic rejections.
-    async fn send_batch(
-        &self,
-        batch: &dyn BatchAdapter,
-        binding: &Binding,
-        ready: &[Ready],
-        chunk: &[usize],
-        results: &mut Vec<(usize, Result<Option<String>, AdapterError>)>,
-    ) -> Result<(), AdapterError> {
-        let id_property = binding.match_property();
-        let mut pending: Vec<&[usize]> = vec![chunk];
-        while let Some(part) = pending.pop() {
-            let items: Vec<BatchItem<'_>> = part
-                .iter()
-                .map(|&i| BatchItem {
-                    payload: &ready[i].payload,
-                    crm_id: ready[i].crm_id.as_deref(),
-                })
-                .collect();
-            match batch
-                .batch_upsert(binding.get_object_type(), &items, id_property)
-                .await
-            {
-                Ok(response) => {
-                    let lowercase: HashMap<String, &String> = response
-                        .crm_ids
-                        .iter()
-                        .map(|(k, v)| (k.to_lowercase(), v))
-                        .collect();
-                    for &i in part {
-                        let value = id_value(&ready[i].payload, id_property).unwrap_or_default();
-                        let crm_id = response
-                            .crm_ids
-                            .get(&value)
-                            .or_else(|| lowercase.get(&value.to_lowercase()).copied());
-                        let rejected = response.errors.iter().find(|e| {
-                            e.id_value
-                                .as_deref()
-                                .is_some_and(|v| v.eq_ignore_ascii_case(&value))
-                        });
-                        results.push((i, match (crm_id, rejected) {
-                            (_, Some(rejection)) => Err(rejection.error.clone()),
-                            (Some(crm_id), None) => Ok(Some(crm_id.clone())),
-                            // never a silent success without an id.
-                            (None, None) => Err(AdapterError::new(
-                                AdapterErrorKind::Other,
-                                format!("the CRM's batch response has no result for {id_property} = {value}"),
-                            )),
-                        }));
-                    }
-                }
-                Err(error)
-                    if error.kind() == AdapterErrorKind::ValidationFailed && part.len() > 1 =>
-                {
-                    let (left, right) = part.split_at(part.len() / 2);
-                    pending.push(right);
-                    pending.push(left);
-                }
-                Err(error) if error.is_record_error() => {
-                    for &i in part {
-                        results.push((i, Err(error.clone())));
-                    }
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(())
-    }
 }
 
-/// Writes the sync state of each CRM request's records as they come back.
-struct Recorder<'a, 'o> {
-    store: &'a crate::store::Store,
+/// Step 1: locks `ids`, reads and decides them; returns the page and its
+/// requests.
+pub(crate) async fn prepare<'a>(
+    ctx: &'a Context,
+    target: Target<'a>,
     crm_name: &'a str,
     resource_type: &'a str,
-    read_at: crate::store::Timestamp,
-    out: &'o mut Locked,
+    ids: Vec<ResourceId>,
+) -> Result<(Page<'a>, Vec<Request>)> {
+    let store = ctx.store();
+    let (lock, acquired) = PageLock::try_acquire(store, crm_name, resource_type, &ids).await?;
+    let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
+    let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
+    let busy: Vec<ResourceId> = busy.into_iter().map(|(id, _)| *id).collect();
+    let decided = decide(ctx, target, crm_name, &mine).await;
+    let (read_at, ready, state) = match decided {
+        Ok(decided) => decided,
+        Err(error) => {
+            lock.release().await?;
+            return Err(error);
+        }
+    };
+    let (requests, later) = plan_requests(target, &ready);
+    Ok((
+        Page {
+            ctx,
+            target,
+            crm_name,
+            resource_type,
+            records: ids.len(),
+            read_at,
+            ready,
+            later,
+            busy,
+            lock: Mutex::new(Some(lock)),
+            state: Mutex::new(state),
+        },
+        requests,
+    ))
 }
 
-impl Recorder<'_, '_> {
-    /// Records the CRM's answer for `results` (indices into `ready`): CRM
-    /// ids and digests of the accepted ones, errors of the rejected ones.
-    async fn record(
-        &mut self,
-        ready: &[Ready],
-        results: Vec<(usize, Result<Option<String>, AdapterError>)>,
-    ) -> Result<()> {
-        let key = |id: ResourceId| SyncKey::new(self.crm_name, self.resource_type, id);
-        let mut synced = Vec::new();
-        let mut failed = Vec::new();
-        for (index, result) in results {
-            let item = &ready[index];
-            match result {
-                Ok(crm_id) => synced.push((
-                    key(item.id),
-                    RowChange::Synced {
-                        crm_id: crm_id.filter(|c| !c.trim().is_empty()),
-                        digest: item.digest.clone(),
-                        at: self.read_at,
-                    },
-                )),
-                Err(error) => failed.push((
-                    key(item.id),
+/// Reads `ids` and decides what needs no CRM request (written at once);
+/// returns the read time and the records to send.
+async fn decide(
+    ctx: &Context,
+    target: Target<'_>,
+    crm_name: &str,
+    ids: &[ResourceId],
+) -> Result<(Timestamp, Vec<Ready>, PageState)> {
+    let Target {
+        resolved, binding, ..
+    } = target;
+    let store = ctx.store();
+    let resource_type = resolved.model.get_resource_type();
+    let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
+    let mut out = PageState::default();
+    let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
+
+    // the time before the read is the time the records are in sync as of.
+    let read_at = store
+        .in_sync_as_of(ctx.catalog().config().get_commit_margin())
+        .await?;
+    if ids.is_empty() {
+        return Ok((read_at, Vec::new(), out));
+    }
+
+    let eligible: Vec<ResourceId> = match binding.get_sync_if() {
+        Some(SyncIf::Sql(condition)) => {
+            let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
+            ids.iter()
+                .copied()
+                .filter(|id| passing.contains(id))
+                .collect()
+        }
+        _ => ids.to_vec(),
+    };
+    for id in ids.iter().filter(|id| !eligible.contains(id)) {
+        changes.push((key(*id), RowChange::Checked { at: read_at }));
+        out.stats.skipped += 1;
+    }
+
+    let Some(source) = binding.get_payload() else {
+        unreachable!("binding validated without a payload source");
+    };
+    let mut loaded = source.load(store, &eligible).await?;
+    let sync_deps = resolved.sync_dependencies_for(crm_name);
+    let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
+    for id in &eligible {
+        match loaded.remove(id) {
+            // Deleted since it was found stale: nothing to send.
+            None => {
+                tracing::debug!(message = "Record vanished before its sync.", crm = crm_name, resource_type, id = %id)
+            }
+            Some(Err(message)) => {
+                changes.push((
+                    key(*id),
                     RowChange::Failed {
-                        message: error.to_string(),
+                        message: format!("payload: {message}"),
                     },
-                )),
+                ));
+                out.stats.errors += 1;
+            }
+            Some(Ok(payload)) if !payload_eligible(binding.get_sync_if(), &payload) => {
+                changes.push((key(*id), RowChange::Checked { at: read_at }));
+                out.stats.skipped += 1;
+            }
+            Some(Ok(payload)) => {
+                let missing =
+                    dependencies::missing(ctx, crm_name, resource_type, *id, sync_deps).await?;
+                if missing.is_empty() {
+                    candidates.push((*id, payload));
+                } else {
+                    dependencies::buffer(store, crm_name, resource_type, *id, &missing).await?;
+                    out.stats.buffered += 1;
+                    out.buffered.extend(missing);
+                }
             }
         }
-        self.out.stats.errors += failed.len();
-        sync_rows::write(self.store, &failed).await?;
-        let (written, conflicts) = write_synced(self.store, synced).await?;
-        self.out.stats.synced += written.len();
-        self.out.stats.errors += conflicts.len();
-        self.out.in_sync.extend(written);
-        Ok(())
     }
+
+    let candidate_ids: Vec<ResourceId> = candidates.iter().map(|(id, _)| *id).collect();
+    let rows: HashMap<ResourceId, sync_rows::SyncRow> =
+        sync_rows::find_many(store, crm_name, resource_type, &candidate_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.resource_id, row))
+            .collect();
+    let digest_strategy = ctx.catalog().config().get_digest_strategy();
+    let mut ready = Vec::new();
+    for (id, payload) in candidates {
+        let payload = Value::Object(payload);
+        let digest = digest_strategy.digest(&payload);
+        let Value::Object(payload) = payload else {
+            unreachable!("built from an object just above");
+        };
+        let row = rows.get(&id);
+        if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
+            changes.push((key(id), RowChange::Checked { at: read_at }));
+            out.stats.not_modified += 1;
+            out.in_sync.push(id);
+        } else {
+            let crm_id = row
+                .and_then(|r| r.crm_id.clone())
+                .filter(|c| !c.trim().is_empty());
+            ready.push(Ready {
+                id,
+                payload: binding.with_external_id(resource_type, id, payload),
+                digest,
+                crm_id,
+            });
+        }
+    }
+
+    // Sync state of the records decided so far, before anything is sent.
+    sync_rows::write(store, &changes).await?;
+    Ok((read_at, ready, out))
+}
+
+/// The requests of `ready`: chunks of the CRM's batch size for records it
+/// can match in a batch (an id value, distinct in the page), one request
+/// per record otherwise. Records whose id value an earlier record has are
+/// returned apart, to be sent after the rest.
+fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usize>) {
+    let id_property = target.binding.match_property();
+    let batch = target.crm.get_adapter().batch();
+    let mut batchable = Vec::new();
+    let mut requests = Vec::new();
+    let mut later = Vec::new();
+    let mut seen = HashSet::new();
+    for (index, item) in ready.iter().enumerate() {
+        match id_value(&item.payload, id_property) {
+            Some(value) if !seen.insert(value.to_lowercase()) => later.push(index),
+            Some(_) if batch.is_some() => batchable.push(index),
+            _ => requests.push(Request::Single(index)),
+        }
+    }
+    if let Some(batch) = batch {
+        let mut chunks: Vec<Request> = batchable
+            .chunks(batch.max_batch_size().max(1))
+            .map(|chunk| Request::Batch(chunk.to_vec()))
+            .collect();
+        chunks.append(&mut requests);
+        requests = chunks;
+    }
+    (requests, later)
+}
+
+/// Step 2: sends one request of `page` and writes its records' sync state.
+/// A run error is returned after the records already answered are written.
+pub(crate) async fn send(page: &Page<'_>, request: Request) -> Result<()> {
+    let crm = page.target.crm;
+    match request {
+        Request::Batch(chunk) => {
+            let Some(batch) = crm.get_adapter().batch() else {
+                unreachable!("batch requests are planned only with a batch endpoint");
+            };
+            let mut results: Vec<(usize, Result<Option<String>, AdapterError>)> = Vec::new();
+            let sent = send_batch(batch, page, &chunk, &mut results).await;
+            // an object the CRM no longer has under its known id goes
+            // through the single upsert, which falls back to search/create.
+            let (gone, decided): (Vec<_>, Vec<_>) = results.into_iter().partition(|(i, r)| {
+                matches!(r, Err(e) if e.kind() == AdapterErrorKind::NotFound)
+                    && page.ready[*i].crm_id.is_some()
+            });
+            record(page, decided).await?;
+            if let Err(error) = sent {
+                return Err(Error::from_crm(crm.get_name(), error));
+            }
+            for (index, _) in gone {
+                send_single(page, index).await?;
+            }
+            Ok(())
+        }
+        Request::Single(index) => send_single(page, index).await,
+    }
+}
+
+/// One record's upsert, recorded.
+async fn send_single(page: &Page<'_>, index: usize) -> Result<()> {
+    let Target { crm, binding, .. } = page.target;
+    let item = &page.ready[index];
+    let request = UpsertRequest {
+        object_type: binding.get_object_type(),
+        payload: &item.payload,
+        id_property: binding.match_property(),
+        crm_id: item.crm_id.as_deref(),
+    };
+    match crm.get_adapter().upsert(request).await {
+        Ok(crm_id) => record(page, vec![(index, Ok(crm_id))]).await,
+        Err(error) if error.is_record_error() => record(page, vec![(index, Err(error))]).await,
+        Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+    }
+}
+
+/// Step 3, once every request of `page` has answered: the records left
+/// for later, the lock released, follow-up work, busy records; returns
+/// the page's outcomes.
+pub(crate) async fn finish(page: &Page<'_>) -> Result<BatchStats> {
+    let mut sent = Ok(());
+    for &index in &page.later {
+        sent = send_single(page, index).await;
+        if sent.is_err() {
+            break;
+        }
+    }
+    release(page).await?;
+    sent?;
+    let Page {
+        ctx,
+        crm_name,
+        resource_type,
+        ..
+    } = *page;
+    let PageState {
+        mut stats,
+        in_sync,
+        buffered,
+    } = std::mem::take(
+        &mut *page
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    dependencies::flush(ctx, crm_name, resource_type, &in_sync).await?;
+    dependencies::sync_missing(ctx, crm_name, &buffered).await;
+    // Busy records: another sync holds them; wait for it, then sync.
+    for &id in &page.busy {
+        match Synchronizer::new(ctx)
+            .call(crm_name, resource_type, id)
+            .await
+        {
+            Ok(outcome) => stats.record(&outcome),
+            Err(Error::RecordNotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(stats)
+}
+
+impl Page<'_> {
+    /// The outcomes counted so far, taken out of the page (of a page a run
+    /// error cut short: the records its answered requests covered).
+    pub(crate) fn take_stats(&self) -> BatchStats {
+        std::mem::take(
+            &mut self
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .stats,
+        )
+    }
+
+    /// Whether the page's lock is released (the page is finished).
+    pub(crate) fn is_released(&self) -> bool {
+        self.lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_none()
+    }
+}
+
+/// Releases `page`'s lock (a page a run error cut short, or a finished one).
+pub(crate) async fn release(page: &Page<'_>) -> Result<()> {
+    let lock = page
+        .lock
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    match lock {
+        Some(lock) => lock.release().await,
+        None => Ok(()),
+    }
+}
+
+/// One chunk through the batch endpoint, bisecting atomic rejections.
+async fn send_batch(
+    batch: &dyn BatchAdapter,
+    page: &Page<'_>,
+    chunk: &[usize],
+    results: &mut Vec<(usize, Result<Option<String>, AdapterError>)>,
+) -> Result<(), AdapterError> {
+    let binding = page.target.binding;
+    let ready = &page.ready;
+    let id_property = binding.match_property();
+    let mut pending: Vec<&[usize]> = vec![chunk];
+    while let Some(part) = pending.pop() {
+        let items: Vec<BatchItem<'_>> = part
+            .iter()
+            .map(|&i| BatchItem {
+                payload: &ready[i].payload,
+                crm_id: ready[i].crm_id.as_deref(),
+            })
+            .collect();
+        match batch
+            .batch_upsert(binding.get_object_type(), &items, id_property)
+            .await
+        {
+            Ok(response) => {
+                let lowercase: HashMap<String, &String> = response
+                    .crm_ids
+                    .iter()
+                    .map(|(k, v)| (k.to_lowercase(), v))
+                    .collect();
+                for &i in part {
+                    let value = id_value(&ready[i].payload, id_property).unwrap_or_default();
+                    let crm_id = response
+                        .crm_ids
+                        .get(&value)
+                        .or_else(|| lowercase.get(&value.to_lowercase()).copied());
+                    let rejected = response.errors.iter().find(|e| {
+                        e.id_value
+                            .as_deref()
+                            .is_some_and(|v| v.eq_ignore_ascii_case(&value))
+                    });
+                    results.push((i, match (crm_id, rejected) {
+                        (_, Some(rejection)) => Err(rejection.error.clone()),
+                        (Some(crm_id), None) => Ok(Some(crm_id.clone())),
+                        // never a silent success without an id.
+                        (None, None) => Err(AdapterError::new(
+                            AdapterErrorKind::Other,
+                            format!("the CRM's batch response has no result for {id_property} = {value}"),
+                        )),
+                    }));
+                }
+            }
+            Err(error) if error.kind() == AdapterErrorKind::ValidationFailed && part.len() > 1 => {
+                let (left, right) = part.split_at(part.len() / 2);
+                pending.push(right);
+                pending.push(left);
+            }
+            Err(error) if error.is_record_error() => {
+                for &i in part {
+                    results.push((i, Err(error.clone())));
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Records the CRM's answer for `results` (indices into the page's ready
+/// records): CRM ids and digests of the accepted ones, errors of the
+/// rejected ones.
+async fn record(
+    page: &Page<'_>,
+    results: Vec<(usize, Result<Option<String>, AdapterError>)>,
+) -> Result<()> {
+    let store = page.ctx.store();
+    let key = |id: ResourceId| SyncKey::new(page.crm_name, page.resource_type, id);
+    let mut synced = Vec::new();
+    let mut failed = Vec::new();
+    for (index, result) in results {
+        let item = &page.ready[index];
+        match result {
+            Ok(crm_id) => synced.push((
+                key(item.id),
+                RowChange::Synced {
+                    crm_id: crm_id.filter(|c| !c.trim().is_empty()),
+                    digest: item.digest.clone(),
+                    at: page.read_at,
+                },
+            )),
+            Err(error) => failed.push((
+                key(item.id),
+                RowChange::Failed {
+                    message: error.to_string(),
+                },
+            )),
+        }
+    }
+    let failures = failed.len();
+    sync_rows::write(store, &failed).await?;
+    let (written, conflicts) = write_synced(store, synced).await?;
+    let mut state = page
+        .state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    state.stats.errors += failures + conflicts.len();
+    state.stats.synced += written.len();
+    state.in_sync.extend(written);
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod deleter;
 mod dependencies;
 pub(crate) mod follow_up;
 mod guard;
+pub(crate) mod pipeline;
 mod synchronizer;
 
 pub use self::batch::BatchSynchronizer;

@@ -149,6 +149,11 @@ pub struct BatchRecordingAdapter {
     pub during_batch: Mutex<Option<Arc<dyn Fn() -> futures_hook::BoxedUnit + Send + Sync>>>,
     /// Every batch call takes this long.
     batch_delay: Mutex<Option<Duration>>,
+    /// The n-th batch call (1-based) fails with this run error.
+    pub fail_call: Mutex<Option<(usize, AdapterError)>>,
+    /// Batch calls under way now, and the most seen at once.
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl BatchRecordingAdapter {
@@ -165,7 +170,15 @@ impl BatchRecordingAdapter {
             fail_next: Mutex::default(),
             during_batch: Mutex::default(),
             batch_delay: Mutex::default(),
+            fail_call: Mutex::default(),
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
         })
+    }
+
+    /// The most batch calls seen under way at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Makes every batch call take `delay` (a slow CRM).
@@ -222,16 +235,34 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
         records: &[etlify::BatchItem<'_>],
         id_property: &str,
     ) -> Result<etlify::adapters::BatchUpsertResult, AdapterError> {
+        use std::sync::atomic::Ordering::SeqCst;
         assert!(records.len() <= self.max_batch, "the engine slices batches");
-        self.batch_calls.lock().unwrap().push(
-            records
-                .iter()
-                .map(|r| (r.payload.clone(), r.crm_id.map(str::to_owned)))
-                .collect(),
-        );
+        let call = {
+            let mut calls = self.batch_calls.lock().unwrap();
+            calls.push(
+                records
+                    .iter()
+                    .map(|r| (r.payload.clone(), r.crm_id.map(str::to_owned)))
+                    .collect(),
+            );
+            calls.len()
+        };
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, SeqCst);
         let delay = *self.batch_delay.lock().unwrap();
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
+        }
+        self.in_flight.fetch_sub(1, SeqCst);
+        let failing = {
+            let mut fail_call = self.fail_call.lock().unwrap();
+            match fail_call.as_ref() {
+                Some((n, _)) if *n == call => fail_call.take().map(|(_, e)| e),
+                _ => None,
+            }
+        };
+        if let Some(error) = failing {
+            return Err(error);
         }
         let hook = self.during_batch.lock().unwrap().clone();
         if let Some(hook) = hook {

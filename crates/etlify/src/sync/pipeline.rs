@@ -1,0 +1,196 @@
+//! The pipelined batch path: a stream of pages of one (model, CRM) goes
+//! through `batch.rs`'s steps with up to the CRM's
+//! [`max_in_flight`](crate::Crm::max_in_flight) requests waiting on the
+//! CRM at once. While they wait, the next page is found, locked, loaded
+//! and digested; each request's sync state is written as it answers.
+//!
+//! Memory is bounded by the pages whose requests are in flight: at most
+//! `max_in_flight + 1` pages (one being prepared), usually two.
+//!
+//! A run error (the CRM unreachable after its retries, the database)
+//! stops new requests; those in flight are let finish and written, the
+//! locks of pages cut short are released, and the first error is
+//! returned. Records never sent keep their rows and stay stale.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+
+use super::batch::{finish, prepare, release, send, Page, Request};
+use crate::catalog::Target;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::id::ResourceId;
+use crate::outcome::BatchStats;
+
+/// Records written between two refreshes of the sync table's statistics.
+const ROWS_BETWEEN_STATISTICS: usize = 50_000;
+
+/// A page whose every record has been handled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageDone {
+    /// Records in the page.
+    pub(crate) records: usize,
+    /// Their outcomes.
+    pub(crate) stats: BatchStats,
+}
+
+/// A prepared page and the number of its requests not answered yet.
+struct Tracked<'a> {
+    page: Page<'a>,
+    remaining: AtomicUsize,
+}
+
+/// One unit of work for the in-flight window.
+enum Work<'a> {
+    Request(Arc<Tracked<'a>>, Request),
+    /// A page that needs no CRM request.
+    Finish(Arc<Tracked<'a>>),
+    Failed(Error),
+}
+
+/// Syncs every page of `pages` with `target`'s CRM; `on_page` is called
+/// as each page is done (pages may finish out of order).
+pub(crate) async fn run<'a, S>(
+    ctx: &'a Context,
+    target: Target<'a>,
+    crm_name: &'a str,
+    resource_type: &'a str,
+    pages: S,
+    mut on_page: impl FnMut(PageDone),
+) -> Result<()>
+where
+    S: Stream<Item = Result<Vec<ResourceId>>> + Send + 'a,
+{
+    let in_flight = target.crm.get_max_in_flight().max(1);
+    let open: Mutex<Vec<Arc<Tracked<'a>>>> = Mutex::new(Vec::new());
+    let mut running = FuturesUnordered::new();
+    let mut queue: VecDeque<Work<'a>> = VecDeque::new();
+    // The page stream, lent to the page being prepared and given back.
+    let mut idle_pages = Some(Box::pin(pages));
+    let mut preparing = None;
+    let mut stopped = false;
+    let mut first_error = None;
+    let mut written_since_statistics = 0;
+    loop {
+        while !stopped && running.len() < in_flight {
+            let Some(work) = queue.pop_front() else {
+                break;
+            };
+            running.push(execute(work));
+        }
+        if !stopped && queue.is_empty() && preparing.is_none() {
+            if let Some(mut pages) = idle_pages.take() {
+                preparing = Some(Box::pin(async move {
+                    let prepared = match pages.next().await {
+                        None => None,
+                        Some(Err(error)) => Some(Err(error)),
+                        Some(Ok(ids)) => {
+                            Some(prepare(ctx, target, crm_name, resource_type, ids).await)
+                        }
+                    };
+                    (pages, prepared)
+                }));
+            }
+        }
+        if running.is_empty() && preparing.is_none() {
+            break;
+        }
+        tokio::select! {
+            Some(result) = running.next(), if !running.is_empty() => match result {
+                Ok(Some(done)) => {
+                    written_since_statistics += done.records;
+                    on_page(done);
+                    if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
+                        written_since_statistics = 0;
+                        if let Err(error) = ctx.store().backend().refresh_sync_statistics().await {
+                            stopped = true;
+                            first_error.get_or_insert(error);
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    stopped = true;
+                    first_error.get_or_insert(error);
+                }
+            },
+            (pages, prepared) = async { preparing.as_mut().expect("guarded by the condition").await }, if preparing.is_some() => {
+                preparing = None;
+                match prepared {
+                    // Every page read: the stream is not lent again.
+                    None => {}
+                    Some(prepared) => {
+                        idle_pages = Some(pages);
+                        queue.extend(work_of(prepared, &open));
+                    }
+                }
+            }
+        }
+    }
+    // Pages cut short by an error: their locks go now, not at expiry, and
+    // the records their answered requests covered are counted.
+    drop(queue);
+    let open = std::mem::take(&mut *open.lock().unwrap_or_else(|p| p.into_inner()));
+    for tracked in open.iter().filter(|t| !t.page.is_released()) {
+        if let Err(error) = release(&tracked.page).await {
+            first_error.get_or_insert(error);
+        }
+        let stats = tracked.page.take_stats();
+        on_page(PageDone {
+            records: stats.handled(),
+            stats,
+        });
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The work items of a prepared page (or of its failure).
+fn work_of<'a>(
+    prepared: Result<(Page<'a>, Vec<Request>)>,
+    open: &Mutex<Vec<Arc<Tracked<'a>>>>,
+) -> Vec<Work<'a>> {
+    let (page, requests) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return vec![Work::Failed(error)],
+    };
+    let tracked = Arc::new(Tracked {
+        page,
+        remaining: AtomicUsize::new(requests.len()),
+    });
+    {
+        let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+        // Finished pages have released their lock: forget them.
+        open.retain(|t| !t.page.is_released());
+        open.push(Arc::clone(&tracked));
+    }
+    if requests.is_empty() {
+        return vec![Work::Finish(tracked)];
+    }
+    requests
+        .into_iter()
+        .map(|request| Work::Request(Arc::clone(&tracked), request))
+        .collect()
+}
+
+/// Runs one work item; a page's last answered request finishes it.
+async fn execute(work: Work<'_>) -> Result<Option<PageDone>> {
+    let tracked = match work {
+        Work::Failed(error) => return Err(error),
+        Work::Finish(tracked) => tracked,
+        Work::Request(tracked, request) => {
+            send(&tracked.page, request).await?;
+            if tracked.remaining.fetch_sub(1, Ordering::SeqCst) != 1 {
+                return Ok(None);
+            }
+            tracked
+        }
+    };
+    let stats = finish(&tracked.page).await?;
+    Ok(Some(PageDone {
+        records: tracked.page.records,
+        stats,
+    }))
+}
