@@ -198,17 +198,16 @@ async fn decide(
     let eligible: Vec<ResourceId> = match binding.get_sync_if() {
         Some(SyncIf::Sql(condition)) => {
             let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
-            ids.iter()
-                .copied()
-                .filter(|id| passing.contains(id))
-                .collect()
+            let (eligible, skipped): (Vec<ResourceId>, Vec<ResourceId>) =
+                ids.iter().partition(|id| passing.contains(id));
+            for id in skipped {
+                changes.push((key(id), RowChange::Checked { at: read_at }));
+                out.stats.skipped += 1;
+            }
+            eligible
         }
         _ => ids.to_vec(),
     };
-    for id in ids.iter().filter(|id| !eligible.contains(id)) {
-        changes.push((key(*id), RowChange::Checked { at: read_at }));
-        out.stats.skipped += 1;
-    }
 
     let Some(source) = binding.get_payload() else {
         unreachable!("binding validated without a payload source");
