@@ -113,6 +113,9 @@ pub(crate) struct CrmFile {
     pub enabled: Option<bool>,
     pub rate_limit: Option<RateLimitFile>,
     pub max_sync_errors: Option<u32>,
+    /// Requests a batch run keeps waiting on this CRM at once (default 4).
+    #[schemars(range(min = 1))]
+    pub max_in_flight: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

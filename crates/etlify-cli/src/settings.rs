@@ -191,6 +191,16 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
     if let Some(max) = file.max_sync_errors {
         crm = crm.max_sync_errors(max);
     }
+    match file.max_in_flight {
+        Some(0) => {
+            return Err(CliError::config(format!(
+                "{}: must be at least 1 (requests kept in flight at once)",
+                at("max_in_flight")
+            )))
+        }
+        Some(requests) => crm = crm.max_in_flight(requests as usize),
+        None => {}
+    }
     Ok(crm)
 }
 

@@ -239,6 +239,21 @@ fn g1_a_non_boolean_enabled_exits_2_naming_the_key() {
 }
 
 #[test]
+fn cli_config_zero_requests_in_flight_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nmax_in_flight = 0\n",
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("crms.hubspot.max_in_flight"), "{stderr}");
+    assert!(stderr.contains("at least 1"), "{stderr}");
+}
+
+#[test]
 fn cli_config_a_token_from_a_missing_variable_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
