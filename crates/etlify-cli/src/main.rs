@@ -123,10 +123,16 @@ enum Command {
         json: bool,
     },
     /// Writes a commented starter configuration (never over an existing file).
+    ///
+    /// With --from-database, the database must exist: one model section is
+    /// scaffolded per application table (as `new-model` does), to edit.
     Init {
         /// The database URL to put in it.
         #[arg(long, default_value = "sqlite://db/development.sqlite3")]
         database: String,
+        /// Scaffold a model section for each table of the database.
+        #[arg(long)]
+        from_database: bool,
     },
     /// Prints the JSON Schema of the configuration file (for editor completion;
     /// the repository ships it as docs/etlify.schema.json).
@@ -235,8 +241,11 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             demo::demo(dir, *users, *json).await?;
             return Ok(Exit0OrRecords::Ok);
         }
-        Command::Init { database } => {
-            init(&cli.config, database)?;
+        Command::Init {
+            database,
+            from_database,
+        } => {
+            init(&cli.config, database, *from_database).await?;
             return Ok(Exit0OrRecords::Ok);
         }
         Command::Schema => {
@@ -673,22 +682,52 @@ rate_limit = { max_requests = 100, period = "10s" }
 # dependencies = [{ belongs_to = "companies", foreign_key = "company_id" }]
 "#;
 
-/// Writes the starter configuration at `path`.
-fn init(path: &std::path::Path, database: &str) -> Result<(), CliError> {
+/// Writes the starter configuration at `path`; with `from_database`, a
+/// model section per application table of `database`.
+async fn init(path: &std::path::Path, database: &str, from_database: bool) -> Result<(), CliError> {
     if path.exists() {
         return Err(CliError::config(format!(
             "{} already exists; edit it, or pass --config for another file",
             path.display()
         )));
     }
-    std::fs::write(path, STARTER.replace("DATABASE", database)).map_err(|e| CliError {
+    let mut text = STARTER.replace("DATABASE", database);
+    let mut tables = Vec::new();
+    if from_database {
+        let options = etlify::StoreOptions::new().must_exist(true);
+        let store = Store::connect_with(database, &options)
+            .await
+            .map_err(|e| CliError::engine("--database", e))?;
+        tables = store
+            .application_tables()
+            .await
+            .map_err(|e| CliError::engine("--database", e))?;
+        text.push_str(
+            "\n# Scaffolded from the database's tables: keep the models to sync, set each\n\
+             # object_type and id_property, trim the payloads, then run `etlify check`.\n",
+        );
+        for table in &tables {
+            text.push('\n');
+            text.push_str(&scaffold::new_model(&store, table, "hubspot", None).await?);
+        }
+    }
+    std::fs::write(path, text).map_err(|e| CliError {
         exit: Exit::Run,
         message: format!("cannot write {}: {e}", path.display()),
     })?;
-    println!(
-        "Wrote {}. Next: declare your models, then `etlify migrate` and `etlify check`.",
-        path.display()
-    );
+    if from_database {
+        println!(
+            "Wrote {} with {} model sections ({}). Next: edit them, then `etlify migrate` and `etlify check`.",
+            path.display(),
+            tables.len(),
+            tables.join(", ")
+        );
+    } else {
+        println!(
+            "Wrote {}. Next: declare your models (or `etlify new-model TABLE`), then `etlify migrate` and `etlify check`.",
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -404,6 +404,59 @@ fn cli_init_writes_a_starter_configuration_once() {
     assert!(stderr.contains("HUBSPOT_TOKEN"), "{stderr}");
 }
 
+/// `init --from-database` scaffolds one model per application table (not
+/// the sync state's or Rails' own tables), with the gem's dependency on
+/// companies found from `company_id`; a missing database is refused.
+#[test]
+fn cli_init_from_the_database_scaffolds_a_model_per_application_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.sqlite3");
+    std::fs::copy(fixture("rails-gem-synced.sqlite3"), &db).unwrap();
+    let config = dir.path().join("etlify.toml");
+    let url = format!("sqlite://{}", db.display());
+    let output = etlify(&config, &["init", "--database", &url, "--from-database"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("2 model sections (companies, users)"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    for wanted in [
+        "[models.User]",
+        "[models.Company]",
+        "[models.User.crms.hubspot]",
+        r#"{ belongs_to = "companies", foreign_key = "company_id" }"#,
+    ] {
+        assert!(text.contains(wanted), "{wanted} in {text}");
+    }
+    for unwanted in [
+        "crm_synchronisations",
+        "etlify_pending_syncs",
+        "ar_internal_metadata",
+    ] {
+        assert!(!text.contains(unwanted), "{unwanted} in {text}");
+    }
+    // The file parses; what is left to do is named (the token first).
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("HUBSPOT_TOKEN"), "{stderr}");
+
+    let elsewhere = dir.path().join("other.toml");
+    let missing = format!("sqlite://{}", dir.path().join("tpyo.sqlite3").display());
+    let (code, stderr) = failure(
+        &elsewhere,
+        &["init", "--database", &missing, "--from-database"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("tpyo.sqlite3"), "{stderr}");
+    assert!(!elsewhere.exists(), "nothing written");
+}
+
 /// `status` and `errors` report where records stand; `errors reset`
 /// clears the budget of failing ones.
 #[test]

@@ -324,6 +324,28 @@ impl Store {
         self.backend.table_columns(table).await
     }
 
+    /// The application's tables, sorted: every table of the database (the
+    /// current schema on PostgreSQL) but the sync state's own and Rails'
+    /// bookkeeping tables (for scaffolding configurations).
+    pub async fn application_tables(&self) -> Result<Vec<String>> {
+        const NOT_THE_APPLICATION: &[&str] = &[
+            schema::SYNC_TABLE,
+            schema::PENDING_TABLE,
+            schema::LEASE_TABLE,
+            schema::RECORD_LEASE_TABLE,
+            schema::HISTORY_TABLE,
+            "schema_migrations",
+            "ar_internal_metadata",
+        ];
+        Ok(self
+            .backend
+            .table_names()
+            .await?
+            .into_iter()
+            .filter(|t| !NOT_THE_APPLICATION.contains(&t.as_str()))
+            .collect())
+    }
+
     /// The foreign keys declared on `table`: (column, referenced table,
     /// referenced column).
     pub async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {

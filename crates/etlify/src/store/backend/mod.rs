@@ -130,6 +130,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Index names on `table`.
     async fn index_names(&self, table: &str) -> Result<Vec<String>>;
 
+    /// The names of the database's tables (the current schema on
+    /// PostgreSQL), sorted.
+    async fn table_names(&self) -> Result<Vec<String>>;
+
     /// The foreign keys declared on `table`: (column, referenced table,
     /// referenced column).
     async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>>;

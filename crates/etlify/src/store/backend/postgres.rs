@@ -265,6 +265,15 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
+    async fn table_names(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(
             "SELECT kcu.column_name::text, ccu.table_name::text, ccu.column_name::text \

@@ -236,6 +236,14 @@ impl Backend for SqliteBackend {
             .await?)
     }
 
+    async fn table_names(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn foreign_keys(&self, table: &str) -> Result<Vec<(String, String, String)>> {
         let rows: Vec<(String, String, Option<String>)> =
             sqlx::query_as(r#"SELECT "from", "table", "to" FROM pragma_foreign_key_list(?)"#)
