@@ -201,10 +201,7 @@ async fn dependency_on_a_missing_column_is_a_config_error(db: TestDb) {
             .dependency(etlify::Dependency::has_many("companies", "owner_id")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(
-        err.location,
-        "models.User.crms.hubspot.dependencies.companies"
-    );
+    assert_eq!(err.location, "models.User.crms.hubspot.dependencies[0]");
     assert!(err.expected.contains("`owner_id`"), "{err}");
 }
 

@@ -281,23 +281,25 @@ fn resolve_model(
             .into());
         }
         let mut resolved_dependencies = Vec::new();
-        for dependency in binding.get_dependencies() {
+        for (index, dependency) in binding.get_dependencies().iter().enumerate() {
+            let location = format!("{location}.dependencies[{index}]");
             resolved_dependencies.push(resolve_dependency(tables, &location, model, dependency)?);
         }
         dependencies.insert(crm_name.clone(), resolved_dependencies);
         let mut resolved_deps = Vec::new();
-        for dep in binding.get_sync_dependencies() {
+        for (index, dep) in binding.get_sync_dependencies().iter().enumerate() {
+            let location = format!("{location}.sync_dependencies[{index}]");
             require_column(
                 columns,
                 &location,
-                "sync_dependencies.foreign_key",
+                "foreign_key",
                 model.get_table(),
                 &dep.foreign_key,
             )?;
             let Some(target) = declared.get(&dep.resource_type) else {
                 return Err(ConfigError::new(
                     location,
-                    "sync_dependencies",
+                    "model",
                     format!(
                         "names `{}`, which is not a declared model",
                         dep.resource_type
@@ -333,7 +335,7 @@ fn resolve_dependency(
     owner: &Model,
     dependency: &Dependency,
 ) -> Result<Dependency> {
-    let location = format!("{location}.dependencies.{}", dependency.get_name());
+    let location = location.to_owned();
     let mut resolved = dependency.clone();
     for path in resolved.paths_mut() {
         if path.hops.is_empty() {
