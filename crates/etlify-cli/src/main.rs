@@ -60,9 +60,19 @@ enum Command {
         json: bool,
     },
     /// Counts what a sync would process, per model and CRM; sends and writes nothing.
+    ///
+    /// With --diff, a sample of each model's stale records shows what a sync
+    /// would do with each: create it, send the fields that changed since its
+    /// last sync (with their new values), or find it unchanged.
     Plan {
         #[command(flatten)]
         selection: Selection,
+        /// Show, for a sample of stale records, the fields that changed.
+        #[arg(long)]
+        diff: bool,
+        /// Records per model and CRM in the --diff sample.
+        #[arg(long, default_value_t = 5)]
+        sample: usize,
         #[arg(long)]
         json: bool,
     },
@@ -510,25 +520,52 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             }
             Ok(Exit0OrRecords::Ok)
         }
-        Command::Plan { selection, json } => {
+        Command::Plan {
+            selection,
+            diff,
+            sample,
+            json,
+        } => {
             let etlify = engine(settings).await?;
             let entries = etlify
                 .plan(&selection.options())
                 .await
                 .map_err(|e| CliError::engine(&path, e))?;
             let total: usize = entries.iter().map(|e| e.records).sum();
+            let mut samples = Vec::new();
+            for entry in &entries {
+                samples.push(if diff && entry.records > 0 {
+                    etlify
+                        .plan_diff(&entry.crm, &entry.model, sample)
+                        .await
+                        .map_err(|e| CliError::engine(&path, e))?
+                } else {
+                    Vec::new()
+                });
+            }
             if json {
                 let entries: Vec<_> = entries
                     .iter()
-                    .map(|e| json!({"model": e.model, "crm": e.crm, "records": e.records}))
+                    .zip(&samples)
+                    .map(|(e, sample)| {
+                        let mut entry =
+                            json!({"model": e.model, "crm": e.crm, "records": e.records});
+                        if diff {
+                            entry["sample"] = sample.iter().map(diff_json).collect();
+                        }
+                        entry
+                    })
                     .collect();
                 println!("{}", json!({"total": total, "entries": entries}));
             } else {
-                for entry in &entries {
+                for (entry, sample) in entries.iter().zip(&samples) {
                     println!(
                         "{:<20} {:<12} {:>10}",
                         entry.model, entry.crm, entry.records
                     );
+                    for record in sample {
+                        println!("    {}", diff_line(record));
+                    }
                 }
                 println!("{total} records would be processed (nothing was sent or written).");
             }
@@ -631,6 +668,60 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             })
         }
     }
+}
+
+/// One sampled record of `plan --diff`, for people.
+fn diff_line(record: &etlify::RecordDiff) -> String {
+    use etlify::PayloadChange;
+    let id = record.id;
+    match &record.change {
+        PayloadChange::New => format!("#{id}: new, would be created"),
+        PayloadChange::Changed(fields) if fields.is_empty() => {
+            format!("#{id}: payload changed (no field differs by its short digest)")
+        }
+        PayloadChange::Changed(fields) => {
+            let values: Vec<String> = fields
+                .iter()
+                .map(|field| {
+                    let value = record
+                        .payload
+                        .as_ref()
+                        .and_then(|p| p.get(field))
+                        .map_or_else(|| "(removed)".to_owned(), ToString::to_string);
+                    format!("{field} = {value}")
+                })
+                .collect();
+            format!("#{id}: changed {}", values.join(", "))
+        }
+        PayloadChange::ChangedFieldsUnknown => format!(
+            "#{id}: changed (which fields is unknown: its last sync kept no field digests, e.g. the Rails gem synced it)"
+        ),
+        PayloadChange::Unchanged => {
+            format!("#{id}: unchanged, would not be sent (same payload as the last sync)")
+        }
+        PayloadChange::PayloadError(message) => format!("#{id}: payload error: {message}"),
+        _ => format!("#{id}: {:?}", record.change),
+    }
+}
+
+/// One sampled record of `plan --diff`, for scripts.
+fn diff_json(record: &etlify::RecordDiff) -> serde_json::Value {
+    use etlify::PayloadChange;
+    let (change, fields, error) = match &record.change {
+        PayloadChange::New => ("new", None, None),
+        PayloadChange::Changed(fields) => ("changed", Some(fields.clone()), None),
+        PayloadChange::ChangedFieldsUnknown => ("changed_fields_unknown", None, None),
+        PayloadChange::Unchanged => ("unchanged", None, None),
+        PayloadChange::PayloadError(message) => ("payload_error", None, Some(message.clone())),
+        _ => ("other", None, None),
+    };
+    json!({
+        "id": record.id.get(),
+        "change": change,
+        "fields": fields,
+        "error": error,
+        "payload": record.payload,
+    })
 }
 
 /// A completed command: everything fine, or some records failed.

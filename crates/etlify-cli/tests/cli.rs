@@ -92,6 +92,22 @@ fn takes_over(fixture_name: &str, expect_name: &str, binding: &str) {
     );
     let plan = json_of(&etlify(&config, &["plan", "--json"]));
     assert_eq!(plan["total"], expect["stale_count"]);
+    // `plan --diff` over every stale record predicts exactly what is sent.
+    let stale = expect["stale_count"].as_u64().unwrap().to_string();
+    let diff = json_of(&etlify(
+        &config,
+        &["plan", "--diff", "--sample", &stale, "--json"],
+    ));
+    let sample = diff["entries"][0]["sample"].as_array().unwrap();
+    assert_eq!(sample.len().to_string(), stale);
+    let would_send = sample.iter().filter(|r| r["change"] != "unchanged").count();
+    assert_eq!(
+        would_send as u64,
+        expect["expected_crm_upserts_for_stale_run"]
+            .as_u64()
+            .unwrap(),
+        "{diff}"
+    );
     let sync = json_of(&etlify(&config, &["sync", "--json"]));
     assert_eq!(sync["total"], expect["stale_count"]);
     assert_eq!(sync["synced"], expect["expected_crm_upserts_for_stale_run"]);
@@ -402,6 +418,52 @@ fn cli_init_writes_a_starter_configuration_once() {
     let (code, stderr) = failure(&config, &["check"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("HUBSPOT_TOKEN"), "{stderr}");
+}
+
+/// `plan --diff` after a sync: the field that changed, with its new
+/// value; a record only touched is shown unchanged; nothing is sent.
+/// Rows the gem wrote get their field digests from a full reconcile.
+#[test]
+fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
+    let (dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    // The gem's rows have no field digests: a full reconcile fills them
+    // (for unchanged records, without sending anything).
+    assert!(etlify(&config, &["sync", "--full"]).status.success());
+    let db = dir.path().join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let pool = store.sqlite_pool().unwrap();
+        for sql in [
+            "UPDATE users SET full_name = 'Renamed Person', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 3",
+            "UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 4",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+    });
+    let output = etlify(&config, &["plan", "--diff"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(r#"#3: changed full_name = "Renamed Person""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("#4: unchanged, would not be sent"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 records would be processed"), "{stdout}");
+    let sync = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(
+        sync["synced"], 1,
+        "the diff sent nothing: the sync sends #3"
+    );
 }
 
 /// `init --from-database` scaffolds one model per application table (not

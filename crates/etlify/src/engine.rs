@@ -17,7 +17,7 @@ use crate::id::{ResourceId, SyncKey};
 use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::stale::batch_sync;
-use crate::stale::{BatchSyncOptions, PlanEntry, RunStats, StaleIds};
+use crate::stale::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats, StaleIds};
 use crate::store::schema::{self, SchemaReport};
 use crate::store::{sync_rows, Store, SyncRow};
 use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
@@ -248,6 +248,19 @@ impl Etlify {
     /// (model, CRM), without syncing or writing anything.
     pub async fn plan(&self, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
         batch_sync::plan(&self.ctx, options).await
+    }
+
+    /// Up to `sample` stale records of `resource_type` for `crm_name`
+    /// (lowest ids first), each with what a sync would do: create it, send
+    /// the fields that changed since its last sync, or find it unchanged.
+    /// Reads only: nothing is sent, locked or written.
+    pub async fn plan_diff(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        sample: usize,
+    ) -> Result<Vec<RecordDiff>> {
+        crate::stale::diff::sample(&self.ctx, crm_name, resource_type, sample).await
     }
 
     /// Syncs every stale record (or every record, for a full reconcile) of

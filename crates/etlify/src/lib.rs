@@ -65,6 +65,7 @@ pub mod dependency;
 pub mod digest;
 mod engine;
 mod error;
+mod field_digests;
 mod id;
 mod model;
 mod outcome;
@@ -96,8 +97,8 @@ pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
 #[doc(hidden)]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{
-    BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats, StaleIds,
-    DEFAULT_BATCH_SIZE,
+    BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
+    RunStats, StaleIds, DEFAULT_BATCH_SIZE,
 };
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};

@@ -14,6 +14,7 @@ mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, SPEC §7)
 mod delete; // the deleter (G-3, G-4, X-11)
+mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem
 mod e2e; // engine + HTTP adapters + the local sandbox, over loopback
 mod finder; // the stale finder, one scenario per F-id, both plans

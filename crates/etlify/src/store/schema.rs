@@ -35,6 +35,7 @@ const SYNC_COLUMNS: &[&str] = &[
     "resource_type",
     "resource_id",
     "last_digest",
+    "field_digests",
     "last_synced_at",
     "last_error",
     "crm_name",
@@ -89,6 +90,7 @@ enum Step {
     CreateRecordLeaseTable,
     AddErrorCount,
     AddCrmName,
+    AddFieldDigests,
     /// PostgreSQL only.
     CrmNameNotNull,
     DropGemCrmIdIndex,
@@ -100,13 +102,14 @@ enum Step {
     CreateSyncedAtIndex,
 }
 
-const ALL_STEPS: [Step; 14] = [
+const ALL_STEPS: [Step; 15] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
     Step::CreateRecordLeaseTable,
     Step::AddErrorCount,
     Step::AddCrmName,
+    Step::AddFieldDigests,
     Step::CrmNameNotNull,
     Step::DropGemCrmIdIndex,
     Step::DropGemResourceIndex,
@@ -127,6 +130,7 @@ impl Step {
             Step::CreateRecordLeaseTable => "create_table:etlify_record_leases",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
+            Step::AddFieldDigests => "add_column:crm_synchronisations.field_digests",
             Step::CrmNameNotNull => "set_not_null:crm_synchronisations.crm_name",
             Step::DropGemCrmIdIndex => "drop_index:index_crm_synchronisations_on_crm_id",
             Step::DropGemResourceIndex => "drop_index:idx_crm_sync_on_resource",
@@ -161,6 +165,9 @@ impl Step {
             }
             Step::AddCrmName => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "crm_name" varchar"#
+            }
+            Step::AddFieldDigests => {
+                r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "field_digests" text"#
             }
             Step::CrmNameNotNull => {
                 r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" SET NOT NULL"#
@@ -202,6 +209,9 @@ impl Step {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
             Step::AddCrmName => r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "crm_name""#,
+            Step::AddFieldDigests => {
+                r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "field_digests""#
+            }
             Step::CrmNameNotNull => {
                 r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" DROP NOT NULL"#
             }
@@ -473,6 +483,9 @@ async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions
     }
     if !has_crm_name {
         applier.step(Step::AddCrmName).await?;
+    }
+    if !columns.iter().any(|c| c == "field_digests") {
+        applier.step(Step::AddFieldDigests).await?;
     }
     if let (true, Some(default)) = (unnamed > 0, &options.default_crm_name) {
         let mut update = Query::update();

@@ -26,6 +26,7 @@ pub(crate) enum CrmSynchronisations {
     ResourceType,
     ResourceId,
     LastDigest,
+    FieldDigests,
     LastSyncedAt,
     LastError,
     CrmName,
@@ -50,6 +51,9 @@ pub struct SyncRow {
     pub resource_id: ResourceId,
     /// Digest of the last payload the CRM accepted.
     pub last_digest: Option<String>,
+    /// Short digests of that payload's fields (which fields changed since;
+    /// no value is kept). `None` for rows synced before etlify kept them.
+    pub field_digests: Option<String>,
     /// When the record was last found in sync (database time before the read).
     pub last_synced_at: Option<Timestamp>,
     /// Message of the last failure, cleared on success.
@@ -67,11 +71,17 @@ pub(crate) enum RowChange {
     Synced {
         crm_id: Option<String>,
         digest: String,
+        field_digests: String,
         at: Timestamp,
     },
     /// Nothing to send (same digest) or not eligible (guard false): the
-    /// record is in sync as of `at`; errors are cleared (X-12).
-    Checked { at: Timestamp },
+    /// record is in sync as of `at`; errors are cleared (X-12). The field
+    /// digests of an unchanged payload, when known, fill a row that has
+    /// none (one synced by the Rails gem).
+    Checked {
+        at: Timestamp,
+        field_digests: Option<String>,
+    },
     /// A failure attributable to the record.
     Failed { message: String },
 }
@@ -94,12 +104,13 @@ pub(crate) fn truncate_error(message: &str) -> String {
     }
 }
 
-const ROW_COLUMNS: [Cs; 8] = [
+const ROW_COLUMNS: [Cs; 9] = [
     Cs::Id,
     Cs::CrmId,
     Cs::ResourceType,
     Cs::ResourceId,
     Cs::LastDigest,
+    Cs::FieldDigests,
     Cs::LastSyncedAt,
     Cs::LastError,
     Cs::CrmName,
@@ -137,12 +148,13 @@ pub(crate) async fn write(store: &Store, changes: &[(SyncKey, RowChange)]) -> Re
 }
 
 /// The columns an upsert writes, in order.
-pub(crate) const UPSERT_COLUMNS: [Cs; 10] = [
+pub(crate) const UPSERT_COLUMNS: [Cs; 11] = [
     Cs::CrmName,
     Cs::ResourceType,
     Cs::ResourceId,
     Cs::CrmId,
     Cs::LastDigest,
+    Cs::FieldDigests,
     Cs::LastSyncedAt,
     Cs::LastError,
     Cs::ErrorCount,
@@ -169,13 +181,19 @@ pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
             )
             .update_columns([
                 Cs::LastDigest,
+                Cs::FieldDigests,
                 Cs::LastSyncedAt,
                 Cs::LastError,
                 Cs::ErrorCount,
             ]),
-        RowChange::Checked { .. } => {
-            on_conflict.update_columns([Cs::LastSyncedAt, Cs::LastError, Cs::ErrorCount])
-        }
+        RowChange::Checked { .. } => on_conflict
+            .value(
+                Cs::FieldDigests,
+                Expr::cust(
+                    r#"COALESCE("excluded"."field_digests", "crm_synchronisations"."field_digests")"#,
+                ),
+            )
+            .update_columns([Cs::LastSyncedAt, Cs::LastError, Cs::ErrorCount]),
         RowChange::Failed { .. } => on_conflict.update_column(Cs::LastError).value(
             Cs::ErrorCount,
             Expr::cust(r#""crm_synchronisations"."error_count" + 1"#),
@@ -187,7 +205,7 @@ pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
 }
 
 /// The values of one upserted row, in [`UPSERT_COLUMNS`] order.
-pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChange) -> [Expr; 10] {
+pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChange) -> [Expr; 11] {
     let fields = RowFields::of(change);
     [
         Expr::val(key.crm_name.as_str()),
@@ -195,6 +213,7 @@ pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChang
         Expr::val(key.resource_id.get()),
         Expr::val(fields.crm_id),
         Expr::val(fields.digest),
+        Expr::val(fields.field_digests),
         Expr::val(match fields.at {
             Some(at) => dialect.timestamp_value(at),
             None => dialect.null_timestamp(),
@@ -210,6 +229,7 @@ pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChang
 struct RowFields {
     crm_id: Option<String>,
     digest: Option<String>,
+    field_digests: Option<String>,
     at: Option<Timestamp>,
     error: Option<String>,
     error_count: i32,
@@ -218,16 +238,23 @@ struct RowFields {
 impl RowFields {
     fn of(change: &RowChange) -> Self {
         match change {
-            RowChange::Synced { crm_id, digest, at } => Self {
+            RowChange::Synced {
+                crm_id,
+                digest,
+                field_digests,
+                at,
+            } => Self {
                 crm_id: crm_id.clone(),
                 digest: Some(digest.clone()),
+                field_digests: Some(field_digests.clone()),
                 at: Some(*at),
                 error: None,
                 error_count: 0,
             },
-            RowChange::Checked { at } => Self {
+            RowChange::Checked { at, field_digests } => Self {
                 crm_id: None,
                 digest: None,
+                field_digests: field_digests.clone(),
                 at: Some(*at),
                 error: None,
                 error_count: 0,
@@ -235,6 +262,7 @@ impl RowFields {
             RowChange::Failed { message } => Self {
                 crm_id: None,
                 digest: None,
+                field_digests: None,
                 at: None,
                 error: Some(truncate_error(message)),
                 error_count: 1,
@@ -250,6 +278,7 @@ pub(crate) struct RowColumns {
     pub resource_ids: Vec<i64>,
     pub crm_ids: Vec<Option<String>>,
     pub digests: Vec<Option<String>>,
+    pub field_digests: Vec<Option<String>>,
     pub synced_at: Vec<Option<Timestamp>>,
     pub errors: Vec<Option<String>>,
     pub error_counts: Vec<i32>,
@@ -263,6 +292,7 @@ impl RowColumns {
             resource_ids: Vec::with_capacity(rows.len()),
             crm_ids: Vec::with_capacity(rows.len()),
             digests: Vec::with_capacity(rows.len()),
+            field_digests: Vec::with_capacity(rows.len()),
             synced_at: Vec::with_capacity(rows.len()),
             errors: Vec::with_capacity(rows.len()),
             error_counts: Vec::with_capacity(rows.len()),
@@ -274,6 +304,7 @@ impl RowColumns {
             columns.resource_ids.push(key.resource_id.get());
             columns.crm_ids.push(fields.crm_id);
             columns.digests.push(fields.digest);
+            columns.field_digests.push(fields.field_digests);
             columns.synced_at.push(fields.at);
             columns.errors.push(fields.error);
             columns.error_counts.push(fields.error_count);
@@ -291,6 +322,7 @@ pub(crate) async fn forget_remote(store: &Store, key: &SyncKey) -> Result<()> {
         .values([
             (Cs::CrmId, Expr::val(Option::<String>::None)),
             (Cs::LastDigest, Expr::val(Option::<String>::None)),
+            (Cs::FieldDigests, Expr::val(Option::<String>::None)),
             (Cs::UpdatedAt, store.dialect().now()),
         ])
         .and_where(key_condition(key));

@@ -37,6 +37,7 @@ use crate::adapters::{
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::field_digests;
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
 use crate::outcome::BatchStats;
@@ -56,6 +57,7 @@ pub(crate) struct Ready {
     id: ResourceId,
     payload: Payload,
     digest: String,
+    field_digests: String,
     crm_id: Option<String>,
 }
 
@@ -201,7 +203,13 @@ async fn decide(
             let (eligible, skipped): (Vec<ResourceId>, Vec<ResourceId>) =
                 ids.iter().partition(|id| passing.contains(id));
             for id in skipped {
-                changes.push((key(id), RowChange::Checked { at: read_at }));
+                changes.push((
+                    key(id),
+                    RowChange::Checked {
+                        at: read_at,
+                        field_digests: None,
+                    },
+                ));
                 out.stats.skipped += 1;
             }
             eligible
@@ -231,7 +239,13 @@ async fn decide(
                 out.stats.errors += 1;
             }
             Some(Ok(payload)) if !payload_eligible(binding.get_sync_if(), &payload) => {
-                changes.push((key(*id), RowChange::Checked { at: read_at }));
+                changes.push((
+                    key(*id),
+                    RowChange::Checked {
+                        at: read_at,
+                        field_digests: None,
+                    },
+                ));
                 out.stats.skipped += 1;
             }
             Some(Ok(payload)) => {
@@ -265,7 +279,16 @@ async fn decide(
         };
         let row = rows.get(&id);
         if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-            changes.push((key(id), RowChange::Checked { at: read_at }));
+            let field_digests = row
+                .is_some_and(|r| r.field_digests.is_none())
+                .then(|| field_digests::encode(&payload, &digest));
+            changes.push((
+                key(id),
+                RowChange::Checked {
+                    at: read_at,
+                    field_digests,
+                },
+            ));
             out.stats.not_modified += 1;
             out.in_sync.push(id);
         } else {
@@ -274,6 +297,7 @@ async fn decide(
                 .filter(|c| !c.trim().is_empty());
             ready.push(Ready {
                 id,
+                field_digests: field_digests::encode(&payload, &digest),
                 payload: binding.with_external_id(resource_type, id, payload),
                 digest,
                 crm_id,
@@ -528,6 +552,7 @@ async fn record(
                 RowChange::Synced {
                     crm_id: crm_id.filter(|c| !c.trim().is_empty()),
                     digest: item.digest.clone(),
+                    field_digests: item.field_digests.clone(),
                     at: page.read_at,
                 },
             )),

@@ -21,6 +21,7 @@ use crate::adapters::UpsertRequest;
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::field_digests;
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
 use crate::outcome::{RecordError, RecordErrorKind, SyncOutcome};
@@ -103,8 +104,17 @@ impl<'a> Synchronizer<'a> {
                 .await?
                 .contains(&id)
             {
-                sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })])
-                    .await?;
+                sync_rows::write(
+                    store,
+                    &[(
+                        key.clone(),
+                        RowChange::Checked {
+                            at: read_at,
+                            field_digests: None,
+                        },
+                    )],
+                )
+                .await?;
                 return Ok(Locked::Done(SyncOutcome::Skipped));
             }
         }
@@ -128,7 +138,17 @@ impl<'a> Synchronizer<'a> {
             Some(Ok(payload)) => payload,
         };
         if !payload_eligible(binding.get_sync_if(), &payload) {
-            sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+            sync_rows::write(
+                store,
+                &[(
+                    key.clone(),
+                    RowChange::Checked {
+                        at: read_at,
+                        field_digests: None,
+                    },
+                )],
+            )
+            .await?;
             return Ok(Locked::Done(SyncOutcome::Skipped));
         }
 
@@ -151,9 +171,18 @@ impl<'a> Synchronizer<'a> {
         };
         let row = sync_rows::find(store, key).await?;
         if row.as_ref().and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-            sync_rows::write(store, &[(key.clone(), RowChange::Checked { at: read_at })]).await?;
+            let field_digests = row
+                .as_ref()
+                .is_some_and(|r| r.field_digests.is_none())
+                .then(|| field_digests::encode(&payload, &digest));
+            let change = RowChange::Checked {
+                at: read_at,
+                field_digests,
+            };
+            sync_rows::write(store, &[(key.clone(), change)]).await?;
             return Ok(Locked::Done(SyncOutcome::NotModified));
         }
+        let field_digests = field_digests::encode(&payload, &digest);
 
         let payload = binding.with_external_id(&key.resource_type, id, payload);
         let known_crm_id = row
@@ -172,6 +201,7 @@ impl<'a> Synchronizer<'a> {
                 let change = RowChange::Synced {
                     crm_id,
                     digest,
+                    field_digests,
                     at: read_at,
                 };
                 let (_, mut conflicts) = write_synced(store, vec![(key.clone(), change)]).await?;

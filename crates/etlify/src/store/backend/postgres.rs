@@ -36,6 +36,7 @@ const CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
   "resource_type" varchar NOT NULL,
   "resource_id" bigint NOT NULL,
   "last_digest" varchar,
+  "field_digests" text,
   "last_synced_at" timestamp(6) without time zone,
   "last_error" text,
   "crm_name" varchar NOT NULL,
@@ -209,15 +210,16 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
 
 /// The array types of [`UPSERT_COLUMNS`] bound as `$1…$8`, in order; the
 /// last two columns (`created_at`, `updated_at`) are the server's "now".
-const UPSERT_ARRAYS: [&str; 8] = [
+const UPSERT_ARRAYS: [&str; 9] = [
     "$1::varchar[]",
     "$2::varchar[]",
     "$3::int8[]",
     "$4::varchar[]",
     "$5::varchar[]",
-    "$6::timestamp[]",
-    "$7::text[]",
-    "$8::int4[]",
+    "$6::text[]",
+    "$7::timestamp[]",
+    "$8::text[]",
+    "$9::int4[]",
 ];
 
 #[async_trait]
@@ -371,7 +373,7 @@ impl Backend for PostgresBackend {
             .select_from(source)
             // Internal invariant: one select expression per upserted column.
             .expect("select list matches the column list");
-        // The statement binds no value of its own: `$1…$8` are the arrays.
+        // The statement binds no value of its own: `$1…$9` are the arrays.
         let sql = insert.to_string(PostgresQueryBuilder);
         let columns = sync_rows::RowColumns::of(rows);
         sqlx::query(AssertSqlSafe(sql))
@@ -380,6 +382,7 @@ impl Backend for PostgresBackend {
             .bind(columns.resource_ids)
             .bind(columns.crm_ids)
             .bind(columns.digests)
+            .bind(columns.field_digests)
             .bind(columns.synced_at)
             .bind(columns.errors)
             .bind(columns.error_counts)

@@ -43,6 +43,7 @@ const CREATE_SYNC: &str = r#"CREATE TABLE IF NOT EXISTS "crm_synchronisations" (
   "resource_type" varchar NOT NULL,
   "resource_id" bigint NOT NULL,
   "last_digest" varchar,
+  "field_digests" text,
   "last_synced_at" datetime(6),
   "last_error" text,
   "crm_name" varchar NOT NULL,

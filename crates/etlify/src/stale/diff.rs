@@ -1,0 +1,104 @@
+//! What a sync would send for a sample of stale records, and which fields
+//! changed since their last sync (`etlify plan --diff`). Reads only:
+//! nothing is sent, locked or written.
+
+use serde_json::Value;
+
+use super::finder::Selection;
+use super::pages::StaleIds;
+use crate::context::Context;
+use crate::error::Result;
+use crate::field_digests;
+use crate::id::ResourceId;
+use crate::payload::Payload;
+use crate::store::sync_rows;
+
+/// One sampled stale record and what a sync would do with it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordDiff {
+    /// The record's primary key.
+    pub id: ResourceId,
+    /// What a sync would do.
+    pub change: PayloadChange,
+    /// The payload a sync would send now (`None` when it cannot be built).
+    pub payload: Option<Payload>,
+}
+
+/// How a stale record's payload compares with its last sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadChange {
+    /// Never synced with this CRM: every field is new.
+    New,
+    /// The payload changed; these fields were added, changed or removed.
+    Changed(Vec<String>),
+    /// The payload changed, but the fields are not known: the last sync
+    /// kept no field digests (a row written by the Rails gem, or before
+    /// etlify kept them).
+    ChangedFieldsUnknown,
+    /// Same digest as the last sync: it would be `not_modified`, nothing sent.
+    Unchanged,
+    /// The payload cannot be built (the record's sync would fail).
+    PayloadError(String),
+}
+
+/// Up to `sample` stale records of `resource_type` for `crm_name`, lowest
+/// ids first, compared with their last sync.
+pub(crate) async fn sample(
+    ctx: &Context,
+    crm_name: &str,
+    resource_type: &str,
+    sample: usize,
+) -> Result<Vec<RecordDiff>> {
+    let (_, binding) = ctx.catalog().binding(crm_name, resource_type)?;
+    let store = ctx.store();
+    let mut pages =
+        StaleIds::new(ctx, crm_name, resource_type, Selection::Stale)?.page_size(sample.max(1));
+    let Some(ids) = pages.next_page().await? else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<ResourceId> = ids.into_iter().take(sample).collect();
+    let Some(source) = binding.get_payload() else {
+        unreachable!("binding validated without a payload source");
+    };
+    let mut loaded = source.load(store, &ids).await?;
+    let rows = sync_rows::find_many(store, crm_name, resource_type, &ids).await?;
+    let digest_strategy = ctx.catalog().config().get_digest_strategy();
+    let mut diffs = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = rows.iter().find(|r| r.resource_id == id);
+        let (change, payload) = match loaded.remove(&id) {
+            // Deleted since it was found stale.
+            None => continue,
+            Some(Err(message)) => (PayloadChange::PayloadError(message), None),
+            Some(Ok(payload)) => {
+                let value = Value::Object(payload);
+                let digest = digest_strategy.digest(&value);
+                let Value::Object(payload) = value else {
+                    unreachable!("built from an object just above");
+                };
+                let last_digest = row.and_then(|r| r.last_digest.as_deref());
+                let change = match row {
+                    _ if last_digest.is_none() => PayloadChange::New,
+                    _ if last_digest == Some(digest.as_str()) => PayloadChange::Unchanged,
+                    row => match field_digests::changed_fields(
+                        row.and_then(|r| r.field_digests.as_deref()),
+                        last_digest,
+                        &payload,
+                    ) {
+                        Some(fields) => PayloadChange::Changed(fields),
+                        None => PayloadChange::ChangedFieldsUnknown,
+                    },
+                };
+                (change, Some(payload))
+            }
+        };
+        diffs.push(RecordDiff {
+            id,
+            change,
+            payload,
+        });
+    }
+    Ok(diffs)
+}
