@@ -694,7 +694,7 @@ fn diff_line(record: &etlify::RecordDiff) -> String {
             format!("#{id}: changed {}", values.join(", "))
         }
         PayloadChange::ChangedFieldsUnknown => format!(
-            "#{id}: changed (which fields is unknown: its last sync kept no field digests, e.g. the Rails gem synced it)"
+            "#{id}: changed (which fields is unknown: its last sync kept no field digests, e.g. the Rails gem synced it, or the payload's fields were renamed)"
         ),
         PayloadChange::Unchanged => {
             format!("#{id}: unchanged, would not be sent (same payload as the last sync)")

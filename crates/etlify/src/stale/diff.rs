@@ -33,9 +33,9 @@ pub enum PayloadChange {
     New,
     /// The payload changed; these fields were added, changed or removed.
     Changed(Vec<String>),
-    /// The payload changed, but the fields are not known: the last sync
-    /// kept no field digests (a row written by the Rails gem, or before
-    /// etlify kept them).
+    /// The payload changed, but which fields is not known: the last sync
+    /// kept no field digests (a row written by the Rails gem), or the
+    /// payload's field names changed since.
     ChangedFieldsUnknown,
     /// Same digest as the last sync: it would be `not_modified`, nothing sent.
     Unchanged,
