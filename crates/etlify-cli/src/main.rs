@@ -9,6 +9,7 @@ mod error;
 mod file;
 mod scaffold;
 mod settings;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -349,24 +350,39 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     .collect();
                 println!("{}", json!(entries));
             } else {
+                let rows = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.model.clone(),
+                            e.crm.clone(),
+                            e.stale.to_string(),
+                            e.synced.to_string(),
+                            e.failing.to_string(),
+                            e.over_budget.to_string(),
+                            e.pending_dependencies.to_string(),
+                            e.last_synced_at
+                                .map_or("never".to_owned(), |t| format!("{t} UTC")),
+                        ]
+                    })
+                    .collect();
                 println!(
-                    "{:<16} {:<10} {:>8} {:>8} {:>8} {:>11} {:>8}  last sync",
-                    "model", "crm", "stale", "synced", "failing", "over budget", "waiting"
+                    "{}",
+                    table::render(
+                        &[
+                            "model",
+                            "crm",
+                            "stale",
+                            "synced",
+                            "failing",
+                            "over budget",
+                            "waiting",
+                            "last sync"
+                        ],
+                        &[2, 3, 4, 5, 6],
+                        rows
+                    )
                 );
-                for e in &entries {
-                    println!(
-                        "{:<16} {:<10} {:>8} {:>8} {:>8} {:>11} {:>8}  {}",
-                        e.model,
-                        e.crm,
-                        e.stale,
-                        e.synced,
-                        e.failing,
-                        e.over_budget,
-                        e.pending_dependencies,
-                        e.last_synced_at
-                            .map_or("never".to_owned(), |t| format!("{t} UTC"))
-                    );
-                }
             }
             Ok(Exit0OrRecords::Ok)
         }
@@ -410,16 +426,26 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             } else if rows.is_empty() {
                 println!("No failing records.");
             } else {
-                for r in &rows {
-                    println!(
-                        "{} {} #{} ({} errors): {}",
-                        r.crm_name,
-                        r.resource_type,
-                        r.resource_id,
-                        r.error_count,
-                        r.last_error.as_deref().unwrap_or("")
-                    );
-                }
+                let rows = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.crm_name.clone(),
+                            r.resource_type.clone(),
+                            r.resource_id.to_string(),
+                            r.error_count.to_string(),
+                            r.last_error.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table::render(
+                        &["crm", "model", "id", "errors", "last error"],
+                        &[2, 3],
+                        rows
+                    )
+                );
                 println!("`etlify errors reset` clears their error budget so the next sync retries them.");
             }
             Ok(Exit0OrRecords::Ok)
@@ -439,25 +465,48 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                             "period_ms": l.get_period().as_millis() as u64,
                         })),
                         "max_sync_errors": etlify.max_sync_errors(crm.get_name()),
+                        "max_in_flight": crm.get_max_in_flight(),
                     })
                 })
                 .collect();
             if json {
                 println!("{}", json!(crms));
             } else {
-                for crm in &crms {
-                    println!(
-                        "{:<12} {:<10} {:<9} max_sync_errors={}",
-                        crm["name"].as_str().unwrap_or(""),
-                        crm["adapter"].as_str().unwrap_or(""),
-                        if crm["enabled"] == true {
-                            "enabled"
-                        } else {
-                            "disabled"
-                        },
-                        crm["max_sync_errors"]
-                    );
-                }
+                let rows = etlify
+                    .crms()
+                    .iter()
+                    .map(|crm| {
+                        vec![
+                            crm.get_name().to_owned(),
+                            crm.get_adapter().kind().to_owned(),
+                            if crm.get_enabled() { "yes" } else { "no" }.to_owned(),
+                            crm.get_rate_limit().map_or("none".to_owned(), |l| {
+                                format!(
+                                    "{} per {}",
+                                    l.get_max_requests(),
+                                    humantime::format_duration(l.get_period())
+                                )
+                            }),
+                            crm.get_max_in_flight().to_string(),
+                            etlify.max_sync_errors(crm.get_name()).to_string(),
+                        ]
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    table::render(
+                        &[
+                            "crm",
+                            "adapter",
+                            "enabled",
+                            "rate limit",
+                            "in flight",
+                            "error budget"
+                        ],
+                        &[4, 5],
+                        rows
+                    )
+                );
             }
             Ok(Exit0OrRecords::Ok)
         }
@@ -558,10 +607,24 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     .collect();
                 println!("{}", json!({"total": total, "entries": entries}));
             } else {
+                let rows = entries
+                    .iter()
+                    .map(|e| vec![e.model.clone(), e.crm.clone(), e.records.to_string()])
+                    .collect();
+                println!(
+                    "{}",
+                    table::render(&["model", "crm", "records"], &[2], rows)
+                );
                 for (entry, sample) in entries.iter().zip(&samples) {
+                    if sample.is_empty() {
+                        continue;
+                    }
                     println!(
-                        "{:<20} {:<12} {:>10}",
-                        entry.model, entry.crm, entry.records
+                        "{} in {}, the first {} of {}:",
+                        entry.model,
+                        entry.crm,
+                        sample.len(),
+                        entry.records
                     );
                     for record in sample {
                         println!("    {}", diff_line(record));

@@ -224,6 +224,55 @@ async fn g26_revert_restores_the_gem_schema_and_keeps_the_data(db: TestDb) {
     assert!(err.to_string().contains("nothing to revert"), "{err}");
 }
 
+/// The index columns of `idx_crm_sync_on_resource`, in order.
+async fn gem_resource_index_columns(db: &TestDb) -> Option<String> {
+    let sql = if db.is_postgres() {
+        "SELECT string_agg(a.attname::text, ',' ORDER BY k.n) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace s ON s.oid = c.relnamespace AND s.nspname = current_schema() \
+         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE c.relname = 'idx_crm_sync_on_resource'"
+    } else {
+        "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info('idx_crm_sync_on_resource') ORDER BY seqno)"
+    };
+    db.scalar_text(sql).await
+}
+
+/// G-26 on a database the gem's 0.9 upgrade guide migrated: its
+/// `idx_crm_sync_on_resource` is `(resource_type, resource_id, crm_name)`,
+/// already fit for several CRMs, so `migrate` keeps it and `check` does
+/// not call it obsolete; `revert` leaves it as it was (not the pre-0.9
+/// two-column index).
+async fn g26_a_gem_09_resource_index_is_kept_and_survives_a_revert(db: TestDb) {
+    create_gem_08_table(&db).await;
+    db.exec("DROP INDEX idx_crm_sync_on_resource").await;
+    db.exec("ALTER TABLE crm_synchronisations ADD COLUMN crm_name varchar")
+        .await;
+    db.exec("UPDATE crm_synchronisations SET crm_name = 'hubspot'")
+        .await;
+    db.exec("CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id, crm_name)").await;
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(
+        !report.problems.contains(&SchemaProblem::ObsoleteIndex {
+            index: "idx_crm_sync_on_resource"
+        }),
+        "{report}"
+    );
+    etlify::migrate(&db.store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(schema::check(&db.store).await.unwrap().is_ok());
+    let three = Some("resource_type,resource_id,crm_name".to_owned());
+    assert_eq!(gem_resource_index_columns(&db).await, three, "kept");
+    etlify::revert_migration(&db.store).await.unwrap();
+    assert_eq!(
+        gem_resource_index_columns(&db).await,
+        three,
+        "as the gem had it"
+    );
+}
+
 async fn g26_revert_of_a_fresh_install_drops_its_tables(db: TestDb) {
     db.migrate().await;
     etlify::revert_migration(&db.store).await.unwrap();
@@ -305,4 +354,5 @@ crate::backend_tests!(
     x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type,
     check_reports_missing_tables_and_the_command_that_fixes_them,
     g26_migrate_takes_over_a_pre_09_gem_table,
+    g26_a_gem_09_resource_index_is_kept_and_survives_a_revert,
 );

@@ -71,7 +71,9 @@ const PENDING_COLUMNS: &[&str] = &[
 pub const UNIQUE_RESOURCE_INDEX: &str = "idx_unique_crm_sync_resource_crm";
 /// Unique `(crm_name, resource_type, crm_id)`.
 pub const UNIQUE_CRM_ID_INDEX: &str = "idx_etlify_sync_unique_crm_id";
-/// The gem's indexes that break multi-CRM setups (REFERENCE §25.5, §25.6).
+/// The gem's indexes that break multi-CRM setups (REFERENCE §25.5, §25.6):
+/// its global `crm_id` index, and its pre-0.9 `(resource_type,
+/// resource_id)` index (the same name with `crm_name` added is kept).
 pub const OBSOLETE_INDEXES: &[&str] = &[
     "index_crm_synchronisations_on_crm_id",
     "idx_crm_sync_on_resource",
@@ -428,13 +430,13 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         upgrade_gem_columns(applier, options).await?;
     }
     let existing = store.backend().index_names(SYNC_TABLE).await?;
-    for step in [Step::DropGemCrmIdIndex, Step::DropGemResourceIndex] {
-        if existing
-            .iter()
-            .any(|name| Some(name.as_str()) == step.index_name())
-        {
-            applier.step(step).await?;
-        }
+    for index in obsolete_indexes(store, &existing).await? {
+        let step = if index == OBSOLETE_INDEXES[0] {
+            Step::DropGemCrmIdIndex
+        } else {
+            Step::DropGemResourceIndex
+        };
+        applier.step(step).await?;
     }
     let mut existing = existing;
     existing.extend(store.backend().index_names(PENDING_TABLE).await?);
@@ -457,6 +459,26 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
 
 /// Adds what older gem schemas lack: `error_count` (gem < 0.9.4) and
 /// `crm_name` (gem < 0.9), backfilled from `default_crm_name`.
+/// The gem's indexes among `existing` that break multi-CRM setups. The
+/// gem's `idx_crm_sync_on_resource` is one only in its pre-0.9 form
+/// `(resource_type, resource_id)`; the 0.9 upgrade guide rebuilt it as
+/// `(resource_type, resource_id, crm_name)`, which is kept.
+async fn obsolete_indexes(store: &Store, existing: &[String]) -> Result<Vec<&'static str>> {
+    let mut obsolete = Vec::new();
+    for index in OBSOLETE_INDEXES {
+        if !existing.iter().any(|have| have == index) {
+            continue;
+        }
+        if *index == OBSOLETE_INDEXES[1]
+            && store.backend().index_columns(index).await? != ["resource_type", "resource_id"]
+        {
+            continue;
+        }
+        obsolete.push(*index);
+    }
+    Ok(obsolete)
+}
+
 async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions) -> Result<()> {
     let store = applier.store;
     let columns = store
@@ -622,10 +644,8 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
             problems.push(SchemaProblem::MissingIndex { index });
         }
     }
-    for index in OBSOLETE_INDEXES {
-        if indexes.iter().any(|have| have == index) {
-            problems.push(SchemaProblem::ObsoleteIndex { index });
-        }
+    for index in obsolete_indexes(store, &indexes).await? {
+        problems.push(SchemaProblem::ObsoleteIndex { index });
     }
     Ok(SchemaReport { problems })
 }

@@ -130,6 +130,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Index names on `table`.
     async fn index_names(&self, table: &str) -> Result<Vec<String>>;
 
+    /// The columns of index `index`, in key order (empty when it does not
+    /// exist).
+    async fn index_columns(&self, index: &str) -> Result<Vec<String>>;
+
     /// The names of the database's tables (the current schema on
     /// PostgreSQL), sorted.
     async fn table_names(&self) -> Result<Vec<String>>;

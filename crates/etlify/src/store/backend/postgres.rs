@@ -267,6 +267,20 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
+    async fn index_columns(&self, index: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE c.relname = $1 ORDER BY k.position",
+        )
+        .bind(index)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn table_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables \

@@ -237,6 +237,15 @@ impl Backend for SqliteBackend {
             .await?)
     }
 
+    async fn index_columns(&self, index: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
+                .bind(index)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     async fn table_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
