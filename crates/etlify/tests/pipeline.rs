@@ -149,7 +149,54 @@ async fn pipeline_a_failure_mid_pipeline_loses_nothing_and_writes_no_wrong_row(d
     assert_eq!(db.sync_row_count().await, 100);
 }
 
+/// Two CRMs of one run go side by side (their rate limits are
+/// independent): with one request in flight each, requests of both are
+/// seen waiting at once; each CRM gets every record once.
+async fn pipeline_two_crms_run_side_by_side(db: TestDb) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let db = db.with_app_schema().await;
+    users(&db, 30).await;
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let adapter = || {
+        let adapter = BatchRecordingAdapter::new(10);
+        let (waiting, most) = (waiting.clone(), most.clone());
+        *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
+            let (waiting, most) = (waiting.clone(), most.clone());
+            Box::pin(async move {
+                let now = waiting.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waiting.fetch_sub(1, SeqCst);
+            })
+        }));
+        adapter
+    };
+    let (hubspot, airtable) = (adapter(), adapter());
+    let etlify = engine(
+        &db,
+        vec![
+            Crm::new("hubspot", hubspot.clone()).max_in_flight(1),
+            Crm::new("airtable", airtable.clone()).max_in_flight(1),
+        ],
+        vec![user_model(&["hubspot", "airtable"])],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.per_crm["hubspot"].synced, 30);
+    assert_eq!(stats.per_crm["airtable"].synced, 30);
+    assert_eq!(stats.total, 60);
+    assert_eq!(hubspot.batch_calls().len(), 3);
+    assert_eq!(airtable.batch_calls().len(), 3);
+    assert_eq!(
+        most.load(SeqCst),
+        2,
+        "both CRMs had a request waiting at once"
+    );
+}
+
 crate::backend_tests!(
+    pipeline_two_crms_run_side_by_side,
     pipeline_requests_in_flight_reach_but_never_exceed_the_setting,
     pipeline_each_request_is_written_when_it_answers,
     pipeline_a_failure_mid_pipeline_loses_nothing_and_writes_no_wrong_row,

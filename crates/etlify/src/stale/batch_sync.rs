@@ -7,6 +7,7 @@
 //! prepared while the CRM answers the current one's requests. Disabled
 //! CRMs are skipped silently and do not appear in the statistics.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -289,7 +290,8 @@ pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
 /// Syncs every stale record (or every record, for a full reconcile) of
 /// the selected models with the selected enabled CRMs, inline.
 ///
-/// Each CRM is leased for the run (G-10): a CRM another run holds is
+/// CRMs run side by side, each within its own rate limit; a CRM's models
+/// go in declaration order. Each CRM is leased for the run (G-10): a CRM another run holds is
 /// skipped and listed in [`RunStats::busy`]. A CRM that fails after its
 /// retries is listed in [`RunStats::interrupted`] and the run goes on with
 /// the others; only database failures end the run with an `Err`.
@@ -325,62 +327,116 @@ pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<Run
     Ok(stats)
 }
 
+/// Runs each CRM's models side by side with the other CRMs' (their rate
+/// limits are independent); within a CRM, models go in declaration order.
 async fn run_leased(
     ctx: &Context,
     options: &BatchSyncOptions,
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
 ) -> Result<()> {
-    // CRMs that failed after their retries, with the error: their other
-    // models would fail alike and are not attempted.
-    let mut failed_crms: Vec<(&str, Interruption)> = Vec::new();
-    for (resource_type, crms) in selected {
-        let resource_type = *resource_type;
-        stats.per_model.entry(resource_type.to_owned()).or_insert(0);
-        for crm_name in crms {
-            let crm_name = *crm_name;
-            if stats.busy.iter().any(|c| c == crm_name) {
-                continue;
+    for (resource_type, _) in selected {
+        stats
+            .per_model
+            .entry((*resource_type).to_owned())
+            .or_insert(0);
+    }
+    let mut crm_names: Vec<&str> = Vec::new();
+    for (_, crms) in selected {
+        for crm in crms {
+            if !crm_names.contains(crm) && !stats.busy.iter().any(|c| c == crm) {
+                crm_names.push(crm);
             }
-            if let Some((_, failure)) = failed_crms.iter().find(|(c, _)| *c == crm_name) {
-                stats.interrupted.push(Interruption {
-                    model: resource_type.to_owned(),
-                    message: format!(
-                        "not attempted: the CRM failed earlier in this run ({})",
-                        failure.message
-                    ),
-                    ..failure.clone()
-                });
-                continue;
-            }
-            let synced = sync_pages(ctx, options, crm_name, resource_type, stats).await;
-            let Err(error) = synced else {
-                continue;
-            };
-            let scope = scope_of(&error);
-            if let Scope::Run = scope {
-                return Err(error);
-            }
-            tracing::warn!(
-                message = "Batch run stopped short; going on with the other CRMs and models. Run again later: records already synced are not sent again.",
-                crm = crm_name,
-                model = resource_type,
-                %error
-            );
-            let interruption = Interruption {
-                crm: crm_name.to_owned(),
-                model: resource_type.to_owned(),
-                kind: error.kind(),
-                retriable: error.is_retriable(),
-                message: error.to_string(),
-            };
-            if let Scope::Crm = scope {
-                failed_crms.push((crm_name, interruption.clone()));
-            }
-            stats.interrupted.push(interruption);
         }
     }
-    Ok(())
+    let total = AtomicUsize::new(0);
+    let runs = crm_names.iter().map(|crm_name| {
+        let models: Vec<&str> = selected
+            .iter()
+            .filter(|(_, crms)| crms.contains(crm_name))
+            .map(|(resource_type, _)| *resource_type)
+            .collect();
+        run_crm(ctx, options, crm_name, models, &total)
+    });
+    let mut first_error = None;
+    for (crm_stats, error) in futures_util::future::join_all(runs).await {
+        stats.absorb(crm_stats);
+        if let Some(error) = error {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// One CRM's models in order: its statistics, and the database error that
+/// ended it early, if any.
+async fn run_crm(
+    ctx: &Context,
+    options: &BatchSyncOptions,
+    crm_name: &str,
+    models: Vec<&str>,
+    total: &AtomicUsize,
+) -> (RunStats, Option<Error>) {
+    let mut stats = RunStats::default();
+    // After a failure of the CRM itself (unreachable, refused credentials)
+    // its other models would fail alike and are not attempted.
+    let mut failed: Option<Interruption> = None;
+    for resource_type in models {
+        if let Some(failure) = &failed {
+            stats.interrupted.push(Interruption {
+                model: resource_type.to_owned(),
+                message: format!(
+                    "not attempted: the CRM failed earlier in this run ({})",
+                    failure.message
+                ),
+                ..failure.clone()
+            });
+            continue;
+        }
+        let synced = sync_pages(ctx, options, crm_name, resource_type, &mut stats, total).await;
+        let Err(error) = synced else {
+            continue;
+        };
+        let scope = scope_of(&error);
+        if let Scope::Run = scope {
+            return (stats, Some(error));
+        }
+        tracing::warn!(
+            message = "Batch run stopped short; going on with the other CRMs and models. Run again later: records already synced are not sent again.",
+            crm = crm_name,
+            model = resource_type,
+            %error
+        );
+        let interruption = Interruption {
+            crm: crm_name.to_owned(),
+            model: resource_type.to_owned(),
+            kind: error.kind(),
+            retriable: error.is_retriable(),
+            message: error.to_string(),
+        };
+        if let Scope::Crm = scope {
+            failed = Some(interruption.clone());
+        }
+        stats.interrupted.push(interruption);
+    }
+    (stats, None)
+}
+
+impl RunStats {
+    /// Adds one CRM's statistics to the run's.
+    fn absorb(&mut self, other: RunStats) {
+        self.total += other.total;
+        for (model, records) in other.per_model {
+            *self.per_model.entry(model).or_insert(0) += records;
+        }
+        self.errors += other.errors;
+        self.outcomes.merge(&other.outcomes);
+        for (crm, outcomes) in other.per_crm {
+            self.per_crm.entry(crm).or_default().merge(&outcomes);
+        }
+        self.busy.extend(other.busy);
+        self.interrupted.extend(other.interrupted);
+    }
 }
 
 /// Every page of one (model, CRM), through the pipeline, counted into
@@ -391,6 +447,7 @@ async fn sync_pages(
     crm_name: &str,
     resource_type: &str,
     stats: &mut RunStats,
+    total: &AtomicUsize,
 ) -> Result<()> {
     let Some(target) = ctx.catalog().target(crm_name, resource_type)? else {
         return Ok(());
@@ -402,6 +459,7 @@ async fn sync_pages(
     pipeline::run(ctx, target, crm_name, resource_type, pages, |done| {
         let batch = done.stats;
         stats.total += done.records;
+        let run_total = total.fetch_add(done.records, Ordering::SeqCst) + done.records;
         *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += done.records;
         stats.errors += batch.errors;
         stats.outcomes.merge(&batch);
@@ -410,7 +468,7 @@ async fn sync_pages(
                 crm: crm_name,
                 model: resource_type,
                 page: &batch,
-                total: stats.total,
+                total: run_total,
             });
         }
         stats
@@ -426,7 +484,7 @@ async fn sync_pages(
             synced = batch.synced,
             not_modified = batch.not_modified,
             errors = batch.errors,
-            total = stats.total
+            total = run_total
         );
     })
     .await
