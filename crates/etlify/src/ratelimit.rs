@@ -63,6 +63,8 @@ pub struct RateLimiter {
     limit: RateLimit,
     /// Send times of the last `max_requests` requests, oldest first.
     sent: Mutex<VecDeque<Instant>>,
+    /// No request before this time (the CRM answered 429 with a delay).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for RateLimiter {
@@ -79,6 +81,45 @@ impl RateLimiter {
         Self {
             limit,
             sent: Mutex::new(VecDeque::with_capacity(limit.get_max_requests() as usize)),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// The CRM said only `remaining` more requests fit in its current
+    /// window: the window is counted as holding at least `max_requests -
+    /// remaining` requests (the missing ones as sent now), so requests slow
+    /// down before the CRM answers 429 — when other processes or apps use
+    /// the same account, or the configured limit is above the account's.
+    pub fn observe_remaining(&self, remaining: u32) {
+        let max = self.limit.get_max_requests() as usize;
+        let used = max.saturating_sub(remaining as usize);
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        let window = self.window();
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            sent.pop_front();
+        }
+        while sent.len() < used {
+            sent.push_back(now);
+        }
+    }
+
+    /// No request goes out for `delay` (a 429 with `Retry-After`): every
+    /// task sharing this limiter waits, not only the one that was refused.
+    pub fn pause(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
         }
     }
 
@@ -99,6 +140,14 @@ impl RateLimiter {
     /// Waits until one more request is allowed, and counts it.
     pub async fn throttle(&self) {
         loop {
+            let paused = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(until) = paused.filter(|until| *until > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
             let wait = {
                 let mut sent = self
                     .sent
@@ -193,6 +242,42 @@ mod tests {
             "the 4th waits a full window: {waited:?}"
         );
         assert!(waited <= Duration::from_millis(10_200), "{waited:?}");
+    }
+
+    /// The CRM's "remaining" header fills the window: with 1 of 3 left, one
+    /// request goes at once and the next waits for the window.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_remaining_in_window_from_the_crm_slows_down_before_a_429() {
+        let limiter = RateLimiter::new(RateLimit::new(3, Duration::from_secs(10)).unwrap());
+        limiter.observe_remaining(1);
+        let start = Instant::now();
+        limiter.throttle().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.throttle().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        // More remaining than the local count changes nothing.
+        limiter.observe_remaining(3);
+    }
+
+    /// A pause (429 with Retry-After) holds every request until it ends.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_a_pause_holds_every_request_until_it_ends() {
+        let limiter = RateLimiter::new(RateLimit::new(100, Duration::from_secs(10)).unwrap());
+        limiter.pause(Duration::from_secs(2));
+        limiter.pause(Duration::from_secs(1));
+        let start = Instant::now();
+        limiter.throttle().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "the longer pause wins"
+        );
+        limiter.throttle().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
 
     #[test]

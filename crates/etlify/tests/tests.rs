@@ -26,5 +26,6 @@ mod lost_updates; // no update lost, no run stopped by one CRM (X-1, X-3, X-4, X
 mod payload; // SQL payloads: column types to JSON, declared types, renderings (payload types)
 mod pipeline; // the pipelined batch path: requests in flight, writes as they answer, failures
 mod property; // finder plans vs the definition of stale, generated data
+mod ratelimit; // separate budgets (HubSpot search, Airtable token), header-driven slow-down
 mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sync; // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

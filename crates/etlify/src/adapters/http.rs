@@ -10,7 +10,7 @@
 //! `Display`, log line or error.
 
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::retry::RetryPolicy;
 use super::{AdapterError, AdapterErrorKind};
 use crate::error::ConfigError;
-use crate::ratelimit::RateLimiterSlot;
+use crate::ratelimit::{RateLimiter, RateLimiterSlot};
 
 /// A credential (API token). Shown as `***` everywhere.
 #[derive(Clone, PartialEq, Eq)]
@@ -117,6 +117,8 @@ pub struct HttpRequest {
     query: Vec<(String, String)>,
     body: Option<Value>,
     creates: bool,
+    /// A budget of this kind of request, besides the CRM's (HubSpot search).
+    budget: Option<Arc<RateLimiter>>,
 }
 
 impl HttpRequest {
@@ -132,7 +134,15 @@ impl HttpRequest {
             query: Vec::new(),
             body: None,
             creates: false,
+            budget: None,
         }
+    }
+
+    /// Counts the request against `budget` too (a separate limit of this
+    /// kind of request, such as HubSpot's search limit per second).
+    pub fn budget(mut self, budget: Arc<RateLimiter>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Marks the request as creating an object: repeating it after an
@@ -164,6 +174,11 @@ pub struct HttpClient {
     authorization: HeaderValue,
     settings: HttpSettings,
     limiter: RateLimiterSlot,
+    /// Budgets every request of this client counts against too (Airtable's
+    /// per-token limit, shared by the bases of one token).
+    budgets: Vec<Arc<RateLimiter>>,
+    /// Reads how many requests the CRM still allows in its window.
+    remaining: Option<fn(&HttpResponse) -> Option<u32>>,
 }
 
 /// `url` with any user name and password replaced by `***`, for `Debug`,
@@ -268,7 +283,22 @@ impl HttpClient {
             authorization,
             settings,
             limiter: RateLimiterSlot::default(),
+            budgets: Vec::new(),
+            remaining: None,
         })
+    }
+
+    /// Counts every request against `budget` too.
+    pub fn with_budget(mut self, budget: Arc<RateLimiter>) -> Self {
+        self.budgets.push(budget);
+        self
+    }
+
+    /// Reads the CRM's "requests remaining in the window" from each
+    /// response, to slow the CRM's limiter down before a 429.
+    pub fn with_remaining_header(mut self, remaining: fn(&HttpResponse) -> Option<u32>) -> Self {
+        self.remaining = Some(remaining);
+        self
     }
 
     /// Where the CRM's rate limiter is installed.
@@ -309,6 +339,16 @@ impl HttpClient {
         loop {
             let (error, outcome_unknown) = match self.send_once(&url, request).await {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),
+                Ok(response) if response.status == 429 => {
+                    // Every request of this CRM waits, not only this one.
+                    let error = classify(&response);
+                    if let (Some(delay), Some(limiter)) =
+                        (error.retry_after, self.limiter.current())
+                    {
+                        limiter.pause(delay);
+                    }
+                    (error, false)
+                }
                 Ok(response) => {
                     let error = classify(&response);
                     // A 503 says the server did not take the request; other
@@ -349,6 +389,9 @@ impl HttpClient {
 
     async fn send_once(&self, url: &Url, request: &HttpRequest) -> Result<HttpResponse, Failed> {
         self.limiter.throttle().await;
+        for budget in self.budgets.iter().chain(&request.budget) {
+            budget.throttle().await;
+        }
         let mut builder = self
             .client
             .request(request.method.clone(), url.clone())
@@ -381,12 +424,18 @@ impl HttpClient {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::Null)
         };
-        Ok(HttpResponse {
+        let response = HttpResponse {
             status,
             headers,
             body,
             text,
-        })
+        };
+        if let (Some(read), Some(limiter)) = (self.remaining, self.limiter.current()) {
+            if let Some(remaining) = read(&response) {
+                limiter.observe_remaining(remaining);
+            }
+        }
+        Ok(response)
     }
 }
 

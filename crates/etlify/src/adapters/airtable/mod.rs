@@ -31,13 +31,45 @@ use self::config::is_airtable_id;
 pub use self::config::{AirtableConfig, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MAX_BATCH_SIZE};
 use self::errors::{classify, is_missing_record};
 pub use self::formula::FormulaError;
-use super::http::{HttpClient, HttpRequest};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use super::http::{HttpClient, HttpRequest, Secret};
 use super::{
     Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
     UpsertRequest,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
+use crate::ratelimit::{RateLimit, RateLimiter};
+
+/// Airtable's limit per token, across its bases: 50 requests per second.
+pub const TOKEN_REQUESTS_PER_SECOND: u32 = 50;
+
+/// The budget of one access token in this process, shared by every
+/// adapter (base) using it; a base's own 5 per second is the CRM's rate
+/// limit. Keyed by a digest of the token, never the token itself.
+fn token_budget(token: &Secret) -> Arc<RateLimiter> {
+    static BUDGETS: OnceLock<Mutex<HashMap<Vec<u8>, Weak<RateLimiter>>>> = OnceLock::new();
+    let key = Sha256::digest(token.expose().as_bytes()).to_vec();
+    let mut budgets = BUDGETS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    budgets.retain(|_, budget| budget.strong_count() > 0);
+    if let Some(budget) = budgets.get(&key).and_then(Weak::upgrade) {
+        return budget;
+    }
+    let limit = RateLimit::new(TOKEN_REQUESTS_PER_SECOND, Duration::from_secs(1))
+        // Internal invariant: a positive constant and period.
+        .expect("a valid constant limit");
+    let budget = Arc::new(RateLimiter::new(limit));
+    budgets.insert(key, Arc::downgrade(&budget));
+    budget
+}
 
 /// The Airtable adapter, for one base.
 #[derive(Debug)]
@@ -54,11 +86,12 @@ impl AirtableAdapter {
     /// and an error names the offending one.
     pub fn new(config: AirtableConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let http =
-            HttpClient::new(&config.base_url, &config.token, config.http).map_err(|mut e| {
+        let http = HttpClient::new(&config.base_url, &config.token, config.http)
+            .map_err(|mut e| {
                 e.location = "airtable".to_owned();
                 e
-            })?;
+            })?
+            .with_budget(token_budget(&config.token));
         Ok(Self {
             http,
             version_path: config
@@ -323,5 +356,18 @@ mod tests {
             (bad_url.location.as_str(), bad_url.field.as_str()),
             ("airtable", "base_url")
         );
+    }
+
+    /// Airtable limits a token across its bases (50 per second): the
+    /// adapters of two bases with one token share one budget; another
+    /// token has its own.
+    #[test]
+    fn ratelimit_airtable_bases_of_one_token_share_its_budget() {
+        let one = token_budget(&Secret::new("patToken.one"));
+        let same = token_budget(&Secret::new("patToken.one"));
+        let other = token_budget(&Secret::new("patToken.two"));
+        assert!(Arc::ptr_eq(&one, &same));
+        assert!(!Arc::ptr_eq(&one, &other));
+        assert_eq!(one.limit().get_max_requests(), TOKEN_REQUESTS_PER_SECOND);
     }
 }

@@ -9,6 +9,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 pub const DEFAULT_OBJECTS_PATH: &str = "crm/v3/objects";
 /// Inputs per batch request (HubSpot's documented limit).
 pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// HubSpot's search limit: 5 requests per second per account.
+pub const DEFAULT_SEARCH_REQUESTS_PER_SECOND: u32 = 5;
 
 /// How to reach one HubSpot account.
 #[derive(Clone)]
@@ -23,6 +25,9 @@ pub struct HubSpotConfig {
     pub batch_size: usize,
     /// Timeouts and retries.
     pub http: HttpSettings,
+    /// Search requests per second (HubSpot's separate search limit, per
+    /// account; default 5). Searches count against the CRM's rate limit too.
+    pub search_requests_per_second: u32,
 }
 
 impl HubSpotConfig {
@@ -34,7 +39,14 @@ impl HubSpotConfig {
             objects_path: DEFAULT_OBJECTS_PATH.to_owned(),
             batch_size: DEFAULT_BATCH_SIZE,
             http: HttpSettings::default(),
+            search_requests_per_second: DEFAULT_SEARCH_REQUESTS_PER_SECOND,
         }
+    }
+
+    /// Search requests allowed per second (default 5, HubSpot's limit).
+    pub fn search_requests_per_second(mut self, requests: u32) -> Self {
+        self.search_requests_per_second = requests;
+        self
     }
 
     /// Another base URL (the sandbox, a proxy).
@@ -74,6 +86,10 @@ impl std::fmt::Debug for HubSpotConfig {
             .field("objects_path", &self.objects_path)
             .field("batch_size", &self.batch_size)
             .field("http", &self.http)
+            .field(
+                "search_requests_per_second",
+                &self.search_requests_per_second,
+            )
             .finish()
     }
 }

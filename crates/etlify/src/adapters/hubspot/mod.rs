@@ -14,15 +14,30 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-pub use self::config::{HubSpotConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_OBJECTS_PATH};
+pub use self::config::{
+    HubSpotConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_OBJECTS_PATH,
+    DEFAULT_SEARCH_REQUESTS_PER_SECOND,
+};
 use self::errors::{classify, existing_id};
-use super::http::{HttpClient, HttpRequest};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
     Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
     UpsertRequest,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
+use crate::ratelimit::{RateLimit, RateLimiter};
+
+/// `X-HubSpot-RateLimit-Remaining`: requests the app may still send in its
+/// current 10-second window (absent from search responses).
+fn remaining_in_window(response: &HttpResponse) -> Option<u32> {
+    response
+        .header("x-hubspot-ratelimit-remaining")
+        .and_then(|value| value.trim().parse().ok())
+}
 
 /// The HubSpot adapter.
 #[derive(Debug)]
@@ -30,6 +45,8 @@ pub struct HubSpotAdapter {
     http: HttpClient,
     objects_path: Vec<String>,
     batch_size: usize,
+    /// HubSpot's search limit, apart from the app's 10-second window.
+    search_budget: Arc<RateLimiter>,
 }
 
 impl HubSpotAdapter {
@@ -42,8 +59,20 @@ impl HubSpotAdapter {
                 "must be between 1 and 100",
             ));
         }
+        let search_limit =
+            RateLimit::new(config.search_requests_per_second, Duration::from_secs(1)).map_err(
+                |_| {
+                    ConfigError::new(
+                        "hubspot",
+                        "search_requests_per_second",
+                        "must be at least 1 (HubSpot allows 5 per second)",
+                    )
+                },
+            )?;
         Ok(Self {
-            http: HttpClient::new(&config.base_url, &config.token, config.http)?,
+            http: HttpClient::new(&config.base_url, &config.token, config.http)?
+                .with_remaining_header(remaining_in_window),
+            search_budget: Arc::new(RateLimiter::new(search_limit)),
             objects_path: config
                 .objects_path
                 .split('/')

@@ -48,7 +48,9 @@ pub(crate) async fn find_id(
         "properties": ["hs_object_id"],
         "limit": 1,
     });
-    let request = HttpRequest::new(Method::POST, adapter.path(object_type, &["search"])).json(body);
+    let request = HttpRequest::new(Method::POST, adapter.path(object_type, &["search"]))
+        .json(body)
+        .budget(adapter.search_budget.clone());
     match adapter.http.send(&request, classify).await {
         Ok(response) => Ok(response
             .body

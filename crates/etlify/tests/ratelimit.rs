@@ -1,0 +1,118 @@
+//! Separate budgets and header-driven slow-down, against the sandbox over
+//! loopback (throughput issue: HubSpot's search limit beside its 10-second
+//! window; the CRM's "remaining" header).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy};
+use etlify::{Binding, Crm, Model, RateLimit, SqlPayload, SyncDispatch, SyncOutcome};
+use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+
+use crate::support::{engine, user_model, TestDb};
+
+fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
+    let http = HttpSettings {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+        },
+        ..HttpSettings::default()
+    };
+    Arc::new(
+        HubSpotAdapter::new(
+            HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
+                .base_url(sandbox.hubspot_base_url())
+                .http(http),
+        )
+        .unwrap(),
+    )
+}
+
+/// 12 per-record syncs at once, each a search then a create: the searches
+/// keep to HubSpot's 5 per second (their own budget, beside the app's
+/// window), so the sandbox answers no 429.
+async fn ratelimit_hubspot_searches_keep_to_their_own_budget(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(db.insert_user(&format!("s{i}@x.io"), None).await);
+    }
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))
+            .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let syncs: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (etlify, id) = (etlify.clone(), *id);
+            tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
+        })
+        .collect();
+    for sync in syncs {
+        assert_eq!(
+            sync.await.unwrap().unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.count_status(429), 0, "no search over its limit");
+    let search_peak = log
+        .peaks
+        .iter()
+        .filter(|p| p.policy == "hubspot.search")
+        .map(|p| p.peak)
+        .max();
+    assert_eq!(
+        search_peak,
+        Some(5),
+        "searches reach their bound, never more"
+    );
+}
+
+/// The engine's limit is set above the account's (20 per second against
+/// 10): the `X-HubSpot-RateLimit-Remaining` header slows requests down
+/// before the sandbox refuses one.
+async fn ratelimit_the_crms_remaining_header_slows_down_before_a_429(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        ids.push(db.insert_user(&format!("r{i}@x.io"), None).await);
+    }
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.per_app_max = 10;
+    config.hubspot.rate_limits.per_app_window_ms = 1_000;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    // No id property: one plain create per record, no search.
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("deals", "")
+            .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
+    );
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))
+            .rate_limit(RateLimit::new(20, Duration::from_secs(1)).unwrap())],
+        vec![model],
+    )
+    .await;
+    for id in &ids {
+        assert_eq!(
+            etlify.sync("hubspot", "User", *id).await.unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.total, 25);
+    assert_eq!(log.count_status(429), 0, "slowed down before the limit");
+}
+
+crate::backend_tests!(
+    ratelimit_hubspot_searches_keep_to_their_own_budget,
+    ratelimit_the_crms_remaining_header_slows_down_before_a_429,
+);
