@@ -6,10 +6,14 @@
 //! (b) a run where nothing changed, twice with the default plan (cold, then
 //!     warm) and once with the reference plan;
 //! (c) a run after touching 1% of the companies (names changed);
-//! and the peak RSS of each phase (VmHWM, reset between phases).
+//! and the peak RSS of each phase (VmHWM, reset between phases); and, in
+//! the same run, the bare pipeline (`bare.rs`: find → load → digest →
+//! upsert with sqlx alone) as the baseline of the first full sync.
 //!
 //! Usage: `etlify-bench --backend sqlite|postgres --users N [--batch-size N]
 //! [--postgres-url URL] [--path FILE]`. `scripts/bench.sh` runs the matrix.
+
+mod bare;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,7 +84,7 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
     match pool {
         Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
             .execute(p)
@@ -93,7 +97,7 @@ async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
     }
 }
 
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
@@ -122,6 +126,7 @@ async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
         "notes",
         "users",
         "companies",
+        "bare_sync_rows",
         "crm_synchronisations",
         "etlify_pending_syncs",
     ] {
@@ -311,6 +316,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let options = || BatchSyncOptions::new().batch_size(args.batch_size);
 
+    reset_peak_rss();
+    let (bare_records, bare_seconds) = bare::first_full_sync(&pool).await?;
+    let bare_peak = peak_rss_mib();
+    let bare_rate = bare_records as f64 / bare_seconds.max(f64::EPSILON);
     let mut phases = vec![phase("first_full_sync", &etlify, options()).await?];
     phases.push(
         phase(
@@ -369,7 +378,30 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             p.peak_rss_mib
         );
     }
+    let first_rate = phases[0].stats.total as f64 / phases[0].seconds.max(f64::EPSILON);
+    println!(
+        "{:<34} {:>9.2} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
+        "bare_pipeline (baseline)",
+        bare_seconds,
+        bare_records,
+        bare_records,
+        bare_rate,
+        bare_rate / HUBSPOT_RECORDS_PER_SECOND,
+        bare_peak
+    );
+    println!(
+        "first full sync: engine {:.0} records/s = {:.2}x the bare pipeline",
+        first_rate,
+        first_rate / bare_rate.max(f64::EPSILON)
+    );
     let report = json!({
+        "bare_pipeline": {
+            "records": bare_records,
+            "seconds": bare_seconds,
+            "records_per_second": bare_rate,
+            "peak_rss_mib": bare_peak,
+            "engine_first_sync_ratio": first_rate / bare_rate.max(f64::EPSILON),
+        },
         "backend": args.backend,
         "users": args.users,
         "batch_size": args.batch_size,

@@ -1,0 +1,175 @@
+//! The bare pipeline: the least a first full sync must do, written
+//! directly with sqlx, as the baseline the engine is compared with in the
+//! same run (throughput issue: engine ≥ 0.7× this).
+//!
+//! One page at a time: find the next 1,000 users without a row (keyset on
+//! the primary key, `NOT EXISTS` on its own row table), load their payload
+//! with the engine's payload query, digest it with the engine's digest,
+//! upsert the rows in one statement. No leases, no per-request writes, no
+//! adapter, no pipelining: what is left is the database work and the
+//! digest.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+
+use crate::Pool;
+
+const PAGE: i64 = 1_000;
+
+const PAYLOAD: &str = "SELECT users.id, users.email, users.full_name, companies.name AS company \
+     FROM users LEFT JOIN companies ON companies.id = users.company_id";
+
+/// Runs the bare first full sync into its own table; returns (records, seconds).
+pub(crate) async fn first_full_sync(pool: &Pool) -> Result<(u64, f64), sqlx::Error> {
+    let (ts, now) = match pool {
+        Pool::Postgres(_) => (
+            "timestamp(6) without time zone",
+            "(now() AT TIME ZONE 'UTC')",
+        ),
+        Pool::Sqlite(_) => ("datetime(6)", "strftime('%Y-%m-%d %H:%M:%f000', 'now')"),
+    };
+    crate::exec(pool, "DROP TABLE IF EXISTS bare_sync_rows").await?;
+    crate::exec(
+        pool,
+        &format!(
+            "CREATE TABLE bare_sync_rows (crm_name varchar NOT NULL, resource_type varchar NOT NULL, \
+             resource_id bigint NOT NULL, last_digest varchar, last_synced_at {ts}, \
+             created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+        ),
+    )
+    .await?;
+    crate::exec(
+        pool,
+        "CREATE UNIQUE INDEX idx_bare_sync_rows ON bare_sync_rows (crm_name, resource_type, resource_id)",
+    )
+    .await?;
+    let started = Instant::now();
+    let mut cursor = 0_i64;
+    let mut records = 0_u64;
+    loop {
+        let ids = find(pool, cursor).await?;
+        let Some(last) = ids.last() else {
+            break;
+        };
+        cursor = *last;
+        let payloads = load(pool, &ids).await?;
+        let rows: Vec<(i64, String)> = payloads
+            .into_iter()
+            .map(|(id, payload)| (id, etlify::digest::stable_sha256(&Value::Object(payload))))
+            .collect();
+        upsert(pool, &rows, now).await?;
+        records += rows.len() as u64;
+    }
+    Ok((records, started.elapsed().as_secs_f64()))
+}
+
+async fn find(pool: &Pool, cursor: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let sql =
+        "SELECT id FROM users u WHERE u.id > $1 AND NOT EXISTS (SELECT 1 FROM bare_sync_rows s \
+               WHERE s.crm_name = 'hubspot' AND s.resource_type = 'User' AND s.resource_id = u.id) \
+               ORDER BY u.id LIMIT $2";
+    match pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar(sql)
+                .bind(cursor)
+                .bind(PAGE)
+                .fetch_all(p)
+                .await
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(sql)
+                .bind(cursor)
+                .bind(PAGE)
+                .fetch_all(p)
+                .await
+        }
+    }
+}
+
+fn payload(
+    id: i64,
+    email: String,
+    full_name: String,
+    company: Option<String>,
+) -> Map<String, Value> {
+    let mut payload = Map::new();
+    payload.insert("id".into(), Value::from(id));
+    payload.insert("email".into(), Value::from(email));
+    payload.insert("full_name".into(), Value::from(full_name));
+    payload.insert("company".into(), company.map_or(Value::Null, Value::from));
+    payload
+}
+
+async fn load(pool: &Pool, ids: &[i64]) -> Result<Vec<(i64, Map<String, Value>)>, sqlx::Error> {
+    match pool {
+        Pool::Sqlite(p) => {
+            let sql = format!("{PAYLOAD} WHERE users.id IN (SELECT value FROM json_each($1))");
+            let list = Value::from(ids.to_vec()).to_string();
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(list)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let id: i64 = r.try_get(0)?;
+                    Ok((id, payload(id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                })
+                .collect()
+        }
+        Pool::Postgres(p) => {
+            let sql = format!("{PAYLOAD} WHERE users.id = ANY($1)");
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(ids)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let id: i64 = r.try_get(0)?;
+                    Ok((id, payload(id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                })
+                .collect()
+        }
+    }
+}
+
+async fn upsert(pool: &Pool, rows: &[(i64, String)], now: &str) -> Result<(), sqlx::Error> {
+    let conflict = " ON CONFLICT (crm_name, resource_type, resource_id) DO UPDATE SET \
+                    last_digest = excluded.last_digest, last_synced_at = excluded.last_synced_at, \
+                    updated_at = excluded.updated_at";
+    match pool {
+        Pool::Sqlite(p) => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO bare_sync_rows (crm_name, resource_type, resource_id, last_digest, \
+                 last_synced_at, created_at, updated_at) ",
+            );
+            insert.push_values(rows, |mut row, (id, digest)| {
+                row.push_bind("hubspot")
+                    .push_bind("User")
+                    .push_bind(*id)
+                    .push_bind(digest.as_str())
+                    .push(now)
+                    .push(now)
+                    .push(now);
+            });
+            insert.push(conflict);
+            insert.build().execute(p).await?;
+        }
+        Pool::Postgres(p) => {
+            let (ids, digests): (Vec<i64>, Vec<String>) = rows.iter().cloned().unzip();
+            let sql = format!(
+                "INSERT INTO bare_sync_rows (crm_name, resource_type, resource_id, last_digest, \
+                 last_synced_at, created_at, updated_at) \
+                 SELECT 'hubspot', 'User', r.id, r.digest, {now}, {now}, {now} \
+                 FROM UNNEST($1::int8[], $2::varchar[]) AS r(id, digest){conflict}"
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(ids)
+                .bind(digests)
+                .execute(p)
+                .await?;
+        }
+    }
+    Ok(())
+}
