@@ -13,7 +13,8 @@ scales=("$@")
 [ ${#scales[@]} -gt 0 ] || scales=(10000 100000 1000000)
 
 cargo build --release -p etlify-bench
-bin=target/release/etlify-bench
+# Where cargo put it: CARGO_TARGET_DIR when set (relative to the workspace), else target/.
+bin="${CARGO_TARGET_DIR:-target}/release/etlify-bench"
 
 if [ -z "${ETLIFY_BENCH_POSTGRES_URL:-}" ]; then
   trap stop_postgres EXIT
