@@ -86,11 +86,19 @@ impl RateLimiter {
     }
 
     /// The CRM said only `remaining` more requests fit in its current
-    /// window: the window is counted as holding at least `max_requests -
-    /// remaining` requests (the missing ones as sent now), so requests slow
-    /// down before the CRM answers 429 — when other processes or apps use
-    /// the same account, or the configured limit is above the account's.
+    /// window (read from a response): requests slow down before the CRM
+    /// answers 429 — when other processes or apps use the same account, or
+    /// the configured limit is above the account's.
+    /// - `0`: no request goes out for a whole window from now. Every
+    ///   request the CRM counted arrived before this response, so all of
+    ///   them have left its window by then, whatever the network latency.
+    /// - otherwise the local window is counted as holding at least
+    ///   `max_requests - remaining` requests (the missing ones as sent now).
     pub fn observe_remaining(&self, remaining: u32) {
+        if remaining == 0 {
+            self.pause(self.window());
+            return;
+        }
         let max = self.limit.get_max_requests() as usize;
         let used = max.saturating_sub(remaining as usize);
         let mut sent = self
