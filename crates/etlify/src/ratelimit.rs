@@ -65,6 +65,10 @@ pub struct RateLimiter {
     sent: Mutex<VecDeque<Instant>>,
     /// No request before this time (the CRM answered 429 with a delay).
     paused_until: Mutex<Option<Instant>>,
+    /// Shortest and longest time between sending a request and its
+    /// response, seen so far: how late a request may arrive in the CRM's
+    /// window after it left.
+    latency: Mutex<Option<(Duration, Duration)>>,
 }
 
 impl fmt::Debug for RateLimiter {
@@ -82,36 +86,66 @@ impl RateLimiter {
             limit,
             sent: Mutex::new(VecDeque::with_capacity(limit.get_max_requests() as usize)),
             paused_until: Mutex::new(None),
+            latency: Mutex::new(None),
         }
     }
 
+    /// One request took `latency` from sending to its response.
+    pub fn observe_latency(&self, latency: Duration) {
+        let mut seen = self
+            .latency
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *seen = Some(match *seen {
+            None => (latency, latency),
+            Some((low, high)) => (low.min(latency), high.max(latency)),
+        });
+    }
+
+    fn latency_range(&self) -> (Duration, Duration) {
+        self.latency
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_default()
+    }
+
     /// The CRM said only `remaining` more requests fit in its current
-    /// window (read from a response): requests slow down before the CRM
-    /// answers 429 — when other processes or apps use the same account, or
-    /// the configured limit is above the account's.
-    /// - `0`: no request goes out for a whole window from now. Every
-    ///   request the CRM counted arrived before this response, so all of
-    ///   them have left its window by then, whatever the network latency.
+    /// window, of `of` when it says its limit (read from a response):
+    /// requests slow down before the CRM answers 429 — when other processes
+    /// or apps use the same account, or the configured limit is above the
+    /// account's.
+    /// - `0`: the CRM counts the last `of` requests sent; nothing goes out
+    ///   until the oldest of them has left its window, even had it arrived
+    ///   as late as the slowest response seen (a whole window from now when
+    ///   that is not known);
     /// - otherwise the local window is counted as holding at least
     ///   `max_requests - remaining` requests (the missing ones as sent now).
-    pub fn observe_remaining(&self, remaining: u32) {
-        if remaining == 0 {
-            self.pause(self.window());
-            return;
-        }
+    pub fn observe_remaining(&self, remaining: u32, of: Option<u32>) {
         let max = self.limit.get_max_requests() as usize;
         let used = max.saturating_sub(remaining as usize);
+        let now = Instant::now();
+        let window = self.window();
         let mut sent = self
             .sent
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        let window = self.window();
         while sent
             .front()
             .is_some_and(|t| now.duration_since(*t) >= window)
         {
             sent.pop_front();
+        }
+        if remaining == 0 {
+            let counted = of.map_or(usize::MAX, |of| of as usize);
+            let oldest_counted = sent
+                .len()
+                .checked_sub(counted)
+                .and_then(|index| sent.get(index).copied());
+            drop(sent);
+            let (_, slowest) = self.latency_range();
+            let free_at = oldest_counted.map_or(now + window, |t| t + window + slowest);
+            self.pause(free_at.saturating_duration_since(now));
+            return;
         }
         while sent.len() < used {
             sent.push_back(now);
@@ -136,13 +170,18 @@ impl RateLimiter {
         self.limit
     }
 
-    /// The window, plus a small margin (1%, between 10 and 100 ms) so that
-    /// requests sent one period apart do not arrive inside one server
-    /// window when network latency varies.
+    /// The window, plus a margin so that requests sent one period apart do
+    /// not arrive inside one server window when network latency varies: 1%
+    /// (between 10 and 100 ms), plus the spread of the latencies seen
+    /// (capped at 5% of the period). On a 1-second window (Airtable, HubSpot
+    /// search) a fixed 10 ms was less than real jitter, and one Airtable 429
+    /// costs a 30-second penalty.
     fn window(&self) -> Duration {
         let margin =
             (self.limit.period / 100).clamp(Duration::from_millis(10), Duration::from_millis(100));
-        self.limit.period + margin
+        let (fastest, slowest) = self.latency_range();
+        let jitter = (slowest - fastest).min(self.limit.period / 20);
+        self.limit.period + margin + jitter
     }
 
     /// Waits until one more request is allowed, and counts it.
@@ -257,7 +296,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn ratelimit_remaining_in_window_from_the_crm_slows_down_before_a_429() {
         let limiter = RateLimiter::new(RateLimit::new(3, Duration::from_secs(10)).unwrap());
-        limiter.observe_remaining(1);
+        limiter.observe_remaining(1, Some(3));
         let start = Instant::now();
         limiter.throttle().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
@@ -267,8 +306,36 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        // More remaining than the local count changes nothing.
-        limiter.observe_remaining(3);
+    }
+
+    /// None left of 2: nothing goes until the older of the last 2 requests
+    /// has left the window, even had it arrived as late as the slowest
+    /// response; with nothing counted here, a whole window.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_none_remaining_waits_for_the_oldest_request_the_crm_counts() {
+        let limiter = RateLimiter::new(RateLimit::new(5, Duration::from_secs(10)).unwrap());
+        let start = Instant::now();
+        limiter.throttle().await; // t = 0, no longer counted by the CRM (of 2)
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        limiter.throttle().await; // t = 2
+        limiter.throttle().await; // t = 2
+        limiter.observe_latency(Duration::from_millis(300));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        limiter.observe_remaining(0, Some(2));
+        limiter.throttle().await;
+        let resumed = start.elapsed();
+        assert!(resumed >= Duration::from_millis(12_300), "{resumed:?}");
+        assert!(resumed < Duration::from_millis(12_500), "{resumed:?}");
+
+        let fresh = RateLimiter::new(RateLimit::new(3, Duration::from_secs(10)).unwrap());
+        fresh.observe_remaining(0, Some(3));
+        let start = Instant::now();
+        fresh.throttle().await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     /// A pause (429 with Retry-After) holds every request until it ends.

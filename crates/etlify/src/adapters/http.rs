@@ -167,6 +167,9 @@ impl HttpRequest {
     }
 }
 
+/// Reads "(remaining, of)" requests in the CRM's window from a response.
+pub type RemainingInWindow = fn(&HttpResponse) -> Option<(u32, Option<u32>)>;
+
 /// A CRM's HTTP client.
 pub struct HttpClient {
     client: reqwest::Client,
@@ -177,8 +180,9 @@ pub struct HttpClient {
     /// Budgets every request of this client counts against too (Airtable's
     /// per-token limit, shared by the bases of one token).
     budgets: Vec<Arc<RateLimiter>>,
-    /// Reads how many requests the CRM still allows in its window.
-    remaining: Option<fn(&HttpResponse) -> Option<u32>>,
+    /// Reads how many requests the CRM still allows in its window, and of
+    /// how many when it says.
+    remaining: Option<RemainingInWindow>,
 }
 
 /// `url` with any user name and password replaced by `***`, for `Debug`,
@@ -296,7 +300,7 @@ impl HttpClient {
 
     /// Reads the CRM's "requests remaining in the window" from each
     /// response, to slow the CRM's limiter down before a 429.
-    pub fn with_remaining_header(mut self, remaining: fn(&HttpResponse) -> Option<u32>) -> Self {
+    pub fn with_remaining_header(mut self, remaining: RemainingInWindow) -> Self {
         self.remaining = Some(remaining);
         self
     }
@@ -392,6 +396,7 @@ impl HttpClient {
         for budget in self.budgets.iter().chain(&request.budget) {
             budget.throttle().await;
         }
+        let sent_at = tokio::time::Instant::now();
         let mut builder = self
             .client
             .request(request.method.clone(), url.clone())
@@ -430,9 +435,18 @@ impl HttpClient {
             body,
             text,
         };
-        if let (Some(read), Some(limiter)) = (self.remaining, self.limiter.current()) {
-            if let Some(remaining) = read(&response) {
-                limiter.observe_remaining(remaining);
+        let latency = sent_at.elapsed();
+        let installed = self.limiter.current();
+        for limiter in installed
+            .iter()
+            .chain(self.budgets.iter())
+            .chain(&request.budget)
+        {
+            limiter.observe_latency(latency);
+        }
+        if let (Some(read), Some(limiter)) = (self.remaining, installed) {
+            if let Some((remaining, of)) = read(&response) {
+                limiter.observe_remaining(remaining, of);
             }
         }
         Ok(response)

@@ -31,12 +31,18 @@ use crate::error::ConfigError;
 use crate::payload::Payload;
 use crate::ratelimit::{RateLimit, RateLimiter};
 
-/// `X-HubSpot-RateLimit-Remaining`: requests the app may still send in its
-/// current 10-second window (absent from search responses).
-fn remaining_in_window(response: &HttpResponse) -> Option<u32> {
-    response
-        .header("x-hubspot-ratelimit-remaining")
-        .and_then(|value| value.trim().parse().ok())
+/// `X-HubSpot-RateLimit-Remaining` of `-Max`: requests the app may still
+/// send in its current 10-second window (absent from search responses).
+fn remaining_in_window(response: &HttpResponse) -> Option<(u32, Option<u32>)> {
+    let number = |name: &str| {
+        response
+            .header(name)
+            .and_then(|value| value.trim().parse::<u32>().ok())
+    };
+    Some((
+        number("x-hubspot-ratelimit-remaining")?,
+        number("x-hubspot-ratelimit-max"),
+    ))
 }
 
 /// The HubSpot adapter.
