@@ -15,7 +15,12 @@ use etlify::{
 
 async fn run(url: &str, hubspot: &str, token: &str, mode: &str) -> etlify::Result<String> {
     let store = Store::connect(url).await?;
-    let adapter = HubSpotAdapter::new(HubSpotConfig::new(token).base_url(hubspot))?;
+    let adapter = HubSpotAdapter::new(
+        HubSpotConfig::new(token)
+            .base_url(hubspot)
+            // The tests' sandbox enforces no limit; this is about locks.
+            .search_requests_per_second(1_000),
+    )?;
     let etlify = Etlify::builder(store.clone())
         .crm(Crm::new("hubspot", Arc::new(adapter)))
         .model(

@@ -42,6 +42,9 @@ fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
         HubSpotAdapter::new(
             HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
                 .base_url(sandbox.hubspot_base_url())
+                // The sandbox's limits are mostly off here; its search
+                // limit and ours are tested in `ratelimit.rs`.
+                .search_requests_per_second(1_000)
                 .http(fast_retries()),
         )
         .unwrap(),

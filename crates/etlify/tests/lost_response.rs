@@ -96,6 +96,9 @@ fn hubspot(sandbox: &RunningSandbox, batch_size: usize, http: HttpSettings) -> A
         HubSpotAdapter::new(
             HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
                 .base_url(sandbox.hubspot_base_url())
+                // The sandbox's limits are off here; search limits are
+                // tested in `ratelimit.rs`.
+                .search_requests_per_second(1_000)
                 .batch_size(batch_size)
                 .http(http),
         )
