@@ -104,18 +104,7 @@ impl<'a> Synchronizer<'a> {
                 .await?
                 .contains(&id)
             {
-                sync_rows::write(
-                    store,
-                    &[(
-                        key.clone(),
-                        RowChange::Checked {
-                            at: read_at,
-                            field_digests: None,
-                        },
-                    )],
-                )
-                .await?;
-                return Ok(Locked::Done(SyncOutcome::Skipped));
+                return skipped(store, key, read_at).await;
             }
         }
 
@@ -138,18 +127,7 @@ impl<'a> Synchronizer<'a> {
             Some(Ok(payload)) => payload,
         };
         if !payload_eligible(binding.get_sync_if(), &payload) {
-            sync_rows::write(
-                store,
-                &[(
-                    key.clone(),
-                    RowChange::Checked {
-                        at: read_at,
-                        field_digests: None,
-                    },
-                )],
-            )
-            .await?;
-            return Ok(Locked::Done(SyncOutcome::Skipped));
+            return skipped(store, key, read_at).await;
         }
 
         let sync_deps = resolved.sync_dependencies_for(&key.crm_name);
@@ -234,4 +212,18 @@ impl<'a> Synchronizer<'a> {
         .await?;
         Ok(Locked::Done(SyncOutcome::Error(error)))
     }
+}
+
+/// `sync_if` is false: the record is in sync as of `read_at`.
+async fn skipped(
+    store: &crate::store::Store,
+    key: &SyncKey,
+    read_at: crate::store::Timestamp,
+) -> Result<Locked> {
+    let change = RowChange::Checked {
+        at: read_at,
+        field_digests: None,
+    };
+    sync_rows::write(store, &[(key.clone(), change)]).await?;
+    Ok(Locked::Done(SyncOutcome::Skipped))
 }
