@@ -116,6 +116,10 @@ pub(crate) struct CrmFile {
     /// Requests a batch run keeps waiting on this CRM at once (default 4).
     #[schemars(range(min = 1))]
     pub max_in_flight: Option<u32>,
+    /// HubSpot only: search requests per second (default 5, HubSpot's
+    /// limit per account).
+    #[schemars(range(min = 1))]
+    pub search_requests_per_second: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

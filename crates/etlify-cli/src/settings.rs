@@ -145,9 +145,18 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
             not_for("token", file.token.is_some(), "hubspot and airtable")?;
             not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
             not_for("base_id", file.base_id.is_some(), "airtable")?;
+            not_for(
+                "search_requests_per_second",
+                file.search_requests_per_second.is_some(),
+                "hubspot",
+            )?;
         }
         AdapterKind::Hubspot => not_for("base_id", file.base_id.is_some(), "airtable")?,
-        AdapterKind::Airtable => {}
+        AdapterKind::Airtable => not_for(
+            "search_requests_per_second",
+            file.search_requests_per_second.is_some(),
+            "hubspot",
+        )?,
     }
     let adapter: Arc<dyn etlify::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
@@ -158,6 +167,16 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
             let mut config = HubSpotConfig::new(token()?);
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"))?);
+            }
+            match file.search_requests_per_second {
+                Some(0) => {
+                    return Err(CliError::config(format!(
+                        "{}: must be at least 1 (HubSpot allows 5 search requests per second)",
+                        at("search_requests_per_second")
+                    )))
+                }
+                Some(requests) => config = config.search_requests_per_second(requests),
+                None => {}
             }
             Arc::new(
                 HubSpotAdapter::new(config)

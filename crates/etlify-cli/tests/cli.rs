@@ -255,7 +255,7 @@ fn g1_a_non_boolean_enabled_exits_2_naming_the_key() {
 }
 
 #[test]
-fn cli_config_zero_requests_in_flight_exits_2_naming_the_key() {
+fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
     std::fs::write(
@@ -267,6 +267,37 @@ fn cli_config_zero_requests_in_flight_exits_2_naming_the_key() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("crms.hubspot.max_in_flight"), "{stderr}");
     assert!(stderr.contains("at least 1"), "{stderr}");
+
+    // HubSpot's search budget: only for hubspot, at least 1.
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nsearch_requests_per_second = 10\n",
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("crms.hubspot.search_requests_per_second"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\ntoken = \"${ETLIFY_TEST_TOKEN}\"\nsearch_requests_per_second = 0\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["--config", config.to_str().unwrap(), "check"])
+        .env("ETLIFY_TEST_TOKEN", "pat-x")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("crms.hubspot.search_requests_per_second"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("at least 1"), "{stderr}");
+    assert!(!stderr.contains("pat-x"), "the token is never shown");
 }
 
 #[test]
