@@ -70,18 +70,17 @@ async fn pipeline_each_request_is_written_when_it_answers(db: TestDb) {
     assert_eq!(stats.outcomes.synced, 60);
     let seen = rows_seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 6);
-    // The hook runs after the delay; request k started once k - 1 had
-    // answered and been written.
+    // Request k starts when at most one earlier request is still under
+    // way: k - 1 have answered and been written by then.
     for (k, rows) in seen.iter().enumerate() {
         assert!(
             *rows >= 10 * (k as i64 - 1),
             "request {k} saw {rows} rows: {seen:?}"
         );
     }
-    assert!(
-        seen.windows(2).any(|w| w[0] == w[1]),
-        "two requests were in flight at once: {seen:?}"
-    );
+    // (That requests really are in flight together is shown by
+    // `pipeline_requests_in_flight_reach_but_never_exceed_the_setting`;
+    // which of two parallel requests counts first is a race.)
 }
 
 /// A request failing with a run error in the middle of the pipeline: the
