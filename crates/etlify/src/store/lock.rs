@@ -39,14 +39,14 @@ pub(crate) struct PageLock {
 }
 
 impl PageLock {
-    /// Locks `ids` of `resource_type` in `crm_name`; returns the lock and,
-    /// per id, whether it is this lock's (`false`: busy elsewhere).
+    /// Locks `ids` of `resource_type` in `crm_name`; returns the lock and
+    /// the ids another sync holds (busy, left to the caller).
     pub(crate) async fn try_acquire(
         store: &Store,
         crm_name: &str,
         resource_type: &str,
         ids: &[ResourceId],
-    ) -> Result<(Self, Vec<bool>)> {
+    ) -> Result<(Self, Vec<ResourceId>)> {
         let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
             return Ok((Self { lease: None }, Vec::new()));
         };
@@ -57,8 +57,7 @@ impl PageLock {
             last: *last,
         };
         let (lease, busy) = try_acquire_page(store, range, ids).await?;
-        let mine = ids.iter().map(|id| !busy.contains(id)).collect();
-        Ok((Self { lease: Some(lease) }, mine))
+        Ok((Self { lease: Some(lease) }, busy))
     }
 
     /// Releases the lock.

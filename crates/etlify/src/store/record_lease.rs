@@ -68,23 +68,26 @@ pub(crate) async fn acquire_record(
     };
     let owner = new_owner();
     let mut pause = Duration::from_millis(2);
-    let mut lease = None;
-    loop {
-        if lease.is_none() && take(store, &owner, range).await? {
-            lease = Some(Lease::held(store, owner.clone(), LeaseTable::Records, 1));
-        }
-        if let Some(held) = lease.take() {
-            let pages = others_overlapping(store, &owner, range).await?;
-            if !pages.iter().any(|other| other.live) {
-                return Ok(held);
-            }
-            // A page covers the record: keep the row (the page, or any
-            // page after it, now sees the record busy) and wait.
-            lease = Some(held);
-        }
-        tokio::time::sleep(pause).await;
+    let mut wait = || {
+        let this = pause;
         pause = (pause * 2).min(MAX_POLL);
+        tokio::time::sleep(this)
+    };
+    // Another per-record sync of the record: wait for its row to go.
+    while !take(store, &owner, range).await? {
+        wait().await;
     }
+    let lease = Lease::held(store, owner, LeaseTable::Records, 1);
+    // A page covering the record: keep the row (the page, or any page
+    // after it, now sees the record busy) and wait for the page to end.
+    while others_overlapping(store, lease.owner(), range)
+        .await?
+        .iter()
+        .any(|other| other.live)
+    {
+        wait().await;
+    }
+    Ok(lease)
 }
 
 /// Holds `range` for a batch page without waiting; returns the lease and

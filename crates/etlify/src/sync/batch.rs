@@ -141,10 +141,13 @@ pub(crate) async fn prepare<'a>(
     ids: Vec<ResourceId>,
 ) -> Result<(Page<'a>, Vec<Request>)> {
     let store = ctx.store();
-    let (lock, acquired) = PageLock::try_acquire(store, crm_name, resource_type, &ids).await?;
-    let (mine, busy): (Vec<_>, Vec<_>) = ids.iter().zip(acquired).partition(|(_, ok)| *ok);
-    let mine: Vec<ResourceId> = mine.into_iter().map(|(id, _)| *id).collect();
-    let busy: Vec<ResourceId> = busy.into_iter().map(|(id, _)| *id).collect();
+    let (lock, busy) = PageLock::try_acquire(store, crm_name, resource_type, &ids).await?;
+    let held_elsewhere: HashSet<ResourceId> = busy.iter().copied().collect();
+    let mine: Vec<ResourceId> = ids
+        .iter()
+        .copied()
+        .filter(|id| !held_elsewhere.contains(id))
+        .collect();
     let decided = decide(ctx, target, crm_name, &mine).await;
     let (read_at, ready, state) = match decided {
         Ok(decided) => decided,
