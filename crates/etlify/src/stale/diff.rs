@@ -79,17 +79,14 @@ pub(crate) async fn sample(
                     unreachable!("built from an object just above");
                 };
                 let last_digest = row.and_then(|r| r.last_digest.as_deref());
-                let change = match row {
-                    _ if last_digest.is_none() => PayloadChange::New,
-                    _ if last_digest == Some(digest.as_str()) => PayloadChange::Unchanged,
-                    row => match field_digests::changed_fields(
-                        row.and_then(|r| r.field_digests.as_deref()),
-                        last_digest,
-                        &payload,
-                    ) {
-                        Some(fields) => PayloadChange::Changed(fields),
-                        None => PayloadChange::ChangedFieldsUnknown,
-                    },
+                let change = if last_digest.is_none() {
+                    PayloadChange::New
+                } else if last_digest == Some(digest.as_str()) {
+                    PayloadChange::Unchanged
+                } else {
+                    let stored = row.and_then(|r| r.field_digests.as_deref());
+                    field_digests::changed_fields(stored, last_digest, &payload)
+                        .map_or(PayloadChange::ChangedFieldsUnknown, PayloadChange::Changed)
                 };
                 (change, Some(payload))
             }

@@ -116,13 +116,31 @@ const ROW_COLUMNS: [Cs; 9] = [
     Cs::CrmName,
 ];
 
-/// The sync row of `key`, if any.
-pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>> {
+/// `SELECT <every SyncRow column> FROM crm_synchronisations`, to filter.
+fn rows_select() -> sea_query::SelectStatement {
     let mut select = Query::select();
     select
         .columns(ROW_COLUMNS)
         .expr_as(Expr::col(Cs::ErrorCount).cast_as("bigint"), Cs::ErrorCount)
-        .from(Cs::Table)
+        .from(Cs::Table);
+    select
+}
+
+/// `UPDATE crm_synchronisations SET` no error, no error count, to filter.
+fn clear_errors(store: &Store) -> sea_query::UpdateStatement {
+    let mut update = Query::update();
+    update.table(Cs::Table).values([
+        (Cs::ErrorCount, Expr::val(0)),
+        (Cs::LastError, Expr::val(Option::<String>::None)),
+        (Cs::UpdatedAt, store.dialect().now()),
+    ]);
+    update
+}
+
+/// The sync row of `key`, if any.
+pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>> {
+    let mut select = rows_select();
+    select
         .and_where(Expr::col(Cs::CrmName).eq(key.crm_name.as_str()))
         .and_where(Expr::col(Cs::ResourceType).eq(key.resource_type.as_str()))
         .and_where(Expr::col(Cs::ResourceId).eq(key.resource_id.get()));
@@ -333,15 +351,8 @@ pub(crate) async fn forget_remote(store: &Store, key: &SyncKey) -> Result<()> {
 
 /// Clears the error budget of one row (G-16). Returns whether a row existed.
 pub(crate) async fn reset_error_count(store: &Store, key: &SyncKey) -> Result<bool> {
-    let mut update = Query::update();
-    update
-        .table(Cs::Table)
-        .values([
-            (Cs::ErrorCount, Expr::val(0)),
-            (Cs::LastError, Expr::val(Option::<String>::None)),
-            (Cs::UpdatedAt, store.dialect().now()),
-        ])
-        .and_where(key_condition(key));
+    let mut update = clear_errors(store);
+    update.and_where(key_condition(key));
     let (sql, values) = store.build(&update);
     Ok(store.execute(sql, values).await? > 0)
 }
@@ -354,11 +365,8 @@ pub(crate) async fn failing(
     resource_type: Option<&str>,
     limit: u64,
 ) -> Result<Vec<SyncRow>> {
-    let mut select = Query::select();
+    let mut select = rows_select();
     select
-        .columns(ROW_COLUMNS)
-        .expr_as(Expr::col(Cs::ErrorCount).cast_as("bigint"), Cs::ErrorCount)
-        .from(Cs::Table)
         .and_where(Expr::col(Cs::ErrorCount).gt(0))
         .order_by(Cs::UpdatedAt, sea_query::Order::Desc)
         .limit(limit);
@@ -380,15 +388,8 @@ pub(crate) async fn reset_errors(
     resource_type: Option<&str>,
     ids: &[crate::id::ResourceId],
 ) -> Result<u64> {
-    let mut update = Query::update();
-    update
-        .table(Cs::Table)
-        .values([
-            (Cs::ErrorCount, Expr::val(0)),
-            (Cs::LastError, Expr::val(Option::<String>::None)),
-            (Cs::UpdatedAt, store.dialect().now()),
-        ])
-        .and_where(Expr::col(Cs::ErrorCount).gt(0));
+    let mut update = clear_errors(store);
+    update.and_where(Expr::col(Cs::ErrorCount).gt(0));
     if let Some(crm) = crm_name {
         update.and_where(Expr::col(Cs::CrmName).eq(crm));
     }
@@ -474,11 +475,8 @@ pub(crate) async fn find_many(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut select = Query::select();
+    let mut select = rows_select();
     select
-        .columns(ROW_COLUMNS)
-        .expr_as(Expr::col(Cs::ErrorCount).cast_as("bigint"), Cs::ErrorCount)
-        .from(Cs::Table)
         .and_where(Expr::col(Cs::CrmName).eq(crm_name))
         .and_where(Expr::col(Cs::ResourceType).eq(resource_type))
         .and_where(store.dialect().id_in(Expr::col(Cs::ResourceId), ids));
