@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, QueryBuilder};
 
 use crate::Pool;
 
@@ -103,35 +103,28 @@ fn payload(
 }
 
 async fn load(pool: &Pool, ids: &[i64]) -> Result<Vec<(i64, Map<String, Value>)>, sqlx::Error> {
-    match pool {
+    type Row = (i64, String, String, Option<String>);
+    let rows: Vec<Row> = match pool {
         Pool::Sqlite(p) => {
             let sql = format!("{PAYLOAD} WHERE users.id IN (SELECT value FROM json_each($1))");
             let list = Value::from(ids.to_vec()).to_string();
-            let rows = sqlx::query(AssertSqlSafe(sql))
+            sqlx::query_as(AssertSqlSafe(sql))
                 .bind(list)
                 .fetch_all(p)
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    let id: i64 = r.try_get(0)?;
-                    Ok((id, payload(id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                })
-                .collect()
+                .await?
         }
         Pool::Postgres(p) => {
             let sql = format!("{PAYLOAD} WHERE users.id = ANY($1)");
-            let rows = sqlx::query(AssertSqlSafe(sql))
+            sqlx::query_as(AssertSqlSafe(sql))
                 .bind(ids)
                 .fetch_all(p)
-                .await?;
-            rows.iter()
-                .map(|r| {
-                    let id: i64 = r.try_get(0)?;
-                    Ok((id, payload(id, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                })
-                .collect()
+                .await?
         }
-    }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(id, email, full_name, company)| (id, payload(id, email, full_name, company)))
+        .collect())
 }
 
 async fn upsert(pool: &Pool, rows: &[(i64, String)], now: &str) -> Result<(), sqlx::Error> {

@@ -15,6 +15,7 @@
 
 mod bare;
 
+use etlify_bench::{peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -67,21 +68,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--backend must be sqlite or postgres".into());
     }
     Ok(args)
-}
-
-/// Resets the peak-RSS counter of this process (Linux `clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size since the last reset, in MiB.
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 pub(crate) async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {

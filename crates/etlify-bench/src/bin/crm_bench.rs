@@ -42,6 +42,7 @@
 //! as the integration tests do (its latency timers then wait whenever the
 //! engine's workers are busy, which shows as arrival jitter).
 
+use etlify_bench::{peak_rss_mib, reset_peak_rss};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -363,21 +364,6 @@ where
     T::Err: std::fmt::Display,
 {
     value.parse().map_err(|e| format!("{flag}: {e}"))
-}
-
-/// Resets the peak-RSS counter of this process (Linux `clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size since the last reset, in MiB (VmHWM).
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The per-record path: the HubSpot adapter without its batch endpoint
