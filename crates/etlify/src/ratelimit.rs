@@ -338,6 +338,27 @@ mod tests {
         );
     }
 
+    /// The window's margin grows with the spread of latencies seen (up to
+    /// 5% of the period): 10 ms and 60 ms responses add 50 ms.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_the_window_margin_grows_with_the_latency_spread() {
+        let limiter = RateLimiter::new(RateLimit::new(1, Duration::from_secs(1)).unwrap());
+        limiter.observe_latency(Duration::from_millis(10));
+        limiter.observe_latency(Duration::from_millis(60));
+        let start = Instant::now();
+        limiter.throttle().await;
+        limiter.throttle().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1_000 + 10 + 50));
+        limiter.observe_latency(Duration::from_secs(5));
+        let again = Instant::now();
+        limiter.throttle().await;
+        assert_eq!(
+            again.elapsed(),
+            Duration::from_millis(1_000 + 10 + 50),
+            "capped at 5% of the period"
+        );
+    }
+
     /// A pause (429 with Retry-After) holds every request until it ends.
     #[tokio::test(start_paused = true)]
     async fn ratelimit_a_pause_holds_every_request_until_it_ends() {

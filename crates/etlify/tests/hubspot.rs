@@ -318,6 +318,58 @@ async fn x3_hubspot_429_is_retried_after_the_server_wait() {
     );
 }
 
+/// A 429 with a delay pauses every request of the CRM, not only the
+/// refused one: a second upsert sent meanwhile waits out the delay too.
+#[tokio::test]
+async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
+        .and(body_json(json!({"properties": {"dealname": "a"}})))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0.5").set_body_json(json!({
+            "status": "error", "message": "You have reached your ten_secondly_rolling limit.", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "1"})))
+        .mount(&server)
+        .await;
+    let adapter = Arc::new(adapter(&server));
+    let limit = etlify::RateLimit::new(100, Duration::from_secs(10)).unwrap();
+    adapter
+        .rate_limiter_slot()
+        .unwrap()
+        .install(Arc::new(etlify::RateLimiter::new(limit)));
+    let first = {
+        let adapter = adapter.clone();
+        tokio::spawn(async move {
+            let a = payload(json!({"dealname": "a"}));
+            adapter.upsert(upsert("deals", &a, "", None)).await
+        })
+    };
+    // Once the 429 has been answered, a second request of the same CRM.
+    while server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sent = std::time::Instant::now();
+    let b = payload(json!({"dealname": "b"}));
+    adapter.upsert(upsert("deals", &b, "", None)).await.unwrap();
+    let waited = sent.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "the second request waited out the CRM's delay: {waited:?}"
+    );
+    assert!(first.await.unwrap().is_ok(), "the refused one was retried");
+}
+
 #[tokio::test]
 async fn x3_hubspot_persistent_5xx_gives_up_after_the_attempt_budget() {
     let server = MockServer::start().await;
