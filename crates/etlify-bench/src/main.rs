@@ -4,8 +4,11 @@
 //! measures, with the Null adapter:
 //! (a) the first full sync (records/s);
 //! (b) a run where nothing changed, twice with the default plan (cold, then
-//!     warm) and once with the reference plan;
-//! (c) a run after touching 1% of the companies (names changed);
+//!     warm: both from the first sync's checkpoint) and once with the
+//!     reference plan;
+//! (c) a run after touching 1% of the companies (names changed), then one
+//!     where nothing changed since, and the periodic complete check (a run
+//!     that reads the whole table);
 //! and the peak RSS of each phase (VmHWM, reset between phases); and, in
 //! the same run, the bare pipeline (`bare.rs`: find → load → digest →
 //! upsert with sqlx alone) as the baseline of the first full sync.
@@ -21,7 +24,7 @@ use std::time::Instant;
 
 use etlify::adapters::NullAdapter;
 use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model,
+    BatchSyncOptions, Binding, Config, Crm, Dependency, Etlify, FinderPlan, MigrateOptions, Model,
     RunStats, SqlPayload, Store,
 };
 use serde_json::json;
@@ -235,6 +238,9 @@ async fn phase(
     options: BatchSyncOptions,
 ) -> Result<Phase, etlify::Error> {
     reset_peak_rss();
+    if std::env::var_os("ETLIFY_BENCH_TRACE").is_some() {
+        eprintln!("=== phase {name}");
+    }
     let started = Instant::now();
     let stats = etlify.batch_sync(&options).await?;
     Ok(Phase {
@@ -247,6 +253,13 @@ async fn phase(
 
 #[tokio::main]
 async fn main() {
+    // ETLIFY_BENCH_TRACE=1: every statement with its time (sqlx logs them).
+    if std::env::var_os("ETLIFY_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -339,6 +352,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     exec(&pool, touch).await?;
     phases.push(phase("after_touching_1pct_of_companies", &etlify, options()).await?);
+    phases.push(phase("nothing_changed_after_touching", &etlify, options()).await?);
+    // What the periodic complete check costs (every run with no interval).
+    let complete = Etlify::builder(etlify.store().clone())
+        .config(Config::default().complete_check_interval(std::time::Duration::ZERO))
+        .crm(Crm::new("hubspot", adapter.clone()))
+        .model(model())
+        .build()
+        .await?;
+    phases.push(phase("nothing_changed_complete_check", &complete, options()).await?);
 
     println!(
         "backend={} users={} batch_size={} generate={:.1}s",

@@ -9,12 +9,17 @@ use crate::digest::{DigestStrategy, StableSha256};
 /// longer picked up (REFERENCE C-2).
 pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 
+/// Default longest time between two batch runs that read a whole table
+/// (see [`Config::complete_check_interval`]).
+pub const DEFAULT_COMPLETE_CHECK_INTERVAL: Duration = Duration::from_secs(3_600);
+
 /// Global settings of an [`crate::Etlify`] engine.
 #[derive(Debug, Clone)]
 pub struct Config {
     digest_strategy: Arc<dyn DigestStrategy>,
     max_sync_errors: u32,
     commit_margin: Duration,
+    complete_check_interval: Duration,
 }
 
 impl Default for Config {
@@ -23,6 +28,7 @@ impl Default for Config {
             digest_strategy: Arc::new(StableSha256),
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
             commit_margin: Duration::ZERO,
+            complete_check_interval: DEFAULT_COMPLETE_CHECK_INTERVAL,
         }
     }
 }
@@ -70,5 +76,26 @@ impl Config {
     /// How far before the read `last_synced_at` is put.
     pub fn get_commit_margin(&self) -> Duration {
         self.commit_margin
+    }
+
+    /// Longest time between two batch runs of a (model, CRM) that read its
+    /// whole table (default one hour; zero: every run does).
+    ///
+    /// A batch run that went to the end leaves a checkpoint; the next one
+    /// looks only at records stamped (or with a dependency stamped) since,
+    /// records without a sync row inserted above the highest id it saw,
+    /// failing rows and records waiting for a dependency, so a run where
+    /// nothing changed costs a few index seeks whatever the table size. A
+    /// complete run also finds what no timestamp shows: a sync row deleted
+    /// by hand, a record entering `stale_scope` without being stamped, a
+    /// record inserted with an old id and an old or NULL timestamp.
+    pub fn complete_check_interval(mut self, interval: Duration) -> Self {
+        self.complete_check_interval = interval;
+        self
+    }
+
+    /// Longest time between two batch runs that read a whole table.
+    pub fn get_complete_check_interval(&self) -> Duration {
+        self.complete_check_interval
     }
 }

@@ -19,7 +19,7 @@ use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::stale::batch_sync;
 use crate::stale::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats, StaleIds};
 use crate::store::schema::{self, SchemaReport};
-use crate::store::{sync_rows, Store, SyncRow};
+use crate::store::{checkpoint, sync_rows, Store, SyncRow};
 use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 
 /// The engine: cheap to clone, shareable across tasks.
@@ -171,7 +171,12 @@ impl Etlify {
         resource_type: &str,
         id: impl Into<ResourceId>,
     ) -> Result<bool> {
-        sync_rows::reset_error_count(self.store(), &SyncKey::new(crm_name, resource_type, id)).await
+        let reset =
+            sync_rows::reset_error_count(self.store(), &SyncKey::new(crm_name, resource_type, id))
+                .await?;
+        // A reset row may be stale by timestamps older than the checkpoint.
+        checkpoint::forget(self.store(), Some(crm_name), Some(resource_type)).await?;
+        Ok(reset)
     }
 
     /// Records with errors (`error_count > 0`), newest first, at most `limit`;
@@ -194,7 +199,11 @@ impl Etlify {
         resource_type: Option<&str>,
         ids: &[ResourceId],
     ) -> Result<u64> {
-        sync_rows::reset_errors(self.store(), crm_name, resource_type, ids).await
+        let reset = sync_rows::reset_errors(self.store(), crm_name, resource_type, ids).await?;
+        if reset > 0 {
+            checkpoint::forget(self.store(), crm_name, resource_type).await?;
+        }
+        Ok(reset)
     }
 
     /// Where each (model, enabled CRM) stands: stale records (as

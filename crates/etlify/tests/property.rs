@@ -3,12 +3,18 @@
 //! timestamps, missing rows, NULLs, deleted dependencies and error counts.
 //! The definition is computed in Rust from the generated data (the oracle)
 //! and compared with both SQL plans on both databases.
+//!
+//! The changed-since plan is also run from a generated checkpoint (as a
+//! batch run after a complete one does): it must find exactly the stale
+//! records the checkpoint says to look at, computed by the oracle too
+//! (`since_checkpoint`), and no other.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use etlify::adapters::NullAdapter;
-use etlify::{Binding, Crm, Dependency, Etlify, FinderPlan, Model, SqlPayload};
+use etlify::{Binding, Crm, Dependency, Etlify, FinderPlan, Model, ResourceId, SqlPayload};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -43,6 +49,14 @@ struct UserGen {
     row: Option<SyncRowGen>,
 }
 
+/// Where a run starts looking: changes stamped after `changes_through`,
+/// records without a sync row above `ids_through`.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointGen {
+    changes_through: u8,
+    ids_through: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
 struct World {
     companies: Vec<Ts>,
@@ -51,6 +65,7 @@ struct World {
     notes: Vec<(usize, Ts)>,
     tags: Vec<Ts>,
     taggings: Vec<(usize, usize)>,
+    checkpoint: CheckpointGen,
 }
 
 fn ts() -> impl Strategy<Value = Ts> {
@@ -77,14 +92,21 @@ fn world() -> impl Strategy<Value = World> {
         prop::collection::vec((0usize..8, ts()), 0..6),
         prop::collection::vec(ts(), 0..3),
         prop::collection::vec((0usize..8, 0usize..3), 0..5),
+        (0u8..6, prop::option::of(1usize..9)),
     )
-        .prop_map(|(companies, users, notes, tags, taggings)| World {
-            companies,
-            users,
-            notes,
-            tags,
-            taggings,
-        })
+        .prop_map(
+            |(companies, users, notes, tags, taggings, (changes_through, ids_through))| World {
+                companies,
+                users,
+                notes,
+                tags,
+                taggings,
+                checkpoint: CheckpointGen {
+                    changes_through,
+                    ids_through,
+                },
+            },
+        )
 }
 
 /// SPEC §5, computed from the generated data.
@@ -99,27 +121,65 @@ fn oracle(world: &World) -> BTreeSet<i64> {
         if row.error_count >= MAX_ERRORS {
             continue;
         }
-        let mut newest = ts_value(user.updated_at);
-        if let Some(company) = user.company.and_then(|c| world.companies.get(c)) {
-            newest = newest.max(ts_value(*company));
-        }
-        for (owner, note) in &world.notes {
-            if *owner == i {
-                newest = newest.max(ts_value(*note));
-            }
-        }
-        for (owner, tag) in &world.taggings {
-            if *owner == i {
-                if let Some(tag) = world.tags.get(*tag) {
-                    newest = newest.max(ts_value(*tag));
-                }
-            }
-        }
-        if ts_value(row.last_synced_at) < newest {
+        if ts_value(row.last_synced_at) < newest(world, i) {
             stale.insert(id);
         }
     }
     stale
+}
+
+/// The stale records a run from the world's checkpoint looks at (what
+/// `Config::complete_check_interval` documents): records with a sync row
+/// never stamped, failing, or whose newest timestamp is after the later of
+/// the checkpoint and the watermark (the oldest `last_synced_at` under the
+/// error budget); records without one above the checkpoint's highest id,
+/// or whose newest timestamp is after that bound.
+fn since_checkpoint(world: &World) -> BTreeSet<i64> {
+    let watermark = world
+        .users
+        .iter()
+        .filter_map(|user| user.row.as_ref())
+        .filter(|row| row.error_count < MAX_ERRORS)
+        .filter_map(|row| row.last_synced_at)
+        .min();
+    let checkpoint = world.checkpoint;
+    let bound = i32::from(watermark.map_or(checkpoint.changes_through, |w| {
+        w.max(checkpoint.changes_through)
+    }));
+    let ids_through = checkpoint.ids_through.map_or(0, |id| id as i64);
+    oracle(world)
+        .into_iter()
+        .filter(|id| {
+            let i = (*id - 1) as usize;
+            let changed = newest(world, i) > bound;
+            match &world.users[i].row {
+                Some(row) => row.last_synced_at.is_none() || row.error_count > 0 || changed,
+                None => *id > ids_through || changed,
+            }
+        })
+        .collect()
+}
+
+/// The newest timestamp of user `i` and its dependencies (NULL: -1).
+fn newest(world: &World, i: usize) -> i32 {
+    let user = &world.users[i];
+    let mut newest = ts_value(user.updated_at);
+    if let Some(company) = user.company.and_then(|c| world.companies.get(c)) {
+        newest = newest.max(ts_value(*company));
+    }
+    for (owner, note) in &world.notes {
+        if *owner == i {
+            newest = newest.max(ts_value(*note));
+        }
+    }
+    for (owner, tag) in &world.taggings {
+        if *owner == i {
+            if let Some(tag) = world.tags.get(*tag) {
+                newest = newest.max(ts_value(*tag));
+            }
+        }
+    }
+    newest
 }
 
 async fn load(db: &TestDb, world: &World) {
@@ -182,14 +242,29 @@ async fn load(db: &TestDb, world: &World) {
     }
 }
 
-/// The ids `plan` finds, checked to come strictly ascending (so also
-/// without duplicates) across pages.
-async fn found(etlify: &Etlify, plan: FinderPlan) -> BTreeSet<i64> {
-    let ids: Vec<i64> = etlify
+/// The ids `plan` finds (from `checkpoint`, if any), checked to come
+/// strictly ascending (so also without duplicates) across pages.
+async fn found(
+    etlify: &Etlify,
+    plan: FinderPlan,
+    checkpoint: Option<CheckpointGen>,
+) -> BTreeSet<i64> {
+    let mut pages = etlify
         .stale_ids("hubspot", "User")
         .unwrap()
         .plan(plan)
-        .page_size(3)
+        .page_size(3);
+    if let Some(checkpoint) = checkpoint {
+        let changes_through = NaiveDate::from_ymd_opt(2024, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, u32::from(checkpoint.changes_through), 0)
+            .unwrap();
+        pages = pages.since(
+            changes_through,
+            checkpoint.ids_through.map(|id| ResourceId::new(id as i64)),
+        );
+    }
+    let ids: Vec<i64> = pages
         .collect_all()
         .await
         .unwrap()
@@ -235,8 +310,9 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb
             handle.block_on(async {
                 load(&db, &world).await;
                 let expected = oracle(&world);
-                let reference = found(&etlify, FinderPlan::Reference).await;
-                let fast = found(&etlify, FinderPlan::ChangedSince).await;
+                let reference = found(&etlify, FinderPlan::Reference, None).await;
+                let fast = found(&etlify, FinderPlan::ChangedSince, None).await;
+                let since = found(&etlify, FinderPlan::ChangedSince, Some(world.checkpoint)).await;
                 if reference != expected {
                     return Err(TestCaseError::fail(format!(
                         "reference plan {reference:?} != definition {expected:?}"
@@ -245,6 +321,12 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb
                 if fast != expected {
                     return Err(TestCaseError::fail(format!(
                         "ChangedSince plan {fast:?} != definition {expected:?}"
+                    )));
+                }
+                let expected_since = since_checkpoint(&world);
+                if since != expected_since {
+                    return Err(TestCaseError::fail(format!(
+                        "ChangedSince plan from the checkpoint {since:?} != {expected_since:?} (stale: {expected:?})"
                     )));
                 }
                 Ok(())

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::checkpointing;
 use super::finder::{FinderPlan, Selection};
 use super::pages::{StaleIds, DEFAULT_BATCH_SIZE};
 use crate::context::Context;
@@ -272,7 +273,8 @@ pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
     let mut entries = Vec::new();
     for (resource_type, crms) in selection(ctx, options)? {
         for crm_name in crms {
-            let mut pages = options.pages(ctx, crm_name, resource_type)?;
+            let pages = options.pages(ctx, crm_name, resource_type)?;
+            let (mut pages, _) = checkpointing::start(ctx, pages, crm_name, resource_type).await?;
             let mut records = 0;
             while let Some(page) = pages.next_page().await? {
                 records += page.len();
@@ -452,10 +454,11 @@ async fn sync_pages(
     let Some(target) = ctx.catalog().target(crm_name, resource_type)? else {
         return Ok(());
     };
-    let pages = futures_util::stream::try_unfold(
-        options.pages(ctx, crm_name, resource_type)?,
-        |mut pages| async move { Ok(pages.next_page().await?.map(|page| (page, pages))) },
-    );
+    let pages = options.pages(ctx, crm_name, resource_type)?;
+    let (pages, started) = checkpointing::start(ctx, pages, crm_name, resource_type).await?;
+    let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
+        Ok(pages.next_page().await?.map(|page| (page, pages)))
+    });
     pipeline::run(ctx, target, crm_name, resource_type, pages, |done| {
         let batch = done.stats;
         stats.total += done.records;
@@ -487,5 +490,6 @@ async fn sync_pages(
             total = run_total
         );
     })
-    .await
+    .await?;
+    started.finish(ctx).await
 }

@@ -2,10 +2,13 @@
 //!
 //! - `finder.rs`: the finder's SQL, rendered from plain inputs;
 //! - `pages.rs`: running it page by page, ascending by id;
+//! - `checkpointing.rs`: where a batch run starts looking, and the
+//!   checkpoint it leaves;
 //! - `batch_sync.rs`: a batch run over the selected models and CRMs;
 //! - `diff.rs`: what a run would send for a sample, field by field.
 
 pub(crate) mod batch_sync;
+pub(crate) mod checkpointing;
 pub(crate) mod diff;
 pub(crate) mod finder;
 pub(crate) mod pages;

@@ -4,12 +4,16 @@
 //! `find_in_batches` returns them, whatever the plan: the changed-since plan
 //! reads two ascending runs (changed records with a sync row, records
 //! without one) and merges them. Memory is bounded by twice the page size.
+//!
+//! Given a checkpoint ([`StaleIds::since`]), the changed-since plan looks
+//! only at what changed after it ([`Reach::SinceCheckpoint`]); without one
+//! it reads the whole table ([`Reach::Complete`]).
 
 use std::collections::VecDeque;
 
 use sea_query::SelectStatement;
 
-use super::finder::{FinderPlan, FinderSql, Selection};
+use super::finder::{FinderPlan, FinderSql, Reach, Selection};
 use crate::context::Context;
 use crate::error::{ConfigError, Result};
 use crate::id::ResourceId;
@@ -27,7 +31,16 @@ pub struct StaleIds<'a> {
     plan: FinderPlan,
     selection: Selection,
     page_size: u64,
+    since: Option<Since>,
     state: State,
+}
+
+/// A checkpoint's bounds: changes stamped after `changes_through`, and
+/// records without a sync row above `ids_through`, are looked at.
+#[derive(Debug, Clone, Copy)]
+struct Since {
+    changes_through: Timestamp,
+    ids_through: Option<ResourceId>,
 }
 
 #[derive(Debug)]
@@ -39,6 +52,7 @@ enum State {
     },
     /// The changed-since plan: two ascending runs merged.
     Merging {
+        reach: Reach,
         watermark: Option<Timestamp>,
         changed: Run,
         unsynced: Run,
@@ -85,6 +99,7 @@ impl<'a> StaleIds<'a> {
             plan: FinderPlan::default(),
             selection,
             page_size: DEFAULT_BATCH_SIZE as u64,
+            since: None,
             state: State::Start,
         })
     }
@@ -93,6 +108,32 @@ impl<'a> StaleIds<'a> {
     pub fn page_size(mut self, page_size: usize) -> Self {
         self.page_size = page_size.max(1) as u64;
         self
+    }
+
+    /// Looks only at what changed since a checkpoint: records stamped (or
+    /// with a dependency stamped) after `changes_through`, records without
+    /// a sync row above `ids_through`, failing rows and records waiting for
+    /// a dependency (`Reach::SinceCheckpoint`). Only the changed-since plan
+    /// of stale records uses it. Batch runs take it from their checkpoint
+    /// (`store/checkpoint.rs`).
+    #[doc(hidden)]
+    pub fn since(mut self, changes_through: Timestamp, ids_through: Option<ResourceId>) -> Self {
+        self.since = Some(Since {
+            changes_through,
+            ids_through,
+        });
+        self
+    }
+
+    /// The queries these pages run.
+    pub(crate) fn finder(&self) -> &FinderSql<'a> {
+        &self.finder
+    }
+
+    /// Whether [`StaleIds::since`] applies: stale records, by the
+    /// changed-since plan.
+    pub(crate) fn can_start_since(&self) -> bool {
+        self.selection == Selection::Stale && self.plan == FinderPlan::ChangedSince
     }
 
     /// The finder plan (benchmarks and checks; results are identical).
@@ -105,20 +146,39 @@ impl<'a> StaleIds<'a> {
     /// The next page of ids, or `None` when there are no more.
     pub async fn next_page(&mut self) -> Result<Option<Vec<ResourceId>>> {
         if let State::Start = self.state {
-            self.state = match (self.selection, self.plan) {
-                (Selection::All, _) | (_, FinderPlan::Reference) => {
-                    State::Reference { cursor: None }
-                }
-                (Selection::Stale, FinderPlan::ChangedSince) => {
-                    let rows: Vec<(Option<Timestamp>,)> =
-                        self.fetch(&self.finder.watermark()).await?;
-                    State::Merging {
-                        watermark: rows.into_iter().next().and_then(|(w,)| w),
-                        changed: Run::default(),
-                        unsynced: Run::default(),
+            self.state =
+                match (self.selection, self.plan) {
+                    (Selection::All, _) | (_, FinderPlan::Reference) => {
+                        State::Reference { cursor: None }
                     }
-                }
-            };
+                    (Selection::Stale, FinderPlan::ChangedSince) => {
+                        let rows: Vec<(Option<Timestamp>,)> =
+                            self.fetch(&self.finder.watermark()).await?;
+                        let watermark = rows.into_iter().next().and_then(|(w,)| w);
+                        match self.since {
+                            None => State::Merging {
+                                reach: Reach::Complete,
+                                watermark,
+                                changed: Run::default(),
+                                unsynced: Run::default(),
+                            },
+                            // A stale row's record changed after its own
+                            // `last_synced_at`, so after the watermark too: the
+                            // later of the two bounds is exact.
+                            Some(since) => State::Merging {
+                                reach: Reach::SinceCheckpoint,
+                                watermark: Some(watermark.map_or(since.changes_through, |w| {
+                                    w.max(since.changes_through)
+                                })),
+                                changed: Run::default(),
+                                unsynced: Run {
+                                    cursor: since.ids_through,
+                                    ..Run::default()
+                                },
+                            },
+                        }
+                    }
+                };
         }
         let page = match &mut self.state {
             State::Start | State::Done => None,
@@ -139,15 +199,23 @@ impl<'a> StaleIds<'a> {
                 }
             }
             State::Merging {
+                reach,
                 watermark,
                 changed,
                 unsynced,
             } => {
-                let watermark = *watermark;
+                let (reach, watermark) = (*reach, *watermark);
                 let mut page = Vec::new();
                 while (page.len() as u64) < self.page_size {
-                    fill_changed(self.store, &self.finder, watermark, changed, self.page_size)
-                        .await?;
+                    fill_changed(
+                        self.store,
+                        &self.finder,
+                        reach,
+                        watermark,
+                        changed,
+                        self.page_size,
+                    )
+                    .await?;
                     fill_unsynced(self.store, &self.finder, unsynced, self.page_size).await?;
                     let next = match (changed.buffer.front(), unsynced.buffer.front()) {
                         (None, None) => break,
@@ -207,6 +275,7 @@ fn ids(rows: Vec<(i64,)>) -> Vec<ResourceId> {
 async fn fill_changed(
     store: &Store,
     finder: &FinderSql<'_>,
+    reach: Reach,
     watermark: Option<Timestamp>,
     run: &mut Run,
     page_size: u64,
@@ -214,7 +283,7 @@ async fn fill_changed(
     while run.buffer.is_empty() && !run.exhausted {
         let candidates = ids(fetch(
             store,
-            &finder.changed_page(watermark, run.cursor, page_size),
+            &finder.changed_page(reach, watermark, run.cursor, page_size),
         )
         .await?);
         run.exhausted = (candidates.len() as u64) < page_size;
@@ -222,7 +291,7 @@ async fn fill_changed(
             break;
         };
         run.cursor = Some(*last);
-        let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(&candidates)).await?;
+        let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(reach, &candidates)).await?;
         run.buffer.extend(
             flagged
                 .into_iter()

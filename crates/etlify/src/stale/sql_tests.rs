@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 
-use super::finder::{FinderSql, Selection};
+use super::finder::{FinderSql, Reach, Selection};
 use crate::catalog::{resolve_for_tests, TableColumns};
 use crate::dependency::{Dependency, Hop};
 use crate::id::ResourceId;
@@ -63,11 +63,14 @@ fn render(kind: BackendKind, model: Model) -> Rendered {
     let after = Some(ResourceId::new(10));
     Rendered {
         reference: dialect.render((&finder.reference_page(Selection::Stale, after, 100)).into()),
-        changed: dialect.render((&finder.changed_page(Some(watermark()), after, 100)).into()),
+        changed: dialect
+            .render((&finder.changed_page(Reach::Complete, Some(watermark()), after, 100)).into()),
         all: dialect.render((&finder.reference_page(Selection::All, after, 100)).into()),
         watermark: dialect.render((&finder.watermark()).into()),
-        exact: dialect
-            .render((&finder.exact_page(&[ResourceId::new(11), ResourceId::new(12)])).into()),
+        exact: dialect.render(
+            (&finder.exact_page(Reach::Complete, &[ResourceId::new(11), ResourceId::new(12)]))
+                .into(),
+        ),
         unsynced: dialect.render((&finder.unsynced_page(after, 100)).into()),
     }
 }

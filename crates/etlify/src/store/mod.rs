@@ -8,6 +8,7 @@
 //! `backend/postgres.rs`, never in the sync logic.
 
 pub(crate) mod backend;
+pub(crate) mod checkpoint;
 pub(crate) mod json_value;
 pub(crate) mod lease;
 pub(crate) mod lock;
@@ -194,6 +195,20 @@ impl Store {
         commit_margin: std::time::Duration,
     ) -> Result<Timestamp> {
         let at = self.backend.in_sync_as_of().await?;
+        Ok(chrono::Duration::from_std(commit_margin)
+            .ok()
+            .and_then(|margin| at.checked_sub_signed(margin))
+            .unwrap_or(at))
+    }
+
+    /// A time at or before which every change committed (less
+    /// `commit_margin`, as [`Store::in_sync_as_of`]): a batch run's
+    /// checkpoint, taken before it reads anything.
+    pub(crate) async fn changes_visible_through(
+        &self,
+        commit_margin: std::time::Duration,
+    ) -> Result<Timestamp> {
+        let at = self.backend.changes_visible_through().await?;
         Ok(chrono::Duration::from_std(commit_margin)
             .ok()
             .and_then(|margin| at.checked_sub_signed(margin))

@@ -24,6 +24,8 @@ pub const PENDING_TABLE: &str = "etlify_pending_syncs";
 pub const LEASE_TABLE: &str = "etlify_leases";
 /// Table of leases on ranges of record ids: record locks (X-8).
 pub const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
+/// Table of batch-run checkpoints: where the next run starts looking.
+pub const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
@@ -53,6 +55,15 @@ const RECORD_LEASE_COLUMNS: &[&str] = &[
     "last_id",
     "owner",
     "expires_at",
+];
+
+const CHECKPOINT_COLUMNS: &[&str] = &[
+    "crm_name",
+    "resource_type",
+    "finder",
+    "changes_through",
+    "ids_through",
+    "complete_at",
 ];
 
 const PENDING_COLUMNS: &[&str] = &[
@@ -90,6 +101,7 @@ enum Step {
     CreatePendingTable,
     CreateLeaseTable,
     CreateRecordLeaseTable,
+    CreateCheckpointTable,
     AddErrorCount,
     AddCrmName,
     AddFieldDigests,
@@ -102,13 +114,15 @@ enum Step {
     CreatePendingDependencyIndex,
     CreatePendingUniqueIndex,
     CreateSyncedAtIndex,
+    CreateErrorRowsIndex,
 }
 
-const ALL_STEPS: [Step; 15] = [
+const ALL_STEPS: [Step; 17] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
     Step::CreateRecordLeaseTable,
+    Step::CreateCheckpointTable,
     Step::AddErrorCount,
     Step::AddCrmName,
     Step::AddFieldDigests,
@@ -120,6 +134,7 @@ const ALL_STEPS: [Step; 15] = [
     Step::CreatePendingDependencyIndex,
     Step::CreatePendingUniqueIndex,
     Step::CreateSyncedAtIndex,
+    Step::CreateErrorRowsIndex,
 ];
 
 impl Step {
@@ -130,6 +145,7 @@ impl Step {
             Step::CreatePendingTable => "create_table:etlify_pending_syncs",
             Step::CreateLeaseTable => "create_table:etlify_leases",
             Step::CreateRecordLeaseTable => "create_table:etlify_record_leases",
+            Step::CreateCheckpointTable => "create_table:etlify_sync_checkpoints",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
             Step::AddFieldDigests => "add_column:crm_synchronisations.field_digests",
@@ -143,6 +159,7 @@ impl Step {
             }
             Step::CreatePendingUniqueIndex => "create_index:idx_unique_pending_sync",
             Step::CreateSyncedAtIndex => "create_index:idx_etlify_sync_last_synced_at",
+            Step::CreateErrorRowsIndex => "create_index:idx_etlify_sync_errors",
         }
     }
 
@@ -162,6 +179,7 @@ impl Step {
             Step::CreatePendingTable => store.dialect().create_table(StateTable::Pending),
             Step::CreateLeaseTable => store.dialect().create_table(StateTable::Leases),
             Step::CreateRecordLeaseTable => store.dialect().create_table(StateTable::RecordLeases),
+            Step::CreateCheckpointTable => store.dialect().create_table(StateTable::Checkpoints),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -197,6 +215,11 @@ impl Step {
             Step::CreateSyncedAtIndex => {
                 r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#
             }
+            // Partial: only failing rows, which a run since a checkpoint
+            // looks at again whatever their timestamps.
+            Step::CreateErrorRowsIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_errors" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "error_count" > 0"#
+            }
         }
     }
 
@@ -207,6 +230,7 @@ impl Step {
             Step::CreatePendingTable => r#"DROP TABLE IF EXISTS "etlify_pending_syncs""#,
             Step::CreateLeaseTable => r#"DROP TABLE IF EXISTS "etlify_leases""#,
             Step::CreateRecordLeaseTable => r#"DROP TABLE IF EXISTS "etlify_record_leases""#,
+            Step::CreateCheckpointTable => r#"DROP TABLE IF EXISTS "etlify_sync_checkpoints""#,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
@@ -232,6 +256,7 @@ impl Step {
             }
             Step::CreatePendingUniqueIndex => r#"DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
             Step::CreateSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
+            Step::CreateErrorRowsIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_errors""#,
         }
     }
 
@@ -418,6 +443,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (PENDING_TABLE, Step::CreatePendingTable),
         (LEASE_TABLE, Step::CreateLeaseTable),
         (RECORD_LEASE_TABLE, Step::CreateRecordLeaseTable),
+        (CHECKPOINT_TABLE, Step::CreateCheckpointTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -446,6 +472,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         Step::CreatePendingDependencyIndex,
         Step::CreatePendingUniqueIndex,
         Step::CreateSyncedAtIndex,
+        Step::CreateErrorRowsIndex,
     ] {
         if !existing
             .iter()
@@ -620,6 +647,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         (PENDING_TABLE, PENDING_COLUMNS),
         (LEASE_TABLE, LEASE_COLUMNS),
         (RECORD_LEASE_TABLE, RECORD_LEASE_COLUMNS),
+        (CHECKPOINT_TABLE, CHECKPOINT_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),
@@ -639,6 +667,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         "idx_pending_syncs_on_dependency_crm",
         "idx_unique_pending_sync",
         "idx_etlify_sync_last_synced_at",
+        "idx_etlify_sync_errors",
     ] {
         if !indexes.iter().any(|have| have == index) {
             problems.push(SchemaProblem::MissingIndex { index });

@@ -71,6 +71,8 @@ pub(crate) enum StateTable {
     Leases,
     /// `etlify_record_leases`.
     RecordLeases,
+    /// `etlify_sync_checkpoints`.
+    Checkpoints,
 }
 
 /// What differs in SQL text between backends; needs no connection.
@@ -123,6 +125,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// where the backend can see transactions still running, whose changes
     /// a read cannot see yet but which may carry older timestamps.
     async fn in_sync_as_of(&self) -> Result<Timestamp>;
+
+    /// A time at or before which every change is committed and visible to
+    /// reads that start now: the checkpoint of a batch run (`checkpoint.rs`).
+    async fn changes_visible_through(&self) -> Result<Timestamp>;
 
     /// Column names of `table` in order, or `None` when it does not exist.
     async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>>;

@@ -77,6 +77,16 @@ const CREATE_RECORD_LEASES: &str = r#"CREATE UNLOGGED TABLE IF NOT EXISTS "etlif
   "expires_at" timestamp(6) without time zone NOT NULL,
   PRIMARY KEY ("crm_name", "resource_type", "first_id", "last_id"))"#;
 
+/// One row per (CRM, model): where its next batch run starts looking.
+const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_checkpoints" (
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "finder" varchar NOT NULL,
+  "changes_through" timestamp(6) without time zone NOT NULL,
+  "ids_through" bigint,
+  "complete_at" timestamp(6) without time zone NOT NULL,
+  PRIMARY KEY ("crm_name", "resource_type"))"#;
+
 /// PostgreSQL's SQL text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PostgresDialect;
@@ -142,6 +152,7 @@ impl Dialect for PostgresDialect {
             StateTable::History => CREATE_HISTORY,
             StateTable::Leases => CREATE_LEASES,
             StateTable::RecordLeases => CREATE_RECORD_LEASES,
+            StateTable::Checkpoints => CREATE_CHECKPOINTS,
         }
     }
 
@@ -228,6 +239,11 @@ impl Backend for PostgresBackend {
         Ok(sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW}")))
             .fetch_one(&self.pool)
             .await?)
+    }
+
+    async fn changes_visible_through(&self) -> Result<Timestamp> {
+        // Before the oldest transaction still running, as `in_sync_as_of`.
+        self.in_sync_as_of().await
     }
 
     async fn in_sync_as_of(&self) -> Result<Timestamp> {

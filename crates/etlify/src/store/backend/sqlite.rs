@@ -82,6 +82,16 @@ const CREATE_RECORD_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_record_
   "expires_at" datetime(6) NOT NULL,
   PRIMARY KEY ("crm_name", "resource_type", "first_id", "last_id")) WITHOUT ROWID"#;
 
+/// One row per (CRM, model): where its next batch run starts looking.
+const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_checkpoints" (
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "finder" varchar NOT NULL,
+  "changes_through" datetime(6) NOT NULL,
+  "ids_through" bigint,
+  "complete_at" datetime(6) NOT NULL,
+  PRIMARY KEY ("crm_name", "resource_type")) WITHOUT ROWID"#;
+
 /// SQLite's SQL text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqliteDialect;
@@ -145,6 +155,7 @@ impl Dialect for SqliteDialect {
             StateTable::History => CREATE_HISTORY,
             StateTable::Leases => CREATE_LEASES,
             StateTable::RecordLeases => CREATE_RECORD_LEASES,
+            StateTable::Checkpoints => CREATE_CHECKPOINTS,
         }
     }
 
@@ -210,6 +221,15 @@ impl Backend for SqliteBackend {
         let now = Utc::now().naive_utc();
         let micros = now.nanosecond() / 1_000 * 1_000;
         Ok(now.with_nanosecond(micros).unwrap_or(now))
+    }
+
+    async fn changes_visible_through(&self) -> Result<Timestamp> {
+        // Taking the write lock waits for the writer holding it to commit;
+        // a writer that starts later stamps its changes after this time.
+        sqlx::raw_sql("BEGIN IMMEDIATE; COMMIT")
+            .execute(&mut *self.pool.acquire().await?)
+            .await?;
+        self.now().await
     }
 
     async fn in_sync_as_of(&self) -> Result<Timestamp> {

@@ -1,0 +1,94 @@
+//! Where a batch run of one (model, CRM) starts looking, and the
+//! checkpoint it leaves when it goes to the end (`store/checkpoint.rs`).
+//!
+//! Before anything is read, the run takes the time through which every
+//! change is visible (`Store::changes_visible_through`, with the commit
+//! margin, as `last_synced_at` is taken: SPEC X-1) and the table's highest
+//! id. With a checkpoint of the same finder queries and a complete run
+//! less than `Config::complete_check_interval` ago, it looks only at what
+//! changed since ([`Reach::SinceCheckpoint`]); otherwise it reads the whole
+//! table ([`Reach::Complete`]). Either way, a run that went to the end
+//! saves those two values as the next run's checkpoint. A run cut short
+//! saves nothing: the next one starts from the same place.
+
+use chrono::Duration as TimeDelta;
+
+use super::pages::StaleIds;
+use crate::context::Context;
+use crate::error::Result;
+use crate::id::ResourceId;
+use crate::store::checkpoint::{self, Checkpoint};
+
+/// A started run: the checkpoint it leaves if it goes to the end.
+#[derive(Debug)]
+pub(crate) struct Started {
+    crm_name: String,
+    resource_type: String,
+    next: Checkpoint,
+}
+
+/// Decides how far back `pages` looks and returns them with the run's
+/// checkpoint-to-be.
+pub(crate) async fn start<'a>(
+    ctx: &'a Context,
+    pages: StaleIds<'a>,
+    crm_name: &str,
+    resource_type: &str,
+) -> Result<(StaleIds<'a>, Started)> {
+    let store = ctx.store();
+    let config = ctx.catalog().config();
+    let at = store
+        .changes_visible_through(config.get_commit_margin())
+        .await?;
+    let highest: Vec<(Option<i64>,)> = {
+        let (sql, values) = store.build(&pages.finder().highest_id());
+        store.fetch_all(sql, values).await?
+    };
+    let ids_through = highest
+        .into_iter()
+        .next()
+        .and_then(|(id,)| id)
+        .map(ResourceId::new);
+    let finder = pages.finder().fingerprint();
+    let previous = checkpoint::load(store, crm_name, resource_type).await?;
+    let interval =
+        TimeDelta::from_std(config.get_complete_check_interval()).unwrap_or(TimeDelta::MAX);
+    let usable = previous.filter(|previous| {
+        pages.can_start_since()
+            && previous.finder == finder
+            && at.signed_duration_since(previous.complete_at) < interval
+    });
+    let (pages, complete_at) = match usable {
+        Some(previous) => {
+            tracing::debug!(
+                message = "Looking at what changed since the last run.",
+                crm = crm_name,
+                model = resource_type,
+                changes_through = %previous.changes_through,
+            );
+            (
+                pages.since(previous.changes_through, previous.ids_through),
+                previous.complete_at,
+            )
+        }
+        None => (pages, at),
+    };
+    let started = Started {
+        crm_name: crm_name.to_owned(),
+        resource_type: resource_type.to_owned(),
+        next: Checkpoint {
+            finder,
+            changes_through: at,
+            ids_through,
+            complete_at,
+        },
+    };
+    Ok((pages, started))
+}
+
+impl Started {
+    /// Saves the checkpoint: call once the run went to the end.
+    pub(crate) async fn finish(self, ctx: &Context) -> Result<()> {
+        checkpoint::save(ctx.store(), &self.crm_name, &self.resource_type, &self.next).await
+    }
+}
