@@ -376,7 +376,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for p in &phases {
         let rate = p.stats.total as f64 / p.seconds.max(f64::EPSILON);
         println!(
-            "{:<34} {:>9.2} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
+            "{:<34} {:>9.3} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
             p.name,
             p.seconds,
             p.stats.total,
@@ -388,7 +388,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let first_rate = phases[0].stats.total as f64 / phases[0].seconds.max(f64::EPSILON);
     println!(
-        "{:<34} {:>9.2} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
+        "{:<34} {:>9.3} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
         "bare_pipeline (baseline)",
         bare_seconds,
         bare_records,
@@ -401,6 +401,23 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "first full sync: engine {:.0} records/s = {:.2}x the bare pipeline",
         first_rate,
         first_rate / bare_rate.max(f64::EPSILON)
+    );
+    let seconds_of = |name: &str| {
+        phases
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(f64::NAN, |p| p.seconds)
+    };
+    let touched = phases
+        .iter()
+        .find(|p| p.name == "after_touching_1pct_of_companies")
+        .map_or(0.0, |p| p.stats.total as f64 / p.seconds.max(f64::EPSILON));
+    let peak = phases.iter().map(|p| p.peak_rss_mib).fold(0.0, f64::max);
+    println!(
+        "nothing changed (warm): {:.1} ms; after touching 1%: {:.2}x the first-sync rate; peak RSS over the phases: {:.1} MiB",
+        seconds_of("nothing_changed_again") * 1_000.0,
+        touched / first_rate.max(f64::EPSILON),
+        peak
     );
     let report = json!({
         "bare_pipeline": {

@@ -88,6 +88,9 @@ pub(crate) struct Engine {
     pub max_sync_errors: Option<u32>,
     /// How far before the read `last_synced_at` is put, e.g. `"1s"`.
     pub commit_margin: Option<String>,
+    /// Longest time between two batch runs that read a whole table, e.g.
+    /// `"1h"` (the default); `"0s"`: every run does.
+    pub complete_check_interval: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]

@@ -62,6 +62,12 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         if let Some(margin) = &engine.commit_margin {
             config = config.commit_margin(duration(margin, &at("etlify.commit_margin"))?);
         }
+        if let Some(interval) = &engine.complete_check_interval {
+            config = config.complete_check_interval(duration(
+                interval,
+                &at("etlify.complete_check_interval"),
+            )?);
+        }
     }
     let mut store = StoreOptions::new();
     if let Some(max) = file.database.max_connections {

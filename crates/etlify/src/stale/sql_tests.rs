@@ -72,6 +72,11 @@ fn render(kind: BackendKind, model: Model) -> Rendered {
                 .into(),
         ),
         unsynced: dialect.render((&finder.unsynced_page(after, 100)).into()),
+        changed_since: dialect.render(
+            (&finder.changed_page(Reach::SinceCheckpoint, Some(watermark()), after, 100)).into(),
+        ),
+        exact_since: dialect
+            .render((&finder.exact_page(Reach::SinceCheckpoint, &[ResourceId::new(11)])).into()),
     }
 }
 
@@ -82,6 +87,8 @@ struct Rendered {
     watermark: String,
     exact: String,
     unsynced: String,
+    changed_since: String,
+    exact_since: String,
 }
 
 fn user(binding: Binding) -> Model {
@@ -167,7 +174,7 @@ fn sql_belongs_to_reference_sqlite() {
 fn sql_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -183,7 +190,7 @@ fn sql_belongs_to_custom_primary_key_reference_sqlite() {
 fn sql_belongs_to_custom_primary_key_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -199,7 +206,7 @@ fn sql_has_many_reference_sqlite() {
 fn sql_has_many_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_many")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -215,7 +222,7 @@ fn sql_has_one_reference_sqlite() {
 fn sql_has_one_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_one")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -231,7 +238,7 @@ fn sql_polymorphic_as_reference_sqlite() {
 fn sql_polymorphic_as_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -247,7 +254,7 @@ fn sql_through_reference_sqlite() {
 fn sql_through_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("through")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -263,7 +270,7 @@ fn sql_habtm_reference_sqlite() {
 fn sql_habtm_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("habtm")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -279,7 +286,7 @@ fn sql_polymorphic_belongs_to_reference_sqlite() {
 fn sql_polymorphic_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10 UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -327,7 +334,7 @@ fn sql_no_dependency_reference_sqlite() {
 fn sql_no_dependency_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -359,7 +366,7 @@ fn sql_belongs_to_reference_postgres() {
 fn sql_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -375,7 +382,7 @@ fn sql_belongs_to_custom_primary_key_reference_postgres() {
 fn sql_belongs_to_custom_primary_key_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -391,7 +398,7 @@ fn sql_has_many_reference_postgres() {
 fn sql_has_many_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_many")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -407,7 +414,7 @@ fn sql_has_one_reference_postgres() {
 fn sql_has_one_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_one")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -423,7 +430,7 @@ fn sql_polymorphic_as_reference_postgres() {
 fn sql_polymorphic_as_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -439,7 +446,7 @@ fn sql_through_reference_postgres() {
 fn sql_through_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("through")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -455,7 +462,7 @@ fn sql_habtm_reference_postgres() {
 fn sql_habtm_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("habtm")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -471,7 +478,7 @@ fn sql_polymorphic_belongs_to_reference_postgres() {
 fn sql_polymorphic_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" > 10 AND "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -543,7 +550,7 @@ fn sql_no_dependency_changed_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .changed,
-        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10)) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
+        r#"SELECT "etlify_candidates"."candidate_id" FROM (SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' AND "etlify_changed_owner"."id" > 10)) AS "etlify_candidates" WHERE "etlify_candidates"."candidate_id" + (0) > 10 ORDER BY "etlify_candidates"."candidate_id" ASC LIMIT 100"#
     );
 }
 
@@ -561,4 +568,31 @@ fn sql_scope_and_sti_unsynced_postgres() {
         render(BackendKind::Postgres, scoped()).unsynced,
         r#"SELECT CAST("users"."id" AS bigint) FROM "users" WHERE (NOT EXISTS(SELECT 1 FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" AND "etlify_sync"."resource_id" > 10)) AND "users"."id" > 10 AND "users"."type" = 'Admin' AND "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1)) ORDER BY "users"."id" ASC LIMIT 100"#
     );
+}
+
+/// Since a checkpoint, failing rows (by the partial index's own literal
+/// predicate) and records waiting for a dependency are candidates too, and
+/// a candidate without a sync row is stale.
+#[test]
+fn sql_since_checkpoint_adds_failing_and_waiting_records() {
+    for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
+        let rendered = render(kind, user(Binding::new("contacts", "email")));
+        assert!(!rendered.changed.contains("error_count"), "{kind:?}");
+        for part in [
+            r#""etlify_sync"."error_count" > (0)"#,
+            r#"FROM "etlify_pending_syncs" AS "etlify_pending" WHERE "etlify_pending"."dependent_type" = 'User' AND "etlify_pending"."crm_name" = 'hubspot'"#,
+        ] {
+            assert!(
+                rendered.changed_since.contains(part),
+                "{kind:?}: {}",
+                rendered.changed_since
+            );
+        }
+        assert!(rendered
+            .exact
+            .contains(r#"INNER JOIN "crm_synchronisations""#));
+        assert!(rendered
+            .exact_since
+            .contains(r#"LEFT JOIN "crm_synchronisations""#));
+    }
 }

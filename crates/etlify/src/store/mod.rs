@@ -46,8 +46,12 @@ pub enum BackendKind {
     Postgres,
 }
 
-/// Connections per pool opened by [`Store::connect`].
-const SQLITE_CONNECTIONS: u32 = 4;
+/// Connections per pool opened by [`Store::connect`]. SQLite writes one
+/// at a time: two connections let a read run beside the write, and each
+/// more one cost memory (its page cache, a malloc arena for its thread)
+/// and no speed (measured at 1M records: peak 94 → 42 MiB from 4 to 2,
+/// docs/BENCHMARKS.md).
+const SQLITE_CONNECTIONS: u32 = 2;
 const POSTGRES_CONNECTIONS: u32 = 8;
 
 /// How [`Store::connect_with`] opens its pool.
