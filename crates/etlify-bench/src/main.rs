@@ -118,6 +118,7 @@ async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
         "bare_sync_rows",
         "crm_synchronisations",
         "etlify_pending_syncs",
+        "etlify_sync_checkpoints",
     ] {
         exec(pool, &format!("DROP TABLE IF EXISTS {table}")).await?;
     }

@@ -204,11 +204,17 @@ struct Selection {
     /// Every record in scope, not only stale ones (a full reconcile).
     #[arg(long)]
     full: bool,
+    /// Look at every record's sync state, not only at what changed since
+    /// the last run (after deleting sync rows or resetting errors by hand).
+    #[arg(long)]
+    complete: bool,
 }
 
 impl Selection {
     fn options(&self) -> BatchSyncOptions {
-        let mut options = BatchSyncOptions::new().full_reconcile(self.full);
+        let mut options = BatchSyncOptions::new()
+            .full_reconcile(self.full)
+            .complete(self.complete);
         if let Some(crm) = &self.crm {
             options = options.crm(crm);
         }

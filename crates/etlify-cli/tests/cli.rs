@@ -497,6 +497,35 @@ fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
     );
 }
 
+/// A sync row deleted by hand is not seen by a run from the last run's
+/// checkpoint; `sync --complete` looks at every record's sync state.
+#[test]
+fn cli_sync_complete_finds_a_sync_row_deleted_by_hand() {
+    let (dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    let db = dir.path().join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "DELETE FROM crm_synchronisations WHERE resource_type = 'User' AND resource_id = 3",
+        )
+        .execute(store.sqlite_pool().unwrap())
+        .await
+        .unwrap();
+    });
+    let from_checkpoint = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(from_checkpoint["total"], 0, "{from_checkpoint}");
+    let complete = json_of(&etlify(&config, &["sync", "--complete", "--json"]));
+    assert_eq!(complete["total"], 1, "{complete}");
+}
+
 /// `init --from-database` scaffolds one model per application table (not
 /// the sync state's or Rails' own tables), with the gem's dependency on
 /// companies found from `company_id`; a missing database is refused.

@@ -75,8 +75,8 @@ async fn checkpoint_a_run_after_a_complete_one_looks_only_at_what_changed(db: Te
 
     // A sync row deleted by hand shows in no timestamp: a run from the
     // checkpoint does not see it; a touched record it does.
-    delete_sync_row(&db, ids[0]).await;
-    db.touch("users", ids[1]).await;
+    delete_sync_row(&db, ids[1]).await;
+    db.touch("users", ids[2]).await;
     assert_eq!(users_synced(&etlify).await, 1, "only the touched user");
 
     // With no interval, every run reads the whole table and finds it.
@@ -88,10 +88,37 @@ async fn checkpoint_a_run_after_a_complete_one_looks_only_at_what_changed(db: Te
     .await;
     assert_eq!(users_synced(&complete).await, 1, "the user without a row");
     assert!(etlify
-        .sync_row("hubspot", "User", ids[0])
+        .sync_row("hubspot", "User", ids[1])
         .await
         .unwrap()
         .is_some());
+}
+
+async fn checkpoint_a_complete_run_is_there_when_asked_for(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let ids = seed(&db, 3).await;
+    let etlify = engine_with(&db, Arc::new(NullAdapter::new()), Config::default()).await;
+    assert_eq!(users_synced(&etlify).await, 3);
+    delete_sync_row(&db, ids[1]).await;
+    assert_eq!(users_synced(&etlify).await, 0, "from the checkpoint");
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().models(["User"]).complete(true))
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 1);
+}
+
+/// Deleting a CRM's sync rows to sync everything again, or restoring an
+/// older copy of the table, needs no complete check to be noticed.
+async fn checkpoint_sync_rows_deleted_wholesale_read_the_whole_table_again(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 3).await;
+    let etlify = engine_with(&db, Arc::new(NullAdapter::new()), Config::default()).await;
+    assert_eq!(users_synced(&etlify).await, 3);
+    db.exec("DELETE FROM crm_synchronisations WHERE crm_name = 'hubspot'")
+        .await;
+    assert_eq!(users_synced(&etlify).await, 3);
+    assert_eq!(users_synced(&etlify).await, 0);
 }
 
 async fn checkpoint_records_inserted_after_it_are_found_whatever_their_timestamps(db: TestDb) {
@@ -269,6 +296,8 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next(db: Tes
 
 crate::backend_tests!(
     checkpoint_a_run_after_a_complete_one_looks_only_at_what_changed,
+    checkpoint_a_complete_run_is_there_when_asked_for,
+    checkpoint_sync_rows_deleted_wholesale_read_the_whole_table_again,
     checkpoint_records_inserted_after_it_are_found_whatever_their_timestamps,
     checkpoint_failing_records_are_retried_with_no_change,
     checkpoint_resetting_an_error_budget_makes_the_next_run_complete,

@@ -28,6 +28,7 @@ pub struct BatchSyncOptions {
     models: Option<Vec<String>>,
     batch_size: usize,
     full_reconcile: bool,
+    complete: bool,
     plan: FinderPlan,
     progress: Option<Arc<ProgressFn>>,
 }
@@ -68,6 +69,7 @@ impl std::fmt::Debug for BatchSyncOptions {
             .field("models", &self.models)
             .field("batch_size", &self.batch_size)
             .field("full_reconcile", &self.full_reconcile)
+            .field("complete", &self.complete)
             .field("plan", &self.plan)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .finish()
@@ -81,6 +83,7 @@ impl Default for BatchSyncOptions {
             models: None,
             batch_size: DEFAULT_BATCH_SIZE,
             full_reconcile: false,
+            complete: false,
             plan: FinderPlan::default(),
             progress: None,
         }
@@ -120,6 +123,16 @@ impl BatchSyncOptions {
     /// keeps CRM calls to what really changed.
     pub fn full_reconcile(mut self, full: bool) -> Self {
         self.full_reconcile = full;
+        self
+    }
+
+    /// Look at every record's sync state, not only at what changed since
+    /// the last run's checkpoint, as a run does every
+    /// [`Config::complete_check_interval`](crate::Config::complete_check_interval):
+    /// after sync rows were deleted or errors reset by hand. Unlike
+    /// [`BatchSyncOptions::full_reconcile`], only stale records are loaded.
+    pub fn complete(mut self, complete: bool) -> Self {
+        self.complete = complete;
         self
     }
 
@@ -274,7 +287,8 @@ pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
     for (resource_type, crms) in selection(ctx, options)? {
         for crm_name in crms {
             let pages = options.pages(ctx, crm_name, resource_type)?;
-            let (mut pages, _) = checkpointing::start(ctx, pages, crm_name, resource_type).await?;
+            let (mut pages, _) =
+                checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
             let mut records = 0;
             while let Some(page) = pages.next_page().await? {
                 records += page.len();
@@ -455,7 +469,8 @@ async fn sync_pages(
         return Ok(());
     };
     let pages = options.pages(ctx, crm_name, resource_type)?;
-    let (pages, started) = checkpointing::start(ctx, pages, crm_name, resource_type).await?;
+    let (pages, started) =
+        checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });

@@ -5,59 +5,66 @@
 //! change is visible (`Store::changes_visible_through`, with the commit
 //! margin, as `last_synced_at` is taken: SPEC X-1) and the table's highest
 //! id. With a checkpoint of the same finder queries and a complete run
-//! less than `Config::complete_check_interval` ago, it looks only at what
-//! changed since ([`Reach::SinceCheckpoint`]); otherwise it reads the whole
-//! table ([`Reach::Complete`]). Either way, a run that went to the end
+//! less than `Config::complete_check_interval` ago, and the same lowest id
+//! with a sync row as when it was saved (sync rows deleted wholesale read
+//! the whole table again), it looks only at what changed since
+//! (`Reach::SinceCheckpoint`); otherwise it reads the whole table
+//! (`Reach::Complete`). Either way, a run that went to the end
 //! saves those two values as the next run's checkpoint. A run cut short
 //! saves nothing: the next one starts from the same place.
 
 use chrono::Duration as TimeDelta;
+use sea_query::SelectStatement;
 
 use super::pages::StaleIds;
 use crate::context::Context;
 use crate::error::Result;
 use crate::id::ResourceId;
 use crate::store::checkpoint::{self, Checkpoint};
+use crate::store::Store;
 
 /// A started run: the checkpoint it leaves if it goes to the end.
 #[derive(Debug)]
 pub(crate) struct Started {
     crm_name: String,
     resource_type: String,
+    lowest_synced_id: SelectStatement,
     next: Checkpoint,
 }
 
 /// Decides how far back `pages` looks and returns them with the run's
-/// checkpoint-to-be.
+/// checkpoint-to-be. `complete` asks for a complete run whatever the
+/// checkpoint.
 pub(crate) async fn start<'a>(
     ctx: &'a Context,
     pages: StaleIds<'a>,
     crm_name: &str,
     resource_type: &str,
+    complete: bool,
 ) -> Result<(StaleIds<'a>, Started)> {
     let store = ctx.store();
     let config = ctx.catalog().config();
     let at = store
         .changes_visible_through(config.get_commit_margin())
         .await?;
-    let highest: Vec<(Option<i64>,)> = {
-        let (sql, values) = store.build(&pages.finder().highest_id());
-        store.fetch_all(sql, values).await?
-    };
-    let ids_through = highest
-        .into_iter()
-        .next()
-        .and_then(|(id,)| id)
-        .map(ResourceId::new);
+    let ids_through = one_id(store, &pages.finder().highest_id()).await?;
+    let lowest_synced_id = pages.finder().lowest_synced_id();
     let finder = pages.finder().fingerprint();
     let previous = checkpoint::load(store, crm_name, resource_type).await?;
     let interval =
         TimeDelta::from_std(config.get_complete_check_interval()).unwrap_or(TimeDelta::MAX);
-    let usable = previous.filter(|previous| {
-        pages.can_start_since()
-            && previous.finder == finder
-            && at.signed_duration_since(previous.complete_at) < interval
-    });
+    let usable = match previous {
+        Some(previous)
+            if !complete
+                && pages.can_start_since()
+                && previous.finder == finder
+                && at.signed_duration_since(previous.complete_at) < interval
+                && one_id(store, &lowest_synced_id).await? == previous.lowest_synced_id =>
+        {
+            Some(previous)
+        }
+        _ => None,
+    };
     let (pages, complete_at) = match usable {
         Some(previous) => {
             tracing::debug!(
@@ -76,10 +83,12 @@ pub(crate) async fn start<'a>(
     let started = Started {
         crm_name: crm_name.to_owned(),
         resource_type: resource_type.to_owned(),
+        lowest_synced_id,
         next: Checkpoint {
             finder,
             changes_through: at,
             ids_through,
+            lowest_synced_id: None,
             complete_at,
         },
     };
@@ -88,7 +97,20 @@ pub(crate) async fn start<'a>(
 
 impl Started {
     /// Saves the checkpoint: call once the run went to the end.
-    pub(crate) async fn finish(self, ctx: &Context) -> Result<()> {
-        checkpoint::save(ctx.store(), &self.crm_name, &self.resource_type, &self.next).await
+    pub(crate) async fn finish(mut self, ctx: &Context) -> Result<()> {
+        let store = ctx.store();
+        self.next.lowest_synced_id = one_id(store, &self.lowest_synced_id).await?;
+        checkpoint::save(store, &self.crm_name, &self.resource_type, &self.next).await
     }
+}
+
+/// The id a one-value query (`MAX`, `MIN`) returns, if any.
+async fn one_id(store: &Store, statement: &SelectStatement) -> Result<Option<ResourceId>> {
+    let (sql, values) = store.build(statement);
+    let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|(id,)| id)
+        .map(ResourceId::new))
 }

@@ -512,6 +512,18 @@ impl<'a> FinderSql<'a> {
         select
     }
 
+    /// The lowest id with a sync row (a checkpoint's `lowest_synced_id`):
+    /// one seek of the resource index.
+    pub(crate) fn lowest_synced_id(&self) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(Expr::expr(col(SYNC, "resource_id").min()).cast_as("bigint"))
+            .from_as(Cs::Table, Alias::new(SYNC))
+            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()));
+        select
+    }
+
     /// A short fingerprint of what these queries select (scope, STI,
     /// dependencies, error budget, CRM): a checkpoint taken with other
     /// queries is not used.

@@ -6,7 +6,10 @@
 //! every record with an id up to `ids_through` was seen by a run that went
 //! to the end. `complete_at` is when the last run that read the whole table
 //! began; `finder` fingerprints the finder's SQL, so a changed definition
-//! (scope, dependencies, error budget) starts from a complete run again.
+//! (scope, dependencies, error budget) starts from a complete run again;
+//! `lowest_synced_id` is the lowest id with a sync row when the run ended,
+//! so sync rows deleted wholesale (a truncated or restored table, a CRM's
+//! rows deleted to sync it again) do too.
 
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
 
@@ -22,6 +25,7 @@ enum EtlifySyncCheckpoints {
     Finder,
     ChangesThrough,
     IdsThrough,
+    LowestSyncedId,
     CompleteAt,
 }
 
@@ -37,6 +41,8 @@ pub(crate) struct Checkpoint {
     /// Records with an id at or below this were seen (`None`: the table
     /// was empty).
     pub ids_through: Option<ResourceId>,
+    /// The lowest id with a sync row when the run ended.
+    pub lowest_synced_id: Option<ResourceId>,
     /// When the last complete run (one that read every record) began.
     pub complete_at: Timestamp,
 }
@@ -53,25 +59,24 @@ pub(crate) async fn load(
             Cp::Finder,
             Cp::ChangesThrough,
             Cp::IdsThrough,
+            Cp::LowestSyncedId,
             Cp::CompleteAt,
         ])
         .from(Cp::Table)
         .and_where(Expr::col(Cp::CrmName).eq(crm_name))
         .and_where(Expr::col(Cp::ResourceType).eq(resource_type));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(String, Timestamp, Option<i64>, Timestamp)> =
+    let rows: Vec<(String, Timestamp, Option<i64>, Option<i64>, Timestamp)> =
         store.fetch_all(sql, values).await?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .map(
-            |(finder, changes_through, ids_through, complete_at)| Checkpoint {
-                finder,
-                changes_through,
-                ids_through: ids_through.map(ResourceId::new),
-                complete_at,
-            },
-        ))
+    Ok(rows.into_iter().next().map(
+        |(finder, changes_through, ids_through, lowest_synced_id, complete_at)| Checkpoint {
+            finder,
+            changes_through,
+            ids_through: ids_through.map(ResourceId::new),
+            lowest_synced_id: lowest_synced_id.map(ResourceId::new),
+            complete_at,
+        },
+    ))
 }
 
 /// Records `checkpoint` for `(crm_name, resource_type)`, replacing the
@@ -92,6 +97,7 @@ pub(crate) async fn save(
             Cp::Finder,
             Cp::ChangesThrough,
             Cp::IdsThrough,
+            Cp::LowestSyncedId,
             Cp::CompleteAt,
         ])
         .values([
@@ -100,9 +106,10 @@ pub(crate) async fn save(
             Expr::val(checkpoint.finder.as_str()),
             Expr::val(dialect.timestamp_value(checkpoint.changes_through)),
             Expr::val(checkpoint.ids_through.map(ResourceId::get)),
+            Expr::val(checkpoint.lowest_synced_id.map(ResourceId::get)),
             Expr::val(dialect.timestamp_value(checkpoint.complete_at)),
         ])
-        // Internal invariant: six values for six columns.
+        // Internal invariant: seven values for seven columns.
         .expect("values match the column list")
         .on_conflict(
             OnConflict::columns([Cp::CrmName, Cp::ResourceType])
@@ -110,6 +117,7 @@ pub(crate) async fn save(
                     Cp::Finder,
                     Cp::ChangesThrough,
                     Cp::IdsThrough,
+                    Cp::LowestSyncedId,
                     Cp::CompleteAt,
                 ])
                 .to_owned(),

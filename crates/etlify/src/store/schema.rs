@@ -63,6 +63,7 @@ const CHECKPOINT_COLUMNS: &[&str] = &[
     "finder",
     "changes_through",
     "ids_through",
+    "lowest_synced_id",
     "complete_at",
 ];
 

@@ -84,6 +84,7 @@ const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_chec
   "finder" varchar NOT NULL,
   "changes_through" timestamp(6) without time zone NOT NULL,
   "ids_through" bigint,
+  "lowest_synced_id" bigint,
   "complete_at" timestamp(6) without time zone NOT NULL,
   PRIMARY KEY ("crm_name", "resource_type"))"#;
 

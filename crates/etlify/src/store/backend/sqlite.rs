@@ -89,6 +89,7 @@ const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_chec
   "finder" varchar NOT NULL,
   "changes_through" datetime(6) NOT NULL,
   "ids_through" bigint,
+  "lowest_synced_id" bigint,
   "complete_at" datetime(6) NOT NULL,
   PRIMARY KEY ("crm_name", "resource_type")) WITHOUT ROWID"#;
 
