@@ -418,7 +418,7 @@ impl<'a> FinderSql<'a> {
             .expr(Expr::Case(Box::new(stale)).cast_as("bigint"))
             .from(Alias::new(self.table()))
             .join_as(join, Cs::Table, Alias::new(SYNC), self.sync_join(None))
-            .and_where(self.pk().is_in(candidates.iter().map(|id| id.get())));
+            .and_where(self.dialect.id_in(self.pk(), candidates));
         self.restrict(&mut select, self.table());
         select.order_by_expr(self.pk(), Order::Asc);
         select

@@ -325,10 +325,10 @@ impl Store {
         select
             .column(Asterisk)
             .from(Alias::new(PAYLOAD_ALIAS))
-            .and_where(
-                Expr::col((Alias::new(PAYLOAD_ALIAS), Alias::new(key_column)))
-                    .is_in(ids.iter().map(|id| id.get())),
-            );
+            .and_where(self.dialect().id_in(
+                Expr::col((Alias::new(PAYLOAD_ALIAS), Alias::new(key_column))),
+                ids,
+            ));
         let (filter, values) = self.build(&select);
         // The alias is a constant; `sql` is the user's own query, run as written.
         (

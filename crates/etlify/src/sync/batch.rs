@@ -77,6 +77,9 @@ pub(crate) struct Page<'a> {
     resource_type: &'a str,
     /// Records in the page (for progress).
     pub(crate) records: usize,
+    /// Records of the page to send that had no sync row yet: the rows the
+    /// page adds to the sync table (for its statistics).
+    pub(crate) new_rows: usize,
     read_at: Timestamp,
     ready: Vec<Ready>,
     /// Records sharing an id value with an earlier one: sent one by one
@@ -93,6 +96,7 @@ struct PageState {
     stats: BatchStats,
     in_sync: Vec<ResourceId>,
     buffered: Vec<MissingDependency>,
+    new_rows: usize,
 }
 
 impl<'a> BatchSynchronizer<'a> {
@@ -164,6 +168,7 @@ pub(crate) async fn prepare<'a>(
             crm_name,
             resource_type,
             records: ids.len(),
+            new_rows: state.new_rows,
             read_at,
             ready,
             later,
@@ -272,6 +277,7 @@ async fn decide(
             .into_iter()
             .map(|row| (row.resource_id, row))
             .collect();
+    out.new_rows = candidate_ids.len() - rows.len();
     let digest_strategy = ctx.catalog().config().get_digest_strategy();
     let mut ready = Vec::new();
     for (id, payload) in candidates {
@@ -412,6 +418,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<BatchStats> {
         mut stats,
         in_sync,
         buffered,
+        ..
     } = std::mem::take(
         &mut *page
             .state
