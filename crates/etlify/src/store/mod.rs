@@ -21,7 +21,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_query::{Alias, Asterisk, Expr, Query};
 use sea_query_sqlx::SqlxValues;
 use sqlx::{PgPool, SqlitePool};
 
