@@ -30,6 +30,23 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Runs `statements` on the copied fixture's `app.sqlite3` in `dir`.
+fn exec_on_app_db(dir: &Path, statements: &[&str]) {
+    let db = dir.join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(*sql))
+                .execute(store.sqlite_pool().unwrap())
+                .await
+                .unwrap();
+        }
+    });
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../etlify/tests/fixtures")
@@ -464,20 +481,13 @@ fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
     // The gem's rows have no field digests: a full reconcile fills them
     // (for unchanged records, without sending anything).
     assert!(etlify(&config, &["sync", "--full"]).status.success());
-    let db = dir.path().join("app.sqlite3");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let pool = store.sqlite_pool().unwrap();
-        for sql in [
+    exec_on_app_db(
+        dir.path(),
+        &[
             "UPDATE users SET full_name = 'Renamed Person', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 3",
             "UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 4",
-        ] {
-            sqlx::query(sql).execute(pool).await.unwrap();
-        }
-    });
+        ],
+    );
     let output = etlify(&config, &["plan", "--diff"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
@@ -507,19 +517,10 @@ fn cli_sync_complete_finds_a_sync_row_deleted_by_hand() {
     );
     assert!(etlify(&config, &["migrate"]).status.success());
     assert!(etlify(&config, &["sync"]).status.success());
-    let db = dir.path().join("app.sqlite3");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        sqlx::query(
-            "DELETE FROM crm_synchronisations WHERE resource_type = 'User' AND resource_id = 3",
-        )
-        .execute(store.sqlite_pool().unwrap())
-        .await
-        .unwrap();
-    });
+    exec_on_app_db(
+        dir.path(),
+        &["DELETE FROM crm_synchronisations WHERE resource_type = 'User' AND resource_id = 3"],
+    );
     let from_checkpoint = json_of(&etlify(&config, &["sync", "--json"]));
     assert_eq!(from_checkpoint["total"], 0, "{from_checkpoint}");
     let complete = json_of(&etlify(&config, &["sync", "--complete", "--json"]));
@@ -588,17 +589,10 @@ fn cli_status_errors_and_errors_reset() {
         r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
     );
     assert!(etlify(&config, &["migrate"]).status.success());
-    let db = dir.path().join("app.sqlite3");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let store = etlify::Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query(
-            "UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1",
-        )
-        .execute(store.sqlite_pool().unwrap())
-        .await
-        .unwrap();
-    });
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1"],
+    );
     let status = json_of(&etlify(&config, &["status", "--json"]));
     assert_eq!(status[0]["model"], "User");
     assert_eq!(status[0]["over_budget"], 1);

@@ -47,6 +47,16 @@ pub(crate) struct Checkpoint {
     pub complete_at: Timestamp,
 }
 
+/// A row of the table, as stored.
+#[derive(sqlx::FromRow)]
+struct CheckpointRow {
+    finder: String,
+    changes_through: Timestamp,
+    ids_through: Option<i64>,
+    lowest_synced_id: Option<i64>,
+    complete_at: Timestamp,
+}
+
 /// The checkpoint of `(crm_name, resource_type)`, if a run left one.
 pub(crate) async fn load(
     store: &Store,
@@ -66,17 +76,14 @@ pub(crate) async fn load(
         .and_where(Expr::col(Cp::CrmName).eq(crm_name))
         .and_where(Expr::col(Cp::ResourceType).eq(resource_type));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(String, Timestamp, Option<i64>, Option<i64>, Timestamp)> =
-        store.fetch_all(sql, values).await?;
-    Ok(rows.into_iter().next().map(
-        |(finder, changes_through, ids_through, lowest_synced_id, complete_at)| Checkpoint {
-            finder,
-            changes_through,
-            ids_through: ids_through.map(ResourceId::new),
-            lowest_synced_id: lowest_synced_id.map(ResourceId::new),
-            complete_at,
-        },
-    ))
+    let rows: Vec<CheckpointRow> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().map(|row| Checkpoint {
+        finder: row.finder,
+        changes_through: row.changes_through,
+        ids_through: row.ids_through.map(ResourceId::new),
+        lowest_synced_id: row.lowest_synced_id.map(ResourceId::new),
+        complete_at: row.complete_at,
+    }))
 }
 
 /// Records `checkpoint` for `(crm_name, resource_type)`, replacing the

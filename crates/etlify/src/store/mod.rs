@@ -113,6 +113,14 @@ impl fmt::Debug for Store {
     }
 }
 
+/// `at` moved back by `margin` (unchanged if that is out of range).
+fn before(at: Timestamp, margin: std::time::Duration) -> Timestamp {
+    chrono::Duration::from_std(margin)
+        .ok()
+        .and_then(|margin| at.checked_sub_signed(margin))
+        .unwrap_or(at)
+}
+
 impl Store {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -198,11 +206,7 @@ impl Store {
         &self,
         commit_margin: std::time::Duration,
     ) -> Result<Timestamp> {
-        let at = self.backend.in_sync_as_of().await?;
-        Ok(chrono::Duration::from_std(commit_margin)
-            .ok()
-            .and_then(|margin| at.checked_sub_signed(margin))
-            .unwrap_or(at))
+        Ok(before(self.backend.in_sync_as_of().await?, commit_margin))
     }
 
     /// A time at or before which every change committed (less
@@ -212,11 +216,10 @@ impl Store {
         &self,
         commit_margin: std::time::Duration,
     ) -> Result<Timestamp> {
-        let at = self.backend.changes_visible_through().await?;
-        Ok(chrono::Duration::from_std(commit_margin)
-            .ok()
-            .and_then(|margin| at.checked_sub_signed(margin))
-            .unwrap_or(at))
+        Ok(before(
+            self.backend.changes_visible_through().await?,
+            commit_margin,
+        ))
     }
 
     /// The rows of `sql` whose `key_column` is one of `ids`, each as a JSON
