@@ -88,7 +88,9 @@ impl Config {
     /// nothing changed costs a few index seeks whatever the table size. A
     /// complete run also finds what no timestamp shows: a sync row deleted
     /// by hand, a record entering `stale_scope` without being stamped, a
-    /// record inserted with an old id and an old or NULL timestamp.
+    /// record inserted with an old id and an old or NULL timestamp, a row
+    /// stamped with a time older than the last run's start (a clock behind
+    /// the database's by more than the commit margin).
     pub fn complete_check_interval(mut self, interval: Duration) -> Self {
         self.complete_check_interval = interval;
         self
