@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::catalog::{Catalog, Declarations};
 use crate::error::Result;
+use crate::store::rate_window::SharedWindow;
 use crate::store::Store;
 use crate::sync::follow_up::{FollowUp, InlineFollowUp};
 
@@ -27,6 +28,7 @@ impl Context {
     /// Resolves `declarations` against `store` and runs follow-up work inline.
     pub(crate) async fn build(store: Store, declarations: Declarations) -> Result<Self> {
         let catalog = Catalog::build(&store, declarations).await?;
+        share_rate_limits(&store, &catalog).await?;
         Ok(Self::new(
             store,
             Arc::new(catalog),
@@ -57,4 +59,26 @@ impl Context {
     pub(crate) fn follow_up(&self) -> &dyn FollowUp {
         self.follow_up.as_ref()
     }
+}
+
+/// On PostgreSQL, each CRM's limiter counts in a window kept in the
+/// database, shared by every process; on SQLite it stays in the
+/// process.
+async fn share_rate_limits(store: &Store, catalog: &Catalog) -> Result<()> {
+    if store.kind() != crate::store::BackendKind::Postgres {
+        return Ok(());
+    }
+    for crm in catalog.crms().iter() {
+        let Some(limiter) = crm
+            .get_adapter()
+            .rate_limiter_slot()
+            .and_then(|slot| slot.current())
+        else {
+            continue;
+        };
+        let window =
+            SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await?;
+        limiter.share(window);
+    }
+    Ok(())
 }

@@ -8,12 +8,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::error::ConfigError;
+use crate::store::rate_window::SharedWindow;
 
 /// `max_requests` per `period`, both strictly positive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,9 @@ pub struct RateLimiter {
     /// response, seen so far: how late a request may arrive in the CRM's
     /// window after it left.
     latency: Mutex<Option<(Duration, Duration)>>,
+    /// The window every process sharing the database counts in,
+    /// once the engine is built on PostgreSQL.
+    shared: OnceLock<SharedWindow>,
 }
 
 impl fmt::Debug for RateLimiter {
@@ -87,7 +91,19 @@ impl RateLimiter {
             sent: Mutex::new(VecDeque::with_capacity(limit.get_max_requests() as usize)),
             paused_until: Mutex::new(None),
             latency: Mutex::new(None),
+            shared: OnceLock::new(),
         }
+    }
+
+    /// Counts this limiter's requests in `window`, shared with every
+    /// process using the same database (the first window given stays).
+    pub(crate) fn share(&self, window: SharedWindow) {
+        let _ = self.shared.set(window);
+    }
+
+    /// Whether requests are counted in a window shared through the database.
+    pub fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
     }
 
     /// One request took `latency` from sending to its response.
@@ -163,6 +179,32 @@ impl RateLimiter {
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
         }
+        drop(paused);
+        // Every other process waits too.
+        if let (Some(shared), Ok(runtime)) =
+            (self.shared.get(), tokio::runtime::Handle::try_current())
+        {
+            let shared = shared.clone();
+            runtime.spawn(async move {
+                if let Err(error) = shared.pause(delay).await {
+                    tracing::warn!(message = "Sharing a pause of the CRM with other workers failed.", %error);
+                }
+            });
+        }
+    }
+
+    /// Waits out a pause this process knows of.
+    async fn wait_for_local_pause(&self) {
+        loop {
+            let paused = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match paused.filter(|until| *until > Instant::now()) {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => return,
+            }
+        }
     }
 
     /// The configured limit.
@@ -186,6 +228,20 @@ impl RateLimiter {
 
     /// Waits until one more request is allowed, and counts it.
     pub async fn throttle(&self) {
+        if let Some(shared) = self.shared.get() {
+            loop {
+                self.wait_for_local_pause().await;
+                match shared.try_take(self.window()).await {
+                    Ok(None) => return,
+                    // A slot another worker holds for a moment: ask again soon.
+                    Ok(Some(wait)) => tokio::time::sleep(wait.max(Duration::from_millis(2))).await,
+                    Err(error) => {
+                        tracing::warn!(message = "The shared rate window is unreachable; counting in this process only.", %error);
+                        break;
+                    }
+                }
+            }
+        }
         loop {
             let paused = *self
                 .paused_until

@@ -118,6 +118,124 @@ async fn ratelimit_the_crms_remaining_header_slows_down_before_a_429(db: TestDb)
     assert_eq!(log.total, 25);
 }
 
+/// two engines on one PostgreSQL — two pools and two limiters, as
+/// two worker processes have — each allowed the CRM's whole limit: together
+/// they stay within it, as the sandbox counts. Each alone would send its
+/// first ten requests in the same second (twenty in the sandbox's window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x17_workers_sharing_postgres_keep_to_one_window_together() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(db.insert_user(&format!("w{i}@x.io"), None).await);
+    }
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.per_app_max = 10;
+    config.hubspot.rate_limits.per_app_window_ms = 1_000;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    // No id property: one plain create per record, no search.
+    let model = || {
+        Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("deals", "")
+                .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
+        )
+    };
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let store = db.another_store(4).await;
+        let etlify = etlify::Etlify::builder(store)
+            .crm(
+                Crm::new("hubspot", hubspot(&sandbox))
+                    .rate_limit(RateLimit::new(10, Duration::from_secs(1)).unwrap()),
+            )
+            .model(model())
+            .build()
+            .await
+            .unwrap();
+        workers.push(etlify);
+    }
+    let syncs: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (etlify, id) = (workers[i % 2].clone(), *id);
+            tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
+        })
+        .collect();
+    for sync in syncs {
+        assert_eq!(
+            sync.await.unwrap().unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.total, 30);
+    assert_eq!(log.count_status(429), 0);
+    let peak = log
+        .peaks
+        .iter()
+        .filter(|p| p.policy == "hubspot.per_app")
+        .map(|p| p.peak)
+        .max();
+    assert_eq!(
+        peak,
+        Some(10),
+        "both workers together reach the limit, never more"
+    );
+}
+
+/// a pause one worker learns of (the CRM said no request is left in
+/// its window) holds every worker sharing the database, not only that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x17_a_pause_of_the_crm_holds_every_worker() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    let first = db.insert_user("p1@x.io", None).await;
+    let second = db.insert_user("p2@x.io", None).await;
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.per_app_max = 1;
+    config.hubspot.rate_limits.per_app_window_ms = 1_000;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("deals", "")
+            .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
+    );
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        // Each believes it may send 20 per second: only the CRM's answer
+        // says otherwise.
+        let etlify = etlify::Etlify::builder(db.another_store(2).await)
+            .crm(
+                Crm::new("hubspot", hubspot(&sandbox))
+                    .rate_limit(RateLimit::new(20, Duration::from_secs(1)).unwrap()),
+            )
+            .model(model.clone())
+            .build()
+            .await
+            .unwrap();
+        workers.push(etlify);
+    }
+    assert_eq!(
+        workers[0].sync("hubspot", "User", first).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        workers[1].sync("hubspot", "User", second).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    let log = sandbox.admin().request_log();
+    let arrivals: Vec<(u64, Option<u16>)> =
+        log.recent.iter().map(|r| (r.at_ms, r.status)).collect();
+    assert_eq!(
+        log.count_status(429),
+        0,
+        "the second worker waited: {arrivals:?}"
+    );
+    assert_eq!(log.total, 2, "{arrivals:?}");
+}
+
 crate::backend_tests!(
     ratelimit_hubspot_searches_keep_to_their_own_budget,
     ratelimit_the_crms_remaining_header_slows_down_before_a_429,

@@ -13,6 +13,7 @@ pub(crate) mod json_value;
 pub(crate) mod lease;
 pub(crate) mod lock;
 pub(crate) mod pending;
+pub(crate) mod rate_window;
 pub(crate) mod record_lease;
 pub mod schema;
 pub(crate) mod sync_rows;

@@ -26,6 +26,8 @@ pub const LEASE_TABLE: &str = "etlify_leases";
 pub const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
 /// Table of batch-run checkpoints: where the next run starts looking.
 pub const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
+/// Table of the send times of each CRM's last requests, shared by workers.
+pub const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
@@ -67,6 +69,8 @@ const CHECKPOINT_COLUMNS: &[&str] = &[
     "complete_at",
 ];
 
+const RATE_SLOT_COLUMNS: &[&str] = &["crm_name", "slot", "sent_at"];
+
 const PENDING_COLUMNS: &[&str] = &[
     "id",
     "dependent_type",
@@ -103,6 +107,7 @@ enum Step {
     CreateLeaseTable,
     CreateRecordLeaseTable,
     CreateCheckpointTable,
+    CreateRateSlotTable,
     AddErrorCount,
     AddCrmName,
     AddFieldDigests,
@@ -118,12 +123,13 @@ enum Step {
     CreateErrorRowsIndex,
 }
 
-const ALL_STEPS: [Step; 17] = [
+const ALL_STEPS: [Step; 18] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
     Step::CreateRecordLeaseTable,
     Step::CreateCheckpointTable,
+    Step::CreateRateSlotTable,
     Step::AddErrorCount,
     Step::AddCrmName,
     Step::AddFieldDigests,
@@ -147,6 +153,7 @@ impl Step {
             Step::CreateLeaseTable => "create_table:etlify_leases",
             Step::CreateRecordLeaseTable => "create_table:etlify_record_leases",
             Step::CreateCheckpointTable => "create_table:etlify_sync_checkpoints",
+            Step::CreateRateSlotTable => "create_table:etlify_rate_slots",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
             Step::AddFieldDigests => "add_column:crm_synchronisations.field_digests",
@@ -181,6 +188,7 @@ impl Step {
             Step::CreateLeaseTable => store.dialect().create_table(StateTable::Leases),
             Step::CreateRecordLeaseTable => store.dialect().create_table(StateTable::RecordLeases),
             Step::CreateCheckpointTable => store.dialect().create_table(StateTable::Checkpoints),
+            Step::CreateRateSlotTable => store.dialect().create_table(StateTable::RateSlots),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -232,6 +240,7 @@ impl Step {
             Step::CreateLeaseTable => r#"DROP TABLE IF EXISTS "etlify_leases""#,
             Step::CreateRecordLeaseTable => r#"DROP TABLE IF EXISTS "etlify_record_leases""#,
             Step::CreateCheckpointTable => r#"DROP TABLE IF EXISTS "etlify_sync_checkpoints""#,
+            Step::CreateRateSlotTable => r#"DROP TABLE IF EXISTS "etlify_rate_slots""#,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
@@ -445,6 +454,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (LEASE_TABLE, Step::CreateLeaseTable),
         (RECORD_LEASE_TABLE, Step::CreateRecordLeaseTable),
         (CHECKPOINT_TABLE, Step::CreateCheckpointTable),
+        (RATE_SLOT_TABLE, Step::CreateRateSlotTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -649,6 +659,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         (LEASE_TABLE, LEASE_COLUMNS),
         (RECORD_LEASE_TABLE, RECORD_LEASE_COLUMNS),
         (CHECKPOINT_TABLE, CHECKPOINT_COLUMNS),
+        (RATE_SLOT_TABLE, RATE_SLOT_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),

@@ -73,6 +73,8 @@ pub(crate) enum StateTable {
     RecordLeases,
     /// `etlify_sync_checkpoints`.
     Checkpoints,
+    /// `etlify_rate_slots`.
+    RateSlots,
 }
 
 /// What differs in SQL text between backends; needs no connection.
@@ -129,6 +131,22 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// A time at or before which every change is committed and visible to
     /// reads that start now: the checkpoint of a batch run (`checkpoint.rs`).
     async fn changes_visible_through(&self) -> Result<Timestamp>;
+
+    /// Gives `crm_name` exactly `max_requests` send slots (and its pause
+    /// slot) in `etlify_rate_slots`.
+    async fn size_rate_slots(&self, crm_name: &str, max_requests: u32) -> Result<()>;
+
+    /// Takes the slot of `crm_name` whose send left `window` ago, by the
+    /// database's clock: `None` when taken (the request may go), else how
+    /// long until one may be free (a pause, or the oldest send's window).
+    async fn take_rate_slot(
+        &self,
+        crm_name: &str,
+        window: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>>;
+
+    /// No slot of `crm_name` is taken for `delay` from now (a 429's delay).
+    async fn pause_rate_slots(&self, crm_name: &str, delay: std::time::Duration) -> Result<()>;
 
     /// Column names of `table` in order, or `None` when it does not exist.
     async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>>;

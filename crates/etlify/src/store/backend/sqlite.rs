@@ -82,6 +82,15 @@ const CREATE_RECORD_LEASES: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_record_
   "expires_at" datetime(6) NOT NULL,
   PRIMARY KEY ("crm_name", "resource_type", "first_id", "last_id")) WITHOUT ROWID"#;
 
+/// The send times of a CRM's last requests, shared by every process
+/// (`store/rate_window.rs`): slots `0..max_requests`, and slot -1 holding
+/// the end of a pause.
+const CREATE_RATE_SLOTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_rate_slots" (
+  "crm_name" varchar NOT NULL,
+  "slot" integer NOT NULL,
+  "sent_at" datetime(6) NOT NULL,
+  PRIMARY KEY ("crm_name", "slot")) WITHOUT ROWID"#;
+
 /// One row per (CRM, model): where its next batch run starts looking.
 const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_checkpoints" (
   "crm_name" varchar NOT NULL,
@@ -157,6 +166,7 @@ impl Dialect for SqliteDialect {
             StateTable::Leases => CREATE_LEASES,
             StateTable::RecordLeases => CREATE_RECORD_LEASES,
             StateTable::Checkpoints => CREATE_CHECKPOINTS,
+            StateTable::RateSlots => CREATE_RATE_SLOTS,
         }
     }
 
@@ -223,6 +233,18 @@ impl Backend for SqliteBackend {
         let now = Utc::now().naive_utc();
         let micros = now.nanosecond() / 1_000 * 1_000;
         Ok(now.with_nanosecond(micros).unwrap_or(now))
+    }
+
+    async fn size_rate_slots(&self, _crm_name: &str, _max_requests: u32) -> Result<()> {
+        Err(shared_limits_need_postgres())
+    }
+
+    async fn take_rate_slot(&self, _crm_name: &str, _window: Duration) -> Result<Option<Duration>> {
+        Err(shared_limits_need_postgres())
+    }
+
+    async fn pause_rate_slots(&self, _crm_name: &str, _delay: Duration) -> Result<()> {
+        Err(shared_limits_need_postgres())
     }
 
     async fn changes_visible_through(&self) -> Result<Timestamp> {
@@ -532,4 +554,12 @@ pub(super) fn decode_keyed<T: FromAnyRow>(
             ))
         })
         .collect()
+}
+
+/// Rate limits shared through the database are PostgreSQL's (workers on
+/// SQLite are one process: its in-process limiter is shared already).
+fn shared_limits_need_postgres() -> crate::error::Error {
+    crate::error::Error::Schema(
+        "a rate limit shared by several processes needs PostgreSQL; on SQLite the limit is kept in the process".into(),
+    )
 }

@@ -1,0 +1,54 @@
+//! A CRM's rate window kept in the database (`etlify_rate_slots`), so that
+//! every worker process sharing it stays within the CRM's limit together
+//! (SPEC X-17).
+//!
+//! The window is a ring of `max_requests` slots, each holding the send
+//! time of one of the CRM's last requests by the database's clock. A
+//! request takes the slot whose send left the window (the oldest), and
+//! stamps it: never more than `max_requests` sends in any window, whatever
+//! the number of processes. Slot -1 holds the end of a pause (a 429 with a
+//! delay), which every process then waits for. PostgreSQL only: on SQLite
+//! the workers are one process, whose limiter is shared already.
+
+use std::time::Duration;
+
+use super::Store;
+use crate::error::Result;
+
+/// One CRM's window in the database.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedWindow {
+    store: Store,
+    crm_name: String,
+}
+
+impl SharedWindow {
+    /// The window of `crm_name`, sized for `max_requests`.
+    pub(crate) async fn open(store: &Store, crm_name: &str, max_requests: u32) -> Result<Self> {
+        store
+            .backend()
+            .size_rate_slots(crm_name, max_requests)
+            .await?;
+        Ok(Self {
+            store: store.clone(),
+            crm_name: crm_name.to_owned(),
+        })
+    }
+
+    /// Takes a slot for one request: `None` when taken, else how long to
+    /// wait before asking again.
+    pub(crate) async fn try_take(&self, window: Duration) -> Result<Option<Duration>> {
+        self.store
+            .backend()
+            .take_rate_slot(&self.crm_name, window)
+            .await
+    }
+
+    /// No process sends for `delay`.
+    pub(crate) async fn pause(&self, delay: Duration) -> Result<()> {
+        self.store
+            .backend()
+            .pause_rate_slots(&self.crm_name, delay)
+            .await
+    }
+}
