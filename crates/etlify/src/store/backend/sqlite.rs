@@ -155,7 +155,16 @@ impl Dialect for SqliteDialect {
     }
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
-        column.is_in(ids.iter().map(|id| id.get()))
+        // One JSON array parameter instead of one per id.
+        let list = ids
+            .iter()
+            .map(|id| id.get().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        Expr::cust_with_exprs(
+            "? IN (SELECT value FROM json_each(?))",
+            [column, Expr::val(format!("[{list}]"))],
+        )
     }
 
     fn create_table(&self, table: StateTable) -> &'static str {
