@@ -28,7 +28,7 @@ impl Context {
     /// Resolves `declarations` against `store` and runs follow-up work inline.
     pub(crate) async fn build(store: Store, declarations: Declarations) -> Result<Self> {
         let catalog = Catalog::build(&store, declarations).await?;
-        share_rate_limits(&store, &catalog).await?;
+        share_rate_limits(&store, &catalog).await;
         Ok(Self::new(
             store,
             Arc::new(catalog),
@@ -64,9 +64,9 @@ impl Context {
 /// On PostgreSQL, each CRM's limiter counts in a window kept in the
 /// database, shared by every process; on SQLite it stays in the
 /// process.
-async fn share_rate_limits(store: &Store, catalog: &Catalog) -> Result<()> {
+async fn share_rate_limits(store: &Store, catalog: &Catalog) {
     if store.kind() != crate::store::BackendKind::Postgres {
-        return Ok(());
+        return;
     }
     for crm in catalog.crms().iter() {
         let Some(limiter) = crm
@@ -76,9 +76,15 @@ async fn share_rate_limits(store: &Store, catalog: &Catalog) -> Result<()> {
         else {
             continue;
         };
-        let window =
-            SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await?;
-        limiter.share(window);
+        match SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await {
+            Ok(window) => limiter.share(window),
+            // A read-only role (a replica for `status`) cannot write the
+            // slots; such a process sends nothing to the CRM anyway.
+            Err(error) => tracing::warn!(
+                message = "The CRM's rate window cannot be shared through the database; this process counts its own requests only.",
+                crm = crm.get_name(),
+                %error
+            ),
+        }
     }
-    Ok(())
 }
