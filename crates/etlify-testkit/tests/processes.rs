@@ -24,7 +24,12 @@ struct Database {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// A database of [`USERS`] users.
 async fn database(postgres: bool) -> Database {
+    database_of(postgres, USERS).await
+}
+
+async fn database_of(postgres: bool, users: usize) -> Database {
     let (url, dir, ts, pk) = if postgres {
         let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
             "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
@@ -66,7 +71,7 @@ async fn database(postgres: bool) -> Database {
         ),
         format!(
             "INSERT INTO users (email, full_name, created_at, updated_at) \
-             WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < {USERS}) \
+             WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < {users}) \
              SELECT 'user' || n || '@example.com', 'User ' || n, {now}, {now} FROM numbers"
         ),
     ];
@@ -159,6 +164,44 @@ async fn two_processes_never_run_one_crm_twice(postgres: bool) {
     assert_eq!(sent_twice, 0, "no record sent by both processes");
 }
 
+/// X-17: two processes on one PostgreSQL, each allowed the CRM's whole
+/// limit (8 requests per second, below what one process sends) and each
+/// syncing half of the records (a search and a create each): together
+/// they stay within one window of the CRM, as the sandbox counts, and
+/// none is refused.
+async fn x17_two_processes_keep_to_one_rate_window() {
+    const RECORDS: usize = 30;
+    const PER_SECOND: usize = 8;
+    let db = database_of(true, RECORDS).await;
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.search_max = 100_000;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let modes = (0..2)
+        .map(|k| vec![format!("records:{k}/2"), PER_SECOND.to_string()])
+        .collect();
+    let reports = run_processes_with(&db, &sandbox, modes).await;
+    let synced: u64 = reports.iter().map(|r| r["synced"].as_u64().unwrap()).sum();
+    assert_eq!(synced, RECORDS as u64, "{reports:?}");
+    // Every request (searches and creates) counts against the CRM's limit.
+    let log = sandbox.admin().request_log();
+    let arrivals: Vec<u64> = log.recent.iter().map(|r| r.at_ms).collect();
+    assert_eq!(arrivals.len() as u64, log.total, "every request logged");
+    let peak = arrivals
+        .iter()
+        .map(|start| {
+            arrivals
+                .iter()
+                .filter(|at| **at >= *start && **at < start + 1_000)
+                .count()
+        })
+        .max();
+    assert_eq!(
+        peak,
+        Some(PER_SECOND),
+        "both processes together reach the limit in a second, never more: {arrivals:?}"
+    );
+}
+
 /// Runs `processes` sync processes at once against `sandbox` (in this
 /// process; the children only need its address) and returns their reports.
 async fn run_processes(
@@ -167,17 +210,28 @@ async fn run_processes(
     mode: &str,
     processes: usize,
 ) -> Vec<serde_json::Value> {
+    let modes = vec![vec![mode.to_owned()]; processes];
+    run_processes_with(db, sandbox, modes).await
+}
+
+/// Runs one process per entry of `extra_args` (its mode and options).
+async fn run_processes_with(
+    db: &Database,
+    sandbox: &RunningSandbox,
+    extra_args: Vec<Vec<String>>,
+) -> Vec<serde_json::Value> {
     let args = [
         db.url.clone(),
         sandbox.hubspot_base_url(),
         DEFAULT_HUBSPOT_TOKEN.to_owned(),
-        mode.to_owned(),
     ];
     let outputs = tokio::task::spawn_blocking(move || {
-        let children: Vec<_> = (0..processes)
-            .map(|_| {
+        let children: Vec<_> = extra_args
+            .iter()
+            .map(|extra| {
                 Command::new(env!("CARGO_BIN_EXE_etlify-sync-process"))
                     .args(&args)
+                    .args(extra)
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
@@ -215,5 +269,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn g10_two_processes_never_run_one_crm_twice() {
         super::two_processes_never_run_one_crm_twice(true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn x17_two_processes_on_one_postgres_keep_to_one_rate_window() {
+        super::x17_two_processes_keep_to_one_rate_window().await;
     }
 }
