@@ -9,6 +9,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The binding of the gem fixtures' users: the gem's payload, as SQL.
+const USERS_BINDING: &str = r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#;
+
 fn etlify(config: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_etlify"))
         .arg("--config")
@@ -139,7 +142,7 @@ fn cli_interop_rails_gem_synced_plan_and_sync_report_the_expected_counts() {
     takes_over(
         "rails-gem-synced.sqlite3",
         "rails-gem-synced.expect.json",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
+        USERS_BINDING,
     );
 }
 
@@ -163,10 +166,7 @@ types = { preferences = "json", tags = "json" }"#,
 /// database the gem created, then `migrate --revert` gives its schema back.
 #[test]
 fn g25_g26_one_record_by_hand_and_a_reverted_migration() {
-    let (_dir, config) = gem_copy(
-        "rails-gem-synced.sqlite3",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
-    );
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
     assert!(etlify(&config, &["migrate"]).status.success());
     let one = json_of(&etlify(
         &config,
@@ -193,10 +193,7 @@ fn g25_g26_one_record_by_hand_and_a_reverted_migration() {
 
 #[test]
 fn cli_sync_record_and_crms_report_what_they_did() {
-    let (_dir, config) = gem_copy(
-        "rails-gem-synced.sqlite3",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
-    );
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
     assert!(etlify(&config, &["migrate"]).status.success());
     let changed = expected("rails-gem-synced.expect.json")["changed_ids"][0]
         .as_i64()
@@ -473,10 +470,7 @@ fn cli_init_writes_a_starter_configuration_once() {
 /// Rows the gem wrote get their field digests from a full reconcile.
 #[test]
 fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
-    let (dir, config) = gem_copy(
-        "rails-gem-synced.sqlite3",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
-    );
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
     assert!(etlify(&config, &["migrate"]).status.success());
     // The gem's rows have no field digests: a full reconcile fills them
     // (for unchanged records, without sending anything).
@@ -511,10 +505,7 @@ fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]
 fn cli_sync_complete_finds_a_sync_row_deleted_by_hand() {
-    let (dir, config) = gem_copy(
-        "rails-gem-synced.sqlite3",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
-    );
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
     assert!(etlify(&config, &["migrate"]).status.success());
     assert!(etlify(&config, &["sync"]).status.success());
     exec_on_app_db(
@@ -584,10 +575,7 @@ fn cli_init_from_the_database_scaffolds_a_model_per_application_table() {
 /// clears the budget of failing ones.
 #[test]
 fn cli_status_errors_and_errors_reset() {
-    let (dir, config) = gem_copy(
-        "rails-gem-synced.sqlite3",
-        r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#,
-    );
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
     assert!(etlify(&config, &["migrate"]).status.success());
     exec_on_app_db(
         dir.path(),

@@ -30,6 +30,34 @@ fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
     )
 }
 
+/// Syncs every record of `ids` at once, spread over `engines` in turn;
+/// each must end synced.
+async fn sync_all_at_once(engines: &[etlify::Etlify], ids: &[i64]) {
+    let syncs: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (etlify, id) = (engines[i % engines.len()].clone(), *id);
+            tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
+        })
+        .collect();
+    for sync in syncs {
+        assert_eq!(
+            sync.await.unwrap().unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+}
+
+/// The sandbox's highest count in one window of the limit `policy`.
+fn peak(log: &etlify_sandbox::RequestLogSnapshot, policy: &str) -> Option<u64> {
+    log.peaks
+        .iter()
+        .filter(|p| p.policy == policy)
+        .map(|p| p.peak)
+        .max()
+}
+
 /// 12 per-record syncs at once, each a search then a create: the searches
 /// keep to HubSpot's 5 per second (their own budget, beside the app's
 /// window), so the sandbox answers no 429.
@@ -47,27 +75,10 @@ async fn ratelimit_hubspot_searches_keep_to_their_own_budget(db: TestDb) {
         vec![user_model(&["hubspot"])],
     )
     .await;
-    let syncs: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            let (etlify, id) = (etlify.clone(), *id);
-            tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
-        })
-        .collect();
-    for sync in syncs {
-        assert_eq!(
-            sync.await.unwrap().unwrap(),
-            SyncDispatch::Completed(SyncOutcome::Synced)
-        );
-    }
+    sync_all_at_once(std::slice::from_ref(&etlify), &ids).await;
     let log = sandbox.admin().request_log();
     assert_eq!(log.count_status(429), 0, "no search over its limit");
-    let search_peak = log
-        .peaks
-        .iter()
-        .filter(|p| p.policy == "hubspot.search")
-        .map(|p| p.peak)
-        .max();
+    let search_peak = peak(&log, "hubspot.search");
     assert_eq!(
         search_peak,
         Some(5),
@@ -155,29 +166,11 @@ async fn x17_workers_sharing_postgres_keep_to_one_window_together() {
             .unwrap();
         workers.push(etlify);
     }
-    let syncs: Vec<_> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let (etlify, id) = (workers[i % 2].clone(), *id);
-            tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
-        })
-        .collect();
-    for sync in syncs {
-        assert_eq!(
-            sync.await.unwrap().unwrap(),
-            SyncDispatch::Completed(SyncOutcome::Synced)
-        );
-    }
+    sync_all_at_once(&workers, &ids).await;
     let log = sandbox.admin().request_log();
     assert_eq!(log.total, 30);
     assert_eq!(log.count_status(429), 0);
-    let peak = log
-        .peaks
-        .iter()
-        .filter(|p| p.policy == "hubspot.per_app")
-        .map(|p| p.peak)
-        .max();
+    let peak = peak(&log, "hubspot.per_app");
     assert_eq!(
         peak,
         Some(10),
