@@ -351,6 +351,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                             "failing": e.failing, "over_budget": e.over_budget,
                             "pending_dependencies": e.pending_dependencies,
                             "last_synced_at": e.last_synced_at.map(|t| t.and_utc().to_rfc3339()),
+                            "last_complete_check": e.last_complete_check.map(|t| t.and_utc().to_rfc3339()),
                         })
                     })
                     .collect();
@@ -369,6 +370,8 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                             e.pending_dependencies.to_string(),
                             e.last_synced_at
                                 .map_or("never".to_owned(), |t| format!("{t} UTC")),
+                            e.last_complete_check
+                                .map_or("next run".to_owned(), |t| format!("{t} UTC")),
                         ]
                     })
                     .collect();
@@ -383,7 +386,8 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                             "failing",
                             "over budget",
                             "waiting",
-                            "last sync"
+                            "last sync",
+                            "complete check"
                         ],
                         &[2, 3, 4, 5, 6],
                         rows

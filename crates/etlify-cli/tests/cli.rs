@@ -512,6 +512,11 @@ fn cli_sync_complete_finds_a_sync_row_deleted_by_hand() {
         dir.path(),
         &["DELETE FROM crm_synchronisations WHERE resource_type = 'User' AND resource_id = 3"],
     );
+    let status = json_of(&etlify(&config, &["status", "--json"]));
+    assert!(
+        status[0]["last_complete_check"].is_string(),
+        "the first sync read the whole table: {status}"
+    );
     let from_checkpoint = json_of(&etlify(&config, &["sync", "--json"]));
     assert_eq!(from_checkpoint["total"], 0, "{from_checkpoint}");
     let complete = json_of(&etlify(&config, &["sync", "--complete", "--json"]));
@@ -584,6 +589,10 @@ fn cli_status_errors_and_errors_reset() {
     let status = json_of(&etlify(&config, &["status", "--json"]));
     assert_eq!(status[0]["model"], "User");
     assert_eq!(status[0]["over_budget"], 1);
+    assert!(
+        status[0]["last_complete_check"].is_null(),
+        "no run yet: {status}"
+    );
     let errors = json_of(&etlify(&config, &["errors", "--json"]));
     assert_eq!(errors[0]["id"], 1);
     assert_eq!(errors[0]["last_error"], "INVALID_EMAIL");

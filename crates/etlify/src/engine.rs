@@ -48,6 +48,10 @@ pub struct StatusEntry {
     pub pending_dependencies: u64,
     /// The newest `last_synced_at`.
     pub last_synced_at: Option<crate::store::Timestamp>,
+    /// When the last batch run that read the whole table began (none
+    /// yet: the next run does); runs in between look only at what changed
+    /// (`Config::complete_check_interval`).
+    pub last_complete_check: Option<crate::store::Timestamp>,
 }
 
 /// Builds an [`Etlify`].
@@ -222,6 +226,7 @@ impl Etlify {
             let pending =
                 crate::store::pending::count_waiting(self.store(), &entry.crm, &entry.model)
                     .await?;
+            let checkpoint = checkpoint::load(self.store(), &entry.crm, &entry.model).await?;
             entries.push(StatusEntry {
                 model: entry.model,
                 crm: entry.crm,
@@ -231,6 +236,7 @@ impl Etlify {
                 over_budget: counts.over_budget,
                 pending_dependencies: pending,
                 last_synced_at: counts.last_synced_at,
+                last_complete_check: checkpoint.map(|c| c.complete_at),
             });
         }
         Ok(entries)
