@@ -243,14 +243,7 @@ impl RateLimiter {
             }
         }
         loop {
-            let paused = *self
-                .paused_until
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(until) = paused.filter(|until| *until > Instant::now()) {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
+            self.wait_for_local_pause().await;
             let wait = {
                 let mut sent = self
                     .sent

@@ -32,13 +32,24 @@ async fn engine_of(
         .unwrap()
 }
 
-async fn users_synced(etlify: &Etlify) -> usize {
-    let stats = etlify
+/// A batch run of the users alone.
+async fn users_run(etlify: &Etlify) -> etlify::RunStats {
+    etlify
         .batch_sync(&BatchSyncOptions::new().models(["User"]))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Records a batch run of the users processed; the run must go to the end.
+async fn users_synced(etlify: &Etlify) -> usize {
+    let stats = users_run(etlify).await;
     assert!(stats.is_complete(), "{stats:?}");
     stats.total
+}
+
+/// The next upsert is refused with `kind`.
+fn refuse_next(adapter: &RecordingAdapter, kind: etlify::AdapterErrorKind) {
+    adapter.fail_next_upsert(etlify::AdapterError::new(kind, "refused"));
 }
 
 async fn seed(db: &TestDb, users: usize) -> Vec<i64> {
@@ -152,14 +163,8 @@ async fn checkpoint_failing_records_are_retried_with_no_change(db: TestDb) {
     assert_eq!(users_synced(&etlify).await, 2);
 
     change_user(&db, ids[0], "Changed").await;
-    adapter.fail_next_upsert(etlify::AdapterError::new(
-        etlify::AdapterErrorKind::ValidationFailed,
-        "bad",
-    ));
-    let failed = etlify
-        .batch_sync(&BatchSyncOptions::new().models(["User"]))
-        .await
-        .unwrap();
+    refuse_next(&adapter, etlify::AdapterErrorKind::ValidationFailed);
+    let failed = users_run(&etlify).await;
     assert_eq!(failed.errors, 1);
 
     // Nothing is stamped since, but the failing row is looked at again.
@@ -184,10 +189,7 @@ async fn checkpoint_resetting_an_error_budget_makes_the_next_run_complete(db: Te
         .unwrap();
     assert_eq!(users_synced(&etlify).await, 1);
     change_user(&db, ids[0], "Changed").await;
-    adapter.fail_next_upsert(etlify::AdapterError::new(
-        etlify::AdapterErrorKind::ValidationFailed,
-        "bad",
-    ));
+    refuse_next(&adapter, etlify::AdapterErrorKind::ValidationFailed);
     assert_eq!(users_synced(&etlify).await, 1, "fails, over its budget");
     assert_eq!(users_synced(&etlify).await, 0, "left alone");
 
@@ -230,14 +232,8 @@ async fn checkpoint_a_run_cut_short_leaves_the_checkpoint_where_it_was(db: TestD
     assert!(before.is_some());
 
     change_user(&db, ids[0], "Changed").await;
-    adapter.fail_next_upsert(etlify::AdapterError::new(
-        etlify::AdapterErrorKind::Unauthorized,
-        "token refused",
-    ));
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().models(["User"]))
-        .await
-        .unwrap();
+    refuse_next(&adapter, etlify::AdapterErrorKind::Unauthorized);
+    let stats = users_run(&etlify).await;
     assert!(!stats.is_complete(), "the CRM refused the credentials");
     assert_eq!(db.scalar_text(checkpoint).await, before);
     assert_eq!(users_synced(&etlify).await, 1, "the next run resumes");

@@ -30,6 +30,47 @@ fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
     )
 }
 
+/// A sandbox whose HubSpot app limit is `per_second` requests per second.
+async fn sandbox_allowing_per_second(per_second: u64) -> RunningSandbox {
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.per_app_max = per_second;
+    config.hubspot.rate_limits.per_app_window_ms = 1_000;
+    Sandbox::start(config).await.unwrap()
+}
+
+/// `User` as HubSpot deals with no id property: one plain create per
+/// record, no search.
+fn deals_model() -> Model {
+    Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("deals", "")
+            .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
+    )
+}
+
+/// Two engines on `db`, each with its own pool and limiter (as two worker
+/// processes have), each allowed `per_second` requests per second.
+async fn workers_on_one_database(
+    db: &TestDb,
+    sandbox: &RunningSandbox,
+    per_second: u32,
+) -> Vec<etlify::Etlify> {
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let etlify = etlify::Etlify::builder(db.another_store(4).await)
+            .crm(
+                Crm::new("hubspot", hubspot(sandbox))
+                    .rate_limit(RateLimit::new(per_second, Duration::from_secs(1)).unwrap()),
+            )
+            .model(deals_model())
+            .build()
+            .await
+            .unwrap();
+        workers.push(etlify);
+    }
+    workers
+}
+
 /// Syncs every record of `ids` at once, spread over `engines` in turn;
 /// each must end synced.
 async fn sync_all_at_once(engines: &[etlify::Etlify], ids: &[i64]) {
@@ -95,16 +136,8 @@ async fn ratelimit_the_crms_remaining_header_slows_down_before_a_429(db: TestDb)
     for i in 0..25 {
         ids.push(db.insert_user(&format!("r{i}@x.io"), None).await);
     }
-    let mut config = SandboxConfig::default();
-    config.hubspot.rate_limits.per_app_max = 10;
-    config.hubspot.rate_limits.per_app_window_ms = 1_000;
-    let sandbox = Sandbox::start(config).await.unwrap();
-    // No id property: one plain create per record, no search.
-    let model = Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("deals", "")
-            .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
-    );
+    let sandbox = sandbox_allowing_per_second(10).await;
+    let model = deals_model();
     let etlify = engine(
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox))
@@ -140,32 +173,8 @@ async fn x17_workers_sharing_postgres_keep_to_one_window_together() {
     for i in 0..30 {
         ids.push(db.insert_user(&format!("w{i}@x.io"), None).await);
     }
-    let mut config = SandboxConfig::default();
-    config.hubspot.rate_limits.per_app_max = 10;
-    config.hubspot.rate_limits.per_app_window_ms = 1_000;
-    let sandbox = Sandbox::start(config).await.unwrap();
-    // No id property: one plain create per record, no search.
-    let model = || {
-        Model::new("User", "users").bind(
-            "hubspot",
-            Binding::new("deals", "")
-                .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
-        )
-    };
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        let store = db.another_store(4).await;
-        let etlify = etlify::Etlify::builder(store)
-            .crm(
-                Crm::new("hubspot", hubspot(&sandbox))
-                    .rate_limit(RateLimit::new(10, Duration::from_secs(1)).unwrap()),
-            )
-            .model(model())
-            .build()
-            .await
-            .unwrap();
-        workers.push(etlify);
-    }
+    let sandbox = sandbox_allowing_per_second(10).await;
+    let workers = workers_on_one_database(&db, &sandbox, 10).await;
     sync_all_at_once(&workers, &ids).await;
     let log = sandbox.admin().request_log();
     assert_eq!(log.total, 30);
@@ -185,30 +194,10 @@ async fn x17_a_pause_of_the_crm_holds_every_worker() {
     let db = TestDb::postgres().await.with_app_schema().await;
     let first = db.insert_user("p1@x.io", None).await;
     let second = db.insert_user("p2@x.io", None).await;
-    let mut config = SandboxConfig::default();
-    config.hubspot.rate_limits.per_app_max = 1;
-    config.hubspot.rate_limits.per_app_window_ms = 1_000;
-    let sandbox = Sandbox::start(config).await.unwrap();
-    let model = Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("deals", "")
-            .payload(SqlPayload::new("SELECT id, email AS dealname FROM users")),
-    );
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        // Each believes it may send 20 per second: only the CRM's answer
-        // says otherwise.
-        let etlify = etlify::Etlify::builder(db.another_store(2).await)
-            .crm(
-                Crm::new("hubspot", hubspot(&sandbox))
-                    .rate_limit(RateLimit::new(20, Duration::from_secs(1)).unwrap()),
-            )
-            .model(model.clone())
-            .build()
-            .await
-            .unwrap();
-        workers.push(etlify);
-    }
+    let sandbox = sandbox_allowing_per_second(1).await;
+    // Each believes it may send 20 per second: only the CRM's answer says
+    // otherwise.
+    let workers = workers_on_one_database(&db, &sandbox, 20).await;
     assert_eq!(
         workers[0].sync("hubspot", "User", first).await.unwrap(),
         SyncDispatch::Completed(SyncOutcome::Synced)
