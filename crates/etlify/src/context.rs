@@ -12,37 +12,42 @@ use std::sync::Arc;
 
 use crate::catalog::{Catalog, Declarations};
 use crate::error::Result;
+use crate::jobs::follow_up::QueuedFollowUp;
+use crate::jobs::JobHandlers;
 use crate::store::rate_window::SharedWindow;
 use crate::store::Store;
 use crate::sync::follow_up::{FollowUp, InlineFollowUp};
 
-/// Store + catalog + follow-up seam. Cheap to clone.
+/// Store + catalog + follow-up seam + job queues. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     store: Store,
     catalog: Arc<Catalog>,
     follow_up: Arc<dyn FollowUp>,
+    jobs: Arc<JobHandlers>,
 }
 
 impl Context {
-    /// Resolves `declarations` against `store` and runs follow-up work inline.
-    pub(crate) async fn build(store: Store, declarations: Declarations) -> Result<Self> {
+    /// Resolves `declarations` against `store`. Follow-up work is run
+    /// inline, or requested as record jobs when a record queue is set.
+    pub(crate) async fn build(
+        store: Store,
+        declarations: Declarations,
+        jobs: JobHandlers,
+    ) -> Result<Self> {
         let catalog = Catalog::build(&store, declarations).await?;
         share_rate_limits(&store, &catalog).await;
-        Ok(Self::new(
+        let follow_up: Arc<dyn FollowUp> = if jobs.record.is_some() {
+            Arc::new(QueuedFollowUp)
+        } else {
+            Arc::new(InlineFollowUp)
+        };
+        Ok(Self {
             store,
-            Arc::new(catalog),
-            Arc::new(InlineFollowUp),
-        ))
-    }
-
-    /// A context from its parts.
-    pub(crate) fn new(store: Store, catalog: Arc<Catalog>, follow_up: Arc<dyn FollowUp>) -> Self {
-        Self {
-            store,
-            catalog,
+            catalog: Arc::new(catalog),
             follow_up,
-        }
+            jobs: Arc::new(jobs),
+        })
     }
 
     /// The database.
@@ -58,6 +63,11 @@ impl Context {
     /// Where follow-up work goes (inline, or a queue).
     pub(crate) fn follow_up(&self) -> &dyn FollowUp {
         self.follow_up.as_ref()
+    }
+
+    /// Where jobs go, and how they retry.
+    pub(crate) fn jobs(&self) -> &JobHandlers {
+        &self.jobs
     }
 }
 

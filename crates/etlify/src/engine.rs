@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::crm::{Crm, CrmRegistry};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
+use crate::jobs::{self, BatchJobs, Enqueued, Job, JobHandlers, JobOptions, JobReport, RecordJobs};
 use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::stale::batch_sync;
@@ -59,6 +60,34 @@ pub struct StatusEntry {
 pub struct EtlifyBuilder {
     store: Store,
     declarations: Declarations,
+    jobs: JobHandlers,
+}
+
+/// Sync jobs requested and not ended, as [`Etlify::job_counts`] counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobCounts {
+    /// Jobs queued and not started (or waiting for a retry).
+    pub queued: u64,
+    /// Jobs running.
+    pub running: u64,
+}
+
+/// What [`Etlify::batch_sync_async`] queued: the gem's `{ total,
+/// per_model, errors }` (counted as [`Etlify::plan`] does) and, per CRM,
+/// what its request found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchEnqueued {
+    /// Stale records the jobs will find, if nothing changes meanwhile.
+    pub total: usize,
+    /// The same, per model.
+    pub per_model: indexmap::IndexMap<String, usize>,
+    /// Always zero: errors happen in the jobs (the gem's key, G-9).
+    pub errors: usize,
+    /// Per enabled CRM selected: a new job, one already queued, or one to
+    /// run after the running one.
+    pub crms: Vec<(String, Enqueued)>,
 }
 
 impl Etlify {
@@ -67,6 +96,7 @@ impl Etlify {
         EtlifyBuilder {
             store,
             declarations: Declarations::default(),
+            jobs: JobHandlers::default(),
         }
     }
 
@@ -129,8 +159,11 @@ impl Etlify {
     }
 
     /// Syncs one record (the gem's `crm_sync!`, G-3, G-25). A disabled CRM
-    /// answers [`SyncDispatch::Disabled`] without touching anything. Until a
-    /// job queue is configured, the sync runs inline.
+    /// answers [`SyncDispatch::Disabled`] without touching anything. With a
+    /// record queue ([`EtlifyBuilder::queue`], [`EtlifyBuilder::record_jobs`])
+    /// the sync is requested as a job, once per record while queued and
+    /// once more after a running one ([`SyncDispatch::Enqueued`]);
+    /// otherwise it runs inline ([`Etlify::synchronizer`] always does).
     pub async fn sync(
         &self,
         crm_name: &str,
@@ -139,6 +172,14 @@ impl Etlify {
     ) -> Result<SyncDispatch> {
         if !self.crm_enabled(crm_name) {
             return Ok(SyncDispatch::Disabled);
+        }
+        let id = id.into();
+        if self.ctx.jobs().record.is_some() {
+            // Unknown CRMs and models fail here, not in the job.
+            self.ctx.catalog().target(crm_name, resource_type)?;
+            let key = SyncKey::new(crm_name, resource_type, id);
+            let enqueued = jobs::perform::request_record(&self.ctx, &key).await?;
+            return Ok(SyncDispatch::Enqueued(enqueued));
         }
         let outcome = self
             .synchronizer()
@@ -283,6 +324,52 @@ impl Etlify {
     pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
         batch_sync::run(&self.ctx, options).await
     }
+
+    /// Requests one batch job per enabled CRM (only `options`' CRM, if it
+    /// names one; G-9): each job finds its CRM's stale records itself, and
+    /// one runs at a time per CRM across every worker (G-10). Needs a batch
+    /// queue ([`EtlifyBuilder::queue`], [`EtlifyBuilder::batch_jobs`]). A
+    /// job covers every model of its CRM: a model selection, a full
+    /// reconcile or a complete check is refused (run those inline).
+    pub async fn batch_sync_async(&self, options: &BatchSyncOptions) -> Result<BatchEnqueued> {
+        let crms = batch_sync::async_crms(&self.ctx, options)?;
+        let mut enqueued = BatchEnqueued::default();
+        for entry in self.plan(options).await? {
+            enqueued.total += entry.records;
+            *enqueued.per_model.entry(entry.model).or_insert(0) += entry.records;
+        }
+        for crm in crms {
+            let answer = jobs::perform::request_batch(&self.ctx, &crm).await?;
+            enqueued.crms.push((crm, answer));
+        }
+        Ok(enqueued)
+    }
+
+    /// Runs one job, as a worker does: a record job syncs its record, a
+    /// batch job runs its CRM's batch sync, each under the CRM's rate
+    /// limiter and the database-held locks, with Etlify's bookkeeping
+    /// (what runs again after a request made meanwhile, retries with
+    /// backoff through the queue the job came from). For applications
+    /// that route jobs through their own queue.
+    pub async fn perform(&self, job: &Job) -> Result<JobReport> {
+        jobs::perform::perform(&self.ctx, job, None).await
+    }
+
+    /// Sync jobs queued (not started) and running, over every worker.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        let (queued, running) = crate::store::job_requests::counts(self.store()).await?;
+        Ok(JobCounts { queued, running })
+    }
+
+    /// Whether [`Etlify::sync`] enqueues (a record queue is configured).
+    pub fn enqueues_records(&self) -> bool {
+        self.ctx.jobs().record.is_some()
+    }
+
+    /// The internal context, for the worker.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 impl EtlifyBuilder {
@@ -304,11 +391,38 @@ impl EtlifyBuilder {
         self
     }
 
+    /// Sends per-record and batch jobs to the built-in queue (both of
+    /// [`EtlifyBuilder::record_jobs`] and [`EtlifyBuilder::batch_jobs`]).
+    pub fn queue(self, queue: jobs::JobQueue) -> Self {
+        let shared = std::sync::Arc::new(queue);
+        self.record_jobs(shared.clone()).batch_jobs(shared)
+    }
+
+    /// Where per-record sync jobs go: [`Etlify::sync`] and follow-up
+    /// syncs (dependencies, waiting dependents) are requested there.
+    pub fn record_jobs(mut self, queue: std::sync::Arc<dyn RecordJobs>) -> Self {
+        self.jobs.record = Some(queue);
+        self
+    }
+
+    /// Where batch jobs go: [`Etlify::batch_sync_async`] and the
+    /// worker's loop request them there.
+    pub fn batch_jobs(mut self, queue: std::sync::Arc<dyn BatchJobs>) -> Self {
+        self.jobs.batch = Some(queue);
+        self
+    }
+
+    /// How jobs retry (default: 5 attempts, from 10 s, doubling).
+    pub fn job_options(mut self, options: JobOptions) -> Self {
+        self.jobs.options = options;
+        self
+    }
+
     /// Validates everything and builds the engine. Fails with a
     /// [`crate::ConfigError`] before any record is touched.
     pub async fn build(self) -> Result<Etlify> {
         Ok(Etlify {
-            ctx: Context::build(self.store, self.declarations).await?,
+            ctx: Context::build(self.store, self.declarations, self.jobs).await?,
         })
     }
 }

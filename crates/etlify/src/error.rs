@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Adapter,
     /// The payload source could not produce a payload.
     Payload,
+    /// The job queue refused or failed an operation.
+    Queue,
 }
 
 /// Every error the library returns.
@@ -57,6 +59,9 @@ pub enum Error {
     /// The payload source failed for the whole batch (bad query, unsupported column type).
     #[error("payload error: {0}")]
     Payload(String),
+    /// The job queue failed (enqueueing, its tables, a worker).
+    #[error("job queue error: {0}")]
+    Queue(String),
 }
 
 impl Error {
@@ -74,6 +79,7 @@ impl Error {
             Error::RecordNotFound { .. } => ErrorKind::RecordNotFound,
             Error::Adapter(_) => ErrorKind::Adapter,
             Error::Payload(_) => ErrorKind::Payload,
+            Error::Queue(_) => ErrorKind::Queue,
         }
     }
 

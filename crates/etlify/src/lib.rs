@@ -67,6 +67,7 @@ mod engine;
 mod error;
 mod field_digests;
 mod id;
+pub mod jobs;
 mod model;
 mod outcome;
 mod payload;
@@ -74,6 +75,7 @@ mod ratelimit;
 mod stale;
 pub mod store;
 mod sync;
+mod worker;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
 pub use crate::config::{Config, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS};
@@ -81,10 +83,12 @@ pub use crate::crm::{Crm, CrmRegistry, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
 pub use crate::engine::{
-    migrate, migrate_dry_run, revert_migration, Etlify, EtlifyBuilder, StatusEntry,
+    migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, JobCounts,
+    StatusEntry,
 };
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};
+pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};
 pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
@@ -103,3 +107,7 @@ pub use crate::stale::{
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
+pub use crate::worker::{
+    shutdown_signal, Health, HealthHandle, Worker, WorkerOptions, DEFAULT_CONCURRENCY,
+    DEFAULT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+};

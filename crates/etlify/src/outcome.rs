@@ -126,13 +126,15 @@ impl fmt::Display for DeleteOutcome {
 }
 
 /// What the per-record sync API did with a request (the gem's
-/// `crm_sync!` return value, made explicit). More variants come with the
-/// job queue (enqueued, deduplicated).
+/// `crm_sync!` return value, made explicit).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SyncDispatch {
     /// Ran inline; here is the outcome.
     Completed(SyncOutcome),
+    /// A record queue is configured: the sync was requested as a job
+    /// (new, merged into a queued one, or to run after a running one).
+    Enqueued(crate::jobs::Enqueued),
     /// The CRM is disabled: nothing run (G-3).
     Disabled,
 }

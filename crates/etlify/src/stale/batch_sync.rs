@@ -7,7 +7,7 @@
 //! prepared while the CRM answers the current one's requests. Disabled
 //! CRMs are skipped silently and do not appear in the statistics.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -31,6 +31,7 @@ pub struct BatchSyncOptions {
     complete: bool,
     plan: FinderPlan,
     progress: Option<Arc<ProgressFn>>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// Called after each page of a batch sync.
@@ -72,6 +73,7 @@ impl std::fmt::Debug for BatchSyncOptions {
             .field("complete", &self.complete)
             .field("plan", &self.plan)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .field("stop", &self.stop)
             .finish()
     }
 }
@@ -86,6 +88,7 @@ impl Default for BatchSyncOptions {
             complete: false,
             plan: FinderPlan::default(),
             progress: None,
+            stop: None,
         }
     }
 }
@@ -142,6 +145,16 @@ impl BatchSyncOptions {
         self
     }
 
+    /// Stops the run early once `stop` is set: no new page is started, the
+    /// pages whose requests are in flight finish and are recorded, every
+    /// lock is released, and [`RunStats::stopped`] is set. No checkpoint is
+    /// left, so the next run looks again at everything this one did not.
+    /// (How a worker shuts down gracefully.)
+    pub fn stop_when(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     /// The finder plan (for benchmarks and checks; results are identical).
     #[doc(hidden)]
     pub fn plan(mut self, plan: FinderPlan) -> Self {
@@ -172,12 +185,14 @@ pub struct RunStats {
     /// credentials refused, or a model's payload query failing. The run
     /// went on with the other CRMs and models; the next run resumes.
     pub interrupted: Vec<Interruption>,
+    /// Whether the run was stopped early ([`BatchSyncOptions::stop_when`]).
+    pub stopped: bool,
 }
 
 impl RunStats {
     /// Whether every selected (model, CRM) was run to the end.
     pub fn is_complete(&self) -> bool {
-        self.busy.is_empty() && self.interrupted.is_empty()
+        self.busy.is_empty() && self.interrupted.is_empty() && !self.stopped
     }
 }
 
@@ -197,6 +212,8 @@ pub struct Interruption {
     pub retriable: bool,
     /// The error, as a sentence.
     pub message: String,
+    /// How long the CRM asked to wait before trying again, if it said.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// What a failure stops: the CRM (it is not reachable or refuses us), one
@@ -278,6 +295,38 @@ fn selection<'a>(
         }
     }
     Ok(selected)
+}
+
+/// The enabled CRMs an asynchronous batch sync with `options` requests a
+/// job for: each job covers every model of its CRM, so options that narrow
+/// or widen what a run looks at are refused.
+pub(crate) fn async_crms(ctx: &Context, options: &BatchSyncOptions) -> Result<Vec<String>> {
+    let refused = if options.models.is_some() {
+        Some("models")
+    } else if options.full_reconcile {
+        Some("full_reconcile")
+    } else if options.complete {
+        Some("complete")
+    } else {
+        None
+    };
+    if let Some(field) = refused {
+        return Err(ConfigError::new(
+            "batch_sync_async",
+            field,
+            "is not available for batch jobs, which cover every model of their CRM; run this batch sync inline",
+        )
+        .into());
+    }
+    let mut crms = Vec::new();
+    for (_, model_crms) in selection(ctx, options)? {
+        for crm in model_crms {
+            if !crms.iter().any(|c: &String| c == crm) {
+                crms.push(crm.to_owned());
+            }
+        }
+    }
+    Ok(crms)
 }
 
 /// How many records a batch sync with `options` would process now, per
@@ -398,6 +447,10 @@ async fn run_crm(
     // its other models would fail alike and are not attempted.
     let mut failed: Option<Interruption> = None;
     for resource_type in models {
+        if options.stopping() {
+            stats.stopped = true;
+            break;
+        }
         if let Some(failure) = &failed {
             stats.interrupted.push(Interruption {
                 model: resource_type.to_owned(),
@@ -429,6 +482,10 @@ async fn run_crm(
             kind: error.kind(),
             retriable: error.is_retriable(),
             message: error.to_string(),
+            retry_after: match &error {
+                Error::Adapter(adapter) => adapter.retry_after,
+                _ => None,
+            },
         };
         if let Scope::Crm = scope {
             failed = Some(interruption.clone());
@@ -452,6 +509,7 @@ impl RunStats {
         }
         self.busy.extend(other.busy);
         self.interrupted.extend(other.interrupted);
+        self.stopped |= other.stopped;
     }
 }
 
@@ -471,7 +529,13 @@ async fn sync_pages(
     let pages = options.pages(ctx, crm_name, resource_type)?;
     let (pages, started) =
         checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
+    let stopped_early = AtomicBool::new(false);
+    let stopped_early = &stopped_early;
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
+        if options.stopping() {
+            stopped_early.store(true, Ordering::SeqCst);
+            return Ok(None);
+        }
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
     pipeline::run(ctx, target, crm_name, resource_type, pages, |done| {
@@ -506,5 +570,19 @@ async fn sync_pages(
         );
     })
     .await?;
+    if stopped_early.load(Ordering::SeqCst) {
+        // Not every record was looked at: no checkpoint.
+        stats.stopped = true;
+        return Ok(());
+    }
     started.finish(ctx).await
+}
+
+impl BatchSyncOptions {
+    /// Whether the run was asked to stop.
+    fn stopping(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst))
+    }
 }

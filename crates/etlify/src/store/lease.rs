@@ -69,18 +69,44 @@ pub(crate) fn batch_run_name(crm_name: &str) -> String {
     serde_json::json!(["batch", crm_name]).to_string()
 }
 
-/// A token unique to one acquisition in this process, and across processes.
+/// A token unique to this process among every process sharing the
+/// database: its pid and the time it first took a lease.
+fn process_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{}", std::process::id(), started)
+    })
+}
+
+/// A token unique to one acquisition in this process, and across
+/// processes: the process's token and a counter.
 pub(crate) fn new_owner() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
     format!(
-        "{}-{}-{}",
-        std::process::id(),
-        started,
+        "{}-{}",
+        process_token(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Deletes every lease (named and on records) this process holds: for a
+/// worker whose shutdown deadline passed with syncs still running, so that
+/// their records are free at once rather than after [`LEASE_TTL`].
+/// Returns how many rows were deleted.
+pub(crate) async fn release_all_of_this_process(store: &Store) -> Result<u64> {
+    let mut deleted = 0;
+    for table in [LeaseTable::Named, LeaseTable::Records] {
+        let mut delete = Query::delete();
+        delete
+            .from_table(table.iden())
+            .and_where(Expr::col(Leases::Owner).like(format!("{}-%", process_token())));
+        let (sql, values) = store.build(&delete);
+        deleted += store.execute(sql, values).await?;
+    }
+    Ok(deleted)
 }
 
 /// Leases held by one owner; renewed in the background until released.

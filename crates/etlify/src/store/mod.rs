@@ -9,6 +9,7 @@
 
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
+pub(crate) mod job_requests;
 pub(crate) mod json_value;
 pub(crate) mod lease;
 pub(crate) mod lock;

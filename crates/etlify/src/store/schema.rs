@@ -28,6 +28,8 @@ pub const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
 pub const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
 /// Table of the send times of each CRM's last requests, shared by workers.
 pub const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
+/// Table of sync jobs queued or running: one per record or CRM batch.
+pub const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
@@ -71,6 +73,16 @@ const CHECKPOINT_COLUMNS: &[&str] = &[
 
 const RATE_SLOT_COLUMNS: &[&str] = &["crm_name", "slot", "sent_at"];
 
+const JOB_REQUEST_COLUMNS: &[&str] = &[
+    "kind",
+    "crm_name",
+    "resource_type",
+    "resource_id",
+    "running",
+    "again",
+    "requested_at",
+];
+
 const PENDING_COLUMNS: &[&str] = &[
     "id",
     "dependent_type",
@@ -108,6 +120,7 @@ enum Step {
     CreateRecordLeaseTable,
     CreateCheckpointTable,
     CreateRateSlotTable,
+    CreateJobRequestTable,
     AddErrorCount,
     AddCrmName,
     AddFieldDigests,
@@ -123,13 +136,14 @@ enum Step {
     CreateErrorRowsIndex,
 }
 
-const ALL_STEPS: [Step; 18] = [
+const ALL_STEPS: [Step; 19] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
     Step::CreateRecordLeaseTable,
     Step::CreateCheckpointTable,
     Step::CreateRateSlotTable,
+    Step::CreateJobRequestTable,
     Step::AddErrorCount,
     Step::AddCrmName,
     Step::AddFieldDigests,
@@ -154,6 +168,7 @@ impl Step {
             Step::CreateRecordLeaseTable => "create_table:etlify_record_leases",
             Step::CreateCheckpointTable => "create_table:etlify_sync_checkpoints",
             Step::CreateRateSlotTable => "create_table:etlify_rate_slots",
+            Step::CreateJobRequestTable => "create_table:etlify_job_requests",
             Step::AddErrorCount => "add_column:crm_synchronisations.error_count",
             Step::AddCrmName => "add_column:crm_synchronisations.crm_name",
             Step::AddFieldDigests => "add_column:crm_synchronisations.field_digests",
@@ -189,6 +204,7 @@ impl Step {
             Step::CreateRecordLeaseTable => store.dialect().create_table(StateTable::RecordLeases),
             Step::CreateCheckpointTable => store.dialect().create_table(StateTable::Checkpoints),
             Step::CreateRateSlotTable => store.dialect().create_table(StateTable::RateSlots),
+            Step::CreateJobRequestTable => store.dialect().create_table(StateTable::JobRequests),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -241,6 +257,7 @@ impl Step {
             Step::CreateRecordLeaseTable => r#"DROP TABLE IF EXISTS "etlify_record_leases""#,
             Step::CreateCheckpointTable => r#"DROP TABLE IF EXISTS "etlify_sync_checkpoints""#,
             Step::CreateRateSlotTable => r#"DROP TABLE IF EXISTS "etlify_rate_slots""#,
+            Step::CreateJobRequestTable => r#"DROP TABLE IF EXISTS "etlify_job_requests""#,
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" DROP COLUMN "error_count""#
             }
@@ -455,6 +472,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (RECORD_LEASE_TABLE, Step::CreateRecordLeaseTable),
         (CHECKPOINT_TABLE, Step::CreateCheckpointTable),
         (RATE_SLOT_TABLE, Step::CreateRateSlotTable),
+        (JOB_REQUEST_TABLE, Step::CreateJobRequestTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -660,6 +678,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         (RECORD_LEASE_TABLE, RECORD_LEASE_COLUMNS),
         (CHECKPOINT_TABLE, CHECKPOINT_COLUMNS),
         (RATE_SLOT_TABLE, RATE_SLOT_COLUMNS),
+        (JOB_REQUEST_TABLE, JOB_REQUEST_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),

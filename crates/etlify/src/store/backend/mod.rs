@@ -75,6 +75,8 @@ pub(crate) enum StateTable {
     Checkpoints,
     /// `etlify_rate_slots`.
     RateSlots,
+    /// `etlify_job_requests`.
+    JobRequests,
 }
 
 /// What differs in SQL text between backends; needs no connection.
@@ -105,6 +107,9 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
 
     /// "Now" plus `duration`, in the same format (lease expiry times).
     fn now_plus(&self, duration: std::time::Duration) -> Expr;
+
+    /// "Now" minus `duration`, in the same format.
+    fn now_minus(&self, duration: std::time::Duration) -> Expr;
 
     /// `column IN (ids)`, in the form this backend plans best.
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr;

@@ -86,6 +86,19 @@ const CREATE_RATE_SLOTS: &str = r#"CREATE UNLOGGED TABLE IF NOT EXISTS "etlify_r
   "sent_at" timestamp(6) without time zone NOT NULL,
   PRIMARY KEY ("crm_name", "slot"))"#;
 
+/// One row per sync job queued or running (`store/job_requests.rs`): a
+/// record's (`kind` = 'record') or a CRM's batch run ('batch', model '' and
+/// id 0).
+const CREATE_JOB_REQUESTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_job_requests" (
+  "kind" varchar NOT NULL,
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "resource_id" bigint NOT NULL,
+  "running" boolean NOT NULL,
+  "again" boolean NOT NULL,
+  "requested_at" timestamp(6) without time zone NOT NULL,
+  PRIMARY KEY ("kind", "crm_name", "resource_type", "resource_id"))"#;
+
 /// One row per (CRM, model): where its next batch run starts looking.
 const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_checkpoints" (
   "crm_name" varchar NOT NULL,
@@ -201,6 +214,14 @@ impl Dialect for PostgresDialect {
         ))
     }
 
+    fn now_minus(&self, duration: Duration) -> Expr {
+        // A number of this crate's own, never user input.
+        Expr::cust(format!(
+            "({NOW} - interval '{} milliseconds')",
+            duration.as_millis()
+        ))
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
         let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
@@ -216,6 +237,7 @@ impl Dialect for PostgresDialect {
             StateTable::RecordLeases => CREATE_RECORD_LEASES,
             StateTable::Checkpoints => CREATE_CHECKPOINTS,
             StateTable::RateSlots => CREATE_RATE_SLOTS,
+            StateTable::JobRequests => CREATE_JOB_REQUESTS,
         }
     }
 

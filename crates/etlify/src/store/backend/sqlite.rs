@@ -91,6 +91,19 @@ const CREATE_RATE_SLOTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_rate_slots
   "sent_at" datetime(6) NOT NULL,
   PRIMARY KEY ("crm_name", "slot")) WITHOUT ROWID"#;
 
+/// One row per sync job queued or running (`store/job_requests.rs`): a
+/// record's (`kind` = 'record') or a CRM's batch run ('batch', model '' and
+/// id 0).
+const CREATE_JOB_REQUESTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_job_requests" (
+  "kind" varchar NOT NULL,
+  "crm_name" varchar NOT NULL,
+  "resource_type" varchar NOT NULL,
+  "resource_id" bigint NOT NULL,
+  "running" boolean NOT NULL,
+  "again" boolean NOT NULL,
+  "requested_at" datetime(6) NOT NULL,
+  PRIMARY KEY ("kind", "crm_name", "resource_type", "resource_id")) WITHOUT ROWID"#;
+
 /// One row per (CRM, model): where its next batch run starts looking.
 const CREATE_CHECKPOINTS: &str = r#"CREATE TABLE IF NOT EXISTS "etlify_sync_checkpoints" (
   "crm_name" varchar NOT NULL,
@@ -154,6 +167,15 @@ impl Dialect for SqliteDialect {
         ))
     }
 
+    fn now_minus(&self, duration: Duration) -> Expr {
+        // A number of this crate's own, never user input.
+        Expr::cust(format!(
+            "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-{}.{:03} seconds')",
+            duration.as_secs(),
+            duration.subsec_millis()
+        ))
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One JSON array parameter instead of one per id.
         let list = ids
@@ -176,6 +198,7 @@ impl Dialect for SqliteDialect {
             StateTable::RecordLeases => CREATE_RECORD_LEASES,
             StateTable::Checkpoints => CREATE_CHECKPOINTS,
             StateTable::RateSlots => CREATE_RATE_SLOTS,
+            StateTable::JobRequests => CREATE_JOB_REQUESTS,
         }
     }
 

@@ -1,0 +1,285 @@
+//! Requesting and running jobs: the bookkeeping in `etlify_job_requests`
+//! around the synchronizer and the batch run, retries with backoff, and
+//! the job that runs again after a request made while one ran.
+//!
+//! Retries (REFERENCE SJ-6, SJ-7, BJ-6; defects §25.11–13): failures the
+//! synchronizer records on the record's row (a rejected payload) end the
+//! job: the finder retries them within the error budget. Other failures
+//! (the database, the CRM unreachable or throttling after the adapter's own
+//! retries) reschedule the job after the CRM's `Retry-After`, else a
+//! doubling delay, up to [`JobOptions::max_attempts`](super::JobOptions)
+//! runs; a configuration error gives up at once.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{BatchJob, Enqueued, Job, JobReport, RecordJob};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind, Result};
+use crate::id::SyncKey;
+use crate::stale::{batch_sync, BatchSyncOptions, RunStats};
+use crate::store::job_requests::{self, Finished, JobKey, Requested};
+use crate::sync::Synchronizer;
+
+/// How long a batch job waits when another batch run of its CRM holds the
+/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`, BJ-1).
+pub(crate) const BUSY_DELAY: Duration = Duration::from_secs(10);
+
+fn record_key(job: &RecordJob) -> JobKey {
+    JobKey::Record {
+        crm_name: job.crm.clone(),
+        resource_type: job.model.clone(),
+        id: job.id,
+    }
+}
+
+fn batch_key(job: &BatchJob) -> JobKey {
+    JobKey::Batch {
+        crm_name: job.crm.clone(),
+    }
+}
+
+/// Requests a sync job for `key`: queued once while queued, once more
+/// after a running one (SJ-3 without its lost requests, §25.13).
+pub(crate) async fn request_record(ctx: &Context, key: &SyncKey) -> Result<Enqueued> {
+    let job = RecordJob {
+        crm: key.crm_name.clone(),
+        model: key.resource_type.clone(),
+        id: key.resource_id.get(),
+        attempt: 1,
+    };
+    let job_key = record_key(&job);
+    let requested = job_requests::request(ctx.store(), &job_key).await?;
+    if requested == Requested::New {
+        enqueue_or_forget(ctx, &job_key, Job::Record(job), Duration::ZERO).await?;
+    }
+    Ok(answer(requested))
+}
+
+/// Requests the batch job of `crm_name` (one queued at a time, BJ-7).
+pub(crate) async fn request_batch(ctx: &Context, crm_name: &str) -> Result<Enqueued> {
+    let job = BatchJob {
+        crm: crm_name.to_owned(),
+        attempt: 1,
+    };
+    let job_key = batch_key(&job);
+    let requested = job_requests::request(ctx.store(), &job_key).await?;
+    if requested == Requested::New {
+        enqueue_or_forget(ctx, &job_key, Job::Batch(job), Duration::ZERO).await?;
+    }
+    Ok(answer(requested))
+}
+
+fn answer(requested: Requested) -> Enqueued {
+    match requested {
+        Requested::New => Enqueued::New,
+        Requested::Queued => Enqueued::AlreadyQueued,
+        Requested::AfterRunning => Enqueued::AfterRunning,
+    }
+}
+
+/// Hands `job` to its queue; a job that could not be queued leaves no row
+/// (the next request tries again instead of counting on it).
+async fn enqueue_or_forget(ctx: &Context, key: &JobKey, job: Job, delay: Duration) -> Result<()> {
+    let enqueued = enqueue(ctx, job, delay).await;
+    if enqueued.is_err() {
+        job_requests::forget(ctx.store(), key).await?;
+    }
+    enqueued
+}
+
+async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
+    let handlers = ctx.jobs();
+    match job {
+        Job::Record(job) => match &handlers.record {
+            Some(queue) => queue.enqueue_record(job, delay).await,
+            None => Err(Error::Queue(
+                "no record job queue is configured; run the sync inline".to_owned(),
+            )),
+        },
+        Job::Batch(job) => match &handlers.batch {
+            Some(queue) => queue.enqueue_batch(job, delay).await,
+            None => Err(Error::Queue(
+                "no batch job queue is configured; run the batch sync inline".to_owned(),
+            )),
+        },
+    }
+}
+
+/// Runs `job`; `stop` ends a batch run early (a worker shutting down), its
+/// rest rescheduled at once.
+pub(crate) async fn perform(
+    ctx: &Context,
+    job: &Job,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<JobReport> {
+    match job {
+        Job::Record(job) => perform_record(ctx, job).await,
+        Job::Batch(job) => perform_batch(ctx, job, stop).await,
+    }
+}
+
+async fn perform_record(ctx: &Context, job: &RecordJob) -> Result<JobReport> {
+    let key = record_key(job);
+    job_requests::start(ctx.store(), &key).await?;
+    let synced = Synchronizer::new(ctx)
+        .call(&job.crm, &job.model, job.id)
+        .await;
+    let report = match synced {
+        Ok(outcome) => JobReport::Record(outcome),
+        Err(Error::RecordNotFound { .. }) => JobReport::RecordGone,
+        Err(error) => {
+            let next = RecordJob {
+                attempt: job.attempt + 1,
+                ..job.clone()
+            };
+            return retry_or_give_up(ctx, &key, job.attempt, Job::Record(next), &error).await;
+        }
+    };
+    ended(
+        ctx,
+        &key,
+        Job::Record(RecordJob {
+            attempt: 1,
+            ..job.clone()
+        }),
+    )
+    .await?;
+    Ok(report)
+}
+
+async fn perform_batch(
+    ctx: &Context,
+    job: &BatchJob,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<JobReport> {
+    let key = batch_key(job);
+    job_requests::start(ctx.store(), &key).await?;
+    let started = Instant::now();
+    let mut options = BatchSyncOptions::new().crm(job.crm.as_str());
+    if let Some(stop) = stop {
+        options = options.stop_when(stop);
+    }
+    let stats = match batch_sync::run(ctx, &options).await {
+        Ok(stats) => stats,
+        Err(error) => {
+            let next = BatchJob {
+                attempt: job.attempt + 1,
+                ..job.clone()
+            };
+            return retry_or_give_up(ctx, &key, job.attempt, Job::Batch(next), &error).await;
+        }
+    };
+    log_run(&job.crm, &stats, started.elapsed());
+    if stats.stopped {
+        // The worker is stopping: another one takes the rest now.
+        reschedule(ctx, &key, Job::Batch(job.clone()), Duration::ZERO).await?;
+        return Ok(JobReport::Rescheduled {
+            delay: Duration::ZERO,
+            reason: "the worker stopped before the run ended".to_owned(),
+        });
+    }
+    let retry = if stats.busy.iter().any(|crm| *crm == job.crm) {
+        Some((
+            BUSY_DELAY,
+            format!("another batch run of {} is under way", job.crm),
+        ))
+    } else {
+        stats.interrupted.iter().find(|i| i.retriable).map(|i| {
+            let delay = ctx.jobs().options.backoff(job.attempt, i.retry_after);
+            (delay, i.message.clone())
+        })
+    };
+    if let Some((delay, reason)) = retry {
+        if job.attempt < ctx.jobs().options.get_max_attempts() {
+            let next = BatchJob {
+                attempt: job.attempt + 1,
+                ..job.clone()
+            };
+            reschedule(ctx, &key, Job::Batch(next), delay).await?;
+            tracing::warn!(
+                message = "Batch run rescheduled.",
+                crm = %job.crm,
+                attempt = job.attempt,
+                delay_ms = delay.as_millis() as u64,
+                %reason
+            );
+            return Ok(JobReport::Rescheduled { delay, reason });
+        }
+        tracing::error!(message = "Batch job gave up after its last attempt; the next run picks up what is left.", crm = %job.crm, attempt = job.attempt, %reason);
+    }
+    ended(
+        ctx,
+        &key,
+        Job::Batch(BatchJob {
+            attempt: 1,
+            ..job.clone()
+        }),
+    )
+    .await?;
+    Ok(JobReport::Batch(stats))
+}
+
+/// The structured log line of one batch run.
+fn log_run(crm_name: &str, stats: &RunStats, took: Duration) {
+    let outcomes = stats.per_crm.get(crm_name).copied().unwrap_or_default();
+    tracing::info!(
+        message = "Batch run finished.",
+        crm = crm_name,
+        found = stats.total,
+        synced = outcomes.synced,
+        not_modified = outcomes.not_modified,
+        skipped = outcomes.skipped,
+        buffered = outcomes.buffered,
+        errors = stats.errors,
+        complete = stats.is_complete(),
+        interrupted = stats.interrupted.len(),
+        duration_ms = took.as_millis() as u64
+    );
+}
+
+/// A job that failed with `error` on attempt `attempt`: queued again as
+/// `next` after a delay, or given up.
+async fn retry_or_give_up(
+    ctx: &Context,
+    key: &JobKey,
+    attempt: u32,
+    next: Job,
+    error: &Error,
+) -> Result<JobReport> {
+    let options = ctx.jobs().options;
+    let hopeless = matches!(error.kind(), ErrorKind::Config);
+    if !hopeless && attempt < options.get_max_attempts() {
+        let server_delay = match error {
+            Error::Adapter(adapter) => adapter.retry_after,
+            _ => None,
+        };
+        let delay = options.backoff(attempt, server_delay);
+        reschedule(ctx, key, next, delay).await?;
+        tracing::warn!(message = "Job failed; rescheduled.", attempt, delay_ms = delay.as_millis() as u64, %error);
+        return Ok(JobReport::Rescheduled {
+            delay,
+            reason: error.to_string(),
+        });
+    }
+    tracing::error!(message = "Job gave up; the record stays stale and the next batch run picks it up.", attempt, %error);
+    job_requests::forget(ctx.store(), key).await?;
+    Ok(JobReport::GaveUp {
+        reason: error.to_string(),
+    })
+}
+
+/// Queues `job` again after `delay`, its row kept (queued, not running).
+async fn reschedule(ctx: &Context, key: &JobKey, job: Job, delay: Duration) -> Result<()> {
+    job_requests::requeue(ctx.store(), key).await?;
+    enqueue_or_forget(ctx, key, job, delay).await
+}
+
+/// The job of `key` ended; `again` runs if a request came meanwhile.
+async fn ended(ctx: &Context, key: &JobKey, again: Job) -> Result<()> {
+    if job_requests::finish(ctx.store(), key).await? == Finished::RunAgain {
+        enqueue_or_forget(ctx, key, again, Duration::ZERO).await?;
+    }
+    Ok(())
+}

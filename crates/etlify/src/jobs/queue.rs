@@ -1,0 +1,202 @@
+//! The built-in job queue: apalis 1.0 on the application's database
+//! (docs/DECISIONS.md "Job engine").
+//!
+//! - SQLite: apalis's tables `Jobs` and `Workers` in the same file; one
+//!   process (the embedded default), nothing to install.
+//! - PostgreSQL: apalis's schema `apalis`; any number of workers on any
+//!   number of machines. Its `setup` creates the extensions `pgcrypto` and
+//!   `hstore`, so the role running `etlify migrate` needs `CREATE` on the
+//!   database (docs/OPERATIONS.md).
+//!
+//! apalis runs on a pool of its own (its set-up sets SQLite pragmas on the
+//! connection it runs on), opened with the store's connection options.
+//! What apalis does not do for Etlify (its idempotency key is unique
+//! forever; its retries have no delay) is in `store/job_requests.rs` and
+//! `perform.rs`: apalis only delivers each job at least once, and gives a
+//! dead worker's job to another after `heartbeat × missed_heartbeats`.
+
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use async_trait::async_trait;
+
+use super::{BatchJob, BatchJobs, Job, RecordJob, RecordJobs};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The queue name used unless [`QueueOptions::name`] says otherwise.
+pub const DEFAULT_QUEUE_NAME: &str = "etlify";
+
+/// apalis attempts of one delivery: Etlify's jobs reschedule themselves
+/// (`perform.rs`), so apalis only retries a job whose bookkeeping failed
+/// (the database unreachable for a moment).
+const DELIVERY_ATTEMPTS: usize = 3;
+
+/// How the queue is named and watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueOptions {
+    name: String,
+    heartbeat: Duration,
+    missed_heartbeats: usize,
+    poll_interval: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_QUEUE_NAME.to_owned(),
+            heartbeat: Duration::from_secs(5),
+            missed_heartbeats: 3,
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl QueueOptions {
+    /// Defaults: queue `etlify`, heartbeat every 5 s, a worker silent for 3
+    /// heartbeats is dead (its jobs go to others after 15 s), polled every
+    /// 200 ms.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The queue's name (the gem's `job_queue_name`, SJ-1).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// How often a worker tells the queue it is alive (at least 1 s).
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Heartbeats a worker may miss before its jobs go to others (at least 1).
+    pub fn missed_heartbeats(mut self, missed: usize) -> Self {
+        self.missed_heartbeats = missed.max(1);
+        self
+    }
+
+    /// How often an idle worker looks for new jobs.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The queue's name.
+    pub fn get_name(&self) -> &str {
+        &self.name
+    }
+
+    /// How long a dead worker's jobs wait before another worker takes them.
+    pub fn get_orphan_timeout(&self) -> Duration {
+        self.heartbeat
+            .saturating_mul(u32::try_from(self.missed_heartbeats).unwrap_or(u32::MAX))
+    }
+
+    /// How often an idle worker looks for new jobs.
+    pub fn get_poll_interval(&self) -> Duration {
+        self.poll_interval
+    }
+}
+
+/// The apalis storage on one backend.
+#[derive(Clone)]
+pub(crate) enum Storage {
+    Sqlite(SqliteStorage<Job>),
+    Postgres(PostgresStorage<Job>),
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Storage::Sqlite(_) => "Storage::Sqlite",
+            Storage::Postgres(_) => "Storage::Postgres",
+        })
+    }
+}
+
+/// The built-in queue: implements [`RecordJobs`] and [`BatchJobs`]; an
+/// [`crate::Worker`] runs its jobs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    storage: Storage,
+    options: QueueOptions,
+}
+
+fn queue_error(error: impl std::fmt::Display) -> Error {
+    Error::Queue(error.to_string())
+}
+
+impl JobQueue {
+    /// Opens the queue in `store`'s database, creating apalis's tables if
+    /// needed (idempotent; `etlify migrate` runs it too).
+    pub async fn open(store: &Store, options: QueueOptions) -> Result<Self> {
+        let storage = if let Some(pool) = store.sqlite_pool() {
+            let connect = (*pool.connect_options()).clone();
+            let own = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(2)
+                .connect_with(connect)
+                .await?;
+            SqliteStorage::setup(&own).await.map_err(queue_error)?;
+            let config = apalis_sqlite::Config::default()
+                .queue(&options.name)
+                .heartbeat_interval(options.heartbeat)
+                .missed_heartbeats(options.missed_heartbeats);
+            Storage::Sqlite(SqliteStorage::new(&own).with_config(config))
+        } else if let Some(pool) = store.postgres_pool() {
+            let connect = (*pool.connect_options()).clone();
+            let own = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .connect_with(connect)
+                .await?;
+            PostgresStorage::setup(&own).await.map_err(queue_error)?;
+            let config = apalis_postgres::Config::default()
+                .queue(&options.name)
+                .heartbeat_interval(options.heartbeat)
+                .missed_heartbeats(options.missed_heartbeats);
+            Storage::Postgres(PostgresStorage::new(&own).with_config(config))
+        } else {
+            unreachable!("a store is on SQLite or PostgreSQL")
+        };
+        Ok(Self { storage, options })
+    }
+
+    /// The queue's options.
+    pub fn options(&self) -> &QueueOptions {
+        &self.options
+    }
+
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Queues `job` to run after `delay`.
+    pub async fn push(&self, job: Job, delay: Duration) -> Result<()> {
+        let task = TaskBuilder::new(job)
+            .run_after(delay)
+            .max_attempts(DELIVERY_ATTEMPTS)
+            .build();
+        match self.storage.clone() {
+            Storage::Sqlite(mut storage) => storage.push_task(task).await.map_err(queue_error),
+            Storage::Postgres(mut storage) => storage.push_task(task).await.map_err(queue_error),
+        }
+    }
+}
+
+#[async_trait]
+impl RecordJobs for JobQueue {
+    async fn enqueue_record(&self, job: RecordJob, delay: Duration) -> Result<()> {
+        self.push(Job::Record(job), delay).await
+    }
+}
+
+#[async_trait]
+impl BatchJobs for JobQueue {
+    async fn enqueue_batch(&self, job: BatchJob, delay: Duration) -> Result<()> {
+        self.push(Job::Batch(job), delay).await
+    }
+}

@@ -1,0 +1,427 @@
+//! The worker: runs the built-in queue's jobs for every CRM, and a
+//! continuous loop requesting each enabled CRM's batch job on an interval,
+//! so an application only writes its rows (docs/OPERATIONS.md "Workers").
+//!
+//! - **Jobs** run on apalis (`jobs/queue.rs`), `concurrency` at a time; a
+//!   worker that dies (SIGKILL) has its jobs taken by another after the
+//!   queue's orphan timeout, and its leases expire after their TTL.
+//! - **The loop** requests one batch job per enabled CRM every `interval`;
+//!   the request is deduplicated in the database, so N workers' loops
+//!   queue one job per CRM, and one runs at a time (G-10).
+//! - **Shutdown** (SIGTERM, SIGINT, or the caller's future): no new job is
+//!   taken; a running batch job starts no new page, records what its
+//!   requests in flight answered and queues its rest for another worker;
+//!   record jobs finish. After `shutdown_timeout` the worker stops anyway
+//!   and deletes the leases it still holds, so its records are free at once.
+//! - **Health**: [`Worker::health`] gives a handle read while it runs (the
+//!   CLI serves it over HTTP).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use apalis::layers::WorkerBuilderExt;
+use apalis::prelude::{BackendExt, BoxDynError, Monitor, ParallelizeExt, WorkerBuilder};
+
+use crate::context::Context;
+use crate::engine::Etlify;
+use crate::error::{Error, Result};
+use crate::jobs::queue::Storage;
+use crate::jobs::{perform, Job, JobQueue, JobReport};
+use crate::stale::BatchSyncOptions;
+
+/// Default jobs run at once by one worker.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Default time between two requests of every CRM's batch job.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Default longest wait for running jobs at shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a [`Worker`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerOptions {
+    concurrency: usize,
+    interval: Option<Duration>,
+    shutdown_timeout: Duration,
+    name: Option<String>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            interval: Some(DEFAULT_INTERVAL),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            name: None,
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// Defaults: 4 jobs at once, every CRM's batch job every 30 s, 30 s to
+    /// finish at shutdown.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Jobs run at once (at least 1). Batch jobs are one per CRM at a time
+    /// whatever this is; the rest of the slots run record jobs.
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs.max(1);
+        self
+    }
+
+    /// Time between two requests of every enabled CRM's batch job (`None`:
+    /// no loop; the worker runs only jobs enqueued by the application).
+    pub fn interval(mut self, interval: Option<Duration>) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Longest wait for running jobs once shutdown begins.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The worker's name in the queue's tables and logs (default
+    /// `etlify-<host pid>`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Jobs run at once.
+    pub fn get_concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Time between two requests of every CRM's batch job.
+    pub fn get_interval(&self) -> Option<Duration> {
+        self.interval
+    }
+
+    /// Longest wait for running jobs at shutdown.
+    pub fn get_shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+}
+
+/// Where a running worker stands (see [`HealthHandle::snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Health {
+    /// When the worker started.
+    pub started_at: SystemTime,
+    /// When its loop last requested the batch jobs (none yet, or no loop).
+    pub last_loop_at: Option<SystemTime>,
+    /// The loop's interval.
+    pub interval: Option<Duration>,
+    /// Jobs running now.
+    pub running: u64,
+    /// Jobs that ended (ran, or found their record gone).
+    pub done: u64,
+    /// Jobs that failed and were queued again.
+    pub rescheduled: u64,
+    /// Jobs that gave up, or whose bookkeeping failed.
+    pub failed: u64,
+    /// The last error a job or the loop met, as a sentence.
+    pub last_error: Option<String>,
+    /// Whether shutdown has begun.
+    pub stopping: bool,
+}
+
+impl Health {
+    /// Healthy: not stopping, and the loop (if any) ran within three
+    /// intervals and its last round met no error.
+    pub fn is_healthy(&self) -> bool {
+        if self.stopping {
+            return false;
+        }
+        let Some(interval) = self.interval else {
+            return true;
+        };
+        let since = self.last_loop_at.unwrap_or(self.started_at);
+        since
+            .elapsed()
+            .map_or(true, |elapsed| elapsed <= interval.saturating_mul(3))
+    }
+}
+
+#[derive(Debug)]
+struct HealthState {
+    started_at: SystemTime,
+    interval: Option<Duration>,
+    last_loop_at: Mutex<Option<SystemTime>>,
+    running: AtomicU64,
+    done: AtomicU64,
+    rescheduled: AtomicU64,
+    failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    stopping: AtomicBool,
+}
+
+/// Reads a worker's [`Health`] while it runs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HealthHandle(Arc<HealthState>);
+
+impl HealthHandle {
+    /// Where the worker stands now.
+    pub fn snapshot(&self) -> Health {
+        let state = &self.0;
+        Health {
+            started_at: state.started_at,
+            last_loop_at: *lock(&state.last_loop_at),
+            interval: state.interval,
+            running: state.running.load(Ordering::SeqCst),
+            done: state.done.load(Ordering::SeqCst),
+            rescheduled: state.rescheduled.load(Ordering::SeqCst),
+            failed: state.failed.load(Ordering::SeqCst),
+            last_error: lock(&state.last_error).clone(),
+            stopping: state.stopping.load(Ordering::SeqCst),
+        }
+    }
+
+    fn error(&self, error: &Error) {
+        *lock(&self.0.last_error) = Some(error.to_string());
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs the jobs of a [`JobQueue`] and the continuous sync loop.
+#[derive(Debug)]
+pub struct Worker {
+    etlify: Etlify,
+    queue: JobQueue,
+    options: WorkerOptions,
+    health: HealthHandle,
+}
+
+impl Worker {
+    /// A worker running `queue`'s jobs with `etlify` (built with
+    /// [`crate::EtlifyBuilder::queue`] on the same queue, so follow-up work
+    /// and retries go back to it).
+    pub fn new(etlify: Etlify, queue: JobQueue) -> Self {
+        Self::with_options(etlify, queue, WorkerOptions::default())
+    }
+
+    /// Like [`Worker::new`], with options.
+    pub fn with_options(etlify: Etlify, queue: JobQueue, options: WorkerOptions) -> Self {
+        let health = HealthHandle(Arc::new(HealthState {
+            started_at: SystemTime::now(),
+            interval: options.interval,
+            last_loop_at: Mutex::new(None),
+            running: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            rescheduled: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+        }));
+        Self {
+            etlify,
+            queue,
+            options,
+            health,
+        }
+    }
+
+    /// A handle on the worker's health, readable while it runs.
+    pub fn health(&self) -> HealthHandle {
+        self.health.clone()
+    }
+
+    /// Runs until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully.
+    pub async fn run(self) -> Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` resolves, then shuts down gracefully.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let ctx = self.etlify.context().clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let name = self
+            .options
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("etlify-{}", std::process::id()));
+        tracing::info!(
+            message = "Worker started.",
+            worker = %name,
+            queue = self.queue.options().get_name(),
+            concurrency = self.options.concurrency,
+            interval_s = self.options.interval.map(|i| i.as_secs_f64()),
+        );
+        let sync_loop = self.options.interval.map(|interval| {
+            tokio::spawn(sync_loop(
+                ctx.clone(),
+                interval,
+                stop.clone(),
+                self.health.clone(),
+            ))
+        });
+        let signal = {
+            let (stop, health) = (stop.clone(), self.health.clone());
+            async move {
+                shutdown.await;
+                tracing::info!(message = "Worker stopping: no new jobs; running jobs finish.");
+                health.0.stopping.store(true, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+                Ok::<(), std::io::Error>(())
+            }
+        };
+        let runner = JobRunner {
+            ctx: ctx.clone(),
+            stop: stop.clone(),
+            health: self.health.clone(),
+        };
+        let poll = self.queue.options().get_poll_interval();
+        let (concurrency, deadline) = (self.options.concurrency, self.options.shutdown_timeout);
+        macro_rules! monitor {
+            ($storage:expr) => {{
+                let storage = $storage;
+                Monitor::new()
+                    .register(move |_| {
+                        let runner = runner.clone();
+                        WorkerBuilder::new(name.clone())
+                            .backend(storage.clone().poll_with_interval(poll))
+                            .concurrency(concurrency)
+                            .parallelize(tokio::spawn)
+                            .build(move |job: Job| {
+                                let runner = runner.clone();
+                                async move { runner.run(job).await }
+                            })
+                    })
+                    .shutdown_timeout(deadline)
+                    .run_with_signal(signal)
+                    .await
+            }};
+        }
+        let ran = match self.queue.storage().clone() {
+            Storage::Sqlite(storage) => monitor!(storage),
+            Storage::Postgres(storage) => monitor!(storage),
+        };
+        stop.store(true, Ordering::SeqCst);
+        if let Some(sync_loop) = sync_loop {
+            sync_loop.abort();
+        }
+        // Syncs cut off by the deadline leave their leases: free them now.
+        match crate::store::lease::release_all_of_this_process(ctx.store()).await {
+            Ok(0) => {}
+            Ok(released) => tracing::warn!(
+                message = "Shutdown deadline passed with syncs running; their locks were released and their records stay stale for the next run.",
+                released
+            ),
+            Err(error) => tracing::warn!(message = "Releasing this worker's locks failed; they expire on their own.", %error),
+        }
+        tracing::info!(message = "Worker stopped.");
+        ran.map_err(|error| Error::Queue(format!("the worker stopped with an error: {error}")))
+    }
+}
+
+/// What runs each job apalis delivers.
+#[derive(Debug, Clone)]
+struct JobRunner {
+    ctx: Context,
+    stop: Arc<AtomicBool>,
+    health: HealthHandle,
+}
+
+impl JobRunner {
+    async fn run(&self, job: Job) -> std::result::Result<(), BoxDynError> {
+        let state = &self.health.0;
+        state.running.fetch_add(1, Ordering::SeqCst);
+        let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
+        state.running.fetch_sub(1, Ordering::SeqCst);
+        match performed {
+            Ok(JobReport::Rescheduled { .. }) => {
+                state.rescheduled.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+            Ok(JobReport::GaveUp { reason }) => {
+                state.failed.fetch_add(1, Ordering::SeqCst);
+                *lock(&state.last_error) = Some(reason);
+                Ok(())
+            }
+            Ok(report) => {
+                state.done.fetch_add(1, Ordering::SeqCst);
+                tracing::debug!(message = "Job done.", ?job, ?report);
+                Ok(())
+            }
+            Err(error) => {
+                // The job's bookkeeping failed (the database): apalis
+                // delivers it again; wait a moment first.
+                state.failed.fetch_add(1, Ordering::SeqCst);
+                self.health.error(&error);
+                tracing::error!(message = "Job failed before it could reschedule itself; the queue delivers it again.", ?job, %error);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(Box::new(error))
+            }
+        }
+    }
+}
+
+/// Requests every enabled CRM's batch job every `interval`, until `stop`.
+async fn sync_loop(ctx: Context, interval: Duration, stop: Arc<AtomicBool>, health: HealthHandle) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match request_every_crm(&ctx).await {
+            Ok(requested) => {
+                *lock(&health.0.last_loop_at) = Some(SystemTime::now());
+                tracing::debug!(message = "Batch jobs requested.", ?requested);
+            }
+            Err(error) => {
+                health.error(&error);
+                tracing::error!(message = "Requesting the batch jobs failed; trying again at the next interval.", %error);
+            }
+        }
+    }
+}
+
+async fn request_every_crm(ctx: &Context) -> Result<Vec<(String, crate::jobs::Enqueued)>> {
+    let mut requested = Vec::new();
+    for crm in crate::stale::batch_sync::async_crms(ctx, &BatchSyncOptions::new())? {
+        let answer = perform::request_batch(ctx, &crm).await?;
+        requested.push((crm, answer));
+    }
+    Ok(requested)
+}
+
+/// SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = terminate => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
