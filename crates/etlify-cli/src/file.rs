@@ -70,6 +70,45 @@ pub(crate) struct File {
     /// The models, by resource type (`User`, as the Rails gem names them).
     #[serde(default)]
     pub models: OrderedMap<ModelFile>,
+    /// The job queue, in the application's database. Present: `sync-record`
+    /// enqueues and `etlify worker` runs the jobs.
+    pub queue: Option<QueueFile>,
+    /// How `etlify worker` runs.
+    pub worker: Option<WorkerFile>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueFile {
+    /// The queue's name (default `etlify`).
+    pub name: Option<String>,
+    /// Runs of a job before it gives up (default 5).
+    #[schemars(range(min = 1))]
+    pub max_attempts: Option<u32>,
+    /// Delay before a job's first retry, doubled at each retry, e.g.
+    /// `"10s"` (the default).
+    pub retry_delay: Option<String>,
+    /// How often a worker tells the queue it is alive, at least `"1s"`
+    /// (default `"5s"`).
+    pub heartbeat: Option<String>,
+    /// Heartbeats a worker may miss before its jobs go to others (default 3).
+    #[schemars(range(min = 1))]
+    pub missed_heartbeats: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkerFile {
+    /// Jobs one worker runs at once (default 4).
+    #[schemars(range(min = 1))]
+    pub concurrency: Option<u32>,
+    /// Time between two requests of every enabled CRM's batch job, e.g.
+    /// `"30s"` (the default); `"off"`: no loop, only enqueued jobs run.
+    pub interval: Option<String>,
+    /// Longest wait for running jobs at shutdown (default `"30s"`).
+    pub shutdown_timeout: Option<String>,
+    /// Address for `GET /health`, e.g. `"127.0.0.1:9187"` (default: none).
+    pub health_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

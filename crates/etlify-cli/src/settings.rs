@@ -1,6 +1,7 @@
 //! From the file to the engine: `${ENV}` secrets, durations, dependency
 //! kinds, column types — every mistake named by its key path.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,14 +10,14 @@ use etlify::adapters::{
     AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
 use etlify::{
-    Binding, ColumnType, Config, Crm, Dependency, Hop, Model, RateLimit, Rendering, SqlPayload,
-    StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    Binding, ColumnType, Config, Crm, Dependency, Hop, JobOptions, Model, QueueOptions, RateLimit,
+    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
 };
 
 use crate::error::CliError;
 use crate::file::{
-    AdapterKind, BindingFile, ColumnFile, CrmFile, DependencyFile, File, ModelFile, RenderingFile,
-    TypeFile,
+    AdapterKind, BindingFile, ColumnFile, CrmFile, DependencyFile, File, ModelFile, QueueFile,
+    RenderingFile, TypeFile, WorkerFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -27,6 +28,27 @@ pub(crate) struct Settings {
     pub config: Config,
     pub crms: Vec<Crm>,
     pub models: Vec<Model>,
+    pub queue: QueueSettings,
+    pub worker: WorkerSettings,
+}
+
+/// `[queue]`: the defaults when the section is absent.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueSettings {
+    /// Whether the file has a `[queue]` section (then `sync-record` enqueues).
+    pub configured: bool,
+    pub options: QueueOptions,
+    pub jobs: JobOptions,
+}
+
+/// `[worker]`, before the command line's flags.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerSettings {
+    pub concurrency: usize,
+    /// `None`: no continuous loop (`interval = "off"`).
+    pub interval: Option<Duration>,
+    pub shutdown_timeout: Duration,
+    pub health_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -82,6 +104,8 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     for (resource_type, model) in &file.models.0 {
         models.push(model_from(resource_type, model, &shown)?);
     }
+    let queue = queue_from(file.queue.as_ref(), &shown)?;
+    let worker = worker_from(file.worker.as_ref(), &shown)?;
     Ok(Settings {
         path: shown,
         database_url,
@@ -89,6 +113,129 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         config,
         crms,
         models,
+        queue,
+        worker,
+    })
+}
+
+fn queue_from(file: Option<&QueueFile>, shown: &str) -> Result<QueueSettings, CliError> {
+    let at = |key: &str| format!("{shown}: queue.{key}");
+    let mut options = QueueOptions::new();
+    let mut jobs = JobOptions::new();
+    let Some(file) = file else {
+        return Ok(QueueSettings {
+            configured: false,
+            options,
+            jobs,
+        });
+    };
+    if let Some(name) = &file.name {
+        if name.trim().is_empty() {
+            return Err(CliError::config(format!(
+                "{}: must not be empty (e.g. name = \"{}\")",
+                at("name"),
+                etlify::jobs::DEFAULT_QUEUE_NAME
+            )));
+        }
+        options = options.name(name);
+    }
+    match file.max_attempts {
+        Some(0) => {
+            return Err(CliError::config(format!(
+                "{}: must be at least 1 (runs of a job, the first one included)",
+                at("max_attempts")
+            )))
+        }
+        Some(attempts) => jobs = jobs.max_attempts(attempts),
+        None => {}
+    }
+    if let Some(delay) = &file.retry_delay {
+        jobs = jobs.retry_delay(duration(delay, &at("retry_delay"))?);
+    }
+    if let Some(every) = &file.heartbeat {
+        let every = duration(every, &at("heartbeat"))?;
+        if every < Duration::from_secs(1) {
+            return Err(CliError::config(format!(
+                "{}: must be at least \"1s\"",
+                at("heartbeat")
+            )));
+        }
+        options = options.heartbeat(every);
+    }
+    match file.missed_heartbeats {
+        Some(0) => {
+            return Err(CliError::config(format!(
+                "{}: must be at least 1 (heartbeats a worker may miss before its jobs go to others)",
+                at("missed_heartbeats")
+            )))
+        }
+        Some(missed) => options = options.missed_heartbeats(missed as usize),
+        None => {}
+    }
+    Ok(QueueSettings {
+        configured: true,
+        options,
+        jobs,
+    })
+}
+
+fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings, CliError> {
+    let at = |key: &str| format!("{shown}: worker.{key}");
+    let mut worker = WorkerSettings {
+        concurrency: etlify::DEFAULT_CONCURRENCY,
+        interval: Some(etlify::DEFAULT_INTERVAL),
+        shutdown_timeout: etlify::DEFAULT_SHUTDOWN_TIMEOUT,
+        health_listen: None,
+    };
+    let Some(file) = file else {
+        return Ok(worker);
+    };
+    match file.concurrency {
+        Some(0) => {
+            return Err(CliError::config(format!(
+                "{}: must be at least 1 (jobs run at once)",
+                at("concurrency")
+            )))
+        }
+        Some(jobs) => worker.concurrency = jobs as usize,
+        None => {}
+    }
+    if let Some(interval) = &file.interval {
+        worker.interval = loop_interval(interval, &at("interval"))?;
+    }
+    if let Some(timeout) = &file.shutdown_timeout {
+        worker.shutdown_timeout = duration(timeout, &at("shutdown_timeout"))?;
+    }
+    if let Some(address) = &file.health_listen {
+        worker.health_listen = Some(listen_address(address, &at("health_listen"))?);
+    }
+    Ok(worker)
+}
+
+/// The worker's loop interval: a duration above zero, or `off`.
+pub(crate) fn loop_interval(text: &str, at: &str) -> Result<Option<Duration>, CliError> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let interval = humantime::parse_duration(text).map_err(|e| {
+        CliError::config(format!(
+            "{at}: expected a duration like \"30s\" or \"off\", got {text:?} ({e})"
+        ))
+    })?;
+    if interval.is_zero() {
+        return Err(CliError::config(format!(
+            "{at}: must be longer than 0s (\"off\" turns the loop off)"
+        )));
+    }
+    Ok(Some(interval))
+}
+
+/// An address to listen on, e.g. `127.0.0.1:9187`.
+pub(crate) fn listen_address(text: &str, at: &str) -> Result<SocketAddr, CliError> {
+    text.parse().map_err(|_| {
+        CliError::config(format!(
+            "{at}: expected an IP address and port like \"127.0.0.1:9187\", got {text:?}"
+        ))
     })
 }
 

@@ -22,6 +22,7 @@ mod finder; // the stale finder, one scenario per F-id, both plans
 mod hubspot; // the HubSpot v3 adapter: exact request shapes (wiremock)
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
 mod interop_typed; // taking over a gem database with typed columns (X-15, payload types)
+mod jobs; // sync jobs through the queue seam: dedup, no lost request, retries, batch jobs (G-9, G-10, G-18, G-23, X-10, X-13)
 mod lost_response; // lost responses: creates not repeated, no duplicates (external_id, sandbox faults)
 mod lost_updates; // no update lost, no run stopped by one CRM
 mod payload; // SQL payloads: column types to JSON, declared types, renderings (payload types)
