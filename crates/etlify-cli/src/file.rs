@@ -118,6 +118,10 @@ pub(crate) struct Database {
     pub url: String,
     /// Connections in the pool.
     pub max_connections: Option<u32>,
+    /// How long the locks of a process that died (a killed worker) hold
+    /// before others take its work over, e.g. `"60s"` (the default; at
+    /// least `"3s"`).
+    pub lease_ttl: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

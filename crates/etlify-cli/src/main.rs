@@ -2,7 +2,8 @@
 //! configured by a TOML file beside it (`docs/CLI.md`).
 //!
 //! A thin shell over the `etlify` library: reading the file is `file.rs`
-//! and `settings.rs`, each command below calls the library.
+//! and `settings.rs`, each command below calls the library; `worker.rs`
+//! runs `etlify worker` (its logs and its health endpoint).
 
 mod demo;
 mod error;
@@ -10,12 +11,13 @@ mod file;
 mod scaffold;
 mod settings;
 mod table;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use etlify::{BatchSyncOptions, Etlify, MigrateOptions, Store};
+use etlify::{BatchSyncOptions, Enqueued, Etlify, JobQueue, MigrateOptions, Store};
 use serde_json::json;
 
 use crate::error::{CliError, Exit};
@@ -26,7 +28,7 @@ use crate::settings::Settings;
     name = "etlify",
     version,
     about = "Keeps a subset of your database mirrored in CRMs, idempotently",
-    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error."
+    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n  etlify sync --async            queue one batch job per CRM, for `etlify worker`\n  etlify worker                  run the queued jobs and a sync loop until SIGTERM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error."
 )]
 struct Cli {
     /// The configuration file.
@@ -93,7 +95,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Syncs one record now, stale or not (its digest still decides what is sent).
+    /// Syncs one record, stale or not (its digest still decides what is sent).
+    ///
+    /// With a [queue] section it is queued for `etlify worker` (once while
+    /// queued); --now syncs it here and now.
     SyncRecord {
         /// The model (resource type), e.g. `User`.
         model: String,
@@ -101,6 +106,9 @@ enum Command {
         id: i64,
         #[arg(long)]
         crm: String,
+        /// Sync it now, in this process, even with a [queue] section.
+        #[arg(long)]
+        now: bool,
         #[arg(long)]
         json: bool,
     },
@@ -169,14 +177,28 @@ enum Command {
         json: bool,
     },
     /// Syncs every stale record (or every record with --full).
+    ///
+    /// With --async, queues one batch job per enabled CRM instead (or only
+    /// --crm's), for `etlify worker`; each job finds its CRM's stale records.
     Sync {
         #[command(flatten)]
         selection: Selection,
         /// Records per page.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// Queue the batch jobs for `etlify worker` instead of syncing here.
+        #[arg(long = "async")]
+        enqueue: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// Runs the queued sync jobs, and requests every enabled CRM's batch job
+    /// on an interval, until SIGTERM or SIGINT (running jobs finish first).
+    ///
+    /// Flags win over the [worker] section. Logs go to stderr.
+    Worker {
+        #[command(flatten)]
+        args: worker::WorkerArgs,
     },
 }
 
@@ -237,9 +259,33 @@ async fn connect(settings: &Settings, must_exist: bool) -> Result<Store, CliErro
         .map_err(|e| CliError::engine(&settings.path, e))
 }
 
+/// The engine, running everything inline.
 async fn engine(settings: Settings) -> Result<Etlify, CliError> {
     let store = store(&settings).await?;
+    build_engine(store, settings, None).await
+}
+
+/// The engine on the job queue (`[queue]`, or its defaults): `sync` and
+/// follow-up syncs are requested as jobs, batch jobs can be requested.
+/// Opening the queue creates its tables if needed.
+pub(crate) async fn engine_with_queue(settings: Settings) -> Result<(Etlify, JobQueue), CliError> {
+    let store = store(&settings).await?;
+    let queue = JobQueue::open(&store, settings.queue.options.clone())
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))?;
+    let etlify = build_engine(store, settings, Some(queue.clone())).await?;
+    Ok((etlify, queue))
+}
+
+async fn build_engine(
+    store: Store,
+    settings: Settings,
+    queue: Option<JobQueue>,
+) -> Result<Etlify, CliError> {
     let mut builder = Etlify::builder(store).config(settings.config);
+    if let Some(queue) = queue {
+        builder = builder.queue(queue).job_options(settings.queue.jobs);
+    }
     for crm in settings.crms {
         builder = builder.crm(crm);
     }
@@ -250,6 +296,16 @@ async fn engine(settings: Settings) -> Result<Etlify, CliError> {
         .build()
         .await
         .map_err(|e| CliError::engine(&settings.path, e))
+}
+
+/// What a job request found, for people.
+fn enqueued_text(enqueued: Enqueued) -> &'static str {
+    match enqueued {
+        Enqueued::New => "queued",
+        Enqueued::AlreadyQueued => "already queued",
+        Enqueued::AfterRunning => "queued after the running one",
+        _ => enqueued.as_str(),
+    }
 }
 
 async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
@@ -300,6 +356,9 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 for statement in statements {
                     println!("{statement};");
                 }
+                if settings.queue.configured {
+                    println!("-- [queue]: `etlify migrate` also creates the job queue's tables (apalis's own migrations, not shown).");
+                }
             } else if revert {
                 etlify::revert_migration(&store)
                     .await
@@ -311,6 +370,17 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     .await
                     .map_err(|e| CliError::engine(&path, e))?;
                 println!("The sync-state tables are up to date.");
+                if settings.queue.configured {
+                    // Opening the queue runs apalis's migrations (on
+                    // PostgreSQL they need CREATE on the database).
+                    JobQueue::open(&store, settings.queue.options.clone())
+                        .await
+                        .map_err(|e| CliError::engine(&path, e))?;
+                    println!(
+                        "The job queue's tables are up to date (queue {:?}).",
+                        settings.queue.options.get_name()
+                    );
+                }
             }
             Ok(Exit0OrRecords::Ok)
         }
@@ -337,6 +407,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             Ok(Exit0OrRecords::Ok)
         }
         Command::Status { json } => {
+            let queue = settings.queue.configured;
             let etlify = engine(settings).await?;
             let entries = etlify
                 .status()
@@ -393,6 +464,14 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                         rows
                     )
                 );
+                // `--json` stays the array of entries scripts read today.
+                if queue {
+                    let jobs = etlify
+                        .job_counts()
+                        .await
+                        .map_err(|e| CliError::engine(&path, e))?;
+                    println!("jobs: {} queued, {} running", jobs.queued, jobs.running);
+                }
             }
             Ok(Exit0OrRecords::Ok)
         }
@@ -524,13 +603,29 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             model,
             id,
             crm,
+            now,
             json,
         } => {
-            let etlify = engine(settings).await?;
+            let etlify = if settings.queue.configured && !now {
+                engine_with_queue(settings).await?.0
+            } else {
+                engine(settings).await?
+            };
             let dispatch = etlify
                 .sync(&crm, &model, id)
                 .await
                 .map_err(|e| CliError::engine(&path, e))?;
+            if let etlify::SyncDispatch::Enqueued(enqueued) = dispatch {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"model": model, "id": id, "crm": crm, "enqueued": enqueued.as_str()})
+                    );
+                } else {
+                    println!("{model} #{id} in {crm}: {}", enqueued_text(enqueued));
+                }
+                return Ok(Exit0OrRecords::Ok);
+            }
             let (outcome, error) = match &dispatch {
                 etlify::SyncDispatch::Completed(etlify::SyncOutcome::Error(e)) => {
                     ("error", Some(e.message.clone()))
@@ -647,9 +742,23 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
         Command::Demo { .. } | Command::Init { .. } | Command::Sandbox { .. } | Command::Schema => {
             unreachable!("handled before the configuration is read")
         }
+        Command::Worker { args } => {
+            worker::worker(settings, args).await?;
+            Ok(Exit0OrRecords::Ok)
+        }
         Command::Sync {
             selection,
             batch_size,
+            enqueue: true,
+            json,
+        } => {
+            sync_async(settings, &selection, batch_size, json).await?;
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Sync {
+            selection,
+            batch_size,
+            enqueue: false,
             json,
         } => {
             let etlify = engine(settings).await?;
@@ -741,6 +850,64 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             })
         }
     }
+}
+
+/// `sync --async`: one batch job requested per enabled CRM (or `--crm`'s).
+async fn sync_async(
+    settings: Settings,
+    selection: &Selection,
+    batch_size: Option<usize>,
+    json: bool,
+) -> Result<(), CliError> {
+    // A batch job covers every model of its CRM from its checkpoint, with
+    // the default page size: what it cannot honour is refused here.
+    let refused = [
+        (!selection.model.is_empty(), "--model"),
+        (selection.full, "--full"),
+        (selection.complete, "--complete"),
+        (batch_size.is_some(), "--batch-size"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(set, _)| *set) {
+        return Err(CliError::config(format!(
+            "{flag} cannot be used with --async: a batch job syncs every model of its CRM, \
+             from its checkpoint; run `etlify sync {flag} …` without --async to do this here"
+        )));
+    }
+    let path = settings.path.clone();
+    let (etlify, _queue) = engine_with_queue(settings).await?;
+    let queued = etlify
+        .batch_sync_async(&selection.options())
+        .await
+        .map_err(|e| CliError::engine(&path, e))?;
+    if json {
+        let per_model: serde_json::Map<String, serde_json::Value> = queued
+            .per_model
+            .iter()
+            .map(|(model, n)| (model.clone(), json!(n)))
+            .collect();
+        let crms: Vec<_> = queued
+            .crms
+            .iter()
+            .map(|(crm, enqueued)| json!({"crm": crm, "enqueued": enqueued.as_str()}))
+            .collect();
+        println!(
+            "{}",
+            json!({"total": queued.total, "per_model": per_model, "errors": queued.errors, "crms": crms})
+        );
+        return Ok(());
+    }
+    if queued.crms.is_empty() {
+        println!("No enabled CRM selected: nothing queued.");
+        return Ok(());
+    }
+    for (crm, enqueued) in &queued.crms {
+        println!("{crm}: {}", enqueued_text(*enqueued));
+    }
+    println!(
+        "{} stale records now, which the queued jobs will find. Run `etlify worker` to process them (a worker already running picks them up).",
+        queued.total
+    );
+    Ok(())
 }
 
 /// One sampled record of `plan --diff`, for people.

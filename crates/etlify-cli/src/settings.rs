@@ -95,6 +95,17 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     if let Some(max) = file.database.max_connections {
         store = store.max_connections(max);
     }
+    if let Some(ttl) = &file.database.lease_ttl {
+        let ttl = duration(ttl, &at("database.lease_ttl"))?;
+        if ttl < Duration::from_secs(3) {
+            return Err(CliError::config(format!(
+                "{}: must be at least 3s (locks are renewed every third of it), got {}",
+                at("database.lease_ttl"),
+                humantime::format_duration(ttl)
+            )));
+        }
+        store = store.lease_ttl(ttl);
+    }
     let database_url = interpolate(&file.database.url, &at("database.url"))?;
     let mut crms = Vec::new();
     for (name, crm) in &file.crms.0 {
@@ -165,7 +176,7 @@ fn queue_from(file: Option<&QueueFile>, shown: &str) -> Result<QueueSettings, Cl
     match file.missed_heartbeats {
         Some(0) => {
             return Err(CliError::config(format!(
-                "{}: must be at least 1 (heartbeats a worker may miss before its jobs go to others)",
+                "{}: must be at least 1 (heartbeats missed before a worker's jobs go to others)",
                 at("missed_heartbeats")
             )))
         }

@@ -765,3 +765,436 @@ fn cli_config_a_missing_database_file_is_refused_and_a_disabled_crm_needs_no_tok
     let crms = json_of(&etlify(&config, &["crms", "--json"]));
     assert_eq!(crms[0]["enabled"], false);
 }
+
+// Jobs and workers: `[queue]`, `[worker]`, `etlify worker`, `sync --async`,
+// `sync-record` enqueueing (SQLite only; the engine's queue tests cover
+// PostgreSQL).
+
+/// A running `etlify worker`, its stderr collected as it comes.
+struct RunningWorker {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl RunningWorker {
+    fn start(config: &Path, args: &[&str]) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .arg("--config")
+            .arg(config)
+            .arg("worker")
+            .args(args)
+            .env_remove("ETLIFY_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                let mut text = collected.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Self { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The first stderr line containing `wanted`, waiting up to `within`.
+    fn line_with(&mut self, wanted: &str, within: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(line) = self.stderr().lines().find(|l| l.contains(wanted)) {
+                return line.to_owned();
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the worker exited: {}",
+                self.stderr()
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {wanted:?} on stderr: {}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then its exit status (waiting up to `within`) and stderr.
+    fn terminate(mut self, within: std::time::Duration) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = std::time::Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running {within:?} after SIGTERM: {}",
+                self.stderr()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // The reader thread ends with the pipe: give it a moment.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        (status.code(), self.stderr())
+    }
+}
+
+impl Drop for RunningWorker {
+    fn drop(&mut self) {
+        // A failed test leaves no worker behind.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `config`'s file with `extra` appended.
+fn append(config: &Path, extra: &str) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str(extra);
+    std::fs::write(config, text).unwrap();
+}
+
+fn stale_of(config: &Path) -> u64 {
+    let status = json_of(&etlify(config, &["status", "--json"]));
+    status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["stale"].as_u64().unwrap())
+        .sum()
+}
+
+/// `etlify worker` on a fresh SQLite database and the HubSpot sandbox: its
+/// loop syncs every stale record, SIGTERM stops it with status 0, and its
+/// logs carry the engine's "Batch run finished." lines, never the URL.
+#[test]
+fn worker_cli_syncs_stale_records_and_stops_on_sigterm() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(etlify_sandbox::Sandbox::start(
+            etlify_sandbox::SandboxConfig::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{db}"
+
+[crms.hubspot]
+adapter = "hubspot"
+base_url = "{base}"
+token = "{token}"
+
+[worker]
+interval = "1s"
+shutdown_timeout = "5s"
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = "SELECT id, email, full_name AS firstname FROM users"
+"#,
+            db = dir.path().join("app.sqlite3").display(),
+            base = sandbox.hubspot_base_url(),
+            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
+            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
+        ],
+    );
+    assert_eq!(stale_of(&config), 30);
+
+    let mut worker = RunningWorker::start(&config, &[]);
+    let started = worker.line_with("etlify worker:", std::time::Duration::from_secs(30));
+    assert!(
+        started.contains("SQLite database")
+            && started.contains("queue \"etlify\"")
+            && started.contains("4 jobs at once")
+            && started.contains("every 1s"),
+        "{started}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stale_of(&config) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still stale after 30 s: {}",
+            worker.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(contacts.len(), 30);
+
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("Batch run finished."), "{stderr}");
+    assert!(stderr.contains("synced=30"), "{stderr}");
+    assert!(stderr.contains("Worker stopped."), "{stderr}");
+    assert!(
+        !stderr.contains("sqlite://"),
+        "no URL in the logs: {stderr}"
+    );
+    runtime.block_on(sandbox.shutdown()).unwrap();
+}
+
+/// `--health-listen` serves GET /health: 200 and `"healthy":true` while the
+/// worker runs; the flags win over the file; JSON logs are one object a line.
+#[test]
+fn worker_cli_health_endpoint_answers() {
+    use std::io::{Read as _, Write as _};
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    append(
+        &config,
+        "\n[worker]\nconcurrency = 2\ninterval = \"off\"\nshutdown_timeout = \"5s\"\n",
+    );
+    let mut worker = RunningWorker::start(
+        &config,
+        &[
+            "--health-listen",
+            "127.0.0.1:0",
+            "--interval",
+            "1s",
+            "--concurrency",
+            "3",
+            "--log-format",
+            "json",
+        ],
+    );
+    let listening = worker.line_with(
+        "Health endpoint listening.",
+        std::time::Duration::from_secs(30),
+    );
+    let listening: Value = serde_json::from_str(&listening).unwrap();
+    let address = listening["addr"].as_str().unwrap().to_owned();
+    let started = worker.line_with("etlify worker:", std::time::Duration::from_secs(5));
+    assert!(
+        started.contains("3 jobs at once") && started.contains("every 1s"),
+        "{started}"
+    );
+
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["healthy"], true, "{body}");
+    assert_eq!(body["stopping"], false, "{body}");
+    for key in ["running", "done", "rescheduled", "failed"] {
+        assert!(body[key].is_u64(), "{key} in {body}");
+    }
+    assert!(body["last_loop_at"].is_string() || body["last_loop_at"].is_null());
+
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    for line in stderr.lines() {
+        let event: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(event["message"].is_string(), "{line}");
+    }
+}
+
+/// With a `[queue]` section, `sync-record` requests a job (once while it is
+/// queued); `--now` syncs inline as without a queue; `status` counts jobs.
+#[test]
+fn jobs_cli_sync_record_enqueues_when_a_queue_is_configured() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    append(&config, "\n[queue]\nname = \"crm\"\nmax_attempts = 3\n");
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        String::from_utf8_lossy(&migrated.stdout).contains("job queue's tables"),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let id = expected("rails-gem-synced.expect.json")["changed_ids"][0]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let args = ["sync-record", "User", id.as_str(), "--crm", "hubspot"];
+    let first = etlify(&config, &args);
+    assert!(first.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        format!("User #{id} in hubspot: queued")
+    );
+    let again = etlify(&config, &args);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already queued"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let json = json_of(&etlify(&config, &[&args[..], &["--json"]].concat()));
+    assert_eq!(json["enqueued"], "already_queued", "{json}");
+    let status = etlify(&config, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("jobs: 1 queued, 0 running"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    // `status --json` stays the array of entries.
+    assert!(json_of(&etlify(&config, &["status", "--json"])).is_array());
+    let now = json_of(&etlify(
+        &config,
+        &[&args[..], &["--now", "--json"]].concat(),
+    ));
+    assert_eq!(now["outcome"], "synced", "{now}");
+}
+
+/// `sync --async` requests one batch job per CRM, in the gem's shape plus
+/// each CRM's answer; a second request finds it queued; selections the
+/// job cannot honour exit 2. No `[queue]` section: the defaults.
+#[test]
+fn jobs_cli_sync_async_queues_one_job_per_crm() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let stale = expected("rails-gem-synced.expect.json")["stale_count"].clone();
+    let first = json_of(&etlify(&config, &["sync", "--async", "--json"]));
+    assert_eq!(first["total"], stale, "{first}");
+    assert_eq!(first["per_model"]["User"], stale, "{first}");
+    assert_eq!(
+        first["crms"],
+        serde_json::json!([{"crm": "hubspot", "enqueued": "new"}])
+    );
+    let again = etlify(&config, &["sync", "--async", "--crm", "hubspot"]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{text}");
+    assert!(text.contains("hubspot: already queued"), "{text}");
+    assert!(text.contains("etlify worker"), "{text}");
+    assert_eq!(stale_of(&config), stale.as_u64().unwrap(), "nothing ran");
+    for flag in [
+        &["--model", "User"][..],
+        &["--full"],
+        &["--complete"],
+        &["--batch-size", "10"],
+    ] {
+        let (code, stderr) = failure(&config, &[&["sync", "--async"][..], flag].concat());
+        assert_eq!(code, 2, "{flag:?}: {stderr}");
+        assert!(
+            stderr.contains(flag[0]) && stderr.contains("--async"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Bad `[queue]` and `[worker]` values, and bad worker flags, exit 2 naming
+/// the key (or the flag) and what is expected.
+#[test]
+fn config_rejects_bad_worker_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let cases = [
+        (
+            "[worker]\nconcurrency = 0",
+            "worker.concurrency",
+            "at least 1",
+        ),
+        ("[worker]\ninterval = \"abc\"", "worker.interval", "\"off\""),
+        (
+            "[worker]\ninterval = \"0s\"",
+            "worker.interval",
+            "longer than 0s",
+        ),
+        (
+            "[worker]\nshutdown_timeout = \"soon\"",
+            "worker.shutdown_timeout",
+            "duration",
+        ),
+        (
+            "[worker]\nhealth_listen = \"localhost\"",
+            "worker.health_listen",
+            "127.0.0.1:9187",
+        ),
+        ("[worker]\nthreads = 4", "worker", "threads"),
+        (
+            "[queue]\nmax_attempts = 0",
+            "queue.max_attempts",
+            "at least 1",
+        ),
+        (
+            "[queue]\nretry_delay = \"10\"",
+            "queue.retry_delay",
+            "duration",
+        ),
+        (
+            "[queue]\nheartbeat = \"100ms\"",
+            "queue.heartbeat",
+            "at least \"1s\"",
+        ),
+        (
+            "[queue]\nmissed_heartbeats = 0",
+            "queue.missed_heartbeats",
+            "at least 1",
+        ),
+        ("[queue]\nname = \"\"", "queue.name", "empty"),
+        (
+            "[queue]\nmax_attempts = \"5\"",
+            "queue.max_attempts",
+            "expected u32",
+        ),
+    ];
+    for (section, key, expected) in cases {
+        std::fs::write(
+            &config,
+            format!("[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n{section}\n"),
+        )
+        .unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{section}: {stderr}");
+        assert!(
+            stderr.contains(key) && stderr.contains(expected) && stderr.contains("etlify.toml"),
+            "{section}: {stderr}"
+        );
+    }
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n",
+    )
+    .unwrap();
+    for (flags, named) in [
+        (&["--interval", "soon"][..], "--interval"),
+        (&["--concurrency", "0"], "--concurrency"),
+        (&["--health-listen", "nowhere"], "--health-listen"),
+        (&["--log-format", "xml"], "--log-format"),
+    ] {
+        let (code, stderr) = failure(&config, &[&["worker"][..], flags].concat());
+        assert_eq!(code, 2, "{flags:?}: {stderr}");
+        assert!(stderr.contains(named), "{flags:?}: {stderr}");
+    }
+}

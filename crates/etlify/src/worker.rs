@@ -75,9 +75,10 @@ impl WorkerOptions {
     }
 
     /// Time between two requests of every enabled CRM's batch job (`None`:
-    /// no loop; the worker runs only jobs enqueued by the application).
+    /// no loop; the worker runs only jobs enqueued by the application; at
+    /// least 10 ms).
     pub fn interval(mut self, interval: Option<Duration>) -> Self {
-        self.interval = interval;
+        self.interval = interval.map(|i| i.max(Duration::from_millis(10)));
         self
     }
 
@@ -87,8 +88,9 @@ impl WorkerOptions {
         self
     }
 
-    /// The worker's name in the queue's tables and logs (default
-    /// `etlify-<host pid>`).
+    /// The worker's name in the queue's tables and logs, unique among
+    /// every worker the queue has known (default `etlify-<pid>-<start
+    /// time>-<n>`): the queue refuses a worker under a name it knows.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -135,8 +137,9 @@ pub struct Health {
 }
 
 impl Health {
-    /// Healthy: not stopping, and the loop (if any) ran within three
-    /// intervals and its last round met no error.
+    /// Healthy: not stopping, and the loop (if any) requested the batch
+    /// jobs within the last three intervals (a loop whose requests fail,
+    /// the database unreachable, is late).
     pub fn is_healthy(&self) -> bool {
         if self.stopping {
             return false;
@@ -251,11 +254,7 @@ impl Worker {
     ) -> Result<()> {
         let ctx = self.etlify.context().clone();
         let stop = Arc::new(AtomicBool::new(false));
-        let name = self
-            .options
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("etlify-{}", std::process::id()));
+        let name = self.options.name.clone().unwrap_or_else(default_name);
         tracing::info!(
             message = "Worker started.",
             worker = %name,
@@ -328,6 +327,22 @@ impl Worker {
         tracing::info!(message = "Worker stopped.");
         ran.map_err(|error| Error::Queue(format!("the worker stopped with an error: {error}")))
     }
+}
+
+/// A name no other worker has, now or before: the queue refuses a second
+/// worker under a name it knows (two in one process, a restarted process
+/// with the pid of an earlier one).
+fn default_name() -> String {
+    static WORKERS: AtomicU64 = AtomicU64::new(0);
+    let started = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!(
+        "etlify-{}-{}-{}",
+        std::process::id(),
+        started,
+        WORKERS.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// What runs each job apalis delivers.

@@ -76,7 +76,10 @@ async fn queued_engine(
     builder.build().await.expect("engine builds")
 }
 
-async fn queued_users(db: &TestDb, adapter: Arc<RecordingAdapter>) -> (Etlify, Arc<RecordingQueue>) {
+async fn queued_users(
+    db: &TestDb,
+    adapter: Arc<RecordingAdapter>,
+) -> (Etlify, Arc<RecordingQueue>) {
     let queue = RecordingQueue::new();
     let etlify = queued_engine(
         db,
@@ -130,7 +133,10 @@ async fn jobs_requests_are_deduplicated_while_queued(db: TestDb) {
     assert_eq!(etlify.job_counts().await.unwrap().queued, 2);
 
     // The job runs: the record is synced and the next request is new.
-    let report = etlify.perform(&Job::Record(jobs[0].0.clone())).await.unwrap();
+    let report = etlify
+        .perform(&Job::Record(jobs[0].0.clone()))
+        .await
+        .unwrap();
     assert_eq!(report, JobReport::Record(SyncOutcome::Synced));
     assert_eq!(
         etlify.sync("hubspot", "User", a).await.unwrap(),
@@ -177,7 +183,10 @@ async fn jobs_a_request_while_its_job_runs_is_not_lost(db: TestDb) {
     let next = queue.take_records();
     assert_eq!(next.len(), 1, "a new job after the running one");
     assert_eq!(next[0].0.attempt, 1);
-    let report = etlify.perform(&Job::Record(next[0].0.clone())).await.unwrap();
+    let report = etlify
+        .perform(&Job::Record(next[0].0.clone()))
+        .await
+        .unwrap();
     assert_eq!(report, JobReport::Record(SyncOutcome::Synced));
     let sent = adapter.upserts();
     assert_eq!(sent.len(), 2);
@@ -244,7 +253,8 @@ async fn jobs_a_record_deleted_before_its_job_runs_ends_it(db: TestDb) {
     let adapter = RecordingAdapter::new();
     let (etlify, queue) = queued_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
-    db.exec(&format!("DELETE FROM users WHERE id = {user}")).await;
+    db.exec(&format!("DELETE FROM users WHERE id = {user}"))
+        .await;
     let (job, _) = queue.take_records().pop().unwrap();
     assert_eq!(
         etlify.perform(&Job::Record(job)).await.unwrap(),
@@ -307,11 +317,17 @@ async fn g9_batch_sync_async_requests_one_job_per_enabled_crm(db: TestDb) {
         .batch_sync_async(&BatchSyncOptions::new().crm("hubspot"))
         .await
         .unwrap();
-    assert_eq!(again.crms, [("hubspot".to_owned(), Enqueued::AlreadyQueued)]);
+    assert_eq!(
+        again.crms,
+        [("hubspot".to_owned(), Enqueued::AlreadyQueued)]
+    );
     assert!(queue.take_batches().is_empty());
 
     // The job finds its CRM's stale records itself.
-    let report = etlify.perform(&Job::Batch(jobs[0].0.clone())).await.unwrap();
+    let report = etlify
+        .perform(&Job::Batch(jobs[0].0.clone()))
+        .await
+        .unwrap();
     let JobReport::Batch(stats) = report else {
         panic!("expected a batch run, got {report:?}");
     };
@@ -404,7 +420,10 @@ async fn x10_a_throttled_batch_job_waits_the_servers_delay_with_bounded_attempts
                 panic!("the last attempt reports its run, got {report:?}");
             };
             assert!(!stats.is_complete());
-            assert!(queue.take_batches().is_empty(), "given up: not queued again");
+            assert!(
+                queue.take_batches().is_empty(),
+                "given up: not queued again"
+            );
         }
     }
 }
@@ -444,7 +463,10 @@ async fn g18_follow_up_syncs_are_record_jobs(db: TestDb) {
 
     let report = etlify.perform(&record_job(user)).await.unwrap();
     assert_eq!(report, JobReport::Record(SyncOutcome::Buffered));
-    assert!(adapter.upserts().is_empty(), "the company was not synced inline");
+    assert!(
+        adapter.upserts().is_empty(),
+        "the company was not synced inline"
+    );
     let jobs = queue.take_records();
     assert_eq!(jobs.len(), 1);
     assert_eq!(
@@ -452,14 +474,24 @@ async fn g18_follow_up_syncs_are_record_jobs(db: TestDb) {
         ("Company", company)
     );
 
-    let report = etlify.perform(&Job::Record(jobs[0].0.clone())).await.unwrap();
+    let report = etlify
+        .perform(&Job::Record(jobs[0].0.clone()))
+        .await
+        .unwrap();
     assert_eq!(report, JobReport::Record(SyncOutcome::Synced));
     let jobs = queue.take_records();
     assert_eq!(jobs.len(), 1, "the waiting user is requested");
     assert_eq!((jobs[0].0.model.as_str(), jobs[0].0.id), ("User", user));
-    let report = etlify.perform(&Job::Record(jobs[0].0.clone())).await.unwrap();
+    let report = etlify
+        .perform(&Job::Record(jobs[0].0.clone()))
+        .await
+        .unwrap();
     assert_eq!(report, JobReport::Record(SyncOutcome::Synced));
-    let sent: Vec<_> = adapter.upserts().iter().map(|c| c.object_type.clone()).collect();
+    let sent: Vec<_> = adapter
+        .upserts()
+        .iter()
+        .map(|c| c.object_type.clone())
+        .collect();
     assert_eq!(sent, ["companies", "contacts"]);
 }
 

@@ -207,7 +207,7 @@ pub enum JobReport {
     /// payload query): nothing to do (REFERENCE SJ-2).
     RecordGone,
     /// A batch job ran its CRM's batch sync (see [`RunStats::is_complete`]).
-    Batch(RunStats),
+    Batch(Box<RunStats>),
     /// The job failed and was queued again, to run after `delay`.
     Rescheduled {
         /// Delay before the next attempt.

@@ -180,7 +180,7 @@ async fn perform_batch(
             reason: "the worker stopped before the run ended".to_owned(),
         });
     }
-    let retry = if stats.busy.iter().any(|crm| *crm == job.crm) {
+    let retry = if stats.busy.contains(&job.crm) {
         Some((
             BUSY_DELAY,
             format!("another batch run of {} is under way", job.crm),
@@ -218,7 +218,7 @@ async fn perform_batch(
         }),
     )
     .await?;
-    Ok(JobReport::Batch(stats))
+    Ok(JobReport::Batch(Box::new(stats)))
 }
 
 /// The structured log line of one batch run.

@@ -29,9 +29,13 @@ use super::backend::Dialect;
 use super::Store;
 use crate::error::Result;
 
-/// How long a lease lives without renewal: the longest a dead holder's
-/// records stay locked.
+/// How long a lease lives without renewal, unless the store says otherwise
+/// ([`crate::StoreOptions::lease_ttl`]): the longest a dead holder's records
+/// stay locked.
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// The shortest lease time allowed (renewals every third of it).
+pub(crate) const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
 
 /// Names per statement.
 const CHUNK: usize = 500;
@@ -144,7 +148,7 @@ impl Lease {
             let (store, owner) = (store.clone(), owner.clone());
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(LEASE_TTL / 3).await;
+                    tokio::time::sleep(store.lease_ttl() / 3).await;
                     if let Err(error) = renew(&store, &owner, table, rows).await {
                         tracing::warn!(message = "Renewing a lease failed.", %error);
                     }
@@ -221,7 +225,10 @@ pub(crate) fn take_statement(dialect: &dyn Dialect) -> InsertStatement {
 
 /// The names among `names` that `owner` took.
 async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<String>> {
-    store.backend().take_leases(owner, names, LEASE_TTL).await
+    store
+        .backend()
+        .take_leases(owner, names, store.lease_ttl())
+        .await
 }
 
 /// Pushes the expiry of the `rows` leases `owner` holds in `table` (one
@@ -230,7 +237,7 @@ async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Resu
     let mut update = Query::update();
     update
         .table(table.iden())
-        .value(Leases::ExpiresAt, store.dialect().now_plus(LEASE_TTL))
+        .value(Leases::ExpiresAt, store.dialect().now_plus(store.lease_ttl()))
         .and_where(Expr::col(Leases::Owner).eq(owner));
     let (sql, values) = store.build(&update);
     let renewed = store.execute(sql, values).await?;

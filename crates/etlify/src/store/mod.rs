@@ -61,6 +61,7 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 pub struct StoreOptions {
     max_connections: Option<u32>,
     must_exist: bool,
+    lease_ttl: Option<std::time::Duration>,
 }
 
 impl StoreOptions {
@@ -92,6 +93,17 @@ impl StoreOptions {
     pub fn get_must_exist(&self) -> bool {
         self.must_exist
     }
+
+    /// How long a lock this process takes (a CRM's batch run, a page or a
+    /// record being synced) outlives this process if it dies (default 60 s;
+    /// at least 3 s). A live holder renews its locks every third of it. A
+    /// shorter time lets other workers take over a killed worker's work
+    /// sooner, at the cost of more renewals; processes with different times
+    /// are safe together (the holder sets the expiry).
+    pub fn lease_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.lease_ttl = Some(ttl.max(lease::MIN_LEASE_TTL));
+        self
+    }
 }
 
 /// Name under which a payload query is wrapped.
@@ -104,6 +116,7 @@ pub struct Store {
     pool: Pool,
     backend: Arc<dyn Backend>,
     dialect: &'static dyn Dialect,
+    lease_ttl: std::time::Duration,
 }
 
 impl fmt::Debug for Store {
@@ -135,12 +148,14 @@ impl Store {
             let size = options.max_connections.unwrap_or(SQLITE_CONNECTIONS);
             Ok(Self::from_sqlite(
                 backend::sqlite::connect(url, size, !options.must_exist).await?,
-            ))
+            )
+            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let size = options.max_connections.unwrap_or(POSTGRES_CONNECTIONS);
             Ok(Self::from_postgres(
                 backend::postgres::connect(url, size).await?,
-            ))
+            )
+            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
         } else {
             Err(ConfigError::new(
                 "database",
@@ -157,6 +172,7 @@ impl Store {
             backend: Arc::new(backend::sqlite::SqliteBackend::new(pool.clone())),
             pool: Pool::Sqlite(pool),
             dialect: dialect(BackendKind::Sqlite),
+            lease_ttl: lease::LEASE_TTL,
         }
     }
 
@@ -169,7 +185,20 @@ impl Store {
             backend: Arc::new(backend::postgres::PostgresBackend::new(pool.clone())),
             pool: Pool::Postgres(pool),
             dialect: dialect(BackendKind::Postgres),
+            lease_ttl: lease::LEASE_TTL,
         }
+    }
+
+    /// This store with locks that outlive a dead process by `ttl` (see
+    /// [`StoreOptions::lease_ttl`]).
+    pub fn with_lease_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.lease_ttl = ttl.max(lease::MIN_LEASE_TTL);
+        self
+    }
+
+    /// How long this store's locks outlive a dead process.
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        self.lease_ttl
     }
 
     /// The backend.
@@ -357,7 +386,14 @@ impl Store {
             schema::PENDING_TABLE,
             schema::LEASE_TABLE,
             schema::RECORD_LEASE_TABLE,
+            schema::CHECKPOINT_TABLE,
+            schema::RATE_SLOT_TABLE,
+            schema::JOB_REQUEST_TABLE,
             schema::HISTORY_TABLE,
+            // The job queue's (apalis) tables on SQLite.
+            "Jobs",
+            "Workers",
+            "_sqlx_migrations",
             "schema_migrations",
             "ar_internal_metadata",
         ];

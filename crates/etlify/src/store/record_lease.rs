@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use sea_query::{Cond, Expr, ExprTrait, Iden, OnConflict, Query};
 
-use super::lease::{new_owner, Lease, LeaseTable, LEASE_TTL};
+use super::lease::{new_owner, Lease, LeaseTable};
 use super::Store;
 use crate::error::Result;
 use crate::id::ResourceId;
@@ -143,7 +143,7 @@ async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
             Expr::val(range.first.get()),
             Expr::val(range.last.get()),
             Expr::val(owner),
-            dialect.now_plus(LEASE_TTL),
+            dialect.now_plus(store.lease_ttl()),
         ])
         // Internal invariant: six values for six columns.
         .expect("values match the column list")

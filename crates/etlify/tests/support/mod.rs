@@ -49,6 +49,8 @@ pub struct TestDb {
     pub pool: TestPool,
     /// How to open another pool on the same database.
     reopen: Reopen,
+    /// The PostgreSQL schema of this test.
+    schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -83,6 +85,7 @@ impl TestDb {
             store: Store::from_sqlite(pool.clone()),
             pool: TestPool::Sqlite(pool),
             reopen: Reopen::Sqlite(path.to_owned()),
+            schema: None,
             _dir: dir,
         }
     }
@@ -118,6 +121,7 @@ impl TestDb {
             store: Store::from_postgres(pool.clone()),
             pool: TestPool::Postgres(pool),
             reopen: Reopen::Postgres(Box::new(options)),
+            schema: Some(schema),
             _dir: None,
         }
     }
@@ -149,6 +153,60 @@ impl TestDb {
                 Store::from_postgres(pool)
             }
         }
+    }
+
+    /// The built-in job queue on this database, under a queue name of its
+    /// own (on PostgreSQL every test shares apalis's schema, so each test
+    /// has its own queue).
+    ///
+    /// On PostgreSQL apalis's tables use the `hstore` type, found through
+    /// the search path: the queue's connections see `public`, where the
+    /// extensions are created once for every test.
+    pub async fn job_queue(&self, options: etlify::QueueOptions) -> etlify::JobQueue {
+        static QUEUES: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "test-{}-{}",
+            std::process::id(),
+            QUEUES.fetch_add(1, Ordering::Relaxed)
+        );
+        let options = options.name(name);
+        let store = match (&self.reopen, &self.schema) {
+            (Reopen::Postgres(_), Some(schema)) => {
+                static EXTENSIONS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+                let url = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect("postgres url");
+                let admin = PgConnectOptions::from_str(&url).expect("postgres url");
+                EXTENSIONS
+                    .get_or_init(|| async {
+                        let mut conn = sqlx::PgConnection::connect_with(&admin)
+                            .await
+                            .expect("connect");
+                        sqlx::raw_sql(
+                            "SELECT pg_advisory_lock(4242); \
+                             CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public; \
+                             CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public; \
+                             SELECT pg_advisory_unlock(4242);",
+                        )
+                        .execute(&mut conn)
+                        .await
+                        .expect("create the extensions apalis needs");
+                        conn.close().await.ok();
+                    })
+                    .await;
+                let search_path = format!("{schema}, public");
+                let options =
+                    admin.options([("search_path", search_path.as_str()), ("TimeZone", "UTC")]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await
+                    .expect("connect pool");
+                Store::from_postgres(pool)
+            }
+            _ => self.store.clone(),
+        };
+        etlify::JobQueue::open(&store, options)
+            .await
+            .expect("open the job queue")
     }
 
     pub fn is_postgres(&self) -> bool {

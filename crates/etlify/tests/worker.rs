@@ -1,0 +1,278 @@
+//! The worker on the built-in queue (apalis on the test's database): it
+//! runs the jobs the application enqueues, follows the database on its
+//! own with the continuous loop, and shuts down gracefully (in-flight
+//! requests finish, the rest goes back to the queue, locks are released).
+//! Multi-process runs are in `crates/etlify-cli/tests/scaleout.rs`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etlify::{Crm, Enqueued, Etlify, JobQueue, QueueOptions, SyncDispatch, Worker, WorkerOptions};
+use tokio::sync::oneshot;
+
+use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
+use crate::support::{user_model, TestDb};
+
+/// A worker running in a task until its `stop` is sent.
+struct Running {
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<etlify::Result<()>>,
+    health: etlify::HealthHandle,
+}
+
+fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
+    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
+    let health = worker.health();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    Running { stop, done, health }
+}
+
+impl Running {
+    /// Stops the worker; how long it took to return.
+    async fn stop(self) -> Duration {
+        let asked = Instant::now();
+        self.stop.send(()).ok();
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("the worker returns")
+            .unwrap()
+            .expect("the worker ends without error");
+        asked.elapsed()
+    }
+}
+
+async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
+    Etlify::builder(db.store.clone())
+        .queue(queue.clone())
+        .crm(crm)
+        .model(user_model(&["hubspot"]))
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+async fn stale_users(db: &TestDb) -> i64 {
+    db.scalar_i64(
+        "SELECT COUNT(*) FROM users u LEFT JOIN crm_synchronisations s \
+         ON s.resource_id = u.id AND s.resource_type = 'User' AND s.crm_name = 'hubspot' \
+         WHERE s.id IS NULL OR s.last_synced_at IS NULL OR s.last_synced_at < u.updated_at",
+    )
+    .await
+}
+
+/// Waits until `done` holds, at most `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn fast_queue() -> QueueOptions {
+    QueueOptions::new()
+        .poll_interval(Duration::from_millis(50))
+        .heartbeat(Duration::from_secs(1))
+}
+
+/// The worker's loop syncs what the application writes without anything
+/// enqueued; `Etlify::sync` enqueues and the worker runs the job; health
+/// reports the jobs done.
+async fn worker_follows_the_database_and_runs_enqueued_jobs(db: TestDb) {
+    let db = db.with_app_schema().await;
+    for i in 0..5 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new()
+            .concurrency(2)
+            .interval(Some(Duration::from_millis(300))),
+    );
+
+    eventually(
+        Duration::from_secs(30),
+        "the loop synced every user",
+        || async { stale_users(&db).await == 0 },
+    )
+    .await;
+    assert_eq!(adapter.upserts().len(), 5);
+
+    // A new row is followed without being enqueued.
+    db.insert_user("late@x.io", None).await;
+    eventually(
+        Duration::from_secs(30),
+        "the loop synced the new user",
+        || async { stale_users(&db).await == 0 },
+    )
+    .await;
+
+    // An enqueued sync runs on the worker.
+    let user = db.insert_user("asked@x.io", None).await;
+    let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
+    assert!(
+        matches!(
+            dispatch,
+            SyncDispatch::Enqueued(Enqueued::New | Enqueued::AlreadyQueued)
+        ),
+        "{dispatch:?}"
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the enqueued user is synced",
+        || async { !db.user_is_stale("hubspot", user).await },
+    )
+    .await;
+    let health = worker.health.snapshot();
+    assert!(health.is_healthy(), "{health:?}");
+    assert!(health.done >= 2, "{health:?}");
+    assert!(health.last_loop_at.is_some());
+    let sent: std::collections::HashSet<_> = adapter
+        .upserts()
+        .iter()
+        .map(|c| c.payload["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent.len(), 7, "every user sent");
+    worker.stop().await;
+}
+
+/// SIGTERM's path: a stopping worker takes no new page of its batch job,
+/// records what its requests in flight answered, and queues the rest; a
+/// second worker finishes it. Every record is sent exactly once.
+async fn worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let values: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(
+                "('u{i}@x.io', 'User {i}', {now}, {now})",
+                now = db.now_sql()
+            )
+        })
+        .collect();
+    db.exec(&format!(
+        "INSERT INTO users (email, full_name, created_at, updated_at) VALUES {}",
+        values.join(", ")
+    ))
+    .await;
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = BatchRecordingAdapter::new(100);
+    adapter.delay_batches(Duration::from_millis(150));
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify
+        .batch_sync_async(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+
+    let first = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    eventually(
+        Duration::from_secs(30),
+        "the first requests are in flight",
+        || async { !adapter.batch_calls().is_empty() },
+    )
+    .await;
+    let took = first.stop().await;
+    assert!(took < Duration::from_secs(20), "stopped in {took:?}");
+    let sent_by_first: usize = adapter.batch_calls().iter().map(Vec::len).sum();
+    assert!(
+        (100..3000).contains(&sent_by_first),
+        "stopped mid-run: {sent_by_first} sent"
+    );
+    assert_eq!(
+        stale_users(&db).await as usize,
+        3000 - sent_by_first,
+        "what was answered is recorded, nothing else"
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await
+            + db.scalar_i64("SELECT COUNT(*) FROM etlify_leases").await,
+        0,
+        "every lock released"
+    );
+    assert_eq!(
+        etlify.job_counts().await.unwrap().queued,
+        1,
+        "the rest is queued"
+    );
+
+    let second = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    eventually(
+        Duration::from_secs(60),
+        "the second worker finished",
+        || async { stale_users(&db).await == 0 },
+    )
+    .await;
+    second.stop().await;
+    let mut emails: Vec<String> = adapter
+        .batch_calls()
+        .iter()
+        .flatten()
+        .map(|(payload, _)| payload["email"].as_str().unwrap().to_owned())
+        .collect();
+    let total = emails.len();
+    emails.sort();
+    emails.dedup();
+    assert_eq!((total, emails.len()), (3000, 3000), "each record sent once");
+}
+
+/// A sync still running at the shutdown deadline is cut off, and the
+/// worker deletes its locks at once instead of leaving them to expire.
+async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("slow@x.io", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    adapter.delay_upserts(Duration::from_secs(120));
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new()
+            .interval(None)
+            .shutdown_timeout(Duration::from_secs(1)),
+    );
+    let health = worker.health.clone();
+    eventually(Duration::from_secs(30), "the sync is under way", || {
+        let adapter = adapter.clone();
+        async move { !adapter.upserts().is_empty() }
+    })
+    .await;
+    assert_eq!(health.snapshot().running, 1);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await,
+        1
+    );
+    let took = worker.stop().await;
+    assert!(
+        took < Duration::from_secs(10),
+        "gave up after its deadline: {took:?}"
+    );
+    assert!(health.snapshot().stopping);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await,
+        0,
+        "the cut-off sync's lock is released"
+    );
+    assert!(db.user_is_stale("hubspot", user).await, "nothing recorded");
+    let _ = Arc::strong_count(&adapter);
+}
+
+crate::backend_tests!(
+    worker_follows_the_database_and_runs_enqueued_jobs,
+    worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on,
+    worker_deadline_releases_the_locks_of_syncs_cut_off,
+);
