@@ -23,7 +23,8 @@ use crate::store::job_requests::{self, Finished, JobKey, Requested};
 use crate::sync::Synchronizer;
 
 /// How long a batch job waits when another batch run of its CRM holds the
-/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`, BJ-1).
+/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`, BJ-1), or less when leases
+/// live less ([`crate::StoreOptions::lease_ttl`]).
 pub(crate) const BUSY_DELAY: Duration = Duration::from_secs(10);
 
 fn record_key(job: &RecordJob) -> JobKey {
@@ -181,8 +182,10 @@ async fn perform_batch(
         });
     }
     let retry = if stats.busy.contains(&job.crm) {
+        // The other run's lease ends within its time to live if its
+        // holder died.
         Some((
-            BUSY_DELAY,
+            BUSY_DELAY.min(ctx.store().lease_ttl()),
             format!("another batch run of {} is under way", job.crm),
         ))
     } else {

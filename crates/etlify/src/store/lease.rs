@@ -237,7 +237,10 @@ async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Resu
     let mut update = Query::update();
     update
         .table(table.iden())
-        .value(Leases::ExpiresAt, store.dialect().now_plus(store.lease_ttl()))
+        .value(
+            Leases::ExpiresAt,
+            store.dialect().now_plus(store.lease_ttl()),
+        )
         .and_where(Expr::col(Leases::Owner).eq(owner));
     let (sql, values) = store.build(&update);
     let renewed = store.execute(sql, values).await?;

@@ -146,16 +146,16 @@ impl Store {
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
         if url.starts_with("sqlite:") {
             let size = options.max_connections.unwrap_or(SQLITE_CONNECTIONS);
-            Ok(Self::from_sqlite(
-                backend::sqlite::connect(url, size, !options.must_exist).await?,
+            Ok(
+                Self::from_sqlite(backend::sqlite::connect(url, size, !options.must_exist).await?)
+                    .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)),
             )
-            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let size = options.max_connections.unwrap_or(POSTGRES_CONNECTIONS);
-            Ok(Self::from_postgres(
-                backend::postgres::connect(url, size).await?,
+            Ok(
+                Self::from_postgres(backend::postgres::connect(url, size).await?)
+                    .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)),
             )
-            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
         } else {
             Err(ConfigError::new(
                 "database",

@@ -1,0 +1,444 @@
+//! Scale-out (workers issue, item 8): three `etlify worker` processes on one
+//! PostgreSQL, against the sandbox running as a process of its own
+//! (`etlify sandbox`). One worker is SIGKILLed mid-run; the others finish
+//! its work once its locks expire. Records changed during the run end
+//! synced with their last value, every record reaches the CRM exactly once
+//! (no duplicate object), and the sandbox never sees more requests in a
+//! window than the limit the workers share (X-17), nor a 429.
+//!
+//! `ETLIFY_SCALEOUT_RECORDS` sets the number of stale records (default
+//! 4,000; the benchmark in docs/BENCHMARKS.md runs 50,000). Needs
+//! `ETLIFY_TEST_POSTGRES_URL` (scripts/test.sh starts a throwaway server):
+//! without it the test fails, never skips.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use etlify::{MigrateOptions, Store};
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+
+/// The window the sandbox enforces and the workers share.
+const WINDOW_MAX: u64 = 20;
+const WINDOW_MS: u64 = 2_000;
+
+fn records() -> usize {
+    std::env::var("ETLIFY_SCALEOUT_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4_000)
+}
+
+/// A child process killed when dropped.
+struct Process {
+    child: Child,
+    name: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn etlify(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn succeeded(output: Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `etlify sandbox` on a free port, in its own process; its base URL.
+fn start_sandbox() -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["sandbox", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    banner.read_line(&mut first).unwrap();
+    // The rest of its banner must be read too, or its next line would
+    // write into a closed pipe and end it.
+    std::thread::spawn(move || std::io::copy(&mut banner, &mut std::io::sink()));
+    let url = first
+        .trim()
+        .strip_prefix("Sandbox listening on ")
+        .unwrap_or_else(|| panic!("unexpected sandbox banner {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (
+        Process {
+            child,
+            name: "sandbox".into(),
+        },
+        url,
+    )
+}
+
+fn start_worker(config: &Path, n: usize, log: &Path) -> Process {
+    let log = std::fs::File::create(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(config)
+        .args(["worker", "--interval", "1s", "--name"])
+        .arg(format!("scaleout-{}-{n}", std::process::id()))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Process {
+        child,
+        name: format!("worker {n}"),
+    }
+}
+
+struct Database {
+    url: String,
+    pool: sqlx::PgPool,
+}
+
+/// A schema of its own with `users` filled; apalis's extensions in
+/// `public`, which the workers' search path includes.
+async fn database(users: usize) -> Database {
+    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
+        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+         which starts a throwaway PostgreSQL",
+    );
+    let schema = format!("etlify_scaleout_{}", std::process::id());
+    let admin = Store::connect(&server).await.unwrap();
+    let admin = admin.postgres_pool().unwrap();
+    for statement in [
+        "SELECT pg_advisory_lock(4242)".to_owned(),
+        "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public".to_owned(),
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public".to_owned(),
+        "SELECT pg_advisory_unlock(4242)".to_owned(),
+        format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        format!("CREATE SCHEMA \"{schema}\""),
+    ] {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(admin)
+            .await
+            .unwrap();
+    }
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{separator}options[search_path]={schema},public");
+    let store = Store::connect(&url).await.unwrap();
+    let pool = store.postgres_pool().unwrap().clone();
+    for statement in [
+        "CREATE TABLE users (id bigserial PRIMARY KEY, email varchar, full_name varchar, \
+         created_at timestamp(6) without time zone NOT NULL, updated_at timestamp(6) without time zone NOT NULL)"
+            .to_owned(),
+        format!(
+            "INSERT INTO users (email, full_name, created_at, updated_at) \
+             SELECT 'user' || n || '@example.com', 'User ' || n, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
+             FROM generate_series(1, {users}) AS n"
+        ),
+    ] {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    Database { url, pool }
+}
+
+impl Database {
+    async fn scalar(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn stale(&self) -> i64 {
+        self.scalar(
+            "SELECT COUNT(*) FROM users u LEFT JOIN crm_synchronisations s \
+             ON s.resource_id = u.id AND s.resource_type = 'User' AND s.crm_name = 'hubspot' \
+             WHERE s.id IS NULL OR s.last_synced_at IS NULL OR s.last_synced_at < u.updated_at",
+        )
+        .await
+    }
+
+    /// The pid of the process holding the CRM's batch lease (lease owners
+    /// start with their process's pid).
+    async fn batch_lease_holder(&self) -> Option<u32> {
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT owner FROM etlify_leases WHERE name = '[\"batch\",\"hubspot\"]' \
+             AND expires_at > (now() AT TIME ZONE 'UTC')",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap();
+        owner.and_then(|o| o.split('-').next().and_then(|pid| pid.parse().ok()))
+    }
+}
+
+fn config(dir: &Path, database_url: &str, sandbox: &str) -> PathBuf {
+    let path = dir.join("etlify.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[database]
+url = "{database_url}"
+lease_ttl = "3s"
+
+[queue]
+heartbeat = "1s"
+missed_heartbeats = 2
+
+[worker]
+concurrency = 4
+shutdown_timeout = "10s"
+
+[crms.hubspot]
+adapter = "hubspot"
+token = "{token}"
+base_url = "{sandbox}"
+rate_limit = {{ max_requests = {WINDOW_MAX}, period = "{WINDOW_MS}ms" }}
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = "SELECT id, email, full_name FROM users"
+"#,
+            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Where worker `k` writes its log (shown when the test times out).
+fn worker_log(k: usize) -> PathBuf {
+    std::env::temp_dir().join(format!("scaleout-{}-worker-{k}.log", std::process::id()))
+}
+
+/// Waits until `done` holds, at most `within`.
+async fn wait_until<F, Fut>(within: Duration, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !done().await {
+        if Instant::now() >= deadline {
+            for k in 0..3 {
+                let log = std::fs::read_to_string(worker_log(k)).unwrap_or_default();
+                eprintln!("--- worker {k}:\n{log}");
+            }
+            panic!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_shared_window() {
+    let n = records();
+    let db = database(n).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_sandbox, sandbox) = start_sandbox();
+    let limits = serde_json::json!({"hubspot": {
+        "enabled": true, "per_app_max": WINDOW_MAX, "per_app_window_ms": WINDOW_MS,
+        "daily_max": 10_000_000, "daily_window_ms": 86_400_000,
+        "search_max": 5, "search_window_ms": 1_000, "retry_after": true, "daily_headers": true
+    }});
+    let client = reqwest::Client::new();
+    let answer = client
+        .put(format!("{sandbox}/_sandbox/limits"))
+        .json(&limits)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    let config = config(dir.path(), &db.url, &sandbox);
+    // The queue's tables (`etlify migrate` opens the queue of a [queue]).
+    succeeded(etlify(&config, &["migrate"]), "etlify migrate");
+
+    let started = Instant::now();
+    let mut workers: Vec<Option<Process>> = (0..3)
+        .map(|k| Some(start_worker(&config, k, &worker_log(k))))
+        .collect();
+
+    // Mid-run: kill the worker holding the CRM's batch run.
+    wait_until(
+        Duration::from_secs(60),
+        "a fifth of the records are synced",
+        || async {
+            db.scalar("SELECT COUNT(*) FROM crm_synchronisations WHERE crm_id IS NOT NULL")
+                .await as usize
+                >= n / 5
+        },
+    )
+    .await;
+    let holder = db
+        .batch_lease_holder()
+        .await
+        .expect("a batch run holds the CRM");
+    let victim = workers
+        .iter()
+        .position(|w| w.as_ref().is_some_and(|w| w.child.id() == holder))
+        .expect("the batch run is one of the workers'");
+    let synced_at_kill = db
+        .scalar("SELECT COUNT(*) FROM crm_synchronisations WHERE crm_id IS NOT NULL")
+        .await;
+    let mut killed = workers[victim].take().unwrap();
+    assert!(Command::new("kill")
+        .args(["-KILL", &killed.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = killed.child.wait().unwrap();
+    assert!(!status.success(), "{} was killed", killed.name);
+    assert!((synced_at_kill as usize) < n, "killed mid-run");
+
+    // Records changed during the run, already in the CRM: twice each, the
+    // second value is the one that must arrive. Some are also requested
+    // by hand (record jobs beside the batch job).
+    let changed: Vec<i64> = (1..=30).collect();
+    for round in ["first", "last"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE users SET full_name = 'Renamed ' || id || ' {round}', \
+             updated_at = clock_timestamp() AT TIME ZONE 'UTC' WHERE id <= {}",
+            changed.len()
+        )))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    for id in changed.iter().take(10) {
+        succeeded(
+            etlify(
+                &config,
+                &["sync-record", "User", &id.to_string(), "--crm", "hubspot"],
+            ),
+            "etlify sync-record",
+        );
+    }
+
+    wait_until(
+        Duration::from_secs(240),
+        "every record is synced",
+        || async {
+            db.stale().await == 0
+                && db
+                    .scalar("SELECT COUNT(*) FROM etlify_job_requests WHERE running")
+                    .await
+                    == 0
+        },
+    )
+    .await;
+    let took = started.elapsed();
+
+    // Every record once in the CRM, with its last value.
+    let contacts = get(&format!("{sandbox}/_sandbox/hubspot/objects/contacts")).await;
+    let contacts = contacts
+        .as_array()
+        .or_else(|| contacts["objects"].as_array())
+        .or_else(|| contacts["results"].as_array())
+        .unwrap_or_else(|| panic!("unexpected dump shape: {contacts}"))
+        .clone();
+    let mut emails: Vec<String> = contacts
+        .iter()
+        .map(|c| c["properties"]["email"].as_str().unwrap().to_owned())
+        .collect();
+    emails.sort();
+    let before = emails.len();
+    emails.dedup();
+    assert_eq!(
+        (before, emails.len()),
+        (n, n),
+        "no duplicate object, none missing"
+    );
+    for contact in &contacts {
+        let email = contact["properties"]["email"].as_str().unwrap();
+        let id: i64 = email
+            .trim_start_matches("user")
+            .trim_end_matches("@example.com")
+            .parse()
+            .unwrap();
+        let name = contact["properties"]["full_name"].as_str().unwrap();
+        if changed.contains(&id) {
+            assert_eq!(name, format!("Renamed {id} last"), "{email}");
+        } else {
+            assert_eq!(name, format!("User {id}"), "{email}");
+        }
+    }
+
+    // The shared window: never over the limit, never a 429.
+    let log = get(&format!("{sandbox}/_sandbox/requests")).await;
+    let peak = log["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["window_ms"].as_u64() == Some(WINDOW_MS))
+        .filter_map(|p| p["peak"].as_u64())
+        .max()
+        .expect("the per-app window is tracked");
+    let too_many: u64 = log["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["statuses"]["429"].as_u64())
+        .sum();
+    let requests = log["total"].as_u64().unwrap();
+    assert!(
+        peak <= WINDOW_MAX,
+        "peak {peak} in one window, limit {WINDOW_MAX}"
+    );
+    assert_eq!(too_many, 0, "no 429: {log}");
+    eprintln!(
+        "scaleout: {n} records, 3 workers (one killed at {synced_at_kill} synced), {:.1} s, \
+         {:.0} records/s, {requests} requests, peak {peak}/{WINDOW_MAX} per {WINDOW_MS} ms, \
+         bound {:.0} records/s, 429s {too_many}, duplicates {}",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        (WINDOW_MAX * 100) as f64 * 1000.0 / WINDOW_MS as f64,
+        before - emails.len()
+    );
+
+    // The survivors stop gracefully.
+    for worker in workers.iter_mut().flatten() {
+        assert!(Command::new("kill")
+            .args(["-TERM", &worker.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    }
+    for (k, worker) in workers.iter_mut().enumerate() {
+        let Some(worker) = worker else { continue };
+        let status = worker.child.wait().unwrap();
+        let log = std::fs::read_to_string(worker_log(k)).unwrap();
+        assert!(status.success(), "{} exited {status}: {log}", worker.name);
+        assert!(log.contains("Worker stopped."), "{log}");
+    }
+}
