@@ -1197,4 +1197,17 @@ fn config_rejects_bad_worker_settings() {
         assert_eq!(code, 2, "{flags:?}: {stderr}");
         assert!(stderr.contains(named), "{flags:?}: {stderr}");
     }
+    for (lease_ttl, expected) in [("\"1s\"", "at least 3s"), ("\"soon\"", "duration")] {
+        std::fs::write(
+            &config,
+            format!("[database]\nurl = \"sqlite://x.db\"\nlease_ttl = {lease_ttl}\n[crms.hubspot]\nadapter = \"null\"\n"),
+        )
+        .unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{lease_ttl}: {stderr}");
+        assert!(
+            stderr.contains("database.lease_ttl") && stderr.contains(expected),
+            "{lease_ttl}: {stderr}"
+        );
+    }
 }

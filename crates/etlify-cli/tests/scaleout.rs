@@ -300,6 +300,7 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
         },
     )
     .await;
+    let kill_at = started.elapsed();
     let holder = db
         .batch_lease_holder()
         .await
@@ -344,6 +345,7 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
             "etlify sync-record",
         );
     }
+    let changed_at = started.elapsed();
 
     wait_until(
         Duration::from_secs(240),
@@ -417,9 +419,12 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
     );
     assert_eq!(too_many, 0, "no 429: {log}");
     eprintln!(
-        "scaleout: {n} records, 3 workers (one killed at {synced_at_kill} synced), {:.1} s, \
-         {:.0} records/s, {requests} requests, peak {peak}/{WINDOW_MAX} per {WINDOW_MS} ms, \
-         bound {:.0} records/s, 429s {too_many}, duplicates {}",
+        "scaleout: {n} records, 3 workers (one killed at {synced_at_kill} synced, at {:.1} s; \
+         changes requested by {:.1} s), {:.1} s, {:.0} records/s, {requests} requests, \
+         peak {peak}/{WINDOW_MAX} per {WINDOW_MS} ms, bound {:.0} records/s, 429s {too_many}, \
+         duplicates {}",
+        kill_at.as_secs_f64(),
+        changed_at.as_secs_f64(),
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
         (WINDOW_MAX * 100) as f64 * 1000.0 / WINDOW_MS as f64,

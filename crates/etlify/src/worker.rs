@@ -380,7 +380,7 @@ impl JobRunner {
                 state.failed.fetch_add(1, Ordering::SeqCst);
                 self.health.error(&error);
                 tracing::error!(message = "Job failed before it could reschedule itself; the queue delivers it again.", ?job, %error);
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(crate::jobs::queue::BOOKKEEPING_PAUSE).await;
                 Err(Box::new(error))
             }
         }

@@ -6,13 +6,14 @@ use std::time::Duration;
 use etlify::digest::stable_sha256;
 use etlify::{
     AdapterError, AdapterErrorKind, Binding, Crm, ErrorKind, Model, Payload, RecordErrorKind,
-    RowPayload, SqlPayload, SyncDependency, SyncDispatch, SyncIf, SyncOutcome,
+    RowPayload, SqlPayload, SyncDispatch, SyncIf, SyncOutcome,
 };
 use serde_json::{json, Value};
 
 use crate::support::adapter::RecordingAdapter;
 use crate::support::{
-    company_model, dispatch_error, engine, hubspot_users, record_error, user_model, TestDb,
+    company_model, dispatch_error, engine, hubspot_users, record_error, user_model,
+    user_with_company_dependency, TestDb,
 };
 
 fn payload(value: Value) -> Payload {
@@ -524,15 +525,6 @@ async fn a_payload_error_is_a_record_error(db: TestDb) {
         .unwrap();
     assert!(row.last_error.unwrap().contains("cannot map this user"));
     assert!(adapter.upserts().is_empty());
-}
-
-fn user_with_company_dependency() -> Model {
-    Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("contacts", "email")
-            .payload(SqlPayload::new("SELECT id, email FROM users"))
-            .sync_dependency(SyncDependency::new("Company", "company_id")),
-    )
 }
 
 async fn pending_count(db: &TestDb) -> i64 {

@@ -50,12 +50,7 @@ pub(crate) async fn request_record(ctx: &Context, key: &SyncKey) -> Result<Enque
         id: key.resource_id.get(),
         attempt: 1,
     };
-    let job_key = record_key(&job);
-    let requested = job_requests::request(ctx.store(), &job_key).await?;
-    if requested == Requested::New {
-        enqueue_or_forget(ctx, &job_key, Job::Record(job), Duration::ZERO).await?;
-    }
-    Ok(answer(requested))
+    request(ctx, record_key(&job), Job::Record(job)).await
 }
 
 /// Requests the batch job of `crm_name` (one queued at a time, BJ-7).
@@ -64,20 +59,21 @@ pub(crate) async fn request_batch(ctx: &Context, crm_name: &str) -> Result<Enque
         crm: crm_name.to_owned(),
         attempt: 1,
     };
-    let job_key = batch_key(&job);
-    let requested = job_requests::request(ctx.store(), &job_key).await?;
-    if requested == Requested::New {
-        enqueue_or_forget(ctx, &job_key, Job::Batch(job), Duration::ZERO).await?;
-    }
-    Ok(answer(requested))
+    request(ctx, batch_key(&job), Job::Batch(job)).await
 }
 
-fn answer(requested: Requested) -> Enqueued {
-    match requested {
-        Requested::New => Enqueued::New,
+/// Records the request for `job` and queues it unless one is queued or
+/// running already.
+async fn request(ctx: &Context, key: JobKey, job: Job) -> Result<Enqueued> {
+    let requested = job_requests::request(ctx.store(), &key).await?;
+    Ok(match requested {
+        Requested::New => {
+            enqueue_or_forget(ctx, &key, job, Duration::ZERO).await?;
+            Enqueued::New
+        }
         Requested::Queued => Enqueued::AlreadyQueued,
         Requested::AfterRunning => Enqueued::AfterRunning,
-    }
+    })
 }
 
 /// Hands `job` to its queue; a job that could not be queued leaves no row
@@ -162,7 +158,10 @@ async fn perform_batch(
     if let Some(stop) = stop {
         options = options.stop_when(stop);
     }
-    let stats = match batch_sync::run(ctx, &options).await {
+    let alive = keep_alive(ctx, &key);
+    let ran = batch_sync::run(ctx, &options).await;
+    alive.abort();
+    let stats = match ran {
         Ok(stats) => stats,
         Err(error) => {
             let next = BatchJob {
@@ -181,19 +180,19 @@ async fn perform_batch(
             reason: "the worker stopped before the run ended".to_owned(),
         });
     }
-    let retry = if stats.busy.contains(&job.crm) {
-        // The other run's lease ends within its time to live if its
-        // holder died.
-        Some((
-            BUSY_DELAY.min(ctx.store().lease_ttl()),
-            format!("another batch run of {} is under way", job.crm),
-        ))
-    } else {
-        stats.interrupted.iter().find(|i| i.retriable).map(|i| {
-            let delay = ctx.jobs().options.backoff(job.attempt, i.retry_after);
-            (delay, i.message.clone())
-        })
-    };
+    if stats.busy.contains(&job.crm) {
+        // Waiting is not an attempt: the other run holds the CRM only while
+        // it lives (its lease ends within its time to live if it died).
+        let delay = BUSY_DELAY.min(ctx.store().lease_ttl());
+        let reason = format!("another batch run of {} is under way", job.crm);
+        reschedule(ctx, &key, Job::Batch(job.clone()), delay).await?;
+        tracing::info!(message = "Batch run waits for another run of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64);
+        return Ok(JobReport::Rescheduled { delay, reason });
+    }
+    let retry = stats.interrupted.iter().find(|i| i.retriable).map(|i| {
+        let delay = ctx.jobs().options.backoff(job.attempt, i.retry_after);
+        (delay, i.message.clone())
+    });
     if let Some((delay, reason)) = retry {
         if job.attempt < ctx.jobs().options.get_max_attempts() {
             let next = BatchJob {
@@ -222,6 +221,20 @@ async fn perform_batch(
     )
     .await?;
     Ok(JobReport::Batch(Box::new(stats)))
+}
+
+/// Refreshes the row of a running job every third of [`STALE_AFTER`]
+/// until aborted.
+fn keep_alive(ctx: &Context, key: &JobKey) -> tokio::task::JoinHandle<()> {
+    let (store, key) = (ctx.store().clone(), key.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(job_requests::STALE_AFTER / 3).await;
+            if let Err(error) = job_requests::keep_alive(&store, &key).await {
+                tracing::warn!(message = "Marking a running job alive failed.", %error);
+            }
+        }
+    })
 }
 
 /// The structured log line of one batch run.

@@ -29,10 +29,16 @@ use crate::store::Store;
 /// The queue name used unless [`QueueOptions::name`] says otherwise.
 pub const DEFAULT_QUEUE_NAME: &str = "etlify";
 
-/// apalis attempts of one delivery: Etlify's jobs reschedule themselves
-/// (`perform.rs`), so apalis only retries a job whose bookkeeping failed
-/// (the database unreachable for a moment).
-const DELIVERY_ATTEMPTS: usize = 3;
+/// apalis deliveries of one job: Etlify's jobs reschedule themselves
+/// (`perform.rs`), so apalis only delivers a job again when its
+/// bookkeeping failed (the database unreachable); with the worker's pause
+/// after such a failure ([`BOOKKEEPING_PAUSE`]) that rides out an outage of
+/// about half a minute.
+const DELIVERY_ATTEMPTS: usize = 10;
+
+/// How long a worker waits after a job's bookkeeping failed before the
+/// queue may deliver it again (apalis delivers a failed job at once).
+pub(crate) const BOOKKEEPING_PAUSE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How the queue is named and watched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,9 +137,28 @@ fn queue_error(error: impl std::fmt::Display) -> Error {
     Error::Queue(error.to_string())
 }
 
+fn setup_error(error: impl std::fmt::Display) -> Error {
+    Error::Queue(format!(
+        "cannot create or upgrade the job queue's tables ({error}); run `etlify migrate` \
+         (with a [queue] section) as a role that may create schemas and extensions \
+         (docs/OPERATIONS.md, \"Database roles\")"
+    ))
+}
+
+/// Whether every migration of `migrator` is among `applied`.
+fn up_to_date(migrator: &sqlx::migrate::Migrator, applied: &[(i64,)]) -> bool {
+    migrator.iter().all(|migration| {
+        applied
+            .iter()
+            .any(|(version,)| *version == migration.version)
+    })
+}
+
 impl JobQueue {
-    /// Opens the queue in `store`'s database, creating apalis's tables if
-    /// needed (idempotent; `etlify migrate` runs it too).
+    /// Opens the queue in `store`'s database. apalis's tables are created
+    /// or upgraded only when they are not up to date (`etlify migrate` with
+    /// a `[queue]` section does it once): a worker's role then needs no
+    /// right to create anything.
     pub async fn open(store: &Store, options: QueueOptions) -> Result<Self> {
         let storage = if let Some(pool) = store.sqlite_pool() {
             let connect = (*pool.connect_options()).clone();
@@ -141,7 +166,14 @@ impl JobQueue {
                 .max_connections(2)
                 .connect_with(connect)
                 .await?;
-            SqliteStorage::setup(&own).await.map_err(queue_error)?;
+            let applied: Vec<(i64,)> =
+                sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(&own)
+                    .await
+                    .unwrap_or_default();
+            if !up_to_date(&SqliteStorage::migrations(), &applied) {
+                SqliteStorage::setup(&own).await.map_err(setup_error)?;
+            }
             let config = apalis_sqlite::Config::default()
                 .queue(&options.name)
                 .heartbeat_interval(options.heartbeat)
@@ -153,7 +185,14 @@ impl JobQueue {
                 .max_connections(4)
                 .connect_with(connect)
                 .await?;
-            PostgresStorage::setup(&own).await.map_err(queue_error)?;
+            let applied: Vec<(i64,)> =
+                sqlx::query_as("SELECT version FROM apalis._sqlx_migrations WHERE success")
+                    .fetch_all(&own)
+                    .await
+                    .unwrap_or_default();
+            if !up_to_date(&PostgresStorage::migrations(), &applied) {
+                PostgresStorage::setup(&own).await.map_err(setup_error)?;
+            }
             let config = apalis_postgres::Config::default()
                 .queue(&options.name)
                 .heartbeat_interval(options.heartbeat)

@@ -163,22 +163,25 @@ async fn insert(store: &Store, key: &JobKey) -> Result<bool> {
 /// Resets the row of `key` to queued when nothing touched it for
 /// [`STALE_AFTER`]; whether it did.
 async fn take_over_stale(store: &Store, key: &JobKey) -> Result<bool> {
-    let dialect = store.dialect();
+    let stale = Expr::col(Jr::RequestedAt).lt(store.dialect().now_minus(STALE_AFTER));
+    mark_queued(store, key, Some(stale)).await
+}
+
+/// Sets the row of `key` queued, not running, requested now (where
+/// `only_if` holds); whether a row was changed.
+async fn mark_queued(store: &Store, key: &JobKey, only_if: Option<Expr>) -> Result<bool> {
     let mut update = Query::update();
     update
         .table(Jr::Table)
         .value(Jr::Running, false)
         .value(Jr::Again, false)
-        .value(Jr::RequestedAt, dialect.now())
-        .and_where(key.matches())
-        .and_where(Expr::col(Jr::RequestedAt).lt(stale_before(store)));
+        .value(Jr::RequestedAt, store.dialect().now())
+        .and_where(key.matches());
+    if let Some(condition) = only_if {
+        update.and_where(condition);
+    }
     let (sql, values) = store.build(&update);
     Ok(store.execute(sql, values).await? > 0)
-}
-
-/// "Now" minus [`STALE_AFTER`], by the database's clock.
-fn stale_before(store: &Store) -> Expr {
-    store.dialect().now_minus(STALE_AFTER)
 }
 
 /// Marks the job of `key` running (inserting its row if a stale-row
@@ -197,6 +200,20 @@ pub(crate) async fn start(store: &Store, key: &JobKey) -> Result<()> {
         let (sql, values) = store.build(&update);
         store.execute(sql, values).await?;
     }
+    Ok(())
+}
+
+/// Marks the running job of `key` alive, so that a long run (a batch job
+/// over a large table) is not taken for a lost one after [`STALE_AFTER`].
+pub(crate) async fn keep_alive(store: &Store, key: &JobKey) -> Result<()> {
+    let mut update = Query::update();
+    update
+        .table(Jr::Table)
+        .value(Jr::RequestedAt, store.dialect().now())
+        .and_where(key.matches())
+        .and_where(Expr::col(Jr::Running).eq(true));
+    let (sql, values) = store.build(&update);
+    store.execute(sql, values).await?;
     Ok(())
 }
 
@@ -232,16 +249,7 @@ pub(crate) async fn finish(store: &Store, key: &JobKey) -> Result<Finished> {
 /// Marks the row of `key` queued, not running (the job rescheduled
 /// itself, or runs again); whether the row exists.
 pub(crate) async fn requeue(store: &Store, key: &JobKey) -> Result<bool> {
-    let dialect = store.dialect();
-    let mut update = Query::update();
-    update
-        .table(Jr::Table)
-        .value(Jr::Running, false)
-        .value(Jr::Again, false)
-        .value(Jr::RequestedAt, dialect.now())
-        .and_where(key.matches());
-    let (sql, values) = store.build(&update);
-    Ok(store.execute(sql, values).await? > 0)
+    mark_queued(store, key, None).await
 }
 
 /// Deletes the row of `key` whatever its state (its job could not be

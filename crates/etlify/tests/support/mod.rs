@@ -385,6 +385,16 @@ pub fn user_model(crms: &[&str]) -> etlify::Model {
     model
 }
 
+/// `User` on `hubspot` with a sync dependency on its company (G-18).
+pub fn user_with_company_dependency() -> etlify::Model {
+    etlify::Model::new("User", "users").bind(
+        "hubspot",
+        etlify::Binding::new("contacts", "email")
+            .payload(etlify::SqlPayload::new("SELECT id, email FROM users"))
+            .sync_dependency(etlify::SyncDependency::new("Company", "company_id")),
+    )
+}
+
 /// `Company` bound to each of `crms`.
 pub fn company_model(crms: &[&str]) -> etlify::Model {
     let mut model = etlify::Model::new("Company", "companies");
