@@ -490,6 +490,64 @@ async fn g18_follow_up_syncs_are_record_jobs(db: TestDb) {
     assert_eq!(sent, ["companies", "contacts"]);
 }
 
+/// G-18, DEP-1 through the queue: two records that depend on each other
+/// do not wait for each other for ever: the jobs settle, each record in
+/// the CRM once, and nothing is left queued.
+async fn g18_a_dependency_cycle_through_the_queue_settles(db: TestDb) {
+    let db = db.with_app_schema().await;
+    db.exec("ALTER TABLE companies ADD COLUMN owner_id bigint")
+        .await;
+    let company = db.insert_company("acme").await;
+    let user = db.insert_user("a@x.io", Some(company)).await;
+    db.exec(&format!(
+        "UPDATE companies SET owner_id = {user} WHERE id = {company}"
+    ))
+    .await;
+    let company_owned_by_user = Model::new("Company", "companies").bind(
+        "hubspot",
+        etlify::Binding::new("companies", "domain")
+            .payload(etlify::SqlPayload::new(
+                "SELECT id, name, domain FROM companies",
+            ))
+            .sync_dependency(etlify::SyncDependency::new("User", "owner_id")),
+    );
+    let adapter = RecordingAdapter::new();
+    let queue = RecordingQueue::new();
+    let etlify = queued_engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_with_company_dependency(), company_owned_by_user],
+        &queue,
+    )
+    .await;
+
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    let mut performed = 0;
+    loop {
+        let jobs = queue.take_records();
+        if jobs.is_empty() {
+            break;
+        }
+        for (job, _) in jobs {
+            performed += 1;
+            assert!(performed <= 6, "the jobs do not settle");
+            etlify.perform(&Job::Record(job)).await.unwrap();
+        }
+    }
+    let sent: Vec<_> = adapter
+        .upserts()
+        .iter()
+        .map(|c| c.object_type.clone())
+        .collect();
+    assert_eq!(
+        sent,
+        ["companies", "contacts"],
+        "each once, the company first"
+    );
+    assert!(!db.user_is_stale("hubspot", user).await);
+    assert_eq!(etlify.job_counts().await.unwrap().queued, 0);
+}
+
 /// record jobs and batch jobs go to two separate handlers; a job
 /// performed from the application's own queue still takes the CRM's
 /// database-held locks (a batch job beside an inline run is rescheduled).
@@ -565,6 +623,7 @@ crate::backend_tests!(
     g10_a_batch_job_never_runs_beside_another_run_of_its_crm,
     x10_a_throttled_batch_job_waits_the_servers_delay_with_bounded_attempts,
     g18_follow_up_syncs_are_record_jobs,
+    g18_a_dependency_cycle_through_the_queue_settles,
     x13_record_and_batch_jobs_go_to_separate_handlers,
     g23_jobs_carry_the_crm_name,
 );
