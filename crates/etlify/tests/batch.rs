@@ -177,6 +177,48 @@ async fn x4_per_input_errors_are_attributed_to_their_records(db: TestDb) {
     assert_eq!(broken.error_count, 1);
 }
 
+/// a record in the CRM whose last sync failed, sent again and
+/// accepted, has its error cleared (a lean write of digests and time is
+/// only for rows without an error).
+async fn x12_a_resent_record_that_had_failed_has_its_error_cleared(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let u = users(&db, &["broken@x.io"]).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let sync = || async {
+        etlify
+            .batch_synchronizer()
+            .call("hubspot", "User", &ids(&u))
+            .await
+            .unwrap()
+    };
+    assert_eq!(sync().await.synced, 1);
+    // Changed, then refused by the CRM: the row keeps its CRM id and fails.
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Renamed' WHERE id = {}",
+        u[0]
+    ))
+    .await;
+    adapter.set(&adapter.error_marker, "broken");
+    assert_eq!(sync().await.errors, 1);
+    let failed = etlify
+        .sync_row("hubspot", "User", u[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((failed.crm_id.is_some(), failed.error_count), (true, 1));
+    // Accepted again: the error is gone.
+    *adapter.error_marker.lock().unwrap() = None;
+    assert_eq!(sync().await.synced, 1);
+    let row = etlify
+        .sync_row("hubspot", "User", u[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.error_count, row.last_error), (0, None));
+    assert_eq!(row.crm_id, failed.crm_id);
+}
+
 async fn x4_email_ids_match_case_insensitively(db: TestDb) {
     let db = db.with_app_schema().await;
     let u = users(&db, &["Mixed.Case@X.io"]).await;
@@ -430,6 +472,7 @@ crate::backend_tests!(
     g11_without_a_batch_endpoint_records_are_upserted_one_by_one,
     x4_a_record_missing_from_the_batch_response_is_an_error,
     x4_per_input_errors_are_attributed_to_their_records,
+    x12_a_resent_record_that_had_failed_has_its_error_cleared,
     x4_email_ids_match_case_insensitively,
     x5_an_atomic_rejection_is_split_until_the_bad_record_is_isolated,
     x3_a_run_error_from_the_batch_endpoint_counts_against_no_record,

@@ -59,6 +59,9 @@ pub(crate) struct Ready {
     digest: String,
     field_digests: String,
     crm_id: Option<String>,
+    /// Its sync row exists and holds no error: an answer keeping its CRM
+    /// id rewrites only digests and time ([`RowChange::Resynced`]).
+    clean_row: bool,
 }
 
 /// One CRM request of a page: indices into the page's ready records.
@@ -287,17 +290,19 @@ async fn decide(
             unreachable!("built from an object just above");
         };
         let row = rows.get(&id);
+        let clean_row = row.is_some_and(|r| r.error_count == 0 && r.last_error.is_none());
         if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-            let field_digests = row
-                .is_some_and(|r| r.field_digests.is_none())
-                .then(|| field_digests::encode(&payload, &digest));
-            changes.push((
-                key(id),
+            let missing_field_digests = row.is_some_and(|r| r.field_digests.is_none());
+            let change = if clean_row && !missing_field_digests {
+                RowChange::Rechecked { at: read_at }
+            } else {
                 RowChange::Checked {
                     at: read_at,
-                    field_digests,
-                },
-            ));
+                    field_digests: missing_field_digests
+                        .then(|| field_digests::encode(&payload, &digest)),
+                }
+            };
+            changes.push((key(id), change));
             out.stats.not_modified += 1;
             out.in_sync.push(id);
         } else {
@@ -310,6 +315,7 @@ async fn decide(
                 payload: binding.with_external_id(resource_type, id, payload),
                 digest,
                 crm_id,
+                clean_row,
             });
         }
     }
@@ -557,15 +563,27 @@ async fn record(
     for (index, result) in results {
         let item = &page.ready[index];
         match result {
-            Ok(crm_id) => synced.push((
-                key(item.id),
-                RowChange::Synced {
-                    crm_id: crm_id.filter(|c| !c.trim().is_empty()),
-                    digest: item.digest.clone(),
-                    field_digests: item.field_digests.clone(),
-                    at: page.read_at,
-                },
-            )),
+            Ok(crm_id) => {
+                let crm_id = crm_id.filter(|c| !c.trim().is_empty());
+                let keeps_crm_id =
+                    item.crm_id.is_some() && (crm_id.is_none() || crm_id == item.crm_id);
+                let change = if item.clean_row && keeps_crm_id {
+                    RowChange::Resynced {
+                        crm_id: item.crm_id.clone(),
+                        digest: item.digest.clone(),
+                        field_digests: item.field_digests.clone(),
+                        at: page.read_at,
+                    }
+                } else {
+                    RowChange::Synced {
+                        crm_id,
+                        digest: item.digest.clone(),
+                        field_digests: item.field_digests.clone(),
+                        at: page.read_at,
+                    }
+                };
+                synced.push((key(item.id), change));
+            }
             Err(error) => failed.push((
                 key(item.id),
                 RowChange::Failed {

@@ -41,7 +41,10 @@ pub(crate) async fn write_synced(
                     Ok(()) => written.push(key.resource_id),
                     Err(Error::Database(e)) if is_unique_violation(&e) => {
                         let crm_id = match &change {
-                            RowChange::Synced { crm_id, .. } => crm_id.clone().unwrap_or_default(),
+                            RowChange::Synced { crm_id, .. }
+                            | RowChange::Resynced { crm_id, .. } => {
+                                crm_id.clone().unwrap_or_default()
+                            }
                             _ => String::new(),
                         };
                         let message = format!(
