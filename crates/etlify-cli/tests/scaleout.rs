@@ -300,6 +300,13 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
         },
     )
     .await;
+    for (k, worker) in workers.iter_mut().enumerate() {
+        let worker = worker.as_mut().unwrap();
+        if let Some(status) = worker.child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(worker_log(k)).unwrap_or_default();
+            panic!("{} exited early ({status}): {log}", worker.name);
+        }
+    }
     let kill_at = started.elapsed();
     let holder = db
         .batch_lease_holder()
