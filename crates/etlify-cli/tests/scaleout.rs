@@ -355,7 +355,7 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
     let changed_at = started.elapsed();
 
     wait_until(
-        Duration::from_secs(240),
+        Duration::from_secs(600),
         "every record is synced",
         || async {
             db.stale().await == 0
