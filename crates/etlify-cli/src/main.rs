@@ -816,6 +816,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     object.insert("per_model".into(), json!(per_model));
                     object.insert("busy".into(), json!(stats.busy));
                     object.insert("interrupted".into(), json!(interrupted));
+                    object.insert("deferred".into(), json!(stats.deferred));
                 }
                 println!("{report}");
             } else {
@@ -835,6 +836,12 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 }
                 for stop in &stats.interrupted {
                     println!("{} {}: stopped: {}", stop.crm, stop.model, stop.message);
+                }
+                if stats.deferred > 0 {
+                    println!(
+                        "{} records were held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl).",
+                        stats.deferred
+                    );
                 }
             }
             if !stats.interrupted.is_empty() {

@@ -194,7 +194,61 @@ async fn pipeline_two_crms_run_side_by_side(db: TestDb) {
     );
 }
 
+/// The page of a run that died holding it (a SIGKILLed worker): a batch
+/// run does not send its records one request each while their lock lives;
+/// it leaves them stale and no checkpoint, and the run after the lock
+/// expired sends them in batches.
+async fn pipeline_a_dead_runs_page_is_left_for_the_next_run(db: TestDb) {
+    let db = db.with_app_schema().await;
+    users(&db, 60).await;
+    // A lease on users 1..=45 of a process that no longer renews it.
+    db.exec(
+        "INSERT INTO etlify_record_leases (crm_name, resource_type, first_id, last_id, owner, expires_at) \
+         VALUES ('hubspot', 'User', 1, 45, 'a-dead-worker', '2999-01-01 00:00:00')",
+    )
+    .await;
+    let adapter = BatchRecordingAdapter::new(100);
+    let etlify = engine_with(&db, adapter.clone(), 2).await;
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().batch_size(30))
+        .await
+        .unwrap();
+    assert_eq!(stats.deferred, 45, "30 of the first page, 15 of the second");
+    assert!(!stats.is_complete());
+    assert!(
+        adapter.single.upserts().is_empty(),
+        "no record of the dead pages sent alone"
+    );
+    let stale = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM users u LEFT JOIN crm_synchronisations s \
+             ON s.resource_id = u.id AND s.resource_type = 'User' AND s.crm_name = 'hubspot' \
+             WHERE s.id IS NULL",
+        )
+        .await;
+    assert_eq!(stale, 45, "users 1..=45 left stale, the rest synced");
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_sync_checkpoints")
+            .await,
+        0,
+        "no checkpoint past records left behind"
+    );
+
+    // The dead run's lock expires: the next run sends them in batches.
+    db.exec("DELETE FROM etlify_record_leases WHERE owner = 'a-dead-worker'")
+        .await;
+    let singles_before = adapter.single.upserts().len();
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().batch_size(30))
+        .await
+        .unwrap();
+    assert_eq!((stats.outcomes.synced, stats.deferred), (45, 0));
+    assert!(stats.is_complete());
+    assert_eq!(adapter.single.upserts().len(), singles_before, "in batches");
+}
+
 crate::backend_tests!(
+    pipeline_a_dead_runs_page_is_left_for_the_next_run,
     pipeline_two_crms_run_side_by_side,
     pipeline_requests_in_flight_reach_but_never_exceed_the_setting,
     pipeline_each_request_is_written_when_it_answers,

@@ -180,11 +180,18 @@ async fn perform_batch(
             reason: "the worker stopped before the run ended".to_owned(),
         });
     }
-    if stats.busy.contains(&job.crm) {
+    if stats.busy.contains(&job.crm) || stats.deferred > 0 {
         // Waiting is not an attempt: the other run holds the CRM only while
         // it lives (its lease ends within its time to live if it died).
         let delay = BUSY_DELAY.min(ctx.store().lease_ttl());
-        let reason = format!("another batch run of {} is under way", job.crm);
+        let reason = if stats.deferred > 0 {
+            format!(
+                "{} records were held by another sync (a run that died?)",
+                stats.deferred
+            )
+        } else {
+            format!("another batch run of {} is under way", job.crm)
+        };
         reschedule(ctx, &key, Job::Batch(job.clone()), delay).await?;
         tracing::info!(message = "Batch run waits for another run of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64);
         return Ok(JobReport::Rescheduled { delay, reason });

@@ -187,12 +187,17 @@ pub struct RunStats {
     pub interrupted: Vec<Interruption>,
     /// Whether the run was stopped early ([`BatchSyncOptions::stop_when`]).
     pub stopped: bool,
+    /// Records left for the next run because another sync held them, a
+    /// page's worth or more (a run that died holding them; its locks
+    /// expire after their time to live). The run left no checkpoint, so
+    /// the next run finds them again.
+    pub deferred: usize,
 }
 
 impl RunStats {
     /// Whether every selected (model, CRM) was run to the end.
     pub fn is_complete(&self) -> bool {
-        self.busy.is_empty() && self.interrupted.is_empty() && !self.stopped
+        self.busy.is_empty() && self.interrupted.is_empty() && !self.stopped && self.deferred == 0
     }
 }
 
@@ -510,6 +515,7 @@ impl RunStats {
         self.busy.extend(other.busy);
         self.interrupted.extend(other.interrupted);
         self.stopped |= other.stopped;
+        self.deferred += other.deferred;
     }
 }
 
@@ -538,8 +544,11 @@ async fn sync_pages(
         }
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
-    pipeline::run(ctx, target, crm_name, resource_type, pages, |done| {
+    let mut deferred = 0;
+    let busy = crate::sync::batch::BusyRecords::DeferMany;
+    pipeline::run(ctx, target, crm_name, resource_type, pages, busy, |done| {
         let batch = done.stats;
+        deferred += done.deferred;
         stats.total += done.records;
         let run_total = total.fetch_add(done.records, Ordering::SeqCst) + done.records;
         *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += done.records;
@@ -570,9 +579,10 @@ async fn sync_pages(
         );
     })
     .await?;
-    if stopped_early.load(Ordering::SeqCst) {
-        // Not every record was looked at: no checkpoint.
-        stats.stopped = true;
+    stats.deferred += deferred;
+    if stopped_early.load(Ordering::SeqCst) || deferred > 0 {
+        // Not every record was looked at, or some were left: no checkpoint.
+        stats.stopped |= stopped_early.load(Ordering::SeqCst);
         return Ok(());
     }
     started.finish(ctx).await

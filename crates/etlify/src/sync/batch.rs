@@ -21,7 +21,9 @@
 //!    sharing an id value with another of the page, one by one (never two
 //!    requests for one CRM object at once); the lock released; dependents
 //!    waiting on synced records and dependencies of buffered records go to
-//!    the follow-up seam; busy records are synced one by one.
+//!    the follow-up seam; busy records are synced one by one, or, in a
+//!    batch run, left for the next run when there are many of them
+//!    ([`BusyRecords`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -45,6 +47,24 @@ use crate::payload::Payload;
 use crate::store::lock::PageLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::Timestamp;
+
+/// Busy records a batch run's page syncs one by one; more are left for the
+/// next run. A few are a per-record sync under way (a job, an application
+/// call); a page's worth is the page of a run that died holding it, whose
+/// lease expires after its time to live: syncing hundreds of them one
+/// request each (and a search each, on HubSpot) would take minutes.
+pub(crate) const MAX_BUSY_SYNCED_ONE_BY_ONE: usize = 10;
+
+/// What a page does with records another sync holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BusyRecords {
+    /// Waits for each and syncs it alone (the caller asked for these ids).
+    SyncEach,
+    /// Syncs up to [`MAX_BUSY_SYNCED_ONE_BY_ONE`] that way; more are left
+    /// for the next run (a batch run over stale records, which then leaves
+    /// no checkpoint, so the next run finds them again).
+    DeferMany,
+}
 
 /// Syncs a batch of records of one model with one CRM, inline.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +109,7 @@ pub(crate) struct Page<'a> {
     /// once the page's requests have answered.
     later: Vec<usize>,
     busy: Vec<ResourceId>,
+    busy_records: BusyRecords,
     lock: Mutex<Option<PageLock>>,
     state: Mutex<PageState>,
 }
@@ -130,9 +151,18 @@ impl<'a> BatchSynchronizer<'a> {
             return Ok(stats);
         }
         let page = futures_util::stream::iter([Ok(ids.to_vec())]);
-        super::pipeline::run(self.ctx, target, crm_name, resource_type, page, |done| {
-            stats.merge(&done.stats);
-        })
+        let busy = BusyRecords::SyncEach;
+        super::pipeline::run(
+            self.ctx,
+            target,
+            crm_name,
+            resource_type,
+            page,
+            busy,
+            |done| {
+                stats.merge(&done.stats);
+            },
+        )
         .await?;
         Ok(stats)
     }
@@ -146,6 +176,7 @@ pub(crate) async fn prepare<'a>(
     crm_name: &'a str,
     resource_type: &'a str,
     ids: Vec<ResourceId>,
+    busy_records: BusyRecords,
 ) -> Result<(Page<'a>, Vec<Request>)> {
     let store = ctx.store();
     let (lock, busy) = PageLock::try_acquire(store, crm_name, resource_type, &ids).await?;
@@ -176,6 +207,7 @@ pub(crate) async fn prepare<'a>(
             ready,
             later,
             busy,
+            busy_records,
             lock: Mutex::new(Some(lock)),
             state: Mutex::new(state),
         },
@@ -403,8 +435,8 @@ async fn send_single(page: &Page<'_>, index: usize) -> Result<()> {
 
 /// Step 3, once every request of `page` has answered: the records left
 /// for later, the lock released, follow-up work, busy records; returns
-/// the page's outcomes.
-pub(crate) async fn finish(page: &Page<'_>) -> Result<BatchStats> {
+/// the page's outcomes and how many busy records it left for the next run.
+pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
     let mut sent = Ok(());
     for &index in &page.later {
         sent = send_single(page, index).await;
@@ -433,6 +465,15 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<BatchStats> {
     );
     dependencies::flush(ctx, crm_name, resource_type, &in_sync).await?;
     dependencies::sync_missing(ctx, crm_name, &buffered).await;
+    if page.busy_records == BusyRecords::DeferMany && page.busy.len() > MAX_BUSY_SYNCED_ONE_BY_ONE {
+        tracing::info!(
+            message = "Records held by another sync (a run that died holding them?) are left for the next run.",
+            crm = crm_name,
+            model = resource_type,
+            records = page.busy.len()
+        );
+        return Ok((stats, page.busy.len()));
+    }
     // Busy records: another sync holds them; wait for it, then sync.
     for &id in &page.busy {
         match Synchronizer::new(ctx)
@@ -444,7 +485,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<BatchStats> {
             Err(error) => return Err(error),
         }
     }
-    Ok(stats)
+    Ok((stats, 0))
 }
 
 impl Page<'_> {

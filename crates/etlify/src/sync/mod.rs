@@ -1,7 +1,7 @@
 //! Syncing and deleting records: the per-record synchronizer, the deleter,
 //! and the rules they share (eligibility, sync dependencies).
 
-mod batch;
+pub(crate) mod batch;
 mod deleter;
 mod dependencies;
 pub(crate) mod follow_up;

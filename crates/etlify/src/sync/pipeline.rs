@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 
-use super::batch::{finish, prepare, release, send, Page, Request};
+use super::batch::{finish, prepare, release, send, BusyRecords, Page, Request};
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -44,6 +44,8 @@ pub(crate) struct PageDone {
     pub(crate) new_rows: usize,
     /// Their outcomes.
     pub(crate) stats: BatchStats,
+    /// Busy records left for the next run (`BusyRecords::DeferMany`).
+    pub(crate) deferred: usize,
 }
 
 /// A prepared page and the number of its requests not answered yet.
@@ -68,6 +70,7 @@ pub(crate) async fn run<'a, S>(
     crm_name: &'a str,
     resource_type: &'a str,
     pages: S,
+    busy: BusyRecords,
     mut on_page: impl FnMut(PageDone),
 ) -> Result<()>
 where
@@ -97,7 +100,7 @@ where
                         None => None,
                         Some(Err(error)) => Some(Err(error)),
                         Some(Ok(ids)) => {
-                            Some(prepare(ctx, target, crm_name, resource_type, ids).await)
+                            Some(prepare(ctx, target, crm_name, resource_type, ids, busy).await)
                         }
                     };
                     (pages, prepared)
@@ -157,6 +160,7 @@ where
             records: stats.handled(),
             new_rows: 0,
             stats,
+            deferred: 0,
         });
     }
     first_error.map_or(Ok(()), Err)
@@ -203,10 +207,11 @@ async fn execute(work: Work<'_>) -> Result<Option<PageDone>> {
             tracked
         }
     };
-    let stats = finish(&tracked.page).await?;
+    let (stats, deferred) = finish(&tracked.page).await?;
     Ok(Some(PageDone {
         records: tracked.page.records,
         new_rows: tracked.page.new_rows,
         stats,
+        deferred,
     }))
 }
