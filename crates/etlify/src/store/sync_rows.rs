@@ -282,6 +282,12 @@ impl RowFields {
                 digest,
                 field_digests,
                 at,
+            }
+            | RowChange::Resynced {
+                crm_id,
+                digest,
+                field_digests,
+                at,
             } => Self {
                 crm_id: crm_id.clone(),
                 digest: Some(digest.clone()),
@@ -294,19 +300,6 @@ impl RowFields {
                 crm_id: None,
                 digest: None,
                 field_digests: field_digests.clone(),
-                at: Some(*at),
-                error: None,
-                error_count: 0,
-            },
-            RowChange::Resynced {
-                crm_id,
-                digest,
-                field_digests,
-                at,
-            } => Self {
-                crm_id: crm_id.clone(),
-                digest: Some(digest.clone()),
-                field_digests: Some(field_digests.clone()),
                 at: Some(*at),
                 error: None,
                 error_count: 0,
