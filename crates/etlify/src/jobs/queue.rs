@@ -26,6 +26,14 @@ use super::{BatchJob, BatchJobs, Job, RecordJob, RecordJobs};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
+/// Connections of the queue's own pool. A worker's apalis uses several at
+/// once (fetching, its heartbeat, a result per finished job) beside the
+/// jobs' own pushes (reschedules, follow-ups); with too few, a push waits
+/// for a connection up to the pool's 30 s timeout, which a shutdown
+/// deadline of 30 s then cuts off (the likely cause of a worker test
+/// that once took its whole 30 s deadline to stop, with two).
+const QUEUE_CONNECTIONS: u32 = 6;
+
 /// The queue name used unless [`QueueOptions::name`] says otherwise.
 pub const DEFAULT_QUEUE_NAME: &str = "etlify";
 
@@ -163,7 +171,7 @@ impl JobQueue {
         let storage = if let Some(pool) = store.sqlite_pool() {
             let connect = (*pool.connect_options()).clone();
             let own = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(2)
+                .max_connections(QUEUE_CONNECTIONS)
                 .connect_with(connect)
                 .await?;
             let applied: Vec<(i64,)> =
@@ -182,7 +190,7 @@ impl JobQueue {
         } else if let Some(pool) = store.postgres_pool() {
             let connect = (*pool.connect_options()).clone();
             let own = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(4)
+                .max_connections(QUEUE_CONNECTIONS)
                 .connect_with(connect)
                 .await?;
             let applied: Vec<(i64,)> =
