@@ -270,6 +270,17 @@ async fn engine(settings: Settings) -> Result<Etlify, CliError> {
 /// Opening the queue creates its tables if needed.
 pub(crate) async fn engine_with_queue(settings: Settings) -> Result<(Etlify, JobQueue), CliError> {
     let store = store(&settings).await?;
+    // Before the queue's tables are made: an unmigrated database is
+    // refused with what to run, and gets nothing of the queue's.
+    let schema = etlify::store::schema::check(&store)
+        .await
+        .map_err(|e| CliError::engine(&settings.path, e))?;
+    if !schema.is_ok() {
+        return Err(CliError::engine(
+            &settings.path,
+            etlify::Error::Schema(schema.to_string()),
+        ));
+    }
     let queue = JobQueue::open(&store, settings.queue.options.clone())
         .await
         .map_err(|e| CliError::engine(&settings.path, e))?;

@@ -1080,6 +1080,31 @@ fn jobs_cli_sync_record_enqueues_when_a_queue_is_configured() {
 /// `sync --async` requests one batch job per CRM, in the gem's shape plus
 /// each CRM's answer; a second request finds it queued; selections the
 /// job cannot honour exit 2. No `[queue]` section: the defaults.
+/// A database not migrated yet is refused with what to run before the
+/// queue's tables are made in it.
+#[test]
+fn jobs_cli_an_unmigrated_database_is_refused_before_the_queue_is_made() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let (code, stderr) = failure(&config, &["sync", "--async"]);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("etlify migrate"), "{stderr}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tables: Vec<String> = runtime.block_on(async {
+        let db = dir.path().join("app.sqlite3");
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .fetch_all(store.sqlite_pool().unwrap())
+            .await
+            .unwrap()
+    });
+    assert!(
+        !tables.iter().any(|t| t == "Jobs" || t == "Workers"),
+        "{tables:?}"
+    );
+}
+
 #[test]
 fn jobs_cli_sync_async_queues_one_job_per_crm() {
     let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
