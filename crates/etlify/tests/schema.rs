@@ -246,12 +246,16 @@ async fn gem_resource_index_columns(db: &TestDb) -> Option<String> {
 /// two-column index).
 async fn g26_a_gem_09_resource_index_is_kept_and_survives_a_revert(db: TestDb) {
     create_gem_08_table(&db).await;
-    db.exec("DROP INDEX idx_crm_sync_on_resource").await;
-    db.exec("ALTER TABLE crm_synchronisations ADD COLUMN crm_name varchar")
-        .await;
-    db.exec("UPDATE crm_synchronisations SET crm_name = 'hubspot'")
-        .await;
-    db.exec("CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id, crm_name)").await;
+    // One script, so one connection: the index dropped and created again
+    // under its name on two pooled SQLite connections was once refused as
+    // existing (the second connection's schema not yet reloaded).
+    db.exec(
+        "DROP INDEX idx_crm_sync_on_resource; \
+         ALTER TABLE crm_synchronisations ADD COLUMN crm_name varchar; \
+         UPDATE crm_synchronisations SET crm_name = 'hubspot'; \
+         CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id, crm_name)",
+    )
+    .await;
     let report = schema::check(&db.store).await.unwrap();
     assert!(
         !report.problems.contains(&SchemaProblem::ObsoleteIndex {
