@@ -11,8 +11,10 @@
 //! - **Shutdown** (SIGTERM, SIGINT, or the caller's future): no new job is
 //!   taken; a running batch job starts no new page, records what its
 //!   requests in flight answered and queues its rest for another worker;
-//!   record jobs finish. After `shutdown_timeout` the worker stops anyway
-//!   and deletes the leases it still holds, so its records are free at once.
+//!   record jobs finish. After `shutdown_timeout` the worker stops anyway;
+//!   if jobs were cut off, it deletes the leases its process still holds
+//!   (stop other syncs of the process first), so their records are free at
+//!   once.
 //! - **Health**: [`Worker::health`] gives a handle read while it runs (the
 //!   CLI serves it over HTTP).
 
@@ -315,8 +317,16 @@ impl Worker {
         if let Some(sync_loop) = sync_loop {
             sync_loop.abort();
         }
-        // Syncs cut off by the deadline leave their leases: free them now.
-        match crate::store::lease::release_all_of_this_process(ctx.store()).await {
+        // Jobs cut off by the deadline (their count never came down) leave
+        // their leases: free them now. After a full drain there are none,
+        // and the leases of other syncs of this process are left alone.
+        let cut_off = self.health.0.running.load(Ordering::SeqCst) > 0;
+        let released = if cut_off {
+            crate::store::lease::release_all_of_this_process(ctx.store()).await
+        } else {
+            Ok(0)
+        };
+        match released {
             Ok(0) => {}
             Ok(released) => tracing::warn!(
                 message = "Shutdown deadline passed with syncs running; their locks were released and their records stay stale for the next run.",
@@ -334,13 +344,9 @@ impl Worker {
 /// with the pid of an earlier one).
 fn default_name() -> String {
     static WORKERS: AtomicU64 = AtomicU64::new(0);
-    let started = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
     format!(
-        "etlify-{}-{}-{}",
-        std::process::id(),
-        started,
+        "etlify-{}-{}",
+        crate::store::lease::process_token(),
         WORKERS.fetch_add(1, Ordering::Relaxed)
     )
 }

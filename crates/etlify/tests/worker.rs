@@ -144,7 +144,36 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs(db: TestDb) {
         .map(|c| c.payload["email"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(sent.len(), 7, "every user sent");
+
+    // A sync of the same process, not the worker's, under way at its stop:
+    // a worker that drained its jobs leaves that sync's lock alone.
+    let slow = RecordingAdapter::new();
+    slow.delay_upserts(Duration::from_secs(2));
+    let inline = Etlify::builder(db.store.clone())
+        .crm(Crm::new("other", slow.clone()))
+        .model(user_model(&["other"]))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
+    eventually(
+        Duration::from_secs(10),
+        "the inline sync is under way",
+        || {
+            let slow = slow.clone();
+            async move { !slow.upserts().is_empty() }
+        },
+    )
+    .await;
     worker.stop().await;
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases WHERE crm_name = 'other'")
+            .await,
+        1,
+        "the other sync's lock is kept"
+    );
+    assert_eq!(running.await.unwrap().unwrap(), etlify::SyncOutcome::Synced);
 }
 
 /// SIGTERM's path: a stopping worker takes no new page of its batch job,

@@ -196,25 +196,14 @@ async fn perform_batch(
         tracing::info!(message = "Batch run waits for another run of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64);
         return Ok(JobReport::Rescheduled { delay, reason });
     }
-    let retry = stats.interrupted.iter().find(|i| i.retriable).map(|i| {
-        let delay = ctx.jobs().options.backoff(job.attempt, i.retry_after);
-        (delay, i.message.clone())
-    });
-    if let Some((delay, reason)) = retry {
-        if job.attempt < ctx.jobs().options.get_max_attempts() {
-            let next = BatchJob {
-                attempt: job.attempt + 1,
-                ..job.clone()
-            };
-            reschedule(ctx, &key, Job::Batch(next), delay).await?;
-            tracing::warn!(
-                message = "Batch run rescheduled.",
-                crm = %job.crm,
-                attempt = job.attempt,
-                delay_ms = delay.as_millis() as u64,
-                %reason
-            );
-            return Ok(JobReport::Rescheduled { delay, reason });
+    if let Some(throttled) = stats.interrupted.iter().find(|i| i.retriable) {
+        let next = Job::Batch(BatchJob {
+            attempt: job.attempt + 1,
+            ..job.clone()
+        });
+        let (server_delay, reason) = (throttled.retry_after, &throttled.message);
+        if let Some(report) = try_again(ctx, &key, job.attempt, next, server_delay, reason).await? {
+            return Ok(report);
         }
         tracing::error!(message = "Batch job gave up after its last attempt; the next run picks up what is left.", crm = %job.crm, attempt = job.attempt, %reason);
     }
@@ -271,26 +260,44 @@ async fn retry_or_give_up(
     next: Job,
     error: &Error,
 ) -> Result<JobReport> {
-    let options = ctx.jobs().options;
-    let hopeless = matches!(error.kind(), ErrorKind::Config);
-    if !hopeless && attempt < options.get_max_attempts() {
+    if !matches!(error.kind(), ErrorKind::Config) {
         let server_delay = match error {
             Error::Adapter(adapter) => adapter.retry_after,
             _ => None,
         };
-        let delay = options.backoff(attempt, server_delay);
-        reschedule(ctx, key, next, delay).await?;
-        tracing::warn!(message = "Job failed; rescheduled.", attempt, delay_ms = delay.as_millis() as u64, %error);
-        return Ok(JobReport::Rescheduled {
-            delay,
-            reason: error.to_string(),
-        });
+        let reason = error.to_string();
+        if let Some(report) = try_again(ctx, key, attempt, next, server_delay, &reason).await? {
+            return Ok(report);
+        }
     }
     tracing::error!(message = "Job gave up; the record stays stale and the next batch run picks it up.", attempt, %error);
     job_requests::forget(ctx.store(), key).await?;
     Ok(JobReport::GaveUp {
         reason: error.to_string(),
     })
+}
+
+/// Queues `next` after the server's delay (else the backoff of `attempt`)
+/// when attempts remain; `None` when this was the last one.
+async fn try_again(
+    ctx: &Context,
+    key: &JobKey,
+    attempt: u32,
+    next: Job,
+    server_delay: Option<Duration>,
+    reason: &str,
+) -> Result<Option<JobReport>> {
+    let options = ctx.jobs().options;
+    if attempt >= options.get_max_attempts() {
+        return Ok(None);
+    }
+    let delay = options.backoff(attempt, server_delay);
+    reschedule(ctx, key, next, delay).await?;
+    tracing::warn!(message = "Job failed; rescheduled.", attempt, delay_ms = delay.as_millis() as u64, %reason);
+    Ok(Some(JobReport::Rescheduled {
+        delay,
+        reason: reason.to_owned(),
+    }))
 }
 
 /// Queues `job` again after `delay`, its row kept (queued, not running).

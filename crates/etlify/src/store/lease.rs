@@ -75,7 +75,7 @@ pub(crate) fn batch_run_name(crm_name: &str) -> String {
 
 /// A token unique to this process among every process sharing the
 /// database: its pid and the time it first took a lease.
-fn process_token() -> &'static str {
+pub(crate) fn process_token() -> &'static str {
     static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TOKEN.get_or_init(|| {
         let started = SystemTime::now()
