@@ -54,7 +54,7 @@ fn run_error(message: impl Into<String>) -> CliError {
 }
 
 /// Runs the worker until SIGTERM or SIGINT; its running jobs finish first
-/// (at most `shutdown_timeout`).
+/// (at most `shutdown_timeout`, then `etlify::CLOSE_GRACE` for the queue).
 pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), CliError> {
     init_logs(args.log_format)?;
     let mut worker = settings.worker.clone();

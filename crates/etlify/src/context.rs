@@ -55,6 +55,15 @@ impl Context {
         &self.store
     }
 
+    /// This context on `store` (the same database with other lease owner
+    /// tokens: a worker's, [`Store::with_lease_owner`]).
+    pub(crate) fn with_store(&self, store: Store) -> Self {
+        Self {
+            store,
+            ..self.clone()
+        }
+    }
+
     /// The resolved declarations.
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog

@@ -108,6 +108,6 @@ pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 pub use crate::worker::{
-    shutdown_signal, Health, HealthHandle, Worker, WorkerOptions, DEFAULT_CONCURRENCY,
+    shutdown_signal, Health, HealthHandle, Worker, WorkerOptions, CLOSE_GRACE, DEFAULT_CONCURRENCY,
     DEFAULT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
 };

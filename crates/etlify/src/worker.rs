@@ -8,13 +8,22 @@
 //! - **The loop** requests one batch job per enabled CRM every `interval`;
 //!   the request is deduplicated in the database, so N workers' loops
 //!   queue one job per CRM, and one runs at a time (G-10).
-//! - **Shutdown** (SIGTERM, SIGINT, or the caller's future): no new job is
-//!   taken; a running batch job starts no new page, records what its
-//!   requests in flight answered and queues its rest for another worker;
-//!   record jobs finish. After `shutdown_timeout` the worker stops anyway;
-//!   if jobs were cut off, it deletes the leases its process still holds
-//!   (stop other syncs of the process first), so their records are free at
-//!   once.
+//! - **Shutdown** (SIGTERM, SIGINT, or the caller's future), in two steps:
+//!   1. *Drain*: no new job starts (one apalis delivers meanwhile is held,
+//!      untouched); a running batch job starts no new page, records what
+//!      its requests in flight answered and queues its rest for another
+//!      worker; record jobs finish; at most `shutdown_timeout`.
+//!   2. *Close*: only then is apalis told to stop; the held jobs go back to
+//!      the queue (one delivery attempt each) and apalis records its last
+//!      acknowledgements, within [`CLOSE_GRACE`].
+//!
+//!   The order matters on SQLite: apalis, once stopping, no longer drives
+//!   a fetch it had under way, whose transaction then keeps the database's
+//!   write lock until its running jobs end, and those jobs' writes wait
+//!   for that lock. Nothing of Etlify's writes after step 2 begins. If
+//!   jobs were cut off at the deadline, the worker deletes the leases they
+//!   took (a worker's leases carry its own owner prefix), so their records
+//!   are free at once.
 //! - **Health**: [`Worker::health`] gives a handle read while it runs (the
 //!   CLI serves it over HTTP).
 
@@ -41,6 +50,15 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Default longest wait for running jobs at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// After the drain, how long apalis may take to hand back held jobs and
+/// record its last acknowledgements (jobs it could not acknowledge are
+/// delivered again after the queue's orphan timeout).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// The same after a drain that ended at its deadline: apalis waits for the
+/// jobs cut off, so it is given only a moment.
+const CUT_OFF_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// How a [`Worker`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +102,8 @@ impl WorkerOptions {
         self
     }
 
-    /// Longest wait for running jobs once shutdown begins.
+    /// Longest wait for running jobs once shutdown begins (apalis then
+    /// has [`CLOSE_GRACE`] more to close).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -193,6 +212,13 @@ impl HealthHandle {
     fn error(&self, error: &Error) {
         *lock(&self.0.last_error) = Some(error.to_string());
     }
+
+    /// Resolves once no job runs.
+    async fn idle(&self) {
+        while self.0.running.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -254,9 +280,18 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let ctx = self.etlify.context().clone();
-        let stop = Arc::new(AtomicBool::new(false));
         let name = self.options.name.clone().unwrap_or_else(default_name);
+        // The worker's leases carry its own owner prefix: at a deadline it
+        // releases those, never the locks of the process's other syncs.
+        let own_leases = self
+            .etlify
+            .context()
+            .store()
+            .clone()
+            .with_lease_owner(worker_lease_owner());
+        let ctx = self.etlify.context().with_store(own_leases);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (close, closing) = tokio::sync::watch::channel(false);
         tracing::info!(
             message = "Worker started.",
             worker = %name,
@@ -272,23 +307,36 @@ impl Worker {
                 self.health.clone(),
             ))
         });
-        let signal = {
-            let (stop, health) = (stop.clone(), self.health.clone());
+        let deadline = self.options.shutdown_timeout;
+        let cut_off = Arc::new(AtomicBool::new(false));
+        // Resolving tells apalis to stop: only once the drain is over.
+        let drained = {
+            let (stop, health, cut_off) = (stop.clone(), self.health.clone(), cut_off.clone());
             async move {
                 shutdown.await;
                 tracing::info!(message = "Worker stopping: no new jobs; running jobs finish.");
                 health.0.stopping.store(true, Ordering::SeqCst);
                 stop.store(true, Ordering::SeqCst);
+                if tokio::time::timeout(deadline, health.idle()).await.is_err() {
+                    cut_off.store(true, Ordering::SeqCst);
+                    tracing::warn!(
+                        message = "Shutdown deadline passed with jobs running; they are cut off.",
+                        running = health.0.running.load(Ordering::SeqCst),
+                        deadline_s = deadline.as_secs_f64(),
+                    );
+                }
+                close.send_replace(true);
                 Ok::<(), std::io::Error>(())
             }
         };
         let runner = JobRunner {
             ctx: ctx.clone(),
             stop: stop.clone(),
+            closing,
             health: self.health.clone(),
         };
         let poll = self.queue.options().get_poll_interval();
-        let (concurrency, deadline) = (self.options.concurrency, self.options.shutdown_timeout);
+        let concurrency = self.options.concurrency;
         macro_rules! monitor {
             ($storage:expr) => {{
                 let storage = $storage;
@@ -304,8 +352,8 @@ impl Worker {
                                 async move { runner.run(job).await }
                             })
                     })
-                    .shutdown_timeout(deadline)
-                    .run_with_signal(signal)
+                    .with_terminator(close_grace(cut_off.clone()))
+                    .run_with_signal(drained)
                     .await
             }};
         }
@@ -317,19 +365,17 @@ impl Worker {
         if let Some(sync_loop) = sync_loop {
             sync_loop.abort();
         }
-        // Jobs cut off by the deadline (their count never came down) leave
-        // their leases: free them now. After a full drain there are none,
-        // and the leases of other syncs of this process are left alone.
-        let cut_off = self.health.0.running.load(Ordering::SeqCst) > 0;
-        let released = if cut_off {
-            crate::store::lease::release_all_of_this_process(ctx.store()).await
+        // Jobs cut off by the deadline leave their leases: free them now.
+        // After a full drain there are none.
+        let released = if cut_off.load(Ordering::SeqCst) {
+            crate::store::lease::release_all_of_owner(ctx.store()).await
         } else {
             Ok(0)
         };
         match released {
             Ok(0) => {}
             Ok(released) => tracing::warn!(
-                message = "Shutdown deadline passed with syncs running; their locks were released and their records stay stale for the next run.",
+                message = "Syncs were cut off at the shutdown deadline; their locks were released and their records stay stale for the next run.",
                 released
             ),
             Err(error) => tracing::warn!(message = "Releasing this worker's locks failed; they expire on their own.", %error),
@@ -337,6 +383,29 @@ impl Worker {
         tracing::info!(message = "Worker stopped.");
         ran.map_err(|error| Error::Queue(format!("the worker stopped with an error: {error}")))
     }
+}
+
+/// apalis's time to close, counted from the end of the drain (when the
+/// monitor starts polling it).
+async fn close_grace(cut_off: Arc<AtomicBool>) {
+    let grace = if cut_off.load(Ordering::SeqCst) {
+        CUT_OFF_CLOSE_GRACE
+    } else {
+        CLOSE_GRACE
+    };
+    tokio::time::sleep(grace).await;
+}
+
+/// The lease owner prefix of one worker: the process's token and the
+/// worker's number in the process (`<pid>-<start>-w<n>`; the process's
+/// other syncs own `<pid>-<start>-<n>`).
+fn worker_lease_owner() -> String {
+    static WORKERS: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-w{}",
+        crate::store::lease::process_token(),
+        WORKERS.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A name no other worker has, now or before: the queue refuses a second
@@ -355,14 +424,30 @@ fn default_name() -> String {
 #[derive(Debug, Clone)]
 struct JobRunner {
     ctx: Context,
+    /// Set when shutdown begins: batch runs start no new page, and jobs
+    /// delivered from then on are held.
     stop: Arc<AtomicBool>,
+    /// Becomes true when apalis is told to stop (the drain is over).
+    closing: tokio::sync::watch::Receiver<bool>,
     health: HealthHandle,
 }
+
+/// A job apalis delivered while the worker was stopping: never started, it
+/// goes back to the queue for another worker.
+#[derive(Debug, thiserror::Error)]
+#[error("the worker was stopping; the job goes back to the queue untouched")]
+struct HandedBack;
 
 impl JobRunner {
     async fn run(&self, job: Job) -> std::result::Result<(), BoxDynError> {
         let state = &self.health.0;
+        // Counted before `stop` is read: a drain that saw no job running
+        // had set `stop` first, so a job it did not see is held.
         state.running.fetch_add(1, Ordering::SeqCst);
+        if self.stop.load(Ordering::SeqCst) {
+            state.running.fetch_sub(1, Ordering::SeqCst);
+            return self.hand_back(job).await;
+        }
         let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
         state.running.fetch_sub(1, Ordering::SeqCst);
         match performed {
@@ -390,6 +475,18 @@ impl JobRunner {
                 Err(Box::new(error))
             }
         }
+    }
+
+    /// Holds a job delivered during the drain, without touching the
+    /// database, until apalis is told to stop; failing it then puts it back
+    /// in the queue (one of its delivery attempts), its request row still
+    /// queued.
+    async fn hand_back(&self, job: Job) -> std::result::Result<(), BoxDynError> {
+        let mut closing = self.closing.clone();
+        // The sender lives as long as the worker's run: an error is the end.
+        let _ = closing.wait_for(|closing| *closing).await;
+        tracing::debug!(message = "Job handed back to the queue.", ?job);
+        Err(Box::new(HandedBack))
     }
 }
 

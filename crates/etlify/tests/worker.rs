@@ -279,11 +279,36 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
     })
     .await;
     assert_eq!(health.snapshot().running, 1);
-    assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
-            .await,
-        1
-    );
+    // A sync of the same process, not the worker's, under way too.
+    let slow = RecordingAdapter::new();
+    slow.delay_upserts(Duration::from_secs(120));
+    let inline = Etlify::builder(db.store.clone())
+        .crm(Crm::new("other", slow.clone()))
+        .model(user_model(&["other"]))
+        .build()
+        .await
+        .unwrap();
+    let other =
+        tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
+    eventually(
+        Duration::from_secs(10),
+        "the other sync is under way",
+        || {
+            let slow = slow.clone();
+            async move { !slow.upserts().is_empty() }
+        },
+    )
+    .await;
+    let leases = |crm: &'static str| {
+        let db = &db;
+        async move {
+            db.scalar_i64(&format!(
+                "SELECT COUNT(*) FROM etlify_record_leases WHERE crm_name = '{crm}'"
+            ))
+            .await
+        }
+    };
+    assert_eq!((leases("hubspot").await, leases("other").await), (1, 1));
     let took = worker.stop().await;
     assert!(
         took < Duration::from_secs(10),
@@ -291,17 +316,158 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
     );
     assert!(health.snapshot().stopping);
     assert_eq!(
-        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
-            .await,
+        leases("hubspot").await,
         0,
         "the cut-off sync's lock is released"
     );
+    assert_eq!(
+        leases("other").await,
+        1,
+        "the process's other sync keeps its lock"
+    );
     assert!(db.user_is_stale("hubspot", user).await, "nothing recorded");
+    other.abort();
     let _ = Arc::strong_count(&adapter);
+}
+
+/// A job the queue delivers while the worker drains is held untouched
+/// (no CRM call, nothing recorded) and goes back to the queue when the
+/// worker closes; another worker runs it.
+async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let (first, second) = (
+        db.insert_user("first@x.io", None).await,
+        db.insert_user("second@x.io", None).await,
+    );
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    adapter.delay_upserts(Duration::from_millis(1500));
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    let emails = |adapter: &RecordingAdapter| -> Vec<String> {
+        adapter
+            .upserts()
+            .iter()
+            .map(|c| c.payload["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    etlify.sync("hubspot", "User", first).await.unwrap();
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(None).concurrency(2),
+    );
+    let health = worker.health.clone();
+    eventually(
+        Duration::from_secs(30),
+        "the first sync is under way",
+        || {
+            let adapter = adapter.clone();
+            async move { !adapter.upserts().is_empty() }
+        },
+    )
+    .await;
+    let stopping = tokio::spawn(worker.stop());
+    eventually(Duration::from_secs(10), "the worker is stopping", || {
+        let health = health.clone();
+        async move { health.snapshot().stopping }
+    })
+    .await;
+    let asked = etlify.sync("hubspot", "User", second).await.unwrap();
+    assert!(
+        matches!(asked, SyncDispatch::Enqueued(Enqueued::New)),
+        "{asked:?}"
+    );
+    // Polled every 50 ms: delivered to the draining worker meanwhile.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let took = stopping.await.unwrap();
+    assert!(took < Duration::from_secs(8), "stopped in {took:?}");
+    assert!(
+        !db.user_is_stale("hubspot", first).await,
+        "the running job finished"
+    );
+    assert!(
+        db.user_is_stale("hubspot", second).await,
+        "the held job did nothing"
+    );
+    assert_eq!(emails(&adapter), vec!["first@x.io".to_owned()]);
+    assert_eq!(health.snapshot().done, 1);
+    assert_eq!(etlify.job_counts().await.unwrap().queued, 1, "still queued");
+
+    let next = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    eventually(Duration::from_secs(30), "another worker ran it", || async {
+        !db.user_is_stale("hubspot", second).await
+    })
+    .await;
+    next.stop().await;
+    assert_eq!(
+        emails(&adapter),
+        vec!["first@x.io".to_owned(), "second@x.io".to_owned()]
+    );
+}
+
+/// SQLite: a stop while apalis's fetch waits on the database's write lock
+/// (another writer holds it) still lets the running page be recorded at
+/// once. apalis, once stopping, leaves a fetch it had under way undriven;
+/// that fetch's transaction, once it got the lock, kept it against the
+/// page's writes until their busy timeout failed them. The worker now
+/// tells apalis only when its jobs have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_worker_stop_while_a_queue_fetch_waits_on_the_write_lock_records_the_page() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    for i in 0..300 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    let queue = db
+        .job_queue(
+            QueueOptions::new()
+                .poll_interval(Duration::from_millis(10))
+                .heartbeat(Duration::from_secs(5)),
+        )
+        .await;
+    let adapter = BatchRecordingAdapter::new(100);
+    adapter.delay_batches(Duration::from_millis(1500));
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify
+        .batch_sync_async(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+    let worker = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    eventually(
+        Duration::from_secs(30),
+        "the page's requests are in flight",
+        || async { !adapter.batch_calls().is_empty() },
+    )
+    .await;
+
+    // Another writer holds the lock: the queue's next fetch waits on it.
+    let crate::support::TestPool::Sqlite(pool) = &db.pool else {
+        unreachable!("a SQLite test database")
+    };
+    let mut writer = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stopped = tokio::spawn(worker.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sqlx::query("ROLLBACK").execute(&mut *writer).await.unwrap();
+    drop(writer);
+
+    let took = stopped.await.unwrap();
+    assert!(took < Duration::from_secs(8), "stopped in {took:?}");
+    let sent: usize = adapter.batch_calls().iter().map(Vec::len).sum();
+    assert_eq!(sent, 300, "the page was under way");
+    assert_eq!(
+        stale_users(&db).await,
+        0,
+        "what the CRM answered is recorded"
+    );
 }
 
 crate::backend_tests!(
     worker_follows_the_database_and_runs_enqueued_jobs,
     worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on,
     worker_deadline_releases_the_locks_of_syncs_cut_off,
+    worker_drain_hands_back_jobs_delivered_while_stopping,
 );

@@ -86,27 +86,29 @@ pub(crate) fn process_token() -> &'static str {
 }
 
 /// A token unique to one acquisition in this process, and across
-/// processes: the process's token and a counter.
-pub(crate) fn new_owner() -> String {
+/// processes: the store's owner prefix (the process's token, or a worker's
+/// own, [`Store::with_lease_owner`]) and a counter.
+pub(crate) fn new_owner(store: &Store) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!(
         "{}-{}",
-        process_token(),
+        store.lease_owner(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
 
-/// Deletes every lease (named and on records) this process holds: for a
-/// worker whose shutdown deadline passed with syncs still running, so that
-/// their records are free at once rather than after [`LEASE_TTL`].
-/// Returns how many rows were deleted.
-pub(crate) async fn release_all_of_this_process(store: &Store) -> Result<u64> {
+/// Deletes every lease (named and on records) taken through `store`'s
+/// owner prefix: for a worker whose shutdown deadline passed with syncs
+/// still running, so that their records are free at once rather than
+/// after [`LEASE_TTL`]. The locks of the process's other syncs (another
+/// prefix) are left alone. Returns how many rows were deleted.
+pub(crate) async fn release_all_of_owner(store: &Store) -> Result<u64> {
     let mut deleted = 0;
     for table in [LeaseTable::Named, LeaseTable::Records] {
         let mut delete = Query::delete();
         delete
             .from_table(table.iden())
-            .and_where(Expr::col(Leases::Owner).like(format!("{}-%", process_token())));
+            .and_where(Expr::col(Leases::Owner).like(format!("{}-%", store.lease_owner())));
         let (sql, values) = store.build(&delete);
         deleted += store.execute(sql, values).await?;
     }
@@ -131,7 +133,7 @@ impl Lease {
         store: &Store,
         names: Vec<String>,
     ) -> Result<(Self, Vec<bool>)> {
-        let owner = new_owner();
+        let owner = new_owner(store);
         let mut taken = std::collections::HashSet::new();
         for chunk in names.chunks(CHUNK) {
             taken.extend(try_take(store, &owner, chunk).await?);

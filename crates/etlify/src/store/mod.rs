@@ -117,6 +117,9 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     dialect: &'static dyn Dialect,
     lease_ttl: std::time::Duration,
+    /// The prefix of every lease owner token this store's syncs take
+    /// (`store/lease.rs`): the process's token, or a worker's own.
+    lease_owner: Arc<str>,
 }
 
 impl fmt::Debug for Store {
@@ -173,6 +176,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             dialect: dialect(BackendKind::Sqlite),
             lease_ttl: lease::LEASE_TTL,
+            lease_owner: Arc::from(lease::process_token()),
         }
     }
 
@@ -186,6 +190,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             dialect: dialect(BackendKind::Postgres),
             lease_ttl: lease::LEASE_TTL,
+            lease_owner: Arc::from(lease::process_token()),
         }
     }
 
@@ -199,6 +204,18 @@ impl Store {
     /// How long this store's locks outlive a dead process.
     pub fn lease_ttl(&self) -> std::time::Duration {
         self.lease_ttl
+    }
+
+    /// This store with lease owner tokens starting with `prefix` (a
+    /// worker's own, so that it can release its locks, and only them).
+    pub(crate) fn with_lease_owner(mut self, prefix: String) -> Self {
+        self.lease_owner = Arc::from(prefix);
+        self
+    }
+
+    /// The prefix of this store's lease owner tokens.
+    pub(crate) fn lease_owner(&self) -> &str {
+        &self.lease_owner
     }
 
     /// The backend.

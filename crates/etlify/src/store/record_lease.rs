@@ -66,7 +66,7 @@ pub(crate) async fn acquire_record(
         first: id,
         last: id,
     };
-    let owner = new_owner();
+    let owner = new_owner(store);
     let mut pause = Duration::from_millis(2);
     let mut wait = || {
         let this = pause;
@@ -97,7 +97,7 @@ pub(crate) async fn try_acquire_page(
     range: IdRange<'_>,
     ids: &[ResourceId],
 ) -> Result<(Lease, Vec<ResourceId>)> {
-    let owner = new_owner();
+    let owner = new_owner(store);
     if !take(store, &owner, range).await? {
         // The very same range is held by a live page: all of it is busy.
         return Ok((
