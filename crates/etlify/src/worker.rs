@@ -280,7 +280,12 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let name = self.options.name.clone().unwrap_or_else(default_name);
+        let number = next_worker_number();
+        let name = self
+            .options
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name(number));
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
         let own_leases = self
@@ -288,7 +293,7 @@ impl Worker {
             .context()
             .store()
             .clone()
-            .with_lease_owner(worker_lease_owner());
+            .with_lease_owner(lease_owner(number));
         let ctx = self.etlify.context().with_store(own_leases);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
@@ -396,28 +401,24 @@ async fn close_grace(cut_off: Arc<AtomicBool>) {
     tokio::time::sleep(grace).await;
 }
 
-/// The lease owner prefix of one worker: the process's token and the
-/// worker's number in the process (`<pid>-<start>-w<n>`; the process's
-/// other syncs own `<pid>-<start>-<n>`).
-fn worker_lease_owner() -> String {
+/// This worker's number among the process's workers (for its default
+/// name and its lease owner prefix).
+fn next_worker_number() -> u64 {
     static WORKERS: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-w{}",
-        crate::store::lease::process_token(),
-        WORKERS.fetch_add(1, Ordering::Relaxed)
-    )
+    WORKERS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A name no other worker has, now or before: the queue refuses a second
 /// worker under a name it knows (two in one process, a restarted process
 /// with the pid of an earlier one).
-fn default_name() -> String {
-    static WORKERS: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "etlify-{}-{}",
-        crate::store::lease::process_token(),
-        WORKERS.fetch_add(1, Ordering::Relaxed)
-    )
+fn default_name(number: u64) -> String {
+    format!("etlify-{}-{number}", crate::store::lease::process_token())
+}
+
+/// The lease owner prefix of one worker, `<pid>-<start>-w<n>` (the
+/// process's other syncs own `<pid>-<start>-<n>`).
+fn lease_owner(number: u64) -> String {
+    format!("{}-w{number}", crate::store::lease::process_token())
 }
 
 /// What runs each job apalis delivers.

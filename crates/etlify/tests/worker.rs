@@ -76,6 +76,35 @@ where
     }
 }
 
+/// An inline sync of `user` with the CRM `other` (not the worker's), in a
+/// task of this process, holding its record lock for `lasting`.
+async fn other_sync_under_way(
+    db: &TestDb,
+    user: i64,
+    lasting: Duration,
+) -> tokio::task::JoinHandle<etlify::Result<etlify::SyncOutcome>> {
+    let slow = RecordingAdapter::new();
+    slow.delay_upserts(lasting);
+    let inline = Etlify::builder(db.store.clone())
+        .crm(Crm::new("other", slow.clone()))
+        .model(user_model(&["other"]))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
+    eventually(
+        Duration::from_secs(10),
+        "the other sync is under way",
+        || {
+            let slow = slow.clone();
+            async move { !slow.upserts().is_empty() }
+        },
+    )
+    .await;
+    running
+}
+
 fn fast_queue() -> QueueOptions {
     QueueOptions::new()
         .poll_interval(Duration::from_millis(50))
@@ -147,25 +176,7 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs(db: TestDb) {
 
     // A sync of the same process, not the worker's, under way at its stop:
     // a worker that drained its jobs leaves that sync's lock alone.
-    let slow = RecordingAdapter::new();
-    slow.delay_upserts(Duration::from_secs(2));
-    let inline = Etlify::builder(db.store.clone())
-        .crm(Crm::new("other", slow.clone()))
-        .model(user_model(&["other"]))
-        .build()
-        .await
-        .unwrap();
-    let running =
-        tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
-    eventually(
-        Duration::from_secs(10),
-        "the inline sync is under way",
-        || {
-            let slow = slow.clone();
-            async move { !slow.upserts().is_empty() }
-        },
-    )
-    .await;
+    let running = other_sync_under_way(&db, user, Duration::from_secs(2)).await;
     worker.stop().await;
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases WHERE crm_name = 'other'")
@@ -280,25 +291,7 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
     .await;
     assert_eq!(health.snapshot().running, 1);
     // A sync of the same process, not the worker's, under way too.
-    let slow = RecordingAdapter::new();
-    slow.delay_upserts(Duration::from_secs(120));
-    let inline = Etlify::builder(db.store.clone())
-        .crm(Crm::new("other", slow.clone()))
-        .model(user_model(&["other"]))
-        .build()
-        .await
-        .unwrap();
-    let other =
-        tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
-    eventually(
-        Duration::from_secs(10),
-        "the other sync is under way",
-        || {
-            let slow = slow.clone();
-            async move { !slow.upserts().is_empty() }
-        },
-    )
-    .await;
+    let other = other_sync_under_way(&db, user, Duration::from_secs(120)).await;
     let leases = |crm: &'static str| {
         let db = &db;
         async move {
