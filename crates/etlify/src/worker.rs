@@ -9,13 +9,12 @@
 //!   the request is deduplicated in the database, so N workers' loops
 //!   queue one job per CRM, and one runs at a time (G-10).
 //! - **Shutdown** (SIGTERM, SIGINT, or the caller's future), in two steps:
-//!   1. *Drain*: no new job starts (one apalis delivers meanwhile is held,
-//!      untouched); a running batch job starts no new page, records what
-//!      its requests in flight answered and queues its rest for another
-//!      worker; record jobs finish; at most `shutdown_timeout`.
-//!   2. *Close*: only then is apalis told to stop; the held jobs go back to
-//!      the queue (one delivery attempt each) and apalis records its last
-//!      acknowledgements, within [`CLOSE_GRACE`].
+//!   1. *Drain*: no new job starts (one apalis delivers meanwhile is
+//!      queued again, unrun); a running batch job starts no new page,
+//!      records what its requests in flight answered and queues its rest
+//!      for another worker; record jobs finish; at most `shutdown_timeout`.
+//!   2. *Close*: only then is apalis told to stop, and it records its last
+//!      acknowledgements within [`CLOSE_GRACE`].
 //!
 //!   The order matters on SQLite: apalis, once stopping, no longer drives
 //!   a fetch it had under way, whose transaction then keeps the database's
@@ -51,10 +50,14 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// Default longest wait for running jobs at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// After the drain, how long apalis may take to hand back held jobs and
+/// After the drain, how long apalis may take to fail back jobs held at the close and
 /// record its last acknowledgements (jobs it could not acknowledge are
 /// delivered again after the queue's orphan timeout).
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// When a job handed back during the drain may run again (apalis counts
+/// time in whole seconds).
+const HAND_BACK_DELAY: Duration = Duration::from_secs(1);
 
 /// The same after a drain that ended at its deadline: apalis waits for the
 /// jobs cut off, so it is given only a moment.
@@ -426,7 +429,7 @@ fn lease_owner(number: u64) -> String {
 struct JobRunner {
     ctx: Context,
     /// Set when shutdown begins: batch runs start no new page, and jobs
-    /// delivered from then on are held.
+    /// delivered from then on are handed back unrun.
     stop: Arc<AtomicBool>,
     /// Becomes true when apalis is told to stop (the drain is over).
     closing: tokio::sync::watch::Receiver<bool>,
@@ -443,11 +446,16 @@ impl JobRunner {
     async fn run(&self, job: Job) -> std::result::Result<(), BoxDynError> {
         let state = &self.health.0;
         // Counted before `stop` is read: a drain that saw no job running
-        // had set `stop` first, so a job it did not see is held.
+        // had set `stop` first, so a job it did not see is handed back.
         state.running.fetch_add(1, Ordering::SeqCst);
         if self.stop.load(Ordering::SeqCst) {
+            // Counted while its copy is queued (a write): the close waits.
+            let requeued = self.requeue_unrun(&job).await;
             state.running.fetch_sub(1, Ordering::SeqCst);
-            return self.hand_back(job).await;
+            return match requeued {
+                Ok(()) => Ok(()),
+                Err(()) => self.fail_back(job).await,
+            };
         }
         let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
         state.running.fetch_sub(1, Ordering::SeqCst);
@@ -478,15 +486,36 @@ impl JobRunner {
         }
     }
 
-    /// Holds a job delivered during the drain, without touching the
-    /// database, until apalis is told to stop; failing it then puts it back
-    /// in the queue (one of its delivery attempts), its request row still
-    /// queued.
-    async fn hand_back(&self, job: Job) -> std::result::Result<(), BoxDynError> {
+    /// Puts a job delivered during the drain back in the queue, unrun, as a
+    /// copy queued again after [`HAND_BACK_DELAY`] (so that this worker,
+    /// still polling, does not take it at once); the delivery is then
+    /// acknowledged: none of its delivery attempts is used, and its request
+    /// row stays queued. Not once the close has begun (a delivery racing
+    /// it): nothing of Etlify's writes then.
+    async fn requeue_unrun(&self, job: &Job) -> std::result::Result<(), ()> {
+        if *self.closing.borrow() {
+            return Err(());
+        }
+        match perform::requeue_untouched(&self.ctx, job, HAND_BACK_DELAY).await {
+            Ok(()) => {
+                tracing::debug!(message = "Job handed back to the queue.", ?job);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(message = "Handing a job back failed; the queue delivers it again after the worker stops.", ?job, %error);
+                Err(())
+            }
+        }
+    }
+
+    /// A job that could not be handed back: held, without touching the
+    /// database, until apalis is told to stop, then failed back to it (one
+    /// of its delivery attempts; its request row stays queued).
+    async fn fail_back(&self, job: Job) -> std::result::Result<(), BoxDynError> {
         let mut closing = self.closing.clone();
         // The sender lives as long as the worker's run: an error is the end.
         let _ = closing.wait_for(|closing| *closing).await;
-        tracing::debug!(message = "Job handed back to the queue.", ?job);
+        tracing::debug!(message = "Job failed back to the queue.", ?job);
         Err(Box::new(HandedBack))
     }
 }

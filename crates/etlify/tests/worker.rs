@@ -105,6 +105,20 @@ async fn other_sync_under_way(
     running
 }
 
+/// Deliveries of `queue`'s jobs that apalis recorded as failed (in its own
+/// table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL).
+async fn failed_deliveries(db: &TestDb, queue: &JobQueue) -> i64 {
+    let table = match db.pool {
+        crate::support::TestPool::Sqlite(_) => "Jobs",
+        crate::support::TestPool::Postgres(_) => "apalis.jobs",
+    };
+    db.scalar_i64(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}' AND status = 'Failed'",
+        queue.options().get_name()
+    ))
+    .await
+}
+
 fn fast_queue() -> QueueOptions {
     QueueOptions::new()
         .poll_interval(Duration::from_millis(50))
@@ -385,6 +399,11 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
     assert_eq!(emails(&adapter), vec!["first@x.io".to_owned()]);
     assert_eq!(health.snapshot().done, 1);
     assert_eq!(etlify.job_counts().await.unwrap().queued, 1, "still queued");
+    assert_eq!(
+        failed_deliveries(&db, &queue).await,
+        0,
+        "handed back as a copy, none of its deliveries used"
+    );
 
     let next = start(&etlify, &queue, WorkerOptions::new().interval(None));
     eventually(Duration::from_secs(30), "another worker ran it", || async {

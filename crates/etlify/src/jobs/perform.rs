@@ -104,6 +104,12 @@ async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
     }
 }
 
+/// Queues `job` again as it is after `delay`, its request row untouched: a
+/// job a stopping worker hands back before running it.
+pub(crate) async fn requeue_untouched(ctx: &Context, job: &Job, delay: Duration) -> Result<()> {
+    enqueue(ctx, job.clone(), delay).await
+}
+
 /// Runs `job`; `stop` ends a batch run early (a worker shutting down), its
 /// rest rescheduled at once.
 pub(crate) async fn perform(
