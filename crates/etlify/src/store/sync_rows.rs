@@ -7,7 +7,7 @@
 //! built here once ([`upsert_statement`]); how the rows are fed to it is the
 //! backend's (`backend/sqlite.rs`: `VALUES`, `backend/postgres.rs`: arrays).
 
-use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
+use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, Value};
 use sqlx::FromRow;
 
 use super::backend::Dialect;
@@ -243,8 +243,14 @@ pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
     insert
 }
 
-/// The values of one upserted row, in [`UPSERT_COLUMNS`] order.
-pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChange) -> [Expr; 11] {
+/// The values of one upserted row, in [`UPSERT_COLUMNS`] order;
+/// `written_at` fills `created_at` and `updated_at`.
+pub(crate) fn row_values(
+    dialect: &dyn Dialect,
+    key: &SyncKey,
+    change: &RowChange,
+    written_at: &Value,
+) -> [Expr; 11] {
     let fields = RowFields::of(change);
     [
         Expr::val(key.crm_name.as_str()),
@@ -259,8 +265,8 @@ pub(crate) fn row_values(dialect: &dyn Dialect, key: &SyncKey, change: &RowChang
         }),
         Expr::val(fields.error),
         Expr::val(fields.error_count),
-        dialect.now(),
-        dialect.now(),
+        Expr::val(written_at.clone()),
+        Expr::val(written_at.clone()),
     ]
 }
 

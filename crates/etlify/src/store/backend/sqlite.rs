@@ -224,6 +224,14 @@ impl SqliteBackend {
     }
 }
 
+/// The process's clock to the microsecond: "now" on SQLite, whose database
+/// is on this machine.
+fn process_now() -> Timestamp {
+    let now = Utc::now().naive_utc();
+    let micros = now.nanosecond() / 1_000 * 1_000;
+    now.with_nanosecond(micros).unwrap_or(now)
+}
+
 /// Opens (creating if missing) the database at `url`.
 pub(crate) async fn connect(url: &str, max_connections: u32, create: bool) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)?;
@@ -264,9 +272,7 @@ pub(crate) async fn connect(url: &str, max_connections: u32, create: bool) -> Re
 #[async_trait]
 impl Backend for SqliteBackend {
     async fn now(&self) -> Result<Timestamp> {
-        let now = Utc::now().naive_utc();
-        let micros = now.nanosecond() / 1_000 * 1_000;
-        Ok(now.with_nanosecond(micros).unwrap_or(now))
+        Ok(process_now())
     }
 
     async fn size_rate_slots(&self, _crm_name: &str, _max_requests: u32) -> Result<()> {
@@ -402,9 +408,18 @@ impl Backend for SqliteBackend {
                 continue;
             };
             let mut insert = sync_rows::upsert_statement(first);
+            // The process's clock is this backend's "now" (`Backend::now`),
+            // taken once per statement: SQLite's `strftime` on every row
+            // cost about 5% of a first sync's CPU.
+            let written_at = SqliteDialect.timestamp_value(process_now());
             for (key, change) in chunk {
                 insert
-                    .values(sync_rows::row_values(&SqliteDialect, key, change))
+                    .values(sync_rows::row_values(
+                        &SqliteDialect,
+                        key,
+                        change,
+                        &written_at,
+                    ))
                     // Internal invariant: one value per upserted column.
                     .expect("values match the column list");
             }
