@@ -10,7 +10,8 @@
 //!   queue one job per CRM, and one runs at a time (G-10).
 //! - **Shutdown** (SIGTERM, SIGINT, or the caller's future), in two steps:
 //!   1. *Drain*: no new job starts (one apalis delivers meanwhile is
-//!      queued again, unrun); a running batch job starts no new page,
+//!      queued again, unrun, and keeps its slot until the close: at most
+//!      one per slot); a running batch job starts no new page,
 //!      records what its requests in flight answered and queues its rest
 //!      for another worker; record jobs finish; at most `shutdown_timeout`.
 //!   2. *Close*: only then is apalis told to stop, and it records its last
@@ -452,9 +453,15 @@ impl JobRunner {
             // Counted while its copy is queued (a write): the close waits.
             let requeued = self.requeue_unrun(&job).await;
             state.running.fetch_sub(1, Ordering::SeqCst);
+            // Its slot stays taken until the close, so that a draining
+            // worker takes at most `concurrency` jobs it does not run.
+            self.closed().await;
             return match requeued {
                 Ok(()) => Ok(()),
-                Err(()) => self.fail_back(job).await,
+                Err(()) => {
+                    tracing::debug!(message = "Job failed back to the queue.", ?job);
+                    Err(Box::new(HandedBack))
+                }
             };
         }
         let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
@@ -487,11 +494,12 @@ impl JobRunner {
     }
 
     /// Puts a job delivered during the drain back in the queue, unrun, as a
-    /// copy queued again after [`HAND_BACK_DELAY`] (so that this worker,
-    /// still polling, does not take it at once); the delivery is then
-    /// acknowledged: none of its delivery attempts is used, and its request
-    /// row stays queued. Not once the close has begun (a delivery racing
-    /// it): nothing of Etlify's writes then.
+    /// copy queued again after [`HAND_BACK_DELAY`] (for another worker);
+    /// the delivery is then acknowledged at the close: none of its delivery
+    /// attempts is used, and its request row stays queued. Not once the
+    /// close has begun (a delivery racing it): nothing of Etlify's writes
+    /// then, and the delivery is failed back to apalis instead (one of its
+    /// attempts).
     async fn requeue_unrun(&self, job: &Job) -> std::result::Result<(), ()> {
         if *self.closing.borrow() {
             return Err(());
@@ -508,15 +516,11 @@ impl JobRunner {
         }
     }
 
-    /// A job that could not be handed back: held, without touching the
-    /// database, until apalis is told to stop, then failed back to it (one
-    /// of its delivery attempts; its request row stays queued).
-    async fn fail_back(&self, job: Job) -> std::result::Result<(), BoxDynError> {
+    /// Resolves once apalis is told to stop (the drain is over).
+    async fn closed(&self) {
         let mut closing = self.closing.clone();
         // The sender lives as long as the worker's run: an error is the end.
         let _ = closing.wait_for(|closing| *closing).await;
-        tracing::debug!(message = "Job failed back to the queue.", ?job);
-        Err(Box::new(HandedBack))
     }
 }
 

@@ -105,15 +105,30 @@ async fn other_sync_under_way(
     running
 }
 
-/// Deliveries of `queue`'s jobs that apalis recorded as failed (in its own
-/// table: `Jobs` on SQLite, `apalis.jobs` on PostgreSQL).
-async fn failed_deliveries(db: &TestDb, queue: &JobQueue) -> i64 {
-    let table = match db.pool {
+/// apalis's own table of tasks: `Jobs` on SQLite, `apalis.jobs` on
+/// PostgreSQL.
+fn apalis_jobs_table(db: &TestDb) -> &'static str {
+    match db.pool {
         crate::support::TestPool::Sqlite(_) => "Jobs",
         crate::support::TestPool::Postgres(_) => "apalis.jobs",
-    };
+    }
+}
+
+/// Deliveries of `queue`'s jobs that apalis recorded as failed.
+async fn failed_deliveries(db: &TestDb, queue: &JobQueue) -> i64 {
+    let table = apalis_jobs_table(db);
     db.scalar_i64(&format!(
         "SELECT COUNT(*) FROM {table} WHERE job_type = '{}' AND status = 'Failed'",
+        queue.options().get_name()
+    ))
+    .await
+}
+
+/// Tasks apalis holds for `queue`, whatever their status.
+async fn queue_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
+    let table = apalis_jobs_table(db);
+    db.scalar_i64(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}'",
         queue.options().get_name()
     ))
     .await
@@ -337,25 +352,29 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
     let _ = Arc::strong_count(&adapter);
 }
 
-/// A job the queue delivers while the worker drains is held untouched
-/// (no CRM call, nothing recorded) and goes back to the queue when the
-/// worker closes; another worker runs it.
+/// Jobs the queue delivers while the worker drains are not run (no CRM
+/// call, nothing recorded) but queued again for another worker, using
+/// none of their deliveries; the draining worker takes no more of them
+/// than it has free slots.
 async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
     let db = db.with_app_schema().await;
-    let (first, second) = (
-        db.insert_user("first@x.io", None).await,
-        db.insert_user("second@x.io", None).await,
-    );
+    let first = db.insert_user("first@x.io", None).await;
+    let mut later = Vec::new();
+    for i in 0..5 {
+        later.push(db.insert_user(&format!("later{i}@x.io"), None).await);
+    }
     let queue = db.job_queue(fast_queue()).await;
     let adapter = RecordingAdapter::new();
     adapter.delay_upserts(Duration::from_millis(1500));
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
     let emails = |adapter: &RecordingAdapter| -> Vec<String> {
-        adapter
+        let mut sent: Vec<String> = adapter
             .upserts()
             .iter()
             .map(|c| c.payload["email"].as_str().unwrap().to_owned())
-            .collect()
+            .collect();
+        sent.sort();
+        sent
     };
     etlify.sync("hubspot", "User", first).await.unwrap();
     let worker = start(
@@ -379,11 +398,13 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
         async move { health.snapshot().stopping }
     })
     .await;
-    let asked = etlify.sync("hubspot", "User", second).await.unwrap();
-    assert!(
-        matches!(asked, SyncDispatch::Enqueued(Enqueued::New)),
-        "{asked:?}"
-    );
+    for &user in &later {
+        let asked = etlify.sync("hubspot", "User", user).await.unwrap();
+        assert!(
+            matches!(asked, SyncDispatch::Enqueued(Enqueued::New)),
+            "{asked:?}"
+        );
+    }
     // Polled every 50 ms: delivered to the draining worker meanwhile.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let took = stopping.await.unwrap();
@@ -392,29 +413,41 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
         !db.user_is_stale("hubspot", first).await,
         "the running job finished"
     );
-    assert!(
-        db.user_is_stale("hubspot", second).await,
-        "the held job did nothing"
-    );
+    for &user in &later {
+        assert!(db.user_is_stale("hubspot", user).await, "not run");
+    }
     assert_eq!(emails(&adapter), vec!["first@x.io".to_owned()]);
     assert_eq!(health.snapshot().done, 1);
-    assert_eq!(etlify.job_counts().await.unwrap().queued, 1, "still queued");
+    assert_eq!(etlify.job_counts().await.unwrap().queued, 5, "still queued");
     assert_eq!(
         failed_deliveries(&db, &queue).await,
         0,
-        "handed back as a copy, none of its deliveries used"
+        "handed back as copies, none of their deliveries used"
+    );
+    assert!(
+        queue_tasks(&db, &queue).await <= 1 + 5 + 2,
+        "at most one job handed back per slot (2), {} tasks",
+        queue_tasks(&db, &queue).await
     );
 
     let next = start(&etlify, &queue, WorkerOptions::new().interval(None));
-    eventually(Duration::from_secs(30), "another worker ran it", || async {
-        !db.user_is_stale("hubspot", second).await
-    })
+    eventually(
+        Duration::from_secs(30),
+        "another worker ran them",
+        || async {
+            let mut stale = 0;
+            for &user in &later {
+                stale += usize::from(db.user_is_stale("hubspot", user).await);
+            }
+            stale == 0
+        },
+    )
     .await;
     next.stop().await;
-    assert_eq!(
-        emails(&adapter),
-        vec!["first@x.io".to_owned(), "second@x.io".to_owned()]
-    );
+    let mut expected = vec!["first@x.io".to_owned()];
+    expected.extend((0..5).map(|i| format!("later{i}@x.io")));
+    expected.sort();
+    assert_eq!(emails(&adapter), expected, "each sent once");
 }
 
 /// SQLite: a stop while apalis's fetch waits on the database's write lock
