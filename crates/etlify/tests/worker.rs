@@ -76,6 +76,31 @@ where
     }
 }
 
+/// A worker running `queue`'s batch job of the CRM `hubspot` (batches of
+/// 100, each answered after `answer_after`), once its first requests are
+/// in flight.
+async fn batch_job_under_way(
+    db: &TestDb,
+    queue: &JobQueue,
+    answer_after: Duration,
+) -> (Etlify, Arc<BatchRecordingAdapter>, Running) {
+    let adapter = BatchRecordingAdapter::new(100);
+    adapter.delay_batches(answer_after);
+    let etlify = engine_with_queue(db, queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify
+        .batch_sync_async(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+    let worker = start(&etlify, queue, WorkerOptions::new().interval(None));
+    eventually(
+        Duration::from_secs(30),
+        "the batch job's first requests are in flight",
+        || async { !adapter.batch_calls().is_empty() },
+    )
+    .await;
+    (etlify, adapter, worker)
+}
+
 /// An inline sync of `user` with the CRM `other` (not the worker's), in a
 /// task of this process, holding its record lock for `lasting`.
 async fn other_sync_under_way(
@@ -235,21 +260,8 @@ async fn worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on(db: T
     ))
     .await;
     let queue = db.job_queue(fast_queue()).await;
-    let adapter = BatchRecordingAdapter::new(100);
-    adapter.delay_batches(Duration::from_millis(150));
-    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    etlify
-        .batch_sync_async(&etlify::BatchSyncOptions::new())
-        .await
-        .unwrap();
-
-    let first = start(&etlify, &queue, WorkerOptions::new().interval(None));
-    eventually(
-        Duration::from_secs(30),
-        "the first requests are in flight",
-        || async { !adapter.batch_calls().is_empty() },
-    )
-    .await;
+    let (etlify, adapter, first) =
+        batch_job_under_way(&db, &queue, Duration::from_millis(150)).await;
     let took = first.stop().await;
     assert!(took < Duration::from_secs(20), "stopped in {took:?}");
     let sent_by_first: usize = adapter.batch_calls().iter().map(Vec::len).sum();
@@ -469,20 +481,8 @@ async fn sqlite_worker_stop_while_a_queue_fetch_waits_on_the_write_lock_records_
                 .heartbeat(Duration::from_secs(5)),
         )
         .await;
-    let adapter = BatchRecordingAdapter::new(100);
-    adapter.delay_batches(Duration::from_millis(1500));
-    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    etlify
-        .batch_sync_async(&etlify::BatchSyncOptions::new())
-        .await
-        .unwrap();
-    let worker = start(&etlify, &queue, WorkerOptions::new().interval(None));
-    eventually(
-        Duration::from_secs(30),
-        "the page's requests are in flight",
-        || async { !adapter.batch_calls().is_empty() },
-    )
-    .await;
+    let (_etlify, adapter, worker) =
+        batch_job_under_way(&db, &queue, Duration::from_millis(1500)).await;
 
     // Another writer holds the lock: the queue's next fetch waits on it.
     let crate::support::TestPool::Sqlite(pool) = &db.pool else {
