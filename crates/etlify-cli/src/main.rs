@@ -272,15 +272,9 @@ pub(crate) async fn engine_with_queue(settings: Settings) -> Result<(Etlify, Job
     let store = store(&settings).await?;
     // Before the queue's tables are made: an unmigrated database is
     // refused with what to run, and gets nothing of the queue's.
-    let schema = etlify::store::schema::check(&store)
+    etlify::store::schema::require_up_to_date(&store)
         .await
         .map_err(|e| CliError::engine(&settings.path, e))?;
-    if !schema.is_ok() {
-        return Err(CliError::engine(
-            &settings.path,
-            etlify::Error::Schema(schema.to_string()),
-        ));
-    }
     let queue = JobQueue::open(&store, settings.queue.options.clone())
         .await
         .map_err(|e| CliError::engine(&settings.path, e))?;

@@ -1077,9 +1077,6 @@ fn jobs_cli_sync_record_enqueues_when_a_queue_is_configured() {
     assert_eq!(now["outcome"], "synced", "{now}");
 }
 
-/// `sync --async` requests one batch job per CRM, in the gem's shape plus
-/// each CRM's answer; a second request finds it queued; selections the
-/// job cannot honour exit 2. No `[queue]` section: the defaults.
 /// A database not migrated yet is refused with what to run before the
 /// queue's tables are made in it.
 #[test]
@@ -1105,6 +1102,9 @@ fn jobs_cli_an_unmigrated_database_is_refused_before_the_queue_is_made() {
     );
 }
 
+/// `sync --async` requests one batch job per CRM, in the gem's shape plus
+/// each CRM's answer; a second request finds it queued; selections the
+/// job cannot honour exit 2. No `[queue]` section: the defaults.
 #[test]
 fn jobs_cli_sync_async_queues_one_job_per_crm() {
     let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);

@@ -51,9 +51,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// Default longest wait for running jobs at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// After the drain, how long apalis may take to fail back jobs held at the close and
-/// record its last acknowledgements (jobs it could not acknowledge are
-/// delivered again after the queue's orphan timeout).
+/// After the drain, how long apalis may take to record its last
+/// acknowledgements, those of the jobs handed back included (jobs it could
+/// not acknowledge are delivered again after the queue's orphan timeout).
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// When a job handed back during the drain may run again (apalis counts
@@ -456,13 +456,11 @@ impl JobRunner {
             // Its slot stays taken until the close, so that a draining
             // worker takes at most `concurrency` jobs it does not run.
             self.closed().await;
-            return match requeued {
-                Ok(()) => Ok(()),
-                Err(()) => {
-                    tracing::debug!(message = "Job failed back to the queue.", ?job);
-                    Err(Box::new(HandedBack))
-                }
-            };
+            if requeued {
+                return Ok(());
+            }
+            tracing::debug!(message = "Job failed back to the queue.", ?job);
+            return Err(Box::new(HandedBack));
         }
         let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
         state.running.fetch_sub(1, Ordering::SeqCst);
@@ -500,18 +498,19 @@ impl JobRunner {
     /// close has begun (a delivery racing it): nothing of Etlify's writes
     /// then, and the delivery is failed back to apalis instead (one of its
     /// attempts).
-    async fn requeue_unrun(&self, job: &Job) -> std::result::Result<(), ()> {
+    /// Whether the copy was queued.
+    async fn requeue_unrun(&self, job: &Job) -> bool {
         if *self.closing.borrow() {
-            return Err(());
+            return false;
         }
         match perform::requeue_untouched(&self.ctx, job, HAND_BACK_DELAY).await {
             Ok(()) => {
                 tracing::debug!(message = "Job handed back to the queue.", ?job);
-                Ok(())
+                true
             }
             Err(error) => {
                 tracing::warn!(message = "Handing a job back failed; the queue delivers it again after the worker stops.", ?job, %error);
-                Err(())
+                false
             }
         }
     }

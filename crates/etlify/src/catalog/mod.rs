@@ -90,12 +90,7 @@ impl Catalog {
     /// Checks `declarations` against `store`'s database and resolves them.
     /// Fails with a [`ConfigError`] before any record is touched.
     pub(crate) async fn build(store: &Store, declarations: Declarations) -> Result<Self> {
-        // Missing sync-state tables would otherwise fail every run with a
-        // raw "no such table": say what to run instead, before anything runs.
-        let schema = crate::store::schema::check(store).await?;
-        if !schema.is_ok() {
-            return Err(crate::error::Error::Schema(schema.to_string()));
-        }
+        crate::store::schema::require_up_to_date(store).await?;
         let columns = TableColumns::read(store, &declarations).await?;
         let catalog = resolve::resolve(declarations, &columns)?;
         resolve::check_payload_queries(store, &catalog).await?;

@@ -199,7 +199,7 @@ async fn perform_batch(
             format!("another batch run of {} is under way", job.crm)
         };
         reschedule(ctx, &key, Job::Batch(job.clone()), delay).await?;
-        tracing::info!(message = "Batch run waits for another run of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64);
+        tracing::info!(message = "Batch run waits for other syncs of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64, %reason);
         return Ok(JobReport::Rescheduled { delay, reason });
     }
     if let Some(throttled) = stats.interrupted.iter().find(|i| i.retriable) {

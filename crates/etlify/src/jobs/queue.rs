@@ -28,10 +28,8 @@ use crate::store::Store;
 
 /// Connections of the queue's own pool. A worker's apalis uses several at
 /// once (fetching, its heartbeat, a result per finished job) beside the
-/// jobs' own pushes (reschedules, follow-ups); with too few, a push waits
-/// for a connection up to the pool's 30 s timeout, which a shutdown
-/// deadline of 30 s then cuts off (the likely cause of a worker test
-/// that once took its whole 30 s deadline to stop, with two).
+/// jobs' own pushes (reschedules, follow-ups, jobs handed back at
+/// shutdown); with too few, a push waits for a connection.
 const QUEUE_CONNECTIONS: u32 = 6;
 
 /// The queue name used unless [`QueueOptions::name`] says otherwise.

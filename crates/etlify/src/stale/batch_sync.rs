@@ -580,9 +580,10 @@ async fn sync_pages(
     })
     .await?;
     stats.deferred += deferred;
-    if stopped_early.load(Ordering::SeqCst) || deferred > 0 {
+    let stopped = stopped_early.load(Ordering::SeqCst);
+    stats.stopped |= stopped;
+    if stopped || deferred > 0 {
         // Not every record was looked at, or some were left: no checkpoint.
-        stats.stopped |= stopped_early.load(Ordering::SeqCst);
         return Ok(());
     }
     started.finish(ctx).await

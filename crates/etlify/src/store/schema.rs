@@ -668,6 +668,18 @@ impl fmt::Display for SchemaReport {
     }
 }
 
+/// Fails with [`Error::Schema`] (what is wrong and what to run) unless
+/// the sync-state schema is up to date: before anything runs, so a
+/// missing table is not a raw "no such table" in the middle of a run.
+pub async fn require_up_to_date(store: &Store) -> Result<()> {
+    let report = check(store).await?;
+    if report.is_ok() {
+        Ok(())
+    } else {
+        Err(Error::Schema(report.to_string()))
+    }
+}
+
 /// Reports what [`migrate`] would fix, without changing anything.
 pub async fn check(store: &Store) -> Result<SchemaReport> {
     let mut problems = Vec::new();
