@@ -14,3 +14,25 @@ pub fn peak_rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
+
+/// CPU time this process has used so far (user + system), in seconds,
+/// from `/proc/self/stat` (clock ticks of 1/100 s, Linux's `USER_HZ`).
+/// A phase's CPU time over its wall time says how many of the machine's
+/// cores it kept busy (a PostgreSQL server's own time is not included).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5): 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
+}

@@ -9,7 +9,9 @@
 //! (c) a run after touching 1% of the companies (names changed), then one
 //!     where nothing changed since, and the periodic complete check (a run
 //!     that reads the whole table);
-//! and the peak RSS of each phase (VmHWM, reset between phases); and, in
+//! the peak RSS of each phase (VmHWM, reset between phases) and its CPU
+//! time (this process's user + system seconds: SQLite runs in it, a
+//! PostgreSQL server does not); and, in
 //! the same run, the bare pipeline (`bare.rs`: find → load → digest →
 //! upsert with sqlx alone) as the baseline of the first full sync.
 //!
@@ -18,7 +20,7 @@
 
 mod bare;
 
-use etlify_bench::{peak_rss_mib, reset_peak_rss};
+use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -230,6 +232,7 @@ struct Phase {
     name: &'static str,
     seconds: f64,
     peak_rss_mib: f64,
+    cpu_seconds: f64,
     stats: RunStats,
 }
 
@@ -243,11 +246,13 @@ async fn phase(
         eprintln!("=== phase {name}");
     }
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let stats = etlify.batch_sync(&options).await?;
     Ok(Phase {
         name,
         seconds: started.elapsed().as_secs_f64(),
         peak_rss_mib: peak_rss_mib(),
+        cpu_seconds: cpu_seconds() - cpu_before,
         stats,
     })
 }
@@ -371,20 +376,21 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         generated.as_secs_f64()
     );
     println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9}",
-        "phase", "seconds", "found", "synced", "records/s", "x HubSpot", "peak MiB"
+        "{:<34} {:>9} {:>9} {:>9} {:>12} {:>10} {:>9} {:>7}",
+        "phase", "seconds", "found", "synced", "records/s", "x HubSpot", "peak MiB", "cpu s"
     );
     for p in &phases {
         let rate = p.stats.total as f64 / p.seconds.max(f64::EPSILON);
         println!(
-            "{:<34} {:>9.3} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1}",
+            "{:<34} {:>9.3} {:>9} {:>9} {:>12.0} {:>10.1} {:>9.1} {:>7.2}",
             p.name,
             p.seconds,
             p.stats.total,
             p.stats.outcomes.synced,
             rate,
             rate / HUBSPOT_RECORDS_PER_SECOND,
-            p.peak_rss_mib
+            p.peak_rss_mib,
+            p.cpu_seconds
         );
     }
     let first_rate = phases[0].stats.total as f64 / phases[0].seconds.max(f64::EPSILON);
@@ -440,6 +446,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "not_modified": p.stats.outcomes.not_modified,
             "records_per_second": p.stats.total as f64 / p.seconds.max(f64::EPSILON),
             "peak_rss_mib": p.peak_rss_mib,
+            "cpu_seconds": p.cpu_seconds,
         })).collect::<Vec<_>>(),
     });
     println!("{report}");

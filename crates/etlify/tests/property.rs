@@ -130,22 +130,12 @@ fn oracle(world: &World) -> BTreeSet<i64> {
 
 /// The stale records a run from the world's checkpoint looks at (what
 /// `Config::complete_check_interval` documents): records with a sync row
-/// never stamped, failing, or whose newest timestamp is after the later of
-/// the checkpoint and the watermark (the oldest `last_synced_at` under the
-/// error budget); records without one above the checkpoint's highest id,
-/// or whose newest timestamp is after that bound.
+/// never stamped, failing, or whose newest timestamp is after the
+/// checkpoint's `changes_through`; records without one above the
+/// checkpoint's highest id, or whose newest timestamp is after that bound.
 fn since_checkpoint(world: &World) -> BTreeSet<i64> {
-    let watermark = world
-        .users
-        .iter()
-        .filter_map(|user| user.row.as_ref())
-        .filter(|row| row.error_count < MAX_ERRORS)
-        .filter_map(|row| row.last_synced_at)
-        .min();
     let checkpoint = world.checkpoint;
-    let bound = i32::from(watermark.map_or(checkpoint.changes_through, |w| {
-        w.max(checkpoint.changes_through)
-    }));
+    let bound = i32::from(checkpoint.changes_through);
     let ids_through = checkpoint.ids_through.map_or(0, |id| id as i64);
     oracle(world)
         .into_iter()

@@ -314,6 +314,53 @@ async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes(db: Test
     );
 }
 
+/// A database migrated by an etlify that indexed `last_synced_at` (every
+/// sync rewrote that index's entry: a second scattered page per update)
+/// is upgraded: the index is dropped, the partial index of never-stamped
+/// rows takes its place, and a revert still undoes everything.
+async fn migrate_replaces_the_last_synced_at_index_by_a_partial_never_stamped_index(db: TestDb) {
+    db.migrate().await;
+    db.exec(
+        "DROP INDEX idx_etlify_sync_never_stamped; \
+         DELETE FROM etlify_schema_migrations WHERE step = 'create_index:idx_etlify_sync_never_stamped'; \
+         CREATE INDEX idx_etlify_sync_last_synced_at ON crm_synchronisations (crm_name, resource_type, last_synced_at); \
+         INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_last_synced_at')",
+    )
+    .await;
+    let report = schema::check(&db.store).await.unwrap();
+    assert_eq!(
+        report.problems,
+        [SchemaProblem::MissingIndex {
+            index: "idx_etlify_sync_never_stamped"
+        }],
+        "{report}"
+    );
+
+    db.migrate().await;
+    let (_, indexes) = columns_and_indexes(&db).await;
+    assert!(
+        indexes.iter().any(|i| i == "idx_etlify_sync_never_stamped"),
+        "{indexes:?}"
+    );
+    assert!(
+        !indexes
+            .iter()
+            .any(|i| i == "idx_etlify_sync_last_synced_at"),
+        "{indexes:?}"
+    );
+    assert!(schema::check(&db.store).await.unwrap().is_ok());
+    let steps = "SELECT COUNT(*) FROM etlify_schema_migrations";
+    let recorded = db.scalar_i64(steps).await;
+    db.migrate().await;
+    assert_eq!(db.scalar_i64(steps).await, recorded, "idempotent");
+
+    etlify::revert_migration(&db.store).await.unwrap();
+    let report = schema::check(&db.store).await.unwrap();
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "crm_synchronisations"
+    }));
+}
+
 /// The declared foreign keys of a table (what `etlify new-model` scaffolds
 /// dependencies from), on both backends.
 async fn introspection_reads_declared_foreign_keys(db: TestDb) {
@@ -359,4 +406,5 @@ crate::backend_tests!(
     check_reports_missing_tables_and_the_command_that_fixes_them,
     g26_migrate_takes_over_a_pre_09_gem_table,
     g26_a_gem_09_resource_index_is_kept_and_survives_a_revert,
+    migrate_replaces_the_last_synced_at_index_by_a_partial_never_stamped_index,
 );

@@ -290,7 +290,9 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// The oldest `last_synced_at` among rows under the error budget.
+    /// The oldest `last_synced_at` among rows under the error budget. It
+    /// reads every sync row of the model (`last_synced_at` is not indexed:
+    /// every sync rewrites it), so only complete runs use it.
     pub(crate) fn watermark(&self) -> SelectStatement {
         let mut select = Query::select();
         select

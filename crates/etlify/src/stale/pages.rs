@@ -147,39 +147,37 @@ impl<'a> StaleIds<'a> {
     /// The next page of ids, or `None` when there are no more.
     pub async fn next_page(&mut self) -> Result<Option<Vec<ResourceId>>> {
         if let State::Start = self.state {
-            self.state =
-                match (self.selection, self.plan) {
-                    (Selection::All, _) | (_, FinderPlan::Reference) => {
-                        State::Reference { cursor: None }
-                    }
-                    (Selection::Stale, FinderPlan::ChangedSince) => {
+            self.state = match (self.selection, self.plan) {
+                (Selection::All, _) | (_, FinderPlan::Reference) => {
+                    State::Reference { cursor: None }
+                }
+                (Selection::Stale, FinderPlan::ChangedSince) => match self.since {
+                    // The watermark reads every sync row of the model
+                    // (`last_synced_at` is not indexed: every sync
+                    // rewrites it), so only a complete run pays for it.
+                    None => {
                         let rows: Vec<(Option<Timestamp>,)> =
                             self.fetch(&self.finder.watermark()).await?;
-                        let watermark = rows.into_iter().next().and_then(|(w,)| w);
-                        match self.since {
-                            None => State::Merging {
-                                reach: Reach::Complete,
-                                watermark,
-                                changed: Run::default(),
-                                unsynced: Run::default(),
-                            },
-                            // A stale row's record changed after its own
-                            // `last_synced_at`, so after the watermark too: the
-                            // later of the two bounds is exact.
-                            Some(since) => State::Merging {
-                                reach: Reach::SinceCheckpoint,
-                                watermark: Some(watermark.map_or(since.changes_through, |w| {
-                                    w.max(since.changes_through)
-                                })),
-                                changed: Run::default(),
-                                unsynced: Run {
-                                    cursor: since.ids_through,
-                                    ..Run::default()
-                                },
-                            },
+                        State::Merging {
+                            reach: Reach::Complete,
+                            watermark: rows.into_iter().next().and_then(|(w,)| w),
+                            changed: Run::default(),
+                            unsynced: Run::default(),
                         }
                     }
-                };
+                    // Exact by the checkpoint's definition: what changed
+                    // after `changes_through`.
+                    Some(since) => State::Merging {
+                        reach: Reach::SinceCheckpoint,
+                        watermark: Some(since.changes_through),
+                        changed: Run::default(),
+                        unsynced: Run {
+                            cursor: since.ids_through,
+                            ..Run::default()
+                        },
+                    },
+                },
+            };
         }
         let page = match &mut self.state {
             State::Start | State::Done => None,

@@ -107,6 +107,14 @@ pub const OBSOLETE_INDEXES: &[&str] = &[
     "idx_crm_sync_on_resource",
 ];
 
+/// The `last_synced_at` index of etlify before 2026-12 (dropped by
+/// [`migrate`]; recreated by [`revert`] where it was dropped).
+const SYNCED_AT_INDEX: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#;
+/// The superseded index's name.
+const SYNCED_AT_INDEX_NAME: &str = "idx_etlify_sync_last_synced_at";
+/// Partial index of the rows never stamped.
+pub const NEVER_STAMPED_INDEX: &str = "idx_etlify_sync_never_stamped";
+
 /// Table recording what [`migrate`] changed, for [`revert`].
 pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
 
@@ -132,11 +140,15 @@ enum Step {
     CreateCrmIdIndex,
     CreatePendingDependencyIndex,
     CreatePendingUniqueIndex,
+    /// Superseded by [`Step::CreateNeverStampedIndex`]: kept so that a
+    /// history recorded before it still reverts.
     CreateSyncedAtIndex,
     CreateErrorRowsIndex,
+    DropSyncedAtIndex,
+    CreateNeverStampedIndex,
 }
 
-const ALL_STEPS: [Step; 19] = [
+const ALL_STEPS: [Step; 21] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -156,6 +168,8 @@ const ALL_STEPS: [Step; 19] = [
     Step::CreatePendingUniqueIndex,
     Step::CreateSyncedAtIndex,
     Step::CreateErrorRowsIndex,
+    Step::DropSyncedAtIndex,
+    Step::CreateNeverStampedIndex,
 ];
 
 impl Step {
@@ -183,6 +197,8 @@ impl Step {
             Step::CreatePendingUniqueIndex => "create_index:idx_unique_pending_sync",
             Step::CreateSyncedAtIndex => "create_index:idx_etlify_sync_last_synced_at",
             Step::CreateErrorRowsIndex => "create_index:idx_etlify_sync_errors",
+            Step::DropSyncedAtIndex => "drop_index:idx_etlify_sync_last_synced_at",
+            Step::CreateNeverStampedIndex => "create_index:idx_etlify_sync_never_stamped",
         }
     }
 
@@ -235,15 +251,20 @@ impl Step {
             Step::CreatePendingUniqueIndex => {
                 r#"CREATE UNIQUE INDEX IF NOT EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs" ("dependent_type", "dependent_id", "dependency_type", "dependency_id", "crm_name")"#
             }
-            // The finder's watermark (oldest `last_synced_at`) and its
-            // never-stamped rows are index seeks, not table scans.
-            Step::CreateSyncedAtIndex => {
-                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#
-            }
+            Step::CreateSyncedAtIndex => SYNCED_AT_INDEX,
             // Partial: only failing rows, which a run since a checkpoint
             // looks at again whatever their timestamps.
             Step::CreateErrorRowsIndex => {
                 r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_errors" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "error_count" > 0"#
+            }
+            // Every sync rewrites `last_synced_at`: indexing it made each
+            // update of a scattered row rewrite a second scattered index
+            // page (half of a touched run's write time on SQLite).
+            Step::DropSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
+            // Partial: only rows never stamped (e.g. failed before their
+            // first success), which every run looks at again.
+            Step::CreateNeverStampedIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_never_stamped" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "last_synced_at" IS NULL"#
             }
         }
     }
@@ -284,6 +305,10 @@ impl Step {
             Step::CreatePendingUniqueIndex => r#"DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
             Step::CreateSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
             Step::CreateErrorRowsIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_errors""#,
+            Step::DropSyncedAtIndex => SYNCED_AT_INDEX,
+            Step::CreateNeverStampedIndex => {
+                r#"DROP INDEX IF EXISTS "idx_etlify_sync_never_stamped""#
+            }
         }
     }
 
@@ -493,6 +518,9 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         };
         applier.step(step).await?;
     }
+    if existing.iter().any(|name| name == SYNCED_AT_INDEX_NAME) {
+        applier.step(Step::DropSyncedAtIndex).await?;
+    }
     let mut existing = existing;
     existing.extend(store.backend().index_names(PENDING_TABLE).await?);
     for step in [
@@ -500,7 +528,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         Step::CreateCrmIdIndex,
         Step::CreatePendingDependencyIndex,
         Step::CreatePendingUniqueIndex,
-        Step::CreateSyncedAtIndex,
+        Step::CreateNeverStampedIndex,
         Step::CreateErrorRowsIndex,
     ] {
         if !existing
@@ -709,7 +737,7 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         UNIQUE_CRM_ID_INDEX,
         "idx_pending_syncs_on_dependency_crm",
         "idx_unique_pending_sync",
-        "idx_etlify_sync_last_synced_at",
+        NEVER_STAMPED_INDEX,
         "idx_etlify_sync_errors",
     ] {
         if !indexes.iter().any(|have| have == index) {
