@@ -64,8 +64,13 @@ enum State {
 /// One ascending run of ids, read a page at a time.
 #[derive(Debug, Default)]
 struct Run {
+    /// Ids ready to be paged out.
     buffer: VecDeque<ResourceId>,
+    /// Changed records' candidates not yet checked by the exact predicate
+    /// (all above the buffer's ids).
+    unchecked: VecDeque<ResourceId>,
     cursor: Option<ResourceId>,
+    /// No more ids to read from the database.
     exhausted: bool,
 }
 
@@ -279,9 +284,10 @@ fn ids(rows: Vec<(i64,)>) -> Vec<ResourceId> {
 const CANDIDATE_PAGES: u64 = 10;
 
 /// Refills the run of changed records until it holds a stale id or ends:
-/// a batch of candidates (up to [`CANDIDATE_PAGES`] pages since a
-/// checkpoint, one page in a complete run), then the exact predicate on
-/// each page of them.
+/// the exact predicate on the next page of candidates, read beforehand
+/// (up to [`CANDIDATE_PAGES`] pages at once since a checkpoint, one page
+/// in a complete run). A page of candidates is checked only when the run
+/// needs it, so the pages before it are already being synced.
 async fn fill_changed(
     store: &Store,
     finder: &FinderSql<'_>,
@@ -294,26 +300,35 @@ async fn fill_changed(
         Reach::SinceCheckpoint => page_size.saturating_mul(CANDIDATE_PAGES),
         Reach::Complete => page_size,
     };
-    while run.buffer.is_empty() && !run.exhausted {
-        let candidates = ids(fetch(
-            store,
-            &finder.changed_page(reach, watermark, run.cursor, wanted),
-        )
-        .await?);
-        run.exhausted = (candidates.len() as u64) < wanted;
-        let Some(last) = candidates.last() else {
-            break;
-        };
-        run.cursor = Some(*last);
-        for page in candidates.chunks(usize::try_from(page_size).unwrap_or(usize::MAX)) {
-            let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(reach, page)).await?;
-            run.buffer.extend(
-                flagged
-                    .into_iter()
-                    .filter(|(_, stale)| *stale == 1)
-                    .map(|(id, _)| ResourceId::new(id)),
-            );
+    while run.buffer.is_empty() {
+        if run.unchecked.is_empty() {
+            if run.exhausted {
+                break;
+            }
+            let candidates = ids(fetch(
+                store,
+                &finder.changed_page(reach, watermark, run.cursor, wanted),
+            )
+            .await?);
+            run.exhausted = (candidates.len() as u64) < wanted;
+            let Some(last) = candidates.last() else {
+                break;
+            };
+            run.cursor = Some(*last);
+            run.unchecked.extend(candidates);
         }
+        let take = run
+            .unchecked
+            .len()
+            .min(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let page: Vec<ResourceId> = run.unchecked.drain(..take).collect();
+        let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(reach, &page)).await?;
+        run.buffer.extend(
+            flagged
+                .into_iter()
+                .filter(|(_, stale)| *stale == 1)
+                .map(|(id, _)| ResourceId::new(id)),
+        );
     }
     Ok(())
 }

@@ -263,7 +263,14 @@ async fn decide(
     let Some(source) = binding.get_payload() else {
         unreachable!("binding validated without a payload source");
     };
-    let mut loaded = source.load(store, &eligible).await?;
+    // Both after the lock and the read time, so they need no
+    // order between them: side by side, on two pooled connections.
+    let (mut loaded, rows) = futures_util::try_join!(
+        source.load(store, &eligible),
+        sync_rows::find_many(store, crm_name, resource_type, &eligible),
+    )?;
+    let rows: HashMap<ResourceId, sync_rows::SyncRow> =
+        rows.into_iter().map(|row| (row.resource_id, row)).collect();
     let sync_deps = resolved.sync_dependencies_for(crm_name);
     let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
     for id in &eligible {
@@ -305,14 +312,10 @@ async fn decide(
         }
     }
 
-    let candidate_ids: Vec<ResourceId> = candidates.iter().map(|(id, _)| *id).collect();
-    let rows: HashMap<ResourceId, sync_rows::SyncRow> =
-        sync_rows::find_many(store, crm_name, resource_type, &candidate_ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.resource_id, row))
-            .collect();
-    out.new_rows = candidate_ids.len() - rows.len();
+    out.new_rows = candidates
+        .iter()
+        .filter(|(id, _)| !rows.contains_key(id))
+        .count();
     let digest_strategy = ctx.catalog().config().get_digest_strategy();
     let mut ready = Vec::new();
     for (id, payload) in candidates {
