@@ -492,18 +492,17 @@ impl JobRunner {
     }
 
     /// Puts a job delivered during the drain back in the queue, unrun, as a
-    /// copy queued again after [`HAND_BACK_DELAY`] (for another worker);
-    /// the delivery is then acknowledged at the close: none of its delivery
-    /// attempts is used, and its request row stays queued. Not once the
-    /// close has begun (a delivery racing it): nothing of Etlify's writes
-    /// then, and the delivery is failed back to apalis instead (one of its
-    /// attempts).
-    /// Whether the copy was queued.
+    /// copy queued again after [`HAND_BACK_DELAY`] (for another worker),
+    /// and says whether the copy was queued. The delivery is then
+    /// acknowledged at the close: none of its delivery attempts is used,
+    /// and its request row stays queued. Not once the close has begun (a
+    /// delivery racing it): nothing of Etlify's writes then, and the
+    /// delivery is failed back to apalis instead (one of its attempts).
     async fn requeue_unrun(&self, job: &Job) -> bool {
         if *self.closing.borrow() {
             return false;
         }
-        match perform::requeue_untouched(&self.ctx, job, HAND_BACK_DELAY).await {
+        match perform::enqueue(&self.ctx, job.clone(), HAND_BACK_DELAY).await {
             Ok(()) => {
                 tracing::debug!(message = "Job handed back to the queue.", ?job);
                 true

@@ -76,6 +76,16 @@ where
     }
 }
 
+/// Waits until `adapter` has received an upsert (a sync is under way).
+async fn upserting(adapter: &RecordingAdapter, within: Duration, what: &str) {
+    eventually(
+        within,
+        what,
+        || async move { !adapter.upserts().is_empty() },
+    )
+    .await;
+}
+
 /// A worker running `queue`'s batch job of the CRM `hubspot` (batches of
 /// 100, each answered after `answer_after`), once its first requests are
 /// in flight.
@@ -118,13 +128,10 @@ async fn other_sync_under_way(
         .unwrap();
     let running =
         tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
-    eventually(
+    upserting(
+        &slow,
         Duration::from_secs(10),
         "the other sync is under way",
-        || {
-            let slow = slow.clone();
-            async move { !slow.upserts().is_empty() }
-        },
     )
     .await;
     running
@@ -139,21 +146,13 @@ fn apalis_jobs_table(db: &TestDb) -> &'static str {
     }
 }
 
-/// Deliveries of `queue`'s jobs that apalis recorded as failed.
-async fn failed_deliveries(db: &TestDb, queue: &JobQueue) -> i64 {
+/// Tasks apalis holds for `queue`: those with `status` (`Some("Failed")`:
+/// deliveries it recorded as failed), or all of them.
+async fn queue_tasks(db: &TestDb, queue: &JobQueue, status: Option<&str>) -> i64 {
     let table = apalis_jobs_table(db);
+    let status = status.map_or(String::new(), |s| format!(" AND status = '{s}'"));
     db.scalar_i64(&format!(
-        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}' AND status = 'Failed'",
-        queue.options().get_name()
-    ))
-    .await
-}
-
-/// Tasks apalis holds for `queue`, whatever their status.
-async fn queue_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
-    let table = apalis_jobs_table(db);
-    db.scalar_i64(&format!(
-        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}'",
+        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}'{status}",
         queue.options().get_name()
     ))
     .await
@@ -325,11 +324,7 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
             .shutdown_timeout(Duration::from_secs(1)),
     );
     let health = worker.health.clone();
-    eventually(Duration::from_secs(30), "the sync is under way", || {
-        let adapter = adapter.clone();
-        async move { !adapter.upserts().is_empty() }
-    })
-    .await;
+    upserting(&adapter, Duration::from_secs(30), "the sync is under way").await;
     assert_eq!(health.snapshot().running, 1);
     // A sync of the same process, not the worker's, under way too.
     let other = other_sync_under_way(&db, user, Duration::from_secs(120)).await;
@@ -395,13 +390,10 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
         WorkerOptions::new().interval(None).concurrency(2),
     );
     let health = worker.health.clone();
-    eventually(
+    upserting(
+        &adapter,
         Duration::from_secs(30),
         "the first sync is under way",
-        || {
-            let adapter = adapter.clone();
-            async move { !adapter.upserts().is_empty() }
-        },
     )
     .await;
     let stopping = tokio::spawn(worker.stop());
@@ -432,14 +424,14 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
     assert_eq!(health.snapshot().done, 1);
     assert_eq!(etlify.job_counts().await.unwrap().queued, 5, "still queued");
     assert_eq!(
-        failed_deliveries(&db, &queue).await,
+        queue_tasks(&db, &queue, Some("Failed")).await,
         0,
         "handed back as copies, none of their deliveries used"
     );
     assert!(
-        queue_tasks(&db, &queue).await <= 1 + 5 + 2,
+        queue_tasks(&db, &queue, None).await <= 1 + 5 + 2,
         "at most one job handed back per slot (2), {} tasks",
-        queue_tasks(&db, &queue).await
+        queue_tasks(&db, &queue, None).await
     );
 
     let next = start(&etlify, &queue, WorkerOptions::new().interval(None));

@@ -86,7 +86,9 @@ async fn enqueue_or_forget(ctx: &Context, key: &JobKey, job: Job, delay: Duratio
     enqueued
 }
 
-async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
+/// Queues `job` to run after `delay`; its request row is left as it is
+/// (a stopping worker hands a job back this way before running it).
+pub(crate) async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
     let handlers = ctx.jobs();
     match job {
         Job::Record(job) => match &handlers.record {
@@ -102,12 +104,6 @@ async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
             )),
         },
     }
-}
-
-/// Queues `job` again as it is after `delay`, its request row untouched: a
-/// job a stopping worker hands back before running it.
-pub(crate) async fn requeue_untouched(ctx: &Context, job: &Job, delay: Duration) -> Result<()> {
-    enqueue(ctx, job.clone(), delay).await
 }
 
 /// Runs `job`; `stop` ends a batch run early (a worker shutting down), its

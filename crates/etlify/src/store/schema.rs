@@ -110,8 +110,6 @@ pub const OBSOLETE_INDEXES: &[&str] = &[
 /// The `last_synced_at` index of etlify before 2026-12 (dropped by
 /// [`migrate`]; recreated by [`revert`] where it was dropped).
 const SYNCED_AT_INDEX: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#;
-/// The superseded index's name.
-const SYNCED_AT_INDEX_NAME: &str = "idx_etlify_sync_last_synced_at";
 /// Partial index of the rows never stamped.
 pub const NEVER_STAMPED_INDEX: &str = "idx_etlify_sync_never_stamped";
 
@@ -518,7 +516,10 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         };
         applier.step(step).await?;
     }
-    if existing.iter().any(|name| name == SYNCED_AT_INDEX_NAME) {
+    if existing
+        .iter()
+        .any(|name| Some(name.as_str()) == Step::DropSyncedAtIndex.index_name())
+    {
         applier.step(Step::DropSyncedAtIndex).await?;
     }
     let mut existing = existing;
