@@ -274,6 +274,55 @@ impl<'a> FinderSql<'a> {
             .and(self.under_error_budget())
     }
 
+    /// [`stale_condition`](Self::stale_condition) written to be evaluated
+    /// row by row, for [`exact_page`](Self::exact_page): a record is stale
+    /// as soon as one timestamp is found newer than its last sync — its
+    /// own, then each dependency path's through `EXISTS`, paths of fewer
+    /// hops first — so the timestamp that changed, often the first looked
+    /// at, spares reading the others (10 pages of a run after touching 1%
+    /// of the companies, in docs/BENCHMARKS.md: 0.17 s → 0.11 s on SQLite).
+    ///
+    /// Equal to the definition: with `L` the last sync (the epoch when
+    /// NULL) at or after the epoch, `L < GREATEST(COALESCE(ts, epoch)…)`
+    /// holds exactly when some non-NULL `ts > L`; before the epoch, the
+    /// definition itself is used.
+    fn stale_condition_first_newer(&self) -> Expr {
+        let last: Expr = Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()]).into();
+        let mut newer = Vec::new();
+        if let Some(column) = self.resolved.timestamp_column.as_deref() {
+            newer.push(col(self.table(), column).gt(last.clone()));
+        }
+        let mut paths: Vec<(usize, usize, &JoinPath, &str)> = Vec::new();
+        for (d, dependency) in self.dependencies.iter().enumerate() {
+            for (p, path) in dependency.get_paths().iter().enumerate() {
+                if let Some(column) = Self::target_column(path) {
+                    paths.push((d, p, path, column));
+                }
+            }
+        }
+        paths.sort_by_key(|(_, _, path, _)| path.hops.len());
+        for (d, p, path, column) in paths {
+            let (mut select, target) = self.path_select(d, p, path);
+            select
+                .expr(Expr::val(1))
+                .and_where(col(&target, column).gt(last.clone()));
+            newer.push(Expr::exists(select));
+        }
+        let any_newer = newer
+            .into_iter()
+            .reduce(ExprTrait::or)
+            .unwrap_or_else(|| Expr::val(false));
+        let out_of_date = last
+            .clone()
+            .gte(self.epoch())
+            .and(any_newer)
+            .or(last.clone().lt(self.epoch()).and(last.lt(self.threshold())));
+        col(SYNC, "id")
+            .is_null()
+            .or(out_of_date)
+            .and(self.under_error_budget())
+    }
+
     /// One page of the reference plan (or of every record, for `All`).
     pub(crate) fn reference_page(
         &self,
@@ -413,7 +462,8 @@ impl<'a> FinderSql<'a> {
             Reach::Complete => JoinType::InnerJoin,
             Reach::SinceCheckpoint => JoinType::LeftJoin,
         };
-        let stale = Expr::case(self.stale_condition(), Expr::val(1)).finally(Expr::val(0));
+        let stale =
+            Expr::case(self.stale_condition_first_newer(), Expr::val(1)).finally(Expr::val(0));
         let mut select = Query::select();
         select
             .expr(self.pk().cast_as("bigint"))

@@ -310,7 +310,7 @@ fn sql_no_dependency_watermark_sqlite() {
 fn sql_no_dependency_exact_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).exact,
-        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < COALESCE("users"."updated_at", '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (SELECT value FROM json_each('[11,12]')) ORDER BY "users"."id" ASC"#
+        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR ((COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') >= '1970-01-01 00:00:00' AND "users"."updated_at" > COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00')) OR (COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < '1970-01-01 00:00:00' AND COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < COALESCE("users"."updated_at", '1970-01-01 00:00:00')))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (SELECT value FROM json_each('[11,12]')) ORDER BY "users"."id" ASC"#
     );
 }
 
@@ -514,7 +514,7 @@ fn sql_no_dependency_exact_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .exact,
-        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00')) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" = ANY(ARRAY [11,12]) ORDER BY "users"."id" ASC"#
+        r#"SELECT CAST("users"."id" AS bigint), CAST((CASE WHEN (("etlify_sync"."id" IS NULL OR ((COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') >= (TIMESTAMP '1970-01-01 00:00:00') AND "users"."updated_at" > COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00')) OR (COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < (TIMESTAMP '1970-01-01 00:00:00') AND COALESCE("etlify_sync"."last_synced_at", TIMESTAMP '1970-01-01 00:00:00') < COALESCE("users"."updated_at", TIMESTAMP '1970-01-01 00:00:00')))) AND ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 1 ELSE 0 END) AS bigint) FROM "users" INNER JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" = ANY(ARRAY [11,12]) ORDER BY "users"."id" ASC"#
     );
 }
 

@@ -65,7 +65,8 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
-    /// Defaults: 4 connections on SQLite, 8 on PostgreSQL.
+    /// Defaults: 2 connections on SQLite (and one outside the pool for
+    /// WAL checkpoints), 8 on PostgreSQL.
     pub fn new() -> Self {
         Self::default()
     }
