@@ -596,3 +596,27 @@ fn sql_since_checkpoint_adds_failing_and_waiting_records() {
             .contains(r#"LEFT JOIN "crm_synchronisations""#));
     }
 }
+
+/// The exact check looks at shorter dependency paths first, whatever the
+/// declaration order: a HABTM path (two hops) declared before a
+/// belongs_to (one) is read after it, and only through `EXISTS`.
+#[test]
+fn sql_exact_check_reads_shorter_dependency_paths_first() {
+    let model = user(
+        Binding::new("contacts", "email")
+            .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags"))
+            .dependency(Dependency::belongs_to("companies", "company_id")),
+    );
+    for kind in [BackendKind::Sqlite, BackendKind::Postgres] {
+        let exact = render(kind, model.clone()).exact;
+        let first_newer = exact
+            .split_once(" OR (COALESCE")
+            .map_or(exact.as_str(), |(first_newer, _)| first_newer);
+        let companies = first_newer.find(r#"EXISTS(SELECT 1 FROM "companies""#);
+        let tags = first_newer.find(r#"EXISTS(SELECT 1 FROM "tags_users""#);
+        assert!(
+            matches!((companies, tags), (Some(c), Some(t)) if c < t),
+            "{kind:?}: {exact}"
+        );
+    }
+}
