@@ -52,13 +52,7 @@ async fn sqlite_sync_rows_are_copied_into_the_database_file_by_a_background_chec
         .await
         .unwrap();
     // Checkpointed once: what follows is in the log only.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(match &db.pool {
-            crate::support::TestPool::Sqlite(pool) => pool,
-            _ => unreachable!("a SQLite test database"),
-        })
-        .await
-        .unwrap();
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await;
     assert_eq!(rows_in_the_file_alone(&path).await, Some(0));
 
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();

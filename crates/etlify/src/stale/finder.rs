@@ -189,20 +189,33 @@ impl<'a> FinderSql<'a> {
         }
     }
 
+    /// Every dependency path whose target has a timestamp column, with
+    /// its dependency and path indices (for aliases) and that column; a
+    /// path without one contributes the epoch, which changes nothing.
+    fn timestamped_paths(&self) -> impl Iterator<Item = (usize, usize, &'a JoinPath, &'a str)> {
+        let dependencies: &'a [Dependency] = self.dependencies;
+        dependencies
+            .iter()
+            .enumerate()
+            .flat_map(|(d, dependency)| {
+                dependency
+                    .get_paths()
+                    .iter()
+                    .enumerate()
+                    .map(move |(p, path)| (d, p, path))
+            })
+            .filter_map(|(d, p, path)| Some((d, p, path, Self::target_column(path)?)))
+    }
+
     /// `GREATEST(owner ts, newest ts of every dependency path)`.
     fn threshold(&self) -> Expr {
         let mut parts =
             vec![self.timestamp(self.table(), self.resolved.timestamp_column.as_deref())];
-        for (d, dependency) in self.dependencies.iter().enumerate() {
-            for (p, path) in dependency.get_paths().iter().enumerate() {
-                let Some(column) = Self::target_column(path) else {
-                    continue; // no timestamp: contributes the epoch
-                };
-                let (mut select, target) = self.path_select(d, p, path);
-                select.expr(col(&target, column).max());
-                let newest: Expr = select.into();
-                parts.push(Func::coalesce([newest, self.epoch()]).into());
-            }
+        for (d, p, path, column) in self.timestamped_paths() {
+            let (mut select, target) = self.path_select(d, p, path);
+            select.expr(col(&target, column).max());
+            let newest: Expr = select.into();
+            parts.push(Func::coalesce([newest, self.epoch()]).into());
         }
         if parts.len() == 1 {
             parts.remove(0)
@@ -292,14 +305,7 @@ impl<'a> FinderSql<'a> {
         if let Some(column) = self.resolved.timestamp_column.as_deref() {
             newer.push(col(self.table(), column).gt(last.clone()));
         }
-        let mut paths: Vec<(usize, usize, &JoinPath, &str)> = Vec::new();
-        for (d, dependency) in self.dependencies.iter().enumerate() {
-            for (p, path) in dependency.get_paths().iter().enumerate() {
-                if let Some(column) = Self::target_column(path) {
-                    paths.push((d, p, path, column));
-                }
-            }
-        }
+        let mut paths: Vec<_> = self.timestamped_paths().collect();
         paths.sort_by_key(|(_, _, path, _)| path.hops.len());
         for (d, p, path, column) in paths {
             let (mut select, target) = self.path_select(d, p, path);
@@ -413,16 +419,11 @@ impl<'a> FinderSql<'a> {
                     .and_where(col(OWNER, pk_column).gt(after_id));
                 candidates.union(UnionType::Distinct, owner);
             }
-            for (d, dependency) in self.dependencies.iter().enumerate() {
-                for (p, path) in dependency.get_paths().iter().enumerate() {
-                    let Some(column) = Self::target_column(path) else {
-                        continue;
-                    };
-                    candidates.union(
-                        UnionType::Distinct,
-                        self.owners_reached(d, p, path, column, w.clone(), after_id),
-                    );
-                }
+            for (d, p, path, column) in self.timestamped_paths() {
+                candidates.union(
+                    UnionType::Distinct,
+                    self.owners_reached(d, p, path, column, w.clone(), after_id),
+                );
             }
         }
 
