@@ -247,7 +247,120 @@ async fn pipeline_a_dead_runs_page_is_left_for_the_next_run(db: TestDb) {
     assert_eq!(adapter.single.upserts().len(), singles_before, "in batches");
 }
 
+/// The next page is locked and read while the page before it still has
+/// requests waiting for a slot (its reads overlap the earlier page's
+/// requests and writes), and no further: with one request in flight and
+/// two requests a page, at most three pages are open at once (the one in
+/// flight, one waiting, one being prepared).
+async fn pipeline_the_next_page_is_prepared_while_requests_wait_for_a_slot(db: TestDb) {
+    let db = Arc::new(db.with_app_schema().await);
+    users(&db, 100).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let locks_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (db, locks_seen) = (db.clone(), locks_seen.clone());
+        *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
+            let (db, locks_seen) = (db.clone(), locks_seen.clone());
+            Box::pin(async move {
+                let first_call = locks_seen.lock().unwrap().is_empty();
+                let count = || db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases");
+                let mut locks = count().await;
+                // The first request waits (up to 5 s) for the second page's
+                // lock: it comes only if that page is prepared meanwhile.
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while first_call && locks < 2 && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    locks = count().await;
+                }
+                locks_seen.lock().unwrap().push(locks);
+            })
+        }));
+    }
+    let etlify = engine_with(&db, adapter.clone(), 1).await;
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new().batch_size(20))
+        .await
+        .unwrap();
+    assert_eq!(stats.outcomes.synced, 100);
+    let seen = locks_seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 10, "two requests a page: {seen:?}");
+    assert_eq!(
+        seen[0], 2,
+        "page 2 is locked while page 1's first request is under way: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|&locks| locks <= 3),
+        "at most three pages open at once: {seen:?}"
+    );
+}
+
+/// A run asked to stop prepares no page it had found ahead: the page in
+/// flight and the one already prepared go through, the one found after
+/// them is left with the rest (stale, no checkpoint past it), and the
+/// next run sends exactly what was left.
+async fn pipeline_a_stop_leaves_the_page_found_ahead_unprepared(db: TestDb) {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let db = Arc::new(db.with_app_schema().await);
+    users(&db, 100).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let stop = Arc::new(AtomicBool::new(false));
+    let armed = Arc::new(AtomicBool::new(true));
+    {
+        let (db, stop) = (db.clone(), stop.clone());
+        *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
+            let (db, stop, armed) = (db.clone(), stop.clone(), armed.clone());
+            Box::pin(async move {
+                if !armed.swap(false, SeqCst) {
+                    return;
+                }
+                // Page 2 locked (prepared), and time for page 3 to be found.
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                while db
+                    .scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+                    .await
+                    < 2
+                    && std::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                stop.store(true, SeqCst);
+            })
+        }));
+    }
+    let etlify = engine_with(&db, adapter.clone(), 1).await;
+    let options = || BatchSyncOptions::new().batch_size(20);
+    let stats = etlify
+        .batch_sync(&options().stop_when(stop.clone()))
+        .await
+        .unwrap();
+    assert!(stats.stopped, "{stats:?}");
+    assert_eq!(
+        stats.outcomes.synced, 40,
+        "pages 1 (in flight) and 2 (prepared) only: {stats:?}"
+    );
+    assert_eq!(db.sync_row_count().await, 40);
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_sync_checkpoints")
+            .await,
+        0,
+        "no checkpoint past records not looked at"
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+            .await,
+        0,
+        "no lock left behind"
+    );
+
+    let again = etlify.batch_sync(&options()).await.unwrap();
+    assert!(again.is_complete(), "{again:?}");
+    assert_eq!(again.outcomes.synced, 60);
+}
+
 crate::backend_tests!(
+    pipeline_a_stop_leaves_the_page_found_ahead_unprepared,
+    pipeline_the_next_page_is_prepared_while_requests_wait_for_a_slot,
     pipeline_a_dead_runs_page_is_left_for_the_next_run,
     pipeline_two_crms_run_side_by_side,
     pipeline_requests_in_flight_reach_but_never_exceed_the_setting,

@@ -544,9 +544,13 @@ async fn sync_pages(
         }
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
+    let pages = pipeline::Pages {
+        ids: pages,
+        stopping: &|| options.stopping(),
+    };
     let mut deferred = 0;
     let busy = crate::sync::batch::BusyRecords::DeferMany;
-    pipeline::run(ctx, target, crm_name, resource_type, pages, busy, |done| {
+    let ended = pipeline::run(ctx, target, crm_name, resource_type, pages, busy, |done| {
         let batch = done.stats;
         deferred += done.deferred;
         stats.total += done.records;
@@ -580,7 +584,7 @@ async fn sync_pages(
     })
     .await?;
     stats.deferred += deferred;
-    let stopped = stopped_early.load(Ordering::SeqCst);
+    let stopped = stopped_early.load(Ordering::SeqCst) || ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
     if stopped || deferred > 0 {
         // Not every record was looked at, or some were left: no checkpoint.

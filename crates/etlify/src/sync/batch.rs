@@ -150,7 +150,10 @@ impl<'a> BatchSynchronizer<'a> {
         if ids.is_empty() {
             return Ok(stats);
         }
-        let page = futures_util::stream::iter([Ok(ids.to_vec())]);
+        let page = super::pipeline::Pages {
+            ids: futures_util::stream::iter([Ok(ids.to_vec())]),
+            stopping: &|| false,
+        };
         let busy = BusyRecords::SyncEach;
         super::pipeline::run(
             self.ctx,

@@ -1,11 +1,17 @@
 //! The pipelined batch path: a stream of pages of one (model, CRM) goes
 //! through `batch.rs`'s steps with up to the CRM's
 //! [`max_in_flight`](crate::Crm::max_in_flight) requests waiting on the
-//! CRM at once. While they wait, the next page is found, locked, loaded
-//! and digested; each request's sync state is written as it answers.
+//! CRM at once. While they wait, the next page is locked, loaded and
+//! digested, and the page after it found; each request's sync state is
+//! written as it answers. A page is prepared as soon as the requests
+//! waiting for a slot are one page's at most, so its reads overlap the
+//! earlier pages' requests and writes: after a small change, where each
+//! page's reads took as long as its writes, a page waited for the other's
+//! end (docs/BENCHMARKS.md, "Reads beside writes").
 //!
-//! Memory is bounded by the pages whose requests are in flight: at most
-//! `max_in_flight + 1` pages (one being prepared), usually two.
+//! Memory is bounded by the pages open at once: those whose requests are
+//! in flight, one whose requests wait for a slot, one being prepared (at
+//! most `max_in_flight + 2`, usually three), and the ids of the next.
 //!
 //! A run error (the CRM unreachable after its retries, the database)
 //! stops new requests; those in flight are let finish and written, the
@@ -62,6 +68,23 @@ enum Work<'a> {
     Failed(Error),
 }
 
+/// The pages of a run, and whether the run was asked to stop: a page
+/// found ahead of its preparation is not prepared once it was.
+pub(crate) struct Pages<'a, S> {
+    pub(crate) ids: S,
+    pub(crate) stopping: &'a (dyn Fn() -> bool + Sync),
+}
+
+/// How a run that returned no error ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Every page of the stream went through.
+    AllPages,
+    /// A stop request left a page found ahead unprepared (its records
+    /// were not looked at: no checkpoint past them).
+    Stopped,
+}
+
 /// Syncs every page of `pages` with `target`'s CRM; `on_page` is called
 /// as each page is done (pages may finish out of order).
 pub(crate) async fn run<'a, S>(
@@ -69,19 +92,27 @@ pub(crate) async fn run<'a, S>(
     target: Target<'a>,
     crm_name: &'a str,
     resource_type: &'a str,
-    pages: S,
+    pages: Pages<'a, S>,
     busy: BusyRecords,
     mut on_page: impl FnMut(PageDone),
-) -> Result<()>
+) -> Result<Ended>
 where
     S: Stream<Item = Result<Vec<ResourceId>>> + Send + 'a,
 {
+    let Pages {
+        ids: pages,
+        stopping,
+    } = pages;
+    let mut ended = Ended::AllPages;
     let in_flight = target.crm.get_max_in_flight().max(1);
     let open: Mutex<Vec<Arc<Tracked<'a>>>> = Mutex::new(Vec::new());
     let mut running = FuturesUnordered::new();
     let mut queue: VecDeque<Work<'a>> = VecDeque::new();
-    // The page stream, lent to the page being prepared and given back.
+    // The page stream, lent to the search for the next page and given back.
     let mut idle_pages = Some(Box::pin(pages));
+    let mut finding = None;
+    // The next page's ids, found while the page before it is prepared.
+    let mut found: Option<Result<Vec<ResourceId>>> = None;
     let mut preparing = None;
     let mut stopped = false;
     let mut first_error = None;
@@ -93,21 +124,41 @@ where
             };
             running.push(execute(work));
         }
-        if !stopped && queue.is_empty() && preparing.is_none() {
+        if !stopped && preparing.is_none() && at_most_one_page_queued(&queue) {
+            match found.take() {
+                Some(Ok(_)) if stopping() => {
+                    // Not looked at: the stream is not read again either.
+                    ended = Ended::Stopped;
+                    idle_pages = None;
+                }
+                Some(Ok(ids)) => {
+                    preparing = Some(Box::pin(prepare(
+                        ctx,
+                        target,
+                        crm_name,
+                        resource_type,
+                        ids,
+                        busy,
+                    )));
+                }
+                Some(Err(error)) => queue.push_back(Work::Failed(error)),
+                None => {}
+            }
+        }
+        if !stopped && found.is_none() && finding.is_none() {
             if let Some(mut pages) = idle_pages.take() {
-                preparing = Some(Box::pin(async move {
-                    let prepared = match pages.next().await {
-                        None => None,
-                        Some(Err(error)) => Some(Err(error)),
-                        Some(Ok(ids)) => {
-                            Some(prepare(ctx, target, crm_name, resource_type, ids, busy).await)
-                        }
-                    };
-                    (pages, prepared)
+                finding = Some(Box::pin(async move {
+                    let next = pages.next().await;
+                    (pages, next)
                 }));
             }
         }
-        if running.is_empty() && preparing.is_none() {
+        let nothing_left = queue.is_empty() && found.is_none();
+        if running.is_empty()
+            && preparing.is_none()
+            && finding.is_none()
+            && (stopped || nothing_left)
+        {
             break;
         }
         tokio::select! {
@@ -129,16 +180,17 @@ where
                     first_error.get_or_insert(error);
                 }
             },
-            (pages, prepared) = async { preparing.as_mut().expect("guarded by the condition").await }, if preparing.is_some() => {
+            prepared = async { preparing.as_mut().expect("guarded by the condition").await }, if preparing.is_some() => {
                 preparing = None;
-                match prepared {
-                    // Every page read: the stream is not lent again.
-                    None => {}
-                    Some(prepared) => {
-                        idle_pages = Some(pages);
-                        queue.extend(work_of(prepared, &open));
-                    }
+                queue.extend(work_of(prepared, &open));
+            }
+            (pages, next) = async { finding.as_mut().expect("guarded by the condition").await }, if finding.is_some() => {
+                finding = None;
+                // `None`: every page read; the stream is not lent again.
+                if next.is_some() {
+                    idle_pages = Some(pages);
                 }
+                found = next;
             }
         }
     }
@@ -163,7 +215,20 @@ where
             deferred: 0,
         });
     }
-    first_error.map_or(Ok(()), Err)
+    first_error.map_or(Ok(ended), Err)
+}
+
+/// Whether the requests waiting for a slot belong to one page at most:
+/// the next page is then prepared while they wait and while the requests
+/// in flight answer, so its reads overlap their writes (on SQLite, the
+/// writes of a page after a small change took as long as its reads, one
+/// after the other: docs/BENCHMARKS.md).
+fn at_most_one_page_queued(queue: &VecDeque<Work<'_>>) -> bool {
+    match (queue.front(), queue.back()) {
+        (Some(Work::Request(first, _)), Some(Work::Request(last, _))) => Arc::ptr_eq(first, last),
+        (Some(_), Some(_)) => queue.len() == 1,
+        _ => true,
+    }
 }
 
 /// The work items of a prepared page (or of its failure).
