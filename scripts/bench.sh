@@ -18,7 +18,9 @@ bin="${CARGO_TARGET_DIR:-target}/release/etlify-bench"
 
 if [ -z "${ETLIFY_BENCH_POSTGRES_URL:-}" ]; then
   trap stop_postgres EXIT
-  start_postgres
+  # A production-like buffer cache: the 128 MB default holds less than the
+  # sync table of 1M records (241 MB) and its indexes (docs/BENCHMARKS.md).
+  PG_SERVER_OPTS="${PG_SERVER_OPTS:--c shared_buffers=1GB}" start_postgres
   export ETLIFY_BENCH_POSTGRES_URL="$PG_URL"
 fi
 

@@ -1,7 +1,8 @@
 # Throwaway PostgreSQL cluster for tests and benchmarks; sourced by
 # scripts/test.sh and scripts/bench.sh. `start_postgres` exports
 # PG_URL (postgres://etlify@127.0.0.1:<port>/postgres); `stop_postgres`
-# stops the cluster and removes its data directory.
+# stops the cluster and removes its data directory. PG_SERVER_OPTS, when
+# set, adds server options (scripts/bench.sh: `-c shared_buffers=1GB`).
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
@@ -38,7 +39,7 @@ start_postgres() {
   "${run_as[@]}" "$bin/initdb" -D "$PG_DIR/data" -U etlify -A trust -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 \
     || { cat "$PG_DIR/initdb.log" >&2; log "initdb failed"; exit 1; }
   "${run_as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c TimeZone=UTC" >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c TimeZone=UTC ${PG_SERVER_OPTS:-}" >/dev/null \
     || { cat "$PG_DIR/server.log" >&2; log "PostgreSQL did not start"; exit 1; }
   PG_STOP=("${run_as[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -m immediate stop)
   export PG_URL="postgres://etlify@127.0.0.1:$port/postgres"
