@@ -4,10 +4,11 @@
 //! CRM at once. While they wait, the next page is locked, loaded and
 //! digested, and the page after it found; each request's sync state is
 //! written as it answers. A page is prepared as soon as the requests
-//! waiting for a slot are one page's at most, so its reads overlap the
-//! earlier pages' requests and writes: after a small change, where each
-//! page's reads took as long as its writes, a page waited for the other's
-//! end (docs/BENCHMARKS.md, "Reads beside writes").
+//! waiting for a slot all belong to one page, so its reads overlap the
+//! earlier pages' requests and writes. (Prepared only once every request
+//! had started, a run after a small change alternated between one page's
+//! reads and the previous page's writes: docs/BENCHMARKS.md, "Reads
+//! beside writes".)
 //!
 //! Memory is bounded by the pages open at once: those whose requests are
 //! in flight, one whose requests wait for a slot, one being prepared (at
@@ -68,8 +69,8 @@ enum Work<'a> {
     Failed(Error),
 }
 
-/// The pages of a run, and whether the run was asked to stop: a page
-/// found ahead of its preparation is not prepared once it was.
+/// The pages of a run, and whether the run was asked to stop: once it
+/// was, a page already found ahead is not prepared.
 pub(crate) struct Pages<'a, S> {
     pub(crate) ids: S,
     pub(crate) stopping: &'a (dyn Fn() -> bool + Sync),
@@ -220,9 +221,7 @@ where
 
 /// Whether the requests waiting for a slot belong to one page at most:
 /// the next page is then prepared while they wait and while the requests
-/// in flight answer, so its reads overlap their writes (on SQLite, the
-/// writes of a page after a small change took as long as its reads, one
-/// after the other: docs/BENCHMARKS.md).
+/// in flight answer, so its reads overlap their writes.
 fn at_most_one_page_queued(queue: &VecDeque<Work<'_>>) -> bool {
     match (queue.front(), queue.back()) {
         (Some(Work::Request(first, _)), Some(Work::Request(last, _))) => Arc::ptr_eq(first, last),
