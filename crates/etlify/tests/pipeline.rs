@@ -16,6 +16,19 @@ async fn users(db: &TestDb, n: usize) {
     }
 }
 
+/// The record locks held, once there are `at_least` of them or after 5 s
+/// (then fewer): a page's lock is taken when it is prepared.
+async fn record_locks_reaching(db: &TestDb, at_least: i64) -> i64 {
+    let count = || db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut locks = count().await;
+    while locks < at_least && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        locks = count().await;
+    }
+    locks
+}
+
 async fn engine_with(db: &TestDb, adapter: Arc<BatchRecordingAdapter>, in_flight: usize) -> Etlify {
     engine(
         db,
@@ -262,16 +275,10 @@ async fn pipeline_the_next_page_is_prepared_while_requests_wait_for_a_slot(db: T
         *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
             let (db, locks_seen) = (db.clone(), locks_seen.clone());
             Box::pin(async move {
+                // The first request waits for the second page's lock: it
+                // comes only if that page is prepared meanwhile.
                 let first_call = locks_seen.lock().unwrap().is_empty();
-                let count = || db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases");
-                let mut locks = count().await;
-                // The first request waits (up to 5 s) for the second page's
-                // lock: it comes only if that page is prepared meanwhile.
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while first_call && locks < 2 && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    locks = count().await;
-                }
+                let locks = record_locks_reaching(&db, if first_call { 2 } else { 0 }).await;
                 locks_seen.lock().unwrap().push(locks);
             })
         }));
@@ -314,15 +321,7 @@ async fn pipeline_a_stop_leaves_the_page_found_ahead_unprepared(db: TestDb) {
                     return;
                 }
                 // Page 2 locked (prepared), and time for page 3 to be found.
-                let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                while db
-                    .scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
-                    .await
-                    < 2
-                    && std::time::Instant::now() < deadline
-                {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                record_locks_reaching(&db, 2).await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 stop.store(true, SeqCst);
             })

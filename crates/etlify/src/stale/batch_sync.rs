@@ -535,13 +535,7 @@ async fn sync_pages(
     let pages = options.pages(ctx, crm_name, resource_type)?;
     let (pages, started) =
         checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
-    let stopped_early = AtomicBool::new(false);
-    let stopped_early = &stopped_early;
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
-        if options.stopping() {
-            stopped_early.store(true, Ordering::SeqCst);
-            return Ok(None);
-        }
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
     let pages = pipeline::Pages {
@@ -584,7 +578,7 @@ async fn sync_pages(
     })
     .await?;
     stats.deferred += deferred;
-    let stopped = stopped_early.load(Ordering::SeqCst) || ended == pipeline::Ended::Stopped;
+    let stopped = ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
     if stopped || deferred > 0 {
         // Not every record was looked at, or some were left: no checkpoint.

@@ -70,7 +70,8 @@ enum Work<'a> {
 }
 
 /// The pages of a run, and whether the run was asked to stop: once it
-/// was, a page already found ahead is not prepared.
+/// was, no page is read from the stream or prepared any more (a page
+/// already found ahead included); the pages prepared go through.
 pub(crate) struct Pages<'a, S> {
     pub(crate) ids: S,
     pub(crate) stopping: &'a (dyn Fn() -> bool + Sync),
@@ -81,8 +82,9 @@ pub(crate) struct Pages<'a, S> {
 pub(crate) enum Ended {
     /// Every page of the stream went through.
     AllPages,
-    /// A stop request left a page found ahead unprepared (its records
-    /// were not looked at: no checkpoint past them).
+    /// A stop request left pages unread, or a page found ahead
+    /// unprepared (their records were not looked at: no checkpoint past
+    /// them).
     Stopped,
 }
 
@@ -125,13 +127,16 @@ where
             };
             running.push(execute(work));
         }
+        let unread = idle_pages.is_some() || matches!(found, Some(Ok(_)));
+        if !stopped && unread && stopping() {
+            // Asked to stop: the pages not read or prepared yet are left
+            // (an error found stays, to be returned).
+            idle_pages = None;
+            found = found.filter(Result::is_err);
+            ended = Ended::Stopped;
+        }
         if !stopped && preparing.is_none() && at_most_one_page_queued(&queue) {
             match found.take() {
-                Some(Ok(_)) if stopping() => {
-                    // Not looked at: the stream is not read again either.
-                    ended = Ended::Stopped;
-                    idle_pages = None;
-                }
                 Some(Ok(ids)) => {
                     preparing = Some(Box::pin(prepare(
                         ctx,
