@@ -361,20 +361,20 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// Phase 1 of [`FinderPlan::ChangedSince`]: a page of candidate ids —
-    /// records with a sync row never stamped, or reaching a row (their own
-    /// or a dependency's) changed after `watermark`; since a checkpoint,
-    /// also failing rows and records waiting for a dependency.
-    pub(crate) fn changed_page(
+    /// Phase 1 of [`FinderPlan::ChangedSince`]: every candidate id, in no
+    /// order and possibly repeated — records with a sync row never
+    /// stamped, or reaching a row (their own or a dependency's) changed
+    /// after `watermark`; since a checkpoint, also failing rows and records
+    /// waiting for a dependency. A run reads them once (`candidates.rs`):
+    /// read a page per call, every call worked out the whole union again,
+    /// so a run's cost grew with the square of what changed.
+    pub(crate) fn changed_candidates(
         &self,
         reach: Reach,
         watermark: Option<Timestamp>,
-        after: Option<ResourceId>,
-        limit: u64,
     ) -> SelectStatement {
         let model = &self.resolved.model;
         let pk_column = model.get_primary_key();
-        let after_id = after.map_or(i64::MIN, ResourceId::get);
 
         // Rows never stamped (e.g. failed before their first success).
         let mut candidates = Query::select();
@@ -383,10 +383,10 @@ impl<'a> FinderSql<'a> {
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
-            // No cursor bound here: it would steer the planner to the
-            // resource index; the outer select applies it.
             .and_where(col(SYNC, "last_synced_at").is_null());
 
+        // `UNION ALL`: the reader's set drops repeats, so the database
+        // neither sorts nor hashes the candidates.
         if reach == Reach::SinceCheckpoint {
             // A literal 0, so PostgreSQL matches the partial index.
             let mut failing = Query::select();
@@ -396,7 +396,7 @@ impl<'a> FinderSql<'a> {
                 .and_where(col(SYNC, "crm_name").eq(self.crm_name))
                 .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
                 .and_where(col(SYNC, "error_count").gt(Expr::cust("0")));
-            candidates.union(UnionType::Distinct, failing);
+            candidates.union(UnionType::All, failing);
             const PENDING: &str = "etlify_pending";
             let mut waiting = Query::select();
             waiting
@@ -404,7 +404,7 @@ impl<'a> FinderSql<'a> {
                 .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
                 .and_where(col(PENDING, "dependent_type").eq(model.get_resource_type()))
                 .and_where(col(PENDING, "crm_name").eq(self.crm_name));
-            candidates.union(UnionType::Distinct, waiting);
+            candidates.union(UnionType::All, waiting);
         }
 
         if let Some(watermark) = watermark {
@@ -415,44 +415,20 @@ impl<'a> FinderSql<'a> {
                 owner
                     .expr(col(OWNER, pk_column))
                     .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
-                    .and_where(col(OWNER, ts).gt(w.clone()))
-                    .and_where(col(OWNER, pk_column).gt(after_id));
-                candidates.union(UnionType::Distinct, owner);
+                    .and_where(col(OWNER, ts).gt(w.clone()));
+                candidates.union(UnionType::All, owner);
             }
             for (d, p, path, column) in self.timestamped_paths() {
                 candidates.union(
-                    UnionType::Distinct,
-                    self.owners_reached(d, p, path, column, w.clone(), after_id),
+                    UnionType::All,
+                    self.owners_reached(d, p, path, column, w.clone()),
                 );
             }
         }
-
-        // Candidates only, in pages; the exact predicate is applied to
-        // each page separately (`exact_page`), so no planner can evaluate
-        // it over the whole table first.
-        const CANDIDATES: &str = "etlify_candidates";
-        let mut select = Query::select();
-        select
-            .column((Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)))
-            .from_subquery(candidates, Alias::new(CANDIDATES))
-            // `id + 0`: both databases push this bound into every member of
-            // the union, where a plain column bound made SQLite scan the
-            // resource index instead of seeking the others' (30 ms per run
-            // at 100k rows); an expression drives no index.
-            .and_where(
-                col(CANDIDATES, CANDIDATE_ID)
-                    .add(Expr::cust("0"))
-                    .gt(after_id),
-            )
-            .order_by(
-                (Alias::new(CANDIDATES), Alias::new(CANDIDATE_ID)),
-                Order::Asc,
-            )
-            .limit(limit);
-        select
+        candidates
     }
 
-    /// The stale ones among `candidates` (a page of `changed_page`): each
+    /// The stale ones among `candidates` (a page of `changed_candidates`): each
     /// candidate with a flag, `(id, 1)` when stale. The predicate sits in
     /// the select list so it is evaluated for these rows only, whatever
     /// plan the database picks; the caller keeps the flagged ids. Since a
@@ -489,7 +465,6 @@ impl<'a> FinderSql<'a> {
         path: &JoinPath,
         column: &str,
         w: Expr,
-        after_id: i64,
     ) -> SelectStatement {
         let model = &self.resolved.model;
         const OWNER: &str = "etlify_reached_owner";
@@ -538,8 +513,7 @@ impl<'a> FinderSql<'a> {
         let mut select = Query::select();
         select
             .expr(col(OWNER, model.get_primary_key()))
-            .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
-            .and_where(col(OWNER, model.get_primary_key()).gt(after_id));
+            .from_as(Alias::new(model.get_table()), Alias::new(OWNER));
         if let Some(first) = path.hops.first() {
             for condition in first
                 .conditions
@@ -585,7 +559,7 @@ impl<'a> FinderSql<'a> {
         let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
         let mut hash = Sha256::new();
         for statement in [
-            self.changed_page(Reach::SinceCheckpoint, Some(at), None, 1),
+            self.changed_candidates(Reach::SinceCheckpoint, Some(at)),
             self.exact_page(Reach::SinceCheckpoint, &[ResourceId::new(1)]),
             self.unsynced_page(None, 1),
         ] {

@@ -8,6 +8,7 @@
 //! - `diff.rs`: what a run would send for a sample, field by field.
 
 pub(crate) mod batch_sync;
+pub(crate) mod candidates;
 pub(crate) mod checkpointing;
 pub(crate) mod diff;
 pub(crate) mod finder;

@@ -3,8 +3,9 @@
 //! Pages are ascending by primary key across the whole run, as the gem's
 //! `find_in_batches` returns them, whatever the plan: the changed-since plan
 //! reads two ascending runs (changed records with a sync row, records
-//! without one) and merges them. Memory is bounded by the ids of
-//! [`CANDIDATE_PAGES`] + 1 pages (ids only: 88 KB for pages of 1,000).
+//! without one) and merges them. Memory: the ids of two pages, and the
+//! changed records' candidates in a compressed set (`candidates.rs`: at
+//! most one bit per id of the range they span).
 //!
 //! Given a checkpoint ([`StaleIds::since`]), the changed-since plan looks
 //! only at what changed after it ([`Reach::SinceCheckpoint`]); without one
@@ -14,6 +15,7 @@ use std::collections::VecDeque;
 
 use sea_query::SelectStatement;
 
+use super::candidates::Candidates;
 use super::finder::{FinderPlan, FinderSql, Reach, Selection};
 use crate::context::Context;
 use crate::error::{ConfigError, Result};
@@ -55,20 +57,27 @@ enum State {
     Merging {
         reach: Reach,
         watermark: Option<Timestamp>,
-        changed: Run,
-        unsynced: Run,
+        changed: ChangedRun,
+        unsynced: UnsyncedRun,
     },
     Done,
 }
 
-/// One ascending run of ids, read a page at a time.
+/// The ascending run of changed records found stale.
 #[derive(Debug, Default)]
-struct Run {
+struct ChangedRun {
     /// Ids ready to be paged out.
     buffer: VecDeque<ResourceId>,
-    /// Changed records' candidates not yet checked by the exact predicate
-    /// (all above the buffer's ids).
-    unchecked: VecDeque<ResourceId>,
+    /// Candidates not yet checked by the exact predicate (all above the
+    /// buffer's ids); read at the run's first page.
+    unchecked: Option<Candidates>,
+}
+
+/// The ascending run of records without a sync row, read a page at a time.
+#[derive(Debug, Default)]
+struct UnsyncedRun {
+    /// Ids ready to be paged out.
+    buffer: VecDeque<ResourceId>,
     cursor: Option<ResourceId>,
     /// No more ids to read from the database.
     exhausted: bool,
@@ -166,8 +175,8 @@ impl<'a> StaleIds<'a> {
                         State::Merging {
                             reach: Reach::Complete,
                             watermark: rows.into_iter().next().and_then(|(w,)| w),
-                            changed: Run::default(),
-                            unsynced: Run::default(),
+                            changed: ChangedRun::default(),
+                            unsynced: UnsyncedRun::default(),
                         }
                     }
                     // Exact by the checkpoint's definition: what changed
@@ -175,10 +184,10 @@ impl<'a> StaleIds<'a> {
                     Some(since) => State::Merging {
                         reach: Reach::SinceCheckpoint,
                         watermark: Some(since.changes_through),
-                        changed: Run::default(),
-                        unsynced: Run {
+                        changed: ChangedRun::default(),
+                        unsynced: UnsyncedRun {
                             cursor: since.ids_through,
-                            ..Run::default()
+                            ..UnsyncedRun::default()
                         },
                     },
                 },
@@ -274,54 +283,29 @@ fn ids(rows: Vec<(i64,)>) -> Vec<ResourceId> {
     rows.into_iter().map(|(id,)| ResourceId::new(id)).collect()
 }
 
-/// Pages of ids the candidate query returns at once since a checkpoint:
-/// its union is worked out whole on every call (every changed
-/// dependency's records, then those past the cursor), so fewer, longer
-/// calls cost less: at 1M users after touching 1% of the companies,
-/// eleven calls of 1,000 took 0.65 s on PostgreSQL (docs/BENCHMARKS.md).
-/// A complete run reads candidates a page at a time (on SQLite, longer
-/// calls made it four times slower).
-const CANDIDATE_PAGES: u64 = 10;
-
 /// Refills the run of changed records until it holds a stale id or ends:
-/// the exact predicate on the next page of candidates, read beforehand
-/// (up to [`CANDIDATE_PAGES`] pages at once since a checkpoint, one page
-/// in a complete run). A page of candidates is checked only when the run
-/// needs it, so the pages before it are already being synced.
+/// the exact predicate on the next page of candidates (all of them read
+/// at the run's first page). A page of candidates is checked only when the
+/// run needs it, so the pages before it are already being synced.
 async fn fill_changed(
     store: &Store,
     finder: &FinderSql<'_>,
     reach: Reach,
     watermark: Option<Timestamp>,
-    run: &mut Run,
+    run: &mut ChangedRun,
     page_size: u64,
 ) -> Result<()> {
-    let wanted = match reach {
-        Reach::SinceCheckpoint => page_size.saturating_mul(CANDIDATE_PAGES),
-        Reach::Complete => page_size,
-    };
     while run.buffer.is_empty() {
-        if run.unchecked.is_empty() {
-            if run.exhausted {
-                break;
-            }
-            let candidates = ids(fetch(
-                store,
-                &finder.changed_page(reach, watermark, run.cursor, wanted),
-            )
-            .await?);
-            run.exhausted = (candidates.len() as u64) < wanted;
-            let Some(last) = candidates.last() else {
-                break;
-            };
-            run.cursor = Some(*last);
-            run.unchecked.extend(candidates);
+        let unchecked = match &mut run.unchecked {
+            Some(unchecked) => unchecked,
+            None => run.unchecked.insert(
+                Candidates::read(store, &finder.changed_candidates(reach, watermark)).await?,
+            ),
+        };
+        let page = unchecked.take_lowest(usize::try_from(page_size).unwrap_or(usize::MAX));
+        if page.is_empty() {
+            break;
         }
-        let take = run
-            .unchecked
-            .len()
-            .min(usize::try_from(page_size).unwrap_or(usize::MAX));
-        let page: Vec<ResourceId> = run.unchecked.drain(..take).collect();
         let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(reach, &page)).await?;
         run.buffer.extend(
             flagged
@@ -337,7 +321,7 @@ async fn fill_changed(
 async fn fill_unsynced(
     store: &Store,
     finder: &FinderSql<'_>,
-    run: &mut Run,
+    run: &mut UnsyncedRun,
     page_size: u64,
 ) -> Result<()> {
     if run.buffer.is_empty() && !run.exhausted {

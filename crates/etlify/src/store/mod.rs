@@ -455,6 +455,15 @@ impl Store {
             .await
     }
 
+    /// Runs a one-column query of integer ids and streams them.
+    pub(crate) fn fetch_ids(
+        &self,
+        sql: String,
+        values: SqlxValues,
+    ) -> futures_util::stream::BoxStream<'_, Result<i64>> {
+        self.pool.fetch_ids(sql, values)
+    }
+
     /// Runs a query and decodes every row as `T`.
     pub(crate) async fn fetch_all<T: FromAnyRow>(
         &self,

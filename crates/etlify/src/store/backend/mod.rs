@@ -18,6 +18,7 @@ pub(crate) mod sqlite;
 use std::fmt;
 
 use async_trait::async_trait;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query::{DeleteStatement, Expr, InsertStatement, SelectStatement, UpdateStatement, Value};
 use sea_query_sqlx::SqlxValues;
 use sqlx::postgres::PgRow;
@@ -261,6 +262,23 @@ impl Pool {
                     .await?
             }
         })
+    }
+
+    /// Runs a one-column query of integer ids and streams them, never
+    /// holding more than the driver's buffer of rows.
+    pub(crate) fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<i64>> {
+        let sql = AssertSqlSafe(sql);
+        match self {
+            Pool::Sqlite(pool) => sqlx::query_scalar_with(sql, values)
+                .fetch(pool)
+                .map_err(Into::into)
+                .boxed(),
+            Pool::Postgres(pool) => sqlx::query_scalar_with(sql, values)
+                .persistent(false)
+                .fetch(pool)
+                .map_err(Into::into)
+                .boxed(),
+        }
     }
 
     /// Runs a query and decodes each row as `T`, with the integer key read
