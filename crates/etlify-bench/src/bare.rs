@@ -8,6 +8,12 @@
 //! upsert the rows in one statement. No leases, no per-request writes, no
 //! adapter, no pipelining: what is left is the database work and the
 //! digest.
+//!
+//! The bare touched run ([`touched_sync`]) is the least a run after a
+//! small change must do, on the same table: find the users of companies
+//! changed since its last run, keep those whose company is newer than
+//! their row (reading the row's digest with it), load, digest, and upsert
+//! the rows whose digest changed, a page at a time.
 
 use std::time::Instant;
 
@@ -165,4 +171,102 @@ async fn upsert(pool: &Pool, rows: &[(i64, String)], now: &str) -> Result<(), sq
         }
     }
     Ok(())
+}
+
+/// The database's clock as text, comparable with the timestamps the
+/// generator and the touches write.
+pub(crate) async fn now_text(pool: &Pool) -> Result<String, sqlx::Error> {
+    match pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT strftime('%Y-%m-%d %H:%M:%f000', 'now')")
+                .fetch_one(p)
+                .await
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT (now() AT TIME ZONE 'UTC')::text")
+                .fetch_one(p)
+                .await
+        }
+    }
+}
+
+/// Runs the bare touched run over what changed after `since` (a
+/// [`now_text`]); returns (records sent, seconds, the `since` of the
+/// next run).
+pub(crate) async fn touched_sync(
+    pool: &Pool,
+    since: &str,
+) -> Result<(u64, f64, String), sqlx::Error> {
+    let (now, cast) = match pool {
+        Pool::Postgres(_) => ("(now() AT TIME ZONE 'UTC')", "::timestamp"),
+        Pool::Sqlite(_) => ("strftime('%Y-%m-%d %H:%M:%f000', 'now')", ""),
+    };
+    let next = now_text(pool).await?;
+    let started = Instant::now();
+    let candidates_sql = format!(
+        "SELECT u.id FROM users u WHERE u.company_id IN \
+         (SELECT id FROM companies WHERE updated_at > $1{cast}) ORDER BY u.id"
+    );
+    let candidates: Vec<i64> = match pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar(AssertSqlSafe(candidates_sql))
+                .bind(since)
+                .fetch_all(p)
+                .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(AssertSqlSafe(candidates_sql))
+                .bind(since)
+                .fetch_all(p)
+                .await?
+        }
+    };
+    let mut records = 0_u64;
+    for page in candidates.chunks(PAGE as usize) {
+        let stale = stale_of(pool, page).await?;
+        let last_digests: std::collections::HashMap<i64, Option<String>> =
+            stale.into_iter().collect();
+        let ids: Vec<i64> = last_digests.keys().copied().collect();
+        let payloads = load(pool, &ids).await?;
+        let rows: Vec<(i64, String)> = payloads
+            .into_iter()
+            .map(|(id, payload)| (id, etlify::digest::stable_sha256(&Value::Object(payload))))
+            .filter(|(id, digest)| last_digests.get(id).and_then(Option::as_deref) != Some(digest))
+            .collect();
+        for chunk in rows.chunks(100) {
+            upsert(pool, chunk, now).await?;
+        }
+        records += rows.len() as u64;
+    }
+    Ok((records, started.elapsed().as_secs_f64(), next))
+}
+
+/// The ids of `page` whose company is newer than their row, with the
+/// row's digest.
+async fn stale_of(pool: &Pool, page: &[i64]) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+    let from = "FROM users u JOIN companies c ON c.id = u.company_id \
+                JOIN bare_sync_rows s ON s.crm_name = 'hubspot' AND s.resource_type = 'User' \
+                AND s.resource_id = u.id";
+    match pool {
+        Pool::Sqlite(p) => {
+            let sql = format!(
+                "SELECT u.id, s.last_digest {from} WHERE u.id IN (SELECT value FROM json_each($1)) \
+                 AND c.updated_at > s.last_synced_at"
+            );
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(Value::from(page.to_vec()).to_string())
+                .fetch_all(p)
+                .await
+        }
+        Pool::Postgres(p) => {
+            let sql = format!(
+                "SELECT u.id, s.last_digest {from} WHERE u.id = ANY($1) \
+                 AND c.updated_at > s.last_synced_at"
+            );
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(page)
+                .fetch_all(p)
+                .await
+        }
+    }
 }
