@@ -313,11 +313,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             let url = format!("sqlite://{}", args.path);
             let store = Store::connect(&url).await?;
+            // The engine's journal settings (`store/backend/sqlite.rs`), so
+            // that the bare runs compare like with like (SQLite's default
+            // `synchronous = FULL` syncs the log at every commit); its
+            // default page cache, as this pool's memory counts in every
+            // phase's peak RSS.
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(
                     url.parse::<sqlx::sqlite::SqliteConnectOptions>()?
-                        .create_if_missing(true),
+                        .create_if_missing(true)
+                        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal),
                 )
                 .await?;
             (store, Pool::Sqlite(pool))
