@@ -742,3 +742,97 @@ async fn finder_f24_reserved_words_and_odd_names_are_quoted(db: TestDb) {
     let etlify = engine_with(&db, vec![model]).await;
     assert_eq!(stale(&etlify, "hubspot", "Order").await, [1]);
 }
+
+/// A complete run's work, in SQLite virtual-machine steps (a progress
+/// handler on the store's only connection counts them), does not depend
+/// on how many pages it hands its candidates out in: it reads them once.
+/// Read a page per call, every call worked out the whole candidate union
+/// again, and a run cost the square of what changed (docs/BENCHMARKS.md,
+/// "The complete check reads its candidates once"). Steps, not time: the
+/// count is the same on a busy machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finder_a_complete_run_reads_its_candidates_once_whatever_the_page_size() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const T3: &str = "2024-01-01 13:00:00";
+    let db = TestDb::sqlite().await;
+    create_world(&db).await;
+    db.exec("CREATE INDEX idx_users_company ON users (company_id)")
+        .await;
+    db.exec("CREATE INDEX idx_companies_updated ON companies (updated_at)")
+        .await;
+    db.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+         INSERT INTO companies (id, name, created_at, updated_at) SELECT i, 'c' || i, '{T0}', '{T0}' FROM n"
+    ))
+    .await;
+    db.exec(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+         INSERT INTO users (id, email, company_id, created_at, updated_at) \
+         SELECT i, 'u' || i || '@example.com', i % 100 + 1, '{T0}', '{T0}' FROM n"
+    ))
+    .await;
+    db.exec(&format!(
+        "INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, last_synced_at, error_count, created_at, updated_at) \
+         SELECT 'hubspot', 'User', id, '{T1}', 0, '{T0}', '{T0}' FROM users"
+    ))
+    .await;
+    // A quarter of the companies changed after the oldest sync: their 500
+    // users are candidates, none stale (synced since).
+    db.exec(&format!(
+        "UPDATE companies SET updated_at = '{T2}' WHERE id <= 25"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET last_synced_at = '{T3}' \
+         WHERE resource_id IN (SELECT id FROM users WHERE company_id <= 25)"
+    ))
+    .await;
+
+    let store = db.another_store(1).await;
+    let steps = Arc::new(AtomicU64::new(0));
+    {
+        let pool = store.sqlite_pool().expect("a SQLite store");
+        let mut connection = pool.acquire().await.expect("the store's connection");
+        let mut handle = connection.lock_handle().await.expect("its handle");
+        let counted = Arc::clone(&steps);
+        handle.set_progress_handler(100, move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            true
+        });
+    }
+    let etlify = Etlify::builder(store)
+        .crm(Crm::new("hubspot", Arc::new(NullAdapter::new())))
+        .model(user_with_company())
+        .build()
+        .await
+        .expect("engine builds");
+    let mut work = Vec::new();
+    for page_size in [5, 50] {
+        steps.store(0, Ordering::Relaxed);
+        let stale = etlify
+            .stale_ids("hubspot", "User")
+            .expect("a bound model")
+            .page_size(page_size)
+            .collect_all()
+            .await
+            .expect("the finder runs");
+        assert!(stale.is_empty(), "no candidate is stale: {stale:?}");
+        work.push(steps.load(Ordering::Relaxed));
+    }
+    let (small_pages, large_pages) = (work[0], work[1]);
+    assert!(large_pages > 0, "the progress handler counted nothing");
+    assert!(
+        (small_pages as f64) < 1.5 * large_pages as f64,
+        "pages of 5 cost {small_pages} hundred steps, pages of 50 {large_pages}"
+    );
+}
+
+fn user_with_company() -> Model {
+    Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(Dependency::belongs_to("companies", "company_id")),
+    )
+}
