@@ -238,12 +238,16 @@ async fn found(
     etlify: &Etlify,
     plan: FinderPlan,
     checkpoint: Option<CheckpointGen>,
+    every_candidate: bool,
 ) -> BTreeSet<i64> {
     let mut pages = etlify
         .stale_ids("hubspot", "User")
         .unwrap()
         .plan(plan)
         .page_size(3);
+    if every_candidate {
+        pages = pages.look_at_every_candidate();
+    }
     if let Some(checkpoint) = checkpoint {
         let changes_through = NaiveDate::from_ymd_opt(2024, 1, 1)
             .unwrap()
@@ -300,9 +304,12 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb
             handle.block_on(async {
                 load(&db, &world).await;
                 let expected = oracle(&world);
-                let reference = found(&etlify, FinderPlan::Reference, None).await;
-                let fast = found(&etlify, FinderPlan::ChangedSince, None).await;
-                let since = found(&etlify, FinderPlan::ChangedSince, Some(world.checkpoint)).await;
+                let reference = found(&etlify, FinderPlan::Reference, None, false).await;
+                let fast = found(&etlify, FinderPlan::ChangedSince, None, false).await;
+                // Without the switch to the reference plan for many candidates.
+                let each = found(&etlify, FinderPlan::ChangedSince, None, true).await;
+                let since =
+                    found(&etlify, FinderPlan::ChangedSince, Some(world.checkpoint), false).await;
                 if reference != expected {
                     return Err(TestCaseError::fail(format!(
                         "reference plan {reference:?} != definition {expected:?}"
@@ -311,6 +318,11 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data(db: TestDb
                 if fast != expected {
                     return Err(TestCaseError::fail(format!(
                         "ChangedSince plan {fast:?} != definition {expected:?}"
+                    )));
+                }
+                if each != expected {
+                    return Err(TestCaseError::fail(format!(
+                        "ChangedSince plan looking at every candidate {each:?} != definition {expected:?}"
                     )));
                 }
                 let expected_since = since_checkpoint(&world);

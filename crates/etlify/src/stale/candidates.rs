@@ -42,13 +42,27 @@ fn id(key: u64) -> ResourceId {
 impl Candidates {
     /// Runs `query` (one id column) and keeps every id it returns.
     pub(crate) async fn read(store: &Store, query: &SelectStatement) -> Result<Self> {
+        let (candidates, _) = Self::read_at_most(store, query, u64::MAX).await?;
+        Ok(candidates)
+    }
+
+    /// Like [`Candidates::read`], but stops reading once more than `most`
+    /// distinct ids came; returns whether every id was read.
+    pub(crate) async fn read_at_most(
+        store: &Store,
+        query: &SelectStatement,
+        most: u64,
+    ) -> Result<(Self, bool)> {
         let (sql, values) = store.build(query);
         let mut ids = RoaringTreemap::new();
         let mut rows = store.fetch_ids(sql, values);
         while let Some(candidate) = rows.try_next().await? {
             ids.insert(key(candidate));
+            if ids.len() > most {
+                return Ok((Self { ids }, false));
+            }
         }
-        Ok(Self { ids })
+        Ok((Self { ids }, true))
     }
 
     /// Removes and returns the `count` lowest ids (fewer at the end).

@@ -345,13 +345,15 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// The oldest `last_synced_at` among rows under the error budget. It
-    /// reads every sync row of the model (`last_synced_at` is not indexed:
-    /// every sync rewrites it), so only complete runs use it.
+    /// The oldest `last_synced_at` among rows under the error budget, and
+    /// how many they are. It reads every sync row of the model
+    /// (`last_synced_at` is not indexed: every sync rewrites it), so only
+    /// complete runs use it.
     pub(crate) fn watermark(&self) -> SelectStatement {
         let mut select = Query::select();
         select
             .expr(col(SYNC, "last_synced_at").min())
+            .expr(Expr::expr(col(SYNC, "id").count()).cast_as("bigint"))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))

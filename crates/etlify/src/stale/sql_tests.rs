@@ -301,7 +301,7 @@ fn sql_no_dependency_all_sqlite() {
 fn sql_no_dependency_watermark_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).watermark,
-        r#"SELECT MIN("etlify_sync"."last_synced_at") FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
     );
 }
 
@@ -501,7 +501,7 @@ fn sql_no_dependency_watermark_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .watermark,
-        r#"SELECT MIN("etlify_sync"."last_synced_at") FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
     );
 }
 
