@@ -13,10 +13,11 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::format::{Item, StrftimeItems};
 use chrono::{Timelike, Utc};
 use sea_query::{Expr, SqliteQueryBuilder, Value};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
@@ -147,7 +148,11 @@ impl Dialect for SqliteDialect {
     }
 
     fn timestamp_value(&self, ts: Timestamp) -> Value {
-        Value::String(Some(ts.format(TIMESTAMP_FORMAT).to_string()))
+        // The format parsed once: parsing it for every value written was
+        // about 1% of a first sync's CPU (every sync row has two).
+        static ITEMS: LazyLock<Vec<Item<'static>>> =
+            LazyLock::new(|| StrftimeItems::new(TIMESTAMP_FORMAT).collect());
+        Value::String(Some(ts.format_with_items(ITEMS.iter()).to_string()))
     }
 
     fn null_timestamp(&self) -> Value {
