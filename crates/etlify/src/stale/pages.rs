@@ -36,7 +36,7 @@ pub struct StaleIds<'a> {
     page_size: u64,
     since: Option<Since>,
     /// A complete run with candidates for more than half the sync rows
-    /// reads by the reference plan ([`half_of`]).
+    /// reads by the reference plan ([`most_candidates_looked_at`]).
     reference_for_many_candidates: bool,
     state: State,
 }
@@ -182,34 +182,7 @@ impl<'a> StaleIds<'a> {
                     // The watermark reads every sync row of the model
                     // (`last_synced_at` is not indexed: every sync
                     // rewrites it), so only a complete run pays for it.
-                    None => {
-                        let rows: Vec<(Option<Timestamp>, i64)> =
-                            self.fetch(&self.finder.watermark()).await?;
-                        let (watermark, sync_rows) = rows.into_iter().next().unwrap_or((None, 0));
-                        let (candidates, all_read) = Candidates::read_at_most(
-                            self.store,
-                            &self.finder.changed_candidates(Reach::Complete, watermark),
-                            if self.reference_for_many_candidates {
-                                half_of(sync_rows)
-                            } else {
-                                u64::MAX
-                            },
-                        )
-                        .await?;
-                        if !all_read {
-                            State::Reference { cursor: None }
-                        } else {
-                            State::Merging {
-                                reach: Reach::Complete,
-                                watermark,
-                                changed: ChangedRun {
-                                    unchecked: Some(candidates),
-                                    ..ChangedRun::default()
-                                },
-                                unsynced: UnsyncedRun::default(),
-                            }
-                        }
-                    }
+                    None => self.complete_start().await?,
                     // Exact by the checkpoint's definition: what changed
                     // after `changes_through`.
                     Some(since) => State::Merging {
@@ -285,6 +258,39 @@ impl<'a> StaleIds<'a> {
         Ok(page)
     }
 
+    /// Where a complete run of the changed-since plan starts: its
+    /// candidates, all read, merged with the records without a row; or,
+    /// when they are more than [`most_candidates_looked_at`], the table
+    /// read by the reference plan.
+    async fn complete_start(&self) -> Result<State> {
+        let rows: Vec<(Option<Timestamp>, i64)> = self.fetch(&self.finder.watermark()).await?;
+        let (watermark, sync_rows) = rows.into_iter().next().unwrap_or((None, 0));
+        let most = if self.reference_for_many_candidates {
+            most_candidates_looked_at(sync_rows)
+        } else {
+            u64::MAX
+        };
+        let (candidates, all_read) = Candidates::read_at_most(
+            self.store,
+            &self.finder.changed_candidates(Reach::Complete, watermark),
+            most,
+        )
+        .await?;
+        Ok(if all_read {
+            State::Merging {
+                reach: Reach::Complete,
+                watermark,
+                changed: ChangedRun {
+                    unchecked: Some(candidates),
+                    ..ChangedRun::default()
+                },
+                unsynced: UnsyncedRun::default(),
+            }
+        } else {
+            State::Reference { cursor: None }
+        })
+    }
+
     async fn fetch<T: crate::store::FromAnyRow>(
         &self,
         statement: &SelectStatement,
@@ -321,7 +327,7 @@ fn ids(rows: Vec<(i64,)>) -> Vec<ResourceId> {
 /// the reference plan on SQLite; docs/BENCHMARKS.md). A record that never
 /// changes keeps the watermark at its sync, so in time most records are
 /// candidates of a complete run.
-fn half_of(sync_rows: i64) -> u64 {
+fn most_candidates_looked_at(sync_rows: i64) -> u64 {
     u64::try_from(sync_rows).unwrap_or(0) / 2
 }
 
