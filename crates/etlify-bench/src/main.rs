@@ -374,21 +374,21 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?,
     );
-    let now = match &pool {
-        Pool::Postgres(_) => "now() AT TIME ZONE 'UTC'",
-        Pool::Sqlite(_) => "strftime('%Y-%m-%d %H:%M:%f000', 'now')",
-    };
-    // Round k touches the companies whose id is k modulo 100.
-    let touch = |round: u32| {
-        format!(
-            "UPDATE companies SET name = name || '*', updated_at = {now} WHERE id % 100 = {round}"
-        )
+    // Round k touches the companies whose id is k modulo 100, stamped to
+    // the microsecond by the engine's clock (SQLite's `strftime('%f')`
+    // keeps milliseconds: a touch in the millisecond after the last run
+    // began would look older than its checkpoint).
+    let touch = async |round: u32| -> Result<String, etlify::Error> {
+        let now = etlify.store().now().await?.format("%Y-%m-%d %H:%M:%S%.6f");
+        Ok(format!(
+            "UPDATE companies SET name = name || '*', updated_at = '{now}' WHERE id % 100 = {round}"
+        ))
     };
     // Each touched round is also synced by the bare touched run, in
     // alternating order (the first to read after the touch pays for it).
     let mut bare_touched_rates: Vec<f64> = Vec::new();
     for round in 0..args.touch_rounds {
-        exec(&pool, &touch(round)).await?;
+        exec(&pool, &touch(round).await?).await?;
         let name = if round == 0 {
             "after_touching_1pct_of_companies"
         } else {

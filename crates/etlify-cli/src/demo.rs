@@ -96,13 +96,22 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
     let pool = store
         .sqlite_pool()
         .ok_or_else(|| run_error("the demo runs on SQLite"))?;
-    sqlx::query(
-        "UPDATE companies SET name = name || ' (renamed)', \
-         updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now') WHERE id = 1",
-    )
-    .execute(pool)
-    .await
-    .map_err(run_error)?;
+    // Stamped to the microsecond by the engine's clock, as a Rails app
+    // stamps its rows: SQLite's `strftime('%f')` keeps milliseconds, so a
+    // rename in the millisecond after the last run began looked older than
+    // that run's checkpoint, and this run missed it until the next complete
+    // check.
+    let renamed_at = store
+        .now()
+        .await
+        .map_err(|e| CliError::engine(&path, e))?
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string();
+    sqlx::query("UPDATE companies SET name = name || ' (renamed)', updated_at = ? WHERE id = 1")
+        .bind(renamed_at)
+        .execute(pool)
+        .await
+        .map_err(run_error)?;
     let third = timed_sync(&etlify).await?;
     say(format!(
         "3. company 1 renamed: {} of its users found and sent, nothing else",

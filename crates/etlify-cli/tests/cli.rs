@@ -420,7 +420,7 @@ fn demo_running_twice_sends_nothing_the_second_time() {
     );
     assert_eq!(
         first["runs"][2]["synced"], 20,
-        "only the renamed company's users"
+        "only the renamed company's users: {first}"
     );
     assert_eq!(first["sandbox_contacts"], 120);
     assert!(folder.join("etlify.toml").exists());
@@ -429,9 +429,12 @@ fn demo_running_twice_sends_nothing_the_second_time() {
     assert_eq!(second["created"], false);
     assert_eq!(
         second["runs"][0]["synced"], 0,
-        "the second demo sends nothing"
+        "the second demo sends nothing: {second}"
     );
-    assert_eq!(second["runs"][2]["synced"], 20);
+    assert_eq!(
+        second["runs"][2]["synced"], 20,
+        "only the renamed company's users: {second}"
+    );
     assert_eq!(
         second["sandbox_contacts"], 120,
         "the sandbox kept its contacts"
