@@ -520,7 +520,14 @@ pub mod gem {
     pub async fn take_over(name: &str, payload: SqlPayload) -> (TestDb, Etlify, Arc<NullAdapter>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rails.sqlite3");
-        std::fs::copy(fixture(&format!("{name}.sqlite3")), &path).unwrap();
+        let source = fixture(&format!("{name}.sqlite3"));
+        std::fs::copy(&source, &path).unwrap_or_else(|error| {
+            panic!(
+                "copying {} to {}: {error}",
+                source.display(),
+                path.display()
+            )
+        });
         let db = TestDb::sqlite_at(&path, Some(dir)).await;
         etlify::migrate(&db.store, &MigrateOptions::default())
             .await
