@@ -59,7 +59,6 @@ enum State {
     /// The changed-since plan: two ascending runs merged.
     Merging {
         reach: Reach,
-        watermark: Option<Timestamp>,
         changed: ChangedRun,
         unsynced: UnsyncedRun,
     },
@@ -67,13 +66,22 @@ enum State {
 }
 
 /// The ascending run of changed records found stale.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ChangedRun {
     /// Ids ready to be paged out.
     buffer: VecDeque<ResourceId>,
     /// Candidates not yet checked by the exact predicate (all above the
-    /// buffer's ids); read at the run's first page.
-    unchecked: Option<Candidates>,
+    /// buffer's ids), all read when the run starts.
+    unchecked: Candidates,
+}
+
+impl ChangedRun {
+    fn of(unchecked: Candidates) -> Self {
+        Self {
+            buffer: VecDeque::new(),
+            unchecked,
+        }
+    }
 }
 
 /// The ascending run of records without a sync row, read a page at a time.
@@ -185,15 +193,22 @@ impl<'a> StaleIds<'a> {
                     None => self.complete_start().await?,
                     // Exact by the checkpoint's definition: what changed
                     // after `changes_through`.
-                    Some(since) => State::Merging {
-                        reach: Reach::SinceCheckpoint,
-                        watermark: Some(since.changes_through),
-                        changed: ChangedRun::default(),
-                        unsynced: UnsyncedRun {
-                            cursor: since.ids_through,
-                            ..UnsyncedRun::default()
-                        },
-                    },
+                    Some(since) => {
+                        let candidates = self.finder.changed_candidates(
+                            Reach::SinceCheckpoint,
+                            Some(since.changes_through),
+                        );
+                        State::Merging {
+                            reach: Reach::SinceCheckpoint,
+                            changed: ChangedRun::of(
+                                Candidates::read(self.store, &candidates).await?,
+                            ),
+                            unsynced: UnsyncedRun {
+                                cursor: since.ids_through,
+                                ..UnsyncedRun::default()
+                            },
+                        }
+                    }
                 },
             };
         }
@@ -217,22 +232,13 @@ impl<'a> StaleIds<'a> {
             }
             State::Merging {
                 reach,
-                watermark,
                 changed,
                 unsynced,
             } => {
-                let (reach, watermark) = (*reach, *watermark);
+                let reach = *reach;
                 let mut page = Vec::new();
                 while (page.len() as u64) < self.page_size {
-                    fill_changed(
-                        self.store,
-                        &self.finder,
-                        reach,
-                        watermark,
-                        changed,
-                        self.page_size,
-                    )
-                    .await?;
+                    fill_changed(self.store, &self.finder, reach, changed, self.page_size).await?;
                     fill_unsynced(self.store, &self.finder, unsynced, self.page_size).await?;
                     let next = match (changed.buffer.front(), unsynced.buffer.front()) {
                         (None, None) => break,
@@ -279,11 +285,7 @@ impl<'a> StaleIds<'a> {
         Ok(if all_read {
             State::Merging {
                 reach: Reach::Complete,
-                watermark,
-                changed: ChangedRun {
-                    unchecked: Some(candidates),
-                    ..ChangedRun::default()
-                },
+                changed: ChangedRun::of(candidates),
                 unsynced: UnsyncedRun::default(),
             }
         } else {
@@ -332,25 +334,20 @@ fn most_candidates_looked_at(sync_rows: i64) -> u64 {
 }
 
 /// Refills the run of changed records until it holds a stale id or ends:
-/// the exact predicate on the next page of candidates (all of them read
-/// at the run's first page). A page of candidates is checked only when the
-/// run needs it, so the pages before it are already being synced.
+/// the exact predicate on the next page of candidates. A page of
+/// candidates is checked only when the run needs it, so the pages before
+/// it are already being synced.
 async fn fill_changed(
     store: &Store,
     finder: &FinderSql<'_>,
     reach: Reach,
-    watermark: Option<Timestamp>,
     run: &mut ChangedRun,
     page_size: u64,
 ) -> Result<()> {
     while run.buffer.is_empty() {
-        let unchecked = match &mut run.unchecked {
-            Some(unchecked) => unchecked,
-            None => run.unchecked.insert(
-                Candidates::read(store, &finder.changed_candidates(reach, watermark)).await?,
-            ),
-        };
-        let page = unchecked.take_lowest(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let page = run
+            .unchecked
+            .take_lowest(usize::try_from(page_size).unwrap_or(usize::MAX));
         if page.is_empty() {
             break;
         }
