@@ -37,8 +37,6 @@ use crate::store::Timestamp;
 
 /// Alias of the sync table in finder queries.
 const SYNC: &str = "etlify_sync";
-/// Column of the candidate ids of the changed-since plan.
-const CANDIDATE_ID: &str = "candidate_id";
 
 /// How stale ids are found: an implementation detail, reachable for
 /// benchmarks and checks (results are identical, property-tested).
@@ -381,7 +379,7 @@ impl<'a> FinderSql<'a> {
         // Rows never stamped (e.g. failed before their first success).
         let mut candidates = Query::select();
         candidates
-            .expr_as(col(SYNC, "resource_id"), Alias::new(CANDIDATE_ID))
+            .expr(col(SYNC, "resource_id"))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))

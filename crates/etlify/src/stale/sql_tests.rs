@@ -173,7 +173,7 @@ fn sql_belongs_to_reference_sqlite() {
 fn sql_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -189,7 +189,7 @@ fn sql_belongs_to_custom_primary_key_reference_sqlite() {
 fn sql_belongs_to_custom_primary_key_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -205,7 +205,7 @@ fn sql_has_many_reference_sqlite() {
 fn sql_has_many_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_many")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -221,7 +221,7 @@ fn sql_has_one_reference_sqlite() {
 fn sql_has_one_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_one")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -237,7 +237,7 @@ fn sql_polymorphic_as_reference_sqlite() {
 fn sql_polymorphic_as_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -253,7 +253,7 @@ fn sql_through_reference_sqlite() {
 fn sql_through_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("through")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -269,7 +269,7 @@ fn sql_habtm_reference_sqlite() {
 fn sql_habtm_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("habtm")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -285,7 +285,7 @@ fn sql_polymorphic_belongs_to_reference_sqlite() {
 fn sql_polymorphic_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -333,7 +333,7 @@ fn sql_no_dependency_reference_sqlite() {
 fn sql_no_dependency_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000'"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000'"#
     );
 }
 
@@ -365,7 +365,7 @@ fn sql_belongs_to_reference_postgres() {
 fn sql_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -381,7 +381,7 @@ fn sql_belongs_to_custom_primary_key_reference_postgres() {
 fn sql_belongs_to_custom_primary_key_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -397,7 +397,7 @@ fn sql_has_many_reference_postgres() {
 fn sql_has_many_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_many")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -413,7 +413,7 @@ fn sql_has_one_reference_postgres() {
 fn sql_has_one_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_one")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -429,7 +429,7 @@ fn sql_polymorphic_as_reference_postgres() {
 fn sql_polymorphic_as_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -445,7 +445,7 @@ fn sql_through_reference_postgres() {
 fn sql_through_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("through")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
     );
 }
 
@@ -461,7 +461,7 @@ fn sql_habtm_reference_postgres() {
 fn sql_habtm_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("habtm")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
     );
 }
 
@@ -477,7 +477,7 @@ fn sql_polymorphic_belongs_to_reference_postgres() {
 fn sql_polymorphic_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -549,7 +549,7 @@ fn sql_no_dependency_changed_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .changed,
-        r#"SELECT "etlify_sync"."resource_id" AS "candidate_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
