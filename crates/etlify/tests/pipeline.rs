@@ -38,6 +38,14 @@ async fn engine_with(db: &TestDb, adapter: Arc<BatchRecordingAdapter>, in_flight
     .await
 }
 
+/// A batch run in pages of `size` that returns no run error.
+async fn run_in_pages_of(etlify: &Etlify, size: usize) -> etlify::RunStats {
+    etlify
+        .batch_sync(&BatchSyncOptions::new().batch_size(size))
+        .await
+        .unwrap()
+}
+
 /// Requests wait on the CRM side by side, never more than the CRM's
 /// `max_in_flight`, across page boundaries.
 async fn pipeline_requests_in_flight_reach_but_never_exceed_the_setting(db: TestDb) {
@@ -46,10 +54,7 @@ async fn pipeline_requests_in_flight_reach_but_never_exceed_the_setting(db: Test
     let adapter = BatchRecordingAdapter::new(10);
     adapter.delay_batches(Duration::from_millis(40));
     let etlify = engine_with(&db, adapter.clone(), 3).await;
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().batch_size(25))
-        .await
-        .unwrap();
+    let stats = run_in_pages_of(&etlify, 25).await;
     assert_eq!(stats.outcomes.synced, 120);
     assert_eq!(
         adapter.batch_calls().len(),
@@ -110,10 +115,7 @@ async fn pipeline_a_failure_mid_pipeline_loses_nothing_and_writes_no_wrong_row(d
         AdapterError::new(AdapterErrorKind::Transient, "503 after retries").status(503),
     ));
     let etlify = engine_with(&db, adapter.clone(), 3).await;
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().batch_size(50))
-        .await
-        .unwrap();
+    let stats = run_in_pages_of(&etlify, 50).await;
     assert_eq!(stats.interrupted.len(), 1, "{stats:?}");
     assert_eq!(
         stats.outcomes.synced as i64,
@@ -222,10 +224,7 @@ async fn pipeline_a_dead_runs_page_is_left_for_the_next_run(db: TestDb) {
     .await;
     let adapter = BatchRecordingAdapter::new(100);
     let etlify = engine_with(&db, adapter.clone(), 2).await;
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().batch_size(30))
-        .await
-        .unwrap();
+    let stats = run_in_pages_of(&etlify, 30).await;
     assert_eq!(stats.deferred, 45, "30 of the first page, 15 of the second");
     assert!(!stats.is_complete());
     assert!(
@@ -251,10 +250,7 @@ async fn pipeline_a_dead_runs_page_is_left_for_the_next_run(db: TestDb) {
     db.exec("DELETE FROM etlify_record_leases WHERE owner = 'a-dead-worker'")
         .await;
     let singles_before = adapter.single.upserts().len();
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().batch_size(30))
-        .await
-        .unwrap();
+    let stats = run_in_pages_of(&etlify, 30).await;
     assert_eq!((stats.outcomes.synced, stats.deferred), (45, 0));
     assert!(stats.is_complete());
     assert_eq!(adapter.single.upserts().len(), singles_before, "in batches");
@@ -284,10 +280,7 @@ async fn pipeline_the_next_page_is_prepared_while_requests_wait_for_a_slot(db: T
         }));
     }
     let etlify = engine_with(&db, adapter.clone(), 1).await;
-    let stats = etlify
-        .batch_sync(&BatchSyncOptions::new().batch_size(20))
-        .await
-        .unwrap();
+    let stats = run_in_pages_of(&etlify, 20).await;
     assert_eq!(stats.outcomes.synced, 100);
     let seen = locks_seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 10, "two requests a page: {seen:?}");
