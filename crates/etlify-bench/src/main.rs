@@ -242,6 +242,13 @@ fn model() -> Model {
     )
 }
 
+/// The median of `rates` (the upper one of an even count; 0 when empty).
+fn median(rates: &[f64]) -> f64 {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
 struct Phase {
     name: &'static str,
     seconds: f64,
@@ -467,22 +474,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .find(|p| p.name == name)
             .map_or(f64::NAN, |p| p.seconds)
     };
-    let mut touched_rates: Vec<f64> = phases
+    let touched_rates: Vec<f64> = phases
         .iter()
         .filter(|p| p.name.starts_with("after_touching"))
         .map(|p| p.stats.total as f64 / p.seconds.max(f64::EPSILON))
         .collect();
-    touched_rates.sort_by(f64::total_cmp);
-    let touched = touched_rates
-        .get(touched_rates.len() / 2)
-        .copied()
-        .unwrap_or(0.0);
+    let touched = median(&touched_rates);
     let peak = phases.iter().map(|p| p.peak_rss_mib).fold(0.0, f64::max);
-    bare_touched_rates.sort_by(f64::total_cmp);
-    let bare_touched = bare_touched_rates
-        .get(bare_touched_rates.len() / 2)
-        .copied()
-        .unwrap_or(0.0);
+    let bare_touched = median(&bare_touched_rates);
     println!(
         "bare touched run (baseline): {:.0} records/s (median of {}) = {:.2}x the bare first sync; the engine's touched run = {:.2}x it",
         bare_touched,
