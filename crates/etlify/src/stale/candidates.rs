@@ -55,11 +55,15 @@ impl Candidates {
     ) -> Result<(Self, bool)> {
         let (sql, values) = store.build(query);
         let mut ids = RoaringTreemap::new();
+        // Counted as they come: the bitmap's own count walks its containers.
+        let mut distinct = 0_u64;
         let mut rows = store.fetch_ids(sql, values);
         while let Some(candidate) = rows.try_next().await? {
-            ids.insert(key(candidate));
-            if ids.len() > most {
-                return Ok((Self { ids }, false));
+            if ids.insert(key(candidate)) {
+                distinct += 1;
+                if distinct > most {
+                    return Ok((Self { ids }, false));
+                }
             }
         }
         Ok((Self { ids }, true))

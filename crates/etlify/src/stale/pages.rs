@@ -4,8 +4,9 @@
 //! `find_in_batches` returns them, whatever the plan: the changed-since plan
 //! reads two ascending runs (changed records with a sync row, records
 //! without one) and merges them. Memory: the ids of two pages, and the
-//! changed records' candidates in a compressed set (`candidates.rs`: at
-//! most one bit per id of the range they span).
+//! changed records' candidates in a compressed set (`candidates.rs`: two
+//! bytes per candidate, or one bit per id of their range where they are
+//! dense).
 //!
 //! Given a checkpoint ([`StaleIds::since`]), the changed-since plan looks
 //! only at what changed after it ([`Reach::SinceCheckpoint`]); without one
