@@ -326,8 +326,9 @@ async fn x3_an_outage_longer_than_the_retries_interrupts_only_that_crm(db: TestD
 }
 
 /// Sync state is written after each CRM request, not after each page: with
-/// one request in flight, when the second request of a page starts, the
-/// first request's records already have their rows.
+/// one request in flight, while the second request of a page waits on the
+/// CRM, the first request's records get their rows (the page's end would
+/// come only after it answers).
 async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
     let db = Arc::new(db.with_app_schema().await);
     for i in 0..25 {
@@ -340,7 +341,8 @@ async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
         *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
             let (db, rows_seen) = (db.clone(), rows_seen.clone());
             Box::pin(async move {
-                let rows = db.sync_row_count().await;
+                let earlier_requests = rows_seen.lock().unwrap().len() as i64;
+                let rows = db.sync_rows_reaching(10 * earlier_requests).await;
                 rows_seen.lock().unwrap().push(rows);
             })
         }));

@@ -64,22 +64,24 @@ async fn pipeline_requests_in_flight_reach_but_never_exceed_the_setting(db: Test
     assert_eq!(adapter.max_in_flight(), 3);
 }
 
-/// Each request's rows are written as it answers, before the requests
-/// that start after it: with 2 in flight, when request k starts, at
-/// least the records of k - 1 requests have their rows.
+/// Each request's rows are written as it answers, while later requests of
+/// the same page wait on the CRM (not once the page is done): with 2 in
+/// flight, when request k starts, k - 1 earlier requests have answered,
+/// and their rows come while request k is still waiting.
 async fn pipeline_each_request_is_written_when_it_answers(db: TestDb) {
     let db = Arc::new(db.with_app_schema().await);
     users(&db, 60).await;
     let adapter = BatchRecordingAdapter::new(10);
-    adapter.delay_batches(Duration::from_millis(20));
     let rows_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Arc::new(std::sync::atomic::AtomicI64::new(0));
     {
         let (db, rows_seen) = (db.clone(), rows_seen.clone());
         *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
-            let (db, rows_seen) = (db.clone(), rows_seen.clone());
+            let (db, rows_seen, started) = (db.clone(), rows_seen.clone(), started.clone());
             Box::pin(async move {
-                let rows = db.sync_row_count().await;
-                rows_seen.lock().unwrap().push(rows);
+                let k = started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let rows = db.sync_rows_reaching(10 * (k - 1)).await;
+                rows_seen.lock().unwrap().push((k, rows));
             })
         }));
     }
@@ -87,18 +89,120 @@ async fn pipeline_each_request_is_written_when_it_answers(db: TestDb) {
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(stats.outcomes.synced, 60);
     let seen = rows_seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 6);
-    // Request k starts when at most one earlier request is still under
-    // way: k - 1 have answered and been written by then.
-    for (k, rows) in seen.iter().enumerate() {
+    assert_eq!(seen.len(), 6, "one page of six requests: {seen:?}");
+    for (k, rows) in &seen {
         assert!(
-            *rows >= 10 * (k as i64 - 1),
-            "request {k} saw {rows} rows: {seen:?}"
+            *rows >= 10 * (k - 1),
+            "request {k} waited in vain for the rows of the {} before it: {seen:?}",
+            k - 1
         );
     }
-    // (That requests really are in flight together is shown by
-    // `pipeline_requests_in_flight_reach_but_never_exceed_the_setting`;
-    // which of two parallel requests counts first is a race.)
+}
+
+/// Sync-row writes made slow (a trigger doing work for every row written),
+/// so that the CRM's answers come faster than their rows are written.
+async fn slow_sync_row_writes(db: &TestDb) {
+    if db.is_postgres() {
+        db.exec(
+            "CREATE FUNCTION slow_sync_row_write() RETURNS trigger AS $$ \
+             BEGIN PERFORM pg_sleep(0.005); RETURN NEW; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        db.exec(
+            "CREATE TRIGGER slow_sync_row_writes BEFORE INSERT ON crm_synchronisations \
+             FOR EACH ROW EXECUTE FUNCTION slow_sync_row_write()",
+        )
+        .await;
+        // Statements counted (SQLite has no statement triggers; there, the
+        // rows of one statement share their `updated_at`).
+        db.exec("CREATE TABLE sync_row_writes (statements integer)")
+            .await;
+        db.exec(
+            "CREATE FUNCTION count_sync_row_write() RETURNS trigger AS $$ \
+             BEGIN INSERT INTO sync_row_writes VALUES (1); RETURN NULL; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        db.exec(
+            "CREATE TRIGGER count_sync_row_writes AFTER INSERT ON crm_synchronisations \
+             FOR EACH STATEMENT EXECUTE FUNCTION count_sync_row_write()",
+        )
+        .await;
+    } else {
+        db.exec(
+            "CREATE TRIGGER slow_sync_row_writes BEFORE INSERT ON crm_synchronisations BEGIN \
+             SELECT COUNT(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 \
+             FROM c WHERE x < 20000) SELECT x FROM c); END",
+        )
+        .await;
+    }
+}
+
+/// A CRM answering at once and sync-row writes lagging behind: 100
+/// records in pages of `page_size`, requests of ten, one in flight.
+/// Returns the record locks (open pages) seen as each request started.
+async fn run_with_writes_behind_answers(db: &Arc<TestDb>, page_size: usize) -> Vec<i64> {
+    users(db, 100).await;
+    slow_sync_row_writes(db).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let locks_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let (db, locks_seen) = (db.clone(), locks_seen.clone());
+        *adapter.during_batch.lock().unwrap() = Some(Arc::new(move || {
+            let (db, locks_seen) = (db.clone(), locks_seen.clone());
+            Box::pin(async move {
+                let locks = db
+                    .scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+                    .await;
+                locks_seen.lock().unwrap().push(locks);
+            })
+        }));
+    }
+    let etlify = engine_with(db, adapter.clone(), 1).await;
+    let stats = run_in_pages_of(&etlify, page_size).await;
+    assert_eq!(stats.outcomes.synced, 100);
+    assert_eq!(db.sync_row_count().await, 100);
+    assert_eq!(adapter.batch_calls().len(), 10);
+    let seen = locks_seen.lock().unwrap().clone();
+    seen
+}
+
+/// Answers that come while a write is under way are written together by
+/// the next one: with pages of three requests, the first request's write
+/// is under way when the two others answer, so a page takes two writes at
+/// most (of one page's requests: on SQLite, the next page's lock, a write
+/// too, waits for the write under way). Rows written by one statement
+/// share their `updated_at` on SQLite; PostgreSQL counts statements.
+async fn pipeline_answers_arriving_during_a_write_share_the_next_one(db: TestDb) {
+    let db = Arc::new(db.with_app_schema().await);
+    run_with_writes_behind_answers(&db, 30).await;
+    let writes = db
+        .scalar_i64(if db.is_postgres() {
+            "SELECT COUNT(*) FROM sync_row_writes"
+        } else {
+            "SELECT COUNT(DISTINCT updated_at) FROM crm_synchronisations"
+        })
+        .await;
+    assert!(
+        (2..=8).contains(&writes),
+        "ten requests in four pages written by {writes} statements"
+    );
+}
+
+/// While writes lag behind the CRM's answers, pages are not prepared ahead
+/// without end: at most `max_in_flight + 2` pages are open (locked) at
+/// once, so memory and the records answered but not yet written stay
+/// bounded.
+async fn pipeline_pages_open_stay_bounded_while_writes_lag_behind_answers(db: TestDb) {
+    let db = Arc::new(db.with_app_schema().await);
+    let seen = run_with_writes_behind_answers(&db, 10).await;
+    assert!(
+        seen.iter().all(|&locks| locks <= 3),
+        "at most three pages open at once: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|&locks| locks >= 2),
+        "pages are still prepared ahead: {seen:?}"
+    );
 }
 
 /// A request failing with a run error in the middle of the pipeline: the
@@ -357,5 +461,7 @@ crate::backend_tests!(
     pipeline_two_crms_run_side_by_side,
     pipeline_requests_in_flight_reach_but_never_exceed_the_setting,
     pipeline_each_request_is_written_when_it_answers,
+    pipeline_answers_arriving_during_a_write_share_the_next_one,
+    pipeline_pages_open_stay_bounded_while_writes_lag_behind_answers,
     pipeline_a_failure_mid_pipeline_loses_nothing_and_writes_no_wrong_row,
 );

@@ -14,9 +14,9 @@
 //!    or one record's upsert when the adapter has no batch endpoint or the
 //!    record no id value); an atomic rejection is split in halves until the
 //!    offending records are isolated; each record's result is
-//!    reconciled by its id value and the request's sync state is
-//!    written as soon as it answers, so a crash leaves at most the
-//!    in-flight requests' records in doubt;
+//!    reconciled by its id value; [`record`] writes the answers'
+//!    sync state (the pipeline, of all the requests that answered during
+//!    its previous write at once);
 //! 3. [`finish`], once every request of the page has answered: records
 //!    sharing an id value with another of the page, one by one (never two
 //!    requests for one CRM object at once); the lock released; dependents
@@ -46,7 +46,7 @@ use crate::outcome::BatchStats;
 use crate::payload::Payload;
 use crate::store::lock::PageLock;
 use crate::store::sync_rows::{self, RowChange};
-use crate::store::Timestamp;
+use crate::store::{Store, Timestamp};
 
 /// Busy records a batch run's page syncs one by one; more are left for the
 /// next run. A few are a per-record sync under way (a job, an application
@@ -392,38 +392,60 @@ fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usiz
     (requests, later)
 }
 
-/// Step 2: sends one request of `page` and writes its records' sync state.
-/// A run error is returned after the records already answered are written.
-pub(crate) async fn send(page: &Page<'_>, request: Request) -> Result<()> {
+/// What the CRM answered for some records of a page: each one's result,
+/// by index into the page's ready records.
+pub(crate) type Answers = Vec<(usize, Result<Option<String>, AdapterError>)>;
+
+/// Step 2: sends one request of `page`; returns its records' answers, to
+/// be written by [`record`], and the run error that cut the request short
+/// (the answers received before it stand).
+pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<()>) {
     let crm = page.target.crm;
-    match request {
+    let mut answers = Answers::new();
+    let sent = match request {
         Request::Batch(chunk) => {
             let Some(batch) = crm.get_adapter().batch() else {
                 unreachable!("batch requests are planned only with a batch endpoint");
             };
-            let mut results: Vec<(usize, Result<Option<String>, AdapterError>)> = Vec::new();
-            let sent = send_batch(batch, page, &chunk, &mut results).await;
+            let sent = send_batch(batch, page, &chunk, &mut answers).await;
             // an object the CRM no longer has under its known id goes
             // through the single upsert, which falls back to search/create.
-            let (gone, decided): (Vec<_>, Vec<_>) = results.into_iter().partition(|(i, r)| {
-                matches!(r, Err(e) if e.kind() == AdapterErrorKind::NotFound)
-                    && page.ready[*i].crm_id.is_some()
+            let mut gone = Vec::new();
+            answers.retain(|(i, r)| {
+                let is_gone = matches!(r, Err(e) if e.kind() == AdapterErrorKind::NotFound)
+                    && page.ready[*i].crm_id.is_some();
+                if is_gone {
+                    gone.push(*i);
+                }
+                !is_gone
             });
-            record(page, decided).await?;
-            if let Err(error) = sent {
-                return Err(Error::from_crm(crm.get_name(), error));
+            match sent {
+                Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+                Ok(()) => {
+                    let mut sent = Ok(());
+                    for index in gone {
+                        match upsert_one(page, index).await {
+                            Ok(answer) => answers.push((index, answer)),
+                            Err(error) => {
+                                sent = Err(error);
+                                break;
+                            }
+                        }
+                    }
+                    sent
+                }
             }
-            for (index, _) in gone {
-                send_single(page, index).await?;
-            }
-            Ok(())
         }
-        Request::Single(index) => send_single(page, index).await,
-    }
+        Request::Single(index) => upsert_one(page, index)
+            .await
+            .map(|answer| answers.push((index, answer))),
+    };
+    (answers, sent)
 }
 
-/// One record's upsert, recorded.
-async fn send_single(page: &Page<'_>, index: usize) -> Result<()> {
+/// One record's upsert: its answer (a record error included), or a run
+/// error.
+async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<String>, AdapterError>> {
     let Target { crm, binding, .. } = page.target;
     let item = &page.ready[index];
     let request = UpsertRequest {
@@ -433,8 +455,8 @@ async fn send_single(page: &Page<'_>, index: usize) -> Result<()> {
         crm_id: item.crm_id.as_deref(),
     };
     match crm.get_adapter().upsert(request).await {
-        Ok(crm_id) => record(page, vec![(index, Ok(crm_id))]).await,
-        Err(error) if error.is_record_error() => record(page, vec![(index, Err(error))]).await,
+        Ok(crm_id) => Ok(Ok(crm_id)),
+        Err(error) if error.is_record_error() => Ok(Err(error)),
         Err(error) => Err(Error::from_crm(crm.get_name(), error)),
     }
 }
@@ -445,7 +467,10 @@ async fn send_single(page: &Page<'_>, index: usize) -> Result<()> {
 pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
     let mut sent = Ok(());
     for &index in &page.later {
-        sent = send_single(page, index).await;
+        sent = match upsert_one(page, index).await {
+            Ok(answer) => record(page.ctx.store(), &[(page, &vec![(index, answer)])]).await,
+            Err(error) => Err(error),
+        };
         if sent.is_err() {
             break;
         }
@@ -596,58 +621,70 @@ async fn send_batch(
     Ok(())
 }
 
-/// Records the CRM's answer for `results` (indices into the page's ready
-/// records): CRM ids and digests of the accepted ones, errors of the
-/// rejected ones.
-async fn record(
-    page: &Page<'_>,
-    results: Vec<(usize, Result<Option<String>, AdapterError>)>,
-) -> Result<()> {
-    let store = page.ctx.store();
-    let key = |id: ResourceId| SyncKey::new(page.crm_name, page.resource_type, id);
+/// Writes the answers of requests of one page or several: one statement
+/// per kind of change for all of them (CRM ids and digests of the accepted
+/// records, errors of the rejected ones), then each page's outcomes.
+pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) -> Result<()> {
     let mut synced = Vec::new();
     let mut failed = Vec::new();
-    for (index, result) in results {
-        let item = &page.ready[index];
-        match result {
-            Ok(crm_id) => {
-                let crm_id = crm_id.filter(|c| !c.trim().is_empty());
-                let keeps_crm_id =
-                    item.crm_id.is_some() && (crm_id.is_none() || crm_id == item.crm_id);
-                let change = if item.clean_row && keeps_crm_id {
-                    RowChange::Resynced {
-                        crm_id: item.crm_id.clone(),
-                        digest: item.digest.clone(),
-                        field_digests: item.field_digests.clone(),
-                        at: page.read_at,
-                    }
-                } else {
-                    RowChange::Synced {
-                        crm_id,
-                        digest: item.digest.clone(),
-                        field_digests: item.field_digests.clone(),
-                        at: page.read_at,
-                    }
-                };
-                synced.push((key(item.id), change));
+    // Per page: its failures, and the ids it sent to `synced`.
+    let mut per_page: Vec<(usize, Vec<ResourceId>)> = Vec::with_capacity(answered.len());
+    for (page, answers) in answered {
+        let key = |id: ResourceId| SyncKey::new(page.crm_name, page.resource_type, id);
+        let mut failures = 0;
+        let mut accepted = Vec::new();
+        for (index, answer) in answers.iter() {
+            let item = &page.ready[*index];
+            match answer {
+                Ok(crm_id) => {
+                    let crm_id = crm_id.clone().filter(|c| !c.trim().is_empty());
+                    let keeps_crm_id =
+                        item.crm_id.is_some() && (crm_id.is_none() || crm_id == item.crm_id);
+                    let change = if item.clean_row && keeps_crm_id {
+                        RowChange::Resynced {
+                            crm_id: item.crm_id.clone(),
+                            digest: item.digest.clone(),
+                            field_digests: item.field_digests.clone(),
+                            at: page.read_at,
+                        }
+                    } else {
+                        RowChange::Synced {
+                            crm_id,
+                            digest: item.digest.clone(),
+                            field_digests: item.field_digests.clone(),
+                            at: page.read_at,
+                        }
+                    };
+                    synced.push((key(item.id), change));
+                    accepted.push(item.id);
+                }
+                Err(error) => {
+                    failed.push((
+                        key(item.id),
+                        RowChange::Failed {
+                            message: error.to_string(),
+                        },
+                    ));
+                    failures += 1;
+                }
             }
-            Err(error) => failed.push((
-                key(item.id),
-                RowChange::Failed {
-                    message: error.to_string(),
-                },
-            )),
         }
+        per_page.push((failures, accepted));
     }
-    let failures = failed.len();
     sync_rows::write(store, &failed).await?;
-    let (written, conflicts) = write_synced(store, synced).await?;
-    let mut state = page
-        .state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    state.stats.errors += failures + conflicts.len();
-    state.stats.synced += written.len();
-    state.in_sync.extend(written);
+    let (_, conflicts) = write_synced(store, synced).await?;
+    let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
+    for ((page, _), (failures, accepted)) in answered.iter().zip(per_page) {
+        let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted
+            .into_iter()
+            .partition(|id| !conflicting.contains(id));
+        let mut state = page
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.stats.errors += failures + conflicts.len();
+        state.stats.synced += written.len();
+        state.in_sync.extend(written);
+    }
     Ok(())
 }

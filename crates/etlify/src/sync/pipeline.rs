@@ -2,17 +2,29 @@
 //! through `batch.rs`'s steps with up to the CRM's
 //! [`max_in_flight`](crate::Crm::max_in_flight) requests waiting on the
 //! CRM at once. While they wait, the next page is locked, loaded and
-//! digested, and the page after it found; each request's sync state is
-//! written as it answers. A page is prepared as soon as the requests
-//! waiting for a slot all belong to one page, so its reads overlap the
-//! earlier pages' requests and writes. (Prepared only once every request
-//! had started, a run after a small change alternated between one page's
-//! reads and the previous page's writes: docs/BENCHMARKS.md, "Reads
-//! beside writes".)
+//! digested, and the page after it found. A page is prepared as soon as
+//! the requests waiting for a slot all belong to one page, so its reads
+//! overlap the earlier pages' requests and writes. (Prepared only once
+//! every request had started, a run after a small change alternated
+//! between one page's reads and the previous page's writes:
+//! docs/BENCHMARKS.md, "Reads beside writes".)
 //!
-//! Memory is bounded by the pages open at once: those whose requests are
-//! in flight, one whose requests wait for a slot, one being prepared (at
-//! most `max_in_flight + 2`, usually three), and the ids of the next.
+//! A request's slot is free as soon as the CRM answers; its records' sync
+//! rows are written by one writer, in the order requests answer: the rows
+//! of every request that answered while the previous write was under way
+//! go in the next write, one statement per kind of change. A page is
+//! finished once each of its requests is answered and written. (A write
+//! per request, holding its slot until written, cost a first sync on
+//! SQLite a sixth of its rate: docs/BENCHMARKS.md, "Answers written
+//! together".)
+//!
+//! Memory is bounded by the pages open at once: no page is prepared while
+//! `max_in_flight + 1` are open (their requests in flight, waiting for a
+//! slot, or answered and waiting for the writer), so at most
+//! `max_in_flight + 2` with the one being prepared, and the ids of the
+//! next. A crash (SIGKILL) leaves in doubt the records of the requests in
+//! flight and of those answered during the write under way, all within
+//! those pages; the next run sends them again, matched by id value.
 //!
 //! A run error (the CRM unreachable after its retries, the database)
 //! stops new requests; those in flight are let finish and written, the
@@ -25,7 +37,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 
-use super::batch::{finish, prepare, release, send, BusyRecords, Page, Request};
+use super::batch::{finish, prepare, record, release, send, Answers, BusyRecords, Page, Request};
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -59,6 +71,14 @@ pub(crate) struct PageDone {
 struct Tracked<'a> {
     page: Page<'a>,
     remaining: AtomicUsize,
+}
+
+/// A request the CRM answered, whose rows are not written yet.
+struct Answered<'a> {
+    tracked: Arc<Tracked<'a>>,
+    answers: Answers,
+    /// Not cut short by a run error: its page can finish once it is written.
+    complete: bool,
 }
 
 /// One unit of work for the in-flight window.
@@ -109,8 +129,13 @@ where
     let mut ended = Ended::AllPages;
     let in_flight = target.crm.get_max_in_flight().max(1);
     let open: Mutex<Vec<Arc<Tracked<'a>>>> = Mutex::new(Vec::new());
-    let mut running = FuturesUnordered::new();
+    // Requests waiting on the CRM, and pages finishing: the slots.
+    let mut asking = FuturesUnordered::new();
+    let mut finishing = FuturesUnordered::new();
     let mut queue: VecDeque<Work<'a>> = VecDeque::new();
+    // Answered requests whose rows wait for the write under way to end.
+    let mut answered: Vec<Answered<'a>> = Vec::new();
+    let mut writing = None;
     // The page stream, lent to the search for the next page and given back.
     let mut idle_pages = Some(Box::pin(pages));
     let mut finding = None;
@@ -121,11 +146,19 @@ where
     let mut first_error = None;
     let mut written_since_statistics = 0;
     loop {
-        while !stopped && running.len() < in_flight {
-            let Some(work) = queue.pop_front() else {
-                break;
-            };
-            running.push(execute(work));
+        while !stopped && asking.len() + finishing.len() < in_flight {
+            match queue.pop_front() {
+                None => break,
+                Some(Work::Request(tracked, request)) => asking.push(ask(tracked, request)),
+                Some(Work::Finish(tracked)) => finishing.push(finish_page(tracked)),
+                Some(Work::Failed(error)) => {
+                    stopped = true;
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        if writing.is_none() && !answered.is_empty() {
+            writing = Some(Box::pin(write(ctx, std::mem::take(&mut answered))));
         }
         let unread = idle_pages.is_some() || matches!(found, Some(Ok(_)));
         if !stopped && unread && stopping() {
@@ -135,7 +168,11 @@ where
             found = found.filter(Result::is_err);
             ended = Ended::Stopped;
         }
-        if !stopped && preparing.is_none() && at_most_one_page_queued(&queue) {
+        if !stopped
+            && preparing.is_none()
+            && at_most_one_page_queued(&queue)
+            && open_pages(&open) <= in_flight + 1
+        {
             match found.take() {
                 Some(Ok(ids)) => {
                     preparing = Some(Box::pin(prepare(
@@ -160,7 +197,10 @@ where
             }
         }
         let nothing_left = queue.is_empty() && found.is_none();
-        if running.is_empty()
+        if asking.is_empty()
+            && finishing.is_empty()
+            && writing.is_none()
+            && answered.is_empty()
             && preparing.is_none()
             && finding.is_none()
             && (stopped || nothing_left)
@@ -168,8 +208,34 @@ where
             break;
         }
         tokio::select! {
-            Some(result) = running.next(), if !running.is_empty() => match result {
-                Ok(Some(done)) => {
+            Some((tracked, answers, sent)) = asking.next(), if !asking.is_empty() => {
+                let complete = sent.is_ok();
+                if let Err(error) = sent {
+                    stopped = true;
+                    first_error.get_or_insert(error);
+                }
+                answered.push(Answered { tracked, answers, complete });
+            },
+            (group, written) = async { writing.as_mut().expect("guarded by the condition").await }, if writing.is_some() => {
+                writing = None;
+                match written {
+                    Ok(()) => {
+                        // A page whose every request is answered and written
+                        // is finished (a request cut short never counts).
+                        for done in group.into_iter().filter(|a| a.complete) {
+                            if done.tracked.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+                                finishing.push(finish_page(done.tracked));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        stopped = true;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            Some(result) = finishing.next(), if !finishing.is_empty() => match result {
+                Ok(done) => {
                     written_since_statistics += done.new_rows;
                     on_page(done);
                     if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
@@ -180,7 +246,6 @@ where
                         }
                     }
                 }
-                Ok(None) => {}
                 Err(error) => {
                     stopped = true;
                     first_error.get_or_insert(error);
@@ -206,7 +271,7 @@ where
         }
     }
     // Pages cut short by an error: their locks go now, not at expiry, and
-    // the records their answered requests covered are counted.
+    // the records their written answers covered are counted.
     drop(queue);
     let open = std::mem::take(&mut *open.lock().unwrap_or_else(|p| p.into_inner()));
     for tracked in open.iter().filter(|t| !t.page.is_released()) {
@@ -222,6 +287,12 @@ where
         });
     }
     first_error.map_or(Ok(ended), Err)
+}
+
+/// Pages prepared and not finished yet.
+fn open_pages(open: &Mutex<Vec<Arc<Tracked<'_>>>>) -> usize {
+    let open = open.lock().unwrap_or_else(|p| p.into_inner());
+    open.iter().filter(|t| !t.page.is_released()).count()
 }
 
 /// Whether the requests waiting for a slot belong to one page at most:
@@ -263,24 +334,35 @@ fn work_of<'a>(
         .collect()
 }
 
-/// Runs one work item; a page's last answered request finishes it.
-async fn execute(work: Work<'_>) -> Result<Option<PageDone>> {
-    let tracked = match work {
-        Work::Failed(error) => return Err(error),
-        Work::Finish(tracked) => tracked,
-        Work::Request(tracked, request) => {
-            send(&tracked.page, request).await?;
-            if tracked.remaining.fetch_sub(1, Ordering::SeqCst) != 1 {
-                return Ok(None);
-            }
-            tracked
-        }
-    };
+/// Sends one request of a page; returns its answers and whether it was
+/// cut short by a run error.
+async fn ask<'a>(
+    tracked: Arc<Tracked<'a>>,
+    request: Request,
+) -> (Arc<Tracked<'a>>, Answers, Result<()>) {
+    let (answers, sent) = send(&tracked.page, request).await;
+    (tracked, answers, sent)
+}
+
+/// Writes the rows of answered requests, of one page or several, in one
+/// statement per kind of change; returns them, to count what they finish.
+async fn write<'a>(ctx: &Context, group: Vec<Answered<'a>>) -> (Vec<Answered<'a>>, Result<()>) {
+    let answered: Vec<(&Page<'a>, &Answers)> = group
+        .iter()
+        .map(|a| (&a.tracked.page, &a.answers))
+        .collect();
+    let written = record(ctx.store(), &answered).await;
+    drop(answered);
+    (group, written)
+}
+
+/// Step 3 of a page whose every request is answered and written.
+async fn finish_page(tracked: Arc<Tracked<'_>>) -> Result<PageDone> {
     let (stats, deferred) = finish(&tracked.page).await?;
-    Ok(Some(PageDone {
+    Ok(PageDone {
         records: tracked.page.records,
         new_rows: tracked.page.new_rows,
         stats,
         deferred,
-    }))
+    })
 }

@@ -360,6 +360,18 @@ impl TestDb {
     }
 
     /// Number of sync rows.
+    /// The sync rows written, once there are `at_least` of them or after
+    /// 5 s (then fewer): rows written while a run goes on.
+    pub async fn sync_rows_reaching(&self, at_least: i64) -> i64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut rows = self.sync_row_count().await;
+        while rows < at_least && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            rows = self.sync_row_count().await;
+        }
+        rows
+    }
+
     pub async fn sync_row_count(&self) -> i64 {
         self.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
             .await
