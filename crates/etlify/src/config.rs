@@ -9,6 +9,10 @@ use crate::digest::{DigestStrategy, StableSha256};
 /// longer picked up (REFERENCE C-2).
 pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 
+/// Default margin before the read that `last_synced_at` is put at (see
+/// [`Config::commit_margin`]).
+pub const DEFAULT_COMMIT_MARGIN: Duration = Duration::from_millis(1);
+
 /// Default longest time between two batch runs that read a whole table
 /// (see [`Config::complete_check_interval`]).
 pub const DEFAULT_COMPLETE_CHECK_INTERVAL: Duration = Duration::from_secs(3_600);
@@ -27,7 +31,7 @@ impl Default for Config {
         Self {
             digest_strategy: Arc::new(StableSha256),
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
-            commit_margin: Duration::ZERO,
+            commit_margin: DEFAULT_COMMIT_MARGIN,
             complete_check_interval: DEFAULT_COMPLETE_CHECK_INTERVAL,
         }
     }
@@ -62,12 +66,17 @@ impl Config {
     /// within the margin before a sync are checked once more by the next
     /// run (their digest keeps CRM calls unchanged).
     ///
-    /// Default: none. PostgreSQL already puts `last_synced_at` before the
-    /// oldest transaction still running, and on SQLite a writer's
-    /// transaction holds the write lock the sync waits for. Set one second
-    /// when a writer stores whole-second timestamps (SQLite's
-    /// `CURRENT_TIMESTAMP`, `date_trunc('second', …)`), or the clock lag of
-    /// the application servers behind the database.
+    /// Default: 1 ms ([`DEFAULT_COMMIT_MARGIN`]), for writers that store
+    /// milliseconds (JavaScript's `Date`, SQLite's `strftime('%f')`): a
+    /// change stamped in the millisecond of a sync's read, but made after
+    /// it, would otherwise look older than the sync and never be sent.
+    /// PostgreSQL already puts `last_synced_at` before the oldest
+    /// transaction still running, and on SQLite a writer's transaction
+    /// holds the write lock the sync waits for. Set one second when a
+    /// writer stores whole-second timestamps (SQLite's `CURRENT_TIMESTAMP`,
+    /// `date_trunc('second', …)`), or the clock lag of the application
+    /// servers behind the database; `Duration::ZERO` when every writer
+    /// stores microseconds.
     pub fn commit_margin(mut self, margin: Duration) -> Self {
         self.commit_margin = margin;
         self

@@ -78,7 +78,9 @@ mod sync;
 mod worker;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
-pub use crate::config::{Config, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS};
+pub use crate::config::{
+    Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
+};
 pub use crate::crm::{Crm, CrmRegistry, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};

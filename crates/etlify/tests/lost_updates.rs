@@ -151,16 +151,30 @@ impl PayloadSource for ChangedRightAfterRead {
     async fn load(&self, store: &Store, ids: &[ResourceId]) -> etlify::Result<LoadedPayloads> {
         let loaded = self.inner.load(store, ids).await?;
         if let Some(pool) = self.store.sqlite_pool() {
-            // The application's clock, at Rails' microsecond precision.
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f");
-            let touch = self.touch.replace("{now}", &format!("'{now}'"));
+            // The application's clock, at Rails' microsecond precision, or
+            // at JavaScript's milliseconds (`{now_ms}`).
+            let now = chrono::Utc::now();
+            let touch = self
+                .touch
+                .replace(
+                    "{now}",
+                    &format!("'{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
+                )
+                .replace(
+                    "{now_ms}",
+                    &format!("'{}'", now.format("%Y-%m-%d %H:%M:%S%.3f")),
+                );
             sqlx::query(sqlx::AssertSqlSafe(touch))
                 .execute(pool)
                 .await?;
         } else if let Some(pool) = self.store.postgres_pool() {
             let touch = self
                 .touch
-                .replace("{now}", "(clock_timestamp() AT TIME ZONE 'UTC')");
+                .replace("{now}", "(clock_timestamp() AT TIME ZONE 'UTC')")
+                .replace(
+                    "{now_ms}",
+                    "date_trunc('milliseconds', clock_timestamp() AT TIME ZONE 'UTC')",
+                );
             sqlx::query(sqlx::AssertSqlSafe(touch))
                 .execute(pool)
                 .await?;
@@ -195,6 +209,43 @@ async fn x1_the_sync_time_is_taken_before_the_payload_is_read(db: TestDb) {
     assert!(
         db.user_is_stale("hubspot", user).await,
         "a change committed right after the read must leave the record stale"
+    );
+}
+
+/// A writer that stores milliseconds (JavaScript's `Date`, SQLite's
+/// `strftime('%f')`) changes the record right after the sync read it, in
+/// the same millisecond: its stamp is before the read's time, yet the
+/// default commit margin of 1 ms leaves the record stale. (With no margin
+/// the change looked older than the sync and was never sent.)
+async fn x1_a_millisecond_timestamp_written_right_after_the_read_is_not_lost_by_default(
+    db: TestDb,
+) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let source = ChangedRightAfterRead {
+        inner: SqlPayload::new("SELECT id, email, full_name FROM users"),
+        store: db.store.clone(),
+        touch: format!(
+            "UPDATE users SET full_name = 'Later', updated_at = {{now_ms}} WHERE id = {user}"
+        ),
+    };
+    let model = Model::new("User", "users")
+        .bind("hubspot", Binding::new("contacts", "email").payload(source));
+    let etlify = Etlify::builder(db.store.clone())
+        .crm(Crm::new("hubspot", RecordingAdapter::new()))
+        .model(model)
+        .build()
+        .await
+        .unwrap();
+    // The read and the change fall in one millisecond (the case that was
+    // lost): start just after a millisecond begins.
+    while chrono::Utc::now().timestamp_subsec_micros() % 1_000 > 100 {
+        tokio::task::yield_now().await;
+    }
+    etlify.sync("hubspot", "User", user).await.unwrap();
+    assert!(
+        db.user_is_stale("hubspot", user).await,
+        "the change stamped in milliseconds must leave the record stale"
     );
 }
 
@@ -361,6 +412,7 @@ async fn x4_sync_state_is_written_after_each_crm_request(db: TestDb) {
 crate::backend_tests!(
     x1_a_transaction_open_across_the_sync_read_is_not_lost,
     x1_a_whole_second_timestamp_written_after_the_read_is_not_lost,
+    x1_a_millisecond_timestamp_written_right_after_the_read_is_not_lost_by_default,
     x1_the_sync_time_is_taken_before_the_payload_is_read,
     x3_a_rate_limited_batch_request_is_not_a_record_error,
     x6_a_long_error_message_is_truncated_in_last_error,
