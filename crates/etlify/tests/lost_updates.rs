@@ -187,24 +187,32 @@ impl PayloadSource for ChangedRightAfterRead {
     }
 }
 
-async fn x1_the_sync_time_is_taken_before_the_payload_is_read(db: TestDb) {
-    let db = db.with_app_schema().await;
-    let user = db.insert_user("a@x.io", None).await;
+/// An engine whose payload source lets the application run `touch` (with
+/// `{now}` or `{now_ms}` for its clock) right after each read.
+async fn engine_changing_right_after_read(db: &TestDb, touch: String) -> Etlify {
     let source = ChangedRightAfterRead {
         inner: SqlPayload::new("SELECT id, email, full_name FROM users"),
         store: db.store.clone(),
-        touch: format!(
-            "UPDATE users SET full_name = 'Later', updated_at = {{now}} WHERE id = {user}"
-        ),
+        touch,
     };
     let model = Model::new("User", "users")
         .bind("hubspot", Binding::new("contacts", "email").payload(source));
-    let etlify = Etlify::builder(db.store.clone())
+    Etlify::builder(db.store.clone())
         .crm(Crm::new("hubspot", RecordingAdapter::new()))
         .model(model)
         .build()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn x1_the_sync_time_is_taken_before_the_payload_is_read(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let etlify = engine_changing_right_after_read(
+        &db,
+        format!("UPDATE users SET full_name = 'Later', updated_at = {{now}} WHERE id = {user}"),
+    )
+    .await;
     etlify.sync("hubspot", "User", user).await.unwrap();
     assert!(
         db.user_is_stale("hubspot", user).await,
@@ -222,21 +230,11 @@ async fn x1_a_millisecond_timestamp_written_right_after_the_read_is_not_lost_by_
 ) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
-    let source = ChangedRightAfterRead {
-        inner: SqlPayload::new("SELECT id, email, full_name FROM users"),
-        store: db.store.clone(),
-        touch: format!(
-            "UPDATE users SET full_name = 'Later', updated_at = {{now_ms}} WHERE id = {user}"
-        ),
-    };
-    let model = Model::new("User", "users")
-        .bind("hubspot", Binding::new("contacts", "email").payload(source));
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", RecordingAdapter::new()))
-        .model(model)
-        .build()
-        .await
-        .unwrap();
+    let etlify = engine_changing_right_after_read(
+        &db,
+        format!("UPDATE users SET full_name = 'Later', updated_at = {{now_ms}} WHERE id = {user}"),
+    )
+    .await;
     // The read and the change fall in one millisecond (the case that was
     // lost): start just after a millisecond begins.
     while chrono::Utc::now().timestamp_subsec_micros() % 1_000 > 100 {
