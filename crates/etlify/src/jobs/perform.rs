@@ -221,7 +221,7 @@ async fn perform_batch(
     Ok(JobReport::Batch(Box::new(stats)))
 }
 
-/// Refreshes the row of a running job every third of [`STALE_AFTER`]
+/// Refreshes the row of a running job every third of [`STALE_AFTER`](job_requests::STALE_AFTER)
 /// until aborted.
 fn keep_alive(ctx: &Context, key: &JobKey) -> tokio::task::JoinHandle<()> {
     let (store, key) = (ctx.store().clone(), key.clone());
