@@ -24,6 +24,10 @@ use crate::Pool;
 
 const PAGE: i64 = 1_000;
 
+/// Rows written between two refreshes of the bare table's statistics on
+/// PostgreSQL (the engine's interval, `sync/pipeline.rs`).
+const STATISTICS_EVERY: u64 = 50_000;
+
 const PAYLOAD: &str = "SELECT users.id, users.email, users.full_name, companies.name AS company \
      FROM users LEFT JOIN companies ON companies.id = users.company_id";
 
@@ -67,6 +71,12 @@ pub(crate) async fn first_full_sync(pool: &Pool) -> Result<(u64, f64), sqlx::Err
             .collect();
         upsert(pool, &rows, now).await?;
         records += rows.len() as u64;
+        // As the engine does for its sync table: PostgreSQL plans the
+        // search for rows not written yet from statistics of a table that
+        // grows from empty.
+        if matches!(pool, Pool::Postgres(_)) && records % STATISTICS_EVERY == 0 {
+            crate::exec(pool, "ANALYZE bare_sync_rows").await?;
+        }
     }
     Ok((records, started.elapsed().as_secs_f64()))
 }
