@@ -27,7 +27,8 @@ use crate::store::{Store, Timestamp};
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 
 /// Stale (or, for a full reconcile, all) ids of one (model, CRM), page by
-/// page in ascending order; memory is bounded by the page size.
+/// page in ascending order; memory: two pages of ids, and the
+/// changed-since plan's candidates in a compressed set.
 #[derive(Debug)]
 pub struct StaleIds<'a> {
     store: &'a Store,
@@ -270,7 +271,8 @@ impl<'a> StaleIds<'a> {
     /// when they are more than [`most_candidates_looked_at`], the table
     /// read by the reference plan.
     async fn complete_start(&self) -> Result<State> {
-        let rows: Vec<(Option<Timestamp>, i64)> = self.fetch(&self.finder.watermark()).await?;
+        let rows: Vec<(Option<Timestamp>, i64)> =
+            fetch(self.store, &self.finder.watermark()).await?;
         let (watermark, sync_rows) = rows.into_iter().next().unwrap_or((None, 0));
         let most = if self.reference_for_many_candidates {
             most_candidates_looked_at(sync_rows)
@@ -292,13 +294,6 @@ impl<'a> StaleIds<'a> {
         } else {
             State::Reference { cursor: None }
         })
-    }
-
-    async fn fetch<T: crate::store::FromAnyRow>(
-        &self,
-        statement: &SelectStatement,
-    ) -> Result<Vec<T>> {
-        fetch(self.store, statement).await
     }
 
     /// Every remaining id (tests and small tables; prefer pages).

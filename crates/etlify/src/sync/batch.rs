@@ -421,26 +421,26 @@ pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<
             });
             match sent {
                 Err(error) => Err(Error::from_crm(crm.get_name(), error)),
-                Ok(()) => {
-                    let mut sent = Ok(());
-                    for index in gone {
-                        match upsert_one(page, index).await {
-                            Ok(answer) => answers.push((index, answer)),
-                            Err(error) => {
-                                sent = Err(error);
-                                break;
-                            }
-                        }
-                    }
-                    sent
-                }
+                Ok(()) => upsert_each(page, gone, &mut answers).await,
             }
         }
-        Request::Single(index) => upsert_one(page, index)
-            .await
-            .map(|answer| answers.push((index, answer))),
+        Request::Single(index) => upsert_each(page, [index], &mut answers).await,
     };
     (answers, sent)
+}
+
+/// The records at `indices` upserted one by one, their answers added to
+/// `answers`, until a run error.
+async fn upsert_each(
+    page: &Page<'_>,
+    indices: impl IntoIterator<Item = usize>,
+    answers: &mut Answers,
+) -> Result<()> {
+    for index in indices {
+        let answer = upsert_one(page, index).await?;
+        answers.push((index, answer));
+    }
+    Ok(())
 }
 
 /// One record's upsert: its answer (a record error included), or a run

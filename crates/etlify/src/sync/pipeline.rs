@@ -352,7 +352,6 @@ async fn write<'a>(ctx: &Context, group: Vec<Answered<'a>>) -> (Vec<Answered<'a>
         .map(|a| (&a.tracked.page, &a.answers))
         .collect();
     let written = record(ctx.store(), &answered).await;
-    drop(answered);
     (group, written)
 }
 
