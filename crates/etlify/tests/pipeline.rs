@@ -19,14 +19,8 @@ async fn users(db: &TestDb, n: usize) {
 /// The record locks held, once there are `at_least` of them or after 5 s
 /// (then fewer): a page's lock is taken when it is prepared.
 async fn record_locks_reaching(db: &TestDb, at_least: i64) -> i64 {
-    let count = || db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let mut locks = count().await;
-    while locks < at_least && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        locks = count().await;
-    }
-    locks
+    db.count_reaching("SELECT COUNT(*) FROM etlify_record_leases", at_least)
+        .await
 }
 
 async fn engine_with(db: &TestDb, adapter: Arc<BatchRecordingAdapter>, in_flight: usize) -> Etlify {

@@ -360,23 +360,30 @@ impl TestDb {
     }
 
     /// Number of sync rows.
-    /// The sync rows written, once there are `at_least` of them or after
-    /// 5 s (then fewer): rows written while a run goes on.
-    pub async fn sync_rows_reaching(&self, at_least: i64) -> i64 {
+    /// The count `count_sql` returns, once it reaches `at_least` or after
+    /// 5 s (then less): rows written while a run goes on.
+    pub async fn count_reaching(&self, count_sql: &str, at_least: i64) -> i64 {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut rows = self.sync_row_count().await;
-        while rows < at_least && std::time::Instant::now() < deadline {
+        let mut count = self.scalar_i64(count_sql).await;
+        while count < at_least && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            rows = self.sync_row_count().await;
+            count = self.scalar_i64(count_sql).await;
         }
-        rows
+        count
+    }
+
+    /// The sync rows written, once there are `at_least` of them or after
+    /// 5 s (then fewer).
+    pub async fn sync_rows_reaching(&self, at_least: i64) -> i64 {
+        self.count_reaching(SYNC_ROW_COUNT, at_least).await
     }
 
     pub async fn sync_row_count(&self) -> i64 {
-        self.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
-            .await
+        self.scalar_i64(SYNC_ROW_COUNT).await
     }
 }
+
+const SYNC_ROW_COUNT: &str = "SELECT COUNT(*) FROM crm_synchronisations";
 
 /// The users payload of the tests: email, full name and company name.
 pub const USER_PAYLOAD_SQL: &str =
