@@ -33,13 +33,11 @@ const PAYLOAD: &str = "SELECT users.id, users.email, users.full_name, companies.
 
 /// Runs the bare first full sync into its own table; returns (records, seconds).
 pub(crate) async fn first_full_sync(pool: &Pool) -> Result<(u64, f64), sqlx::Error> {
-    let (ts, now) = match pool {
-        Pool::Postgres(_) => (
-            "timestamp(6) without time zone",
-            "(now() AT TIME ZONE 'UTC')",
-        ),
-        Pool::Sqlite(_) => ("datetime(6)", "strftime('%Y-%m-%d %H:%M:%f000', 'now')"),
+    let ts = match pool {
+        Pool::Postgres(_) => "timestamp(6) without time zone",
+        Pool::Sqlite(_) => "datetime(6)",
     };
+    let now = now_sql(pool);
     crate::exec(pool, "DROP TABLE IF EXISTS bare_sync_rows").await?;
     crate::exec(
         pool,
@@ -183,6 +181,14 @@ async fn upsert(pool: &Pool, rows: &[(i64, String)], now: &str) -> Result<(), sq
     Ok(())
 }
 
+/// The database's clock, as SQL, for the rows the bare runs write.
+fn now_sql(pool: &Pool) -> &'static str {
+    match pool {
+        Pool::Postgres(_) => "(now() AT TIME ZONE 'UTC')",
+        Pool::Sqlite(_) => "strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+    }
+}
+
 /// The database's clock as text, comparable with the timestamps the
 /// generator and the touches write.
 pub(crate) async fn now_text(pool: &Pool) -> Result<String, sqlx::Error> {
@@ -207,10 +213,11 @@ pub(crate) async fn touched_sync(
     pool: &Pool,
     since: &str,
 ) -> Result<(u64, f64, String), sqlx::Error> {
-    let (now, cast) = match pool {
-        Pool::Postgres(_) => ("(now() AT TIME ZONE 'UTC')", "::timestamp"),
-        Pool::Sqlite(_) => ("strftime('%Y-%m-%d %H:%M:%f000', 'now')", ""),
+    let cast = match pool {
+        Pool::Postgres(_) => "::timestamp",
+        Pool::Sqlite(_) => "",
     };
+    let now = now_sql(pool);
     let next = now_text(pool).await?;
     let started = Instant::now();
     let candidates_sql = format!(
