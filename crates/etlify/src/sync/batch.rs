@@ -672,7 +672,7 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
         per_page.push((failures, accepted));
     }
     sync_rows::write(store, &failed).await?;
-    let (_, conflicts) = write_synced(store, synced).await?;
+    let conflicts = write_synced(store, synced).await?;
     let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
     for ((page, _), (failures, accepted)) in answered.iter().zip(per_page) {
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted

@@ -20,25 +20,21 @@ use crate::store::sync_rows::{self, RowChange};
 
 /// Writes synced rows in one statement; if a CRM id is already held by
 /// another record (unique per CRM and type, X-6), writes them one by one
-/// and records the conflicting ones as errors. Returns the ids written and
-/// the errors of the conflicting records.
+/// and records the conflicting ones as errors. Returns the errors of the
+/// conflicting records (every other row is written).
 pub(crate) async fn write_synced(
     store: &crate::store::Store,
     synced: Vec<(SyncKey, RowChange)>,
-) -> Result<(Vec<ResourceId>, Vec<(ResourceId, RecordError)>)> {
+) -> Result<Vec<(ResourceId, RecordError)>> {
     match sync_rows::write(store, &synced).await {
-        Ok(()) => Ok((
-            synced.into_iter().map(|(k, _)| k.resource_id).collect(),
-            Vec::new(),
-        )),
+        Ok(()) => Ok(Vec::new()),
         Err(Error::Database(e)) if is_unique_violation(&e) => {
-            let mut written = Vec::new();
             let mut conflicts = Vec::new();
             for (key, change) in synced {
                 match sync_rows::write(store, std::slice::from_ref(&(key.clone(), change.clone())))
                     .await
                 {
-                    Ok(()) => written.push(key.resource_id),
+                    Ok(()) => {}
                     Err(Error::Database(e)) if is_unique_violation(&e) => {
                         let crm_id = match &change {
                             RowChange::Synced { crm_id, .. }
@@ -70,7 +66,7 @@ pub(crate) async fn write_synced(
                     Err(other) => return Err(other),
                 }
             }
-            Ok((written, conflicts))
+            Ok(conflicts)
         }
         Err(other) => Err(other),
     }

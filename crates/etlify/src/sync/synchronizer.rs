@@ -182,7 +182,7 @@ impl<'a> Synchronizer<'a> {
                     field_digests,
                     at: read_at,
                 };
-                let (_, mut conflicts) = write_synced(store, vec![(key.clone(), change)]).await?;
+                let mut conflicts = write_synced(store, vec![(key.clone(), change)]).await?;
                 if let Some((_, error)) = conflicts.pop() {
                     // The CRM id belongs to another record: recorded as an error.
                     return Ok(Locked::Done(SyncOutcome::Error(error)));
