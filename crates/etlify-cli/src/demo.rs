@@ -100,7 +100,7 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
     // stamps its rows: SQLite's `strftime('%f')` keeps milliseconds, so a
     // rename in the millisecond after the last run began looked older than
     // that run's checkpoint, and this run missed it until the next complete
-    // check.
+    // check (the default `commit_margin` of 1 ms now covers such writers).
     let renamed_at = store
         .now()
         .await
