@@ -99,7 +99,8 @@ impl Config {
     /// by hand, a record entering `stale_scope` without being stamped, a
     /// record inserted with an old id and an old or NULL timestamp, a row
     /// stamped with a time older than the last run's start (a clock behind
-    /// the database's by more than the commit margin).
+    /// the database's by more than the commit margin), a sync row written
+    /// outside the engine without a `last_synced_at` or an error.
     pub fn complete_check_interval(mut self, interval: Duration) -> Self {
         self.complete_check_interval = interval;
         self

@@ -314,40 +314,35 @@ async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes(db: Test
     );
 }
 
-/// A database migrated by an etlify that indexed `last_synced_at` (every
-/// sync rewrote that index's entry: a second scattered page per update)
-/// is upgraded: the index is dropped, the partial index of never-stamped
-/// rows takes its place, and a revert still undoes everything.
-async fn migrate_replaces_the_last_synced_at_index_by_a_partial_never_stamped_index(db: TestDb) {
+/// A database migrated by an etlify that indexed `last_synced_at` (before
+/// 2026-12: every sync rewrote that index's entry, a second scattered page
+/// per update) or only its rows never stamped (before 2026-12-06: its
+/// predicate kept every update on PostgreSQL from being heap-only) is
+/// upgraded: both indexes are dropped, neither is required meanwhile, and
+/// a revert still undoes everything.
+async fn migrate_drops_the_indexes_on_last_synced_at_of_earlier_versions(db: TestDb) {
     db.migrate().await;
     db.exec(
-        "DROP INDEX idx_etlify_sync_never_stamped; \
-         DELETE FROM etlify_schema_migrations WHERE step = 'create_index:idx_etlify_sync_never_stamped'; \
-         CREATE INDEX idx_etlify_sync_last_synced_at ON crm_synchronisations (crm_name, resource_type, last_synced_at); \
-         INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_last_synced_at')",
+        "CREATE INDEX idx_etlify_sync_last_synced_at ON crm_synchronisations (crm_name, resource_type, last_synced_at); \
+         INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_last_synced_at'); \
+         CREATE INDEX idx_etlify_sync_never_stamped ON crm_synchronisations (crm_name, resource_type, resource_id) WHERE last_synced_at IS NULL; \
+         INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_never_stamped')",
     )
     .await;
     let report = schema::check(&db.store).await.unwrap();
-    assert_eq!(
-        report.problems,
-        [SchemaProblem::MissingIndex {
-            index: "idx_etlify_sync_never_stamped"
-        }],
-        "{report}"
+    assert!(
+        report.is_ok(),
+        "an engine runs before the upgrade: {report}"
     );
 
     db.migrate().await;
     let (_, indexes) = columns_and_indexes(&db).await;
-    assert!(
-        indexes.iter().any(|i| i == "idx_etlify_sync_never_stamped"),
-        "{indexes:?}"
-    );
-    assert!(
-        !indexes
-            .iter()
-            .any(|i| i == "idx_etlify_sync_last_synced_at"),
-        "{indexes:?}"
-    );
+    for dropped in [
+        "idx_etlify_sync_last_synced_at",
+        "idx_etlify_sync_never_stamped",
+    ] {
+        assert!(!indexes.iter().any(|i| i == dropped), "{indexes:?}");
+    }
     assert!(schema::check(&db.store).await.unwrap().is_ok());
     let steps = "SELECT COUNT(*) FROM etlify_schema_migrations";
     let recorded = db.scalar_i64(steps).await;
@@ -359,6 +354,76 @@ async fn migrate_replaces_the_last_synced_at_index_by_a_partial_never_stamped_in
     assert!(report.problems.contains(&SchemaProblem::MissingTable {
         table: "crm_synchronisations"
     }));
+}
+
+/// The storage parameters of the sync table (PostgreSQL's `reloptions`;
+/// SQLite has none).
+async fn sync_table_options(db: &TestDb) -> Option<String> {
+    if !db.is_postgres() {
+        return None;
+    }
+    db.scalar_text(
+        "SELECT array_to_string(reloptions, ',') FROM pg_class \
+         WHERE relname = 'crm_synchronisations' AND relnamespace = current_schema()::regnamespace",
+    )
+    .await
+}
+
+/// On PostgreSQL the sync table's pages are filled to 85%, so that a
+/// sync's update of a row fits on its own page as a heap-only update; a
+/// table whose owner chose a fill factor keeps it, and a revert gives the
+/// gem's table back without one. SQLite has no fill factor.
+async fn migrate_leaves_room_for_in_place_updates_in_the_sync_table(db: TestDb) {
+    db.migrate().await;
+    let recorded = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM etlify_schema_migrations WHERE step = 'set_fillfactor:crm_synchronisations'",
+        )
+        .await;
+    if db.is_postgres() {
+        assert_eq!(
+            sync_table_options(&db).await.as_deref(),
+            Some("fillfactor=85")
+        );
+        assert_eq!(recorded, 1);
+    } else {
+        assert_eq!(recorded, 0);
+    }
+    etlify::revert_migration(&db.store).await.unwrap();
+
+    create_gem_08_table(&db).await;
+    if db.is_postgres() {
+        db.exec("ALTER TABLE crm_synchronisations SET (fillfactor = 70)")
+            .await;
+    }
+    let options = MigrateOptions {
+        default_crm_name: Some("hubspot".into()),
+    };
+    etlify::migrate(&db.store, &options).await.unwrap();
+    let chosen = db.is_postgres().then(|| "fillfactor=70".to_owned());
+    assert_eq!(
+        sync_table_options(&db).await,
+        chosen,
+        "the owner's choice is kept"
+    );
+    etlify::revert_migration(&db.store).await.unwrap();
+    assert_eq!(sync_table_options(&db).await, chosen);
+
+    if db.is_postgres() {
+        db.exec("ALTER TABLE crm_synchronisations RESET (fillfactor)")
+            .await;
+        etlify::migrate(&db.store, &options).await.unwrap();
+        assert_eq!(
+            sync_table_options(&db).await.as_deref(),
+            Some("fillfactor=85")
+        );
+        etlify::revert_migration(&db.store).await.unwrap();
+        assert_eq!(
+            sync_table_options(&db).await,
+            None,
+            "the gem's table as it was"
+        );
+    }
 }
 
 /// The declared foreign keys of a table (what `etlify new-model` scaffolds
@@ -406,5 +471,62 @@ crate::backend_tests!(
     check_reports_missing_tables_and_the_command_that_fixes_them,
     g26_migrate_takes_over_a_pre_09_gem_table,
     g26_a_gem_09_resource_index_is_kept_and_survives_a_revert,
-    migrate_replaces_the_last_synced_at_index_by_a_partial_never_stamped_index,
+    migrate_drops_the_indexes_on_last_synced_at_of_earlier_versions,
+    migrate_leaves_room_for_in_place_updates_in_the_sync_table,
 );
+
+/// The sync table's update counters on PostgreSQL once its statistics show
+/// at least `updates` updates (they reach the statistics views within
+/// about a second of the commit): `(updates, heap-only updates)`.
+async fn sync_table_updates_reaching(db: &TestDb, updates: i64) -> (i64, i64) {
+    let counters = "SELECT n_tup_upd || ',' || n_tup_hot_upd FROM pg_stat_user_tables \
+                    WHERE schemaname = current_schema() AND relname = 'crm_synchronisations'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let text = db.scalar_text(counters).await.unwrap_or_default();
+        let (all, hot) = text.split_once(',').expect("two counters");
+        let (all, hot) = (all.parse().unwrap(), hot.parse().unwrap());
+        if all >= updates || std::time::Instant::now() > deadline {
+            return (all, hot);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A sync of records changed since the last one updates their sync rows in
+/// place on PostgreSQL (heap-only updates, which write no index entry):
+/// no index reads `last_synced_at`, which every sync rewrites, and the
+/// table's pages keep room for the new row versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_sync_updates_sync_rows_without_index_writes() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    db.exec(
+        "INSERT INTO users (email, full_name, created_at, updated_at) \
+         SELECT 'u' || i || '@x.io', 'User ' || i, now(), now() FROM generate_series(1, 1000) AS i",
+    )
+    .await;
+    let etlify = crate::support::engine(
+        &db,
+        vec![etlify::Crm::new(
+            "hubspot",
+            std::sync::Arc::new(etlify::adapters::NullAdapter::new()),
+        )],
+        vec![crate::support::user_model(&["hubspot"])],
+    )
+    .await;
+    let options = etlify::BatchSyncOptions::new();
+    assert_eq!(etlify.batch_sync(&options).await.unwrap().total, 1000);
+    let (updates_before, hot_before) = sync_table_updates_reaching(&db, 0).await;
+
+    // One user in a hundred, so each sync row changed is on a page of its own.
+    db.exec(
+        "UPDATE users SET full_name = 'Renamed', updated_at = clock_timestamp() AT TIME ZONE 'UTC' \
+         WHERE id % 100 = 0",
+    )
+    .await;
+    let stats = etlify.batch_sync(&options).await.unwrap();
+    assert_eq!((stats.total, stats.outcomes.synced), (10, 10), "{stats:?}");
+    let (updates, hot) = sync_table_updates_reaching(&db, updates_before + 10).await;
+    assert_eq!(updates - updates_before, 10);
+    assert_eq!(hot - hot_before, 10, "every update heap-only");
+}

@@ -19,7 +19,8 @@
 //!   among rows under the error budget); a stale record with a row must
 //!   have a timestamp newer than its own `last_synced_at >= W`, so only
 //!   rows newer than `W` (owner or dependency, found through their
-//!   timestamp indexes) and rows never stamped are candidates, and the
+//!   timestamp indexes) and, in a complete run, rows never stamped are
+//!   candidates, and the
 //!   exact predicate is applied to them. Then the records without a sync
 //!   row, by an anti-join. With indexes on the timestamp and foreign-key
 //!   columns, a run where nothing changed costs one anti-join walk.
@@ -53,8 +54,8 @@ pub enum FinderPlan {
 /// How far back a stale-only run of [`FinderPlan::ChangedSince`] looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reach {
-    /// The whole table: changes since the watermark, and every record
-    /// without a sync row. Exact by construction.
+    /// The whole table: changes since the watermark, sync rows never
+    /// stamped, and every record without a sync row. Exact by construction.
     Complete,
     /// What changed since a checkpoint (`store/checkpoint.rs`): changes
     /// stamped after it, records without a sync row above its highest id,
@@ -343,15 +344,20 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// The oldest `last_synced_at` among rows under the error budget, and
-    /// how many they are. It reads every sync row of the model
-    /// (`last_synced_at` is not indexed: every sync rewrites it), so only
-    /// complete runs use it.
+    /// The oldest `last_synced_at` among rows under the error budget, how
+    /// many they are, and how many of them were never stamped. It reads
+    /// every sync row of the model (`last_synced_at` is not indexed: every
+    /// sync rewrites it), so only complete runs use it.
     pub(crate) fn watermark(&self) -> SelectStatement {
         let mut select = Query::select();
         select
             .expr(col(SYNC, "last_synced_at").min())
             .expr(Expr::expr(col(SYNC, "id").count()).cast_as("bigint"))
+            .expr(
+                Expr::expr(col(SYNC, "id").count())
+                    .sub(col(SYNC, "last_synced_at").count())
+                    .cast_as("bigint"),
+            )
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
             .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))
@@ -362,68 +368,81 @@ impl<'a> FinderSql<'a> {
     }
 
     /// Phase 1 of [`FinderPlan::ChangedSince`]: every candidate id, in no
-    /// order and possibly repeated — records with a sync row never
-    /// stamped, or reaching a row (their own or a dependency's) changed
-    /// after `watermark`; since a checkpoint, also failing rows and records
-    /// waiting for a dependency. A run reads them once (`candidates.rs`):
-    /// read a page per call, every call worked out the whole union again,
-    /// so a run's cost grew with the square of what changed.
+    /// order and possibly repeated — records reaching a row (their own or a
+    /// dependency's) changed after `watermark`; since a checkpoint, also
+    /// failing rows and records waiting for a dependency; in a complete
+    /// run, also records with a sync row never stamped when the watermark's
+    /// read counted some (`never_stamped`; unused since a checkpoint). A run
+    /// reads them once (`candidates.rs`): read a page per call, every call
+    /// worked out the whole union again, so a run's cost grew with the
+    /// square of what changed.
     pub(crate) fn changed_candidates(
         &self,
         reach: Reach,
         watermark: Option<Timestamp>,
+        never_stamped: bool,
     ) -> SelectStatement {
         let model = &self.resolved.model;
         let pk_column = model.get_primary_key();
-
-        // Rows never stamped (e.g. failed before their first success).
-        let mut candidates = Query::select();
-        candidates
-            .expr(col(SYNC, "resource_id"))
-            .from_as(Cs::Table, Alias::new(SYNC))
-            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-            .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
-            .and_where(col(SYNC, "last_synced_at").is_null());
-
-        // `UNION ALL`: the reader's set drops repeats, so the database
-        // neither sorts nor hashes the candidates.
-        if reach == Reach::SinceCheckpoint {
-            // A literal 0, so PostgreSQL matches the partial index.
-            let mut failing = Query::select();
-            failing
-                .expr(col(SYNC, "resource_id"))
+        let sync_rows = |condition: Expr| {
+            let mut rows = Query::select();
+            rows.expr(col(SYNC, "resource_id"))
                 .from_as(Cs::Table, Alias::new(SYNC))
                 .and_where(col(SYNC, "crm_name").eq(self.crm_name))
                 .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
-                .and_where(col(SYNC, "error_count").gt(Expr::cust("0")));
-            candidates.union(UnionType::All, failing);
-            const PENDING: &str = "etlify_pending";
-            let mut waiting = Query::select();
-            waiting
-                .expr(col(PENDING, "dependent_id"))
-                .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
-                .and_where(col(PENDING, "dependent_type").eq(model.get_resource_type()))
-                .and_where(col(PENDING, "crm_name").eq(self.crm_name));
-            candidates.union(UnionType::All, waiting);
-        }
+                .and_where(condition);
+            rows
+        };
+        // Rows never stamped: the engine writes one only with an error (the
+        // failing rows) or in an error reset, which forgets the checkpoint;
+        // others were written outside the engine (by hand, by the gem). No
+        // index serves them (one would keep every sync's update of
+        // `last_synced_at` from being heap-only on PostgreSQL:
+        // docs/DECISIONS.md), so only a complete run looks for them, and
+        // only when the watermark's read, which reads every row, saw some.
+        let never_stamped_rows = || sync_rows(col(SYNC, "last_synced_at").is_null());
 
+        let mut members = Vec::new();
+        match reach {
+            Reach::Complete if never_stamped => members.push(never_stamped_rows()),
+            Reach::Complete => {}
+            Reach::SinceCheckpoint => {
+                // A literal 0, so PostgreSQL matches the partial index.
+                members.push(sync_rows(col(SYNC, "error_count").gt(Expr::cust("0"))));
+                const PENDING: &str = "etlify_pending";
+                let mut waiting = Query::select();
+                waiting
+                    .expr(col(PENDING, "dependent_id"))
+                    .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
+                    .and_where(col(PENDING, "dependent_type").eq(model.get_resource_type()))
+                    .and_where(col(PENDING, "crm_name").eq(self.crm_name));
+                members.push(waiting);
+            }
+        }
         if let Some(watermark) = watermark {
             let w = Expr::val(self.dialect.timestamp_value(watermark));
             const OWNER: &str = "etlify_changed_owner";
             if let Some(ts) = &self.resolved.timestamp_column {
                 let mut owner = Query::select();
                 owner
-                    .expr(col(OWNER, pk_column))
+                    .expr(Expr::expr(col(OWNER, pk_column)).cast_as("bigint"))
                     .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
                     .and_where(col(OWNER, ts).gt(w.clone()));
-                candidates.union(UnionType::All, owner);
+                members.push(owner);
             }
             for (d, p, path, column) in self.timestamped_paths() {
-                candidates.union(
-                    UnionType::All,
-                    self.owners_reached(d, p, path, column, w.clone()),
-                );
+                members.push(self.owners_reached(d, p, path, column, w.clone()));
             }
+        }
+        // `UNION ALL`: the reader's set drops repeats, so the database
+        // neither sorts nor hashes the candidates. Every member's ids are
+        // `bigint`, as the reader decodes them, whichever comes first (a
+        // primary key may be an `integer`). With no member (no row
+        // stamped, none never stamped), the rows never stamped: none.
+        let mut members = members.into_iter();
+        let mut candidates = members.next().unwrap_or_else(never_stamped_rows);
+        for member in members {
+            candidates.union(UnionType::All, member);
         }
         candidates
     }
@@ -512,7 +531,7 @@ impl<'a> FinderSql<'a> {
         }
         let mut select = Query::select();
         select
-            .expr(col(OWNER, model.get_primary_key()))
+            .expr(Expr::expr(col(OWNER, model.get_primary_key())).cast_as("bigint"))
             .from_as(Alias::new(model.get_table()), Alias::new(OWNER));
         if let Some(first) = path.hops.first() {
             for condition in first
@@ -559,7 +578,7 @@ impl<'a> FinderSql<'a> {
         let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
         let mut hash = Sha256::new();
         for statement in [
-            self.changed_candidates(Reach::SinceCheckpoint, Some(at)),
+            self.changed_candidates(Reach::SinceCheckpoint, Some(at), false),
             self.exact_page(Reach::SinceCheckpoint, &[ResourceId::new(1)]),
             self.unsynced_page(None, 1),
         ] {

@@ -199,6 +199,7 @@ impl<'a> StaleIds<'a> {
                         let candidates = self.finder.changed_candidates(
                             Reach::SinceCheckpoint,
                             Some(since.changes_through),
+                            false,
                         );
                         State::Merging {
                             reach: Reach::SinceCheckpoint,
@@ -271,9 +272,9 @@ impl<'a> StaleIds<'a> {
     /// when they are more than [`most_candidates_looked_at`], the table
     /// read by the reference plan.
     async fn complete_start(&self) -> Result<State> {
-        let rows: Vec<(Option<Timestamp>, i64)> =
+        let rows: Vec<(Option<Timestamp>, i64, i64)> =
             fetch(self.store, &self.finder.watermark()).await?;
-        let (watermark, sync_rows) = rows.into_iter().next().unwrap_or((None, 0));
+        let (watermark, sync_rows, never_stamped) = rows.into_iter().next().unwrap_or((None, 0, 0));
         let most = if self.reference_for_many_candidates {
             most_candidates_looked_at(sync_rows)
         } else {
@@ -281,7 +282,9 @@ impl<'a> StaleIds<'a> {
         };
         let (candidates, all_read) = Candidates::read_at_most(
             self.store,
-            &self.finder.changed_candidates(Reach::Complete, watermark),
+            &self
+                .finder
+                .changed_candidates(Reach::Complete, watermark, never_stamped > 0),
             most,
         )
         .await?;

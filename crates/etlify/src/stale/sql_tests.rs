@@ -64,7 +64,7 @@ fn render(kind: BackendKind, model: Model) -> Rendered {
     Rendered {
         reference: dialect.render((&finder.reference_page(Selection::Stale, after, 100)).into()),
         changed: dialect
-            .render((&finder.changed_candidates(Reach::Complete, Some(watermark()))).into()),
+            .render((&finder.changed_candidates(Reach::Complete, Some(watermark()), true)).into()),
         all: dialect.render((&finder.reference_page(Selection::All, after, 100)).into()),
         watermark: dialect.render((&finder.watermark()).into()),
         exact: dialect.render(
@@ -72,8 +72,9 @@ fn render(kind: BackendKind, model: Model) -> Rendered {
                 .into(),
         ),
         unsynced: dialect.render((&finder.unsynced_page(after, 100)).into()),
-        changed_since: dialect
-            .render((&finder.changed_candidates(Reach::SinceCheckpoint, Some(watermark()))).into()),
+        changed_since: dialect.render(
+            (&finder.changed_candidates(Reach::SinceCheckpoint, Some(watermark()), false)).into(),
+        ),
         exact_since: dialect
             .render((&finder.exact_page(Reach::SinceCheckpoint, &[ResourceId::new(11)])).into()),
     }
@@ -173,7 +174,7 @@ fn sql_belongs_to_reference_sqlite() {
 fn sql_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -189,7 +190,7 @@ fn sql_belongs_to_custom_primary_key_reference_sqlite() {
 fn sql_belongs_to_custom_primary_key_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -205,7 +206,7 @@ fn sql_has_many_reference_sqlite() {
 fn sql_has_many_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_many")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -221,7 +222,7 @@ fn sql_has_one_reference_sqlite() {
 fn sql_has_one_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("has_one")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -237,7 +238,7 @@ fn sql_polymorphic_as_reference_sqlite() {
 fn sql_polymorphic_as_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -253,7 +254,7 @@ fn sql_through_reference_sqlite() {
 fn sql_through_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("through")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -269,7 +270,7 @@ fn sql_habtm_reference_sqlite() {
 fn sql_habtm_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("habtm")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -285,7 +286,7 @@ fn sql_polymorphic_belongs_to_reference_sqlite() {
 fn sql_polymorphic_belongs_to_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000' UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 
@@ -301,7 +302,7 @@ fn sql_no_dependency_all_sqlite() {
 fn sql_no_dependency_watermark_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).watermark,
-        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint), CAST((COUNT("etlify_sync"."id") - COUNT("etlify_sync"."last_synced_at")) AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
     );
 }
 
@@ -333,7 +334,7 @@ fn sql_no_dependency_reference_sqlite() {
 fn sql_no_dependency_changed_sqlite() {
     assert_eq!(
         render(BackendKind::Sqlite, user(Binding::new("contacts", "email"))).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000'"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000'"#
     );
 }
 
@@ -365,7 +366,7 @@ fn sql_belongs_to_reference_postgres() {
 fn sql_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -381,7 +382,7 @@ fn sql_belongs_to_custom_primary_key_reference_postgres() {
 fn sql_belongs_to_custom_primary_key_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("belongs_to_custom_primary_key")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."company_code" IN (SELECT "etlify_d0_p0_h0"."code" FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -397,7 +398,7 @@ fn sql_has_many_reference_postgres() {
 fn sql_has_many_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_many")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "deals" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -413,7 +414,7 @@ fn sql_has_one_reference_postgres() {
 fn sql_has_one_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("has_one")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "profiles" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -429,7 +430,7 @@ fn sql_polymorphic_as_reference_postgres() {
 fn sql_polymorphic_as_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_as")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."notable_id" FROM "notes" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."notable_type" = 'User' AND "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -445,7 +446,7 @@ fn sql_through_reference_postgres() {
 fn sql_through_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("through")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "memberships" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."team_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "teams" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
     );
 }
 
@@ -461,7 +462,7 @@ fn sql_habtm_reference_postgres() {
 fn sql_habtm_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("habtm")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."id" IN (SELECT "etlify_d0_p0_h0"."user_id" FROM "tags_users" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."tag_id" IN (SELECT "etlify_d0_p0_h1"."id" FROM "tags" AS "etlify_d0_p0_h1" WHERE "etlify_d0_p0_h1"."updated_at" > '2024-05-06 07:08:09.000000')))"#
     );
 }
 
@@ -477,7 +478,7 @@ fn sql_polymorphic_belongs_to_reference_postgres() {
 fn sql_polymorphic_belongs_to_changed_postgres() {
     assert_eq!(
         render(BackendKind::Postgres, case("polymorphic_belongs_to")).changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION ALL (SELECT "etlify_reached_owner"."id" FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Account' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p0_h0"."id" FROM "accounts" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."updated_at" > '2024-05-06 07:08:09.000000')) UNION ALL (SELECT CAST("etlify_reached_owner"."id" AS bigint) FROM "users" AS "etlify_reached_owner" WHERE "etlify_reached_owner"."owner_type" = 'Org' AND "etlify_reached_owner"."owner_id" IN (SELECT "etlify_d0_p1_h0"."id" FROM "orgs" AS "etlify_d0_p1_h0" WHERE "etlify_d0_p1_h0"."updated_at" > '2024-05-06 07:08:09.000000'))"#
     );
 }
 
@@ -501,7 +502,7 @@ fn sql_no_dependency_watermark_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .watermark,
-        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
+        r#"SELECT MIN("etlify_sync"."last_synced_at"), CAST(COUNT("etlify_sync"."id") AS bigint), CAST((COUNT("etlify_sync"."id") - COUNT("etlify_sync"."last_synced_at")) AS bigint) FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND COALESCE("etlify_sync"."error_count", 0) < 3"#
     );
 }
 
@@ -549,7 +550,7 @@ fn sql_no_dependency_changed_postgres() {
             user(Binding::new("contacts", "email"))
         )
         .changed,
-        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT "etlify_changed_owner"."id" FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000')"#
+        r#"SELECT "etlify_sync"."resource_id" FROM "crm_synchronisations" AS "etlify_sync" WHERE "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."last_synced_at" IS NULL UNION ALL (SELECT CAST("etlify_changed_owner"."id" AS bigint) FROM "users" AS "etlify_changed_owner" WHERE "etlify_changed_owner"."updated_at" > '2024-05-06 07:08:09.000000')"#
     );
 }
 

@@ -110,8 +110,11 @@ pub const OBSOLETE_INDEXES: &[&str] = &[
 /// The `last_synced_at` index of etlify before 2026-12 (dropped by
 /// [`migrate`]; recreated by [`revert`] where it was dropped).
 const SYNCED_AT_INDEX: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_last_synced_at" ON "crm_synchronisations" ("crm_name", "resource_type", "last_synced_at")"#;
-/// Partial index of the rows never stamped.
+/// The partial index of the rows never stamped, of etlify before
+/// 2026-12-06 (dropped by [`migrate`]; recreated by [`revert`] where it
+/// was dropped).
 pub const NEVER_STAMPED_INDEX: &str = "idx_etlify_sync_never_stamped";
+const NEVER_STAMPED_INDEX_SQL: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_never_stamped" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "last_synced_at" IS NULL"#;
 
 /// Table recording what [`migrate`] changed, for [`revert`].
 pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
@@ -143,10 +146,15 @@ enum Step {
     CreateSyncedAtIndex,
     CreateErrorRowsIndex,
     DropSyncedAtIndex,
+    /// Superseded by [`Step::DropNeverStampedIndex`]: kept so that a
+    /// history recorded before it still reverts.
     CreateNeverStampedIndex,
+    DropNeverStampedIndex,
+    /// PostgreSQL only.
+    SetSyncFillfactor,
 }
 
-const ALL_STEPS: [Step; 21] = [
+const ALL_STEPS: [Step; 23] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -168,6 +176,8 @@ const ALL_STEPS: [Step; 21] = [
     Step::CreateErrorRowsIndex,
     Step::DropSyncedAtIndex,
     Step::CreateNeverStampedIndex,
+    Step::DropNeverStampedIndex,
+    Step::SetSyncFillfactor,
 ];
 
 impl Step {
@@ -197,6 +207,8 @@ impl Step {
             Step::CreateErrorRowsIndex => "create_index:idx_etlify_sync_errors",
             Step::DropSyncedAtIndex => "drop_index:idx_etlify_sync_last_synced_at",
             Step::CreateNeverStampedIndex => "create_index:idx_etlify_sync_never_stamped",
+            Step::DropNeverStampedIndex => "drop_index:idx_etlify_sync_never_stamped",
+            Step::SetSyncFillfactor => "set_fillfactor:crm_synchronisations",
         }
     }
 
@@ -259,10 +271,19 @@ impl Step {
             // update of a scattered row rewrite a second scattered index
             // page (half of a touched run's write time on SQLite).
             Step::DropSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
-            // Partial: only rows never stamped (e.g. failed before their
-            // first success), which every run looks at again.
-            Step::CreateNeverStampedIndex => {
-                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_never_stamped" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "last_synced_at" IS NULL"#
+            Step::CreateNeverStampedIndex => NEVER_STAMPED_INDEX_SQL,
+            // An index whose predicate reads `last_synced_at`, which every
+            // sync rewrites, kept every sync's update on PostgreSQL from
+            // being heap-only: each rewrote an entry in every index
+            // (docs/DECISIONS.md, "Heap-only sync-row updates").
+            Step::DropNeverStampedIndex => {
+                r#"DROP INDEX IF EXISTS "idx_etlify_sync_never_stamped""#
+            }
+            // Inserts fill the sync table's pages to 85% on PostgreSQL: a
+            // sync's update of a row then fits on the row's own page, as
+            // a heap-only update that adds no index entry.
+            Step::SetSyncFillfactor => {
+                r#"ALTER TABLE "crm_synchronisations" SET (fillfactor = 85)"#
             }
         }
     }
@@ -307,6 +328,8 @@ impl Step {
             Step::CreateNeverStampedIndex => {
                 r#"DROP INDEX IF EXISTS "idx_etlify_sync_never_stamped""#
             }
+            Step::DropNeverStampedIndex => NEVER_STAMPED_INDEX_SQL,
+            Step::SetSyncFillfactor => r#"ALTER TABLE "crm_synchronisations" RESET (fillfactor)"#,
         }
     }
 
@@ -522,6 +545,13 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
     {
         applier.step(Step::DropSyncedAtIndex).await?;
     }
+    if existing.iter().any(|name| name == NEVER_STAMPED_INDEX) {
+        applier.step(Step::DropNeverStampedIndex).await?;
+    }
+    // A table whose owner chose a fill factor keeps it.
+    if store.backend().fillfactor_settable(SYNC_TABLE).await? {
+        applier.step(Step::SetSyncFillfactor).await?;
+    }
     let mut existing = existing;
     existing.extend(store.backend().index_names(PENDING_TABLE).await?);
     for step in [
@@ -529,7 +559,6 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         Step::CreateCrmIdIndex,
         Step::CreatePendingDependencyIndex,
         Step::CreatePendingUniqueIndex,
-        Step::CreateNeverStampedIndex,
         Step::CreateErrorRowsIndex,
     ] {
         if !existing
@@ -738,7 +767,6 @@ pub async fn check(store: &Store) -> Result<SchemaReport> {
         UNIQUE_CRM_ID_INDEX,
         "idx_pending_syncs_on_dependency_crm",
         "idx_unique_pending_sync",
-        NEVER_STAMPED_INDEX,
         "idx_etlify_sync_errors",
     ] {
         if !indexes.iter().any(|have| have == index) {

@@ -164,6 +164,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// exist).
     async fn index_columns(&self, index: &str) -> Result<Vec<String>>;
 
+    /// Whether `table` takes a fill factor and has none set (or does not
+    /// exist yet): PostgreSQL's storage parameter; never on SQLite.
+    async fn fillfactor_settable(&self, table: &str) -> Result<bool>;
+
     /// The names of the database's tables (the current schema on
     /// PostgreSQL), sorted.
     async fn table_names(&self) -> Result<Vec<String>>;

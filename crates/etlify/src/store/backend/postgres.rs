@@ -425,6 +425,18 @@ impl Backend for PostgresBackend {
         .await?)
     }
 
+    async fn fillfactor_settable(&self, table: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
+             CROSS JOIN LATERAL unnest(c.reloptions) AS o(option) \
+             WHERE c.relname = $1 AND o.option LIKE 'fillfactor=%')",
+        )
+        .bind(table)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn table_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables \

@@ -349,6 +349,10 @@ impl Backend for SqliteBackend {
         )
     }
 
+    async fn fillfactor_settable(&self, _table: &str) -> Result<bool> {
+        Ok(false)
+    }
+
     async fn table_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
