@@ -20,10 +20,10 @@
 //!   have a timestamp newer than its own `last_synced_at >= W`, so only
 //!   rows newer than `W` (owner or dependency, found through their
 //!   timestamp indexes) and, in a complete run, rows never stamped are
-//!   candidates, and the
-//!   exact predicate is applied to them. Then the records without a sync
-//!   row, by an anti-join. With indexes on the timestamp and foreign-key
-//!   columns, a run where nothing changed costs one anti-join walk.
+//!   candidates, and the exact predicate is applied to them. Then the
+//!   records without a sync row, by an anti-join. With indexes on the
+//!   timestamp and foreign-key columns, a run where nothing changed costs
+//!   one anti-join walk.
 
 use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
 
