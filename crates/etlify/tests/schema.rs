@@ -475,22 +475,14 @@ crate::backend_tests!(
     migrate_leaves_room_for_in_place_updates_in_the_sync_table,
 );
 
-/// The sync table's update counters on PostgreSQL once its statistics show
-/// at least `updates` updates (they reach the statistics views within
-/// about a second of the commit): `(updates, heap-only updates)`.
-async fn sync_table_updates_reaching(db: &TestDb, updates: i64) -> (i64, i64) {
-    let counters = "SELECT n_tup_upd || ',' || n_tup_hot_upd FROM pg_stat_user_tables \
-                    WHERE schemaname = current_schema() AND relname = 'crm_synchronisations'";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let text = db.scalar_text(counters).await.unwrap_or_default();
-        let (all, hot) = text.split_once(',').expect("two counters");
-        let (all, hot) = (all.parse().unwrap(), hot.parse().unwrap());
-        if all >= updates || std::time::Instant::now() > deadline {
-            return (all, hot);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+/// One of the sync table's counters in PostgreSQL's statistics, once it
+/// reaches `at_least` (they show a commit within about a second).
+async fn sync_table_counter_reaching(db: &TestDb, counter: &str, at_least: i64) -> i64 {
+    let sql = format!(
+        "SELECT {counter} FROM pg_stat_user_tables \
+         WHERE schemaname = current_schema() AND relname = 'crm_synchronisations'"
+    );
+    db.count_reaching(&sql, at_least).await
 }
 
 /// A sync of records changed since the last one updates their sync rows in
@@ -516,7 +508,13 @@ async fn postgres_a_sync_updates_sync_rows_without_index_writes() {
     .await;
     let options = etlify::BatchSyncOptions::new();
     assert_eq!(etlify.batch_sync(&options).await.unwrap().total, 1000);
-    let (updates_before, hot_before) = sync_table_updates_reaching(&db, 0).await;
+    // The first sync's counts, once they show.
+    assert_eq!(
+        sync_table_counter_reaching(&db, "n_tup_ins", 1000).await,
+        1000
+    );
+    let updates_before = sync_table_counter_reaching(&db, "n_tup_upd", 0).await;
+    let hot_before = sync_table_counter_reaching(&db, "n_tup_hot_upd", 0).await;
 
     // One user in a hundred, so each sync row changed is on a page of its own.
     db.exec(
@@ -526,7 +524,9 @@ async fn postgres_a_sync_updates_sync_rows_without_index_writes() {
     .await;
     let stats = etlify.batch_sync(&options).await.unwrap();
     assert_eq!((stats.total, stats.outcomes.synced), (10, 10), "{stats:?}");
-    let (updates, hot) = sync_table_updates_reaching(&db, updates_before + 10).await;
+    let updates = sync_table_counter_reaching(&db, "n_tup_upd", updates_before + 10).await;
     assert_eq!(updates - updates_before, 10);
+    // Counted in the same flush as the updates.
+    let hot = sync_table_counter_reaching(&db, "n_tup_hot_upd", 0).await;
     assert_eq!(hot - hot_before, 10, "every update heap-only");
 }

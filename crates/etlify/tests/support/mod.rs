@@ -359,7 +359,6 @@ impl TestDb {
             == 1
     }
 
-    /// Number of sync rows.
     /// The count `count_sql` returns, once it reaches `at_least` or after
     /// 5 s (then less): rows written while a run goes on.
     pub async fn count_reaching(&self, count_sql: &str, at_least: i64) -> i64 {
@@ -378,6 +377,7 @@ impl TestDb {
         self.count_reaching(SYNC_ROW_COUNT, at_least).await
     }
 
+    /// Number of sync rows.
     pub async fn sync_row_count(&self) -> i64 {
         self.scalar_i64(SYNC_ROW_COUNT).await
     }
