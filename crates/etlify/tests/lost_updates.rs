@@ -187,13 +187,16 @@ impl PayloadSource for ChangedRightAfterRead {
     }
 }
 
-/// An engine whose payload source lets the application run `touch` (with
-/// `{now}` or `{now_ms}` for its clock) right after each read.
-async fn engine_changing_right_after_read(db: &TestDb, touch: String) -> Etlify {
+/// An engine whose payload source lets the application rename `user`
+/// right after each read, stamping it with `clock` (`{now}`: the database
+/// clock to the microsecond, `{now_ms}`: to the millisecond).
+async fn engine_renaming_right_after_read(db: &TestDb, user: i64, clock: &str) -> Etlify {
     let source = ChangedRightAfterRead {
         inner: SqlPayload::new("SELECT id, email, full_name FROM users"),
         store: db.store.clone(),
-        touch,
+        touch: format!(
+            "UPDATE users SET full_name = 'Later', updated_at = {clock} WHERE id = {user}"
+        ),
     };
     let model = Model::new("User", "users")
         .bind("hubspot", Binding::new("contacts", "email").payload(source));
@@ -208,11 +211,7 @@ async fn engine_changing_right_after_read(db: &TestDb, touch: String) -> Etlify 
 async fn x1_the_sync_time_is_taken_before_the_payload_is_read(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
-    let etlify = engine_changing_right_after_read(
-        &db,
-        format!("UPDATE users SET full_name = 'Later', updated_at = {{now}} WHERE id = {user}"),
-    )
-    .await;
+    let etlify = engine_renaming_right_after_read(&db, user, "{now}").await;
     etlify.sync("hubspot", "User", user).await.unwrap();
     assert!(
         db.user_is_stale("hubspot", user).await,
@@ -230,11 +229,7 @@ async fn x1_a_millisecond_timestamp_written_right_after_the_read_is_not_lost_by_
 ) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
-    let etlify = engine_changing_right_after_read(
-        &db,
-        format!("UPDATE users SET full_name = 'Later', updated_at = {{now_ms}} WHERE id = {user}"),
-    )
-    .await;
+    let etlify = engine_renaming_right_after_read(&db, user, "{now_ms}").await;
     // The read and the change fall in one millisecond (the case that was
     // lost): start just after a millisecond begins.
     while chrono::Utc::now().timestamp_subsec_micros() % 1_000 > 100 {
