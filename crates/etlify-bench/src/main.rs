@@ -386,7 +386,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // keeps milliseconds: a touch in the millisecond after the last run
     // began would look older than its checkpoint).
     let touch = async |round: u32| -> Result<String, etlify::Error> {
-        let now = etlify.store().now().await?.format("%Y-%m-%d %H:%M:%S%.6f");
+        let now = etlify
+            .store()
+            .now()
+            .await?
+            .format(etlify::store::SQLITE_TIMESTAMP_FORMAT);
         Ok(format!(
             "UPDATE companies SET name = name || '*', updated_at = '{now}' WHERE id % 100 = {round}"
         ))

@@ -105,7 +105,7 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
         .now()
         .await
         .map_err(|e| CliError::engine(&path, e))?
-        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
         .to_string();
     sqlx::query("UPDATE companies SET name = name || ' (renamed)', updated_at = ? WHERE id = 1")
         .bind(renamed_at)

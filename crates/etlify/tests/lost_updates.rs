@@ -49,7 +49,10 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost(db: TestDb) {
     let stamp = if db.is_postgres() {
         "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
     } else {
-        format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f"))
+        format!(
+            "'{}'",
+            chrono::Utc::now().format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+        )
     };
     let change = format!(
         "UPDATE users SET full_name = 'Committed later', updated_at = {stamp} WHERE id = {user}"
@@ -158,7 +161,7 @@ impl PayloadSource for ChangedRightAfterRead {
                 .touch
                 .replace(
                     "{now}",
-                    &format!("'{}'", now.format("%Y-%m-%d %H:%M:%S%.6f")),
+                    &format!("'{}'", now.format(etlify::store::SQLITE_TIMESTAMP_FORMAT)),
                 )
                 .replace(
                     "{now_ms}",

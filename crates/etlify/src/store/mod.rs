@@ -32,6 +32,7 @@ use crate::error::{ConfigError, Result};
 use crate::id::ResourceId;
 use crate::payload::{ColumnMapping, Payload};
 
+pub use self::backend::sqlite::TIMESTAMP_FORMAT as SQLITE_TIMESTAMP_FORMAT;
 pub use self::backend::FromAnyRow;
 pub use self::sync_rows::SyncRow;
 

@@ -451,7 +451,10 @@ impl TestDb {
         let now = if self.is_postgres() {
             "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
         } else {
-            format!("'{}'", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f"))
+            format!(
+                "'{}'",
+                chrono::Utc::now().format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+            )
         };
         self.exec(&format!(
             "UPDATE {table} SET updated_at = {now} WHERE id = {id}"

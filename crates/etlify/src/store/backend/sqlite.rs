@@ -37,7 +37,7 @@ mod wal_checkpoint;
 use wal_checkpoint::{WalCheckpointer, FALLBACK_AUTOCHECKPOINT_PAGES};
 
 /// Rails' SQLite text format for datetimes: `YYYY-MM-DD HH:MM:SS.ffffff`, UTC.
-pub(crate) const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
 
 /// Rows per upsert statement.
 const UPSERT_CHUNK: usize = 500;
