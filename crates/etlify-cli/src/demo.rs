@@ -32,7 +32,12 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
             dir.display()
         ))
     })?;
-    let database = dir.join("demo.sqlite3");
+    let database = std::path::absolute(dir.join("demo.sqlite3")).map_err(|e| {
+        run_error(format!(
+            "cannot resolve the demo folder {}: {e}",
+            dir.display()
+        ))
+    })?;
     let fresh = !database.exists();
     let sandbox = Sandbox::start(SandboxConfig {
         state_file: Some(dir.join("sandbox-state.json")),
@@ -177,7 +182,7 @@ fn write_config(dir: &Path, database: &Path, hubspot: &str) -> Result<PathBuf, C
         r#"# Written by `etlify demo`. The CRM is the local sandbox started by the demo;
 # for a real HubSpot account remove base_url and use token = "${{HUBSPOT_TOKEN}}".
 [database]
-url = "sqlite://{database}"
+url = {database_url}
 
 [crms.hubspot]
 adapter = "hubspot"
@@ -197,7 +202,9 @@ payload = """
 """
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
 "#,
-        database = database.display()
+        // Absolute, so that the file works from any folder (the README runs
+        // `etlify status` from inside the demo folder); quoted as TOML.
+        database_url = toml::Value::String(format!("sqlite://{}", database.display()))
     );
     std::fs::write(&path, text)
         .map_err(|e| run_error(format!("cannot write {}: {e}", path.display())))?;

@@ -441,6 +441,34 @@ fn demo_running_twice_sends_nothing_the_second_time() {
     );
 }
 
+/// The README's walk-through: `etlify demo` in a folder named relatively,
+/// then `etlify status` and `etlify plan` from inside that folder read the
+/// same database (the written configuration does not depend on where the
+/// demo ran).
+#[test]
+fn demo_configuration_works_from_inside_the_demo_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--users", "40", "--json", "--dir", "etlify-demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&demo)["runs"][0]["synced"], 40);
+
+    let folder = dir.path().join("etlify-demo");
+    let inside = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(args)
+            .current_dir(&folder)
+            .env_remove("ETLIFY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let status = json_of(&inside(&["status", "--json"]));
+    assert_eq!(status[0]["synced"], 40, "{status}");
+    assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
+}
+
 /// `init` writes a starter file that the loader reads, and never
 /// overwrites one.
 #[test]

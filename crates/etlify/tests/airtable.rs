@@ -1299,6 +1299,14 @@ async fn airtable_token_never_appears_in_errors() {
         .unwrap_err();
     assert_eq!(refused.kind(), AdapterErrorKind::Transient);
     assert_no_token(&refused);
+    // It says where it could not connect (the host and port, never the
+    // path) and why, in the words of the innermost cause.
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("could not connect to 127.0.0.1:{port}"))
+            && message.to_lowercase().contains("refused"),
+        "{message}"
+    );
     let refused_batch = offline
         .batch()
         .unwrap()

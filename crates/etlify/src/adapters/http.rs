@@ -479,20 +479,35 @@ pub(crate) fn test_response(status: u16, body: Value) -> HttpResponse {
 }
 
 /// A failure before a response arrived: timeout, refused or dropped
-/// connection. Retriable. The URL is left out of the message.
+/// connection. Retriable. The message names the server's host and port,
+/// the first thing to check; the rest of the URL (a path or query may
+/// carry an account's identifiers, a URL credentials) is left out.
 fn transport_error(error: reqwest::Error) -> AdapterError {
+    let server = error
+        .url()
+        .and_then(|url| {
+            Some(format!(
+                "{}:{}",
+                url.host_str()?,
+                url.port_or_known_default()?
+            ))
+        })
+        .unwrap_or_else(|| "the CRM".to_owned());
     let what = if error.is_timeout() {
-        "timed out"
+        format!("request to {server} timed out")
     } else if error.is_connect() {
-        "could not connect"
+        format!("could not connect to {server}")
     } else {
-        "connection failed"
+        format!("connection to {server} failed")
     };
+    // reqwest's own message ("error sending request") says less than the
+    // innermost cause ("Connection refused (os error 111)").
     let error = error.without_url();
-    AdapterError::new(
-        AdapterErrorKind::Transient,
-        format!("request {what}: {error}"),
-    )
+    let mut cause: &dyn std::error::Error = &error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    AdapterError::new(AdapterErrorKind::Transient, format!("{what}: {cause}"))
 }
 
 /// The classification shared by both CRMs (REFERENCE E-4): 401/403
