@@ -396,7 +396,9 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             if json {
                 println!("{}", json!({"ok": true, "models": models, "crms": crms}));
             } else {
-                println!("{path}: {models} models, {crms} CRMs, schema up to date.");
+                let models = count(models, "model", "models");
+                let crms = count(crms, "CRM", "CRMs");
+                println!("{path}: {models}, {crms}, schema up to date.");
             }
             Ok(Exit0OrRecords::Ok)
         }
@@ -1001,9 +1003,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `1 model`, `2 models`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 const STARTER: &str = r#"# etlify configuration: see docs/CLI.md and docs/MODELS.md.
 [database]
-url = "DATABASE"                # or "${DATABASE_URL}"; postgres://… works too
+url = {url}                # or "${DATABASE_URL}"; postgres://… works too
 
 [crms.hubspot]
 adapter = "hubspot"             # hubspot | airtable | null
@@ -1034,7 +1041,8 @@ async fn init(path: &std::path::Path, database: &str, from_database: bool) -> Re
             path.display()
         )));
     }
-    let mut text = STARTER.replace("DATABASE", database);
+    let url = toml::Value::String(database.to_owned()).to_string();
+    let mut text = STARTER.replacen("{url}", &url, 1);
     let mut tables = Vec::new();
     if from_database {
         let options = etlify::StoreOptions::new().must_exist(true);

@@ -91,10 +91,13 @@ pub(crate) async fn new_model(
         .map(String::as_str)
         .filter(|c| !matches!(*c, "created_at" | "updated_at" | "encrypted_password"))
         .collect();
-    let id_property = if columns.iter().any(|c| c == "email") {
-        "email"
-    } else {
-        ""
+    let object_type = hubspot_object_type(table);
+    let has = |name: &str| columns.iter().any(|c| c == name);
+    // HubSpot's unique properties: a contact's email, a company's domain.
+    let id_property = match object_type {
+        "contacts" if has("email") => "email",
+        "companies" if has("domain") => "domain",
+        _ => "",
     };
     let select = properties
         .iter()
@@ -103,8 +106,8 @@ pub(crate) async fn new_model(
         .join(", ");
     let mut out = format!(
         "[models.{model}]\ntable = \"{table}\"\n\n[models.{model}.crms.{crm}]\n\
-         object_type = \"contacts\"          # the CRM object type (or Airtable table)\n\
-         id_property = \"{id_property}\"      # the property that identifies a record in the CRM\n\
+         object_type = \"{object_type}\"   # the CRM object type (or Airtable table)\n\
+         id_property = \"{id_property}\"   # matches existing CRM objects; empty: create without a search\n\
          payload = \"\"\"\n  SELECT {select}\n  FROM {table}\n\"\"\"\n"
     );
     if !dependencies.is_empty() {
@@ -116,6 +119,23 @@ pub(crate) async fn new_model(
         out.push_str("]\n");
     }
     Ok(out)
+}
+
+/// The HubSpot standard object a table of that name most likely maps to
+/// (contacts when no name matches); the user edits it either way.
+fn hubspot_object_type(table: &str) -> &'static str {
+    let name = table
+        .rsplit('.')
+        .next()
+        .unwrap_or(table)
+        .to_ascii_lowercase();
+    match name.as_str() {
+        "companies" | "organizations" | "organisations" | "accounts" => "companies",
+        "deals" | "opportunities" => "deals",
+        "tickets" => "tickets",
+        "products" => "products",
+        _ => "contacts",
+    }
 }
 
 #[cfg(test)]

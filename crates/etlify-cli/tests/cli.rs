@@ -581,6 +581,10 @@ fn cli_init_from_the_database_scaffolds_a_model_per_application_table() {
         "[models.Company]",
         "[models.User.crms.hubspot]",
         r#"{ belongs_to = "companies", foreign_key = "company_id" }"#,
+        // The starter's hint is left as written, whatever the URL.
+        r#"# or "${DATABASE_URL}""#,
+        // HubSpot's standard object for a table of companies.
+        "object_type = \"companies\"",
     ] {
         assert!(text.contains(wanted), "{wanted} in {text}");
     }
@@ -707,6 +711,7 @@ fn cli_new_model_scaffolds_a_section_that_checks() {
     );
     let section = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(section.contains("[models.Company]"), "{section}");
+    assert!(section.contains("object_type = \"companies\""), "{section}");
     let users = String::from_utf8_lossy(
         &etlify(&config, &["new-model", "users", "--model", "Member"]).stdout,
     )
@@ -726,6 +731,11 @@ fn cli_new_model_scaffolds_a_section_that_checks() {
         check.status.success(),
         "{}",
         String::from_utf8_lossy(&check.stderr)
+    );
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains(": 2 models, 1 CRM, schema up to date"),
+        "{said}"
     );
 }
 
@@ -762,6 +772,34 @@ fn cli_config_each_bad_input_class_exits_2_naming_its_key() {
         );
         assert!(stderr.contains(key), "{binding}: {stderr}");
     }
+}
+
+/// A relative SQLite path is read from the current folder, not the
+/// configuration file's: when it names no file, the error says where it
+/// looked.
+#[test]
+fn cli_config_a_missing_relative_database_file_names_the_folder_it_was_looked_for_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://db/app.sqlite3\"\n[crms.hubspot]\nadapter = \"null\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let looked_in = dir.path().canonicalize().unwrap().join("db/app.sqlite3");
+    assert!(
+        stderr.contains(&looked_in.display().to_string()),
+        "{looked_in:?} in {stderr}"
+    );
 }
 
 /// A mistyped SQLite path is an error naming it, not a new empty database;

@@ -251,12 +251,20 @@ pub(crate) async fn connect(url: &str, max_connections: u32, create: bool) -> Re
     let path = options.get_filename().to_owned();
     let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
     if !create && !in_memory && !path.exists() {
+        // A relative path is read from the current folder: say which.
+        let shown = match std::path::absolute(&path) {
+            Ok(absolute) if path.is_relative() => format!(
+                "{} (relative to the current folder: {})",
+                path.display(),
+                absolute.display()
+            ),
+            _ => path.display().to_string(),
+        };
         return Err(crate::error::ConfigError::new(
             "database",
             "url",
             format!(
-                "names the SQLite file {}, which does not exist (check the path; `etlify migrate` creates it)",
-                path.display()
+                "names the SQLite file {shown}, which does not exist (check the path; `etlify migrate` creates it)"
             ),
         )
         .into());
