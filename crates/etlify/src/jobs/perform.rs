@@ -247,7 +247,7 @@ fn log_run(crm_name: &str, stats: &RunStats, took: Duration) {
         skipped = outcomes.skipped,
         buffered = outcomes.buffered,
         errors = stats.errors,
-        complete = stats.is_complete(),
+        ran_to_end = stats.is_complete(),
         interrupted = stats.interrupted.len(),
         duration_ms = took.as_millis() as u64
     );
