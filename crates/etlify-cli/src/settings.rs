@@ -367,8 +367,10 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
     let mut crm = Crm::new(name, adapter).enabled(enabled);
     if let Some(limit) = &file.rate_limit {
         let period = duration(&limit.period, &at("rate_limit.period"))?;
-        let limit = RateLimit::new(limit.max_requests, period)
-            .map_err(|e| CliError::config(format!("{}: {e}", at("rate_limit"))))?;
+        let limit = RateLimit::new(limit.max_requests, period).map_err(|e| {
+            let key = at(&format!("rate_limit.{}", e.field));
+            CliError::config(format!("{key}: {}", e.expected))
+        })?;
         crm = crm.rate_limit(limit);
     }
     if let Some(max) = file.max_sync_errors {

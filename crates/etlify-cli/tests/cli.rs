@@ -282,6 +282,19 @@ fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     assert!(stderr.contains("crms.hubspot.max_in_flight"), "{stderr}");
     assert!(stderr.contains("at least 1"), "{stderr}");
 
+    // The rate limit's key path, once and whole.
+    std::fs::write(
+        &config,
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nrate_limit = { max_requests = 0, period = \"10s\" }\n",
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("crms.hubspot.rate_limit.max_requests: must be a positive number"),
+        "{stderr}"
+    );
+
     // HubSpot's search budget: only for hubspot, at least 1.
     std::fs::write(
         &config,

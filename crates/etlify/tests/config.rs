@@ -171,6 +171,31 @@ async fn missing_table_and_column_are_config_errors(db: TestDb) {
     assert!(err.expected.contains("`kind`"), "{err}");
 }
 
+/// A name one typo away from a real table or column gets a "did you mean"
+/// with the real one; a name like nothing in the database gets none.
+async fn config_a_mistyped_table_or_column_suggests_the_nearest_name(db: TestDb) {
+    let db = db.with_app_schema().await;
+    let err = config_error(build_error(&db, vec![], vec![Model::new("User", "user")]).await);
+    assert_eq!(
+        (err.field.as_str(), err.location.as_str()),
+        ("table", "models.User")
+    );
+    assert!(err.expected.contains("did you mean `users`?"), "{err}");
+
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(Dependency::belongs_to("companies", "companyid")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "foreign_key");
+    assert!(err.expected.contains("did you mean `company_id`?"), "{err}");
+
+    let err = config_error(build_error(&db, vec![], vec![Model::new("Ghost", "ghosts")]).await);
+    assert!(!err.expected.contains("did you mean"), "{err}");
+}
+
 async fn duplicate_models_are_a_config_error(db: TestDb) {
     let db = db.with_app_schema().await;
     let err = config_error(
@@ -290,6 +315,12 @@ async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field(db:
             "sync_if",
             "valid SQL",
         ),
+        (
+            Binding::new("contacts", "email")
+                .payload(SqlPayload::new("SELECT id, emial FROM users")),
+            "payload",
+            "must be a query that runs on the database",
+        ),
     ];
     for (binding, field, says) in cases {
         let model = Model::new("User", "users").bind("hubspot", binding);
@@ -380,6 +411,7 @@ crate::backend_tests!(
     g2_engine_crm_enabled_answers_true_for_unknown_names,
     payload_query_without_the_key_column_is_a_config_error,
     missing_table_and_column_are_config_errors,
+    config_a_mistyped_table_or_column_suggests_the_nearest_name,
     duplicate_models_are_a_config_error,
     binding_without_payload_is_a_config_error,
     dependency_on_a_missing_column_is_a_config_error,

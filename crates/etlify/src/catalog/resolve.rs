@@ -22,6 +22,9 @@ use crate::store::Store;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TableColumns {
     tables: HashMap<String, Vec<String>>,
+    /// The database's application tables, read only when a declared
+    /// table is missing: what a "did you mean" picks from.
+    existing: Vec<String>,
 }
 
 impl TableColumns {
@@ -39,12 +42,20 @@ impl TableColumns {
             }
         }
         let mut tables = HashMap::new();
+        let mut missing = false;
         for name in names {
-            if let Some(columns) = store.backend().table_columns(name).await? {
-                tables.insert(name.to_owned(), columns);
+            match store.backend().table_columns(name).await? {
+                Some(columns) => {
+                    tables.insert(name.to_owned(), columns);
+                }
+                None => missing = true,
             }
         }
-        Ok(Self { tables })
+        let existing = match missing {
+            true => store.application_tables().await?,
+            false => Vec::new(),
+        };
+        Ok(Self { tables, existing })
     }
 
     /// A map built by hand (tests, offline checks).
@@ -57,6 +68,7 @@ impl TableColumns {
                 .into_iter()
                 .map(|(t, cols)| (t.to_owned(), cols.iter().map(|c| (*c).to_owned()).collect()))
                 .collect(),
+            existing: Vec::new(),
         }
     }
 
@@ -65,11 +77,27 @@ impl TableColumns {
             ConfigError::new(
                 location,
                 "table",
-                format!("names table `{table}`, which does not exist"),
+                format!(
+                    "names table `{table}`, which does not exist{}",
+                    did_you_mean(table, &self.existing)
+                ),
             )
             .into()
         })
     }
+}
+
+/// `"; did you mean `users`?"` when one of `names` is a typo or two away
+/// from `wrong` (at most a third of its letters differ), else nothing.
+fn did_you_mean(wrong: &str, names: &[String]) -> String {
+    let allowed = (wrong.chars().count() / 3).max(1);
+    names
+        .iter()
+        .map(|name| (strsim::damerau_levenshtein(wrong, name), name))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| format!("; did you mean `{name}`?"))
+        .unwrap_or_default()
 }
 
 /// Validates `declarations` against `columns` and resolves them.
@@ -151,11 +179,16 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                 continue; // rejected by `resolve`
             };
             let properties = payload.properties(store).await.map_err(|e| {
-                ConfigError::new(
-                    location.clone(),
-                    "payload",
-                    format!("must return columns with a JSON mapping: {e}"),
-                )
+                let expected = match &e {
+                    // The database's own words ("no such column: emial"),
+                    // without the driver's wrapping.
+                    crate::Error::Database(sqlx::Error::Database(refused)) => format!(
+                        "must be a query that runs on the database: {}",
+                        refused.message()
+                    ),
+                    _ => format!("must return columns with a JSON mapping: {e}"),
+                };
+                ConfigError::new(location.clone(), "payload", expected)
             })?;
             let id_property = binding.get_id_property();
             if let (Some(properties), false, None) = (
@@ -206,7 +239,10 @@ fn require_column(
         Err(ConfigError::new(
             location,
             field,
-            format!("names column `{column}`, which table `{table}` does not have"),
+            format!(
+                "names column `{column}`, which table `{table}` does not have{}",
+                did_you_mean(column, columns)
+            ),
         )
         .into())
     }
