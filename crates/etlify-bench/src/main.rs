@@ -51,6 +51,11 @@ struct Args {
     touch_rounds: u32,
 }
 
+const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
+[--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)]; ETLIFY_BENCH_TRACE=1 prints every statement \
+(docs/BENCHMARKS.md)";
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         backend: "sqlite".into(),
@@ -80,7 +85,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--touch-rounds: {e}"))?
                     .clamp(1, 100)
             }
-            other => return Err(format!("unknown argument {other}")),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     if !matches!(args.backend.as_str(), "sqlite" | "postgres") {
@@ -286,6 +291,10 @@ async fn main() {
             .with_max_level(tracing_subscriber::filter::LevelFilter::DEBUG)
             .with_writer(std::io::stderr)
             .init();
+    }
+    if std::env::args().any(|arg| arg == "--help" || arg == "-h") {
+        println!("{USAGE}");
+        return;
     }
     let args = match parse_args() {
         Ok(args) => args,
