@@ -11,6 +11,9 @@ pub(crate) enum Exit {
     Config = 2,
     /// The run could not go on (database, CRM unreachable or refusing us).
     Run = 3,
+    /// Stopped by Ctrl-C or SIGTERM before the end (128 + SIGINT, as
+    /// shells report an interrupted command); what was sent is recorded.
+    Interrupted = 130,
 }
 
 /// A failure of the command: a sentence saying what to do, and its status.

@@ -15,6 +15,8 @@ mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use etlify::{BatchSyncOptions, Enqueued, Etlify, JobQueue, MigrateOptions, Store};
@@ -28,7 +30,7 @@ use crate::settings::Settings;
     name = "etlify",
     version,
     about = "Keeps a subset of your database mirrored in CRMs, idempotently",
-    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n  etlify sync --async            queue one batch job per CRM, for `etlify worker`\n  etlify worker                  run the queued jobs and a sync loop until SIGTERM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error."
+    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n  etlify sync --async            queue one batch job per CRM, for `etlify worker`\n  etlify worker                  run the queued jobs and a sync loop until SIGTERM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error, 130 sync stopped by Ctrl-C."
 )]
 struct Cli {
     /// The configuration file.
@@ -789,10 +791,12 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     bar.tick();
                 });
             }
-            let stats = etlify
-                .batch_sync(&options)
-                .await
-                .map_err(|e| CliError::engine(&path, e))?;
+            let stop = Arc::new(AtomicBool::new(false));
+            options = options.stop_when(stop.clone());
+            let on_signal = tokio::spawn(stop_on_signal(stop, progress.clone()));
+            let stats = etlify.batch_sync(&options).await;
+            on_signal.abort();
+            let stats = stats.map_err(|e| CliError::engine(&path, e))?;
             progress.finish_and_clear();
             let counts = |s: &etlify::BatchStats| {
                 json!({
@@ -824,6 +828,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     object.insert("busy".into(), json!(stats.busy));
                     object.insert("interrupted".into(), json!(interrupted));
                     object.insert("deferred".into(), json!(stats.deferred));
+                    object.insert("stopped".into(), json!(stats.stopped));
                 }
                 println!("{report}");
             } else {
@@ -851,6 +856,12 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     );
                 }
             }
+            if stats.stopped {
+                return Err(CliError {
+                    exit: Exit::Interrupted,
+                    message: "stopped before the end; what was sent is recorded: run `etlify sync` again to go on".into(),
+                });
+            }
             if !stats.interrupted.is_empty() {
                 return Err(CliError {
                     exit: Exit::Run,
@@ -864,6 +875,26 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             })
         }
     }
+}
+
+/// Ctrl-C or SIGTERM during `sync`: the first stops the run gracefully (no
+/// new page; the requests in flight finish and are recorded; the locks are
+/// released), the second quits at once.
+async fn stop_on_signal(stop: Arc<AtomicBool>, progress: indicatif::ProgressBar) {
+    etlify::shutdown_signal().await;
+    stop.store(true, Ordering::SeqCst);
+    progress.suspend(|| {
+        eprintln!(
+            "etlify: stopping: the requests in flight finish and are recorded (Ctrl-C again quits at once)"
+        )
+    });
+    etlify::shutdown_signal().await;
+    progress.suspend(|| {
+        eprintln!(
+            "etlify: quit; the answers of requests still in flight are lost, and the next run sends those records again"
+        )
+    });
+    std::process::exit(Exit::Interrupted as i32);
 }
 
 /// `sync --async`: one batch job requested per enabled CRM (or `--crm`'s).

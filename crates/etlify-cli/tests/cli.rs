@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod support;
+
 /// The binding of the gem fixtures' users: the gem's payload, as SQL.
 const USERS_BINDING: &str = r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#;
 
@@ -480,6 +482,120 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
     let status = json_of(&inside(&["status", "--json"]));
     assert_eq!(status[0]["synced"], 40, "{status}");
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
+}
+
+/// Ctrl-C during `etlify sync`: the requests in flight finish and are
+/// recorded, the locks are released, and it exits 130 saying how to go on.
+/// A run started right after takes the rest over (not skipped as busy
+/// until the locks expire), and every record reaches the CRM once.
+#[test]
+fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
+    let n = 3_000;
+    let dir = tempfile::tempdir().unwrap();
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, updated_at datetime)",
+            &format!(
+                "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
+                 INSERT INTO users SELECT i, 'user' || i || '@example.com', '2026-01-01 00:00:00' FROM k"
+            ),
+        ],
+    );
+    let (_sandbox, sandbox) = support::start_sandbox();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    // Each request answers after 200 ms: the run's 30 requests, two at a
+    // time, take seconds.
+    let faults = serde_json::json!({"hubspot": {"latency_ms": 200}});
+    runtime.block_on(async {
+        let answer = client
+            .put(format!("{sandbox}/_sandbox/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n\
+             [crms.hubspot]\nadapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{}\"\nmax_in_flight = 2\n\
+             [models.User]\ntable = \"users\"\n\
+             [models.User.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
+             payload = \"SELECT id, email FROM users\"\n",
+            dir.path().join("app.sqlite3").display(),
+            etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+
+    let run = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(&config)
+        .args(["sync", "--json", "--batch-size", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Mid-run: once the sandbox has answered a few requests.
+    runtime.block_on(async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let log: Value = reqwest::get(format!("{sandbox}/_sandbox/requests"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if log["total"].as_u64().unwrap_or(0) >= 3 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no request: {log}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    assert!(Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let stopped = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run `etlify sync` again"), "{stderr}");
+    let first: Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    assert_eq!(first["stopped"], true, "{first}");
+    let sent_first = first["synced"].as_u64().unwrap();
+    assert!(sent_first > 0 && sent_first < n, "stopped mid-run: {first}");
+
+    let second = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(second["busy"], serde_json::json!([]), "{second}");
+    assert_eq!(second["stopped"], false, "{second}");
+    assert_eq!(
+        sent_first + second["synced"].as_u64().unwrap(),
+        n,
+        "every record sent once: {first} {second}"
+    );
+    let contacts = runtime.block_on(async {
+        let all: Value = reqwest::get(format!("{sandbox}/_sandbox/hubspot/objects/contacts"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all
+    });
+    let contacts = contacts
+        .as_array()
+        .or_else(|| contacts["objects"].as_array())
+        .or_else(|| contacts["results"].as_array())
+        .unwrap_or_else(|| panic!("unexpected dump shape: {contacts}"))
+        .len();
+    assert_eq!(contacts as u64, n, "one contact per user");
 }
 
 /// `init` writes a starter file that the loader reads, and never

@@ -13,14 +13,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use etlify::{MigrateOptions, Store};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
+use support::{start_sandbox, Process};
 
 /// The window the sandbox enforces and the workers share.
 const WINDOW_MAX: u64 = 20;
@@ -31,19 +33,6 @@ fn records() -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(4_000)
-}
-
-/// A child process killed when dropped.
-struct Process {
-    child: Child,
-    name: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
@@ -63,35 +52,6 @@ fn succeeded(output: Output, what: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// `etlify sandbox` on a free port, in its own process; its base URL.
-fn start_sandbox() -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args(["sandbox", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    banner.read_line(&mut first).unwrap();
-    // The rest of its banner must be read too, or its next line would
-    // write into a closed pipe and end it.
-    std::thread::spawn(move || std::io::copy(&mut banner, &mut std::io::sink()));
-    let url = first
-        .trim()
-        .strip_prefix("Sandbox listening on ")
-        .unwrap_or_else(|| panic!("unexpected sandbox banner {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (
-        Process {
-            child,
-            name: "sandbox".into(),
-        },
-        url,
-    )
 }
 
 fn start_worker(config: &Path, n: usize, log: &Path) -> Process {

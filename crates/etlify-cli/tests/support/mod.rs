@@ -1,0 +1,49 @@
+//! Processes the CLI tests start: the sandbox (`etlify sandbox`), killed
+//! when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed when dropped.
+pub struct Process {
+    pub child: Child,
+    /// What the process is, for failure messages (scaleout.rs's).
+    #[allow(dead_code)]
+    pub name: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `etlify sandbox` on a free port, in its own process; its base URL.
+pub fn start_sandbox() -> (Process, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["sandbox", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    banner.read_line(&mut first).unwrap();
+    // The rest of its banner must be read too, or its next line would
+    // write into a closed pipe and end it.
+    std::thread::spawn(move || std::io::copy(&mut banner, &mut std::io::sink()));
+    let url = first
+        .trim()
+        .strip_prefix("Sandbox listening on ")
+        .unwrap_or_else(|| panic!("unexpected sandbox banner {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (
+        Process {
+            child,
+            name: "sandbox".into(),
+        },
+        url,
+    )
+}
