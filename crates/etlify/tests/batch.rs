@@ -358,7 +358,7 @@ async fn duplicate_id_values_in_one_batch_do_not_share_a_crm_object(db: TestDb) 
         second
             .last_error
             .unwrap()
-            .contains("another User already holds"),
+            .contains(&format!("which User #{} already holds", u[0])),
         "clear message"
     );
 }

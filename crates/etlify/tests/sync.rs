@@ -687,10 +687,13 @@ async fn a_crm_id_already_held_by_another_record_is_a_record_error(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert!(row
-        .last_error
-        .unwrap()
-        .contains("another User already holds"));
+    // It names the record holding the id, and what to look at.
+    let error = row.last_error.unwrap();
+    assert!(
+        error.contains(&format!("which User #{first} already holds"))
+            && error.contains("id_property"),
+        "{error}"
+    );
     assert_eq!(row.crm_id, None);
 }
 

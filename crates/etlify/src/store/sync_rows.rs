@@ -169,6 +169,31 @@ pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>
         .next())
 }
 
+/// The record whose sync row with `crm_name` claims `crm_id` for
+/// `resource_type`, if any (who holds an id another record was given).
+pub(crate) async fn holder_of(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    crm_id: &str,
+) -> Result<Option<ResourceId>> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Cs::ResourceId).cast_as("bigint"))
+        .from(Cs::Table)
+        .and_where(Expr::col(Cs::CrmName).eq(crm_name))
+        .and_where(Expr::col(Cs::ResourceType).eq(resource_type))
+        .and_where(Expr::col(Cs::CrmId).eq(crm_id))
+        .limit(1);
+    let (sql, values) = store.build(&select);
+    Ok(store
+        .fetch_all::<(i64,)>(sql, values)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(id,)| ResourceId::new(id)))
+}
+
 /// Applies `changes`, one upsert statement per kind of change (and chunk,
 /// where the backend needs it).
 pub(crate) async fn write(store: &Store, changes: &[(SyncKey, RowChange)]) -> Result<()> {

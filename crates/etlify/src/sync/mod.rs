@@ -43,9 +43,22 @@ pub(crate) async fn write_synced(
                             }
                             _ => String::new(),
                         };
+                        let holder = match sync_rows::holder_of(
+                            store,
+                            &key.crm_name,
+                            &key.resource_type,
+                            &crm_id,
+                        )
+                        .await?
+                        {
+                            Some(holder) => format!("{} #{holder}", key.resource_type),
+                            None => format!("another {}", key.resource_type),
+                        };
                         let message = format!(
-                            "the CRM returned id {crm_id}, which another {} already holds",
-                            key.resource_type
+                            "the CRM returned id {crm_id}, which {holder} already holds: two \
+                             records matched one CRM object (their id_property values are \
+                             equal, or the CRM account changed); fix the data, then \
+                             `etlify errors reset`"
                         );
                         let id = key.resource_id;
                         sync_rows::write(
