@@ -794,7 +794,9 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             let stop = Arc::new(AtomicBool::new(false));
             options = options.stop_when(stop.clone());
             let on_signal = tokio::spawn(stop_on_signal(stop, progress.clone()));
+            let started = std::time::Instant::now();
             let stats = etlify.batch_sync(&options).await;
+            let took = started.elapsed().as_secs_f64();
             on_signal.abort();
             let stats = stats.map_err(|e| CliError::engine(&path, e))?;
             progress.finish_and_clear();
@@ -832,15 +834,24 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 }
                 println!("{report}");
             } else {
+                let outcomes = |s: &etlify::BatchStats| {
+                    format!(
+                        "{} synced, {} not modified, {} skipped, {} buffered, {} errors",
+                        s.synced, s.not_modified, s.skipped, s.buffered, s.errors
+                    )
+                };
+                let mut overall = stats.outcomes.clone();
+                overall.errors = stats.errors;
                 println!(
-                    "{} records: {} synced, {} not modified, {} skipped, {} buffered, {} errors",
+                    "{} records in {took:.1} s: {}",
                     stats.total,
-                    stats.outcomes.synced,
-                    stats.outcomes.not_modified,
-                    stats.outcomes.skipped,
-                    stats.outcomes.buffered,
-                    stats.errors
+                    outcomes(&overall)
                 );
+                if stats.per_crm.len() > 1 {
+                    for (crm, s) in &stats.per_crm {
+                        println!("  {crm}: {}", outcomes(s));
+                    }
+                }
                 for crm in &stats.busy {
                     println!(
                         "{crm}: another sync of this CRM is running; skipped (run again later)."

@@ -598,6 +598,36 @@ fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
     assert_eq!(contacts as u64, n, "one contact per user");
 }
 
+/// With more than one CRM, `sync` says what each did below the total, and
+/// how long the run took.
+#[test]
+fn cli_sync_reports_each_crm_and_the_time_taken() {
+    let (_dir, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"\n\
+         [crms.archive]\nadapter = \"null\"\n\
+         [models.User.crms.archive]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
+         payload = \"SELECT id, email FROM users\"",
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["sync"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("330 records in ")
+            && lines[0]
+                .ends_with(" s: 330 synced, 0 not modified, 0 skipped, 0 buffered, 0 errors"),
+        "{stdout}"
+    );
+    // The gem's 30 stale records in hubspot; every record in the new CRM.
+    for (crm, synced) in [("hubspot", 30), ("archive", 300)] {
+        let line =
+            format!("  {crm}: {synced} synced, 0 not modified, 0 skipped, 0 buffered, 0 errors");
+        assert!(lines.contains(&line.as_str()), "{stdout}");
+    }
+}
+
 /// `init` writes a starter file that the loader reads, and never
 /// overwrites one.
 #[test]
