@@ -840,7 +840,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                         s.synced, s.not_modified, s.skipped, s.buffered, s.errors
                     )
                 };
-                let mut overall = stats.outcomes.clone();
+                let mut overall = stats.outcomes;
                 overall.errors = stats.errors;
                 println!(
                     "{} records in {took:.1} s: {}",
