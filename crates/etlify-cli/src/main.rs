@@ -8,6 +8,7 @@
 mod demo;
 mod error;
 mod file;
+mod logs;
 mod scaffold;
 mod settings;
 mod table;
@@ -316,6 +317,10 @@ fn enqueued_text(enqueued: Enqueued) -> &'static str {
 }
 
 async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
+    // The worker sets up its own logs (always on, text or JSON).
+    if !matches!(cli.command, Command::Worker { .. }) {
+        logs::init(logs::LogFormat::Text, None)?;
+    }
     match &cli.command {
         Command::Demo { dir, users, json } => {
             demo::demo(dir, *users, *json).await?;

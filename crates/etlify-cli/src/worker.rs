@@ -12,16 +12,8 @@ use etlify::{BackendKind, Health, HealthHandle, Worker, WorkerOptions};
 use serde_json::{json, Value};
 
 use crate::error::{CliError, Exit};
+use crate::logs::{self, LogFormat};
 use crate::settings::{self, Settings};
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum LogFormat {
-    /// One line per event, for people.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
 
 /// The command line's flags, which win over `[worker]`.
 #[derive(Debug, clap::Args)]
@@ -56,7 +48,7 @@ fn run_error(message: impl Into<String>) -> CliError {
 /// Runs the worker until SIGTERM or SIGINT; its running jobs finish first
 /// (at most `shutdown_timeout`, then `etlify::CLOSE_GRACE` for the queue).
 pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), CliError> {
-    init_logs(args.log_format)?;
+    logs::init(args.log_format, Some("info"))?;
     let mut worker = settings.worker.clone();
     if let Some(jobs) = args.concurrency {
         worker.concurrency = jobs as usize;
@@ -115,27 +107,6 @@ pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), C
 }
 
 /// Logs on stderr, at RUST_LOG's level (default `info`).
-fn init_logs(format: LogFormat) -> Result<(), CliError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
-            .map_err(|e| {
-                CliError::config(format!(
-                    "RUST_LOG: {e} (e.g. RUST_LOG=info or RUST_LOG=etlify=debug)"
-                ))
-            })?,
-        _ => EnvFilter::new("info"),
-    };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let installed = match format {
-        LogFormat::Text => logs.try_init(),
-        LogFormat::Json => logs.json().flatten_event(true).try_init(),
-    };
-    installed.map_err(|e| run_error(format!("cannot set up the logs: {e}")))
-}
-
 async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), CliError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -21,6 +21,7 @@ fn etlify(config: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("ETLIFY_CONFIG")
         .env_remove("HUBSPOT_TOKEN")
+        .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
@@ -626,6 +627,44 @@ fn cli_sync_reports_each_crm_and_the_time_taken() {
             format!("  {crm}: {synced} synced, 0 not modified, 0 skipped, 0 buffered, 0 errors");
         assert!(lines.contains(&line.as_str()), "{stdout}");
     }
+}
+
+/// Every command logs to stderr when RUST_LOG asks (the worker always
+/// does); without it, a command prints only its own output.
+#[test]
+fn cli_rust_log_turns_on_the_logs_of_any_command() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let with_logs = |rust_log: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("RUST_LOG", rust_log)
+            .output()
+            .unwrap()
+    };
+    let quiet = etlify(&config, &["plan"]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+
+    let logged = with_logs("etlify=info", &["sync"]);
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    assert!(logged.status.success(), "{stderr}");
+    assert!(stderr.contains("Synced a page."), "{stderr}");
+
+    let (code, stderr) = {
+        let output = with_logs("etlify=loud", &["plan"]);
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
 }
 
 /// `init` writes a starter file that the loader reads, and never
