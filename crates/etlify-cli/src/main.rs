@@ -511,10 +511,13 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                 }
                 return Ok(Exit0OrRecords::Ok);
             }
-            let rows = etlify
-                .failing(crm.as_deref(), model.as_deref(), limit)
+            // One more than shown tells whether the list is cut.
+            let mut rows = etlify
+                .failing(crm.as_deref(), model.as_deref(), limit.saturating_add(1))
                 .await
                 .map_err(|e| CliError::engine(&path, e))?;
+            let cut = rows.len() as u64 > limit;
+            rows.truncate(limit as usize);
             if json {
                 let rows: Vec<_> = rows
                     .iter()
@@ -549,6 +552,11 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                         rows
                     )
                 );
+                if cut {
+                    println!(
+                        "Only the {limit} most recent failures are shown; --limit N shows more (`etlify status` counts them all)."
+                    );
+                }
                 println!("`etlify errors reset` clears their error budget so the next sync retries them.");
             }
             Ok(Exit0OrRecords::Ok)

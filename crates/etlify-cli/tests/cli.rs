@@ -817,20 +817,39 @@ fn cli_status_errors_and_errors_reset() {
     assert!(etlify(&config, &["migrate"]).status.success());
     exec_on_app_db(
         dir.path(),
-        &["UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1"],
+        &["UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id IN (1, 2)"],
+    );
+    // A list cut at --limit says so, and how to see the rest.
+    let cut = etlify(&config, &["errors", "--limit", "1"]);
+    let said = String::from_utf8_lossy(&cut.stdout);
+    assert!(cut.status.success(), "{said}");
+    assert!(
+        said.contains("Only the 1 most recent failures are shown; --limit N shows more"),
+        "{said}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&etlify(&config, &["errors"]).stdout).contains("--limit"),
+        "the whole list has no such line"
     );
     let status = json_of(&etlify(&config, &["status", "--json"]));
     assert_eq!(status[0]["model"], "User");
-    assert_eq!(status[0]["over_budget"], 1);
+    assert_eq!(status[0]["over_budget"], 2);
     assert!(
         status[0]["last_complete_check"].is_null(),
         "no run yet: {status}"
     );
     let errors = json_of(&etlify(&config, &["errors", "--json"]));
-    assert_eq!(errors[0]["id"], 1);
+    let mut ids: Vec<u64> = errors
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2], "{errors}");
     assert_eq!(errors[0]["last_error"], "INVALID_EMAIL");
-    let reset = json_of(&etlify(&config, &["errors", "--json", "reset", "1"]));
-    assert_eq!(reset["reset"], 1);
+    let reset = json_of(&etlify(&config, &["errors", "--json", "reset", "1", "2"]));
+    assert_eq!(reset["reset"], 2);
     assert_eq!(
         json_of(&etlify(&config, &["errors", "--json"])),
         serde_json::json!([])
