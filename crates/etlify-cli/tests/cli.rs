@@ -275,37 +275,32 @@ fn g1_a_non_boolean_enabled_exits_2_naming_the_key() {
 fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
-    std::fs::write(
-        &config,
-        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nmax_in_flight = 0\n",
-    )
-    .unwrap();
-    let (code, stderr) = failure(&config, &["check"]);
-    assert_eq!(code, 2, "{stderr}");
+    // `check` on a null CRM with `key`: exits 2; what it said.
+    let refused = |key: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n{key}\n"
+            ),
+        )
+        .unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{key}: {stderr}");
+        stderr
+    };
+    let stderr = refused("max_in_flight = 0");
     assert!(stderr.contains("crms.hubspot.max_in_flight"), "{stderr}");
     assert!(stderr.contains("at least 1"), "{stderr}");
 
     // The rate limit's key path, once and whole.
-    std::fs::write(
-        &config,
-        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nrate_limit = { max_requests = 0, period = \"10s\" }\n",
-    )
-    .unwrap();
-    let (code, stderr) = failure(&config, &["check"]);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = refused("rate_limit = { max_requests = 0, period = \"10s\" }");
     assert!(
         stderr.contains("crms.hubspot.rate_limit.max_requests: must be a positive number"),
         "{stderr}"
     );
 
     // HubSpot's search budget: only for hubspot, at least 1.
-    std::fs::write(
-        &config,
-        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\nsearch_requests_per_second = 10\n",
-    )
-    .unwrap();
-    let (code, stderr) = failure(&config, &["check"]);
-    assert_eq!(code, 2, "{stderr}");
+    let stderr = refused("search_requests_per_second = 10");
     assert!(
         stderr.contains("crms.hubspot.search_requests_per_second"),
         "{stderr}"
@@ -505,19 +500,10 @@ fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
     );
     let (_sandbox, sandbox) = support::start_sandbox();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = reqwest::Client::new();
     // Each request answers after 200 ms: the run's 30 requests, two at a
     // time, take seconds.
     let faults = serde_json::json!({"hubspot": {"latency_ms": 200}});
-    runtime.block_on(async {
-        let answer = client
-            .put(format!("{sandbox}/_sandbox/faults"))
-            .json(&faults)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success());
-    });
+    runtime.block_on(support::sandbox_put(&sandbox, "faults", &faults));
     let config = dir.path().join("etlify.toml");
     std::fs::write(
         &config,
@@ -581,21 +567,7 @@ fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
         n,
         "every record sent once: {first} {second}"
     );
-    let contacts = runtime.block_on(async {
-        let all: Value = reqwest::get(format!("{sandbox}/_sandbox/hubspot/objects/contacts"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        all
-    });
-    let contacts = contacts
-        .as_array()
-        .or_else(|| contacts["objects"].as_array())
-        .or_else(|| contacts["results"].as_array())
-        .unwrap_or_else(|| panic!("unexpected dump shape: {contacts}"))
-        .len();
+    let contacts = runtime.block_on(support::sandbox_contacts(&sandbox)).len();
     assert_eq!(contacts as u64, n, "one contact per user");
 }
 

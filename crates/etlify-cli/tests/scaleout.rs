@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use etlify::{MigrateOptions, Store};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
-use support::{start_sandbox, Process};
+use support::{sandbox_contacts, sandbox_put, start_sandbox, Process};
 
 /// The window the sandbox enforces and the workers share.
 const WINDOW_MAX: u64 = 20;
@@ -232,14 +232,7 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
         "daily_max": 10_000_000, "daily_window_ms": 86_400_000,
         "search_max": 5, "search_window_ms": 1_000, "retry_after": true, "daily_headers": true
     }});
-    let client = reqwest::Client::new();
-    let answer = client
-        .put(format!("{sandbox}/_sandbox/limits"))
-        .json(&limits)
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{:?}", answer.text().await);
+    sandbox_put(&sandbox, "limits", &limits).await;
     let config = config(dir.path(), &db.url, &sandbox);
     // The queue's tables (`etlify migrate` opens the queue of a [queue]).
     succeeded(etlify(&config, &["migrate"]), "etlify migrate");
@@ -329,13 +322,7 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
     let took = started.elapsed();
 
     // Every record once in the CRM, with its last value.
-    let contacts = get(&format!("{sandbox}/_sandbox/hubspot/objects/contacts")).await;
-    let contacts = contacts
-        .as_array()
-        .or_else(|| contacts["objects"].as_array())
-        .or_else(|| contacts["results"].as_array())
-        .unwrap_or_else(|| panic!("unexpected dump shape: {contacts}"))
-        .clone();
+    let contacts = sandbox_contacts(&sandbox).await;
     let mut emails: Vec<String> = contacts
         .iter()
         .map(|c| c["properties"]["email"].as_str().unwrap().to_owned())

@@ -1,5 +1,5 @@
 //! Processes the CLI tests start: the sandbox (`etlify sandbox`), killed
-//! when dropped.
+//! when dropped, and its admin endpoints.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -46,4 +46,36 @@ pub fn start_sandbox() -> (Process, String) {
         },
         url,
     )
+}
+
+/// `PUT {sandbox}/_sandbox/{what}` (`faults`, `limits`) with `body`.
+pub async fn sandbox_put(sandbox: &str, what: &str, body: &serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .put(format!("{sandbox}/_sandbox/{what}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    assert!(
+        status.is_success(),
+        "{what}: {status} {:?}",
+        answer.text().await
+    );
+}
+
+/// The contacts the sandbox holds.
+pub async fn sandbox_contacts(sandbox: &str) -> Vec<serde_json::Value> {
+    let dump: serde_json::Value =
+        reqwest::get(format!("{sandbox}/_sandbox/hubspot/objects/contacts"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    dump.as_array()
+        .or_else(|| dump["objects"].as_array())
+        .or_else(|| dump["results"].as_array())
+        .unwrap_or_else(|| panic!("unexpected dump shape: {dump}"))
+        .clone()
 }
