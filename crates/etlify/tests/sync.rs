@@ -476,6 +476,27 @@ async fn unknown_model_or_crm_is_a_config_error(db: TestDb) {
             .kind(),
         ErrorKind::Config
     );
+    // A near miss names the real one; a name like none lists them.
+    let typo = etlify.sync("hubspot", "Usr", 1).await.unwrap_err();
+    assert!(typo.to_string().contains("did you mean `User`?"), "{typo}");
+    let typo = etlify.sync("hubspto", "User", 1).await.unwrap_err();
+    assert!(
+        typo.to_string().contains("did you mean `hubspot`?"),
+        "{typo}"
+    );
+    let unlike = etlify.sync("salesforce", "User", 1).await.unwrap_err();
+    assert!(
+        unlike.to_string().contains("the registered CRMs: hubspot"),
+        "{unlike}"
+    );
+    let selection = etlify
+        .batch_sync(&etlify::BatchSyncOptions::new().models(["Usr"]))
+        .await
+        .unwrap_err();
+    assert!(
+        selection.to_string().contains("did you mean `User`?"),
+        "{selection}"
+    );
 }
 
 #[derive(sqlx::FromRow)]

@@ -9,6 +9,7 @@
 //! the catalog, through the [`crate::context::Context`].
 
 mod resolve;
+mod suggest;
 
 use indexmap::IndexMap;
 
@@ -130,12 +131,28 @@ impl Catalog {
             .unwrap_or(self.config.get_max_sync_errors())
     }
 
+    /// What to say of `resource_type`, which names no declared model: the
+    /// nearest one, or all of them.
+    pub(crate) fn unknown_model(&self, resource_type: &str) -> String {
+        suggest::nearest_or_all(
+            resource_type,
+            "declared models",
+            self.models.keys().map(String::as_str),
+        )
+    }
+
     /// The registered CRM `crm_name`, or a configuration error.
     pub(crate) fn crm(&self, crm_name: &str) -> Result<&Crm> {
-        Ok(self
-            .crms
-            .get(crm_name)
-            .ok_or_else(|| ConfigError::new("crms", crm_name, "is not a registered CRM"))?)
+        Ok(self.crms.get(crm_name).ok_or_else(|| {
+            ConfigError::new(
+                "crms",
+                crm_name,
+                format!(
+                    "is not a registered CRM{}",
+                    suggest::nearest_or_all(crm_name, "registered CRMs", self.crms.names())
+                ),
+            )
+        })?)
     }
 
     /// The model and its binding for `crm_name`, or a configuration error.
@@ -148,7 +165,10 @@ impl Catalog {
             ConfigError::new(
                 format!("models.{resource_type}"),
                 "",
-                "is not a declared model",
+                format!(
+                    "is not a declared model{}",
+                    self.unknown_model(resource_type)
+                ),
             )
         })?;
         let binding = resolved.model.get_binding(crm_name).ok_or_else(|| {

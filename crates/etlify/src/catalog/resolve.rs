@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
+use super::suggest::{did_you_mean, nearest_or_all};
 use super::{Catalog, Declarations, ResolvedModel, ResolvedSyncDependency};
 use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
@@ -79,25 +80,12 @@ impl TableColumns {
                 "table",
                 format!(
                     "names table `{table}`, which does not exist{}",
-                    did_you_mean(table, &self.existing)
+                    did_you_mean(table, self.existing.iter().map(String::as_str))
                 ),
             )
             .into()
         })
     }
-}
-
-/// `"; did you mean `users`?"` when one of `names` is a typo or two away
-/// from `wrong` (at most a third of its letters differ), else nothing.
-fn did_you_mean(wrong: &str, names: &[String]) -> String {
-    let allowed = (wrong.chars().count() / 3).max(1);
-    names
-        .iter()
-        .map(|name| (strsim::damerau_levenshtein(wrong, name), name))
-        .filter(|(distance, _)| *distance <= allowed)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| format!("; did you mean `{name}`?"))
-        .unwrap_or_default()
 }
 
 /// Validates `declarations` against `columns` and resolves them.
@@ -241,7 +229,7 @@ fn require_column(
             field,
             format!(
                 "names column `{column}`, which table `{table}` does not have{}",
-                did_you_mean(column, columns)
+                did_you_mean(column, columns.iter().map(String::as_str))
             ),
         )
         .into())
@@ -284,7 +272,10 @@ fn resolve_model(
             return Err(ConfigError::new(
                 location,
                 "crm",
-                format!("`{crm_name}` is not a registered CRM"),
+                format!(
+                    "`{crm_name}` is not a registered CRM{}",
+                    nearest_or_all(crm_name, "registered CRMs", crms.names())
+                ),
             )
             .into());
         }
@@ -337,8 +328,13 @@ fn resolve_model(
                     location,
                     "model",
                     format!(
-                        "names `{}`, which is not a declared model",
-                        dep.resource_type
+                        "names `{}`, which is not a declared model{}",
+                        dep.resource_type,
+                        nearest_or_all(
+                            &dep.resource_type,
+                            "declared models",
+                            declared.keys().map(String::as_str)
+                        )
                     ),
                 )
                 .into());
