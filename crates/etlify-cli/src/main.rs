@@ -796,9 +796,11 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
                     indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
                         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
                 );
+                let since = std::time::Instant::now();
                 options = options.progress(move |p| {
+                    let rate = p.total as f64 / since.elapsed().as_secs_f64().max(0.001);
                     bar.set_message(format!(
-                        "{} {}: {} records processed",
+                        "{} {}: {} records processed, {rate:.0}/s",
                         p.crm, p.model, p.total
                     ));
                     bar.tick();
