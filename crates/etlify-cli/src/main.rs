@@ -31,7 +31,7 @@ use crate::settings::Settings;
     name = "etlify",
     version,
     about = "Keeps a subset of your database mirrored in CRMs, idempotently",
-    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n  etlify sync --async            queue one batch job per CRM, for `etlify worker`\n  etlify worker                  run the queued jobs and a sync loop until SIGTERM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error, 130 sync stopped by Ctrl-C."
+    after_help = "Examples:\n  etlify migrate                 create or upgrade the sync-state tables\n  etlify check                   check the configuration against the database\n  etlify check --crms            and ask each CRM whether it takes the token\n  etlify plan --json             what a sync would send, per model and CRM\n  etlify sync --crm hubspot      sync every stale record with one CRM\n  etlify sync --async            queue one batch job per CRM, for `etlify worker`\n  etlify worker                  run the queued jobs and a sync loop until SIGTERM\n\nExit status: 0 ok, 1 some records failed, 2 configuration, 3 run error, 130 sync stopped by Ctrl-C."
 )]
 struct Cli {
     /// The configuration file.
@@ -62,6 +62,10 @@ enum Command {
     },
     /// Checks the configuration and the sync-state schema against the database.
     Check {
+        /// Also asks each enabled CRM, with one read request per object type
+        /// (nothing written), whether it takes the token and knows the type.
+        #[arg(long)]
+        crms: bool,
         #[arg(long)]
         json: bool,
     },
@@ -396,18 +400,66 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             }
             Ok(Exit0OrRecords::Ok)
         }
-        Command::Check { json } => {
+        Command::Check {
+            crms: ask_crms,
+            json,
+        } => {
             let etlify = engine(settings).await?;
             let models = etlify.models().count();
             let crms = etlify.crms().names().count();
+            let access = match ask_crms {
+                true => check_crm_access(&etlify).await,
+                false => Vec::new(),
+            };
             if json {
-                println!("{}", json!({"ok": true, "models": models, "crms": crms}));
+                let access: Vec<_> = access
+                    .iter()
+                    .map(|a| {
+                        json!({
+                            "crm": a.crm, "object_type": a.object_type,
+                            "ok": a.result.is_ok(),
+                            "checked": matches!(a.result, Ok(etlify::adapters::Access::Granted)),
+                            "error": a.result.as_ref().err().map(ToString::to_string),
+                        })
+                    })
+                    .collect();
+                let ok = access.iter().all(|a| a["ok"] == true);
+                let mut report = json!({"ok": ok, "models": models, "crms": crms});
+                if ask_crms {
+                    report["access"] = json!(access);
+                }
+                println!("{report}");
             } else {
                 let models = count(models, "model", "models");
                 let crms = count(crms, "CRM", "CRMs");
                 println!("{path}: {models}, {crms}, schema up to date.");
+                for a in &access {
+                    match &a.result {
+                        Ok(etlify::adapters::Access::Granted) => println!(
+                            "{} {}: the CRM takes the token and reads the object type.",
+                            a.crm, a.object_type
+                        ),
+                        Ok(_) => println!(
+                            "{} {}: not checked (its adapter has no way to ask the CRM).",
+                            a.crm, a.object_type
+                        ),
+                        Err(error) => println!("{} {}: {error}", a.crm, a.object_type),
+                    }
+                }
             }
-            Ok(Exit0OrRecords::Ok)
+            match access.iter().find_map(|a| a.result.as_ref().err()) {
+                None => Ok(Exit0OrRecords::Ok),
+                // A CRM that cannot be reached is not the file's fault.
+                Some(error) if error.is_retriable() => Err(CliError {
+                    exit: Exit::Run,
+                    message: format!(
+                        "{path}: a CRM could not be reached (above): check its base_url and the network, then try again"
+                    ),
+                }),
+                Some(_) => Err(CliError::config(format!(
+                    "{path}: a CRM refused the check (above): fix its token, base_id or object_type"
+                ))),
+            }
         }
         Command::NewModel { table, crm, model } => {
             let store = store(&settings).await?;
@@ -1058,6 +1110,42 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit as u8)
         }
     }
+}
+
+/// What one CRM said of one object type (`check --crms`).
+struct AccessCheck {
+    crm: String,
+    object_type: String,
+    result: Result<etlify::adapters::Access, etlify::AdapterError>,
+}
+
+/// Asks each enabled CRM about each object type bound to it, once.
+async fn check_crm_access(etlify: &Etlify) -> Vec<AccessCheck> {
+    let mut asked: Vec<(String, String)> = Vec::new();
+    for model in etlify.models() {
+        for crm in model.get_crm_names() {
+            let Some(binding) = model.get_binding(crm) else {
+                continue;
+            };
+            let pair = (crm.to_owned(), binding.get_object_type().to_owned());
+            if etlify.crm_enabled(crm) && !asked.contains(&pair) {
+                asked.push(pair);
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for (crm, object_type) in asked {
+        let Some(registered) = etlify.crms().get(&crm) else {
+            continue;
+        };
+        let result = registered.get_adapter().check_access(&object_type).await;
+        checks.push(AccessCheck {
+            crm,
+            object_type,
+            result,
+        });
+    }
+    checks
 }
 
 /// `1 model`, `2 models`.

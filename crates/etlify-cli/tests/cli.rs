@@ -571,8 +571,81 @@ fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
     assert_eq!(contacts as u64, n, "one contact per user");
 }
 
-/// With more than one CRM, `sync` says what each did below the total, and
-/// how long the run took.
+/// `check --crms` asks each enabled CRM, with one read per object type,
+/// whether it takes the token and knows the object type: the sandbox with
+/// its token passes; a wrong token or an unknown object type exits 2
+/// naming the CRM and the object type, and the token is never shown.
+#[test]
+fn cli_check_crms_asks_each_crm_for_its_object_types() {
+    let (sandbox_process, sandbox) = support::start_sandbox();
+    let with = |token: &str, object_type: &str| {
+        let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(
+                "adapter = \"null\"",
+                &format!("adapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{token}\""),
+            )
+            .replace(
+                "object_type = \"contacts\"",
+                &format!("object_type = \"{object_type}\""),
+            );
+        std::fs::write(&config, text).unwrap();
+        (dir, config)
+    };
+    let said = |output: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    let (_dir, config) = with(etlify_sandbox::DEFAULT_HUBSPOT_TOKEN, "contacts");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check", "--crms"]);
+    assert!(output.status.success(), "{}", said(&output));
+    assert!(
+        said(&output)
+            .contains("hubspot contacts: the CRM takes the token and reads the object type"),
+        "{}",
+        said(&output)
+    );
+
+    let (_dir, config) = with("pat-wrong-token-4242", "contacts");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check", "--crms"]);
+    let text = said(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("hubspot contacts: ") && text.contains("401"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("pat-wrong-token-4242"),
+        "the token is never shown: {text}"
+    );
+
+    let (_dir, config) = with(etlify_sandbox::DEFAULT_HUBSPOT_TOKEN, "contracts");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check", "--crms"]);
+    let text = said(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("hubspot contracts: "), "{text}");
+
+    // A CRM that cannot be reached (after its retries) is not the file's
+    // fault: exit 3, saying what to check.
+    drop(sandbox_process);
+    let (_dir, config) = with(etlify_sandbox::DEFAULT_HUBSPOT_TOKEN, "contacts");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check", "--crms"]);
+    let text = said(&output);
+    assert_eq!(output.status.code(), Some(3), "{text}");
+    assert!(text.contains("could not connect to 127.0.0.1:"), "{text}");
+    assert!(text.contains("check its base_url"), "{text}");
+}
+
+/// With more than one CRM at work, `sync` says what each did below the
+/// total, and how long the run took.
 #[test]
 fn cli_sync_reports_each_crm_and_the_time_taken() {
     let (_dir, config) = gem_copy(

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use etlify::adapters::airtable::{AirtableAdapter, AirtableConfig};
 use etlify::adapters::{
-    Adapter, AdapterError, AdapterErrorKind, BatchItem, HttpSettings, RemoteDelete, RetryPolicy,
-    UpsertRequest,
+    Access, Adapter, AdapterError, AdapterErrorKind, BatchItem, HttpSettings, RemoteDelete,
+    RetryPolicy, UpsertRequest,
 };
 use etlify::{Payload, RateLimit, RateLimiter};
 use serde_json::{json, Value};
@@ -1314,4 +1314,34 @@ async fn airtable_token_never_appears_in_errors() {
         .await
         .unwrap_err();
     assert_no_token(&refused_batch);
+}
+
+/// `check --crms`: one read of at most one record of the table, with the
+/// token; a table the base does not have is an error naming it.
+#[tokio::test]
+async fn airtable_check_access_reads_one_record_of_the_table() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(TABLE_PATH))
+        .and(query_param("maxRecords", "1"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"records": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v0/{BASE}/Contcts")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(
+            json!({"error": {"type": "TABLE_NOT_FOUND", "message": "Could not find table Contcts in application"}}),
+        ))
+        .mount(&server)
+        .await;
+    let airtable = adapter(&server);
+    assert_eq!(
+        airtable.check_access("Contacts").await.unwrap(),
+        Access::Granted
+    );
+    let missing = airtable.check_access("Contcts").await.unwrap_err();
+    assert_eq!(missing.kind(), AdapterErrorKind::NotFound);
+    assert!(missing.to_string().contains("Contcts"), "{missing}");
 }

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
-use etlify::adapters::{BatchItem, HttpSettings, RemoteDelete, RetryPolicy, UpsertRequest};
+use etlify::adapters::{Access, BatchItem, HttpSettings, RemoteDelete, RetryPolicy, UpsertRequest};
 use etlify::{Adapter, AdapterErrorKind, BatchAdapter, Payload};
 use serde_json::{json, Value};
-use wiremock::matchers::{body_json, header, method, path};
+use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "pat-na1-SECRET-TOKEN-1234";
@@ -262,6 +262,48 @@ async fn hubspot_delete_of_a_missing_object_is_not_found() {
         adapter(&server).delete("contacts", "9").await.unwrap(),
         RemoteDelete::NotFound
     );
+}
+
+/// `check --crms`: one read of one object, with the token; a refused token
+/// or an unknown object type is an error of its kind.
+#[tokio::test]
+async fn hubspot_check_access_reads_one_object_with_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(query_param("limit", "1"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contracts"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"status": "error", "message": "Unable to infer object type from: contracts", "category": "OBJECT_NOT_FOUND"}),
+        ))
+        .mount(&server)
+        .await;
+    let hubspot = adapter(&server);
+    assert_eq!(
+        hubspot.check_access("contacts").await.unwrap(),
+        Access::Granted
+    );
+    let unknown = hubspot.check_access("contracts").await.unwrap_err();
+    assert!(unknown.to_string().contains("contracts"), "{unknown}");
+
+    let refused = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"}),
+        ))
+        .mount(&refused)
+        .await;
+    let error = adapter(&refused)
+        .check_access("contacts")
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), AdapterErrorKind::Unauthorized);
 }
 
 #[tokio::test]

@@ -48,6 +48,15 @@ pub enum RemoteDelete {
     NotFound,
 }
 
+/// What [`Adapter::check_access`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The CRM accepted the credentials and read the object type.
+    Granted,
+    /// The adapter cannot tell without writing (the default).
+    NotChecked,
+}
+
 /// One CRM API.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
@@ -59,6 +68,15 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Deletes (archives) one object.
     async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError>;
+
+    /// Asks the CRM, with one read request and no write, whether it
+    /// accepts the credentials and knows `object_type` (`etlify check
+    /// --crms`). An error says why not: `Unauthorized` for credentials
+    /// refused, the CRM's own message for an unknown object type.
+    async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
+        let _ = object_type;
+        Ok(Access::NotChecked)
+    }
 
     /// Native batch endpoints, when the CRM has them.
     fn batch(&self) -> Option<&dyn BatchAdapter> {

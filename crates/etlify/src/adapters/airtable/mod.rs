@@ -39,7 +39,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::http::{HttpClient, HttpRequest, Secret};
 use super::{
-    Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
+    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
     UpsertRequest,
 };
 use crate::error::ConfigError;
@@ -293,6 +293,13 @@ impl Adapter for AirtableAdapter {
             Err(error) if is_missing_record(&error, crm_id) => Ok(RemoteDelete::NotFound),
             Err(error) => Err(error),
         }
+    }
+
+    async fn check_access(&self, table: &str) -> Result<Access, AdapterError> {
+        let request =
+            HttpRequest::new(Method::GET, self.table_path(table)).query("maxRecords", "1");
+        self.http.send(&request, classify).await?;
+        Ok(Access::Granted)
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {

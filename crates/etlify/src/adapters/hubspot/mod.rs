@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
-    Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
+    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
     UpsertRequest,
 };
 use crate::error::ConfigError;
@@ -204,6 +204,13 @@ impl Adapter for HubSpotAdapter {
             Err(error) if error.kind() == AdapterErrorKind::NotFound => Ok(RemoteDelete::NotFound),
             Err(error) => Err(error),
         }
+    }
+
+    async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
+        let request =
+            HttpRequest::new(Method::GET, self.path(object_type, &[])).query("limit", "1");
+        self.http.send(&request, classify).await?;
+        Ok(Access::Granted)
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
