@@ -404,6 +404,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             crms: ask_crms,
             json,
         } => {
+            warn(&settings);
             let etlify = engine(settings).await?;
             let models = etlify.models().count();
             let crms = etlify.crms().names().count();
@@ -817,6 +818,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             unreachable!("handled before the configuration is read")
         }
         Command::Worker { args } => {
+            warn(&settings);
             worker::worker(settings, args).await?;
             Ok(Exit0OrRecords::Ok)
         }
@@ -835,6 +837,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             enqueue: false,
             json,
         } => {
+            warn(&settings);
             let etlify = engine(settings).await?;
             let mut options = selection.options();
             if let Some(size) = batch_size {
@@ -1112,6 +1115,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The configuration's warnings, on stderr.
+fn warn(settings: &Settings) {
+    for warning in &settings.warnings {
+        eprintln!("etlify: warning: {warning}");
+    }
+}
+
 /// What one CRM said of one object type (`check --crms`).
 struct AccessCheck {
     crm: String,
@@ -1246,7 +1256,11 @@ async fn sandbox(port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
         sandbox.hubspot_base_url(),
         etlify_sandbox::DEFAULT_HUBSPOT_TOKEN
     );
-    println!("  Airtable: base_url = \"{}\"", sandbox.airtable_base_url());
+    println!(
+        "  Airtable: base_url = \"{}\", token = \"{}\", any base_id (app…)",
+        sandbox.airtable_base_url(),
+        etlify_sandbox::DEFAULT_AIRTABLE_TOKEN
+    );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()

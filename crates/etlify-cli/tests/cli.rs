@@ -644,6 +644,43 @@ fn cli_check_crms_asks_each_crm_for_its_object_types() {
     assert!(text.contains("check its base_url"), "{text}");
 }
 
+/// A HubSpot or Airtable CRM without `rate_limit` is not throttled (G-8),
+/// so `check` warns and gives the line to add, with the CRM's own limit;
+/// with one, it says nothing of it.
+#[test]
+fn cli_check_warns_of_a_crm_without_a_rate_limit() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "adapter = \"null\"",
+        "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\ntoken = \"pat-x\"",
+    );
+    std::fs::write(&config, &text).unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("crms.hubspot has no rate_limit")
+            && stderr.contains("rate_limit = { max_requests = 5, period = \"1s\" }"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &config,
+        text.replace(
+            "token = \"pat-x\"",
+            "token = \"pat-x\"\nrate_limit = { max_requests = 5, period = \"1s\" }",
+        ),
+    )
+    .unwrap();
+    let output = etlify(&config, &["check"]);
+    assert!(output.status.success());
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// With more than one CRM at work, `sync` says what each did below the
 /// total, and how long the run took.
 #[test]
