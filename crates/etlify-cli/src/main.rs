@@ -1256,9 +1256,10 @@ async fn sandbox(port: u16, state: Option<PathBuf>) -> Result<(), CliError> {
         sandbox.hubspot_base_url(),
         etlify_sandbox::DEFAULT_HUBSPOT_TOKEN
     );
+    // The values for etlify.toml: the Airtable adapter adds `/v0` itself.
     println!(
         "  Airtable: base_url = \"{}\", token = \"{}\", any base_id (app…)",
-        sandbox.airtable_base_url(),
+        sandbox.base_url().trim_end_matches('/'),
         etlify_sandbox::DEFAULT_AIRTABLE_TOKEN
     );
     println!("  Admin:    {}", sandbox.admin_url());

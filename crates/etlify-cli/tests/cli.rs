@@ -644,6 +644,56 @@ fn cli_check_crms_asks_each_crm_for_its_object_types() {
     assert!(text.contains("check its base_url"), "{text}");
 }
 
+/// The values `etlify sandbox` prints for Airtable are the ones that work
+/// in `etlify.toml`: `check --crms` with them reads the table.
+#[test]
+fn cli_sandbox_banner_gives_a_working_airtable_configuration() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["sandbox", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = BufReader::new(child.stdout.take().unwrap());
+    let airtable = loop {
+        let mut line = String::new();
+        assert!(banner.read_line(&mut line).unwrap() > 0, "no Airtable line");
+        if let Some(rest) = line.trim().strip_prefix("Airtable: ") {
+            break rest.to_owned();
+        }
+    };
+    let sandbox = support::Process {
+        child,
+        name: "sandbox".into(),
+    };
+    // `base_url = "…", token = "…", …`: the first two as TOML lines.
+    let settings: Vec<&str> = airtable.split(", ").take(2).collect();
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "adapter = \"null\"",
+        &format!(
+            "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\n{}\n{}\n\
+             rate_limit = {{ max_requests = 5, period = \"1s\" }}",
+            settings[0], settings[1]
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["check", "--crms"]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{airtable}: {said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("hubspot contacts: the CRM takes the token"),
+        "{said}"
+    );
+    drop(sandbox);
+}
+
 /// A HubSpot or Airtable CRM without `rate_limit` is not throttled (G-8),
 /// so `check` warns and gives the line to add, with the CRM's own limit;
 /// with one, it says nothing of it.
