@@ -5,19 +5,19 @@
 //! and `settings.rs`, each command below calls the library; `worker.rs`
 //! runs `etlify worker` (its logs and its health endpoint).
 
+mod check;
 mod demo;
 mod error;
 mod file;
 mod logs;
 mod scaffold;
 mod settings;
+mod sync;
 mod table;
 mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use etlify::{BatchSyncOptions, Enqueued, Etlify, JobQueue, MigrateOptions, Store};
@@ -403,65 +403,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
         Command::Check {
             crms: ask_crms,
             json,
-        } => {
-            warn(&settings);
-            let etlify = engine(settings).await?;
-            let models = etlify.models().count();
-            let crms = etlify.crms().names().count();
-            let access = match ask_crms {
-                true => check_crm_access(&etlify).await,
-                false => Vec::new(),
-            };
-            if json {
-                let access: Vec<_> = access
-                    .iter()
-                    .map(|a| {
-                        json!({
-                            "crm": a.crm, "object_type": a.object_type,
-                            "ok": a.result.is_ok(),
-                            "checked": matches!(a.result, Ok(etlify::adapters::Access::Granted)),
-                            "error": a.result.as_ref().err().map(ToString::to_string),
-                        })
-                    })
-                    .collect();
-                let ok = access.iter().all(|a| a["ok"] == true);
-                let mut report = json!({"ok": ok, "models": models, "crms": crms});
-                if ask_crms {
-                    report["access"] = json!(access);
-                }
-                println!("{report}");
-            } else {
-                let models = count(models, "model", "models");
-                let crms = count(crms, "CRM", "CRMs");
-                println!("{path}: {models}, {crms}, schema up to date.");
-                for a in &access {
-                    match &a.result {
-                        Ok(etlify::adapters::Access::Granted) => println!(
-                            "{} {}: the CRM takes the token and reads the object type.",
-                            a.crm, a.object_type
-                        ),
-                        Ok(_) => println!(
-                            "{} {}: not checked (its adapter has no way to ask the CRM).",
-                            a.crm, a.object_type
-                        ),
-                        Err(error) => println!("{} {}: {error}", a.crm, a.object_type),
-                    }
-                }
-            }
-            match access.iter().find_map(|a| a.result.as_ref().err()) {
-                None => Ok(Exit0OrRecords::Ok),
-                // A CRM that cannot be reached is not the file's fault.
-                Some(error) if error.is_retriable() => Err(CliError {
-                    exit: Exit::Run,
-                    message: format!(
-                        "{path}: a CRM could not be reached (above): check its base_url and the network, then try again"
-                    ),
-                }),
-                Some(_) => Err(CliError::config(format!(
-                    "{path}: a CRM refused the check (above): fix its token, base_id or object_type"
-                ))),
-            }
-        }
+        } => check::check(settings, ask_crms, json).await,
         Command::NewModel { table, crm, model } => {
             let store = store(&settings).await?;
             let crm = crm
@@ -818,7 +760,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             unreachable!("handled before the configuration is read")
         }
         Command::Worker { args } => {
-            warn(&settings);
+            settings.print_warnings();
             worker::worker(settings, args).await?;
             Ok(Exit0OrRecords::Ok)
         }
@@ -828,7 +770,7 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             enqueue: true,
             json,
         } => {
-            sync_async(settings, &selection, batch_size, json).await?;
+            sync::queued(settings, &selection, batch_size, json).await?;
             Ok(Exit0OrRecords::Ok)
         }
         Command::Sync {
@@ -836,204 +778,8 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             batch_size,
             enqueue: false,
             json,
-        } => {
-            warn(&settings);
-            let etlify = engine(settings).await?;
-            let mut options = selection.options();
-            if let Some(size) = batch_size {
-                options = options.batch_size(size);
-            }
-            // Progress on stderr, drawn only on a terminal (indicatif hides it otherwise).
-            let progress = indicatif::ProgressBar::new_spinner();
-            if !json {
-                let bar = progress.clone();
-                progress.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-                );
-                let since = std::time::Instant::now();
-                options = options.progress(move |p| {
-                    let rate = p.total as f64 / since.elapsed().as_secs_f64().max(0.001);
-                    bar.set_message(format!(
-                        "{} {}: {} records processed, {rate:.0}/s",
-                        p.crm, p.model, p.total
-                    ));
-                    bar.tick();
-                });
-            }
-            let stop = Arc::new(AtomicBool::new(false));
-            options = options.stop_when(stop.clone());
-            let on_signal = tokio::spawn(stop_on_signal(stop, progress.clone()));
-            let started = std::time::Instant::now();
-            let stats = etlify.batch_sync(&options).await;
-            let took = started.elapsed().as_secs_f64();
-            on_signal.abort();
-            let stats = stats.map_err(|e| CliError::engine(&path, e))?;
-            progress.finish_and_clear();
-            let counts = |s: &etlify::BatchStats| {
-                json!({
-                    "synced": s.synced, "not_modified": s.not_modified, "skipped": s.skipped,
-                    "buffered": s.buffered, "errors": s.errors, "disabled": s.disabled,
-                })
-            };
-            if json {
-                let per_crm: serde_json::Map<String, serde_json::Value> = stats
-                    .per_crm
-                    .iter()
-                    .map(|(crm, s)| (crm.clone(), counts(s)))
-                    .collect();
-                let interrupted: Vec<_> = stats
-                    .interrupted
-                    .iter()
-                    .map(|i| json!({"crm": i.crm, "model": i.model, "retriable": i.retriable, "message": i.message}))
-                    .collect();
-                let mut report = counts(&stats.outcomes);
-                if let Some(object) = report.as_object_mut() {
-                    object.insert("total".into(), json!(stats.total));
-                    object.insert("per_crm".into(), json!(per_crm));
-                    let per_model: serde_json::Map<String, serde_json::Value> = stats
-                        .per_model
-                        .iter()
-                        .map(|(model, n)| (model.clone(), json!(n)))
-                        .collect();
-                    object.insert("per_model".into(), json!(per_model));
-                    object.insert("busy".into(), json!(stats.busy));
-                    object.insert("interrupted".into(), json!(interrupted));
-                    object.insert("deferred".into(), json!(stats.deferred));
-                    object.insert("stopped".into(), json!(stats.stopped));
-                }
-                println!("{report}");
-            } else {
-                let outcomes = |s: &etlify::BatchStats| {
-                    format!(
-                        "{} synced, {} not modified, {} skipped, {} buffered, {} errors",
-                        s.synced, s.not_modified, s.skipped, s.buffered, s.errors
-                    )
-                };
-                let mut overall = stats.outcomes;
-                overall.errors = stats.errors;
-                println!(
-                    "{} records in {took:.1} s: {}",
-                    stats.total,
-                    outcomes(&overall)
-                );
-                if stats.per_crm.len() > 1 {
-                    for (crm, s) in &stats.per_crm {
-                        println!("  {crm}: {}", outcomes(s));
-                    }
-                }
-                for crm in &stats.busy {
-                    println!(
-                        "{crm}: another sync of this CRM is running; skipped (run again later)."
-                    );
-                }
-                for stop in &stats.interrupted {
-                    println!("{} {}: stopped: {}", stop.crm, stop.model, stop.message);
-                }
-                if stats.deferred > 0 {
-                    println!(
-                        "{} records were held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl).",
-                        stats.deferred
-                    );
-                }
-            }
-            if stats.stopped {
-                return Err(CliError {
-                    exit: Exit::Interrupted,
-                    message: "stopped before the end; what was sent is recorded: run `etlify sync` again to go on".into(),
-                });
-            }
-            if !stats.interrupted.is_empty() {
-                return Err(CliError {
-                    exit: Exit::Run,
-                    message: "the run stopped short for some CRMs; run again later (records already synced are not sent again)".into(),
-                });
-            }
-            Ok(if stats.errors > 0 {
-                Exit0OrRecords::RecordsFailed
-            } else {
-                Exit0OrRecords::Ok
-            })
-        }
+        } => sync::inline(settings, &selection, batch_size, json).await,
     }
-}
-
-/// Ctrl-C or SIGTERM during `sync`: the first stops the run gracefully (no
-/// new page; the requests in flight finish and are recorded; the locks are
-/// released), the second quits at once.
-async fn stop_on_signal(stop: Arc<AtomicBool>, progress: indicatif::ProgressBar) {
-    etlify::shutdown_signal().await;
-    stop.store(true, Ordering::SeqCst);
-    progress.suspend(|| {
-        eprintln!(
-            "etlify: stopping: the requests in flight finish and are recorded (Ctrl-C again quits at once)"
-        )
-    });
-    etlify::shutdown_signal().await;
-    progress.suspend(|| {
-        eprintln!(
-            "etlify: quit; the answers of requests still in flight are lost, and the next run sends those records again"
-        )
-    });
-    std::process::exit(Exit::Interrupted as i32);
-}
-
-/// `sync --async`: one batch job requested per enabled CRM (or `--crm`'s).
-async fn sync_async(
-    settings: Settings,
-    selection: &Selection,
-    batch_size: Option<usize>,
-    json: bool,
-) -> Result<(), CliError> {
-    // A batch job covers every model of its CRM from its checkpoint, with
-    // the default page size: what it cannot honour is refused here.
-    let refused = [
-        (!selection.model.is_empty(), "--model"),
-        (selection.full, "--full"),
-        (selection.complete, "--complete"),
-        (batch_size.is_some(), "--batch-size"),
-    ];
-    if let Some((_, flag)) = refused.iter().find(|(set, _)| *set) {
-        return Err(CliError::config(format!(
-            "{flag} cannot be used with --async: a batch job syncs every model of its CRM, \
-             from its checkpoint; run `etlify sync {flag} …` without --async to do this here"
-        )));
-    }
-    let path = settings.path.clone();
-    let (etlify, _queue) = engine_with_queue(settings).await?;
-    let queued = etlify
-        .batch_sync_async(&selection.options())
-        .await
-        .map_err(|e| CliError::engine(&path, e))?;
-    if json {
-        let per_model: serde_json::Map<String, serde_json::Value> = queued
-            .per_model
-            .iter()
-            .map(|(model, n)| (model.clone(), json!(n)))
-            .collect();
-        let crms: Vec<_> = queued
-            .crms
-            .iter()
-            .map(|(crm, enqueued)| json!({"crm": crm, "enqueued": enqueued.as_str()}))
-            .collect();
-        println!(
-            "{}",
-            json!({"total": queued.total, "per_model": per_model, "errors": queued.errors, "crms": crms})
-        );
-        return Ok(());
-    }
-    if queued.crms.is_empty() {
-        println!("No enabled CRM selected: nothing queued.");
-        return Ok(());
-    }
-    for (crm, enqueued) in &queued.crms {
-        println!("{crm}: {}", enqueued_text(*enqueued));
-    }
-    println!(
-        "{} stale records now, which the queued jobs will find. Run `etlify worker` to process them (a worker already running picks them up).",
-        queued.total
-    );
-    Ok(())
 }
 
 /// One sampled record of `plan --diff`, for people.
@@ -1113,54 +859,6 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit as u8)
         }
     }
-}
-
-/// The configuration's warnings, on stderr.
-fn warn(settings: &Settings) {
-    for warning in &settings.warnings {
-        eprintln!("etlify: warning: {warning}");
-    }
-}
-
-/// What one CRM said of one object type (`check --crms`).
-struct AccessCheck {
-    crm: String,
-    object_type: String,
-    result: Result<etlify::adapters::Access, etlify::AdapterError>,
-}
-
-/// Asks each enabled CRM about each object type bound to it, once.
-async fn check_crm_access(etlify: &Etlify) -> Vec<AccessCheck> {
-    let mut asked: Vec<(String, String)> = Vec::new();
-    for model in etlify.models() {
-        for crm in model.get_crm_names() {
-            let Some(binding) = model.get_binding(crm) else {
-                continue;
-            };
-            let pair = (crm.to_owned(), binding.get_object_type().to_owned());
-            if etlify.crm_enabled(crm) && !asked.contains(&pair) {
-                asked.push(pair);
-            }
-        }
-    }
-    let mut checks = Vec::new();
-    for (crm, object_type) in asked {
-        let Some(registered) = etlify.crms().get(&crm) else {
-            continue;
-        };
-        let result = registered.get_adapter().check_access(&object_type).await;
-        checks.push(AccessCheck {
-            crm,
-            object_type,
-            result,
-        });
-    }
-    checks
-}
-
-/// `1 model`, `2 models`.
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 const STARTER: &str = r#"# etlify configuration: see docs/CLI.md and docs/MODELS.md.

@@ -135,6 +135,15 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     })
 }
 
+impl Settings {
+    /// The configuration's warnings, on stderr (`check`, `sync`, `worker`).
+    pub(crate) fn print_warnings(&self) {
+        for warning in &self.warnings {
+            eprintln!("etlify: warning: {warning}");
+        }
+    }
+}
+
 /// A warning for an enabled HubSpot or Airtable CRM without `rate_limit`:
 /// nothing throttles it then (G-8, as the gem), so a run meets the CRM's
 /// 429s (Airtable's last 30 s) instead of its limit.
