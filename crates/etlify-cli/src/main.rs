@@ -760,7 +760,6 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             unreachable!("handled before the configuration is read")
         }
         Command::Worker { args } => {
-            settings.print_warnings();
             worker::worker(settings, args).await?;
             Ok(Exit0OrRecords::Ok)
         }

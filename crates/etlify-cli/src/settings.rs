@@ -136,7 +136,8 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
 }
 
 impl Settings {
-    /// The configuration's warnings, on stderr (`check`, `sync`, `worker`).
+    /// The configuration's warnings, on stderr (`check`, `sync`; the
+    /// worker logs them).
     pub(crate) fn print_warnings(&self) {
         for warning in &self.warnings {
             eprintln!("etlify: warning: {warning}");

@@ -49,6 +49,10 @@ fn run_error(message: impl Into<String>) -> CliError {
 /// (at most `shutdown_timeout`, then `etlify::CLOSE_GRACE` for the queue).
 pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), CliError> {
     logs::init(args.log_format, Some("info"))?;
+    // Through the logs, so that JSON logs stay one object a line.
+    for warning in &settings.warnings {
+        tracing::warn!(message = %warning);
+    }
     let mut worker = settings.worker.clone();
     if let Some(jobs) = args.concurrency {
         worker.concurrency = jobs as usize;

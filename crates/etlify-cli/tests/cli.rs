@@ -1449,6 +1449,39 @@ fn worker_cli_health_endpoint_answers() {
     }
 }
 
+/// The configuration's warnings reach a worker's JSON logs as log events,
+/// so that every line stays one JSON object.
+#[test]
+fn worker_cli_warnings_are_json_log_events_in_json_logs() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "adapter = \"null\"",
+        "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\ntoken = \"pat-x\"\nbase_url = \"http://127.0.0.1:9\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let mut worker = RunningWorker::start(&config, &["--interval", "off", "--log-format", "json"]);
+    worker.line_with("Worker started.", std::time::Duration::from_secs(30));
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    let events: Vec<Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"))
+        })
+        .collect();
+    assert!(
+        events.iter().any(|e| e["level"] == "WARN"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("has no rate_limit")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pat-x"), "the token is never shown");
+}
+
 /// With a `[queue]` section, `sync-record` requests a job (once while it is
 /// queued); `--now` syncs inline as without a queue; `status` counts jobs.
 #[test]
