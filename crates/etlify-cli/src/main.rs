@@ -128,6 +128,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Forgets what etlify knows of a CRM's objects (CRM ids, digests,
+    /// errors), for a CRM pointed at another account: the next sync sends
+    /// every record again, matched by id_property. Deletes only with --yes
+    Forget {
+        /// The CRM whose sync state to forget.
+        #[arg(long)]
+        crm: String,
+        /// Only this model's.
+        #[arg(long)]
+        model: Option<String>,
+        /// Do it (without: say what it would do).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Per model and CRM: stale, synced, failing, over the error budget,
     /// waiting for a dependency, last sync.
     Status {
@@ -412,6 +426,38 @@ async fn run(cli: Cli) -> Result<Exit0OrRecords, CliError> {
             print!(
                 "{}",
                 scaffold::new_model(&store, &table, &crm, model.as_deref()).await?
+            );
+            Ok(Exit0OrRecords::Ok)
+        }
+        Command::Forget { crm, model, yes } => {
+            let etlify = engine(settings).await?;
+            let whose = match &model {
+                Some(model) => format!("{crm} ({model} only)"),
+                None => crm.clone(),
+            };
+            if !yes {
+                return Err(CliError::config(format!(
+                    "forget deletes what etlify knows of {whose}: the records' CRM ids, digests \
+                     and errors, so the next sync sends them again, matched by id_property. Run \
+                     it again with --yes to do it (stop the workers first)."
+                )));
+            }
+            let forgotten = etlify
+                .forget(&crm, model.as_deref())
+                .await
+                .map_err(|e| CliError::engine(&path, e))?;
+            if forgotten.busy {
+                return Err(CliError {
+                    exit: Exit::Run,
+                    message: format!(
+                        "a batch run of {crm} is under way (a worker, or another etlify sync): \
+                         nothing was forgotten; stop it, then run forget again"
+                    ),
+                });
+            }
+            println!(
+                "Forgot {} sync rows and {} waiting records of {whose}; the next `etlify sync` sends them again.",
+                forgotten.sync_rows, forgotten.waiting
             );
             Ok(Exit0OrRecords::Ok)
         }

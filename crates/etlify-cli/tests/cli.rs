@@ -988,6 +988,36 @@ fn cli_status_errors_and_errors_reset() {
     );
 }
 
+/// `forget --crm` drops what etlify knows of a CRM's objects (for a CRM
+/// pointed at another account): only with --yes; the next sync sends every
+/// record again; an unknown CRM gets a suggestion.
+#[test]
+fn cli_forget_a_crm_needs_yes_then_the_next_sync_sends_everything() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    assert_eq!(json_of(&etlify(&config, &["plan", "--json"]))["total"], 0);
+
+    let (code, stderr) = failure(&config, &["forget", "--crm", "hubspot"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(
+        json_of(&etlify(&config, &["plan", "--json"]))["total"],
+        0,
+        "nothing forgotten without --yes"
+    );
+
+    let forgot = etlify(&config, &["forget", "--crm", "hubspot", "--yes"]);
+    let said = String::from_utf8_lossy(&forgot.stdout);
+    assert!(forgot.status.success(), "{said}");
+    assert!(said.contains("Forgot 300 sync rows"), "{said}");
+    assert_eq!(json_of(&etlify(&config, &["plan", "--json"]))["total"], 300);
+
+    let (code, stderr) = failure(&config, &["forget", "--crm", "hubspto", "--yes"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("did you mean `hubspot`?"), "{stderr}");
+}
+
 /// The JSON Schema shipped for editors is the one the loader's types give
 /// (regenerate with `etlify schema > docs/etlify.schema.json`).
 #[test]

@@ -19,14 +19,27 @@ use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::stale::batch_sync;
 use crate::stale::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats, StaleIds};
+use crate::store::lease::{batch_run_name, Lease};
 use crate::store::schema::{self, SchemaReport};
-use crate::store::{checkpoint, sync_rows, Store, SyncRow};
+use crate::store::{checkpoint, pending, sync_rows, Store, SyncRow};
 use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 
 /// The engine: cheap to clone, shareable across tasks.
 #[derive(Debug, Clone)]
 pub struct Etlify {
     ctx: Context,
+}
+
+/// What [`Etlify::forget`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Forgotten {
+    /// A batch run of the CRM was under way: nothing was forgotten.
+    pub busy: bool,
+    /// Sync rows deleted (CRM ids, digests, errors).
+    pub sync_rows: u64,
+    /// Records that were waiting for a dependency in the CRM.
+    pub waiting: u64,
 }
 
 /// Where one (model, CRM) stands, as [`Etlify::status`] reports it.
@@ -249,6 +262,55 @@ impl Etlify {
             checkpoint::forget(self.store(), crm_name, resource_type).await?;
         }
         Ok(reset)
+    }
+
+    /// Forgets what the engine knows of `crm_name`'s objects, of one model
+    /// or of all: their sync rows (CRM ids, digests, errors), the records
+    /// waiting there for a dependency, and the checkpoints. The next run
+    /// then reads every record in scope and sends it, matched by its
+    /// `id_property` to the objects the CRM already has: for a CRM pointed
+    /// at another account. It holds the CRM's batch-run lock meanwhile;
+    /// while a batch run of the CRM is under way it does nothing and says
+    /// so ([`Forgotten::busy`]). The checkpoints go first: stopped midway,
+    /// the next run still reads everything, and forgetting again finishes.
+    pub async fn forget(&self, crm_name: &str, resource_type: Option<&str>) -> Result<Forgotten> {
+        let catalog = self.ctx.catalog();
+        catalog.crm(crm_name)?;
+        if let Some(resource_type) = resource_type {
+            if catalog.resolved(resource_type).is_none() {
+                return Err(crate::error::ConfigError::new(
+                    "models",
+                    resource_type,
+                    format!(
+                        "is not a declared model{}",
+                        catalog.unknown_model(resource_type)
+                    ),
+                )
+                .into());
+            }
+        }
+        let store = self.store();
+        let (lease, taken) = Lease::try_acquire(store, vec![batch_run_name(crm_name)]).await?;
+        if taken != [true] {
+            lease.release().await?;
+            return Ok(Forgotten {
+                busy: true,
+                ..Forgotten::default()
+            });
+        }
+        let forgotten = async {
+            checkpoint::forget(store, Some(crm_name), resource_type).await?;
+            let waiting = pending::forget(store, crm_name, resource_type).await?;
+            let sync_rows = sync_rows::forget(store, crm_name, resource_type).await?;
+            Ok::<_, crate::Error>(Forgotten {
+                busy: false,
+                sync_rows,
+                waiting,
+            })
+        }
+        .await;
+        lease.release().await?;
+        forgotten
     }
 
     /// Where each (model, enabled CRM) stands: stale records (as

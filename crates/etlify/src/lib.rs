@@ -85,8 +85,8 @@ pub use crate::crm::{Crm, CrmRegistry, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
 pub use crate::engine::{
-    migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, JobCounts,
-    StatusEntry,
+    migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, Forgotten,
+    JobCounts, StatusEntry,
 };
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use etlify::adapters::NullAdapter;
 use etlify::{BatchSyncOptions, Crm, ErrorKind, Etlify, Model};
 
-use crate::support::adapter::RecordingAdapter;
+use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
 use crate::support::{company_model, user_model, TestDb};
 
 async fn build(db: &TestDb, crms: Vec<Crm>, models: Vec<Model>) -> Etlify {
@@ -407,7 +407,76 @@ async fn g16_status_failing_records_and_their_reset(db: TestDb) {
     assert!(etlify.failing(None, None, 10).await.unwrap().is_empty());
 }
 
+/// A CRM pointed at another account: `forget` drops what the engine knows
+/// of that CRM's objects (of one model, or all), so the next run sends every
+/// record again, the other CRM untouched; while a batch run of the CRM is
+/// under way it does nothing and says so.
+async fn forgetting_a_crm_makes_the_next_run_send_everything_again(db: TestDb) {
+    let db = db.with_app_schema().await;
+    seed(&db, 5).await;
+    let hubspot = Arc::new(NullAdapter::new());
+    let etlify = build(
+        &db,
+        vec![
+            Crm::new("hubspot", hubspot.clone()),
+            Crm::new("airtable", Arc::new(NullAdapter::new())),
+        ],
+        vec![
+            user_model(&["hubspot", "airtable"]),
+            company_model(&["hubspot"]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        etlify
+            .batch_sync(&BatchSyncOptions::new())
+            .await
+            .unwrap()
+            .total,
+        11
+    );
+
+    let forgotten = etlify.forget("hubspot", Some("User")).await.unwrap();
+    assert_eq!((forgotten.busy, forgotten.sync_rows), (false, 5));
+    let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(
+        (again.total, again.per_crm["hubspot"].synced),
+        (5, 5),
+        "hubspot's users only: {again:?}"
+    );
+
+    let forgotten = etlify.forget("hubspot", None).await.unwrap();
+    assert_eq!(forgotten.sync_rows, 6, "users and the company");
+    let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(again.total, 6, "{again:?}");
+
+    // While a batch run of the CRM holds its lease (another engine's, slow),
+    // nothing is forgotten.
+    etlify.forget("hubspot", None).await.unwrap();
+    let slow_adapter = BatchRecordingAdapter::new(10);
+    slow_adapter.delay_batches(std::time::Duration::from_millis(300));
+    let slow = Etlify::builder(db.another_store(4).await)
+        .crm(Crm::new("hubspot", slow_adapter))
+        .model(user_model(&["hubspot"]))
+        .build()
+        .await
+        .unwrap();
+    let running = tokio::spawn(async move { slow.batch_sync(&BatchSyncOptions::new()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = etlify.forget("hubspot", None).await.unwrap();
+    assert_eq!((refused.busy, refused.sync_rows), (true, 0));
+    running.await.unwrap().unwrap();
+
+    let unknown = etlify.forget("hubspto", None).await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Config);
+    assert!(
+        unknown.to_string().contains("did you mean `hubspot`?"),
+        "{unknown}"
+    );
+}
+
 crate::backend_tests!(
+    forgetting_a_crm_makes_the_next_run_send_everything_again,
     g16_status_failing_records_and_their_reset,
     plan_counts_what_a_run_would_process_without_sending_anything,
     batch_sync_reports_progress_after_each_page,

@@ -113,6 +113,24 @@ pub(crate) async fn delete(store: &Store, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the waits of `crm_name` (of dependents of one type, or all);
+/// returns how many.
+pub(crate) async fn forget(
+    store: &Store,
+    crm_name: &str,
+    dependent_type: Option<&str>,
+) -> Result<u64> {
+    let mut delete = Query::delete();
+    delete
+        .from_table(Ps::Table)
+        .and_where(Expr::col(Ps::CrmName).eq(crm_name));
+    if let Some(dependent_type) = dependent_type {
+        delete.and_where(Expr::col(Ps::DependentType).eq(dependent_type));
+    }
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await
+}
+
 /// Dependents waiting on any of `dependency_ids`, in one query.
 pub(crate) async fn waiting_on_any(
     store: &Store,

@@ -469,6 +469,24 @@ pub(crate) async fn reset_errors(
     store.execute(sql, values).await
 }
 
+/// Deletes the rows of `crm_name` (of one resource type, or all); returns
+/// how many.
+pub(crate) async fn forget(
+    store: &Store,
+    crm_name: &str,
+    resource_type: Option<&str>,
+) -> Result<u64> {
+    let mut delete = Query::delete();
+    delete
+        .from_table(Cs::Table)
+        .and_where(Expr::col(Cs::CrmName).eq(crm_name));
+    if let Some(resource_type) = resource_type {
+        delete.and_where(Expr::col(Cs::ResourceType).eq(resource_type));
+    }
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await
+}
+
 /// Per (CRM, resource type): rows, rows with a CRM id, failing rows, rows
 /// at or over `budget` errors, and the newest `last_synced_at`.
 pub(crate) async fn counts(

@@ -57,8 +57,8 @@ pub(crate) async fn write_synced(
                         let message = format!(
                             "the CRM returned id {crm_id}, which {holder} already holds: two \
                              records matched one CRM object (their id_property values are \
-                             equal, or the CRM account changed); fix the data, then \
-                             `etlify errors reset`"
+                             equal: fix the data, then `etlify errors reset`; or the CRM \
+                             account changed: `etlify forget`)"
                         );
                         let id = key.resource_id;
                         sync_rows::write(
