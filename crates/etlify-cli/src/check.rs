@@ -26,7 +26,9 @@ pub(crate) async fn check(
         true => check_crm_access(&etlify).await,
         false => Vec::new(),
     };
+    let refusal = access.iter().find_map(|a| a.result.as_ref().err());
     if json {
+        let ok = refusal.is_none();
         let access: Vec<_> = access
             .iter()
             .map(|a| {
@@ -38,7 +40,6 @@ pub(crate) async fn check(
                 })
             })
             .collect();
-        let ok = access.iter().all(|a| a["ok"] == true);
         let mut report = json!({"ok": ok, "models": models, "crms": crms});
         if ask_crms {
             report["access"] = json!(access);
@@ -62,7 +63,7 @@ pub(crate) async fn check(
             }
         }
     }
-    match access.iter().find_map(|a| a.result.as_ref().err()) {
+    match refusal {
         None => Ok(Exit0OrRecords::Ok),
         // A CRM that cannot be reached is not the file's fault.
         Some(error) if error.is_retriable() => Err(CliError {

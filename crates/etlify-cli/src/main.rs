@@ -2,8 +2,9 @@
 //! configured by a TOML file beside it (`docs/CLI.md`).
 //!
 //! A thin shell over the `etlify` library: reading the file is `file.rs`
-//! and `settings.rs`, each command below calls the library; `worker.rs`
-//! runs `etlify worker` (its logs and its health endpoint).
+//! and `settings.rs`, each command below calls the library; `check.rs`,
+//! `sync.rs` and `worker.rs` hold the larger ones (`etlify worker`: its
+//! health endpoint); `logs.rs` sets up the logs on stderr.
 
 mod check;
 mod demo;

@@ -25,6 +25,7 @@ pub(crate) async fn inline(
     if let Some(size) = batch_size {
         options = options.batch_size(size);
     }
+    let started = std::time::Instant::now();
     // Progress on stderr, drawn only on a terminal (indicatif hides it otherwise).
     let progress = indicatif::ProgressBar::new_spinner();
     if !json {
@@ -33,9 +34,8 @@ pub(crate) async fn inline(
             indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        let since = std::time::Instant::now();
         options = options.progress(move |p| {
-            let rate = p.total as f64 / since.elapsed().as_secs_f64().max(0.001);
+            let rate = p.total as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!(
                 "{} {}: {} records processed, {rate:.0}/s",
                 p.crm, p.model, p.total
@@ -46,7 +46,6 @@ pub(crate) async fn inline(
     let stop = Arc::new(AtomicBool::new(false));
     options = options.stop_when(stop.clone());
     let on_signal = tokio::spawn(stop_on_signal(stop, progress.clone()));
-    let started = std::time::Instant::now();
     let stats = etlify.batch_sync(&options).await;
     let took = started.elapsed().as_secs_f64();
     on_signal.abort();

@@ -110,7 +110,7 @@ pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), C
     ran.map_err(|e| run_error(e.to_string()))
 }
 
-/// Logs on stderr, at RUST_LOG's level (default `info`).
+/// Binds the health endpoint's address (port 0: any free port).
 async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), CliError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -631,6 +631,13 @@ fn cli_check_crms_asks_each_crm_for_its_object_types() {
     let text = said(&output);
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(text.contains("hubspot contracts: "), "{text}");
+    // The same in JSON, for scripts: not ok, and why.
+    let output = etlify(&config, &["check", "--crms", "--json"]);
+    assert_eq!(output.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["access"][0]["object_type"], "contracts", "{report}");
+    assert!(report["access"][0]["error"].is_string(), "{report}");
 
     // A CRM that cannot be reached (after its retries) is not the file's
     // fault: exit 3, saying what to check.
