@@ -277,17 +277,7 @@ impl Etlify {
         let catalog = self.ctx.catalog();
         catalog.crm(crm_name)?;
         if let Some(resource_type) = resource_type {
-            if catalog.resolved(resource_type).is_none() {
-                return Err(crate::error::ConfigError::new(
-                    "models",
-                    resource_type,
-                    format!(
-                        "is not a declared model{}",
-                        catalog.unknown_model(resource_type)
-                    ),
-                )
-                .into());
-            }
+            catalog.declared(resource_type)?;
         }
         let store = self.store();
         let (lease, taken) = Lease::try_acquire(store, vec![batch_run_name(crm_name)]).await?;

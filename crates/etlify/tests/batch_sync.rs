@@ -473,6 +473,12 @@ async fn forgetting_a_crm_makes_the_next_run_send_everything_again(db: TestDb) {
         unknown.to_string().contains("did you mean `hubspot`?"),
         "{unknown}"
     );
+    let unknown = etlify.forget("hubspot", Some("Usr")).await.unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::Config);
+    assert!(
+        unknown.to_string().contains("did you mean `User`?"),
+        "{unknown}"
+    );
 }
 
 crate::backend_tests!(

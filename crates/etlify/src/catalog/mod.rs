@@ -133,12 +133,27 @@ impl Catalog {
 
     /// What to say of `resource_type`, which names no declared model: the
     /// nearest one, or all of them.
-    pub(crate) fn unknown_model(&self, resource_type: &str) -> String {
+    fn unknown_model(&self, resource_type: &str) -> String {
         suggest::nearest_or_all(
             resource_type,
             "declared models",
             self.models.keys().map(String::as_str),
         )
+    }
+
+    /// The model declared as `resource_type`, or a configuration error
+    /// at `models` naming it (with the nearest declared one).
+    pub(crate) fn declared(&self, resource_type: &str) -> Result<&ResolvedModel> {
+        Ok(self.resolved(resource_type).ok_or_else(|| {
+            ConfigError::new(
+                "models",
+                resource_type,
+                format!(
+                    "is not a declared model{}",
+                    self.unknown_model(resource_type)
+                ),
+            )
+        })?)
     }
 
     /// The registered CRM `crm_name`, or a configuration error.

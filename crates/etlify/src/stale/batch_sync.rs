@@ -272,14 +272,7 @@ fn selection<'a>(
     }
     if let Some(models) = &options.models {
         for model in models {
-            if catalog.resolved(model).is_none() {
-                return Err(ConfigError::new(
-                    "models",
-                    model.as_str(),
-                    format!("is not a declared model{}", catalog.unknown_model(model)),
-                )
-                .into());
-            }
+            catalog.declared(model)?;
         }
     }
     let mut selected = Vec::new();
