@@ -140,7 +140,23 @@ fn hubspot_object_type(table: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::model_name;
+    use super::{hubspot_object_type, model_name};
+
+    #[test]
+    fn cli_scaffolds_guess_hubspots_standard_object_from_the_table_name() {
+        for (table, object) in [
+            ("companies", "companies"),
+            ("Accounts", "companies"),
+            ("public.organisations", "companies"),
+            ("opportunities", "deals"),
+            ("tickets", "tickets"),
+            ("products", "products"),
+            ("users", "contacts"),
+            ("order_items", "contacts"),
+        ] {
+            assert_eq!(hubspot_object_type(table), object, "{table}");
+        }
+    }
 
     #[test]
     fn cli_model_names_follow_rails_class_names() {
