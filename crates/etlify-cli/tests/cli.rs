@@ -102,6 +102,17 @@ id_property = "email"
     (dir, config)
 }
 
+/// A copy of the gem fixture with the users binding, its CRM (`hubspot`)
+/// declared by `crm` (TOML lines) instead of the null adapter.
+fn gem_copy_with_crm(crm: &str) -> (tempfile::TempDir, PathBuf) {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("adapter = \"null\"", crm);
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
 /// plan, then sync, on a database the gem synced: the stale counts and the
 /// sends of its `.expect.json`; a second sync sends nothing.
 fn takes_over(fixture_name: &str, expect_name: &str, binding: &str) {
@@ -579,17 +590,13 @@ fn cli_sync_ctrl_c_stops_gracefully_and_the_next_run_goes_on() {
 fn cli_check_crms_asks_each_crm_for_its_object_types() {
     let (sandbox_process, sandbox) = support::start_sandbox();
     let with = |token: &str, object_type: &str| {
-        let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
-        let text = std::fs::read_to_string(&config)
-            .unwrap()
-            .replace(
-                "adapter = \"null\"",
-                &format!("adapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{token}\""),
-            )
-            .replace(
-                "object_type = \"contacts\"",
-                &format!("object_type = \"{object_type}\""),
-            );
+        let (dir, config) = gem_copy_with_crm(&format!(
+            "adapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{token}\""
+        ));
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "object_type = \"contacts\"",
+            &format!("object_type = \"{object_type}\""),
+        );
         std::fs::write(&config, text).unwrap();
         (dir, config)
     };
@@ -655,37 +662,18 @@ fn cli_check_crms_asks_each_crm_for_its_object_types() {
 /// in `etlify.toml`: `check --crms` with them reads the table.
 #[test]
 fn cli_sandbox_banner_gives_a_working_airtable_configuration() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args(["sandbox", "--port", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = BufReader::new(child.stdout.take().unwrap());
-    let airtable = loop {
-        let mut line = String::new();
-        assert!(banner.read_line(&mut line).unwrap() > 0, "no Airtable line");
-        if let Some(rest) = line.trim().strip_prefix("Airtable: ") {
-            break rest.to_owned();
-        }
-    };
-    let sandbox = support::Process {
-        child,
-        name: "sandbox".into(),
-    };
+    let (sandbox, banner) = support::start_sandbox_with_banner();
+    let airtable = banner
+        .iter()
+        .find_map(|line| line.strip_prefix("Airtable: "))
+        .unwrap_or_else(|| panic!("no Airtable line in {banner:?}"));
     // `base_url = "…", token = "…", …`: the first two as TOML lines.
     let settings: Vec<&str> = airtable.split(", ").take(2).collect();
-    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "adapter = \"null\"",
-        &format!(
-            "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\n{}\n{}\n\
-             rate_limit = {{ max_requests = 5, period = \"1s\" }}",
-            settings[0], settings[1]
-        ),
-    );
-    std::fs::write(&config, text).unwrap();
+    let (_dir, config) = gem_copy_with_crm(&format!(
+        "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\n{}\n{}\n\
+         rate_limit = {{ max_requests = 5, period = \"1s\" }}",
+        settings[0], settings[1]
+    ));
     assert!(etlify(&config, &["migrate"]).status.success());
     let output = etlify(&config, &["check", "--crms"]);
     let said = String::from_utf8_lossy(&output.stdout);
@@ -706,12 +694,8 @@ fn cli_sandbox_banner_gives_a_working_airtable_configuration() {
 /// with one, it says nothing of it.
 #[test]
 fn cli_check_warns_of_a_crm_without_a_rate_limit() {
-    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "adapter = \"null\"",
-        "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\ntoken = \"pat-x\"",
-    );
-    std::fs::write(&config, &text).unwrap();
+    let airtable = "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\ntoken = \"pat-x\"";
+    let (_dir, config) = gem_copy_with_crm(airtable);
     assert!(etlify(&config, &["migrate"]).status.success());
     let output = etlify(&config, &["check"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -721,14 +705,10 @@ fn cli_check_warns_of_a_crm_without_a_rate_limit() {
             && stderr.contains("rate_limit = { max_requests = 5, period = \"1s\" }"),
         "{stderr}"
     );
-    std::fs::write(
-        &config,
-        text.replace(
-            "token = \"pat-x\"",
-            "token = \"pat-x\"\nrate_limit = { max_requests = 5, period = \"1s\" }",
-        ),
-    )
-    .unwrap();
+    let (_dir, config) = gem_copy_with_crm(&format!(
+        "{airtable}\nrate_limit = {{ max_requests = 5, period = \"1s\" }}"
+    ));
+    assert!(etlify(&config, &["migrate"]).status.success());
     let output = etlify(&config, &["check"]);
     assert!(output.status.success());
     assert!(
@@ -1490,12 +1470,9 @@ fn worker_cli_health_endpoint_answers() {
 /// so that every line stays one JSON object.
 #[test]
 fn worker_cli_warnings_are_json_log_events_in_json_logs() {
-    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "adapter = \"null\"",
+    let (_dir, config) = gem_copy_with_crm(
         "adapter = \"airtable\"\nbase_id = \"appAbCdEf01234567\"\ntoken = \"pat-x\"\nbase_url = \"http://127.0.0.1:9\"",
     );
-    std::fs::write(&config, text).unwrap();
     assert!(etlify(&config, &["migrate"]).status.success());
     let mut worker = RunningWorker::start(&config, &["--interval", "off", "--log-format", "json"]);
     worker.line_with("Worker started.", std::time::Duration::from_secs(30));

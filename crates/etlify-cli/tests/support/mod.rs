@@ -21,6 +21,19 @@ impl Drop for Process {
 
 /// `etlify sandbox` on a free port, in its own process; its base URL.
 pub fn start_sandbox() -> (Process, String) {
+    let (process, banner) = start_sandbox_with_banner();
+    let first = &banner[0];
+    let url = first
+        .strip_prefix("Sandbox listening on ")
+        .unwrap_or_else(|| panic!("unexpected sandbox banner {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (process, url)
+}
+
+/// `etlify sandbox` on a free port, in its own process; the lines of its
+/// banner, trimmed (up to "Ctrl-C stops it.").
+pub fn start_sandbox_with_banner() -> (Process, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
         .args(["sandbox", "--port", "0"])
         .stdout(Stdio::piped())
@@ -28,23 +41,27 @@ pub fn start_sandbox() -> (Process, String) {
         .spawn()
         .unwrap();
     let mut banner = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    banner.read_line(&mut first).unwrap();
-    // The rest of its banner must be read too, or its next line would
-    // write into a closed pipe and end it.
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            banner.read_line(&mut line).unwrap() > 0,
+            "the sandbox ended its banner early: {lines:?}"
+        );
+        lines.push(line.trim().to_owned());
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    // Anything it prints later must be read too, or it would write into a
+    // closed pipe and end.
     std::thread::spawn(move || std::io::copy(&mut banner, &mut std::io::sink()));
-    let url = first
-        .trim()
-        .strip_prefix("Sandbox listening on ")
-        .unwrap_or_else(|| panic!("unexpected sandbox banner {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
     (
         Process {
             child,
             name: "sandbox".into(),
         },
-        url,
+        lines,
     )
 }
 
