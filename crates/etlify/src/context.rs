@@ -1,53 +1,42 @@
 //! The internal context the inner layers take: the store, the catalog and
-//! the follow-up seam.
+//! the follow-up seam. A leaf: it imports neither the layers that take it
+//! nor the face, which builds it and injects the follow-up strategy.
 //!
 //! `sync/`, `stale/` (and later the job workers) take a [`Context`], never
 //! the public [`crate::Etlify`] face: when a face method changes meaning
 //! (inline → enqueued), what the synchronizers do does not change with it.
-//! A context is built from plain data ([`Declarations`]), so any process —
-//! the embedding service, the CLI from its TOML file, a worker — rebuilds
-//! the same one.
+//! A context is built from plain data (the catalog is resolved from the
+//! declarations), so any process — the embedding service, the CLI from its
+//! TOML file, a worker — rebuilds the same one.
 
+use std::fmt;
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, Declarations};
+use async_trait::async_trait;
+
+use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::jobs::follow_up::QueuedFollowUp;
-use crate::jobs::JobHandlers;
+use crate::id::SyncKey;
 use crate::store::rate_window::SharedWindow;
 use crate::store::Store;
-use crate::sync::follow_up::{FollowUp, InlineFollowUp};
 
-/// Store + catalog + follow-up seam + job queues. Cheap to clone.
+/// Store + catalog + follow-up seam. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     store: Store,
     catalog: Arc<Catalog>,
     follow_up: Arc<dyn FollowUp>,
-    jobs: Arc<JobHandlers>,
 }
 
 impl Context {
-    /// Resolves `declarations` against `store`. Follow-up work is run
-    /// inline, or requested as record jobs when a record queue is set.
-    pub(crate) async fn build(
-        store: Store,
-        declarations: Declarations,
-        jobs: JobHandlers,
-    ) -> Result<Self> {
-        let catalog = Catalog::build(&store, declarations).await?;
-        share_rate_limits(&store, &catalog).await;
-        let follow_up: Arc<dyn FollowUp> = if jobs.record.is_some() {
-            Arc::new(QueuedFollowUp)
-        } else {
-            Arc::new(InlineFollowUp)
-        };
-        Ok(Self {
+    /// The context of `catalog` on `store`; follow-up work goes to
+    /// `follow_up` (the face chooses: inline, or record jobs).
+    pub(crate) fn new(store: Store, catalog: Catalog, follow_up: Arc<dyn FollowUp>) -> Self {
+        Self {
             store,
             catalog: Arc::new(catalog),
             follow_up,
-            jobs: Arc::new(jobs),
-        })
+        }
     }
 
     /// The database.
@@ -73,17 +62,33 @@ impl Context {
     pub(crate) fn follow_up(&self) -> &dyn FollowUp {
         self.follow_up.as_ref()
     }
+}
 
-    /// Where jobs go, and how they retry.
-    pub(crate) fn jobs(&self) -> &JobHandlers {
-        &self.jobs
-    }
+/// Why a record is synced as follow-up work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// A record that a buffered record waits on.
+    Dependency,
+    /// A record that waited on one now in the CRM.
+    WaitingDependent,
+}
+
+/// Where follow-up syncs go: work a sync causes beyond its own record
+/// (a buffered record's sync dependencies; the records that waited on a
+/// record now in the CRM). `sync/follow_up.rs` runs them inline,
+/// `jobs/follow_up.rs` requests them as record jobs.
+#[async_trait]
+pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
+    /// Syncs (or schedules the sync of) `key`. An error is reported by the
+    /// caller and never fails the sync that caused the work: the record
+    /// stays stale and the finder picks it up again.
+    async fn sync(&self, ctx: &Context, key: SyncKey, reason: Reason) -> Result<()>;
 }
 
 /// On PostgreSQL, each CRM's limiter counts in a window kept in the
 /// database, shared by every process; on SQLite it stays in the
 /// process.
-async fn share_rate_limits(store: &Store, catalog: &Catalog) {
+pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
     if store.kind() != crate::store::BackendKind::Postgres {
         return;
     }

@@ -13,7 +13,7 @@
 //! | `has_many :through` (any depth, self-joins) | [`Dependency::through`] with [`Hop`]s |
 //! | polymorphic `belongs_to` (ignored by the gem, F-17) | [`Dependency::polymorphic_belongs_to`] |
 
-use crate::model::TimestampColumn;
+use crate::values::TimestampColumn;
 
 /// One step of a join path: from the previous table to `table`.
 #[derive(Debug, Clone, PartialEq, Eq)]

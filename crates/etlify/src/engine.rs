@@ -8,26 +8,34 @@
 //! duplicate models, missing tables and columns, payload queries that do
 //! not run or lack their key column.
 
-use crate::catalog::Declarations;
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, Declarations};
 use crate::config::Config;
-use crate::context::Context;
+use crate::context::{share_rate_limits, Context, FollowUp};
 use crate::crm::{Crm, CrmRegistry};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
-use crate::jobs::{self, BatchJobs, Enqueued, Job, JobHandlers, JobOptions, JobReport, RecordJobs};
+use crate::jobs::follow_up::QueuedFollowUp;
+use crate::jobs::{
+    self, BatchJobs, Enqueued, Job, JobContext, JobHandlers, JobOptions, JobReport, RecordJobs,
+};
 use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
-use crate::stale::batch_sync;
-use crate::stale::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats, StaleIds};
+use crate::runs::batch_run;
+use crate::runs::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats};
+use crate::stale::StaleIds;
 use crate::store::lease::{batch_run_name, Lease};
 use crate::store::schema::{self, SchemaReport};
 use crate::store::{checkpoint, pending, sync_rows, Store, SyncRow};
+use crate::sync::follow_up::InlineFollowUp;
 use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 
 /// The engine: cheap to clone, shareable across tasks.
 #[derive(Debug, Clone)]
 pub struct Etlify {
     ctx: Context,
+    jobs: Arc<JobHandlers>,
 }
 
 /// What [`Etlify::forget`] did.
@@ -187,11 +195,11 @@ impl Etlify {
             return Ok(SyncDispatch::Disabled);
         }
         let id = id.into();
-        if self.ctx.jobs().record.is_some() {
+        if self.jobs.record.is_some() {
             // Unknown CRMs and models fail here, not in the job.
             self.ctx.catalog().target(crm_name, resource_type)?;
             let key = SyncKey::new(crm_name, resource_type, id);
-            let enqueued = jobs::perform::request_record(&self.ctx, &key).await?;
+            let enqueued = jobs::perform::request_record(&self.job_context(), &key).await?;
             return Ok(SyncDispatch::Enqueued(enqueued));
         }
         let outcome = self
@@ -355,7 +363,7 @@ impl Etlify {
     /// How many records a batch sync with `options` would process now, per
     /// (model, CRM), without syncing or writing anything.
     pub async fn plan(&self, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
-        batch_sync::plan(&self.ctx, options).await
+        batch_run::plan(&self.ctx, options).await
     }
 
     /// Up to `sample` stale records of `resource_type` for `crm_name`
@@ -368,13 +376,13 @@ impl Etlify {
         resource_type: &str,
         sample: usize,
     ) -> Result<Vec<RecordDiff>> {
-        crate::stale::diff::sample(&self.ctx, crm_name, resource_type, sample).await
+        crate::runs::diff::sample(&self.ctx, crm_name, resource_type, sample).await
     }
 
     /// Syncs every stale record (or every record, for a full reconcile) of
     /// the selected models with the selected enabled CRMs, inline, in pages.
     pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
-        batch_sync::run(&self.ctx, options).await
+        batch_run::run(&self.ctx, options).await
     }
 
     /// Requests one batch job per enabled CRM (only `options`' CRM, if it
@@ -384,14 +392,14 @@ impl Etlify {
     /// job covers every model of its CRM: a model selection, a full
     /// reconcile or a complete check is refused (run those inline).
     pub async fn batch_sync_async(&self, options: &BatchSyncOptions) -> Result<BatchEnqueued> {
-        let crms = batch_sync::async_crms(&self.ctx, options)?;
+        let crms = batch_run::async_crms(&self.ctx, options)?;
         let mut enqueued = BatchEnqueued::default();
         for entry in self.plan(options).await? {
             enqueued.total += entry.records;
             *enqueued.per_model.entry(entry.model).or_insert(0) += entry.records;
         }
         for crm in crms {
-            let answer = jobs::perform::request_batch(&self.ctx, &crm).await?;
+            let answer = jobs::perform::request_batch(&self.job_context(), &crm).await?;
             enqueued.crms.push((crm, answer));
         }
         Ok(enqueued)
@@ -404,7 +412,7 @@ impl Etlify {
     /// backoff through the queue the job came from). For applications
     /// that route jobs through their own queue.
     pub async fn perform(&self, job: &Job) -> Result<JobReport> {
-        jobs::perform::perform(&self.ctx, job, None).await
+        jobs::perform::perform(&self.job_context(), job, None).await
     }
 
     /// Sync jobs queued (not started) and running, over every worker.
@@ -415,12 +423,13 @@ impl Etlify {
 
     /// Whether [`Etlify::sync`] enqueues (a record queue is configured).
     pub fn enqueues_records(&self) -> bool {
-        self.ctx.jobs().record.is_some()
+        self.jobs.record.is_some()
     }
 
-    /// The internal context, for the worker.
-    pub(crate) fn context(&self) -> &Context {
-        &self.ctx
+    /// The internal context with the job handlers, for the worker and
+    /// the job entry points.
+    pub(crate) fn job_context(&self) -> JobContext {
+        JobContext::new(self.ctx.clone(), self.jobs.clone())
     }
 }
 
@@ -473,8 +482,18 @@ impl EtlifyBuilder {
     /// Validates everything and builds the engine. Fails with a
     /// [`crate::ConfigError`] before any record is touched.
     pub async fn build(self) -> Result<Etlify> {
+        let catalog = Catalog::build(&self.store, self.declarations).await?;
+        share_rate_limits(&self.store, &catalog).await;
+        let jobs = Arc::new(self.jobs);
+        // The face decides where follow-up work goes; the inner layers
+        // only see the seam.
+        let follow_up: Arc<dyn FollowUp> = match jobs.record {
+            Some(_) => Arc::new(QueuedFollowUp::new(jobs.clone())),
+            None => Arc::new(InlineFollowUp),
+        };
         Ok(Etlify {
-            ctx: Context::build(self.store, self.declarations, self.jobs).await?,
+            ctx: Context::new(self.store, catalog, follow_up),
+            jobs,
         })
     }
 }

@@ -25,9 +25,13 @@
 //!   follow-up seam), which every inner layer takes instead of the face;
 //! - `catalog/`: declarations checked against the database (`resolve.rs`);
 //! - `stale/finder.rs`: what is stale, as SQL rendered from plain inputs;
-//!   `stale/pages.rs`: paging it; `stale/batch_sync.rs`: a batch run;
-//! - `sync/synchronizer.rs` and `sync/batch.rs`: what is sent and recorded;
+//!   `stale/pages.rs`: paging it;
+//! - `sync/decision.rs`: what happens to a record (skip, fail, buffer, not
+//!   modified, send), one pure function; `sync/synchronizer.rs` (one
+//!   record) and `sync/page.rs` (a page) carry it out;
 //!   `sync/follow_up.rs`: syncs a sync causes (dependencies, dependents);
+//! - `runs/batch_run.rs`: a batch run over CRMs and models, above finding
+//!   and sending; `runs/checkpointing.rs`: where it starts looking;
 //! - `store/`: sync-state rows, pending rows, migrations, locks; every SQL
 //!   difference between databases in `store/backend/sqlite.rs` and
 //!   `store/backend/postgres.rs` (upserts, locks, clock, DDL, row decoding);
@@ -72,9 +76,11 @@ mod model;
 mod outcome;
 mod payload;
 mod ratelimit;
+mod runs;
 mod stale;
 pub mod store;
 mod sync;
+mod values;
 mod worker;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
@@ -91,24 +97,23 @@ pub use crate::engine::{
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};
-pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};
+pub use crate::model::{Binding, Model, StiFilter, SyncIf};
 pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
 };
-pub use crate::payload::{
-    ColumnMapping, ColumnType, LoadedPayloads, Payload, PayloadSource, Rendering, RowPayload,
-    SqlPayload,
-};
+pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
+pub use crate::runs::{
+    BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
+    RunStats,
+};
 #[doc(hidden)]
 pub use crate::stale::FinderPlan;
-pub use crate::stale::{
-    BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
-    RunStats, StaleIds, DEFAULT_BATCH_SIZE,
-};
+pub use crate::stale::{StaleIds, DEFAULT_BATCH_SIZE};
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
 pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
+pub use crate::values::{ColumnMapping, ColumnType, Payload, Rendering, TimestampColumn};
 pub use crate::worker::{
     shutdown_signal, Health, HealthHandle, Worker, WorkerOptions, CLOSE_GRACE, DEFAULT_CONCURRENCY,
     DEFAULT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,

@@ -15,40 +15,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::dependency::{Dependency, SyncDependency};
-use crate::payload::{Payload, PayloadSource};
-
-/// Which column says when a row last changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum TimestampColumn {
-    /// `updated_at` if the table has it, else `created_at`, else none
-    /// (REFERENCE F-11, F-15).
-    #[default]
-    Auto,
-    /// This column.
-    Column(String),
-    /// No timestamp: the row counts as changed at the epoch.
-    None,
-}
-
-impl TimestampColumn {
-    /// A named column.
-    pub fn column(name: impl Into<String>) -> Self {
-        Self::Column(name.into())
-    }
-
-    /// Resolves `Auto` against the table's columns.
-    pub(crate) fn resolve(&self, columns: &[String]) -> Option<String> {
-        let has = |name: &str| columns.iter().any(|c| c == name);
-        match self {
-            TimestampColumn::Auto => ["updated_at", "created_at"]
-                .into_iter()
-                .find(|c| has(c))
-                .map(str::to_owned),
-            TimestampColumn::Column(name) => Some(name.clone()),
-            TimestampColumn::None => None,
-        }
-    }
-}
+use crate::payload::PayloadSource;
+use crate::values::{Payload, TimestampColumn};
 
 /// Single-table inheritance: only rows whose `column` equals `value` belong
 /// to the model; its sync rows still use the declared resource type.

@@ -134,7 +134,7 @@ pub enum SyncDispatch {
     Completed(SyncOutcome),
     /// A record queue is configured: the sync was requested as a job
     /// (new, merged into a queued one, or to run after a running one).
-    Enqueued(crate::jobs::Enqueued),
+    Enqueued(Enqueued),
     /// The CRM is disabled: nothing run (G-3).
     Disabled,
 }
@@ -190,5 +190,36 @@ impl BatchStats {
         self.not_modified += other.not_modified;
         self.errors += other.errors;
         self.disabled |= other.disabled;
+    }
+}
+
+/// What a request for a job found (the answer of an enqueue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Enqueued {
+    /// A new job was queued.
+    New,
+    /// A job for the same record (or CRM) was queued and not started yet:
+    /// it will read the latest data, so no second job was queued.
+    AlreadyQueued,
+    /// A job for the same record (or CRM) is running: another one runs
+    /// after it ends (the request is not lost).
+    AfterRunning,
+}
+
+impl Enqueued {
+    /// Lowercase name (`new`, `already_queued`, `after_running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enqueued::New => "new",
+            Enqueued::AlreadyQueued => "already_queued",
+            Enqueued::AfterRunning => "after_running",
+        }
+    }
+}
+
+impl fmt::Display for Enqueued {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -35,12 +35,11 @@ use std::time::{Duration, SystemTime};
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{BackendExt, BoxDynError, Monitor, ParallelizeExt, WorkerBuilder};
 
-use crate::context::Context;
 use crate::engine::Etlify;
 use crate::error::{Error, Result};
 use crate::jobs::queue::Storage;
-use crate::jobs::{perform, Job, JobQueue, JobReport};
-use crate::stale::BatchSyncOptions;
+use crate::jobs::{perform, Job, JobContext, JobQueue, JobReport};
+use crate::runs::BatchSyncOptions;
 
 /// Default jobs run at once by one worker.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -292,13 +291,9 @@ impl Worker {
             .unwrap_or_else(|| default_name(number));
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
-        let own_leases = self
-            .etlify
-            .context()
-            .store()
-            .clone()
-            .with_lease_owner(lease_owner(number));
-        let ctx = self.etlify.context().with_store(own_leases);
+        let jobs = self.etlify.job_context();
+        let own_leases = jobs.store().clone().with_lease_owner(lease_owner(number));
+        let ctx = jobs.with_store(own_leases);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
         tracing::info!(
@@ -428,7 +423,7 @@ fn lease_owner(number: u64) -> String {
 /// What runs each job apalis delivers.
 #[derive(Debug, Clone)]
 struct JobRunner {
-    ctx: Context,
+    ctx: JobContext,
     /// Set when shutdown begins: batch runs start no new page, and jobs
     /// delivered from then on are handed back unrun.
     stop: Arc<AtomicBool>,
@@ -523,7 +518,12 @@ impl JobRunner {
 }
 
 /// Requests every enabled CRM's batch job every `interval`, until `stop`.
-async fn sync_loop(ctx: Context, interval: Duration, stop: Arc<AtomicBool>, health: HealthHandle) {
+async fn sync_loop(
+    ctx: JobContext,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+    health: HealthHandle,
+) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -544,9 +544,9 @@ async fn sync_loop(ctx: Context, interval: Duration, stop: Arc<AtomicBool>, heal
     }
 }
 
-async fn request_every_crm(ctx: &Context) -> Result<Vec<(String, crate::jobs::Enqueued)>> {
+async fn request_every_crm(ctx: &JobContext) -> Result<Vec<(String, crate::jobs::Enqueued)>> {
     let mut requested = Vec::new();
-    for crm in crate::stale::batch_sync::async_crms(ctx, &BatchSyncOptions::new())? {
+    for crm in crate::runs::batch_run::async_crms(ctx.context(), &BatchSyncOptions::new())? {
         let answer = perform::request_batch(ctx, &crm).await?;
         requested.push((crm, answer));
     }

@@ -15,8 +15,9 @@ use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
 use crate::error::{ConfigError, Result};
 use crate::id::ResourceId;
-use crate::model::{Model, TimestampColumn};
+use crate::model::Model;
 use crate::store::Store;
+use crate::values::TimestampColumn;
 
 /// The columns of every table the declarations name; a table missing from
 /// the map does not exist.

@@ -6,14 +6,24 @@
 
 use async_trait::async_trait;
 
-use crate::context::Context;
+use std::sync::Arc;
+
+use super::{JobContext, JobHandlers};
+use crate::context::{Context, FollowUp, Reason};
 use crate::error::Result;
 use crate::id::SyncKey;
-use crate::sync::follow_up::{FollowUp, Reason};
 
-/// Requests a record job for each follow-up sync.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct QueuedFollowUp;
+/// Requests a record job for each follow-up sync, through `handlers`.
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedFollowUp {
+    handlers: Arc<JobHandlers>,
+}
+
+impl QueuedFollowUp {
+    pub(crate) fn new(handlers: Arc<JobHandlers>) -> Self {
+        Self { handlers }
+    }
+}
 
 #[async_trait]
 impl FollowUp for QueuedFollowUp {
@@ -21,7 +31,8 @@ impl FollowUp for QueuedFollowUp {
         if !ctx.catalog().crm_enabled(&key.crm_name) {
             return Ok(());
         }
-        let enqueued = super::perform::request_record(ctx, &key).await?;
+        let jobs = JobContext::new(ctx.clone(), self.handlers.clone());
+        let enqueued = super::perform::request_record(&jobs, &key).await?;
         tracing::debug!(message = "Follow-up sync requested.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, ?reason, %enqueued);
         Ok(())
     }

@@ -33,9 +33,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::context::Context;
 use crate::error::Result;
+pub use crate::outcome::Enqueued;
 use crate::outcome::SyncOutcome;
-use crate::stale::RunStats;
+use crate::runs::RunStats;
 
 pub use self::queue::{JobQueue, QueueOptions, DEFAULT_QUEUE_NAME};
 
@@ -86,37 +88,6 @@ pub trait BatchJobs: Send + Sync + fmt::Debug {
     /// Queues `job` to run after `delay` (zero: as soon as possible). The
     /// queue's worker then calls [`crate::Etlify::perform`] with it.
     async fn enqueue_batch(&self, job: BatchJob, delay: Duration) -> Result<()>;
-}
-
-/// What a request for a job found (the answer of an enqueue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Enqueued {
-    /// A new job was queued.
-    New,
-    /// A job for the same record (or CRM) was queued and not started yet:
-    /// it will read the latest data, so no second job was queued.
-    AlreadyQueued,
-    /// A job for the same record (or CRM) is running: another one runs
-    /// after it ends (the request is not lost).
-    AfterRunning,
-}
-
-impl Enqueued {
-    /// Lowercase name (`new`, `already_queued`, `after_running`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Enqueued::New => "new",
-            Enqueued::AlreadyQueued => "already_queued",
-            Enqueued::AfterRunning => "after_running",
-        }
-    }
-}
-
-impl fmt::Display for Enqueued {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Default number of runs of a job before it gives up.
@@ -195,6 +166,43 @@ pub(crate) struct JobHandlers {
     pub(crate) record: Option<Arc<dyn RecordJobs>>,
     pub(crate) batch: Option<Arc<dyn BatchJobs>>,
     pub(crate) options: JobOptions,
+}
+
+/// What requesting and running jobs take: the engine's context and where
+/// its jobs go. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct JobContext {
+    ctx: Context,
+    handlers: Arc<JobHandlers>,
+}
+
+impl JobContext {
+    pub(crate) fn new(ctx: Context, handlers: Arc<JobHandlers>) -> Self {
+        Self { ctx, handlers }
+    }
+
+    /// The context the synchronizers and batch runs take.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The database.
+    pub(crate) fn store(&self) -> &crate::store::Store {
+        self.ctx.store()
+    }
+
+    /// Where jobs go, and how they retry.
+    pub(crate) fn jobs(&self) -> &JobHandlers {
+        &self.handlers
+    }
+
+    /// This job context on `store` (see [`Context::with_store`]).
+    pub(crate) fn with_store(&self, store: crate::store::Store) -> Self {
+        Self {
+            ctx: self.ctx.with_store(store),
+            handlers: self.handlers.clone(),
+        }
+    }
 }
 
 /// What running a job did ([`crate::Etlify::perform`]).

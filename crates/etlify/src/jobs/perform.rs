@@ -14,11 +14,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{BatchJob, Enqueued, Job, JobReport, RecordJob};
-use crate::context::Context;
+use super::{BatchJob, Enqueued, Job, JobContext, JobReport, RecordJob};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::SyncKey;
-use crate::stale::{batch_sync, BatchSyncOptions, RunStats};
+use crate::runs::batch_run::{self, BatchSyncOptions, RunStats};
 use crate::store::job_requests::{self, Finished, JobKey, Requested};
 use crate::sync::Synchronizer;
 
@@ -43,7 +42,7 @@ fn batch_key(job: &BatchJob) -> JobKey {
 
 /// Requests a sync job for `key`: queued once while queued, once more
 /// after a running one (SJ-3 without its lost requests, §25.13).
-pub(crate) async fn request_record(ctx: &Context, key: &SyncKey) -> Result<Enqueued> {
+pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<Enqueued> {
     let job = RecordJob {
         crm: key.crm_name.clone(),
         model: key.resource_type.clone(),
@@ -54,7 +53,7 @@ pub(crate) async fn request_record(ctx: &Context, key: &SyncKey) -> Result<Enque
 }
 
 /// Requests the batch job of `crm_name` (one queued at a time, BJ-7).
-pub(crate) async fn request_batch(ctx: &Context, crm_name: &str) -> Result<Enqueued> {
+pub(crate) async fn request_batch(ctx: &JobContext, crm_name: &str) -> Result<Enqueued> {
     let job = BatchJob {
         crm: crm_name.to_owned(),
         attempt: 1,
@@ -64,7 +63,7 @@ pub(crate) async fn request_batch(ctx: &Context, crm_name: &str) -> Result<Enque
 
 /// Records the request for `job` and queues it unless one is queued or
 /// running already.
-async fn request(ctx: &Context, key: JobKey, job: Job) -> Result<Enqueued> {
+async fn request(ctx: &JobContext, key: JobKey, job: Job) -> Result<Enqueued> {
     let requested = job_requests::request(ctx.store(), &key).await?;
     Ok(match requested {
         Requested::New => {
@@ -78,7 +77,12 @@ async fn request(ctx: &Context, key: JobKey, job: Job) -> Result<Enqueued> {
 
 /// Hands `job` to its queue; a job that could not be queued leaves no row
 /// (the next request tries again instead of counting on it).
-async fn enqueue_or_forget(ctx: &Context, key: &JobKey, job: Job, delay: Duration) -> Result<()> {
+async fn enqueue_or_forget(
+    ctx: &JobContext,
+    key: &JobKey,
+    job: Job,
+    delay: Duration,
+) -> Result<()> {
     let enqueued = enqueue(ctx, job, delay).await;
     if enqueued.is_err() {
         job_requests::forget(ctx.store(), key).await?;
@@ -88,7 +92,7 @@ async fn enqueue_or_forget(ctx: &Context, key: &JobKey, job: Job, delay: Duratio
 
 /// Queues `job` to run after `delay`; its request row is left as it is
 /// (a stopping worker hands a job back this way before running it).
-pub(crate) async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<()> {
+pub(crate) async fn enqueue(ctx: &JobContext, job: Job, delay: Duration) -> Result<()> {
     let handlers = ctx.jobs();
     match job {
         Job::Record(job) => match &handlers.record {
@@ -109,7 +113,7 @@ pub(crate) async fn enqueue(ctx: &Context, job: Job, delay: Duration) -> Result<
 /// Runs `job`; `stop` ends a batch run early (a worker shutting down), its
 /// rest rescheduled at once.
 pub(crate) async fn perform(
-    ctx: &Context,
+    ctx: &JobContext,
     job: &Job,
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<JobReport> {
@@ -119,10 +123,10 @@ pub(crate) async fn perform(
     }
 }
 
-async fn perform_record(ctx: &Context, job: &RecordJob) -> Result<JobReport> {
+async fn perform_record(ctx: &JobContext, job: &RecordJob) -> Result<JobReport> {
     let key = record_key(job);
     job_requests::start(ctx.store(), &key).await?;
-    let synced = Synchronizer::new(ctx)
+    let synced = Synchronizer::new(ctx.context())
         .call(&job.crm, &job.model, job.id)
         .await;
     let report = match synced {
@@ -149,7 +153,7 @@ async fn perform_record(ctx: &Context, job: &RecordJob) -> Result<JobReport> {
 }
 
 async fn perform_batch(
-    ctx: &Context,
+    ctx: &JobContext,
     job: &BatchJob,
     stop: Option<Arc<AtomicBool>>,
 ) -> Result<JobReport> {
@@ -161,7 +165,7 @@ async fn perform_batch(
         options = options.stop_when(stop);
     }
     let alive = keep_alive(ctx, &key);
-    let ran = batch_sync::run(ctx, &options).await;
+    let ran = batch_run::run(ctx.context(), &options).await;
     alive.abort();
     let stats = match ran {
         Ok(stats) => stats,
@@ -223,7 +227,7 @@ async fn perform_batch(
 
 /// Refreshes the row of a running job every third of [`STALE_AFTER`](job_requests::STALE_AFTER)
 /// until aborted.
-fn keep_alive(ctx: &Context, key: &JobKey) -> tokio::task::JoinHandle<()> {
+fn keep_alive(ctx: &JobContext, key: &JobKey) -> tokio::task::JoinHandle<()> {
     let (store, key) = (ctx.store().clone(), key.clone());
     tokio::spawn(async move {
         loop {
@@ -256,7 +260,7 @@ fn log_run(crm_name: &str, stats: &RunStats, took: Duration) {
 /// A job that failed with `error` on attempt `attempt`: queued again as
 /// `next` after a delay, or given up.
 async fn retry_or_give_up(
-    ctx: &Context,
+    ctx: &JobContext,
     key: &JobKey,
     attempt: u32,
     next: Job,
@@ -282,7 +286,7 @@ async fn retry_or_give_up(
 /// Queues `next` after the server's delay (else the backoff of `attempt`)
 /// when attempts remain; `None` when this was the last one.
 async fn try_again(
-    ctx: &Context,
+    ctx: &JobContext,
     key: &JobKey,
     attempt: u32,
     next: Job,
@@ -303,13 +307,13 @@ async fn try_again(
 }
 
 /// Queues `job` again after `delay`, its row kept (queued, not running).
-async fn reschedule(ctx: &Context, key: &JobKey, job: Job, delay: Duration) -> Result<()> {
+async fn reschedule(ctx: &JobContext, key: &JobKey, job: Job, delay: Duration) -> Result<()> {
     job_requests::requeue(ctx.store(), key).await?;
     enqueue_or_forget(ctx, key, job, delay).await
 }
 
 /// The job of `key` ended; `again` runs if a request came meanwhile.
-async fn ended(ctx: &Context, key: &JobKey, again: Job) -> Result<()> {
+async fn ended(ctx: &JobContext, key: &JobKey, again: Job) -> Result<()> {
     if job_requests::finish(ctx.store(), key).await? == Finished::RunAgain {
         enqueue_or_forget(ctx, key, again, Duration::ZERO).await?;
     }

@@ -30,11 +30,12 @@ use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStat
 use crate::catalog::ResolvedModel;
 use crate::dependency::{Dependency, HopSide, JoinPath};
 use crate::id::ResourceId;
-use crate::model::{Binding, TimestampColumn};
+use crate::model::Binding;
 use crate::store::backend::Dialect;
 use crate::store::schema::PENDING_TABLE;
 use crate::store::sync_rows::CrmSynchronisations as Cs;
 use crate::store::Timestamp;
+use crate::values::TimestampColumn;
 
 /// Alias of the sync table in finder queries.
 const SYNC: &str = "etlify_sync";

@@ -12,7 +12,7 @@
 use chrono::{NaiveDate, NaiveDateTime, SecondsFormat};
 use serde_json::{Number, Value};
 
-use crate::payload::{ColumnMapping, ColumnType, Rendering};
+use crate::values::{ColumnMapping, ColumnType, Rendering};
 
 /// One column's value, as the database knows it.
 #[derive(Debug, Clone, PartialEq)]

@@ -30,7 +30,7 @@ use sqlx::{PgPool, SqlitePool};
 use self::backend::{dialect, Backend, Dialect, Pool, Statement};
 use crate::error::{ConfigError, Result};
 use crate::id::ResourceId;
-use crate::payload::{ColumnMapping, Payload};
+use crate::values::{ColumnMapping, Payload};
 
 pub use self::backend::sqlite::TIMESTAMP_FORMAT as SQLITE_TIMESTAMP_FORMAT;
 pub use self::backend::FromAnyRow;

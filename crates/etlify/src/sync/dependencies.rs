@@ -9,9 +9,8 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Query};
 
-use super::follow_up::Reason;
 use crate::catalog::ResolvedSyncDependency;
-use crate::context::Context;
+use crate::context::{Context, Reason};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::store::pending::{self, PendingEdge};

@@ -5,37 +5,17 @@
 //!   them, DEP-2); their syncs flush the record once they have a CRM id;
 //! - the records that waited on a record now in the CRM must be synced.
 //!
-//! The synchronizers hand that work to a [`FollowUp`] and never call the
-//! public face. [`InlineFollowUp`] runs it at once, in this task, after the
+//! The synchronizers hand that work to the context's [`FollowUp`] and never
+//! call the public face. [`InlineFollowUp`] runs it at once, in this task, after the
 //! record's lock is released (so cyclic sync dependencies cannot deadlock);
 //! a job queue implements the same trait by enqueueing.
-
-use std::fmt;
 
 use async_trait::async_trait;
 
 use super::Synchronizer;
-use crate::context::Context;
+use crate::context::{Context, FollowUp, Reason};
 use crate::error::Result;
 use crate::id::SyncKey;
-
-/// Why a record is synced as follow-up work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// A record that a buffered record waits on.
-    Dependency,
-    /// A record that waited on one now in the CRM.
-    WaitingDependent,
-}
-
-/// Where follow-up syncs go.
-#[async_trait]
-pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
-    /// Syncs (or schedules the sync of) `key`. An error is reported by the
-    /// caller and never fails the sync that caused the work: the record
-    /// stays stale and the finder picks it up again.
-    async fn sync(&self, ctx: &Context, key: SyncKey, reason: Reason) -> Result<()>;
-}
 
 /// Runs follow-up syncs at once, in the calling task.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,4 +1,5 @@
-//! `sync_if`: which records are eligible for a CRM.
+//! SQL `sync_if`: which records of a page pass the condition, in one query
+//! (a payload `sync_if` is a rule of `decision.rs`).
 
 use std::collections::HashSet;
 
@@ -6,8 +7,7 @@ use sea_query::{Alias, Expr, ExprTrait, Query};
 
 use crate::error::Result;
 use crate::id::ResourceId;
-use crate::model::{Model, SyncIf};
-use crate::payload::Payload;
+use crate::model::Model;
 use crate::store::Store;
 
 /// Ids among `ids` that satisfy a SQL `sync_if`, in one query:
@@ -30,13 +30,4 @@ pub(crate) async fn eligible_by_sql(
     let (sql, values) = store.build(&select);
     let rows: Vec<(i64,)> = store.fetch_all(sql, values).await?;
     Ok(rows.into_iter().map(|(id,)| ResourceId::new(id)).collect())
-}
-
-/// Whether a record passes a payload-level `sync_if` (SQL guards are
-/// evaluated before the payload is loaded).
-pub(crate) fn payload_eligible(sync_if: Option<&SyncIf>, payload: &Payload) -> bool {
-    match sync_if {
-        Some(SyncIf::Payload(predicate)) => predicate(payload),
-        Some(SyncIf::Sql(_)) | None => true,
-    }
 }

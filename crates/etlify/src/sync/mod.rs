@@ -1,16 +1,17 @@
 //! Syncing and deleting records: the per-record synchronizer, the deleter,
 //! and the rules they share (eligibility, sync dependencies).
 
-pub(crate) mod batch;
+mod decision;
 mod deleter;
 mod dependencies;
 pub(crate) mod follow_up;
 mod guard;
+pub(crate) mod page;
 pub(crate) mod pipeline;
 mod synchronizer;
 
-pub use self::batch::BatchSynchronizer;
 pub use self::deleter::Deleter;
+pub use self::page::BatchSynchronizer;
 pub use self::synchronizer::Synchronizer;
 
 use crate::error::{Error, Result};

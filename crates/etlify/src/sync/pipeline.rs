@@ -1,5 +1,5 @@
 //! The pipelined batch path: a stream of pages of one (model, CRM) goes
-//! through `batch.rs`'s steps with up to the CRM's
+//! through `page.rs`'s steps with up to the CRM's
 //! [`max_in_flight`](crate::Crm::max_in_flight) requests waiting on the
 //! CRM at once. While they wait, the next page is locked, loaded and
 //! digested, and the page after it found. A page is prepared as soon as
@@ -31,13 +31,13 @@
 //! locks of pages cut short are released, and the first error is
 //! returned. Records never sent keep their rows and stay stale.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
+use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
+use tokio::sync::{mpsc, Semaphore};
 
-use super::batch::{finish, prepare, record, release, send, Answers, BusyRecords, Page, Request};
+use super::page::{finish, prepare, record, release, send, Answers, BusyRecords, Page, Request};
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -67,28 +67,6 @@ pub(crate) struct PageDone {
     pub(crate) deferred: usize,
 }
 
-/// A prepared page and the number of its requests not answered yet.
-struct Tracked<'a> {
-    page: Page<'a>,
-    remaining: AtomicUsize,
-}
-
-/// A request the CRM answered, whose rows are not written yet.
-struct Answered<'a> {
-    tracked: Arc<Tracked<'a>>,
-    answers: Answers,
-    /// Not cut short by a run error: its page can finish once it is written.
-    complete: bool,
-}
-
-/// One unit of work for the in-flight window.
-enum Work<'a> {
-    Request(Arc<Tracked<'a>>, Request),
-    /// A page that needs no CRM request.
-    Finish(Arc<Tracked<'a>>),
-    Failed(Error),
-}
-
 /// The pages of a run, and whether the run was asked to stop: once it
 /// was, no page is read from the stream or prepared any more (a page
 /// already found ahead included); the pages prepared go through.
@@ -106,6 +84,67 @@ pub(crate) enum Ended {
     /// unprepared (their records were not looked at: no checkpoint past
     /// them).
     Stopped,
+}
+
+/// A prepared page and the number of its requests not answered yet.
+struct Tracked<'a> {
+    page: Page<'a>,
+    remaining: AtomicUsize,
+}
+
+/// What the prepare stage hands the send stage.
+enum Prepared<'a> {
+    /// A page and its requests.
+    Page(Arc<Tracked<'a>>, Vec<Request>),
+    /// Finding or preparing a page failed: nothing is sent after the
+    /// requests handed over before it.
+    Failed(Error),
+}
+
+/// A request the CRM answered, whose rows are not written yet.
+struct Answered<'a> {
+    tracked: Arc<Tracked<'a>>,
+    answers: Answers,
+    /// Not cut short by a run error: its page can finish once it is written.
+    complete: bool,
+}
+
+/// A page handed to the finish stage.
+struct ToFinish<'a> {
+    tracked: Arc<Tracked<'a>>,
+    /// It needed no CRM request (not finished once the run failed: it is
+    /// released as cut short, like a page whose requests were not sent).
+    without_requests: bool,
+}
+
+/// What every stage of one run shares.
+struct Shared<'a> {
+    ctx: &'a Context,
+    /// CRM requests and page finishes under way: `max_in_flight`.
+    slots: Semaphore,
+    /// Pages prepared and not finished, plus the one being prepared:
+    /// `max_in_flight + 2` (the memory bound).
+    open_slots: Semaphore,
+    /// Pages prepared, to release those cut short at the end.
+    open: Mutex<Vec<Arc<Tracked<'a>>>>,
+    /// A run error happened: no request is sent any more.
+    failed: AtomicBool,
+    first_error: Mutex<Option<Error>>,
+    /// Whether the run was asked to stop.
+    stopping: &'a (dyn Fn() -> bool + Sync),
+    /// A stop request left pages unread or unprepared.
+    stopped: AtomicBool,
+}
+
+impl Shared<'_> {
+    fn fail(&self, error: Error) {
+        self.failed.store(true, Ordering::SeqCst);
+        lock(&self.first_error).get_or_insert(error);
+    }
+
+    fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
 }
 
 /// Syncs every page of `pages` with `target`'s CRM; `on_page` is called
@@ -126,157 +165,50 @@ where
         ids: pages,
         stopping,
     } = pages;
-    let mut ended = Ended::AllPages;
     let in_flight = target.crm.get_max_in_flight().max(1);
-    let open: Mutex<Vec<Arc<Tracked<'a>>>> = Mutex::new(Vec::new());
-    // Requests waiting on the CRM, and pages finishing: the slots.
-    let mut asking = FuturesUnordered::new();
-    let mut finishing = FuturesUnordered::new();
-    let mut queue: VecDeque<Work<'a>> = VecDeque::new();
-    // Answered requests whose rows wait for the write under way to end.
-    let mut answered: Vec<Answered<'a>> = Vec::new();
-    let mut writing = None;
-    // The page stream, lent to the search for the next page and given back.
-    let mut idle_pages = Some(Box::pin(pages));
-    let mut finding = None;
-    // The next page's ids, found while the page before it is prepared.
-    let mut found: Option<Result<Vec<ResourceId>>> = None;
-    let mut preparing = None;
-    let mut stopped = false;
-    let mut first_error = None;
-    let mut written_since_statistics = 0;
-    loop {
-        while !stopped && asking.len() + finishing.len() < in_flight {
-            match queue.pop_front() {
-                None => break,
-                Some(Work::Request(tracked, request)) => asking.push(ask(tracked, request)),
-                Some(Work::Finish(tracked)) => finishing.push(finish_page(tracked)),
-                Some(Work::Failed(error)) => {
-                    stopped = true;
-                    first_error.get_or_insert(error);
-                }
-            }
-        }
-        if writing.is_none() && !answered.is_empty() {
-            writing = Some(Box::pin(write(ctx, std::mem::take(&mut answered))));
-        }
-        let unread = idle_pages.is_some() || matches!(found, Some(Ok(_)));
-        if !stopped && unread && stopping() {
-            // Asked to stop: the pages not read or prepared yet are left
-            // (an error found stays, to be returned).
-            idle_pages = None;
-            found = found.filter(Result::is_err);
-            ended = Ended::Stopped;
-        }
-        if !stopped
-            && preparing.is_none()
-            && at_most_one_page_queued(&queue)
-            && open_pages(&open) <= in_flight + 1
-        {
-            match found.take() {
-                Some(Ok(ids)) => {
-                    preparing = Some(Box::pin(prepare(
-                        ctx,
-                        target,
-                        crm_name,
-                        resource_type,
-                        ids,
-                        busy,
-                    )));
-                }
-                Some(Err(error)) => queue.push_back(Work::Failed(error)),
-                None => {}
-            }
-        }
-        if !stopped && found.is_none() && finding.is_none() {
-            if let Some(mut pages) = idle_pages.take() {
-                finding = Some(Box::pin(async move {
-                    let next = pages.next().await;
-                    (pages, next)
-                }));
-            }
-        }
-        let nothing_left = queue.is_empty() && found.is_none();
-        if asking.is_empty()
-            && finishing.is_empty()
-            && writing.is_none()
-            && answered.is_empty()
-            && preparing.is_none()
-            && finding.is_none()
-            && (stopped || nothing_left)
-        {
-            break;
-        }
-        tokio::select! {
-            Some((tracked, answers, sent)) = asking.next(), if !asking.is_empty() => {
-                let complete = sent.is_ok();
-                if let Err(error) = sent {
-                    stopped = true;
-                    first_error.get_or_insert(error);
-                }
-                answered.push(Answered { tracked, answers, complete });
-            },
-            (group, written) = async { writing.as_mut().expect("guarded by the condition").await }, if writing.is_some() => {
-                writing = None;
-                match written {
-                    Ok(()) => {
-                        // A page whose every request is answered and written
-                        // is finished (a request cut short never counts).
-                        for done in group.into_iter().filter(|a| a.complete) {
-                            if done.tracked.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
-                                finishing.push(finish_page(done.tracked));
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        stopped = true;
-                        first_error.get_or_insert(error);
-                    }
-                }
-            }
-            Some(result) = finishing.next(), if !finishing.is_empty() => match result {
-                Ok(done) => {
-                    written_since_statistics += done.new_rows;
-                    on_page(done);
-                    if written_since_statistics >= ROWS_BETWEEN_STATISTICS {
-                        written_since_statistics = 0;
-                        if let Err(error) = ctx.store().backend().refresh_sync_statistics().await {
-                            stopped = true;
-                            first_error.get_or_insert(error);
-                        }
-                    }
-                }
-                Err(error) => {
-                    stopped = true;
-                    first_error.get_or_insert(error);
-                }
-            },
-            prepared = async { preparing.as_mut().expect("guarded by the condition").await }, if preparing.is_some() => {
-                preparing = None;
-                queue.extend(work_of(prepared, &open));
-            }
-            (pages, next) = async { finding.as_mut().expect("guarded by the condition").await }, if finding.is_some() => {
-                finding = None;
-                // `None`: every page read; the stream is not lent again.
-                if next.is_some() {
-                    idle_pages = Some(pages);
-                }
-                found = next;
-            }
-        }
-    }
-    if written_since_statistics >= ROWS_FOR_A_FINAL_REFRESH {
-        if let Err(error) = ctx.store().backend().refresh_sync_statistics().await {
-            first_error.get_or_insert(error);
-        }
-    }
+    let shared = Shared {
+        ctx,
+        slots: Semaphore::new(in_flight),
+        open_slots: Semaphore::new(in_flight + 2),
+        open: Mutex::new(Vec::new()),
+        failed: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+        stopping,
+        stopped: AtomicBool::new(false),
+    };
+    // One page found ahead; one page prepared ahead of the send stage.
+    let (found_tx, found_rx) = mpsc::channel(1);
+    let (prepared_tx, prepared_rx) = mpsc::channel(1);
+    // Answers and finishes are bounded by the open pages, not by these.
+    let (answered_tx, answered_rx) = mpsc::unbounded_channel();
+    let (finish_tx, finish_rx) = mpsc::unbounded_channel();
+    let prepare_page = move |ids| prepare(ctx, target, crm_name, resource_type, ids, busy);
+
+    tokio::join!(
+        // 1. find: the next page's ids, while the page before it is prepared
+        find_pages(&shared, pages, found_tx),
+        // 2. prepare: lock, read and decide a page once the send stage took the previous one
+        prepare_pages(
+            &shared,
+            found_rx,
+            prepared_tx,
+            finish_tx.clone(),
+            prepare_page
+        ),
+        // 3. send: up to max_in_flight requests waiting on the CRM; a slot is free when it answers
+        send_requests(&shared, in_flight, prepared_rx, answered_tx),
+        // 4. write: the answers received during the previous write, together
+        write_answers(&shared, answered_rx, finish_tx),
+        // 5. finish: pages whose every request is answered and written
+        finish_pages(&shared, finish_rx, &mut on_page),
+    );
+
     // Pages cut short by an error: their locks go now, not at expiry, and
     // the records their written answers covered are counted.
-    drop(queue);
-    let open = std::mem::take(&mut *open.lock().unwrap_or_else(|p| p.into_inner()));
+    let open = std::mem::take(&mut *lock(&shared.open));
     for tracked in open.iter().filter(|t| !t.page.is_released()) {
         if let Err(error) = release(&tracked.page).await {
-            first_error.get_or_insert(error);
+            shared.fail(error);
         }
         let stats = tracked.page.take_stats();
         on_page(PageDone {
@@ -286,82 +218,250 @@ where
             deferred: 0,
         });
     }
-    first_error.map_or(Ok(ended), Err)
-}
-
-/// Pages prepared and not finished yet.
-fn open_pages(open: &Mutex<Vec<Arc<Tracked<'_>>>>) -> usize {
-    let open = open.lock().unwrap_or_else(|p| p.into_inner());
-    open.iter().filter(|t| !t.page.is_released()).count()
-}
-
-/// Whether the requests waiting for a slot belong to one page at most:
-/// the next page is then prepared while they wait and while the requests
-/// in flight answer, so its reads overlap their writes.
-fn at_most_one_page_queued(queue: &VecDeque<Work<'_>>) -> bool {
-    match (queue.front(), queue.back()) {
-        (Some(Work::Request(first, _)), Some(Work::Request(last, _))) => Arc::ptr_eq(first, last),
-        (Some(_), Some(_)) => queue.len() == 1,
-        _ => true,
+    let first_error = lock(&shared.first_error).take();
+    match first_error {
+        Some(error) => Err(error),
+        None if shared.stopped.load(Ordering::SeqCst) => Ok(Ended::Stopped),
+        None => Ok(Ended::AllPages),
     }
 }
 
-/// The work items of a prepared page (or of its failure).
-fn work_of<'a>(
-    prepared: Result<(Page<'a>, Vec<Request>)>,
-    open: &Mutex<Vec<Arc<Tracked<'a>>>>,
-) -> Vec<Work<'a>> {
-    let (page, requests) = match prepared {
-        Ok(prepared) => prepared,
-        Err(error) => return vec![Work::Failed(error)],
-    };
-    let tracked = Arc::new(Tracked {
-        page,
-        remaining: AtomicUsize::new(requests.len()),
+/// Stage 1: reads the page stream, one page ahead of the prepare stage,
+/// until the stream ends or the prepare stage stops taking pages.
+async fn find_pages<S>(shared: &Shared<'_>, pages: S, found: mpsc::Sender<Result<Vec<ResourceId>>>)
+where
+    S: Stream<Item = Result<Vec<ResourceId>>>,
+{
+    let mut pages = std::pin::pin!(pages);
+    // A free place first: the page after the next is not looked for.
+    while let Ok(place) = found.reserve().await {
+        if shared.has_failed() {
+            return;
+        }
+        if (shared.stopping)() {
+            shared.stopped.store(true, Ordering::SeqCst);
+            return;
+        }
+        match pages.next().await {
+            Some(page) => place.send(page),
+            None => return,
+        }
+    }
+}
+
+/// Stage 2: prepares each page found, once the send stage has taken the
+/// previous one (the requests waiting for a slot then belong to one page,
+/// and this page's reads overlap their sending and writing) and fewer
+/// than `max_in_flight + 2` pages are open.
+async fn prepare_pages<'a, F, Fut>(
+    shared: &Shared<'a>,
+    mut found: mpsc::Receiver<Result<Vec<ResourceId>>>,
+    prepared: mpsc::Sender<Prepared<'a>>,
+    finish: mpsc::UnboundedSender<ToFinish<'a>>,
+    prepare_page: F,
+) where
+    F: Fn(Vec<ResourceId>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Page<'a>, Vec<Request>)>>,
+{
+    while let Some(ids) = found.recv().await {
+        let Ok(place) = prepared.reserve().await else {
+            return;
+        };
+        let ids = match ids {
+            Ok(ids) if !shared.has_failed() => ids,
+            Ok(_) => return,
+            Err(error) => return place.send(Prepared::Failed(error)),
+        };
+        // A page found ahead is not prepared after a stop request.
+        if (shared.stopping)() {
+            shared.stopped.store(true, Ordering::SeqCst);
+            return;
+        }
+        // Given back when the page finishes (`finish_page`); the
+        // semaphore is never closed.
+        if let Ok(open_slot) = shared.open_slots.acquire().await {
+            open_slot.forget();
+        }
+        let (page, requests) = match prepare_page(ids).await {
+            Ok(prepared) => prepared,
+            Err(error) => return place.send(Prepared::Failed(error)),
+        };
+        let tracked = Arc::new(Tracked {
+            page,
+            remaining: AtomicUsize::new(requests.len()),
+        });
+        lock(&shared.open).push(Arc::clone(&tracked));
+        if requests.is_empty() {
+            let _ = finish.send(ToFinish {
+                tracked,
+                without_requests: true,
+            });
+        } else {
+            place.send(Prepared::Page(tracked, requests));
+        }
+    }
+    // The stream ended, or a stop request was seen while finding.
+}
+
+/// Stage 3: sends the requests of the pages prepared, each once a slot is
+/// free (at most `max_in_flight` requests and page finishes at once); the
+/// slot is given back as soon as the CRM answers. After a run error no
+/// request is sent: the pages they belong to are released as cut short.
+async fn send_requests<'a>(
+    shared: &Shared<'a>,
+    in_flight: usize,
+    prepared: mpsc::Receiver<Prepared<'a>>,
+    answered: mpsc::UnboundedSender<Answered<'a>>,
+) {
+    let requests = receive(prepared).flat_map(|prepared| {
+        let items: Vec<(Arc<Tracked<'a>>, Request)> = match prepared {
+            Prepared::Page(tracked, requests) => requests
+                .into_iter()
+                .map(|request| (Arc::clone(&tracked), request))
+                .collect(),
+            Prepared::Failed(error) => {
+                shared.fail(error);
+                Vec::new()
+            }
+        };
+        stream::iter(items)
     });
-    {
-        let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
-        // Finished pages have released their lock: forget them.
-        open.retain(|t| !t.page.is_released());
-        open.push(Arc::clone(&tracked));
-    }
-    if requests.is_empty() {
-        return vec![Work::Finish(tracked)];
-    }
     requests
-        .into_iter()
-        .map(|request| Work::Request(Arc::clone(&tracked), request))
-        .collect()
+        .for_each_concurrent(in_flight, |(tracked, request)| {
+            let answered = answered.clone();
+            async move {
+                // The slots' semaphore is never closed.
+                let slot = shared.slots.acquire().await.ok();
+                if shared.has_failed() {
+                    return;
+                }
+                let (answers, sent) = send(&tracked.page, request).await;
+                drop(slot);
+                let complete = sent.is_ok();
+                if let Err(error) = sent {
+                    shared.fail(error);
+                }
+                // The writer outlives every sender: a send cannot fail.
+                let _ = answered.send(Answered {
+                    tracked,
+                    answers,
+                    complete,
+                });
+            }
+        })
+        .await;
 }
 
-/// Sends one request of a page; returns its answers and whether it was
-/// cut short by a run error.
-async fn ask<'a>(
-    tracked: Arc<Tracked<'a>>,
-    request: Request,
-) -> (Arc<Tracked<'a>>, Answers, Result<()>) {
-    let (answers, sent) = send(&tracked.page, request).await;
-    (tracked, answers, sent)
+/// Stage 4: writes the rows of the answers received, one write at a time:
+/// those that arrived during a write go together in the next one, one
+/// statement per kind of change. A page whose every request is answered
+/// and written goes to the finish stage. Answers are written after a run
+/// error too: the CRM has them.
+async fn write_answers<'a>(
+    shared: &Shared<'a>,
+    mut answered: mpsc::UnboundedReceiver<Answered<'a>>,
+    finish: mpsc::UnboundedSender<ToFinish<'a>>,
+) {
+    while let Some(first) = answered.recv().await {
+        let mut group = vec![first];
+        while let Ok(more) = answered.try_recv() {
+            group.push(more);
+        }
+        let pages: Vec<(&Page<'a>, &Answers)> = group
+            .iter()
+            .map(|a| (&a.tracked.page, &a.answers))
+            .collect();
+        if let Err(error) = record(shared.ctx.store(), &pages).await {
+            shared.fail(error);
+            continue;
+        }
+        // A request cut short never counts: its page is not finished.
+        for done in group.into_iter().filter(|a| a.complete) {
+            if done.tracked.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+                let _ = finish.send(ToFinish {
+                    tracked: done.tracked,
+                    without_requests: false,
+                });
+            }
+        }
+    }
 }
 
-/// Writes the rows of answered requests, of one page or several, in one
-/// statement per kind of change; returns them, to count what they finish.
-async fn write<'a>(ctx: &Context, group: Vec<Answered<'a>>) -> (Vec<Answered<'a>>, Result<()>) {
-    let answered: Vec<(&Page<'a>, &Answers)> = group
-        .iter()
-        .map(|a| (&a.tracked.page, &a.answers))
-        .collect();
-    let written = record(ctx.store(), &answered).await;
-    (group, written)
+/// Stage 5: finishes pages (the records left for later, the lock, the
+/// follow-up work, busy records), each in a slot, and reports them; the
+/// sync table's statistics are refreshed as it grows.
+async fn finish_pages<'a>(
+    shared: &Shared<'a>,
+    mut to_finish: mpsc::UnboundedReceiver<ToFinish<'a>>,
+    on_page: &mut impl FnMut(PageDone),
+) {
+    let mut finishing = FuturesUnordered::new();
+    let mut new_rows_since_statistics = 0;
+    loop {
+        tokio::select! {
+            Some(next) = to_finish.recv() => {
+                if next.without_requests && shared.has_failed() {
+                    continue;
+                }
+                finishing.push(finish_page(shared, next.tracked));
+            }
+            Some(done) = finishing.next() => {
+                let done: Result<PageDone> = done;
+                match done {
+                    Ok(done) => {
+                        new_rows_since_statistics += done.new_rows;
+                        on_page(done);
+                        if new_rows_since_statistics >= ROWS_BETWEEN_STATISTICS {
+                            new_rows_since_statistics = 0;
+                            refresh_statistics(shared).await;
+                        }
+                    }
+                    Err(error) => shared.fail(error),
+                }
+            }
+            else => break,
+        }
+    }
+    if new_rows_since_statistics >= ROWS_FOR_A_FINAL_REFRESH {
+        refresh_statistics(shared).await;
+    }
 }
 
-/// Step 3 of a page whose every request is answered and written.
-async fn finish_page(tracked: Arc<Tracked<'_>>) -> Result<PageDone> {
-    let (stats, deferred) = finish(&tracked.page).await?;
+/// Refreshes the sync table's planner statistics.
+async fn refresh_statistics(shared: &Shared<'_>) {
+    if let Err(error) = shared.ctx.store().backend().refresh_sync_statistics().await {
+        shared.fail(error);
+    }
+}
+
+/// Step 3 of a page whose every request is answered and written, in a
+/// slot; the page's open slot is given back once it is done.
+async fn finish_page(shared: &Shared<'_>, tracked: Arc<Tracked<'_>>) -> Result<PageDone> {
+    // The slots' semaphore is never closed.
+    let slot = shared.slots.acquire().await.ok();
+    let finished = finish(&tracked.page).await;
+    drop(slot);
+    shared.open_slots.add_permits(1);
+    let (stats, deferred) = finished?;
     Ok(PageDone {
         records: tracked.page.records,
         new_rows: tracked.page.new_rows,
         stats,
         deferred,
     })
+}
+
+/// A channel's receiving end as a stream.
+fn receive<T>(receiver: mpsc::Receiver<T>) -> impl Stream<Item = T> {
+    stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
+/// Locks `mutex`, whose data stays consistent if a holder panicked (each
+/// holder only pushes, takes or sets).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -5,28 +5,27 @@
 //! 2. take the record's lock (no transaction is held across the CRM call, X-8);
 //! 3. read the database time: it becomes `last_synced_at`, so a change
 //!    committed after the payload is read leaves the record stale;
-//! 4. `sync_if` false → stamp the row, [`SyncOutcome::Skipped`];
-//! 5. load the payload; a missing sync dependency → buffer, [`SyncOutcome::Buffered`];
-//! 6. same digest as the row → stamp, clear errors, [`SyncOutcome::NotModified`];
-//! 7. otherwise upsert with the known CRM id and store id and digest;
-//! 8. after the lock: hand what this record waited on, or what waited on it,
+//! 4. read what is known of the record (SQL `sync_if`, payload, sync row,
+//!    missing sync dependencies) and let [`decision::decide`] say what
+//!    happens: skip, fail, buffer, not modified, or send;
+//! 5. send: upsert with the known CRM id and store id and digest;
+//! 6. after the lock: hand what this record waited on, or what waited on it,
 //!    to the follow-up seam.
 
-use serde_json::Value;
-
+use super::decision::{self, Decision, Known, Loaded};
 use super::dependencies::{self, MissingDependency};
-use super::guard::{eligible_by_sql, payload_eligible};
+use super::guard::eligible_by_sql;
 use super::write_synced;
 use crate::adapters::UpsertRequest;
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::field_digests;
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
-use crate::outcome::{RecordError, RecordErrorKind, SyncOutcome};
+use crate::outcome::{RecordError, SyncOutcome};
 use crate::store::lock::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
+use crate::values::Payload;
 
 /// Syncs one record at a time, inline.
 #[derive(Debug, Clone, Copy)]
@@ -99,89 +98,79 @@ impl<'a> Synchronizer<'a> {
             .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
             .await?;
 
-        if let Some(SyncIf::Sql(condition)) = binding.get_sync_if() {
-            if !eligible_by_sql(store, model, condition, &[id])
+        let passes_sql_guard = match binding.get_sync_if() {
+            Some(SyncIf::Sql(condition)) => eligible_by_sql(store, model, condition, &[id])
                 .await?
-                .contains(&id)
-            {
-                return skipped(store, key, read_at).await;
-            }
-        }
-
+                .contains(&id),
+            _ => true,
+        };
         let Some(source) = binding.get_payload() else {
             // Internal invariant: the catalog rejects bindings without a payload.
             unreachable!("binding validated without a payload source");
         };
-        let payload = match source.load(store, &[id]).await?.remove(&id) {
-            None => {
+        let (loaded, row) = match passes_sql_guard {
+            true => {
+                let ids = [id];
+                let (mut loaded, row) =
+                    futures_util::try_join!(source.load(store, &ids), sync_rows::find(store, key))?;
+                (Loaded::from(loaded.remove(&id)), row)
+            }
+            // Not loaded: any payload would do, the guard decides first.
+            false => (Loaded::Payload(Payload::new()), None),
+        };
+        let missing = match &loaded {
+            Loaded::Payload(_) if passes_sql_guard => {
+                let sync_deps = resolved.sync_dependencies_for(&key.crm_name);
+                dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?
+            }
+            _ => Vec::new(),
+        };
+        let rules = decision::Rules {
+            binding,
+            resource_type: &key.resource_type,
+            digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+            read_at,
+        };
+        let known = Known {
+            id,
+            row: row.as_ref(),
+            passes_sql_guard,
+            loaded,
+            missing,
+        };
+        let outgoing = match decision::decide(&rules, known) {
+            Decision::Vanished => {
                 return Err(Error::RecordNotFound {
                     resource_type: key.resource_type.clone(),
                     id,
                 })
             }
-            Some(Err(message)) => {
-                let error =
-                    RecordError::new(RecordErrorKind::Payload, format!("payload: {message}"));
-                return self.fail(key, error).await;
+            Decision::Skip(change) => {
+                sync_rows::write(store, &[(key.clone(), change)]).await?;
+                return Ok(Locked::Done(SyncOutcome::Skipped));
             }
-            Some(Ok(payload)) => payload,
+            Decision::Fail(error) => return self.fail(key, error).await,
+            Decision::Buffer(missing) => {
+                dependencies::buffer(store, &key.crm_name, &key.resource_type, id, &missing)
+                    .await?;
+                return Ok(Locked::Buffered(missing));
+            }
+            Decision::InSync(change) => {
+                sync_rows::write(store, &[(key.clone(), change)]).await?;
+                return Ok(Locked::Done(SyncOutcome::NotModified));
+            }
+            Decision::Send(outgoing) => outgoing,
         };
-        if !payload_eligible(binding.get_sync_if(), &payload) {
-            return skipped(store, key, read_at).await;
-        }
 
-        let sync_deps = resolved.sync_dependencies_for(&key.crm_name);
-        let missing =
-            dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?;
-        if !missing.is_empty() {
-            dependencies::buffer(store, &key.crm_name, &key.resource_type, id, &missing).await?;
-            return Ok(Locked::Buffered(missing));
-        }
-
-        let payload = Value::Object(payload);
-        let digest = ctx
-            .catalog()
-            .config()
-            .get_digest_strategy()
-            .digest(&payload);
-        let Value::Object(payload) = payload else {
-            unreachable!("built from an object just above");
-        };
-        let row = sync_rows::find(store, key).await?;
-        if row.as_ref().and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-            let field_digests = row
-                .as_ref()
-                .is_some_and(|r| r.field_digests.is_none())
-                .then(|| field_digests::encode(&payload, &digest));
-            let change = RowChange::Checked {
-                at: read_at,
-                field_digests,
-            };
-            sync_rows::write(store, &[(key.clone(), change)]).await?;
-            return Ok(Locked::Done(SyncOutcome::NotModified));
-        }
-        let field_digests = field_digests::encode(&payload, &digest);
-
-        let payload = binding.with_external_id(&key.resource_type, id, payload);
-        let known_crm_id = row
-            .as_ref()
-            .and_then(|r| r.crm_id.as_deref())
-            .filter(|id| !id.trim().is_empty());
         let request = UpsertRequest {
             object_type: binding.get_object_type(),
-            payload: &payload,
+            payload: &outgoing.payload,
             id_property: binding.match_property(),
-            crm_id: known_crm_id,
+            crm_id: outgoing.crm_id.as_deref(),
         };
         match crm.get_adapter().upsert(request).await {
             Ok(crm_id) => {
-                let crm_id = crm_id.filter(|id| !id.trim().is_empty());
-                let change = RowChange::Synced {
-                    crm_id,
-                    digest,
-                    field_digests,
-                    at: read_at,
-                };
+                let change = decision::after_answer(&outgoing, crm_id, read_at);
                 let mut conflicts = write_synced(store, vec![(key.clone(), change)]).await?;
                 if let Some((_, error)) = conflicts.pop() {
                     // The CRM id belongs to another record: recorded as an error.
@@ -212,18 +201,4 @@ impl<'a> Synchronizer<'a> {
         .await?;
         Ok(Locked::Done(SyncOutcome::Error(error)))
     }
-}
-
-/// `sync_if` is false: the record is in sync as of `read_at`.
-async fn skipped(
-    store: &crate::store::Store,
-    key: &SyncKey,
-    read_at: crate::store::Timestamp,
-) -> Result<Locked> {
-    let change = RowChange::Checked {
-        at: read_at,
-        field_digests: None,
-    };
-    sync_rows::write(store, &[(key.clone(), change)]).await?;
-    Ok(Locked::Done(SyncOutcome::Skipped))
 }

@@ -16,10 +16,10 @@
 use chrono::Duration as TimeDelta;
 use sea_query::SelectStatement;
 
-use super::pages::StaleIds;
 use crate::context::Context;
 use crate::error::Result;
 use crate::id::ResourceId;
+use crate::stale::pages::StaleIds;
 use crate::store::checkpoint::{self, Checkpoint};
 use crate::store::Store;
 

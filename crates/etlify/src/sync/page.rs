@@ -6,10 +6,10 @@
 //! flight, so the next page is prepared while requests wait on the CRM:
 //! 1. [`prepare`]: lock the page's records without waiting (records busy
 //!    in a concurrent sync are left for step 3, X-8); database time before
-//!    the read; SQL `sync_if` in one query; payloads in one query;
-//!    per-record pre-checks (payload error, payload guard, sync
-//!    dependencies, same digest), whose sync state is written at once; the
-//!    rest becomes CRM requests;
+//!    the read; SQL `sync_if` in one query; payloads and sync rows in
+//!    one query each; each record decided by [`decision::decide`] (the
+//!    rules the per-record path follows too), the sync state of those
+//!    needing no request written at once; the rest becomes CRM requests;
 //! 2. [`send`]: one request (a batch upsert of up to the CRM's batch size,
 //!    or one record's upsert when the adapter has no batch endpoint or the
 //!    record no id value); an atomic rejection is split in halves until the
@@ -28,10 +28,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use serde_json::Value;
-
+use super::decision::{self, Decision, Known, Loaded, Outgoing};
 use super::dependencies::{self, MissingDependency};
-use super::guard::{eligible_by_sql, payload_eligible};
+use super::guard::eligible_by_sql;
 use super::{write_synced, Synchronizer};
 use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
@@ -39,14 +38,13 @@ use crate::adapters::{
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::field_digests;
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
 use crate::outcome::BatchStats;
-use crate::payload::Payload;
 use crate::store::lock::PageLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::{Store, Timestamp};
+use crate::values::Payload;
 
 /// Busy records a batch run's page syncs one by one; more are left for the
 /// next run. A few are a per-record sync under way (a job, an application
@@ -73,16 +71,7 @@ pub struct BatchSynchronizer<'a> {
 }
 
 /// A record ready to be sent.
-pub(crate) struct Ready {
-    id: ResourceId,
-    payload: Payload,
-    digest: String,
-    field_digests: String,
-    crm_id: Option<String>,
-    /// Its sync row exists and holds no error: an answer keeping its CRM
-    /// id rewrites only digests and time ([`RowChange::Resynced`]).
-    clean_row: bool,
-}
+pub(crate) type Ready = Outgoing;
 
 /// One CRM request of a page: indices into the page's ready records.
 pub(crate) enum Request {
@@ -189,7 +178,7 @@ pub(crate) async fn prepare<'a>(
         .copied()
         .filter(|id| !held_elsewhere.contains(id))
         .collect();
-    let decided = decide(ctx, target, crm_name, &mine).await;
+    let decided = read_and_decide(ctx, target, crm_name, &mine).await;
     let (read_at, ready, state) = match decided {
         Ok(decided) => decided,
         Err(error) => {
@@ -218,9 +207,10 @@ pub(crate) async fn prepare<'a>(
     ))
 }
 
-/// Reads `ids` and decides what needs no CRM request (written at once);
-/// returns the read time and the records to send.
-async fn decide(
+/// Reads `ids` and decides each ([`decision::decide`]); writes at once the
+/// sync state of what needs no CRM request; returns the read time and the
+/// records to send.
+async fn read_and_decide(
     ctx: &Context,
     target: Target<'_>,
     crm_name: &str,
@@ -243,25 +233,14 @@ async fn decide(
         return Ok((read_at, Vec::new(), out));
     }
 
-    let eligible: Vec<ResourceId> = match binding.get_sync_if() {
+    let passing = match binding.get_sync_if() {
         Some(SyncIf::Sql(condition)) => {
-            let passing = eligible_by_sql(store, &resolved.model, condition, ids).await?;
-            let (eligible, skipped): (Vec<ResourceId>, Vec<ResourceId>) =
-                ids.iter().partition(|id| passing.contains(id));
-            for id in skipped {
-                changes.push((
-                    key(id),
-                    RowChange::Checked {
-                        at: read_at,
-                        field_digests: None,
-                    },
-                ));
-                out.stats.skipped += 1;
-            }
-            eligible
+            Some(eligible_by_sql(store, &resolved.model, condition, ids).await?)
         }
-        _ => ids.to_vec(),
+        _ => None,
     };
+    let passes_sql_guard = |id: &ResourceId| passing.as_ref().is_none_or(|p| p.contains(id));
+    let eligible: Vec<ResourceId> = ids.iter().copied().filter(passes_sql_guard).collect();
 
     let Some(source) = binding.get_payload() else {
         unreachable!("binding validated without a payload source");
@@ -275,86 +254,64 @@ async fn decide(
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
     let sync_deps = resolved.sync_dependencies_for(crm_name);
-    let mut candidates: Vec<(ResourceId, Payload)> = Vec::with_capacity(eligible.len());
-    for id in &eligible {
-        match loaded.remove(id) {
-            // Deleted since it was found stale: nothing to send.
-            None => {
+    let rules = decision::Rules {
+        binding,
+        resource_type,
+        digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+        read_at,
+    };
+    let mut ready = Vec::new();
+    for &id in ids {
+        let passes_sql_guard = passes_sql_guard(&id);
+        let loaded = match passes_sql_guard {
+            true => Loaded::from(loaded.remove(&id)),
+            // Not loaded: any payload would do, the guard decides first.
+            false => Loaded::Payload(Payload::new()),
+        };
+        let missing = match &loaded {
+            Loaded::Payload(_) if passes_sql_guard => {
+                dependencies::missing(ctx, crm_name, resource_type, id, sync_deps).await?
+            }
+            _ => Vec::new(),
+        };
+        let known = Known {
+            id,
+            row: rows.get(&id),
+            passes_sql_guard,
+            loaded,
+            missing,
+        };
+        match decision::decide(&rules, known) {
+            Decision::Vanished => {
                 tracing::debug!(message = "Record vanished before its sync.", crm = crm_name, resource_type, id = %id)
             }
-            Some(Err(message)) => {
+            Decision::Skip(change) => {
+                changes.push((key(id), change));
+                out.stats.skipped += 1;
+            }
+            Decision::Fail(error) => {
                 changes.push((
-                    key(*id),
+                    key(id),
                     RowChange::Failed {
-                        message: format!("payload: {message}"),
+                        message: error.message,
                     },
                 ));
                 out.stats.errors += 1;
             }
-            Some(Ok(payload)) if !payload_eligible(binding.get_sync_if(), &payload) => {
-                changes.push((
-                    key(*id),
-                    RowChange::Checked {
-                        at: read_at,
-                        field_digests: None,
-                    },
-                ));
-                out.stats.skipped += 1;
+            Decision::Buffer(missing) => {
+                dependencies::buffer(store, crm_name, resource_type, id, &missing).await?;
+                out.stats.buffered += 1;
+                out.buffered.extend(missing);
             }
-            Some(Ok(payload)) => {
-                let missing =
-                    dependencies::missing(ctx, crm_name, resource_type, *id, sync_deps).await?;
-                if missing.is_empty() {
-                    candidates.push((*id, payload));
-                } else {
-                    dependencies::buffer(store, crm_name, resource_type, *id, &missing).await?;
-                    out.stats.buffered += 1;
-                    out.buffered.extend(missing);
-                }
+            Decision::InSync(change) => {
+                changes.push((key(id), change));
+                out.stats.not_modified += 1;
+                out.in_sync.push(id);
             }
-        }
-    }
-
-    out.new_rows = candidates
-        .iter()
-        .filter(|(id, _)| !rows.contains_key(id))
-        .count();
-    let digest_strategy = ctx.catalog().config().get_digest_strategy();
-    let mut ready = Vec::new();
-    for (id, payload) in candidates {
-        let payload = Value::Object(payload);
-        let digest = digest_strategy.digest(&payload);
-        let Value::Object(payload) = payload else {
-            unreachable!("built from an object just above");
-        };
-        let row = rows.get(&id);
-        let clean_row = row.is_some_and(|r| r.error_count == 0 && r.last_error.is_none());
-        if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
-            let missing_field_digests = row.is_some_and(|r| r.field_digests.is_none());
-            let change = if clean_row && !missing_field_digests {
-                RowChange::Rechecked { at: read_at }
-            } else {
-                RowChange::Checked {
-                    at: read_at,
-                    field_digests: missing_field_digests
-                        .then(|| field_digests::encode(&payload, &digest)),
-                }
-            };
-            changes.push((key(id), change));
-            out.stats.not_modified += 1;
-            out.in_sync.push(id);
-        } else {
-            let crm_id = row
-                .and_then(|r| r.crm_id.clone())
-                .filter(|c| !c.trim().is_empty());
-            ready.push(Ready {
-                id,
-                field_digests: field_digests::encode(&payload, &digest),
-                payload: binding.with_external_id(resource_type, id, payload),
-                digest,
-                crm_id,
-                clean_row,
-            });
+            Decision::Send(outgoing) => {
+                out.new_rows += usize::from(outgoing.new_row);
+                ready.push(outgoing);
+            }
         }
     }
 
@@ -637,24 +594,7 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
             let item = &page.ready[*index];
             match answer {
                 Ok(crm_id) => {
-                    let crm_id = crm_id.clone().filter(|c| !c.trim().is_empty());
-                    let keeps_crm_id =
-                        item.crm_id.is_some() && (crm_id.is_none() || crm_id == item.crm_id);
-                    let change = if item.clean_row && keeps_crm_id {
-                        RowChange::Resynced {
-                            crm_id: item.crm_id.clone(),
-                            digest: item.digest.clone(),
-                            field_digests: item.field_digests.clone(),
-                            at: page.read_at,
-                        }
-                    } else {
-                        RowChange::Synced {
-                            crm_id,
-                            digest: item.digest.clone(),
-                            field_digests: item.field_digests.clone(),
-                            at: page.read_at,
-                        }
-                    };
+                    let change = decision::after_answer(item, crm_id.clone(), page.read_at);
                     synced.push((key(item.id), change));
                     accepted.push(item.id);
                 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use super::checkpointing;
-use super::finder::{FinderPlan, Selection};
-use super::pages::{StaleIds, DEFAULT_BATCH_SIZE};
 use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
 use crate::outcome::BatchStats;
+use crate::stale::finder::{FinderPlan, Selection};
+use crate::stale::pages::{StaleIds, DEFAULT_BATCH_SIZE};
 use crate::store::lease::{batch_run_name, Lease};
 use crate::sync::pipeline;
 
@@ -539,7 +539,7 @@ async fn sync_pages(
         stopping: &|| options.stopping(),
     };
     let mut deferred = 0;
-    let busy = crate::sync::batch::BusyRecords::DeferMany;
+    let busy = crate::sync::page::BusyRecords::DeferMany;
     let ended = pipeline::run(ctx, target, crm_name, resource_type, pages, busy, |done| {
         let batch = done.stats;
         deferred += done.deferred;

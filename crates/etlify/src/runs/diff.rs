@@ -4,14 +4,14 @@
 
 use serde_json::Value;
 
-use super::finder::Selection;
-use super::pages::StaleIds;
 use crate::context::Context;
 use crate::error::Result;
 use crate::field_digests;
 use crate::id::ResourceId;
-use crate::payload::Payload;
+use crate::stale::finder::Selection;
+use crate::stale::pages::StaleIds;
 use crate::store::sync_rows;
+use crate::values::Payload;
 
 /// One sampled stale record and what a sync would do with it.
 #[derive(Debug, Clone, PartialEq)]
