@@ -1,4 +1,4 @@
-//! Model declarations and their per-CRM bindings (SPEC §1, §3).
+//! Model declarations and their per-CRM bindings (docs/BEHAVIOUR.md, "Words"; docs/MODELS.md).
 //!
 //! A [`Model`] is a table of the application declared to Etlify; a
 //! [`Binding`] is its configuration for one CRM (the gem's
@@ -21,7 +21,7 @@ use crate::payload::{Payload, PayloadSource};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TimestampColumn {
     /// `updated_at` if the table has it, else `created_at`, else none
-    /// (REFERENCE F-11, F-15).
+    /// (as in the gem; docs/BEHAVIOUR.md, "Words").
     #[default]
     Auto,
     /// This column.
