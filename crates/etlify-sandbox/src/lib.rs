@@ -2,7 +2,7 @@
 //! v0, for Etlify's tests, demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
-//! (`CONTRACTS.md` §1, §2) describe: status codes, JSON shapes, error
+//! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
 //! envelopes, batch limits, 207 multi-status, search semantics, rate limits
 //! and their headers. Faults (error statuses, latency, dropped connections)
 //! can be injected, and everything it received can be inspected.

@@ -1,4 +1,4 @@
-//! Rate-limit buckets of both APIs, as CONTRACTS §1.8 and §2.6 describe them.
+//! Rate-limit buckets of both APIs, as HUBSPOT-10 and AIRTABLE-7 describe them.
 //!
 //! * HubSpot: a rolling 10-second bucket per app (token), a daily bucket per
 //!   account (fixed window from start, shared by all tokens) and a rolling

@@ -1,4 +1,4 @@
-//! Several real processes on one database (SPEC, G-10): record
+//! Several real processes on one database (X-8, X-10, G-10): record
 //! locks and batch-run leases hold across processes, on SQLite and on
 //! PostgreSQL, and each record is sent to the CRM once.
 //!

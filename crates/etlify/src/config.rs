@@ -1,4 +1,4 @@
-//! Process-wide settings (REFERENCE C-*).
+//! Process-wide settings (the gem's `Etlify.config`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::digest::{DigestStrategy, StableSha256};
 
 /// Default error budget: rows with this many consecutive failures are no
-/// longer picked up (REFERENCE C-2).
+/// longer picked up (G-16).
 pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 
 /// Default margin before the read that `last_synced_at` is put at (see

@@ -1,4 +1,4 @@
-//! CRM registration and its options (REFERENCE R-*, SPEC G-1, G-2, G-8, G-16).
+//! CRM registration and its options (G-1, G-2, G-8, G-16).
 
 use std::fmt;
 use std::sync::Arc;
@@ -135,14 +135,14 @@ impl Crm {
     }
 }
 
-/// The registered CRMs, in registration order (REFERENCE R-1..R-4).
+/// The registered CRMs, in registration order (as in the gem).
 #[derive(Debug, Clone, Default)]
 pub struct CrmRegistry {
     crms: IndexMap<String, Crm>,
 }
 
 impl CrmRegistry {
-    /// Registers `crm`, replacing an earlier one of the same name, and
+    /// Registers `crm`, replacing an earlier one of the same name (as in the gem), and
     /// installs its rate limiter into the adapter (G-8).
     pub fn register(&mut self, crm: Crm) -> Result<(), ConfigError> {
         crm.validate()?;
@@ -168,7 +168,7 @@ impl CrmRegistry {
         self.crms.values()
     }
 
-    /// Whether `name` is enabled; `true` for unknown names on purpose (R-7, G-2).
+    /// Whether `name` is enabled; `true` for unknown names on purpose (G-2).
     pub fn enabled(&self, name: &str) -> bool {
         self.crms.get(name).is_none_or(|crm| crm.enabled)
     }

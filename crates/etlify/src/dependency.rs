@@ -3,7 +3,7 @@
 //! The engine cannot reflect on an ORM, so every association is declared
 //! explicitly as one or more join paths from the owner's table to the
 //! table whose timestamp counts. Each kind of association of the original
-//! gem (REFERENCE F-15..F-23) is a constructor here:
+//! gem (docs/MODELS.md, "Dependencies: what makes a record stale") is a constructor here:
 //!
 //! | gem association | constructor |
 //! |---|---|
@@ -11,7 +11,7 @@
 //! | `has_one` / `has_many` (`as:` polymorphic) | [`Dependency::has_many`] + [`Dependency::polymorphic_as`] |
 //! | `has_and_belongs_to_many` | [`Dependency::habtm`] |
 //! | `has_many :through` (any depth, self-joins) | [`Dependency::through`] with [`Hop`]s |
-//! | polymorphic `belongs_to` (ignored by the gem, F-17) | [`Dependency::polymorphic_belongs_to`] |
+//! | polymorphic `belongs_to` (ignored by the gem) | [`Dependency::polymorphic_belongs_to`] |
 
 use crate::values::TimestampColumn;
 
@@ -157,13 +157,13 @@ pub struct Dependency {
 }
 
 impl Dependency {
-    /// `belongs_to`: `table.id = owner.foreign_key` (F-16).
+    /// `belongs_to`: `table.id = owner.foreign_key`.
     pub fn belongs_to(table: impl Into<String>, foreign_key: impl Into<String>) -> Self {
         Self::single(Hop::belongs_to(table, foreign_key))
     }
 
     /// `has_one` / `has_many`: `MAX(table.ts)` over `table.foreign_key =
-    /// owner.pk` (F-18).
+    /// owner.pk`.
     pub fn has_many(table: impl Into<String>, foreign_key: impl Into<String>) -> Self {
         Self::single(Hop::has_many(table, foreign_key))
     }
@@ -173,7 +173,7 @@ impl Dependency {
         Self::has_many(table, foreign_key)
     }
 
-    /// `has_and_belongs_to_many` through `join_table` (F-19).
+    /// `has_and_belongs_to_many` through `join_table`.
     pub fn habtm(
         join_table: impl Into<String>,
         owner_key: impl Into<String>,
@@ -184,7 +184,7 @@ impl Dependency {
         Self::through(vec![join, Hop::belongs_to(table, other_key)])
     }
 
-    /// `has_many :through` / `has_one :through`, any depth (F-20, F-21).
+    /// `has_many :through` / `has_one :through`, any depth (G-20).
     /// Self-joins are fine: every hop gets its own alias.
     pub fn through(hops: Vec<Hop>) -> Self {
         let name = hops.last().map(|h| h.table.clone()).unwrap_or_default();
@@ -287,7 +287,7 @@ impl Dependency {
 }
 
 /// A dependency that must exist in the CRM before the record is sent
-/// (the gem's `sync_dependencies`, SPEC G-18): the record's
+/// (the gem's `sync_dependencies`, G-18): the record's
 /// `foreign_key` points at a record of the declared model `resource_type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncDependency {

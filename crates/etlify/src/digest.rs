@@ -1,4 +1,4 @@
-//! Stable payload digest, byte-compatible with the Rails gem (SPEC §6).
+//! Stable payload digest, byte-compatible with the gem (docs/BEHAVIOUR.md, "The digest").
 //!
 //! The digest is the lowercase hex SHA-256 of the payload's canonical JSON:
 //! object keys sorted by their UTF-8 bytes at every depth, arrays in order,

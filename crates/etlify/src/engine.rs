@@ -4,7 +4,7 @@
 //! `catalog/` (checking declarations).
 //!
 //! [`EtlifyBuilder::build`] validates the whole configuration against the
-//! database before anything runs (SPEC §7): unknown CRMs in bindings,
+//! database before anything runs (docs/BEHAVIOUR.md, "Bad input"): unknown CRMs in bindings,
 //! duplicate models, missing tables and columns, payload queries that do
 //! not run or lack their key column.
 
@@ -440,7 +440,7 @@ impl EtlifyBuilder {
         self
     }
 
-    /// Registers a CRM (a later one with the same name replaces it, R-4).
+    /// Registers a CRM (a later one with the same name replaces it, as in the gem).
     pub fn crm(mut self, crm: Crm) -> Self {
         self.declarations.crms.push(crm);
         self

@@ -1,4 +1,4 @@
-//! Model declarations and their per-CRM bindings (SPEC §1, §3).
+//! Model declarations and their per-CRM bindings (docs/BEHAVIOUR.md, "Words"; docs/MODELS.md).
 //!
 //! A [`Model`] is a table of the application declared to Etlify; a
 //! [`Binding`] is its configuration for one CRM (the gem's

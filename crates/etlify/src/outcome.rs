@@ -1,8 +1,8 @@
-//! What a sync, a delete or a dispatch did (SPEC §1).
+//! What a sync, a delete or a dispatch did (docs/BEHAVIOUR.md, "Outcomes").
 
 use std::fmt;
 
-/// Result of syncing one record with one CRM (REFERENCE SYN-4).
+/// Result of syncing one record with one CRM (the gem's six results).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SyncOutcome {
@@ -35,7 +35,7 @@ impl SyncOutcome {
     }
 }
 
-/// Why one record failed (SPEC X-3: only failures attributable to the
+/// Why one record failed (X-3: only failures attributable to the
 /// record; run errors are returned as `Err` instead).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -93,7 +93,7 @@ impl fmt::Display for SyncOutcome {
     }
 }
 
-/// Result of deleting one record's CRM object (SPEC X-11).
+/// Result of deleting one record's CRM object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DeleteOutcome {
@@ -147,7 +147,7 @@ impl SyncDispatch {
     }
 }
 
-/// Counts of a batch sync for one CRM (REFERENCE BS-2, BS-3).
+/// Counts of a batch sync for one CRM (the gem's, with `disabled`: G-5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchStats {

@@ -1,4 +1,4 @@
-//! Per-CRM request throttling (SPEC G-8, G-12, X-17).
+//! Per-CRM request throttling (G-8, G-12, X-17).
 //!
 //! A sliding-window limiter: up to `max_requests` in a burst, then each
 //! request as soon as the window allows, so a CRM's bound is reached

@@ -122,7 +122,7 @@ impl ColumnMapping {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TimestampColumn {
     /// `updated_at` if the table has it, else `created_at`, else none
-    /// (REFERENCE F-11, F-15).
+    /// (as in the gem; docs/BEHAVIOUR.md, "Words").
     #[default]
     Auto,
     /// This column.

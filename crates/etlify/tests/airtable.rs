@@ -2,7 +2,7 @@
 //!
 //! Each test runs the adapter against a wiremock server on loopback and
 //! checks method, path (encoded), query, headers and body of every request
-//! the REFERENCE AT-* statements describe and SPEC §4 keeps, plus the
+//! the gem's Airtable adapter sent and Etlify keeps (AIRTABLE-1..AIRTABLE-9), plus the
 //! deliberate differences.
 
 use std::sync::Arc;
@@ -117,7 +117,7 @@ fn fingerprint(value: &Value) -> String {
     format!("{sum:x}").chars().take(14).collect()
 }
 
-// ---- configuration (AT-8) ----
+// ---- configuration (AIRTABLE-8) ----
 
 #[test]
 fn airtable_new_rejects_bad_settings_naming_the_field() {
@@ -151,7 +151,7 @@ fn airtable_new_rejects_bad_settings_naming_the_field() {
     assert!(!config.typecast);
 }
 
-// ---- single upsert (AT-9..AT-12, X-2, X-16) ----
+// ---- single upsert (X-2, X-16) ----
 
 #[tokio::test]
 async fn x16_airtable_upsert_searches_then_creates_keeping_email_case() {
@@ -172,7 +172,7 @@ async fn x16_airtable_upsert_searches_then_creates_keeping_email_case() {
         .and(path(TABLE_PATH))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
         .and(header("content-type", "application/json"))
-        // AT-12: every field, id field included; the email is not lowercased.
+        // As in the gem: every field, id field included; the email is not lowercased.
         .and(body_json(
             json!({"fields": {"Email": "John.Doe@Example.COM", "Name": "John", "Age": 42}}),
         ))
@@ -199,7 +199,7 @@ async fn x16_airtable_upsert_searches_then_creates_keeping_email_case() {
         "only filterByFormula and maxRecords"
     );
     assert!(search.body.is_empty(), "GET has no body");
-    // Form encoding of the formula (AT-2): `{` → %7B, space → +.
+    // Form encoding of the formula (AIRTABLE-9): `{` → %7B, space → +.
     assert!(
         search
             .url
@@ -400,7 +400,7 @@ async fn airtable_blank_or_structured_id_values_are_not_searched() {
         .await;
     let airtable = adapter(&server);
 
-    // AT-9: no value, no search; an empty string would match every blank record.
+    // As in the gem: no value, no search; an empty string would match every blank record.
     for fields in [
         json!({"Name": "x"}),
         json!({"Email": null}),
@@ -413,7 +413,7 @@ async fn airtable_blank_or_structured_id_values_are_not_searched() {
             .unwrap();
         assert_eq!(id.as_deref(), Some("recNew00000000001"));
     }
-    // AT-7: a list has no formula literal: the record's fault, before any request.
+    // A list has no formula literal: the record's fault, before any request.
     let fields = payload(json!({"Email": ["a@b.io"]}));
     let error = airtable
         .upsert(request("Contacts", &fields, "Email", None))
@@ -597,13 +597,13 @@ async fn airtable_create_without_record_id_is_an_error() {
         .await
         .unwrap_err();
 
-    // AT-12.
+    // As in the gem: a create answered without an id is an error.
     assert_eq!(error.kind(), AdapterErrorKind::Other);
     assert_eq!(error.status, Some(200));
     assert!(error.message.contains("returned no record id"), "{error}");
 }
 
-// ---- delete (AT-13) ----
+// ---- delete ----
 
 #[tokio::test]
 async fn airtable_delete_answers_deleted_not_found_or_error() {
@@ -663,7 +663,7 @@ async fn airtable_delete_answers_deleted_not_found_or_error() {
     assert!(requests.iter().all(|r| r.url.query().is_none()));
 }
 
-// ---- errors (AT-4, E-4, X-16) ----
+// ---- errors (AIRTABLE-6, X-16) ----
 
 #[tokio::test]
 async fn x16_airtable_errors_understand_both_envelopes() {
@@ -821,7 +821,7 @@ async fn airtable_rate_limiter_slot_throttles_every_request() {
     );
 }
 
-// ---- batch upsert (AT-14..AT-16, X-2, X-4) ----
+// ---- batch upsert (AIRTABLE-3..AIRTABLE-5, X-2, X-4) ----
 
 #[tokio::test]
 async fn airtable_batch_upsert_merges_on_the_field_name() {
@@ -1180,7 +1180,7 @@ async fn airtable_batch_rejection_is_the_requests_error() {
     );
 }
 
-// ---- batch delete (AT-17) ----
+// ---- batch delete (AIRTABLE-2) ----
 
 #[tokio::test]
 async fn airtable_batch_delete_sends_record_ids_in_slices_of_10() {

@@ -1,4 +1,4 @@
-//! The batch synchronizer (REFERENCE BS-*, SPEC G-5, G-11, X-4, X-5, X-8, X-12).
+//! The batch synchronizer (G-5, G-11, X-4, X-5, X-8, X-12).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Inline batch sync over stale records (SPEC G-6, G-7, G-13, G-16, G-17,
+//! Inline batch sync over stale records (G-6, G-7, G-13, G-16, G-17,
 //! G-22, X-18).
 
 use std::sync::Arc;
@@ -213,7 +213,7 @@ async fn g22_batch_sync_can_be_restricted_to_a_crm_and_models(db: TestDb) {
         ],
     )
     .await;
-    // Only airtable, even with explicit models (no F-5 quirk).
+    // Only airtable, even with explicit models (the gem ignored the CRM there).
     let stats = etlify
         .batch_sync(
             &BatchSyncOptions::new()

@@ -1,6 +1,6 @@
 //! Many syncs at once: pools smaller than the number of syncs, several
 //! engines on one database, concurrent batch runs of one CRM, leases of
-//! dead holders (SPEC, G-10).
+//! dead holders (X-8, X-10, G-10).
 
 use std::collections::HashMap;
 use std::sync::Arc;

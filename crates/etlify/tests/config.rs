@@ -1,4 +1,4 @@
-//! CRM registry and configuration validation (G-1, G-2, X-14, SPEC §7).
+//! CRM registry and configuration validation (G-1, G-2, X-14; docs/BEHAVIOUR.md, "Bad input").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -286,7 +286,7 @@ async fn config_missing_sync_tables_are_reported_by_build_with_the_fix(db: TestD
     assert!(message.contains("etlify migrate"), "{message}");
 }
 
-/// Bad inputs the database can tell (SPEC §7), each refused by `build()`
+/// Bad inputs the database can tell (docs/BEHAVIOUR.md, "Bad input"), each refused by `build()`
 /// naming the key and what is expected — before: the first run worked and
 /// every later run failed, or a raw database error named neither.
 async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field(db: TestDb) {

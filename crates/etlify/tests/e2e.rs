@@ -1,5 +1,5 @@
 //! End to end: the engine, the real HTTP adapters and the local sandbox of
-//! the HubSpot and Airtable APIs, over loopback (SPEC G-7, G-8, G-14, G-15,
+//! the HubSpot and Airtable APIs, over loopback (G-7, G-8, G-14, G-15,
 //!
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The stale finder, one scenario per REFERENCE F-id (and SPEC G-17, G-19,
+//! The stale finder, one scenario per case of the gem's finder (`fN`; and G-17, G-19,
 //! G-20, G-22, X-7, X-9). Every scenario checks that both finder plans
 //! return exactly the same ids.
 

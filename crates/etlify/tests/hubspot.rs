@@ -1,5 +1,5 @@
 //! The HubSpot v3 adapter: exact request shapes over real loopback HTTP
-//! (wiremock), REFERENCE HS-*, SPEC G-14, X-2, X-3, X-4, X-16.
+//! (wiremock): the gem's HubSpot adapter's requests, and G-14, X-2, X-3, X-4, X-16.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Sync jobs through the queue seam (REFERENCE SJ-*, BJ-*; SPEC G-9,
+//! Sync jobs through the queue seam (the gem's two jobs; G-9,
 //! G-10, G-18, G-23, X-10, X-13): requests deduplicated in the database,
 //! a request made while its job runs never lost, retries with backoff,
 //! batch jobs one at a time per CRM, follow-up work as jobs, and the two
@@ -104,7 +104,7 @@ fn transient(message: &str) -> AdapterError {
     AdapterError::new(AdapterErrorKind::Transient, message).status(503)
 }
 
-/// SJ-3: with a record queue, `sync` enqueues once per record while the
+/// As in the gem: with a record queue, `sync` enqueues once per record while the
 /// job is queued; another record, or another CRM, is another job. Nothing
 /// is sent until the job runs.
 async fn jobs_requests_are_deduplicated_while_queued(db: TestDb) {
@@ -146,7 +146,7 @@ async fn jobs_requests_are_deduplicated_while_queued(db: TestDb) {
     assert!(etlify.sync("hubspot", "Nope", a).await.is_err());
 }
 
-/// SJ-4 without its lost requests (§25.13): a request made while the
+/// X-1 (the gem dropped such requests): a request made while the
 /// record's job runs is answered "after running", and once the job ends a
 /// new one is queued, which sends the change made meanwhile.
 async fn jobs_a_request_while_its_job_runs_is_not_lost(db: TestDb) {
@@ -196,7 +196,7 @@ async fn jobs_a_request_while_its_job_runs_is_not_lost(db: TestDb) {
     assert_eq!(etlify.job_counts().await.unwrap().queued, 0);
 }
 
-/// SJ-6, SJ-7: a failure outside the synchronizer's own handling (the CRM
+/// a failure outside the synchronizer's own handling (the CRM
 /// unavailable after the adapter's retries) reschedules the job with a
 /// doubling delay, up to the attempts allowed; then it gives up, leaves no
 /// row behind, and the record stays stale for the finder.
@@ -246,7 +246,7 @@ async fn jobs_retry_with_backoff_then_give_up(db: TestDb) {
     );
 }
 
-/// SJ-2: a job whose record was deleted does nothing and ends.
+/// As in the gem: a job whose record was deleted does nothing and ends.
 async fn jobs_a_record_deleted_before_its_job_runs_ends_it(db: TestDb) {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
@@ -267,7 +267,7 @@ async fn jobs_a_record_deleted_before_its_job_runs_ends_it(db: TestDb) {
 
 /// G-9: an asynchronous batch sync requests one job per enabled CRM (not
 /// one per record), answers the gem's `{ total, per_model, errors }`, and
-/// a second request while the first is queued queues nothing (BJ-7).
+/// a second request while the first is queued queues nothing (G-10).
 async fn g9_batch_sync_async_requests_one_job_per_enabled_crm(db: TestDb) {
     let db = db.with_app_schema().await;
     for i in 0..3 {
@@ -388,7 +388,7 @@ async fn g10_a_batch_job_never_runs_beside_another_run_of_its_crm(db: TestDb) {
     assert_eq!(stats.total, 0, "nothing left to do");
 }
 
-/// BJ-6 without its defect (§25.11): a batch job stopped by the CRM's
+/// X-10 (the gem retried every 10 s for ever): a batch job stopped by the CRM's
 /// throttling reschedules after the server's `Retry-After`, and gives up
 /// after the attempts allowed instead of looping for ever.
 async fn x10_a_throttled_batch_job_waits_the_servers_delay_with_bounded_attempts(db: TestDb) {
@@ -439,7 +439,7 @@ fn report_reason(report: &JobReport) -> String {
     }
 }
 
-/// G-18 through the queue (DEP-2): a record buffered on its dependency
+/// G-18 through the queue: a record buffered on its dependency
 /// requests the dependency's sync as a job; that job, once the company is
 /// in the CRM, requests the waiting user's job; nothing runs inline.
 async fn g18_follow_up_syncs_are_record_jobs(db: TestDb) {
@@ -490,7 +490,7 @@ async fn g18_follow_up_syncs_are_record_jobs(db: TestDb) {
     assert_eq!(sent, ["companies", "contacts"]);
 }
 
-/// G-18, DEP-1 through the queue: two records that depend on each other
+/// G-18 through the queue: two records that depend on each other
 /// do not wait for each other for ever: the jobs settle, each record in
 /// the CRM once, and nothing is left queued.
 async fn g18_a_dependency_cycle_through_the_queue_settles(db: TestDb) {

@@ -1,4 +1,4 @@
-//! No update lost, no run stopped by one CRM (SPEC ): changes
+//! No update lost, no run stopped by one CRM: changes
 //! committed while a sync runs, whole-second timestamps, run errors in the
 //! batch path, outages longer than the retries, sync state written per CRM
 //! request.

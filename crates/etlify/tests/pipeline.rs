@@ -1,6 +1,6 @@
 //! The pipelined batch path: bounded requests in flight, state written as
 //! each request answers, and nothing lost or wrongly written when a
-//! request fails in the middle (throughput issue, SPEC X-4).
+//! request fails in the middle (throughput issue, X-4).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Property test: every finder plan returns exactly the ids of the
-//! definition of "stale" (SPEC §5), on generated data with random and equal
+//! definition of "stale" (docs/BEHAVIOUR.md), on generated data with random and equal
 //! timestamps, missing rows, NULLs, deleted dependencies and error counts.
 //! The definition is computed in Rust from the generated data (the oracle)
 //! and compared with both SQL plans on both databases.
@@ -109,7 +109,7 @@ fn world() -> impl Strategy<Value = World> {
         )
 }
 
-/// SPEC §5, computed from the generated data.
+/// The stale ids by the definition (docs/BEHAVIOUR.md), computed from the generated data.
 fn oracle(world: &World) -> BTreeSet<i64> {
     let mut stale = BTreeSet::new();
     for (i, user) in world.users.iter().enumerate() {

@@ -1,4 +1,4 @@
-//! Airtable error responses (CONTRACTS §2.5): `{"error":{"type","message"}}`,
+//! Airtable error responses (AIRTABLE-6): `{"error":{"type","message"}}`,
 //! or the bare `{"error":"NOT_FOUND"}` form.
 
 use axum::http::{HeaderValue, StatusCode};

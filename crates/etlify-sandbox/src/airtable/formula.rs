@@ -1,4 +1,4 @@
-//! A subset of Airtable formulas for `filterByFormula` (CONTRACTS §2.8):
+//! A subset of Airtable formulas for `filterByFormula` (AIRTABLE-9):
 //! field references `{Name}` (`\}` escapes a brace), string literals in
 //! single or double quotes with backslash escapes, numbers, comparisons
 //! `= != < <= > >=`, concatenation `&`, and the functions `AND`, `OR`,

@@ -1,4 +1,4 @@
-//! The Airtable Web API v0 (CONTRACTS §2).
+//! The Airtable Web API v0 (docs/CRM-APIS.md, AIRTABLE-1..AIRTABLE-9).
 
 pub(crate) mod errors;
 pub(crate) mod formula;

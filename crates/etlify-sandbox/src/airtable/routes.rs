@@ -1,4 +1,4 @@
-//! Airtable endpoints (CONTRACTS §2.2) under `/v0`.
+//! Airtable endpoints (AIRTABLE-2) under `/v0`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

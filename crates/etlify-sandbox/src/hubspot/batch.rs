@@ -1,5 +1,5 @@
-//! Batch create / read / update / upsert / archive (CONTRACTS §1.2, §1.4,
-//! §1.5). Every batch is planned in full before anything is written, so a
+//! Batch create / read / update / upsert / archive (HUBSPOT-3, HUBSPOT-4,
+//! HUBSPOT-5). Every batch is planned in full before anything is written, so a
 //! rejected request changes nothing; 207 answers carry per-input errors.
 //!
 //! * create/upsert/update: when any input has an `objectWriteTraceId`,

@@ -1,4 +1,4 @@
-//! HubSpot error responses (CONTRACTS §1.7): `{status:"error", message,
+//! HubSpot error responses (HUBSPOT-7): `{status:"error", message,
 //! correlationId, category, errors?, context?}` with the documented status.
 
 use std::sync::atomic::{AtomicU64, Ordering};

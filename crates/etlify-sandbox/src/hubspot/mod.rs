@@ -1,4 +1,4 @@
-//! The HubSpot CRM v3 objects API (CONTRACTS §1).
+//! The HubSpot CRM v3 objects API (docs/CRM-APIS.md, HUBSPOT-1..HUBSPOT-10).
 
 pub(crate) mod batch;
 pub(crate) mod errors;

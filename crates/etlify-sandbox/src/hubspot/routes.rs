@@ -1,4 +1,4 @@
-//! HubSpot endpoints (CONTRACTS §1.2) under the configured prefix
+//! HubSpot endpoints (HUBSPOT-3) under the configured prefix
 //! (`/crm/v3/objects` by default).
 
 use std::time::Instant;

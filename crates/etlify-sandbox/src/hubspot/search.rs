@@ -1,4 +1,4 @@
-//! `POST …/{objectType}/search` (CONTRACTS §1.6): filter groups (AND inside,
+//! `POST …/{objectType}/search` (HUBSPOT-6): filter groups (AND inside,
 //! OR between), one sort, free-text `query`, `limit`/`after` paging, and the
 //! documented limits. Values compare case-insensitively except enumerations;
 //! string `IN`/`NOT_IN` values must be lower case to match.

@@ -1,4 +1,4 @@
-//! Adapter failures, classified (REFERENCE E-*, SPEC ).
+//! Adapter failures, classified (X-3, X-11; docs/ADAPTERS.md, "Errors").
 
 use std::fmt;
 use std::time::Duration;
@@ -112,7 +112,7 @@ impl AdapterError {
     }
 
     /// Whether the failure is attributable to the record itself, and so
-    /// counts against its error budget (SPEC X-3).
+    /// counts against its error budget.
     pub fn is_record_error(&self) -> bool {
         matches!(
             self.kind,

@@ -1,4 +1,4 @@
-//! The HTTP client shared by the CRM adapters (SPEC G-15).
+//! The HTTP client shared by the CRM adapters (G-15).
 //!
 //! One pooled `reqwest` client per process (rustls, gzip), a connect
 //! timeout of 5 s and a request timeout of 30 s by default, JSON bodies,
@@ -510,7 +510,7 @@ fn transport_error(error: reqwest::Error) -> AdapterError {
     AdapterError::new(AdapterErrorKind::Transient, format!("{what}: {cause}"))
 }
 
-/// The classification shared by both CRMs (REFERENCE E-4): 401/403
+/// The classification shared by both CRMs (the gem's, docs/ADAPTERS.md): 401/403
 /// unauthorized, 404 not found, 409/422 validation, 429 rate limited, 5xx
 /// (and 423) transient, 400 validation, anything else other.
 pub fn kind_of_status(status: u16) -> AdapterErrorKind {

@@ -3,7 +3,7 @@
 //! One small core trait, [`Adapter`] (upsert and delete), plus opt-in
 //! capabilities: [`BatchAdapter`] for native batch endpoints and a
 //! [`RateLimiterSlot`] through which the registered CRM's limiter is
-//! installed (SPEC G-12).
+//! installed (G-12).
 
 pub mod airtable;
 mod error;
@@ -34,7 +34,7 @@ pub struct UpsertRequest<'a> {
     pub payload: &'a Payload,
     /// Property that identifies the object in the CRM, e.g. `email`.
     pub id_property: &'a str,
-    /// The object's CRM id when a previous sync stored one (SPEC X-2):
+    /// The object's CRM id when a previous sync stored one:
     /// update it directly; fall back to search-then-create on a 404.
     pub crm_id: Option<&'a str>,
 }
@@ -90,7 +90,7 @@ pub trait Adapter: Send + Sync + 'static {
     }
 }
 
-/// Result of a batch upsert, reconciled per input by the engine (SPEC X-4).
+/// Result of a batch upsert, reconciled per input by the engine.
 #[derive(Debug, Default)]
 pub struct BatchUpsertResult {
     /// `id property value -> crm id` for every input the CRM accepted.
@@ -118,7 +118,7 @@ pub struct BatchItem<'a> {
     pub crm_id: Option<&'a str>,
 }
 
-/// Native batch endpoints of a CRM (SPEC G-11, G-12, G-14).
+/// Native batch endpoints of a CRM (G-11, G-12, G-14).
 #[async_trait]
 pub trait BatchAdapter: Send + Sync {
     /// Most records one request accepts (HubSpot 100, Airtable 10); the

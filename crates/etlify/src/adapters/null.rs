@@ -13,7 +13,7 @@ use crate::digest::stable_sha256;
 use crate::payload::Payload;
 
 /// Accepts every call and returns deterministic ids (unlike the gem's
-/// random UUIDs, REFERENCE AD-2, §25.38): the known `crm_id`, else the id
+/// random UUIDs, which changed on every sync): the known `crm_id`, else the id
 /// property's value, else a hash of the object type and payload.
 #[derive(Debug, Default)]
 pub struct NullAdapter {

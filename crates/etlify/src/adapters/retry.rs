@@ -5,7 +5,7 @@
 //! throttling and transient failures); this module only says *how long*:
 //! the server's requested delay when it gave one (Retry-After, rate-limit
 //! headers), otherwise exponential backoff with jitter, for a bounded number
-//! of attempts (SPEC X-3).
+//! of attempts.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -3,8 +3,8 @@
 //!
 //! [`Declarations`] is plain data — what `Etlify::builder` collects from
 //! Rust code, and what the CLI will read from TOML. [`Catalog::build`]
-//! checks it against the database (tables, columns, payload queries; SPEC
-//! §7) and resolves what the database decides (`Auto` timestamp columns,
+//! checks it against the database (tables, columns, payload queries: "Bad input" in
+//! docs/BEHAVIOUR.md) and resolves what the database decides (`Auto` timestamp columns,
 //! legacy `<crm>_id` columns). The synchronizers and the finder read only
 //! the catalog, through the [`crate::context::Context`].
 
@@ -75,7 +75,7 @@ pub(crate) struct ResolvedSyncDependency {
     pub(crate) foreign_key: String,
     pub(crate) table: String,
     pub(crate) primary_key: String,
-    /// The dependency table's legacy `<crm>_id` column, when it has one (DEP-1).
+    /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
     pub(crate) legacy_id_column: Option<String>,
 }
 

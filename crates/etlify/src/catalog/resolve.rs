@@ -1,5 +1,5 @@
 //! Checking declarations against the database's tables and resolving what
-//! the database decides (SPEC §7).
+//! the database decides (docs/BEHAVIOUR.md, "Bad input").
 //!
 //! Everything but the payload queries is decided from [`TableColumns`], a
 //! plain map read once from the database, so resolution itself needs no

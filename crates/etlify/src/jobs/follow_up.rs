@@ -1,4 +1,4 @@
-//! Follow-up work as record jobs (REFERENCE DEP-2, SPEC G-18): the syncs
+//! Follow-up work as record jobs (G-18, as the gem enqueued them): the syncs
 //! of a buffered record's dependencies, and of the records that waited on
 //! one now in the CRM, are requested like any record job (deduplicated,
 //! never lost while one runs). The job that caused them has released its

@@ -1,4 +1,4 @@
-//! Sync jobs and the queue seam (REFERENCE SJ-*, BJ-*; SPEC G-9, G-10,
+//! Sync jobs and the queue seam (the gem's two jobs; G-9, G-10,
 //! G-18, G-23, X-10, X-13).
 //!
 //! Two kinds of job, each carrying its CRM's name (G-23):
@@ -212,7 +212,7 @@ pub enum JobReport {
     /// A record job ran the synchronizer.
     Record(SyncOutcome),
     /// The record of a record job no longer exists (or is outside its
-    /// payload query): nothing to do (REFERENCE SJ-2).
+    /// payload query): nothing to do, as in the gem.
     RecordGone,
     /// A batch job ran its CRM's batch sync (see [`RunStats::is_complete`]).
     Batch(Box<RunStats>),

@@ -2,7 +2,7 @@
 //! around the synchronizer and the batch run, retries with backoff, and
 //! the job that runs again after a request made while one ran.
 //!
-//! Retries (REFERENCE SJ-6, SJ-7, BJ-6; defects §25.11–13): failures the
+//! Retries (X-3, X-10; the gem's were unbounded and ignored the server): failures the
 //! synchronizer records on the record's row (a rejected payload) end the
 //! job: the finder retries them within the error budget. Other failures
 //! (the database, the CRM unreachable or throttling after the adapter's own
@@ -22,7 +22,7 @@ use crate::store::job_requests::{self, Finished, JobKey, Requested};
 use crate::sync::Synchronizer;
 
 /// How long a batch job waits when another batch run of its CRM holds the
-/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`, BJ-1), or less when leases
+/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`), or less when leases
 /// live less ([`crate::StoreOptions::lease_ttl`]).
 pub(crate) const BUSY_DELAY: Duration = Duration::from_secs(10);
 
@@ -41,7 +41,7 @@ fn batch_key(job: &BatchJob) -> JobKey {
 }
 
 /// Requests a sync job for `key`: queued once while queued, once more
-/// after a running one (SJ-3 without its lost requests, §25.13).
+/// after a running one (X-1: the gem dropped requests made while one ran).
 pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<Enqueued> {
     let job = RecordJob {
         crm: key.crm_name.clone(),
@@ -52,7 +52,7 @@ pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<En
     request(ctx, record_key(&job), Job::Record(job)).await
 }
 
-/// Requests the batch job of `crm_name` (one queued at a time, BJ-7).
+/// Requests the batch job of `crm_name` (one queued at a time, G-10).
 pub(crate) async fn request_batch(ctx: &JobContext, crm_name: &str) -> Result<Enqueued> {
     let job = BatchJob {
         crm: crm_name.to_owned(),

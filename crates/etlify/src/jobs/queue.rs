@@ -74,7 +74,7 @@ impl QueueOptions {
         Self::default()
     }
 
-    /// The queue's name (the gem's `job_queue_name`, SJ-1).
+    /// The queue's name (the gem's `job_queue_name`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

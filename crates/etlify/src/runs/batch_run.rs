@@ -1,4 +1,4 @@
-//! Inline batch sync over stale records (REFERENCE BSY-*, SPEC G-6, G-7,
+//! Inline batch sync over stale records (the gem's `BatchSync`; G-6, G-7,
 //! G-13, G-16, G-17, G-22, X-9, X-18).
 //!
 //! For each selected model and each enabled CRM it is bound to: stream the
@@ -99,7 +99,7 @@ impl BatchSyncOptions {
         Self::default()
     }
 
-    /// Only this CRM (G-22); applies to explicit models too (unlike F-5).
+    /// Only this CRM (G-22); applies to explicit models too (the gem ignored it there).
     pub fn crm(mut self, crm_name: impl Into<String>) -> Self {
         self.crm = Some(crm_name.into());
         self

@@ -3,7 +3,7 @@
 //!
 //! Before anything is read, the run takes the time through which every
 //! change is visible (`Store::changes_visible_through`, with the commit
-//! margin, as `last_synced_at` is taken: SPEC X-1) and the table's highest
+//! margin, as `last_synced_at` is taken: X-1) and the table's highest
 //! id. With a checkpoint of the same finder queries and a complete run
 //! less than `Config::complete_check_interval` ago, and the same lowest id
 //! with a sync row as when it was saved (sync rows deleted wholesale read

@@ -1,4 +1,4 @@
-//! The stale-record finder's SQL (SPEC §5, REFERENCE F-*), rendered from
+//! The stale-record finder's SQL (docs/BEHAVIOUR.md, "Stale records"), rendered from
 //! plain inputs — a dialect, a resolved model, a CRM name and its error
 //! budget — so it needs no database (golden tests: `sql_tests.rs`).
 //! Running the queries page by page is `pages.rs`.
@@ -254,7 +254,7 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, F-22)
+    /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, G-17)
     /// and the STI filter, on `table_ref` (the owner table or an alias).
     fn restrict(&self, select: &mut SelectStatement, table_ref: &str) {
         let model = &self.resolved.model;

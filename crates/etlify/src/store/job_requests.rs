@@ -1,7 +1,7 @@
 //! Rows of `etlify_job_requests`: which sync jobs are queued or running,
 //! so that a job is enqueued once per record (or per CRM's batch run) while
-//! queued, and a request made while it runs is never lost (REFERENCE SJ-3,
-//! SJ-4, BJ-7, their defects §25.12–13; SPEC G-9, G-10).
+//! queued, and a request made while it runs is never lost (unlike the gem,
+//! whose enqueue locks dropped it; G-9, G-10, X-1, X-10).
 //!
 //! A row exists from the request until the job ends:
 //! - [`request`] inserts it and answers [`Requested::New`]: the caller

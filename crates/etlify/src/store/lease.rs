@@ -1,5 +1,5 @@
 //! Leases: locks kept as rows of `etlify_leases`, valid until they expire
-//! (SPEC, G-10).
+//! (X-8, X-10, G-10).
 //!
 //! A lease is a named row with an owner token and an expiry time taken from
 //! the database's clock. Taking one is a single upsert that succeeds only

@@ -1,6 +1,6 @@
 //! Record locks that serialize concurrent syncs of one record without
 //! holding a database transaction — or a connection — across the CRM call
-//! (SPEC ). They are leases on ranges of ids (`record_lease.rs`):
+//! . They are leases on ranges of ids (`record_lease.rs`):
 //! rows in the database, so they hold across engines, processes and
 //! machines, and expire when their holder dies.
 

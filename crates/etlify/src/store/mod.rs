@@ -248,7 +248,7 @@ impl Store {
     }
 
     /// The time records read now will be recorded in sync as of
-    /// (`last_synced_at`, SPEC X-1): the database's time before the read,
+    /// (`last_synced_at`, X-1): the database's time before the read,
     /// moved back to before the oldest transaction still running (where
     /// the database shows them) and by `commit_margin`, so that no change
     /// committed after the read can carry an older timestamp.

@@ -1,5 +1,5 @@
 //! Rows of `etlify_pending_syncs`: records waiting for a sync dependency
-//! to obtain a CRM id (REFERENCE §8, §10; SPEC G-18).
+//! to obtain a CRM id (the gem's table; G-18).
 
 use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
 use sqlx::FromRow;
@@ -83,7 +83,7 @@ pub(crate) async fn insert(store: &Store, edge: &PendingEdge<'_>) -> Result<()> 
     Ok(())
 }
 
-/// Whether `edge` exists (used reversed, for cycle detection, DEP-1).
+/// Whether `edge` exists (used reversed, for cycle detection, as in the gem).
 pub(crate) async fn exists(store: &Store, edge: &PendingEdge<'_>) -> Result<bool> {
     let mut select = Query::select();
     select
@@ -99,7 +99,7 @@ pub(crate) async fn exists(store: &Store, edge: &PendingEdge<'_>) -> Result<bool
     Ok(!store.fetch_all::<(i64,)>(sql, values).await?.is_empty())
 }
 
-/// Deletes exactly these rows; rows added meanwhile survive (DEP-4).
+/// Deletes exactly these rows; rows added meanwhile survive (as in the gem).
 pub(crate) async fn delete(store: &Store, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());

@@ -1,6 +1,6 @@
 //! A CRM's rate window kept in the database (`etlify_rate_slots`), so that
 //! every worker process sharing it stays within the CRM's limit together
-//! (SPEC X-17).
+//!
 //!
 //! The window is a ring of `max_requests` slots, each holding the send
 //! time of one of the CRM's last requests by the database's clock. A

@@ -1,5 +1,5 @@
 //! Leases on ranges of one model's record ids in one CRM
-//! (`etlify_record_leases`; SPEC ).
+//! (`etlify_record_leases`; ).
 //!
 //! A per-record sync holds the range `[id, id]`; a batch page holds
 //! `[first, last]` of its ids with one row, whatever the page size (a row

@@ -1,5 +1,5 @@
 //! The sync-state schema: embedded, idempotent migrations and the check
-//! that reports what is missing (REFERENCE §22, §23; SPEC X-6, G-26).
+//! that reports what is missing (as the gem's generators and boot check did; X-6, G-26).
 //!
 //! Tables and columns keep the Rails gem's names and meanings, so a database
 //! the gem already fills is taken over as is. The indexes differ on purpose:
@@ -99,7 +99,7 @@ const PENDING_COLUMNS: &[&str] = &[
 pub const UNIQUE_RESOURCE_INDEX: &str = "idx_unique_crm_sync_resource_crm";
 /// Unique `(crm_name, resource_type, crm_id)`.
 pub const UNIQUE_CRM_ID_INDEX: &str = "idx_etlify_sync_unique_crm_id";
-/// The gem's indexes that break multi-CRM setups (REFERENCE §25.5, §25.6):
+/// The gem's indexes that break multi-CRM setups:
 /// its global `crm_id` index, and its pre-0.9 `(resource_type,
 /// resource_id)` index (the same name with `crm_name` added is kept).
 pub const OBSOLETE_INDEXES: &[&str] = &[
@@ -375,7 +375,7 @@ async fn count(store: &Store, query: &'static str) -> Result<i64> {
 }
 
 /// Undoes what [`migrate`] changed, newest change first, as recorded in
-/// `etlify_schema_migrations` (SPEC G-26): tables it created are dropped,
+/// `etlify_schema_migrations` (G-26): tables it created are dropped,
 /// columns it added removed, the gem's indexes it dropped recreated. Data in
 /// tables that existed before is kept. Refused, with nothing changed, when
 /// the rows no longer fit the gem's indexes.

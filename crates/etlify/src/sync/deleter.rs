@@ -1,4 +1,4 @@
-//! Deletes one record's CRM object (REFERENCE DEL-*, SPEC X-11).
+//! Deletes one record's CRM object (G-3, G-4, X-11).
 //!
 //! Unlike the gem, errors keep their kind (typed [`crate::AdapterError`]),
 //! a remote 404 is [`DeleteOutcome::AlreadyGone`], and the sync row stops

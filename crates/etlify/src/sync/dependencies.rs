@@ -1,5 +1,5 @@
 //! `sync_dependencies`: a record waits until the records it references
-//! have a CRM id (REFERENCE §10, SPEC G-18).
+//! have a CRM id (G-18).
 //!
 //! A dependency counts as synced when its sync row for the CRM has a
 //! `crm_id`, or when its table has a legacy `<crm>_id` column that is not
@@ -68,7 +68,7 @@ pub(crate) async fn missing(
             dependency_id: id,
         };
         if pending::exists(store, &reverse).await? {
-            continue; // direct cycle (DEP-1): do not wait on each other
+            continue; // direct cycle (as in the gem): do not wait on each other
         }
         missing.push(MissingDependency {
             resource_type: dependency.resource_type.clone(),
@@ -103,7 +103,7 @@ pub(crate) async fn buffer(
 }
 
 /// Hands the sync of each missing dependency to the follow-up seam (the
-/// gem enqueues them, DEP-2); a failure leaves the dependent buffered.
+/// gem enqueues them); a failure leaves the dependent buffered.
 pub(crate) async fn sync_missing(ctx: &Context, crm_name: &str, missing: &[MissingDependency]) {
     for dependency in missing {
         let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dependency.id);
@@ -115,7 +115,7 @@ pub(crate) async fn sync_missing(ctx: &Context, crm_name: &str, missing: &[Missi
 
 /// Hands the records that waited on any of `synced` (records of
 /// `resource_type` that now have a CRM id) to the follow-up seam, then
-/// forgets exactly those waits (rows added meanwhile survive, DEP-4). One
+/// forgets exactly those waits (rows added meanwhile survive, as in the gem). One
 /// query finds them per 1,000 ids.
 pub(crate) async fn flush(
     ctx: &Context,

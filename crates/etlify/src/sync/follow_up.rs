@@ -1,8 +1,8 @@
-//! The follow-up seam: work a sync causes beyond its own record (REFERENCE
-//! DEP-*, SPEC G-18).
+//! The follow-up seam: work a sync causes beyond its own record (the gem's
+//! `sync_dependencies`, G-18).
 //!
 //! - a buffered record's sync dependencies must be synced (the gem enqueues
-//!   them, DEP-2); their syncs flush the record once they have a CRM id;
+//!   them); their syncs flush the record once they have a CRM id;
 //! - the records that waited on a record now in the CRM must be synced.
 //!
 //! The synchronizers hand that work to the context's [`FollowUp`] and never

@@ -1,5 +1,5 @@
-//! Syncs a page of records of one model with one CRM (REFERENCE BS-*,
-//! SPEC G-5, G-11, X-4, X-5, X-8, X-12).
+//! Syncs a page of records of one model with one CRM (the gem's `BatchSynchronizer`;
+//! G-5, G-11, X-4, X-5, X-8, X-12).
 //!
 //! A page goes through three steps; the pipeline (`pipeline.rs`) runs
 //! them for a stream of pages with a bounded number of CRM requests in

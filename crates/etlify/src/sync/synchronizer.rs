@@ -1,4 +1,4 @@
-//! Syncs one record with one CRM (REFERENCE SYN-*, SPEC §4).
+//! Syncs one record with one CRM (docs/BEHAVIOUR.md, "Outcomes"; ).
 //!
 //! The steps, in order:
 //! 1. disabled CRM → [`SyncOutcome::Disabled`], nothing read or written;
@@ -186,7 +186,7 @@ impl<'a> Synchronizer<'a> {
         }
     }
 
-    /// Records a failure attributable to the record (SYN-9, SYN-11).
+    /// Records a failure attributable to the record (X-3, G-16).
     async fn fail(&self, key: &SyncKey, error: RecordError) -> Result<Locked> {
         tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %error);
         sync_rows::write(

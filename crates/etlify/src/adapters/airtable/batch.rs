@@ -1,19 +1,19 @@
-//! Batch upsert and delete (REFERENCE AT-14..AT-17, SPEC G-11, X-2, X-4).
+//! Batch upsert and delete (G-11, X-2, X-4; AIRTABLE-2..AIRTABLE-5).
 //!
 //! Records with a known record id (`rec…`) are updated by id: `PATCH
-//! /<table>` with `records: [{id, fields}]` (CONTRACTS §2.2). The others
+//! /<table>` with `records: [{id, fields}]` (AIRTABLE-2). The others
 //! are upserted on the id property: `PATCH /<table>` with `performUpsert:
-//! {fieldsToMergeOn: [id_property]}` and `records: [{fields}]` (§2.3). The
+//! {fieldsToMergeOn: [id_property]}` and `records: [{fields}]` (AIRTABLE-4). The
 //! two are separate requests because an unknown id in an upsert request
 //! fails it whole; when an update by id answers that a record does not
 //! exist (`ROW_DOES_NOT_EXIST` naming it, or a 404), that record falls
 //! back to the upsert on its id property. At most `batch_size` (≤ 10)
 //! records go in one request, and `returnFieldsByFieldId` is sent when the
-//! id property is a field id (AT-15).
+//! id property is a field id (AIRTABLE-5).
 //!
 //! Airtable applies a request atomically, so a rejection is the request's
 //! `Err` (the engine bisects it, X-5); as in the gem, slices already sent
-//! stay written (AT-15), and sending them again is harmless. A success is
+//! stay written, and sending them again is harmless. A success is
 //! reconciled per input: updates by record id; upserts by the
 //! returned id property value (exactly, then case-insensitively), then by
 //! position when Airtable normalised the value. `createdRecords` /
@@ -134,7 +134,7 @@ impl BatchAdapter for AirtableAdapter {
 
 impl AirtableAdapter {
     /// `{"records": …}` plus write options and, for a field id,
-    /// `returnFieldsByFieldId` (AT-15).
+    /// `returnFieldsByFieldId` (AIRTABLE-5).
     fn records_body(&self, records: Vec<Value>, id_property: &str) -> Map<String, Value> {
         let mut body = Map::new();
         body.insert("records".to_owned(), Value::Array(records));
@@ -199,7 +199,7 @@ impl AirtableAdapter {
         Ok(gone)
     }
 
-    /// Upserts `chunk` on the id property with `performUpsert` (AT-15).
+    /// Upserts `chunk` on the id property with `performUpsert` (AIRTABLE-4).
     async fn upsert_by_merge(
         &self,
         object_type: &str,

@@ -1,4 +1,4 @@
-//! Settings of the Airtable adapter (CONTRACTS §2.1, §2.2, §2.7).
+//! Settings of the Airtable adapter (AIRTABLE-1, AIRTABLE-3, AIRTABLE-8).
 
 use crate::adapters::http::{HttpSettings, Secret};
 use crate::error::ConfigError;
@@ -7,7 +7,7 @@ use crate::error::ConfigError;
 pub const DEFAULT_BASE_URL: &str = "https://api.airtable.com";
 /// The API version path under the base URL.
 pub const DEFAULT_API_VERSION: &str = "v0";
-/// Records per batch request: Airtable's documented maximum (CONTRACTS §2.2).
+/// Records per batch request: Airtable's documented maximum (AIRTABLE-3).
 pub const MAX_BATCH_SIZE: usize = 10;
 
 /// How to reach one Airtable base.
@@ -19,7 +19,7 @@ pub struct AirtableConfig {
     pub base_url: String,
     /// API version path under the base URL (`v0`).
     pub api_version: String,
-    /// The base's id, `app…` (CONTRACTS §2.7).
+    /// The base's id, `app…` (AIRTABLE-8).
     pub base_id: String,
     /// Records per batch request (1 to 10).
     pub batch_size: usize,
@@ -108,7 +108,7 @@ fn error(field: &str, expected: &str) -> ConfigError {
 
 /// Whether `id` is `prefix` followed by one or more ASCII letters and
 /// digits. The prefix is checked strictly, the length leniently
-/// (CONTRACTS §2.7: 17 characters in every example, never specified).
+/// (AIRTABLE-8: 17 characters in every example, never specified).
 pub(crate) fn is_airtable_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))

@@ -1,9 +1,9 @@
-//! Airtable error responses → classified errors (REFERENCE AT-4, E-4;
-//! CONTRACTS §2.5, §2.6; SPEC ).
+//! Airtable error responses → classified errors (AIRTABLE-6, AIRTABLE-7;
+//! the kinds of docs/ADAPTERS.md, "Errors"; ).
 //!
 //! Both envelopes are understood: `{"error": {"type": "…", "message":
 //! "…"}}` and the bare `{"error": "NOT_FOUND"}` that the gem reduced to a
-//! generic message (REFERENCE §25.42). The type is kept as `category`.
+//! generic message. The type is kept as `category`.
 
 use std::time::Duration;
 
@@ -12,11 +12,11 @@ use serde_json::Value;
 use crate::adapters::http::{kind_of_status, HttpResponse};
 use crate::adapters::{AdapterError, AdapterErrorKind};
 
-/// After a 429 Airtable refuses every request for 30 s (CONTRACTS §2.6);
+/// After a 429 Airtable refuses every request for 30 s (AIRTABLE-7);
 /// it sends no `Retry-After` then, so this is the wait.
 pub(crate) const RATE_LIMIT_PENALTY: Duration = Duration::from_secs(30);
 
-/// Fallback message when the body says nothing (AT-4).
+/// Fallback message when the body says nothing (the gem's wording).
 const GENERIC_MESSAGE: &str = "Airtable API request failed";
 
 /// Classifies a non-success Airtable response.
@@ -56,7 +56,7 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
 }
 
 /// Whether `error` says the record `crm_id` does not exist: a 404, or a
-/// 422 `ROW_DOES_NOT_EXIST` naming that record (CONTRACTS §2.5). A 422
+/// 422 `ROW_DOES_NOT_EXIST` naming that record (AIRTABLE-6). A 422
 /// about another record (a dead linked-record reference in the fields) is
 /// the payload's fault, not a missing target.
 pub(crate) fn is_missing_record(error: &AdapterError, crm_id: &str) -> bool {

@@ -1,12 +1,12 @@
-//! Building `filterByFormula` expressions (REFERENCE AT-5..AT-7,
-//! CONTRACTS §2.8, SPEC X-16).
+//! Building `filterByFormula` expressions (AIRTABLE-9, the gem's forms
+//! made safe for any field name: X-16).
 //!
 //! Unlike the gem, which accepted only ASCII `[\w\s-]` field names
-//! (REFERENCE §25.41), any field name is accepted and escaped: Unicode,
+//! (X-16), any field name is accepted and escaped: Unicode,
 //! emoji, dots, parentheses and braces are common in Airtable. Inside a
 //! field reference `{…}` only a closing brace ends the reference, so `}`
 //! is written `\}`, the one escape Airtable documents for references
-//! (CONTRACTS §2.8). A backslash there is kept as is: doubling it would
+//! (AIRTABLE-9). A backslash there is kept as is: doubling it would
 //! change the name Airtable looks up. Values may be strings (double
 //! quoted, `\` and `"` backslash-escaped), numbers, or booleans
 //! (`TRUE()` / `FALSE()`).
@@ -58,7 +58,7 @@ pub fn field_reference(name: &str) -> Result<String, FormulaError> {
 }
 
 /// A double-quoted string literal: `\` becomes `\\`, then `"` becomes `\"`
-/// (AT-7).
+/// (as the gem escaped them).
 pub fn string_literal(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -77,7 +77,7 @@ pub fn value_literal(value: &Value) -> Result<String, FormulaError> {
     }
 }
 
-/// `{field} = value` (AT-5).
+/// `{field} = value` (the gem's lookup).
 pub fn eq(field: &str, value: &Value) -> Result<String, FormulaError> {
     Ok(format!(
         "{} = {}",

@@ -1,4 +1,4 @@
-//! Airtable Web API v0 (REFERENCE AT-*, SPEC ).
+//! Airtable Web API v0 (X-2, X-4, X-16; AIRTABLE-1..AIRTABLE-9).
 //!
 //! Files: `config.rs` (settings), `errors.rs` (error responses, both
 //! envelopes), `formula.rs` (`filterByFormula` building and escaping),
@@ -9,11 +9,11 @@
 //! An Airtable "object type" is a table name or id (`tbl…`); the id
 //! property is the merge field's name or id (`fld…`). Paths are
 //! `/<api_version>/<base_id>/<table>[/<record id>]`, every segment
-//! URL-encoded (AT-2, X-16). Unlike the HubSpot adapter, nothing is
-//! lowercased: the gem never lowercased Airtable values (AT-9..AT-16) and
+//! URL-encoded (AIRTABLE-1, X-16). Unlike the HubSpot adapter, nothing is
+//! lowercased: the gem never lowercased Airtable values, and
 //! X-16 only restricts lowercasing where it happens.
 //!
-//! Rate limits (5 requests per second per base, CONTRACTS §2.6) are
+//! Rate limits (5 requests per second per base, AIRTABLE-7) are
 //! enforced by the limiter the registered CRM installs into
 //! [`Adapter::rate_limiter_slot`]; a 429 waits out Airtable's 30 s penalty
 //! before the shared client retries it.
@@ -141,7 +141,7 @@ impl AirtableAdapter {
         Value::Object(body)
     }
 
-    /// PATCH one record by id with every payload field (AT-11).
+    /// PATCH one record by id with every payload field (as the gem did).
     async fn update(
         &self,
         table: &str,
@@ -153,7 +153,7 @@ impl AirtableAdapter {
         self.http.send(&request, classify).await.map(|_| ())
     }
 
-    /// POST one record (AT-12); a success without an id is an error.
+    /// POST one record; as in the gem, a success without an id is an error.
     async fn create(&self, table: &str, fields: &Payload) -> Result<String, AdapterError> {
         let request = HttpRequest::new(Method::POST, self.table_path(table))
             .json(self.fields_body(fields))
@@ -168,7 +168,7 @@ impl AirtableAdapter {
         })
     }
 
-    /// The id of the first record whose `field` equals `value` (AT-10): a
+    /// The id of the first record whose `field` equals `value` (AIRTABLE-9): a
     /// GET with `filterByFormula` and `maxRecords=1`. A 404 means none.
     async fn find_id(
         &self,
@@ -195,7 +195,7 @@ impl AirtableAdapter {
 }
 
 /// Whether `name` is a field id (`fld` + 14 letters or digits), as the gem
-/// tells them from field names (AT-8).
+/// tells them from field names (AIRTABLE-8).
 fn is_field_id(name: &str) -> bool {
     is_airtable_id(name, "fld") && name.len() == 17
 }
@@ -245,7 +245,7 @@ impl Adapter for AirtableAdapter {
                 "object_type (the Airtable table) must not be empty",
             ));
         }
-        // a known record id is updated directly, with every field (AT-9, AT-11).
+        // a known record id is updated directly, with every field (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
             if is_airtable_id(crm_id, "rec") {
                 match self.update(table, crm_id, request.payload).await {
@@ -269,7 +269,7 @@ impl Adapter for AirtableAdapter {
                 );
             }
         }
-        // The id field stays in the written fields (AT-9).
+        // The id field stays in the written fields, as in the gem.
         if let Some(value) = search_key(request.payload, request.id_property)? {
             if let Some(found) = self.find_id(table, request.id_property, value).await? {
                 self.update(table, &found, request.payload).await?;

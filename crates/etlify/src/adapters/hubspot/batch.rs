@@ -1,4 +1,4 @@
-//! Batch upsert and archive (REFERENCE HS-14..HS-19, SPEC G-14, X-2, X-4).
+//! Batch upsert and archive (G-14, X-2, X-4; HUBSPOT-3..HUBSPOT-5).
 //!
 //! Records with a known CRM id go to `batch/update` by id; the others to
 //! `batch/upsert` by their id property. Every input carries an
@@ -6,7 +6,7 @@
 //! to their inputs; results are returned keyed by id value, and the
 //! engine treats an input with neither a result nor an error as failed.
 //! Upserted (possibly created) records have their string emails
-//! lowercased like the single path's creates (HS-10, X-16).
+//! lowercased like the single path's creates (X-16, HUBSPOT-8).
 
 use std::collections::HashMap;
 
@@ -76,7 +76,7 @@ impl BatchAdapter for HubSpotAdapter {
                 .iter()
                 .map(|r| {
                     // Created here as by the single path: string emails
-                    // lowercased (HS-10, X-16), so both paths store the same.
+                    // lowercased, so both paths store the same.
                     let mut properties = r.payload.clone();
                     super::lowercase_email(&mut properties);
                     let value = id_value(&properties, id_property).unwrap_or_default();

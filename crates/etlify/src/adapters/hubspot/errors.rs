@@ -1,5 +1,5 @@
-//! HubSpot error responses → classified errors (REFERENCE HS-4, E-4;
-//! CONTRACTS §1.7, §1.8).
+//! HubSpot error responses → classified errors (HUBSPOT-7, HUBSPOT-9,
+//! HUBSPOT-10; the kinds of docs/ADAPTERS.md, "Errors").
 
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
     let mut retry_after = response.retry_after();
     match response.status {
         429 => {
-            // CONTRACTS §1.8: the policy says which limit was hit.
+            // HUBSPOT-10: the policy says which limit was hit.
             let policy = text("policyName").unwrap_or_default();
             retry_after = retry_after.or(match policy.as_str() {
                 "SECONDLY" => Some(Duration::from_secs(1)),
@@ -44,7 +44,7 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
     }
     let mut error = AdapterError::new(kind, message).status(response.status);
     error.retry_after = retry_after;
-    // HS-4: `errors` (per property) or `context` (e.g. the duplicate ids).
+    // HUBSPOT-7: `errors` (per property) or `context` (e.g. the duplicate ids).
     if let Some(details) = body
         .get("errors")
         .or_else(|| body.get("context"))
@@ -66,7 +66,7 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
 }
 
 /// The existing object's id in a create conflict: `Contact already exists.
-/// Existing ID: 512159482605` (CONTRACTS §1.7).
+/// Existing ID: 512159482605` (HUBSPOT-8).
 pub(crate) fn existing_id(error: &AdapterError) -> Option<String> {
     if error.status != Some(409) {
         return None;

@@ -1,4 +1,4 @@
-//! HubSpot CRM v3 objects API (REFERENCE HS-*, SPEC ).
+//! HubSpot CRM v3 objects API (X-2, X-4, X-16; HUBSPOT-1..HUBSPOT-10).
 //!
 //! Files: `config.rs` (settings), `errors.rs` (error responses), `search.rs`
 //! (finding an object by its id property), `batch.rs` (batch upsert and
@@ -130,7 +130,7 @@ fn object_id(body: &Value) -> Option<String> {
     }
 }
 
-/// Lowercases an `email` property when it is a string (X-16, HS-10).
+/// Lowercases an `email` property when it is a string (X-16, HUBSPOT-8).
 fn lowercase_email(properties: &mut Map<String, Value>) {
     if let Some(Value::String(email)) = properties.get_mut("email") {
         *email = email.to_lowercase();
@@ -151,7 +151,7 @@ impl Adapter for HubSpotAdapter {
                 "object_type must not be empty",
             ));
         }
-        // a known id is updated directly, with every property (HS-6).
+        // a known id is updated directly, with every property (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
             match self.update(object_type, crm_id, request.payload).await {
                 Ok(()) => return Ok(Some(crm_id.to_owned())),

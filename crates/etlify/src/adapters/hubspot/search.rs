@@ -1,4 +1,4 @@
-//! Finding an object by its id property (REFERENCE HS-9).
+//! Finding an object by its id property (HUBSPOT-6), with the gem's filters.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -8,7 +8,7 @@ use super::HubSpotAdapter;
 use crate::adapters::http::HttpRequest;
 use crate::adapters::{AdapterError, AdapterErrorKind};
 
-/// The search value: text, trimmed, lowercased for `email` (HS-9).
+/// The search value: text, trimmed, lowercased for `email` (as the gem did).
 fn search_value(property: &str, value: &Value) -> String {
     let text = match value {
         Value::String(s) => s.trim().to_owned(),
@@ -21,7 +21,7 @@ fn search_value(property: &str, value: &Value) -> String {
     }
 }
 
-/// The filter groups of HS-9: EQ on the property; for contacts by email,
+/// The gem's filter groups: EQ on the property; for contacts by email,
 /// also a secondary-email match and the `+`-encoded variant.
 pub(crate) fn filter_groups(object_type: &str, property: &str, value: &Value) -> Value {
     let value = search_value(property, value);

@@ -99,7 +99,7 @@ pub(crate) trait Dialect: Send + Sync + fmt::Debug {
     fn null_timestamp(&self) -> Value;
 
     /// The epoch, comparable with timestamp columns (missing and NULL
-    /// timestamps count as the epoch, REFERENCE F-9, F-15).
+    /// timestamps count as the epoch: docs/BEHAVIOUR.md, "Stale records").
     fn epoch(&self) -> Expr;
 
     /// "Now" evaluated by the database, in the timestamp columns' format
