@@ -2,11 +2,15 @@
 
 use std::fmt;
 
-/// Primary key of a local record (the gem's `resource_id bigint`).
+/// Primary key of a local record: a 64-bit integer, as the gem's
+/// `resource_id bigint`.
 ///
-/// Opaque, so that text or UUID keys can be added later without touching
-/// every signature: build one with [`ResourceId::new`] or `From<i64>`, read
-/// the integer with [`ResourceId::get`].
+/// Only integer primary keys are supported today: build one with
+/// [`ResourceId::new`] or `From<i64>`, read the integer with
+/// [`ResourceId::get`]. Signatures take this type rather than `i64` so that
+/// UUID and text keys can be added to it; that change will make it neither
+/// `Copy` nor convertible to an integer in every case, so code that calls
+/// [`ResourceId::get`] will have to handle other keys then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResourceId(i64);
 

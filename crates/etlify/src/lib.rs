@@ -107,7 +107,7 @@ pub use crate::runs::{
     BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
     RunStats,
 };
-#[doc(hidden)]
+#[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{StaleIds, DEFAULT_BATCH_SIZE};
 pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};

@@ -65,13 +65,140 @@ pub struct BatchJob {
 }
 
 /// Either job, as a queue stores it.
+///
+/// Stored as JSON with its form's version (`"v"`, [`JOB_VERSION`]): a job
+/// queued by an earlier release (a form without `"v"` is version 1) is read
+/// by every later one, so a worker upgraded while jobs wait runs them; a
+/// job of a later form than this release knows is refused, naming both
+/// versions, instead of being misread (upgrade that worker).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "job", rename_all = "snake_case")]
+#[serde(into = "wire::Job", try_from = "wire::Job")]
 pub enum Job {
     /// A per-record sync.
     Record(RecordJob),
     /// A CRM's batch run.
     Batch(BatchJob),
+}
+
+/// The form of the jobs this release stores ([`Job`]).
+pub const JOB_VERSION: u32 = 1;
+
+/// Jobs as stored: each form a release ever wrote, read back into [`Job`].
+mod wire {
+    use serde::{Deserialize, Serialize};
+
+    use super::{BatchJob, RecordJob, JOB_VERSION};
+
+    /// A stored job: `{"job": "record", "v": 1, ...}`.
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "job", rename_all = "snake_case")]
+    pub(super) enum Job {
+        Record(Versioned<RecordJob>),
+        Batch(Versioned<BatchJob>),
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct Versioned<T> {
+        /// Absent in jobs queued before versions were written: version 1.
+        #[serde(default = "first_version")]
+        v: u32,
+        #[serde(flatten)]
+        job: T,
+    }
+
+    fn first_version() -> u32 {
+        1
+    }
+
+    impl<T> Versioned<T> {
+        fn current(job: T) -> Self {
+            Self {
+                v: JOB_VERSION,
+                job,
+            }
+        }
+
+        /// The job, if this release knows its form.
+        fn read(self) -> Result<T, String> {
+            match self.v {
+                // Version 1 is today's form; an older form would be
+                // converted here.
+                1 => Ok(self.job),
+                v => Err(format!(
+                    "a job of form version {v} was queued by a newer etlify; this worker \
+                     reads versions up to {JOB_VERSION}: upgrade it"
+                )),
+            }
+        }
+    }
+
+    impl From<super::Job> for Job {
+        fn from(job: super::Job) -> Self {
+            match job {
+                super::Job::Record(job) => Job::Record(Versioned::current(job)),
+                super::Job::Batch(job) => Job::Batch(Versioned::current(job)),
+            }
+        }
+    }
+
+    impl TryFrom<Job> for super::Job {
+        type Error = String;
+
+        fn try_from(job: Job) -> Result<Self, String> {
+            Ok(match job {
+                Job::Record(job) => super::Job::Record(job.read()?),
+                Job::Batch(job) => super::Job::Batch(job.read()?),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record() -> Job {
+        Job::Record(RecordJob {
+            crm: "hubspot".into(),
+            model: "User".into(),
+            id: 7,
+            attempt: 2,
+        })
+    }
+
+    #[test]
+    fn jobs_are_stored_with_their_form_version() {
+        let stored = serde_json::to_value(record()).unwrap();
+        assert_eq!(
+            stored,
+            json!({"job": "record", "v": 1, "crm": "hubspot", "model": "User", "id": 7, "attempt": 2})
+        );
+        let batch = Job::Batch(BatchJob {
+            crm: "hubspot".into(),
+            attempt: 1,
+        });
+        let stored = serde_json::to_value(&batch).unwrap();
+        assert_eq!(stored, json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1}));
+        assert_eq!(serde_json::from_value::<Job>(stored).unwrap(), batch);
+    }
+
+    #[test]
+    fn jobs_queued_before_versions_were_written_are_read() {
+        let queued = json!({"job": "record", "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
+        assert_eq!(serde_json::from_value::<Job>(queued).unwrap(), record());
+    }
+
+    #[test]
+    fn a_job_of_a_newer_form_is_refused_naming_the_versions() {
+        let queued = json!({"job": "record", "v": 2, "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
+        let error = serde_json::from_value::<Job>(queued).unwrap_err().to_string();
+        assert!(
+            error.contains("form version 2") && error.contains("up to 1"),
+            "{error}"
+        );
+    }
 }
 
 /// Where per-record sync jobs go (X-13).

@@ -155,8 +155,9 @@ impl BatchSyncOptions {
         self
     }
 
-    /// The finder plan (for benchmarks and checks; results are identical).
-    #[doc(hidden)]
+    /// The finder plan (benchmarks and checks, with the `bench` feature;
+    /// results are identical).
+    #[cfg(feature = "bench")]
     pub fn plan(mut self, plan: FinderPlan) -> Self {
         self.plan = plan;
         self
@@ -254,7 +255,7 @@ impl BatchSyncOptions {
     ) -> Result<StaleIds<'a>> {
         Ok(
             StaleIds::new(ctx, crm_name, resource_type, self.selection())?
-                .plan(self.plan)
+                .with_plan(self.plan)
                 .page_size(self.batch_size),
         )
     }

@@ -74,7 +74,7 @@ pub(crate) async fn start<'a>(
                 changes_through = %previous.changes_through,
             );
             (
-                pages.since(previous.changes_through, previous.ids_through),
+                pages.since_checkpoint(previous.changes_through, previous.ids_through),
                 previous.complete_at,
             )
         }

@@ -40,12 +40,15 @@ use crate::values::TimestampColumn;
 /// Alias of the sync table in finder queries.
 const SYNC: &str = "etlify_sync";
 
-/// How stale ids are found: an implementation detail, reachable for
-/// benchmarks and checks (results are identical, property-tested).
-#[doc(hidden)]
+/// How stale ids are found: an implementation detail, reachable with the
+/// `bench` feature for benchmarks and checks (results are identical,
+/// property-tested).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FinderPlan {
-    /// The definition as SQL; the yardstick.
+    /// The definition as SQL; the yardstick (chosen only by benchmarks and
+    /// checks: runs take the reference SQL through `Selection::All` or when
+    /// candidates are many).
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     Reference,
     /// Candidates changed since the watermark, then records without a row.
     #[default]

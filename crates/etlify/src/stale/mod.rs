@@ -12,5 +12,6 @@ pub(crate) mod pages;
 #[cfg(test)]
 mod sql_tests;
 
+#[cfg(feature = "bench")]
 pub use self::finder::FinderPlan;
 pub use self::pages::{StaleIds, DEFAULT_BATCH_SIZE};

@@ -144,9 +144,19 @@ impl<'a> StaleIds<'a> {
     /// a sync row above `ids_through`, failing rows and records waiting for
     /// a dependency (`Reach::SinceCheckpoint`). Only the changed-since plan
     /// of stale records uses it. Batch runs take it from their checkpoint
-    /// (`store/checkpoint.rs`).
-    #[doc(hidden)]
-    pub fn since(mut self, changes_through: Timestamp, ids_through: Option<ResourceId>) -> Self {
+    /// (`store/checkpoint.rs`). Public with the `bench` feature (the
+    /// property test starts from a checkpoint of its own).
+    #[cfg(feature = "bench")]
+    pub fn since(self, changes_through: Timestamp, ids_through: Option<ResourceId>) -> Self {
+        self.since_checkpoint(changes_through, ids_through)
+    }
+
+    /// [`StaleIds::since`], for batch runs.
+    pub(crate) fn since_checkpoint(
+        mut self,
+        changes_through: Timestamp,
+        ids_through: Option<ResourceId>,
+    ) -> Self {
         self.since = Some(Since {
             changes_through,
             ids_through,
@@ -168,15 +178,21 @@ impl<'a> StaleIds<'a> {
     /// A complete run of the changed-since plan looks at each candidate
     /// in turn however many they are, never switching to the reference
     /// plan (the property test compares both ways with the definition).
-    #[doc(hidden)]
+    #[cfg(feature = "bench")]
     pub fn look_at_every_candidate(mut self) -> Self {
         self.reference_for_many_candidates = false;
         self
     }
 
-    /// The finder plan (benchmarks and checks; results are identical).
-    #[doc(hidden)]
-    pub fn plan(mut self, plan: FinderPlan) -> Self {
+    /// The finder plan (benchmarks and checks, with the `bench` feature;
+    /// results are identical).
+    #[cfg(feature = "bench")]
+    pub fn plan(self, plan: FinderPlan) -> Self {
+        self.with_plan(plan)
+    }
+
+    /// [`StaleIds::plan`], for batch runs.
+    pub(crate) fn with_plan(mut self, plan: FinderPlan) -> Self {
         self.plan = plan;
         self
     }

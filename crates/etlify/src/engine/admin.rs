@@ -1,0 +1,196 @@
+//! Administration: what an operator reads and repairs, apart from running
+//! syncs: sync rows, failing records and their error budgets, forgetting a
+//! CRM's objects, where each (model, CRM) stands, the schema, the jobs.
+
+use super::Etlify;
+use crate::error::Result;
+use crate::id::{ResourceId, SyncKey};
+use crate::runs::BatchSyncOptions;
+use crate::store::lease::{batch_run_name, Lease};
+use crate::store::schema::{self, SchemaReport};
+use crate::store::{checkpoint, pending, sync_rows, SyncRow};
+
+/// What [`Etlify::forget`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Forgotten {
+    /// A batch run of the CRM was under way: nothing was forgotten.
+    pub busy: bool,
+    /// Sync rows deleted (CRM ids, digests, errors).
+    pub sync_rows: u64,
+    /// Records that were waiting for a dependency in the CRM.
+    pub waiting: u64,
+}
+
+/// Where one (model, CRM) stands, as [`Etlify::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusEntry {
+    /// Resource type.
+    pub model: String,
+    /// CRM name.
+    pub crm: String,
+    /// Records a batch sync would process now.
+    pub stale: u64,
+    /// Records with a CRM id.
+    pub synced: u64,
+    /// Records whose last sync failed.
+    pub failing: u64,
+    /// Records left alone until their errors are reset (G-16).
+    pub over_budget: u64,
+    /// Records waiting for a sync dependency to reach the CRM (G-18).
+    pub pending_dependencies: u64,
+    /// The newest `last_synced_at`.
+    pub last_synced_at: Option<crate::store::Timestamp>,
+    /// When the last batch run that read the whole table began (none
+    /// yet: the next run does); runs in between look only at what changed
+    /// (`Config::complete_check_interval`).
+    pub last_complete_check: Option<crate::store::Timestamp>,
+}
+
+/// Sync jobs requested and not ended, as [`Etlify::job_counts`] counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobCounts {
+    /// Jobs queued and not started (or waiting for a retry).
+    pub queued: u64,
+    /// Jobs running.
+    pub running: u64,
+}
+
+impl Etlify {
+    /// The sync row of one record, if any.
+    pub async fn sync_row(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: impl Into<ResourceId>,
+    ) -> Result<Option<SyncRow>> {
+        sync_rows::find(self.store(), &SyncKey::new(crm_name, resource_type, id)).await
+    }
+
+    /// Clears one row's error budget so the finder picks it up again (G-16).
+    /// Returns whether the row existed.
+    pub async fn reset_error_count(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: impl Into<ResourceId>,
+    ) -> Result<bool> {
+        let reset =
+            sync_rows::reset_error_count(self.store(), &SyncKey::new(crm_name, resource_type, id))
+                .await?;
+        // A reset row may be stale by timestamps older than the checkpoint.
+        checkpoint::forget(self.store(), Some(crm_name), Some(resource_type)).await?;
+        Ok(reset)
+    }
+
+    /// Records with errors (`error_count > 0`), newest first, at most `limit`;
+    /// restricted to a CRM and a model when given.
+    pub async fn failing(
+        &self,
+        crm_name: Option<&str>,
+        resource_type: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<SyncRow>> {
+        sync_rows::failing(self.store(), crm_name, resource_type, limit).await
+    }
+
+    /// Clears the error budget of failing records — of a CRM, of a model,
+    /// or these ids — so the finder picks them up again (G-16). Returns how
+    /// many rows were reset.
+    pub async fn reset_errors(
+        &self,
+        crm_name: Option<&str>,
+        resource_type: Option<&str>,
+        ids: &[ResourceId],
+    ) -> Result<u64> {
+        let reset = sync_rows::reset_errors(self.store(), crm_name, resource_type, ids).await?;
+        if reset > 0 {
+            checkpoint::forget(self.store(), crm_name, resource_type).await?;
+        }
+        Ok(reset)
+    }
+
+    /// Forgets what the engine knows of `crm_name`'s objects, of one model
+    /// or of all: their sync rows (CRM ids, digests, errors), the records
+    /// waiting there for a dependency, and the checkpoints. The next run
+    /// then reads every record in scope and sends it, matched by its
+    /// `id_property` to the objects the CRM already has: for a CRM pointed
+    /// at another account. It holds the CRM's batch-run lock meanwhile;
+    /// while a batch run of the CRM is under way it does nothing and says
+    /// so ([`Forgotten::busy`]). The checkpoints go first: stopped midway,
+    /// the next run still reads everything, and forgetting again finishes.
+    pub async fn forget(&self, crm_name: &str, resource_type: Option<&str>) -> Result<Forgotten> {
+        let catalog = self.ctx.catalog();
+        catalog.crm(crm_name)?;
+        if let Some(resource_type) = resource_type {
+            catalog.declared(resource_type)?;
+        }
+        let store = self.store();
+        let (lease, taken) = Lease::try_acquire(store, vec![batch_run_name(crm_name)]).await?;
+        if taken != [true] {
+            lease.release().await?;
+            return Ok(Forgotten {
+                busy: true,
+                ..Forgotten::default()
+            });
+        }
+        let forgotten = async {
+            checkpoint::forget(store, Some(crm_name), resource_type).await?;
+            let waiting = pending::forget(store, crm_name, resource_type).await?;
+            let sync_rows = sync_rows::forget(store, crm_name, resource_type).await?;
+            Ok::<_, crate::Error>(Forgotten {
+                busy: false,
+                sync_rows,
+                waiting,
+            })
+        }
+        .await;
+        lease.release().await?;
+        forgotten
+    }
+
+    /// Where each (model, enabled CRM) stands: stale records (as
+    /// [`Etlify::plan`] counts them), records synced, failing, over the
+    /// error budget, waiting for a sync dependency, and the last sync.
+    pub async fn status(&self) -> Result<Vec<StatusEntry>> {
+        let mut entries = Vec::new();
+        for entry in self.plan(&BatchSyncOptions::new()).await? {
+            let counts = sync_rows::counts(
+                self.store(),
+                &entry.crm,
+                &entry.model,
+                self.max_sync_errors(&entry.crm),
+            )
+            .await?;
+            let pending =
+                crate::store::pending::count_waiting(self.store(), &entry.crm, &entry.model)
+                    .await?;
+            let checkpoint = checkpoint::load(self.store(), &entry.crm, &entry.model).await?;
+            entries.push(StatusEntry {
+                model: entry.model,
+                crm: entry.crm,
+                stale: entry.records as u64,
+                synced: counts.with_crm_id,
+                failing: counts.failing,
+                over_budget: counts.over_budget,
+                pending_dependencies: pending,
+                last_synced_at: counts.last_synced_at,
+                last_complete_check: checkpoint.map(|c| c.complete_at),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Checks the sync-state schema (the gem's boot-time check, EN-*).
+    pub async fn check(&self) -> Result<SchemaReport> {
+        schema::check(self.store()).await
+    }
+
+    /// Sync jobs queued (not started) and running, over every worker.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        let (queued, running) = crate::store::job_requests::counts(self.store()).await?;
+        Ok(JobCounts { queued, running })
+    }
+}

@@ -1,0 +1,98 @@
+//! Building an [`Etlify`]: declarations in, the engine out, validated
+//! against the database before anything runs.
+
+use std::sync::Arc;
+
+use super::Etlify;
+use crate::catalog::{Catalog, Declarations};
+use crate::config::Config;
+use crate::context::{share_rate_limits, Context, FollowUp};
+use crate::crm::Crm;
+use crate::error::Result;
+use crate::jobs::follow_up::QueuedFollowUp;
+use crate::jobs::{self, BatchJobs, JobHandlers, JobOptions, RecordJobs};
+use crate::model::Model;
+use crate::store::Store;
+use crate::sync::follow_up::InlineFollowUp;
+
+/// Builds an [`Etlify`].
+#[derive(Debug)]
+pub struct EtlifyBuilder {
+    store: Store,
+    declarations: Declarations,
+    jobs: JobHandlers,
+}
+
+impl EtlifyBuilder {
+    /// A builder with nothing declared ([`Etlify::builder`]).
+    pub(super) fn new(store: Store) -> Self {
+        Self {
+            store,
+            declarations: Declarations::default(),
+            jobs: JobHandlers::default(),
+        }
+    }
+
+    /// Global settings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.declarations.config = config;
+        self
+    }
+
+    /// Registers a CRM (a later one with the same name replaces it, as in the gem).
+    pub fn crm(mut self, crm: Crm) -> Self {
+        self.declarations.crms.push(crm);
+        self
+    }
+
+    /// Declares a model.
+    pub fn model(mut self, model: Model) -> Self {
+        self.declarations.models.push(model);
+        self
+    }
+
+    /// Sends per-record and batch jobs to the built-in queue (both of
+    /// [`EtlifyBuilder::record_jobs`] and [`EtlifyBuilder::batch_jobs`]).
+    pub fn queue(self, queue: jobs::JobQueue) -> Self {
+        let shared = std::sync::Arc::new(queue);
+        self.record_jobs(shared.clone()).batch_jobs(shared)
+    }
+
+    /// Where per-record sync jobs go: [`Etlify::sync`] and follow-up
+    /// syncs (dependencies, waiting dependents) are requested there.
+    pub fn record_jobs(mut self, queue: std::sync::Arc<dyn RecordJobs>) -> Self {
+        self.jobs.record = Some(queue);
+        self
+    }
+
+    /// Where batch jobs go: [`Etlify::batch_sync_async`] and the
+    /// worker's loop request them there.
+    pub fn batch_jobs(mut self, queue: std::sync::Arc<dyn BatchJobs>) -> Self {
+        self.jobs.batch = Some(queue);
+        self
+    }
+
+    /// How jobs retry (default: 5 attempts, from 10 s, doubling).
+    pub fn job_options(mut self, options: JobOptions) -> Self {
+        self.jobs.options = options;
+        self
+    }
+
+    /// Validates everything and builds the engine. Fails with a
+    /// [`crate::ConfigError`] before any record is touched.
+    pub async fn build(self) -> Result<Etlify> {
+        let catalog = Catalog::build(&self.store, self.declarations).await?;
+        share_rate_limits(&self.store, &catalog).await;
+        let jobs = Arc::new(self.jobs);
+        // The face decides where follow-up work goes; the inner layers
+        // only see the seam.
+        let follow_up: Arc<dyn FollowUp> = match jobs.record {
+            Some(_) => Arc::new(QueuedFollowUp::new(jobs.clone())),
+            None => Arc::new(InlineFollowUp),
+        };
+        Ok(Etlify {
+            ctx: Context::new(self.store, catalog, follow_up),
+            jobs,
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! The [`Etlify`] handle: the public face, thin over the internal context
+//! (`context.rs`). Running syncs is here; administration (failing records,
+//! error budgets, forgetting, status) is `admin.rs`; building the engine
+//! from declarations is `builder.rs`. What it does is decided in `sync/`
+//! (one record, a page), `stale/` (what is stale), `runs/` (batch runs) and
+//! `catalog/` (checking declarations).
+//!
+//! [`EtlifyBuilder::build`] validates the whole configuration against the
+//! database before anything runs (docs/BEHAVIOUR.md, "Bad input"): unknown CRMs in bindings,
+//! duplicate models, missing tables and columns, payload queries that do
+//! not run or lack their key column.
+
+mod admin;
+mod builder;
+
+use std::sync::Arc;
+
+pub use self::admin::{Forgotten, JobCounts, StatusEntry};
+pub use self::builder::EtlifyBuilder;
+use crate::config::Config;
+use crate::context::Context;
+use crate::crm::CrmRegistry;
+use crate::error::Result;
+use crate::id::{ResourceId, SyncKey};
+use crate::jobs::{self, Enqueued, Job, JobContext, JobHandlers, JobReport};
+use crate::model::Model;
+use crate::outcome::{DeleteOutcome, SyncDispatch};
+use crate::runs::batch_run;
+use crate::runs::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats};
+use crate::stale::StaleIds;
+use crate::store::schema;
+use crate::store::Store;
+use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
+
+/// The engine: cheap to clone, shareable across tasks.
+#[derive(Debug, Clone)]
+pub struct Etlify {
+    ctx: Context,
+    jobs: Arc<JobHandlers>,
+}
+
+/// What [`Etlify::batch_sync_async`] queued: the gem's `{ total,
+/// per_model, errors }` (counted as [`Etlify::plan`] does) and, per CRM,
+/// what its request found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BatchEnqueued {
+    /// Stale records the jobs will find, if nothing changes meanwhile.
+    pub total: usize,
+    /// The same, per model.
+    pub per_model: indexmap::IndexMap<String, usize>,
+    /// Always zero: errors happen in the jobs (the gem's key, G-9).
+    pub errors: usize,
+    /// Per enabled CRM selected: a new job, one already queued, or one to
+    /// run after the running one.
+    pub crms: Vec<(String, Enqueued)>,
+}
+
+impl Etlify {
+    /// Starts a builder on `store`.
+    pub fn builder(store: Store) -> EtlifyBuilder {
+        EtlifyBuilder::new(store)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.ctx.store()
+    }
+
+    /// Global settings.
+    pub fn config(&self) -> &Config {
+        self.ctx.catalog().config()
+    }
+
+    /// Registered CRMs.
+    pub fn crms(&self) -> &CrmRegistry {
+        self.ctx.catalog().crms()
+    }
+
+    /// Whether `crm_name` is enabled; `true` for unknown names (G-2).
+    pub fn crm_enabled(&self, crm_name: &str) -> bool {
+        self.ctx.catalog().crm_enabled(crm_name)
+    }
+
+    /// Error budget of `crm_name`: its own, else the global one (G-16).
+    pub fn max_sync_errors(&self, crm_name: &str) -> u32 {
+        self.ctx.catalog().max_sync_errors(crm_name)
+    }
+
+    /// Declared models, in declaration order.
+    pub fn models(&self) -> impl Iterator<Item = &Model> {
+        self.ctx.catalog().models().map(|m| &m.model)
+    }
+
+    /// The model declared as `resource_type`.
+    pub fn model(&self, resource_type: &str) -> Option<&Model> {
+        self.ctx.catalog().resolved(resource_type).map(|m| &m.model)
+    }
+
+    /// The resolved timestamp column of `resource_type`'s table.
+    pub fn timestamp_column(&self, resource_type: &str) -> Option<&str> {
+        self.ctx
+            .catalog()
+            .resolved(resource_type)
+            .and_then(|m| m.timestamp_column.as_deref())
+    }
+
+    /// The synchronizer (one record, inline).
+    pub fn synchronizer(&self) -> Synchronizer<'_> {
+        Synchronizer::new(&self.ctx)
+    }
+
+    /// The batch synchronizer (given records of one model, inline).
+    pub fn batch_synchronizer(&self) -> BatchSynchronizer<'_> {
+        BatchSynchronizer::new(&self.ctx)
+    }
+
+    /// The deleter (one record, inline).
+    pub fn deleter(&self) -> Deleter<'_> {
+        Deleter::new(&self.ctx)
+    }
+
+    /// Syncs one record (the gem's `crm_sync!`, G-3, G-25). A disabled CRM
+    /// answers [`SyncDispatch::Disabled`] without touching anything. With a
+    /// record queue ([`EtlifyBuilder::queue`], [`EtlifyBuilder::record_jobs`])
+    /// the sync is requested as a job, once per record while queued and
+    /// once more after a running one ([`SyncDispatch::Enqueued`]);
+    /// otherwise it runs inline ([`Etlify::synchronizer`] always does).
+    pub async fn sync(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: impl Into<ResourceId>,
+    ) -> Result<SyncDispatch> {
+        if !self.crm_enabled(crm_name) {
+            return Ok(SyncDispatch::Disabled);
+        }
+        let id = id.into();
+        if self.jobs.record.is_some() {
+            // Unknown CRMs and models fail here, not in the job.
+            self.ctx.catalog().target(crm_name, resource_type)?;
+            let key = SyncKey::new(crm_name, resource_type, id);
+            let enqueued = jobs::perform::request_record(&self.job_context(), &key).await?;
+            return Ok(SyncDispatch::Enqueued(enqueued));
+        }
+        let outcome = self
+            .synchronizer()
+            .call(crm_name, resource_type, id)
+            .await?;
+        Ok(SyncDispatch::Completed(outcome))
+    }
+
+    /// Deletes one record's CRM object (the gem's `crm_delete!`, G-3, X-11).
+    pub async fn delete(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        id: impl Into<ResourceId>,
+    ) -> Result<DeleteOutcome> {
+        self.deleter().call(crm_name, resource_type, id).await
+    }
+
+    /// The stale ids of `resource_type` for `crm_name`, page by page in
+    /// ascending order (1,000 per page unless [`StaleIds::page_size`] says
+    /// otherwise).
+    pub fn stale_ids(&self, crm_name: &str, resource_type: &str) -> Result<StaleIds<'_>> {
+        StaleIds::new(
+            &self.ctx,
+            crm_name,
+            resource_type,
+            crate::stale::finder::Selection::Stale,
+        )
+    }
+
+    /// How many records a batch sync with `options` would process now, per
+    /// (model, CRM), without syncing or writing anything.
+    pub async fn plan(&self, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
+        batch_run::plan(&self.ctx, options).await
+    }
+
+    /// Up to `sample` stale records of `resource_type` for `crm_name`
+    /// (lowest ids first), each with what a sync would do: create it, send
+    /// the fields that changed since its last sync, or find it unchanged.
+    /// Reads only: nothing is sent, locked or written.
+    pub async fn plan_diff(
+        &self,
+        crm_name: &str,
+        resource_type: &str,
+        sample: usize,
+    ) -> Result<Vec<RecordDiff>> {
+        crate::runs::diff::sample(&self.ctx, crm_name, resource_type, sample).await
+    }
+
+    /// Syncs every stale record (or every record, for a full reconcile) of
+    /// the selected models with the selected enabled CRMs, inline, in pages.
+    pub async fn batch_sync(&self, options: &BatchSyncOptions) -> Result<RunStats> {
+        batch_run::run(&self.ctx, options).await
+    }
+
+    /// Requests one batch job per enabled CRM (only `options`' CRM, if it
+    /// names one; G-9): each job finds its CRM's stale records itself, and
+    /// one runs at a time per CRM across every worker (G-10). Needs a batch
+    /// queue ([`EtlifyBuilder::queue`], [`EtlifyBuilder::batch_jobs`]). A
+    /// job covers every model of its CRM: a model selection, a full
+    /// reconcile or a complete check is refused (run those inline).
+    pub async fn batch_sync_async(&self, options: &BatchSyncOptions) -> Result<BatchEnqueued> {
+        let crms = batch_run::async_crms(&self.ctx, options)?;
+        let mut enqueued = BatchEnqueued::default();
+        for entry in self.plan(options).await? {
+            enqueued.total += entry.records;
+            *enqueued.per_model.entry(entry.model).or_insert(0) += entry.records;
+        }
+        for crm in crms {
+            let answer = jobs::perform::request_batch(&self.job_context(), &crm).await?;
+            enqueued.crms.push((crm, answer));
+        }
+        Ok(enqueued)
+    }
+
+    /// Runs one job, as a worker does: a record job syncs its record, a
+    /// batch job runs its CRM's batch sync, each under the CRM's rate
+    /// limiter and the database-held locks, with Etlify's bookkeeping
+    /// (what runs again after a request made meanwhile, retries with
+    /// backoff through the queue the job came from). For applications
+    /// that route jobs through their own queue.
+    pub async fn perform(&self, job: &Job) -> Result<JobReport> {
+        jobs::perform::perform(&self.job_context(), job, None).await
+    }
+
+    /// Whether [`Etlify::sync`] enqueues (a record queue is configured).
+    pub fn enqueues_records(&self) -> bool {
+        self.jobs.record.is_some()
+    }
+
+    /// The internal context with the job handlers, for the worker and
+    /// the job entry points.
+    pub(crate) fn job_context(&self) -> JobContext {
+        JobContext::new(self.ctx.clone(), self.jobs.clone())
+    }
+}
+
+/// Creates or upgrades the sync-state tables (see [`schema::migrate`]).
+pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<()> {
+    schema::migrate(store, options).await
+}
+
+/// The statements [`migrate`] would run, without running any (see
+/// [`schema::migrate_dry_run`]).
+pub async fn migrate_dry_run(
+    store: &Store,
+    options: &schema::MigrateOptions,
+) -> Result<Vec<String>> {
+    schema::migrate_dry_run(store, options).await
+}
+
+/// Undoes what [`migrate`] changed (see [`schema::revert`]).
+pub async fn revert_migration(store: &Store) -> Result<()> {
+    schema::revert(store).await
+}
