@@ -180,20 +180,26 @@ mod tests {
             attempt: 1,
         });
         let stored = serde_json::to_value(&batch).unwrap();
-        assert_eq!(stored, json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1}));
+        assert_eq!(
+            stored,
+            json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1})
+        );
         assert_eq!(serde_json::from_value::<Job>(stored).unwrap(), batch);
     }
 
     #[test]
     fn jobs_queued_before_versions_were_written_are_read() {
-        let queued = json!({"job": "record", "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
+        let queued =
+            json!({"job": "record", "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
         assert_eq!(serde_json::from_value::<Job>(queued).unwrap(), record());
     }
 
     #[test]
     fn a_job_of_a_newer_form_is_refused_naming_the_versions() {
         let queued = json!({"job": "record", "v": 2, "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
-        let error = serde_json::from_value::<Job>(queued).unwrap_err().to_string();
+        let error = serde_json::from_value::<Job>(queued)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("form version 2") && error.contains("up to 1"),
             "{error}"

@@ -263,8 +263,17 @@ async fn prepare_pages<'a, F, Fut>(
     F: Fn(Vec<ResourceId>) -> Fut,
     Fut: std::future::Future<Output = Result<(Page<'a>, Vec<Request>)>>,
 {
-    while let Some(ids) = found.recv().await {
+    loop {
+        // The send stage has taken the previous page, and fewer than
+        // `max_in_flight + 2` pages are open: only then is the page found
+        // ahead taken (the find stage then looks for the next one).
         let Ok(place) = prepared.reserve().await else {
+            return;
+        };
+        // The semaphore is never closed.
+        let open_slot = shared.open_slots.acquire().await.ok();
+        let Some(ids) = found.recv().await else {
+            // The stream ended, or a stop request was seen while finding.
             return;
         };
         let ids = match ids {
@@ -277,9 +286,8 @@ async fn prepare_pages<'a, F, Fut>(
             shared.stopped.store(true, Ordering::SeqCst);
             return;
         }
-        // Given back when the page finishes (`finish_page`); the
-        // semaphore is never closed.
-        if let Ok(open_slot) = shared.open_slots.acquire().await {
+        // Given back when the page finishes (`finish_page`).
+        if let Some(open_slot) = open_slot {
             open_slot.forget();
         }
         let (page, requests) = match prepare_page(ids).await {
@@ -300,7 +308,6 @@ async fn prepare_pages<'a, F, Fut>(
             place.send(Prepared::Page(tracked, requests));
         }
     }
-    // The stream ended, or a stop request was seen while finding.
 }
 
 /// Stage 3: sends the requests of the pages prepared, each once a slot is
