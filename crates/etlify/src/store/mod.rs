@@ -119,9 +119,9 @@ pub struct Store {
     backend: Arc<dyn Backend>,
     dialect: &'static dyn Dialect,
     lease_ttl: std::time::Duration,
-    /// The prefix of every lease owner token this store's syncs take
-    /// (`store/lease.rs`): the process's token, or a worker's own.
-    lease_owner: Arc<str>,
+    /// Who takes this store's leases (`store/lease.rs`): a token of this
+    /// store's own, made when it was connected, or a worker's.
+    lease_owner: Arc<lease::LeaseOwner>,
 }
 
 impl fmt::Debug for Store {
@@ -178,7 +178,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             dialect: dialect(BackendKind::Sqlite),
             lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::from(lease::process_token()),
+            lease_owner: Arc::new(lease::LeaseOwner::unique()),
         }
     }
 
@@ -192,7 +192,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             dialect: dialect(BackendKind::Postgres),
             lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::from(lease::process_token()),
+            lease_owner: Arc::new(lease::LeaseOwner::unique()),
         }
     }
 
@@ -211,13 +211,13 @@ impl Store {
     /// This store with lease owner tokens starting with `prefix` (a
     /// worker's own, so that it can release its locks, and only them).
     pub(crate) fn with_lease_owner(mut self, prefix: String) -> Self {
-        self.lease_owner = Arc::from(prefix);
+        self.lease_owner = Arc::new(lease::LeaseOwner::new(prefix));
         self
     }
 
     /// The prefix of this store's lease owner tokens.
     pub(crate) fn lease_owner(&self) -> &str {
-        &self.lease_owner
+        self.lease_owner.prefix()
     }
 
     /// The backend.
