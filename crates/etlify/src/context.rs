@@ -85,13 +85,10 @@ pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
     async fn sync(&self, ctx: &Context, key: SyncKey, reason: Reason) -> Result<()>;
 }
 
-/// On PostgreSQL, each CRM's limiter counts in a window kept in the
-/// database, shared by every process; on SQLite it stays in the
-/// process.
+/// Where the database keeps a shared rate window (PostgreSQL), each CRM's
+/// limiter counts in it, with every process; elsewhere it stays in
+/// the process.
 pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
-    if store.kind() != crate::store::BackendKind::Postgres {
-        return;
-    }
     for crm in catalog.crms().iter() {
         let Some(limiter) = crm
             .get_adapter()
@@ -101,7 +98,9 @@ pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
             continue;
         };
         match SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await {
-            Ok(window) => limiter.share(window),
+            Ok(Some(window)) => limiter.share(window),
+            // The database keeps no shared window, for any CRM.
+            Ok(None) => return,
             // A read-only role (a replica for `status`) cannot write the
             // slots; such a process sends nothing to the CRM anyway.
             Err(error) => tracing::warn!(

@@ -40,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::jobs::queue::Storage;
 use crate::jobs::{perform, Job, JobContext, JobQueue, JobReport};
 use crate::runs::BatchSyncOptions;
+use crate::store::Store;
 
 /// Default jobs run at once by one worker.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -284,16 +285,16 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let number = next_worker_number();
+        let store = self.etlify.store().clone();
         let name = self
             .options
             .name
             .clone()
-            .unwrap_or_else(|| default_name(number));
+            .unwrap_or_else(|| default_name(&store, number));
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
-        let jobs = self.etlify.job_context();
-        let own_leases = jobs.store().clone().with_lease_owner(lease_owner(number));
-        let ctx = jobs.with_store(own_leases);
+        let own_leases = store.clone().with_lease_owner(lease_owner(&store, number));
+        let ctx = self.etlify.job_context().with_store(own_leases);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
         tracing::info!(
@@ -409,15 +410,15 @@ fn next_worker_number() -> u64 {
 
 /// A name no other worker has, now or before: the queue refuses a second
 /// worker under a name it knows (two in one process, a restarted process
-/// with the pid of an earlier one).
-fn default_name(number: u64) -> String {
-    format!("etlify-{}-{number}", crate::store::lease::process_token())
+/// with the pid of an earlier one): the store's owner token is unique.
+fn default_name(store: &Store, number: u64) -> String {
+    format!("etlify-{}-{number}", store.lease_owner())
 }
 
-/// The lease owner prefix of one worker, `<pid>-<start>-w<n>` (the
-/// process's other syncs own `<pid>-<start>-<n>`).
-fn lease_owner(number: u64) -> String {
-    format!("{}-w{number}", crate::store::lease::process_token())
+/// The lease owner prefix of one worker, `<store token>-w<n>` (the
+/// store's other syncs own `<store token>-<n>`).
+fn lease_owner(store: &Store, number: u64) -> String {
+    format!("{}-w{number}", store.lease_owner())
 }
 
 /// What runs each job apalis delivers.

@@ -73,28 +73,67 @@ pub(crate) fn batch_run_name(crm_name: &str) -> String {
     serde_json::json!(["batch", crm_name]).to_string()
 }
 
-/// A token unique to this process among every process sharing the
-/// database: its pid and the time it first took a lease.
-pub(crate) fn process_token() -> &'static str {
-    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TOKEN.get_or_init(|| {
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        format!("{}-{}", std::process::id(), started)
-    })
+/// Who takes a store's leases: an owner prefix unique among every store
+/// sharing the database, and a count of its acquisitions. Held by the
+/// [`Store`] (and shared by its clones), so that two engines in one
+/// process never share a token nor a counter.
+#[derive(Debug)]
+pub(crate) struct LeaseOwner {
+    prefix: String,
+    acquisitions: AtomicU64,
 }
 
-/// A token unique to one acquisition in this process, and across
-/// processes: the store's owner prefix (the process's token, or a worker's
-/// own, [`Store::with_lease_owner`]) and a counter.
+impl LeaseOwner {
+    /// An owner no other store has: this process's id, which tells an
+    /// operator whose lease a row is, and 64 random bits, which tell apart
+    /// two stores of one process (and processes of equal ids on two
+    /// machines).
+    pub(crate) fn unique() -> Self {
+        Self::new(format!("{}-{:016x}", std::process::id(), random_u64()))
+    }
+
+    /// An owner whose tokens start with `prefix` (a worker's own).
+    pub(crate) fn new(prefix: String) -> Self {
+        Self {
+            prefix,
+            acquisitions: AtomicU64::new(0),
+        }
+    }
+
+    /// The prefix of every token of this owner.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A token unique to one acquisition: the prefix and a counter.
+    fn next_token(&self) -> String {
+        format!(
+            "{}-{}",
+            self.prefix,
+            self.acquisitions.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// 64 random bits without a dependency: std seeds the keys of its hashers
+/// from the operating system once per thread and changes them with every
+/// `RandomState`, so each call hashes the time under keys no other call used.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// A token unique to one acquisition, across every store and process: the
+/// store's owner prefix ([`Store::with_lease_owner`] for a worker's own)
+/// and the store's count of acquisitions.
 pub(crate) fn new_owner(store: &Store) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        store.lease_owner(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    store.lease_owner.next_token()
 }
 
 /// Deletes every lease (named and on records) taken through `store`'s
@@ -325,5 +364,44 @@ mod tests {
             .unwrap();
         assert_eq!(taken, [true], "released by its owner");
         drop(lease);
+    }
+
+    /// Two stores of one process own different tokens: releasing every
+    /// lease of one (a worker's deadline) leaves the other's held.
+    #[tokio::test]
+    async fn stores_of_one_process_release_only_their_own_leases() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("owners.sqlite3").display());
+        let first = Store::connect(&url).await.unwrap();
+        crate::store::schema::migrate(&first, &Default::default())
+            .await
+            .unwrap();
+        let second = Store::connect(&url).await.unwrap();
+        assert_ne!(first.lease_owner(), second.lease_owner());
+
+        let (kept, taken) = Lease::try_acquire(&first, vec![batch_run_name("hubspot")])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true]);
+        let (released, taken) = Lease::try_acquire(&second, vec![batch_run_name("airtable")])
+            .await
+            .unwrap();
+        assert_eq!(taken, [true]);
+        assert_ne!(kept.owner(), released.owner());
+
+        assert_eq!(release_all_of_owner(&second).await.unwrap(), 1);
+        let (_, taken) = Lease::try_acquire(
+            &second,
+            vec![batch_run_name("hubspot"), batch_run_name("airtable")],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            taken,
+            [false, true],
+            "the first store's lease is still held"
+        );
+        kept.release().await.unwrap();
+        drop(released);
     }
 }

@@ -4,8 +4,8 @@
 //! built once with sea-query (identifiers quoted, values bound) by the
 //! shared modules — `sync_rows.rs`, `pending.rs`, `schema.rs` and the
 //! payload queries of [`Store::select_json_by_ids`] — and every difference
-//! between the databases lives in `backend/sqlite.rs` and
-//! `backend/postgres.rs`, never in the sync logic.
+//! between the databases lives in `backend/sqlite/` and
+//! `backend/postgres/`, never in the sync logic (`backend/mod.rs`).
 
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
@@ -27,8 +27,8 @@ use sea_query::{Alias, Asterisk, Expr, Query};
 use sea_query_sqlx::SqlxValues;
 use sqlx::{PgPool, SqlitePool};
 
-use self::backend::{dialect, Backend, Dialect, Pool, Statement};
-use crate::error::{ConfigError, Result};
+use self::backend::{AnyRow, Backend, Dialect, Statement};
+use crate::error::Result;
 use crate::id::ResourceId;
 use crate::values::{ColumnMapping, Payload};
 
@@ -49,13 +49,15 @@ pub enum BackendKind {
     Postgres,
 }
 
-/// Connections per pool opened by [`Store::connect`]. SQLite writes one
-/// at a time: two connections let a read run beside the write, and each
-/// more one cost memory (its page cache, a malloc arena for its thread)
-/// and no speed (measured at 1M records: peak 94 → 42 MiB from 4 to 2,
-/// docs/BENCHMARKS.md).
-const SQLITE_CONNECTIONS: u32 = 2;
-const POSTGRES_CONNECTIONS: u32 = 8;
+impl BackendKind {
+    /// The database's name, for people ("SQLite", "PostgreSQL").
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "SQLite",
+            BackendKind::Postgres => "PostgreSQL",
+        }
+    }
+}
 
 /// How [`Store::connect_with`] opens its pool.
 #[derive(Debug, Clone, Default)]
@@ -115,13 +117,11 @@ const PAYLOAD_ALIAS: &str = "etlify_payload";
 /// state. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
     backend: Arc<dyn Backend>,
-    dialect: &'static dyn Dialect,
     lease_ttl: std::time::Duration,
-    /// The prefix of every lease owner token this store's syncs take
-    /// (`store/lease.rs`): the process's token, or a worker's own.
-    lease_owner: Arc<str>,
+    /// Who takes this store's leases (`store/lease.rs`): a token of this
+    /// store's own, made when it was connected, or a worker's.
+    lease_owner: Arc<lease::LeaseOwner>,
 }
 
 impl fmt::Debug for Store {
@@ -149,37 +149,13 @@ impl Store {
 
     /// Like [`Store::connect`], with pool options.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
-        if url.starts_with("sqlite:") {
-            let size = options.max_connections.unwrap_or(SQLITE_CONNECTIONS);
-            Ok(
-                Self::from_sqlite(backend::sqlite::connect(url, size, !options.must_exist).await?)
-                    .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)),
-            )
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let size = options.max_connections.unwrap_or(POSTGRES_CONNECTIONS);
-            Ok(
-                Self::from_postgres(backend::postgres::connect(url, size).await?)
-                    .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)),
-            )
-        } else {
-            Err(ConfigError::new(
-                "database",
-                "url",
-                "must start with sqlite: or postgres: (e.g. sqlite://etlify.db)",
-            )
-            .into())
-        }
+        Ok(Self::new(backend::connect(url, options).await?)
+            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
     }
 
     /// Wraps an existing SQLite pool.
     pub fn from_sqlite(pool: SqlitePool) -> Self {
-        Self {
-            backend: Arc::new(backend::sqlite::SqliteBackend::new(pool.clone())),
-            pool: Pool::Sqlite(pool),
-            dialect: dialect(BackendKind::Sqlite),
-            lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::from(lease::process_token()),
-        }
+        Self::new(Arc::new(backend::sqlite::SqliteBackend::new(pool)))
     }
 
     /// Wraps an existing PostgreSQL pool.
@@ -187,12 +163,16 @@ impl Store {
     /// Timestamps are compared in UTC: connections should use the server
     /// default `TimeZone` of `UTC` (as Rails apps do) or be configured so.
     pub fn from_postgres(pool: PgPool) -> Self {
+        Self::new(Arc::new(backend::postgres::PostgresBackend::new(pool)))
+    }
+
+    /// A store on `backend`, whose leases are taken under an owner token
+    /// of its own.
+    fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
-            backend: Arc::new(backend::postgres::PostgresBackend::new(pool.clone())),
-            pool: Pool::Postgres(pool),
-            dialect: dialect(BackendKind::Postgres),
+            backend,
             lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::from(lease::process_token()),
+            lease_owner: Arc::new(lease::LeaseOwner::unique()),
         }
     }
 
@@ -211,35 +191,35 @@ impl Store {
     /// This store with lease owner tokens starting with `prefix` (a
     /// worker's own, so that it can release its locks, and only them).
     pub(crate) fn with_lease_owner(mut self, prefix: String) -> Self {
-        self.lease_owner = Arc::from(prefix);
+        self.lease_owner = Arc::new(lease::LeaseOwner::new(prefix));
         self
     }
 
     /// The prefix of this store's lease owner tokens.
     pub(crate) fn lease_owner(&self) -> &str {
-        &self.lease_owner
+        self.lease_owner.prefix()
     }
 
     /// The backend.
     pub fn kind(&self) -> BackendKind {
-        self.dialect.kind()
+        self.dialect().kind()
     }
 
     /// The SQLite pool, when this store is on SQLite (for payload sources
     /// that run their own queries).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
-        match &self.pool {
-            Pool::Sqlite(pool) => Some(pool),
-            Pool::Postgres(_) => None,
-        }
+        self.backend
+            .as_any()
+            .downcast_ref::<backend::sqlite::SqliteBackend>()
+            .map(backend::sqlite::SqliteBackend::pool)
     }
 
     /// The PostgreSQL pool, when this store is on PostgreSQL.
     pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match &self.pool {
-            Pool::Postgres(pool) => Some(pool),
-            Pool::Sqlite(_) => None,
-        }
+        self.backend
+            .as_any()
+            .downcast_ref::<backend::postgres::PostgresBackend>()
+            .map(backend::postgres::PostgresBackend::pool)
     }
 
     /// The database's current time in UTC.
@@ -356,7 +336,20 @@ impl Store {
             return Ok(Vec::new());
         }
         let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
-        self.pool.fetch_keyed(sql, values, key_column).await
+        let mut rows = Vec::new();
+        self.backend
+            .for_each_row(sql, values, &mut |row: AnyRow<'_>| {
+                let id = row
+                    .key(key_column)
+                    .map_err(|e| backend::key_error(key_column, e))?;
+                rows.push((
+                    ResourceId::new(id),
+                    row.decode::<T>().map_err(|e| e.to_string()),
+                ));
+                Ok(())
+            })
+            .await?;
+        Ok(rows)
     }
 
     /// The columns a payload query returns, without running it: names, and
@@ -431,28 +424,31 @@ impl Store {
         self.backend.foreign_keys(table).await
     }
 
+    /// The text of this database's SQL.
     pub(crate) fn dialect(&self) -> &'static dyn Dialect {
-        self.dialect
+        self.backend.dialect()
     }
 
+    /// The database.
     pub(crate) fn backend(&self) -> &dyn Backend {
         self.backend.as_ref()
     }
 
     /// Renders a sea-query statement for this backend.
     pub(crate) fn build<'a>(&self, statement: impl Into<Statement<'a>>) -> (String, SqlxValues) {
-        self.dialect.build(statement.into())
+        self.dialect().build(statement.into())
     }
 
     /// Runs a statement, returning the number of affected rows.
     pub(crate) async fn execute(&self, sql: String, values: SqlxValues) -> Result<u64> {
-        self.pool.execute(sql, values).await
+        self.backend.execute(sql, values).await
     }
 
-    /// Runs a constant statement of this crate (DDL) without values.
-    pub(crate) async fn execute_constant(&self, sql: &'static str) -> Result<u64> {
-        self.pool
-            .execute(sql.to_owned(), SqlxValues(sea_query::Values(Vec::new())))
+    /// Runs DDL this crate wrote (constants, or the sea-query table
+    /// builder's), which binds no values.
+    pub(crate) async fn execute_ddl(&self, sql: String) -> Result<u64> {
+        self.backend
+            .execute(sql, SqlxValues(sea_query::Values(Vec::new())))
             .await
     }
 
@@ -462,7 +458,7 @@ impl Store {
         sql: String,
         values: SqlxValues,
     ) -> futures_util::stream::BoxStream<'_, Result<i64>> {
-        self.pool.fetch_ids(sql, values)
+        self.backend.fetch_ids(sql, values)
     }
 
     /// Runs a query and decodes every row as `T`.
@@ -471,6 +467,13 @@ impl Store {
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<T>> {
-        self.pool.fetch_all(sql, values).await
+        let mut rows = Vec::new();
+        self.backend
+            .for_each_row(sql, values, &mut |row: AnyRow<'_>| {
+                rows.push(row.decode::<T>()?);
+                Ok(())
+            })
+            .await?;
+        Ok(rows)
     }
 }

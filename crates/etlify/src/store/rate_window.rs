@@ -7,48 +7,51 @@
 //! request takes the slot whose send left the window (the oldest), and
 //! stamps it: never more than `max_requests` sends in any window, whatever
 //! the number of processes. Slot -1 holds the end of a pause (a 429 with a
-//! delay), which every process then waits for. PostgreSQL only: on SQLite
-//! the workers are one process, whose limiter is shared already.
+//! delay), which every process then waits for. Only where the database
+//! offers one (`backend/rate_window.rs`, PostgreSQL): on SQLite the workers
+//! are one process, whose limiter is shared already.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::backend::SharedRateWindow;
 use super::Store;
 use crate::error::Result;
 
 /// One CRM's window in the database.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedWindow {
-    store: Store,
+    slots: Arc<dyn SharedRateWindow>,
     crm_name: String,
 }
 
 impl SharedWindow {
-    /// The window of `crm_name`, sized for `max_requests`.
-    pub(crate) async fn open(store: &Store, crm_name: &str, max_requests: u32) -> Result<Self> {
-        store
-            .backend()
-            .size_rate_slots(crm_name, max_requests)
-            .await?;
-        Ok(Self {
-            store: store.clone(),
+    /// The window of `crm_name`, sized for `max_requests`; `None` where
+    /// the database keeps no shared window (the limiter then counts in the
+    /// process).
+    pub(crate) async fn open(
+        store: &Store,
+        crm_name: &str,
+        max_requests: u32,
+    ) -> Result<Option<Self>> {
+        let Some(slots) = store.backend().shared_rate_window() else {
+            return Ok(None);
+        };
+        slots.size(crm_name, max_requests).await?;
+        Ok(Some(Self {
+            slots,
             crm_name: crm_name.to_owned(),
-        })
+        }))
     }
 
     /// Takes a slot for one request: `None` when taken, else how long to
     /// wait before asking again.
     pub(crate) async fn try_take(&self, window: Duration) -> Result<Option<Duration>> {
-        self.store
-            .backend()
-            .take_rate_slot(&self.crm_name, window)
-            .await
+        self.slots.take(&self.crm_name, window).await
     }
 
     /// No process sends for `delay`.
     pub(crate) async fn pause(&self, delay: Duration) -> Result<()> {
-        self.store
-            .backend()
-            .pause_rate_slots(&self.crm_name, delay)
-            .await
+        self.slots.pause(&self.crm_name, delay).await
     }
 }

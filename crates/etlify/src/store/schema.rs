@@ -8,6 +8,7 @@
 //! and equal ids across CRMs); uniqueness is per `(crm_name, resource_type,
 //! resource_id)` and per `(crm_name, resource_type, crm_id)`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use sea_query::{Alias, Expr, ExprTrait, Query};
@@ -222,15 +223,16 @@ impl Step {
     }
 
     /// The statement applying the step on `store`'s backend.
-    fn forward(self, store: &Store) -> &'static str {
-        match self {
-            Step::CreateSyncTable => store.dialect().create_table(StateTable::Sync),
-            Step::CreatePendingTable => store.dialect().create_table(StateTable::Pending),
-            Step::CreateLeaseTable => store.dialect().create_table(StateTable::Leases),
-            Step::CreateRecordLeaseTable => store.dialect().create_table(StateTable::RecordLeases),
-            Step::CreateCheckpointTable => store.dialect().create_table(StateTable::Checkpoints),
-            Step::CreateRateSlotTable => store.dialect().create_table(StateTable::RateSlots),
-            Step::CreateJobRequestTable => store.dialect().create_table(StateTable::JobRequests),
+    fn forward(self, store: &Store) -> Cow<'static, str> {
+        let create = |table| Cow::Owned(store.dialect().create_table(table));
+        Cow::Borrowed(match self {
+            Step::CreateSyncTable => return create(StateTable::Sync),
+            Step::CreatePendingTable => return create(StateTable::Pending),
+            Step::CreateLeaseTable => return create(StateTable::Leases),
+            Step::CreateRecordLeaseTable => return create(StateTable::RecordLeases),
+            Step::CreateCheckpointTable => return create(StateTable::Checkpoints),
+            Step::CreateRateSlotTable => return create(StateTable::RateSlots),
+            Step::CreateJobRequestTable => return create(StateTable::JobRequests),
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -285,7 +287,7 @@ impl Step {
             Step::SetSyncFillfactor => {
                 r#"ALTER TABLE "crm_synchronisations" SET (fillfactor = 85)"#
             }
-        }
+        })
     }
 
     /// The statement undoing the step.
@@ -467,7 +469,7 @@ impl Applier<'_> {
     async fn step(&mut self, step: Step) -> Result<()> {
         let statement = step.forward(self.store);
         match &mut self.dry_run {
-            Some(planned) => planned.push(statement.to_owned()),
+            Some(planned) => planned.push(statement.into_owned()),
             None => {
                 run(self.store, statement).await?;
                 record(self.store, step).await?;
@@ -476,10 +478,10 @@ impl Applier<'_> {
         Ok(())
     }
 
-    /// Runs a constant statement that is not a recorded step.
-    async fn constant(&mut self, statement: &'static str) -> Result<()> {
+    /// Runs DDL that is not a recorded step.
+    async fn unrecorded(&mut self, statement: String) -> Result<()> {
         match &mut self.dry_run {
-            Some(planned) => planned.push(statement.to_owned()),
+            Some(planned) => planned.push(statement),
             None => run(self.store, statement).await?,
         }
         Ok(())
@@ -507,7 +509,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         .is_none();
     if history_missing || applier.dry_run.is_none() {
         applier
-            .constant(store.dialect().create_table(StateTable::History))
+            .unrecorded(store.dialect().create_table(StateTable::History))
             .await?;
     }
     let mut creates_sync_table = false;
@@ -645,8 +647,8 @@ async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions
     Ok(())
 }
 
-async fn run(store: &Store, statement: &'static str) -> Result<()> {
-    store.execute_constant(statement).await?;
+async fn run(store: &Store, statement: impl Into<String>) -> Result<()> {
+    store.execute_ddl(statement.into()).await?;
     Ok(())
 }
 

@@ -1,0 +1,216 @@
+//! The sync-state tables, described once with sea-query's table builder;
+//! each backend names the column types and renders them ([`Ddl`], in
+//! `sqlite/ddl.rs` and `postgres/ddl.rs`).
+//!
+//! Names and types are the Rails gem's, so that a database the gem created
+//! is taken over as is (`tests/schema.rs`, `tests/interop*.rs`).
+
+use sea_query::{ColumnDef, ColumnType, Expr, Index, Table, TableCreateStatement};
+
+use crate::store::schema::{
+    CHECKPOINT_TABLE, HISTORY_TABLE, JOB_REQUEST_TABLE, LEASE_TABLE, PENDING_TABLE,
+    RATE_SLOT_TABLE, RECORD_LEASE_TABLE, SYNC_TABLE,
+};
+
+/// The sync-state tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateTable {
+    /// `crm_synchronisations`.
+    Sync,
+    /// `etlify_pending_syncs`.
+    Pending,
+    /// `etlify_schema_migrations`.
+    History,
+    /// `etlify_leases`.
+    Leases,
+    /// `etlify_record_leases`.
+    RecordLeases,
+    /// `etlify_sync_checkpoints`.
+    Checkpoints,
+    /// `etlify_rate_slots`.
+    RateSlots,
+    /// `etlify_job_requests`.
+    JobRequests,
+}
+
+/// What a sync-state column holds; each backend names its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    /// Short text: names, digests, ids of the CRM (`varchar`).
+    Varchar,
+    /// Text of any length: errors, field digests (`text`).
+    Text,
+    /// A 32-bit integer.
+    Integer,
+    /// A 64-bit integer: record ids.
+    BigInteger,
+    /// A boolean.
+    Boolean,
+    /// A UTC time to the microsecond, as Rails writes it.
+    Timestamp,
+}
+
+/// The DDL of a backend: column types, and how a table is created.
+pub(crate) trait Ddl {
+    /// The type of a column holding `kind`.
+    fn column_type(&self, kind: ColumnKind) -> ColumnType;
+
+    /// `column` made the table's key: a 64-bit integer the database
+    /// numbers.
+    fn serial_key(&self, column: ColumnDef) -> ColumnDef;
+
+    /// The default of a column stamped with the database's time on insert.
+    fn now_default(&self) -> Expr;
+
+    /// `CREATE TABLE IF NOT EXISTS` of `table` ([`StateTable::describe`]),
+    /// with the storage this backend gives it.
+    fn create_table(&self, table: StateTable) -> String;
+
+    /// Whether `NOT NULL` can be added to an existing column in place
+    /// (SQLite would need a table rebuild).
+    fn alters_column_nullability(&self) -> bool;
+}
+
+impl StateTable {
+    /// The table's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StateTable::Sync => SYNC_TABLE,
+            StateTable::Pending => PENDING_TABLE,
+            StateTable::History => HISTORY_TABLE,
+            StateTable::Leases => LEASE_TABLE,
+            StateTable::RecordLeases => RECORD_LEASE_TABLE,
+            StateTable::Checkpoints => CHECKPOINT_TABLE,
+            StateTable::RateSlots => RATE_SLOT_TABLE,
+            StateTable::JobRequests => JOB_REQUEST_TABLE,
+        }
+    }
+
+    /// Whether the table is keyed by its own columns rather than by a
+    /// numbered `id` (SQLite stores such a table as one b-tree,
+    /// `WITHOUT ROWID`).
+    pub(crate) fn keyed_by_its_columns(self) -> bool {
+        !matches!(
+            self,
+            StateTable::Sync | StateTable::Pending | StateTable::History
+        )
+    }
+
+    /// Whether the table's rows may be lost in a crash of the database
+    /// server: leases and rate slots are short-lived and rewritten often,
+    /// and the sessions that held them are gone with the crash anyway
+    /// (PostgreSQL keeps such a table out of its write-ahead log,
+    /// `UNLOGGED`).
+    pub(crate) fn is_transient(self) -> bool {
+        matches!(
+            self,
+            StateTable::Leases | StateTable::RecordLeases | StateTable::RateSlots
+        )
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` of this table, with `ddl`'s types.
+    pub(crate) fn describe(self, ddl: &dyn Ddl) -> TableCreateStatement {
+        let column = |name: &str, kind: ColumnKind| {
+            ColumnDef::new_with_type(sea_query::Alias::new(name), ddl.column_type(kind))
+        };
+        let required = |name: &str, kind: ColumnKind| column(name, kind).not_null().to_owned();
+        let optional = |name: &str, kind: ColumnKind| column(name, kind);
+        let key = |columns: &[&str]| {
+            let mut key = Index::create();
+            for name in columns {
+                key.col(sea_query::Alias::new(*name));
+            }
+            key
+        };
+        let id = || ddl.serial_key(ColumnDef::new(sea_query::Alias::new("id")));
+        use ColumnKind::{BigInteger, Boolean, Integer, Text, Timestamp, Varchar};
+
+        let mut create = Table::create();
+        create
+            .table(sea_query::Alias::new(self.name()))
+            .if_not_exists();
+        match self {
+            StateTable::Sync => create
+                .col(id())
+                .col(optional("crm_id", Varchar))
+                .col(required("resource_type", Varchar))
+                .col(required("resource_id", BigInteger))
+                .col(optional("last_digest", Varchar))
+                .col(optional("field_digests", Text))
+                .col(optional("last_synced_at", Timestamp))
+                .col(optional("last_error", Text))
+                .col(required("crm_name", Varchar))
+                .col(required("error_count", Integer).default(0).to_owned())
+                .col(required("created_at", Timestamp))
+                .col(required("updated_at", Timestamp)),
+            StateTable::Pending => create
+                .col(id())
+                .col(required("dependent_type", Varchar))
+                .col(required("dependent_id", BigInteger))
+                .col(required("dependency_type", Varchar))
+                .col(required("dependency_id", BigInteger))
+                .col(required("crm_name", Varchar))
+                .col(required("created_at", Timestamp))
+                .col(required("updated_at", Timestamp)),
+            StateTable::History => create.col(id()).col(required("step", Varchar)).col(
+                required("applied_at", Timestamp)
+                    .default(ddl.now_default())
+                    .to_owned(),
+            ),
+            StateTable::Leases => create
+                .col(required("name", Varchar).primary_key().to_owned())
+                .col(required("owner", Varchar))
+                .col(required("expires_at", Timestamp)),
+            StateTable::RecordLeases => create
+                .col(required("crm_name", Varchar))
+                .col(required("resource_type", Varchar))
+                .col(required("first_id", BigInteger))
+                .col(required("last_id", BigInteger))
+                .col(required("owner", Varchar))
+                .col(required("expires_at", Timestamp))
+                .primary_key(&mut key(&[
+                    "crm_name",
+                    "resource_type",
+                    "first_id",
+                    "last_id",
+                ])),
+            // One row per (CRM, model): where its next batch run starts
+            // looking (`store/checkpoint.rs`).
+            StateTable::Checkpoints => create
+                .col(required("crm_name", Varchar))
+                .col(required("resource_type", Varchar))
+                .col(required("finder", Varchar))
+                .col(required("changes_through", Timestamp))
+                .col(optional("ids_through", BigInteger))
+                .col(optional("lowest_synced_id", BigInteger))
+                .col(required("complete_at", Timestamp))
+                .primary_key(&mut key(&["crm_name", "resource_type"])),
+            // The send times of a CRM's last requests, shared by every
+            // process (`store/rate_window.rs`): slots `0..max_requests`,
+            // and slot -1 holding the end of a pause.
+            StateTable::RateSlots => create
+                .col(required("crm_name", Varchar))
+                .col(required("slot", Integer))
+                .col(required("sent_at", Timestamp))
+                .primary_key(&mut key(&["crm_name", "slot"])),
+            // One row per sync job queued or running
+            // (`store/job_requests.rs`): a record's (`kind` = 'record') or
+            // a CRM's batch run ('batch', model '' and id 0).
+            StateTable::JobRequests => create
+                .col(required("kind", Varchar))
+                .col(required("crm_name", Varchar))
+                .col(required("resource_type", Varchar))
+                .col(required("resource_id", BigInteger))
+                .col(required("running", Boolean))
+                .col(required("again", Boolean))
+                .col(required("requested_at", Timestamp))
+                .primary_key(&mut key(&[
+                    "kind",
+                    "crm_name",
+                    "resource_type",
+                    "resource_id",
+                ])),
+        };
+        create
+    }
+}

@@ -1,0 +1,121 @@
+//! PostgreSQL's shared rate window: each CRM's send slots in
+//! `etlify_rate_slots`, taken with `FOR UPDATE SKIP LOCKED` so that two
+//! workers taking slots at once take different ones.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use crate::error::Result;
+use crate::store::backend::SharedRateWindow;
+
+/// The database's clock, as the rate slots store it.
+macro_rules! rate_now {
+    () => {
+        "(clock_timestamp() AT TIME ZONE 'UTC')::timestamp(6)"
+    };
+}
+
+/// Slots `-1..max_requests` of a CRM (new ones free since the epoch).
+const RATE_SLOTS_FILL: &str = concat!(
+    r#"INSERT INTO "etlify_rate_slots" ("crm_name", "slot", "sent_at") "#,
+    "SELECT $1, s, TIMESTAMP '1970-01-01 00:00:00' FROM generate_series(-1, $2 - 1) AS s ",
+    r#"ON CONFLICT ("crm_name", "slot") DO NOTHING"#
+);
+
+/// Slots beyond a lowered limit.
+const RATE_SLOTS_TRIM: &str =
+    r#"DELETE FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= $2"#;
+
+/// The free slot whose send is oldest, stamped now; none while paused.
+/// `SKIP LOCKED`: two workers taking slots at once take different ones.
+const RATE_SLOT_TAKE: &str = concat!(
+    r#"WITH "free" AS (SELECT "slot" FROM "etlify_rate_slots" "#,
+    r#"WHERE "crm_name" = $1 AND "slot" >= 0 AND "sent_at" <= "#,
+    rate_now!(),
+    " - make_interval(secs => $2::float8 / 1000000) ",
+    r#"AND NOT EXISTS (SELECT 1 FROM "etlify_rate_slots" AS "p" WHERE "p"."crm_name" = $1 AND "p"."slot" = -1 AND "p"."sent_at" > "#,
+    rate_now!(),
+    r#") ORDER BY "sent_at" LIMIT 1 FOR UPDATE SKIP LOCKED) "#,
+    r#"UPDATE "etlify_rate_slots" AS "s" SET "sent_at" = "#,
+    rate_now!(),
+    r#" FROM "free" WHERE "s"."crm_name" = $1 AND "s"."slot" = "free"."slot" RETURNING "s"."slot""#
+);
+
+/// Seconds until a slot may be free: the pause's end, or when the oldest
+/// send leaves its window.
+const RATE_SLOT_WAIT: &str = concat!(
+    "SELECT GREATEST(0, ",
+    r#"COALESCE((SELECT EXTRACT(EPOCH FROM ("sent_at" - "#,
+    rate_now!(),
+    r#")) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" = -1), 0), "#,
+    r#"COALESCE((SELECT EXTRACT(EPOCH FROM (MIN("sent_at") + make_interval(secs => $2::float8 / 1000000) - "#,
+    rate_now!(),
+    r#")) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= 0), 0))::float8"#
+);
+
+/// Moves the pause's end to `$2` microseconds from now, if later.
+const RATE_SLOTS_PAUSE: &str = concat!(
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
+    rate_now!(),
+    r#" + make_interval(secs => $2::float8 / 1000000)) WHERE "crm_name" = $1 AND "slot" = -1"#
+);
+
+/// The rate slots of a PostgreSQL database.
+#[derive(Debug)]
+pub(super) struct PostgresRateWindow {
+    pool: PgPool,
+}
+
+impl PostgresRateWindow {
+    pub(super) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl SharedRateWindow for PostgresRateWindow {
+    async fn size(&self, crm_name: &str, max_requests: u32) -> Result<()> {
+        let slots = i32::try_from(max_requests).unwrap_or(i32::MAX);
+        sqlx::query(RATE_SLOTS_FILL)
+            .bind(crm_name)
+            .bind(slots)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(RATE_SLOTS_TRIM)
+            .bind(crm_name)
+            .bind(slots)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn take(&self, crm_name: &str, window: Duration) -> Result<Option<Duration>> {
+        let micros = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+        let taken: Option<i32> = sqlx::query_scalar(RATE_SLOT_TAKE)
+            .bind(crm_name)
+            .bind(micros)
+            .fetch_optional(&self.pool)
+            .await?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let wait: f64 = sqlx::query_scalar(RATE_SLOT_WAIT)
+            .bind(crm_name)
+            .bind(micros)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(Duration::from_secs_f64(wait.clamp(0.0, 3_600.0))))
+    }
+
+    async fn pause(&self, crm_name: &str, delay: Duration) -> Result<()> {
+        let micros = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
+        sqlx::query(RATE_SLOTS_PAUSE)
+            .bind(crm_name)
+            .bind(micros)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
