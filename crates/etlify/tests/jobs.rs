@@ -604,11 +604,11 @@ async fn g23_jobs_carry_the_crm_name(db: TestDb) {
     let batch = Job::Batch(queue.take_batches().pop().unwrap().0);
     assert_eq!(
         serde_json::to_value(&record).unwrap(),
-        serde_json::json!({"job": "record", "crm": "hubspot", "model": "User", "id": user, "attempt": 1})
+        serde_json::json!({"job": "record", "v": 1, "crm": "hubspot", "model": "User", "id": user, "attempt": 1})
     );
     assert_eq!(
         serde_json::to_value(&batch).unwrap(),
-        serde_json::json!({"job": "batch", "crm": "hubspot", "attempt": 1})
+        serde_json::json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1})
     );
     let back: Job = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
     assert_eq!(back, record);
