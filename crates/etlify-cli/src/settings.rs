@@ -30,9 +30,6 @@ pub(crate) struct Settings {
     pub models: Vec<Model>,
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
-    /// What the file allows but a user most likely did not mean (a CRM
-    /// without a rate limit), for `check`, `sync` and `worker` to say.
-    pub warnings: Vec<String>,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -111,10 +108,8 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     }
     let database_url = interpolate(&file.database.url, &at("database.url"))?;
     let mut crms = Vec::new();
-    let mut warnings = Vec::new();
     for (name, crm) in &file.crms.0 {
         crms.push(crm_from(name, crm, &shown)?);
-        warnings.extend(unthrottled(name, crm, &shown));
     }
     let mut models = Vec::new();
     for (resource_type, model) in &file.models.0 {
@@ -131,40 +126,6 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         models,
         queue,
         worker,
-        warnings,
-    })
-}
-
-impl Settings {
-    /// The configuration's warnings, on stderr (`check`, `sync`; the
-    /// worker logs them).
-    pub(crate) fn print_warnings(&self) {
-        for warning in &self.warnings {
-            eprintln!("etlify: warning: {warning}");
-        }
-    }
-}
-
-/// A warning for an enabled HubSpot or Airtable CRM without `rate_limit`:
-/// nothing throttles it then (G-8, as the gem), so a run meets the CRM's
-/// 429s (Airtable's last 30 s) instead of its limit.
-fn unthrottled(name: &str, file: &CrmFile, shown: &str) -> Option<String> {
-    let (crm, limit) = match file.adapter {
-        AdapterKind::Hubspot => (
-            "HubSpot allows 100 requests per 10 s (private apps, the lowest tier)",
-            "rate_limit = { max_requests = 100, period = \"10s\" }",
-        ),
-        AdapterKind::Airtable => (
-            "Airtable allows 5 requests per second per base",
-            "rate_limit = { max_requests = 5, period = \"1s\" }",
-        ),
-        AdapterKind::Null => return None,
-    };
-    (file.rate_limit.is_none() && file.enabled.unwrap_or(true)).then(|| {
-        format!(
-            "{shown}: crms.{name} has no rate_limit, so nothing throttles its requests; \
-             {crm}: add `{limit}`"
-        )
     })
 }
 
