@@ -60,7 +60,11 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Reads and checks `path`.
+/// Where `${NAME}` values come from: the process's environment (`load`),
+/// or a test's own variables.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads and checks `path`, its `${NAME}`s from the environment.
 pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -68,8 +72,14 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
             "cannot read the configuration file {shown}: {e} (create one with `etlify init`, or pass --config)"
         ))
     })?;
+    parse(&text, shown, &|name| std::env::var(name).ok())
+}
+
+/// Checks the configuration `text`, from the file `shown` (as messages
+/// name it), its `${NAME}`s from `env`.
+fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> {
     let file: File =
-        serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
+        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
             let at = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.message().to_owned();
@@ -106,10 +116,10 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         }
         store = store.lease_ttl(ttl);
     }
-    let database_url = interpolate(&file.database.url, &at("database.url"))?;
+    let database_url = interpolate(&file.database.url, &at("database.url"), env)?;
     let mut crms = Vec::new();
     for (name, crm) in &file.crms.0 {
-        crms.push(crm_from(name, crm, &shown)?);
+        crms.push(crm_from(name, crm, &shown, env)?);
     }
     let mut models = Vec::new();
     for (resource_type, model) in &file.models.0 {
@@ -251,7 +261,7 @@ pub(crate) fn listen_address(text: &str, at: &str) -> Result<SocketAddr, CliErro
 }
 
 /// `${NAME}` replaced by the environment variable `NAME`.
-fn interpolate(value: &str, at: &str) -> Result<String, CliError> {
+fn interpolate(value: &str, at: &str, env: Env<'_>) -> Result<String, CliError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -263,7 +273,7 @@ fn interpolate(value: &str, at: &str) -> Result<String, CliError> {
             )));
         };
         let name = &after[..end];
-        let found = std::env::var(name).map_err(|_| {
+        let found = env(name).ok_or_else(|| {
             CliError::config(format!(
                 "{at}: the environment variable {name} is not set (export it, e.g. `export {name}=…`)"
             ))
@@ -283,7 +293,7 @@ fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
     })
 }
 
-fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
+fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm, CliError> {
     let at = |key: &str| format!("{shown}: crms.{name}.{key}");
     let token = || -> Result<String, CliError> {
         let raw = file.token.as_deref().ok_or_else(|| {
@@ -292,7 +302,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
                 at("token")
             ))
         })?;
-        interpolate(raw, &at("token"))
+        interpolate(raw, &at("token"), env)
     };
     let enabled = file.enabled.unwrap_or(true);
     let not_for = |key: &str, set: bool, adapters: &str| -> Result<(), CliError> {
@@ -330,7 +340,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
         AdapterKind::Hubspot => {
             let mut config = HubSpotConfig::new(token()?);
             if let Some(url) = &file.base_url {
-                config = config.base_url(interpolate(url, &at("base_url"))?);
+                config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
             match file.search_requests_per_second {
                 Some(0) => {
@@ -356,7 +366,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
             })?;
             let mut config = AirtableConfig::new(token()?, base);
             if let Some(url) = &file.base_url {
-                config = config.base_url(interpolate(url, &at("base_url"))?);
+                config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
             Arc::new(
                 AirtableAdapter::new(config)
@@ -650,3 +660,6 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     }
     Ok(dependency)
 }
+
+#[cfg(test)]
+mod tests;
