@@ -1139,10 +1139,15 @@ fn cli_config_a_missing_database_file_is_refused_and_a_disabled_crm_needs_no_tok
 // `sync-record` enqueueing (SQLite only; the engine's queue tests cover
 // PostgreSQL).
 
-/// A running `etlify worker`, its stderr collected as it comes.
+/// A running `etlify worker`, its stderr lines handed over as they come.
 struct RunningWorker {
     child: std::process::Child,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Each stderr line, sent by the reader thread; it hangs up at the end
+    /// of the pipe (the worker exited).
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// The lines received so far.
+    seen: String,
 }
 
 impl RunningWorker {
@@ -1159,46 +1164,57 @@ impl RunningWorker {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
-        let collected = stderr.clone();
-        std::thread::spawn(move || {
+        let (send, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(pipe).lines() {
                 let Ok(line) = line else { return };
-                let mut text = collected.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
+                if send.send(line).is_err() {
+                    return;
+                }
             }
         });
-        Self { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The first stderr line containing `wanted`, waiting up to `within`.
-    fn line_with(&mut self, wanted: &str, within: std::time::Duration) -> String {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            if let Some(line) = self.stderr().lines().find(|l| l.contains(wanted)) {
-                return line.to_owned();
-            }
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "the worker exited: {}",
-                self.stderr()
-            );
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {wanted:?} on stderr: {}",
-                self.stderr()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+            seen: String::new(),
         }
     }
 
-    /// SIGTERM, then its exit status (waiting up to `within`) and stderr.
+    /// The next stderr line, waiting up to `within`.
+    fn next_line(&mut self, within: std::time::Duration) -> NextLine {
+        match self.lines.recv_timeout(within) {
+            Ok(line) => {
+                self.seen.push_str(&line);
+                self.seen.push('\n');
+                NextLine::Line(line)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => NextLine::Ended,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => NextLine::Quiet,
+        }
+    }
+
+    /// The first stderr line (received already, or within `within`)
+    /// containing `wanted`.
+    fn line_with(&mut self, wanted: &str, within: std::time::Duration) -> String {
+        if let Some(line) = self.seen.lines().find(|l| l.contains(wanted)) {
+            return line.to_owned();
+        }
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.next_line(left) {
+                NextLine::Line(line) if line.contains(wanted) => return line,
+                NextLine::Line(_) => {}
+                NextLine::Ended => panic!("the worker exited: {}", self.seen),
+                NextLine::Quiet => panic!("no {wanted:?} on stderr: {}", self.seen),
+            }
+        }
+    }
+
+    /// SIGTERM, then (waiting up to `within` for its stderr to end) its
+    /// exit status and stderr.
     fn terminate(mut self, within: std::time::Duration) -> (Option<i32>, String) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
@@ -1207,21 +1223,30 @@ impl RunningWorker {
             .unwrap()
             .success());
         let deadline = std::time::Instant::now() + within;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.next_line(left) {
+                NextLine::Line(_) => {}
+                NextLine::Ended => break,
+                NextLine::Quiet => panic!("still running {within:?} after SIGTERM: {}", self.seen),
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "still running {within:?} after SIGTERM: {}",
-                self.stderr()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
-        // The reader thread ends with the pipe: give it a moment.
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        (status.code(), self.stderr())
+        }
+        // Every line is in: the reader has nothing left to read.
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        (status.code(), std::mem::take(&mut self.seen))
     }
+}
+
+/// What a running worker's stderr gave within a wait.
+enum NextLine {
+    Line(String),
+    /// Its stderr ended: the worker exited.
+    Ended,
+    /// Nothing within the wait.
+    Quiet,
 }
 
 impl Drop for RunningWorker {
@@ -1313,15 +1338,9 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
             && started.contains("every 1s"),
         "{started}"
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while stale_of(&config) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still stale after 30 s: {}",
-            worker.stderr()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // The loop's batch run of every stale record, logged once it ended.
+    worker.line_with("synced=30", std::time::Duration::from_secs(30));
+    assert_eq!(stale_of(&config), 0);
     let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
     assert_eq!(contacts.len(), 30);
 

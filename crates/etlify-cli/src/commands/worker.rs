@@ -94,17 +94,45 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         concurrency = worker.concurrency,
         interval_s = worker.interval.map(|i| i.as_secs_f64()),
     );
+    let shutdown = shutdown_signal()?;
     let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
     let server = health_listener.map(|(listener, address)| {
         tracing::info!(target: "etlify_cli", message = "Health endpoint listening.", addr = %address, path = "/health");
         tokio::spawn(serve_health(listener, worker.health()))
     });
-    let ran = worker.run().await;
+    let ran = worker.run_until(shutdown).await;
     if let Some(server) = server {
         server.abort();
     }
     ran.map_err(CliError::run)?;
     Ok(Completed::Ok)
+}
+
+/// SIGTERM or SIGINT, listened for from now on: `etlify::shutdown_signal`
+/// starts listening only when first polled, after "Worker started." is
+/// logged, and a signal before that would end the process at once instead
+/// of stopping the worker gracefully.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen =
+        |kind| signal(kind).map_err(|e| CliError::run(format!("cannot listen for signals: {e}")));
+    let (mut terminate, mut interrupt) = (
+        listen(SignalKind::terminate())?,
+        listen(SignalKind::interrupt())?,
+    );
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+/// Ctrl-C, as `etlify::shutdown_signal` listens for it here.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    Ok(etlify::shutdown_signal())
 }
 
 /// Binds the health endpoint's address (port 0: any free port).
