@@ -64,9 +64,11 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     }
     let queue_name = settings.queue.options.get_name().to_owned();
     let (etlify, queue) = session.engine_with_queue().await?;
-    // Through the logs, so that JSON logs stay one object a line.
+    // Through the logs, so that JSON logs stay one object a line; under
+    // the target they had when this command was `src/worker.rs`.
     for warning in etlify.warnings() {
-        tracing::warn!(message = %output::warning_text(session.path(), &warning));
+        let warning = output::warning_text(session.path(), &warning);
+        tracing::warn!(target: "etlify::worker", message = %warning);
     }
     // Bound before the worker starts, so a taken port stops it at once.
     let health_listener = match worker.health_listen {
