@@ -1,4 +1,5 @@
-//! What the command says when it fails, and its exit status.
+//! What a command answers: done, some records failed, or a failure with a
+//! sentence saying what to do, and the exit status of each.
 
 use std::fmt;
 
@@ -16,6 +17,15 @@ pub(crate) enum Exit {
     Interrupted = 130,
 }
 
+/// A command that ran to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completed {
+    /// Everything went fine (exit 0).
+    Ok,
+    /// Some records failed; the others were synced (exit 1).
+    RecordsFailed,
+}
+
 /// A failure of the command: a sentence saying what to do, and its status.
 #[derive(Debug)]
 pub(crate) struct CliError {
@@ -24,6 +34,7 @@ pub(crate) struct CliError {
 }
 
 impl CliError {
+    /// The configuration (file, flag or environment) is wrong: exit 2.
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Self {
             exit: Exit::Config,
@@ -31,18 +42,22 @@ impl CliError {
         }
     }
 
-    /// An engine error: configuration mistakes exit 2, the rest 3.
+    /// The run could not go on: exit 3.
+    pub(crate) fn run(message: impl fmt::Display) -> Self {
+        Self {
+            exit: Exit::Run,
+            message: message.to_string(),
+        }
+    }
+
+    /// An engine error, its configuration mistakes prefixed by `path`
+    /// (the file, or the flag that named the database): those exit 2, as
+    /// an unmigrated schema does; the rest 3.
     pub(crate) fn engine(path: &str, error: etlify::Error) -> Self {
         match error.kind() {
             etlify::ErrorKind::Config => Self::config(format!("{path}: {error}")),
-            etlify::ErrorKind::Schema => Self {
-                exit: Exit::Config,
-                message: error.to_string(),
-            },
-            _ => Self {
-                exit: Exit::Run,
-                message: error.to_string(),
-            },
+            etlify::ErrorKind::Schema => Self::config(error.to_string()),
+            _ => Self::run(error),
         }
     }
 }
@@ -52,3 +67,30 @@ impl fmt::Display for CliError {
         f.write_str(&self.message)
     }
 }
+
+/// What a command that reads the configuration fails with: its own
+/// failure, already worded, or an engine error, which the session words
+/// with the configuration file's path (`Session::error`), so that a
+/// command's engine calls need only `?`.
+#[derive(Debug)]
+pub(crate) enum CommandError {
+    /// The command's own failure.
+    Cli(CliError),
+    /// The engine's.
+    Engine(etlify::Error),
+}
+
+impl From<CliError> for CommandError {
+    fn from(error: CliError) -> Self {
+        Self::Cli(error)
+    }
+}
+
+impl From<etlify::Error> for CommandError {
+    fn from(error: etlify::Error) -> Self {
+        Self::Engine(error)
+    }
+}
+
+/// What a command answers.
+pub(crate) type CommandResult = Result<Completed, CommandError>;

@@ -30,9 +30,6 @@ pub(crate) struct Settings {
     pub models: Vec<Model>,
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
-    /// What the file allows but a user most likely did not mean (a CRM
-    /// without a rate limit), for `check`, `sync` and `worker` to say.
-    pub warnings: Vec<String>,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -63,7 +60,11 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Reads and checks `path`.
+/// Where `${NAME}` values come from: the process's environment (`load`),
+/// or a test's own variables.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads and checks `path`, its `${NAME}`s from the environment.
 pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -71,8 +72,14 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
             "cannot read the configuration file {shown}: {e} (create one with `etlify init`, or pass --config)"
         ))
     })?;
+    parse(&text, shown, &|name| std::env::var(name).ok())
+}
+
+/// Checks the configuration `text`, from the file `shown` (as messages
+/// name it), its `${NAME}`s from `env`.
+fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> {
     let file: File =
-        serde_path_to_error::deserialize(toml::Deserializer::new(&text)).map_err(|e| {
+        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
             let at = e.path().to_string();
             let inner = e.into_inner();
             let message = inner.message().to_owned();
@@ -109,12 +116,10 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         }
         store = store.lease_ttl(ttl);
     }
-    let database_url = interpolate(&file.database.url, &at("database.url"))?;
+    let database_url = interpolate(&file.database.url, &at("database.url"), env)?;
     let mut crms = Vec::new();
-    let mut warnings = Vec::new();
     for (name, crm) in &file.crms.0 {
-        crms.push(crm_from(name, crm, &shown)?);
-        warnings.extend(unthrottled(name, crm, &shown));
+        crms.push(crm_from(name, crm, &shown, env)?);
     }
     let mut models = Vec::new();
     for (resource_type, model) in &file.models.0 {
@@ -131,40 +136,6 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
         models,
         queue,
         worker,
-        warnings,
-    })
-}
-
-impl Settings {
-    /// The configuration's warnings, on stderr (`check`, `sync`; the
-    /// worker logs them).
-    pub(crate) fn print_warnings(&self) {
-        for warning in &self.warnings {
-            eprintln!("etlify: warning: {warning}");
-        }
-    }
-}
-
-/// A warning for an enabled HubSpot or Airtable CRM without `rate_limit`:
-/// nothing throttles it then (G-8, as the gem), so a run meets the CRM's
-/// 429s (Airtable's last 30 s) instead of its limit.
-fn unthrottled(name: &str, file: &CrmFile, shown: &str) -> Option<String> {
-    let (crm, limit) = match file.adapter {
-        AdapterKind::Hubspot => (
-            "HubSpot allows 100 requests per 10 s (private apps, the lowest tier)",
-            "rate_limit = { max_requests = 100, period = \"10s\" }",
-        ),
-        AdapterKind::Airtable => (
-            "Airtable allows 5 requests per second per base",
-            "rate_limit = { max_requests = 5, period = \"1s\" }",
-        ),
-        AdapterKind::Null => return None,
-    };
-    (file.rate_limit.is_none() && file.enabled.unwrap_or(true)).then(|| {
-        format!(
-            "{shown}: crms.{name} has no rate_limit, so nothing throttles its requests; \
-             {crm}: add `{limit}`"
-        )
     })
 }
 
@@ -290,7 +261,7 @@ pub(crate) fn listen_address(text: &str, at: &str) -> Result<SocketAddr, CliErro
 }
 
 /// `${NAME}` replaced by the environment variable `NAME`.
-fn interpolate(value: &str, at: &str) -> Result<String, CliError> {
+fn interpolate(value: &str, at: &str, env: Env<'_>) -> Result<String, CliError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -302,7 +273,7 @@ fn interpolate(value: &str, at: &str) -> Result<String, CliError> {
             )));
         };
         let name = &after[..end];
-        let found = std::env::var(name).map_err(|_| {
+        let found = env(name).ok_or_else(|| {
             CliError::config(format!(
                 "{at}: the environment variable {name} is not set (export it, e.g. `export {name}=…`)"
             ))
@@ -322,7 +293,7 @@ fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
     })
 }
 
-fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
+fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm, CliError> {
     let at = |key: &str| format!("{shown}: crms.{name}.{key}");
     let token = || -> Result<String, CliError> {
         let raw = file.token.as_deref().ok_or_else(|| {
@@ -331,7 +302,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
                 at("token")
             ))
         })?;
-        interpolate(raw, &at("token"))
+        interpolate(raw, &at("token"), env)
     };
     let enabled = file.enabled.unwrap_or(true);
     let not_for = |key: &str, set: bool, adapters: &str| -> Result<(), CliError> {
@@ -369,7 +340,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
         AdapterKind::Hubspot => {
             let mut config = HubSpotConfig::new(token()?);
             if let Some(url) = &file.base_url {
-                config = config.base_url(interpolate(url, &at("base_url"))?);
+                config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
             match file.search_requests_per_second {
                 Some(0) => {
@@ -395,7 +366,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
             })?;
             let mut config = AirtableConfig::new(token()?, base);
             if let Some(url) = &file.base_url {
-                config = config.base_url(interpolate(url, &at("base_url"))?);
+                config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
             Arc::new(
                 AirtableAdapter::new(config)
@@ -689,3 +660,6 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     }
     Ok(dependency)
 }
+
+#[cfg(test)]
+mod tests;

@@ -62,6 +62,7 @@
 
 pub mod adapters;
 mod catalog;
+mod checks;
 mod config;
 mod context;
 mod crm;
@@ -84,6 +85,7 @@ mod values;
 mod worker;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
+pub use crate::checks::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };

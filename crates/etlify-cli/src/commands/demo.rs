@@ -11,29 +11,70 @@ use std::time::Instant;
 
 use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
 use etlify_sandbox::{Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
-use serde_json::json;
+use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
-use crate::error::{CliError, Exit};
-use crate::settings;
+use crate::error::{CliError, CommandError, Completed};
+use crate::output;
+use crate::session::Session;
 
-fn run_error(message: impl std::fmt::Display) -> CliError {
-    CliError {
-        exit: Exit::Run,
-        message: message.to_string(),
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The folder for the database, the sandbox's state and the configuration.
+    #[arg(long, default_value = "etlify-demo")]
+    dir: PathBuf,
+    /// Sample users (when the database is created).
+    #[arg(long, default_value_t = 1000)]
+    users: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `demo --json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    folder: String,
+    /// The configuration file it wrote.
+    config: String,
+    /// Whether it created the database (else it reused the folder's).
+    created: bool,
+    /// The three syncs.
+    runs: [RunReport; 3],
+    /// Contacts the sandbox holds at the end.
+    sandbox_contacts: usize,
+}
+
+/// One of the demo's syncs, for scripts.
+#[derive(Debug, Serialize)]
+struct RunReport {
+    total: usize,
+    synced: usize,
+    not_modified: usize,
+    errors: usize,
+}
+
+impl From<&RunStats> for RunReport {
+    fn from(stats: &RunStats) -> Self {
+        Self {
+            total: stats.total,
+            synced: stats.outcomes.synced,
+            not_modified: stats.outcomes.not_modified,
+            errors: stats.errors,
+        }
     }
 }
 
-/// Runs the demo in `dir` with `users` sample users (when it creates them).
-pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliError> {
+/// Runs the demo in `--dir` with `--users` sample users (when it creates them).
+pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
+    let dir = &args.dir;
     std::fs::create_dir_all(dir).map_err(|e| {
-        run_error(format!(
+        CliError::run(format!(
             "cannot create the demo folder {}: {e}",
             dir.display()
         ))
     })?;
     let database = std::path::absolute(dir.join("demo.sqlite3")).map_err(|e| {
-        run_error(format!(
+        CliError::run(format!(
             "cannot resolve the demo folder {}: {e}",
             dir.display()
         ))
@@ -44,10 +85,10 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
         ..SandboxConfig::default()
     })
     .await
-    .map_err(|e| run_error(format!("cannot start the sandbox: {e}")))?;
+    .map_err(|e| CliError::run(format!("cannot start the sandbox: {e}")))?;
     let config = write_config(dir, &database, &sandbox.hubspot_base_url())?;
     let say = |line: String| {
-        if !json {
+        if !args.json {
             // A closed pipe (`etlify demo | head`) is not an error of the demo.
             let _ = writeln!(std::io::stdout(), "{line}");
         }
@@ -55,73 +96,10 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
     say(format!("Demo folder: {}", dir.display()));
     say(format!("Configuration: {}", config.display()));
 
-    let settings = settings::load(&config)?;
-    let store = etlify::Store::connect(&settings.database_url)
+    let session = Session::load(&config)?;
+    let runs = three_syncs(&session, &database, fresh, args.users, say)
         .await
-        .map_err(|e| CliError::engine(&settings.path, e))?;
-    if fresh {
-        seed(&store, users).await?;
-        say(format!(
-            "Created {} with {users} users and {} companies.",
-            database.display(),
-            companies(users)
-        ));
-    } else {
-        say(format!(
-            "Reusing {} (delete the folder to start over).",
-            database.display()
-        ));
-    }
-    etlify::migrate(&store, &MigrateOptions::default())
-        .await
-        .map_err(|e| CliError::engine(&settings.path, e))?;
-    let path = settings.path.clone();
-    let mut builder = Etlify::builder(store.clone()).config(settings.config);
-    for crm in settings.crms {
-        builder = builder.crm(crm);
-    }
-    for model in settings.models {
-        builder = builder.model(model);
-    }
-    let etlify = builder
-        .build()
-        .await
-        .map_err(|e| CliError::engine(&path, e))?;
-
-    let first = timed_sync(&etlify).await?;
-    say(format!(
-        "1. sync: {} users found, {} sent to the sandbox, {} not modified ({:.1}s)",
-        first.0.total, first.0.outcomes.synced, first.0.outcomes.not_modified, first.1
-    ));
-    let second = timed_sync(&etlify).await?;
-    say(format!(
-        "2. sync again: {} found, {} sent — nothing changed, nothing sent",
-        second.0.total, second.0.outcomes.synced
-    ));
-    let pool = store
-        .sqlite_pool()
-        .ok_or_else(|| run_error("the demo runs on SQLite"))?;
-    // Stamped to the microsecond by the engine's clock, as a Rails app
-    // stamps its rows: SQLite's `strftime('%f')` keeps milliseconds, so a
-    // rename in the millisecond after the last run began looked older than
-    // that run's checkpoint, and this run missed it until the next complete
-    // check (the default `commit_margin` of 1 ms now covers such writers).
-    let renamed_at = store
-        .now()
-        .await
-        .map_err(|e| CliError::engine(&path, e))?
-        .format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
-        .to_string();
-    sqlx::query("UPDATE companies SET name = name || ' (renamed)', updated_at = ? WHERE id = 1")
-        .bind(renamed_at)
-        .execute(pool)
-        .await
-        .map_err(run_error)?;
-    let third = timed_sync(&etlify).await?;
-    say(format!(
-        "3. company 1 renamed: {} of its users found and sent, nothing else",
-        third.0.outcomes.synced
-    ));
+        .map_err(|e| session.error(e))?;
     let contacts = sandbox
         .admin()
         .hubspot_objects("contacts")
@@ -139,28 +117,83 @@ pub(crate) async fn demo(dir: &Path, users: u64, json: bool) -> Result<(), CliEr
          `etlify --config <file> sync`."
             .to_owned(),
     );
-    let report = json!({
-        "folder": dir.display().to_string(),
-        "config": config.display().to_string(),
-        "created": fresh,
-        "runs": [summary(&first.0), summary(&second.0), summary(&third.0)],
-        "sandbox_contacts": contacts.len(),
-    });
+    let report = Report {
+        folder: dir.display().to_string(),
+        config: config.display().to_string(),
+        created: fresh,
+        runs: runs.each_ref().map(RunReport::from),
+        sandbox_contacts: contacts.len(),
+    };
     sandbox
         .shutdown()
         .await
-        .map_err(|e| run_error(format!("cannot save the sandbox's state: {e}")))?;
-    if json {
-        println!("{report}");
+        .map_err(|e| CliError::run(format!("cannot save the sandbox's state: {e}")))?;
+    if args.json {
+        output::print_json(&report)?;
     }
-    Ok(())
+    Ok(Completed::Ok)
 }
 
-fn summary(stats: &RunStats) -> serde_json::Value {
-    json!({
-        "total": stats.total, "synced": stats.outcomes.synced,
-        "not_modified": stats.outcomes.not_modified, "errors": stats.errors,
-    })
+/// Seeds the database when `fresh`, migrates it, then syncs three times:
+/// everything, nothing changed, a company renamed.
+async fn three_syncs(
+    session: &Session,
+    database: &Path,
+    fresh: bool,
+    users: u64,
+    say: impl Fn(String),
+) -> Result<[RunStats; 3], CommandError> {
+    let store = etlify::Store::connect(&session.settings().database_url).await?;
+    if fresh {
+        seed(&store, users).await?;
+        say(format!(
+            "Created {} with {users} users and {} companies.",
+            database.display(),
+            companies(users)
+        ));
+    } else {
+        say(format!(
+            "Reusing {} (delete the folder to start over).",
+            database.display()
+        ));
+    }
+    etlify::migrate(&store, &MigrateOptions::default()).await?;
+    let etlify = session.engine().await?;
+
+    let first = timed_sync(etlify).await?;
+    say(format!(
+        "1. sync: {} users found, {} sent to the sandbox, {} not modified ({:.1}s)",
+        first.0.total, first.0.outcomes.synced, first.0.outcomes.not_modified, first.1
+    ));
+    let second = timed_sync(etlify).await?;
+    say(format!(
+        "2. sync again: {} found, {} sent — nothing changed, nothing sent",
+        second.0.total, second.0.outcomes.synced
+    ));
+    let pool = store
+        .sqlite_pool()
+        .ok_or_else(|| CliError::run("the demo runs on SQLite"))?;
+    // Stamped to the microsecond by the engine's clock, as a Rails app
+    // stamps its rows: SQLite's `strftime('%f')` keeps milliseconds, so a
+    // rename in the millisecond after the last run began looked older than
+    // that run's checkpoint, and this run missed it until the next complete
+    // check (the default `commit_margin` of 1 ms now covers such writers).
+    let renamed_at = store
+        .now()
+        .await?
+        .format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+        .to_string();
+    sqlx::query("UPDATE companies SET name = name || ' (renamed)', updated_at = ? WHERE id = 1")
+        .bind(renamed_at)
+        .execute(pool)
+        .await
+        .map_err(CliError::run)?;
+    let third = timed_sync(etlify).await?;
+    say(format!(
+        "3. company 1 renamed: {} of its users found and sent, nothing else",
+        third.0.outcomes.synced
+    ));
+    Ok([first.0, second.0, third.0])
 }
 
 async fn timed_sync(etlify: &Etlify) -> Result<(RunStats, f64), CliError> {
@@ -168,7 +201,7 @@ async fn timed_sync(etlify: &Etlify) -> Result<(RunStats, f64), CliError> {
     let stats = etlify
         .batch_sync(&BatchSyncOptions::new())
         .await
-        .map_err(run_error)?;
+        .map_err(CliError::run)?;
     Ok((stats, started.elapsed().as_secs_f64()))
 }
 
@@ -207,13 +240,13 @@ dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
         database_url = toml::Value::String(format!("sqlite://{}", database.display()))
     );
     std::fs::write(&path, text)
-        .map_err(|e| run_error(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| CliError::run(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
 }
 
 async fn seed(store: &etlify::Store, users: u64) -> Result<(), CliError> {
     let Some(pool) = store.sqlite_pool() else {
-        return Err(run_error("the demo runs on SQLite"));
+        return Err(CliError::run("the demo runs on SQLite"));
     };
     let companies = companies(users);
     let now = "strftime('%Y-%m-%d %H:%M:%f000', 'now')";
@@ -224,7 +257,10 @@ async fn seed(store: &etlify::Store, users: u64) -> Result<(), CliError> {
         format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {companies}) INSERT INTO companies SELECT i, 'Company ' || i, {now}, {now} FROM s"),
         format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {users}) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, (i % {companies}) + 1, {now}, {now} FROM s"),
     ] {
-        sqlx::query(AssertSqlSafe(sql)).execute(pool).await.map_err(run_error)?;
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(pool)
+            .await
+            .map_err(CliError::run)?;
     }
     Ok(())
 }

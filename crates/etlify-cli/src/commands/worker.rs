@@ -9,15 +9,17 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use etlify::{BackendKind, Health, HealthHandle, Worker, WorkerOptions};
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use crate::error::{CliError, Exit};
+use crate::error::{CliError, CommandResult, Completed};
 use crate::logs::{self, LogFormat};
-use crate::settings::{self, Settings};
+use crate::output;
+use crate::session::Session;
+use crate::settings;
 
-/// The command line's flags, which win over `[worker]`.
+// The command line's flags, which win over `[worker]`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct WorkerArgs {
+pub(crate) struct Args {
     /// Jobs run at once (default: worker.concurrency, else 4).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     concurrency: Option<u32>,
@@ -38,21 +40,11 @@ pub(crate) struct WorkerArgs {
     log_format: LogFormat,
 }
 
-fn run_error(message: impl Into<String>) -> CliError {
-    CliError {
-        exit: Exit::Run,
-        message: message.into(),
-    }
-}
-
 /// Runs the worker until SIGTERM or SIGINT; its running jobs finish first
 /// (at most `shutdown_timeout`, then `etlify::CLOSE_GRACE` for the queue).
-pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), CliError> {
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     logs::init(args.log_format, Some("info"))?;
-    // Through the logs, so that JSON logs stay one object a line.
-    for warning in &settings.warnings {
-        tracing::warn!(message = %warning);
-    }
+    let settings = session.settings();
     let mut worker = settings.worker.clone();
     if let Some(jobs) = args.concurrency {
         worker.concurrency = jobs as usize;
@@ -71,7 +63,13 @@ pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), C
         options = options.name(name);
     }
     let queue_name = settings.queue.options.get_name().to_owned();
-    let (etlify, queue) = crate::engine_with_queue(settings).await?;
+    let (etlify, queue) = session.engine_with_queue().await?;
+    // Through the logs, so that JSON logs stay one object a line; under
+    // the target they had when this command was `src/worker.rs`.
+    for warning in etlify.warnings() {
+        let warning = output::warning_text(session.path(), &warning);
+        tracing::warn!(target: "etlify::worker", message = %warning);
+    }
     // Bound before the worker starts, so a taken port stops it at once.
     let health_listener = match worker.health_listen {
         Some(address) => Some(listen(address).await?),
@@ -98,23 +96,52 @@ pub(crate) async fn worker(settings: Settings, args: WorkerArgs) -> Result<(), C
         concurrency = worker.concurrency,
         interval_s = worker.interval.map(|i| i.as_secs_f64()),
     );
-    let worker = Worker::with_options(etlify, queue, options);
+    let shutdown = shutdown_signal()?;
+    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
     let server = health_listener.map(|(listener, address)| {
         tracing::info!(target: "etlify_cli", message = "Health endpoint listening.", addr = %address, path = "/health");
         tokio::spawn(serve_health(listener, worker.health()))
     });
-    let ran = worker.run().await;
+    let ran = worker.run_until(shutdown).await;
     if let Some(server) = server {
         server.abort();
     }
-    ran.map_err(|e| run_error(e.to_string()))
+    ran.map_err(CliError::run)?;
+    Ok(Completed::Ok)
+}
+
+/// SIGTERM or SIGINT, listened for from now on: `etlify::shutdown_signal`
+/// starts listening only when first polled, after "Worker started." is
+/// logged, and a signal before that would end the process at once instead
+/// of stopping the worker gracefully.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen =
+        |kind| signal(kind).map_err(|e| CliError::run(format!("cannot listen for signals: {e}")));
+    let (mut terminate, mut interrupt) = (
+        listen(SignalKind::terminate())?,
+        listen(SignalKind::interrupt())?,
+    );
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+/// Ctrl-C, as `etlify::shutdown_signal` listens for it here.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    Ok(etlify::shutdown_signal())
 }
 
 /// Binds the health endpoint's address (port 0: any free port).
 async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), CliError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|e| run_error(format!("cannot listen on {address} for /health: {e}")))?;
+        .map_err(|e| CliError::run(format!("cannot listen on {address} for /health: {e}")))?;
     let bound = listener.local_addr().unwrap_or(address);
     Ok((listener, bound))
 }
@@ -130,44 +157,46 @@ async fn serve_health(listener: tokio::net::TcpListener, health: HealthHandle) {
 
 /// 200 while healthy, 503 otherwise (stopping, or the loop late); the same
 /// JSON either way.
-async fn health_endpoint(State(health): State<HealthHandle>) -> (StatusCode, Json<Value>) {
+async fn health_endpoint(State(health): State<HealthHandle>) -> (StatusCode, Json<HealthReport>) {
     let health = health.snapshot();
     let status = if health.is_healthy() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(health_json(&health)))
+    (status, Json(HealthReport::from(&health)))
 }
 
-fn health_json(health: &Health) -> Value {
-    json!({
-        "healthy": health.is_healthy(),
-        "running": health.running,
-        "done": health.done,
-        "rescheduled": health.rescheduled,
-        "failed": health.failed,
-        "last_error": health.last_error,
-        "last_loop_at": health.last_loop_at.map(|t| humantime::format_rfc3339_millis(t).to_string()),
-        "stopping": health.stopping,
-    })
+/// `GET /health`'s body. Its keys in alphabetical order, as the
+/// endpoint has always written them.
+#[derive(Debug, Serialize)]
+struct HealthReport {
+    /// Jobs done since the worker started.
+    done: u64,
+    failed: u64,
+    healthy: bool,
+    last_error: Option<String>,
+    /// RFC 3339, to the millisecond.
+    last_loop_at: Option<String>,
+    rescheduled: u64,
+    /// Jobs running now.
+    running: u64,
+    stopping: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn loop_interval_takes_off_and_refuses_zero() {
-        assert_eq!(settings::loop_interval("off", "x").ok(), Some(None));
-        assert_eq!(
-            settings::loop_interval("2s", "x").ok(),
-            Some(Some(Duration::from_secs(2)))
-        );
-        assert!(settings::loop_interval("0s", "--interval")
-            .err()
-            .is_some_and(|e| e.message.contains("--interval")));
+impl From<&Health> for HealthReport {
+    fn from(health: &Health) -> Self {
+        Self {
+            done: health.done,
+            failed: health.failed,
+            healthy: health.is_healthy(),
+            last_error: health.last_error.clone(),
+            last_loop_at: health
+                .last_loop_at
+                .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+            rescheduled: health.rescheduled,
+            running: health.running,
+            stopping: health.stopping,
+        }
     }
 }

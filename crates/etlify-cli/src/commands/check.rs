@@ -1,0 +1,116 @@
+//! `etlify check`: the configuration and the sync-state schema against
+//! the database, as every command builds the engine; with `--crms`, each
+//! enabled CRM asked, with one read per object type, whether it takes the
+//! token and knows the type (`Etlify::check_crm_access`).
+
+use etlify::adapters::Access;
+use etlify::CrmAccess;
+use serde::Serialize;
+
+use crate::error::{CliError, CommandResult, Completed};
+use crate::output;
+use crate::session::Session;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Also asks each enabled CRM, with one read request per object type
+    /// (nothing written), whether it takes the token and knows the type.
+    #[arg(long)]
+    crms: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `check --json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    /// No CRM refused or failed the access check.
+    ok: bool,
+    models: usize,
+    crms: usize,
+    /// With `--crms` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<Vec<AccessReport>>,
+}
+
+/// What one CRM said of one object type, for scripts.
+#[derive(Debug, Serialize)]
+struct AccessReport {
+    crm: String,
+    object_type: String,
+    /// Not refused (granted, or not checked).
+    ok: bool,
+    /// The CRM was asked and granted access.
+    checked: bool,
+    error: Option<String>,
+}
+
+impl From<&CrmAccess> for AccessReport {
+    fn from(access: &CrmAccess) -> Self {
+        Self {
+            crm: access.crm.clone(),
+            object_type: access.object_type.clone(),
+            ok: access.result.is_ok(),
+            checked: matches!(access.result, Ok(Access::Granted)),
+            error: access.result.as_ref().err().map(ToString::to_string),
+        }
+    }
+}
+
+/// Checks the file against the database (and the CRMs, with `--crms`).
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    let path = session.path();
+    let etlify = session.engine().await?;
+    output::print_warnings(path, &etlify.warnings());
+    let models = etlify.models().count();
+    let crms = etlify.crms().names().count();
+    let access = match args.crms {
+        true => etlify.check_crm_access().await,
+        false => Vec::new(),
+    };
+    let refusal = access.iter().find_map(|a| a.result.as_ref().err());
+    if args.json {
+        output::print_json(&Report {
+            ok: refusal.is_none(),
+            models,
+            crms,
+            access: args
+                .crms
+                .then(|| access.iter().map(AccessReport::from).collect()),
+        })?;
+    } else {
+        let models = count(models, "model", "models");
+        let crms = count(crms, "CRM", "CRMs");
+        println!("{path}: {models}, {crms}, schema up to date.");
+        for a in &access {
+            match &a.result {
+                Ok(Access::Granted) => println!(
+                    "{} {}: the CRM takes the token and reads the object type.",
+                    a.crm, a.object_type
+                ),
+                Ok(_) => println!(
+                    "{} {}: not checked (its adapter has no way to ask the CRM).",
+                    a.crm, a.object_type
+                ),
+                Err(error) => println!("{} {}: {error}", a.crm, a.object_type),
+            }
+        }
+    }
+    match refusal {
+        None => Ok(Completed::Ok),
+        // A CRM that cannot be reached is not the file's fault.
+        Some(error) if error.is_retriable() => Err(CliError::run(format!(
+            "{path}: a CRM could not be reached (above): check its base_url and the network, then try again"
+        ))
+        .into()),
+        Some(_) => Err(CliError::config(format!(
+            "{path}: a CRM refused the check (above): fix its token, base_id or object_type"
+        ))
+        .into()),
+    }
+}
+
+/// `1 model`, `2 models`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

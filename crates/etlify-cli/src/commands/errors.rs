@@ -1,0 +1,123 @@
+//! `etlify errors`: the records whose last sync failed, with their error;
+//! `errors reset` clears their error budget so the next sync retries them.
+
+use etlify::{ResourceId, SyncRow};
+use serde::Serialize;
+
+use crate::error::{CommandResult, Completed};
+use crate::session::Session;
+use crate::{output, table};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
+    #[arg(long)]
+    crm: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 50)]
+    limit: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Clears the error budget of failing records so the next sync retries them.
+    Reset {
+        #[arg(long)]
+        crm: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Only these records (primary keys).
+        ids: Vec<i64>,
+    },
+}
+
+/// One failing record, for scripts (`errors --json` is an array of them).
+#[derive(Debug, Serialize)]
+struct FailureReport<'a> {
+    crm: &'a str,
+    model: &'a str,
+    id: i64,
+    error_count: i64,
+    last_error: Option<&'a str>,
+}
+
+impl<'a> From<&'a SyncRow> for FailureReport<'a> {
+    fn from(row: &'a SyncRow) -> Self {
+        Self {
+            crm: &row.crm_name,
+            model: &row.resource_type,
+            id: row.resource_id.get(),
+            error_count: row.error_count,
+            last_error: row.last_error.as_deref(),
+        }
+    }
+}
+
+/// `errors reset --json`.
+#[derive(Debug, Serialize)]
+struct ResetReport {
+    /// Records whose error budget was cleared.
+    reset: u64,
+}
+
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    let etlify = session.engine().await?;
+    if let Some(Action::Reset { crm, model, ids }) = args.action {
+        let ids: Vec<ResourceId> = ids.into_iter().map(ResourceId::new).collect();
+        let reset = etlify
+            .reset_errors(crm.as_deref(), model.as_deref(), &ids)
+            .await?;
+        if args.json {
+            output::print_json(&ResetReport { reset })?;
+        } else {
+            println!("{reset} records will be retried by the next sync.");
+        }
+        return Ok(Completed::Ok);
+    }
+    let limit = args.limit;
+    // One more than shown tells whether the list is cut.
+    let mut rows = etlify
+        .failing(
+            args.crm.as_deref(),
+            args.model.as_deref(),
+            limit.saturating_add(1),
+        )
+        .await?;
+    let cut = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if args.json {
+        let rows: Vec<_> = rows.iter().map(FailureReport::from).collect();
+        output::print_json(&rows)?;
+        return Ok(Completed::Ok);
+    }
+    if rows.is_empty() {
+        println!("No failing records.");
+        return Ok(Completed::Ok);
+    }
+    let rows = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.crm_name.clone(),
+                r.resource_type.clone(),
+                r.resource_id.to_string(),
+                r.error_count.to_string(),
+                r.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let headers = ["crm", "model", "id", "errors", "last error"];
+    println!("{}", table::render(&headers, &[2, 3], rows));
+    if cut {
+        println!(
+            "Only the {limit} most recent failures are shown; --limit N shows more (`etlify status` counts them all)."
+        );
+    }
+    println!("`etlify errors reset` clears their error budget so the next sync retries them.");
+    Ok(Completed::Ok)
+}

@@ -1,0 +1,174 @@
+//! `etlify plan`: what a sync would process, per model and CRM; with
+//! `--diff`, what it would do with a sample of each one's stale records.
+//! Sends and writes nothing.
+
+use etlify::{PayloadChange, PlanEntry, RecordDiff};
+use serde::Serialize;
+
+use crate::commands::Selection;
+use crate::error::{CommandResult, Completed};
+use crate::session::Session;
+use crate::{output, table};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    selection: Selection,
+    /// Show, for a sample of stale records, the fields that changed.
+    #[arg(long)]
+    diff: bool,
+    /// Records per model and CRM in the --diff sample.
+    #[arg(long, default_value_t = 5)]
+    sample: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `plan --json`.
+#[derive(Debug, Serialize)]
+struct Report {
+    /// Records a sync would process.
+    total: usize,
+    entries: Vec<EntryReport>,
+}
+
+/// One model and CRM, for scripts.
+#[derive(Debug, Serialize)]
+struct EntryReport {
+    model: String,
+    crm: String,
+    records: usize,
+    /// With `--diff` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample: Option<Vec<DiffReport>>,
+}
+
+/// One sampled record of `plan --diff`, for scripts.
+#[derive(Debug, Serialize)]
+struct DiffReport {
+    id: i64,
+    /// `new`, `changed`, `changed_fields_unknown`, `unchanged`,
+    /// `payload_error`.
+    change: &'static str,
+    /// The fields that changed (`changed` only).
+    fields: Option<Vec<String>>,
+    /// Why the payload could not be built (`payload_error` only).
+    error: Option<String>,
+    /// The payload a sync would send now.
+    payload: Option<etlify::Payload>,
+}
+
+impl From<&RecordDiff> for DiffReport {
+    fn from(record: &RecordDiff) -> Self {
+        let (change, fields, error) = match &record.change {
+            PayloadChange::New => ("new", None, None),
+            PayloadChange::Changed(fields) => ("changed", Some(fields.clone()), None),
+            PayloadChange::ChangedFieldsUnknown => ("changed_fields_unknown", None, None),
+            PayloadChange::Unchanged => ("unchanged", None, None),
+            PayloadChange::PayloadError(message) => ("payload_error", None, Some(message.clone())),
+            _ => ("other", None, None),
+        };
+        Self {
+            id: record.id.get(),
+            change,
+            fields,
+            error,
+            payload: record.payload.clone(),
+        }
+    }
+}
+
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    let etlify = session.engine().await?;
+    let entries = etlify.plan(&args.selection.options()).await?;
+    let total: usize = entries.iter().map(|e| e.records).sum();
+    let mut samples = Vec::new();
+    for entry in &entries {
+        samples.push(if args.diff && entry.records > 0 {
+            etlify
+                .plan_diff(&entry.crm, &entry.model, args.sample)
+                .await?
+        } else {
+            Vec::new()
+        });
+    }
+    if args.json {
+        let entries = entries
+            .iter()
+            .zip(&samples)
+            .map(|(e, sample)| EntryReport {
+                model: e.model.clone(),
+                crm: e.crm.clone(),
+                records: e.records,
+                sample: args
+                    .diff
+                    .then(|| sample.iter().map(DiffReport::from).collect()),
+            })
+            .collect();
+        output::print_json(&Report { total, entries })?;
+    } else {
+        print_table(&entries, &samples);
+        println!("{total} records would be processed (nothing was sent or written).");
+    }
+    Ok(Completed::Ok)
+}
+
+/// The counts as a table, then each sample below it.
+fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>]) {
+    let rows = entries
+        .iter()
+        .map(|e| vec![e.model.clone(), e.crm.clone(), e.records.to_string()])
+        .collect();
+    println!(
+        "{}",
+        table::render(&["model", "crm", "records"], &[2], rows)
+    );
+    for (entry, sample) in entries.iter().zip(samples) {
+        if sample.is_empty() {
+            continue;
+        }
+        println!(
+            "{} in {}, the first {} of {}:",
+            entry.model,
+            entry.crm,
+            sample.len(),
+            entry.records
+        );
+        for record in sample {
+            println!("    {}", diff_line(record));
+        }
+    }
+}
+
+/// One sampled record of `plan --diff`, for people.
+fn diff_line(record: &RecordDiff) -> String {
+    let id = record.id;
+    match &record.change {
+        PayloadChange::New => format!("#{id}: new, would be created"),
+        PayloadChange::Changed(fields) if fields.is_empty() => {
+            format!("#{id}: payload changed (no field differs by its short digest)")
+        }
+        PayloadChange::Changed(fields) => {
+            let values: Vec<String> = fields
+                .iter()
+                .map(|field| {
+                    let value = record
+                        .payload
+                        .as_ref()
+                        .and_then(|p| p.get(field))
+                        .map_or_else(|| "(removed)".to_owned(), ToString::to_string);
+                    format!("{field} = {value}")
+                })
+                .collect();
+            format!("#{id}: changed {}", values.join(", "))
+        }
+        PayloadChange::ChangedFieldsUnknown => format!(
+            "#{id}: changed (which fields is unknown: its last sync kept no field digests, e.g. the Rails gem synced it, or the payload's fields were renamed)"
+        ),
+        PayloadChange::Unchanged => {
+            format!("#{id}: unchanged, would not be sent (same payload as the last sync)")
+        }
+        PayloadChange::PayloadError(message) => format!("#{id}: payload error: {message}"),
+        _ => format!("#{id}: {:?}", record.change),
+    }
+}

@@ -1,0 +1,94 @@
+//! `etlify status`: per model and CRM, stale, synced, failing, over the
+//! error budget, waiting for a dependency, last sync; with a `[queue]`,
+//! the jobs queued and running.
+
+use etlify::StatusEntry;
+use serde::Serialize;
+
+use crate::error::{CommandResult, Completed};
+use crate::session::Session;
+use crate::{output, table};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[arg(long)]
+    json: bool,
+}
+
+/// One model and CRM, for scripts (`status --json` is an array of them).
+#[derive(Debug, Serialize)]
+struct EntryReport<'a> {
+    model: &'a str,
+    crm: &'a str,
+    stale: u64,
+    synced: u64,
+    failing: u64,
+    over_budget: u64,
+    pending_dependencies: u64,
+    /// RFC 3339, UTC.
+    last_synced_at: Option<String>,
+    /// RFC 3339, UTC; none: the next run reads the whole table.
+    last_complete_check: Option<String>,
+}
+
+impl<'a> From<&'a StatusEntry> for EntryReport<'a> {
+    fn from(e: &'a StatusEntry) -> Self {
+        Self {
+            model: &e.model,
+            crm: &e.crm,
+            stale: e.stale,
+            synced: e.synced,
+            failing: e.failing,
+            over_budget: e.over_budget,
+            pending_dependencies: e.pending_dependencies,
+            last_synced_at: e.last_synced_at.map(|t| t.and_utc().to_rfc3339()),
+            last_complete_check: e.last_complete_check.map(|t| t.and_utc().to_rfc3339()),
+        }
+    }
+}
+
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    let etlify = session.engine().await?;
+    let entries = etlify.status().await?;
+    if args.json {
+        // The array of entries scripts read, with or without a queue.
+        let entries: Vec<_> = entries.iter().map(EntryReport::from).collect();
+        output::print_json(&entries)?;
+        return Ok(Completed::Ok);
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.model.clone(),
+                e.crm.clone(),
+                e.stale.to_string(),
+                e.synced.to_string(),
+                e.failing.to_string(),
+                e.over_budget.to_string(),
+                e.pending_dependencies.to_string(),
+                e.last_synced_at
+                    .map_or("never".to_owned(), |t| format!("{t} UTC")),
+                e.last_complete_check
+                    .map_or("next run".to_owned(), |t| format!("{t} UTC")),
+            ]
+        })
+        .collect();
+    let headers = [
+        "model",
+        "crm",
+        "stale",
+        "synced",
+        "failing",
+        "over budget",
+        "waiting",
+        "last sync",
+        "complete check",
+    ];
+    println!("{}", table::render(&headers, &[2, 3, 4, 5, 6], rows));
+    if session.settings().queue.configured {
+        let jobs = etlify.job_counts().await?;
+        println!("jobs: {} queued, {} running", jobs.queued, jobs.running);
+    }
+    Ok(Completed::Ok)
+}

@@ -1,0 +1,315 @@
+//! `etlify sync`: one batch run here, with a progress line, a summary and
+//! a graceful stop on Ctrl-C or SIGTERM; or, with `--async`, one batch job
+//! requested per CRM for the workers.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use etlify::{BatchEnqueued, BatchStats, Interruption, RunStats};
+use serde::Serialize;
+
+use crate::commands::Selection;
+use crate::error::{CliError, CommandResult, Completed, Exit};
+use crate::output;
+use crate::session::Session;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    selection: Selection,
+    /// Records per page.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Queue the batch jobs for `etlify worker` instead of syncing here.
+    #[arg(long = "async")]
+    enqueue: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one CRM (or the whole run) did with its records, for scripts.
+#[derive(Debug, Serialize)]
+struct Counts {
+    synced: usize,
+    not_modified: usize,
+    skipped: usize,
+    buffered: usize,
+    errors: usize,
+    disabled: bool,
+}
+
+impl From<&BatchStats> for Counts {
+    fn from(s: &BatchStats) -> Self {
+        Self {
+            synced: s.synced,
+            not_modified: s.not_modified,
+            skipped: s.skipped,
+            buffered: s.buffered,
+            errors: s.errors,
+            disabled: s.disabled,
+        }
+    }
+}
+
+/// `sync --json`: the run's counts, then the run's details.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    outcomes: Counts,
+    total: usize,
+    per_crm: BTreeMap<&'a str, Counts>,
+    per_model: BTreeMap<&'a str, usize>,
+    /// CRMs skipped because another run of theirs was under way.
+    busy: &'a [String],
+    interrupted: Vec<InterruptionReport<'a>>,
+    /// Records held by another run's locks, left for the next run.
+    deferred: usize,
+    /// Stopped by Ctrl-C or SIGTERM.
+    stopped: bool,
+}
+
+/// A (model, CRM) whose run stopped short, for scripts.
+#[derive(Debug, Serialize)]
+struct InterruptionReport<'a> {
+    crm: &'a str,
+    model: &'a str,
+    retriable: bool,
+    message: &'a str,
+}
+
+impl<'a> From<&'a RunStats> for Report<'a> {
+    fn from(stats: &'a RunStats) -> Self {
+        Self {
+            outcomes: Counts::from(&stats.outcomes),
+            total: stats.total,
+            per_crm: stats
+                .per_crm
+                .iter()
+                .map(|(crm, s)| (crm.as_str(), Counts::from(s)))
+                .collect(),
+            per_model: stats
+                .per_model
+                .iter()
+                .map(|(model, n)| (model.as_str(), *n))
+                .collect(),
+            busy: &stats.busy,
+            interrupted: stats
+                .interrupted
+                .iter()
+                .map(InterruptionReport::from)
+                .collect(),
+            deferred: stats.deferred,
+            stopped: stats.stopped,
+        }
+    }
+}
+
+impl<'a> From<&'a Interruption> for InterruptionReport<'a> {
+    fn from(i: &'a Interruption) -> Self {
+        Self {
+            crm: &i.crm,
+            model: &i.model,
+            retriable: i.retriable,
+            message: &i.message,
+        }
+    }
+}
+
+/// `sync --async --json`: the gem's `{ total, per_model, errors }`, and
+/// what each CRM's job request found.
+#[derive(Debug, Serialize)]
+struct QueuedReport<'a> {
+    total: usize,
+    per_model: BTreeMap<&'a str, usize>,
+    errors: usize,
+    crms: Vec<QueuedCrm<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueuedCrm<'a> {
+    crm: &'a str,
+    /// `etlify::Enqueued::as_str`.
+    enqueued: &'static str,
+}
+
+impl<'a> From<&'a BatchEnqueued> for QueuedReport<'a> {
+    fn from(queued: &'a BatchEnqueued) -> Self {
+        Self {
+            total: queued.total,
+            per_model: queued
+                .per_model
+                .iter()
+                .map(|(model, n)| (model.as_str(), *n))
+                .collect(),
+            errors: queued.errors,
+            crms: queued
+                .crms
+                .iter()
+                .map(|(crm, enqueued)| QueuedCrm {
+                    crm,
+                    enqueued: enqueued.as_str(),
+                })
+                .collect(),
+        }
+    }
+}
+
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    match args.enqueue {
+        true => queued(session, &args).await,
+        false => inline(session, &args).await,
+    }
+}
+
+/// Syncs every stale record selected, here and now.
+async fn inline(session: &Session, args: &Args) -> CommandResult {
+    let etlify = session.engine().await?;
+    output::print_warnings(session.path(), &etlify.warnings());
+    let mut options = args.selection.options();
+    if let Some(size) = args.batch_size {
+        options = options.batch_size(size);
+    }
+    let started = std::time::Instant::now();
+    // Progress on stderr, drawn only on a terminal (indicatif hides it otherwise).
+    let progress = indicatif::ProgressBar::new_spinner();
+    if !args.json {
+        let bar = progress.clone();
+        progress.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        options = options.progress(move |p| {
+            let rate = p.total as f64 / started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} {}: {} records processed, {rate:.0}/s",
+                p.crm, p.model, p.total
+            ));
+            bar.tick();
+        });
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    options = options.stop_when(stop.clone());
+    let on_signal = tokio::spawn(stop_on_signal(stop, progress.clone()));
+    let stats = etlify.batch_sync(&options).await;
+    let took = started.elapsed().as_secs_f64();
+    on_signal.abort();
+    let stats = stats?;
+    progress.finish_and_clear();
+    if args.json {
+        output::print_json(&Report::from(&stats))?;
+    } else {
+        print_summary(&stats, took);
+    }
+    if stats.stopped {
+        return Err(CliError {
+            exit: Exit::Interrupted,
+            message: "stopped before the end; what was sent is recorded: run `etlify sync` again to go on".into(),
+        }
+        .into());
+    }
+    if !stats.interrupted.is_empty() {
+        return Err(CliError::run(
+            "the run stopped short for some CRMs; run again later (records already synced are not sent again)",
+        )
+        .into());
+    }
+    Ok(if stats.errors > 0 {
+        Completed::RecordsFailed
+    } else {
+        Completed::Ok
+    })
+}
+
+/// The run's summary for people: the total, each CRM's when there are
+/// several, and what was left for another run.
+fn print_summary(stats: &RunStats, took: f64) {
+    let outcomes = |s: &BatchStats| {
+        format!(
+            "{} synced, {} not modified, {} skipped, {} buffered, {} errors",
+            s.synced, s.not_modified, s.skipped, s.buffered, s.errors
+        )
+    };
+    let mut overall = stats.outcomes;
+    overall.errors = stats.errors;
+    println!(
+        "{} records in {took:.1} s: {}",
+        stats.total,
+        outcomes(&overall)
+    );
+    if stats.per_crm.len() > 1 {
+        for (crm, s) in &stats.per_crm {
+            println!("  {crm}: {}", outcomes(s));
+        }
+    }
+    for crm in &stats.busy {
+        println!("{crm}: another sync of this CRM is running; skipped (run again later).");
+    }
+    for stop in &stats.interrupted {
+        println!("{} {}: stopped: {}", stop.crm, stop.model, stop.message);
+    }
+    if stats.deferred > 0 {
+        println!(
+            "{} records were held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl).",
+            stats.deferred
+        );
+    }
+}
+
+/// Ctrl-C or SIGTERM during `sync`: the first stops the run gracefully (no
+/// new page; the requests in flight finish and are recorded; the locks are
+/// released), the second quits at once.
+async fn stop_on_signal(stop: Arc<AtomicBool>, progress: indicatif::ProgressBar) {
+    etlify::shutdown_signal().await;
+    stop.store(true, Ordering::SeqCst);
+    progress.suspend(|| {
+        eprintln!(
+            "etlify: stopping: the requests in flight finish and are recorded (Ctrl-C again quits at once)"
+        )
+    });
+    etlify::shutdown_signal().await;
+    progress.suspend(|| {
+        eprintln!(
+            "etlify: quit; the answers of requests still in flight are lost, and the next run sends those records again"
+        )
+    });
+    std::process::exit(Exit::Interrupted as i32);
+}
+
+/// `sync --async`: one batch job requested per enabled CRM (or `--crm`'s).
+async fn queued(session: &Session, args: &Args) -> CommandResult {
+    // A batch job covers every model of its CRM from its checkpoint, with
+    // the default page size: what it cannot honour is refused here.
+    let selection = &args.selection;
+    let refused = [
+        (!selection.model.is_empty(), "--model"),
+        (selection.full, "--full"),
+        (selection.complete, "--complete"),
+        (args.batch_size.is_some(), "--batch-size"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(set, _)| *set) {
+        return Err(CliError::config(format!(
+            "{flag} cannot be used with --async: a batch job syncs every model of its CRM, \
+             from its checkpoint; run `etlify sync {flag} …` without --async to do this here"
+        ))
+        .into());
+    }
+    let (etlify, _queue) = session.engine_with_queue().await?;
+    let queued = etlify.batch_sync_async(&selection.options()).await?;
+    if args.json {
+        output::print_json(&QueuedReport::from(&queued))?;
+        return Ok(Completed::Ok);
+    }
+    if queued.crms.is_empty() {
+        println!("No enabled CRM selected: nothing queued.");
+        return Ok(Completed::Ok);
+    }
+    for (crm, enqueued) in &queued.crms {
+        println!("{crm}: {}", output::enqueued_text(*enqueued));
+    }
+    println!(
+        "{} stale records now, which the queued jobs will find. Run `etlify worker` to process them (a worker already running picks them up).",
+        queued.total
+    );
+    Ok(Completed::Ok)
+}

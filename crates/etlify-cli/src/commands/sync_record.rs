@@ -1,0 +1,103 @@
+//! `etlify sync-record MODEL ID --crm CRM`: syncs one record, stale or not;
+//! with a `[queue]` section, requests its job instead (unless `--now`).
+
+use etlify::{SyncDispatch, SyncOutcome};
+use serde::Serialize;
+
+use crate::error::{CommandResult, Completed};
+use crate::output;
+use crate::session::Session;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The model (resource type), e.g. `User`.
+    model: String,
+    /// The record's primary key.
+    id: i64,
+    #[arg(long)]
+    crm: String,
+    /// Sync it now, in this process, even with a [queue] section.
+    #[arg(long)]
+    now: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `sync-record --json`.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    model: &'a str,
+    id: i64,
+    crm: &'a str,
+    #[serde(flatten)]
+    result: RecordResult,
+}
+
+/// Whether the record was synced here or its job requested.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum RecordResult {
+    /// `etlify::Enqueued::as_str`.
+    Enqueued { enqueued: &'static str },
+    /// `etlify::SyncOutcome::as_str` (or `disabled`), and the record's
+    /// error when it failed.
+    Synced {
+        outcome: &'static str,
+        error: Option<String>,
+    },
+}
+
+pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    let etlify = if session.settings().queue.configured && !args.now {
+        session.engine_with_queue().await?.0
+    } else {
+        session.engine().await?
+    };
+    let dispatch = etlify.sync(&args.crm, &args.model, args.id).await?;
+    let (model, id, crm) = (&args.model, args.id, &args.crm);
+    let result = match &dispatch {
+        SyncDispatch::Enqueued(enqueued) => {
+            if !args.json {
+                println!(
+                    "{model} #{id} in {crm}: {}",
+                    output::enqueued_text(*enqueued)
+                );
+            }
+            RecordResult::Enqueued {
+                enqueued: enqueued.as_str(),
+            }
+        }
+        SyncDispatch::Completed(SyncOutcome::Error(e)) => RecordResult::Synced {
+            outcome: "error",
+            error: Some(e.message.clone()),
+        },
+        SyncDispatch::Completed(outcome) => RecordResult::Synced {
+            outcome: outcome.as_str(),
+            error: None,
+        },
+        _ => RecordResult::Synced {
+            outcome: "disabled",
+            error: None,
+        },
+    };
+    if args.json {
+        output::print_json(&Report {
+            model,
+            id,
+            crm,
+            result,
+        })?;
+    } else if let RecordResult::Synced { outcome, error } = &result {
+        let error = error.as_deref().map(|e| format!(" ({e})"));
+        println!(
+            "{model} #{id} in {crm}: {outcome}{}",
+            error.unwrap_or_default()
+        );
+    }
+    // A requested job succeeds here: whether it then does is the worker's.
+    Ok(if dispatch.succeeded() {
+        Completed::Ok
+    } else {
+        Completed::RecordsFailed
+    })
+}
