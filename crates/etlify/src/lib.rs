@@ -62,7 +62,6 @@
 
 pub mod adapters;
 mod catalog;
-mod checks;
 mod config;
 mod context;
 mod crm;
@@ -85,7 +84,6 @@ mod values;
 mod worker;
 
 pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
-pub use crate::checks::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
@@ -96,6 +94,7 @@ pub use crate::engine::{
     migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, Forgotten,
     JobCounts, StatusEntry,
 };
+pub use crate::engine::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
 pub use crate::error::{ConfigError, Error, ErrorKind, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};

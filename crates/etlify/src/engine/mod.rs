@@ -1,7 +1,8 @@
 //! The [`Etlify`] handle: the public face, thin over the internal context
 //! (`context.rs`). Running syncs is here; administration (failing records,
 //! error budgets, forgetting, status) is `admin.rs`; building the engine
-//! from declarations is `builder.rs`. What it does is decided in `sync/`
+//! from declarations is `builder.rs`; what a built engine can check beyond
+//! them (CRM access, warnings) is `checks.rs`. What it does is decided in `sync/`
 //! (one record, a page), `stale/` (what is stale), `runs/` (batch runs) and
 //! `catalog/` (checking declarations).
 //!
@@ -12,11 +13,13 @@
 
 mod admin;
 mod builder;
+mod checks;
 
 use std::sync::Arc;
 
 pub use self::admin::{Forgotten, JobCounts, StatusEntry};
 pub use self::builder::EtlifyBuilder;
+pub use self::checks::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
 use crate::config::Config;
 use crate::context::Context;
 use crate::crm::CrmRegistry;

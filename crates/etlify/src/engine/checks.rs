@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
+use super::Etlify;
 use crate::adapters::{Access, AdapterError};
-use crate::engine::Etlify;
 use crate::ratelimit::RateLimit;
 
 /// What one CRM answered for one object type bound to it
