@@ -554,25 +554,57 @@ async fn request_every_crm(ctx: &JobContext) -> Result<Vec<(String, crate::jobs:
     Ok(requested)
 }
 
-/// SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// SIGTERM or SIGINT, listened to from the call on: a signal that comes
+/// after the call and before the future is first polled is not missed
+/// (and does not end the process), so a worker stopped right after it
+/// starts still shuts down gracefully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        // Registered now, not at the first poll.
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async fn received(signal: Option<Signal>) {
+            match signal {
+                Some(mut signal) => {
                     signal.recv().await;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                // Not listening (no signal driver): never.
+                None => std::future::pending::<()>().await,
             }
-        };
-        tokio::select! {
-            _ = terminate => {}
-            _ = tokio::signal::ctrl_c() => {}
+        }
+        async move {
+            tokio::select! {
+                _ = received(terminate) => {}
+                _ = received(interrupt) => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::shutdown_signal;
+
+    /// A SIGTERM sent between the call and the first poll resolves the
+    /// future (before, it ended the process: nothing listened yet).
+    #[tokio::test]
+    async fn shutdown_signal_listens_from_the_call_on() {
+        let signal = shutdown_signal();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(std::time::Duration::from_secs(10), signal)
+            .await
+            .expect("the SIGTERM sent before the first poll was received");
     }
 }
