@@ -49,9 +49,60 @@ pub struct TestDb {
     pub pool: TestPool,
     /// How to open another pool on the same database.
     reopen: Reopen,
-    /// The PostgreSQL schema of this test.
-    schema: Option<String>,
+    /// The PostgreSQL schema of this test, dropped with it.
+    schema: Option<DropSchema>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Drops a test's PostgreSQL schema when the test ends, passed or failed
+/// (also while a failed assertion unwinds), so that a run leaves no schema
+/// behind on the server.
+struct DropSchema {
+    admin: PgConnectOptions,
+    name: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        // A lock a task of the failed test still holds must not hang the
+        // run: the schema is then left behind, and said so.
+        let statement = format!(
+            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            self.name
+        );
+        // `drop` cannot await, and the test's runtime may be the one
+        // shutting down: the statement runs on a thread and a connection
+        // of its own, and the test's runtime goes on while it is waited for.
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect_with(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::raw_sql(AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.close().await.ok();
+                Ok::<(), String>(())
+            })
+        });
+        let wait = || match dropping.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("test schema {} left behind: {error}", self.name),
+            Err(_) => eprintln!("test schema {} left behind: the drop panicked", self.name),
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -111,7 +162,9 @@ impl TestDb {
             .await
             .expect("create schema");
         conn.close().await.ok();
-        let options = admin.options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
+        let options = admin
+            .clone()
+            .options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
         let pool = PgPoolOptions::new()
             .max_connections(6)
             .connect_with(options.clone())
@@ -121,7 +174,10 @@ impl TestDb {
             store: Store::from_postgres(pool.clone()),
             pool: TestPool::Postgres(pool),
             reopen: Reopen::Postgres(Box::new(options)),
-            schema: Some(schema),
+            schema: Some(DropSchema {
+                admin,
+                name: schema,
+            }),
             _dir: None,
         }
     }
@@ -192,7 +248,7 @@ impl TestDb {
                         conn.close().await.ok();
                     })
                     .await;
-                let search_path = format!("{schema}, public");
+                let search_path = format!("{}, public", schema.name);
                 let options =
                     admin.options([("search_path", search_path.as_str()), ("TimeZone", "UTC")]);
                 let pool = PgPoolOptions::new()
