@@ -13,28 +13,44 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
 
-/// Generates one test per backend for each listed async fn taking a
-/// `TestDb`: `sqlite::<name>` and `postgres::<name>`.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::TestDb::sqlite().await).await
-                }
-            )*
+/// The database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a copy of a module's database tests is compiled for,
+    /// from the copy's module path: `…::sqlite` or `…::postgres`. Each
+    /// `on_each_backend.rs` is compiled once under each name; any other
+    /// name fails the build.
+    pub const fn of_module(path: &str) -> Self {
+        if ends_with(path, "::sqlite") {
+            Backend::Sqlite
+        } else if ends_with(path, "::postgres") {
+            Backend::Postgres
+        } else {
+            panic!("database tests are compiled as a module named `sqlite` or `postgres`")
         }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::TestDb::postgres().await).await
-                }
-            )*
+    }
+}
+
+/// `str::ends_with`, usable in a constant.
+const fn ends_with(text: &str, suffix: &str) -> bool {
+    let (text, suffix) = (text.as_bytes(), suffix.as_bytes());
+    if text.len() < suffix.len() {
+        return false;
+    }
+    let start = text.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if text[start + i] != suffix[i] {
+            return false;
         }
-    };
+        i += 1;
+    }
+    true
 }
 
 #[derive(Clone)]
@@ -114,6 +130,14 @@ enum Reopen {
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl TestDb {
+    /// A fresh database on `backend`.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("test.sqlite3");
