@@ -370,6 +370,7 @@ async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice() {
     let db = db.with_app_schema().await;
     let u = users(&db, &["a@x.io"]).await;
     let adapter = BatchRecordingAdapter::new(10);
+    // The CRM answers the single sync late: the batch arrives meanwhile.
     adapter.single.delay_upserts(Duration::from_millis(300));
     let etlify = hubspot_users(&db, adapter.clone()).await;
     let single = {
@@ -377,7 +378,7 @@ async fn x8_a_record_busy_in_a_single_sync_is_not_sent_twice() {
         let id = u[0];
         tokio::spawn(async move { etlify.synchronizer().call("hubspot", "User", id).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    adapter.single.upserts_reaching(1).await;
     let stats = etlify
         .batch_synchronizer()
         .call("hubspot", "User", &ids(&u))

@@ -4,14 +4,10 @@
 use std::sync::Arc;
 
 use etlify::adapters::NullAdapter;
-use etlify::{BatchSyncOptions, Crm, ErrorKind, Etlify, Model};
+use etlify::{BatchSyncOptions, Crm, ErrorKind, Model};
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{company_model, user_model, TestDb};
-
-async fn build(db: &TestDb, crms: Vec<Crm>, models: Vec<Model>) -> Etlify {
-    crate::support::engine(db, crms, models).await
-}
+use crate::support::{company_model, engine, hubspot_users_on, user_model, TestDb};
 
 async fn seed(db: &TestDb, users: usize) -> (i64, Vec<i64>) {
     let company = db.insert_company("acme").await;

@@ -13,7 +13,7 @@ async fn g13_inline_batch_sync_syncs_stale_records_and_reports_totals() {
     let db = db.with_app_schema().await;
     let (company, _) = seed(&db, 5).await;
     let adapter = Arc::new(NullAdapter::new());
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone())],
         vec![user_model(&["hubspot"]), company_model(&["hubspot"])],
@@ -66,7 +66,7 @@ async fn g6_disabled_crms_are_skipped_and_not_counted() {
     seed(&db, 3).await;
     let hubspot = RecordingAdapter::new();
     let airtable = RecordingAdapter::new();
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![
             Crm::new("hubspot", hubspot.clone()).enabled(false),
@@ -93,7 +93,7 @@ async fn g7_reenabling_a_crm_resumes_and_syncs_what_became_stale() {
     let db = db.with_app_schema().await;
     let (_, users) = seed(&db, 2).await;
     let adapter = RecordingAdapter::new();
-    let enabled = build(
+    let enabled = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone())],
         vec![user_model(&["hubspot"])],
@@ -104,7 +104,7 @@ async fn g7_reenabling_a_crm_resumes_and_syncs_what_became_stale() {
         .scalar_text("SELECT CAST(MAX(last_synced_at) AS TEXT) FROM crm_synchronisations")
         .await;
 
-    let disabled = build(
+    let disabled = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone()).enabled(false)],
         vec![user_model(&["hubspot"])],
@@ -140,7 +140,7 @@ async fn g16_rows_at_the_error_budget_are_not_retried_until_reset() {
     let db = db.with_app_schema().await;
     let (_, users) = seed(&db, 1).await;
     let adapter = RecordingAdapter::new();
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone()).max_sync_errors(2)],
         vec![user_model(&["hubspot"])],
@@ -181,7 +181,7 @@ async fn g17_records_outside_the_stale_scope_get_no_sync_row() {
             .payload(etlify::SqlPayload::new("SELECT id, email FROM users"))
             .stale_scope("active"),
     );
-    let etlify = build(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
+    let etlify = engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(stats.total, 1);
     assert!(etlify
@@ -198,7 +198,7 @@ async fn g22_batch_sync_can_be_restricted_to_a_crm_and_models() {
     seed(&db, 2).await;
     let hubspot = RecordingAdapter::new();
     let airtable = RecordingAdapter::new();
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![
             Crm::new("hubspot", hubspot.clone()),
@@ -252,7 +252,7 @@ async fn x18_full_reconcile_catches_writes_that_bypassed_updated_at() {
     let db = db.with_app_schema().await;
     let (_, users) = seed(&db, 3).await;
     let adapter = Arc::new(NullAdapter::new());
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone())],
         vec![user_model(&["hubspot"])],
@@ -293,7 +293,7 @@ async fn plan_counts_what_a_run_would_process_without_sending_anything() {
     let db = db.with_app_schema().await;
     seed(&db, 5).await;
     let adapter = Arc::new(NullAdapter::new());
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone())],
         vec![user_model(&["hubspot"]), company_model(&["hubspot"])],
@@ -321,7 +321,7 @@ async fn batch_sync_reports_progress_after_each_page() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
     seed(&db, 5).await;
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", Arc::new(NullAdapter::new()))],
         vec![user_model(&["hubspot"])],
@@ -367,7 +367,7 @@ async fn g16_status_failing_records_and_their_reset() {
         etlify::AdapterError::new(etlify::AdapterErrorKind::ValidationFailed, "INVALID_EMAIL")
             .status(400),
     );
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![Crm::new("hubspot", adapter.clone())],
         vec![user_model(&["hubspot"])],
@@ -422,7 +422,7 @@ async fn forgetting_a_crm_makes_the_next_run_send_everything_again() {
     let db = db.with_app_schema().await;
     seed(&db, 5).await;
     let hubspot = Arc::new(NullAdapter::new());
-    let etlify = build(
+    let etlify = engine(
         &db,
         vec![
             Crm::new("hubspot", hubspot.clone()),
@@ -457,21 +457,17 @@ async fn forgetting_a_crm_makes_the_next_run_send_everything_again() {
     let again = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(again.total, 6, "{again:?}");
 
-    // While a batch run of the CRM holds its lease (another engine's, slow),
-    // nothing is forgotten.
+    // While a batch run of the CRM holds its lease (another engine's, its
+    // CRM not answering yet), nothing is forgotten.
     etlify.forget("hubspot", None).await.unwrap();
     let slow_adapter = BatchRecordingAdapter::new(10);
-    slow_adapter.delay_batches(std::time::Duration::from_millis(300));
-    let slow = Etlify::builder(db.another_store(4).await)
-        .crm(Crm::new("hubspot", slow_adapter))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let answer = slow_adapter.hold_batches();
+    let slow = hubspot_users_on(db.another_store(4).await, slow_adapter.clone()).await;
     let running = tokio::spawn(async move { slow.batch_sync(&BatchSyncOptions::new()).await });
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    slow_adapter.batch_calls_reaching(1).await;
     let refused = etlify.forget("hubspot", None).await.unwrap();
     assert_eq!((refused.busy, refused.sync_rows), (true, 0));
+    answer.open();
     running.await.unwrap().unwrap();
 
     let unknown = etlify.forget("hubspto", None).await.unwrap_err();

@@ -10,7 +10,7 @@ use etlify::adapters::NullAdapter;
 use etlify::{BatchSyncOptions, Binding, Config, Crm, Etlify, Model, SqlPayload};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{company_model, user_model, TestDb, USER_PAYLOAD_SQL};
+use crate::support::{builder, company_model, engine, user_model, TestDb, USER_PAYLOAD_SQL};
 
 async fn engine_with(db: &TestDb, adapter: Arc<dyn etlify::Adapter>, config: Config) -> Etlify {
     engine_of(db, adapter, config, user_model(&["hubspot"])).await
@@ -22,14 +22,15 @@ async fn engine_of(
     config: Config,
     model: Model,
 ) -> Etlify {
-    Etlify::builder(db.store.clone())
-        .config(config)
-        .crm(Crm::new("hubspot", adapter))
-        .model(model)
-        .model(company_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap()
+    builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter)],
+        vec![model, company_model(&["hubspot"])],
+    )
+    .config(config)
+    .build()
+    .await
+    .unwrap()
 }
 
 /// A batch run of the users alone.
@@ -84,7 +85,8 @@ async fn stale_by_definition(etlify: &Etlify) -> usize {
 
 /// Runs until no user is stale. On PostgreSQL a run's records are in sync
 /// only as of the oldest transaction still open in the database, and
-/// tests running beside this one open some: a run may leave users stale.
+/// tests running beside this one open some: a run may leave users stale
+/// until they end, which nothing here is told of (hence the pauses).
 async fn settle(etlify: &Etlify) {
     for _ in 0..50 {
         if stale_by_definition(etlify).await == 0 {

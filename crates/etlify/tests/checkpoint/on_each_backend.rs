@@ -128,13 +128,12 @@ async fn checkpoint_resetting_an_error_budget_makes_the_next_run_complete() {
     let db = db.with_app_schema().await;
     let ids = seed(&db, 1).await;
     let adapter = RecordingAdapter::new();
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", adapter.clone()).max_sync_errors(1))
-        .model(user_model(&["hubspot"]))
-        .model(company_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone()).max_sync_errors(1)],
+        vec![user_model(&["hubspot"]), company_model(&["hubspot"])],
+    )
+    .await;
     assert_eq!(users_synced(&etlify).await, 1);
     change_user(&db, ids[0], "Changed").await;
     refuse_next(&adapter, etlify::AdapterErrorKind::ValidationFailed);
@@ -222,6 +221,8 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
             .execute(&mut *tx)
             .await
             .unwrap();
+        // The run starts measurably after the change's timestamp (the
+        // case under test is a change older than the run).
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
         tx.commit().await.unwrap();
@@ -233,6 +234,9 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
             .await
             .unwrap();
         let running = tokio::spawn(run(etlify.clone()));
+        // Time for the run to reach the write lock: nothing outside the
+        // engine sees it waiting there. A run slower than this starts
+        // after the commit, which the test then checks too.
         tokio::time::sleep(Duration::from_millis(300)).await;
         tx.commit().await.unwrap();
         running.await.unwrap();

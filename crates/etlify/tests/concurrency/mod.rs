@@ -3,13 +3,12 @@
 //! dead holders (SPEC, G-10).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use etlify::{BatchSyncOptions, Crm, Etlify, SyncDispatch, SyncOutcome};
+use etlify::{BatchSyncOptions, SyncDispatch, SyncOutcome};
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{hubspot_users, user_model, TestDb};
+use crate::support::{hubspot_users, hubspot_users_on, TestDb};
 
 async fn users(db: &TestDb, n: usize) -> Vec<i64> {
     let mut ids = Vec::new();
@@ -17,15 +16,6 @@ async fn users(db: &TestDb, n: usize) -> Vec<i64> {
         ids.push(db.insert_user(&format!("u{i}@x.io"), None).await);
     }
     ids
-}
-
-async fn engine_on(store: etlify::Store, adapter: Arc<RecordingAdapter>) -> Etlify {
-    Etlify::builder(store)
-        .crm(Crm::new("hubspot", adapter))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .expect("engine builds")
 }
 
 /// Upserts per email.

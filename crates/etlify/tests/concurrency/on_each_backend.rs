@@ -16,7 +16,7 @@ async fn concurrency_syncs_complete_with_four_times_the_pool_size() {
     let ids = users(&db, 12).await;
     let adapter = RecordingAdapter::new();
     adapter.delay_upserts(Duration::from_millis(300));
-    let etlify = engine_on(db.another_store(3).await, adapter.clone()).await;
+    let etlify = hubspot_users_on(db.another_store(3).await, adapter.clone()).await;
 
     let mut tasks = Vec::new();
     for id in ids {
@@ -44,8 +44,8 @@ async fn concurrency_two_engines_on_one_database_send_each_record_once() {
     let ids = users(&db, 40).await;
     let adapter = RecordingAdapter::new();
     adapter.delay_upserts(Duration::from_millis(20));
-    let first = engine_on(db.another_store(4).await, adapter.clone()).await;
-    let second = engine_on(db.another_store(4).await, adapter.clone()).await;
+    let first = hubspot_users_on(db.another_store(4).await, adapter.clone()).await;
+    let second = hubspot_users_on(db.another_store(4).await, adapter.clone()).await;
 
     let mut tasks = Vec::new();
     for engine in [first, second] {
@@ -87,17 +87,12 @@ async fn g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once() {
     let db = db.with_app_schema().await;
     users(&db, 30).await;
     let adapter = BatchRecordingAdapter::new(10);
-    adapter.delay_batches(Duration::from_millis(200));
+    let answer = adapter.hold_batches();
     let first = hubspot_users(&db, adapter.clone()).await;
-    let second = Etlify::builder(db.another_store(4).await)
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let second = hubspot_users_on(db.another_store(4).await, adapter.clone()).await;
 
     let running = tokio::spawn(async move { first.batch_sync(&BatchSyncOptions::new()).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    adapter.batch_calls_reaching(1).await;
     let started = std::time::Instant::now();
     let busy = second.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert!(
@@ -108,6 +103,7 @@ async fn g10_a_second_batch_run_of_a_crm_finds_it_busy_and_returns_at_once() {
     assert_eq!(busy.total, 0);
     assert!(!busy.is_complete());
 
+    answer.open();
     let done = running.await.unwrap().unwrap();
     assert_eq!((done.total, done.outcomes.synced), (30, 30));
     assert!(done.is_complete());
@@ -146,6 +142,8 @@ async fn x10_an_expired_lease_is_taken_over_and_a_live_one_waited_for() {
         let etlify = etlify.clone();
         tokio::spawn(async move { etlify.sync("hubspot", "User", user).await })
     };
+    // What is checked is that nothing happens: for this long, the sync
+    // stays waiting.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "a live lease is waited for");
     assert_eq!(adapter.upserts().len(), 1);
@@ -192,6 +190,8 @@ async fn x8_a_per_record_sync_waits_for_a_page_covering_its_record() {
         let id = ids[1];
         tokio::spawn(async move { etlify.sync("hubspot", "User", id).await })
     };
+    // What is checked is that nothing happens: for this long, the sync
+    // stays waiting.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "a record in the page's range waits");
     assert_eq!(adapter.upserts().len(), 1);
@@ -222,7 +222,10 @@ async fn x8_a_batch_page_syncs_a_record_held_elsewhere_after_its_holder() {
         let etlify = etlify.clone();
         tokio::spawn(async move { etlify.batch_sync(&BatchSyncOptions::new()).await })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The free records are sent; then what is checked is that nothing
+    // happens: for this long, the run stays waiting for the held one.
+    adapter.upserts_reaching(2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!run.is_finished(), "the held record is waited for");
     let mut sent: Vec<String> = sends(&adapter).into_keys().collect();
     sent.sort();

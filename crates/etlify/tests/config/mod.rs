@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use etlify::adapters::NullAdapter;
 use etlify::{
-    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Etlify, Model, RateLimit, SqlPayload,
-    SyncIf,
+    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Model, RateLimit, SqlPayload, SyncIf,
 };
 
-use crate::support::{engine, user_model, TestDb};
+use crate::support::{builder, engine, user_model, TestDb};
 
 fn null() -> Arc<NullAdapter> {
     Arc::new(NullAdapter::new())
@@ -94,14 +93,7 @@ fn crm_debug_does_not_show_the_adapter_internals() {
 }
 
 async fn build_error(db: &TestDb, crms: Vec<Crm>, models: Vec<Model>) -> Error {
-    let mut builder = Etlify::builder(db.store.clone());
-    for crm in crms {
-        builder = builder.crm(crm);
-    }
-    for model in models {
-        builder = builder.model(model);
-    }
-    builder
+    builder(db.store.clone(), crms, models)
         .build()
         .await
         .expect_err("configuration must be rejected")

@@ -9,7 +9,7 @@ use etlify::{
     Binding, Crm, Dependency, Etlify, FinderPlan, Hop, Model, SqlPayload, TimestampColumn,
 };
 
-use crate::support::TestDb;
+use crate::support::{engine, engine_on, TestDb};
 
 const T0: &str = "2024-01-01 10:00:00";
 const T1: &str = "2024-01-01 11:00:00";
@@ -104,13 +104,15 @@ fn binding(dependencies: Vec<Dependency>) -> Binding {
 }
 
 async fn engine_with(db: &TestDb, models: Vec<Model>) -> Etlify {
-    let mut builder = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", Arc::new(NullAdapter::new())))
-        .crm(Crm::new("airtable", Arc::new(NullAdapter::new())).max_sync_errors(5));
-    for model in models {
-        builder = builder.model(model);
-    }
-    builder.build().await.expect("engine builds")
+    engine(
+        db,
+        vec![
+            Crm::new("hubspot", Arc::new(NullAdapter::new())),
+            Crm::new("airtable", Arc::new(NullAdapter::new())).max_sync_errors(5),
+        ],
+        models,
+    )
+    .await
 }
 
 async fn users_with(db: &TestDb, dependencies: Vec<Dependency>) -> Etlify {
@@ -221,12 +223,12 @@ async fn engine_counting_steps(db: &TestDb) -> (Etlify, Arc<std::sync::atomic::A
             true
         });
     }
-    let etlify = Etlify::builder(store)
-        .crm(Crm::new("hubspot", Arc::new(NullAdapter::new())))
-        .model(user_with_company())
-        .build()
-        .await
-        .expect("engine builds");
+    let etlify = engine_on(
+        store,
+        vec![Crm::new("hubspot", Arc::new(NullAdapter::new()))],
+        vec![user_with_company()],
+    )
+    .await;
     (etlify, steps)
 }
 

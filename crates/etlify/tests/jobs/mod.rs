@@ -16,7 +16,7 @@ use etlify::{
 };
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{company_model, user_model, user_with_company_dependency, TestDb};
+use crate::support::{builder, company_model, user_model, user_with_company_dependency, TestDb};
 
 /// A queue that keeps what is enqueued, with its delay.
 #[derive(Debug, Default)]
@@ -63,17 +63,13 @@ async fn queued_engine(
     models: Vec<Model>,
     queue: &Arc<RecordingQueue>,
 ) -> Etlify {
-    let mut builder = Etlify::builder(db.store.clone())
+    builder(db.store.clone(), crms, models)
         .record_jobs(queue.clone())
         .batch_jobs(queue.clone())
-        .job_options(JobOptions::new().max_attempts(3));
-    for crm in crms {
-        builder = builder.crm(crm);
-    }
-    for model in models {
-        builder = builder.model(model);
-    }
-    builder.build().await.expect("engine builds")
+        .job_options(JobOptions::new().max_attempts(3))
+        .build()
+        .await
+        .expect("engine builds")
 }
 
 async fn queued_users(

@@ -60,6 +60,11 @@ async fn jobs_a_request_while_its_job_runs_is_not_lost() {
     let db = db.with_app_schema().await;
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
+    // The CRM's latency: the time the application has to act in. (Not a
+    // gate held until it has: the next job would then run right after the
+    // change, and on PostgreSQL a sync is in sync only as of the oldest
+    // transaction open, which a test beside this one may have opened
+    // just before the change.)
     adapter.delay_upserts(Duration::from_millis(400));
     let (etlify, queue) = queued_users(&db, adapter.clone()).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
@@ -71,7 +76,7 @@ async fn jobs_a_request_while_its_job_runs_is_not_lost() {
         tokio::spawn(async move { etlify.perform(&job).await })
     };
     // While the CRM answers, the application changes the record and asks again.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    adapter.upserts_reaching(1).await;
     db.exec(&format!(
         "UPDATE users SET full_name = 'Renamed' WHERE id = {user}"
     ))
@@ -268,14 +273,15 @@ async fn g10_a_batch_job_never_runs_beside_another_run_of_its_crm() {
         db.insert_user(&format!("u{i}@x.io"), None).await;
     }
     let adapter = RecordingAdapter::new();
-    adapter.delay_upserts(Duration::from_millis(300));
+    let answer = adapter.hold_upserts();
     let (etlify, queue) = queued_users(&db, adapter.clone()).await;
 
     let inline = {
         let etlify = etlify.clone();
         tokio::spawn(async move { etlify.batch_sync(&BatchSyncOptions::new()).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The inline run holds the CRM while its first record is being sent.
+    adapter.upserts_reaching(1).await;
     etlify
         .batch_sync_async(&BatchSyncOptions::new())
         .await
@@ -294,6 +300,7 @@ async fn g10_a_batch_job_never_runs_beside_another_run_of_its_crm() {
         "waiting for the CRM is not an attempt"
     );
 
+    answer.open();
     let inline = inline.await.unwrap().unwrap();
     assert_eq!(inline.total, 3);
     assert_eq!(adapter.upserts().len(), 3, "no record sent twice");
@@ -472,14 +479,16 @@ async fn x13_record_and_batch_jobs_go_to_separate_handlers() {
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
     let (records, batches) = (RecordingQueue::new(), RecordingQueue::new());
-    let etlify = Etlify::builder(db.store.clone())
-        .record_jobs(records.clone())
-        .batch_jobs(batches.clone())
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let etlify = builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .record_jobs(records.clone())
+    .batch_jobs(batches.clone())
+    .build()
+    .await
+    .unwrap();
 
     etlify.sync("hubspot", "User", user).await.unwrap();
     etlify
@@ -492,13 +501,15 @@ async fn x13_record_and_batch_jobs_go_to_separate_handlers() {
     assert_eq!(batches.take_batches().len(), 1);
 
     // Only a batch handler: `sync` runs inline, batch jobs are queued.
-    let batch_only = Etlify::builder(db.store.clone())
-        .batch_jobs(batches.clone())
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let batch_only = builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .batch_jobs(batches.clone())
+    .build()
+    .await
+    .unwrap();
     assert!(!batch_only.enqueues_records());
     assert_eq!(
         batch_only.sync("hubspot", "User", user).await.unwrap(),

@@ -13,7 +13,7 @@ use etlify::{
 };
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{company_model, hubspot_users, user_model, TestDb, TestPool};
+use crate::support::{builder, company_model, engine, hubspot_users, user_model, TestDb, TestPool};
 
 fn transient() -> AdapterError {
     AdapterError::new(AdapterErrorKind::Transient, "503 Service Unavailable").status(503)
@@ -98,12 +98,12 @@ async fn engine_renaming_right_after_read(db: &TestDb, user: i64, clock: &str) -
     };
     let model = Model::new("User", "users")
         .bind("hubspot", Binding::new("contacts", "email").payload(source));
-    Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", RecordingAdapter::new()))
-        .model(model)
-        .build()
-        .await
-        .unwrap()
+    engine(
+        db,
+        vec![Crm::new("hubspot", RecordingAdapter::new())],
+        vec![model],
+    )
+    .await
 }
 
 // The database tests, compiled once per backend: `lost_updates::sqlite::…` and

@@ -54,6 +54,10 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost() {
                 .await
                 .unwrap();
             let running = tokio::spawn(sync);
+            // Time for the sync to reach the write lock the transaction
+            // holds: nothing outside the engine sees it waiting there. A
+            // sync slower than this reads after the commit, a case the
+            // test then checks too, so it cannot fail for being late.
             tokio::time::sleep(Duration::from_millis(300)).await;
             tx.commit().await.unwrap();
             running.await.unwrap()
@@ -81,13 +85,15 @@ async fn x1_a_whole_second_timestamp_written_after_the_read_is_not_lost() {
     let db = Arc::new(db.with_app_schema().await);
     let user = db.insert_user("a@x.io", None).await;
     let adapter = RecordingAdapter::new();
-    let etlify = Etlify::builder(db.store.clone())
-        .config(Config::default().commit_margin(Duration::from_secs(1)))
-        .crm(Crm::new("hubspot", adapter.clone()))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let etlify = builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .config(Config::default().commit_margin(Duration::from_secs(1)))
+    .build()
+    .await
+    .unwrap();
     let whole_second = if db.is_postgres() {
         "date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC')"
     } else {
@@ -104,7 +110,9 @@ async fn x1_a_whole_second_timestamp_written_after_the_read_is_not_lost() {
                 .await;
         })
     });
-    // Read and write fall in one second (the case that was lost).
+    // Read and write fall in one second (the case that was lost): past
+    // the middle of a second, wait for the next one (the clock is what is
+    // under test here, not an order of events).
     let millis = chrono::Utc::now().timestamp_subsec_millis();
     if millis > 500 {
         tokio::time::sleep(Duration::from_millis(u64::from(1_010 - millis))).await;
@@ -246,14 +254,18 @@ async fn x3_an_outage_longer_than_the_retries_interrupts_only_that_crm() {
     let hubspot = RecordingAdapter::new();
     hubspot.fail_next_upsert(transient());
     let airtable = RecordingAdapter::new();
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", hubspot.clone()))
-        .crm(Crm::new("airtable", airtable.clone()))
-        .model(user_model(&["hubspot", "airtable"]))
-        .model(company_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let etlify = engine(
+        &db,
+        vec![
+            Crm::new("hubspot", hubspot.clone()),
+            Crm::new("airtable", airtable.clone()),
+        ],
+        vec![
+            user_model(&["hubspot", "airtable"]),
+            company_model(&["hubspot"]),
+        ],
+    )
+    .await;
 
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert!(!stats.is_complete());

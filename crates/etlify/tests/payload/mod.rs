@@ -5,7 +5,7 @@ use etlify::{Binding, ColumnType, Crm, ErrorKind, Model, Rendering, SqlPayload};
 use serde_json::json;
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{engine, TestDb};
+use crate::support::{builder, engine, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payload_types_postgres_uuid_arrays_enums_and_citext() {

@@ -150,12 +150,14 @@ async fn config_a_column_without_json_mapping_is_refused_by_build_with_a_cast_hi
             .payload(SqlPayload::new("SELECT id, amount FROM prices")),
     );
     // Refused by build(), before any run, naming the column and a cast.
-    let err = etlify::Etlify::builder(db.store.clone())
-        .crm(Crm::new("hubspot", RecordingAdapter::new()))
-        .model(model)
-        .build()
-        .await
-        .unwrap_err();
+    let err = builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", RecordingAdapter::new())],
+        vec![model],
+    )
+    .build()
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     let message = err.to_string();
     assert!(

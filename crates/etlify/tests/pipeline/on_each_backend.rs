@@ -190,6 +190,8 @@ async fn pipeline_two_crms_run_side_by_side() {
             Box::pin(async move {
                 let now = waiting.fetch_add(1, SeqCst) + 1;
                 most.fetch_max(now, SeqCst);
+                // A CRM slow to answer: the latency is the condition under
+                // which requests of both CRMs can be seen waiting at once.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 waiting.fetch_sub(1, SeqCst);
             })
@@ -329,7 +331,10 @@ async fn pipeline_a_stop_leaves_the_page_found_ahead_unprepared() {
                 if !armed.swap(false, SeqCst) {
                     return;
                 }
-                // Page 2 locked (prepared), and time for page 3 to be found.
+                // Page 2 locked (prepared), and time for page 3 to be found:
+                // the finder's read is seen by nothing outside the engine.
+                // Were it later than this, the run would stop before finding
+                // page 3, which the test then checks too.
                 record_locks_reaching(&db, 2).await;
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 stop.store(true, SeqCst);

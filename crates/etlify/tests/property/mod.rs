@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 use crate::finder::create_world;
-use crate::support::TestDb;
+use crate::support::{engine, TestDb};
 
 const MAX_ERRORS: u8 = 3;
 

@@ -19,15 +19,13 @@ async fn finder_plans_match_the_definition_of_stale_on_generated_data() {
             .dependency(Dependency::has_many("notes", "user_id"))
             .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags")),
     );
-    let etlify = Etlify::builder(db.store.clone())
-        .crm(
-            Crm::new("hubspot", Arc::new(NullAdapter::new()))
-                .max_sync_errors(u32::from(MAX_ERRORS)),
-        )
-        .model(model)
-        .build()
-        .await
-        .unwrap();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", Arc::new(NullAdapter::new()))
+            .max_sync_errors(u32::from(MAX_ERRORS))],
+        vec![model],
+    )
+    .await;
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
         cases: 48,

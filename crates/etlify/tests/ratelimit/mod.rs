@@ -9,7 +9,7 @@ use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy}
 use etlify::{Binding, Crm, Model, RateLimit, SqlPayload, SyncDispatch, SyncOutcome};
 use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
 
-use crate::support::{engine, user_model, TestDb};
+use crate::support::{engine, engine_on, user_model, TestDb};
 
 fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
     let http = HttpSettings {
@@ -57,15 +57,13 @@ async fn workers_on_one_database(
 ) -> Vec<etlify::Etlify> {
     let mut workers = Vec::new();
     for _ in 0..2 {
-        let etlify = etlify::Etlify::builder(db.another_store(4).await)
-            .crm(
-                Crm::new("hubspot", hubspot(sandbox))
-                    .rate_limit(RateLimit::new(per_second, Duration::from_secs(1)).unwrap()),
-            )
-            .model(deals_model())
-            .build()
-            .await
-            .unwrap();
+        let etlify = engine_on(
+            db.another_store(4).await,
+            vec![Crm::new("hubspot", hubspot(sandbox))
+                .rate_limit(RateLimit::new(per_second, Duration::from_secs(1)).unwrap())],
+            vec![deals_model()],
+        )
+        .await;
         workers.push(etlify);
     }
     workers
@@ -139,7 +137,14 @@ async fn x17_a_pause_of_the_crm_holds_every_worker() {
         workers[0].sync("hubspot", "User", first).await.unwrap(),
         SyncDispatch::Completed(SyncOutcome::Synced)
     );
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The first worker shares the pause in a task of its own: the second
+    // syncs once it is recorded.
+    db.count_reaching(
+        "SELECT COUNT(*) FROM etlify_rate_slots WHERE crm_name = 'hubspot' AND slot = -1 \
+         AND sent_at > (clock_timestamp() AT TIME ZONE 'UTC')",
+        1,
+    )
+    .await;
     assert_eq!(
         workers[1].sync("hubspot", "User", second).await.unwrap(),
         SyncDispatch::Completed(SyncOutcome::Synced)

@@ -508,20 +508,44 @@ pub fn company_model(crms: &[&str]) -> etlify::Model {
     model
 }
 
-/// Builds an engine on `db`.
-pub async fn engine(
-    db: &TestDb,
+/// The builder of a test engine on `store`, with `crms` and `models`: a
+/// test adds what else it needs (a config, a queue, job handlers), then
+/// builds.
+pub fn builder(
+    store: etlify::Store,
     crms: Vec<etlify::Crm>,
     models: Vec<etlify::Model>,
-) -> etlify::Etlify {
-    let mut builder = etlify::Etlify::builder(db.store.clone());
+) -> etlify::EtlifyBuilder {
+    let mut builder = etlify::Etlify::builder(store);
     for crm in crms {
         builder = builder.crm(crm);
     }
     for model in models {
         builder = builder.model(model);
     }
-    builder.build().await.expect("engine builds")
+    builder
+}
+
+/// An engine on `store` (another pool on a test's database, as a second
+/// engine or process has), with `crms` and `models`.
+pub async fn engine_on(
+    store: etlify::Store,
+    crms: Vec<etlify::Crm>,
+    models: Vec<etlify::Model>,
+) -> etlify::Etlify {
+    builder(store, crms, models)
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+/// An engine on `db`, with `crms` and `models`.
+pub async fn engine(
+    db: &TestDb,
+    crms: Vec<etlify::Crm>,
+    models: Vec<etlify::Model>,
+) -> etlify::Etlify {
+    engine_on(db.store.clone(), crms, models).await
 }
 
 impl TestDb {
@@ -566,8 +590,16 @@ pub async fn hubspot_users(
     db: &TestDb,
     adapter: std::sync::Arc<dyn etlify::Adapter>,
 ) -> etlify::Etlify {
-    engine(
-        db,
+    hubspot_users_on(db.store.clone(), adapter).await
+}
+
+/// [`hubspot_users`] on `store`.
+pub async fn hubspot_users_on(
+    store: etlify::Store,
+    adapter: std::sync::Arc<dyn etlify::Adapter>,
+) -> etlify::Etlify {
+    engine_on(
+        store,
         vec![etlify::Crm::new("hubspot", adapter)],
         vec![user_model(&["hubspot"])],
     )
@@ -641,12 +673,8 @@ pub mod gem {
                 .payload(payload)
                 .dependency(Dependency::belongs_to("companies", "company_id")),
         );
-        let etlify = Etlify::builder(db.store.clone())
-            .crm(Crm::new("hubspot", adapter.clone()))
-            .model(model)
-            .build()
-            .await
-            .unwrap();
+        let etlify =
+            super::engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
         (db, etlify, adapter)
     }
 }

@@ -11,7 +11,7 @@ use etlify::{Crm, Enqueued, Etlify, JobQueue, QueueOptions, SyncDispatch, Worker
 use tokio::sync::oneshot;
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{user_model, TestDb};
+use crate::support::{builder, engine, user_model, TestDb};
 
 /// A worker running in a task until its `stop` is sent.
 struct Running {
@@ -45,10 +45,8 @@ impl Running {
 }
 
 async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    Etlify::builder(db.store.clone())
+    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
         .queue(queue.clone())
-        .crm(crm)
-        .model(user_model(&["hubspot"]))
         .build()
         .await
         .expect("engine builds")
@@ -63,7 +61,8 @@ async fn stale_users(db: &TestDb) -> i64 {
     .await
 }
 
-/// Waits until `done` holds, at most `within`.
+/// Waits until `done` holds, at most `within`: for states nothing
+/// signals (the worker's health, the queue's table), polled.
 async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
@@ -78,12 +77,9 @@ where
 
 /// Waits until `adapter` has received an upsert (a sync is under way).
 async fn upserting(adapter: &RecordingAdapter, within: Duration, what: &str) {
-    eventually(
-        within,
-        what,
-        || async move { !adapter.upserts().is_empty() },
-    )
-    .await;
+    tokio::time::timeout(within, adapter.upserts_reaching(1))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
 }
 
 /// A worker running `queue`'s batch job of the CRM `hubspot` (batches of
@@ -102,12 +98,8 @@ async fn batch_job_under_way(
         .await
         .unwrap();
     let worker = start(&etlify, queue, WorkerOptions::new().interval(None));
-    eventually(
-        Duration::from_secs(30),
-        "the batch job's first requests are in flight",
-        || async { !adapter.batch_calls().is_empty() },
-    )
-    .await;
+    // The batch job's first requests are in flight.
+    adapter.batch_calls_reaching(1).await;
     (etlify, adapter, worker)
 }
 
@@ -120,12 +112,12 @@ async fn other_sync_under_way(
 ) -> tokio::task::JoinHandle<etlify::Result<etlify::SyncOutcome>> {
     let slow = RecordingAdapter::new();
     slow.delay_upserts(lasting);
-    let inline = Etlify::builder(db.store.clone())
-        .crm(Crm::new("other", slow.clone()))
-        .model(user_model(&["other"]))
-        .build()
-        .await
-        .unwrap();
+    let inline = engine(
+        db,
+        vec![Crm::new("other", slow.clone())],
+        vec![user_model(&["other"])],
+    )
+    .await;
     let running =
         tokio::spawn(async move { inline.synchronizer().call("other", "User", user).await });
     upserting(
@@ -195,6 +187,10 @@ async fn sqlite_worker_stop_while_a_queue_fetch_waits_on_the_write_lock_records_
         .execute(&mut *writer)
         .await
         .unwrap();
+    // Time for the queue's fetch to reach the lock, then for the stop to
+    // reach the worker: apalis shows neither waiting. Were either later,
+    // the stop would come before the fetch waits, a case the test then
+    // checks too.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let stopped = tokio::spawn(worker.stop());
     tokio::time::sleep(Duration::from_millis(100)).await;

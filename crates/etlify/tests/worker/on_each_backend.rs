@@ -263,7 +263,8 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
             "{asked:?}"
         );
     }
-    // Polled every 50 ms: delivered to the draining worker meanwhile.
+    // Polled every 50 ms: delivered to the draining worker meanwhile
+    // (the queue's deliveries are not signalled; this is time for ten).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let took = stopping.await.unwrap();
     assert!(took < Duration::from_secs(8), "stopped in {took:?}");
