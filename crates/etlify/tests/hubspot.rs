@@ -393,6 +393,9 @@ async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
         })
     };
     // Once the 429 has been answered, a second request of the same CRM.
+    // Polled: the pause starts once the adapter has read the answer, which
+    // nothing outside it signals (a gate on the server's answer fires
+    // before that); the poll leaves it that time.
     while server
         .received_requests()
         .await

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etlify::adapters::NullAdapter;
-use etlify::{BatchSyncOptions, Crm, Etlify, Store};
+use etlify::{BatchSyncOptions, Store};
 
-use crate::support::{user_model, TestDb};
+use crate::support::{hubspot_users_on, TestDb};
 
 /// Sync rows in the database file alone, as a copy of it without its log
 /// shows them; `None` while the copy is torn by a checkpoint under way.
@@ -45,12 +45,7 @@ async fn sqlite_sync_rows_are_copied_into_the_database_file_by_a_background_chec
     etlify::migrate(&store, &etlify::MigrateOptions::default())
         .await
         .unwrap();
-    let etlify = Etlify::builder(store)
-        .crm(Crm::new("hubspot", Arc::new(NullAdapter::new())))
-        .model(user_model(&["hubspot"]))
-        .build()
-        .await
-        .unwrap();
+    let etlify = hubspot_users_on(store, Arc::new(NullAdapter::new())).await;
     // Checkpointed once: what follows is in the log only.
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)").await;
     assert_eq!(rows_in_the_file_alone(&path).await, Some(0));
@@ -68,6 +63,8 @@ async fn sqlite_sync_rows_are_copied_into_the_database_file_by_a_background_chec
             Instant::now() < deadline,
             "the database file holds {rows:?} of the 50 sync rows after 10 s"
         );
+        // Polled: the checkpoint runs in the background, and nothing
+        // tells when it has.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

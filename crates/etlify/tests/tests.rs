@@ -1,10 +1,14 @@
 //! Integration tests of the `etlify` library, compiled into one binary.
 //!
 //! Database tests run twice, on SQLite and on PostgreSQL, under modules
-//! named after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`).
+//! named after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`):
+//! each is declared once, in its module's `on_each_backend.rs`, a file
+//! compiled once per backend (see `sync/mod.rs`).
 //! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.
 
 #![allow(clippy::unwrap_used)]
+// Each module's `on_each_backend.rs` is compiled twice on purpose.
+#![allow(clippy::duplicate_mod)]
 
 mod support;
 

@@ -1,6 +1,6 @@
 //! Golden SQL of the finder, per dialect and dependency kind, rendered
-//! without a database (`sql_…`). The database tests (`tests/finder.rs`,
-//! `tests/property.rs`) prove these statements right; these pin their text,
+//! without a database (`sql_…`). The database tests (`tests/finder/`,
+//! `tests/property/`) prove these statements right; these pin their text,
 //! so a change to the SQL is seen in review.
 
 #![allow(clippy::unwrap_used)]

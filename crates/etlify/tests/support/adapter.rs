@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use etlify::adapters::{id_value, RemoteDelete, UpsertRequest};
 use etlify::{Adapter, AdapterError, Payload, RateLimiterSlot};
+use tokio::sync::watch;
 
 /// One recorded upsert.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +20,59 @@ pub struct UpsertCall {
 
 type Hook = Arc<dyn Fn(&UpsertCall) -> futures_hook::BoxedUnit + Send + Sync>;
 
+/// How long a test waits for a call it expects before failing.
+const EXPECTED_CALL_WITHIN: Duration = Duration::from_secs(30);
+
+/// A gate that the adapter's calls wait at until the test opens it: a CRM
+/// answering only once the test has done what it must do meanwhile.
+#[derive(Clone)]
+pub struct Gate(Arc<watch::Sender<bool>>);
+
+impl Gate {
+    fn closed() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+
+    /// Lets every waiting call and every later one through.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn pass(&self) {
+        let mut open = self.0.subscribe();
+        // The sender lives in `self`: waiting cannot fail.
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+/// A count of calls that a test can wait on.
+struct Counter(watch::Sender<usize>);
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self(watch::Sender::new(0))
+    }
+}
+
+impl Counter {
+    fn add(&self) {
+        self.0.send_modify(|count| *count += 1);
+    }
+
+    /// Waits until `at_least` calls were made; fails the test after
+    /// [`EXPECTED_CALL_WITHIN`].
+    async fn reaching(&self, at_least: usize, what: &str) {
+        let mut count = self.0.subscribe();
+        tokio::time::timeout(EXPECTED_CALL_WITHIN, count.wait_for(|n| *n >= at_least))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("fewer than {at_least} {what} within {EXPECTED_CALL_WITHIN:?}")
+            })
+            .map(|_| ())
+            .unwrap_or_else(|_| unreachable!("the counter's sender lives in the adapter"));
+    }
+}
+
 pub mod futures_hook {
     pub type BoxedUnit = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 }
@@ -30,7 +84,9 @@ pub struct RecordingAdapter {
     upsert_errors: Mutex<VecDeque<AdapterError>>,
     delete_results: Mutex<VecDeque<Result<RemoteDelete, AdapterError>>>,
     delay: Mutex<Option<Duration>>,
+    gate: Mutex<Option<Gate>>,
     hook: Mutex<Option<Hook>>,
+    started: Counter,
     limiter: RateLimiterSlot,
 }
 
@@ -62,6 +118,20 @@ impl RecordingAdapter {
         *self.delay.lock().unwrap() = Some(delay);
     }
 
+    /// Every upsert, once recorded, waits at the gate returned until it is
+    /// opened.
+    pub fn hold_upserts(&self) -> Gate {
+        let gate = Gate::closed();
+        *self.gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
+
+    /// Waits until `at_least` upserts have been recorded (they are under
+    /// way, or done).
+    pub async fn upserts_reaching(&self, at_least: usize) {
+        self.started.reaching(at_least, "upserts").await;
+    }
+
     /// Runs `hook` inside every upsert, after the call is recorded.
     pub fn on_upsert(
         &self,
@@ -86,6 +156,11 @@ impl Adapter for RecordingAdapter {
             crm_id: request.crm_id.map(str::to_owned),
         };
         self.upserts.lock().unwrap().push(call.clone());
+        self.started.add();
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            gate.pass().await;
+        }
         let hook = self.hook.lock().unwrap().clone();
         if let Some(hook) = hook {
             hook(&call).await;
@@ -149,6 +224,9 @@ pub struct BatchRecordingAdapter {
     pub during_batch: Mutex<Option<Arc<dyn Fn() -> futures_hook::BoxedUnit + Send + Sync>>>,
     /// Every batch call takes this long.
     batch_delay: Mutex<Option<Duration>>,
+    /// Every batch call, once recorded, waits at this gate.
+    batch_gate: Mutex<Option<Gate>>,
+    batches_started: Counter,
     /// The n-th batch call (1-based) fails with this run error.
     pub fail_call: Mutex<Option<(usize, AdapterError)>>,
     /// Batch calls under way now, and the most seen at once.
@@ -170,6 +248,8 @@ impl BatchRecordingAdapter {
             fail_next: Mutex::default(),
             during_batch: Mutex::default(),
             batch_delay: Mutex::default(),
+            batch_gate: Mutex::default(),
+            batches_started: Counter::default(),
             fail_call: Mutex::default(),
             in_flight: Default::default(),
             max_in_flight: Default::default(),
@@ -184,6 +264,20 @@ impl BatchRecordingAdapter {
     /// Makes every batch call take `delay` (a slow CRM).
     pub fn delay_batches(&self, delay: Duration) {
         *self.batch_delay.lock().unwrap() = Some(delay);
+    }
+
+    /// Every batch call, once recorded, waits at the gate returned until
+    /// it is opened.
+    pub fn hold_batches(&self) -> Gate {
+        let gate = Gate::closed();
+        *self.batch_gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
+
+    /// Waits until `at_least` batch calls have been recorded (they are
+    /// under way, or done).
+    pub async fn batch_calls_reaching(&self, at_least: usize) {
+        self.batches_started.reaching(at_least, "batch calls").await;
     }
 
     /// Each batch call's records: payload and known crm id.
@@ -247,8 +341,13 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
             );
             calls.len()
         };
+        self.batches_started.add();
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.max_in_flight.fetch_max(now, SeqCst);
+        let gate = self.batch_gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            gate.pass().await;
+        }
         let delay = *self.batch_delay.lock().unwrap();
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;

@@ -13,28 +13,44 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
 
-/// Generates one test per backend for each listed async fn taking a
-/// `TestDb`: `sqlite::<name>` and `postgres::<name>`.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::TestDb::sqlite().await).await
-                }
-            )*
+/// The database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a copy of a module's database tests is compiled for,
+    /// from the copy's module path: `…::sqlite` or `…::postgres`. Each
+    /// `on_each_backend.rs` is compiled once under each name; any other
+    /// name fails the build.
+    pub const fn of_module(path: &str) -> Self {
+        if ends_with(path, "::sqlite") {
+            Backend::Sqlite
+        } else if ends_with(path, "::postgres") {
+            Backend::Postgres
+        } else {
+            panic!("database tests are compiled as a module named `sqlite` or `postgres`")
         }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::TestDb::postgres().await).await
-                }
-            )*
+    }
+}
+
+/// `str::ends_with`, usable in a constant.
+const fn ends_with(text: &str, suffix: &str) -> bool {
+    let (text, suffix) = (text.as_bytes(), suffix.as_bytes());
+    if text.len() < suffix.len() {
+        return false;
+    }
+    let start = text.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if text[start + i] != suffix[i] {
+            return false;
         }
-    };
+        i += 1;
+    }
+    true
 }
 
 #[derive(Clone)]
@@ -49,9 +65,60 @@ pub struct TestDb {
     pub pool: TestPool,
     /// How to open another pool on the same database.
     reopen: Reopen,
-    /// The PostgreSQL schema of this test.
-    schema: Option<String>,
+    /// The PostgreSQL schema of this test, dropped with it.
+    schema: Option<DropSchema>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Drops a test's PostgreSQL schema when the test ends, passed or failed
+/// (also while a failed assertion unwinds), so that a run leaves no schema
+/// behind on the server.
+struct DropSchema {
+    admin: PgConnectOptions,
+    name: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        // A lock a task of the failed test still holds must not hang the
+        // run: the schema is then left behind, and said so.
+        let statement = format!(
+            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            self.name
+        );
+        // `drop` cannot await, and the test's runtime may be the one
+        // shutting down: the statement runs on a thread and a connection
+        // of its own, and the test's runtime goes on while it is waited for.
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect_with(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::raw_sql(AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.close().await.ok();
+                Ok::<(), String>(())
+            })
+        });
+        let wait = || match dropping.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("test schema {} left behind: {error}", self.name),
+            Err(_) => eprintln!("test schema {} left behind: the drop panicked", self.name),
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -63,6 +130,14 @@ enum Reopen {
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl TestDb {
+    /// A fresh database on `backend`.
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("test.sqlite3");
@@ -111,7 +186,9 @@ impl TestDb {
             .await
             .expect("create schema");
         conn.close().await.ok();
-        let options = admin.options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
+        let options = admin
+            .clone()
+            .options([("search_path", schema.as_str()), ("TimeZone", "UTC")]);
         let pool = PgPoolOptions::new()
             .max_connections(6)
             .connect_with(options.clone())
@@ -121,7 +198,10 @@ impl TestDb {
             store: Store::from_postgres(pool.clone()),
             pool: TestPool::Postgres(pool),
             reopen: Reopen::Postgres(Box::new(options)),
-            schema: Some(schema),
+            schema: Some(DropSchema {
+                admin,
+                name: schema,
+            }),
             _dir: None,
         }
     }
@@ -192,7 +272,7 @@ impl TestDb {
                         conn.close().await.ok();
                     })
                     .await;
-                let search_path = format!("{schema}, public");
+                let search_path = format!("{}, public", schema.name);
                 let options =
                     admin.options([("search_path", search_path.as_str()), ("TimeZone", "UTC")]);
                 let pool = PgPoolOptions::new()
@@ -428,20 +508,44 @@ pub fn company_model(crms: &[&str]) -> etlify::Model {
     model
 }
 
-/// Builds an engine on `db`.
-pub async fn engine(
-    db: &TestDb,
+/// The builder of a test engine on `store`, with `crms` and `models`: a
+/// test adds what else it needs (a config, a queue, job handlers), then
+/// builds.
+pub fn builder(
+    store: etlify::Store,
     crms: Vec<etlify::Crm>,
     models: Vec<etlify::Model>,
-) -> etlify::Etlify {
-    let mut builder = etlify::Etlify::builder(db.store.clone());
+) -> etlify::EtlifyBuilder {
+    let mut builder = etlify::Etlify::builder(store);
     for crm in crms {
         builder = builder.crm(crm);
     }
     for model in models {
         builder = builder.model(model);
     }
-    builder.build().await.expect("engine builds")
+    builder
+}
+
+/// An engine on `store` (another pool on a test's database, as a second
+/// engine or process has), with `crms` and `models`.
+pub async fn engine_on(
+    store: etlify::Store,
+    crms: Vec<etlify::Crm>,
+    models: Vec<etlify::Model>,
+) -> etlify::Etlify {
+    builder(store, crms, models)
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+/// An engine on `db`, with `crms` and `models`.
+pub async fn engine(
+    db: &TestDb,
+    crms: Vec<etlify::Crm>,
+    models: Vec<etlify::Model>,
+) -> etlify::Etlify {
+    engine_on(db.store.clone(), crms, models).await
 }
 
 impl TestDb {
@@ -486,8 +590,16 @@ pub async fn hubspot_users(
     db: &TestDb,
     adapter: std::sync::Arc<dyn etlify::Adapter>,
 ) -> etlify::Etlify {
-    engine(
-        db,
+    hubspot_users_on(db.store.clone(), adapter).await
+}
+
+/// [`hubspot_users`] on `store`.
+pub async fn hubspot_users_on(
+    store: etlify::Store,
+    adapter: std::sync::Arc<dyn etlify::Adapter>,
+) -> etlify::Etlify {
+    engine_on(
+        store,
         vec![etlify::Crm::new("hubspot", adapter)],
         vec![user_model(&["hubspot"])],
     )
@@ -561,12 +673,8 @@ pub mod gem {
                 .payload(payload)
                 .dependency(Dependency::belongs_to("companies", "company_id")),
         );
-        let etlify = Etlify::builder(db.store.clone())
-            .crm(Crm::new("hubspot", adapter.clone()))
-            .model(model)
-            .build()
-            .await
-            .unwrap();
+        let etlify =
+            super::engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
         (db, etlify, adapter)
     }
 }

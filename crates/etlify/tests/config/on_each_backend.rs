@@ -1,0 +1,289 @@
+//! The tests of `config` that run on each backend. This file is compiled
+//! twice, as `config::sqlite` and `config::postgres` (`mod.rs`); `BACKEND` is
+//! this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x14_model_bound_to_an_unregistered_crm_is_a_config_error() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let err = build_error(
+        &db,
+        vec![Crm::new("hubspot", null())],
+        vec![user_model(&["hubspot", "salesforce"])],
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let err = config_error(err);
+    assert_eq!(err.location, "models.User.crms.salesforce");
+    assert!(err.to_string().contains("salesforce"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g2_engine_crm_enabled_answers_true_for_unknown_names() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", null()).enabled(false)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert!(!etlify.crm_enabled("hubspot"));
+    assert!(etlify.crm_enabled("unknown"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_query_without_the_key_column_is_a_config_error() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email").payload(SqlPayload::new("SELECT email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.location, "models.User.crms.hubspot");
+    assert_eq!(err.field, "payload");
+    assert!(err.expected.contains("key column `id`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_table_and_column_are_config_errors() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let err = config_error(
+        build_error(
+            &db,
+            vec![Crm::new("hubspot", null())],
+            vec![Model::new("Ghost", "ghosts")],
+        )
+        .await,
+    );
+    assert_eq!(err.field, "table");
+    assert!(err.expected.contains("ghosts"), "{err}");
+
+    let model = Model::new("User", "users").sti("kind", "Admin");
+    let err = config_error(build_error(&db, vec![], vec![model]).await);
+    assert_eq!(err.field, "sti.column");
+    assert!(err.expected.contains("`kind`"), "{err}");
+}
+
+/// A name one typo away from a real table or column gets a "did you mean"
+/// with the real one; a name like nothing in the database gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_a_mistyped_table_or_column_suggests_the_nearest_name() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let err = config_error(build_error(&db, vec![], vec![Model::new("User", "user")]).await);
+    assert_eq!(
+        (err.field.as_str(), err.location.as_str()),
+        ("table", "models.User")
+    );
+    assert!(err.expected.contains("did you mean `users`?"), "{err}");
+
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(Dependency::belongs_to("companies", "companyid")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "foreign_key");
+    assert!(err.expected.contains("did you mean `company_id`?"), "{err}");
+
+    let err = config_error(build_error(&db, vec![], vec![Model::new("Ghost", "ghosts")]).await);
+    assert!(!err.expected.contains("did you mean"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_models_are_a_config_error() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let err = config_error(
+        build_error(
+            &db,
+            vec![Crm::new("hubspot", null())],
+            vec![user_model(&["hubspot"]), user_model(&["hubspot"])],
+        )
+        .await,
+    );
+    assert_eq!(err.location, "models.User");
+    assert!(err.expected.contains("declared twice"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_without_payload_is_a_config_error() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind("hubspot", Binding::new("contacts", "email"));
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "payload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependency_on_a_missing_column_is_a_config_error() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .dependency(etlify::Dependency::has_many("companies", "owner_id")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.location, "models.User.crms.hubspot.dependencies[0]");
+    assert!(err.expected.contains("`owner_id`"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamp_column_resolves_updated_at_then_created_at_then_none() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    db.exec("CREATE TABLE notes (id integer PRIMARY KEY, created_at varchar)")
+        .await;
+    db.exec("CREATE TABLE tags (id integer PRIMARY KEY, name varchar)")
+        .await;
+    let etlify = engine(
+        &db,
+        vec![],
+        vec![
+            Model::new("User", "users"),
+            Model::new("Note", "notes"),
+            Model::new("Tag", "tags"),
+        ],
+    )
+    .await;
+    assert_eq!(etlify.timestamp_column("User"), Some("updated_at"));
+    assert_eq!(etlify.timestamp_column("Note"), Some("created_at"));
+    assert_eq!(etlify.timestamp_column("Tag"), None);
+}
+
+/// Missing sync-state tables are reported by `build()`, with the command
+/// that fixes them, instead of a raw "no such table" at every run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_missing_sync_tables_are_reported_by_build_with_the_fix() {
+    let db = TestDb::new(BACKEND).await;
+    db.exec("CREATE TABLE users (id integer PRIMARY KEY, email varchar, updated_at varchar)")
+        .await;
+    let err = build_error(
+        &db,
+        vec![Crm::new("hubspot", null())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Schema);
+    let message = err.to_string();
+    assert!(message.contains("crm_synchronisations"), "{message}");
+    assert!(message.contains("etlify migrate"), "{message}");
+}
+
+/// Bad inputs the database can tell (docs/BEHAVIOUR.md, "Bad input"), each refused by `build()`
+/// naming the key and what is expected — before: the first run worked and
+/// every later run failed, or a raw database error named neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let binding = || {
+        Binding::new("contacts", "email").payload(SqlPayload::new("SELECT id, email FROM users"))
+    };
+    let cases: Vec<(Binding, &str, &str)> = vec![
+        (
+            binding().dependency(Dependency::belongs_to("companies", "no_such_company_id")),
+            "foreign_key",
+            "no_such_company_id",
+        ),
+        (
+            binding().dependency(Dependency::through(vec![])),
+            "through",
+            "at least one",
+        ),
+        (
+            binding().stale_scope("users.no_such_column = 1"),
+            "stale_scope",
+            "valid SQL",
+        ),
+        (
+            binding().sync_if(SyncIf::Sql("email IS NOT".into())),
+            "sync_if",
+            "valid SQL",
+        ),
+        (
+            Binding::new("contacts", "email")
+                .payload(SqlPayload::new("SELECT id, emial FROM users")),
+            "payload",
+            "must be a query that runs on the database",
+        ),
+    ];
+    for (binding, field, says) in cases {
+        let model = Model::new("User", "users").bind("hubspot", binding);
+        let err =
+            config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+        assert!(
+            err.location.starts_with("models.User.crms.hubspot"),
+            "{err}"
+        );
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+}
+
+/// The id property must be one of the payload's properties (the adapter
+/// matches records by its value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_an_id_property_the_payload_does_not_return_is_refused() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "mail").payload(SqlPayload::new("SELECT id, email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.location, "models.User.crms.hubspot");
+    assert_eq!(err.field, "id_property");
+    assert!(err.to_string().contains("it returns: email"), "{err}");
+}
+
+/// A binding whose object type is empty, `.` or `..` is refused by
+/// `build()`, naming the field (before: 39 requests to a wrong endpoint and
+/// every record's error count raised, every run). (An empty id property is
+/// allowed: records are then created without a search.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_empty_or_dot_object_types_are_refused() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    for (object_type, id_property, field) in [
+        ("", "email", "object_type"),
+        (".", "email", "object_type"),
+        ("..", "email", "object_type"),
+    ] {
+        let model = Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new(object_type, id_property)
+                .payload(SqlPayload::new("SELECT id, email FROM users")),
+        );
+        let err =
+            config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+        assert_eq!(err.location, "models.User.crms.hubspot", "{err}");
+        assert_eq!(err.field, field, "{err}");
+    }
+}
+
+/// An empty external-id property is refused, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_an_empty_external_id_is_refused() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .external_id("")
+            .payload(SqlPayload::new("SELECT id, email FROM users")),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field, "external_id", "{err}");
+}
