@@ -104,7 +104,7 @@ async fn check_crm_access(etlify: &Etlify) -> Vec<AccessCheck> {
         let Some(registered) = etlify.crms().get(&crm) else {
             continue;
         };
-        let result = registered.get_adapter().check_access(&object_type).await;
+        let result = registered.adapter().check_access(&object_type).await;
         checks.push(AccessCheck {
             crm,
             object_type,

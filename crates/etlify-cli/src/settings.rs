@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, NullAdapter,
+    AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
 use etlify::{
     Binding, ColumnType, Config, Crm, Dependency, Hop, JobOptions, Model, QueueOptions, RateLimit,
@@ -112,8 +112,10 @@ pub(crate) fn load(path: &Path) -> Result<Settings, CliError> {
     let database_url = interpolate(&file.database.url, &at("database.url"))?;
     let mut crms = Vec::new();
     let mut warnings = Vec::new();
+    // The file's HTTP adapters share one pool of connections (G-15).
+    let connections = HttpConnections::new();
     for (name, crm) in &file.crms.0 {
-        crms.push(crm_from(name, crm, &shown)?);
+        crms.push(crm_from(name, crm, &shown, &connections)?);
         warnings.extend(unthrottled(name, crm, &shown));
     }
     let mut models = Vec::new();
@@ -322,7 +324,12 @@ fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
     })
 }
 
-fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
+fn crm_from(
+    name: &str,
+    file: &CrmFile,
+    shown: &str,
+    connections: &HttpConnections,
+) -> Result<Crm, CliError> {
     let at = |key: &str| format!("{shown}: crms.{name}.{key}");
     let token = || -> Result<String, CliError> {
         let raw = file.token.as_deref().ok_or_else(|| {
@@ -367,7 +374,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
         AdapterKind::Hubspot => {
-            let mut config = HubSpotConfig::new(token()?);
+            let mut config = HubSpotConfig::new(token()?).connections(connections.clone());
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"))?);
             }
@@ -393,7 +400,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str) -> Result<Crm, CliError> {
                     at("base_id")
                 ))
             })?;
-            let mut config = AirtableConfig::new(token()?, base);
+            let mut config = AirtableConfig::new(token()?, base).connections(connections.clone());
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"))?);
             }

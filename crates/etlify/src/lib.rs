@@ -81,7 +81,7 @@ pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter,
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
-pub use crate::crm::{Crm, CrmRegistry, DEFAULT_MAX_IN_FLIGHT};
+pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
 pub use crate::engine::{
@@ -99,7 +99,7 @@ pub use crate::payload::{
     ColumnMapping, ColumnType, LoadedPayloads, Payload, PayloadSource, Rendering, RowPayload,
     SqlPayload,
 };
-pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
+pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 #[doc(hidden)]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{

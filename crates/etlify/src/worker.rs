@@ -284,12 +284,12 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let number = next_worker_number();
+        let id = new_worker_id();
         let name = self
             .options
             .name
             .clone()
-            .unwrap_or_else(|| default_name(number));
+            .unwrap_or_else(|| default_name(&id));
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
         let own_leases = self
@@ -297,7 +297,7 @@ impl Worker {
             .context()
             .store()
             .clone()
-            .with_lease_owner(lease_owner(number));
+            .with_lease_owner(lease_owner(&id));
         let ctx = self.etlify.context().with_store(own_leases);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
@@ -405,24 +405,28 @@ async fn close_grace(cut_off: Arc<AtomicBool>) {
     tokio::time::sleep(grace).await;
 }
 
-/// This worker's number among the process's workers (for its default
-/// name and its lease owner prefix).
-fn next_worker_number() -> u64 {
-    static WORKERS: AtomicU64 = AtomicU64::new(0);
-    WORKERS.fetch_add(1, Ordering::Relaxed)
+/// An id of this worker among the process's workers (for its default
+/// name and its lease owner prefix): 64 random bits, so that workers of
+/// any number of engines in one process differ without a counter shared
+/// by the process (a std `RandomState` is seeded at random, and each new
+/// one differs).
+fn new_worker_id() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    format!("{:016x}", hasher.finish())
 }
 
 /// A name no other worker has, now or before: the queue refuses a second
 /// worker under a name it knows (two in one process, a restarted process
 /// with the pid of an earlier one).
-fn default_name(number: u64) -> String {
-    format!("etlify-{}-{number}", crate::store::lease::process_token())
+fn default_name(id: &str) -> String {
+    format!("etlify-{}-{id}", crate::store::lease::process_token())
 }
 
-/// The lease owner prefix of one worker, `<pid>-<start>-w<n>` (the
+/// The lease owner prefix of one worker, `<pid>-<start>-w<id>` (the
 /// process's other syncs own `<pid>-<start>-<n>`).
-fn lease_owner(number: u64) -> String {
-    format!("{}-w{number}", crate::store::lease::process_token())
+fn lease_owner(id: &str) -> String {
+    format!("{}-w{id}", crate::store::lease::process_token())
 }
 
 /// What runs each job apalis delivers.

@@ -64,17 +64,25 @@ fn g8_rate_limit_must_be_positive() {
 }
 
 #[test]
-fn g8_rate_limit_is_installed_into_the_adapter_at_registration() {
-    let adapter = null();
+fn g8_registering_a_crm_gives_it_a_limiter_of_its_rate_limit() {
     let mut registry = CrmRegistry::default();
     registry
         .register(
-            Crm::new("hubspot", adapter.clone())
+            Crm::new("hubspot", null())
                 .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap()),
         )
         .unwrap();
-    let slot = etlify::Adapter::rate_limiter_slot(adapter.as_ref()).unwrap();
-    assert_eq!(slot.current().unwrap().limit().get_max_requests(), 100);
+    let crm = registry.get("hubspot").unwrap();
+    let limiter = crm.limits().rate_limiter().unwrap();
+    assert_eq!(limiter.limit().get_max_requests(), 100);
+    assert!(
+        Crm::new("unregistered", null())
+            .rate_limit(RateLimit::new(1, Duration::from_secs(1)).unwrap())
+            .limits()
+            .rate_limiter()
+            .is_none(),
+        "a limiter belongs to a registration, not to the declaration"
+    );
 }
 
 #[test]

@@ -173,7 +173,7 @@ impl<'a> Synchronizer<'a> {
             id_property: binding.match_property(),
             crm_id: known_crm_id,
         };
-        match crm.get_adapter().upsert(request).await {
+        match crm.adapter().upsert(request).await {
             Ok(crm_id) => {
                 let crm_id = crm_id.filter(|id| !id.trim().is_empty());
                 let change = RowChange::Synced {
