@@ -33,15 +33,16 @@ impl CliError {
 
     /// An engine error: configuration mistakes exit 2, the rest 3.
     pub(crate) fn engine(path: &str, error: etlify::Error) -> Self {
+        let message = with_remedy(&error);
         match error.kind() {
-            etlify::ErrorKind::Config => Self::config(format!("{path}: {error}")),
+            etlify::ErrorKind::Config => Self::config(format!("{path}: {message}")),
             etlify::ErrorKind::Schema => Self {
                 exit: Exit::Config,
-                message: error.to_string(),
+                message,
             },
             _ => Self {
                 exit: Exit::Run,
-                message: error.to_string(),
+                message,
             },
         }
     }
@@ -50,5 +51,23 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// `error`, then what fixes it as the command to run.
+fn with_remedy(error: &etlify::Error) -> String {
+    match error.remedy() {
+        Some(etlify::Remedy::Migrate) => format!(
+            "{error}\nPlease run: {}",
+            etlify::store::schema::FIX_COMMAND
+        ),
+        Some(etlify::Remedy::MigrateWithDefaultCrmName) => format!(
+            "{error}; run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
+        ),
+        Some(etlify::Remedy::MigrateQueueAsOwner) => format!(
+            "{error}; run `etlify migrate` (with a [queue] section) as a role that may create \
+             schemas and extensions (docs/OPERATIONS.md, \"Database roles\")"
+        ),
+        _ => error.to_string(),
     }
 }

@@ -414,8 +414,8 @@ fn crm_from(
     if let Some(limit) = &file.rate_limit {
         let period = duration(&limit.period, &at("rate_limit.period"))?;
         let limit = RateLimit::new(limit.max_requests, period).map_err(|e| {
-            let key = at(&format!("rate_limit.{}", e.field));
-            CliError::config(format!("{key}: {}", e.expected))
+            let key = at(&format!("rate_limit.{}", e.field()));
+            CliError::config(format!("{key}: {}", e.expected()))
         })?;
         crm = crm.rate_limit(limit);
     }

@@ -88,7 +88,7 @@ pub use crate::engine::{
     migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, Forgotten,
     JobCounts, StatusEntry,
 };
-pub use crate::error::{ConfigError, Error, ErrorKind, Result};
+pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf, TimestampColumn};

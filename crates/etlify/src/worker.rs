@@ -390,7 +390,13 @@ impl Worker {
             Err(error) => tracing::warn!(message = "Releasing this worker's locks failed; they expire on their own.", %error),
         }
         tracing::info!(message = "Worker stopped.");
-        ran.map_err(|error| Error::Queue(format!("the worker stopped with an error: {error}")))
+        ran.map_err(|error| {
+            let source = crate::error::BoxError::from(error);
+            Error::queue(
+                format!("the worker stopped with an error: {source}"),
+                Some(source),
+            )
+        })
     }
 }
 

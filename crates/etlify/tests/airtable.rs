@@ -124,23 +124,24 @@ fn airtable_new_rejects_bad_settings_naming_the_field() {
     let ok = || AirtableConfig::new(TOKEN, BASE);
     assert!(AirtableAdapter::new(ok()).is_ok());
     let error = AirtableAdapter::new(ok().base_id("bad")).unwrap_err();
-    assert_eq!(
-        (error.location.as_str(), error.field.as_str()),
-        ("airtable", "base_id")
-    );
+    assert_eq!((error.location(), error.field()), ("airtable", "base_id"));
     assert!(error.to_string().contains("app"), "{error}");
     assert_eq!(
         AirtableAdapter::new(AirtableConfig::new("", BASE))
             .unwrap_err()
-            .field,
+            .field(),
         "token"
     );
     assert_eq!(
-        AirtableAdapter::new(ok().batch_size(11)).unwrap_err().field,
+        AirtableAdapter::new(ok().batch_size(11))
+            .unwrap_err()
+            .field(),
         "batch_size"
     );
     assert_eq!(
-        AirtableAdapter::new(ok().batch_size(0)).unwrap_err().field,
+        AirtableAdapter::new(ok().batch_size(0))
+            .unwrap_err()
+            .field(),
         "batch_size"
     );
     // The defaults: production URL, v0, 10 per batch, no typecast.
@@ -553,7 +554,7 @@ async fn x2_airtable_known_crm_id_rejected_for_its_fields_is_not_a_fallback() {
         .unwrap_err();
 
     assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
-    assert_eq!(error.category.as_deref(), Some("INVALID_VALUE_FOR_COLUMN"));
+    assert_eq!(error.get_category(), Some("INVALID_VALUE_FOR_COLUMN"));
 }
 
 #[tokio::test]
@@ -625,8 +626,8 @@ async fn airtable_create_without_record_id_is_an_error() {
 
     // AT-12.
     assert_eq!(error.kind(), AdapterErrorKind::Other);
-    assert_eq!(error.status, Some(200));
-    assert!(error.message.contains("returned no record id"), "{error}");
+    assert_eq!(error.get_status(), Some(200));
+    assert!(error.message().contains("returned no record id"), "{error}");
 }
 
 // ---- delete (AT-13) ----
@@ -729,24 +730,21 @@ async fn x16_airtable_errors_understand_both_envelopes() {
 
     let invalid = fail("T422").await.unwrap_err();
     assert_eq!(invalid.kind(), AdapterErrorKind::ValidationFailed);
-    assert_eq!(invalid.status, Some(422));
-    assert_eq!(invalid.category.as_deref(), Some("UNKNOWN_FIELD_NAME"));
-    assert_eq!(invalid.message, "Unknown field name: \"Nmae\"");
+    assert_eq!(invalid.get_status(), Some(422));
+    assert_eq!(invalid.get_category(), Some("UNKNOWN_FIELD_NAME"));
+    assert_eq!(invalid.message(), "Unknown field name: \"Nmae\"");
     let unauthorized = fail("T401").await.unwrap_err();
     assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
-    assert_eq!(
-        unauthorized.category.as_deref(),
-        Some("AUTHENTICATION_REQUIRED")
-    );
+    assert_eq!(unauthorized.get_category(), Some("AUTHENTICATION_REQUIRED"));
     let not_found = fail("T404").await.unwrap_err();
     assert_eq!(not_found.kind(), AdapterErrorKind::NotFound);
-    assert_eq!(not_found.category.as_deref(), Some("NOT_FOUND"));
+    assert_eq!(not_found.get_category(), Some("NOT_FOUND"));
     assert!(not_found.to_string().contains("NOT_FOUND"), "{not_found}");
     let server_error = fail("T500").await.unwrap_err();
     assert_eq!(server_error.kind(), AdapterErrorKind::Transient);
-    assert!(server_error.message.contains("oops"), "{server_error}");
+    assert!(server_error.message().contains("oops"), "{server_error}");
     assert!(
-        server_error.message.contains("not repeated"),
+        server_error.message().contains("not repeated"),
         "{server_error}"
     );
 
@@ -818,7 +816,7 @@ async fn airtable_persistent_429_is_rate_limited_with_the_30_second_penalty() {
         .unwrap_err();
 
     assert_eq!(error.kind(), AdapterErrorKind::RateLimited);
-    assert_eq!(error.retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(error.get_retry_after(), Some(Duration::from_secs(30)));
     assert!(
         !error.is_record_error(),
         "X-3: throttling is never a record error"
@@ -1217,7 +1215,7 @@ async fn airtable_batch_rejection_is_the_requests_error() {
     // ValidationFailed as a whole: the engine bisects it.
     assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
     assert_eq!(
-        error.category.as_deref(),
+        error.get_category(),
         Some("INVALID_MULTIPLE_CHOICE_OPTIONS")
     );
 }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::NullAdapter;
+use etlify::store::schema::FIX_COMMAND;
 use etlify::{
-    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Etlify, Model, RateLimit, SqlPayload,
-    SyncIf,
+    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Etlify, MigrateOptions, Model,
+    RateLimit, Remedy, SqlPayload, SyncIf,
 };
 
 use crate::support::{engine, user_model, TestDb};
@@ -54,11 +55,11 @@ fn g8_rate_limit_must_be_positive() {
     assert_eq!(
         RateLimit::new(0, Duration::from_secs(10))
             .unwrap_err()
-            .field,
+            .field(),
         "max_requests"
     );
     assert_eq!(
-        RateLimit::new(100, Duration::ZERO).unwrap_err().field,
+        RateLimit::new(100, Duration::ZERO).unwrap_err().field(),
         "period"
     );
 }
@@ -91,8 +92,8 @@ fn zero_max_sync_errors_is_a_config_error_naming_the_field() {
     let err = registry
         .register(Crm::new("hubspot", null()).max_sync_errors(0))
         .unwrap_err();
-    assert_eq!(err.location, "crms.hubspot");
-    assert_eq!(err.field, "max_sync_errors");
+    assert_eq!(err.location(), "crms.hubspot");
+    assert_eq!(err.field(), "max_sync_errors");
 }
 
 #[test]
@@ -132,7 +133,7 @@ async fn x14_model_bound_to_an_unregistered_crm_is_a_config_error(db: TestDb) {
     .await;
     assert_eq!(err.kind(), ErrorKind::Config);
     let err = config_error(err);
-    assert_eq!(err.location, "models.User.crms.salesforce");
+    assert_eq!(err.location(), "models.User.crms.salesforce");
     assert!(err.to_string().contains("salesforce"), "{err}");
 }
 
@@ -155,9 +156,9 @@ async fn payload_query_without_the_key_column_is_a_config_error(db: TestDb) {
         Binding::new("contacts", "email").payload(SqlPayload::new("SELECT email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot");
-    assert_eq!(err.field, "payload");
-    assert!(err.expected.contains("key column `id`"), "{err}");
+    assert_eq!(err.location(), "models.User.crms.hubspot");
+    assert_eq!(err.field(), "payload");
+    assert!(err.expected().contains("key column `id`"), "{err}");
 }
 
 async fn missing_table_and_column_are_config_errors(db: TestDb) {
@@ -170,13 +171,13 @@ async fn missing_table_and_column_are_config_errors(db: TestDb) {
         )
         .await,
     );
-    assert_eq!(err.field, "table");
-    assert!(err.expected.contains("ghosts"), "{err}");
+    assert_eq!(err.field(), "table");
+    assert!(err.expected().contains("ghosts"), "{err}");
 
     let model = Model::new("User", "users").sti("kind", "Admin");
     let err = config_error(build_error(&db, vec![], vec![model]).await);
-    assert_eq!(err.field, "sti.column");
-    assert!(err.expected.contains("`kind`"), "{err}");
+    assert_eq!(err.field(), "sti.column");
+    assert!(err.expected().contains("`kind`"), "{err}");
 }
 
 /// A name one typo away from a real table or column gets a "did you mean"
@@ -184,11 +185,8 @@ async fn missing_table_and_column_are_config_errors(db: TestDb) {
 async fn config_a_mistyped_table_or_column_suggests_the_nearest_name(db: TestDb) {
     let db = db.with_app_schema().await;
     let err = config_error(build_error(&db, vec![], vec![Model::new("User", "user")]).await);
-    assert_eq!(
-        (err.field.as_str(), err.location.as_str()),
-        ("table", "models.User")
-    );
-    assert!(err.expected.contains("did you mean `users`?"), "{err}");
+    assert_eq!((err.field(), err.location()), ("table", "models.User"));
+    assert!(err.expected().contains("did you mean `users`?"), "{err}");
 
     let model = Model::new("User", "users").bind(
         "hubspot",
@@ -197,11 +195,14 @@ async fn config_a_mistyped_table_or_column_suggests_the_nearest_name(db: TestDb)
             .dependency(Dependency::belongs_to("companies", "companyid")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "foreign_key");
-    assert!(err.expected.contains("did you mean `company_id`?"), "{err}");
+    assert_eq!(err.field(), "foreign_key");
+    assert!(
+        err.expected().contains("did you mean `company_id`?"),
+        "{err}"
+    );
 
     let err = config_error(build_error(&db, vec![], vec![Model::new("Ghost", "ghosts")]).await);
-    assert!(!err.expected.contains("did you mean"), "{err}");
+    assert!(!err.expected().contains("did you mean"), "{err}");
 }
 
 async fn duplicate_models_are_a_config_error(db: TestDb) {
@@ -214,15 +215,15 @@ async fn duplicate_models_are_a_config_error(db: TestDb) {
         )
         .await,
     );
-    assert_eq!(err.location, "models.User");
-    assert!(err.expected.contains("declared twice"), "{err}");
+    assert_eq!(err.location(), "models.User");
+    assert!(err.expected().contains("declared twice"), "{err}");
 }
 
 async fn binding_without_payload_is_a_config_error(db: TestDb) {
     let db = db.with_app_schema().await;
     let model = Model::new("User", "users").bind("hubspot", Binding::new("contacts", "email"));
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "payload");
+    assert_eq!(err.field(), "payload");
 }
 
 async fn dependency_on_a_missing_column_is_a_config_error(db: TestDb) {
@@ -234,8 +235,8 @@ async fn dependency_on_a_missing_column_is_a_config_error(db: TestDb) {
             .dependency(etlify::Dependency::has_many("companies", "owner_id")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot.dependencies[0]");
-    assert!(err.expected.contains("`owner_id`"), "{err}");
+    assert_eq!(err.location(), "models.User.crms.hubspot.dependencies[0]");
+    assert!(err.expected().contains("`owner_id`"), "{err}");
 }
 
 async fn timestamp_column_resolves_updated_at_then_created_at_then_none(db: TestDb) {
@@ -291,7 +292,28 @@ async fn config_missing_sync_tables_are_reported_by_build_with_the_fix(db: TestD
     assert_eq!(err.kind(), ErrorKind::Schema);
     let message = err.to_string();
     assert!(message.contains("crm_synchronisations"), "{message}");
-    assert!(message.contains("etlify migrate"), "{message}");
+    assert_eq!(
+        err.remedy(),
+        Some(Remedy::Migrate),
+        "the fix is data for the caller to render"
+    );
+    assert!(
+        !message.contains("etlify migrate"),
+        "no command-line advice in the library's message: {message}"
+    );
+}
+
+/// The Rust half of the command the schema report prints is this very
+/// call, so it compiles and runs as shown.
+async fn errors_the_fix_commands_rust_snippet_is_a_call_that_compiles(db: TestDb) {
+    let store = db.store.clone();
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        FIX_COMMAND.contains("etlify::migrate(&store, &MigrateOptions::default()).await"),
+        "{FIX_COMMAND}"
+    );
 }
 
 /// Bad inputs the database can tell (SPEC §7), each refused by `build()`
@@ -335,10 +357,10 @@ async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field(db:
         let err =
             config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
         assert!(
-            err.location.starts_with("models.User.crms.hubspot"),
+            err.location().starts_with("models.User.crms.hubspot"),
             "{err}"
         );
-        assert_eq!(err.field, field, "{err}");
+        assert_eq!(err.field(), field, "{err}");
         assert!(err.to_string().contains(says), "{err}");
     }
 }
@@ -352,8 +374,8 @@ async fn config_an_id_property_the_payload_does_not_return_is_refused(db: TestDb
         Binding::new("contacts", "mail").payload(SqlPayload::new("SELECT id, email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot");
-    assert_eq!(err.field, "id_property");
+    assert_eq!(err.location(), "models.User.crms.hubspot");
+    assert_eq!(err.field(), "id_property");
     assert!(err.to_string().contains("it returns: email"), "{err}");
 }
 
@@ -375,8 +397,8 @@ async fn config_empty_or_dot_object_types_are_refused(db: TestDb) {
         );
         let err =
             config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-        assert_eq!(err.location, "models.User.crms.hubspot", "{err}");
-        assert_eq!(err.field, field, "{err}");
+        assert_eq!(err.location(), "models.User.crms.hubspot", "{err}");
+        assert_eq!(err.field(), field, "{err}");
     }
 }
 
@@ -390,7 +412,7 @@ async fn config_an_empty_external_id_is_refused(db: TestDb) {
             .payload(SqlPayload::new("SELECT id, email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "external_id", "{err}");
+    assert_eq!(err.field(), "external_id", "{err}");
 }
 
 #[test]
@@ -399,13 +421,13 @@ fn config_an_empty_token_is_refused() {
         let err =
             etlify::adapters::HubSpotAdapter::new(etlify::adapters::HubSpotConfig::new(token))
                 .unwrap_err();
-        assert_eq!(err.field, "token", "{err}");
+        assert_eq!(err.field(), "token", "{err}");
         let err = etlify::adapters::AirtableAdapter::new(etlify::adapters::AirtableConfig::new(
             token,
             "appSandbox0000001",
         ))
         .unwrap_err();
-        assert_eq!(err.field, "token", "{err}");
+        assert_eq!(err.field(), "token", "{err}");
     }
 }
 
@@ -413,6 +435,7 @@ crate::backend_tests!(
     config_an_id_property_the_payload_does_not_return_is_refused,
     config_bad_dependencies_and_conditions_are_refused_naming_the_field,
     config_missing_sync_tables_are_reported_by_build_with_the_fix,
+    errors_the_fix_commands_rust_snippet_is_a_call_that_compiles,
     config_empty_or_dot_object_types_are_refused,
     config_an_empty_external_id_is_refused,
     x14_model_bound_to_an_unregistered_crm_is_a_config_error,

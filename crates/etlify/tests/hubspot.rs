@@ -352,9 +352,9 @@ async fn hubspot_errors_carry_kind_category_and_correlation_id() {
     assert!(err.is_record_error());
     assert_eq!(
         (
-            err.status,
-            err.category.as_deref(),
-            err.correlation_id.as_deref()
+            err.get_status(),
+            err.get_category(),
+            err.get_correlation_id()
         ),
         (Some(400), Some("VALIDATION_ERROR"), Some("cid-7"))
     );
@@ -711,7 +711,7 @@ async fn x16_dot_segments_are_refused_before_any_request() {
             .unwrap_err();
         assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
         assert!(err.is_record_error());
-        assert!(err.message.contains("another endpoint"), "{err}");
+        assert!(err.message().contains("another endpoint"), "{err}");
         let err = hubspot
             .delete("contacts", id, &Throttle::unlimited())
             .await

@@ -642,7 +642,7 @@ pub(super) fn decode_keyed<T: FromAnyRow>(
 /// Rate limits shared through the database are PostgreSQL's (workers on
 /// SQLite are one process: its in-process limiter is shared already).
 fn shared_limits_need_postgres() -> crate::error::Error {
-    crate::error::Error::Schema(
+    crate::error::Error::Unsupported(
         "a rate limit shared by several processes needs PostgreSQL; on SQLite the limit is kept in the process".into(),
     )
 }
