@@ -54,10 +54,11 @@ impl CliError {
     /// (the file, or the flag that named the database): those exit 2, as
     /// an unmigrated schema does; the rest 3.
     pub(crate) fn engine(path: &str, error: etlify::Error) -> Self {
+        let message = with_remedy(&error);
         match error.kind() {
-            etlify::ErrorKind::Config => Self::config(format!("{path}: {error}")),
-            etlify::ErrorKind::Schema => Self::config(error.to_string()),
-            _ => Self::run(error),
+            etlify::ErrorKind::Config => Self::config(format!("{path}: {message}")),
+            etlify::ErrorKind::Schema => Self::config(message),
+            _ => Self::run(message),
         }
     }
 }
@@ -94,3 +95,21 @@ impl From<etlify::Error> for CommandError {
 
 /// What a command answers.
 pub(crate) type CommandResult = Result<Completed, CommandError>;
+
+/// `error`, then what fixes it as the command to run.
+fn with_remedy(error: &etlify::Error) -> String {
+    match error.remedy() {
+        Some(etlify::Remedy::Migrate) => format!(
+            "{error}\nPlease run: {}",
+            etlify::store::schema::FIX_COMMAND
+        ),
+        Some(etlify::Remedy::MigrateWithDefaultCrmName) => format!(
+            "{error}; run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
+        ),
+        Some(etlify::Remedy::MigrateQueueAsOwner) => format!(
+            "{error}; run `etlify migrate` (with a [queue] section) as a role that may create \
+             schemas and extensions (docs/OPERATIONS.md, \"Database roles\")"
+        ),
+        _ => error.to_string(),
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, NullAdapter,
+    AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
 use etlify::{
     Binding, ColumnType, Config, Crm, Dependency, Hop, JobOptions, Model, QueueOptions, RateLimit,
@@ -118,8 +118,10 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
     }
     let database_url = interpolate(&file.database.url, &at("database.url"), env)?;
     let mut crms = Vec::new();
+    // The file's HTTP adapters share one pool of connections (G-15).
+    let connections = HttpConnections::new();
     for (name, crm) in &file.crms.0 {
-        crms.push(crm_from(name, crm, &shown, env)?);
+        crms.push(crm_from(name, crm, &shown, env, &connections)?);
     }
     let mut models = Vec::new();
     for (resource_type, model) in &file.models.0 {
@@ -293,7 +295,13 @@ fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
     })
 }
 
-fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm, CliError> {
+fn crm_from(
+    name: &str,
+    file: &CrmFile,
+    shown: &str,
+    env: Env<'_>,
+    connections: &HttpConnections,
+) -> Result<Crm, CliError> {
     let at = |key: &str| format!("{shown}: crms.{name}.{key}");
     let token = || -> Result<String, CliError> {
         let raw = file.token.as_deref().ok_or_else(|| {
@@ -338,7 +346,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
         AdapterKind::Hubspot => {
-            let mut config = HubSpotConfig::new(token()?);
+            let mut config = HubSpotConfig::new(token()?).connections(connections.clone());
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
@@ -364,7 +372,7 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm
                     at("base_id")
                 ))
             })?;
-            let mut config = AirtableConfig::new(token()?, base);
+            let mut config = AirtableConfig::new(token()?, base).connections(connections.clone());
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
@@ -378,8 +386,8 @@ fn crm_from(name: &str, file: &CrmFile, shown: &str, env: Env<'_>) -> Result<Crm
     if let Some(limit) = &file.rate_limit {
         let period = duration(&limit.period, &at("rate_limit.period"))?;
         let limit = RateLimit::new(limit.max_requests, period).map_err(|e| {
-            let key = at(&format!("rate_limit.{}", e.field));
-            CliError::config(format!("{key}: {}", e.expected))
+            let key = at(&format!("rate_limit.{}", e.field()));
+            CliError::config(format!("{key}: {}", e.expected()))
         })?;
         crm = crm.rate_limit(limit);
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::digest::{DigestStrategy, StableSha256};
+use crate::ratelimit::RateBudgets;
 
 /// Default error budget: rows with this many consecutive failures are no
 /// longer picked up (G-16).
@@ -24,6 +25,7 @@ pub struct Config {
     max_sync_errors: u32,
     commit_margin: Duration,
     complete_check_interval: Duration,
+    rate_budgets: Option<RateBudgets>,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
             commit_margin: DEFAULT_COMMIT_MARGIN,
             complete_check_interval: DEFAULT_COMPLETE_CHECK_INTERVAL,
+            rate_budgets: None,
         }
     }
 }
@@ -109,5 +112,20 @@ impl Config {
     /// Longest time between two batch runs that read a whole table.
     pub fn get_complete_check_interval(&self) -> Duration {
         self.complete_check_interval
+    }
+
+    /// Keeps the vendor budgets of this engine's CRMs (Airtable's per
+    /// token, HubSpot's searches) in `budgets`: engines given clones of one
+    /// [`RateBudgets`] share the budget of each token they have in common.
+    /// Without it (the default) an engine keeps budgets of its own, shared
+    /// by its CRMs only.
+    pub fn rate_budgets(mut self, budgets: RateBudgets) -> Self {
+        self.rate_budgets = Some(budgets);
+        self
+    }
+
+    /// The vendor budgets handed in, if any.
+    pub fn get_rate_budgets(&self) -> Option<&RateBudgets> {
+        self.rate_budgets.as_ref()
     }
 }

@@ -90,11 +90,7 @@ pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
 /// the process.
 pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
     for crm in catalog.crms().iter() {
-        let Some(limiter) = crm
-            .get_adapter()
-            .rate_limiter_slot()
-            .and_then(|slot| slot.current())
-        else {
+        let Some(limiter) = crm.limits().rate_limiter() else {
             continue;
         };
         match SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await {

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::adapters::Adapter;
+use crate::adapters::{
+    Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RemoteDelete,
+    UpsertRequest,
+};
 use crate::error::ConfigError;
-use crate::ratelimit::{RateLimit, RateLimiter};
+use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
 
 /// A CRM to register: a name, an adapter and options.
 ///
@@ -28,6 +31,9 @@ pub struct Crm {
     rate_limit: Option<RateLimit>,
     max_sync_errors: Option<u32>,
     max_in_flight: usize,
+    /// The limits every call of the adapter for this CRM counts in, built
+    /// when the CRM is registered (none before).
+    limits: Arc<CrmLimits>,
 }
 
 /// Requests a batch run keeps in flight per CRM by default: enough to
@@ -59,6 +65,7 @@ impl Crm {
             rate_limit: None,
             max_sync_errors: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            limits: Arc::default(),
         }
     }
 
@@ -104,9 +111,26 @@ impl Crm {
         self.enabled
     }
 
-    /// The adapter.
+    /// The adapter itself; call it through [`Crm::adapter`] to count the
+    /// calls in this CRM's limits.
     pub fn get_adapter(&self) -> &Arc<dyn Adapter> {
         &self.adapter
+    }
+
+    /// The adapter as the engine calls it: every call counted in this
+    /// CRM's limits (once registered), whether the adapter throttles its
+    /// requests or not.
+    pub fn adapter(&self) -> ThrottledAdapter<'_> {
+        ThrottledAdapter {
+            adapter: self.adapter.as_ref(),
+            limits: &self.limits,
+        }
+    }
+
+    /// The limits this CRM's calls count in: its own rate limit and its
+    /// adapter's vendor budgets (empty until the CRM is registered).
+    pub fn limits(&self) -> &CrmLimits {
+        &self.limits
     }
 
     /// Configured rate limit, if any.
@@ -135,20 +159,40 @@ impl Crm {
     }
 }
 
-/// The registered CRMs, in registration order (as in the gem).
+/// The registered CRMs, in registration order (as in the gem), and
+/// the limiters of their calls.
 #[derive(Debug, Clone, Default)]
 pub struct CrmRegistry {
     crms: IndexMap<String, Crm>,
+    budgets: RateBudgets,
 }
 
 impl CrmRegistry {
-    /// Registers `crm`, replacing an earlier one of the same name (as in the gem), and
-    /// installs its rate limiter into the adapter (G-8).
-    pub fn register(&mut self, crm: Crm) -> Result<(), ConfigError> {
-        crm.validate()?;
-        if let (Some(limit), Some(slot)) = (crm.rate_limit, crm.adapter.rate_limiter_slot()) {
-            slot.install(Arc::new(RateLimiter::new(limit)));
+    /// No CRM, and vendor budgets of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No CRM; vendor budgets kept in `budgets`, shared with whatever else
+    /// holds a clone of it (another engine on the same tokens).
+    pub fn with_budgets(budgets: RateBudgets) -> Self {
+        Self {
+            crms: IndexMap::new(),
+            budgets,
         }
+    }
+
+    /// Registers `crm`, replacing an earlier one of the same name (as in the gem),
+    /// with limits of its own: a limiter for its rate limit (G-8) and its
+    /// adapter's vendor budgets from this registry's. Limits a copy of
+    /// `crm` carried from another registration are not kept.
+    pub fn register(&mut self, mut crm: Crm) -> Result<(), ConfigError> {
+        crm.validate()?;
+        crm.limits = Arc::new(CrmLimits::new(
+            crm.rate_limit,
+            &crm.adapter.budgets(),
+            &self.budgets,
+        ));
         self.crms.insert(crm.name.clone(), crm);
         Ok(())
     }
@@ -171,5 +215,108 @@ impl CrmRegistry {
     /// Whether `name` is enabled; `true` for unknown names on purpose (G-2).
     pub fn enabled(&self, name: &str) -> bool {
         self.crms.get(name).is_none_or(|crm| crm.enabled)
+    }
+}
+
+/// A CRM's adapter as the engine calls it ([`Crm::adapter`]): each call
+/// counts its first request in the CRM's limit before the adapter runs,
+/// and hands the adapter the CRM's [`Throttle`] for its other requests.
+#[derive(Clone, Copy)]
+pub struct ThrottledAdapter<'a> {
+    adapter: &'a dyn Adapter,
+    limits: &'a CrmLimits,
+}
+
+impl fmt::Debug for ThrottledAdapter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThrottledAdapter")
+            .field("adapter", &self.adapter.kind())
+            .field("limits", self.limits)
+            .finish()
+    }
+}
+
+impl<'a> ThrottledAdapter<'a> {
+    /// Short name of the adapter type.
+    pub fn kind(&self) -> &'static str {
+        self.adapter.kind()
+    }
+
+    /// [`Adapter::upsert`], counted in the CRM's limits.
+    pub async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.adapter.upsert(request, &throttle).await
+    }
+
+    /// [`Adapter::delete`], counted in the CRM's limits.
+    pub async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+    ) -> Result<RemoteDelete, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.adapter.delete(object_type, crm_id, &throttle).await
+    }
+
+    /// [`Adapter::check_access`], counted in the CRM's limits.
+    pub async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.adapter.check_access(object_type, &throttle).await
+    }
+
+    /// The adapter's batch endpoints, counted in the CRM's limits.
+    pub fn batch(&self) -> Option<ThrottledBatch<'a>> {
+        Some(ThrottledBatch {
+            batch: self.adapter.batch()?,
+            limits: self.limits,
+        })
+    }
+}
+
+/// A CRM's batch endpoints as the engine calls them (see [`ThrottledAdapter`]).
+#[derive(Clone, Copy)]
+pub struct ThrottledBatch<'a> {
+    batch: &'a dyn BatchAdapter,
+    limits: &'a CrmLimits,
+}
+
+impl fmt::Debug for ThrottledBatch<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThrottledBatch")
+            .field("max_batch_size", &self.batch.max_batch_size())
+            .field("limits", self.limits)
+            .finish()
+    }
+}
+
+impl ThrottledBatch<'_> {
+    /// [`BatchAdapter::max_batch_size`].
+    pub fn max_batch_size(&self) -> usize {
+        self.batch.max_batch_size()
+    }
+
+    /// [`BatchAdapter::batch_upsert`], counted in the CRM's limits.
+    pub async fn batch_upsert(
+        &self,
+        object_type: &str,
+        records: &[BatchItem<'_>],
+        id_property: &str,
+    ) -> Result<BatchUpsertResult, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.batch
+            .batch_upsert(object_type, records, id_property, &throttle)
+            .await
+    }
+
+    /// [`BatchAdapter::batch_delete`], counted in the CRM's limits.
+    pub async fn batch_delete(
+        &self,
+        object_type: &str,
+        crm_ids: &[String],
+    ) -> Result<(), AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.batch
+            .batch_delete(object_type, crm_ids, &throttle)
+            .await
     }
 }

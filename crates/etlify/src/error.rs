@@ -2,7 +2,10 @@
 //!
 //! One enum for the whole crate, classified with [`Error::kind`] so callers
 //! never downcast. Adapter failures keep their own type, [`AdapterError`],
-//! which the engine wraps unchanged.
+//! which the engine wraps unchanged; a foreign error (the job queue's, the
+//! database driver's) stays reachable through `source()`. What fixes an
+//! error, when one command or call does, is data, [`Error::remedy`], that
+//! the caller renders in its own words (the CLI as the command to run).
 
 use std::fmt;
 
@@ -11,13 +14,17 @@ pub use crate::adapters::AdapterError;
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A foreign error kept as the cause of one of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong, coarsely: what a caller branches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The configuration is invalid; nothing was touched.
     Config,
-    /// The sync-state tables are missing or outdated (`etlify migrate` fixes it).
+    /// The sync-state tables are missing, outdated or in a state the
+    /// operation refuses; [`Error::remedy`] says what fixes it, if anything.
     Schema,
     /// The database refused or failed a statement.
     Database,
@@ -29,6 +36,26 @@ pub enum ErrorKind {
     Payload,
     /// The job queue refused or failed an operation.
     Queue,
+    /// The database lacks what the operation needs; no migration adds it.
+    Unsupported,
+}
+
+/// What fixes an error: one command of the CLI, or one call from Rust.
+/// The library says which; the caller says how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Create or upgrade the sync-state tables: `etlify migrate`, or
+    /// [`crate::migrate`].
+    Migrate,
+    /// Migrate, naming the CRM of the sync rows that have none:
+    /// `etlify migrate --default-crm-name <name>`, or
+    /// [`crate::MigrateOptions`]' default CRM name.
+    MigrateWithDefaultCrmName,
+    /// Create or upgrade the job queue's tables as a role that may create
+    /// schemas and extensions: `etlify migrate` with a `[queue]` section,
+    /// or [`crate::JobQueue::open`] (docs/OPERATIONS.md, "Database roles").
+    MigrateQueueAsOwner,
 }
 
 /// Every error the library returns.
@@ -38,9 +65,15 @@ pub enum Error {
     /// Invalid configuration, found before any record is touched.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The sync-state schema is not usable; the message says what to run.
-    #[error("{0}")]
-    Schema(String),
+    /// The sync-state schema is not usable.
+    #[error("{message}")]
+    #[non_exhaustive]
+    Schema {
+        /// What is wrong.
+        message: String,
+        /// What fixes it, when one command does.
+        remedy: Option<Remedy>,
+    },
     /// A database statement failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -57,11 +90,31 @@ pub enum Error {
     #[error(transparent)]
     Adapter(#[from] AdapterError),
     /// The payload source failed for the whole batch (bad query, unsupported column type).
-    #[error("payload error: {0}")]
-    Payload(String),
+    #[error("payload error: {message}")]
+    #[non_exhaustive]
+    Payload {
+        /// What failed.
+        message: String,
+        /// The error that made it fail, when a foreign one did.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The job queue failed (enqueueing, its tables, a worker).
-    #[error("job queue error: {0}")]
-    Queue(String),
+    #[error("job queue error: {message}")]
+    #[non_exhaustive]
+    Queue {
+        /// What failed, with the queue's own words.
+        message: String,
+        /// The queue's own error (apalis's, its database's), when it gave one.
+        #[source]
+        source: Option<BoxError>,
+        /// What fixes it, when one command does.
+        remedy: Option<Remedy>,
+    },
+    /// The database does not offer what the operation needs (a rate window
+    /// shared between processes on SQLite); no migration adds it.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl Error {
@@ -70,16 +123,60 @@ impl Error {
         Error::Adapter(error.crm(crm_name))
     }
 
+    /// The payload source failed for the whole batch, for the reason
+    /// `message` (for [`crate::PayloadSource`] implementations).
+    pub fn payload(message: impl Into<String>) -> Self {
+        Error::Payload {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The payload source failed because of `source`.
+    pub fn payload_caused_by(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Payload {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The sync-state schema is not usable: `message`, fixed by `remedy`.
+    pub(crate) fn schema(message: impl Into<String>, remedy: Option<Remedy>) -> Self {
+        Error::Schema {
+            message: message.into(),
+            remedy,
+        }
+    }
+
+    /// The job queue failed: `message`, caused by `source` when given.
+    pub(crate) fn queue(message: impl Into<String>, source: Option<BoxError>) -> Self {
+        Error::Queue {
+            message: message.into(),
+            source,
+            remedy: None,
+        }
+    }
+
     /// Coarse classification of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Config(_) => ErrorKind::Config,
-            Error::Schema(_) => ErrorKind::Schema,
+            Error::Schema { .. } => ErrorKind::Schema,
             Error::Database(_) => ErrorKind::Database,
             Error::RecordNotFound { .. } => ErrorKind::RecordNotFound,
             Error::Adapter(_) => ErrorKind::Adapter,
-            Error::Payload(_) => ErrorKind::Payload,
-            Error::Queue(_) => ErrorKind::Queue,
+            Error::Payload { .. } => ErrorKind::Payload,
+            Error::Queue { .. } => ErrorKind::Queue,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+        }
+    }
+
+    /// What fixes this error, when one command or call does: data for the
+    /// caller to render (the CLI names the command, a Rust caller the call).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::Schema { remedy, .. } | Error::Queue { remedy, .. } => *remedy,
+            _ => None,
         }
     }
 
@@ -98,13 +195,11 @@ impl Error {
 
 /// A configuration mistake: names the item, the field and what is expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfigError {
-    /// Where the mistake is, e.g. `crms.hubspot` or `models.User.crms.hubspot`.
-    pub location: String,
-    /// The offending field, e.g. `rate_limit.max_requests`.
-    pub field: String,
-    /// What is expected instead.
-    pub expected: String,
+    pub(crate) location: String,
+    pub(crate) field: String,
+    pub(crate) expected: String,
 }
 
 impl ConfigError {
@@ -119,6 +214,22 @@ impl ConfigError {
             field: field.into(),
             expected: expected.into(),
         }
+    }
+
+    /// Where the mistake is, e.g. `crms.hubspot` or `models.User.crms.hubspot`.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The offending field, e.g. `rate_limit.max_requests` (empty when the
+    /// whole item is wrong).
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// What is expected instead.
+    pub fn expected(&self) -> &str {
+        &self.expected
     }
 }
 
@@ -141,3 +252,39 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn errors_a_missing_capability_is_unsupported_not_a_schema_problem() {
+        let error = Error::Unsupported("no shared window on SQLite".to_owned());
+        assert_eq!(error.kind(), ErrorKind::Unsupported);
+        assert_eq!(error.remedy(), None, "no migration adds it");
+    }
+
+    #[test]
+    fn errors_a_payload_error_keeps_its_cause() {
+        let cause = std::io::Error::other("bad row");
+        let error = Error::payload_caused_by("the query failed", cause);
+        assert_eq!(error.kind(), ErrorKind::Payload);
+        assert_eq!(error.to_string(), "payload error: the query failed");
+        assert_eq!(
+            error.source().map(ToString::to_string).as_deref(),
+            Some("bad row")
+        );
+        assert!(Error::payload("no key").source().is_none());
+    }
+
+    #[test]
+    fn errors_config_errors_are_read_through_accessors() {
+        let error = ConfigError::new("crms.hubspot", "max_sync_errors", "must be positive");
+        assert_eq!(
+            (error.location(), error.field(), error.expected()),
+            ("crms.hubspot", "max_sync_errors", "must be positive")
+        );
+    }
+}

@@ -87,7 +87,7 @@ pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter,
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
-pub use crate::crm::{Crm, CrmRegistry, DEFAULT_MAX_IN_FLIGHT};
+pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::dependency::{Dependency, Hop, SyncDependency};
 pub use crate::digest::{DigestStrategy, StableSha256};
 pub use crate::engine::{
@@ -95,7 +95,7 @@ pub use crate::engine::{
     JobCounts, StatusEntry,
 };
 pub use crate::engine::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
-pub use crate::error::{ConfigError, Error, ErrorKind, Result};
+pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};
@@ -103,7 +103,7 @@ pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
 };
 pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
-pub use crate::ratelimit::{RateLimit, RateLimiter, RateLimiterSlot};
+pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 pub use crate::runs::{
     BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
     RunStats,

@@ -48,7 +48,7 @@ pub type LoadedPayloads = HashMap<ResourceId, Result<Payload, String>>;
 ///             .await?;
 ///         let mut loaded = LoadedPayloads::new();
 ///         for row in rows {
-///             let mut row = row.map_err(etlify::Error::Payload)?;
+///             let mut row = row.map_err(etlify::Error::payload)?;
 ///             let Some(id) = row.remove("id").and_then(|id| id.as_i64()) else {
 ///                 continue;
 ///             };
@@ -204,7 +204,7 @@ impl SqlPayload {
             _ => None,
         }
         .ok_or_else(|| {
-            Error::Payload(format!(
+            Error::payload(format!(
                 "payload query must return the integer key column `{}` for every row",
                 self.key_column
             ))
@@ -239,7 +239,7 @@ impl PayloadSource for SqlPayload {
                 }
                 // A row without a readable key, or a column without a JSON
                 // mapping: a mistake in the query, the same for every row.
-                (None, Err(message)) => return Err(Error::Payload(message)),
+                (None, Err(message)) => return Err(Error::payload(message)),
             }
         }
         Ok(loaded)
@@ -255,7 +255,7 @@ impl PayloadSource for SqlPayload {
         let mut properties = Vec::new();
         for (column, supported) in store.describe_columns(&self.sql).await? {
             if let Err(type_name) = supported {
-                return Err(Error::Payload(crate::store::json_value::unsupported(
+                return Err(Error::payload(crate::store::json_value::unsupported(
                     &column, &type_name,
                 )));
             }

@@ -4,13 +4,21 @@
 //! request as soon as the window allows, so a CRM's bound is reached
 //! exactly (and never exceeded) instead of sleeping a fixed interval
 //! before every request.
+//!
+//! The limiters belong to the engine, never to an adapter or the process:
+//! registering a CRM builds its [`CrmLimits`] (its own limiter and its
+//! adapter's vendor [`Budget`]s from the engine's [`RateBudgets`]), and the
+//! engine hands them to every adapter call as a [`Throttle`], having
+//! counted the call's first request itself.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
 use crate::error::ConfigError;
@@ -272,46 +280,266 @@ impl RateLimiter {
     }
 }
 
-/// Where a registered CRM installs its limiter into an adapter (G-12).
+/// A vendor's budget besides a CRM's own rate limit: a limit on some or
+/// all of the requests of one account, whatever CRM (base, app) they are
+/// sent for. Airtable limits each token across its bases; HubSpot limits
+/// an account's searches apart from its 10-second window.
 ///
-/// Adapters hold one and call [`RateLimiterSlot::throttle`] before every
-/// request; while nothing is installed it does not wait.
-#[derive(Default)]
-pub struct RateLimiterSlot {
-    limiter: RwLock<Option<Arc<RateLimiter>>>,
+/// An adapter names its budgets ([`crate::Adapter::budgets`]); the engine
+/// keeps one limiter per budget name and account ([`RateBudgets`]), so the
+/// CRMs whose adapters name the same account share it. The account is
+/// kept as a digest: a token never sits in the engine's maps.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Budget {
+    name: &'static str,
+    account: [u8; 32],
+    limit: RateLimit,
+    every_request: bool,
 }
 
-impl fmt::Debug for RateLimiterSlot {
+impl fmt::Debug for Budget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateLimiterSlot")
-            .field("limit", &self.current().map(|l| l.limit()))
+        f.debug_struct("Budget")
+            .field("name", &self.name)
+            .field("limit", &self.limit)
+            .field("every_request", &self.every_request)
             .finish()
     }
 }
 
-impl RateLimiterSlot {
-    /// Installs (or replaces) the limiter.
-    pub fn install(&self, limiter: Arc<RateLimiter>) {
-        let mut slot = self
-            .limiter
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *slot = Some(limiter);
+impl Budget {
+    /// A budget every request of the adapter counts against, e.g.
+    /// Airtable's per token; `account` (a token) is only kept as a digest.
+    pub fn every_request(name: &'static str, account: &[u8], limit: RateLimit) -> Self {
+        Self {
+            name,
+            account: Sha256::digest(account).into(),
+            limit,
+            every_request: true,
+        }
     }
 
-    /// The limiter in place, if any.
-    pub fn current(&self) -> Option<Arc<RateLimiter>> {
-        self.limiter
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A budget only the requests the adapter sends through
+    /// [`Throttle::request_in`] with this `name` count against, e.g.
+    /// HubSpot's searches.
+    pub fn some_requests(name: &'static str, account: &[u8], limit: RateLimit) -> Self {
+        Self {
+            every_request: false,
+            ..Self::every_request(name, account, limit)
+        }
+    }
+
+    /// The budget's name, e.g. `airtable.token`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Requests allowed per period.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+}
+
+/// The limiters of vendor budgets, one per budget name and account.
+///
+/// Every engine owns one, so two engines in one process share no budget;
+/// engines meant to share their accounts' budgets (one service, several
+/// engines on one Airtable token) are given clones of one
+/// ([`crate::Config::rate_budgets`]). The first budget registered under a
+/// name and account sets its limit.
+#[derive(Clone, Default)]
+pub struct RateBudgets {
+    limiters: Arc<Mutex<HashMap<BudgetKey, Arc<RateLimiter>>>>,
+}
+
+/// A budget's name and the digest of its account.
+type BudgetKey = (&'static str, [u8; 32]);
+
+impl fmt::Debug for RateBudgets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f.debug_struct("RateBudgets")
+            .field("budgets", &limiters.len())
+            .finish()
+    }
+}
+
+impl RateBudgets {
+    /// No budget yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The limiter of `budget`'s name and account.
+    fn limiter(&self, budget: &Budget) -> Arc<RateLimiter> {
+        let mut limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        limiters
+            .entry((budget.name, budget.account))
+            .or_insert_with(|| Arc::new(RateLimiter::new(budget.limit)))
             .clone()
     }
+}
 
-    /// Waits for the installed limiter, if any.
-    pub async fn throttle(&self) {
-        if let Some(limiter) = self.current() {
-            limiter.throttle().await;
+/// Every limit a registered CRM's requests count against: its own rate
+/// limit and its adapter's vendor budgets. Built when the CRM is
+/// registered ([`crate::CrmRegistry::register`]), so it belongs to that
+/// registration, not to the adapter: one adapter registered under two CRMs
+/// counts each CRM's calls in that CRM's limit.
+#[derive(Debug, Default)]
+pub struct CrmLimits {
+    crm: Option<Arc<RateLimiter>>,
+    budgets: Vec<BudgetLimiter>,
+}
+
+/// A vendor budget's limiter, as a CRM's limits hold it.
+#[derive(Debug)]
+struct BudgetLimiter {
+    name: &'static str,
+    every_request: bool,
+    limiter: Arc<RateLimiter>,
+}
+
+impl CrmLimits {
+    /// A CRM's limits: `limit` (if any) in a limiter of its own, and the
+    /// limiters of `budgets` from `shared`.
+    pub(crate) fn new(limit: Option<RateLimit>, budgets: &[Budget], shared: &RateBudgets) -> Self {
+        Self {
+            crm: limit.map(|limit| Arc::new(RateLimiter::new(limit))),
+            budgets: budgets
+                .iter()
+                .map(|budget| BudgetLimiter {
+                    name: budget.name,
+                    every_request: budget.every_request,
+                    limiter: shared.limiter(budget),
+                })
+                .collect(),
         }
+    }
+
+    /// The CRM's own limiter, when it has a rate limit.
+    pub fn rate_limiter(&self) -> Option<&Arc<RateLimiter>> {
+        self.crm.as_ref()
+    }
+
+    /// The limiter of the vendor budget `name`, when the adapter has one.
+    pub fn budget(&self, name: &str) -> Option<&Arc<RateLimiter>> {
+        self.budgets
+            .iter()
+            .find(|budget| budget.name == name)
+            .map(|budget| &budget.limiter)
+    }
+
+    /// The limiters a request counts against: the CRM's, every budget of
+    /// every request, and the budget `name` if given.
+    fn limiters<'a>(&'a self, name: Option<&'a str>) -> impl Iterator<Item = &'a RateLimiter> {
+        let budgets = self
+            .budgets
+            .iter()
+            .filter(move |budget| budget.every_request || Some(budget.name) == name)
+            .map(|budget| budget.limiter.as_ref());
+        self.crm.as_deref().into_iter().chain(budgets)
+    }
+}
+
+/// What an adapter call is given to count its requests: the limits of the
+/// CRM it is called for ([`crate::Adapter`]).
+///
+/// The engine counts one request in the CRM's limit before it calls the
+/// adapter, so an adapter that never calls [`Throttle::request`] is still
+/// held to one request per call; the first `request` of a call uses that
+/// one and the next ones wait their turn. An adapter that sends several
+/// requests per call (a search then a write, a batch in slices) calls
+/// `request` before each.
+#[derive(Debug)]
+pub struct Throttle<'a> {
+    limits: Option<&'a CrmLimits>,
+    /// The request the engine counted before the call, not used yet.
+    prepaid: AtomicBool,
+}
+
+impl<'a> Throttle<'a> {
+    /// No limit at all: for calling an adapter outside an engine (tests,
+    /// tools); the engine always hands in the CRM's limits.
+    pub fn unlimited() -> Self {
+        Self {
+            limits: None,
+            prepaid: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts the call's first request in the CRM's limit, then a throttle
+    /// for the call whose first `request` does not wait for it again.
+    pub(crate) async fn for_call(limits: &'a CrmLimits) -> Throttle<'a> {
+        if let Some(crm) = &limits.crm {
+            crm.throttle().await;
+        }
+        Self {
+            limits: Some(limits),
+            prepaid: AtomicBool::new(limits.crm.is_some()),
+        }
+    }
+
+    /// Waits until one more request is allowed by the CRM's limit and by
+    /// the adapter's budgets of every request, and counts it.
+    pub async fn request(&self) {
+        self.wait(None).await;
+    }
+
+    /// [`Throttle::request`] for a request that also counts against the
+    /// budget `name` (a [`Budget::some_requests`]).
+    pub async fn request_in(&self, name: &str) {
+        self.wait(Some(name)).await;
+    }
+
+    async fn wait(&self, name: Option<&str>) {
+        let Some(limits) = self.limits else {
+            return;
+        };
+        let prepaid = self.prepaid.swap(false, Ordering::AcqRel);
+        if let (Some(crm), false) = (&limits.crm, prepaid) {
+            crm.throttle().await;
+        }
+        for budget in limits
+            .budgets
+            .iter()
+            .filter(|budget| budget.every_request || Some(budget.name) == name)
+        {
+            budget.limiter.throttle().await;
+        }
+    }
+
+    /// A request counted in `name`'s budget (if any) took `latency` from
+    /// sending to its response.
+    pub fn observe_latency(&self, latency: Duration, name: Option<&str>) {
+        for limiter in self.limits.into_iter().flat_map(|l| l.limiters(name)) {
+            limiter.observe_latency(latency);
+        }
+    }
+
+    /// The CRM said how many requests its window still allows
+    /// ([`RateLimiter::observe_remaining`]).
+    pub fn observe_remaining(&self, remaining: u32, of: Option<u32>) {
+        if let Some(crm) = self.crm() {
+            crm.observe_remaining(remaining, of);
+        }
+    }
+
+    /// The CRM asked for no request during `delay` (a 429 with
+    /// `Retry-After`): every call of the CRM waits ([`RateLimiter::pause`]).
+    pub fn pause(&self, delay: Duration) {
+        if let Some(crm) = self.crm() {
+            crm.pause(delay);
+        }
+    }
+
+    fn crm(&self) -> Option<&RateLimiter> {
+        self.limits.and_then(|limits| limits.crm.as_deref())
     }
 }
 

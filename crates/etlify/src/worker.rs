@@ -284,16 +284,16 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let number = next_worker_number();
+        let id = new_worker_id();
         let store = self.etlify.store().clone();
         let name = self
             .options
             .name
             .clone()
-            .unwrap_or_else(|| default_name(&store, number));
+            .unwrap_or_else(|| default_name(&store, &id));
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
-        let own_leases = store.clone().with_lease_owner(lease_owner(&store, number));
+        let own_leases = store.clone().with_lease_owner(lease_owner(&store, &id));
         let ctx = self.etlify.job_context().with_store(own_leases);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
@@ -386,7 +386,13 @@ impl Worker {
             Err(error) => tracing::warn!(message = "Releasing this worker's locks failed; they expire on their own.", %error),
         }
         tracing::info!(message = "Worker stopped.");
-        ran.map_err(|error| Error::Queue(format!("the worker stopped with an error: {error}")))
+        ran.map_err(|error| {
+            let source = crate::error::BoxError::from(error);
+            Error::queue(
+                format!("the worker stopped with an error: {source}"),
+                Some(source),
+            )
+        })
     }
 }
 
@@ -401,24 +407,29 @@ async fn close_grace(cut_off: Arc<AtomicBool>) {
     tokio::time::sleep(grace).await;
 }
 
-/// This worker's number among the process's workers (for its default
-/// name and its lease owner prefix).
-fn next_worker_number() -> u64 {
-    static WORKERS: AtomicU64 = AtomicU64::new(0);
-    WORKERS.fetch_add(1, Ordering::Relaxed)
+/// An id of this worker among the process's workers (for its default
+/// name and its lease owner prefix): 64 random bits, so that workers of
+/// any number of engines in one process differ without a counter shared
+/// by the process (a std `RandomState` is seeded at random, and each new
+/// one differs).
+fn new_worker_id() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    format!("{:016x}", hasher.finish())
 }
 
 /// A name no other worker has, now or before: the queue refuses a second
 /// worker under a name it knows (two in one process, a restarted process
-/// with the pid of an earlier one): the store's owner token is unique.
-fn default_name(store: &Store, number: u64) -> String {
-    format!("etlify-{}-{number}", store.lease_owner())
+/// with the pid of an earlier one): the store's owner token and the
+/// worker's random id are unique.
+fn default_name(store: &Store, id: &str) -> String {
+    format!("etlify-{}-{id}", store.lease_owner())
 }
 
-/// The lease owner prefix of one worker, `<store token>-w<n>` (the
+/// The lease owner prefix of one worker, `<store token>-w<id>` (the
 /// store's other syncs own `<store token>-<n>`).
-fn lease_owner(store: &Store, number: u64) -> String {
-    format!("{}-w{number}", store.lease_owner())
+fn lease_owner(store: &Store, id: &str) -> String {
+    format!("{}-w{id}", store.lease_owner())
 }
 
 /// What runs each job apalis delivers.

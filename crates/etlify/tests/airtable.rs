@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use etlify::adapters::airtable::{AirtableAdapter, AirtableConfig};
 use etlify::adapters::{
     Access, Adapter, AdapterError, AdapterErrorKind, BatchItem, HttpSettings, RemoteDelete,
-    RetryPolicy, UpsertRequest,
+    RetryPolicy, Throttle, UpsertRequest,
 };
-use etlify::{Payload, RateLimit, RateLimiter};
+use etlify::{Crm, CrmRegistry, Payload, RateLimit};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -124,23 +124,24 @@ fn airtable_new_rejects_bad_settings_naming_the_field() {
     let ok = || AirtableConfig::new(TOKEN, BASE);
     assert!(AirtableAdapter::new(ok()).is_ok());
     let error = AirtableAdapter::new(ok().base_id("bad")).unwrap_err();
-    assert_eq!(
-        (error.location.as_str(), error.field.as_str()),
-        ("airtable", "base_id")
-    );
+    assert_eq!((error.location(), error.field()), ("airtable", "base_id"));
     assert!(error.to_string().contains("app"), "{error}");
     assert_eq!(
         AirtableAdapter::new(AirtableConfig::new("", BASE))
             .unwrap_err()
-            .field,
+            .field(),
         "token"
     );
     assert_eq!(
-        AirtableAdapter::new(ok().batch_size(11)).unwrap_err().field,
+        AirtableAdapter::new(ok().batch_size(11))
+            .unwrap_err()
+            .field(),
         "batch_size"
     );
     assert_eq!(
-        AirtableAdapter::new(ok().batch_size(0)).unwrap_err().field,
+        AirtableAdapter::new(ok().batch_size(0))
+            .unwrap_err()
+            .field(),
         "batch_size"
     );
     // The defaults: production URL, v0, 10 per batch, no typecast.
@@ -186,7 +187,10 @@ async fn x16_airtable_upsert_searches_then_creates_keeping_email_case() {
 
     let fields = payload(json!({"Email": "John.Doe@Example.COM", "Name": "John", "Age": 42}));
     let id = adapter(&server)
-        .upsert(request("Contacts", &fields, "Email", None))
+        .upsert(
+            request("Contacts", &fields, "Email", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
 
@@ -245,7 +249,10 @@ async fn airtable_upsert_updates_the_found_record_with_every_field() {
 
     let fields = payload(json!({"Email": "a@b.io", "Name": "Ann"}));
     let id = adapter(&server)
-        .upsert(request("Contacts", &fields, "Email", None))
+        .upsert(
+            request("Contacts", &fields, "Email", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
 
@@ -277,10 +284,13 @@ async fn x16_airtable_table_names_are_url_encoded() {
     let fields = payload(json!({"Name": "x"}));
 
     let created = airtable
-        .upsert(request(table, &fields, "", None))
+        .upsert(request(table, &fields, "", None), &Throttle::unlimited())
         .await
         .unwrap();
-    let deleted = airtable.delete(table, "recOld00000000001").await.unwrap();
+    let deleted = airtable
+        .delete(table, "recOld00000000001", &Throttle::unlimited())
+        .await
+        .unwrap();
 
     assert_eq!(created.as_deref(), Some("recNew00000000001"));
     assert_eq!(deleted, RemoteDelete::Deleted);
@@ -312,7 +322,10 @@ async fn x16_airtable_unicode_dotted_and_parenthesised_field_names_are_escaped_n
         let mut fields = Payload::new();
         fields.insert(name.to_owned(), json!("Zoë"));
         airtable
-            .upsert(request("Contacts", &fields, name, None))
+            .upsert(
+                request("Contacts", &fields, name, None),
+                &Throttle::unlimited(),
+            )
             .await
             .unwrap();
     }
@@ -361,7 +374,10 @@ async fn airtable_search_values_are_escaped_and_typed() {
         let mut fields = Payload::new();
         fields.insert((*field).to_owned(), value.clone());
         airtable
-            .upsert(request("Contacts", &fields, field, None))
+            .upsert(
+                request("Contacts", &fields, field, None),
+                &Throttle::unlimited(),
+            )
             .await
             .unwrap();
     }
@@ -408,7 +424,10 @@ async fn airtable_blank_or_structured_id_values_are_not_searched() {
     ] {
         let fields = payload(fields);
         let id = airtable
-            .upsert(request("Contacts", &fields, "Email", None))
+            .upsert(
+                request("Contacts", &fields, "Email", None),
+                &Throttle::unlimited(),
+            )
             .await
             .unwrap();
         assert_eq!(id.as_deref(), Some("recNew00000000001"));
@@ -416,7 +435,10 @@ async fn airtable_blank_or_structured_id_values_are_not_searched() {
     // A list has no formula literal: the record's fault, before any request.
     let fields = payload(json!({"Email": ["a@b.io"]}));
     let error = airtable
-        .upsert(request("Contacts", &fields, "Email", None))
+        .upsert(
+            request("Contacts", &fields, "Email", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
     assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
@@ -446,12 +468,10 @@ async fn x2_airtable_known_crm_id_is_patched_without_search() {
 
     let fields = payload(json!({"Email": "new@b.io", "Name": "Ann"}));
     let id = adapter(&server)
-        .upsert(request(
-            "Contacts",
-            &fields,
-            "Email",
-            Some(" recKnown000000001 "),
-        ))
+        .upsert(
+            request("Contacts", &fields, "Email", Some(" recKnown000000001 ")),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
 
@@ -496,7 +516,10 @@ async fn x2_airtable_known_crm_id_gone_falls_back_to_search_then_create() {
 
     for gone in ["recGone000000001", "recGone000000002"] {
         let id = airtable
-            .upsert(request("Contacts", &fields, "Email", Some(gone)))
+            .upsert(
+                request("Contacts", &fields, "Email", Some(gone)),
+                &Throttle::unlimited(),
+            )
             .await
             .unwrap();
         assert_eq!(id.as_deref(), Some("recNew00000000001"));
@@ -523,17 +546,15 @@ async fn x2_airtable_known_crm_id_rejected_for_its_fields_is_not_a_fallback() {
 
     let fields = payload(json!({"Email": "a@b.io", "Age": "old"}));
     let error = adapter(&server)
-        .upsert(request(
-            "Contacts",
-            &fields,
-            "Email",
-            Some("recKnown000000001"),
-        ))
+        .upsert(
+            request("Contacts", &fields, "Email", Some("recKnown000000001")),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
 
     assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
-    assert_eq!(error.category.as_deref(), Some("INVALID_VALUE_FOR_COLUMN"));
+    assert_eq!(error.get_category(), Some("INVALID_VALUE_FOR_COLUMN"));
 }
 
 #[tokio::test]
@@ -565,7 +586,10 @@ async fn airtable_typecast_is_sent_on_writes_when_configured() {
 
     let fields = payload(json!({"Tag": "new option"}));
     airtable
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     let fields = payload(json!({"Email": "a@b.io", "Tag": "new option"}));
@@ -576,7 +600,7 @@ async fn airtable_typecast_is_sent_on_writes_when_configured() {
     let result = airtable
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
     assert_eq!(result.crm_ids.len(), 1);
@@ -593,14 +617,17 @@ async fn airtable_create_without_record_id_is_an_error() {
 
     let fields = payload(json!({"Name": "x"}));
     let error = adapter(&server)
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
 
     // As in the gem: a create answered without an id is an error.
     assert_eq!(error.kind(), AdapterErrorKind::Other);
-    assert_eq!(error.status, Some(200));
-    assert!(error.message.contains("returned no record id"), "{error}");
+    assert_eq!(error.get_status(), Some(200));
+    assert!(error.message().contains("returned no record id"), "{error}");
 }
 
 // ---- delete ----
@@ -637,24 +664,27 @@ async fn airtable_delete_answers_deleted_not_found_or_error() {
 
     assert_eq!(
         airtable
-            .delete("Contacts", "recLive000000001")
+            .delete("Contacts", "recLive000000001", &Throttle::unlimited())
             .await
             .unwrap(),
         RemoteDelete::Deleted
     );
     assert_eq!(
         airtable
-            .delete("Contacts", "recGone000000001")
+            .delete("Contacts", "recGone000000001", &Throttle::unlimited())
             .await
             .unwrap(),
         RemoteDelete::NotFound
     );
     let error = airtable
-        .delete("Contacts", "recLock000000001")
+        .delete("Contacts", "recLock000000001", &Throttle::unlimited())
         .await
         .unwrap_err();
     assert_eq!(error.kind(), AdapterErrorKind::Unauthorized);
-    assert!(airtable.delete("Contacts", "  ").await.is_err());
+    assert!(airtable
+        .delete("Contacts", "  ", &Throttle::unlimited())
+        .await
+        .is_err());
     let requests = received(&server).await;
     assert!(
         requests.iter().all(|r| r.body.is_empty()),
@@ -695,28 +725,26 @@ async fn x16_airtable_errors_understand_both_envelopes() {
     }
     let airtable = adapter(&server);
     let fields = payload(json!({"Nmae": "x"}));
-    let fail = |table: &'static str| airtable.upsert(request(table, &fields, "", None));
+    let unlimited = Throttle::unlimited();
+    let fail = |table: &'static str| airtable.upsert(request(table, &fields, "", None), &unlimited);
 
     let invalid = fail("T422").await.unwrap_err();
     assert_eq!(invalid.kind(), AdapterErrorKind::ValidationFailed);
-    assert_eq!(invalid.status, Some(422));
-    assert_eq!(invalid.category.as_deref(), Some("UNKNOWN_FIELD_NAME"));
-    assert_eq!(invalid.message, "Unknown field name: \"Nmae\"");
+    assert_eq!(invalid.get_status(), Some(422));
+    assert_eq!(invalid.get_category(), Some("UNKNOWN_FIELD_NAME"));
+    assert_eq!(invalid.message(), "Unknown field name: \"Nmae\"");
     let unauthorized = fail("T401").await.unwrap_err();
     assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
-    assert_eq!(
-        unauthorized.category.as_deref(),
-        Some("AUTHENTICATION_REQUIRED")
-    );
+    assert_eq!(unauthorized.get_category(), Some("AUTHENTICATION_REQUIRED"));
     let not_found = fail("T404").await.unwrap_err();
     assert_eq!(not_found.kind(), AdapterErrorKind::NotFound);
-    assert_eq!(not_found.category.as_deref(), Some("NOT_FOUND"));
+    assert_eq!(not_found.get_category(), Some("NOT_FOUND"));
     assert!(not_found.to_string().contains("NOT_FOUND"), "{not_found}");
     let server_error = fail("T500").await.unwrap_err();
     assert_eq!(server_error.kind(), AdapterErrorKind::Transient);
-    assert!(server_error.message.contains("oops"), "{server_error}");
+    assert!(server_error.message().contains("oops"), "{server_error}");
     assert!(
-        server_error.message.contains("not repeated"),
+        server_error.message().contains("not repeated"),
         "{server_error}"
     );
 
@@ -755,7 +783,10 @@ async fn airtable_429_is_retried_then_succeeds() {
 
     let fields = payload(json!({"Name": "x"}));
     let id = adapter(&server)
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
 
@@ -777,36 +808,43 @@ async fn airtable_persistent_429_is_rate_limited_with_the_30_second_penalty() {
 
     let fields = payload(json!({"Name": "x"}));
     let error = adapter(&server)
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
 
     assert_eq!(error.kind(), AdapterErrorKind::RateLimited);
-    assert_eq!(error.retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(error.get_retry_after(), Some(Duration::from_secs(30)));
     assert!(
         !error.is_record_error(),
         "X-3: throttling is never a record error"
     );
 }
 
+/// The CRM's limit counts each request of a call, not only the call: a
+/// batch delete of 25 records is three requests.
 #[tokio::test]
-async fn airtable_rate_limiter_slot_throttles_every_request() {
+async fn airtable_the_crms_limit_throttles_every_request_of_a_call() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
         .respond_with(json_response(200, json!({"records": []})))
         .expect(3)
         .mount(&server)
         .await;
-    let airtable = adapter(&server);
     let limit = RateLimit::new(1, Duration::from_millis(300)).unwrap();
-    airtable
-        .rate_limiter_slot()
-        .unwrap()
-        .install(Arc::new(RateLimiter::new(limit)));
+    let mut registry = CrmRegistry::new();
+    registry
+        .register(Crm::new("airtable", Arc::new(adapter(&server))).rate_limit(limit))
+        .unwrap();
     let ids: Vec<String> = (0..25).map(|i| format!("rec{i:0>14}")).collect();
 
     let started = Instant::now();
-    airtable
+    registry
+        .get("airtable")
+        .unwrap()
+        .adapter()
         .batch()
         .unwrap()
         .batch_delete("Contacts", &ids)
@@ -869,7 +907,7 @@ async fn airtable_batch_upsert_merges_on_the_field_name() {
     let result = airtable
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -914,6 +952,7 @@ async fn airtable_batch_upsert_by_field_id_requests_fields_by_field_id() {
                 crm_id: None,
             }],
             field,
+            &Throttle::unlimited(),
         )
         .await
         .unwrap();
@@ -949,7 +988,7 @@ async fn airtable_batch_of_23_records_goes_in_3_requests_of_at_most_10() {
     let result = adapter(&server)
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -1006,7 +1045,7 @@ async fn x4_airtable_batch_reconciles_created_and_updated_records() {
     let result = adapter(&server)
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -1070,7 +1109,7 @@ async fn x2_airtable_batch_known_crm_ids_are_updated_by_record_id() {
     let result = adapter(&server)
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -1136,7 +1175,7 @@ async fn x2_airtable_batch_gone_record_falls_back_to_merge_on_id_property() {
     let result = adapter(&server)
         .batch()
         .unwrap()
-        .batch_upsert("Contacts", &items, "Email")
+        .batch_upsert("Contacts", &items, "Email", &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -1168,6 +1207,7 @@ async fn airtable_batch_rejection_is_the_requests_error() {
                 crm_id: None,
             }],
             "Email",
+            &Throttle::unlimited(),
         )
         .await
         .unwrap_err();
@@ -1175,7 +1215,7 @@ async fn airtable_batch_rejection_is_the_requests_error() {
     // ValidationFailed as a whole: the engine bisects it.
     assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed);
     assert_eq!(
-        error.category.as_deref(),
+        error.get_category(),
         Some("INVALID_MULTIPLE_CHOICE_OPTIONS")
     );
 }
@@ -1197,7 +1237,7 @@ async fn airtable_batch_delete_sends_record_ids_in_slices_of_10() {
     adapter(&server)
         .batch()
         .unwrap()
-        .batch_delete("Contacts", &ids)
+        .batch_delete("Contacts", &ids, &Throttle::unlimited())
         .await
         .unwrap();
 
@@ -1247,7 +1287,7 @@ async fn airtable_batch_delete_with_a_gone_record_deletes_one_by_one() {
     let outcome = adapter(&server)
         .batch()
         .unwrap()
-        .batch_delete("Contacts", &ids)
+        .batch_delete("Contacts", &ids, &Throttle::unlimited())
         .await;
 
     assert!(outcome.is_ok(), "{outcome:?}");
@@ -1275,7 +1315,10 @@ async fn airtable_token_never_appears_in_errors() {
     let airtable = adapter(&server);
 
     let unauthorized = airtable
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
     assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
@@ -1294,7 +1337,10 @@ async fn airtable_token_never_appears_in_errors() {
     )
     .unwrap();
     let refused = offline
-        .upsert(request("Contacts", &fields, "", None))
+        .upsert(
+            request("Contacts", &fields, "", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), AdapterErrorKind::Transient);
@@ -1310,7 +1356,11 @@ async fn airtable_token_never_appears_in_errors() {
     let refused_batch = offline
         .batch()
         .unwrap()
-        .batch_delete("Contacts", &["recX0000000000001".to_owned()])
+        .batch_delete(
+            "Contacts",
+            &["recX0000000000001".to_owned()],
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
     assert_no_token(&refused_batch);
@@ -1338,10 +1388,16 @@ async fn airtable_check_access_reads_one_record_of_the_table() {
         .await;
     let airtable = adapter(&server);
     assert_eq!(
-        airtable.check_access("Contacts").await.unwrap(),
+        airtable
+            .check_access("Contacts", &Throttle::unlimited())
+            .await
+            .unwrap(),
         Access::Granted
     );
-    let missing = airtable.check_access("Contcts").await.unwrap_err();
+    let missing = airtable
+        .check_access("Contcts", &Throttle::unlimited())
+        .await
+        .unwrap_err();
     assert_eq!(missing.kind(), AdapterErrorKind::NotFound);
     assert!(missing.to_string().contains("Contcts"), "{missing}");
 }

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
-use etlify::adapters::{Access, BatchItem, HttpSettings, RemoteDelete, RetryPolicy, UpsertRequest};
-use etlify::{Adapter, AdapterErrorKind, BatchAdapter, Payload};
+use etlify::adapters::{
+    Access, BatchItem, HttpSettings, RemoteDelete, RetryPolicy, Throttle, UpsertRequest,
+};
+use etlify::{Adapter, AdapterErrorKind, BatchAdapter, Crm, CrmRegistry, Payload};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -76,7 +78,10 @@ async fn x2_hubspot_known_id_is_patched_without_a_search() {
         .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
     let id = adapter(&server)
-        .upsert(upsert("contacts", &p, "email", Some(" 123 ")))
+        .upsert(
+            upsert("contacts", &p, "email", Some(" 123 ")),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(id.as_deref(), Some("123"));
@@ -107,7 +112,10 @@ async fn x2_hubspot_known_id_gone_falls_back_to_search_then_create() {
         .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
     let id = adapter(&server)
-        .upsert(upsert("contacts", &p, "email", Some("123")))
+        .upsert(
+            upsert("contacts", &p, "email", Some("123")),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(id.as_deref(), Some("999"));
@@ -136,7 +144,10 @@ async fn hubspot_upsert_searches_by_id_property_then_updates_without_it() {
         .await;
     let p = payload(json!({"email": " John@X.io ", "firstname": "John"}));
     let id = adapter(&server)
-        .upsert(upsert("contacts", &p, "email", None))
+        .upsert(
+            upsert("contacts", &p, "email", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(id.as_deref(), Some("42"));
@@ -167,7 +178,10 @@ async fn hubspot_search_for_a_plus_email_adds_the_encoded_variant() {
     let p = payload(json!({"email": "A+B@x.io"}));
     assert_eq!(
         adapter(&server)
-            .upsert(upsert("contacts", &p, "email", None))
+            .upsert(
+                upsert("contacts", &p, "email", None),
+                &Throttle::unlimited()
+            )
             .await
             .unwrap()
             .as_deref(),
@@ -191,7 +205,7 @@ async fn x16_hubspot_create_lowercases_only_string_emails_and_keeps_numbers() {
     // No id property: created directly, numbers stay numbers, the numeric "email" is not touched.
     assert_eq!(
         adapter(&server)
-            .upsert(upsert("deals", &p, "", None))
+            .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
             .await
             .unwrap()
             .as_deref(),
@@ -219,7 +233,10 @@ async fn hubspot_create_conflict_adopts_the_existing_object() {
         .await;
     let p = payload(json!({"email": "a@x.io", "firstname": "Ann"}));
     let id = adapter(&server)
-        .upsert(upsert("contacts", &p, "email", None))
+        .upsert(
+            upsert("contacts", &p, "email", None),
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -240,7 +257,7 @@ async fn x16_hubspot_path_segments_are_url_encoded() {
         .await;
     assert_eq!(
         adapter(&server)
-            .delete("p_custom/../x", "5?")
+            .delete("p_custom/../x", "5?", &Throttle::unlimited())
             .await
             .unwrap(),
         RemoteDelete::Deleted
@@ -259,7 +276,10 @@ async fn hubspot_delete_of_a_missing_object_is_not_found() {
         .mount(&server)
         .await;
     assert_eq!(
-        adapter(&server).delete("contacts", "9").await.unwrap(),
+        adapter(&server)
+            .delete("contacts", "9", &Throttle::unlimited())
+            .await
+            .unwrap(),
         RemoteDelete::NotFound
     );
 }
@@ -286,10 +306,16 @@ async fn hubspot_check_access_reads_one_object_with_the_token() {
         .await;
     let hubspot = adapter(&server);
     assert_eq!(
-        hubspot.check_access("contacts").await.unwrap(),
+        hubspot
+            .check_access("contacts", &Throttle::unlimited())
+            .await
+            .unwrap(),
         Access::Granted
     );
-    let unknown = hubspot.check_access("contracts").await.unwrap_err();
+    let unknown = hubspot
+        .check_access("contracts", &Throttle::unlimited())
+        .await
+        .unwrap_err();
     assert!(unknown.to_string().contains("contracts"), "{unknown}");
 
     let refused = MockServer::start().await;
@@ -300,7 +326,7 @@ async fn hubspot_check_access_reads_one_object_with_the_token() {
         .mount(&refused)
         .await;
     let error = adapter(&refused)
-        .check_access("contacts")
+        .check_access("contacts", &Throttle::unlimited())
         .await
         .unwrap_err();
     assert_eq!(error.kind(), AdapterErrorKind::Unauthorized);
@@ -319,16 +345,16 @@ async fn hubspot_errors_carry_kind_category_and_correlation_id() {
         .mount(&server).await;
     let p = payload(json!({"email": "bad@"}));
     let err = adapter(&server)
-        .upsert(upsert("contacts", &p, "", None))
+        .upsert(upsert("contacts", &p, "", None), &Throttle::unlimited())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
     assert!(err.is_record_error());
     assert_eq!(
         (
-            err.status,
-            err.category.as_deref(),
-            err.correlation_id.as_deref()
+            err.get_status(),
+            err.get_category(),
+            err.get_correlation_id()
         ),
         (Some(400), Some("VALIDATION_ERROR"), Some("cid-7"))
     );
@@ -352,7 +378,7 @@ async fn x3_hubspot_429_is_retried_after_the_server_wait() {
     let p = payload(json!({"dealname": "x"}));
     assert_eq!(
         adapter(&server)
-            .upsert(upsert("deals", &p, "", None))
+            .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
             .await
             .unwrap()
             .as_deref(),
@@ -379,17 +405,18 @@ async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "1"})))
         .mount(&server)
         .await;
-    let adapter = Arc::new(adapter(&server));
     let limit = etlify::RateLimit::new(100, Duration::from_secs(10)).unwrap();
-    adapter
-        .rate_limiter_slot()
-        .unwrap()
-        .install(Arc::new(etlify::RateLimiter::new(limit)));
+    let mut registry = CrmRegistry::new();
+    registry
+        .register(Crm::new("hubspot", Arc::new(adapter(&server))).rate_limit(limit))
+        .unwrap();
+    let registry = Arc::new(registry);
     let first = {
-        let adapter = adapter.clone();
+        let registry = registry.clone();
         tokio::spawn(async move {
             let a = payload(json!({"dealname": "a"}));
-            adapter.upsert(upsert("deals", &a, "", None)).await
+            let crm = registry.get("hubspot").unwrap();
+            crm.adapter().upsert(upsert("deals", &a, "", None)).await
         })
     };
     // Once the 429 has been answered, a second request of the same CRM.
@@ -406,7 +433,11 @@ async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
     }
     let sent = std::time::Instant::now();
     let b = payload(json!({"dealname": "b"}));
-    adapter.upsert(upsert("deals", &b, "", None)).await.unwrap();
+    let crm = registry.get("hubspot").unwrap();
+    crm.adapter()
+        .upsert(upsert("deals", &b, "", None))
+        .await
+        .unwrap();
     let waited = sent.elapsed();
     assert!(
         waited >= Duration::from_millis(400),
@@ -426,7 +457,7 @@ async fn x3_hubspot_persistent_5xx_gives_up_after_the_attempt_budget() {
         .await;
     let p = payload(json!({"dealname": "x"}));
     let err = adapter(&server)
-        .upsert(upsert("deals", &p, "", None))
+        .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::Transient);
@@ -476,7 +507,12 @@ async fn g14_hubspot_batch_upsert_uses_the_native_endpoint_in_slices_of_100() {
         .mount(&server)
         .await;
     let result = adapter(&server)
-        .batch_upsert("contacts", &items(&payloads), "email")
+        .batch_upsert(
+            "contacts",
+            &items(&payloads),
+            "email",
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(result.crm_ids.len(), 150);
@@ -501,7 +537,12 @@ async fn x4_hubspot_207_errors_are_attributed_to_their_inputs() {
         payload(json!({"email": "c@x.io"})),
     ];
     let result = adapter(&server)
-        .batch_upsert("contacts", &items(&payloads), "email")
+        .batch_upsert(
+            "contacts",
+            &items(&payloads),
+            "email",
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap();
     assert_eq!(result.crm_ids.get("a@x.io").map(String::as_str), Some("1"));
@@ -530,7 +571,7 @@ async fn x2_hubspot_batch_records_with_known_ids_are_updated_by_id() {
         crm_id: Some("77"),
     }];
     let result = adapter(&server)
-        .batch_upsert("contacts", &records, "email")
+        .batch_upsert("contacts", &records, "email", &Throttle::unlimited())
         .await
         .unwrap();
     assert_eq!(
@@ -550,7 +591,7 @@ async fn g14_hubspot_batch_archive_uses_the_native_endpoint() {
         .await;
     let ids: Vec<String> = (0..150).map(|i| i.to_string()).collect();
     adapter(&server)
-        .batch_delete("companies", &ids)
+        .batch_delete("companies", &ids, &Throttle::unlimited())
         .await
         .unwrap();
     let requests = server.received_requests().await.unwrap();
@@ -567,7 +608,12 @@ async fn hubspot_a_whole_batch_rejection_is_a_validation_error_for_the_engine_to
         .mount(&server).await;
     let payloads = vec![payload(json!({"email": "a@x.io"}))];
     let err = adapter(&server)
-        .batch_upsert("contacts", &items(&payloads), "email")
+        .batch_upsert(
+            "contacts",
+            &items(&payloads),
+            "email",
+            &Throttle::unlimited(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
@@ -609,12 +655,12 @@ async fn hubspot_no_secret_appears_in_errors_or_logs_of_failing_requests() {
     let p = payload(json!({"dealname": "x"}));
     let hubspot = adapter(&server);
     let unauthorized = hubspot
-        .upsert(upsert("deals", &p, "", None))
+        .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
         .await
         .unwrap_err();
     assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
     let outage = hubspot
-        .upsert(upsert("tickets", &p, "", None))
+        .upsert(upsert("tickets", &p, "", None), &Throttle::unlimited())
         .await
         .unwrap_err();
     // Nothing listens on port 9: a connection error.
@@ -624,7 +670,7 @@ async fn hubspot_no_secret_appears_in_errors_or_logs_of_failing_requests() {
             .http(settings()),
     )
     .unwrap()
-    .upsert(upsert("deals", &p, "", None))
+    .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
     .await
     .unwrap_err();
     assert_eq!(refused.kind(), AdapterErrorKind::Transient);
@@ -660,13 +706,19 @@ async fn x16_dot_segments_are_refused_before_any_request() {
     let p = payload(json!({"email": "a@x.io"}));
     for id in [".", ".."] {
         let err = hubspot
-            .upsert(upsert("contacts", &p, "email", Some(id)))
+            .upsert(
+                upsert("contacts", &p, "email", Some(id)),
+                &Throttle::unlimited(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
         assert!(err.is_record_error());
-        assert!(err.message.contains("another endpoint"), "{err}");
-        let err = hubspot.delete("contacts", id).await.unwrap_err();
+        assert!(err.message().contains("another endpoint"), "{err}");
+        let err = hubspot
+            .delete("contacts", id, &Throttle::unlimited())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
     }
 }

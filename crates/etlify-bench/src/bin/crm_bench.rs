@@ -49,11 +49,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, RemoteDelete, UpsertRequest,
+    AirtableAdapter, AirtableConfig, Budget, HubSpotAdapter, HubSpotConfig, RemoteDelete, Throttle,
+    UpsertRequest,
 };
 use etlify::{
     Adapter, AdapterError, BatchSyncOptions, Binding, Crm, Dependency, Etlify, MigrateOptions,
-    Model, RateLimit, RateLimiterSlot, RunStats, SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
+    Model, RateLimit, RunStats, SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
 };
 use etlify_sandbox::{
     Api, FaultConfig, RequestLogSnapshot, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN,
@@ -368,7 +369,7 @@ where
 
 /// The per-record path: the HubSpot adapter without its batch endpoint
 /// (`batch()` keeps the trait's default, `None`). Every request still goes
-/// through the adapter's rate limiter, installed through its slot.
+/// through the CRM's limits, handed to each call.
 #[derive(Debug)]
 struct WithoutBatchEndpoint(HubSpotAdapter);
 
@@ -378,16 +379,25 @@ impl Adapter for WithoutBatchEndpoint {
         "hubspot (no batch endpoint)"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
-        self.0.upsert(request).await
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
+        self.0.upsert(request, throttle).await
     }
 
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
-        self.0.delete(object_type, crm_id).await
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError> {
+        self.0.delete(object_type, crm_id, throttle).await
     }
 
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        self.0.rate_limiter_slot()
+    fn budgets(&self) -> Vec<Budget> {
+        self.0.budgets()
     }
 }
 

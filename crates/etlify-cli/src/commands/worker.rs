@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use etlify::{BackendKind, Health, HealthHandle, Worker, WorkerOptions};
+use etlify::{Health, HealthHandle, Worker, WorkerOptions};
 use serde::Serialize;
 
 use crate::error::{CliError, CommandResult, Completed};
@@ -75,11 +75,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         Some(address) => Some(listen(address).await?),
         None => None,
     };
-    let database = match etlify.store().kind() {
-        BackendKind::Sqlite => "SQLite",
-        BackendKind::Postgres => "PostgreSQL",
-        _ => "another",
-    };
+    let database = etlify.store().kind().name();
     // What runs, never where: the database URL may carry a password.
     tracing::info!(
         target: "etlify_cli",

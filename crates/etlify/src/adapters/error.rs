@@ -26,25 +26,26 @@ pub enum AdapterErrorKind {
 /// Never carries credentials: adapters build it from the response body
 /// and status, not from the request.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AdapterError {
     /// Classification.
-    pub kind: AdapterErrorKind,
+    pub(crate) kind: AdapterErrorKind,
     /// The vendor's message (or the transport's).
-    pub message: String,
+    pub(crate) message: String,
     /// HTTP status, when there was a response.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// Vendor error category/type, e.g. `VALIDATION_ERROR`.
-    pub category: Option<String>,
+    pub(crate) category: Option<String>,
     /// Vendor correlation id, for support requests.
-    pub correlation_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
     /// Delay the server asked for before retrying.
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
     /// The vendor's structured details (per-input or per-property errors),
     /// as it sent them.
-    pub details: Option<Box<serde_json::Value>>,
+    pub(crate) details: Option<Box<serde_json::Value>>,
     /// The registered CRM the error came from, set by the engine (errors
     /// that end a run name their CRM).
-    pub crm: Option<Box<str>>,
+    pub(crate) crm: Option<Box<str>>,
 }
 
 impl AdapterError {
@@ -101,6 +102,42 @@ impl AdapterError {
     /// Classification.
     pub fn kind(&self) -> AdapterErrorKind {
         self.kind
+    }
+
+    /// The vendor's message (or the transport's).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// HTTP status, when there was a response.
+    pub fn get_status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Vendor error category/type, e.g. `VALIDATION_ERROR`.
+    pub fn get_category(&self) -> Option<&str> {
+        self.category.as_deref()
+    }
+
+    /// Vendor correlation id, for support requests.
+    pub fn get_correlation_id(&self) -> Option<&str> {
+        self.correlation_id.as_deref()
+    }
+
+    /// Delay the server asked for before retrying.
+    pub fn get_retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The vendor's structured details (per-input or per-property errors),
+    /// as it sent them.
+    pub fn get_details(&self) -> Option<&serde_json::Value> {
+        self.details.as_deref()
+    }
+
+    /// The registered CRM the error came from, when the engine named it.
+    pub fn get_crm(&self) -> Option<&str> {
+        self.crm.as_deref()
     }
 
     /// Whether the same request may succeed later unchanged.

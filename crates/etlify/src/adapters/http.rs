@@ -1,16 +1,18 @@
 //! The HTTP client shared by the CRM adapters (G-15).
 //!
-//! One pooled `reqwest` client per process (rustls, gzip), a connect
+//! A pooled `reqwest` client per adapter, or per [`HttpConnections`]
+//! handed to several adapters (rustls, gzip), a connect
 //! timeout of 5 s and a request timeout of 30 s by default, JSON bodies,
 //! response headers kept (for `Retry-After` and rate-limit headers), the
-//! CRM's rate limiter awaited before **every** request (G-8), retries of
+//! call's [`Throttle`] awaited before **every** request (G-8), retries of
 //! throttled and transient failures with backoff, and path segments
 //! URL-encoded. The credential is a [`Secret`]: it is sent in the
 //! `Authorization` header, marked sensitive, and appears in no `Debug`,
 //! `Display`, log line or error.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -20,7 +22,7 @@ use serde_json::Value;
 use super::retry::RetryPolicy;
 use super::{AdapterError, AdapterErrorKind};
 use crate::error::ConfigError;
-use crate::ratelimit::{RateLimiter, RateLimiterSlot};
+use crate::ratelimit::Throttle;
 
 /// A credential (API token). Shown as `***` everywhere.
 #[derive(Clone, PartialEq, Eq)]
@@ -117,8 +119,9 @@ pub struct HttpRequest {
     query: Vec<(String, String)>,
     body: Option<Value>,
     creates: bool,
-    /// A budget of this kind of request, besides the CRM's (HubSpot search).
-    budget: Option<Arc<RateLimiter>>,
+    /// A vendor budget of this kind of request, besides the CRM's limit
+    /// (HubSpot's searches).
+    budget: Option<&'static str>,
 }
 
 impl HttpRequest {
@@ -138,9 +141,10 @@ impl HttpRequest {
         }
     }
 
-    /// Counts the request against `budget` too (a separate limit of this
-    /// kind of request, such as HubSpot's search limit per second).
-    pub fn budget(mut self, budget: Arc<RateLimiter>) -> Self {
+    /// Counts the request against the vendor budget `budget` too (a
+    /// separate limit of this kind of request, such as HubSpot's search
+    /// limit per second; [`crate::ratelimit::Budget::some_requests`]).
+    pub fn budget(mut self, budget: &'static str) -> Self {
         self.budget = Some(budget);
         self
     }
@@ -176,10 +180,6 @@ pub struct HttpClient {
     base_url: Url,
     authorization: HeaderValue,
     settings: HttpSettings,
-    limiter: RateLimiterSlot,
-    /// Budgets every request of this client counts against too (Airtable's
-    /// per-token limit, shared by the bases of one token).
-    budgets: Vec<Arc<RateLimiter>>,
     /// Reads how many requests the CRM still allows in its window, and of
     /// how many when it says.
     remaining: Option<RemainingInWindow>,
@@ -209,38 +209,60 @@ impl fmt::Debug for HttpClient {
             .field("base_url", &redact_url(self.base_url.as_str()))
             .field("authorization", &"<redacted>")
             .field("settings", &self.settings)
-            .field("limiter", &self.limiter)
             .finish()
     }
 }
 
-/// The process-wide pooled client for the default connect timeout.
-fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    static SHARED: OnceLock<reqwest::Client> = OnceLock::new();
-    let build = || {
-        reqwest::Client::builder()
+/// A pool of HTTP connections that adapters share when they are handed
+/// clones of it (G-15): their requests to one host reuse the same
+/// connections. An adapter given none has a pool of its own, so two
+/// engines (or adapters) in one process share no connection by accident.
+/// Adapters with another connect timeout get another pool.
+#[derive(Clone, Default)]
+pub struct HttpConnections {
+    clients: Arc<Mutex<HashMap<Duration, reqwest::Client>>>,
+}
+
+impl fmt::Debug for HttpConnections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpConnections")
+    }
+}
+
+impl HttpConnections {
+    /// An empty pool, to hand to the adapters that should share it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The pooled client for `connect_timeout`, built on first use.
+    fn client(&self, connect_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(&connect_timeout) {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("etlify-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-    };
-    if connect_timeout == HttpSettings::default().connect_timeout {
-        if let Some(client) = SHARED.get() {
-            return Ok(client.clone());
-        }
-        let client = build()?;
-        Ok(SHARED.get_or_init(|| client).clone())
-    } else {
-        build()
+            .build()?;
+        clients.insert(connect_timeout, client.clone());
+        Ok(client)
     }
 }
 
 impl HttpClient {
-    /// A client for `base_url`, sending `Authorization: Bearer <token>`.
+    /// A client for `base_url`, sending `Authorization: Bearer <token>`,
+    /// on the pooled connections of `connections` (a pool of its own when
+    /// `None`).
     pub fn new(
         base_url: &str,
         token: &Secret,
         settings: HttpSettings,
+        connections: Option<&HttpConnections>,
     ) -> Result<Self, ConfigError> {
         if token.expose().trim().is_empty() {
             return Err(ConfigError::new(
@@ -278,24 +300,20 @@ impl HttpClient {
                 "must be at least 1",
             ));
         }
-        let client = shared_client(settings.connect_timeout).map_err(|e| {
-            ConfigError::new("adapter", "http", format!("client could not be built: {e}"))
-        })?;
+        let client = connections
+            .cloned()
+            .unwrap_or_default()
+            .client(settings.connect_timeout)
+            .map_err(|e| {
+                ConfigError::new("adapter", "http", format!("client could not be built: {e}"))
+            })?;
         Ok(Self {
             client,
             base_url,
             authorization,
             settings,
-            limiter: RateLimiterSlot::default(),
-            budgets: Vec::new(),
             remaining: None,
         })
-    }
-
-    /// Counts every request against `budget` too.
-    pub fn with_budget(mut self, budget: Arc<RateLimiter>) -> Self {
-        self.budgets.push(budget);
-        self
     }
 
     /// Reads the CRM's "requests remaining in the window" from each
@@ -303,11 +321,6 @@ impl HttpClient {
     pub fn with_remaining_header(mut self, remaining: RemainingInWindow) -> Self {
         self.remaining = Some(remaining);
         self
-    }
-
-    /// Where the CRM's rate limiter is installed.
-    pub fn rate_limiter(&self) -> &RateLimiterSlot {
-        &self.limiter
     }
 
     /// The URL of `segments` under the base URL, each segment encoded.
@@ -319,12 +332,13 @@ impl HttpClient {
         url
     }
 
-    /// Sends `request`, throttled and retried; a non-success response is
-    /// turned into an error by `classify`.
+    /// Sends `request`, each attempt waiting for `throttle` and retried; a
+    /// non-success response is turned into an error by `classify`.
     pub async fn send(
         &self,
         request: &HttpRequest,
         classify: Classify,
+        throttle: &Throttle<'_>,
     ) -> Result<HttpResponse, AdapterError> {
         // `.` and `..` would be resolved away by URL normalisation and
         // the request sent to another endpoint.
@@ -341,15 +355,13 @@ impl HttpClient {
         let policy = self.settings.retry;
         let mut attempt = 1;
         loop {
-            let (error, outcome_unknown) = match self.send_once(&url, request).await {
+            let (error, outcome_unknown) = match self.send_once(&url, request, throttle).await {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(response),
                 Ok(response) if response.status == 429 => {
                     // Every request of this CRM waits, not only this one.
                     let error = classify(&response);
-                    if let (Some(delay), Some(limiter)) =
-                        (error.retry_after, self.limiter.current())
-                    {
-                        limiter.pause(delay);
+                    if let Some(delay) = error.retry_after {
+                        throttle.pause(delay);
                     }
                     (error, false)
                 }
@@ -391,10 +403,15 @@ impl HttpClient {
         }
     }
 
-    async fn send_once(&self, url: &Url, request: &HttpRequest) -> Result<HttpResponse, Failed> {
-        self.limiter.throttle().await;
-        for budget in self.budgets.iter().chain(&request.budget) {
-            budget.throttle().await;
+    async fn send_once(
+        &self,
+        url: &Url,
+        request: &HttpRequest,
+        throttle: &Throttle<'_>,
+    ) -> Result<HttpResponse, Failed> {
+        match request.budget {
+            Some(budget) => throttle.request_in(budget).await,
+            None => throttle.request().await,
         }
         let sent_at = tokio::time::Instant::now();
         let mut builder = self
@@ -435,19 +452,9 @@ impl HttpClient {
             body,
             text,
         };
-        let latency = sent_at.elapsed();
-        let installed = self.limiter.current();
-        for limiter in installed
-            .iter()
-            .chain(self.budgets.iter())
-            .chain(&request.budget)
-        {
-            limiter.observe_latency(latency);
-        }
-        if let (Some(read), Some(limiter)) = (self.remaining, installed) {
-            if let Some((remaining, of)) = read(&response) {
-                limiter.observe_remaining(remaining, of);
-            }
+        throttle.observe_latency(sent_at.elapsed(), request.budget);
+        if let Some((remaining, of)) = self.remaining.and_then(|read| read(&response)) {
+            throttle.observe_remaining(remaining, of);
         }
         Ok(response)
     }
@@ -532,8 +539,13 @@ mod tests {
     fn secrets_do_not_show_in_debug() {
         let secret = Secret::new("pat-na1-very-secret");
         assert_eq!(format!("{secret:?}"), "Secret(***)");
-        let client =
-            HttpClient::new("http://127.0.0.1:1/api/", &secret, HttpSettings::default()).unwrap();
+        let client = HttpClient::new(
+            "http://127.0.0.1:1/api/",
+            &secret,
+            HttpSettings::default(),
+            None,
+        )
+        .unwrap();
         let debug = format!("{client:?}");
         assert!(!debug.contains("very-secret"), "{debug}");
     }
@@ -544,6 +556,7 @@ mod tests {
             "http://127.0.0.1:1/crm/v3/",
             &Secret::new("t"),
             HttpSettings::default(),
+            None,
         )
         .unwrap();
         let url = client.url(&["objects".into(), "con tacts/../x".into(), "a?b#c".into()]);

@@ -1,9 +1,9 @@
 //! The adapter contract between the engine and one CRM API.
 //!
 //! One small core trait, [`Adapter`] (upsert and delete), plus opt-in
-//! capabilities: [`BatchAdapter`] for native batch endpoints and a
-//! [`RateLimiterSlot`] through which the registered CRM's limiter is
-//! installed (G-12).
+//! capabilities: [`BatchAdapter`] for native batch endpoints and vendor
+//! [`Budget`]s. Every call is handed the [`Throttle`] of the CRM it is made
+//! for: the engine owns the limiters (G-12).
 
 pub mod airtable;
 mod error;
@@ -18,12 +18,14 @@ use async_trait::async_trait;
 
 pub use self::airtable::{AirtableAdapter, AirtableConfig};
 pub use self::error::{AdapterError, AdapterErrorKind};
-pub use self::http::{HttpClient, HttpRequest, HttpResponse, HttpSettings, Secret};
+pub use self::http::{
+    HttpClient, HttpConnections, HttpRequest, HttpResponse, HttpSettings, Secret,
+};
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 use crate::payload::Payload;
-pub use crate::ratelimit::RateLimiterSlot;
+pub use crate::ratelimit::{Budget, Throttle};
 
 /// One upsert: create the object, or update it when it exists.
 #[derive(Debug, Clone, Copy)]
@@ -58,23 +60,42 @@ pub enum Access {
 }
 
 /// One CRM API.
+///
+/// Every call takes the [`Throttle`] of the CRM it is made for: call
+/// [`Throttle::request`] before each request sent. The engine has counted
+/// one request before the call, so an adapter that sends one request per
+/// call may ignore it; one adapter may serve several CRMs, each call
+/// counting in its own CRM's limit.
 #[async_trait]
 pub trait Adapter: Send + Sync + 'static {
     /// Short name of the adapter type for logs and `Debug` (never a credential).
     fn kind(&self) -> &'static str;
 
     /// Creates or updates one object and returns its CRM id, if the CRM gave one.
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError>;
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError>;
 
     /// Deletes (archives) one object.
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError>;
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError>;
 
     /// Asks the CRM, with one read request and no write, whether it
     /// accepts the credentials and knows `object_type` (`etlify check
     /// --crms`). An error says why not: `Unauthorized` for credentials
     /// refused, the CRM's own message for an unknown object type.
-    async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
-        let _ = object_type;
+    async fn check_access(
+        &self,
+        object_type: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Access, AdapterError> {
+        let _ = (object_type, throttle);
         Ok(Access::NotChecked)
     }
 
@@ -83,10 +104,11 @@ pub trait Adapter: Send + Sync + 'static {
         None
     }
 
-    /// Where the CRM's rate limiter is installed; `None` means the adapter
-    /// cannot be throttled.
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        None
+    /// Vendor budgets this adapter's requests count against besides the
+    /// CRM's rate limit (Airtable's per token, HubSpot's searches); read
+    /// once, when a CRM is registered with it.
+    fn budgets(&self) -> Vec<Budget> {
+        Vec::new()
     }
 }
 
@@ -134,11 +156,16 @@ pub trait BatchAdapter: Send + Sync {
         object_type: &str,
         records: &[BatchItem<'_>],
         id_property: &str,
+        throttle: &Throttle<'_>,
     ) -> Result<BatchUpsertResult, AdapterError>;
 
     /// Deletes many objects by CRM id.
-    async fn batch_delete(&self, object_type: &str, crm_ids: &[String])
-        -> Result<(), AdapterError>;
+    async fn batch_delete(
+        &self,
+        object_type: &str,
+        crm_ids: &[String],
+        throttle: &Throttle<'_>,
+    ) -> Result<(), AdapterError>;
 }
 
 /// The value of `id_property` in `payload`, as the string a CRM compares.

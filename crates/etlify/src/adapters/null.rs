@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    id_value, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RateLimiterSlot,
-    RemoteDelete, UpsertRequest,
+    id_value, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RemoteDelete,
+    Throttle, UpsertRequest,
 };
 use crate::digest::stable_sha256;
 use crate::payload::Payload;
@@ -18,7 +18,6 @@ use crate::payload::Payload;
 #[derive(Debug, Default)]
 pub struct NullAdapter {
     calls: NullAdapterCounters,
-    limiter: RateLimiterSlot,
 }
 
 #[derive(Debug, Default)]
@@ -77,8 +76,12 @@ impl Adapter for NullAdapter {
         "null"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
-        self.limiter.throttle().await;
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
+        throttle.request().await;
         self.calls.upserts.fetch_add(1, Ordering::Relaxed);
         Ok(Some(match request.crm_id {
             Some(known) => known.to_owned(),
@@ -90,18 +93,15 @@ impl Adapter for NullAdapter {
         &self,
         _object_type: &str,
         _crm_id: &str,
+        throttle: &Throttle<'_>,
     ) -> Result<RemoteDelete, AdapterError> {
-        self.limiter.throttle().await;
+        throttle.request().await;
         self.calls.deletes.fetch_add(1, Ordering::Relaxed);
         Ok(RemoteDelete::Deleted)
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
         Some(self)
-    }
-
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        Some(&self.limiter)
     }
 }
 
@@ -116,10 +116,11 @@ impl BatchAdapter for NullAdapter {
         object_type: &str,
         records: &[BatchItem<'_>],
         id_property: &str,
+        throttle: &Throttle<'_>,
     ) -> Result<BatchUpsertResult, AdapterError> {
         let mut result = BatchUpsertResult::default();
         for chunk in records.chunks(self.max_batch_size()) {
-            self.limiter.throttle().await;
+            throttle.request().await;
             self.calls.batch_upserts.fetch_add(1, Ordering::Relaxed);
             self.calls
                 .batch_upserted_records
@@ -140,9 +141,10 @@ impl BatchAdapter for NullAdapter {
         &self,
         _object_type: &str,
         crm_ids: &[String],
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         for _ in crm_ids.chunks(self.max_batch_size()) {
-            self.limiter.throttle().await;
+            throttle.request().await;
             self.calls.batch_deletes.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
@@ -171,8 +173,9 @@ mod tests {
             id_property: "domain",
             crm_id: None,
         };
-        let first = adapter.upsert(req).await.unwrap();
-        let second = adapter.upsert(req).await.unwrap();
+        let unlimited = Throttle::unlimited();
+        let first = adapter.upsert(req, &unlimited).await.unwrap();
+        let second = adapter.upsert(req, &unlimited).await.unwrap();
         assert_eq!(first, second);
         assert!(first.unwrap().starts_with("null-"));
 
@@ -183,12 +186,18 @@ mod tests {
             id_property: "email",
             crm_id: None,
         };
-        assert_eq!(adapter.upsert(req).await.unwrap().as_deref(), Some("a@b.c"));
+        assert_eq!(
+            adapter.upsert(req, &unlimited).await.unwrap().as_deref(),
+            Some("a@b.c")
+        );
         let known = UpsertRequest {
             crm_id: Some("42"),
             ..req
         };
-        assert_eq!(adapter.upsert(known).await.unwrap().as_deref(), Some("42"));
+        assert_eq!(
+            adapter.upsert(known, &unlimited).await.unwrap().as_deref(),
+            Some("42")
+        );
         assert_eq!(adapter.calls().upserts, 4);
     }
 }

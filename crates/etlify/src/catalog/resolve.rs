@@ -101,7 +101,10 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
             ConfigError::new("etlify", "max_sync_errors", "must be a positive integer").into(),
         );
     }
-    let mut crms = CrmRegistry::default();
+    // The engine's own limiters: shared with another engine only through
+    // budgets handed to both.
+    let mut crms =
+        CrmRegistry::with_budgets(config.get_rate_budgets().cloned().unwrap_or_default());
     for crm in crm_list {
         crms.register(crm)?;
     }

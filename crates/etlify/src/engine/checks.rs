@@ -107,7 +107,7 @@ impl Etlify {
             let Some(registered) = self.crms().get(crm) else {
                 continue;
             };
-            let result = registered.get_adapter().check_access(object_type).await;
+            let result = registered.adapter().check_access(object_type).await;
             answers.push(CrmAccess {
                 crm: crm.to_owned(),
                 object_type: object_type.to_owned(),

@@ -97,14 +97,16 @@ pub(crate) async fn enqueue(ctx: &JobContext, job: Job, delay: Duration) -> Resu
     match job {
         Job::Record(job) => match &handlers.record {
             Some(queue) => queue.enqueue_record(job, delay).await,
-            None => Err(Error::Queue(
-                "no record job queue is configured; run the sync inline".to_owned(),
+            None => Err(Error::queue(
+                "no record job queue is configured; run the sync inline",
+                None,
             )),
         },
         Job::Batch(job) => match &handlers.batch {
             Some(queue) => queue.enqueue_batch(job, delay).await,
-            None => Err(Error::Queue(
-                "no batch job queue is configured; run the batch sync inline".to_owned(),
+            None => Err(Error::queue(
+                "no batch job queue is configured; run the batch sync inline",
+                None,
             )),
         },
     }

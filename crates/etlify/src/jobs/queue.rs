@@ -23,7 +23,7 @@ use apalis_sqlite::SqliteStorage;
 use async_trait::async_trait;
 
 use super::{BatchJob, BatchJobs, Job, RecordJob, RecordJobs};
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Remedy, Result};
 use crate::store::Store;
 
 /// Connections of the queue's own pool. A worker's apalis uses several at
@@ -139,16 +139,21 @@ pub struct JobQueue {
     options: QueueOptions,
 }
 
-fn queue_error(error: impl std::fmt::Display) -> Error {
-    Error::Queue(error.to_string())
+/// apalis's error, kept as the cause.
+fn queue_error(error: impl Into<BoxError>) -> Error {
+    let source = error.into();
+    Error::queue(source.to_string(), Some(source))
 }
 
-fn setup_error(error: impl std::fmt::Display) -> Error {
-    Error::Queue(format!(
-        "cannot create or upgrade the job queue's tables ({error}); run `etlify migrate` \
-         (with a [queue] section) as a role that may create schemas and extensions \
-         (docs/OPERATIONS.md, \"Database roles\")"
-    ))
+/// apalis could not set its tables up: a role that may create schemas and
+/// extensions has to (the remedy says how).
+fn setup_error(error: impl Into<BoxError>) -> Error {
+    let source = error.into();
+    Error::Queue {
+        message: format!("cannot create or upgrade the job queue's tables ({source})"),
+        source: Some(source),
+        remedy: Some(Remedy::MigrateQueueAsOwner),
+    }
 }
 
 /// Whether every migration of `migrator` is among `applied`.
@@ -243,5 +248,38 @@ impl RecordJobs for JobQueue {
 impl BatchJobs for JobQueue {
     async fn enqueue_batch(&self, job: BatchJob, delay: Duration) -> Result<()> {
         self.push(Job::Batch(job), delay).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn errors_a_queue_error_keeps_the_queues_own_error_as_its_cause() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = queue_error(refused);
+        assert_eq!(error.kind(), ErrorKind::Queue);
+        assert_eq!(error.to_string(), "job queue error: refused");
+        let cause = error.source().expect("the cause is kept");
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .expect("as the queue's own type");
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(error.remedy(), None);
+    }
+
+    #[test]
+    fn errors_a_queue_that_cannot_set_up_names_its_remedy_not_a_command() {
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let error = setup_error(denied);
+        assert_eq!(error.remedy(), Some(Remedy::MigrateQueueAsOwner));
+        assert!(error.source().is_some());
+        let message = error.to_string();
+        assert!(!message.contains("etlify migrate"), "{message}");
+        assert!(message.contains("denied"), "{message}");
     }
 }

@@ -34,7 +34,7 @@ pub const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 
 /// The command that fixes every problem [`check`] reports.
 pub const FIX_COMMAND: &str =
-    "etlify migrate (or etlify::migrate(&store, MigrateOptions::default()) from Rust)";
+    "etlify migrate (or etlify::migrate(&store, &MigrateOptions::default()).await from Rust)";
 
 const SYNC_COLUMNS: &[&str] = &[
     "id",
@@ -388,8 +388,9 @@ pub async fn revert(store: &Store) -> Result<()> {
         .await?
         .is_none()
     {
-        return Err(Error::Schema(
-            "nothing to revert: no etlify_schema_migrations table (the schema was not changed by etlify migrate)".into(),
+        return Err(Error::schema(
+            "nothing to revert: no etlify_schema_migrations table (the schema was not changed by etlify migrate)",
+            None,
         ));
     }
     let mut select = Query::select();
@@ -408,7 +409,10 @@ pub async fn revert(store: &Store) -> Result<()> {
         .iter()
         .map(|name| {
             Step::parse(name).ok_or_else(|| {
-                Error::Schema(format!("unknown step {name:?} in etlify_schema_migrations"))
+                Error::schema(
+                    format!("unknown step {name:?} in etlify_schema_migrations"),
+                    None,
+                )
             })
         })
         .collect::<Result<_>>()?;
@@ -418,7 +422,10 @@ pub async fn revert(store: &Store) -> Result<()> {
         if let (Some((query, reason)), false) = (step.blocking_rows_query(), sync_table_dropped) {
             let blocking = count(store, query).await?;
             if blocking > 0 {
-                return Err(Error::Schema(format!("cannot revert: {blocking} {reason}")));
+                return Err(Error::schema(
+                    format!("cannot revert: {blocking} {reason}"),
+                    None,
+                ));
             }
         }
     }
@@ -611,10 +618,10 @@ async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions
     };
     let unnamed = count(store, count_sql).await?;
     if unnamed > 0 && options.default_crm_name.is_none() {
-        return Err(Error::Schema(format!(
-            "{unnamed} rows of crm_synchronisations have no crm_name; \
-             run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
-        )));
+        return Err(Error::schema(
+            format!("{unnamed} rows of crm_synchronisations have no crm_name"),
+            Some(crate::error::Remedy::MigrateWithDefaultCrmName),
+        ));
     }
     if !columns.iter().any(|c| c == "error_count") {
         applier.step(Step::AddErrorCount).await?;
@@ -728,7 +735,8 @@ impl fmt::Display for SchemaReport {
     }
 }
 
-/// Fails with [`Error::Schema`] (what is wrong and what to run) unless
+/// Fails with [`Error::Schema`] (what is wrong, remedied by
+/// [`crate::Remedy::Migrate`]) unless
 /// the sync-state schema is up to date: before anything runs, so a
 /// missing table is not a raw "no such table" in the middle of a run.
 pub async fn require_up_to_date(store: &Store) -> Result<()> {
@@ -736,7 +744,15 @@ pub async fn require_up_to_date(store: &Store) -> Result<()> {
     if report.is_ok() {
         Ok(())
     } else {
-        Err(Error::Schema(report.to_string()))
+        let problems: Vec<String> = report
+            .problems
+            .iter()
+            .map(|problem| format!("[etlify] {problem}"))
+            .collect();
+        Err(Error::schema(
+            problems.join("\n"),
+            Some(crate::error::Remedy::Migrate),
+        ))
     }
 }
 

@@ -50,7 +50,7 @@ impl<'a> Deleter<'a> {
                 return Ok(DeleteOutcome::Noop);
             };
             let outcome = match crm
-                .get_adapter()
+                .adapter()
                 .delete(binding.get_object_type(), &crm_id)
                 .await
             {

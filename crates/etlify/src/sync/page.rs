@@ -32,11 +32,10 @@ use super::decision::{self, Decision, Known, Loaded, Outgoing};
 use super::dependencies::{self, MissingDependency};
 use super::guard::eligible_by_sql;
 use super::{write_synced, Synchronizer};
-use crate::adapters::{
-    id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, UpsertRequest,
-};
+use crate::adapters::{id_value, AdapterError, AdapterErrorKind, BatchItem, UpsertRequest};
 use crate::catalog::Target;
 use crate::context::Context;
+use crate::crm::ThrottledBatch;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
@@ -326,7 +325,7 @@ async fn read_and_decide(
 /// returned apart, to be sent after the rest.
 fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usize>) {
     let id_property = target.binding.match_property();
-    let batch = target.crm.get_adapter().batch();
+    let batch = target.crm.adapter().batch();
     let mut batchable = Vec::new();
     let mut requests = Vec::new();
     let mut later = Vec::new();
@@ -361,10 +360,10 @@ pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<
     let mut answers = Answers::new();
     let sent = match request {
         Request::Batch(chunk) => {
-            let Some(batch) = crm.get_adapter().batch() else {
+            let Some(batch) = crm.adapter().batch() else {
                 unreachable!("batch requests are planned only with a batch endpoint");
             };
-            let sent = send_batch(batch, page, &chunk, &mut answers).await;
+            let sent = send_batch(&batch, page, &chunk, &mut answers).await;
             // an object the CRM no longer has under its known id goes
             // through the single upsert, which falls back to search/create.
             let mut gone = Vec::new();
@@ -411,7 +410,7 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
         id_property: binding.match_property(),
         crm_id: item.crm_id.as_deref(),
     };
-    match crm.get_adapter().upsert(request).await {
+    match crm.adapter().upsert(request).await {
         Ok(crm_id) => Ok(Ok(crm_id)),
         Err(error) if error.is_record_error() => Ok(Err(error)),
         Err(error) => Err(Error::from_crm(crm.get_name(), error)),
@@ -513,7 +512,7 @@ pub(crate) async fn release(page: &Page<'_>) -> Result<()> {
 
 /// One chunk through the batch endpoint, bisecting atomic rejections.
 async fn send_batch(
-    batch: &dyn BatchAdapter,
+    batch: &ThrottledBatch<'_>,
     page: &Page<'_>,
     chunk: &[usize],
     results: &mut Vec<(usize, Result<Option<String>, AdapterError>)>,

@@ -168,7 +168,7 @@ impl<'a> Synchronizer<'a> {
             id_property: binding.match_property(),
             crm_id: outgoing.crm_id.as_deref(),
         };
-        match crm.get_adapter().upsert(request).await {
+        match crm.adapter().upsert(request).await {
             Ok(crm_id) => {
                 let change = decision::after_answer(&outgoing, crm_id, read_at);
                 let mut conflicts = write_synced(store, vec![(key.clone(), change)]).await?;

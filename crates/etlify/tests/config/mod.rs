@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::NullAdapter;
+use etlify::store::schema::FIX_COMMAND;
 use etlify::{
-    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, Model, RateLimit, SqlPayload, SyncIf,
+    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, MigrateOptions, Model, RateLimit,
+    Remedy, SqlPayload, SyncIf,
 };
 
 use crate::support::{builder, engine, user_model, TestDb};
@@ -53,27 +55,35 @@ fn g8_rate_limit_must_be_positive() {
     assert_eq!(
         RateLimit::new(0, Duration::from_secs(10))
             .unwrap_err()
-            .field,
+            .field(),
         "max_requests"
     );
     assert_eq!(
-        RateLimit::new(100, Duration::ZERO).unwrap_err().field,
+        RateLimit::new(100, Duration::ZERO).unwrap_err().field(),
         "period"
     );
 }
 
 #[test]
-fn g8_rate_limit_is_installed_into_the_adapter_at_registration() {
-    let adapter = null();
+fn g8_registering_a_crm_gives_it_a_limiter_of_its_rate_limit() {
     let mut registry = CrmRegistry::default();
     registry
         .register(
-            Crm::new("hubspot", adapter.clone())
+            Crm::new("hubspot", null())
                 .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap()),
         )
         .unwrap();
-    let slot = etlify::Adapter::rate_limiter_slot(adapter.as_ref()).unwrap();
-    assert_eq!(slot.current().unwrap().limit().get_max_requests(), 100);
+    let crm = registry.get("hubspot").unwrap();
+    let limiter = crm.limits().rate_limiter().unwrap();
+    assert_eq!(limiter.limit().get_max_requests(), 100);
+    assert!(
+        Crm::new("unregistered", null())
+            .rate_limit(RateLimit::new(1, Duration::from_secs(1)).unwrap())
+            .limits()
+            .rate_limiter()
+            .is_none(),
+        "a limiter belongs to a registration, not to the declaration"
+    );
 }
 
 #[test]
@@ -82,8 +92,8 @@ fn zero_max_sync_errors_is_a_config_error_naming_the_field() {
     let err = registry
         .register(Crm::new("hubspot", null()).max_sync_errors(0))
         .unwrap_err();
-    assert_eq!(err.location, "crms.hubspot");
-    assert_eq!(err.field, "max_sync_errors");
+    assert_eq!(err.location(), "crms.hubspot");
+    assert_eq!(err.field(), "max_sync_errors");
 }
 
 #[test]
@@ -130,13 +140,13 @@ fn config_an_empty_token_is_refused() {
         let err =
             etlify::adapters::HubSpotAdapter::new(etlify::adapters::HubSpotConfig::new(token))
                 .unwrap_err();
-        assert_eq!(err.field, "token", "{err}");
+        assert_eq!(err.field(), "token", "{err}");
         let err = etlify::adapters::AirtableAdapter::new(etlify::adapters::AirtableConfig::new(
             token,
             "appSandbox0000001",
         ))
         .unwrap_err();
-        assert_eq!(err.field, "token", "{err}");
+        assert_eq!(err.field(), "token", "{err}");
     }
 }
 

@@ -19,7 +19,7 @@ async fn x14_model_bound_to_an_unregistered_crm_is_a_config_error() {
     .await;
     assert_eq!(err.kind(), ErrorKind::Config);
     let err = config_error(err);
-    assert_eq!(err.location, "models.User.crms.salesforce");
+    assert_eq!(err.location(), "models.User.crms.salesforce");
     assert!(err.to_string().contains("salesforce"), "{err}");
 }
 
@@ -46,9 +46,9 @@ async fn payload_query_without_the_key_column_is_a_config_error() {
         Binding::new("contacts", "email").payload(SqlPayload::new("SELECT email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot");
-    assert_eq!(err.field, "payload");
-    assert!(err.expected.contains("key column `id`"), "{err}");
+    assert_eq!(err.location(), "models.User.crms.hubspot");
+    assert_eq!(err.field(), "payload");
+    assert!(err.expected().contains("key column `id`"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +63,13 @@ async fn missing_table_and_column_are_config_errors() {
         )
         .await,
     );
-    assert_eq!(err.field, "table");
-    assert!(err.expected.contains("ghosts"), "{err}");
+    assert_eq!(err.field(), "table");
+    assert!(err.expected().contains("ghosts"), "{err}");
 
     let model = Model::new("User", "users").sti("kind", "Admin");
     let err = config_error(build_error(&db, vec![], vec![model]).await);
-    assert_eq!(err.field, "sti.column");
-    assert!(err.expected.contains("`kind`"), "{err}");
+    assert_eq!(err.field(), "sti.column");
+    assert!(err.expected().contains("`kind`"), "{err}");
 }
 
 /// A name one typo away from a real table or column gets a "did you mean"
@@ -79,11 +79,8 @@ async fn config_a_mistyped_table_or_column_suggests_the_nearest_name() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
     let err = config_error(build_error(&db, vec![], vec![Model::new("User", "user")]).await);
-    assert_eq!(
-        (err.field.as_str(), err.location.as_str()),
-        ("table", "models.User")
-    );
-    assert!(err.expected.contains("did you mean `users`?"), "{err}");
+    assert_eq!((err.field(), err.location()), ("table", "models.User"));
+    assert!(err.expected().contains("did you mean `users`?"), "{err}");
 
     let model = Model::new("User", "users").bind(
         "hubspot",
@@ -92,11 +89,14 @@ async fn config_a_mistyped_table_or_column_suggests_the_nearest_name() {
             .dependency(Dependency::belongs_to("companies", "companyid")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "foreign_key");
-    assert!(err.expected.contains("did you mean `company_id`?"), "{err}");
+    assert_eq!(err.field(), "foreign_key");
+    assert!(
+        err.expected().contains("did you mean `company_id`?"),
+        "{err}"
+    );
 
     let err = config_error(build_error(&db, vec![], vec![Model::new("Ghost", "ghosts")]).await);
-    assert!(!err.expected.contains("did you mean"), "{err}");
+    assert!(!err.expected().contains("did you mean"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,8 +111,8 @@ async fn duplicate_models_are_a_config_error() {
         )
         .await,
     );
-    assert_eq!(err.location, "models.User");
-    assert!(err.expected.contains("declared twice"), "{err}");
+    assert_eq!(err.location(), "models.User");
+    assert!(err.expected().contains("declared twice"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +121,7 @@ async fn binding_without_payload_is_a_config_error() {
     let db = db.with_app_schema().await;
     let model = Model::new("User", "users").bind("hubspot", Binding::new("contacts", "email"));
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "payload");
+    assert_eq!(err.field(), "payload");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,8 +135,8 @@ async fn dependency_on_a_missing_column_is_a_config_error() {
             .dependency(etlify::Dependency::has_many("companies", "owner_id")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot.dependencies[0]");
-    assert!(err.expected.contains("`owner_id`"), "{err}");
+    assert_eq!(err.location(), "models.User.crms.hubspot.dependencies[0]");
+    assert!(err.expected().contains("`owner_id`"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +178,30 @@ async fn config_missing_sync_tables_are_reported_by_build_with_the_fix() {
     assert_eq!(err.kind(), ErrorKind::Schema);
     let message = err.to_string();
     assert!(message.contains("crm_synchronisations"), "{message}");
-    assert!(message.contains("etlify migrate"), "{message}");
+    assert_eq!(
+        err.remedy(),
+        Some(Remedy::Migrate),
+        "the fix is data for the caller to render"
+    );
+    assert!(
+        !message.contains("etlify migrate"),
+        "no command-line advice in the library's message: {message}"
+    );
+}
+
+/// The Rust half of the command the schema report prints is this very
+/// call, so it compiles and runs as shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_the_fix_commands_rust_snippet_is_a_call_that_compiles() {
+    let db = TestDb::new(BACKEND).await;
+    let store = db.store.clone();
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        FIX_COMMAND.contains("etlify::migrate(&store, &MigrateOptions::default()).await"),
+        "{FIX_COMMAND}"
+    );
 }
 
 /// Bad inputs the database can tell (docs/BEHAVIOUR.md, "Bad input"), each refused by `build()`
@@ -224,10 +247,10 @@ async fn config_bad_dependencies_and_conditions_are_refused_naming_the_field() {
         let err =
             config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
         assert!(
-            err.location.starts_with("models.User.crms.hubspot"),
+            err.location().starts_with("models.User.crms.hubspot"),
             "{err}"
         );
-        assert_eq!(err.field, field, "{err}");
+        assert_eq!(err.field(), field, "{err}");
         assert!(err.to_string().contains(says), "{err}");
     }
 }
@@ -243,8 +266,8 @@ async fn config_an_id_property_the_payload_does_not_return_is_refused() {
         Binding::new("contacts", "mail").payload(SqlPayload::new("SELECT id, email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.location, "models.User.crms.hubspot");
-    assert_eq!(err.field, "id_property");
+    assert_eq!(err.location(), "models.User.crms.hubspot");
+    assert_eq!(err.field(), "id_property");
     assert!(err.to_string().contains("it returns: email"), "{err}");
 }
 
@@ -268,8 +291,8 @@ async fn config_empty_or_dot_object_types_are_refused() {
         );
         let err =
             config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-        assert_eq!(err.location, "models.User.crms.hubspot", "{err}");
-        assert_eq!(err.field, field, "{err}");
+        assert_eq!(err.location(), "models.User.crms.hubspot", "{err}");
+        assert_eq!(err.field(), field, "{err}");
     }
 }
 
@@ -285,5 +308,5 @@ async fn config_an_empty_external_id_is_refused() {
             .payload(SqlPayload::new("SELECT id, email FROM users")),
     );
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
-    assert_eq!(err.field, "external_id", "{err}");
+    assert_eq!(err.field(), "external_id", "{err}");
 }

@@ -154,7 +154,7 @@ async fn x11_delete_errors_keep_their_kind_and_the_row() {
     match etlify.delete("hubspot", "User", user).await.unwrap_err() {
         Error::Adapter(e) => {
             assert_eq!(e.kind(), AdapterErrorKind::RateLimited);
-            assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+            assert_eq!(e.get_retry_after(), Some(Duration::from_secs(7)));
             assert!(e.is_retriable());
         }
         other => panic!("expected a typed adapter error, got {other:?}"),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy,
+    AirtableAdapter, AirtableConfig, HttpConnections, HttpSettings, HubSpotAdapter, HubSpotConfig,
+    RetryPolicy, Throttle,
 };
 use etlify::{
     BatchSyncOptions, Binding, Crm, DeleteOutcome, Model, RateLimit, SqlPayload, SyncDispatch,
@@ -70,27 +71,39 @@ mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;
 
+/// Adapters handed one `HttpConnections` send over one pooled connection;
+/// an adapter handed none has connections of its own (two engines in one
+/// process share none by accident).
 #[tokio::test]
-async fn g15_all_adapters_share_one_pooled_http_client() {
+async fn g15_adapters_handed_one_pool_share_its_connections() {
     let sandbox = sandbox(false).await;
-    let hubspot = hubspot(&sandbox);
+    let connections = HttpConnections::new();
+    let hubspot_config = || {
+        HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
+            .base_url(sandbox.hubspot_base_url())
+            .http(fast_retries())
+    };
+    let hubspot = HubSpotAdapter::new(hubspot_config().connections(connections.clone())).unwrap();
     let airtable = AirtableAdapter::new(
         AirtableConfig::new(DEFAULT_AIRTABLE_TOKEN, "appSandbox0000001")
             .base_url(sandbox.base_url())
-            .http(fast_retries()),
+            .http(fast_retries())
+            .connections(connections.clone()),
     )
     .unwrap();
     let payload = |value: serde_json::Value| value.as_object().unwrap().clone();
+    let unlimited = Throttle::unlimited();
     for i in 0..5 {
         let contact = payload(serde_json::json!({"email": format!("p{i}@x.io")}));
         etlify::Adapter::upsert(
-            hubspot.as_ref(),
+            &hubspot,
             etlify::adapters::UpsertRequest {
                 object_type: "contacts",
                 payload: &contact,
                 id_property: "email",
                 crm_id: None,
             },
+            &unlimited,
         )
         .await
         .unwrap();
@@ -103,6 +116,7 @@ async fn g15_all_adapters_share_one_pooled_http_client() {
                 id_property: "Email",
                 crm_id: None,
             },
+            &unlimited,
         )
         .await
         .unwrap();
@@ -113,5 +127,24 @@ async fn g15_all_adapters_share_one_pooled_http_client() {
         sandbox.connections_accepted(),
         1,
         "{requests} requests of two adapters over one pooled connection"
+    );
+    let own_pool = HubSpotAdapter::new(hubspot_config()).unwrap();
+    let contact = payload(serde_json::json!({"email": "own@x.io"}));
+    etlify::Adapter::upsert(
+        &own_pool,
+        etlify::adapters::UpsertRequest {
+            object_type: "contacts",
+            payload: &contact,
+            id_property: "email",
+            crm_id: None,
+        },
+        &unlimited,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sandbox.connections_accepted(),
+        2,
+        "an adapter handed no pool opens connections of its own"
     );
 }

@@ -359,15 +359,22 @@ async fn seed_answering_then_dropping(api: TargetApi) -> u64 {
         let sandbox = Sandbox::start(config).await.unwrap();
         // Two probes of exactly one HTTP request each (no retries): deletes
         // of objects that do not exist. Only the request log matters.
+        let unlimited = etlify::adapters::Throttle::unlimited();
         for _ in 0..2 {
             let _answered_or_dropped = match api {
                 TargetApi::Hubspot => {
                     let adapter = hubspot(&sandbox, 100, one_attempt);
-                    etlify::Adapter::delete(adapter.as_ref(), "deals", "1").await
+                    etlify::Adapter::delete(adapter.as_ref(), "deals", "1", &unlimited).await
                 }
                 TargetApi::Airtable => {
                     let adapter = airtable(&sandbox, 10, one_attempt);
-                    etlify::Adapter::delete(adapter.as_ref(), TABLE, "recAbCdEf01234567").await
+                    etlify::Adapter::delete(
+                        adapter.as_ref(),
+                        TABLE,
+                        "recAbCdEf01234567",
+                        &unlimited,
+                    )
+                    .await
                 }
             };
         }

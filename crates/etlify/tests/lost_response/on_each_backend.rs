@@ -91,7 +91,7 @@ async fn lost_response_a_create_whose_response_is_lost_is_not_repeated() {
 
     let error = run_error(etlify.sync("hubspot", "Deal", ids[0]).await);
     assert_eq!(error.kind(), AdapterErrorKind::Transient, "{error}");
-    assert!(error.message.contains("not repeated"), "{error}");
+    assert!(error.message().contains("not repeated"), "{error}");
     assert_eq!(
         requests(&sandbox),
         vec![
@@ -148,7 +148,7 @@ async fn lost_response_a_lost_create_is_adopted_through_the_unique_external_id_w
     .await;
 
     let error = run_error(etlify.sync("hubspot", "Deal", ids[0]).await);
-    assert!(error.message.contains("not repeated"), "{error}");
+    assert!(error.message().contains("not repeated"), "{error}");
     sandbox
         .admin()
         .set_faults(TargetApi::Hubspot, FaultConfig::default())
@@ -192,7 +192,7 @@ async fn lost_response_an_airtable_create_whose_response_is_lost_is_not_repeated
 
     let error = run_error(etlify.sync("airtable", "Deal", ids[0]).await);
     assert_eq!(error.kind(), AdapterErrorKind::Transient, "{error}");
-    assert!(error.message.contains("not repeated"), "{error}");
+    assert!(error.message().contains("not repeated"), "{error}");
     let log = requests(&sandbox);
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(

@@ -5,9 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy};
-use etlify::{Binding, Crm, Model, RateLimit, SqlPayload, SyncDispatch, SyncOutcome};
+use etlify::adapters::{
+    AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter, HubSpotConfig, NullAdapter,
+    RetryPolicy, UpsertRequest,
+};
+use etlify::{
+    Binding, Config, Crm, CrmRegistry, Model, Payload, RateBudgets, RateLimit, SqlPayload,
+    SyncDispatch, SyncOutcome,
+};
 use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use tokio::time::Instant;
+
+use crate::support::adapter::RecordingAdapter;
 
 use crate::support::{engine, engine_on, user_model, TestDb};
 
@@ -166,3 +175,86 @@ async fn x17_a_pause_of_the_crm_holds_every_worker() {
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;
+
+fn one_per_ten_seconds() -> RateLimit {
+    RateLimit::new(1, Duration::from_secs(10)).unwrap()
+}
+
+/// Upserts one record through the CRM `crm_name` of `registry`, as the
+/// engine calls adapters.
+async fn upsert_through(registry: &CrmRegistry, crm_name: &str) {
+    let payload = Payload::new();
+    let request = UpsertRequest {
+        object_type: "contacts",
+        payload: &payload,
+        id_property: "",
+        crm_id: None,
+    };
+    let crm = registry.get(crm_name).unwrap();
+    crm.adapter().upsert(request).await.unwrap();
+}
+
+/// One adapter (one `Arc`) registered under two CRMs: each CRM counts its
+/// own calls in its own limit; the second CRM does not take over, or
+/// replace, the first one's.
+#[tokio::test(start_paused = true)]
+async fn ratelimit_one_adapter_registered_under_two_crms_keeps_two_limits() {
+    let adapter = Arc::new(NullAdapter::new());
+    let mut registry = CrmRegistry::new();
+    for name in ["eu", "us"] {
+        registry
+            .register(Crm::new(name, adapter.clone()).rate_limit(one_per_ten_seconds()))
+            .unwrap();
+    }
+    let start = Instant::now();
+    upsert_through(&registry, "eu").await;
+    upsert_through(&registry, "us").await;
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "each CRM's first request goes at once"
+    );
+    upsert_through(&registry, "eu").await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(10),
+        "eu's second request waits for eu's window: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(adapter.calls().upserts, 3);
+}
+
+/// An adapter that never calls its throttle is held to its CRM's limit all
+/// the same: the engine counts each call before handing it over.
+#[tokio::test(start_paused = true)]
+async fn ratelimit_a_custom_adapter_that_never_throttles_is_still_limited() {
+    let adapter = RecordingAdapter::new();
+    let mut registry = CrmRegistry::new();
+    registry
+        .register(Crm::new("custom", adapter.clone()).rate_limit(one_per_ten_seconds()))
+        .unwrap();
+    let start = Instant::now();
+    upsert_through(&registry, "custom").await;
+    upsert_through(&registry, "custom").await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(10),
+        "the second call waited for the window: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(adapter.upserts().len(), 2);
+}
+
+fn airtable(token: &str, base: &str) -> Arc<AirtableAdapter> {
+    Arc::new(AirtableAdapter::new(AirtableConfig::new(token, base)).unwrap())
+}
+
+/// `crm_name`'s Airtable token budget in `etlify`.
+fn token_budget(etlify: &etlify::Etlify, crm_name: &str) -> Arc<etlify::RateLimiter> {
+    etlify
+        .crms()
+        .get(crm_name)
+        .unwrap()
+        .limits()
+        .budget(etlify::adapters::airtable::TOKEN_BUDGET)
+        .unwrap()
+        .clone()
+}

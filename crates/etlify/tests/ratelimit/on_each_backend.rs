@@ -73,3 +73,79 @@ async fn ratelimit_the_crms_remaining_header_slows_down_before_a_429() {
     );
     assert_eq!(log.total, 25);
 }
+
+/// Two engines on one token, each with a CRM per base. Within an engine the
+/// bases of one token share its budget (Airtable limits a token across its
+/// bases); two engines in one process share nothing by accident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratelimit_two_engines_do_not_share_an_airtable_token_budget() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let mut engines = Vec::new();
+    for _ in 0..2 {
+        engines.push(
+            engine(
+                &db,
+                vec![
+                    Crm::new("sales", airtable("patOne.token", "appSales000000001")),
+                    Crm::new("support", airtable("patOne.token", "appSupport0000001")),
+                ],
+                vec![],
+            )
+            .await,
+        );
+    }
+    assert!(
+        Arc::ptr_eq(
+            &token_budget(&engines[0], "sales"),
+            &token_budget(&engines[0], "support")
+        ),
+        "the bases of one token in one engine share its budget"
+    );
+    assert!(
+        !Arc::ptr_eq(
+            &token_budget(&engines[0], "sales"),
+            &token_budget(&engines[1], "sales")
+        ),
+        "two engines keep budgets of their own"
+    );
+}
+
+/// Engines handed one `RateBudgets` share a token's budget, and only for
+/// the same token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratelimit_engines_given_one_rate_budgets_share_a_budget_only_for_the_same_token() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let budgets = RateBudgets::new();
+    let mut engines = Vec::new();
+    for second_token in ["patOne.token", "patTwo.token"] {
+        let etlify = etlify::Etlify::builder(db.store.clone())
+            .config(Config::default().rate_budgets(budgets.clone()))
+            .crm(Crm::new(
+                "first",
+                airtable("patOne.token", "appSales000000001"),
+            ))
+            .crm(Crm::new(
+                "second",
+                airtable(second_token, "appSales000000001"),
+            ))
+            .build()
+            .await
+            .unwrap();
+        engines.push(etlify);
+    }
+    let (one, two) = (&engines[0], &engines[1]);
+    assert!(
+        Arc::ptr_eq(&token_budget(one, "first"), &token_budget(two, "first")),
+        "one token, one budget across the engines sharing budgets"
+    );
+    assert!(Arc::ptr_eq(
+        &token_budget(one, "second"),
+        &token_budget(two, "first")
+    ));
+    assert!(
+        !Arc::ptr_eq(&token_budget(two, "second"), &token_budget(two, "first")),
+        "another token has a budget of its own"
+    );
+}

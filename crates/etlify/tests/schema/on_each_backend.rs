@@ -107,7 +107,11 @@ async fn g26_migrate_takes_over_a_pre_09_gem_table() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Schema);
-    assert!(err.to_string().contains("--default-crm-name"), "{err}");
+    assert_eq!(
+        err.remedy(),
+        Some(etlify::Remedy::MigrateWithDefaultCrmName),
+        "{err}"
+    );
     assert!(!schema::check(&db.store).await.unwrap().is_ok());
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etlify::adapters::{id_value, RemoteDelete, UpsertRequest};
-use etlify::{Adapter, AdapterError, Payload, RateLimiterSlot};
+use etlify::adapters::{id_value, RemoteDelete, Throttle, UpsertRequest};
+use etlify::{Adapter, AdapterError, Payload};
 use tokio::sync::watch;
 
 /// One recorded upsert.
@@ -77,6 +77,7 @@ pub mod futures_hook {
     pub type BoxedUnit = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 }
 
+/// Never calls its throttle: the engine counts each call in the CRM's limit.
 #[derive(Default)]
 pub struct RecordingAdapter {
     upserts: Mutex<Vec<UpsertCall>>,
@@ -87,7 +88,6 @@ pub struct RecordingAdapter {
     gate: Mutex<Option<Gate>>,
     hook: Mutex<Option<Hook>>,
     started: Counter,
-    limiter: RateLimiterSlot,
 }
 
 impl RecordingAdapter {
@@ -147,8 +147,11 @@ impl Adapter for RecordingAdapter {
         "recording"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
-        self.limiter.throttle().await;
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        _throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
         let call = UpsertCall {
             object_type: request.object_type.to_owned(),
             payload: request.payload.clone(),
@@ -181,8 +184,12 @@ impl Adapter for RecordingAdapter {
         }))
     }
 
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
-        self.limiter.throttle().await;
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        _throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError> {
         self.deletes
             .lock()
             .unwrap()
@@ -192,10 +199,6 @@ impl Adapter for RecordingAdapter {
             .unwrap()
             .pop_front()
             .unwrap_or(Ok(RemoteDelete::Deleted))
-    }
-
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        Some(&self.limiter)
     }
 }
 
@@ -304,12 +307,21 @@ impl Adapter for BatchRecordingAdapter {
         "batch-recording"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
-        self.single.upsert(request).await
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
+        self.single.upsert(request, throttle).await
     }
 
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
-        self.single.delete(object_type, crm_id).await
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError> {
+        self.single.delete(object_type, crm_id, throttle).await
     }
 
     fn batch(&self) -> Option<&dyn etlify::BatchAdapter> {
@@ -328,6 +340,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
         _object_type: &str,
         records: &[etlify::BatchItem<'_>],
         id_property: &str,
+        _throttle: &Throttle<'_>,
     ) -> Result<etlify::adapters::BatchUpsertResult, AdapterError> {
         use std::sync::atomic::Ordering::SeqCst;
         assert!(records.len() <= self.max_batch, "the engine slices batches");
@@ -425,6 +438,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
         &self,
         _object_type: &str,
         _crm_ids: &[String],
+        _throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         Ok(())
     }

@@ -31,7 +31,7 @@ use super::{is_field_id, record_id, AirtableAdapter};
 use crate::adapters::http::HttpRequest;
 use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, BatchItemError,
-    BatchUpsertResult,
+    BatchUpsertResult, Throttle,
 };
 
 /// A batch input with a known record id.
@@ -48,6 +48,7 @@ impl BatchAdapter for AirtableAdapter {
         object_type: &str,
         records: &[BatchItem<'_>],
         id_property: &str,
+        throttle: &Throttle<'_>,
     ) -> Result<BatchUpsertResult, AdapterError> {
         if object_type.trim().is_empty() {
             return Err(AdapterError::new(
@@ -76,7 +77,7 @@ impl BatchAdapter for AirtableAdapter {
         }
         for chunk in by_id.chunks(self.batch_size) {
             let gone = self
-                .update_by_id(object_type, chunk, id_property, &mut result)
+                .update_by_id(object_type, chunk, id_property, &mut result, throttle)
                 .await?;
             merge.extend(gone);
         }
@@ -92,7 +93,7 @@ impl BatchAdapter for AirtableAdapter {
             ),
         }));
         for chunk in mergeable.chunks(self.batch_size) {
-            self.upsert_by_merge(object_type, chunk, id_property, &mut result)
+            self.upsert_by_merge(object_type, chunk, id_property, &mut result, throttle)
                 .await?;
         }
         Ok(result)
@@ -102,6 +103,7 @@ impl BatchAdapter for AirtableAdapter {
         &self,
         object_type: &str,
         crm_ids: &[String],
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         let ids: Vec<&str> = crm_ids
             .iter()
@@ -113,7 +115,7 @@ impl BatchAdapter for AirtableAdapter {
                 HttpRequest::new(Method::DELETE, self.table_path(object_type)),
                 |request, id| request.query("records[]", *id),
             );
-            match self.http.send(&request, classify).await {
+            match self.http.send(&request, classify, throttle).await {
                 Ok(_) => {}
                 // One id is gone and the request failed whole: delete one by
                 // one, a missing record counting as deleted.
@@ -122,7 +124,7 @@ impl BatchAdapter for AirtableAdapter {
                         || !missing_records(&error, chunk).is_empty() =>
                 {
                     for id in chunk {
-                        crate::adapters::Adapter::delete(self, object_type, id).await?;
+                        crate::adapters::Adapter::delete(self, object_type, id, throttle).await?;
                     }
                 }
                 Err(error) => return Err(error),
@@ -149,10 +151,11 @@ impl AirtableAdapter {
         &self,
         object_type: &str,
         body: Map<String, Value>,
+        throttle: &Throttle<'_>,
     ) -> Result<Value, AdapterError> {
         let request =
             HttpRequest::new(Method::PATCH, self.table_path(object_type)).json(Value::Object(body));
-        Ok(self.http.send(&request, classify).await?.body)
+        Ok(self.http.send(&request, classify, throttle).await?.body)
     }
 
     /// Updates `chunk` by record id; returns the inputs whose record no
@@ -163,6 +166,7 @@ impl AirtableAdapter {
         chunk: &[ById<'r, 'p>],
         id_property: &str,
         result: &mut BatchUpsertResult,
+        throttle: &Throttle<'_>,
     ) -> Result<Vec<&'r BatchItem<'p>>, AdapterError> {
         let mut pending: Vec<ById<'r, 'p>> = chunk.to_vec();
         let mut gone = Vec::new();
@@ -173,7 +177,7 @@ impl AirtableAdapter {
                 .map(|(item, crm_id)| json!({ "id": crm_id, "fields": item.payload }))
                 .collect();
             let body = self.records_body(records, id_property);
-            match self.patch_records(object_type, body).await {
+            match self.patch_records(object_type, body, throttle).await {
                 Ok(response) => {
                     reconcile_by_id(&response, &pending, id_property, result);
                     break;
@@ -206,6 +210,7 @@ impl AirtableAdapter {
         chunk: &[&BatchItem<'_>],
         id_property: &str,
         result: &mut BatchUpsertResult,
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         let records = chunk
             .iter()
@@ -216,7 +221,7 @@ impl AirtableAdapter {
             "performUpsert".to_owned(),
             json!({ "fieldsToMergeOn": [id_property] }),
         );
-        let response = self.patch_records(object_type, body).await?;
+        let response = self.patch_records(object_type, body, throttle).await?;
         let keys: Vec<String> = chunk
             .iter()
             .map(|item| id_value(item.payload, id_property).unwrap_or_default())

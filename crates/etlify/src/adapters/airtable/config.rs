@@ -1,6 +1,6 @@
 //! Settings of the Airtable adapter (AIRTABLE-1, AIRTABLE-3, AIRTABLE-8).
 
-use crate::adapters::http::{HttpSettings, Secret};
+use crate::adapters::http::{HttpConnections, HttpSettings, Secret};
 use crate::error::ConfigError;
 
 /// Airtable's public API.
@@ -28,6 +28,9 @@ pub struct AirtableConfig {
     pub typecast: bool,
     /// Timeouts and retries.
     pub http: HttpSettings,
+    /// The pooled connections shared with other adapters, if any (else
+    /// the adapter has a pool of its own).
+    pub connections: Option<HttpConnections>,
 }
 
 impl AirtableConfig {
@@ -41,6 +44,7 @@ impl AirtableConfig {
             batch_size: MAX_BATCH_SIZE,
             typecast: false,
             http: HttpSettings::default(),
+            connections: None,
         }
     }
 
@@ -77,6 +81,13 @@ impl AirtableConfig {
     /// Timeouts and retries.
     pub fn http(mut self, http: HttpSettings) -> Self {
         self.http = http;
+        self
+    }
+
+    /// Shares the pooled connections of `connections` with the other
+    /// adapters handed a clone of it (G-15).
+    pub fn connections(mut self, connections: HttpConnections) -> Self {
+        self.connections = Some(connections);
         self
     }
 
@@ -128,6 +139,7 @@ impl std::fmt::Debug for AirtableConfig {
             .field("batch_size", &self.batch_size)
             .field("typecast", &self.typecast)
             .field("http", &self.http)
+            .field("connections", &self.connections.is_some())
             .finish()
     }
 }

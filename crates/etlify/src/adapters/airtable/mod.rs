@@ -13,10 +13,11 @@
 //! lowercased: the gem never lowercased Airtable values, and
 //! X-16 only restricts lowercasing where it happens.
 //!
-//! Rate limits (5 requests per second per base, AIRTABLE-7) are
-//! enforced by the limiter the registered CRM installs into
-//! [`Adapter::rate_limiter_slot`]; a 429 waits out Airtable's 30 s penalty
-//! before the shared client retries it.
+//! Rate limits (5 requests per second per base, AIRTABLE-7) are the
+//! registered CRM's, handed to every call as a [`Throttle`]; the token's
+//! 50 per second is a vendor budget ([`Adapter::budgets`]) the engine
+//! shares between the bases of one token. A 429 waits out Airtable's 30 s
+//! penalty before the client retries it.
 
 mod batch;
 mod config;
@@ -31,44 +32,31 @@ use self::config::is_airtable_id;
 pub use self::config::{AirtableConfig, DEFAULT_API_VERSION, DEFAULT_BASE_URL, MAX_BATCH_SIZE};
 use self::errors::{classify, is_missing_record};
 pub use self::formula::FormulaError;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
-
-use sha2::{Digest as _, Sha256};
 
 use super::http::{HttpClient, HttpRequest, Secret};
 use super::{
-    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
+    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget, RemoteDelete, Throttle,
     UpsertRequest,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
-use crate::ratelimit::{RateLimit, RateLimiter};
+use crate::ratelimit::RateLimit;
 
 /// Airtable's limit per token, across its bases: 50 requests per second.
 pub const TOKEN_REQUESTS_PER_SECOND: u32 = 50;
 
-/// The budget of one access token in this process, shared by every
-/// adapter (base) using it; a base's own 5 per second is the CRM's rate
-/// limit. Keyed by a digest of the token, never the token itself.
-fn token_budget(token: &Secret) -> Arc<RateLimiter> {
-    static BUDGETS: OnceLock<Mutex<HashMap<Vec<u8>, Weak<RateLimiter>>>> = OnceLock::new();
-    let key = Sha256::digest(token.expose().as_bytes()).to_vec();
-    let mut budgets = BUDGETS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    budgets.retain(|_, budget| budget.strong_count() > 0);
-    if let Some(budget) = budgets.get(&key).and_then(Weak::upgrade) {
-        return budget;
-    }
+/// The name of the budget of one access token.
+pub const TOKEN_BUDGET: &str = "airtable.token";
+
+/// The budget of one access token, which every adapter (base) using it
+/// names; a base's own 5 per second is the CRM's rate limit. The engine
+/// keeps one limiter per token, keyed by a digest of it.
+fn token_budget(token: &Secret) -> Budget {
     let limit = RateLimit::new(TOKEN_REQUESTS_PER_SECOND, Duration::from_secs(1))
         // Internal invariant: a positive constant and period.
         .expect("a valid constant limit");
-    let budget = Arc::new(RateLimiter::new(limit));
-    budgets.insert(key, Arc::downgrade(&budget));
-    budget
+    Budget::every_request(TOKEN_BUDGET, token.expose().as_bytes(), limit)
 }
 
 /// The Airtable adapter, for one base.
@@ -79,6 +67,8 @@ pub struct AirtableAdapter {
     base_id: String,
     batch_size: usize,
     typecast: bool,
+    /// The token's budget, across its bases.
+    token_budget: Budget,
 }
 
 impl AirtableAdapter {
@@ -86,13 +76,18 @@ impl AirtableAdapter {
     /// and an error names the offending one.
     pub fn new(config: AirtableConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let http = HttpClient::new(&config.base_url, &config.token, config.http)
-            .map_err(|mut e| {
-                e.location = "airtable".to_owned();
-                e
-            })?
-            .with_budget(token_budget(&config.token));
+        let http = HttpClient::new(
+            &config.base_url,
+            &config.token,
+            config.http,
+            config.connections.as_ref(),
+        )
+        .map_err(|mut e| {
+            e.location = "airtable".to_owned();
+            e
+        })?;
         Ok(Self {
+            token_budget: token_budget(&config.token),
             http,
             version_path: config
                 .api_version
@@ -147,18 +142,27 @@ impl AirtableAdapter {
         table: &str,
         record_id: &str,
         fields: &Payload,
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         let request = HttpRequest::new(Method::PATCH, self.record_path(table, record_id))
             .json(self.fields_body(fields));
-        self.http.send(&request, classify).await.map(|_| ())
+        self.http
+            .send(&request, classify, throttle)
+            .await
+            .map(|_| ())
     }
 
     /// POST one record; as in the gem, a success without an id is an error.
-    async fn create(&self, table: &str, fields: &Payload) -> Result<String, AdapterError> {
+    async fn create(
+        &self,
+        table: &str,
+        fields: &Payload,
+        throttle: &Throttle<'_>,
+    ) -> Result<String, AdapterError> {
         let request = HttpRequest::new(Method::POST, self.table_path(table))
             .json(self.fields_body(fields))
             .creates();
-        let response = self.http.send(&request, classify).await?;
+        let response = self.http.send(&request, classify, throttle).await?;
         record_id(&response.body).ok_or_else(|| {
             AdapterError::new(
                 AdapterErrorKind::Other,
@@ -175,13 +179,14 @@ impl AirtableAdapter {
         table: &str,
         field: &str,
         value: &Value,
+        throttle: &Throttle<'_>,
     ) -> Result<Option<String>, AdapterError> {
         let formula = formula::eq(field, value)
             .map_err(|e| AdapterError::new(AdapterErrorKind::ValidationFailed, e.to_string()))?;
         let request = HttpRequest::new(Method::GET, self.table_path(table))
             .query("filterByFormula", formula)
             .query("maxRecords", "1");
-        match self.http.send(&request, classify).await {
+        match self.http.send(&request, classify, throttle).await {
             Ok(response) => Ok(response
                 .body
                 .get("records")
@@ -237,7 +242,11 @@ impl Adapter for AirtableAdapter {
         "airtable"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
         let table = request.object_type;
         if table.trim().is_empty() {
             return Err(AdapterError::new(
@@ -248,7 +257,7 @@ impl Adapter for AirtableAdapter {
         // a known record id is updated directly, with every field (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
             if is_airtable_id(crm_id, "rec") {
-                match self.update(table, crm_id, request.payload).await {
+                match self.update(table, crm_id, request.payload, throttle).await {
                     Ok(()) => return Ok(Some(crm_id.to_owned())),
                     // Deleted in Airtable meanwhile: match by id property, or create.
                     Err(error) if is_missing_record(&error, crm_id) => {
@@ -271,15 +280,26 @@ impl Adapter for AirtableAdapter {
         }
         // The id field stays in the written fields, as in the gem.
         if let Some(value) = search_key(request.payload, request.id_property)? {
-            if let Some(found) = self.find_id(table, request.id_property, value).await? {
-                self.update(table, &found, request.payload).await?;
+            if let Some(found) = self
+                .find_id(table, request.id_property, value, throttle)
+                .await?
+            {
+                self.update(table, &found, request.payload, throttle)
+                    .await?;
                 return Ok(Some(found));
             }
         }
-        self.create(table, request.payload).await.map(Some)
+        self.create(table, request.payload, throttle)
+            .await
+            .map(Some)
     }
 
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError> {
         let crm_id = crm_id.trim();
         if object_type.trim().is_empty() || crm_id.is_empty() {
             return Err(AdapterError::new(
@@ -288,17 +308,21 @@ impl Adapter for AirtableAdapter {
             ));
         }
         let request = HttpRequest::new(Method::DELETE, self.record_path(object_type, crm_id));
-        match self.http.send(&request, classify).await {
+        match self.http.send(&request, classify, throttle).await {
             Ok(_) => Ok(RemoteDelete::Deleted),
             Err(error) if is_missing_record(&error, crm_id) => Ok(RemoteDelete::NotFound),
             Err(error) => Err(error),
         }
     }
 
-    async fn check_access(&self, table: &str) -> Result<Access, AdapterError> {
+    async fn check_access(
+        &self,
+        table: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Access, AdapterError> {
         let request =
             HttpRequest::new(Method::GET, self.table_path(table)).query("maxRecords", "1");
-        self.http.send(&request, classify).await?;
+        self.http.send(&request, classify, throttle).await?;
         Ok(Access::Granted)
     }
 
@@ -306,8 +330,8 @@ impl Adapter for AirtableAdapter {
         Some(self)
     }
 
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        Some(self.http.rate_limiter())
+    fn budgets(&self) -> Vec<Budget> {
+        vec![self.token_budget.clone()]
     }
 }
 
@@ -363,18 +387,5 @@ mod tests {
             (bad_url.location.as_str(), bad_url.field.as_str()),
             ("airtable", "base_url")
         );
-    }
-
-    /// Airtable limits a token across its bases (50 per second): the
-    /// adapters of two bases with one token share one budget; another
-    /// token has its own.
-    #[test]
-    fn ratelimit_airtable_bases_of_one_token_share_its_budget() {
-        let one = token_budget(&Secret::new("patToken.one"));
-        let same = token_budget(&Secret::new("patToken.one"));
-        let other = token_budget(&Secret::new("patToken.two"));
-        assert!(Arc::ptr_eq(&one, &same));
-        assert!(!Arc::ptr_eq(&one, &other));
-        assert_eq!(one.limit().get_max_requests(), TOKEN_REQUESTS_PER_SECOND);
     }
 }

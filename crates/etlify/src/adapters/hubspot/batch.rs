@@ -19,7 +19,7 @@ use super::HubSpotAdapter;
 use crate::adapters::http::HttpRequest;
 use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, BatchItemError,
-    BatchUpsertResult,
+    BatchUpsertResult, Throttle,
 };
 
 #[async_trait]
@@ -33,6 +33,7 @@ impl BatchAdapter for HubSpotAdapter {
         object_type: &str,
         records: &[BatchItem<'_>],
         id_property: &str,
+        throttle: &Throttle<'_>,
     ) -> Result<BatchUpsertResult, AdapterError> {
         if id_property.trim().is_empty() {
             return Err(AdapterError::new(
@@ -59,7 +60,9 @@ impl BatchAdapter for HubSpotAdapter {
                 .iter()
                 .filter_map(|r| Some((r.crm_id?, id_value(r.payload, id_property)?)))
                 .collect();
-            let response = self.send_batch(object_type, "update", inputs).await?;
+            let response = self
+                .send_batch(object_type, "update", inputs, throttle)
+                .await?;
             for object in results(&response) {
                 if let Some(id) = super::object_id(object) {
                     if let Some(value) = by_crm_id.get(id.as_str()) {
@@ -88,7 +91,9 @@ impl BatchAdapter for HubSpotAdapter {
                     })
                 })
                 .collect();
-            let response = self.send_batch(object_type, "upsert", inputs).await?;
+            let response = self
+                .send_batch(object_type, "upsert", inputs, throttle)
+                .await?;
             for object in results(&response) {
                 let value = object
                     .get("properties")
@@ -113,10 +118,12 @@ impl BatchAdapter for HubSpotAdapter {
         &self,
         object_type: &str,
         crm_ids: &[String],
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         for chunk in crm_ids.chunks(self.batch_size) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
-            self.send_batch(object_type, "archive", inputs).await?;
+            self.send_batch(object_type, "archive", inputs, throttle)
+                .await?;
         }
         Ok(())
     }
@@ -128,10 +135,11 @@ impl HubSpotAdapter {
         object_type: &str,
         action: &str,
         inputs: Vec<Value>,
+        throttle: &Throttle<'_>,
     ) -> Result<Value, AdapterError> {
         let request = HttpRequest::new(Method::POST, self.path(object_type, &["batch", action]))
             .json(json!({ "inputs": inputs }));
-        Ok(self.http.send(&request, classify).await?.body)
+        Ok(self.http.send(&request, classify, throttle).await?.body)
     }
 }
 

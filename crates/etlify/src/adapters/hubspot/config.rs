@@ -1,6 +1,6 @@
 //! Settings of the HubSpot adapter.
 
-use crate::adapters::http::{HttpSettings, Secret};
+use crate::adapters::http::{HttpConnections, HttpSettings, Secret};
 
 /// HubSpot's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
@@ -25,6 +25,9 @@ pub struct HubSpotConfig {
     pub batch_size: usize,
     /// Timeouts and retries.
     pub http: HttpSettings,
+    /// The pooled connections shared with other adapters, if any (else
+    /// the adapter has a pool of its own).
+    pub connections: Option<HttpConnections>,
     /// Search requests per second (HubSpot's separate search limit, per
     /// account; default 5). Searches count against the CRM's rate limit too.
     pub search_requests_per_second: u32,
@@ -39,6 +42,7 @@ impl HubSpotConfig {
             objects_path: DEFAULT_OBJECTS_PATH.to_owned(),
             batch_size: DEFAULT_BATCH_SIZE,
             http: HttpSettings::default(),
+            connections: None,
             search_requests_per_second: DEFAULT_SEARCH_REQUESTS_PER_SECOND,
         }
     }
@@ -72,6 +76,13 @@ impl HubSpotConfig {
         self.http = http;
         self
     }
+
+    /// Shares the pooled connections of `connections` with the other
+    /// adapters handed a clone of it (G-15).
+    pub fn connections(mut self, connections: HttpConnections) -> Self {
+        self.connections = Some(connections);
+        self
+    }
 }
 
 impl std::fmt::Debug for HubSpotConfig {
@@ -86,6 +97,7 @@ impl std::fmt::Debug for HubSpotConfig {
             .field("objects_path", &self.objects_path)
             .field("batch_size", &self.batch_size)
             .field("http", &self.http)
+            .field("connections", &self.connections.is_some())
             .field(
                 "search_requests_per_second",
                 &self.search_requests_per_second,

@@ -19,17 +19,16 @@ pub use self::config::{
     DEFAULT_SEARCH_REQUESTS_PER_SECOND,
 };
 use self::errors::{classify, existing_id};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
-    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, RateLimiterSlot, RemoteDelete,
+    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget, RemoteDelete, Throttle,
     UpsertRequest,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
-use crate::ratelimit::{RateLimit, RateLimiter};
+use crate::ratelimit::RateLimit;
 
 /// `X-HubSpot-RateLimit-Remaining` of `-Max`: requests the app may still
 /// send in its current 10-second window (absent from search responses).
@@ -51,8 +50,9 @@ pub struct HubSpotAdapter {
     http: HttpClient,
     objects_path: Vec<String>,
     batch_size: usize,
-    /// HubSpot's search limit, apart from the app's 10-second window.
-    search_budget: Arc<RateLimiter>,
+    /// HubSpot's search limit of the token's account, apart from the
+    /// app's 10-second window.
+    search_budget: Budget,
 }
 
 impl HubSpotAdapter {
@@ -76,9 +76,18 @@ impl HubSpotAdapter {
                 },
             )?;
         Ok(Self {
-            http: HttpClient::new(&config.base_url, &config.token, config.http)?
-                .with_remaining_header(remaining_in_window),
-            search_budget: Arc::new(RateLimiter::new(search_limit)),
+            http: HttpClient::new(
+                &config.base_url,
+                &config.token,
+                config.http,
+                config.connections.as_ref(),
+            )?
+            .with_remaining_header(remaining_in_window),
+            search_budget: Budget::some_requests(
+                search::SEARCH_BUDGET,
+                config.token.expose().as_bytes(),
+                search_limit,
+            ),
             objects_path: config
                 .objects_path
                 .split('/')
@@ -102,21 +111,26 @@ impl HubSpotAdapter {
         object_type: &str,
         crm_id: &str,
         properties: &Map<String, Value>,
+        throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
         let request = HttpRequest::new(Method::PATCH, self.path(object_type, &[crm_id]))
             .json(json!({ "properties": properties }));
-        self.http.send(&request, classify).await.map(|_| ())
+        self.http
+            .send(&request, classify, throttle)
+            .await
+            .map(|_| ())
     }
 
     async fn create(
         &self,
         object_type: &str,
         properties: &Map<String, Value>,
+        throttle: &Throttle<'_>,
     ) -> Result<Option<String>, AdapterError> {
         let request = HttpRequest::new(Method::POST, self.path(object_type, &[]))
             .json(json!({ "properties": properties }))
             .creates();
-        let response = self.http.send(&request, classify).await?;
+        let response = self.http.send(&request, classify, throttle).await?;
         Ok(object_id(&response.body))
     }
 }
@@ -143,7 +157,11 @@ impl Adapter for HubSpotAdapter {
         "hubspot"
     }
 
-    async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+    async fn upsert(
+        &self,
+        request: UpsertRequest<'_>,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
         let object_type = request.object_type;
         if object_type.trim().is_empty() {
             return Err(AdapterError::new(
@@ -153,7 +171,10 @@ impl Adapter for HubSpotAdapter {
         }
         // a known id is updated directly, with every property (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
-            match self.update(object_type, crm_id, request.payload).await {
+            match self
+                .update(object_type, crm_id, request.payload, throttle)
+                .await
+            {
                 Ok(()) => return Ok(Some(crm_id.to_owned())),
                 // Deleted in HubSpot meanwhile: find it by its id property, or create.
                 Err(error) if error.kind() == AdapterErrorKind::NotFound => {}
@@ -168,8 +189,11 @@ impl Adapter for HubSpotAdapter {
             properties.remove(id_property)
         };
         if let Some(value) = unique_value.as_ref().filter(|v| !v.is_null()) {
-            if let Some(found) = search::find_id(self, object_type, id_property, value).await? {
-                self.update(object_type, &found, &properties).await?;
+            if let Some(found) =
+                search::find_id(self, object_type, id_property, value, throttle).await?
+            {
+                self.update(object_type, &found, &properties, throttle)
+                    .await?;
                 return Ok(Some(found));
             }
         }
@@ -177,13 +201,14 @@ impl Adapter for HubSpotAdapter {
             properties.insert(id_property.to_owned(), value);
         }
         lowercase_email(&mut properties);
-        match self.create(object_type, &properties).await {
+        match self.create(object_type, &properties, throttle).await {
             Ok(id) => Ok(id),
             // Created meanwhile (search lags behind writes): adopt it.
             Err(error) => match existing_id(&error) {
                 Some(existing) => {
                     properties.remove(id_property);
-                    self.update(object_type, &existing, &properties).await?;
+                    self.update(object_type, &existing, &properties, throttle)
+                        .await?;
                     Ok(Some(existing))
                 }
                 None => Err(error),
@@ -191,7 +216,12 @@ impl Adapter for HubSpotAdapter {
         }
     }
 
-    async fn delete(&self, object_type: &str, crm_id: &str) -> Result<RemoteDelete, AdapterError> {
+    async fn delete(
+        &self,
+        object_type: &str,
+        crm_id: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<RemoteDelete, AdapterError> {
         if crm_id.trim().is_empty() {
             return Err(AdapterError::new(
                 AdapterErrorKind::Other,
@@ -199,17 +229,21 @@ impl Adapter for HubSpotAdapter {
             ));
         }
         let request = HttpRequest::new(Method::DELETE, self.path(object_type, &[crm_id.trim()]));
-        match self.http.send(&request, classify).await {
+        match self.http.send(&request, classify, throttle).await {
             Ok(_) => Ok(RemoteDelete::Deleted),
             Err(error) if error.kind() == AdapterErrorKind::NotFound => Ok(RemoteDelete::NotFound),
             Err(error) => Err(error),
         }
     }
 
-    async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
+    async fn check_access(
+        &self,
+        object_type: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Access, AdapterError> {
         let request =
             HttpRequest::new(Method::GET, self.path(object_type, &[])).query("limit", "1");
-        self.http.send(&request, classify).await?;
+        self.http.send(&request, classify, throttle).await?;
         Ok(Access::Granted)
     }
 
@@ -217,7 +251,7 @@ impl Adapter for HubSpotAdapter {
         Some(self)
     }
 
-    fn rate_limiter_slot(&self) -> Option<&RateLimiterSlot> {
-        Some(self.http.rate_limiter())
+    fn budgets(&self) -> Vec<Budget> {
+        vec![self.search_budget.clone()]
     }
 }

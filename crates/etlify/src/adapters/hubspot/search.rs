@@ -6,7 +6,11 @@ use serde_json::{json, Value};
 use super::errors::classify;
 use super::HubSpotAdapter;
 use crate::adapters::http::HttpRequest;
-use crate::adapters::{AdapterError, AdapterErrorKind};
+use crate::adapters::{AdapterError, AdapterErrorKind, Throttle};
+
+/// The name of HubSpot's search budget, per account (token), apart from
+/// the app's 10-second window.
+pub(crate) const SEARCH_BUDGET: &str = "hubspot.search";
 
 /// The search value: text, trimmed, lowercased for `email` (as the gem did).
 fn search_value(property: &str, value: &Value) -> String {
@@ -42,6 +46,7 @@ pub(crate) async fn find_id(
     object_type: &str,
     property: &str,
     value: &Value,
+    throttle: &Throttle<'_>,
 ) -> Result<Option<String>, AdapterError> {
     let body = json!({
         "filterGroups": filter_groups(object_type, property, value),
@@ -50,8 +55,8 @@ pub(crate) async fn find_id(
     });
     let request = HttpRequest::new(Method::POST, adapter.path(object_type, &["search"]))
         .json(body)
-        .budget(adapter.search_budget.clone());
-    match adapter.http.send(&request, classify).await {
+        .budget(SEARCH_BUDGET);
+    match adapter.http.send(&request, classify, throttle).await {
         Ok(response) => Ok(response
             .body
             .get("results")

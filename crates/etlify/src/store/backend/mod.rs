@@ -105,7 +105,7 @@ pub(crate) fn dialect(kind: super::BackendKind) -> &'static dyn Dialect {
 
 /// Why a payload query's key column could not be read.
 pub(crate) fn key_error(key_column: &str, error: impl fmt::Display) -> crate::Error {
-    crate::Error::Payload(format!(
+    crate::Error::payload(format!(
         "payload query must return the integer key column `{key_column}` for every row: {error}"
     ))
 }
