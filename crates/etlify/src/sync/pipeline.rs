@@ -298,7 +298,13 @@ async fn prepare_pages<'a, F, Fut>(
             page,
             remaining: AtomicUsize::new(requests.len()),
         });
-        lock(&shared.open).push(Arc::clone(&tracked));
+        {
+            let mut open = lock(&shared.open);
+            // Finished pages have released their lock: forget them (what
+            // they hold goes with them, so memory follows the open pages).
+            open.retain(|t| !t.page.is_released());
+            open.push(Arc::clone(&tracked));
+        }
         if requests.is_empty() {
             let _ = finish.send(ToFinish {
                 tracked,
