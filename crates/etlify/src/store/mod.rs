@@ -11,11 +11,9 @@ pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod job_requests;
 pub(crate) mod json_value;
-pub(crate) mod lease;
-pub(crate) mod lock;
+pub(crate) mod leases;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
-pub(crate) mod record_lease;
 pub mod schema;
 pub(crate) mod sync_rows;
 
@@ -105,7 +103,7 @@ impl StoreOptions {
     /// sooner, at the cost of more renewals; processes with different times
     /// are safe together (the holder sets the expiry).
     pub fn lease_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.lease_ttl = Some(ttl.max(lease::MIN_LEASE_TTL));
+        self.lease_ttl = Some(ttl.max(leases::MIN_LEASE_TTL));
         self
     }
 }
@@ -119,9 +117,9 @@ const PAYLOAD_ALIAS: &str = "etlify_payload";
 pub struct Store {
     backend: Arc<dyn Backend>,
     lease_ttl: std::time::Duration,
-    /// Who takes this store's leases (`store/lease.rs`): a token of this
+    /// Who takes this store's leases (`store/leases/`): a token of this
     /// store's own, made when it was connected, or a worker's.
-    lease_owner: Arc<lease::LeaseOwner>,
+    lease_owner: Arc<leases::LeaseOwner>,
 }
 
 impl fmt::Debug for Store {
@@ -150,7 +148,7 @@ impl Store {
     /// Like [`Store::connect`], with pool options.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
         Ok(Self::new(backend::connect(url, options).await?)
-            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
+            .with_lease_ttl(options.lease_ttl.unwrap_or(leases::LEASE_TTL)))
     }
 
     /// Wraps an existing SQLite pool.
@@ -171,15 +169,15 @@ impl Store {
     fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
             backend,
-            lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::new(lease::LeaseOwner::unique()),
+            lease_ttl: leases::LEASE_TTL,
+            lease_owner: Arc::new(leases::LeaseOwner::unique()),
         }
     }
 
     /// This store with locks that outlive a dead process by `ttl` (see
     /// [`StoreOptions::lease_ttl`]).
     pub fn with_lease_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.lease_ttl = ttl.max(lease::MIN_LEASE_TTL);
+        self.lease_ttl = ttl.max(leases::MIN_LEASE_TTL);
         self
     }
 
@@ -191,7 +189,7 @@ impl Store {
     /// This store with lease owner tokens starting with `prefix` (a
     /// worker's own, so that it can release its locks, and only them).
     pub(crate) fn with_lease_owner(mut self, prefix: String) -> Self {
-        self.lease_owner = Arc::new(lease::LeaseOwner::new(prefix));
+        self.lease_owner = Arc::new(leases::LeaseOwner::new(prefix));
         self
     }
 

@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::outcome::DeleteOutcome;
-use crate::store::lock::RecordLock;
+use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows;
 
 /// Deletes one record's CRM object at a time, inline.
