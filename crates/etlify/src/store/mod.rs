@@ -14,7 +14,7 @@ pub(crate) mod json_value;
 pub(crate) mod leases;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
-pub mod schema;
+pub(crate) mod schema;
 pub(crate) mod sync_rows;
 
 use std::fmt;
@@ -113,6 +113,15 @@ const PAYLOAD_ALIAS: &str = "etlify_payload";
 
 /// A handle on the database holding the application's tables and the sync
 /// state. Cheap to clone.
+///
+/// Everyday use names the database by URL ([`Store::connect`],
+/// [`Store::connect_with`]) and never sees a driver type. An application
+/// that already has an sqlx pool, or that runs its own queries beside the
+/// engine, has two escape hatches, named for the driver they expose:
+/// [`Store::from_sqlite_pool`] / [`Store::from_postgres_pool`] wrap a pool,
+/// and [`Store::sqlite_pool`] / [`Store::postgres_pool`] hand the store's
+/// out. They tie the caller to this crate's sqlx version
+/// (docs/DECISIONS.md, "Public API paths").
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
@@ -151,16 +160,17 @@ impl Store {
             .with_lease_ttl(options.lease_ttl.unwrap_or(leases::LEASE_TTL)))
     }
 
-    /// Wraps an existing SQLite pool.
-    pub fn from_sqlite(pool: SqlitePool) -> Self {
+    /// Escape hatch: wraps an existing sqlx SQLite pool (its connection
+    /// settings are kept as they are).
+    pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
         Self::new(Arc::new(backend::sqlite::SqliteBackend::new(pool)))
     }
 
-    /// Wraps an existing PostgreSQL pool.
+    /// Escape hatch: wraps an existing sqlx PostgreSQL pool.
     ///
     /// Timestamps are compared in UTC: connections should use the server
     /// default `TimeZone` of `UTC` (as Rails apps do) or be configured so.
-    pub fn from_postgres(pool: PgPool) -> Self {
+    pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self::new(Arc::new(backend::postgres::PostgresBackend::new(pool)))
     }
 
@@ -203,8 +213,8 @@ impl Store {
         self.dialect().kind()
     }
 
-    /// The SQLite pool, when this store is on SQLite (for payload sources
-    /// that run their own queries).
+    /// Escape hatch: the sqlx SQLite pool, when this store is on SQLite
+    /// (for payload sources that run their own queries).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         self.backend
             .as_any()
@@ -212,7 +222,8 @@ impl Store {
             .map(backend::sqlite::SqliteBackend::pool)
     }
 
-    /// The PostgreSQL pool, when this store is on PostgreSQL.
+    /// Escape hatch: the sqlx PostgreSQL pool, when this store is on
+    /// PostgreSQL.
     pub fn postgres_pool(&self) -> Option<&PgPool> {
         self.backend
             .as_any()
