@@ -65,7 +65,7 @@ pub(crate) async fn first_full_sync(pool: &Pool) -> Result<(u64, f64), sqlx::Err
         let payloads = load(pool, &ids).await?;
         let rows: Vec<(i64, String)> = payloads
             .into_iter()
-            .map(|(id, payload)| (id, etlify::digest::stable_sha256(&Value::Object(payload))))
+            .map(|(id, payload)| (id, etlify::stable_sha256(&Value::Object(payload))))
             .collect();
         upsert(pool, &rows, now).await?;
         records += rows.len() as u64;
@@ -247,7 +247,7 @@ pub(crate) async fn touched_sync(
         let payloads = load(pool, &ids).await?;
         let rows: Vec<(i64, String)> = payloads
             .into_iter()
-            .map(|(id, payload)| (id, etlify::digest::stable_sha256(&Value::Object(payload))))
+            .map(|(id, payload)| (id, etlify::stable_sha256(&Value::Object(payload))))
             .filter(|(id, digest)| last_digests.get(id).and_then(Option::as_deref) != Some(digest))
             .collect();
         for chunk in rows.chunks(100) {

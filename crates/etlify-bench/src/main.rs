@@ -399,7 +399,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .store()
             .now()
             .await?
-            .format(etlify::store::SQLITE_TIMESTAMP_FORMAT);
+            .format(etlify::SQLITE_TIMESTAMP_FORMAT);
         Ok(format!(
             "UPDATE companies SET name = name || '*', updated_at = '{now}' WHERE id % 100 = {round}"
         ))

@@ -99,10 +99,7 @@ pub(crate) type CommandResult = Result<Completed, CommandError>;
 /// `error`, then what fixes it as the command to run.
 fn with_remedy(error: &etlify::Error) -> String {
     match error.remedy() {
-        Some(etlify::Remedy::Migrate) => format!(
-            "{error}\nPlease run: {}",
-            etlify::store::schema::FIX_COMMAND
-        ),
+        Some(etlify::Remedy::Migrate) => format!("{error}\nPlease run: {}", etlify::FIX_COMMAND),
         Some(etlify::Remedy::MigrateWithDefaultCrmName) => format!(
             "{error}; run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
         ),

@@ -2,7 +2,8 @@
 //! output types derive `Serialize`), what a job request found, and the
 //! configuration's warnings. Tables are `table.rs`'s.
 
-use etlify::{ConfigWarning, Enqueued, SuggestedFix, WarningKind};
+use etlify::jobs::Enqueued;
+use etlify::{ConfigWarning, SuggestedFix, WarningKind};
 use serde::Serialize;
 
 use crate::error::CliError;

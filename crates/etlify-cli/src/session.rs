@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use etlify::{Etlify, JobQueue, Store};
+use etlify::jobs::JobQueue;
+use etlify::{Etlify, Store};
 use tokio::sync::OnceCell;
 
 use crate::error::{CliError, CommandError};
@@ -79,7 +80,7 @@ impl Session {
                 let store = self.store().await?;
                 // Before the queue's tables are made: an unmigrated database
                 // is refused with what to run, and gets nothing of the queue's.
-                etlify::store::schema::require_up_to_date(&store).await?;
+                etlify::require_schema_up_to_date(&store).await?;
                 let queue = JobQueue::open(&store, self.settings.queue.options.clone()).await?;
                 let etlify = self.build(store, Some(queue.clone())).await?;
                 Ok::<_, etlify::Error>((etlify, queue))

@@ -9,9 +9,10 @@ use std::time::Duration;
 use etlify::adapters::{
     AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
+use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
-    Binding, ColumnType, Config, Crm, Dependency, Hop, JobOptions, Model, QueueOptions, RateLimit,
-    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    Binding, ColumnType, Config, Crm, Dependency, Hop, Model, RateLimit, Rendering, SqlPayload,
+    StoreOptions, SyncDependency, SyncIf, TimestampColumn,
 };
 
 use crate::error::CliError;
@@ -340,7 +341,7 @@ fn crm_from(
             "hubspot",
         )?,
     }
-    let adapter: Arc<dyn etlify::Adapter> = match file.adapter {
+    let adapter: Arc<dyn etlify::adapters::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).

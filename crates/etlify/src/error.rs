@@ -30,7 +30,7 @@ pub enum ErrorKind {
     Database,
     /// The record does not exist (or is outside the payload query).
     RecordNotFound,
-    /// The CRM or its adapter failed; see [`crate::AdapterErrorKind`].
+    /// The CRM or its adapter failed; see [`crate::adapters::AdapterErrorKind`].
     Adapter,
     /// The payload source could not produce a payload.
     Payload,
@@ -54,7 +54,7 @@ pub enum Remedy {
     MigrateWithDefaultCrmName,
     /// Create or upgrade the job queue's tables as a role that may create
     /// schemas and extensions: `etlify migrate` with a `[queue]` section,
-    /// or [`crate::JobQueue::open`] (docs/OPERATIONS.md, "Database roles").
+    /// or [`crate::jobs::JobQueue::open`] (docs/OPERATIONS.md, "Database roles").
     MigrateQueueAsOwner,
 }
 

@@ -1,14 +1,15 @@
 //! # Etlify
 //!
 //! Keeps a subset of an application's relational data mirrored in CRMs
-//! (HubSpot, Airtable, any [`Adapter`]) **idempotently**: a record is sent
-//! only when its payload really changed, and no update is ever lost.
+//! (HubSpot, Airtable, any [`adapters::Adapter`]) **idempotently**: a
+//! record is sent only when its payload really changed, and no update is
+//! ever lost.
 //!
 //! The principal types:
 //! - [`Store`]: the database (SQLite or PostgreSQL) holding the
 //!   application's tables and the sync state (`crm_synchronisations`,
 //!   `etlify_pending_syncs`), created by [`migrate`].
-//! - [`Crm`]: a named CRM with its [`Adapter`], `enabled` flag, rate limit
+//! - [`Crm`]: a named CRM with its adapter, `enabled` flag, rate limit
 //!   and error budget.
 //! - [`Model`] and [`Binding`]: a table declared to Etlify and its
 //!   configuration for one CRM (object type, id property, payload source,
@@ -19,9 +20,29 @@
 //!   [`Etlify::stale_ids`]) in pages, [`Etlify::plan`] counts them.
 //! - [`adapters`]: [`adapters::HubSpotAdapter`], [`adapters::AirtableAdapter`],
 //!   [`adapters::NullAdapter`], and the traits to write your own.
+//! - [`jobs`]: the queue seam ([`jobs::RecordJobs`], [`jobs::BatchJobs`])
+//!   and the built-in queue, [`jobs::JobQueue`], that a [`Worker`] runs.
+//!
+//! ## One path per item
+//!
+//! Every public item has exactly one path. The everyday types — the
+//! engine, its declarations, the store, outcomes, errors, the worker, the
+//! schema functions ([`migrate`], [`check_schema`], …) — are at the crate
+//! root, and the modules that define them are private. Two modules are
+//! public, and their items are not repeated at the root: [`adapters`] (the
+//! adapters shipped and what writing one takes) and [`jobs`] (the queue
+//! seam and the built-in queue). Constants are public only when they are a
+//! documented default a user may want to name (`DEFAULT_*`) or a text the
+//! user sees or sizes against ([`FIX_COMMAND`], [`SQLITE_TIMESTAMP_FORMAT`],
+//! [`CLOSE_GRACE`]). sqlx types
+//! appear only in escape hatches named for the driver
+//! ([`Store::from_sqlite_pool`], [`Store::sqlite_pool`], …), in
+//! [`FromAnyRow`] (rows decoded by `#[derive(sqlx::FromRow)]`) and as the
+//! cause inside [`Error::Database`]; reqwest types only in
+//! [`adapters::http`], for writing an HTTP adapter.
 //!
 //! Where things are decided:
-//! - `engine.rs`: the public face, thin over `context.rs` (store + catalog +
+//! - `engine/`: the public face, thin over `context.rs` (store + catalog +
 //!   follow-up seam), which every inner layer takes instead of the face;
 //! - `catalog/`: declarations checked against the database (`resolve.rs`);
 //! - `stale/finder.rs`: what is stale, as SQL rendered from plain inputs;
@@ -32,9 +53,10 @@
 //!   `sync/follow_up.rs`: syncs a sync causes (dependencies, dependents);
 //! - `runs/batch_run.rs`: a batch run over CRMs and models, above finding
 //!   and sending; `runs/checkpointing.rs`: where it starts looking;
-//! - `store/`: sync-state rows, pending rows, migrations, locks; every SQL
-//!   difference between databases in `store/backend/sqlite.rs` and
-//!   `store/backend/postgres.rs` (upserts, locks, clock, DDL, row decoding);
+//! - `store/`: sync-state rows, pending rows, migrations; every lease
+//!   taken in `store/leases/` (a CRM's batch run, a record's or a page's
+//!   lock); every SQL difference between databases in
+//!   `store/backend/sqlite/` and `store/backend/postgres/`;
 //! - `payload.rs`: payload declarations; `adapters/`: CRM APIs.
 //!
 //! ```no_run
@@ -65,8 +87,8 @@ mod catalog;
 mod config;
 mod context;
 mod crm;
-pub mod dependency;
-pub mod digest;
+mod dependency;
+mod digest;
 mod engine;
 mod error;
 mod field_digests;
@@ -78,26 +100,24 @@ mod payload;
 mod ratelimit;
 mod runs;
 mod stale;
-pub mod store;
+mod store;
 mod sync;
 mod values;
 mod worker;
 
-pub use crate::adapters::{Adapter, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
-pub use crate::dependency::{Dependency, Hop, SyncDependency};
-pub use crate::digest::{DigestStrategy, StableSha256};
+pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
+pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};
 pub use crate::engine::{
-    migrate, migrate_dry_run, revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, Forgotten,
-    JobCounts, StatusEntry,
+    check_schema, migrate, migrate_dry_run, require_schema_up_to_date, revert_migration,
+    BatchEnqueued, Etlify, EtlifyBuilder, Forgotten, JobCounts, StatusEntry,
 };
 pub use crate::engine::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
-pub use crate::jobs::{Enqueued, Job, JobOptions, JobQueue, JobReport, QueueOptions};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};
 pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,
@@ -111,8 +131,10 @@ pub use crate::runs::{
 #[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{StaleIds, DEFAULT_BATCH_SIZE};
-pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport};
-pub use crate::store::{BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp};
+pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport, FIX_COMMAND};
+pub use crate::store::{
+    BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp, SQLITE_TIMESTAMP_FORMAT,
+};
 pub use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 pub use crate::values::{ColumnMapping, ColumnType, Payload, Rendering, TimestampColumn};
 pub use crate::worker::{

@@ -55,10 +55,10 @@ impl RecordError {
     }
 
     /// A CRM's answer about this record's payload, classified.
-    pub(crate) fn from_adapter(error: &crate::AdapterError) -> Self {
+    pub(crate) fn from_adapter(error: &crate::adapters::AdapterError) -> Self {
         let kind = match error.kind() {
-            crate::AdapterErrorKind::ValidationFailed => RecordErrorKind::Rejected,
-            crate::AdapterErrorKind::NotFound => RecordErrorKind::NotFound,
+            crate::adapters::AdapterErrorKind::ValidationFailed => RecordErrorKind::Rejected,
+            crate::adapters::AdapterErrorKind::NotFound => RecordErrorKind::NotFound,
             _ => RecordErrorKind::Other,
         };
         Self::new(kind, error.to_string())

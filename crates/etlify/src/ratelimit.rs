@@ -285,7 +285,7 @@ impl RateLimiter {
 /// sent for. Airtable limits each token across its bases; HubSpot limits
 /// an account's searches apart from its 10-second window.
 ///
-/// An adapter names its budgets ([`crate::Adapter::budgets`]); the engine
+/// An adapter names its budgets ([`crate::adapters::Adapter::budgets`]); the engine
 /// keeps one limiter per budget name and account ([`RateBudgets`]), so the
 /// CRMs whose adapters name the same account share it. The account is
 /// kept as a digest: a token never sits in the engine's maps.
@@ -448,7 +448,7 @@ impl CrmLimits {
 }
 
 /// What an adapter call is given to count its requests: the limits of the
-/// CRM it is called for ([`crate::Adapter`]).
+/// CRM it is called for ([`crate::adapters::Adapter`]).
 ///
 /// The engine counts one request in the CRM's limit before it calls the
 /// adapter, so an adapter that never calls [`Throttle::request`] is still

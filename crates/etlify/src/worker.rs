@@ -373,7 +373,7 @@ impl Worker {
         // Jobs cut off by the deadline leave their leases: free them now.
         // After a full drain there are none.
         let released = if cut_off.load(Ordering::SeqCst) {
-            crate::store::lease::release_all_of_owner(ctx.store()).await
+            crate::store::leases::release_all_of_owner(ctx.store()).await
         } else {
             Ok(0)
         };

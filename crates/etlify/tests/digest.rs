@@ -1,6 +1,6 @@
 //! The digest reproduces every vector computed by the original gem.
 
-use etlify::digest::{canonical_json, stable_sha256};
+use etlify::{canonical_json, stable_sha256};
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("fixtures/digest_vectors.json");

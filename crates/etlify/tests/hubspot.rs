@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
 use etlify::adapters::{
-    Access, BatchItem, HttpSettings, RemoteDelete, RetryPolicy, Throttle, UpsertRequest,
+    Access, Adapter, AdapterErrorKind, BatchAdapter, BatchItem, HttpSettings, RemoteDelete,
+    RetryPolicy, Throttle, UpsertRequest,
 };
-use etlify::{Adapter, AdapterErrorKind, BatchAdapter, Crm, CrmRegistry, Payload};
+use etlify::{Crm, CrmRegistry, Payload};
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -53,7 +53,7 @@ async fn interop_typed_payloads_reproduce_the_gems_canonical_json() {
                 .await
                 .unwrap();
         let payload = loaded[&etlify::ResourceId::new(id)].clone().unwrap();
-        let canonical = etlify::digest::canonical_json(&Value::Object(payload));
+        let canonical = etlify::canonical_json(&Value::Object(payload));
         assert_eq!(
             canonical,
             sample["canonical_json"].as_str().unwrap(),

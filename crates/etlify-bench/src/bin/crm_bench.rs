@@ -49,12 +49,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, Budget, HubSpotAdapter, HubSpotConfig, RemoteDelete, Throttle,
-    UpsertRequest,
+    Adapter, AdapterError, AirtableAdapter, AirtableConfig, Budget, HubSpotAdapter, HubSpotConfig,
+    RemoteDelete, Throttle, UpsertRequest,
 };
 use etlify::{
-    Adapter, AdapterError, BatchSyncOptions, Binding, Crm, Dependency, Etlify, MigrateOptions,
-    Model, RateLimit, RunStats, SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, MigrateOptions, Model, RateLimit, RunStats,
+    SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
 };
 use etlify_sandbox::{
     Api, FaultConfig, RequestLogSnapshot, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN,

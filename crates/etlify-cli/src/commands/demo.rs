@@ -181,7 +181,7 @@ async fn three_syncs(
     let renamed_at = store
         .now()
         .await?
-        .format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+        .format(etlify::SQLITE_TIMESTAMP_FORMAT)
         .to_string();
     sqlx::query("UPDATE companies SET name = name || ' (renamed)', updated_at = ? WHERE id = 1")
         .bind(renamed_at)

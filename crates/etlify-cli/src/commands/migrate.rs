@@ -2,7 +2,8 @@
 //! queue's, with a `[queue]` section); `--dry-run` prints the statements,
 //! `--revert` undoes them.
 
-use etlify::{JobQueue, MigrateOptions};
+use etlify::jobs::JobQueue;
+use etlify::MigrateOptions;
 
 use crate::error::{CommandResult, Completed};
 use crate::session::Session;

@@ -129,7 +129,7 @@ struct QueuedReport<'a> {
 #[derive(Debug, Serialize)]
 struct QueuedCrm<'a> {
     crm: &'a str,
-    /// `etlify::Enqueued::as_str`.
+    /// `etlify::jobs::Enqueued::as_str`.
     enqueued: &'static str,
 }
 

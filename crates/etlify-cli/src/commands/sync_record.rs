@@ -37,7 +37,7 @@ struct Report<'a> {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum RecordResult {
-    /// `etlify::Enqueued::as_str`.
+    /// `etlify::jobs::Enqueued::as_str`.
     Enqueued { enqueued: &'static str },
     /// `etlify::SyncOutcome::as_str` (or `disabled`), and the record's
     /// error when it failed.

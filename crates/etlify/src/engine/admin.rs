@@ -6,7 +6,8 @@ use super::Etlify;
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::runs::BatchSyncOptions;
-use crate::store::lease::{batch_run_name, Lease};
+use crate::store::leases::batch_run::batch_run_name;
+use crate::store::leases::Lease;
 use crate::store::schema::{self, SchemaReport};
 use crate::store::{checkpoint, pending, sync_rows, SyncRow};
 

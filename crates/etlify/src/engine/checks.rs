@@ -87,7 +87,7 @@ impl Etlify {
     /// takes the credentials and reads the type ([`Adapter::check_access`]:
     /// one read request, nothing written), in declaration order.
     ///
-    /// [`Adapter::check_access`]: crate::Adapter::check_access
+    /// [`Adapter::check_access`]: crate::adapters::Adapter::check_access
     pub async fn check_crm_access(&self) -> Vec<CrmAccess> {
         let mut asked: Vec<(&str, &str)> = Vec::new();
         for model in self.models() {

@@ -242,13 +242,16 @@ impl Etlify {
     }
 }
 
-/// Creates or upgrades the sync-state tables (see [`schema::migrate`]).
+/// Creates or upgrades the sync-state tables. Idempotent: running it on an
+/// up-to-date database changes nothing. Every change it makes is recorded in
+/// `etlify_schema_migrations`, so [`revert_migration`] can undo exactly
+/// those.
 pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<()> {
     schema::migrate(store, options).await
 }
 
-/// The statements [`migrate`] would run, without running any (see
-/// [`schema::migrate_dry_run`]).
+/// The statements [`migrate`] would run now, in order, without running
+/// any (`etlify migrate --dry-run`); empty when the schema is up to date.
 pub async fn migrate_dry_run(
     store: &Store,
     options: &schema::MigrateOptions,
@@ -256,7 +259,25 @@ pub async fn migrate_dry_run(
     schema::migrate_dry_run(store, options).await
 }
 
-/// Undoes what [`migrate`] changed (see [`schema::revert`]).
+/// Undoes what [`migrate`] changed, newest change first, as recorded in
+/// `etlify_schema_migrations` (G-26): tables it created are dropped,
+/// columns it added removed, the gem's indexes it dropped recreated. Data in
+/// tables that existed before is kept. Refused, with nothing changed, when
+/// the rows no longer fit the gem's indexes.
 pub async fn revert_migration(store: &Store) -> Result<()> {
     schema::revert(store).await
+}
+
+/// Reports what [`migrate`] would fix, without changing anything
+/// (a built engine answers the same with [`Etlify::check`]).
+pub async fn check_schema(store: &Store) -> Result<schema::SchemaReport> {
+    schema::check(store).await
+}
+
+/// Fails with [`crate::Error::Schema`] (what is wrong, remedied by
+/// [`crate::Remedy::Migrate`]) unless the sync-state schema is up to date:
+/// before anything runs, so a missing table is not a raw "no such table" in
+/// the middle of a run. [`EtlifyBuilder::build`] checks it too.
+pub async fn require_schema_up_to_date(store: &Store) -> Result<()> {
+    schema::require_up_to_date(store).await
 }

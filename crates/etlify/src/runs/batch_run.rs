@@ -18,7 +18,8 @@ use crate::error::{ConfigError, Error, ErrorKind, Result};
 use crate::outcome::BatchStats;
 use crate::stale::finder::{FinderPlan, Selection};
 use crate::stale::pages::{StaleIds, DEFAULT_BATCH_SIZE};
-use crate::store::lease::{batch_run_name, Lease};
+use crate::store::leases::batch_run::batch_run_name;
+use crate::store::leases::Lease;
 use crate::sync::pipeline;
 
 /// What a batch sync covers.

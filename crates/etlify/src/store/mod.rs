@@ -11,12 +11,10 @@ pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod job_requests;
 pub(crate) mod json_value;
-pub(crate) mod lease;
-pub(crate) mod lock;
+pub(crate) mod leases;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
-pub(crate) mod record_lease;
-pub mod schema;
+pub(crate) mod schema;
 pub(crate) mod sync_rows;
 
 use std::fmt;
@@ -105,7 +103,7 @@ impl StoreOptions {
     /// sooner, at the cost of more renewals; processes with different times
     /// are safe together (the holder sets the expiry).
     pub fn lease_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.lease_ttl = Some(ttl.max(lease::MIN_LEASE_TTL));
+        self.lease_ttl = Some(ttl.max(leases::MIN_LEASE_TTL));
         self
     }
 }
@@ -115,13 +113,22 @@ const PAYLOAD_ALIAS: &str = "etlify_payload";
 
 /// A handle on the database holding the application's tables and the sync
 /// state. Cheap to clone.
+///
+/// Everyday use names the database by URL ([`Store::connect`],
+/// [`Store::connect_with`]) and never sees a driver type. An application
+/// that already has an sqlx pool, or that runs its own queries beside the
+/// engine, has two escape hatches, named for the driver they expose:
+/// [`Store::from_sqlite_pool`] / [`Store::from_postgres_pool`] wrap a pool,
+/// and [`Store::sqlite_pool`] / [`Store::postgres_pool`] hand the store's
+/// out. They tie the caller to this crate's sqlx version
+/// (docs/DECISIONS.md, "Public API paths").
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
     lease_ttl: std::time::Duration,
-    /// Who takes this store's leases (`store/lease.rs`): a token of this
+    /// Who takes this store's leases (`store/leases/`): a token of this
     /// store's own, made when it was connected, or a worker's.
-    lease_owner: Arc<lease::LeaseOwner>,
+    lease_owner: Arc<leases::LeaseOwner>,
 }
 
 impl fmt::Debug for Store {
@@ -150,19 +157,20 @@ impl Store {
     /// Like [`Store::connect`], with pool options.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Self> {
         Ok(Self::new(backend::connect(url, options).await?)
-            .with_lease_ttl(options.lease_ttl.unwrap_or(lease::LEASE_TTL)))
+            .with_lease_ttl(options.lease_ttl.unwrap_or(leases::LEASE_TTL)))
     }
 
-    /// Wraps an existing SQLite pool.
-    pub fn from_sqlite(pool: SqlitePool) -> Self {
+    /// Escape hatch: wraps an existing sqlx SQLite pool (its connection
+    /// settings are kept as they are).
+    pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
         Self::new(Arc::new(backend::sqlite::SqliteBackend::new(pool)))
     }
 
-    /// Wraps an existing PostgreSQL pool.
+    /// Escape hatch: wraps an existing sqlx PostgreSQL pool.
     ///
     /// Timestamps are compared in UTC: connections should use the server
     /// default `TimeZone` of `UTC` (as Rails apps do) or be configured so.
-    pub fn from_postgres(pool: PgPool) -> Self {
+    pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self::new(Arc::new(backend::postgres::PostgresBackend::new(pool)))
     }
 
@@ -171,15 +179,15 @@ impl Store {
     fn new(backend: Arc<dyn Backend>) -> Self {
         Self {
             backend,
-            lease_ttl: lease::LEASE_TTL,
-            lease_owner: Arc::new(lease::LeaseOwner::unique()),
+            lease_ttl: leases::LEASE_TTL,
+            lease_owner: Arc::new(leases::LeaseOwner::unique()),
         }
     }
 
     /// This store with locks that outlive a dead process by `ttl` (see
     /// [`StoreOptions::lease_ttl`]).
     pub fn with_lease_ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.lease_ttl = ttl.max(lease::MIN_LEASE_TTL);
+        self.lease_ttl = ttl.max(leases::MIN_LEASE_TTL);
         self
     }
 
@@ -191,7 +199,7 @@ impl Store {
     /// This store with lease owner tokens starting with `prefix` (a
     /// worker's own, so that it can release its locks, and only them).
     pub(crate) fn with_lease_owner(mut self, prefix: String) -> Self {
-        self.lease_owner = Arc::new(lease::LeaseOwner::new(prefix));
+        self.lease_owner = Arc::new(leases::LeaseOwner::new(prefix));
         self
     }
 
@@ -205,8 +213,8 @@ impl Store {
         self.dialect().kind()
     }
 
-    /// The SQLite pool, when this store is on SQLite (for payload sources
-    /// that run their own queries).
+    /// Escape hatch: the sqlx SQLite pool, when this store is on SQLite
+    /// (for payload sources that run their own queries).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         self.backend
             .as_any()
@@ -214,7 +222,8 @@ impl Store {
             .map(backend::sqlite::SqliteBackend::pool)
     }
 
-    /// The PostgreSQL pool, when this store is on PostgreSQL.
+    /// Escape hatch: the sqlx PostgreSQL pool, when this store is on
+    /// PostgreSQL.
     pub fn postgres_pool(&self) -> Option<&PgPool> {
         self.backend
             .as_any()

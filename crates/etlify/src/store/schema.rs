@@ -18,21 +18,22 @@ use super::Store;
 use crate::error::{Error, Result};
 
 /// Table of sync rows.
-pub const SYNC_TABLE: &str = "crm_synchronisations";
+pub(crate) const SYNC_TABLE: &str = "crm_synchronisations";
 /// Table of records waiting for a sync dependency.
-pub const PENDING_TABLE: &str = "etlify_pending_syncs";
+pub(crate) const PENDING_TABLE: &str = "etlify_pending_syncs";
 /// Table of named leases: one batch run per CRM (G-10).
-pub const LEASE_TABLE: &str = "etlify_leases";
+pub(crate) const LEASE_TABLE: &str = "etlify_leases";
 /// Table of leases on ranges of record ids: record locks (X-8).
-pub const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
+pub(crate) const RECORD_LEASE_TABLE: &str = "etlify_record_leases";
 /// Table of batch-run checkpoints: where the next run starts looking.
-pub const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
+pub(crate) const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
 /// Table of the send times of each CRM's last requests, shared by workers.
-pub const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
+pub(crate) const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
 /// Table of sync jobs queued or running: one per record or CRM batch.
-pub const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
+pub(crate) const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 
-/// The command that fixes every problem [`check`] reports.
+/// The command that fixes every problem [`check_schema`](crate::check_schema)
+/// reports, as the CLI and [`SchemaReport`] print it.
 pub const FIX_COMMAND: &str =
     "etlify migrate (or etlify::migrate(&store, &MigrateOptions::default()).await from Rust)";
 
@@ -97,13 +98,13 @@ const PENDING_COLUMNS: &[&str] = &[
 
 /// Unique `(crm_name, resource_type, resource_id)`; the gem's own name, so
 /// a database migrated by the gem keeps its index.
-pub const UNIQUE_RESOURCE_INDEX: &str = "idx_unique_crm_sync_resource_crm";
+pub(crate) const UNIQUE_RESOURCE_INDEX: &str = "idx_unique_crm_sync_resource_crm";
 /// Unique `(crm_name, resource_type, crm_id)` (X-6).
-pub const UNIQUE_CRM_ID_INDEX: &str = "idx_etlify_sync_unique_crm_id";
+pub(crate) const UNIQUE_CRM_ID_INDEX: &str = "idx_etlify_sync_unique_crm_id";
 /// The gem's indexes that break multi-CRM setups (X-6):
 /// its global `crm_id` index, and its pre-0.9 `(resource_type,
 /// resource_id)` index (the same name with `crm_name` added is kept).
-pub const OBSOLETE_INDEXES: &[&str] = &[
+pub(crate) const OBSOLETE_INDEXES: &[&str] = &[
     "index_crm_synchronisations_on_crm_id",
     "idx_crm_sync_on_resource",
 ];
@@ -114,11 +115,11 @@ const SYNCED_AT_INDEX: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_las
 /// The partial index of the rows never stamped, of etlify before
 /// 2026-12-06 (dropped by [`migrate`]; recreated by [`revert`] where it
 /// was dropped).
-pub const NEVER_STAMPED_INDEX: &str = "idx_etlify_sync_never_stamped";
+pub(crate) const NEVER_STAMPED_INDEX: &str = "idx_etlify_sync_never_stamped";
 const NEVER_STAMPED_INDEX_SQL: &str = r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_never_stamped" ON "crm_synchronisations" ("crm_name", "resource_type", "resource_id") WHERE "last_synced_at" IS NULL"#;
 
 /// Table recording what [`migrate`] changed, for [`revert`].
-pub const HISTORY_TABLE: &str = "etlify_schema_migrations";
+pub(crate) const HISTORY_TABLE: &str = "etlify_schema_migrations";
 
 /// One schema change [`migrate`] may make, with its inverse. Statements are
 /// constants (identical on both backends unless noted).
@@ -381,7 +382,7 @@ async fn count(store: &Store, query: &'static str) -> Result<i64> {
 /// columns it added removed, the gem's indexes it dropped recreated. Data in
 /// tables that existed before is kept. Refused, with nothing changed, when
 /// the rows no longer fit the gem's indexes.
-pub async fn revert(store: &Store) -> Result<()> {
+pub(crate) async fn revert(store: &Store) -> Result<()> {
     if store
         .backend()
         .table_columns(HISTORY_TABLE)
@@ -435,7 +436,7 @@ pub async fn revert(store: &Store) -> Result<()> {
     run(store, r#"DROP TABLE "etlify_schema_migrations""#).await
 }
 
-/// Options of [`migrate`].
+/// Options of [`migrate`](crate::migrate).
 #[derive(Debug, Clone, Default)]
 pub struct MigrateOptions {
     /// CRM name written into rows that have none (a pre-0.9 gem schema
@@ -446,7 +447,7 @@ pub struct MigrateOptions {
 /// Creates or upgrades the sync-state tables. Idempotent: running it on an
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
-pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
+pub(crate) async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
     let mut applier = Applier {
         store,
         dry_run: None,
@@ -456,7 +457,10 @@ pub async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
 
 /// The statements [`migrate`] would run now, in order, without running
 /// any (`etlify migrate --dry-run`); empty when the schema is up to date.
-pub async fn migrate_dry_run(store: &Store, options: &MigrateOptions) -> Result<Vec<String>> {
+pub(crate) async fn migrate_dry_run(
+    store: &Store,
+    options: &MigrateOptions,
+) -> Result<Vec<String>> {
     let mut applier = Applier {
         store,
         dry_run: Some(Vec::new()),
@@ -704,7 +708,7 @@ impl fmt::Display for SchemaProblem {
     }
 }
 
-/// What [`check`] found.
+/// What [`check_schema`](crate::check_schema) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchemaReport {
     /// Everything wrong; empty when the schema is up to date.
@@ -739,7 +743,7 @@ impl fmt::Display for SchemaReport {
 /// [`crate::Remedy::Migrate`]) unless
 /// the sync-state schema is up to date: before anything runs, so a
 /// missing table is not a raw "no such table" in the middle of a run.
-pub async fn require_up_to_date(store: &Store) -> Result<()> {
+pub(crate) async fn require_up_to_date(store: &Store) -> Result<()> {
     let report = check(store).await?;
     if report.is_ok() {
         Ok(())
@@ -757,7 +761,7 @@ pub async fn require_up_to_date(store: &Store) -> Result<()> {
 }
 
 /// Reports what [`migrate`] would fix, without changing anything.
-pub async fn check(store: &Store) -> Result<SchemaReport> {
+pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
     let mut problems = Vec::new();
     for (table, required) in [
         (SYNC_TABLE, SYNC_COLUMNS),

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 
 /// Longest `last_error` kept, in characters.
-pub const MAX_LAST_ERROR_CHARS: usize = 2_000;
+pub(crate) const MAX_LAST_ERROR_CHARS: usize = 2_000;
 
 #[derive(Iden, Clone, Copy)]
 pub(crate) enum CrmSynchronisations {

@@ -1,6 +1,6 @@
 //! Deletes one record's CRM object (G-3, G-4, X-11).
 //!
-//! Unlike the gem, errors keep their kind (typed [`crate::AdapterError`]),
+//! Unlike the gem, errors keep their kind (typed [`crate::adapters::AdapterError`]),
 //! a remote 404 is [`DeleteOutcome::AlreadyGone`], and the sync row stops
 //! claiming a CRM id or digest afterwards so a later sync recreates the
 //! object.
@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::outcome::DeleteOutcome;
-use crate::store::lock::RecordLock;
+use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows;
 
 /// Deletes one record's CRM object at a time, inline.
@@ -56,7 +56,7 @@ impl<'a> Deleter<'a> {
             {
                 Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
                 Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
-                Err(error) if error.kind() == crate::AdapterErrorKind::NotFound => {
+                Err(error) if error.kind() == crate::adapters::AdapterErrorKind::NotFound => {
                     DeleteOutcome::AlreadyGone
                 }
                 Err(error) => return Err(Error::from_crm(crm_name, error)),

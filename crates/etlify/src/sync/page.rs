@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
 use crate::outcome::BatchStats;
-use crate::store::lock::PageLock;
+use crate::store::leases::records::PageLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::{Store, Timestamp};
 use crate::values::Payload;

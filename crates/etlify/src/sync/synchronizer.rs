@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
 use crate::outcome::{RecordError, SyncOutcome};
-use crate::store::lock::RecordLock;
+use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::values::Payload;
 

@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use etlify::{
-    AdapterError, AdapterErrorKind, BatchStats, Binding, Crm, Model, ResourceId, SqlPayload, SyncIf,
-};
+use etlify::adapters::{AdapterError, AdapterErrorKind};
+use etlify::{BatchStats, Binding, Crm, Model, ResourceId, SqlPayload, SyncIf};
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
 use crate::support::{engine, hubspot_users, user_model, TestDb};

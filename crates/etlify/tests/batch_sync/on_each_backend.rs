@@ -147,8 +147,8 @@ async fn g16_rows_at_the_error_budget_are_not_retried_until_reset() {
     )
     .await;
     for _ in 0..2 {
-        adapter.fail_next_upsert(etlify::AdapterError::new(
-            etlify::AdapterErrorKind::ValidationFailed,
+        adapter.fail_next_upsert(etlify::adapters::AdapterError::new(
+            etlify::adapters::AdapterErrorKind::ValidationFailed,
             "bad",
         ));
         let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
@@ -364,8 +364,11 @@ async fn g16_status_failing_records_and_their_reset() {
     }
     let adapter = RecordingAdapter::new();
     adapter.fail_next_upsert(
-        etlify::AdapterError::new(etlify::AdapterErrorKind::ValidationFailed, "INVALID_EMAIL")
-            .status(400),
+        etlify::adapters::AdapterError::new(
+            etlify::adapters::AdapterErrorKind::ValidationFailed,
+            "INVALID_EMAIL",
+        )
+        .status(400),
     );
     let etlify = engine(
         &db,

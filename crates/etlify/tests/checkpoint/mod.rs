@@ -12,13 +12,17 @@ use etlify::{BatchSyncOptions, Binding, Config, Crm, Etlify, Model, SqlPayload};
 use crate::support::adapter::RecordingAdapter;
 use crate::support::{builder, company_model, engine, user_model, TestDb, USER_PAYLOAD_SQL};
 
-async fn engine_with(db: &TestDb, adapter: Arc<dyn etlify::Adapter>, config: Config) -> Etlify {
+async fn engine_with(
+    db: &TestDb,
+    adapter: Arc<dyn etlify::adapters::Adapter>,
+    config: Config,
+) -> Etlify {
     engine_of(db, adapter, config, user_model(&["hubspot"])).await
 }
 
 async fn engine_of(
     db: &TestDb,
-    adapter: Arc<dyn etlify::Adapter>,
+    adapter: Arc<dyn etlify::adapters::Adapter>,
     config: Config,
     model: Model,
 ) -> Etlify {
@@ -49,8 +53,8 @@ async fn users_synced(etlify: &Etlify) -> usize {
 }
 
 /// The next upsert is refused with `kind`.
-fn refuse_next(adapter: &RecordingAdapter, kind: etlify::AdapterErrorKind) {
-    adapter.fail_next_upsert(etlify::AdapterError::new(kind, "refused"));
+fn refuse_next(adapter: &RecordingAdapter, kind: etlify::adapters::AdapterErrorKind) {
+    adapter.fail_next_upsert(etlify::adapters::AdapterError::new(kind, "refused"));
 }
 
 async fn seed(db: &TestDb, users: usize) -> Vec<i64> {

@@ -109,7 +109,10 @@ async fn checkpoint_failing_records_are_retried_with_no_change() {
     assert_eq!(users_synced(&etlify).await, 2);
 
     change_user(&db, ids[0], "Changed").await;
-    refuse_next(&adapter, etlify::AdapterErrorKind::ValidationFailed);
+    refuse_next(
+        &adapter,
+        etlify::adapters::AdapterErrorKind::ValidationFailed,
+    );
     let failed = users_run(&etlify).await;
     assert_eq!(failed.errors, 1);
 
@@ -136,7 +139,10 @@ async fn checkpoint_resetting_an_error_budget_makes_the_next_run_complete() {
     .await;
     assert_eq!(users_synced(&etlify).await, 1);
     change_user(&db, ids[0], "Changed").await;
-    refuse_next(&adapter, etlify::AdapterErrorKind::ValidationFailed);
+    refuse_next(
+        &adapter,
+        etlify::adapters::AdapterErrorKind::ValidationFailed,
+    );
     assert_eq!(users_synced(&etlify).await, 1, "fails, over its budget");
     assert_eq!(users_synced(&etlify).await, 0, "left alone");
 
@@ -184,7 +190,7 @@ async fn checkpoint_a_run_cut_short_leaves_the_checkpoint_where_it_was() {
     assert!(before.is_some());
 
     change_user(&db, ids[0], "Changed").await;
-    refuse_next(&adapter, etlify::AdapterErrorKind::Unauthorized);
+    refuse_next(&adapter, etlify::adapters::AdapterErrorKind::Unauthorized);
     let stats = users_run(&etlify).await;
     assert!(!stats.is_complete(), "the CRM refused the credentials");
     assert_eq!(db.scalar_text(checkpoint).await, before);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::NullAdapter;
-use etlify::store::schema::FIX_COMMAND;
+use etlify::FIX_COMMAND;
 use etlify::{
     Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, MigrateOptions, Model, RateLimit,
     Remedy, SqlPayload, SyncIf,

@@ -2,10 +2,8 @@
 
 use std::time::Duration;
 
-use etlify::adapters::RemoteDelete;
-use etlify::{
-    AdapterError, AdapterErrorKind, Crm, DeleteOutcome, Error, SyncDispatch, SyncOutcome,
-};
+use etlify::adapters::{AdapterError, AdapterErrorKind, RemoteDelete};
+use etlify::{Crm, DeleteOutcome, Error, SyncDispatch, SyncOutcome};
 
 use crate::support::adapter::RecordingAdapter;
 use crate::support::{engine, hubspot_users, user_model, TestDb};

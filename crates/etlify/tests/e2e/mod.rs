@@ -95,7 +95,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
     let unlimited = Throttle::unlimited();
     for i in 0..5 {
         let contact = payload(serde_json::json!({"email": format!("p{i}@x.io")}));
-        etlify::Adapter::upsert(
+        etlify::adapters::Adapter::upsert(
             &hubspot,
             etlify::adapters::UpsertRequest {
                 object_type: "contacts",
@@ -108,7 +108,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
         .await
         .unwrap();
         let record = payload(serde_json::json!({"Email": format!("p{i}@x.io")}));
-        etlify::Adapter::upsert(
+        etlify::adapters::Adapter::upsert(
             &airtable,
             etlify::adapters::UpsertRequest {
                 object_type: "People",
@@ -130,7 +130,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
     );
     let own_pool = HubSpotAdapter::new(hubspot_config()).unwrap();
     let contact = payload(serde_json::json!({"email": "own@x.io"}));
-    etlify::Adapter::upsert(
+    etlify::adapters::Adapter::upsert(
         &own_pool,
         etlify::adapters::UpsertRequest {
             object_type: "contacts",

@@ -291,7 +291,7 @@ async fn x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path() {
         .crm_id
         .unwrap();
     // Someone archives the contact in HubSpot; the sync row still has its id.
-    etlify::Adapter::delete(adapter.as_ref(), "contacts", &old, &Throttle::unlimited())
+    etlify::adapters::Adapter::delete(adapter.as_ref(), "contacts", &old, &Throttle::unlimited())
         .await
         .unwrap();
     db.exec("UPDATE users SET full_name = 'Changed'").await;

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etlify::jobs::{BatchJob, BatchJobs, RecordJob, RecordJobs};
-use etlify::{
-    AdapterError, AdapterErrorKind, BatchSyncOptions, Crm, Enqueued, Etlify, Job, JobOptions,
-    JobReport, Model, SyncDispatch, SyncOutcome,
+use etlify::adapters::{AdapterError, AdapterErrorKind};
+use etlify::jobs::{
+    BatchJob, BatchJobs, Enqueued, Job, JobOptions, JobReport, RecordJob, RecordJobs,
 };
+use etlify::{BatchSyncOptions, Crm, Etlify, Model, SyncDispatch, SyncOutcome};
 
 use crate::support::adapter::RecordingAdapter;
 use crate::support::{builder, company_model, user_model, user_with_company_dependency, TestDb};

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy,
+    AdapterError, AdapterErrorKind, AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter,
+    HubSpotConfig, RetryPolicy,
 };
 use etlify::{
-    AdapterError, AdapterErrorKind, BatchSyncOptions, Binding, Crm, Etlify, Model, SqlPayload,
-    SyncDispatch, SyncOutcome,
+    BatchSyncOptions, Binding, Crm, Etlify, Model, SqlPayload, SyncDispatch, SyncOutcome,
 };
 use etlify_sandbox::{
     FaultConfig, ObjectTypeConfig, RunningSandbox, Sandbox, SandboxConfig, TargetApi,
@@ -364,11 +364,12 @@ async fn seed_answering_then_dropping(api: TargetApi) -> u64 {
             let _answered_or_dropped = match api {
                 TargetApi::Hubspot => {
                     let adapter = hubspot(&sandbox, 100, one_attempt);
-                    etlify::Adapter::delete(adapter.as_ref(), "deals", "1", &unlimited).await
+                    etlify::adapters::Adapter::delete(adapter.as_ref(), "deals", "1", &unlimited)
+                        .await
                 }
                 TargetApi::Airtable => {
                     let adapter = airtable(&sandbox, 10, one_attempt);
-                    etlify::Adapter::delete(
+                    etlify::adapters::Adapter::delete(
                         adapter.as_ref(),
                         TABLE,
                         "recAbCdEf01234567",

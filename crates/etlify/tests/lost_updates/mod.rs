@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use etlify::adapters::{AdapterError, AdapterErrorKind};
 use etlify::{
-    AdapterError, AdapterErrorKind, BatchSyncOptions, Binding, Config, Crm, ErrorKind, Etlify,
-    LoadedPayloads, Model, PayloadSource, ResourceId, SqlPayload, Store, SyncDispatch, SyncOutcome,
+    BatchSyncOptions, Binding, Config, Crm, ErrorKind, Etlify, LoadedPayloads, Model,
+    PayloadSource, ResourceId, SqlPayload, Store, SyncDispatch, SyncOutcome,
 };
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
@@ -56,7 +57,7 @@ impl PayloadSource for ChangedRightAfterRead {
                 .touch
                 .replace(
                     "{now}",
-                    &format!("'{}'", now.format(etlify::store::SQLITE_TIMESTAMP_FORMAT)),
+                    &format!("'{}'", now.format(etlify::SQLITE_TIMESTAMP_FORMAT)),
                 )
                 .replace(
                     "{now_ms}",

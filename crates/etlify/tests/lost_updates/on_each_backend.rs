@@ -25,7 +25,7 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost() {
     } else {
         format!(
             "'{}'",
-            chrono::Utc::now().format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+            chrono::Utc::now().format(etlify::SQLITE_TIMESTAMP_FORMAT)
         )
     };
     let change = format!(

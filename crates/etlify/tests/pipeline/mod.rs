@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etlify::{AdapterError, AdapterErrorKind, BatchSyncOptions, Crm, Etlify};
+use etlify::adapters::{AdapterError, AdapterErrorKind};
+use etlify::{BatchSyncOptions, Crm, Etlify};
 
 use crate::support::adapter::BatchRecordingAdapter;
 use crate::support::{engine, user_model, TestDb};

@@ -1,6 +1,6 @@
 //! Migrations, the schema check and the corrected indexes (X-6, G-26).
 
-use etlify::store::schema::{self, SchemaProblem};
+use etlify::SchemaProblem;
 use etlify::{ErrorKind, MigrateOptions};
 
 use crate::support::TestDb;

@@ -53,7 +53,7 @@ async fn x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reports_missing_tables_and_the_command_that_fixes_them() {
     let db = TestDb::new(BACKEND).await;
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.problems.contains(&SchemaProblem::MissingTable {
         table: "crm_synchronisations"
     }));
@@ -70,7 +70,7 @@ async fn check_reports_missing_tables_and_the_command_that_fixes_them() {
 
     db.migrate().await;
     db.migrate().await; // idempotent
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.fix(), None);
 }
@@ -79,7 +79,7 @@ async fn check_reports_missing_tables_and_the_command_that_fixes_them() {
 async fn g26_migrate_takes_over_a_pre_09_gem_table() {
     let db = TestDb::new(BACKEND).await;
     create_gem_08_table(&db).await;
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     for problem in [
         SchemaProblem::MissingColumn {
             table: "crm_synchronisations",
@@ -112,7 +112,7 @@ async fn g26_migrate_takes_over_a_pre_09_gem_table() {
         Some(etlify::Remedy::MigrateWithDefaultCrmName),
         "{err}"
     );
-    assert!(!schema::check(&db.store).await.unwrap().is_ok());
+    assert!(!etlify::check_schema(&db.store).await.unwrap().is_ok());
     assert_eq!(
         db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
             .await,
@@ -124,7 +124,7 @@ async fn g26_migrate_takes_over_a_pre_09_gem_table() {
         default_crm_name: Some("hubspot".into()),
     };
     etlify::migrate(&db.store, &options).await.unwrap();
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.is_ok(), "{report}");
     assert_eq!(
         db.scalar_text("SELECT crm_name FROM crm_synchronisations WHERE resource_id = 1")
@@ -190,7 +190,7 @@ async fn g26_a_gem_09_resource_index_is_kept_and_survives_a_revert() {
          CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id, crm_name)",
     )
     .await;
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(
         !report.problems.contains(&SchemaProblem::ObsoleteIndex {
             index: "idx_crm_sync_on_resource"
@@ -200,7 +200,7 @@ async fn g26_a_gem_09_resource_index_is_kept_and_survives_a_revert() {
     etlify::migrate(&db.store, &MigrateOptions::default())
         .await
         .unwrap();
-    assert!(schema::check(&db.store).await.unwrap().is_ok());
+    assert!(etlify::check_schema(&db.store).await.unwrap().is_ok());
     let three = Some("resource_type,resource_id,crm_name".to_owned());
     assert_eq!(gem_resource_index_columns(&db).await, three, "kept");
     etlify::revert_migration(&db.store).await.unwrap();
@@ -216,7 +216,7 @@ async fn g26_revert_of_a_fresh_install_drops_its_tables() {
     let db = TestDb::new(BACKEND).await;
     db.migrate().await;
     etlify::revert_migration(&db.store).await.unwrap();
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.problems.contains(&SchemaProblem::MissingTable {
         table: "crm_synchronisations"
     }));
@@ -225,7 +225,7 @@ async fn g26_revert_of_a_fresh_install_drops_its_tables() {
     }));
     db.migrate().await;
     assert!(
-        schema::check(&db.store).await.unwrap().is_ok(),
+        etlify::check_schema(&db.store).await.unwrap().is_ok(),
         "and it can be migrated again"
     );
 }
@@ -269,7 +269,7 @@ async fn migrate_drops_the_indexes_on_last_synced_at_of_earlier_versions() {
          INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_never_stamped')",
     )
     .await;
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(
         report.is_ok(),
         "an engine runs before the upgrade: {report}"
@@ -283,14 +283,14 @@ async fn migrate_drops_the_indexes_on_last_synced_at_of_earlier_versions() {
     ] {
         assert!(!indexes.iter().any(|i| i == dropped), "{indexes:?}");
     }
-    assert!(schema::check(&db.store).await.unwrap().is_ok());
+    assert!(etlify::check_schema(&db.store).await.unwrap().is_ok());
     let steps = "SELECT COUNT(*) FROM etlify_schema_migrations";
     let recorded = db.scalar_i64(steps).await;
     db.migrate().await;
     assert_eq!(db.scalar_i64(steps).await, recorded, "idempotent");
 
     etlify::revert_migration(&db.store).await.unwrap();
-    let report = schema::check(&db.store).await.unwrap();
+    let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.problems.contains(&SchemaProblem::MissingTable {
         table: "crm_synchronisations"
     }));

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etlify::adapters::{id_value, RemoteDelete, Throttle, UpsertRequest};
-use etlify::{Adapter, AdapterError, Payload};
+use etlify::adapters::{id_value, Adapter, AdapterError, RemoteDelete, Throttle, UpsertRequest};
+use etlify::Payload;
 use tokio::sync::watch;
 
 /// One recorded upsert.
@@ -324,13 +324,13 @@ impl Adapter for BatchRecordingAdapter {
         self.single.delete(object_type, crm_id, throttle).await
     }
 
-    fn batch(&self) -> Option<&dyn etlify::BatchAdapter> {
+    fn batch(&self) -> Option<&dyn etlify::adapters::BatchAdapter> {
         Some(self)
     }
 }
 
 #[async_trait]
-impl etlify::BatchAdapter for BatchRecordingAdapter {
+impl etlify::adapters::BatchAdapter for BatchRecordingAdapter {
     fn max_batch_size(&self) -> usize {
         self.max_batch
     }
@@ -338,7 +338,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
     async fn batch_upsert(
         &self,
         _object_type: &str,
-        records: &[etlify::BatchItem<'_>],
+        records: &[etlify::adapters::BatchItem<'_>],
         id_property: &str,
         _throttle: &Throttle<'_>,
     ) -> Result<etlify::adapters::BatchUpsertResult, AdapterError> {
@@ -389,7 +389,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
             .collect();
         if ids.iter().any(|id| marked(&self.reject_marker, id)) {
             return Err(AdapterError::new(
-                etlify::AdapterErrorKind::ValidationFailed,
+                etlify::adapters::AdapterErrorKind::ValidationFailed,
                 "batch rejected: invalid input",
             )
             .status(400));
@@ -403,7 +403,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
                 result.errors.push(etlify::adapters::BatchItemError {
                     id_value: Some(id.clone()),
                     error: AdapterError::new(
-                        etlify::AdapterErrorKind::NotFound,
+                        etlify::adapters::AdapterErrorKind::NotFound,
                         "OBJECT_NOT_FOUND",
                     )
                     .status(207),
@@ -414,7 +414,7 @@ impl etlify::BatchAdapter for BatchRecordingAdapter {
                 result.errors.push(etlify::adapters::BatchItemError {
                     id_value: Some(id.clone()),
                     error: AdapterError::new(
-                        etlify::AdapterErrorKind::ValidationFailed,
+                        etlify::adapters::AdapterErrorKind::ValidationFailed,
                         format!("INVALID_EMAIL {id}"),
                     ),
                 });

@@ -157,7 +157,7 @@ impl TestDb {
             .await
             .expect("open sqlite");
         Self {
-            store: Store::from_sqlite(pool.clone()),
+            store: Store::from_sqlite_pool(pool.clone()),
             pool: TestPool::Sqlite(pool),
             reopen: Reopen::Sqlite(path.to_owned()),
             schema: None,
@@ -195,7 +195,7 @@ impl TestDb {
             .await
             .expect("connect pool");
         Self {
-            store: Store::from_postgres(pool.clone()),
+            store: Store::from_postgres_pool(pool.clone()),
             pool: TestPool::Postgres(pool),
             reopen: Reopen::Postgres(Box::new(options)),
             schema: Some(DropSchema {
@@ -221,7 +221,7 @@ impl TestDb {
                     .connect_with(options)
                     .await
                     .expect("open sqlite");
-                Store::from_sqlite(pool)
+                Store::from_sqlite_pool(pool)
             }
             Reopen::Postgres(options) => {
                 let pool = PgPoolOptions::new()
@@ -230,7 +230,7 @@ impl TestDb {
                     .connect_with((**options).clone())
                     .await
                     .expect("connect pool");
-                Store::from_postgres(pool)
+                Store::from_postgres_pool(pool)
             }
         }
     }
@@ -242,7 +242,7 @@ impl TestDb {
     /// On PostgreSQL apalis's tables use the `hstore` type, found through
     /// the search path: the queue's connections see `public`, where the
     /// extensions are created once for every test.
-    pub async fn job_queue(&self, options: etlify::QueueOptions) -> etlify::JobQueue {
+    pub async fn job_queue(&self, options: etlify::jobs::QueueOptions) -> etlify::jobs::JobQueue {
         static QUEUES: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "test-{}-{}",
@@ -280,11 +280,11 @@ impl TestDb {
                     .connect_with(options)
                     .await
                     .expect("connect pool");
-                Store::from_postgres(pool)
+                Store::from_postgres_pool(pool)
             }
             _ => self.store.clone(),
         };
-        etlify::JobQueue::open(&store, options)
+        etlify::jobs::JobQueue::open(&store, options)
             .await
             .expect("open the job queue")
     }
@@ -557,7 +557,7 @@ impl TestDb {
         } else {
             format!(
                 "'{}'",
-                chrono::Utc::now().format(etlify::store::SQLITE_TIMESTAMP_FORMAT)
+                chrono::Utc::now().format(etlify::SQLITE_TIMESTAMP_FORMAT)
             )
         };
         self.exec(&format!(
@@ -588,7 +588,7 @@ impl TestDb {
 /// An engine with one CRM, `hubspot`, on `adapter`, and [`user_model`] bound to it.
 pub async fn hubspot_users(
     db: &TestDb,
-    adapter: std::sync::Arc<dyn etlify::Adapter>,
+    adapter: std::sync::Arc<dyn etlify::adapters::Adapter>,
 ) -> etlify::Etlify {
     hubspot_users_on(db.store.clone(), adapter).await
 }
@@ -596,7 +596,7 @@ pub async fn hubspot_users(
 /// [`hubspot_users`] on `store`.
 pub async fn hubspot_users_on(
     store: etlify::Store,
-    adapter: std::sync::Arc<dyn etlify::Adapter>,
+    adapter: std::sync::Arc<dyn etlify::adapters::Adapter>,
 ) -> etlify::Etlify {
     engine_on(
         store,

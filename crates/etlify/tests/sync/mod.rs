@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etlify::digest::stable_sha256;
+use etlify::adapters::{AdapterError, AdapterErrorKind};
+use etlify::stable_sha256;
 use etlify::{
-    AdapterError, AdapterErrorKind, Binding, Crm, ErrorKind, Model, Payload, RecordErrorKind,
-    RowPayload, SqlPayload, SyncDispatch, SyncIf, SyncOutcome,
+    Binding, Crm, ErrorKind, Model, Payload, RecordErrorKind, RowPayload, SqlPayload, SyncDispatch,
+    SyncIf, SyncOutcome,
 };
 use serde_json::{json, Value};
 

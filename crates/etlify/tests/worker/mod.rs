@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etlify::{Crm, Enqueued, Etlify, JobQueue, QueueOptions, SyncDispatch, Worker, WorkerOptions};
+use etlify::jobs::{Enqueued, JobQueue, QueueOptions};
+use etlify::{Crm, Etlify, SyncDispatch, Worker, WorkerOptions};
 use tokio::sync::oneshot;
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};

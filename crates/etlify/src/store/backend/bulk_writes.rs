@@ -13,7 +13,7 @@ use crate::store::sync_rows::RowChange;
 #[async_trait]
 pub(crate) trait BulkWrites: Send + Sync {
     /// Takes, for `owner` and `ttl`, the leases among `names` that are free
-    /// or expired (`lease::take_statement`); returns the names taken.
+    /// or expired (`leases/batch_run.rs`); returns the names taken.
     async fn take_leases(
         &self,
         owner: &str,

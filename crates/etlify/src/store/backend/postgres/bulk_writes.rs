@@ -12,7 +12,7 @@ use super::{PostgresBackend, PostgresDialect};
 use crate::error::Result;
 use crate::id::SyncKey;
 use crate::store::backend::{BulkWrites, Dialect};
-use crate::store::lease;
+use crate::store::leases::batch_run;
 use crate::store::sync_rows::{self, RowChange, UPSERT_COLUMNS};
 
 /// The array types of [`UPSERT_COLUMNS`] bound as `$1…$8`, in order; the
@@ -43,7 +43,7 @@ impl BulkWrites for PostgresBackend {
             .expr(Func::cust("UNNEST").arg(Expr::cust("$1::varchar[]")))
             .expr(Expr::cust("$2::varchar"))
             .expr(PostgresDialect.now_plus(ttl));
-        let mut insert = lease::take_statement(&PostgresDialect);
+        let mut insert = batch_run::take_statement(&PostgresDialect);
         insert
             .select_from(source)
             // Internal invariant: three select expressions for three columns.

@@ -12,7 +12,7 @@ use super::{SqliteBackend, SqliteDialect};
 use crate::error::Result;
 use crate::id::SyncKey;
 use crate::store::backend::{BulkWrites, Dialect};
-use crate::store::lease;
+use crate::store::leases::batch_run;
 use crate::store::sync_rows::{self, RowChange};
 
 /// Rows per upsert statement.
@@ -26,7 +26,7 @@ impl BulkWrites for SqliteBackend {
         names: &[String],
         ttl: Duration,
     ) -> Result<Vec<String>> {
-        let mut insert = lease::take_statement(&SqliteDialect);
+        let mut insert = batch_run::take_statement(&SqliteDialect);
         for name in names {
             insert
                 .values([

@@ -1,10 +1,15 @@
-//! Leases: locks kept as rows of `etlify_leases`, valid until they expire
-//! (X-8, X-10, G-10).
+//! Leases: locks kept as rows in the database, valid until they expire
+//! (X-8, X-10, G-10). Every lease the engine takes is taken in this folder:
+//! - `batch_run.rs`: one batch run per CRM, a named row of `etlify_leases`
+//!   (`["batch","hubspot"]`, unambiguous whatever the CRM name);
+//! - `records.rs`: a record's or a batch page's lock, a row of
+//!   `etlify_record_leases` on a range of one model's ids in one CRM.
 //!
-//! A lease is a named row with an owner token and an expiry time taken from
-//! the database's clock. Taking one is a single upsert that succeeds only
-//! where no row exists or the row has expired; releasing deletes the rows
-//! the owner still holds. Because the state is in the database itself:
+//! This file holds what every lease is. A lease is a row with an owner
+//! token and an expiry time taken from the database's clock. Taking one is
+//! a single upsert that succeeds only where no row exists or the row has
+//! expired; releasing deletes the rows the owner still holds. Because the
+//! state is in the database itself:
 //! - it holds across every engine, process and machine sharing the
 //!   database (SQLite file or PostgreSQL), not per `Store` object;
 //! - no connection is held while a lease is held: a sync waiting on the CRM
@@ -12,20 +17,16 @@
 //!   with any pool size;
 //! - a lease whose holder died (SIGKILL) expires after [`LEASE_TTL`];
 //!   while its holder lives it is renewed every third of that.
-//!
-//! Two tables hold them, with the same owner and expiry columns:
-//! `etlify_leases`, keyed by a name (a JSON array such as
-//! `["batch","hubspot"]`, unambiguous whatever the CRM name), and
-//! `etlify_record_leases`, keyed by a range of one model's ids in one CRM
-//! (`record_lease.rs`).
+
+pub(crate) mod batch_run;
+pub(crate) mod records;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sea_query::{Alias, Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
+use sea_query::{Alias, Expr, ExprTrait, Iden, Query};
 use tokio::task::JoinHandle;
 
-use super::backend::Dialect;
 use super::Store;
 use crate::error::Result;
 
@@ -37,18 +38,12 @@ pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
 /// The shortest lease time allowed (renewals every third of it).
 pub(crate) const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
 
-/// Names per statement.
-const CHUNK: usize = 500;
-
+/// The columns both lease tables have.
 #[derive(Iden, Clone, Copy)]
-pub(crate) enum EtlifyLeases {
-    Table,
-    Name,
+enum LeaseColumn {
     Owner,
     ExpiresAt,
 }
-
-use EtlifyLeases as Leases;
 
 /// The table a lease's rows are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,15 +57,10 @@ pub(crate) enum LeaseTable {
 impl LeaseTable {
     fn iden(self) -> Alias {
         Alias::new(match self {
-            LeaseTable::Named => super::schema::LEASE_TABLE,
-            LeaseTable::Records => super::schema::RECORD_LEASE_TABLE,
+            LeaseTable::Named => crate::store::schema::LEASE_TABLE,
+            LeaseTable::Records => crate::store::schema::RECORD_LEASE_TABLE,
         })
     }
-}
-
-/// The lease name of a CRM's batch run (one at a time per CRM, G-10).
-pub(crate) fn batch_run_name(crm_name: &str) -> String {
-    serde_json::json!(["batch", crm_name]).to_string()
 }
 
 /// Who takes a store's leases: an owner prefix unique among every store
@@ -147,7 +137,7 @@ pub(crate) async fn release_all_of_owner(store: &Store) -> Result<u64> {
         let mut delete = Query::delete();
         delete
             .from_table(table.iden())
-            .and_where(Expr::col(Leases::Owner).like(format!("{}-%", store.lease_owner())));
+            .and_where(Expr::col(LeaseColumn::Owner).like(format!("{}-%", store.lease_owner())));
         let (sql, values) = store.build(&delete);
         deleted += store.execute(sql, values).await?;
     }
@@ -166,22 +156,6 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    /// Takes every free (or expired) lease among `names` without waiting;
-    /// returns the lease and, per name, whether it was taken.
-    pub(crate) async fn try_acquire(
-        store: &Store,
-        names: Vec<String>,
-    ) -> Result<(Self, Vec<bool>)> {
-        let owner = new_owner(store);
-        let mut taken = std::collections::HashSet::new();
-        for chunk in names.chunks(CHUNK) {
-            taken.extend(try_take(store, &owner, chunk).await?);
-        }
-        let acquired: Vec<bool> = names.iter().map(|n| taken.contains(n)).collect();
-        let rows = taken.len() as u64;
-        Ok((Self::held(store, owner, LeaseTable::Named, rows), acquired))
-    }
-
     /// `rows` rows of `table` that `owner` holds, renewed from now on
     /// until released.
     pub(crate) fn held(store: &Store, owner: String, table: LeaseTable, rows: u64) -> Self {
@@ -246,32 +220,6 @@ impl Drop for Lease {
     }
 }
 
-/// `INSERT INTO etlify_leases (name, owner, expires_at) … ON CONFLICT (name)
-/// DO UPDATE … WHERE expired RETURNING name`, without its rows: the backend
-/// feeds them (`VALUES` on SQLite, arrays on PostgreSQL).
-pub(crate) fn take_statement(dialect: &dyn Dialect) -> InsertStatement {
-    let mut insert = Query::insert();
-    insert
-        .into_table(Leases::Table)
-        .columns([Leases::Name, Leases::Owner, Leases::ExpiresAt])
-        .on_conflict(
-            OnConflict::column(Leases::Name)
-                .update_columns([Leases::Owner, Leases::ExpiresAt])
-                .action_and_where(Expr::col((Leases::Table, Leases::ExpiresAt)).lt(dialect.now()))
-                .to_owned(),
-        )
-        .returning_col(Leases::Name);
-    insert
-}
-
-/// The names among `names` that `owner` took.
-async fn try_take(store: &Store, owner: &str, names: &[String]) -> Result<Vec<String>> {
-    store
-        .backend()
-        .take_leases(owner, names, store.lease_ttl())
-        .await
-}
-
 /// Pushes the expiry of the `rows` leases `owner` holds in `table` (one
 /// owner token per acquisition, so no list of names is needed).
 async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Result<()> {
@@ -279,10 +227,10 @@ async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Resu
     update
         .table(table.iden())
         .value(
-            Leases::ExpiresAt,
+            LeaseColumn::ExpiresAt,
             store.dialect().now_plus(store.lease_ttl()),
         )
-        .and_where(Expr::col(Leases::Owner).eq(owner));
+        .and_where(Expr::col(LeaseColumn::Owner).eq(owner));
     let (sql, values) = store.build(&update);
     let renewed = store.execute(sql, values).await?;
     if renewed < rows {
@@ -302,7 +250,7 @@ async fn delete(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Res
     let mut delete = Query::delete();
     delete
         .from_table(table.iden())
-        .and_where(Expr::col(Leases::Owner).eq(owner));
+        .and_where(Expr::col(LeaseColumn::Owner).eq(owner));
     let (sql, values) = store.build(&delete);
     store.execute(sql, values).await?;
     Ok(())
@@ -312,6 +260,7 @@ async fn delete(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Res
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use super::batch_run::batch_run_name;
     use super::*;
 
     /// A held lease is renewed by its holder (pushed past now) and released

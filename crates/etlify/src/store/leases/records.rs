@@ -1,5 +1,9 @@
-//! Leases on ranges of one model's record ids in one CRM
-//! (`etlify_record_leases`; ).
+//! Record locks: a record's lock ([`RecordLock`]) and a batch page's
+//! ([`PageLock`]), which serialize concurrent syncs of one record without
+//! holding a database transaction — or a connection — across the CRM call
+//! . They are leases on ranges of one model's record ids in one
+//! CRM (`etlify_record_leases`): rows in the database, so they hold across
+//! engines, processes and machines, and expire when their holder dies.
 //!
 //! A per-record sync holds the range `[id, id]`; a batch page holds
 //! `[first, last]` of its ids with one row, whatever the page size (a row
@@ -16,17 +20,17 @@
 //!
 //! Two per-record syncs of one record meet on the primary key: only one
 //! row `[id, id]` can be live. Rows of holders that died expire after
-//! [`LEASE_TTL`](super::lease::LEASE_TTL); a page that meets expired rows
+//! [`LEASE_TTL`](super::LEASE_TTL); a page that meets expired rows
 //! deletes them.
 
 use std::time::Duration;
 
 use sea_query::{Cond, Expr, ExprTrait, Iden, OnConflict, Query};
 
-use super::lease::{new_owner, Lease, LeaseTable};
-use super::Store;
+use super::{new_owner, Lease, LeaseTable};
 use crate::error::Result;
-use crate::id::ResourceId;
+use crate::id::{ResourceId, SyncKey};
+use crate::store::Store;
 
 /// Longest pause between two looks at a busy record.
 const MAX_POLL: Duration = Duration::from_millis(100);
@@ -44,17 +48,76 @@ pub(crate) enum EtlifyRecordLeases {
 
 use EtlifyRecordLeases as Leases;
 
+/// A held record lock; call [`RecordLock::release`] when done.
+pub(crate) struct RecordLock {
+    lease: Lease,
+}
+
+impl RecordLock {
+    /// Waits until no other sync of `key` runs (a per-record sync of it, a
+    /// batch page covering it), then holds the lock.
+    pub(crate) async fn acquire(store: &Store, key: &SyncKey) -> Result<Self> {
+        Ok(Self {
+            lease: acquire_record(store, &key.crm_name, &key.resource_type, key.resource_id)
+                .await?,
+        })
+    }
+
+    /// Releases the lock.
+    pub(crate) async fn release(self) -> Result<()> {
+        self.lease.release().await
+    }
+}
+
+/// The lock of a batch page: one lease on the range of its ids, taken
+/// without waiting. Records another sync holds (a per-record sync, an
+/// overlapping page) are reported busy and left to the caller.
+pub(crate) struct PageLock {
+    lease: Option<Lease>,
+}
+
+impl PageLock {
+    /// Locks `ids` of `resource_type` in `crm_name`; returns the lock and
+    /// the ids another sync holds (busy, left to the caller).
+    pub(crate) async fn try_acquire(
+        store: &Store,
+        crm_name: &str,
+        resource_type: &str,
+        ids: &[ResourceId],
+    ) -> Result<(Self, Vec<ResourceId>)> {
+        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok((Self { lease: None }, Vec::new()));
+        };
+        let range = IdRange {
+            crm_name,
+            resource_type,
+            first: *first,
+            last: *last,
+        };
+        let (lease, busy) = try_acquire_page(store, range, ids).await?;
+        Ok((Self { lease: Some(lease) }, busy))
+    }
+
+    /// Releases the lock.
+    pub(crate) async fn release(self) -> Result<()> {
+        match self.lease {
+            Some(lease) => lease.release().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Ids `first..=last` of one model in one CRM.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct IdRange<'a> {
-    pub(crate) crm_name: &'a str,
-    pub(crate) resource_type: &'a str,
-    pub(crate) first: ResourceId,
-    pub(crate) last: ResourceId,
+struct IdRange<'a> {
+    crm_name: &'a str,
+    resource_type: &'a str,
+    first: ResourceId,
+    last: ResourceId,
 }
 
 /// Waits until no other sync covers `id`, then holds `[id, id]`.
-pub(crate) async fn acquire_record(
+async fn acquire_record(
     store: &Store,
     crm_name: &str,
     resource_type: &str,
@@ -92,7 +155,7 @@ pub(crate) async fn acquire_record(
 
 /// Holds `range` for a batch page without waiting; returns the lease and
 /// the ids of `ids` that another sync holds (busy, left to the caller).
-pub(crate) async fn try_acquire_page(
+async fn try_acquire_page(
     store: &Store,
     range: IdRange<'_>,
     ids: &[ResourceId],
