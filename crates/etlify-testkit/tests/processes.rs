@@ -13,7 +13,12 @@ use std::process::{Command, Output};
 use etlify::{MigrateOptions, Store};
 use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
 
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::AssertSqlSafe;
+
+// The schema guard of etlify's own tests, shared rather than copied.
+#[path = "../../etlify/tests/support/drop_schema.rs"]
+mod drop_schema;
+use drop_schema::DropSchema;
 
 const USERS: usize = 150;
 
@@ -24,56 +29,6 @@ struct Database {
     /// The PostgreSQL schema of this test, dropped with it.
     _schema: Option<DropSchema>,
     _dir: Option<tempfile::TempDir>,
-}
-
-/// Drops a test's PostgreSQL schema when the test ends, passed or failed,
-/// so that a run leaves no schema behind on the server.
-struct DropSchema {
-    server: String,
-    name: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let server = self.server.clone();
-        // A lock a process of the failed test still holds must not hang the
-        // run: the schema is then left behind, and said so.
-        let statement = format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            self.name
-        );
-        // `drop` cannot await: the statement runs on a thread and a
-        // connection of its own, and the test's runtime goes on while it is
-        // waited for.
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect(&server)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::raw_sql(AssertSqlSafe(statement))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                conn.close().await.ok();
-                Ok::<(), String>(())
-            })
-        });
-        let wait = || match dropping.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("test schema {} left behind: {error}", self.name),
-            Err(_) => eprintln!("test schema {} left behind: the drop panicked", self.name),
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        }
-    }
 }
 
 /// A database of [`USERS`] users.
@@ -97,7 +52,7 @@ async fn database_of(postgres: bool, users: usize) -> Database {
         (
             format!("{server}{separator}options[search_path]={schema}"),
             Some(DropSchema {
-                server,
+                admin: server.parse().unwrap(),
                 name: schema,
             }),
             None,

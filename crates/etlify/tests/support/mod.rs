@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod adapter;
+pub mod drop_schema;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,8 @@ use etlify::{MigrateOptions, Store};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+
+use self::drop_schema::DropSchema;
 
 /// The database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,57 +71,6 @@ pub struct TestDb {
     /// The PostgreSQL schema of this test, dropped with it.
     schema: Option<DropSchema>,
     _dir: Option<tempfile::TempDir>,
-}
-
-/// Drops a test's PostgreSQL schema when the test ends, passed or failed
-/// (also while a failed assertion unwinds), so that a run leaves no schema
-/// behind on the server.
-struct DropSchema {
-    admin: PgConnectOptions,
-    name: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        // A lock a task of the failed test still holds must not hang the
-        // run: the schema is then left behind, and said so.
-        let statement = format!(
-            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-            self.name
-        );
-        // `drop` cannot await, and the test's runtime may be the one
-        // shutting down: the statement runs on a thread and a connection
-        // of its own, and the test's runtime goes on while it is waited for.
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async move {
-                let mut conn = sqlx::PgConnection::connect_with(&admin)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::raw_sql(AssertSqlSafe(statement))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                conn.close().await.ok();
-                Ok::<(), String>(())
-            })
-        });
-        let wait = || match dropping.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("test schema {} left behind: {error}", self.name),
-            Err(_) => eprintln!("test schema {} left behind: the drop panicked", self.name),
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        }
-    }
 }
 
 #[derive(Clone)]
