@@ -147,27 +147,6 @@ impl Binding {
         self.external_id.as_deref()
     }
 
-    /// The property objects are matched by: the external id, else the id property.
-    pub(crate) fn match_property(&self) -> &str {
-        self.external_id.as_deref().unwrap_or(&self.id_property)
-    }
-
-    /// Adds the external id of record `id` to `payload`, when one is declared.
-    pub(crate) fn with_external_id(
-        &self,
-        resource_type: &str,
-        id: crate::id::ResourceId,
-        mut payload: Payload,
-    ) -> Payload {
-        if let Some(property) = &self.external_id {
-            payload.insert(
-                property.clone(),
-                serde_json::Value::String(format!("{resource_type}:{id}")),
-            );
-        }
-        payload
-    }
-
     /// Declared dependencies.
     pub fn get_dependencies(&self) -> &[Dependency] {
         &self.dependencies

@@ -9,18 +9,21 @@
 //! the catalog, through the [`crate::context::Context`].
 
 mod resolve;
+mod resolved;
 mod suggest;
 
 use indexmap::IndexMap;
 
 use crate::config::Config;
 use crate::crm::{Crm, CrmRegistry};
-use crate::dependency::Dependency;
 use crate::error::{ConfigError, Result};
-use crate::model::{Binding, Model};
+use crate::model::Model;
 use crate::store::Store;
 
 pub(crate) use self::resolve::TableColumns;
+pub(crate) use self::resolved::{
+    ResolvedBinding, ResolvedDependency, ResolvedModel, ResolvedSyncDependency,
+};
 
 /// What a user declares: plain data, nothing checked yet.
 #[derive(Debug, Clone, Default)]
@@ -38,53 +41,12 @@ pub(crate) struct Catalog {
     models: IndexMap<String, ResolvedModel>,
 }
 
-/// A model checked against the database.
-#[derive(Debug, Clone)]
-pub(crate) struct ResolvedModel {
-    pub(crate) model: Model,
-    /// The timestamp column after `Auto` resolution.
-    pub(crate) timestamp_column: Option<String>,
-    /// Resolved sync dependencies, per binding CRM.
-    pub(crate) sync_dependencies: IndexMap<String, Vec<ResolvedSyncDependency>>,
-    /// Dependencies per binding CRM, with `Auto` timestamps resolved.
-    pub(crate) dependencies: IndexMap<String, Vec<Dependency>>,
-}
-
-impl ResolvedModel {
-    /// The resolved dependencies of the binding for `crm_name`.
-    pub(crate) fn dependencies_for(&self, crm_name: &str) -> &[Dependency] {
-        self.dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-
-    /// The resolved sync dependencies of the binding for `crm_name`.
-    pub(crate) fn sync_dependencies_for(&self, crm_name: &str) -> &[ResolvedSyncDependency] {
-        self.sync_dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-}
-
-/// A sync dependency with its table resolved.
-#[derive(Debug, Clone)]
-pub(crate) struct ResolvedSyncDependency {
-    pub(crate) resource_type: String,
-    pub(crate) foreign_key: String,
-    pub(crate) table: String,
-    pub(crate) primary_key: String,
-    /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
-    pub(crate) legacy_id_column: Option<String>,
-}
-
 /// An enabled CRM with one of its models and the model's binding.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Target<'a> {
     pub(crate) crm: &'a Crm,
-    pub(crate) resolved: &'a ResolvedModel,
-    pub(crate) binding: &'a Binding,
+    pub(crate) model: &'a ResolvedModel,
+    pub(crate) binding: &'a ResolvedBinding,
 }
 
 impl Catalog {
@@ -175,8 +137,8 @@ impl Catalog {
         &self,
         crm_name: &str,
         resource_type: &str,
-    ) -> Result<(&ResolvedModel, &Binding)> {
-        let resolved = self.resolved(resource_type).ok_or_else(|| {
+    ) -> Result<(&ResolvedModel, &ResolvedBinding)> {
+        let model = self.resolved(resource_type).ok_or_else(|| {
             ConfigError::new(
                 format!("models.{resource_type}"),
                 "",
@@ -186,14 +148,14 @@ impl Catalog {
                 ),
             )
         })?;
-        let binding = resolved.model.get_binding(crm_name).ok_or_else(|| {
+        let binding = model.binding(crm_name).ok_or_else(|| {
             ConfigError::new(
                 format!("models.{resource_type}.crms"),
                 crm_name,
                 "is not a CRM this model is bound to",
             )
         })?;
-        Ok((resolved, binding))
+        Ok((model, binding))
     }
 
     /// What an operation on `resource_type` in `crm_name` acts on: nothing
@@ -204,10 +166,10 @@ impl Catalog {
         if !crm.get_enabled() {
             return Ok(None);
         }
-        let (resolved, binding) = self.binding(crm_name, resource_type)?;
+        let (model, binding) = self.binding(crm_name, resource_type)?;
         Ok(Some(Target {
             crm,
-            resolved,
+            model,
             binding,
         }))
     }
