@@ -22,7 +22,8 @@ use crate::store::Store;
 
 pub(crate) use self::resolve::TableColumns;
 pub(crate) use self::resolved::{
-    ResolvedBinding, ResolvedDependency, ResolvedModel, ResolvedSyncDependency,
+    ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency, ResolvedModel,
+    ResolvedSyncDependency,
 };
 
 /// What a user declares: plain data, nothing checked yet.
@@ -36,15 +37,21 @@ pub(crate) struct Declarations {
 /// Declarations checked against the database.
 #[derive(Debug)]
 pub(crate) struct Catalog {
+    /// The global settings as declared (for the face).
     config: Config,
+    /// The global settings the inner layers read.
+    settings: ResolvedConfig,
+    /// The registered CRMs (for the face); each shares its limits with
+    /// its resolved copy in `resolved_crms`.
     crms: CrmRegistry,
+    resolved_crms: IndexMap<String, ResolvedCrm>,
     models: IndexMap<String, ResolvedModel>,
 }
 
 /// An enabled CRM with one of its models and the model's binding.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Target<'a> {
-    pub(crate) crm: &'a Crm,
+    pub(crate) crm: &'a ResolvedCrm,
     pub(crate) model: &'a ResolvedModel,
     pub(crate) binding: &'a ResolvedBinding,
 }
@@ -60,14 +67,24 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Global settings.
+    /// Global settings, as declared.
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Registered CRMs.
+    /// Global settings, resolved.
+    pub(crate) fn settings(&self) -> &ResolvedConfig {
+        &self.settings
+    }
+
+    /// Registered CRMs, as declared.
     pub(crate) fn crms(&self) -> &CrmRegistry {
         &self.crms
+    }
+
+    /// Registered CRMs, resolved, in registration order.
+    pub(crate) fn resolved_crms(&self) -> impl Iterator<Item = &ResolvedCrm> {
+        self.resolved_crms.values()
     }
 
     /// Resolved models, in declaration order.
@@ -82,15 +99,16 @@ impl Catalog {
 
     /// Whether `crm_name` is enabled; `true` for unknown names (G-2).
     pub(crate) fn crm_enabled(&self, crm_name: &str) -> bool {
-        self.crms.enabled(crm_name)
+        self.resolved_crms
+            .get(crm_name)
+            .is_none_or(|crm| crm.enabled)
     }
 
     /// Error budget of `crm_name`: its own, else the global one (G-16).
     pub(crate) fn max_sync_errors(&self, crm_name: &str) -> u32 {
-        self.crms
+        self.resolved_crms
             .get(crm_name)
-            .and_then(Crm::get_max_sync_errors)
-            .unwrap_or(self.config.get_max_sync_errors())
+            .map_or(self.settings.max_sync_errors, |crm| crm.max_sync_errors)
     }
 
     /// What to say of `resource_type`, which names no declared model: the
@@ -119,8 +137,8 @@ impl Catalog {
     }
 
     /// The registered CRM `crm_name`, or a configuration error.
-    pub(crate) fn crm(&self, crm_name: &str) -> Result<&Crm> {
-        Ok(self.crms.get(crm_name).ok_or_else(|| {
+    pub(crate) fn crm(&self, crm_name: &str) -> Result<&ResolvedCrm> {
+        Ok(self.resolved_crms.get(crm_name).ok_or_else(|| {
             ConfigError::new(
                 "crms",
                 crm_name,
@@ -163,7 +181,7 @@ impl Catalog {
     /// model and its binding; a configuration error for unknown names.
     pub(crate) fn target(&self, crm_name: &str, resource_type: &str) -> Result<Option<Target<'_>>> {
         let crm = self.crm(crm_name)?;
-        if !crm.get_enabled() {
+        if !crm.enabled {
             return Ok(None);
         }
         let (model, binding) = self.binding(crm_name, resource_type)?;

@@ -12,8 +12,8 @@ use indexmap::IndexMap;
 
 use super::suggest::{did_you_mean, nearest_or_all};
 use super::{
-    Catalog, Declarations, ResolvedBinding, ResolvedDependency, ResolvedModel,
-    ResolvedSyncDependency,
+    Catalog, Declarations, ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency,
+    ResolvedModel, ResolvedSyncDependency,
 };
 use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
@@ -129,9 +129,16 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
         let resolved = resolve_model(columns, &crms, &declared, model)?;
         models.insert(model.get_resource_type().to_owned(), resolved);
     }
+    let settings = ResolvedConfig::new(&config);
+    let resolved_crms = crms
+        .iter()
+        .map(|crm| (crm.get_name().to_owned(), ResolvedCrm::new(crm, &settings)))
+        .collect();
     Ok(Catalog {
         config,
+        settings,
         crms,
+        resolved_crms,
         models,
     })
 }

@@ -61,7 +61,7 @@ pub(crate) async fn sample(
     let ids: Vec<ResourceId> = ids.into_iter().take(sample).collect();
     let mut loaded = binding.payload.load(store, &ids).await?;
     let rows = sync_rows::find_many(store, crm_name, resource_type, &ids).await?;
-    let digest_strategy = ctx.catalog().config().get_digest_strategy();
+    let digest_strategy = &ctx.catalog().settings().digest_strategy;
     let mut diffs = Vec::with_capacity(ids.len());
     for id in ids {
         let row = rows.iter().find(|r| r.resource_id == id);

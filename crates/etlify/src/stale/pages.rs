@@ -111,7 +111,7 @@ impl<'a> StaleIds<'a> {
         let finder = FinderSql::new(
             ctx.store().dialect(),
             model,
-            crm.get_name(),
+            &crm.name,
             catalog.max_sync_errors(crm_name),
         )
         .ok_or_else(|| {

@@ -224,7 +224,7 @@ async fn read_and_decide(
 
     // the time before the read is the time the records are in sync as of.
     let read_at = store
-        .in_sync_as_of(ctx.catalog().config().get_commit_margin())
+        .in_sync_as_of(ctx.catalog().settings().commit_margin)
         .await?;
     if ids.is_empty() {
         return Ok((read_at, Vec::new(), out));
@@ -250,7 +250,7 @@ async fn read_and_decide(
     let rules = decision::Rules {
         binding,
         resource_type,
-        digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+        digest: ctx.catalog().settings().digest_strategy.as_ref(),
         read_at,
     };
     let mut ready = Vec::new();
@@ -370,7 +370,7 @@ pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<
                 !is_gone
             });
             match sent {
-                Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+                Err(error) => Err(Error::from_crm(&crm.name, error)),
                 Ok(()) => upsert_each(page, gone, &mut answers).await,
             }
         }
@@ -407,7 +407,7 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
     match crm.adapter().upsert(request).await {
         Ok(crm_id) => Ok(Ok(crm_id)),
         Err(error) if error.is_record_error() => Ok(Err(error)),
-        Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+        Err(error) => Err(Error::from_crm(&crm.name, error)),
     }
 }
 

@@ -94,7 +94,7 @@ impl<'a> Synchronizer<'a> {
 
         // the time before the read is the time the record is in sync as of.
         let read_at = store
-            .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
+            .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
         let passes_sql_guard = match &binding.sync_if {
@@ -124,7 +124,7 @@ impl<'a> Synchronizer<'a> {
         let rules = decision::Rules {
             binding,
             resource_type: &key.resource_type,
-            digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+            digest: ctx.catalog().settings().digest_strategy.as_ref(),
             read_at,
         };
         let known = Known {
