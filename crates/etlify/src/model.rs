@@ -4,8 +4,9 @@
 //! [`Binding`] is its configuration for one CRM (the gem's
 //! `<crm>_etlified_with`).
 //!
-//! Like every declaration type (`Crm`, `Config`, `SqlPayload`,
-//! `BatchSyncOptions`), a setter is named after its field and takes `self`;
+//! Like every declaration and options type (`Crm`, `Config`, `SqlPayload`,
+//! `BatchSyncOptions`, `HubSpotConfig`, `HttpSettings`, `MigrateOptions`),
+//! a setter is named after its field and takes `self`;
 //! the getter of that field is `get_<field>` (sqlx's connect options do the
 //! same).
 
