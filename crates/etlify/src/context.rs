@@ -89,11 +89,12 @@ pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
 /// limiter counts in it, with every process; elsewhere it stays in
 /// the process.
 pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
-    for crm in catalog.crms().iter() {
-        let Some(limiter) = crm.limits().rate_limiter() else {
+    for crm in catalog.resolved_crms() {
+        let (Some(limiter), Some(max_requests)) = (crm.limits().rate_limiter(), crm.max_requests)
+        else {
             continue;
         };
-        match SharedWindow::open(store, crm.get_name(), limiter.limit().get_max_requests()).await {
+        match SharedWindow::open(store, &crm.name, max_requests).await {
             Ok(Some(window)) => limiter.share(window),
             // The database keeps no shared window, for any CRM.
             Ok(None) => return,
@@ -101,7 +102,7 @@ pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
             // slots; such a process sends nothing to the CRM anyway.
             Err(error) => tracing::warn!(
                 message = "The CRM's rate window cannot be shared through the database; this process counts its own requests only.",
-                crm = crm.get_name(),
+                crm = crm.name.as_str(),
                 %error
             ),
         }

@@ -280,10 +280,6 @@ impl Dependency {
     pub fn get_paths(&self) -> &[JoinPath] {
         &self.paths
     }
-
-    pub(crate) fn paths_mut(&mut self) -> &mut [JoinPath] {
-        &mut self.paths
-    }
 }
 
 /// A dependency that must exist in the CRM before the record is sent

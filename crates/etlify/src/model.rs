@@ -4,8 +4,9 @@
 //! [`Binding`] is its configuration for one CRM (the gem's
 //! `<crm>_etlified_with`).
 //!
-//! Like every declaration type (`Crm`, `Config`, `SqlPayload`,
-//! `BatchSyncOptions`), a setter is named after its field and takes `self`;
+//! Like every declaration and options type (`Crm`, `Config`, `SqlPayload`,
+//! `BatchSyncOptions`, `HubSpotConfig`, `HttpSettings`, `MigrateOptions`),
+//! a setter is named after its field and takes `self`;
 //! the getter of that field is `get_<field>` (sqlx's connect options do the
 //! same).
 
@@ -145,27 +146,6 @@ impl Binding {
     /// The external-id property, if set.
     pub fn get_external_id(&self) -> Option<&str> {
         self.external_id.as_deref()
-    }
-
-    /// The property objects are matched by: the external id, else the id property.
-    pub(crate) fn match_property(&self) -> &str {
-        self.external_id.as_deref().unwrap_or(&self.id_property)
-    }
-
-    /// Adds the external id of record `id` to `payload`, when one is declared.
-    pub(crate) fn with_external_id(
-        &self,
-        resource_type: &str,
-        id: crate::id::ResourceId,
-        mut payload: Payload,
-    ) -> Payload {
-        if let Some(property) = &self.external_id {
-            payload.insert(
-                property.clone(),
-                serde_json::Value::String(format!("{resource_type}:{id}")),
-            );
-        }
-        payload
     }
 
     /// Declared dependencies.

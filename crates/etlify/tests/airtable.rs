@@ -24,14 +24,12 @@ const TABLE_PATH: &str = "/v0/appAbCdEf01234567/Contacts";
 
 /// Fast retries so that 429/5xx tests take milliseconds.
 fn fast_http() -> HttpSettings {
-    HttpSettings {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(20),
-        },
-        ..HttpSettings::default()
-    }
+    HttpSettings::default().retry(
+        RetryPolicy::default()
+            .max_attempts(3)
+            .base_delay(Duration::from_millis(1))
+            .max_delay(Duration::from_millis(20)),
+    )
 }
 
 fn config(server: &MockServer) -> AirtableConfig {
@@ -146,10 +144,10 @@ fn airtable_new_rejects_bad_settings_naming_the_field() {
     );
     // The defaults: production URL, v0, 10 per batch, no typecast.
     let config = ok();
-    assert_eq!(config.base_url, "https://api.airtable.com");
-    assert_eq!(config.api_version, "v0");
-    assert_eq!(config.batch_size, 10);
-    assert!(!config.typecast);
+    assert_eq!(config.get_base_url(), "https://api.airtable.com");
+    assert_eq!(config.get_api_version(), "v0");
+    assert_eq!(config.get_batch_size(), 10);
+    assert!(!config.get_typecast());
 }
 
 // ---- single upsert (X-2, X-16) ----

@@ -18,14 +18,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const TOKEN: &str = "pat-na1-SECRET-TOKEN-1234";
 
 fn settings() -> HttpSettings {
-    HttpSettings {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        },
-        ..HttpSettings::default()
-    }
+    HttpSettings::default().retry(
+        RetryPolicy::default()
+            .max_attempts(3)
+            .base_delay(Duration::from_millis(5))
+            .max_delay(Duration::from_millis(50)),
+    )
 }
 
 fn adapter(server: &MockServer) -> HubSpotAdapter {

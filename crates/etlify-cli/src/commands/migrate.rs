@@ -25,8 +25,9 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let queue = &session.settings().queue;
     // Only a migration creates a missing SQLite file.
     let store = session.connect(args.dry_run || args.revert).await?;
-    let options = MigrateOptions {
-        default_crm_name: args.default_crm_name,
+    let options = match args.default_crm_name {
+        Some(crm_name) => MigrateOptions::new().default_crm_name(crm_name),
+        None => MigrateOptions::new(),
     };
     if args.dry_run {
         let statements = etlify::migrate_dry_run(&store, &options).await?;

@@ -58,14 +58,20 @@ impl From<String> for Secret {
 }
 
 /// Timeouts and retries of an HTTP adapter.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use etlify::adapters::{HttpSettings, RetryPolicy};
+/// let http = HttpSettings::default()
+///     .request_timeout(Duration::from_secs(20))
+///     .retry(RetryPolicy::none());
+/// assert_eq!(http.get_retry().get_max_attempts(), 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings {
-    /// Time allowed to open a connection.
-    pub connect_timeout: Duration,
-    /// Time allowed for a whole request.
-    pub request_timeout: Duration,
-    /// Retries of throttled and transient failures.
-    pub retry: RetryPolicy,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    retry: RetryPolicy,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +81,41 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
         }
+    }
+}
+
+impl HttpSettings {
+    /// Time allowed to open a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Retries of throttled and transient failures.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Time allowed to open a connection.
+    pub fn get_connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Time allowed for a whole request.
+    pub fn get_request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Retries of throttled and transient failures.
+    pub fn get_retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 }
 
@@ -293,7 +334,7 @@ impl HttpClient {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| ConfigError::new("adapter", "token", "must be printable ASCII"))?;
         authorization.set_sensitive(true);
-        if settings.retry.max_attempts == 0 {
+        if settings.retry.get_max_attempts() == 0 {
             return Err(ConfigError::new(
                 "adapter",
                 "retry.max_attempts",
@@ -385,7 +426,7 @@ impl HttpClient {
                 );
                 return Err(AdapterError { message, ..error });
             }
-            if !error.is_retriable() || attempt >= policy.max_attempts {
+            if !error.is_retriable() || attempt >= policy.get_max_attempts() {
                 return Err(error);
             }
             let wait = policy.delay(attempt, error.retry_after);

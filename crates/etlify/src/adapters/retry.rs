@@ -10,14 +10,20 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Retry settings of an HTTP adapter.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use etlify::adapters::RetryPolicy;
+/// let policy = RetryPolicy::default()
+///     .max_attempts(3)
+///     .base_delay(Duration::from_millis(10));
+/// assert_eq!(policy.get_max_attempts(), 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included (at least 1).
-    pub max_attempts: u32,
-    /// Delay before the second attempt; doubles after each failure.
-    pub base_delay: Duration,
-    /// Longest delay between two attempts, server-requested ones included.
-    pub max_delay: Duration,
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -33,10 +39,42 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// No retries at all.
     pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        Self::default().max_attempts(1)
+    }
+
+    /// Attempts in total, the first included (at least 1; default 5).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Delay before the second attempt; doubles after each failure
+    /// (default 500 ms).
+    pub fn base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Longest delay between two attempts, server-requested ones included
+    /// (default 60 s).
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Attempts in total, the first included.
+    pub fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// Delay before the second attempt.
+    pub fn get_base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// Longest delay between two attempts.
+    pub fn get_max_delay(&self) -> Duration {
+        self.max_delay
     }
 
     /// The wait before attempt `attempt + 1`, after `attempt` failed

@@ -9,18 +9,22 @@
 //! the catalog, through the [`crate::context::Context`].
 
 mod resolve;
+mod resolved;
 mod suggest;
 
 use indexmap::IndexMap;
 
 use crate::config::Config;
 use crate::crm::{Crm, CrmRegistry};
-use crate::dependency::Dependency;
 use crate::error::{ConfigError, Result};
-use crate::model::{Binding, Model};
+use crate::model::Model;
 use crate::store::Store;
 
 pub(crate) use self::resolve::TableColumns;
+pub(crate) use self::resolved::{
+    ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency, ResolvedModel,
+    ResolvedSyncDependency,
+};
 
 /// What a user declares: plain data, nothing checked yet.
 #[derive(Debug, Clone, Default)]
@@ -33,58 +37,23 @@ pub(crate) struct Declarations {
 /// Declarations checked against the database.
 #[derive(Debug)]
 pub(crate) struct Catalog {
+    /// The global settings as declared (for the face).
     config: Config,
+    /// The global settings the inner layers read.
+    settings: ResolvedConfig,
+    /// The registered CRMs (for the face); each shares its limits with
+    /// its resolved copy in `resolved_crms`.
     crms: CrmRegistry,
+    resolved_crms: IndexMap<String, ResolvedCrm>,
     models: IndexMap<String, ResolvedModel>,
-}
-
-/// A model checked against the database.
-#[derive(Debug, Clone)]
-pub(crate) struct ResolvedModel {
-    pub(crate) model: Model,
-    /// The timestamp column after `Auto` resolution.
-    pub(crate) timestamp_column: Option<String>,
-    /// Resolved sync dependencies, per binding CRM.
-    pub(crate) sync_dependencies: IndexMap<String, Vec<ResolvedSyncDependency>>,
-    /// Dependencies per binding CRM, with `Auto` timestamps resolved.
-    pub(crate) dependencies: IndexMap<String, Vec<Dependency>>,
-}
-
-impl ResolvedModel {
-    /// The resolved dependencies of the binding for `crm_name`.
-    pub(crate) fn dependencies_for(&self, crm_name: &str) -> &[Dependency] {
-        self.dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-
-    /// The resolved sync dependencies of the binding for `crm_name`.
-    pub(crate) fn sync_dependencies_for(&self, crm_name: &str) -> &[ResolvedSyncDependency] {
-        self.sync_dependencies
-            .get(crm_name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-    }
-}
-
-/// A sync dependency with its table resolved.
-#[derive(Debug, Clone)]
-pub(crate) struct ResolvedSyncDependency {
-    pub(crate) resource_type: String,
-    pub(crate) foreign_key: String,
-    pub(crate) table: String,
-    pub(crate) primary_key: String,
-    /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
-    pub(crate) legacy_id_column: Option<String>,
 }
 
 /// An enabled CRM with one of its models and the model's binding.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Target<'a> {
-    pub(crate) crm: &'a Crm,
-    pub(crate) resolved: &'a ResolvedModel,
-    pub(crate) binding: &'a Binding,
+    pub(crate) crm: &'a ResolvedCrm,
+    pub(crate) model: &'a ResolvedModel,
+    pub(crate) binding: &'a ResolvedBinding,
 }
 
 impl Catalog {
@@ -98,14 +67,24 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// Global settings.
+    /// Global settings, as declared.
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Registered CRMs.
+    /// Global settings, resolved.
+    pub(crate) fn settings(&self) -> &ResolvedConfig {
+        &self.settings
+    }
+
+    /// Registered CRMs, as declared.
     pub(crate) fn crms(&self) -> &CrmRegistry {
         &self.crms
+    }
+
+    /// Registered CRMs, resolved, in registration order.
+    pub(crate) fn resolved_crms(&self) -> impl Iterator<Item = &ResolvedCrm> {
+        self.resolved_crms.values()
     }
 
     /// Resolved models, in declaration order.
@@ -120,15 +99,16 @@ impl Catalog {
 
     /// Whether `crm_name` is enabled; `true` for unknown names (G-2).
     pub(crate) fn crm_enabled(&self, crm_name: &str) -> bool {
-        self.crms.enabled(crm_name)
+        self.resolved_crms
+            .get(crm_name)
+            .is_none_or(|crm| crm.enabled)
     }
 
     /// Error budget of `crm_name`: its own, else the global one (G-16).
     pub(crate) fn max_sync_errors(&self, crm_name: &str) -> u32 {
-        self.crms
+        self.resolved_crms
             .get(crm_name)
-            .and_then(Crm::get_max_sync_errors)
-            .unwrap_or(self.config.get_max_sync_errors())
+            .map_or(self.settings.max_sync_errors, |crm| crm.max_sync_errors)
     }
 
     /// What to say of `resource_type`, which names no declared model: the
@@ -157,8 +137,8 @@ impl Catalog {
     }
 
     /// The registered CRM `crm_name`, or a configuration error.
-    pub(crate) fn crm(&self, crm_name: &str) -> Result<&Crm> {
-        Ok(self.crms.get(crm_name).ok_or_else(|| {
+    pub(crate) fn crm(&self, crm_name: &str) -> Result<&ResolvedCrm> {
+        Ok(self.resolved_crms.get(crm_name).ok_or_else(|| {
             ConfigError::new(
                 "crms",
                 crm_name,
@@ -175,8 +155,8 @@ impl Catalog {
         &self,
         crm_name: &str,
         resource_type: &str,
-    ) -> Result<(&ResolvedModel, &Binding)> {
-        let resolved = self.resolved(resource_type).ok_or_else(|| {
+    ) -> Result<(&ResolvedModel, &ResolvedBinding)> {
+        let model = self.resolved(resource_type).ok_or_else(|| {
             ConfigError::new(
                 format!("models.{resource_type}"),
                 "",
@@ -186,14 +166,14 @@ impl Catalog {
                 ),
             )
         })?;
-        let binding = resolved.model.get_binding(crm_name).ok_or_else(|| {
+        let binding = model.binding(crm_name).ok_or_else(|| {
             ConfigError::new(
                 format!("models.{resource_type}.crms"),
                 crm_name,
                 "is not a CRM this model is bound to",
             )
         })?;
-        Ok((resolved, binding))
+        Ok((model, binding))
     }
 
     /// What an operation on `resource_type` in `crm_name` acts on: nothing
@@ -201,13 +181,13 @@ impl Catalog {
     /// model and its binding; a configuration error for unknown names.
     pub(crate) fn target(&self, crm_name: &str, resource_type: &str) -> Result<Option<Target<'_>>> {
         let crm = self.crm(crm_name)?;
-        if !crm.get_enabled() {
+        if !crm.enabled {
             return Ok(None);
         }
-        let (resolved, binding) = self.binding(crm_name, resource_type)?;
+        let (model, binding) = self.binding(crm_name, resource_type)?;
         Ok(Some(Target {
             crm,
-            resolved,
+            model,
             binding,
         }))
     }

@@ -6,11 +6,15 @@
 //! connection (tests build the map by hand).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use super::suggest::{did_you_mean, nearest_or_all};
-use super::{Catalog, Declarations, ResolvedModel, ResolvedSyncDependency};
+use super::{
+    Catalog, Declarations, ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency,
+    ResolvedModel, ResolvedSyncDependency,
+};
 use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
 use crate::error::{ConfigError, Result};
@@ -125,9 +129,16 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
         let resolved = resolve_model(columns, &crms, &declared, model)?;
         models.insert(model.get_resource_type().to_owned(), resolved);
     }
+    let settings = ResolvedConfig::new(&config);
+    let resolved_crms = crms
+        .iter()
+        .map(|crm| (crm.get_name().to_owned(), ResolvedCrm::new(crm, &settings)))
+        .collect();
     Ok(Catalog {
         config,
+        settings,
         crms,
+        resolved_crms,
         models,
     })
 }
@@ -136,15 +147,14 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
 /// and returns the key column, without reading data. `stale_scope` and SQL
 /// `sync_if` conditions are run the same way (`… WHERE (<condition>) LIMIT 0`).
 pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> Result<()> {
-    for resolved in catalog.models() {
-        let model = &resolved.model;
+    for model in catalog.models() {
         for (crm_name, binding) in &model.bindings {
-            let location = format!("models.{}.crms.{crm_name}", model.get_resource_type());
+            let location = format!("models.{}.crms.{crm_name}", model.resource_type);
             let conditions = [
-                ("stale_scope", binding.get_stale_scope()),
+                ("stale_scope", binding.stale_scope.as_deref()),
                 (
                     "sync_if",
-                    match binding.get_sync_if() {
+                    match &binding.sync_if {
                         Some(crate::model::SyncIf::Sql(condition)) => Some(condition.as_str()),
                         _ => None,
                     },
@@ -162,14 +172,12 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                             field,
                             format!(
                                 "must be a valid SQL condition over table `{}`: {e}",
-                                model.get_table()
+                                model.table
                             ),
                         )
                     })?;
             }
-            let Some(payload) = binding.get_payload() else {
-                continue; // rejected by `resolve`
-            };
+            let payload = &binding.payload;
             let properties = payload.properties(store).await.map_err(|e| {
                 let expected = match &e {
                     // The database's own words ("no such column: emial"),
@@ -182,11 +190,11 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                 };
                 ConfigError::new(location.clone(), "payload", expected)
             })?;
-            let id_property = binding.get_id_property();
+            let id_property = binding.id_property.as_str();
             if let (Some(properties), false, None) = (
                 properties,
                 id_property.is_empty(),
-                binding.get_external_id(),
+                binding.external_id.as_deref(),
             ) {
                 if !properties.iter().any(|p| p == id_property) {
                     return Err(ConfigError::new(
@@ -205,7 +213,7 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                 .await
                 .map_err(|e| {
                     ConfigError::new(
-                        format!("models.{}.crms.{crm_name}", model.get_resource_type()),
+                        format!("models.{}.crms.{crm_name}", model.resource_type),
                         "payload",
                         format!(
                             "must run and return the key column `{}`: {e}",
@@ -267,8 +275,7 @@ fn resolve_model(
             &sti.column,
         )?;
     }
-    let mut sync_dependencies = IndexMap::new();
-    let mut dependencies = IndexMap::new();
+    let mut bindings = IndexMap::new();
     for (crm_name, binding) in &model.bindings {
         let location = format!("models.{}.crms.{crm_name}", model.get_resource_type());
         // a binding to an unregistered CRM is a configuration error.
@@ -283,14 +290,14 @@ fn resolve_model(
             )
             .into());
         }
-        if binding.get_payload().is_none() {
+        let Some(payload) = binding.get_payload() else {
             return Err(ConfigError::new(
                 location,
                 "payload",
                 "is required (a SQL query or a Rust payload source)",
             )
             .into());
-        }
+        };
         let object_type = binding.get_object_type();
         if object_type.trim().is_empty() || object_type == "." || object_type == ".." {
             return Err(ConfigError::new(
@@ -311,12 +318,11 @@ fn resolve_model(
             )
             .into());
         }
-        let mut resolved_dependencies = Vec::new();
+        let mut dependencies = Vec::new();
         for (index, dependency) in binding.get_dependencies().iter().enumerate() {
             let location = format!("{location}.dependencies[{index}]");
-            resolved_dependencies.push(resolve_dependency(tables, &location, model, dependency)?);
+            dependencies.push(resolve_dependency(tables, &location, model, dependency)?);
         }
-        dependencies.insert(crm_name.clone(), resolved_dependencies);
         let mut resolved_deps = Vec::new();
         for (index, dep) in binding.get_sync_dependencies().iter().enumerate() {
             let location = format!("{location}.sync_dependencies[{index}]");
@@ -353,13 +359,32 @@ fn resolve_model(
                 legacy_id_column: target_columns.contains(&legacy).then_some(legacy),
             });
         }
-        sync_dependencies.insert(crm_name.clone(), resolved_deps);
+        let external_id = binding.get_external_id().map(str::to_owned);
+        bindings.insert(
+            crm_name.clone(),
+            ResolvedBinding {
+                object_type: object_type.to_owned(),
+                id_property: binding.get_id_property().to_owned(),
+                match_property: external_id
+                    .clone()
+                    .unwrap_or_else(|| binding.get_id_property().to_owned()),
+                external_id,
+                payload: Arc::clone(payload),
+                sync_if: binding.get_sync_if().cloned(),
+                stale_scope: binding.get_stale_scope().map(str::to_owned),
+                dependencies,
+                sync_dependencies: resolved_deps,
+            },
+        );
     }
     Ok(ResolvedModel {
         model: model.clone(),
+        resource_type: model.get_resource_type().to_owned(),
+        table: model.get_table().to_owned(),
+        primary_key: model.get_primary_key().to_owned(),
         timestamp_column: model.get_timestamp().resolve(columns),
-        sync_dependencies,
-        dependencies,
+        sti: model.get_sti().cloned(),
+        bindings,
     })
 }
 
@@ -370,10 +395,12 @@ fn resolve_dependency(
     location: &str,
     owner: &Model,
     dependency: &Dependency,
-) -> Result<Dependency> {
+) -> Result<ResolvedDependency> {
     let location = location.to_owned();
-    let mut resolved = dependency.clone();
-    for path in resolved.paths_mut() {
+    let mut resolved = ResolvedDependency {
+        paths: dependency.get_paths().to_vec(),
+    };
+    for path in &mut resolved.paths {
         if path.hops.is_empty() {
             return Err(ConfigError::new(
                 location,
@@ -446,12 +473,12 @@ fn resolve_dependency(
 
 /// Runs `SELECT pk FROM table WHERE (<condition>) LIMIT 0`: the database
 /// parses and plans the condition, reads nothing.
-async fn check_condition(store: &Store, model: &Model, condition: &str) -> Result<()> {
+async fn check_condition(store: &Store, model: &ResolvedModel, condition: &str) -> Result<()> {
     use sea_query::{Alias, Expr, Query};
     let mut select = Query::select();
     select
-        .column(Alias::new(model.get_primary_key()))
-        .from(Alias::new(model.get_table()))
+        .column(Alias::new(&model.primary_key))
+        .from(Alias::new(&model.table))
         // The condition is the user's SQL, as configured.
         .and_where(Expr::cust(format!("({condition})")))
         .limit(0);

@@ -296,7 +296,7 @@ async fn try_again(
     reason: &str,
 ) -> Result<Option<JobReport>> {
     let options = ctx.jobs().options;
-    if attempt >= options.get_max_attempts() {
+    if attempt >= options.max_attempts {
         return Ok(None);
     }
     let delay = options.backoff(attempt, server_delay);

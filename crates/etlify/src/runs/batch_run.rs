@@ -278,8 +278,8 @@ fn selection<'a>(
         }
     }
     let mut selected = Vec::new();
-    for resolved in catalog.models() {
-        let resource_type = resolved.model.get_resource_type();
+    for model in catalog.models() {
+        let resource_type = model.resource_type.as_str();
         if options
             .models
             .as_ref()
@@ -287,9 +287,10 @@ fn selection<'a>(
         {
             continue;
         }
-        let crms: Vec<&str> = resolved
-            .model
-            .get_crm_names()
+        let crms: Vec<&str> = model
+            .bindings
+            .keys()
+            .map(String::as_str)
             .filter(|crm| options.crm.as_deref().is_none_or(|only| only == *crm))
             .filter(|crm| catalog.crm_enabled(crm))
             .collect();

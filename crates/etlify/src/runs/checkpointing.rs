@@ -43,16 +43,15 @@ pub(crate) async fn start<'a>(
     complete: bool,
 ) -> Result<(StaleIds<'a>, Started)> {
     let store = ctx.store();
-    let config = ctx.catalog().config();
+    let settings = ctx.catalog().settings();
     let at = store
-        .changes_visible_through(config.get_commit_margin())
+        .changes_visible_through(settings.commit_margin)
         .await?;
     let ids_through = one_id(store, &pages.finder().highest_id()).await?;
     let lowest_synced_id = pages.finder().lowest_synced_id();
     let finder = pages.finder().fingerprint();
     let previous = checkpoint::load(store, crm_name, resource_type).await?;
-    let interval =
-        TimeDelta::from_std(config.get_complete_check_interval()).unwrap_or(TimeDelta::MAX);
+    let interval = TimeDelta::from_std(settings.complete_check_interval).unwrap_or(TimeDelta::MAX);
     let usable = match previous {
         Some(previous)
             if !complete

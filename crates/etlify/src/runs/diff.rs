@@ -59,12 +59,9 @@ pub(crate) async fn sample(
         return Ok(Vec::new());
     };
     let ids: Vec<ResourceId> = ids.into_iter().take(sample).collect();
-    let Some(source) = binding.get_payload() else {
-        unreachable!("binding validated without a payload source");
-    };
-    let mut loaded = source.load(store, &ids).await?;
+    let mut loaded = binding.payload.load(store, &ids).await?;
     let rows = sync_rows::find_many(store, crm_name, resource_type, &ids).await?;
-    let digest_strategy = ctx.catalog().config().get_digest_strategy();
+    let digest_strategy = &ctx.catalog().settings().digest_strategy;
     let mut diffs = Vec::with_capacity(ids.len());
     for id in ids {
         let row = rows.iter().find(|r| r.resource_id == id);

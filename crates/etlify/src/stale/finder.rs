@@ -27,10 +27,9 @@
 
 use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
 
-use crate::catalog::ResolvedModel;
-use crate::dependency::{Dependency, HopSide, JoinPath};
+use crate::catalog::{ResolvedBinding, ResolvedDependency, ResolvedModel};
+use crate::dependency::{HopSide, JoinPath};
 use crate::id::ResourceId;
-use crate::model::Binding;
 use crate::store::backend::Dialect;
 use crate::store::schema::PENDING_TABLE;
 use crate::store::sync_rows::CrmSynchronisations as Cs;
@@ -81,9 +80,8 @@ pub(crate) enum Selection {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FinderSql<'a> {
     dialect: &'a dyn Dialect,
-    resolved: &'a ResolvedModel,
-    binding: &'a Binding,
-    dependencies: &'a [Dependency],
+    model: &'a ResolvedModel,
+    binding: &'a ResolvedBinding,
     crm_name: &'a str,
     max_sync_errors: i64,
 }
@@ -93,30 +91,29 @@ fn col(table: &str, column: &str) -> Expr {
 }
 
 impl<'a> FinderSql<'a> {
-    /// The queries of `resolved`'s binding for `crm_name` in `dialect`, with
+    /// The queries of `model`'s binding for `crm_name` in `dialect`, with
     /// the CRM's error budget; `None` when the model is not bound to it.
     pub(crate) fn new(
         dialect: &'a dyn Dialect,
-        resolved: &'a ResolvedModel,
+        model: &'a ResolvedModel,
         crm_name: &'a str,
         max_sync_errors: u32,
     ) -> Option<Self> {
         Some(Self {
             dialect,
-            resolved,
-            binding: resolved.model.get_binding(crm_name)?,
-            dependencies: resolved.dependencies_for(crm_name),
+            model,
+            binding: model.binding(crm_name)?,
             crm_name,
             max_sync_errors: i64::from(max_sync_errors),
         })
     }
 
     fn table(&self) -> &str {
-        self.resolved.model.get_table()
+        &self.model.table
     }
 
     fn pk(&self) -> Expr {
-        col(self.table(), self.resolved.model.get_primary_key())
+        col(self.table(), &self.model.primary_key)
     }
 
     fn epoch(&self) -> Expr {
@@ -144,7 +141,7 @@ impl<'a> FinderSql<'a> {
         path: &JoinPath,
     ) -> (SelectStatement, String) {
         let owner = self.table().to_owned();
-        let owner_pk = self.resolved.model.get_primary_key().to_owned();
+        let owner_pk = self.model.primary_key.clone();
         let mut select = Query::select();
         let mut previous = (owner, owner_pk);
         let mut target = String::new();
@@ -196,13 +193,14 @@ impl<'a> FinderSql<'a> {
     /// its dependency and path indices (for aliases) and that column; a
     /// path without one contributes the epoch, which changes nothing.
     fn timestamped_paths(&self) -> impl Iterator<Item = (usize, usize, &'a JoinPath, &'a str)> {
-        let dependencies: &'a [Dependency] = self.dependencies;
+        let binding: &'a ResolvedBinding = self.binding;
+        let dependencies: &'a [ResolvedDependency] = &binding.dependencies;
         dependencies
             .iter()
             .enumerate()
             .flat_map(|(d, dependency)| {
                 dependency
-                    .get_paths()
+                    .paths
                     .iter()
                     .enumerate()
                     .map(move |(p, path)| (d, p, path))
@@ -212,8 +210,7 @@ impl<'a> FinderSql<'a> {
 
     /// `GREATEST(owner ts, newest ts of every dependency path)`.
     fn threshold(&self) -> Expr {
-        let mut parts =
-            vec![self.timestamp(self.table(), self.resolved.timestamp_column.as_deref())];
+        let mut parts = vec![self.timestamp(self.table(), self.model.timestamp_column.as_deref())];
         for (d, p, path, column) in self.timestamped_paths() {
             let (mut select, target) = self.path_select(d, p, path);
             select.expr(col(&target, column).max());
@@ -230,10 +227,10 @@ impl<'a> FinderSql<'a> {
     fn sync_join(&self, after: Option<ResourceId>) -> Expr {
         let mut on = col(SYNC, "crm_name")
             .eq(self.crm_name)
-            .and(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))
+            .and(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()))
             .and(col(SYNC, "resource_id").equals((
                 Alias::new(self.table()),
-                Alias::new(self.resolved.model.get_primary_key()),
+                Alias::new(&self.model.primary_key),
             )));
         if let Some(after) = after {
             // Redundant, but keeps PostgreSQL on the index (docs/ARCHITECTURE.md).
@@ -260,18 +257,18 @@ impl<'a> FinderSql<'a> {
     /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, G-17)
     /// and the STI filter, on `table_ref` (the owner table or an alias).
     fn restrict(&self, select: &mut SelectStatement, table_ref: &str) {
-        let model = &self.resolved.model;
-        if let Some(sti) = model.get_sti() {
+        let model = self.model;
+        if let Some(sti) = &model.sti {
             select.and_where(col(table_ref, &sti.column).eq(sti.value.as_str()));
         }
-        if let Some(scope) = self.binding.get_stale_scope() {
+        if let Some(scope) = &self.binding.stale_scope {
             let mut scoped = Query::select();
             scoped
-                .column(Alias::new(model.get_primary_key()))
-                .from(Alias::new(model.get_table()))
+                .column(Alias::new(model.primary_key.as_str()))
+                .from(Alias::new(&model.table))
                 // The scope is the user's SQL over their own table.
                 .and_where(Expr::cust(format!("({scope})")));
-            select.and_where(col(table_ref, model.get_primary_key()).in_subquery(scoped));
+            select.and_where(col(table_ref, model.primary_key.as_str()).in_subquery(scoped));
         }
     }
 
@@ -305,7 +302,7 @@ impl<'a> FinderSql<'a> {
     fn stale_condition_first_newer(&self) -> Expr {
         let last: Expr = Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()]).into();
         let mut newer = Vec::new();
-        if let Some(column) = self.resolved.timestamp_column.as_deref() {
+        if let Some(column) = self.model.timestamp_column.as_deref() {
             newer.push(col(self.table(), column).gt(last.clone()));
         }
         let mut paths: Vec<_> = self.timestamped_paths().collect();
@@ -364,7 +361,7 @@ impl<'a> FinderSql<'a> {
             )
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()))
+            .and_where(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()))
             .and_where(
                 Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors),
             );
@@ -386,14 +383,14 @@ impl<'a> FinderSql<'a> {
         watermark: Option<Timestamp>,
         never_stamped: bool,
     ) -> SelectStatement {
-        let model = &self.resolved.model;
-        let pk_column = model.get_primary_key();
+        let model = self.model;
+        let pk_column = model.primary_key.as_str();
         let sync_rows = |condition: Expr| {
             let mut rows = Query::select();
             rows.expr(col(SYNC, "resource_id"))
                 .from_as(Cs::Table, Alias::new(SYNC))
                 .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-                .and_where(col(SYNC, "resource_type").eq(model.get_resource_type()))
+                .and_where(col(SYNC, "resource_type").eq(model.resource_type.as_str()))
                 .and_where(condition);
             rows
         };
@@ -418,7 +415,7 @@ impl<'a> FinderSql<'a> {
                 waiting
                     .expr(col(PENDING, "dependent_id"))
                     .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
-                    .and_where(col(PENDING, "dependent_type").eq(model.get_resource_type()))
+                    .and_where(col(PENDING, "dependent_type").eq(model.resource_type.as_str()))
                     .and_where(col(PENDING, "crm_name").eq(self.crm_name));
                 members.push(waiting);
             }
@@ -426,11 +423,11 @@ impl<'a> FinderSql<'a> {
         if let Some(watermark) = watermark {
             let w = Expr::val(self.dialect.timestamp_value(watermark));
             const OWNER: &str = "etlify_changed_owner";
-            if let Some(ts) = &self.resolved.timestamp_column {
+            if let Some(ts) = &self.model.timestamp_column {
                 let mut owner = Query::select();
                 owner
                     .expr(Expr::expr(col(OWNER, pk_column)).cast_as("bigint"))
-                    .from_as(Alias::new(model.get_table()), Alias::new(OWNER))
+                    .from_as(Alias::new(&model.table), Alias::new(OWNER))
                     .and_where(col(OWNER, ts).gt(w.clone()));
                 members.push(owner);
             }
@@ -489,7 +486,7 @@ impl<'a> FinderSql<'a> {
         column: &str,
         w: Expr,
     ) -> SelectStatement {
-        let model = &self.resolved.model;
+        let model = self.model;
         const OWNER: &str = "etlify_reached_owner";
         // The column each hop joins on, on the table before it.
         let joins_on: Vec<String> = path
@@ -498,7 +495,7 @@ impl<'a> FinderSql<'a> {
             .enumerate()
             .map(|(index, hop)| {
                 hop.previous_column.clone().unwrap_or_else(|| match index {
-                    0 => model.get_primary_key().to_owned(),
+                    0 => model.primary_key.as_str().to_owned(),
                     _ => path.hops[index - 1].primary_key.clone(),
                 })
             })
@@ -535,8 +532,8 @@ impl<'a> FinderSql<'a> {
         }
         let mut select = Query::select();
         select
-            .expr(Expr::expr(col(OWNER, model.get_primary_key())).cast_as("bigint"))
-            .from_as(Alias::new(model.get_table()), Alias::new(OWNER));
+            .expr(Expr::expr(col(OWNER, model.primary_key.as_str())).cast_as("bigint"))
+            .from_as(Alias::new(&model.table), Alias::new(OWNER));
         if let Some(first) = path.hops.first() {
             for condition in first
                 .conditions
@@ -570,7 +567,7 @@ impl<'a> FinderSql<'a> {
             .expr(Expr::expr(col(SYNC, "resource_id").min()).cast_as("bigint"))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm_name))
-            .and_where(col(SYNC, "resource_type").eq(self.resolved.model.get_resource_type()));
+            .and_where(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()));
         select
     }
 

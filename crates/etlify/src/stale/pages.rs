@@ -107,11 +107,11 @@ impl<'a> StaleIds<'a> {
     ) -> Result<Self> {
         let catalog = ctx.catalog();
         let crm = catalog.crm(crm_name)?;
-        let (resolved, _) = catalog.binding(crm_name, resource_type)?;
+        let (model, _) = catalog.binding(crm_name, resource_type)?;
         let finder = FinderSql::new(
             ctx.store().dialect(),
-            resolved,
-            crm.get_name(),
+            model,
+            &crm.name,
             catalog.max_sync_errors(crm_name),
         )
         .ok_or_else(|| {

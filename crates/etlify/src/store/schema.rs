@@ -439,9 +439,26 @@ pub(crate) async fn revert(store: &Store) -> Result<()> {
 /// Options of [`migrate`](crate::migrate).
 #[derive(Debug, Clone, Default)]
 pub struct MigrateOptions {
+    default_crm_name: Option<String>,
+}
+
+impl MigrateOptions {
+    /// No options: what an up-to-date or new database needs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// CRM name written into rows that have none (a pre-0.9 gem schema
     /// without `crm_name`). Required only when such rows exist.
-    pub default_crm_name: Option<String>,
+    pub fn default_crm_name(mut self, crm_name: impl Into<String>) -> Self {
+        self.default_crm_name = Some(crm_name.into());
+        self
+    }
+
+    /// The CRM name written into rows that have none, if set.
+    pub fn get_default_crm_name(&self) -> Option<&str> {
+        self.default_crm_name.as_deref()
+    }
 }
 
 /// Creates or upgrades the sync-state tables. Idempotent: running it on an

@@ -20,10 +20,11 @@
 use serde_json::Value;
 
 use super::dependencies::MissingDependency;
+use crate::catalog::ResolvedBinding;
 use crate::digest::DigestStrategy;
 use crate::field_digests;
 use crate::id::ResourceId;
-use crate::model::{Binding, SyncIf};
+use crate::model::SyncIf;
 use crate::outcome::{RecordError, RecordErrorKind};
 use crate::store::sync_rows::{RowChange, SyncRow};
 use crate::store::Timestamp;
@@ -33,7 +34,7 @@ use crate::values::Payload;
 #[derive(Clone, Copy)]
 pub(crate) struct Rules<'a> {
     /// The model's binding to the CRM (its guards, its external id).
-    pub binding: &'a Binding,
+    pub binding: &'a ResolvedBinding,
     /// The model's resource type (for the external id's value).
     pub resource_type: &'a str,
     /// How payloads are digested.
@@ -148,7 +149,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         }
         Loaded::Payload(payload) => payload,
     };
-    if let Some(SyncIf::Payload(predicate)) = rules.binding.get_sync_if() {
+    if let Some(SyncIf::Payload(predicate)) = &rules.binding.sync_if {
         if !predicate(&payload) {
             return skip();
         }
@@ -222,6 +223,7 @@ mod tests {
 
     use super::*;
     use crate::digest::StableSha256;
+    use crate::payload::SqlPayload;
 
     fn at() -> Timestamp {
         chrono::DateTime::from_timestamp(1_700_000_000, 0)
@@ -265,7 +267,7 @@ mod tests {
         }
     }
 
-    fn decide_with(binding: &Binding, known: Known<'_>) -> Decision {
+    fn decide_with(binding: &ResolvedBinding, known: Known<'_>) -> Decision {
         let rules = Rules {
             binding,
             resource_type: "User",
@@ -275,8 +277,25 @@ mod tests {
         decide(&rules, known)
     }
 
-    fn plain() -> Binding {
-        Binding::new("contacts", "email")
+    fn plain() -> ResolvedBinding {
+        ResolvedBinding {
+            object_type: "contacts".into(),
+            id_property: "email".into(),
+            match_property: "email".into(),
+            external_id: None,
+            payload: Arc::new(SqlPayload::new("SELECT id, email FROM users")),
+            sync_if: None,
+            stale_scope: None,
+            dependencies: Vec::new(),
+            sync_dependencies: Vec::new(),
+        }
+    }
+
+    fn guarded(predicate: impl Fn(&Payload) -> bool + Send + Sync + 'static) -> ResolvedBinding {
+        ResolvedBinding {
+            sync_if: Some(SyncIf::Payload(Arc::new(predicate))),
+            ..plain()
+        }
     }
 
     fn alice() -> Value {
@@ -318,16 +337,14 @@ mod tests {
 
     #[test]
     fn decide_a_payload_guard_that_says_no_skips_the_record() {
-        let binding = plain().sync_if(SyncIf::Payload(Arc::new(|p: &Payload| {
-            p.get("name") != Some(&json!("Alice"))
-        })));
+        let binding = guarded(|p: &Payload| p.get("name") != Some(&json!("Alice")));
         let decision = decide_with(&binding, known(None, Loaded::Payload(payload(alice()))));
         assert!(matches!(decision, Decision::Skip(_)), "{decision:?}");
     }
 
     #[test]
     fn decide_a_payload_guard_is_checked_before_the_dependencies() {
-        let binding = plain().sync_if(SyncIf::Payload(Arc::new(|_: &Payload| false)));
+        let binding = guarded(|_: &Payload| false);
         let mut known = known(None, Loaded::Payload(payload(alice())));
         known.missing = vec![MissingDependency {
             resource_type: "Company".into(),
@@ -451,7 +468,11 @@ mod tests {
 
     #[test]
     fn decide_the_external_id_is_sent_but_not_digested() {
-        let binding = plain().external_id("etlify_id");
+        let binding = ResolvedBinding {
+            external_id: Some("etlify_id".into()),
+            match_property: "etlify_id".into(),
+            ..plain()
+        };
         let decision = decide_with(&binding, known(None, Loaded::Payload(payload(alice()))));
         let Decision::Send(out) = decision else {
             panic!("expected a send, got {decision:?}");

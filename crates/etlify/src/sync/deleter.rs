@@ -49,11 +49,7 @@ impl<'a> Deleter<'a> {
             else {
                 return Ok(DeleteOutcome::Noop);
             };
-            let outcome = match crm
-                .adapter()
-                .delete(binding.get_object_type(), &crm_id)
-                .await
-            {
+            let outcome = match crm.adapter().delete(&binding.object_type, &crm_id).await {
                 Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
                 Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
                 Err(error) if error.kind() == crate::adapters::AdapterErrorKind::NotFound => {

@@ -36,15 +36,14 @@ pub(crate) async fn missing(
         return Ok(missing);
     }
     let store = ctx.store();
-    let Some(resolved) = ctx.catalog().resolved(resource_type) else {
+    let Some(model) = ctx.catalog().resolved(resource_type) else {
         return Ok(missing);
     };
-    let model = &resolved.model;
     for dependency in dependencies {
         let Some(dep_id) = foreign_key_value(
             store,
-            model.get_table(),
-            model.get_primary_key(),
+            &model.table,
+            &model.primary_key,
             &dependency.foreign_key,
             id,
         )

@@ -5,26 +5,24 @@ use std::collections::HashSet;
 
 use sea_query::{Alias, Expr, ExprTrait, Query};
 
+use crate::catalog::ResolvedModel;
 use crate::error::Result;
 use crate::id::ResourceId;
-use crate::model::Model;
 use crate::store::Store;
 
 /// Ids among `ids` that satisfy a SQL `sync_if`, in one query:
 /// `SELECT pk FROM table WHERE pk IN (…) AND (<condition>)`.
 pub(crate) async fn eligible_by_sql(
     store: &Store,
-    model: &Model,
+    model: &ResolvedModel,
     condition: &str,
     ids: &[ResourceId],
 ) -> Result<HashSet<ResourceId>> {
     let mut select = Query::select();
     select
-        .column(Alias::new(model.get_primary_key()))
-        .from(Alias::new(model.get_table()))
-        .and_where(
-            Expr::col(Alias::new(model.get_primary_key())).is_in(ids.iter().map(|id| id.get())),
-        )
+        .column(Alias::new(&model.primary_key))
+        .from(Alias::new(&model.table))
+        .and_where(Expr::col(Alias::new(&model.primary_key)).is_in(ids.iter().map(|id| id.get())))
         // The condition is the user's SQL, as configured.
         .and_where(Expr::cust(format!("({condition})")));
     let (sql, values) = store.build(&select);

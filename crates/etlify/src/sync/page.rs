@@ -215,35 +215,29 @@ async fn read_and_decide(
     crm_name: &str,
     ids: &[ResourceId],
 ) -> Result<(Timestamp, Vec<Ready>, PageState)> {
-    let Target {
-        resolved, binding, ..
-    } = target;
+    let Target { model, binding, .. } = target;
     let store = ctx.store();
-    let resource_type = resolved.model.get_resource_type();
+    let resource_type = model.resource_type.as_str();
     let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
     let mut out = PageState::default();
     let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
 
     // the time before the read is the time the records are in sync as of.
     let read_at = store
-        .in_sync_as_of(ctx.catalog().config().get_commit_margin())
+        .in_sync_as_of(ctx.catalog().settings().commit_margin)
         .await?;
     if ids.is_empty() {
         return Ok((read_at, Vec::new(), out));
     }
 
-    let passing = match binding.get_sync_if() {
-        Some(SyncIf::Sql(condition)) => {
-            Some(eligible_by_sql(store, &resolved.model, condition, ids).await?)
-        }
+    let passing = match &binding.sync_if {
+        Some(SyncIf::Sql(condition)) => Some(eligible_by_sql(store, model, condition, ids).await?),
         _ => None,
     };
     let passes_sql_guard = |id: &ResourceId| passing.as_ref().is_none_or(|p| p.contains(id));
     let eligible: Vec<ResourceId> = ids.iter().copied().filter(passes_sql_guard).collect();
 
-    let Some(source) = binding.get_payload() else {
-        unreachable!("binding validated without a payload source");
-    };
+    let source = &binding.payload;
     // Both after the lock and the read time, so they need no
     // order between them: side by side, on two pooled connections.
     let (mut loaded, rows) = futures_util::try_join!(
@@ -252,11 +246,11 @@ async fn read_and_decide(
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
-    let sync_deps = resolved.sync_dependencies_for(crm_name);
+    let sync_deps = &binding.sync_dependencies;
     let rules = decision::Rules {
         binding,
         resource_type,
-        digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+        digest: ctx.catalog().settings().digest_strategy.as_ref(),
         read_at,
     };
     let mut ready = Vec::new();
@@ -324,7 +318,7 @@ async fn read_and_decide(
 /// per record otherwise. Records whose id value an earlier record has are
 /// returned apart, to be sent after the rest.
 fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usize>) {
-    let id_property = target.binding.match_property();
+    let id_property = target.binding.match_property.as_str();
     let batch = target.crm.adapter().batch();
     let mut batchable = Vec::new();
     let mut requests = Vec::new();
@@ -376,7 +370,7 @@ pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<
                 !is_gone
             });
             match sent {
-                Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+                Err(error) => Err(Error::from_crm(&crm.name, error)),
                 Ok(()) => upsert_each(page, gone, &mut answers).await,
             }
         }
@@ -405,15 +399,15 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
     let Target { crm, binding, .. } = page.target;
     let item = &page.ready[index];
     let request = UpsertRequest {
-        object_type: binding.get_object_type(),
+        object_type: &binding.object_type,
         payload: &item.payload,
-        id_property: binding.match_property(),
+        id_property: &binding.match_property,
         crm_id: item.crm_id.as_deref(),
     };
     match crm.adapter().upsert(request).await {
         Ok(crm_id) => Ok(Ok(crm_id)),
         Err(error) if error.is_record_error() => Ok(Err(error)),
-        Err(error) => Err(Error::from_crm(crm.get_name(), error)),
+        Err(error) => Err(Error::from_crm(&crm.name, error)),
     }
 }
 
@@ -519,7 +513,7 @@ async fn send_batch(
 ) -> Result<(), AdapterError> {
     let binding = page.target.binding;
     let ready = &page.ready;
-    let id_property = binding.match_property();
+    let id_property = binding.match_property.as_str();
     let mut pending: Vec<&[usize]> = vec![chunk];
     while let Some(part) = pending.pop() {
         let items: Vec<BatchItem<'_>> = part
@@ -530,7 +524,7 @@ async fn send_batch(
             })
             .collect();
         match batch
-            .batch_upsert(binding.get_object_type(), &items, id_property)
+            .batch_upsert(&binding.object_type, &items, id_property)
             .await
         {
             Ok(response) => {

@@ -165,7 +165,7 @@ where
         ids: pages,
         stopping,
     } = pages;
-    let in_flight = target.crm.get_max_in_flight().max(1);
+    let in_flight = target.crm.max_in_flight;
     let shared = Shared {
         ctx,
         slots: Semaphore::new(in_flight),

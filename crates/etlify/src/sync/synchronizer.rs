@@ -87,27 +87,23 @@ impl<'a> Synchronizer<'a> {
         let store = ctx.store();
         let Target {
             crm,
-            resolved,
+            model,
             binding,
         } = target;
-        let model = &resolved.model;
         let id = key.resource_id;
 
         // the time before the read is the time the record is in sync as of.
         let read_at = store
-            .in_sync_as_of(self.ctx.catalog().config().get_commit_margin())
+            .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
-        let passes_sql_guard = match binding.get_sync_if() {
+        let passes_sql_guard = match &binding.sync_if {
             Some(SyncIf::Sql(condition)) => eligible_by_sql(store, model, condition, &[id])
                 .await?
                 .contains(&id),
             _ => true,
         };
-        let Some(source) = binding.get_payload() else {
-            // Internal invariant: the catalog rejects bindings without a payload.
-            unreachable!("binding validated without a payload source");
-        };
+        let source = &binding.payload;
         let (loaded, row) = match passes_sql_guard {
             true => {
                 let ids = [id];
@@ -120,7 +116,7 @@ impl<'a> Synchronizer<'a> {
         };
         let missing = match &loaded {
             Loaded::Payload(_) if passes_sql_guard => {
-                let sync_deps = resolved.sync_dependencies_for(&key.crm_name);
+                let sync_deps = &binding.sync_dependencies;
                 dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?
             }
             _ => Vec::new(),
@@ -128,7 +124,7 @@ impl<'a> Synchronizer<'a> {
         let rules = decision::Rules {
             binding,
             resource_type: &key.resource_type,
-            digest: ctx.catalog().config().get_digest_strategy().as_ref(),
+            digest: ctx.catalog().settings().digest_strategy.as_ref(),
             read_at,
         };
         let known = Known {
@@ -163,9 +159,9 @@ impl<'a> Synchronizer<'a> {
         };
 
         let request = UpsertRequest {
-            object_type: binding.get_object_type(),
+            object_type: &binding.object_type,
             payload: &outgoing.payload,
-            id_property: binding.match_property(),
+            id_property: &binding.match_property,
             crm_id: outgoing.crm_id.as_deref(),
         };
         match crm.adapter().upsert(request).await {

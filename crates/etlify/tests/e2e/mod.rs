@@ -28,14 +28,12 @@ async fn sandbox(limits: bool) -> RunningSandbox {
 }
 
 fn fast_retries() -> HttpSettings {
-    HttpSettings {
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-        },
-        ..HttpSettings::default()
-    }
+    HttpSettings::default().retry(
+        RetryPolicy::default()
+            .max_attempts(4)
+            .base_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_millis(200)),
+    )
 }
 
 fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {

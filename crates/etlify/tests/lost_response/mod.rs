@@ -81,14 +81,12 @@ fn set_faults(config: &mut SandboxConfig, api: TargetApi, faults: FaultConfig) {
 }
 
 fn fast_retries() -> HttpSettings {
-    HttpSettings {
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        },
-        ..HttpSettings::default()
-    }
+    HttpSettings::default().retry(
+        RetryPolicy::default()
+            .max_attempts(4)
+            .base_delay(Duration::from_millis(5))
+            .max_delay(Duration::from_millis(50)),
+    )
 }
 
 fn hubspot(sandbox: &RunningSandbox, batch_size: usize, http: HttpSettings) -> Arc<HubSpotAdapter> {
@@ -342,10 +340,7 @@ fn dropped(sandbox: &RunningSandbox, method: &str, route: &str) -> u64 {
 /// faults), so the tests do not depend on how the sandbox turns a seed
 /// into draws.
 async fn seed_answering_then_dropping(api: TargetApi) -> u64 {
-    let one_attempt = HttpSettings {
-        retry: RetryPolicy::none(),
-        ..fast_retries()
-    };
+    let one_attempt = fast_retries().retry(RetryPolicy::none());
     for seed in 0..64 {
         let mut config = sandbox_config(seed);
         set_faults(

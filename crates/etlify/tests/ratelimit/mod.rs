@@ -21,14 +21,12 @@ use crate::support::adapter::RecordingAdapter;
 use crate::support::{engine, engine_on, user_model, TestDb};
 
 fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
-    let http = HttpSettings {
-        retry: RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-        },
-        ..HttpSettings::default()
-    };
+    let http = HttpSettings::default().retry(
+        RetryPolicy::default()
+            .max_attempts(4)
+            .base_delay(Duration::from_millis(10))
+            .max_delay(Duration::from_millis(200)),
+    );
     Arc::new(
         HubSpotAdapter::new(
             HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)

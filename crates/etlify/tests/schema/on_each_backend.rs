@@ -120,9 +120,7 @@ async fn g26_migrate_takes_over_a_pre_09_gem_table() {
         "the refused migration kept the row"
     );
 
-    let options = MigrateOptions {
-        default_crm_name: Some("hubspot".into()),
-    };
+    let options = MigrateOptions::new().default_crm_name("hubspot");
     etlify::migrate(&db.store, &options).await.unwrap();
     let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(report.is_ok(), "{report}");
@@ -148,9 +146,7 @@ async fn g26_revert_restores_the_gem_schema_and_keeps_the_data() {
     let db = TestDb::new(BACKEND).await;
     create_gem_08_table(&db).await;
     let before = columns_and_indexes(&db).await;
-    let options = MigrateOptions {
-        default_crm_name: Some("hubspot".into()),
-    };
+    let options = MigrateOptions::new().default_crm_name("hubspot");
     etlify::migrate(&db.store, &options).await.unwrap();
     etlify::migrate(&db.store, &options).await.unwrap();
     assert_ne!(columns_and_indexes(&db).await, before);
@@ -234,9 +230,7 @@ async fn g26_revert_of_a_fresh_install_drops_its_tables() {
 async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes() {
     let db = TestDb::new(BACKEND).await;
     create_gem_08_table(&db).await;
-    let options = MigrateOptions {
-        default_crm_name: Some("hubspot".into()),
-    };
+    let options = MigrateOptions::new().default_crm_name("hubspot");
     etlify::migrate(&db.store, &options).await.unwrap();
     insert(&db, "airtable", "User", 1, Some("rec1"))
         .await
@@ -325,9 +319,7 @@ async fn migrate_leaves_room_for_in_place_updates_in_the_sync_table() {
         db.exec("ALTER TABLE crm_synchronisations SET (fillfactor = 70)")
             .await;
     }
-    let options = MigrateOptions {
-        default_crm_name: Some("hubspot".into()),
-    };
+    let options = MigrateOptions::new().default_crm_name("hubspot");
     etlify::migrate(&db.store, &options).await.unwrap();
     let chosen = db.is_postgres().then(|| "fillfactor=70".to_owned());
     assert_eq!(

@@ -13,24 +13,14 @@ pub const MAX_BATCH_SIZE: usize = 10;
 /// How to reach one Airtable base.
 #[derive(Clone)]
 pub struct AirtableConfig {
-    /// Personal access token or OAuth token (opaque; never shown).
-    pub token: Secret,
-    /// Base URL; the sandbox's in tests and demos.
-    pub base_url: String,
-    /// API version path under the base URL (`v0`).
-    pub api_version: String,
-    /// The base's id, `app…` (AIRTABLE-8).
-    pub base_id: String,
-    /// Records per batch request (1 to 10).
-    pub batch_size: usize,
-    /// Sends `typecast: true` on writes, so Airtable converts string
-    /// values (and may create select options) instead of rejecting them.
-    pub typecast: bool,
-    /// Timeouts and retries.
-    pub http: HttpSettings,
-    /// The pooled connections shared with other adapters, if any (else
-    /// the adapter has a pool of its own).
-    pub connections: Option<HttpConnections>,
+    pub(super) token: Secret,
+    pub(super) base_url: String,
+    pub(super) api_version: String,
+    pub(super) base_id: String,
+    pub(super) batch_size: usize,
+    pub(super) typecast: bool,
+    pub(super) http: HttpSettings,
+    pub(super) connections: Option<HttpConnections>,
 }
 
 impl AirtableConfig {
@@ -89,6 +79,48 @@ impl AirtableConfig {
     pub fn connections(mut self, connections: HttpConnections) -> Self {
         self.connections = Some(connections);
         self
+    }
+
+    /// Personal access token or OAuth token (opaque; never shown).
+    pub fn get_token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// Base URL; the sandbox's in tests and demos.
+    pub fn get_base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// API version path under the base URL (`v0`).
+    pub fn get_api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    /// The base's id, `app…` (AIRTABLE-8).
+    pub fn get_base_id(&self) -> &str {
+        &self.base_id
+    }
+
+    /// Records per batch request (1 to 10).
+    pub fn get_batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Whether writes send `typecast: true`, so Airtable converts string
+    /// values (and may create select options) instead of rejecting them.
+    pub fn get_typecast(&self) -> bool {
+        self.typecast
+    }
+
+    /// Timeouts and retries.
+    pub fn get_http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    /// The pooled connections shared with other adapters, if any (else
+    /// the adapter has a pool of its own).
+    pub fn get_connections(&self) -> Option<&HttpConnections> {
+        self.connections.as_ref()
     }
 
     /// Checks every field; the error names the offending one.

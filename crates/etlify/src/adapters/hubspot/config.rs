@@ -15,22 +15,13 @@ pub const DEFAULT_SEARCH_REQUESTS_PER_SECOND: u32 = 5;
 /// How to reach one HubSpot account.
 #[derive(Clone)]
 pub struct HubSpotConfig {
-    /// Private-app or OAuth access token.
-    pub token: Secret,
-    /// Base URL; the sandbox's in tests and demos.
-    pub base_url: String,
-    /// Path of the objects API under the base URL.
-    pub objects_path: String,
-    /// Inputs per batch request (at most 100).
-    pub batch_size: usize,
-    /// Timeouts and retries.
-    pub http: HttpSettings,
-    /// The pooled connections shared with other adapters, if any (else
-    /// the adapter has a pool of its own).
-    pub connections: Option<HttpConnections>,
-    /// Search requests per second (HubSpot's separate search limit, per
-    /// account; default 5). Searches count against the CRM's rate limit too.
-    pub search_requests_per_second: u32,
+    pub(super) token: Secret,
+    pub(super) base_url: String,
+    pub(super) objects_path: String,
+    pub(super) batch_size: usize,
+    pub(super) http: HttpSettings,
+    pub(super) connections: Option<HttpConnections>,
+    pub(super) search_requests_per_second: u32,
 }
 
 impl HubSpotConfig {
@@ -82,6 +73,43 @@ impl HubSpotConfig {
     pub fn connections(mut self, connections: HttpConnections) -> Self {
         self.connections = Some(connections);
         self
+    }
+
+    /// Private-app or OAuth access token.
+    pub fn get_token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// Base URL; the sandbox's in tests and demos.
+    pub fn get_base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Path of the objects API under the base URL.
+    pub fn get_objects_path(&self) -> &str {
+        &self.objects_path
+    }
+
+    /// Inputs per batch request (at most 100).
+    pub fn get_batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Timeouts and retries.
+    pub fn get_http(&self) -> &HttpSettings {
+        &self.http
+    }
+
+    /// The pooled connections shared with other adapters, if any (else
+    /// the adapter has a pool of its own).
+    pub fn get_connections(&self) -> Option<&HttpConnections> {
+        self.connections.as_ref()
+    }
+
+    /// Search requests per second (HubSpot's separate search limit, per
+    /// account). Searches count against the CRM's rate limit too.
+    pub fn get_search_requests_per_second(&self) -> u32 {
+        self.search_requests_per_second
     }
 }
 

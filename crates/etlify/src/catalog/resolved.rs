@@ -1,0 +1,174 @@
+//! What the catalog resolves declarations into: the plain fields the inner
+//! layers (`sync/`, `stale/`, the runs, the jobs) read. A declaration
+//! (`Config`, `Crm`, `Model`, `Binding`, `Dependency`) is what a user wrote and reads back
+//! through its getters; these types are what runs (Vector's
+//! `SinkConfig::build`), so nothing at run time reads a declaration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::config::Config;
+use crate::crm::{Crm, ThrottledAdapter};
+use crate::dependency::JoinPath;
+use crate::digest::DigestStrategy;
+use crate::id::ResourceId;
+use crate::model::{Model, StiFilter, SyncIf};
+use crate::payload::PayloadSource;
+use crate::ratelimit::CrmLimits;
+use crate::values::Payload;
+
+/// The global settings the inner layers read.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedConfig {
+    pub(crate) digest_strategy: Arc<dyn DigestStrategy>,
+    /// How far before the read `last_synced_at` is put.
+    pub(crate) commit_margin: Duration,
+    /// Longest time between two batch runs that read a whole table.
+    pub(crate) complete_check_interval: Duration,
+    /// The error budget of CRMs without their own.
+    pub(crate) max_sync_errors: u32,
+}
+
+impl ResolvedConfig {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            digest_strategy: Arc::clone(config.get_digest_strategy()),
+            commit_margin: config.get_commit_margin(),
+            complete_check_interval: config.get_complete_check_interval(),
+            max_sync_errors: config.get_max_sync_errors(),
+        }
+    }
+}
+
+/// A registered CRM.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedCrm {
+    pub(crate) name: String,
+    pub(crate) enabled: bool,
+    /// Requests a batch run keeps in flight at once (at least 1).
+    pub(crate) max_in_flight: usize,
+    /// Its error budget: its own, else the global one (G-16).
+    pub(crate) max_sync_errors: u32,
+    /// The most requests of its rate limit's window, when it has one.
+    pub(crate) max_requests: Option<u32>,
+    /// The registered declaration, which holds the adapter and the limits
+    /// registering built; shared with the face's registry, so a call from
+    /// either counts in the same limits.
+    registered: Crm,
+}
+
+impl ResolvedCrm {
+    /// `registered` (a CRM of the registry) with the global error budget
+    /// `max_sync_errors` applied.
+    pub(crate) fn new(registered: &Crm, config: &ResolvedConfig) -> Self {
+        Self {
+            name: registered.get_name().to_owned(),
+            enabled: registered.get_enabled(),
+            max_in_flight: registered.get_max_in_flight().max(1),
+            max_sync_errors: registered
+                .get_max_sync_errors()
+                .unwrap_or(config.max_sync_errors),
+            max_requests: registered
+                .get_rate_limit()
+                .map(|limit| limit.get_max_requests()),
+            registered: registered.clone(),
+        }
+    }
+
+    /// The adapter as the engine calls it: every call counted in this
+    /// CRM's limits.
+    pub(crate) fn adapter(&self) -> ThrottledAdapter<'_> {
+        self.registered.adapter()
+    }
+
+    /// The limits this CRM's calls count in.
+    pub(crate) fn limits(&self) -> &CrmLimits {
+        self.registered.limits()
+    }
+}
+
+/// A model checked against the database.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedModel {
+    /// The declaration, handed back to users by the face (`Etlify::model`).
+    pub(crate) model: Model,
+    pub(crate) resource_type: String,
+    pub(crate) table: String,
+    pub(crate) primary_key: String,
+    /// The timestamp column after `Auto` resolution.
+    pub(crate) timestamp_column: Option<String>,
+    pub(crate) sti: Option<StiFilter>,
+    /// The model's bindings, by CRM name, in binding order.
+    pub(crate) bindings: IndexMap<String, ResolvedBinding>,
+}
+
+impl ResolvedModel {
+    /// The binding for `crm`, when the model is bound to it.
+    pub(crate) fn binding(&self, crm: &str) -> Option<&ResolvedBinding> {
+        self.bindings.get(crm)
+    }
+
+    /// The resolved sync dependencies of the binding for `crm`.
+    pub(crate) fn sync_dependencies_for(&self, crm: &str) -> &[ResolvedSyncDependency] {
+        self.binding(crm)
+            .map(|b| b.sync_dependencies.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// A model's binding to one CRM, checked against the database.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedBinding {
+    pub(crate) object_type: String,
+    pub(crate) id_property: String,
+    /// The property objects are matched by: the external id, else the id
+    /// property.
+    pub(crate) match_property: String,
+    pub(crate) external_id: Option<String>,
+    /// Where payloads come from; resolution rejects a binding without one.
+    pub(crate) payload: Arc<dyn PayloadSource>,
+    pub(crate) sync_if: Option<SyncIf>,
+    pub(crate) stale_scope: Option<String>,
+    /// Dependencies, with `Auto` timestamps resolved.
+    pub(crate) dependencies: Vec<ResolvedDependency>,
+    /// Sync dependencies, with their tables resolved.
+    pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
+}
+
+impl ResolvedBinding {
+    /// Adds the external id of record `id` to `payload`, when one is declared.
+    pub(crate) fn with_external_id(
+        &self,
+        resource_type: &str,
+        id: ResourceId,
+        mut payload: Payload,
+    ) -> Payload {
+        if let Some(property) = &self.external_id {
+            payload.insert(
+                property.clone(),
+                serde_json::Value::String(format!("{resource_type}:{id}")),
+            );
+        }
+        payload
+    }
+}
+
+/// A dependency whose tables and columns exist, with `Auto` timestamps
+/// resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedDependency {
+    pub(crate) paths: Vec<JoinPath>,
+}
+
+/// A sync dependency with its table resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedSyncDependency {
+    pub(crate) resource_type: String,
+    pub(crate) foreign_key: String,
+    pub(crate) table: String,
+    pub(crate) primary_key: String,
+    /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
+    pub(crate) legacy_id_column: Option<String>,
+}
