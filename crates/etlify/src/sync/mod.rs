@@ -58,8 +58,9 @@ pub(crate) async fn write_synced(
                         let message = format!(
                             "the CRM returned id {crm_id}, which {holder} already holds: two \
                              records matched one CRM object (their id_property values are \
-                             equal: fix the data, then `etlify errors reset`; or the CRM \
-                             account changed: `etlify forget`)"
+                             equal: fix the data, then reset the record's errors, `etlify \
+                             errors reset` or `Etlify::reset_errors`; or the CRM account \
+                             changed: forget its sync state, `etlify forget` or `Etlify::forget`)"
                         );
                         let id = key.resource_id;
                         sync_rows::write(

@@ -106,7 +106,7 @@ async fn connect(url: &str, max_connections: u32, create: bool) -> Result<Sqlite
             "database",
             "url",
             format!(
-                "names the SQLite file {shown}, which does not exist (check the path; `etlify migrate` creates it)"
+                "names the SQLite file {shown}, which does not exist (check the path; a migration creates it: `etlify migrate`, or `etlify::migrate` from Rust)"
             ),
         )
         .into());
