@@ -1583,3 +1583,25 @@ fn config_rejects_bad_worker_settings() {
         assert!(stderr.contains(named), "{flags:?}: {stderr}");
     }
 }
+
+/// Issue 26 (10): `migrate` says what it applied, not only that the tables
+/// are up to date, and `--json` lists it; a second run applies nothing.
+#[test]
+fn probe_migrate_says_what_it_applied() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let first = etlify(&config, &["migrate"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        text.contains("Applied") && text.contains("create_table:etlify_leases"),
+        "{text}"
+    );
+    let again = json_of(&etlify(&config, &["migrate", "--json"]));
+    assert_eq!(again["applied"], serde_json::json!([]), "{again}");
+    let text = String::from_utf8_lossy(&etlify(&config, &["migrate"]).stdout).into_owned();
+    assert!(text.contains("up to date: nothing to apply"), "{text}");
+}

@@ -131,7 +131,9 @@ pub use crate::runs::{
 #[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{StaleIds, DEFAULT_BATCH_SIZE};
-pub use crate::store::schema::{MigrateOptions, SchemaProblem, SchemaReport, FIX_COMMAND};
+pub use crate::store::schema::{
+    MigrateOptions, Migrated, SchemaProblem, SchemaReport, FIX_COMMAND,
+};
 pub use crate::store::{
     BackendKind, FromAnyRow, Store, StoreOptions, SyncRow, Timestamp, SQLITE_TIMESTAMP_FORMAT,
 };

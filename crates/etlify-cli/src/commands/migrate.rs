@@ -1,11 +1,13 @@
 //! `etlify migrate`: creates or upgrades the sync-state tables (and the job
 //! queue's, with a `[queue]` section); `--dry-run` prints the statements,
-//! `--revert` undoes them.
+//! `--revert` undoes them. It says what it applied (`--json`: the list).
 
 use etlify::jobs::JobQueue;
 use etlify::MigrateOptions;
+use serde::Serialize;
 
 use crate::error::{CommandResult, Completed};
+use crate::output;
 use crate::session::Session;
 
 #[derive(Debug, clap::Args)]
@@ -19,6 +21,18 @@ pub(crate) struct Args {
     /// Prints the statements it would run; changes nothing.
     #[arg(long, conflicts_with = "revert")]
     dry_run: bool,
+    /// Prints what was applied as JSON (`{"applied": [...], "queue": ...}`).
+    #[arg(long, conflicts_with_all = ["revert", "dry_run"])]
+    json: bool,
+}
+
+/// What `migrate --json` prints.
+#[derive(Debug, Serialize)]
+struct Applied {
+    /// Each change, as recorded in `etlify_schema_migrations`, in order.
+    applied: Vec<&'static str>,
+    /// The job queue whose tables are up to date, with a `[queue]` section.
+    queue: Option<String>,
 }
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
@@ -44,16 +58,34 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         etlify::revert_migration(&store).await?;
         println!("Reverted what etlify migrate changed.");
     } else {
-        etlify::migrate(&store, &options).await?;
-        println!("The sync-state tables are up to date.");
-        if queue.configured {
+        let migrated = etlify::migrate(&store, &options).await?;
+        let queue_name = if queue.configured {
             // Opening the queue runs apalis's migrations (on PostgreSQL
             // they need CREATE on the database).
             JobQueue::open(&store, queue.options.clone()).await?;
-            println!(
-                "The job queue's tables are up to date (queue {:?}).",
-                queue.options.get_name()
-            );
+            Some(queue.options.get_name().to_owned())
+        } else {
+            None
+        };
+        if args.json {
+            output::print_json(&Applied {
+                applied: migrated.applied,
+                queue: queue_name,
+            })?;
+            return Ok(Completed::Ok);
+        }
+        match migrated.applied.len() {
+            0 => println!("The sync-state tables are up to date: nothing to apply."),
+            count => {
+                let changes = if count == 1 { "change" } else { "changes" };
+                println!("Applied {count} {changes} to the sync-state tables:");
+                for change in &migrated.applied {
+                    println!("  {change}");
+                }
+            }
+        }
+        if let Some(name) = queue_name {
+            println!("The job queue's tables are up to date (queue {name:?}).");
         }
     }
     Ok(Completed::Ok)

@@ -246,7 +246,7 @@ impl Etlify {
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert_migration`] can undo exactly
 /// those.
-pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<()> {
+pub async fn migrate(store: &Store, options: &schema::MigrateOptions) -> Result<schema::Migrated> {
     schema::migrate(store, options).await
 }
 

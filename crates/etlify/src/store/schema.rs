@@ -464,12 +464,27 @@ impl MigrateOptions {
 /// Creates or upgrades the sync-state tables. Idempotent: running it on an
 /// up-to-date database changes nothing. Every change it makes is recorded in
 /// `etlify_schema_migrations`, so [`revert`] can undo exactly those.
-pub(crate) async fn migrate(store: &Store, options: &MigrateOptions) -> Result<()> {
+pub(crate) async fn migrate(store: &Store, options: &MigrateOptions) -> Result<Migrated> {
     let mut applier = Applier {
         store,
         dry_run: None,
+        applied: Vec::new(),
     };
-    apply_migration(&mut applier, options).await
+    apply_migration(&mut applier, options).await?;
+    Ok(Migrated {
+        applied: applier.applied,
+    })
+}
+
+/// What [`migrate`](crate::migrate) changed: each change as recorded in
+/// `etlify_schema_migrations` (`create_table:etlify_leases`,
+/// `add_column:crm_synchronisations.error_count`, …), in the order applied;
+/// none when the schema was up to date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Migrated {
+    /// The changes applied.
+    pub applied: Vec<&'static str>,
 }
 
 /// The statements [`migrate`] would run now, in order, without running
@@ -481,6 +496,7 @@ pub(crate) async fn migrate_dry_run(
     let mut applier = Applier {
         store,
         dry_run: Some(Vec::new()),
+        applied: Vec::new(),
     };
     apply_migration(&mut applier, options).await?;
     Ok(applier.dry_run.unwrap_or_default())
@@ -490,6 +506,8 @@ pub(crate) async fn migrate_dry_run(
 struct Applier<'a> {
     store: &'a Store,
     dry_run: Option<Vec<String>>,
+    /// The steps applied (not in a dry run).
+    applied: Vec<&'static str>,
 }
 
 impl Applier<'_> {
@@ -501,6 +519,7 @@ impl Applier<'_> {
             None => {
                 run(self.store, statement).await?;
                 record(self.store, step).await?;
+                self.applied.push(step.name());
             }
         }
         Ok(())
