@@ -83,9 +83,23 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
             let at = e.path().to_string();
             let inner = e.into_inner();
-            let message = inner.message().to_owned();
-            CliError::config(format!("{shown}: {at}: {message}"))
+            // Where in the text, for a syntax error (no key path yet) and
+            // for a value of the wrong type alike.
+            let place = inner
+                .span()
+                .map(|span| {
+                    let (line, column) = line_and_column(text, span.start);
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            let at = if at == "." {
+                String::new()
+            } else {
+                format!("{at}: ")
+            };
+            CliError::config(format!("{shown}: {at}{place}{}", inner.message()))
         })?;
+    missing_variables(&file, &shown, env)?;
     let at = |key: &str| format!("{shown}: {key}");
     let mut config = Config::default();
     if let Some(engine) = &file.etlify {
@@ -263,6 +277,64 @@ pub(crate) fn listen_address(text: &str, at: &str) -> Result<SocketAddr, CliErro
     })
 }
 
+/// The 1-based line and column of byte `offset` of `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// Refuses a file whose `${NAME}`s name unset variables, naming every one
+/// with the key using it (not one per run): the database URL, each CRM's
+/// base URL, and each enabled CRM's token (a disabled CRM needs none).
+fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliError> {
+    let mut uses = vec![("database.url".to_owned(), file.database.url.as_str())];
+    for (name, crm) in &file.crms.0 {
+        if let Some(url) = &crm.base_url {
+            uses.push((format!("crms.{name}.base_url"), url));
+        }
+        if let (Some(token), true) = (&crm.token, crm.enabled.unwrap_or(true)) {
+            uses.push((format!("crms.{name}.token"), token));
+        }
+    }
+    let missing: Vec<(&str, &str)> = uses
+        .iter()
+        .flat_map(|(key, value)| {
+            variables_in(value)
+                .filter(|name| env(name).is_none())
+                .map(move |name| (key.as_str(), name))
+        })
+        .collect();
+    match missing.as_slice() {
+        [] => Ok(()),
+        [(key, name)] => Err(CliError::config(format!(
+            "{shown}: {key}: the environment variable {name} is not set (export it, e.g. `export {name}=…`)"
+        ))),
+        _ => Err(CliError::config(format!(
+            "{shown}: {} environment variables are not set (export them): {}",
+            missing.len(),
+            missing
+                .iter()
+                .map(|(key, name)| format!("{key}: {name}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The names of the `${NAME}`s of `value`.
+fn variables_in(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+}
+
 /// `${NAME}` replaced by the environment variable `NAME`.
 fn interpolate(value: &str, at: &str, env: Env<'_>) -> Result<String, CliError> {
     let mut out = String::with_capacity(value.len());
@@ -286,6 +358,12 @@ fn interpolate(value: &str, at: &str, env: Env<'_>) -> Result<String, CliError> 
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// An adapter's refusal of its settings, named under the key it refused
+/// (`crms.hubspot.token`), not under `adapter`.
+fn adapter_error(at: &dyn Fn(&str) -> String, error: &etlify::ConfigError) -> CliError {
+    CliError::config(format!("{}: {}", at(error.field()), error.expected()))
 }
 
 fn duration(text: &str, at: &str) -> Result<Duration, CliError> {
@@ -361,10 +439,7 @@ fn crm_from(
                 Some(requests) => config = config.search_requests_per_second(requests),
                 None => {}
             }
-            Arc::new(
-                HubSpotAdapter::new(config)
-                    .map_err(|e| CliError::config(format!("{}: {e}", at("adapter"))))?,
-            )
+            Arc::new(HubSpotAdapter::new(config).map_err(|e| adapter_error(&at, &e))?)
         }
         AdapterKind::Airtable => {
             let base = file.base_id.as_deref().ok_or_else(|| {
@@ -377,10 +452,7 @@ fn crm_from(
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }
-            Arc::new(
-                AirtableAdapter::new(config)
-                    .map_err(|e| CliError::config(format!("{}: {e}", at("adapter"))))?,
-            )
+            Arc::new(AirtableAdapter::new(config).map_err(|e| adapter_error(&at, &e))?)
         }
     };
     let mut crm = Crm::new(name, adapter).enabled(enabled);

@@ -1605,3 +1605,36 @@ fn probe_migrate_says_what_it_applied() {
     let text = String::from_utf8_lossy(&etlify(&config, &["migrate"]).stdout).into_owned();
     assert!(text.contains("up to date: nothing to apply"), "{text}");
 }
+
+/// Issue 26 (14), through the binary: a TOML syntax error says its line
+/// and column; every unset variable is named at once; an adapter's bad
+/// value is named under its own key. Each exits 2 before anything runs.
+#[test]
+fn probe_configuration_mistakes_say_where_and_all_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let refused = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{stderr}");
+        stderr
+    };
+    let stderr = refused("[database]\nurl = \"sqlite://x.db\n");
+    assert!(stderr.contains("line 2, column"), "{stderr}");
+    let stderr = refused(
+        "[database]\nurl = \"${ETLIFY_TEST_SURELY_UNSET_URL}\"\n[crms.hubspot]\nadapter = \"hubspot\"\n\
+         token = \"${ETLIFY_TEST_SURELY_UNSET_TOKEN}\"\n",
+    );
+    assert!(
+        stderr.contains("database.url: ETLIFY_TEST_SURELY_UNSET_URL")
+            && stderr.contains("crms.hubspot.token: ETLIFY_TEST_SURELY_UNSET_TOKEN"),
+        "{stderr}"
+    );
+    let stderr = refused(
+        "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\ntoken = \"\"\n",
+    );
+    assert!(
+        stderr.contains("crms.hubspot.token: must not be empty"),
+        "{stderr}"
+    );
+}

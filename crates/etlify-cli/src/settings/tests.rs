@@ -331,3 +331,48 @@ fn loop_interval_takes_off_and_refuses_zero() {
         .err()
         .is_some_and(|e| e.message.contains("--interval")));
 }
+
+/// Issue 26 (14): a TOML syntax error says where, by line and column.
+#[test]
+fn probe_a_toml_syntax_error_names_its_line_and_column() {
+    let message = refused("[database]\nurl = \"sqlite://x.db\n");
+    assert!(
+        message.contains("etlify.toml: line 2, column "),
+        "{message}"
+    );
+    assert!(message.contains("invalid basic string"), "{message}");
+}
+
+/// Issue 26 (14): an adapter's empty token or bad base URL is named under
+/// its own key, not under `crms.<name>.adapter`.
+#[test]
+fn probe_an_adapters_bad_value_is_named_under_its_own_key() {
+    let crm = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\n";
+    let message = refused(&format!("{crm}token = \"\"\n"));
+    assert!(
+        message.starts_with("etlify.toml: crms.hubspot.token: "),
+        "{message}"
+    );
+    let message = refused(&format!("{crm}token = \"t\"\nbase_url = \"not a url\"\n"));
+    assert!(
+        message.starts_with("etlify.toml: crms.hubspot.base_url: "),
+        "{message}"
+    );
+}
+
+/// Issue 26 (14): every missing environment variable is named at once,
+/// each with the key that uses it, not one per run.
+#[test]
+fn probe_every_missing_variable_is_named_at_once() {
+    let text = "[database]\nurl = \"${DB_URL}\"\n\
+                [crms.hubspot]\nadapter = \"hubspot\"\ntoken = \"${HS_TOKEN}\"\n\
+                [crms.airtable]\nadapter = \"airtable\"\nbase_id = \"appX\"\ntoken = \"${AT_TOKEN}\"\n";
+    let message = refused(text);
+    for (key, name) in [
+        ("database.url", "DB_URL"),
+        ("crms.hubspot.token", "HS_TOKEN"),
+        ("crms.airtable.token", "AT_TOKEN"),
+    ] {
+        assert!(message.contains(key) && message.contains(name), "{message}");
+    }
+}
