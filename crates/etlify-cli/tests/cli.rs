@@ -1638,3 +1638,16 @@ fn probe_configuration_mistakes_say_where_and_all_at_once() {
         "{stderr}"
     );
 }
+
+/// Issue 26 (15): `sync --dry-run` sends nothing and points to `plan`.
+#[test]
+fn probe_sync_dry_run_points_to_plan() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let before = json_of(&etlify(&config, &["plan", "--json"]));
+    let (code, stderr) = failure(&config, &["sync", "--dry-run"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("etlify plan --diff"), "{stderr}");
+    let after = json_of(&etlify(&config, &["plan", "--json"]));
+    assert_eq!(before["total"], after["total"], "nothing was synced");
+}

@@ -17,6 +17,7 @@ pub(crate) struct Args {
     /// (nothing written), whether it takes the token and knows the type.
     #[arg(long)]
     crms: bool,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -10,6 +10,7 @@ use crate::{output, table};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -9,10 +9,14 @@ use crate::session::Session;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// The model (resource type), e.g. `User`.
     model: String,
+    /// The record's primary key.
     id: i64,
+    /// The CRM to delete its object from.
     #[arg(long)]
     crm: String,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -26,6 +26,7 @@ pub(crate) struct Args {
     /// Sample users (when the database is created).
     #[arg(long, default_value_t = 1000)]
     users: u64,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }

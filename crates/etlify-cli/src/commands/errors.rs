@@ -12,13 +12,16 @@ use crate::{output, table};
 pub(crate) struct Args {
     #[command(subcommand)]
     action: Option<Action>,
+    /// Only the failing records of this CRM.
     #[arg(long)]
     crm: Option<String>,
+    /// Only the failing records of this model.
     #[arg(long)]
     model: Option<String>,
     /// At most this many records.
     #[arg(long, default_value_t = 50)]
     limit: u64,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -27,8 +30,10 @@ pub(crate) struct Args {
 enum Action {
     /// Clears the error budget of failing records so the next sync retries them.
     Reset {
+        /// Only the failing records of this CRM.
         #[arg(long)]
         crm: Option<String>,
+        /// Only the failing records of this model.
         #[arg(long)]
         model: Option<String>,
         /// Only these records (primary keys).

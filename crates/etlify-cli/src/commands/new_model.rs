@@ -8,6 +8,7 @@ use crate::session::Session;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// The application's table to scaffold a model for.
     table: String,
     /// The CRM to bind it to (default: the first configured one).
     #[arg(long)]

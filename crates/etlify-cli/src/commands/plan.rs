@@ -20,6 +20,7 @@ pub(crate) struct Args {
     /// Records per model and CRM in the --diff sample.
     #[arg(long, default_value_t = 5)]
     sample: usize,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }

@@ -10,6 +10,7 @@ use crate::error::{CliError, Completed};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// The loopback port to listen on.
     #[arg(long, default_value_t = 8787)]
     port: u16,
     /// Keeps the sandbox's objects in this file across runs.

@@ -24,8 +24,13 @@ pub(crate) struct Args {
     /// Queue the batch jobs for `etlify worker` instead of syncing here.
     #[arg(long = "async")]
     enqueue: bool,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
+    /// Refused: a sync always sends; `etlify plan` (and `plan --diff`)
+    /// shows what it would send, writing nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// What one CRM (or the whole run) did with its records, for scripts.
@@ -156,6 +161,13 @@ impl<'a> From<&'a BatchEnqueued> for QueuedReport<'a> {
 }
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
+    if args.dry_run {
+        return Err(CliError::config(
+            "sync has no --dry-run: `etlify plan` counts what a sync would send and \
+             `etlify plan --diff` shows it field by field; neither sends or writes anything",
+        )
+        .into());
+    }
     match args.enqueue {
         true => queued(session, &args).await,
         false => inline(session, &args).await,

@@ -14,11 +14,13 @@ pub(crate) struct Args {
     model: String,
     /// The record's primary key.
     id: i64,
+    /// The CRM to sync it with.
     #[arg(long)]
     crm: String,
     /// Sync it now, in this process, even with a [queue] section.
     #[arg(long)]
     now: bool,
+    /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
 }
