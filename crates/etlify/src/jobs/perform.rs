@@ -52,10 +52,10 @@ pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<En
     request(ctx, record_key(&job), Job::Record(job)).await
 }
 
-/// Requests the batch job of `crm_name` (one queued at a time, G-10).
-pub(crate) async fn request_batch(ctx: &JobContext, crm_name: &str) -> Result<Enqueued> {
+/// Requests the batch job of `crm` (one queued at a time, G-10).
+pub(crate) async fn request_batch(ctx: &JobContext, crm: &str) -> Result<Enqueued> {
     let job = BatchJob {
-        crm: crm_name.to_owned(),
+        crm: crm.to_owned(),
         attempt: 1,
     };
     request(ctx, batch_key(&job), Job::Batch(job)).await
@@ -242,11 +242,11 @@ fn keep_alive(ctx: &JobContext, key: &JobKey) -> tokio::task::JoinHandle<()> {
 }
 
 /// The structured log line of one batch run.
-fn log_run(crm_name: &str, stats: &RunStats, took: Duration) {
-    let outcomes = stats.per_crm.get(crm_name).copied().unwrap_or_default();
+fn log_run(crm: &str, stats: &RunStats, took: Duration) {
+    let outcomes = stats.per_crm.get(crm).copied().unwrap_or_default();
     tracing::info!(
         message = "Batch run finished.",
-        crm = crm_name,
+        crm,
         found = stats.total,
         synced = outcomes.synced,
         not_modified = outcomes.not_modified,

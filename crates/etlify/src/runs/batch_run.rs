@@ -101,8 +101,8 @@ impl BatchSyncOptions {
     }
 
     /// Only this CRM (G-22); applies to explicit models too (the gem ignored it there).
-    pub fn crm(mut self, crm_name: impl Into<String>) -> Self {
-        self.crm = Some(crm_name.into());
+    pub fn crm(mut self, crm: impl Into<String>) -> Self {
+        self.crm = Some(crm.into());
         self
     }
 
@@ -248,17 +248,10 @@ impl BatchSyncOptions {
         }
     }
 
-    fn pages<'a>(
-        &self,
-        ctx: &'a Context,
-        crm_name: &str,
-        resource_type: &str,
-    ) -> Result<StaleIds<'a>> {
-        Ok(
-            StaleIds::new(ctx, crm_name, resource_type, self.selection())?
-                .with_plan(self.plan)
-                .page_size(self.batch_size),
-        )
+    fn pages<'a>(&self, ctx: &'a Context, crm: &str, model: &str) -> Result<StaleIds<'a>> {
+        Ok(StaleIds::new(ctx, crm, model, self.selection())?
+            .with_plan(self.plan)
+            .page_size(self.batch_size))
     }
 }
 
@@ -278,16 +271,16 @@ fn selection<'a>(
         }
     }
     let mut selected = Vec::new();
-    for model in catalog.models() {
-        let resource_type = model.resource_type.as_str();
+    for resolved in catalog.models() {
+        let model = resolved.resource_type.as_str();
         if options
             .models
             .as_ref()
-            .is_some_and(|m| !m.iter().any(|n| n == resource_type))
+            .is_some_and(|m| !m.iter().any(|n| n == model))
         {
             continue;
         }
-        let crms: Vec<&str> = model
+        let crms: Vec<&str> = resolved
             .bindings
             .keys()
             .map(String::as_str)
@@ -295,7 +288,7 @@ fn selection<'a>(
             .filter(|crm| catalog.crm_enabled(crm))
             .collect();
         if !crms.is_empty() {
-            selected.push((resource_type, crms));
+            selected.push((model, crms));
         }
     }
     Ok(selected)
@@ -337,18 +330,18 @@ pub(crate) fn async_crms(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
 /// (model, CRM), without syncing anything (ids are counted page by page).
 pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Vec<PlanEntry>> {
     let mut entries = Vec::new();
-    for (resource_type, crms) in selection(ctx, options)? {
-        for crm_name in crms {
-            let pages = options.pages(ctx, crm_name, resource_type)?;
+    for (model, crms) in selection(ctx, options)? {
+        for crm in crms {
+            let pages = options.pages(ctx, crm, model)?;
             let (mut pages, _) =
-                checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
+                checkpointing::start(ctx, pages, crm, model, options.complete).await?;
             let mut records = 0;
             while let Some(page) = pages.next_page().await? {
                 records += page.len();
             }
             entries.push(PlanEntry {
-                model: resource_type.to_owned(),
-                crm: crm_name.to_owned(),
+                model: model.to_owned(),
+                crm: crm.to_owned(),
                 records,
             });
         }
@@ -404,11 +397,8 @@ async fn run_leased(
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
 ) -> Result<()> {
-    for (resource_type, _) in selected {
-        stats
-            .per_model
-            .entry((*resource_type).to_owned())
-            .or_insert(0);
+    for (model, _) in selected {
+        stats.per_model.entry((*model).to_owned()).or_insert(0);
     }
     let mut crm_names: Vec<&str> = Vec::new();
     for (_, crms) in selected {
@@ -419,13 +409,13 @@ async fn run_leased(
         }
     }
     let total = AtomicUsize::new(0);
-    let runs = crm_names.iter().map(|crm_name| {
+    let runs = crm_names.iter().map(|crm| {
         let models: Vec<&str> = selected
             .iter()
-            .filter(|(_, crms)| crms.contains(crm_name))
-            .map(|(resource_type, _)| *resource_type)
+            .filter(|(_, crms)| crms.contains(crm))
+            .map(|(model, _)| *model)
             .collect();
-        run_crm(ctx, options, crm_name, models, &total)
+        run_crm(ctx, options, crm, models, &total)
     });
     let mut first_error = None;
     for (crm_stats, error) in futures_util::future::join_all(runs).await {
@@ -442,7 +432,7 @@ async fn run_leased(
 async fn run_crm(
     ctx: &Context,
     options: &BatchSyncOptions,
-    crm_name: &str,
+    crm: &str,
     models: Vec<&str>,
     total: &AtomicUsize,
 ) -> (RunStats, Option<Error>) {
@@ -450,14 +440,14 @@ async fn run_crm(
     // After a failure of the CRM itself (unreachable, refused credentials)
     // its other models would fail alike and are not attempted.
     let mut failed: Option<Interruption> = None;
-    for resource_type in models {
+    for model in models {
         if options.stopping() {
             stats.stopped = true;
             break;
         }
         if let Some(failure) = &failed {
             stats.interrupted.push(Interruption {
-                model: resource_type.to_owned(),
+                model: model.to_owned(),
                 message: format!(
                     "not attempted: the CRM failed earlier in this run ({})",
                     failure.message
@@ -466,7 +456,7 @@ async fn run_crm(
             });
             continue;
         }
-        let synced = sync_pages(ctx, options, crm_name, resource_type, &mut stats, total).await;
+        let synced = sync_pages(ctx, options, crm, model, &mut stats, total).await;
         let Err(error) = synced else {
             continue;
         };
@@ -476,13 +466,13 @@ async fn run_crm(
         }
         tracing::warn!(
             message = "Batch run stopped short; going on with the other CRMs and models. Run again later: records already synced are not sent again.",
-            crm = crm_name,
-            model = resource_type,
+            crm,
+            model,
             %error
         );
         let interruption = Interruption {
-            crm: crm_name.to_owned(),
-            model: resource_type.to_owned(),
+            crm: crm.to_owned(),
+            model: model.to_owned(),
             kind: error.kind(),
             retriable: error.is_retriable(),
             message: error.to_string(),
@@ -523,17 +513,16 @@ impl RunStats {
 async fn sync_pages(
     ctx: &Context,
     options: &BatchSyncOptions,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     stats: &mut RunStats,
     total: &AtomicUsize,
 ) -> Result<()> {
-    let Some(target) = ctx.catalog().target(crm_name, resource_type)? else {
+    let Some(target) = ctx.catalog().target(crm, model)? else {
         return Ok(());
     };
-    let pages = options.pages(ctx, crm_name, resource_type)?;
-    let (pages, started) =
-        checkpointing::start(ctx, pages, crm_name, resource_type, options.complete).await?;
+    let pages = options.pages(ctx, crm, model)?;
+    let (pages, started) = checkpointing::start(ctx, pages, crm, model, options.complete).await?;
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
@@ -543,31 +532,31 @@ async fn sync_pages(
     };
     let mut deferred = 0;
     let busy = crate::sync::page::BusyRecords::DeferMany;
-    let ended = pipeline::run(ctx, target, crm_name, resource_type, pages, busy, |done| {
+    let ended = pipeline::run(ctx, target, crm, model, pages, busy, |done| {
         let batch = done.stats;
         deferred += done.deferred;
         stats.total += done.records;
         let run_total = total.fetch_add(done.records, Ordering::SeqCst) + done.records;
-        *stats.per_model.entry(resource_type.to_owned()).or_insert(0) += done.records;
+        *stats.per_model.entry(model.to_owned()).or_insert(0) += done.records;
         stats.errors += batch.errors;
         stats.outcomes.merge(&batch);
         if let Some(report) = &options.progress {
             report(&Progress {
-                crm: crm_name,
-                model: resource_type,
+                crm,
+                model,
                 page: &batch,
                 total: run_total,
             });
         }
         stats
             .per_crm
-            .entry(crm_name.to_owned())
+            .entry(crm.to_owned())
             .or_default()
             .merge(&batch);
         tracing::info!(
             message = "Synced a page.",
-            crm = crm_name,
-            model = resource_type,
+            crm,
+            model,
             records = done.records,
             synced = batch.synced,
             not_modified = batch.not_modified,

@@ -26,8 +26,8 @@ use crate::store::Store;
 /// A started run: the checkpoint it leaves if it goes to the end.
 #[derive(Debug)]
 pub(crate) struct Started {
-    crm_name: String,
-    resource_type: String,
+    crm: String,
+    model: String,
     lowest_synced_id: SelectStatement,
     next: Checkpoint,
 }
@@ -38,8 +38,8 @@ pub(crate) struct Started {
 pub(crate) async fn start<'a>(
     ctx: &'a Context,
     pages: StaleIds<'a>,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     complete: bool,
 ) -> Result<(StaleIds<'a>, Started)> {
     let store = ctx.store();
@@ -50,7 +50,7 @@ pub(crate) async fn start<'a>(
     let ids_through = one_id(store, &pages.finder().highest_id()).await?;
     let lowest_synced_id = pages.finder().lowest_synced_id();
     let finder = pages.finder().fingerprint();
-    let previous = checkpoint::load(store, crm_name, resource_type).await?;
+    let previous = checkpoint::load(store, crm, model).await?;
     let interval = TimeDelta::from_std(settings.complete_check_interval).unwrap_or(TimeDelta::MAX);
     let usable = match previous {
         Some(previous)
@@ -68,8 +68,8 @@ pub(crate) async fn start<'a>(
         Some(previous) => {
             tracing::debug!(
                 message = "Looking at what changed since the last run.",
-                crm = crm_name,
-                model = resource_type,
+                crm,
+                model,
                 changes_through = %previous.changes_through,
             );
             (
@@ -80,8 +80,8 @@ pub(crate) async fn start<'a>(
         None => (pages, at),
     };
     let started = Started {
-        crm_name: crm_name.to_owned(),
-        resource_type: resource_type.to_owned(),
+        crm: crm.to_owned(),
+        model: model.to_owned(),
         lowest_synced_id,
         next: Checkpoint {
             finder,
@@ -99,7 +99,7 @@ impl Started {
     pub(crate) async fn finish(mut self, ctx: &Context) -> Result<()> {
         let store = ctx.store();
         self.next.lowest_synced_id = one_id(store, &self.lowest_synced_id).await?;
-        checkpoint::save(store, &self.crm_name, &self.resource_type, &self.next).await
+        checkpoint::save(store, &self.crm, &self.model, &self.next).await
     }
 }
 

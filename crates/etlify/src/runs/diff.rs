@@ -43,24 +43,23 @@ pub enum PayloadChange {
     PayloadError(String),
 }
 
-/// Up to `sample` stale records of `resource_type` for `crm_name`, lowest
+/// Up to `sample` stale records of `model` for `crm`, lowest
 /// ids first, compared with their last sync.
 pub(crate) async fn sample(
     ctx: &Context,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     sample: usize,
 ) -> Result<Vec<RecordDiff>> {
-    let (_, binding) = ctx.catalog().binding(crm_name, resource_type)?;
+    let (_, binding) = ctx.catalog().binding(crm, model)?;
     let store = ctx.store();
-    let mut pages =
-        StaleIds::new(ctx, crm_name, resource_type, Selection::Stale)?.page_size(sample.max(1));
+    let mut pages = StaleIds::new(ctx, crm, model, Selection::Stale)?.page_size(sample.max(1));
     let Some(ids) = pages.next_page().await? else {
         return Ok(Vec::new());
     };
     let ids: Vec<ResourceId> = ids.into_iter().take(sample).collect();
     let mut loaded = binding.payload.load(store, &ids).await?;
-    let rows = sync_rows::find_many(store, crm_name, resource_type, &ids).await?;
+    let rows = sync_rows::find_many(store, crm, model, &ids).await?;
     let digest_strategy = &ctx.catalog().settings().digest_strategy;
     let mut diffs = Vec::with_capacity(ids.len());
     for id in ids {

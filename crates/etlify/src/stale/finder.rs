@@ -82,7 +82,7 @@ pub(crate) struct FinderSql<'a> {
     dialect: &'a dyn Dialect,
     model: &'a ResolvedModel,
     binding: &'a ResolvedBinding,
-    crm_name: &'a str,
+    crm: &'a str,
     max_sync_errors: i64,
 }
 
@@ -91,19 +91,19 @@ fn col(table: &str, column: &str) -> Expr {
 }
 
 impl<'a> FinderSql<'a> {
-    /// The queries of `model`'s binding for `crm_name` in `dialect`, with
+    /// The queries of `model`'s binding for `crm` in `dialect`, with
     /// the CRM's error budget; `None` when the model is not bound to it.
     pub(crate) fn new(
         dialect: &'a dyn Dialect,
         model: &'a ResolvedModel,
-        crm_name: &'a str,
+        crm: &'a str,
         max_sync_errors: u32,
     ) -> Option<Self> {
         Some(Self {
             dialect,
             model,
-            binding: model.binding(crm_name)?,
-            crm_name,
+            binding: model.binding(crm)?,
+            crm,
             max_sync_errors: i64::from(max_sync_errors),
         })
     }
@@ -226,7 +226,7 @@ impl<'a> FinderSql<'a> {
 
     fn sync_join(&self, after: Option<ResourceId>) -> Expr {
         let mut on = col(SYNC, "crm_name")
-            .eq(self.crm_name)
+            .eq(self.crm)
             .and(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()))
             .and(col(SYNC, "resource_id").equals((
                 Alias::new(self.table()),
@@ -360,7 +360,7 @@ impl<'a> FinderSql<'a> {
                     .cast_as("bigint"),
             )
             .from_as(Cs::Table, Alias::new(SYNC))
-            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+            .and_where(col(SYNC, "crm_name").eq(self.crm))
             .and_where(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()))
             .and_where(
                 Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors),
@@ -389,7 +389,7 @@ impl<'a> FinderSql<'a> {
             let mut rows = Query::select();
             rows.expr(col(SYNC, "resource_id"))
                 .from_as(Cs::Table, Alias::new(SYNC))
-                .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+                .and_where(col(SYNC, "crm_name").eq(self.crm))
                 .and_where(col(SYNC, "resource_type").eq(model.resource_type.as_str()))
                 .and_where(condition);
             rows
@@ -416,7 +416,7 @@ impl<'a> FinderSql<'a> {
                     .expr(col(PENDING, "dependent_id"))
                     .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
                     .and_where(col(PENDING, "dependent_type").eq(model.resource_type.as_str()))
-                    .and_where(col(PENDING, "crm_name").eq(self.crm_name));
+                    .and_where(col(PENDING, "crm_name").eq(self.crm));
                 members.push(waiting);
             }
         }
@@ -566,7 +566,7 @@ impl<'a> FinderSql<'a> {
         select
             .expr(Expr::expr(col(SYNC, "resource_id").min()).cast_as("bigint"))
             .from_as(Cs::Table, Alias::new(SYNC))
-            .and_where(col(SYNC, "crm_name").eq(self.crm_name))
+            .and_where(col(SYNC, "crm_name").eq(self.crm))
             .and_where(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()));
         select
     }

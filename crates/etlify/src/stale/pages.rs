@@ -97,27 +97,27 @@ struct UnsyncedRun {
 }
 
 impl<'a> StaleIds<'a> {
-    /// The stale ids of `resource_type` for `crm_name`; unknown names are
+    /// The stale ids of `model` for `crm`; unknown names are
     /// configuration errors.
     pub(crate) fn new(
         ctx: &'a Context,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         selection: Selection,
     ) -> Result<Self> {
         let catalog = ctx.catalog();
-        let crm = catalog.crm(crm_name)?;
-        let (model, _) = catalog.binding(crm_name, resource_type)?;
+        let resolved_crm = catalog.crm(crm)?;
+        let (resolved, _) = catalog.binding(crm, model)?;
         let finder = FinderSql::new(
             ctx.store().dialect(),
-            model,
-            &crm.name,
-            catalog.max_sync_errors(crm_name),
+            resolved,
+            &resolved_crm.name,
+            catalog.max_sync_errors(crm),
         )
         .ok_or_else(|| {
             ConfigError::new(
-                format!("models.{resource_type}.crms"),
-                crm_name,
+                format!("models.{model}.crms"),
+                crm,
                 "is not a CRM this model is bound to",
             )
         })?;

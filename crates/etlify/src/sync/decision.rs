@@ -36,7 +36,7 @@ pub(crate) struct Rules<'a> {
     /// The model's binding to the CRM (its guards, its external id).
     pub binding: &'a ResolvedBinding,
     /// The model's resource type (for the external id's value).
-    pub resource_type: &'a str,
+    pub model: &'a str,
     /// How payloads are digested.
     pub digest: &'a dyn DigestStrategy,
     /// The database time before the records were read: the time they are
@@ -183,9 +183,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     Decision::Send(Outgoing {
         id,
         field_digests: field_digests::encode(&payload, &digest),
-        payload: rules
-            .binding
-            .with_external_id(rules.resource_type, id, payload),
+        payload: rules.binding.with_external_id(rules.model, id, payload),
         digest,
         crm_id,
         clean_row,
@@ -270,7 +268,7 @@ mod tests {
     fn decide_with(binding: &ResolvedBinding, known: Known<'_>) -> Decision {
         let rules = Rules {
             binding,
-            resource_type: "User",
+            model: "User",
             digest: &StableSha256,
             read_at: at(),
         };
@@ -347,7 +345,7 @@ mod tests {
         let binding = guarded(|_: &Payload| false);
         let mut known = known(None, Loaded::Payload(payload(alice())));
         known.missing = vec![MissingDependency {
-            resource_type: "Company".into(),
+            model: "Company".into(),
             id: ResourceId::new(3),
         }];
         assert!(matches!(decide_with(&binding, known), Decision::Skip(_)));
@@ -357,7 +355,7 @@ mod tests {
     fn decide_a_missing_sync_dependency_buffers_the_record() {
         let mut known = known(None, Loaded::Payload(payload(alice())));
         let company = MissingDependency {
-            resource_type: "Company".into(),
+            model: "Company".into(),
             id: ResourceId::new(3),
         };
         known.missing = vec![company.clone()];

@@ -6,7 +6,6 @@
 //! object.
 
 use crate::adapters::RemoteDelete;
-use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
@@ -25,21 +24,19 @@ impl<'a> Deleter<'a> {
         Self { ctx }
     }
 
-    /// Deletes the CRM object of record `id` of `resource_type` in `crm_name`.
+    /// Deletes the CRM object of record `id` of `model` in `crm`.
     pub async fn call(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<DeleteOutcome> {
         let id = id.into();
-        let Some(Target { crm, binding, .. }) =
-            self.ctx.catalog().target(crm_name, resource_type)?
-        else {
+        let Some(target) = self.ctx.catalog().target(crm, model)? else {
             return Ok(DeleteOutcome::Disabled);
         };
         let store = self.ctx.store();
-        let key = SyncKey::new(crm_name, resource_type, id);
+        let key = SyncKey::new(crm, model, id);
         let lock = RecordLock::acquire(store, &key).await?;
         let result = async {
             let row = sync_rows::find(store, &key).await?;
@@ -49,13 +46,18 @@ impl<'a> Deleter<'a> {
             else {
                 return Ok(DeleteOutcome::Noop);
             };
-            let outcome = match crm.adapter().delete(&binding.object_type, &crm_id).await {
+            let outcome = match target
+                .crm
+                .adapter()
+                .delete(&target.binding.object_type, &crm_id)
+                .await
+            {
                 Ok(RemoteDelete::Deleted) => DeleteOutcome::Deleted,
                 Ok(RemoteDelete::NotFound) => DeleteOutcome::AlreadyGone,
                 Err(error) if error.kind() == crate::adapters::AdapterErrorKind::NotFound => {
                     DeleteOutcome::AlreadyGone
                 }
-                Err(error) => return Err(Error::from_crm(crm_name, error)),
+                Err(error) => return Err(Error::from_crm(crm, error)),
             };
             sync_rows::forget_remote(store, &key).await?;
             Ok(outcome)

@@ -19,15 +19,15 @@ use crate::store::{sync_rows, Store};
 /// A referenced record that has no CRM id yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MissingDependency {
-    pub resource_type: String,
+    pub model: String,
     pub id: ResourceId,
 }
 
-/// The sync dependencies of `(resource_type, id)` that are not in the CRM yet.
+/// The sync dependencies of `(model, id)` that are not in the CRM yet.
 pub(crate) async fn missing(
     ctx: &Context,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     id: ResourceId,
     dependencies: &[ResolvedSyncDependency],
 ) -> Result<Vec<MissingDependency>> {
@@ -36,14 +36,14 @@ pub(crate) async fn missing(
         return Ok(missing);
     }
     let store = ctx.store();
-    let Some(model) = ctx.catalog().resolved(resource_type) else {
+    let Some(owner) = ctx.catalog().resolved(model) else {
         return Ok(missing);
     };
     for dependency in dependencies {
         let Some(dep_id) = foreign_key_value(
             store,
-            &model.table,
-            &model.primary_key,
+            &owner.table,
+            &owner.primary_key,
             &dependency.foreign_key,
             id,
         )
@@ -51,7 +51,7 @@ pub(crate) async fn missing(
         else {
             continue; // no referenced record: nothing to wait for
         };
-        let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dep_id);
+        let key = SyncKey::new(crm, dependency.resource_type.as_str(), dep_id);
         let synced = sync_rows::find(store, &key)
             .await?
             .and_then(|row| row.crm_id)
@@ -60,28 +60,28 @@ pub(crate) async fn missing(
             continue;
         }
         let reverse = PendingEdge {
-            crm_name,
+            crm_name: crm,
             dependent_type: &dependency.resource_type,
             dependent_id: dep_id,
-            dependency_type: resource_type,
+            dependency_type: model,
             dependency_id: id,
         };
         if pending::exists(store, &reverse).await? {
             continue; // direct cycle (as in the gem): do not wait on each other
         }
         missing.push(MissingDependency {
-            resource_type: dependency.resource_type.clone(),
+            model: dependency.resource_type.clone(),
             id: dep_id,
         });
     }
     Ok(missing)
 }
 
-/// Records that `(resource_type, id)` waits on each of `missing`.
+/// Records that `(model, id)` waits on each of `missing`.
 pub(crate) async fn buffer(
     store: &Store,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     id: ResourceId,
     missing: &[MissingDependency],
 ) -> Result<()> {
@@ -89,10 +89,10 @@ pub(crate) async fn buffer(
         pending::insert(
             store,
             &PendingEdge {
-                crm_name,
-                dependent_type: resource_type,
+                crm_name: crm,
+                dependent_type: model,
                 dependent_id: id,
-                dependency_type: &dependency.resource_type,
+                dependency_type: &dependency.model,
                 dependency_id: dependency.id,
             },
         )
@@ -103,48 +103,48 @@ pub(crate) async fn buffer(
 
 /// Hands the sync of each missing dependency to the follow-up seam (the
 /// gem enqueues them); a failure leaves the dependent buffered.
-pub(crate) async fn sync_missing(ctx: &Context, crm_name: &str, missing: &[MissingDependency]) {
+pub(crate) async fn sync_missing(ctx: &Context, crm: &str, missing: &[MissingDependency]) {
     for dependency in missing {
-        let key = SyncKey::new(crm_name, dependency.resource_type.as_str(), dependency.id);
+        let key = SyncKey::new(crm, dependency.model.as_str(), dependency.id);
         if let Err(error) = ctx.follow_up().sync(ctx, key, Reason::Dependency).await {
-            tracing::warn!(message = "Sync of a dependency failed.", crm = crm_name, dependency_type = %dependency.resource_type, dependency_id = %dependency.id, %error);
+            tracing::warn!(message = "Sync of a dependency failed.", crm, dependency_type = %dependency.model, dependency_id = %dependency.id, %error);
         }
     }
 }
 
 /// Hands the records that waited on any of `synced` (records of
-/// `resource_type` that now have a CRM id) to the follow-up seam, then
+/// `model` that now have a CRM id) to the follow-up seam, then
 /// forgets exactly those waits (rows added meanwhile survive, as in the gem). One
 /// query finds them per 1,000 ids.
 pub(crate) async fn flush(
     ctx: &Context,
-    crm_name: &str,
-    resource_type: &str,
+    crm: &str,
+    model: &str,
     synced: &[ResourceId],
 ) -> Result<()> {
-    if !ctx.catalog().has_dependents(crm_name, resource_type) {
+    if !ctx.catalog().has_dependents(crm, model) {
         return Ok(());
     }
     let mut waiting = Vec::new();
     for chunk in synced.chunks(1000) {
-        waiting.extend(pending::waiting_on_any(ctx.store(), crm_name, resource_type, chunk).await?);
+        waiting.extend(pending::waiting_on_any(ctx.store(), crm, model, chunk).await?);
     }
     if waiting.is_empty() {
         return Ok(());
     }
     for row in &waiting {
         if ctx.catalog().resolved(&row.dependent_type).is_none() {
-            tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm = crm_name, dependent_type = %row.dependent_type);
+            tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm, dependent_type = %row.dependent_type);
             continue;
         }
-        let key = SyncKey::new(crm_name, row.dependent_type.as_str(), row.dependent_id);
+        let key = SyncKey::new(crm, row.dependent_type.as_str(), row.dependent_id);
         if let Err(error) = ctx
             .follow_up()
             .sync(ctx, key, Reason::WaitingDependent)
             .await
         {
             // The dependent stays stale and the finder picks it up again.
-            tracing::warn!(message = "Sync of a waiting dependent failed.", crm = crm_name, dependent_type = %row.dependent_type, dependent_id = %row.dependent_id, %error);
+            tracing::warn!(message = "Sync of a waiting dependent failed.", crm, dependent_type = %row.dependent_type, dependent_id = %row.dependent_id, %error);
         }
     }
     let ids: Vec<i64> = waiting.iter().map(|row| row.id).collect();

@@ -84,8 +84,8 @@ pub(crate) enum Request {
 pub(crate) struct Page<'a> {
     ctx: &'a Context,
     target: Target<'a>,
-    crm_name: &'a str,
-    resource_type: &'a str,
+    crm: &'a str,
+    model: &'a str,
     /// Records in the page (for progress).
     pub(crate) records: usize,
     /// Records of the page to send that had no sync row yet: the rows the
@@ -116,18 +116,13 @@ impl<'a> BatchSynchronizer<'a> {
         Self { ctx }
     }
 
-    /// Syncs `ids` of `resource_type` with `crm_name` and counts outcomes.
+    /// Syncs `ids` of `model` with `crm` and counts outcomes.
     ///
     /// Record failures are counted and recorded on their rows; a run error
     /// (authentication, throttling or outage after retries, database) is
     /// returned after the rows of records already handled are written.
-    pub async fn call(
-        &self,
-        crm_name: &str,
-        resource_type: &str,
-        ids: &[ResourceId],
-    ) -> Result<BatchStats> {
-        let Some(target) = self.ctx.catalog().target(crm_name, resource_type)? else {
+    pub async fn call(&self, crm: &str, model: &str, ids: &[ResourceId]) -> Result<BatchStats> {
+        let Some(target) = self.ctx.catalog().target(crm, model)? else {
             return Ok(BatchStats {
                 skipped: ids.len(),
                 disabled: true,
@@ -143,17 +138,9 @@ impl<'a> BatchSynchronizer<'a> {
             stopping: &|| false,
         };
         let busy = BusyRecords::SyncEach;
-        super::pipeline::run(
-            self.ctx,
-            target,
-            crm_name,
-            resource_type,
-            page,
-            busy,
-            |done| {
-                stats.merge(&done.stats);
-            },
-        )
+        super::pipeline::run(self.ctx, target, crm, model, page, busy, |done| {
+            stats.merge(&done.stats);
+        })
         .await?;
         Ok(stats)
     }
@@ -164,20 +151,20 @@ impl<'a> BatchSynchronizer<'a> {
 pub(crate) async fn prepare<'a>(
     ctx: &'a Context,
     target: Target<'a>,
-    crm_name: &'a str,
-    resource_type: &'a str,
+    crm: &'a str,
+    model: &'a str,
     ids: Vec<ResourceId>,
     busy_records: BusyRecords,
 ) -> Result<(Page<'a>, Vec<Request>)> {
     let store = ctx.store();
-    let (lock, busy) = PageLock::try_acquire(store, crm_name, resource_type, &ids).await?;
+    let (lock, busy) = PageLock::try_acquire(store, crm, model, &ids).await?;
     let held_elsewhere: HashSet<ResourceId> = busy.iter().copied().collect();
     let mine: Vec<ResourceId> = ids
         .iter()
         .copied()
         .filter(|id| !held_elsewhere.contains(id))
         .collect();
-    let decided = read_and_decide(ctx, target, crm_name, &mine).await;
+    let decided = read_and_decide(ctx, target, crm, &mine).await;
     let (read_at, ready, state) = match decided {
         Ok(decided) => decided,
         Err(error) => {
@@ -190,8 +177,8 @@ pub(crate) async fn prepare<'a>(
         Page {
             ctx,
             target,
-            crm_name,
-            resource_type,
+            crm,
+            model,
             records: ids.len(),
             new_rows: state.new_rows,
             read_at,
@@ -212,13 +199,17 @@ pub(crate) async fn prepare<'a>(
 async fn read_and_decide(
     ctx: &Context,
     target: Target<'_>,
-    crm_name: &str,
+    crm: &str,
     ids: &[ResourceId],
 ) -> Result<(Timestamp, Vec<Ready>, PageState)> {
-    let Target { model, binding, .. } = target;
+    let Target {
+        model: resolved,
+        binding,
+        ..
+    } = target;
     let store = ctx.store();
-    let resource_type = model.resource_type.as_str();
-    let key = |id: ResourceId| SyncKey::new(crm_name, resource_type, id);
+    let model = resolved.resource_type.as_str();
+    let key = |id: ResourceId| SyncKey::new(crm, model, id);
     let mut out = PageState::default();
     let mut changes: Vec<(SyncKey, RowChange)> = Vec::new();
 
@@ -231,7 +222,9 @@ async fn read_and_decide(
     }
 
     let passing = match &binding.sync_if {
-        Some(SyncIf::Sql(condition)) => Some(eligible_by_sql(store, model, condition, ids).await?),
+        Some(SyncIf::Sql(condition)) => {
+            Some(eligible_by_sql(store, resolved, condition, ids).await?)
+        }
         _ => None,
     };
     let passes_sql_guard = |id: &ResourceId| passing.as_ref().is_none_or(|p| p.contains(id));
@@ -242,14 +235,14 @@ async fn read_and_decide(
     // order between them: side by side, on two pooled connections.
     let (mut loaded, rows) = futures_util::try_join!(
         source.load(store, &eligible),
-        sync_rows::find_many(store, crm_name, resource_type, &eligible),
+        sync_rows::find_many(store, crm, model, &eligible),
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
     let sync_deps = &binding.sync_dependencies;
     let rules = decision::Rules {
         binding,
-        resource_type,
+        model,
         digest: ctx.catalog().settings().digest_strategy.as_ref(),
         read_at,
     };
@@ -263,7 +256,7 @@ async fn read_and_decide(
         };
         let missing = match &loaded {
             Loaded::Payload(_) if passes_sql_guard => {
-                dependencies::missing(ctx, crm_name, resource_type, id, sync_deps).await?
+                dependencies::missing(ctx, crm, model, id, sync_deps).await?
             }
             _ => Vec::new(),
         };
@@ -276,7 +269,7 @@ async fn read_and_decide(
         };
         match decision::decide(&rules, known) {
             Decision::Vanished => {
-                tracing::debug!(message = "Record vanished before its sync.", crm = crm_name, resource_type, id = %id)
+                tracing::debug!(message = "Record vanished before its sync.", crm, resource_type = model, id = %id)
             }
             Decision::Skip(change) => {
                 changes.push((key(id), change));
@@ -292,7 +285,7 @@ async fn read_and_decide(
                 out.stats.errors += 1;
             }
             Decision::Buffer(missing) => {
-                dependencies::buffer(store, crm_name, resource_type, id, &missing).await?;
+                dependencies::buffer(store, crm, model, id, &missing).await?;
                 out.stats.buffered += 1;
                 out.buffered.extend(missing);
             }
@@ -428,10 +421,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
     release(page).await?;
     sent?;
     let Page {
-        ctx,
-        crm_name,
-        resource_type,
-        ..
+        ctx, crm, model, ..
     } = *page;
     let PageState {
         mut stats,
@@ -444,23 +434,20 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
     );
-    dependencies::flush(ctx, crm_name, resource_type, &in_sync).await?;
-    dependencies::sync_missing(ctx, crm_name, &buffered).await;
+    dependencies::flush(ctx, crm, model, &in_sync).await?;
+    dependencies::sync_missing(ctx, crm, &buffered).await;
     if page.busy_records == BusyRecords::DeferMany && page.busy.len() > MAX_BUSY_SYNCED_ONE_BY_ONE {
         tracing::info!(
             message = "Records held by another sync (a run that died holding them?) are left for the next run.",
-            crm = crm_name,
-            model = resource_type,
+            crm,
+            model,
             records = page.busy.len()
         );
         return Ok((stats, page.busy.len()));
     }
     // Busy records: another sync holds them; wait for it, then sync.
     for &id in &page.busy {
-        match Synchronizer::new(ctx)
-            .call(crm_name, resource_type, id)
-            .await
-        {
+        match Synchronizer::new(ctx).call(crm, model, id).await {
             Ok(outcome) => stats.record(&outcome),
             Err(Error::RecordNotFound { .. }) => {}
             Err(error) => return Err(error),
@@ -580,7 +567,7 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
     // Per page: its failures, and the ids it sent to `synced`.
     let mut per_page: Vec<(usize, Vec<ResourceId>)> = Vec::with_capacity(answered.len());
     for (page, answers) in answered {
-        let key = |id: ResourceId| SyncKey::new(page.crm_name, page.resource_type, id);
+        let key = |id: ResourceId| SyncKey::new(page.crm, page.model, id);
         let mut failures = 0;
         let mut accepted = Vec::new();
         for (index, answer) in answers.iter() {

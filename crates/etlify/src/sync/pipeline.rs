@@ -152,8 +152,8 @@ impl Shared<'_> {
 pub(crate) async fn run<'a, S>(
     ctx: &'a Context,
     target: Target<'a>,
-    crm_name: &'a str,
-    resource_type: &'a str,
+    crm: &'a str,
+    model: &'a str,
     pages: Pages<'a, S>,
     busy: BusyRecords,
     mut on_page: impl FnMut(PageDone),
@@ -182,7 +182,7 @@ where
     // Answers and finishes are bounded by the open pages, not by these.
     let (answered_tx, answered_rx) = mpsc::unbounded_channel();
     let (finish_tx, finish_rx) = mpsc::unbounded_channel();
-    let prepare_page = move |ids| prepare(ctx, target, crm_name, resource_type, ids, busy);
+    let prepare_page = move |ids| prepare(ctx, target, crm, model, ids, busy);
 
     tokio::join!(
         // 1. find: the next page's ids, while the page before it is prepared

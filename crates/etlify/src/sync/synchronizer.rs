@@ -44,7 +44,7 @@ impl<'a> Synchronizer<'a> {
         Self { ctx }
     }
 
-    /// Syncs record `id` of `resource_type` with `crm_name`.
+    /// Syncs record `id` of `model` with `crm`.
     ///
     /// Failures attributable to the record (validation rejected by the CRM,
     /// payload error) are recorded on its sync row and answered as
@@ -53,15 +53,15 @@ impl<'a> Synchronizer<'a> {
     /// retries) are returned as `Err` and never count against the record.
     pub async fn call(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<SyncOutcome> {
         let id = id.into();
-        let Some(target) = self.ctx.catalog().target(crm_name, resource_type)? else {
+        let Some(target) = self.ctx.catalog().target(crm, model)? else {
             return Ok(SyncOutcome::Disabled);
         };
-        let key = SyncKey::new(crm_name, resource_type, id);
+        let key = SyncKey::new(crm, model, id);
         let lock = RecordLock::acquire(self.ctx.store(), &key).await?;
         let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
@@ -70,13 +70,13 @@ impl<'a> Synchronizer<'a> {
         match locked {
             Locked::Done(outcome) => {
                 if matches!(outcome, SyncOutcome::Synced | SyncOutcome::NotModified) {
-                    dependencies::flush(self.ctx, crm_name, resource_type, &[id]).await?;
+                    dependencies::flush(self.ctx, crm, model, &[id]).await?;
                 }
                 Ok(outcome)
             }
             Locked::Buffered(missing) => {
                 // Their syncs flush this record once they have a CRM id.
-                dependencies::sync_missing(self.ctx, crm_name, &missing).await;
+                dependencies::sync_missing(self.ctx, crm, &missing).await;
                 Ok(SyncOutcome::Buffered)
             }
         }
@@ -123,7 +123,7 @@ impl<'a> Synchronizer<'a> {
         };
         let rules = decision::Rules {
             binding,
-            resource_type: &key.resource_type,
+            model: &key.resource_type,
             digest: ctx.catalog().settings().digest_strategy.as_ref(),
             read_at,
         };
