@@ -63,26 +63,25 @@ impl Etlify {
     /// The sync row of one record, if any.
     pub async fn sync_row(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<Option<SyncRow>> {
-        sync_rows::find(self.store(), &SyncKey::new(crm_name, resource_type, id)).await
+        sync_rows::find(self.store(), &SyncKey::new(crm, model, id)).await
     }
 
     /// Clears one row's error budget so the finder picks it up again (G-16).
     /// Returns whether the row existed.
     pub async fn reset_error_count(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<bool> {
         let reset =
-            sync_rows::reset_error_count(self.store(), &SyncKey::new(crm_name, resource_type, id))
-                .await?;
+            sync_rows::reset_error_count(self.store(), &SyncKey::new(crm, model, id)).await?;
         // A reset row may be stale by timestamps older than the checkpoint.
-        checkpoint::forget(self.store(), Some(crm_name), Some(resource_type)).await?;
+        checkpoint::forget(self.store(), Some(crm), Some(model)).await?;
         Ok(reset)
     }
 
@@ -90,11 +89,11 @@ impl Etlify {
     /// restricted to a CRM and a model when given.
     pub async fn failing(
         &self,
-        crm_name: Option<&str>,
-        resource_type: Option<&str>,
+        crm: Option<&str>,
+        model: Option<&str>,
         limit: u64,
     ) -> Result<Vec<SyncRow>> {
-        sync_rows::failing(self.store(), crm_name, resource_type, limit).await
+        sync_rows::failing(self.store(), crm, model, limit).await
     }
 
     /// Clears the error budget of failing records — of a CRM, of a model,
@@ -102,18 +101,18 @@ impl Etlify {
     /// many rows were reset.
     pub async fn reset_errors(
         &self,
-        crm_name: Option<&str>,
-        resource_type: Option<&str>,
+        crm: Option<&str>,
+        model: Option<&str>,
         ids: &[ResourceId],
     ) -> Result<u64> {
-        let reset = sync_rows::reset_errors(self.store(), crm_name, resource_type, ids).await?;
+        let reset = sync_rows::reset_errors(self.store(), crm, model, ids).await?;
         if reset > 0 {
-            checkpoint::forget(self.store(), crm_name, resource_type).await?;
+            checkpoint::forget(self.store(), crm, model).await?;
         }
         Ok(reset)
     }
 
-    /// Forgets what the engine knows of `crm_name`'s objects, of one model
+    /// Forgets what the engine knows of `crm`'s objects, of one model
     /// or of all: their sync rows (CRM ids, digests, errors), the records
     /// waiting there for a dependency, and the checkpoints. The next run
     /// then reads every record in scope and sends it, matched by its
@@ -122,14 +121,14 @@ impl Etlify {
     /// while a batch run of the CRM is under way it does nothing and says
     /// so ([`Forgotten::busy`]). The checkpoints go first: stopped midway,
     /// the next run still reads everything, and forgetting again finishes.
-    pub async fn forget(&self, crm_name: &str, resource_type: Option<&str>) -> Result<Forgotten> {
+    pub async fn forget(&self, crm: &str, model: Option<&str>) -> Result<Forgotten> {
         let catalog = self.ctx.catalog();
-        catalog.crm(crm_name)?;
-        if let Some(resource_type) = resource_type {
-            catalog.declared(resource_type)?;
+        catalog.crm(crm)?;
+        if let Some(model) = model {
+            catalog.declared(model)?;
         }
         let store = self.store();
-        let (lease, taken) = Lease::try_acquire(store, vec![batch_run_name(crm_name)]).await?;
+        let (lease, taken) = Lease::try_acquire(store, vec![batch_run_name(crm)]).await?;
         if taken != [true] {
             lease.release().await?;
             return Ok(Forgotten {
@@ -138,9 +137,9 @@ impl Etlify {
             });
         }
         let forgotten = async {
-            checkpoint::forget(store, Some(crm_name), resource_type).await?;
-            let waiting = pending::forget(store, crm_name, resource_type).await?;
-            let sync_rows = sync_rows::forget(store, crm_name, resource_type).await?;
+            checkpoint::forget(store, Some(crm), model).await?;
+            let waiting = pending::forget(store, crm, model).await?;
+            let sync_rows = sync_rows::forget(store, crm, model).await?;
             Ok::<_, crate::Error>(Forgotten {
                 busy: false,
                 sync_rows,

@@ -80,14 +80,14 @@ impl Etlify {
         self.ctx.catalog().crms()
     }
 
-    /// Whether `crm_name` is enabled; `true` for unknown names (G-2).
-    pub fn crm_enabled(&self, crm_name: &str) -> bool {
-        self.ctx.catalog().crm_enabled(crm_name)
+    /// Whether `crm` is enabled; `true` for unknown names (G-2).
+    pub fn crm_enabled(&self, crm: &str) -> bool {
+        self.ctx.catalog().crm_enabled(crm)
     }
 
-    /// Error budget of `crm_name`: its own, else the global one (G-16).
-    pub fn max_sync_errors(&self, crm_name: &str) -> u32 {
-        self.ctx.catalog().max_sync_errors(crm_name)
+    /// Error budget of `crm`: its own, else the global one (G-16).
+    pub fn max_sync_errors(&self, crm: &str) -> u32 {
+        self.ctx.catalog().max_sync_errors(crm)
     }
 
     /// Declared models, in declaration order.
@@ -95,16 +95,16 @@ impl Etlify {
         self.ctx.catalog().models().map(|m| &m.model)
     }
 
-    /// The model declared as `resource_type`.
-    pub fn model(&self, resource_type: &str) -> Option<&Model> {
-        self.ctx.catalog().resolved(resource_type).map(|m| &m.model)
+    /// The model declared as `model`.
+    pub fn model(&self, model: &str) -> Option<&Model> {
+        self.ctx.catalog().resolved(model).map(|m| &m.model)
     }
 
-    /// The resolved timestamp column of `resource_type`'s table.
-    pub fn timestamp_column(&self, resource_type: &str) -> Option<&str> {
+    /// The resolved timestamp column of `model`'s table.
+    pub fn timestamp_column(&self, model: &str) -> Option<&str> {
         self.ctx
             .catalog()
-            .resolved(resource_type)
+            .resolved(model)
             .and_then(|m| m.timestamp_column.as_deref())
     }
 
@@ -131,46 +131,43 @@ impl Etlify {
     /// otherwise it runs inline ([`Etlify::synchronizer`] always does).
     pub async fn sync(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<SyncDispatch> {
-        if !self.crm_enabled(crm_name) {
+        if !self.crm_enabled(crm) {
             return Ok(SyncDispatch::Disabled);
         }
         let id = id.into();
         if self.jobs.record.is_some() {
             // Unknown CRMs and models fail here, not in the job.
-            self.ctx.catalog().target(crm_name, resource_type)?;
-            let key = SyncKey::new(crm_name, resource_type, id);
+            self.ctx.catalog().target(crm, model)?;
+            let key = SyncKey::new(crm, model, id);
             let enqueued = jobs::perform::request_record(&self.job_context(), &key).await?;
             return Ok(SyncDispatch::Enqueued(enqueued));
         }
-        let outcome = self
-            .synchronizer()
-            .call(crm_name, resource_type, id)
-            .await?;
+        let outcome = self.synchronizer().call(crm, model, id).await?;
         Ok(SyncDispatch::Completed(outcome))
     }
 
     /// Deletes one record's CRM object (the gem's `crm_delete!`, G-3, X-11).
     pub async fn delete(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         id: impl Into<ResourceId>,
     ) -> Result<DeleteOutcome> {
-        self.deleter().call(crm_name, resource_type, id).await
+        self.deleter().call(crm, model, id).await
     }
 
-    /// The stale ids of `resource_type` for `crm_name`, page by page in
+    /// The stale ids of `model` for `crm`, page by page in
     /// ascending order (1,000 per page unless [`StaleIds::page_size`] says
     /// otherwise).
-    pub fn stale_ids(&self, crm_name: &str, resource_type: &str) -> Result<StaleIds<'_>> {
+    pub fn stale_ids(&self, crm: &str, model: &str) -> Result<StaleIds<'_>> {
         StaleIds::new(
             &self.ctx,
-            crm_name,
-            resource_type,
+            crm,
+            model,
             crate::stale::finder::Selection::Stale,
         )
     }
@@ -181,17 +178,17 @@ impl Etlify {
         batch_run::plan(&self.ctx, options).await
     }
 
-    /// Up to `sample` stale records of `resource_type` for `crm_name`
+    /// Up to `sample` stale records of `model` for `crm`
     /// (lowest ids first), each with what a sync would do: create it, send
     /// the fields that changed since its last sync, or find it unchanged.
     /// Reads only: nothing is sent, locked or written.
     pub async fn plan_diff(
         &self,
-        crm_name: &str,
-        resource_type: &str,
+        crm: &str,
+        model: &str,
         sample: usize,
     ) -> Result<Vec<RecordDiff>> {
-        crate::runs::diff::sample(&self.ctx, crm_name, resource_type, sample).await
+        crate::runs::diff::sample(&self.ctx, crm, model, sample).await
     }
 
     /// Syncs every stale record (or every record, for a full reconcile) of
