@@ -179,7 +179,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     }
     let crm_id = row
         .and_then(|r| r.crm_id.clone())
-        .filter(|crm_id| !crm_id.trim().is_empty());
+        .filter(|crm_id| addresses_an_object(crm_id));
     Decision::Send(Outgoing {
         id,
         field_digests: field_digests::encode(&payload, &digest),
@@ -189,6 +189,15 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         clean_row,
         new_row: row.is_none(),
     })
+}
+
+/// Whether a stored CRM id can name an object in a CRM's URL: not blank,
+/// and not `.` or `..`, which URL normalisation resolves away (such a row
+/// was written by hand or by another tool). One that cannot is not sent:
+/// the record is matched again by its id property and the id the CRM
+/// answers replaces it.
+fn addresses_an_object(crm_id: &str) -> bool {
+    !matches!(crm_id.trim(), "" | "." | "..")
 }
 
 /// The row change of a sent record the CRM accepted, answering `crm_id`
@@ -449,6 +458,21 @@ mod tests {
         assert_eq!(out.crm_id.as_deref(), Some("101"));
         assert!(out.clean_row);
         assert!(!out.new_row);
+    }
+
+    #[test]
+    fn decide_a_stored_crm_id_that_cannot_address_an_object_is_not_used() {
+        for hostile in [".", "..", " .. "] {
+            let row = row(Some("old digest"), Some(hostile), 0);
+            let decision = decide_with(
+                &plain(),
+                known(Some(&row), Loaded::Payload(payload(alice()))),
+            );
+            let Decision::Send(out) = decision else {
+                panic!("expected a send, got {decision:?}");
+            };
+            assert_eq!(out.crm_id, None, "{hostile:?}");
+        }
     }
 
     #[test]

@@ -729,3 +729,32 @@ async fn a_crm_id_already_held_by_another_record_is_a_record_error() {
     );
     assert_eq!(row.crm_id, None);
 }
+
+/// Issue 26 (2): a stored CRM id that cannot address an object (`.`, `..`,
+/// blank) is not sent as the record's id, which failed it forever without
+/// a request: the record is matched again by its id property, and
+/// the id the CRM answers replaces the stored one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_stored_crm_id_that_cannot_address_an_object_is_matched_again() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let user = db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    for hostile in [".", ".."] {
+        etlify.sync("hubspot", "User", user).await.unwrap();
+        db.exec(&format!(
+            "UPDATE crm_synchronisations SET crm_id = '{hostile}', last_digest = 'old' WHERE resource_id = {user}"
+        ))
+        .await;
+        let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
+        assert_eq!(dispatch, SyncDispatch::Completed(SyncOutcome::Synced));
+        assert_eq!(adapter.upserts().last().unwrap().crm_id, None, "{hostile}");
+        let row = etlify
+            .sync_row("hubspot", "User", user)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.crm_id.as_deref(), Some("crm-a@x.io"), "{hostile}");
+    }
+}
