@@ -38,6 +38,9 @@ pub enum ErrorKind {
     Queue,
     /// The database lacks what the operation needs; no migration adds it.
     Unsupported,
+    /// A batch run did not run every selected (model, CRM) to the end
+    /// ([`crate::RunStats::into_result`]).
+    Incomplete,
 }
 
 /// What fixes an error: one command of the CLI, or one call from Rust.
@@ -115,6 +118,11 @@ pub enum Error {
     /// shared between processes on SQLite); no migration adds it.
     #[error("{0}")]
     Unsupported(String),
+    /// A batch run did not run every selected (model, CRM) to the end: a
+    /// CRM refused or could not be reached, a payload query failed, another
+    /// run held a CRM, the run was stopped ([`crate::RunStats::into_result`]).
+    #[error("the run did not finish: {0}")]
+    Incomplete(String),
 }
 
 impl Error {
@@ -168,6 +176,7 @@ impl Error {
             Error::Payload { .. } => ErrorKind::Payload,
             Error::Queue { .. } => ErrorKind::Queue,
             Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Incomplete(_) => ErrorKind::Incomplete,
         }
     }
 

@@ -17,7 +17,12 @@
 //! - [`Etlify`]: the engine, built and validated by [`Etlify::builder`];
 //!   [`Etlify::sync`] and [`Etlify::delete`] act on one record,
 //!   [`Etlify::batch_sync`] on every stale record (found by the finder,
-//!   [`Etlify::stale_ids`]) in pages, [`Etlify::plan`] counts them.
+//!   [`Etlify::stale_ids`]) in pages, [`Etlify::plan`] counts them. A batch
+//!   run that stopped short for one CRM or model (its token refused, its
+//!   payload query failing) goes on with the others and still answers `Ok`:
+//!   its [`RunStats`] says so ([`RunStats::is_complete`]), and
+//!   [`RunStats::into_result`] turns it into an error
+//!   (`etlify.batch_sync(&options).await?.into_result()?`).
 //! - [`adapters`]: [`adapters::HubSpotAdapter`], [`adapters::AirtableAdapter`],
 //!   [`adapters::NullAdapter`], and the traits to write your own.
 //! - [`jobs`]: the queue seam ([`jobs::RecordJobs`], [`jobs::BatchJobs`])

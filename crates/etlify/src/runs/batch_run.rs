@@ -167,8 +167,14 @@ impl BatchSyncOptions {
 
 /// Statistics of a run: the gem's `{ total, per_model, errors }` plus the
 /// per-outcome breakdown, overall and per CRM.
+///
+/// A run that stopped short (a CRM refusing the token, unreachable, a
+/// payload query failing) still answers `Ok` with these statistics, the
+/// other CRMs and models having gone on: check [`RunStats::is_complete`],
+/// or turn an incomplete run into an error with [`RunStats::into_result`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use = "a run that stopped short answers Ok: check is_complete() or call into_result()"]
 pub struct RunStats {
     /// Records processed (over all models and CRMs).
     pub total: usize,
@@ -200,6 +206,35 @@ impl RunStats {
     /// Whether every selected (model, CRM) was run to the end.
     pub fn is_complete(&self) -> bool {
         self.busy.is_empty() && self.interrupted.is_empty() && !self.stopped && self.deferred == 0
+    }
+
+    /// These statistics if the run went to the end, else an
+    /// [`Error::Incomplete`](crate::Error::Incomplete) saying where and why
+    /// it stopped short (`?` then stops the caller as any error would).
+    pub fn into_result(self) -> Result<Self> {
+        if self.is_complete() {
+            return Ok(self);
+        }
+        let mut reasons: Vec<String> = self
+            .interrupted
+            .iter()
+            .map(|i| format!("{} ({}) stopped: {}", i.crm, i.model, i.message))
+            .collect();
+        reasons.extend(
+            self.busy
+                .iter()
+                .map(|crm| format!("{crm} was being synced by another run")),
+        );
+        if self.deferred > 0 {
+            reasons.push(format!(
+                "{} records were held by another sync and left for the next run",
+                self.deferred
+            ));
+        }
+        if self.stopped {
+            reasons.push("the run was asked to stop".to_owned());
+        }
+        Err(Error::Incomplete(reasons.join("; ")))
     }
 }
 

@@ -99,7 +99,11 @@ async fn g7_reenabling_a_crm_resumes_and_syncs_what_became_stale() {
         vec![user_model(&["hubspot"])],
     )
     .await;
-    enabled.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(enabled
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     let rows_before = db
         .scalar_text("SELECT CAST(MAX(last_synced_at) AS TEXT) FROM crm_synchronisations")
         .await;
@@ -258,7 +262,11 @@ async fn x18_full_reconcile_catches_writes_that_bypassed_updated_at() {
         vec![user_model(&["hubspot"])],
     )
     .await;
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     // update_column-style write: updated_at untouched.
     db.exec(&format!(
         "UPDATE users SET full_name = 'Silent' WHERE id = {}",
@@ -334,7 +342,7 @@ async fn batch_sync_reports_progress_after_each_page() {
             .unwrap()
             .push((p.model.to_owned(), p.page.synced, p.total))
     });
-    etlify.batch_sync(&options).await.unwrap();
+    assert!(etlify.batch_sync(&options).await.unwrap().is_complete());
     let seen = seen.lock().unwrap().clone();
     // Pages are reported as they finish (requests of several pages may be
     // in flight at once): the running total grows to the whole run.
@@ -376,7 +384,11 @@ async fn g16_status_failing_records_and_their_reset() {
         vec![user_model(&["hubspot"])],
     )
     .await;
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
 
     let status = etlify.status().await.unwrap();
     assert_eq!(status.len(), 1);
@@ -471,7 +483,7 @@ async fn forgetting_a_crm_makes_the_next_run_send_everything_again() {
     let refused = etlify.forget("hubspot", None).await.unwrap();
     assert_eq!((refused.busy, refused.sync_rows), (true, 0));
     answer.open();
-    running.await.unwrap().unwrap();
+    assert!(running.await.unwrap().unwrap().is_complete());
 
     let unknown = etlify.forget("hubspto", None).await.unwrap_err();
     assert_eq!(unknown.kind(), ErrorKind::Config);
@@ -485,4 +497,42 @@ async fn forgetting_a_crm_makes_the_next_run_send_everything_again() {
         unknown.to_string().contains("did you mean `User`?"),
         "{unknown}"
     );
+}
+
+/// Issue 26 (8): a run a refused token cut short answers `Ok` with the
+/// refusal in its statistics; `into_result` turns it into an error naming
+/// the CRM and why, so that it cannot be taken for a finished run; a run
+/// that went to the end passes through unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_an_interrupted_run_becomes_an_error_through_into_result() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    seed(&db, 2).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    adapter.fail_next_upsert(etlify::adapters::AdapterError::new(
+        etlify::adapters::AdapterErrorKind::Unauthorized,
+        "token refused",
+    ));
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(!stats.is_complete());
+    let error = stats.into_result().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Incomplete);
+    let message = error.to_string();
+    assert!(
+        message.contains("hubspot") && message.contains("token refused"),
+        "{message}"
+    );
+    let stats = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(stats.outcomes.synced, 2);
 }

@@ -22,7 +22,11 @@ async fn plan_diff_names_the_fields_that_changed_since_the_last_sync() {
     let dee = db.insert_user("dee@x.io", None).await;
     let adapter = Arc::new(NullAdapter::new());
     let etlify = hubspot_users(&db, adapter.clone()).await;
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
 
     db.exec(&format!(
         "UPDATE companies SET name = 'Acme Inc' WHERE id = {acme}"
@@ -77,7 +81,11 @@ async fn plan_diff_names_the_fields_that_changed_since_the_last_sync() {
     assert_eq!(rows(&db).await, rows_before, "nothing written");
 
     // After the sync, the gem's row has field digests again.
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     db.exec(&format!(
         "UPDATE users SET full_name = 'Dee E' WHERE id = {dee}"
     ))

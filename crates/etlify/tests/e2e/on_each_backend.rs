@@ -94,7 +94,11 @@ async fn g7_a_disabled_crm_sends_no_request_at_all() {
         vec![user_model(&["hubspot"])],
     )
     .await;
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     assert_eq!(
         etlify.sync("hubspot", "User", ids[0]).await.unwrap(),
         SyncDispatch::Disabled
@@ -282,7 +286,11 @@ async fn x2_e2e_a_contact_archived_in_hubspot_is_recreated_by_the_batch_path() {
     let sandbox = sandbox(false).await;
     let adapter = hubspot(&sandbox);
     let etlify = hubspot_users(&db, adapter.clone()).await;
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     let old = etlify
         .sync_row("hubspot", "User", ids[1])
         .await

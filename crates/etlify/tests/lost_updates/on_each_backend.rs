@@ -65,7 +65,11 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost() {
     };
     assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::Synced));
 
-    etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
     assert_eq!(
         names_sent(&adapter).last().map(String::as_str),
         Some("Committed later"),
