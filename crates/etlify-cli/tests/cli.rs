@@ -1651,3 +1651,33 @@ fn probe_sync_dry_run_points_to_plan() {
     let after = json_of(&etlify(&config, &["plan", "--json"]));
     assert_eq!(before["total"], after["total"], "nothing was synced");
 }
+
+/// Issue 26 (13): the demo says that its sandbox ends with it and prints
+/// the command that serves it again on the port its configuration names.
+#[test]
+fn probe_demo_says_how_to_serve_its_sandbox_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--users", "20", "--dir", "etlify-demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let text = String::from_utf8_lossy(&demo.stdout);
+    let config = std::fs::read_to_string(dir.path().join("etlify-demo/etlify.toml")).unwrap();
+    let port = config
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    assert!(
+        text.contains(&format!(
+            "etlify sandbox --port {port} --state etlify-demo/sandbox-state.json"
+        )),
+        "{text}"
+    );
+}

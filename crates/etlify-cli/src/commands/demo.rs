@@ -118,6 +118,13 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
          `etlify --config <file> sync`."
             .to_owned(),
     );
+    say(format!(
+        "This run's sandbox stops with the demo. To use the configuration afterwards \
+         (`etlify status`, `etlify sync`), serve it again in another terminal: \
+         `etlify sandbox --port {} --state {}`.",
+        sandbox.addr().port(),
+        dir.join("sandbox-state.json").display()
+    ));
     let report = Report {
         folder: dir.display().to_string(),
         config: config.display().to_string(),
