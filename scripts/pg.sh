@@ -1,5 +1,12 @@
 # Throwaway PostgreSQL cluster for tests and benchmarks; sourced by
-# scripts/test.sh and scripts/bench.sh. `start_postgres` exports
+# scripts/test.sh and scripts/bench.sh, or run by hand:
+#
+#   scripts/pg.sh start   # starts one, prints its URL (export it as ETLIFY_TEST_POSTGRES_URL)
+#   scripts/pg.sh url     # prints the URL of the one started
+#   scripts/pg.sh stop    # stops it and removes its data
+#
+# Run by hand, the cluster's directory and URL are kept in
+# ${TMPDIR:-/tmp}/etlify-pg.state between the calls. `start_postgres` exports
 # PG_URL (postgres://etlify@127.0.0.1:<port>/postgres); `stop_postgres`
 # stops the cluster and removes its data directory. PG_SERVER_OPTS, when
 # set, adds server options (scripts/bench.sh: `-c shared_buffers=1GB`).
@@ -52,3 +59,34 @@ stop_postgres() {
   fi
 }
 
+# Run as a command rather than sourced.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  state="${TMPDIR:-/tmp}/etlify-pg.state"
+  case "${1:-}" in
+    start)
+      if [ -f "$state" ]; then
+        log "already started: $(sed -n 2p "$state") (scripts/pg.sh stop first)"; exit 1
+      fi
+      start_postgres
+      printf '%s\n%s\n%s\n' "$PG_DIR" "$PG_URL" "${PG_STOP[*]}" > "$state"
+      echo "$PG_URL"
+      ;;
+    url)
+      [ -f "$state" ] || { log "none started (scripts/pg.sh start)"; exit 1; }
+      sed -n 2p "$state"
+      ;;
+    stop)
+      [ -f "$state" ] || { log "none started"; exit 0; }
+      PG_DIR=$(sed -n 1p "$state")
+      read -r -a PG_STOP <<<"$(sed -n 3p "$state")"
+      stop_postgres
+      rm -f "$state"
+      log "stopped"
+      ;;
+    *)
+      echo "usage: scripts/pg.sh start|url|stop (or source it: start_postgres, stop_postgres)" >&2
+      exit 2
+      ;;
+  esac
+fi
