@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use sea_query::{Alias, Order, Query};
 
 use super::suggest::{did_you_mean, nearest_or_all};
 use super::{
@@ -221,6 +222,56 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                         ),
                     )
                 })?;
+            check_first_rows(store, model, payload.as_ref(), &location).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Rows whose payloads are decoded at build time, beside the declared
+/// types: an expression the database declares no type for (SQLite's
+/// `x'DEADBEEF'`) shows its type only in a row.
+const ROWS_CHECKED: u64 = 5;
+
+/// Decodes the payloads of the table's first rows: a column whose values
+/// have no JSON mapping is refused now, naming it, instead of failing
+/// every record at run time.
+async fn check_first_rows(
+    store: &Store,
+    model: &super::ResolvedModel,
+    payload: &dyn crate::payload::PayloadSource,
+    location: &str,
+) -> Result<()> {
+    let mut first = Query::select();
+    first
+        .column(Alias::new(&model.primary_key))
+        .from(Alias::new(&model.table))
+        .order_by(Alias::new(&model.primary_key), Order::Asc)
+        .limit(ROWS_CHECKED);
+    let (sql, values) = store.build(&first);
+    let ids: Vec<(i64,)> = store.fetch_all(sql, values).await?;
+    let ids: Vec<ResourceId> = ids.into_iter().map(|(id,)| ResourceId::new(id)).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let refused = |message: String| {
+        ConfigError::new(
+            location,
+            "payload",
+            format!("must return columns with a JSON mapping: {message}"),
+        )
+    };
+    let loaded = payload
+        .load(store, &ids)
+        .await
+        .map_err(|e| refused(e.to_string()))?;
+    for result in loaded.into_values() {
+        // Only a value without a JSON mapping is the query's fault; a
+        // record a source refuses for its own reasons fails at run time.
+        if let Err(message) = result {
+            if message.contains("has no JSON mapping") {
+                return Err(refused(message).into());
+            }
         }
     }
     Ok(())

@@ -310,3 +310,28 @@ async fn config_an_empty_external_id_is_refused() {
     let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
     assert_eq!(err.field(), "external_id", "{err}");
 }
+
+/// Issue 26 (6): a payload expression of a type with no JSON mapping (a
+/// blob) is refused by `build()` naming the column, also where the
+/// database declares no type for it (SQLite's `x'DEADBEEF'`): the check
+/// decodes the table's first rows, not only the declared types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_payload_column_of_an_unsupported_type_is_refused_before_anything_runs() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    db.insert_user("a@x.io", None).await;
+    let blob = if db.is_postgres() {
+        "'\\xDEADBEEF'::bytea"
+    } else {
+        "x'DEADBEEF'"
+    };
+    let model = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email").payload(SqlPayload::new(format!(
+            "SELECT id, email, {blob} AS avatar FROM users"
+        ))),
+    );
+    let err = config_error(build_error(&db, vec![Crm::new("hubspot", null())], vec![model]).await);
+    assert_eq!(err.field(), "payload", "{err}");
+    assert!(err.expected().contains("`avatar`"), "{err}");
+}
