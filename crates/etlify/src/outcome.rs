@@ -87,6 +87,19 @@ pub enum RecordErrorKind {
     Other,
 }
 
+impl RecordErrorKind {
+    /// Lowercase name (`payload`, `rejected`, `not_found`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordErrorKind::Payload => "payload",
+            RecordErrorKind::Rejected => "rejected",
+            RecordErrorKind::NotFound => "not_found",
+            RecordErrorKind::CrmIdConflict => "crm_id_conflict",
+            RecordErrorKind::Other => "other",
+        }
+    }
+}
+
 impl fmt::Display for SyncOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

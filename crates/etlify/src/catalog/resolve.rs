@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use sea_query::{Alias, Order, Query};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
 use super::suggest::{did_you_mean, nearest_or_all};
 use super::{
@@ -244,7 +244,8 @@ async fn check_first_rows(
 ) -> Result<()> {
     let mut first = Query::select();
     first
-        .column(Alias::new(&model.primary_key))
+        // Integer keys of any width, read as the 64-bit ids they are.
+        .expr(Expr::col(Alias::new(&model.primary_key)).cast_as("bigint"))
         .from(Alias::new(&model.table))
         .order_by(Alias::new(&model.primary_key), Order::Asc)
         .limit(ROWS_CHECKED);

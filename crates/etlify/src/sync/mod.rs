@@ -4,6 +4,7 @@
 mod decision;
 mod deleter;
 mod dependencies;
+mod failure_log;
 pub(crate) mod follow_up;
 mod guard;
 pub(crate) mod page;

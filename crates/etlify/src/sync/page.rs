@@ -30,6 +30,7 @@ use std::sync::Mutex;
 
 use super::decision::{self, Decision, Known, Loaded, Outgoing};
 use super::dependencies::{self, MissingDependency};
+use super::failure_log::FailureLog;
 use super::guard::eligible_by_sql;
 use super::{write_synced, Synchronizer};
 use crate::adapters::{id_value, AdapterError, AdapterErrorKind, BatchItem, UpsertRequest};
@@ -39,7 +40,7 @@ use crate::crm::ThrottledBatch;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::model::SyncIf;
-use crate::outcome::BatchStats;
+use crate::outcome::{BatchStats, RecordError};
 use crate::store::leases::records::PageLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::store::{Store, Timestamp};
@@ -109,6 +110,8 @@ struct PageState {
     in_sync: Vec<ResourceId>,
     buffered: Vec<MissingDependency>,
     new_rows: usize,
+    /// The page's failed records logged so far (a few, then counted).
+    failures: FailureLog,
 }
 
 impl<'a> BatchSynchronizer<'a> {
@@ -276,6 +279,8 @@ async fn read_and_decide(
                 out.stats.skipped += 1;
             }
             Decision::Fail(error) => {
+                out.failures
+                    .failed((crm, model), id, error.kind.as_str(), &error.message);
                 changes.push((
                     key(id),
                     RowChange::Failed {
@@ -427,13 +432,10 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
         mut stats,
         in_sync,
         buffered,
+        failures,
         ..
-    } = std::mem::take(
-        &mut *page
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-    );
+    } = std::mem::take(&mut *lock(&page.state));
+    failures.summarize((crm, model));
     dependencies::flush(ctx, crm, model, &in_sync).await?;
     dependencies::sync_missing(ctx, crm, &buffered).await;
     if page.busy_records == BusyRecords::DeferMany && page.busy.len() > MAX_BUSY_SYNCED_ONE_BY_ONE {
@@ -579,6 +581,13 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
                     accepted.push(item.id);
                 }
                 Err(error) => {
+                    let kind = RecordError::from_adapter(error).kind;
+                    lock(&page.state).failures.failed(
+                        (page.crm, page.model),
+                        item.id,
+                        kind.as_str(),
+                        &error.to_string(),
+                    );
                     failed.push((
                         key(item.id),
                         RowChange::Failed {
@@ -607,4 +616,12 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
         state.in_sync.extend(written);
     }
     Ok(())
+}
+
+/// Locks a page's state, whose data stays consistent if a holder panicked
+/// (each holder only adds to it or takes it).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

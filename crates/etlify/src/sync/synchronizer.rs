@@ -14,6 +14,7 @@
 
 use super::decision::{self, Decision, Known, Loaded};
 use super::dependencies::{self, MissingDependency};
+use super::failure_log::FailureLog;
 use super::guard::eligible_by_sql;
 use super::write_synced;
 use crate::adapters::UpsertRequest;
@@ -184,7 +185,12 @@ impl<'a> Synchronizer<'a> {
 
     /// Records a failure attributable to the record (X-3, G-16).
     async fn fail(&self, key: &SyncKey, error: RecordError) -> Result<Locked> {
-        tracing::warn!(message = "Sync failed.", crm = %key.crm_name, resource_type = %key.resource_type, id = %key.resource_id, error = %error);
+        FailureLog::default().failed(
+            (&key.crm_name, &key.resource_type),
+            key.resource_id,
+            error.kind.as_str(),
+            &error.message,
+        );
         sync_rows::write(
             self.ctx.store(),
             &[(

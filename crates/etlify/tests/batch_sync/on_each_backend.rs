@@ -536,3 +536,93 @@ async fn probe_an_interrupted_run_becomes_an_error_through_into_result() {
         .unwrap();
     assert_eq!(stats.outcomes.synced, 2);
 }
+
+/// Issue 26 (12): each failed record is logged at warn, naming its CRM,
+/// model, id, the kind of failure and the CRM's message (never a payload
+/// value), at most ten a write and then one line counting the rest: a
+/// page the CRM rejects whole cannot flood the log.
+#[tokio::test]
+async fn probe_failed_records_are_logged_at_warn_without_flooding() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This test's runtime runs on this thread only: the engine logs here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let (_, users) = seed(&db, 30).await;
+    let adapter = RecordingAdapter::new();
+    for _ in 0..30 {
+        adapter.fail_next_upsert(etlify::adapters::AdapterError::new(
+            etlify::adapters::AdapterErrorKind::ValidationFailed,
+            "Property values were not valid",
+        ));
+    }
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.errors, 30);
+
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logged.lines().filter(|l| l.contains("WARN")).collect();
+    let one_by_one: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("Sync failed."))
+        .collect();
+    let counted: usize = lines
+        .iter()
+        .filter(|l| l.contains("More records failed"))
+        .map(|l| {
+            l.split("records=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        one_by_one.len() + counted,
+        30,
+        "every failure logged or counted:\n{logged}"
+    );
+    assert!(one_by_one.len() < 30, "not one line each:\n{logged}");
+    for line in &one_by_one {
+        assert!(
+            line.contains("crm=\"hubspot\"") || line.contains("crm=hubspot"),
+            "{line}"
+        );
+        assert!(
+            line.contains("kind=\"rejected\"") || line.contains("kind=rejected"),
+            "{line}"
+        );
+        assert!(line.contains("Property values were not valid"), "{line}");
+        assert!(!line.contains("@x.io"), "no payload value: {line}");
+    }
+    assert!(
+        users.iter().any(|id| logged.contains(&format!("id={id}"))),
+        "{logged}"
+    );
+}
