@@ -922,6 +922,8 @@ fn cli_forget_a_crm_needs_yes_then_the_next_sync_sends_everything() {
     let (code, stderr) = failure(&config, &["forget", "--crm", "hubspot"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
+    // Issue 26 (15): it says how much it would forget.
+    assert!(stderr.contains("300 sync rows"), "{stderr}");
     assert_eq!(
         json_of(&etlify(&config, &["plan", "--json"]))["total"],
         0,

@@ -27,10 +27,14 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         None => crm.clone(),
     };
     if !args.yes {
+        let preview = etlify.forget_preview(crm, args.model.as_deref()).await?;
         return Err(CliError::config(format!(
-            "forget deletes what etlify knows of {whose}: the records' CRM ids, digests \
-             and errors, so the next sync sends them again, matched by id_property. Run \
-             it again with --yes to do it (stop the workers first)."
+            "forget would delete what etlify knows of {whose}: {} and {} (the \
+             records' CRM ids, digests and errors), so the next sync sends them again, \
+             matched by id_property. Run it again with --yes to do it (stop the workers \
+             first).",
+            counted(preview.sync_rows, "sync row", "sync rows"),
+            counted(preview.waiting, "waiting record", "waiting records"),
         ))
         .into());
     }
@@ -43,8 +47,14 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         .into());
     }
     println!(
-        "Forgot {} sync rows and {} waiting records of {whose}; the next `etlify sync` sends them again.",
-        forgotten.sync_rows, forgotten.waiting
+        "Forgot {} and {} of {whose}; the next `etlify sync` sends them again.",
+        counted(forgotten.sync_rows, "sync row", "sync rows"),
+        counted(forgotten.waiting, "waiting record", "waiting records"),
     );
     Ok(Completed::Ok)
+}
+
+/// `n` and the noun, singular or plural.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -112,6 +112,23 @@ impl Etlify {
         Ok(reset)
     }
 
+    /// What [`Etlify::forget`] would delete now, deleting nothing: the
+    /// sync rows and the waiting records of `crm` (of `model` only, when
+    /// given); [`Forgotten::busy`] is always false.
+    pub async fn forget_preview(&self, crm: &str, model: Option<&str>) -> Result<Forgotten> {
+        let catalog = self.ctx.catalog();
+        catalog.crm(crm)?;
+        if let Some(model) = model {
+            catalog.declared(model)?;
+        }
+        let store = self.store();
+        Ok(Forgotten {
+            busy: false,
+            sync_rows: sync_rows::count_of_crm(store, crm, model).await?,
+            waiting: pending::count_of_crm(store, crm, model).await?,
+        })
+    }
+
     /// Forgets what the engine knows of `crm`'s objects, of one model
     /// or of all: their sync rows (CRM ids, digests, errors), the records
     /// waiting there for a dependency, and the checkpoints. The next run

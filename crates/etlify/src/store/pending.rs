@@ -1,7 +1,7 @@
 //! Rows of `etlify_pending_syncs`: records waiting for a sync dependency
 //! to obtain a CRM id (the gem's table; G-18).
 
-use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
+use sea_query::{Cond, Condition, Expr, ExprTrait, Iden, OnConflict, Query};
 use sqlx::FromRow;
 
 use super::Store;
@@ -123,12 +123,36 @@ pub(crate) async fn forget(
     let mut delete = Query::delete();
     delete
         .from_table(Ps::Table)
-        .and_where(Expr::col(Ps::CrmName).eq(crm_name));
-    if let Some(dependent_type) = dependent_type {
-        delete.and_where(Expr::col(Ps::DependentType).eq(dependent_type));
-    }
+        .cond_where(of_crm(crm_name, dependent_type));
     let (sql, values) = store.build(&delete);
     store.execute(sql, values).await
+}
+
+/// How many rows [`forget`] would delete.
+pub(crate) async fn count_of_crm(
+    store: &Store,
+    crm_name: &str,
+    dependent_type: Option<&str>,
+) -> Result<u64> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Ps::Id).count().cast_as("bigint"))
+        .from(Ps::Table)
+        .cond_where(of_crm(crm_name, dependent_type));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(i64,)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .first()
+        .map_or(0, |(n,)| u64::try_from(*n).unwrap_or(0)))
+}
+
+/// The rows of `crm_name`, of `dependent_type` only when given.
+fn of_crm(crm_name: &str, dependent_type: Option<&str>) -> Condition {
+    let crm = Cond::all().add(Expr::col(Ps::CrmName).eq(crm_name));
+    match dependent_type {
+        Some(dependent_type) => crm.add(Expr::col(Ps::DependentType).eq(dependent_type)),
+        None => crm,
+    }
 }
 
 /// Dependents waiting on any of `dependency_ids`, in one query.

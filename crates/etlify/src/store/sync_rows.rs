@@ -7,7 +7,9 @@
 //! built here once ([`upsert_statement`]); how the rows are fed to it is the
 //! backend's (`backend/sqlite.rs`: `VALUES`, `backend/postgres.rs`: arrays).
 
-use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, Value};
+use sea_query::{
+    Cond, Condition, Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, Value,
+};
 use sqlx::FromRow;
 
 use super::backend::Dialect;
@@ -479,12 +481,36 @@ pub(crate) async fn forget(
     let mut delete = Query::delete();
     delete
         .from_table(Cs::Table)
-        .and_where(Expr::col(Cs::CrmName).eq(crm_name));
-    if let Some(resource_type) = resource_type {
-        delete.and_where(Expr::col(Cs::ResourceType).eq(resource_type));
-    }
+        .cond_where(of_crm(crm_name, resource_type));
     let (sql, values) = store.build(&delete);
     store.execute(sql, values).await
+}
+
+/// How many rows [`forget`] would delete.
+pub(crate) async fn count_of_crm(
+    store: &Store,
+    crm_name: &str,
+    resource_type: Option<&str>,
+) -> Result<u64> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Cs::Id).count().cast_as("bigint"))
+        .from(Cs::Table)
+        .cond_where(of_crm(crm_name, resource_type));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(i64,)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .first()
+        .map_or(0, |(n,)| u64::try_from(*n).unwrap_or(0)))
+}
+
+/// The rows of `crm_name`, of `resource_type` only when given.
+fn of_crm(crm_name: &str, resource_type: Option<&str>) -> Condition {
+    let crm = Cond::all().add(Expr::col(Cs::CrmName).eq(crm_name));
+    match resource_type {
+        Some(resource_type) => crm.add(Expr::col(Cs::ResourceType).eq(resource_type)),
+        None => crm,
+    }
 }
 
 /// Per (CRM, resource type): rows, rows with a CRM id, failing rows, rows
