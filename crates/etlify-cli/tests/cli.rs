@@ -1683,3 +1683,26 @@ fn probe_demo_says_how_to_serve_its_sandbox_again() {
         "{text}"
     );
 }
+
+/// Issue 26 (15): with a `[queue]`, `sync-record` of a record that does not
+/// exist is refused when asked, naming it, and queues nothing (before: a
+/// job was queued, to find nothing later).
+#[test]
+fn probe_sync_record_of_a_missing_row_is_refused_at_enqueue() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    append(&config, "\n[queue]\nname = \"crm\"\nmax_attempts = 3\n");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let missing = etlify(
+        &config,
+        &["sync-record", "User", "987654", "--crm", "hubspot"],
+    );
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("User #987654 not found"), "{stderr}");
+    let status = etlify(&config, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("jobs: 0 queued, 0 running"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}

@@ -127,8 +127,10 @@ impl Etlify {
     /// answers [`SyncDispatch::Disabled`] without touching anything. With a
     /// record queue ([`EtlifyBuilder::queue`], [`EtlifyBuilder::record_jobs`])
     /// the sync is requested as a job, once per record while queued and
-    /// once more after a running one ([`SyncDispatch::Enqueued`]);
-    /// otherwise it runs inline ([`Etlify::synchronizer`] always does).
+    /// once more after a running one ([`SyncDispatch::Enqueued`]), and a
+    /// record that does not exist is refused at once
+    /// ([`Error::RecordNotFound`](crate::Error::RecordNotFound)); otherwise
+    /// it runs inline ([`Etlify::synchronizer`] always does).
     pub async fn sync(
         &self,
         crm: &str,
@@ -140,8 +142,21 @@ impl Etlify {
         }
         let id = id.into();
         if self.jobs.record.is_some() {
-            // Unknown CRMs and models fail here, not in the job.
-            self.ctx.catalog().target(crm, model)?;
+            // Unknown CRMs and models fail here, not in the job; so does a
+            // record that does not exist (the job would find nothing).
+            if let Some(target) = self.ctx.catalog().target(crm, model)? {
+                let table = &target.model.table;
+                if !self
+                    .store()
+                    .row_exists(table, &target.model.primary_key, id)
+                    .await?
+                {
+                    return Err(crate::Error::RecordNotFound {
+                        resource_type: model.to_owned(),
+                        id,
+                    });
+                }
+            }
             let key = SyncKey::new(crm, model, id);
             let enqueued = jobs::perform::request_record(&self.job_context(), &key).await?;
             return Ok(SyncDispatch::Enqueued(enqueued));

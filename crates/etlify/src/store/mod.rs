@@ -21,7 +21,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use sea_query::{Alias, Asterisk, Expr, Query};
+use sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_query_sqlx::SqlxValues;
 use sqlx::{PgPool, SqlitePool};
 
@@ -468,6 +468,24 @@ impl Store {
         values: SqlxValues,
     ) -> futures_util::stream::BoxStream<'_, Result<i64>> {
         self.backend.fetch_ids(sql, values)
+    }
+
+    /// Whether `table` has a row whose `key_column` is `id`.
+    pub(crate) async fn row_exists(
+        &self,
+        table: &str,
+        key_column: &str,
+        id: ResourceId,
+    ) -> Result<bool> {
+        let mut select = Query::select();
+        select
+            .expr(Expr::val(1))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new(key_column)).eq(id.get()))
+            .limit(1);
+        let (sql, values) = self.build(&select);
+        let rows: Vec<(i32,)> = self.fetch_all(sql, values).await?;
+        Ok(!rows.is_empty())
     }
 
     /// Runs a query and decodes every row as `T`.
