@@ -270,7 +270,7 @@ async fn check_first_rows(
         // Only a value without a JSON mapping is the query's fault; a
         // record a source refuses for its own reasons fails at run time.
         if let Err(message) = result {
-            if message.contains("has no JSON mapping") {
+            if crate::store::json_value::is_unsupported(&message) {
                 return Err(refused(message).into());
             }
         }

@@ -261,9 +261,19 @@ pub(crate) fn float(f: f64) -> Value {
 /// The message for a column whose type has no JSON mapping.
 pub(crate) fn unsupported(column: &str, type_name: &str) -> String {
     format!(
-        "column `{column}` has type {type_name}, which has no JSON mapping; \
+        "column `{column}` has type {type_name}, which {NO_JSON_MAPPING}; \
          cast it in the payload query (e.g. `{column}::text` or `CAST({column} AS TEXT)`)"
     )
+}
+
+/// What [`unsupported`] says of a value, by which a record's payload
+/// error is told apart as the query's fault.
+const NO_JSON_MAPPING: &str = "has no JSON mapping";
+
+/// Whether a record's payload error is [`unsupported`]'s: a column of the
+/// query with no JSON mapping, not the record's own problem.
+pub(crate) fn is_unsupported(message: &str) -> bool {
+    message.contains(NO_JSON_MAPPING)
 }
 
 #[cfg(test)]
