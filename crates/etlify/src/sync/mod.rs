@@ -88,6 +88,14 @@ pub(crate) async fn write_synced(
     }
 }
 
+/// Locks `mutex`, whose data stays consistent if a holder panicked: the
+/// page and pipeline state it guards is only added to, taken or set.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     error
         .as_database_error()

@@ -32,7 +32,7 @@ use super::decision::{self, Decision, Known, Loaded, Outgoing};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
 use super::guard::eligible_by_sql;
-use super::{write_synced, Synchronizer};
+use super::{lock, write_synced, Synchronizer};
 use crate::adapters::{id_value, AdapterError, AdapterErrorKind, BatchItem, UpsertRequest};
 use crate::catalog::Target;
 use crate::context::Context;
@@ -462,31 +462,18 @@ impl Page<'_> {
     /// The outcomes counted so far, taken out of the page (of a page a run
     /// error cut short: the records its answered requests covered).
     pub(crate) fn take_stats(&self) -> BatchStats {
-        std::mem::take(
-            &mut self
-                .state
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .stats,
-        )
+        std::mem::take(&mut lock(&self.state).stats)
     }
 
     /// Whether the page's lock is released (the page is finished).
     pub(crate) fn is_released(&self) -> bool {
-        self.lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_none()
+        lock(&self.lock).is_none()
     }
 }
 
 /// Releases `page`'s lock (a page a run error cut short, or a finished one).
 pub(crate) async fn release(page: &Page<'_>) -> Result<()> {
-    let lock = page
-        .lock
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take();
+    let lock = lock(&page.lock).take();
     match lock {
         Some(lock) => lock.release().await,
         None => Ok(()),
@@ -607,21 +594,10 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted
             .into_iter()
             .partition(|id| !conflicting.contains(id));
-        let mut state = page
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = lock(&page.state);
         state.stats.errors += failures + conflicts.len();
         state.stats.synced += written.len();
         state.in_sync.extend(written);
     }
     Ok(())
-}
-
-/// Locks a page's state, whose data stays consistent if a holder panicked
-/// (each holder only adds to it or takes it).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

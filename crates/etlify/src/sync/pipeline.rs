@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::lock;
 use super::page::{finish, prepare, record, release, send, Answers, BusyRecords, Page, Request};
 use crate::catalog::Target;
 use crate::context::Context;
@@ -469,12 +470,4 @@ fn receive<T>(receiver: mpsc::Receiver<T>) -> impl Stream<Item = T> {
     stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
-}
-
-/// Locks `mutex`, whose data stays consistent if a holder panicked (each
-/// holder only pushes, takes or sets).
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
