@@ -174,6 +174,13 @@ pub struct BatchStats {
     pub not_modified: usize,
     /// Records that failed.
     pub errors: usize,
+    /// Records whose create was sent but whose answer was lost (a dropped
+    /// connection, a timeout, a gateway's 5xx): the object may exist. The
+    /// create is not repeated and nothing is written: the record stays
+    /// stale, and its next sync looks for the object by its match value
+    /// (or external id) and adopts it. A record with neither is created
+    /// again then, so its CRM may hold a duplicate: each is logged at warn.
+    pub in_doubt: usize,
     /// Whether the CRM was disabled (nothing was done).
     pub disabled: bool,
 }
@@ -192,7 +199,7 @@ impl BatchStats {
 
     /// Records counted, whatever their outcome.
     pub fn handled(&self) -> usize {
-        self.synced + self.skipped + self.buffered + self.not_modified + self.errors
+        self.synced + self.skipped + self.buffered + self.not_modified + self.errors + self.in_doubt
     }
 
     /// Adds `other`'s counts to these.
@@ -202,6 +209,7 @@ impl BatchStats {
         self.buffered += other.buffered;
         self.not_modified += other.not_modified;
         self.errors += other.errors;
+        self.in_doubt += other.in_doubt;
         self.disabled |= other.disabled;
     }
 }

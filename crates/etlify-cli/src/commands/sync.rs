@@ -41,6 +41,8 @@ struct Counts {
     skipped: usize,
     buffered: usize,
     errors: usize,
+    /// Creates whose answer was lost: not repeated, looked up next run.
+    in_doubt: usize,
     disabled: bool,
 }
 
@@ -52,6 +54,7 @@ impl From<&BatchStats> for Counts {
             skipped: s.skipped,
             buffered: s.buffered,
             errors: s.errors,
+            in_doubt: s.in_doubt,
             disabled: s.disabled,
         }
     }
@@ -237,8 +240,16 @@ async fn inline(session: &Session, args: &Args) -> CommandResult {
 /// several, and what was left for another run.
 fn print_summary(stats: &RunStats, took: f64) {
     let outcomes = |s: &BatchStats| {
+        let in_doubt = if s.in_doubt > 0 {
+            format!(
+                ", {} in doubt (a create's answer was lost: the next sync looks for the object first)",
+                s.in_doubt
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} synced, {} not modified, {} skipped, {} buffered, {} errors",
+            "{} synced, {} not modified, {} skipped, {} buffered, {} errors{in_doubt}",
             s.synced, s.not_modified, s.skipped, s.buffered, s.errors
         )
     };

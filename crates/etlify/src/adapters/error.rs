@@ -46,6 +46,8 @@ pub struct AdapterError {
     /// The registered CRM the error came from, set by the engine (errors
     /// that end a run name their CRM).
     pub(crate) crm: Option<Box<str>>,
+    /// A create was sent and its answer lost: the object may exist.
+    pub(crate) create_outcome_unknown: bool,
 }
 
 impl AdapterError {
@@ -60,6 +62,7 @@ impl AdapterError {
             retry_after: None,
             details: None,
             crm: None,
+            create_outcome_unknown: false,
         }
     }
 
@@ -97,6 +100,22 @@ impl AdapterError {
     pub fn details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(Box::new(details));
         self
+    }
+
+    /// Marks the error as the lost answer of a create: the request was
+    /// sent, the CRM may have created the object, so repeating the create
+    /// could make a second one. A batch run then counts the record as in
+    /// doubt and goes on with the others; its next sync looks for the
+    /// object first ([`crate::BatchStats::in_doubt`]).
+    pub fn create_outcome_unknown(mut self) -> Self {
+        self.create_outcome_unknown = true;
+        self
+    }
+
+    /// Whether a create was sent and its answer lost
+    /// ([`AdapterError::create_outcome_unknown`]).
+    pub fn is_create_outcome_unknown(&self) -> bool {
+        self.create_outcome_unknown
     }
 
     /// Classification.

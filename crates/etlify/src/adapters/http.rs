@@ -424,7 +424,7 @@ impl HttpClient {
                      (the next sync looks for the object first)",
                     error.message
                 );
-                return Err(AdapterError { message, ..error });
+                return Err(AdapterError { message, ..error }.create_outcome_unknown());
             }
             if !error.is_retriable() || attempt >= policy.get_max_attempts() {
                 return Err(error);

@@ -253,6 +253,7 @@ fn log_run(crm: &str, stats: &RunStats, took: Duration) {
         skipped = outcomes.skipped,
         buffered = outcomes.buffered,
         errors = stats.errors,
+        in_doubt = outcomes.in_doubt,
         ran_to_end = stats.is_complete(),
         interrupted = stats.interrupted.len(),
         duration_ms = took.as_millis() as u64

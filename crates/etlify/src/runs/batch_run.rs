@@ -566,10 +566,12 @@ async fn sync_pages(
         stopping: &|| options.stopping(),
     };
     let mut deferred = 0;
+    let mut in_doubt = 0;
     let busy = crate::sync::page::BusyRecords::DeferMany;
     let ended = pipeline::run(ctx, target, crm, model, pages, busy, |done| {
         let batch = done.stats;
         deferred += done.deferred;
+        in_doubt += batch.in_doubt;
         stats.total += done.records;
         let run_total = total.fetch_add(done.records, Ordering::SeqCst) + done.records;
         *stats.per_model.entry(model.to_owned()).or_insert(0) += done.records;
@@ -596,6 +598,7 @@ async fn sync_pages(
             synced = batch.synced,
             not_modified = batch.not_modified,
             errors = batch.errors,
+            in_doubt = batch.in_doubt,
             total = run_total
         );
     })
@@ -603,8 +606,10 @@ async fn sync_pages(
     stats.deferred += deferred;
     let stopped = ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
-    if stopped || deferred > 0 {
-        // Not every record was looked at, or some were left: no checkpoint.
+    if stopped || deferred > 0 || in_doubt > 0 {
+        // Not every record was looked at, or some were left (held by
+        // another sync, or in doubt with no sync state written to show
+        // they changed): no checkpoint, so the next run finds them again.
         return Ok(());
     }
     started.finish(ctx).await

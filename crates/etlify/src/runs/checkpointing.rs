@@ -10,8 +10,10 @@
 //! the whole table again), it looks only at what changed since
 //! (`Reach::SinceCheckpoint`); otherwise it reads the whole table
 //! (`Reach::Complete`). Either way, a run that went to the end
-//! saves those two values as the next run's checkpoint. A run cut short
-//! saves nothing: the next one starts from the same place.
+//! saves those two values as the next run's checkpoint. A run cut short,
+//! or one that left records (held by another sync, or in doubt: a lost
+//! create, with no sync state written) saves nothing: the next one starts
+//! from the same place.
 
 use chrono::Duration as TimeDelta;
 use sea_query::SelectStatement;

@@ -391,8 +391,8 @@ async fn upsert_each(
     Ok(())
 }
 
-/// One record's upsert: its answer (a record error included), or a run
-/// error.
+/// One record's upsert: its answer (a record error or a lost create
+/// included), or a run error.
 async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<String>, AdapterError>> {
     let Target { crm, binding, .. } = page.target;
     let item = &page.ready[index];
@@ -404,7 +404,11 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
     };
     match crm.adapter().upsert(request).await {
         Ok(crm_id) => Ok(Ok(crm_id)),
-        Err(error) if error.is_record_error() => Ok(Err(error)),
+        // A lost create is this record's outcome (in doubt), not the
+        // CRM's: the page goes on with the others.
+        Err(error) if error.is_record_error() || error.is_create_outcome_unknown() => {
+            Ok(Err(error))
+        }
         Err(error) => Err(Error::from_crm(&crm.name, error)),
     }
 }
@@ -553,15 +557,26 @@ async fn send_batch(
 pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) -> Result<()> {
     let mut synced = Vec::new();
     let mut failed = Vec::new();
-    // Per page: its failures, and the ids it sent to `synced`.
-    let mut per_page: Vec<(usize, Vec<ResourceId>)> = Vec::with_capacity(answered.len());
+    // Per page: its failures, its records in doubt, and the ids it sent to `synced`.
+    let mut per_page: Vec<(usize, usize, Vec<ResourceId>)> = Vec::with_capacity(answered.len());
     for (page, answers) in answered {
         let key = |id: ResourceId| SyncKey::new(page.crm, page.model, id);
         let mut failures = 0;
+        let mut in_doubt = 0;
         let mut accepted = Vec::new();
         for (index, answer) in answers.iter() {
             let item = &page.ready[*index];
             match answer {
+                // Nothing written: the record stays stale, and its next
+                // sync looks for the object the create may have made.
+                Err(error) if error.is_create_outcome_unknown() => {
+                    lock(&page.state).failures.in_doubt(
+                        (page.crm, page.model),
+                        item.id,
+                        &error.to_string(),
+                    );
+                    in_doubt += 1;
+                }
                 Ok(crm_id) => {
                     let change = decision::after_answer(item, crm_id.clone(), page.read_at);
                     synced.push((key(item.id), change));
@@ -585,17 +600,18 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
                 }
             }
         }
-        per_page.push((failures, accepted));
+        per_page.push((failures, in_doubt, accepted));
     }
     sync_rows::write(store, &failed).await?;
     let conflicts = write_synced(store, synced).await?;
     let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
-    for ((page, _), (failures, accepted)) in answered.iter().zip(per_page) {
+    for ((page, _), (failures, in_doubt, accepted)) in answered.iter().zip(per_page) {
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted
             .into_iter()
             .partition(|id| !conflicting.contains(id));
         let mut state = lock(&page.state);
         state.stats.errors += failures + conflicts.len();
+        state.stats.in_doubt += in_doubt;
         state.stats.synced += written.len();
         state.in_sync.extend(written);
     }

@@ -300,3 +300,88 @@ async fn lost_response_airtable_records_with_an_external_id_are_created_once_und
         "every record went through performUpsert on {EXTERNAL_ID}"
     );
 }
+
+// ---- A batch run ----
+
+/// Records the CRM lost (their known ids answer 404) take the one-by-one
+/// path of a batch run: an update, a search, a create. A create whose
+/// response is lost is that record's outcome (in doubt: not repeated, no
+/// sync state written), never the end of the CRM's run: the other records
+/// of the run are synced, and the next run finds the lost creates by their
+/// external id and adopts them, so each deal exists once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_lost_create_is_that_records_outcome_and_the_batch_run_goes_on() {
+    let db = TestDb::new(BACKEND).await;
+    let ids = deals(&db, 40).await;
+    for id in &ids {
+        db.insert_sync_row("hubspot", "Deal", *id, 0, None).await;
+    }
+    // Ids the CRM does not have (it lost the objects).
+    db.exec("UPDATE crm_synchronisations SET crm_id = '7700' || resource_id")
+        .await;
+    let mut config = sandbox_config(SEED);
+    config.hubspot.faults = lost_responses(0.25);
+    let sandbox = Sandbox::start(config).await.unwrap();
+    // Enough attempts that the idempotent requests (batch update, update,
+    // search) get through: only the creates' lost answers are in doubt.
+    let patient = fast_retries().retry(
+        RetryPolicy::default()
+            .max_attempts(12)
+            .base_delay(Duration::from_millis(1))
+            .max_delay(Duration::from_millis(5)),
+    );
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, 100, patient))],
+        vec![hubspot_deals()],
+    )
+    .await;
+
+    let first = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .expect("a lost create does not interrupt the CRM's run");
+
+    let lost_creates = dropped(&sandbox, "POST", HUBSPOT_CREATE);
+    assert!(lost_creates > 0, "the scenario lost create responses");
+    assert_eq!(
+        first.outcomes.in_doubt as u64, lost_creates,
+        "each lost create is its record's outcome: {first:?}"
+    );
+    assert_eq!(
+        first.outcomes.synced + first.outcomes.in_doubt,
+        ids.len(),
+        "every other record of the run was synced: {first:?}"
+    );
+    assert_eq!(
+        stale(&etlify).await as u64,
+        lost_creates,
+        "the records in doubt stay stale"
+    );
+    assert_eq!(
+        sandbox.admin().request_log().count("POST", HUBSPOT_CREATE),
+        ids.len() as u64,
+        "one create per deal: a lost create is not repeated"
+    );
+
+    sandbox
+        .admin()
+        .set_faults(TargetApi::Hubspot, FaultConfig::default())
+        .unwrap();
+    let second = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(second.outcomes.synced as u64, lost_creates, "{second:?}");
+    assert_eq!(stale(&etlify).await, 0);
+    assert_each_deal_once_in_hubspot(&sandbox, &etlify, &ids).await;
+    assert_eq!(
+        sandbox.admin().request_log().count("POST", HUBSPOT_CREATE),
+        ids.len() as u64,
+        "the next run adopted the deals created in doubt: no second create"
+    );
+}
