@@ -3,7 +3,7 @@
 //! configuration's warnings. Tables are `table.rs`'s.
 
 use etlify::jobs::Enqueued;
-use etlify::{ConfigWarning, SuggestedFix, WarningKind};
+use etlify::{ConfigWarning, SuggestedFix, WarningKind, WholeSecondTimestamps};
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -33,6 +33,24 @@ pub(crate) fn enqueued_text(enqueued: Enqueued) -> &'static str {
 pub(crate) fn print_warnings(path: &str, warnings: &[ConfigWarning]) {
     for warning in warnings {
         eprintln!("etlify: warning: {}", warning_text(path, warning));
+    }
+}
+
+/// Warns of each model whose writer seems to store whole-second
+/// timestamps while `commit_margin` is under a second, with the key to set.
+pub(crate) fn print_timestamp_warnings(path: &str, warnings: &[WholeSecondTimestamps]) {
+    for warning in warnings {
+        eprintln!(
+            "etlify: warning: {path}: models.{}: the latest {} values of {}.{} are whole seconds, \
+             and commit_margin is {}: a change stamped in the same second as a sync, after its read, \
+             would not be sent until the record changes again; if a writer stores whole seconds, \
+             set `commit_margin = \"1s\"` under [etlify]",
+            warning.model,
+            warning.sampled,
+            warning.table,
+            warning.column,
+            humantime::format_duration(warning.commit_margin)
+        );
     }
 }
 

@@ -652,6 +652,44 @@ fn cli_check_warns_of_a_crm_without_a_rate_limit() {
     );
 }
 
+/// A writer that stores whole seconds (here every `updated_at` truncated
+/// to the second) with the default 1 ms `commit_margin`: `check` warns,
+/// naming the model, its column and the key to set; with
+/// `commit_margin = "1s"` it says nothing of it.
+#[test]
+fn probe_check_warns_of_whole_second_timestamps_naming_commit_margin() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let quiet = etlify(&config, &["check"]);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("commit_margin"),
+        "the gem's microsecond timestamps need no margin: {}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%S', updated_at)"],
+    );
+    let output = etlify(&config, &["check"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "a warning, not an error: {stderr}");
+    assert!(
+        stderr.contains("models.User")
+            && stderr.contains("users.updated_at")
+            && stderr.contains("whole seconds")
+            && stderr.contains("commit_margin = \"1s\""),
+        "{stderr}"
+    );
+    append(&config, "\n[etlify]\ncommit_margin = \"1s\"\n");
+    let output = etlify(&config, &["check"]);
+    assert!(output.status.success());
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("commit_margin"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// With more than one CRM at work, `sync` says what each did below the
 /// total, and how long the run took.
 #[test]

@@ -120,7 +120,9 @@ pub use crate::engine::{
     check_schema, migrate, migrate_dry_run, require_schema_up_to_date, revert_migration,
     BatchEnqueued, Etlify, EtlifyBuilder, Forgotten, JobCounts, StatusEntry,
 };
-pub use crate::engine::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
+pub use crate::engine::{
+    ConfigWarning, CrmAccess, SuggestedFix, WarningKind, WholeSecondTimestamps, TIMESTAMP_SAMPLE,
+};
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};

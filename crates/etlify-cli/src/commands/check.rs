@@ -63,6 +63,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let path = session.path();
     let etlify = session.engine().await?;
     output::print_warnings(path, &etlify.warnings());
+    output::print_timestamp_warnings(path, &etlify.timestamp_warnings().await?);
     let models = etlify.models().count();
     let crms = etlify.crms().names().count();
     let access = match args.crms {

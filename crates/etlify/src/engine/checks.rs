@@ -2,14 +2,17 @@
 //! [`EtlifyBuilder::build`](crate::EtlifyBuilder::build) checks against the
 //! database): whether each enabled CRM takes its credentials and knows its
 //! object types ([`Etlify::check_crm_access`]), and what the configuration
-//! allows but most likely does not mean ([`Etlify::warnings`]). Both answer
+//! allows but most likely does not mean ([`Etlify::warnings`], and
+//! [`Etlify::timestamp_warnings`] from the data). They answer
 //! data; wording them is the caller's (the `etlify` command's `check`).
 
 use std::time::Duration;
 
 use super::Etlify;
 use crate::adapters::{Access, AdapterError};
+use crate::error::Result;
 use crate::ratelimit::RateLimit;
+use crate::store::timestamp_precision;
 
 /// What one CRM answered for one object type bound to it
 /// ([`Etlify::check_crm_access`]).
@@ -63,6 +66,36 @@ pub enum SuggestedFix {
     },
 }
 
+/// A model whose timestamp column holds only whole seconds in its most
+/// recent rows while `commit_margin` is under a second
+/// ([`Etlify::timestamp_warnings`]): a change its writer stamps in the
+/// same second as a sync's read, but after it, looks older than that sync
+/// and is not sent until the record changes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WholeSecondTimestamps {
+    /// The model.
+    pub model: String,
+    /// Its table.
+    pub table: String,
+    /// Its timestamp column.
+    pub column: String,
+    /// How many recent values were looked at, all whole seconds.
+    pub sampled: usize,
+    /// The configured margin ([`Config::commit_margin`](crate::Config::commit_margin)).
+    pub commit_margin: Duration,
+}
+
+/// Recent timestamps looked at per model ([`Etlify::timestamp_warnings`]).
+pub const TIMESTAMP_SAMPLE: u64 = 50;
+
+/// Fewer recent values than this say nothing of a writer's habit: a
+/// writer of microseconds stamps a whole second once in a million.
+const FEWEST_TIMESTAMPS_TO_JUDGE: usize = 5;
+
+/// The margin that covers writers of whole seconds.
+const WHOLE_SECOND: Duration = Duration::from_secs(1);
+
 /// The documented request limit of the vendor behind an adapter kind
 /// (`Adapter::kind`), for the adapters this crate ships; `None` for any
 /// other (the null adapter, a custom one).
@@ -115,6 +148,37 @@ impl Etlify {
             });
         }
         answers
+    }
+
+    /// The models whose writers seem to store whole-second timestamps
+    /// while `commit_margin` is under a second: the latest
+    /// [`TIMESTAMP_SAMPLE`] values of the timestamp column (at least 5)
+    /// have no fraction of a second. Reads each model's table once (a
+    /// sort on the timestamp column: for `etlify check`, not every run).
+    pub async fn timestamp_warnings(&self) -> Result<Vec<WholeSecondTimestamps>> {
+        let commit_margin = self.ctx.catalog().settings().commit_margin;
+        if commit_margin >= WHOLE_SECOND {
+            return Ok(Vec::new());
+        }
+        let mut warnings = Vec::new();
+        for model in self.ctx.catalog().models() {
+            let Some(column) = model.timestamp_column.as_deref() else {
+                continue;
+            };
+            let recent =
+                timestamp_precision::recent(self.store(), &model.table, column, TIMESTAMP_SAMPLE)
+                    .await?;
+            if recent.sampled >= FEWEST_TIMESTAMPS_TO_JUDGE && recent.with_fraction == 0 {
+                warnings.push(WholeSecondTimestamps {
+                    model: model.resource_type.clone(),
+                    table: model.table.clone(),
+                    column: column.to_owned(),
+                    sampled: recent.sampled,
+                    commit_margin,
+                });
+            }
+        }
+        Ok(warnings)
     }
 
     /// What the configuration allows but most likely does not mean, in

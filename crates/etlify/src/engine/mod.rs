@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 pub use self::admin::{Forgotten, JobCounts, StatusEntry};
 pub use self::builder::EtlifyBuilder;
-pub use self::checks::{ConfigWarning, CrmAccess, SuggestedFix, WarningKind};
+pub use self::checks::{
+    ConfigWarning, CrmAccess, SuggestedFix, WarningKind, WholeSecondTimestamps, TIMESTAMP_SAMPLE,
+};
 use crate::config::Config;
 use crate::context::Context;
 use crate::crm::CrmRegistry;

@@ -16,6 +16,7 @@ pub(crate) mod pending;
 pub(crate) mod rate_window;
 pub(crate) mod schema;
 pub(crate) mod sync_rows;
+pub(crate) mod timestamp_precision;
 
 use std::fmt;
 use std::sync::Arc;

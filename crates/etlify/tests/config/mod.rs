@@ -6,8 +6,8 @@ use std::time::Duration;
 use etlify::adapters::NullAdapter;
 use etlify::FIX_COMMAND;
 use etlify::{
-    Binding, Crm, CrmRegistry, Dependency, Error, ErrorKind, MigrateOptions, Model, RateLimit,
-    Remedy, SqlPayload, SyncIf,
+    Binding, Config, Crm, CrmRegistry, Dependency, Error, ErrorKind, MigrateOptions, Model,
+    RateLimit, Remedy, SqlPayload, SyncIf,
 };
 
 use crate::support::{builder, engine, user_model, TestDb};

@@ -335,3 +335,69 @@ async fn probe_a_payload_column_of_an_unsupported_type_is_refused_before_anythin
     assert_eq!(err.field(), "payload", "{err}");
     assert!(err.expected().contains("`avatar`"), "{err}");
 }
+
+/// Inserts `n` users whose `updated_at` is `timestamp` (an SQL expression
+/// of the row number `i`).
+async fn users_stamped(db: &TestDb, n: usize, timestamp: impl Fn(usize) -> String) {
+    for i in 1..=n {
+        let ts = timestamp(i);
+        db.exec(&format!(
+            "INSERT INTO users (email, full_name, created_at, updated_at) \
+             VALUES ('u{i}@example.com', 'U {i}', {ts}, {ts})"
+        ))
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_check_warns_of_whole_second_timestamps_below_a_one_second_commit_margin() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    // A writer storing whole seconds (SQLite's CURRENT_TIMESTAMP, MySQL's
+    // DATETIME without fraction): every recent value ends in .000000.
+    users_stamped(&db, 12, |i| format!("'2026-12-07 10:00:{i:02}'")).await;
+    let crms = || vec![Crm::new("hubspot", null())];
+
+    let etlify = engine(&db, crms(), vec![user_model(&["hubspot"])]).await;
+    let warnings = etlify.timestamp_warnings().await.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0];
+    assert_eq!(warning.model, "User");
+    assert_eq!(warning.table, "users");
+    assert_eq!(warning.column, "updated_at");
+    assert_eq!(warning.sampled, 12);
+    assert_eq!(warning.commit_margin, Duration::from_millis(1));
+
+    // A margin of a second covers them: no warning.
+    let covered = builder(db.store.clone(), crms(), vec![user_model(&["hubspot"])])
+        .config(Config::default().commit_margin(Duration::from_secs(1)))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(covered.timestamp_warnings().await.unwrap(), vec![]);
+
+    // One recent value with a fraction of a second: the writer is precise.
+    users_stamped(&db, 1, |_| "'2026-12-07 10:01:00.250000'".to_owned()).await;
+    assert_eq!(etlify.timestamp_warnings().await.unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_check_does_not_warn_of_precise_or_too_few_timestamps() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    // Four whole-second rows are too few to tell a writer's habit.
+    users_stamped(&db, 4, |i| format!("'2026-12-07 10:00:{i:02}'")).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", null())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(etlify.timestamp_warnings().await.unwrap(), vec![]);
+    // Microsecond timestamps (Rails): no warning however many.
+    users_stamped(&db, 20, |i| {
+        format!("'2026-12-07 11:00:{i:02}.{:06}'", i * 37)
+    })
+    .await;
+    assert_eq!(etlify.timestamp_warnings().await.unwrap(), vec![]);
+}

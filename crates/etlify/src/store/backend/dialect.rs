@@ -72,4 +72,8 @@ pub(crate) trait Dialect: Ddl + Send + Sync + fmt::Debug {
 
     /// `column IN (ids)`, in the form this backend plans best.
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr;
+
+    /// Whether the timestamp in `column` has a fraction of a second (to
+    /// the microsecond), as an SQL condition.
+    fn has_fraction_of_second(&self, column: Expr) -> Expr;
 }

@@ -72,6 +72,14 @@ impl Dialect for PostgresDialect {
         ))
     }
 
+    fn has_fraction_of_second(&self, column: Expr) -> Expr {
+        // Seconds and microseconds, as microseconds (timestamp and timestamptz).
+        Expr::cust_with_exprs(
+            "(EXTRACT(MICROSECONDS FROM $1)::bigint % 1000000) <> 0",
+            [column],
+        )
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
         let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();

@@ -80,6 +80,22 @@ impl Dialect for SqliteDialect {
         ))
     }
 
+    fn has_fraction_of_second(&self, column: Expr) -> Expr {
+        // Text as Rails and this crate write it, `YYYY-MM-DD HH:MM:SS.ffffff`
+        // (any suffix after the digits ignored by the cast): the digits
+        // after the 19th character. `strftime('%f')` would see milliseconds
+        // only, and `julianday` is a double: about 50 µs apart. A number is
+        // Unix time, fractional when it is not an integer.
+        // sea-query numbers no `?` on SQLite: the column once per mark.
+        Expr::cust_with_exprs(
+            "CASE typeof(?) \
+             WHEN 'text' THEN substr(?, 20, 1) = '.' AND CAST(substr(?, 21, 9) AS INTEGER) > 0 \
+             WHEN 'real' THEN ? <> CAST(? AS INTEGER) \
+             ELSE 0 END",
+            std::iter::repeat_n(column, 5),
+        )
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One JSON array parameter instead of one per id.
         let list = ids
