@@ -821,6 +821,74 @@ fn cli_plan_diff_shows_the_changed_fields_and_their_new_values() {
     );
 }
 
+/// Taking over a gem database: `plan --explain` shows, for each sampled
+/// record, the canonical JSON Etlify digests, its digest now and the one
+/// the gem stored. With the gem's payload the two digests agree for a
+/// record only touched; with a payload that differs (a renamed key) they
+/// differ and the canonical JSON shows why. The text names the Rails
+/// console line that prints the gem's side.
+#[test]
+fn probe_plan_explain_shows_canonical_json_and_both_digests() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 4"],
+    );
+    let report = json_of(&etlify(&config, &["plan", "--explain", "--json"]));
+    let sample = report["entries"][0]["sample"].as_array().unwrap().clone();
+    let record = sample
+        .iter()
+        .find(|r| r["id"] == 4)
+        .unwrap_or_else(|| panic!("#4 is sampled: {sample:?}"));
+    let explain = &record["explain"];
+    assert_eq!(record["change"], "unchanged", "{record}");
+    assert!(
+        explain["stored_digest"]
+            .as_str()
+            .is_some_and(|d| d.len() == 64),
+        "{record}"
+    );
+    assert_eq!(explain["digest"], explain["stored_digest"], "{record}");
+    let canonical = explain["canonical_json"].as_str().unwrap();
+    assert!(
+        canonical.starts_with(r#"{"company":"#),
+        "keys sorted: {canonical}"
+    );
+
+    // A payload that renames one key: every digest differs from the gem's.
+    let renamed = USERS_BINDING.replace("users.full_name", "users.full_name AS name");
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", &renamed);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let report = json_of(&etlify(&config, &["plan", "--explain", "--full", "--json"]));
+    let sample = report["entries"][0]["sample"].as_array().unwrap().clone();
+    assert!(!sample.is_empty());
+    for record in &sample {
+        let explain = &record["explain"];
+        assert_ne!(explain["digest"], explain["stored_digest"], "{record}");
+        assert!(
+            explain["canonical_json"]
+                .as_str()
+                .unwrap()
+                .contains(r#""name":"#),
+            "{record}"
+        );
+    }
+    let output = etlify(&config, &["plan", "--explain", "--full"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("canonical JSON: {") && stdout.contains("stored digest:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("User.find(")
+            && stdout.contains(".hubspot_build_payload")
+            && stdout.contains("JSON.generate(Etlify::Digest.normalize(p))"),
+        "{stdout}"
+    );
+}
+
 /// A sync row deleted by hand is not seen by a run from the last run's
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]

@@ -17,6 +17,11 @@ pub(crate) struct Args {
     /// Show, for a sample of stale records, the fields that changed.
     #[arg(long)]
     diff: bool,
+    /// With --diff (implied): each sampled record's canonical JSON and
+    /// digest beside the digest stored by its last sync, to compare with
+    /// the Rails gem's (the console line to print it is shown).
+    #[arg(long)]
+    explain: bool,
     /// Records per model and CRM in the --diff sample.
     #[arg(long, default_value_t = 5)]
     sample: usize,
@@ -57,6 +62,32 @@ struct DiffReport {
     error: Option<String>,
     /// The payload a sync would send now.
     payload: Option<etlify::Payload>,
+    /// `--explain`: the canonical JSON the digest hashes, the digest now,
+    /// and the one stored by the last sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Explain>,
+}
+
+/// `plan --explain`, for scripts.
+#[derive(Debug, Serialize)]
+struct Explain {
+    canonical_json: Option<String>,
+    digest: Option<String>,
+    stored_digest: Option<String>,
+}
+
+impl DiffReport {
+    fn new(record: &RecordDiff, explain: bool) -> Self {
+        let mut report = Self::from(record);
+        if explain {
+            report.explain = Some(Explain {
+                canonical_json: record.canonical_json.clone(),
+                digest: record.digest.clone(),
+                stored_digest: record.stored_digest.clone(),
+            });
+        }
+        report
+    }
 }
 
 impl From<&RecordDiff> for DiffReport {
@@ -75,20 +106,28 @@ impl From<&RecordDiff> for DiffReport {
             fields,
             error,
             payload: record.payload.clone(),
+            explain: None,
         }
     }
 }
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let etlify = session.engine().await?;
+    let diff = args.diff || args.explain;
     let entries = etlify.plan(&args.selection.options()).await?;
     let total: usize = entries.iter().map(|e| e.records).sum();
     let mut samples = Vec::new();
     for entry in &entries {
-        samples.push(if args.diff && entry.records > 0 {
-            etlify
-                .plan_diff(&entry.crm, &entry.model, args.sample)
-                .await?
+        samples.push(if diff && entry.records > 0 {
+            if args.selection.full {
+                etlify
+                    .plan_diff_every_record(&entry.crm, &entry.model, args.sample)
+                    .await?
+            } else {
+                etlify
+                    .plan_diff(&entry.crm, &entry.model, args.sample)
+                    .await?
+            }
         } else {
             Vec::new()
         });
@@ -101,21 +140,25 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
                 model: e.model.clone(),
                 crm: e.crm.clone(),
                 records: e.records,
-                sample: args
-                    .diff
-                    .then(|| sample.iter().map(DiffReport::from).collect()),
+                sample: diff.then(|| {
+                    sample
+                        .iter()
+                        .map(|record| DiffReport::new(record, args.explain))
+                        .collect()
+                }),
             })
             .collect();
         output::print_json(&Report { total, entries })?;
     } else {
-        print_table(&entries, &samples);
+        print_table(&entries, &samples, args.explain);
         println!("{total} records would be processed (nothing was sent or written).");
     }
     Ok(Completed::Ok)
 }
 
-/// The counts as a table, then each sample below it.
-fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>]) {
+/// The counts as a table, then each sample below it (with `explain`,
+/// each record's canonical JSON and digests, and how to print the gem's).
+fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>], explain: bool) {
     let rows = entries
         .iter()
         .map(|e| vec![e.model.clone(), e.crm.clone(), e.records.to_string()])
@@ -137,8 +180,29 @@ fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>]) {
         );
         for record in sample {
             println!("    {}", diff_line(record));
+            if explain {
+                print_explanation(record);
+            }
+        }
+        if let (true, Some(record)) = (explain, sample.first()) {
+            println!(
+                "    To compare with the Rails gem, print its canonical JSON and digest of the same record in a Rails console:\n      \
+                 p = {}.find({}).{}_build_payload; puts JSON.generate(Etlify::Digest.normalize(p)); puts Etlify::Digest.stable_sha256(p)",
+                entry.model, record.id, entry.crm
+            );
         }
     }
+}
+
+/// `--explain`: what the digest of one sampled record is made of.
+fn print_explanation(record: &RecordDiff) {
+    let or_none = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".to_owned());
+    println!(
+        "        canonical JSON: {}",
+        or_none(&record.canonical_json)
+    );
+    println!("        digest now:     {}", or_none(&record.digest));
+    println!("        stored digest:  {}", or_none(&record.stored_digest));
 }
 
 /// One sampled record of `plan --diff`, for people.

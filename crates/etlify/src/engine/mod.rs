@@ -32,6 +32,7 @@ use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::runs::batch_run;
 use crate::runs::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats};
+use crate::stale::finder::Selection;
 use crate::stale::StaleIds;
 use crate::store::schema;
 use crate::store::Store;
@@ -205,7 +206,20 @@ impl Etlify {
         model: &str,
         sample: usize,
     ) -> Result<Vec<RecordDiff>> {
-        crate::runs::diff::sample(&self.ctx, crm, model, sample).await
+        crate::runs::diff::sample(&self.ctx, crm, model, sample, Selection::Stale).await
+    }
+
+    /// [`Etlify::plan_diff`] over every record in scope, stale or not (as
+    /// a full reconcile looks at them): taking over a database synced by
+    /// the Rails gem, whether Etlify's digests of unchanged records match
+    /// the gem's ([`RecordDiff::canonical_json`] shows what is hashed).
+    pub async fn plan_diff_every_record(
+        &self,
+        crm: &str,
+        model: &str,
+        sample: usize,
+    ) -> Result<Vec<RecordDiff>> {
+        crate::runs::diff::sample(&self.ctx, crm, model, sample, Selection::All).await
     }
 
     /// Syncs every stale record (or every record, for a full reconcile) of

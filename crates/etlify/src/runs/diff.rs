@@ -1,10 +1,12 @@
 //! What a sync would send for a sample of stale records, and which fields
-//! changed since their last sync (`etlify plan --diff`). Reads only:
-//! nothing is sent, locked or written.
+//! changed since their last sync (`etlify plan --diff`), with the
+//! canonical JSON and digest beside the stored digest (`--explain`). Reads
+//! only: nothing is sent, locked or written.
 
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::digest;
 use crate::error::Result;
 use crate::field_digests;
 use crate::id::ResourceId;
@@ -23,6 +25,15 @@ pub struct RecordDiff {
     pub change: PayloadChange,
     /// The payload a sync would send now (`None` when it cannot be built).
     pub payload: Option<Payload>,
+    /// The payload's canonical JSON, the text the default digest hashes
+    /// (keys sorted, no whitespace: as the Rails gem's
+    /// `JSON.generate(Etlify::Digest.normalize(payload))`), to diff with
+    /// the gem's when every digest differs (`None` without a payload).
+    pub canonical_json: Option<String>,
+    /// The digest a sync would store now (`None` without a payload).
+    pub digest: Option<String>,
+    /// The digest stored by the record's last sync (`last_digest`).
+    pub stored_digest: Option<String>,
 }
 
 /// How a stale record's payload compares with its last sync.
@@ -43,17 +54,18 @@ pub enum PayloadChange {
     PayloadError(String),
 }
 
-/// Up to `sample` stale records of `model` for `crm`, lowest
-/// ids first, compared with their last sync.
+/// Up to `sample` records of `model` for `crm` (the stale ones, or every
+/// one in scope), lowest ids first, compared with their last sync.
 pub(crate) async fn sample(
     ctx: &Context,
     crm: &str,
     model: &str,
     sample: usize,
+    selection: Selection,
 ) -> Result<Vec<RecordDiff>> {
     let (_, binding) = ctx.catalog().binding(crm, model)?;
     let store = ctx.store();
-    let mut pages = StaleIds::new(ctx, crm, model, Selection::Stale)?.page_size(sample.max(1));
+    let mut pages = StaleIds::new(ctx, crm, model, selection)?.page_size(sample.max(1));
     let Some(ids) = pages.next_page().await? else {
         return Ok(Vec::new());
     };
@@ -64,17 +76,19 @@ pub(crate) async fn sample(
     let mut diffs = Vec::with_capacity(ids.len());
     for id in ids {
         let row = rows.iter().find(|r| r.resource_id == id);
-        let (change, payload) = match loaded.remove(&id) {
+        let stored_digest = row.and_then(|r| r.last_digest.clone());
+        let (change, payload, digest, canonical_json) = match loaded.remove(&id) {
             // Deleted since it was found stale.
             None => continue,
-            Some(Err(message)) => (PayloadChange::PayloadError(message), None),
+            Some(Err(message)) => (PayloadChange::PayloadError(message), None, None, None),
             Some(Ok(payload)) => {
                 let value = Value::Object(payload);
                 let digest = digest_strategy.digest(&value);
+                let canonical_json = digest::canonical_json(&value);
                 let Value::Object(payload) = value else {
                     unreachable!("built from an object just above");
                 };
-                let last_digest = row.and_then(|r| r.last_digest.as_deref());
+                let last_digest = stored_digest.as_deref();
                 let change = if last_digest.is_none() {
                     PayloadChange::New
                 } else if last_digest == Some(digest.as_str()) {
@@ -84,13 +98,16 @@ pub(crate) async fn sample(
                     field_digests::changed_fields(stored, last_digest, &payload)
                         .map_or(PayloadChange::ChangedFieldsUnknown, PayloadChange::Changed)
                 };
-                (change, Some(payload))
+                (change, Some(payload), Some(digest), Some(canonical_json))
             }
         };
         diffs.push(RecordDiff {
             id,
             change,
             payload,
+            canonical_json,
+            digest,
+            stored_digest,
         });
     }
     Ok(diffs)
