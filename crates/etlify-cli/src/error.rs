@@ -12,6 +12,10 @@ pub(crate) enum Exit {
     Config = 2,
     /// The run could not go on (database, CRM unreachable or refusing us).
     Run = 3,
+    /// The run went to the end but archived nothing for some bindings:
+    /// more records left the application than `max_deletes_per_run`
+    /// allows (`sync --allow-deletes` lets it once).
+    DeletesHeld = 4,
     /// Stopped by Ctrl-C or SIGTERM before the end (128 + SIGINT, as
     /// shells report an interrupted command); what was sent is recorded.
     Interrupted = 130,

@@ -217,6 +217,29 @@ pub(crate) struct BindingFile {
     pub stale_scope: Option<String>,
     pub sync_if: Option<String>,
     pub external_id: Option<String>,
+    /// What happens to a record's CRM object once its row is deleted:
+    /// `keep` (default, as the gem) or `archive`.
+    pub on_delete: Option<OnDeleteFile>,
+    /// The most records one run may archive: a number (`500`) or a
+    /// percentage of the binding's synced records (`"10%"`, the default).
+    pub max_deletes_per_run: Option<DeleteLimitFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum OnDeleteFile {
+    Keep,
+    Archive,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a number of records (500) or a percentage of the synced records (\"10%\")"
+)]
+pub(crate) enum DeleteLimitFile {
+    Records(u64),
+    Text(String),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]

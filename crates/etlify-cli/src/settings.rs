@@ -11,14 +11,14 @@ use etlify::adapters::{
 };
 use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
-    Binding, ColumnType, Config, Crm, Dependency, Hop, Model, RateLimit, Rendering, SqlPayload,
-    StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Hop, Model, OnDelete, RateLimit,
+    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
 };
 
 use crate::error::CliError;
 use crate::file::{
-    AdapterKind, BindingFile, ColumnFile, CrmFile, DependencyFile, File, ModelFile, QueueFile,
-    RenderingFile, TypeFile, WorkerFile,
+    AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, File,
+    ModelFile, OnDeleteFile, QueueFile, RenderingFile, TypeFile, WorkerFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -566,6 +566,21 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
     }
     if let Some(property) = &file.external_id {
         binding = binding.external_id(property);
+    }
+    if let Some(on_delete) = file.on_delete {
+        binding = binding.on_delete(match on_delete {
+            OnDeleteFile::Keep => OnDelete::Keep,
+            OnDeleteFile::Archive => OnDelete::Archive,
+        });
+    }
+    if let Some(limit) = &file.max_deletes_per_run {
+        let limit = match limit {
+            DeleteLimitFile::Records(records) => DeleteLimit::Records(*records),
+            DeleteLimitFile::Text(text) => text.parse().map_err(|message| {
+                CliError::config(format!("{at}.max_deletes_per_run: {message}"))
+            })?,
+        };
+        binding = binding.max_deletes_per_run(limit);
     }
     Ok(binding)
 }

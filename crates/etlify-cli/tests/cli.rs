@@ -889,6 +889,76 @@ fn probe_plan_explain_shows_canonical_json_and_both_digests() {
     );
 }
 
+/// `on_delete = "archive"` from the file: rows deleted from the gem's
+/// `users` are archived by a complete check, unless more went than
+/// `max_deletes_per_run` allows: then nothing is archived, `sync` exits 4
+/// naming `--allow-deletes`, and `sync --allow-deletes` archives them.
+/// A bad value of either key exits 2 naming it, before anything runs.
+#[test]
+fn delete_cli_archives_deleted_rows_within_the_guard_and_allow_deletes_proceeds() {
+    let binding = format!("{USERS_BINDING}\non_delete = \"archive\"\nmax_deletes_per_run = 3");
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", &binding);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    let rows = |dir: &Path| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let db = format!("sqlite://{}", dir.join("app.sqlite3").display());
+            let store = etlify::Store::connect(&db).await.unwrap();
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM crm_synchronisations WHERE crm_name = 'hubspot' AND resource_type = 'User'",
+            )
+            .fetch_one(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+            n
+        })
+    };
+    let before = rows(dir.path());
+    exec_on_app_db(
+        dir.path(),
+        &["DELETE FROM users WHERE id IN (1, 2, 3, 4, 5)"],
+    );
+
+    let held = etlify(&config, &["sync", "--complete"]);
+    let stdout = String::from_utf8_lossy(&held.stdout);
+    let stderr = String::from_utf8_lossy(&held.stderr);
+    assert_eq!(held.status.code(), Some(4), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("5 records left the application, more than max_deletes_per_run = 3"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("etlify sync --allow-deletes"), "{stderr}");
+    assert_eq!(rows(dir.path()), before, "nothing archived");
+
+    let allowed = etlify(&config, &["sync", "--allow-deletes", "--json"]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let report = json_of(&allowed);
+    assert_eq!(report["archived"], 5, "{report}");
+    assert_eq!(rows(dir.path()), before - 5, "their sync rows are removed");
+
+    for (line, key) in [
+        ("on_delete = \"delete\"", "on_delete"),
+        ("max_deletes_per_run = \"ten\"", "max_deletes_per_run"),
+        ("max_deletes_per_run = \"150%\"", "max_deletes_per_run"),
+    ] {
+        let (_dir, config) = gem_copy(
+            "rails-gem-synced.sqlite3",
+            &format!("{USERS_BINDING}\n{line}"),
+        );
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{line}: {stderr}");
+        assert!(
+            stderr.contains(&format!("models.User.crms.hubspot.{key}")),
+            "{line}: {stderr}"
+        );
+    }
+}
+
 /// A sync row deleted by hand is not seen by a run from the last run's
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]

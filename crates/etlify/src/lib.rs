@@ -92,6 +92,7 @@ mod catalog;
 mod config;
 mod context;
 mod crm;
+mod delete_policy;
 mod dependency;
 mod digest;
 mod engine;
@@ -114,6 +115,7 @@ pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
+pub use crate::delete_policy::{DeleteLimit, OnDelete, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
 pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};
 pub use crate::engine::{
@@ -132,8 +134,8 @@ pub use crate::outcome::{
 pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 pub use crate::runs::{
-    BatchSyncOptions, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn, RecordDiff,
-    RunStats,
+    BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn,
+    RecordDiff, RunStats,
 };
 #[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;

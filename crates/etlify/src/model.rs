@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use crate::delete_policy::{DeleteLimit, OnDelete, DEFAULT_DELETE_LIMIT};
 use crate::dependency::{Dependency, SyncDependency};
 use crate::payload::PayloadSource;
 use crate::values::{Payload, TimestampColumn};
@@ -58,6 +59,8 @@ pub struct Binding {
     pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
+    pub(crate) on_delete: OnDelete,
+    pub(crate) max_deletes_per_run: DeleteLimit,
 }
 
 impl Binding {
@@ -72,6 +75,8 @@ impl Binding {
             external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            on_delete: OnDelete::Keep,
+            max_deletes_per_run: DEFAULT_DELETE_LIMIT,
         }
     }
 
@@ -116,6 +121,32 @@ impl Binding {
     pub fn sync_dependency(mut self, dependency: SyncDependency) -> Self {
         self.sync_dependencies.push(dependency);
         self
+    }
+
+    /// What happens to a record's CRM object once its application row is
+    /// deleted ([`OnDelete::Keep`] by default, as the gem).
+    pub fn on_delete(mut self, on_delete: OnDelete) -> Self {
+        self.on_delete = on_delete;
+        self
+    }
+
+    /// The most records one run may archive for this binding
+    /// ([`DEFAULT_DELETE_LIMIT`]: 10% of its synced records); above it the
+    /// run archives none and reports them held
+    /// ([`crate::RunStats::deletes_held`]).
+    pub fn max_deletes_per_run(mut self, limit: DeleteLimit) -> Self {
+        self.max_deletes_per_run = limit;
+        self
+    }
+
+    /// What happens to a deleted record's CRM object.
+    pub fn get_on_delete(&self) -> OnDelete {
+        self.on_delete
+    }
+
+    /// The most records one run may archive.
+    pub fn get_max_deletes_per_run(&self) -> DeleteLimit {
+        self.max_deletes_per_run
     }
 
     /// CRM object type.

@@ -181,6 +181,9 @@ pub struct BatchStats {
     /// (or external id) and adopts it. A record with neither is created
     /// again then, so its CRM may hold a duplicate: each is logged at warn.
     pub in_doubt: usize,
+    /// Records whose row left the application and whose CRM object was
+    /// archived, their sync rows removed (`on_delete = archive`).
+    pub archived: usize,
     /// Whether the CRM was disabled (nothing was done).
     pub disabled: bool,
 }
@@ -199,7 +202,13 @@ impl BatchStats {
 
     /// Records counted, whatever their outcome.
     pub fn handled(&self) -> usize {
-        self.synced + self.skipped + self.buffered + self.not_modified + self.errors + self.in_doubt
+        self.synced
+            + self.skipped
+            + self.buffered
+            + self.not_modified
+            + self.errors
+            + self.in_doubt
+            + self.archived
     }
 
     /// Adds `other`'s counts to these.
@@ -210,6 +219,7 @@ impl BatchStats {
         self.not_modified += other.not_modified;
         self.errors += other.errors;
         self.in_doubt += other.in_doubt;
+        self.archived += other.archived;
         self.disabled |= other.disabled;
     }
 }

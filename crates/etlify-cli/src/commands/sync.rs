@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
+    /// Archive what left the application past each binding's
+    /// max_deletes_per_run guard, this once (bindings with
+    /// on_delete = "archive"; looks for deleted rows now).
+    #[arg(long)]
+    allow_deletes: bool,
     /// Refused: a sync always sends; `etlify plan` (and `plan --diff`)
     /// shows what it would send, writing nothing.
     #[arg(long)]
@@ -43,6 +48,8 @@ struct Counts {
     errors: usize,
     /// Creates whose answer was lost: not repeated, looked up next run.
     in_doubt: usize,
+    /// Objects of records whose row is gone, archived.
+    archived: usize,
     disabled: bool,
 }
 
@@ -55,6 +62,7 @@ impl From<&BatchStats> for Counts {
             buffered: s.buffered,
             errors: s.errors,
             in_doubt: s.in_doubt,
+            archived: s.archived,
             disabled: s.disabled,
         }
     }
@@ -75,6 +83,18 @@ struct Report<'a> {
     deferred: usize,
     /// Stopped by Ctrl-C or SIGTERM.
     stopped: bool,
+    /// Bindings whose archives the max_deletes_per_run guard held back.
+    deletes_held: Vec<HeldReport<'a>>,
+}
+
+/// Archives a binding's guard held back, for scripts.
+#[derive(Debug, Serialize)]
+struct HeldReport<'a> {
+    crm: &'a str,
+    model: &'a str,
+    records: usize,
+    allowed: u64,
+    max_deletes_per_run: String,
 }
 
 /// A (model, CRM) whose run stopped short, for scripts.
@@ -109,6 +129,17 @@ impl<'a> From<&'a RunStats> for Report<'a> {
                 .collect(),
             deferred: stats.deferred,
             stopped: stats.stopped,
+            deletes_held: stats
+                .deletes_held
+                .iter()
+                .map(|held| HeldReport {
+                    crm: &held.crm,
+                    model: &held.model,
+                    records: held.records,
+                    allowed: held.allowed,
+                    max_deletes_per_run: held.limit.to_string(),
+                })
+                .collect(),
         }
     }
 }
@@ -185,6 +216,7 @@ async fn inline(session: &Session, args: &Args) -> CommandResult {
     if let Some(size) = args.batch_size {
         options = options.batch_size(size);
     }
+    options = options.allow_deletes(args.allow_deletes);
     let started = std::time::Instant::now();
     // Progress on stderr, drawn only on a terminal (indicatif hides it otherwise).
     let progress = indicatif::ProgressBar::new_spinner();
@@ -229,6 +261,13 @@ async fn inline(session: &Session, args: &Args) -> CommandResult {
         )
         .into());
     }
+    if !stats.deletes_held.is_empty() {
+        return Err(CliError {
+            exit: Exit::DeletesHeld,
+            message: "nothing was archived for some models: more records left the application than max_deletes_per_run allows (above); check that the rows were meant to go, then run `etlify sync --allow-deletes` to archive them".into(),
+        }
+        .into());
+    }
     Ok(if stats.errors > 0 {
         Completed::RecordsFailed
     } else {
@@ -248,8 +287,13 @@ fn print_summary(stats: &RunStats, took: f64) {
         } else {
             String::new()
         };
+        let archived = if s.archived > 0 {
+            format!(", {} archived (their rows were deleted)", s.archived)
+        } else {
+            String::new()
+        };
         format!(
-            "{} synced, {} not modified, {} skipped, {} buffered, {} errors{in_doubt}",
+            "{} synced, {} not modified, {} skipped, {} buffered, {} errors{in_doubt}{archived}",
             s.synced, s.not_modified, s.skipped, s.buffered, s.errors
         )
     };
@@ -275,6 +319,12 @@ fn print_summary(stats: &RunStats, took: f64) {
         println!(
             "{} records were held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl).",
             stats.deferred
+        );
+    }
+    for held in &stats.deletes_held {
+        println!(
+            "{} {}: {} records left the application, more than max_deletes_per_run = {} allows ({}): nothing archived.",
+            held.crm, held.model, held.records, held.limit, held.allowed
         );
     }
 }
@@ -309,6 +359,7 @@ async fn queued(session: &Session, args: &Args) -> CommandResult {
         (selection.full, "--full"),
         (selection.complete, "--complete"),
         (args.batch_size.is_some(), "--batch-size"),
+        (args.allow_deletes, "--allow-deletes"),
     ];
     if let Some((_, flag)) = refused.iter().find(|(set, _)| *set) {
         return Err(CliError::config(format!(

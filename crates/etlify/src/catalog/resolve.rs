@@ -426,6 +426,8 @@ fn resolve_model(
                 stale_scope: binding.get_stale_scope().map(str::to_owned),
                 dependencies,
                 sync_dependencies: resolved_deps,
+                on_delete: binding.get_on_delete(),
+                max_deletes_per_run: binding.get_max_deletes_per_run(),
             },
         );
     }

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 
 use crate::config::Config;
 use crate::crm::{Crm, ThrottledAdapter};
+use crate::delete_policy::{DeleteLimit, OnDelete};
 use crate::dependency::JoinPath;
 use crate::digest::DigestStrategy;
 use crate::id::ResourceId;
@@ -135,6 +136,10 @@ pub(crate) struct ResolvedBinding {
     pub(crate) dependencies: Vec<ResolvedDependency>,
     /// Sync dependencies, with their tables resolved.
     pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
+    /// What happens once a record's row is deleted.
+    pub(crate) on_delete: OnDelete,
+    /// The most records one run may archive.
+    pub(crate) max_deletes_per_run: DeleteLimit,
 }
 
 impl ResolvedBinding {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use super::archiving::{self, Archived, HeldDeletes};
 use super::checkpointing;
 use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
@@ -33,6 +34,7 @@ pub struct BatchSyncOptions {
     plan: FinderPlan,
     progress: Option<Arc<ProgressFn>>,
     stop: Option<Arc<AtomicBool>>,
+    allow_deletes: bool,
 }
 
 /// Called after each page of a batch sync.
@@ -75,6 +77,7 @@ impl std::fmt::Debug for BatchSyncOptions {
             .field("plan", &self.plan)
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .field("stop", &self.stop)
+            .field("allow_deletes", &self.allow_deletes)
             .finish()
     }
 }
@@ -90,6 +93,7 @@ impl Default for BatchSyncOptions {
             plan: FinderPlan::default(),
             progress: None,
             stop: None,
+            allow_deletes: false,
         }
     }
 }
@@ -156,6 +160,16 @@ impl BatchSyncOptions {
         self
     }
 
+    /// Lets this run archive what left the application past each
+    /// binding's `max_deletes_per_run` guard (an operator's word, once:
+    /// `etlify sync --allow-deletes`), and looks for it now whatever the
+    /// checkpoint (bindings with `on_delete = archive` only; a run held
+    /// back by the guard lists it in [`RunStats::deletes_held`]).
+    pub fn allow_deletes(mut self, allow: bool) -> Self {
+        self.allow_deletes = allow;
+        self
+    }
+
     /// The finder plan (benchmarks and checks, with the `bench` feature;
     /// results are identical).
     #[cfg(feature = "bench")]
@@ -200,12 +214,19 @@ pub struct RunStats {
     /// expire after their time to live). The run left no checkpoint, so
     /// the next run finds them again.
     pub deferred: usize,
+    /// Bindings whose archives the `max_deletes_per_run` guard held back:
+    /// nothing archived for them ([`BatchSyncOptions::allow_deletes`]).
+    pub deletes_held: Vec<HeldDeletes>,
 }
 
 impl RunStats {
     /// Whether every selected (model, CRM) was run to the end.
     pub fn is_complete(&self) -> bool {
-        self.busy.is_empty() && self.interrupted.is_empty() && !self.stopped && self.deferred == 0
+        self.busy.is_empty()
+            && self.interrupted.is_empty()
+            && !self.stopped
+            && self.deferred == 0
+            && self.deletes_held.is_empty()
     }
 
     /// These statistics if the run went to the end, else an
@@ -234,6 +255,12 @@ impl RunStats {
         if self.stopped {
             reasons.push("the run was asked to stop".to_owned());
         }
+        reasons.extend(self.deletes_held.iter().map(|held| {
+            format!(
+                "{} ({}): {} records left the application, more than max_deletes_per_run = {} allows ({}): nothing archived; allow it once with `etlify sync --allow-deletes`",
+                held.crm, held.model, held.records, held.limit, held.allowed
+            )
+        }));
         Err(Error::Incomplete(reasons.join("; ")))
     }
 }
@@ -540,6 +567,7 @@ impl RunStats {
         self.interrupted.extend(other.interrupted);
         self.stopped |= other.stopped;
         self.deferred += other.deferred;
+        self.deletes_held.extend(other.deletes_held);
     }
 }
 
@@ -557,7 +585,10 @@ async fn sync_pages(
         return Ok(());
     };
     let pages = options.pages(ctx, crm, model)?;
-    let (pages, started) = checkpointing::start(ctx, pages, crm, model, options.complete).await?;
+    // Archives are looked for in a complete check: the operator allowing
+    // deletes asks for one.
+    let complete = options.complete || options.allow_deletes;
+    let (pages, started) = checkpointing::start(ctx, pages, crm, model, complete).await?;
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
@@ -606,10 +637,23 @@ async fn sync_pages(
     stats.deferred += deferred;
     let stopped = ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
-    if stopped || deferred > 0 || in_doubt > 0 {
-        // Not every record was looked at, or some were left (held by
-        // another sync, or in doubt with no sync state written to show
-        // they changed): no checkpoint, so the next run finds them again.
+    if stopped {
+        return Ok(());
+    }
+    if started.is_complete() {
+        match archiving::archive_gone(ctx, target, options.allow_deletes).await? {
+            Archived::Done(0) => {}
+            Archived::Done(archived) => {
+                stats.outcomes.archived += archived;
+                stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
+            }
+            Archived::Held(held) => stats.deletes_held.push(held),
+        }
+    }
+    if deferred > 0 || in_doubt > 0 {
+        // Some records were left (held by another sync, or in doubt with
+        // no sync state written to show they changed): no checkpoint, so
+        // the next run finds them again.
         return Ok(());
     }
     started.finish(ctx).await

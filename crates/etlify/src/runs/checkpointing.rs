@@ -28,6 +28,8 @@ use crate::store::Store;
 /// A started run: the checkpoint it leaves if it goes to the end.
 #[derive(Debug)]
 pub(crate) struct Started {
+    /// The run reads the whole table ([`Reach::Complete`](crate::stale::finder::Reach)).
+    complete: bool,
     crm: String,
     model: String,
     lowest_synced_id: SelectStatement,
@@ -66,6 +68,7 @@ pub(crate) async fn start<'a>(
         }
         _ => None,
     };
+    let complete = usable.is_none();
     let (pages, complete_at) = match usable {
         Some(previous) => {
             tracing::debug!(
@@ -82,6 +85,7 @@ pub(crate) async fn start<'a>(
         None => (pages, at),
     };
     let started = Started {
+        complete,
         crm: crm.to_owned(),
         model: model.to_owned(),
         lowest_synced_id,
@@ -97,6 +101,12 @@ pub(crate) async fn start<'a>(
 }
 
 impl Started {
+    /// Whether the run reads the whole table (no usable checkpoint): a
+    /// complete check, when what left the table is looked for too.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.complete
+    }
+
     /// Saves the checkpoint: call once the run went to the end.
     pub(crate) async fn finish(mut self, ctx: &Context) -> Result<()> {
         let store = ctx.store();

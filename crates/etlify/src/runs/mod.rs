@@ -6,12 +6,16 @@
 //!   progress, interruptions;
 //! - `checkpointing.rs`: where a batch run of a (model, CRM) starts
 //!   looking, and the checkpoint it leaves;
-//! - `diff.rs`: what a run would send for a sample, field by field (`plan --diff`).
+//! - `diff.rs`: what a run would send for a sample, field by field (`plan --diff`);
+//! - `archiving.rs`: archiving the objects of records whose row is gone,
+//!   within the binding's guard.
 
+pub(crate) mod archiving;
 pub(crate) mod batch_run;
 pub(crate) mod checkpointing;
 pub(crate) mod diff;
 
+pub use self::archiving::HeldDeletes;
 pub use self::batch_run::{
     BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats,
 };

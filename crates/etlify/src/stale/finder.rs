@@ -86,7 +86,7 @@ pub(crate) struct FinderSql<'a> {
     max_sync_errors: i64,
 }
 
-fn col(table: &str, column: &str) -> Expr {
+pub(super) fn col(table: &str, column: &str) -> Expr {
     Expr::col((Alias::new(table), Alias::new(column)))
 }
 

@@ -2,12 +2,14 @@
 //!
 //! - `finder.rs`: the finder's SQL, rendered from plain inputs;
 //! - `pages.rs`: running it page by page, ascending by id;
-//! - `candidates.rs`: the changed-since plan's candidate ids.
+//! - `candidates.rs`: the changed-since plan's candidate ids;
+//! - `gone.rs`: records whose row left the table (to archive, when asked).
 //!
 //! Running a batch over what is found is `runs/`, sending is `sync/`.
 
 pub(crate) mod candidates;
 pub(crate) mod finder;
+pub(crate) mod gone;
 pub(crate) mod pages;
 #[cfg(test)]
 mod sql_tests;

@@ -417,6 +417,36 @@ pub(crate) async fn forget_remote(store: &Store, key: &SyncKey) -> Result<()> {
     Ok(())
 }
 
+/// After an archive: removes the rows of `crm` and `resource_type` whose
+/// record left the application, each only while it still holds the CRM id
+/// that was archived (a row a concurrent sync rewrote stays). Returns how
+/// many were removed.
+pub(crate) async fn remove_archived(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    archived: &[(ResourceId, String)],
+) -> Result<u64> {
+    if archived.is_empty() {
+        return Ok(0);
+    }
+    let mut matching = Cond::any();
+    for (id, crm_id) in archived {
+        matching = matching.add(
+            Expr::col(Cs::ResourceId)
+                .eq(id.get())
+                .and(Expr::col(Cs::CrmId).eq(crm_id.as_str())),
+        );
+    }
+    let mut delete = Query::delete();
+    delete
+        .from_table(Cs::Table)
+        .cond_where(of_crm(crm_name, Some(resource_type)))
+        .cond_where(matching);
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await
+}
+
 /// Clears the error budget of one row (G-16). Returns whether a row existed.
 pub(crate) async fn reset_error_count(store: &Store, key: &SyncKey) -> Result<bool> {
     let mut update = clear_errors(store);

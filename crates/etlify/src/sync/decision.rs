@@ -295,6 +295,8 @@ mod tests {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            on_delete: crate::OnDelete::Keep,
+            max_deletes_per_run: crate::DEFAULT_DELETE_LIMIT,
         }
     }
 

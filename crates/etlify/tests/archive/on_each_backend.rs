@@ -1,0 +1,171 @@
+//! The tests of `archive` that run on each backend. This file is compiled
+//! twice, as `archive::sqlite` and `archive::postgres` (`mod.rs`); `BACKEND`
+//! is this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_a_deleted_row_is_archived_once_and_its_sync_row_removed() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![users(OnDelete::Archive, None)],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 30).await;
+    delete_users(&db, &ids[3..5]).await;
+
+    // A run from the checkpoint does not look for deleted rows.
+    let ordinary = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(ordinary.outcomes.archived, 0);
+    assert_eq!(archived_emails(&sandbox), Vec::<String>::new());
+
+    let run = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(run.outcomes.archived, 2, "{run:?}");
+    assert_eq!(run.per_crm["hubspot"].archived, 2);
+    assert_eq!(
+        archived_emails(&sandbox),
+        vec!["user3@example.com", "user4@example.com"]
+    );
+    assert_eq!(sync_rows(&db).await, 28, "the two sync rows are removed");
+    assert_eq!(
+        sandbox.admin().request_log().count("POST", BATCH_ARCHIVE),
+        1,
+        "one batch archive request"
+    );
+
+    let again = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(again.outcomes.archived, 0, "archived once");
+    assert_eq!(
+        sandbox.admin().request_log().count("POST", BATCH_ARCHIVE),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_deleted_rows_are_kept_by_default_as_the_gem_does() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![users(OnDelete::Keep, None)],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 10).await;
+    delete_users(&db, &ids[..5]).await;
+
+    let run = etlify
+        .batch_sync(&BatchSyncOptions::new().complete(true).allow_deletes(true))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(run.outcomes.archived, 0);
+    assert_eq!(archived_emails(&sandbox), Vec::<String>::new());
+    assert_eq!(sync_rows(&db).await, 10, "sync rows stay");
+    assert_eq!(
+        sandbox.admin().request_log().count("POST", BATCH_ARCHIVE),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_the_guard_holds_a_run_that_would_archive_more_than_allowed() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![users(
+            OnDelete::Archive,
+            Some(DeleteLimit::PercentOfSynced(10)),
+        )],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 20).await;
+    // 10% of 20 synced records is 2: five deleted rows are too many.
+    delete_users(&db, &ids[..5]).await;
+
+    let held = complete_run(&etlify).await;
+    assert_eq!(held.outcomes.archived, 0);
+    assert_eq!(held.deletes_held.len(), 1, "{held:?}");
+    let guard = &held.deletes_held[0];
+    assert_eq!(
+        (guard.crm.as_str(), guard.model.as_str()),
+        ("hubspot", "User")
+    );
+    assert_eq!((guard.records, guard.allowed), (5, 2));
+    assert!(!held.is_complete());
+    let error = held.into_result().unwrap_err().to_string();
+    assert!(
+        error.contains("max_deletes_per_run") && error.contains("--allow-deletes"),
+        "{error}"
+    );
+    assert_eq!(
+        archived_emails(&sandbox),
+        Vec::<String>::new(),
+        "nothing archived"
+    );
+    assert_eq!(sync_rows(&db).await, 20);
+
+    // The operator allows it once.
+    let allowed = etlify
+        .batch_sync(&BatchSyncOptions::new().allow_deletes(true))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(allowed.outcomes.archived, 5);
+    assert_eq!(archived_emails(&sandbox).len(), 5);
+    assert_eq!(sync_rows(&db).await, 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_a_lost_archive_response_does_not_archive_twice() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![users(OnDelete::Archive, Some(DeleteLimit::Records(100)))],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 12).await;
+    delete_users(&db, &ids[..3]).await;
+    // The next request is applied and its answer lost: the archive.
+    sandbox
+        .admin()
+        .set_faults(
+            TargetApi::Hubspot,
+            FaultConfig {
+                drop_next: 1,
+                drop_after_handling: true,
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
+
+    let run = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(run.outcomes.archived, 3, "{run:?}");
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("POST", BATCH_ARCHIVE),
+        2,
+        "the archive whose answer was lost was sent again (idempotent)"
+    );
+    let archived = archived_emails(&sandbox);
+    assert_eq!(archived.len(), 3, "each object archived once: {archived:?}");
+    assert_eq!(contacts(&sandbox).len(), 12, "nothing created");
+    assert_eq!(sync_rows(&db).await, 9);
+}
