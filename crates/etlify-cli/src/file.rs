@@ -184,6 +184,10 @@ pub(crate) struct ModelFile {
     /// Timestamp column; `"none"` for none; default `updated_at`, else `created_at`.
     pub timestamp: Option<String>,
     pub sti: Option<StiFile>,
+    /// The column the application marks rows deleted in (`deleted_at`):
+    /// rows where it is not NULL are never synced, and bindings with
+    /// `on_delete = "archive"` archive their objects.
+    pub soft_delete_column: Option<String>,
     /// The model's binding per CRM.
     pub crms: OrderedMap<BindingFile>,
 }

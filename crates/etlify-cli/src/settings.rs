@@ -485,6 +485,9 @@ fn model_from(resource_type: &str, file: &ModelFile, shown: &str) -> Result<Mode
     if let Some(pk) = &file.primary_key {
         model = model.primary_key(pk);
     }
+    if let Some(column) = &file.soft_delete_column {
+        model = model.soft_delete_column(column);
+    }
     if let Some(ts) = &file.timestamp {
         model = model.timestamp(timestamp(ts));
     }

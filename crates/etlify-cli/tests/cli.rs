@@ -959,6 +959,46 @@ fn delete_cli_archives_deleted_rows_within_the_guard_and_allow_deletes_proceeds(
     }
 }
 
+/// `soft_delete_column` from the file: users marked deleted are archived
+/// by the next ordinary `sync` and never sent; a column the table does not
+/// have exits 2 naming the key.
+#[test]
+fn delete_cli_soft_deleted_rows_are_archived_by_the_next_sync() {
+    let binding = format!("{USERS_BINDING}\non_delete = \"archive\"");
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", &binding);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let (code, stderr) = {
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "table = \"users\"",
+            "table = \"users\"\nsoft_delete_column = \"deleted_at\"",
+        );
+        std::fs::write(&config, text).unwrap();
+        failure(&config, &["check"])
+    };
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("at models.User: `soft_delete_column` names column `deleted_at`"),
+        "{stderr}"
+    );
+
+    exec_on_app_db(
+        dir.path(),
+        &["ALTER TABLE users ADD COLUMN deleted_at datetime(6)"],
+    );
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "UPDATE users SET deleted_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds'), \
+           updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id IN (7, 8)",
+        ],
+    );
+    let report = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(report["archived"], 2, "{report}");
+    assert_eq!(report["synced"], 0, "{report}");
+}
+
 /// A sync row deleted by hand is not seen by a run from the last run's
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]

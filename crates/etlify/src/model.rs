@@ -208,6 +208,7 @@ pub struct Model {
     pub(crate) primary_key: String,
     pub(crate) timestamp: TimestampColumn,
     pub(crate) sti: Option<StiFilter>,
+    pub(crate) soft_delete_column: Option<String>,
     pub(crate) bindings: IndexMap<String, Binding>,
 }
 
@@ -220,6 +221,7 @@ impl Model {
             primary_key: "id".to_owned(),
             timestamp: TimestampColumn::Auto,
             sti: None,
+            soft_delete_column: None,
             bindings: IndexMap::new(),
         }
     }
@@ -243,6 +245,22 @@ impl Model {
             value: value.into(),
         });
         self
+    }
+
+    /// The column the application marks a row deleted in (`deleted_at`):
+    /// a row where it is not NULL counts as deleted. Such rows are never
+    /// synced, and bindings with `on_delete = archive` archive their
+    /// objects in the next ordinary run (found through the column, as
+    /// cheaply as any change: index it). A row whose column is cleared
+    /// again is synced again (created, or matched and adopted).
+    pub fn soft_delete_column(mut self, column: impl Into<String>) -> Self {
+        self.soft_delete_column = Some(column.into());
+        self
+    }
+
+    /// The column marking a row deleted, if declared.
+    pub fn get_soft_delete_column(&self) -> Option<&str> {
+        self.soft_delete_column.as_deref()
     }
 
     /// Binds the model to the CRM `crm_name` (replacing an earlier binding).

@@ -318,6 +318,15 @@ fn resolve_model(
     if let TimestampColumn::Column(column) = model.get_timestamp() {
         require_column(columns, &location, "timestamp", model.get_table(), column)?;
     }
+    if let Some(column) = model.get_soft_delete_column() {
+        require_column(
+            columns,
+            &location,
+            "soft_delete_column",
+            model.get_table(),
+            column,
+        )?;
+    }
     if let Some(sti) = model.get_sti() {
         require_column(
             columns,
@@ -438,6 +447,7 @@ fn resolve_model(
         primary_key: model.get_primary_key().to_owned(),
         timestamp_column: model.get_timestamp().resolve(columns),
         sti: model.get_sti().cloned(),
+        soft_delete_column: model.get_soft_delete_column().map(str::to_owned),
         bindings,
     })
 }

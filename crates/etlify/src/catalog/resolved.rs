@@ -101,6 +101,8 @@ pub(crate) struct ResolvedModel {
     /// The timestamp column after `Auto` resolution.
     pub(crate) timestamp_column: Option<String>,
     pub(crate) sti: Option<StiFilter>,
+    /// The column marking a row deleted (not NULL), if declared.
+    pub(crate) soft_delete_column: Option<String>,
     /// The model's bindings, by CRM name, in binding order.
     pub(crate) bindings: IndexMap<String, ResolvedBinding>,
 }

@@ -1,11 +1,14 @@
 //! A batch run's archives (docs/BEHAVIOUR.md, "Deletes"): for a binding
-//! with `on_delete = archive`, in a complete check, the CRM objects of the
-//! records whose row left the table (`stale/gone.rs`) are archived in
+//! with `on_delete = archive`, the CRM objects of the records that left
+//! the application (`stale/gone.rs`: rows deleted, looked for in a
+//! complete check; rows soft-deleted, in every run) are archived in
 //! batches within the CRM's rate limit, and their sync rows removed, unless
 //! there are more than the binding's guard allows
 //! ([`crate::DeleteLimit`]): then nothing is archived and the run says so
 //! ([`HeldDeletes`]), until an operator allows it once
 //! ([`crate::BatchSyncOptions::allow_deletes`]).
+
+use sea_query::{Expr, SelectStatement};
 
 use crate::adapters::{AdapterErrorKind, RemoteDelete};
 use crate::catalog::Target;
@@ -14,7 +17,7 @@ use crate::delete_policy::{self, DeleteLimit, OnDelete};
 use crate::error::{Error, Result};
 use crate::id::ResourceId;
 use crate::stale::gone;
-use crate::store::sync_rows;
+use crate::store::{sync_rows, Store, Timestamp};
 
 /// Gone records read per query.
 const GONE_PAGE: u64 = 1_000;
@@ -44,29 +47,67 @@ pub(crate) enum Archived {
     Held(HeldDeletes),
 }
 
-/// The records of `target` whose row left the table, with the CRM id
+/// Where a run looks for records that left the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Looking {
+    /// A complete check: rows deleted from the table, and every
+    /// soft-deleted row.
+    Everywhere,
+    /// A run from a checkpoint: rows soft-deleted since its time.
+    SoftDeletedSince(Timestamp),
+}
+
+/// The records of `target` that left the application, with the CRM id
 /// their sync row holds, ascending.
 pub(crate) async fn gone_records(
     ctx: &Context,
     target: Target<'_>,
+    looking: Looking,
 ) -> Result<Vec<(ResourceId, String)>> {
     let store = ctx.store();
     let (crm, model) = (target.crm.name.as_str(), target.model);
+    let since = match looking {
+        Looking::Everywhere => None,
+        Looking::SoftDeletedSince(at) => Some(Expr::val(store.dialect().timestamp_value(at))),
+    };
     let mut gone = Vec::new();
+    if looking == Looking::Everywhere {
+        walk(store, &mut gone, |after| {
+            Some(gone::page(crm, model, after, GONE_PAGE))
+        })
+        .await?;
+    }
+    walk(store, &mut gone, |after| {
+        gone::soft_deleted_page(crm, model, since.clone(), after, GONE_PAGE)
+    })
+    .await?;
+    gone.sort_by_key(|(id, _)| *id);
+    gone.dedup_by_key(|(id, _)| *id);
+    Ok(gone)
+}
+
+/// Runs the keyset-paged query `page(after)` to its end (none when it
+/// gives no statement), adding its rows to `gone`.
+async fn walk(
+    store: &Store,
+    gone: &mut Vec<(ResourceId, String)>,
+    page: impl Fn(Option<ResourceId>) -> Option<SelectStatement>,
+) -> Result<()> {
     let mut after = None;
-    loop {
-        let (sql, values) = store.build(&gone::page(crm, model, after, GONE_PAGE));
+    while let Some(statement) = page(after) {
+        let (sql, values) = store.build(&statement);
         let rows: Vec<(i64, String)> = store.fetch_all(sql, values).await?;
         let full = rows.len() as u64 == GONE_PAGE;
+        after = rows.last().map(|(id, _)| ResourceId::new(*id));
         gone.extend(
             rows.into_iter()
                 .map(|(id, crm_id)| (ResourceId::new(id), crm_id)),
         );
-        after = gone.last().map(|(id, _)| *id);
         if !full {
-            return Ok(gone);
+            break;
         }
     }
+    Ok(())
 }
 
 /// Archives what left the application for `target`, when its binding
@@ -74,13 +115,14 @@ pub(crate) async fn gone_records(
 pub(crate) async fn archive_gone(
     ctx: &Context,
     target: Target<'_>,
+    looking: Looking,
     allowed_once: bool,
 ) -> Result<Archived> {
     let binding = target.binding;
     if binding.on_delete != OnDelete::Archive {
         return Ok(Archived::Done(0));
     }
-    let gone = gone_records(ctx, target).await?;
+    let gone = gone_records(ctx, target, looking).await?;
     if gone.is_empty() {
         return Ok(Archived::Done(0));
     }

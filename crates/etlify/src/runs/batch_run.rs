@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use super::archiving::{self, Archived, HeldDeletes};
+use super::archiving::{self, Archived, HeldDeletes, Looking};
 use super::checkpointing;
 use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
@@ -640,15 +640,19 @@ async fn sync_pages(
     if stopped {
         return Ok(());
     }
-    if started.is_complete() {
-        match archiving::archive_gone(ctx, target, options.allow_deletes).await? {
-            Archived::Done(0) => {}
-            Archived::Done(archived) => {
-                stats.outcomes.archived += archived;
-                stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
-            }
-            Archived::Held(held) => stats.deletes_held.push(held),
+    // Rows deleted from the table are looked for in a complete check;
+    // soft-deleted ones in every run, since its checkpoint.
+    let looking = match started.since() {
+        None => Looking::Everywhere,
+        Some(since) => Looking::SoftDeletedSince(since),
+    };
+    match archiving::archive_gone(ctx, target, looking, options.allow_deletes).await? {
+        Archived::Done(0) => {}
+        Archived::Done(archived) => {
+            stats.outcomes.archived += archived;
+            stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
         }
+        Archived::Held(held) => stats.deletes_held.push(held),
     }
     if deferred > 0 || in_doubt > 0 {
         // Some records were left (held by another sync, or in doubt with

@@ -23,13 +23,14 @@ use crate::error::Result;
 use crate::id::ResourceId;
 use crate::stale::pages::StaleIds;
 use crate::store::checkpoint::{self, Checkpoint};
-use crate::store::Store;
+use crate::store::{Store, Timestamp};
 
 /// A started run: the checkpoint it leaves if it goes to the end.
 #[derive(Debug)]
 pub(crate) struct Started {
-    /// The run reads the whole table ([`Reach::Complete`](crate::stale::finder::Reach)).
-    complete: bool,
+    /// The checkpoint's time the run looks at changes since; `None` when
+    /// it reads the whole table (a complete check).
+    since: Option<Timestamp>,
     crm: String,
     model: String,
     lowest_synced_id: SelectStatement,
@@ -68,7 +69,7 @@ pub(crate) async fn start<'a>(
         }
         _ => None,
     };
-    let complete = usable.is_none();
+    let since = usable.as_ref().map(|previous| previous.changes_through);
     let (pages, complete_at) = match usable {
         Some(previous) => {
             tracing::debug!(
@@ -85,7 +86,7 @@ pub(crate) async fn start<'a>(
         None => (pages, at),
     };
     let started = Started {
-        complete,
+        since,
         crm: crm.to_owned(),
         model: model.to_owned(),
         lowest_synced_id,
@@ -101,10 +102,11 @@ pub(crate) async fn start<'a>(
 }
 
 impl Started {
-    /// Whether the run reads the whole table (no usable checkpoint): a
-    /// complete check, when what left the table is looked for too.
-    pub(crate) fn is_complete(&self) -> bool {
-        self.complete
+    /// The time the run looks at changes since (its checkpoint's), or
+    /// `None` for a complete check, which reads the whole table (and looks
+    /// for rows deleted from it).
+    pub(crate) fn since(&self) -> Option<Timestamp> {
+        self.since
     }
 
     /// Saves the checkpoint: call once the run went to the end.

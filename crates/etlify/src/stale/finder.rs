@@ -254,12 +254,16 @@ impl<'a> FinderSql<'a> {
         select
     }
 
-    /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, G-17)
-    /// and the STI filter, on `table_ref` (the owner table or an alias).
+    /// `stale_scope` (as `pk IN (SELECT pk FROM table WHERE scope)`, G-17),
+    /// the STI filter and rows not soft-deleted, on `table_ref` (the owner
+    /// table or an alias).
     fn restrict(&self, select: &mut SelectStatement, table_ref: &str) {
         let model = self.model;
         if let Some(sti) = &model.sti {
             select.and_where(col(table_ref, &sti.column).eq(sti.value.as_str()));
+        }
+        if let Some(deleted) = &model.soft_delete_column {
+            select.and_where(col(table_ref, deleted).is_null());
         }
         if let Some(scope) = &self.binding.stale_scope {
             let mut scoped = Query::select();

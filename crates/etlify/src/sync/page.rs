@@ -31,7 +31,7 @@ use std::sync::Mutex;
 use super::decision::{self, Decision, Known, Loaded, Outgoing};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
-use super::guard::eligible_by_sql;
+use super::guard::passing_sql_conditions;
 use super::{lock, write_synced, Synchronizer};
 use crate::adapters::{id_value, AdapterError, AdapterErrorKind, BatchItem, UpsertRequest};
 use crate::catalog::Target;
@@ -39,7 +39,6 @@ use crate::context::Context;
 use crate::crm::ThrottledBatch;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
-use crate::model::SyncIf;
 use crate::outcome::{BatchStats, RecordError};
 use crate::store::leases::records::PageLock;
 use crate::store::sync_rows::{self, RowChange};
@@ -224,12 +223,7 @@ async fn read_and_decide(
         return Ok((read_at, Vec::new(), out));
     }
 
-    let passing = match &binding.sync_if {
-        Some(SyncIf::Sql(condition)) => {
-            Some(eligible_by_sql(store, resolved, condition, ids).await?)
-        }
-        _ => None,
-    };
+    let passing = passing_sql_conditions(store, resolved, binding, ids).await?;
     let passes_sql_guard = |id: &ResourceId| passing.as_ref().is_none_or(|p| p.contains(id));
     let eligible: Vec<ResourceId> = ids.iter().copied().filter(passes_sql_guard).collect();
 

@@ -15,14 +15,13 @@
 use super::decision::{self, Decision, Known, Loaded};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
-use super::guard::eligible_by_sql;
+use super::guard::passing_sql_conditions;
 use super::write_synced;
 use crate::adapters::UpsertRequest;
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
-use crate::model::SyncIf;
 use crate::outcome::{RecordError, SyncOutcome};
 use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
@@ -98,12 +97,9 @@ impl<'a> Synchronizer<'a> {
             .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
-        let passes_sql_guard = match &binding.sync_if {
-            Some(SyncIf::Sql(condition)) => eligible_by_sql(store, model, condition, &[id])
-                .await?
-                .contains(&id),
-            _ => true,
-        };
+        let passes_sql_guard = passing_sql_conditions(store, model, binding, &[id])
+            .await?
+            .is_none_or(|passing| passing.contains(&id));
         let source = &binding.payload;
         let (loaded, row) = match passes_sql_guard {
             true => {

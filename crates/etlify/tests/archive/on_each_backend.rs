@@ -169,3 +169,107 @@ async fn delete_a_lost_archive_response_does_not_archive_twice() {
     assert_eq!(contacts(&sandbox).len(), 12, "nothing created");
     assert_eq!(sync_rows(&db).await, 9);
 }
+
+/// `users` with a `deleted_at` column, `User` declaring it.
+async fn soft_deleting(db: &TestDb) -> Model {
+    let ts = if db.is_postgres() {
+        "timestamp(6) without time zone"
+    } else {
+        "datetime(6)"
+    };
+    db.exec(&format!("ALTER TABLE users ADD COLUMN deleted_at {ts}"))
+        .await;
+    users(OnDelete::Archive, Some(DeleteLimit::Records(100))).soft_delete_column("deleted_at")
+}
+
+async fn soft_delete(db: &TestDb, ids: &[i64]) {
+    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let now = db.now_sql();
+    db.exec(&format!(
+        "UPDATE users SET deleted_at = {now}, updated_at = {now} WHERE id IN ({})",
+        list.join(", ")
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_a_soft_deleted_row_is_archived_in_the_next_ordinary_run() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let model = soft_deleting(&db).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![model],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 10).await;
+    soft_delete(&db, &ids[..2]).await;
+    let creates_before = contacts(&sandbox).len();
+
+    // An ordinary run, from the first run's checkpoint.
+    let run = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(run.outcomes.archived, 2, "{run:?}");
+    assert_eq!(
+        run.outcomes.synced, 0,
+        "a soft-deleted row is not sent: {run:?}"
+    );
+    assert_eq!(
+        archived_emails(&sandbox),
+        vec!["user0@example.com", "user1@example.com"]
+    );
+    assert_eq!(sync_rows(&db).await, 8);
+
+    // Without a sync row, they are not created again.
+    let again = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(
+        (again.outcomes.synced, again.outcomes.archived),
+        (0, 0),
+        "{again:?}"
+    );
+    assert_eq!(contacts(&sandbox).len(), creates_before);
+
+    // Restored: synced again.
+    let now = db.now_sql();
+    db.exec(&format!(
+        "UPDATE users SET deleted_at = NULL, updated_at = {now} WHERE id = {}",
+        ids[0]
+    ))
+    .await;
+    let restored = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(restored.outcomes.synced, 1, "{restored:?}");
+    assert_eq!(sync_rows(&db).await, 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_a_soft_deleted_row_is_never_sent_even_one_by_one() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let model = soft_deleting(&db).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![model],
+    )
+    .await;
+    let id = db.insert_user("gone@example.com", None).await;
+    soft_delete(&db, &[id]).await;
+
+    let run = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(run.total, 0, "not found: {run:?}");
+    assert_eq!(
+        etlify.sync("hubspot", "User", id).await.unwrap(),
+        etlify::SyncDispatch::Completed(etlify::SyncOutcome::Skipped)
+    );
+    assert_eq!(contacts(&sandbox).len(), 0, "nothing created");
+}
