@@ -223,7 +223,11 @@ pub(crate) struct BindingFile {
     pub external_id: Option<String>,
     /// What happens to a record's CRM object once its row is deleted:
     /// `keep` (default, as the gem) or `archive`.
-    pub on_delete: Option<OnDeleteFile>,
+    pub on_delete: Option<DisposalFile>,
+    /// What happens to a record's CRM object once it leaves the binding's
+    /// scope (`stale_scope` or `sync_if` no longer holds): `keep` (default)
+    /// or `archive`.
+    pub on_leave_scope: Option<DisposalFile>,
     /// The most records one run may archive: a number (`500`) or a
     /// percentage of the binding's synced records (`"10%"`, the default).
     pub max_deletes_per_run: Option<DeleteLimitFile>,
@@ -231,7 +235,7 @@ pub(crate) struct BindingFile {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum OnDeleteFile {
+pub(crate) enum DisposalFile {
     Keep,
     Archive,
 }

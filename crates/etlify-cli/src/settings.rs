@@ -11,14 +11,14 @@ use etlify::adapters::{
 };
 use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
-    Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Hop, Model, OnDelete, RateLimit,
+    Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
     Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
 };
 
 use crate::error::CliError;
 use crate::file::{
-    AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, File,
-    ModelFile, OnDeleteFile, QueueFile, RenderingFile, TypeFile, WorkerFile,
+    AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, DisposalFile,
+    File, ModelFile, QueueFile, RenderingFile, TypeFile, WorkerFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -570,11 +570,15 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
     if let Some(property) = &file.external_id {
         binding = binding.external_id(property);
     }
+    let disposal = |file: DisposalFile| match file {
+        DisposalFile::Keep => Disposal::Keep,
+        DisposalFile::Archive => Disposal::Archive,
+    };
     if let Some(on_delete) = file.on_delete {
-        binding = binding.on_delete(match on_delete {
-            OnDeleteFile::Keep => OnDelete::Keep,
-            OnDeleteFile::Archive => OnDelete::Archive,
-        });
+        binding = binding.on_delete(disposal(on_delete));
+    }
+    if let Some(on_leave_scope) = file.on_leave_scope {
+        binding = binding.on_leave_scope(disposal(on_leave_scope));
     }
     if let Some(limit) = &file.max_deletes_per_run {
         let limit = match limit {

@@ -943,6 +943,7 @@ fn delete_cli_archives_deleted_rows_within_the_guard_and_allow_deletes_proceeds(
 
     for (line, key) in [
         ("on_delete = \"delete\"", "on_delete"),
+        ("on_leave_scope = \"drop\"", "on_leave_scope"),
         ("max_deletes_per_run = \"ten\"", "max_deletes_per_run"),
         ("max_deletes_per_run = \"150%\"", "max_deletes_per_run"),
     ] {
@@ -997,6 +998,27 @@ fn delete_cli_soft_deleted_rows_are_archived_by_the_next_sync() {
     let report = json_of(&etlify(&config, &["sync", "--json"]));
     assert_eq!(report["archived"], 2, "{report}");
     assert_eq!(report["synced"], 0, "{report}");
+}
+
+/// `on_leave_scope = "archive"` from the file: a synced user whose
+/// `sync_if` no longer holds is archived by the next `sync` once it changes.
+#[test]
+fn scope_cli_a_record_leaving_sync_if_is_archived() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    append(
+        &config,
+        "sync_if = \"users.id <> 3\"\non_leave_scope = \"archive\"\n",
+    );
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE users SET updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 seconds') WHERE id = 3"],
+    );
+    let report = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(report["archived"], 1, "{report}");
+    let again = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(again["archived"], 0, "{again}");
 }
 
 /// A sync row deleted by hand is not seen by a run from the last run's

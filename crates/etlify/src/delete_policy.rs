@@ -1,8 +1,8 @@
 //! What a binding does when a record leaves the application (its row is
-//! deleted), and the guard against deleting many objects at once
-//! (docs/BEHAVIOUR.md, "Deletes").
+//! deleted: `on_delete`) or its scope (`on_leave_scope`), and the guard
+//! against deleting many objects at once (docs/BEHAVIOUR.md, "Deletes").
 //!
-//! Archiving is never the default ([`OnDelete::Keep`], as the gem): a
+//! Archiving is never the default ([`Disposal::Keep`], as the gem): a
 //! binding asks for it, and even then a run archives nothing for the
 //! binding when more records would go than [`DeleteLimit`] allows, until
 //! an operator lets it ([`crate::BatchSyncOptions::allow_deletes`]).
@@ -10,10 +10,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// What happens to a record's CRM object once its application row is gone.
+/// What happens to a record's CRM object once the record is gone: its row
+/// deleted (`on_delete`), or out of the binding's scope (`on_leave_scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum OnDelete {
+pub enum Disposal {
     /// The object stays in the CRM, and the record's sync row stays (the
     /// gem's behaviour; the default).
     #[default]
@@ -24,23 +25,23 @@ pub enum OnDelete {
     Archive,
 }
 
-impl OnDelete {
+impl Disposal {
     /// The configuration word (`keep`, `archive`).
     pub fn as_str(self) -> &'static str {
         match self {
-            OnDelete::Keep => "keep",
-            OnDelete::Archive => "archive",
+            Disposal::Keep => "keep",
+            Disposal::Archive => "archive",
         }
     }
 }
 
-impl FromStr for OnDelete {
+impl FromStr for Disposal {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
-            "keep" => Ok(OnDelete::Keep),
-            "archive" => Ok(OnDelete::Archive),
+            "keep" => Ok(Disposal::Keep),
+            "archive" => Ok(Disposal::Archive),
             other => Err(format!("must be \"keep\" or \"archive\", not {other:?}")),
         }
     }
@@ -148,10 +149,10 @@ mod tests {
 
     #[test]
     fn on_delete_reads_keep_or_archive() {
-        assert_eq!("archive".parse(), Ok(OnDelete::Archive));
-        assert_eq!(OnDelete::default(), OnDelete::Keep);
+        assert_eq!("archive".parse(), Ok(Disposal::Archive));
+        assert_eq!(Disposal::default(), Disposal::Keep);
         assert!("delete"
-            .parse::<OnDelete>()
+            .parse::<Disposal>()
             .unwrap_err()
             .contains("\"keep\" or \"archive\""));
     }

@@ -115,7 +115,7 @@ pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
-pub use crate::delete_policy::{DeleteLimit, OnDelete, DEFAULT_DELETE_LIMIT};
+pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
 pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};
 pub use crate::engine::{

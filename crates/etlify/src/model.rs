@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use crate::delete_policy::{DeleteLimit, OnDelete, DEFAULT_DELETE_LIMIT};
+use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 use crate::dependency::{Dependency, SyncDependency};
 use crate::payload::PayloadSource;
 use crate::values::{Payload, TimestampColumn};
@@ -59,7 +59,8 @@ pub struct Binding {
     pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
-    pub(crate) on_delete: OnDelete,
+    pub(crate) on_delete: Disposal,
+    pub(crate) on_leave_scope: Disposal,
     pub(crate) max_deletes_per_run: DeleteLimit,
 }
 
@@ -75,7 +76,8 @@ impl Binding {
             external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
-            on_delete: OnDelete::Keep,
+            on_delete: Disposal::Keep,
+            on_leave_scope: Disposal::Keep,
             max_deletes_per_run: DEFAULT_DELETE_LIMIT,
         }
     }
@@ -124,10 +126,24 @@ impl Binding {
     }
 
     /// What happens to a record's CRM object once its application row is
-    /// deleted ([`OnDelete::Keep`] by default, as the gem).
-    pub fn on_delete(mut self, on_delete: OnDelete) -> Self {
+    /// deleted ([`Disposal::Keep`] by default, as the gem).
+    pub fn on_delete(mut self, on_delete: Disposal) -> Self {
         self.on_delete = on_delete;
         self
+    }
+
+    /// What happens to a record's CRM object once the record leaves the
+    /// binding's scope: its `stale_scope` or `sync_if` no longer holds
+    /// ([`Disposal::Keep`] by default: the object stays, as the gem).
+    /// Archived records that come back are synced again (created anew).
+    pub fn on_leave_scope(mut self, on_leave_scope: Disposal) -> Self {
+        self.on_leave_scope = on_leave_scope;
+        self
+    }
+
+    /// What happens to the object of a record that left the scope.
+    pub fn get_on_leave_scope(&self) -> Disposal {
+        self.on_leave_scope
     }
 
     /// The most records one run may archive for this binding
@@ -140,7 +156,7 @@ impl Binding {
     }
 
     /// What happens to a deleted record's CRM object.
-    pub fn get_on_delete(&self) -> OnDelete {
+    pub fn get_on_delete(&self) -> Disposal {
         self.on_delete
     }
 

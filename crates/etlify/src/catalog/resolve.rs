@@ -436,6 +436,7 @@ fn resolve_model(
                 dependencies,
                 sync_dependencies: resolved_deps,
                 on_delete: binding.get_on_delete(),
+                on_leave_scope: binding.get_on_leave_scope(),
                 max_deletes_per_run: binding.get_max_deletes_per_run(),
             },
         );

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 
 use crate::config::Config;
 use crate::crm::{Crm, ThrottledAdapter};
-use crate::delete_policy::{DeleteLimit, OnDelete};
+use crate::delete_policy::{DeleteLimit, Disposal};
 use crate::dependency::JoinPath;
 use crate::digest::DigestStrategy;
 use crate::id::ResourceId;
@@ -139,7 +139,9 @@ pub(crate) struct ResolvedBinding {
     /// Sync dependencies, with their tables resolved.
     pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
     /// What happens once a record's row is deleted.
-    pub(crate) on_delete: OnDelete,
+    pub(crate) on_delete: Disposal,
+    /// What happens once a record leaves the binding's scope.
+    pub(crate) on_leave_scope: Disposal,
     /// The most records one run may archive.
     pub(crate) max_deletes_per_run: DeleteLimit,
 }

@@ -13,7 +13,7 @@ use sea_query::{Expr, SelectStatement};
 use crate::adapters::{AdapterErrorKind, RemoteDelete};
 use crate::catalog::Target;
 use crate::context::Context;
-use crate::delete_policy::{self, DeleteLimit, OnDelete};
+use crate::delete_policy::{self, DeleteLimit, Disposal};
 use crate::error::{Error, Result};
 use crate::id::ResourceId;
 use crate::stale::gone;
@@ -21,6 +21,23 @@ use crate::store::{sync_rows, Store, Timestamp};
 
 /// Gone records read per query.
 const GONE_PAGE: u64 = 1_000;
+
+/// Why a record's object is archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// Its row was deleted (or marked deleted): `on_delete`.
+    Deleted,
+    /// Its row is out of the binding's scope: `on_leave_scope`.
+    LeftScope,
+}
+
+/// A record whose object a run archives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Leaving {
+    pub(crate) id: ResourceId,
+    pub(crate) crm_id: String,
+    pub(crate) why: Departure,
+}
 
 /// Archives a binding's guard held back in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +47,11 @@ pub struct HeldDeletes {
     pub crm: String,
     /// The model.
     pub model: String,
-    /// Records whose row is gone and whose object would be archived.
+    /// Records whose object would be archived: their row deleted, or out
+    /// of the binding's scope.
     pub records: usize,
+    /// Of which out of scope (`on_leave_scope`).
+    pub left_scope: usize,
     /// The binding's guard (`max_deletes_per_run`).
     pub limit: DeleteLimit,
     /// What the guard allowed this run.
@@ -50,59 +70,82 @@ pub(crate) enum Archived {
 /// Where a run looks for records that left the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Looking {
-    /// A complete check: rows deleted from the table, and every
-    /// soft-deleted row.
+    /// A complete check: rows deleted from the table or out of scope, and
+    /// every soft-deleted row.
     Everywhere,
     /// A run from a checkpoint: rows soft-deleted since its time.
     SoftDeletedSince(Timestamp),
 }
 
-/// The records of `target` that left the application, with the CRM id
-/// their sync row holds, ascending.
-pub(crate) async fn gone_records(
+/// The records of `target` whose objects its binding archives, found in
+/// the database (rows deleted or out of scope, as `looking` says), plus
+/// `seen` (out of scope, decided by the run's pages), ascending by id.
+pub(crate) async fn leaving_records(
     ctx: &Context,
     target: Target<'_>,
     looking: Looking,
-) -> Result<Vec<(ResourceId, String)>> {
+    seen: Vec<(ResourceId, String)>,
+) -> Result<Vec<Leaving>> {
     let store = ctx.store();
-    let (crm, model) = (target.crm.name.as_str(), target.model);
+    let Target { model, binding, .. } = target;
+    let crm = target.crm.name.as_str();
     let since = match looking {
         Looking::Everywhere => None,
         Looking::SoftDeletedSince(at) => Some(Expr::val(store.dialect().timestamp_value(at))),
     };
-    let mut gone = Vec::new();
+    let mut found = Vec::new();
     if looking == Looking::Everywhere {
-        walk(store, &mut gone, |after| {
-            Some(gone::page(crm, model, after, GONE_PAGE))
+        walk(store, &mut found, |after| {
+            Some(gone::page(crm, model, binding, after, GONE_PAGE))
         })
         .await?;
     }
-    walk(store, &mut gone, |after| {
+    walk(store, &mut found, |after| {
         gone::soft_deleted_page(crm, model, since.clone(), after, GONE_PAGE)
     })
     .await?;
-    gone.sort_by_key(|(id, _)| *id);
-    gone.dedup_by_key(|(id, _)| *id);
-    Ok(gone)
+    let mut leaving: Vec<Leaving> = found
+        .into_iter()
+        .map(|(id, crm_id, still_in_table)| Leaving {
+            id: ResourceId::new(id),
+            crm_id,
+            why: match still_in_table {
+                0 => Departure::Deleted,
+                _ => Departure::LeftScope,
+            },
+        })
+        .chain(seen.into_iter().map(|(id, crm_id)| Leaving {
+            id,
+            crm_id,
+            why: Departure::LeftScope,
+        }))
+        .filter(|leaving| {
+            let disposal = match leaving.why {
+                Departure::Deleted => binding.on_delete,
+                Departure::LeftScope => binding.on_leave_scope,
+            };
+            disposal == Disposal::Archive
+        })
+        .collect();
+    leaving.sort_by_key(|leaving| leaving.id);
+    leaving.dedup_by_key(|leaving| leaving.id);
+    Ok(leaving)
 }
 
 /// Runs the keyset-paged query `page(after)` to its end (none when it
-/// gives no statement), adding its rows to `gone`.
+/// gives no statement), adding its rows to `found`.
 async fn walk(
     store: &Store,
-    gone: &mut Vec<(ResourceId, String)>,
+    found: &mut Vec<(i64, String, i64)>,
     page: impl Fn(Option<ResourceId>) -> Option<SelectStatement>,
 ) -> Result<()> {
     let mut after = None;
     while let Some(statement) = page(after) {
         let (sql, values) = store.build(&statement);
-        let rows: Vec<(i64, String)> = store.fetch_all(sql, values).await?;
+        let rows: Vec<(i64, String, i64)> = store.fetch_all(sql, values).await?;
         let full = rows.len() as u64 == GONE_PAGE;
-        after = rows.last().map(|(id, _)| ResourceId::new(*id));
-        gone.extend(
-            rows.into_iter()
-                .map(|(id, crm_id)| (ResourceId::new(id), crm_id)),
-        );
+        after = rows.last().map(|(id, _, _)| ResourceId::new(*id));
+        found.extend(rows);
         if !full {
             break;
         }
@@ -110,39 +153,46 @@ async fn walk(
     Ok(())
 }
 
-/// Archives what left the application for `target`, when its binding
-/// asks for it, within its guard (or past it, when `allowed_once`).
-pub(crate) async fn archive_gone(
+/// Archives what left the application (or the scope) for `target`, when
+/// its binding asks for it, within its guard (or past it, when
+/// `allowed_once`); `seen` are the records out of scope its pages decided.
+pub(crate) async fn archive_leaving(
     ctx: &Context,
     target: Target<'_>,
     looking: Looking,
+    seen: Vec<(ResourceId, String)>,
     allowed_once: bool,
 ) -> Result<Archived> {
     let binding = target.binding;
-    if binding.on_delete != OnDelete::Archive {
+    if binding.on_delete != Disposal::Archive && binding.on_leave_scope != Disposal::Archive {
         return Ok(Archived::Done(0));
     }
-    let gone = gone_records(ctx, target, looking).await?;
-    if gone.is_empty() {
+    let leaving = leaving_records(ctx, target, looking, seen).await?;
+    if leaving.is_empty() {
         return Ok(Archived::Done(0));
     }
     let crm = target.crm.name.as_str();
     let model = target.model.resource_type.as_str();
     let synced = synced_count(ctx, target).await?;
     let limit = binding.max_deletes_per_run;
-    if !delete_policy::may_archive(limit, synced, gone.len() as u64, allowed_once) {
+    if !delete_policy::may_archive(limit, synced, leaving.len() as u64, allowed_once) {
         let held = HeldDeletes {
             crm: crm.to_owned(),
             model: model.to_owned(),
-            records: gone.len(),
+            records: leaving.len(),
+            left_scope: leaving
+                .iter()
+                .filter(|l| l.why == Departure::LeftScope)
+                .count(),
             limit,
             allowed: limit.allowed(synced),
         };
         tracing::warn!(
-            message = "More records left the application than max_deletes_per_run allows: nothing archived; `etlify sync --allow-deletes` archives them.",
+            message = "More records left than max_deletes_per_run allows: nothing archived; `etlify sync --allow-deletes` archives them.",
             crm,
             model,
             records = held.records,
+            left_scope = held.left_scope,
             allowed = held.allowed,
             limit = %limit
         );
@@ -154,12 +204,16 @@ pub(crate) async fn archive_gone(
         .batch()
         .map_or(1, |batch| batch.max_batch_size().max(1));
     let mut archived = 0;
-    for chunk in gone.chunks(batch_size) {
-        archive_chunk(target, chunk).await?;
-        sync_rows::remove_archived(ctx.store(), crm, model, chunk).await?;
+    for chunk in leaving.chunks(batch_size) {
+        let chunk: Vec<(ResourceId, String)> = chunk
+            .iter()
+            .map(|leaving| (leaving.id, leaving.crm_id.clone()))
+            .collect();
+        archive_chunk(target, &chunk).await?;
+        sync_rows::remove_archived(ctx.store(), crm, model, &chunk).await?;
         archived += chunk.len();
         tracing::info!(
-            message = "Archived CRM objects of deleted records.",
+            message = "Archived the CRM objects of records that left.",
             crm,
             model,
             records = chunk.len()

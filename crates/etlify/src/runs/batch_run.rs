@@ -598,10 +598,13 @@ async fn sync_pages(
     };
     let mut deferred = 0;
     let mut in_doubt = 0;
+    // Records out of scope whose objects the run archives after its pages.
+    let mut leaving = Vec::new();
     let busy = crate::sync::page::BusyRecords::DeferMany;
     let ended = pipeline::run(ctx, target, crm, model, pages, busy, |done| {
         let batch = done.stats;
         deferred += done.deferred;
+        leaving.extend(done.leaving);
         in_doubt += batch.in_doubt;
         stats.total += done.records;
         let run_total = total.fetch_add(done.records, Ordering::SeqCst) + done.records;
@@ -640,19 +643,26 @@ async fn sync_pages(
     if stopped {
         return Ok(());
     }
-    // Rows deleted from the table are looked for in a complete check;
-    // soft-deleted ones in every run, since its checkpoint.
+    // Rows deleted from the table (or out of scope) are looked for in a
+    // complete check; soft-deleted ones in every run, since its checkpoint;
+    // the pages found those whose `sync_if` no longer holds.
     let looking = match started.since() {
         None => Looking::Everywhere,
         Some(since) => Looking::SoftDeletedSince(since),
     };
-    match archiving::archive_gone(ctx, target, looking, options.allow_deletes).await? {
+    let leaving = std::mem::take(&mut leaving);
+    match archiving::archive_leaving(ctx, target, looking, leaving, options.allow_deletes).await? {
         Archived::Done(0) => {}
         Archived::Done(archived) => {
             stats.outcomes.archived += archived;
             stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
         }
-        Archived::Held(held) => stats.deletes_held.push(held),
+        Archived::Held(held) => {
+            stats.deletes_held.push(held);
+            // No checkpoint: the records held back (some of them stale,
+            // with nothing written) are found again by the next run.
+            return Ok(());
+        }
     }
     if deferred > 0 || in_doubt > 0 {
         // Some records were left (held by another sync, or in doubt with

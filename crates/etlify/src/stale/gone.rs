@@ -2,11 +2,12 @@
 //! row holds: only these objects are ever archived (`runs/archiving.rs`);
 //! nothing is found by searching the CRM.
 //!
-//! - Rows deleted from the table (or no longer of the model's STI type):
-//!   [`page`] walks the binding's sync rows by their resource index and
-//!   probes the table's primary key for each. Its cost grows with the
-//!   binding's synced records, not with what changed, so runs ask for it
-//!   only in a complete check (docs/BEHAVIOUR.md, "Deletes").
+//! - Rows deleted from the table (or no longer of the model's STI type),
+//!   and rows out of the binding's scope when it archives those: [`page`]
+//!   walks the binding's sync rows by their resource index and probes the
+//!   table's primary key for each. Its cost grows with the binding's
+//!   synced records, not with what changed, so runs ask for it only in a
+//!   complete check (docs/BEHAVIOUR.md, "Deletes").
 //! - Rows soft-deleted (`Model::soft_delete_column` not NULL):
 //!   [`soft_deleted_page`], since a time when a checkpoint gives one,
 //!   through the column's index: as cheap as finding what changed.
@@ -14,8 +15,10 @@
 use sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
 
 use super::finder::col;
-use crate::catalog::ResolvedModel;
+use crate::catalog::{ResolvedBinding, ResolvedModel};
+use crate::delete_policy::Disposal;
 use crate::id::ResourceId;
+use crate::model::SyncIf;
 use crate::store::sync_rows::CrmSynchronisations as Cs;
 
 /// Alias of the sync table in these queries.
@@ -31,29 +34,50 @@ fn synced_rows(select: &mut SelectStatement, crm: &str, model: &ResolvedModel) {
         .and_where(col(SYNC, "crm_id").ne(""));
 }
 
-/// Up to `limit` gone records after `after`, ascending: `(id, crm_id)`.
+/// Up to `limit` records after `after` that left the table or, when
+/// `binding` archives what leaves its scope, the scope (`stale_scope`, SQL
+/// `sync_if`), ascending: `(id, crm_id, still_in_table)`, where
+/// `still_in_table` (1 or 0) tells a record out of scope from a deleted one
+/// (a soft-deleted row counts as deleted).
 pub(crate) fn page(
     crm: &str,
     model: &ResolvedModel,
+    binding: &ResolvedBinding,
     after: Option<ResourceId>,
     limit: u64,
 ) -> SelectStatement {
-    let mut row = Query::select();
-    row.expr(Expr::val(1))
-        .from(Alias::new(&model.table))
-        .and_where(
-            col(&model.table, &model.primary_key)
-                .equals((Alias::new(SYNC), Alias::new("resource_id"))),
+    let table = model.table.as_str();
+    let in_table = || {
+        let mut row = Query::select();
+        row.expr(Expr::val(1)).from(Alias::new(table)).and_where(
+            col(table, &model.primary_key).equals((Alias::new(SYNC), Alias::new("resource_id"))),
         );
-    if let Some(sti) = &model.sti {
-        row.and_where(col(&model.table, &sti.column).eq(sti.value.as_str()));
+        if let Some(sti) = &model.sti {
+            row.and_where(col(table, &sti.column).eq(sti.value.as_str()));
+        }
+        if let Some(deleted) = &model.soft_delete_column {
+            row.and_where(col(table, deleted).is_null());
+        }
+        row
+    };
+    let mut in_scope = in_table();
+    if binding.on_leave_scope == Disposal::Archive {
+        // The user's SQL over their own table, as configured.
+        if let Some(scope) = &binding.stale_scope {
+            in_scope.and_where(Expr::cust(format!("({scope})")));
+        }
+        if let Some(SyncIf::Sql(condition)) = &binding.sync_if {
+            in_scope.and_where(Expr::cust(format!("({condition})")));
+        }
     }
+    let still_in_table = Expr::case(Expr::exists(in_table()), 1i64).finally(0i64);
     let mut select = Query::select();
     select
         .expr(col(SYNC, "resource_id").cast_as("bigint"))
-        .expr(col(SYNC, "crm_id"));
+        .expr(col(SYNC, "crm_id"))
+        .expr(still_in_table);
     synced_rows(&mut select, crm, model);
-    select.and_where(Expr::exists(row).not());
+    select.and_where(Expr::exists(in_scope).not());
     if let Some(after) = after {
         select.and_where(col(SYNC, "resource_id").gt(after.get()));
     }
@@ -64,7 +88,7 @@ pub(crate) fn page(
 }
 
 /// Up to `limit` soft-deleted records after `after`, ascending, marked
-/// deleted at or after `since` (all of them without): `(id, crm_id)`.
+/// deleted at or after `since` (all of them without): `(id, crm_id, 0)`.
 /// `None` when the model declares no soft-delete column.
 pub(crate) fn soft_deleted_page(
     crm: &str,
@@ -84,6 +108,8 @@ pub(crate) fn soft_deleted_page(
     select
         .expr(pk.clone().cast_as("bigint"))
         .expr(col(SYNC, "crm_id"))
+        // Deleted, as `page` says it.
+        .expr(Expr::val(0i64))
         .from(Alias::new(table))
         .join_as(JoinType::InnerJoin, Cs::Table, Alias::new(SYNC), on)
         .and_where(col(table, deleted).is_not_null())

@@ -5,12 +5,15 @@
 //!
 //! The rules, in order (docs/BEHAVIOUR.md):
 //! 1. the record is gone since it was found → [`Decision::Vanished`];
-//! 2. a SQL `sync_if` it does not pass → [`Decision::Skip`];
-//! 3. its payload could not be built → [`Decision::Fail`];
-//! 4. a payload `sync_if` it does not pass → [`Decision::Skip`];
-//! 5. a sync dependency without a CRM id → [`Decision::Buffer`] (G-18);
-//! 6. the payload's digest is the row's `last_digest` → [`Decision::InSync`];
-//! 7. otherwise → [`Decision::Send`], with the CRM id the row knows.
+//! 2. marked deleted (`soft_delete_column`) → [`Decision::Skip`] (its
+//!    object is archived by the run, when asked: `runs/archiving.rs`);
+//! 3. a SQL `sync_if` it does not pass → [`Decision::Skip`], or,
+//!    with `on_leave_scope = archive` and a CRM id, [`Decision::Leave`];
+//! 4. its payload could not be built → [`Decision::Fail`];
+//! 5. a payload `sync_if` it does not pass → as rule 3;
+//! 6. a sync dependency without a CRM id → [`Decision::Buffer`] (G-18);
+//! 7. the payload's digest is the row's `last_digest` → [`Decision::InSync`];
+//! 8. otherwise → [`Decision::Send`], with the CRM id the row knows.
 //!
 //! What the CRM answers to a sent record is turned into its row change by
 //! [`after_answer`], also pure. Neither reads the database nor calls an
@@ -21,6 +24,7 @@ use serde_json::Value;
 
 use super::dependencies::MissingDependency;
 use crate::catalog::ResolvedBinding;
+use crate::delete_policy::Disposal;
 use crate::digest::DigestStrategy;
 use crate::field_digests;
 use crate::id::ResourceId;
@@ -72,13 +76,25 @@ pub(crate) struct Known<'a> {
     pub id: ResourceId,
     /// Its sync row for the CRM, if it has one.
     pub row: Option<&'a SyncRow>,
-    /// Whether it passes the binding's SQL `sync_if` (true without one).
-    pub passes_sql_guard: bool,
+    /// How it fares against the binding's SQL conditions.
+    pub sql_guard: SqlGuard,
     /// Its payload, as loaded (not loaded when the SQL guard failed).
     pub loaded: Loaded,
     /// Its sync dependencies without a CRM id (empty when none are
     /// declared or all are in the CRM).
     pub missing: Vec<MissingDependency>,
+}
+
+/// How a record fares against its binding's SQL conditions
+/// (`guard.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SqlGuard {
+    /// It passes them (or there are none).
+    Passes,
+    /// Its row is marked deleted (`soft_delete_column`).
+    SoftDeleted,
+    /// It fails the SQL `sync_if`.
+    FailsSyncIf,
 }
 
 /// What happens to one record.
@@ -94,6 +110,10 @@ pub(crate) enum Decision {
     Buffer(Vec<MissingDependency>),
     /// Same payload as last sent: the row is stamped, nothing sent.
     InSync(RowChange),
+    /// Out of the binding's scope (`sync_if` false) with an object in the
+    /// CRM, whose binding archives such objects (`on_leave_scope =
+    /// archive`): nothing written, the run archives it (the CRM id).
+    Leave(String),
     /// The payload changed: send it.
     Send(Outgoing),
 }
@@ -123,7 +143,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     let Known {
         id,
         row,
-        passes_sql_guard,
+        sql_guard,
         loaded,
         missing,
     } = known;
@@ -133,11 +153,25 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
             field_digests: None,
         })
     };
+    // Out of scope: archived when the binding says so and the CRM has it.
+    let out_of_scope = || {
+        let crm_id = row
+            .and_then(|r| r.crm_id.as_deref())
+            .filter(|crm_id| addresses_an_object(crm_id));
+        match crm_id {
+            Some(crm_id) if rules.binding.on_leave_scope == Disposal::Archive => {
+                Decision::Leave(crm_id.to_owned())
+            }
+            _ => skip(),
+        }
+    };
     if matches!(loaded, Loaded::Gone) {
         return Decision::Vanished;
     }
-    if !passes_sql_guard {
-        return skip();
+    match sql_guard {
+        SqlGuard::Passes => {}
+        SqlGuard::SoftDeleted => return skip(),
+        SqlGuard::FailsSyncIf => return out_of_scope(),
     }
     let payload = match loaded {
         Loaded::Gone => return Decision::Vanished,
@@ -151,7 +185,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     };
     if let Some(SyncIf::Payload(predicate)) = &rules.binding.sync_if {
         if !predicate(&payload) {
-            return skip();
+            return out_of_scope();
         }
     }
     if !missing.is_empty() {
@@ -268,7 +302,7 @@ mod tests {
         Known {
             id: ResourceId::new(7),
             row,
-            passes_sql_guard: true,
+            sql_guard: SqlGuard::Passes,
             loaded,
             missing: Vec::new(),
         }
@@ -295,7 +329,8 @@ mod tests {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
-            on_delete: crate::OnDelete::Keep,
+            on_delete: crate::Disposal::Keep,
+            on_leave_scope: crate::Disposal::Keep,
             max_deletes_per_run: crate::DEFAULT_DELETE_LIMIT,
         }
     }
@@ -320,7 +355,7 @@ mod tests {
     #[test]
     fn decide_a_record_failing_the_sql_guard_is_skipped_without_a_payload() {
         let mut known = known(None, Loaded::Payload(payload(alice())));
-        known.passes_sql_guard = false;
+        known.sql_guard = SqlGuard::FailsSyncIf;
         let decision = decide_with(&plain(), known);
         assert!(
             matches!(
@@ -332,6 +367,40 @@ mod tests {
             ),
             "{decision:?}"
         );
+    }
+
+    #[test]
+    fn decide_out_of_scope_with_a_crm_id_is_left_to_archive_when_the_binding_says_so() {
+        let archiving = |binding: ResolvedBinding| ResolvedBinding {
+            on_leave_scope: crate::Disposal::Archive,
+            ..binding
+        };
+        let row = row(Some("digest"), Some("101"), 0);
+        // A SQL sync_if, then a payload one, no longer holding.
+        let mut failing_sql = known(Some(&row), Loaded::Payload(payload(alice())));
+        failing_sql.sql_guard = SqlGuard::FailsSyncIf;
+        let decision = decide_with(&archiving(plain()), failing_sql);
+        assert!(
+            matches!(&decision, Decision::Leave(id) if id == "101"),
+            "{decision:?}"
+        );
+        let refusing = archiving(guarded(|_: &Payload| false));
+        let decision = decide_with(
+            &refusing,
+            known(Some(&row), Loaded::Payload(payload(alice()))),
+        );
+        assert!(
+            matches!(&decision, Decision::Leave(id) if id == "101"),
+            "{decision:?}"
+        );
+        // Without a CRM id there is nothing to archive; marked deleted is
+        // on_delete's, not on_leave_scope's.
+        let decision = decide_with(&refusing, known(None, Loaded::Payload(payload(alice()))));
+        assert!(matches!(decision, Decision::Skip(_)), "{decision:?}");
+        let mut soft_deleted = known(Some(&row), Loaded::Payload(payload(alice())));
+        soft_deleted.sql_guard = SqlGuard::SoftDeleted;
+        let decision = decide_with(&archiving(plain()), soft_deleted);
+        assert!(matches!(decision, Decision::Skip(_)), "{decision:?}");
     }
 
     #[test]

@@ -28,15 +28,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use super::decision::{self, Decision, Known, Loaded, Outgoing};
+use super::decision::{self, Decision, Known, Loaded, Outgoing, SqlGuard};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
-use super::guard::passing_sql_conditions;
+use super::guard::sql_conditions;
 use super::{lock, write_synced, Synchronizer};
 use crate::adapters::{id_value, AdapterError, AdapterErrorKind, BatchItem, UpsertRequest};
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::crm::ThrottledBatch;
+use crate::delete_policy::Disposal;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
 use crate::outcome::{BatchStats, RecordError};
@@ -111,6 +112,9 @@ struct PageState {
     new_rows: usize,
     /// The page's failed records logged so far (a few, then counted).
     failures: FailureLog,
+    /// Records out of the binding's scope whose objects the run archives
+    /// (`on_leave_scope = archive`), with their CRM ids.
+    leaving: Vec<(ResourceId, String)>,
 }
 
 impl<'a> BatchSynchronizer<'a> {
@@ -142,6 +146,9 @@ impl<'a> BatchSynchronizer<'a> {
         let busy = BusyRecords::SyncEach;
         super::pipeline::run(self.ctx, target, crm, model, page, busy, |done| {
             stats.merge(&done.stats);
+            // Out of scope, to archive: left stale for the next batch run,
+            // which archives within the binding's guard.
+            stats.skipped += done.leaving.len();
         })
         .await?;
         Ok(stats)
@@ -223,16 +230,25 @@ async fn read_and_decide(
         return Ok((read_at, Vec::new(), out));
     }
 
-    let passing = passing_sql_conditions(store, resolved, binding, ids).await?;
-    let passes_sql_guard = |id: &ResourceId| passing.as_ref().is_none_or(|p| p.contains(id));
-    let eligible: Vec<ResourceId> = ids.iter().copied().filter(passes_sql_guard).collect();
+    let conditions = sql_conditions(store, resolved, binding, ids).await?;
+    let eligible: Vec<ResourceId> = ids
+        .iter()
+        .copied()
+        .filter(|id| conditions.passes(id))
+        .collect();
 
     let source = &binding.payload;
     // Both after the lock and the read time, so they need no
     // order between them: side by side, on two pooled connections.
+    // The rows of records out of scope too, when their objects may be
+    // archived (`on_leave_scope`): whether they have one is on the row.
+    let with_rows = match binding.on_leave_scope {
+        Disposal::Archive => ids,
+        _ => &eligible,
+    };
     let (mut loaded, rows) = futures_util::try_join!(
         source.load(store, &eligible),
-        sync_rows::find_many(store, crm, model, &eligible),
+        sync_rows::find_many(store, crm, model, with_rows),
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
@@ -245,14 +261,14 @@ async fn read_and_decide(
     };
     let mut ready = Vec::new();
     for &id in ids {
-        let passes_sql_guard = passes_sql_guard(&id);
-        let loaded = match passes_sql_guard {
-            true => Loaded::from(loaded.remove(&id)),
+        let sql_guard = conditions.guard(&id);
+        let loaded = match sql_guard {
+            SqlGuard::Passes => Loaded::from(loaded.remove(&id)),
             // Not loaded: any payload would do, the guard decides first.
-            false => Loaded::Payload(Payload::new()),
+            _ => Loaded::Payload(Payload::new()),
         };
         let missing = match &loaded {
-            Loaded::Payload(_) if passes_sql_guard => {
+            Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
                 dependencies::missing(ctx, crm, model, id, sync_deps).await?
             }
             _ => Vec::new(),
@@ -260,7 +276,7 @@ async fn read_and_decide(
         let known = Known {
             id,
             row: rows.get(&id),
-            passes_sql_guard,
+            sql_guard,
             loaded,
             missing,
         };
@@ -272,6 +288,8 @@ async fn read_and_decide(
                 changes.push((key(id), change));
                 out.stats.skipped += 1;
             }
+            // Nothing written: the run archives it, within the guard.
+            Decision::Leave(crm_id) => out.leaving.push((id, crm_id)),
             Decision::Fail(error) => {
                 out.failures
                     .failed((crm, model), id, error.kind.as_str(), &error.message);
@@ -407,10 +425,20 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
     }
 }
 
+/// What a finished page produced.
+pub(crate) struct Finished {
+    /// Its records' outcomes.
+    pub(crate) stats: BatchStats,
+    /// Busy records left for the next run.
+    pub(crate) deferred: usize,
+    /// Records out of scope whose objects the run archives, with their CRM ids.
+    pub(crate) leaving: Vec<(ResourceId, String)>,
+}
+
 /// Step 3, once every request of `page` has answered: the records left
 /// for later, the lock released, follow-up work, busy records; returns
 /// the page's outcomes and how many busy records it left for the next run.
-pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
+pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
     let mut sent = Ok(());
     for &index in &page.later {
         sent = match upsert_one(page, index).await {
@@ -431,6 +459,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
         in_sync,
         buffered,
         failures,
+        leaving,
         ..
     } = std::mem::take(&mut *lock(&page.state));
     failures.summarize((crm, model));
@@ -443,7 +472,11 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
             model,
             records = page.busy.len()
         );
-        return Ok((stats, page.busy.len()));
+        return Ok(Finished {
+            stats,
+            deferred: page.busy.len(),
+            leaving,
+        });
     }
     // Busy records: another sync holds them; wait for it, then sync.
     for &id in &page.busy {
@@ -453,7 +486,11 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<(BatchStats, usize)> {
             Err(error) => return Err(error),
         }
     }
-    Ok((stats, 0))
+    Ok(Finished {
+        stats,
+        deferred: 0,
+        leaving,
+    })
 }
 
 impl Page<'_> {

@@ -56,7 +56,7 @@ const ROWS_BETWEEN_STATISTICS: usize = 50_000;
 const ROWS_FOR_A_FINAL_REFRESH: usize = 1_000;
 
 /// A page whose every record has been handled.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PageDone {
     /// Records in the page.
     pub(crate) records: usize,
@@ -66,6 +66,8 @@ pub(crate) struct PageDone {
     pub(crate) stats: BatchStats,
     /// Busy records left for the next run (`BusyRecords::DeferMany`).
     pub(crate) deferred: usize,
+    /// Records out of scope whose objects the run archives (`on_leave_scope`).
+    pub(crate) leaving: Vec<(ResourceId, String)>,
 }
 
 /// The pages of a run, and whether the run was asked to stop: once it
@@ -217,6 +219,7 @@ where
             new_rows: 0,
             stats,
             deferred: 0,
+            leaving: Vec::new(),
         });
     }
     let first_error = lock(&shared.first_error).take();
@@ -456,12 +459,13 @@ async fn finish_page(shared: &Shared<'_>, tracked: Arc<Tracked<'_>>) -> Result<P
     let finished = finish(&tracked.page).await;
     drop(slot);
     shared.open_slots.add_permits(1);
-    let (stats, deferred) = finished?;
+    let finished = finished?;
     Ok(PageDone {
         records: tracked.page.records,
         new_rows: tracked.page.new_rows,
-        stats,
-        deferred,
+        stats: finished.stats,
+        deferred: finished.deferred,
+        leaving: finished.leaving,
     })
 }
 

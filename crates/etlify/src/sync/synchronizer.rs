@@ -12,10 +12,10 @@
 //! 6. after the lock: hand what this record waited on, or what waited on it,
 //!    to the follow-up seam.
 
-use super::decision::{self, Decision, Known, Loaded};
+use super::decision::{self, Decision, Known, Loaded, SqlGuard};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
-use super::guard::passing_sql_conditions;
+use super::guard::sql_conditions;
 use super::write_synced;
 use crate::adapters::UpsertRequest;
 use crate::catalog::Target;
@@ -97,22 +97,26 @@ impl<'a> Synchronizer<'a> {
             .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
-        let passes_sql_guard = passing_sql_conditions(store, model, binding, &[id])
+        let sql_guard = sql_conditions(store, model, binding, &[id])
             .await?
-            .is_none_or(|passing| passing.contains(&id));
+            .guard(&id);
         let source = &binding.payload;
-        let (loaded, row) = match passes_sql_guard {
-            true => {
+        let (loaded, row) = match sql_guard {
+            SqlGuard::Passes => {
                 let ids = [id];
                 let (mut loaded, row) =
                     futures_util::try_join!(source.load(store, &ids), sync_rows::find(store, key))?;
                 (Loaded::from(loaded.remove(&id)), row)
             }
-            // Not loaded: any payload would do, the guard decides first.
-            false => (Loaded::Payload(Payload::new()), None),
+            // Not loaded: any payload would do, the guard decides first
+            // (with the row: an object out of scope may be archived).
+            _ => (
+                Loaded::Payload(Payload::new()),
+                sync_rows::find(store, key).await?,
+            ),
         };
         let missing = match &loaded {
-            Loaded::Payload(_) if passes_sql_guard => {
+            Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
                 let sync_deps = &binding.sync_dependencies;
                 dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?
             }
@@ -127,7 +131,7 @@ impl<'a> Synchronizer<'a> {
         let known = Known {
             id,
             row: row.as_ref(),
-            passes_sql_guard,
+            sql_guard,
             loaded,
             missing,
         };
@@ -152,6 +156,10 @@ impl<'a> Synchronizer<'a> {
                 sync_rows::write(store, &[(key.clone(), change)]).await?;
                 return Ok(Locked::Done(SyncOutcome::NotModified));
             }
+            // Out of scope, its object to archive: nothing written here, so
+            // the record stays stale and the next batch run archives it
+            // within the binding's guard.
+            Decision::Leave(_) => return Ok(Locked::Done(SyncOutcome::Skipped)),
             Decision::Send(outgoing) => outgoing,
         };
 

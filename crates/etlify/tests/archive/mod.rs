@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy};
 use etlify::{
-    BatchSyncOptions, Binding, Crm, DeleteLimit, Etlify, Model, OnDelete, RunStats, SqlPayload,
+    BatchSyncOptions, Binding, Crm, DeleteLimit, Disposal, Etlify, Model, RunStats, SqlPayload,
 };
 use etlify_sandbox::{
     FaultConfig, RunningSandbox, Sandbox, SandboxConfig, TargetApi, DEFAULT_HUBSPOT_TOKEN,
@@ -50,7 +50,7 @@ fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
 }
 
 /// `User` as HubSpot contacts by email, deleted rows handled by `on_delete`.
-fn users(on_delete: OnDelete, limit: Option<DeleteLimit>) -> Model {
+fn users(on_delete: Disposal, limit: Option<DeleteLimit>) -> Model {
     let mut binding = Binding::new("contacts", "email")
         .payload(SqlPayload::new("SELECT id, email, full_name FROM users"))
         .on_delete(on_delete);

@@ -14,7 +14,7 @@ async fn delete_a_deleted_row_is_archived_once_and_its_sync_row_removed() {
     let etlify = engine(
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox))],
-        vec![users(OnDelete::Archive, None)],
+        vec![users(Disposal::Archive, None)],
     )
     .await;
     let ids = synced_users(&db, &etlify, 30).await;
@@ -59,7 +59,7 @@ async fn delete_deleted_rows_are_kept_by_default_as_the_gem_does() {
     let etlify = engine(
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox))],
-        vec![users(OnDelete::Keep, None)],
+        vec![users(Disposal::Keep, None)],
     )
     .await;
     let ids = synced_users(&db, &etlify, 10).await;
@@ -88,7 +88,7 @@ async fn delete_the_guard_holds_a_run_that_would_archive_more_than_allowed() {
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox))],
         vec![users(
-            OnDelete::Archive,
+            Disposal::Archive,
             Some(DeleteLimit::PercentOfSynced(10)),
         )],
     )
@@ -138,7 +138,7 @@ async fn delete_a_lost_archive_response_does_not_archive_twice() {
     let etlify = engine(
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox))],
-        vec![users(OnDelete::Archive, Some(DeleteLimit::Records(100)))],
+        vec![users(Disposal::Archive, Some(DeleteLimit::Records(100)))],
     )
     .await;
     let ids = synced_users(&db, &etlify, 12).await;
@@ -179,7 +179,7 @@ async fn soft_deleting(db: &TestDb) -> Model {
     };
     db.exec(&format!("ALTER TABLE users ADD COLUMN deleted_at {ts}"))
         .await;
-    users(OnDelete::Archive, Some(DeleteLimit::Records(100))).soft_delete_column("deleted_at")
+    users(Disposal::Archive, Some(DeleteLimit::Records(100))).soft_delete_column("deleted_at")
 }
 
 async fn soft_delete(db: &TestDb, ids: &[i64]) {
@@ -272,4 +272,130 @@ async fn delete_a_soft_deleted_row_is_never_sent_even_one_by_one() {
         etlify::SyncDispatch::Completed(etlify::SyncOutcome::Skipped)
     );
     assert_eq!(contacts(&sandbox).len(), 0, "nothing created");
+}
+
+/// `User` whose scope is its active users, archived when they leave it.
+fn active_users(scope: &str, on_leave_scope: Disposal) -> Model {
+    let binding = Binding::new("contacts", "email")
+        .payload(SqlPayload::new("SELECT id, email, full_name FROM users"))
+        .on_leave_scope(on_leave_scope)
+        .max_deletes_per_run(DeleteLimit::Records(100));
+    let binding = match scope {
+        "sync_if" => binding.sync_if(etlify::SyncIf::Sql("users.active = true".into())),
+        _ => binding.stale_scope("users.active = true"),
+    };
+    Model::new("User", "users").bind("hubspot", binding)
+}
+
+async fn deactivate(db: &TestDb, ids: &[i64], active: bool) {
+    let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let now = db.now_sql();
+    db.exec(&format!(
+        "UPDATE users SET active = {active}, updated_at = {now} WHERE id IN ({})",
+        list.join(", ")
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_a_record_whose_sync_if_turns_false_is_archived_and_recreated_when_it_comes_back() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![active_users("sync_if", Disposal::Archive)],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 10).await;
+    deactivate(&db, &ids[..2], false).await;
+
+    let run = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(run.outcomes.archived, 2, "{run:?}");
+    assert_eq!(
+        archived_emails(&sandbox),
+        vec!["user0@example.com", "user1@example.com"]
+    );
+    assert_eq!(sync_rows(&db).await, 8);
+
+    deactivate(&db, &ids[..1], true).await;
+    let back = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(
+        (back.outcomes.synced, back.outcomes.archived),
+        (1, 0),
+        "{back:?}"
+    );
+    assert_eq!(sync_rows(&db).await, 9);
+    let live: Vec<String> = contacts(&sandbox)
+        .into_iter()
+        .filter(|(email, archived)| email == "user0@example.com" && !archived)
+        .map(|(email, _)| email)
+        .collect();
+    assert_eq!(
+        live.len(),
+        1,
+        "user0 is in the CRM again: {:?}",
+        contacts(&sandbox)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_a_record_leaving_stale_scope_is_archived_by_the_complete_check() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![active_users("stale_scope", Disposal::Archive)],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 10).await;
+    deactivate(&db, &ids[5..8], false).await;
+
+    // Out of the stale scope, they are not found by a run from the checkpoint.
+    let ordinary = etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    assert_eq!(ordinary.outcomes.archived, 0);
+
+    let complete = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(complete.outcomes.archived, 3, "{complete:?}");
+    assert_eq!(archived_emails(&sandbox).len(), 3);
+    assert_eq!(sync_rows(&db).await, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_records_out_of_scope_are_kept_by_default() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![active_users("sync_if", Disposal::Keep)],
+    )
+    .await;
+    let ids = synced_users(&db, &etlify, 6).await;
+    deactivate(&db, &ids[..3], false).await;
+
+    let run = complete_run(&etlify).await.into_result().unwrap();
+    assert_eq!(
+        (run.outcomes.archived, run.outcomes.skipped),
+        (0, 3),
+        "skipped and stamped, as the gem: {run:?}"
+    );
+    assert_eq!(archived_emails(&sandbox), Vec::<String>::new());
+    assert_eq!(sync_rows(&db).await, 6);
 }
