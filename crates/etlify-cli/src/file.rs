@@ -119,7 +119,7 @@ pub(crate) struct Database {
     /// Connections in the pool.
     pub max_connections: Option<u32>,
     /// How long the locks of a process that died (a killed worker) hold
-    /// before others take its work over, e.g. `"60s"` (the default; at
+    /// before others take its work over, e.g. `"15s"` (the default; at
     /// least `"3s"`).
     pub lease_ttl: Option<String>,
 }

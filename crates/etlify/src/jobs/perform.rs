@@ -21,10 +21,17 @@ use crate::runs::batch_run::{self, BatchSyncOptions, RunStats};
 use crate::store::job_requests::{self, Finished, JobKey, Requested};
 use crate::sync::Synchronizer;
 
-/// How long a batch job waits when another batch run of its CRM holds the
-/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`), or less when leases
-/// live less ([`crate::StoreOptions::lease_ttl`]).
+/// The longest a batch job waits when another batch run of its CRM holds
+/// the CRM's lease (the gem's `DEFAULT_RETRY_AFTER`); see [`busy_delay`].
 pub(crate) const BUSY_DELAY: Duration = Duration::from_secs(10);
+
+/// How long a batch job waits when its CRM is held: a third of the lease's
+/// time to live ([`crate::StoreOptions::lease_ttl`]; 5 s by default), at
+/// most [`BUSY_DELAY`]. A holder that died frees the CRM within its time
+/// to live, and the job looks again soon after (issue 26, item 3).
+fn busy_delay(lease_ttl: Duration) -> Duration {
+    BUSY_DELAY.min(lease_ttl / 3)
+}
 
 fn record_key(job: &RecordJob) -> JobKey {
     JobKey::Record {
@@ -191,7 +198,7 @@ async fn perform_batch(
     if stats.busy.contains(&job.crm) || stats.deferred > 0 {
         // Waiting is not an attempt: the other run holds the CRM only while
         // it lives (its lease ends within its time to live if it died).
-        let delay = BUSY_DELAY.min(ctx.store().lease_ttl());
+        let delay = busy_delay(ctx.store().lease_ttl());
         let reason = if stats.deferred > 0 {
             format!(
                 "{} records were held by another sync (a run that died?)",
