@@ -89,7 +89,7 @@ pub(crate) struct QueueFile {
     /// `"10s"` (the default).
     pub retry_delay: Option<String>,
     /// How often a worker tells the queue it is alive, at least `"1s"`
-    /// (default `"5s"`).
+    /// (default `"3s"`).
     pub heartbeat: Option<String>,
     /// Heartbeats a worker may miss before its jobs go to others (default 3).
     #[schemars(range(min = 1))]

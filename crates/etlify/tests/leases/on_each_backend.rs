@@ -13,7 +13,7 @@ const SHORT_TTL: Duration = Duration::from_secs(3);
 /// Issue 26, item 3: with the default settings a batch run's locks (the
 /// CRM's lease, its page's) would end within 15 s if its process died now:
 /// no lock outlives its holder by more, so a killed worker's CRM is taken
-/// over within 20 s (a waiting batch job looks again every 5 s).
+/// over within 20 s (a waiting batch job comes back when the lease ends).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_a_batch_runs_locks_outlive_its_death_by_at_most_15_s_by_default() {
     let db = TestDb::new(BACKEND).await;

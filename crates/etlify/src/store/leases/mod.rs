@@ -34,10 +34,10 @@ use crate::error::Result;
 
 /// How long a lease lives without renewal, unless the store says otherwise
 /// ([`crate::StoreOptions::lease_ttl`]): the longest a dead holder's records
-/// and CRM stay locked. 15 s, the queue's default orphan timeout: a killed
-/// worker's batch job and its CRM's lease come free together, and another
-/// worker takes the CRM over within about 20 s (issue 26, item 3; with
-/// 60 s that took about 65 s).
+/// and CRM stay locked. 15 s: the queue gives a killed worker's jobs to
+/// others sooner (9 s), and a job that finds the CRM held comes back when
+/// the lease ends, so the CRM is taken over about 15 s after the kill
+/// (issue 26, item 3; with 60 s that took about 65 s).
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// The shortest lease time allowed (renewals every 750 ms).
