@@ -417,7 +417,7 @@ pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<Run
             stats.busy.push((*crm).to_owned());
         }
     }
-    let result = run_leased(ctx, options, &selected, &mut stats).await;
+    let result = run_leased(ctx, options, &selected, &mut stats, &lease).await;
     let released = lease.release().await;
     result?;
     released?;
@@ -431,6 +431,7 @@ async fn run_leased(
     options: &BatchSyncOptions,
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
+    lease: &Lease,
 ) -> Result<()> {
     for (model, _) in selected {
         stats.per_model.entry((*model).to_owned()).or_insert(0);
@@ -450,7 +451,7 @@ async fn run_leased(
             .filter(|(_, crms)| crms.contains(crm))
             .map(|(model, _)| *model)
             .collect();
-        run_crm(ctx, options, crm, models, &total)
+        run_crm(ctx, options, lease, crm, models, &total)
     });
     let mut first_error = None;
     for (crm_stats, error) in futures_util::future::join_all(runs).await {
@@ -467,6 +468,7 @@ async fn run_leased(
 async fn run_crm(
     ctx: &Context,
     options: &BatchSyncOptions,
+    lease: &Lease,
     crm: &str,
     models: Vec<&str>,
     total: &AtomicUsize,
@@ -491,7 +493,7 @@ async fn run_crm(
             });
             continue;
         }
-        let synced = sync_pages(ctx, options, crm, model, &mut stats, total).await;
+        let synced = sync_pages(ctx, options, lease, crm, model, &mut stats, total).await;
         let Err(error) = synced else {
             continue;
         };
@@ -548,6 +550,7 @@ impl RunStats {
 async fn sync_pages(
     ctx: &Context,
     options: &BatchSyncOptions,
+    lease: &Lease,
     crm: &str,
     model: &str,
     stats: &mut RunStats,
@@ -561,9 +564,11 @@ async fn sync_pages(
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
+    // A run whose CRM lease may be another run's now (its renewals failed
+    // or came late for a whole time to live) starts no new page.
     let pages = pipeline::Pages {
         ids: pages,
-        stopping: &|| options.stopping(),
+        stopping: &|| options.stopping() || !lease.is_held(),
     };
     let mut deferred = 0;
     let busy = crate::sync::page::BusyRecords::DeferMany;
@@ -601,6 +606,13 @@ async fn sync_pages(
     })
     .await?;
     stats.deferred += deferred;
+    if ended == pipeline::Ended::Stopped && !options.stopping() {
+        return Err(Error::Incomplete(format!(
+            "the lease of {crm}'s batch run expired before the run ended (its renewals failed \
+             or came late for longer than the lease's time to live): another run may hold the \
+             CRM; this one stopped"
+        )));
+    }
     let stopped = ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
     if stopped || deferred > 0 {

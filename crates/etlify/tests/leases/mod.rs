@@ -1,7 +1,8 @@
 //! Leases of live and dead holders (issue 26, item 3; X-10, G-10): a
 //! holder whose one CRM request outlasts the lease's time to live keeps
 //! its CRM, a killed holder's CRM is taken over once its time to live has
-//! passed, and by default that is within 15 s of its death.
+//! passed, by default within 15 s of its death, and a holder that lost a
+//! lock sends nothing more under it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use etlify::BatchSyncOptions;
 use tokio::sync::oneshot;
 
 use crate::support::adapter::BatchRecordingAdapter;
-use crate::support::{hubspot_users, hubspot_users_on, TestDb};
+use crate::support::{engine_on, hubspot_users, hubspot_users_on, user_model, TestDb};
 
 /// The lease tables: a CRM's batch run, and record and page locks.
 const LEASE_TABLES: [&str; 2] = ["etlify_leases", "etlify_record_leases"];

@@ -136,3 +136,95 @@ async fn probe_a_killed_holders_crm_is_taken_over_once_its_ttl_passed() {
         30
     );
 }
+
+/// Issue 26, item 3: a holder whose page lock was taken over by another
+/// process (its renewal found the row gone; a process paused longer than
+/// the time to live meets the same) sends nothing more under it: the
+/// request under way finishes and is recorded, the next one is not sent,
+/// and the run ends with an error of kind `Incomplete`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_holder_whose_page_lock_was_taken_over_sends_nothing_more() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    users(&db, 30).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let answer = adapter.hold_batches();
+    let store = db.another_store(4).await.with_lease_ttl(SHORT_TTL);
+    let crm = etlify::Crm::new("hubspot", adapter.clone()).max_in_flight(1);
+    let holder = engine_on(store, vec![crm], vec![user_model(&["hubspot"])]).await;
+    let run = tokio::spawn(async move { holder.batch_sync(&BatchSyncOptions::new()).await });
+    adapter.batch_calls_reaching(1).await;
+
+    // Another process takes the page's range over, then a whole time to
+    // live passes (by the database's clock): no renewal can have kept it.
+    db.exec("UPDATE etlify_record_leases SET owner = 'another-process'")
+        .await;
+    db.exec(&format!(
+        "CREATE TABLE probe_taken_over AS SELECT {} AS expires_at",
+        now_plus(&db, SHORT_TTL.as_secs())
+    ))
+    .await;
+    until_marks_passed(&db, "probe_taken_over").await;
+
+    answer.open();
+    let ended = run.await.unwrap().unwrap_err();
+    assert_eq!(ended.kind(), etlify::ErrorKind::Incomplete, "{ended}");
+    assert_eq!(records_sent(&adapter), 10, "only the request under way");
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations WHERE crm_id IS NOT NULL")
+            .await,
+        10,
+        "its answer recorded"
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases WHERE owner = 'another-process'")
+            .await,
+        1,
+        "the other process's lock left alone"
+    );
+}
+
+/// Issue 26, item 3 (G-10): a run whose CRM lease was taken over by
+/// another run starts no new page (the page it prepared ahead may still
+/// go, under its own lock); it ends with an error of kind `Incomplete`,
+/// and the other run's lease is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_run_whose_crm_lease_was_taken_over_starts_no_new_page() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    users(&db, 50).await;
+    let adapter = BatchRecordingAdapter::new(10);
+    let answer = adapter.hold_batches();
+    let store = db.another_store(4).await.with_lease_ttl(SHORT_TTL);
+    let crm = etlify::Crm::new("hubspot", adapter.clone()).max_in_flight(1);
+    let holder = engine_on(store, vec![crm], vec![user_model(&["hubspot"])]).await;
+    let run = tokio::spawn(async move {
+        holder
+            .batch_sync(&BatchSyncOptions::new().batch_size(10))
+            .await
+    });
+    adapter.batch_calls_reaching(1).await;
+
+    db.exec("UPDATE etlify_leases SET owner = 'another-run'")
+        .await;
+    db.exec(&format!(
+        "CREATE TABLE probe_taken_over AS SELECT {} AS expires_at",
+        now_plus(&db, SHORT_TTL.as_secs())
+    ))
+    .await;
+    until_marks_passed(&db, "probe_taken_over").await;
+
+    answer.open();
+    let ended = run.await.unwrap().unwrap_err();
+    assert_eq!(ended.kind(), etlify::ErrorKind::Incomplete, "{ended}");
+    let sent = records_sent(&adapter);
+    assert!(
+        (10..=20).contains(&sent),
+        "the page under way and at most the one prepared ahead: {sent}"
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_leases WHERE owner = 'another-run'")
+            .await,
+        1
+    );
+}

@@ -42,13 +42,15 @@ impl Lease {
         names: Vec<String>,
     ) -> Result<(Self, Vec<bool>)> {
         let owner = new_owner(store);
+        let taken_at = std::time::Instant::now();
         let mut taken = std::collections::HashSet::new();
         for chunk in names.chunks(CHUNK) {
             taken.extend(try_take(store, &owner, chunk).await?);
         }
         let acquired: Vec<bool> = names.iter().map(|n| taken.contains(n)).collect();
         let rows = taken.len() as u64;
-        Ok((Self::held(store, owner, LeaseTable::Named, rows), acquired))
+        let lease = Self::held(store, owner, LeaseTable::Named, rows, taken_at);
+        Ok((lease, acquired))
     }
 }
 
