@@ -89,7 +89,7 @@ pub(crate) struct QueueFile {
     /// `"10s"` (the default).
     pub retry_delay: Option<String>,
     /// How often a worker tells the queue it is alive, at least `"1s"`
-    /// (default `"5s"`).
+    /// (default `"3s"`).
     pub heartbeat: Option<String>,
     /// Heartbeats a worker may miss before its jobs go to others (default 3).
     #[schemars(range(min = 1))]
@@ -119,7 +119,7 @@ pub(crate) struct Database {
     /// Connections in the pool.
     pub max_connections: Option<u32>,
     /// How long the locks of a process that died (a killed worker) hold
-    /// before others take its work over, e.g. `"60s"` (the default; at
+    /// before others take its work over, e.g. `"15s"` (the default; at
     /// least `"3s"`).
     pub lease_ttl: Option<String>,
 }

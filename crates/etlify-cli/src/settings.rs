@@ -124,7 +124,7 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         let ttl = duration(ttl, &at("database.lease_ttl"))?;
         if ttl < Duration::from_secs(3) {
             return Err(CliError::config(format!(
-                "{}: must be at least 3s (locks are renewed every third of it), got {}",
+                "{}: must be at least 3s (locks are renewed every quarter of it), got {}",
                 at("database.lease_ttl"),
                 humantime::format_duration(ttl)
             )));

@@ -19,12 +19,35 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::id::SyncKey;
 use crate::runs::batch_run::{self, BatchSyncOptions, RunStats};
 use crate::store::job_requests::{self, Finished, JobKey, Requested};
+use crate::store::leases::batch_run::{batch_run_name, time_left};
 use crate::sync::Synchronizer;
 
-/// How long a batch job waits when another batch run of its CRM holds the
-/// CRM's lease (the gem's `DEFAULT_RETRY_AFTER`), or less when leases
-/// live less ([`crate::StoreOptions::lease_ttl`]).
+/// The longest a batch job waits when another batch run of its CRM holds
+/// the CRM's lease (the gem's `DEFAULT_RETRY_AFTER`); see [`held_delay`].
 pub(crate) const BUSY_DELAY: Duration = Duration::from_secs(10);
+
+/// The shortest wait of a batch job whose CRM or records are held (the
+/// queue counts delays in whole seconds).
+const MIN_BUSY_DELAY: Duration = Duration::from_secs(1);
+
+/// How long a batch job whose CRM is held waits: until the holder's lease
+/// would end (`time_left` by the database's clock, rounded up to whole
+/// seconds), at least [`MIN_BUSY_DELAY`], at most [`BUSY_DELAY`]. A holder
+/// that died is taken over as soon as its lease has expired; a live one,
+/// which renews it, is looked at again every 10 s at most.
+fn held_delay(time_left: Option<Duration>) -> Duration {
+    let left = time_left.unwrap_or(Duration::ZERO);
+    let whole_seconds = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
+    whole_seconds.clamp(MIN_BUSY_DELAY, BUSY_DELAY)
+}
+
+/// How long a batch job that left records held by another sync waits: a
+/// third of the lease's time to live ([`crate::StoreOptions::lease_ttl`];
+/// 5 s by default), at most [`BUSY_DELAY`]: a dead run's page lock ends
+/// within its time to live.
+fn deferred_delay(lease_ttl: Duration) -> Duration {
+    (lease_ttl / 3).clamp(MIN_BUSY_DELAY, BUSY_DELAY)
+}
 
 fn record_key(job: &RecordJob) -> JobKey {
     JobKey::Record {
@@ -188,17 +211,24 @@ async fn perform_batch(
             reason: "the worker stopped before the run ended".to_owned(),
         });
     }
-    if stats.busy.contains(&job.crm) || stats.deferred > 0 {
+    let held = stats.busy.contains(&job.crm);
+    if held || stats.deferred > 0 {
         // Waiting is not an attempt: the other run holds the CRM only while
         // it lives (its lease ends within its time to live if it died).
-        let delay = BUSY_DELAY.min(ctx.store().lease_ttl());
-        let reason = if stats.deferred > 0 {
-            format!(
-                "{} records were held by another sync (a run that died?)",
-                stats.deferred
+        let (delay, reason) = if held {
+            let left = time_left(ctx.store(), &batch_run_name(&job.crm)).await?;
+            (
+                held_delay(left),
+                format!("another batch run of {} is under way", job.crm),
             )
         } else {
-            format!("another batch run of {} is under way", job.crm)
+            (
+                deferred_delay(ctx.store().lease_ttl()),
+                format!(
+                    "{} records were held by another sync (a run that died?)",
+                    stats.deferred
+                ),
+            )
         };
         reschedule(ctx, &key, Job::Batch(job.clone()), delay).await?;
         tracing::info!(message = "Batch run waits for other syncs of its CRM.", crm = %job.crm, delay_ms = delay.as_millis() as u64, %reason);
@@ -321,4 +351,33 @@ async fn ended(ctx: &JobContext, key: &JobKey, again: Job) -> Result<()> {
         enqueue_or_forget(ctx, key, again, Duration::ZERO).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job whose CRM is held comes back when the holder's lease would
+    /// end, in whole seconds, between 1 s and 10 s; one that left a dead
+    /// run's records comes back after a third of the lease's time to live.
+    #[test]
+    fn probe_a_held_crms_job_comes_back_when_the_holders_lease_ends() {
+        let ms = Duration::from_millis;
+        for (time_left, delay) in [
+            (None, ms(1_000)),
+            (Some(Duration::ZERO), ms(1_000)),
+            (Some(ms(300)), ms(1_000)),
+            (Some(ms(2_000)), ms(2_000)),
+            (Some(ms(2_001)), ms(3_000)),
+            (Some(ms(14_900)), ms(10_000)),
+        ] {
+            assert_eq!(held_delay(time_left), delay, "{time_left:?} left");
+        }
+        for (ttl, delay) in [(15, 5), (3, 1), (60, 10)] {
+            assert_eq!(
+                deferred_delay(Duration::from_secs(ttl)),
+                Duration::from_secs(delay)
+            );
+        }
+    }
 }

@@ -59,7 +59,7 @@ impl Default for QueueOptions {
     fn default() -> Self {
         Self {
             name: DEFAULT_QUEUE_NAME.to_owned(),
-            heartbeat: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(3),
             missed_heartbeats: 3,
             poll_interval: Duration::from_millis(200),
         }
@@ -67,8 +67,10 @@ impl Default for QueueOptions {
 }
 
 impl QueueOptions {
-    /// Defaults: queue `etlify`, heartbeat every 5 s, a worker silent for 3
-    /// heartbeats is dead (its jobs go to others after 15 s), polled every
+    /// Defaults: queue `etlify`, heartbeat every 3 s, a worker silent for 3
+    /// heartbeats is dead (its jobs go to others after 9 s, before its
+    /// locks expire: a killed worker's CRM is taken over as soon as its
+    /// lease ends, about `lease_ttl` after the kill), polled every
     /// 200 ms.
     pub fn new() -> Self {
         Self::default()

@@ -444,7 +444,7 @@ pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<Run
             stats.busy.push((*crm).to_owned());
         }
     }
-    let result = run_leased(ctx, options, &selected, &mut stats).await;
+    let result = run_leased(ctx, options, &selected, &mut stats, &lease).await;
     let released = lease.release().await;
     result?;
     released?;
@@ -458,6 +458,7 @@ async fn run_leased(
     options: &BatchSyncOptions,
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
+    lease: &Lease,
 ) -> Result<()> {
     for (model, _) in selected {
         stats.per_model.entry((*model).to_owned()).or_insert(0);
@@ -477,7 +478,7 @@ async fn run_leased(
             .filter(|(_, crms)| crms.contains(crm))
             .map(|(model, _)| *model)
             .collect();
-        run_crm(ctx, options, crm, models, &total)
+        run_crm(ctx, options, lease, crm, models, &total)
     });
     let mut first_error = None;
     for (crm_stats, error) in futures_util::future::join_all(runs).await {
@@ -494,6 +495,7 @@ async fn run_leased(
 async fn run_crm(
     ctx: &Context,
     options: &BatchSyncOptions,
+    lease: &Lease,
     crm: &str,
     models: Vec<&str>,
     total: &AtomicUsize,
@@ -518,7 +520,7 @@ async fn run_crm(
             });
             continue;
         }
-        let synced = sync_pages(ctx, options, crm, model, &mut stats, total).await;
+        let synced = sync_pages(ctx, options, lease, crm, model, &mut stats, total).await;
         let Err(error) = synced else {
             continue;
         };
@@ -576,6 +578,7 @@ impl RunStats {
 async fn sync_pages(
     ctx: &Context,
     options: &BatchSyncOptions,
+    lease: &Lease,
     crm: &str,
     model: &str,
     stats: &mut RunStats,
@@ -592,9 +595,11 @@ async fn sync_pages(
     let pages = futures_util::stream::try_unfold(pages, |mut pages| async move {
         Ok(pages.next_page().await?.map(|page| (page, pages)))
     });
+    // A run whose CRM lease may be another run's now (its renewals failed
+    // or came late for a whole time to live) starts no new page.
     let pages = pipeline::Pages {
         ids: pages,
-        stopping: &|| options.stopping(),
+        stopping: &|| options.stopping() || !lease.is_held(),
     };
     let mut deferred = 0;
     let mut in_doubt = 0;
@@ -638,6 +643,13 @@ async fn sync_pages(
     })
     .await?;
     stats.deferred += deferred;
+    if ended == pipeline::Ended::Stopped && !options.stopping() {
+        return Err(Error::Incomplete(format!(
+            "the lease of {crm}'s batch run expired before the run ended (its renewals failed \
+             or came late for longer than the lease's time to live): another run may hold the \
+             CRM; this one stopped"
+        )));
+    }
     let stopped = ended == pipeline::Ended::Stopped;
     stats.stopped |= stopped;
     if stopped {

@@ -98,8 +98,9 @@ impl StoreOptions {
     }
 
     /// How long a lock this process takes (a CRM's batch run, a page or a
-    /// record being synced) outlives this process if it dies (default 60 s;
-    /// at least 3 s). A live holder renews its locks every third of it. A
+    /// record being synced) outlives this process if it dies (default 15 s;
+    /// at least 3 s). A live holder renews its locks every quarter of it,
+    /// beside its work, so a CRM request slower than this keeps them. A
     /// shorter time lets other workers take over a killed worker's work
     /// sooner, at the cost of more renewals; processes with different times
     /// are safe together (the holder sets the expiry).

@@ -360,6 +360,9 @@ pub(crate) type Answers = Vec<(usize, Result<Option<String>, AdapterError>)>;
 /// be written by [`record`], and the run error that cut the request short
 /// (the answers received before it stand).
 pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<()>) {
+    if let Err(lost) = still_locked(page) {
+        return (Answers::new(), Err(lost));
+    }
     let crm = page.target.crm;
     let mut answers = Answers::new();
     let sent = match request {
@@ -435,16 +438,34 @@ pub(crate) struct Finished {
     pub(crate) leaving: Vec<(ResourceId, String)>,
 }
 
+/// Nothing is sent under a page lock that may be another sync's now: its
+/// renewals failed or came late for a whole time to live (the database
+/// unreachable, the process paused), or another process took it over.
+/// The run stops; the page's records left stay stale.
+fn still_locked(page: &Page<'_>) -> Result<()> {
+    if lock(&page.lock).as_ref().is_some_and(PageLock::is_held) {
+        return Ok(());
+    }
+    Err(Error::Incomplete(format!(
+        "the lock on a page of {} {} expired before its next request was sent (its renewals \
+         failed or came late for longer than the lease's time to live); its records are left \
+         for the next run",
+        page.crm, page.model
+    )))
+}
+
 /// Step 3, once every request of `page` has answered: the records left
 /// for later, the lock released, follow-up work, busy records; returns
 /// the page's outcomes and how many busy records it left for the next run.
 pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
     let mut sent = Ok(());
     for &index in &page.later {
-        sent = match upsert_one(page, index).await {
-            Ok(answer) => record(page.ctx.store(), &[(page, &vec![(index, answer)])]).await,
-            Err(error) => Err(error),
-        };
+        sent = async {
+            still_locked(page)?;
+            let answer = upsert_one(page, index).await?;
+            record(page.ctx.store(), &[(page, &vec![(index, answer)])]).await
+        }
+        .await;
         if sent.is_err() {
             break;
         }

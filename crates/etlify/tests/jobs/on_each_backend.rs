@@ -263,8 +263,9 @@ async fn g9_batch_sync_async_requests_one_job_per_enabled_crm() {
 }
 
 /// G-10, X-10: a batch job whose CRM another batch run holds does not run
-/// beside it: it is rescheduled after the gem's 10 s (without spending an
-/// attempt), and runs once the other run released the CRM.
+/// beside it: it is rescheduled (without spending an attempt) for when the
+/// holder's lease would end, at most the gem's 10 s (a live holder that
+/// just took it), and runs once the other run released the CRM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g10_a_batch_job_never_runs_beside_another_run_of_its_crm() {
     let db = TestDb::new(BACKEND).await;
@@ -308,6 +309,45 @@ async fn g10_a_batch_job_never_runs_beside_another_run_of_its_crm() {
         panic!("expected a batch run");
     };
     assert_eq!(stats.total, 0, "nothing left to do");
+}
+
+/// Issue 26, item 3: a batch job whose CRM a dead holder's lease still
+/// holds (3 s left by the database's clock) comes back when that lease
+/// ends, not after a fixed 10 s, and sends nothing meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_a_batch_job_finding_a_dead_holders_crm_comes_back_when_its_lease_ends() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    db.insert_user("a@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let (etlify, queue) = queued_users(&db, adapter.clone()).await;
+    let in_3_s = if db.is_postgres() {
+        "(now() AT TIME ZONE 'UTC') + interval '3 seconds'"
+    } else {
+        "strftime('%Y-%m-%d %H:%M:%f000', 'now', '+3 seconds')"
+    };
+    db.exec(&format!(
+        "INSERT INTO etlify_leases (name, owner, expires_at) \
+         VALUES ('[\"batch\",\"hubspot\"]', 'a-dead-worker', {in_3_s})"
+    ))
+    .await;
+
+    let job = Job::Batch(BatchJob {
+        crm: "hubspot".into(),
+        attempt: 1,
+    });
+    let report = etlify.perform(&job).await.unwrap();
+    let JobReport::Rescheduled { delay, reason } = report else {
+        panic!("expected a reschedule, got {report:?}");
+    };
+    assert!(
+        (Duration::from_secs(1)..=Duration::from_secs(3)).contains(&delay),
+        "back when the lease ends, not later: {delay:?}"
+    );
+    assert!(reason.contains("another batch run"), "{reason}");
+    let (retry, queued_delay) = queue.take_batches().pop().unwrap();
+    assert_eq!((retry.attempt, queued_delay), (1, delay));
+    assert!(adapter.upserts().is_empty());
 }
 
 /// X-10 (the gem retried every 10 s for ever): a batch job stopped by the CRM's

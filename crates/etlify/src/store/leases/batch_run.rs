@@ -7,12 +7,14 @@
 //! chunk, which each backend feeds its fastest way
 //! (`BulkWrites::take_leases`).
 
+use std::time::Duration;
+
 use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query};
 
 use super::{new_owner, Lease, LeaseTable};
 use crate::error::Result;
 use crate::store::backend::Dialect;
-use crate::store::Store;
+use crate::store::{Store, Timestamp};
 
 /// Names per statement.
 const CHUNK: usize = 500;
@@ -40,14 +42,34 @@ impl Lease {
         names: Vec<String>,
     ) -> Result<(Self, Vec<bool>)> {
         let owner = new_owner(store);
+        let taken_at = std::time::Instant::now();
         let mut taken = std::collections::HashSet::new();
         for chunk in names.chunks(CHUNK) {
             taken.extend(try_take(store, &owner, chunk).await?);
         }
         let acquired: Vec<bool> = names.iter().map(|n| taken.contains(n)).collect();
         let rows = taken.len() as u64;
-        Ok((Self::held(store, owner, LeaseTable::Named, rows), acquired))
+        let lease = Self::held(store, owner, LeaseTable::Named, rows, taken_at);
+        Ok((lease, acquired))
     }
+}
+
+/// How long the lease `name` has left by the database's clock (zero once
+/// expired), or `None` when no one holds it: how long a run that found its
+/// CRM held waits before it looks again, so that a dead holder's CRM is
+/// taken over as soon as its lease ends.
+pub(crate) async fn time_left(store: &Store, name: &str) -> Result<Option<Duration>> {
+    let mut select = Query::select();
+    select
+        .column(Leases::ExpiresAt)
+        .expr(store.dialect().now())
+        .from(Leases::Table)
+        .and_where(Expr::col(Leases::Name).eq(name));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(Timestamp, Timestamp)> = store.fetch_all(sql, values).await?;
+    Ok(rows
+        .first()
+        .map(|(expires_at, now)| (*expires_at - *now).to_std().unwrap_or(Duration::ZERO)))
 }
 
 /// `INSERT INTO etlify_leases (name, owner, expires_at) … ON CONFLICT (name)

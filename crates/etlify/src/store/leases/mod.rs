@@ -16,13 +16,20 @@
 //!   keeps no pooled connection, so any number of concurrent syncs complete
 //!   with any pool size;
 //! - a lease whose holder died (SIGKILL) expires after [`LEASE_TTL`];
-//!   while its holder lives it is renewed every third of that.
+//!   while its holder lives it is renewed [`RENEWALS_PER_TTL`] times per
+//!   time to live, by a task of its own beside the work: a holder whose
+//!   one CRM request outlasts the time to live keeps its lease;
+//! - a holder whose renewals failed or came late for a whole time to live
+//!   (the database unreachable, the process paused), or found a row taken
+//!   over, no longer counts on its lease ([`Lease::is_held`]): it sends
+//!   nothing more under it.
 
 pub(crate) mod batch_run;
 pub(crate) mod records;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sea_query::{Alias, Expr, ExprTrait, Iden, Query};
 use tokio::task::JoinHandle;
@@ -32,11 +39,19 @@ use crate::error::Result;
 
 /// How long a lease lives without renewal, unless the store says otherwise
 /// ([`crate::StoreOptions::lease_ttl`]): the longest a dead holder's records
-/// stay locked.
-pub(crate) const LEASE_TTL: Duration = Duration::from_secs(60);
+/// and CRM stay locked. 15 s: the queue gives a killed worker's jobs to
+/// others sooner (9 s), and a job that finds the CRM held comes back when
+/// the lease ends, so the CRM is taken over about 15 s after the kill
+/// (with 60 s it took about 65 s: docs/OPERATIONS.md).
+pub(crate) const LEASE_TTL: Duration = Duration::from_secs(15);
 
-/// The shortest lease time allowed (renewals every third of it).
+/// The shortest lease time allowed (renewals every 750 ms).
 pub(crate) const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// Renewals per time to live. A renewal can be late (SQLite's write lock
+/// taken by a large write, a busy server) or fail: with four, a live
+/// holder keeps its leases through two missed renewals in a row.
+pub(crate) const RENEWALS_PER_TTL: u32 = 4;
 
 /// The columns both lease tables have.
 #[derive(Iden, Clone, Copy)]
@@ -152,20 +167,78 @@ pub(crate) struct Lease {
     table: LeaseTable,
     /// Rows held (renewal warns when fewer are renewed).
     rows: u64,
+    /// How long the holder can count on its rows, kept by the renewals.
+    hold: Arc<Hold>,
     renewal: Option<JoinHandle<()>>,
 }
 
+/// How long a holder can count on its leases, by its own monotonic clock.
+#[derive(Debug)]
+struct Hold {
+    /// A renewal found fewer rows than held: another owner took one over.
+    lost: AtomicBool,
+    /// Until when every row is surely live: the start of the acquisition
+    /// or of the last renewal that covered every row (the database set
+    /// the expiry after it), plus the time to live.
+    until: Mutex<Instant>,
+}
+
+impl Hold {
+    fn held(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst) && Instant::now() < *lock(&self.until)
+    }
+}
+
+/// `mutex`'s guard, even if a thread panicked holding it (an instant is
+/// always whole).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Lease {
-    /// `rows` rows of `table` that `owner` holds, renewed from now on
-    /// until released.
-    pub(crate) fn held(store: &Store, owner: String, table: LeaseTable, rows: u64) -> Self {
+    /// `rows` rows of `table` that `owner` holds, taken by a statement
+    /// that started at `taken_at`; renewed from now on until released.
+    pub(crate) fn held(
+        store: &Store,
+        owner: String,
+        table: LeaseTable,
+        rows: u64,
+        taken_at: Instant,
+    ) -> Self {
+        let hold = Arc::new(Hold {
+            lost: AtomicBool::new(false),
+            until: Mutex::new(taken_at + store.lease_ttl()),
+        });
         let renewal = (rows > 0).then(|| {
-            let (store, owner) = (store.clone(), owner.clone());
+            let (store, owner, hold) = (store.clone(), owner.clone(), hold.clone());
+            // A task of its own, not a step between the holder's requests:
+            // the lease is renewed while a slow CRM request waits. The
+            // period counts from each renewal's start, so a slow renewal
+            // does not push the next one later.
             tokio::spawn(async move {
+                let period = store.lease_ttl() / RENEWALS_PER_TTL;
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    tokio::time::sleep(store.lease_ttl() / 3).await;
-                    if let Err(error) = renew(&store, &owner, table, rows).await {
-                        tracing::warn!(message = "Renewing a lease failed.", %error);
+                    ticks.tick().await;
+                    let started = Instant::now();
+                    match renew(&store, &owner, table).await {
+                        Ok(renewed) if renewed >= rows => {
+                            *lock(&hold.until) = started + store.lease_ttl();
+                        }
+                        Ok(renewed) => {
+                            hold.lost.store(true, Ordering::SeqCst);
+                            tracing::error!(
+                                message = "Some locks expired before their renewal and another process may hold them; nothing more is sent under them.",
+                                lost = rows - renewed
+                            );
+                        }
+                        Err(error) => {
+                            tracing::warn!(message = "Renewing a lease failed.", %error);
+                        }
                     }
                 }
             })
@@ -175,6 +248,7 @@ impl Lease {
             owner,
             table,
             rows,
+            hold,
             renewal,
         }
     }
@@ -182,6 +256,14 @@ impl Lease {
     /// The owner token of this acquisition.
     pub(crate) fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// Whether the holder can still count on every row it took: none was
+    /// found taken over, and the last renewal covering them all (or the
+    /// acquisition) is less than a time to live old. A holder sends nothing
+    /// more once this is false: another process may hold its records.
+    pub(crate) fn is_held(&self) -> bool {
+        self.rows > 0 && self.hold.held()
     }
 
     /// Releases every lease held (only rows this owner still holds).
@@ -220,9 +302,10 @@ impl Drop for Lease {
     }
 }
 
-/// Pushes the expiry of the `rows` leases `owner` holds in `table` (one
-/// owner token per acquisition, so no list of names is needed).
-async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Result<()> {
+/// Pushes the expiry of the leases `owner` holds in `table` (one owner
+/// token per acquisition, so no list of names is needed); returns how many
+/// rows it still held.
+async fn renew(store: &Store, owner: &str, table: LeaseTable) -> Result<u64> {
     let mut update = Query::update();
     update
         .table(table.iden())
@@ -232,14 +315,7 @@ async fn renew(store: &Store, owner: &str, table: LeaseTable, rows: u64) -> Resu
         )
         .and_where(Expr::col(LeaseColumn::Owner).eq(owner));
     let (sql, values) = store.build(&update);
-    let renewed = store.execute(sql, values).await?;
-    if renewed < rows {
-        tracing::warn!(
-            message = "Some leases expired before their renewal; another process may hold them.",
-            lost = rows - renewed
-        );
-    }
-    Ok(())
+    store.execute(sql, values).await
 }
 
 /// Deletes every lease `owner` still holds in `table`.
@@ -283,7 +359,7 @@ mod tests {
         sqlx::query(expire).execute(pool).await.unwrap();
 
         // Another owner's renewal and release leave it alone...
-        renew(&store, "someone-else", LeaseTable::Named, 1)
+        renew(&store, "someone-else", LeaseTable::Named)
             .await
             .unwrap();
         delete(&store, "someone-else", LeaseTable::Named, 1)
@@ -300,9 +376,10 @@ mod tests {
             .unwrap();
         assert_eq!(taken, [true]);
         sqlx::query(expire).execute(pool).await.unwrap();
-        renew(&store, &mine.owner, mine.table, mine.rows)
-            .await
-            .unwrap();
+        assert_eq!(
+            renew(&store, &mine.owner, mine.table).await.unwrap(),
+            mine.rows
+        );
         let (_, taken) = Lease::try_acquire(&store, vec![batch_run_name("airtable")])
             .await
             .unwrap();

@@ -23,7 +23,7 @@
 //! [`LEASE_TTL`](super::LEASE_TTL); a page that meets expired rows
 //! deletes them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_query::{Cond, Expr, ExprTrait, Iden, OnConflict, Query};
 
@@ -98,6 +98,12 @@ impl PageLock {
         Ok((Self { lease: Some(lease) }, busy))
     }
 
+    /// Whether the page's range is surely still this page's
+    /// ([`Lease::is_held`]); false for a page that holds nothing.
+    pub(crate) fn is_held(&self) -> bool {
+        self.lease.as_ref().is_some_and(Lease::is_held)
+    }
+
     /// Releases the lock.
     pub(crate) async fn release(self) -> Result<()> {
         match self.lease {
@@ -137,10 +143,14 @@ async fn acquire_record(
         tokio::time::sleep(this)
     };
     // Another per-record sync of the record: wait for its row to go.
-    while !take(store, &owner, range).await? {
+    let taken_at = loop {
+        let started = Instant::now();
+        if take(store, &owner, range).await? {
+            break started;
+        }
         wait().await;
-    }
-    let lease = Lease::held(store, owner, LeaseTable::Records, 1);
+    };
+    let lease = Lease::held(store, owner, LeaseTable::Records, 1, taken_at);
     // A page covering the record: keep the row (the page, or any page
     // after it, now sees the record busy) and wait for the page to end.
     while others_overlapping(store, lease.owner(), range)
@@ -161,14 +171,15 @@ async fn try_acquire_page(
     ids: &[ResourceId],
 ) -> Result<(Lease, Vec<ResourceId>)> {
     let owner = new_owner(store);
+    let taken_at = Instant::now();
     if !take(store, &owner, range).await? {
         // The very same range is held by a live page: all of it is busy.
         return Ok((
-            Lease::held(store, owner, LeaseTable::Records, 0),
+            Lease::held(store, owner, LeaseTable::Records, 0, taken_at),
             ids.to_vec(),
         ));
     }
-    let lease = Lease::held(store, owner, LeaseTable::Records, 1);
+    let lease = Lease::held(store, owner, LeaseTable::Records, 1, taken_at);
     let others = others_overlapping(store, lease.owner(), range).await?;
     if others.iter().any(|other| !other.live) {
         delete_expired(store, range).await?;
