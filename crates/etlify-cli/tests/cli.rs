@@ -53,6 +53,22 @@ fn exec_on_app_db(dir: &Path, statements: &[&str]) {
     });
 }
 
+/// The count `sql` answers on the copied fixture's `app.sqlite3` in `dir`.
+fn count_on_app_db(dir: &Path, sql: &str) -> u64 {
+    let db = dir.join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        u64::try_from(count).unwrap()
+    })
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../etlify/tests/fixtures")
@@ -421,7 +437,8 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
             .unwrap()
     };
     let status = json_of(&inside(&["status", "--json"]));
-    assert_eq!(status[0]["synced"], 40, "{status}");
+    assert_eq!(status[0]["in_sync"], 40, "{status}");
+    assert_eq!(status[0]["records"], 40, "{status}");
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
 }
 
@@ -1268,14 +1285,11 @@ fn append(config: &Path, extra: &str) {
     std::fs::write(config, text).unwrap();
 }
 
-fn stale_of(config: &Path) -> u64 {
-    let status = json_of(&etlify(config, &["status", "--json"]));
-    status
-        .as_array()
+/// What a sync would pick up now, as `plan` counts it.
+fn to_sync_of(config: &Path) -> u64 {
+    json_of(&etlify(config, &["plan", "--json"]))["total"]
+        .as_u64()
         .unwrap()
-        .iter()
-        .map(|e| e["stale"].as_u64().unwrap())
-        .sum()
 }
 
 /// `etlify worker` on a fresh SQLite database and the HubSpot sandbox: its
@@ -1329,7 +1343,7 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
             &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
         ],
     );
-    assert_eq!(stale_of(&config), 30);
+    assert_eq!(to_sync_of(&config), 30);
 
     let mut worker = RunningWorker::start(&config, &[]);
     let started = worker.line_with("etlify worker:", std::time::Duration::from_secs(30));
@@ -1342,7 +1356,7 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
     );
     // The loop's batch run of every stale record, logged once it ended.
     worker.line_with("synced=30", std::time::Duration::from_secs(30));
-    assert_eq!(stale_of(&config), 0);
+    assert_eq!(to_sync_of(&config), 0);
     let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
     assert_eq!(contacts.len(), 30);
 
@@ -1542,7 +1556,7 @@ fn jobs_cli_sync_async_queues_one_job_per_crm() {
     assert!(again.status.success(), "{text}");
     assert!(text.contains("hubspot: already queued"), "{text}");
     assert!(text.contains("etlify worker"), "{text}");
-    assert_eq!(stale_of(&config), stale.as_u64().unwrap(), "nothing ran");
+    assert_eq!(to_sync_of(&config), stale.as_u64().unwrap(), "nothing ran");
     for flag in [
         &["--model", "User"][..],
         &["--full"],
@@ -1705,4 +1719,77 @@ fn probe_sync_record_of_a_missing_row_is_refused_at_enqueue() {
         "{}",
         String::from_utf8_lossy(&status.stdout)
     );
+}
+
+/// Issue 26 (11): `status` counts each record once — in sync, stale,
+/// never synced, failing, over budget, waiting — so the columns add up to
+/// the model's rows (before: "stale 10000, synced 50000" for 50,000 rows).
+#[test]
+fn probe_status_columns_add_up_to_the_rows() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    let synced = json_of(&etlify(&config, &["status", "--json"]));
+    assert_eq!(
+        (&synced[0]["records"], &synced[0]["in_sync"]),
+        (&Value::from(300), &Value::from(300)),
+        "{synced}"
+    );
+    exec_on_app_db(
+        dir.path(),
+        &[
+            // Changed since their sync: 5 users, and the 25 users of company 1.
+            "UPDATE users SET updated_at = '2999-01-01 00:00:00.000000' WHERE id BETWEEN 1 AND 5",
+            "UPDATE companies SET updated_at = '2999-01-01 00:00:00.000000' WHERE id = 1",
+            // Failing (under the budget of 3) and over the budget.
+            "UPDATE crm_synchronisations SET error_count = 1, last_error = 'INVALID_EMAIL' WHERE resource_id IN (10, 11)",
+            "UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 12",
+            // Never synced: a sync row deleted, and a new user.
+            "DELETE FROM crm_synchronisations WHERE resource_id = 13",
+            "INSERT INTO users (id, email, full_name, company_id, created_at, updated_at) VALUES (301, 'new@example.com', 'New', NULL, '2999-01-01 00:00:00', '2999-01-01 00:00:00')",
+        ],
+    );
+    let stale_company_users = count_on_app_db(
+        dir.path(),
+        "SELECT COUNT(*) FROM users WHERE company_id = 1 AND id NOT BETWEEN 1 AND 5 AND id NOT IN (10, 11, 12, 13)",
+    );
+    assert!(stale_company_users > 0, "company 1 has users");
+    let status = json_of(&etlify(&config, &["status", "--json"]));
+    let entry = &status[0];
+    let column = |name: &str| entry[name].as_u64().unwrap();
+    let rows = count_on_app_db(dir.path(), "SELECT COUNT(*) FROM users");
+    assert_eq!(column("records"), rows, "{entry}");
+    let columns = [
+        "in_sync",
+        "stale",
+        "never_synced",
+        "failing",
+        "over_budget",
+        "waiting",
+    ];
+    assert_eq!(
+        columns.iter().map(|c| column(c)).sum::<u64>(),
+        rows,
+        "the columns add up to the rows: {entry}"
+    );
+    assert_eq!(column("stale"), 5 + stale_company_users, "{entry}");
+    assert_eq!(column("never_synced"), 2, "{entry}");
+    assert_eq!(column("failing"), 2, "{entry}");
+    assert_eq!(column("over_budget"), 1, "{entry}");
+    assert_eq!(column("waiting"), 0, "{entry}");
+
+    // The table for people names the same columns.
+    let text = etlify(&config, &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for header in [
+        "records",
+        "in sync",
+        "stale",
+        "never synced",
+        "failing",
+        "over budget",
+        "waiting",
+    ] {
+        assert!(text.contains(header), "{header}: {text}");
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! - `finder.rs`: the finder's SQL, rendered from plain inputs;
 //! - `pages.rs`: running it page by page, ascending by id;
-//! - `candidates.rs`: the changed-since plan's candidate ids.
+//! - `candidates.rs`: the changed-since plan's candidate ids;
+//! - `standing.rs`: where every record stands (in sync, stale, never
+//!   synced, failing, over budget, waiting), counted for `status`.
 //!
 //! Running a batch over what is found is `runs/`, sending is `sync/`.
 
@@ -11,6 +13,7 @@ pub(crate) mod finder;
 pub(crate) mod pages;
 #[cfg(test)]
 mod sql_tests;
+pub(crate) mod standing;
 
 #[cfg(feature = "bench")]
 pub use self::finder::FinderPlan;

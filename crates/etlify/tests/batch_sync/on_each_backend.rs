@@ -397,9 +397,18 @@ async fn g16_status_failing_records_and_their_reset() {
         (entry.model.as_str(), entry.crm.as_str()),
         ("User", "hubspot")
     );
-    assert_eq!((entry.synced, entry.failing, entry.over_budget), (2, 1, 0));
     assert_eq!(
-        entry.stale, 1,
+        (
+            entry.records,
+            entry.in_sync,
+            entry.failing,
+            entry.over_budget
+        ),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(
+        etlify.plan(&BatchSyncOptions::new()).await.unwrap()[0].records,
+        1,
         "the failing record is retried (under its budget)"
     );
     assert!(entry.last_synced_at.is_some());
