@@ -894,7 +894,7 @@ fn cli_status_errors_and_errors_reset() {
     let said = String::from_utf8_lossy(&cut.stdout);
     assert!(cut.status.success(), "{said}");
     assert!(
-        said.contains("Only the 1 most recent failures are shown; --limit N shows more"),
+        said.contains("Only the most recent failure is shown; --limit N shows more"),
         "{said}"
     );
     assert!(
@@ -1792,4 +1792,43 @@ fn probe_status_columns_add_up_to_the_rows() {
     ] {
         assert!(text.contains(header), "{header}: {text}");
     }
+}
+
+/// Issue 26 (15): counts read "1 record", "2 records".
+#[test]
+fn probe_counts_of_one_are_singular() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE users SET full_name = 'Renamed', updated_at = '2999-01-01 00:00:00.000000' WHERE id = 1"],
+    );
+    let plan = etlify(&config, &["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("1 record would be processed"), "{text}");
+    let sync = etlify(&config, &["sync"]);
+    let text = String::from_utf8_lossy(&sync.stdout);
+    assert!(text.contains("1 record in "), "{text}");
+    assert!(text.contains(", 0 errors"), "{text}");
+
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1"],
+    );
+    let cut = etlify(&config, &["errors", "--limit", "1"]);
+    let text = String::from_utf8_lossy(&cut.stdout);
+    assert!(!text.contains("Only the"), "one failure, all shown: {text}");
+    let reset = etlify(&config, &["errors", "reset", "1"]);
+    let text = String::from_utf8_lossy(&reset.stdout);
+    assert!(
+        text.contains("1 record will be retried by the next sync."),
+        "{text}"
+    );
+    let check = etlify(&config, &["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(": 1 model, 1 CRM, schema up to date."),
+        "{text}"
+    );
 }
