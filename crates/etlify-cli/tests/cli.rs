@@ -1832,3 +1832,49 @@ fn probe_counts_of_one_are_singular() {
         "{text}"
     );
 }
+
+/// Issue 26 (15): hints name CLI commands, not Rust calls: an unmigrated
+/// database and a SQLite file that does not exist both say `etlify
+/// migrate`, never `etlify::migrate`.
+#[test]
+fn probe_hints_name_cli_commands_not_rust_calls() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let (code, stderr) = failure(&config, &["sync"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Please run: etlify migrate"), "{stderr}");
+    assert!(
+        !stderr.contains("etlify::") && !stderr.contains("MigrateOptions"),
+        "no Rust call: {stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[crms.hubspot]\nadapter = \"null\"\n",
+            dir.path().join("missing.sqlite3").display()
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["status"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("missing.sqlite3") && stderr.contains("etlify migrate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("etlify::"), "no Rust call: {stderr}");
+
+    // A `through` dependency without hops: the file's words, not the builder's.
+    let (_dir, config) = gem_copy_with(
+        "rails-gem-synced.sqlite3",
+        &format!("dependencies = [{{ through = [] }}]\n{USERS_BINDING}"),
+    );
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("dependencies[0].through") && stderr.contains("has_many = "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Hop::"), "no Rust call: {stderr}");
+}
