@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    check, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan, sandbox,
-    schema, status, sync, sync_record, worker,
+    check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
+    sandbox, schema, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -98,6 +98,13 @@ enum Command {
     /// Runs the whole job on the embedded default: sample SQLite data, the
     /// local HubSpot sandbox, three syncs. Needs no configuration.
     Demo(demo::Args),
+    /// Prints the completion script of a shell (bash, zsh, fish,
+    /// powershell, elvish), to source from its startup file.
+    ///
+    /// bash: `etlify completions bash > ~/.local/share/bash-completion/completions/etlify`;
+    /// zsh: `etlify completions zsh > ~/.zfunc/_etlify` (with `fpath+=~/.zfunc`);
+    /// fish: `etlify completions fish > ~/.config/fish/completions/etlify.fish`.
+    Completions(completions::Args),
     /// Syncs every stale record (or every record with --full).
     ///
     /// With --async, queues one batch job per enabled CRM instead (or only
@@ -121,6 +128,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Demo(args) => return demo::run(args).await,
         Command::Init(args) => return init::run(&cli.config, args).await,
         Command::Schema => return schema::run(),
+        Command::Completions(args) => return completions::run(args),
         Command::Sandbox(args) => return sandbox::run(args).await,
         command => command,
     };
@@ -138,7 +146,11 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Errors(args) => errors::run(&session, args).await,
         Command::Sync(args) => sync::run(&session, args).await,
         Command::Worker(args) => worker::run(&session, args).await,
-        Command::Demo(_) | Command::Init(_) | Command::Schema | Command::Sandbox(_) => {
+        Command::Demo(_)
+        | Command::Init(_)
+        | Command::Schema
+        | Command::Sandbox(_)
+        | Command::Completions(_) => {
             unreachable!("run above, without a configuration file")
         }
     };

@@ -1878,3 +1878,47 @@ fn probe_hints_name_cli_commands_not_rust_calls() {
     );
     assert!(!stderr.contains("Hop::"), "no Rust call: {stderr}");
 }
+
+/// Issue 26 (15): `etlify completions bash` prints a script that completes
+/// the subcommands; an unknown shell is refused with the list of shells.
+#[test]
+fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
+    let bash = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.status.success(), "{script}");
+    assert!(script.contains("complete -F"), "a bash script: {script}");
+    for command in [
+        "migrate",
+        "sync",
+        "status",
+        "worker",
+        "sync-record",
+        "completions",
+    ] {
+        assert!(script.contains(command), "{command} in {script}");
+    }
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(answer.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&answer.stdout).contains("sync-record"),
+            "{shell}"
+        );
+    }
+    let tcsh = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(tcsh.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&tcsh.stderr);
+    assert!(stderr.contains("tcsh"), "{stderr}");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        assert!(stderr.contains(shell), "{shell} listed: {stderr}");
+    }
+}
