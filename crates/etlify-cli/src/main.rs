@@ -93,7 +93,8 @@ enum Command {
     /// Prints the JSON Schema of the configuration file (for editor completion;
     /// the repository ships it as docs/etlify.schema.json).
     Schema,
-    /// Runs the local HubSpot and Airtable sandbox until Ctrl-C.
+    /// Runs the local HubSpot and Airtable sandbox until Ctrl-C, with the
+    /// latency, faults and rate limits its flags (or a JSON file) set.
     Sandbox(sandbox::Args),
     /// Runs the whole job on the embedded default: sample SQLite data, the
     /// local HubSpot sandbox, three syncs. Needs no configuration.

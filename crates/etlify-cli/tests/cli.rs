@@ -1922,3 +1922,139 @@ fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
         assert!(stderr.contains(shell), "{shell} listed: {stderr}");
     }
 }
+
+/// `GET` on the sandbox `url` with `token`: the status, and how long the
+/// answer took.
+async fn timed_get(url: &str, token: &str) -> (u16, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let answer = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), started.elapsed())
+}
+
+/// Issue 26 (15): `etlify sandbox` takes its latency, faults and limits
+/// from flags: its banner says them, every answer waits the latency, and a
+/// request over a limit gets 429.
+#[test]
+fn probe_sandbox_flags_set_latency_faults_and_limits() {
+    let (_process, banner) = support::start_sandbox_with(&[
+        "--latency-ms",
+        "150",
+        "--hubspot-limit",
+        "2/1m",
+        "--airtable-limit",
+        "1/1m",
+    ]);
+    let text = banner.join("\n");
+    assert!(text.contains("Faults:   150 ms latency"), "{text}");
+    assert!(
+        text.contains("HubSpot 2 requests / 1m per token")
+            && text.contains("Airtable 1 request / 1m per base"),
+        "{text}"
+    );
+    let base = banner[0]
+        .strip_prefix("Sandbox listening on ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let contacts = format!("{base}/crm/v3/objects/contacts");
+        let hubspot = "sandbox-hubspot-token";
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let (status, took) = timed_get(&contacts, hubspot).await;
+            assert!(
+                took >= std::time::Duration::from_millis(150),
+                "the latency is added: {took:?}"
+            );
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [200, 200, 429], "2 requests a minute");
+        let table = format!("{base}/v0/appSandbox0000001/Contacts");
+        let airtable = "sandbox-airtable-token";
+        assert_eq!(timed_get(&table, airtable).await.0, 200);
+        assert_eq!(timed_get(&table, airtable).await.0, 429, "1 a minute");
+    });
+
+    // Every request fails with a server error at a rate of 1; the settings
+    // file's limit holds where no flag says otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("sandbox.json");
+    std::fs::write(
+        &settings,
+        r#"{"hubspot": {"rate_limits": {"per_app_max": 7}}, "airtable": {"rate_limits": {"per_base_max": 9}}}"#,
+    )
+    .unwrap();
+    let settings = settings.display().to_string();
+    let (_process, banner) = support::start_sandbox_with(&[
+        "--error-rate",
+        "1",
+        "--settings",
+        &settings,
+        "--airtable-limit",
+        "off",
+    ]);
+    let text = banner.join("\n");
+    assert!(
+        text.contains("Faults:   100% server errors")
+            && text.contains("HubSpot 7 requests / 10s per token, Airtable off"),
+        "{text}"
+    );
+    let base = banner[0]
+        .strip_prefix("Sandbox listening on ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    runtime.block_on(async {
+        let (status, _) = timed_get(
+            &format!("{base}/crm/v3/objects/contacts"),
+            "sandbox-hubspot-token",
+        )
+        .await;
+        assert!([502, 503, 504].contains(&status), "{status}");
+    });
+}
+
+/// Issue 26 (15): a sandbox flag out of range is refused, naming the flag
+/// and what it takes.
+#[test]
+fn probe_sandbox_flags_are_checked_naming_the_flag() {
+    for (flag, value, expected) in [
+        ("--error-rate", "1.5", "from 0 to 1"),
+        ("--drop-rate", "2", "from 0 to 1"),
+        ("--hubspot-limit", "0/10s", "at least 1"),
+        ("--airtable-limit", "5", "REQUESTS/PERIOD"),
+        ("--hubspot-limit", "100/soon", "not a period"),
+    ] {
+        let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(["sandbox", "--port", "0", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&answer.stderr);
+        assert_eq!(answer.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(expected),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    // A settings file's mistake names the file and its key.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("sandbox.json");
+    std::fs::write(&settings, r#"{"hubspot": {"faults": {"error_rate": 2}}}"#).unwrap();
+    let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["sandbox", "--port", "0", "--settings"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&answer.stderr);
+    assert_eq!(answer.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--settings") && stderr.contains("hubspot.faults.error_rate"),
+        "{stderr}"
+    );
+}
