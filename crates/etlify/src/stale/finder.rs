@@ -25,7 +25,9 @@
 //!   timestamp and foreign-key columns, a run where nothing changed costs
 //!   one anti-join walk.
 
-use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
+use sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType,
+};
 
 use super::standing::Standing;
 use crate::catalog::{ResolvedBinding, ResolvedDependency, ResolvedModel};
@@ -607,7 +609,9 @@ impl<'a> FinderSql<'a> {
         let mut select = Query::select();
         select
             .expr(col(STANDING, "standing"))
-            .expr(Expr::expr(col(STANDING, "standing").count()).cast_as("bigint"))
+            // COUNT(*), not of the column: PostgreSQL would evaluate the
+            // CASE again for the count's argument.
+            .expr(Expr::expr(Expr::col(Asterisk).count()).cast_as("bigint"))
             .expr(col(STANDING, "last_synced_at").max())
             .from_subquery(records, Alias::new(STANDING))
             .group_by_col((Alias::new(STANDING), Alias::new("standing")))

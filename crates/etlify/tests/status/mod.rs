@@ -22,6 +22,20 @@ fn active_users() -> Model {
     )
 }
 
+/// Stamps every row of `table` at `at`: the tests set the times they
+/// compare, as the time a sync records may lie before the sync (before the
+/// oldest transaction running on the shared test database, X-1).
+async fn stamp(db: &TestDb, table: &str, condition: &str, at: &str) {
+    db.exec(&format!(
+        "UPDATE {table} SET {column} = '{at}' WHERE {condition}",
+        column = match table {
+            "crm_synchronisations" => "last_synced_at",
+            _ => "updated_at",
+        }
+    ))
+    .await;
+}
+
 /// The six counts of `entry`, in the order `status` prints them, and
 /// whether they add up to its records.
 fn columns(entry: &StatusEntry) -> [u64; 6] {
