@@ -80,8 +80,9 @@ enum Command {
     /// errors), for a CRM pointed at another account: the next sync sends
     /// every record again, matched by id_property. Deletes only with --yes
     Forget(forget::Args),
-    /// Per model and CRM: stale, synced, failing, over the error budget,
-    /// waiting for a dependency, last sync.
+    /// Per model and CRM, where its records stand, each counted once: in
+    /// sync, stale, never synced, failing, over the error budget, waiting
+    /// for a dependency; and the last sync.
     Status(status::Args),
     /// Records whose last sync failed, with their error; `errors reset` clears them.
     Errors(errors::Args),
