@@ -100,10 +100,12 @@ impl From<etlify::Error> for CommandError {
 /// What a command answers.
 pub(crate) type CommandResult = Result<Completed, CommandError>;
 
-/// `error`, then what fixes it as the command to run.
+/// `error`, then what fixes it as the command to run: the one place the
+/// library's remedies (data, [`etlify::Remedy`]) become CLI commands, so
+/// no hint names a Rust call (`etlify::migrate`, `Etlify::…`).
 fn with_remedy(error: &etlify::Error) -> String {
     match error.remedy() {
-        Some(etlify::Remedy::Migrate) => format!("{error}\nPlease run: {}", etlify::FIX_COMMAND),
+        Some(etlify::Remedy::Migrate) => format!("{error}\nPlease run: etlify migrate"),
         Some(etlify::Remedy::MigrateWithDefaultCrmName) => format!(
             "{error}; run `etlify migrate --default-crm-name <name>` to assign them to a CRM"
         ),

@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    check, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan, sandbox,
-    schema, status, sync, sync_record, worker,
+    check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
+    sandbox, schema, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -80,8 +80,9 @@ enum Command {
     /// errors), for a CRM pointed at another account: the next sync sends
     /// every record again, matched by id_property. Deletes only with --yes
     Forget(forget::Args),
-    /// Per model and CRM: stale, synced, failing, over the error budget,
-    /// waiting for a dependency, last sync.
+    /// Per model and CRM, where its records stand, each counted once: in
+    /// sync, stale, never synced, failing, over the error budget, waiting
+    /// for a dependency; and the last sync.
     Status(status::Args),
     /// Records whose last sync failed, with their error; `errors reset` clears them.
     Errors(errors::Args),
@@ -93,11 +94,19 @@ enum Command {
     /// Prints the JSON Schema of the configuration file (for editor completion;
     /// the repository ships it as docs/etlify.schema.json).
     Schema,
-    /// Runs the local HubSpot and Airtable sandbox until Ctrl-C.
+    /// Runs the local HubSpot and Airtable sandbox until Ctrl-C, with the
+    /// latency, faults and rate limits its flags (or a JSON file) set.
     Sandbox(sandbox::Args),
     /// Runs the whole job on the embedded default: sample SQLite data, the
     /// local HubSpot sandbox, three syncs. Needs no configuration.
     Demo(demo::Args),
+    /// Prints the completion script of a shell (bash, zsh, fish,
+    /// powershell, elvish), to source from its startup file.
+    ///
+    /// bash: `etlify completions bash > ~/.local/share/bash-completion/completions/etlify`;
+    /// zsh: `etlify completions zsh > ~/.zfunc/_etlify` (with `fpath+=~/.zfunc`);
+    /// fish: `etlify completions fish > ~/.config/fish/completions/etlify.fish`.
+    Completions(completions::Args),
     /// Syncs every stale record (or every record with --full).
     ///
     /// With --async, queues one batch job per enabled CRM instead (or only
@@ -121,6 +130,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Demo(args) => return demo::run(args).await,
         Command::Init(args) => return init::run(&cli.config, args).await,
         Command::Schema => return schema::run(),
+        Command::Completions(args) => return completions::run(args),
         Command::Sandbox(args) => return sandbox::run(args).await,
         command => command,
     };
@@ -138,7 +148,11 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Errors(args) => errors::run(&session, args).await,
         Command::Sync(args) => sync::run(&session, args).await,
         Command::Worker(args) => worker::run(&session, args).await,
-        Command::Demo(_) | Command::Init(_) | Command::Schema | Command::Sandbox(_) => {
+        Command::Demo(_)
+        | Command::Init(_)
+        | Command::Schema
+        | Command::Sandbox(_)
+        | Command::Completions(_) => {
             unreachable!("run above, without a configuration file")
         }
     };

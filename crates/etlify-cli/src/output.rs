@@ -1,6 +1,7 @@
 //! What several commands print alike: `--json` documents (each command's
-//! output types derive `Serialize`), what a job request found, and the
-//! configuration's warnings. Tables are `table.rs`'s.
+//! output types derive `Serialize`), counts of things ("1 record", "2
+//! records"), what a job request found, and the configuration's warnings.
+//! Tables are `table.rs`'s.
 
 use etlify::jobs::Enqueued;
 use etlify::{ConfigWarning, SuggestedFix, WarningKind, WholeSecondTimestamps};
@@ -16,6 +17,14 @@ pub(crate) fn print_json(document: &impl Serialize) -> Result<(), CliError> {
         .map_err(|e| CliError::run(format!("cannot render the JSON output: {e}")))?;
     println!("{value}");
     Ok(())
+}
+
+/// `n` and the noun, singular for one: `counted(1, "record", "records")`
+/// is "1 record", `counted(2, …)` "2 records". Every count the CLI prints
+/// in a sentence goes through it.
+pub(crate) fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// What a job request found, for people.

@@ -731,6 +731,13 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
             table,
         )
     } else if let Some(hops) = &file.through {
+        // Said here in the file's words (the engine's own message shows
+        // the Rust builder call).
+        if hops.is_empty() {
+            return Err(CliError::config(format!(
+                "{at}.through: names at least one table to join, e.g. through = [{{ has_many = \"memberships\", foreign_key = \"user_id\" }}, {{ belongs_to = \"teams\", foreign_key = \"team_id\" }}]"
+            )));
+        }
         let hops = hops
             .iter()
             .enumerate()

@@ -53,6 +53,22 @@ fn exec_on_app_db(dir: &Path, statements: &[&str]) {
     });
 }
 
+/// The count `sql` answers on the copied fixture's `app.sqlite3` in `dir`.
+fn count_on_app_db(dir: &Path, sql: &str) -> u64 {
+    let db = dir.join("app.sqlite3");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = etlify::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(store.sqlite_pool().unwrap())
+            .await
+            .unwrap();
+        u64::try_from(count).unwrap()
+    })
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../etlify/tests/fixtures")
@@ -421,7 +437,12 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
             .unwrap()
     };
     let status = json_of(&inside(&["status", "--json"]));
-    assert_eq!(status[0]["synced"], 40, "{status}");
+    assert_eq!(status[0]["records"], 40, "{status}");
+    assert_eq!(
+        (&status[0]["never_synced"], &status[0]["failing"]),
+        (&Value::from(0), &Value::from(0)),
+        "{status}"
+    );
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
 }
 
@@ -1115,7 +1136,7 @@ fn cli_status_errors_and_errors_reset() {
     let said = String::from_utf8_lossy(&cut.stdout);
     assert!(cut.status.success(), "{said}");
     assert!(
-        said.contains("Only the 1 most recent failures are shown; --limit N shows more"),
+        said.contains("Only the most recent failure is shown; --limit N shows more"),
         "{said}"
     );
     assert!(
@@ -1506,14 +1527,11 @@ fn append(config: &Path, extra: &str) {
     std::fs::write(config, text).unwrap();
 }
 
-fn stale_of(config: &Path) -> u64 {
-    let status = json_of(&etlify(config, &["status", "--json"]));
-    status
-        .as_array()
+/// What a sync would pick up now, as `plan` counts it.
+fn to_sync_of(config: &Path) -> u64 {
+    json_of(&etlify(config, &["plan", "--json"]))["total"]
+        .as_u64()
         .unwrap()
-        .iter()
-        .map(|e| e["stale"].as_u64().unwrap())
-        .sum()
 }
 
 /// `etlify worker` on a fresh SQLite database and the HubSpot sandbox: its
@@ -1567,7 +1585,7 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
             &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
         ],
     );
-    assert_eq!(stale_of(&config), 30);
+    assert_eq!(to_sync_of(&config), 30);
 
     let mut worker = RunningWorker::start(&config, &[]);
     let started = worker.line_with("etlify worker:", std::time::Duration::from_secs(30));
@@ -1580,7 +1598,7 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
     );
     // The loop's batch run of every stale record, logged once it ended.
     worker.line_with("synced=30", std::time::Duration::from_secs(30));
-    assert_eq!(stale_of(&config), 0);
+    assert_eq!(to_sync_of(&config), 0);
     let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
     assert_eq!(contacts.len(), 30);
 
@@ -1780,7 +1798,7 @@ fn jobs_cli_sync_async_queues_one_job_per_crm() {
     assert!(again.status.success(), "{text}");
     assert!(text.contains("hubspot: already queued"), "{text}");
     assert!(text.contains("etlify worker"), "{text}");
-    assert_eq!(stale_of(&config), stale.as_u64().unwrap(), "nothing ran");
+    assert_eq!(to_sync_of(&config), stale.as_u64().unwrap(), "nothing ran");
     for flag in [
         &["--model", "User"][..],
         &["--full"],
@@ -1942,5 +1960,343 @@ fn probe_sync_record_of_a_missing_row_is_refused_at_enqueue() {
         String::from_utf8_lossy(&status.stdout).contains("jobs: 0 queued, 0 running"),
         "{}",
         String::from_utf8_lossy(&status.stdout)
+    );
+}
+
+/// Issue 26 (11): `status` counts each record once — in sync, stale,
+/// never synced, failing, over budget, waiting — so the columns add up to
+/// the model's rows (before: "stale 10000, synced 50000" for 50,000 rows).
+#[test]
+fn probe_status_columns_add_up_to_the_rows() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    let synced = json_of(&etlify(&config, &["status", "--json"]));
+    assert_eq!(
+        (&synced[0]["records"], &synced[0]["in_sync"]),
+        (&Value::from(300), &Value::from(300)),
+        "{synced}"
+    );
+    exec_on_app_db(
+        dir.path(),
+        &[
+            // Changed since their sync: 5 users, and the 25 users of company 1.
+            "UPDATE users SET updated_at = '2999-01-01 00:00:00.000000' WHERE id BETWEEN 1 AND 5",
+            "UPDATE companies SET updated_at = '2999-01-01 00:00:00.000000' WHERE id = 1",
+            // Failing (under the budget of 3) and over the budget.
+            "UPDATE crm_synchronisations SET error_count = 1, last_error = 'INVALID_EMAIL' WHERE resource_id IN (10, 11)",
+            "UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 12",
+            // Never synced: a sync row deleted, and a new user.
+            "DELETE FROM crm_synchronisations WHERE resource_id = 13",
+            "INSERT INTO users (id, email, full_name, company_id, created_at, updated_at) VALUES (301, 'new@example.com', 'New', NULL, '2999-01-01 00:00:00', '2999-01-01 00:00:00')",
+        ],
+    );
+    let stale_company_users = count_on_app_db(
+        dir.path(),
+        "SELECT COUNT(*) FROM users WHERE company_id = 1 AND id NOT BETWEEN 1 AND 5 AND id NOT IN (10, 11, 12, 13)",
+    );
+    assert!(stale_company_users > 0, "company 1 has users");
+    let status = json_of(&etlify(&config, &["status", "--json"]));
+    let entry = &status[0];
+    let column = |name: &str| entry[name].as_u64().unwrap();
+    let rows = count_on_app_db(dir.path(), "SELECT COUNT(*) FROM users");
+    assert_eq!(column("records"), rows, "{entry}");
+    let columns = [
+        "in_sync",
+        "stale",
+        "never_synced",
+        "failing",
+        "over_budget",
+        "waiting",
+    ];
+    assert_eq!(
+        columns.iter().map(|c| column(c)).sum::<u64>(),
+        rows,
+        "the columns add up to the rows: {entry}"
+    );
+    assert_eq!(column("stale"), 5 + stale_company_users, "{entry}");
+    assert_eq!(column("never_synced"), 2, "{entry}");
+    assert_eq!(column("failing"), 2, "{entry}");
+    assert_eq!(column("over_budget"), 1, "{entry}");
+    assert_eq!(column("waiting"), 0, "{entry}");
+
+    // The table for people names the same columns.
+    let text = etlify(&config, &["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for header in [
+        "records",
+        "in sync",
+        "stale",
+        "never synced",
+        "failing",
+        "over budget",
+        "waiting",
+    ] {
+        assert!(text.contains(header), "{header}: {text}");
+    }
+}
+
+/// Issue 26 (15): counts read "1 record", "2 records".
+#[test]
+fn probe_counts_of_one_are_singular() {
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    assert!(etlify(&config, &["migrate"]).status.success());
+    assert!(etlify(&config, &["sync"]).status.success());
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE users SET full_name = 'Renamed', updated_at = '2999-01-01 00:00:00.000000' WHERE id = 1"],
+    );
+    let plan = etlify(&config, &["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(text.contains("1 record would be processed"), "{text}");
+    let sync = etlify(&config, &["sync"]);
+    let text = String::from_utf8_lossy(&sync.stdout);
+    assert!(text.contains("1 record in "), "{text}");
+    assert!(text.contains(", 0 errors"), "{text}");
+
+    exec_on_app_db(
+        dir.path(),
+        &["UPDATE crm_synchronisations SET error_count = 3, last_error = 'INVALID_EMAIL' WHERE resource_id = 1"],
+    );
+    let cut = etlify(&config, &["errors", "--limit", "1"]);
+    let text = String::from_utf8_lossy(&cut.stdout);
+    assert!(!text.contains("Only the"), "one failure, all shown: {text}");
+    let reset = etlify(&config, &["errors", "reset", "1"]);
+    let text = String::from_utf8_lossy(&reset.stdout);
+    assert!(
+        text.contains("1 record will be retried by the next sync."),
+        "{text}"
+    );
+    let check = etlify(&config, &["check"]);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(": 1 model, 1 CRM, schema up to date."),
+        "{text}"
+    );
+}
+
+/// Issue 26 (15): hints name CLI commands, not Rust calls: an unmigrated
+/// database and a SQLite file that does not exist both say `etlify
+/// migrate`, never `etlify::migrate`.
+#[test]
+fn probe_hints_name_cli_commands_not_rust_calls() {
+    let (_dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let (code, stderr) = failure(&config, &["sync"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("Please run: etlify migrate"), "{stderr}");
+    assert!(
+        !stderr.contains("etlify::") && !stderr.contains("MigrateOptions"),
+        "no Rust call: {stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[crms.hubspot]\nadapter = \"null\"\n",
+            dir.path().join("missing.sqlite3").display()
+        ),
+    )
+    .unwrap();
+    let (code, stderr) = failure(&config, &["status"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("missing.sqlite3") && stderr.contains("etlify migrate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("etlify::"), "no Rust call: {stderr}");
+
+    // A `through` dependency without hops: the file's words, not the builder's.
+    let (_dir, config) = gem_copy_with(
+        "rails-gem-synced.sqlite3",
+        &format!("dependencies = [{{ through = [] }}]\n{USERS_BINDING}"),
+    );
+    let (code, stderr) = failure(&config, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("dependencies[0].through") && stderr.contains("has_many = "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Hop::"), "no Rust call: {stderr}");
+}
+
+/// Issue 26 (15): `etlify completions bash` prints a script that completes
+/// the subcommands; an unknown shell is refused with the list of shells.
+#[test]
+fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
+    let bash = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.status.success(), "{script}");
+    assert!(script.contains("complete -F"), "a bash script: {script}");
+    for command in [
+        "migrate",
+        "sync",
+        "status",
+        "worker",
+        "sync-record",
+        "completions",
+    ] {
+        assert!(script.contains(command), "{command} in {script}");
+    }
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(answer.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&answer.stdout).contains("sync-record"),
+            "{shell}"
+        );
+    }
+    let tcsh = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(tcsh.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&tcsh.stderr);
+    assert!(stderr.contains("tcsh"), "{stderr}");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        assert!(stderr.contains(shell), "{shell} listed: {stderr}");
+    }
+}
+
+/// `GET` on the sandbox `url` with `token`: the status, and how long the
+/// answer took.
+async fn timed_get(url: &str, token: &str) -> (u16, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let answer = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), started.elapsed())
+}
+
+/// Issue 26 (15): `etlify sandbox` takes its latency, faults and limits
+/// from flags: its banner says them, every answer waits the latency, and a
+/// request over a limit gets 429.
+#[test]
+fn probe_sandbox_flags_set_latency_faults_and_limits() {
+    let (_process, banner) = support::start_sandbox_with(&[
+        "--latency-ms",
+        "150",
+        "--hubspot-limit",
+        "2/1m",
+        "--airtable-limit",
+        "1/1m",
+    ]);
+    let text = banner.join("\n");
+    assert!(text.contains("Faults:   150 ms latency"), "{text}");
+    assert!(
+        text.contains("HubSpot 2 requests / 1m per token")
+            && text.contains("Airtable 1 request / 1m per base"),
+        "{text}"
+    );
+    let base = banner[0]
+        .strip_prefix("Sandbox listening on ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let contacts = format!("{base}/crm/v3/objects/contacts");
+        let hubspot = "sandbox-hubspot-token";
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let (status, took) = timed_get(&contacts, hubspot).await;
+            assert!(
+                took >= std::time::Duration::from_millis(150),
+                "the latency is added: {took:?}"
+            );
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [200, 200, 429], "2 requests a minute");
+        let table = format!("{base}/v0/appSandbox0000001/Contacts");
+        let airtable = "sandbox-airtable-token";
+        assert_eq!(timed_get(&table, airtable).await.0, 200);
+        assert_eq!(timed_get(&table, airtable).await.0, 429, "1 a minute");
+    });
+
+    // Every request fails with a server error at a rate of 1; the settings
+    // file's limit holds where no flag says otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("sandbox.json");
+    std::fs::write(
+        &settings,
+        r#"{"hubspot": {"rate_limits": {"per_app_max": 7}}, "airtable": {"rate_limits": {"per_base_max": 9}}}"#,
+    )
+    .unwrap();
+    let settings = settings.display().to_string();
+    let (_process, banner) = support::start_sandbox_with(&[
+        "--error-rate",
+        "1",
+        "--settings",
+        &settings,
+        "--airtable-limit",
+        "off",
+    ]);
+    let text = banner.join("\n");
+    assert!(
+        text.contains("Faults:   100% server errors")
+            && text.contains("HubSpot 7 requests / 10s per token, Airtable off"),
+        "{text}"
+    );
+    let base = banner[0]
+        .strip_prefix("Sandbox listening on ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    runtime.block_on(async {
+        let (status, _) = timed_get(
+            &format!("{base}/crm/v3/objects/contacts"),
+            "sandbox-hubspot-token",
+        )
+        .await;
+        assert!([502, 503, 504].contains(&status), "{status}");
+    });
+}
+
+/// Issue 26 (15): a sandbox flag out of range is refused, naming the flag
+/// and what it takes.
+#[test]
+fn probe_sandbox_flags_are_checked_naming_the_flag() {
+    for (flag, value, expected) in [
+        ("--error-rate", "1.5", "from 0 to 1"),
+        ("--drop-rate", "2", "from 0 to 1"),
+        ("--hubspot-limit", "0/10s", "at least 1"),
+        ("--airtable-limit", "5", "REQUESTS/PERIOD"),
+        ("--hubspot-limit", "100/soon", "not a period"),
+    ] {
+        let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+            .args(["sandbox", "--port", "0", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&answer.stderr);
+        assert_eq!(answer.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(expected),
+            "{flag} {value}: {stderr}"
+        );
+    }
+    // A settings file's mistake names the file and its key.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("sandbox.json");
+    std::fs::write(&settings, r#"{"hubspot": {"faults": {"error_rate": 2}}}"#).unwrap();
+    let answer = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["sandbox", "--port", "0", "--settings"])
+        .arg(&settings)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&answer.stderr);
+    assert_eq!(answer.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--settings") && stderr.contains("hubspot.faults.error_rate"),
+        "{stderr}"
     );
 }

@@ -116,7 +116,10 @@ async fn status(State(etlify): State<Etlify>) -> (StatusCode, Json<Value>) {
         Ok(entries) => {
             let entries: Vec<Value> = entries
                 .iter()
-                .map(|e| json!({"model": e.model, "crm": e.crm, "stale": e.stale, "synced": e.synced, "failing": e.failing}))
+                .map(|e| {
+                    json!({"model": e.model, "crm": e.crm, "records": e.records, "in_sync": e.in_sync,
+                           "stale": e.stale, "never_synced": e.never_synced, "failing": e.failing})
+                })
                 .collect();
             (StatusCode::OK, Json(json!(entries)))
         }

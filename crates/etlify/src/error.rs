@@ -48,8 +48,8 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Remedy {
-    /// Create or upgrade the sync-state tables: `etlify migrate`, or
-    /// [`crate::migrate`].
+    /// Create or upgrade the sync-state tables (and a SQLite file that
+    /// does not exist yet): `etlify migrate`, or [`crate::migrate`].
     Migrate,
     /// Migrate, naming the CRM of the sync rows that have none:
     /// `etlify migrate --default-crm-name <name>`, or
@@ -185,6 +185,7 @@ impl Error {
     pub fn remedy(&self) -> Option<Remedy> {
         match self {
             Error::Schema { remedy, .. } | Error::Queue { remedy, .. } => *remedy,
+            Error::Config(config) => config.remedy,
             _ => None,
         }
     }
@@ -209,6 +210,9 @@ pub struct ConfigError {
     pub(crate) location: String,
     pub(crate) field: String,
     pub(crate) expected: String,
+    /// What fixes it, when one command does (a SQLite file a migration
+    /// creates).
+    pub(crate) remedy: Option<Remedy>,
 }
 
 impl ConfigError {
@@ -222,7 +226,14 @@ impl ConfigError {
             location: location.into(),
             field: field.into(),
             expected: expected.into(),
+            remedy: None,
         }
+    }
+
+    /// The mistake is fixed by `remedy` ([`Error::remedy`] answers it).
+    pub(crate) fn fixed_by(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
+        self
     }
 
     /// Where the mistake is, e.g. `crms.hubspot` or `models.User.crms.hubspot`.

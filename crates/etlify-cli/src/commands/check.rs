@@ -81,8 +81,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
                 .then(|| access.iter().map(AccessReport::from).collect()),
         })?;
     } else {
-        let models = count(models, "model", "models");
-        let crms = count(crms, "CRM", "CRMs");
+        let models = output::counted(models as u64, "model", "models");
+        let crms = output::counted(crms as u64, "CRM", "CRMs");
         println!("{path}: {models}, {crms}, schema up to date.");
         for a in &access {
             match &a.result {
@@ -110,9 +110,4 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         ))
         .into()),
     }
-}
-
-/// `1 model`, `2 models`.
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -106,8 +106,8 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         .hubspot_objects("contacts")
         .unwrap_or_default();
     say(format!(
-        "The sandbox now holds {} contacts, e.g.:",
-        contacts.len()
+        "The sandbox now holds {}, e.g.:",
+        output::counted(contacts.len() as u64, "contact", "contacts")
     ));
     for contact in contacts.iter().take(3) {
         say(format!("   {} {:?}", contact.id, contact.properties));
@@ -155,9 +155,10 @@ async fn three_syncs(
     if fresh {
         seed(&store, users).await?;
         say(format!(
-            "Created {} with {users} users and {} companies.",
+            "Created {} with {} and {}.",
             database.display(),
-            companies(users)
+            output::counted(users, "user", "users"),
+            output::counted(companies(users), "company", "companies")
         ));
     } else {
         say(format!(
@@ -170,8 +171,11 @@ async fn three_syncs(
 
     let first = timed_sync(etlify).await?;
     say(format!(
-        "1. sync: {} users found, {} sent to the sandbox, {} not modified ({:.1}s)",
-        first.0.total, first.0.outcomes.synced, first.0.outcomes.not_modified, first.1
+        "1. sync: {} found, {} sent to the sandbox, {} not modified ({:.1}s)",
+        output::counted(first.0.total as u64, "user", "users"),
+        first.0.outcomes.synced,
+        first.0.outcomes.not_modified,
+        first.1
     ));
     let second = timed_sync(etlify).await?;
     say(format!(

@@ -80,7 +80,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         if args.json {
             output::print_json(&ResetReport { reset })?;
         } else {
-            println!("{reset} records will be retried by the next sync.");
+            println!(
+                "{} will be retried by the next sync.",
+                output::counted(reset, "record", "records")
+            );
         }
         return Ok(Completed::Ok);
     }
@@ -119,9 +122,11 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let headers = ["crm", "model", "id", "errors", "last error"];
     println!("{}", table::render(&headers, &[2, 3], rows));
     if cut {
-        println!(
-            "Only the {limit} most recent failures are shown; --limit N shows more (`etlify status` counts them all)."
-        );
+        let shown = match limit {
+            1 => "Only the most recent failure is shown".to_owned(),
+            n => format!("Only the {n} most recent failures are shown"),
+        };
+        println!("{shown}; --limit N shows more (`etlify status` counts them all).");
     }
     println!("`etlify errors reset` clears their error budget so the next sync retries them.");
     Ok(Completed::Ok)

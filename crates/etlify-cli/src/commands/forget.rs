@@ -3,6 +3,7 @@
 //! another account; without `--yes`, says what it would do.
 
 use crate::error::{CliError, CommandResult, Completed};
+use crate::output;
 use crate::session::Session;
 
 #[derive(Debug, clap::Args)]
@@ -33,8 +34,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
              records' CRM ids, digests and errors), so the next sync sends them again, \
              matched by id_property. Run it again with --yes to do it (stop the workers \
              first).",
-            counted(preview.sync_rows, "sync row", "sync rows"),
-            counted(preview.waiting, "waiting record", "waiting records"),
+            output::counted(preview.sync_rows, "sync row", "sync rows"),
+            output::counted(preview.waiting, "waiting record", "waiting records"),
         ))
         .into());
     }
@@ -48,13 +49,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     }
     println!(
         "Forgot {} and {} of {whose}; the next `etlify sync` sends them again.",
-        counted(forgotten.sync_rows, "sync row", "sync rows"),
-        counted(forgotten.waiting, "waiting record", "waiting records"),
+        output::counted(forgotten.sync_rows, "sync row", "sync rows"),
+        output::counted(forgotten.waiting, "waiting record", "waiting records"),
     );
     Ok(Completed::Ok)
-}
-
-/// `n` and the noun, singular or plural.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use etlify::{Store, StoreOptions};
 
 use crate::error::{CliError, Completed};
-use crate::scaffold;
+use crate::{output, scaffold};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -75,9 +75,9 @@ pub(crate) async fn run(path: &Path, args: Args) -> Result<Completed, CliError> 
         .map_err(|e| CliError::run(format!("cannot write {}: {e}", path.display())))?;
     if args.from_database {
         println!(
-            "Wrote {} with {} model sections ({}). Next: edit them, then `etlify migrate` and `etlify check`.",
+            "Wrote {} with {} ({}). Next: edit them, then `etlify migrate` and `etlify check`.",
             path.display(),
-            tables.len(),
+            output::counted(tables.len() as u64, "model section", "model sections"),
             tables.join(", ")
         );
     } else {

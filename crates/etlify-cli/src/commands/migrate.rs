@@ -77,8 +77,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         match migrated.applied.len() {
             0 => println!("The sync-state tables are up to date: nothing to apply."),
             count => {
-                let changes = if count == 1 { "change" } else { "changes" };
-                println!("Applied {count} {changes} to the sync-state tables:");
+                println!(
+                    "Applied {} to the sync-state tables:",
+                    output::counted(count as u64, "change", "changes")
+                );
                 for change in &migrated.applied {
                     println!("  {change}");
                 }

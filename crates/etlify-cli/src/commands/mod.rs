@@ -1,10 +1,11 @@
 //! One file per command: its flags (`Args`), its output types and `run`.
 //! Commands on the configuration file take the `Session`; `demo`, `init`,
-//! `schema` and `sandbox` need no file. The `Args` structs have no doc
+//! `schema`, `sandbox` and `completions` need no file. The `Args` structs have no doc
 //! comment: clap would make it the command's help, which `main.rs`'s
 //! `Command` gives.
 
 pub(crate) mod check;
+pub(crate) mod completions;
 pub(crate) mod crms;
 pub(crate) mod delete_record;
 pub(crate) mod demo;

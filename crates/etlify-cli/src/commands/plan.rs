@@ -151,7 +151,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         output::print_json(&Report { total, entries })?;
     } else {
         print_table(&entries, &samples, args.explain);
-        println!("{total} records would be processed (nothing was sent or written).");
+        println!(
+            "{} would be processed (nothing was sent or written).",
+            output::counted(total as u64, "record", "records")
+        );
     }
     Ok(Completed::Ok)
 }

@@ -1,6 +1,8 @@
-//! `etlify status`: per model and CRM, stale, synced, failing, over the
-//! error budget, waiting for a dependency, last sync; with a `[queue]`,
-//! the jobs queued and running.
+//! `etlify status`: where the records of each model and CRM stand — in
+//! sync, stale, never synced, failing, over the error budget, waiting for
+//! a dependency, each record in one column, so they add up to the records
+//! in scope — the last sync and the last complete check; with a
+//! `[queue]`, the jobs queued and running.
 
 use etlify::StatusEntry;
 use serde::Serialize;
@@ -16,16 +18,19 @@ pub(crate) struct Args {
     json: bool,
 }
 
-/// One model and CRM, for scripts (`status --json` is an array of them).
+/// One model and CRM, for scripts (`status --json` is an array of them);
+/// the six counts add up to `records` (docs/CLI.md, "`status`").
 #[derive(Debug, Serialize)]
 struct EntryReport<'a> {
     model: &'a str,
     crm: &'a str,
+    records: u64,
+    in_sync: u64,
     stale: u64,
-    synced: u64,
+    never_synced: u64,
     failing: u64,
     over_budget: u64,
-    pending_dependencies: u64,
+    waiting: u64,
     /// RFC 3339, UTC.
     last_synced_at: Option<String>,
     /// RFC 3339, UTC; none: the next run reads the whole table.
@@ -37,15 +42,22 @@ impl<'a> From<&'a StatusEntry> for EntryReport<'a> {
         Self {
             model: &e.model,
             crm: &e.crm,
+            records: e.records,
+            in_sync: e.in_sync,
             stale: e.stale,
-            synced: e.synced,
+            never_synced: e.never_synced,
             failing: e.failing,
             over_budget: e.over_budget,
-            pending_dependencies: e.pending_dependencies,
+            waiting: e.waiting,
             last_synced_at: e.last_synced_at.map(|t| t.and_utc().to_rfc3339()),
             last_complete_check: e.last_complete_check.map(|t| t.and_utc().to_rfc3339()),
         }
     }
+}
+
+/// A time for people: UTC, to the second (`--json` keeps the microseconds).
+fn to_the_second(time: etlify::Timestamp) -> String {
+    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
@@ -63,30 +75,33 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
             vec![
                 e.model.clone(),
                 e.crm.clone(),
+                e.records.to_string(),
+                e.in_sync.to_string(),
                 e.stale.to_string(),
-                e.synced.to_string(),
+                e.never_synced.to_string(),
                 e.failing.to_string(),
                 e.over_budget.to_string(),
-                e.pending_dependencies.to_string(),
-                e.last_synced_at
-                    .map_or("never".to_owned(), |t| format!("{t} UTC")),
+                e.waiting.to_string(),
+                e.last_synced_at.map_or("never".to_owned(), to_the_second),
                 e.last_complete_check
-                    .map_or("next run".to_owned(), |t| format!("{t} UTC")),
+                    .map_or("next run".to_owned(), to_the_second),
             ]
         })
         .collect();
     let headers = [
         "model",
         "crm",
+        "records",
+        "in sync",
         "stale",
-        "synced",
+        "never synced",
         "failing",
         "over budget",
         "waiting",
         "last sync",
         "complete check",
     ];
-    println!("{}", table::render(&headers, &[2, 3, 4, 5, 6], rows));
+    println!("{}", table::render(&headers, &[2, 3, 4, 5, 6, 7, 8], rows));
     if session.settings().queue.configured {
         let jobs = etlify.job_counts().await?;
         println!("jobs: {} queued, {} running", jobs.queued, jobs.running);

@@ -229,8 +229,10 @@ async fn inline(session: &Session, args: &Args) -> CommandResult {
         options = options.progress(move |p| {
             let rate = p.total as f64 / started.elapsed().as_secs_f64().max(0.001);
             bar.set_message(format!(
-                "{} {}: {} records processed, {rate:.0}/s",
-                p.crm, p.model, p.total
+                "{} {}: {} processed, {rate:.0}/s",
+                p.crm,
+                p.model,
+                output::counted(p.total as u64, "record", "records")
             ));
             bar.tick();
         });
@@ -293,15 +295,19 @@ fn print_summary(stats: &RunStats, took: f64) {
             String::new()
         };
         format!(
-            "{} synced, {} not modified, {} skipped, {} buffered, {} errors{in_doubt}{archived}",
-            s.synced, s.not_modified, s.skipped, s.buffered, s.errors
+            "{} synced, {} not modified, {} skipped, {} buffered, {}{in_doubt}{archived}",
+            s.synced,
+            s.not_modified,
+            s.skipped,
+            s.buffered,
+            output::counted(s.errors as u64, "error", "errors")
         )
     };
     let mut overall = stats.outcomes;
     overall.errors = stats.errors;
     println!(
-        "{} records in {took:.1} s: {}",
-        stats.total,
+        "{} in {took:.1} s: {}",
+        output::counted(stats.total as u64, "record", "records"),
         outcomes(&overall)
     );
     if stats.per_crm.len() > 1 {
@@ -316,9 +322,12 @@ fn print_summary(stats: &RunStats, took: f64) {
         println!("{} {}: stopped: {}", stop.crm, stop.model, stop.message);
     }
     if stats.deferred > 0 {
+        let held = match stats.deferred {
+            1 => "1 record was".to_owned(),
+            n => format!("{n} records were"),
+        };
         println!(
-            "{} records were held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl).",
-            stats.deferred
+            "{held} held by another sync (one that died holding them?); left for the next run, once their locks expire (database.lease_ttl)."
         );
     }
     for held in &stats.deletes_held {
@@ -382,8 +391,8 @@ async fn queued(session: &Session, args: &Args) -> CommandResult {
         println!("{crm}: {}", output::enqueued_text(*enqueued));
     }
     println!(
-        "{} stale records now, which the queued jobs will find. Run `etlify worker` to process them (a worker already running picks them up).",
-        queued.total
+        "{} now, which the queued jobs will find. Run `etlify worker` to process them (a worker already running picks them up).",
+        output::counted(queued.total as u64, "stale record", "stale records")
     );
     Ok(Completed::Ok)
 }

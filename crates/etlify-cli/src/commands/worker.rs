@@ -80,8 +80,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     tracing::info!(
         target: "etlify_cli",
         message = %format!(
-            "etlify worker: {database} database, queue {queue_name:?}, {} jobs at once, {}.",
-            worker.concurrency,
+            "etlify worker: {database} database, queue {queue_name:?}, {} at once, {}.",
+            output::counted(worker.concurrency as u64, "job", "jobs"),
             worker.interval.map_or_else(
                 || "no batch loop (only enqueued jobs run)".to_owned(),
                 |i| format!("every CRM's batch run requested every {}", humantime::format_duration(i))

@@ -34,8 +34,15 @@ pub fn start_sandbox() -> (Process, String) {
 /// `etlify sandbox` on a free port, in its own process; the lines of its
 /// banner, trimmed (up to "Ctrl-C stops it.").
 pub fn start_sandbox_with_banner() -> (Process, Vec<String>) {
+    start_sandbox_with(&[])
+}
+
+/// `etlify sandbox --port 0` with `flags`, in its own process; the lines
+/// of its banner, trimmed (up to "Ctrl-C stops it.").
+pub fn start_sandbox_with(flags: &[&str]) -> (Process, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
         .args(["sandbox", "--port", "0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -5,7 +5,7 @@
 use super::Etlify;
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
-use crate::runs::BatchSyncOptions;
+use crate::stale::standing;
 use crate::store::leases::batch_run::batch_run_name;
 use crate::store::leases::Lease;
 use crate::store::schema::{self, SchemaReport};
@@ -23,7 +23,11 @@ pub struct Forgotten {
     pub waiting: u64,
 }
 
-/// Where one (model, CRM) stands, as [`Etlify::status`] reports it.
+/// Where the records of one (model, CRM) stand, as [`Etlify::status`]
+/// reports it. Each record in scope (the model's table, within its
+/// `stale_scope` and STI filter) is counted once, in the first of these
+/// that holds: over budget, failing, waiting, never synced, stale, in sync;
+/// so they add up to [`StatusEntry::records`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatusEntry {
@@ -31,17 +35,24 @@ pub struct StatusEntry {
     pub model: String,
     /// CRM name.
     pub crm: String,
-    /// Records a batch sync would process now.
+    /// Records in scope: the sum of the six counts below.
+    pub records: u64,
+    /// A sync row without errors, unchanged since its last sync.
+    pub in_sync: u64,
+    /// A sync row without errors, changed since its last sync (the record
+    /// or a dependency stamped after it, as the stale finder decides).
     pub stale: u64,
-    /// Records with a CRM id.
-    pub synced: u64,
-    /// Records whose last sync failed.
+    /// No sync row for the CRM yet.
+    pub never_synced: u64,
+    /// Its last sync failed, under the CRM's error budget (`error_count`
+    /// from 1 to `max_sync_errors - 1`): runs try it again while it is stale.
     pub failing: u64,
-    /// Records left alone until their errors are reset (G-16).
+    /// Its errors reached the CRM's error budget (`error_count >=
+    /// max_sync_errors`): left alone until they are reset (G-16).
     pub over_budget: u64,
-    /// Records waiting for a sync dependency to reach the CRM (G-18).
-    pub pending_dependencies: u64,
-    /// The newest `last_synced_at`.
+    /// Waiting for a sync dependency to reach the CRM (G-18), without errors.
+    pub waiting: u64,
+    /// The newest `last_synced_at` among the records in scope.
     pub last_synced_at: Option<crate::store::Timestamp>,
     /// When the last batch run that read the whole table began (none
     /// yet: the next run does); runs in between look only at what changed
@@ -168,34 +179,41 @@ impl Etlify {
         forgotten
     }
 
-    /// Where each (model, enabled CRM) stands: stale records (as
-    /// [`Etlify::plan`] counts them), records synced, failing, over the
-    /// error budget, waiting for a sync dependency, and the last sync.
+    /// Where the records of each (model, enabled CRM) stand, in
+    /// declaration order: in sync, stale, never synced, failing, over the
+    /// error budget, waiting for a sync dependency ([`StatusEntry`]); each
+    /// (model, CRM) counted in one statement, so the counts add up to its
+    /// records in scope. [`Etlify::plan`] counts what a run would pick up
+    /// now: the never synced and stale ones, and the failing and waiting
+    /// ones that changed since their last sync.
     pub async fn status(&self) -> Result<Vec<StatusEntry>> {
+        let catalog = self.ctx.catalog();
         let mut entries = Vec::new();
-        for entry in self.plan(&BatchSyncOptions::new()).await? {
-            let counts = sync_rows::counts(
-                self.store(),
-                &entry.crm,
-                &entry.model,
-                self.max_sync_errors(&entry.crm),
-            )
-            .await?;
-            let pending =
-                crate::store::pending::count_waiting(self.store(), &entry.crm, &entry.model)
-                    .await?;
-            let checkpoint = checkpoint::load(self.store(), &entry.crm, &entry.model).await?;
-            entries.push(StatusEntry {
-                model: entry.model,
-                crm: entry.crm,
-                stale: entry.records as u64,
-                synced: counts.with_crm_id,
-                failing: counts.failing,
-                over_budget: counts.over_budget,
-                pending_dependencies: pending,
-                last_synced_at: counts.last_synced_at,
-                last_complete_check: checkpoint.map(|c| c.complete_at),
-            });
+        for model in catalog.models() {
+            let crms = model.bindings.keys().filter(|crm| catalog.crm_enabled(crm));
+            for crm in crms {
+                let model = model.resource_type.as_str();
+                let counts = standing::count(&self.ctx, crm, model).await?;
+                let checkpoint = checkpoint::load(self.store(), crm, model).await?;
+                entries.push(StatusEntry {
+                    model: model.to_owned(),
+                    crm: crm.clone(),
+                    records: counts.in_sync
+                        + counts.stale
+                        + counts.never_synced
+                        + counts.failing
+                        + counts.over_budget
+                        + counts.waiting,
+                    in_sync: counts.in_sync,
+                    stale: counts.stale,
+                    never_synced: counts.never_synced,
+                    failing: counts.failing,
+                    over_budget: counts.over_budget,
+                    waiting: counts.waiting,
+                    last_synced_at: counts.last_synced_at,
+                    last_complete_check: checkpoint.map(|c| c.complete_at),
+                });
+            }
         }
         Ok(entries)
     }

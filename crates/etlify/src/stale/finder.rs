@@ -25,8 +25,11 @@
 //!   timestamp and foreign-key columns, a run where nothing changed costs
 //!   one anti-join walk.
 
-use sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType};
+use sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, UnionType,
+};
 
+use super::standing::Standing;
 use crate::catalog::{ResolvedBinding, ResolvedDependency, ResolvedModel};
 use crate::dependency::{HopSide, JoinPath};
 use crate::id::ResourceId;
@@ -282,12 +285,17 @@ impl<'a> FinderSql<'a> {
             .or(Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).lt(self.max_sync_errors))
     }
 
+    /// The record changed since its last sync: its `last_synced_at` (the
+    /// epoch when NULL) is older than the newest timestamp of the record or
+    /// of a dependency.
+    fn out_of_date(&self) -> Expr {
+        Expr::expr(Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()])).lt(self.threshold())
+    }
+
     fn stale_condition(&self) -> Expr {
-        let out_of_date = Expr::expr(Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()]))
-            .lt(self.threshold());
         col(SYNC, "id")
             .is_null()
-            .or(out_of_date)
+            .or(self.out_of_date())
             .and(self.under_error_budget())
     }
 
@@ -304,6 +312,15 @@ impl<'a> FinderSql<'a> {
     /// holds exactly when some non-NULL `ts > L`; before the epoch, the
     /// definition itself is used.
     fn stale_condition_first_newer(&self) -> Expr {
+        col(SYNC, "id")
+            .is_null()
+            .or(self.out_of_date_first_newer())
+            .and(self.under_error_budget())
+    }
+
+    /// [`out_of_date`](Self::out_of_date) written to be evaluated row by
+    /// row (see [`stale_condition_first_newer`](Self::stale_condition_first_newer)).
+    fn out_of_date_first_newer(&self) -> Expr {
         let last: Expr = Func::coalesce([col(SYNC, "last_synced_at"), self.epoch()]).into();
         let mut newer = Vec::new();
         if let Some(column) = self.model.timestamp_column.as_deref() {
@@ -322,15 +339,10 @@ impl<'a> FinderSql<'a> {
             .into_iter()
             .reduce(ExprTrait::or)
             .unwrap_or_else(|| Expr::val(false));
-        let out_of_date = last
-            .clone()
+        last.clone()
             .gte(self.epoch())
             .and(any_newer)
-            .or(last.clone().lt(self.epoch()).and(last.lt(self.threshold())));
-        col(SYNC, "id")
-            .is_null()
-            .or(out_of_date)
-            .and(self.under_error_budget())
+            .or(last.clone().lt(self.epoch()).and(last.lt(self.threshold())))
     }
 
     /// One page of the reference plan (or of every record, for `All`).
@@ -550,6 +562,64 @@ impl<'a> FinderSql<'a> {
         if let Some(inner) = inner {
             select.and_where(col(OWNER, &joins_on[0]).in_subquery(inner));
         }
+        select
+    }
+
+    /// Where every record in scope stands with the CRM (`standing.rs`):
+    /// one row per [`Standing`] met, `(standing, records, newest
+    /// last_synced_at)`. Each record is classed once, by the first that
+    /// holds: over the error budget, failing, waiting for a sync
+    /// dependency, never synced (no sync row), stale (out of date by the
+    /// finder's own condition), else in sync. One statement, so the counts
+    /// add up to the records in scope even while syncs write.
+    pub(crate) fn standing(&self) -> SelectStatement {
+        const PENDING: &str = "etlify_pending";
+        const STANDING: &str = "etlify_standing";
+        let code = |standing: Standing| Expr::val(standing as i64);
+        let mut waiting = Query::select();
+        waiting
+            .expr(Expr::val(1))
+            .from_as(Alias::new(PENDING_TABLE), Alias::new(PENDING))
+            .and_where(col(PENDING, "crm_name").eq(self.crm))
+            .and_where(col(PENDING, "dependent_type").eq(self.model.resource_type.as_str()))
+            .and_where(col(PENDING, "dependent_id").equals((
+                Alias::new(self.table()),
+                Alias::new(&self.model.primary_key),
+            )));
+        let failing = Func::coalesce([col(SYNC, "error_count"), Expr::val(0)]).gt(0);
+        let standing = Expr::case(self.under_error_budget().not(), code(Standing::OverBudget))
+            .case(failing, code(Standing::Failing))
+            .case(Expr::exists(waiting), code(Standing::Waiting))
+            .case(col(SYNC, "id").is_null(), code(Standing::NeverSynced))
+            .case(self.out_of_date_first_newer(), code(Standing::Stale))
+            .finally(code(Standing::InSync));
+        let mut records = Query::select();
+        records
+            .expr_as(
+                Expr::expr(Expr::Case(Box::new(standing))).cast_as("bigint"),
+                Alias::new("standing"),
+            )
+            .expr_as(col(SYNC, "last_synced_at"), Alias::new("last_synced_at"))
+            .from(Alias::new(self.table()))
+            .join_as(
+                JoinType::LeftJoin,
+                Cs::Table,
+                Alias::new(SYNC),
+                self.sync_join(None),
+            );
+        self.restrict(&mut records, self.table());
+        // Grouped outside: PostgreSQL cannot match a CASE with bound
+        // values in the select list to the same CASE in GROUP BY.
+        let mut select = Query::select();
+        select
+            .expr(col(STANDING, "standing"))
+            // COUNT(*), not of the column: PostgreSQL would evaluate the
+            // CASE again for the count's argument.
+            .expr(Expr::expr(Expr::col(Asterisk).count()).cast_as("bigint"))
+            .expr(col(STANDING, "last_synced_at").max())
+            .from_subquery(records, Alias::new(STANDING))
+            .group_by_col((Alias::new(STANDING), Alias::new("standing")))
+            .order_by((Alias::new(STANDING), Alias::new("standing")), Order::Asc);
         select
     }
 

@@ -620,3 +620,25 @@ fn sql_exact_check_reads_shorter_dependency_paths_first() {
         );
     }
 }
+
+/// `status`'s classification of every record in scope: the finder's own
+/// out-of-date condition (first-newer form), the error budget, a waiting
+/// record, grouped outside the subquery.
+#[test]
+fn sql_standing_sqlite() {
+    let model = user(
+        Binding::new("contacts", "email")
+            .dependency(Dependency::belongs_to("companies", "company_id"))
+            .stale_scope("users.active = 1"),
+    );
+    let catalog = resolve_for_tests(
+        vec![model],
+        &TableColumns::from_tables(TABLES.iter().copied()),
+    );
+    let dialect: &dyn Dialect = dialect(BackendKind::Sqlite);
+    let finder = FinderSql::new(dialect, catalog.resolved("User").unwrap(), "hubspot", 3).unwrap();
+    assert_eq!(
+        dialect.render((&finder.standing()).into()),
+        r#"SELECT "etlify_standing"."standing", CAST(COUNT(*) AS bigint), MAX("etlify_standing"."last_synced_at") FROM (SELECT CAST((CASE WHEN (NOT ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 0 WHEN (COALESCE("etlify_sync"."error_count", 0) > 0) THEN 1 WHEN (EXISTS(SELECT 1 FROM "etlify_pending_syncs" AS "etlify_pending" WHERE "etlify_pending"."crm_name" = 'hubspot' AND "etlify_pending"."dependent_type" = 'User' AND "etlify_pending"."dependent_id" = "users"."id")) THEN 2 WHEN ("etlify_sync"."id" IS NULL) THEN 3 WHEN ((COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') >= '1970-01-01 00:00:00' AND ("users"."updated_at" > COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') OR EXISTS(SELECT 1 FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id" AND "etlify_d0_p0_h0"."updated_at" > COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00')))) OR (COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < '1970-01-01 00:00:00' AND COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id"), '1970-01-01 00:00:00')))) THEN 4 ELSE 5 END) AS bigint) AS "standing", "etlify_sync"."last_synced_at" AS "last_synced_at" FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1))) AS "etlify_standing" GROUP BY "etlify_standing"."standing" ORDER BY "etlify_standing"."standing" ASC"#
+    );
+}

@@ -176,24 +176,3 @@ pub(crate) async fn waiting_on_any(
     let (sql, values) = store.build(&select);
     store.fetch_all::<PendingRow>(sql, values).await
 }
-
-/// How many records of `dependent_type` wait in `crm_name`.
-pub(crate) async fn count_waiting(
-    store: &Store,
-    crm_name: &str,
-    dependent_type: &str,
-) -> Result<u64> {
-    let mut select = Query::select();
-    select
-        .expr(
-            Expr::col(Ps::DependentId)
-                .count_distinct()
-                .cast_as("bigint"),
-        )
-        .from(Ps::Table)
-        .and_where(Expr::col(Ps::CrmName).eq(crm_name))
-        .and_where(Expr::col(Ps::DependentType).eq(dependent_type));
-    let (sql, values) = store.build(&select);
-    let rows: Vec<(i64,)> = store.fetch_all(sql, values).await?;
-    Ok(rows.first().map_or(0, |(n,)| *n as u64))
-}

@@ -33,7 +33,8 @@ pub(crate) const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
 pub(crate) const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 
 /// The command that fixes every problem [`check_schema`](crate::check_schema)
-/// reports, as the CLI and [`SchemaReport`] print it.
+/// reports, as [`SchemaReport`] prints it for Rust callers (the CLI
+/// renders [`crate::Remedy::Migrate`] as `etlify migrate` alone).
 pub const FIX_COMMAND: &str =
     "etlify migrate (or etlify::migrate(&store, &MigrateOptions::default()).await from Rust)";
 

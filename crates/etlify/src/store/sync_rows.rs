@@ -543,61 +543,6 @@ fn of_crm(crm_name: &str, resource_type: Option<&str>) -> Condition {
     }
 }
 
-/// Per (CRM, resource type): rows, rows with a CRM id, failing rows, rows
-/// at or over `budget` errors, and the newest `last_synced_at`.
-pub(crate) async fn counts(
-    store: &Store,
-    crm_name: &str,
-    resource_type: &str,
-    budget: u32,
-) -> Result<RowCounts> {
-    let count_if = |condition: Expr| {
-        Expr::expr(Expr::case(condition, Expr::val(1)).finally(Expr::val(0))).sum()
-    };
-    let mut select = Query::select();
-    select
-        .expr(Expr::col(Cs::Id).count().cast_as("bigint"))
-        .expr(count_if(Expr::col(Cs::CrmId).is_not_null()).cast_as("bigint"))
-        .expr(count_if(Expr::col(Cs::ErrorCount).gt(0)).cast_as("bigint"))
-        .expr(count_if(Expr::col(Cs::ErrorCount).gte(i64::from(budget))).cast_as("bigint"))
-        .expr(Expr::col(Cs::LastSyncedAt).max())
-        .from(Cs::Table)
-        .and_where(Expr::col(Cs::CrmName).eq(crm_name))
-        .and_where(Expr::col(Cs::ResourceType).eq(resource_type));
-    let (sql, values) = store.build(&select);
-    let rows: Vec<CountsRow> = store.fetch_all(sql, values).await?;
-    let (rows, with_crm_id, failing, over_budget, last_synced_at) = rows
-        .into_iter()
-        .next()
-        .unwrap_or((0, None, None, None, None));
-    Ok(RowCounts {
-        rows: rows as u64,
-        with_crm_id: with_crm_id.unwrap_or(0) as u64,
-        failing: failing.unwrap_or(0) as u64,
-        over_budget: over_budget.unwrap_or(0) as u64,
-        last_synced_at,
-    })
-}
-
-/// Rows, with a CRM id, failing, over budget, newest `last_synced_at`.
-type CountsRow = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<Timestamp>,
-);
-
-/// What [`counts`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RowCounts {
-    pub rows: u64,
-    pub with_crm_id: u64,
-    pub failing: u64,
-    pub over_budget: u64,
-    pub last_synced_at: Option<Timestamp>,
-}
-
 fn key_condition(key: &SyncKey) -> Expr {
     Expr::col(Cs::CrmName)
         .eq(key.crm_name.as_str())

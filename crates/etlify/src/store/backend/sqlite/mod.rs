@@ -106,9 +106,10 @@ async fn connect(url: &str, max_connections: u32, create: bool) -> Result<Sqlite
             "database",
             "url",
             format!(
-                "names the SQLite file {shown}, which does not exist (check the path; a migration creates it: `etlify migrate`, or `etlify::migrate` from Rust)"
+                "names the SQLite file {shown}, which does not exist (check the path; a migration creates it)"
             ),
         )
+        .fixed_by(crate::error::Remedy::Migrate)
         .into());
     }
     let options = options

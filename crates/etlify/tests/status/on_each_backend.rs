@@ -1,0 +1,147 @@
+//! The tests of `status` that run on each backend. This file is compiled
+//! twice, as `status::sqlite` and `status::postgres` (`mod.rs`); `BACKEND`
+//! is this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+/// When the application's rows were written, synced, then changed; a sync
+/// of today records a later time.
+const OLD: &str = "2020-01-01 00:00:00.000000";
+const SYNCED: &str = "2021-01-01 00:00:00.000000";
+const CHANGED: &str = "2022-01-01 00:00:00.000000";
+
+/// Issue 26 (11): a synced table whose records then change, fail, wait
+/// or arrive is counted record by record: stale records are not also
+/// counted as synced, and the columns add up to the records in scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_status_columns_add_up_to_the_records_in_scope() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let acme = db.insert_company("acme").await;
+    let mut users = Vec::new();
+    for i in 0..10 {
+        let company = (i < 3).then_some(acme);
+        users.push(db.insert_user(&format!("u{i}@x.io"), company).await);
+    }
+    // Out of scope, synced or not: not counted.
+    let inactive = db.insert_user("inactive@x.io", None).await;
+    db.exec(&format!(
+        "UPDATE users SET active = false WHERE id = {inactive}"
+    ))
+    .await;
+    stamp(&db, "users", "true", OLD).await;
+    stamp(&db, "companies", "true", OLD).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![active_users()],
+    )
+    .await;
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
+    stamp(&db, "crm_synchronisations", "true", SYNCED).await;
+    let status = etlify.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].records, 10);
+    assert_eq!(columns(&status[0]), [10, 0, 0, 0, 0, 0]);
+    assert!(status[0].last_synced_at.is_some());
+
+    // The company changes: its 3 users are stale by their dependency, as
+    // the finder decides; one more user is touched itself.
+    stamp(&db, "companies", &format!("id = {acme}"), CHANGED).await;
+    stamp(&db, "users", &format!("id = {}", users[5]), CHANGED).await;
+    // One user's last sync failed (under the budget of 3), another's
+    // errors reached the budget, another waits for a sync dependency.
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET error_count = 1, last_error = 'boom' WHERE resource_id = {}",
+        users[6]
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET error_count = 3, last_error = 'boom' WHERE resource_id = {}",
+        users[7]
+    ))
+    .await;
+    let now = db.now_sql();
+    db.exec(&format!(
+        "INSERT INTO etlify_pending_syncs (dependent_type, dependent_id, dependency_type, \
+         dependency_id, crm_name, created_at, updated_at) \
+         VALUES ('User', {}, 'Company', {acme}, 'hubspot', {now}, {now})",
+        users[8]
+    ))
+    .await;
+    // Two new users, never synced; a sync row of a deleted user is not counted.
+    for email in ["new1@x.io", "new2@x.io"] {
+        let id = db.insert_user(email, None).await;
+        stamp(&db, "users", &format!("id = {id}"), CHANGED).await;
+    }
+    db.exec(&format!("DELETE FROM users WHERE id = {}", users[9]))
+        .await;
+
+    let status = etlify.status().await.unwrap();
+    let entry = &status[0];
+    assert_eq!(entry.records, 11, "10 - 1 deleted + 2 new");
+    // in sync, stale, never synced, failing, over budget, waiting
+    assert_eq!(columns(entry), [2, 4, 2, 1, 1, 1], "{entry:?}");
+
+    // A sync sends the stale and new records, one of which fails: it is
+    // failing too. The others are in sync; the waiting one and the failing
+    // one, unchanged since their last sync, are not picked up.
+    adapter.fail_next_upsert(
+        AdapterError::new(AdapterErrorKind::ValidationFailed, "INVALID_EMAIL").status(400),
+    );
+    // Complete: the changes were stamped in the past, before the first
+    // run's checkpoint, where a run from the checkpoint does not look.
+    let run = etlify
+        .batch_sync(&BatchSyncOptions::new().complete(true))
+        .await
+        .unwrap();
+    assert_eq!((run.total, run.errors), (6, 1));
+    let entry = &etlify.status().await.unwrap()[0];
+    assert_eq!(entry.records, 11);
+    assert_eq!(columns(entry), [7, 0, 0, 2, 1, 1], "{entry:?}");
+}
+
+/// Issue 26 (11): a model bound to two CRMs is counted per CRM, and a
+/// disabled CRM is not listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_status_counts_each_crm_apart() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    for i in 0..4 {
+        db.insert_user(&format!("u{i}@x.io"), None).await;
+    }
+    stamp(&db, "users", "true", OLD).await;
+    let bound = |crm: &str, model: Model| {
+        model.bind(
+            crm,
+            Binding::new("contacts", "email").payload(SqlPayload::new(USER_PAYLOAD_SQL)),
+        )
+    };
+    let model = bound("archive", bound("hubspot", Model::new("User", "users")));
+    let etlify = engine(
+        &db,
+        vec![
+            Crm::new("hubspot", Arc::new(NullAdapter::new())),
+            Crm::new("archive", Arc::new(NullAdapter::new())),
+        ],
+        vec![model],
+    )
+    .await;
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new().crm("hubspot"))
+        .await
+        .unwrap()
+        .is_complete());
+    let status = etlify.status().await.unwrap();
+    let of = |crm: &str| status.iter().find(|e| e.crm == crm).unwrap().clone();
+    assert_eq!(columns(&of("hubspot")), [4, 0, 0, 0, 0, 0]);
+    assert_eq!(columns(&of("archive")), [0, 0, 4, 0, 0, 0]);
+}
