@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use etlify::adapters::hubspot::ApiVersion;
 use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig, RetryPolicy};
-use etlify::{BatchSyncOptions, Crm};
+use etlify::{BatchSyncOptions, Crm, SyncDispatch, SyncOutcome};
 use etlify_sandbox::{
     ObjectTypeConfig, RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN,
 };

@@ -83,6 +83,50 @@ async fn hubspot_version_a_missing_required_property_is_a_record_error_and_the_b
     );
 }
 
+/// The per-record path too: on 2026-09 the create of a record lacking a
+/// required property is refused, and the record's error names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_version_a_single_sync_missing_a_required_property_is_a_record_error_naming_it() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let named = db.insert_user("named@example.com", None).await;
+    let nameless = db.insert_user("nameless@example.com", None).await;
+    db.exec(&format!(
+        "UPDATE users SET full_name = NULL WHERE id = {nameless}"
+    ))
+    .await;
+    let sandbox = sandbox(&["full_name"]).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V2026_09))],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+
+    assert_eq!(
+        etlify.sync("hubspot", "User", named).await.unwrap(),
+        SyncDispatch::Completed(SyncOutcome::Synced)
+    );
+    match etlify.sync("hubspot", "User", nameless).await.unwrap() {
+        SyncDispatch::Completed(SyncOutcome::Error(error)) => {
+            assert!(error.message.contains("property full_name"), "{error:?}");
+        }
+        other => panic!("expected a record error, got {other:?}"),
+    }
+    let row = etlify
+        .sync_row("hubspot", "User", nameless)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.error_count, row.crm_id), (1, None));
+    assert_eq!(
+        sandbox.admin().hubspot_objects("contacts").unwrap().len(),
+        1
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.count("POST", "/crm/objects/2026-09/{objectType}"), 2);
+}
+
 /// With `id_property = "email"`, HubSpot's batch upsert matches a contact
 /// through one of its secondary emails, and the payload's `email` then
 /// overwrites the contact's primary email (the sales team's address is
