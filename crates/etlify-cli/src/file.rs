@@ -166,6 +166,27 @@ pub(crate) struct CrmFile {
     /// limit per account).
     #[schemars(range(min = 1))]
     pub search_requests_per_second: Option<u32>,
+    /// HubSpot only: the API version every path follows: `"v3"` (the
+    /// legacy `/crm/v3/objects` paths, what a file without the key calls),
+    /// `"2026-03"` or `"2026-09"` (`/crm/objects/2026-09/…`; HubSpot then
+    /// enforces the portal's required properties). `etlify init` writes
+    /// `"2026-09"`.
+    #[schemars(with = "Option<ApiVersionName>")]
+    pub api_version: Option<String>,
+}
+
+/// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.
+// Only the schema lists them: the loader reads the text, so that its
+// refusal names the key and the accepted values (settings.rs).
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+enum ApiVersionName {
+    #[schemars(rename = "v3")]
+    V3,
+    #[schemars(rename = "2026-03")]
+    V2026_03,
+    #[schemars(rename = "2026-09")]
+    V2026_09,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use etlify::adapters::hubspot::ApiVersion;
 use etlify::adapters::{
     AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
@@ -403,6 +404,7 @@ fn crm_from(
     };
     match file.adapter {
         AdapterKind::Null => {
+            not_for("api_version", file.api_version.is_some(), "hubspot")?;
             not_for("token", file.token.is_some(), "hubspot and airtable")?;
             not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
             not_for("base_id", file.base_id.is_some(), "airtable")?;
@@ -413,19 +415,32 @@ fn crm_from(
             )?;
         }
         AdapterKind::Hubspot => not_for("base_id", file.base_id.is_some(), "airtable")?,
-        AdapterKind::Airtable => not_for(
-            "search_requests_per_second",
-            file.search_requests_per_second.is_some(),
-            "hubspot",
-        )?,
+        AdapterKind::Airtable => {
+            not_for("api_version", file.api_version.is_some(), "hubspot")?;
+            not_for(
+                "search_requests_per_second",
+                file.search_requests_per_second.is_some(),
+                "hubspot",
+            )?;
+        }
     }
+    // Read before the adapter is, so that a disabled CRM's bad value is
+    // refused too; without the key, the legacy paths every file called.
+    let api_version = match &file.api_version {
+        Some(text) => text
+            .parse::<ApiVersion>()
+            .map_err(|e| adapter_error(&at, &e))?,
+        None => ApiVersion::default(),
+    };
     let adapter: Arc<dyn etlify::adapters::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
         AdapterKind::Hubspot => {
-            let mut config = HubSpotConfig::new(token()?).connections(connections.clone());
+            let mut config = HubSpotConfig::new(token()?)
+                .connections(connections.clone())
+                .api_version(api_version);
             if let Some(url) = &file.base_url {
                 config = config.base_url(interpolate(url, &at("base_url"), env)?);
             }

@@ -106,7 +106,9 @@ impl SandboxAdmin {
             properties,
             object_write_trace_id: None,
         };
-        batch::create(&mut store, &name, vec![input], Instant::now()).map_err(rejected)?;
+        // Seeding is no API write: no version's rules apply.
+        let rules = batch::WriteRules::default();
+        batch::create(&mut store, &name, vec![input], rules, Instant::now()).map_err(rejected)?;
         let created = store.peek_next_id().saturating_sub(1);
         store.get(&name, created).cloned().ok_or_else(|| {
             SandboxError::rejected(500, json!({"message": "created object not found"}))

@@ -78,7 +78,9 @@ impl Default for SandboxConfig {
 pub struct HubSpotConfig {
     /// Accepted bearer tokens; each token is one "app" for the 10-second bucket.
     pub tokens: Vec<SecretToken>,
-    /// Path prefix of the objects API. Default `/crm/v3/objects`.
+    /// Path prefix of the legacy objects API. Default `/crm/v3/objects`.
+    /// The dated families (`/crm/objects/2026-03`, `/crm/objects/2026-09`)
+    /// are served besides it, by the same handlers.
     pub path_prefix: String,
     /// Portal (account) id quoted in some error messages.
     pub portal_id: u64,
@@ -88,6 +90,11 @@ pub struct HubSpotConfig {
     pub max_batch_inputs: usize,
     /// Store contact emails lower-cased (HubSpot's behaviour is unconfirmed). Default false.
     pub lowercase_emails: bool,
+    /// A contact batch upsert by `email` also matches a contact holding the
+    /// value among its `hs_additional_emails`; writing `email` then makes it
+    /// the primary email, overwriting the old one (HubSpot's behaviour).
+    /// Default true.
+    pub upserts_match_additional_emails: bool,
     /// Search endpoint behaviour.
     pub search: SearchConfig,
     /// Rate limits.
@@ -107,6 +114,7 @@ impl Default for HubSpotConfig {
             first_object_id: 100_001,
             max_batch_inputs: 100,
             lowercase_emails: false,
+            upserts_match_additional_emails: true,
             search: SearchConfig::default(),
             rate_limits: HubSpotRateLimits::default(),
             faults: FaultConfig::default(),
@@ -128,6 +136,10 @@ pub struct ObjectTypeConfig {
     pub properties: Option<BTreeMap<String, PropertyConfig>>,
     /// Properties searched by the free-text `query` of the search endpoint.
     pub searchable_properties: Vec<String>,
+    /// Properties a write must leave non-empty, as a portal's admin can
+    /// require them; enforced only on the paths of version 2026-09 (a 400
+    /// naming each, per input in a batch).
+    pub required_properties: Vec<String>,
 }
 
 /// One declared HubSpot property.
@@ -502,6 +514,14 @@ impl HubSpotConfig {
                 return Err(invalid("hubspot.object_types", "names must not be empty"));
             }
             if let Some(properties) = &object_type.properties {
+                for required in &object_type.required_properties {
+                    if !properties.contains_key(required) {
+                        return Err(invalid(
+                            format!("{field}.required_properties"),
+                            format!("`{required}` is not a declared property"),
+                        ));
+                    }
+                }
                 for unique in &object_type.unique_properties {
                     if !properties.contains_key(unique) {
                         return Err(invalid(
@@ -624,6 +644,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             type_id: Some("0-1".to_owned()),
             unique_properties: strings(&["email"]),
             properties: None,
+            required_properties: Vec::new(),
             searchable_properties: strings(&[
                 "email",
                 "hs_additional_emails",
@@ -640,6 +661,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             type_id: Some("0-2".to_owned()),
             unique_properties: strings(&["domain"]),
             properties: None,
+            required_properties: Vec::new(),
             searchable_properties: strings(&["name", "domain", "website", "phone"]),
         },
     );
@@ -649,6 +671,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             type_id: Some("0-3".to_owned()),
             unique_properties: Vec::new(),
             properties: None,
+            required_properties: Vec::new(),
             searchable_properties: strings(&["dealname"]),
         },
     );
@@ -658,6 +681,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             type_id: Some("0-5".to_owned()),
             unique_properties: Vec::new(),
             properties: None,
+            required_properties: Vec::new(),
             searchable_properties: strings(&["subject", "content"]),
         },
     );

@@ -66,7 +66,7 @@ async fn run() -> Result<(), String> {
     let sandbox = Sandbox::start(config).await.map_err(|e| e.to_string())?;
     println!("etlify-sandbox listening on {}", sandbox.base_url());
     println!(
-        "  HubSpot:  {}{}",
+        "  HubSpot:  {}{} (and /crm/objects/2026-03, /crm/objects/2026-09)",
         sandbox.hubspot_base_url(),
         sandbox.config().hubspot.path_prefix
     );

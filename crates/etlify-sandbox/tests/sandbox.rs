@@ -7,6 +7,9 @@ mod common;
 // HubSpot objects, batch, search, auth, errors.
 #[path = "sandbox/hubspot.rs"]
 mod hubspot;
+// HubSpot's path families, required properties, secondary emails.
+#[path = "sandbox/versions.rs"]
+mod versions;
 // HubSpot and Airtable rate limits.
 #[path = "sandbox/limits.rs"]
 mod limits;

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use etlify::adapters::hubspot::ApiVersion;
 use etlify::adapters::{HubSpotAdapter, HubSpotConfig};
 use etlify::{
     BatchSyncOptions, Binding, Crm, Dependency, Etlify, MigrateOptions, Model, RateLimit,
@@ -43,7 +44,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. The CRM: the local HubSpot sandbox, rate-limited like HubSpot.
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     let hubspot = HubSpotAdapter::new(
-        HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN).base_url(sandbox.hubspot_base_url()),
+        HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
+            .base_url(sandbox.hubspot_base_url())
+            .api_version(ApiVersion::V2026_09),
     )?;
     let crm = Crm::new("hubspot", Arc::new(hubspot))
         .rate_limit(RateLimit::new(100, Duration::from_secs(10))?);

@@ -1,11 +1,12 @@
-//! The HubSpot v3 adapter: exact request shapes over real loopback HTTP
-//! (wiremock): the gem's HubSpot adapter's requests, and G-14, X-2, X-3, X-4, X-16.
+//! The HubSpot adapter: exact request shapes over real loopback HTTP
+//! (wiremock): the gem's HubSpot adapter's requests, and G-14, X-2, X-3, X-4,
+//! X-16; each API version's paths (HUBSPOT-1, HUBSPOT-11).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
+use etlify::adapters::hubspot::{ApiVersion, HubSpotAdapter, HubSpotConfig};
 use etlify::adapters::{
     Access, Adapter, AdapterErrorKind, BatchAdapter, BatchItem, HttpSettings, RemoteDelete,
     RetryPolicy, Throttle, UpsertRequest,
@@ -737,4 +738,168 @@ fn secrets_debug_of_an_adapter_hides_the_password_of_its_base_url() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(!shown.contains("proxy-user"), "{shown}");
     assert!(!shown.contains("pat-secret-token"), "{shown}");
+}
+
+/// Every request the adapter sends, at each API version, goes to that
+/// version's path family and nowhere else: single create, search, update,
+/// delete and the access check; batch update, upsert and archive.
+#[tokio::test]
+async fn hubspot_version_every_path_follows_the_configured_version() {
+    for (version, prefix) in [
+        (ApiVersion::V3, "/crm/v3/objects"),
+        (ApiVersion::V2026_03, "/crm/objects/2026-03"),
+        (ApiVersion::V2026_09, "/crm/objects/2026-09"),
+    ] {
+        let server = MockServer::start().await;
+        let at = |rest: &str| format!("{prefix}/contacts{rest}");
+        let answer = |status: u16, body: Value| ResponseTemplate::new(status).set_body_json(body);
+        let expected = [
+            ("GET", at(""), answer(200, json!({"results": []}))),
+            ("PATCH", at("/7"), answer(200, json!({"id": "7"}))),
+            (
+                "POST",
+                at("/search"),
+                answer(200, json!({"total": 0, "results": []})),
+            ),
+            ("POST", at(""), answer(201, json!({"id": "8"}))),
+            ("DELETE", at("/7"), ResponseTemplate::new(204)),
+            (
+                "POST",
+                at("/batch/update"),
+                answer(200, json!({"status": "COMPLETE", "results": [{"id": "7"}]})),
+            ),
+            (
+                "POST",
+                at("/batch/upsert"),
+                answer(
+                    200,
+                    json!({"status": "COMPLETE", "results": [
+                    {"id": "9", "properties": {"email": "new@x.io"}}]}),
+                ),
+            ),
+            ("POST", at("/batch/archive"), ResponseTemplate::new(204)),
+        ];
+        for (verb, route, response) in expected {
+            Mock::given(method(verb))
+                .and(path(route))
+                .respond_with(response)
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        // Anything else (another version's path) fails the test.
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(404))
+            .with_priority(10)
+            .expect(0)
+            .mount(&server)
+            .await;
+
+        let adapter = HubSpotAdapter::new(
+            HubSpotConfig::new(TOKEN)
+                .base_url(server.uri())
+                .http(settings())
+                .api_version(version),
+        )
+        .unwrap();
+        let unlimited = Throttle::unlimited();
+        assert_eq!(
+            adapter.check_access("contacts", &unlimited).await.unwrap(),
+            Access::Granted
+        );
+        let known = payload(json!({"email": "known@x.io"}));
+        let fresh = payload(json!({"email": "fresh@x.io"}));
+        let updated = adapter
+            .upsert(upsert("contacts", &known, "email", Some("7")), &unlimited)
+            .await
+            .unwrap();
+        let created = adapter
+            .upsert(upsert("contacts", &fresh, "email", None), &unlimited)
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated.as_deref(), created.as_deref()),
+            (Some("7"), Some("8"))
+        );
+        assert_eq!(
+            adapter.delete("contacts", "7", &unlimited).await.unwrap(),
+            RemoteDelete::Deleted
+        );
+        let new = payload(json!({"email": "new@x.io"}));
+        let batch = [
+            BatchItem {
+                payload: &known,
+                crm_id: Some("7"),
+            },
+            BatchItem {
+                payload: &new,
+                crm_id: None,
+            },
+        ];
+        let result = adapter
+            .batch_upsert("contacts", &batch, "email", &unlimited)
+            .await
+            .unwrap();
+        assert_eq!(result.crm_ids.len(), 2, "{version}: {result:?}");
+        adapter
+            .batch_delete("contacts", &["7".to_owned()], &unlimited)
+            .await
+            .unwrap();
+        server.verify().await;
+    }
+}
+
+/// From 2026-09 HubSpot refuses a write that lacks a property the portal
+/// requires (HUBSPOT-11): in a batch, that input's error names the
+/// property and the other inputs are written.
+#[tokio::test]
+async fn hubspot_version_a_missing_required_property_fails_its_input_naming_the_property() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/objects/2026-09/contacts/batch/upsert"))
+        .respond_with(ResponseTemplate::new(207).set_body_json(json!({
+            "status": "COMPLETE",
+            "results": [{"id": "1", "properties": {"email": "a@x.io"}}],
+            "numErrors": 1,
+            "errors": [{
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Property \\\"lastname\\\" is required\",\"error\":\"MISSING_REQUIRED_PROPERTY\",\"name\":\"lastname\"}]",
+                "errors": [{"message": "Property \"lastname\" is required", "code": "MISSING_REQUIRED_PROPERTY", "context": {"propertyName": ["lastname"]}}],
+                "context": {"objectWriteTraceId": ["b@x.io"]}
+            }]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let adapter = HubSpotAdapter::new(
+        HubSpotConfig::new(TOKEN)
+            .base_url(server.uri())
+            .http(settings())
+            .api_version(ApiVersion::V2026_09),
+    )
+    .unwrap();
+    let payloads = vec![
+        payload(json!({"email": "a@x.io", "lastname": "A"})),
+        payload(json!({"email": "b@x.io"})),
+    ];
+    let result = adapter
+        .batch_upsert(
+            "contacts",
+            &items(&payloads),
+            "email",
+            &Throttle::unlimited(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.crm_ids.get("a@x.io").map(String::as_str), Some("1"));
+    assert_eq!(result.errors.len(), 1);
+    let failed = &result.errors[0];
+    assert_eq!(failed.id_value.as_deref(), Some("b@x.io"));
+    assert_eq!(failed.error.kind(), AdapterErrorKind::ValidationFailed);
+    assert!(
+        failed.error.message().starts_with("property lastname: "),
+        "{}",
+        failed.error.message()
+    );
 }

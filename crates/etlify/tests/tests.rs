@@ -24,7 +24,8 @@ mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem
 mod e2e; // engine + HTTP adapters + the local sandbox, over loopback
 mod finder; // the stale finder, one scenario per F-id, both plans
-mod hubspot; // the HubSpot v3 adapter: exact request shapes (wiremock)
+mod hubspot; // the HubSpot adapter: exact request shapes (wiremock), each API version
+mod hubspot_version; // HubSpot's dated API over the sandbox: required properties, secondary emails
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
 mod interop_typed; // taking over a gem database with typed columns (X-15, payload types)
 mod jobs; // sync jobs through the queue seam: dedup, no lost request, retries, batch jobs (G-9, G-10, G-18, G-23, X-10, X-13)

@@ -231,6 +231,7 @@ url = {database_url}
 
 [crms.hubspot]
 adapter = "hubspot"
+api_version = "2026-09"
 base_url = "{hubspot}"
 token = "{DEFAULT_HUBSPOT_TOKEN}"
 rate_limit = {{ max_requests = 100, period = "10s" }}

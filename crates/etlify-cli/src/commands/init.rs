@@ -26,6 +26,7 @@ url = {url}                # or "${DATABASE_URL}"; postgres://… works too
 [crms.hubspot]
 adapter = "hubspot"             # hubspot | airtable | null
 token = "${HUBSPOT_TOKEN}"      # secrets only from the environment
+api_version = "2026-09"         # HubSpot's dated API; "v3" for the legacy paths
 rate_limit = { max_requests = 100, period = "10s" }
 # enabled = false               # a disabled CRM reads, sends and writes nothing
 

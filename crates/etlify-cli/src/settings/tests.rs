@@ -123,6 +123,37 @@ fn config_request_budgets_below_one_are_refused_naming_the_key() {
 }
 
 #[test]
+fn hubspot_version_a_bad_api_version_is_refused_naming_the_key_and_the_accepted_values() {
+    let hubspot = |lines: &str| {
+        format!(
+            "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\n\
+             token = \"pat-x\"\n{lines}\n"
+        )
+    };
+    let message = refused(&hubspot("api_version = \"2026-06\""));
+    assert!(
+        message.contains("crms.hubspot.api_version: must be \"v3\", \"2026-03\" or \"2026-09\""),
+        "{message}"
+    );
+    // Refused even when the CRM is disabled and has no token yet.
+    let disabled = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\n\
+                    enabled = false\napi_version = \"v4\"\n";
+    assert!(refused(disabled).contains("crms.hubspot.api_version"));
+    let message = refused(&format!("{BASE}api_version = \"2026-09\"\n"));
+    assert!(
+        message.contains("crms.hubspot.api_version: applies to hubspot only"),
+        "{message}"
+    );
+    for good in ["v3", "2026-03", "2026-09"] {
+        assert!(parse_with(&hubspot(&format!("api_version = \"{good}\"")), &[]).is_ok());
+    }
+    assert!(
+        parse_with(&hubspot(""), &[]).is_ok(),
+        "absent: the v3 paths"
+    );
+}
+
+#[test]
 fn config_a_token_from_a_missing_variable_is_refused_naming_the_key_and_the_variable() {
     let text = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"hubspot\"\n\
                 token = \"${HUBSPOT_TOKEN}\"\n";

@@ -8,6 +8,11 @@
 //! * read/update: ids that match nothing are reported as one
 //!   `OBJECT_NOT_FOUND` error (207), whatever the trace ids.
 //! * update/upsert/archive: the same id twice ⇒ 400 "Duplicate IDs".
+//! * on the 2026-09 paths, a write leaving a required property of the type
+//!   empty is an invalid input like any other (HUBSPOT-11).
+//! * upsert by a contact's `email` also matches its `hs_additional_emails`;
+//!   writing `email` then promotes the address to primary, overwriting the
+//!   contact's primary email (HubSpot's behaviour, docs/SANDBOX.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -16,7 +21,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::errors::HubSpotError;
-use super::store::{now_iso, HubSpotObject, HubSpotStore, TypeState};
+use super::store::{additional_emails, now_iso, HubSpotObject, HubSpotStore, TypeState};
+
+/// What the path family a write came by enforces.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WriteRules {
+    /// The type's `required_properties` (version 2026-09, HUBSPOT-11).
+    pub(crate) required_properties: bool,
+}
 
 /// `{"inputs": [...], "properties"?: [...], "idProperty"?: "..."}`
 #[derive(Debug, Deserialize)]
@@ -198,6 +210,7 @@ pub(crate) fn create(
     store: &mut HubSpotStore,
     object_type: &str,
     inputs: Vec<CreateInput>,
+    rules: WriteRules,
     now: Instant,
 ) -> Result<BatchOutcome, HubSpotError> {
     let multi_status = inputs.iter().any(|i| i.object_write_trace_id.is_some());
@@ -209,6 +222,7 @@ pub(crate) fn create(
         let checked = store
             .normalize(object_type, &input.properties)
             .and_then(|properties| {
+                store.check_required(object_type, None, &properties, rules.required_properties)?;
                 store.check_create_unique(object_type, &properties, &claims)?;
                 Ok(properties)
             });
@@ -246,6 +260,7 @@ pub(crate) fn update(
     store: &mut HubSpotStore,
     object_type: &str,
     inputs: Vec<WriteInput>,
+    rules: WriteRules,
     now: Instant,
 ) -> Result<BatchOutcome, HubSpotError> {
     let ids: Vec<String> = inputs.iter().map(|i| id_text(&i.id)).collect();
@@ -267,6 +282,8 @@ pub(crate) fn update(
         let checked = store
             .normalize(object_type, &input.properties)
             .and_then(|properties| {
+                let enforced = rules.required_properties;
+                store.check_required(object_type, Some(numeric), &properties, enforced)?;
                 store.check_update_unique(object_type, numeric, &properties, &claims)?;
                 Ok(properties)
             });
@@ -304,6 +321,7 @@ pub(crate) fn upsert(
     store: &mut HubSpotStore,
     object_type: &str,
     inputs: Vec<WriteInput>,
+    rules: WriteRules,
     now: Instant,
 ) -> Result<BatchOutcome, HubSpotError> {
     let ids: Vec<String> = inputs.iter().map(|i| id_text(&i.id)).collect();
@@ -333,10 +351,19 @@ pub(crate) fn upsert(
         let found = store
             .lookup(object_type, id, Some(id_property))?
             .filter(|n| store.get(object_type, *n).is_some_and(|o| !o.archived));
+        let by_additional_email = match found {
+            Some(_) => None,
+            None => store.find_by_additional_email(object_type, id_property, id),
+        };
+        let enforced = rules.required_properties;
         let checked = store
             .normalize(object_type, &input.properties)
-            .and_then(|mut properties| match found {
+            .and_then(|mut properties| match found.or(by_additional_email) {
                 Some(numeric) => {
+                    if by_additional_email.is_some() {
+                        promote_additional_email(store, object_type, numeric, id, &mut properties);
+                    }
+                    store.check_required(object_type, Some(numeric), &properties, enforced)?;
                     store.check_update_unique(object_type, numeric, &properties, &claims)?;
                     Ok((PlannedWrite::Update(numeric, properties), numeric))
                 }
@@ -344,6 +371,7 @@ pub(crate) fn upsert(
                     properties
                         .entry(id_property.to_owned())
                         .or_insert_with(|| id.clone());
+                    store.check_required(object_type, None, &properties, enforced)?;
                     store.check_create_unique(object_type, &properties, &claims)?;
                     let numeric = next_id;
                     next_id += 1;
@@ -382,6 +410,30 @@ pub(crate) fn upsert(
         outcome.results.push(result);
     }
     Ok(outcome)
+}
+
+/// A write of `email` = `address` to the contact that holds `address` as a
+/// secondary email makes it the primary one: the old primary is
+/// overwritten, and the address leaves `hs_additional_emails`. A write
+/// without `email` changes neither.
+fn promote_additional_email(
+    store: &HubSpotStore,
+    object_type: &str,
+    id: u64,
+    address: &str,
+    properties: &mut BTreeMap<String, String>,
+) {
+    let writes_address = properties
+        .get("email")
+        .is_some_and(|email| email.trim().eq_ignore_ascii_case(address.trim()));
+    let Some(contact) = store.get(object_type, id).filter(|_| writes_address) else {
+        return;
+    };
+    let others: Vec<&str> = additional_emails(contact)
+        .filter(|other| !other.eq_ignore_ascii_case(address.trim()))
+        .collect();
+    // An empty string clears the property (HUBSPOT-3).
+    properties.insert("hs_additional_emails".to_owned(), others.join(";"));
 }
 
 pub(crate) fn read(

@@ -1,10 +1,13 @@
-//! HubSpot endpoints (HUBSPOT-3) under the configured prefix
-//! (`/crm/v3/objects` by default).
+//! HubSpot endpoints (HUBSPOT-3) under each path family (HUBSPOT-1): the
+//! configured legacy prefix (`/crm/v3/objects` by default) and the dated
+//! `/crm/objects/2026-03` and `/crm/objects/2026-09`, served by the same
+//! handlers; each family's write rules travel with its routes
+//! (HUBSPOT-11: required properties from 2026-09).
 
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::batch::{
-    self, object_json, BatchOutcome, BatchRequest, CreateInput, IdInput, WriteInput,
+    self, object_json, BatchOutcome, BatchRequest, CreateInput, IdInput, WriteInput, WriteRules,
 };
 use super::errors::HubSpotError;
 use super::search;
@@ -23,8 +26,43 @@ use crate::state::{lock, SharedState};
 
 type HubSpotResult = Result<Response, HubSpotError>;
 
-/// Routes of the objects API under `prefix`.
-pub(crate) fn router(prefix: &str) -> Router<SharedState> {
+/// The dated versions served besides the legacy prefix.
+const DATED_VERSIONS: [&str; 2] = ["2026-03", "2026-09"];
+
+/// The first dated version that enforces a portal's required properties.
+const REQUIRED_PROPERTIES_FROM: &str = "2026-09";
+
+/// Routes of the objects API under the legacy `prefix` and under each
+/// dated family (one prefix served once when they coincide).
+pub(crate) fn router(legacy_prefix: &str) -> Router<SharedState> {
+    let mut prefixes = vec![legacy_prefix.to_owned()];
+    for version in DATED_VERSIONS {
+        let dated = format!("/crm/objects/{version}");
+        if !prefixes.contains(&dated) {
+            prefixes.push(dated);
+        }
+    }
+    prefixes.iter().fold(Router::new(), |router, prefix| {
+        router.merge(family(prefix).layer(Extension(rules_of(prefix))))
+    })
+}
+
+/// The write rules of a path family: a dated prefix
+/// (`/crm/objects/YYYY-MM`) from 2026-09 on enforces required properties.
+fn rules_of(prefix: &str) -> WriteRules {
+    let version = prefix.rsplit('/').next().unwrap_or_default();
+    let dated = version.len() == 7
+        && version
+            .chars()
+            .enumerate()
+            .all(|(i, c)| if i == 4 { c == '-' } else { c.is_ascii_digit() });
+    WriteRules {
+        required_properties: dated && version >= REQUIRED_PROPERTIES_FROM,
+    }
+}
+
+/// The endpoints of one path family.
+fn family(prefix: &str) -> Router<SharedState> {
     Router::new()
         .route(&format!("{prefix}/{{objectType}}"), get(list).post(create))
         .route(
@@ -169,6 +207,7 @@ struct SingleWrite {
 
 async fn create(
     State(state): State<SharedState>,
+    Extension(rules): Extension<WriteRules>,
     Path(object_type): Path<String>,
     body: Bytes,
 ) -> HubSpotResult {
@@ -179,7 +218,7 @@ async fn create(
         properties: input.properties,
         object_write_trace_id: None,
     }];
-    let outcome = batch::create(&mut store, &name, inputs, Instant::now())?;
+    let outcome = batch::create(&mut store, &name, inputs, rules, Instant::now())?;
     let created = outcome.results.into_iter().next().unwrap_or(Value::Null);
     Ok(json_response(StatusCode::CREATED, created))
 }
@@ -207,6 +246,7 @@ async fn read(
 
 async fn update(
     State(state): State<SharedState>,
+    Extension(rules): Extension<WriteRules>,
     Path((object_type, object_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     body: Bytes,
@@ -221,7 +261,7 @@ async fn update(
         properties: input.properties,
         object_write_trace_id: None,
     }];
-    let outcome = batch::update(&mut store, &name, inputs, Instant::now())?;
+    let outcome = batch::update(&mut store, &name, inputs, rules, Instant::now())?;
     let updated = outcome
         .results
         .into_iter()
@@ -285,6 +325,7 @@ async fn search_objects(
 
 async fn batch_create(
     State(state): State<SharedState>,
+    Extension(rules): Extension<WriteRules>,
     Path(object_type): Path<String>,
     body: Bytes,
 ) -> HubSpotResult {
@@ -292,7 +333,7 @@ async fn batch_create(
     batch::check_size(request.inputs.len(), state.config.hubspot.max_batch_inputs)?;
     let mut store = lock(&state.hubspot);
     let name = resolve(&store, &object_type)?;
-    let outcome = batch::create(&mut store, &name, request.inputs, Instant::now())?;
+    let outcome = batch::create(&mut store, &name, request.inputs, rules, Instant::now())?;
     Ok(batch_response(&outcome, StatusCode::CREATED))
 }
 
@@ -313,6 +354,7 @@ async fn batch_read(
 
 async fn batch_update(
     State(state): State<SharedState>,
+    Extension(rules): Extension<WriteRules>,
     Path(object_type): Path<String>,
     body: Bytes,
 ) -> HubSpotResult {
@@ -320,12 +362,13 @@ async fn batch_update(
     batch::check_size(request.inputs.len(), state.config.hubspot.max_batch_inputs)?;
     let mut store = lock(&state.hubspot);
     let name = resolve(&store, &object_type)?;
-    let outcome = batch::update(&mut store, &name, request.inputs, Instant::now())?;
+    let outcome = batch::update(&mut store, &name, request.inputs, rules, Instant::now())?;
     Ok(batch_response(&outcome, StatusCode::OK))
 }
 
 async fn batch_upsert(
     State(state): State<SharedState>,
+    Extension(rules): Extension<WriteRules>,
     Path(object_type): Path<String>,
     body: Bytes,
 ) -> HubSpotResult {
@@ -333,7 +376,7 @@ async fn batch_upsert(
     batch::check_size(request.inputs.len(), state.config.hubspot.max_batch_inputs)?;
     let mut store = lock(&state.hubspot);
     let name = resolve(&store, &object_type)?;
-    let outcome = batch::upsert(&mut store, &name, request.inputs, Instant::now())?;
+    let outcome = batch::upsert(&mut store, &name, request.inputs, rules, Instant::now())?;
     Ok(batch_response(&outcome, StatusCode::OK))
 }
 

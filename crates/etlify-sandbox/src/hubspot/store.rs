@@ -217,6 +217,17 @@ pub(crate) fn is_valid_email(email: &str) -> bool {
 }
 
 /// Current time in HubSpot's format (`2024-01-01T12:00:00.000Z`).
+/// The `;`-separated secondary emails of a contact.
+pub(crate) fn additional_emails(object: &HubSpotObject) -> impl Iterator<Item = &str> {
+    object
+        .properties
+        .get("hs_additional_emails")
+        .into_iter()
+        .flat_map(|list| list.split(';'))
+        .map(str::trim)
+        .filter(|email| !email.is_empty())
+}
+
 pub(crate) fn now_iso() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -229,6 +240,7 @@ pub(crate) struct HubSpotStore {
     next_id: u64,
     pub(crate) portal_id: u64,
     lowercase_emails: bool,
+    upserts_match_additional_emails: bool,
     indexing_lag: Duration,
 }
 
@@ -257,6 +269,7 @@ impl HubSpotStore {
             next_id: config.first_object_id,
             portal_id: config.portal_id,
             lowercase_emails: config.lowercase_emails,
+            upserts_match_additional_emails: config.upserts_match_additional_emails,
             indexing_lag: Duration::from_millis(config.search.indexing_lag_ms),
         }
     }
@@ -369,6 +382,65 @@ impl HubSpotStore {
                 property: property.to_owned(),
                 portal_id: self.portal_id,
             }),
+        }
+    }
+
+    /// The live contact holding `email` among its `hs_additional_emails`
+    /// (`;`-separated), which a batch upsert by `email` matches too.
+    pub(crate) fn find_by_additional_email(
+        &self,
+        object_type: &str,
+        id_property: &str,
+        email: &str,
+    ) -> Option<u64> {
+        if !self.upserts_match_additional_emails || id_property != "email" {
+            return None;
+        }
+        let state = self.types.get(object_type)?;
+        if state.name != "contacts" {
+            return None;
+        }
+        state
+            .objects
+            .iter()
+            .filter(|(_, object)| !object.archived)
+            .find(|(_, object)| {
+                additional_emails(object).any(|other| other.eq_ignore_ascii_case(email.trim()))
+            })
+            .map(|(id, _)| *id)
+    }
+
+    /// The 400 of a write that would leave a required property of the
+    /// type empty (`existing`: the object an update writes to), when
+    /// `enforced` (the 2026-09 paths, HUBSPOT-11).
+    pub(crate) fn check_required(
+        &self,
+        object_type: &str,
+        existing: Option<u64>,
+        written: &BTreeMap<String, String>,
+        enforced: bool,
+    ) -> Result<(), HubSpotError> {
+        if !enforced {
+            return Ok(());
+        }
+        let state = self.type_state(object_type)?;
+        let stored = existing.and_then(|id| state.objects.get(&id));
+        let problems: Vec<PropertyProblem> = state
+            .config
+            .required_properties
+            .iter()
+            .filter(|name| {
+                let value = written
+                    .get(*name)
+                    .or_else(|| stored.and_then(|o| o.properties.get(*name)));
+                value.is_none_or(|v| v.trim().is_empty())
+            })
+            .map(|name| PropertyProblem::required(name))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(HubSpotError::InvalidProperties(problems))
         }
     }
 

@@ -160,10 +160,14 @@ fn errors(response: &Value, to_id_value: impl Fn(&str) -> Option<String>) -> Vec
         .into_iter()
         .flatten()
     {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("HubSpot rejected this input");
+        // A refused property is named first (HUBSPOT-11).
+        let message = super::errors::property_message(error).unwrap_or_else(|| {
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("HubSpot rejected this input")
+                .to_owned()
+        });
         let category = error.get("category").and_then(Value::as_str);
         let kind = match category {
             Some("OBJECT_NOT_FOUND") => AdapterErrorKind::NotFound,
@@ -177,7 +181,7 @@ fn errors(response: &Value, to_id_value: impl Fn(&str) -> Option<String>) -> Vec
             .filter_map(Value::as_str)
             .collect();
         for id in ids {
-            let mut item = AdapterError::new(kind, message).status(207);
+            let mut item = AdapterError::new(kind, message.as_str()).status(207);
             if let Some(category) = category {
                 item = item.category(category);
             }

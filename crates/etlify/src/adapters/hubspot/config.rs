@@ -1,12 +1,10 @@
 //! Settings of the HubSpot adapter.
 
+use super::version::ApiVersion;
 use crate::adapters::http::{HttpConnections, HttpSettings, Secret};
 
 /// HubSpot's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
-/// The v3 objects API; HubSpot's date-versioned paths
-/// (`crm/objects/2026-03`) can be configured instead.
-pub const DEFAULT_OBJECTS_PATH: &str = "crm/v3/objects";
 /// Inputs per batch request (HubSpot's documented limit).
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// HubSpot's search limit: 5 requests per second per account.
@@ -17,7 +15,7 @@ pub const DEFAULT_SEARCH_REQUESTS_PER_SECOND: u32 = 5;
 pub struct HubSpotConfig {
     pub(super) token: Secret,
     pub(super) base_url: String,
-    pub(super) objects_path: String,
+    pub(super) api_version: ApiVersion,
     pub(super) batch_size: usize,
     pub(super) http: HttpSettings,
     pub(super) connections: Option<HttpConnections>,
@@ -30,7 +28,7 @@ impl HubSpotConfig {
         Self {
             token: token.into(),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            objects_path: DEFAULT_OBJECTS_PATH.to_owned(),
+            api_version: ApiVersion::default(),
             batch_size: DEFAULT_BATCH_SIZE,
             http: HttpSettings::default(),
             connections: None,
@@ -50,9 +48,10 @@ impl HubSpotConfig {
         self
     }
 
-    /// Another objects path (e.g. `crm/objects/2026-03`).
-    pub fn objects_path(mut self, path: impl Into<String>) -> Self {
-        self.objects_path = path.into();
+    /// The API version every path follows (HUBSPOT-1, HUBSPOT-11); default
+    /// [`ApiVersion::V3`], the legacy `/crm/v3/objects` paths.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
         self
     }
 
@@ -85,9 +84,9 @@ impl HubSpotConfig {
         &self.base_url
     }
 
-    /// Path of the objects API under the base URL.
-    pub fn get_objects_path(&self) -> &str {
-        &self.objects_path
+    /// The API version every path follows.
+    pub fn get_api_version(&self) -> ApiVersion {
+        self.api_version
     }
 
     /// Inputs per batch request (at most 100).
@@ -122,7 +121,7 @@ impl std::fmt::Debug for HubSpotConfig {
                 "base_url",
                 &crate::adapters::http::redact_url(&self.base_url),
             )
-            .field("objects_path", &self.objects_path)
+            .field("api_version", &self.api_version)
             .field("batch_size", &self.batch_size)
             .field("http", &self.http)
             .field("connections", &self.connections.is_some())

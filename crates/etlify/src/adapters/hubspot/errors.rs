@@ -1,5 +1,5 @@
 //! HubSpot error responses → classified errors (HUBSPOT-7, HUBSPOT-9,
-//! HUBSPOT-10; the kinds of docs/ADAPTERS.md, "Errors").
+//! HUBSPOT-10, HUBSPOT-11; the kinds of docs/ADAPTERS.md, "Errors").
 
 use std::time::Duration;
 
@@ -12,14 +12,16 @@ use crate::adapters::{AdapterError, AdapterErrorKind};
 pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
     let body = &response.body;
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-    let message = text("message").unwrap_or_else(|| {
-        let raw = response.text.trim();
-        if raw.is_empty() || raw.len() > 300 {
-            "HubSpot API request failed".to_owned()
-        } else {
-            format!("HubSpot API request failed: {raw}")
-        }
-    });
+    let message = property_message(body)
+        .or_else(|| text("message"))
+        .unwrap_or_else(|| {
+            let raw = response.text.trim();
+            if raw.is_empty() || raw.len() > 300 {
+                "HubSpot API request failed".to_owned()
+            } else {
+                format!("HubSpot API request failed: {raw}")
+            }
+        });
     let mut kind = kind_of_status(response.status);
     let mut retry_after = response.retry_after();
     match response.status {
@@ -65,6 +67,86 @@ pub(crate) fn classify(response: &HttpResponse) -> AdapterError {
     error
 }
 
+/// One property HubSpot refused, as an error body lists it.
+struct PropertyProblem {
+    name: String,
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// The properties a validation error names (HUBSPOT-7, HUBSPOT-11): each
+/// `errors[]` entry's `context.propertyName` (or `name`), else the list
+/// that "Property values were not valid: [...]" carries in its message.
+fn property_problems(body: &Value) -> Vec<PropertyProblem> {
+    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let mut problems = Vec::new();
+    for entry in body
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let names: Vec<String> = match entry.pointer("/context/propertyName") {
+            Some(Value::Array(names)) => names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            Some(Value::String(name)) => vec![name.clone()],
+            _ => text(entry, "name").into_iter().collect(),
+        };
+        for name in names {
+            problems.push(PropertyProblem {
+                name,
+                code: text(entry, "code").or_else(|| text(entry, "error")),
+                message: text(entry, "message"),
+            });
+        }
+    }
+    if problems.is_empty() {
+        let listed = body
+            .get("message")
+            .and_then(Value::as_str)
+            .and_then(|m| m.split_once("Property values were not valid: "))
+            .and_then(|(_, list)| serde_json::from_str::<Vec<Value>>(list.trim()).ok());
+        for entry in listed.into_iter().flatten() {
+            if let Some(name) = text(&entry, "name") {
+                problems.push(PropertyProblem {
+                    name,
+                    code: text(&entry, "error"),
+                    message: text(&entry, "message"),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// A message naming each refused property first, e.g. `property
+/// lastname: Property "lastname" is required (MISSING_REQUIRED_PROPERTY)`,
+/// instead of HubSpot's JSON-in-a-string; `None` when no property is named.
+pub(crate) fn property_message(body: &Value) -> Option<String> {
+    let problems = property_problems(body);
+    if problems.is_empty() {
+        return None;
+    }
+    let described: Vec<String> = problems
+        .iter()
+        .map(|problem| {
+            let mut line = format!("property {}", problem.name);
+            if let Some(message) = &problem.message {
+                line.push_str(": ");
+                line.push_str(message);
+            }
+            if let Some(code) = &problem.code {
+                line.push_str(&format!(" ({code})"));
+            }
+            line
+        })
+        .collect();
+    Some(described.join("; "))
+}
+
 /// The existing object's id in a create conflict: `Contact already exists.
 /// Existing ID: 512159482605` (HUBSPOT-8).
 pub(crate) fn existing_id(error: &AdapterError) -> Option<String> {
@@ -103,6 +185,33 @@ mod tests {
             json!({"message": "Property values were not valid", "errors": [{"code": "INVALID_EMAIL", "context": {"propertyName": ["email"]}}]}),
         ));
         assert_eq!(invalid.details.unwrap()[0]["code"], "INVALID_EMAIL");
+    }
+
+    #[test]
+    fn hubspot_version_a_required_property_failure_names_the_property() {
+        // The 2026-09 shape: per-property entries under `errors`.
+        let required = classify(&response(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR",
+                   "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Property \\\"lastname\\\" is required\",\"error\":\"MISSING_REQUIRED_PROPERTY\",\"name\":\"lastname\"}]",
+                   "errors": [{"message": "Property \"lastname\" is required", "code": "MISSING_REQUIRED_PROPERTY",
+                               "context": {"propertyName": ["lastname"]}}]}),
+        ));
+        assert_eq!(required.kind(), AdapterErrorKind::ValidationFailed);
+        assert_eq!(
+            required.message,
+            "property lastname: Property \"lastname\" is required (MISSING_REQUIRED_PROPERTY)"
+        );
+        // The older shape: the list only inside the message.
+        let listed = classify(&response(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR",
+                   "message": "Property values were not valid: [{\"isValid\":false,\"message\":\"Enter only letters\",\"error\":\"INVALID_ALPHA\",\"name\":\"firstname\"}]"}),
+        ));
+        assert_eq!(
+            listed.message,
+            "property firstname: Enter only letters (INVALID_ALPHA)"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! HubSpot CRM v3 objects API (X-2, X-4, X-16; HUBSPOT-1..HUBSPOT-10).
+//! HubSpot CRM objects API, legacy v3 or dated (X-2, X-4, X-16;
+//! HUBSPOT-1..HUBSPOT-11).
 //!
-//! Files: `config.rs` (settings), `errors.rs` (error responses), `search.rs`
+//! Files: `config.rs` (settings), `version.rs` (the API version and every
+//! path built from it), `errors.rs` (error responses), `search.rs`
 //! (finding an object by its id property), `batch.rs` (batch upsert and
 //! archive with per-input reconciliation), this file (single upsert and
 //! delete).
@@ -9,16 +11,17 @@ mod batch;
 mod config;
 mod errors;
 mod search;
+mod version;
 
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 pub use self::config::{
-    HubSpotConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_OBJECTS_PATH,
-    DEFAULT_SEARCH_REQUESTS_PER_SECOND,
+    HubSpotConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE, DEFAULT_SEARCH_REQUESTS_PER_SECOND,
 };
 use self::errors::{classify, existing_id};
+pub use self::version::{ApiVersion, ACCEPTED_API_VERSIONS};
 use std::time::Duration;
 
 use super::http::{HttpClient, HttpRequest, HttpResponse};
@@ -48,7 +51,7 @@ fn remaining_in_window(response: &HttpResponse) -> Option<(u32, Option<u32>)> {
 #[derive(Debug)]
 pub struct HubSpotAdapter {
     http: HttpClient,
-    objects_path: Vec<String>,
+    api_version: ApiVersion,
     batch_size: usize,
     /// HubSpot's search limit of the token's account, apart from the
     /// app's 10-second window.
@@ -88,22 +91,15 @@ impl HubSpotAdapter {
                 config.token.expose().as_bytes(),
                 search_limit,
             ),
-            objects_path: config
-                .objects_path
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            api_version: config.api_version,
             batch_size: config.batch_size,
         })
     }
 
-    /// `objects_path / object_type / rest…`, each segment encoded by the client.
+    /// `…/object_type/rest…` at the configured version, each segment
+    /// encoded by the client.
     fn path(&self, object_type: &str, rest: &[&str]) -> Vec<String> {
-        let mut path = self.objects_path.clone();
-        path.push(object_type.to_owned());
-        path.extend(rest.iter().map(|s| (*s).to_owned()));
-        path
+        self.api_version.objects_path(object_type, rest)
     }
 
     async fn update(
