@@ -941,6 +941,34 @@ fn delete_cli_archives_deleted_rows_within_the_guard_and_allow_deletes_proceeds(
         &["DELETE FROM users WHERE id IN (1, 2, 3, 4, 5)"],
     );
 
+    // plan says what a complete check would archive, and that the guard holds it.
+    let plan = json_of(&etlify(&config, &["plan", "--json"]));
+    let archive = &plan["entries"][0]["archive"];
+    assert_eq!(
+        (
+            &archive["deleted"],
+            &archive["left_scope"],
+            &archive["held"],
+            &archive["allowed"]
+        ),
+        (
+            &serde_json::json!(5),
+            &serde_json::json!(0),
+            &serde_json::json!(true),
+            &serde_json::json!(3)
+        ),
+        "{plan}"
+    );
+    let diff = etlify(&config, &["plan", "--diff", "--sample", "2"]);
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        stdout.contains("5 records (5 deleted, 0 out of scope) would be archived")
+            && stdout.contains("max_deletes_per_run allows (3)")
+            && stdout.contains("#1: would be archived (its row was deleted)")
+            && !stdout.contains("#3: would be archived"),
+        "{stdout}"
+    );
+
     let held = etlify(&config, &["sync", "--complete"]);
     let stdout = String::from_utf8_lossy(&held.stdout);
     let stderr = String::from_utf8_lossy(&held.stderr);

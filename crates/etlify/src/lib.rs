@@ -134,8 +134,8 @@ pub use crate::outcome::{
 pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 pub use crate::runs::{
-    BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, Progress, ProgressFn,
-    RecordDiff, RunStats,
+    BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, PlannedArchive,
+    Progress, ProgressFn, RecordDiff, RunStats,
 };
 #[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;

@@ -2,7 +2,7 @@
 //! `--diff`, what it would do with a sample of each one's stale records.
 //! Sends and writes nothing.
 
-use etlify::{PayloadChange, PlanEntry, RecordDiff};
+use etlify::{PayloadChange, PlanEntry, PlannedArchive, RecordDiff};
 use serde::Serialize;
 
 use crate::commands::Selection;
@@ -47,6 +47,48 @@ struct EntryReport {
     /// With `--diff` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     sample: Option<Vec<DiffReport>>,
+    /// What a complete check would archive (bindings that archive only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<ArchiveReport>,
+}
+
+/// `plan --json`: what a complete check would archive for one binding.
+#[derive(Debug, Serialize)]
+struct ArchiveReport {
+    /// Records whose row was deleted.
+    deleted: usize,
+    /// Records out of the binding's scope.
+    left_scope: usize,
+    /// What `max_deletes_per_run` allows now.
+    allowed: u64,
+    /// The guard would hold a sync back: nothing archived, exit 4.
+    held: bool,
+    /// With `--diff`: the first ids of each kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample: Option<ArchiveSample>,
+}
+
+#[derive(Debug, Serialize)]
+struct ArchiveSample {
+    deleted: Vec<i64>,
+    left_scope: Vec<i64>,
+}
+
+impl ArchiveReport {
+    fn new(archive: &PlannedArchive, sample: Option<usize>) -> Self {
+        let first =
+            |ids: &[etlify::ResourceId], n: usize| ids.iter().take(n).map(|id| id.get()).collect();
+        Self {
+            deleted: archive.deleted.len(),
+            left_scope: archive.left_scope.len(),
+            allowed: archive.allowed,
+            held: archive.held,
+            sample: sample.map(|n| ArchiveSample {
+                deleted: first(&archive.deleted, n),
+                left_scope: first(&archive.left_scope, n),
+            }),
+        }
+    }
 }
 
 /// One sampled record of `plan --diff`, for scripts.
@@ -146,11 +188,16 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
                         .map(|record| DiffReport::new(record, args.explain))
                         .collect()
                 }),
+                archive: e
+                    .archive
+                    .as_ref()
+                    .map(|archive| ArchiveReport::new(archive, diff.then_some(args.sample))),
             })
             .collect();
         output::print_json(&Report { total, entries })?;
     } else {
         print_table(&entries, &samples, args.explain);
+        print_archives(&entries, diff.then_some(args.sample));
         println!(
             "{} would be processed (nothing was sent or written).",
             output::counted(total as u64, "record", "records")
@@ -206,6 +253,43 @@ fn print_explanation(record: &RecordDiff) {
     );
     println!("        digest now:     {}", or_none(&record.digest));
     println!("        stored digest:  {}", or_none(&record.stored_digest));
+}
+
+/// What a complete check would archive, per binding that archives: the
+/// counts and why, whether the guard would hold the sync back, and with
+/// `--diff` the first ids.
+fn print_archives(entries: &[PlanEntry], sample: Option<usize>) {
+    for entry in entries {
+        let Some(archive) = &entry.archive else {
+            continue;
+        };
+        let total = archive.deleted.len() + archive.left_scope.len();
+        if total == 0 {
+            continue;
+        }
+        println!(
+            "{} in {}: {} ({} deleted, {} out of scope) would be archived by a complete check.",
+            entry.model,
+            entry.crm,
+            output::counted(total as u64, "record", "records"),
+            archive.deleted.len(),
+            archive.left_scope.len()
+        );
+        if archive.held {
+            println!(
+                "    More than max_deletes_per_run allows ({}): a sync would archive none of them and exit 4; `etlify sync --allow-deletes` archives them.",
+                archive.allowed
+            );
+        }
+        if let Some(n) = sample {
+            for id in archive.deleted.iter().take(n) {
+                println!("    #{id}: would be archived (its row was deleted)");
+            }
+            for id in archive.left_scope.iter().take(n) {
+                println!("    #{id}: would be archived (out of the binding's scope)");
+            }
+        }
+    }
 }
 
 /// One sampled record of `plan --diff`, for people.

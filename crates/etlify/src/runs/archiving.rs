@@ -132,6 +132,47 @@ pub(crate) async fn leaving_records(
     Ok(leaving)
 }
 
+/// What a complete check would archive for one binding (`etlify plan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlannedArchive {
+    /// Records whose row was deleted (or marked deleted).
+    pub deleted: Vec<ResourceId>,
+    /// Records out of the binding's `stale_scope` or SQL `sync_if` (those
+    /// failing a payload `sync_if` are found when they change: `plan
+    /// --diff` shows them).
+    pub left_scope: Vec<ResourceId>,
+    /// The binding's guard allows this many this run.
+    pub allowed: u64,
+    /// The guard would hold the run back: nothing archived.
+    pub held: bool,
+}
+
+/// What a complete check would archive for `target`, `None` when its
+/// binding archives nothing; `allowed_once` as the run would be.
+pub(crate) async fn plan(
+    ctx: &Context,
+    target: Target<'_>,
+    allowed_once: bool,
+) -> Result<Option<PlannedArchive>> {
+    let binding = target.binding;
+    if binding.on_delete != Disposal::Archive && binding.on_leave_scope != Disposal::Archive {
+        return Ok(None);
+    }
+    let leaving = leaving_records(ctx, target, Looking::Everywhere, Vec::new()).await?;
+    let synced = synced_count(ctx, target).await?;
+    let limit = binding.max_deletes_per_run;
+    let (deleted, left_scope): (Vec<&Leaving>, Vec<&Leaving>) = leaving
+        .iter()
+        .partition(|leaving| leaving.why == Departure::Deleted);
+    Ok(Some(PlannedArchive {
+        deleted: deleted.iter().map(|l| l.id).collect(),
+        left_scope: left_scope.iter().map(|l| l.id).collect(),
+        allowed: limit.allowed(synced),
+        held: !delete_policy::may_archive(limit, synced, leaving.len() as u64, allowed_once),
+    }))
+}
+
 /// Runs the keyset-paged query `page(after)` to its end (none when it
 /// gives no statement), adding its rows to `found`.
 async fn walk(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use super::archiving::{self, Archived, HeldDeletes, Looking};
+use super::archiving::{self, Archived, HeldDeletes, Looking, PlannedArchive};
 use super::checkpointing;
 use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
@@ -64,6 +64,9 @@ pub struct PlanEntry {
     pub crm: String,
     /// Records a batch sync would process now.
     pub records: usize,
+    /// What a complete check would archive, when the binding archives
+    /// records that leave (`on_delete`, `on_leave_scope`).
+    pub archive: Option<PlannedArchive>,
 }
 
 impl std::fmt::Debug for BatchSyncOptions {
@@ -401,10 +404,15 @@ pub(crate) async fn plan(ctx: &Context, options: &BatchSyncOptions) -> Result<Ve
             while let Some(page) = pages.next_page().await? {
                 records += page.len();
             }
+            let archive = match ctx.catalog().target(crm, model)? {
+                Some(target) => archiving::plan(ctx, target, options.allow_deletes).await?,
+                None => None,
+            };
             entries.push(PlanEntry {
                 model: model.to_owned(),
                 crm: crm.to_owned(),
                 records,
+                archive,
             });
         }
     }

@@ -15,7 +15,7 @@ pub(crate) mod batch_run;
 pub(crate) mod checkpointing;
 pub(crate) mod diff;
 
-pub use self::archiving::HeldDeletes;
+pub use self::archiving::{HeldDeletes, PlannedArchive};
 pub use self::batch_run::{
     BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats,
 };
