@@ -242,6 +242,10 @@ pub(crate) struct BindingFile {
     pub stale_scope: Option<String>,
     pub sync_if: Option<String>,
     pub external_id: Option<String>,
+    /// What a sync may do to the CRM's objects: `upsert` (default: create
+    /// or update), `update_only` (never create) or `create_only` (never
+    /// update).
+    pub mode: Option<WriteModeFile>,
     /// What happens to a record's CRM object once its row is deleted:
     /// `keep` (default, as the gem) or `archive`.
     pub on_delete: Option<DisposalFile>,
@@ -252,6 +256,14 @@ pub(crate) struct BindingFile {
     /// The most records one run may archive: a number (`500`) or a
     /// percentage of the binding's synced records (`"10%"`, the default).
     pub max_deletes_per_run: Option<DeleteLimitFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WriteModeFile {
+    Upsert,
+    UpdateOnly,
+    CreateOnly,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]

@@ -13,13 +13,13 @@ use etlify::adapters::{
 use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
     Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
-    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn, WriteMode,
 };
 
 use crate::error::CliError;
 use crate::file::{
     AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, DisposalFile,
-    File, ModelFile, QueueFile, RenderingFile, TypeFile, WorkerFile,
+    File, ModelFile, QueueFile, RenderingFile, TypeFile, WorkerFile, WriteModeFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -584,6 +584,13 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
     }
     if let Some(property) = &file.external_id {
         binding = binding.external_id(property);
+    }
+    if let Some(mode) = file.mode {
+        binding = binding.mode(match mode {
+            WriteModeFile::Upsert => WriteMode::Upsert,
+            WriteModeFile::UpdateOnly => WriteMode::UpdateOnly,
+            WriteModeFile::CreateOnly => WriteMode::CreateOnly,
+        });
     }
     let disposal = |file: DisposalFile| match file {
         DisposalFile::Keep => Disposal::Keep,

@@ -1070,6 +1070,55 @@ fn scope_cli_a_record_leaving_sync_if_is_archived() {
     assert_eq!(again["archived"], 0, "{again}");
 }
 
+/// `mode` from the file: `update_only` against the sandbox, which has
+/// none of the gem's users, creates nothing and says so per record; a mode
+/// the null adapter cannot honour, or a bad value, exits 2 naming the key.
+#[test]
+fn mode_cli_update_only_creates_nothing_and_bad_modes_exit_2() {
+    let (_sandbox_process, sandbox) = support::start_sandbox();
+    let (_dir, config) = gem_copy_with_crm(&format!(
+        "adapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{}\"",
+        etlify_sandbox::DEFAULT_HUBSPOT_TOKEN
+    ));
+    append(&config, "mode = \"update_only\"\n");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["sync", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&output);
+    assert_eq!(report["synced"], 0, "{report}");
+    assert!(
+        report["no_object_to_update"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        runtime.block_on(support::sandbox_contacts(&sandbox)).len(),
+        0,
+        "nothing created"
+    );
+    let text = etlify(&config, &["sync"]);
+    assert!(text.status.success());
+
+    for (crm, line) in [
+        ("adapter = \"null\"", "mode = \"update_only\""),
+        ("adapter = \"null\"", "mode = \"insert\""),
+    ] {
+        let (_dir, config) = gem_copy_with_crm(crm);
+        assert!(etlify(&config, &["migrate"]).status.success());
+        append(&config, &format!("{line}\n"));
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{line}: {stderr}");
+        assert!(
+            stderr.contains("models.User.crms.hubspot") && stderr.contains("mode"),
+            "{line}: {stderr}"
+        );
+    }
+}
+
 /// A sync row deleted by hand is not seen by a run from the last run's
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]

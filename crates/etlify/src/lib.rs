@@ -110,6 +110,7 @@ mod store;
 mod sync;
 mod values;
 mod worker;
+mod write_mode;
 
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
@@ -152,3 +153,4 @@ pub use crate::worker::{
     shutdown_signal, Health, HealthHandle, Worker, WorkerOptions, CLOSE_GRACE, DEFAULT_CONCURRENCY,
     DEFAULT_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use crate::write_mode::WriteMode;

@@ -19,6 +19,7 @@ use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 use crate::dependency::{Dependency, SyncDependency};
 use crate::payload::PayloadSource;
 use crate::values::{Payload, TimestampColumn};
+use crate::write_mode::WriteMode;
 
 /// Single-table inheritance: only rows whose `column` equals `value` belong
 /// to the model; its sync rows still use the declared resource type.
@@ -59,6 +60,7 @@ pub struct Binding {
     pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
+    pub(crate) mode: WriteMode,
     pub(crate) on_delete: Disposal,
     pub(crate) on_leave_scope: Disposal,
     pub(crate) max_deletes_per_run: DeleteLimit,
@@ -76,6 +78,7 @@ impl Binding {
             external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            mode: WriteMode::Upsert,
             on_delete: Disposal::Keep,
             on_leave_scope: Disposal::Keep,
             max_deletes_per_run: DEFAULT_DELETE_LIMIT,
@@ -123,6 +126,18 @@ impl Binding {
     pub fn sync_dependency(mut self, dependency: SyncDependency) -> Self {
         self.sync_dependencies.push(dependency);
         self
+    }
+
+    /// What a sync may do to the CRM's objects ([`WriteMode::Upsert`] by
+    /// default: create or update, as the gem).
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// What a sync may do to the CRM's objects.
+    pub fn get_mode(&self) -> WriteMode {
+        self.mode
     }
 
     /// What happens to a record's CRM object once its application row is

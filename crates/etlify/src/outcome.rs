@@ -19,6 +19,10 @@ pub enum SyncOutcome {
     Error(RecordError),
     /// The CRM is disabled: nothing read, sent or written (G-4).
     Disabled,
+    /// `mode = update_only` and the CRM has no object for the record:
+    /// nothing created; the row is stamped, and the record looked at
+    /// again when it changes.
+    NoObjectToUpdate,
 }
 
 impl SyncOutcome {
@@ -31,6 +35,7 @@ impl SyncOutcome {
             SyncOutcome::Buffered => "buffered",
             SyncOutcome::Error(_) => "error",
             SyncOutcome::Disabled => "disabled",
+            SyncOutcome::NoObjectToUpdate => "no_object_to_update",
         }
     }
 }
@@ -184,6 +189,9 @@ pub struct BatchStats {
     /// Records whose row left the application and whose CRM object was
     /// archived, their sync rows removed (`on_delete = archive`).
     pub archived: usize,
+    /// Records an update-only binding found no CRM object for: nothing
+    /// created, the row stamped (`mode = update_only`).
+    pub no_object_to_update: usize,
     /// Whether the CRM was disabled (nothing was done).
     pub disabled: bool,
 }
@@ -197,6 +205,7 @@ impl BatchStats {
             SyncOutcome::Skipped | SyncOutcome::Disabled => self.skipped += 1,
             SyncOutcome::Buffered => self.buffered += 1,
             SyncOutcome::Error(_) => self.errors += 1,
+            SyncOutcome::NoObjectToUpdate => self.no_object_to_update += 1,
         }
     }
 
@@ -209,6 +218,7 @@ impl BatchStats {
             + self.errors
             + self.in_doubt
             + self.archived
+            + self.no_object_to_update
     }
 
     /// Adds `other`'s counts to these.
@@ -220,6 +230,7 @@ impl BatchStats {
         self.errors += other.errors;
         self.in_doubt += other.in_doubt;
         self.archived += other.archived;
+        self.no_object_to_update += other.no_object_to_update;
         self.disabled |= other.disabled;
     }
 }

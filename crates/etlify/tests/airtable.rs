@@ -57,6 +57,7 @@ fn request<'a>(
         payload,
         id_property,
         crm_id,
+        mode: etlify::adapters::WriteMode::Upsert,
     }
 }
 

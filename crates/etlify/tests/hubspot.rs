@@ -54,6 +54,7 @@ fn upsert<'a>(
         payload,
         id_property,
         crm_id,
+        mode: etlify::adapters::WriteMode::Upsert,
     }
 }
 

@@ -50,6 +50,8 @@ struct Counts {
     in_doubt: usize,
     /// Objects of records whose row is gone, archived.
     archived: usize,
+    /// `mode = update_only`: records the CRM has no object for (stamped).
+    no_object_to_update: usize,
     disabled: bool,
 }
 
@@ -63,6 +65,7 @@ impl From<&BatchStats> for Counts {
             errors: s.errors,
             in_doubt: s.in_doubt,
             archived: s.archived,
+            no_object_to_update: s.no_object_to_update,
             disabled: s.disabled,
         }
     }
@@ -289,13 +292,21 @@ fn print_summary(stats: &RunStats, took: f64) {
         } else {
             String::new()
         };
+        let no_object = if s.no_object_to_update > 0 {
+            format!(
+                ", {} with no object to update (mode update_only: nothing created)",
+                s.no_object_to_update
+            )
+        } else {
+            String::new()
+        };
         let archived = if s.archived > 0 {
             format!(", {} archived (their rows were deleted)", s.archived)
         } else {
             String::new()
         };
         format!(
-            "{} synced, {} not modified, {} skipped, {} buffered, {}{in_doubt}{archived}",
+            "{} synced, {} not modified, {} skipped, {} buffered, {}{in_doubt}{archived}{no_object}",
             s.synced,
             s.not_modified,
             s.skipped,

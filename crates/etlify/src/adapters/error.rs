@@ -48,6 +48,8 @@ pub struct AdapterError {
     pub(crate) crm: Option<Box<str>>,
     /// A create was sent and its answer lost: the object may exist.
     pub(crate) create_outcome_unknown: bool,
+    /// An update-only sync found no object to update.
+    pub(crate) no_object_to_update: bool,
 }
 
 impl AdapterError {
@@ -63,6 +65,7 @@ impl AdapterError {
             details: None,
             crm: None,
             create_outcome_unknown: false,
+            no_object_to_update: false,
         }
     }
 
@@ -116,6 +119,20 @@ impl AdapterError {
     /// ([`AdapterError::create_outcome_unknown`]).
     pub fn is_create_outcome_unknown(&self) -> bool {
         self.create_outcome_unknown
+    }
+
+    /// An update-only upsert ([`crate::WriteMode::UpdateOnly`]) found no
+    /// object to update: nothing was created. Not a failure of the record:
+    /// it is stamped and looked at again when it changes.
+    pub fn no_object_to_update(mut self) -> Self {
+        self.no_object_to_update = true;
+        self
+    }
+
+    /// Whether this is an update-only upsert that found no object
+    /// ([`AdapterError::no_object_to_update`]).
+    pub fn is_no_object_to_update(&self) -> bool {
+        self.no_object_to_update
     }
 
     /// Classification.

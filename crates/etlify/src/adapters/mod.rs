@@ -26,6 +26,7 @@ pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
+pub use crate::write_mode::WriteMode;
 
 /// One upsert: create the object, or update it when it exists.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +40,12 @@ pub struct UpsertRequest<'a> {
     /// The object's CRM id when a previous sync stored one:
     /// update it directly; fall back to search-then-create on a 404.
     pub crm_id: Option<&'a str>,
+    /// What the sync may do ([`WriteMode::Upsert`]: create or update).
+    /// `UpdateOnly`: no create; when nothing matches, an error marked
+    /// [`AdapterError::no_object_to_update`]. `CreateOnly`: no update; a
+    /// match's id is returned with nothing written. An adapter that does
+    /// not honour a mode says so ([`Adapter::supports_mode`]).
+    pub mode: WriteMode,
 }
 
 /// What a remote delete found.
@@ -99,6 +106,13 @@ pub trait Adapter: Send + Sync + 'static {
         Ok(Access::NotChecked)
     }
 
+    /// Whether [`Adapter::upsert`] honours `mode` (only `Upsert` unless
+    /// an adapter says more); a binding whose mode its CRM's adapter does
+    /// not honour is refused when the engine is built.
+    fn supports_mode(&self, mode: WriteMode) -> bool {
+        mode == WriteMode::Upsert
+    }
+
     /// Native batch endpoints, when the CRM has them.
     fn batch(&self) -> Option<&dyn BatchAdapter> {
         None
@@ -110,6 +124,20 @@ pub trait Adapter: Send + Sync + 'static {
     fn budgets(&self) -> Vec<Budget> {
         Vec::new()
     }
+}
+
+/// The answer of an update-only upsert ([`WriteMode::UpdateOnly`]) that
+/// matched no object of `object_type` by `id_property`: nothing created.
+pub(crate) fn no_object_to_update(object_type: &str, id_property: &str) -> AdapterError {
+    let by = match id_property {
+        "" => "it has no id property to match by".to_owned(),
+        property => format!("none matches its {property}"),
+    };
+    AdapterError::new(
+        AdapterErrorKind::NotFound,
+        format!("no {object_type} object to update ({by}); mode update_only creates none"),
+    )
+    .no_object_to_update()
 }
 
 /// Result of a batch upsert, reconciled per input by the engine.

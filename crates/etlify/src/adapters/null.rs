@@ -156,6 +156,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::adapters::WriteMode;
+
     fn payload(v: Value) -> Payload {
         match v {
             Value::Object(map) => map,
@@ -172,6 +174,7 @@ mod tests {
             payload: &p,
             id_property: "domain",
             crm_id: None,
+            mode: WriteMode::Upsert,
         };
         let unlimited = Throttle::unlimited();
         let first = adapter.upsert(req, &unlimited).await.unwrap();
@@ -185,6 +188,7 @@ mod tests {
             payload: &with_id,
             id_property: "email",
             crm_id: None,
+            mode: WriteMode::Upsert,
         };
         assert_eq!(
             adapter.upsert(req, &unlimited).await.unwrap().as_deref(),
@@ -192,6 +196,7 @@ mod tests {
         );
         let known = UpsertRequest {
             crm_id: Some("42"),
+            mode: WriteMode::Upsert,
             ..req
         };
         assert_eq!(

@@ -351,6 +351,20 @@ fn resolve_model(
             )
             .into());
         }
+        if let Some(crm) = crms.get(crm_name) {
+            let mode = binding.get_mode();
+            if !crm.get_adapter().supports_mode(mode) {
+                return Err(ConfigError::new(
+                    location,
+                    "mode",
+                    format!(
+                        "`{mode}` is not supported by the `{}` adapter (it can only create or update: mode = \"upsert\")",
+                        crm.get_adapter().kind()
+                    ),
+                )
+                .into());
+            }
+        }
         let Some(payload) = binding.get_payload() else {
             return Err(ConfigError::new(
                 location,
@@ -435,6 +449,7 @@ fn resolve_model(
                 stale_scope: binding.get_stale_scope().map(str::to_owned),
                 dependencies,
                 sync_dependencies: resolved_deps,
+                mode: binding.get_mode(),
                 on_delete: binding.get_on_delete(),
                 on_leave_scope: binding.get_on_leave_scope(),
                 max_deletes_per_run: binding.get_max_deletes_per_run(),

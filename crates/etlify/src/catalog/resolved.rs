@@ -19,6 +19,7 @@ use crate::model::{Model, StiFilter, SyncIf};
 use crate::payload::PayloadSource;
 use crate::ratelimit::CrmLimits;
 use crate::values::Payload;
+use crate::write_mode::WriteMode;
 
 /// The global settings the inner layers read.
 #[derive(Debug, Clone)]
@@ -138,6 +139,8 @@ pub(crate) struct ResolvedBinding {
     pub(crate) dependencies: Vec<ResolvedDependency>,
     /// Sync dependencies, with their tables resolved.
     pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
+    /// What a sync may do to the CRM's objects.
+    pub(crate) mode: WriteMode,
     /// What happens once a record's row is deleted.
     pub(crate) on_delete: Disposal,
     /// What happens once a record leaves the binding's scope.

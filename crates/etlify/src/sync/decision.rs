@@ -13,7 +13,11 @@
 //! 5. a payload `sync_if` it does not pass → as rule 3;
 //! 6. a sync dependency without a CRM id → [`Decision::Buffer`] (G-18);
 //! 7. the payload's digest is the row's `last_digest` → [`Decision::InSync`];
-//! 8. otherwise → [`Decision::Send`], with the CRM id the row knows.
+//! 8. `mode = create_only` and the row knows the record's object →
+//!    [`Decision::Skip`]: an object that exists is never updated;
+//! 9. otherwise → [`Decision::Send`], with the CRM id the row knows;
+//!    the mode goes with it (`update_only`: no create, the answer then
+//!    stamps the row, [`crate::SyncOutcome::NoObjectToUpdate`]).
 //!
 //! What the CRM answers to a sent record is turned into its row change by
 //! [`after_answer`], also pure. Neither reads the database nor calls an
@@ -214,6 +218,10 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     let crm_id = row
         .and_then(|r| r.crm_id.clone())
         .filter(|crm_id| addresses_an_object(crm_id));
+    if crm_id.is_some() && !rules.binding.mode.updates_known_objects() {
+        // create_only: the object exists, and is never updated.
+        return skip();
+    }
     Decision::Send(Outgoing {
         id,
         field_digests: field_digests::encode(&payload, &digest),
@@ -329,6 +337,7 @@ mod tests {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            mode: crate::WriteMode::Upsert,
             on_delete: crate::Disposal::Keep,
             on_leave_scope: crate::Disposal::Keep,
             max_deletes_per_run: crate::DEFAULT_DELETE_LIMIT,

@@ -334,7 +334,12 @@ fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usiz
     let mut requests = Vec::new();
     let mut later = Vec::new();
     let mut seen = HashSet::new();
+    let mode = target.binding.mode;
     for (index, item) in ready.iter().enumerate() {
+        if item.crm_id.is_none() && !mode.may_batch_unknown_objects() {
+            requests.push(Request::Single(index));
+            continue;
+        }
         match id_value(&item.payload, id_property) {
             Some(value) if !seen.insert(value.to_lowercase()) => later.push(index),
             Some(_) if batch.is_some() => batchable.push(index),
@@ -416,6 +421,7 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
         payload: &item.payload,
         id_property: &binding.match_property,
         crm_id: item.crm_id.as_deref(),
+        mode: binding.mode,
     };
     match crm.adapter().upsert(request).await {
         Ok(crm_id) => Ok(Ok(crm_id)),
@@ -610,15 +616,30 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
     let mut synced = Vec::new();
     let mut failed = Vec::new();
     // Per page: its failures, its records in doubt, and the ids it sent to `synced`.
-    let mut per_page: Vec<(usize, usize, Vec<ResourceId>)> = Vec::with_capacity(answered.len());
+    let mut per_page: Vec<(usize, usize, usize, Vec<ResourceId>)> =
+        Vec::with_capacity(answered.len());
+    let mut stamped = Vec::new();
     for (page, answers) in answered {
         let key = |id: ResourceId| SyncKey::new(page.crm, page.model, id);
         let mut failures = 0;
         let mut in_doubt = 0;
+        let mut no_object = 0;
         let mut accepted = Vec::new();
         for (index, answer) in answers.iter() {
             let item = &page.ready[*index];
             match answer {
+                // update_only, no object: stamped, looked at again when
+                // it changes.
+                Err(error) if error.is_no_object_to_update() => {
+                    stamped.push((
+                        key(item.id),
+                        RowChange::Checked {
+                            at: page.read_at,
+                            field_digests: None,
+                        },
+                    ));
+                    no_object += 1;
+                }
                 // Nothing written: the record stays stale, and its next
                 // sync looks for the object the create may have made.
                 Err(error) if error.is_create_outcome_unknown() => {
@@ -652,18 +673,20 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
                 }
             }
         }
-        per_page.push((failures, in_doubt, accepted));
+        per_page.push((failures, in_doubt, no_object, accepted));
     }
     sync_rows::write(store, &failed).await?;
+    sync_rows::write(store, &stamped).await?;
     let conflicts = write_synced(store, synced).await?;
     let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
-    for ((page, _), (failures, in_doubt, accepted)) in answered.iter().zip(per_page) {
+    for ((page, _), (failures, in_doubt, no_object, accepted)) in answered.iter().zip(per_page) {
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted
             .into_iter()
             .partition(|id| !conflicting.contains(id));
         let mut state = lock(&page.state);
         state.stats.errors += failures + conflicts.len();
         state.stats.in_doubt += in_doubt;
+        state.stats.no_object_to_update += no_object;
         state.stats.synced += written.len();
         state.in_sync.extend(written);
     }

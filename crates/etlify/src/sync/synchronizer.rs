@@ -168,6 +168,7 @@ impl<'a> Synchronizer<'a> {
             payload: &outgoing.payload,
             id_property: &binding.match_property,
             crm_id: outgoing.crm_id.as_deref(),
+            mode: binding.mode,
         };
         match crm.adapter().upsert(request).await {
             Ok(crm_id) => {
@@ -179,6 +180,15 @@ impl<'a> Synchronizer<'a> {
                 }
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
                 Ok(Locked::Done(SyncOutcome::Synced))
+            }
+            // update_only and no object: nothing created, the row stamped.
+            Err(error) if error.is_no_object_to_update() => {
+                let stamp = RowChange::Checked {
+                    at: read_at,
+                    field_digests: None,
+                };
+                sync_rows::write(store, &[(key.clone(), stamp)]).await?;
+                Ok(Locked::Done(SyncOutcome::NoObjectToUpdate))
             }
             Err(error) if error.is_record_error() => {
                 self.fail(key, RecordError::from_adapter(&error)).await

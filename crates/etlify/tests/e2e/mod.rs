@@ -100,6 +100,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
                 payload: &contact,
                 id_property: "email",
                 crm_id: None,
+                mode: etlify::adapters::WriteMode::Upsert,
             },
             &unlimited,
         )
@@ -113,6 +114,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
                 payload: &record,
                 id_property: "Email",
                 crm_id: None,
+                mode: etlify::adapters::WriteMode::Upsert,
             },
             &unlimited,
         )
@@ -135,6 +137,7 @@ async fn g15_adapters_handed_one_pool_share_its_connections() {
             payload: &contact,
             id_property: "email",
             crm_id: None,
+            mode: etlify::adapters::WriteMode::Upsert,
         },
         &unlimited,
     )

@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use super::http::{HttpClient, HttpRequest, Secret};
 use super::{
-    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget, RemoteDelete, Throttle,
-    UpsertRequest,
+    no_object_to_update, Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget,
+    RemoteDelete, Throttle, UpsertRequest, WriteMode,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
@@ -254,8 +254,13 @@ impl Adapter for AirtableAdapter {
                 "object_type (the Airtable table) must not be empty",
             ));
         }
+        let mode = request.mode;
         // a known record id is updated directly, with every field (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
+            if mode == WriteMode::CreateOnly && is_airtable_id(crm_id, "rec") {
+                // The record exists: never updated in create_only.
+                return Ok(Some(crm_id.to_owned()));
+            }
             if is_airtable_id(crm_id, "rec") {
                 match self.update(table, crm_id, request.payload, throttle).await {
                     Ok(()) => return Ok(Some(crm_id.to_owned())),
@@ -284,14 +289,23 @@ impl Adapter for AirtableAdapter {
                 .find_id(table, request.id_property, value, throttle)
                 .await?
             {
-                self.update(table, &found, request.payload, throttle)
-                    .await?;
+                if mode != WriteMode::CreateOnly {
+                    self.update(table, &found, request.payload, throttle)
+                        .await?;
+                }
                 return Ok(Some(found));
             }
+        }
+        if mode == WriteMode::UpdateOnly {
+            return Err(no_object_to_update(table, request.id_property));
         }
         self.create(table, request.payload, throttle)
             .await
             .map(Some)
+    }
+
+    fn supports_mode(&self, _mode: WriteMode) -> bool {
+        true
     }
 
     async fn delete(

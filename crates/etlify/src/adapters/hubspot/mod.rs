@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
-    Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget, RemoteDelete, Throttle,
-    UpsertRequest,
+    no_object_to_update, Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget,
+    RemoteDelete, Throttle, UpsertRequest, WriteMode,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
@@ -165,8 +165,13 @@ impl Adapter for HubSpotAdapter {
                 "object_type must not be empty",
             ));
         }
+        let mode = request.mode;
         // a known id is updated directly, with every property (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
+            if mode == WriteMode::CreateOnly {
+                // The object exists: never updated in create_only.
+                return Ok(Some(crm_id.to_owned()));
+            }
             match self
                 .update(object_type, crm_id, request.payload, throttle)
                 .await
@@ -188,10 +193,15 @@ impl Adapter for HubSpotAdapter {
             if let Some(found) =
                 search::find_id(self, object_type, id_property, value, throttle).await?
             {
-                self.update(object_type, &found, &properties, throttle)
-                    .await?;
+                if mode != WriteMode::CreateOnly {
+                    self.update(object_type, &found, &properties, throttle)
+                        .await?;
+                }
                 return Ok(Some(found));
             }
+        }
+        if mode == WriteMode::UpdateOnly {
+            return Err(no_object_to_update(object_type, id_property));
         }
         if let Some(value) = unique_value {
             properties.insert(id_property.to_owned(), value);
@@ -202,14 +212,20 @@ impl Adapter for HubSpotAdapter {
             // Created meanwhile (search lags behind writes): adopt it.
             Err(error) => match existing_id(&error) {
                 Some(existing) => {
-                    properties.remove(id_property);
-                    self.update(object_type, &existing, &properties, throttle)
-                        .await?;
+                    if mode != WriteMode::CreateOnly {
+                        properties.remove(id_property);
+                        self.update(object_type, &existing, &properties, throttle)
+                            .await?;
+                    }
                     Ok(Some(existing))
                 }
                 None => Err(error),
             },
         }
+    }
+
+    fn supports_mode(&self, _mode: WriteMode) -> bool {
+        true
     }
 
     async fn delete(
