@@ -242,6 +242,9 @@ pub(crate) struct BindingFile {
     pub stale_scope: Option<String>,
     pub sync_if: Option<String>,
     pub external_id: Option<String>,
+    /// Matches objects by `property` with the value of the payload's
+    /// `column`, written only when creating (instead of `id_property`).
+    pub match_by: Option<MatchByFile>,
     /// What a sync may do to the CRM's objects: `upsert` (default: create
     /// or update), `update_only` (never create) or `create_only` (never
     /// update).
@@ -256,6 +259,15 @@ pub(crate) struct BindingFile {
     /// The most records one run may archive: a number (`500`) or a
     /// percentage of the binding's synced records (`"10%"`, the default).
     pub max_deletes_per_run: Option<DeleteLimitFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MatchByFile {
+    /// The CRM property objects are matched on (`email`).
+    pub property: String,
+    /// The payload query's column holding the value (`email`).
+    pub column: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]

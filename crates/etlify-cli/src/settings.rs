@@ -585,6 +585,9 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
     if let Some(property) = &file.external_id {
         binding = binding.external_id(property);
     }
+    if let Some(match_by) = &file.match_by {
+        binding = binding.match_by(&match_by.property, &match_by.column);
+    }
     if let Some(mode) = file.mode {
         binding = binding.mode(match mode {
             WriteModeFile::Upsert => WriteMode::Upsert,

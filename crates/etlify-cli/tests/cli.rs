@@ -1119,6 +1119,59 @@ fn mode_cli_update_only_creates_nothing_and_bad_modes_exit_2() {
     }
 }
 
+/// `match_by` from the file: the gem's users synced by it against the
+/// sandbox; with id_property set too, or a column the payload does not
+/// return, it exits 2 naming the key.
+#[test]
+fn match_by_cli_matches_apart_from_the_payload_and_bad_declarations_exit_2() {
+    let (_sandbox_process, sandbox) = support::start_sandbox();
+    let crm = format!(
+        "adapter = \"hubspot\"\nbase_url = \"{sandbox}\"\ntoken = \"{}\"",
+        etlify_sandbox::DEFAULT_HUBSPOT_TOKEN
+    );
+    let (_dir, config) = gem_copy_with_crm(&crm);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "id_property = \"email\"",
+        "match_by = { property = \"email\", column = \"email\" }",
+    );
+    std::fs::write(&config, text).unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let output = etlify(&config, &["sync", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&output);
+    assert!(report["synced"].as_u64().unwrap() > 0, "{report}");
+
+    for (from, to, says) in [
+        (
+            "id_property = \"email\"",
+            "id_property = \"email\"\nmatch_by = { property = \"email\", column = \"email\" }",
+            "id_property is set too",
+        ),
+        (
+            "id_property = \"email\"",
+            "match_by = { property = \"email\", column = \"mail\" }",
+            "`mail`",
+        ),
+    ] {
+        let (_dir, config) = gem_copy_with_crm(&crm);
+        assert!(etlify(&config, &["migrate"]).status.success());
+        let text = std::fs::read_to_string(&config).unwrap().replace(from, to);
+        std::fs::write(&config, text).unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{to}: {stderr}");
+        assert!(
+            stderr.contains("models.User.crms.hubspot")
+                && stderr.contains("match_by")
+                && stderr.contains(says),
+            "{to}: {stderr}"
+        );
+    }
+}
+
 /// A sync row deleted by hand is not seen by a run from the last run's
 /// checkpoint; `sync --complete` looks at every record's sync state.
 #[test]

@@ -128,6 +128,7 @@ pub use crate::engine::{
 };
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
+pub use crate::model::MatchBy;
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};
 pub use crate::outcome::{
     BatchStats, DeleteOutcome, RecordError, RecordErrorKind, SyncDispatch, SyncOutcome,

@@ -49,6 +49,15 @@ impl fmt::Debug for SyncIf {
     }
 }
 
+/// How objects are matched apart from the payload ([`Binding::match_by`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchBy {
+    /// The CRM property matched on (written only when creating).
+    pub property: String,
+    /// The payload query's column holding the value.
+    pub column: String,
+}
+
 /// A model's configuration for one CRM.
 #[derive(Debug, Clone)]
 pub struct Binding {
@@ -60,6 +69,7 @@ pub struct Binding {
     pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
+    pub(crate) match_by: Option<MatchBy>,
     pub(crate) mode: WriteMode,
     pub(crate) on_delete: Disposal,
     pub(crate) on_leave_scope: Disposal,
@@ -78,6 +88,7 @@ impl Binding {
             external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            match_by: None,
             mode: WriteMode::Upsert,
             on_delete: Disposal::Keep,
             on_leave_scope: Disposal::Keep,
@@ -126,6 +137,27 @@ impl Binding {
     pub fn sync_dependency(mut self, dependency: SyncDependency) -> Self {
         self.sync_dependencies.push(dependency);
         self
+    }
+
+    /// Matches objects by `property`, with the value of the payload
+    /// query's `column`, apart from what is written: the property is sent
+    /// only when an object is created, never written on an object that
+    /// exists (HubSpot's `batch/upsert` by `email` also matches a contact's
+    /// secondary emails, and writing `email` would make the app's address
+    /// its primary one). A record with no CRM object and a blank value
+    /// fails instead of being created without a match. Instead of the
+    /// gem's `id_property` (leave it empty), which is written every time.
+    pub fn match_by(mut self, property: impl Into<String>, column: impl Into<String>) -> Self {
+        self.match_by = Some(MatchBy {
+            property: property.into(),
+            column: column.into(),
+        });
+        self
+    }
+
+    /// The match declared by [`Binding::match_by`].
+    pub fn get_match_by(&self) -> Option<&MatchBy> {
+        self.match_by.as_ref()
     }
 
     /// What a sync may do to the CRM's objects ([`WriteMode::Upsert`] by

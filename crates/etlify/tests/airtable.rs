@@ -57,6 +57,7 @@ fn request<'a>(
         payload,
         id_property,
         crm_id,
+        id_property_only_on_create: false,
         mode: etlify::adapters::WriteMode::Upsert,
     }
 }
@@ -595,6 +596,7 @@ async fn airtable_typecast_is_sent_on_writes_when_configured() {
     let items = [BatchItem {
         payload: &fields,
         crm_id: None,
+        id_property_only_on_create: false,
     }];
     let result = airtable
         .batch()
@@ -895,10 +897,12 @@ async fn airtable_batch_upsert_merges_on_the_field_name() {
         BatchItem {
             payload: &a,
             crm_id: None,
+            id_property_only_on_create: false,
         },
         BatchItem {
             payload: &b,
             crm_id: None,
+            id_property_only_on_create: false,
         },
     ];
     let airtable = adapter(&server);
@@ -949,6 +953,7 @@ async fn airtable_batch_upsert_by_field_id_requests_fields_by_field_id() {
             &[BatchItem {
                 payload: &a,
                 crm_id: None,
+                id_property_only_on_create: false,
             }],
             field,
             &Throttle::unlimited(),
@@ -981,6 +986,7 @@ async fn airtable_batch_of_23_records_goes_in_3_requests_of_at_most_10() {
         .map(|p| BatchItem {
             payload: p,
             crm_id: None,
+            id_property_only_on_create: false,
         })
         .collect();
 
@@ -1038,6 +1044,7 @@ async fn x4_airtable_batch_reconciles_created_and_updated_records() {
         .map(|p| BatchItem {
             payload: p,
             crm_id: None,
+            id_property_only_on_create: false,
         })
         .collect();
 
@@ -1094,14 +1101,17 @@ async fn x2_airtable_batch_known_crm_ids_are_updated_by_record_id() {
         BatchItem {
             payload: &a,
             crm_id: Some("recKnownA00000001"),
+            id_property_only_on_create: false,
         },
         BatchItem {
             payload: &c,
             crm_id: None,
+            id_property_only_on_create: false,
         },
         BatchItem {
             payload: &b,
             crm_id: Some("recKnownB00000001"),
+            id_property_only_on_create: false,
         },
     ];
 
@@ -1164,10 +1174,12 @@ async fn x2_airtable_batch_gone_record_falls_back_to_merge_on_id_property() {
         BatchItem {
             payload: &alive,
             crm_id: Some("recAlive000000001"),
+            id_property_only_on_create: false,
         },
         BatchItem {
             payload: &dead,
             crm_id: Some("recDead0000000001"),
+            id_property_only_on_create: false,
         },
     ];
 
@@ -1204,6 +1216,7 @@ async fn airtable_batch_rejection_is_the_requests_error() {
             &[BatchItem {
                 payload: &a,
                 crm_id: None,
+                id_property_only_on_create: false,
             }],
             "Email",
             &Throttle::unlimited(),

@@ -54,6 +54,7 @@ fn upsert<'a>(
         payload,
         id_property,
         crm_id,
+        id_property_only_on_create: false,
         mode: etlify::adapters::WriteMode::Upsert,
     }
 }
@@ -471,6 +472,7 @@ fn items(payloads: &[Payload]) -> Vec<BatchItem<'_>> {
         .map(|payload| BatchItem {
             payload,
             crm_id: None,
+            id_property_only_on_create: false,
         })
         .collect()
 }
@@ -570,6 +572,7 @@ async fn x2_hubspot_batch_records_with_known_ids_are_updated_by_id() {
     let records = [BatchItem {
         payload: &p,
         crm_id: Some("77"),
+        id_property_only_on_create: false,
     }];
     let result = adapter(&server)
         .batch_upsert("contacts", &records, "email", &Throttle::unlimited())
@@ -831,10 +834,12 @@ async fn hubspot_version_every_path_follows_the_configured_version() {
             BatchItem {
                 payload: &known,
                 crm_id: Some("7"),
+                id_property_only_on_create: false,
             },
             BatchItem {
                 payload: &new,
                 crm_id: None,
+                id_property_only_on_create: false,
             },
         ];
         let result = adapter

@@ -40,6 +40,11 @@ pub struct UpsertRequest<'a> {
     /// The object's CRM id when a previous sync stored one:
     /// update it directly; fall back to search-then-create on a 404.
     pub crm_id: Option<&'a str>,
+    /// `id_property` is for matching only (`Binding::match_by`): write it
+    /// when creating the object, never on an object that exists (an
+    /// update by the known id, a match's update, a batch upsert's
+    /// properties). Otherwise it is written like any property (the gem's).
+    pub id_property_only_on_create: bool,
     /// What the sync may do ([`WriteMode::Upsert`]: create or update).
     /// `UpdateOnly`: no create; when nothing matches, an error marked
     /// [`AdapterError::no_object_to_update`]. `CreateOnly`: no update; a
@@ -166,6 +171,9 @@ pub struct BatchItem<'a> {
     /// The object's CRM id when known: the adapter may update it by id
     /// instead of matching on the id property.
     pub crm_id: Option<&'a str>,
+    /// The id property is for matching only: written on create, never on an
+    /// object that exists ([`UpsertRequest::id_property_only_on_create`]).
+    pub id_property_only_on_create: bool,
 }
 
 /// Native batch endpoints of a CRM (G-11, G-12, G-14).

@@ -174,6 +174,7 @@ mod tests {
             payload: &p,
             id_property: "domain",
             crm_id: None,
+            id_property_only_on_create: false,
             mode: WriteMode::Upsert,
         };
         let unlimited = Throttle::unlimited();
@@ -188,6 +189,7 @@ mod tests {
             payload: &with_id,
             id_property: "email",
             crm_id: None,
+            id_property_only_on_create: false,
             mode: WriteMode::Upsert,
         };
         assert_eq!(
@@ -196,6 +198,7 @@ mod tests {
         );
         let known = UpsertRequest {
             crm_id: Some("42"),
+            id_property_only_on_create: false,
             mode: WriteMode::Upsert,
             ..req
         };

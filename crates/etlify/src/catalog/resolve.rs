@@ -191,11 +191,31 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                 };
                 ConfigError::new(location.clone(), "payload", expected)
             })?;
+            if let (Some(properties), Some(column)) = (&properties, &binding.match_column) {
+                let returns = |name: &str| properties.iter().any(|p| p == name);
+                let problem = if !returns(column) {
+                    Some(format!(
+                        "names column `{column}`, which the payload query does not return (it returns: {})",
+                        properties.join(", ")
+                    ))
+                } else if column != &binding.id_property && returns(&binding.id_property) {
+                    Some(format!(
+                        "matches on `{}`, which the payload query also returns: it would be written on every update; drop that column, or match on column `{}` itself",
+                        binding.id_property, binding.id_property
+                    ))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(ConfigError::new(location.clone(), "match_by", problem).into());
+                }
+            }
             let id_property = binding.id_property.as_str();
-            if let (Some(properties), false, None) = (
+            if let (Some(properties), false, None, None) = (
                 properties,
                 id_property.is_empty(),
                 binding.external_id.as_deref(),
+                binding.match_column.as_deref(),
             ) {
                 if !properties.iter().any(|p| p == id_property) {
                     return Err(ConfigError::new(
@@ -435,14 +455,32 @@ fn resolve_model(
             });
         }
         let external_id = binding.get_external_id().map(str::to_owned);
+        let match_by = binding.get_match_by();
+        if let Some(match_by) = match_by {
+            let clash = if !binding.get_id_property().is_empty() {
+                Some("id_property is set too: match_by replaces it (leave id_property empty)")
+            } else if external_id.is_some() {
+                Some("external_id is set too: objects are matched by one or the other")
+            } else if match_by.property.trim().is_empty() || match_by.column.trim().is_empty() {
+                Some("needs a property and a column (match_by = { property = \"email\", column = \"email\" })")
+            } else {
+                None
+            };
+            if let Some(clash) = clash {
+                return Err(ConfigError::new(location, "match_by", clash).into());
+            }
+        }
+        let id_property = match match_by {
+            Some(match_by) => match_by.property.clone(),
+            None => binding.get_id_property().to_owned(),
+        };
         bindings.insert(
             crm_name.clone(),
             ResolvedBinding {
                 object_type: object_type.to_owned(),
-                id_property: binding.get_id_property().to_owned(),
-                match_property: external_id
-                    .clone()
-                    .unwrap_or_else(|| binding.get_id_property().to_owned()),
+                match_property: external_id.clone().unwrap_or_else(|| id_property.clone()),
+                id_property,
+                match_column: match_by.map(|m| m.column.clone()),
                 external_id,
                 payload: Arc::clone(payload),
                 sync_if: binding.get_sync_if().cloned(),

@@ -139,6 +139,10 @@ pub(crate) struct ResolvedBinding {
     pub(crate) dependencies: Vec<ResolvedDependency>,
     /// Sync dependencies, with their tables resolved.
     pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
+    /// The payload column holding the match value, when matching is apart
+    /// from the payload (`match_by`): the value goes to `id_property`,
+    /// written only on create.
+    pub(crate) match_column: Option<String>,
     /// What a sync may do to the CRM's objects.
     pub(crate) mode: WriteMode,
     /// What happens once a record's row is deleted.

@@ -140,6 +140,9 @@ pub(crate) struct Outgoing {
     pub clean_row: bool,
     /// It had no sync row: sending it adds one.
     pub new_row: bool,
+    /// The id property is for matching only (`match_by`): written when
+    /// the object is created, never on one that exists.
+    pub id_property_only_on_create: bool,
 }
 
 /// Decides what happens to one record (the rules are in the module doc).
@@ -187,6 +190,29 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         }
         Loaded::Payload(payload) => payload,
     };
+    let mut payload = payload;
+    let known_crm_id = row
+        .and_then(|r| r.crm_id.clone())
+        .filter(|crm_id| addresses_an_object(crm_id));
+    // match_by: the match column's value goes to the matched property.
+    if let Some(column) = &rules.binding.match_column {
+        let value = payload.remove(column).filter(|v| !is_blank(v));
+        match value {
+            Some(value) => {
+                payload.insert(rules.binding.id_property.clone(), value);
+            }
+            None if known_crm_id.is_none() => {
+                return Decision::Fail(RecordError::new(
+                    RecordErrorKind::Payload,
+                    format!(
+                        "match_by: column `{column}` is blank, and no CRM object is known: \
+                         the record is not created without a value to match it by"
+                    ),
+                ))
+            }
+            None => {}
+        }
+    }
     if let Some(SyncIf::Payload(predicate)) = &rules.binding.sync_if {
         if !predicate(&payload) {
             return out_of_scope();
@@ -215,9 +241,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         };
         return Decision::InSync(change);
     }
-    let crm_id = row
-        .and_then(|r| r.crm_id.clone())
-        .filter(|crm_id| addresses_an_object(crm_id));
+    let crm_id = known_crm_id;
     if crm_id.is_some() && !rules.binding.mode.updates_known_objects() {
         // create_only: the object exists, and is never updated.
         return skip();
@@ -230,7 +254,13 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         crm_id,
         clean_row,
         new_row: row.is_none(),
+        id_property_only_on_create: rules.binding.match_column.is_some(),
     })
+}
+
+/// Whether a match value is blank: null, or a string of spaces.
+fn is_blank(value: &Value) -> bool {
+    value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
 /// Whether a stored CRM id can name an object in a CRM's URL: not blank,
@@ -337,6 +367,7 @@ mod tests {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            match_column: None,
             mode: crate::WriteMode::Upsert,
             on_delete: crate::Disposal::Keep,
             on_leave_scope: crate::Disposal::Keep,

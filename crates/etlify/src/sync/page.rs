@@ -421,6 +421,7 @@ async fn upsert_one(page: &Page<'_>, index: usize) -> Result<Result<Option<Strin
         payload: &item.payload,
         id_property: &binding.match_property,
         crm_id: item.crm_id.as_deref(),
+        id_property_only_on_create: item.id_property_only_on_create,
         mode: binding.mode,
     };
     match crm.adapter().upsert(request).await {
@@ -559,6 +560,7 @@ async fn send_batch(
             .map(|&i| BatchItem {
                 payload: &ready[i].payload,
                 crm_id: ready[i].crm_id.as_deref(),
+                id_property_only_on_create: ready[i].id_property_only_on_create,
             })
             .collect();
         match batch

@@ -168,6 +168,7 @@ impl<'a> Synchronizer<'a> {
             payload: &outgoing.payload,
             id_property: &binding.match_property,
             crm_id: outgoing.crm_id.as_deref(),
+            id_property_only_on_create: outgoing.id_property_only_on_create,
             mode: binding.mode,
         };
         match crm.adapter().upsert(request).await {

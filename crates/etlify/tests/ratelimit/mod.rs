@@ -187,6 +187,7 @@ async fn upsert_through(registry: &CrmRegistry, crm_name: &str) {
         payload: &payload,
         id_property: "",
         crm_id: None,
+        id_property_only_on_create: false,
         mode: etlify::adapters::WriteMode::Upsert,
     };
     let crm = registry.get(crm_name).unwrap();

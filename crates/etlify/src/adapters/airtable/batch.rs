@@ -174,7 +174,15 @@ impl AirtableAdapter {
         while !pending.is_empty() {
             let records = pending
                 .iter()
-                .map(|(item, crm_id)| json!({ "id": crm_id, "fields": item.payload }))
+                .map(|(item, crm_id)| {
+                    // A match-only field is written on create, never on a
+                    // record that exists (performUpsert needs it to merge).
+                    let mut fields = item.payload.clone();
+                    if item.id_property_only_on_create {
+                        fields.remove(id_property);
+                    }
+                    json!({ "id": crm_id, "fields": fields })
+                })
                 .collect();
             let body = self.records_body(records, id_property);
             match self.patch_records(object_type, body, throttle).await {

@@ -255,6 +255,11 @@ impl Adapter for AirtableAdapter {
             ));
         }
         let mode = request.mode;
+        // Updates leave a match-only field alone: it is written on create.
+        let mut existing_fields = request.payload.clone();
+        if request.id_property_only_on_create {
+            existing_fields.remove(request.id_property);
+        }
         // a known record id is updated directly, with every field (as the gem did).
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| !id.is_empty()) {
             if mode == WriteMode::CreateOnly && is_airtable_id(crm_id, "rec") {
@@ -262,7 +267,7 @@ impl Adapter for AirtableAdapter {
                 return Ok(Some(crm_id.to_owned()));
             }
             if is_airtable_id(crm_id, "rec") {
-                match self.update(table, crm_id, request.payload, throttle).await {
+                match self.update(table, crm_id, &existing_fields, throttle).await {
                     Ok(()) => return Ok(Some(crm_id.to_owned())),
                     // Deleted in Airtable meanwhile: match by id property, or create.
                     Err(error) if is_missing_record(&error, crm_id) => {
@@ -290,7 +295,7 @@ impl Adapter for AirtableAdapter {
                 .await?
             {
                 if mode != WriteMode::CreateOnly {
-                    self.update(table, &found, request.payload, throttle)
+                    self.update(table, &found, &existing_fields, throttle)
                         .await?;
                 }
                 return Ok(Some(found));

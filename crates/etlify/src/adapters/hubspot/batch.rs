@@ -21,6 +21,7 @@ use crate::adapters::{
     id_value, AdapterError, AdapterErrorKind, BatchAdapter, BatchItem, BatchItemError,
     BatchUpsertResult, Throttle,
 };
+use crate::payload::Payload;
 
 #[async_trait]
 impl BatchAdapter for HubSpotAdapter {
@@ -50,7 +51,7 @@ impl BatchAdapter for HubSpotAdapter {
                 .map(|r| {
                     json!({
                         "id": r.crm_id.unwrap_or_default(),
-                        "properties": r.payload,
+                        "properties": written(r, id_property),
                         "objectWriteTraceId": id_value(r.payload, id_property).unwrap_or_default(),
                     })
                 })
@@ -83,6 +84,11 @@ impl BatchAdapter for HubSpotAdapter {
                     let mut properties = r.payload.clone();
                     super::lowercase_email(&mut properties);
                     let value = id_value(&properties, id_property).unwrap_or_default();
+                    if r.id_property_only_on_create {
+                        // HubSpot writes `id` into idProperty on a create;
+                        // an object matched keeps its own value.
+                        properties.remove(id_property);
+                    }
                     json!({
                         "id": value,
                         "idProperty": id_property,
@@ -95,14 +101,24 @@ impl BatchAdapter for HubSpotAdapter {
                 .send_batch(object_type, "upsert", inputs, throttle)
                 .await?;
             for object in results(&response) {
-                let value = object
-                    .get("properties")
-                    .and_then(|p| p.get(id_property))
-                    .and_then(|v| match v {
-                        Value::String(s) if !s.is_empty() => Some(s.clone()),
-                        Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    });
+                // The input's trace id (its id value) when the CRM echoes
+                // it: an object matched through another property (a
+                // contact's secondary email) answers with its own value.
+                let echoed = object
+                    .get("objectWriteTraceId")
+                    .and_then(Value::as_str)
+                    .filter(|trace| !trace.is_empty())
+                    .map(str::to_owned);
+                let value = echoed.or_else(|| {
+                    object
+                        .get("properties")
+                        .and_then(|p| p.get(id_property))
+                        .and_then(|v| match v {
+                            Value::String(s) if !s.is_empty() => Some(s.clone()),
+                            Value::Number(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                });
                 if let (Some(value), Some(id)) = (value, super::object_id(object)) {
                     result.crm_ids.insert(value, id);
                 }
@@ -141,6 +157,16 @@ impl HubSpotAdapter {
             .json(json!({ "inputs": inputs }));
         Ok(self.http.send(&request, classify, throttle).await?.body)
     }
+}
+
+/// The properties a batch writes for `record`: its payload, without the
+/// id property when that is for matching only (written on create).
+fn written(record: &BatchItem<'_>, id_property: &str) -> Payload {
+    let mut properties = record.payload.clone();
+    if record.id_property_only_on_create {
+        properties.remove(id_property);
+    }
+    properties
 }
 
 fn results(response: &Value) -> impl Iterator<Item = &Value> {

@@ -172,8 +172,12 @@ impl Adapter for HubSpotAdapter {
                 // The object exists: never updated in create_only.
                 return Ok(Some(crm_id.to_owned()));
             }
+            let mut known_properties = request.payload.clone();
+            if request.id_property_only_on_create {
+                known_properties.remove(request.id_property);
+            }
             match self
-                .update(object_type, crm_id, request.payload, throttle)
+                .update(object_type, crm_id, &known_properties, throttle)
                 .await
             {
                 Ok(()) => return Ok(Some(crm_id.to_owned())),
