@@ -979,6 +979,14 @@ fn delete_cli_archives_deleted_rows_within_the_guard_and_allow_deletes_proceeds(
     );
     assert!(stderr.contains("etlify sync --allow-deletes"), "{stderr}");
     assert_eq!(rows(dir.path()), before, "nothing archived");
+    let status = etlify(&config, &["status"]);
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        stdout.contains("User in hubspot: 5 records to archive (5 deleted, 0 out of scope); more than max_deletes_per_run allows (3)"),
+        "{stdout}"
+    );
+    let status = json_of(&etlify(&config, &["status", "--json"]));
+    assert_eq!(status[0]["archive"]["held"], true, "{status}");
 
     let allowed = etlify(&config, &["sync", "--allow-deletes", "--json"]);
     assert!(

@@ -35,6 +35,19 @@ struct EntryReport<'a> {
     last_synced_at: Option<String>,
     /// RFC 3339, UTC; none: the next run reads the whole table.
     last_complete_check: Option<String>,
+    /// Bindings that archive what leaves: what a complete check would
+    /// archive, and whether max_deletes_per_run holds it back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<ArchiveReport>,
+}
+
+/// `status --json`: a binding's records to archive.
+#[derive(Debug, Serialize)]
+struct ArchiveReport {
+    deleted: usize,
+    left_scope: usize,
+    allowed: u64,
+    held: bool,
 }
 
 impl<'a> From<&'a StatusEntry> for EntryReport<'a> {
@@ -51,6 +64,12 @@ impl<'a> From<&'a StatusEntry> for EntryReport<'a> {
             waiting: e.waiting,
             last_synced_at: e.last_synced_at.map(|t| t.and_utc().to_rfc3339()),
             last_complete_check: e.last_complete_check.map(|t| t.and_utc().to_rfc3339()),
+            archive: e.archive.as_ref().map(|a| ArchiveReport {
+                deleted: a.deleted.len(),
+                left_scope: a.left_scope.len(),
+                allowed: a.allowed,
+                held: a.held,
+            }),
         }
     }
 }
@@ -102,6 +121,31 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         "complete check",
     ];
     println!("{}", table::render(&headers, &[2, 3, 4, 5, 6, 7, 8], rows));
+    for e in &entries {
+        let Some(archive) = &e.archive else {
+            continue;
+        };
+        let leaving = archive.deleted.len() + archive.left_scope.len();
+        if leaving == 0 {
+            continue;
+        }
+        let held = if archive.held {
+            format!(
+                "; more than max_deletes_per_run allows ({}): held back until `etlify sync --allow-deletes`",
+                archive.allowed
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{} in {}: {} to archive ({} deleted, {} out of scope){held}.",
+            e.model,
+            e.crm,
+            output::counted(leaving as u64, "record", "records"),
+            archive.deleted.len(),
+            archive.left_scope.len()
+        );
+    }
     if session.settings().queue.configured {
         let jobs = etlify.job_counts().await?;
         println!("jobs: {} queued, {} running", jobs.queued, jobs.running);

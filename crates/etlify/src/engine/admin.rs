@@ -5,6 +5,7 @@
 use super::Etlify;
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
+use crate::runs::archiving;
 use crate::stale::standing;
 use crate::store::leases::batch_run::batch_run_name;
 use crate::store::leases::Lease;
@@ -58,6 +59,11 @@ pub struct StatusEntry {
     /// yet: the next run does); runs in between look only at what changed
     /// (`Config::complete_check_interval`).
     pub last_complete_check: Option<crate::store::Timestamp>,
+    /// For a binding that archives what leaves (`on_delete`,
+    /// `on_leave_scope`): the records a complete check would archive now,
+    /// and whether `max_deletes_per_run` holds them back (not in `records`:
+    /// a deleted row is out of the table).
+    pub archive: Option<crate::runs::PlannedArchive>,
 }
 
 /// Sync jobs requested and not ended, as [`Etlify::job_counts`] counts them.
@@ -195,6 +201,10 @@ impl Etlify {
                 let model = model.resource_type.as_str();
                 let counts = standing::count(&self.ctx, crm, model).await?;
                 let checkpoint = checkpoint::load(self.store(), crm, model).await?;
+                let archive = match catalog.target(crm, model)? {
+                    Some(target) => archiving::plan(&self.ctx, target, false).await?,
+                    None => None,
+                };
                 entries.push(StatusEntry {
                     model: model.to_owned(),
                     crm: crm.clone(),
@@ -212,6 +222,7 @@ impl Etlify {
                     waiting: counts.waiting,
                     last_synced_at: counts.last_synced_at,
                     last_complete_check: checkpoint.map(|c| c.complete_at),
+                    archive,
                 });
             }
         }
