@@ -1110,6 +1110,16 @@ fn mode_cli_update_only_creates_nothing_and_bad_modes_exit_2() {
     );
     let text = etlify(&config, &["sync"]);
     assert!(text.status.success());
+    exec_on_app_db(
+        _dir.path(),
+        &["INSERT INTO users (id, email, full_name, created_at, updated_at) VALUES (100000, 'new@corp.io', 'New', strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))"],
+    );
+    let diff = etlify(&config, &["plan", "--diff"]);
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        stdout.contains("#100000: new: updated if the CRM has an object matching it, else nothing (mode update_only creates none)"),
+        "{stdout}"
+    );
 
     for (crm, line) in [
         ("adapter = \"null\"", "mode = \"update_only\""),

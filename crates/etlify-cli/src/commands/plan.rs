@@ -2,7 +2,7 @@
 //! `--diff`, what it would do with a sample of each one's stale records.
 //! Sends and writes nothing.
 
-use etlify::{PayloadChange, PlanEntry, PlannedArchive, RecordDiff};
+use etlify::{PayloadChange, PlanEntry, PlannedArchive, RecordDiff, WriteMode};
 use serde::Serialize;
 
 use crate::commands::Selection;
@@ -196,7 +196,16 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
             .collect();
         output::print_json(&Report { total, entries })?;
     } else {
-        print_table(&entries, &samples, args.explain);
+        let modes: Vec<WriteMode> = entries
+            .iter()
+            .map(|e| {
+                etlify
+                    .model(&e.model)
+                    .and_then(|model| model.get_binding(&e.crm))
+                    .map_or(WriteMode::Upsert, |binding| binding.get_mode())
+            })
+            .collect();
+        print_table(&entries, &samples, &modes, args.explain);
         print_archives(&entries, diff.then_some(args.sample));
         println!(
             "{} would be processed (nothing was sent or written).",
@@ -208,7 +217,12 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
 
 /// The counts as a table, then each sample below it (with `explain`,
 /// each record's canonical JSON and digests, and how to print the gem's).
-fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>], explain: bool) {
+fn print_table(
+    entries: &[PlanEntry],
+    samples: &[Vec<RecordDiff>],
+    modes: &[WriteMode],
+    explain: bool,
+) {
     let rows = entries
         .iter()
         .map(|e| vec![e.model.clone(), e.crm.clone(), e.records.to_string()])
@@ -217,7 +231,7 @@ fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>], explain: bool
         "{}",
         table::render(&["model", "crm", "records"], &[2], rows)
     );
-    for (entry, sample) in entries.iter().zip(samples) {
+    for ((entry, sample), mode) in entries.iter().zip(samples).zip(modes) {
         if sample.is_empty() {
             continue;
         }
@@ -229,7 +243,7 @@ fn print_table(entries: &[PlanEntry], samples: &[Vec<RecordDiff>], explain: bool
             entry.records
         );
         for record in sample {
-            println!("    {}", diff_line(record));
+            println!("    {}", diff_line(record, *mode));
             if explain {
                 print_explanation(record);
             }
@@ -292,8 +306,26 @@ fn print_archives(entries: &[PlanEntry], sample: Option<usize>) {
     }
 }
 
-/// One sampled record of `plan --diff`, for people.
-fn diff_line(record: &RecordDiff) -> String {
+/// One sampled record of `plan --diff`, for people, as the binding's
+/// `mode` would treat it.
+fn diff_line(record: &RecordDiff, mode: WriteMode) -> String {
+    let id = record.id;
+    match (&record.change, mode) {
+        (PayloadChange::New, WriteMode::UpdateOnly) => format!(
+            "#{id}: new: updated if the CRM has an object matching it, else nothing (mode update_only creates none)"
+        ),
+        (PayloadChange::New, WriteMode::CreateOnly) => format!(
+            "#{id}: new, would be created (or a match adopted with nothing written: mode create_only)"
+        ),
+        (PayloadChange::Changed(_) | PayloadChange::ChangedFieldsUnknown, WriteMode::CreateOnly) => {
+            format!("#{id}: changed, not sent (mode create_only never updates an object that exists)")
+        }
+        _ => diff_line_upsert(record),
+    }
+}
+
+/// One sampled record of `plan --diff` in `upsert` mode.
+fn diff_line_upsert(record: &RecordDiff) -> String {
     let id = record.id;
     match &record.change {
         PayloadChange::New => format!("#{id}: new, would be created"),
