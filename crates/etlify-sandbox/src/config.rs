@@ -412,6 +412,11 @@ pub struct FaultConfig {
     pub retry_after_secs: Option<u64>,
     /// Milliseconds added before every response.
     pub latency_ms: u64,
+    /// Up to this many milliseconds more, drawn for each request (uniform,
+    /// from the sandbox's seeded random source: `seed` replays the draws
+    /// given the same order of requests). Added before the request is
+    /// counted in the rate windows, as a network's jitter would be.
+    pub latency_jitter_ms: u64,
     /// Probability (0–1) that the connection is closed without a response.
     pub drop_rate: f64,
     /// The next N requests have their connection closed without a response.
@@ -429,6 +434,7 @@ impl Default for FaultConfig {
             error_statuses: Vec::new(),
             retry_after_secs: None,
             latency_ms: 0,
+            latency_jitter_ms: 0,
             drop_rate: 0.0,
             drop_next: 0,
             drop_after_handling: false,

@@ -46,8 +46,14 @@ impl FaultInjector {
         self.next_status = 0;
     }
 
-    pub(crate) fn latency(&self) -> Duration {
-        Duration::from_millis(self.config.latency_ms)
+    /// The latency of one request: `latency_ms` plus its jitter, drawn
+    /// from `random`.
+    pub(crate) fn latency(&self, random: &mut Random) -> Duration {
+        let jitter = match usize::try_from(self.config.latency_jitter_ms) {
+            Ok(0) | Err(_) => 0,
+            Ok(most) => random.index(most.saturating_add(1)) as u64,
+        };
+        Duration::from_millis(self.config.latency_ms.saturating_add(jitter))
     }
 
     /// Draws the fault for one request ("next N" counters first, then rates).
@@ -96,5 +102,33 @@ impl FaultInjector {
             status,
             retry_after_secs,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The jitter stays within `latency_jitter_ms` and replays with the seed.
+    #[test]
+    fn latency_jitter_is_bounded_and_seeded() {
+        let injector = FaultInjector::new(
+            FaultConfig {
+                latency_ms: 300,
+                latency_jitter_ms: 20,
+                ..FaultConfig::default()
+            },
+            &[503],
+        );
+        let draws = |seed| {
+            let mut random = Random::new(Some(seed));
+            (0..200)
+                .map(|_| injector.latency(&mut random).as_millis())
+                .collect::<Vec<_>>()
+        };
+        let first = draws(7);
+        assert!(first.iter().all(|ms| (300..=320).contains(ms)), "{first:?}");
+        assert!(first.contains(&300) && first.contains(&320), "{first:?}");
+        assert_eq!(first, draws(7));
     }
 }

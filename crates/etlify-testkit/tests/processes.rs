@@ -180,15 +180,15 @@ async fn two_processes_never_run_one_crm_twice(postgres: bool) {
     assert_eq!(sent_twice, 0, "no record sent by both processes");
 }
 
-/// two processes on one PostgreSQL, each allowed the CRM's whole
-/// limit (8 requests per second, below what one process sends) and each
-/// syncing half of the records (a search and a create each): together
-/// they stay within one window of the CRM, as the sandbox counts, and
-/// none is refused.
-async fn x17_two_processes_keep_to_one_rate_window() {
+/// two processes on one database (PostgreSQL, or one SQLite file:
+/// issue 26, item 4), each allowed the CRM's whole limit (8 requests per
+/// second, below what one process sends) and each syncing half of the
+/// records (a search and a create each): together they stay within one
+/// window of the CRM, as the sandbox counts, and none is refused.
+async fn x17_two_processes_keep_to_one_rate_window(postgres: bool) {
     const RECORDS: usize = 30;
     const PER_SECOND: usize = 8;
-    let db = database_of(true, RECORDS).await;
+    let db = database_of(postgres, RECORDS).await;
     let mut config = SandboxConfig::default();
     config.hubspot.rate_limits.search_max = 100_000;
     let sandbox = Sandbox::start(config).await.unwrap();
@@ -274,6 +274,11 @@ mod sqlite {
     async fn g10_two_processes_never_run_one_crm_twice() {
         super::two_processes_never_run_one_crm_twice(false).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn probe_two_processes_on_one_sqlite_file_keep_to_one_rate_window() {
+        super::x17_two_processes_keep_to_one_rate_window(false).await;
+    }
 }
 
 mod postgres {
@@ -289,6 +294,6 @@ mod postgres {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn x17_two_processes_on_one_postgres_keep_to_one_rate_window() {
-        super::x17_two_processes_keep_to_one_rate_window().await;
+        super::x17_two_processes_keep_to_one_rate_window(true).await;
     }
 }

@@ -85,9 +85,9 @@ pub(crate) trait FollowUp: Send + Sync + fmt::Debug {
     async fn sync(&self, ctx: &Context, key: SyncKey, reason: Reason) -> Result<()>;
 }
 
-/// Where the database keeps a shared rate window (PostgreSQL), each CRM's
-/// limiter counts in it, with every process; elsewhere it stays in
-/// the process.
+/// Where the database keeps a shared rate window (PostgreSQL, a SQLite
+/// file), each CRM's limiter counts in it, with every process;
+/// elsewhere (SQLite in memory) it stays in the process.
 pub(crate) async fn share_rate_limits(store: &Store, catalog: &Catalog) {
     for crm in catalog.resolved_crms() {
         let (Some(limiter), Some(max_requests)) = (crm.limits().rate_limiter(), crm.max_requests)

@@ -29,9 +29,16 @@
 //!   the run with both against the slower alone.
 //!
 //! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|airtable|two-crms
-//! [--users N] [--latency-ms MS] [--max-in-flight N] [--page-size N]
+//! [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss]
+//! [--max-in-flight N] [--page-size N]
 //! [--single-via no-batch-endpoint|no-id-property] [--dir DIR]
-//! [--dump-arrivals FILE]`. `--dump-arrivals` writes every request the
+//! [--dump-arrivals FILE]`. `--jitter-ms` adds up to that many
+//! milliseconds more to each request's latency (drawn from the sandbox's
+//! seeded random source, before the request is counted in its windows).
+//! `--limit 10/1s` replaces the CRMs' limits (HubSpot's per app,
+//! Airtable's per base) with N requests per S seconds, on the sandbox and
+//! on the engine alike: the short windows of issue 26, item 5.
+//! `--dump-arrivals` writes every request the
 //! sandbox logged (arrival ms since its start, API, method, route, status),
 //! one a line, a file per run (`FILE.<run>`), to see how requests spread
 //! over the windows.
@@ -65,7 +72,8 @@ use sqlx::AssertSqlSafe;
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// HubSpot: requests per app in the rolling window, and the window.
+/// HubSpot: requests per app in the rolling window, and the window
+/// (unless `--limit` says otherwise).
 const HUBSPOT_MAX: u32 = 100;
 const HUBSPOT_WINDOW: Duration = Duration::from_secs(10);
 /// HubSpot search: requests per account per second.
@@ -73,13 +81,33 @@ const HUBSPOT_SEARCH_MAX: u32 = 5;
 const HUBSPOT_SEARCH_WINDOW: Duration = Duration::from_secs(1);
 /// HubSpot batch inputs per request.
 const HUBSPOT_BATCH: usize = 100;
-/// Airtable: requests per base per second, records per request.
+/// Airtable: requests per base per second (unless `--limit` says
+/// otherwise), records per request.
 const AIRTABLE_MAX: u32 = 5;
 const AIRTABLE_WINDOW: Duration = Duration::from_secs(1);
 const AIRTABLE_BATCH: usize = 10;
 /// The Airtable base and table the runs write to.
 const AIRTABLE_BASE: &str = "appBench000000001";
 const AIRTABLE_TABLE: &str = "Contacts";
+
+/// The rate limits of a run, the same on the sandbox and on the engine.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// HubSpot's per-app window.
+    hubspot: (u32, Duration),
+    /// Airtable's per-base window.
+    airtable: (u32, Duration),
+}
+
+impl Limits {
+    /// The real ones, or `limit` for both CRMs (`--limit`).
+    fn new(limit: Option<(u32, Duration)>) -> Self {
+        Self {
+            hubspot: limit.unwrap_or((HUBSPOT_MAX, HUBSPOT_WINDOW)),
+            airtable: limit.unwrap_or((AIRTABLE_MAX, AIRTABLE_WINDOW)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scenario {
@@ -153,11 +181,12 @@ impl CrmKind {
     }
 
     /// The rate-limit buckets the records of this CRM go through.
-    fn buckets(self) -> Vec<Bucket> {
+    fn buckets(self, limits: &Limits) -> Vec<Bucket> {
+        let (hubspot_max, hubspot_window) = limits.hubspot;
         let app = |requests_per_record: f64| Bucket {
             name: "hubspot.per_app",
-            max: HUBSPOT_MAX,
-            window: HUBSPOT_WINDOW,
+            max: hubspot_max,
+            window: hubspot_window,
             requests_per_record,
         };
         match self {
@@ -174,24 +203,24 @@ impl CrmKind {
                 // The engine's one limiter counts the search and the create.
                 Bucket {
                     name: "engine limiter (search + create)",
-                    max: HUBSPOT_MAX,
-                    window: HUBSPOT_WINDOW,
+                    max: hubspot_max,
+                    window: hubspot_window,
                     requests_per_record: 2.0,
                 },
             ],
             Self::HubspotSingle(SingleVia::NoIdProperty) => vec![app(1.0)],
             Self::Airtable => vec![Bucket {
                 name: "airtable.per_base",
-                max: AIRTABLE_MAX,
-                window: AIRTABLE_WINDOW,
+                max: limits.airtable.0,
+                window: limits.airtable.1,
                 requests_per_record: 1.0 / AIRTABLE_BATCH as f64,
             }],
         }
     }
 
     /// Records per second the limits allow in the steady state.
-    fn bound(self) -> f64 {
-        self.buckets()
+    fn bound(self, limits: &Limits) -> f64 {
+        self.buckets(limits)
             .iter()
             .map(Bucket::records_per_second)
             .fold(f64::INFINITY, f64::min)
@@ -200,8 +229,8 @@ impl CrmKind {
     /// The least time the limits allow for `records` (the first window's
     /// burst included): the last request may leave as soon as all windows
     /// before it are full.
-    fn least_seconds(self, records: u64) -> f64 {
-        self.buckets()
+    fn least_seconds(self, records: u64, limits: &Limits) -> f64 {
+        self.buckets(limits)
             .iter()
             .map(|b| b.least_seconds(records))
             .fold(0.0, f64::max)
@@ -231,9 +260,9 @@ impl CrmKind {
         })
     }
 
-    fn assumption(self) -> String {
+    fn assumption(self, limits: &Limits) -> String {
         let limits = self
-            .buckets()
+            .buckets(limits)
             .iter()
             .map(|b| {
                 format!(
@@ -291,6 +320,8 @@ struct Args {
     scenario: Scenario,
     users: u64,
     latency_ms: u64,
+    jitter_ms: u64,
+    limits: Limits,
     max_in_flight: Option<usize>,
     page_size: usize,
     single_via: SingleVia,
@@ -300,7 +331,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|airtable|two-crms \
-[--users N] [--latency-ms MS] [--max-in-flight N] [--page-size N] \
+[--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss] [--max-in-flight N] [--page-size N] \
 [--single-via no-batch-endpoint|no-id-property] [--dir DIR] [--dump-arrivals FILE] [--shared-runtime]";
 
 fn parse_args() -> Result<Args, String> {
@@ -309,6 +340,8 @@ fn parse_args() -> Result<Args, String> {
         scenario: Scenario::HubspotBatch,
         users: 2_000,
         latency_ms: 0,
+        jitter_ms: 0,
+        limits: Limits::new(None),
         max_in_flight: None,
         page_size: 1_000,
         single_via: SingleVia::NoBatchEndpoint,
@@ -331,6 +364,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--users" => args.users = number(&flag, &value()?)?,
             "--latency-ms" => args.latency_ms = number(&flag, &value()?)?,
+            "--jitter-ms" => args.jitter_ms = number(&flag, &value()?)?,
+            "--limit" => args.limits = Limits::new(Some(limit(&value()?)?)),
             "--max-in-flight" => args.max_in_flight = Some(number(&flag, &value()?)?),
             "--page-size" => args.page_size = number(&flag, &value()?)?,
             "--single-via" => {
@@ -358,6 +393,16 @@ fn parse_args() -> Result<Args, String> {
         return Err("--max-in-flight must be at least 1".into());
     }
     Ok(args)
+}
+
+/// `N/Ss` (`10/1s`, `100/10s`): N requests per S seconds.
+fn limit(value: &str) -> Result<(u32, Duration), String> {
+    let parsed = value.split_once('/').and_then(|(max, window)| {
+        let max: u32 = max.parse().ok()?;
+        let seconds: u64 = window.strip_suffix('s')?.parse().ok()?;
+        (max > 0 && seconds > 0).then(|| (max, Duration::from_secs(seconds)))
+    });
+    parsed.ok_or_else(|| format!("--limit {value}: expected N/Ss, e.g. 10/1s"))
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String>
@@ -454,7 +499,7 @@ fn remove_database(path: &std::path::Path) {
     }
 }
 
-fn sandbox_config(latency_ms: u64) -> SandboxConfig {
+fn sandbox_config(args: &Args) -> SandboxConfig {
     let mut config = SandboxConfig {
         seed: Some(1),
         // Every request kept, for the peaks computed from the log.
@@ -463,18 +508,19 @@ fn sandbox_config(latency_ms: u64) -> SandboxConfig {
     };
     let hubspot = &mut config.hubspot.rate_limits;
     hubspot.enabled = true;
-    hubspot.per_app_max = u64::from(HUBSPOT_MAX);
-    hubspot.per_app_window_ms = millis(HUBSPOT_WINDOW);
+    hubspot.per_app_max = u64::from(args.limits.hubspot.0);
+    hubspot.per_app_window_ms = millis(args.limits.hubspot.1);
     hubspot.search_max = u64::from(HUBSPOT_SEARCH_MAX);
     hubspot.search_window_ms = millis(HUBSPOT_SEARCH_WINDOW);
     config.hubspot.max_batch_inputs = HUBSPOT_BATCH;
     let airtable = &mut config.airtable.rate_limits;
     airtable.enabled = true;
-    airtable.per_base_max = u64::from(AIRTABLE_MAX);
-    airtable.window_ms = millis(AIRTABLE_WINDOW);
+    airtable.per_base_max = u64::from(args.limits.airtable.0);
+    airtable.window_ms = millis(args.limits.airtable.1);
     config.airtable.max_records_per_request = AIRTABLE_BATCH;
     let faults = FaultConfig {
-        latency_ms,
+        latency_ms: args.latency_ms,
+        latency_jitter_ms: args.jitter_ms,
         ..FaultConfig::default()
     };
     config.hubspot.faults = faults.clone();
@@ -487,7 +533,12 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// The CRM registration of `kind`, talking to the sandbox at `base_url`.
-fn crm(kind: CrmKind, base_url: &str, max_in_flight: Option<usize>) -> Result<Crm, BoxError> {
+fn crm(
+    kind: CrmKind,
+    base_url: &str,
+    max_in_flight: Option<usize>,
+    limits: &Limits,
+) -> Result<Crm, BoxError> {
     let hubspot = || {
         HubSpotAdapter::new(
             HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
@@ -498,11 +549,11 @@ fn crm(kind: CrmKind, base_url: &str, max_in_flight: Option<usize>) -> Result<Cr
     let (adapter, limit): (Arc<dyn Adapter>, RateLimit) = match kind {
         CrmKind::HubspotBatch | CrmKind::HubspotSingle(SingleVia::NoIdProperty) => (
             Arc::new(hubspot()?),
-            RateLimit::new(HUBSPOT_MAX, HUBSPOT_WINDOW)?,
+            RateLimit::new(limits.hubspot.0, limits.hubspot.1)?,
         ),
         CrmKind::HubspotSingle(SingleVia::NoBatchEndpoint) => (
             Arc::new(WithoutBatchEndpoint(hubspot()?)),
-            RateLimit::new(HUBSPOT_MAX, HUBSPOT_WINDOW)?,
+            RateLimit::new(limits.hubspot.0, limits.hubspot.1)?,
         ),
         CrmKind::Airtable => (
             Arc::new(AirtableAdapter::new(
@@ -510,7 +561,7 @@ fn crm(kind: CrmKind, base_url: &str, max_in_flight: Option<usize>) -> Result<Cr
                     .base_url(base_url)
                     .batch_size(AIRTABLE_BATCH),
             )?),
-            RateLimit::new(AIRTABLE_MAX, AIRTABLE_WINDOW)?,
+            RateLimit::new(limits.airtable.0, limits.airtable.1)?,
         ),
     };
     let crm = Crm::new(kind.crm_name(), adapter).rate_limit(limit);
@@ -632,12 +683,12 @@ impl SandboxRun {
 async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measured, BoxError> {
     let path = args.dir.join(format!("etlify-crm-bench-{label}.sqlite3"));
     let store = generate(&path, args.users).await?;
-    let sandbox = SandboxRun::start(sandbox_config(args.latency_ms), args.shared_runtime).await?;
+    let sandbox = SandboxRun::start(sandbox_config(args), args.shared_runtime).await?;
     let base_url = sandbox.sandbox.base_url();
     let mut builder = Etlify::builder(store);
     let mut max_in_flight = DEFAULT_MAX_IN_FLIGHT;
     for kind in kinds {
-        let crm = crm(*kind, &base_url, args.max_in_flight)?;
+        let crm = crm(*kind, &base_url, args.max_in_flight, &args.limits)?;
         max_in_flight = crm.get_max_in_flight();
         builder = builder.crm(crm);
     }
@@ -748,7 +799,7 @@ fn peak_from_log(
 
 /// The sandbox's peaks relevant to `kind`, with their limits and the same
 /// figure computed from the request log.
-fn peaks(log: &RequestLogSnapshot, kind: CrmKind) -> Vec<Value> {
+fn peaks(log: &RequestLogSnapshot, kind: CrmKind, limits: &Limits) -> Vec<Value> {
     let is_search = |e: &etlify_sandbox::RequestEntry| e.route.ends_with("/search");
     let mut out = Vec::new();
     let buckets: Vec<(&str, String, u32, Duration)> = match kind {
@@ -756,8 +807,8 @@ fn peaks(log: &RequestLogSnapshot, kind: CrmKind) -> Vec<Value> {
             (
                 "airtable.per_base",
                 AIRTABLE_BASE.to_owned(),
-                AIRTABLE_MAX,
-                AIRTABLE_WINDOW,
+                limits.airtable.0,
+                limits.airtable.1,
             ),
             (
                 "airtable.per_token",
@@ -770,8 +821,8 @@ fn peaks(log: &RequestLogSnapshot, kind: CrmKind) -> Vec<Value> {
             (
                 "hubspot.per_app",
                 "app-0".to_owned(),
-                HUBSPOT_MAX,
-                HUBSPOT_WINDOW,
+                limits.hubspot.0,
+                limits.hubspot.1,
             ),
             (
                 "hubspot.search",
@@ -812,6 +863,18 @@ fn endpoints(log: &RequestLogSnapshot, api: Api) -> Value {
     Value::Object(out)
 }
 
+/// The limits of the run: HubSpot's per app, Airtable's per base.
+fn limit_text(args: &Args) -> String {
+    let (hubspot, airtable) = (args.limits.hubspot, args.limits.airtable);
+    format!(
+        "hubspot {}/{}s, airtable {}/{}s",
+        hubspot.0,
+        hubspot.1.as_secs(),
+        airtable.0,
+        airtable.1.as_secs()
+    )
+}
+
 fn sandbox_runtime(args: &Args) -> &'static str {
     if args.shared_runtime {
         "shared"
@@ -830,13 +893,13 @@ fn report(args: &Args, m: &Measured) -> Value {
     let bound_seconds = m
         .kinds
         .iter()
-        .map(|k| users as f64 / k.bound())
+        .map(|k| users as f64 / k.bound(&args.limits))
         .fold(0.0, f64::max);
     let bound = records.max(1) as f64 / bound_seconds.max(f64::EPSILON);
     let least_seconds = m
         .kinds
         .iter()
-        .map(|k| k.least_seconds(users))
+        .map(|k| k.least_seconds(users, &args.limits))
         .fold(0.0, f64::max);
     let status_429: u64 = m
         .kinds
@@ -845,11 +908,13 @@ fn report(args: &Args, m: &Measured) -> Value {
         .sum();
 
     println!(
-        "crm-bench scenario={} run={} users={} latency_ms={} max_in_flight={} page_size={} sandbox_runtime={}",
+        "crm-bench scenario={} run={} users={} latency_ms={} jitter_ms={} limit={} max_in_flight={} page_size={} sandbox_runtime={}",
         args.scenario.name(),
         m.label,
         users,
         args.latency_ms,
+        args.jitter_ms,
+        limit_text(args),
         m.max_in_flight,
         args.page_size,
         sandbox_runtime(args)
@@ -864,7 +929,7 @@ fn report(args: &Args, m: &Measured) -> Value {
         let per_crm = m.stats.per_crm.get(name).cloned().unwrap_or_default();
         let requests = m.log.count_api(kind.api());
         let rejected = status_count(&m.log, kind.api(), 429);
-        let peaks = peaks(&m.log, *kind);
+        let peaks = peaks(&m.log, *kind, &args.limits);
         let peaks_text = peaks
             .iter()
             .map(|p| {
@@ -891,7 +956,7 @@ fn report(args: &Args, m: &Measured) -> Value {
             requests,
             rejected,
             m.objects.get(name).copied().unwrap_or_default(),
-            kind.bound(),
+            kind.bound(&args.limits),
             latency_cap.map_or("-".to_owned(), |c| format!("{c:.1}")),
             peaks_text
         );
@@ -904,16 +969,20 @@ fn report(args: &Args, m: &Measured) -> Value {
             "requests": requests,
             "status_429": rejected,
             "crm_objects": m.objects.get(name),
-            "bound_records_per_second": kind.bound(),
-            "bound_assumption": kind.assumption(),
-            "least_seconds": kind.least_seconds(users),
+            "bound_records_per_second": kind.bound(&args.limits),
+            "bound_assumption": kind.assumption(&args.limits),
+            "least_seconds": kind.least_seconds(users, &args.limits),
             "latency_cap_records_per_second": latency_cap,
             "peaks": peaks,
             "endpoints": endpoints(&m.log, kind.api()),
         }));
     }
     for kind in &m.kinds {
-        println!("  bound of {}: {}", kind.crm_name(), kind.assumption());
+        println!(
+            "  bound of {}: {}",
+            kind.crm_name(),
+            kind.assumption(&args.limits)
+        );
     }
     for interruption in &m.stats.interrupted {
         println!(
@@ -948,6 +1017,8 @@ fn report(args: &Args, m: &Measured) -> Value {
         "run": m.label,
         "users": users,
         "latency_ms": args.latency_ms,
+        "jitter_ms": args.jitter_ms,
+        "limit": limit_text(args),
         "max_in_flight": m.max_in_flight,
         "page_size": args.page_size,
         "sandbox_runtime": sandbox_runtime(args),

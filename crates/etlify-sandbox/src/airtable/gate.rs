@@ -37,7 +37,10 @@ fn base_of(path: &str) -> String {
 }
 
 async fn serve(state: &AppState, request: Request, next: Next) -> Response {
-    let latency = lock(&state.airtable_faults).latency();
+    let latency = {
+        let mut random = lock(&state.random);
+        lock(&state.airtable_faults).latency(&mut random)
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -34,7 +34,10 @@ pub(crate) async fn gate(
 }
 
 async fn serve(state: &AppState, request: Request, next: Next, is_search: bool) -> Response {
-    let latency = lock(&state.hubspot_faults).latency();
+    let latency = {
+        let mut random = lock(&state.random);
+        lock(&state.hubspot_faults).latency(&mut random)
+    };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -7,14 +7,14 @@
 //! request takes the slot whose send left the window (the oldest), and
 //! stamps it: never more than `max_requests` sends in any window, whatever
 //! the number of processes. Slot -1 holds the end of a pause (a 429 with a
-//! delay), which every process then waits for. Only where the database
-//! offers one (`backend/rate_window.rs`, PostgreSQL): on SQLite the workers
-//! are one process, whose limiter is shared already.
+//! delay), which every process then waits for. Where the database offers
+//! one (`backend/rate_window.rs`: PostgreSQL, and SQLite in a file, where
+//! two `etlify sync` or worker processes may run on one file).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::SharedRateWindow;
+use super::backend::{SharedRateWindow, Take};
 use super::Store;
 use crate::error::Result;
 
@@ -44,10 +44,15 @@ impl SharedWindow {
         }))
     }
 
-    /// Takes a slot for one request: `None` when taken, else how long to
-    /// wait before asking again.
-    pub(crate) async fn try_take(&self, window: Duration) -> Result<Option<Duration>> {
+    /// Takes a slot for one request, or says how long to wait before
+    /// asking again.
+    pub(crate) async fn try_take(&self, window: Duration) -> Result<Take> {
         self.slots.take(&self.crm_name, window).await
+    }
+
+    /// The request that took `slot` is sent only now.
+    pub(crate) async fn restamp(&self, slot: i32) -> Result<()> {
+        self.slots.restamp(&self.crm_name, slot).await
     }
 
     /// No process sends for `delay`.

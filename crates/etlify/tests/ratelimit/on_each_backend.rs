@@ -149,3 +149,40 @@ async fn ratelimit_engines_given_one_rate_budgets_share_a_budget_only_for_the_sa
         "another token has a budget of its own"
     );
 }
+
+/// Issue 26, item 4: two engines on one database — two pools and two
+/// limiters, as two worker processes have — each allowed the CRM's whole
+/// limit (10 per second) and syncing at once: together they stay within
+/// one window of the CRM on SQLite as on PostgreSQL. The sandbox refuses
+/// nothing, and no window of its log (arrival times) holds more than 10.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_two_engines_on_one_database_keep_to_one_rate_window() {
+    const PER_SECOND: u32 = 10;
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(db.insert_user(&format!("two{i}@x.io"), None).await);
+    }
+    let sandbox = sandbox_allowing_per_second(u64::from(PER_SECOND)).await;
+    let workers = workers_on_one_database(&db, &sandbox, PER_SECOND).await;
+    sync_all_at_once(&workers, &ids).await;
+    let log = sandbox.admin().request_log();
+    let arrivals: Vec<u64> = log.recent.iter().map(|r| r.at_ms).collect();
+    assert_eq!(arrivals.len() as u64, log.total, "every request logged");
+    assert_eq!(log.count_status(429), 0, "{arrivals:?}");
+    let busiest_second = arrivals
+        .iter()
+        .map(|start| {
+            arrivals
+                .iter()
+                .filter(|at| **at >= *start && **at < start + 1_000)
+                .count()
+        })
+        .max();
+    assert_eq!(
+        busiest_second,
+        Some(PER_SECOND as usize),
+        "both engines together reach the limit, never more: {arrivals:?}"
+    );
+    assert_eq!(peak(&log, "hubspot.per_app"), Some(u64::from(PER_SECOND)));
+}

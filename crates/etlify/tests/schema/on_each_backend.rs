@@ -219,6 +219,10 @@ async fn g26_revert_of_a_fresh_install_drops_its_tables() {
     assert!(report.problems.contains(&SchemaProblem::MissingTable {
         table: "etlify_pending_syncs"
     }));
+    // The shared rate window's table, on SQLite too (issue 26, item 4).
+    assert!(report.problems.contains(&SchemaProblem::MissingTable {
+        table: "etlify_rate_slots"
+    }));
     db.migrate().await;
     assert!(
         etlify::check_schema(&db.store).await.unwrap().is_ok(),

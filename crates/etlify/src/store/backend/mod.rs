@@ -20,7 +20,7 @@
 //!
 //! A capability only some databases have is an accessor answering `None`
 //! where it is absent, never a method that fails: [`SharedRateWindow`]
-//! (`rate_window.rs`, PostgreSQL's).
+//! (`rate_window.rs`: PostgreSQL's, and SQLite's for a database in a file).
 //!
 //! Every call goes through `dyn Backend`; the one place that names each
 //! backend is where a URL picks one ([`connect`]) and the row types a
@@ -48,7 +48,7 @@ pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
 pub(crate) use self::introspect::Introspect;
 pub(crate) use self::payload_rows::{Cells, PayloadRows};
-pub(crate) use self::rate_window::SharedRateWindow;
+pub(crate) use self::rate_window::{SharedRateWindow, Take};
 pub use self::rows::FromAnyRow;
 pub(crate) use self::rows::{AnyRow, Executor};
 use super::StoreOptions;

@@ -1,7 +1,9 @@
 //! A capability: a CRM's rate window kept in the database and shared by
-//! every process using it (`store/rate_window.rs`). PostgreSQL has one; on
-//! SQLite the workers are one process, whose limiter is shared already, so
-//! its backend offers none.
+//! every process using it (`store/rate_window.rs`). PostgreSQL has one
+//! (row locks: `postgres/rate_window.rs`), and so has SQLite for a database
+//! in a file, which several processes may open (one write transaction per
+//! take: `sqlite/rate_window.rs`); a database in memory belongs to one
+//! process and offers none.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,6 +11,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::error::Result;
+
+/// What asking for a slot gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Slot `slot` holds this request's send now: it may go.
+    Taken { slot: i32 },
+    /// No slot is free: ask again after this long (a pause, or the oldest
+    /// send's window).
+    Wait(Duration),
+}
 
 /// The send slots of each CRM in `etlify_rate_slots`.
 #[async_trait]
@@ -18,9 +30,13 @@ pub(crate) trait SharedRateWindow: Send + Sync + fmt::Debug {
     async fn size(&self, crm_name: &str, max_requests: u32) -> Result<()>;
 
     /// Takes the slot of `crm_name` whose send left `window` ago, by the
-    /// database's clock: `None` when taken (the request may go), else how
-    /// long until one may be free (a pause, or the oldest send's window).
-    async fn take(&self, crm_name: &str, window: Duration) -> Result<Option<Duration>>;
+    /// database's clock, and stamps it with the time now.
+    async fn take(&self, crm_name: &str, window: Duration) -> Result<Take>;
+
+    /// The request that took `slot` is sent only now (it waited for
+    /// another limit after taking it): its send time moves to now, never
+    /// earlier, so that the slot is not freed a wait too soon.
+    async fn restamp(&self, crm_name: &str, slot: i32) -> Result<()>;
 
     /// No slot of `crm_name` is taken for `delay` from now (a 429's delay).
     async fn pause(&self, crm_name: &str, delay: Duration) -> Result<()>;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use crate::error::Result;
-use crate::store::backend::SharedRateWindow;
+use crate::store::backend::{SharedRateWindow, Take};
 
 /// The database's clock, as the rate slots store it.
 macro_rules! rate_now {
@@ -55,6 +55,13 @@ const RATE_SLOT_WAIT: &str = concat!(
     r#")) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= 0), 0))::float8"#
 );
 
+/// Moves a slot's send time to now, if later.
+const RATE_SLOT_RESTAMP: &str = concat!(
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
+    rate_now!(),
+    r#") WHERE "crm_name" = $1 AND "slot" = $2 AND "slot" >= 0"#
+);
+
 /// Moves the pause's end to `$2` microseconds from now, if later.
 const RATE_SLOTS_PAUSE: &str = concat!(
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
@@ -91,22 +98,33 @@ impl SharedRateWindow for PostgresRateWindow {
         Ok(())
     }
 
-    async fn take(&self, crm_name: &str, window: Duration) -> Result<Option<Duration>> {
+    async fn take(&self, crm_name: &str, window: Duration) -> Result<Take> {
         let micros = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
         let taken: Option<i32> = sqlx::query_scalar(RATE_SLOT_TAKE)
             .bind(crm_name)
             .bind(micros)
             .fetch_optional(&self.pool)
             .await?;
-        if taken.is_some() {
-            return Ok(None);
+        if let Some(slot) = taken {
+            return Ok(Take::Taken { slot });
         }
         let wait: f64 = sqlx::query_scalar(RATE_SLOT_WAIT)
             .bind(crm_name)
             .bind(micros)
             .fetch_one(&self.pool)
             .await?;
-        Ok(Some(Duration::from_secs_f64(wait.clamp(0.0, 3_600.0))))
+        Ok(Take::Wait(Duration::from_secs_f64(
+            wait.clamp(0.0, 3_600.0),
+        )))
+    }
+
+    async fn restamp(&self, crm_name: &str, slot: i32) -> Result<()> {
+        sqlx::query(RATE_SLOT_RESTAMP)
+            .bind(crm_name)
+            .bind(slot)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn pause(&self, crm_name: &str, delay: Duration) -> Result<()> {

@@ -10,8 +10,9 @@
 //!   comes from) decides its meaning where SQLite's storage class cannot
 //!   (booleans as 0/1, dates and timestamps as text, decimals as REAL);
 //!   expressions fall back to the storage class.
-//! - No shared rate window: workers on SQLite are one process, whose
-//!   in-process limiter is shared already.
+//! - A CRM's rate window can be kept in the file and shared by every
+//!   process on it (`rate_window.rs`: an immediate write transaction per
+//!   request instead of row locks).
 
 mod bulk_writes;
 mod clock;
@@ -19,6 +20,7 @@ mod ddl;
 mod dialect;
 mod introspect;
 mod payload_rows;
+mod rate_window;
 pub(super) mod rows;
 mod wal_checkpoint;
 
@@ -33,8 +35,9 @@ use sqlx::SqlitePool;
 
 pub(crate) use self::dialect::SqliteDialect;
 pub use self::dialect::TIMESTAMP_FORMAT;
+use self::rate_window::SqliteRateWindow;
 use self::wal_checkpoint::{WalCheckpointer, FALLBACK_AUTOCHECKPOINT_PAGES};
-use super::{Backend, Dialect};
+use super::{Backend, Dialect, SharedRateWindow};
 use crate::error::Result;
 use crate::store::StoreOptions;
 
@@ -54,12 +57,16 @@ pub(crate) struct SqliteBackend {
     /// Copies the write-ahead log back after sync-row writes (`None`
     /// outside a tokio runtime: SQLite then checkpoints inline).
     checkpointer: Option<WalCheckpointer>,
+    /// The CRMs' rate windows every process on the file shares (`None`
+    /// for a database in memory, which no other process opens).
+    rate_window: Option<Arc<SqliteRateWindow>>,
 }
 
 impl SqliteBackend {
     pub(crate) fn new(pool: SqlitePool) -> Self {
         Self {
             checkpointer: WalCheckpointer::start(&pool),
+            rate_window: SqliteRateWindow::of(&pool.connect_options()).map(Arc::new),
             pool,
             declared: Mutex::default(),
         }
@@ -80,6 +87,12 @@ impl SqliteBackend {
 impl Backend for SqliteBackend {
     fn dialect(&self) -> &'static dyn Dialect {
         &SqliteDialect
+    }
+
+    fn shared_rate_window(&self) -> Option<Arc<dyn SharedRateWindow>> {
+        self.rate_window
+            .clone()
+            .map(|window| window as Arc<dyn SharedRateWindow>)
     }
 
     fn as_any(&self) -> &dyn Any {
