@@ -2326,7 +2326,7 @@ async fn timed_get(url: &str, token: &str) -> (u16, std::time::Duration) {
     (answer.status().as_u16(), started.elapsed())
 }
 
-/// Issue 26 (15): `etlify sandbox` takes its latency, faults and limits
+/// `etlify sandbox` takes its latency (and its jitter), faults and limits
 /// from flags: its banner says them, every answer waits the latency, and a
 /// request over a limit gets 429.
 #[test]
@@ -2334,13 +2334,18 @@ fn probe_sandbox_flags_set_latency_faults_and_limits() {
     let (_process, banner) = support::start_sandbox_with(&[
         "--latency-ms",
         "150",
+        "--latency-jitter-ms",
+        "20",
         "--hubspot-limit",
         "2/1m",
         "--airtable-limit",
         "1/1m",
     ]);
     let text = banner.join("\n");
-    assert!(text.contains("Faults:   150 ms latency"), "{text}");
+    assert!(
+        text.contains("Faults:   150 ms latency + up to 20 ms"),
+        "{text}"
+    );
     assert!(
         text.contains("HubSpot 2 requests / 1m per token")
             && text.contains("Airtable 1 request / 1m per base"),

@@ -31,6 +31,10 @@ pub(crate) struct Args {
     /// Milliseconds added before every answer, of both APIs.
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
+    /// Up to this many milliseconds more, drawn at random (from --seed)
+    /// per answer: latency that varies, as a network's does.
+    #[arg(long, value_name = "MS")]
+    latency_jitter_ms: Option<u64>,
     /// Share of requests, from 0 to 1, answered with a server error
     /// (HubSpot 502, 503 or 504; Airtable 500, 502 or 503).
     #[arg(long, value_name = "P", value_parser = probability)]
@@ -155,6 +159,9 @@ impl Args {
         if let Some(latency_ms) = self.latency_ms {
             faults.latency_ms = latency_ms;
         }
+        if let Some(jitter_ms) = self.latency_jitter_ms {
+            faults.latency_jitter_ms = jitter_ms;
+        }
         if let Some(rate) = self.error_rate {
             faults.error_rate = rate;
         }
@@ -175,8 +182,12 @@ fn whole_millis(period: Duration) -> u64 {
 /// The faults of one API, for the banner.
 fn faults_text(faults: &FaultConfig) -> String {
     let mut said = Vec::new();
-    if faults.latency_ms > 0 {
-        said.push(format!("{} ms latency", faults.latency_ms));
+    if faults.latency_ms > 0 || faults.latency_jitter_ms > 0 {
+        let jitter = match faults.latency_jitter_ms {
+            0 => String::new(),
+            jitter => format!(" + up to {jitter} ms"),
+        };
+        said.push(format!("{} ms latency{jitter}", faults.latency_ms));
     }
     if faults.error_rate > 0.0 {
         said.push(format!("{}% server errors", faults.error_rate * 100.0));
