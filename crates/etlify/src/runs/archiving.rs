@@ -37,6 +37,11 @@ pub(crate) struct Leaving {
     pub(crate) id: ResourceId,
     pub(crate) crm_id: String,
     pub(crate) why: Departure,
+    /// Its row is still in the table (out of scope, or marked deleted): it
+    /// may come back, so its sync row stays, without the CRM id, and the
+    /// next change finds it as any change (a removed row would be found
+    /// only by a complete check).
+    pub(crate) row_remains: bool,
 }
 
 /// Archives a binding's guard held back in a run.
@@ -106,18 +111,20 @@ pub(crate) async fn leaving_records(
     .await?;
     let mut leaving: Vec<Leaving> = found
         .into_iter()
-        .map(|(id, crm_id, still_in_table)| Leaving {
+        .map(|(id, crm_id, row_state)| Leaving {
             id: ResourceId::new(id),
             crm_id,
-            why: match still_in_table {
-                0 => Departure::Deleted,
-                _ => Departure::LeftScope,
+            why: match row_state {
+                gone::ROW_OUT_OF_SCOPE => Departure::LeftScope,
+                _ => Departure::Deleted,
             },
+            row_remains: row_state != gone::ROW_GONE,
         })
         .chain(seen.into_iter().map(|(id, crm_id)| Leaving {
             id,
             crm_id,
             why: Departure::LeftScope,
+            row_remains: true,
         }))
         .filter(|leaving| {
             let disposal = match leaving.why {
@@ -246,12 +253,18 @@ pub(crate) async fn archive_leaving(
         .map_or(1, |batch| batch.max_batch_size().max(1));
     let mut archived = 0;
     for chunk in leaving.chunks(batch_size) {
-        let chunk: Vec<(ResourceId, String)> = chunk
-            .iter()
-            .map(|leaving| (leaving.id, leaving.crm_id.clone()))
-            .collect();
-        archive_chunk(target, &chunk).await?;
-        sync_rows::remove_archived(ctx.store(), crm, model, &chunk).await?;
+        let ids = |remains: bool| -> Vec<(ResourceId, String)> {
+            chunk
+                .iter()
+                .filter(|leaving| leaving.row_remains == remains)
+                .map(|leaving| (leaving.id, leaving.crm_id.clone()))
+                .collect()
+        };
+        let (removed, kept) = (ids(false), ids(true));
+        let all: Vec<(ResourceId, String)> = removed.iter().chain(&kept).cloned().collect();
+        archive_chunk(target, &all).await?;
+        sync_rows::remove_archived(ctx.store(), crm, model, &removed).await?;
+        sync_rows::forget_archived(ctx.store(), crm, model, &kept).await?;
         archived += chunk.len();
         tracing::info!(
             message = "Archived the CRM objects of records that left.",

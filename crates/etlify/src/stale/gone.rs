@@ -24,6 +24,13 @@ use crate::store::sync_rows::CrmSynchronisations as Cs;
 /// Alias of the sync table in these queries.
 const SYNC: &str = "etlify_sync";
 
+/// A found record's row is no longer in the table (deleted).
+pub(crate) const ROW_GONE: i64 = 0;
+/// Its row is in the table but out of the binding's scope.
+pub(crate) const ROW_OUT_OF_SCOPE: i64 = 1;
+/// Its row is in the table, marked deleted (`soft_delete_column`).
+pub(crate) const ROW_MARKED_DELETED: i64 = 2;
+
 /// Rows with a usable CRM id, of `crm` and `model`'s resource type.
 fn synced_rows(select: &mut SelectStatement, crm: &str, model: &ResolvedModel) {
     select
@@ -36,9 +43,8 @@ fn synced_rows(select: &mut SelectStatement, crm: &str, model: &ResolvedModel) {
 
 /// Up to `limit` records after `after` that left the table or, when
 /// `binding` archives what leaves its scope, the scope (`stale_scope`, SQL
-/// `sync_if`), ascending: `(id, crm_id, still_in_table)`, where
-/// `still_in_table` (1 or 0) tells a record out of scope from a deleted one
-/// (a soft-deleted row counts as deleted).
+/// `sync_if`), ascending: `(id, crm_id, row_state)`, the state one of
+/// [`ROW_GONE`], [`ROW_OUT_OF_SCOPE`], [`ROW_MARKED_DELETED`].
 pub(crate) fn page(
     crm: &str,
     model: &ResolvedModel,
@@ -47,7 +53,8 @@ pub(crate) fn page(
     limit: u64,
 ) -> SelectStatement {
     let table = model.table.as_str();
-    let in_table = || {
+    // The record's row (of the model's STI type), present or not.
+    let row_of_record = || {
         let mut row = Query::select();
         row.expr(Expr::val(1)).from(Alias::new(table)).and_where(
             col(table, &model.primary_key).equals((Alias::new(SYNC), Alias::new("resource_id"))),
@@ -55,6 +62,11 @@ pub(crate) fn page(
         if let Some(sti) = &model.sti {
             row.and_where(col(table, &sti.column).eq(sti.value.as_str()));
         }
+        row
+    };
+    // ... and not marked deleted.
+    let in_table = || {
+        let mut row = row_of_record();
         if let Some(deleted) = &model.soft_delete_column {
             row.and_where(col(table, deleted).is_null());
         }
@@ -70,12 +82,14 @@ pub(crate) fn page(
             in_scope.and_where(Expr::cust(format!("({condition})")));
         }
     }
-    let still_in_table = Expr::case(Expr::exists(in_table()), 1i64).finally(0i64);
+    let row_state = Expr::case(Expr::exists(row_of_record()).not(), ROW_GONE)
+        .case(Expr::exists(in_table()), ROW_OUT_OF_SCOPE)
+        .finally(ROW_MARKED_DELETED);
     let mut select = Query::select();
     select
         .expr(col(SYNC, "resource_id").cast_as("bigint"))
         .expr(col(SYNC, "crm_id"))
-        .expr(still_in_table);
+        .expr(row_state);
     synced_rows(&mut select, crm, model);
     select.and_where(Expr::exists(in_scope).not());
     if let Some(after) = after {
@@ -88,7 +102,8 @@ pub(crate) fn page(
 }
 
 /// Up to `limit` soft-deleted records after `after`, ascending, marked
-/// deleted at or after `since` (all of them without): `(id, crm_id, 0)`.
+/// deleted at or after `since` (all of them without): `(id, crm_id,
+/// ROW_MARKED_DELETED)`.
 /// `None` when the model declares no soft-delete column.
 pub(crate) fn soft_deleted_page(
     crm: &str,
@@ -108,8 +123,7 @@ pub(crate) fn soft_deleted_page(
     select
         .expr(pk.clone().cast_as("bigint"))
         .expr(col(SYNC, "crm_id"))
-        // Deleted, as `page` says it.
-        .expr(Expr::val(0i64))
+        .expr(Expr::val(ROW_MARKED_DELETED))
         .from(Alias::new(table))
         .join_as(JoinType::InnerJoin, Cs::Table, Alias::new(SYNC), on)
         .and_where(col(table, deleted).is_not_null())

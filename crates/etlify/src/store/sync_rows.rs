@@ -430,6 +430,46 @@ pub(crate) async fn remove_archived(
     if archived.is_empty() {
         return Ok(0);
     }
+    let mut delete = Query::delete();
+    delete
+        .from_table(Cs::Table)
+        .cond_where(of_crm(crm_name, Some(resource_type)))
+        .cond_where(holding(archived));
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await
+}
+
+/// After an archive of records whose rows remain in the table (out of
+/// scope, marked deleted): their sync rows stay, no longer claiming a CRM
+/// object or digest, each only while it still holds the archived CRM id.
+/// A record that comes back is then a change like any other, and is
+/// created anew. Returns how many rows changed.
+pub(crate) async fn forget_archived(
+    store: &Store,
+    crm_name: &str,
+    resource_type: &str,
+    archived: &[(ResourceId, String)],
+) -> Result<u64> {
+    if archived.is_empty() {
+        return Ok(0);
+    }
+    let mut update = Query::update();
+    update
+        .table(Cs::Table)
+        .values([
+            (Cs::CrmId, Expr::val(Option::<String>::None)),
+            (Cs::LastDigest, Expr::val(Option::<String>::None)),
+            (Cs::FieldDigests, Expr::val(Option::<String>::None)),
+            (Cs::UpdatedAt, store.dialect().now()),
+        ])
+        .cond_where(of_crm(crm_name, Some(resource_type)))
+        .cond_where(holding(archived));
+    let (sql, values) = store.build(&update);
+    store.execute(sql, values).await
+}
+
+/// Rows of these records, each still holding the given CRM id.
+fn holding(archived: &[(ResourceId, String)]) -> Condition {
     let mut matching = Cond::any();
     for (id, crm_id) in archived {
         matching = matching.add(
@@ -438,13 +478,7 @@ pub(crate) async fn remove_archived(
                 .and(Expr::col(Cs::CrmId).eq(crm_id.as_str())),
         );
     }
-    let mut delete = Query::delete();
-    delete
-        .from_table(Cs::Table)
-        .cond_where(of_crm(crm_name, Some(resource_type)))
-        .cond_where(matching);
-    let (sql, values) = store.build(&delete);
-    store.execute(sql, values).await
+    matching
 }
 
 /// Clears the error budget of one row (G-16). Returns whether a row existed.

@@ -114,7 +114,16 @@ fn archived_emails(sandbox: &RunningSandbox) -> Vec<String> {
         .collect()
 }
 
+/// Sync rows that claim a CRM object.
 async fn sync_rows(db: &TestDb) -> i64 {
+    db.scalar_i64(
+        "SELECT COUNT(*) FROM crm_synchronisations WHERE crm_name = 'hubspot' AND crm_id IS NOT NULL",
+    )
+    .await
+}
+
+/// Every sync row, with a CRM id or not.
+async fn all_sync_rows(db: &TestDb) -> i64 {
     db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations WHERE crm_name = 'hubspot'")
         .await
 }

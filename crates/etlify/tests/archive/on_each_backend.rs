@@ -37,7 +37,8 @@ async fn delete_a_deleted_row_is_archived_once_and_its_sync_row_removed() {
         archived_emails(&sandbox),
         vec!["user3@example.com", "user4@example.com"]
     );
-    assert_eq!(sync_rows(&db).await, 28, "the two sync rows are removed");
+    assert_eq!(sync_rows(&db).await, 28);
+    assert_eq!(all_sync_rows(&db).await, 28, "the two sync rows are removed");
     assert_eq!(
         sandbox.admin().request_log().count("POST", BATCH_ARCHIVE),
         1,
@@ -224,8 +225,13 @@ async fn delete_a_soft_deleted_row_is_archived_in_the_next_ordinary_run() {
         vec!["user0@example.com", "user1@example.com"]
     );
     assert_eq!(sync_rows(&db).await, 8);
+    assert_eq!(
+        all_sync_rows(&db).await,
+        10,
+        "their rows stay, without a CRM id: they may come back"
+    );
 
-    // Without a sync row, they are not created again.
+    // Marked deleted, they are not created again.
     let again = complete_run(&etlify).await.into_result().unwrap();
     assert_eq!(
         (again.outcomes.synced, again.outcomes.archived),
