@@ -38,7 +38,11 @@ async fn delete_a_deleted_row_is_archived_once_and_its_sync_row_removed() {
         vec!["user3@example.com", "user4@example.com"]
     );
     assert_eq!(sync_rows(&db).await, 28);
-    assert_eq!(all_sync_rows(&db).await, 28, "the two sync rows are removed");
+    assert_eq!(
+        all_sync_rows(&db).await,
+        28,
+        "the two sync rows are removed"
+    );
     assert_eq!(
         sandbox.admin().request_log().count("POST", BATCH_ARCHIVE),
         1,

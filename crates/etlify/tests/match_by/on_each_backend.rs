@@ -124,3 +124,54 @@ async fn match_by_a_blank_match_value_fails_without_a_create() {
     );
     assert_eq!(log.count("POST", BATCH_UPSERT), 1);
 }
+
+/// A batch answer that names no object for a record fails that record (it
+/// stays stale and counts against its budget); no sync row claims a CRM
+/// object without its id (X-4, under match_by).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn match_by_a_batch_answer_missing_a_record_fails_that_record() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let found = db.insert_user("found@corp.io", None).await;
+    let lost = db.insert_user("lost@corp.io", None).await;
+    let adapter = crate::support::adapter::BatchRecordingAdapter::new(10);
+    adapter.set(&adapter.drop_marker, "lost");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![users(true)],
+    )
+    .await;
+
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((stats.outcomes.synced, stats.errors), (1, 1), "{stats:?}");
+    let row = etlify
+        .sync_row("hubspot", "User", found)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.crm_id.is_some());
+    let row = etlify
+        .sync_row("hubspot", "User", lost)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.crm_id, row.last_digest, row.error_count),
+        (None, None, 1)
+    );
+    assert!(row
+        .last_error
+        .unwrap_or_default()
+        .contains("no result for email = lost@corp.io"));
+    assert!(
+        etlify
+            .plan(&BatchSyncOptions::new())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.records)
+            .sum::<usize>()
+            >= 1,
+        "the failed record stays stale"
+    );
+}
