@@ -23,8 +23,13 @@
 //! touching another 1% of the companies, and the touched rate reported is
 //! their median (several samples in one process, for comparisons on a
 //! noisy machine). `scripts/bench.sh` runs the matrix.
+//!
+//! `--scenario deletes` measures instead what finding records that left
+//! the application costs (`deletes.rs`), each comparison `--repetitions`
+//! times.
 
 mod bare;
+mod deletes;
 
 use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
@@ -42,18 +47,34 @@ use sqlx::AssertSqlSafe;
 /// 100 records per batch request.
 const HUBSPOT_RECORDS_PER_SECOND: f64 = 1_000.0;
 
-struct Args {
+pub(crate) struct Args {
     backend: String,
     users: u64,
     batch_size: usize,
     postgres_url: Option<String>,
     path: String,
     touch_rounds: u32,
+    scenario: Scenario,
+    repetitions: u32,
+    rotate: usize,
+    first_syncs_only: bool,
+}
+
+/// What a run measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// The phases above.
+    Throughput,
+    /// Finding records that left (`deletes.rs`).
+    Deletes,
 }
 
 const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
-[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)]; ETLIFY_BENCH_TRACE=1 prints every statement \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes] \
+[--repetitions N (5, deletes)] \
+[--rotate N (0, deletes: the first syncs' order)] \
+[--first-syncs-only (deletes)]; ETLIFY_BENCH_TRACE=1 prints every statement \
 (docs/BENCHMARKS.md)";
 
 fn parse_args() -> Result<Args, String> {
@@ -67,6 +88,10 @@ fn parse_args() -> Result<Args, String> {
             .display()
             .to_string(),
         touch_rounds: 1,
+        scenario: Scenario::Throughput,
+        repetitions: 5,
+        rotate: 0,
+        first_syncs_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -85,6 +110,21 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--touch-rounds: {e}"))?
                     .clamp(1, 100)
             }
+            "--scenario" => {
+                args.scenario = match value()?.as_str() {
+                    "throughput" => Scenario::Throughput,
+                    "deletes" => Scenario::Deletes,
+                    other => return Err(format!("--scenario: unknown scenario {other}")),
+                }
+            }
+            "--repetitions" => {
+                args.repetitions = value()?
+                    .parse::<u32>()
+                    .map_err(|e| format!("--repetitions: {e}"))?
+                    .clamp(1, 100)
+            }
+            "--first-syncs-only" => args.first_syncs_only = true,
+            "--rotate" => args.rotate = value()?.parse().map_err(|e| format!("--rotate: {e}"))?,
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -113,7 +153,7 @@ pub(crate) enum Pool {
 }
 
 /// Creates and fills the application tables with set-based SQL.
-async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
+pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
     let companies = (users / 10).max(1);
     let tags = 100;
     let postgres = matches!(pool, Pool::Postgres(_));
@@ -234,21 +274,23 @@ async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error> {
 }
 
 fn model() -> Model {
-    Model::new("User", "users").bind(
-        "hubspot",
-        Binding::new("contacts", "email")
-            .payload(SqlPayload::new(
-                "SELECT users.id, users.email, users.full_name, companies.name AS company \
-                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
-            ))
-            .dependency(Dependency::belongs_to("companies", "company_id"))
-            .dependency(Dependency::has_many("notes", "user_id"))
-            .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags")),
-    )
+    Model::new("User", "users").bind("hubspot", binding())
+}
+
+/// The binding of the model `User` to the CRM `hubspot`.
+pub(crate) fn binding() -> Binding {
+    Binding::new("contacts", "email")
+        .payload(SqlPayload::new(
+            "SELECT users.id, users.email, users.full_name, companies.name AS company \
+             FROM users LEFT JOIN companies ON companies.id = users.company_id",
+        ))
+        .dependency(Dependency::belongs_to("companies", "company_id"))
+        .dependency(Dependency::has_many("notes", "user_id"))
+        .dependency(Dependency::habtm("tags_users", "user_id", "tag_id", "tags"))
 }
 
 /// The median of `rates` (the upper one of an even count; 0 when empty).
-fn median(rates: &[f64]) -> f64 {
+pub(crate) fn median(rates: &[f64]) -> f64 {
     let mut sorted = rates.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
@@ -346,6 +388,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (store, Pool::Sqlite(pool))
         }
     };
+    if args.scenario == Scenario::Deletes {
+        return deletes::run(&args, store, &pool).await;
+    }
     let started = Instant::now();
     generate(&pool, args.users).await?;
     let generated = started.elapsed();
