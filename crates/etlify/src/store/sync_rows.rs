@@ -468,7 +468,10 @@ pub(crate) async fn forget_archived(
     store.execute(sql, values).await
 }
 
-/// Rows of these records, each still holding the given CRM id.
+/// Rows of these records, each still holding the given CRM id. The
+/// `resource_id IN (…)` restates the pairs so that SQLite uses its unique
+/// index (without it, it walked every sync row of the binding per chunk:
+/// 1.86 s a chunk at a million rows, docs/BENCHMARKS.md).
 fn holding(archived: &[(ResourceId, String)]) -> Condition {
     let mut matching = Cond::any();
     for (id, crm_id) in archived {
@@ -478,7 +481,9 @@ fn holding(archived: &[(ResourceId, String)]) -> Condition {
                 .and(Expr::col(Cs::CrmId).eq(crm_id.as_str())),
         );
     }
-    matching
+    Cond::all()
+        .add(Expr::col(Cs::ResourceId).is_in(archived.iter().map(|(id, _)| id.get())))
+        .add(matching)
 }
 
 /// Clears the error budget of one row (G-16). Returns whether a row existed.
