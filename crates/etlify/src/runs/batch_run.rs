@@ -613,8 +613,8 @@ async fn sync_pages(
     let mut in_doubt = 0;
     // Records out of scope whose objects the run archives after its pages.
     let mut leaving = Vec::new();
-    let busy = crate::sync::page::BusyRecords::DeferMany;
-    let ended = pipeline::run(ctx, target, crm, model, pages, busy, |done| {
+    let ids_from = crate::sync::page::IdsFrom::Finder;
+    let ended = pipeline::run(ctx, target, crm, model, pages, ids_from, |done| {
         let batch = done.stats;
         deferred += done.deferred;
         leaving.extend(done.leaving);

@@ -51,17 +51,21 @@ struct Fared {
 /// How `ids` fare against `binding`'s SQL conditions, in one query:
 /// `SELECT pk, CASE WHEN (<sync_if>) …, CASE WHEN deleted IS NOT NULL …
 /// FROM table WHERE pk IN (…)` (no query when there is no condition).
+/// Rows marked deleted are looked for only when `soft_deletes` (ids the
+/// finder found are known not to be).
 pub(crate) async fn sql_conditions(
     store: &Store,
     model: &ResolvedModel,
     binding: &ResolvedBinding,
     ids: &[ResourceId],
+    soft_deletes: bool,
 ) -> Result<SqlConditions> {
     let sync_if = match &binding.sync_if {
         Some(SyncIf::Sql(condition)) => Some(condition),
         _ => None,
     };
-    if ids.is_empty() || (sync_if.is_none() && model.soft_delete_column.is_none()) {
+    let soft_delete_column = model.soft_delete_column.as_deref().filter(|_| soft_deletes);
+    if ids.is_empty() || (sync_if.is_none() && soft_delete_column.is_none()) {
         return Ok(SqlConditions::default());
     }
     let flag = |condition: Option<Expr>| match condition {
@@ -73,12 +77,8 @@ pub(crate) async fn sql_conditions(
         Some(condition) => flag(Some(Expr::cust(format!("({condition})")))),
         None => Expr::val(1i64),
     };
-    let soft_deleted = flag(
-        model
-            .soft_delete_column
-            .as_deref()
-            .map(|deleted| Expr::col(Alias::new(deleted)).is_not_null()),
-    );
+    let soft_deleted =
+        flag(soft_delete_column.map(|deleted| Expr::col(Alias::new(deleted)).is_not_null()));
     let mut select = Query::select();
     select
         .expr_as(

@@ -23,7 +23,7 @@
 //!    waiting on synced records and dependencies of buffered records go to
 //!    the follow-up seam; busy records are synced one by one, or, in a
 //!    batch run, left for the next run when there are many of them
-//!    ([`BusyRecords`]).
+//!    ([`IdsFrom`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -53,15 +53,30 @@ use crate::values::Payload;
 /// request each (and a search each, on HubSpot) would take minutes.
 pub(crate) const MAX_BUSY_SYNCED_ONE_BY_ONE: usize = 10;
 
-/// What a page does with records another sync holds.
+/// Where a page's ids come from, which decides what the page does with
+/// records another sync holds and which conditions it checks again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BusyRecords {
-    /// Waits for each and syncs it alone (the caller asked for these ids).
-    SyncEach,
-    /// Syncs up to [`MAX_BUSY_SYNCED_ONE_BY_ONE`] that way; more are left
-    /// for the next run (a batch run over stale records, which then leaves
-    /// no checkpoint, so the next run finds them again).
-    DeferMany,
+pub(crate) enum IdsFrom {
+    /// A caller named them: each record another sync holds is waited for
+    /// and synced alone, and every SQL condition is checked.
+    Caller,
+    /// The finder (a batch run over stale records): up to
+    /// [`MAX_BUSY_SYNCED_ONE_BY_ONE`] busy records are synced alone, more
+    /// are left for the next run (which then leaves no checkpoint, so the
+    /// next run finds them again). Rows marked deleted are not checked
+    /// again: the finder's query excluded them, and one more query a page
+    /// cost a first sync a quarter of its rate (docs/BENCHMARKS.md). A row
+    /// marked deleted between the find and the read is sent once more, as
+    /// it was when deleted; the next run's look at rows marked deleted
+    /// finds it (`on_delete = archive` archives it then).
+    Finder,
+}
+
+impl IdsFrom {
+    /// Whether the page checks again that its rows are not marked deleted.
+    fn checks_soft_deletes(self) -> bool {
+        self == IdsFrom::Caller
+    }
 }
 
 /// Syncs a batch of records of one model with one CRM, inline.
@@ -98,7 +113,7 @@ pub(crate) struct Page<'a> {
     /// once the page's requests have answered.
     later: Vec<usize>,
     busy: Vec<ResourceId>,
-    busy_records: BusyRecords,
+    ids_from: IdsFrom,
     lock: Mutex<Option<PageLock>>,
     state: Mutex<PageState>,
 }
@@ -143,13 +158,20 @@ impl<'a> BatchSynchronizer<'a> {
             ids: futures_util::stream::iter([Ok(ids.to_vec())]),
             stopping: &|| false,
         };
-        let busy = BusyRecords::SyncEach;
-        super::pipeline::run(self.ctx, target, crm, model, page, busy, |done| {
-            stats.merge(&done.stats);
-            // Out of scope, to archive: left stale for the next batch run,
-            // which archives within the binding's guard.
-            stats.skipped += done.leaving.len();
-        })
+        super::pipeline::run(
+            self.ctx,
+            target,
+            crm,
+            model,
+            page,
+            IdsFrom::Caller,
+            |done| {
+                stats.merge(&done.stats);
+                // Out of scope, to archive: left stale for the next batch run,
+                // which archives within the binding's guard.
+                stats.skipped += done.leaving.len();
+            },
+        )
         .await?;
         Ok(stats)
     }
@@ -163,7 +185,7 @@ pub(crate) async fn prepare<'a>(
     crm: &'a str,
     model: &'a str,
     ids: Vec<ResourceId>,
-    busy_records: BusyRecords,
+    ids_from: IdsFrom,
 ) -> Result<(Page<'a>, Vec<Request>)> {
     let store = ctx.store();
     let (lock, busy) = PageLock::try_acquire(store, crm, model, &ids).await?;
@@ -173,7 +195,7 @@ pub(crate) async fn prepare<'a>(
         .copied()
         .filter(|id| !held_elsewhere.contains(id))
         .collect();
-    let decided = read_and_decide(ctx, target, crm, &mine).await;
+    let decided = read_and_decide(ctx, target, crm, &mine, ids_from).await;
     let (read_at, ready, state) = match decided {
         Ok(decided) => decided,
         Err(error) => {
@@ -194,7 +216,7 @@ pub(crate) async fn prepare<'a>(
             ready,
             later,
             busy,
-            busy_records,
+            ids_from,
             lock: Mutex::new(Some(lock)),
             state: Mutex::new(state),
         },
@@ -210,6 +232,7 @@ async fn read_and_decide(
     target: Target<'_>,
     crm: &str,
     ids: &[ResourceId],
+    ids_from: IdsFrom,
 ) -> Result<(Timestamp, Vec<Ready>, PageState)> {
     let Target {
         model: resolved,
@@ -230,7 +253,8 @@ async fn read_and_decide(
         return Ok((read_at, Vec::new(), out));
     }
 
-    let conditions = sql_conditions(store, resolved, binding, ids).await?;
+    let soft_deletes = ids_from.checks_soft_deletes();
+    let conditions = sql_conditions(store, resolved, binding, ids, soft_deletes).await?;
     let eligible: Vec<ResourceId> = ids
         .iter()
         .copied()
@@ -493,7 +517,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
     failures.summarize((crm, model));
     dependencies::flush(ctx, crm, model, &in_sync).await?;
     dependencies::sync_missing(ctx, crm, &buffered).await;
-    if page.busy_records == BusyRecords::DeferMany && page.busy.len() > MAX_BUSY_SYNCED_ONE_BY_ONE {
+    if page.ids_from == IdsFrom::Finder && page.busy.len() > MAX_BUSY_SYNCED_ONE_BY_ONE {
         tracing::info!(
             message = "Records held by another sync (a run that died holding them?) are left for the next run.",
             crm,

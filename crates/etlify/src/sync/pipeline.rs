@@ -38,7 +38,7 @@ use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::lock;
-use super::page::{finish, prepare, record, release, send, Answers, BusyRecords, Page, Request};
+use super::page::{finish, prepare, record, release, send, Answers, IdsFrom, Page, Request};
 use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -64,7 +64,7 @@ pub(crate) struct PageDone {
     pub(crate) new_rows: usize,
     /// Their outcomes.
     pub(crate) stats: BatchStats,
-    /// Busy records left for the next run (`BusyRecords::DeferMany`).
+    /// Busy records left for the next run (`IdsFrom::Finder`).
     pub(crate) deferred: usize,
     /// Records out of scope whose objects the run archives (`on_leave_scope`).
     pub(crate) leaving: Vec<(ResourceId, String)>,
@@ -158,7 +158,7 @@ pub(crate) async fn run<'a, S>(
     crm: &'a str,
     model: &'a str,
     pages: Pages<'a, S>,
-    busy: BusyRecords,
+    ids_from: IdsFrom,
     mut on_page: impl FnMut(PageDone),
 ) -> Result<Ended>
 where
@@ -185,7 +185,7 @@ where
     // Answers and finishes are bounded by the open pages, not by these.
     let (answered_tx, answered_rx) = mpsc::unbounded_channel();
     let (finish_tx, finish_rx) = mpsc::unbounded_channel();
-    let prepare_page = move |ids| prepare(ctx, target, crm, model, ids, busy);
+    let prepare_page = move |ids| prepare(ctx, target, crm, model, ids, ids_from);
 
     tokio::join!(
         // 1. find: the next page's ids, while the page before it is prepared

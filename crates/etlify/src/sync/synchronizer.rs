@@ -97,7 +97,7 @@ impl<'a> Synchronizer<'a> {
             .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
-        let sql_guard = sql_conditions(store, model, binding, &[id])
+        let sql_guard = sql_conditions(store, model, binding, &[id], true)
             .await?
             .guard(&id);
         let source = &binding.payload;

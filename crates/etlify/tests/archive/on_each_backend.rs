@@ -284,6 +284,40 @@ async fn delete_a_soft_deleted_row_is_never_sent_even_one_by_one() {
     assert_eq!(contacts(&sandbox).len(), 0, "nothing created");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_soft_deleted_ids_asked_for_by_the_batch_synchronizer_are_never_sent() {
+    // The batch path skips its own soft-delete check on pages the finder
+    // found (its query already excludes them): ids a caller names are
+    // still checked.
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let model = soft_deleting(&db).await;
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![model],
+    )
+    .await;
+    let kept = db.insert_user("kept@example.com", None).await;
+    let gone = db.insert_user("gone@example.com", None).await;
+    soft_delete(&db, &[gone]).await;
+
+    let stats = etlify
+        .batch_synchronizer()
+        .call(
+            "hubspot",
+            "User",
+            &[etlify::ResourceId::new(kept), etlify::ResourceId::new(gone)],
+        )
+        .await
+        .unwrap();
+    assert_eq!((stats.synced, stats.skipped), (1, 1), "{stats:?}");
+    assert_eq!(
+        contacts(&sandbox),
+        vec![("kept@example.com".to_owned(), false)]
+    );
+}
+
 /// `User` whose scope is its active users, archived when they leave it.
 fn active_users(scope: &str, on_leave_scope: Disposal) -> Model {
     let binding = Binding::new("contacts", "email")
