@@ -30,16 +30,42 @@ pub struct Crm {
     enabled: bool,
     rate_limit: Option<RateLimit>,
     max_sync_errors: Option<u32>,
-    max_in_flight: usize,
+    /// Set by [`Crm::max_in_flight`]; else sized from the rate limit.
+    max_in_flight: Option<usize>,
     /// The limits every call of the adapter for this CRM counts in, built
     /// when the CRM is registered (none before).
     limits: Arc<CrmLimits>,
 }
 
-/// Requests a batch run keeps in flight per CRM by default: enough to
+/// Requests a batch run keeps in flight per CRM by default, at least: enough to
 /// reach a bound of 10 requests per second (HubSpot's 100 per 10 s) when
-/// each request takes up to 400 ms.
+/// each request takes up to 400 ms. A CRM with a rate limit keeps more,
+/// [`in_flight_for`] its limit.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+
+/// The most requests a batch run keeps in flight by default, however fast
+/// the CRM's limit (each open request holds a page in memory).
+const MAX_DEFAULT_IN_FLIGHT: usize = 16;
+
+/// How many seconds of latency the default keeps the CRM's bound reachable
+/// for: a request answering in up to 1 s, and the limiter's margins.
+const LATENCY_COVERED_SECONDS: f64 = 1.2;
+
+/// Requests in flight a batch run keeps by default with a CRM whose every
+/// request counts against `limits`: the tightest one's requests per second
+/// times [`LATENCY_COVERED_SECONDS`] (rounded up), so that the limit, not
+/// the latency, bounds the run at up to 1 s a request; at least
+/// [`DEFAULT_MAX_IN_FLIGHT`] (also without a limit), at most 16.
+fn in_flight_for(limits: impl IntoIterator<Item = RateLimit>) -> usize {
+    let per_second =
+        |limit: RateLimit| f64::from(limit.get_max_requests()) / limit.get_period().as_secs_f64();
+    let Some(per_second) = limits.into_iter().map(per_second).reduce(f64::min) else {
+        return DEFAULT_MAX_IN_FLIGHT;
+    };
+    let needed = (per_second * LATENCY_COVERED_SECONDS).ceil();
+    // A float in [0, MAX]: the cast is exact.
+    (needed.min(MAX_DEFAULT_IN_FLIGHT as f64) as usize).max(DEFAULT_MAX_IN_FLIGHT)
+}
 
 impl fmt::Debug for Crm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +90,7 @@ impl Crm {
             enabled: true,
             rate_limit: None,
             max_sync_errors: None,
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight: None,
             limits: Arc::default(),
         }
     }
@@ -87,18 +113,29 @@ impl Crm {
         self
     }
 
-    /// Requests a batch run keeps in flight at once with this CRM
-    /// (default [`DEFAULT_MAX_IN_FLIGHT`], at least 1): while they wait on
-    /// the CRM, the next page is found, loaded and digested. The rate limit
-    /// still caps every request.
+    /// Requests a batch run keeps in flight at once with this CRM (at
+    /// least 1): while they wait on the CRM, the next page is found,
+    /// loaded and digested. The rate limit still caps every request. By
+    /// default [`DEFAULT_MAX_IN_FLIGHT`], or with a rate limit its requests
+    /// per second × 1.2 (at most 16): 12 for 10 requests a second, so a
+    /// CRM answering in 1 s is still sent its limit.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
-        self.max_in_flight = requests.max(1);
+        self.max_in_flight = Some(requests.max(1));
         self
     }
 
-    /// Requests kept in flight at once by a batch run.
+    /// Requests kept in flight at once by a batch run (set, or sized from
+    /// the rate limit).
     pub fn get_max_in_flight(&self) -> usize {
-        self.max_in_flight
+        self.max_in_flight.unwrap_or_else(|| {
+            let budgets = self.adapter.budgets().into_iter();
+            let every_request = budgets.filter(|budget| budget.counts_every_request());
+            in_flight_for(
+                self.rate_limit
+                    .into_iter()
+                    .chain(every_request.map(|b| b.limit())),
+            )
+        })
     }
 
     /// Registered name.
@@ -318,5 +355,48 @@ impl ThrottledBatch<'_> {
         self.batch
             .batch_delete(object_type, crm_ids, &throttle)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limit(requests: u32, seconds: u64) -> RateLimit {
+        RateLimit::new(requests, Duration::from_secs(seconds)).expect("a valid limit")
+    }
+
+    #[test]
+    fn in_flight_covers_a_second_of_latency_at_the_tightest_limit() {
+        assert_eq!(in_flight_for([]), DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(in_flight_for([limit(10, 1)]), 12);
+        assert_eq!(in_flight_for([limit(100, 10)]), 12);
+        assert_eq!(in_flight_for([limit(5, 1)]), 6);
+        assert_eq!(
+            in_flight_for([limit(50, 1), limit(5, 1)]),
+            6,
+            "the tightest"
+        );
+        assert_eq!(
+            in_flight_for([limit(1, 1)]),
+            DEFAULT_MAX_IN_FLIGHT,
+            "at least"
+        );
+        assert_eq!(
+            in_flight_for([limit(1000, 1)]),
+            MAX_DEFAULT_IN_FLIGHT,
+            "at most"
+        );
+    }
+
+    #[test]
+    fn in_flight_set_by_the_user_wins_over_the_limit() {
+        let adapter: Arc<dyn Adapter> = Arc::new(crate::adapters::NullAdapter::new());
+        let sized = Crm::new("hubspot", adapter.clone()).rate_limit(limit(10, 1));
+        assert_eq!(sized.get_max_in_flight(), 12);
+        assert_eq!(sized.max_in_flight(3).get_max_in_flight(), 3);
+        assert_eq!(Crm::new("hubspot", adapter).get_max_in_flight(), 4);
     }
 }

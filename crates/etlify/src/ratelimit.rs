@@ -458,6 +458,11 @@ impl Budget {
     pub fn limit(&self) -> RateLimit {
         self.limit
     }
+
+    /// Whether every request of the adapter counts against it.
+    pub(crate) fn counts_every_request(&self) -> bool {
+        self.every_request
+    }
 }
 
 /// The limiters of vendor budgets, one per budget name and account.
