@@ -75,6 +75,18 @@ pub(crate) struct File {
     pub queue: Option<QueueFile>,
     /// How `etlify worker` runs.
     pub worker: Option<WorkerFile>,
+    /// How long the run history (`etlify runs`) keeps runs.
+    pub history: Option<HistoryFile>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryFile {
+    /// Age of the oldest run kept, e.g. `"30d"` (the default).
+    pub keep_runs: Option<String>,
+    /// Most runs kept per CRM (default 10000).
+    #[schemars(range(min = 1))]
+    pub keep_runs_per_crm: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

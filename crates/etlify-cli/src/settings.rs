@@ -117,6 +117,21 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
             )?);
         }
     }
+    if let Some(history) = &file.history {
+        if let Some(keep) = &history.keep_runs {
+            config = config.keep_runs(duration(keep, &at("history.keep_runs"))?);
+        }
+        match history.keep_runs_per_crm {
+            Some(0) => {
+                return Err(CliError::config(format!(
+                    "{}: must be at least 1 (runs kept per CRM)",
+                    at("history.keep_runs_per_crm")
+                )))
+            }
+            Some(runs) => config = config.keep_runs_per_crm(runs),
+            None => {}
+        }
+    }
     let mut store = StoreOptions::new();
     if let Some(max) = file.database.max_connections {
         store = store.max_connections(max);

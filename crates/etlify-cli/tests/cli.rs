@@ -446,6 +446,57 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
 }
 
+/// Issue 28 (1): `etlify runs --json` lists the demo's runs, newest first,
+/// each with its trigger, status, counts per model and duration; `--crm`
+/// and `--limit` narrow it, and the text table shows them.
+#[test]
+fn runs_cli_lists_the_run_history_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--users", "30", "--json", "--dir", "etlify-demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&demo)["runs"][0]["synced"], 30);
+    let config = dir.path().join("etlify-demo").join("etlify.toml");
+    let runs = json_of(&etlify(&config, &["runs", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert!(runs.len() >= 3, "the demo's runs: {runs:?}");
+    let first = runs.last().unwrap();
+    assert_eq!(first["trigger"], "command", "{first}");
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(first["records"], 30, "{first}");
+    let synced: u64 = first["per_model"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|counts| counts["synced"].as_u64().unwrap())
+        .sum();
+    assert_eq!(synced, 30, "{first}");
+    assert!(first["duration_ms"].is_u64(), "{first}");
+    assert!(first["finished_at"].is_string(), "{first}");
+    assert!(
+        runs[0]["id"].as_i64() > first["id"].as_i64(),
+        "newest first"
+    );
+    let crm = first["crm"].as_str().unwrap();
+    let one = json_of(&etlify(
+        &config,
+        &["runs", "--json", "--crm", crm, "--limit", "1"],
+    ));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["id"], runs[0]["id"]);
+    let none = json_of(&etlify(&config, &["runs", "--json", "--crm", "elsewhere"]));
+    assert_eq!(none, serde_json::json!([]));
+    let text = etlify(&config, &["runs"]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("trigger") && text.contains("command") && text.contains("succeeded"),
+        "{text}"
+    );
+}
+
 /// Ctrl-C during `etlify sync`: the requests in flight finish and are
 /// recorded, the locks are released, and it exits 130 saying how to go on.
 /// A run started right after takes the rest over (not skipped as busy
@@ -2287,6 +2338,7 @@ fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
         "worker",
         "sync-record",
         "completions",
+        "runs",
     ] {
         assert!(script.contains(command), "{command} in {script}");
     }

@@ -294,7 +294,11 @@ impl Worker {
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
         let own_leases = store.clone().with_lease_owner(lease_owner(&store, &id));
-        let ctx = self.etlify.job_context().with_store(own_leases);
+        let ctx = self
+            .etlify
+            .job_context()
+            .with_store(own_leases)
+            .with_runner(&name);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
         tracing::info!(
@@ -559,7 +563,7 @@ async fn sync_loop(
 async fn request_every_crm(ctx: &JobContext) -> Result<Vec<(String, crate::jobs::Enqueued)>> {
     let mut requested = Vec::new();
     for crm in crate::runs::batch_run::async_crms(ctx.context(), &BatchSyncOptions::new())? {
-        let answer = perform::request_batch(ctx, &crm).await?;
+        let answer = perform::request_batch(ctx, &crm, crate::RunTrigger::Schedule).await?;
         requested.push((crm, answer));
     }
     Ok(requested)

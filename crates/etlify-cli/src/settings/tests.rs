@@ -407,3 +407,35 @@ fn probe_every_missing_variable_is_named_at_once() {
         assert!(message.contains(key) && message.contains(name), "{message}");
     }
 }
+
+#[test]
+fn runs_history_retention_is_read_and_bad_keys_are_named() {
+    let defaults = parse_with(BASE, &[]).unwrap();
+    assert_eq!(defaults.config.get_keep_runs(), etlify::DEFAULT_KEEP_RUNS);
+    assert_eq!(
+        defaults.config.get_keep_runs_per_crm(),
+        etlify::DEFAULT_KEEP_RUNS_PER_CRM
+    );
+    let settings = parse_with(
+        &format!("{BASE}[history]\nkeep_runs = \"7d\"\nkeep_runs_per_crm = 500\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.config.get_keep_runs(),
+        Duration::from_secs(7 * 24 * 3_600)
+    );
+    assert_eq!(settings.config.get_keep_runs_per_crm(), 500);
+    let message = refused(&format!("{BASE}[history]\nkeep_runs = \"a month\"\n"));
+    assert!(message.contains("history.keep_runs"), "{message}");
+    let message = refused(&format!("{BASE}[history]\nkeep_runs_per_crm = 0\n"));
+    assert!(
+        message.contains("history.keep_runs_per_crm") && message.contains("at least 1"),
+        "{message}"
+    );
+    let message = refused(&format!("{BASE}[history]\nkeep = \"1d\"\n"));
+    assert!(
+        message.contains("history") && message.contains("keep"),
+        "{message}"
+    );
+}

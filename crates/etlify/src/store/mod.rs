@@ -14,6 +14,7 @@ pub(crate) mod json_value;
 pub(crate) mod leases;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
+pub(crate) mod run_history;
 pub(crate) mod schema;
 pub(crate) mod sync_rows;
 pub(crate) mod timestamp_precision;
