@@ -286,6 +286,32 @@ fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     assert!(stderr.contains("at least 1"), "{stderr}");
 }
 
+/// Issue 28 (4): a bad `[alerts]` key exits 2 naming it; a webhook's URL
+/// is a secret, never echoed.
+#[test]
+fn alert_cli_bad_alerts_keys_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let base = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n";
+    for (alerts, key) in [
+        (
+            "[alerts]\nerror_share = 2.0\n[[alerts.webhooks]]\nurl = \"https://hooks.slack.com/services/SECRET-PART\"\n",
+            "alerts.error_share",
+        ),
+        (
+            "[alerts]\n[[alerts.webhooks]]\nurl = \"hooks.slack.com/SECRET-PART\"\n",
+            "alerts.webhooks[0].url",
+        ),
+        ("[alerts]\nthreshold = 1\n", "threshold"),
+    ] {
+        std::fs::write(&config, format!("{base}{alerts}")).unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stderr.contains("SECRET-PART"), "{stderr}");
+    }
+}
+
 #[test]
 fn cli_config_a_token_from_a_missing_variable_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -88,6 +88,7 @@
 //! ```
 
 pub mod adapters;
+mod alerts;
 mod catalog;
 mod config;
 mod context;
@@ -112,6 +113,10 @@ mod values;
 mod worker;
 mod write_mode;
 
+pub use crate::alerts::{
+    AlertFormat, AlertKind, AlertOptions, Webhook, DEFAULT_ALERT_ATTEMPTS,
+    DEFAULT_ALERT_CHECK_INTERVAL,
+};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };

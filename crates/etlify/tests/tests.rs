@@ -13,6 +13,7 @@
 mod support;
 
 mod airtable; // the Airtable v0 adapter: exact request shapes (wiremock)
+mod alerts; // alerts to webhooks: one per incident over every worker, then one recovery (issue 28)
 mod archive; // records leaving the application: on_delete = archive, the delete guard
 mod batch; // the batch synchronizer (G-5, G-11, X-4, X-5, X-8, X-12)
 mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G-17, G-22, X-18)

@@ -80,8 +80,14 @@ pub enum RunStatus {
     /// Went to the end (records may have failed: see
     /// [`RunRecord::errors`]).
     Succeeded,
-    /// Stopped short: see [`RunRecord::interruption`].
+    /// Stopped short by a failure (the CRM unreachable, credentials
+    /// refused, a payload query failing) or deletes held back: see
+    /// [`RunRecord::interruption`].
     Interrupted,
+    /// Stopped short for a reason that needs nothing done (a shutdown,
+    /// records held by another sync): the next run resumes. See
+    /// [`RunRecord::interruption`].
+    Stopped,
     /// Ended with an error (the database): see [`RunRecord::interruption`].
     Failed,
     /// Ended without a record: its row still says running, but a later
@@ -91,13 +97,14 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// Its name (`running`, `succeeded`, `interrupted`, `failed`,
-    /// `abandoned`).
+    /// Its name (`running`, `succeeded`, `interrupted`, `stopped`,
+    /// `failed`, `abandoned`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Stopped => "stopped",
             RunStatus::Failed => "failed",
             RunStatus::Abandoned => "abandoned",
         }
@@ -107,6 +114,7 @@ impl RunStatus {
         match name {
             "succeeded" => RunStatus::Succeeded,
             "interrupted" => RunStatus::Interrupted,
+            "stopped" => RunStatus::Stopped,
             "failed" => RunStatus::Failed,
             _ => RunStatus::Running,
         }
@@ -413,12 +421,15 @@ fn ended(
     error: Option<&Error>,
 ) -> Ended {
     let reasons = interruption_reasons(stats, error);
+    let failures = !stats.interrupted.is_empty() || !stats.deletes_held.is_empty();
     let status = if error.is_some() {
         RunStatus::Failed
+    } else if failures {
+        RunStatus::Interrupted
     } else if reasons.is_empty() {
         RunStatus::Succeeded
     } else {
-        RunStatus::Interrupted
+        RunStatus::Stopped
     };
     Ended {
         status: status.as_str(),
@@ -509,6 +520,14 @@ mod tests {
             "{reason}"
         );
         assert!(reason.contains("shutdown"), "{reason}");
+
+        let shut_down = RunStats {
+            stopped: true,
+            ..RunStats::default()
+        };
+        let row = ended(&shut_down, &IndexMap::new(), None);
+        assert_eq!(row.status, "stopped");
+        assert!(row.interruption.unwrap().contains("shutdown"));
     }
 
     #[test]

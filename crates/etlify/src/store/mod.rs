@@ -7,6 +7,7 @@
 //! between the databases lives in `backend/sqlite/` and
 //! `backend/postgres/`, never in the sync logic (`backend/mod.rs`).
 
+pub(crate) mod alert_incidents;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod job_requests;

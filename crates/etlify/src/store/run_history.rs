@@ -184,3 +184,35 @@ pub(crate) async fn has_later_run(store: &Store, crm_name: &str, id: i64) -> Res
     let rows: Vec<(i32,)> = store.fetch_all(sql, values).await?;
     Ok(!rows.is_empty())
 }
+
+/// The newest run of `crm_name` that ended with one of `statuses`, if any.
+pub(crate) async fn latest_ended(
+    store: &Store,
+    crm_name: &str,
+    statuses: &[&str],
+) -> Result<Option<RunRow>> {
+    let mut select = Query::select();
+    select
+        .columns([
+            Runs::Id,
+            Runs::CrmName,
+            Runs::TriggeredBy,
+            Runs::Runner,
+            Runs::Status,
+            Runs::StartedAt,
+            Runs::FinishedAt,
+            Runs::Records,
+            Runs::Errors,
+            Runs::PerModel,
+            Runs::Interruption,
+        ])
+        .from(Runs::Table)
+        .and_where(Expr::col(Runs::CrmName).eq(crm_name))
+        .and_where(Expr::col(Runs::FinishedAt).is_not_null())
+        .and_where(Expr::col(Runs::Status).is_in(statuses.iter().copied()))
+        .order_by(Runs::StartedAt, Order::Desc)
+        .order_by(Runs::Id, Order::Desc)
+        .limit(1);
+    let (sql, values) = store.build(&select);
+    Ok(store.fetch_all(sql, values).await?.into_iter().next())
+}

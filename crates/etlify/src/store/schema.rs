@@ -33,6 +33,8 @@ pub(crate) const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
 pub(crate) const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 /// Table of batch runs, one row per run of a CRM (`etlify runs`).
 pub(crate) const RUN_TABLE: &str = "etlify_runs";
+/// Table of alert incidents: one alert per incident, over every worker.
+pub(crate) const ALERT_INCIDENT_TABLE: &str = "etlify_alert_incidents";
 
 /// The command that fixes every problem [`check_schema`](crate::check_schema)
 /// reports, as [`SchemaReport`] prints it for Rust callers (the CLI
@@ -100,6 +102,16 @@ const RUN_COLUMNS: &[&str] = &[
     "errors",
     "per_model",
     "interruption",
+];
+
+const ALERT_INCIDENT_COLUMNS: &[&str] = &[
+    "kind",
+    "crm_name",
+    "subject",
+    "opened_at",
+    "resolved_at",
+    "notified_at",
+    "summary",
 ];
 
 /// `etlify_runs` by start time: pruning the oldest runs.
@@ -180,9 +192,10 @@ enum Step {
     CreateRunTable,
     CreateRunStartedIndex,
     CreateRunCrmIndex,
+    CreateAlertIncidentTable,
 }
 
-const ALL_STEPS: [Step; 26] = [
+const ALL_STEPS: [Step; 27] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -209,6 +222,7 @@ const ALL_STEPS: [Step; 26] = [
     Step::CreateRunTable,
     Step::CreateRunStartedIndex,
     Step::CreateRunCrmIndex,
+    Step::CreateAlertIncidentTable,
 ];
 
 impl Step {
@@ -243,6 +257,7 @@ impl Step {
             Step::CreateRunTable => "create_table:etlify_runs",
             Step::CreateRunStartedIndex => "create_index:idx_etlify_runs_started_at",
             Step::CreateRunCrmIndex => "create_index:idx_etlify_runs_crm_started_at",
+            Step::CreateAlertIncidentTable => "create_table:etlify_alert_incidents",
         }
     }
 
@@ -267,6 +282,7 @@ impl Step {
             Step::CreateRateSlotTable => return create(StateTable::RateSlots),
             Step::CreateJobRequestTable => return create(StateTable::JobRequests),
             Step::CreateRunTable => return create(StateTable::Runs),
+            Step::CreateAlertIncidentTable => return create(StateTable::AlertIncidents),
             Step::CreateRunStartedIndex => {
                 r#"CREATE INDEX IF NOT EXISTS "idx_etlify_runs_started_at" ON "etlify_runs" ("started_at")"#
             }
@@ -375,6 +391,7 @@ impl Step {
             Step::CreateRunTable => r#"DROP TABLE IF EXISTS "etlify_runs""#,
             Step::CreateRunStartedIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_started_at""#,
             Step::CreateRunCrmIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_crm_started_at""#,
+            Step::CreateAlertIncidentTable => r#"DROP TABLE IF EXISTS "etlify_alert_incidents""#,
         }
     }
 
@@ -611,6 +628,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (RATE_SLOT_TABLE, Step::CreateRateSlotTable),
         (JOB_REQUEST_TABLE, Step::CreateJobRequestTable),
         (RUN_TABLE, Step::CreateRunTable),
+        (ALERT_INCIDENT_TABLE, Step::CreateAlertIncidentTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -860,6 +878,7 @@ pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
         (RATE_SLOT_TABLE, RATE_SLOT_COLUMNS),
         (JOB_REQUEST_TABLE, JOB_REQUEST_COLUMNS),
         (RUN_TABLE, RUN_COLUMNS),
+        (ALERT_INCIDENT_TABLE, ALERT_INCIDENT_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),

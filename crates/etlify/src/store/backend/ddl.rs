@@ -7,6 +7,7 @@
 
 use sea_query::{ColumnDef, ColumnType, Expr, Index, Table, TableCreateStatement};
 
+use crate::store::schema::ALERT_INCIDENT_TABLE;
 use crate::store::schema::{
     CHECKPOINT_TABLE, HISTORY_TABLE, JOB_REQUEST_TABLE, LEASE_TABLE, PENDING_TABLE,
     RATE_SLOT_TABLE, RECORD_LEASE_TABLE, RUN_TABLE, SYNC_TABLE,
@@ -33,6 +34,8 @@ pub(crate) enum StateTable {
     JobRequests,
     /// `etlify_runs`.
     Runs,
+    /// `etlify_alert_incidents`.
+    AlertIncidents,
 }
 
 /// What a sync-state column holds; each backend names its type.
@@ -86,6 +89,7 @@ impl StateTable {
             StateTable::RateSlots => RATE_SLOT_TABLE,
             StateTable::JobRequests => JOB_REQUEST_TABLE,
             StateTable::Runs => RUN_TABLE,
+            StateTable::AlertIncidents => ALERT_INCIDENT_TABLE,
         }
     }
 
@@ -227,6 +231,18 @@ impl StateTable {
                 .col(required("errors", BigInteger).default(0).to_owned())
                 .col(optional("per_model", Text))
                 .col(optional("interruption", Text)),
+            // One row per alert incident (`store/alert_incidents.rs`):
+            // a kind of trouble of one CRM and model, or of one worker
+            // (`''` where none), open until resolved.
+            StateTable::AlertIncidents => create
+                .col(required("kind", Varchar))
+                .col(required("crm_name", Varchar))
+                .col(required("subject", Varchar))
+                .col(required("opened_at", Timestamp))
+                .col(optional("resolved_at", Timestamp))
+                .col(optional("notified_at", Timestamp))
+                .col(optional("summary", Text))
+                .primary_key(&mut key(&["kind", "crm_name", "subject"])),
         };
         create
     }
