@@ -93,6 +93,9 @@ pub(crate) struct AlertsFile {
     /// Alert when a worker has not beaten for this long, e.g. `"2m"`
     /// (default: off).
     pub worker_silent: Option<String>,
+    /// Alert when no batch run of a CRM has gone to the end for this
+    /// long, e.g. `"1h"` (default: off).
+    pub oldest_stale: Option<String>,
     /// Time between two evaluations by each worker, e.g. `"30s"` (the
     /// default); each worker also evaluates after every batch run.
     pub check_interval: Option<String>,

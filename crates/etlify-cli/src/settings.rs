@@ -246,6 +246,16 @@ fn alerts_from(
         }
         options = options.worker_silent(silent);
     }
+    if let Some(stale) = &file.oldest_stale {
+        let stale = duration(stale, &at("oldest_stale"))?;
+        if stale.is_zero() {
+            return Err(CliError::config(format!(
+                "{}: must be longer than 0s",
+                at("oldest_stale")
+            )));
+        }
+        options = options.oldest_stale(stale);
+    }
     if let Some(interval) = &file.check_interval {
         let interval = duration(interval, &at("check_interval"))?;
         if interval.is_zero() {

@@ -446,7 +446,7 @@ const HOOK: &str = "https://hooks.slack.com/services/T0/B0/SECRET-PART";
 fn alert_webhooks_and_thresholds_are_read() {
     let settings = parse_with(
         &format!(
-            "{BASE}[alerts]\nerror_share = 0.2\nworker_silent = \"2m\"\ncheck_interval = \"10s\"\n\
+            "{BASE}[alerts]\nerror_share = 0.2\nworker_silent = \"2m\"\ncheck_interval = \"10s\"\noldest_stale = \"1h\"\n\
              [[alerts.webhooks]]\nurl_env = \"SLACK_URL\"\n\
              [[alerts.webhooks]]\nurl = \"${{OTHER_URL}}\"\nformat = \"json\"\n"
         ),
@@ -466,6 +466,7 @@ fn alert_webhooks_and_thresholds_are_read() {
     assert_eq!(alerts.get_error_share(), Some(0.2));
     assert_eq!(alerts.get_worker_silent(), Some(Duration::from_secs(120)));
     assert_eq!(alerts.get_check_interval(), Duration::from_secs(10));
+    assert_eq!(alerts.get_oldest_stale(), Some(Duration::from_secs(3_600)));
     assert!(!format!("{alerts:?}").contains("SECRET-PART"), "{alerts:?}");
     assert!(parse_with(BASE, &[]).unwrap().alerts.is_none());
 }
@@ -511,6 +512,12 @@ fn alert_bad_keys_are_refused_naming_the_key_never_the_url() {
         (
             format!("{BASE}[alerts]\noldest = \"1h\"\n[[alerts.webhooks]]\nurl = \"{HOOK}\"\n"),
             "oldest",
+        ),
+        (
+            format!(
+                "{BASE}[alerts]\noldest_stale = \"0s\"\n[[alerts.webhooks]]\nurl = \"{HOOK}\"\n"
+            ),
+            "alerts.oldest_stale",
         ),
     ] {
         let message = refused(&text);

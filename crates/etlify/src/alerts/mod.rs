@@ -51,6 +51,10 @@ pub enum AlertKind {
     /// A worker stopped beating (killed, hung) for longer than
     /// [`AlertOptions::worker_silent`].
     WorkerSilent,
+    /// No batch run of a CRM has gone to the end for longer than
+    /// [`AlertOptions::oldest_stale`]: a change made since waits at least
+    /// that long.
+    OldestStale,
 }
 
 impl AlertKind {
@@ -61,6 +65,7 @@ impl AlertKind {
             AlertKind::ErrorShare => "error_share",
             AlertKind::OverBudget => "over_budget",
             AlertKind::WorkerSilent => "worker_silent",
+            AlertKind::OldestStale => "oldest_stale",
         }
     }
 }
@@ -128,6 +133,7 @@ pub struct AlertOptions {
     /// In basis points (1/100 of a percent), so that options compare.
     error_share: Option<u32>,
     worker_silent: Option<Duration>,
+    oldest_stale: Option<Duration>,
     check_interval: Duration,
     attempts: u32,
     retry_delay: Duration,
@@ -139,6 +145,7 @@ impl Default for AlertOptions {
             webhooks: Vec::new(),
             error_share: None,
             worker_silent: None,
+            oldest_stale: None,
             check_interval: DEFAULT_ALERT_CHECK_INTERVAL,
             attempts: DEFAULT_ALERT_ATTEMPTS,
             retry_delay: Duration::from_secs(1),
@@ -170,6 +177,21 @@ impl AlertOptions {
     pub fn worker_silent(mut self, silent: Duration) -> Self {
         self.worker_silent = Some(silent);
         self
+    }
+
+    /// Alerts when no batch run of a CRM has gone to the end for longer
+    /// than `stale` (off by default): the oldest change not yet synced
+    /// (records failing aside, which [`AlertKind::OverBudget`] and
+    /// [`AlertKind::ErrorShare`] cover) is at least that old. Read from
+    /// the run history, so it costs one index read per CRM.
+    pub fn oldest_stale(mut self, stale: Duration) -> Self {
+        self.oldest_stale = Some(stale);
+        self
+    }
+
+    /// The staleness after which a CRM alerts, if set.
+    pub fn get_oldest_stale(&self) -> Option<Duration> {
+        self.oldest_stale
     }
 
     /// Time between two evaluations on a worker's timer (default 30 s; a

@@ -28,7 +28,33 @@ pub(crate) async fn observe(ctx: &Context, options: &AlertOptions) -> Result<Vec
     let store = ctx.store();
     let catalog = ctx.catalog();
     let mut observed = Vec::new();
+    let now = store.now().await?;
     for crm in catalog.resolved_crms().filter(|crm| crm.enabled) {
+        if let Some(limit) = options.oldest_stale {
+            if let Some(run) = run_history::latest_ended(store, &crm.name, &["succeeded"]).await? {
+                let waiting = (now - run.started_at).to_std().unwrap_or_default();
+                let incident = key(super::AlertKind::OldestStale, &crm.name, "");
+                let firing = waiting > limit;
+                observed.push(Observation {
+                    summary: if firing {
+                        format!(
+                            "{}: no batch run has gone to the end for {} (alert after {}): changes since wait that long",
+                            describe(&incident),
+                            humanised(std::time::Duration::from_secs(waiting.as_secs())),
+                            humanised(limit)
+                        )
+                    } else {
+                        format!("{}: a batch run went to the end again", describe(&incident))
+                    },
+                    details: format!(
+                        "last run to the end started {} UTC",
+                        run.started_at.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                    firing,
+                    key: incident,
+                });
+            }
+        }
         let Some(run) = run_history::latest_ended(store, &crm.name, &TELLING).await? else {
             continue;
         };

@@ -208,3 +208,59 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
         "a graceful stop releases the heartbeat"
     );
 }
+
+/// A CRM whose last run to the end started longer ago than
+/// `oldest_stale` alerts; a run to the end resolves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let hours_ago = if db.is_postgres() {
+        "(now() AT TIME ZONE 'UTC') - interval '2 hours'"
+    } else {
+        "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-2 hours')"
+    };
+    let run = |started_at: &str| {
+        format!(
+            "INSERT INTO etlify_runs (crm_name, triggered_by, runner, status, started_at, finished_at, records, errors) \
+             VALUES ('hubspot', 'schedule', 'w', 'succeeded', {started_at}, {started_at}, 0, 0)"
+        )
+    };
+    db.exec(&run(hours_ago)).await;
+    let server = receiver().await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new()
+            .name(unique_name("alerts-stale"))
+            .interval(None)
+            .alerts(alert_options(&server).oldest_stale(Duration::from_secs(3_600))),
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the alert was received",
+        || async { !alerts(&server, "oldest_stale", "firing").await.is_empty() },
+    )
+    .await;
+    db.exec(&run(db.now_sql())).await;
+    eventually(
+        Duration::from_secs(30),
+        "the recovery was received",
+        || async { !alerts(&server, "oldest_stale", "resolved").await.is_empty() },
+    )
+    .await;
+    worker.stop().await;
+    let firing = alerts(&server, "oldest_stale", "firing").await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(firing[0]["crm"], "hubspot");
+    assert!(
+        firing[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no batch run has gone to the end for 2h"),
+        "{firing:?}"
+    );
+    assert_eq!(alerts(&server, "oldest_stale", "resolved").await.len(), 1);
+}
