@@ -1839,6 +1839,101 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
     runtime.block_on(sandbox.shutdown()).unwrap();
 }
 
+/// Issue 28 (1, 4): a worker process's loop records its runs as
+/// `schedule` under its `--name` (`etlify runs --json`); with `[alerts]`,
+/// records over the error budget open an incident, and the deliveries to
+/// a webhook nobody answers are logged as failed without its URL.
+#[test]
+fn runs_cli_worker_records_schedule_and_its_name_and_alerts_never_log_the_url() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(etlify_sandbox::Sandbox::start(
+            etlify_sandbox::SandboxConfig::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{db}"
+
+[crms.hubspot]
+adapter = "hubspot"
+base_url = "{base}"
+token = "{token}"
+
+[worker]
+interval = "1s"
+shutdown_timeout = "5s"
+
+[alerts]
+check_interval = "200ms"
+
+[[alerts.webhooks]]
+url = "http://127.0.0.1:9/services/T0/B0/SECRET-HOOK-PATH"
+format = "json"
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = "SELECT id, email, full_name AS firstname FROM users"
+"#,
+            db = dir.path().join("app.sqlite3").display(),
+            base = sandbox.hubspot_base_url(),
+            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
+            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
+            // One user over the error budget: left alone, and an incident.
+            &format!("INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, error_count, last_error, created_at, updated_at) VALUES ('hubspot', 'User', 10, 3, 'rejected', {now}, {now})"),
+        ],
+    );
+    let name = format!("runs-cli-{}", std::process::id());
+    let mut worker = RunningWorker::start(&config, &["--name", &name]);
+    worker.line_with("synced=9", std::time::Duration::from_secs(30));
+    worker.line_with("Alert delivery failed", std::time::Duration::from_secs(30));
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("over_budget"), "{stderr}");
+    assert!(stderr.contains(r#"host="127.0.0.1""#), "{stderr}");
+    assert!(
+        !stderr.contains("SECRET-HOOK-PATH"),
+        "no URL in the logs: {stderr}"
+    );
+
+    let runs = json_of(&etlify(&config, &["runs", "--json"]));
+    let synced = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["records"] == 9)
+        .unwrap_or_else(|| panic!("the run that synced the users: {runs}"));
+    assert_eq!(synced["trigger"], "schedule", "{synced}");
+    assert_eq!(synced["runner"], name.as_str(), "{synced}");
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+    assert_eq!(synced["per_model"]["User"]["synced"], 9, "{synced}");
+    assert_eq!(
+        count_on_app_db(
+            dir.path(),
+            "SELECT COUNT(*) FROM etlify_alert_incidents WHERE kind = 'over_budget' AND resolved_at IS NULL"
+        ),
+        1
+    );
+    runtime.block_on(sandbox.shutdown()).unwrap();
+}
+
 /// `--health-listen` serves GET /health: 200 and `"healthy":true` while the
 /// worker runs; the flags win over the file; JSON logs are one object a line.
 #[test]

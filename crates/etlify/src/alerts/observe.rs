@@ -103,8 +103,10 @@ pub(crate) async fn observe(ctx: &Context, options: &AlertOptions) -> Result<Vec
             observed.push(Observation {
                 summary: if over > 0 {
                     format!(
-                        "{}: {over} records reached the error budget ({budget} failures) and are left alone until `etlify errors reset`",
-                        describe(&incident)
+                        "{}: {over} {} reached the error budget ({budget} failures) and {} left alone until `etlify errors reset`",
+                        describe(&incident),
+                        if over == 1 { "record" } else { "records" },
+                        if over == 1 { "is" } else { "are" }
                     )
                 } else {
                     format!("{}: no record over the error budget", describe(&incident))
