@@ -163,6 +163,7 @@ impl RunRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunQuery {
     crm: Option<String>,
+    status: Option<RunStatus>,
     limit: usize,
 }
 
@@ -173,6 +174,7 @@ impl Default for RunQuery {
     fn default() -> Self {
         Self {
             crm: None,
+            status: None,
             limit: DEFAULT_RUN_QUERY_LIMIT,
         }
     }
@@ -188,6 +190,18 @@ impl RunQuery {
     pub fn crm(mut self, crm: impl Into<String>) -> Self {
         self.crm = Some(crm.into());
         self
+    }
+
+    /// Only the runs with this status (the last run of a CRM that went to
+    /// the end: `.crm(name).status(RunStatus::Succeeded).limit(1)`).
+    pub fn status(mut self, status: RunStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The status filter, if any.
+    pub fn get_status(&self) -> Option<RunStatus> {
+        self.status
     }
 
     /// At most this many runs (at least 1).
@@ -209,14 +223,40 @@ impl RunQuery {
 
 /// The runs `query` selects, newest first.
 pub(crate) async fn read(store: &Store, query: &RunQuery) -> Result<Vec<RunRecord>> {
-    let rows = run_history::load(store, query.crm.as_deref(), query.limit as u64).await?;
-    let mut records = Vec::with_capacity(rows.len());
+    // Running and abandoned runs are both stored as running: which one a
+    // row is shows only as it is read, so those two are filtered here.
+    let stored = query.status.map(|status| match status {
+        RunStatus::Abandoned => RunStatus::Running,
+        status => status,
+    });
+    let derived = matches!(
+        query.status,
+        Some(RunStatus::Running | RunStatus::Abandoned)
+    );
+    let limit = if derived {
+        u64::MAX >> 1
+    } else {
+        query.limit as u64
+    };
+    let rows = run_history::load(
+        store,
+        query.crm.as_deref(),
+        stored.map(RunStatus::as_str),
+        limit,
+    )
+    .await?;
+    let mut records = Vec::with_capacity(rows.len().min(query.limit));
     for row in rows {
         let mut record = record_of(row)?;
         if record.status == RunStatus::Running && run_died(store, &record).await? {
             record.status = RunStatus::Abandoned;
         }
-        records.push(record);
+        if query.status.is_none_or(|status| status == record.status) {
+            records.push(record);
+        }
+        if records.len() == query.limit {
+            break;
+        }
     }
     Ok(records)
 }

@@ -142,8 +142,14 @@ pub(crate) async fn prune(
     Ok(deleted)
 }
 
-/// The newest `limit` runs, of `crm_name` only if given, newest first.
-pub(crate) async fn load(store: &Store, crm_name: Option<&str>, limit: u64) -> Result<Vec<RunRow>> {
+/// The newest `limit` runs, of `crm_name` and with `status` only if
+/// given, newest first.
+pub(crate) async fn load(
+    store: &Store,
+    crm_name: Option<&str>,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<RunRow>> {
     let mut select = Query::select();
     select
         .columns([
@@ -165,6 +171,9 @@ pub(crate) async fn load(store: &Store, crm_name: Option<&str>, limit: u64) -> R
         .limit(limit);
     if let Some(crm_name) = crm_name {
         select.and_where(Expr::col(Runs::CrmName).eq(crm_name));
+    }
+    if let Some(status) = status {
+        select.and_where(Expr::col(Runs::Status).eq(status));
     }
     let (sql, values) = store.build(&select);
     store.fetch_all(sql, values).await

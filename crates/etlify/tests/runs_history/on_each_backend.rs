@@ -73,6 +73,22 @@ async fn runs_a_finished_run_records_its_counts_per_model_and_its_trigger() {
         etlify.runs(&RunQuery::new().limit(1)).await.unwrap().len(),
         1
     );
+    let last_to_the_end = etlify
+        .runs(
+            &RunQuery::new()
+                .crm("other")
+                .status(RunStatus::Succeeded)
+                .limit(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(last_to_the_end.len(), 1);
+    assert_eq!(last_to_the_end[0].id, other_run.id);
+    assert!(etlify
+        .runs(&RunQuery::new().status(RunStatus::Failed))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The history of a run stopped by the CRM refusing the token (a 401 over
@@ -176,6 +192,16 @@ async fn runs_a_run_that_died_reads_as_abandoned() {
     .await;
     let runs = history(&etlify).await;
     assert_eq!(runs[0].status, RunStatus::Abandoned);
+    let abandoned = etlify
+        .runs(&RunQuery::new().status(RunStatus::Abandoned))
+        .await
+        .unwrap();
+    assert_eq!(abandoned.len(), 1);
+    assert!(etlify
+        .runs(&RunQuery::new().status(RunStatus::Running))
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(runs[0].finished_at, None);
     assert_eq!(runs[0].duration(), None);
 }
