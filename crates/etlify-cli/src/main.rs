@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
-    sandbox, schema, status, sync, sync_record, worker,
+    runs, sandbox, schema, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -117,6 +117,10 @@ enum Command {
     ///
     /// Flags win over the [worker] section. Logs go to stderr.
     Worker(worker::Args),
+    /// The run history, newest first: each batch run of a CRM, what
+    /// started it, who ran it, how long it took, its counts, and why it
+    /// stopped short.
+    Runs(runs::Args),
 }
 
 /// Runs the command: those that need no configuration file first, then
@@ -148,6 +152,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Errors(args) => errors::run(&session, args).await,
         Command::Sync(args) => sync::run(&session, args).await,
         Command::Worker(args) => worker::run(&session, args).await,
+        Command::Runs(args) => runs::run(&session, args).await,
         Command::Demo(_)
         | Command::Init(_)
         | Command::Schema

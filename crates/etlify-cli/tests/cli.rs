@@ -286,6 +286,32 @@ fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     assert!(stderr.contains("at least 1"), "{stderr}");
 }
 
+/// Issue 28 (4): a bad `[alerts]` key exits 2 naming it; a webhook's URL
+/// is a secret, never echoed.
+#[test]
+fn alert_cli_bad_alerts_keys_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let base = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n";
+    for (alerts, key) in [
+        (
+            "[alerts]\nerror_share = 2.0\n[[alerts.webhooks]]\nurl = \"https://hooks.slack.com/services/SECRET-PART\"\n",
+            "alerts.error_share",
+        ),
+        (
+            "[alerts]\n[[alerts.webhooks]]\nurl = \"hooks.slack.com/SECRET-PART\"\n",
+            "alerts.webhooks[0].url",
+        ),
+        ("[alerts]\nthreshold = 1\n", "threshold"),
+    ] {
+        std::fs::write(&config, format!("{base}{alerts}")).unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stderr.contains("SECRET-PART"), "{stderr}");
+    }
+}
+
 #[test]
 fn cli_config_a_token_from_a_missing_variable_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -452,6 +478,57 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
         "{status}"
     );
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
+}
+
+/// Issue 28 (1): `etlify runs --json` lists the demo's runs, newest first,
+/// each with its trigger, status, counts per model and duration; `--crm`
+/// and `--limit` narrow it, and the text table shows them.
+#[test]
+fn runs_cli_lists_the_run_history_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--users", "30", "--json", "--dir", "etlify-demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&demo)["runs"][0]["synced"], 30);
+    let config = dir.path().join("etlify-demo").join("etlify.toml");
+    let runs = json_of(&etlify(&config, &["runs", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert!(runs.len() >= 3, "the demo's runs: {runs:?}");
+    let first = runs.last().unwrap();
+    assert_eq!(first["trigger"], "command", "{first}");
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(first["records"], 30, "{first}");
+    let synced: u64 = first["per_model"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|counts| counts["synced"].as_u64().unwrap())
+        .sum();
+    assert_eq!(synced, 30, "{first}");
+    assert!(first["duration_ms"].is_u64(), "{first}");
+    assert!(first["finished_at"].is_string(), "{first}");
+    assert!(
+        runs[0]["id"].as_i64() > first["id"].as_i64(),
+        "newest first"
+    );
+    let crm = first["crm"].as_str().unwrap();
+    let one = json_of(&etlify(
+        &config,
+        &["runs", "--json", "--crm", crm, "--limit", "1"],
+    ));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["id"], runs[0]["id"]);
+    let none = json_of(&etlify(&config, &["runs", "--json", "--crm", "elsewhere"]));
+    assert_eq!(none, serde_json::json!([]));
+    let text = etlify(&config, &["runs"]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("trigger") && text.contains("command") && text.contains("succeeded"),
+        "{text}"
+    );
 }
 
 /// Ctrl-C during `etlify sync`: the requests in flight finish and are
@@ -1770,6 +1847,101 @@ payload = "SELECT id, email, full_name AS firstname FROM users"
     runtime.block_on(sandbox.shutdown()).unwrap();
 }
 
+/// Issue 28 (1, 4): a worker process's loop records its runs as
+/// `schedule` under its `--name` (`etlify runs --json`); with `[alerts]`,
+/// records over the error budget open an incident, and the deliveries to
+/// a webhook nobody answers are logged as failed without its URL.
+#[test]
+fn runs_cli_worker_records_schedule_and_its_name_and_alerts_never_log_the_url() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(etlify_sandbox::Sandbox::start(
+            etlify_sandbox::SandboxConfig::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{db}"
+
+[crms.hubspot]
+adapter = "hubspot"
+base_url = "{base}"
+token = "{token}"
+
+[worker]
+interval = "1s"
+shutdown_timeout = "5s"
+
+[alerts]
+check_interval = "200ms"
+
+[[alerts.webhooks]]
+url = "http://127.0.0.1:9/services/T0/B0/SECRET-HOOK-PATH"
+format = "json"
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = "SELECT id, email, full_name AS firstname FROM users"
+"#,
+            db = dir.path().join("app.sqlite3").display(),
+            base = sandbox.hubspot_base_url(),
+            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
+            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
+            // One user over the error budget: left alone, and an incident.
+            &format!("INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, error_count, last_error, created_at, updated_at) VALUES ('hubspot', 'User', 10, 3, 'rejected', {now}, {now})"),
+        ],
+    );
+    let name = format!("runs-cli-{}", std::process::id());
+    let mut worker = RunningWorker::start(&config, &["--name", &name]);
+    worker.line_with("synced=9", std::time::Duration::from_secs(30));
+    worker.line_with("Alert delivery failed", std::time::Duration::from_secs(30));
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("over_budget"), "{stderr}");
+    assert!(stderr.contains(r#"host="127.0.0.1""#), "{stderr}");
+    assert!(
+        !stderr.contains("SECRET-HOOK-PATH"),
+        "no URL in the logs: {stderr}"
+    );
+
+    let runs = json_of(&etlify(&config, &["runs", "--json"]));
+    let synced = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["records"] == 9)
+        .unwrap_or_else(|| panic!("the run that synced the users: {runs}"));
+    assert_eq!(synced["trigger"], "schedule", "{synced}");
+    assert_eq!(synced["runner"], name.as_str(), "{synced}");
+    assert_eq!(synced["status"], "succeeded", "{synced}");
+    assert_eq!(synced["per_model"]["User"]["synced"], 9, "{synced}");
+    assert_eq!(
+        count_on_app_db(
+            dir.path(),
+            "SELECT COUNT(*) FROM etlify_alert_incidents WHERE kind = 'over_budget' AND resolved_at IS NULL"
+        ),
+        1
+    );
+    runtime.block_on(sandbox.shutdown()).unwrap();
+}
+
 /// `--health-listen` serves GET /health: 200 and `"healthy":true` while the
 /// worker runs; the flags win over the file; JSON logs are one object a line.
 #[test]
@@ -2295,6 +2467,7 @@ fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
         "worker",
         "sync-record",
         "completions",
+        "runs",
     ] {
         assert!(script.contains(command), "{command} in {script}");
     }

@@ -86,6 +86,14 @@ mod tests {
                 StateTable::JobRequests,
                 r#"CREATE TABLE IF NOT EXISTS "etlify_job_requests" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "resource_type" varchar NOT NULL, "resource_id" bigint NOT NULL, "running" boolean NOT NULL, "again" boolean NOT NULL, "requested_at" timestamp(6) without time zone NOT NULL, PRIMARY KEY ("kind", "crm_name", "resource_type", "resource_id") )"#,
             ),
+            (
+                StateTable::Runs,
+                r#"CREATE TABLE IF NOT EXISTS "etlify_runs" ( "id" bigserial PRIMARY KEY, "crm_name" varchar NOT NULL, "triggered_by" varchar NOT NULL, "runner" varchar NOT NULL, "status" varchar NOT NULL, "started_at" timestamp(6) without time zone NOT NULL, "finished_at" timestamp(6) without time zone, "records" bigint NOT NULL DEFAULT 0, "errors" bigint NOT NULL DEFAULT 0, "per_model" text, "interruption" text )"#,
+            ),
+            (
+                StateTable::AlertIncidents,
+                r#"CREATE TABLE IF NOT EXISTS "etlify_alert_incidents" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "subject" varchar NOT NULL, "opened_at" timestamp(6) without time zone NOT NULL, "resolved_at" timestamp(6) without time zone, "notified_at" timestamp(6) without time zone, "summary" text, PRIMARY KEY ("kind", "crm_name", "subject") )"#,
+            ),
         ] {
             assert_eq!(PostgresDialect.create_table(table), expected, "{table:?}");
         }

@@ -91,6 +91,14 @@ mod tests {
                 StateTable::JobRequests,
                 r#"CREATE TABLE IF NOT EXISTS "etlify_job_requests" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "resource_type" varchar NOT NULL, "resource_id" bigint NOT NULL, "running" boolean NOT NULL, "again" boolean NOT NULL, "requested_at" datetime(6) NOT NULL, PRIMARY KEY ("kind", "crm_name", "resource_type", "resource_id") ) WITHOUT ROWID"#,
             ),
+            (
+                StateTable::Runs,
+                r#"CREATE TABLE IF NOT EXISTS "etlify_runs" ( "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "crm_name" varchar NOT NULL, "triggered_by" varchar NOT NULL, "runner" varchar NOT NULL, "status" varchar NOT NULL, "started_at" datetime(6) NOT NULL, "finished_at" datetime(6), "records" bigint NOT NULL DEFAULT 0, "errors" bigint NOT NULL DEFAULT 0, "per_model" text, "interruption" text )"#,
+            ),
+            (
+                StateTable::AlertIncidents,
+                r#"CREATE TABLE IF NOT EXISTS "etlify_alert_incidents" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "subject" varchar NOT NULL, "opened_at" datetime(6) NOT NULL, "resolved_at" datetime(6), "notified_at" datetime(6), "summary" text, PRIMARY KEY ("kind", "crm_name", "subject") ) WITHOUT ROWID"#,
+            ),
         ] {
             assert_eq!(SqliteDialect.create_table(table), expected, "{table:?}");
         }
