@@ -113,6 +113,18 @@ impl Etlify {
         sync_rows::failing(self.store(), crm, model, limit).await
     }
 
+    /// [`Etlify::failing`] from the `offset`-th record on, in a stable
+    /// order (a status page's pages).
+    pub async fn failing_page(
+        &self,
+        crm: Option<&str>,
+        model: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<SyncRow>> {
+        sync_rows::failing_page(self.store(), crm, model, offset, limit).await
+    }
+
     /// Clears the error budget of failing records — of a CRM, of a model,
     /// or these ids — so the finder picks them up again (G-16). Returns how
     /// many rows were reset.
