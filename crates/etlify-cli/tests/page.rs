@@ -45,7 +45,7 @@ enum Database {
 struct Scenario {
     dir: tempfile::TempDir,
     config: PathBuf,
-    _sandboxes: Vec<etlify_sandbox::RunningSandbox>,
+    sandboxes: Vec<etlify_sandbox::RunningSandbox>,
 }
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
@@ -139,11 +139,15 @@ impl Scenario {
                 let schema = format!(
                     "etlify_page_{}_{}",
                     std::process::id(),
-                    Instant::now().elapsed().subsec_nanos()
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .subsec_nanos()
                 );
                 execute(&server, &[format!("CREATE SCHEMA \"{schema}\"")]).await;
                 let separator = if server.contains('?') { '&' } else { '?' };
-                let url = format!("{server}{separator}options[search_path]={schema}");
+                // public too: the job queue's types (hstore) are there.
+                let url = format!("{server}{separator}options[search_path]={schema},public");
                 execute(&url, &application_tables("timestamp(6)")).await;
                 url
             }
@@ -167,6 +171,7 @@ url = "{url}"
 adapter = "hubspot"
 base_url = "{us}"
 token = "{token}"
+rate_limit = {{ max_requests = 1000, period = "1h" }}
 
 [crms.hubspot_eu]
 adapter = "hubspot"
@@ -217,7 +222,7 @@ payload = "SELECT id, email FROM leads"
         Self {
             dir,
             config,
-            _sandboxes: sandboxes,
+            sandboxes,
         }
     }
 
@@ -373,6 +378,24 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
+    /// Clicks `css` (a link or a form's button) and waits for the page it
+    /// leads to: until the current document is gone.
+    async fn click_and_load(&self, css: &str) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "{css}: no new page");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -516,6 +539,18 @@ async fn scenario(database: Database) {
         0,
         "no action before signing in"
     );
+    // Each CRM's rate limit, and its use: the requests the sandbox got.
+    let sent = browser
+        .text("#crm-table tr[data-crm=\"hubspot\"] [data-column=\"sent\"]")
+        .await;
+    let received = scenario.sandboxes[0].admin().request_log().total;
+    assert!(received > 0);
+    assert_eq!(sent, received.to_string(), "the requests of the last hour");
+    let unlimited = browser
+        .text("#crm-table tr[data-crm=\"hubspot_eu\"] td[data-column=\"rate_use\"]")
+        .await;
+    assert_eq!(unlimited, "no limit");
+    assert_eq!(browser.text("#queue [data-column=\"queued\"]").await, "0");
 
     // Filters, by the page's own form (no script) and by the query.
     let crm_select = browser
@@ -524,14 +559,7 @@ async fn scenario(database: Database) {
         .await
         .unwrap();
     crm_select.select_by_value("hubspot_eu").await.unwrap();
-    browser
-        .client
-        .find(Locator::Css("#filter button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_and_load("#filter button[type=submit]").await;
     let eu = browser.failing_rows().await;
     assert_eq!(eu.len(), 3, "{eu:?}");
     assert!(eu
@@ -561,14 +589,7 @@ async fn scenario(database: Database) {
         if browser.count("#next-page").await == 0 {
             break;
         }
-        browser
-            .client
-            .find(Locator::Id("next-page"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click_and_load("#next-page").await;
     }
     assert_eq!((seen.len(), pages), (7, 4));
 
@@ -594,14 +615,7 @@ async fn scenario(database: Database) {
         .await
         .unwrap();
     token.send_keys(ADMIN_TOKEN).await.unwrap();
-    browser
-        .client
-        .find(Locator::Css("#sign-in button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_and_load("#sign-in button").await;
     assert!(browser.text("#flash").await.contains("Signed in"));
     assert!(browser.count("form.reset-record").await >= 7);
     let signed_in = browser.client.source().await.unwrap();
@@ -659,16 +673,7 @@ async fn scenario(database: Database) {
         .iter()
         .map(|e| e["failing"].as_u64().unwrap())
         .sum::<u64>();
-    browser
-        .client
-        .find(Locator::Css(
-            "#failing tr[data-crm=\"hubspot\"][data-model=\"User\"][data-id=\"3\"] form.reset-record button",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_and_load("#failing tr[data-crm=\"hubspot\"][data-model=\"User\"][data-id=\"3\"] form.reset-record button").await;
     let flash = browser.text("#flash").await;
     assert!(flash.contains("User 3 in hubspot reset"), "{flash}");
     assert_eq!(
@@ -702,6 +707,37 @@ async fn scenario(database: Database) {
         !logs.contains(ADMIN_TOKEN),
         "the token is never logged: {logs}"
     );
+
+    // A model's errors reset, and a run requested: queued for the workers,
+    // as `etlify status` counts it.
+    browser
+        .click_and_load(
+            "#status tr[data-model=\"Lead\"][data-crm=\"hubspot\"] form.reset-model button",
+        )
+        .await;
+    let flash = browser.text("#flash").await;
+    assert!(
+        flash.contains("1 record of Lead in hubspot reset"),
+        "{flash}"
+    );
+    assert_eq!(scenario.error_count("hubspot", "Lead", 2), None);
+    browser
+        .click_and_load("#crm-table tr[data-crm=\"hubspot_eu\"] form.request-run button")
+        .await;
+    let flash = browser.text("#flash").await;
+    assert!(flash.contains("Run of hubspot_eu requested"), "{flash}");
+    assert_eq!(browser.text("#queue [data-column=\"queued\"]").await, "1");
+    let status = etlify(&scenario.config, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("jobs: 1 queued, 0 running"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    assert_counts_match_status(&browser, &scenario).await;
+    let logs = serve.logs();
+    for action in ["reset_model", "request_run"] {
+        assert!(logs.contains(&format!("action=\"{action}\"")), "{logs}");
+    }
 
     // A screenshot, on a desktop and on a phone (no sideways scrolling).
     let desktop = browser.client.screenshot().await.unwrap();
@@ -778,4 +814,68 @@ async fn page_on_sqlite_matches_status_resets_with_the_admin_token_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_on_postgres_matches_status_resets_with_the_admin_token_only() {
     scenario(Database::Postgres).await;
+}
+
+/// `etlify worker --page` serves the page beside `/health`, on its
+/// health address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_worker_serves_the_page_beside_health_when_asked() {
+    let scenario = Scenario::synced(Database::Sqlite).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .arg("--config")
+        .arg(&scenario.config)
+        .args([
+            "worker",
+            "--interval",
+            "off",
+            "--health-listen",
+            "127.0.0.1:0",
+            "--page",
+        ])
+        .env_remove("RUST_LOG")
+        .env("ETLIFY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let _worker = Process {
+        child,
+        name: "etlify worker".into(),
+    };
+    let (listening, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some((_, rest)) = line.split_once("Health endpoint listening.") {
+                let addr = rest
+                    .split_once("addr=")
+                    .map(|(_, a)| a.split_whitespace().next().unwrap_or("").to_owned());
+                let _ = addr.map(|a| listening.send(a));
+            }
+        }
+    });
+    let address = address.recv_timeout(Duration::from_secs(60)).unwrap();
+    let health = reqwest::get(format!("http://{address}/health"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.unwrap();
+    assert_eq!(health["healthy"], true, "{health}");
+    let page = reqwest::get(format!("http://{address}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Etlify status") && html.contains("id=\"sign-in\""),
+        "{html}"
+    );
+    assert_self_contained_and_secret_free(&html, &format!("http://{address}"));
+
+    // The page needs the health address to be served on.
+    let refused = etlify(&scenario.config, &["worker", "--page"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--health-listen"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

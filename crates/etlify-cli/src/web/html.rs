@@ -264,7 +264,7 @@ fn crms(view: &View) -> Markup {
             h2 { "CRMs and rate limits" }
             table.cards id="crm-table" {
                 thead { tr {
-                    th { "crm" } th { "adapter" } th { "enabled" } th { "rate limit" } th.n { "in flight" } th.n { "error budget" }
+                    th { "crm" } th { "adapter" } th { "enabled" } th { "rate limit" } th { "used lately" } th.n { "in flight" } th.n { "error budget" }
                     @if csrf.is_some() { th { "actions" } }
                 } }
                 tbody {
@@ -277,6 +277,19 @@ fn crms(view: &View) -> Markup {
                                 @match crm.rate_limit {
                                     Some((max, period)) => { (max) " per " (humantime::format_duration(period).to_string()) }
                                     None => { "none" }
+                                }
+                            }
+                            td data-label="used lately" data-column="rate_use" {
+                                @match (&crm.rate_limit, &crm.rate_use) {
+                                    (None, _) => { "no limit" }
+                                    (Some(_), None) => { span.muted { "counted in each process (no shared window)" } }
+                                    (Some(_), Some(used)) => {
+                                        span data-column="sent" { (used.sent) } " of " (used.max_requests)
+                                        " in the last " (humantime::format_duration(used.period).to_string())
+                                        @if !used.paused_for.is_zero() {
+                                            " · paused for " (humantime::format_duration(std::time::Duration::from_secs(used.paused_for.as_secs().max(1))).to_string()) " (the CRM asked)"
+                                        }
+                                    }
                                 }
                             }
                             td.n data-label="in flight" { (crm.max_in_flight) }

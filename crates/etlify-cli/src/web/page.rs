@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use etlify::{JobCounts, StatusEntry, SyncRow};
+use etlify::{JobCounts, RateWindowUse, StatusEntry, SyncRow};
 use serde::Deserialize;
 
 use super::{admin, html, http, PageState};
@@ -82,6 +82,9 @@ pub(super) struct CrmView {
     pub rate_limit: Option<(u32, Duration)>,
     pub max_in_flight: usize,
     pub error_budget: u32,
+    /// The limit's use in its last period, by every process sharing the
+    /// database; `None` without a limit or a shared window.
+    pub rate_use: Option<RateWindowUse>,
 }
 
 /// Everything the page shows.
@@ -132,10 +135,9 @@ impl View {
             true => Some(etlify.job_counts().await?),
             false => None,
         };
-        let crms = etlify
-            .crms()
-            .iter()
-            .map(|crm| CrmView {
+        let mut crms = Vec::new();
+        for crm in etlify.crms().iter() {
+            crms.push(CrmView {
                 name: crm.get_name().to_owned(),
                 adapter: crm.get_adapter().kind(),
                 enabled: crm.get_enabled(),
@@ -144,8 +146,9 @@ impl View {
                     .map(|l| (l.get_max_requests(), l.get_period())),
                 max_in_flight: crm.get_max_in_flight(),
                 error_budget: etlify.max_sync_errors(crm.get_name()),
-            })
-            .collect();
+                rate_use: etlify.rate_window_use(crm.get_name()).await?,
+            });
+        }
         Ok(Self {
             database: etlify.store().kind().name(),
             entries,
