@@ -77,6 +77,55 @@ pub(crate) struct File {
     pub worker: Option<WorkerFile>,
     /// `etlify serve`: the status page and its admin actions.
     pub serve: Option<ServeFile>,
+    /// How long the run history (`etlify runs`) keeps runs.
+    pub history: Option<HistoryFile>,
+    /// Alerts `etlify worker` posts to webhooks.
+    pub alerts: Option<AlertsFile>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertsFile {
+    /// Where alerts go (`[[alerts.webhooks]]`), at least one.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookFile>,
+    /// Alert when more than this share (0 to 1) of the records a CRM's
+    /// last run processed failed, e.g. `0.2` (default: off).
+    pub error_share: Option<f64>,
+    /// Alert when a worker has not beaten for this long, e.g. `"2m"`
+    /// (default: off).
+    pub worker_silent: Option<String>,
+    /// Time between two evaluations by each worker, e.g. `"30s"` (the
+    /// default); each worker also evaluates after every batch run.
+    pub check_interval: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookFile {
+    /// The webhook's URL (a secret: prefer `url_env`, or `${ENV}`).
+    pub url: Option<String>,
+    /// The environment variable holding the URL, e.g. `"SLACK_WEBHOOK_URL"`.
+    pub url_env: Option<String>,
+    /// `"slack"` (`{"text": …}`, the default) or `"json"`.
+    pub format: Option<WebhookFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum WebhookFormat {
+    Slack,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryFile {
+    /// Age of the oldest run kept, e.g. `"30d"` (the default).
+    pub keep_runs: Option<String>,
+    /// Most runs kept per CRM (default 10000).
+    #[schemars(range(min = 1))]
+    pub keep_runs_per_crm: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
-    sandbox, schema, serve, status, sync, sync_record, worker,
+    runs, sandbox, schema, serve, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -124,6 +124,10 @@ enum Command {
     /// Read-only unless [serve] admin_token_env names a variable holding
     /// the admin token. Flags win over the [serve] section. Logs go to stderr.
     Serve(serve::Args),
+    /// The run history, newest first: each batch run of a CRM, what
+    /// started it, who ran it, how long it took, its counts, and why it
+    /// stopped short.
+    Runs(runs::Args),
 }
 
 /// Runs the command: those that need no configuration file first, then
@@ -156,6 +160,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Sync(args) => sync::run(&session, args).await,
         Command::Worker(args) => worker::run(&session, args).await,
         Command::Serve(args) => serve::run(&session, args).await,
+        Command::Runs(args) => runs::run(&session, args).await,
         Command::Demo(_)
         | Command::Init(_)
         | Command::Schema

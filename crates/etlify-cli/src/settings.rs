@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
     pub serve: ServeSettings,
+    /// `[alerts]`, for `etlify worker`.
+    pub alerts: Option<etlify::AlertOptions>,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -132,6 +134,21 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
             )?);
         }
     }
+    if let Some(history) = &file.history {
+        if let Some(keep) = &history.keep_runs {
+            config = config.keep_runs(duration(keep, &at("history.keep_runs"))?);
+        }
+        match history.keep_runs_per_crm {
+            Some(0) => {
+                return Err(CliError::config(format!(
+                    "{}: must be at least 1 (runs kept per CRM)",
+                    at("history.keep_runs_per_crm")
+                )))
+            }
+            Some(runs) => config = config.keep_runs_per_crm(runs),
+            None => {}
+        }
+    }
     let mut store = StoreOptions::new();
     if let Some(max) = file.database.max_connections {
         store = store.max_connections(max);
@@ -161,6 +178,10 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
     let queue = queue_from(file.queue.as_ref(), &shown)?;
     let worker = worker_from(file.worker.as_ref(), &shown)?;
     let serve = serve_from(file.serve.as_ref(), &shown)?;
+    let alerts = match &file.alerts {
+        Some(alerts) => Some(alerts_from(alerts, &shown, env)?),
+        None => None,
+    };
     Ok(Settings {
         path: shown,
         database_url,
@@ -171,7 +192,88 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         queue,
         worker,
         serve,
+        alerts,
     })
+}
+
+/// `[alerts]`: the webhooks (their URLs never echoed in an error: they are
+/// secrets) and the thresholds.
+fn alerts_from(
+    file: &crate::file::AlertsFile,
+    shown: &str,
+    env: Env<'_>,
+) -> Result<etlify::AlertOptions, CliError> {
+    use crate::file::WebhookFormat;
+    let at = |key: &str| format!("{shown}: alerts.{key}");
+    let mut options = etlify::AlertOptions::new();
+    if file.webhooks.is_empty() {
+        return Err(CliError::config(format!(
+            "{}: at least one webhook is required ([[alerts.webhooks]] with url_env = \"SLACK_WEBHOOK_URL\")",
+            at("webhooks")
+        )));
+    }
+    for (index, webhook) in file.webhooks.iter().enumerate() {
+        let at = |key: &str| at(&format!("webhooks[{index}].{key}"));
+        let url = match (&webhook.url, &webhook.url_env) {
+            (Some(url), None) => interpolate(url, &at("url"), env)?,
+            (None, Some(name)) => env(name).ok_or_else(|| {
+                CliError::config(format!(
+                    "{}: the environment variable {name} is not set (export it, e.g. `export {name}=…`)",
+                    at("url_env")
+                ))
+            })?,
+            _ => {
+                return Err(CliError::config(format!(
+                    "{}: expected exactly one of url and url_env (the name of the environment variable holding the URL)",
+                    at("url")
+                )))
+            }
+        };
+        let format = match webhook.format {
+            Some(WebhookFormat::Json) => etlify::AlertFormat::Json,
+            Some(WebhookFormat::Slack) | None => etlify::AlertFormat::Slack,
+        };
+        let key = if webhook.url.is_some() {
+            "url"
+        } else {
+            "url_env"
+        };
+        let webhook = etlify::Webhook::new(&url, format).map_err(|error| {
+            // The value is a secret: only the key is named.
+            CliError::config(format!("{}: expected {}", at(key), error.expected()))
+        })?;
+        options = options.webhook(webhook);
+    }
+    if let Some(share) = file.error_share {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(CliError::config(format!(
+                "{}: expected a share above 0 and at most 1, e.g. 0.2, got {share}",
+                at("error_share")
+            )));
+        }
+        options = options.error_share(share);
+    }
+    if let Some(silent) = &file.worker_silent {
+        let silent = duration(silent, &at("worker_silent"))?;
+        if silent.is_zero() {
+            return Err(CliError::config(format!(
+                "{}: must be longer than 0s",
+                at("worker_silent")
+            )));
+        }
+        options = options.worker_silent(silent);
+    }
+    if let Some(interval) = &file.check_interval {
+        let interval = duration(interval, &at("check_interval"))?;
+        if interval.is_zero() {
+            return Err(CliError::config(format!(
+                "{}: must be longer than 0s",
+                at("check_interval")
+            )));
+        }
+        options = options.check_interval(interval);
+    }
+    Ok(options)
 }
 
 fn queue_from(file: Option<&QueueFile>, shown: &str) -> Result<QueueSettings, CliError> {

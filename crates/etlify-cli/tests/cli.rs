@@ -286,6 +286,32 @@ fn cli_config_request_budgets_below_one_exit_2_naming_the_key() {
     assert!(stderr.contains("at least 1"), "{stderr}");
 }
 
+/// Issue 28 (4): a bad `[alerts]` key exits 2 naming it; a webhook's URL
+/// is a secret, never echoed.
+#[test]
+fn alert_cli_bad_alerts_keys_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let base = "[database]\nurl = \"sqlite://x.db\"\n[crms.hubspot]\nadapter = \"null\"\n";
+    for (alerts, key) in [
+        (
+            "[alerts]\nerror_share = 2.0\n[[alerts.webhooks]]\nurl = \"https://hooks.slack.com/services/SECRET-PART\"\n",
+            "alerts.error_share",
+        ),
+        (
+            "[alerts]\n[[alerts.webhooks]]\nurl = \"hooks.slack.com/SECRET-PART\"\n",
+            "alerts.webhooks[0].url",
+        ),
+        ("[alerts]\nthreshold = 1\n", "threshold"),
+    ] {
+        std::fs::write(&config, format!("{base}{alerts}")).unwrap();
+        let (code, stderr) = failure(&config, &["check"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert!(!stderr.contains("SECRET-PART"), "{stderr}");
+    }
+}
+
 #[test]
 fn cli_config_a_token_from_a_missing_variable_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -444,6 +470,57 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
         "{status}"
     );
     assert_eq!(json_of(&inside(&["plan", "--json"]))["total"], 0);
+}
+
+/// Issue 28 (1): `etlify runs --json` lists the demo's runs, newest first,
+/// each with its trigger, status, counts per model and duration; `--crm`
+/// and `--limit` narrow it, and the text table shows them.
+#[test]
+fn runs_cli_lists_the_run_history_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--users", "30", "--json", "--dir", "etlify-demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&demo)["runs"][0]["synced"], 30);
+    let config = dir.path().join("etlify-demo").join("etlify.toml");
+    let runs = json_of(&etlify(&config, &["runs", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert!(runs.len() >= 3, "the demo's runs: {runs:?}");
+    let first = runs.last().unwrap();
+    assert_eq!(first["trigger"], "command", "{first}");
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_eq!(first["records"], 30, "{first}");
+    let synced: u64 = first["per_model"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|counts| counts["synced"].as_u64().unwrap())
+        .sum();
+    assert_eq!(synced, 30, "{first}");
+    assert!(first["duration_ms"].is_u64(), "{first}");
+    assert!(first["finished_at"].is_string(), "{first}");
+    assert!(
+        runs[0]["id"].as_i64() > first["id"].as_i64(),
+        "newest first"
+    );
+    let crm = first["crm"].as_str().unwrap();
+    let one = json_of(&etlify(
+        &config,
+        &["runs", "--json", "--crm", crm, "--limit", "1"],
+    ));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["id"], runs[0]["id"]);
+    let none = json_of(&etlify(&config, &["runs", "--json", "--crm", "elsewhere"]));
+    assert_eq!(none, serde_json::json!([]));
+    let text = etlify(&config, &["runs"]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("trigger") && text.contains("command") && text.contains("succeeded"),
+        "{text}"
+    );
 }
 
 /// Ctrl-C during `etlify sync`: the requests in flight finish and are
@@ -2287,6 +2364,7 @@ fn probe_completions_print_a_script_and_refuse_an_unknown_shell() {
         "worker",
         "sync-record",
         "completions",
+        "runs",
     ] {
         assert!(script.contains(command), "{command} in {script}");
     }

@@ -465,6 +465,37 @@ async fn assert_counts_match_status(browser: &Browser, scenario: &Scenario) {
     }
 }
 
+/// The page's recent runs are `etlify runs --json`'s, in its order, with
+/// their outcome.
+async fn assert_runs_match_history(browser: &Browser, scenario: &Scenario) {
+    let runs = json_of(&etlify(&scenario.config, &["runs", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert!(!runs.is_empty(), "the sync was recorded");
+    let rows = browser
+        .client
+        .find_all(Locator::Css("#runs tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), runs.len(), "{runs:?}");
+    for (row, run) in rows.iter().zip(runs) {
+        assert_eq!(
+            row.attr("data-run").await.unwrap().unwrap(),
+            run["id"].to_string()
+        );
+        assert_eq!(
+            row.attr("data-status").await.unwrap().unwrap(),
+            run["status"].as_str().unwrap()
+        );
+        for column in ["records", "errors"] {
+            let cell = row
+                .find(Locator::Css(&format!("td[data-column=\"{column}\"]")))
+                .await
+                .unwrap();
+            assert_eq!(cell.text().await.unwrap(), run[column].to_string(), "{run}");
+        }
+    }
+}
+
 /// No `src`/`href` leaves the page's origin, nothing is imported by CSS,
 /// no script; neither the admin token nor a CRM token nor the database URL.
 fn assert_self_contained_and_secret_free(html: &str, page_url: &str) {
@@ -538,6 +569,14 @@ async fn scenario(database: Database) {
         browser.count("form.reset-record").await,
         0,
         "no action before signing in"
+    );
+    // The runs of the sync, and each CRM's last one.
+    assert_runs_match_history(&browser, &scenario).await;
+    assert_eq!(
+        browser
+            .text("#crm-table tr[data-crm=\"hubspot\"] [data-column=\"last_run_status\"]")
+            .await,
+        "succeeded"
     );
     // Each CRM's rate limit, and its use: the requests the sandbox got.
     let sent = browser

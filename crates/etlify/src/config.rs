@@ -18,6 +18,14 @@ pub const DEFAULT_COMMIT_MARGIN: Duration = Duration::from_millis(1);
 /// (see [`Config::complete_check_interval`]).
 pub const DEFAULT_COMPLETE_CHECK_INTERVAL: Duration = Duration::from_secs(3_600);
 
+/// Default age of the oldest run the run history keeps
+/// ([`Config::keep_runs`]): 30 days.
+pub const DEFAULT_KEEP_RUNS: Duration = Duration::from_secs(30 * 24 * 3_600);
+
+/// Default most runs the run history keeps per CRM
+/// ([`Config::keep_runs_per_crm`]).
+pub const DEFAULT_KEEP_RUNS_PER_CRM: u32 = 10_000;
+
 /// Global settings of an [`crate::Etlify`] engine.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +34,8 @@ pub struct Config {
     commit_margin: Duration,
     complete_check_interval: Duration,
     rate_budgets: Option<RateBudgets>,
+    keep_runs: Duration,
+    keep_runs_per_crm: u32,
 }
 
 impl Default for Config {
@@ -36,6 +46,8 @@ impl Default for Config {
             commit_margin: DEFAULT_COMMIT_MARGIN,
             complete_check_interval: DEFAULT_COMPLETE_CHECK_INTERVAL,
             rate_budgets: None,
+            keep_runs: DEFAULT_KEEP_RUNS,
+            keep_runs_per_crm: DEFAULT_KEEP_RUNS_PER_CRM,
         }
     }
 }
@@ -127,5 +139,31 @@ impl Config {
     /// The vendor budgets handed in, if any.
     pub fn get_rate_budgets(&self) -> Option<&RateBudgets> {
         self.rate_budgets.as_ref()
+    }
+
+    /// How long the run history (`etlify_runs`, [`crate::Etlify::runs`])
+    /// keeps a run (default 30 days): older rows are deleted when a run
+    /// row is written.
+    pub fn keep_runs(mut self, keep: Duration) -> Self {
+        self.keep_runs = keep;
+        self
+    }
+
+    /// How long the run history keeps a run.
+    pub fn get_keep_runs(&self) -> Duration {
+        self.keep_runs
+    }
+
+    /// The most runs the history keeps per CRM (default 10,000; at least
+    /// 1): a worker polling every second would otherwise write 2.6 million
+    /// rows per CRM in 30 days.
+    pub fn keep_runs_per_crm(mut self, runs: u32) -> Self {
+        self.keep_runs_per_crm = runs.max(1);
+        self
+    }
+
+    /// The most runs the history keeps per CRM.
+    pub fn get_keep_runs_per_crm(&self) -> u32 {
+        self.keep_runs_per_crm
     }
 }

@@ -88,6 +88,7 @@
 //! ```
 
 pub mod adapters;
+mod alerts;
 mod catalog;
 mod config;
 mod context;
@@ -112,9 +113,14 @@ mod values;
 mod worker;
 mod write_mode;
 
+pub use crate::alerts::{
+    AlertFormat, AlertKind, AlertOptions, Webhook, DEFAULT_ALERT_ATTEMPTS,
+    DEFAULT_ALERT_CHECK_INTERVAL,
+};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
+pub use crate::config::{DEFAULT_KEEP_RUNS, DEFAULT_KEEP_RUNS_PER_CRM};
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
@@ -140,6 +146,7 @@ pub use crate::runs::{
     BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, PlannedArchive,
     Progress, ProgressFn, RecordDiff, RunStats,
 };
+pub use crate::runs::{RunQuery, RunRecord, RunStatus, RunTrigger, DEFAULT_RUN_QUERY_LIMIT};
 #[cfg(feature = "bench")]
 pub use crate::stale::FinderPlan;
 pub use crate::stale::{StaleIds, DEFAULT_BATCH_SIZE};

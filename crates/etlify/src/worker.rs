@@ -71,6 +71,7 @@ pub struct WorkerOptions {
     interval: Option<Duration>,
     shutdown_timeout: Duration,
     name: Option<String>,
+    alerts: Option<crate::alerts::AlertOptions>,
 }
 
 impl Default for WorkerOptions {
@@ -80,6 +81,7 @@ impl Default for WorkerOptions {
             interval: Some(DEFAULT_INTERVAL),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             name: None,
+            alerts: None,
         }
     }
 }
@@ -118,6 +120,13 @@ impl WorkerOptions {
     /// time>-<n>`): the queue refuses a worker under a name it knows.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Alerts to webhooks, evaluated after each batch run and on their
+    /// timer (docs/OPERATIONS.md, "Alerts"); none by default.
+    pub fn alerts(mut self, alerts: crate::alerts::AlertOptions) -> Self {
+        self.alerts = Some(alerts);
         self
     }
 
@@ -294,7 +303,11 @@ impl Worker {
         // The worker's leases carry its own owner prefix: at a deadline it
         // releases those, never the locks of the process's other syncs.
         let own_leases = store.clone().with_lease_owner(lease_owner(&store, &id));
-        let ctx = self.etlify.job_context().with_store(own_leases);
+        let ctx = self
+            .etlify
+            .job_context()
+            .with_store(own_leases)
+            .with_runner(&name);
         let stop = Arc::new(AtomicBool::new(false));
         let (close, closing) = tokio::sync::watch::channel(false);
         tracing::info!(
@@ -312,6 +325,12 @@ impl Worker {
                 self.health.clone(),
             ))
         });
+        let alerting = match self.options.alerts.clone() {
+            Some(alerts) => {
+                Some(crate::alerts::Alerting::start(ctx.context().clone(), alerts, &name).await)
+            }
+            None => None,
+        };
         let deadline = self.options.shutdown_timeout;
         let cut_off = Arc::new(AtomicBool::new(false));
         // Resolving tells apalis to stop: only once the drain is over.
@@ -339,6 +358,7 @@ impl Worker {
             stop: stop.clone(),
             closing,
             health: self.health.clone(),
+            alert_after_batch: alerting.as_ref().map(crate::alerts::Alerting::trigger),
         };
         let poll = self.queue.options().get_poll_interval();
         let concurrency = self.options.concurrency;
@@ -369,6 +389,9 @@ impl Worker {
         stop.store(true, Ordering::SeqCst);
         if let Some(sync_loop) = sync_loop {
             sync_loop.abort();
+        }
+        if let Some(alerting) = alerting {
+            alerting.stop().await;
         }
         // Jobs cut off by the deadline leave their leases: free them now.
         // After a full drain there are none.
@@ -442,6 +465,8 @@ struct JobRunner {
     /// Becomes true when apalis is told to stop (the drain is over).
     closing: tokio::sync::watch::Receiver<bool>,
     health: HealthHandle,
+    /// Asks the alerting task for an evaluation after each batch job.
+    alert_after_batch: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A job apalis delivered while the worker was stopping: never started, it
@@ -471,6 +496,9 @@ impl JobRunner {
         }
         let performed = perform::perform(&self.ctx, &job, Some(self.stop.clone())).await;
         state.running.fetch_sub(1, Ordering::SeqCst);
+        if let (Job::Batch(_), Some(alerts)) = (&job, &self.alert_after_batch) {
+            alerts.notify_one();
+        }
         match performed {
             Ok(JobReport::Rescheduled { .. }) => {
                 state.rescheduled.fetch_add(1, Ordering::SeqCst);
@@ -559,7 +587,7 @@ async fn sync_loop(
 async fn request_every_crm(ctx: &JobContext) -> Result<Vec<(String, crate::jobs::Enqueued)>> {
     let mut requested = Vec::new();
     for crm in crate::runs::batch_run::async_crms(ctx.context(), &BatchSyncOptions::new())? {
-        let answer = perform::request_batch(ctx, &crm).await?;
+        let answer = perform::request_batch(ctx, &crm, crate::RunTrigger::Schedule).await?;
         requested.push((crm, answer));
     }
     Ok(requested)

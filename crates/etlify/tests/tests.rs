@@ -13,6 +13,7 @@
 mod support;
 
 mod airtable; // the Airtable v0 adapter: exact request shapes (wiremock)
+mod alerts; // alerts to webhooks: one per incident over every worker, then one recovery (issue 28)
 mod archive; // records leaving the application: on_delete = archive, the delete guard
 mod batch; // the batch synchronizer (G-5, G-11, X-4, X-5, X-8, X-12)
 mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G-17, G-22, X-18)
@@ -38,6 +39,7 @@ mod payload; // SQL payloads: column types to JSON, declared types, renderings (
 mod pipeline; // the pipelined batch path: requests in flight, writes as they answer, failures
 mod property; // finder plans vs the definition of stale, generated data
 mod ratelimit; // separate budgets (HubSpot search, Airtable token), header-driven slow-down
+mod runs_history; // the run history: one row per batch run of a CRM, its trigger, outcomes and interruption (issue 28)
 mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sqlite_wal; // SQLite's write-ahead log copied back off the writers' path
 mod status; // where each (model, CRM) stands: the counts add up to the records in scope

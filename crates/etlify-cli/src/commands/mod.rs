@@ -15,6 +15,7 @@ pub(crate) mod init;
 pub(crate) mod migrate;
 pub(crate) mod new_model;
 pub(crate) mod plan;
+pub(crate) mod runs;
 pub(crate) mod sandbox;
 pub(crate) mod schema;
 pub(crate) mod serve;

@@ -80,6 +80,9 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     if let Some(name) = &args.name {
         options = options.name(name);
     }
+    if let Some(alerts) = &settings.alerts {
+        options = options.alerts(alerts.clone());
+    }
     let queue_name = settings.queue.options.get_name().to_owned();
     let (etlify, queue) = session.engine_with_queue().await?;
     // Through the logs, so that JSON logs stay one object a line; under

@@ -448,3 +448,114 @@ fn page_serve_bad_values_are_refused_naming_the_key() {
     let message = refused(&format!("{BASE}[serve]\nport = 1\n"));
     assert!(message.contains("port"), "{message}");
 }
+
+#[test]
+fn runs_history_retention_is_read_and_bad_keys_are_named() {
+    let defaults = parse_with(BASE, &[]).unwrap();
+    assert_eq!(defaults.config.get_keep_runs(), etlify::DEFAULT_KEEP_RUNS);
+    assert_eq!(
+        defaults.config.get_keep_runs_per_crm(),
+        etlify::DEFAULT_KEEP_RUNS_PER_CRM
+    );
+    let settings = parse_with(
+        &format!("{BASE}[history]\nkeep_runs = \"7d\"\nkeep_runs_per_crm = 500\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.config.get_keep_runs(),
+        Duration::from_secs(7 * 24 * 3_600)
+    );
+    assert_eq!(settings.config.get_keep_runs_per_crm(), 500);
+    let message = refused(&format!("{BASE}[history]\nkeep_runs = \"a month\"\n"));
+    assert!(message.contains("history.keep_runs"), "{message}");
+    let message = refused(&format!("{BASE}[history]\nkeep_runs_per_crm = 0\n"));
+    assert!(
+        message.contains("history.keep_runs_per_crm") && message.contains("at least 1"),
+        "{message}"
+    );
+    let message = refused(&format!("{BASE}[history]\nkeep = \"1d\"\n"));
+    assert!(
+        message.contains("history") && message.contains("keep"),
+        "{message}"
+    );
+}
+
+const HOOK: &str = "https://hooks.slack.com/services/T0/B0/SECRET-PART";
+
+#[test]
+fn alert_webhooks_and_thresholds_are_read() {
+    let settings = parse_with(
+        &format!(
+            "{BASE}[alerts]\nerror_share = 0.2\nworker_silent = \"2m\"\ncheck_interval = \"10s\"\n\
+             [[alerts.webhooks]]\nurl_env = \"SLACK_URL\"\n\
+             [[alerts.webhooks]]\nurl = \"${{OTHER_URL}}\"\nformat = \"json\"\n"
+        ),
+        &[
+            ("SLACK_URL", HOOK),
+            ("OTHER_URL", "http://127.0.0.1:9000/alerts"),
+        ],
+    )
+    .unwrap();
+    let alerts = settings.alerts.unwrap();
+    assert_eq!(alerts.get_webhooks().len(), 2);
+    assert_eq!(
+        alerts.get_webhooks()[0].format(),
+        etlify::AlertFormat::Slack
+    );
+    assert_eq!(alerts.get_webhooks()[1].format(), etlify::AlertFormat::Json);
+    assert_eq!(alerts.get_error_share(), Some(0.2));
+    assert_eq!(alerts.get_worker_silent(), Some(Duration::from_secs(120)));
+    assert_eq!(alerts.get_check_interval(), Duration::from_secs(10));
+    assert!(!format!("{alerts:?}").contains("SECRET-PART"), "{alerts:?}");
+    assert!(parse_with(BASE, &[]).unwrap().alerts.is_none());
+}
+
+#[test]
+fn alert_bad_keys_are_refused_naming_the_key_never_the_url() {
+    let hook = |lines: &str| format!("{BASE}[alerts]\n[[alerts.webhooks]]\n{lines}\n");
+    for (text, key) in [
+        (
+            format!("{BASE}[alerts]\nerror_share = 0.2\n"),
+            "alerts.webhooks",
+        ),
+        (
+            hook("url = \"not a url SECRET-PART\""),
+            "alerts.webhooks[0].url",
+        ),
+        (
+            hook("url_env = \"UNSET_HOOK\""),
+            "alerts.webhooks[0].url_env",
+        ),
+        (
+            hook(&format!("url = \"{HOOK}\"\nurl_env = \"X\"")),
+            "alerts.webhooks[0].url",
+        ),
+        (
+            hook(&format!("url = \"{HOOK}\"\nformat = \"teams\"")),
+            "format",
+        ),
+        (
+            hook(&format!("url = \"{HOOK}\"\nchannel = \"#ops\"")),
+            "channel",
+        ),
+        (
+            format!("{BASE}[alerts]\nerror_share = 1.5\n[[alerts.webhooks]]\nurl = \"{HOOK}\"\n"),
+            "alerts.error_share",
+        ),
+        (
+            format!(
+                "{BASE}[alerts]\nworker_silent = \"soon\"\n[[alerts.webhooks]]\nurl = \"{HOOK}\"\n"
+            ),
+            "alerts.worker_silent",
+        ),
+        (
+            format!("{BASE}[alerts]\noldest = \"1h\"\n[[alerts.webhooks]]\nurl = \"{HOOK}\"\n"),
+            "oldest",
+        ),
+    ] {
+        let message = refused(&text);
+        assert!(message.contains(key), "{key}: {message}");
+        assert!(!message.contains("SECRET-PART"), "{message}");
+    }
+}

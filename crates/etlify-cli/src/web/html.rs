@@ -2,6 +2,7 @@
 //! escaped). One stylesheet inline, no script, no resource from elsewhere;
 //! on a narrow screen each table row becomes a card of labelled values.
 
+use etlify::{RunRecord, RunStatus};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::page::{AdminView, View};
@@ -35,6 +36,27 @@ fn to_the_second(time: etlify::Timestamp) -> String {
     time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// How long a run took, as `etlify runs` says it: milliseconds under a
+/// second, else seconds.
+fn took(run: &RunRecord) -> String {
+    match (run.duration(), run.status) {
+        (Some(d), _) if d.as_secs() == 0 => format!("{}ms", d.as_millis()),
+        (Some(d), _) => {
+            humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string()
+        }
+        (None, RunStatus::Abandoned) => "ended without a record".to_owned(),
+        (None, _) => "running".to_owned(),
+    }
+}
+
+/// Whether a run's status calls for a look.
+fn bad_status(status: RunStatus) -> bool {
+    matches!(
+        status,
+        RunStatus::Interrupted | RunStatus::Failed | RunStatus::Abandoned
+    )
+}
+
 /// The whole page.
 pub(super) fn page(view: &View) -> Markup {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
@@ -58,6 +80,7 @@ pub(super) fn page(view: &View) -> Markup {
                 }
                 (standing(view))
                 (failing(view))
+                (runs(view))
                 (queue(view))
                 (crms(view))
             }
@@ -240,6 +263,40 @@ fn failing(view: &View) -> Markup {
     }
 }
 
+/// The latest runs with their outcome, as `etlify runs` lists them.
+fn runs(view: &View) -> Markup {
+    html! {
+        section id="recent-runs" {
+            h2 { "Recent runs" @if let Some(crm) = &view.filters.crm { " of " (crm) } }
+            @if view.runs.is_empty() {
+                p id="no-runs" { "No runs recorded yet." }
+            } @else {
+                table.cards id="runs" {
+                    thead { tr {
+                        th { "started" } th { "crm" } th { "trigger" } th { "status" } th { "took" }
+                        th.n { "records" } th.n { "errors" } th { "runner" } th { "why it stopped short" }
+                    } }
+                    tbody {
+                        @for run in &view.runs {
+                            tr data-run=(run.id) data-crm=(run.crm) data-status=(run.status.as_str()) {
+                                td data-label="started" { (to_the_second(run.started_at)) }
+                                td data-label="crm" { (run.crm) }
+                                td data-label="trigger" { (run.trigger.as_str()) }
+                                td.bad[bad_status(run.status)] data-label="status" data-column="status" { (run.status.as_str()) }
+                                td data-label="took" { (took(run)) }
+                                td.n data-label="records" data-column="records" { (run.records) }
+                                td.n.bad[run.errors > 0] data-label="errors" data-column="errors" { (run.errors) }
+                                td data-label="runner" { (run.runner) }
+                                td.error data-label="why it stopped short" { (run.interruption.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The job queue, as `etlify status` counts it.
 fn queue(view: &View) -> Markup {
     html! {
@@ -264,7 +321,7 @@ fn crms(view: &View) -> Markup {
             h2 { "CRMs and rate limits" }
             table.cards id="crm-table" {
                 thead { tr {
-                    th { "crm" } th { "adapter" } th { "enabled" } th { "rate limit" } th { "used lately" } th.n { "in flight" } th.n { "error budget" }
+                    th { "crm" } th { "adapter" } th { "enabled" } th { "last run" } th { "rate limit" } th { "used lately" } th.n { "in flight" } th.n { "error budget" }
                     @if csrf.is_some() { th { "actions" } }
                 } }
                 tbody {
@@ -273,6 +330,15 @@ fn crms(view: &View) -> Markup {
                             td data-label="crm" { (crm.name) }
                             td data-label="adapter" { (crm.adapter) }
                             td data-label="enabled" { @if crm.enabled { "yes" } @else { "no" } }
+                            td data-label="last run" data-column="last_run" {
+                                @match &crm.last_run {
+                                    Some(run) => {
+                                        span.bad[bad_status(run.status)] data-column="last_run_status" { (run.status.as_str()) }
+                                        " · " (to_the_second(run.started_at)) " · " (took(run))
+                                    }
+                                    None => { "none recorded" }
+                                }
+                            }
                             td data-label="rate limit" {
                                 @match crm.rate_limit {
                                     Some((max, period)) => { (max) " per " (humantime::format_duration(period).to_string()) }

@@ -1,6 +1,7 @@
 //! `GET /`: what the page shows, read through the same library calls as
 //! the commands (`Etlify::status` as `etlify status`, `Etlify::failing_page`
-//! as `etlify errors`, `Etlify::job_counts`), then rendered by `html.rs`.
+//! as `etlify errors`, `Etlify::runs` as `etlify runs`,
+//! `Etlify::job_counts`), then rendered by `html.rs`.
 
 use std::time::Duration;
 
@@ -8,13 +9,15 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use etlify::{JobCounts, RateWindowUse, StatusEntry, SyncRow};
+use etlify::{JobCounts, RateWindowUse, RunQuery, RunRecord, StatusEntry, SyncRow};
 use serde::Deserialize;
 
 use super::{admin, html, http, PageState};
 
 /// Failing records per page unless `?size=` says.
 pub(super) const DEFAULT_PAGE_SIZE: u64 = 25;
+/// Runs listed under "Recent runs".
+const RECENT_RUNS: usize = 20;
 /// The largest `?size=` taken.
 const MAX_PAGE_SIZE: u64 = 500;
 
@@ -85,6 +88,8 @@ pub(super) struct CrmView {
     /// The limit's use in its last period, by every process sharing the
     /// database; `None` without a limit or a shared window.
     pub rate_use: Option<RateWindowUse>,
+    /// Its latest batch run in the run history.
+    pub last_run: Option<RunRecord>,
 }
 
 /// Everything the page shows.
@@ -97,6 +102,8 @@ pub(super) struct View {
     pub failing: Vec<SyncRow>,
     /// Whether a page follows this one.
     pub more_failing: bool,
+    /// The latest runs, newest first (of the filtered CRM, if any).
+    pub runs: Vec<RunRecord>,
     pub crms: Vec<CrmView>,
     /// `None` without a `[queue]` section.
     pub jobs: Option<JobCounts>,
@@ -147,14 +154,24 @@ impl View {
                 max_in_flight: crm.get_max_in_flight(),
                 error_budget: etlify.max_sync_errors(crm.get_name()),
                 rate_use: etlify.rate_window_use(crm.get_name()).await?,
+                last_run: etlify
+                    .runs(&RunQuery::new().crm(crm.get_name()).limit(1))
+                    .await?
+                    .pop(),
             });
         }
+        let mut runs = RunQuery::new().limit(RECENT_RUNS);
+        if let Some(crm) = &filters.crm {
+            runs = runs.crm(crm);
+        }
+        let runs = etlify.runs(&runs).await?;
         Ok(Self {
             database: etlify.store().kind().name(),
             entries,
             filters,
             failing,
             more_failing,
+            runs,
             crms,
             jobs,
             admin: AdminView::Off,

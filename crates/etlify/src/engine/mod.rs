@@ -31,7 +31,9 @@ use crate::jobs::{self, Enqueued, Job, JobContext, JobHandlers, JobReport};
 use crate::model::Model;
 use crate::outcome::{DeleteOutcome, SyncDispatch};
 use crate::runs::batch_run;
-use crate::runs::{BatchSyncOptions, PlanEntry, RecordDiff, RunStats};
+use crate::runs::{
+    BatchSyncOptions, PlanEntry, RecordDiff, RunQuery, RunRecord, RunStats, RunTrigger,
+};
 use crate::stale::finder::Selection;
 use crate::stale::StaleIds;
 use crate::store::schema;
@@ -242,7 +244,9 @@ impl Etlify {
             *enqueued.per_model.entry(entry.model).or_insert(0) += entry.records;
         }
         for crm in crms {
-            let answer = jobs::perform::request_batch(&self.job_context(), &crm).await?;
+            let answer =
+                jobs::perform::request_batch(&self.job_context(), &crm, RunTrigger::Request)
+                    .await?;
             enqueued.crms.push((crm, answer));
         }
         Ok(enqueued)
@@ -256,6 +260,14 @@ impl Etlify {
     /// that route jobs through their own queue.
     pub async fn perform(&self, job: &Job) -> Result<JobReport> {
         jobs::perform::perform(&self.job_context(), job, None).await
+    }
+
+    /// The run history: the batch runs `query` selects, newest first, one
+    /// per CRM a run covered (`etlify_runs`: what started each, who ran
+    /// it, its outcomes per model, why it stopped short). Kept for
+    /// [`Config::keep_runs`], at most [`Config::keep_runs_per_crm`] per CRM.
+    pub async fn runs(&self, query: &RunQuery) -> Result<Vec<RunRecord>> {
+        crate::runs::history::read(self.store(), query).await
     }
 
     /// Whether [`Etlify::sync`] enqueues (a record queue is configured).

@@ -37,7 +37,7 @@ use crate::context::Context;
 use crate::error::Result;
 pub use crate::outcome::Enqueued;
 use crate::outcome::SyncOutcome;
-use crate::runs::RunStats;
+use crate::runs::{RunStats, RunTrigger};
 
 pub use self::queue::{JobQueue, QueueOptions, DEFAULT_QUEUE_NAME};
 
@@ -62,6 +62,14 @@ pub struct BatchJob {
     pub crm: String,
     /// 1 for the first run; reschedules after throttling count up.
     pub attempt: u32,
+    /// What requested it, as the run history records it: the worker's
+    /// loop ([`RunTrigger::Schedule`]) or a request
+    /// ([`RunTrigger::Request`]). Absent from jobs queued before it
+    /// existed, which are read as requests: an optional field, so the
+    /// form's version is unchanged and an older worker reads a job with
+    /// it (it ignores the field).
+    #[serde(default = "RunTrigger::unrecorded_job")]
+    pub trigger: RunTrigger,
 }
 
 /// Either job, as a queue stores it.
@@ -178,13 +186,29 @@ mod tests {
         let batch = Job::Batch(BatchJob {
             crm: "hubspot".into(),
             attempt: 1,
+            trigger: RunTrigger::Schedule,
         });
         let stored = serde_json::to_value(&batch).unwrap();
         assert_eq!(
             stored,
-            json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1})
+            json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1, "trigger": "schedule"})
         );
         assert_eq!(serde_json::from_value::<Job>(stored).unwrap(), batch);
+    }
+
+    /// A batch job queued before jobs carried their trigger is read, as a
+    /// request.
+    #[test]
+    fn runs_a_batch_job_without_a_trigger_is_read_as_a_request() {
+        let queued = json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 3});
+        assert_eq!(
+            serde_json::from_value::<Job>(queued).unwrap(),
+            Job::Batch(BatchJob {
+                crm: "hubspot".into(),
+                attempt: 3,
+                trigger: RunTrigger::Request,
+            })
+        );
     }
 
     #[test]
@@ -307,11 +331,29 @@ pub(crate) struct JobHandlers {
 pub(crate) struct JobContext {
     ctx: Context,
     handlers: Arc<JobHandlers>,
+    /// The name batch runs record as their runner (a worker's).
+    runner: Option<Arc<str>>,
 }
 
 impl JobContext {
     pub(crate) fn new(ctx: Context, handlers: Arc<JobHandlers>) -> Self {
-        Self { ctx, handlers }
+        Self {
+            ctx,
+            handlers,
+            runner: None,
+        }
+    }
+
+    /// This job context with its batch runs recorded as run by `runner`
+    /// (a worker's name) in the run history.
+    pub(crate) fn with_runner(mut self, runner: &str) -> Self {
+        self.runner = Some(Arc::from(runner));
+        self
+    }
+
+    /// The name batch runs record as their runner, if set.
+    pub(crate) fn runner(&self) -> Option<&str> {
+        self.runner.as_deref()
     }
 
     /// The context the synchronizers and batch runs take.
@@ -334,6 +376,7 @@ impl JobContext {
         Self {
             ctx: self.ctx.with_store(store),
             handlers: self.handlers.clone(),
+            runner: self.runner.clone(),
         }
     }
 }

@@ -18,6 +18,7 @@ use super::{BatchJob, Enqueued, Job, JobContext, JobReport, RecordJob};
 use crate::error::{Error, ErrorKind, Result};
 use crate::id::SyncKey;
 use crate::runs::batch_run::{self, BatchSyncOptions, RunStats};
+use crate::runs::RunTrigger;
 use crate::store::job_requests::{self, Finished, JobKey, Requested};
 use crate::store::leases::batch_run::{batch_run_name, time_left};
 use crate::sync::Synchronizer;
@@ -75,11 +76,17 @@ pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<En
     request(ctx, record_key(&job), Job::Record(job)).await
 }
 
-/// Requests the batch job of `crm` (one queued at a time, G-10).
-pub(crate) async fn request_batch(ctx: &JobContext, crm: &str) -> Result<Enqueued> {
+/// Requests the batch job of `crm` (one queued at a time, G-10);
+/// `trigger` says who asked, for the run history.
+pub(crate) async fn request_batch(
+    ctx: &JobContext,
+    crm: &str,
+    trigger: RunTrigger,
+) -> Result<Enqueued> {
     let job = BatchJob {
         crm: crm.to_owned(),
         attempt: 1,
+        trigger,
     };
     request(ctx, batch_key(&job), Job::Batch(job)).await
 }
@@ -185,7 +192,10 @@ async fn perform_batch(
     let key = batch_key(job);
     job_requests::start(ctx.store(), &key).await?;
     let started = Instant::now();
-    let mut options = BatchSyncOptions::new().crm(job.crm.as_str());
+    let mut options = BatchSyncOptions::new()
+        .crm(job.crm.as_str())
+        .trigger(job.trigger)
+        .runner(ctx.runner().map(str::to_owned));
     if let Some(stop) = stop {
         options = options.stop_when(stop);
     }

@@ -14,6 +14,7 @@ use indexmap::IndexMap;
 
 use super::archiving::{self, Archived, HeldDeletes, Looking, PlannedArchive};
 use super::checkpointing;
+use super::history::{self, RunHistory, RunTrigger};
 use crate::context::Context;
 use crate::error::{ConfigError, Error, ErrorKind, Result};
 use crate::outcome::BatchStats;
@@ -35,6 +36,10 @@ pub struct BatchSyncOptions {
     progress: Option<Arc<ProgressFn>>,
     stop: Option<Arc<AtomicBool>>,
     allow_deletes: bool,
+    trigger: RunTrigger,
+    /// Who runs it, for the history (a worker's name); the store's lease
+    /// owner token if unset.
+    runner: Option<String>,
 }
 
 /// Called after each page of a batch sync.
@@ -81,6 +86,8 @@ impl std::fmt::Debug for BatchSyncOptions {
             .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
             .field("stop", &self.stop)
             .field("allow_deletes", &self.allow_deletes)
+            .field("trigger", &self.trigger)
+            .field("runner", &self.runner)
             .finish()
     }
 }
@@ -97,6 +104,8 @@ impl Default for BatchSyncOptions {
             progress: None,
             stop: None,
             allow_deletes: false,
+            trigger: RunTrigger::default(),
+            runner: None,
         }
     }
 }
@@ -170,6 +179,19 @@ impl BatchSyncOptions {
     /// back by the guard lists it in [`RunStats::deletes_held`]).
     pub fn allow_deletes(mut self, allow: bool) -> Self {
         self.allow_deletes = allow;
+        self
+    }
+
+    /// What started this run, as the run history records it (default
+    /// [`RunTrigger::Command`]).
+    pub fn trigger(mut self, trigger: RunTrigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Who runs it, as the run history records it (a worker's name).
+    pub(crate) fn runner(mut self, runner: Option<String>) -> Self {
+        self.runner = runner;
         self
     }
 
@@ -452,7 +474,14 @@ pub(crate) async fn run(ctx: &Context, options: &BatchSyncOptions) -> Result<Run
             stats.busy.push((*crm).to_owned());
         }
     }
-    let result = run_leased(ctx, options, &selected, &mut stats, &lease).await;
+    let leased: Vec<&str> = crm_names
+        .iter()
+        .zip(&acquired)
+        .filter(|(_, ok)| **ok)
+        .map(|(crm, _)| *crm)
+        .collect();
+    let history = RunHistory::start(ctx, &leased, options.trigger, options.runner.as_deref()).await;
+    let result = run_leased(ctx, options, &selected, &mut stats, &lease, &history).await;
     let released = lease.release().await;
     result?;
     released?;
@@ -467,6 +496,7 @@ async fn run_leased(
     selected: &[(&str, Vec<&str>)],
     stats: &mut RunStats,
     lease: &Lease,
+    history: &RunHistory,
 ) -> Result<()> {
     for (model, _) in selected {
         stats.per_model.entry((*model).to_owned()).or_insert(0);
@@ -479,14 +509,22 @@ async fn run_leased(
             }
         }
     }
-    let total = AtomicUsize::new(0);
+    let total = &AtomicUsize::new(0);
     let runs = crm_names.iter().map(|crm| {
         let models: Vec<&str> = selected
             .iter()
             .filter(|(_, crms)| crms.contains(crm))
             .map(|(model, _)| *model)
             .collect();
-        run_crm(ctx, options, lease, crm, models, &total)
+        async move {
+            let (crm_stats, per_model, error) =
+                run_crm(ctx, options, lease, crm, models, total).await;
+            // Each CRM's row is completed as soon as its part ends.
+            history
+                .finish(ctx.store(), crm, &crm_stats, &per_model, error.as_ref())
+                .await;
+            (crm_stats, error)
+        }
     });
     let mut first_error = None;
     for (crm_stats, error) in futures_util::future::join_all(runs).await {
@@ -498,8 +536,8 @@ async fn run_leased(
     first_error.map_or(Ok(()), Err)
 }
 
-/// One CRM's models in order: its statistics, and the database error that
-/// ended it early, if any.
+/// One CRM's models in order: its statistics, each model's outcomes, and
+/// the database error that ended it early, if any.
 async fn run_crm(
     ctx: &Context,
     options: &BatchSyncOptions,
@@ -507,8 +545,9 @@ async fn run_crm(
     crm: &str,
     models: Vec<&str>,
     total: &AtomicUsize,
-) -> (RunStats, Option<Error>) {
+) -> (RunStats, IndexMap<String, BatchStats>, Option<Error>) {
     let mut stats = RunStats::default();
+    let mut per_model = IndexMap::new();
     // After a failure of the CRM itself (unreachable, refused credentials)
     // its other models would fail alike and are not attempted.
     let mut failed: Option<Interruption> = None;
@@ -528,13 +567,18 @@ async fn run_crm(
             });
             continue;
         }
+        let before = stats.outcomes;
         let synced = sync_pages(ctx, options, lease, crm, model, &mut stats, total).await;
+        per_model.insert(
+            model.to_owned(),
+            history::outcomes_since(&stats.outcomes, &before),
+        );
         let Err(error) = synced else {
             continue;
         };
         let scope = scope_of(&error);
         if let Scope::Run = scope {
-            return (stats, Some(error));
+            return (stats, per_model, Some(error));
         }
         tracing::warn!(
             message = "Batch run stopped short; going on with the other CRMs and models. Run again later: records already synced are not sent again.",
@@ -558,7 +602,7 @@ async fn run_crm(
         }
         stats.interrupted.push(interruption);
     }
-    (stats, None)
+    (stats, per_model, None)
 }
 
 impl RunStats {

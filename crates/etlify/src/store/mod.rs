@@ -7,6 +7,7 @@
 //! between the databases lives in `backend/sqlite/` and
 //! `backend/postgres/`, never in the sync logic (`backend/mod.rs`).
 
+pub(crate) mod alert_incidents;
 pub(crate) mod backend;
 pub(crate) mod checkpoint;
 pub(crate) mod job_requests;
@@ -14,6 +15,7 @@ pub(crate) mod json_value;
 pub(crate) mod leases;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
+pub(crate) mod run_history;
 pub(crate) mod schema;
 pub(crate) mod sync_rows;
 pub(crate) mod timestamp_precision;

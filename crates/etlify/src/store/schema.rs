@@ -31,6 +31,10 @@ pub(crate) const CHECKPOINT_TABLE: &str = "etlify_sync_checkpoints";
 pub(crate) const RATE_SLOT_TABLE: &str = "etlify_rate_slots";
 /// Table of sync jobs queued or running: one per record or CRM batch.
 pub(crate) const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
+/// Table of batch runs, one row per run of a CRM (`etlify runs`).
+pub(crate) const RUN_TABLE: &str = "etlify_runs";
+/// Table of alert incidents: one alert per incident, over every worker.
+pub(crate) const ALERT_INCIDENT_TABLE: &str = "etlify_alert_incidents";
 
 /// The command that fixes every problem [`check_schema`](crate::check_schema)
 /// reports, as [`SchemaReport`] prints it for Rust callers (the CLI
@@ -85,6 +89,36 @@ const JOB_REQUEST_COLUMNS: &[&str] = &[
     "again",
     "requested_at",
 ];
+
+const RUN_COLUMNS: &[&str] = &[
+    "id",
+    "crm_name",
+    "triggered_by",
+    "runner",
+    "status",
+    "started_at",
+    "finished_at",
+    "records",
+    "errors",
+    "per_model",
+    "interruption",
+];
+
+const ALERT_INCIDENT_COLUMNS: &[&str] = &[
+    "kind",
+    "crm_name",
+    "subject",
+    "opened_at",
+    "resolved_at",
+    "notified_at",
+    "summary",
+];
+
+/// `etlify_runs` by start time: pruning the oldest runs.
+pub(crate) const RUN_STARTED_INDEX: &str = "idx_etlify_runs_started_at";
+/// `etlify_runs` per CRM by start time: a CRM's newest runs, and pruning
+/// a CRM's runs past the count kept.
+pub(crate) const RUN_CRM_INDEX: &str = "idx_etlify_runs_crm_started_at";
 
 const PENDING_COLUMNS: &[&str] = &[
     "id",
@@ -155,9 +189,13 @@ enum Step {
     DropNeverStampedIndex,
     /// PostgreSQL only.
     SetSyncFillfactor,
+    CreateRunTable,
+    CreateRunStartedIndex,
+    CreateRunCrmIndex,
+    CreateAlertIncidentTable,
 }
 
-const ALL_STEPS: [Step; 23] = [
+const ALL_STEPS: [Step; 27] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -181,6 +219,10 @@ const ALL_STEPS: [Step; 23] = [
     Step::CreateNeverStampedIndex,
     Step::DropNeverStampedIndex,
     Step::SetSyncFillfactor,
+    Step::CreateRunTable,
+    Step::CreateRunStartedIndex,
+    Step::CreateRunCrmIndex,
+    Step::CreateAlertIncidentTable,
 ];
 
 impl Step {
@@ -212,6 +254,10 @@ impl Step {
             Step::CreateNeverStampedIndex => "create_index:idx_etlify_sync_never_stamped",
             Step::DropNeverStampedIndex => "drop_index:idx_etlify_sync_never_stamped",
             Step::SetSyncFillfactor => "set_fillfactor:crm_synchronisations",
+            Step::CreateRunTable => "create_table:etlify_runs",
+            Step::CreateRunStartedIndex => "create_index:idx_etlify_runs_started_at",
+            Step::CreateRunCrmIndex => "create_index:idx_etlify_runs_crm_started_at",
+            Step::CreateAlertIncidentTable => "create_table:etlify_alert_incidents",
         }
     }
 
@@ -235,6 +281,14 @@ impl Step {
             Step::CreateCheckpointTable => return create(StateTable::Checkpoints),
             Step::CreateRateSlotTable => return create(StateTable::RateSlots),
             Step::CreateJobRequestTable => return create(StateTable::JobRequests),
+            Step::CreateRunTable => return create(StateTable::Runs),
+            Step::CreateAlertIncidentTable => return create(StateTable::AlertIncidents),
+            Step::CreateRunStartedIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_runs_started_at" ON "etlify_runs" ("started_at")"#
+            }
+            Step::CreateRunCrmIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_runs_crm_started_at" ON "etlify_runs" ("crm_name", "started_at")"#
+            }
             Step::AddErrorCount => {
                 r#"ALTER TABLE "crm_synchronisations" ADD COLUMN "error_count" integer DEFAULT 0 NOT NULL"#
             }
@@ -334,6 +388,10 @@ impl Step {
             }
             Step::DropNeverStampedIndex => NEVER_STAMPED_INDEX_SQL,
             Step::SetSyncFillfactor => r#"ALTER TABLE "crm_synchronisations" RESET (fillfactor)"#,
+            Step::CreateRunTable => r#"DROP TABLE IF EXISTS "etlify_runs""#,
+            Step::CreateRunStartedIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_started_at""#,
+            Step::CreateRunCrmIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_crm_started_at""#,
+            Step::CreateAlertIncidentTable => r#"DROP TABLE IF EXISTS "etlify_alert_incidents""#,
         }
     }
 
@@ -569,6 +627,8 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (CHECKPOINT_TABLE, Step::CreateCheckpointTable),
         (RATE_SLOT_TABLE, Step::CreateRateSlotTable),
         (JOB_REQUEST_TABLE, Step::CreateJobRequestTable),
+        (RUN_TABLE, Step::CreateRunTable),
+        (ALERT_INCIDENT_TABLE, Step::CreateAlertIncidentTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -612,6 +672,15 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         Step::CreateErrorRowsIndex,
     ] {
         if !existing
+            .iter()
+            .any(|name| Some(name.as_str()) == step.index_name())
+        {
+            applier.step(step).await?;
+        }
+    }
+    let run_indexes = store.backend().index_names(RUN_TABLE).await?;
+    for step in [Step::CreateRunStartedIndex, Step::CreateRunCrmIndex] {
+        if !run_indexes
             .iter()
             .any(|name| Some(name.as_str()) == step.index_name())
         {
@@ -808,6 +877,8 @@ pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
         (CHECKPOINT_TABLE, CHECKPOINT_COLUMNS),
         (RATE_SLOT_TABLE, RATE_SLOT_COLUMNS),
         (JOB_REQUEST_TABLE, JOB_REQUEST_COLUMNS),
+        (RUN_TABLE, RUN_COLUMNS),
+        (ALERT_INCIDENT_TABLE, ALERT_INCIDENT_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),
@@ -829,6 +900,12 @@ pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
         "idx_etlify_sync_errors",
     ] {
         if !indexes.iter().any(|have| have == index) {
+            problems.push(SchemaProblem::MissingIndex { index });
+        }
+    }
+    let run_indexes = store.backend().index_names(RUN_TABLE).await?;
+    for index in [RUN_STARTED_INDEX, RUN_CRM_INDEX] {
+        if !run_indexes.iter().any(|have| have == index) {
             problems.push(SchemaProblem::MissingIndex { index });
         }
     }

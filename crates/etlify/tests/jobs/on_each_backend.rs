@@ -335,6 +335,7 @@ async fn probe_a_batch_job_finding_a_dead_holders_crm_comes_back_when_its_lease_
     let job = Job::Batch(BatchJob {
         crm: "hubspot".into(),
         attempt: 1,
+        trigger: etlify::RunTrigger::Request,
     });
     let report = etlify.perform(&job).await.unwrap();
     let JobReport::Rescheduled { delay, reason } = report else {
@@ -368,6 +369,7 @@ async fn x10_a_throttled_batch_job_waits_the_servers_delay_with_bounded_attempts
     let mut job = Job::Batch(BatchJob {
         crm: "hubspot".into(),
         attempt: 1,
+        trigger: etlify::RunTrigger::Request,
     });
     for attempt in 1..=3 {
         adapter.fail_next_upsert(throttled());
@@ -577,7 +579,7 @@ async fn g23_jobs_carry_the_crm_name() {
     );
     assert_eq!(
         serde_json::to_value(&batch).unwrap(),
-        serde_json::json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1})
+        serde_json::json!({"job": "batch", "v": 1, "crm": "hubspot", "attempt": 1, "trigger": "request"})
     );
     let back: Job = serde_json::from_value(serde_json::to_value(&record).unwrap()).unwrap();
     assert_eq!(back, record);

@@ -7,9 +7,10 @@
 
 use sea_query::{ColumnDef, ColumnType, Expr, Index, Table, TableCreateStatement};
 
+use crate::store::schema::ALERT_INCIDENT_TABLE;
 use crate::store::schema::{
     CHECKPOINT_TABLE, HISTORY_TABLE, JOB_REQUEST_TABLE, LEASE_TABLE, PENDING_TABLE,
-    RATE_SLOT_TABLE, RECORD_LEASE_TABLE, SYNC_TABLE,
+    RATE_SLOT_TABLE, RECORD_LEASE_TABLE, RUN_TABLE, SYNC_TABLE,
 };
 
 /// The sync-state tables.
@@ -31,6 +32,10 @@ pub(crate) enum StateTable {
     RateSlots,
     /// `etlify_job_requests`.
     JobRequests,
+    /// `etlify_runs`.
+    Runs,
+    /// `etlify_alert_incidents`.
+    AlertIncidents,
 }
 
 /// What a sync-state column holds; each backend names its type.
@@ -83,6 +88,8 @@ impl StateTable {
             StateTable::Checkpoints => CHECKPOINT_TABLE,
             StateTable::RateSlots => RATE_SLOT_TABLE,
             StateTable::JobRequests => JOB_REQUEST_TABLE,
+            StateTable::Runs => RUN_TABLE,
+            StateTable::AlertIncidents => ALERT_INCIDENT_TABLE,
         }
     }
 
@@ -92,7 +99,7 @@ impl StateTable {
     pub(crate) fn keyed_by_its_columns(self) -> bool {
         !matches!(
             self,
-            StateTable::Sync | StateTable::Pending | StateTable::History
+            StateTable::Sync | StateTable::Pending | StateTable::History | StateTable::Runs
         )
     }
 
@@ -210,6 +217,32 @@ impl StateTable {
                     "resource_type",
                     "resource_id",
                 ])),
+            // One row per batch run of a CRM (`store/run_history.rs`):
+            // written when it starts, completed when it ends.
+            StateTable::Runs => create
+                .col(id())
+                .col(required("crm_name", Varchar))
+                .col(required("triggered_by", Varchar))
+                .col(required("runner", Varchar))
+                .col(required("status", Varchar))
+                .col(required("started_at", Timestamp))
+                .col(optional("finished_at", Timestamp))
+                .col(required("records", BigInteger).default(0).to_owned())
+                .col(required("errors", BigInteger).default(0).to_owned())
+                .col(optional("per_model", Text))
+                .col(optional("interruption", Text)),
+            // One row per alert incident (`store/alert_incidents.rs`):
+            // a kind of trouble of one CRM and model, or of one worker
+            // (`''` where none), open until resolved.
+            StateTable::AlertIncidents => create
+                .col(required("kind", Varchar))
+                .col(required("crm_name", Varchar))
+                .col(required("subject", Varchar))
+                .col(required("opened_at", Timestamp))
+                .col(optional("resolved_at", Timestamp))
+                .col(optional("notified_at", Timestamp))
+                .col(optional("summary", Text))
+                .primary_key(&mut key(&["kind", "crm_name", "subject"])),
         };
         create
     }

@@ -1,0 +1,143 @@
+//! Alerts from real workers to a webhook receiver over loopback
+//! (wiremock): one alert per incident whatever the number of workers and
+//! evaluations, then one recovery; the incident state in the database
+//! (issue 28, item 4). Bodies, retries and the secret URL:
+//! `src/alerts/deliver.rs`'s tests.
+
+use std::time::Duration;
+
+use etlify::jobs::{JobQueue, QueueOptions};
+use etlify::{AlertFormat, AlertOptions, Crm, Etlify, Webhook, Worker, WorkerOptions};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::adapter::RecordingAdapter;
+use crate::support::{builder, user_model, TestDb};
+
+/// A receiver answering 200 to every alert.
+async fn receiver() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The JSON bodies `server` received, in order.
+async fn received(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect()
+}
+
+/// The bodies of `state` (`firing`, `resolved`) of `kind`.
+async fn alerts(server: &MockServer, kind: &str, state: &str) -> Vec<Value> {
+    received(server)
+        .await
+        .into_iter()
+        .filter(|body| body["kind"] == kind && body["state"] == state)
+        .collect()
+}
+
+/// Alerts to `server` as JSON, evaluated every 50 ms.
+fn alert_options(server: &MockServer) -> AlertOptions {
+    AlertOptions::new()
+        .webhook(Webhook::new(&format!("{}/hook", server.uri()), AlertFormat::Json).unwrap())
+        .check_interval(Duration::from_millis(50))
+        .retry_delay(Duration::from_millis(20))
+}
+
+fn fast_queue() -> QueueOptions {
+    QueueOptions::new().poll_interval(Duration::from_millis(50))
+}
+
+async fn queued_engine(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
+    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
+        .queue(queue.clone())
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A worker name no queue has known.
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// A worker running in a task until stopped.
+struct Running {
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<etlify::Result<()>>,
+}
+
+fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
+    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    Running { stop, done }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.send(()).ok();
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("the worker returns")
+            .unwrap()
+            .expect("the worker ends without error");
+    }
+}
+
+/// Waits until `done` holds, at most `within` (the alerts and runs are
+/// signalled by nothing but their rows and requests).
+async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `more` batch runs were recorded after the first `after`:
+/// each was followed by an evaluation of the worker that ran it.
+async fn runs_after(db: &TestDb, after: i64, more: i64) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let count = db
+            .scalar_i64("SELECT COUNT(*) FROM etlify_runs WHERE finished_at IS NOT NULL")
+            .await;
+        if count >= after + more {
+            return count;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {more} more batch runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[path = "on_each_backend.rs"]
+mod postgres;
+#[path = "on_each_backend.rs"]
+mod sqlite;
