@@ -18,6 +18,17 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
 
+# The page_ tests drive a real headless Chromium through chromedriver
+# (crates/etlify-cli/tests/page.rs): Debian's packages, installed when
+# missing (they fail, never skip, without them).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  log "installing chromium and chromium-driver for the page_ tests"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >&2
+fi
+
 if [ -z "${ETLIFY_TEST_POSTGRES_URL:-}" ]; then
   trap stop_postgres EXIT
   start_postgres

@@ -75,6 +75,8 @@ pub(crate) struct File {
     pub queue: Option<QueueFile>,
     /// How `etlify worker` runs.
     pub worker: Option<WorkerFile>,
+    /// `etlify serve`: the status page and its admin actions.
+    pub serve: Option<ServeFile>,
     /// How long the run history (`etlify runs`) keeps runs.
     pub history: Option<HistoryFile>,
     /// Alerts `etlify worker` posts to webhooks.
@@ -161,6 +163,20 @@ pub(crate) struct WorkerFile {
     pub shutdown_timeout: Option<String>,
     /// Address for `GET /health`, e.g. `"127.0.0.1:9187"` (default: none).
     pub health_listen: Option<String>,
+    /// Serves the status page at `/` on `health_listen` too (default false).
+    pub page: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServeFile {
+    /// Address `etlify serve` listens on, e.g. `"127.0.0.1:9188"` (the
+    /// default).
+    pub listen: Option<String>,
+    /// The name of the environment variable holding the admin token, e.g.
+    /// `"ETLIFY_ADMIN_TOKEN"` (never the token itself). Unset: the page is
+    /// read-only.
+    pub admin_token_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

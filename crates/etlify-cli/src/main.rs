@@ -17,6 +17,7 @@ mod scaffold;
 mod session;
 mod settings;
 mod table;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::{
     check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
-    runs, sandbox, schema, status, sync, sync_record, worker,
+    runs, sandbox, schema, serve, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -117,6 +118,12 @@ enum Command {
     ///
     /// Flags win over the [worker] section. Logs go to stderr.
     Worker(worker::Args),
+    /// Serves the status page (per model and CRM where records stand, the
+    /// failing records, the queue, the CRMs) and GET /health until SIGTERM.
+    ///
+    /// Read-only unless [serve] admin_token_env names a variable holding
+    /// the admin token. Flags win over the [serve] section. Logs go to stderr.
+    Serve(serve::Args),
     /// The run history, newest first: each batch run of a CRM, what
     /// started it, who ran it, how long it took, its counts, and why it
     /// stopped short.
@@ -126,8 +133,8 @@ enum Command {
 /// Runs the command: those that need no configuration file first, then
 /// the others in a session on the file.
 async fn run(cli: Cli) -> Result<Completed, CliError> {
-    // The worker sets up its own logs (always on, text or JSON).
-    if !matches!(cli.command, Command::Worker(_)) {
+    // The worker and serve set up their own logs (always on, text or JSON).
+    if !matches!(cli.command, Command::Worker(_) | Command::Serve(_)) {
         logs::init(logs::LogFormat::Text, None)?;
     }
     let command = match cli.command {
@@ -152,6 +159,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Errors(args) => errors::run(&session, args).await,
         Command::Sync(args) => sync::run(&session, args).await,
         Command::Worker(args) => worker::run(&session, args).await,
+        Command::Serve(args) => serve::run(&session, args).await,
         Command::Runs(args) => runs::run(&session, args).await,
         Command::Demo(_)
         | Command::Init(_)

@@ -19,7 +19,7 @@ use etlify::{
 use crate::error::CliError;
 use crate::file::{
     AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, DisposalFile,
-    File, ModelFile, QueueFile, RenderingFile, TypeFile, WorkerFile, WriteModeFile,
+    File, ModelFile, QueueFile, RenderingFile, ServeFile, TypeFile, WorkerFile, WriteModeFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -32,6 +32,7 @@ pub(crate) struct Settings {
     pub models: Vec<Model>,
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
+    pub serve: ServeSettings,
     /// `[alerts]`, for `etlify worker`.
     pub alerts: Option<etlify::AlertOptions>,
 }
@@ -53,7 +54,21 @@ pub(crate) struct WorkerSettings {
     pub interval: Option<Duration>,
     pub shutdown_timeout: Duration,
     pub health_listen: Option<SocketAddr>,
+    /// The status page on the health listener too.
+    pub page: bool,
 }
+
+/// `[serve]`: where `etlify serve` listens, and where its admin token is.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeSettings {
+    pub listen: SocketAddr,
+    /// The environment variable holding the admin token (read when a
+    /// page starts, never kept here); none: the page is read-only.
+    pub admin_token_env: Option<String>,
+}
+
+/// `etlify serve`'s address when neither `--listen` nor `serve.listen` says.
+pub(crate) const DEFAULT_SERVE_LISTEN: &str = "127.0.0.1:9188";
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +177,7 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
     }
     let queue = queue_from(file.queue.as_ref(), &shown)?;
     let worker = worker_from(file.worker.as_ref(), &shown)?;
+    let serve = serve_from(file.serve.as_ref(), &shown)?;
     let alerts = match &file.alerts {
         Some(alerts) => Some(alerts_from(alerts, &shown, env)?),
         None => None,
@@ -175,6 +191,7 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         models,
         queue,
         worker,
+        serve,
         alerts,
     })
 }
@@ -337,6 +354,7 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
         interval: Some(etlify::DEFAULT_INTERVAL),
         shutdown_timeout: etlify::DEFAULT_SHUTDOWN_TIMEOUT,
         health_listen: None,
+        page: false,
     };
     let Some(file) = file else {
         return Ok(worker);
@@ -360,7 +378,37 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
     if let Some(address) = &file.health_listen {
         worker.health_listen = Some(listen_address(address, &at("health_listen"))?);
     }
+    worker.page = file.page.unwrap_or(false);
     Ok(worker)
+}
+
+fn serve_from(file: Option<&ServeFile>, shown: &str) -> Result<ServeSettings, CliError> {
+    let at = |key: &str| format!("{shown}: serve.{key}");
+    let listen = file.and_then(|f| f.listen.as_deref());
+    let listen = listen_address(listen.unwrap_or(DEFAULT_SERVE_LISTEN), &at("listen"))?;
+    let admin_token_env = match file.and_then(|f| f.admin_token_env.as_deref()) {
+        None => None,
+        Some(name) => Some(variable_name(name, &at("admin_token_env"))?),
+    };
+    Ok(ServeSettings {
+        listen,
+        admin_token_env,
+    })
+}
+
+/// The name of an environment variable (letters, digits, `_`), not a
+/// value: a file that holds a token by mistake is refused without echoing it.
+fn variable_name(name: &str, at: &str) -> Result<String, CliError> {
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(CliError::config(format!(
+            "{at}: expected the name of an environment variable (letters, digits and _), e.g. \"ETLIFY_ADMIN_TOKEN\"; the token itself never goes in the file"
+        )))
+    }
 }
 
 /// The worker's loop interval: a duration above zero, or `off`.

@@ -125,6 +125,7 @@ pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT
 pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
 pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};
+pub use crate::engine::RateWindowUse;
 pub use crate::engine::{
     check_schema, migrate, migrate_dry_run, require_schema_up_to_date, revert_migration,
     BatchEnqueued, Etlify, EtlifyBuilder, Forgotten, JobCounts, StatusEntry,

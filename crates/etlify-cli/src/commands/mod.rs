@@ -18,6 +18,7 @@ pub(crate) mod plan;
 pub(crate) mod runs;
 pub(crate) mod sandbox;
 pub(crate) mod schema;
+pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod sync;
 pub(crate) mod sync_record;

@@ -16,6 +16,7 @@ use crate::logs::{self, LogFormat};
 use crate::output;
 use crate::session::Session;
 use crate::settings;
+use crate::web::PageState;
 
 // The command line's flags, which win over `[worker]`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +39,10 @@ pub(crate) struct Args {
     /// Log lines as text or JSON, on stderr; the level is RUST_LOG's, else info.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Serve the status page at / on the health address too (as `etlify
+    /// serve` does; default: worker.page, else off).
+    #[arg(long)]
+    page: bool,
 }
 
 /// Runs the worker until SIGTERM or SIGINT; its running jobs finish first
@@ -55,6 +60,19 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     if let Some(address) = &args.health_listen {
         worker.health_listen = Some(settings::listen_address(address, "--health-listen")?);
     }
+    worker.page |= args.page;
+    if worker.page && worker.health_listen.is_none() {
+        return Err(CliError::config(format!(
+            "{}: the status page (--page, worker.page) is served on the health address: set --health-listen or worker.health_listen too",
+            session.path()
+        ))
+        .into());
+    }
+    // Before the database: a missing token variable is a configuration error.
+    let admin = match worker.page {
+        true => crate::web::admin_token(settings)?,
+        false => None,
+    };
     let mut options = WorkerOptions::new()
         .concurrency(worker.concurrency)
         .interval(worker.interval)
@@ -96,10 +114,13 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         interval_s = worker.interval.map(|i| i.as_secs_f64()),
     );
     let shutdown = shutdown_signal()?;
+    let page = worker
+        .page
+        .then(|| PageState::new(etlify.clone(), settings, admin));
     let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
     let server = health_listener.map(|(listener, address)| {
         tracing::info!(target: "etlify_cli", message = "Health endpoint listening.", addr = %address, path = "/health");
-        tokio::spawn(serve_health(listener, worker.health()))
+        tokio::spawn(serve_health(listener, worker.health(), page))
     });
     let ran = worker.run_until(shutdown).await;
     if let Some(server) = server {
@@ -114,7 +135,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
 /// logged, and a signal before that would end the process at once instead
 /// of stopping the worker gracefully.
 #[cfg(unix)]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
     use tokio::signal::unix::{signal, SignalKind};
     let listen =
         |kind| signal(kind).map_err(|e| CliError::run(format!("cannot listen for signals: {e}")));
@@ -132,7 +153,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> 
 
 /// Ctrl-C, as `etlify::shutdown_signal` listens for it here.
 #[cfg(not(unix))]
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
     Ok(etlify::shutdown_signal())
 }
 
@@ -145,10 +166,17 @@ async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketA
     Ok((listener, bound))
 }
 
-async fn serve_health(listener: tokio::net::TcpListener, health: HealthHandle) {
-    let app = Router::new()
+async fn serve_health(
+    listener: tokio::net::TcpListener,
+    health: HealthHandle,
+    page: Option<PageState>,
+) {
+    let mut app = Router::new()
         .route("/health", get(health_endpoint))
         .with_state(health);
+    if let Some(page) = page {
+        app = app.merge(crate::web::routes(page));
+    }
     if let Err(error) = axum::serve(listener, app).await {
         tracing::error!(target: "etlify_cli", message = "The health endpoint stopped.", %error);
     }

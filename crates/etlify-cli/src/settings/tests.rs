@@ -409,6 +409,47 @@ fn probe_every_missing_variable_is_named_at_once() {
 }
 
 #[test]
+fn page_serve_section_is_read_with_its_defaults() {
+    let settings = parse_with(BASE, &[]).unwrap();
+    assert_eq!(
+        settings.serve.listen,
+        super::DEFAULT_SERVE_LISTEN.parse().unwrap()
+    );
+    assert_eq!(settings.serve.admin_token_env, None, "read-only by default");
+    assert!(!settings.worker.page, "no page on the worker by default");
+    let settings = parse_with(
+        &format!(
+            "{BASE}[serve]\nlisten = \"127.0.0.1:0\"\nadmin_token_env = \"ETLIFY_ADMIN_TOKEN\"\n\
+             [worker]\nhealth_listen = \"127.0.0.1:9187\"\npage = true\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(settings.serve.listen, "127.0.0.1:0".parse().unwrap());
+    assert_eq!(
+        settings.serve.admin_token_env.as_deref(),
+        Some("ETLIFY_ADMIN_TOKEN")
+    );
+    assert!(settings.worker.page);
+}
+
+/// A token written in the file instead of a variable's name is refused
+/// without being echoed back.
+#[test]
+fn page_serve_bad_values_are_refused_naming_the_key() {
+    let message = refused(&format!("{BASE}[serve]\nlisten = \"localhost\"\n"));
+    assert!(message.contains("serve.listen"), "{message}");
+    let message = refused(&format!(
+        "{BASE}[serve]\nadmin_token_env = \"s3cr3t-t0ken!\"\n"
+    ));
+    assert!(message.contains("serve.admin_token_env"), "{message}");
+    assert!(message.contains("environment variable"), "{message}");
+    assert!(!message.contains("s3cr3t-t0ken"), "{message}");
+    let message = refused(&format!("{BASE}[serve]\nport = 1\n"));
+    assert!(message.contains("port"), "{message}");
+}
+
+#[test]
 fn runs_history_retention_is_read_and_bad_keys_are_named() {
     let defaults = parse_with(BASE, &[]).unwrap();
     assert_eq!(defaults.config.get_keep_runs(), etlify::DEFAULT_KEEP_RUNS);

@@ -10,7 +10,7 @@ use crate::stale::standing;
 use crate::store::leases::batch_run::batch_run_name;
 use crate::store::leases::Lease;
 use crate::store::schema::{self, SchemaReport};
-use crate::store::{checkpoint, pending, sync_rows, SyncRow};
+use crate::store::{checkpoint, pending, rate_window, sync_rows, SyncRow};
 
 /// What [`Etlify::forget`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,7 +76,42 @@ pub struct JobCounts {
     pub running: u64,
 }
 
+/// How much of a CRM's rate limit was used lately, as
+/// [`Etlify::rate_window_use`] reads it from the window every process
+/// shares (`etlify_rate_slots`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateWindowUse {
+    /// The limit: requests per `period`.
+    pub max_requests: u32,
+    pub period: std::time::Duration,
+    /// Requests sent within the last `period`, by every process.
+    pub sent: u64,
+    /// Time left of a pause the CRM asked for (a 429's delay); zero when
+    /// none.
+    pub paused_for: std::time::Duration,
+}
+
 impl Etlify {
+    /// How much of `crm`'s rate limit the processes sharing this database
+    /// used within its last period; `None` for a CRM without a rate limit,
+    /// or on a database that keeps no shared window (SQLite in memory),
+    /// where each process counts its own. Reads only.
+    pub async fn rate_window_use(&self, crm: &str) -> Result<Option<RateWindowUse>> {
+        self.ctx.catalog().crm(crm)?;
+        let Some(limit) = self.crms().get(crm).and_then(|c| c.get_rate_limit()) else {
+            return Ok(None);
+        };
+        let period = limit.get_period();
+        let usage = rate_window::usage(self.store(), crm, period).await?;
+        Ok(usage.map(|usage| RateWindowUse {
+            max_requests: limit.get_max_requests(),
+            period,
+            sent: usage.sent,
+            paused_for: usage.paused_for,
+        }))
+    }
+
     /// The sync row of one record, if any.
     pub async fn sync_row(
         &self,
@@ -111,6 +146,18 @@ impl Etlify {
         limit: u64,
     ) -> Result<Vec<SyncRow>> {
         sync_rows::failing(self.store(), crm, model, limit).await
+    }
+
+    /// [`Etlify::failing`] from the `offset`-th record on, in a stable
+    /// order (a status page's pages).
+    pub async fn failing_page(
+        &self,
+        crm: Option<&str>,
+        model: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<SyncRow>> {
+        sync_rows::failing_page(self.store(), crm, model, offset, limit).await
     }
 
     /// Clears the error budget of failing records — of a CRM, of a model,

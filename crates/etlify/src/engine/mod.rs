@@ -17,7 +17,7 @@ mod checks;
 
 use std::sync::Arc;
 
-pub use self::admin::{Forgotten, JobCounts, StatusEntry};
+pub use self::admin::{Forgotten, JobCounts, RateWindowUse, StatusEntry};
 pub use self::builder::EtlifyBuilder;
 pub use self::checks::{
     ConfigWarning, CrmAccess, SuggestedFix, WarningKind, WholeSecondTimestamps, TIMESTAMP_SAMPLE,

@@ -14,9 +14,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backend::{SharedRateWindow, Take};
+use super::backend::{SharedRateWindow, Take, WindowUsage};
 use super::Store;
 use crate::error::Result;
+
+/// The sends of `crm_name` within the last `window` by every process, and
+/// the pause left; `None` where the database keeps no shared window.
+pub(crate) async fn usage(
+    store: &Store,
+    crm_name: &str,
+    window: Duration,
+) -> Result<Option<WindowUsage>> {
+    match store.backend().shared_rate_window() {
+        Some(slots) => Ok(Some(slots.usage(crm_name, window).await?)),
+        None => Ok(None),
+    }
+}
 
 /// One CRM's window in the database.
 #[derive(Debug, Clone)]

@@ -502,11 +502,27 @@ pub(crate) async fn failing(
     resource_type: Option<&str>,
     limit: u64,
 ) -> Result<Vec<SyncRow>> {
+    failing_page(store, crm_name, resource_type, 0, limit).await
+}
+
+/// [`failing`] from the `offset`-th row on: rows updated at the same time
+/// are ordered by their key, so that pages neither repeat nor skip a row.
+pub(crate) async fn failing_page(
+    store: &Store,
+    crm_name: Option<&str>,
+    resource_type: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<SyncRow>> {
     let mut select = rows_select();
     select
         .and_where(Expr::col(Cs::ErrorCount).gt(0))
         .order_by(Cs::UpdatedAt, sea_query::Order::Desc)
-        .limit(limit);
+        .order_by(Cs::CrmName, sea_query::Order::Asc)
+        .order_by(Cs::ResourceType, sea_query::Order::Asc)
+        .order_by(Cs::ResourceId, sea_query::Order::Asc)
+        .limit(limit)
+        .offset(offset);
     if let Some(crm) = crm_name {
         select.and_where(Expr::col(Cs::CrmName).eq(crm));
     }

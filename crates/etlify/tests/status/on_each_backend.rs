@@ -4,6 +4,8 @@
 
 use super::*;
 use crate::support::Backend;
+use etlify::RateLimit;
+use std::time::Duration;
 
 const BACKEND: Backend = Backend::of_module(module_path!());
 
@@ -144,4 +146,85 @@ async fn probe_status_counts_each_crm_apart() {
     let of = |crm: &str| status.iter().find(|e| e.crm == crm).unwrap().clone();
     assert_eq!(columns(&of("hubspot")), [4, 0, 0, 0, 0, 0]);
     assert_eq!(columns(&of("archive")), [0, 0, 4, 0, 0, 0]);
+}
+
+/// Issue 28 (3), the status page's rate-limit use: the sends of the last
+/// period, by every process, as the shared window (`etlify_rate_slots`)
+/// holds them; none for a CRM without a limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_rate_window_use_counts_the_sends_of_the_last_period() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    for i in 0..4 {
+        db.insert_user(&format!("r{i}@x.io"), None).await;
+    }
+    let adapter = RecordingAdapter::new();
+    let limit = RateLimit::new(100, Duration::from_secs(3600)).unwrap();
+    let etlify = engine(
+        &db,
+        vec![
+            Crm::new("hubspot", adapter.clone()).rate_limit(limit),
+            Crm::new("unlimited", Arc::new(NullAdapter::new())),
+        ],
+        vec![active_users()],
+    )
+    .await;
+    let before = etlify.rate_window_use("hubspot").await.unwrap().unwrap();
+    assert_eq!((before.max_requests, before.sent), (100, 0));
+    assert_eq!(before.period, Duration::from_secs(3600));
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
+    let sent = adapter.upserts().len() as u64;
+    assert_eq!(sent, 4);
+    let after = etlify.rate_window_use("hubspot").await.unwrap().unwrap();
+    assert_eq!(after.sent, sent, "{after:?}");
+    assert_eq!(after.paused_for, Duration::ZERO);
+    assert_eq!(etlify.rate_window_use("unlimited").await.unwrap(), None);
+    assert!(etlify.rate_window_use("nowhere").await.is_err());
+}
+
+/// Issue 28 (3), the status page's failing records: pages in a stable
+/// order, each record once, filtered by CRM and model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_failing_page_lists_each_failing_record_once() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    for i in 0..7 {
+        db.insert_user(&format!("f{i}@x.io"), None).await;
+    }
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", RecordingAdapter::new())],
+        vec![active_users()],
+    )
+    .await;
+    assert!(etlify
+        .batch_sync(&BatchSyncOptions::new())
+        .await
+        .unwrap()
+        .is_complete());
+    // Every row failing, updated at the same time: the key orders them.
+    db.exec("UPDATE crm_synchronisations SET error_count = 1, last_error = 'boom'")
+        .await;
+    let mut seen = Vec::new();
+    for page in 0..4 {
+        let rows = etlify
+            .failing_page(Some("hubspot"), Some("User"), page * 2, 2)
+            .await
+            .unwrap();
+        assert!(rows.len() <= 2);
+        seen.extend(rows.into_iter().map(|r| r.resource_id.get()));
+    }
+    let mut unique = seen.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (7, 7), "{seen:?}");
+    assert!(etlify
+        .failing_page(Some("salesforce"), None, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -48,7 +48,7 @@ pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
 pub(crate) use self::introspect::Introspect;
 pub(crate) use self::payload_rows::{Cells, PayloadRows};
-pub(crate) use self::rate_window::{SharedRateWindow, Take};
+pub(crate) use self::rate_window::{SharedRateWindow, Take, WindowUsage};
 pub use self::rows::FromAnyRow;
 pub(crate) use self::rows::{AnyRow, Executor};
 use super::StoreOptions;

@@ -40,4 +40,18 @@ pub(crate) trait SharedRateWindow: Send + Sync + fmt::Debug {
 
     /// No slot of `crm_name` is taken for `delay` from now (a 429's delay).
     async fn pause(&self, crm_name: &str, delay: Duration) -> Result<()>;
+
+    /// How much of `crm_name`'s window the processes used: the sends
+    /// stamped within the last `window`, and the pause still to run;
+    /// reads only (a status page).
+    async fn usage(&self, crm_name: &str, window: Duration) -> Result<WindowUsage>;
+}
+
+/// What [`SharedRateWindow::usage`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WindowUsage {
+    /// Sends within the last window, by every process.
+    pub sent: u64,
+    /// Until when no process sends (a 429's delay), from now.
+    pub paused_for: Duration,
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use crate::error::Result;
-use crate::store::backend::{SharedRateWindow, Take};
+use crate::store::backend::{SharedRateWindow, Take, WindowUsage};
 
 /// The database's clock, as the rate slots store it.
 macro_rules! rate_now {
@@ -67,6 +67,16 @@ const RATE_SLOTS_PAUSE: &str = concat!(
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
     rate_now!(),
     r#" + make_interval(secs => $2::float8 / 1000000)) WHERE "crm_name" = $1 AND "slot" = -1"#
+);
+
+/// Sends within the last `$2` microseconds, and the seconds of pause left.
+const RATE_USAGE: &str = concat!(
+    r#"SELECT (SELECT COUNT(*) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= 0 AND "sent_at" > "#,
+    rate_now!(),
+    " - make_interval(secs => $2::float8 / 1000000))::int8, ",
+    r#"GREATEST(0, COALESCE((SELECT EXTRACT(EPOCH FROM ("sent_at" - "#,
+    rate_now!(),
+    r#")) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" = -1), 0))::float8"#
 );
 
 /// The rate slots of a PostgreSQL database.
@@ -135,5 +145,18 @@ impl SharedRateWindow for PostgresRateWindow {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn usage(&self, crm_name: &str, window: Duration) -> Result<WindowUsage> {
+        let micros = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+        let (sent, paused): (i64, f64) = sqlx::query_as(RATE_USAGE)
+            .bind(crm_name)
+            .bind(micros)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(WindowUsage {
+            sent: u64::try_from(sent).unwrap_or_default(),
+            paused_for: Duration::from_secs_f64(paused.clamp(0.0, 86_400.0)),
+        })
     }
 }

@@ -27,7 +27,7 @@ use sqlx::SqlitePool;
 use super::clock::process_now;
 use super::TIMESTAMP_FORMAT;
 use crate::error::Result;
-use crate::store::backend::{SharedRateWindow, Take};
+use crate::store::backend::{SharedRateWindow, Take, WindowUsage};
 use crate::store::Timestamp;
 
 /// Slots `-1..max_requests` of a CRM, new ones free since the epoch
@@ -68,6 +68,12 @@ const RATE_SLOT_RESTAMP: &str = concat!(
 const RATE_SLOTS_PAUSE: &str = concat!(
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = max("sent_at", ?) "#,
     r#"WHERE "crm_name" = ? AND "slot" = -1"#
+);
+
+/// Sends stamped after `?` (the text format sorts by time).
+const RATE_SENT_SINCE: &str = concat!(
+    r#"SELECT COUNT(*) FROM "etlify_rate_slots" "#,
+    r#"WHERE "crm_name" = ? AND "slot" >= 0 AND "sent_at" > ?"#
 );
 
 /// The rate slots of a SQLite file.
@@ -208,5 +214,26 @@ impl SharedRateWindow for SqliteRateWindow {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn usage(&self, crm_name: &str, window: Duration) -> Result<WindowUsage> {
+        let now = process_now();
+        let start = chrono::TimeDelta::from_std(window)
+            .ok()
+            .and_then(|delta| now.checked_sub_signed(delta))
+            .unwrap_or_default();
+        let sent: i64 = sqlx::query_scalar(RATE_SENT_SINCE)
+            .bind(crm_name)
+            .bind(text(start))
+            .fetch_one(&self.pool)
+            .await?;
+        let paused_until: Option<String> = sqlx::query_scalar(RATE_PAUSE_END)
+            .bind(crm_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(WindowUsage {
+            sent: u64::try_from(sent).unwrap_or_default(),
+            paused_for: paused_until.map_or(Duration::ZERO, |end| until(now, parse(&end))),
+        })
     }
 }
