@@ -51,6 +51,7 @@ pub(crate) struct WorkerSettings {
     pub interval: Option<Duration>,
     pub shutdown_timeout: Duration,
     pub health_listen: Option<SocketAddr>,
+    pub watch: etlify::ChangeWatch,
 }
 
 impl std::fmt::Debug for Settings {
@@ -225,6 +226,7 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
         interval: Some(etlify::DEFAULT_INTERVAL),
         shutdown_timeout: etlify::DEFAULT_SHUTDOWN_TIMEOUT,
         health_listen: None,
+        watch: etlify::ChangeWatch::Auto,
     };
     let Some(file) = file else {
         return Ok(worker);
@@ -248,7 +250,31 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
     if let Some(address) = &file.health_listen {
         worker.health_listen = Some(listen_address(address, &at("health_listen"))?);
     }
+    if let Some(watch) = &file.watch {
+        worker.watch = change_watch(watch, &at("watch"))?;
+    }
     Ok(worker)
+}
+
+/// How the worker learns of changes: `auto`, `off`, or a polling period
+/// of at least 10 ms.
+pub(crate) fn change_watch(text: &str, at: &str) -> Result<etlify::ChangeWatch, CliError> {
+    match text {
+        "auto" => return Ok(etlify::ChangeWatch::Auto),
+        "off" => return Ok(etlify::ChangeWatch::Off),
+        _ => {}
+    }
+    let every = humantime::parse_duration(text).map_err(|e| {
+        CliError::config(format!(
+            "{at}: expected \"auto\", \"off\" or a duration like \"1s\", got {text:?} ({e})"
+        ))
+    })?;
+    if every < Duration::from_millis(10) {
+        return Err(CliError::config(format!(
+            "{at}: must be at least 10ms (\"off\" turns watching off)"
+        )));
+    }
+    Ok(etlify::ChangeWatch::Poll(every))
 }
 
 /// The worker's loop interval: a duration above zero, or `off`.

@@ -89,6 +89,7 @@
 
 pub mod adapters;
 mod catalog;
+mod changes;
 mod config;
 mod context;
 mod crm;
@@ -112,6 +113,9 @@ mod values;
 mod worker;
 mod write_mode;
 
+pub use crate::changes::{
+    change_trigger_tables, remove_change_triggers, ChangeWatch, ChangeWatchCounts, TriggerChanges,
+};
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
