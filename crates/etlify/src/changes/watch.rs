@@ -163,7 +163,13 @@ async fn listen(
     let (events, mut received) = mpsc::channel(1024);
     // Its own task: a receive is never cancelled half-way by the window's
     // timeout, and the loop below only reads the channel.
-    let connection = tokio::spawn(keep_listening(triggers, name, events, counts.clone()));
+    // Aborted with this task too (the worker aborts the watch at its end).
+    let _connection = AbortOnDrop(tokio::spawn(keep_listening(
+        triggers,
+        name,
+        events,
+        counts.clone(),
+    )));
     let every_crm: IndexSet<String> = tables.values().flatten().cloned().collect();
     while let Some(event) = received.recv().await {
         let mut crms = IndexSet::new();
@@ -200,7 +206,15 @@ async fn listen(
         }
         request(&ctx, crms.iter(), &counts).await;
     }
-    connection.abort();
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Adds the CRMs reading `table`, and says whether any does: the channel

@@ -350,6 +350,15 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
     })
     .await;
     worker.stop().await;
+    // The listener's connection ends with the worker.
+    eventually(WITHIN, "the listener's session is gone", || async {
+        db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'etlify-changes {name}'"
+        ))
+        .await
+            == 0
+    })
+    .await;
 }
 
 // The database tests, compiled once per backend: `fresh::sqlite::…` and
