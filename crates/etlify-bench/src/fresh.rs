@@ -418,9 +418,8 @@ async fn commits(pool: &Pool) -> Result<Option<i64>, BoxError> {
 }
 
 pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), BoxError> {
-    let _ = tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(QueryCounter),
-    );
+    let _ =
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(QueryCounter));
     let fresh = &args.fresh;
     let steady = u64::from(fresh.rate) * fresh.duration.as_secs();
     let users = args.users.max(steady + fresh.burst);
@@ -492,7 +491,9 @@ pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), Bo
         let name = format!("steady {i}");
         exec(
             &pool,
-            &format!("UPDATE fresh_users SET full_name = '{name}', updated_at = {now} WHERE id = {id}"),
+            &format!(
+                "UPDATE fresh_users SET full_name = '{name}', updated_at = {now} WHERE id = {id}"
+            ),
         )
         .await?;
         changes.push((id, name, SystemTime::now()));
@@ -595,7 +596,12 @@ pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), Bo
     }
     let mut by_statement: Vec<(u64, &String)> = statements_after
         .iter()
-        .map(|(statement, after)| (after - statements_before.get(statement).copied().unwrap_or(0), statement))
+        .map(|(statement, after)| {
+            (
+                after - statements_before.get(statement).copied().unwrap_or(0),
+                statement,
+            )
+        })
         .filter(|(count, _)| *count > 0)
         .collect();
     by_statement.sort_by(|a, b| b.cmp(a));
@@ -609,7 +615,9 @@ pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), Bo
         watch_after_idle.requests - watch_before_idle.requests
     );
     if let Some(commits) = idle_commits {
-        println!("  {commits:.2} commits/s in the whole database (pg_stat_database, every session)");
+        println!(
+            "  {commits:.2} commits/s in the whole database (pg_stat_database, every session)"
+        );
     }
     println!("sandbox: {} requests, {throttled} answered 429", log.total);
     println!(

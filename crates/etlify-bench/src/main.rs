@@ -144,9 +144,7 @@ fn parse_args() -> Result<Args, String> {
                     "--rate" => fresh.rate = number.clamp(1, 1_000) as u32,
                     "--burst" => fresh.burst = number,
                     "--latency-ms" => fresh.latency_ms = number,
-                    "--watch-ms" => {
-                        fresh.watch = std::time::Duration::from_millis(number.max(10))
-                    }
+                    "--watch-ms" => fresh.watch = std::time::Duration::from_millis(number.max(10)),
                     _ => fresh.idle = std::time::Duration::from_secs(number.max(1)),
                 }
             }
