@@ -76,3 +76,29 @@ async fn other_insert(store: &etlify::Store, sql: &str) {
             .unwrap();
     }
 }
+
+/// The default (`ChangeWatch::Auto`) on a database without change
+/// triggers does what a worker did before: no listener, no polling; only
+/// the interval requests runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_default_watch_without_triggers_neither_listens_nor_polls() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    db.insert_user("first@x.io", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)),
+    );
+    assert_eq!(WorkerOptions::new().get_watch(), ChangeWatch::Auto);
+    adapter.upserts_reaching(1).await;
+    eventually(WITHIN, "the first run ended", || async {
+        queue_idle(&etlify).await
+    })
+    .await;
+    let watch = worker.watch();
+    worker.stop().await;
+    assert_eq!(watch, ChangeWatchCounts::default(), "{watch:?}");
+}
