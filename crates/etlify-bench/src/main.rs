@@ -27,9 +27,13 @@
 //! `--scenario deletes` measures instead what finding records that left
 //! the application costs (`deletes.rs`), each comparison `--repetitions`
 //! times.
+//!
+//! `--scenario fresh` measures how soon a change reaches the CRM through a
+//! running worker, and what an idle worker costs the database (`fresh.rs`).
 
 mod bare;
 mod deletes;
+mod fresh;
 
 use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
@@ -58,6 +62,7 @@ pub(crate) struct Args {
     repetitions: u32,
     rotate: usize,
     first_syncs_only: bool,
+    fresh: fresh::FreshArgs,
 }
 
 /// What a run measures.
@@ -67,14 +72,18 @@ enum Scenario {
     Throughput,
     /// Finding records that left (`deletes.rs`).
     Deletes,
+    /// Changes within seconds (`fresh.rs`).
+    Fresh,
 }
 
 const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
-[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes] \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh] \
 [--repetitions N (5, deletes)] \
 [--rotate N (0, deletes: the first syncs' order)] \
-[--first-syncs-only (deletes)]; ETLIFY_BENCH_TRACE=1 prints every statement \
+[--first-syncs-only (deletes)] \
+[--duration S (60, fresh)] [--rate N/s (50, fresh)] [--burst N (5000, fresh)] \
+[--latency-ms MS (300, fresh)] [--watch-ms MS (1000, fresh on SQLite)] [--idle-seconds S (10, fresh)]; ETLIFY_BENCH_TRACE=1 prints every statement \
 (docs/BENCHMARKS.md)";
 
 fn parse_args() -> Result<Args, String> {
@@ -92,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
         repetitions: 5,
         rotate: 0,
         first_syncs_only: false,
+        fresh: fresh::FreshArgs::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -114,6 +124,7 @@ fn parse_args() -> Result<Args, String> {
                 args.scenario = match value()?.as_str() {
                     "throughput" => Scenario::Throughput,
                     "deletes" => Scenario::Deletes,
+                    "fresh" => Scenario::Fresh,
                     other => return Err(format!("--scenario: unknown scenario {other}")),
                 }
             }
@@ -124,6 +135,19 @@ fn parse_args() -> Result<Args, String> {
                     .clamp(1, 100)
             }
             "--first-syncs-only" => args.first_syncs_only = true,
+            "--duration" | "--rate" | "--burst" | "--latency-ms" | "--watch-ms"
+            | "--idle-seconds" => {
+                let number: u64 = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
+                let fresh = &mut args.fresh;
+                match flag.as_str() {
+                    "--duration" => fresh.duration = std::time::Duration::from_secs(number.max(1)),
+                    "--rate" => fresh.rate = number.clamp(1, 1_000) as u32,
+                    "--burst" => fresh.burst = number,
+                    "--latency-ms" => fresh.latency_ms = number,
+                    "--watch-ms" => fresh.watch = std::time::Duration::from_millis(number.max(10)),
+                    _ => fresh.idle = std::time::Duration::from_secs(number.max(1)),
+                }
+            }
             "--rotate" => args.rotate = value()?.parse().map_err(|e| format!("--rotate: {e}"))?,
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -390,6 +414,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if args.scenario == Scenario::Deletes {
         return deletes::run(&args, store, &pool).await;
+    }
+    if args.scenario == Scenario::Fresh {
+        return fresh::run(&args, store, &pool).await;
     }
     let started = Instant::now();
     generate(&pool, args.users).await?;

@@ -163,6 +163,11 @@ pub(crate) struct WorkerFile {
     pub shutdown_timeout: Option<String>,
     /// Address for `GET /health`, e.g. `"127.0.0.1:9187"` (default: none).
     pub health_listen: Option<String>,
+    /// How the worker learns of changes between intervals: `"auto"` (the
+    /// default: listen where `etlify migrate --triggers` installed change
+    /// triggers), `"off"`, or a duration such as `"1s"` (listen where
+    /// triggers are installed, else poll that often).
+    pub watch: Option<String>,
     /// Serves the status page at `/` on `health_listen` too (default false).
     pub page: Option<bool>,
 }

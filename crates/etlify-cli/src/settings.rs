@@ -56,6 +56,7 @@ pub(crate) struct WorkerSettings {
     pub health_listen: Option<SocketAddr>,
     /// The status page on the health listener too.
     pub page: bool,
+    pub watch: etlify::ChangeWatch,
 }
 
 /// `[serve]`: where `etlify serve` listens, and where its admin token is.
@@ -355,6 +356,7 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
         shutdown_timeout: etlify::DEFAULT_SHUTDOWN_TIMEOUT,
         health_listen: None,
         page: false,
+        watch: etlify::ChangeWatch::Auto,
     };
     let Some(file) = file else {
         return Ok(worker);
@@ -378,8 +380,32 @@ fn worker_from(file: Option<&WorkerFile>, shown: &str) -> Result<WorkerSettings,
     if let Some(address) = &file.health_listen {
         worker.health_listen = Some(listen_address(address, &at("health_listen"))?);
     }
+    if let Some(watch) = &file.watch {
+        worker.watch = change_watch(watch, &at("watch"))?;
+    }
     worker.page = file.page.unwrap_or(false);
     Ok(worker)
+}
+
+/// How the worker learns of changes: `auto`, `off`, or a polling period
+/// of at least 10 ms.
+pub(crate) fn change_watch(text: &str, at: &str) -> Result<etlify::ChangeWatch, CliError> {
+    match text {
+        "auto" => return Ok(etlify::ChangeWatch::Auto),
+        "off" => return Ok(etlify::ChangeWatch::Off),
+        _ => {}
+    }
+    let every = humantime::parse_duration(text).map_err(|e| {
+        CliError::config(format!(
+            "{at}: expected \"auto\", \"off\" or a duration like \"1s\", got {text:?} ({e})"
+        ))
+    })?;
+    if every < Duration::from_millis(10) {
+        return Err(CliError::config(format!(
+            "{at}: must be at least 10ms (\"off\" turns watching off)"
+        )));
+    }
+    Ok(etlify::ChangeWatch::Poll(every))
 }
 
 fn serve_from(file: Option<&ServeFile>, shown: &str) -> Result<ServeSettings, CliError> {

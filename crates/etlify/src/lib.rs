@@ -90,6 +90,7 @@
 pub mod adapters;
 mod alerts;
 mod catalog;
+mod changes;
 mod config;
 mod context;
 mod crm;
@@ -116,6 +117,9 @@ mod write_mode;
 pub use crate::alerts::{
     AlertFormat, AlertKind, AlertOptions, Webhook, DEFAULT_ALERT_ATTEMPTS,
     DEFAULT_ALERT_CHECK_INTERVAL,
+};
+pub use crate::changes::{
+    change_trigger_tables, remove_change_triggers, ChangeWatch, ChangeWatchCounts, TriggerChanges,
 };
 pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,

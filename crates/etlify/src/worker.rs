@@ -24,6 +24,10 @@
 //!   jobs were cut off at the deadline, the worker deletes the leases they
 //!   took (a worker's leases carry its own owner prefix), so their records
 //!   are free at once.
+//! - **Changes within seconds**: with [`WorkerOptions::watch`], a task
+//!   listening to PostgreSQL's change triggers or polling SQLite's commit
+//!   counter requests the batch jobs of the CRMs whose tables changed
+//!   (`changes/watch.rs`); the loop stays as the safety net.
 //! - **Health**: [`Worker::health`] gives a handle read while it runs (the
 //!   CLI serves it over HTTP).
 
@@ -35,6 +39,8 @@ use std::time::{Duration, SystemTime};
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{BackendExt, BoxDynError, Monitor, ParallelizeExt, WorkerBuilder};
 
+use crate::changes::watch::{self as change_watch, WatchCounts};
+use crate::changes::ChangeWatch;
 use crate::engine::Etlify;
 use crate::error::{Error, Result};
 use crate::jobs::queue::Storage;
@@ -72,6 +78,7 @@ pub struct WorkerOptions {
     shutdown_timeout: Duration,
     name: Option<String>,
     alerts: Option<crate::alerts::AlertOptions>,
+    watch: ChangeWatch,
 }
 
 impl Default for WorkerOptions {
@@ -82,6 +89,7 @@ impl Default for WorkerOptions {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             name: None,
             alerts: None,
+            watch: ChangeWatch::Auto,
         }
     }
 }
@@ -128,6 +136,19 @@ impl WorkerOptions {
     pub fn alerts(mut self, alerts: crate::alerts::AlertOptions) -> Self {
         self.alerts = Some(alerts);
         self
+    }
+
+    /// How the worker learns of changes between its intervals (default
+    /// [`ChangeWatch::Auto`]: it listens where `etlify migrate --triggers`
+    /// installed change triggers, and otherwise waits for the interval).
+    pub fn watch(mut self, watch: ChangeWatch) -> Self {
+        self.watch = watch;
+        self
+    }
+
+    /// How the worker learns of changes between its intervals.
+    pub fn get_watch(&self) -> ChangeWatch {
+        self.watch
     }
 
     /// Jobs run at once.
@@ -199,6 +220,7 @@ struct HealthState {
     failed: AtomicU64,
     last_error: Mutex<Option<String>>,
     stopping: AtomicBool,
+    watch: Arc<WatchCounts>,
 }
 
 /// Reads a worker's [`Health`] while it runs. Cheap to clone.
@@ -220,6 +242,11 @@ impl HealthHandle {
             last_error: lock(&state.last_error).clone(),
             stopping: state.stopping.load(Ordering::SeqCst),
         }
+    }
+
+    /// What the worker's change watch did so far.
+    pub fn change_watch(&self) -> crate::changes::ChangeWatchCounts {
+        crate::changes::ChangeWatchCounts::of(&self.0.watch)
     }
 
     fn error(&self, error: &Error) {
@@ -269,6 +296,7 @@ impl Worker {
             failed: AtomicU64::new(0),
             last_error: Mutex::new(None),
             stopping: AtomicBool::new(false),
+            watch: Arc::default(),
         }));
         Self {
             etlify,
@@ -331,6 +359,13 @@ impl Worker {
             }
             None => None,
         };
+        let watch = tokio::spawn(change_watch::watch(
+            ctx.clone(),
+            self.options.watch,
+            listener_name(&name),
+            stop.clone(),
+            self.health.0.watch.clone(),
+        ));
         let deadline = self.options.shutdown_timeout;
         let cut_off = Arc::new(AtomicBool::new(false));
         // Resolving tells apalis to stop: only once the drain is over.
@@ -393,6 +428,7 @@ impl Worker {
         if let Some(alerting) = alerting {
             alerting.stop().await;
         }
+        watch.abort();
         // Jobs cut off by the deadline leave their leases: free them now.
         // After a full drain there are none.
         let released = if cut_off.load(Ordering::SeqCst) {
@@ -447,6 +483,16 @@ fn new_worker_id() -> String {
 /// worker's random id are unique.
 fn default_name(store: &Store, id: &str) -> String {
     format!("etlify-{}-{id}", store.lease_owner())
+}
+
+/// The change listener's session name: the worker's, for operators
+/// looking at the server's sessions (at most 63 bytes, PostgreSQL's).
+fn listener_name(worker: &str) -> String {
+    let mut name = format!("etlify-changes {worker}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
 }
 
 /// The lease owner prefix of one worker, `<store token>-w<id>` (the

@@ -25,6 +25,7 @@ mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem
 mod e2e; // engine + HTTP adapters + the local sandbox, over loopback
 mod finder; // the stale finder, one scenario per F-id, both plans
+mod fresh; // changes within seconds: change triggers and the worker's watch (issue 28)
 mod hubspot; // the HubSpot adapter: exact request shapes (wiremock), each API version
 mod hubspot_version; // HubSpot's dated API over the sandbox: required properties, secondary emails
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)

@@ -28,6 +28,11 @@ pub(crate) struct Args {
     /// no loop, only enqueued jobs run (default: worker.interval, else 30s).
     #[arg(long, value_name = "DURATION|off")]
     interval: Option<String>,
+    /// How changes are seen between intervals: auto (listen where `etlify
+    /// migrate --triggers` installed triggers), off, or a polling period
+    /// such as 1s (default: worker.watch, else auto).
+    #[arg(long, value_name = "auto|off|DURATION")]
+    watch: Option<String>,
     /// Serve GET /health on this address, e.g. 127.0.0.1:9187 (port 0: any
     /// free port, logged at start).
     #[arg(long, value_name = "ADDR")]
@@ -57,6 +62,9 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     if let Some(interval) = &args.interval {
         worker.interval = settings::loop_interval(interval, "--interval")?;
     }
+    if let Some(watch) = &args.watch {
+        worker.watch = settings::change_watch(watch, "--watch")?;
+    }
     if let Some(address) = &args.health_listen {
         worker.health_listen = Some(settings::listen_address(address, "--health-listen")?);
     }
@@ -76,7 +84,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let mut options = WorkerOptions::new()
         .concurrency(worker.concurrency)
         .interval(worker.interval)
-        .shutdown_timeout(worker.shutdown_timeout);
+        .shutdown_timeout(worker.shutdown_timeout)
+        .watch(worker.watch);
     if let Some(name) = &args.name {
         options = options.name(name);
     }

@@ -231,6 +231,12 @@ fn config_bad_worker_queue_and_database_values_are_refused_naming_the_key() {
             "127.0.0.1:9187",
         ),
         (
+            "[worker]\nwatch = \"often\"",
+            "worker.watch",
+            "\"auto\", \"off\" or a duration",
+        ),
+        ("[worker]\nwatch = \"1ms\"", "worker.watch", "at least 10ms"),
+        (
             "[queue]\nmax_attempts = 0",
             "queue.max_attempts",
             "at least 1",
@@ -564,5 +570,22 @@ fn alert_bad_keys_are_refused_naming_the_key_never_the_url() {
         let message = refused(&text);
         assert!(message.contains(key), "{key}: {message}");
         assert!(!message.contains("SECRET-PART"), "{message}");
+    }
+}
+
+#[test]
+fn fresh_worker_watch_defaults_to_auto_and_reads_off_or_a_period() {
+    let settings = parse_with(BASE, &[]).unwrap();
+    assert_eq!(settings.worker.watch, etlify::ChangeWatch::Auto);
+    for (text, expected) in [
+        ("auto", etlify::ChangeWatch::Auto),
+        ("off", etlify::ChangeWatch::Off),
+        (
+            "1s",
+            etlify::ChangeWatch::Poll(std::time::Duration::from_secs(1)),
+        ),
+    ] {
+        let settings = parse_with(&format!("{BASE}[worker]\nwatch = \"{text}\"\n"), &[]).unwrap();
+        assert_eq!(settings.worker.watch, expected, "{text}");
     }
 }

@@ -43,15 +43,19 @@ pub enum RunTrigger {
     /// queue. A job run again (a retry, a wait for another run) keeps the
     /// trigger of the job it repeats.
     Request,
+    /// A worker's watch: it learned of a change in the application's
+    /// tables (a notification, or its poll) before its interval ended.
+    Change,
 }
 
 impl RunTrigger {
-    /// Its name in the history (`schedule`, `command`, `request`).
+    /// Its name in the history (`schedule`, `command`, `request`, `change`).
     pub fn as_str(self) -> &'static str {
         match self {
             RunTrigger::Schedule => "schedule",
             RunTrigger::Command => "command",
             RunTrigger::Request => "request",
+            RunTrigger::Change => "change",
         }
     }
 
@@ -60,6 +64,7 @@ impl RunTrigger {
             RunTrigger::Schedule,
             RunTrigger::Command,
             RunTrigger::Request,
+            RunTrigger::Change,
         ]
         .into_iter()
         .find(|trigger| trigger.as_str() == name)
@@ -583,6 +588,7 @@ mod tests {
             RunTrigger::Schedule,
             RunTrigger::Command,
             RunTrigger::Request,
+            RunTrigger::Change,
         ] {
             assert_eq!(RunTrigger::parse(trigger.as_str()), Some(trigger));
         }

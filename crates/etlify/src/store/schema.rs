@@ -492,7 +492,12 @@ pub(crate) async fn revert(store: &Store) -> Result<()> {
     for step in steps {
         run(store, step.backward()).await?;
     }
-    run(store, r#"DROP TABLE "etlify_schema_migrations""#).await
+    run(store, r#"DROP TABLE "etlify_schema_migrations""#).await?;
+    // The change triggers `migrate --triggers` installed go too.
+    if let Some(triggers) = store.backend().change_triggers() {
+        triggers.remove().await?;
+    }
+    Ok(())
 }
 
 /// Options of [`migrate`](crate::migrate).

@@ -20,7 +20,9 @@
 //!
 //! A capability only some databases have is an accessor answering `None`
 //! where it is absent, never a method that fails: [`SharedRateWindow`]
-//! (`rate_window.rs`: PostgreSQL's, and SQLite's for a database in a file).
+//! (`rate_window.rs`: PostgreSQL's, and SQLite's for a database in a file);
+//! [`ChangeTriggers`] and [`CommitCounter`] (`change_feed.rs`: PostgreSQL's
+//! notifying triggers, SQLite's `data_version`).
 //!
 //! Every call goes through `dyn Backend`; the one place that names each
 //! backend is where a URL picks one ([`connect`]) and the row types a
@@ -28,6 +30,7 @@
 //! folder here plus those two lines (docs/DECISIONS.md, "Adding a database").
 
 mod bulk_writes;
+pub(crate) mod change_feed;
 mod clock;
 mod ddl;
 mod dialect;
@@ -43,6 +46,8 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use self::bulk_writes::BulkWrites;
+pub use self::change_feed::TriggerChanges;
+pub(crate) use self::change_feed::{ChangeListener, ChangeTriggers, CommitCounter};
 pub(crate) use self::clock::Clock;
 pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
@@ -65,6 +70,18 @@ pub(crate) trait Backend:
     /// A rate window kept in the database and shared by every process
     /// using it, where the database offers one.
     fn shared_rate_window(&self) -> Option<Arc<dyn SharedRateWindow>> {
+        None
+    }
+
+    /// Triggers notifying a listener of the application's changes, where
+    /// the database offers them.
+    fn change_triggers(&self) -> Option<Arc<dyn ChangeTriggers>> {
+        None
+    }
+
+    /// A counter of other connections' commits, where the database keeps
+    /// one.
+    fn commit_counter(&self) -> Option<Box<dyn CommitCounter>> {
         None
     }
 

@@ -10,8 +10,11 @@
 //!   that grew is read through its indexes before autovacuum gets to it.
 //! - A CRM's rate window can be kept in the database and shared by every
 //!   process (`rate_window.rs`).
+//! - Statement-level triggers can notify a worker of the application's
+//!   changes (`change_triggers.rs`).
 
 mod bulk_writes;
+mod change_triggers;
 mod clock;
 mod ddl;
 mod dialect;
@@ -28,9 +31,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
+use self::change_triggers::PostgresChangeTriggers;
 pub(crate) use self::dialect::PostgresDialect;
 use self::rate_window::PostgresRateWindow;
-use super::{Backend, Dialect, SharedRateWindow};
+use super::{Backend, ChangeTriggers, Dialect, SharedRateWindow};
 use crate::error::Result;
 use crate::store::StoreOptions;
 
@@ -74,6 +78,10 @@ impl Backend for PostgresBackend {
 
     fn shared_rate_window(&self) -> Option<Arc<dyn SharedRateWindow>> {
         Some(self.rate_window.clone())
+    }
+
+    fn change_triggers(&self) -> Option<Arc<dyn ChangeTriggers>> {
+        Some(Arc::new(PostgresChangeTriggers::new(self.pool.clone())))
     }
 
     fn as_any(&self) -> &dyn Any {

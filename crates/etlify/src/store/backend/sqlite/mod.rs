@@ -16,6 +16,7 @@
 
 mod bulk_writes;
 mod clock;
+mod data_version;
 mod ddl;
 mod dialect;
 mod introspect;
@@ -37,7 +38,7 @@ pub(crate) use self::dialect::SqliteDialect;
 pub use self::dialect::TIMESTAMP_FORMAT;
 use self::rate_window::SqliteRateWindow;
 use self::wal_checkpoint::{WalCheckpointer, FALLBACK_AUTOCHECKPOINT_PAGES};
-use super::{Backend, Dialect, SharedRateWindow};
+use super::{Backend, CommitCounter, Dialect, SharedRateWindow};
 use crate::error::Result;
 use crate::store::StoreOptions;
 
@@ -93,6 +94,11 @@ impl Backend for SqliteBackend {
         self.rate_window
             .clone()
             .map(|window| window as Arc<dyn SharedRateWindow>)
+    }
+
+    fn commit_counter(&self) -> Option<Box<dyn CommitCounter>> {
+        data_version::SqliteDataVersion::of(&self.pool.connect_options())
+            .map(|counter| Box::new(counter) as Box<dyn CommitCounter>)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -99,7 +99,7 @@ impl SqliteRateWindow {
 
 /// Whether `options` open a database in memory (`sqlite::memory:` names
 /// one `file:sqlx-in-memory-N`).
-fn is_in_memory(options: &SqliteConnectOptions) -> bool {
+pub(super) fn is_in_memory(options: &SqliteConnectOptions) -> bool {
     let name = options.get_filename().as_os_str().to_string_lossy();
     name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory-")
 }

@@ -1,0 +1,369 @@
+//! Changes within seconds: a worker whose interval is an hour still sends
+//! a change committed by the application within seconds, through
+//! PostgreSQL's change triggers (`etlify migrate --triggers`) or by
+//! polling (`ChangeWatch::Poll`); bursts are coalesced; the triggers go
+//! away with a revert; a lost listener connection is opened again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etlify::adapters::{HubSpotAdapter, HubSpotConfig};
+use etlify::jobs::{JobQueue, QueueOptions};
+use etlify::{ChangeWatch, ChangeWatchCounts, Crm, Etlify, Worker, WorkerOptions};
+use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use tokio::sync::oneshot;
+
+use crate::support::adapter::RecordingAdapter;
+use crate::support::{builder, user_model, TestDb};
+
+/// Far longer than any test: what the worker sends within a test, it
+/// sent because it learned of a change, not because its interval came.
+const AN_HOUR: Duration = Duration::from_secs(3600);
+
+/// How long a change may take to reach the CRM in a test (a loaded
+/// machine), still far below the interval.
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// A worker running in a task until its `stop` is sent.
+struct Running {
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<etlify::Result<()>>,
+    health: etlify::HealthHandle,
+}
+
+fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
+    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
+    let health = worker.health();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(worker.run_until(async move {
+        let _ = stopped.await;
+    }));
+    Running { stop, done, health }
+}
+
+impl Running {
+    fn watch(&self) -> ChangeWatchCounts {
+        self.health.change_watch()
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).ok();
+        tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("the worker returns")
+            .unwrap()
+            .expect("the worker ends without error");
+    }
+}
+
+/// Waits until `done` holds, at most `within`: for states nothing
+/// signals (the sandbox's objects, the worker's counts), polled.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn fast_queue() -> QueueOptions {
+    QueueOptions::new()
+        .poll_interval(Duration::from_millis(50))
+        .heartbeat(Duration::from_secs(1))
+}
+
+async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
+    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
+        .queue(queue.clone())
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+async fn sandbox() -> RunningSandbox {
+    let mut config = SandboxConfig::default();
+    config.hubspot.rate_limits.enabled = false;
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+fn hubspot(sandbox: &RunningSandbox) -> Crm {
+    Crm::new(
+        "hubspot",
+        Arc::new(
+            HubSpotAdapter::new(
+                HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
+                    .base_url(sandbox.hubspot_base_url())
+                    .search_requests_per_second(1_000),
+            )
+            .unwrap(),
+        ),
+    )
+}
+
+/// The full name the sandbox holds for the contact `email`.
+fn full_name_in_sandbox(sandbox: &RunningSandbox, email: &str) -> Option<String> {
+    sandbox
+        .admin()
+        .hubspot_objects("contacts")
+        .unwrap_or_default()
+        .into_iter()
+        .find(|contact| contact.properties.get("email").map(String::as_str) == Some(email))
+        .and_then(|contact| contact.properties.get("full_name").cloned())
+}
+
+async fn stale_users(db: &TestDb) -> i64 {
+    db.scalar_i64(
+        "SELECT COUNT(*) FROM users u LEFT JOIN crm_synchronisations s \
+         ON s.resource_id = u.id AND s.resource_type = 'User' AND s.crm_name = 'hubspot' \
+         WHERE s.id IS NULL OR s.last_synced_at IS NULL OR s.last_synced_at < u.updated_at",
+    )
+    .await
+}
+
+/// Tasks apalis holds for `queue` (done ones included): batch jobs run.
+async fn queue_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
+    let table = if db.is_postgres() {
+        "apalis.jobs"
+    } else {
+        "Jobs"
+    };
+    db.scalar_i64(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE job_type = '{}'",
+        queue.options().get_name()
+    ))
+    .await
+}
+
+/// The worker's queue is idle: no job queued or running.
+async fn queue_idle(etlify: &Etlify) -> bool {
+    let counts = etlify.job_counts().await.unwrap();
+    counts.queued == 0 && counts.running == 0
+}
+
+/// Triggers calling the function, and functions of that name, in the
+/// test's schema.
+async fn triggers_and_functions(db: &TestDb) -> (i64, i64) {
+    let triggers = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND t.tgname = 'etlify_changes'",
+        )
+        .await;
+    let functions = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM pg_proc WHERE proname = 'etlify_notify_change' \
+             AND pronamespace = current_schema()::regnamespace",
+        )
+        .await;
+    (triggers, functions)
+}
+
+/// The acceptance test: a change committed on PostgreSQL reaches the
+/// sandbox while the worker's interval is an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_for_the_interval() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let user = db.insert_user("ada@example.com", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = engine_with_queue(&db, &queue, hubspot(&sandbox)).await;
+    let installed = etlify.install_change_triggers().await.unwrap();
+    assert_eq!(
+        installed.added.len(),
+        2,
+        "users and companies: {installed:?}"
+    );
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)),
+    );
+    // The loop's first request at start syncs the user.
+    eventually(WITHIN, "the user is in the sandbox", || async {
+        full_name_in_sandbox(&sandbox, "ada@example.com").is_some()
+    })
+    .await;
+    eventually(WITHIN, "the worker listens", || async {
+        worker.watch().connections >= 1
+    })
+    .await;
+
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
+        db.now_sql()
+    ))
+    .await;
+    let committed = Instant::now();
+    eventually(WITHIN, "the change is in the sandbox", || async {
+        full_name_in_sandbox(&sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
+    })
+    .await;
+    let took = committed.elapsed();
+    assert!(took < AN_HOUR);
+    assert!(worker.watch().notifications >= 1, "{:?}", worker.watch());
+    worker.stop().await;
+}
+
+/// A 5,000-row UPDATE in one statement notifies once, is requested once,
+/// and runs one batch job (at most one more after one under way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_postgres_a_5000_row_update_notifies_once_and_runs_a_bounded_number_of_batch_jobs() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    db.exec(&format!(
+        "INSERT INTO users (email, full_name, created_at, updated_at) \
+         SELECT 'u' || i || '@x.io', 'User ' || i, {now}, {now} FROM generate_series(1, 5000) AS i",
+        now = db.now_sql()
+    ))
+    .await;
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.install_change_triggers().await.unwrap();
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)),
+    );
+    eventually(WITHIN, "the first run synced every user", || async {
+        stale_users(&db).await == 0 && queue_idle(&etlify).await
+    })
+    .await;
+    eventually(WITHIN, "the worker listens", || async {
+        worker.watch().connections >= 1
+    })
+    .await;
+    let before = worker.watch();
+    let tasks_before = queue_tasks(&db, &queue).await;
+
+    db.exec(&format!(
+        "UPDATE users SET full_name = full_name || '!', updated_at = {}",
+        db.now_sql()
+    ))
+    .await;
+    eventually(WITHIN, "the update is synced", || async {
+        stale_users(&db).await == 0 && queue_idle(&etlify).await
+    })
+    .await;
+    let after = worker.watch();
+    assert_eq!(
+        after.notifications - before.notifications,
+        1,
+        "one statement, one notification: {after:?}"
+    );
+    assert_eq!(after.requests - before.requests, 1, "{after:?}");
+    let runs = queue_tasks(&db, &queue).await - tasks_before;
+    assert!((1..=2).contains(&runs), "{runs} batch jobs ran");
+    assert_eq!(adapter.upserts().len(), 10_000, "every user sent twice");
+    worker.stop().await;
+}
+
+/// `install_change_triggers` is idempotent, and removing them (or
+/// reverting the migration) leaves no trigger and no function.
+#[tokio::test]
+async fn fresh_postgres_triggers_install_idempotently_and_revert_leaves_nothing() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    let adapter = RecordingAdapter::new();
+    let etlify = crate::support::engine(
+        &db,
+        vec![Crm::new("hubspot", adapter)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    assert_eq!(triggers_and_functions(&db).await, (0, 0));
+    let statements = etlify.change_trigger_statements().await.unwrap();
+    assert_eq!(statements.len(), 3, "{statements:?}");
+    let first = etlify.install_change_triggers().await.unwrap();
+    let schema = db.scalar_text("SELECT current_schema()").await.unwrap();
+    assert_eq!(
+        first.added,
+        vec![format!("{schema}.users"), format!("{schema}.companies")]
+    );
+    assert_eq!(triggers_and_functions(&db).await, (2, 1));
+    let again = etlify.install_change_triggers().await.unwrap();
+    assert!(
+        again.added.is_empty() && again.removed.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.kept.len(), 2);
+    assert!(etlify.change_trigger_statements().await.unwrap().is_empty());
+    assert_eq!(
+        etlify::change_trigger_tables(&db.store).await.unwrap(),
+        vec![format!("{schema}.companies"), format!("{schema}.users")]
+    );
+
+    let removed = etlify::remove_change_triggers(&db.store).await.unwrap();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(triggers_and_functions(&db).await, (0, 0));
+
+    etlify.install_change_triggers().await.unwrap();
+    etlify::revert_migration(&db.store).await.unwrap();
+    assert_eq!(
+        triggers_and_functions(&db).await,
+        (0, 0),
+        "reverting the migration removes the triggers too"
+    );
+}
+
+/// The listener's connection killed by the server: the worker opens it
+/// again, and a later change still arrives without the interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed() {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    db.insert_user("first@x.io", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.install_change_triggers().await.unwrap();
+    let name = format!("fresh-reconnect-{}", std::process::id());
+    let worker = start(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)).name(&name),
+    );
+    adapter.upserts_reaching(1).await;
+    eventually(WITHIN, "the worker listens", || async {
+        worker.watch().connections >= 1
+    })
+    .await;
+
+    let killed = db
+        .scalar_i64(&format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'etlify-changes {name}'"
+        ))
+        .await;
+    assert_eq!(killed, 1, "the listener's session");
+    eventually(WITHIN, "the listener is back", || async {
+        worker.watch().connections >= 2
+    })
+    .await;
+    db.insert_user("later@x.io", None).await;
+    eventually(WITHIN, "the later change is sent", || async {
+        adapter
+            .upserts()
+            .iter()
+            .any(|call| call.payload["email"] == "later@x.io")
+    })
+    .await;
+    worker.stop().await;
+    // The listener's connection ends with the worker.
+    eventually(WITHIN, "the listener's session is gone", || async {
+        db.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'etlify-changes {name}'"
+        ))
+        .await
+            == 0
+    })
+    .await;
+}
+
+// The database tests, compiled once per backend: `fresh::sqlite::…` and
+// `fresh::postgres::…`.
+#[path = "on_each_backend.rs"]
+mod postgres;
+#[path = "on_each_backend.rs"]
+mod sqlite;
