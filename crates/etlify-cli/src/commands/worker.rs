@@ -1,6 +1,6 @@
 //! `etlify worker`: runs the job queue's jobs and the continuous loop
 //! (`etlify::Worker`) until SIGTERM or SIGINT, with its logs on stderr and,
-//! when asked, `GET /health` over HTTP.
+//! when asked, `GET /health` and `GET /metrics` over HTTP.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use etlify::{Health, HealthHandle, Worker, WorkerOptions};
+use etlify::{Etlify, Health, HealthHandle, Worker, WorkerOptions};
 use serde::Serialize;
 
 use crate::error::{CliError, CommandResult, Completed};
@@ -27,8 +27,8 @@ pub(crate) struct Args {
     /// no loop, only enqueued jobs run (default: worker.interval, else 30s).
     #[arg(long, value_name = "DURATION|off")]
     interval: Option<String>,
-    /// Serve GET /health on this address, e.g. 127.0.0.1:9187 (port 0: any
-    /// free port, logged at start).
+    /// Serve GET /health and GET /metrics on this address, e.g.
+    /// 127.0.0.1:9187 (port 0: any free port, logged at start).
     #[arg(long, value_name = "ADDR")]
     health_listen: Option<String>,
     /// The worker's name in the queue's tables and logs, unique among running
@@ -96,7 +96,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
     let server = health_listener.map(|(listener, address)| {
         tracing::info!(target: "etlify_cli", message = "Health endpoint listening.", addr = %address, path = "/health");
-        tokio::spawn(serve_health(listener, worker.health()))
+        tokio::spawn(serve_health(listener, worker.health(), etlify.clone()))
     });
     let ran = worker.run_until(shutdown).await;
     if let Some(server) = server {
@@ -142,10 +142,11 @@ async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketA
     Ok((listener, bound))
 }
 
-async fn serve_health(listener: tokio::net::TcpListener, health: HealthHandle) {
+async fn serve_health(listener: tokio::net::TcpListener, health: HealthHandle, etlify: Etlify) {
     let app = Router::new()
         .route("/health", get(health_endpoint))
-        .with_state(health);
+        .with_state(health)
+        .merge(crate::metrics_endpoint::routes(etlify));
     if let Err(error) = axum::serve(listener, app).await {
         tracing::error!(target: "etlify_cli", message = "The health endpoint stopped.", %error);
     }

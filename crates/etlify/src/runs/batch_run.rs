@@ -486,7 +486,7 @@ async fn run_leased(
             .filter(|(_, crms)| crms.contains(crm))
             .map(|(model, _)| *model)
             .collect();
-        run_crm(ctx, options, lease, crm, models, &total)
+        timed(ctx, crm, run_crm(ctx, options, lease, crm, models, &total))
     });
     let mut first_error = None;
     for (crm_stats, error) in futures_util::future::join_all(runs).await {
@@ -496,6 +496,23 @@ async fn run_leased(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// `run` (one CRM's models) timed into the CRM's metrics: its duration,
+/// and, when every model went to the end, the time of its last
+/// successful run.
+async fn timed(
+    ctx: &Context,
+    crm: &str,
+    run: impl std::future::Future<Output = (RunStats, Option<Error>)>,
+) -> (RunStats, Option<Error>) {
+    let started = std::time::Instant::now();
+    let (stats, error) = run.await;
+    if let Some(metrics) = ctx.metrics().crm(crm) {
+        let complete = error.is_none() && stats.is_complete();
+        metrics.ran(started.elapsed(), complete, crate::metrics::unix_now());
+    }
+    (stats, error)
 }
 
 /// One CRM's models in order: its statistics, and the database error that
@@ -674,6 +691,12 @@ async fn sync_pages(
     match archiving::archive_leaving(ctx, target, looking, leaving, options.allow_deletes).await? {
         Archived::Done(0) => {}
         Archived::Done(archived) => {
+            let counted = BatchStats {
+                archived,
+                ..BatchStats::default()
+            };
+            ctx.metrics()
+                .count_outcomes(crm, model, &counted.by_outcome());
             stats.outcomes.archived += archived;
             stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
         }
@@ -690,7 +713,11 @@ async fn sync_pages(
         // the next run finds them again.
         return Ok(());
     }
-    started.finish(ctx).await
+    started.finish(ctx).await?;
+    if let Some(binding) = ctx.metrics().binding(crm, model) {
+        binding.ran_to_the_end(crate::metrics::unix_now());
+    }
+    Ok(())
 }
 
 impl BatchSyncOptions {

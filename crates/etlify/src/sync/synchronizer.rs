@@ -12,6 +12,7 @@
 //! 6. after the lock: hand what this record waited on, or what waited on it,
 //!    to the follow-up seam.
 
+use super::changed_at;
 use super::decision::{self, Decision, Known, Loaded, SqlGuard};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
@@ -22,7 +23,7 @@ use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
-use crate::outcome::{RecordError, SyncOutcome};
+use crate::outcome::{BatchStats, RecordError, SyncOutcome};
 use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::values::Payload;
@@ -66,6 +67,14 @@ impl<'a> Synchronizer<'a> {
         let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
         let locked = locked?;
+        let mut counted = BatchStats::default();
+        counted.record(match &locked {
+            Locked::Done(outcome) => outcome,
+            Locked::Buffered(_) => &SyncOutcome::Buffered,
+        });
+        self.ctx
+            .metrics()
+            .count_outcomes(crm, model, &counted.by_outcome());
         released?;
         match locked {
             Locked::Done(outcome) => {
@@ -163,6 +172,9 @@ impl<'a> Synchronizer<'a> {
             Decision::Send(outgoing) => outgoing,
         };
 
+        // When it changed, for the change-to-CRM latency.
+        let last_synced_at = row.as_ref().and_then(|row| row.last_synced_at);
+        let changed = changed_at::load(store, model, &[(id, last_synced_at)]).await?;
         let request = UpsertRequest {
             object_type: &binding.object_type,
             payload: &outgoing.payload,
@@ -178,6 +190,12 @@ impl<'a> Synchronizer<'a> {
                 if let Some((_, error)) = conflicts.pop() {
                     // The CRM id belongs to another record: recorded as an error.
                     return Ok(Locked::Done(SyncOutcome::Error(error)));
+                }
+                if let (Some(changed), Some(metrics)) = (
+                    changed.get(&id),
+                    ctx.metrics().binding(&key.crm_name, &key.resource_type),
+                ) {
+                    metrics.changed_to_crm(crate::metrics::unix_now() - changed);
                 }
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
                 Ok(Locked::Done(SyncOutcome::Synced))
