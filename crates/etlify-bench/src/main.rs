@@ -26,10 +26,12 @@
 //!
 //! `--scenario deletes` measures instead what finding records that left
 //! the application costs (`deletes.rs`), each comparison `--repetitions`
-//! times.
+//! times. `--scenario metrics` measures what a Prometheus scrape costs
+//! (`metrics.rs`).
 
 mod bare;
 mod deletes;
+mod metrics;
 
 use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
@@ -67,12 +69,14 @@ enum Scenario {
     Throughput,
     /// Finding records that left (`deletes.rs`).
     Deletes,
+    /// A Prometheus scrape (`metrics.rs`).
+    Metrics,
 }
 
 const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
-[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes] \
-[--repetitions N (5, deletes)] \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|metrics] \
+[--repetitions N (5, deletes, metrics)] \
 [--rotate N (0, deletes: the first syncs' order)] \
 [--first-syncs-only (deletes)]; ETLIFY_BENCH_TRACE=1 prints every statement \
 (docs/BENCHMARKS.md)";
@@ -114,6 +118,7 @@ fn parse_args() -> Result<Args, String> {
                 args.scenario = match value()?.as_str() {
                     "throughput" => Scenario::Throughput,
                     "deletes" => Scenario::Deletes,
+                    "metrics" => Scenario::Metrics,
                     other => return Err(format!("--scenario: unknown scenario {other}")),
                 }
             }
@@ -390,6 +395,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if args.scenario == Scenario::Deletes {
         return deletes::run(&args, store, &pool).await;
+    }
+    if args.scenario == Scenario::Metrics {
+        return metrics::run(&args, store, &pool).await;
     }
     let started = Instant::now();
     generate(&pool, args.users).await?;
