@@ -75,6 +75,17 @@ pub(crate) struct File {
     pub queue: Option<QueueFile>,
     /// How `etlify worker` runs.
     pub worker: Option<WorkerFile>,
+    /// The metrics served on `GET /metrics`.
+    pub metrics: Option<MetricsFile>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsFile {
+    /// Least time between two computations of the metrics that need a
+    /// query (records per standing, the job queue), e.g. `"15s"` (the
+    /// default); a scrape within it reads the last values.
+    pub min_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

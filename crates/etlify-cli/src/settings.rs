@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub models: Vec<Model>,
     pub queue: QueueSettings,
     pub worker: WorkerSettings,
+    /// `[metrics] min_interval`.
+    pub metrics_min_interval: Duration,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -145,6 +147,10 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
     }
     let queue = queue_from(file.queue.as_ref(), &shown)?;
     let worker = worker_from(file.worker.as_ref(), &shown)?;
+    let metrics_min_interval = match file.metrics.as_ref().and_then(|m| m.min_interval.as_ref()) {
+        Some(interval) => duration(interval, &format!("{shown}: metrics.min_interval"))?,
+        None => etlify::DEFAULT_METRICS_MIN_INTERVAL,
+    };
     Ok(Settings {
         path: shown,
         database_url,
@@ -154,6 +160,7 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         models,
         queue,
         worker,
+        metrics_min_interval,
     })
 }
 
