@@ -2,7 +2,11 @@
 //! stand, and the gauges that need a query — where the records of each
 //! (model, CRM) stand, the job queue — computed at most once per interval
 //! (`EtlifyBuilder::metrics_min_interval`), so that any number of
-//! scrapers costs the database one computation per interval.
+//! scrapers costs the database one computation per interval; and never
+//! sooner than [`COST_MULTIPLE`] times the last computation's time after
+//! it, so that on a table whose count takes seconds (5.6 s at 1M records
+//! on SQLite, docs/BENCHMARKS.md "Metrics") it takes at most a tenth of
+//! the time, whatever the interval.
 
 use std::time::Duration;
 
@@ -15,21 +19,32 @@ use crate::metrics::{unix_now, Metrics};
 use crate::stale::standing;
 use crate::store::job_requests;
 
+/// The least time between two computations, as a multiple of the last
+/// one's duration.
+const COST_MULTIPLE: u32 = 10;
+
 /// When the query gauges were last computed, and how often they may be.
 #[derive(Debug)]
 pub(super) struct StatusGauges {
     min_interval: Duration,
-    /// Held while computing: a scrape arriving meanwhile waits, then reads
-    /// what the first computed.
-    computed_at: Mutex<Option<Instant>>,
+    /// When the last computation started and what it took. Held while
+    /// computing: a scrape arriving meanwhile waits, then reads what the
+    /// first computed.
+    computed: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl StatusGauges {
     pub(super) fn new(min_interval: Duration) -> Self {
         Self {
             min_interval,
-            computed_at: Mutex::new(None),
+            computed: Mutex::new(None),
         }
+    }
+
+    /// Whether a computation that started at `at` and took `took` is old
+    /// enough to be done again.
+    fn due(&self, last: Option<(Instant, Duration)>) -> bool {
+        last.is_none_or(|(at, took)| at.elapsed() >= self.min_interval.max(took * COST_MULTIPLE))
     }
 }
 
@@ -45,20 +60,21 @@ impl Etlify {
     /// gauges that need a query (`etlify_records`, `etlify_jobs`,
     /// `etlify_oldest_queued_job_age_seconds`) are computed first when
     /// their last computation is older than the interval
-    /// ([`crate::EtlifyBuilder::metrics_min_interval`]). When that
+    /// ([`crate::EtlifyBuilder::metrics_min_interval`]) and than ten times
+    /// what it took. When that
     /// computation fails (the database unreachable), the last values are
     /// served, `etlify_status_computed_timestamp_seconds` shows their age,
     /// and the error is logged.
     pub async fn encode_metrics(&self) -> String {
         let gauges = &self.status_gauges;
-        let mut computed_at = gauges.computed_at.lock().await;
-        let due = computed_at.is_none_or(|at| at.elapsed() >= gauges.min_interval);
-        if due {
+        let mut computed = gauges.computed.lock().await;
+        if gauges.due(*computed) {
             let started = Instant::now();
             match self.compute_status_gauges().await {
                 Ok(()) => {
-                    *computed_at = Some(started);
-                    self.metrics().set_computed(unix_now(), started.elapsed());
+                    let took = started.elapsed();
+                    *computed = Some((started, took));
+                    self.metrics().set_computed(unix_now(), took);
                 }
                 Err(error) => tracing::warn!(
                     message = "Computing the status metrics failed; the last values are served.",
@@ -66,7 +82,7 @@ impl Etlify {
                 ),
             }
         }
-        drop(computed_at);
+        drop(computed);
         self.metrics().encode()
     }
 
@@ -103,5 +119,25 @@ impl Etlify {
         };
         self.metrics().set_jobs(queued, running, oldest_age);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A computation is due after the interval, or after ten times its
+    /// own time when that is longer.
+    #[tokio::test(start_paused = true)]
+    async fn metrics_a_slow_computation_waits_ten_times_its_time() {
+        let gauges = StatusGauges::new(Duration::from_secs(15));
+        assert!(gauges.due(None));
+        let fast = Some((Instant::now(), Duration::from_millis(5)));
+        let slow = Some((Instant::now(), Duration::from_secs(6)));
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert!(gauges.due(fast));
+        assert!(!gauges.due(slow));
+        tokio::time::advance(Duration::from_secs(45)).await;
+        assert!(gauges.due(slow));
     }
 }
