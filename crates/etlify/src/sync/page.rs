@@ -249,9 +249,10 @@ async fn read_and_decide(
         Disposal::Archive => ids,
         _ => &eligible,
     };
-    let (mut loaded, rows) = futures_util::try_join!(
+    let (mut loaded, rows, mut timestamps) = futures_util::try_join!(
         source.load(store, &eligible),
         sync_rows::find_many(store, crm, model, with_rows),
+        changed_at::read(store, resolved, &eligible),
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
@@ -263,8 +264,6 @@ async fn read_and_decide(
         read_at,
     };
     let mut ready = Vec::new();
-    // The records to send, with their last sync's time.
-    let mut sending = Vec::new();
     for &id in ids {
         let sql_guard = conditions.guard(&id);
         let loaded = match sql_guard {
@@ -318,19 +317,19 @@ async fn read_and_decide(
             }
             Decision::Send(outgoing) => {
                 out.new_rows += usize::from(outgoing.new_row);
-                sending.push((id, rows.get(&id).and_then(|row| row.last_synced_at)));
+                let last_synced_at = rows.get(&id).and_then(|row| row.last_synced_at);
+                if let Some(changed) =
+                    changed_at::changed_since(timestamps.remove(&id), last_synced_at)
+                {
+                    out.changed_at.insert(id, changed);
+                }
                 ready.push(outgoing);
             }
         }
     }
 
-    // Sync state of the records decided so far, before anything is sent;
-    // beside it, when the records to send changed.
-    let ((), changed_at) = futures_util::try_join!(
-        sync_rows::write(store, &changes),
-        changed_at::load(store, resolved, &sending),
-    )?;
-    out.changed_at = changed_at;
+    // Sync state of the records decided so far, before anything is sent.
+    sync_rows::write(store, &changes).await?;
     Ok((read_at, ready, out))
 }
 

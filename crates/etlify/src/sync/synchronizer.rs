@@ -110,11 +110,17 @@ impl<'a> Synchronizer<'a> {
             .await?
             .guard(&id);
         let source = &binding.payload;
+        // When it changed, for the change-to-CRM latency.
+        let mut timestamp = None;
         let (loaded, row) = match sql_guard {
             SqlGuard::Passes => {
                 let ids = [id];
-                let (mut loaded, row) =
-                    futures_util::try_join!(source.load(store, &ids), sync_rows::find(store, key))?;
+                let (mut loaded, row, mut timestamps) = futures_util::try_join!(
+                    source.load(store, &ids),
+                    sync_rows::find(store, key),
+                    changed_at::read(store, model, &ids),
+                )?;
+                timestamp = timestamps.remove(&id);
                 (Loaded::from(loaded.remove(&id)), row)
             }
             // Not loaded: any payload would do, the guard decides first
@@ -172,9 +178,8 @@ impl<'a> Synchronizer<'a> {
             Decision::Send(outgoing) => outgoing,
         };
 
-        // When it changed, for the change-to-CRM latency.
         let last_synced_at = row.as_ref().and_then(|row| row.last_synced_at);
-        let changed = changed_at::load(store, model, &[(id, last_synced_at)]).await?;
+        let changed = changed_at::changed_since(timestamp, last_synced_at);
         let request = UpsertRequest {
             object_type: &binding.object_type,
             payload: &outgoing.payload,
@@ -192,7 +197,7 @@ impl<'a> Synchronizer<'a> {
                     return Ok(Locked::Done(SyncOutcome::Error(error)));
                 }
                 if let (Some(changed), Some(metrics)) = (
-                    changed.get(&id),
+                    changed,
                     ctx.metrics().binding(&key.crm_name, &key.resource_type),
                 ) {
                     metrics.changed_to_crm(crate::metrics::unix_now() - changed);
