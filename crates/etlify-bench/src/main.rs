@@ -26,7 +26,8 @@
 //!
 //! `--scenario deletes` measures instead what finding records that left
 //! the application costs (`deletes.rs`), each comparison `--repetitions`
-//! times.
+//! times. `--scenario metrics` measures what a Prometheus scrape costs
+//! (`metrics.rs`).
 //!
 //! `--scenario fresh` measures how soon a change reaches the CRM through a
 //! running worker, and what an idle worker costs the database (`fresh.rs`).
@@ -34,6 +35,7 @@
 mod bare;
 mod deletes;
 mod fresh;
+mod metrics;
 
 use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
 use std::sync::Arc;
@@ -74,12 +76,14 @@ enum Scenario {
     Deletes,
     /// Changes within seconds (`fresh.rs`).
     Fresh,
+    /// A Prometheus scrape (`metrics.rs`).
+    Metrics,
 }
 
 const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
-[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh] \
-[--repetitions N (5, deletes)] \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh|metrics] \
+[--repetitions N (5, deletes, metrics)] \
 [--rotate N (0, deletes: the first syncs' order)] \
 [--first-syncs-only (deletes)] \
 [--duration S (60, fresh)] [--rate N/s (50, fresh)] [--burst N (5000, fresh)] \
@@ -125,6 +129,7 @@ fn parse_args() -> Result<Args, String> {
                     "throughput" => Scenario::Throughput,
                     "deletes" => Scenario::Deletes,
                     "fresh" => Scenario::Fresh,
+                    "metrics" => Scenario::Metrics,
                     other => return Err(format!("--scenario: unknown scenario {other}")),
                 }
             }
@@ -417,6 +422,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.scenario == Scenario::Fresh {
         return fresh::run(&args, store, &pool).await;
+    }
+    if args.scenario == Scenario::Metrics {
+        return metrics::run(&args, store, &pool).await;
     }
     let started = Instant::now();
     generate(&pool, args.users).await?;

@@ -81,6 +81,8 @@ pub(crate) struct File {
     pub history: Option<HistoryFile>,
     /// Alerts `etlify worker` posts to webhooks.
     pub alerts: Option<AlertsFile>,
+    /// The metrics served on `GET /metrics`.
+    pub metrics: Option<MetricsFile>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -129,6 +131,15 @@ pub(crate) struct HistoryFile {
     /// Most runs kept per CRM (default 10000).
     #[schemars(range(min = 1))]
     pub keep_runs_per_crm: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsFile {
+    /// Least time between two computations of the metrics that need a
+    /// query (records per standing, the job queue), e.g. `"15s"` (the
+    /// default); a scrape within it reads the last values.
+    pub min_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -12,6 +12,7 @@ mod commands;
 mod error;
 mod file;
 mod logs;
+mod metrics_endpoint;
 mod output;
 mod scaffold;
 mod session;

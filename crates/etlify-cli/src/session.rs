@@ -93,7 +93,9 @@ impl Session {
     /// against the database.
     async fn build(&self, store: Store, queue: Option<JobQueue>) -> etlify::Result<Etlify> {
         let settings = &self.settings;
-        let mut builder = Etlify::builder(store).config(settings.config.clone());
+        let mut builder = Etlify::builder(store)
+            .config(settings.config.clone())
+            .metrics_min_interval(settings.metrics_min_interval);
         if let Some(queue) = queue {
             builder = builder.queue(queue).job_options(settings.queue.jobs);
         }

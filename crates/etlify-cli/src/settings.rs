@@ -35,6 +35,8 @@ pub(crate) struct Settings {
     pub serve: ServeSettings,
     /// `[alerts]`, for `etlify worker`.
     pub alerts: Option<etlify::AlertOptions>,
+    /// `[metrics] min_interval`.
+    pub metrics_min_interval: Duration,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -183,6 +185,10 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         Some(alerts) => Some(alerts_from(alerts, &shown, env)?),
         None => None,
     };
+    let metrics_min_interval = match file.metrics.as_ref().and_then(|m| m.min_interval.as_ref()) {
+        Some(interval) => duration(interval, &format!("{shown}: metrics.min_interval"))?,
+        None => etlify::DEFAULT_METRICS_MIN_INTERVAL,
+    };
     Ok(Settings {
         path: shown,
         database_url,
@@ -194,6 +200,7 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         worker,
         serve,
         alerts,
+        metrics_min_interval,
     })
 }
 

@@ -2634,3 +2634,124 @@ fn probe_sandbox_flags_are_checked_naming_the_flag() {
         "{stderr}"
     );
 }
+
+/// A whole HTTP/1.1 response to `GET path` on `address`.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// A real `etlify worker` serves GET /metrics beside /health: after its
+/// loop synced 30 records, the scrape counts them as synced, its CRM
+/// requests are the requests the sandbox received, and no email shows.
+#[test]
+fn metrics_worker_serves_metrics_beside_health() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(etlify_sandbox::Sandbox::start(
+            etlify_sandbox::SandboxConfig::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[database]
+url = "sqlite://{db}"
+
+[crms.hubspot]
+adapter = "hubspot"
+base_url = "{base}"
+token = "{token}"
+
+[worker]
+interval = "1s"
+shutdown_timeout = "5s"
+
+[models.User]
+table = "users"
+
+[models.User.crms.hubspot]
+object_type = "contacts"
+id_property = "email"
+payload = "SELECT id, email, full_name AS firstname FROM users"
+"#,
+            db = dir.path().join("app.sqlite3").display(),
+            base = sandbox.hubspot_base_url(),
+            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
+        ),
+    )
+    .unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+    exec_on_app_db(
+        dir.path(),
+        &[
+            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
+            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
+        ],
+    );
+    let mut worker = RunningWorker::start(
+        &config,
+        &["--health-listen", "127.0.0.1:0", "--log-format", "json"],
+    );
+    let listening = worker.line_with(
+        "Health endpoint listening.",
+        std::time::Duration::from_secs(30),
+    );
+    let listening: Value = serde_json::from_str(&listening).unwrap();
+    let address = listening["addr"].as_str().unwrap().to_owned();
+    worker.line_with("Batch run finished.", std::time::Duration::from_secs(30));
+    assert_eq!(to_sync_of(&config), 0);
+
+    let response = http_get(&address, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (head, text) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{head}"
+    );
+    assert!(text.contains("# EOF"), "{text}");
+    assert!(
+        text.contains(
+            r#"etlify_records_synced_total{crm="hubspot",model="User",outcome="synced"} 30"#
+        ),
+        "{text}"
+    );
+    let log = sandbox.admin().request_log();
+    let requests: u64 = text
+        .lines()
+        .filter(|line| line.starts_with("etlify_crm_requests_total{"))
+        .map(|line| line.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(requests, log.total, "{text}");
+    assert!(
+        text.contains(r#"etlify_records{crm="hubspot",model="User",standing="in_sync"} 30"#),
+        "{text}"
+    );
+    assert!(!text.contains("@example.com"), "{text}");
+    assert!(
+        text.contains("etlify_last_successful_run_timestamp_seconds{crm=\"hubspot\"}"),
+        "{text}"
+    );
+    let health = http_get(&address, "/health");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+
+    let (code, stderr) = worker.terminate(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{stderr}");
+    runtime.block_on(sandbox.shutdown()).unwrap();
+}

@@ -17,26 +17,41 @@ use async_trait::async_trait;
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::id::SyncKey;
+use crate::metrics::Metrics;
 use crate::store::rate_window::SharedWindow;
 use crate::store::Store;
 
-/// Store + catalog + follow-up seam. Cheap to clone.
+/// Store + catalog + follow-up seam, and the engine's metrics the inner
+/// layers record into. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     store: Store,
     catalog: Arc<Catalog>,
     follow_up: Arc<dyn FollowUp>,
+    metrics: Metrics,
 }
 
 impl Context {
     /// The context of `catalog` on `store`; follow-up work goes to
-    /// `follow_up` (the face chooses: inline, or record jobs).
-    pub(crate) fn new(store: Store, catalog: Catalog, follow_up: Arc<dyn FollowUp>) -> Self {
+    /// `follow_up` (the face chooses: inline, or record jobs); syncs count
+    /// in `metrics`.
+    pub(crate) fn new(
+        store: Store,
+        catalog: Catalog,
+        follow_up: Arc<dyn FollowUp>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             store,
             catalog: Arc::new(catalog),
             follow_up,
+            metrics,
         }
+    }
+
+    /// The engine's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The database.

@@ -102,6 +102,7 @@ mod error;
 mod field_digests;
 mod id;
 pub mod jobs;
+mod metrics;
 mod model;
 mod outcome;
 mod payload;
@@ -139,6 +140,7 @@ pub use crate::engine::{
 };
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
+pub use crate::metrics::{Metrics, DEFAULT_METRICS_MIN_INTERVAL, METRICS_CONTENT_TYPE};
 pub use crate::model::MatchBy;
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};
 pub use crate::outcome::{

@@ -209,6 +209,21 @@ impl BatchStats {
         }
     }
 
+    /// The counts by outcome, named as `etlify_records_synced_total`
+    /// labels them (docs/OPERATIONS.md, "Metrics").
+    pub(crate) fn by_outcome(&self) -> [(&'static str, usize); 8] {
+        [
+            ("synced", self.synced),
+            ("not_modified", self.not_modified),
+            ("skipped", self.skipped),
+            ("buffered", self.buffered),
+            ("error", self.errors),
+            ("in_doubt", self.in_doubt),
+            ("archived", self.archived),
+            ("no_object_to_update", self.no_object_to_update),
+        ]
+    }
+
     /// Records counted, whatever their outcome.
     pub fn handled(&self) -> usize {
         self.synced

@@ -21,6 +21,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
 use crate::error::ConfigError;
+use crate::metrics::CrmMetrics;
 use crate::store::backend::Take;
 use crate::store::rate_window::SharedWindow;
 
@@ -520,6 +521,10 @@ impl RateBudgets {
 pub struct CrmLimits {
     crm: Option<Arc<RateLimiter>>,
     budgets: Vec<BudgetLimiter>,
+    /// The CRM's request series of the engine it is registered in, once
+    /// the engine is built: the time calls wait here, and what the HTTP
+    /// layer sees of each request.
+    metrics: OnceLock<CrmMetrics>,
 }
 
 /// A vendor budget's limiter, as a CRM's limits hold it.
@@ -544,7 +549,14 @@ impl CrmLimits {
                     limiter: shared.limiter(budget),
                 })
                 .collect(),
+            metrics: OnceLock::new(),
         }
+    }
+
+    /// Counts this CRM's waits and requests in `metrics` (the first given
+    /// stays: the engine's that registered it).
+    pub(crate) fn record_into(&self, metrics: CrmMetrics) {
+        let _ = self.metrics.set(metrics);
     }
 
     /// The CRM's own limiter, when it has a rate limit.
@@ -602,7 +614,14 @@ impl<'a> Throttle<'a> {
     /// for the call whose first `request` does not wait for it again.
     pub(crate) async fn for_call(limits: &'a CrmLimits) -> Throttle<'a> {
         let prepaid = match &limits.crm {
-            Some(crm) => Some(crm.take().await),
+            Some(crm) => {
+                let started = Instant::now();
+                let stamp = crm.take().await;
+                if let Some(metrics) = limits.metrics.get() {
+                    metrics.waited(started.elapsed());
+                }
+                Some(stamp)
+            }
             None => None,
         };
         Self {
@@ -627,6 +646,7 @@ impl<'a> Throttle<'a> {
         let Some(limits) = self.limits else {
             return;
         };
+        let started = Instant::now();
         let prepaid = self
             .prepaid
             .lock()
@@ -654,6 +674,16 @@ impl<'a> Throttle<'a> {
         for (limiter, stamp) in budgets {
             limiter.restamp(stamp).await;
         }
+        if let Some(metrics) = limits.metrics.get() {
+            metrics.waited(started.elapsed());
+        }
+    }
+
+    /// The request series of the CRM this call is for (none outside an
+    /// engine, or before it is built): the HTTP layer counts each request
+    /// it sends there.
+    pub(crate) fn metrics(&self) -> Option<&CrmMetrics> {
+        self.limits.and_then(|limits| limits.metrics.get())
     }
 
     /// A request counted in `name`'s budget (if any) took `latency` from

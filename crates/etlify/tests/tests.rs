@@ -35,6 +35,7 @@ mod leases; // leases of live and dead holders: a slow holder keeps its CRM, a d
 mod lost_response; // lost responses: creates not repeated, no duplicates (external_id, sandbox faults)
 mod lost_updates; // no update lost, no run stopped by one CRM
 mod match_by; // matching apart from the payload: the match property written on create only
+mod metrics; // Prometheus metrics: counters moved by exactly what was sent, closed labels, gauges once per interval (issue 28)
 mod modes; // sync modes: update_only, create_only
 mod payload; // SQL payloads: column types to JSON, declared types, renderings (payload types)
 mod pipeline; // the pipelined batch path: requests in flight, writes as they answer, failures

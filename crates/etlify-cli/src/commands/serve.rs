@@ -36,7 +36,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         Some(_) => session.engine_with_queue().await?.0.clone(),
         None => session.engine().await?.clone(),
     };
-    let state = web::PageState::new(etlify, settings, admin);
+    let state = web::PageState::new(etlify.clone(), settings, admin);
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| CliError::run(format!("cannot listen on {address}: {e}")))?;
@@ -49,8 +49,9 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     );
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        // `/metrics` (metrics_endpoint.rs, issue 28 item 2) mounts here:
-        // `.merge(crate::metrics_endpoint::routes(..))`.
+        // Its gauges read the database; its counters count this process's
+        // own work (a worker's listener serves the syncs' counters).
+        .merge(crate::metrics_endpoint::routes(etlify))
         .merge(web::routes(state));
     let shutdown = shutdown_signal()?;
     axum::serve(listener, app)

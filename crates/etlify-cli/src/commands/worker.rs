@@ -1,6 +1,6 @@
 //! `etlify worker`: runs the job queue's jobs and the continuous loop
 //! (`etlify::Worker`) until SIGTERM or SIGINT, with its logs on stderr and,
-//! when asked, `GET /health` over HTTP.
+//! when asked, `GET /health` and `GET /metrics` over HTTP.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use etlify::{Health, HealthHandle, Worker, WorkerOptions};
+use etlify::{Etlify, Health, HealthHandle, Worker, WorkerOptions};
 use serde::Serialize;
 
 use crate::error::{CliError, CommandResult, Completed};
@@ -33,8 +33,8 @@ pub(crate) struct Args {
     /// such as 1s (default: worker.watch, else auto).
     #[arg(long, value_name = "auto|off|DURATION")]
     watch: Option<String>,
-    /// Serve GET /health on this address, e.g. 127.0.0.1:9187 (port 0: any
-    /// free port, logged at start).
+    /// Serve GET /health and GET /metrics on this address, e.g.
+    /// 127.0.0.1:9187 (port 0: any free port, logged at start).
     #[arg(long, value_name = "ADDR")]
     health_listen: Option<String>,
     /// The worker's name in the queue's tables and logs, unique among running
@@ -129,7 +129,7 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
     let server = health_listener.map(|(listener, address)| {
         tracing::info!(target: "etlify_cli", message = "Health endpoint listening.", addr = %address, path = "/health");
-        tokio::spawn(serve_health(listener, worker.health(), page))
+        tokio::spawn(serve_health(listener, worker.health(), etlify.clone(), page))
     });
     let ran = worker.run_until(shutdown).await;
     if let Some(server) = server {
@@ -178,11 +178,13 @@ async fn listen(address: SocketAddr) -> Result<(tokio::net::TcpListener, SocketA
 async fn serve_health(
     listener: tokio::net::TcpListener,
     health: HealthHandle,
+    etlify: Etlify,
     page: Option<PageState>,
 ) {
     let mut app = Router::new()
         .route("/health", get(health_endpoint))
-        .with_state(health);
+        .with_state(health)
+        .merge(crate::metrics_endpoint::routes(etlify));
     if let Some(page) = page {
         app = app.merge(crate::web::routes(page));
     }

@@ -237,6 +237,11 @@ fn config_bad_worker_queue_and_database_values_are_refused_naming_the_key() {
         ),
         ("[worker]\nwatch = \"1ms\"", "worker.watch", "at least 10ms"),
         (
+            "[metrics]\nmin_interval = \"often\"",
+            "metrics.min_interval",
+            "duration",
+        ),
+        (
             "[queue]\nmax_attempts = 0",
             "queue.max_attempts",
             "at least 1",
@@ -307,6 +312,20 @@ fn config_worker_and_queue_sections_are_read_with_their_defaults() {
     assert_eq!(
         settings.worker.health_listen,
         Some("127.0.0.1:9187".parse().unwrap())
+    );
+}
+
+#[test]
+fn metrics_min_interval_is_read_with_its_default() {
+    let settings = parse_with(BASE, &[]).unwrap();
+    assert_eq!(
+        settings.metrics_min_interval,
+        etlify::DEFAULT_METRICS_MIN_INTERVAL
+    );
+    let settings = parse_with(&format!("{BASE}[metrics]\nmin_interval = \"1m\"\n"), &[]).unwrap();
+    assert_eq!(
+        settings.metrics_min_interval,
+        std::time::Duration::from_secs(60)
     );
 }
 

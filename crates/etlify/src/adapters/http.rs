@@ -430,6 +430,12 @@ impl HttpClient {
                 return Err(error);
             }
             let wait = policy.delay(attempt, error.retry_after);
+            if error.kind() == AdapterErrorKind::RateLimited {
+                // Waiting out a 429 is waiting on the CRM's rate limit.
+                if let Some(metrics) = throttle.metrics() {
+                    metrics.waited(wait);
+                }
+            }
             tracing::warn!(
                 message = "CRM request failed; retrying.",
                 method = %request.method,
@@ -455,6 +461,9 @@ impl HttpClient {
             None => throttle.request().await,
         }
         let sent_at = tokio::time::Instant::now();
+        // Each attempt counted once, retries included (`etlify_crm_requests_total`).
+        let metrics = throttle.metrics();
+        let _in_flight = metrics.map(|metrics| metrics.sending());
         let mut builder = self
             .client
             .request(request.method.clone(), url.clone())
@@ -467,6 +476,9 @@ impl HttpClient {
             builder = builder.json(body);
         }
         let response = builder.send().await.map_err(|error| {
+            if let Some(metrics) = metrics {
+                metrics.failed(sent_at.elapsed());
+            }
             // A refused connection never reached the server.
             let unsent = error.is_connect();
             let error = transport_error(error);
@@ -478,10 +490,12 @@ impl HttpClient {
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|error| MaybeSent(transport_error(error)))?;
+        let text = response.text().await.map_err(|error| {
+            if let Some(metrics) = metrics {
+                metrics.failed(sent_at.elapsed());
+            }
+            MaybeSent(transport_error(error))
+        })?;
         let body = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -493,7 +507,11 @@ impl HttpClient {
             body,
             text,
         };
-        throttle.observe_latency(sent_at.elapsed(), request.budget);
+        let latency = sent_at.elapsed();
+        if let Some(metrics) = metrics {
+            metrics.answered(status, latency);
+        }
+        throttle.observe_latency(latency, request.budget);
         if let Some((remaining, of)) = self.remaining.and_then(|read| read(&response)) {
             throttle.observe_remaining(remaining, of);
         }

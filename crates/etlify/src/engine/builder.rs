@@ -2,6 +2,7 @@
 //! against the database before anything runs.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::Etlify;
 use crate::catalog::{Catalog, Declarations};
@@ -11,6 +12,7 @@ use crate::crm::Crm;
 use crate::error::Result;
 use crate::jobs::follow_up::QueuedFollowUp;
 use crate::jobs::{self, BatchJobs, JobHandlers, JobOptions, RecordJobs};
+use crate::metrics::{Metrics, DEFAULT_METRICS_MIN_INTERVAL};
 use crate::model::Model;
 use crate::store::Store;
 use crate::sync::follow_up::InlineFollowUp;
@@ -21,6 +23,7 @@ pub struct EtlifyBuilder {
     store: Store,
     declarations: Declarations,
     jobs: JobHandlers,
+    metrics_min_interval: Duration,
 }
 
 impl EtlifyBuilder {
@@ -30,6 +33,7 @@ impl EtlifyBuilder {
             store,
             declarations: Declarations::default(),
             jobs: JobHandlers::default(),
+            metrics_min_interval: DEFAULT_METRICS_MIN_INTERVAL,
         }
     }
 
@@ -78,11 +82,21 @@ impl EtlifyBuilder {
         self
     }
 
+    /// The least time between two computations of the metrics that need a
+    /// query (records per standing, the job queue): a scrape within it
+    /// reads the last values ([`Etlify::encode_metrics`]; default
+    /// [`DEFAULT_METRICS_MIN_INTERVAL`], 15 s).
+    pub fn metrics_min_interval(mut self, interval: Duration) -> Self {
+        self.metrics_min_interval = interval;
+        self
+    }
+
     /// Validates everything and builds the engine. Fails with a
     /// [`crate::ConfigError`] before any record is touched.
     pub async fn build(self) -> Result<Etlify> {
         let catalog = Catalog::build(&self.store, self.declarations).await?;
         share_rate_limits(&self.store, &catalog).await;
+        let metrics = engine_metrics(&catalog);
         let jobs = Arc::new(self.jobs);
         // The face decides where follow-up work goes; the inner layers
         // only see the seam.
@@ -91,8 +105,33 @@ impl EtlifyBuilder {
             None => Arc::new(InlineFollowUp),
         };
         Ok(Etlify {
-            ctx: Context::new(self.store, catalog, follow_up),
+            ctx: Context::new(self.store, catalog, follow_up, metrics),
             jobs,
+            status_gauges: Arc::new(super::scrape::StatusGauges::new(self.metrics_min_interval)),
         })
     }
+}
+
+/// The engine's metrics, a series per registered CRM and per binding;
+/// each CRM's limits count its requests in them.
+fn engine_metrics(catalog: &Catalog) -> Metrics {
+    let bindings: Vec<(&str, &str)> = catalog
+        .models()
+        .flat_map(|model| {
+            model
+                .bindings
+                .keys()
+                .map(|crm| (crm.as_str(), model.resource_type.as_str()))
+        })
+        .collect();
+    let metrics = Metrics::new(
+        catalog.resolved_crms().map(|crm| crm.name.as_str()),
+        bindings,
+    );
+    for crm in catalog.resolved_crms() {
+        if let Some(series) = metrics.crm(&crm.name) {
+            crm.limits().record_into(series.clone());
+        }
+    }
+    metrics
 }

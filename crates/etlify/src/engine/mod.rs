@@ -14,6 +14,7 @@
 mod admin;
 mod builder;
 mod checks;
+mod scrape;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ use crate::sync::{BatchSynchronizer, Deleter, Synchronizer};
 pub struct Etlify {
     ctx: Context,
     jobs: Arc<JobHandlers>,
+    /// The metrics that need a query, computed at most once per interval.
+    status_gauges: Arc<scrape::StatusGauges>,
 }
 
 /// What [`Etlify::batch_sync_async`] queued: the gem's `{ total,

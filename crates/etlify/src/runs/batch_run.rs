@@ -517,8 +517,8 @@ async fn run_leased(
             .map(|(model, _)| *model)
             .collect();
         async move {
-            let (crm_stats, per_model, error) =
-                run_crm(ctx, options, lease, crm, models, total).await;
+            let run = run_crm(ctx, options, lease, crm, models, total);
+            let (crm_stats, per_model, error) = timed(ctx, crm, run).await;
             // Each CRM's row is completed as soon as its part ends.
             history
                 .finish(ctx.store(), crm, &crm_stats, &per_model, error.as_ref())
@@ -536,6 +536,23 @@ async fn run_leased(
     first_error.map_or(Ok(()), Err)
 }
 
+/// `run` (one CRM's models) timed into the CRM's metrics: its duration,
+/// and, when every model went to the end, the time of its last
+/// successful run.
+async fn timed(ctx: &Context, crm: &str, run: impl std::future::Future<Output = CrmRun>) -> CrmRun {
+    let started = std::time::Instant::now();
+    let (stats, per_model, error) = run.await;
+    if let Some(metrics) = ctx.metrics().crm(crm) {
+        let complete = error.is_none() && stats.is_complete();
+        metrics.ran(started.elapsed(), complete, crate::metrics::unix_now());
+    }
+    (stats, per_model, error)
+}
+
+/// One CRM's part of a run: its statistics, each model's outcomes, and the
+/// database error that ended it early, if any.
+type CrmRun = (RunStats, IndexMap<String, BatchStats>, Option<Error>);
+
 /// One CRM's models in order: its statistics, each model's outcomes, and
 /// the database error that ended it early, if any.
 async fn run_crm(
@@ -545,7 +562,7 @@ async fn run_crm(
     crm: &str,
     models: Vec<&str>,
     total: &AtomicUsize,
-) -> (RunStats, IndexMap<String, BatchStats>, Option<Error>) {
+) -> CrmRun {
     let mut stats = RunStats::default();
     let mut per_model = IndexMap::new();
     // After a failure of the CRM itself (unreachable, refused credentials)
@@ -718,6 +735,12 @@ async fn sync_pages(
     match archiving::archive_leaving(ctx, target, looking, leaving, options.allow_deletes).await? {
         Archived::Done(0) => {}
         Archived::Done(archived) => {
+            let counted = BatchStats {
+                archived,
+                ..BatchStats::default()
+            };
+            ctx.metrics()
+                .count_outcomes(crm, model, &counted.by_outcome());
             stats.outcomes.archived += archived;
             stats.per_crm.entry(crm.to_owned()).or_default().archived += archived;
         }
@@ -734,7 +757,11 @@ async fn sync_pages(
         // the next run finds them again.
         return Ok(());
     }
-    started.finish(ctx).await
+    started.finish(ctx).await?;
+    if let Some(binding) = ctx.metrics().binding(crm, model) {
+        binding.ran_to_the_end(crate::metrics::unix_now());
+    }
+    Ok(())
 }
 
 impl BatchSyncOptions {

@@ -262,6 +262,19 @@ pub(crate) async fn forget(store: &Store, key: &JobKey) -> Result<()> {
     Ok(())
 }
 
+/// When the oldest job queued and not started was queued (none queued:
+/// `None`), for the metrics.
+pub(crate) async fn oldest_queued(store: &Store) -> Result<Option<super::Timestamp>> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::col(Jr::RequestedAt).min())
+        .from(Jr::Table)
+        .and_where(Expr::col(Jr::Running).eq(false));
+    let (sql, values) = store.build(&select);
+    let rows: Vec<(Option<super::Timestamp>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().and_then(|(oldest,)| oldest))
+}
+
 /// Jobs queued and running, for status reports: `(queued, running)`.
 pub(crate) async fn counts(store: &Store) -> Result<(u64, u64)> {
     let mut select = Query::select();

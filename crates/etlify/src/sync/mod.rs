@@ -1,6 +1,7 @@
 //! Syncing and deleting records: the per-record synchronizer, the deleter,
 //! and the rules they share (eligibility, sync dependencies).
 
+pub(crate) mod changed_at;
 mod decision;
 mod deleter;
 mod dependencies;

@@ -28,6 +28,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use super::changed_at::{self, ChangedAt};
 use super::decision::{self, Decision, Known, Loaded, Outgoing, SqlGuard};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
@@ -130,6 +131,8 @@ struct PageState {
     /// Records out of the binding's scope whose objects the run archives
     /// (`on_leave_scope = archive`), with their CRM ids.
     leaving: Vec<(ResourceId, String)>,
+    /// When the records sent changed, for the change-to-CRM latency.
+    changed_at: ChangedAt,
 }
 
 impl<'a> BatchSynchronizer<'a> {
@@ -270,9 +273,10 @@ async fn read_and_decide(
         Disposal::Archive => ids,
         _ => &eligible,
     };
-    let (mut loaded, rows) = futures_util::try_join!(
+    let (mut loaded, rows, mut timestamps) = futures_util::try_join!(
         source.load(store, &eligible),
         sync_rows::find_many(store, crm, model, with_rows),
+        changed_at::read(store, resolved, &eligible),
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
@@ -337,6 +341,12 @@ async fn read_and_decide(
             }
             Decision::Send(outgoing) => {
                 out.new_rows += usize::from(outgoing.new_row);
+                let last_synced_at = rows.get(&id).and_then(|row| row.last_synced_at);
+                if let Some(changed) =
+                    changed_at::changed_since(timestamps.remove(&id), last_synced_at)
+                {
+                    out.changed_at.insert(id, changed);
+                }
                 ready.push(outgoing);
             }
         }
@@ -514,6 +524,9 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
         leaving,
         ..
     } = std::mem::take(&mut *lock(&page.state));
+    // The busy records synced below count as the one-record syncs they are.
+    ctx.metrics()
+        .count_outcomes(crm, model, &stats.by_outcome());
     failures.summarize((crm, model));
     dependencies::flush(ctx, crm, model, &in_sync).await?;
     dependencies::sync_missing(ctx, crm, &buffered).await;
@@ -549,7 +562,11 @@ impl Page<'_> {
     /// The outcomes counted so far, taken out of the page (of a page a run
     /// error cut short: the records its answered requests covered).
     pub(crate) fn take_stats(&self) -> BatchStats {
-        std::mem::take(&mut lock(&self.state).stats)
+        let stats = std::mem::take(&mut lock(&self.state).stats);
+        self.ctx
+            .metrics()
+            .count_outcomes(self.crm, self.model, &stats.by_outcome());
+        stats
     }
 
     /// Whether the page's lock is released (the page is finished).
@@ -705,11 +722,19 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
     sync_rows::write(store, &stamped).await?;
     let conflicts = write_synced(store, synced).await?;
     let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
+    let answered_at = crate::metrics::unix_now();
     for ((page, _), (failures, in_doubt, no_object, accepted)) in answered.iter().zip(per_page) {
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted
             .into_iter()
             .partition(|id| !conflicting.contains(id));
         let mut state = lock(&page.state);
+        if let Some(metrics) = page.ctx.metrics().binding(page.crm, page.model) {
+            for id in &written {
+                if let Some(changed) = state.changed_at.remove(id) {
+                    metrics.changed_to_crm(answered_at - changed);
+                }
+            }
+        }
         state.stats.errors += failures + conflicts.len();
         state.stats.in_doubt += in_doubt;
         state.stats.no_object_to_update += no_object;

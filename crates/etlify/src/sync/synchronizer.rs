@@ -12,6 +12,7 @@
 //! 6. after the lock: hand what this record waited on, or what waited on it,
 //!    to the follow-up seam.
 
+use super::changed_at;
 use super::decision::{self, Decision, Known, Loaded, SqlGuard};
 use super::dependencies::{self, MissingDependency};
 use super::failure_log::FailureLog;
@@ -22,7 +23,7 @@ use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
-use crate::outcome::{RecordError, SyncOutcome};
+use crate::outcome::{BatchStats, RecordError, SyncOutcome};
 use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
 use crate::values::Payload;
@@ -66,6 +67,14 @@ impl<'a> Synchronizer<'a> {
         let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
         let locked = locked?;
+        let mut counted = BatchStats::default();
+        counted.record(match &locked {
+            Locked::Done(outcome) => outcome,
+            Locked::Buffered(_) => &SyncOutcome::Buffered,
+        });
+        self.ctx
+            .metrics()
+            .count_outcomes(crm, model, &counted.by_outcome());
         released?;
         match locked {
             Locked::Done(outcome) => {
@@ -101,11 +110,17 @@ impl<'a> Synchronizer<'a> {
             .await?
             .guard(&id);
         let source = &binding.payload;
+        // When it changed, for the change-to-CRM latency.
+        let mut timestamp = None;
         let (loaded, row) = match sql_guard {
             SqlGuard::Passes => {
                 let ids = [id];
-                let (mut loaded, row) =
-                    futures_util::try_join!(source.load(store, &ids), sync_rows::find(store, key))?;
+                let (mut loaded, row, mut timestamps) = futures_util::try_join!(
+                    source.load(store, &ids),
+                    sync_rows::find(store, key),
+                    changed_at::read(store, model, &ids),
+                )?;
+                timestamp = timestamps.remove(&id);
                 (Loaded::from(loaded.remove(&id)), row)
             }
             // Not loaded: any payload would do, the guard decides first
@@ -163,6 +178,8 @@ impl<'a> Synchronizer<'a> {
             Decision::Send(outgoing) => outgoing,
         };
 
+        let last_synced_at = row.as_ref().and_then(|row| row.last_synced_at);
+        let changed = changed_at::changed_since(timestamp, last_synced_at);
         let request = UpsertRequest {
             object_type: &binding.object_type,
             payload: &outgoing.payload,
@@ -178,6 +195,12 @@ impl<'a> Synchronizer<'a> {
                 if let Some((_, error)) = conflicts.pop() {
                     // The CRM id belongs to another record: recorded as an error.
                     return Ok(Locked::Done(SyncOutcome::Error(error)));
+                }
+                if let (Some(changed), Some(metrics)) = (
+                    changed,
+                    ctx.metrics().binding(&key.crm_name, &key.resource_type),
+                ) {
+                    metrics.changed_to_crm(crate::metrics::unix_now() - changed);
                 }
                 tracing::debug!(message = "Synced.", crm = %key.crm_name, resource_type = %key.resource_type, id = %id);
                 Ok(Locked::Done(SyncOutcome::Synced))

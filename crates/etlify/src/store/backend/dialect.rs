@@ -76,4 +76,9 @@ pub(crate) trait Dialect: Ddl + Send + Sync + fmt::Debug {
     /// Whether the timestamp in `column` has a fraction of a second (to
     /// the microsecond), as an SQL condition.
     fn has_fraction_of_second(&self, column: Expr) -> Expr;
+
+    /// The timestamp in `column` as Unix time in seconds (a double), its
+    /// value read as UTC when it carries no time zone (for the
+    /// change-to-CRM latency).
+    fn epoch_seconds(&self, column: Expr) -> Expr;
 }

@@ -80,6 +80,12 @@ impl Dialect for PostgresDialect {
         )
     }
 
+    fn epoch_seconds(&self, column: Expr) -> Expr {
+        // A `timestamp` without time zone counts as UTC; a `timestamptz`
+        // is an instant.
+        Expr::cust_with_exprs("EXTRACT(EPOCH FROM $1)::float8", [column])
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
         let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();

@@ -96,6 +96,19 @@ impl Dialect for SqliteDialect {
         )
     }
 
+    fn epoch_seconds(&self, column: Expr) -> Expr {
+        // Text through `julianday` (milliseconds are enough for a
+        // latency); a number is Unix time already.
+        Expr::cust_with_exprs(
+            "CASE typeof(?) \
+             WHEN 'text' THEN (julianday(?) - 2440587.5) * 86400.0 \
+             WHEN 'integer' THEN CAST(? AS REAL) \
+             WHEN 'real' THEN ? \
+             ELSE NULL END",
+            std::iter::repeat_n(column, 4),
+        )
+    }
+
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One JSON array parameter instead of one per id.
         let list = ids
