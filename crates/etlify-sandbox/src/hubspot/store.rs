@@ -2,7 +2,7 @@
 //! ids, string property values, timestamps and the archived flag; unique
 //! property indexes; the search view that lags behind writes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,20 @@ pub(crate) struct TypeState {
     pub(crate) objects: BTreeMap<u64, HubSpotObject>,
     /// (property, comparable value) → id of the live object holding it.
     unique: HashMap<(String, String), u64>,
+    /// id → the keys of `unique` and `additional` it was indexed under, so
+    /// that an update or an archive unindexes it without a scan (a scan
+    /// made a 20,000-contact first sync quadratic).
+    indexed_under: HashMap<u64, IndexedUnder>,
+    /// Secondary email (ASCII lowercase) → the objects listing it.
+    additional: HashMap<String, BTreeSet<u64>>,
     search: HashMap<u64, SearchView>,
+}
+
+/// What one object is indexed under.
+#[derive(Debug, Default)]
+struct IndexedUnder {
+    unique: Vec<(String, String)>,
+    additional: Vec<String>,
 }
 
 impl TypeState {
@@ -59,6 +72,8 @@ impl TypeState {
             config,
             objects: BTreeMap::new(),
             unique: HashMap::new(),
+            indexed_under: HashMap::new(),
+            additional: HashMap::new(),
             search: HashMap::new(),
         }
     }
@@ -127,6 +142,8 @@ impl TypeState {
             .copied()
     }
 
+    /// Indexes object `id` under its unique values and its secondary
+    /// emails.
     fn index_unique(&mut self, id: u64) {
         let Some(object) = self.objects.get(&id) else {
             return;
@@ -142,13 +159,46 @@ impl TypeState {
                     .map(|v| (p.clone(), comparable(p, v)))
             })
             .collect();
-        for key in keys {
-            self.unique.insert(key, id);
+        let emails: Vec<String> = additional_emails(object)
+            .map(str::to_ascii_lowercase)
+            .collect();
+        for key in &keys {
+            self.unique.insert(key.clone(), id);
         }
+        for email in &emails {
+            self.additional.entry(email.clone()).or_default().insert(id);
+        }
+        let under = self.indexed_under.entry(id).or_default();
+        under.unique.extend(keys);
+        under.additional.extend(emails);
     }
 
     fn unindex_unique(&mut self, id: u64) {
-        self.unique.retain(|_, owner| *owner != id);
+        let Some(under) = self.indexed_under.remove(&id) else {
+            return;
+        };
+        for key in under.unique {
+            if self.unique.get(&key) == Some(&id) {
+                self.unique.remove(&key);
+            }
+        }
+        for email in under.additional {
+            if let Some(ids) = self.additional.get_mut(&email) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.additional.remove(&email);
+                }
+            }
+        }
+    }
+
+    /// The first live object (by id) listing `email` among its secondary
+    /// emails.
+    fn find_additional(&self, email: &str) -> Option<u64> {
+        let ids = self.additional.get(&email.trim().to_ascii_lowercase())?;
+        ids.iter()
+            .copied()
+            .find(|id| self.objects.get(id).is_some_and(|object| !object.archived))
     }
 
     fn publish_to_search(&mut self, id: u64, now: Instant, lag: Duration) {
@@ -400,14 +450,7 @@ impl HubSpotStore {
         if state.name != "contacts" {
             return None;
         }
-        state
-            .objects
-            .iter()
-            .filter(|(_, object)| !object.archived)
-            .find(|(_, object)| {
-                additional_emails(object).any(|other| other.eq_ignore_ascii_case(email.trim()))
-            })
-            .map(|(id, _)| *id)
+        state.find_additional(email)
     }
 
     /// The 400 of a write that would leave a required property of the
@@ -634,6 +677,8 @@ impl HubSpotStore {
         for state in self.types.values_mut() {
             state.objects.clear();
             state.unique.clear();
+            state.indexed_under.clear();
+            state.additional.clear();
             state.search.clear();
         }
         self.next_id = first_object_id;
@@ -662,6 +707,7 @@ impl HubSpotStore {
                     continue;
                 };
                 self.next_id = self.next_id.max(id + 1);
+                state.unindex_unique(id);
                 state.objects.insert(id, object);
                 state.index_unique(id);
                 state.publish_to_search(id, now, Duration::ZERO);

@@ -187,3 +187,37 @@ async fn hubspot_version_secondary_email_matching_can_be_turned_off() {
         2
     );
 }
+
+/// A secondary email stops matching once the contact no longer lists it
+/// (updated away) or is archived: the sandbox's index follows each write.
+#[tokio::test]
+async fn hubspot_version_a_secondary_email_updated_away_or_archived_no_longer_matches() {
+    let h = start(unlimited(json!({}))).await;
+    let upsert = |email: &str| {
+        h.hubspot(Method::POST, &format!("{V3}/batch/upsert"))
+            .json(&json!({
+                "inputs": [{"id": email, "idProperty": "email", "properties": {"firstname": "X"}}]
+            }))
+    };
+    let first = h
+        .create_contact(json!({"email": "a@corp.io", "hs_additional_emails": "gone@corp.io"}))
+        .await;
+    let (status, _, _) = send(
+        h.hubspot(Method::PATCH, &format!("{V3}/{first}"))
+            .json(&json!({"properties": {"hs_additional_emails": "kept@corp.io"}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, _, body) = send(upsert("kept@corp.io")).await;
+    assert_eq!(body["results"][0]["id"], json!(first), "{body}");
+    let (_, _, body) = send(upsert("gone@corp.io")).await;
+    assert_eq!(body["results"][0]["new"], json!(true), "{body}");
+
+    let second = h
+        .create_contact(json!({"email": "b@corp.io", "hs_additional_emails": "archived@corp.io"}))
+        .await;
+    let (status, _, _) = send(h.hubspot(Method::DELETE, &format!("{V3}/{second}"))).await;
+    assert_eq!(status, 204);
+    let (_, _, body) = send(upsert("archived@corp.io")).await;
+    assert_eq!(body["results"][0]["new"], json!(true), "{body}");
+}
