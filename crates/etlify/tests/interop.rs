@@ -109,3 +109,40 @@ async fn interop_full_reconcile_alone_sends_only_the_changed_records() {
             .unwrap()
     );
 }
+
+/// Issue 27: deletes are off unless asked. A gem database taken over keeps
+/// every CRM object of rows the application deleted, as the gem did: a
+/// complete check under the default `on_delete = keep` archives nothing
+/// and removes no sync row.
+#[tokio::test]
+async fn delete_a_gem_database_taken_over_archives_nothing_under_the_default_keep() {
+    let (db, etlify, adapter) = take_over().await;
+    let synced_rows = db
+        .scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+        .await;
+    db.exec("DELETE FROM users WHERE id % 10 = 3").await;
+    assert!(
+        db.scalar_i64(
+            "SELECT COUNT(*) FROM crm_synchronisations s WHERE NOT EXISTS \
+             (SELECT 1 FROM users u WHERE u.id = s.resource_id) AND s.crm_id IS NOT NULL"
+        )
+        .await
+            > 0,
+        "the fixture has synced rows of deleted users"
+    );
+
+    let run = etlify
+        .batch_sync(&BatchSyncOptions::new().complete(true))
+        .await
+        .unwrap();
+    assert_eq!(run.outcomes.archived, 0, "{run:?}");
+    assert!(run.deletes_held.is_empty(), "{run:?}");
+    let calls = adapter.calls();
+    assert_eq!((calls.deletes, calls.batch_deletes), (0, 0), "{calls:?}");
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+            .await,
+        synced_rows,
+        "no sync row removed"
+    );
+}
