@@ -7,14 +7,17 @@
 use std::time::Duration;
 
 use etlify::jobs::{JobQueue, QueueOptions};
-use etlify::{AlertFormat, AlertOptions, Crm, Etlify, Webhook, Worker, WorkerOptions};
+use etlify::{AlertFormat, AlertOptions, Crm, Etlify, Webhook, WorkerOptions};
 use serde_json::Value;
-use tokio::sync::oneshot;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::adapter::RecordingAdapter;
+use crate::support::worker::{eventually, start_worker, RunningWorker};
 use crate::support::{builder, user_model, TestDb};
+
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(50);
 
 /// A receiver answering 200 to every alert.
 async fn receiver() -> MockServer {
@@ -73,49 +76,6 @@ fn unique_name(prefix: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// A worker running in a task until stopped.
-struct Running {
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<etlify::Result<()>>,
-}
-
-fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    Running { stop, done }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.stop.send(()).ok();
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the worker returns")
-            .unwrap()
-            .expect("the worker ends without error");
-    }
-}
-
-/// Waits until `done` holds, at most `within` (the alerts and runs are
-/// signalled by nothing but their rows and requests).
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until `more` batch runs were recorded after the first `after`:

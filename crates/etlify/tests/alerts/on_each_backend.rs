@@ -22,10 +22,10 @@ async fn alert_two_workers_send_one_alert_per_incident_then_one_recovery() {
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
     let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let workers: Vec<Running> = ["a", "b"]
+    let workers: Vec<RunningWorker> = ["a", "b"]
         .iter()
         .map(|name| {
-            start(
+            start_worker(
                 &etlify,
                 &queue,
                 WorkerOptions::new()
@@ -38,6 +38,7 @@ async fn alert_two_workers_send_one_alert_per_incident_then_one_recovery() {
 
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the alert was received",
         || async { !alerts(&server, "over_budget", "firing").await.is_empty() },
     )
@@ -69,6 +70,7 @@ async fn alert_two_workers_send_one_alert_per_incident_then_one_recovery() {
         .await;
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the recovery was received",
         || async { !alerts(&server, "over_budget", "resolved").await.is_empty() },
     )
@@ -115,7 +117,7 @@ async fn alert_an_interrupted_run_alerts_once_naming_the_reason() {
         Crm::new("hubspot", std::sync::Arc::new(hubspot)),
     )
     .await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -125,6 +127,7 @@ async fn alert_an_interrupted_run_alerts_once_naming_the_reason() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the alert was received",
         || async {
             !alerts(&server, "run_interrupted", "firing")
@@ -167,7 +170,7 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
     let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -177,6 +180,7 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the alert was received",
         || async { !alerts(&server, "worker_silent", "firing").await.is_empty() },
     )
@@ -185,6 +189,7 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
         .await;
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the recovery was received",
         || async {
             !alerts(&server, "worker_silent", "resolved")
@@ -230,7 +235,7 @@ async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
     let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -240,6 +245,7 @@ async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the alert was received",
         || async { !alerts(&server, "oldest_stale", "firing").await.is_empty() },
     )
@@ -247,6 +253,7 @@ async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
     db.exec(&run(db.now_sql())).await;
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the recovery was received",
         || async { !alerts(&server, "oldest_stale", "resolved").await.is_empty() },
     )

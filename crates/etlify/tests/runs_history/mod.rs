@@ -15,7 +15,11 @@ use etlify::{
 use tokio::sync::oneshot;
 
 use crate::support::adapter::RecordingAdapter;
+use crate::support::worker::eventually;
 use crate::support::{builder, company_model, engine, user_model, TestDb};
+
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(100);
 
 /// Every run in the history, newest first.
 async fn history(etlify: &Etlify) -> Vec<RunRecord> {
@@ -44,23 +48,6 @@ fn hubspot_on(server: &wiremock::MockServer) -> std::sync::Arc<HubSpotAdapter> {
 /// A queue polled often, so that tests do not wait.
 fn fast_queue() -> QueueOptions {
     QueueOptions::new().poll_interval(Duration::from_millis(50))
-}
-
-/// Waits until `done` holds, at most `within` (the worker's runs are
-/// signalled by nothing but their rows).
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A worker name no queue has known (apalis refuses a name it knows; on

@@ -233,6 +233,7 @@ async fn runs_a_job_run_by_the_worker_records_schedule_and_the_workers_name() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the worker's loop ran a batch job to the end",
         || async {
             history(&etlify)
@@ -283,6 +284,7 @@ async fn runs_a_requested_batch_job_records_request_and_the_workers_name() {
         .unwrap();
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the requested batch job ran",
         || async {
             let runs = history(&etlify).await;

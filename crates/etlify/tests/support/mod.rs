@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod drop_schema;
+pub mod worker;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
