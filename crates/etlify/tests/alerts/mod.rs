@@ -6,15 +6,17 @@
 
 use std::time::Duration;
 
-use etlify::jobs::{JobQueue, QueueOptions};
-use etlify::{AlertFormat, AlertOptions, Crm, Etlify, Webhook, WorkerOptions};
+use etlify::jobs::QueueOptions;
+use etlify::{AlertFormat, AlertOptions, Crm, Webhook, WorkerOptions};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::worker::{eventually, start_worker, RunningWorker};
-use crate::support::{builder, user_model, TestDb};
+use crate::support::worker::{
+    engine_with_queue, eventually, start_worker, unique_worker_name, RunningWorker,
+};
+use crate::support::TestDb;
 
 /// How often a test checks what it waits for.
 const POLL: Duration = Duration::from_millis(50);
@@ -49,6 +51,18 @@ async fn alerts(server: &MockServer, kind: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until `server` received an alert of `kind` in `state`, at most
+/// 30 s.
+async fn alert_received(server: &MockServer, kind: &str, state: &str) {
+    eventually(
+        Duration::from_secs(30),
+        POLL,
+        &format!("a {kind} alert, {state}, was received"),
+        || async { !alerts(server, kind, state).await.is_empty() },
+    )
+    .await;
+}
+
 /// Alerts to `server` as JSON, evaluated every 50 ms.
 fn alert_options(server: &MockServer) -> AlertOptions {
     AlertOptions::new()
@@ -59,23 +73,6 @@ fn alert_options(server: &MockServer) -> AlertOptions {
 
 fn fast_queue() -> QueueOptions {
     QueueOptions::new().poll_interval(Duration::from_millis(50))
-}
-
-async fn queued_engine(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .unwrap()
-}
-
-/// A worker name no queue has known.
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 /// Waits until `more` batch runs were recorded after the first `after`:

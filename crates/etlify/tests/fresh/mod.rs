@@ -13,8 +13,8 @@ use etlify::{ChangeWatch, ChangeWatchCounts, Crm, Etlify, WorkerOptions};
 use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::worker::{eventually, start_worker};
-use crate::support::{builder, user_model, TestDb};
+use crate::support::worker::{engine_with_queue, eventually, start_worker};
+use crate::support::{user_model, TestDb};
 
 /// How often a test checks what it waits for.
 const POLL: Duration = Duration::from_millis(20);
@@ -31,14 +31,6 @@ fn fast_queue() -> QueueOptions {
     QueueOptions::new()
         .poll_interval(Duration::from_millis(50))
         .heartbeat(Duration::from_secs(1))
-}
-
-async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .expect("engine builds")
 }
 
 async fn sandbox() -> RunningSandbox {

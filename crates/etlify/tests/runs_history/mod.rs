@@ -9,13 +9,12 @@ use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
 use etlify::adapters::{HttpSettings, RetryPolicy};
 use etlify::jobs::{JobQueue, QueueOptions};
 use etlify::{
-    BatchSyncOptions, Config, Crm, Etlify, RunQuery, RunRecord, RunStatus, RunTrigger, Worker,
+    BatchSyncOptions, Config, Crm, Etlify, RunQuery, RunRecord, RunStatus, RunTrigger,
     WorkerOptions,
 };
-use tokio::sync::oneshot;
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::worker::eventually;
+use crate::support::worker::{engine_with_queue, eventually, start_worker, unique_worker_name};
 use crate::support::{builder, company_model, engine, user_model, TestDb};
 
 /// How often a test checks what it waits for.
@@ -50,31 +49,13 @@ fn fast_queue() -> QueueOptions {
     QueueOptions::new().poll_interval(Duration::from_millis(50))
 }
 
-/// A worker name no queue has known (apalis refuses a name it knows; on
-/// PostgreSQL its tables outlive the test's schema).
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// Runs a worker named `name` until the returned sender is used.
-fn start_worker(
-    etlify: &Etlify,
-    queue: &JobQueue,
-    options: WorkerOptions,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<etlify::Result<()>>,
-) {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    (stop, done)
+/// An engine on `db` with one stale user, its CRM a recording adapter,
+/// queuing on a fast queue; the queue.
+async fn queued_engine_with_a_stale_user(db: &TestDb) -> (Etlify, JobQueue) {
+    db.insert_user("a@x.io", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = engine_with_queue(db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    (etlify, queue)
 }
 
 #[path = "on_each_backend.rs"]

@@ -6,8 +6,30 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use etlify::jobs::JobQueue;
-use etlify::{Etlify, HealthHandle, Worker, WorkerOptions};
+use etlify::{Crm, Etlify, HealthHandle, Worker, WorkerOptions};
 use tokio::sync::oneshot;
+
+use super::{builder, user_model, TestDb};
+
+/// An engine on `db` syncing users to `crm` (named `hubspot`), queuing its
+/// jobs on `queue`.
+pub async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
+    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
+        .queue(queue.clone())
+        .build()
+        .await
+        .expect("engine builds")
+}
+
+/// A worker name no queue has known (apalis refuses a name it knows; on
+/// PostgreSQL its tables outlive the test's schema).
+pub fn unique_worker_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
 
 /// A worker running in a task until its `stop` is sent.
 pub struct RunningWorker {

@@ -11,19 +11,11 @@ use etlify::jobs::{Enqueued, JobQueue, QueueOptions};
 use etlify::{Crm, Etlify, SyncDispatch, WorkerOptions};
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::worker::{eventually, start_worker, RunningWorker};
-use crate::support::{builder, engine, user_model, TestDb};
+use crate::support::worker::{engine_with_queue, eventually, start_worker, RunningWorker};
+use crate::support::{engine, user_model, TestDb};
 
 /// How often a test checks what it waits for.
 const POLL: Duration = Duration::from_millis(100);
-
-async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .expect("engine builds")
-}
 
 async fn stale_users(db: &TestDb) -> i64 {
     db.scalar_i64(
