@@ -35,10 +35,12 @@ use etlify::{
     BatchSyncOptions, Binding, ChangeWatch, Crm, Etlify, MigrateOptions, Model, RateLimit,
     SqlPayload, Store, Worker, WorkerOptions,
 };
-use etlify_sandbox::{FaultConfig, RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use etlify_sandbox::{FaultConfig, RunningSandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 use tracing_subscriber::layer::SubscriberExt;
+
+use etlify_bench::SandboxThread;
 
 use crate::{Args, Pool};
 
@@ -156,58 +158,6 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for QueryCounter {
         let mut summary = Summary(None);
         event.record(&mut summary);
         count_query(summary.0.as_deref().unwrap_or(""));
-    }
-}
-
-/// The sandbox on a runtime of its own (one worker thread), as a remote
-/// server would not share the worker's threads.
-struct SandboxThread {
-    sandbox: RunningSandbox,
-    stop: tokio::sync::oneshot::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl SandboxThread {
-    async fn start(config: SandboxConfig) -> Result<Self, BoxError> {
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("sandbox".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = started_tx.send(Err(error.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let started = Sandbox::start(config).await.map_err(|e| e.to_string());
-                    let _ = started_tx.send(started);
-                    let _ = stopped.await;
-                });
-            })?;
-        let sandbox = started_rx
-            .await
-            .map_err(|_| "the sandbox thread ended before starting")??;
-        Ok(Self {
-            sandbox,
-            stop,
-            thread,
-        })
-    }
-
-    async fn shutdown(self) -> Result<(), BoxError> {
-        self.sandbox.shutdown().await?;
-        let _ = self.stop.send(());
-        tokio::task::spawn_blocking(move || self.thread.join())
-            .await?
-            .map_err(|_| "the sandbox thread panicked")?;
-        Ok(())
     }
 }
 

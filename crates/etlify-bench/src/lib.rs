@@ -1,5 +1,9 @@
 //! What the benchmark programs share (`etlify-bench`, `crm-bench`).
 
+mod sandbox_thread;
+
+pub use sandbox_thread::SandboxThread;
+
 /// Resets the peak-RSS counter of this process (Linux `clear_refs`).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

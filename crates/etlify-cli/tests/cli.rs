@@ -11,17 +11,14 @@ use serde_json::Value;
 
 mod support;
 
+use support::etlify_command;
+
 /// The binding of the gem fixtures' users: the gem's payload, as SQL.
 const USERS_BINDING: &str = r#"payload = "SELECT users.id, users.email, users.full_name, companies.name AS company FROM users LEFT JOIN companies ON companies.id = users.company_id""#;
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("ETLIFY_CONFIG")
+    etlify_command(config, args)
         .env_remove("HUBSPOT_TOKEN")
-        .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
@@ -1647,13 +1644,8 @@ struct RunningWorker {
 impl RunningWorker {
     fn start(config: &Path, args: &[&str]) -> Self {
         use std::io::BufRead as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_etlify"))
-            .arg("--config")
-            .arg(config)
-            .arg("worker")
+        let mut child = etlify_command(config, &["worker"])
             .args(args)
-            .env_remove("ETLIFY_CONFIG")
-            .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -1767,19 +1759,11 @@ fn to_sync_of(config: &Path) -> u64 {
         .unwrap()
 }
 
-/// `etlify worker` on a fresh SQLite database and the HubSpot sandbox: its
-/// loop syncs every stale record, SIGTERM stops it with status 0, and its
-/// logs carry the engine's "Batch run finished." lines, never the URL.
-#[test]
-fn worker_cli_syncs_stale_records_and_stops_on_sigterm() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let sandbox = runtime
-        .block_on(etlify_sandbox::Sandbox::start(
-            etlify_sandbox::SandboxConfig::default(),
-        ))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("etlify.toml");
+/// `etlify.toml` in `dir`: a worker looping every second over the users
+/// of `dir`'s `app.sqlite3`, sent to `sandbox`'s HubSpot; `more` (whole
+/// tables) follows the `[worker]` table.
+fn worker_config(dir: &Path, sandbox: &etlify_sandbox::RunningSandbox, more: &str) -> PathBuf {
+    let config = dir.join("etlify.toml");
     std::fs::write(
         &config,
         format!(
@@ -1794,7 +1778,7 @@ token = "{token}"
 [worker]
 interval = "1s"
 shutdown_timeout = "5s"
-
+{more}
 [models.User]
 table = "users"
 
@@ -1803,21 +1787,43 @@ object_type = "contacts"
 id_property = "email"
 payload = "SELECT id, email, full_name AS firstname FROM users"
 "#,
-            db = dir.path().join("app.sqlite3").display(),
+            db = dir.join("app.sqlite3").display(),
             base = sandbox.hubspot_base_url(),
             token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
         ),
     )
     .unwrap();
-    assert!(etlify(&config, &["migrate"]).status.success());
+    config
+}
+
+/// The `users` table in `dir`'s `app.sqlite3`, with users 1 to `count`
+/// (`user{i}@example.com`, "User {i}"), none synced.
+fn create_stale_users(dir: &Path, count: u32) {
     let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
     exec_on_app_db(
-        dir.path(),
+        dir,
         &[
             "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
-            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
+            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
         ],
     );
+}
+
+/// `etlify worker` on a fresh SQLite database and the HubSpot sandbox: its
+/// loop syncs every stale record, SIGTERM stops it with status 0, and its
+/// logs carry the engine's "Batch run finished." lines, never the URL.
+#[test]
+fn worker_cli_syncs_stale_records_and_stops_on_sigterm() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime
+        .block_on(etlify_sandbox::Sandbox::start(
+            etlify_sandbox::SandboxConfig::default(),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = worker_config(dir.path(), &sandbox, "");
+    assert!(etlify(&config, &["migrate"]).status.success());
+    create_stale_users(dir.path(), 30);
     assert_eq!(to_sync_of(&config), 30);
 
     let mut worker = RunningWorker::start(&config, &[]);
@@ -1860,50 +1866,24 @@ fn runs_cli_worker_records_schedule_and_its_name_and_alerts_never_log_the_url() 
         ))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("etlify.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[database]
-url = "sqlite://{db}"
-
-[crms.hubspot]
-adapter = "hubspot"
-base_url = "{base}"
-token = "{token}"
-
-[worker]
-interval = "1s"
-shutdown_timeout = "5s"
-
+    let config = worker_config(
+        dir.path(),
+        &sandbox,
+        r#"
 [alerts]
 check_interval = "200ms"
 
 [[alerts.webhooks]]
 url = "http://127.0.0.1:9/services/T0/B0/SECRET-HOOK-PATH"
 format = "json"
-
-[models.User]
-table = "users"
-
-[models.User.crms.hubspot]
-object_type = "contacts"
-id_property = "email"
-payload = "SELECT id, email, full_name AS firstname FROM users"
 "#,
-            db = dir.path().join("app.sqlite3").display(),
-            base = sandbox.hubspot_base_url(),
-            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
-        ),
-    )
-    .unwrap();
+    );
     assert!(etlify(&config, &["migrate"]).status.success());
+    create_stale_users(dir.path(), 10);
     let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
     exec_on_app_db(
         dir.path(),
         &[
-            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
-            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 10) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
             // One user over the error budget: left alone, and an incident.
             &format!("INSERT INTO crm_synchronisations (crm_name, resource_type, resource_id, error_count, last_error, created_at, updated_at) VALUES ('hubspot', 'User', 10, 3, 'rejected', {now}, {now})"),
         ],
@@ -2665,45 +2645,9 @@ fn metrics_worker_serves_metrics_beside_health() {
         ))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("etlify.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[database]
-url = "sqlite://{db}"
-
-[crms.hubspot]
-adapter = "hubspot"
-base_url = "{base}"
-token = "{token}"
-
-[worker]
-interval = "1s"
-shutdown_timeout = "5s"
-
-[models.User]
-table = "users"
-
-[models.User.crms.hubspot]
-object_type = "contacts"
-id_property = "email"
-payload = "SELECT id, email, full_name AS firstname FROM users"
-"#,
-            db = dir.path().join("app.sqlite3").display(),
-            base = sandbox.hubspot_base_url(),
-            token = etlify_sandbox::DEFAULT_HUBSPOT_TOKEN,
-        ),
-    )
-    .unwrap();
+    let config = worker_config(dir.path(), &sandbox, "");
     assert!(etlify(&config, &["migrate"]).status.success());
-    let now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
-    exec_on_app_db(
-        dir.path(),
-        &[
-            "CREATE TABLE users (id integer PRIMARY KEY, email varchar, full_name varchar, created_at datetime(6), updated_at datetime(6))",
-            &format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 30) INSERT INTO users SELECT i, 'user' || i || '@example.com', 'User ' || i, {now}, {now} FROM s"),
-        ],
-    );
+    create_stale_users(dir.path(), 30);
     let mut worker = RunningWorker::start(
         &config,
         &["--health-listen", "127.0.0.1:0", "--log-format", "json"],

@@ -14,22 +14,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{sandbox_contacts, start_sandbox, Process};
+use support::{etlify_command, sandbox_contacts, start_sandbox, Process};
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("ETLIFY_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+    etlify_command(config, args).output().unwrap()
 }
 
 fn stdout_of(output: &Output) -> String {
@@ -192,12 +185,8 @@ payload = "SELECT id, email, full_name FROM users"
 
 /// `etlify worker` with `args`, its log in `log`.
 fn start_worker(config: &Path, args: &[&str], log: &Path) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .arg("worker")
+    let child = etlify_command(config, &["worker"])
         .args(args)
-        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()

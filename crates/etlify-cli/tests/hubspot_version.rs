@@ -6,13 +6,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+// Only its `etlify_command` here.
+#[allow(dead_code)]
+mod support;
+
+use support::etlify_command;
+
 fn etlify(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("ETLIFY_CONFIG")
-        .env_remove("RUST_LOG")
+    etlify_command(config, args)
         // The token is there: the version is what the loader refuses.
         .env("HUBSPOT_TOKEN", "pat-na1-test")
         .output()

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::Value;
 
-// Only its `Process` here: the sandboxes run in this process.
+// Only its `Process` and `etlify_command` here: the sandboxes run in this process.
 #[allow(dead_code)]
 mod support;
 
-use support::Process;
+use support::{etlify_command, Process};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -50,12 +50,7 @@ struct Scenario {
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
     tokio::task::block_in_place(|| {
-        Command::new(env!("CARGO_BIN_EXE_etlify"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env_remove("ETLIFY_CONFIG")
-            .env_remove("RUST_LOG")
+        etlify_command(config, args)
             .env_remove("ETLIFY_ADMIN_TOKEN")
             .output()
             .unwrap()

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use etlify::{MigrateOptions, Store};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
-use support::{sandbox_contacts, sandbox_put, start_sandbox, Process};
+use support::{etlify_command, sandbox_contacts, sandbox_put, start_sandbox, Process};
 
 /// The window the sandbox enforces and the workers share.
 const WINDOW_MAX: u64 = 20;
@@ -38,12 +38,7 @@ fn records() -> usize {
 }
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
+    etlify_command(config, args).output().unwrap()
 }
 
 fn succeeded(output: Output, what: &str) -> String {
@@ -58,10 +53,7 @@ fn succeeded(output: Output, what: &str) -> String {
 
 fn start_worker(config: &Path, n: usize, log: &Path) -> Process {
     let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .arg("--config")
-        .arg(config)
-        .args(["worker", "--interval", "1s", "--name"])
+    let child = etlify_command(config, &["worker", "--interval", "1s", "--name"])
         .arg(format!("scaleout-{}-{n}", std::process::id()))
         .stdout(Stdio::null())
         .stderr(log)

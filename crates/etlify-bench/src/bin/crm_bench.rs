@@ -49,7 +49,7 @@
 //! as the integration tests do (its latency timers then wait whenever the
 //! engine's workers are busy, which shows as arrival jitter).
 
-use etlify_bench::{peak_rss_mib, reset_peak_rss};
+use etlify_bench::{peak_rss_mib, reset_peak_rss, SandboxThread};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -616,66 +616,34 @@ struct Measured {
     peak_rss_mib: f64,
 }
 
-/// A started sandbox, and the thread whose runtime serves it (unless it
-/// shares the engine's runtime).
+/// A started sandbox, on the engine's runtime or on a thread of its own.
 #[derive(Debug)]
-struct SandboxRun {
-    sandbox: etlify_sandbox::RunningSandbox,
-    own_runtime: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        std::thread::JoinHandle<()>,
-    )>,
+enum SandboxRun {
+    SharedRuntime(etlify_sandbox::RunningSandbox),
+    OwnRuntime(SandboxThread),
 }
 
 impl SandboxRun {
     async fn start(config: SandboxConfig, shared_runtime: bool) -> Result<Self, BoxError> {
-        if shared_runtime {
-            return Ok(Self {
-                sandbox: Sandbox::start(config).await?,
-                own_runtime: None,
-            });
-        }
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("sandbox".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = started_tx.send(Err(error.to_string()));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let started = Sandbox::start(config).await.map_err(|e| e.to_string());
-                    let _ = started_tx.send(started);
-                    // Serves until told to stop (after the shutdown).
-                    let _ = stop_rx.await;
-                });
-            })?;
-        let sandbox = started_rx
-            .await
-            .map_err(|_| "the sandbox thread ended before starting")??;
-        Ok(Self {
-            sandbox,
-            own_runtime: Some((stop_tx, thread)),
+        Ok(if shared_runtime {
+            Self::SharedRuntime(Sandbox::start(config).await?)
+        } else {
+            Self::OwnRuntime(SandboxThread::start(config).await?)
         })
     }
 
-    async fn shutdown(self) -> Result<(), BoxError> {
-        self.sandbox.shutdown().await?;
-        if let Some((stop, thread)) = self.own_runtime {
-            let _ = stop.send(());
-            tokio::task::spawn_blocking(move || thread.join())
-                .await?
-                .map_err(|_| "the sandbox thread panicked")?;
+    fn sandbox(&self) -> &etlify_sandbox::RunningSandbox {
+        match self {
+            Self::SharedRuntime(sandbox) => sandbox,
+            Self::OwnRuntime(thread) => &thread.sandbox,
         }
-        Ok(())
+    }
+
+    async fn shutdown(self) -> Result<(), BoxError> {
+        match self {
+            Self::SharedRuntime(sandbox) => Ok(sandbox.shutdown().await?),
+            Self::OwnRuntime(thread) => thread.shutdown().await,
+        }
     }
 }
 
@@ -684,7 +652,7 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
     let path = args.dir.join(format!("etlify-crm-bench-{label}.sqlite3"));
     let store = generate(&path, args.users).await?;
     let sandbox = SandboxRun::start(sandbox_config(args), args.shared_runtime).await?;
-    let base_url = sandbox.sandbox.base_url();
+    let base_url = sandbox.sandbox().base_url();
     let mut builder = Etlify::builder(store);
     let mut max_in_flight = DEFAULT_MAX_IN_FLIGHT;
     for kind in kinds {
@@ -701,7 +669,7 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_mib = peak_rss_mib();
 
-    let admin = sandbox.sandbox.admin();
+    let admin = sandbox.sandbox().admin();
     let log = admin.request_log();
     if let Some(file) = &args.dump_arrivals {
         dump_arrivals(file, label, &log)?;

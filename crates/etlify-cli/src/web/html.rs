@@ -57,18 +57,25 @@ fn bad_status(status: RunStatus) -> bool {
     )
 }
 
+/// The `<head>` of every page: its title and the inline style sheet.
+fn head() -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { "Etlify status" }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
+}
+
 /// The whole page.
 pub(super) fn page(view: &View) -> Markup {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Etlify status" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head())
             body {
                 header {
                     h1 { "Etlify status" }
@@ -384,12 +391,7 @@ pub(super) fn refusal(message: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Etlify status" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (head())
             body {
                 p id="refusal" { (message) }
                 p { a href="/" { "Back to the status page" } }

@@ -1,8 +1,24 @@
-//! Processes the CLI tests start: the sandbox (`etlify sandbox`), killed
-//! when dropped, and its admin endpoints.
+//! Processes the CLI tests start: the `etlify` binary on a configuration
+//! file, the sandbox (`etlify sandbox`), killed when dropped, and its
+//! admin endpoints.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+/// `etlify --config {config} {args}`, not yet run, without the
+/// ETLIFY_CONFIG and RUST_LOG of the environment the tests run in: the
+/// file and the flags a test passes are all the binary reads.
+pub fn etlify_command(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_etlify"));
+    command
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG");
+    command
+}
 
 /// A child process killed when dropped.
 pub struct Process {

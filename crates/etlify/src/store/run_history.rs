@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sea_query::{Expr, ExprTrait, Iden, Order, Query};
+use sea_query::{Expr, ExprTrait, Iden, Order, Query, SelectStatement};
 
 use super::{Store, Timestamp};
 use crate::error::Result;
@@ -142,14 +142,8 @@ pub(crate) async fn prune(
     Ok(deleted)
 }
 
-/// The newest `limit` runs, of `crm_name` and with `status` only if
-/// given, newest first.
-pub(crate) async fn load(
-    store: &Store,
-    crm_name: Option<&str>,
-    status: Option<&str>,
-    limit: u64,
-) -> Result<Vec<RunRow>> {
+/// A select of every column a [`RunRow`] reads, from the runs table.
+fn select_run_rows() -> SelectStatement {
     let mut select = Query::select();
     select
         .columns([
@@ -165,7 +159,20 @@ pub(crate) async fn load(
             Runs::PerModel,
             Runs::Interruption,
         ])
-        .from(Runs::Table)
+        .from(Runs::Table);
+    select
+}
+
+/// The newest `limit` runs, of `crm_name` and with `status` only if
+/// given, newest first.
+pub(crate) async fn load(
+    store: &Store,
+    crm_name: Option<&str>,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<RunRow>> {
+    let mut select = select_run_rows();
+    select
         .order_by(Runs::StartedAt, Order::Desc)
         .order_by(Runs::Id, Order::Desc)
         .limit(limit);
@@ -200,22 +207,8 @@ pub(crate) async fn latest_ended(
     crm_name: &str,
     statuses: &[&str],
 ) -> Result<Option<RunRow>> {
-    let mut select = Query::select();
+    let mut select = select_run_rows();
     select
-        .columns([
-            Runs::Id,
-            Runs::CrmName,
-            Runs::TriggeredBy,
-            Runs::Runner,
-            Runs::Status,
-            Runs::StartedAt,
-            Runs::FinishedAt,
-            Runs::Records,
-            Runs::Errors,
-            Runs::PerModel,
-            Runs::Interruption,
-        ])
-        .from(Runs::Table)
         .and_where(Expr::col(Runs::CrmName).eq(crm_name))
         .and_where(Expr::col(Runs::FinishedAt).is_not_null())
         .and_where(Expr::col(Runs::Status).is_in(statuses.iter().copied()))

@@ -6,15 +6,20 @@
 
 use std::time::Duration;
 
-use etlify::jobs::{JobQueue, QueueOptions};
-use etlify::{AlertFormat, AlertOptions, Crm, Etlify, Webhook, Worker, WorkerOptions};
+use etlify::jobs::QueueOptions;
+use etlify::{AlertFormat, AlertOptions, Crm, Webhook, WorkerOptions};
 use serde_json::Value;
-use tokio::sync::oneshot;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{builder, user_model, TestDb};
+use crate::support::worker::{
+    engine_with_queue, eventually, start_worker, unique_worker_name, RunningWorker,
+};
+use crate::support::TestDb;
+
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(50);
 
 /// A receiver answering 200 to every alert.
 async fn receiver() -> MockServer {
@@ -46,6 +51,18 @@ async fn alerts(server: &MockServer, kind: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits until `server` received an alert of `kind` in `state`, at most
+/// 30 s.
+async fn alert_received(server: &MockServer, kind: &str, state: &str) {
+    eventually(
+        Duration::from_secs(30),
+        POLL,
+        &format!("a {kind} alert, {state}, was received"),
+        || async { !alerts(server, kind, state).await.is_empty() },
+    )
+    .await;
+}
+
 /// Alerts to `server` as JSON, evaluated every 50 ms.
 fn alert_options(server: &MockServer) -> AlertOptions {
     AlertOptions::new()
@@ -56,66 +73,6 @@ fn alert_options(server: &MockServer) -> AlertOptions {
 
 fn fast_queue() -> QueueOptions {
     QueueOptions::new().poll_interval(Duration::from_millis(50))
-}
-
-async fn queued_engine(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .unwrap()
-}
-
-/// A worker name no queue has known.
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// A worker running in a task until stopped.
-struct Running {
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<etlify::Result<()>>,
-}
-
-fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    Running { stop, done }
-}
-
-impl Running {
-    async fn stop(self) {
-        self.stop.send(()).ok();
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the worker returns")
-            .unwrap()
-            .expect("the worker ends without error");
-    }
-}
-
-/// Waits until `done` holds, at most `within` (the alerts and runs are
-/// signalled by nothing but their rows and requests).
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until `more` batch runs were recorded after the first `after`:

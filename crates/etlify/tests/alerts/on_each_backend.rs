@@ -21,27 +21,22 @@ async fn alert_two_workers_send_one_alert_per_incident_then_one_recovery() {
     }
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
-    let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let workers: Vec<Running> = ["a", "b"]
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    let workers: Vec<RunningWorker> = ["a", "b"]
         .iter()
         .map(|name| {
-            start(
+            start_worker(
                 &etlify,
                 &queue,
                 WorkerOptions::new()
-                    .name(unique_name(&format!("alerts-{name}")))
+                    .name(unique_worker_name(&format!("alerts-{name}")))
                     .interval(Some(Duration::from_millis(100)))
                     .alerts(alert_options(&server)),
             )
         })
         .collect();
 
-    eventually(
-        Duration::from_secs(30),
-        "the alert was received",
-        || async { !alerts(&server, "over_budget", "firing").await.is_empty() },
-    )
-    .await;
+    alert_received(&server, "over_budget", "firing").await;
     let seen = runs_after(&db, 0, 0).await;
     runs_after(&db, seen, 5).await;
     let firing = alerts(&server, "over_budget", "firing").await;
@@ -67,12 +62,7 @@ async fn alert_two_workers_send_one_alert_per_incident_then_one_recovery() {
 
     db.exec("UPDATE crm_synchronisations SET error_count = 0, last_error = NULL")
         .await;
-    eventually(
-        Duration::from_secs(30),
-        "the recovery was received",
-        || async { !alerts(&server, "over_budget", "resolved").await.is_empty() },
-    )
-    .await;
+    alert_received(&server, "over_budget", "resolved").await;
     let seen = runs_after(&db, 0, 0).await;
     runs_after(&db, seen, 5).await;
     for worker in workers {
@@ -109,30 +99,21 @@ async fn alert_an_interrupted_run_alerts_once_naming_the_reason() {
     .unwrap();
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
-    let etlify = queued_engine(
+    let etlify = engine_with_queue(
         &db,
         &queue,
         Crm::new("hubspot", std::sync::Arc::new(hubspot)),
     )
     .await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
-            .name(unique_name("alerts-interrupted"))
+            .name(unique_worker_name("alerts-interrupted"))
             .interval(Some(Duration::from_millis(100)))
             .alerts(alert_options(&server).error_share(0.2)),
     );
-    eventually(
-        Duration::from_secs(30),
-        "the alert was received",
-        || async {
-            !alerts(&server, "run_interrupted", "firing")
-                .await
-                .is_empty()
-        },
-    )
-    .await;
+    alert_received(&server, "run_interrupted", "firing").await;
     let seen = runs_after(&db, 0, 0).await;
     runs_after(&db, seen, 3).await;
     worker.stop().await;
@@ -166,33 +147,19 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
     .await;
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
-    let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let worker = start(
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
-            .name(unique_name("alerts-silent"))
+            .name(unique_worker_name("alerts-silent"))
             .interval(None)
             .alerts(alert_options(&server).worker_silent(Duration::from_secs(60))),
     );
-    eventually(
-        Duration::from_secs(30),
-        "the alert was received",
-        || async { !alerts(&server, "worker_silent", "firing").await.is_empty() },
-    )
-    .await;
+    alert_received(&server, "worker_silent", "firing").await;
     db.exec("DELETE FROM etlify_leases WHERE owner = 'gone'")
         .await;
-    eventually(
-        Duration::from_secs(30),
-        "the recovery was received",
-        || async {
-            !alerts(&server, "worker_silent", "resolved")
-                .await
-                .is_empty()
-        },
-    )
-    .await;
+    alert_received(&server, "worker_silent", "resolved").await;
     worker.stop().await;
     let firing = alerts(&server, "worker_silent", "firing").await;
     assert_eq!(firing.len(), 1, "only the dead worker: {firing:?}");
@@ -229,28 +196,18 @@ async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
     db.exec(&run(hours_ago)).await;
     let server = receiver().await;
     let queue = db.job_queue(fast_queue()).await;
-    let etlify = queued_engine(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
-    let worker = start(
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
-            .name(unique_name("alerts-stale"))
+            .name(unique_worker_name("alerts-stale"))
             .interval(None)
             .alerts(alert_options(&server).oldest_stale(Duration::from_secs(3_600))),
     );
-    eventually(
-        Duration::from_secs(30),
-        "the alert was received",
-        || async { !alerts(&server, "oldest_stale", "firing").await.is_empty() },
-    )
-    .await;
+    alert_received(&server, "oldest_stale", "firing").await;
     db.exec(&run(db.now_sql())).await;
-    eventually(
-        Duration::from_secs(30),
-        "the recovery was received",
-        || async { !alerts(&server, "oldest_stale", "resolved").await.is_empty() },
-    )
-    .await;
+    alert_received(&server, "oldest_stale", "resolved").await;
     worker.stop().await;
     let firing = alerts(&server, "oldest_stale", "firing").await;
     assert_eq!(firing.len(), 1, "{firing:?}");

@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use etlify::adapters::{HubSpotAdapter, HubSpotConfig};
 use etlify::jobs::{JobQueue, QueueOptions};
-use etlify::{ChangeWatch, ChangeWatchCounts, Crm, Etlify, Worker, WorkerOptions};
+use etlify::{ChangeWatch, ChangeWatchCounts, Crm, Etlify, WorkerOptions};
 use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
-use tokio::sync::oneshot;
 
 use crate::support::adapter::RecordingAdapter;
-use crate::support::{builder, user_model, TestDb};
+use crate::support::worker::{engine_with_queue, eventually, start_worker};
+use crate::support::{user_model, TestDb};
+
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(20);
 
 /// Far longer than any test: what the worker sends within a test, it
 /// sent because it learned of a change, not because its interval came.
@@ -24,64 +27,10 @@ const AN_HOUR: Duration = Duration::from_secs(3600);
 /// machine), still far below the interval.
 const WITHIN: Duration = Duration::from_secs(30);
 
-/// A worker running in a task until its `stop` is sent.
-struct Running {
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<etlify::Result<()>>,
-    health: etlify::HealthHandle,
-}
-
-fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let health = worker.health();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    Running { stop, done, health }
-}
-
-impl Running {
-    fn watch(&self) -> ChangeWatchCounts {
-        self.health.change_watch()
-    }
-
-    async fn stop(self) {
-        self.stop.send(()).ok();
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the worker returns")
-            .unwrap()
-            .expect("the worker ends without error");
-    }
-}
-
-/// Waits until `done` holds, at most `within`: for states nothing
-/// signals (the sandbox's objects, the worker's counts), polled.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn fast_queue() -> QueueOptions {
     QueueOptions::new()
         .poll_interval(Duration::from_millis(50))
         .heartbeat(Duration::from_secs(1))
-}
-
-async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .expect("engine builds")
 }
 
 async fn sandbox() -> RunningSandbox {
@@ -177,18 +126,18 @@ async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_f
         2,
         "users and companies: {installed:?}"
     );
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().interval(Some(AN_HOUR)),
     );
     // The loop's first request at start syncs the user.
-    eventually(WITHIN, "the user is in the sandbox", || async {
+    eventually(WITHIN, POLL, "the user is in the sandbox", || async {
         full_name_in_sandbox(&sandbox, "ada@example.com").is_some()
     })
     .await;
-    eventually(WITHIN, "the worker listens", || async {
-        worker.watch().connections >= 1
+    eventually(WITHIN, POLL, "the worker listens", || async {
+        worker.health.change_watch().connections >= 1
     })
     .await;
 
@@ -198,13 +147,17 @@ async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_f
     ))
     .await;
     let committed = Instant::now();
-    eventually(WITHIN, "the change is in the sandbox", || async {
+    eventually(WITHIN, POLL, "the change is in the sandbox", || async {
         full_name_in_sandbox(&sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
     })
     .await;
     let took = committed.elapsed();
     assert!(took < AN_HOUR);
-    assert!(worker.watch().notifications >= 1, "{:?}", worker.watch());
+    assert!(
+        worker.health.change_watch().notifications >= 1,
+        "{:?}",
+        worker.health.change_watch()
+    );
     worker.stop().await;
 }
 
@@ -223,20 +176,20 @@ async fn fresh_postgres_a_5000_row_update_notifies_once_and_runs_a_bounded_numbe
     let adapter = RecordingAdapter::new();
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
     etlify.install_change_triggers().await.unwrap();
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().interval(Some(AN_HOUR)),
     );
-    eventually(WITHIN, "the first run synced every user", || async {
+    eventually(WITHIN, POLL, "the first run synced every user", || async {
         stale_users(&db).await == 0 && queue_idle(&etlify).await
     })
     .await;
-    eventually(WITHIN, "the worker listens", || async {
-        worker.watch().connections >= 1
+    eventually(WITHIN, POLL, "the worker listens", || async {
+        worker.health.change_watch().connections >= 1
     })
     .await;
-    let before = worker.watch();
+    let before = worker.health.change_watch();
     let tasks_before = queue_tasks(&db, &queue).await;
 
     db.exec(&format!(
@@ -244,11 +197,11 @@ async fn fresh_postgres_a_5000_row_update_notifies_once_and_runs_a_bounded_numbe
         db.now_sql()
     ))
     .await;
-    eventually(WITHIN, "the update is synced", || async {
+    eventually(WITHIN, POLL, "the update is synced", || async {
         stale_users(&db).await == 0 && queue_idle(&etlify).await
     })
     .await;
-    let after = worker.watch();
+    let after = worker.health.change_watch();
     assert_eq!(
         after.notifications - before.notifications,
         1,
@@ -319,14 +272,14 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
     etlify.install_change_triggers().await.unwrap();
     let name = format!("fresh-reconnect-{}", std::process::id());
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().interval(Some(AN_HOUR)).name(&name),
     );
     adapter.upserts_reaching(1).await;
-    eventually(WITHIN, "the worker listens", || async {
-        worker.watch().connections >= 1
+    eventually(WITHIN, POLL, "the worker listens", || async {
+        worker.health.change_watch().connections >= 1
     })
     .await;
 
@@ -337,12 +290,12 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
         ))
         .await;
     assert_eq!(killed, 1, "the listener's session");
-    eventually(WITHIN, "the listener is back", || async {
-        worker.watch().connections >= 2
+    eventually(WITHIN, POLL, "the listener is back", || async {
+        worker.health.change_watch().connections >= 2
     })
     .await;
     db.insert_user("later@x.io", None).await;
-    eventually(WITHIN, "the later change is sent", || async {
+    eventually(WITHIN, POLL, "the later change is sent", || async {
         adapter
             .upserts()
             .iter()
@@ -351,7 +304,7 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
     .await;
     worker.stop().await;
     // The listener's connection ends with the worker.
-    eventually(WITHIN, "the listener's session is gone", || async {
+    eventually(WITHIN, POLL, "the listener's session is gone", || async {
         db.scalar_i64(&format!(
             "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'etlify-changes {name}'"
         ))

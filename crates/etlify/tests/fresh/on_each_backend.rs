@@ -18,7 +18,7 @@ async fn fresh_watch_poll_picks_up_a_change_from_another_connection_without_the_
     let queue = db.job_queue(fast_queue()).await;
     let adapter = RecordingAdapter::new();
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -26,7 +26,7 @@ async fn fresh_watch_poll_picks_up_a_change_from_another_connection_without_the_
             .watch(ChangeWatch::Poll(Duration::from_millis(100))),
     );
     adapter.upserts_reaching(1).await;
-    eventually(WITHIN, "the first run ended", || async {
+    eventually(WITHIN, POLL, "the first run ended", || async {
         queue_idle(&etlify).await
     })
     .await;
@@ -39,23 +39,32 @@ async fn fresh_watch_poll_picks_up_a_change_from_another_connection_without_the_
         "INSERT INTO users (email, full_name, created_at, updated_at) VALUES ('{email}', 'Later', {now}, {now})"
     ))
     .await;
-    eventually(WITHIN, "the later row is sent", || async {
+    eventually(WITHIN, POLL, "the later row is sent", || async {
         adapter
             .upserts()
             .iter()
             .any(|call| call.payload["email"] == email)
     })
     .await;
-    eventually(WITHIN, "the run ended", || async {
+    eventually(WITHIN, POLL, "the run ended", || async {
         queue_idle(&etlify).await
     })
     .await;
-    let settled = worker.watch();
+    let settled = worker.health.change_watch();
     assert!(settled.requests >= 1, "{settled:?}");
     // Nothing changes any more: polls go on, and request nothing.
-    let polled_from = worker.watch().polls.max(worker.watch().probes);
-    eventually(WITHIN, "five more polls", || async {
-        worker.watch().polls.max(worker.watch().probes) >= polled_from + 5
+    let polled_from = worker
+        .health
+        .change_watch()
+        .polls
+        .max(worker.health.change_watch().probes);
+    eventually(WITHIN, POLL, "five more polls", || async {
+        worker
+            .health
+            .change_watch()
+            .polls
+            .max(worker.health.change_watch().probes)
+            >= polled_from + 5
     })
     .await;
     assert_eq!(adapter.upserts().len(), 2, "nothing sent again");
@@ -87,18 +96,18 @@ async fn fresh_default_watch_without_triggers_neither_listens_nor_polls() {
     let queue = db.job_queue(fast_queue()).await;
     let adapter = RecordingAdapter::new();
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().interval(Some(AN_HOUR)),
     );
     assert_eq!(WorkerOptions::new().get_watch(), ChangeWatch::Auto);
     adapter.upserts_reaching(1).await;
-    eventually(WITHIN, "the first run ended", || async {
+    eventually(WITHIN, POLL, "the first run ended", || async {
         queue_idle(&etlify).await
     })
     .await;
-    let watch = worker.watch();
+    let watch = worker.health.change_watch();
     worker.stop().await;
     assert_eq!(watch, ChangeWatchCounts::default(), "{watch:?}");
 }

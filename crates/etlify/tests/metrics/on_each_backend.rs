@@ -23,7 +23,7 @@ async fn metrics_a_scrape_after_a_sync_shows_exactly_what_was_sent() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let etlify = engine(
         &db,
-        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 10))],
         vec![user_model(&["hubspot"])],
     )
     .await;
@@ -164,7 +164,7 @@ async fn metrics_429s_and_the_wait_they_cause_are_counted() {
     let sandbox = Sandbox::start(config).await.unwrap();
     let etlify = engine(
         &db,
-        vec![Crm::new("hubspot", hubspot(&sandbox))],
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 10))],
         vec![deals_model()],
     )
     .await;
@@ -238,7 +238,7 @@ async fn metrics_time_waited_on_the_engines_rate_limit_is_counted() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let etlify = engine(
         &db,
-        vec![Crm::new("hubspot", hubspot(&sandbox))
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 10))
             .rate_limit(RateLimit::new(1, Duration::from_millis(400)).unwrap())],
         vec![deals_model()],
     )
@@ -271,15 +271,7 @@ const CHANGED: &str = "2022-01-01 00:00:00.000000";
 /// The records gauges of `samples` for (hubspot, User), in the order of
 /// `StatusEntry`'s counts.
 fn standing(samples: &[Sample]) -> [f64; 6] {
-    [
-        "in_sync",
-        "stale",
-        "never_synced",
-        "failing",
-        "over_budget",
-        "waiting",
-    ]
-    .map(|standing| {
+    STANDINGS.map(|standing| {
         value(
             samples,
             "etlify_records",

@@ -5,37 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use etlify::adapters::{
-    AirtableAdapter, AirtableConfig, HttpSettings, HubSpotAdapter, HubSpotConfig, NullAdapter,
-    RetryPolicy, UpsertRequest,
-};
+use etlify::adapters::{AirtableAdapter, AirtableConfig, NullAdapter, UpsertRequest};
 use etlify::{
     Binding, Config, Crm, CrmRegistry, Model, Payload, RateBudgets, RateLimit, SqlPayload,
     SyncDispatch, SyncOutcome,
 };
-use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
 use tokio::time::Instant;
 
 use crate::support::adapter::RecordingAdapter;
 
+use crate::support::sandbox::quick_retrying_hubspot;
 use crate::support::{engine, engine_on, user_model, TestDb};
-
-fn hubspot(sandbox: &RunningSandbox) -> Arc<HubSpotAdapter> {
-    let http = HttpSettings::default().retry(
-        RetryPolicy::default()
-            .max_attempts(4)
-            .base_delay(Duration::from_millis(10))
-            .max_delay(Duration::from_millis(200)),
-    );
-    Arc::new(
-        HubSpotAdapter::new(
-            HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
-                .base_url(sandbox.hubspot_base_url())
-                .http(http),
-        )
-        .unwrap(),
-    )
-}
 
 /// A sandbox whose HubSpot app limit is `per_second` requests per second.
 async fn sandbox_allowing_per_second(per_second: u64) -> RunningSandbox {
@@ -66,7 +47,7 @@ async fn workers_on_one_database(
     for _ in 0..2 {
         let etlify = engine_on(
             db.another_store(4).await,
-            vec![Crm::new("hubspot", hubspot(sandbox))
+            vec![Crm::new("hubspot", quick_retrying_hubspot(sandbox, 4))
                 .rate_limit(RateLimit::new(per_second, Duration::from_secs(1)).unwrap())],
             vec![deals_model()],
         )

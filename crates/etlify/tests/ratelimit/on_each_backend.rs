@@ -21,7 +21,7 @@ async fn ratelimit_hubspot_searches_keep_to_their_own_budget() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let etlify = engine(
         &db,
-        vec![Crm::new("hubspot", hubspot(&sandbox))
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 4))
             .rate_limit(RateLimit::new(100, Duration::from_secs(10)).unwrap())],
         vec![user_model(&["hubspot"])],
     )
@@ -52,7 +52,7 @@ async fn ratelimit_the_crms_remaining_header_slows_down_before_a_429() {
     let model = deals_model();
     let etlify = engine(
         &db,
-        vec![Crm::new("hubspot", hubspot(&sandbox))
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 4))
             .rate_limit(RateLimit::new(20, Duration::from_secs(1)).unwrap())],
         vec![model],
     )

@@ -9,13 +9,16 @@ use etlify::adapters::hubspot::{HubSpotAdapter, HubSpotConfig};
 use etlify::adapters::{HttpSettings, RetryPolicy};
 use etlify::jobs::{JobQueue, QueueOptions};
 use etlify::{
-    BatchSyncOptions, Config, Crm, Etlify, RunQuery, RunRecord, RunStatus, RunTrigger, Worker,
+    BatchSyncOptions, Config, Crm, Etlify, RunQuery, RunRecord, RunStatus, RunTrigger,
     WorkerOptions,
 };
-use tokio::sync::oneshot;
 
 use crate::support::adapter::RecordingAdapter;
+use crate::support::worker::{engine_with_queue, eventually, start_worker, unique_worker_name};
 use crate::support::{builder, company_model, engine, user_model, TestDb};
+
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(100);
 
 /// Every run in the history, newest first.
 async fn history(etlify: &Etlify) -> Vec<RunRecord> {
@@ -46,48 +49,13 @@ fn fast_queue() -> QueueOptions {
     QueueOptions::new().poll_interval(Duration::from_millis(50))
 }
 
-/// Waits until `done` holds, at most `within` (the worker's runs are
-/// signalled by nothing but their rows).
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + within;
-    while !done().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A worker name no queue has known (apalis refuses a name it knows; on
-/// PostgreSQL its tables outlive the test's schema).
-fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-/// Runs a worker named `name` until the returned sender is used.
-fn start_worker(
-    etlify: &Etlify,
-    queue: &JobQueue,
-    options: WorkerOptions,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<etlify::Result<()>>,
-) {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    (stop, done)
+/// An engine on `db` with one stale user, its CRM a recording adapter,
+/// queuing on a fast queue; the queue.
+async fn queued_engine_with_a_stale_user(db: &TestDb) -> (Etlify, JobQueue) {
+    db.insert_user("a@x.io", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = engine_with_queue(db, &queue, Crm::new("hubspot", RecordingAdapter::new())).await;
+    (etlify, queue)
 }
 
 #[path = "on_each_backend.rs"]

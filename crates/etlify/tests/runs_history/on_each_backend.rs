@@ -212,19 +212,9 @@ async fn runs_a_run_that_died_reads_as_abandoned() {
 async fn runs_a_job_run_by_the_worker_records_schedule_and_the_workers_name() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
-    db.insert_user("a@x.io", None).await;
-    let queue = db.job_queue(fast_queue()).await;
-    let etlify = builder(
-        db.store.clone(),
-        vec![Crm::new("hubspot", RecordingAdapter::new())],
-        vec![user_model(&["hubspot"])],
-    )
-    .queue(queue.clone())
-    .build()
-    .await
-    .unwrap();
-    let name = unique_name("runs-history");
-    let (stop, done) = start_worker(
+    let (etlify, queue) = queued_engine_with_a_stale_user(&db).await;
+    let name = unique_worker_name("runs-history");
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -233,6 +223,7 @@ async fn runs_a_job_run_by_the_worker_records_schedule_and_the_workers_name() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the worker's loop ran a batch job to the end",
         || async {
             history(&etlify)
@@ -242,8 +233,7 @@ async fn runs_a_job_run_by_the_worker_records_schedule_and_the_workers_name() {
         },
     )
     .await;
-    stop.send(()).unwrap();
-    done.await.unwrap().unwrap();
+    worker.stop().await;
     let runs = history(&etlify).await;
     let run = runs
         .iter()
@@ -260,19 +250,9 @@ async fn runs_a_job_run_by_the_worker_records_schedule_and_the_workers_name() {
 async fn runs_a_requested_batch_job_records_request_and_the_workers_name() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
-    db.insert_user("a@x.io", None).await;
-    let queue = db.job_queue(fast_queue()).await;
-    let etlify = builder(
-        db.store.clone(),
-        vec![Crm::new("hubspot", RecordingAdapter::new())],
-        vec![user_model(&["hubspot"])],
-    )
-    .queue(queue.clone())
-    .build()
-    .await
-    .unwrap();
-    let name = unique_name("runs-history-requests");
-    let (stop, done) = start_worker(
+    let (etlify, queue) = queued_engine_with_a_stale_user(&db).await;
+    let name = unique_worker_name("runs-history-requests");
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().name(name.clone()).interval(None),
@@ -283,6 +263,7 @@ async fn runs_a_requested_batch_job_records_request_and_the_workers_name() {
         .unwrap();
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the requested batch job ran",
         || async {
             let runs = history(&etlify).await;
@@ -290,8 +271,7 @@ async fn runs_a_requested_batch_job_records_request_and_the_workers_name() {
         },
     )
     .await;
-    stop.send(()).unwrap();
-    done.await.unwrap().unwrap();
+    worker.stop().await;
     let runs = history(&etlify).await;
     assert_eq!(runs[0].trigger, RunTrigger::Request);
     assert_eq!(runs[0].runner, name);

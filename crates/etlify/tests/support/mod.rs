@@ -5,6 +5,8 @@
 
 pub mod adapter;
 pub mod drop_schema;
+pub mod sandbox;
+pub mod worker;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,53 +5,17 @@
 //! Multi-process runs are in `crates/etlify-cli/tests/scaleout.rs`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etlify::jobs::{Enqueued, JobQueue, QueueOptions};
-use etlify::{Crm, Etlify, SyncDispatch, Worker, WorkerOptions};
-use tokio::sync::oneshot;
+use etlify::{Crm, Etlify, SyncDispatch, WorkerOptions};
 
 use crate::support::adapter::{BatchRecordingAdapter, RecordingAdapter};
-use crate::support::{builder, engine, user_model, TestDb};
+use crate::support::worker::{engine_with_queue, eventually, start_worker, RunningWorker};
+use crate::support::{engine, user_model, TestDb};
 
-/// A worker running in a task until its `stop` is sent.
-struct Running {
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<etlify::Result<()>>,
-    health: etlify::HealthHandle,
-}
-
-fn start(etlify: &Etlify, queue: &JobQueue, options: WorkerOptions) -> Running {
-    let worker = Worker::with_options(etlify.clone(), queue.clone(), options);
-    let health = worker.health();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-    }));
-    Running { stop, done, health }
-}
-
-impl Running {
-    /// Stops the worker; how long it took to return.
-    async fn stop(self) -> Duration {
-        let asked = Instant::now();
-        self.stop.send(()).ok();
-        tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("the worker returns")
-            .unwrap()
-            .expect("the worker ends without error");
-        asked.elapsed()
-    }
-}
-
-async fn engine_with_queue(db: &TestDb, queue: &JobQueue, crm: Crm) -> Etlify {
-    builder(db.store.clone(), vec![crm], vec![user_model(&["hubspot"])])
-        .queue(queue.clone())
-        .build()
-        .await
-        .expect("engine builds")
-}
+/// How often a test checks what it waits for.
+const POLL: Duration = Duration::from_millis(100);
 
 async fn stale_users(db: &TestDb) -> i64 {
     db.scalar_i64(
@@ -60,20 +24,6 @@ async fn stale_users(db: &TestDb) -> i64 {
          WHERE s.id IS NULL OR s.last_synced_at IS NULL OR s.last_synced_at < u.updated_at",
     )
     .await
-}
-
-/// Waits until `done` holds, at most `within`: for states nothing
-/// signals (the worker's health, the queue's table), polled.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Waits until `adapter` has received an upsert (a sync is under way).
@@ -90,7 +40,7 @@ async fn batch_job_under_way(
     db: &TestDb,
     queue: &JobQueue,
     answer_after: Duration,
-) -> (Etlify, Arc<BatchRecordingAdapter>, Running) {
+) -> (Etlify, Arc<BatchRecordingAdapter>, RunningWorker) {
     let adapter = BatchRecordingAdapter::new(100);
     adapter.delay_batches(answer_after);
     let etlify = engine_with_queue(db, queue, Crm::new("hubspot", adapter.clone())).await;
@@ -98,7 +48,7 @@ async fn batch_job_under_way(
         .batch_sync_async(&etlify::BatchSyncOptions::new())
         .await
         .unwrap();
-    let worker = start(&etlify, queue, WorkerOptions::new().interval(None));
+    let worker = start_worker(&etlify, queue, WorkerOptions::new().interval(None));
     // The batch job's first requests are in flight.
     adapter.batch_calls_reaching(1).await;
     (etlify, adapter, worker)

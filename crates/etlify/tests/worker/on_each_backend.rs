@@ -20,7 +20,7 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs() {
     let queue = db.job_queue(fast_queue()).await;
     let adapter = RecordingAdapter::new();
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -30,6 +30,7 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs() {
 
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the loop synced every user",
         || async { stale_users(&db).await == 0 },
     )
@@ -40,6 +41,7 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs() {
     db.insert_user("late@x.io", None).await;
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the loop synced the new user",
         || async { stale_users(&db).await == 0 },
     )
@@ -57,6 +59,7 @@ async fn worker_follows_the_database_and_runs_enqueued_jobs() {
     );
     eventually(
         Duration::from_secs(30),
+        POLL,
         "the enqueued user is synced",
         || async { !db.user_is_stale("hubspot", user).await },
     )
@@ -133,9 +136,10 @@ async fn worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on() {
         "the rest is queued"
     );
 
-    let second = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    let second = start_worker(&etlify, &queue, WorkerOptions::new().interval(None));
     eventually(
         Duration::from_secs(60),
+        POLL,
         "the second worker finished",
         || async { stale_users(&db).await == 0 },
     )
@@ -165,7 +169,7 @@ async fn worker_deadline_releases_the_locks_of_syncs_cut_off() {
     adapter.delay_upserts(Duration::from_secs(120));
     let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
     etlify.sync("hubspot", "User", user).await.unwrap();
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new()
@@ -238,7 +242,7 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
         sent
     };
     etlify.sync("hubspot", "User", first).await.unwrap();
-    let worker = start(
+    let worker = start_worker(
         &etlify,
         &queue,
         WorkerOptions::new().interval(None).concurrency(2),
@@ -251,10 +255,15 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
     )
     .await;
     let stopping = tokio::spawn(worker.stop());
-    eventually(Duration::from_secs(10), "the worker is stopping", || {
-        let health = health.clone();
-        async move { health.snapshot().stopping }
-    })
+    eventually(
+        Duration::from_secs(10),
+        POLL,
+        "the worker is stopping",
+        || {
+            let health = health.clone();
+            async move { health.snapshot().stopping }
+        },
+    )
     .await;
     for &user in &later {
         let asked = etlify.sync("hubspot", "User", user).await.unwrap();
@@ -289,9 +298,10 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
         queue_tasks(&db, &queue, None).await
     );
 
-    let next = start(&etlify, &queue, WorkerOptions::new().interval(None));
+    let next = start_worker(&etlify, &queue, WorkerOptions::new().interval(None));
     eventually(
         Duration::from_secs(30),
+        POLL,
         "another worker ran them",
         || async {
             let mut stale = 0;
