@@ -159,6 +159,10 @@ pub(crate) struct QueueFile {
     /// Heartbeats a worker may miss before its jobs go to others (default 3).
     #[schemars(range(min = 1))]
     pub missed_heartbeats: Option<u32>,
+    /// How often a worker asks the queue for jobs, at least `"10ms"`
+    /// (default `"200ms"`): longer costs an idle worker fewer queries and
+    /// a queued job that much more wait.
+    pub poll_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

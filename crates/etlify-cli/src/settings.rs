@@ -328,6 +328,16 @@ fn queue_from(file: Option<&QueueFile>, shown: &str) -> Result<QueueSettings, Cl
     if let Some(delay) = &file.retry_delay {
         jobs = jobs.retry_delay(duration(delay, &at("retry_delay"))?);
     }
+    if let Some(every) = &file.poll_interval {
+        let every = duration(every, &at("poll_interval"))?;
+        if every < Duration::from_millis(10) {
+            return Err(CliError::config(format!(
+                "{}: must be at least \"10ms\"",
+                at("poll_interval")
+            )));
+        }
+        options = options.poll_interval(every);
+    }
     if let Some(every) = &file.heartbeat {
         let every = duration(every, &at("heartbeat"))?;
         if every < Duration::from_secs(1) {

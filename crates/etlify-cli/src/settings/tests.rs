@@ -252,6 +252,11 @@ fn config_bad_worker_queue_and_database_values_are_refused_naming_the_key() {
             "duration",
         ),
         (
+            "[queue]\npoll_interval = \"1ms\"",
+            "queue.poll_interval",
+            "at least \"10ms\"",
+        ),
+        (
             "[queue]\nheartbeat = \"100ms\"",
             "queue.heartbeat",
             "at least \"1s\"",
@@ -307,6 +312,16 @@ fn config_worker_and_queue_sections_are_read_with_their_defaults() {
     .unwrap();
     assert!(settings.queue.configured);
     assert_eq!(settings.queue.options.get_name(), "crm");
+    assert_eq!(
+        settings.queue.options.get_poll_interval(),
+        Duration::from_millis(200),
+        "the default"
+    );
+    let polled = parse_with(&format!("{BASE}[queue]\npoll_interval = \"1s\"\n"), &[]).unwrap();
+    assert_eq!(
+        polled.queue.options.get_poll_interval(),
+        Duration::from_secs(1)
+    );
     assert_eq!(settings.worker.concurrency, 2);
     assert_eq!(settings.worker.interval, None, "off: no loop");
     assert_eq!(
