@@ -140,6 +140,10 @@ pub(crate) struct MetricsFile {
     /// query (records per standing, the job queue), e.g. `"15s"` (the
     /// default); a scrape within it reads the last values.
     pub min_interval: Option<String>,
+    /// Observe `etlify_change_to_crm_seconds` (default false): each page
+    /// then reads its records' timestamps too, about a tenth of a first
+    /// sync's rate.
+    pub change_latency: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -95,7 +95,8 @@ impl Session {
         let settings = &self.settings;
         let mut builder = Etlify::builder(store)
             .config(settings.config.clone())
-            .metrics_min_interval(settings.metrics_min_interval);
+            .metrics_min_interval(settings.metrics_min_interval)
+            .metrics_change_latency(settings.metrics_change_latency);
         if let Some(queue) = queue {
             builder = builder.queue(queue).job_options(settings.queue.jobs);
         }

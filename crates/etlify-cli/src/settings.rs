@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub alerts: Option<etlify::AlertOptions>,
     /// `[metrics] min_interval`.
     pub metrics_min_interval: Duration,
+    /// `[metrics] change_latency`.
+    pub metrics_change_latency: bool,
 }
 
 /// `[queue]`: the defaults when the section is absent.
@@ -201,6 +203,11 @@ fn parse(text: &str, shown: String, env: Env<'_>) -> Result<Settings, CliError> 
         serve,
         alerts,
         metrics_min_interval,
+        metrics_change_latency: file
+            .metrics
+            .as_ref()
+            .and_then(|m| m.change_latency)
+            .unwrap_or(false),
     })
 }
 

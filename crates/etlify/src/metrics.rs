@@ -130,6 +130,9 @@ fn latency_buckets() -> Histogram {
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
+    /// Whether syncs read their records' timestamps for
+    /// `etlify_change_to_crm_seconds` ([`crate::EtlifyBuilder::metrics_change_latency`]).
+    change_latency: bool,
 }
 
 struct Inner {
@@ -153,6 +156,18 @@ impl fmt::Debug for Metrics {
 }
 
 impl Metrics {
+    /// These metrics, observing the change-to-CRM latency when `on`.
+    pub(crate) fn with_change_latency(mut self, on: bool) -> Self {
+        self.change_latency = on;
+        self
+    }
+
+    /// Whether syncs observe the change-to-CRM latency (a read of their
+    /// records' timestamps beside the payloads).
+    pub(crate) fn observes_change_latency(&self) -> bool {
+        self.change_latency
+    }
+
     /// The families of an engine with the CRMs `crms` and the (CRM, model)
     /// bindings `bindings`, every series at zero.
     pub(crate) fn new<'a>(
@@ -310,6 +325,7 @@ impl Metrics {
                 crms,
                 bindings: by_crm,
             }),
+            change_latency: false,
         }
     }
 

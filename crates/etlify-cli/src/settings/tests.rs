@@ -337,11 +337,17 @@ fn metrics_min_interval_is_read_with_its_default() {
         settings.metrics_min_interval,
         etlify::DEFAULT_METRICS_MIN_INTERVAL
     );
-    let settings = parse_with(&format!("{BASE}[metrics]\nmin_interval = \"1m\"\n"), &[]).unwrap();
+    assert!(!settings.metrics_change_latency, "off by default");
+    let settings = parse_with(
+        &format!("{BASE}[metrics]\nmin_interval = \"1m\"\nchange_latency = true\n"),
+        &[],
+    )
+    .unwrap();
     assert_eq!(
         settings.metrics_min_interval,
         std::time::Duration::from_secs(60)
     );
+    assert!(settings.metrics_change_latency);
 }
 
 #[test]

@@ -276,7 +276,12 @@ async fn read_and_decide(
     let (mut loaded, rows, mut timestamps) = futures_util::try_join!(
         source.load(store, &eligible),
         sync_rows::find_many(store, crm, model, with_rows),
-        changed_at::read(store, resolved, &eligible),
+        changed_at::read(
+            store,
+            resolved,
+            &eligible,
+            ctx.metrics().observes_change_latency()
+        ),
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();

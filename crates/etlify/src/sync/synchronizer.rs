@@ -118,7 +118,7 @@ impl<'a> Synchronizer<'a> {
                 let (mut loaded, row, mut timestamps) = futures_util::try_join!(
                     source.load(store, &ids),
                     sync_rows::find(store, key),
-                    changed_at::read(store, model, &ids),
+                    changed_at::read(store, model, &ids, ctx.metrics().observes_change_latency()),
                 )?;
                 timestamp = timestamps.remove(&id);
                 (Loaded::from(loaded.remove(&id)), row)

@@ -418,12 +418,15 @@ async fn metrics_change_to_crm_latency_counts_from_the_records_timestamp() {
     db.exec(&format!("UPDATE users SET updated_at = '{OLD}'"))
         .await;
     let adapter = crate::support::adapter::RecordingAdapter::new();
-    let etlify = engine(
-        &db,
+    let etlify = crate::support::builder(
+        db.store.clone(),
         vec![Crm::new("hubspot", adapter)],
         vec![user_model(&["hubspot"])],
     )
-    .await;
+    .metrics_change_latency(true)
+    .build()
+    .await
+    .unwrap();
     let unix_now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -498,5 +501,39 @@ async fn metrics_change_to_crm_latency_counts_from_the_records_timestamp() {
             &[("crm", "hubspot"), ("model", "User"), ("le", "3600.0")]
         ),
         0.0
+    );
+}
+
+/// The change-to-CRM latency is observed only when asked (a second read of
+/// each page's rows, a tenth of a first sync's rate): by default a sync
+/// observes nothing, its other counters move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_change_to_crm_latency_is_off_unless_asked() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    for i in 0..3 {
+        db.insert_user(&format!("off{i}@x.io"), None).await;
+    }
+    let adapter = crate::support::adapter::RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter)],
+        vec![user_model(&["hubspot"])],
+    )
+    .await;
+    let run = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(run.outcomes.synced, 3, "{run:?}");
+    let samples = parse(&etlify.encode_metrics().await);
+    let with = [("crm", "hubspot"), ("model", "User")];
+    assert_eq!(
+        value(&samples, "etlify_change_to_crm_seconds_count", &with),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "etlify_records_synced_total",
+            &[("crm", "hubspot"), ("model", "User"), ("outcome", "synced")]
+        ),
+        3.0
     );
 }
