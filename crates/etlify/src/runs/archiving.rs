@@ -80,6 +80,12 @@ pub(crate) enum Looking {
     Everywhere,
     /// A run from a checkpoint: rows soft-deleted since its time.
     SoftDeletedSince(Timestamp),
+    /// A binding's first sync: none of its records had an object when the
+    /// run began, so none can have left; only those the run's pages found
+    /// out of scope (none have an object either, unless another process
+    /// synced them meanwhile). A row deleted or soft-deleted during the run
+    /// is found by the next run (its checkpoint is the run's start).
+    FirstSync,
 }
 
 /// The records of `target` whose objects its binding archives, found in
@@ -95,8 +101,8 @@ pub(crate) async fn leaving_records(
     let Target { model, binding, .. } = target;
     let crm = target.crm.name.as_str();
     let since = match looking {
-        Looking::Everywhere => None,
         Looking::SoftDeletedSince(at) => Some(Expr::val(store.dialect().timestamp_value(at))),
+        Looking::Everywhere | Looking::FirstSync => None,
     };
     let mut found = Vec::new();
     if looking == Looking::Everywhere {
@@ -105,10 +111,12 @@ pub(crate) async fn leaving_records(
         })
         .await?;
     }
-    walk(store, &mut found, |after| {
-        gone::soft_deleted_page(crm, model, since.clone(), after, GONE_PAGE)
-    })
-    .await?;
+    if looking != Looking::FirstSync {
+        walk(store, &mut found, |after| {
+            gone::soft_deleted_page(crm, model, since.clone(), after, GONE_PAGE)
+        })
+        .await?;
+    }
     let mut leaving: Vec<Leaving> = found
         .into_iter()
         .map(|(id, crm_id, row_state)| Leaving {

@@ -728,6 +728,7 @@ async fn sync_pages(
     // complete check; soft-deleted ones in every run, since its checkpoint;
     // the pages found those whose `sync_if` no longer holds.
     let looking = match started.since() {
+        None if started.is_first_sync() => Looking::FirstSync,
         None => Looking::Everywhere,
         Some(since) => Looking::SoftDeletedSince(since),
     };

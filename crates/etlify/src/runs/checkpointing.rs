@@ -31,6 +31,8 @@ pub(crate) struct Started {
     /// The checkpoint's time the run looks at changes since; `None` when
     /// it reads the whole table (a complete check).
     since: Option<Timestamp>,
+    /// Whether the binding had no synced record when the run began.
+    first_sync: bool,
     crm: String,
     model: String,
     lowest_synced_id: SelectStatement,
@@ -56,6 +58,7 @@ pub(crate) async fn start<'a>(
     let lowest_synced_id = pages.finder().lowest_synced_id();
     let finder = pages.finder().fingerprint();
     let previous = checkpoint::load(store, crm, model).await?;
+    let lowest_synced_now = one_id(store, &lowest_synced_id).await?;
     let interval = TimeDelta::from_std(settings.complete_check_interval).unwrap_or(TimeDelta::MAX);
     let usable = match previous {
         Some(previous)
@@ -63,7 +66,7 @@ pub(crate) async fn start<'a>(
                 && pages.can_start_since()
                 && previous.finder == finder
                 && at.signed_duration_since(previous.complete_at) < interval
-                && one_id(store, &lowest_synced_id).await? == previous.lowest_synced_id =>
+                && lowest_synced_now == previous.lowest_synced_id =>
         {
             Some(previous)
         }
@@ -87,6 +90,7 @@ pub(crate) async fn start<'a>(
     };
     let started = Started {
         since,
+        first_sync: lowest_synced_now.is_none(),
         crm: crm.to_owned(),
         model: model.to_owned(),
         lowest_synced_id,
@@ -107,6 +111,12 @@ impl Started {
     /// for rows deleted from it).
     pub(crate) fn since(&self) -> Option<Timestamp> {
         self.since
+    }
+
+    /// Whether the binding had no synced record when the run began (its
+    /// first sync): no object of its can have left the application yet.
+    pub(crate) fn is_first_sync(&self) -> bool {
+        self.first_sync
     }
 
     /// Saves the checkpoint: call once the run went to the end.
