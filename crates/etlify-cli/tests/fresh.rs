@@ -15,11 +15,11 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use support::{etlify_command, sandbox_contacts, start_sandbox, Process};
+use support::{etlify_command, eventually, sandbox_contacts, start_sandbox, Process};
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
     etlify_command(config, args).output().unwrap()
@@ -213,19 +213,22 @@ async fn full_name(sandbox: &str, email: &str) -> Option<String> {
 /// Polls the sandbox until `email` has `expected` (any name: `None`), at
 /// most 30 s, far below the worker's hour; the log is shown otherwise.
 async fn arrives(sandbox: &str, email: &str, expected: Option<&str>, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let name = full_name(sandbox, email).await;
-        if name.is_some() && (expected.is_none() || name.as_deref() == expected) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{email} did not reach the sandbox as {expected:?} (it has {name:?}); worker log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        &format!("{email} reaches the sandbox as {expected:?}"),
+        || {
+            format!(
+                "; worker log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        },
+        || async {
+            let name = full_name(sandbox, email).await;
+            name.is_some() && (expected.is_none() || name.as_deref() == expected)
+        },
+    )
+    .await;
 }
 
 /// Runs `sql` on `url` from this process (another process than the

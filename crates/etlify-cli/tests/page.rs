@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::Value;
@@ -25,7 +25,7 @@ use serde_json::Value;
 #[allow(dead_code)]
 mod support;
 
-use support::{etlify_command, Process};
+use support::{etlify_command, eventually, Process};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -333,18 +333,18 @@ impl Browser {
         };
         let webdriver = format!("http://127.0.0.1:{port}");
         // Ready once it answers its status.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = reqwest::get(format!("{webdriver}/status"))
-                .await
-                .ok()
-                .filter(|r| r.status().is_success());
-            if ready.is_some() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            "chromedriver answers",
+            String::new,
+            || async {
+                reqwest::get(format!("{webdriver}/status"))
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            },
+        )
+        .await;
         let profile = dir.join("chromium-profile");
         let capabilities = serde_json::json!({
             "goog:chromeOptions": {
@@ -384,11 +384,14 @@ impl Browser {
             .click()
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while old.tag_name().await.is_ok() {
-            assert!(Instant::now() < deadline, "{css}: no new page");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(
+            Duration::from_secs(30),
+            Duration::from_millis(20),
+            &format!("{css} loads a new page"),
+            String::new,
+            || async { old.tag_name().await.is_err() },
+        )
+        .await;
     }
 
     async fn text(&self, css: &str) -> String {

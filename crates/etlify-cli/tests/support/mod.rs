@@ -119,3 +119,29 @@ pub async fn sandbox_contacts(sandbox: &str) -> Vec<serde_json::Value> {
         .unwrap_or_else(|| panic!("unexpected dump shape: {dump}"))
         .clone()
 }
+
+/// Waits until `done` holds, checking every `poll`, at most `within`, for
+/// states another process holds and nothing signals here (a sandbox's
+/// objects, a browser's page, a server starting); `what` names the wait
+/// in the failure, which `detail` completes (a log, say).
+#[allow(dead_code)] // not every test binary waits
+pub async fn eventually<F, Fut>(
+    within: std::time::Duration,
+    poll: std::time::Duration,
+    what: &str,
+    detail: impl Fn() -> String,
+    mut done: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}{}",
+            detail()
+        );
+        tokio::time::sleep(poll).await;
+    }
+}

@@ -78,20 +78,15 @@ fn fast_queue() -> QueueOptions {
 /// Waits until `more` batch runs were recorded after the first `after`:
 /// each was followed by an evaluation of the worker that ran it.
 async fn runs_after(db: &TestDb, after: i64, more: i64) -> i64 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let count = db
-            .scalar_i64("SELECT COUNT(*) FROM etlify_runs WHERE finished_at IS NOT NULL")
-            .await;
-        if count >= after + more {
-            return count;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {more} more batch runs"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let count = || db.scalar_i64("SELECT COUNT(*) FROM etlify_runs WHERE finished_at IS NOT NULL");
+    eventually(
+        Duration::from_secs(60),
+        POLL,
+        &format!("{more} more batch runs"),
+        || async { count().await >= after + more },
+    )
+    .await;
+    count().await
 }
 
 #[path = "on_each_backend.rs"]
