@@ -344,10 +344,7 @@ fn cli_config_a_missing_column_exits_2_naming_the_binding() {
 /// `scripts/test.sh` starts; without it the test fails, never skips).
 #[test]
 fn cli_migrate_plan_and_sync_on_postgres() {
-    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
-        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-         which starts a throwaway PostgreSQL",
-    );
+    let server = support::postgres_server();
     let schema = format!("etlify_cli_{}", std::process::id());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -369,11 +366,11 @@ fn cli_migrate_plan_and_sync_on_postgres() {
     });
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
-    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = support::in_search_path(&server, &schema);
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{server}{separator}options[search_path]={schema}\"\n\
+            "[database]\nurl = \"{url}\"\n\
              [crms.hubspot]\nadapter = \"null\"\n\
              [models.User]\ntable = \"users\"\n\
              [models.User.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\

@@ -65,10 +65,7 @@ fn triggers_and_functions(server: &str, schema: &str) -> (i64, i64) {
 
 #[test]
 fn fresh_cli_migrate_triggers_round_trip_on_postgres() {
-    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
-        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-         which starts a throwaway PostgreSQL",
-    );
+    let server = support::postgres_server();
     let schema = format!("etlify_cli_fresh_{}", std::process::id());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -92,11 +89,11 @@ fn fresh_cli_migrate_triggers_round_trip_on_postgres() {
     });
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
-    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = support::in_search_path(&server, &schema);
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{server}{separator}options[search_path]={schema}\"\n\
+            "[database]\nurl = \"{url}\"\n\
              [crms.hubspot]\nadapter = \"null\"\n\
              [models.User]\ntable = \"users\"\n\
              [models.User.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
@@ -258,10 +255,7 @@ const USERS_SQLITE: &str =
 /// change committed by another process within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_cli_a_worker_process_sends_a_postgres_change_without_waiting_for_its_interval() {
-    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
-        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-         which starts a throwaway PostgreSQL",
-    );
+    let server = support::postgres_server();
     let schema = format!("etlify_cli_fresh_worker_{}", std::process::id());
     for sql in [
         format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
@@ -277,9 +271,8 @@ async fn fresh_cli_a_worker_process_sends_a_postgres_change_without_waiting_for_
     }
     let (_sandbox, sandbox) = start_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let separator = if server.contains('?') { '&' } else { '?' };
     // apalis's tables need `hstore`, in `public`.
-    let url = format!("{server}{separator}options[search_path]={schema}%2Cpublic");
+    let url = support::in_search_path(&server, &format!("{schema}%2Cpublic"));
     let config = worker_config(dir.path(), &url, &sandbox);
     stdout_of(&etlify(&config, &["migrate", "--triggers"]));
     let log = dir.path().join("worker.log");

@@ -127,10 +127,7 @@ impl Scenario {
                 url
             }
             Database::Postgres => {
-                let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
-                    "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-                     which starts a throwaway PostgreSQL",
-                );
+                let server = support::postgres_server();
                 let schema = format!(
                     "etlify_page_{}_{}",
                     std::process::id(),
@@ -140,9 +137,8 @@ impl Scenario {
                         .subsec_nanos()
                 );
                 execute(&server, &[format!("CREATE SCHEMA \"{schema}\"")]).await;
-                let separator = if server.contains('?') { '&' } else { '?' };
                 // public too: the job queue's types (hstore) are there.
-                let url = format!("{server}{separator}options[search_path]={schema},public");
+                let url = support::in_search_path(&server, &format!("{schema},public"));
                 execute(&url, &application_tables("timestamp(6)")).await;
                 url
             }

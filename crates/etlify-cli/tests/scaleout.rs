@@ -73,10 +73,7 @@ struct Database {
 /// A schema of its own with `users` filled; apalis's extensions in
 /// `public`, which the workers' search path includes.
 async fn database(users: usize) -> Database {
-    let server = std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
-        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
-         which starts a throwaway PostgreSQL",
-    );
+    let server = support::postgres_server();
     let schema = format!("etlify_scaleout_{}", std::process::id());
     let admin = Store::connect(&server).await.unwrap();
     let admin = admin.postgres_pool().unwrap();
@@ -93,8 +90,7 @@ async fn database(users: usize) -> Database {
             .await
             .unwrap();
     }
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options[search_path]={schema},public");
+    let url = support::in_search_path(&server, &format!("{schema},public"));
     let store = Store::connect(&url).await.unwrap();
     let pool = store.postgres_pool().unwrap().clone();
     for statement in [

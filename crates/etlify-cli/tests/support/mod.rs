@@ -145,3 +145,21 @@ pub async fn eventually<F, Fut>(
         tokio::time::sleep(poll).await;
     }
 }
+
+/// The throwaway PostgreSQL server `scripts/test.sh` starts: a test that
+/// needs it fails without it, never skips.
+#[allow(dead_code)] // not every test binary uses PostgreSQL
+pub fn postgres_server() -> String {
+    std::env::var("ETLIFY_TEST_POSTGRES_URL").expect(
+        "ETLIFY_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh, \
+         which starts a throwaway PostgreSQL",
+    )
+}
+
+/// `server`'s URL with `search_path` (a test's schema, then others) set
+/// for every connection.
+#[allow(dead_code)]
+pub fn in_search_path(server: &str, search_path: &str) -> String {
+    let separator = if server.contains('?') { '&' } else { '?' };
+    format!("{server}{separator}options[search_path]={search_path}")
+}
