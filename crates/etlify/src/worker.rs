@@ -395,7 +395,7 @@ impl Worker {
             health: self.health.clone(),
             alert_after_batch: alerting.as_ref().map(crate::alerts::Alerting::trigger),
         };
-        let poll = self.queue.options().get_poll_interval();
+        let fetching = self.queue.fetch_strategy();
         let concurrency = self.options.concurrency;
         macro_rules! monitor {
             ($storage:expr) => {{
@@ -404,7 +404,7 @@ impl Worker {
                     .register(move |_| {
                         let runner = runner.clone();
                         WorkerBuilder::new(name.clone())
-                            .backend(storage.clone().poll_with_interval(poll))
+                            .backend(storage.clone().poll_with_strategy(fetching.clone()))
                             .concurrency(concurrency)
                             .parallelize(tokio::spawn)
                             .build(move |job: Job| {

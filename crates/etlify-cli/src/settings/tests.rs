@@ -314,13 +314,13 @@ fn config_worker_and_queue_sections_are_read_with_their_defaults() {
     assert_eq!(settings.queue.options.get_name(), "crm");
     assert_eq!(
         settings.queue.options.get_poll_interval(),
-        Duration::from_millis(200),
-        "the default"
+        None,
+        "the backend's default"
     );
     let polled = parse_with(&format!("{BASE}[queue]\npoll_interval = \"1s\"\n"), &[]).unwrap();
     assert_eq!(
         polled.queue.options.get_poll_interval(),
-        Duration::from_secs(1)
+        Some(Duration::from_secs(1))
     );
     assert_eq!(settings.worker.concurrency, 2);
     assert_eq!(settings.worker.interval, None, "off: no loop");

@@ -17,10 +17,15 @@
 
 use std::time::Duration;
 
-use apalis::prelude::{TaskBuilder, TaskSink};
-use apalis_postgres::PostgresStorage;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use apalis::prelude::{Strategy, StreamStrategy, TaskBuilder, TaskSink};
+use apalis_postgres::{PostgresStorage, Pubsub};
 use apalis_sqlite::SqliteStorage;
 use async_trait::async_trait;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
 
 use super::{BatchJob, BatchJobs, Job, RecordJob, RecordJobs};
 use crate::error::{BoxError, Error, Remedy, Result};
@@ -52,8 +57,20 @@ pub struct QueueOptions {
     name: String,
     heartbeat: Duration,
     missed_heartbeats: usize,
-    poll_interval: Duration,
+    poll_interval: Option<Duration>,
 }
+
+/// How often an idle SQLite worker looks for jobs unless told otherwise:
+/// jobs this process pushes wake it at once, so the period only bounds
+/// how late it starts a job another process queued, or one whose delay
+/// ended.
+const SQLITE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The same on PostgreSQL, where apalis's insert notification (`LISTEN`)
+/// wakes every worker at once for a job queued by any process: the period
+/// only bounds how late a job whose delay ended, or one whose notification
+/// was lost (a listening connection reconnecting), starts.
+const POSTGRES_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Default for QueueOptions {
     fn default() -> Self {
@@ -61,7 +78,7 @@ impl Default for QueueOptions {
             name: DEFAULT_QUEUE_NAME.to_owned(),
             heartbeat: Duration::from_secs(3),
             missed_heartbeats: 3,
-            poll_interval: Duration::from_millis(200),
+            poll_interval: None,
         }
     }
 }
@@ -70,8 +87,9 @@ impl QueueOptions {
     /// Defaults: queue `etlify`, heartbeat every 3 s, a worker silent for 3
     /// heartbeats is dead (its jobs go to others after 9 s, before its
     /// locks expire: a killed worker's CRM is taken over as soon as its
-    /// lease ends, about `lease_ttl` after the kill), polled every
-    /// 200 ms.
+    /// lease ends, about `lease_ttl` after the kill), woken by every job
+    /// pushed (by this process; on PostgreSQL by any) and polled every
+    /// second on SQLite, every two on PostgreSQL.
     pub fn new() -> Self {
         Self::default()
     }
@@ -94,9 +112,10 @@ impl QueueOptions {
         self
     }
 
-    /// How often an idle worker looks for new jobs.
+    /// How often an idle worker looks for jobs nothing woke it for (a job
+    /// another process queued on SQLite, one whose delay ended).
     pub fn poll_interval(mut self, every: Duration) -> Self {
-        self.poll_interval = every.max(Duration::from_millis(10));
+        self.poll_interval = Some(every.max(Duration::from_millis(10)));
         self
     }
 
@@ -111,8 +130,10 @@ impl QueueOptions {
             .saturating_mul(u32::try_from(self.missed_heartbeats).unwrap_or(u32::MAX))
     }
 
-    /// How often an idle worker looks for new jobs.
-    pub fn get_poll_interval(&self) -> Duration {
+    /// How often an idle worker looks for jobs nothing woke it for, when
+    /// set ([`JobQueue::poll_interval`] gives the backend's default
+    /// otherwise).
+    pub fn get_poll_interval(&self) -> Option<Duration> {
         self.poll_interval
     }
 }
@@ -139,6 +160,9 @@ impl std::fmt::Debug for Storage {
 pub struct JobQueue {
     storage: Storage,
     options: QueueOptions,
+    /// Moves at each job pushed to run now, through this handle or a
+    /// clone: a worker of this process fetches at once.
+    pushed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// apalis's error, kept as the cause.
@@ -214,7 +238,11 @@ impl JobQueue {
         } else {
             unreachable!("a store is on SQLite or PostgreSQL")
         };
-        Ok(Self { storage, options })
+        Ok(Self {
+            storage,
+            options,
+            pushed: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
     }
 
     /// The queue's options.
@@ -226,6 +254,34 @@ impl JobQueue {
         &self.storage
     }
 
+    /// How often an idle worker looks for jobs nothing woke it for: the
+    /// option when set, else the backend's default.
+    pub fn poll_interval(&self) -> Duration {
+        self.options.poll_interval.unwrap_or(match self.storage {
+            Storage::Sqlite(_) => SQLITE_POLL_INTERVAL,
+            Storage::Postgres(_) => POSTGRES_POLL_INTERVAL,
+        })
+    }
+
+    /// When a worker's apalis fetches: every [`Self::poll_interval`], at
+    /// once after a job this process pushed, and on PostgreSQL at once
+    /// after a job any process pushed (apalis's insert notification). The
+    /// interval comes first: apalis's combined strategy stops at the first
+    /// source ready, and a closed notification stream (its connection
+    /// lost) is ready for ever; the interval keeps the worker fetching.
+    pub(crate) fn fetch_strategy(&self) -> Strategy {
+        let strategy = Strategy::new()
+            .interval(self.poll_interval())
+            .stream(LocalPushes::new(self.pushed.subscribe()));
+        match &self.storage {
+            Storage::Sqlite(_) => strategy,
+            Storage::Postgres(storage) => strategy.apply(StreamStrategy::new(Pubsub::new(
+                storage.pool().clone(),
+                self.options.name.clone(),
+            ))),
+        }
+    }
+
     /// Queues `job` to run after `delay`.
     pub async fn push(&self, job: Job, delay: Duration) -> Result<()> {
         let task = TaskBuilder::new(job)
@@ -233,8 +289,38 @@ impl JobQueue {
             .max_attempts(DELIVERY_ATTEMPTS)
             .build();
         match self.storage.clone() {
-            Storage::Sqlite(mut storage) => storage.push_task(task).await.map_err(queue_error),
-            Storage::Postgres(mut storage) => storage.push_task(task).await.map_err(queue_error),
+            Storage::Sqlite(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
+            Storage::Postgres(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
+        }
+        if delay.is_zero() {
+            self.pushed
+                .send_modify(|pushes| *pushes = pushes.wrapping_add(1));
+        }
+        Ok(())
+    }
+}
+
+/// The jobs this process pushed, as a stream apalis's fetch strategy
+/// waits on (one item for any number of pushes since the last).
+struct LocalPushes(std::sync::Mutex<BoxStream<'static, ()>>);
+
+impl LocalPushes {
+    fn new(pushed: tokio::sync::watch::Receiver<u64>) -> Self {
+        let pushes = futures_util::stream::unfold(pushed, |mut pushed| async move {
+            pushed.changed().await.ok()?;
+            Some(((), pushed))
+        });
+        Self(std::sync::Mutex::new(pushes.boxed()))
+    }
+}
+
+impl Stream for LocalPushes {
+    type Item = ();
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        match self.0.lock() {
+            Ok(mut pushes) => pushes.poll_next_unpin(cx),
+            Err(_) => Poll::Ready(None),
         }
     }
 }

@@ -203,7 +203,19 @@ impl TestDb {
             std::process::id(),
             QUEUES.fetch_add(1, Ordering::Relaxed)
         );
-        let options = options.name(name);
+        self.open_job_queue(options.name(name)).await
+    }
+
+    /// A second handle of `queue`, with a pool of its own, as another
+    /// process of the application opens it.
+    pub async fn another_handle_of(
+        &self,
+        queue: &etlify::jobs::JobQueue,
+    ) -> etlify::jobs::JobQueue {
+        self.open_job_queue(queue.options().clone()).await
+    }
+
+    async fn open_job_queue(&self, options: etlify::jobs::QueueOptions) -> etlify::jobs::JobQueue {
         let store = match (&self.reopen, &self.schema) {
             (Reopen::Postgres(_), Some(schema)) => {
                 static EXTENSIONS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();

@@ -101,6 +101,59 @@ async fn queue_tasks(db: &TestDb, queue: &JobQueue, status: Option<&str>) -> i64
     .await
 }
 
+/// A queue whose workers would poll it only once an hour (apalis also
+/// fetches after each heartbeat): what starts a job sooner is a wake-up.
+fn idle_for_an_hour() -> QueueOptions {
+    QueueOptions::new()
+        .poll_interval(Duration::from_secs(3600))
+        .heartbeat(Duration::from_secs(3600))
+}
+
+/// PostgreSQL: a job another process queues wakes the worker through
+/// apalis's insert notification: with a poll interval of an hour, it runs
+/// at once. (On SQLite another process's job waits for the poll: the
+/// default period is a second.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fresh_a_job_another_process_enqueues_starts_without_waiting_for_the_poll_interval(
+) {
+    let db = TestDb::postgres().await.with_app_schema().await;
+    let queue = db.job_queue(idle_for_an_hour()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    let worker = start_worker(&etlify, &queue, WorkerOptions::new().interval(None));
+    let other_process = engine_with_queue(
+        &db,
+        &db.another_handle_of(&queue).await,
+        Crm::new("hubspot", adapter.clone()),
+    )
+    .await;
+    // The worker's first fetches are done: it waits.
+    let first = db.insert_user("first@x.io", None).await;
+    etlify.sync("hubspot", "User", first).await.unwrap();
+    eventually(
+        Duration::from_secs(20),
+        POLL,
+        "the first user is synced",
+        || async { !db.user_is_stale("hubspot", first).await },
+    )
+    .await;
+
+    let user = db.insert_user("other@x.io", None).await;
+    let dispatch = other_process.sync("hubspot", "User", user).await.unwrap();
+    assert!(
+        matches!(dispatch, SyncDispatch::Enqueued(_)),
+        "{dispatch:?}"
+    );
+    eventually(
+        Duration::from_secs(20),
+        POLL,
+        "the user the other process enqueued is synced",
+        || async { !db.user_is_stale("hubspot", user).await },
+    )
+    .await;
+    worker.stop().await;
+}
+
 fn fast_queue() -> QueueOptions {
     QueueOptions::new()
         .poll_interval(Duration::from_millis(50))

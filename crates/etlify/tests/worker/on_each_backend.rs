@@ -318,3 +318,32 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
     expected.sort();
     assert_eq!(emails(&adapter), expected, "each sent once");
 }
+
+/// A job this process pushes wakes its worker's fetch: with a poll
+/// interval of an hour, each enqueued sync still runs at once (the second
+/// is pushed while the worker waits, its first fetches done).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_a_job_this_process_enqueues_starts_without_waiting_for_the_poll_interval() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let queue = db.job_queue(idle_for_an_hour()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    let worker = start_worker(&etlify, &queue, WorkerOptions::new().interval(None));
+    for email in ["first@x.io", "second@x.io"] {
+        let user = db.insert_user(email, None).await;
+        let dispatch = etlify.sync("hubspot", "User", user).await.unwrap();
+        assert!(
+            matches!(dispatch, SyncDispatch::Enqueued(_)),
+            "{dispatch:?}"
+        );
+        eventually(
+            Duration::from_secs(20),
+            POLL,
+            "the enqueued user is synced",
+            || async { !db.user_is_stale("hubspot", user).await },
+        )
+        .await;
+    }
+    assert_eq!(adapter.upserts().len(), 2);
+    worker.stop().await;
+}
