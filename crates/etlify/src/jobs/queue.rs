@@ -70,7 +70,7 @@ const SQLITE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// wakes every worker at once for a job queued by any process: the period
 /// only bounds how late a job whose delay ended, or one whose notification
 /// was lost (a listening connection reconnecting), starts.
-const POSTGRES_POLL_INTERVAL: Duration = Duration::from_secs(2);
+const POSTGRES_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Default for QueueOptions {
     fn default() -> Self {
@@ -89,7 +89,7 @@ impl QueueOptions {
     /// locks expire: a killed worker's CRM is taken over as soon as its
     /// lease ends, about `lease_ttl` after the kill), woken by every job
     /// pushed (by this process; on PostgreSQL by any) and polled every
-    /// second on SQLite, every two on PostgreSQL.
+    /// second on SQLite, every five on PostgreSQL.
     pub fn new() -> Self {
         Self::default()
     }
