@@ -405,6 +405,10 @@ pub struct FaultConfig {
     pub error_rate: f64,
     /// The next N requests fail with `error_statuses` (taken in turn).
     pub fail_next: u32,
+    /// The next N requests are served untouched before `fail_next` and
+    /// `drop_next` apply (and no rate draws them): a test can lose the
+    /// answer of the third request of a call without knowing the first two.
+    pub spare_next: u32,
     /// Statuses used for injected errors. HubSpot: 423, 477 or 5xx; Airtable: 5xx.
     /// Default: HubSpot `[502, 503, 504]`, Airtable `[500, 502, 503]` (empty = default).
     pub error_statuses: Vec<u16>,
@@ -431,6 +435,7 @@ impl Default for FaultConfig {
         Self {
             error_rate: 0.0,
             fail_next: 0,
+            spare_next: 0,
             error_statuses: Vec::new(),
             retry_after_secs: None,
             latency_ms: 0,

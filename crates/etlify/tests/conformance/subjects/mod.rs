@@ -1,0 +1,4 @@
+//! Each adapter on its sandbox, as the scenarios drive it.
+
+pub(crate) mod airtable;
+pub(crate) mod hubspot;
