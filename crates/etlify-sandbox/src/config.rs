@@ -56,6 +56,8 @@ pub struct SandboxConfig {
     pub hubspot: HubSpotConfig,
     /// The Airtable Web API v0.
     pub airtable: AirtableConfig,
+    /// The receiver of Etlify's signed webhook.
+    pub webhook: crate::webhook::config::WebhookConfig,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +70,7 @@ impl Default for SandboxConfig {
             request_log_capacity: 10_000,
             hubspot: HubSpotConfig::default(),
             airtable: AirtableConfig::default(),
+            webhook: crate::webhook::config::WebhookConfig::default(),
         }
     }
 }
@@ -459,7 +462,8 @@ impl SandboxConfig {
             return Err(invalid("host", "must be a loopback address"));
         }
         self.hubspot.validate()?;
-        self.airtable.validate()
+        self.airtable.validate()?;
+        self.webhook.validate()
     }
 }
 

@@ -94,3 +94,4 @@ macro_rules! conformance_suite {
 
 conformance_suite!(hubspot, super::subjects::hubspot::HubSpotSubject);
 conformance_suite!(airtable, super::subjects::airtable::AirtableSubject);
+conformance_suite!(webhook, super::subjects::webhook::WebhookSubject);

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use etlify::adapters::{Adapter, HttpSettings, RetryPolicy};
 use etlify::Payload;
 use etlify_sandbox::{FaultConfig, RequestLogSnapshot};
+use serde_json::{json, Value};
 
 /// The scenarios of the suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +49,12 @@ pub(crate) trait Subject: Sized + Send + Sync + 'static {
     /// [`Subject::invalid_payload`] is rejected.
     async fn start() -> Self;
 
+    /// The adapter's type.
+    type Adapter: Adapter + std::fmt::Debug;
+
     /// The adapter on the sandbox, with `credential` (the accepted one
     /// when `None`), retrying by `http`.
-    fn adapter_with(&self, credential: Option<&str>, http: HttpSettings) -> Arc<dyn Adapter>;
-
-    /// The adapter's `Debug`, which must not show the credential.
-    fn adapter_debug(&self) -> String;
+    fn concrete(&self, credential: Option<&str>, http: HttpSettings) -> Self::Adapter;
 
     /// The credential the sandbox accepts: it must appear in no log line
     /// and no error.
@@ -65,12 +66,11 @@ pub(crate) trait Subject: Sized + Send + Sync + 'static {
     /// The property matching an object (`Binding`'s id property).
     fn id_property(&self) -> &'static str;
 
-    /// A payload the CRM accepts, matched by `key`, named `name`.
-    fn payload(&self, key: &str, name: &str) -> Payload;
+    /// The property holding a name ([`Stored::name`]).
+    fn name_property(&self) -> &'static str;
 
-    /// A payload matched by `key` that the CRM rejects (a value of the
-    /// wrong type).
-    fn invalid_payload(&self, key: &str) -> Payload;
+    /// A property the CRM takes numbers in only.
+    fn number_property(&self) -> &'static str;
 
     /// The live objects of [`Subject::object_type`].
     fn stored(&self) -> Vec<Stored>;
@@ -95,9 +95,39 @@ pub(crate) trait Subject: Sized + Send + Sync + 'static {
         None
     }
 
+    /// [`Subject::concrete`], as the engine holds it.
+    fn adapter_with(&self, credential: Option<&str>, http: HttpSettings) -> Arc<dyn Adapter> {
+        Arc::new(self.concrete(credential, http))
+    }
+
     /// The adapter with the accepted credential, retrying quickly.
     fn adapter(&self) -> Arc<dyn Adapter> {
         self.adapter_with(None, quick_retries())
+    }
+
+    /// The adapter's `Debug`, which must not show the credential.
+    fn adapter_debug(&self) -> String {
+        format!("{:?}", self.concrete(None, quick_retries()))
+    }
+
+    /// A payload the CRM accepts, matched by `key`, named `name`.
+    fn payload(&self, key: &str, name: &str) -> Payload {
+        self.payload_of(key, json!(name), json!(12))
+    }
+
+    /// A payload matched by `key` that the CRM rejects (a word where it
+    /// takes a number).
+    fn invalid_payload(&self, key: &str) -> Payload {
+        self.payload_of(key, json!("Bad"), json!("many"))
+    }
+
+    /// The payload of `key`, `name` and `number`.
+    fn payload_of(&self, key: &str, name: Value, number: Value) -> Payload {
+        let mut payload = Payload::new();
+        payload.insert(self.id_property().to_owned(), json!(key));
+        payload.insert(self.name_property().to_owned(), name);
+        payload.insert(self.number_property().to_owned(), number);
+        payload
     }
 
     /// The live object matched by `key`, if exactly one; panics on two.

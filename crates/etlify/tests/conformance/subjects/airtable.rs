@@ -1,19 +1,16 @@
 //! Airtable records of a `Contacts` table, matched by `Email`, on the
 //! sandbox.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etlify::adapters::{Adapter, AirtableAdapter, AirtableConfig, HttpSettings};
-use etlify::Payload;
+use etlify::adapters::{AirtableAdapter, AirtableConfig, HttpSettings};
 use etlify_sandbox::{
     AirtableRateLimits, BaseConfig, FaultConfig, FieldConfig, FieldKind, RequestLogSnapshot,
     RunningSandbox, Sandbox, SandboxConfig, TableConfig, TargetApi, DEFAULT_AIRTABLE_TOKEN,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::conformance::subject::quick_retries;
 use crate::conformance::{Stored, Subject};
 
 const BASE_ID: &str = "appConformance001";
@@ -46,18 +43,6 @@ fn base() -> BaseConfig {
     base
 }
 
-impl AirtableSubject {
-    fn concrete(&self, credential: Option<&str>, http: HttpSettings) -> AirtableAdapter {
-        let token = credential.unwrap_or(DEFAULT_AIRTABLE_TOKEN);
-        AirtableAdapter::new(
-            AirtableConfig::new(token, BASE_ID)
-                .base_url(self.sandbox.base_url())
-                .http(http),
-        )
-        .unwrap()
-    }
-}
-
 #[async_trait]
 impl Subject for AirtableSubject {
     const NAME: &'static str = "airtable";
@@ -75,12 +60,16 @@ impl Subject for AirtableSubject {
         }
     }
 
-    fn adapter_with(&self, credential: Option<&str>, http: HttpSettings) -> Arc<dyn Adapter> {
-        Arc::new(self.concrete(credential, http))
-    }
+    type Adapter = AirtableAdapter;
 
-    fn adapter_debug(&self) -> String {
-        format!("{:?}", self.concrete(None, quick_retries()))
+    fn concrete(&self, credential: Option<&str>, http: HttpSettings) -> AirtableAdapter {
+        let token = credential.unwrap_or(DEFAULT_AIRTABLE_TOKEN);
+        AirtableAdapter::new(
+            AirtableConfig::new(token, BASE_ID)
+                .base_url(self.sandbox.base_url())
+                .http(http),
+        )
+        .unwrap()
     }
 
     fn secret(&self) -> &'static str {
@@ -95,14 +84,12 @@ impl Subject for AirtableSubject {
         "Email"
     }
 
-    fn payload(&self, key: &str, name: &str) -> Payload {
-        let payload = json!({"Email": key, "Name": name, "Employees": 12});
-        payload.as_object().cloned().unwrap()
+    fn name_property(&self) -> &'static str {
+        "Name"
     }
 
-    fn invalid_payload(&self, key: &str) -> Payload {
-        let payload = json!({"Email": key, "Name": "Bad", "Employees": "many"});
-        payload.as_object().cloned().unwrap()
+    fn number_property(&self) -> &'static str {
+        "Employees"
     }
 
     fn stored(&self) -> Vec<Stored> {

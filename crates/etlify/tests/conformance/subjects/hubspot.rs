@@ -1,20 +1,16 @@
 //! HubSpot contacts, matched by `email`, on the sandbox.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etlify::adapters::{Adapter, HttpSettings, HubSpotAdapter, HubSpotConfig};
-use etlify::Payload;
+use etlify::adapters::{HttpSettings, HubSpotAdapter, HubSpotConfig};
 use etlify_sandbox::{
     FaultConfig, HubSpotRateLimits, ObjectTypeConfig, PropertyConfig, PropertyKind,
     RequestLogSnapshot, RunningSandbox, Sandbox, SandboxConfig, SearchConfig, TargetApi,
     DEFAULT_HUBSPOT_TOKEN,
 };
-use serde_json::json;
 
-use crate::conformance::subject::quick_retries;
 use crate::conformance::{Stored, Subject};
 
 pub(crate) struct HubSpotSubject {
@@ -46,18 +42,6 @@ fn contacts() -> ObjectTypeConfig {
     }
 }
 
-impl HubSpotSubject {
-    fn concrete(&self, credential: Option<&str>, http: HttpSettings) -> HubSpotAdapter {
-        let token = credential.unwrap_or(DEFAULT_HUBSPOT_TOKEN);
-        HubSpotAdapter::new(
-            HubSpotConfig::new(token)
-                .base_url(self.sandbox.hubspot_base_url())
-                .http(http),
-        )
-        .unwrap()
-    }
-}
-
 #[async_trait]
 impl Subject for HubSpotSubject {
     const NAME: &'static str = "hubspot";
@@ -77,12 +61,16 @@ impl Subject for HubSpotSubject {
         }
     }
 
-    fn adapter_with(&self, credential: Option<&str>, http: HttpSettings) -> Arc<dyn Adapter> {
-        Arc::new(self.concrete(credential, http))
-    }
+    type Adapter = HubSpotAdapter;
 
-    fn adapter_debug(&self) -> String {
-        format!("{:?}", self.concrete(None, quick_retries()))
+    fn concrete(&self, credential: Option<&str>, http: HttpSettings) -> HubSpotAdapter {
+        let token = credential.unwrap_or(DEFAULT_HUBSPOT_TOKEN);
+        HubSpotAdapter::new(
+            HubSpotConfig::new(token)
+                .base_url(self.sandbox.hubspot_base_url())
+                .http(http),
+        )
+        .unwrap()
     }
 
     fn secret(&self) -> &'static str {
@@ -97,14 +85,12 @@ impl Subject for HubSpotSubject {
         "email"
     }
 
-    fn payload(&self, key: &str, name: &str) -> Payload {
-        let payload = json!({"email": key, "firstname": name, "employees": 12});
-        payload.as_object().cloned().unwrap()
+    fn name_property(&self) -> &'static str {
+        "firstname"
     }
 
-    fn invalid_payload(&self, key: &str) -> Payload {
-        let payload = json!({"email": key, "firstname": "Bad", "employees": "many"});
-        payload.as_object().cloned().unwrap()
+    fn number_property(&self) -> &'static str {
+        "employees"
     }
 
     fn stored(&self) -> Vec<Stored> {

@@ -2,3 +2,4 @@
 
 pub(crate) mod airtable;
 pub(crate) mod hubspot;
+pub(crate) mod webhook;
