@@ -9,7 +9,7 @@
 //! cannot support is declared by [`Subject::unsupported`] with the reason:
 //! its test prints the reason and checks that docs/ADAPTERS.md gives it.
 //! The null adapter is exempt: it talks to no CRM, so there is nothing to
-//! conform to.
+//! conform to; its suite declares every scenario unsupported, saying so.
 
 mod scenarios;
 mod subject;
@@ -95,3 +95,4 @@ macro_rules! conformance_suite {
 conformance_suite!(hubspot, super::subjects::hubspot::HubSpotSubject);
 conformance_suite!(airtable, super::subjects::airtable::AirtableSubject);
 conformance_suite!(webhook, super::subjects::webhook::WebhookSubject);
+conformance_suite!(null, super::subjects::null::NullSubject);

@@ -2,4 +2,5 @@
 
 pub(crate) mod airtable;
 pub(crate) mod hubspot;
+pub(crate) mod null;
 pub(crate) mod webhook;
