@@ -47,5 +47,5 @@ mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sqlite_wal; // SQLite's write-ahead log copied back off the writers' path
 mod status; // where each (model, CRM) stands: the counts add up to the records in scope
 mod sync;
-mod webhook; // the signed webhook adapter: request shape, signature, the sandbox's receiver (issue 30)
+mod webhook; // the signed webhook adapter: request shape, signature, the receiver, runs to it (issue 30)
 mod worker; // the worker on the built-in queue: loop, enqueued jobs, graceful shutdown // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

@@ -1,20 +1,26 @@
 //! The webhook adapter (issue 30, item 5): the request's exact shape and
-//! signature (wiremock), and the sandbox's receiver. What every adapter
-//! must do is in the conformance suite (`conformance::webhook::…`).
+//! signature (wiremock), the sandbox's receiver, and the engine's runs to
+//! it on each backend (records sent, then those that left sent as delete
+//! events). What every adapter must do is in the conformance suite
+//! (`conformance::webhook::…`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etlify::adapters::webhook::{signature_header, SIGNATURE_HEADER};
+use std::sync::Arc;
+
 use etlify::adapters::{
-    Adapter, HttpSettings, RetryPolicy, Secret, Throttle, UpsertRequest, WebhookAdapter,
-    WebhookConfig, WriteMode,
+    Adapter, HttpSettings, ResponseMapping, RetryPolicy, Secret, Throttle, UpsertRequest,
+    WebhookAdapter, WebhookConfig, WriteMode,
 };
-use etlify::Payload;
-use etlify_sandbox::{Sandbox, SandboxConfig, DEFAULT_WEBHOOK_SECRET};
+use etlify::{BatchSyncOptions, Binding, Crm, Disposal, Etlify, Model, Payload, SqlPayload};
+use etlify_sandbox::{RunningSandbox, Sandbox, SandboxConfig, DEFAULT_WEBHOOK_SECRET};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{engine, TestDb};
 
 const SECRET: &str = "whsec-SECRET-1234";
 
@@ -208,3 +214,56 @@ async fn webhook_a_value_written_again_after_another_is_applied_again() {
     assert_eq!(sandbox.admin().webhook_events().len(), 3);
     assert_eq!(sandbox.admin().webhook_repeated(), 0);
 }
+
+/// The webhook to the sandbox's receiver, 4 events per request, reading
+/// its answer's ids and statuses.
+fn receiver(sandbox: &RunningSandbox) -> Arc<WebhookAdapter> {
+    let mapping = ResponseMapping::new("/results")
+        .id("/id")
+        .status("/status")
+        .error("/error");
+    Arc::new(
+        WebhookAdapter::new(
+            WebhookConfig::new(sandbox.webhook_url(), DEFAULT_WEBHOOK_SECRET)
+                .batch_size(4)
+                .response(mapping)
+                .http(no_retries()),
+        )
+        .unwrap(),
+    )
+}
+
+/// `User` as webhook contacts by email; users that leave are archived.
+fn users() -> Model {
+    Model::new("User", "users").bind(
+        "hooks",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email, full_name FROM users"))
+            .on_delete(Disposal::Archive),
+    )
+}
+
+/// A run that looks for the records that left too.
+async fn complete_run(etlify: &Etlify) -> etlify::RunStats {
+    etlify
+        .batch_sync(&BatchSyncOptions::new().complete(true))
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap()
+}
+
+/// Requests the receiver got.
+fn requests(sandbox: &RunningSandbox) -> u64 {
+    sandbox
+        .admin()
+        .request_log()
+        .count_api(etlify_sandbox::Api::Webhook)
+}
+
+// The database tests, compiled once per backend: `webhook::sqlite::…` and
+// `webhook::postgres::…`.
+#[path = "on_each_backend.rs"]
+mod postgres;
+#[path = "on_each_backend.rs"]
+mod sqlite;
