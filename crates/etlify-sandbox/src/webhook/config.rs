@@ -95,11 +95,14 @@ impl WebhookRateLimits {
 
 impl WebhookConfig {
     pub(crate) fn validate(&self) -> Result<(), SandboxError> {
-        if !self.path.starts_with('/') || self.path.len() < 2 || self.path.starts_with("/_sandbox")
+        let taken = ["/_sandbox", "/crm/", "/v0/"];
+        if !self.path.starts_with('/')
+            || self.path.len() < 2
+            || taken.iter().any(|prefix| self.path.starts_with(prefix))
         {
             return Err(invalid(
                 "webhook.path",
-                "must start with '/' and not be / or under /_sandbox",
+                "must start with '/' and not be / or under /_sandbox, /crm/ or /v0/",
             ));
         }
         if self.signing_secrets.is_empty()

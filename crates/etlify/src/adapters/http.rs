@@ -354,19 +354,34 @@ impl HttpClient {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| ConfigError::new("adapter", "token", "must be printable ASCII"))?;
         authorization.set_sensitive(true);
-        let mut client = Self::without_credential(base_url, settings, connections)?;
+        let mut client = Self::build(base_url, settings, connections)?;
+        // Segments are appended to the base path: drop a trailing slash.
+        if client.base_url.path().ends_with('/') {
+            let trimmed = client.base_url.path().trim_end_matches('/').to_owned();
+            client.base_url.set_path(&trimmed);
+        }
         client.authorization = Some(authorization);
         Ok(client)
     }
 
     /// A client for `base_url` whose requests carry no `Authorization`
-    /// (each request proves itself, e.g. by a signature header).
+    /// (each request proves itself, e.g. by a signature header), sent to
+    /// `base_url` exactly as given (a trailing slash kept) when they name
+    /// no segment.
     pub fn without_credential(
         base_url: &str,
         settings: HttpSettings,
         connections: Option<&HttpConnections>,
     ) -> Result<Self, ConfigError> {
-        let mut base_url = Url::parse(base_url).map_err(|e| {
+        Self::build(base_url, settings, connections)
+    }
+
+    fn build(
+        base_url: &str,
+        settings: HttpSettings,
+        connections: Option<&HttpConnections>,
+    ) -> Result<Self, ConfigError> {
+        let base_url = Url::parse(base_url).map_err(|e| {
             ConfigError::new(
                 "adapter",
                 "base_url",
@@ -379,11 +394,6 @@ impl HttpClient {
                 "base_url",
                 "must be an http(s) URL",
             ));
-        }
-        // Segments are appended to the base path: drop a trailing slash.
-        if base_url.path().ends_with('/') {
-            let trimmed = base_url.path().trim_end_matches('/').to_owned();
-            base_url.set_path(&trimmed);
         }
         if settings.retry.get_max_attempts() == 0 {
             return Err(ConfigError::new(
@@ -426,6 +436,9 @@ impl HttpClient {
     /// The URL of `segments` under the base URL, each segment encoded.
     pub fn url(&self, segments: &[String]) -> Url {
         let mut url = self.base_url.clone();
+        if segments.is_empty() {
+            return url;
+        }
         if let Ok(mut path) = url.path_segments_mut() {
             path.extend(segments);
         }
@@ -689,6 +702,19 @@ mod tests {
         .unwrap();
         let url = client.url(&["objects".into(), "con tacts/../x".into(), "a?b#c".into()]);
         assert_eq!(url.path(), "/crm/v3/objects/con%20tacts%2F..%2Fx/a%3Fb%23c");
+    }
+
+    #[test]
+    fn a_url_without_segments_is_sent_as_given() {
+        let hook = "http://127.0.0.1:1/hooks/etlify/?token=t";
+        let client = HttpClient::without_credential(hook, HttpSettings::default(), None).unwrap();
+        assert_eq!(client.url(&[]).as_str(), hook);
+        assert_eq!(
+            format!("{:?}", client.hide_path()),
+            "HttpClient { base_url: \"http://127.0.0.1:1/…\", authorization: \"<redacted>\", \
+             settings: HttpSettings { connect_timeout: 5s, request_timeout: 30s, retry: \
+             RetryPolicy { max_attempts: 5, base_delay: 500ms, max_delay: 60s } } }"
+        );
     }
 
     #[test]

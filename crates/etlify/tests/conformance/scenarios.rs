@@ -394,19 +394,23 @@ async fn check_access<S: Subject>(subject: &S) {
 }
 
 /// Many writes in flight under the CRM's limit: the sandbox never sees
-/// more requests in one window than the limit, and answers no 429.
+/// more requests in one window than the limit, and answers no 429. The
+/// CRM's limit is given a fifth of headroom over the sandbox's window, as
+/// one configures a real CRM: the noise of a loaded test machine between
+/// a request's send and its arrival is not the adapter's. An adapter
+/// that did not count each of its requests (a search, then a write) in
+/// the throttle would still send up to twice the limit in a window.
 async fn rate_limit_in_flight<S: Subject>(subject: &S) {
     const MAX: u32 = 5;
     let window = Duration::from_millis(500);
     subject.limit(u64::from(MAX), window, false);
     subject.set_faults(FaultConfig {
         latency_ms: 40,
-        latency_jitter_ms: 20,
         ..FaultConfig::default()
     });
     let registry = registry(
         subject.adapter(),
-        Some(RateLimit::new(MAX, window).unwrap()),
+        Some(RateLimit::new(MAX, window * 6 / 5).unwrap()),
     );
     let keys: Vec<String> = (0..8).map(|i| format!("user{i}@example.com")).collect();
     let payloads: Vec<Payload> = keys.iter().map(|key| subject.payload(key, "N")).collect();
