@@ -2,7 +2,7 @@
 //! signature (wiremock), the sandbox's receiver, and the engine's runs to
 //! it on each backend (records sent, then those that left sent as delete
 //! events). What every adapter must do is in the conformance suite
-//! (`conformance::webhook::…`).
+//! (`conformance_webhook_…`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
