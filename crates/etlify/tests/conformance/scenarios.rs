@@ -1,7 +1,6 @@
 //! The scenarios, each written once for every adapter.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::{
@@ -14,6 +13,7 @@ use futures_util::future::join_all;
 
 use super::subject::quick_retries;
 use super::{Scenario, Stored, Subject};
+use crate::support::logs::CapturedLogs;
 
 /// Runs `scenario` for the adapter of `S`, or shows why it does not apply.
 pub(crate) async fn run<S: Subject>(scenario: Scenario) {
@@ -433,36 +433,11 @@ async fn rate_limit_in_flight<S: Subject>(subject: &S) {
     );
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Every log line (all levels, every crate) and every error of a run
 /// through retries, rejections and a refused credential: the credential
 /// appears in none, nor in the adapter's `Debug`.
 async fn secrets_absent<S: Subject>(subject: &S) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::start(tracing::Level::TRACE);
 
     let accepted = registry(subject.adapter(), None);
     let mut shown = vec![subject.adapter_debug()];
@@ -496,13 +471,7 @@ async fn secrets_absent<S: Subject>(subject: &S) {
         shown.push(error.to_string());
         shown.push(format!("{error:?}"));
     }
-    let logged = String::from_utf8_lossy(
-        &captured
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-    )
-    .into_owned();
+    let logged = logs.text();
     assert!(
         logged.contains("retrying"),
         "the retries were logged: {logged}"
