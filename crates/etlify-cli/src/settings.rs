@@ -630,18 +630,8 @@ fn crm_from(
         not_for("response", file.response.is_some(), "webhook")?;
     }
     match file.adapter {
-        AdapterKind::Webhook => {
-            not_for("api_version", file.api_version.is_some(), "hubspot")?;
-            not_for("token", file.token.is_some(), "hubspot and airtable")?;
-            not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
-            not_for("base_id", file.base_id.is_some(), "airtable")?;
-            not_for(
-                "search_requests_per_second",
-                file.search_requests_per_second.is_some(),
-                "hubspot",
-            )?;
-        }
-        AdapterKind::Null => {
+        // Neither has the keys of the HubSpot and Airtable APIs.
+        AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
             not_for("token", file.token.is_some(), "hubspot and airtable")?;
             not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
