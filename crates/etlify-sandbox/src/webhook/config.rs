@@ -121,3 +121,36 @@ impl WebhookConfig {
             .validate("webhook.faults", |status| (500..=599).contains(&status))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_receiver_settings_are_refused_naming_the_field() {
+        let with = |change: fn(&mut WebhookConfig)| {
+            let mut config = WebhookConfig::default();
+            change(&mut config);
+            match config.validate() {
+                Err(SandboxError::InvalidConfig { field, .. }) => field,
+                other => panic!("accepted: {other:?}"),
+            }
+        };
+        assert!(WebhookConfig::default().validate().is_ok());
+        assert_eq!(with(|c| c.path = "/crm/hook".to_owned()), "webhook.path");
+        assert_eq!(with(|c| c.path = "hook".to_owned()), "webhook.path");
+        assert_eq!(
+            with(|c| c.signing_secrets = vec![SecretToken::new("")]),
+            "webhook.signing_secrets"
+        );
+        assert_eq!(with(|c| c.max_events = 0), "webhook.max_events");
+        assert_eq!(
+            with(|c| c.rate_limits.window_ms = 0),
+            "webhook.rate_limits.window_ms"
+        );
+        assert_eq!(
+            with(|c| c.faults.error_statuses = vec![404]),
+            "webhook.faults.error_statuses"
+        );
+    }
+}
