@@ -188,3 +188,31 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
     assert!(!said.contains("not-the-secret-42"), "{said}");
     drop(sandbox_process);
 }
+
+/// `etlify demo --crm webhook`: the same three syncs, to the sandbox's
+/// webhook receiver.
+#[test]
+fn webhook_the_demo_sends_its_users_to_the_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args([
+            "demo", "--crm", "webhook", "--users", "20", "--json", "--dir",
+        ])
+        .arg(&folder)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let report = json_of(&output);
+    let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    // One company of twenty users: its rename sends all of them again.
+    assert_eq!(synced, [20, 0, 20], "{report}");
+    assert_eq!(report["sandbox_contacts"], 20, "{report}");
+    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
+    assert!(
+        text.contains("[crms.webhook]\nadapter = \"webhook\""),
+        "{text}"
+    );
+    assert!(text.contains("[models.User.crms.webhook]"), "{text}");
+}
