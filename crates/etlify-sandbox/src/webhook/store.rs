@@ -45,6 +45,9 @@ pub struct WebhookEvent {
 pub(crate) struct WebhookStore {
     next_id: u64,
     objects: BTreeMap<String, WebhookObject>,
+    /// The live object of each (object type, id value), so that matching
+    /// an event is no scan of every object.
+    live_by_value: HashMap<(String, String), String>,
     events: Vec<WebhookEvent>,
     /// The answer to each event key applied.
     answered: HashMap<String, Value>,
@@ -157,12 +160,8 @@ impl WebhookStore {
         let by_id =
             text(event.get("crm_id")).filter(|id| self.objects.get(id).filter(live).is_some());
         let by_value = || {
-            let value = id_value.as_deref()?;
-            self.objects
-                .values()
-                .filter(live)
-                .find(|object| object.id_value.as_deref() == Some(value))
-                .map(|object| object.id.clone())
+            let key = (object_type.to_owned(), id_value.clone()?);
+            self.live_by_value.get(&key).cloned()
         };
         let (id, status) = match by_id.or_else(by_value) {
             Some(id) => (id, 200),
@@ -171,16 +170,23 @@ impl WebhookStore {
                 (format!("wh_{}", self.next_id), 201)
             }
         };
-        self.objects.insert(
+        let replaced = self.objects.insert(
             id.clone(),
             WebhookObject {
                 id: id.clone(),
                 object_type: object_type.to_owned(),
-                id_value,
+                id_value: id_value.clone(),
                 data,
                 deleted: false,
             },
         );
+        if let Some(old) = replaced.and_then(|old| old.id_value) {
+            self.live_by_value.remove(&(object_type.to_owned(), old));
+        }
+        if let Some(value) = id_value {
+            self.live_by_value
+                .insert((object_type.to_owned(), value), id.clone());
+        }
         json!({"key": key, "status": status, "id": id})
     }
 
@@ -189,6 +195,9 @@ impl WebhookStore {
         match self.objects.get_mut(&crm_id) {
             Some(object) if object.object_type == object_type && !object.deleted => {
                 object.deleted = true;
+                if let Some(value) = object.id_value.clone() {
+                    self.live_by_value.remove(&(object_type.to_owned(), value));
+                }
                 json!({"key": key, "status": 200, "id": crm_id})
             }
             _ => {
