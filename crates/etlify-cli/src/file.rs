@@ -234,12 +234,13 @@ pub(crate) enum AdapterKind {
     Hubspot,
     Airtable,
     Null,
+    Webhook,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
-    /// `hubspot`, `airtable` or `null`.
+    /// `hubspot`, `airtable`, `webhook` or `null`.
     pub adapter: AdapterKind,
     /// Access token; `${ENV}` (never written in the file itself).
     pub token: Option<String>,
@@ -265,6 +266,34 @@ pub(crate) struct CrmFile {
     /// `"2026-09"`.
     #[schemars(with = "Option<ApiVersionName>")]
     pub api_version: Option<String>,
+    /// Webhook only: the URL events are POSTed to; `${ENV}` when it holds
+    /// a secret of its own.
+    pub url: Option<String>,
+    /// Webhook only: the secret signing each request (`Etlify-Signature`);
+    /// `${ENV}` (never written in the file itself).
+    pub signing_secret: Option<String>,
+    /// Webhook only: events per request (1 to 1,000; default 100).
+    #[schemars(range(min = 1, max = 1000))]
+    pub batch_size: Option<u32>,
+    /// Webhook only: where the receiver's answer gives each event's
+    /// outcome; without it, a 2xx accepts every event.
+    pub response: Option<ResponseFile>,
+}
+
+/// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's
+/// answer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResponseFile {
+    /// The array with one entry per event, in the order sent, e.g. `"/results"`.
+    pub items: String,
+    /// In an entry: the object's id, e.g. `"/id"`.
+    pub id: Option<String>,
+    /// In an entry: an HTTP-like status (2xx applied, 404 not found, 4xx
+    /// the record's error), e.g. `"/status"`.
+    pub status: Option<String>,
+    /// In an entry: an error message (the event failed), e.g. `"/error"`.
+    pub error: Option<String>,
 }
 
 /// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use etlify::adapters::hubspot::ApiVersion;
 use etlify::adapters::{
     AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
+    ResponseMapping, WebhookAdapter, WebhookConfig,
 };
 use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
@@ -19,7 +20,8 @@ use etlify::{
 use crate::error::CliError;
 use crate::file::{
     AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, DisposalFile,
-    File, ModelFile, QueueFile, RenderingFile, ServeFile, TypeFile, WorkerFile, WriteModeFile,
+    File, ModelFile, QueueFile, RenderingFile, ResponseFile, ServeFile, TypeFile, WorkerFile,
+    WriteModeFile,
 };
 
 /// A configuration file, read and checked (without the database).
@@ -502,7 +504,8 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// Refuses a file whose `${NAME}`s name unset variables, naming every one
 /// with the key using it (not one per run): the database URL, each CRM's
-/// base URL, and each enabled CRM's token (a disabled CRM needs none).
+/// base URL, and each enabled CRM's token, or webhook URL and signing
+/// secret (a disabled CRM needs none).
 fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliError> {
     let mut uses = vec![("database.url".to_owned(), file.database.url.as_str())];
     for (name, crm) in &file.crms.0 {
@@ -511,6 +514,14 @@ fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliEr
         }
         if let (Some(token), true) = (&crm.token, crm.enabled.unwrap_or(true)) {
             uses.push((format!("crms.{name}.token"), token));
+        }
+        // A webhook's URL and signing secret, when it is enabled.
+        if crm.enabled.unwrap_or(true) {
+            for (key, value) in [("url", &crm.url), ("signing_secret", &crm.signing_secret)] {
+                if let Some(value) = value {
+                    uses.push((format!("crms.{name}.{key}"), value));
+                }
+            }
         }
     }
     let missing: Vec<(&str, &str)> = uses
@@ -612,8 +623,15 @@ fn crm_from(
         }
         Ok(())
     };
+    if file.adapter != AdapterKind::Webhook {
+        not_for("url", file.url.is_some(), "webhook")?;
+        not_for("signing_secret", file.signing_secret.is_some(), "webhook")?;
+        not_for("batch_size", file.batch_size.is_some(), "webhook")?;
+        not_for("response", file.response.is_some(), "webhook")?;
+    }
     match file.adapter {
-        AdapterKind::Null => {
+        // Neither has the keys of the HubSpot and Airtable APIs.
+        AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
             not_for("token", file.token.is_some(), "hubspot and airtable")?;
             not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
@@ -644,6 +662,7 @@ fn crm_from(
     };
     let adapter: Arc<dyn etlify::adapters::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
+        AdapterKind::Webhook => webhook_from(file, &at, env, connections, enabled)?,
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
@@ -703,6 +722,62 @@ fn crm_from(
         None => {}
     }
     Ok(crm)
+}
+
+/// `adapter = "webhook"`: its URL and signing secret are required (a
+/// disabled one sends nothing and needs neither).
+fn webhook_from(
+    file: &CrmFile,
+    at: &dyn Fn(&str) -> String,
+    env: Env<'_>,
+    connections: &HttpConnections,
+    enabled: bool,
+) -> Result<Arc<dyn etlify::adapters::Adapter>, CliError> {
+    let required = |key: &str, value: Option<&String>, example: &str| {
+        let raw = value.ok_or_else(|| {
+            CliError::config(format!("{}: is required (e.g. {key} = {example})", at(key)))
+        })?;
+        interpolate(raw, &at(key), env)
+    };
+    let url = required(
+        "url",
+        file.url.as_ref(),
+        "\"https://hooks.example.com/etlify\"",
+    );
+    let secret = required(
+        "signing_secret",
+        file.signing_secret.as_ref(),
+        "\"${WEBHOOK_SIGNING_SECRET}\"",
+    );
+    let (url, secret) = match (url, secret) {
+        (Ok(url), Ok(secret)) => (url, secret),
+        _ if !enabled => return Ok(Arc::new(NullAdapter::new())),
+        (Err(error), _) | (_, Err(error)) => return Err(error),
+    };
+    let mut config = WebhookConfig::new(url, secret).connections(connections.clone());
+    if let Some(size) = file.batch_size {
+        config = config.batch_size(size as usize);
+    }
+    if let Some(response) = &file.response {
+        config = config.response(response_mapping(response));
+    }
+    Ok(Arc::new(
+        WebhookAdapter::new(config).map_err(|e| adapter_error(at, &e))?,
+    ))
+}
+
+fn response_mapping(file: &ResponseFile) -> ResponseMapping {
+    let mut mapping = ResponseMapping::new(&file.items);
+    if let Some(id) = &file.id {
+        mapping = mapping.id(id);
+    }
+    if let Some(status) = &file.status {
+        mapping = mapping.status(status);
+    }
+    if let Some(error) = &file.error {
+        mapping = mapping.error(error);
+    }
+    mapping
 }
 
 fn model_from(resource_type: &str, file: &ModelFile, shown: &str) -> Result<Model, CliError> {

@@ -23,6 +23,9 @@ use crate::persist;
 use crate::ratelimit::{AirtableLimiter, HubSpotLimiter};
 use crate::request_log::RequestLogSnapshot;
 use crate::state::{lock, SharedState, AIRTABLE_DEFAULT_FAULT_STATUSES};
+use crate::webhook::config::WebhookRateLimits;
+use crate::webhook::routes::WebhookLimiter;
+use crate::webhook::store::{WebhookEvent, WebhookObject};
 
 /// What [`SandboxAdmin::reset`] forgets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +48,8 @@ pub enum TargetApi {
     Hubspot,
     /// Airtable.
     Airtable,
+    /// The webhook receiver.
+    Webhook,
 }
 
 /// Fault settings of both APIs (`GET`/`PUT /_sandbox/faults`).
@@ -55,6 +60,8 @@ pub struct FaultSettings {
     pub hubspot: Option<FaultConfig>,
     /// Airtable faults (unchanged when absent in a PUT).
     pub airtable: Option<FaultConfig>,
+    /// Webhook receiver faults (unchanged when absent in a PUT).
+    pub webhook: Option<FaultConfig>,
 }
 
 /// Limit settings (`GET`/`PUT /_sandbox/limits`).
@@ -67,6 +74,8 @@ pub struct LimitSettings {
     pub hubspot_search: Option<SearchConfig>,
     /// Airtable rate limits (buckets restart empty when changed).
     pub airtable: Option<AirtableRateLimits>,
+    /// The webhook receiver's rate limit (its window restarts empty).
+    pub webhook: Option<WebhookRateLimits>,
 }
 
 /// In-process handle on a running sandbox's state; cheap to clone.
@@ -136,12 +145,40 @@ impl SandboxAdmin {
         })
     }
 
+    /// The webhook receiver's objects of `object_type`, deleted ones
+    /// included (marked).
+    pub fn webhook_objects(&self, object_type: &str) -> Vec<WebhookObject> {
+        lock(&self.state.webhook).objects(object_type)
+    }
+
+    /// The events the webhook receiver applied, oldest first (each key
+    /// once; pings and rejected events left out).
+    pub fn webhook_events(&self) -> Vec<WebhookEvent> {
+        lock(&self.state.webhook).events()
+    }
+
+    /// Events (or whole requests) the receiver answered from a key it had
+    /// applied before, applying nothing again.
+    pub fn webhook_repeated(&self) -> u64 {
+        lock(&self.state.webhook).repeated()
+    }
+
+    /// Replaces the webhook receiver's rate limit (its window restarts empty).
+    pub fn set_webhook_limits(&self, limits: WebhookRateLimits) -> Result<(), SandboxError> {
+        limits.validate()?;
+        *lock(&self.state.webhook_limiter) = WebhookLimiter::new(limits);
+        Ok(())
+    }
+
     /// Forgets stored data, the request log, or both.
     pub fn reset(&self, scope: ResetScope) {
         let state = &self.state;
         if matches!(scope, ResetScope::State | ResetScope::All) {
             lock(&state.hubspot).clear(state.config.hubspot.first_object_id);
             lock(&state.airtable).clear();
+            lock(&state.webhook).clear();
+            let webhook_limits = lock(&state.webhook_limiter).limits().clone();
+            *lock(&state.webhook_limiter) = WebhookLimiter::new(webhook_limits);
             let hubspot_limits = lock(&state.hubspot_limiter).limits().clone();
             *lock(&state.hubspot_limiter) = HubSpotLimiter::new(hubspot_limits, Instant::now());
             let airtable_limits = lock(&state.airtable_limiter).limits().clone();
@@ -157,6 +194,7 @@ impl SandboxAdmin {
         FaultSettings {
             hubspot: Some(lock(&self.state.hubspot_faults).config().clone()),
             airtable: Some(lock(&self.state.airtable_faults).config().clone()),
+            webhook: Some(lock(&self.state.webhook_faults).config().clone()),
         }
     }
 
@@ -175,6 +213,10 @@ impl SandboxAdmin {
                 })?;
                 lock(&self.state.airtable_faults).replace(faults);
             }
+            TargetApi::Webhook => {
+                faults.validate("webhook.faults", |s| (500..=599).contains(&s))?;
+                lock(&self.state.webhook_faults).replace(faults);
+            }
         }
         Ok(())
     }
@@ -185,6 +227,7 @@ impl SandboxAdmin {
             hubspot: Some(lock(&self.state.hubspot_limiter).limits().clone()),
             hubspot_search: Some(lock(&self.state.hubspot_search).clone()),
             airtable: Some(lock(&self.state.airtable_limiter).limits().clone()),
+            webhook: Some(lock(&self.state.webhook_limiter).limits().clone()),
         }
     }
 
@@ -259,6 +302,8 @@ pub(crate) fn router() -> Router<SharedState> {
             get(hubspot_type).post(hubspot_seed),
         )
         .route("/airtable/bases", get(airtable_all))
+        .route("/webhook/events", get(webhook_events))
+        .route("/webhook/objects/{objectType}", get(webhook_objects))
         .route(
             "/airtable/bases/{baseId}/tables/{table}/records",
             get(airtable_table).post(airtable_seed),
@@ -339,6 +384,7 @@ async fn put_faults(State(state): State<SharedState>, body: Bytes) -> Response {
     for (api, faults) in [
         (TargetApi::Hubspot, settings.hubspot),
         (TargetApi::Airtable, settings.airtable),
+        (TargetApi::Webhook, settings.webhook),
     ] {
         if let Some(faults) = faults {
             if let Err(error) = admin.set_faults(api, faults) {
@@ -369,6 +415,11 @@ async fn put_limits(State(state): State<SharedState>, body: Bytes) -> Response {
     }
     if let Some(limits) = settings.airtable {
         if let Err(error) = admin.set_airtable_limits(limits) {
+            return error_response(&error);
+        }
+    }
+    if let Some(limits) = settings.webhook {
+        if let Err(error) = admin.set_webhook_limits(limits) {
             return error_response(&error);
         }
     }
@@ -468,4 +519,15 @@ async fn airtable_seed(
         Ok(record) => (StatusCode::CREATED, Json(record)).into_response(),
         Err(error) => error_response(&error),
     }
+}
+
+async fn webhook_events(State(state): State<SharedState>) -> Json<Vec<WebhookEvent>> {
+    Json(admin(state).webhook_events())
+}
+
+async fn webhook_objects(
+    State(state): State<SharedState>,
+    Path(object_type): Path<String>,
+) -> Json<Vec<WebhookObject>> {
+    Json(admin(state).webhook_objects(&object_type))
 }

@@ -56,6 +56,8 @@ pub struct SandboxConfig {
     pub hubspot: HubSpotConfig,
     /// The Airtable Web API v0.
     pub airtable: AirtableConfig,
+    /// The receiver of Etlify's signed webhook.
+    pub webhook: crate::webhook::config::WebhookConfig,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +70,7 @@ impl Default for SandboxConfig {
             request_log_capacity: 10_000,
             hubspot: HubSpotConfig::default(),
             airtable: AirtableConfig::default(),
+            webhook: crate::webhook::config::WebhookConfig::default(),
         }
     }
 }
@@ -405,6 +408,10 @@ pub struct FaultConfig {
     pub error_rate: f64,
     /// The next N requests fail with `error_statuses` (taken in turn).
     pub fail_next: u32,
+    /// The next N requests are served untouched before `fail_next` and
+    /// `drop_next` apply (and no rate draws them): a test can lose the
+    /// answer of the third request of a call without knowing the first two.
+    pub spare_next: u32,
     /// Statuses used for injected errors. HubSpot: 423, 477 or 5xx; Airtable: 5xx.
     /// Default: HubSpot `[502, 503, 504]`, Airtable `[500, 502, 503]` (empty = default).
     pub error_statuses: Vec<u16>,
@@ -431,6 +438,7 @@ impl Default for FaultConfig {
         Self {
             error_rate: 0.0,
             fail_next: 0,
+            spare_next: 0,
             error_statuses: Vec::new(),
             retry_after_secs: None,
             latency_ms: 0,
@@ -454,7 +462,8 @@ impl SandboxConfig {
             return Err(invalid("host", "must be a loopback address"));
         }
         self.hubspot.validate()?;
-        self.airtable.validate()
+        self.airtable.validate()?;
+        self.webhook.validate()
     }
 }
 

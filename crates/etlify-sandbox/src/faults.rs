@@ -56,8 +56,13 @@ impl FaultInjector {
         Duration::from_millis(self.config.latency_ms.saturating_add(jitter))
     }
 
-    /// Draws the fault for one request ("next N" counters first, then rates).
+    /// Draws the fault for one request (spared requests first, then the
+    /// "next N" counters, then rates).
     pub(crate) fn decide(&mut self, random: &mut Random) -> FaultAction {
+        if self.config.spare_next > 0 {
+            self.config.spare_next -= 1;
+            return FaultAction::None;
+        }
         let drop = FaultAction::Drop {
             after_handling: self.config.drop_after_handling,
         };

@@ -1,5 +1,6 @@
 //! Local sandbox of the HubSpot CRM v3 objects API and the Airtable Web API
-//! v0, for Etlify's tests, demo and benchmarks.
+//! v0, and a receiver of Etlify's signed webhook, for Etlify's tests, demo
+//! and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
 //! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
@@ -42,6 +43,7 @@ mod ratelimit;
 mod request_log;
 mod server;
 mod state;
+mod webhook;
 
 pub use admin::{FaultSettings, LimitSettings, ResetScope, SandboxAdmin, TargetApi};
 pub use airtable::store::AirtableRecord;
@@ -55,3 +57,5 @@ pub use error::SandboxError;
 pub use hubspot::store::HubSpotObject;
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
 pub use server::{RunningSandbox, Sandbox};
+pub use webhook::config::{WebhookConfig, WebhookRateLimits, DEFAULT_WEBHOOK_SECRET};
+pub use webhook::store::{WebhookEvent, WebhookObject};

@@ -71,6 +71,7 @@ async fn run() -> Result<(), String> {
         sandbox.config().hubspot.path_prefix
     );
     println!("  Airtable: {}", sandbox.airtable_base_url());
+    println!("  Webhook:  {}", sandbox.webhook_url());
     println!("  Admin:    {}", sandbox.admin_url());
     tokio::signal::ctrl_c()
         .await

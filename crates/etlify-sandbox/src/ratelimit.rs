@@ -53,7 +53,7 @@ impl SlidingWindow {
     }
 
     /// Time until the oldest request leaves the window (a free slot opens).
-    fn time_to_free_slot(&mut self, now: Instant) -> Duration {
+    pub(crate) fn time_to_free_slot(&mut self, now: Instant) -> Duration {
         self.prune(now);
         self.hits.front().map_or(Duration::ZERO, |oldest| {
             self.length

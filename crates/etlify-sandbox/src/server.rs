@@ -106,6 +106,11 @@ impl RunningSandbox {
         format!("{}/v0", self.base_url())
     }
 
+    /// The webhook receiver's URL (`webhook.path`, default `/webhook`).
+    pub fn webhook_url(&self) -> String {
+        format!("{}{}", self.base_url(), self.state.config.webhook.path)
+    }
+
     /// `http://127.0.0.1:<port>/_sandbox`.
     pub fn admin_url(&self) -> String {
         format!("{}/_sandbox", self.base_url())
@@ -157,9 +162,11 @@ fn build_router(state: SharedState) -> Router {
         .layer(from_fn_with_state(state.clone(), hubspot::gate::gate));
     let airtable =
         airtable::routes::router().layer(from_fn_with_state(state.clone(), airtable::gate::gate));
+    let webhook = crate::webhook::routes::router(&state.config.webhook.path);
     Router::new()
         .merge(hubspot)
         .merge(airtable)
+        .merge(webhook)
         .nest("/_sandbox", crate::admin::router())
         .fallback(fallback)
         .with_state(state)

@@ -11,10 +11,13 @@ use crate::hubspot::store::HubSpotStore;
 use crate::random::Random;
 use crate::ratelimit::{AirtableLimiter, HubSpotLimiter};
 use crate::request_log::RequestLog;
+use crate::webhook::routes::WebhookLimiter;
+use crate::webhook::store::WebhookStore;
 
 /// Statuses injected when a fault configuration lists none.
 pub(crate) const HUBSPOT_DEFAULT_FAULT_STATUSES: &[u16] = &[502, 503, 504];
 pub(crate) const AIRTABLE_DEFAULT_FAULT_STATUSES: &[u16] = &[500, 502, 503];
+pub(crate) const WEBHOOK_DEFAULT_FAULT_STATUSES: &[u16] = &[500, 502, 503];
 
 /// Everything the handlers and the admin API share.
 #[derive(Debug)]
@@ -30,6 +33,9 @@ pub(crate) struct AppState {
     pub(crate) airtable: Mutex<AirtableStore>,
     pub(crate) airtable_limiter: Mutex<AirtableLimiter>,
     pub(crate) airtable_faults: Mutex<FaultInjector>,
+    pub(crate) webhook: Mutex<WebhookStore>,
+    pub(crate) webhook_limiter: Mutex<WebhookLimiter>,
+    pub(crate) webhook_faults: Mutex<FaultInjector>,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -56,6 +62,12 @@ impl AppState {
             airtable_faults: Mutex::new(FaultInjector::new(
                 config.airtable.faults.clone(),
                 AIRTABLE_DEFAULT_FAULT_STATUSES,
+            )),
+            webhook: Mutex::new(WebhookStore::default()),
+            webhook_limiter: Mutex::new(WebhookLimiter::new(config.webhook.rate_limits.clone())),
+            webhook_faults: Mutex::new(FaultInjector::new(
+                config.webhook.faults.clone(),
+                WEBHOOK_DEFAULT_FAULT_STATUSES,
             )),
             random: Mutex::new(random),
             config,

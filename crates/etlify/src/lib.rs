@@ -24,7 +24,8 @@
 //!   [`RunStats::into_result`] turns it into an error
 //!   (`etlify.batch_sync(&options).await?.into_result()?`).
 //! - [`adapters`]: [`adapters::HubSpotAdapter`], [`adapters::AirtableAdapter`],
-//!   [`adapters::NullAdapter`], and the traits to write your own.
+//!   [`adapters::WebhookAdapter`], [`adapters::NullAdapter`], and the traits
+//!   to write your own.
 //! - [`jobs`]: the queue seam ([`jobs::RecordJobs`], [`jobs::BatchJobs`])
 //!   and the built-in queue, [`jobs::JobQueue`], that a [`Worker`] runs.
 //!

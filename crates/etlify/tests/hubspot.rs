@@ -1,9 +1,10 @@
 //! The HubSpot adapter: exact request shapes over real loopback HTTP
 //! (wiremock): the gem's HubSpot adapter's requests, and G-14, X-2, X-3, X-4,
-//! X-16; each API version's paths (HUBSPOT-1, HUBSPOT-11).
+//! X-16; each API version's paths (HUBSPOT-1, HUBSPOT-11). What every
+//! adapter must do against its sandbox (a delete of a missing object, no
+//! credential in logs or errors) is in the conformance suite.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use etlify::adapters::hubspot::{ApiVersion, HubSpotAdapter, HubSpotConfig};
@@ -263,26 +264,6 @@ async fn x16_hubspot_path_segments_are_url_encoded() {
             .await
             .unwrap(),
         RemoteDelete::Deleted
-    );
-}
-
-#[tokio::test]
-async fn hubspot_delete_of_a_missing_object_is_not_found() {
-    let server = MockServer::start().await;
-    Mock::given(method("DELETE"))
-        .and(path("/crm/v3/objects/contacts/9"))
-        .respond_with(
-            ResponseTemplate::new(404).set_body_json(json!({"message": "resource not found"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    assert_eq!(
-        adapter(&server)
-            .delete("contacts", "9", &Throttle::unlimited())
-            .await
-            .unwrap(),
-        RemoteDelete::NotFound
     );
 }
 
@@ -621,78 +602,6 @@ async fn hubspot_a_whole_batch_rejection_is_a_validation_error_for_the_engine_to
         .await
         .unwrap_err();
     assert_eq!(err.kind(), AdapterErrorKind::ValidationFailed);
-}
-
-/// Captures log lines written while it is the thread's default subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn hubspot_no_secret_appears_in_errors_or_logs_of_failing_requests() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path("/crm/v3/objects/deals"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})))
-        .mount(&server).await;
-    Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/tickets"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
-    let p = payload(json!({"dealname": "x"}));
-    let hubspot = adapter(&server);
-    let unauthorized = hubspot
-        .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
-        .await
-        .unwrap_err();
-    assert_eq!(unauthorized.kind(), AdapterErrorKind::Unauthorized);
-    let outage = hubspot
-        .upsert(upsert("tickets", &p, "", None), &Throttle::unlimited())
-        .await
-        .unwrap_err();
-    // Nothing listens on port 9: a connection error.
-    let refused = HubSpotAdapter::new(
-        HubSpotConfig::new(TOKEN)
-            .base_url("http://127.0.0.1:9")
-            .http(settings()),
-    )
-    .unwrap()
-    .upsert(upsert("deals", &p, "", None), &Throttle::unlimited())
-    .await
-    .unwrap_err();
-    assert_eq!(refused.kind(), AdapterErrorKind::Transient);
-
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("retrying"), "retries are logged: {logged}");
-    for text in [
-        unauthorized.to_string(),
-        format!("{unauthorized:?}"),
-        outage.to_string(),
-        format!("{outage:?}"),
-        refused.to_string(),
-        format!("{refused:?}"),
-        format!("{hubspot:?}"),
-        logged,
-    ] {
-        assert!(!text.contains("SECRET-TOKEN"), "secret leaked in: {text}");
-    }
 }
 
 /// an id of `.` or `..` would be resolved away by URL normalisation

@@ -20,6 +20,7 @@ mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G
 mod checkpoint; // runs after a complete one look only at what changed since its checkpoint
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, bad input)
+mod conformance; // the adapter conformance suite: every adapter against its sandbox (issue 30)
 mod delete; // the deleter (G-3, G-4, X-11)
 mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem
@@ -46,4 +47,5 @@ mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sqlite_wal; // SQLite's write-ahead log copied back off the writers' path
 mod status; // where each (model, CRM) stands: the counts add up to the records in scope
 mod sync;
+mod webhook; // the signed webhook adapter: request shape, signature, the receiver, runs to it (issue 30)
 mod worker; // the worker on the built-in queue: loop, enqueued jobs, graceful shutdown // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

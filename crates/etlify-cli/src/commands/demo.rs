@@ -3,14 +3,17 @@
 //! users in a folder it names, the local HubSpot sandbox in this process
 //! (its objects kept in the same folder), a configuration file written
 //! beside them, then: migrate, a first sync, a second one that sends
-//! nothing, a company renamed and only its users sent again.
+//! nothing, a company renamed and only its users sent again. `--crm
+//! webhook` sends them to the sandbox's webhook receiver instead.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
-use etlify_sandbox::{Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN};
+use etlify_sandbox::{
+    RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
+};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
 
@@ -29,6 +32,94 @@ pub(crate) struct Args {
     /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
+    /// The CRM the users go to: the sandbox's HubSpot, or its webhook
+    /// receiver (signed events; its objects are not kept between demos).
+    #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
+    crm: DemoCrm,
+}
+
+/// `demo --crm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DemoCrm {
+    Hubspot,
+    Webhook,
+}
+
+impl DemoCrm {
+    /// The CRM's name in the configuration file.
+    fn name(self) -> &'static str {
+        match self {
+            DemoCrm::Hubspot => "hubspot",
+            DemoCrm::Webhook => "webhook",
+        }
+    }
+
+    /// What to change in the file to send to the real thing.
+    fn in_the_file(self) -> &'static str {
+        match self {
+            DemoCrm::Hubspot => {
+                "for a real HubSpot account remove base_url and use token = \"${HUBSPOT_TOKEN}\""
+            }
+            DemoCrm::Webhook => {
+                "for your own service set url and signing_secret = \"${WEBHOOK_SIGNING_SECRET}\""
+            }
+        }
+    }
+
+    /// What to change to send to the real thing.
+    fn going_live(self) -> &'static str {
+        match self {
+            DemoCrm::Hubspot => {
+                "To sync with your own HubSpot account: in the configuration, remove `base_url`, \
+                 set `token = \"${HUBSPOT_TOKEN}\"` and export HUBSPOT_TOKEN (a private-app \
+                 token), then run `etlify --config <file> sync`."
+            }
+            DemoCrm::Webhook => {
+                "To send to your own service: in the configuration, set `url` to its endpoint and \
+                 `signing_secret = \"${WEBHOOK_SIGNING_SECRET}\"`, export WEBHOOK_SIGNING_SECRET, \
+                 and verify each request's Etlify-Signature there (docs/ADAPTERS.md, \"Webhook\")."
+            }
+        }
+    }
+
+    /// The configuration file's `[crms.…]` section for `sandbox`.
+    fn section(self, sandbox: &RunningSandbox) -> String {
+        match self {
+            DemoCrm::Hubspot => format!(
+                "[crms.hubspot]\nadapter = \"hubspot\"\napi_version = \"2026-09\"\n\
+                 base_url = \"{}\"\ntoken = \"{DEFAULT_HUBSPOT_TOKEN}\"\n\
+                 rate_limit = {{ max_requests = 100, period = \"10s\" }}\n",
+                sandbox.hubspot_base_url()
+            ),
+            DemoCrm::Webhook => format!(
+                "[crms.webhook]\nadapter = \"webhook\"\nurl = \"{}\"\n\
+                 signing_secret = \"{DEFAULT_WEBHOOK_SECRET}\"\n\
+                 rate_limit = {{ max_requests = 100, period = \"1s\" }}\n\n\
+                 [crms.webhook.response]\nitems = \"/results\"\nid = \"/id\"\n\
+                 status = \"/status\"\nerror = \"/error\"\n",
+                sandbox.webhook_url()
+            ),
+        }
+    }
+
+    /// The contacts the sandbox holds: HubSpot's, or those the receiver keeps.
+    fn contacts(self, sandbox: &RunningSandbox) -> Vec<String> {
+        let admin = sandbox.admin();
+        match self {
+            DemoCrm::Hubspot => admin
+                .hubspot_objects("contacts")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|contact| format!("{} {:?}", contact.id, contact.properties))
+                .collect(),
+            DemoCrm::Webhook => admin
+                .webhook_objects("contacts")
+                .into_iter()
+                .filter(|contact| !contact.deleted)
+                .map(|contact| format!("{} {:?}", contact.id, contact.data))
+                .collect(),
+        }
+    }
 }
 
 /// `demo --json`.
@@ -87,7 +178,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     })
     .await
     .map_err(|e| CliError::run(format!("cannot start the sandbox: {e}")))?;
-    let config = write_config(dir, &database, &sandbox.hubspot_base_url())?;
+    let config = write_config(dir, &database, args.crm, &sandbox)?;
     let say = |line: String| {
         if !args.json {
             // A closed pipe (`etlify demo | head`) is not an error of the demo.
@@ -101,23 +192,15 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     let runs = three_syncs(&session, &database, fresh, args.users, say)
         .await
         .map_err(|e| session.error(e))?;
-    let contacts = sandbox
-        .admin()
-        .hubspot_objects("contacts")
-        .unwrap_or_default();
+    let contacts = args.crm.contacts(&sandbox);
     say(format!(
         "The sandbox now holds {}, e.g.:",
         output::counted(contacts.len() as u64, "contact", "contacts")
     ));
     for contact in contacts.iter().take(3) {
-        say(format!("   {} {:?}", contact.id, contact.properties));
+        say(format!("   {contact}"));
     }
-    say(
-        "To sync with your own HubSpot account: in the configuration, remove `base_url`, set \
-         `token = \"${HUBSPOT_TOKEN}\"` and export HUBSPOT_TOKEN (a private-app token), then run \
-         `etlify --config <file> sync`."
-            .to_owned(),
-    );
+    say(args.crm.going_live().to_owned());
     say(format!(
         "This run's sandbox stops with the demo. To use the configuration afterwards \
          (`etlify status`, `etlify sync`), serve it again in another terminal: \
@@ -221,25 +304,27 @@ fn companies(users: u64) -> u64 {
     (users / 20).max(1)
 }
 
-fn write_config(dir: &Path, database: &Path, hubspot: &str) -> Result<PathBuf, CliError> {
+/// `etlify.toml` for `database` and `crm` on `sandbox`.
+fn write_config(
+    dir: &Path,
+    database: &Path,
+    crm: DemoCrm,
+    sandbox: &RunningSandbox,
+) -> Result<PathBuf, CliError> {
+    let (section, going_live) = (crm.section(sandbox), crm.in_the_file());
+    let crm = crm.name();
     let path = dir.join("etlify.toml");
     let text = format!(
-        r#"# Written by `etlify demo`. The CRM is the local sandbox started by the demo;
-# for a real HubSpot account remove base_url and use token = "${{HUBSPOT_TOKEN}}".
+        r#"# Written by `etlify demo`. The CRM is the local sandbox started by the demo
+# ({going_live}).
 [database]
 url = {database_url}
 
-[crms.hubspot]
-adapter = "hubspot"
-api_version = "2026-09"
-base_url = "{hubspot}"
-token = "{DEFAULT_HUBSPOT_TOKEN}"
-rate_limit = {{ max_requests = 100, period = "10s" }}
-
+{section}
 [models.User]
 table = "users"
 
-[models.User.crms.hubspot]
+[models.User.crms.{crm}]
 object_type = "contacts"
 id_property = "email"
 payload = """

@@ -1,5 +1,5 @@
-//! `etlify sandbox`: the local HubSpot and Airtable sandbox
-//! (`etlify-sandbox`) until Ctrl-C, with the values to put in the
+//! `etlify sandbox`: the local HubSpot and Airtable sandbox and webhook
+//! receiver (`etlify-sandbox`) until Ctrl-C, with the values to put in the
 //! configuration. Its flags set the latency, faults and rate limits to
 //! try a configuration against (over a JSON file of the sandbox's own
 //! settings, `--settings`, docs/SANDBOX.md); each is checked here, so a
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use etlify_sandbox::{
     FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
+    DEFAULT_WEBHOOK_SECRET,
 };
 
 use crate::error::{CliError, Completed};
@@ -28,7 +29,7 @@ pub(crate) struct Args {
     /// "Configuration"); the flags below win over it.
     #[arg(long, value_name = "FILE.json")]
     settings: Option<PathBuf>,
-    /// Milliseconds added before every answer, of both APIs.
+    /// Milliseconds added before every answer, of every API.
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
     /// Up to this many milliseconds more, drawn at random (from --seed)
@@ -36,7 +37,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "MS")]
     latency_jitter_ms: Option<u64>,
     /// Share of requests, from 0 to 1, answered with a server error
-    /// (HubSpot 502, 503 or 504; Airtable 500, 502 or 503).
+    /// (HubSpot 502, 503 or 504; Airtable and the webhook 500, 502 or 503).
     #[arg(long, value_name = "P", value_parser = probability)]
     error_rate: Option<f64>,
     /// Share of requests, from 0 to 1, whose connection is closed without
@@ -124,7 +125,11 @@ impl Args {
         if self.seed.is_some() {
             config.seed = self.seed;
         }
-        for faults in [&mut config.hubspot.faults, &mut config.airtable.faults] {
+        for faults in [
+            &mut config.hubspot.faults,
+            &mut config.airtable.faults,
+            &mut config.webhook.faults,
+        ] {
             self.set_faults(faults);
         }
         match self.hubspot_limit {
@@ -255,6 +260,10 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     println!(
         "  Airtable: base_url = \"{}\", token = \"{DEFAULT_AIRTABLE_TOKEN}\", any base_id (app…)",
         sandbox.base_url().trim_end_matches('/'),
+    );
+    println!(
+        "  Webhook:  url = \"{}\", signing_secret = \"{DEFAULT_WEBHOOK_SECRET}\"",
+        sandbox.webhook_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

@@ -629,3 +629,81 @@ fn fresh_worker_watch_defaults_to_auto_and_reads_off_or_a_period() {
         assert_eq!(settings.worker.watch, expected, "{text}");
     }
 }
+
+/// A webhook CRM `hooks` with the lines `lines`.
+fn webhook(lines: &str) -> String {
+    format!("[database]\nurl = \"sqlite://x.db\"\n[crms.hooks]\nadapter = \"webhook\"\n{lines}\n")
+}
+
+#[test]
+fn webhook_keys_are_checked_before_anything_runs_naming_the_key() {
+    let secret = [("WEBHOOK_SIGNING_SECRET", "whsec-1")];
+    let complete = "url = \"https://hooks.example.com/etlify\"\n\
+                    signing_secret = \"${WEBHOOK_SIGNING_SECRET}\"";
+    assert!(parse_with(&webhook(complete), &secret).is_ok());
+    let cases = [
+        (
+            "signing_secret = \"${WEBHOOK_SIGNING_SECRET}\"".to_owned(),
+            "crms.hooks.url: is required",
+        ),
+        (
+            "url = \"https://hooks.example.com/etlify\"".to_owned(),
+            "crms.hooks.signing_secret: is required",
+        ),
+        (
+            format!("{complete}\nsigning_secret_env = \"X\""),
+            "signing_secret_env",
+        ),
+        (
+            "url = \"not a url\"\nsigning_secret = \"${WEBHOOK_SIGNING_SECRET}\"".to_owned(),
+            "crms.hooks.url: must be an absolute URL",
+        ),
+        (
+            format!("{complete}\nbatch_size = 0"),
+            "crms.hooks.batch_size: must be between 1 and 1000",
+        ),
+        (
+            format!("{complete}\n[crms.hooks.response]\nitems = \"results\""),
+            "crms.hooks.response.items: must be a JSON pointer",
+        ),
+        (
+            format!("{complete}\n[crms.hooks.response]\nitems = \"/results\"\nids = \"/id\""),
+            "ids",
+        ),
+        (
+            format!("{complete}\ntoken = \"x\""),
+            "crms.hooks.token: applies to hubspot and airtable only",
+        ),
+    ];
+    for (lines, expected) in cases {
+        let message = refused_with(&webhook(&lines), &secret);
+        assert!(message.contains(expected), "{lines}\n=> {message}");
+        assert!(!message.contains("whsec-1"), "{message}");
+    }
+    let message = refused(&format!(
+        "{BASE}[crms.crm]\nadapter = \"hubspot\"\ntoken = \"t\"\nurl = \"https://x.io\"\n"
+    ));
+    assert!(
+        message.contains("crms.crm.url: applies to webhook only"),
+        "{message}"
+    );
+}
+
+#[test]
+fn webhook_unset_variables_are_named_with_their_keys() {
+    let message = refused(&webhook(
+        "url = \"${HOOK_URL}\"\nsigning_secret = \"${WEBHOOK_SIGNING_SECRET}\"",
+    ));
+    assert!(
+        message.contains("crms.hooks.url: HOOK_URL")
+            && message.contains("crms.hooks.signing_secret: WEBHOOK_SIGNING_SECRET"),
+        "{message}"
+    );
+}
+
+#[test]
+fn webhook_a_disabled_webhook_needs_neither_url_nor_secret() {
+    let settings = parse_with(&webhook("enabled = false"), &[]).unwrap();
+    assert_eq!(settings.crms.len(), 1);
+    assert!(!settings.crms[0].get_enabled());
+}

@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use serde_json::Value;
 
@@ -159,6 +159,10 @@ pub struct HttpRequest {
     segments: Vec<String>,
     query: Vec<(String, String)>,
     body: Option<Value>,
+    /// A JSON body sent as these exact bytes (a signature covers them).
+    raw_body: Option<Vec<u8>>,
+    /// Headers of this request only (a signature, an idempotency key).
+    headers: Vec<(HeaderName, HeaderValue)>,
     creates: bool,
     /// A vendor budget of this kind of request, besides the CRM's limit
     /// (HubSpot's searches).
@@ -177,6 +181,8 @@ impl HttpRequest {
             segments: segments.into_iter().map(Into::into).collect(),
             query: Vec::new(),
             body: None,
+            raw_body: None,
+            headers: Vec::new(),
             creates: false,
             budget: None,
         }
@@ -210,6 +216,19 @@ impl HttpRequest {
         self.body = Some(body);
         self
     }
+
+    /// Sets a JSON body already serialized: these bytes are sent as they
+    /// are, on every attempt (a signature over them stays valid).
+    pub fn json_bytes(mut self, body: Vec<u8>) -> Self {
+        self.raw_body = Some(body);
+        self
+    }
+
+    /// Adds a header to this request (on every attempt).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
 }
 
 /// Reads "(remaining, of)" requests in the CRM's window from a response.
@@ -219,8 +238,12 @@ pub type RemainingInWindow = fn(&HttpResponse) -> Option<(u32, Option<u32>)>;
 pub struct HttpClient {
     client: reqwest::Client,
     base_url: Url,
-    authorization: HeaderValue,
+    /// `None`: the requests carry no `Authorization` (a signed webhook).
+    authorization: Option<HeaderValue>,
     settings: HttpSettings,
+    /// Whether logs may show the request's path (not when the URL's path
+    /// may hold a secret, as a webhook's can).
+    show_path: bool,
     /// Reads how many requests the CRM still allows in its window, and of
     /// how many when it says.
     remaining: Option<RemainingInWindow>,
@@ -244,10 +267,26 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// `scheme://host:port/…` of `url`: its path and query left out, as they
+/// may hold a secret (a webhook URL's often do).
+pub(crate) fn origin_of(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => format!("{}/…", parsed.origin().ascii_serialization()),
+        _ => "<not a URL>".to_owned(),
+    }
+}
+
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
-            .field("base_url", &redact_url(self.base_url.as_str()))
+            .field(
+                "base_url",
+                &if self.show_path {
+                    redact_url(self.base_url.as_str())
+                } else {
+                    origin_of(self.base_url.as_str())
+                },
+            )
             .field("authorization", &"<redacted>")
             .field("settings", &self.settings)
             .finish()
@@ -312,7 +351,37 @@ impl HttpClient {
                 "must not be empty (set it from the environment, e.g. HUBSPOT_TOKEN)",
             ));
         }
-        let mut base_url = Url::parse(base_url).map_err(|e| {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| ConfigError::new("adapter", "token", "must be printable ASCII"))?;
+        authorization.set_sensitive(true);
+        let mut client = Self::build(base_url, settings, connections)?;
+        // Segments are appended to the base path: drop a trailing slash.
+        if client.base_url.path().ends_with('/') {
+            let trimmed = client.base_url.path().trim_end_matches('/').to_owned();
+            client.base_url.set_path(&trimmed);
+        }
+        client.authorization = Some(authorization);
+        Ok(client)
+    }
+
+    /// A client for `base_url` whose requests carry no `Authorization`
+    /// (each request proves itself, e.g. by a signature header), sent to
+    /// `base_url` exactly as given (a trailing slash kept) when they name
+    /// no segment.
+    pub fn without_credential(
+        base_url: &str,
+        settings: HttpSettings,
+        connections: Option<&HttpConnections>,
+    ) -> Result<Self, ConfigError> {
+        Self::build(base_url, settings, connections)
+    }
+
+    fn build(
+        base_url: &str,
+        settings: HttpSettings,
+        connections: Option<&HttpConnections>,
+    ) -> Result<Self, ConfigError> {
+        let base_url = Url::parse(base_url).map_err(|e| {
             ConfigError::new(
                 "adapter",
                 "base_url",
@@ -326,14 +395,6 @@ impl HttpClient {
                 "must be an http(s) URL",
             ));
         }
-        // Segments are appended to the base path: drop a trailing slash.
-        if base_url.path().ends_with('/') {
-            let trimmed = base_url.path().trim_end_matches('/').to_owned();
-            base_url.set_path(&trimmed);
-        }
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| ConfigError::new("adapter", "token", "must be printable ASCII"))?;
-        authorization.set_sensitive(true);
         if settings.retry.get_max_attempts() == 0 {
             return Err(ConfigError::new(
                 "adapter",
@@ -351,10 +412,18 @@ impl HttpClient {
         Ok(Self {
             client,
             base_url,
-            authorization,
+            authorization: None,
             settings,
+            show_path: true,
             remaining: None,
         })
+    }
+
+    /// Keeps the request's path out of log lines: the URL's path may hold
+    /// a secret (a webhook URL often does).
+    pub fn hide_path(mut self) -> Self {
+        self.show_path = false;
+        self
     }
 
     /// Reads the CRM's "requests remaining in the window" from each
@@ -367,6 +436,9 @@ impl HttpClient {
     /// The URL of `segments` under the base URL, each segment encoded.
     pub fn url(&self, segments: &[String]) -> Url {
         let mut url = self.base_url.clone();
+        if segments.is_empty() {
+            return url;
+        }
         if let Ok(mut path) = url.path_segments_mut() {
             path.extend(segments);
         }
@@ -439,7 +511,7 @@ impl HttpClient {
             tracing::warn!(
                 message = "CRM request failed; retrying.",
                 method = %request.method,
-                path = url.path(),
+                path = if self.show_path { url.path() } else { "<hidden>" },
                 status = error.status,
                 error = %error,
                 attempt,
@@ -480,8 +552,13 @@ impl HttpClient {
         let mut builder = self
             .client
             .request(request.method.clone(), url.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
             .timeout(self.settings.request_timeout);
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header(AUTHORIZATION, authorization.clone());
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.clone(), value.clone());
+        }
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -489,6 +566,11 @@ impl HttpClient {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
+        }
+        if let Some(body) = &request.raw_body {
+            builder = builder
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
         }
         let response = builder.send().await.map_err(|error| {
             if let Some(metrics) = metrics {
@@ -639,6 +721,19 @@ mod tests {
         .unwrap();
         let url = client.url(&["objects".into(), "con tacts/../x".into(), "a?b#c".into()]);
         assert_eq!(url.path(), "/crm/v3/objects/con%20tacts%2F..%2Fx/a%3Fb%23c");
+    }
+
+    #[test]
+    fn a_url_without_segments_is_sent_as_given() {
+        let hook = "http://127.0.0.1:1/hooks/etlify/?token=t";
+        let client = HttpClient::without_credential(hook, HttpSettings::default(), None).unwrap();
+        assert_eq!(client.url(&[]).as_str(), hook);
+        assert_eq!(
+            format!("{:?}", client.hide_path()),
+            "HttpClient { base_url: \"http://127.0.0.1:1/…\", authorization: \"<redacted>\", \
+             settings: HttpSettings { connect_timeout: 5s, request_timeout: 30s, retry: \
+             RetryPolicy { max_attempts: 5, base_delay: 500ms, max_delay: 60s } } }"
+        );
     }
 
     #[test]

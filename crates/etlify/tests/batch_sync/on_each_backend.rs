@@ -550,26 +550,8 @@ async fn probe_an_interrupted_run_becomes_an_error_through_into_result() {
 /// page the CRM rejects whole cannot flood the log.
 #[tokio::test]
 async fn probe_failed_records_are_logged_at_warn_without_flooding() {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     // This test's runtime runs on this thread only: the engine logs here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = crate::support::logs::CapturedLogs::start(tracing::Level::WARN);
 
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
@@ -590,7 +572,7 @@ async fn probe_failed_records_are_logged_at_warn_without_flooding() {
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(stats.errors, 30);
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     let lines: Vec<&str> = logged.lines().filter(|l| l.contains("WARN")).collect();
     let one_by_one: Vec<&&str> = lines
         .iter()

@@ -77,6 +77,7 @@ fn set_faults(config: &mut SandboxConfig, api: TargetApi, faults: FaultConfig) {
     match api {
         TargetApi::Hubspot => config.hubspot.faults = faults,
         TargetApi::Airtable => config.airtable.faults = faults,
+        TargetApi::Webhook => config.webhook.faults = faults,
     }
 }
 
@@ -372,6 +373,7 @@ async fn seed_answering_then_dropping(api: TargetApi) -> u64 {
                     )
                     .await
                 }
+                TargetApi::Webhook => unreachable!("these scenarios lose CRM answers only"),
             };
         }
         let statuses: Vec<Option<u16>> = sandbox

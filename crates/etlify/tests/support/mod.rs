@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod drop_schema;
+pub mod logs;
 pub mod sandbox;
 pub mod worker;
 

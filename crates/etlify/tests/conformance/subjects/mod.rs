@@ -1,0 +1,6 @@
+//! Each adapter on its sandbox, as the scenarios drive it.
+
+pub(crate) mod airtable;
+pub(crate) mod hubspot;
+pub(crate) mod null;
+pub(crate) mod webhook;
