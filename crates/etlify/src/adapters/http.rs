@@ -564,7 +564,7 @@ impl HttpClient {
         }
         if let Some(body) = body {
             builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body);
         }
         if let Some(body) = &request.raw_body {
