@@ -394,6 +394,11 @@ async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
         .register(Crm::new("hubspot", Arc::new(adapter(&server))).rate_limit(limit))
         .unwrap();
     let registry = Arc::new(registry);
+    // The adapter logs its retry once it has paused the CRM: on this
+    // test's one thread, the log says when the pause is in force (the
+    // server's receipt of the request came before the adapter had read
+    // the answer, and a second request could pass in between).
+    let logs = crate::support::logs::CapturedLogs::start(tracing::Level::WARN);
     let first = {
         let registry = registry.clone();
         tokio::spawn(async move {
@@ -402,16 +407,9 @@ async fn ratelimit_a_429_with_a_delay_pauses_every_request_of_the_crm() {
             crm.adapter().upsert(upsert("deals", &a, "", None)).await
         })
     };
-    // Once the 429 has been answered, a second request of the same CRM.
-    // Polled: the pause starts once the adapter has read the answer, which
-    // nothing outside it signals (a gate on the server's answer fires
-    // before that); the poll leaves it that time.
-    while server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .is_empty()
-    {
+    // Once the 429 has been answered and the pause is on, a second
+    // request of the same CRM.
+    while !logs.text().contains("CRM request failed; retrying.") {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let sent = std::time::Instant::now();
