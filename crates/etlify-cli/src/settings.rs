@@ -11,6 +11,7 @@ use etlify::adapters::{
     AirtableAdapter, AirtableConfig, HttpConnections, HubSpotAdapter, HubSpotConfig, NullAdapter,
 };
 use etlify::jobs::{JobOptions, QueueOptions};
+use etlify::{AssociationCategory, AssociationType, Link};
 use etlify::{
     Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
     Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn, WriteMode,
@@ -21,6 +22,7 @@ use crate::file::{
     AdapterKind, BindingFile, ColumnFile, CrmFile, DeleteLimitFile, DependencyFile, DisposalFile,
     File, ModelFile, QueueFile, RenderingFile, ServeFile, TypeFile, WorkerFile, WriteModeFile,
 };
+use crate::file::{AssociationCategoryFile, LinkFile};
 
 /// A configuration file, read and checked (without the database).
 pub(crate) struct Settings {
@@ -786,6 +788,9 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
             &dependency.foreign_key,
         ));
     }
+    for (index, link) in file.links.iter().enumerate() {
+        binding = binding.link(link_from(link, &format!("{at}.links[{index}]"))?);
+    }
     if let Some(scope) = &file.stale_scope {
         binding = binding.stale_scope(scope);
     }
@@ -825,6 +830,51 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
         binding = binding.max_deletes_per_run(limit);
     }
     Ok(binding)
+}
+
+/// A link of the file: exactly one way of finding its targets.
+fn link_from(file: &LinkFile, at: &str) -> Result<Link, CliError> {
+    let model = file.model.as_str();
+    let mut link = match (
+        &file.belongs_to,
+        &file.has_many,
+        &file.join_table,
+        &file.polymorphic,
+    ) {
+        (Some(foreign_key), None, None, None) => Link::belongs_to(model, foreign_key),
+        (None, Some(foreign_key), None, None) => Link::has_many(model, foreign_key),
+        (None, None, Some(join), None) => {
+            Link::join_table(model, &join.table, &join.owner_column, &join.target_column)
+        }
+        (None, None, None, Some(pair)) => {
+            let link = Link::polymorphic(model, &pair.type_column, &pair.id_column);
+            match &pair.type_value {
+                Some(value) => link.type_value(value),
+                None => link,
+            }
+        }
+        _ => {
+            return Err(CliError::config(format!(
+                "{at}: expected exactly one of belongs_to, has_many, join_table or polymorphic \
+                 (how the linked {model} records are found)"
+            )))
+        }
+    };
+    if let Some(name) = &file.name {
+        link = link.name(name);
+    }
+    if let Some(association) = &file.association {
+        let category = match association.category {
+            AssociationCategoryFile::HubspotDefined => AssociationCategory::HubSpotDefined,
+            AssociationCategoryFile::UserDefined => AssociationCategory::UserDefined,
+            AssociationCategoryFile::IntegratorDefined => AssociationCategory::IntegratorDefined,
+        };
+        link = link.association(AssociationType::Typed {
+            category,
+            type_id: association.type_id,
+        });
+    }
+    Ok(link)
 }
 
 fn required<'a>(

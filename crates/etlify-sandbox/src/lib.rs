@@ -52,6 +52,7 @@ pub use config::{
     DEFAULT_HUBSPOT_TOKEN,
 };
 pub use error::SandboxError;
+pub use hubspot::associations::HubSpotAssociation;
 pub use hubspot::store::HubSpotObject;
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
 pub use server::{RunningSandbox, Sandbox};

@@ -102,6 +102,8 @@ mod error;
 mod field_digests;
 mod id;
 pub mod jobs;
+mod link;
+mod links;
 mod metrics;
 mod model;
 mod outcome;
@@ -126,6 +128,7 @@ pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::config::{DEFAULT_KEEP_RUNS, DEFAULT_KEEP_RUNS_PER_CRM};
+pub use crate::crm::ThrottledAssociations;
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
@@ -140,6 +143,7 @@ pub use crate::engine::{
 };
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
+pub use crate::link::{AssociationCategory, AssociationType, Link, LinkVia};
 pub use crate::metrics::{Metrics, DEFAULT_METRICS_MIN_INTERVAL, METRICS_CONTENT_TYPE};
 pub use crate::model::MatchBy;
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};

@@ -292,6 +292,8 @@ pub(crate) struct HubSpotStore {
     lowercase_emails: bool,
     upserts_match_additional_emails: bool,
     indexing_lag: Duration,
+    /// Associations between objects (`associations.rs`).
+    pub(crate) associations: super::associations::Associations,
 }
 
 /// The persisted form of the HubSpot store.
@@ -321,6 +323,7 @@ impl HubSpotStore {
             lowercase_emails: config.lowercase_emails,
             upserts_match_additional_emails: config.upserts_match_additional_emails,
             indexing_lag: Duration::from_millis(config.search.indexing_lag_ms),
+            associations: Default::default(),
         }
     }
 
@@ -682,6 +685,7 @@ impl HubSpotStore {
             state.search.clear();
         }
         self.next_id = first_object_id;
+        self.associations.clear();
     }
 
     pub(crate) fn snapshot(&self) -> HubSpotSnapshot {
