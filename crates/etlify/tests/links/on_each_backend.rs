@@ -1,0 +1,326 @@
+//! The tests of `links` that run on each backend. This file is compiled
+//! twice, as `links::sqlite` and `links::postgres` (`mod.rs`); `BACKEND`
+//! is this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+async fn setup() -> (TestDb, RunningSandbox) {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let sandbox = Sandbox::start(sandbox_config()).await.unwrap();
+    (db, sandbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_user_is_synced_with_its_company_association() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    let user = db.insert_user("ada@acme.example", Some(company)).await;
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await;
+
+    sync_all(&etlify).await;
+
+    let (user_crm, company_crm) = (
+        crm_id(&etlify, "User", user).await,
+        crm_id(&etlify, "Company", company).await,
+    );
+    assert_eq!(
+        pairs(&sandbox, "contacts", "companies"),
+        [(user_crm, company_crm)]
+    );
+    let association = &sandbox.admin().hubspot_associations()[0];
+    assert_eq!(
+        (association.category.as_str(), association.type_id),
+        ("HUBSPOT_DEFINED", 279),
+        "HubSpot's default contact-to-company type"
+    );
+    assert_eq!(link_rows(&db).await, 1);
+
+    // Nothing changed: nothing sent.
+    sandbox.admin().reset(etlify_sandbox::ResetScope::Log);
+    db.touch("users", user).await;
+    sync_all(&etlify).await;
+    assert_eq!(
+        sandbox.admin().request_log().total,
+        0,
+        "no request when nothing changed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_changed_company_moves_the_association_without_resending_properties() {
+    let (db, sandbox) = setup().await;
+    let (first, second) = (
+        db.insert_company("acme").await,
+        db.insert_company("globex").await,
+    );
+    let user = db.insert_user("ada@acme.example", Some(first)).await;
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await;
+    sync_all(&etlify).await;
+    let user_crm = crm_id(&etlify, "User", user).await;
+    let second_crm = crm_id(&etlify, "Company", second).await;
+
+    sandbox.admin().reset(etlify_sandbox::ResetScope::Log);
+    move_user(&db, user, second).await;
+    sync_all(&etlify).await;
+
+    assert_eq!(
+        pairs(&sandbox, "contacts", "companies"),
+        [(user_crm, second_crm)],
+        "the old association removed, the new one made"
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(log.count("POST", ARCHIVE), 1, "{:?}", log.endpoints);
+    assert_eq!(log.count("POST", ASSOCIATE), 1, "{:?}", log.endpoints);
+    assert_eq!(
+        log.count("POST", CONTACT_UPSERT) + log.count("POST", CONTACT_UPDATE),
+        0,
+        "no property re-sent: {:?}",
+        log.endpoints
+    );
+    assert_eq!(link_rows(&db).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_user_waits_for_its_unsynced_company_then_both_are_linked() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    let user = db.insert_user("ada@acme.example", Some(company)).await;
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await;
+
+    // The user alone: it waits for its company, which is synced, then it.
+    etlify.sync("hubspot", "User", user).await.unwrap();
+
+    let company_crm = crm_id(&etlify, "Company", company).await;
+    let user_crm = crm_id(&etlify, "User", user).await;
+    assert_eq!(
+        pairs(&sandbox, "contacts", "companies"),
+        [(user_crm, company_crm)]
+    );
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM etlify_pending_syncs")
+            .await,
+        0,
+        "nothing left waiting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_habtm_deals_are_linked_to_each_of_their_contacts() {
+    let (db, sandbox) = setup().await;
+    let ts = if db.is_postgres() {
+        "timestamp(6) without time zone"
+    } else {
+        "datetime(6)"
+    };
+    db.exec(&format!(
+        "CREATE TABLE deals (id bigint PRIMARY KEY, dealname varchar, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+    ))
+    .await;
+    db.exec("CREATE TABLE deals_users (deal_id bigint NOT NULL, user_id bigint NOT NULL)")
+        .await;
+    let now = db.now_sql();
+    db.exec(&format!(
+        "INSERT INTO deals VALUES (1, 'big', {now}, {now}), (2, 'small', {now}, {now})"
+    ))
+    .await;
+    let ada = db.insert_user("ada@acme.example", None).await;
+    let bob = db.insert_user("bob@acme.example", None).await;
+    db.exec(&format!(
+        "INSERT INTO deals_users VALUES (1, {ada}), (1, {bob}), (2, {ada})"
+    ))
+    .await;
+    let deals = Model::new("Deal", "deals").bind(
+        "hubspot",
+        Binding::new("deals", "")
+            .external_id("etlify_id")
+            .payload(SqlPayload::new("SELECT id, dealname FROM deals"))
+            .link(Link::join_table(
+                "User",
+                "deals_users",
+                "deal_id",
+                "user_id",
+            )),
+    );
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot"), deals],
+    )
+    .await;
+
+    sync_all(&etlify).await;
+    sync_all(&etlify).await;
+
+    let (ada_crm, bob_crm) = (
+        crm_id(&etlify, "User", ada).await,
+        crm_id(&etlify, "User", bob).await,
+    );
+    let (big, small) = (
+        crm_id(&etlify, "Deal", 1).await,
+        crm_id(&etlify, "Deal", 2).await,
+    );
+    let mut expected = vec![
+        (big.clone(), ada_crm.clone()),
+        (big, bob_crm),
+        (small, ada_crm),
+    ];
+    expected.sort();
+    let mut linked = pairs(&sandbox, "deals", "contacts");
+    linked.sort();
+    assert_eq!(linked, expected);
+    assert_eq!(link_rows(&db).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_lost_association_response_is_retried_without_a_duplicate() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    let user = db.insert_user("ada@acme.example", None).await;
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await;
+    sync_all(&etlify).await;
+    assert!(sandbox.admin().hubspot_associations().is_empty());
+
+    // The next request is the association alone; its answer is lost
+    // after the sandbox made it.
+    move_user(&db, user, company).await;
+    sandbox.admin().reset(etlify_sandbox::ResetScope::Log);
+    sandbox
+        .admin()
+        .set_faults(
+            TargetApi::Hubspot,
+            FaultConfig {
+                drop_next: 1,
+                drop_after_handling: true,
+                ..FaultConfig::default()
+            },
+        )
+        .unwrap();
+    sync_all(&etlify).await;
+
+    let log = sandbox.admin().request_log();
+    let associate = log
+        .endpoints
+        .iter()
+        .find(|e| e.route == ASSOCIATE)
+        .unwrap_or_else(|| panic!("{:?}", log.endpoints));
+    assert_eq!(
+        associate.count, 2,
+        "sent again after the lost answer: {associate:?}"
+    );
+    assert_eq!(
+        pairs(&sandbox, "contacts", "companies"),
+        [(
+            crm_id(&etlify, "User", user).await,
+            crm_id(&etlify, "Company", company).await
+        )],
+        "one association, no duplicate"
+    );
+    assert_eq!(sandbox.admin().hubspot_associations().len(), 1);
+    assert_eq!(link_rows(&db).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_two_engines_linking_at_once_make_no_duplicate() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(
+            db.insert_user(&format!("user{n}@acme.example"), Some(company))
+                .await,
+        );
+    }
+    let models = || vec![companies("hubspot"), users("hubspot")];
+    let first = engine(&db, vec![hubspot(&sandbox)], models()).await;
+    let second = engine(&db, vec![hubspot(&sandbox)], models()).await;
+    first.sync("hubspot", "Company", company).await.unwrap();
+
+    let syncs = ids.iter().flat_map(|&id| {
+        let (first, second) = (&first, &second);
+        [
+            Box::pin(async move { first.sync("hubspot", "User", id).await })
+                as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>,
+            Box::pin(async move { second.sync("hubspot", "User", id).await }),
+        ]
+    });
+    for outcome in futures_util::future::join_all(syncs).await {
+        outcome.unwrap();
+    }
+
+    let linked = pairs(&sandbox, "contacts", "companies");
+    assert_eq!(
+        linked.len(),
+        ids.len(),
+        "one association per user: {linked:?}"
+    );
+    assert_eq!(sandbox.admin().hubspot_associations().len(), ids.len());
+    assert_eq!(link_rows(&db).await, i64::try_from(ids.len()).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_airtable_link_fields_hold_the_target_record_ids() {
+    let (db, sandbox) = setup().await;
+    let (first, second) = (
+        db.insert_company("acme").await,
+        db.insert_company("globex").await,
+    );
+    let user = db.insert_user("ada@acme.example", Some(first)).await;
+    let etlify = engine(
+        &db,
+        vec![airtable(&sandbox)],
+        vec![companies("airtable"), users("airtable")],
+    )
+    .await;
+    let record_of = |company: i64| {
+        let etlify = &etlify;
+        async move {
+            etlify
+                .sync_row("airtable", "Company", company)
+                .await
+                .unwrap()
+                .and_then(|row| row.crm_id)
+                .unwrap()
+        }
+    };
+    let user_field = || {
+        let records = sandbox.admin().airtable_records(BASE_ID, "Users").unwrap();
+        assert_eq!(records.len(), 1);
+        records[0].fields.get("Company").cloned()
+    };
+
+    sync_all(&etlify).await;
+    assert_eq!(
+        user_field(),
+        Some(serde_json::json!([record_of(first).await]))
+    );
+
+    move_user(&db, user, second).await;
+    sync_all(&etlify).await;
+    assert_eq!(
+        user_field(),
+        Some(serde_json::json!([record_of(second).await]))
+    );
+}
