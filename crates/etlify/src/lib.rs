@@ -153,8 +153,8 @@ pub use crate::outcome::{
 pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 pub use crate::runs::{
-    BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, PlannedArchive,
-    Progress, ProgressFn, RecordDiff, RunStats,
+    BatchSyncOptions, HeldDeletes, Interruption, LinkChange, LinkDiff, PayloadChange, PlanEntry,
+    PlannedArchive, Progress, ProgressFn, RecordDiff, RunStats,
 };
 pub use crate::runs::{RunQuery, RunRecord, RunStatus, RunTrigger, DEFAULT_RUN_QUERY_LIMIT};
 #[cfg(feature = "bench")]

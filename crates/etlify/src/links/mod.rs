@@ -24,7 +24,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 pub(crate) use self::send::{apply, ToLink};
-pub(crate) use self::wanted::{read, Unsynced};
+pub(crate) use self::wanted::{read, PageLinks, Unsynced};
 use crate::id::ResourceId;
 use crate::link::AssociationType;
 use crate::store::links::LinkRow;

@@ -324,3 +324,49 @@ async fn link_airtable_link_fields_hold_the_target_record_ids() {
         Some(serde_json::json!([record_of(second).await]))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_plan_diff_shows_link_changes_next_to_property_changes() {
+    let (db, sandbox) = setup().await;
+    let (first, second) = (
+        db.insert_company("acme").await,
+        db.insert_company("globex").await,
+    );
+    let user = db.insert_user("ada@acme.example", Some(first)).await;
+    let other = db.insert_user("bob@acme.example", None).await;
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await;
+    sync_all(&etlify).await;
+
+    move_user(&db, user, second).await;
+    let third = db.insert_company("initech").await;
+    move_user(&db, other, third).await;
+    let diffs = etlify.plan_diff("hubspot", "User", 10).await.unwrap();
+
+    let moved = diffs.iter().find(|d| d.id.get() == user).unwrap();
+    assert_eq!(moved.change, etlify::PayloadChange::Unchanged);
+    let links: Vec<(&str, i64, etlify::LinkChange)> = moved
+        .links
+        .iter()
+        .map(|l| (l.target.as_str(), l.target_id.get(), l.change))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("Company", second, etlify::LinkChange::Added),
+            ("Company", first, etlify::LinkChange::Removed),
+        ]
+    );
+    let waiting = diffs.iter().find(|d| d.id.get() == other).unwrap();
+    assert_eq!(waiting.links.len(), 1);
+    assert_eq!(
+        (waiting.links[0].target_id.get(), waiting.links[0].change),
+        (third, etlify::LinkChange::Waiting),
+        "initech has no CRM id yet"
+    );
+    assert_eq!(link_rows(&db).await, 1, "plan writes nothing");
+}
