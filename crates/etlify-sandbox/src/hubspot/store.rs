@@ -301,6 +301,9 @@ pub(crate) struct HubSpotStore {
 pub(crate) struct HubSpotSnapshot {
     pub(crate) next_id: u64,
     pub(crate) objects: BTreeMap<String, Vec<HubSpotObject>>,
+    /// Absent from files saved before associations were emulated.
+    #[serde(default)]
+    pub(crate) associations: Vec<super::associations::HubSpotAssociation>,
 }
 
 impl HubSpotStore {
@@ -696,12 +699,14 @@ impl HubSpotStore {
                 .iter()
                 .map(|(name, state)| (name.clone(), state.objects.values().cloned().collect()))
                 .collect(),
+            associations: self.associations.iter().cloned().collect(),
         }
     }
 
     /// Loads persisted objects; types unknown to the configuration are skipped.
     pub(crate) fn restore(&mut self, snapshot: HubSpotSnapshot, now: Instant) {
         self.next_id = self.next_id.max(snapshot.next_id);
+        self.associations.extend(snapshot.associations);
         for (name, objects) in snapshot.objects {
             let Some(state) = self.types.get_mut(&name) else {
                 continue;
