@@ -190,32 +190,7 @@ async fn associate_default(
     Path(types): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, HubSpotError> {
-    let started = now_iso();
-    let mut store = lock(&state.hubspot);
-    let (from, to, inputs) = parse::<PairInput>(&store, (&types.0, &types.1), &body)?;
-    let type_id = default_type(&from, &to);
-    let (mut results, mut errors) = (Vec::new(), Vec::new());
-    for input in inputs {
-        let (from_id, to_id) = (id_text(&input.from.id), id_text(&input.to.id));
-        if let Some(missing) = missing_object(&store, [(&from, &from_id), (&to, &to_id)]) {
-            errors.push(not_found(&missing));
-            continue;
-        }
-        store.associations.insert(HubSpotAssociation {
-            from_type: from.clone(),
-            from_id: from_id.clone(),
-            to_type: to.clone(),
-            to_id: to_id.clone(),
-            category: "HUBSPOT_DEFINED".to_owned(),
-            type_id,
-        });
-        results.push(json!({
-            "from": { "id": from_id },
-            "to": { "id": to_id },
-            "associationSpec": { "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id },
-        }));
-    }
-    Ok(answer(StatusCode::OK, results, errors, started))
+    create(&state, &types, &body, false)
 }
 
 async fn create_labelled(
@@ -223,18 +198,30 @@ async fn create_labelled(
     Path(types): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, HubSpotError> {
+    create(&state, &types, &body, true)
+}
+
+/// Makes each pair's default association, and with `labelled` the input's
+/// types too (`batch/create`, which requires them); answers each made
+/// pair in the shape of its endpoint.
+fn create(
+    state: &SharedState,
+    (from_type, to_type): &(String, String),
+    body: &Bytes,
+    labelled: bool,
+) -> Result<Response, HubSpotError> {
     let started = now_iso();
     let mut store = lock(&state.hubspot);
-    let (from, to, inputs) = parse::<PairInput>(&store, (&types.0, &types.1), &body)?;
+    let (from, to, inputs) = parse::<PairInput>(&store, (from_type, to_type), body)?;
+    if labelled && inputs.iter().any(|input| input.types.is_empty()) {
+        return Err(HubSpotError::Validation(
+            "types: at least one association type is required".to_owned(),
+        ));
+    }
     let default_id = default_type(&from, &to);
     let (mut results, mut errors) = (Vec::new(), Vec::new());
     for input in inputs {
         let (from_id, to_id) = (id_text(&input.from.id), id_text(&input.to.id));
-        if input.types.is_empty() {
-            return Err(HubSpotError::Validation(
-                "types: at least one association type is required".to_owned(),
-            ));
-        }
         if let Some(missing) = missing_object(&store, [(&from, &from_id), (&to, &to_id)]) {
             errors.push(not_found(&missing));
             continue;
@@ -251,8 +238,12 @@ async fn create_labelled(
         store
             .associations
             .insert(association("HUBSPOT_DEFINED", default_id));
-        let mut labels = Vec::new();
-        for spec in &input.types {
+        let types = if labelled {
+            input.types.as_slice()
+        } else {
+            &[]
+        };
+        for spec in types {
             let category = spec
                 .association_category
                 .as_deref()
@@ -260,17 +251,32 @@ async fn create_labelled(
             store
                 .associations
                 .insert(association(category, spec.association_type_id));
-            labels.push(Value::Null);
         }
-        results.push(json!({
-            "fromObjectTypeId": from,
-            "fromObjectId": from_id.parse::<u64>().ok(),
-            "toObjectTypeId": to,
-            "toObjectId": to_id.parse::<u64>().ok(),
-            "labels": [],
-        }));
+        results.push(if labelled {
+            json!({
+                "fromObjectTypeId": from,
+                "fromObjectId": from_id.parse::<u64>().ok(),
+                "toObjectTypeId": to,
+                "toObjectId": to_id.parse::<u64>().ok(),
+                "labels": [],
+            })
+        } else {
+            json!({
+                "from": { "id": from_id },
+                "to": { "id": to_id },
+                "associationSpec": {
+                    "associationCategory": "HUBSPOT_DEFINED",
+                    "associationTypeId": default_id,
+                },
+            })
+        });
     }
-    Ok(answer(StatusCode::CREATED, results, errors, started))
+    let success = if labelled {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(answer(success, results, errors, started))
 }
 
 /// Removes every association of each pair (from → each `to`).

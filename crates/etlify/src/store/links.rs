@@ -29,6 +29,26 @@ enum EtlifyLinks {
 
 use EtlifyLinks as L;
 
+/// The columns a row is keyed by: one row per link and target of a record.
+const KEY: [L; 6] = [
+    L::CrmName,
+    L::FromType,
+    L::FromId,
+    L::LinkName,
+    L::ToType,
+    L::ToId,
+];
+
+/// The columns a recorded link rewrites.
+const LINKED: [L; 6] = [
+    L::FromObjectType,
+    L::ToObjectType,
+    L::FromCrmId,
+    L::ToCrmId,
+    L::Association,
+    L::LinkedAt,
+];
+
 /// Rows changed per statement (placeholders stay well under every
 /// database's limit).
 const CHUNK: usize = 200;
@@ -69,9 +89,7 @@ pub(crate) async fn recorded(
     for chunk in ids.chunks(CHUNK * 5) {
         let mut select = Query::select();
         select
-            .expr_as(Expr::col(L::FromId).cast_as("bigint"), L::FromId)
-            .columns([L::LinkName, L::ToType])
-            .expr_as(Expr::col(L::ToId).cast_as("bigint"), L::ToId)
+            .columns([L::FromId, L::LinkName, L::ToType, L::ToId])
             .columns([
                 L::FromObjectType,
                 L::ToObjectType,
@@ -102,20 +120,9 @@ pub(crate) async fn record(
 ) -> Result<()> {
     for chunk in rows.chunks(CHUNK) {
         let mut insert = Query::insert();
-        insert.into_table(L::Table).columns([
-            L::CrmName,
-            L::FromType,
-            L::FromId,
-            L::LinkName,
-            L::ToType,
-            L::ToId,
-            L::FromObjectType,
-            L::ToObjectType,
-            L::FromCrmId,
-            L::ToCrmId,
-            L::Association,
-            L::LinkedAt,
-        ]);
+        insert
+            .into_table(L::Table)
+            .columns(KEY.into_iter().chain(LINKED));
         for row in chunk {
             insert
                 .values([
@@ -135,25 +142,7 @@ pub(crate) async fn record(
                 // Internal invariant: twelve values for twelve columns.
                 .expect("values match the column list");
         }
-        insert.on_conflict(
-            OnConflict::columns([
-                L::CrmName,
-                L::FromType,
-                L::FromId,
-                L::LinkName,
-                L::ToType,
-                L::ToId,
-            ])
-            .update_columns([
-                L::FromObjectType,
-                L::ToObjectType,
-                L::FromCrmId,
-                L::ToCrmId,
-                L::Association,
-                L::LinkedAt,
-            ])
-            .to_owned(),
-        );
+        insert.on_conflict(OnConflict::columns(KEY).update_columns(LINKED).to_owned());
         let (sql, values) = store.build(&insert);
         store.execute(sql, values).await?;
     }

@@ -146,6 +146,24 @@ fn users(crm: &str) -> Model {
     )
 }
 
+/// Companies and their linked users on the sandbox's HubSpot.
+async fn hubspot_engine(db: &TestDb, sandbox: &RunningSandbox) -> Etlify {
+    engine(
+        db,
+        vec![hubspot(sandbox)],
+        vec![companies("hubspot"), users("hubspot")],
+    )
+    .await
+}
+
+/// Two companies, `acme` and `globex`.
+async fn two_companies(db: &TestDb) -> (i64, i64) {
+    (
+        db.insert_company("acme").await,
+        db.insert_company("globex").await,
+    )
+}
+
 async fn sync_all(etlify: &Etlify) {
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert!(stats.is_complete(), "{stats:?}");

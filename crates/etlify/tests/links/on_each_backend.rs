@@ -18,12 +18,7 @@ async fn association_a_user_is_synced_with_its_company_association() {
     let (db, sandbox) = setup().await;
     let company = db.insert_company("acme").await;
     let user = db.insert_user("ada@acme.example", Some(company)).await;
-    let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
-        vec![companies("hubspot"), users("hubspot")],
-    )
-    .await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
 
     sync_all(&etlify).await;
 
@@ -57,17 +52,9 @@ async fn association_a_user_is_synced_with_its_company_association() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn association_a_changed_company_moves_the_association_without_resending_properties() {
     let (db, sandbox) = setup().await;
-    let (first, second) = (
-        db.insert_company("acme").await,
-        db.insert_company("globex").await,
-    );
+    let (first, second) = two_companies(&db).await;
     let user = db.insert_user("ada@acme.example", Some(first)).await;
-    let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
-        vec![companies("hubspot"), users("hubspot")],
-    )
-    .await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
     sync_all(&etlify).await;
     let user_crm = crm_id(&etlify, "User", user).await;
     let second_crm = crm_id(&etlify, "Company", second).await;
@@ -98,12 +85,7 @@ async fn association_a_user_waits_for_its_unsynced_company_then_both_are_linked(
     let (db, sandbox) = setup().await;
     let company = db.insert_company("acme").await;
     let user = db.insert_user("ada@acme.example", Some(company)).await;
-    let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
-        vec![companies("hubspot"), users("hubspot")],
-    )
-    .await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
 
     // The user alone: it waits for its company, which is synced, then it.
     etlify.sync("hubspot", "User", user).await.unwrap();
@@ -194,12 +176,7 @@ async fn association_a_lost_association_response_is_retried_without_a_duplicate(
     let (db, sandbox) = setup().await;
     let company = db.insert_company("acme").await;
     let user = db.insert_user("ada@acme.example", None).await;
-    let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
-        vec![companies("hubspot"), users("hubspot")],
-    )
-    .await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
     sync_all(&etlify).await;
     assert!(sandbox.admin().hubspot_associations().is_empty());
 
@@ -283,10 +260,7 @@ async fn association_two_engines_linking_at_once_make_no_duplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_airtable_link_fields_hold_the_target_record_ids() {
     let (db, sandbox) = setup().await;
-    let (first, second) = (
-        db.insert_company("acme").await,
-        db.insert_company("globex").await,
-    );
+    let (first, second) = two_companies(&db).await;
     let user = db.insert_user("ada@acme.example", Some(first)).await;
     let etlify = engine(
         &db,
@@ -328,18 +302,10 @@ async fn link_airtable_link_fields_hold_the_target_record_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_plan_diff_shows_link_changes_next_to_property_changes() {
     let (db, sandbox) = setup().await;
-    let (first, second) = (
-        db.insert_company("acme").await,
-        db.insert_company("globex").await,
-    );
+    let (first, second) = two_companies(&db).await;
     let user = db.insert_user("ada@acme.example", Some(first)).await;
     let other = db.insert_user("bob@acme.example", None).await;
-    let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
-        vec![companies("hubspot"), users("hubspot")],
-    )
-    .await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
     sync_all(&etlify).await;
 
     move_user(&db, user, second).await;

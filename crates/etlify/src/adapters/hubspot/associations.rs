@@ -44,28 +44,11 @@ impl AssociationAdapter for HubSpotAdapter {
         pairs: &[AssociationPair<'_>],
         throttle: &Throttle<'_>,
     ) -> Result<AssociationRefusals, AdapterError> {
-        let (action, inputs): (&[&str], Vec<Value>) = match association {
-            AssociationType::Default => (
-                &["batch", "associate", "default"],
-                pairs
-                    .iter()
-                    .map(|p| json!({ "from": { "id": p.from }, "to": { "id": p.to } }))
-                    .collect(),
-            ),
-            AssociationType::Typed { .. } => (
-                &["batch", "create"],
-                pairs
-                    .iter()
-                    .map(|p| {
-                        json!({
-                            "from": { "id": p.from },
-                            "to": { "id": p.to },
-                            "types": types(association),
-                        })
-                    })
-                    .collect(),
-            ),
+        let action: &[&str] = match association {
+            AssociationType::Default => &["batch", "associate", "default"],
+            AssociationType::Typed { .. } => &["batch", "create"],
         };
+        let inputs = inputs(pairs, association, false);
         let body = self
             .send_associations(from_type, to_type, action, inputs, throttle)
             .await?;
@@ -80,33 +63,43 @@ impl AssociationAdapter for HubSpotAdapter {
         pairs: &[AssociationPair<'_>],
         throttle: &Throttle<'_>,
     ) -> Result<AssociationRefusals, AdapterError> {
-        let (action, inputs): (&[&str], Vec<Value>) = match association {
-            AssociationType::Default => (
-                &["batch", "archive"],
-                pairs
-                    .iter()
-                    .map(|p| json!({ "from": { "id": p.from }, "to": [{ "id": p.to }] }))
-                    .collect(),
-            ),
-            AssociationType::Typed { .. } => (
-                &["batch", "labels", "archive"],
-                pairs
-                    .iter()
-                    .map(|p| {
-                        json!({
-                            "from": { "id": p.from },
-                            "to": { "id": p.to },
-                            "types": types(association),
-                        })
-                    })
-                    .collect(),
-            ),
+        let action: &[&str] = match association {
+            AssociationType::Default => &["batch", "archive"],
+            AssociationType::Typed { .. } => &["batch", "labels", "archive"],
         };
+        let inputs = inputs(pairs, association, true);
         let body = self
             .send_associations(from_type, to_type, action, inputs, throttle)
             .await?;
         Ok(refusals(pairs, &body, false))
     }
+}
+
+/// The request's inputs: `{from: {id}, to: {id}}`, with the types of a
+/// typed association; the default one's archive names its targets as a
+/// list (`to: [{id}]`).
+fn inputs(
+    pairs: &[AssociationPair<'_>],
+    association: AssociationType,
+    archive: bool,
+) -> Vec<Value> {
+    pairs
+        .iter()
+        .map(|p| match association {
+            AssociationType::Default if archive => {
+                json!({ "from": { "id": p.from }, "to": [{ "id": p.to }] })
+            }
+            AssociationType::Default => json!({ "from": { "id": p.from }, "to": { "id": p.to } }),
+            AssociationType::Typed { category, type_id } => json!({
+                "from": { "id": p.from },
+                "to": { "id": p.to },
+                "types": [{
+                    "associationCategory": category.as_str(),
+                    "associationTypeId": type_id,
+                }],
+            }),
+        })
+        .collect()
 }
 
 impl HubSpotAdapter {
@@ -124,17 +117,6 @@ impl HubSpotAdapter {
         // Not marked as a create: repeating it makes nothing twice.
         let request = HttpRequest::new(Method::POST, path).json(json!({ "inputs": inputs }));
         Ok(self.http.send(&request, classify, throttle).await?.body)
-    }
-}
-
-/// `[{associationCategory, associationTypeId}]` of a typed association.
-fn types(association: AssociationType) -> Value {
-    match association {
-        AssociationType::Default => json!([]),
-        AssociationType::Typed { category, type_id } => json!([{
-            "associationCategory": category.as_str(),
-            "associationTypeId": type_id,
-        }]),
     }
 }
 
