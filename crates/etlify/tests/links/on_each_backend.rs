@@ -336,3 +336,130 @@ async fn link_plan_diff_shows_link_changes_next_to_property_changes() {
     );
     assert_eq!(link_rows(&db).await, 1, "plan writes nothing");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_has_many_and_polymorphic_links_find_their_targets() {
+    let (db, sandbox) = setup().await;
+    db.exec("ALTER TABLE users ADD COLUMN owner_type varchar")
+        .await;
+    db.exec("ALTER TABLE users ADD COLUMN owner_id bigint")
+        .await;
+    let (acme, globex) = two_companies(&db).await;
+    let ada = db.insert_user("ada@acme.example", Some(acme)).await;
+    let bob = db.insert_user("bob@acme.example", Some(acme)).await;
+    // Ada's owner is globex (polymorphic); Bob's owner is not a company.
+    db.exec(&format!(
+        "UPDATE users SET owner_type = 'Company', owner_id = {globex} WHERE id = {ada}"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE users SET owner_type = 'Team', owner_id = {globex} WHERE id = {bob}"
+    ))
+    .await;
+    let companies = Model::new("Company", "companies").bind(
+        "hubspot",
+        Binding::new("companies", "domain")
+            .payload(SqlPayload::new("SELECT id, domain, name FROM companies"))
+            .link(Link::has_many("User", "company_id")),
+    );
+    let users = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email, full_name FROM users"))
+            .link(Link::polymorphic("Company", "owner_type", "owner_id")),
+    );
+    let etlify = engine(&db, vec![hubspot(&sandbox)], vec![companies, users]).await;
+
+    sync_all(&etlify).await;
+    sync_all(&etlify).await;
+
+    let (ada_crm, bob_crm) = (
+        crm_id(&etlify, "User", ada).await,
+        crm_id(&etlify, "User", bob).await,
+    );
+    let (acme_crm, globex_crm) = (
+        crm_id(&etlify, "Company", acme).await,
+        crm_id(&etlify, "Company", globex).await,
+    );
+    let mut employees = pairs(&sandbox, "companies", "contacts");
+    employees.sort();
+    let mut expected = vec![(acme_crm.clone(), ada_crm.clone()), (acme_crm, bob_crm)];
+    expected.sort();
+    assert_eq!(employees, expected, "acme has many users");
+    assert_eq!(
+        pairs(&sandbox, "contacts", "companies"),
+        [(ada_crm, globex_crm)],
+        "only the owner whose type names a company"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_declaration_mistakes_are_refused_naming_the_link() {
+    let (db, sandbox) = setup().await;
+    let cases = [
+        (
+            Link::belongs_to("Firm", "company_id"),
+            "not a declared model",
+        ),
+        (Link::belongs_to("Company", "firm_id"), "firm_id"),
+        (
+            Link::join_table("Company", "memberships", "user_id", "company_id"),
+            "memberships",
+        ),
+    ];
+    for (link, expected) in cases {
+        let users = Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("contacts", "email")
+                .payload(SqlPayload::new("SELECT id, email FROM users"))
+                .link(link),
+        );
+        let error = Etlify::builder(db.store.clone())
+            .crm(hubspot(&sandbox))
+            .model(companies("hubspot"))
+            .model(users)
+            .build()
+            .await
+            .err()
+            .unwrap();
+        let message = error.to_string();
+        assert!(
+            message.contains("models.User.crms.hubspot.links[0]") && message.contains(expected),
+            "{message}"
+        );
+    }
+    // A target bound to another CRM only.
+    let users = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .link(Link::belongs_to("Company", "company_id")),
+    );
+    let error = Etlify::builder(db.store.clone())
+        .crm(hubspot(&sandbox))
+        .crm(airtable(&sandbox))
+        .model(companies("airtable"))
+        .model(users)
+        .build()
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("not bound to `hubspot`"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_state_table_is_a_recorded_reversible_migration_step() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let store = db.store.clone();
+    assert!(store.table_columns("etlify_links").await.unwrap().is_some());
+    etlify::revert_migration(&store).await.unwrap();
+    assert!(
+        store.table_columns("etlify_links").await.unwrap().is_none(),
+        "reverted with the other sync-state tables"
+    );
+    let report = etlify::check_schema(&store).await.unwrap();
+    assert!(report.to_string().contains("etlify_links"), "{report}");
+}
