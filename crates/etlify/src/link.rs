@@ -128,6 +128,26 @@ impl fmt::Display for AssociationType {
 
 /// A link declared on a binding: the record's targets, records of the
 /// declared model `target`, linked to the record's CRM object.
+///
+/// ```
+/// use etlify::{AssociationType, Binding, Link, Model, SqlPayload};
+///
+/// let companies = Model::new("Company", "companies").bind(
+///     "hubspot",
+///     Binding::new("companies", "domain")
+///         .payload(SqlPayload::new("SELECT id, domain, name FROM companies")),
+/// );
+/// let users = Model::new("User", "users").bind(
+///     "hubspot",
+///     Binding::new("contacts", "email")
+///         .payload(SqlPayload::new("SELECT id, email FROM users"))
+///         .link(Link::belongs_to("Company", "company_id")),
+/// );
+/// let link = &users.get_binding("hubspot").unwrap().get_links()[0];
+/// assert_eq!(link.get_target(), "Company");
+/// assert_eq!(link.get_association(), AssociationType::Default);
+/// # let _ = companies;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     pub(crate) name: String,

@@ -148,6 +148,10 @@ async fn send(
     };
     let mut done = vec![true; rows.len()];
     for (index, error) in refusals {
+        // An association whose object is gone is gone with it.
+        if matches!(step, Step::Archive) && error.kind() == AdapterErrorKind::NotFound {
+            continue;
+        }
         if let (Some(row), Some(flag)) = (rows.get(index), done.get_mut(index)) {
             *flag = false;
             refused.entry(row.from_id).or_insert(error);

@@ -180,3 +180,21 @@ pub(crate) async fn forget(
     }
     Ok(())
 }
+
+/// Forgets every link recorded in `crm_name` (of `from_type` only, when
+/// given): the CRM's sync state is forgotten (`Etlify::forget`).
+pub(crate) async fn forget_crm(
+    store: &Store,
+    crm_name: &str,
+    from_type: Option<&str>,
+) -> Result<u64> {
+    let mut delete = Query::delete();
+    delete
+        .from_table(L::Table)
+        .and_where(Expr::col(L::CrmName).eq(crm_name));
+    if let Some(from_type) = from_type {
+        delete.and_where(Expr::col(L::FromType).eq(from_type));
+    }
+    let (sql, values) = store.build(&delete);
+    store.execute(sql, values).await
+}

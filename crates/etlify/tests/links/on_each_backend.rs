@@ -463,3 +463,17 @@ async fn link_state_table_is_a_recorded_reversible_migration_step() {
     let report = etlify::check_schema(&store).await.unwrap();
     assert!(report.to_string().contains("etlify_links"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_rows_are_forgotten_with_their_crms_sync_state() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    db.insert_user("ada@acme.example", Some(company)).await;
+    let etlify = hubspot_engine(&db, &sandbox).await;
+    sync_all(&etlify).await;
+    assert_eq!(link_rows(&db).await, 1);
+
+    let forgotten = etlify.forget("hubspot", None).await.unwrap();
+    assert!(!forgotten.busy);
+    assert_eq!(link_rows(&db).await, 0, "the links went with the sync rows");
+}
