@@ -497,14 +497,17 @@ pub(crate) struct PolymorphicFile {
     pub type_value: Option<String>,
 }
 
-/// A labelled (or specific) association type, by its id.
+/// A labelled (or specific) association type: by its category and id, or
+/// by its label's name.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssociationFile {
-    /// `HUBSPOT_DEFINED`, `USER_DEFINED` or `INTEGRATOR_DEFINED`.
-    pub category: AssociationCategoryFile,
-    /// HubSpot's `associationTypeId`.
-    pub type_id: u32,
+    /// `HUBSPOT_DEFINED`, `USER_DEFINED` or `INTEGRATOR_DEFINED` (with `type_id`).
+    pub category: Option<AssociationCategoryFile>,
+    /// HubSpot's `associationTypeId` (with `category`).
+    pub type_id: Option<u32>,
+    /// The label's name in HubSpot (instead of `category` and `type_id`).
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]

@@ -864,15 +864,30 @@ fn link_from(file: &LinkFile, at: &str) -> Result<Link, CliError> {
         link = link.name(name);
     }
     if let Some(association) = &file.association {
-        let category = match association.category {
-            AssociationCategoryFile::HubspotDefined => AssociationCategory::HubSpotDefined,
-            AssociationCategoryFile::UserDefined => AssociationCategory::UserDefined,
-            AssociationCategoryFile::IntegratorDefined => AssociationCategory::IntegratorDefined,
+        link = match (
+            association.category,
+            association.type_id,
+            &association.label,
+        ) {
+            (Some(category), Some(type_id), None) => link.association(AssociationType::Typed {
+                category: match category {
+                    AssociationCategoryFile::HubspotDefined => AssociationCategory::HubSpotDefined,
+                    AssociationCategoryFile::UserDefined => AssociationCategory::UserDefined,
+                    AssociationCategoryFile::IntegratorDefined => {
+                        AssociationCategory::IntegratorDefined
+                    }
+                },
+                type_id,
+            }),
+            (None, None, Some(label)) => link.association_label(label),
+            _ => {
+                return Err(CliError::config(format!(
+                    "{at}.association: expected a category and a type_id \
+                     ({{ category = \"USER_DEFINED\", type_id = 12 }}), or a label \
+                     ({{ label = \"Decision maker\" }})"
+                )))
+            }
         };
-        link = link.association(AssociationType::Typed {
-            category,
-            type_id: association.type_id,
-        });
     }
     Ok(link)
 }

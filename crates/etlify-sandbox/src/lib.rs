@@ -45,6 +45,7 @@ mod state;
 
 pub use admin::{FaultSettings, LimitSettings, ResetScope, SandboxAdmin, TargetApi};
 pub use airtable::store::AirtableRecord;
+pub use config::AssociationLabelConfig;
 pub use config::{
     AirtableConfig, AirtableRateLimits, BaseConfig, FaultConfig, FieldConfig, FieldKind,
     HubSpotConfig, HubSpotRateLimits, NotFoundStyle, ObjectTypeConfig, PropertyConfig,

@@ -445,6 +445,18 @@ impl ThrottledAssociations<'_> {
             .await
     }
 
+    /// [`AssociationAdapter::label_type`], counted in the CRM's limits.
+    pub async fn label_type(
+        &self,
+        (from_type, to_type): (&str, &str),
+        label: &str,
+    ) -> Result<Option<AssociationType>, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.associations
+            .label_type(from_type, to_type, label, &throttle)
+            .await
+    }
+
     /// [`AssociationAdapter::dissociate`], counted in the CRM's limits.
     pub async fn dissociate(
         &self,

@@ -154,6 +154,8 @@ pub struct Link {
     pub(crate) target: String,
     pub(crate) via: LinkVia,
     pub(crate) association: AssociationType,
+    /// A label named instead of a type id: the CRM says its type.
+    pub(crate) label: Option<String>,
 }
 
 impl Link {
@@ -163,6 +165,7 @@ impl Link {
             target: target.into(),
             via,
             association: AssociationType::Default,
+            label: None,
         }
     }
 
@@ -253,7 +256,21 @@ impl Link {
     /// The association type ([`AssociationType::Default`] unless set).
     pub fn association(mut self, association: AssociationType) -> Self {
         self.association = association;
+        self.label = None;
         self
+    }
+
+    /// The association type named by its label in the CRM (HubSpot's
+    /// association labels, e.g. `"Decision maker"`): its category and type
+    /// id are read from the CRM once per engine, when first needed.
+    pub fn association_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The association label, when the type is named by one.
+    pub fn get_association_label(&self) -> Option<&str> {
+        self.label.as_deref()
     }
 
     /// The link's name.

@@ -638,6 +638,7 @@ fn link_declarations_are_read_with_their_kinds_and_association_types() {
              { model = \"Company\", belongs_to = \"company_id\", name = \"company\" },\n\
              { model = \"Deal\", join_table = { table = \"contacts_deals\", owner_column = \"user_id\", target_column = \"deal_id\" }, association = { category = \"USER_DEFINED\", type_id = 12 } },\n\
              { model = \"Org\", polymorphic = { type_column = \"owner_type\", id_column = \"owner_id\" } },\n\
+             { model = \"Company\", belongs_to = \"company_id\", name = \"boss\", association = { label = \"Decision maker\" } },\n\
              ]",
         ),
         &[],
@@ -645,7 +646,8 @@ fn link_declarations_are_read_with_their_kinds_and_association_types() {
     .unwrap();
     let binding = settings.models[0].get_binding("hubspot").unwrap();
     let links = binding.get_links();
-    assert_eq!(links.len(), 3);
+    assert_eq!(links.len(), 4);
+    assert_eq!(links[3].get_association_label(), Some("Decision maker"));
     assert_eq!(links[0].get_name(), "company");
     assert_eq!(links[0].get_target(), "Company");
     assert_eq!(links[0].get_association(), AssociationType::Default);
@@ -681,6 +683,14 @@ fn link_mistakes_are_refused_naming_the_key_path() {
         (
             "{ model = \"Company\", belongs_to = \"company_id\", label = \"x\" }",
             "links[0]",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", association = { label = \"Boss\", type_id = 3 } }",
+            "links[0].association: expected a category and a type_id",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", association = { type_id = 3 } }",
+            "links[0].association: expected a category and a type_id",
         ),
     ];
     for (link, expected) in cases {

@@ -9,7 +9,9 @@
 //! * a pair naming an object that does not exist (or is archived) is
 //!   refused alone: a 207 with an `OBJECT_NOT_FOUND` error whose context
 //!   lists the missing id, the other pairs being done;
-//! * a labelled association also makes the pair's default one, as HubSpot.
+//! * a labelled association also makes the pair's default one, as HubSpot;
+//! * `GET …/{from}/{to}/labels` lists the pair's default type and the
+//!   configured `association_labels`.
 
 use std::collections::BTreeSet;
 
@@ -17,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -65,7 +67,38 @@ pub(crate) fn router() -> Router<SharedState> {
             .route(&at("create"), post(create_labelled))
             .route(&at("archive"), post(archive_all))
             .route(&at("labels/archive"), post(archive_labels))
+            .route(
+                &format!("{prefix}/{{fromObjectType}}/{{toObjectType}}/labels"),
+                get(labels),
+            )
     })
+}
+
+/// The pair's association types: its default unlabeled one, then the
+/// configured labels.
+async fn labels(
+    State(state): State<SharedState>,
+    Path((from_type, to_type)): Path<(String, String)>,
+) -> Result<Response, HubSpotError> {
+    let (from, to) = {
+        let store = lock(&state.hubspot);
+        (store.resolve(&from_type)?, store.resolve(&to_type)?)
+    };
+    let mut results = vec![json!({
+        "category": "HUBSPOT_DEFINED",
+        "typeId": default_type(&from, &to),
+        "label": null,
+    })];
+    results.extend(
+        state
+            .config
+            .hubspot
+            .association_labels
+            .iter()
+            .filter(|l| l.from_type == from && l.to_type == to)
+            .map(|l| json!({ "category": l.category, "typeId": l.type_id, "label": l.label })),
+    );
+    Ok((StatusCode::OK, Json(json!({ "results": results }))).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -248,6 +248,21 @@ pub trait AssociationAdapter: Send + Sync {
         throttle: &Throttle<'_>,
     ) -> Result<AssociationRefusals, AdapterError>;
 
+    /// The association type from `from_type` to `to_type` labelled
+    /// `label` in the CRM, with one read at most (an adapter may keep
+    /// the answer). `None` when the CRM has no such label; the default:
+    /// labels are not supported.
+    async fn label_type(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        label: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<AssociationType>, AdapterError> {
+        let _ = (from_type, to_type, label, throttle);
+        Ok(None)
+    }
+
     /// Removes the `association` between each pair, in one request.
     async fn dissociate(
         &self,

@@ -37,6 +37,11 @@ pub(super) fn resolve_links(
     let mut names = Vec::new();
     for (index, link) in binding.get_links().iter().enumerate() {
         let location = format!("{location}.links[{index}]");
+        if link.label.as_deref().is_some_and(|l| l.trim().is_empty()) {
+            return Err(
+                ConfigError::new(location, "association.label", "must not be empty").into(),
+            );
+        }
         if link.name.trim().is_empty() {
             return Err(ConfigError::new(location, "name", "must not be empty").into());
         }
@@ -123,6 +128,8 @@ pub(super) fn resolve_links(
             target_object_type: target_binding.get_object_type().to_owned(),
             via: link.via.clone(),
             association: link.association,
+            label: link.label.clone(),
+            label_type: Default::default(),
         });
     }
     Ok(resolved)

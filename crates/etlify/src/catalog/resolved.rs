@@ -193,6 +193,10 @@ pub(crate) struct ResolvedLink {
     pub(crate) target_object_type: String,
     pub(crate) via: LinkVia,
     pub(crate) association: AssociationType,
+    /// The label naming the association type, read from the CRM.
+    pub(crate) label: Option<String>,
+    /// The type the CRM gave for `label`, once read (once per engine).
+    pub(crate) label_type: Arc<std::sync::OnceLock<AssociationType>>,
 }
 
 /// A sync dependency with its table resolved.

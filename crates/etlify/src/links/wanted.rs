@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 
 use super::{LinkWork, Wanted};
+use crate::adapters::{AdapterError, AdapterErrorKind};
 use crate::catalog::{ResolvedLink, Target};
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::ResourceId;
-use crate::link::LinkVia;
+use crate::link::{AssociationType, LinkVia};
 use crate::store::{links, sync_rows, Store};
 
 /// A target a record should be linked to that has no CRM id yet: the
@@ -73,6 +74,10 @@ pub(crate) async fn read(
         );
     }
     let crm_ids = target_crm_ids(store, crm, &pairs).await?;
+    let mut types = HashMap::new();
+    for link in declared {
+        types.insert(link.name.as_str(), association_type(target, link).await?);
+    }
     for (owner, link, to) in pairs {
         match crm_ids.get(&(link.target.as_str(), to)) {
             Some(to_crm_id) => page.work.entry(owner).or_default().wanted.push(Wanted {
@@ -81,7 +86,10 @@ pub(crate) async fn read(
                 to_id: to,
                 to_object_type: link.target_object_type.clone(),
                 to_crm_id: to_crm_id.clone(),
-                association: link.association,
+                association: types
+                    .get(link.name.as_str())
+                    .copied()
+                    .unwrap_or(link.association),
             }),
             None => page.unsynced.entry(owner).or_default().push(Unsynced {
                 model: link.target.clone(),
@@ -101,6 +109,43 @@ pub(crate) async fn read(
         work.wanted.dedup();
     }
     Ok(page)
+}
+
+/// The association type of `link`: declared, or named by a label the CRM
+/// says the type of (read once per engine, when first needed). A label the
+/// CRM does not have stops the run: no record could be linked.
+async fn association_type(target: Target<'_>, link: &ResolvedLink) -> Result<AssociationType> {
+    let Some(label) = &link.label else {
+        return Ok(link.association);
+    };
+    if let Some(known) = link.label_type.get() {
+        return Ok(*known);
+    }
+    let crm = target.crm.name.as_str();
+    let Some(associations) = target.crm.adapter().associations() else {
+        return Ok(link.association);
+    };
+    let types = (
+        target.binding.object_type.as_str(),
+        link.target_object_type.as_str(),
+    );
+    let found = associations
+        .label_type(types, label)
+        .await
+        .map_err(|error| Error::from_crm(crm, error))?;
+    let Some(found) = found else {
+        return Err(Error::from_crm(
+            crm,
+            AdapterError::new(
+                AdapterErrorKind::ValidationFailed,
+                format!(
+                    "link {}: {crm} has no association label {label:?} from {} to {}",
+                    link.name, types.0, types.1
+                ),
+            ),
+        ));
+    };
+    Ok(*link.label_type.get_or_init(|| found))
 }
 
 /// `SELECT owner id, target id` of `link` for records `ids`.

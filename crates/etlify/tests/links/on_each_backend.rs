@@ -477,3 +477,99 @@ async fn link_rows_are_forgotten_with_their_crms_sync_state() {
     assert!(!forgotten.busy);
     assert_eq!(link_rows(&db).await, 0, "the links went with the sync rows");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_label_named_in_the_declaration_is_read_once_and_used() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let mut config = sandbox_config();
+    config
+        .hubspot
+        .association_labels
+        .push(etlify_sandbox::AssociationLabelConfig {
+            from_type: "contacts".to_owned(),
+            to_type: "companies".to_owned(),
+            label: "Decision maker".to_owned(),
+            category: "USER_DEFINED".to_owned(),
+            type_id: 12,
+        });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let (acme, globex) = two_companies(&db).await;
+    db.insert_user("ada@acme.example", Some(acme)).await;
+    db.insert_user("bob@acme.example", Some(globex)).await;
+    let users = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .link(Link::belongs_to("Company", "company_id").association_label("Decision maker")),
+    );
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users],
+    )
+    .await;
+
+    sync_all(&etlify).await;
+
+    let labelled: Vec<u32> = sandbox
+        .admin()
+        .hubspot_associations()
+        .into_iter()
+        .filter(|a| a.category == "USER_DEFINED")
+        .map(|a| a.type_id)
+        .collect();
+    assert_eq!(
+        labelled,
+        [12, 12],
+        "both users linked with the label's type"
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count(
+            "GET",
+            "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels"
+        ),
+        1,
+        "the label read once: {:?}",
+        log.endpoints
+    );
+    assert_eq!(
+        log.count(
+            "POST",
+            "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create"
+        ),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_an_unknown_label_stops_the_run_naming_it() {
+    let (db, sandbox) = setup().await;
+    let company = db.insert_company("acme").await;
+    db.insert_user("ada@acme.example", Some(company)).await;
+    let users = Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM users"))
+            .link(Link::belongs_to("Company", "company_id").association_label("Nobody")),
+    );
+    let etlify = engine(
+        &db,
+        vec![hubspot(&sandbox)],
+        vec![companies("hubspot"), users],
+    )
+    .await;
+    let message: String = match etlify.batch_sync(&BatchSyncOptions::new()).await {
+        Ok(stats) => stats
+            .interrupted
+            .iter()
+            .map(|interruption| interruption.message.clone())
+            .collect(),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        message.contains("no association label \"Nobody\" from contacts to companies"),
+        "{message}"
+    );
+    assert!(sandbox.admin().hubspot_associations().is_empty());
+}

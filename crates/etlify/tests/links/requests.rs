@@ -166,3 +166,33 @@ async fn association_labelled_types_follow_the_dated_version_and_207s_refuse_the
         .unwrap();
     assert!(removed.refused.is_empty());
 }
+
+#[tokio::test]
+async fn association_a_label_is_looked_up_by_name_in_the_pairs_labels() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/associations/2026-03/contacts/companies/labels"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [
+                { "category": "HUBSPOT_DEFINED", "typeId": 279, "label": null },
+                { "category": "USER_DEFINED", "typeId": 12, "label": "Decision maker" },
+            ],
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let hubspot = adapter(&server, ApiVersion::V2026_03);
+    let associations = hubspot.associations().unwrap();
+    let throttle = Throttle::unlimited();
+
+    let found = associations
+        .label_type("contacts", "companies", "Decision maker", &throttle)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(LABEL));
+    let missing = associations
+        .label_type("contacts", "companies", "Nobody", &throttle)
+        .await
+        .unwrap();
+    assert_eq!(missing, None);
+}

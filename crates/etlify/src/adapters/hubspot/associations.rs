@@ -7,6 +7,9 @@
 //! * a labelled type: `batch/create` and `batch/labels/archive` with
 //!   `types: [{associationCategory, associationTypeId}]`.
 //!
+//! A label is looked up by its name in `GET …/{from}/{to}/labels`
+//! (`results: [{category, typeId, label}]`).
+//!
 //! Both are safe to repeat: HubSpot makes no second association for the
 //! same pair and type, and removing one that is gone changes nothing; a
 //! request whose response was lost is simply sent again by the HTTP
@@ -24,7 +27,7 @@ use crate::adapters::{
     AdapterError, AdapterErrorKind, AssociationAdapter, AssociationPair, AssociationRefusals,
     Throttle,
 };
-use crate::link::AssociationType;
+use crate::link::{AssociationCategory, AssociationType};
 
 /// Pairs per request: HubSpot's batch size for objects, which its
 /// association batches accept too.
@@ -53,6 +56,34 @@ impl AssociationAdapter for HubSpotAdapter {
             .send_associations(from_type, to_type, action, inputs, throttle)
             .await?;
         Ok(refusals(pairs, &body, true))
+    }
+
+    async fn label_type(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        label: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<AssociationType>, AdapterError> {
+        let path = self
+            .api_version
+            .associations_path(from_type, to_type, &["labels"]);
+        let body = self
+            .http
+            .send(&HttpRequest::new(Method::GET, path), classify, throttle)
+            .await?
+            .body;
+        let found = array(&body, "results").find_map(|definition| {
+            if definition.get("label").and_then(Value::as_str) != Some(label) {
+                return None;
+            }
+            let category = definition.get("category").and_then(Value::as_str)?;
+            Some(AssociationType::Typed {
+                category: AssociationCategory::parse(category)?,
+                type_id: u32::try_from(definition.get("typeId")?.as_u64()?).ok()?,
+            })
+        });
+        Ok(found)
     }
 
     async fn dissociate(
