@@ -254,6 +254,13 @@ async fn association_two_engines_linking_at_once_make_no_duplicate() {
         "one association per user: {linked:?}"
     );
     assert_eq!(sandbox.admin().hubspot_associations().len(), ids.len());
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("POST", ASSOCIATE),
+        u64::try_from(ids.len()).unwrap(),
+        "the second engine found each link made and sent none: {:?}",
+        log.endpoints
+    );
     assert_eq!(link_rows(&db).await, i64::try_from(ids.len()).unwrap());
 }
 
