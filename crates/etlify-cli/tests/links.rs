@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-use support::{etlify_command, start_sandbox};
+use support::{etlify_command, sandbox_contacts, sandbox_put, start_sandbox};
 
 fn config(dir: &Path, database_url: &str, sandbox: &str) -> PathBuf {
     let path = dir.join("etlify.toml");
@@ -100,6 +100,13 @@ async fn association_two_processes_syncing_each_user_at_once_link_it_once() {
     )
     .await;
 
+    // Answers slowed, so that the processes overlap.
+    sandbox_put(
+        &sandbox,
+        "faults",
+        &serde_json::json!({ "hubspot": { "latency_ms": 50 } }),
+    )
+    .await;
     // Two processes per user, all at once; each user's company is synced
     // first by whichever of them finds it missing.
     let children: Vec<_> = (1..=5)
@@ -119,6 +126,7 @@ async fn association_two_processes_syncing_each_user_at_once_link_it_once() {
         succeeded(&child.wait_with_output().unwrap(), "sync-record");
     }
 
+    assert_eq!(sandbox_contacts(&sandbox).await.len(), 5, "each user once");
     let linked = associations(&sandbox).await;
     assert_eq!(linked.len(), 5, "one association per user: {linked:#?}");
     let mut pairs: Vec<(String, String)> = linked
