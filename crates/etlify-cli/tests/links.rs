@@ -163,4 +163,45 @@ async fn association_two_processes_syncing_each_user_at_once_link_it_once() {
         associate_requests, 5,
         "the second process of each user found its link made, and sent none: {log}"
     );
+
+    // plan --diff: user 1 moved to globex, its properties unchanged.
+    exec(
+        &url,
+        "UPDATE users SET company_id = 2, \
+         updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now', '+1 second') WHERE id = 1",
+    )
+    .await;
+    let plan = etlify_command(&config, &["plan", "--diff"])
+        .output()
+        .unwrap();
+    succeeded(&plan, "plan --diff");
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("#1: properties unchanged, not re-sent; its links change")
+            && text.contains("link company_id: Company #2 would be linked")
+            && text.contains("link company_id: Company #1 would be unlinked"),
+        "{text}"
+    );
+    let plan = etlify_command(&config, &["plan", "--diff", "--json"])
+        .output()
+        .unwrap();
+    succeeded(&plan, "plan --diff --json");
+    let json: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let users = json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["model"] == "User")
+        .unwrap_or_else(|| panic!("{json}"));
+    let moved = &users["sample"][0];
+    assert_eq!(moved["id"], 1, "{json}");
+    assert_eq!(moved["change"], "unchanged", "{json}");
+    assert_eq!(
+        moved["links"],
+        serde_json::json!([
+            { "link": "company_id", "target": "Company", "target_id": 2, "change": "added" },
+            { "link": "company_id", "target": "Company", "target_id": 1, "change": "removed" },
+        ]),
+        "{json}"
+    );
 }
