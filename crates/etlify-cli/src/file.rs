@@ -360,6 +360,10 @@ pub(crate) struct BindingFile {
     pub dependencies: Vec<DependencyFile>,
     #[serde(default)]
     pub sync_dependencies: Vec<SyncDependencyFile>,
+    /// Links to records of other models, kept in the CRM as associations
+    /// (HubSpot) or linked-record fields (Airtable).
+    #[serde(default)]
+    pub links: Vec<LinkFile>,
     pub stale_scope: Option<String>,
     pub sync_if: Option<String>,
     pub external_id: Option<String>,
@@ -479,6 +483,70 @@ pub(crate) struct DependencyFile {
     #[serde(rename = "as")]
     pub polymorphic_as: Option<StiFile>,
     pub timestamp: Option<String>,
+}
+
+/// A link: the target `model`, found by exactly one of `belongs_to`,
+/// `has_many`, `join_table` or `polymorphic`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkFile {
+    /// The target's declared model (`Company`).
+    pub model: String,
+    /// The column of this model's table holding the target's key.
+    pub belongs_to: Option<String>,
+    /// The column of the target's table holding this model's key.
+    pub has_many: Option<String>,
+    /// A join table pairing this model's records with the target's.
+    pub join_table: Option<JoinTableFile>,
+    /// A type and id pair of this model's table pointing at the target.
+    pub polymorphic: Option<PolymorphicFile>,
+    /// The link's name (default: the foreign key, join table or id column);
+    /// on Airtable, the linked-record field it fills.
+    pub name: Option<String>,
+    /// HubSpot's association type: the default one when absent.
+    pub association: Option<AssociationFile>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JoinTableFile {
+    pub table: String,
+    /// The column holding this model's key.
+    pub owner_column: String,
+    /// The column holding the target's key.
+    pub target_column: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PolymorphicFile {
+    pub type_column: String,
+    pub id_column: String,
+    /// The type column's value meaning the target (default: its model name).
+    pub type_value: Option<String>,
+}
+
+/// A labelled (or specific) association type: by its category and id, or
+/// by its label's name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssociationFile {
+    /// `HUBSPOT_DEFINED`, `USER_DEFINED` or `INTEGRATOR_DEFINED` (with `type_id`).
+    pub category: Option<AssociationCategoryFile>,
+    /// HubSpot's `associationTypeId` (with `category`).
+    pub type_id: Option<u32>,
+    /// The label's name in HubSpot (instead of `category` and `type_id`).
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+// HubSpot's own names, which all end so.
+#[allow(clippy::enum_variant_names)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum AssociationCategoryFile {
+    HubspotDefined,
+    UserDefined,
+    IntegratorDefined,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -12,6 +12,7 @@ use etlify::adapters::{
     ResponseMapping, WebhookAdapter, WebhookConfig,
 };
 use etlify::jobs::{JobOptions, QueueOptions};
+use etlify::{AssociationCategory, AssociationType, Link};
 use etlify::{
     Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
     Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn, WriteMode,
@@ -23,6 +24,7 @@ use crate::file::{
     File, ModelFile, QueueFile, RenderingFile, ResponseFile, ServeFile, TypeFile, WorkerFile,
     WriteModeFile,
 };
+use crate::file::{AssociationCategoryFile, LinkFile};
 
 /// A configuration file, read and checked (without the database).
 pub(crate) struct Settings {
@@ -861,6 +863,9 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
             &dependency.foreign_key,
         ));
     }
+    for (index, link) in file.links.iter().enumerate() {
+        binding = binding.link(link_from(link, &format!("{at}.links[{index}]"))?);
+    }
     if let Some(scope) = &file.stale_scope {
         binding = binding.stale_scope(scope);
     }
@@ -900,6 +905,66 @@ fn binding_from(file: &BindingFile, at: &str) -> Result<Binding, CliError> {
         binding = binding.max_deletes_per_run(limit);
     }
     Ok(binding)
+}
+
+/// A link of the file: exactly one way of finding its targets.
+fn link_from(file: &LinkFile, at: &str) -> Result<Link, CliError> {
+    let model = file.model.as_str();
+    let mut link = match (
+        &file.belongs_to,
+        &file.has_many,
+        &file.join_table,
+        &file.polymorphic,
+    ) {
+        (Some(foreign_key), None, None, None) => Link::belongs_to(model, foreign_key),
+        (None, Some(foreign_key), None, None) => Link::has_many(model, foreign_key),
+        (None, None, Some(join), None) => {
+            Link::join_table(model, &join.table, &join.owner_column, &join.target_column)
+        }
+        (None, None, None, Some(pair)) => {
+            let link = Link::polymorphic(model, &pair.type_column, &pair.id_column);
+            match &pair.type_value {
+                Some(value) => link.type_value(value),
+                None => link,
+            }
+        }
+        _ => {
+            return Err(CliError::config(format!(
+                "{at}: expected exactly one of belongs_to, has_many, join_table or polymorphic \
+                 (how the linked {model} records are found)"
+            )))
+        }
+    };
+    if let Some(name) = &file.name {
+        link = link.name(name);
+    }
+    if let Some(association) = &file.association {
+        link = match (
+            association.category,
+            association.type_id,
+            &association.label,
+        ) {
+            (Some(category), Some(type_id), None) => link.association(AssociationType::Typed {
+                category: match category {
+                    AssociationCategoryFile::HubspotDefined => AssociationCategory::HubSpotDefined,
+                    AssociationCategoryFile::UserDefined => AssociationCategory::UserDefined,
+                    AssociationCategoryFile::IntegratorDefined => {
+                        AssociationCategory::IntegratorDefined
+                    }
+                },
+                type_id,
+            }),
+            (None, None, Some(label)) => link.association_label(label),
+            _ => {
+                return Err(CliError::config(format!(
+                    "{at}.association: expected a category and a type_id \
+                     ({{ category = \"USER_DEFINED\", type_id = 12 }}), or a label \
+                     ({{ label = \"Decision maker\" }})"
+                )))
+            }
+        };
+    }
+    Ok(link)
 }
 
 fn required<'a>(

@@ -413,16 +413,20 @@ fn demo_running_twice_sends_nothing_the_second_time() {
     };
     let first = run();
     assert_eq!(first["created"], true);
-    assert_eq!(first["runs"][0]["synced"], 120);
+    assert_eq!(first["runs"][0]["synced"], 126, "6 companies, 120 users");
     assert_eq!(
         first["runs"][1]["synced"], 0,
         "nothing changed, nothing sent"
     );
     assert_eq!(
-        first["runs"][2]["synced"], 20,
-        "only the renamed company's users: {first}"
+        first["runs"][2]["synced"], 21,
+        "only the renamed company and its users: {first}"
     );
     assert_eq!(first["sandbox_contacts"], 120);
+    assert_eq!(
+        first["sandbox_associations"], 120,
+        "each user linked to its company"
+    );
     assert!(folder.join("etlify.toml").exists());
 
     let second = run();
@@ -432,9 +436,10 @@ fn demo_running_twice_sends_nothing_the_second_time() {
         "the second demo sends nothing: {second}"
     );
     assert_eq!(
-        second["runs"][2]["synced"], 20,
-        "only the renamed company's users: {second}"
+        second["runs"][2]["synced"], 21,
+        "only the renamed company and its users: {second}"
     );
+    assert_eq!(second["sandbox_associations"], 120, "kept by the sandbox");
     assert_eq!(
         second["sandbox_contacts"], 120,
         "the sandbox kept its contacts"
@@ -453,7 +458,11 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(json_of(&demo)["runs"][0]["synced"], 40);
+    assert_eq!(
+        json_of(&demo)["runs"][0]["synced"],
+        42,
+        "2 companies, 40 users"
+    );
 
     let folder = dir.path().join("etlify-demo");
     let inside = |args: &[&str]| {
@@ -465,9 +474,15 @@ fn demo_configuration_works_from_inside_the_demo_folder() {
             .unwrap()
     };
     let status = json_of(&inside(&["status", "--json"]));
-    assert_eq!(status[0]["records"], 40, "{status}");
+    let users = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["model"] == "User")
+        .unwrap();
+    assert_eq!(users["records"], 40, "{status}");
     assert_eq!(
-        (&status[0]["never_synced"], &status[0]["failing"]),
+        (&users["never_synced"], &users["failing"]),
         (&Value::from(0), &Value::from(0)),
         "{status}"
     );
@@ -485,7 +500,11 @@ fn runs_cli_lists_the_run_history_as_json() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(json_of(&demo)["runs"][0]["synced"], 30);
+    assert_eq!(
+        json_of(&demo)["runs"][0]["synced"],
+        31,
+        "a company, 30 users"
+    );
     let config = dir.path().join("etlify-demo").join("etlify.toml");
     let runs = json_of(&etlify(&config, &["runs", "--json"]));
     let runs = runs.as_array().unwrap();
@@ -493,14 +512,14 @@ fn runs_cli_lists_the_run_history_as_json() {
     let first = runs.last().unwrap();
     assert_eq!(first["trigger"], "command", "{first}");
     assert_eq!(first["status"], "succeeded", "{first}");
-    assert_eq!(first["records"], 30, "{first}");
+    assert_eq!(first["records"], 31, "{first}");
     let synced: u64 = first["per_model"]
         .as_object()
         .unwrap()
         .values()
         .map(|counts| counts["synced"].as_u64().unwrap())
         .sum();
-    assert_eq!(synced, 30, "{first}");
+    assert_eq!(synced, 31, "{first}");
     assert!(first["duration_ms"].is_u64(), "{first}");
     assert!(first["finished_at"].is_string(), "{first}");
     assert!(

@@ -55,8 +55,12 @@ fn hubspot_version_the_demo_syncs_through_the_2026_09_paths() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["runs"][0]["synced"], 20, "{report}");
+    assert_eq!(
+        report["runs"][0]["synced"], 21,
+        "a company, 20 users: {report}"
+    );
     assert_eq!(report["sandbox_contacts"], 20, "{report}");
+    assert_eq!(report["sandbox_associations"], 20, "{report}");
     let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
     assert!(text.contains("\napi_version = \"2026-09\""), "{text}");
 }

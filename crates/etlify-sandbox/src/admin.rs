@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::airtable::store::AirtableRecord;
 use crate::config::{AirtableRateLimits, FaultConfig, HubSpotRateLimits, SearchConfig};
 use crate::error::SandboxError;
+use crate::hubspot::associations::HubSpotAssociation;
 use crate::hubspot::batch::{self, CreateInput};
 use crate::hubspot::store::HubSpotObject;
 use crate::persist;
@@ -98,6 +99,15 @@ impl SandboxAdmin {
     /// `None` for an unknown type.
     pub fn hubspot_objects(&self, object_type: &str) -> Option<Vec<HubSpotObject>> {
         lock(&self.state.hubspot).dump(object_type).ok()
+    }
+
+    /// Every HubSpot association between objects, in order.
+    pub fn hubspot_associations(&self) -> Vec<HubSpotAssociation> {
+        lock(&self.state.hubspot)
+            .associations
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Creates a HubSpot object directly (validated like `POST …/{objectType}`).
@@ -297,6 +307,7 @@ pub(crate) fn router() -> Router<SharedState> {
         .route("/limits", get(get_limits).put(put_limits))
         .route("/save", post(save))
         .route("/hubspot/objects", get(hubspot_all))
+        .route("/hubspot/associations", get(hubspot_associations))
         .route(
             "/hubspot/objects/{objectType}",
             get(hubspot_type).post(hubspot_seed),
@@ -443,6 +454,10 @@ async fn hubspot_all(
         .filter_map(|name| store.dump(&name).ok().map(|objects| (name, objects)))
         .collect();
     Json(all)
+}
+
+async fn hubspot_associations(State(state): State<SharedState>) -> Json<Vec<HubSpotAssociation>> {
+    Json(admin(state).hubspot_associations())
 }
 
 async fn hubspot_type(

@@ -106,6 +106,30 @@ pub struct HubSpotConfig {
     pub faults: FaultConfig,
     /// Object types, merged over the built-in `contacts`, `companies`, `deals`, `tickets`.
     pub object_types: BTreeMap<String, ObjectTypeConfig>,
+    /// Association labels (`GET …/associations/{from}/{to}/labels`),
+    /// beside the default unlabeled type of each pair of object types.
+    pub association_labels: Vec<AssociationLabelConfig>,
+}
+
+/// One association label between two object types.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssociationLabelConfig {
+    /// The from object type (`contacts`).
+    pub from_type: String,
+    /// The to object type (`companies`).
+    pub to_type: String,
+    /// The label's name (`Decision maker`).
+    pub label: String,
+    /// `USER_DEFINED` unless said.
+    #[serde(default = "user_defined")]
+    pub category: String,
+    /// Its `typeId`.
+    pub type_id: u32,
+}
+
+fn user_defined() -> String {
+    "USER_DEFINED".to_owned()
 }
 
 impl Default for HubSpotConfig {
@@ -122,6 +146,7 @@ impl Default for HubSpotConfig {
             rate_limits: HubSpotRateLimits::default(),
             faults: FaultConfig::default(),
             object_types: BTreeMap::new(),
+            association_labels: Vec::new(),
         }
     }
 }

@@ -47,6 +47,7 @@ mod webhook;
 
 pub use admin::{FaultSettings, LimitSettings, ResetScope, SandboxAdmin, TargetApi};
 pub use airtable::store::AirtableRecord;
+pub use config::AssociationLabelConfig;
 pub use config::{
     AirtableConfig, AirtableRateLimits, BaseConfig, FaultConfig, FieldConfig, FieldKind,
     HubSpotConfig, HubSpotRateLimits, NotFoundStyle, ObjectTypeConfig, PropertyConfig,
@@ -54,6 +55,7 @@ pub use config::{
     DEFAULT_HUBSPOT_TOKEN,
 };
 pub use error::SandboxError;
+pub use hubspot::associations::HubSpotAssociation;
 pub use hubspot::store::HubSpotObject;
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
 pub use server::{RunningSandbox, Sandbox};

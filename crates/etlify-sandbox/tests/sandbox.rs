@@ -7,6 +7,9 @@ mod common;
 // HubSpot objects, batch, search, auth, errors.
 #[path = "sandbox/hubspot.rs"]
 mod hubspot;
+// HubSpot v4 associations: batch create and archive, labels, 207, limits.
+#[path = "sandbox/associations.rs"]
+mod associations;
 // HubSpot's path families, required properties, secondary emails.
 #[path = "sandbox/versions.rs"]
 mod versions;

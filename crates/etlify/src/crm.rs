@@ -9,7 +9,9 @@ use crate::adapters::{
     Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RemoteDelete,
     UpsertRequest,
 };
+use crate::adapters::{AssociationAdapter, AssociationPair, AssociationRefusals};
 use crate::error::ConfigError;
+use crate::link::AssociationType;
 use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
 
 /// A CRM to register: a name, an adapter and options.
@@ -301,6 +303,14 @@ impl<'a> ThrottledAdapter<'a> {
         self.adapter.check_access(object_type, &throttle).await
     }
 
+    /// The adapter's associations, counted in the CRM's limits.
+    pub fn associations(&self) -> Option<ThrottledAssociations<'a>> {
+        Some(ThrottledAssociations {
+            associations: self.adapter.associations()?,
+            limits: self.limits,
+        })
+    }
+
     /// The adapter's batch endpoints, counted in the CRM's limits.
     pub fn batch(&self) -> Option<ThrottledBatch<'a>> {
         Some(ThrottledBatch {
@@ -398,5 +408,65 @@ mod tests {
         assert_eq!(sized.get_max_in_flight(), 12);
         assert_eq!(sized.max_in_flight(3).get_max_in_flight(), 3);
         assert_eq!(Crm::new("hubspot", adapter).get_max_in_flight(), 4);
+    }
+}
+
+/// A CRM's associations as the engine calls them: every request counted
+/// in the CRM's limits ([`ThrottledAdapter::associations`]).
+#[derive(Clone, Copy)]
+pub struct ThrottledAssociations<'a> {
+    associations: &'a dyn AssociationAdapter,
+    limits: &'a CrmLimits,
+}
+
+impl fmt::Debug for ThrottledAssociations<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThrottledAssociations")
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThrottledAssociations<'_> {
+    /// [`AssociationAdapter::max_associations_per_request`].
+    pub fn max_per_request(&self) -> usize {
+        self.associations.max_associations_per_request().max(1)
+    }
+
+    /// [`AssociationAdapter::associate`], counted in the CRM's limits.
+    pub async fn associate(
+        &self,
+        (from_type, to_type): (&str, &str),
+        association: AssociationType,
+        pairs: &[AssociationPair<'_>],
+    ) -> Result<AssociationRefusals, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.associations
+            .associate(from_type, to_type, association, pairs, &throttle)
+            .await
+    }
+
+    /// [`AssociationAdapter::label_type`], counted in the CRM's limits.
+    pub async fn label_type(
+        &self,
+        (from_type, to_type): (&str, &str),
+        label: &str,
+    ) -> Result<Option<AssociationType>, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.associations
+            .label_type(from_type, to_type, label, &throttle)
+            .await
+    }
+
+    /// [`AssociationAdapter::dissociate`], counted in the CRM's limits.
+    pub async fn dissociate(
+        &self,
+        (from_type, to_type): (&str, &str),
+        association: AssociationType,
+        pairs: &[AssociationPair<'_>],
+    ) -> Result<AssociationRefusals, AdapterError> {
+        let throttle = Throttle::for_call(self.limits).await;
+        self.associations
+            .dissociate(from_type, to_type, association, pairs, &throttle)
+            .await
     }
 }

@@ -103,6 +103,8 @@ mod error;
 mod field_digests;
 mod id;
 pub mod jobs;
+mod link;
+mod links;
 mod metrics;
 mod model;
 mod outcome;
@@ -127,6 +129,7 @@ pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::config::{DEFAULT_KEEP_RUNS, DEFAULT_KEEP_RUNS_PER_CRM};
+pub use crate::crm::ThrottledAssociations;
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
@@ -141,6 +144,7 @@ pub use crate::engine::{
 };
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
 pub use crate::id::{ResourceId, SyncKey};
+pub use crate::link::{AssociationCategory, AssociationType, Link, LinkVia};
 pub use crate::metrics::{Metrics, DEFAULT_METRICS_MIN_INTERVAL, METRICS_CONTENT_TYPE};
 pub use crate::model::MatchBy;
 pub use crate::model::{Binding, Model, StiFilter, SyncIf};
@@ -150,8 +154,8 @@ pub use crate::outcome::{
 pub use crate::payload::{LoadedPayloads, PayloadSource, RowPayload, SqlPayload};
 pub use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, RateLimiter};
 pub use crate::runs::{
-    BatchSyncOptions, HeldDeletes, Interruption, PayloadChange, PlanEntry, PlannedArchive,
-    Progress, ProgressFn, RecordDiff, RunStats,
+    BatchSyncOptions, HeldDeletes, Interruption, LinkChange, LinkDiff, PayloadChange, PlanEntry,
+    PlannedArchive, Progress, ProgressFn, RecordDiff, RunStats,
 };
 pub use crate::runs::{RunQuery, RunRecord, RunStatus, RunTrigger, DEFAULT_RUN_QUERY_LIMIT};
 #[cfg(feature = "bench")]

@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 
 use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 use crate::dependency::{Dependency, SyncDependency};
+use crate::link::Link;
 use crate::payload::PayloadSource;
 use crate::values::{Payload, TimestampColumn};
 use crate::write_mode::WriteMode;
@@ -69,6 +70,7 @@ pub struct Binding {
     pub(crate) external_id: Option<String>,
     pub(crate) dependencies: Vec<Dependency>,
     pub(crate) sync_dependencies: Vec<SyncDependency>,
+    pub(crate) links: Vec<Link>,
     pub(crate) match_by: Option<MatchBy>,
     pub(crate) mode: WriteMode,
     pub(crate) on_delete: Disposal,
@@ -88,6 +90,7 @@ impl Binding {
             external_id: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            links: Vec::new(),
             match_by: None,
             mode: WriteMode::Upsert,
             on_delete: Disposal::Keep,
@@ -137,6 +140,20 @@ impl Binding {
     pub fn sync_dependency(mut self, dependency: SyncDependency) -> Self {
         self.sync_dependencies.push(dependency);
         self
+    }
+
+    /// Links the record's CRM object to its targets' (docs/MODELS.md,
+    /// "Links"): once both have CRM ids, an association (HubSpot) or a
+    /// linked-record field (Airtable); a record waits for targets not yet
+    /// in the CRM, as for a sync dependency.
+    pub fn link(mut self, link: Link) -> Self {
+        self.links.push(link);
+        self
+    }
+
+    /// Declared links.
+    pub fn get_links(&self) -> &[Link] {
+        &self.links
     }
 
     /// Matches objects by `property`, with the value of the payload

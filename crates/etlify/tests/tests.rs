@@ -33,6 +33,7 @@ mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
 mod interop_typed; // taking over a gem database with typed columns (X-15, payload types)
 mod jobs; // sync jobs through the queue seam: dedup, no lost request, retries, batch jobs (G-9, G-10, G-18, G-23, X-10, X-13)
 mod leases; // leases of live and dead holders: a slow holder keeps its CRM, a dead one's is taken over after its time to live (X-10, G-10)
+mod links; // links: HubSpot associations and Airtable linked records, their state in etlify_links (issue 29)
 mod lost_response; // lost responses: creates not repeated, no duplicates (external_id, sandbox faults)
 mod lost_updates; // no update lost, no run stopped by one CRM
 mod match_by; // matching apart from the payload: the match property written on create only

@@ -23,12 +23,15 @@
 //!   the HubSpot adapter so that it offers no batch endpoint: each new
 //!   record costs a search (5 / s) and a create; `--single-via
 //!   no-id-property` binds with an empty id property: one create each.
+//! * `hubspot-associations`: companies, then contacts by email each linked
+//!   to its company (`Link::belongs_to`): a batch upsert per 100 records and
+//!   one v4 association batch per 100 contacts, all in the app's limit.
 //! * `airtable`: `performUpsert` on `Email`, 10 records per request.
 //! * `two-crms`: HubSpot (batch) and Airtable bound to the same model,
 //!   synced in one `batch_sync`; then each CRM alone, and the wall time of
 //!   the run with both against the slower alone.
 //!
-//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|airtable|two-crms
+//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|two-crms
 //! [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss]
 //! [--max-in-flight N] [--page-size N]
 //! [--single-via no-batch-endpoint|no-id-property] [--dir DIR]
@@ -60,8 +63,8 @@ use etlify::adapters::{
     RemoteDelete, Throttle, UpsertRequest,
 };
 use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, MigrateOptions, Model, RateLimit, RunStats,
-    SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, Link, MigrateOptions, Model, RateLimit,
+    RunStats, SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
 };
 use etlify_sandbox::{
     Api, FaultConfig, RequestLogSnapshot, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN,
@@ -81,6 +84,8 @@ const HUBSPOT_SEARCH_MAX: u32 = 5;
 const HUBSPOT_SEARCH_WINDOW: Duration = Duration::from_secs(1);
 /// HubSpot batch inputs per request.
 const HUBSPOT_BATCH: usize = 100;
+/// Users per company of the generated database.
+const USERS_PER_COMPANY: u64 = 10;
 /// Airtable: requests per base per second (unless `--limit` says
 /// otherwise), records per request.
 const AIRTABLE_MAX: u32 = 5;
@@ -113,6 +118,7 @@ impl Limits {
 enum Scenario {
     HubspotBatch,
     HubspotSingle,
+    HubspotAssociations,
     Airtable,
     TwoCrms,
 }
@@ -122,6 +128,7 @@ impl Scenario {
         match self {
             Self::HubspotBatch => "hubspot-batch",
             Self::HubspotSingle => "hubspot-single",
+            Self::HubspotAssociations => "hubspot-associations",
             Self::Airtable => "airtable",
             Self::TwoCrms => "two-crms",
         }
@@ -153,13 +160,15 @@ impl SingleVia {
 enum CrmKind {
     HubspotBatch,
     HubspotSingle(SingleVia),
+    /// Batch upserts, and each contact linked to its company.
+    HubspotAssociations,
     Airtable,
 }
 
 impl CrmKind {
     fn crm_name(self) -> &'static str {
         match self {
-            Self::HubspotBatch | Self::HubspotSingle(_) => "hubspot",
+            Self::HubspotBatch | Self::HubspotSingle(_) | Self::HubspotAssociations => "hubspot",
             Self::Airtable => "airtable",
         }
     }
@@ -169,6 +178,7 @@ impl CrmKind {
             Self::HubspotBatch => "batch upsert x100",
             Self::HubspotSingle(SingleVia::NoBatchEndpoint) => "search + create",
             Self::HubspotSingle(SingleVia::NoIdProperty) => "create (no id)",
+            Self::HubspotAssociations => "upsert x100 + associate x100",
             Self::Airtable => "performUpsert x10",
         }
     }
@@ -191,6 +201,11 @@ impl CrmKind {
         };
         match self {
             Self::HubspotBatch => vec![app(1.0 / HUBSPOT_BATCH as f64)],
+            // Per user: its upsert and its association (100 a request
+            // each), and a tenth of a company's upsert (`generate`).
+            Self::HubspotAssociations => vec![app(
+                (2.0 + 1.0 / USERS_PER_COMPANY as f64) / HUBSPOT_BATCH as f64
+            )],
             Self::HubspotSingle(SingleVia::NoBatchEndpoint) => vec![
                 Bucket {
                     name: "hubspot.search",
@@ -239,14 +254,14 @@ impl CrmKind {
     /// Requests of one record, or of one batch, made one after the other.
     fn sequential_requests(self) -> f64 {
         match self {
-            Self::HubspotSingle(SingleVia::NoBatchEndpoint) => 2.0,
+            Self::HubspotSingle(SingleVia::NoBatchEndpoint) | Self::HubspotAssociations => 2.0,
             _ => 1.0,
         }
     }
 
     fn records_per_request(self) -> f64 {
         match self {
-            Self::HubspotBatch => HUBSPOT_BATCH as f64,
+            Self::HubspotBatch | Self::HubspotAssociations => HUBSPOT_BATCH as f64,
             Self::Airtable => AIRTABLE_BATCH as f64,
             Self::HubspotSingle(_) => 1.0,
         }
@@ -278,6 +293,10 @@ impl CrmKind {
             .join("; ");
         let path = match self {
             Self::HubspotBatch => "first sync, every record new: one batch/upsert per 100 records",
+            Self::HubspotAssociations => {
+                "first sync, every record new: companies first, then contacts, one batch/upsert \
+                 per 100 records and one batch/associate/default per 100 contacts"
+            }
             Self::HubspotSingle(SingleVia::NoBatchEndpoint) => {
                 "first sync, every record new: one search (finds nothing) then one create per \
                  record; the sandbox counts searches in the search bucket only, the engine's \
@@ -330,7 +349,7 @@ struct Args {
     shared_runtime: bool,
 }
 
-const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|airtable|two-crms \
+const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|two-crms \
 [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss] [--max-in-flight N] [--page-size N] \
 [--single-via no-batch-endpoint|no-id-property] [--dir DIR] [--dump-arrivals FILE] [--shared-runtime]";
 
@@ -357,6 +376,7 @@ fn parse_args() -> Result<Args, String> {
                 scenario = Some(match value()?.as_str() {
                     "hubspot-batch" => Scenario::HubspotBatch,
                     "hubspot-single" => Scenario::HubspotSingle,
+                    "hubspot-associations" => Scenario::HubspotAssociations,
                     "airtable" => Scenario::Airtable,
                     "two-crms" => Scenario::TwoCrms,
                     other => return Err(format!("unknown scenario {other}")),
@@ -459,7 +479,7 @@ async fn generate(path: &std::path::Path, users: u64) -> Result<Store, BoxError>
                 .create_if_missing(true),
         )
         .await?;
-    let companies = (users / 10).max(1);
+    let companies = (users / USERS_PER_COMPANY).max(1);
     let day_ago = "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 day')";
     let statements = [
         "CREATE TABLE companies (id integer PRIMARY KEY, name varchar, domain varchar, \
@@ -547,7 +567,9 @@ fn crm(
         )
     };
     let (adapter, limit): (Arc<dyn Adapter>, RateLimit) = match kind {
-        CrmKind::HubspotBatch | CrmKind::HubspotSingle(SingleVia::NoIdProperty) => (
+        CrmKind::HubspotBatch
+        | CrmKind::HubspotSingle(SingleVia::NoIdProperty)
+        | CrmKind::HubspotAssociations => (
             Arc::new(hubspot()?),
             RateLimit::new(limits.hubspot.0, limits.hubspot.1)?,
         ),
@@ -583,6 +605,11 @@ fn model(kinds: &[CrmKind]) -> Model {
                      FROM users LEFT JOIN companies ON companies.id = users.company_id",
                 ))
             }
+            CrmKind::HubspotAssociations => Binding::new("contacts", "email")
+                .payload(SqlPayload::new(
+                    "SELECT users.id, users.email, users.full_name AS firstname FROM users",
+                ))
+                .link(Link::belongs_to("Company", "company_id")),
             CrmKind::HubspotSingle(SingleVia::NoIdProperty) => Binding::new("contacts", "")
                 .payload(SqlPayload::new(
                     "SELECT users.id, users.email, users.full_name AS firstname, \
@@ -660,6 +687,15 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
         max_in_flight = crm.get_max_in_flight();
         builder = builder.crm(crm);
     }
+    if kinds.contains(&CrmKind::HubspotAssociations) {
+        builder = builder.model(
+            Model::new("Company", "companies").bind(
+                "hubspot",
+                Binding::new("companies", "domain")
+                    .payload(SqlPayload::new("SELECT id, domain, name FROM companies")),
+            ),
+        );
+    }
     let etlify = builder.model(model(kinds)).build().await?;
     let options = BatchSyncOptions::new().batch_size(args.page_size);
 
@@ -673,6 +709,16 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
     let log = admin.request_log();
     if let Some(file) = &args.dump_arrivals {
         dump_arrivals(file, label, &log)?;
+    }
+    if kinds.contains(&CrmKind::HubspotAssociations) {
+        println!(
+            "{label}: {} associations in the sandbox, {} association requests",
+            admin.hubspot_associations().len(),
+            log.count(
+                "POST",
+                "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/associate/default"
+            )
+        );
     }
     let mut objects = BTreeMap::new();
     for kind in kinds {
@@ -1032,6 +1078,11 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             let kind = CrmKind::HubspotSingle(args.single_via);
             let label = format!("hubspot-single-{}", args.single_via.name());
             let m = run_once(args, &label, &[kind]).await?;
+            report(args, &m);
+        }
+        Scenario::HubspotAssociations => {
+            let kinds = [CrmKind::HubspotAssociations];
+            let m = run_once(args, "hubspot-associations", &kinds).await?;
             report(args, &m);
         }
         Scenario::Airtable => {

@@ -2,9 +2,11 @@
 //! installed but the binary — a SQLite database with sample companies and
 //! users in a folder it names, the local HubSpot sandbox in this process
 //! (its objects kept in the same folder), a configuration file written
-//! beside them, then: migrate, a first sync, a second one that sends
-//! nothing, a company renamed and only its users sent again. `--crm
-//! webhook` sends them to the sandbox's webhook receiver instead.
+//! beside them, then: migrate, a first sync (companies, then users, each
+//! user linked to its company by a HubSpot association), a second one that
+//! sends nothing, a company renamed and only it and its users sent again.
+//! `--crm webhook` sends them to the sandbox's webhook receiver instead
+//! (each user's link to its company as a field holding the company's id).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -134,6 +136,8 @@ struct Report {
     runs: [RunReport; 3],
     /// Contacts the sandbox holds at the end.
     sandbox_contacts: usize,
+    /// Contact-to-company associations the sandbox holds at the end.
+    sandbox_associations: usize,
 }
 
 /// One of the demo's syncs, for scripts.
@@ -194,8 +198,13 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         .map_err(|e| session.error(e))?;
     let contacts = args.crm.contacts(&sandbox);
     say(format!(
-        "The sandbox now holds {}, e.g.:",
-        output::counted(contacts.len() as u64, "contact", "contacts")
+        "The sandbox now holds {} and {}, e.g.:",
+        output::counted(contacts.len() as u64, "contact", "contacts"),
+        output::counted(
+            sandbox.admin().hubspot_associations().len() as u64,
+            "contact-to-company association",
+            "contact-to-company associations"
+        )
     ));
     for contact in contacts.iter().take(3) {
         say(format!("   {contact}"));
@@ -214,6 +223,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         created: fresh,
         runs: runs.each_ref().map(RunReport::from),
         sandbox_contacts: contacts.len(),
+        sandbox_associations: sandbox.admin().hubspot_associations().len(),
     };
     sandbox
         .shutdown()
@@ -254,8 +264,8 @@ async fn three_syncs(
 
     let first = timed_sync(etlify).await?;
     say(format!(
-        "1. sync: {} found, {} sent to the sandbox, {} not modified ({:.1}s)",
-        output::counted(first.0.total as u64, "user", "users"),
+        "1. sync: {} found (companies, then users linked to them), {} sent to the sandbox, {} not modified ({:.1}s)",
+        output::counted(first.0.total as u64, "record", "records"),
         first.0.outcomes.synced,
         first.0.outcomes.not_modified,
         first.1
@@ -285,8 +295,8 @@ async fn three_syncs(
         .map_err(CliError::run)?;
     let third = timed_sync(etlify).await?;
     say(format!(
-        "3. company 1 renamed: {} of its users found and sent, nothing else",
-        third.0.outcomes.synced
+        "3. company 1 renamed: it and {} of its users found and sent, nothing else",
+        third.0.outcomes.synced.saturating_sub(1)
     ));
     Ok([first.0, second.0, third.0])
 }
@@ -321,6 +331,14 @@ fn write_config(
 url = {database_url}
 
 {section}
+[models.Company]
+table = "companies"
+
+[models.Company.crms.{crm}]
+object_type = "companies"
+id_property = "domain"
+payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies"
+
 [models.User]
 table = "users"
 
@@ -332,6 +350,7 @@ payload = """
   FROM users LEFT JOIN companies ON companies.id = users.company_id
 """
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
+links = [{{ model = "Company", belongs_to = "company_id" }}]
 "#,
         // Absolute, so that the file works from any folder (the README runs
         // `etlify status` from inside the demo folder); quoted as TOML.

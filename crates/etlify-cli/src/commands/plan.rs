@@ -2,7 +2,7 @@
 //! `--diff`, what it would do with a sample of each one's stale records.
 //! Sends and writes nothing.
 
-use etlify::{PayloadChange, PlanEntry, PlannedArchive, RecordDiff, WriteMode};
+use etlify::{LinkChange, PayloadChange, PlanEntry, PlannedArchive, RecordDiff, WriteMode};
 use serde::Serialize;
 
 use crate::commands::Selection;
@@ -104,10 +104,33 @@ struct DiffReport {
     error: Option<String>,
     /// The payload a sync would send now.
     payload: Option<etlify::Payload>,
+    /// The links a sync would make or remove, or waits for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    links: Vec<LinkReport>,
     /// `--explain`: the canonical JSON the digest hashes, the digest now,
     /// and the one stored by the last sync.
     #[serde(skip_serializing_if = "Option::is_none")]
     explain: Option<Explain>,
+}
+
+/// One link of `plan --diff`, for scripts.
+#[derive(Debug, Serialize)]
+struct LinkReport {
+    link: String,
+    target: String,
+    target_id: i64,
+    /// `added`, `removed` or `waiting` (the target has no CRM id yet).
+    change: &'static str,
+}
+
+/// What a sync would do to a link, in words of `plan --json`.
+fn link_change(change: LinkChange) -> &'static str {
+    match change {
+        LinkChange::Added => "added",
+        LinkChange::Removed => "removed",
+        LinkChange::Waiting => "waiting",
+        _ => "other",
+    }
 }
 
 /// `plan --explain`, for scripts.
@@ -148,6 +171,16 @@ impl From<&RecordDiff> for DiffReport {
             fields,
             error,
             payload: record.payload.clone(),
+            links: record
+                .links
+                .iter()
+                .map(|link| LinkReport {
+                    link: link.link.clone(),
+                    target: link.target.clone(),
+                    target_id: link.target_id.get(),
+                    change: link_change(link.change),
+                })
+                .collect(),
             explain: None,
         }
     }
@@ -244,6 +277,17 @@ fn print_table(
         );
         for record in sample {
             println!("    {}", diff_line(record, *mode));
+            for link in &record.links {
+                let what = match link.change {
+                    LinkChange::Added => "would be linked",
+                    LinkChange::Removed => "would be unlinked",
+                    _ => "waits for it to be synced",
+                };
+                println!(
+                    "        link {}: {} #{} {what}",
+                    link.link, link.target, link.target_id
+                );
+            }
             if explain {
                 print_explanation(record);
             }
@@ -349,6 +393,9 @@ fn diff_line_upsert(record: &RecordDiff) -> String {
         PayloadChange::ChangedFieldsUnknown => format!(
             "#{id}: changed (which fields is unknown: its last sync kept no field digests, e.g. the Rails gem synced it, or the payload's fields were renamed)"
         ),
+        PayloadChange::Unchanged if !record.links.is_empty() => {
+            format!("#{id}: properties unchanged, not re-sent; its links change")
+        }
         PayloadChange::Unchanged => {
             format!("#{id}: unchanged, would not be sent (same payload as the last sync)")
         }

@@ -707,3 +707,75 @@ fn webhook_a_disabled_webhook_needs_neither_url_nor_secret() {
     assert_eq!(settings.crms.len(), 1);
     assert!(!settings.crms[0].get_enabled());
 }
+
+#[test]
+fn link_declarations_are_read_with_their_kinds_and_association_types() {
+    let settings = parse_with(
+        &with_binding(
+            "links = [\n\
+             { model = \"Company\", belongs_to = \"company_id\", name = \"company\" },\n\
+             { model = \"Deal\", join_table = { table = \"contacts_deals\", owner_column = \"user_id\", target_column = \"deal_id\" }, association = { category = \"USER_DEFINED\", type_id = 12 } },\n\
+             { model = \"Org\", polymorphic = { type_column = \"owner_type\", id_column = \"owner_id\" } },\n\
+             { model = \"Company\", belongs_to = \"company_id\", name = \"boss\", association = { label = \"Decision maker\" } },\n\
+             ]",
+        ),
+        &[],
+    )
+    .unwrap();
+    let binding = settings.models[0].get_binding("hubspot").unwrap();
+    let links = binding.get_links();
+    assert_eq!(links.len(), 4);
+    assert_eq!(links[3].get_association_label(), Some("Decision maker"));
+    assert_eq!(links[0].get_name(), "company");
+    assert_eq!(links[0].get_target(), "Company");
+    assert_eq!(links[0].get_association(), AssociationType::Default);
+    assert_eq!(links[1].get_name(), "contacts_deals");
+    assert_eq!(
+        links[1].get_association(),
+        AssociationType::Typed {
+            category: AssociationCategory::UserDefined,
+            type_id: 12
+        }
+    );
+    assert!(matches!(
+        links[2].get_via(),
+        etlify::LinkVia::Polymorphic { type_value, .. } if type_value == "Org"
+    ));
+}
+
+#[test]
+fn link_mistakes_are_refused_naming_the_key_path() {
+    let cases = [
+        (
+            "{ model = \"Company\" }",
+            "links[0]: expected exactly one of belongs_to, has_many, join_table or polymorphic",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", has_many = \"user_id\" }",
+            "links[0]: expected exactly one of",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", association = { category = \"MINE\", type_id = 1 } }",
+            "links[0].association.category",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", label = \"x\" }",
+            "links[0]",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", association = { label = \"Boss\", type_id = 3 } }",
+            "links[0].association: expected a category and a type_id",
+        ),
+        (
+            "{ model = \"Company\", belongs_to = \"company_id\", association = { type_id = 3 } }",
+            "links[0].association: expected a category and a type_id",
+        ),
+    ];
+    for (link, expected) in cases {
+        let message = refused(&with_binding(&format!("links = [{link}]")));
+        assert!(
+            message.contains(&format!("models.User.crms.hubspot.{expected}")),
+            "{link}: {message}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! The HubSpot CRM v3 objects API (docs/CRM-APIS.md, HUBSPOT-1..HUBSPOT-10).
 
+pub(crate) mod associations;
 pub(crate) mod batch;
 pub(crate) mod errors;
 pub(crate) mod gate;

@@ -42,9 +42,12 @@ pub(crate) fn router(legacy_prefix: &str) -> Router<SharedState> {
             prefixes.push(dated);
         }
     }
-    prefixes.iter().fold(Router::new(), |router, prefix| {
-        router.merge(family(prefix).layer(Extension(rules_of(prefix))))
-    })
+    prefixes
+        .iter()
+        .fold(Router::new(), |router, prefix| {
+            router.merge(family(prefix).layer(Extension(rules_of(prefix))))
+        })
+        .merge(super::associations::router())
 }
 
 /// The write rules of a path family: a dated prefix

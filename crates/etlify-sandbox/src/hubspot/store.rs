@@ -292,6 +292,8 @@ pub(crate) struct HubSpotStore {
     lowercase_emails: bool,
     upserts_match_additional_emails: bool,
     indexing_lag: Duration,
+    /// Associations between objects (`associations.rs`).
+    pub(crate) associations: super::associations::Associations,
 }
 
 /// The persisted form of the HubSpot store.
@@ -299,6 +301,9 @@ pub(crate) struct HubSpotStore {
 pub(crate) struct HubSpotSnapshot {
     pub(crate) next_id: u64,
     pub(crate) objects: BTreeMap<String, Vec<HubSpotObject>>,
+    /// Absent from files saved before associations were emulated.
+    #[serde(default)]
+    pub(crate) associations: Vec<super::associations::HubSpotAssociation>,
 }
 
 impl HubSpotStore {
@@ -321,6 +326,7 @@ impl HubSpotStore {
             lowercase_emails: config.lowercase_emails,
             upserts_match_additional_emails: config.upserts_match_additional_emails,
             indexing_lag: Duration::from_millis(config.search.indexing_lag_ms),
+            associations: Default::default(),
         }
     }
 
@@ -682,6 +688,7 @@ impl HubSpotStore {
             state.search.clear();
         }
         self.next_id = first_object_id;
+        self.associations.clear();
     }
 
     pub(crate) fn snapshot(&self) -> HubSpotSnapshot {
@@ -692,12 +699,14 @@ impl HubSpotStore {
                 .iter()
                 .map(|(name, state)| (name.clone(), state.objects.values().cloned().collect()))
                 .collect(),
+            associations: self.associations.iter().cloned().collect(),
         }
     }
 
     /// Loads persisted objects; types unknown to the configuration are skipped.
     pub(crate) fn restore(&mut self, snapshot: HubSpotSnapshot, now: Instant) {
         self.next_id = self.next_id.max(snapshot.next_id);
+        self.associations.extend(snapshot.associations);
         for (name, objects) in snapshot.objects {
             let Some(state) = self.types.get_mut(&name) else {
                 continue;

@@ -26,6 +26,7 @@ pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
+use crate::link::AssociationType;
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
 pub use crate::write_mode::WriteMode;
@@ -125,6 +126,13 @@ pub trait Adapter: Send + Sync + 'static {
         None
     }
 
+    /// Associations between objects, when the CRM has them (HubSpot).
+    /// Without them, a binding's links are payload fields holding the
+    /// targets' CRM ids (Airtable's linked-record fields).
+    fn associations(&self) -> Option<&dyn AssociationAdapter> {
+        None
+    }
+
     /// Vendor budgets this adapter's requests count against besides the
     /// CRM's rate limit (Airtable's per token, HubSpot's searches); read
     /// once, when a CRM is registered with it.
@@ -204,6 +212,68 @@ pub trait BatchAdapter: Send + Sync {
         crm_ids: &[String],
         throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError>;
+}
+
+/// One pair of CRM objects to link or unlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssociationPair<'a> {
+    /// The record's object.
+    pub from: &'a str,
+    /// The target's object.
+    pub to: &'a str,
+}
+
+/// Pairs of a request the CRM refused, by index into the request's pairs;
+/// the others were done.
+#[derive(Debug, Default)]
+pub struct AssociationRefusals {
+    /// Index into the pairs, and why.
+    pub refused: Vec<(usize, AdapterError)>,
+}
+
+/// A CRM's associations between objects (docs/ADAPTERS.md, "Links").
+/// Both calls must be safe to repeat: making an association that exists,
+/// or removing one that does not, changes nothing.
+#[async_trait]
+pub trait AssociationAdapter: Send + Sync {
+    /// Most pairs one request accepts; the engine sends no more.
+    fn max_associations_per_request(&self) -> usize;
+
+    /// Links each pair, from objects of `from_type` to objects of `to_type`,
+    /// with `association`, in one request.
+    async fn associate(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        association: AssociationType,
+        pairs: &[AssociationPair<'_>],
+        throttle: &Throttle<'_>,
+    ) -> Result<AssociationRefusals, AdapterError>;
+
+    /// The association type from `from_type` to `to_type` labelled
+    /// `label` in the CRM, with one read at most (an adapter may keep
+    /// the answer). `None` when the CRM has no such label; the default:
+    /// labels are not supported.
+    async fn label_type(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        label: &str,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<AssociationType>, AdapterError> {
+        let _ = (from_type, to_type, label, throttle);
+        Ok(None)
+    }
+
+    /// Removes the `association` between each pair, in one request.
+    async fn dissociate(
+        &self,
+        from_type: &str,
+        to_type: &str,
+        association: AssociationType,
+        pairs: &[AssociationPair<'_>],
+        throttle: &Throttle<'_>,
+    ) -> Result<AssociationRefusals, AdapterError>;
 }
 
 /// The value of `id_property` in `payload`, as the string a CRM compares.

@@ -8,6 +8,7 @@
 //! legacy `<crm>_id` columns). The synchronizers and the finder read only
 //! the catalog, through the [`crate::context::Context`].
 
+mod links;
 mod resolve;
 mod resolved;
 mod suggest;
@@ -22,7 +23,7 @@ use crate::store::Store;
 
 pub(crate) use self::resolve::TableColumns;
 pub(crate) use self::resolved::{
-    ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency, ResolvedModel,
+    ResolvedBinding, ResolvedConfig, ResolvedCrm, ResolvedDependency, ResolvedLink, ResolvedModel,
     ResolvedSyncDependency,
 };
 
@@ -200,6 +201,8 @@ impl Catalog {
             m.sync_dependencies_for(crm_name)
                 .iter()
                 .any(|d| d.resource_type == resource_type)
+                || m.binding(crm_name)
+                    .is_some_and(|b| b.links.iter().any(|l| l.target == resource_type))
         })
     }
 }

@@ -46,6 +46,7 @@ impl TableColumns {
                         names.extend(path.hops.iter().map(|hop| hop.table.as_str()));
                     }
                 }
+                names.extend(super::links::join_tables(binding));
             }
         }
         let mut tables = HashMap::new();
@@ -79,7 +80,7 @@ impl TableColumns {
         }
     }
 
-    fn of(&self, location: &str, table: &str) -> Result<&[String]> {
+    pub(super) fn of(&self, location: &str, table: &str) -> Result<&[String]> {
         self.tables.get(table).map(Vec::as_slice).ok_or_else(|| {
             ConfigError::new(
                 location,
@@ -298,7 +299,7 @@ async fn check_first_rows(
     Ok(())
 }
 
-fn require_column(
+pub(super) fn require_column(
     columns: &[String],
     location: &str,
     field: &str,
@@ -454,6 +455,8 @@ fn resolve_model(
                 legacy_id_column: target_columns.contains(&legacy).then_some(legacy),
             });
         }
+        let links =
+            super::links::resolve_links(tables, declared, (&location, crm_name), model, binding)?;
         let external_id = binding.get_external_id().map(str::to_owned);
         let match_by = binding.get_match_by();
         if let Some(match_by) = match_by {
@@ -487,6 +490,7 @@ fn resolve_model(
                 stale_scope: binding.get_stale_scope().map(str::to_owned),
                 dependencies,
                 sync_dependencies: resolved_deps,
+                links,
                 mode: binding.get_mode(),
                 on_delete: binding.get_on_delete(),
                 on_leave_scope: binding.get_on_leave_scope(),

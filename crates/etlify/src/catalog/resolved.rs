@@ -15,6 +15,7 @@ use crate::delete_policy::{DeleteLimit, Disposal};
 use crate::dependency::JoinPath;
 use crate::digest::DigestStrategy;
 use crate::id::ResourceId;
+use crate::link::{AssociationType, LinkVia};
 use crate::model::{Model, StiFilter, SyncIf};
 use crate::payload::PayloadSource;
 use crate::ratelimit::CrmLimits;
@@ -139,6 +140,8 @@ pub(crate) struct ResolvedBinding {
     pub(crate) dependencies: Vec<ResolvedDependency>,
     /// Sync dependencies, with their tables resolved.
     pub(crate) sync_dependencies: Vec<ResolvedSyncDependency>,
+    /// Links, with their targets resolved.
+    pub(crate) links: Vec<ResolvedLink>,
     /// The payload column holding the match value, when matching is apart
     /// from the payload (`match_by`): the value goes to `id_property`,
     /// written only on create.
@@ -176,6 +179,24 @@ impl ResolvedBinding {
 #[derive(Debug, Clone)]
 pub(crate) struct ResolvedDependency {
     pub(crate) paths: Vec<JoinPath>,
+}
+
+/// A link whose tables and columns exist, to a model bound to the same CRM.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedLink {
+    pub(crate) name: String,
+    /// The target model's resource type.
+    pub(crate) target: String,
+    pub(crate) target_table: String,
+    pub(crate) target_primary_key: String,
+    /// The target's CRM object type (its binding to the same CRM).
+    pub(crate) target_object_type: String,
+    pub(crate) via: LinkVia,
+    pub(crate) association: AssociationType,
+    /// The label naming the association type, read from the CRM.
+    pub(crate) label: Option<String>,
+    /// The type the CRM gave for `label`, once read (once per engine).
+    pub(crate) label_type: Arc<std::sync::OnceLock<AssociationType>>,
 }
 
 /// A sync dependency with its table resolved.

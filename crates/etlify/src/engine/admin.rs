@@ -202,6 +202,7 @@ impl Etlify {
     /// while a batch run of the CRM is under way it does nothing and says
     /// so ([`Forgotten::busy`]). The checkpoints go first: stopped midway,
     /// the next run still reads everything, and forgetting again finishes.
+    /// The links recorded in the CRM go with its sync rows.
     pub async fn forget(&self, crm: &str, model: Option<&str>) -> Result<Forgotten> {
         let catalog = self.ctx.catalog();
         catalog.crm(crm)?;
@@ -220,6 +221,7 @@ impl Etlify {
         let forgotten = async {
             checkpoint::forget(store, Some(crm), model).await?;
             let waiting = pending::forget(store, crm, model).await?;
+            crate::store::links::forget_crm(store, crm, model).await?;
             let sync_rows = sync_rows::forget(store, crm, model).await?;
             Ok::<_, crate::Error>(Forgotten {
                 busy: false,

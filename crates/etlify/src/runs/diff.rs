@@ -10,6 +10,7 @@ use crate::digest;
 use crate::error::Result;
 use crate::field_digests;
 use crate::id::ResourceId;
+use crate::links;
 use crate::stale::finder::Selection;
 use crate::stale::pages::StaleIds;
 use crate::store::sync_rows;
@@ -34,6 +35,36 @@ pub struct RecordDiff {
     pub digest: Option<String>,
     /// The digest stored by the record's last sync (`last_digest`).
     pub stored_digest: Option<String>,
+    /// How its links (associations) compare with what was linked: the
+    /// links a sync would make or remove, and the targets it waits for.
+    /// Links that are payload fields (Airtable) are in the payload.
+    pub links: Vec<LinkDiff>,
+}
+
+/// One link a sync would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkDiff {
+    /// The link's name.
+    pub link: String,
+    /// The target's model.
+    pub target: String,
+    /// The target's id.
+    pub target_id: ResourceId,
+    /// What a sync would do.
+    pub change: LinkChange,
+}
+
+/// What a sync would do to one link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkChange {
+    /// Make it (the record's target, not linked yet).
+    Added,
+    /// Remove it (linked, no longer the record's target).
+    Removed,
+    /// Nothing yet: the target has no CRM id; the record waits for it.
+    Waiting,
 }
 
 /// How a stale record's payload compares with its last sync.
@@ -72,16 +103,22 @@ pub(crate) async fn sample(
     let ids: Vec<ResourceId> = ids.into_iter().take(sample).collect();
     let mut loaded = binding.payload.load(store, &ids).await?;
     let rows = sync_rows::find_many(store, crm, model, &ids).await?;
+    let mut page_links = match ctx.catalog().target(crm, model)? {
+        Some(target) => links::read(ctx, target, crm, &ids).await?,
+        None => links::PageLinks::default(),
+    };
     let digest_strategy = &ctx.catalog().settings().digest_strategy;
     let mut diffs = Vec::with_capacity(ids.len());
     for id in ids {
         let row = rows.iter().find(|r| r.resource_id == id);
         let stored_digest = row.and_then(|r| r.last_digest.clone());
+        let (work, unsynced) = page_links.take(id);
         let (change, payload, digest, canonical_json) = match loaded.remove(&id) {
             // Deleted since it was found stale.
             None => continue,
             Some(Err(message)) => (PayloadChange::PayloadError(message), None, None, None),
-            Some(Ok(payload)) => {
+            Some(Ok(mut payload)) => {
+                work.fill_fields(&mut payload);
                 let value = Value::Object(payload);
                 let digest = digest_strategy.digest(&value);
                 let canonical_json = digest::canonical_json(&value);
@@ -101,6 +138,34 @@ pub(crate) async fn sample(
                 (change, Some(payload), Some(digest), Some(canonical_json))
             }
         };
+        let from_crm_id = row.and_then(|r| r.crm_id.as_deref()).unwrap_or_default();
+        let changes = work.changes(id, &binding.object_type, from_crm_id);
+        let link = |link: String, target: String, target_id, change| LinkDiff {
+            link,
+            target,
+            target_id,
+            change,
+        };
+        let links = changes
+            .create
+            .into_iter()
+            .map(|r| link(r.link_name, r.to_type, r.to_id, LinkChange::Added))
+            .chain(
+                changes
+                    .archive
+                    .into_iter()
+                    .map(|r| link(r.link_name, r.to_type, r.to_id, LinkChange::Removed)),
+            )
+            .chain(unsynced.into_iter().map(|u| {
+                let name = binding
+                    .links
+                    .iter()
+                    .find(|l| l.target == u.model)
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default();
+                link(name, u.model, u.id, LinkChange::Waiting)
+            }))
+            .collect();
         diffs.push(RecordDiff {
             id,
             change,
@@ -108,6 +173,7 @@ pub(crate) async fn sample(
             canonical_json,
             digest,
             stored_digest,
+            links,
         });
     }
     Ok(diffs)

@@ -22,5 +22,5 @@ pub use self::archiving::{HeldDeletes, PlannedArchive};
 pub use self::batch_run::{
     BatchSyncOptions, Interruption, PlanEntry, Progress, ProgressFn, RunStats,
 };
-pub use self::diff::{PayloadChange, RecordDiff};
+pub use self::diff::{LinkChange, LinkDiff, PayloadChange, RecordDiff};
 pub use self::history::{RunQuery, RunRecord, RunStatus, RunTrigger, DEFAULT_RUN_QUERY_LIMIT};

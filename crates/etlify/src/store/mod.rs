@@ -13,6 +13,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod job_requests;
 pub(crate) mod json_value;
 pub(crate) mod leases;
+pub(crate) mod links;
 pub(crate) mod pending;
 pub(crate) mod rate_window;
 pub(crate) mod run_history;

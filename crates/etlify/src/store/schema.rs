@@ -35,6 +35,8 @@ pub(crate) const JOB_REQUEST_TABLE: &str = "etlify_job_requests";
 pub(crate) const RUN_TABLE: &str = "etlify_runs";
 /// Table of alert incidents: one alert per incident, over every worker.
 pub(crate) const ALERT_INCIDENT_TABLE: &str = "etlify_alert_incidents";
+/// Table of what each record is linked to in each CRM (`store/links.rs`).
+pub(crate) const LINK_TABLE: &str = "etlify_links";
 
 /// The command that fixes every problem [`check_schema`](crate::check_schema)
 /// reports, as [`SchemaReport`] prints it for Rust callers (the CLI
@@ -112,6 +114,21 @@ const ALERT_INCIDENT_COLUMNS: &[&str] = &[
     "resolved_at",
     "notified_at",
     "summary",
+];
+
+const LINK_COLUMNS: &[&str] = &[
+    "crm_name",
+    "from_type",
+    "from_id",
+    "link_name",
+    "to_type",
+    "to_id",
+    "from_object_type",
+    "to_object_type",
+    "from_crm_id",
+    "to_crm_id",
+    "association",
+    "linked_at",
 ];
 
 /// `etlify_runs` by start time: pruning the oldest runs.
@@ -193,9 +210,10 @@ enum Step {
     CreateRunStartedIndex,
     CreateRunCrmIndex,
     CreateAlertIncidentTable,
+    CreateLinkTable,
 }
 
-const ALL_STEPS: [Step; 27] = [
+const ALL_STEPS: [Step; 28] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -223,6 +241,7 @@ const ALL_STEPS: [Step; 27] = [
     Step::CreateRunStartedIndex,
     Step::CreateRunCrmIndex,
     Step::CreateAlertIncidentTable,
+    Step::CreateLinkTable,
 ];
 
 impl Step {
@@ -258,6 +277,7 @@ impl Step {
             Step::CreateRunStartedIndex => "create_index:idx_etlify_runs_started_at",
             Step::CreateRunCrmIndex => "create_index:idx_etlify_runs_crm_started_at",
             Step::CreateAlertIncidentTable => "create_table:etlify_alert_incidents",
+            Step::CreateLinkTable => "create_table:etlify_links",
         }
     }
 
@@ -283,6 +303,7 @@ impl Step {
             Step::CreateJobRequestTable => return create(StateTable::JobRequests),
             Step::CreateRunTable => return create(StateTable::Runs),
             Step::CreateAlertIncidentTable => return create(StateTable::AlertIncidents),
+            Step::CreateLinkTable => return create(StateTable::Links),
             Step::CreateRunStartedIndex => {
                 r#"CREATE INDEX IF NOT EXISTS "idx_etlify_runs_started_at" ON "etlify_runs" ("started_at")"#
             }
@@ -392,6 +413,7 @@ impl Step {
             Step::CreateRunStartedIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_started_at""#,
             Step::CreateRunCrmIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_crm_started_at""#,
             Step::CreateAlertIncidentTable => r#"DROP TABLE IF EXISTS "etlify_alert_incidents""#,
+            Step::CreateLinkTable => r#"DROP TABLE IF EXISTS "etlify_links""#,
         }
     }
 
@@ -634,6 +656,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         (JOB_REQUEST_TABLE, Step::CreateJobRequestTable),
         (RUN_TABLE, Step::CreateRunTable),
         (ALERT_INCIDENT_TABLE, Step::CreateAlertIncidentTable),
+        (LINK_TABLE, Step::CreateLinkTable),
     ] {
         if store.backend().table_columns(table).await?.is_none() {
             creates_sync_table |= step == Step::CreateSyncTable;
@@ -884,6 +907,7 @@ pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
         (JOB_REQUEST_TABLE, JOB_REQUEST_COLUMNS),
         (RUN_TABLE, RUN_COLUMNS),
         (ALERT_INCIDENT_TABLE, ALERT_INCIDENT_COLUMNS),
+        (LINK_TABLE, LINK_COLUMNS),
     ] {
         match store.backend().table_columns(table).await? {
             None => problems.push(SchemaProblem::MissingTable { table }),

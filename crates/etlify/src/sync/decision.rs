@@ -11,8 +11,12 @@
 //!    with `on_leave_scope = archive` and a CRM id, [`Decision::Leave`];
 //! 4. its payload could not be built → [`Decision::Fail`];
 //! 5. a payload `sync_if` it does not pass → as rule 3;
-//! 6. a sync dependency without a CRM id → [`Decision::Buffer`] (G-18);
-//! 7. the payload's digest is the row's `last_digest` → [`Decision::InSync`];
+//! 6. a sync dependency or a link target without a CRM id →
+//!    [`Decision::Buffer`] (G-18); links that are payload fields (a CRM
+//!    without associations) are added to the payload here;
+//! 7. the payload's digest is the row's `last_digest` → [`Decision::InSync`],
+//!    unless its links changed (`links/`): then [`Decision::Send`] of its
+//!    links alone, no property re-sent;
 //! 8. `mode = create_only` and the row knows the record's object →
 //!    [`Decision::Skip`]: an object that exists is never updated;
 //! 9. otherwise → [`Decision::Send`], with the CRM id the row knows;
@@ -32,6 +36,7 @@ use crate::delete_policy::Disposal;
 use crate::digest::DigestStrategy;
 use crate::field_digests;
 use crate::id::ResourceId;
+use crate::links::LinkWork;
 use crate::model::SyncIf;
 use crate::outcome::{RecordError, RecordErrorKind};
 use crate::store::sync_rows::{RowChange, SyncRow};
@@ -84,9 +89,11 @@ pub(crate) struct Known<'a> {
     pub sql_guard: SqlGuard,
     /// Its payload, as loaded (not loaded when the SQL guard failed).
     pub loaded: Loaded,
-    /// Its sync dependencies without a CRM id (empty when none are
-    /// declared or all are in the CRM).
+    /// Its sync dependencies and link targets without a CRM id (empty
+    /// when none are declared or all are in the CRM).
     pub missing: Vec<MissingDependency>,
+    /// Its links: what they should be, what is recorded.
+    pub links: LinkWork,
 }
 
 /// How a record fares against its binding's SQL conditions
@@ -143,6 +150,11 @@ pub(crate) struct Outgoing {
     /// The id property is for matching only (`match_by`): written when
     /// the object is created, never on one that exists.
     pub id_property_only_on_create: bool,
+    /// Its properties changed: they are sent. Otherwise only its links
+    /// changed, and only they are sent, to the known object.
+    pub send_properties: bool,
+    /// Its links, brought in step once the object is known.
+    pub links: LinkWork,
 }
 
 /// Decides what happens to one record (the rules are in the module doc).
@@ -153,6 +165,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         sql_guard,
         loaded,
         missing,
+        links,
     } = known;
     let skip = || {
         Decision::Skip(RowChange::Checked {
@@ -221,6 +234,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     if !missing.is_empty() {
         return Decision::Buffer(missing);
     }
+    links.fill_fields(&mut payload);
 
     let payload = Value::Object(payload);
     let digest = rules.digest.digest(&payload);
@@ -228,7 +242,27 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         unreachable!("built from an object just above");
     };
     let clean_row = row.is_some_and(|r| r.error_count == 0 && r.last_error.is_none());
+    let object_type = rules.binding.object_type.as_str();
     if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
+        let relink = known_crm_id
+            .as_ref()
+            .filter(|c| links.changed(id, object_type, Some(c.as_str())))
+            .cloned();
+        if let Some(crm_id) = relink {
+            // Only its links changed: they alone are sent.
+            return Decision::Send(Outgoing {
+                id,
+                field_digests: field_digests::encode(&payload, &digest),
+                payload: rules.binding.with_external_id(rules.model, id, payload),
+                digest,
+                crm_id: Some(crm_id),
+                clean_row,
+                new_row: false,
+                id_property_only_on_create: rules.binding.match_column.is_some(),
+                send_properties: false,
+                links,
+            });
+        }
         let missing_field_digests = row.is_some_and(|r| r.field_digests.is_none());
         let change = if clean_row && !missing_field_digests {
             RowChange::Rechecked { at: rules.read_at }
@@ -255,6 +289,8 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         clean_row,
         new_row: row.is_none(),
         id_property_only_on_create: rules.binding.match_column.is_some(),
+        send_properties: true,
+        links,
     })
 }
 
@@ -343,6 +379,7 @@ mod tests {
             sql_guard: SqlGuard::Passes,
             loaded,
             missing: Vec::new(),
+            links: LinkWork::default(),
         }
     }
 
@@ -367,6 +404,7 @@ mod tests {
             stale_scope: None,
             dependencies: Vec::new(),
             sync_dependencies: Vec::new(),
+            links: Vec::new(),
             match_column: None,
             mode: crate::WriteMode::Upsert,
             on_delete: crate::Disposal::Keep,

@@ -13,6 +13,7 @@ use crate::catalog::ResolvedSyncDependency;
 use crate::context::{Context, Reason};
 use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
+use crate::links::Unsynced;
 use crate::store::pending::{self, PendingEdge};
 use crate::store::{sync_rows, Store};
 
@@ -59,22 +60,55 @@ pub(crate) async fn missing(
         if synced || has_legacy_id(store, dependency, dep_id).await? {
             continue;
         }
-        let reverse = PendingEdge {
-            crm_name: crm,
-            dependent_type: &dependency.resource_type,
-            dependent_id: dep_id,
-            dependency_type: model,
-            dependency_id: id,
-        };
-        if pending::exists(store, &reverse).await? {
-            continue; // direct cycle (as in the gem): do not wait on each other
-        }
-        missing.push(MissingDependency {
+        let unsynced = MissingDependency {
             model: dependency.resource_type.clone(),
             id: dep_id,
-        });
+        };
+        if waits_on(store, crm, (model, id), &unsynced).await? {
+            missing.push(unsynced);
+        }
     }
     Ok(missing)
+}
+
+/// Adds to `missing` the link targets of `(model, id)` without a CRM id
+/// (`links/`) it waits for, by the same rule as its sync dependencies.
+pub(crate) async fn add_missing_targets(
+    ctx: &Context,
+    crm: &str,
+    (model, id): (&str, ResourceId),
+    unsynced: Vec<Unsynced>,
+    missing: &mut Vec<MissingDependency>,
+) -> Result<()> {
+    for target in unsynced {
+        let target = MissingDependency {
+            model: target.model,
+            id: target.id,
+        };
+        if !missing.contains(&target) && waits_on(ctx.store(), crm, (model, id), &target).await? {
+            missing.push(target);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `dependent` waits for `dependency`, which has no CRM id: it
+/// does unless `dependency` itself waits on it (a direct cycle: as in the
+/// gem, they do not wait on each other).
+async fn waits_on(
+    store: &Store,
+    crm: &str,
+    (model, id): (&str, ResourceId),
+    dependency: &MissingDependency,
+) -> Result<bool> {
+    let reverse = PendingEdge {
+        crm_name: crm,
+        dependent_type: &dependency.model,
+        dependent_id: dependency.id,
+        dependency_type: model,
+        dependency_id: id,
+    };
+    Ok(!pending::exists(store, &reverse).await?)
 }
 
 /// Records that `(model, id)` waits on each of `missing`.

@@ -41,6 +41,7 @@ use crate::crm::ThrottledBatch;
 use crate::delete_policy::Disposal;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
+use crate::links::{self, ToLink};
 use crate::outcome::{BatchStats, RecordError};
 use crate::store::leases::records::PageLock;
 use crate::store::sync_rows::{self, RowChange};
@@ -95,6 +96,8 @@ pub(crate) enum Request {
     Batch(Vec<usize>),
     /// One record's upsert.
     Single(usize),
+    /// Records whose links alone changed: no property sent.
+    Links(Vec<usize>),
 }
 
 /// A page locked and decided; its requests are sent by [`send`].
@@ -285,6 +288,7 @@ async fn read_and_decide(
     )?;
     let rows: HashMap<ResourceId, sync_rows::SyncRow> =
         rows.into_iter().map(|row| (row.resource_id, row)).collect();
+    let mut page_links = links::read(ctx, target, crm, &eligible).await?;
     let sync_deps = &binding.sync_dependencies;
     let rules = decision::Rules {
         binding,
@@ -300,9 +304,13 @@ async fn read_and_decide(
             // Not loaded: any payload would do, the guard decides first.
             _ => Loaded::Payload(Payload::new()),
         };
+        let (links, unsynced) = page_links.take(id);
         let missing = match &loaded {
             Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
-                dependencies::missing(ctx, crm, model, id, sync_deps).await?
+                let mut missing = dependencies::missing(ctx, crm, model, id, sync_deps).await?;
+                dependencies::add_missing_targets(ctx, crm, (model, id), unsynced, &mut missing)
+                    .await?;
+                missing
             }
             _ => Vec::new(),
         };
@@ -312,6 +320,7 @@ async fn read_and_decide(
             sql_guard,
             loaded,
             missing,
+            links,
         };
         match decision::decide(&rules, known) {
             Decision::Vanished => {
@@ -374,7 +383,12 @@ fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usiz
     let mut later = Vec::new();
     let mut seen = HashSet::new();
     let mode = target.binding.mode;
+    let mut links_only = Vec::new();
     for (index, item) in ready.iter().enumerate() {
+        if !item.send_properties {
+            links_only.push(index);
+            continue;
+        }
         if item.crm_id.is_none() && !mode.may_batch_unknown_objects() {
             requests.push(Request::Single(index));
             continue;
@@ -393,6 +407,16 @@ fn plan_requests(target: Target<'_>, ready: &[Ready]) -> (Vec<Request>, Vec<usiz
         chunks.append(&mut requests);
         requests = chunks;
     }
+    let per_request = target
+        .crm
+        .adapter()
+        .associations()
+        .map_or(1, |associations| associations.max_per_request());
+    requests.extend(
+        links_only
+            .chunks(per_request)
+            .map(|chunk| Request::Links(chunk.to_vec())),
+    );
     (requests, later)
 }
 
@@ -432,8 +456,60 @@ pub(crate) async fn send(page: &Page<'_>, request: Request) -> (Answers, Result<
             }
         }
         Request::Single(index) => upsert_each(page, [index], &mut answers).await,
+        // The object is known and its properties unchanged.
+        Request::Links(indices) => {
+            answers.extend(
+                indices
+                    .into_iter()
+                    .map(|i| (i, Ok(page.ready[i].crm_id.clone()))),
+            );
+            Ok(())
+        }
     };
-    (answers, sent)
+    let linked = link_answered(page, &mut answers).await;
+    (answers, sent.and(linked))
+}
+
+/// Brings in step the links of the records `answers` accepted (their
+/// objects now known); a record whose links the CRM refused gets that
+/// refusal as its answer, so its row is not stamped in sync and it is
+/// synced again. On a run error, the answers of records with links to
+/// bring in step are dropped: they stay stale for the next run.
+async fn link_answered(page: &Page<'_>, answers: &mut Answers) -> Result<()> {
+    let linking: Vec<(usize, String)> = answers
+        .iter()
+        .filter_map(|(i, answer)| {
+            let item = &page.ready[*i];
+            let answered = answer.as_ref().ok()?;
+            let crm_id = answered.clone().or_else(|| item.crm_id.clone())?;
+            (!item.links.is_idle()).then_some((*i, crm_id))
+        })
+        .collect();
+    if linking.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<ToLink<'_>> = linking
+        .iter()
+        .map(|(i, crm_id)| ToLink {
+            id: page.ready[*i].id,
+            from_crm_id: crm_id,
+            work: &page.ready[*i].links,
+        })
+        .collect();
+    match links::apply(page.ctx, page.target, &records).await {
+        Ok(mut refused) => {
+            for (i, answer) in answers.iter_mut() {
+                if let Some(error) = refused.remove(&page.ready[*i].id) {
+                    *answer = Err(error);
+                }
+            }
+            Ok(())
+        }
+        Err(error) => {
+            answers.retain(|(i, _)| !linking.iter().any(|(linked, _)| linked == i));
+            Err(error)
+        }
+    }
 }
 
 /// The records at `indices` upserted one by one, their answers added to
@@ -508,8 +584,9 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
     for &index in &page.later {
         sent = async {
             still_locked(page)?;
-            let answer = upsert_one(page, index).await?;
-            record(page.ctx.store(), &[(page, &vec![(index, answer)])]).await
+            let mut answers = vec![(index, upsert_one(page, index).await?)];
+            link_answered(page, &mut answers).await?;
+            record(page.ctx.store(), &[(page, &answers)]).await
         }
         .await;
         if sent.is_err() {

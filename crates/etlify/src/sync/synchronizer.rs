@@ -23,6 +23,7 @@ use crate::catalog::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::id::{ResourceId, SyncKey};
+use crate::links::{self, ToLink};
 use crate::outcome::{BatchStats, RecordError, SyncOutcome};
 use crate::store::leases::records::RecordLock;
 use crate::store::sync_rows::{self, RowChange};
@@ -130,10 +131,29 @@ impl<'a> Synchronizer<'a> {
                 sync_rows::find(store, key).await?,
             ),
         };
+        let (links, unsynced) = match &loaded {
+            Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
+                links::read(ctx, target, &key.crm_name, &[id])
+                    .await?
+                    .take(id)
+            }
+            _ => Default::default(),
+        };
         let missing = match &loaded {
             Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
+                let (crm_name, model_name) = (&key.crm_name, key.resource_type.as_str());
                 let sync_deps = &binding.sync_dependencies;
-                dependencies::missing(ctx, &key.crm_name, &key.resource_type, id, sync_deps).await?
+                let mut missing =
+                    dependencies::missing(ctx, crm_name, model_name, id, sync_deps).await?;
+                dependencies::add_missing_targets(
+                    ctx,
+                    crm_name,
+                    (model_name, id),
+                    unsynced,
+                    &mut missing,
+                )
+                .await?;
+                missing
             }
             _ => Vec::new(),
         };
@@ -149,6 +169,7 @@ impl<'a> Synchronizer<'a> {
             sql_guard,
             loaded,
             missing,
+            links,
         };
         let outgoing = match decision::decide(&rules, known) {
             Decision::Vanished => {
@@ -188,7 +209,16 @@ impl<'a> Synchronizer<'a> {
             id_property_only_on_create: outgoing.id_property_only_on_create,
             mode: binding.mode,
         };
-        match crm.adapter().upsert(request).await {
+        let answer = match outgoing.send_properties {
+            true => crm.adapter().upsert(request).await,
+            // Only its links changed: its object is known.
+            false => Ok(outgoing.crm_id.clone()),
+        };
+        let answer = match answer {
+            Ok(crm_id) => self.link(target, &outgoing, crm_id).await?,
+            Err(error) => Err(error),
+        };
+        match answer {
             Ok(crm_id) => {
                 let change = decision::after_answer(&outgoing, crm_id, read_at);
                 let mut conflicts = write_synced(store, vec![(key.clone(), change)]).await?;
@@ -219,6 +249,31 @@ impl<'a> Synchronizer<'a> {
             }
             Err(error) => Err(Error::from_crm(&key.crm_name, error)),
         }
+    }
+
+    /// Brings the links of `sent` in step once its object `crm_id` (or the
+    /// one its row knows) is known: the answer stands, or becomes the
+    /// CRM's refusal of a link.
+    async fn link(
+        &self,
+        target: Target<'_>,
+        sent: &decision::Outgoing,
+        crm_id: Option<String>,
+    ) -> Result<std::result::Result<Option<String>, crate::adapters::AdapterError>> {
+        let from = crm_id.clone().or_else(|| sent.crm_id.clone());
+        let Some(from) = from.filter(|_| !sent.links.is_idle()) else {
+            return Ok(Ok(crm_id));
+        };
+        let record = ToLink {
+            id: sent.id,
+            from_crm_id: &from,
+            work: &sent.links,
+        };
+        let mut refused = links::apply(self.ctx, target, &[record]).await?;
+        Ok(match refused.remove(&sent.id) {
+            Some(error) => Err(error),
+            None => Ok(crm_id),
+        })
     }
 
     /// Records a failure attributable to the record (X-3, G-16).

@@ -4,9 +4,11 @@
 //! Files: `config.rs` (settings), `version.rs` (the API version and every
 //! path built from it), `errors.rs` (error responses), `search.rs`
 //! (finding an object by its id property), `batch.rs` (batch upsert and
-//! archive with per-input reconciliation), this file (single upsert and
+//! archive with per-input reconciliation), `associations.rs` (v4
+//! associations, batch create and archive), this file (single upsert and
 //! delete).
 
+mod associations;
 mod batch;
 mod config;
 mod errors;
@@ -264,6 +266,10 @@ impl Adapter for HubSpotAdapter {
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
+        Some(self)
+    }
+
+    fn associations(&self) -> Option<&dyn super::AssociationAdapter> {
         Some(self)
     }
 

@@ -67,6 +67,27 @@ impl ApiVersion {
             .map(str::to_owned)
             .collect()
     }
+
+    /// `…/{from_type}/{to_type}/{rest…}` of the associations API at this
+    /// version: v4 beside the legacy objects paths, dated beside the dated
+    /// ones (`/crm/associations/2026-09/…`).
+    pub(crate) fn associations_path(
+        self,
+        from_type: &str,
+        to_type: &str,
+        rest: &[&str],
+    ) -> Vec<String> {
+        let prefix: [&str; 3] = match self {
+            Self::V3 => ["crm", "v4", "associations"],
+            dated => ["crm", "associations", dated.as_str()],
+        };
+        prefix
+            .into_iter()
+            .chain([from_type, to_type])
+            .chain(rest.iter().copied())
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 impl fmt::Display for ApiVersion {
@@ -111,6 +132,34 @@ mod tests {
         assert_eq!(
             ApiVersion::V2026_09.objects_path("deals", &[]),
             ["crm", "objects", "2026-09", "deals"]
+        );
+    }
+
+    #[test]
+    fn association_paths_follow_the_version() {
+        assert_eq!(
+            ApiVersion::V3.associations_path("contacts", "companies", &["batch", "create"]),
+            [
+                "crm",
+                "v4",
+                "associations",
+                "contacts",
+                "companies",
+                "batch",
+                "create"
+            ]
+        );
+        assert_eq!(
+            ApiVersion::V2026_09.associations_path("deals", "contacts", &["batch", "archive"]),
+            [
+                "crm",
+                "associations",
+                "2026-09",
+                "deals",
+                "contacts",
+                "batch",
+                "archive"
+            ]
         );
     }
 

@@ -7,7 +7,7 @@
 
 use sea_query::{ColumnDef, ColumnType, Expr, Index, Table, TableCreateStatement};
 
-use crate::store::schema::ALERT_INCIDENT_TABLE;
+use crate::store::schema::{ALERT_INCIDENT_TABLE, LINK_TABLE};
 use crate::store::schema::{
     CHECKPOINT_TABLE, HISTORY_TABLE, JOB_REQUEST_TABLE, LEASE_TABLE, PENDING_TABLE,
     RATE_SLOT_TABLE, RECORD_LEASE_TABLE, RUN_TABLE, SYNC_TABLE,
@@ -36,6 +36,8 @@ pub(crate) enum StateTable {
     Runs,
     /// `etlify_alert_incidents`.
     AlertIncidents,
+    /// `etlify_links`.
+    Links,
 }
 
 /// What a sync-state column holds; each backend names its type.
@@ -90,6 +92,7 @@ impl StateTable {
             StateTable::JobRequests => JOB_REQUEST_TABLE,
             StateTable::Runs => RUN_TABLE,
             StateTable::AlertIncidents => ALERT_INCIDENT_TABLE,
+            StateTable::Links => LINK_TABLE,
         }
     }
 
@@ -243,6 +246,29 @@ impl StateTable {
                 .col(optional("notified_at", Timestamp))
                 .col(optional("summary", Text))
                 .primary_key(&mut key(&["kind", "crm_name", "subject"])),
+            // One row per link a record has in a CRM (`store/links.rs`):
+            // the pair of CRM ids it was made between, and its type.
+            StateTable::Links => create
+                .col(required("crm_name", Varchar))
+                .col(required("from_type", Varchar))
+                .col(required("from_id", BigInteger))
+                .col(required("link_name", Varchar))
+                .col(required("to_type", Varchar))
+                .col(required("to_id", BigInteger))
+                .col(required("from_object_type", Varchar))
+                .col(required("to_object_type", Varchar))
+                .col(required("from_crm_id", Varchar))
+                .col(required("to_crm_id", Varchar))
+                .col(required("association", Varchar))
+                .col(required("linked_at", Timestamp))
+                .primary_key(&mut key(&[
+                    "crm_name",
+                    "from_type",
+                    "from_id",
+                    "link_name",
+                    "to_type",
+                    "to_id",
+                ])),
         };
         create
     }
