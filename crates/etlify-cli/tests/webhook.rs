@@ -206,8 +206,9 @@ fn webhook_the_demo_sends_its_users_to_the_receiver() {
         .unwrap();
     let report = json_of(&output);
     let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
-    // One company of twenty users: its rename sends all of them again.
-    assert_eq!(synced, [20, 0, 20], "{report}");
+    // One company and its twenty users: its rename sends it and all of
+    // them again.
+    assert_eq!(synced, [21, 0, 21], "{report}");
     assert_eq!(report["sandbox_contacts"], 20, "{report}");
     let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
     assert!(
