@@ -3,6 +3,7 @@
 pub(crate) mod batch;
 pub(crate) mod errors;
 pub(crate) mod gate;
+pub(crate) mod properties;
 pub(crate) mod routes;
 pub(crate) mod search;
 pub mod store;
