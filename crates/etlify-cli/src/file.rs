@@ -265,6 +265,27 @@ pub(crate) struct CrmFile {
     /// `"2026-09"`.
     #[schemars(with = "Option<ApiVersionName>")]
     pub api_version: Option<String>,
+    /// Whether a sync checks each binding's payload against the CRM's
+    /// schema first (HubSpot's properties, Airtable's base schema):
+    /// `"auto"` (the default: checked when the token may read the schema;
+    /// a binding with a problem is not run, an unreadable schema is a
+    /// warning), `"require"` (an unreadable schema stops the binding too)
+    /// or `"skip"`.
+    #[schemars(with = "Option<SchemaCheckName>")]
+    pub schema_check: Option<String>,
+    /// The group `etlify crm-schema create` puts new HubSpot properties in
+    /// (default `"etlify"`, created when missing).
+    pub property_group: Option<String>,
+}
+
+/// When a sync checks payloads against the CRM's schema.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[schemars(rename_all = "lowercase")]
+enum SchemaCheckName {
+    Auto,
+    Require,
+    Skip,
 }
 
 /// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.

@@ -13,7 +13,8 @@ use etlify::adapters::{
 use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{
     Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
-    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn, WriteMode,
+    Rendering, SchemaCheck, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    WriteMode,
 };
 
 use crate::error::CliError;
@@ -701,6 +702,22 @@ fn crm_from(
         }
         Some(requests) => crm = crm.max_in_flight(requests as usize),
         None => {}
+    }
+    if let Some(check) = &file.schema_check {
+        crm = crm.schema_check(match check.trim() {
+            "auto" => SchemaCheck::Auto,
+            "require" => SchemaCheck::Require,
+            "skip" => SchemaCheck::Skip,
+            other => {
+                return Err(CliError::config(format!(
+                    "{}: must be \"auto\", \"require\" or \"skip\", got {other:?}",
+                    at("schema_check")
+                )))
+            }
+        });
+    }
+    if let Some(group) = &file.property_group {
+        crm = crm.property_group(group);
     }
     Ok(crm)
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::adapters::{
-    Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RemoteDelete,
-    UpsertRequest,
+    Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, NewField,
+    ObjectSchema, RemoteDelete, UpsertRequest,
 };
 use crate::error::ConfigError;
 use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
@@ -32,9 +32,57 @@ pub struct Crm {
     max_sync_errors: Option<u32>,
     /// Set by [`Crm::max_in_flight`]; else sized from the rate limit.
     max_in_flight: Option<usize>,
+    schema_check: SchemaCheck,
+    property_group: Option<String>,
+    /// What batch runs learnt of the CRM's schemas, shared by the clones.
+    schema_memory: Arc<SchemaMemory>,
     /// The limits every call of the adapter for this CRM counts in, built
     /// when the CRM is registered (none before).
     limits: Arc<CrmLimits>,
+}
+
+/// Whether a batch run checks the payloads of a CRM's bindings against
+/// the object types' schemas first ([`Crm::schema_check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SchemaCheck {
+    /// Checked when the adapter can read the schema: a binding with a
+    /// problem is not run; a schema the CRM does not let the token read
+    /// (or that cannot be reached) is said in a warning, and the binding
+    /// runs unchecked; a refusal is not asked again by this process.
+    #[default]
+    Auto,
+    /// As `Auto`, but a schema that cannot be read stops the binding too.
+    Require,
+    /// Never read: bindings run unchecked.
+    Skip,
+}
+
+/// The object types whose schema a CRM refused to show (a token without
+/// the schema scope): [`SchemaCheck::Auto`] does not ask again for them in
+/// this process, so each run neither pays the read nor repeats the warning.
+#[derive(Debug, Default)]
+pub(crate) struct SchemaMemory {
+    unreadable: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl SchemaMemory {
+    fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // The set stays whole if a holder panicked: an insert or a lookup.
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the CRM refused to show `object_type`'s schema before.
+    pub(crate) fn refused(&self, object_type: &str) -> bool {
+        self.unreadable().contains(object_type)
+    }
+
+    /// Remembers that the CRM refused to show `object_type`'s schema.
+    pub(crate) fn remember_refusal(&self, object_type: &str) {
+        self.unreadable().insert(object_type.to_owned());
+    }
 }
 
 /// Requests a batch run keeps in flight per CRM by default, at least: enough to
@@ -77,6 +125,8 @@ impl fmt::Debug for Crm {
             .field("rate_limit", &self.rate_limit)
             .field("max_sync_errors", &self.max_sync_errors)
             .field("max_in_flight", &self.max_in_flight)
+            .field("schema_check", &self.schema_check)
+            .field("property_group", &self.property_group)
             .finish()
     }
 }
@@ -91,8 +141,40 @@ impl Crm {
             rate_limit: None,
             max_sync_errors: None,
             max_in_flight: None,
+            schema_check: SchemaCheck::Auto,
+            property_group: None,
+            schema_memory: Arc::default(),
             limits: Arc::default(),
         }
+    }
+
+    /// Whether batch runs check payloads against the CRM's schema first
+    /// ([`SchemaCheck::Auto`] by default).
+    pub fn schema_check(mut self, check: SchemaCheck) -> Self {
+        self.schema_check = check;
+        self
+    }
+
+    /// Whether batch runs check payloads against the CRM's schema first.
+    pub fn get_schema_check(&self) -> SchemaCheck {
+        self.schema_check
+    }
+
+    /// The group fields created for missing payload properties go in,
+    /// where the CRM groups them (HubSpot; `etlify` when unset).
+    pub fn property_group(mut self, group: impl Into<String>) -> Self {
+        self.property_group = Some(group.into());
+        self
+    }
+
+    /// The group created fields go in, if set.
+    pub fn get_property_group(&self) -> Option<&str> {
+        self.property_group.as_deref()
+    }
+
+    /// What batch runs learnt of the CRM's schemas.
+    pub(crate) fn schema_memory(&self) -> &SchemaMemory {
+        &self.schema_memory
     }
 
     /// Turns the CRM into a no-op when `false` (G-1, default `true`).
@@ -299,6 +381,34 @@ impl<'a> ThrottledAdapter<'a> {
     pub async fn check_access(&self, object_type: &str) -> Result<Access, AdapterError> {
         let throttle = Throttle::for_call(self.limits).await;
         self.adapter.check_access(object_type, &throttle).await
+    }
+
+    /// Whether the adapter can read schemas ([`Adapter::schema`]).
+    pub fn reads_schemas(&self) -> bool {
+        self.adapter.schema().is_some()
+    }
+
+    /// [`SchemaAdapter::read_schema`](crate::adapters::SchemaAdapter::read_schema),
+    /// counted in the CRM's limits; `None` when the adapter cannot.
+    pub async fn read_schema(
+        &self,
+        object_type: &str,
+    ) -> Option<Result<ObjectSchema, AdapterError>> {
+        let schema = self.adapter.schema()?;
+        let throttle = Throttle::for_call(self.limits).await;
+        Some(schema.read_schema(object_type, &throttle).await)
+    }
+
+    /// [`SchemaAdapter::create_field`](crate::adapters::SchemaAdapter::create_field),
+    /// counted in the CRM's limits; `None` when the adapter cannot.
+    pub async fn create_field(
+        &self,
+        object_type: &str,
+        field: &NewField,
+    ) -> Option<Result<(), AdapterError>> {
+        let schema = self.adapter.schema()?;
+        let throttle = Throttle::for_call(self.limits).await;
+        Some(schema.create_field(object_type, field, &throttle).await)
     }
 
     /// The adapter's batch endpoints, counted in the CRM's limits.

@@ -20,6 +20,7 @@ mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G
 mod checkpoint; // runs after a complete one look only at what changed since its checkpoint
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, bad input)
+mod crm_schema; // payloads against the CRM's schema: problems reported, bindings refused, properties created (issue 29)
 mod delete; // the deleter (G-3, G-4, X-11)
 mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem

@@ -341,33 +341,53 @@ impl AirtableStore {
     /// The declared fields of every table (base id → table name → fields),
     /// for the state file: fields created through the API survive a restart.
     pub(crate) fn schemas(&self) -> AirtableSchemas {
+        self.per_table(|t| t.schema.clone())
+    }
+
+    /// Adds saved fields that a table's configuration lacks.
+    pub(crate) fn restore_schemas(&mut self, schemas: AirtableSchemas) {
+        self.give_tables(schemas, |table, fields| {
+            let schema = table.schema.get_or_insert_with(Vec::new);
+            for field in fields {
+                if !schema.iter().any(|f| f.name == field.name) {
+                    schema.push(field);
+                }
+            }
+        });
+    }
+
+    /// What `read` says of each table, base id → table name → it.
+    fn per_table<T>(
+        &self,
+        read: impl Fn(&Table) -> Option<T>,
+    ) -> BTreeMap<String, BTreeMap<String, T>> {
         self.bases
             .iter()
             .map(|(base_id, base)| {
                 let tables = base
                     .tables
                     .iter()
-                    .filter_map(|t| Some((t.name.clone(), t.schema.clone()?)))
+                    .filter_map(|t| Some((t.name.clone(), read(t)?)))
                     .collect();
                 (base_id.clone(), tables)
             })
             .collect()
     }
 
-    /// Adds saved fields that a table's configuration lacks.
-    pub(crate) fn restore_schemas(&mut self, schemas: AirtableSchemas) {
-        for (base_id, tables) in schemas {
-            for (table_name, fields) in tables {
+    /// Hands each table of `saved` (located, or created when allowed) its
+    /// saved part.
+    fn give_tables<T>(
+        &mut self,
+        saved: BTreeMap<String, BTreeMap<String, T>>,
+        mut write: impl FnMut(&mut Table, T),
+    ) {
+        for (base_id, tables) in saved {
+            for (table_name, part) in tables {
                 let Ok(located) = self.locate(&base_id, &table_name) else {
                     continue;
                 };
                 if let Ok(table) = self.table_mut(&located) {
-                    let schema = table.schema.get_or_insert_with(Vec::new);
-                    for field in fields {
-                        if !schema.iter().any(|f| f.name == field.name) {
-                            schema.push(field);
-                        }
-                    }
+                    write(table, part);
                 }
             }
         }
@@ -713,33 +733,16 @@ impl AirtableStore {
     }
 
     pub(crate) fn snapshot(&self) -> AirtableSnapshot {
-        self.bases
-            .iter()
-            .map(|(base_id, base)| {
-                let tables = base
-                    .tables
-                    .iter()
-                    .map(|t| (t.name.clone(), t.records().cloned().collect()))
-                    .collect();
-                (base_id.clone(), tables)
-            })
-            .collect()
+        self.per_table(|t| Some(t.records().cloned().collect()))
     }
 
     /// Loads persisted records (tables are created schemaless when unknown).
     pub(crate) fn restore(&mut self, snapshot: AirtableSnapshot) {
-        for (base_id, tables) in snapshot {
-            for (table_name, records) in tables {
-                let Ok(located) = self.locate(&base_id, &table_name) else {
-                    continue;
-                };
-                if let Ok(table) = self.table_mut(&located) {
-                    for record in records {
-                        table.insert(record);
-                    }
-                }
+        self.give_tables(snapshot, |table, records| {
+            for record in records {
+                table.insert(record);
             }
-        }
+        });
     }
 }
 

@@ -1,7 +1,8 @@
 //! The adapter contract between the engine and one CRM API.
 //!
 //! One small core trait, [`Adapter`] (upsert and delete), plus opt-in
-//! capabilities: [`BatchAdapter`] for native batch endpoints and vendor
+//! capabilities: [`BatchAdapter`] for native batch endpoints,
+//! [`SchemaAdapter`] for the object types' schemas, and vendor
 //! [`Budget`]s. Every call is handed the [`Throttle`] of the CRM it is made
 //! for: the engine owns the limiters (G-12).
 
@@ -11,6 +12,7 @@ pub mod http;
 pub mod hubspot;
 mod null;
 pub mod retry;
+mod schema;
 
 use std::collections::HashMap;
 
@@ -24,6 +26,7 @@ pub use self::http::{
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
+pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapter};
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
 pub use crate::write_mode::WriteMode;
@@ -120,6 +123,12 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// Native batch endpoints, when the CRM has them.
     fn batch(&self) -> Option<&dyn BatchAdapter> {
+        None
+    }
+
+    /// Reading the object types' schemas and adding fields, when the CRM
+    /// can (the schema check, `etlify crm-schema`).
+    fn schema(&self) -> Option<&dyn SchemaAdapter> {
         None
     }
 

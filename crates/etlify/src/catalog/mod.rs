@@ -10,7 +10,7 @@
 
 mod resolve;
 mod resolved;
-mod suggest;
+pub(crate) mod suggest;
 
 use indexmap::IndexMap;
 

@@ -4,12 +4,13 @@
 //! Files: `config.rs` (settings), `version.rs` (the API version and every
 //! path built from it), `errors.rs` (error responses), `search.rs`
 //! (finding an object by its id property), `batch.rs` (batch upsert and
-//! archive with per-input reconciliation), this file (single upsert and
-//! delete).
+//! archive with per-input reconciliation), `properties.rs` (the schema:
+//! properties read and created), this file (single upsert and delete).
 
 mod batch;
 mod config;
 mod errors;
+mod properties;
 mod search;
 mod version;
 
@@ -27,7 +28,7 @@ use std::time::Duration;
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
     no_object_to_update, Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget,
-    RemoteDelete, Throttle, UpsertRequest, WriteMode,
+    RemoteDelete, SchemaAdapter, Throttle, UpsertRequest, WriteMode,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
@@ -264,6 +265,10 @@ impl Adapter for HubSpotAdapter {
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
+        Some(self)
+    }
+
+    fn schema(&self) -> Option<&dyn SchemaAdapter> {
         Some(self)
     }
 

@@ -1,0 +1,304 @@
+//! The tests of `crm_schema` that run on each backend. This file is
+//! compiled twice, as `crm_schema::sqlite` and `crm_schema::postgres`
+//! (`mod.rs`); `BACKEND` is this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+async fn database() -> TestDb {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    db.insert_user("ada@example.com", None).await;
+    db
+}
+
+/// Every kind of problem, each naming its field: a field that is not a
+/// property (with the nearest), a calculated one written, a declared
+/// type the property refuses, a required property never set (2026-09),
+/// a match property without unique values; a fitting binding has none.
+#[tokio::test]
+async fn schema_check_reports_each_problem_naming_the_field() {
+    let db = database().await;
+    let sandbox = sandbox().await;
+    let payload = SqlPayload::new(
+        "SELECT id, email, full_name AS compnay, 1 AS score, 1 AS stage FROM users",
+    )
+    .column_type("stage", ColumnType::Integer);
+    let by_name = Model::new("Person", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "full_name").payload(SqlPayload::new(
+            "SELECT id, full_name, full_name AS lastname FROM users",
+        )),
+    );
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V2026_09))],
+        vec![
+            users("hubspot", "contacts", payload),
+            members("hubspot"),
+            by_name,
+        ],
+    )
+    .await;
+    let checked = etlify.check_crm_schemas().await.unwrap();
+    assert_eq!(
+        problems(&checked),
+        [
+            (
+                "User".into(),
+                "compnay".into(),
+                FieldProblemKind::NotAProperty
+            ),
+            ("User".into(), "score".into(), FieldProblemKind::ReadOnly),
+            (
+                "User".into(),
+                "stage".into(),
+                FieldProblemKind::TypeMismatch
+            ),
+            (
+                "User".into(),
+                "lastname".into(),
+                FieldProblemKind::RequiredMissing
+            ),
+            (
+                "Person".into(),
+                "full_name".into(),
+                FieldProblemKind::MatchNotUnique
+            ),
+        ]
+    );
+    let first = checked[0].problems()[0].to_string();
+    assert_eq!(
+        first,
+        "`compnay` is not a property; did you mean `company`?"
+    );
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("GET", "/crm/properties/2026-09/{objectType}"),
+        1,
+        "one read per object type"
+    );
+}
+
+/// Before 2026-09 HubSpot requires nothing of API writes: no required
+/// problem at the legacy version.
+#[tokio::test]
+async fn schema_required_properties_count_only_at_2026_09() {
+    let db = database().await;
+    let sandbox = sandbox().await;
+    let payload = SqlPayload::new("SELECT id, email FROM users");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3))],
+        vec![users("hubspot", "contacts", payload)],
+    )
+    .await;
+    assert!(problems(&etlify.check_crm_schemas().await.unwrap()).is_empty());
+}
+
+/// A run does not start a binding whose payload the schema refuses (an
+/// interruption of kind Config naming the field), and runs the others.
+#[tokio::test]
+async fn schema_a_run_refuses_a_failing_binding_and_runs_the_others() {
+    let db = database().await;
+    let sandbox = sandbox().await;
+    let payload = SqlPayload::new("SELECT id, email, full_name AS compnay FROM users");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3))],
+        vec![users("hubspot", "contacts", payload), members("hubspot")],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.interrupted.len(), 1, "{stats:?}");
+    let refused = &stats.interrupted[0];
+    assert_eq!(
+        (refused.model.as_str(), refused.kind),
+        ("User", ErrorKind::Config)
+    );
+    assert!(
+        refused.message.contains("`compnay` is not a property"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(stats.outcomes.synced, 1, "Member ran: {stats:?}");
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert!(!contacts[0].properties.contains_key("compnay"));
+    assert_eq!(
+        sandbox
+            .admin()
+            .request_log()
+            .count("GET", "/crm/v3/properties/{objectType}"),
+        1,
+        "the schema read once for the run, not per record"
+    );
+}
+
+/// A schema the token may not read: by default a warning and the run
+/// goes on unchecked; with `require` the binding is not started; with
+/// `skip` the schema is not even asked for.
+#[tokio::test]
+async fn schema_an_unreadable_schema_runs_unchecked_unless_required() {
+    let db = database().await;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let crm = |check: SchemaCheck| {
+        Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3)).schema_check(check)
+    };
+    let payload = || SqlPayload::new("SELECT id, email FROM users");
+    let auto = engine(
+        &db,
+        vec![crm(SchemaCheck::Auto)],
+        vec![users("hubspot", "contacts", payload())],
+    )
+    .await;
+    let checked = auto.check_crm_schemas().await.unwrap();
+    assert!(
+        matches!(&checked[0].status, BindingSchemaStatus::Unreadable(e) if e.get_status() == Some(403)),
+        "{checked:?}"
+    );
+    let stats = auto.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(
+        stats.interrupted.is_empty() && stats.outcomes.synced == 1,
+        "{stats:?}"
+    );
+
+    db.insert_user("bob@example.com", None).await;
+    let required = engine(
+        &db,
+        vec![crm(SchemaCheck::Require)],
+        vec![users("hubspot", "contacts", payload())],
+    )
+    .await;
+    let stats = required.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.interrupted.len(), 1, "{stats:?}");
+    assert!(
+        stats.interrupted[0].message.contains("could not be read"),
+        "{stats:?}"
+    );
+    assert_eq!(stats.outcomes.synced, 0);
+
+    let before = sandbox
+        .admin()
+        .request_log()
+        .count("GET", "/crm/v3/properties/{objectType}");
+    let skipped = engine(
+        &db,
+        vec![crm(SchemaCheck::Skip)],
+        vec![users("hubspot", "contacts", payload())],
+    )
+    .await;
+    let stats = skipped.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1, "{stats:?}");
+    let after = sandbox
+        .admin()
+        .request_log()
+        .count("GET", "/crm/v3/properties/{objectType}");
+    assert_eq!(after, before, "skip reads no schema");
+}
+
+/// The missing properties, typed from the declared columns, created in the
+/// configured group; a second look finds none, and the run then sends.
+#[tokio::test]
+async fn schema_missing_properties_are_created_once_in_the_configured_group() {
+    let db = database().await;
+    let sandbox = sandbox().await;
+    let payload = SqlPayload::new(
+        "SELECT id, email, full_name AS plan_name, 3 AS seats, active AS paying FROM users",
+    )
+    .column_type("seats", ColumnType::Integer)
+    .column_type("paying", ColumnType::Boolean);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3)).property_group("app_data")],
+        vec![users("hubspot", "contacts", payload)],
+    )
+    .await;
+    let missing = etlify.missing_crm_fields().await.unwrap();
+    let names: Vec<(&str, &str)> = missing[0]
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.kind.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("plan_name", "text"),
+            ("seats", "number"),
+            ("paying", "boolean")
+        ]
+    );
+    assert_eq!(etlify.create_crm_fields(&missing).await.unwrap(), 3);
+    assert!(
+        etlify.missing_crm_fields().await.unwrap().is_empty(),
+        "nothing left to create"
+    );
+
+    let client = reqwest::Client::new();
+    let listed: serde_json::Value = client
+        .get(format!(
+            "{}/crm/v3/properties/contacts",
+            sandbox.hubspot_base_url()
+        ))
+        .bearer_auth(DEFAULT_HUBSPOT_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seats = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "seats")
+        .unwrap();
+    assert_eq!(
+        (&seats["type"], &seats["groupName"]),
+        (&json!("number"), &json!("app_data"))
+    );
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(
+        (stats.outcomes.synced, stats.interrupted.len()),
+        (1, 0),
+        "{stats:?}"
+    );
+}
+
+/// Airtable: a computed field written and a field the table lacks are
+/// found; the missing field created, once.
+#[tokio::test]
+async fn schema_airtable_fields_checked_and_the_missing_one_created_once() {
+    let db = database().await;
+    let sandbox = sandbox().await;
+    let payload = SqlPayload::new("SELECT id, email, 1 AS total, 2 AS seats FROM users")
+        .column_type("seats", ColumnType::Integer);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("airtable", airtable(&sandbox))],
+        vec![users("airtable", "People", payload)],
+    )
+    .await;
+    let found = problems(&etlify.check_crm_schemas().await.unwrap());
+    assert_eq!(
+        found,
+        [
+            ("User".into(), "total".into(), FieldProblemKind::ReadOnly),
+            (
+                "User".into(),
+                "seats".into(),
+                FieldProblemKind::NotAProperty
+            ),
+        ]
+    );
+    let missing = etlify.missing_crm_fields().await.unwrap();
+    assert_eq!(missing[0].fields.len(), 1);
+    assert_eq!(etlify.create_crm_fields(&missing).await.unwrap(), 1);
+    assert!(etlify.missing_crm_fields().await.unwrap().is_empty());
+    let found = problems(&etlify.check_crm_schemas().await.unwrap());
+    assert_eq!(
+        found,
+        [("User".into(), "total".into(), FieldProblemKind::ReadOnly)]
+    );
+}
