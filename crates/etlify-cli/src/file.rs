@@ -276,6 +276,14 @@ pub(crate) struct CrmFile {
     /// The group `etlify crm-schema create` puts new HubSpot properties in
     /// (default `"etlify"`, created when missing).
     pub property_group: Option<String>,
+    /// Send values in the form the CRM's fields want once a sync's schema
+    /// check read the object type (default `true`); after the digest, so
+    /// changing it re-sends nothing.
+    pub render_values: Option<bool>,
+    /// Properties sent as the payload has them, by object type:
+    /// `{ contacts = ["birthday"] }`.
+    #[serde(default)]
+    pub values_as_is: BTreeMap<String, Vec<String>>,
 }
 
 /// When a sync checks payloads against the CRM's schema.

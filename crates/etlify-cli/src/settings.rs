@@ -719,6 +719,14 @@ fn crm_from(
     if let Some(group) = &file.property_group {
         crm = crm.property_group(group);
     }
+    if let Some(render) = file.render_values {
+        crm = crm.render_values(render);
+    }
+    for (object_type, properties) in &file.values_as_is {
+        for property in properties {
+            crm = crm.value_as_is(object_type, property);
+        }
+    }
     Ok(crm)
 }
 

@@ -11,6 +11,7 @@ use crate::adapters::{
 };
 use crate::error::ConfigError;
 use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
+use crate::values::Payload;
 
 /// A CRM to register: a name, an adapter and options.
 ///
@@ -36,6 +37,9 @@ pub struct Crm {
     property_group: Option<String>,
     /// What batch runs learnt of the CRM's schemas, shared by the clones.
     schema_memory: Arc<SchemaMemory>,
+    render_values: bool,
+    /// (object type, property) sent as the payload has them.
+    values_as_is: Vec<(String, String)>,
     /// The limits every call of the adapter for this CRM counts in, built
     /// when the CRM is registered (none before).
     limits: Arc<CrmLimits>,
@@ -64,9 +68,30 @@ pub enum SchemaCheck {
 #[derive(Debug, Default)]
 pub(crate) struct SchemaMemory {
     unreadable: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The schema each object type had at the last batch run's check:
+    /// what values are rendered for (docs/ADAPTERS.md, "Values in the
+    /// CRM's form").
+    known: std::sync::Mutex<std::collections::HashMap<String, Arc<ObjectSchema>>>,
 }
 
 impl SchemaMemory {
+    /// Remembers `object_type`'s schema, as a batch run's check read it.
+    pub(crate) fn remember_schema(&self, object_type: &str, schema: ObjectSchema) {
+        self.known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(object_type.to_owned(), Arc::new(schema));
+    }
+
+    /// The schema `object_type` had at the last check, if one was read.
+    fn schema(&self, object_type: &str) -> Option<Arc<ObjectSchema>> {
+        self.known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(object_type)
+            .cloned()
+    }
+
     fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
         // The set stays whole if a holder panicked: an insert or a lookup.
         self.unreadable
@@ -127,6 +152,8 @@ impl fmt::Debug for Crm {
             .field("max_in_flight", &self.max_in_flight)
             .field("schema_check", &self.schema_check)
             .field("property_group", &self.property_group)
+            .field("render_values", &self.render_values)
+            .field("values_as_is", &self.values_as_is)
             .finish()
     }
 }
@@ -144,6 +171,8 @@ impl Crm {
             schema_check: SchemaCheck::Auto,
             property_group: None,
             schema_memory: Arc::default(),
+            render_values: true,
+            values_as_is: Vec::new(),
             limits: Arc::default(),
         }
     }
@@ -175,6 +204,30 @@ impl Crm {
     /// What batch runs learnt of the CRM's schemas.
     pub(crate) fn schema_memory(&self) -> &SchemaMemory {
         &self.schema_memory
+    }
+
+    /// Whether values are sent in the form the CRM's fields want (`true`
+    /// by default) once a batch run's check has read the object type's
+    /// schema: HubSpot dates as midnight-UTC milliseconds, datetimes as
+    /// milliseconds, booleans as `"true"`/`"false"`, multi-selects joined
+    /// by `;`; Airtable numbers, checkboxes, dates, multi-selects and text
+    /// as their field types take them. Rendering comes after the digest:
+    /// turning it on or off re-sends nothing (a full sync does).
+    pub fn render_values(mut self, render: bool) -> Self {
+        self.render_values = render;
+        self
+    }
+
+    /// Sends `property` of `object_type` as the payload has it, whatever
+    /// [`Crm::render_values`] says.
+    pub fn value_as_is(
+        mut self,
+        object_type: impl Into<String>,
+        property: impl Into<String>,
+    ) -> Self {
+        self.values_as_is
+            .push((object_type.into(), property.into()));
+        self
     }
 
     /// Turns the CRM into a no-op when `false` (G-1, default `true`).
@@ -243,6 +296,11 @@ impl Crm {
         ThrottledAdapter {
             adapter: self.adapter.as_ref(),
             limits: &self.limits,
+            values: Values {
+                render: self.render_values,
+                as_is: &self.values_as_is,
+                memory: &self.schema_memory,
+            },
         }
     }
 
@@ -344,6 +402,47 @@ impl CrmRegistry {
 pub struct ThrottledAdapter<'a> {
     adapter: &'a dyn Adapter,
     limits: &'a CrmLimits,
+    values: Values<'a>,
+}
+
+/// How a CRM's values are sent: in its fields' form where the schema is
+/// known ([`Crm::render_values`]).
+#[derive(Clone, Copy)]
+struct Values<'a> {
+    render: bool,
+    as_is: &'a [(String, String)],
+    memory: &'a SchemaMemory,
+}
+
+impl Values<'_> {
+    /// `payload` rendered for `object_type`, but its match property
+    /// (`id_property`: the engine reconciles answers by its value); `None`
+    /// when it is sent as it is.
+    fn rendered(
+        &self,
+        adapter: &dyn Adapter,
+        object_type: &str,
+        payload: &Payload,
+        id_property: &str,
+    ) -> Option<Payload> {
+        if !self.render {
+            return None;
+        }
+        let schema = self.memory.schema(object_type)?;
+        let keep = |property: &str| {
+            property == id_property
+                || self
+                    .as_is
+                    .iter()
+                    .any(|(t, p)| t == object_type && p == property)
+        };
+        Some(crate::adapters::render_payload(
+            adapter.schema()?,
+            &schema,
+            payload,
+            keep,
+        ))
+    }
 }
 
 impl fmt::Debug for ThrottledAdapter<'_> {
@@ -363,6 +462,16 @@ impl<'a> ThrottledAdapter<'a> {
 
     /// [`Adapter::upsert`], counted in the CRM's limits.
     pub async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+        let rendered = self.values.rendered(
+            self.adapter,
+            request.object_type,
+            request.payload,
+            request.id_property,
+        );
+        let request = match &rendered {
+            Some(payload) => UpsertRequest { payload, ..request },
+            None => request,
+        };
         let throttle = Throttle::for_call(self.limits).await;
         self.adapter.upsert(request, &throttle).await
     }
@@ -416,6 +525,8 @@ impl<'a> ThrottledAdapter<'a> {
         Some(ThrottledBatch {
             batch: self.adapter.batch()?,
             limits: self.limits,
+            adapter: self.adapter,
+            values: self.values,
         })
     }
 }
@@ -425,6 +536,8 @@ impl<'a> ThrottledAdapter<'a> {
 pub struct ThrottledBatch<'a> {
     batch: &'a dyn BatchAdapter,
     limits: &'a CrmLimits,
+    adapter: &'a dyn Adapter,
+    values: Values<'a>,
 }
 
 impl fmt::Debug for ThrottledBatch<'_> {
@@ -449,9 +562,24 @@ impl ThrottledBatch<'_> {
         records: &[BatchItem<'_>],
         id_property: &str,
     ) -> Result<BatchUpsertResult, AdapterError> {
+        let rendered: Option<Vec<Payload>> = records
+            .iter()
+            .map(|r| {
+                self.values
+                    .rendered(self.adapter, object_type, r.payload, id_property)
+            })
+            .collect();
+        let items: Vec<BatchItem<'_>> = match &rendered {
+            Some(payloads) => records
+                .iter()
+                .zip(payloads)
+                .map(|(record, payload)| BatchItem { payload, ..*record })
+                .collect(),
+            None => records.to_vec(),
+        };
         let throttle = Throttle::for_call(self.limits).await;
         self.batch
-            .batch_upsert(object_type, records, id_property, &throttle)
+            .batch_upsert(object_type, &items, id_property, &throttle)
             .await
     }
 

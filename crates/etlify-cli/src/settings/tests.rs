@@ -629,3 +629,32 @@ fn fresh_worker_watch_defaults_to_auto_and_reads_off_or_a_period() {
         assert_eq!(settings.worker.watch, expected, "{text}");
     }
 }
+
+#[test]
+fn schema_check_and_the_crm_value_keys_are_read_and_a_bad_check_named() {
+    let message = refused(&format!("{BASE}schema_check = \"sometimes\"\n"));
+    assert!(
+        message.contains(
+            "crms.hubspot.schema_check: must be \"auto\", \"require\" or \"skip\", got \"sometimes\""
+        ),
+        "{message}"
+    );
+    let settings = parse_with(
+        &format!(
+            "{BASE}schema_check = \"require\"\nproperty_group = \"app_data\"\n\
+             render_values = false\nvalues_as_is = {{ contacts = [\"birthday\"] }}\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let crm = &settings.crms[0];
+    assert_eq!(crm.get_schema_check(), SchemaCheck::Require);
+    assert_eq!(crm.get_property_group(), Some("app_data"));
+    let shown = format!("{crm:?}");
+    assert!(
+        shown.contains("render_values: false") && shown.contains("birthday"),
+        "{shown}"
+    );
+    let defaults = parse_with(BASE, &[]).unwrap();
+    assert_eq!(defaults.crms[0].get_schema_check(), SchemaCheck::Auto);
+}

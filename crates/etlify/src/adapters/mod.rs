@@ -26,6 +26,7 @@ pub use self::http::{
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
+pub(crate) use self::schema::render_payload;
 pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapter};
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};

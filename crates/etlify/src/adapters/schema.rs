@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::AdapterError;
 use crate::ratelimit::Throttle;
+use crate::values::Payload;
 
 /// What a CRM field holds, in the terms the schema check compares
 /// payload columns with.
@@ -151,6 +152,34 @@ pub trait SchemaAdapter: Send + Sync {
         field: &NewField,
         throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError>;
+
+    /// `value` in the form `field` wants it, or `None` to send it as it
+    /// is (the default). Applied after the digest, to what is sent only.
+    fn render(&self, field: &CrmField, value: &Value) -> Option<Value> {
+        let _ = (field, value);
+        None
+    }
+}
+
+/// `payload` with each value in the form its field wants
+/// ([`SchemaAdapter::render`]), but the properties `keep` names and
+/// those the schema lacks.
+pub(crate) fn render_payload(
+    adapter: &dyn SchemaAdapter,
+    schema: &ObjectSchema,
+    payload: &Payload,
+    keep: impl Fn(&str) -> bool,
+) -> Payload {
+    payload
+        .iter()
+        .map(|(name, value)| {
+            let rendered = match schema.field(name) {
+                Some(field) if !keep(name) && !value.is_null() => adapter.render(field, value),
+                _ => None,
+            };
+            (name.clone(), rendered.unwrap_or_else(|| value.clone()))
+        })
+        .collect()
 }
 
 /// The items of the JSON array at `pointer` in `value` (none when absent).

@@ -38,6 +38,10 @@ pub(crate) async fn refused_bindings(
             continue;
         }
         let checked = check_binding(catalog, ctx.store(), &mut cache, model, crm, binding).await?;
+        // What the run's values are rendered for (`Crm::render_values`).
+        if let Some(schema) = cache.read_ok(crm, &binding.object_type) {
+            memory.remember_schema(&binding.object_type, schema.clone());
+        }
         match checked.status {
             BindingSchemaStatus::Checked(problems) if !problems.is_empty() => {
                 let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();

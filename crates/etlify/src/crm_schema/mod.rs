@@ -88,6 +88,14 @@ impl SchemaCache {
         }
         Ok(self.read.get(&key))
     }
+
+    /// The schema of `object_type` in `crm`, when it was read.
+    fn read_ok(&self, crm: &str, object_type: &str) -> Option<&ObjectSchema> {
+        self.read
+            .get(&(crm.to_owned(), object_type.to_owned()))?
+            .as_ref()
+            .ok()
+    }
 }
 
 /// The shape of `binding`'s payload: its properties (when the source can

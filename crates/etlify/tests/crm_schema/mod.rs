@@ -101,3 +101,15 @@ fn problems(checked: &[BindingSchema]) -> Vec<(String, String, FieldProblemKind)
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;
+
+/// A HubSpot adapter for `server` (a wiremock server).
+fn hubspot_at(base_url: &str) -> Arc<HubSpotAdapter> {
+    Arc::new(HubSpotAdapter::new(HubSpotConfig::new("pat-test").base_url(base_url)).unwrap())
+}
+
+/// A HubSpot property definition as the properties API answers it.
+fn property(name: &str, property_type: &str, field_type: &str) -> serde_json::Value {
+    json!({"name": name, "type": property_type, "fieldType": field_type,
+        "calculated": false, "hasUniqueValue": name == "email",
+        "modificationMetadata": {"readOnlyValue": false}})
+}

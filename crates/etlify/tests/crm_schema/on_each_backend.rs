@@ -302,3 +302,130 @@ async fn schema_airtable_fields_checked_and_the_missing_one_created_once() {
         [("User".into(), "total".into(), FieldProblemKind::ReadOnly)]
     );
 }
+
+/// With the schema known, what is sent takes each property's form
+/// (exact request body): a date as midnight UTC in milliseconds, a
+/// date-time in milliseconds, a boolean as "true", a multi-select joined
+/// by `;`; the match property and a column kept as it is are untouched.
+#[tokio::test]
+async fn schema_values_are_sent_in_the_form_of_each_hubspot_property() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let db = database().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/properties/contacts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
+            property("email", "string", "text"),
+            property("birthday", "date", "date"),
+            property("signed_up", "datetime", "date"),
+            property("vip", "bool", "booleancheckbox"),
+            property("tags", "enumeration", "checkbox"),
+            property("kept", "date", "date"),
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE",
+            "results": [{"id": "501", "properties": {"email": "ada@example.com"}, "new": true}]})),
+        )
+        .mount(&server)
+        .await;
+    let payload = SqlPayload::new(
+        "SELECT id, email, '2024-05-06' AS birthday, '2024-05-06T07:08:09.5Z' AS signed_up, \
+         active AS vip, '[\"a\",\"b\"]' AS tags, '2024-05-06' AS kept FROM users",
+    )
+    .column_type("tags", ColumnType::Json)
+    .column_type("vip", ColumnType::Boolean);
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot_at(&server.uri())).value_as_is("contacts", "kept")],
+        vec![users("hubspot", "contacts", payload)],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1, "{stats:?}");
+    let requests = server.received_requests().await.unwrap();
+    let upsert = requests
+        .iter()
+        .find(|r| r.url.path().ends_with("/batch/upsert"))
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&upsert.body).unwrap();
+    assert_eq!(
+        body["inputs"][0]["properties"],
+        json!({"email": "ada@example.com", "birthday": 1_714_953_600_000_i64,
+            "signed_up": 1_714_979_289_500_i64, "vip": "true", "tags": "a;b", "kept": "2024-05-06"}),
+        "{body}"
+    );
+    assert_eq!(body["inputs"][0]["id"], "ada@example.com");
+}
+
+/// Rendering comes after the digest: records synced while values were
+/// sent as they are stay in sync once they are rendered (nothing is sent
+/// again), and a record that changes is sent in the property's form.
+#[tokio::test]
+async fn schema_rendering_leaves_the_digest_alone() {
+    let db = database().await;
+    let config = SandboxConfig::from_json(
+        &json!({"hubspot": {"rate_limits": {"enabled": false}, "object_types": {"contacts": {
+            "type_id": "0-1", "unique_properties": ["email"],
+            "properties": {"email": {}, "birthday": {"type": "datetime"}}
+        }}}})
+        .to_string(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let payload = || SqlPayload::new("SELECT id, email, '2024-05-06' AS birthday FROM users");
+    let crm =
+        |render: bool| Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3)).render_values(render);
+    let as_is = engine(
+        &db,
+        vec![crm(false)],
+        vec![users("hubspot", "contacts", payload())],
+    )
+    .await;
+    assert_eq!(
+        as_is
+            .batch_sync(&BatchSyncOptions::new())
+            .await
+            .unwrap()
+            .outcomes
+            .synced,
+        1
+    );
+    let stored = |sandbox: &RunningSandbox| {
+        sandbox.admin().hubspot_objects("contacts").unwrap()[0].properties["birthday"].clone()
+    };
+    assert_eq!(stored(&sandbox), "2024-05-06");
+
+    let rendered = engine(
+        &db,
+        vec![crm(true)],
+        vec![users("hubspot", "contacts", payload())],
+    )
+    .await;
+    let stats = rendered
+        .batch_sync(&BatchSyncOptions::new().full_reconcile(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.outcomes.synced, stats.outcomes.not_modified),
+        (0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stored(&sandbox), "2024-05-06", "nothing re-sent");
+
+    db.exec("UPDATE users SET email = 'ada@example.org'").await;
+    let id = db.scalar_i64("SELECT id FROM users").await;
+    db.touch("users", id).await;
+    let stats = rendered.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1, "{stats:?}");
+    let contacts = sandbox.admin().hubspot_objects("contacts").unwrap();
+    let changed = contacts
+        .iter()
+        .find(|c| c.properties["email"] == "ada@example.org")
+        .unwrap();
+    assert_eq!(changed.properties["birthday"], "1714953600000");
+}

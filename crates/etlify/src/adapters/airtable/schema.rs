@@ -125,8 +125,53 @@ impl AirtableAdapter {
     }
 }
 
+/// A value in the form an Airtable field takes it without `typecast`
+/// (AIRTABLE-5): text as strings, numbers as numbers, checkboxes as
+/// booleans, dates as `YYYY-MM-DD`, several options as an array.
+fn airtable_form(field: &CrmField, value: &Value) -> Option<Value> {
+    match (field.kind, value) {
+        (FieldKind::Text | FieldKind::Enumeration, Value::Number(_) | Value::Bool(_)) => {
+            Some(Value::from(value.to_string()))
+        }
+        (FieldKind::Number, Value::String(text)) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        (FieldKind::Boolean, Value::Number(n)) => match n.as_i64() {
+            Some(0) => Some(Value::Bool(false)),
+            Some(1) => Some(Value::Bool(true)),
+            _ => None,
+        },
+        (FieldKind::Boolean, Value::String(text)) => match text.as_str() {
+            "true" | "t" | "1" => Some(Value::Bool(true)),
+            "false" | "f" | "0" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        (FieldKind::Date, Value::String(text)) if text.len() > 10 => {
+            let day = text.get(..10)?;
+            chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .ok()
+                .map(|_| Value::from(day))
+        }
+        (FieldKind::MultiSelect, Value::String(text)) => Some(Value::Array(
+            text.split(';')
+                .map(str::trim)
+                .filter(|option| !option.is_empty())
+                .map(Value::from)
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl SchemaAdapter for AirtableAdapter {
+    fn render(&self, field: &CrmField, value: &Value) -> Option<Value> {
+        airtable_form(field, value)
+    }
+
     async fn read_schema(
         &self,
         table: &str,
@@ -165,6 +210,24 @@ impl SchemaAdapter for AirtableAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_take_the_form_of_their_airtable_field() {
+        let form =
+            |kind: FieldKind, value: Value| airtable_form(&CrmField::new("f", kind, "t"), &value);
+        assert_eq!(form(FieldKind::Text, json!(3)), Some(json!("3")));
+        assert_eq!(form(FieldKind::Number, json!("12.5")), Some(json!(12.5)));
+        assert_eq!(form(FieldKind::Boolean, json!(1)), Some(json!(true)));
+        assert_eq!(
+            form(FieldKind::Date, json!("2024-05-06T07:08:09Z")),
+            Some(json!("2024-05-06"))
+        );
+        assert_eq!(
+            form(FieldKind::MultiSelect, json!("a; b")),
+            Some(json!(["a", "b"]))
+        );
+        assert_eq!(form(FieldKind::Number, json!(4)), None, "left as it is");
+    }
 
     #[test]
     fn field_types_map_to_kinds_computed_ones_read_only() {

@@ -125,8 +125,61 @@ impl HubSpotAdapter {
     }
 }
 
+/// Milliseconds since the epoch of `text`: an ISO 8601 date-time (with an
+/// offset, or naive and taken as UTC), or a date at midnight UTC.
+fn epoch_millis(text: &str) -> Option<i64> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(at.timestamp_millis());
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok());
+    if let Some(at) = naive {
+        return Some(at.and_utc().timestamp_millis());
+    }
+    midnight_millis(text)
+}
+
+/// Midnight UTC, in milliseconds, of the day `text` starts with (`YYYY-MM-DD…`).
+fn midnight_millis(text: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// A value in the form a HubSpot property wants it (HUBSPOT-13): dates
+/// as midnight UTC in milliseconds, date-times in milliseconds, booleans
+/// as `"true"`/`"false"`, several options joined by `;`.
+fn hubspot_form(field: &CrmField, value: &Value) -> Option<Value> {
+    match (field.kind, value) {
+        (FieldKind::Date, Value::String(text)) => midnight_millis(text).map(Value::from),
+        (FieldKind::Datetime, Value::String(text)) => epoch_millis(text).map(Value::from),
+        (FieldKind::Boolean, Value::Bool(flag)) => Some(Value::from(flag.to_string())),
+        (FieldKind::Boolean, Value::Number(n)) => match n.as_i64() {
+            Some(0) => Some(Value::from("false")),
+            Some(1) => Some(Value::from("true")),
+            _ => None,
+        },
+        (FieldKind::MultiSelect, Value::Array(items)) => {
+            let options: Option<Vec<String>> = items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect();
+            options.map(|options| Value::from(options.join(";")))
+        }
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl SchemaAdapter for HubSpotAdapter {
+    fn render(&self, field: &CrmField, value: &Value) -> Option<Value> {
+        hubspot_form(field, value)
+    }
+
     async fn read_schema(
         &self,
         object_type: &str,
@@ -200,6 +253,37 @@ mod tests {
             assert_eq!(kind_of(property_type, field_type), kind);
         }
         assert_eq!(label("plan_tier"), "Plan tier");
+    }
+
+    #[test]
+    fn values_take_the_form_of_their_hubspot_property() {
+        let form =
+            |kind: FieldKind, value: Value| hubspot_form(&CrmField::new("p", kind, "t"), &value);
+        assert_eq!(
+            form(FieldKind::Date, json!("2024-05-06")),
+            Some(json!(1_714_953_600_000_i64))
+        );
+        assert_eq!(
+            form(FieldKind::Date, json!("2024-05-06T07:08:09Z")),
+            Some(json!(1_714_953_600_000_i64)),
+            "a date property takes the day"
+        );
+        assert_eq!(
+            form(FieldKind::Datetime, json!("2024-05-06T07:08:09.5Z")),
+            Some(json!(1_714_979_289_500_i64))
+        );
+        assert_eq!(
+            form(FieldKind::Datetime, json!("2024-05-06 07:08:09")),
+            Some(json!(1_714_979_289_000_i64))
+        );
+        assert_eq!(form(FieldKind::Boolean, json!(true)), Some(json!("true")));
+        assert_eq!(form(FieldKind::Boolean, json!(0)), Some(json!("false")));
+        assert_eq!(
+            form(FieldKind::MultiSelect, json!(["a", "b"])),
+            Some(json!("a;b"))
+        );
+        assert_eq!(form(FieldKind::Text, json!(12)), None, "left as it is");
+        assert_eq!(form(FieldKind::Date, json!("someday")), None);
     }
 
     #[test]
