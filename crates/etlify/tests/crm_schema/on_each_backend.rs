@@ -429,3 +429,64 @@ async fn schema_rendering_leaves_the_digest_alone() {
         .unwrap();
     assert_eq!(changed.properties["birthday"], "1714953600000");
 }
+
+/// Airtable: what is sent takes each field's type (exact request body):
+/// a number into a text field as a string, a decimal string into a number
+/// field as a number, a timestamp into a date field as its day, a
+/// `;`-separated string into a multi-select as a list.
+#[tokio::test]
+async fn schema_values_are_sent_in_the_form_of_each_airtable_field() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let db = database().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v0/meta/bases/{BASE}/tables")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"tables": [{
+        "id": "tblPeople00000001", "name": "People", "fields": [
+            {"id": "fld1", "name": "email", "type": "email"},
+            {"id": "fld2", "name": "code", "type": "singleLineText"},
+            {"id": "fld3", "name": "price", "type": "currency"},
+            {"id": "fld4", "name": "joined", "type": "date"},
+            {"id": "fld5", "name": "tags", "type": "multipleSelects",
+                "options": {"choices": [{"name": "a"}, {"name": "b"}]}}
+        ]}]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("/v0/{BASE}/People")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "records": [{"id": "recAbCdEf01234567", "createdTime": "2024-05-06T07:08:09.000Z",
+                "fields": {"email": "ada@example.com"}}],
+            "createdRecords": ["recAbCdEf01234567"], "updatedRecords": []})))
+        .mount(&server)
+        .await;
+    let adapter = AirtableAdapter::new(
+        AirtableConfig::new(DEFAULT_AIRTABLE_TOKEN, BASE).base_url(server.uri()),
+    )
+    .unwrap();
+    let payload = SqlPayload::new(
+        "SELECT id, email, 42 AS code, '12.50' AS price, '2024-05-06T07:08:09Z' AS joined, \
+         'a;b' AS tags FROM users",
+    );
+    let etlify = engine(
+        &db,
+        vec![Crm::new("airtable", Arc::new(adapter))],
+        vec![users("airtable", "People", payload)],
+    )
+    .await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 1, "{stats:?}");
+    let requests = server.received_requests().await.unwrap();
+    let upsert = requests
+        .iter()
+        .find(|r| r.method.as_str() == "PATCH")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&upsert.body).unwrap();
+    assert_eq!(
+        body["records"][0]["fields"],
+        json!({"email": "ada@example.com", "code": "42", "price": 12.5,
+            "joined": "2024-05-06", "tags": ["a", "b"]}),
+        "{body}"
+    );
+}
