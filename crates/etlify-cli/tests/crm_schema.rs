@@ -129,11 +129,14 @@ fn schema_check_crms_names_each_problem_and_exits_2_and_sync_does_not_start_the_
     // The run does not start the binding: nothing is sent.
     let output = etlify(&config, &["sync"]);
     let text = said(&output);
-    assert_ne!(output.status.code(), Some(0), "{text}");
+    assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("hubspot User: stopped: not started"),
+        text.contains(
+            "hubspot User: stopped: not started: its payload does not fit the schema of contacts: `compnay` is not a property"
+        ),
         "{text}"
     );
+    assert!(text.contains("some bindings were not started"), "{text}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     assert!(runtime.block_on(support::sandbox_contacts(&url)).is_empty());
 }

@@ -11,6 +11,8 @@ use crate::adapters::{
 };
 use crate::error::ConfigError;
 use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
+pub use crate::schema_options::SchemaCheck;
+use crate::schema_options::{SchemaMemory, SchemaOptions, Values};
 use crate::values::Payload;
 
 /// A CRM to register: a name, an adapter and options.
@@ -33,81 +35,11 @@ pub struct Crm {
     max_sync_errors: Option<u32>,
     /// Set by [`Crm::max_in_flight`]; else sized from the rate limit.
     max_in_flight: Option<usize>,
-    schema_check: SchemaCheck,
-    property_group: Option<String>,
-    /// What batch runs learnt of the CRM's schemas, shared by the clones.
-    schema_memory: Arc<SchemaMemory>,
-    render_values: bool,
-    /// (object type, property) sent as the payload has them.
-    values_as_is: Vec<(String, String)>,
+    /// Its schema check, rendering and what runs learnt of its schemas.
+    schema: SchemaOptions,
     /// The limits every call of the adapter for this CRM counts in, built
     /// when the CRM is registered (none before).
     limits: Arc<CrmLimits>,
-}
-
-/// Whether a batch run checks the payloads of a CRM's bindings against
-/// the object types' schemas first ([`Crm::schema_check`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SchemaCheck {
-    /// Checked when the adapter can read the schema: a binding with a
-    /// problem is not run; a schema the CRM does not let the token read
-    /// (or that cannot be reached) is said in a warning, and the binding
-    /// runs unchecked; a refusal is not asked again by this process.
-    #[default]
-    Auto,
-    /// As `Auto`, but a schema that cannot be read stops the binding too.
-    Require,
-    /// Never read: bindings run unchecked.
-    Skip,
-}
-
-/// The object types whose schema a CRM refused to show (a token without
-/// the schema scope): [`SchemaCheck::Auto`] does not ask again for them in
-/// this process, so each run neither pays the read nor repeats the warning.
-#[derive(Debug, Default)]
-pub(crate) struct SchemaMemory {
-    unreadable: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// The schema each object type had at the last batch run's check:
-    /// what values are rendered for (docs/ADAPTERS.md, "Values in the
-    /// CRM's form").
-    known: std::sync::Mutex<std::collections::HashMap<String, Arc<ObjectSchema>>>,
-}
-
-impl SchemaMemory {
-    /// Remembers `object_type`'s schema, as a batch run's check read it.
-    pub(crate) fn remember_schema(&self, object_type: &str, schema: ObjectSchema) {
-        self.known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(object_type.to_owned(), Arc::new(schema));
-    }
-
-    /// The schema `object_type` had at the last check, if one was read.
-    fn schema(&self, object_type: &str) -> Option<Arc<ObjectSchema>> {
-        self.known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(object_type)
-            .cloned()
-    }
-
-    fn unreadable(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        // The set stays whole if a holder panicked: an insert or a lookup.
-        self.unreadable
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Whether the CRM refused to show `object_type`'s schema before.
-    pub(crate) fn refused(&self, object_type: &str) -> bool {
-        self.unreadable().contains(object_type)
-    }
-
-    /// Remembers that the CRM refused to show `object_type`'s schema.
-    pub(crate) fn remember_refusal(&self, object_type: &str) {
-        self.unreadable().insert(object_type.to_owned());
-    }
 }
 
 /// Requests a batch run keeps in flight per CRM by default, at least: enough to
@@ -150,10 +82,7 @@ impl fmt::Debug for Crm {
             .field("rate_limit", &self.rate_limit)
             .field("max_sync_errors", &self.max_sync_errors)
             .field("max_in_flight", &self.max_in_flight)
-            .field("schema_check", &self.schema_check)
-            .field("property_group", &self.property_group)
-            .field("render_values", &self.render_values)
-            .field("values_as_is", &self.values_as_is)
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -168,11 +97,7 @@ impl Crm {
             rate_limit: None,
             max_sync_errors: None,
             max_in_flight: None,
-            schema_check: SchemaCheck::Auto,
-            property_group: None,
-            schema_memory: Arc::default(),
-            render_values: true,
-            values_as_is: Vec::new(),
+            schema: SchemaOptions::default(),
             limits: Arc::default(),
         }
     }
@@ -180,30 +105,30 @@ impl Crm {
     /// Whether batch runs check payloads against the CRM's schema first
     /// ([`SchemaCheck::Auto`] by default).
     pub fn schema_check(mut self, check: SchemaCheck) -> Self {
-        self.schema_check = check;
+        self.schema.check = check;
         self
     }
 
     /// Whether batch runs check payloads against the CRM's schema first.
     pub fn get_schema_check(&self) -> SchemaCheck {
-        self.schema_check
+        self.schema.check
     }
 
     /// The group fields created for missing payload properties go in,
     /// where the CRM groups them (HubSpot; `etlify` when unset).
     pub fn property_group(mut self, group: impl Into<String>) -> Self {
-        self.property_group = Some(group.into());
+        self.schema.property_group = Some(group.into());
         self
     }
 
     /// The group created fields go in, if set.
     pub fn get_property_group(&self) -> Option<&str> {
-        self.property_group.as_deref()
+        self.schema.property_group.as_deref()
     }
 
     /// What batch runs learnt of the CRM's schemas.
     pub(crate) fn schema_memory(&self) -> &SchemaMemory {
-        &self.schema_memory
+        &self.schema.memory
     }
 
     /// Whether values are sent in the form the CRM's fields want (`true`
@@ -214,7 +139,7 @@ impl Crm {
     /// as their field types take them. Rendering comes after the digest:
     /// turning it on or off re-sends nothing (a full sync does).
     pub fn render_values(mut self, render: bool) -> Self {
-        self.render_values = render;
+        self.schema.render_values = render;
         self
     }
 
@@ -225,7 +150,8 @@ impl Crm {
         object_type: impl Into<String>,
         property: impl Into<String>,
     ) -> Self {
-        self.values_as_is
+        self.schema
+            .values_as_is
             .push((object_type.into(), property.into()));
         self
     }
@@ -296,11 +222,7 @@ impl Crm {
         ThrottledAdapter {
             adapter: self.adapter.as_ref(),
             limits: &self.limits,
-            values: Values {
-                render: self.render_values,
-                as_is: &self.values_as_is,
-                memory: &self.schema_memory,
-            },
+            values: self.schema.values(),
         }
     }
 
@@ -403,46 +325,6 @@ pub struct ThrottledAdapter<'a> {
     adapter: &'a dyn Adapter,
     limits: &'a CrmLimits,
     values: Values<'a>,
-}
-
-/// How a CRM's values are sent: in its fields' form where the schema is
-/// known ([`Crm::render_values`]).
-#[derive(Clone, Copy)]
-struct Values<'a> {
-    render: bool,
-    as_is: &'a [(String, String)],
-    memory: &'a SchemaMemory,
-}
-
-impl Values<'_> {
-    /// `payload` rendered for `object_type`, but its match property
-    /// (`id_property`: the engine reconciles answers by its value); `None`
-    /// when it is sent as it is.
-    fn rendered(
-        &self,
-        adapter: &dyn Adapter,
-        object_type: &str,
-        payload: &Payload,
-        id_property: &str,
-    ) -> Option<Payload> {
-        if !self.render {
-            return None;
-        }
-        let schema = self.memory.schema(object_type)?;
-        let keep = |property: &str| {
-            property == id_property
-                || self
-                    .as_is
-                    .iter()
-                    .any(|(t, p)| t == object_type && p == property)
-        };
-        Some(crate::adapters::render_payload(
-            adapter.schema()?,
-            &schema,
-            payload,
-            keep,
-        ))
-    }
 }
 
 impl fmt::Debug for ThrottledAdapter<'_> {

@@ -109,6 +109,7 @@ mod outcome;
 mod payload;
 mod ratelimit;
 mod runs;
+mod schema_options;
 mod stale;
 mod store;
 mod sync;
