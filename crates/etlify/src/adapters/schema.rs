@@ -119,6 +119,9 @@ pub struct NewField {
     pub kind: FieldKind,
     /// The group to put it in, where the CRM groups fields (HubSpot).
     pub group: Option<String>,
+    /// Objects are matched by it: created with unique values where the
+    /// CRM can say so (HubSpot `hasUniqueValue`).
+    pub unique: bool,
 }
 
 impl NewField {
@@ -128,7 +131,14 @@ impl NewField {
             name: name.into(),
             kind,
             group,
+            unique: false,
         }
+    }
+
+    /// The field, created with unique values (a match property).
+    pub fn unique(mut self, unique: bool) -> Self {
+        self.unique = unique;
+        self
     }
 }
 

@@ -84,9 +84,10 @@ pub(crate) async fn missing_all(catalog: &Catalog, store: &Store) -> Result<Vec<
                     continue;
                 }
                 let declared = mapping.and_then(|m| m.get_column_type(&property));
-                entry
-                    .fields
-                    .push(NewField::new(property, kind_for(declared), group.clone()));
+                entry.fields.push(
+                    NewField::new(property.clone(), kind_for(declared), group.clone())
+                        .unique(property == binding.match_property),
+                );
                 sends_missing = true;
             }
             if sends_missing {

@@ -212,7 +212,12 @@ async fn schema_missing_properties_are_created_once_in_the_configured_group() {
     let etlify = engine(
         &db,
         vec![Crm::new("hubspot", hubspot(&sandbox, ApiVersion::V3)).property_group("app_data")],
-        vec![users("hubspot", "contacts", payload)],
+        vec![Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("contacts", "email")
+                .payload(payload)
+                .external_id("app_user_id"),
+        )],
     )
     .await;
     let missing = etlify.missing_crm_fields().await.unwrap();
@@ -226,10 +231,17 @@ async fn schema_missing_properties_are_created_once_in_the_configured_group() {
         [
             ("plan_name", "text"),
             ("seats", "number"),
-            ("paying", "boolean")
+            ("paying", "boolean"),
+            ("app_user_id", "text")
         ]
     );
-    assert_eq!(etlify.create_crm_fields(&missing).await.unwrap(), 3);
+    let unique: Vec<bool> = missing[0].fields.iter().map(|f| f.unique).collect();
+    assert_eq!(
+        unique,
+        [false, false, false, true],
+        "the external id is matched on"
+    );
+    assert_eq!(etlify.create_crm_fields(&missing).await.unwrap(), 4);
     assert!(
         etlify.missing_crm_fields().await.unwrap().is_empty(),
         "nothing left to create"
@@ -258,6 +270,13 @@ async fn schema_missing_properties_are_created_once_in_the_configured_group() {
         (&seats["type"], &seats["groupName"]),
         (&json!("number"), &json!("app_data"))
     );
+    let external = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "app_user_id")
+        .unwrap();
+    assert_eq!(external["hasUniqueValue"], true);
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert_eq!(
         (stats.outcomes.synced, stats.interrupted.len()),

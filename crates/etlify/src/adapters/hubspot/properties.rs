@@ -223,6 +223,7 @@ impl SchemaAdapter for HubSpotAdapter {
             "type": property_type,
             "fieldType": field_type,
             "groupName": group,
+            "hasUniqueValue": field.unique,
         }))
         .creates();
         match self.http.send(&request, classify, throttle).await {
