@@ -278,6 +278,25 @@ pub(crate) struct CrmFile {
     /// Webhook only: where the receiver's answer gives each event's
     /// outcome; without it, a 2xx accepts every event.
     pub response: Option<ResponseFile>,
+    /// Whether a sync checks each binding's payload against the CRM's
+    /// schema first (HubSpot's properties, Airtable's base schema):
+    /// `"auto"` (the default: checked when the token may read the schema;
+    /// a binding with a problem is not run, an unreadable schema is a
+    /// warning), `"require"` (an unreadable schema stops the binding too)
+    /// or `"skip"`.
+    #[schemars(with = "Option<SchemaCheckName>")]
+    pub schema_check: Option<String>,
+    /// The group `etlify crm-schema create` puts new HubSpot properties in
+    /// (default `"etlify"`, created when missing).
+    pub property_group: Option<String>,
+    /// Send values in the form the CRM's fields want once a sync's schema
+    /// check read the object type (default `true`); after the digest, so
+    /// changing it re-sends nothing.
+    pub render_values: Option<bool>,
+    /// Properties sent as the payload has them, by object type:
+    /// `{ contacts = ["birthday"] }`.
+    #[serde(default)]
+    pub values_as_is: BTreeMap<String, Vec<String>>,
 }
 
 /// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's
@@ -294,6 +313,16 @@ pub(crate) struct ResponseFile {
     pub status: Option<String>,
     /// In an entry: an error message (the event failed), e.g. `"/error"`.
     pub error: Option<String>,
+}
+
+/// When a sync checks payloads against the CRM's schema.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[schemars(rename_all = "lowercase")]
+enum SchemaCheckName {
+    Auto,
+    Require,
+    Skip,
 }
 
 /// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.

@@ -26,8 +26,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    check, completions, crms, delete_record, demo, errors, forget, init, migrate, new_model, plan,
-    runs, sandbox, schema, serve, status, sync, sync_record, worker,
+    check, completions, crm_schema, crms, delete_record, demo, errors, forget, init, migrate,
+    new_model, plan, runs, sandbox, schema, serve, status, sync, sync_record, worker,
 };
 use crate::error::{CliError, Completed, Exit};
 use crate::session::Session;
@@ -125,6 +125,10 @@ enum Command {
     /// Read-only unless [serve] admin_token_env names a variable holding
     /// the admin token. Flags win over the [serve] section. Logs go to stderr.
     Serve(serve::Args),
+    /// Adds to the CRMs the properties the payloads send that their object
+    /// types lack (`crm-schema create`, typed from the column types; asks
+    /// first, or --yes). Never deletes or retypes one.
+    CrmSchema(crm_schema::Args),
     /// The run history, newest first: each batch run of a CRM, what
     /// started it, who ran it, how long it took, its counts, and why it
     /// stopped short.
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> Result<Completed, CliError> {
         Command::Worker(args) => worker::run(&session, args).await,
         Command::Serve(args) => serve::run(&session, args).await,
         Command::Runs(args) => runs::run(&session, args).await,
+        Command::CrmSchema(args) => crm_schema::run(&session, args).await,
         Command::Demo(_)
         | Command::Init(_)
         | Command::Schema

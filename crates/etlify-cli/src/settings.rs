@@ -15,7 +15,8 @@ use etlify::jobs::{JobOptions, QueueOptions};
 use etlify::{AssociationCategory, AssociationType, Link};
 use etlify::{
     Binding, ColumnType, Config, Crm, DeleteLimit, Dependency, Disposal, Hop, Model, RateLimit,
-    Rendering, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn, WriteMode,
+    Rendering, SchemaCheck, SqlPayload, StoreOptions, SyncDependency, SyncIf, TimestampColumn,
+    WriteMode,
 };
 
 use crate::error::CliError;
@@ -722,6 +723,30 @@ fn crm_from(
         }
         Some(requests) => crm = crm.max_in_flight(requests as usize),
         None => {}
+    }
+    if let Some(check) = &file.schema_check {
+        crm = crm.schema_check(match check.trim() {
+            "auto" => SchemaCheck::Auto,
+            "require" => SchemaCheck::Require,
+            "skip" => SchemaCheck::Skip,
+            other => {
+                return Err(CliError::config(format!(
+                    "{}: must be \"auto\", \"require\" or \"skip\", got {other:?}",
+                    at("schema_check")
+                )))
+            }
+        });
+    }
+    if let Some(group) = &file.property_group {
+        crm = crm.property_group(group);
+    }
+    if let Some(render) = file.render_values {
+        crm = crm.render_values(render);
+    }
+    for (object_type, properties) in &file.values_as_is {
+        for property in properties {
+            crm = crm.value_as_is(object_type, property);
+        }
     }
     Ok(crm)
 }

@@ -168,6 +168,9 @@ pub struct ObjectTypeConfig {
     /// require them; enforced only on the paths of version 2026-09 (a 400
     /// naming each, per input in a batch).
     pub required_properties: Vec<String>,
+    /// Property groups besides the built-in `<singular>information`
+    /// (`contactinformation`), which new properties may name.
+    pub property_groups: Vec<String>,
 }
 
 /// One declared HubSpot property.
@@ -179,6 +182,16 @@ pub struct PropertyConfig {
     pub kind: PropertyKind,
     /// Allowed values of an `enumeration`.
     pub options: Vec<String>,
+    /// How the properties API shows it (`text`, `number`, `select`,
+    /// `checkbox`, `date`, `booleancheckbox`, …); from `type` when absent.
+    pub field_type: Option<String>,
+    /// HubSpot maintains its value (`readOnlyValue`): a write is a 400
+    /// `READ_ONLY_VALUE`.
+    pub read_only: bool,
+    /// Its value is computed (`calculated`); read-only too.
+    pub calculated: bool,
+    /// Its group (`groupName`); the type's `<singular>information` when absent.
+    pub group: Option<String>,
 }
 
 /// HubSpot property types the sandbox distinguishes.
@@ -194,6 +207,8 @@ pub enum PropertyKind {
     Enumeration,
     /// Date-time (epoch milliseconds or ISO 8601).
     Datetime,
+    /// A day: epoch milliseconds at midnight UTC, or `YYYY-MM-DD`.
+    Date,
     /// `true` / `false`.
     Bool,
 }
@@ -386,6 +401,10 @@ pub enum FieldKind {
     Checkbox,
     /// Date (`YYYY-MM-DD` text).
     Date,
+    /// A point in time (ISO 8601 text).
+    DateTime,
+    /// Computed by a formula: a write is refused.
+    Formula,
     /// One choice of `options`.
     SingleSelect,
     /// Several choices of `options`.
@@ -685,6 +704,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             unique_properties: strings(&["email"]),
             properties: None,
             required_properties: Vec::new(),
+            property_groups: Vec::new(),
             searchable_properties: strings(&[
                 "email",
                 "hs_additional_emails",
@@ -702,6 +722,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             unique_properties: strings(&["domain"]),
             properties: None,
             required_properties: Vec::new(),
+            property_groups: Vec::new(),
             searchable_properties: strings(&["name", "domain", "website", "phone"]),
         },
     );
@@ -712,6 +733,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             unique_properties: Vec::new(),
             properties: None,
             required_properties: Vec::new(),
+            property_groups: Vec::new(),
             searchable_properties: strings(&["dealname"]),
         },
     );
@@ -722,6 +744,7 @@ pub(crate) fn builtin_object_types() -> BTreeMap<String, ObjectTypeConfig> {
             unique_properties: Vec::new(),
             properties: None,
             required_properties: Vec::new(),
+            property_groups: Vec::new(),
             searchable_properties: strings(&["subject", "content"]),
         },
     );

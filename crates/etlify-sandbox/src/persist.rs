@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::airtable::store::AirtableSnapshot;
+use crate::airtable::store::{AirtableSchemas, AirtableSnapshot};
 use crate::error::SandboxError;
 use crate::hubspot::store::HubSpotSnapshot;
 use crate::state::{lock, AppState};
@@ -17,6 +17,10 @@ struct PersistedState {
     version: u32,
     hubspot: HubSpotSnapshot,
     airtable: AirtableSnapshot,
+    /// Airtable fields by base and table, with those created through the
+    /// API (absent from files written before it).
+    #[serde(default)]
+    airtable_schemas: AirtableSchemas,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -39,16 +43,24 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
             source,
         })?;
     lock(&state.hubspot).restore(persisted.hubspot, Instant::now());
-    lock(&state.airtable).restore(persisted.airtable);
+    let mut airtable = lock(&state.airtable);
+    airtable.restore(persisted.airtable);
+    airtable.restore_schemas(persisted.airtable_schemas);
     Ok(())
 }
 
 /// Writes the stores to `path` (through a temporary file, then a rename).
 pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
+    // One lock for both reads: a guard lives to the end of its statement.
+    let (airtable, airtable_schemas) = {
+        let store = lock(&state.airtable);
+        (store.snapshot(), store.schemas())
+    };
     let persisted = PersistedState {
         version: FORMAT_VERSION,
         hubspot: lock(&state.hubspot).snapshot(),
-        airtable: lock(&state.airtable).snapshot(),
+        airtable,
+        airtable_schemas,
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

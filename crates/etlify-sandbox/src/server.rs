@@ -159,6 +159,7 @@ impl Drop for RunningSandbox {
 
 fn build_router(state: SharedState) -> Router {
     let hubspot = hubspot::routes::router(&state.config.hubspot.path_prefix)
+        .merge(hubspot::properties::router())
         .layer(from_fn_with_state(state.clone(), hubspot::gate::gate));
     let airtable =
         airtable::routes::router().layer(from_fn_with_state(state.clone(), airtable::gate::gate));

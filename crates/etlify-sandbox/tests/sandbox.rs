@@ -25,3 +25,6 @@ mod faults;
 // Request log, admin API, persistence, configuration.
 #[path = "sandbox/admin.rs"]
 mod admin;
+// The HubSpot properties API and Airtable's metadata API.
+#[path = "sandbox/schema.rs"]
+mod schema;

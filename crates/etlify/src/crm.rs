@@ -6,13 +6,16 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::adapters::{
-    Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, RemoteDelete,
-    UpsertRequest,
+    Access, Adapter, AdapterError, BatchAdapter, BatchItem, BatchUpsertResult, NewField,
+    ObjectSchema, RemoteDelete, UpsertRequest,
 };
 use crate::adapters::{AssociationAdapter, AssociationPair, AssociationRefusals};
 use crate::error::ConfigError;
 use crate::link::AssociationType;
 use crate::ratelimit::{CrmLimits, RateBudgets, RateLimit, Throttle};
+pub use crate::schema_options::SchemaCheck;
+use crate::schema_options::{SchemaMemory, SchemaOptions, Values};
+use crate::values::Payload;
 
 /// A CRM to register: a name, an adapter and options.
 ///
@@ -34,6 +37,8 @@ pub struct Crm {
     max_sync_errors: Option<u32>,
     /// Set by [`Crm::max_in_flight`]; else sized from the rate limit.
     max_in_flight: Option<usize>,
+    /// Its schema check, rendering and what runs learnt of its schemas.
+    schema: SchemaOptions,
     /// The limits every call of the adapter for this CRM counts in, built
     /// when the CRM is registered (none before).
     limits: Arc<CrmLimits>,
@@ -79,6 +84,7 @@ impl fmt::Debug for Crm {
             .field("rate_limit", &self.rate_limit)
             .field("max_sync_errors", &self.max_sync_errors)
             .field("max_in_flight", &self.max_in_flight)
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -93,8 +99,63 @@ impl Crm {
             rate_limit: None,
             max_sync_errors: None,
             max_in_flight: None,
+            schema: SchemaOptions::default(),
             limits: Arc::default(),
         }
+    }
+
+    /// Whether batch runs check payloads against the CRM's schema first
+    /// ([`SchemaCheck::Auto`] by default).
+    pub fn schema_check(mut self, check: SchemaCheck) -> Self {
+        self.schema.check = check;
+        self
+    }
+
+    /// Whether batch runs check payloads against the CRM's schema first.
+    pub fn get_schema_check(&self) -> SchemaCheck {
+        self.schema.check
+    }
+
+    /// The group fields created for missing payload properties go in,
+    /// where the CRM groups them (HubSpot; `etlify` when unset).
+    pub fn property_group(mut self, group: impl Into<String>) -> Self {
+        self.schema.property_group = Some(group.into());
+        self
+    }
+
+    /// The group created fields go in, if set.
+    pub fn get_property_group(&self) -> Option<&str> {
+        self.schema.property_group.as_deref()
+    }
+
+    /// What batch runs learnt of the CRM's schemas.
+    pub(crate) fn schema_memory(&self) -> &SchemaMemory {
+        &self.schema.memory
+    }
+
+    /// Whether values are sent in the form the CRM's fields want (`true`
+    /// by default) once a batch run's check has read the object type's
+    /// schema: HubSpot dates as midnight-UTC milliseconds, datetimes as
+    /// milliseconds, booleans as `"true"`/`"false"`, multi-selects joined
+    /// by `;`; Airtable numbers, checkboxes, dates, multi-selects and text
+    /// as their field types take them. Rendering comes after the digest:
+    /// turning it on or off re-sends nothing (a full sync does).
+    pub fn render_values(mut self, render: bool) -> Self {
+        self.schema.render_values = render;
+        self
+    }
+
+    /// Sends `property` of `object_type` as the payload has it, whatever
+    /// [`Crm::render_values`] says.
+    pub fn value_as_is(
+        mut self,
+        object_type: impl Into<String>,
+        property: impl Into<String>,
+    ) -> Self {
+        self.schema
+            .values_as_is
+            .push((object_type.into(), property.into()));
+        self
     }
 
     /// Turns the CRM into a no-op when `false` (G-1, default `true`).
@@ -163,6 +224,7 @@ impl Crm {
         ThrottledAdapter {
             adapter: self.adapter.as_ref(),
             limits: &self.limits,
+            values: self.schema.values(),
         }
     }
 
@@ -264,6 +326,7 @@ impl CrmRegistry {
 pub struct ThrottledAdapter<'a> {
     adapter: &'a dyn Adapter,
     limits: &'a CrmLimits,
+    values: Values<'a>,
 }
 
 impl fmt::Debug for ThrottledAdapter<'_> {
@@ -283,6 +346,16 @@ impl<'a> ThrottledAdapter<'a> {
 
     /// [`Adapter::upsert`], counted in the CRM's limits.
     pub async fn upsert(&self, request: UpsertRequest<'_>) -> Result<Option<String>, AdapterError> {
+        let rendered = self.values.rendered(
+            self.adapter,
+            request.object_type,
+            request.payload,
+            request.id_property,
+        );
+        let request = match &rendered {
+            Some(payload) => UpsertRequest { payload, ..request },
+            None => request,
+        };
         let throttle = Throttle::for_call(self.limits).await;
         self.adapter.upsert(request, &throttle).await
     }
@@ -311,11 +384,41 @@ impl<'a> ThrottledAdapter<'a> {
         })
     }
 
+    /// Whether the adapter can read schemas ([`Adapter::schema`]).
+    pub fn reads_schemas(&self) -> bool {
+        self.adapter.schema().is_some()
+    }
+
+    /// [`SchemaAdapter::read_schema`](crate::adapters::SchemaAdapter::read_schema),
+    /// counted in the CRM's limits; `None` when the adapter cannot.
+    pub async fn read_schema(
+        &self,
+        object_type: &str,
+    ) -> Option<Result<ObjectSchema, AdapterError>> {
+        let schema = self.adapter.schema()?;
+        let throttle = Throttle::for_call(self.limits).await;
+        Some(schema.read_schema(object_type, &throttle).await)
+    }
+
+    /// [`SchemaAdapter::create_field`](crate::adapters::SchemaAdapter::create_field),
+    /// counted in the CRM's limits; `None` when the adapter cannot.
+    pub async fn create_field(
+        &self,
+        object_type: &str,
+        field: &NewField,
+    ) -> Option<Result<(), AdapterError>> {
+        let schema = self.adapter.schema()?;
+        let throttle = Throttle::for_call(self.limits).await;
+        Some(schema.create_field(object_type, field, &throttle).await)
+    }
+
     /// The adapter's batch endpoints, counted in the CRM's limits.
     pub fn batch(&self) -> Option<ThrottledBatch<'a>> {
         Some(ThrottledBatch {
             batch: self.adapter.batch()?,
             limits: self.limits,
+            adapter: self.adapter,
+            values: self.values,
         })
     }
 }
@@ -325,6 +428,8 @@ impl<'a> ThrottledAdapter<'a> {
 pub struct ThrottledBatch<'a> {
     batch: &'a dyn BatchAdapter,
     limits: &'a CrmLimits,
+    adapter: &'a dyn Adapter,
+    values: Values<'a>,
 }
 
 impl fmt::Debug for ThrottledBatch<'_> {
@@ -349,9 +454,24 @@ impl ThrottledBatch<'_> {
         records: &[BatchItem<'_>],
         id_property: &str,
     ) -> Result<BatchUpsertResult, AdapterError> {
+        let rendered: Option<Vec<Payload>> = records
+            .iter()
+            .map(|r| {
+                self.values
+                    .rendered(self.adapter, object_type, r.payload, id_property)
+            })
+            .collect();
+        let items: Vec<BatchItem<'_>> = match &rendered {
+            Some(payloads) => records
+                .iter()
+                .zip(payloads)
+                .map(|(record, payload)| BatchItem { payload, ..*record })
+                .collect(),
+            None => records.to_vec(),
+        };
         let throttle = Throttle::for_call(self.limits).await;
         self.batch
-            .batch_upsert(object_type, records, id_property, &throttle)
+            .batch_upsert(object_type, &items, id_property, &throttle)
             .await
     }
 

@@ -95,6 +95,7 @@ mod changes;
 mod config;
 mod context;
 mod crm;
+mod crm_schema;
 mod delete_policy;
 mod dependency;
 mod digest;
@@ -111,6 +112,7 @@ mod outcome;
 mod payload;
 mod ratelimit;
 mod runs;
+mod schema_options;
 mod stale;
 mod store;
 mod sync;
@@ -130,7 +132,11 @@ pub use crate::config::{
 };
 pub use crate::config::{DEFAULT_KEEP_RUNS, DEFAULT_KEEP_RUNS_PER_CRM};
 pub use crate::crm::ThrottledAssociations;
+pub use crate::crm::SchemaCheck;
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
+pub use crate::crm_schema::{
+    BindingSchema, BindingSchemaStatus, FieldProblem, FieldProblemKind, MissingFields,
+};
 pub use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, SyncDependency};
 pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};

@@ -92,6 +92,13 @@ pub trait PayloadSource: Send + Sync + fmt::Debug {
         let _ = store;
         Ok(None)
     }
+
+    /// The column types and renderings declared for the properties, when
+    /// the source has them (the schema check compares the declared types
+    /// with the CRM's). `None` (the default): nothing declared.
+    fn column_mapping(&self) -> Option<&ColumnMapping> {
+        None
+    }
 }
 
 /// Post-processing of a SQL payload row, see [`SqlPayload::map`].
@@ -265,6 +272,10 @@ impl PayloadSource for SqlPayload {
         }
         // A `map` closure may rename or add properties: not known here.
         Ok(self.map.is_none().then_some(properties))
+    }
+
+    fn column_mapping(&self) -> Option<&ColumnMapping> {
+        Some(&self.mapping)
     }
 }
 

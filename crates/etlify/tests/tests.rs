@@ -21,6 +21,7 @@ mod checkpoint; // runs after a complete one look only at what changed since its
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, bad input)
 mod conformance; // the adapter conformance suite: every adapter against its sandbox (issue 30)
+mod crm_schema; // payloads against the CRM's schema: problems reported, bindings refused, properties created (issue 29)
 mod delete; // the deleter (G-3, G-4, X-11)
 mod diff; // plan --diff: what a sync would send, field by field
 mod digest; // digest vectors of the original gem

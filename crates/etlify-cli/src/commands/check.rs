@@ -1,10 +1,12 @@
 //! `etlify check`: the configuration and the sync-state schema against
 //! the database, as every command builds the engine; with `--crms`, each
 //! enabled CRM asked, with one read per object type, whether it takes the
-//! token and knows the type (`Etlify::check_crm_access`).
+//! token and knows the type (`Etlify::check_crm_access`), and each
+//! binding's payload checked against the object type's schema where the
+//! CRM lets the token read it (`Etlify::check_crm_schemas`).
 
 use etlify::adapters::Access;
-use etlify::CrmAccess;
+use etlify::{BindingSchema, BindingSchemaStatus, CrmAccess};
 use serde::Serialize;
 
 use crate::error::{CliError, CommandResult, Completed};
@@ -32,6 +34,80 @@ struct Report {
     /// With `--crms` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     access: Option<Vec<AccessReport>>,
+    /// With `--crms` only: each binding's payload against the CRM's schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schemas: Option<Vec<SchemaReport>>,
+}
+
+/// One binding's schema check, for scripts.
+#[derive(Debug, Serialize)]
+struct SchemaReport {
+    model: String,
+    crm: String,
+    object_type: String,
+    /// `checked`, `unreadable` (the CRM refused or was unreachable) or
+    /// `not_supported` (the adapter cannot read schemas).
+    status: &'static str,
+    problems: Vec<ProblemReport>,
+    error: Option<String>,
+}
+
+/// One schema problem, for scripts.
+#[derive(Debug, Serialize)]
+struct ProblemReport {
+    field: String,
+    kind: &'static str,
+    expected: String,
+    message: String,
+}
+
+impl From<&BindingSchema> for SchemaReport {
+    fn from(checked: &BindingSchema) -> Self {
+        let (status, error) = match &checked.status {
+            BindingSchemaStatus::Checked(_) => ("checked", None),
+            BindingSchemaStatus::Unreadable(error) => ("unreadable", Some(error.to_string())),
+            _ => ("not_supported", None),
+        };
+        Self {
+            model: checked.model.clone(),
+            crm: checked.crm.clone(),
+            object_type: checked.object_type.clone(),
+            status,
+            problems: checked
+                .problems()
+                .iter()
+                .map(|p| ProblemReport {
+                    field: p.field.clone(),
+                    kind: p.kind.as_str(),
+                    expected: p.expected.clone(),
+                    message: p.to_string(),
+                })
+                .collect(),
+            error,
+        }
+    }
+}
+
+/// One binding's schema check, for people.
+fn print_schema(checked: &BindingSchema) {
+    let at = format!(
+        "{} → {} {}",
+        checked.model, checked.crm, checked.object_type
+    );
+    match &checked.status {
+        BindingSchemaStatus::Checked(problems) if problems.is_empty() => {
+            println!("{at}: the payload fits the CRM's schema.")
+        }
+        BindingSchemaStatus::Checked(problems) => {
+            for problem in problems {
+                println!("{at}: {problem}");
+            }
+        }
+        BindingSchemaStatus::Unreadable(error) => println!(
+            "{at}: schema not checked: the CRM's schema could not be read ({error}); syncs run this binding unchecked unless schema_check = \"require\"."
+        ),
+        _ => println!("{at}: schema not checked (its adapter cannot read schemas)."),
+    }
 }
 
 /// What one CRM said of one object type, for scripts.
@@ -71,14 +147,23 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         false => Vec::new(),
     };
     let refusal = access.iter().find_map(|a| a.result.as_ref().err());
+    // Schemas are read only of CRMs that took the token.
+    let schemas = match args.crms && refusal.is_none() {
+        true => etlify.check_crm_schemas().await?,
+        false => Vec::new(),
+    };
+    let misfits = schemas.iter().filter(|s| !s.problems().is_empty()).count();
     if args.json {
         output::print_json(&Report {
-            ok: refusal.is_none(),
+            ok: refusal.is_none() && misfits == 0,
             models,
             crms,
             access: args
                 .crms
                 .then(|| access.iter().map(AccessReport::from).collect()),
+            schemas: args
+                .crms
+                .then(|| schemas.iter().map(SchemaReport::from).collect()),
         })?;
     } else {
         let models = output::counted(models as u64, "model", "models");
@@ -97,8 +182,16 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
                 Err(error) => println!("{} {}: {error}", a.crm, a.object_type),
             }
         }
+        for checked in &schemas {
+            print_schema(checked);
+        }
     }
     match refusal {
+        None if misfits > 0 => Err(CliError::config(format!(
+            "{path}: {} does not fit its CRM's schema (above): fix the payload or the CRM (`etlify crm-schema create` adds missing properties), or set the CRM's schema_check = \"skip\"",
+            output::counted(misfits as u64, "binding", "bindings")
+        ))
+        .into()),
         None => Ok(Completed::Ok),
         // A CRM that cannot be reached is not the file's fault.
         Some(error) if error.is_retriable() => Err(CliError::run(format!(

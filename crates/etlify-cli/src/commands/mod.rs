@@ -6,6 +6,7 @@
 
 pub(crate) mod check;
 pub(crate) mod completions;
+pub(crate) mod crm_schema;
 pub(crate) mod crms;
 pub(crate) mod delete_record;
 pub(crate) mod demo;

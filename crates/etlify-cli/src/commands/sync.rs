@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use etlify::{BatchEnqueued, BatchStats, Interruption, RunStats};
+use etlify::{BatchEnqueued, BatchStats, ErrorKind, Interruption, RunStats};
 use serde::Serialize;
 
 use crate::commands::Selection;
@@ -258,6 +258,15 @@ async fn inline(session: &Session, args: &Args) -> CommandResult {
             exit: Exit::Interrupted,
             message: "stopped before the end; what was sent is recorded: run `etlify sync` again to go on".into(),
         }
+        .into());
+    }
+    // Bindings whose payload the CRM's schema refuses: running again
+    // changes nothing until the file or the CRM does.
+    let not_started = |stop: &Interruption| stop.kind == ErrorKind::Config && !stop.retriable;
+    if !stats.interrupted.is_empty() && stats.interrupted.iter().all(not_started) {
+        return Err(CliError::config(
+            "some bindings were not started (above): fix the payload or the CRM (`etlify check --crms` lists the problems), then sync again",
+        )
         .into());
     }
     if !stats.interrupted.is_empty() {

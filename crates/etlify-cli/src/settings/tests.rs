@@ -779,3 +779,32 @@ fn link_mistakes_are_refused_naming_the_key_path() {
         );
     }
 }
+
+#[test]
+fn schema_check_and_the_crm_value_keys_are_read_and_a_bad_check_named() {
+    let message = refused(&format!("{BASE}schema_check = \"sometimes\"\n"));
+    assert!(
+        message.contains(
+            "crms.hubspot.schema_check: must be \"auto\", \"require\" or \"skip\", got \"sometimes\""
+        ),
+        "{message}"
+    );
+    let settings = parse_with(
+        &format!(
+            "{BASE}schema_check = \"require\"\nproperty_group = \"app_data\"\n\
+             render_values = false\nvalues_as_is = {{ contacts = [\"birthday\"] }}\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let crm = &settings.crms[0];
+    assert_eq!(crm.get_schema_check(), SchemaCheck::Require);
+    assert_eq!(crm.get_property_group(), Some("app_data"));
+    let shown = format!("{crm:?}");
+    assert!(
+        shown.contains("render_values: false") && shown.contains("birthday"),
+        "{shown}"
+    );
+    let defaults = parse_with(BASE, &[]).unwrap();
+    assert_eq!(defaults.crms[0].get_schema_check(), SchemaCheck::Auto);
+}

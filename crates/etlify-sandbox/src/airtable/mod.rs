@@ -4,4 +4,5 @@ pub(crate) mod errors;
 pub(crate) mod formula;
 pub(crate) mod gate;
 pub(crate) mod routes;
+pub(crate) mod schema;
 pub mod store;

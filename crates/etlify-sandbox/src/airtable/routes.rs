@@ -34,7 +34,7 @@ pub(crate) fn router() -> Router<SharedState> {
                 .put(put_record)
                 .delete(delete_record),
         )
-        .route("/v0/meta/bases/{baseId}/tables", get(base_schema))
+        .merge(super::schema::router())
 }
 
 fn ok(body: Value) -> Response {
@@ -454,27 +454,4 @@ async fn delete_record(
 ) -> AirtableResult {
     lock(&state.airtable).delete(&base, &table, std::slice::from_ref(&record_id))?;
     Ok(ok(json!({ "id": record_id, "deleted": true })))
-}
-
-// ---- meta ----
-
-/// `GET /v0/meta/bases/{baseId}/tables`: declared tables and fields with their ids.
-async fn base_schema(State(state): State<SharedState>, Path(base): Path<String>) -> AirtableResult {
-    let store = lock(&state.airtable);
-    let tables = store
-        .base_tables(&base)
-        .ok_or_else(AirtableError::base_not_found)?;
-    let tables: Vec<Value> = tables
-        .iter()
-        .map(|table| {
-            let fields: Vec<Value> = table
-                .schema
-                .iter()
-                .flatten()
-                .map(|f| json!({ "id": f.id, "name": f.name, "type": f.kind, "options": { "choices": f.options.iter().map(|o| json!({"name": o})).collect::<Vec<_>>() } }))
-                .collect();
-            json!({ "id": table.id, "name": table.name, "fields": fields })
-        })
-        .collect();
-    Ok(ok(json!({ "tables": tables })))
 }

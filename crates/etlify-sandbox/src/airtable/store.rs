@@ -221,6 +221,9 @@ pub(crate) struct AirtableStore {
     max_page_size: usize,
 }
 
+/// Declared fields, base id → table name → fields (persisted).
+pub(crate) type AirtableSchemas = BTreeMap<String, BTreeMap<String, Vec<Field>>>;
+
 /// The persisted form: base id → table name → records.
 pub(crate) type AirtableSnapshot = BTreeMap<String, BTreeMap<String, Vec<AirtableRecord>>>;
 
@@ -315,6 +318,79 @@ impl AirtableStore {
     /// Tables of a declared or auto-created base.
     pub(crate) fn base_tables(&self, base_id: &str) -> Option<&[Table]> {
         self.bases.get(base_id).map(|b| b.tables.as_slice())
+    }
+
+    /// The table `table_key` (id or name) of a base, to change its schema,
+    /// and a fresh field id for it.
+    pub(crate) fn schema_table_mut(
+        &mut self,
+        base_id: &str,
+        table_key: &str,
+    ) -> Result<(&mut Table, String), AirtableError> {
+        let field_id = self.random.airtable_id("fld");
+        let base = self
+            .bases
+            .get_mut(base_id)
+            .ok_or_else(AirtableError::base_not_found)?;
+        let index = base
+            .table_index(table_key)
+            .ok_or_else(|| AirtableError::table_not_found(base_id, table_key))?;
+        Ok((&mut base.tables[index], field_id))
+    }
+
+    /// The declared fields of every table (base id → table name → fields),
+    /// for the state file: fields created through the API survive a restart.
+    pub(crate) fn schemas(&self) -> AirtableSchemas {
+        self.per_table(|t| t.schema.clone())
+    }
+
+    /// Adds saved fields that a table's configuration lacks.
+    pub(crate) fn restore_schemas(&mut self, schemas: AirtableSchemas) {
+        self.give_tables(schemas, |table, fields| {
+            let schema = table.schema.get_or_insert_with(Vec::new);
+            for field in fields {
+                if !schema.iter().any(|f| f.name == field.name) {
+                    schema.push(field);
+                }
+            }
+        });
+    }
+
+    /// What `read` says of each table, base id → table name → it.
+    fn per_table<T>(
+        &self,
+        read: impl Fn(&Table) -> Option<T>,
+    ) -> BTreeMap<String, BTreeMap<String, T>> {
+        self.bases
+            .iter()
+            .map(|(base_id, base)| {
+                let tables = base
+                    .tables
+                    .iter()
+                    .filter_map(|t| Some((t.name.clone(), read(t)?)))
+                    .collect();
+                (base_id.clone(), tables)
+            })
+            .collect()
+    }
+
+    /// Hands each table of `saved` (located, or created when allowed) its
+    /// saved part.
+    fn give_tables<T>(
+        &mut self,
+        saved: BTreeMap<String, BTreeMap<String, T>>,
+        mut write: impl FnMut(&mut Table, T),
+    ) {
+        for (base_id, tables) in saved {
+            for (table_name, part) in tables {
+                let Ok(located) = self.locate(&base_id, &table_name) else {
+                    continue;
+                };
+                if let Ok(table) = self.table_mut(&located) {
+                    write(table, part);
+                }
+            }
+        }
     }
 
     fn now() -> String {
@@ -657,33 +733,16 @@ impl AirtableStore {
     }
 
     pub(crate) fn snapshot(&self) -> AirtableSnapshot {
-        self.bases
-            .iter()
-            .map(|(base_id, base)| {
-                let tables = base
-                    .tables
-                    .iter()
-                    .map(|t| (t.name.clone(), t.records().cloned().collect()))
-                    .collect();
-                (base_id.clone(), tables)
-            })
-            .collect()
+        self.per_table(|t| Some(t.records().cloned().collect()))
     }
 
     /// Loads persisted records (tables are created schemaless when unknown).
     pub(crate) fn restore(&mut self, snapshot: AirtableSnapshot) {
-        for (base_id, tables) in snapshot {
-            for (table_name, records) in tables {
-                let Ok(located) = self.locate(&base_id, &table_name) else {
-                    continue;
-                };
-                if let Ok(table) = self.table_mut(&located) {
-                    for record in records {
-                        table.insert(record);
-                    }
-                }
+        self.give_tables(snapshot, |table, records| {
+            for record in records {
+                table.insert(record);
             }
-        }
+        });
     }
 }
 
@@ -821,6 +880,19 @@ fn check_cell(
             }
             _ => Err(bad()),
         },
+        FieldKind::DateTime => match value {
+            Value::String(text) if chrono::DateTime::parse_from_rfc3339(text).is_ok() => {
+                Ok(value.clone())
+            }
+            _ => Err(bad()),
+        },
+        FieldKind::Formula => Err(AirtableError::unprocessable(
+            "INVALID_VALUE_FOR_COLUMN",
+            format!(
+                "Field \"{}\" cannot accept a value because the field is computed",
+                field.name
+            ),
+        )),
         FieldKind::SingleSelect => match value {
             Value::String(choice) => {
                 check_choice(field, choice, typecast, new_options)?;

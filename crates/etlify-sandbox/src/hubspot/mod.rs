@@ -4,6 +4,7 @@ pub(crate) mod associations;
 pub(crate) mod batch;
 pub(crate) mod errors;
 pub(crate) mod gate;
+pub(crate) mod properties;
 pub(crate) mod routes;
 pub(crate) mod search;
 pub mod store;

@@ -123,6 +123,15 @@ impl TypeState {
             .map_or(PropertyKind::String, |declared| declared.kind)
     }
 
+    /// A declared property HubSpot computes or keeps itself (HUBSPOT-13).
+    fn is_read_only(&self, property: &str) -> bool {
+        self.config
+            .properties
+            .as_ref()
+            .and_then(|properties| properties.get(property))
+            .is_some_and(|declared| declared.read_only || declared.calculated)
+    }
+
     fn property_exists(&self, property: &str) -> bool {
         match &self.config.properties {
             None => true,
@@ -304,6 +313,10 @@ pub(crate) struct HubSpotSnapshot {
     /// Absent from files saved before associations were emulated.
     #[serde(default)]
     pub(crate) associations: Vec<super::associations::HubSpotAssociation>,
+    /// Each type's schema, with the properties and groups created through
+    /// the properties API (absent from files written before it).
+    #[serde(default)]
+    pub(crate) schemas: BTreeMap<String, ObjectTypeConfig>,
 }
 
 impl HubSpotStore {
@@ -376,7 +389,7 @@ impl HubSpotStore {
                 problems.push(PropertyProblem::doesnt_exist(name));
                 continue;
             }
-            if READ_ONLY_PROPERTIES.contains(&name.as_str()) {
+            if READ_ONLY_PROPERTIES.contains(&name.as_str()) || state.is_read_only(name) {
                 problems.push(PropertyProblem {
                     name: name.clone(),
                     code: "READ_ONLY_VALUE",
@@ -700,6 +713,11 @@ impl HubSpotStore {
                 .map(|(name, state)| (name.clone(), state.objects.values().cloned().collect()))
                 .collect(),
             associations: self.associations.iter().cloned().collect(),
+            schemas: self
+                .types
+                .iter()
+                .map(|(name, state)| (name.clone(), state.config.clone()))
+                .collect(),
         }
     }
 
@@ -707,6 +725,11 @@ impl HubSpotStore {
     pub(crate) fn restore(&mut self, snapshot: HubSpotSnapshot, now: Instant) {
         self.next_id = self.next_id.max(snapshot.next_id);
         self.associations.extend(snapshot.associations);
+        for (name, saved) in snapshot.schemas {
+            if let Some(state) = self.types.get_mut(&name) {
+                restore_schema(&mut state.config, saved);
+            }
+        }
         for (name, objects) in snapshot.objects {
             let Some(state) = self.types.get_mut(&name) else {
                 continue;
@@ -721,6 +744,27 @@ impl HubSpotStore {
                 state.index_unique(id);
                 state.publish_to_search(id, now, Duration::ZERO);
             }
+        }
+    }
+}
+
+/// Adds to `config` what the properties API created (saved in `saved`):
+/// properties, unique properties and groups the configuration lacks.
+fn restore_schema(config: &mut ObjectTypeConfig, saved: ObjectTypeConfig) {
+    if let Some(saved) = saved.properties {
+        let properties = config.properties.get_or_insert_with(BTreeMap::new);
+        for (name, property) in saved {
+            properties.entry(name).or_insert(property);
+        }
+    }
+    for unique in saved.unique_properties {
+        if !config.unique_properties.contains(&unique) {
+            config.unique_properties.push(unique);
+        }
+    }
+    for group in saved.property_groups {
+        if !config.property_groups.contains(&group) {
+            config.property_groups.push(group);
         }
     }
 }
@@ -747,6 +791,22 @@ fn check_value(state: &TypeState, name: &str, text: &str) -> Option<PropertyProb
     };
     match declared.kind {
         PropertyKind::String => None,
+        // A multi-select (`checkbox`) holds `;`-separated options.
+        PropertyKind::Enumeration if declared.field_type.as_deref() == Some("checkbox") => {
+            let unknown: Vec<&str> = text
+                .split(';')
+                .filter(|value| !declared.options.iter().any(|o| o == value))
+                .collect();
+            (!unknown.is_empty()).then(|| PropertyProblem {
+                name: name.to_owned(),
+                code: "INVALID_OPTION",
+                message: format!(
+                    "{} was not one of the allowed options: [{}]",
+                    unknown.join(";"),
+                    declared.options.join(", ")
+                ),
+            })
+        }
         PropertyKind::Enumeration if !declared.options.iter().any(|o| o == text) => problem(
             "INVALID_OPTION",
             format!(
@@ -771,5 +831,19 @@ fn check_value(state: &TypeState, name: &str, text: &str) -> Option<PropertyProb
             problem("INVALID_DATE", format!("{text} is not a valid date-time"))
         }
         PropertyKind::Datetime => None,
+        PropertyKind::Date if !is_day(text) => problem(
+            "INVALID_DATE",
+            format!("{text} is not a valid date: send midnight UTC in milliseconds or YYYY-MM-DD"),
+        ),
+        PropertyKind::Date => None,
+    }
+}
+
+/// A date property's value: epoch milliseconds at midnight UTC, or `YYYY-MM-DD`.
+fn is_day(text: &str) -> bool {
+    const DAY_MS: i64 = 86_400_000;
+    match text.parse::<i64>() {
+        Ok(millis) => millis.rem_euclid(DAY_MS) == 0,
+        Err(_) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
     }
 }

@@ -1,7 +1,8 @@
 //! The adapter contract between the engine and one CRM API.
 //!
 //! One small core trait, [`Adapter`] (upsert and delete), plus opt-in
-//! capabilities: [`BatchAdapter`] for native batch endpoints and vendor
+//! capabilities: [`BatchAdapter`] for native batch endpoints,
+//! [`SchemaAdapter`] for the object types' schemas, and vendor
 //! [`Budget`]s. Every call is handed the [`Throttle`] of the CRM it is made
 //! for: the engine owns the limiters (G-12).
 
@@ -12,6 +13,7 @@ pub mod hubspot;
 mod null;
 pub mod retry;
 pub mod webhook;
+mod schema;
 
 use std::collections::HashMap;
 
@@ -27,6 +29,8 @@ pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
 use crate::link::AssociationType;
+pub(crate) use self::schema::render_payload;
+pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapter};
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
 pub use crate::write_mode::WriteMode;
@@ -130,6 +134,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// Without them, a binding's links are payload fields holding the
     /// targets' CRM ids (Airtable's linked-record fields).
     fn associations(&self) -> Option<&dyn AssociationAdapter> {
+        None
+    }
+
+    /// Reading the object types' schemas and adding fields, when the CRM
+    /// can (the schema check, `etlify crm-schema`).
+    fn schema(&self) -> Option<&dyn SchemaAdapter> {
         None
     }
 

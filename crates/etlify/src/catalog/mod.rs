@@ -11,7 +11,7 @@
 mod links;
 mod resolve;
 mod resolved;
-mod suggest;
+pub(crate) mod suggest;
 
 use indexmap::IndexMap;
 

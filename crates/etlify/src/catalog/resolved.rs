@@ -86,6 +86,11 @@ impl ResolvedCrm {
         self.registered.adapter()
     }
 
+    /// The registered declaration (its schema check, its property group).
+    pub(crate) fn registered(&self) -> &Crm {
+        &self.registered
+    }
+
     /// The limits this CRM's calls count in.
     pub(crate) fn limits(&self) -> &CrmLimits {
         self.registered.limits()

@@ -14,6 +14,7 @@
 mod admin;
 mod builder;
 mod checks;
+mod crm_schema;
 mod scrape;
 
 use std::sync::Arc;

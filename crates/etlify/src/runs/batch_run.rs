@@ -568,7 +568,25 @@ async fn run_crm(
     // After a failure of the CRM itself (unreachable, refused credentials)
     // its other models would fail alike and are not attempted.
     let mut failed: Option<Interruption> = None;
+    // Bindings whose payload the CRM's schema refuses are not started.
+    let refused = match crate::crm_schema::refused_bindings(ctx, crm, &models).await {
+        Ok(refused) => refused,
+        Err(error) => return (stats, per_model, Some(error)),
+    };
+    for refusal in &refused {
+        stats.interrupted.push(Interruption {
+            crm: crm.to_owned(),
+            model: refusal.model.clone(),
+            kind: ErrorKind::Config,
+            retriable: refusal.retriable,
+            message: refusal.message.clone(),
+            retry_after: None,
+        });
+    }
     for model in models {
+        if refused.iter().any(|r| r.model == model) {
+            continue;
+        }
         if options.stopping() {
             stats.stopped = true;
             break;

@@ -3,8 +3,8 @@
 //! Files: `config.rs` (settings), `errors.rs` (error responses, both
 //! envelopes), `formula.rs` (`filterByFormula` building and escaping),
 //! `batch.rs` (batch upsert with `performUpsert`, batch update by record
-//! id, batch delete, per-input reconciliation), this file (single upsert
-//! and delete).
+//! id, batch delete, per-input reconciliation), `schema.rs` (the base
+//! schema: fields read and created), this file (single upsert and delete).
 //!
 //! An Airtable "object type" is a table name or id (`tbl…`); the id
 //! property is the merge field's name or id (`fld…`). Paths are
@@ -23,6 +23,7 @@ mod batch;
 mod config;
 mod errors;
 pub mod formula;
+mod schema;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -346,6 +347,10 @@ impl Adapter for AirtableAdapter {
     }
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
+        Some(self)
+    }
+
+    fn schema(&self) -> Option<&dyn crate::adapters::SchemaAdapter> {
         Some(self)
     }
 

@@ -5,13 +5,14 @@
 //! path built from it), `errors.rs` (error responses), `search.rs`
 //! (finding an object by its id property), `batch.rs` (batch upsert and
 //! archive with per-input reconciliation), `associations.rs` (v4
-//! associations, batch create and archive), this file (single upsert and
-//! delete).
+//! associations, batch create and archive), `properties.rs` (the schema:
+//! properties read and created), this file (single upsert and delete).
 
 mod associations;
 mod batch;
 mod config;
 mod errors;
+mod properties;
 mod search;
 mod version;
 
@@ -29,7 +30,7 @@ use std::time::Duration;
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::{
     no_object_to_update, Access, Adapter, AdapterError, AdapterErrorKind, BatchAdapter, Budget,
-    RemoteDelete, Throttle, UpsertRequest, WriteMode,
+    RemoteDelete, SchemaAdapter, Throttle, UpsertRequest, WriteMode,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
@@ -270,6 +271,10 @@ impl Adapter for HubSpotAdapter {
     }
 
     fn associations(&self) -> Option<&dyn super::AssociationAdapter> {
+        Some(self)
+    }
+
+    fn schema(&self) -> Option<&dyn SchemaAdapter> {
         Some(self)
     }
 

@@ -57,6 +57,21 @@ impl ApiVersion {
         }
     }
 
+    /// `…/{object_type}/{rest…}` of the properties API at this version
+    /// (HUBSPOT-13): `/crm/v3/properties/…` or `/crm/properties/2026-09/…`.
+    pub(crate) fn properties_path(self, object_type: &str, rest: &[&str]) -> Vec<String> {
+        let prefix = match self {
+            Self::V3 => ["crm", "v3", "properties"],
+            dated => ["crm", "properties", dated.as_str()],
+        };
+        prefix
+            .into_iter()
+            .chain(std::iter::once(object_type))
+            .chain(rest.iter().copied())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// `…/{object_type}/{rest…}` of the objects API at this version, one
     /// segment each (the HTTP client encodes them).
     pub(crate) fn objects_path(self, object_type: &str, rest: &[&str]) -> Vec<String> {

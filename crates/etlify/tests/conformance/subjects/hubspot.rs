@@ -22,7 +22,7 @@ pub(crate) struct HubSpotSubject {
 fn contacts() -> ObjectTypeConfig {
     let property = |kind| PropertyConfig {
         kind,
-        options: Vec::new(),
+        ..PropertyConfig::default()
     };
     let properties: BTreeMap<String, PropertyConfig> = [
         ("email", property(PropertyKind::String)),
