@@ -1,9 +1,10 @@
-//! Test support: a fresh database per test (SQLite file or PostgreSQL
-//! schema), the application tables the tests sync, and a recording adapter.
+//! Test support: a fresh database per test (SQLite file, PostgreSQL
+//! schema or MySQL database), the application tables the tests sync, and a recording adapter.
 
 #![allow(dead_code)]
 
 pub mod adapter;
+pub mod drop_database;
 pub mod drop_schema;
 pub mod sandbox;
 pub mod worker;
@@ -12,10 +13,12 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use etlify::{MigrateOptions, Store};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, MySqlPool, PgPool, SqlitePool};
 
+use self::drop_database::DropDatabase;
 use self::drop_schema::DropSchema;
 
 /// The database a test runs on.
@@ -23,11 +26,13 @@ use self::drop_schema::DropSchema;
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 impl Backend {
     /// The backend a copy of a module's database tests is compiled for,
-    /// from the copy's module path: `…::sqlite` or `…::postgres`. Each
+    /// from the copy's module path: `…::sqlite`, `…::postgres` or
+    /// `…::mysql`. Each
     /// `on_each_backend.rs` is compiled once under each name; any other
     /// name fails the build.
     pub const fn of_module(path: &str) -> Self {
@@ -35,8 +40,10 @@ impl Backend {
             Backend::Sqlite
         } else if ends_with(path, "::postgres") {
             Backend::Postgres
+        } else if ends_with(path, "::mysql") {
+            Backend::Mysql
         } else {
-            panic!("database tests are compiled as a module named `sqlite` or `postgres`")
+            panic!("database tests are compiled as a module named `sqlite`, `postgres` or `mysql`")
         }
     }
 }
@@ -62,6 +69,7 @@ const fn ends_with(text: &str, suffix: &str) -> bool {
 pub enum TestPool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    Mysql(MySqlPool),
 }
 
 /// A fresh, empty database for one test.
@@ -72,6 +80,8 @@ pub struct TestDb {
     reopen: Reopen,
     /// The PostgreSQL schema of this test, dropped with it.
     schema: Option<DropSchema>,
+    /// The MySQL database of this test, dropped with it.
+    database: Option<DropDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -79,6 +89,7 @@ pub struct TestDb {
 enum Reopen {
     Sqlite(std::path::PathBuf),
     Postgres(Box<PgConnectOptions>),
+    Mysql(Box<MySqlConnectOptions>),
 }
 
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -89,6 +100,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => Self::sqlite().await,
             Backend::Postgres => Self::postgres().await,
+            Backend::Mysql => Self::mysql().await,
         }
     }
 
@@ -115,6 +127,7 @@ impl TestDb {
             pool: TestPool::Sqlite(pool),
             reopen: Reopen::Sqlite(path.to_owned()),
             schema: None,
+            database: None,
             _dir: dir,
         }
     }
@@ -156,6 +169,45 @@ impl TestDb {
                 admin,
                 name: schema,
             }),
+            database: None,
+            _dir: None,
+        }
+    }
+
+    /// A new database on the server named by `ETLIFY_TEST_MYSQL_URL`
+    /// (`scripts/test.sh` starts a MariaDB). Fails, never skips, without it.
+    pub async fn mysql() -> Self {
+        let url = std::env::var("ETLIFY_TEST_MYSQL_URL").expect(
+            "ETLIFY_TEST_MYSQL_URL is not set: run the tests with scripts/test.sh, \
+             which starts a throwaway MariaDB",
+        );
+        let name = format!(
+            "etlify_test_{}_{}",
+            std::process::id(),
+            SCHEMA_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = MySqlConnectOptions::from_str(&url).expect("mysql url");
+        let mut conn = sqlx::MySqlConnection::connect_with(&admin)
+            .await
+            .expect("connect to ETLIFY_TEST_MYSQL_URL");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+        conn.close().await.ok();
+        let options = admin
+            .clone()
+            .database(&name)
+            .timezone(Some("+00:00".to_owned()));
+        let pool = mysql_pool(&options, 6).await;
+        Self {
+            store: Store::from_mysql_pool(pool.clone()),
+            pool: TestPool::Mysql(pool),
+            reopen: Reopen::Mysql(Box::new(options)),
+            schema: None,
+            database: Some(DropDatabase { admin, name }),
             _dir: None,
         }
     }
@@ -185,6 +237,9 @@ impl TestDb {
                     .await
                     .expect("connect pool");
                 Store::from_postgres_pool(pool)
+            }
+            Reopen::Mysql(options) => {
+                Store::from_mysql_pool(mysql_pool(options, connections).await)
             }
         }
     }
@@ -247,6 +302,10 @@ impl TestDb {
         matches!(self.pool, TestPool::Postgres(_))
     }
 
+    pub fn is_mysql(&self) -> bool {
+        matches!(self.pool, TestPool::Mysql(_))
+    }
+
     /// Runs raw SQL (test setup only).
     pub async fn exec(&self, sql: &str) {
         let result = match &self.pool {
@@ -255,6 +314,10 @@ impl TestDb {
                 .await
                 .map(|_| ()),
             TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -270,6 +333,10 @@ impl TestDb {
                 .await
                 .map(|_| ()),
             TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -299,6 +366,17 @@ impl TestDb {
                     .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
                     .unwrap_or_else(fail(sql))
             }
+            TestPool::Mysql(pool) => {
+                let row = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap_or_else(fail(sql));
+                row.try_get::<i64, _>(0)
+                    .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+                    .or_else(|_| row.try_get::<u64, _>(0).map(|n| n as i64))
+                    .or_else(|_| row.try_get::<bool, _>(0).map(i64::from))
+                    .unwrap_or_else(fail(sql))
+            }
         }
     }
 
@@ -315,14 +393,31 @@ impl TestDb {
                     .fetch_one(pool)
                     .await
             }
+            TestPool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The application's short text type: MySQL needs a length (Rails'
+    /// 255).
+    pub fn varchar(&self) -> &'static str {
+        if self.is_mysql() {
+            "varchar(255)"
+        } else {
+            "varchar"
+        }
     }
 
     /// SQL for "now" in the application's timestamp format.
     pub fn now_sql(&self) -> &'static str {
         if self.is_postgres() {
             "(clock_timestamp() AT TIME ZONE 'UTC')"
+        } else if self.is_mysql() {
+            "UTC_TIMESTAMP(6)"
         } else {
             "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
         }
@@ -340,17 +435,20 @@ impl TestDb {
     pub async fn with_app_schema(self) -> Self {
         let (pk, ts) = if self.is_postgres() {
             ("bigserial PRIMARY KEY", "timestamp(6) without time zone")
+        } else if self.is_mysql() {
+            ("bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", "datetime(6)")
         } else {
             ("integer PRIMARY KEY AUTOINCREMENT NOT NULL", "datetime(6)")
         };
+        let varchar = self.varchar();
         self.exec(&format!(
-            "CREATE TABLE companies (id {pk}, name varchar, domain varchar, hubspot_id varchar, \
+            "CREATE TABLE companies (id {pk}, name {varchar}, domain {varchar}, hubspot_id {varchar}, \
              created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
         ))
         .await;
         self.exec(&format!(
-            "CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, \
-             type varchar, active boolean NOT NULL DEFAULT true, \
+            "CREATE TABLE users (id {pk}, email {varchar}, full_name {varchar}, company_id bigint, \
+             type {varchar}, active boolean NOT NULL DEFAULT true, \
              created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
         ))
         .await;
@@ -508,6 +606,8 @@ impl TestDb {
     pub async fn touch(&self, table: &str, id: i64) {
         let now = if self.is_postgres() {
             "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
+        } else if self.is_mysql() {
+            "UTC_TIMESTAMP(6)".to_owned()
         } else {
             format!(
                 "'{}'",
@@ -631,4 +731,25 @@ pub mod gem {
             super::engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
         (db, etlify, adapter)
     }
+}
+
+/// A pool on a test's MySQL database, its sessions set up as the engine's
+/// own (`ANSI_QUOTES`, UTC), so that the tests' SQL reads the same on the
+/// three databases.
+pub async fn mysql_pool(options: &MySqlConnectOptions, connections: u32) -> MySqlPool {
+    use sqlx::Executor;
+    MySqlPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .expect("connect pool")
 }

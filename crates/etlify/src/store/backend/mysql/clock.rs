@@ -23,11 +23,14 @@ impl Clock for MysqlBackend {
         // stamped after it began but before now: the read cannot see them,
         // so the records are in sync only as of just before the oldest
         // such transaction began. (Without the PROCESS privilege the table
-        // shows none; the commit margin covers them.) `trx_started` reads
-        // in the session's time zone, UTC.
+        // shows none; the commit margin covers them.) Only sessions on
+        // this database count, as on PostgreSQL: InnoDB's list is the
+        // server's. `trx_started` reads in the session's time zone, UTC.
         Ok(sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT LEAST({NOW}, COALESCE((SELECT CAST(MIN(trx_started) AS DATETIME(6)) - INTERVAL 1 MICROSECOND \
-             FROM information_schema.innodb_trx WHERE trx_mysql_thread_id <> CONNECTION_ID()), {NOW}))"
+            "SELECT LEAST({NOW}, COALESCE((SELECT CAST(MIN(t.trx_started) AS DATETIME(6)) - INTERVAL 1 MICROSECOND \
+             FROM information_schema.innodb_trx AS t JOIN information_schema.processlist AS p \
+             ON p.id = t.trx_mysql_thread_id WHERE p.db = DATABASE() \
+             AND t.trx_mysql_thread_id <> CONNECTION_ID()), {NOW}))"
         )))
         .fetch_one(&self.pool)
         .await?)
