@@ -6,6 +6,7 @@
 pub mod adapter;
 pub mod drop_database;
 pub mod drop_schema;
+pub mod mysql_words;
 pub mod sandbox;
 pub mod worker;
 
@@ -317,7 +318,7 @@ impl TestDb {
                 .execute(pool)
                 .await
                 .map(|_| ()),
-            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -336,7 +337,7 @@ impl TestDb {
                 .execute(pool)
                 .await
                 .map(|_| ()),
-            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -367,7 +368,7 @@ impl TestDb {
                     .unwrap_or_else(fail(sql))
             }
             TestPool::Mysql(pool) => {
-                let row = sqlx::query(AssertSqlSafe(sql.to_owned()))
+                let row = sqlx::query(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                     .fetch_one(pool)
                     .await
                     .unwrap_or_else(fail(sql));
@@ -394,7 +395,7 @@ impl TestDb {
                     .await
             }
             TestPool::Mysql(pool) => {
-                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                sqlx::query_scalar(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                     .fetch_one(pool)
                     .await
             }
@@ -700,6 +701,59 @@ pub mod gem {
             &std::fs::read_to_string(fixture(&format!("{name}.expect.json"))).unwrap(),
         )
         .unwrap()
+    }
+
+    /// `<name>.sqlite3` made a gem-synced MySQL database by
+    /// `scripts/gem-fixture-to-mysql.py` (the gem's MySQL column types and
+    /// stored digests), on a fresh database, migrated, with the model the
+    /// gem declared and `payload`, syncing to a Null adapter.
+    pub async fn take_over_mysql(
+        name: &str,
+        payload: SqlPayload,
+    ) -> (TestDb, Etlify, Arc<NullAdapter>) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let made = std::process::Command::new("python3")
+            .arg(root.join("scripts/gem-fixture-to-mysql.py"))
+            .arg(fixture(&format!("{name}.sqlite3")))
+            .output()
+            .expect("run scripts/gem-fixture-to-mysql.py");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let db = TestDb::mysql().await;
+        let super::TestPool::Mysql(pool) = &db.pool else {
+            unreachable!("a MySQL database")
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            String::from_utf8(made.stdout).expect("UTF-8 SQL"),
+        ))
+        .execute(pool)
+        .await
+        .expect("load the gem's MySQL database");
+        etlify::migrate(&db.store, &MigrateOptions::default())
+            .await
+            .unwrap();
+        let adapter = Arc::new(NullAdapter::new());
+        let etlify = super::engine(
+            &db,
+            vec![Crm::new("hubspot", adapter.clone())],
+            vec![gem_model(payload)],
+        )
+        .await;
+        (db, etlify, adapter)
+    }
+
+    /// `User` as the gem declared it: HubSpot contacts by email, stale when
+    /// its company changes.
+    fn gem_model(payload: SqlPayload) -> Model {
+        Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("contacts", "email")
+                .payload(payload)
+                .dependency(Dependency::belongs_to("companies", "company_id")),
+        )
     }
 
     /// A copy of `<name>.sqlite3`, migrated, with the model the gem declared

@@ -26,6 +26,10 @@ impl Clock for MysqlBackend {
         // shows none; the commit margin covers them.) Only sessions on
         // this database count, as on PostgreSQL: InnoDB's list is the
         // server's. `trx_started` reads in the session's time zone, UTC.
+        // The list is a cache the server refreshes at most every 100 ms:
+        // a transaction younger than that may be missing from it, which
+        // only `commit_margin` covers (docs/OPERATIONS.md, "Database
+        // roles": at least 200 ms on MySQL).
         Ok(sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT LEAST({NOW}, COALESCE((SELECT CAST(MIN(t.trx_started) AS DATETIME(6)) - INTERVAL 1 MICROSECOND \
              FROM information_schema.innodb_trx AS t JOIN information_schema.processlist AS p \

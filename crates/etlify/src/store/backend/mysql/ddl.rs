@@ -1,6 +1,6 @@
 //! MySQL's types for the sync-state tables, as Rails' mysql2 adapter
 //! writes them (`varchar(255)`, `bigint`, `datetime(6)`, `tinyint(1)`),
-//! InnoDB tables in `utf8mb4`, and the migration steps' statements in
+//! InnoDB tables in the database's character set, and the migration steps' statements in
 //! MariaDB's words ([`Ddl::adapt_step`]).
 
 use std::borrow::Cow;
@@ -39,7 +39,10 @@ impl Ddl for MysqlDialect {
 
     fn create_table(&self, table: StateTable) -> String {
         let mut create = table.describe(self);
-        create.engine("InnoDB").character_set("utf8mb4");
+        // The database's character set and collation, as Rails' tables
+        // have: a table of its own collation could not compare its text
+        // with the application's.
+        create.engine("InnoDB");
         create.to_string(MysqlQueryBuilder)
     }
 
@@ -56,7 +59,7 @@ impl Ddl for MysqlDialect {
 ///
 /// - partial indexes (`… WHERE cond`) become whole indexes: MySQL has
 ///   none, and a unique index allows many NULLs anyway;
-/// - `DROP INDEX` names its table;
+/// - `DROP INDEX` is an `ALTER TABLE` of its table (where it exists);
 /// - `ALTER COLUMN … SET/DROP NOT NULL` becomes `MODIFY` with the type;
 /// - a `varchar` without a length gets Rails' 255.
 ///
@@ -71,8 +74,13 @@ fn adapt(statement: Cow<'_, str>) -> Cow<'_, str> {
         return statement;
     }
     if let Some(index) = sql.strip_prefix("DROP INDEX IF EXISTS ") {
+        // A no-op where the table is gone too (a revert drops tables
+        // before the older steps that indexed them).
         let name = index.trim_matches('"');
-        return Cow::Owned(format!("{sql} ON \"{}\"", index_table(name)));
+        return Cow::Owned(format!(
+            "ALTER TABLE IF EXISTS \"{}\" DROP INDEX IF EXISTS {index}",
+            index_table(name)
+        ));
     }
     if let Some((table, change)) = sql
         .strip_prefix("ALTER TABLE ")
@@ -117,19 +125,19 @@ mod tests {
         for (table, expected) in [
             (
                 StateTable::History,
-                "CREATE TABLE IF NOT EXISTS `etlify_schema_migrations` ( `id` bigint NOT NULL PRIMARY KEY AUTO_INCREMENT, `step` varchar(255) NOT NULL, `applied_at` datetime(6) NOT NULL DEFAULT (CURRENT_TIMESTAMP(6)) ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                "CREATE TABLE IF NOT EXISTS `etlify_schema_migrations` ( `id` bigint NOT NULL PRIMARY KEY AUTO_INCREMENT, `step` varchar(255) NOT NULL, `applied_at` datetime(6) NOT NULL DEFAULT (CURRENT_TIMESTAMP(6)) ) ENGINE=InnoDB",
             ),
             (
                 StateTable::Sync,
-                "CREATE TABLE IF NOT EXISTS `crm_synchronisations` ( `id` bigint NOT NULL PRIMARY KEY AUTO_INCREMENT, `crm_id` varchar(255), `resource_type` varchar(255) NOT NULL, `resource_id` bigint NOT NULL, `last_digest` varchar(255), `field_digests` text, `last_synced_at` datetime(6), `last_error` text, `crm_name` varchar(255) NOT NULL, `error_count` int NOT NULL DEFAULT 0, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                "CREATE TABLE IF NOT EXISTS `crm_synchronisations` ( `id` bigint NOT NULL PRIMARY KEY AUTO_INCREMENT, `crm_id` varchar(255), `resource_type` varchar(255) NOT NULL, `resource_id` bigint NOT NULL, `last_digest` varchar(255), `field_digests` text, `last_synced_at` datetime(6), `last_error` text, `crm_name` varchar(255) NOT NULL, `error_count` int NOT NULL DEFAULT 0, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL ) ENGINE=InnoDB",
             ),
             (
                 StateTable::RecordLeases,
-                "CREATE TABLE IF NOT EXISTS `etlify_record_leases` ( `crm_name` varchar(255) NOT NULL, `resource_type` varchar(255) NOT NULL, `first_id` bigint NOT NULL, `last_id` bigint NOT NULL, `owner` varchar(255) NOT NULL, `expires_at` datetime(6) NOT NULL, PRIMARY KEY (`crm_name`, `resource_type`, `first_id`, `last_id`) ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                "CREATE TABLE IF NOT EXISTS `etlify_record_leases` ( `crm_name` varchar(255) NOT NULL, `resource_type` varchar(255) NOT NULL, `first_id` bigint NOT NULL, `last_id` bigint NOT NULL, `owner` varchar(255) NOT NULL, `expires_at` datetime(6) NOT NULL, PRIMARY KEY (`crm_name`, `resource_type`, `first_id`, `last_id`) ) ENGINE=InnoDB",
             ),
             (
                 StateTable::JobRequests,
-                "CREATE TABLE IF NOT EXISTS `etlify_job_requests` ( `kind` varchar(255) NOT NULL, `crm_name` varchar(255) NOT NULL, `resource_type` varchar(255) NOT NULL, `resource_id` bigint NOT NULL, `running` tinyint(1) NOT NULL, `again` tinyint(1) NOT NULL, `requested_at` datetime(6) NOT NULL, PRIMARY KEY (`kind`, `crm_name`, `resource_type`, `resource_id`) ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                "CREATE TABLE IF NOT EXISTS `etlify_job_requests` ( `kind` varchar(255) NOT NULL, `crm_name` varchar(255) NOT NULL, `resource_type` varchar(255) NOT NULL, `resource_id` bigint NOT NULL, `running` tinyint(1) NOT NULL, `again` tinyint(1) NOT NULL, `requested_at` datetime(6) NOT NULL, PRIMARY KEY (`kind`, `crm_name`, `resource_type`, `resource_id`) ) ENGINE=InnoDB",
             ),
         ] {
             assert_eq!(MysqlDialect.create_table(table), expected, "{table:?}");
@@ -146,7 +154,7 @@ mod tests {
             ),
             (
                 r#"DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
-                r#"DROP INDEX IF EXISTS "idx_unique_pending_sync" ON "etlify_pending_syncs""#,
+                r#"ALTER TABLE IF EXISTS "etlify_pending_syncs" DROP INDEX IF EXISTS "idx_unique_pending_sync""#,
             ),
             (
                 r#"ALTER TABLE "crm_synchronisations" ALTER COLUMN "crm_name" SET NOT NULL"#,

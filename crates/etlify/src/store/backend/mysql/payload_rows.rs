@@ -2,7 +2,8 @@
 //! `tinyint(1)` is a boolean (Rails' `boolean`), `FLOAT` is read as MySQL
 //! prints it (6 significant digits, [`float_as_printed`]), `BINARY(16)` is a
 //! UUID; `ENUM`, `SET` and JSON (text on MariaDB) are text, read as JSON
-//! where the model declares the column so.
+//! where the model declares the column so. A binary string (text in a
+//! `_bin` collation, MariaDB's `json`) reads as text when it is UTF-8.
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveTime};
@@ -80,6 +81,9 @@ enum MysqlKind {
     Time,
     DateTime,
     Uuid,
+    /// A binary string: text in a `_bin` collation (MariaDB's `json`
+    /// among them) reads as text; bytes that are not UTF-8 are refused.
+    BinaryText,
 }
 
 fn kind(ty: &MySqlTypeInfo) -> Option<MysqlKind> {
@@ -101,6 +105,7 @@ fn kind(ty: &MySqlTypeInfo) -> Option<MysqlKind> {
         "DATETIME" | "TIMESTAMP" => MysqlKind::DateTime,
         // `BINARY(16)`: a UUID as Rails' and Django's MySQL keys store it.
         "BINARY" => MysqlKind::Uuid,
+        "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => MysqlKind::BinaryText,
         _ => return None,
     })
 }
@@ -134,6 +139,12 @@ fn decode(row: &MySqlRow, i: usize, kind: MysqlKind) -> Result<Cell, sqlx::Error
         MysqlKind::Date => get(row, i, |v: NaiveDate| Cell::Date(v)),
         MysqlKind::Time => get(row, i, |v: NaiveTime| Cell::Text(v.to_string())),
         MysqlKind::DateTime => get(row, i, Cell::Timestamp),
+        MysqlKind::BinaryText => match row.try_get_unchecked::<Option<Vec<u8>>, _>(i)? {
+            None => Ok(Cell::Null),
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Cell::Text)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e))),
+        },
         MysqlKind::Uuid => get(row, i, |v: Vec<u8>| match Uuid::from_slice(&v) {
             Ok(uuid) => Cell::Text(uuid.to_string()),
             // Not 16 bytes: the bytes as hex, never lost.
