@@ -127,6 +127,18 @@ pub(crate) fn dialect(kind: super::BackendKind) -> &'static dyn Dialect {
     }
 }
 
+/// What a failed first connection to a database server means, for people
+/// (PostgreSQL's and MySQL's `connect`).
+pub(super) fn describe_connect_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is the server running? check the host and port)".to_owned()
+        }
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 /// Why a payload query's key column could not be read.
 pub(crate) fn key_error(key_column: &str, error: impl fmt::Display) -> crate::Error {
     crate::Error::payload(format!(

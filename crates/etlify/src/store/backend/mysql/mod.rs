@@ -133,7 +133,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<MySqlPool> {
         }
         Ok(Err(error)) => Some(format!(
             "must reach a MySQL server: {} at {at}",
-            describe(&error)
+            super::describe_connect_error(&error)
         )),
         Err(_) => Some(format!(
             "must reach a MySQL server: no answer from {at} within 10 s"
@@ -143,15 +143,4 @@ async fn connect(url: &str, max_connections: u32) -> Result<MySqlPool> {
         return Err(crate::error::ConfigError::new("database", "url", problem).into());
     }
     Ok(pool_options(max_connections).connect_with(options).await?)
-}
-
-/// What a failed first connection means, for people.
-fn describe(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused (is the server running? check the host and port)".to_owned()
-        }
-        sqlx::Error::Database(db) => db.message().to_owned(),
-        other => other.to_string(),
-    }
 }
