@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the test suite (the whole workspace by default) against real SQLite
-# and a real PostgreSQL.
+# Runs the test suite (the whole workspace by default) against real SQLite,
+# a real PostgreSQL and a real MariaDB.
 #
 # Unless ETLIFY_TEST_POSTGRES_URL points at a server, starts a throwaway
 # PostgreSQL cluster (data under a temp dir, a free loopback port, run as a
-# non-root user) and stops it afterwards. Fails if PostgreSQL cannot start:
-# the Postgres tests are never skipped silently.
+# non-root user) and stops it afterwards; unless ETLIFY_TEST_MYSQL_URL
+# points at one, starts a throwaway MariaDB the same way (scripts/mysql.sh,
+# installing Debian's mariadb-server when missing). Fails if either cannot
+# start: the PostgreSQL and MySQL tests are never skipped silently.
 #
 # Extra arguments go to `cargo test`. Without a package selection it tests
 # the whole workspace (`--workspace` is added); with `-p`/`--package` (or an
@@ -17,6 +19,8 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
+# shellcheck source=scripts/mysql.sh
+. scripts/mysql.sh
 
 # The page_ tests drive a real headless Chromium through chromedriver
 # (crates/etlify-cli/tests/page.rs): Debian's packages, installed when
@@ -29,12 +33,24 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >&2
 fi
 
+stop_servers() {
+  stop_postgres
+  stop_mysql
+}
+trap stop_servers EXIT
+
 if [ -z "${ETLIFY_TEST_POSTGRES_URL:-}" ]; then
-  trap stop_postgres EXIT
   start_postgres
   export ETLIFY_TEST_POSTGRES_URL="$PG_URL"
 else
   log "using PostgreSQL at ETLIFY_TEST_POSTGRES_URL"
+fi
+
+if [ -z "${ETLIFY_TEST_MYSQL_URL:-}" ]; then
+  start_mysql
+  export ETLIFY_TEST_MYSQL_URL="$MYSQL_URL"
+else
+  log "using MySQL at ETLIFY_TEST_MYSQL_URL"
 fi
 
 # Does the caller choose the packages? Only cargo's own options count, i.e.

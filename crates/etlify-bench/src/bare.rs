@@ -35,15 +35,19 @@ const PAYLOAD: &str = "SELECT users.id, users.email, users.full_name, companies.
 pub(crate) async fn first_full_sync(pool: &Pool) -> Result<(u64, f64), sqlx::Error> {
     let ts = match pool {
         Pool::Postgres(_) => "timestamp(6) without time zone",
-        Pool::Sqlite(_) => "datetime(6)",
+        Pool::Sqlite(_) | Pool::Mysql(_) => "datetime(6)",
+    };
+    let varchar = match pool {
+        Pool::Mysql(_) => "varchar(255)",
+        _ => "varchar",
     };
     let now = now_sql(pool);
     crate::exec(pool, "DROP TABLE IF EXISTS bare_sync_rows").await?;
     crate::exec(
         pool,
         &format!(
-            "CREATE TABLE bare_sync_rows (crm_name varchar NOT NULL, resource_type varchar NOT NULL, \
-             resource_id bigint NOT NULL, last_digest varchar, last_synced_at {ts}, \
+            "CREATE TABLE bare_sync_rows (crm_name {varchar} NOT NULL, resource_type {varchar} NOT NULL, \
+             resource_id bigint NOT NULL, last_digest {varchar}, last_synced_at {ts}, \
              created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
         ),
     )
@@ -99,7 +103,21 @@ async fn find(pool: &Pool, cursor: i64) -> Result<Vec<i64>, sqlx::Error> {
                 .fetch_all(p)
                 .await
         }
+        Pool::Mysql(p) => {
+            sqlx::query_scalar(AssertSqlSafe(sql.replace("$1", "?").replace("$2", "?")))
+                .bind(cursor)
+                .bind(PAGE)
+                .fetch_all(p)
+                .await
+        }
     }
+}
+
+/// `sql` followed by `(?, ?, …)`, one placeholder per id, for MySQL (no
+/// array parameter).
+fn mysql_in_list(sql: &str, ids: &[i64]) -> String {
+    let marks = vec!["?"; ids.len().max(1)].join(", ");
+    format!("{sql} ({marks})")
 }
 
 fn payload(
@@ -133,6 +151,14 @@ async fn load(pool: &Pool, ids: &[i64]) -> Result<Vec<(i64, Map<String, Value>)>
                 .bind(ids)
                 .fetch_all(p)
                 .await?
+        }
+        Pool::Mysql(p) => {
+            let sql = mysql_in_list(&format!("{PAYLOAD} WHERE users.id IN"), ids);
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for id in ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(p).await?
         }
     };
     Ok(rows
@@ -177,6 +203,26 @@ async fn upsert(pool: &Pool, rows: &[(i64, String)], now: &str) -> Result<(), sq
                 .execute(p)
                 .await?;
         }
+        Pool::Mysql(p) => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO bare_sync_rows (crm_name, resource_type, resource_id, last_digest, \
+                 last_synced_at, created_at, updated_at) ",
+            );
+            insert.push_values(rows, |mut row, (id, digest)| {
+                row.push_bind("hubspot")
+                    .push_bind("User")
+                    .push_bind(*id)
+                    .push_bind(digest.as_str())
+                    .push(now)
+                    .push(now)
+                    .push(now);
+            });
+            insert.push(
+                " ON DUPLICATE KEY UPDATE last_digest = VALUES(last_digest), \
+                 last_synced_at = VALUES(last_synced_at), updated_at = VALUES(updated_at)",
+            );
+            insert.build().execute(p).await?;
+        }
     }
     Ok(())
 }
@@ -186,6 +232,7 @@ fn now_sql(pool: &Pool) -> &'static str {
     match pool {
         Pool::Postgres(_) => "(now() AT TIME ZONE 'UTC')",
         Pool::Sqlite(_) => "strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+        Pool::Mysql(_) => "UTC_TIMESTAMP(6)",
     }
 }
 
@@ -203,6 +250,11 @@ pub(crate) async fn now_text(pool: &Pool) -> Result<String, sqlx::Error> {
                 .fetch_one(p)
                 .await
         }
+        Pool::Mysql(p) => {
+            sqlx::query_scalar("SELECT CAST(UTC_TIMESTAMP(6) AS CHAR)")
+                .fetch_one(p)
+                .await
+        }
     }
 }
 
@@ -215,7 +267,7 @@ pub(crate) async fn touched_sync(
 ) -> Result<(u64, f64, String), sqlx::Error> {
     let cast = match pool {
         Pool::Postgres(_) => "::timestamp",
-        Pool::Sqlite(_) => "",
+        Pool::Sqlite(_) | Pool::Mysql(_) => "",
     };
     let now = now_sql(pool);
     let next = now_text(pool).await?;
@@ -233,6 +285,12 @@ pub(crate) async fn touched_sync(
         }
         Pool::Postgres(p) => {
             sqlx::query_scalar(AssertSqlSafe(candidates_sql))
+                .bind(since)
+                .fetch_all(p)
+                .await?
+        }
+        Pool::Mysql(p) => {
+            sqlx::query_scalar(AssertSqlSafe(candidates_sql.replace("$1", "?")))
                 .bind(since)
                 .fetch_all(p)
                 .await?
@@ -284,6 +342,20 @@ async fn stale_of(pool: &Pool, page: &[i64]) -> Result<Vec<(i64, Option<String>)
                 .bind(page)
                 .fetch_all(p)
                 .await
+        }
+        Pool::Mysql(p) => {
+            let sql = format!(
+                "{} AND c.updated_at > s.last_synced_at",
+                mysql_in_list(
+                    &format!("SELECT u.id, s.last_digest {from} WHERE u.id IN"),
+                    page
+                )
+            );
+            let mut query = sqlx::query_as(AssertSqlSafe(sql));
+            for id in page {
+                query = query.bind(*id);
+            }
+            query.fetch_all(p).await
         }
     }
 }

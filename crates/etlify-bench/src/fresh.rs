@@ -200,6 +200,7 @@ async fn open(args: &Args, store: Store, pool: &Pool) -> Result<(Store, Pool), B
             match pool {
                 Pool::Sqlite(p) => Pool::Sqlite(p.clone()),
                 Pool::Postgres(p) => Pool::Postgres(p.clone()),
+                Pool::Mysql(p) => Pool::Mysql(p.clone()),
             },
         ));
     };
@@ -232,6 +233,7 @@ fn now_sql(pool: &Pool) -> &'static str {
     match pool {
         Pool::Postgres(_) => "(clock_timestamp() AT TIME ZONE 'UTC')",
         Pool::Sqlite(_) => "strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+        Pool::Mysql(_) => "UTC_TIMESTAMP(6)",
     }
 }
 
@@ -239,6 +241,7 @@ async fn create_users(pool: &Pool, users: u64) -> Result<(), BoxError> {
     let (pk, ts) = match pool {
         Pool::Postgres(_) => ("bigint PRIMARY KEY", "timestamp(6) without time zone"),
         Pool::Sqlite(_) => ("integer PRIMARY KEY", "datetime(6)"),
+        Pool::Mysql(_) => ("bigint PRIMARY KEY", "datetime(6)"),
     };
     for table in [
         "fresh_users",
@@ -266,6 +269,10 @@ async fn create_users(pool: &Pool, users: u64) -> Result<(), BoxError> {
         Pool::Sqlite(_) => format!(
             "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {users}) \
              INSERT INTO fresh_users (id, email, full_name, created_at, updated_at) SELECT {select} FROM s"
+        ),
+        Pool::Mysql(_) => format!(
+            "INSERT INTO fresh_users (id, email, full_name, created_at, updated_at) \
+             SELECT {select} FROM (SELECT seq AS i FROM seq_1_to_{users}) AS s"
         ),
     };
     exec(pool, &sql).await
@@ -363,7 +370,7 @@ async fn commits(pool: &Pool) -> Result<Option<i64>, BoxError> {
             .fetch_one(p)
             .await?,
         )),
-        Pool::Sqlite(_) => Ok(None),
+        Pool::Sqlite(_) | Pool::Mysql(_) => Ok(None),
     }
 }
 

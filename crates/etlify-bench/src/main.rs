@@ -17,8 +17,8 @@
 //! bare touched run (the same, for what each touched round changed) as
 //! the baseline of the touched runs.
 //!
-//! Usage: `etlify-bench --backend sqlite|postgres --users N [--batch-size N]
-//! [--postgres-url URL] [--path FILE] [--touch-rounds N]`. With
+//! Usage: `etlify-bench --backend sqlite|postgres|mysql --users N [--batch-size N]
+//! [--postgres-url URL] [--mysql-url URL] [--path FILE] [--touch-rounds N]`. With
 //! `--touch-rounds N`, (c) is followed by N - 1 more runs, each after
 //! touching another 1% of the companies, and the touched rate reported is
 //! their median (several samples in one process, for comparisons on a
@@ -58,6 +58,7 @@ pub(crate) struct Args {
     users: u64,
     batch_size: usize,
     postgres_url: Option<String>,
+    mysql_url: Option<String>,
     path: String,
     touch_rounds: u32,
     scenario: Scenario,
@@ -80,7 +81,7 @@ enum Scenario {
     Metrics,
 }
 
-const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres] [--users N (10000)] \
+const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres|mysql] [--mysql-url URL (or ETLIFY_BENCH_MYSQL_URL)] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
 [--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh|metrics] \
 [--repetitions N (5, deletes, metrics)] \
@@ -96,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         users: 10_000,
         batch_size: 1_000,
         postgres_url: std::env::var("ETLIFY_BENCH_POSTGRES_URL").ok(),
+        mysql_url: std::env::var("ETLIFY_BENCH_MYSQL_URL").ok(),
         path: std::env::temp_dir()
             .join("etlify-bench.sqlite3")
             .display()
@@ -117,6 +119,7 @@ fn parse_args() -> Result<Args, String> {
                 args.batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?
             }
             "--postgres-url" => args.postgres_url = Some(value()?),
+            "--mysql-url" => args.mysql_url = Some(value()?),
             "--path" => args.path = value()?,
             "--touch-rounds" => {
                 args.touch_rounds = value()?
@@ -157,8 +160,8 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    if !matches!(args.backend.as_str(), "sqlite" | "postgres") {
-        return Err("--backend must be sqlite or postgres".into());
+    if !matches!(args.backend.as_str(), "sqlite" | "postgres" | "mysql") {
+        return Err("--backend must be sqlite, postgres or mysql".into());
     }
     Ok(args)
 }
@@ -173,12 +176,17 @@ pub(crate) async fn exec(pool: &Pool, sql: &str) -> Result<(), sqlx::Error> {
             .execute(p)
             .await
             .map(|_| ()),
+        Pool::Mysql(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(p)
+            .await
+            .map(|_| ()),
     }
 }
 
 pub(crate) enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
 }
 
 /// Creates and fills the application tables with set-based SQL.
@@ -186,7 +194,14 @@ pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error>
     let companies = (users / 10).max(1);
     let tags = 100;
     let postgres = matches!(pool, Pool::Postgres(_));
-    let (pk, ts, now) = if postgres {
+    let mysql = matches!(pool, Pool::Mysql(_));
+    let (pk, ts, now) = if mysql {
+        (
+            "bigint PRIMARY KEY",
+            "datetime(6)",
+            "(UTC_TIMESTAMP(6) - INTERVAL 1 DAY)",
+        )
+    } else if postgres {
         (
             "bigint PRIMARY KEY",
             "timestamp(6) without time zone",
@@ -212,12 +227,13 @@ pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error>
     ] {
         exec(pool, &format!("DROP TABLE IF EXISTS {table}")).await?;
     }
-    exec(pool, &format!("CREATE TABLE companies (id {pk}, name varchar, domain varchar, created_at {ts}, updated_at {ts})")).await?;
-    exec(pool, &format!("CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, created_at {ts}, updated_at {ts})")).await?;
-    exec(pool, &format!("CREATE TABLE notes (id {pk}, user_id bigint, body varchar, created_at {ts}, updated_at {ts})")).await?;
+    let varchar = if mysql { "varchar(255)" } else { "varchar" };
+    exec(pool, &format!("CREATE TABLE companies (id {pk}, name {varchar}, domain {varchar}, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, &format!("CREATE TABLE users (id {pk}, email {varchar}, full_name {varchar}, company_id bigint, created_at {ts}, updated_at {ts})")).await?;
+    exec(pool, &format!("CREATE TABLE notes (id {pk}, user_id bigint, body {varchar}, created_at {ts}, updated_at {ts})")).await?;
     exec(
         pool,
-        &format!("CREATE TABLE tags (id {pk}, name varchar, created_at {ts}, updated_at {ts})"),
+        &format!("CREATE TABLE tags (id {pk}, name {varchar}, created_at {ts}, updated_at {ts})"),
     )
     .await?;
     exec(
@@ -226,7 +242,10 @@ pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error>
     )
     .await?;
     let series = |n: u64, body: &str| {
-        if postgres {
+        if mysql {
+            // MariaDB's sequence engine.
+            format!("{body} FROM (SELECT seq AS i FROM seq_1_to_{n}) AS s")
+        } else if postgres {
             format!("{body} FROM generate_series(1, {n}) AS s(i)")
         } else {
             format!("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) {body} FROM s")
@@ -235,7 +254,7 @@ pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error>
     let fill = |table: &str, columns: &str, n: u64, select: &str| {
         let body = format!("SELECT {select}");
         let query = series(n, &body);
-        if postgres {
+        if postgres || mysql {
             format!("INSERT INTO {table} ({columns}) {query}")
         } else {
             // SQLite: the CTE goes first.
@@ -298,6 +317,13 @@ pub(crate) async fn generate(pool: &Pool, users: u64) -> Result<(), sqlx::Error>
     }
     if postgres {
         exec(pool, "ANALYZE").await?;
+    }
+    if mysql {
+        exec(
+            pool,
+            "ANALYZE TABLE companies, users, notes, tags, tags_users",
+        )
+        .await?;
     }
     Ok(())
 }
@@ -394,6 +420,29 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
             (store, Pool::Postgres(pool))
         }
+        "mysql" => {
+            let url = args
+                .mysql_url
+                .clone()
+                .ok_or("--mysql-url or ETLIFY_BENCH_MYSQL_URL is required")?;
+            let store = Store::connect(&url).await?;
+            // Sessions in UTC as the engine's; PIPES_AS_CONCAT (sqlx's
+            // default) for the generator's `||`.
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(2)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        use sqlx::Executor;
+                        connection
+                            .execute("SET SESSION time_zone = '+00:00'")
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?;
+            (store, Pool::Mysql(pool))
+        }
         _ => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", args.path));
@@ -417,6 +466,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (store, Pool::Sqlite(pool))
         }
     };
+    if matches!(pool, Pool::Mysql(_)) && args.scenario != Scenario::Throughput {
+        return Err("on MySQL only the throughput scenario is measured so far".into());
+    }
     if args.scenario == Scenario::Deletes {
         return deletes::run(&args, store, &pool).await;
     }

@@ -1,5 +1,5 @@
 //! The `etlify` binary, run as a user would: a TOML file beside a
-//! database, `migrate`, `plan`, `sync`, on SQLite and PostgreSQL; bad
+//! database, `migrate`, `plan`, `sync`, on SQLite, PostgreSQL and MySQL; bad
 //! configurations exit 2 naming the key path.
 
 #![allow(clippy::unwrap_used)]
@@ -187,6 +187,147 @@ fn cli_interop_rails_gem_typed_plan_and_sync_report_the_expected_counts() {
 rendering = "rails"
 types = { preferences = "json", tags = "json" }"#,
     );
+}
+
+/// A MySQL database on the test server made out of the gem fixture by
+/// `scripts/gem-fixture-to-mysql.py` (the gem's column types and stored
+/// digests), dropped with the value; its URL.
+struct GemMysqlDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl GemMysqlDatabase {
+    fn new(tag: &str) -> Self {
+        let server = support::mysql_server();
+        let name = format!("etlify_cli_{tag}_{}", std::process::id());
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let made = Command::new("python3")
+            .arg(root.join("scripts/gem-fixture-to-mysql.py"))
+            .arg(fixture("rails-gem-synced.sqlite3"))
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let (base, _) = server.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Self::run(
+            &server,
+            &format!("DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"),
+        );
+        Self::run(&url, &String::from_utf8(made.stdout).unwrap());
+        Self { server, name, url }
+    }
+
+    fn run(url: &str, sql: &str) {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use sqlx::Connection;
+            let mut connection = sqlx::MySqlConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+impl Drop for GemMysqlDatabase {
+    fn drop(&mut self) {
+        Self::run(
+            &self.server,
+            &format!("DROP DATABASE IF EXISTS `{}`", self.name),
+        );
+    }
+}
+
+/// Issue 31 (4): a gem-synced MySQL database taken over by the CLI:
+/// `migrate`, `check`, then `sync` sends exactly the records that
+/// changed, and a full reconcile nothing more.
+#[test]
+fn cli_interop_mysql_gem_synced_sync_sends_only_the_changed_records() {
+    let database = GemMysqlDatabase::new("gem");
+    let (dir, config) = gem_copy("rails-gem-synced.sqlite3", USERS_BINDING);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let sqlite_url = format!("sqlite://{}", dir.path().join("app.sqlite3").display());
+    std::fs::write(&config, text.replace(&sqlite_url, &database.url)).unwrap();
+    let expect = expected("rails-gem-synced.expect.json");
+
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let check = etlify(&config, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let sync = json_of(&etlify(&config, &["sync", "--json"]));
+    assert_eq!(
+        sync["synced"], expect["expected_crm_upserts_for_stale_run"],
+        "{sync}"
+    );
+    assert_eq!(sync["errors"], 0);
+    let again = json_of(&etlify(&config, &["sync", "--json", "--full"]));
+    assert_eq!(again["total"], expect["users"]);
+    assert_eq!(again["synced"], 0, "a full reconcile sends nothing more");
+}
+
+/// Issue 31 (1): MySQL's catalog for `init --from-database` (one model per
+/// application table, the dependency on companies found from
+/// `company_id`) and `new-model`.
+#[test]
+fn mysql_cli_init_from_the_database_and_new_model_read_the_catalog() {
+    let database = GemMysqlDatabase::new("init");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    let output = etlify(
+        &config,
+        &["init", "--database", &database.url, "--from-database"],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("2 model sections (companies, users)"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    for wanted in [
+        "[models.User]",
+        "[models.Company]",
+        r#"{ belongs_to = "companies", foreign_key = "company_id" }"#,
+    ] {
+        assert!(text.contains(wanted), "{wanted} in {text}");
+    }
+    assert!(!text.contains("crm_synchronisations"), "{text}");
+    // `new-model` on a configuration of the database, migrated.
+    let (copy, config) = gem_copy(
+        "rails-gem-synced.sqlite3",
+        "payload = \"SELECT id, email FROM users\"",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let sqlite_url = format!("sqlite://{}", copy.path().join("app.sqlite3").display());
+    std::fs::write(&config, text.replace(&sqlite_url, &database.url)).unwrap();
+    assert!(etlify(&config, &["migrate"]).status.success());
+    let users = String::from_utf8_lossy(
+        &etlify(&config, &["new-model", "users", "--model", "Member"]).stdout,
+    )
+    .into_owned();
+    assert!(
+        users.contains("belongs_to = \"companies\", foreign_key = \"company_id\""),
+        "{users}"
+    );
+    assert!(users.contains("id_property = \"email\""), "{users}");
 }
 
 /// G-25 from the CLI: one record synced by hand; G-26: `migrate` on a

@@ -156,6 +156,16 @@ pub fn postgres_server() -> String {
     )
 }
 
+/// The throwaway MariaDB server `scripts/test.sh` starts: a test that
+/// needs it fails without it, never skips.
+#[allow(dead_code)] // not every test binary uses MySQL
+pub fn mysql_server() -> String {
+    std::env::var("ETLIFY_TEST_MYSQL_URL").expect(
+        "ETLIFY_TEST_MYSQL_URL is not set: run the tests with scripts/test.sh, \
+         which starts a throwaway MariaDB",
+    )
+}
+
 /// `server`'s URL with `search_path` (a test's schema, then others) set
 /// for every connection.
 #[allow(dead_code)]

@@ -236,7 +236,15 @@ impl JobQueue {
                 .missed_heartbeats(options.missed_heartbeats);
             Storage::Postgres(PostgresStorage::new(&own).with_config(config))
         } else {
-            unreachable!("a store is on SQLite or PostgreSQL")
+            // No job storage fits MySQL yet (docs/DECISIONS.md, "Job
+            // engine"): a worker there syncs on its interval only.
+            return Err(Error::queue(
+                format!(
+                    "the job queue is not available on {} (run workers without [queue], on their interval)",
+                    store.kind().name()
+                ),
+                None,
+            ));
         };
         Ok(Self {
             storage,

@@ -642,3 +642,195 @@ fn sql_standing_sqlite() {
         r#"SELECT "etlify_standing"."standing", CAST(COUNT(*) AS bigint), MAX("etlify_standing"."last_synced_at") FROM (SELECT CAST((CASE WHEN (NOT ("etlify_sync"."id" IS NULL OR COALESCE("etlify_sync"."error_count", 0) < 3)) THEN 0 WHEN (COALESCE("etlify_sync"."error_count", 0) > 0) THEN 1 WHEN (EXISTS(SELECT 1 FROM "etlify_pending_syncs" AS "etlify_pending" WHERE "etlify_pending"."crm_name" = 'hubspot' AND "etlify_pending"."dependent_type" = 'User' AND "etlify_pending"."dependent_id" = "users"."id")) THEN 2 WHEN ("etlify_sync"."id" IS NULL) THEN 3 WHEN ((COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') >= '1970-01-01 00:00:00' AND ("users"."updated_at" > COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') OR EXISTS(SELECT 1 FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id" AND "etlify_d0_p0_h0"."updated_at" > COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00')))) OR (COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < '1970-01-01 00:00:00' AND COALESCE("etlify_sync"."last_synced_at", '1970-01-01 00:00:00') < MAX(COALESCE("users"."updated_at", '1970-01-01 00:00:00'), COALESCE((SELECT MAX("etlify_d0_p0_h0"."updated_at") FROM "companies" AS "etlify_d0_p0_h0" WHERE "etlify_d0_p0_h0"."id" = "users"."company_id"), '1970-01-01 00:00:00')))) THEN 4 ELSE 5 END) AS bigint) AS "standing", "etlify_sync"."last_synced_at" AS "last_synced_at" FROM "users" LEFT JOIN "crm_synchronisations" AS "etlify_sync" ON "etlify_sync"."crm_name" = 'hubspot' AND "etlify_sync"."resource_type" = 'User' AND "etlify_sync"."resource_id" = "users"."id" WHERE "users"."id" IN (SELECT "id" FROM "users" WHERE (users.active = 1))) AS "etlify_standing" GROUP BY "etlify_standing"."standing" ORDER BY "etlify_standing"."standing" ASC"#
     );
 }
+
+#[test]
+fn sql_belongs_to_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("belongs_to")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `companies` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`id` = `users`.`company_id`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("belongs_to")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`company_id` IN (SELECT `etlify_d0_p0_h0`.`id` FROM `companies` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("belongs_to_custom_primary_key")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `companies` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`code` = `users`.`company_code`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_belongs_to_custom_primary_key_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("belongs_to_custom_primary_key")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`company_code` IN (SELECT `etlify_d0_p0_h0`.`code` FROM `companies` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_has_many_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("has_many")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `deals` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`user_id` = `users`.`id`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_many_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("has_many")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`id` IN (SELECT `etlify_d0_p0_h0`.`user_id` FROM `deals` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_has_one_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("has_one")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `profiles` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`user_id` = `users`.`id`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_has_one_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("has_one")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`id` IN (SELECT `etlify_d0_p0_h0`.`user_id` FROM `profiles` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("polymorphic_as")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `notes` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`notable_id` = `users`.`id` AND `etlify_d0_p0_h0`.`notable_type` = 'User'), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_as_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("polymorphic_as")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`id` IN (SELECT `etlify_d0_p0_h0`.`notable_id` FROM `notes` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`notable_type` = 'User' AND `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_through_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("through")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h1`.`updated_at`) FROM `memberships` AS `etlify_d0_p0_h0` INNER JOIN `teams` AS `etlify_d0_p0_h1` ON `etlify_d0_p0_h1`.`id` = `etlify_d0_p0_h0`.`team_id` WHERE `etlify_d0_p0_h0`.`user_id` = `users`.`id`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_through_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("through")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`id` IN (SELECT `etlify_d0_p0_h0`.`user_id` FROM `memberships` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`team_id` IN (SELECT `etlify_d0_p0_h1`.`id` FROM `teams` AS `etlify_d0_p0_h1` WHERE `etlify_d0_p0_h1`.`updated_at` > '2024-05-06 07:08:09.000000')))"#
+    );
+}
+
+#[test]
+fn sql_habtm_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("habtm")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h1`.`updated_at`) FROM `tags_users` AS `etlify_d0_p0_h0` INNER JOIN `tags` AS `etlify_d0_p0_h1` ON `etlify_d0_p0_h1`.`id` = `etlify_d0_p0_h0`.`tag_id` WHERE `etlify_d0_p0_h0`.`user_id` = `users`.`id`), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_habtm_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("habtm")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`id` IN (SELECT `etlify_d0_p0_h0`.`user_id` FROM `tags_users` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`tag_id` IN (SELECT `etlify_d0_p0_h1`.`id` FROM `tags` AS `etlify_d0_p0_h1` WHERE `etlify_d0_p0_h1`.`updated_at` > '2024-05-06 07:08:09.000000')))"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("polymorphic_belongs_to")).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < GREATEST(COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p0_h0`.`updated_at`) FROM `accounts` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`id` = `users`.`owner_id` AND `users`.`owner_type` = 'Account'), TIMESTAMP'1970-01-01 00:00:00'), COALESCE((SELECT MAX(`etlify_d0_p1_h0`.`updated_at`) FROM `orgs` AS `etlify_d0_p1_h0` WHERE `etlify_d0_p1_h0`.`id` = `users`.`owner_id` AND `users`.`owner_type` = 'Org'), TIMESTAMP'1970-01-01 00:00:00'))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_polymorphic_belongs_to_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, case("polymorphic_belongs_to")).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000') UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`owner_type` = 'Account' AND `etlify_reached_owner`.`owner_id` IN (SELECT `etlify_d0_p0_h0`.`id` FROM `accounts` AS `etlify_d0_p0_h0` WHERE `etlify_d0_p0_h0`.`updated_at` > '2024-05-06 07:08:09.000000')) UNION ALL (SELECT CAST(`etlify_reached_owner`.`id` AS SIGNED) FROM `users` AS `etlify_reached_owner` WHERE `etlify_reached_owner`.`owner_type` = 'Org' AND `etlify_reached_owner`.`owner_id` IN (SELECT `etlify_d0_p1_h0`.`id` FROM `orgs` AS `etlify_d0_p1_h0` WHERE `etlify_d0_p1_h0`.`updated_at` > '2024-05-06 07:08:09.000000'))"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_all_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).all,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_watermark_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).watermark,
+        r#"SELECT MIN(`etlify_sync`.`last_synced_at`), CAST(COUNT(`etlify_sync`.`id`) AS SIGNED), CAST(COUNT(`etlify_sync`.`id`) - COUNT(`etlify_sync`.`last_synced_at`) AS SIGNED) FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND COALESCE(`etlify_sync`.`error_count`, 0) < 3"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_exact_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).exact,
+        r#"SELECT CAST(`users`.`id` AS SIGNED), CAST((CASE WHEN ((`etlify_sync`.`id` IS NULL OR ((COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') >= (TIMESTAMP'1970-01-01 00:00:00') AND `users`.`updated_at` > COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00')) OR (COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < (TIMESTAMP'1970-01-01 00:00:00') AND COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00')))) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) THEN 1 ELSE 0 END) AS SIGNED) FROM `users` INNER JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` WHERE `users`.`id` IN (11, 12) ORDER BY `users`.`id` ASC"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_unsynced_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).unsynced,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` WHERE (NOT EXISTS(SELECT 1 FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10)) AND `users`.`id` > 10 ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00')) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_no_dependency_changed_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, user(Binding::new("contacts", "email"))).changed,
+        r#"SELECT `etlify_sync`.`resource_id` FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`last_synced_at` IS NULL UNION ALL (SELECT CAST(`etlify_changed_owner`.`id` AS SIGNED) FROM `users` AS `etlify_changed_owner` WHERE `etlify_changed_owner`.`updated_at` > '2024-05-06 07:08:09.000000')"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_reference_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, scoped()).reference,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` LEFT JOIN `crm_synchronisations` AS `etlify_sync` ON `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10 WHERE `users`.`id` > 10 AND `users`.`type` = 'Admin' AND `users`.`id` IN (SELECT `id` FROM `users` WHERE (users.active = 1)) AND ((`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`last_synced_at`, TIMESTAMP'1970-01-01 00:00:00') < COALESCE(`users`.`updated_at`, TIMESTAMP'1970-01-01 00:00:00')) AND (`etlify_sync`.`id` IS NULL OR COALESCE(`etlify_sync`.`error_count`, 0) < 3)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}
+
+#[test]
+fn sql_scope_and_sti_unsynced_mysql() {
+    assert_eq!(
+        render(BackendKind::Mysql, scoped()).unsynced,
+        r#"SELECT CAST(`users`.`id` AS SIGNED) FROM `users` WHERE (NOT EXISTS(SELECT 1 FROM `crm_synchronisations` AS `etlify_sync` WHERE `etlify_sync`.`crm_name` = 'hubspot' AND `etlify_sync`.`resource_type` = 'User' AND `etlify_sync`.`resource_id` = `users`.`id` AND `etlify_sync`.`resource_id` > 10)) AND `users`.`id` > 10 AND `users`.`type` = 'Admin' AND `users`.`id` IN (SELECT `id` FROM `users` WHERE (users.active = 1)) ORDER BY `users`.`id` ASC LIMIT 100"#
+    );
+}

@@ -1,11 +1,11 @@
 //! The database: sync-state tables and access to the application's tables.
 //!
-//! Two backends, SQLite and PostgreSQL, behind one [`Store`]. Statements are
+//! Three backends, SQLite, PostgreSQL and MySQL, behind one [`Store`]. Statements are
 //! built once with sea-query (identifiers quoted, values bound) by the
 //! shared modules — `sync_rows.rs`, `pending.rs`, `schema.rs` and the
 //! payload queries of [`Store::select_json_by_ids`] — and every difference
-//! between the databases lives in `backend/sqlite/` and
-//! `backend/postgres/`, never in the sync logic (`backend/mod.rs`).
+//! between the databases lives in `backend/sqlite/`, `backend/postgres/`
+//! and `backend/mysql/`, never in the sync logic (`backend/mod.rs`).
 
 pub(crate) mod alert_incidents;
 pub(crate) mod backend;
@@ -27,7 +27,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
 use sea_query_sqlx::SqlxValues;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 use self::backend::{AnyRow, Backend, Dialect, Statement};
 use crate::error::Result;
@@ -49,6 +49,8 @@ pub enum BackendKind {
     Sqlite,
     /// PostgreSQL.
     Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
 }
 
 impl BackendKind {
@@ -57,6 +59,7 @@ impl BackendKind {
         match self {
             BackendKind::Sqlite => "SQLite",
             BackendKind::Postgres => "PostgreSQL",
+            BackendKind::Mysql => "MySQL",
         }
     }
 }
@@ -154,7 +157,8 @@ fn before(at: Timestamp, margin: std::time::Duration) -> Timestamp {
 }
 
 impl Store {
-    /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
+    /// Connects to `sqlite://path` (created if missing), `postgres://…` or
+    /// `mysql://…` (MySQL or MariaDB).
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, &StoreOptions::default()).await
     }
@@ -177,6 +181,13 @@ impl Store {
     /// default `TimeZone` of `UTC` (as Rails apps do) or be configured so.
     pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self::new(Arc::new(backend::postgres::PostgresBackend::new(pool)))
+    }
+
+    /// Escape hatch: wraps an existing sqlx MySQL (or MariaDB) pool. Its
+    /// connections must run with `time_zone = '+00:00'` and `ANSI_QUOTES`
+    /// in their SQL mode, as [`Store::connect`]'s do.
+    pub fn from_mysql_pool(pool: MySqlPool) -> Self {
+        Self::new(Arc::new(backend::mysql::MysqlBackend::new(pool)))
     }
 
     /// A store on `backend`, whose leases are taken under an owner token
@@ -234,6 +245,15 @@ impl Store {
             .as_any()
             .downcast_ref::<backend::postgres::PostgresBackend>()
             .map(backend::postgres::PostgresBackend::pool)
+    }
+
+    /// Escape hatch: the sqlx MySQL pool, when this store is on MySQL or
+    /// MariaDB.
+    pub fn mysql_pool(&self) -> Option<&MySqlPool> {
+        self.backend
+            .as_any()
+            .downcast_ref::<backend::mysql::MysqlBackend>()
+            .map(backend::mysql::MysqlBackend::pool)
     }
 
     /// The database's current time in UTC.

@@ -601,7 +601,7 @@ impl Applier<'_> {
     async fn step(&mut self, step: Step) -> Result<()> {
         let statement = step.forward(self.store);
         match &mut self.dry_run {
-            Some(planned) => planned.push(statement.into_owned()),
+            Some(planned) => planned.push(self.store.dialect().adapt_step(statement).into_owned()),
             None => {
                 run(self.store, statement).await?;
                 record(self.store, step).await?;
@@ -614,7 +614,12 @@ impl Applier<'_> {
     /// Runs DDL that is not a recorded step.
     async fn unrecorded(&mut self, statement: String) -> Result<()> {
         match &mut self.dry_run {
-            Some(planned) => planned.push(statement),
+            Some(planned) => planned.push(
+                self.store
+                    .dialect()
+                    .adapt_step(statement.into())
+                    .into_owned(),
+            ),
             None => run(self.store, statement).await?,
         }
         Ok(())
@@ -793,7 +798,8 @@ async fn upgrade_gem_columns(applier: &mut Applier<'_>, options: &MigrateOptions
 }
 
 async fn run(store: &Store, statement: impl Into<String>) -> Result<()> {
-    store.execute_ddl(statement.into()).await?;
+    let statement = store.dialect().adapt_step(statement.into().into());
+    store.execute_ddl(statement.into_owned()).await?;
     Ok(())
 }
 

@@ -231,7 +231,7 @@ pub(crate) const UPSERT_COLUMNS: [Cs; 11] = [
 /// - synced: CRM id (kept when the CRM gave none), digest, time; errors cleared;
 /// - checked: time; errors cleared (X-12);
 /// - failed: the message, and one more consecutive error.
-pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
+pub(crate) fn upsert_statement(dialect: &dyn Dialect, kind: &RowChange) -> InsertStatement {
     let mut insert = Query::insert();
     insert.into_table(Cs::Table).columns(UPSERT_COLUMNS);
     let mut on_conflict = OnConflict::columns([Cs::CrmName, Cs::ResourceType, Cs::ResourceId]);
@@ -239,7 +239,10 @@ pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
         RowChange::Synced { .. } => on_conflict
             .value(
                 Cs::CrmId,
-                Expr::cust(r#"COALESCE("excluded"."crm_id", "crm_synchronisations"."crm_id")"#),
+                Expr::cust(format!(
+                    r#"COALESCE({}, "crm_synchronisations"."crm_id")"#,
+                    dialect.excluded("crm_id")
+                )),
             )
             .update_columns([
                 Cs::LastDigest,
@@ -251,9 +254,10 @@ pub(crate) fn upsert_statement(kind: &RowChange) -> InsertStatement {
         RowChange::Checked { .. } => on_conflict
             .value(
                 Cs::FieldDigests,
-                Expr::cust(
-                    r#"COALESCE("excluded"."field_digests", "crm_synchronisations"."field_digests")"#,
-                ),
+                Expr::cust(format!(
+                    r#"COALESCE({}, "crm_synchronisations"."field_digests")"#,
+                    dialect.excluded("field_digests")
+                )),
             )
             .update_columns([Cs::LastSyncedAt, Cs::LastError, Cs::ErrorCount]),
         RowChange::Failed { .. } => on_conflict.update_column(Cs::LastError).value(

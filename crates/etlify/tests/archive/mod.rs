@@ -131,6 +131,8 @@ async fn all_sync_rows(db: &TestDb) -> i64 {
 // The database tests, compiled once per backend: `archive::sqlite::…` and
 // `archive::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

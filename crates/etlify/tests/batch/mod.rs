@@ -30,6 +30,8 @@ async fn users(db: &TestDb, emails: &[&str]) -> Vec<i64> {
 // The database tests, compiled once per backend: `batch::sqlite::…` and
 // `batch::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -21,6 +21,8 @@ async fn seed(db: &TestDb, users: usize) -> (i64, Vec<i64>) {
 // The database tests, compiled once per backend: `batch_sync::sqlite::…` and
 // `batch_sync::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

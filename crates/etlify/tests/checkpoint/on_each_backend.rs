@@ -211,9 +211,10 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
     assert_eq!(users_synced(&etlify).await, 1);
 
     let writer = db.another_store(1).await;
-    let (sqlite, postgres) = (
+    let (sqlite, postgres, mysql) = (
         writer.sqlite_pool().cloned(),
         writer.postgres_pool().cloned(),
+        writer.mysql_pool().cloned(),
     );
     let update = format!(
         "UPDATE users SET full_name = 'Late', updated_at = {} WHERE id = {}",
@@ -229,6 +230,16 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
             .unwrap();
         // The run starts measurably after the change's timestamp (the
         // case under test is a change older than the run).
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
+        tx.commit().await.unwrap();
+    } else if let Some(pool) = mysql {
+        // As on PostgreSQL: the run reads around the open transaction.
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(update))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
         tx.commit().await.unwrap();

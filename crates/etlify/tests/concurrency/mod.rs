@@ -56,6 +56,8 @@ async fn lease_users(db: &TestDb, first: i64, last: i64, owner: &str, expires_at
 // The database tests, compiled once per backend: `concurrency::sqlite::…` and
 // `concurrency::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -153,6 +153,8 @@ fn config_an_empty_token_is_refused() {
 // The database tests, compiled once per backend: `config::sqlite::…` and
 // `config::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

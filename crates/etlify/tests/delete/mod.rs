@@ -11,6 +11,8 @@ use crate::support::{engine, hubspot_users, user_model, TestDb};
 // The database tests, compiled once per backend: `delete::sqlite::…` and
 // `delete::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -13,14 +13,18 @@ use crate::support::{hubspot_users, TestDb};
 async fn rows(db: &TestDb) -> Option<String> {
     let sql = if db.is_postgres() {
         "SELECT string_agg(last_synced_at::text || COALESCE(field_digests, '-'), ',' ORDER BY id) FROM crm_synchronisations"
+    } else if db.is_mysql() {
+        "SELECT GROUP_CONCAT(CONCAT(last_synced_at, COALESCE(field_digests, '-')) ORDER BY id SEPARATOR ',') FROM crm_synchronisations"
     } else {
         "SELECT group_concat(r, ',') FROM (SELECT last_synced_at || COALESCE(field_digests, '-') AS r FROM crm_synchronisations ORDER BY id)"
     };
     db.scalar_text(sql).await
 }
 
-// The database tests, compiled once per backend: `diff::sqlite::…` and
-// `diff::postgres::…`.
+// The database tests, compiled once per backend: `diff::sqlite::…`,
+// `diff::postgres::…` and `diff::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

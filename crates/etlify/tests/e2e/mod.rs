@@ -65,6 +65,8 @@ async fn users(db: &TestDb, n: usize) -> Vec<i64> {
 // The database tests, compiled once per backend: `e2e::sqlite::…` and
 // `e2e::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

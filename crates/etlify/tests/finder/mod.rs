@@ -162,6 +162,8 @@ pub async fn stale(etlify: &Etlify, crm: &str, resource_type: &str) -> Vec<i64> 
 // The database tests, compiled once per backend: `finder::sqlite::…` and
 // `finder::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

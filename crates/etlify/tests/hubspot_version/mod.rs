@@ -56,6 +56,8 @@ fn hubspot(sandbox: &RunningSandbox, version: ApiVersion) -> Arc<HubSpotAdapter>
 // The database tests, compiled once per backend: `hubspot_version::sqlite::…`
 // and `hubspot_version::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

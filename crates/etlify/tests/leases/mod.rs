@@ -132,6 +132,8 @@ impl RunInAnotherProcess {
 // The database tests, compiled once per backend: `leases::sqlite::…` and
 // `leases::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

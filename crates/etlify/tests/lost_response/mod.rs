@@ -428,6 +428,8 @@ fn request(method: &str, route: &str, status: Option<u16>) -> (String, String, O
 // The database tests, compiled once per backend: `lost_response::sqlite::…` and
 // `lost_response::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -77,6 +77,14 @@ impl PayloadSource for ChangedRightAfterRead {
             sqlx::query(sqlx::AssertSqlSafe(touch))
                 .execute(pool)
                 .await?;
+        } else if let Some(pool) = self.store.mysql_pool() {
+            let touch = self
+                .touch
+                .replace("{now}", "UTC_TIMESTAMP(6)")
+                .replace("{now_ms}", "UTC_TIMESTAMP(3)");
+            sqlx::query(sqlx::AssertSqlSafe(touch))
+                .execute(pool)
+                .await?;
         }
         Ok(loaded)
     }
@@ -107,8 +115,10 @@ async fn engine_renaming_right_after_read(db: &TestDb, user: i64, clock: &str) -
     .await
 }
 
-// The database tests, compiled once per backend: `lost_updates::sqlite::…` and
-// `lost_updates::postgres::…`.
+// The database tests, compiled once per backend: `lost_updates::sqlite::…`,
+// `lost_updates::postgres::…` and `lost_updates::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

@@ -47,6 +47,17 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost() {
             tx.commit().await.unwrap();
             outcome
         }
+        TestPool::Mysql(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(change))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            // The sync reads while the transaction is open, then it commits.
+            let outcome = sync.await;
+            tx.commit().await.unwrap();
+            outcome
+        }
         TestPool::Sqlite(pool) => {
             let mut tx = pool.begin().await.unwrap();
             sqlx::query(sqlx::AssertSqlSafe(change))

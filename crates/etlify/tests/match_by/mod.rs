@@ -86,6 +86,8 @@ fn seed_sales_contact(sandbox: &RunningSandbox) -> String {
 // The database tests, compiled once per backend: `match_by::sqlite::…` and
 // `match_by::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

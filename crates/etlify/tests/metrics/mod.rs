@@ -127,6 +127,8 @@ fn assert_labels_are_closed(samples: &[Sample], crms: &[&str], models: &[&str]) 
 }
 
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -115,6 +115,8 @@ fn writes(sandbox: &RunningSandbox) -> u64 {
 // The database tests, compiled once per backend: `modes::sqlite::…` and
 // `modes::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

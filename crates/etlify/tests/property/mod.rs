@@ -277,6 +277,8 @@ async fn found(
 // The database tests, compiled once per backend: `property::sqlite::…` and
 // `property::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

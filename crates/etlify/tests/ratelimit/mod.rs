@@ -151,6 +151,8 @@ async fn x17_a_pause_of_the_crm_holds_every_worker() {
 // The database tests, compiled once per backend: `ratelimit::sqlite::…` and
 // `ratelimit::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

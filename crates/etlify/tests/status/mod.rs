@@ -56,6 +56,8 @@ fn columns(entry: &StatusEntry) -> [u64; 6] {
 }
 
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

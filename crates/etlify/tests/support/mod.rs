@@ -1,11 +1,13 @@
-//! Test support: a fresh database per test (SQLite file or PostgreSQL
-//! schema), the application tables the tests sync, and a recording adapter.
+//! Test support: a fresh database per test (SQLite file, PostgreSQL
+//! schema or MySQL database), the application tables the tests sync, and a recording adapter.
 
 #![allow(dead_code)]
 
 pub mod adapter;
+pub mod drop_database;
 pub mod drop_schema;
 pub mod logs;
+pub mod mysql_words;
 pub mod sandbox;
 pub mod worker;
 
@@ -13,10 +15,12 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use etlify::{MigrateOptions, Store};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, MySqlPool, PgPool, SqlitePool};
 
+use self::drop_database::DropDatabase;
 use self::drop_schema::DropSchema;
 
 /// The database a test runs on.
@@ -24,11 +28,13 @@ use self::drop_schema::DropSchema;
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 impl Backend {
     /// The backend a copy of a module's database tests is compiled for,
-    /// from the copy's module path: `…::sqlite` or `…::postgres`. Each
+    /// from the copy's module path: `…::sqlite`, `…::postgres` or
+    /// `…::mysql`. Each
     /// `on_each_backend.rs` is compiled once under each name; any other
     /// name fails the build.
     pub const fn of_module(path: &str) -> Self {
@@ -36,8 +42,10 @@ impl Backend {
             Backend::Sqlite
         } else if ends_with(path, "::postgres") {
             Backend::Postgres
+        } else if ends_with(path, "::mysql") {
+            Backend::Mysql
         } else {
-            panic!("database tests are compiled as a module named `sqlite` or `postgres`")
+            panic!("database tests are compiled as a module named `sqlite`, `postgres` or `mysql`")
         }
     }
 }
@@ -63,6 +71,7 @@ const fn ends_with(text: &str, suffix: &str) -> bool {
 pub enum TestPool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    Mysql(MySqlPool),
 }
 
 /// A fresh, empty database for one test.
@@ -73,6 +82,8 @@ pub struct TestDb {
     reopen: Reopen,
     /// The PostgreSQL schema of this test, dropped with it.
     schema: Option<DropSchema>,
+    /// The MySQL database of this test, dropped with it.
+    database: Option<DropDatabase>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -80,6 +91,7 @@ pub struct TestDb {
 enum Reopen {
     Sqlite(std::path::PathBuf),
     Postgres(Box<PgConnectOptions>),
+    Mysql(Box<MySqlConnectOptions>),
 }
 
 static SCHEMA_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -90,6 +102,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => Self::sqlite().await,
             Backend::Postgres => Self::postgres().await,
+            Backend::Mysql => Self::mysql().await,
         }
     }
 
@@ -116,6 +129,7 @@ impl TestDb {
             pool: TestPool::Sqlite(pool),
             reopen: Reopen::Sqlite(path.to_owned()),
             schema: None,
+            database: None,
             _dir: dir,
         }
     }
@@ -157,6 +171,45 @@ impl TestDb {
                 admin,
                 name: schema,
             }),
+            database: None,
+            _dir: None,
+        }
+    }
+
+    /// A new database on the server named by `ETLIFY_TEST_MYSQL_URL`
+    /// (`scripts/test.sh` starts a MariaDB). Fails, never skips, without it.
+    pub async fn mysql() -> Self {
+        let url = std::env::var("ETLIFY_TEST_MYSQL_URL").expect(
+            "ETLIFY_TEST_MYSQL_URL is not set: run the tests with scripts/test.sh, \
+             which starts a throwaway MariaDB",
+        );
+        let name = format!(
+            "etlify_test_{}_{}",
+            std::process::id(),
+            SCHEMA_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = MySqlConnectOptions::from_str(&url).expect("mysql url");
+        let mut conn = sqlx::MySqlConnection::connect_with(&admin)
+            .await
+            .expect("connect to ETLIFY_TEST_MYSQL_URL");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+        conn.close().await.ok();
+        let options = admin
+            .clone()
+            .database(&name)
+            .timezone(Some("+00:00".to_owned()));
+        let pool = mysql_pool(&options, 6).await;
+        Self {
+            store: Store::from_mysql_pool(pool.clone()),
+            pool: TestPool::Mysql(pool),
+            reopen: Reopen::Mysql(Box::new(options)),
+            schema: None,
+            database: Some(DropDatabase { admin, name }),
             _dir: None,
         }
     }
@@ -186,6 +239,9 @@ impl TestDb {
                     .await
                     .expect("connect pool");
                 Store::from_postgres_pool(pool)
+            }
+            Reopen::Mysql(options) => {
+                Store::from_mysql_pool(mysql_pool(options, connections).await)
             }
         }
     }
@@ -260,6 +316,10 @@ impl TestDb {
         matches!(self.pool, TestPool::Postgres(_))
     }
 
+    pub fn is_mysql(&self) -> bool {
+        matches!(self.pool, TestPool::Mysql(_))
+    }
+
     /// Runs raw SQL (test setup only).
     pub async fn exec(&self, sql: &str) {
         let result = match &self.pool {
@@ -268,6 +328,10 @@ impl TestDb {
                 .await
                 .map(|_| ()),
             TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -283,6 +347,10 @@ impl TestDb {
                 .await
                 .map(|_| ()),
             TestPool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(|_| ()),
+            TestPool::Mysql(pool) => sqlx::raw_sql(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
                 .execute(pool)
                 .await
                 .map(|_| ()),
@@ -312,6 +380,17 @@ impl TestDb {
                     .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
                     .unwrap_or_else(fail(sql))
             }
+            TestPool::Mysql(pool) => {
+                let row = sqlx::query(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap_or_else(fail(sql));
+                row.try_get::<i64, _>(0)
+                    .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+                    .or_else(|_| row.try_get::<u64, _>(0).map(|n| n as i64))
+                    .or_else(|_| row.try_get::<bool, _>(0).map(i64::from))
+                    .unwrap_or_else(fail(sql))
+            }
         }
     }
 
@@ -328,14 +407,31 @@ impl TestDb {
                     .fetch_one(pool)
                     .await
             }
+            TestPool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(mysql_words::in_mysql_words(sql)))
+                    .fetch_one(pool)
+                    .await
+            }
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The application's short text type: MySQL needs a length (Rails'
+    /// 255).
+    pub fn varchar(&self) -> &'static str {
+        if self.is_mysql() {
+            "varchar(255)"
+        } else {
+            "varchar"
+        }
     }
 
     /// SQL for "now" in the application's timestamp format.
     pub fn now_sql(&self) -> &'static str {
         if self.is_postgres() {
             "(clock_timestamp() AT TIME ZONE 'UTC')"
+        } else if self.is_mysql() {
+            "UTC_TIMESTAMP(6)"
         } else {
             "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
         }
@@ -353,17 +449,20 @@ impl TestDb {
     pub async fn with_app_schema(self) -> Self {
         let (pk, ts) = if self.is_postgres() {
             ("bigserial PRIMARY KEY", "timestamp(6) without time zone")
+        } else if self.is_mysql() {
+            ("bigint NOT NULL AUTO_INCREMENT PRIMARY KEY", "datetime(6)")
         } else {
             ("integer PRIMARY KEY AUTOINCREMENT NOT NULL", "datetime(6)")
         };
+        let varchar = self.varchar();
         self.exec(&format!(
-            "CREATE TABLE companies (id {pk}, name varchar, domain varchar, hubspot_id varchar, \
+            "CREATE TABLE companies (id {pk}, name {varchar}, domain {varchar}, hubspot_id {varchar}, \
              created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
         ))
         .await;
         self.exec(&format!(
-            "CREATE TABLE users (id {pk}, email varchar, full_name varchar, company_id bigint, \
-             type varchar, active boolean NOT NULL DEFAULT true, \
+            "CREATE TABLE users (id {pk}, email {varchar}, full_name {varchar}, company_id bigint, \
+             type {varchar}, active boolean NOT NULL DEFAULT true, \
              created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
         ))
         .await;
@@ -521,6 +620,8 @@ impl TestDb {
     pub async fn touch(&self, table: &str, id: i64) {
         let now = if self.is_postgres() {
             "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
+        } else if self.is_mysql() {
+            "UTC_TIMESTAMP(6)".to_owned()
         } else {
             format!(
                 "'{}'",
@@ -615,6 +716,59 @@ pub mod gem {
         .unwrap()
     }
 
+    /// `<name>.sqlite3` made a gem-synced MySQL database by
+    /// `scripts/gem-fixture-to-mysql.py` (the gem's MySQL column types and
+    /// stored digests), on a fresh database, migrated, with the model the
+    /// gem declared and `payload`, syncing to a Null adapter.
+    pub async fn take_over_mysql(
+        name: &str,
+        payload: SqlPayload,
+    ) -> (TestDb, Etlify, Arc<NullAdapter>) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let made = std::process::Command::new("python3")
+            .arg(root.join("scripts/gem-fixture-to-mysql.py"))
+            .arg(fixture(&format!("{name}.sqlite3")))
+            .output()
+            .expect("run scripts/gem-fixture-to-mysql.py");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let db = TestDb::mysql().await;
+        let super::TestPool::Mysql(pool) = &db.pool else {
+            unreachable!("a MySQL database")
+        };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            String::from_utf8(made.stdout).expect("UTF-8 SQL"),
+        ))
+        .execute(pool)
+        .await
+        .expect("load the gem's MySQL database");
+        etlify::migrate(&db.store, &MigrateOptions::default())
+            .await
+            .unwrap();
+        let adapter = Arc::new(NullAdapter::new());
+        let etlify = super::engine(
+            &db,
+            vec![Crm::new("hubspot", adapter.clone())],
+            vec![gem_model(payload)],
+        )
+        .await;
+        (db, etlify, adapter)
+    }
+
+    /// `User` as the gem declared it: HubSpot contacts by email, stale when
+    /// its company changes.
+    fn gem_model(payload: SqlPayload) -> Model {
+        Model::new("User", "users").bind(
+            "hubspot",
+            Binding::new("contacts", "email")
+                .payload(payload)
+                .dependency(Dependency::belongs_to("companies", "company_id")),
+        )
+    }
+
     /// A copy of `<name>.sqlite3`, migrated, with the model the gem declared
     /// (`User` as HubSpot contacts by email, stale when its company changes)
     /// and `payload`, syncing to a Null adapter.
@@ -644,4 +798,25 @@ pub mod gem {
             super::engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
         (db, etlify, adapter)
     }
+}
+
+/// A pool on a test's MySQL database, its sessions set up as the engine's
+/// own (`ANSI_QUOTES`, UTC), so that the tests' SQL reads the same on the
+/// three databases.
+pub async fn mysql_pool(options: &MySqlConnectOptions, connections: u32) -> MySqlPool {
+    use sqlx::Executor;
+    MySqlPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .expect("connect pool")
 }

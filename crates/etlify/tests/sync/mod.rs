@@ -43,6 +43,8 @@ async fn pending_count(db: &TestDb) -> i64 {
 // The database tests, compiled once per backend: `sync::sqlite::…` and
 // `sync::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -86,6 +86,7 @@ fn apalis_jobs_table(db: &TestDb) -> &'static str {
     match db.pool {
         crate::support::TestPool::Sqlite(_) => "Jobs",
         crate::support::TestPool::Postgres(_) => "apalis.jobs",
+        crate::support::TestPool::Mysql(_) => unreachable!("no job queue on MySQL"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The sync-state tables, described once with sea-query's table builder;
 //! each backend names the column types and renders them ([`Ddl`], in
-//! `sqlite/ddl.rs` and `postgres/ddl.rs`).
+//! `sqlite/ddl.rs`, `postgres/ddl.rs` and `mysql/ddl.rs`).
 //!
 //! Names and types are the Rails gem's, so that a database the gem created
 //! is taken over as is (`tests/schema.rs`, `tests/interop*.rs`).
@@ -76,6 +76,12 @@ pub(crate) trait Ddl {
     /// Whether `NOT NULL` can be added to an existing column in place
     /// (SQLite would need a table rebuild).
     fn alters_column_nullability(&self) -> bool;
+
+    /// A migration step's statement (`store/schema.rs`, written in the SQL
+    /// PostgreSQL and SQLite share) in this database's words.
+    fn adapt_step<'a>(&self, statement: std::borrow::Cow<'a, str>) -> std::borrow::Cow<'a, str> {
+        statement
+    }
 }
 
 impl StateTable {

@@ -81,4 +81,10 @@ pub(crate) trait Dialect: Ddl + Send + Sync + fmt::Debug {
     /// value read as UTC when it carries no time zone (for the
     /// change-to-CRM latency).
     fn epoch_seconds(&self, column: Expr) -> Expr;
+
+    /// In an upsert's update, the value `column` would have had in the
+    /// row it tried to insert (SQL text, the column quoted).
+    fn excluded(&self, column: &str) -> String {
+        format!("\"excluded\".\"{column}\"")
+    }
 }

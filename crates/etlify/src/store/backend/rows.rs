@@ -8,22 +8,33 @@
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use sea_query_sqlx::SqlxValues;
+use sqlx::mysql::MySqlRow;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
-use super::{postgres, sqlite};
+use super::{mysql, postgres, sqlite};
 use crate::error::Result;
 
 /// A row type decodable from every backend (what `#[derive(sqlx::FromRow)]`
 /// gives for portable column types).
 pub trait FromAnyRow:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+    for<'r> FromRow<'r, SqliteRow>
+    + for<'r> FromRow<'r, PgRow>
+    + for<'r> FromRow<'r, MySqlRow>
+    + Send
+    + Unpin
+    + 'static
 {
 }
 
 impl<T> FromAnyRow for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin + 'static
+    T: for<'r> FromRow<'r, SqliteRow>
+        + for<'r> FromRow<'r, PgRow>
+        + for<'r> FromRow<'r, MySqlRow>
+        + Send
+        + Unpin
+        + 'static
 {
 }
 
@@ -32,6 +43,7 @@ impl<T> FromAnyRow for T where
 pub(crate) enum AnyRow<'r> {
     Sqlite(&'r SqliteRow),
     Postgres(&'r PgRow),
+    Mysql(&'r MySqlRow),
 }
 
 impl AnyRow<'_> {
@@ -40,6 +52,7 @@ impl AnyRow<'_> {
         match self {
             AnyRow::Sqlite(row) => T::from_row(row),
             AnyRow::Postgres(row) => T::from_row(row),
+            AnyRow::Mysql(row) => T::from_row(row),
         }
     }
 
@@ -48,6 +61,7 @@ impl AnyRow<'_> {
         match self {
             AnyRow::Sqlite(row) => sqlite::rows::key(row, column),
             AnyRow::Postgres(row) => postgres::rows::key(row, column),
+            AnyRow::Mysql(row) => mysql::rows::key(row, column),
         }
     }
 }

@@ -234,8 +234,10 @@ async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
         )
         .returning_col(Leases::Owner);
     let (sql, values) = store.build(&insert);
+    // The row returned is `owner`'s when it was taken: MariaDB returns the
+    // row an upsert met even where it changed nothing.
     let taken: Vec<(String,)> = store.fetch_all(sql, values).await?;
-    Ok(!taken.is_empty())
+    Ok(taken.iter().any(|(holder,)| holder == owner))
 }
 
 /// Another owner's row overlapping a range.

@@ -73,7 +73,7 @@ impl BulkWrites for PostgresBackend {
             .expr(PostgresDialect.now())
             .expr(PostgresDialect.now());
         debug_assert_eq!(UPSERT_COLUMNS.len(), UPSERT_ARRAYS.len() + 2);
-        let mut insert = sync_rows::upsert_statement(first);
+        let mut insert = sync_rows::upsert_statement(&PostgresDialect, first);
         insert
             .select_from(source)
             // Internal invariant: one select expression per upserted column.

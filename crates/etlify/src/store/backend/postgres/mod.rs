@@ -114,7 +114,7 @@ async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
                 "url",
                 format!(
                     "must reach a PostgreSQL server: {} at {at}",
-                    describe(&error)
+                    super::describe_connect_error(&error)
                 ),
             )
             .into())
@@ -133,15 +133,4 @@ async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await?)
-}
-
-/// What a failed first connection means, for people.
-fn describe(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused (is the server running? check the host and port)".to_owned()
-        }
-        sqlx::Error::Database(db) => db.message().to_owned(),
-        other => other.to_string(),
-    }
 }

@@ -49,7 +49,7 @@ impl BulkWrites for SqliteBackend {
             let Some((_, first)) = chunk.first() else {
                 continue;
             };
-            let mut insert = sync_rows::upsert_statement(first);
+            let mut insert = sync_rows::upsert_statement(&SqliteDialect, first);
             // The process's clock is this backend's "now" (`Backend::now`),
             // taken once per statement: SQLite's `strftime` on every row
             // cost about 5% of a first sync's CPU.

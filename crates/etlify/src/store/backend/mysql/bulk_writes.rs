@@ -1,0 +1,189 @@
+//! MySQL's writes of many rows: the shared statements as multi-row
+//! `VALUES` (MySQL binds no arrays), in chunks that stay well under its
+//! 65,535 placeholders.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sea_query::{Alias, Expr, ReturningClause};
+use sqlx::AssertSqlSafe;
+
+use super::{MysqlBackend, MysqlDialect};
+use crate::error::Result;
+use crate::id::{ResourceId, SyncKey};
+use crate::store::backend::{BulkWrites, Clock, Dialect};
+use crate::store::leases::batch_run;
+use crate::store::sync_rows::{self, RowChange};
+
+/// Sync rows per upsert statement (11 placeholders each).
+const UPSERT_CHUNK: usize = 2_000;
+
+#[async_trait]
+impl BulkWrites for MysqlBackend {
+    async fn take_leases(
+        &self,
+        owner: &str,
+        names: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut insert = batch_run::take_statement(&MysqlDialect);
+        for name in names {
+            insert
+                .values([
+                    Expr::val(name.as_str()),
+                    Expr::val(owner),
+                    MysqlDialect.now_plus(ttl),
+                ])
+                // Internal invariant: three values for three columns.
+                .expect("values match the column list");
+        }
+        // MariaDB returns every row the upsert met, taken or not: the
+        // owner says which are this call's.
+        insert.returning(ReturningClause::Columns(vec![
+            Alias::new("name").into(),
+            Alias::new("owner").into(),
+        ]));
+        let (sql, values) = MysqlDialect.build((&insert).into());
+        let rows: Vec<(String, String)> = sqlx::query_as_with(AssertSqlSafe(sql), values)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, holder)| holder == owner)
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
+        match crm_id_claims(rows) {
+            Claims::None => {}
+            Claims::SharedInBatch => {
+                // Row by row, so that each is checked against the ones
+                // written before it.
+                for row in rows {
+                    Box::pin(self.upsert_sync_rows(std::slice::from_ref(row))).await?;
+                }
+                return Ok(());
+            }
+            Claims::Some(claims) => self.refuse_crm_ids_held_elsewhere(&claims).await?,
+        }
+        // The server's time once per call, for `created_at`/`updated_at`.
+        let written_at = MysqlDialect.timestamp_value(self.now().await?);
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let Some((_, first)) = chunk.first() else {
+                continue;
+            };
+            let mut insert = sync_rows::upsert_statement(&MysqlDialect, first);
+            for (key, change) in chunk {
+                insert
+                    .values(sync_rows::row_values(
+                        &MysqlDialect,
+                        key,
+                        change,
+                        &written_at,
+                    ))
+                    // Internal invariant: one value per upserted column.
+                    .expect("values match the column list");
+            }
+            let (sql, values) = MysqlDialect.build((&insert).into());
+            sqlx::query_with(AssertSqlSafe(sql), values)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The CRM ids rows claim (synced rows that carry one).
+enum Claims<'a> {
+    /// No row claims a CRM id.
+    None,
+    /// Two rows of the batch claim one CRM id for different records.
+    SharedInBatch,
+    /// Each claimed CRM id by one record: (key, CRM id).
+    Some(Vec<(&'a SyncKey, &'a str)>),
+}
+
+fn crm_id_claims<'a>(rows: &[&'a (SyncKey, RowChange)]) -> Claims<'a> {
+    let claims: Vec<(&SyncKey, &str)> = rows
+        .iter()
+        .filter_map(|(key, change)| match change {
+            RowChange::Synced {
+                crm_id: Some(crm_id),
+                ..
+            }
+            | RowChange::Resynced {
+                crm_id: Some(crm_id),
+                ..
+            } => Some((key, crm_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    if claims.is_empty() {
+        return Claims::None;
+    }
+    let mut claimed: HashMap<(&str, &str, &str), ResourceId> = HashMap::new();
+    for (key, crm_id) in &claims {
+        let claim = (key.crm_name.as_str(), key.resource_type.as_str(), *crm_id);
+        if let Some(other) = claimed.insert(claim, key.resource_id) {
+            if other != key.resource_id {
+                return Claims::SharedInBatch;
+            }
+        }
+    }
+    Claims::Some(claims)
+}
+
+impl MysqlBackend {
+    /// MySQL's `ON DUPLICATE KEY UPDATE` fires on any unique key: a row
+    /// claiming a CRM id another record's row holds (unique per CRM and
+    /// type, X-6) would update that record's row instead of failing, as
+    /// the upsert does on the other databases. So the holders are looked
+    /// up first, and a claim one holds is refused by the database itself:
+    /// the claiming row inserted plainly fails on a unique index (its own
+    /// row's, or the CRM id's), the error the engine handles everywhere
+    /// (`sync/mod.rs`: the rows are then written one by one, the
+    /// conflicting one recorded as an error). A holder gone meanwhile lets
+    /// the insert through, and the upsert goes on.
+    async fn refuse_crm_ids_held_elsewhere(&self, claims: &[(&SyncKey, &str)]) -> Result<()> {
+        for chunk in claims.chunks(UPSERT_CHUNK) {
+            let tuples = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                r#"SELECT "crm_name", "resource_type", "crm_id", "resource_id" FROM "crm_synchronisations" WHERE ("crm_name", "resource_type", "crm_id") IN ({tuples})"#
+            );
+            let mut holders =
+                sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
+            for (key, crm_id) in chunk {
+                holders = holders
+                    .bind(key.crm_name.as_str())
+                    .bind(key.resource_type.as_str())
+                    .bind(*crm_id);
+            }
+            let holders = holders.fetch_all(&self.pool).await?;
+            let refused = chunk.iter().find(|(key, crm_id)| {
+                holders.iter().any(|(crm, model, held, holder)| {
+                    crm == &key.crm_name
+                        && model == &key.resource_type
+                        && held == crm_id
+                        && *holder != key.resource_id.get()
+                })
+            });
+            if let Some((key, crm_id)) = refused {
+                sqlx::query(
+                    r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "created_at", "updated_at") VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"#,
+                )
+                .bind(key.crm_name.as_str())
+                .bind(key.resource_type.as_str())
+                .bind(key.resource_id.get())
+                .bind(*crm_id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
