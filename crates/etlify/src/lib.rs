@@ -131,8 +131,8 @@ pub use crate::config::{
     Config, DEFAULT_COMMIT_MARGIN, DEFAULT_COMPLETE_CHECK_INTERVAL, DEFAULT_MAX_SYNC_ERRORS,
 };
 pub use crate::config::{DEFAULT_KEEP_RUNS, DEFAULT_KEEP_RUNS_PER_CRM};
-pub use crate::crm::ThrottledAssociations;
 pub use crate::crm::SchemaCheck;
+pub use crate::crm::ThrottledAssociations;
 pub use crate::crm::{Crm, CrmRegistry, ThrottledAdapter, ThrottledBatch, DEFAULT_MAX_IN_FLIGHT};
 pub use crate::crm_schema::{
     BindingSchema, BindingSchemaStatus, FieldProblem, FieldProblemKind, MissingFields,

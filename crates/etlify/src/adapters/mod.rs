@@ -12,8 +12,8 @@ pub mod http;
 pub mod hubspot;
 mod null;
 pub mod retry;
-pub mod webhook;
 mod schema;
+pub mod webhook;
 
 use std::collections::HashMap;
 
@@ -27,10 +27,10 @@ pub use self::http::{
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
-pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
-use crate::link::AssociationType;
 pub(crate) use self::schema::render_payload;
 pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapter};
+pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
+use crate::link::AssociationType;
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
 pub use crate::write_mode::WriteMode;

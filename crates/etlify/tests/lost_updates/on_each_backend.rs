@@ -18,7 +18,22 @@ async fn x1_a_transaction_open_across_the_sync_read_is_not_lost() {
     name(&db, user, "First").await;
     db.touch("users", user).await;
     let adapter = RecordingAdapter::new();
-    let etlify = hubspot_users(&db, adapter.clone()).await;
+    let etlify = if matches!(db.pool, TestPool::Mysql(_)) {
+        // InnoDB's list of open transactions, which X-1 reads, is a cache
+        // refreshed every 100 ms: on MySQL the margin OPERATIONS.md asks
+        // for covers a transaction younger than that.
+        crate::support::builder(
+            db.store.clone(),
+            vec![etlify::Crm::new("hubspot", adapter.clone())],
+            vec![crate::support::user_model(&["hubspot"])],
+        )
+        .config(etlify::Config::default().commit_margin(Duration::from_millis(200)))
+        .build()
+        .await
+        .unwrap()
+    } else {
+        hubspot_users(&db, adapter.clone()).await
+    };
 
     let stamp = if db.is_postgres() {
         "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()

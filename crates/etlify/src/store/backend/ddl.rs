@@ -45,6 +45,11 @@ pub(crate) enum StateTable {
 pub(crate) enum ColumnKind {
     /// Short text: names, digests, ids of the CRM (`varchar`).
     Varchar,
+    /// A name a key of several such columns holds (a CRM's, a model's, a
+    /// link's): `varchar` where lengths are free, shorter on MySQL, whose
+    /// InnoDB keys hold at most 3,072 bytes (four `varchar(255)` in utf8mb4
+    /// do not fit).
+    KeyName,
     /// Text of any length: errors, field digests (`text`).
     Text,
     /// A 32-bit integer.
@@ -139,7 +144,7 @@ impl StateTable {
             key
         };
         let id = || ddl.serial_key(ColumnDef::new(sea_query::Alias::new("id")));
-        use ColumnKind::{BigInteger, Boolean, Integer, Text, Timestamp, Varchar};
+        use ColumnKind::{BigInteger, Boolean, Integer, KeyName, Text, Timestamp, Varchar};
 
         let mut create = Table::create();
         create
@@ -255,11 +260,11 @@ impl StateTable {
             // One row per link a record has in a CRM (`store/links.rs`):
             // the pair of CRM ids it was made between, and its type.
             StateTable::Links => create
-                .col(required("crm_name", Varchar))
-                .col(required("from_type", Varchar))
+                .col(required("crm_name", KeyName))
+                .col(required("from_type", KeyName))
                 .col(required("from_id", BigInteger))
-                .col(required("link_name", Varchar))
-                .col(required("to_type", Varchar))
+                .col(required("link_name", KeyName))
+                .col(required("to_type", KeyName))
                 .col(required("to_id", BigInteger))
                 .col(required("from_object_type", Varchar))
                 .col(required("to_object_type", Varchar))

@@ -15,6 +15,9 @@ impl Ddl for MysqlDialect {
     fn column_type(&self, kind: ColumnKind) -> ColumnType {
         match kind {
             ColumnKind::Varchar => ColumnType::String(StringLen::N(255)),
+            // 4 x 128 characters x 4 bytes and two bigints: within InnoDB's
+            // 3,072 bytes a key holds.
+            ColumnKind::KeyName => ColumnType::String(StringLen::N(128)),
             ColumnKind::Text => ColumnType::Text,
             ColumnKind::Integer => ColumnType::Integer,
             ColumnKind::BigInteger => ColumnType::BigInteger,

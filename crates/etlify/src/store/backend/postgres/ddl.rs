@@ -10,7 +10,7 @@ use crate::store::backend::{ColumnKind, Ddl, StateTable};
 impl Ddl for PostgresDialect {
     fn column_type(&self, kind: ColumnKind) -> ColumnType {
         match kind {
-            ColumnKind::Varchar => ColumnType::String(StringLen::None),
+            ColumnKind::Varchar | ColumnKind::KeyName => ColumnType::String(StringLen::None),
             ColumnKind::Text => ColumnType::Text,
             ColumnKind::Integer => ColumnType::Integer,
             ColumnKind::BigInteger => ColumnType::BigInteger,

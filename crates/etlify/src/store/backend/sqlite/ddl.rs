@@ -10,7 +10,7 @@ use crate::store::backend::{ColumnKind, Ddl, StateTable};
 impl Ddl for SqliteDialect {
     fn column_type(&self, kind: ColumnKind) -> ColumnType {
         match kind {
-            ColumnKind::Varchar => ColumnType::String(StringLen::None),
+            ColumnKind::Varchar | ColumnKind::KeyName => ColumnType::String(StringLen::None),
             ColumnKind::Text => ColumnType::Text,
             ColumnKind::Integer => ColumnType::Integer,
             // sea-query names every integer `integer` on SQLite; Rails'
