@@ -56,6 +56,8 @@ pub struct SandboxConfig {
     pub hubspot: HubSpotConfig,
     /// The Airtable Web API v0.
     pub airtable: AirtableConfig,
+    /// The Salesforce REST API.
+    pub salesforce: crate::salesforce::config::SalesforceConfig,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +70,7 @@ impl Default for SandboxConfig {
             request_log_capacity: 10_000,
             hubspot: HubSpotConfig::default(),
             airtable: AirtableConfig::default(),
+            salesforce: crate::salesforce::config::SalesforceConfig::default(),
         }
     }
 }
@@ -454,7 +457,8 @@ impl SandboxConfig {
             return Err(invalid("host", "must be a loopback address"));
         }
         self.hubspot.validate()?;
-        self.airtable.validate()
+        self.airtable.validate()?;
+        self.salesforce.validate()
     }
 }
 

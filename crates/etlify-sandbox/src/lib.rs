@@ -1,5 +1,6 @@
-//! Local sandbox of the HubSpot CRM v3 objects API and the Airtable Web API
-//! v0, for Etlify's tests, demo and benchmarks.
+//! Local sandbox of the HubSpot CRM v3 objects API, the Airtable Web API
+//! v0 and Salesforce's REST API (sObject Collections), for Etlify's tests,
+//! demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
 //! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
@@ -40,6 +41,7 @@ mod persist;
 mod random;
 mod ratelimit;
 mod request_log;
+mod salesforce;
 mod server;
 mod state;
 
@@ -54,4 +56,9 @@ pub use config::{
 pub use error::SandboxError;
 pub use hubspot::store::HubSpotObject;
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
+pub use salesforce::config::{
+    SObjectConfig, SalesforceConfig, SalesforceFieldConfig, SalesforceFieldKind, SalesforceLimits,
+    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
+};
+pub use salesforce::store::SalesforceRecord;
 pub use server::{RunningSandbox, Sandbox};

@@ -17,6 +17,8 @@ struct PersistedState {
     version: u32,
     hubspot: HubSpotSnapshot,
     airtable: AirtableSnapshot,
+    #[serde(default)]
+    salesforce: crate::salesforce::store::SalesforceSnapshot,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -40,6 +42,7 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         })?;
     lock(&state.hubspot).restore(persisted.hubspot, Instant::now());
     lock(&state.airtable).restore(persisted.airtable);
+    lock(&state.salesforce.store).restore(persisted.salesforce);
     Ok(())
 }
 
@@ -49,6 +52,7 @@ pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         version: FORMAT_VERSION,
         hubspot: lock(&state.hubspot).snapshot(),
         airtable: lock(&state.airtable).snapshot(),
+        salesforce: lock(&state.salesforce.store).snapshot(),
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

@@ -18,6 +18,8 @@ pub enum Api {
     Hubspot,
     /// Airtable Web API v0.
     Airtable,
+    /// Salesforce REST API.
+    Salesforce,
     /// A path that belongs to neither API.
     Unknown,
 }

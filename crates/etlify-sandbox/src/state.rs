@@ -30,6 +30,7 @@ pub(crate) struct AppState {
     pub(crate) airtable: Mutex<AirtableStore>,
     pub(crate) airtable_limiter: Mutex<AirtableLimiter>,
     pub(crate) airtable_faults: Mutex<FaultInjector>,
+    pub(crate) salesforce: crate::salesforce::SalesforceSide,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -57,6 +58,7 @@ impl AppState {
                 config.airtable.faults.clone(),
                 AIRTABLE_DEFAULT_FAULT_STATUSES,
             )),
+            salesforce: crate::salesforce::SalesforceSide::new(&config.salesforce, now),
             random: Mutex::new(random),
             config,
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use etlify_sandbox::{
     FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
+    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
 };
 
 use crate::error::{CliError, Completed};
@@ -124,7 +125,11 @@ impl Args {
         if self.seed.is_some() {
             config.seed = self.seed;
         }
-        for faults in [&mut config.hubspot.faults, &mut config.airtable.faults] {
+        for faults in [
+            &mut config.hubspot.faults,
+            &mut config.airtable.faults,
+            &mut config.salesforce.faults,
+        ] {
             self.set_faults(faults);
         }
         match self.hubspot_limit {
@@ -255,6 +260,11 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     println!(
         "  Airtable: base_url = \"{}\", token = \"{DEFAULT_AIRTABLE_TOKEN}\", any base_id (app…)",
         sandbox.base_url().trim_end_matches('/'),
+    );
+    println!(
+        "  Salesforce: login_url = \"{}\", client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\", \
+         client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"",
+        sandbox.salesforce_login_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");
