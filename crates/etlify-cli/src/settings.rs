@@ -512,6 +512,7 @@ fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliEr
         if let (Some(token), true) = (&crm.token, crm.enabled.unwrap_or(true)) {
             uses.push((format!("crms.{name}.token"), token));
         }
+        salesforce::variables(name, crm, &mut uses);
     }
     let missing: Vec<(&str, &str)> = uses
         .iter()
@@ -612,7 +613,11 @@ fn crm_from(
         }
         Ok(())
     };
+    if file.adapter != AdapterKind::Salesforce {
+        salesforce::refuse_keys(file, &not_for)?;
+    }
     match file.adapter {
+        AdapterKind::Salesforce => salesforce::refuse_other_keys(file, &not_for)?,
         AdapterKind::Null => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
             not_for("token", file.token.is_some(), "hubspot and airtable")?;
@@ -637,6 +642,8 @@ fn crm_from(
     // Read before the adapter is, so that a disabled CRM's bad value is
     // refused too; without the key, the legacy paths every file called.
     let api_version = match &file.api_version {
+        // Salesforce's versions are its own (`v62.0`).
+        Some(_) if file.adapter == AdapterKind::Salesforce => ApiVersion::default(),
         Some(text) => text
             .parse::<ApiVersion>()
             .map_err(|e| adapter_error(&at, &e))?,
@@ -644,6 +651,7 @@ fn crm_from(
     };
     let adapter: Arc<dyn etlify::adapters::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
+        AdapterKind::Salesforce => salesforce::adapter(file, &at, env, connections, enabled)?,
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
@@ -1006,5 +1014,6 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     Ok(dependency)
 }
 
+mod salesforce;
 #[cfg(test)]
 mod tests;

@@ -112,10 +112,7 @@ struct CollectionBody {
 type TypedRecord = (String, Map<String, Value>);
 
 /// The body's records as objects, each with its `attributes.type`.
-fn records_of(
-    body: &Bytes,
-    max: usize,
-) -> Result<Vec<TypedRecord>, SalesforceError> {
+fn records_of(body: &Bytes, max: usize) -> Result<Vec<TypedRecord>, SalesforceError> {
     let body: CollectionBody = serde_json::from_slice(body)
         .map_err(|e| SalesforceError::JsonParser(format!("Cannot read the request: {e}")))?;
     if body.all_or_none {

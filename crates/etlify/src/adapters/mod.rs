@@ -11,6 +11,7 @@ pub mod http;
 pub mod hubspot;
 mod null;
 pub mod retry;
+pub mod salesforce;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ pub use self::http::{
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
+pub use self::salesforce::{SalesforceAdapter, SalesforceConfig};
 use crate::payload::Payload;
 pub use crate::ratelimit::{Budget, Throttle};
 pub use crate::write_mode::WriteMode;
