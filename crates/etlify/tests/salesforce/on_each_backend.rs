@@ -10,7 +10,8 @@ use etlify_sandbox::{SalesforceLimits, DEFAULT_SALESFORCE_CLIENT_ID};
 use serde_json::json;
 
 use super::*;
-use crate::support::{capture_logs, engine, Backend, TestDb};
+use crate::support::logs::CapturedLogs;
+use crate::support::{engine, Backend, TestDb};
 
 const BACKEND: Backend = Backend::of_module(module_path!());
 
@@ -313,7 +314,7 @@ async fn salesforce_a_spent_allocation_interrupts_the_run_without_retries() {
 #[tokio::test]
 async fn salesforce_no_secret_in_logs_errors_or_debug() {
     // This test's runtime runs on this thread only: everything logs here.
-    let (logs, _guard) = capture_logs(tracing::Level::TRACE);
+    let logs = CapturedLogs::start(tracing::Level::TRACE);
 
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;

@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod drop_schema;
+pub mod logs;
 pub mod sandbox;
 pub mod worker;
 
@@ -642,43 +643,5 @@ pub mod gem {
         let etlify =
             super::engine(&db, vec![Crm::new("hubspot", adapter.clone())], vec![model]).await;
         (db, etlify, adapter)
-    }
-}
-
-/// The log lines written, at up to `level`, while the guard is the
-/// thread's default subscriber (a current-thread runtime logs there).
-pub fn capture_logs(level: tracing::Level) -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
-}
-
-/// What [`capture_logs`] captured.
-#[derive(Clone, Default)]
-pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    /// Everything written so far.
-    pub fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
