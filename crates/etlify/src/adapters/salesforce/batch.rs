@@ -30,6 +30,7 @@ impl BatchAdapter for SalesforceAdapter {
         id_property: &str,
         throttle: &Throttle<'_>,
     ) -> Result<BatchUpsertResult, AdapterError> {
+        super::check_sobject(object_type)?;
         super::require_external_id(id_property)?;
         let mut result = BatchUpsertResult::default();
         let (known, unknown): (Vec<&BatchItem<'_>>, Vec<&BatchItem<'_>>) =
@@ -62,10 +63,11 @@ impl BatchAdapter for SalesforceAdapter {
 
     async fn batch_delete(
         &self,
-        _object_type: &str,
+        object_type: &str,
         crm_ids: &[String],
         throttle: &Throttle<'_>,
     ) -> Result<(), AdapterError> {
+        super::check_sobject(object_type)?;
         // An id that is not one names no record: nothing to delete.
         let ids: Vec<&str> = crm_ids
             .iter()

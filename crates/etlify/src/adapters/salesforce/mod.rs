@@ -235,6 +235,23 @@ fn require_external_id(id_property: &str) -> Result<(), AdapterError> {
     Ok(())
 }
 
+/// An sObject's API name: a letter, then letters, digits and underscores
+/// (`Contact`, `Invoice__c`, `ns__Thing__c`). Anything else names no
+/// sObject and is refused before a request: deletes by id would
+/// otherwise go through whatever the object type says.
+fn check_sobject(sobject: &str) -> Result<(), AdapterError> {
+    let mut chars = sobject.chars();
+    let named = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if named {
+        return Ok(());
+    }
+    Err(AdapterError::new(
+        AdapterErrorKind::ValidationFailed,
+        format!("{sobject:?} is not a Salesforce sObject name (letters, digits and underscores)"),
+    ))
+}
+
 /// 15 or 18 letters and digits (SALESFORCE-8): anything else names no
 /// record, and is never put in a URL.
 fn is_record_id(id: &str) -> bool {
@@ -254,6 +271,7 @@ impl Adapter for SalesforceAdapter {
     ) -> Result<Option<String>, AdapterError> {
         let sobject = request.object_type;
         let id_property = request.id_property;
+        check_sobject(sobject)?;
         require_external_id(id_property)?;
         // a known id is updated directly.
         if let Some(crm_id) = request.crm_id.map(str::trim).filter(|id| is_record_id(id)) {
@@ -285,10 +303,11 @@ impl Adapter for SalesforceAdapter {
 
     async fn delete(
         &self,
-        _object_type: &str,
+        object_type: &str,
         crm_id: &str,
         throttle: &Throttle<'_>,
     ) -> Result<RemoteDelete, AdapterError> {
+        check_sobject(object_type)?;
         let crm_id = crm_id.trim();
         if !is_record_id(crm_id) {
             return Ok(RemoteDelete::NotFound);
@@ -306,6 +325,7 @@ impl Adapter for SalesforceAdapter {
         object_type: &str,
         throttle: &Throttle<'_>,
     ) -> Result<Access, AdapterError> {
+        check_sobject(object_type)?;
         let request = HttpRequest::new(Method::GET, self.path(&["sobjects", object_type]));
         self.send(&request, throttle).await?;
         Ok(Access::Granted)
@@ -313,5 +333,30 @@ impl Adapter for SalesforceAdapter {
 
     fn batch(&self) -> Option<&dyn BatchAdapter> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_sobject_names_of_path_syntax_are_refused() {
+        for name in ["Contact", "Invoice__c", "ns__Thing__c"] {
+            assert!(check_sobject(name).is_ok(), "{name}");
+        }
+        for name in [
+            "",
+            "Contact/../Contact",
+            "..",
+            "Con tact",
+            "1Contact",
+            "Contact?x",
+        ] {
+            let error = check_sobject(name).unwrap_err();
+            assert_eq!(error.kind(), AdapterErrorKind::ValidationFailed, "{name}");
+        }
+        assert!(is_record_id("003000000000001AAA") && is_record_id("003000000000001"));
+        assert!(!is_record_id("003000000000001AAA,003000000000002AAA"));
     }
 }
