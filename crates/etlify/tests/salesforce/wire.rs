@@ -202,3 +202,43 @@ async fn salesforce_wire_a_token_refused_again_after_renewal_stops_without_loopi
     assert_eq!(error.kind(), AdapterErrorKind::Unauthorized);
     assert_eq!(error.get_category(), Some("INVALID_SESSION_ID"));
 }
+
+#[tokio::test]
+async fn salesforce_wire_a_login_answered_503_is_retried_and_a_refused_one_is_not() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    login(&server, "tok", 1).await;
+    Mock::given(method("GET"))
+        .and(path("/services/data/v61.0/sobjects/Contact"))
+        .and(header("authorization", "Bearer tok"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    adapter(&server)
+        .check_access("Contact", &Throttle::unlimited())
+        .await
+        .unwrap();
+
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_client", "error_description": "invalid client credentials"}),
+        ))
+        .expect(1)
+        .mount(&refusing)
+        .await;
+    let error = adapter(&refusing)
+        .check_access("Contact", &Throttle::unlimited())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), AdapterErrorKind::Unauthorized);
+    assert_eq!(error.get_category(), Some("invalid_client"));
+}

@@ -92,27 +92,35 @@ impl SalesforceAdapter {
         let mut renewed = false;
         loop {
             self.allocation.check()?;
-            let session = self.sessions.current().await?;
-            let sent = {
-                // Never closed: acquiring fails only on a closed semaphore.
-                let _slot = self.in_flight.acquire().await.map_err(|_| {
-                    AdapterError::new(AdapterErrorKind::Other, "the adapter is shutting down")
-                })?;
-                session.http.send(request, classify, throttle).await
-            };
-            let error = match sent {
-                Ok(response) => {
-                    self.allocation.observe(&response);
-                    return Ok(response);
-                }
+            // A login that failed is retried like a request (a refused one is not).
+            let error = match self.sessions.current().await {
                 Err(error) => error,
+                Ok(session) => {
+                    let sent = {
+                        // Never closed: acquiring fails only on a closed semaphore.
+                        let _slot = self.in_flight.acquire().await.map_err(|_| {
+                            AdapterError::new(
+                                AdapterErrorKind::Other,
+                                "the adapter is shutting down",
+                            )
+                        })?;
+                        session.http.send(request, classify, throttle).await
+                    };
+                    match sent {
+                        Ok(response) => {
+                            self.allocation.observe(&response);
+                            return Ok(response);
+                        }
+                        Err(error) if is_expired_session(&error) && !renewed => {
+                            tracing::info!(message = "Salesforce token refused; logging in again.");
+                            self.sessions.expired(session.generation).await;
+                            renewed = true;
+                            continue;
+                        }
+                        Err(error) => error,
+                    }
+                }
             };
-            if is_expired_session(&error) && !renewed {
-                tracing::info!(message = "Salesforce token refused; logging in again.");
-                self.sessions.expired(session.generation).await;
-                renewed = true;
-                continue;
-            }
             if is_daily_limit(&error) {
                 self.allocation.spent();
                 return Err(error.retry_after(allocation::HELD_FOR));
