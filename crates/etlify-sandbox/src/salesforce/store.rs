@@ -137,6 +137,15 @@ impl SalesforceStore {
                 *seen.entry(key).or_default() += 1;
             }
         }
+        // The live records by external id, once per request (not a scan per record).
+        let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+        for (index, stored) in self.records.get(sobject).into_iter().flatten().enumerate() {
+            if let Some(key) = stored.fields.get(external_id).and_then(key_of) {
+                if !stored.deleted {
+                    by_key.insert(key, index);
+                }
+            }
+        }
         let mut results = Vec::with_capacity(records.len());
         for record in records {
             let result = match key(&record) {
@@ -151,16 +160,9 @@ impl SalesforceStore {
                     &[external_id],
                 ),
                 Some(value) => {
-                    let matched = self
-                        .records
-                        .entry(sobject.to_owned())
-                        .or_default()
-                        .iter_mut()
-                        .find(|r| {
-                            !r.deleted
-                                && r.fields.get(external_id).and_then(key_of).as_ref()
-                                    == Some(&value)
-                        });
+                    let matched = by_key.get(&value).copied().and_then(|index| {
+                        self.records.get_mut(sobject).and_then(|r| r.get_mut(index))
+                    });
                     match matched {
                         Some(stored) => {
                             write_fields(&mut stored.fields, &record);
