@@ -235,12 +235,13 @@ pub(crate) enum AdapterKind {
     Airtable,
     Null,
     Webhook,
+    Salesforce,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
-    /// `hubspot`, `airtable`, `webhook` or `null`.
+    /// `hubspot`, `airtable`, `salesforce`, `webhook` or `null`.
     pub adapter: AdapterKind,
     /// Access token; `${ENV}` (never written in the file itself).
     pub token: Option<String>,
@@ -297,6 +298,23 @@ pub(crate) struct CrmFile {
     /// `{ contacts = ["birthday"] }`.
     #[serde(default)]
     pub values_as_is: BTreeMap<String, Vec<String>>,
+    /// Salesforce only: where the connected app logs in (default
+    /// `https://login.salesforce.com`; `https://test.salesforce.com`, the
+    /// org's My Domain URL).
+    pub login_url: Option<String>,
+    /// Salesforce only: the connected app's consumer key; `${ENV}`.
+    pub client_id: Option<String>,
+    /// Salesforce only: the connected app's consumer secret; `${ENV}`
+    /// (never written in the file itself).
+    pub client_secret: Option<String>,
+    /// Salesforce only: percent of the org's daily API allocation left
+    /// unused; the run stops before it (0 to 50, default 5).
+    #[schemars(range(max = 50))]
+    pub daily_reserve_percent: Option<u8>,
+    /// Salesforce only: requests in flight at once, at most (default 25,
+    /// the org's limit of long-running requests).
+    #[schemars(range(min = 1))]
+    pub max_concurrent_requests: Option<u32>,
 }
 
 /// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's

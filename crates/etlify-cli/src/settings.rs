@@ -526,6 +526,7 @@ fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliEr
                 }
             }
         }
+        salesforce::variables(name, crm, &mut uses);
     }
     let missing: Vec<(&str, &str)> = uses
         .iter()
@@ -632,7 +633,11 @@ fn crm_from(
         not_for("batch_size", file.batch_size.is_some(), "webhook")?;
         not_for("response", file.response.is_some(), "webhook")?;
     }
+    if file.adapter != AdapterKind::Salesforce {
+        salesforce::refuse_keys(file, &not_for)?;
+    }
     match file.adapter {
+        AdapterKind::Salesforce => salesforce::refuse_other_keys(file, &not_for)?,
         // Neither has the keys of the HubSpot and Airtable APIs.
         AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
@@ -658,6 +663,8 @@ fn crm_from(
     // Read before the adapter is, so that a disabled CRM's bad value is
     // refused too; without the key, the legacy paths every file called.
     let api_version = match &file.api_version {
+        // Salesforce's versions are its own (`v62.0`).
+        Some(_) if file.adapter == AdapterKind::Salesforce => ApiVersion::default(),
         Some(text) => text
             .parse::<ApiVersion>()
             .map_err(|e| adapter_error(&at, &e))?,
@@ -666,6 +673,7 @@ fn crm_from(
     let adapter: Arc<dyn etlify::adapters::Adapter> = match file.adapter {
         AdapterKind::Null => Arc::new(NullAdapter::new()),
         AdapterKind::Webhook => webhook_from(file, &at, env, connections, enabled)?,
+        AdapterKind::Salesforce => salesforce::adapter(file, &at, env, connections, enabled)?,
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
@@ -1171,5 +1179,6 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     Ok(dependency)
 }
 
+mod salesforce;
 #[cfg(test)]
 mod tests;

@@ -90,6 +90,11 @@ impl SandboxAdmin {
         Self { state }
     }
 
+    /// The shared state, for the admin methods of each API's module.
+    pub(crate) fn state(&self) -> &SharedState {
+        &self.state
+    }
+
     /// A copy of the request log (counts per endpoint, peaks per window, recent requests).
     pub fn request_log(&self) -> RequestLogSnapshot {
         lock(&self.state.log).snapshot()
@@ -189,6 +194,7 @@ impl SandboxAdmin {
             lock(&state.webhook).clear();
             let webhook_limits = lock(&state.webhook_limiter).limits().clone();
             *lock(&state.webhook_limiter) = WebhookLimiter::new(webhook_limits);
+            self.reset_salesforce();
             let hubspot_limits = lock(&state.hubspot_limiter).limits().clone();
             *lock(&state.hubspot_limiter) = HubSpotLimiter::new(hubspot_limits, Instant::now());
             let airtable_limits = lock(&state.airtable_limiter).limits().clone();

@@ -58,6 +58,8 @@ pub struct SandboxConfig {
     pub airtable: AirtableConfig,
     /// The receiver of Etlify's signed webhook.
     pub webhook: crate::webhook::config::WebhookConfig,
+    /// The Salesforce REST API.
+    pub salesforce: crate::salesforce::config::SalesforceConfig,
 }
 
 impl Default for SandboxConfig {
@@ -71,6 +73,7 @@ impl Default for SandboxConfig {
             hubspot: HubSpotConfig::default(),
             airtable: AirtableConfig::default(),
             webhook: crate::webhook::config::WebhookConfig::default(),
+            salesforce: crate::salesforce::config::SalesforceConfig::default(),
         }
     }
 }
@@ -507,6 +510,7 @@ impl SandboxConfig {
         }
         self.hubspot.validate()?;
         self.airtable.validate()?;
+        self.salesforce.validate()?;
         self.webhook.validate()
     }
 }

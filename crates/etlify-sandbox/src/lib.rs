@@ -1,6 +1,6 @@
-//! Local sandbox of the HubSpot CRM v3 objects API and the Airtable Web API
-//! v0, and a receiver of Etlify's signed webhook, for Etlify's tests, demo
-//! and benchmarks.
+//! Local sandbox of the HubSpot CRM v3 objects API, the Airtable Web API
+//! v0 and Salesforce's REST API (sObject Collections), and a receiver of
+//! Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
 //! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
@@ -41,6 +41,7 @@ mod persist;
 mod random;
 mod ratelimit;
 mod request_log;
+mod salesforce;
 mod server;
 mod state;
 mod webhook;
@@ -58,6 +59,11 @@ pub use error::SandboxError;
 pub use hubspot::associations::HubSpotAssociation;
 pub use hubspot::store::HubSpotObject;
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
+pub use salesforce::config::{
+    SObjectConfig, SalesforceConfig, SalesforceFieldConfig, SalesforceFieldKind, SalesforceLimits,
+    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
+};
+pub use salesforce::store::SalesforceRecord;
 pub use server::{RunningSandbox, Sandbox};
 pub use webhook::config::{WebhookConfig, WebhookRateLimits, DEFAULT_WEBHOOK_SECRET};
 pub use webhook::store::{WebhookEvent, WebhookObject};

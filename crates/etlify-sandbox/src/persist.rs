@@ -21,6 +21,8 @@ struct PersistedState {
     /// API (absent from files written before it).
     #[serde(default)]
     airtable_schemas: AirtableSchemas,
+    #[serde(default)]
+    salesforce: crate::salesforce::store::SalesforceSnapshot,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -46,6 +48,7 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
     let mut airtable = lock(&state.airtable);
     airtable.restore(persisted.airtable);
     airtable.restore_schemas(persisted.airtable_schemas);
+    lock(&state.salesforce.store).restore(persisted.salesforce);
     Ok(())
 }
 
@@ -61,6 +64,7 @@ pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         hubspot: lock(&state.hubspot).snapshot(),
         airtable,
         airtable_schemas,
+        salesforce: lock(&state.salesforce.store).snapshot(),
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

@@ -20,6 +20,8 @@ pub enum Api {
     Airtable,
     /// The webhook receiver.
     Webhook,
+    /// Salesforce REST API.
+    Salesforce,
     /// A path that belongs to neither API.
     Unknown,
 }

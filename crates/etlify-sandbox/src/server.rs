@@ -111,6 +111,12 @@ impl RunningSandbox {
         format!("{}{}", self.base_url(), self.state.config.webhook.path)
     }
 
+    /// Stands for `https://login.salesforce.com` (the token endpoint; its
+    /// answer names this server as the instance).
+    pub fn salesforce_login_url(&self) -> String {
+        self.base_url()
+    }
+
     /// `http://127.0.0.1:<port>/_sandbox`.
     pub fn admin_url(&self) -> String {
         format!("{}/_sandbox", self.base_url())
@@ -168,7 +174,9 @@ fn build_router(state: SharedState) -> Router {
         .merge(hubspot)
         .merge(airtable)
         .merge(webhook)
+        .merge(crate::salesforce::routes::router(&state))
         .nest("/_sandbox", crate::admin::router())
+        .nest("/_sandbox/salesforce", crate::salesforce::admin::router())
         .fallback(fallback)
         .with_state(state)
 }
@@ -187,12 +195,15 @@ async fn fallback(State(state): State<SharedState>, request: Request) -> Respons
         Api::Airtable
     } else if path.starts_with("/crm/") {
         Api::Hubspot
+    } else if path.starts_with("/services/") {
+        Api::Salesforce
     } else {
         Api::Unknown
     };
     let facts = RequestFacts::of(api, &request);
     let response = match api {
         Api::Airtable => AirtableError::route_not_found().into_response(),
+        Api::Salesforce => crate::salesforce::errors::SalesforceError::NotFound.into_response(),
         _ => hubspot::errors::HubSpotError::NotFound.into_response(),
     };
     facts.log(&state, &response);

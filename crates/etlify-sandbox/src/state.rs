@@ -36,6 +36,7 @@ pub(crate) struct AppState {
     pub(crate) webhook: Mutex<WebhookStore>,
     pub(crate) webhook_limiter: Mutex<WebhookLimiter>,
     pub(crate) webhook_faults: Mutex<FaultInjector>,
+    pub(crate) salesforce: crate::salesforce::SalesforceSide,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -69,6 +70,7 @@ impl AppState {
                 config.webhook.faults.clone(),
                 WEBHOOK_DEFAULT_FAULT_STATUSES,
             )),
+            salesforce: crate::salesforce::SalesforceSide::new(&config.salesforce, now),
             random: Mutex::new(random),
             config,
         }

@@ -19,6 +19,9 @@ mod limits;
 // Airtable records, upsert, formulas, errors.
 #[path = "sandbox/airtable.rs"]
 mod airtable;
+// Salesforce tokens, collections, allocation, concurrency.
+#[path = "sandbox/salesforce.rs"]
+mod salesforce;
 // Injected errors, latency, dropped connections.
 #[path = "sandbox/faults.rs"]
 mod faults;

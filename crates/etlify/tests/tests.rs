@@ -51,6 +51,7 @@ mod pipeline; // the pipelined batch path: requests in flight, writes as they an
 mod property; // finder plans vs the definition of stale, generated data
 mod ratelimit; // separate budgets (HubSpot search, Airtable token), header-driven slow-down
 mod runs_history; // the run history: one row per batch run of a CRM, its trigger, outcomes and interruption (issue 28)
+mod salesforce; // Salesforce: the engine over the sandbox on each backend, exact requests (wiremock)
 mod schema; // migrations, schema check, indexes (X-6, G-26)
 mod sqlite_wal; // SQLite's write-ahead log copied back off the writers' path
 mod status; // where each (model, CRM) stands: the counts add up to the records in scope

@@ -27,11 +27,17 @@
 //!   to its company (`Link::belongs_to`): a batch upsert per 100 records and
 //!   one v4 association batch per 100 contacts, all in the app's limit.
 //! * `airtable`: `performUpsert` on `Email`, 10 records per request.
+//! * `salesforce`: Contacts upserted by the external id `Etlify_Id__c`
+//!   through sObject Collections, 200 records per request. Salesforce has
+//!   no per-window limit (its limits are a daily allocation and 25
+//!   requests in flight): the run gives the CRM a `rate_limit` of 10
+//!   requests per second (`--limit` to change it), the bound it is
+//!   measured against, and counts the sandbox's arrivals per window.
 //! * `two-crms`: HubSpot (batch) and Airtable bound to the same model,
 //!   synced in one `batch_sync`; then each CRM alone, and the wall time of
 //!   the run with both against the slower alone.
 //!
-//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|two-crms
+//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms
 //! [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss]
 //! [--max-in-flight N] [--page-size N]
 //! [--single-via no-batch-endpoint|no-id-property] [--dir DIR]
@@ -60,7 +66,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use etlify::adapters::{
     Adapter, AdapterError, AirtableAdapter, AirtableConfig, Budget, HubSpotAdapter, HubSpotConfig,
-    RemoteDelete, Throttle, UpsertRequest,
+    RemoteDelete, SalesforceAdapter, SalesforceConfig, Throttle, UpsertRequest,
 };
 use etlify::{
     BatchSyncOptions, Binding, Crm, Dependency, Etlify, Link, MigrateOptions, Model, RateLimit,
@@ -68,7 +74,7 @@ use etlify::{
 };
 use etlify_sandbox::{
     Api, FaultConfig, RequestLogSnapshot, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN,
-    DEFAULT_HUBSPOT_TOKEN,
+    DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
 };
 use serde_json::{json, Value};
 use sqlx::AssertSqlSafe;
@@ -91,6 +97,11 @@ const USERS_PER_COMPANY: u64 = 10;
 const AIRTABLE_MAX: u32 = 5;
 const AIRTABLE_WINDOW: Duration = Duration::from_secs(1);
 const AIRTABLE_BATCH: usize = 10;
+/// Salesforce: the CRM's rate limit the run sets (Salesforce has none per
+/// window), records per request (SALESFORCE-3).
+const SALESFORCE_MAX: u32 = 10;
+const SALESFORCE_WINDOW: Duration = Duration::from_secs(1);
+const SALESFORCE_BATCH: usize = 200;
 /// The Airtable base and table the runs write to.
 const AIRTABLE_BASE: &str = "appBench000000001";
 const AIRTABLE_TABLE: &str = "Contacts";
@@ -102,6 +113,8 @@ struct Limits {
     hubspot: (u32, Duration),
     /// Airtable's per-base window.
     airtable: (u32, Duration),
+    /// The rate limit given to Salesforce on the engine's side.
+    salesforce: (u32, Duration),
 }
 
 impl Limits {
@@ -110,6 +123,7 @@ impl Limits {
         Self {
             hubspot: limit.unwrap_or((HUBSPOT_MAX, HUBSPOT_WINDOW)),
             airtable: limit.unwrap_or((AIRTABLE_MAX, AIRTABLE_WINDOW)),
+            salesforce: limit.unwrap_or((SALESFORCE_MAX, SALESFORCE_WINDOW)),
         }
     }
 }
@@ -120,6 +134,7 @@ enum Scenario {
     HubspotSingle,
     HubspotAssociations,
     Airtable,
+    Salesforce,
     TwoCrms,
 }
 
@@ -130,6 +145,7 @@ impl Scenario {
             Self::HubspotSingle => "hubspot-single",
             Self::HubspotAssociations => "hubspot-associations",
             Self::Airtable => "airtable",
+            Self::Salesforce => "salesforce",
             Self::TwoCrms => "two-crms",
         }
     }
@@ -163,6 +179,7 @@ enum CrmKind {
     /// Batch upserts, and each contact linked to its company.
     HubspotAssociations,
     Airtable,
+    Salesforce,
 }
 
 impl CrmKind {
@@ -170,6 +187,7 @@ impl CrmKind {
         match self {
             Self::HubspotBatch | Self::HubspotSingle(_) | Self::HubspotAssociations => "hubspot",
             Self::Airtable => "airtable",
+            Self::Salesforce => "salesforce",
         }
     }
 
@@ -180,12 +198,14 @@ impl CrmKind {
             Self::HubspotSingle(SingleVia::NoIdProperty) => "create (no id)",
             Self::HubspotAssociations => "upsert x100 + associate x100",
             Self::Airtable => "performUpsert x10",
+            Self::Salesforce => "collections x200",
         }
     }
 
     fn api(self) -> Api {
         match self {
             Self::Airtable => Api::Airtable,
+            Self::Salesforce => Api::Salesforce,
             _ => Api::Hubspot,
         }
     }
@@ -230,6 +250,12 @@ impl CrmKind {
                 window: limits.airtable.1,
                 requests_per_record: 1.0 / AIRTABLE_BATCH as f64,
             }],
+            Self::Salesforce => vec![Bucket {
+                name: "salesforce.rate_limit",
+                max: limits.salesforce.0,
+                window: limits.salesforce.1,
+                requests_per_record: 1.0 / SALESFORCE_BATCH as f64,
+            }],
         }
     }
 
@@ -263,6 +289,7 @@ impl CrmKind {
         match self {
             Self::HubspotBatch | Self::HubspotAssociations => HUBSPOT_BATCH as f64,
             Self::Airtable => AIRTABLE_BATCH as f64,
+            Self::Salesforce => SALESFORCE_BATCH as f64,
             Self::HubspotSingle(_) => 1.0,
         }
     }
@@ -308,6 +335,11 @@ impl CrmKind {
             Self::Airtable => {
                 "first sync, every record new: one performUpsert (PATCH) per 10 records"
             }
+            Self::Salesforce => {
+                "first sync, every record new: one collections upsert (PATCH) per 200 records, \
+                 after one login; Salesforce has no per-window limit, the CRM's rate_limit is \
+                 the run's"
+            }
         };
         format!("{path}; {limits}; bound = the smallest")
     }
@@ -349,7 +381,7 @@ struct Args {
     shared_runtime: bool,
 }
 
-const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|two-crms \
+const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms \
 [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss] [--max-in-flight N] [--page-size N] \
 [--single-via no-batch-endpoint|no-id-property] [--dir DIR] [--dump-arrivals FILE] [--shared-runtime]";
 
@@ -378,6 +410,7 @@ fn parse_args() -> Result<Args, String> {
                     "hubspot-single" => Scenario::HubspotSingle,
                     "hubspot-associations" => Scenario::HubspotAssociations,
                     "airtable" => Scenario::Airtable,
+                    "salesforce" => Scenario::Salesforce,
                     "two-crms" => Scenario::TwoCrms,
                     other => return Err(format!("unknown scenario {other}")),
                 })
@@ -544,7 +577,10 @@ fn sandbox_config(args: &Args) -> SandboxConfig {
         ..FaultConfig::default()
     };
     config.hubspot.faults = faults.clone();
-    config.airtable.faults = faults;
+    config.airtable.faults = faults.clone();
+    config.salesforce.faults = faults;
+    // The run measures the rate, not the daily allocation.
+    config.salesforce.limits.daily_max = u64::MAX;
     config
 }
 
@@ -585,6 +621,17 @@ fn crm(
             )?),
             RateLimit::new(limits.airtable.0, limits.airtable.1)?,
         ),
+        CrmKind::Salesforce => (
+            Arc::new(SalesforceAdapter::new(
+                SalesforceConfig::new(
+                    DEFAULT_SALESFORCE_CLIENT_ID,
+                    DEFAULT_SALESFORCE_CLIENT_SECRET,
+                )
+                .login_url(base_url)
+                .batch_size(SALESFORCE_BATCH),
+            )?),
+            RateLimit::new(limits.salesforce.0, limits.salesforce.1)?,
+        ),
     };
     let crm = Crm::new(kind.crm_name(), adapter).rate_limit(limit);
     Ok(match max_in_flight {
@@ -621,6 +668,14 @@ fn model(kinds: &[CrmKind]) -> Model {
                  companies.name AS \"Company\" \
                  FROM users LEFT JOIN companies ON companies.id = users.company_id",
             )),
+            CrmKind::Salesforce => {
+                Binding::new("Contact", "Etlify_Id__c").payload(SqlPayload::new(
+                    "SELECT users.id, 'user-' || users.id AS \"Etlify_Id__c\", \
+                 users.email AS \"Email\", users.full_name AS \"LastName\", \
+                 companies.name AS \"Title\" \
+                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
+                ))
+            }
         };
         model = model.bind(
             kind.crm_name(),
@@ -726,6 +781,11 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
             CrmKind::Airtable => admin
                 .airtable_records(AIRTABLE_BASE, AIRTABLE_TABLE)
                 .map_or(0, |r| r.len()),
+            CrmKind::Salesforce => admin
+                .salesforce_records("Contact")
+                .iter()
+                .filter(|r| !r.deleted)
+                .count(),
             _ => admin
                 .hubspot_objects("contacts")
                 .map_or(0, |o| o.iter().filter(|c| !c.archived).count()),
@@ -816,6 +876,22 @@ fn peak_from_log(
 fn peaks(log: &RequestLogSnapshot, kind: CrmKind, limits: &Limits) -> Vec<Value> {
     let is_search = |e: &etlify_sandbox::RequestEntry| e.route.ends_with("/search");
     let mut out = Vec::new();
+    if kind == CrmKind::Salesforce {
+        // No bucket on the sandbox: the arrivals of data requests per
+        // window of the CRM's own limit, from the log.
+        let (limit, window) = limits.salesforce;
+        let from_log = peak_from_log(log, window, |e| {
+            e.api == Api::Salesforce && e.route.starts_with("/services/data/")
+        });
+        return vec![json!({
+            "policy": "salesforce.rate_limit",
+            "key": "engine",
+            "window_ms": millis(window),
+            "limit": limit,
+            "peak": from_log,
+            "peak_from_log": from_log,
+        })];
+    }
     let buckets: Vec<(&str, String, u32, Duration)> = match kind {
         CrmKind::Airtable => vec![
             (
@@ -877,15 +953,19 @@ fn endpoints(log: &RequestLogSnapshot, api: Api) -> Value {
     Value::Object(out)
 }
 
-/// The limits of the run: HubSpot's per app, Airtable's per base.
+/// The limits of the run: HubSpot's per app, Airtable's per base,
+/// Salesforce's on the engine's side.
 fn limit_text(args: &Args) -> String {
     let (hubspot, airtable) = (args.limits.hubspot, args.limits.airtable);
+    let salesforce = args.limits.salesforce;
     format!(
-        "hubspot {}/{}s, airtable {}/{}s",
+        "hubspot {}/{}s, airtable {}/{}s, salesforce {}/{}s",
         hubspot.0,
         hubspot.1.as_secs(),
         airtable.0,
-        airtable.1.as_secs()
+        airtable.1.as_secs(),
+        salesforce.0,
+        salesforce.1.as_secs()
     )
 }
 
@@ -1087,6 +1167,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         }
         Scenario::Airtable => {
             let m = run_once(args, "airtable", &[CrmKind::Airtable]).await?;
+            report(args, &m);
+        }
+        Scenario::Salesforce => {
+            let m = run_once(args, "salesforce", &[CrmKind::Salesforce]).await?;
             report(args, &m);
         }
         Scenario::TwoCrms => {

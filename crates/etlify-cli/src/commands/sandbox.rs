@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use etlify_sandbox::{
     FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
-    DEFAULT_WEBHOOK_SECRET,
+    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET, DEFAULT_WEBHOOK_SECRET,
 };
 
 use crate::error::{CliError, Completed};
@@ -129,6 +129,7 @@ impl Args {
             &mut config.hubspot.faults,
             &mut config.airtable.faults,
             &mut config.webhook.faults,
+            &mut config.salesforce.faults,
         ] {
             self.set_faults(faults);
         }
@@ -264,6 +265,11 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     println!(
         "  Webhook:  url = \"{}\", signing_secret = \"{DEFAULT_WEBHOOK_SECRET}\"",
         sandbox.webhook_url(),
+    );
+    println!(
+        "  Salesforce: login_url = \"{}\", client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\", \
+         client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"",
+        sandbox.salesforce_login_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

@@ -12,6 +12,7 @@ pub mod http;
 pub mod hubspot;
 mod null;
 pub mod retry;
+pub mod salesforce;
 mod schema;
 pub mod webhook;
 
@@ -27,6 +28,7 @@ pub use self::http::{
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
+pub use self::salesforce::{SalesforceAdapter, SalesforceConfig};
 pub(crate) use self::schema::render_payload;
 pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapter};
 pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};

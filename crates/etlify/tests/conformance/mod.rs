@@ -52,4 +52,5 @@ macro_rules! conformance_suite {
 conformance_suite!(hubspot, subjects::hubspot::HubSpotSubject);
 conformance_suite!(airtable, subjects::airtable::AirtableSubject);
 conformance_suite!(webhook, subjects::webhook::WebhookSubject);
+conformance_suite!(salesforce, subjects::salesforce::SalesforceSubject);
 conformance_suite!(null, subjects::null::NullSubject);

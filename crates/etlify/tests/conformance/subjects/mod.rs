@@ -3,4 +3,5 @@
 pub(crate) mod airtable;
 pub(crate) mod hubspot;
 pub(crate) mod null;
+pub(crate) mod salesforce;
 pub(crate) mod webhook;
