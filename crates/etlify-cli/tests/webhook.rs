@@ -140,6 +140,13 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    // What the check proved, in the webhook's terms (it has no token to
+    // take nor object types to read).
+    let told = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        told.contains("hooks contacts: the receiver took a signed ping."),
+        "{told}"
+    );
 
     let sync = json_of(&etlify(&config, &["sync", "--json"], secret));
     assert_eq!(sync["synced"], 5, "{sync}");

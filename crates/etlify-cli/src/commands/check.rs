@@ -172,8 +172,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         for a in &access {
             match &a.result {
                 Ok(Access::Granted) => println!(
-                    "{} {}: the CRM takes the token and reads the object type.",
-                    a.crm, a.object_type
+                    "{} {}: {}",
+                    a.crm,
+                    a.object_type,
+                    granted(etlify.crms().get(&a.crm).map(|crm| crm.adapter().kind()))
                 ),
                 Ok(_) => println!(
                     "{} {}: not checked (its adapter has no way to ask the CRM).",
@@ -202,5 +204,14 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
             "{path}: a CRM refused the check (above): fix its token, base_id or object_type"
         ))
         .into()),
+    }
+}
+
+/// What a granted access check proved, in the adapter's terms: the webhook
+/// has no token nor object types, only a receiver that took a signed ping.
+fn granted(adapter_kind: Option<&str>) -> &'static str {
+    match adapter_kind {
+        Some("webhook") => "the receiver took a signed ping.",
+        _ => "the CRM takes the token and reads the object type.",
     }
 }
