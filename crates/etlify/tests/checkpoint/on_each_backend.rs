@@ -222,27 +222,27 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
         ids[0]
     );
     let run = |etlify: Etlify| async move { users_synced(&etlify).await };
+    // PostgreSQL and MySQL: the run reads around the open transaction.
+    macro_rules! run_while_the_change_is_uncommitted {
+        ($pool:expr) => {{
+            let mut tx = $pool.begin().await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(update))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            // Not an ordering of events: the clock must pass the change's
+            // timestamp by more than the 1 ms commit margin, so that the
+            // case under test is a change older than the run (a longer
+            // wait only widens that gap).
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
+            tx.commit().await.unwrap();
+        }};
+    }
     if let Some(pool) = postgres {
-        let mut tx = pool.begin().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(update))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        // The run starts measurably after the change's timestamp (the
-        // case under test is a change older than the run).
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
-        tx.commit().await.unwrap();
+        run_while_the_change_is_uncommitted!(pool);
     } else if let Some(pool) = mysql {
-        // As on PostgreSQL: the run reads around the open transaction.
-        let mut tx = pool.begin().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(update))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
-        tx.commit().await.unwrap();
+        run_while_the_change_is_uncommitted!(pool);
     } else if let Some(pool) = sqlite {
         // The writer holds SQLite's write lock; the run waits for it.
         let mut tx = pool.begin().await.unwrap();
