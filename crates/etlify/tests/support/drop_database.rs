@@ -4,6 +4,8 @@
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{AssertSqlSafe, Connection};
 
+use super::drop_schema::drop_on_a_thread_of_its_own;
+
 /// Drops a test's MySQL database when the test ends, passed or failed.
 pub struct DropDatabase {
     /// How to connect to the server, as the test's administrator.
@@ -19,14 +21,8 @@ impl Drop for DropDatabase {
             "SET SESSION lock_wait_timeout = 10; DROP DATABASE IF EXISTS `{}`",
             self.name
         );
-        // `drop` cannot await: the statement runs on a thread and a
-        // connection of its own (as `DropSchema` does).
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async move {
+        drop_on_a_thread_of_its_own(format!("test database {}", self.name), move || {
+            Box::pin(async move {
                 let mut conn = sqlx::MySqlConnection::connect_with(&admin)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -35,19 +31,8 @@ impl Drop for DropDatabase {
                     .await
                     .map_err(|e| e.to_string())?;
                 conn.close().await.ok();
-                Ok::<(), String>(())
+                Ok(())
             })
         });
-        let wait = || match dropping.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("test database {} left behind: {error}", self.name),
-            Err(_) => eprintln!("test database {} left behind: the drop panicked", self.name),
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        }
     }
 }

@@ -24,15 +24,8 @@ impl Drop for DropSchema {
             "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{}\" CASCADE",
             self.name
         );
-        // `drop` cannot await, and the test's runtime may be the one
-        // shutting down: the statement runs on a thread and a connection
-        // of its own, and the test's runtime goes on while it is waited for.
-        let dropping = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async move {
+        drop_on_a_thread_of_its_own(format!("test schema {}", self.name), move || {
+            Box::pin(async move {
                 let mut conn = sqlx::PgConnection::connect_with(&admin)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -41,19 +34,36 @@ impl Drop for DropSchema {
                     .await
                     .map_err(|e| e.to_string())?;
                 conn.close().await.ok();
-                Ok::<(), String>(())
+                Ok(())
             })
         });
-        let wait = || match dropping.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("test schema {} left behind: {error}", self.name),
-            Err(_) => eprintln!("test schema {} left behind: the drop panicked", self.name),
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
+    }
+}
+
+/// What a drop runs: connect, drop, say why not.
+pub type DropJob = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// Runs `job` to its end from a `Drop`, which cannot await, while the
+/// test's runtime may be the one shutting down: on a thread and a runtime
+/// of its own, the test's runtime going on while it is waited for. What
+/// it failed to drop, `what` names on stderr.
+pub fn drop_on_a_thread_of_its_own(what: String, job: impl FnOnce() -> DropJob + Send + 'static) {
+    let dropping = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(job())
+    });
+    let wait = || match dropping.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("{what} left behind: {error}"),
+        Err(_) => eprintln!("{what} left behind: the drop panicked"),
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
         }
+        _ => wait(),
     }
 }
