@@ -34,7 +34,7 @@ pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapte
 pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
 use crate::link::AssociationType;
 use crate::payload::Payload;
-pub use crate::ratelimit::{Budget, Throttle};
+pub use crate::ratelimit::{Budget, Counted, Throttle};
 pub use crate::write_mode::WriteMode;
 
 /// One upsert: create the object, or update it when it exists.
