@@ -55,6 +55,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     } else {
         session.engine().await?
     };
+    if !session.settings().queue.configured || args.now {
+        // Synced here: values in the CRM's form as a batch run sends them.
+        etlify.learn_crm_schema(&args.crm, &args.model).await?;
+    }
     let dispatch = etlify.sync(&args.crm, &args.model, args.id).await?;
     let (model, id, crm) = (&args.model, args.id, &args.crm);
     let result = match &dispatch {
