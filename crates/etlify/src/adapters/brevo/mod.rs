@@ -103,7 +103,13 @@ impl ContactFields {
         for (name, value) in payload {
             match name.as_str() {
                 "email" => fields.email = Some(lowercase(value)),
-                "ext_id" => fields.ext_id = Some(value.clone()),
+                // Brevo's ext_id is text; an integer key is sent as its digits.
+                "ext_id" => {
+                    fields.ext_id = Some(match value {
+                        Value::Number(number) => Value::String(number.to_string()),
+                        other => other.clone(),
+                    })
+                }
                 _ => {
                     fields
                         .attributes
