@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::str::FromStr;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 // Only its sandbox and `etlify_command` here.
@@ -183,4 +183,24 @@ fn brevo_the_binary_sends_a_toml_files_users_to_contacts_then_nothing_more() {
     assert!(said.contains("Key not found"), "{said}");
     assert!(!said.contains("not-the-key-42"), "{said}");
     drop(sandbox_process);
+}
+
+/// `etlify demo --crm brevo`: the users go to the sandbox's Brevo
+/// contacts (their company's name as an attribute), a second sync sends
+/// nothing, a renamed company sends only its users again.
+#[test]
+fn brevo_the_demo_sends_users_to_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--crm", "brevo", "--users", "40", "--json", "--dir"])
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    let report = json_of(&output);
+    let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    // 2 companies, users in turn: company 1 holds every second user.
+    assert_eq!(synced, [&json!(40), &json!(0), &json!(20)], "{report}");
+    assert_eq!(report["sandbox_contacts"], 40);
+    let config = std::fs::read_to_string(dir.path().join("demo/etlify.toml")).unwrap();
+    assert!(config.contains("adapter = \"brevo\""), "{config}");
 }
