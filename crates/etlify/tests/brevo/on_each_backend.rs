@@ -3,7 +3,7 @@
 //! is this copy's.
 
 use etlify::adapters::{Adapter, Throttle, UpsertRequest};
-use etlify::{BatchSyncOptions, Crm, RateLimit, WriteMode};
+use etlify::{BatchSyncOptions, Crm, DeleteOutcome, RateLimit, WriteMode};
 use serde_json::json;
 
 use super::*;
@@ -143,4 +143,46 @@ async fn brevo_matches_an_existing_contact_by_email() {
         1,
         "the existing contact's id read once"
     );
+}
+
+/// The engine's delete of a synced user deletes its contact (for good:
+/// Brevo keeps no archive); a contact deleted in Brevo meanwhile is
+/// already gone, a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brevo_a_deleted_user_deletes_its_contact() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 2).await;
+    let sandbox = sandbox().await;
+    let etlify = contacts_engine(&db, &sandbox).await;
+    let stats = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!(stats.outcomes.synced, 2, "{stats:?}");
+
+    assert_eq!(
+        etlify.delete("brevo", "User", ids[0]).await.unwrap(),
+        DeleteOutcome::Deleted
+    );
+    let left: Vec<Option<String>> = sandbox
+        .admin()
+        .brevo_contacts()
+        .into_iter()
+        .map(|contact| contact.email)
+        .collect();
+    assert_eq!(left, [Some("user1@example.com".to_owned())]);
+    assert_eq!(
+        sandbox.admin().request_log().count("DELETE", CONTACT_ROUTE),
+        1
+    );
+
+    // Deleted by hand in Brevo first: the engine's delete finds it gone.
+    let contact = sandbox.admin().brevo_contacts()[0].id;
+    brevo(&sandbox)
+        .delete("contacts", &contact.to_string(), &Throttle::unlimited())
+        .await
+        .unwrap();
+    assert_eq!(
+        etlify.delete("brevo", "User", ids[1]).await.unwrap(),
+        DeleteOutcome::AlreadyGone
+    );
+    assert!(sandbox.admin().brevo_contacts().is_empty());
 }
