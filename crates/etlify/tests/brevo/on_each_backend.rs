@@ -3,7 +3,9 @@
 //! is this copy's.
 
 use etlify::adapters::{Adapter, Throttle, UpsertRequest};
-use etlify::{BatchSyncOptions, Crm, DeleteOutcome, RateLimit, WriteMode};
+use etlify::{
+    BatchSyncOptions, Crm, DeleteOutcome, RateLimit, SyncDispatch, SyncOutcome, WriteMode,
+};
 use serde_json::json;
 
 use super::*;
@@ -185,4 +187,33 @@ async fn brevo_a_deleted_user_deletes_its_contact() {
         DeleteOutcome::AlreadyGone
     );
     assert!(sandbox.admin().brevo_contacts().is_empty());
+}
+
+/// The engine's limit is set above the account's (20 contacts requests a
+/// second against Brevo's 10): `x-sib-ratelimit-remaining` slows the
+/// requests down before the sandbox refuses one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brevo_the_remaining_header_slows_the_engine_before_a_429() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let ids = users(&db, 25).await;
+    let sandbox = sandbox().await;
+    let crm = Crm::new("brevo", brevo(&sandbox))
+        .rate_limit(RateLimit::new(20, Duration::from_secs(1)).unwrap());
+    let etlify = engine(&db, vec![crm], vec![contact_model()]).await;
+    for id in &ids {
+        assert_eq!(
+            etlify.sync("brevo", "User", *id).await.unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let log = sandbox.admin().request_log();
+    let arrivals: Vec<(u64, Option<u16>)> =
+        log.recent.iter().map(|r| (r.at_ms, r.status)).collect();
+    assert_eq!(
+        log.count_status(429),
+        0,
+        "slowed down before the limit: {arrivals:?}"
+    );
+    assert_eq!(log.total, 25, "one request a contact");
 }
