@@ -57,3 +57,74 @@ fn contact_model() -> Model {
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;
+
+/// `create_only` creates a new contact and leaves an existing one as it
+/// is (its id returned); `update_only` updates an existing one and
+/// creates none.
+#[tokio::test]
+async fn brevo_write_modes_create_only_and_update_only() {
+    use etlify::adapters::{Adapter, AdapterErrorKind, Throttle, UpsertRequest};
+    use etlify::WriteMode;
+    use serde_json::json;
+
+    let sandbox = sandbox().await;
+    let adapter = brevo(&sandbox);
+    let upsert = |payload: serde_json::Value, mode: WriteMode| {
+        let adapter = adapter.clone();
+        async move {
+            let payload = payload.as_object().unwrap().clone();
+            adapter
+                .upsert(
+                    UpsertRequest {
+                        object_type: "contacts",
+                        payload: &payload,
+                        id_property: "email",
+                        crm_id: None,
+                        id_property_only_on_create: false,
+                        mode,
+                    },
+                    &Throttle::unlimited(),
+                )
+                .await
+        }
+    };
+    let firstname = |sandbox: &RunningSandbox| {
+        let contacts = sandbox.admin().brevo_contacts();
+        assert!(contacts.len() <= 1, "{contacts:?}");
+        contacts.first().map(|c| c.attributes["FIRSTNAME"].clone())
+    };
+
+    let missing = upsert(
+        json!({"email": "ann@example.com", "firstname": "Ann"}),
+        WriteMode::UpdateOnly,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(missing.kind(), AdapterErrorKind::NotFound);
+    assert!(missing.is_no_object_to_update(), "{missing}");
+    assert_eq!(firstname(&sandbox), None, "nothing created");
+
+    let created = upsert(
+        json!({"email": "ann@example.com", "firstname": "Ann"}),
+        WriteMode::CreateOnly,
+    )
+    .await
+    .unwrap();
+    let kept = upsert(
+        json!({"email": "ANN@example.com", "firstname": "Other"}),
+        WriteMode::CreateOnly,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept, created, "the existing contact's id");
+    assert_eq!(firstname(&sandbox), Some(json!("Ann")), "left as it was");
+
+    let updated = upsert(
+        json!({"email": "ann@example.com", "firstname": "Annie"}),
+        WriteMode::UpdateOnly,
+    )
+    .await
+    .unwrap();
+    assert_eq!(updated, created);
+    assert_eq!(firstname(&sandbox), Some(json!("Annie")));
+}

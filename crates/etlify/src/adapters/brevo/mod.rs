@@ -23,8 +23,8 @@ pub use self::config::{BrevoConfig, DEFAULT_BASE_URL};
 use self::errors::{classify, remaining_in_window};
 use crate::adapters::http::{HttpClient, HttpRequest};
 use crate::adapters::{
-    id_value, Access, Adapter, AdapterError, AdapterErrorKind, RemoteDelete, Throttle,
-    UpsertRequest,
+    id_value, no_object_to_update, Access, Adapter, AdapterError, AdapterErrorKind, RemoteDelete,
+    Throttle, UpsertRequest, WriteMode,
 };
 use crate::error::ConfigError;
 use crate::payload::Payload;
@@ -184,13 +184,16 @@ impl BrevoAdapter {
             .query("identifierType", kind.query_value())
     }
 
-    /// `POST /contacts` with `updateEnabled` (BREVO-2): creates the
-    /// contact, or updates the one holding its email or `ext_id`. Safe to
-    /// repeat, so a lost answer is retried like any other. The contact id
-    /// when Brevo created one (201); `None` when it updated one (204).
+    /// `POST /contacts` (BREVO-2): creates the contact or, with
+    /// `update_enabled`, updates the one holding its email or `ext_id`
+    /// (without it, that contact's identifier is a `duplicate_parameter`
+    /// refusal). Safe to repeat either way (an identifier is held once), so
+    /// a lost answer is retried like any other. The contact id when Brevo
+    /// created one (201); `None` when it updated one (204).
     async fn create_or_update(
         &self,
         fields: &ContactFields,
+        update_enabled: bool,
         throttle: &Throttle<'_>,
     ) -> Result<Option<String>, AdapterError> {
         let mut body = Map::new();
@@ -207,7 +210,9 @@ impl BrevoAdapter {
         if !self.list_ids.is_empty() {
             body.insert("listIds".to_owned(), json!(self.list_ids));
         }
-        body.insert("updateEnabled".to_owned(), Value::Bool(true));
+        if update_enabled {
+            body.insert("updateEnabled".to_owned(), Value::Bool(true));
+        }
         let request = self
             .request(Method::POST, [CONTACTS])
             .json(Value::Object(body));
@@ -247,6 +252,29 @@ impl BrevoAdapter {
             .send(&request, classify, throttle)
             .await
             .map(|_| ())
+    }
+
+    /// `create_only`: a new contact is created; an existing one (its
+    /// identifier refused as a duplicate) is left as it is, its id read.
+    async fn create_only(
+        &self,
+        fields: &ContactFields,
+        value: &str,
+        identifier: Identifier,
+        throttle: &Throttle<'_>,
+    ) -> Result<Option<String>, AdapterError> {
+        match self.create_or_update(fields, false, throttle).await {
+            Ok(Some(created)) => Ok(Some(created)),
+            Ok(None) => Err(AdapterError::new(
+                AdapterErrorKind::Transient,
+                "Brevo answered a create without the contact's id",
+            )),
+            Err(error) if error.category.as_deref() == Some("duplicate_parameter") => {
+                let (id, _) = self.find(value, identifier, throttle).await?;
+                Ok(Some(id.to_string()))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// `GET /contacts/{identifier}`: the contact's id and its lists.
@@ -292,6 +320,10 @@ impl Adapter for BrevoAdapter {
         "brevo"
     }
 
+    fn supports_mode(&self, _mode: WriteMode) -> bool {
+        true
+    }
+
     async fn upsert(
         &self,
         request: UpsertRequest<'_>,
@@ -300,8 +332,13 @@ impl Adapter for BrevoAdapter {
         check_object_type(request.object_type)?;
         let identifier = Identifier::of_id_property(request.id_property)?;
         let fields = ContactFields::of(request.payload);
+        let mode = request.mode;
         // a known contact is updated by its id, in one request.
         if let Some(id) = request.crm_id.and_then(contact_id) {
+            if mode == WriteMode::CreateOnly {
+                // The contact exists: never updated in create_only.
+                return Ok(Some(id.to_string()));
+            }
             let skip_email = request.id_property_only_on_create && identifier == Identifier::Email;
             match self.update(id, &fields, skip_email, throttle).await {
                 Ok(()) => return Ok(Some(id.to_string())),
@@ -323,7 +360,29 @@ impl Adapter for BrevoAdapter {
             Identifier::Email => value.to_lowercase(),
             _ => value,
         };
-        if let Some(created) = self.create_or_update(&fields, throttle).await? {
+        match mode {
+            WriteMode::Upsert => {}
+            WriteMode::CreateOnly => {
+                return self
+                    .create_only(&fields, &value, identifier, throttle)
+                    .await
+            }
+            WriteMode::UpdateOnly => {
+                let id = match self.find(&value, identifier, throttle).await {
+                    Ok((id, _)) => id,
+                    Err(error) if error.kind() == AdapterErrorKind::NotFound => {
+                        return Err(no_object_to_update(
+                            request.object_type,
+                            request.id_property,
+                        ))
+                    }
+                    Err(error) => return Err(error),
+                };
+                self.update(id, &fields, false, throttle).await?;
+                return Ok(Some(id.to_string()));
+            }
+        }
+        if let Some(created) = self.create_or_update(&fields, true, throttle).await? {
             return Ok(Some(created));
         }
         // 204: an existing contact was updated; its id is read once (the
