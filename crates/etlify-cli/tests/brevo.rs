@@ -81,6 +81,8 @@ fn brevo_the_binary_sends_a_toml_files_users_to_contacts_then_nothing_more() {
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(said.contains("Brevo takes the API key"), "{said}");
 
     let sync = json_of(&etlify(&config, &["sync", "--json"], key));
     assert_eq!(sync["synced"], 25, "{sync}");
