@@ -236,12 +236,13 @@ pub(crate) enum AdapterKind {
     Null,
     Webhook,
     Salesforce,
+    Brevo,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
-    /// `hubspot`, `airtable`, `salesforce`, `webhook` or `null`.
+    /// `hubspot`, `airtable`, `salesforce`, `brevo`, `webhook` or `null`.
     pub adapter: AdapterKind,
     /// Access token; `${ENV}` (never written in the file itself).
     pub token: Option<String>,
@@ -315,6 +316,14 @@ pub(crate) struct CrmFile {
     /// the org's limit of long-running requests).
     #[schemars(range(min = 1))]
     pub max_concurrent_requests: Option<u32>,
+    /// Brevo only: the account's API key (the `api-key` header); `${ENV}`
+    /// (never written in the file itself).
+    pub api_key: Option<String>,
+    /// Brevo only: lists every contact written joins, by id (`listIds`).
+    pub list_ids: Option<Vec<u64>>,
+    /// Brevo only: lists every contact updated leaves, by id
+    /// (`unlinkListIds`); none of `list_ids`.
+    pub unlink_list_ids: Option<Vec<u64>>,
 }
 
 /// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's

@@ -1,6 +1,6 @@
 //! Local sandbox of the HubSpot CRM v3 objects API, the Airtable Web API
-//! v0 and Salesforce's REST API (sObject Collections), and a receiver of
-//! Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
+//! v0, Salesforce's REST API (sObject Collections) and Brevo's contacts
+//! API v3, and a receiver of Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
 //! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
@@ -32,6 +32,7 @@
 
 mod admin;
 mod airtable;
+mod brevo;
 pub mod config;
 mod error;
 mod faults;
@@ -48,6 +49,8 @@ mod webhook;
 
 pub use admin::{FaultSettings, LimitSettings, ResetScope, SandboxAdmin, TargetApi};
 pub use airtable::store::AirtableRecord;
+pub use brevo::config::{BrevoAttributeKind, BrevoConfig, BrevoRateLimits, DEFAULT_BREVO_API_KEY};
+pub use brevo::store::BrevoContact;
 pub use config::AssociationLabelConfig;
 pub use config::{
     AirtableConfig, AirtableRateLimits, BaseConfig, FaultConfig, FieldConfig, FieldKind,

@@ -22,6 +22,8 @@ pub enum Api {
     Webhook,
     /// Salesforce REST API.
     Salesforce,
+    /// Brevo's contacts API v3.
+    Brevo,
     /// A path that belongs to neither API.
     Unknown,
 }

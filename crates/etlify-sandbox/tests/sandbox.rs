@@ -31,3 +31,6 @@ mod admin;
 // The HubSpot properties API and Airtable's metadata API.
 #[path = "sandbox/schema.rs"]
 mod schema;
+// Brevo contacts, identifiers, attributes, lists, windows and their headers.
+#[path = "sandbox/brevo.rs"]
+mod brevo;

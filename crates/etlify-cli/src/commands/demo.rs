@@ -6,7 +6,9 @@
 //! user linked to its company by a HubSpot association), a second one that
 //! sends nothing, a company renamed and only it and its users sent again.
 //! `--crm webhook` sends them to the sandbox's webhook receiver instead
-//! (each user's link to its company as a field holding the company's id).
+//! (each user's link to its company as a field holding the company's id);
+//! `--crm brevo` sends the users to the sandbox's Brevo contacts (their
+//! company's name as the `COMPANY` attribute: Brevo has no companies).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,8 @@ use std::time::Instant;
 
 use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
 use etlify_sandbox::{
-    RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
+    BrevoAttributeKind, RunningSandbox, Sandbox, SandboxConfig, DEFAULT_BREVO_API_KEY,
+    DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
 };
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
@@ -28,14 +31,16 @@ pub(crate) struct Args {
     /// The folder for the database, the sandbox's state and the configuration.
     #[arg(long, default_value = "etlify-demo")]
     dir: PathBuf,
-    /// Sample users (when the database is created).
-    #[arg(long, default_value_t = 1000)]
-    users: u64,
+    /// Sample users (when the database is created): 1000 by default, 100
+    /// with `--crm brevo` (Brevo takes 10 contacts requests a second).
+    #[arg(long)]
+    users: Option<u64>,
     /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
-    /// The CRM the users go to: the sandbox's HubSpot, or its webhook
-    /// receiver (signed events; its objects are not kept between demos).
+    /// The CRM the users go to: the sandbox's HubSpot, its webhook
+    /// receiver (signed events; its objects are not kept between demos),
+    /// or its Brevo contacts.
     #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
     crm: DemoCrm,
 }
@@ -45,6 +50,7 @@ pub(crate) struct Args {
 enum DemoCrm {
     Hubspot,
     Webhook,
+    Brevo,
 }
 
 impl DemoCrm {
@@ -53,7 +59,23 @@ impl DemoCrm {
         match self {
             DemoCrm::Hubspot => "hubspot",
             DemoCrm::Webhook => "webhook",
+            DemoCrm::Brevo => "brevo",
         }
+    }
+
+    /// Sample users when `--users` is not given: Brevo's are one request
+    /// each, at 10 a second.
+    fn default_users(self) -> u64 {
+        match self {
+            DemoCrm::Brevo => 100,
+            _ => 1000,
+        }
+    }
+
+    /// Whether companies are objects of the CRM (Brevo has none: a user's
+    /// company is an attribute of the contact).
+    fn has_companies(self) -> bool {
+        self != DemoCrm::Brevo
     }
 
     /// What to change in the file to send to the real thing.
@@ -64,6 +86,9 @@ impl DemoCrm {
             }
             DemoCrm::Webhook => {
                 "for your own service set url and signing_secret = \"${WEBHOOK_SIGNING_SECRET}\""
+            }
+            DemoCrm::Brevo => {
+                "for a real Brevo account remove base_url and use api_key = \"${BREVO_API_KEY}\""
             }
         }
     }
@@ -80,6 +105,11 @@ impl DemoCrm {
                 "To send to your own service: in the configuration, set `url` to its endpoint and \
                  `signing_secret = \"${WEBHOOK_SIGNING_SECRET}\"`, export WEBHOOK_SIGNING_SECRET, \
                  and verify each request's Etlify-Signature there (docs/ADAPTERS.md, \"Webhook\")."
+            }
+            DemoCrm::Brevo => {
+                "To sync with your own Brevo account: create the contact attribute COMPANY (text) \
+                 there, in the configuration remove `base_url`, set `api_key = \"${BREVO_API_KEY}\"` \
+                 and export BREVO_API_KEY, then run `etlify --config <file> sync`."
             }
         }
     }
@@ -101,6 +131,12 @@ impl DemoCrm {
                  status = \"/status\"\nerror = \"/error\"\n",
                 sandbox.webhook_url()
             ),
+            DemoCrm::Brevo => format!(
+                "[crms.brevo]\nadapter = \"brevo\"\nbase_url = \"{}\"\n\
+                 api_key = \"{DEFAULT_BREVO_API_KEY}\"\n\
+                 rate_limit = {{ max_requests = 10, period = \"1s\" }}\n",
+                sandbox.brevo_base_url()
+            ),
         }
     }
 
@@ -119,6 +155,14 @@ impl DemoCrm {
                 .into_iter()
                 .filter(|contact| !contact.deleted)
                 .map(|contact| format!("{} {:?}", contact.id, contact.data))
+                .collect(),
+            DemoCrm::Brevo => admin
+                .brevo_contacts()
+                .into_iter()
+                .map(|contact| {
+                    let email = contact.email.unwrap_or_default();
+                    format!("{} {email} {:?}", contact.id, contact.attributes)
+                })
                 .collect(),
         }
     }
@@ -176,12 +220,18 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         ))
     })?;
     let fresh = !database.exists();
-    let sandbox = Sandbox::start(SandboxConfig {
+    let mut sandbox_config = SandboxConfig {
         state_file: Some(dir.join("sandbox-state.json")),
         ..SandboxConfig::default()
-    })
-    .await
-    .map_err(|e| CliError::run(format!("cannot start the sandbox: {e}")))?;
+    };
+    // The users' company goes to Brevo as an attribute the account must have.
+    sandbox_config
+        .brevo
+        .attributes
+        .insert("COMPANY".to_owned(), BrevoAttributeKind::Text);
+    let sandbox = Sandbox::start(sandbox_config)
+        .await
+        .map_err(|e| CliError::run(format!("cannot start the sandbox: {e}")))?;
     let config = write_config(dir, &database, args.crm, &sandbox)?;
     let say = |line: String| {
         if !args.json {
@@ -193,7 +243,8 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     say(format!("Configuration: {}", config.display()));
 
     let session = Session::load(&config)?;
-    let runs = three_syncs(&session, &database, fresh, args.users, say)
+    let users = args.users.unwrap_or(args.crm.default_users());
+    let runs = three_syncs(&session, &database, fresh, users, args.crm, say)
         .await
         .map_err(|e| session.error(e))?;
     let contacts = args.crm.contacts(&sandbox);
@@ -242,6 +293,7 @@ async fn three_syncs(
     database: &Path,
     fresh: bool,
     users: u64,
+    crm: DemoCrm,
     say: impl Fn(String),
 ) -> Result<[RunStats; 3], CommandError> {
     let store = etlify::Store::connect(&session.settings().database_url).await?;
@@ -263,8 +315,13 @@ async fn three_syncs(
     let etlify = session.engine().await?;
 
     let first = timed_sync(etlify).await?;
+    let found = if crm.has_companies() {
+        "companies, then users linked to them"
+    } else {
+        "users, each with its company's name"
+    };
     say(format!(
-        "1. sync: {} found (companies, then users linked to them), {} sent to the sandbox, {} not modified ({:.1}s)",
+        "1. sync: {} found ({found}), {} sent to the sandbox, {} not modified ({:.1}s)",
         output::counted(first.0.total as u64, "record", "records"),
         first.0.outcomes.synced,
         first.0.outcomes.not_modified,
@@ -294,10 +351,17 @@ async fn three_syncs(
         .await
         .map_err(CliError::run)?;
     let third = timed_sync(etlify).await?;
-    say(format!(
-        "3. company 1 renamed: it and {} of its users found and sent, nothing else",
-        third.0.outcomes.synced.saturating_sub(1)
-    ));
+    say(if crm.has_companies() {
+        format!(
+            "3. company 1 renamed: it and {} of its users found and sent, nothing else",
+            third.0.outcomes.synced.saturating_sub(1)
+        )
+    } else {
+        format!(
+            "3. company 1 renamed: {} of its users found and sent, nothing else",
+            third.0.outcomes.synced
+        )
+    });
     Ok([first.0, second.0, third.0])
 }
 
@@ -322,7 +386,28 @@ fn write_config(
     sandbox: &RunningSandbox,
 ) -> Result<PathBuf, CliError> {
     let (section, going_live) = (crm.section(sandbox), crm.in_the_file());
-    let crm = crm.name();
+    let (has_companies, crm) = (crm.has_companies(), crm.name());
+    // Without companies in the CRM, users carry their company's name and
+    // link to nothing.
+    let companies = if has_companies {
+        format!(
+            r#"[models.Company]
+table = "companies"
+
+[models.Company.crms.{crm}]
+object_type = "companies"
+id_property = "domain"
+payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies"
+"#
+        )
+    } else {
+        String::new()
+    };
+    let links = if has_companies {
+        "links = [{ model = \"Company\", belongs_to = \"company_id\" }]\n"
+    } else {
+        ""
+    };
     let path = dir.join("etlify.toml");
     let text = format!(
         r#"# Written by `etlify demo`. The CRM is the local sandbox started by the demo
@@ -331,14 +416,7 @@ fn write_config(
 url = {database_url}
 
 {section}
-[models.Company]
-table = "companies"
-
-[models.Company.crms.{crm}]
-object_type = "companies"
-id_property = "domain"
-payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies"
-
+{companies}
 [models.User]
 table = "users"
 
@@ -350,8 +428,7 @@ payload = """
   FROM users LEFT JOIN companies ON companies.id = users.company_id
 """
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
-links = [{{ model = "Company", belongs_to = "company_id" }}]
-"#,
+{links}"#,
         // Absolute, so that the file works from any folder (the README runs
         // `etlify status` from inside the demo folder); quoted as TOML.
         database_url = toml::Value::String(format!("sqlite://{}", database.display()))

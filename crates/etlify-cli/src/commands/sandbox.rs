@@ -1,5 +1,5 @@
-//! `etlify sandbox`: the local HubSpot and Airtable sandbox and webhook
-//! receiver (`etlify-sandbox`) until Ctrl-C, with the values to put in the
+//! `etlify sandbox`: the local HubSpot, Airtable, Salesforce and Brevo
+//! sandbox and webhook receiver (`etlify-sandbox`) until Ctrl-C, with the values to put in the
 //! configuration. Its flags set the latency, faults and rate limits to
 //! try a configuration against (over a JSON file of the sandbox's own
 //! settings, `--settings`, docs/SANDBOX.md); each is checked here, so a
@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use etlify_sandbox::{
-    FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
-    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET, DEFAULT_WEBHOOK_SECRET,
+    FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_BREVO_API_KEY,
+    DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
+    DEFAULT_WEBHOOK_SECRET,
 };
 
 use crate::error::{CliError, Completed};
@@ -130,6 +131,7 @@ impl Args {
             &mut config.airtable.faults,
             &mut config.webhook.faults,
             &mut config.salesforce.faults,
+            &mut config.brevo.faults,
         ] {
             self.set_faults(faults);
         }
@@ -270,6 +272,10 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         "  Salesforce: login_url = \"{}\", client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\", \
          client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"",
         sandbox.salesforce_login_url(),
+    );
+    println!(
+        "  Brevo:    base_url = \"{}\", api_key = \"{DEFAULT_BREVO_API_KEY}\"",
+        sandbox.brevo_base_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

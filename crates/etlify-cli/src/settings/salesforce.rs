@@ -45,7 +45,11 @@ pub(super) fn refuse_other_keys(
     not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     not_for("token", file.token.is_some(), "hubspot and airtable")?;
-    not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
+    not_for(
+        "base_url",
+        file.base_url.is_some(),
+        "hubspot, airtable and brevo",
+    )?;
     not_for("base_id", file.base_id.is_some(), "airtable")?;
     not_for(
         "search_requests_per_second",

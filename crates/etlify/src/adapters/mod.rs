@@ -7,6 +7,7 @@
 //! for: the engine owns the limiters (G-12).
 
 pub mod airtable;
+pub mod brevo;
 mod error;
 pub mod http;
 pub mod hubspot;
@@ -21,6 +22,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 pub use self::airtable::{AirtableAdapter, AirtableConfig};
+pub use self::brevo::{BrevoAdapter, BrevoConfig};
 pub use self::error::{AdapterError, AdapterErrorKind};
 pub use self::http::{
     HttpClient, HttpConnections, HttpRequest, HttpResponse, HttpSettings, Secret,

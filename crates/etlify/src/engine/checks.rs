@@ -111,6 +111,11 @@ fn vendor_limit(adapter_kind: &str) -> Option<(u32, Duration, &'static str)> {
             Duration::from_secs(1),
             "Airtable allows 5 requests per second per base",
         )),
+        "brevo" => Some((
+            10,
+            Duration::from_secs(1),
+            "Brevo allows 10 contacts requests per second (the general plans)",
+        )),
         _ => None,
     }
 }

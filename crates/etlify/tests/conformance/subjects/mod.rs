@@ -1,6 +1,7 @@
 //! Each adapter on its sandbox, as the scenarios drive it.
 
 pub(crate) mod airtable;
+pub(crate) mod brevo;
 pub(crate) mod hubspot;
 pub(crate) mod null;
 pub(crate) mod salesforce;
