@@ -140,14 +140,33 @@ WHERE j.status IN ('Running', 'Queued')
   AND (? IS NULL OR w.id <> ?)
   AND (? IS NULL OR w.id = ?)";
 
-const WORKER_LAST_SEEN: &str =
-    "SELECT UNIX_TIMESTAMP() - last_seen FROM etlify_queue_workers WHERE id = ? FOR UPDATE";
+/// Whether any worker of the queue (`?`: the queue, how long silent, a
+/// worker to leave out, the only worker) is silent for that long: the
+/// hand-back's locking update runs only then.
+const SILENT_WORKERS: &str = "\
+SELECT COUNT(*) FROM etlify_queue_workers
+WHERE worker_type = ? AND UNIX_TIMESTAMP() - last_seen >= ?
+  AND (? IS NULL OR id <> ?) AND (? IS NULL OR id = ?)";
 
+/// A registration of this name silent for longer than `?` seconds goes.
+const FORGET_SILENT_WORKER: &str =
+    "DELETE FROM etlify_queue_workers WHERE id = ? AND UNIX_TIMESTAMP() - last_seen > ?";
+
+/// Fails on the primary key while a live worker holds the name.
 const REGISTER_WORKER: &str = "\
 INSERT INTO etlify_queue_workers (id, worker_type, storage_name, layers, last_seen, started_at)
-VALUES (?, ?, ?, ?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP())
-ON DUPLICATE KEY UPDATE worker_type = VALUES(worker_type), storage_name = VALUES(storage_name),
-    layers = VALUES(layers), last_seen = VALUES(last_seen), started_at = VALUES(started_at)";
+VALUES (?, ?, ?, ?, UNIX_TIMESTAMP(), UNIX_TIMESTAMP())";
+
+/// The queue's sessions read committed rows and lock no gaps: workers
+/// registering, fetching and handing jobs back at once then wait on the
+/// rows they touch only, not on the gaps between keys, where InnoDB's
+/// default (`REPEATABLE READ`) made two registrations deadlock.
+const READ_COMMITTED: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+/// Times a transaction InnoDB chose as a deadlock's victim (or that
+/// waited too long for a lock) is run again before the error stops the
+/// worker; apalis stops a worker at its storage's first error.
+const LOCK_ATTEMPTS: u32 = 5;
 
 const ACK: &str = "UPDATE etlify_queue_jobs \
      SET status = ?, attempts = ?, last_result = ?, done_at = UNIX_TIMESTAMP() \
@@ -177,6 +196,57 @@ pub enum MysqlQueueError {
     WorkerGone(String),
     #[error("{abandoned} of {queued} jobs handed back at shutdown")]
     AbandonedMismatch { queued: usize, abandoned: u64 },
+}
+
+/// The queue's own pool on `connect`, its sessions at
+/// [`READ_COMMITTED`].
+pub(crate) async fn pool(
+    connect: sqlx::mysql::MySqlConnectOptions,
+    connections: u32,
+) -> Result<MySqlPool, sqlx::Error> {
+    sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::query(READ_COMMITTED).execute(connection).await?;
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await
+}
+
+/// Whether InnoDB gave up `error`'s transaction over a lock (a deadlock's
+/// victim, or a lock wait timed out): running it again is the remedy.
+fn lock_conflict(error: &MysqlQueueError) -> bool {
+    match error {
+        MysqlQueueError::Database(sqlx::Error::Database(database)) => database
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|mysql| matches!(mysql.number(), 1205 | 1213)),
+        _ => false,
+    }
+}
+
+/// Whether `error` is a duplicate key.
+fn duplicate_key(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database) if database.is_unique_violation())
+}
+
+/// Runs `$transaction` (an async block) again while InnoDB gives it up
+/// over a lock, at most [`LOCK_ATTEMPTS`] times.
+macro_rules! retrying_lock_conflicts {
+    ($transaction:expr) => {{
+        let mut attempt = 1;
+        loop {
+            match $transaction.await {
+                Err(error) if attempt < LOCK_ATTEMPTS && lock_conflict(&error) => {
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                done => break done,
+            }
+        }
+    }};
 }
 
 /// What the storage needs to know of its queue.
@@ -234,6 +304,18 @@ async fn reenqueue_orphaned(
         Workers::AllExcept(id) => (Some(id), None),
         Workers::Only(id) => (None, Some(id)),
     };
+    let silent: i64 = sqlx::query_scalar(SILENT_WORKERS)
+        .bind(queue)
+        .bind(seconds(silent_for))
+        .bind(except)
+        .bind(except)
+        .bind(only)
+        .bind(only)
+        .fetch_one(&mut *connection)
+        .await?;
+    if silent == 0 {
+        return Ok(0);
+    }
     let done = sqlx::query(REENQUEUE_ORPHANED)
         .bind(seconds(silent_for))
         .bind(queue)
@@ -278,12 +360,9 @@ fn job_from_row(row: &sqlx::mysql::MySqlRow) -> Result<Task<Vec<u8>>, MysqlQueue
     Ok(task.build())
 }
 
-impl Persistence for MysqlPersistence {
-    type Compact = Vec<u8>;
-    type Response = Value;
-    type Error = MysqlQueueError;
-
-    async fn register(&mut self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
+/// Each operation once, as one transaction.
+impl MysqlPersistence {
+    async fn register_once(&self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
         let queue = self.config.queue.to_string();
         let mut transaction = self.pool.begin().await?;
         // A worker of the same name that died: its jobs go back first.
@@ -294,25 +373,31 @@ impl Persistence for MysqlPersistence {
             Workers::Only(worker.name()),
         )
         .await?;
-        let silent_for: Option<i64> = sqlx::query_scalar(WORKER_LAST_SEEN)
+        sqlx::query(FORGET_SILENT_WORKER)
             .bind(worker.name())
-            .fetch_optional(&mut *transaction)
+            .bind(seconds(self.config.heartbeat_interval))
+            .execute(&mut *transaction)
             .await?;
-        if silent_for.is_some_and(|silent| silent <= seconds(self.config.heartbeat_interval)) {
-            return Err(MysqlQueueError::WorkerAlive(worker.name().to_owned()));
-        }
-        sqlx::query(REGISTER_WORKER)
+        let registered = sqlx::query(REGISTER_WORKER)
             .bind(worker.name())
             .bind(&queue)
             .bind("EtlifyMysqlStorage")
             .bind(worker.get_service())
             .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        Ok(())
+            .await;
+        match registered {
+            Err(error) if duplicate_key(&error) => {
+                Err(MysqlQueueError::WorkerAlive(worker.name().to_owned()))
+            }
+            Err(error) => Err(error.into()),
+            Ok(_) => {
+                transaction.commit().await?;
+                Ok(())
+            }
+        }
     }
 
-    async fn heartbeat(&mut self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
+    async fn heartbeat_once(&self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
         let queue = self.config.queue.to_string();
         let mut transaction = self.pool.begin().await?;
         let alive = sqlx::query(KEEP_ALIVE)
@@ -334,8 +419,8 @@ impl Persistence for MysqlPersistence {
         Ok(())
     }
 
-    async fn fetch_next(
-        &mut self,
+    async fn fetch_next_once(
+        &self,
         worker: &WorkerContext,
     ) -> Result<Vec<Task<Vec<u8>>>, MysqlQueueError> {
         let queue = self.config.queue.to_string();
@@ -373,9 +458,9 @@ impl Persistence for MysqlPersistence {
         rows.iter().map(job_from_row).collect()
     }
 
-    async fn reenqueue_abandoned(
-        &mut self,
-        tasks: Vec<Task<Vec<u8>>>,
+    async fn reenqueue_abandoned_once(
+        &self,
+        tasks: &[Task<Vec<u8>>],
         worker: &WorkerContext,
     ) -> Result<u64, MysqlQueueError> {
         let ids: Vec<String> = tasks
@@ -411,14 +496,14 @@ impl Persistence for MysqlPersistence {
         Ok(abandoned)
     }
 
-    async fn handle_events(
-        &mut self,
-        events: Vec<TaskEvent<Value>>,
+    async fn handle_events_once(
+        &self,
+        events: &[TaskEvent<Value>],
         worker: &WorkerContext,
     ) -> Result<(), MysqlQueueError> {
         let mut locks = Vec::new();
         let mut results: Vec<&TaskResult<Value>> = Vec::new();
-        for event in &events {
+        for event in events {
             match event {
                 TaskEvent::Lock { task_id } => locks.push(task_id.to_string()),
                 TaskEvent::Complete(result) => results.push(result),
@@ -456,10 +541,10 @@ impl Persistence for MysqlPersistence {
         Ok(())
     }
 
-    async fn push_tasks(&mut self, tasks: Vec<Task<Vec<u8>>>) -> Result<(), MysqlQueueError> {
+    async fn push_tasks_once(&self, tasks: &[Task<Vec<u8>>]) -> Result<(), MysqlQueueError> {
         let queue = self.config.queue.to_string();
         let mut transaction = self.pool.begin().await?;
-        for task in &tasks {
+        for task in tasks {
             let id = task
                 .task_id()
                 .map_or_else(|| ulid::Ulid::generate().to_string(), ToString::to_string);
@@ -480,6 +565,47 @@ impl Persistence for MysqlPersistence {
         }
         transaction.commit().await?;
         Ok(())
+    }
+}
+
+impl Persistence for MysqlPersistence {
+    type Compact = Vec<u8>;
+    type Response = Value;
+    type Error = MysqlQueueError;
+
+    async fn register(&mut self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
+        retrying_lock_conflicts!(self.register_once(worker))
+    }
+
+    async fn heartbeat(&mut self, worker: &WorkerContext) -> Result<(), MysqlQueueError> {
+        retrying_lock_conflicts!(self.heartbeat_once(worker))
+    }
+
+    async fn fetch_next(
+        &mut self,
+        worker: &WorkerContext,
+    ) -> Result<Vec<Task<Vec<u8>>>, MysqlQueueError> {
+        retrying_lock_conflicts!(self.fetch_next_once(worker))
+    }
+
+    async fn reenqueue_abandoned(
+        &mut self,
+        tasks: Vec<Task<Vec<u8>>>,
+        worker: &WorkerContext,
+    ) -> Result<u64, MysqlQueueError> {
+        retrying_lock_conflicts!(self.reenqueue_abandoned_once(&tasks, worker))
+    }
+
+    async fn handle_events(
+        &mut self,
+        events: Vec<TaskEvent<Value>>,
+        worker: &WorkerContext,
+    ) -> Result<(), MysqlQueueError> {
+        retrying_lock_conflicts!(self.handle_events_once(&events, worker))
+    }
+
+    async fn push_tasks(&mut self, tasks: Vec<Task<Vec<u8>>>) -> Result<(), MysqlQueueError> {
+        retrying_lock_conflicts!(self.push_tasks_once(&tasks))
     }
 }
 

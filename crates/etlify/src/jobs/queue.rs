@@ -251,10 +251,7 @@ impl JobQueue {
             Storage::Postgres(PostgresStorage::new(&own).with_config(config))
         } else if let Some(pool) = store.mysql_pool() {
             let connect = (*pool.connect_options()).clone();
-            let own = sqlx::mysql::MySqlPoolOptions::new()
-                .max_connections(QUEUE_CONNECTIONS)
-                .connect_with(connect)
-                .await?;
+            let own = super::mysql_storage::pool(connect, QUEUE_CONNECTIONS).await?;
             let applied: Vec<(i64,)> = sqlx::query_as(super::mysql_storage::APPLIED_MIGRATIONS)
                 .fetch_all(&own)
                 .await
