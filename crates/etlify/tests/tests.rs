@@ -4,10 +4,11 @@
 //! after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`): each
 //! is declared once, in its module's `on_each_backend.rs`, a file compiled
 //! once per backend (see `sync/mod.rs`). The modules whose tests pass on
-//! MySQL so far have a third copy, `mysql` (issue 31): archive, batch,
-//! batch_sync, concurrency, config, delete, diff, e2e, finder,
-//! hubspot_version, leases, lost_response, lost_updates, match_by,
-//! metrics, modes, property, ratelimit, status, sync. Their setup SQL is
+//! MySQL so far have a third copy, `mysql` (issue 31): alerts, archive, batch,
+//! batch_sync, concurrency, config, crm_schema, delete, diff, e2e, finder,
+//! fresh, hubspot_version, jobs, leases, links, lost_response, lost_updates,
+//! match_by, metrics, modes, pipeline, property, ratelimit, runs_history, status,
+//! sync, worker. Their setup SQL is
 //! read in MySQL's words by `support/mysql_words.rs`.
 //! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.
 
