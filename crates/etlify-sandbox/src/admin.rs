@@ -195,6 +195,7 @@ impl SandboxAdmin {
             let webhook_limits = lock(&state.webhook_limiter).limits().clone();
             *lock(&state.webhook_limiter) = WebhookLimiter::new(webhook_limits);
             self.reset_salesforce();
+            self.reset_intercom();
             let hubspot_limits = lock(&state.hubspot_limiter).limits().clone();
             *lock(&state.hubspot_limiter) = HubSpotLimiter::new(hubspot_limits, Instant::now());
             let airtable_limits = lock(&state.airtable_limiter).limits().clone();

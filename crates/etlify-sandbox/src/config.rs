@@ -60,6 +60,8 @@ pub struct SandboxConfig {
     pub webhook: crate::webhook::config::WebhookConfig,
     /// The Salesforce REST API.
     pub salesforce: crate::salesforce::config::SalesforceConfig,
+    /// The Intercom REST API.
+    pub intercom: crate::intercom::config::IntercomConfig,
 }
 
 impl Default for SandboxConfig {
@@ -74,6 +76,7 @@ impl Default for SandboxConfig {
             airtable: AirtableConfig::default(),
             webhook: crate::webhook::config::WebhookConfig::default(),
             salesforce: crate::salesforce::config::SalesforceConfig::default(),
+            intercom: crate::intercom::config::IntercomConfig::default(),
         }
     }
 }
@@ -511,6 +514,7 @@ impl SandboxConfig {
         self.hubspot.validate()?;
         self.airtable.validate()?;
         self.salesforce.validate()?;
+        self.intercom.validate()?;
         self.webhook.validate()
     }
 }

@@ -23,6 +23,8 @@ struct PersistedState {
     airtable_schemas: AirtableSchemas,
     #[serde(default)]
     salesforce: crate::salesforce::store::SalesforceSnapshot,
+    #[serde(default)]
+    intercom: crate::intercom::store::IntercomSnapshot,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -49,6 +51,7 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
     airtable.restore(persisted.airtable);
     airtable.restore_schemas(persisted.airtable_schemas);
     lock(&state.salesforce.store).restore(persisted.salesforce);
+    lock(&state.intercom.store).restore(persisted.intercom);
     Ok(())
 }
 
@@ -65,6 +68,7 @@ pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         airtable,
         airtable_schemas,
         salesforce: lock(&state.salesforce.store).snapshot(),
+        intercom: lock(&state.intercom.store).snapshot(),
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

@@ -22,6 +22,8 @@ pub enum Api {
     Webhook,
     /// Salesforce REST API.
     Salesforce,
+    /// Intercom REST API.
+    Intercom,
     /// A path that belongs to neither API.
     Unknown,
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod airtable;
 pub(crate) mod hubspot;
+pub(crate) mod intercom;
 pub(crate) mod null;
 pub(crate) mod salesforce;
 pub(crate) mod webhook;
