@@ -6,13 +6,17 @@
 //! user linked to its company by a HubSpot association), a second one that
 //! sends nothing, a company renamed and only it and its users sent again.
 //! `--crm webhook` sends them to the sandbox's webhook receiver instead
-//! (each user's link to its company as a field holding the company's id).
+//! (each user's link to its company as a field holding the company's id);
+//! `--crm intercom` to the sandbox's Intercom workspace (companies by
+//! `company_id`, users as contacts by `external_id`, each attached to its
+//! company).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     RunningSandbox, Sandbox, SandboxConfig, DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
 };
@@ -34,8 +38,9 @@ pub(crate) struct Args {
     /// Prints JSON for scripts instead of text.
     #[arg(long)]
     json: bool,
-    /// The CRM the users go to: the sandbox's HubSpot, or its webhook
-    /// receiver (signed events; its objects are not kept between demos).
+    /// The CRM the users go to: the sandbox's HubSpot, its webhook
+    /// receiver (signed events; its objects are not kept between demos), or
+    /// its Intercom workspace.
     #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
     crm: DemoCrm,
 }
@@ -45,6 +50,7 @@ pub(crate) struct Args {
 enum DemoCrm {
     Hubspot,
     Webhook,
+    Intercom,
 }
 
 impl DemoCrm {
@@ -53,6 +59,7 @@ impl DemoCrm {
         match self {
             DemoCrm::Hubspot => "hubspot",
             DemoCrm::Webhook => "webhook",
+            DemoCrm::Intercom => "intercom",
         }
     }
 
@@ -64,6 +71,9 @@ impl DemoCrm {
             }
             DemoCrm::Webhook => {
                 "for your own service set url and signing_secret = \"${WEBHOOK_SIGNING_SECRET}\""
+            }
+            DemoCrm::Intercom => {
+                "for a real Intercom workspace remove base_url and use token = \"${INTERCOM_TOKEN}\""
             }
         }
     }
@@ -80,6 +90,12 @@ impl DemoCrm {
                 "To send to your own service: in the configuration, set `url` to its endpoint and \
                  `signing_secret = \"${WEBHOOK_SIGNING_SECRET}\"`, export WEBHOOK_SIGNING_SECRET, \
                  and verify each request's Etlify-Signature there (docs/ADAPTERS.md, \"Webhook\")."
+            }
+            DemoCrm::Intercom => {
+                "To sync with your own Intercom workspace: in the configuration, remove `base_url`, \
+                 set `token = \"${INTERCOM_TOKEN}\"` (and `region` when it is hosted in the EU or \
+                 Australia), export INTERCOM_TOKEN (an app's access token), create the custom \
+                 attribute `company` in the workspace, then run `etlify --config <file> sync`."
             }
         }
     }
@@ -101,6 +117,51 @@ impl DemoCrm {
                  status = \"/status\"\nerror = \"/error\"\n",
                 sandbox.webhook_url()
             ),
+            DemoCrm::Intercom => format!(
+                "[crms.intercom]\nadapter = \"intercom\"\nbase_url = \"{}\"\n\
+                 token = \"{DEFAULT_INTERCOM_TOKEN}\"\n\
+                 rate_limit = {{ max_requests = 1666, period = \"10s\" }}\n",
+                sandbox.intercom_base_url()
+            ),
+        }
+    }
+
+    /// The bindings of `Company` and `User` to this CRM: the properties
+    /// matching them and their payloads.
+    fn bindings(self) -> (&'static str, &'static str) {
+        match self {
+            DemoCrm::Intercom => (
+                r#"id_property = "company_id"
+payload = "SELECT id, name, 'company-' || id AS company_id FROM companies""#,
+                r#"id_property = "external_id"
+payload = """
+  SELECT users.id, 'user-' || users.id AS external_id, users.email, users.full_name AS name,
+    companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+""""#,
+            ),
+            DemoCrm::Hubspot | DemoCrm::Webhook => (
+                r#"id_property = "domain"
+payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies""#,
+                r#"id_property = "email"
+payload = """
+  SELECT users.id, users.email, users.full_name AS firstname, companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+""""#,
+            ),
+        }
+    }
+
+    /// The contact-to-company links the sandbox holds.
+    fn associations(self, sandbox: &RunningSandbox) -> usize {
+        let admin = sandbox.admin();
+        match self {
+            DemoCrm::Intercom => admin
+                .intercom_contacts()
+                .iter()
+                .map(|contact| contact.companies.len())
+                .sum(),
+            DemoCrm::Hubspot | DemoCrm::Webhook => admin.hubspot_associations().len(),
         }
     }
 
@@ -119,6 +180,11 @@ impl DemoCrm {
                 .into_iter()
                 .filter(|contact| !contact.deleted)
                 .map(|contact| format!("{} {:?}", contact.id, contact.data))
+                .collect(),
+            DemoCrm::Intercom => admin
+                .intercom_contacts()
+                .into_iter()
+                .map(|contact| format!("{} {:?}", contact.id, contact.attributes))
                 .collect(),
         }
     }
@@ -201,7 +267,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         "The sandbox now holds {} and {}, e.g.:",
         output::counted(contacts.len() as u64, "contact", "contacts"),
         output::counted(
-            sandbox.admin().hubspot_associations().len() as u64,
+            args.crm.associations(&sandbox) as u64,
             "contact-to-company association",
             "contact-to-company associations"
         )
@@ -223,7 +289,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         created: fresh,
         runs: runs.each_ref().map(RunReport::from),
         sandbox_contacts: contacts.len(),
-        sandbox_associations: sandbox.admin().hubspot_associations().len(),
+        sandbox_associations: args.crm.associations(&sandbox),
     };
     sandbox
         .shutdown()
@@ -322,6 +388,7 @@ fn write_config(
     sandbox: &RunningSandbox,
 ) -> Result<PathBuf, CliError> {
     let (section, going_live) = (crm.section(sandbox), crm.in_the_file());
+    let (company_binding, user_binding) = crm.bindings();
     let crm = crm.name();
     let path = dir.join("etlify.toml");
     let text = format!(
@@ -336,19 +403,14 @@ table = "companies"
 
 [models.Company.crms.{crm}]
 object_type = "companies"
-id_property = "domain"
-payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies"
+{company_binding}
 
 [models.User]
 table = "users"
 
 [models.User.crms.{crm}]
 object_type = "contacts"
-id_property = "email"
-payload = """
-  SELECT users.id, users.email, users.full_name AS firstname, companies.name AS company
-  FROM users LEFT JOIN companies ON companies.id = users.company_id
-"""
+{user_binding}
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
 links = [{{ model = "Company", belongs_to = "company_id" }}]
 "#,

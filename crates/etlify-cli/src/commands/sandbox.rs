@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
     DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET, DEFAULT_WEBHOOK_SECRET,
@@ -130,6 +131,7 @@ impl Args {
             &mut config.airtable.faults,
             &mut config.webhook.faults,
             &mut config.salesforce.faults,
+            &mut config.intercom.faults,
         ] {
             self.set_faults(faults);
         }
@@ -270,6 +272,10 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         "  Salesforce: login_url = \"{}\", client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\", \
          client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"",
         sandbox.salesforce_login_url(),
+    );
+    println!(
+        "  Intercom: base_url = \"{}\", token = \"{DEFAULT_INTERCOM_TOKEN}\"",
+        sandbox.intercom_base_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

@@ -26,7 +26,7 @@ pub struct IntercomConfig {
     /// search lags writes by up to minutes). Default 0.
     pub search_lag_ms: u64,
     /// Custom attributes of contacts, merged over the built-in `score`
-    /// (number), `plan` and `tier` (text): any other is refused.
+    /// (number), `plan`, `tier` and `company` (text): any other is refused.
     pub contact_attributes: BTreeMap<String, IntercomAttributeKind>,
     /// Custom attributes of companies, merged over the built-in `tier`
     /// (text) and `seats` (number).
@@ -111,6 +111,7 @@ impl IntercomConfig {
             ("score", IntercomAttributeKind::Number),
             ("plan", IntercomAttributeKind::String),
             ("tier", IntercomAttributeKind::String),
+            ("company", IntercomAttributeKind::String),
         ]);
         kinds.extend(self.contact_attributes.clone());
         kinds

@@ -363,6 +363,9 @@ impl IntercomStore {
     }
 }
 
+/// A body's own attributes and its custom ones.
+type Split = (Map<String, Value>, Map<String, Value>);
+
 /// A write's body split into its own attributes and custom ones; a key the
 /// object does not have, a custom attribute the workspace does not have or
 /// a value of the wrong type refuses it whole.
@@ -370,7 +373,7 @@ fn split(
     body: Map<String, Value>,
     own: &[&str],
     kinds: &BTreeMap<String, IntercomAttributeKind>,
-) -> Result<(Map<String, Value>, Map<String, Value>), IntercomError> {
+) -> Result<Split, IntercomError> {
     let mut attributes = Map::new();
     let mut custom = Map::new();
     for (key, value) in body {
@@ -562,8 +565,16 @@ fn same(field: &str, held: Option<&Value>, wanted: &Value) -> bool {
             held.eq_ignore_ascii_case(wanted)
         }
         (Some(Value::String(held)), Value::String(wanted)) => held == wanted,
-        (Some(held), wanted) => held == wanted || held.to_string() == wanted.to_string(),
+        (Some(held), wanted) => held == wanted || as_text(held) == as_text(wanted),
         (None, Value::Null) => true,
         (None, _) => false,
+    }
+}
+
+/// A value as the text a search compares (`12` and `"12"` alike).
+fn as_text(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(text) => std::borrow::Cow::Borrowed(text),
+        other => std::borrow::Cow::Owned(other.to_string()),
     }
 }

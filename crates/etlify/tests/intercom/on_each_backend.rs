@@ -57,7 +57,11 @@ async fn intercom_contacts_are_created_attached_to_companies_then_nothing_sent_u
         let contact = contact_of(&contacts, user);
         assert_eq!(contact.text("email"), Some(email));
         assert_eq!(contact.text("role"), Some("user"));
-        assert_eq!(contact.companies, [company.id.clone()], "attached");
+        assert_eq!(
+            contact.companies,
+            std::slice::from_ref(&company.id),
+            "attached"
+        );
         assert_eq!(contact.id, crm_id(&etlify, "User", user).await);
     }
     let log = admin.request_log();
