@@ -15,7 +15,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 #[allow(dead_code)]
 mod support;
 
-use support::etlify_command;
+use support::{
+    banner_value, etlify_command, json_of_output as json_of, sandbox_get as admin,
+    sandbox_requests_of,
+};
 
 const TOKEN_VAR: &str = "INTERCOM_TOKEN";
 
@@ -24,17 +27,6 @@ fn etlify(config: &Path, args: &[&str], token: &str) -> Output {
         .env(TOKEN_VAR, token)
         .output()
         .unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `companies` (one) and `users` with `count` rows of it in a new SQLite file `db`.
@@ -74,35 +66,9 @@ fn users_database(db: &Path, count: u32) {
     });
 }
 
-/// `GET {sandbox}/_sandbox/{path}` as JSON.
-fn admin(sandbox: &str, path: &str) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        reqwest::get(format!("{sandbox}/_sandbox/{path}"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
-}
-
 /// Requests the Intercom side received.
 fn intercom_requests(sandbox: &str) -> u64 {
-    admin(sandbox, "requests")["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|endpoint| endpoint["api"] == "intercom")
-        .map(|endpoint| endpoint["count"].as_u64().unwrap())
-        .sum()
-}
-
-/// The value of `key = "…"` in a banner line.
-fn quoted<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line.find(&format!("{key} = \"")).unwrap() + key.len() + 4;
-    let rest = &line[start..];
-    &rest[..rest.find('"').unwrap()]
+    sandbox_requests_of(sandbox, "intercom")
 }
 
 #[test]
@@ -118,7 +84,7 @@ fn intercom_the_binary_sends_a_toml_files_records_to_the_workspace_then_nothing_
         .iter()
         .find(|line| line.starts_with("Intercom: "))
         .unwrap_or_else(|| panic!("no Intercom line in {banner:?}"));
-    let (base_url, token) = (quoted(line, "base_url"), quoted(line, "token"));
+    let (base_url, token) = (banner_value(line, "base_url"), banner_value(line, "token"));
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.sqlite3");
