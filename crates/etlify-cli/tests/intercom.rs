@@ -14,11 +14,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 // Only its sandbox and `etlify_command` here.
 #[allow(dead_code)]
 mod support;
+// A command's JSON and the sandbox's admin API.
+mod sandbox_admin;
 
-use support::{
-    banner_value, etlify_command, json_of_output as json_of, sandbox_get as admin,
-    sandbox_requests_of,
+use sandbox_admin::{
+    banner_value, json_of_output as json_of, sandbox_get as admin, sandbox_requests_of,
 };
+use support::etlify_command;
 
 const TOKEN_VAR: &str = "INTERCOM_TOKEN";
 
