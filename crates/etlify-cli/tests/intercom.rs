@@ -120,6 +120,11 @@ fn intercom_the_binary_sends_a_toml_files_records_to_the_workspace_then_nothing_
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.contains("intercom contacts: the workspace takes the token"),
+        "{said}"
+    );
 
     let sync = json_of(&etlify(&config, &["sync", "--json"], token));
     assert_eq!(sync["synced"], 31, "{sync}");

@@ -212,6 +212,9 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
 fn granted(adapter_kind: Option<&str>) -> &'static str {
     match adapter_kind {
         Some("webhook") => "the receiver took a signed ping.",
+        // `GET /me` reads no object type: the type is only checked to be one
+        // the adapter writes.
+        Some("intercom") => "the workspace takes the token (contacts and companies only).",
         _ => "the CRM takes the token and reads the object type.",
     }
 }
