@@ -44,32 +44,34 @@ fn intercom(sandbox: &RunningSandbox) -> Arc<IntercomAdapter> {
     )
 }
 
-/// `Company` as Intercom companies identified by `company-<id>`.
+/// `Company` as Intercom companies identified by their domain (SQL every
+/// backend reads alike).
 fn company_model() -> Model {
     Model::new("Company", "companies").bind(
         "intercom",
         Binding::new("companies", "company_id").payload(SqlPayload::new(
-            "SELECT id, 'company-' || CAST(id AS varchar(20)) AS company_id, name FROM companies",
+            "SELECT id, domain AS company_id, name FROM companies",
         )),
     )
 }
 
-/// `User` as Intercom contacts matched by `external_id` (`user-<id>`),
+/// `User` as Intercom contacts matched by `external_id` (their email),
 /// attached to their company.
 fn contact_model() -> Model {
     Model::new("User", "users").bind(
         "intercom",
         Binding::new("contacts", "external_id")
             .payload(SqlPayload::new(
-                "SELECT id, 'user-' || CAST(id AS varchar(20)) AS external_id, email, \
-                 full_name AS name FROM users",
+                "SELECT id, email AS external_id, email, full_name AS name FROM users",
             ))
             .link(Link::belongs_to("Company", "company_id")),
     )
 }
 
-// The database tests, compiled once per backend: `intercom::sqlite::…`
-// and `intercom::postgres::…`.
+// The database tests, compiled once per backend: `intercom::sqlite::…`,
+// `intercom::postgres::…` and `intercom::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

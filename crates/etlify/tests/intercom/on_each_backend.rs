@@ -46,15 +46,12 @@ async fn intercom_contacts_are_created_attached_to_companies_then_nothing_sent_u
     let companies = admin.intercom_companies();
     assert_eq!(companies.len(), 1);
     let company = &companies[0];
-    assert_eq!(
-        company.attributes["company_id"],
-        json!(format!("company-{acme}"))
-    );
+    assert_eq!(company.attributes["company_id"], json!("acme.example"));
     assert_eq!(company.id, crm_id(&etlify, "Company", acme).await);
     let contacts = admin.intercom_contacts();
     assert_eq!(contacts.len(), 2);
     for (user, email) in [(ann, "ann@example.com"), (bo, "bo@example.com")] {
-        let contact = contact_of(&contacts, user);
+        let contact = contact_of(&contacts, email);
         assert_eq!(contact.text("email"), Some(email));
         assert_eq!(contact.text("role"), Some("user"));
         assert_eq!(
@@ -99,19 +96,18 @@ async fn intercom_contacts_are_created_attached_to_companies_then_nothing_sent_u
         2,
         "not created again"
     );
-    let annie = contact_of(&admin.intercom_contacts(), ann);
+    let annie = contact_of(&admin.intercom_contacts(), "ann@example.com");
     assert_eq!(annie.text("name"), Some("Annie"));
 }
 
-/// The contact holding `user-<user>`.
+/// The contact holding `external_id`.
 fn contact_of(
     contacts: &[etlify_sandbox::IntercomContact],
-    user: i64,
+    external_id: &str,
 ) -> etlify_sandbox::IntercomContact {
-    let external_id = format!("user-{user}");
     contacts
         .iter()
-        .find(|c| c.text("external_id") == Some(external_id.as_str()))
+        .find(|c| c.text("external_id") == Some(external_id))
         .cloned()
         .expect("created with its external id")
 }
@@ -195,7 +191,7 @@ async fn intercom_the_window_headers_hold_requests_back_before_a_429() {
     let contacts = Model::new("User", "users").bind(
         "intercom",
         Binding::new("contacts", "external_id").payload(SqlPayload::new(
-            "SELECT id, 'user-' || CAST(id AS varchar(20)) AS external_id, email FROM users",
+            "SELECT id, email AS external_id, email FROM users",
         )),
     );
     let etlify = engine(&db, vec![crm], vec![contacts]).await;
