@@ -357,6 +357,27 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, serd
     serde_json::from_slice(body)
 }
 
+/// A `PUT` of one side's setting: `body` read as a `T` (its defaults when
+/// empty), `apply`'d, and answered with the setting as it now stands
+/// (`current`); a body that is no `T`, or a setting refused, is a 400
+/// saying why.
+pub(crate) fn replace_setting<T>(
+    body: &Bytes,
+    apply: impl FnOnce(T) -> Result<(), SandboxError>,
+    current: impl FnOnce() -> T,
+) -> Response
+where
+    T: for<'de> Deserialize<'de> + Default + Serialize,
+{
+    match parse::<T>(body) {
+        Err(error) => bad_json(&error),
+        Ok(setting) => match apply(setting) {
+            Ok(()) => Json(current()).into_response(),
+            Err(error) => error_response(&error),
+        },
+    }
+}
+
 fn bad_json(error: &serde_json::Error) -> Response {
     (
         StatusCode::BAD_REQUEST,

@@ -6,16 +6,14 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 
 use super::config::IntercomLimits;
 use super::store::{IntercomCompany, IntercomContact};
 use super::IntercomLimiter;
-use crate::admin::SandboxAdmin;
+use crate::admin::{replace_setting, SandboxAdmin};
 use crate::config::FaultConfig;
 use crate::error::SandboxError;
 use crate::state::{lock, SharedState};
@@ -79,14 +77,6 @@ fn admin(state: SharedState) -> SandboxAdmin {
     SandboxAdmin::new(state)
 }
 
-fn refused(error: &SandboxError) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "error": error.to_string() })),
-    )
-        .into_response()
-}
-
 async fn contacts(State(state): State<SharedState>) -> Json<Vec<IntercomContact>> {
     Json(admin(state).intercom_contacts())
 }
@@ -104,15 +94,12 @@ async fn get_limits(State(state): State<SharedState>) -> Json<IntercomLimits> {
 }
 
 async fn put_limits(State(state): State<SharedState>, body: Bytes) -> Response {
-    let limits: IntercomLimits = match serde_json::from_slice(&body) {
-        Ok(limits) => limits,
-        Err(error) => return refused(&SandboxError::ConfigParse { source: error }),
-    };
     let admin = admin(state);
-    match admin.set_intercom_limits(limits) {
-        Ok(()) => Json(admin.intercom_limits()).into_response(),
-        Err(error) => refused(&error),
-    }
+    replace_setting(
+        &body,
+        |limits| admin.set_intercom_limits(limits),
+        || admin.intercom_limits(),
+    )
 }
 
 async fn get_faults(State(state): State<SharedState>) -> Json<FaultConfig> {
@@ -120,13 +107,10 @@ async fn get_faults(State(state): State<SharedState>) -> Json<FaultConfig> {
 }
 
 async fn put_faults(State(state): State<SharedState>, body: Bytes) -> Response {
-    let faults: FaultConfig = match serde_json::from_slice(&body) {
-        Ok(faults) => faults,
-        Err(error) => return refused(&SandboxError::ConfigParse { source: error }),
-    };
     let admin = admin(state.clone());
-    match admin.set_intercom_faults(faults) {
-        Ok(()) => Json(lock(&state.intercom.faults).config().clone()).into_response(),
-        Err(error) => refused(&error),
-    }
+    replace_setting(
+        &body,
+        |faults| admin.set_intercom_faults(faults),
+        || lock(&state.intercom.faults).config().clone(),
+    )
 }

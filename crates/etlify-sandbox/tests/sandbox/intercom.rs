@@ -283,3 +283,39 @@ async fn intercom_the_version_header_is_checked_and_counted() {
     let (status, _, missing) = send(intercom(&harness, Method::GET, "/nowhere")).await;
     assert_eq!((status, first_error(&missing).0), (404, "not_found"));
 }
+
+#[tokio::test]
+async fn intercom_limits_and_faults_are_replaced_over_the_admin_api() {
+    let harness = start_default().await;
+    let limits = json!({"per_app_max": 1, "per_workspace_max": 5, "window_ms": 60000});
+    let (status, _, now) = send(harness.admin(Method::PUT, "/intercom/limits").json(&limits)).await;
+    assert_eq!(
+        (status, now["per_app_max"].as_u64()),
+        (200, Some(1)),
+        "{now}"
+    );
+    let (status, _, refused) = send(
+        harness
+            .admin(Method::PUT, "/intercom/limits")
+            .json(&json!({"window_ms": 0})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("intercom.limits.window_ms"),
+        "{refused}"
+    );
+    let faults = json!({"fail_next": 1, "error_statuses": [502]});
+    let (status, _, _) = send(harness.admin(Method::PUT, "/intercom/faults").json(&faults)).await;
+    assert_eq!(status, 200);
+    let (status, _, failed) = send(intercom(&harness, Method::GET, "/me")).await;
+    assert_eq!((status, first_error(&failed).0), (502, "server_error"));
+    assert_eq!(
+        send(intercom(&harness, Method::GET, "/me")).await.0,
+        429,
+        "one a window"
+    );
+}
