@@ -237,12 +237,13 @@ pub(crate) enum AdapterKind {
     Webhook,
     Salesforce,
     Brevo,
+    Intercom,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
-    /// `hubspot`, `airtable`, `salesforce`, `brevo`, `webhook` or `null`.
+    /// `hubspot`, `airtable`, `salesforce`, `brevo`, `intercom`, `webhook` or `null`.
     pub adapter: AdapterKind,
     /// Access token; `${ENV}` (never written in the file itself).
     pub token: Option<String>,
@@ -265,7 +266,8 @@ pub(crate) struct CrmFile {
     /// legacy `/crm/v3/objects` paths, what a file without the key calls),
     /// `"2026-03"` or `"2026-09"` (`/crm/objects/2026-09/…`; HubSpot then
     /// enforces the portal's required properties). `etlify init` writes
-    /// `"2026-09"`.
+    /// `"2026-09"`. Intercom: the `Intercom-Version` header, `"2.11"` (the
+    /// default) or another 2.x version.
     #[schemars(with = "Option<ApiVersionName>")]
     pub api_version: Option<String>,
     /// Webhook only: the URL events are POSTed to; `${ENV}` when it holds
@@ -324,6 +326,10 @@ pub(crate) struct CrmFile {
     /// Brevo only: lists every contact updated leaves, by id
     /// (`unlinkListIds`); none of `list_ids`.
     pub unlink_list_ids: Option<Vec<u64>>,
+    /// Intercom only: where the workspace is hosted, `"us"` (the default),
+    /// `"eu"` or `"au"` (its API host); `base_url` overrides it.
+    #[schemars(with = "Option<IntercomRegionName>")]
+    pub region: Option<String>,
 }
 
 /// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's
@@ -343,6 +349,16 @@ pub(crate) struct ResponseFile {
 }
 
 /// When a sync checks payloads against the CRM's schema.
+/// Where an Intercom workspace is hosted.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[schemars(rename_all = "lowercase")]
+enum IntercomRegionName {
+    Us,
+    Eu,
+    Au,
+}
+
 #[derive(JsonSchema)]
 #[allow(dead_code)] // only its schema is used
 #[schemars(rename_all = "lowercase")]

@@ -640,9 +640,13 @@ fn crm_from(
     if file.adapter != AdapterKind::Brevo {
         brevo::refuse_keys(file, &not_for)?;
     }
+    if file.adapter != AdapterKind::Intercom {
+        intercom::refuse_keys(file, &not_for)?;
+    }
     match file.adapter {
         AdapterKind::Salesforce => salesforce::refuse_other_keys(file, &not_for)?,
         AdapterKind::Brevo => brevo::refuse_other_keys(file, &not_for)?,
+        AdapterKind::Intercom => intercom::refuse_other_keys(file, &not_for)?,
         // Neither has the keys of the HubSpot and Airtable APIs.
         AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
@@ -672,8 +676,9 @@ fn crm_from(
     // Read before the adapter is, so that a disabled CRM's bad value is
     // refused too; without the key, the legacy paths every file called.
     let api_version = match &file.api_version {
-        // Salesforce's versions are its own (`v62.0`).
+        // Salesforce's versions are its own (`v62.0`), and Intercom's (`2.11`).
         Some(_) if file.adapter == AdapterKind::Salesforce => ApiVersion::default(),
+        Some(_) if file.adapter == AdapterKind::Intercom => ApiVersion::default(),
         Some(text) => text
             .parse::<ApiVersion>()
             .map_err(|e| adapter_error(&at, &e))?,
@@ -684,6 +689,7 @@ fn crm_from(
         AdapterKind::Webhook => webhook_from(file, &at, env, connections, enabled)?,
         AdapterKind::Salesforce => salesforce::adapter(file, &at, env, connections, enabled)?,
         AdapterKind::Brevo => brevo::adapter(file, &at, env, connections, enabled)?,
+        AdapterKind::Intercom => intercom::adapter(file, &at, env, connections, enabled)?,
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
@@ -1190,6 +1196,7 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
 }
 
 mod brevo;
+mod intercom;
 mod salesforce;
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,8 @@ pub struct SandboxConfig {
     pub salesforce: crate::salesforce::config::SalesforceConfig,
     /// Brevo's contacts API v3.
     pub brevo: crate::brevo::config::BrevoConfig,
+    /// The Intercom REST API.
+    pub intercom: crate::intercom::config::IntercomConfig,
 }
 
 impl Default for SandboxConfig {
@@ -77,6 +79,7 @@ impl Default for SandboxConfig {
             webhook: crate::webhook::config::WebhookConfig::default(),
             salesforce: crate::salesforce::config::SalesforceConfig::default(),
             brevo: crate::brevo::config::BrevoConfig::default(),
+            intercom: crate::intercom::config::IntercomConfig::default(),
         }
     }
 }
@@ -515,6 +518,7 @@ impl SandboxConfig {
         self.airtable.validate()?;
         self.salesforce.validate()?;
         self.brevo.validate()?;
+        self.intercom.validate()?;
         self.webhook.validate()
     }
 }

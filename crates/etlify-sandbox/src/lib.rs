@@ -1,6 +1,7 @@
 //! Local sandbox of the HubSpot CRM v3 objects API, the Airtable Web API
-//! v0, Salesforce's REST API (sObject Collections) and Brevo's contacts
-//! API v3, and a receiver of Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
+//! v0, Salesforce's REST API (sObject Collections), Brevo's contacts API
+//! v3, Intercom's REST API (contacts and companies), and a receiver of
+//! Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
 //! (docs/CRM-APIS.md) describe: status codes, JSON shapes, error
@@ -38,6 +39,7 @@ mod error;
 mod faults;
 mod gate;
 mod hubspot;
+mod intercom;
 mod persist;
 mod random;
 mod ratelimit;
@@ -61,6 +63,10 @@ pub use config::{
 pub use error::SandboxError;
 pub use hubspot::associations::HubSpotAssociation;
 pub use hubspot::store::HubSpotObject;
+pub use intercom::config::{
+    IntercomAttributeKind, IntercomConfig, IntercomLimits, DEFAULT_INTERCOM_TOKEN,
+};
+pub use intercom::store::{IntercomCompany, IntercomContact};
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
 pub use salesforce::config::{
     SObjectConfig, SalesforceConfig, SalesforceFieldConfig, SalesforceFieldKind, SalesforceLimits,

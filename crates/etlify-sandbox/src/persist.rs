@@ -25,6 +25,7 @@ struct PersistedState {
     salesforce: crate::salesforce::store::SalesforceSnapshot,
     #[serde(default)]
     brevo: crate::brevo::store::BrevoSnapshot,
+    intercom: crate::intercom::store::IntercomSnapshot,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -52,6 +53,7 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
     airtable.restore_schemas(persisted.airtable_schemas);
     lock(&state.salesforce.store).restore(persisted.salesforce);
     lock(&state.brevo.store).restore(persisted.brevo);
+    lock(&state.intercom.store).restore(persisted.intercom);
     Ok(())
 }
 
@@ -69,6 +71,7 @@ pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         airtable_schemas,
         salesforce: lock(&state.salesforce.store).snapshot(),
         brevo: lock(&state.brevo.store).snapshot(),
+        intercom: lock(&state.intercom.store).snapshot(),
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

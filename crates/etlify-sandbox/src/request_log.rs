@@ -24,6 +24,8 @@ pub enum Api {
     Salesforce,
     /// Brevo's contacts API v3.
     Brevo,
+    /// Intercom REST API.
+    Intercom,
     /// A path that belongs to neither API.
     Unknown,
 }

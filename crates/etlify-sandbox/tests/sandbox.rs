@@ -22,6 +22,9 @@ mod airtable;
 // Salesforce tokens, collections, allocation, concurrency.
 #[path = "sandbox/salesforce.rs"]
 mod salesforce;
+// Intercom contacts, search, companies, versions, windows.
+#[path = "sandbox/intercom.rs"]
+mod intercom;
 // Injected errors, latency, dropped connections.
 #[path = "sandbox/faults.rs"]
 mod faults;

@@ -37,6 +37,7 @@ mod finder; // the stale finder, one scenario per F-id, both plans
 mod fresh; // changes within seconds: change triggers and the worker's watch (issue 28)
 mod hubspot; // the HubSpot adapter: exact request shapes (wiremock), each API version
 mod hubspot_version; // HubSpot's dated API over the sandbox: required properties, secondary emails
+mod intercom; // Intercom: the engine over the sandbox on each backend, exact requests (wiremock)
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
 mod interop_mysql; // taking over a gem-synced MySQL database (issue 31, item 4)
 mod interop_typed; // taking over a gem database with typed columns (X-15, payload types)

@@ -217,6 +217,9 @@ fn granted(adapter_kind: Option<&str>) -> &'static str {
         Some("brevo") => {
             "Brevo takes the API key (its account read; contacts is its only object type)."
         }
+        // `GET /me` reads no object type: the type is only checked to be one
+        // the adapter writes.
+        Some("intercom") => "the workspace takes the token (contacts and companies only).",
         _ => "the CRM takes the token and reads the object type.",
     }
 }

@@ -9,12 +9,16 @@
 //! (each user's link to its company as a field holding the company's id);
 //! `--crm brevo` sends the users to the sandbox's Brevo contacts (their
 //! company's name as the `COMPANY` attribute: Brevo has no companies).
+//! `--crm intercom` to the sandbox's Intercom workspace (companies by
+//! `company_id`, users as contacts by `external_id`, each attached to its
+//! company).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     BrevoAttributeKind, RunningSandbox, Sandbox, SandboxConfig, DEFAULT_BREVO_API_KEY,
     DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
@@ -40,7 +44,7 @@ pub(crate) struct Args {
     json: bool,
     /// The CRM the users go to: the sandbox's HubSpot, its webhook
     /// receiver (signed events; its objects are not kept between demos),
-    /// or its Brevo contacts.
+    /// its Brevo contacts, or its Intercom workspace.
     #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
     crm: DemoCrm,
 }
@@ -51,6 +55,7 @@ enum DemoCrm {
     Hubspot,
     Webhook,
     Brevo,
+    Intercom,
 }
 
 impl DemoCrm {
@@ -60,6 +65,7 @@ impl DemoCrm {
             DemoCrm::Hubspot => "hubspot",
             DemoCrm::Webhook => "webhook",
             DemoCrm::Brevo => "brevo",
+            DemoCrm::Intercom => "intercom",
         }
     }
 
@@ -90,6 +96,9 @@ impl DemoCrm {
             DemoCrm::Brevo => {
                 "for a real Brevo account remove base_url and use api_key = \"${BREVO_API_KEY}\""
             }
+            DemoCrm::Intercom => {
+                "for a real Intercom workspace remove base_url and use token = \"${INTERCOM_TOKEN}\""
+            }
         }
     }
 
@@ -110,6 +119,12 @@ impl DemoCrm {
                 "To sync with your own Brevo account: create the contact attribute COMPANY (text) \
                  there, in the configuration remove `base_url`, set `api_key = \"${BREVO_API_KEY}\"` \
                  and export BREVO_API_KEY, then run `etlify --config <file> sync`."
+            }
+            DemoCrm::Intercom => {
+                "To sync with your own Intercom workspace: in the configuration, remove `base_url`, \
+                 set `token = \"${INTERCOM_TOKEN}\"` (and `region` when it is hosted in the EU or \
+                 Australia), export INTERCOM_TOKEN (an app's access token), create the custom \
+                 attribute `company` in the workspace, then run `etlify --config <file> sync`."
             }
         }
     }
@@ -137,6 +152,53 @@ impl DemoCrm {
                  rate_limit = {{ max_requests = 10, period = \"1s\" }}\n",
                 sandbox.brevo_base_url()
             ),
+            DemoCrm::Intercom => format!(
+                "[crms.intercom]\nadapter = \"intercom\"\nbase_url = \"{}\"\n\
+                 token = \"{DEFAULT_INTERCOM_TOKEN}\"\n\
+                 rate_limit = {{ max_requests = 1666, period = \"10s\" }}\n",
+                sandbox.intercom_base_url()
+            ),
+        }
+    }
+
+    /// The bindings of `Company` and `User` to this CRM: the properties
+    /// matching them and their payloads.
+    fn bindings(self) -> (&'static str, &'static str) {
+        match self {
+            DemoCrm::Intercom => (
+                r#"id_property = "company_id"
+payload = "SELECT id, name, 'company-' || id AS company_id FROM companies""#,
+                r#"id_property = "external_id"
+payload = """
+  SELECT users.id, 'user-' || users.id AS external_id, users.email, users.full_name AS name,
+    companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+""""#,
+            ),
+            DemoCrm::Hubspot | DemoCrm::Webhook | DemoCrm::Brevo => (
+                r#"id_property = "domain"
+payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies""#,
+                r#"id_property = "email"
+payload = """
+  SELECT users.id, users.email, users.full_name AS firstname, companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+""""#,
+            ),
+        }
+    }
+
+    /// The contact-to-company links the sandbox holds.
+    fn associations(self, sandbox: &RunningSandbox) -> usize {
+        let admin = sandbox.admin();
+        match self {
+            DemoCrm::Intercom => admin
+                .intercom_contacts()
+                .iter()
+                .map(|contact| contact.companies.len())
+                .sum(),
+            DemoCrm::Hubspot | DemoCrm::Webhook => admin.hubspot_associations().len(),
+            // Brevo has no companies to link to.
+            DemoCrm::Brevo => 0,
         }
     }
 
@@ -163,6 +225,11 @@ impl DemoCrm {
                     let email = contact.email.unwrap_or_default();
                     format!("{} {email} {:?}", contact.id, contact.attributes)
                 })
+                .collect(),
+            DemoCrm::Intercom => admin
+                .intercom_contacts()
+                .into_iter()
+                .map(|contact| format!("{} {:?}", contact.id, contact.attributes))
                 .collect(),
         }
     }
@@ -252,7 +319,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         "The sandbox now holds {} and {}, e.g.:",
         output::counted(contacts.len() as u64, "contact", "contacts"),
         output::counted(
-            sandbox.admin().hubspot_associations().len() as u64,
+            args.crm.associations(&sandbox) as u64,
             "contact-to-company association",
             "contact-to-company associations"
         )
@@ -274,7 +341,7 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         created: fresh,
         runs: runs.each_ref().map(RunReport::from),
         sandbox_contacts: contacts.len(),
-        sandbox_associations: sandbox.admin().hubspot_associations().len(),
+        sandbox_associations: args.crm.associations(&sandbox),
     };
     sandbox
         .shutdown()
@@ -386,9 +453,10 @@ fn write_config(
     sandbox: &RunningSandbox,
 ) -> Result<PathBuf, CliError> {
     let (section, going_live) = (crm.section(sandbox), crm.in_the_file());
+    let (company_binding, user_binding) = crm.bindings();
     let (has_companies, crm) = (crm.has_companies(), crm.name());
-    // Without companies in the CRM, users carry their company's name and
-    // link to nothing.
+    // Without companies in the CRM (Brevo), users carry their company's
+    // name and link to nothing.
     let companies = if has_companies {
         format!(
             r#"[models.Company]
@@ -396,8 +464,7 @@ table = "companies"
 
 [models.Company.crms.{crm}]
 object_type = "companies"
-id_property = "domain"
-payload = "SELECT id, name, 'company' || id || '.example.com' AS domain FROM companies"
+{company_binding}
 "#
         )
     } else {
@@ -422,11 +489,7 @@ table = "users"
 
 [models.User.crms.{crm}]
 object_type = "contacts"
-id_property = "email"
-payload = """
-  SELECT users.id, users.email, users.full_name AS firstname, companies.name AS company
-  FROM users LEFT JOIN companies ON companies.id = users.company_id
-"""
+{user_binding}
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
 {links}"#,
         // Absolute, so that the file works from any folder (the README runs

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_BREVO_API_KEY,
     DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
@@ -132,6 +133,7 @@ impl Args {
             &mut config.webhook.faults,
             &mut config.salesforce.faults,
             &mut config.brevo.faults,
+            &mut config.intercom.faults,
         ] {
             self.set_faults(faults);
         }
@@ -276,6 +278,10 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
     println!(
         "  Brevo:    base_url = \"{}\", api_key = \"{DEFAULT_BREVO_API_KEY}\"",
         sandbox.brevo_base_url(),
+    );
+    println!(
+        "  Intercom: base_url = \"{}\", token = \"{DEFAULT_INTERCOM_TOKEN}\"",
+        sandbox.intercom_base_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

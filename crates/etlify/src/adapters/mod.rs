@@ -11,6 +11,7 @@ pub mod brevo;
 mod error;
 pub mod http;
 pub mod hubspot;
+pub mod intercom;
 mod null;
 pub mod retry;
 pub mod salesforce;
@@ -28,6 +29,7 @@ pub use self::http::{
     HttpClient, HttpConnections, HttpRequest, HttpResponse, HttpSettings, Secret,
 };
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
+pub use self::intercom::{IntercomAdapter, IntercomConfig, IntercomRegion};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 pub use self::salesforce::{SalesforceAdapter, SalesforceConfig};

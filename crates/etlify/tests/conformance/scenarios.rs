@@ -350,7 +350,8 @@ async fn hostile_names<S: Subject>(subject: &S) {
 }
 
 /// A delete archives the object; deleting it again finds nothing; a batch
-/// delete (or, without batch endpoints, a delete each) removes several.
+/// delete removes several (one delete each, for an adapter without batch
+/// endpoints).
 async fn archive_delete<S: Subject>(subject: &S) {
     let registry = registry(subject.adapter(), None);
     let crm = crm(&registry);
