@@ -23,7 +23,7 @@ mod alerts; // alerts to webhooks: one per incident over every worker, then one 
 mod archive; // records leaving the application: on_delete = archive, the delete guard
 mod batch; // the batch synchronizer (G-5, G-11, X-4, X-5, X-8, X-12)
 mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G-17, G-22, X-18)
-mod brevo;
+mod brevo; // Brevo: the engine over the sandbox on each backend (MySQL too), exact requests (wiremock) (issue 30, item 4)
 mod checkpoint; // runs after a complete one look only at what changed since its checkpoint
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, bad input)
@@ -60,4 +60,4 @@ mod sqlite_wal; // SQLite's write-ahead log copied back off the writers' path
 mod status; // where each (model, CRM) stands: the counts add up to the records in scope
 mod sync;
 mod webhook; // the signed webhook adapter: request shape, signature, the receiver, runs to it (issue 30)
-mod worker; // the worker on the built-in queue: loop, enqueued jobs, graceful shutdown // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12) // Brevo: the engine over the sandbox on each backend, exact requests (wiremock) (issue 30, item 4)
+mod worker; // the worker on the built-in queue: loop, enqueued jobs, graceful shutdown // the per-record synchronizer (G-3, G-4, G-21, G-24, G-25, X-1, X-2, X-8, X-12)

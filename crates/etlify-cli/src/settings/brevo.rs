@@ -95,28 +95,25 @@ pub(super) fn adapter(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::super::{parse, Settings};
-    use crate::error::{CliError, Exit};
+    use super::super::tests::{parse_with, refused_with};
+    use super::super::Settings;
+    use crate::error::CliError;
 
     const DATABASE: &str = "[database]\nurl = \"sqlite://x.db\"\n";
+    const ENV: &[(&str, &str)] = &[("BREVO_API_KEY", "xkeysib-the-key")];
+
+    /// The file of a Brevo CRM with `keys`.
+    fn file(keys: &str) -> String {
+        format!("{DATABASE}[crms.brevo]\nadapter = \"brevo\"\n{keys}\n")
+    }
 
     /// A Brevo CRM with `keys`, read with BREVO_API_KEY set.
     fn brevo(keys: &str) -> Result<Settings, CliError> {
-        let text = format!("{DATABASE}[crms.brevo]\nadapter = \"brevo\"\n{keys}\n");
-        parse(&text, "etlify.toml".to_owned(), &|name| match name {
-            "BREVO_API_KEY" => Some("xkeysib-the-key".to_owned()),
-            _ => None,
-        })
+        parse_with(&file(keys), ENV)
     }
 
     fn refused(keys: &str) -> String {
-        match brevo(keys) {
-            Ok(_) => panic!("accepted: {keys}"),
-            Err(error) => {
-                assert_eq!(error.exit, Exit::Config, "{error}");
-                error.message
-            }
-        }
+        refused_with(&file(keys), ENV)
     }
 
     const KEY: &str = "api_key = \"${BREVO_API_KEY}\"\n";
@@ -162,9 +159,7 @@ mod tests {
             assert!(!message.contains("the-key"), "{message}");
         }
         let text = format!("{DATABASE}[crms.hubspot]\nadapter = \"null\"\nlist_ids = [1]\n");
-        let message = parse(&text, "etlify.toml".to_owned(), &|_| None)
-            .unwrap_err()
-            .message;
+        let message = refused_with(&text, &[]);
         assert!(
             message.contains("crms.hubspot.list_ids: applies to brevo only"),
             "{message}"

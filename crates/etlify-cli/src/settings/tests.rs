@@ -23,7 +23,7 @@ fn with_binding(binding: &str) -> String {
 }
 
 /// `text` read as the file `etlify.toml`, with `vars` as its environment.
-fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
+pub(super) fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -35,7 +35,7 @@ fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
 
 /// The message of `text`'s refusal, which must be a configuration error
 /// naming the file.
-fn refused_with(text: &str, vars: &[(&str, &str)]) -> String {
+pub(super) fn refused_with(text: &str, vars: &[(&str, &str)]) -> String {
     match parse_with(text, vars) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(error) => {

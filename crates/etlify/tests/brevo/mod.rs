@@ -51,8 +51,10 @@ fn contact_model() -> Model {
     )
 }
 
-// The database tests, compiled once per backend: `brevo::sqlite::…` and
-// `brevo::postgres::…`.
+// The database tests, compiled once per backend: `brevo::sqlite::…`,
+// `brevo::postgres::…` and `brevo::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
