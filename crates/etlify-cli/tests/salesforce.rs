@@ -124,3 +124,44 @@ fn salesforce_the_binary_sends_a_toml_files_records_to_the_org_then_nothing_more
     assert!(!said.contains("not-the-secret-42"), "{said}");
     drop(sandbox_process);
 }
+
+/// `etlify demo --crm salesforce`: the companies as Accounts and the users
+/// as Contacts of the sandbox's org, by the external-id field; the second
+/// sync sends nothing, the renamed company and its users are sent again
+/// (a contact carries its company's name: the adapter makes no links).
+#[test]
+fn salesforce_the_demo_sends_companies_and_users_to_the_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args([
+            "demo",
+            "--crm",
+            "salesforce",
+            "--users",
+            "20",
+            "--json",
+            "--dir",
+        ])
+        .arg(&folder)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let synced: Vec<&serde_json::Value> =
+        (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    // One company and its twenty users: its rename sends it and all of
+    // them again (their Department is its name).
+    assert_eq!(synced, [21, 0, 21], "{report}");
+    assert_eq!(report["sandbox_contacts"], 20, "{report}");
+    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
+    assert!(
+        text.contains("[crms.salesforce]\nadapter = \"salesforce\""),
+        "{text}"
+    );
+    assert!(text.contains("object_type = \"Account\""), "{text}");
+    assert!(text.contains("object_type = \"Contact\""), "{text}");
+    assert!(!text.contains("links ="), "no links on Salesforce: {text}");
+}

@@ -21,7 +21,8 @@ use etlify::{BatchSyncOptions, Etlify, MigrateOptions, RunStats};
 use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     BrevoAttributeKind, RunningSandbox, Sandbox, SandboxConfig, DEFAULT_BREVO_API_KEY,
-    DEFAULT_HUBSPOT_TOKEN, DEFAULT_WEBHOOK_SECRET,
+    DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
+    DEFAULT_WEBHOOK_SECRET,
 };
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
@@ -44,7 +45,8 @@ pub(crate) struct Args {
     json: bool,
     /// The CRM the users go to: the sandbox's HubSpot, its webhook
     /// receiver (signed events; its objects are not kept between demos),
-    /// its Brevo contacts, or its Intercom workspace.
+    /// its Brevo contacts, its Intercom workspace, or its Salesforce org
+    /// (Accounts and Contacts).
     #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
     crm: DemoCrm,
 }
@@ -56,6 +58,7 @@ enum DemoCrm {
     Webhook,
     Brevo,
     Intercom,
+    Salesforce,
 }
 
 impl DemoCrm {
@@ -66,7 +69,22 @@ impl DemoCrm {
             DemoCrm::Webhook => "webhook",
             DemoCrm::Brevo => "brevo",
             DemoCrm::Intercom => "intercom",
+            DemoCrm::Salesforce => "salesforce",
         }
+    }
+
+    /// The object types of companies and of users in this CRM.
+    fn object_types(self) -> (&'static str, &'static str) {
+        match self {
+            DemoCrm::Salesforce => ("Account", "Contact"),
+            _ => ("companies", "contacts"),
+        }
+    }
+
+    /// Whether each user is linked to its company in the CRM (Salesforce's
+    /// adapter makes no links: a contact carries its company's name).
+    fn links_companies(self) -> bool {
+        !matches!(self, DemoCrm::Brevo | DemoCrm::Salesforce)
     }
 
     /// Sample users when `--users` is not given: Brevo's are one request
@@ -99,6 +117,9 @@ impl DemoCrm {
             DemoCrm::Intercom => {
                 "for a real Intercom workspace remove base_url and use token = \"${INTERCOM_TOKEN}\""
             }
+            DemoCrm::Salesforce => {
+                "for a real org set login_url to its My Domain URL and use client_id = \"${SALESFORCE_CLIENT_ID}\", client_secret = \"${SALESFORCE_CLIENT_SECRET}\""
+            }
         }
     }
 
@@ -125,6 +146,13 @@ impl DemoCrm {
                  set `token = \"${INTERCOM_TOKEN}\"` (and `region` when it is hosted in the EU or \
                  Australia), export INTERCOM_TOKEN (an app's access token), create the custom \
                  attribute `company` in the workspace, then run `etlify --config <file> sync`."
+            }
+            DemoCrm::Salesforce => {
+                "To sync with your own Salesforce org: give Account and Contact a unique text \
+                 external-id field Etlify_Id__c and create a connected app with the \
+                 client-credentials flow; in the configuration set `login_url` to the org's My \
+                 Domain URL, `client_id = \"${SALESFORCE_CLIENT_ID}\"` and `client_secret = \
+                 \"${SALESFORCE_CLIENT_SECRET}\"`, export both, then run `etlify --config <file> sync`."
             }
         }
     }
@@ -158,6 +186,15 @@ impl DemoCrm {
                  rate_limit = {{ max_requests = 1666, period = \"10s\" }}\n",
                 sandbox.intercom_base_url()
             ),
+            // Salesforce has no per-window limit (its daily allocation is
+            // read from its answers): 10 requests a second of 200 records.
+            DemoCrm::Salesforce => format!(
+                "[crms.salesforce]\nadapter = \"salesforce\"\nlogin_url = \"{}\"\n\
+                 client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\"\n\
+                 client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"\n\
+                 rate_limit = {{ max_requests = 10, period = \"1s\" }}\n",
+                sandbox.salesforce_login_url()
+            ),
         }
     }
 
@@ -172,6 +209,19 @@ payload = "SELECT id, name, 'company-' || id AS company_id FROM companies""#,
 payload = """
   SELECT users.id, 'user-' || users.id AS external_id, users.email, users.full_name AS name,
     companies.name AS company
+  FROM users LEFT JOIN companies ON companies.id = users.company_id
+""""#,
+            ),
+            // Accounts and Contacts by the external-id field; a contact's
+            // company in its Department (Salesforce's adapter makes no
+            // links).
+            DemoCrm::Salesforce => (
+                r#"id_property = "Etlify_Id__c"
+payload = "SELECT id, name AS Name, 'company-' || id AS Etlify_Id__c FROM companies""#,
+                r#"id_property = "Etlify_Id__c"
+payload = """
+  SELECT users.id, 'user-' || users.id AS Etlify_Id__c, users.email AS Email,
+    users.full_name AS LastName, companies.name AS Department
   FROM users LEFT JOIN companies ON companies.id = users.company_id
 """"#,
             ),
@@ -197,8 +247,9 @@ payload = """
                 .map(|contact| contact.companies.len())
                 .sum(),
             DemoCrm::Hubspot | DemoCrm::Webhook => admin.hubspot_associations().len(),
-            // Brevo has no companies to link to.
-            DemoCrm::Brevo => 0,
+            // Brevo has no companies to link to; Salesforce's adapter makes
+            // no links.
+            DemoCrm::Brevo | DemoCrm::Salesforce => 0,
         }
     }
 
@@ -230,6 +281,12 @@ payload = """
                 .intercom_contacts()
                 .into_iter()
                 .map(|contact| format!("{} {:?}", contact.id, contact.attributes))
+                .collect(),
+            DemoCrm::Salesforce => admin
+                .salesforce_records("Contact")
+                .into_iter()
+                .filter(|contact| !contact.deleted)
+                .map(|contact| format!("{} {:?}", contact.id, contact.fields))
                 .collect(),
         }
     }
@@ -315,15 +372,19 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         .await
         .map_err(|e| session.error(e))?;
     let contacts = args.crm.contacts(&sandbox);
-    say(format!(
-        "The sandbox now holds {} and {}, e.g.:",
-        output::counted(contacts.len() as u64, "contact", "contacts"),
-        output::counted(
-            args.crm.associations(&sandbox) as u64,
-            "contact-to-company association",
-            "contact-to-company associations"
+    let held = output::counted(contacts.len() as u64, "contact", "contacts");
+    say(if args.crm.links_companies() {
+        format!(
+            "The sandbox now holds {held} and {}, e.g.:",
+            output::counted(
+                args.crm.associations(&sandbox) as u64,
+                "contact-to-company association",
+                "contact-to-company associations"
+            )
         )
-    ));
+    } else {
+        format!("The sandbox now holds {held}, e.g.:")
+    });
     for contact in contacts.iter().take(3) {
         say(format!("   {contact}"));
     }
@@ -382,8 +443,10 @@ async fn three_syncs(
     let etlify = session.engine().await?;
 
     let first = timed_sync(etlify).await?;
-    let found = if crm.has_companies() {
+    let found = if crm.links_companies() {
         "companies, then users linked to them"
+    } else if crm.has_companies() {
+        "companies, then their users"
     } else {
         "users, each with its company's name"
     };
@@ -454,7 +517,9 @@ fn write_config(
 ) -> Result<PathBuf, CliError> {
     let (section, going_live) = (crm.section(sandbox), crm.in_the_file());
     let (company_binding, user_binding) = crm.bindings();
-    let (has_companies, crm) = (crm.has_companies(), crm.name());
+    let (company_type, user_type) = crm.object_types();
+    let (has_companies, links_companies) = (crm.has_companies(), crm.links_companies());
+    let crm = crm.name();
     // Without companies in the CRM (Brevo), users carry their company's
     // name and link to nothing.
     let companies = if has_companies {
@@ -463,14 +528,14 @@ fn write_config(
 table = "companies"
 
 [models.Company.crms.{crm}]
-object_type = "companies"
+object_type = "{company_type}"
 {company_binding}
 "#
         )
     } else {
         String::new()
     };
-    let links = if has_companies {
+    let links = if links_companies {
         "links = [{ model = \"Company\", belongs_to = \"company_id\" }]\n"
     } else {
         ""
@@ -488,7 +553,7 @@ url = {database_url}
 table = "users"
 
 [models.User.crms.{crm}]
-object_type = "contacts"
+object_type = "{user_type}"
 {user_binding}
 dependencies = [{{ belongs_to = "companies", foreign_key = "company_id" }}]
 {links}"#,
