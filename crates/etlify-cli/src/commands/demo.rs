@@ -44,7 +44,7 @@ pub(crate) struct Args {
     #[arg(long)]
     json: bool,
     /// The CRM the users go to: the sandbox's HubSpot, its webhook
-    /// receiver (signed events; its objects are not kept between demos),
+    /// receiver (signed events),
     /// its Brevo contacts, its Intercom workspace, or its Salesforce org
     /// (Accounts and Contacts).
     #[arg(long, value_enum, default_value_t = DemoCrm::Hubspot)]
