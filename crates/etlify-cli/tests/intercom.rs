@@ -183,3 +183,46 @@ fn intercom_the_demo_sends_its_users_to_the_workspace() {
         "{config}"
     );
 }
+
+/// `etlify sandbox --intercom-limit 2/1m`: the banner says it, and the
+/// third request of a window is a 429 with the window's headers.
+#[test]
+fn intercom_the_sandbox_flag_sets_the_apps_window() {
+    let (sandbox_process, banner) = support::start_sandbox_with(&["--intercom-limit", "2/1m"]);
+    let text = banner.join("\n");
+    assert!(text.contains("Intercom 2 requests / 1m per app"), "{text}");
+    let line = banner
+        .iter()
+        .find(|line| line.starts_with("Intercom: "))
+        .unwrap();
+    let (base_url, token) = (banner_value(line, "base_url"), banner_value(line, "token"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answers: Vec<(u16, Option<String>)> = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let response = client
+                .get(format!("{base_url}/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let remaining = response
+                .headers()
+                .get("x-ratelimit-remaining")
+                .map(|v| v.to_str().unwrap().to_owned());
+            answers.push((response.status().as_u16(), remaining));
+        }
+        answers
+    });
+    let remaining = |n: &str| Some(n.to_owned());
+    assert_eq!(
+        answers,
+        [
+            (200, remaining("1")),
+            (200, remaining("0")),
+            (429, remaining("0"))
+        ]
+    );
+    drop(sandbox_process);
+}
