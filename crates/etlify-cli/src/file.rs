@@ -262,13 +262,13 @@ pub(crate) struct CrmFile {
     /// limit per account).
     #[schemars(range(min = 1))]
     pub search_requests_per_second: Option<u32>,
-    /// HubSpot only: the API version every path follows: `"v3"` (the
+    /// The API version. HubSpot: the one every path follows, `"v3"` (the
     /// legacy `/crm/v3/objects` paths, what a file without the key calls),
     /// `"2026-03"` or `"2026-09"` (`/crm/objects/2026-09/…`; HubSpot then
-    /// enforces the portal's required properties). `etlify init` writes
-    /// `"2026-09"`. Intercom: the `Intercom-Version` header, `"2.11"` (the
-    /// default) or another 2.x version.
-    #[schemars(with = "Option<ApiVersionName>")]
+    /// enforces the portal's required properties); `etlify init` writes
+    /// `"2026-09"`. Salesforce: `"vXX.X"` (default `"v62.0"`). Intercom: the
+    /// `Intercom-Version` header, `"2.N"` (default `"2.11"`).
+    #[schemars(with = "Option<AnyApiVersion>")]
     pub api_version: Option<String>,
     /// Webhook only: the URL events are POSTed to; `${ENV}` when it holds
     /// a secret of its own.
@@ -366,6 +366,17 @@ enum SchemaCheckName {
     Auto,
     Require,
     Skip,
+}
+
+/// An API version of any adapter: HubSpot's names, Salesforce's `vXX.X`,
+/// Intercom's `2.N`.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[serde(untagged)]
+enum AnyApiVersion {
+    HubSpot(ApiVersionName),
+    Salesforce(#[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+$"))] String),
+    Intercom(#[schemars(regex(pattern = r"^[0-9]+\.[0-9]+$"))] String),
 }
 
 /// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.

@@ -650,11 +650,15 @@ fn crm_from(
         // Neither has the keys of the HubSpot and Airtable APIs.
         AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
-            not_for("token", file.token.is_some(), "hubspot and airtable")?;
+            not_for(
+                "token",
+                file.token.is_some(),
+                "hubspot, airtable and intercom",
+            )?;
             not_for(
                 "base_url",
                 file.base_url.is_some(),
-                "hubspot, airtable and brevo",
+                "hubspot, airtable, brevo and intercom",
             )?;
             not_for("base_id", file.base_id.is_some(), "airtable")?;
             not_for(

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::Output;
 use std::str::FromStr;
 
-use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 // Only its sandbox and `etlify_command` here.
@@ -18,7 +17,8 @@ mod support;
 mod sandbox_admin;
 
 use sandbox_admin::{
-    banner_value, json_of_output as json_of, sandbox_get as admin, sandbox_requests_of,
+    banner_value, demo_of, json_of_output as json_of, sandbox_get as admin, sandbox_requests_of,
+    synced_per_run,
 };
 use support::etlify_command;
 
@@ -172,27 +172,57 @@ fn intercom_the_binary_sends_a_toml_files_records_to_the_workspace_then_nothing_
 /// Intercom workspace, each contact attached to its company.
 #[test]
 fn intercom_the_demo_sends_its_users_to_the_workspace() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("demo");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args([
-            "demo", "--crm", "intercom", "--users", "20", "--json", "--dir",
-        ])
-        .arg(&folder)
-        .env_remove("ETLIFY_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let report = json_of(&output);
-    let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    let (report, config) = demo_of("intercom", 20);
     // One company and its twenty users: its rename sends it and all of
     // them again (their payload holds its name).
-    assert_eq!(synced, [21, 0, 21], "{report}");
+    assert_eq!(synced_per_run(&report), [21, 0, 21], "{report}");
     assert_eq!(report["sandbox_contacts"], 20, "{report}");
     assert_eq!(report["sandbox_associations"], 20, "{report}");
-    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
     assert!(
-        text.contains("[crms.intercom]\nadapter = \"intercom\""),
-        "{text}"
+        config.contains("[crms.intercom]\nadapter = \"intercom\""),
+        "{config}"
     );
+}
+
+/// `etlify sandbox --intercom-limit 2/1m`: the banner says it, and the
+/// third request of a window is a 429 with the window's headers.
+#[test]
+fn intercom_the_sandbox_flag_sets_the_apps_window() {
+    let (sandbox_process, banner) = support::start_sandbox_with(&["--intercom-limit", "2/1m"]);
+    let text = banner.join("\n");
+    assert!(text.contains("Intercom 2 requests / 1m per app"), "{text}");
+    let line = banner
+        .iter()
+        .find(|line| line.starts_with("Intercom: "))
+        .unwrap();
+    let (base_url, token) = (banner_value(line, "base_url"), banner_value(line, "token"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let answers: Vec<(u16, Option<String>)> = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let response = client
+                .get(format!("{base_url}/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let remaining = response
+                .headers()
+                .get("x-ratelimit-remaining")
+                .map(|v| v.to_str().unwrap().to_owned());
+            answers.push((response.status().as_u16(), remaining));
+        }
+        answers
+    });
+    let remaining = |n: &str| Some(n.to_owned());
+    assert_eq!(
+        answers,
+        [
+            (200, remaining("1")),
+            (200, remaining("0")),
+            (429, remaining("0"))
+        ]
+    );
+    drop(sandbox_process);
 }

@@ -58,6 +58,11 @@ pub(crate) struct Args {
     /// (no Airtable limit enforced); over it, 429 and a 30 s penalty.
     #[arg(long, value_name = "N/PERIOD|off", value_parser = limit)]
     airtable_limit: Option<Limit>,
+    /// Intercom's limit per app (token), REQUESTS/PERIOD (default
+    /// 1666/10s, fixed windows), or `off`; over it, 429 with the
+    /// `X-RateLimit-*` headers.
+    #[arg(long, value_name = "N/PERIOD|off", value_parser = limit)]
+    intercom_limit: Option<Limit>,
     /// Seed of the sandbox's random draws (ids, faults), for a run that
     /// can be repeated.
     #[arg(long)]
@@ -157,6 +162,17 @@ impl Args {
             }
             None => {}
         }
+        match self.intercom_limit {
+            Some(Limit::Off) => config.intercom.limits.enabled = false,
+            Some(Limit::Every { requests, period }) => {
+                let limits = &mut config.intercom.limits;
+                limits.enabled = true;
+                limits.per_app_max = requests;
+                limits.per_workspace_max = limits.per_workspace_max.max(requests);
+                limits.window_ms = whole_millis(period);
+            }
+            None => {}
+        }
         // The flags were checked as they were read: what is wrong is the file's.
         config.validate().map_err(|e| match &self.settings {
             Some(path) => CliError::config(format!("--settings {}: {e}", path.display())),
@@ -246,7 +262,16 @@ fn conditions(config: &SandboxConfig) -> (String, String) {
         ),
         false => "Airtable off".to_owned(),
     };
-    (faults, format!("{hubspot}, {airtable}"))
+    let intercom = &config.intercom.limits;
+    let intercom = match intercom.enabled {
+        true => format!(
+            "Intercom {} / {} per app",
+            output::counted(intercom.per_app_max, "request", "requests"),
+            humantime::format_duration(Duration::from_millis(intercom.window_ms))
+        ),
+        false => "Intercom off".to_owned(),
+    };
+    (faults, format!("{hubspot}, {airtable}, {intercom}"))
 }
 
 /// Runs the sandbox until Ctrl-C.

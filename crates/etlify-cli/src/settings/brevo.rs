@@ -35,7 +35,11 @@ pub(super) fn refuse_other_keys(
     file: &CrmFile,
     not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
-    not_for("token", file.token.is_some(), "hubspot and airtable")?;
+    not_for(
+        "token",
+        file.token.is_some(),
+        "hubspot, airtable and intercom",
+    )?;
     not_for("base_id", file.base_id.is_some(), "airtable")?;
     not_for("api_version", file.api_version.is_some(), "hubspot")?;
     not_for(
@@ -147,7 +151,7 @@ mod tests {
             ),
             (
                 &format!("{KEY}token = \"x\""),
-                "crms.brevo.token: applies to hubspot and airtable only",
+                "crms.brevo.token: applies to hubspot, airtable and intercom only",
             ),
             (
                 &format!("{KEY}client_id = \"x\""),

@@ -193,7 +193,7 @@ fn config_variables_are_replaced_in_the_database_url() {
 fn config_keys_of_another_adapter_are_refused() {
     let message = refused(&format!("{BASE}token = \"pat-x\"\n"));
     assert!(
-        message.contains("crms.hubspot.token: applies to hubspot and airtable only"),
+        message.contains("crms.hubspot.token: applies to hubspot, airtable and intercom only"),
         "{message}"
     );
     let airtable = "[database]\nurl = \"sqlite://x.db\"\n[crms.airtable]\nadapter = \"airtable\"\n\
@@ -672,7 +672,7 @@ fn webhook_keys_are_checked_before_anything_runs_naming_the_key() {
         ),
         (
             format!("{complete}\ntoken = \"x\""),
-            "crms.hooks.token: applies to hubspot and airtable only",
+            "crms.hooks.token: applies to hubspot, airtable and intercom only",
         ),
     ];
     for (lines, expected) in cases {

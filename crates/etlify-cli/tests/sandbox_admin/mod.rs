@@ -44,3 +44,26 @@ pub fn banner_value<'a>(line: &'a str, key: &str) -> &'a str {
     let rest = &line[start..];
     &rest[..rest.find('"').unwrap()]
 }
+
+/// What `etlify demo --crm <crm> --users <users> --json` reported, in a new
+/// folder, and the configuration file it wrote.
+pub fn demo_of(crm: &str, users: u32) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let users = users.to_string();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--crm", crm, "--users", &users, "--json", "--dir"])
+        .arg(&folder)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let report = json_of_output(&output);
+    let config = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
+    (report, config)
+}
+
+/// The records each of a demo's three runs synced.
+pub fn synced_per_run(report: &serde_json::Value) -> Vec<&serde_json::Value> {
+    (0..3).map(|run| &report["runs"][run]["synced"]).collect()
+}

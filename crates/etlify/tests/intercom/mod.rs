@@ -76,3 +76,56 @@ mod mysql;
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;
+
+/// Intercom's search lags writes: a user created a moment ago is not
+/// found by its email, yet the create that follows conflicts on that
+/// email and the contact it names is updated; no second contact.
+#[tokio::test]
+async fn intercom_a_user_the_lagging_search_misses_is_adopted_through_its_conflict() {
+    use etlify::adapters::{Adapter, Throttle, UpsertRequest};
+    use etlify::WriteMode;
+    use serde_json::json;
+
+    let mut config = SandboxConfig::default();
+    config.intercom.search_lag_ms = 600_000;
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let adapter = intercom(&sandbox);
+    let upsert = |name: &'static str| {
+        let payload: etlify::Payload = [
+            ("email".to_owned(), json!("ann@example.com")),
+            ("name".to_owned(), json!(name)),
+        ]
+        .into_iter()
+        .collect();
+        let adapter = adapter.clone();
+        async move {
+            adapter
+                .upsert(
+                    UpsertRequest {
+                        object_type: "contacts",
+                        payload: &payload,
+                        id_property: "email",
+                        crm_id: None,
+                        id_property_only_on_create: false,
+                        mode: WriteMode::Upsert,
+                    },
+                    &Throttle::unlimited(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let first = upsert("Ann").await;
+    let second = upsert("Annie").await;
+    assert_eq!(first, second, "the same contact");
+    let contacts = sandbox.admin().intercom_contacts();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0].text("name"), Some("Annie"));
+    let log = sandbox.admin().request_log();
+    assert_eq!(
+        log.count("POST", "/intercom/contacts"),
+        2,
+        "the second conflicted"
+    );
+    assert_eq!(log.count("PUT", "/intercom/contacts/{id}"), 1);
+}
