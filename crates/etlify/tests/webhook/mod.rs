@@ -222,8 +222,10 @@ async fn webhook_a_value_written_again_after_another_is_applied_again() {
 #[tokio::test]
 async fn webhook_the_receivers_objects_and_keys_survive_a_restart_with_a_state_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = SandboxConfig::default();
-    config.state_file = Some(dir.path().join("state.json"));
+    let config = SandboxConfig {
+        state_file: Some(dir.path().join("state.json")),
+        ..SandboxConfig::default()
+    };
     let sandbox = Sandbox::start(config.clone()).await.unwrap();
     let adapter = |sandbox: &RunningSandbox| {
         WebhookAdapter::new(
