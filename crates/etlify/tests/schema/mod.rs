@@ -54,6 +54,11 @@ async fn columns_and_indexes(db: &TestDb) -> (Vec<String>, Vec<String>) {
             "SELECT string_agg(column_name::text, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations'",
             "SELECT string_agg(indexname::text, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'crm_synchronisations' AND indexname NOT LIKE '%pkey'",
         )
+    } else if db.is_mysql() {
+        (
+            "SELECT GROUP_CONCAT(column_name ORDER BY column_name SEPARATOR ',') FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'crm_synchronisations'",
+            "SELECT GROUP_CONCAT(DISTINCT index_name ORDER BY index_name SEPARATOR ',') FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'crm_synchronisations' AND index_name <> 'PRIMARY'",
+        )
     } else {
         (
             "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('crm_synchronisations') ORDER BY name)",
@@ -81,6 +86,9 @@ async fn gem_resource_index_columns(db: &TestDb) -> Option<String> {
          CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
          WHERE c.relname = 'idx_crm_sync_on_resource'"
+    } else if db.is_mysql() {
+        "SELECT GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ',') FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = 'crm_synchronisations' AND index_name = 'idx_crm_sync_on_resource'"
     } else {
         "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info('idx_crm_sync_on_resource') ORDER BY seqno)"
     };
@@ -100,8 +108,10 @@ async fn sync_table_options(db: &TestDb) -> Option<String> {
     .await
 }
 
-// The database tests, compiled once per backend: `schema::sqlite::…` and
-// `schema::postgres::…`.
+// The database tests, compiled once per backend: `schema::sqlite::…`,
+// `schema::postgres::…` and `schema::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

@@ -40,6 +40,8 @@ async fn x6_rows_are_unique_per_crm_and_resource_and_crm_ids_per_crm_and_type() 
     let column_type = db
         .scalar_text(if db.is_postgres() {
             "SELECT data_type::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'crm_synchronisations' AND column_name = 'last_error'"
+        } else if db.is_mysql() {
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'crm_synchronisations' AND column_name = 'last_error'"
         } else {
             "SELECT type FROM pragma_table_info('crm_synchronisations') WHERE name = 'last_error'"
         })
@@ -179,12 +181,18 @@ async fn g26_a_gem_09_resource_index_is_kept_and_survives_a_revert() {
     // One script, so one connection: the index dropped and created again
     // under its name on two pooled SQLite connections was once refused as
     // existing (the second connection's schema not yet reloaded).
-    db.exec(
-        "DROP INDEX idx_crm_sync_on_resource; \
+    // MySQL names the table an index is dropped from.
+    let on_table = if db.is_mysql() {
+        " ON crm_synchronisations"
+    } else {
+        ""
+    };
+    db.exec(&format!(
+        "DROP INDEX idx_crm_sync_on_resource{on_table}; \
          ALTER TABLE crm_synchronisations ADD COLUMN crm_name varchar; \
          UPDATE crm_synchronisations SET crm_name = 'hubspot'; \
          CREATE UNIQUE INDEX idx_crm_sync_on_resource ON crm_synchronisations (resource_type, resource_id, crm_name)",
-    )
+    ))
     .await;
     let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(
@@ -260,12 +268,18 @@ async fn g26_revert_is_refused_when_rows_no_longer_fit_the_gems_indexes() {
 async fn migrate_drops_the_indexes_on_last_synced_at_of_earlier_versions() {
     let db = TestDb::new(BACKEND).await;
     db.migrate().await;
-    db.exec(
+    // MySQL has no partial index: there the earlier version's was whole.
+    let never_stamped = if db.is_mysql() {
+        ""
+    } else {
+        " WHERE last_synced_at IS NULL"
+    };
+    db.exec(&format!(
         "CREATE INDEX idx_etlify_sync_last_synced_at ON crm_synchronisations (crm_name, resource_type, last_synced_at); \
          INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_last_synced_at'); \
-         CREATE INDEX idx_etlify_sync_never_stamped ON crm_synchronisations (crm_name, resource_type, resource_id) WHERE last_synced_at IS NULL; \
+         CREATE INDEX idx_etlify_sync_never_stamped ON crm_synchronisations (crm_name, resource_type, resource_id){never_stamped}; \
          INSERT INTO etlify_schema_migrations (step) VALUES ('create_index:idx_etlify_sync_never_stamped')",
-    )
+    ))
     .await;
     let report = etlify::check_schema(&db.store).await.unwrap();
     assert!(
