@@ -75,7 +75,13 @@ enum Backend {
 /// An empty database on `backend` whose key columns are of `key_type`.
 fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("etlify_keys_{tag}_{}", std::process::id());
+    // One database per test: tests of one binary run side by side.
+    static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "etlify_keys_{tag}_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let uuid = key_type == "uuid";
     match backend {
         Backend::Sqlite => Database {
@@ -91,7 +97,8 @@ fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
             let server = support::postgres_server();
             exec(&server, &[format!("CREATE SCHEMA \"{name}\"")]);
             Database {
-                url: support::in_search_path(&server, &name),
+                // `public` after it: the job queue's `hstore` is there.
+                url: support::in_search_path(&server, &format!("{name},public")),
                 column_types: (
                     if uuid { "uuid" } else { "varchar" },
                     "timestamp(6) without time zone",
@@ -123,6 +130,41 @@ fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
 /// `key_type`, then `etlify sync-record` by key: synced, then in sync; a
 /// text that is no key of the model is refused (exit 2).
 fn sync_record_by_key(backend: Backend, key_type: &str, keys: [&str; 2], not_a_key: &str) {
+    let (database, _dir, config) = people(backend, key_type, keys, "");
+    let sync = |id: &str| {
+        json_of(&etlify(
+            &config,
+            &["sync-record", "Person", id, "--crm", "hubspot", "--json"],
+        ))
+    };
+    let first = sync(keys[0]);
+    assert_eq!(first["outcome"], "synced", "{first}");
+    assert_eq!(first["id"], keys[0], "{first}");
+    assert_eq!(sync(keys[0])["outcome"], "not_modified");
+    assert_eq!(sync(keys[1])["outcome"], "synced");
+
+    let refused = etlify(
+        &config,
+        &["sync-record", "Person", not_a_key, "--crm", "hubspot"],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("key_type is {key_type}")),
+        "{stderr}"
+    );
+    drop(database);
+}
+
+/// `people` keyed by `keys` on `backend` and a migrated configuration
+/// declaring its `key_type`, then `more` TOML; the database, the
+/// configuration's directory and its path.
+fn people(
+    backend: Backend,
+    key_type: &str,
+    keys: [&str; 2],
+    more: &str,
+) -> (Database, tempfile::TempDir, std::path::PathBuf) {
     let database = database(backend, key_type, key_type);
     let (key, ts) = database.column_types;
     exec(
@@ -149,7 +191,7 @@ fn sync_record_by_key(backend: Backend, key_type: &str, keys: [&str; 2], not_a_k
              [crms.hubspot]\nadapter = \"null\"\n\
              [models.Person]\ntable = \"people\"\nkey_type = \"{key_type}\"\n\
              [models.Person.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
-             payload = \"SELECT id, email FROM people\"\n",
+             payload = \"SELECT id, email FROM people\"\n{more}",
             database.url
         ),
     )
@@ -160,28 +202,74 @@ fn sync_record_by_key(backend: Backend, key_type: &str, keys: [&str; 2], not_a_k
         "{}",
         String::from_utf8_lossy(&migrated.stderr)
     );
-    let sync = |id: &str| {
-        json_of(&etlify(
-            &config,
-            &["sync-record", "Person", id, "--crm", "hubspot", "--json"],
-        ))
-    };
-    let first = sync(keys[0]);
-    assert_eq!(first["outcome"], "synced", "{first}");
-    assert_eq!(first["id"], keys[0], "{first}");
-    assert_eq!(sync(keys[0])["outcome"], "not_modified");
-    assert_eq!(sync(keys[1])["outcome"], "synced");
+    (database, dir, config)
+}
 
-    let refused = etlify(
+/// With a `[queue]` section, `sync-record` by key requests a job, and an
+/// `etlify worker` process runs it: the record is then in sync, the other
+/// never synced.
+fn queued_sync_record_run_by_a_worker(backend: Backend, key_type: &str, keys: [&str; 2]) {
+    let queue = format!(
+        "\n[queue]\nname = \"keys-{key_type}-{}\"\n",
+        std::process::id()
+    );
+    let (database, _dir, config) = people(backend, key_type, keys, &queue);
+    let requested = json_of(&etlify(
         &config,
-        &["sync-record", "Person", not_a_key, "--crm", "hubspot"],
-    );
-    assert_eq!(refused.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains(&format!("key_type is {key_type}")),
-        "{stderr}"
-    );
+        &[
+            "sync-record",
+            "Person",
+            keys[0],
+            "--crm",
+            "hubspot",
+            "--json",
+        ],
+    ));
+    assert_eq!(requested["enqueued"], "new", "{requested}");
+    let mut worker = support::etlify_command(&config, &["worker", "--interval", "off"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let counts = || {
+        let status = json_of(&etlify(&config, &["status", "--json"]));
+        (
+            status[0]["in_sync"].clone(),
+            status[0]["never_synced"].clone(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Polls what the worker writes: the job's outcome in the database.
+    while counts() != (Value::from(1), Value::from(1)) {
+        if std::time::Instant::now() > deadline {
+            worker.kill().ok();
+            panic!("the worker did not sync the record: {:?}", counts());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    drop(database);
+}
+
+#[test]
+fn uuid_sync_record_queued_then_run_by_a_worker_process_on_sqlite() {
+    queued_sync_record_run_by_a_worker(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_sync_record_queued_then_run_by_a_worker_process_on_postgres() {
+    queued_sync_record_run_by_a_worker(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_sync_record_queued_then_run_by_a_worker_process_on_sqlite() {
+    queued_sync_record_run_by_a_worker(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_sync_record_queued_then_run_by_a_worker_process_on_postgres() {
+    queued_sync_record_run_by_a_worker(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
 }
 
 #[test]
