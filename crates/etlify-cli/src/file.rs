@@ -236,12 +236,14 @@ pub(crate) enum AdapterKind {
     Null,
     Webhook,
     Salesforce,
+    Brevo,
+    Intercom,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmFile {
-    /// `hubspot`, `airtable`, `salesforce`, `webhook` or `null`.
+    /// `hubspot`, `airtable`, `salesforce`, `brevo`, `intercom`, `webhook` or `null`.
     pub adapter: AdapterKind,
     /// Access token; `${ENV}` (never written in the file itself).
     pub token: Option<String>,
@@ -260,12 +262,13 @@ pub(crate) struct CrmFile {
     /// limit per account).
     #[schemars(range(min = 1))]
     pub search_requests_per_second: Option<u32>,
-    /// HubSpot only: the API version every path follows: `"v3"` (the
+    /// The API version. HubSpot: the one every path follows, `"v3"` (the
     /// legacy `/crm/v3/objects` paths, what a file without the key calls),
     /// `"2026-03"` or `"2026-09"` (`/crm/objects/2026-09/…`; HubSpot then
-    /// enforces the portal's required properties). `etlify init` writes
-    /// `"2026-09"`.
-    #[schemars(with = "Option<ApiVersionName>")]
+    /// enforces the portal's required properties); `etlify init` writes
+    /// `"2026-09"`. Salesforce: `"vXX.X"` (default `"v62.0"`). Intercom: the
+    /// `Intercom-Version` header, `"2.N"` (default `"2.11"`).
+    #[schemars(with = "Option<AnyApiVersion>")]
     pub api_version: Option<String>,
     /// Webhook only: the URL events are POSTed to; `${ENV}` when it holds
     /// a secret of its own.
@@ -315,6 +318,18 @@ pub(crate) struct CrmFile {
     /// the org's limit of long-running requests).
     #[schemars(range(min = 1))]
     pub max_concurrent_requests: Option<u32>,
+    /// Brevo only: the account's API key (the `api-key` header); `${ENV}`
+    /// (never written in the file itself).
+    pub api_key: Option<String>,
+    /// Brevo only: lists every contact written joins, by id (`listIds`).
+    pub list_ids: Option<Vec<u64>>,
+    /// Brevo only: lists every contact updated leaves, by id
+    /// (`unlinkListIds`); none of `list_ids`.
+    pub unlink_list_ids: Option<Vec<u64>>,
+    /// Intercom only: where the workspace is hosted, `"us"` (the default),
+    /// `"eu"` or `"au"` (its API host); `base_url` overrides it.
+    #[schemars(with = "Option<IntercomRegionName>")]
+    pub region: Option<String>,
 }
 
 /// `[crms.<name>.response]`: JSON pointers (RFC 6901) into the webhook's
@@ -334,6 +349,16 @@ pub(crate) struct ResponseFile {
 }
 
 /// When a sync checks payloads against the CRM's schema.
+/// Where an Intercom workspace is hosted.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[schemars(rename_all = "lowercase")]
+enum IntercomRegionName {
+    Us,
+    Eu,
+    Au,
+}
+
 #[derive(JsonSchema)]
 #[allow(dead_code)] // only its schema is used
 #[schemars(rename_all = "lowercase")]
@@ -341,6 +366,17 @@ enum SchemaCheckName {
     Auto,
     Require,
     Skip,
+}
+
+/// An API version of any adapter: HubSpot's names, Salesforce's `vXX.X`,
+/// Intercom's `2.N`.
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+#[serde(untagged)]
+enum AnyApiVersion {
+    HubSpot(ApiVersionName),
+    Salesforce(#[schemars(regex(pattern = r"^v[0-9]+\.[0-9]+$"))] String),
+    Intercom(#[schemars(regex(pattern = r"^[0-9]+\.[0-9]+$"))] String),
 }
 
 /// A HubSpot API version: `v3` (the legacy paths), `2026-03` or `2026-09`.

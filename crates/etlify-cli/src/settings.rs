@@ -527,6 +527,7 @@ fn missing_variables(file: &File, shown: &str, env: Env<'_>) -> Result<(), CliEr
             }
         }
         salesforce::variables(name, crm, &mut uses);
+        brevo::variables(name, crm, &mut uses);
     }
     let missing: Vec<(&str, &str)> = uses
         .iter()
@@ -636,13 +637,29 @@ fn crm_from(
     if file.adapter != AdapterKind::Salesforce {
         salesforce::refuse_keys(file, &not_for)?;
     }
+    if file.adapter != AdapterKind::Brevo {
+        brevo::refuse_keys(file, &not_for)?;
+    }
+    if file.adapter != AdapterKind::Intercom {
+        intercom::refuse_keys(file, &not_for)?;
+    }
     match file.adapter {
         AdapterKind::Salesforce => salesforce::refuse_other_keys(file, &not_for)?,
+        AdapterKind::Brevo => brevo::refuse_other_keys(file, &not_for)?,
+        AdapterKind::Intercom => intercom::refuse_other_keys(file, &not_for)?,
         // Neither has the keys of the HubSpot and Airtable APIs.
         AdapterKind::Null | AdapterKind::Webhook => {
             not_for("api_version", file.api_version.is_some(), "hubspot")?;
-            not_for("token", file.token.is_some(), "hubspot and airtable")?;
-            not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
+            not_for(
+                "token",
+                file.token.is_some(),
+                "hubspot, airtable and intercom",
+            )?;
+            not_for(
+                "base_url",
+                file.base_url.is_some(),
+                "hubspot, airtable, brevo and intercom",
+            )?;
             not_for("base_id", file.base_id.is_some(), "airtable")?;
             not_for(
                 "search_requests_per_second",
@@ -663,8 +680,9 @@ fn crm_from(
     // Read before the adapter is, so that a disabled CRM's bad value is
     // refused too; without the key, the legacy paths every file called.
     let api_version = match &file.api_version {
-        // Salesforce's versions are its own (`v62.0`).
+        // Salesforce's versions are its own (`v62.0`), and Intercom's (`2.11`).
         Some(_) if file.adapter == AdapterKind::Salesforce => ApiVersion::default(),
+        Some(_) if file.adapter == AdapterKind::Intercom => ApiVersion::default(),
         Some(text) => text
             .parse::<ApiVersion>()
             .map_err(|e| adapter_error(&at, &e))?,
@@ -674,6 +692,8 @@ fn crm_from(
         AdapterKind::Null => Arc::new(NullAdapter::new()),
         AdapterKind::Webhook => webhook_from(file, &at, env, connections, enabled)?,
         AdapterKind::Salesforce => salesforce::adapter(file, &at, env, connections, enabled)?,
+        AdapterKind::Brevo => brevo::adapter(file, &at, env, connections, enabled)?,
+        AdapterKind::Intercom => intercom::adapter(file, &at, env, connections, enabled)?,
         // A disabled CRM sends nothing: it needs no token (`enabled = false`
         // outside production, as Rails apps do).
         _ if !enabled && token().is_err() => Arc::new(NullAdapter::new()),
@@ -1182,6 +1202,8 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     Ok(dependency)
 }
 
+mod brevo;
+mod intercom;
 mod salesforce;
 #[cfg(test)]
 mod tests;

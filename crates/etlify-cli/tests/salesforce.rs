@@ -6,15 +6,14 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::str::FromStr;
 
-use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
-// Only its sandbox and `etlify_command` here.
+// Only its sandbox and `etlify_command` here; `crm_run` what the adapters' tests share.
+#[path = "support/crm_run.rs"]
+mod crm_run;
 #[allow(dead_code)]
 mod support;
 
+use crm_run::{admin, json_of, quoted, sandbox_url, users_database};
 use support::etlify_command;
 
 const ID_VAR: &str = "SALESFORCE_CLIENT_ID";
@@ -28,64 +27,6 @@ fn etlify(config: &Path, args: &[&str], id: &str, secret: &str) -> Output {
         .unwrap()
 }
 
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// `users` with `count` rows in a new SQLite file `db`.
-fn users_database(db: &Path, count: u32) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
-            .unwrap()
-            .create_if_missing(true);
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::query(
-            "CREATE TABLE users (id integer PRIMARY KEY AUTOINCREMENT NOT NULL, \
-             email varchar NOT NULL, last_name varchar NOT NULL, \
-             created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        for i in 1..=count {
-            sqlx::query(
-                "INSERT INTO users (email, last_name, created_at, updated_at) \
-                 VALUES (?, ?, datetime('now'), datetime('now'))",
-            )
-            .bind(format!("user{i}@example.com"))
-            .bind(format!("Last {i}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        pool.close().await;
-    });
-}
-
-/// `GET {sandbox}/_sandbox/{path}` as JSON.
-fn admin(sandbox: &str, path: &str) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        reqwest::get(format!("{sandbox}/_sandbox/{path}"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
-}
-
 /// Requests the Salesforce side received (the token's included).
 fn salesforce_requests(sandbox: &str) -> u64 {
     admin(sandbox, "requests")["endpoints"]
@@ -97,22 +38,11 @@ fn salesforce_requests(sandbox: &str) -> u64 {
         .sum()
 }
 
-/// The value of `key = "…"` in a banner line.
-fn quoted<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line.find(&format!("{key} = \"")).unwrap() + key.len() + 4;
-    let rest = &line[start..];
-    &rest[..rest.find('"').unwrap()]
-}
-
 #[test]
 fn salesforce_the_binary_sends_a_toml_files_records_to_the_org_then_nothing_more() {
     // The banner's values are what goes into etlify.toml.
     let (sandbox_process, banner) = support::start_sandbox_with_banner();
-    let sandbox = banner[0]
-        .strip_prefix("Sandbox listening on ")
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let sandbox = sandbox_url(&banner);
     let line = banner
         .iter()
         .find(|line| line.starts_with("Salesforce: "))
@@ -125,7 +55,7 @@ fn salesforce_the_binary_sends_a_toml_files_records_to_the_org_then_nothing_more
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.sqlite3");
-    users_database(&db, 250);
+    users_database(&db, 250, |i| format!("user{i}@example.com"));
     let config = dir.path().join("etlify.toml");
     std::fs::write(
         &config,
@@ -193,4 +123,45 @@ fn salesforce_the_binary_sends_a_toml_files_records_to_the_org_then_nothing_more
     assert!(said.contains("login"), "{said}");
     assert!(!said.contains("not-the-secret-42"), "{said}");
     drop(sandbox_process);
+}
+
+/// `etlify demo --crm salesforce`: the companies as Accounts and the users
+/// as Contacts of the sandbox's org, by the external-id field; the second
+/// sync sends nothing, the renamed company and its users are sent again
+/// (a contact carries its company's name: the adapter makes no links).
+#[test]
+fn salesforce_the_demo_sends_companies_and_users_to_the_org() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args([
+            "demo",
+            "--crm",
+            "salesforce",
+            "--users",
+            "20",
+            "--json",
+            "--dir",
+        ])
+        .arg(&folder)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let synced: Vec<&serde_json::Value> =
+        (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    // One company and its twenty users: its rename sends it and all of
+    // them again (their Department is its name).
+    assert_eq!(synced, [21, 0, 21], "{report}");
+    assert_eq!(report["sandbox_contacts"], 20, "{report}");
+    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
+    assert!(
+        text.contains("[crms.salesforce]\nadapter = \"salesforce\""),
+        "{text}"
+    );
+    assert!(text.contains("object_type = \"Account\""), "{text}");
+    assert!(text.contains("object_type = \"Contact\""), "{text}");
+    assert!(!text.contains("links ="), "no links on Salesforce: {text}");
 }

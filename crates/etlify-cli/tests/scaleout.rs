@@ -1,5 +1,5 @@
 //! Scale-out (workers issue, item 8): three `etlify worker` processes on one
-//! PostgreSQL, against the sandbox running as a process of its own
+//! PostgreSQL, and on one MariaDB (issue 31), against the sandbox running as a process of its own
 //! (`etlify sandbox`). The worker holding the CRM's batch run is SIGKILLed
 //! mid-run; another takes the CRM over once its locks expire, with the
 //! default lease and queue settings (the take-over time is printed, not
@@ -10,8 +10,8 @@
 //!
 //! `ETLIFY_SCALEOUT_RECORDS` sets the number of stale records (default
 //! 4,000; the benchmark in docs/BENCHMARKS.md runs 50,000). Needs
-//! `ETLIFY_TEST_POSTGRES_URL` (scripts/test.sh starts a throwaway server):
-//! without it the test fails, never skips.
+//! `ETLIFY_TEST_POSTGRES_URL` and `ETLIFY_TEST_MYSQL_URL` (scripts/test.sh
+//! starts throwaway servers): without them the tests fail, never skip.
 
 #![allow(clippy::unwrap_used)]
 
@@ -65,14 +65,72 @@ fn start_worker(config: &Path, n: usize, log: &Path) -> Process {
     }
 }
 
-struct Database {
-    url: String,
-    pool: sqlx::PgPool,
+/// The database the workers share.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Postgres,
+    Mysql,
 }
 
-/// A schema of its own with `users` filled; apalis's extensions in
-/// `public`, which the workers' search path includes.
-async fn database(users: usize) -> Database {
+/// The test's own connections to it.
+#[derive(Clone)]
+enum Pool {
+    Postgres(sqlx::PgPool),
+    Mysql(sqlx::MySqlPool),
+}
+
+struct Database {
+    url: String,
+    pool: Pool,
+}
+
+/// A schema (PostgreSQL) or database (MySQL) of its own with `users`
+/// filled; on PostgreSQL apalis's extensions in `public`, which the
+/// workers' search path includes.
+async fn database(backend: Backend, users: usize) -> Database {
+    let (url, pool) = match backend {
+        Backend::Postgres => postgres_schema().await,
+        Backend::Mysql => mysql_database().await,
+    };
+    let (table, fill) = match backend {
+        Backend::Postgres => (
+            "CREATE TABLE users (id bigserial PRIMARY KEY, email varchar, full_name varchar, \
+             created_at timestamp(6) without time zone NOT NULL, updated_at timestamp(6) without time zone NOT NULL)"
+                .to_owned(),
+            format!(
+                "INSERT INTO users (email, full_name, created_at, updated_at) \
+                 SELECT 'user' || n || '@example.com', 'User ' || n, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
+                 FROM generate_series(1, {users}) AS n"
+            ),
+        ),
+        Backend::Mysql => (
+            "CREATE TABLE users (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, email varchar(255), \
+             full_name varchar(255), created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL)"
+                .to_owned(),
+            // 1..=users from digits (a recursive CTE stops at the
+            // server's `max_recursive_iterations`, 1,000 by default).
+            format!(
+                "INSERT INTO users (email, full_name, created_at, updated_at) \
+                 SELECT CONCAT('user', n, '@example.com'), CONCAT('User ', n), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) \
+                 FROM (SELECT 1 + d0.d + 10 * d1.d + 100 * d2.d + 1000 * d3.d + 10000 * d4.d + 100000 * d5.d AS n \
+                       FROM {digits} AS d0, {digits} AS d1, {digits} AS d2, {digits} AS d3, {digits} AS d4, {digits} AS d5) AS numbers \
+                 WHERE n <= {users} ORDER BY n",
+                digits = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 \
+                          UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+            ),
+        ),
+    };
+    let db = Database { url, pool };
+    db.exec(&table).await;
+    db.exec(&fill).await;
+    let store = Store::connect(&db.url).await.unwrap();
+    etlify::migrate(&store, &MigrateOptions::default())
+        .await
+        .unwrap();
+    db
+}
+
+async fn postgres_schema() -> (String, Pool) {
     let server = support::postgres_server();
     let schema = format!("etlify_scaleout_{}", std::process::id());
     let admin = Store::connect(&server).await.unwrap();
@@ -93,33 +151,101 @@ async fn database(users: usize) -> Database {
     let url = support::in_search_path(&server, &format!("{schema},public"));
     let store = Store::connect(&url).await.unwrap();
     let pool = store.postgres_pool().unwrap().clone();
+    (url, Pool::Postgres(pool))
+}
+
+async fn mysql_database() -> (String, Pool) {
+    let server = support::mysql_server();
+    let name = format!("etlify_scaleout_{}", std::process::id());
+    let admin = Store::connect(&server).await.unwrap();
+    let admin = admin.mysql_pool().unwrap();
     for statement in [
-        "CREATE TABLE users (id bigserial PRIMARY KEY, email varchar, full_name varchar, \
-         created_at timestamp(6) without time zone NOT NULL, updated_at timestamp(6) without time zone NOT NULL)"
-            .to_owned(),
-        format!(
-            "INSERT INTO users (email, full_name, created_at, updated_at) \
-             SELECT 'user' || n || '@example.com', 'User ' || n, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' \
-             FROM generate_series(1, {users}) AS n"
-        ),
+        format!("DROP DATABASE IF EXISTS `{name}`"),
+        format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"),
     ] {
         sqlx::query(AssertSqlSafe(statement))
-            .execute(&pool)
+            .execute(admin)
             .await
             .unwrap();
     }
-    etlify::migrate(&store, &MigrateOptions::default())
-        .await
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
+    let (host, _) = base
+        .rsplit_once('/')
+        .expect("a MySQL URL names its database");
+    let url = match query {
+        Some(query) => format!("{host}/{name}?{query}"),
+        None => format!("{host}/{name}"),
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let pool = store.mysql_pool().unwrap().clone();
+    (url, Pool::Mysql(pool))
+}
+
+impl Pool {
+    async fn exec(&self, sql: &str) {
+        match self {
+            Pool::Postgres(pool) => sqlx::query(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(drop),
+            Pool::Mysql(pool) => sqlx::query(AssertSqlSafe(sql.to_owned()))
+                .execute(pool)
+                .await
+                .map(drop),
+        }
         .unwrap();
-    Database { url, pool }
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+            Pool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+        .unwrap()
+    }
+
+    async fn text(&self, sql: &str) -> Option<String> {
+        match self {
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_optional(pool)
+                    .await
+            }
+            Pool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+        .unwrap()
+    }
+
+    /// SQL for the database's time now, in UTC.
+    fn now(&self) -> &'static str {
+        match self {
+            Pool::Postgres(_) => "(clock_timestamp() AT TIME ZONE 'UTC')",
+            Pool::Mysql(_) => "UTC_TIMESTAMP(6)",
+        }
+    }
 }
 
 impl Database {
+    async fn exec(&self, sql: &str) {
+        self.pool.exec(sql).await;
+    }
+
     async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
+        self.pool.scalar(sql).await
     }
 
     async fn stale(&self) -> i64 {
@@ -138,21 +264,21 @@ impl Database {
 
 /// The pid of the process holding the CRM's batch lease, by the database's
 /// clock (lease owners start with their process's pid).
-async fn batch_lease_holder(pool: &sqlx::PgPool) -> Option<u32> {
-    let owner: Option<String> = sqlx::query_scalar(
-        "SELECT owner FROM etlify_leases WHERE name = '[\"batch\",\"hubspot\"]' \
-         AND expires_at > (now() AT TIME ZONE 'UTC')",
-    )
-    .fetch_optional(pool)
-    .await
-    .unwrap();
+async fn batch_lease_holder(pool: &Pool) -> Option<u32> {
+    let owner = pool
+        .text(&format!(
+            "SELECT owner FROM etlify_leases WHERE name = '[\"batch\",\"hubspot\"]' \
+             AND expires_at > {}",
+            pool.now()
+        ))
+        .await;
     owner.and_then(|o| o.split('-').next().and_then(|pid| pid.parse().ok()))
 }
 
 /// Watches, from `killed_at` on, for another process than `dead` to hold
 /// the CRM's batch lease: that process's pid, and how long after the kill.
 fn watch_takeover(
-    pool: sqlx::PgPool,
+    pool: Pool,
     dead: u32,
     killed_at: Instant,
 ) -> tokio::task::JoinHandle<(u32, Duration)> {
@@ -231,8 +357,20 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_shared_window() {
+    three_workers_one_killed(Backend::Postgres).await;
+}
+
+/// The same on MariaDB: the queue's storage there, the leases and the
+/// shared rate window across processes (issue 31).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaleout_mysql_three_workers_one_killed_every_record_synced_once_within_the_shared_window()
+{
+    three_workers_one_killed(Backend::Mysql).await;
+}
+
+async fn three_workers_one_killed(backend: Backend) {
     let n = records();
-    let db = database(n).await;
+    let db = database(backend, n).await;
     let dir = tempfile::tempdir().unwrap();
     let (_sandbox, sandbox) = start_sandbox();
     let limits = serde_json::json!({"hubspot": {
@@ -297,14 +435,13 @@ async fn scaleout_three_workers_one_killed_every_record_synced_once_within_the_s
     // by hand (record jobs beside the batch job).
     let changed: Vec<i64> = (1..=30).collect();
     for round in ["first", "last"] {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE users SET full_name = 'Renamed ' || id || ' {round}', \
-             updated_at = clock_timestamp() AT TIME ZONE 'UTC' WHERE id <= {}",
+        db.exec(&format!(
+            "UPDATE users SET full_name = CONCAT('Renamed ', id, ' {round}'), \
+             updated_at = {} WHERE id <= {}",
+            db.pool.now(),
             changed.len()
-        )))
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        ))
+        .await;
     }
     for id in changed.iter().take(10) {
         succeeded(

@@ -195,6 +195,8 @@ impl SandboxAdmin {
             let webhook_limits = lock(&state.webhook_limiter).limits().clone();
             *lock(&state.webhook_limiter) = WebhookLimiter::new(webhook_limits);
             self.reset_salesforce();
+            self.reset_brevo();
+            self.reset_intercom();
             let hubspot_limits = lock(&state.hubspot_limiter).limits().clone();
             *lock(&state.hubspot_limiter) = HubSpotLimiter::new(hubspot_limits, Instant::now());
             let airtable_limits = lock(&state.airtable_limiter).limits().clone();
@@ -354,6 +356,27 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, serd
         return Ok(T::default());
     }
     serde_json::from_slice(body)
+}
+
+/// A `PUT` of one side's setting: `body` read as a `T` (its defaults when
+/// empty), `apply`'d, and answered with the setting as it now stands
+/// (`current`); a body that is no `T`, or a setting refused, is a 400
+/// saying why.
+pub(crate) fn replace_setting<T>(
+    body: &Bytes,
+    apply: impl FnOnce(T) -> Result<(), SandboxError>,
+    current: impl FnOnce() -> T,
+) -> Response
+where
+    T: for<'de> Deserialize<'de> + Default + Serialize,
+{
+    match parse::<T>(body) {
+        Err(error) => bad_json(&error),
+        Ok(setting) => match apply(setting) {
+            Ok(()) => Json(current()).into_response(),
+            Err(error) => error_response(&error),
+        },
+    }
 }
 
 fn bad_json(error: &serde_json::Error) -> Response {

@@ -60,6 +60,10 @@ pub struct SandboxConfig {
     pub webhook: crate::webhook::config::WebhookConfig,
     /// The Salesforce REST API.
     pub salesforce: crate::salesforce::config::SalesforceConfig,
+    /// Brevo's contacts API v3.
+    pub brevo: crate::brevo::config::BrevoConfig,
+    /// The Intercom REST API.
+    pub intercom: crate::intercom::config::IntercomConfig,
 }
 
 impl Default for SandboxConfig {
@@ -74,6 +78,8 @@ impl Default for SandboxConfig {
             airtable: AirtableConfig::default(),
             webhook: crate::webhook::config::WebhookConfig::default(),
             salesforce: crate::salesforce::config::SalesforceConfig::default(),
+            brevo: crate::brevo::config::BrevoConfig::default(),
+            intercom: crate::intercom::config::IntercomConfig::default(),
         }
     }
 }
@@ -511,6 +517,8 @@ impl SandboxConfig {
         self.hubspot.validate()?;
         self.airtable.validate()?;
         self.salesforce.validate()?;
+        self.brevo.validate()?;
+        self.intercom.validate()?;
         self.webhook.validate()
     }
 }

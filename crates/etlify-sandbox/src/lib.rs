@@ -1,5 +1,6 @@
 //! Local sandbox of the HubSpot CRM v3 objects API, the Airtable Web API
-//! v0 and Salesforce's REST API (sObject Collections), and a receiver of
+//! v0, Salesforce's REST API (sObject Collections), Brevo's contacts API
+//! v3, Intercom's REST API (contacts and companies), and a receiver of
 //! Etlify's signed webhook, for Etlify's tests, demo and benchmarks.
 //!
 //! One loopback HTTP server answers both APIs the way their contracts
@@ -32,11 +33,13 @@
 
 mod admin;
 mod airtable;
+mod brevo;
 pub mod config;
 mod error;
 mod faults;
 mod gate;
 mod hubspot;
+mod intercom;
 mod persist;
 mod random;
 mod ratelimit;
@@ -48,6 +51,8 @@ mod webhook;
 
 pub use admin::{FaultSettings, LimitSettings, ResetScope, SandboxAdmin, TargetApi};
 pub use airtable::store::AirtableRecord;
+pub use brevo::config::{BrevoAttributeKind, BrevoConfig, BrevoRateLimits, DEFAULT_BREVO_API_KEY};
+pub use brevo::store::BrevoContact;
 pub use config::AssociationLabelConfig;
 pub use config::{
     AirtableConfig, AirtableRateLimits, BaseConfig, FaultConfig, FieldConfig, FieldKind,
@@ -58,6 +63,10 @@ pub use config::{
 pub use error::SandboxError;
 pub use hubspot::associations::HubSpotAssociation;
 pub use hubspot::store::HubSpotObject;
+pub use intercom::config::{
+    IntercomAttributeKind, IntercomConfig, IntercomLimits, DEFAULT_INTERCOM_TOKEN,
+};
+pub use intercom::store::{IntercomCompany, IntercomContact};
 pub use request_log::{Api, EndpointCount, RequestEntry, RequestLogSnapshot, WindowPeak};
 pub use salesforce::config::{
     SObjectConfig, SalesforceConfig, SalesforceFieldConfig, SalesforceFieldKind, SalesforceLimits,

@@ -72,6 +72,7 @@ async fn run() -> Result<(), String> {
     );
     println!("  Airtable: {}", sandbox.airtable_base_url());
     println!("  Webhook:  {}", sandbox.webhook_url());
+    println!("  Brevo:    {}", sandbox.brevo_base_url());
     println!("  Admin:    {}", sandbox.admin_url());
     tokio::signal::ctrl_c()
         .await

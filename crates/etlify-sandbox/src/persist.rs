@@ -23,6 +23,14 @@ struct PersistedState {
     airtable_schemas: AirtableSchemas,
     #[serde(default)]
     salesforce: crate::salesforce::store::SalesforceSnapshot,
+    #[serde(default)]
+    brevo: crate::brevo::store::BrevoSnapshot,
+    #[serde(default)]
+    intercom: crate::intercom::store::IntercomSnapshot,
+    /// The webhook receiver's objects and answered keys (absent from files
+    /// written before it kept them).
+    #[serde(default)]
+    webhook: crate::webhook::store::WebhookSnapshot,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -49,6 +57,9 @@ pub(crate) fn load(state: &AppState, path: &Path) -> Result<(), SandboxError> {
     airtable.restore(persisted.airtable);
     airtable.restore_schemas(persisted.airtable_schemas);
     lock(&state.salesforce.store).restore(persisted.salesforce);
+    lock(&state.brevo.store).restore(persisted.brevo);
+    lock(&state.intercom.store).restore(persisted.intercom);
+    lock(&state.webhook).restore(persisted.webhook);
     Ok(())
 }
 
@@ -65,6 +76,9 @@ pub(crate) fn save(state: &AppState, path: &Path) -> Result<(), SandboxError> {
         airtable,
         airtable_schemas,
         salesforce: lock(&state.salesforce.store).snapshot(),
+        brevo: lock(&state.brevo.store).snapshot(),
+        intercom: lock(&state.intercom.store).snapshot(),
+        webhook: lock(&state.webhook).snapshot(),
     };
     let text =
         serde_json::to_string_pretty(&persisted).map_err(|source| SandboxError::StateFormat {

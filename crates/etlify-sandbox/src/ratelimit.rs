@@ -103,7 +103,7 @@ impl FixedWindow {
         self.count
     }
 
-    fn time_to_reset(&mut self, now: Instant) -> Duration {
+    pub(crate) fn time_to_reset(&mut self, now: Instant) -> Duration {
         self.roll(now);
         self.length
             .saturating_sub(now.saturating_duration_since(self.window_start))

@@ -22,6 +22,10 @@ pub enum Api {
     Webhook,
     /// Salesforce REST API.
     Salesforce,
+    /// Brevo's contacts API v3.
+    Brevo,
+    /// Intercom REST API.
+    Intercom,
     /// A path that belongs to neither API.
     Unknown,
 }

@@ -117,6 +117,17 @@ impl RunningSandbox {
         self.base_url()
     }
 
+    /// Stands for `https://api.brevo.com/v3` (paths `/contacts/…` are appended).
+    pub fn brevo_base_url(&self) -> String {
+        format!("{}/v3", self.base_url())
+    }
+
+    /// Stands for `https://api.intercom.io` (paths `/contacts`, `/companies`
+    /// are appended).
+    pub fn intercom_base_url(&self) -> String {
+        format!("{}/intercom", self.base_url())
+    }
+
     /// `http://127.0.0.1:<port>/_sandbox`.
     pub fn admin_url(&self) -> String {
         format!("{}/_sandbox", self.base_url())
@@ -175,8 +186,15 @@ fn build_router(state: SharedState) -> Router {
         .merge(airtable)
         .merge(webhook)
         .merge(crate::salesforce::routes::router(&state))
+        .merge(crate::brevo::routes::router(&state))
+        .merge(crate::intercom::routes::router().layer(from_fn_with_state(
+            state.clone(),
+            crate::intercom::gate::gate,
+        )))
         .nest("/_sandbox", crate::admin::router())
         .nest("/_sandbox/salesforce", crate::salesforce::admin::router())
+        .nest("/_sandbox/brevo", crate::brevo::admin::router())
+        .nest("/_sandbox/intercom", crate::intercom::admin::router())
         .fallback(fallback)
         .with_state(state)
 }
@@ -197,6 +215,10 @@ async fn fallback(State(state): State<SharedState>, request: Request) -> Respons
         Api::Hubspot
     } else if path.starts_with("/services/") {
         Api::Salesforce
+    } else if path.starts_with("/v3/") {
+        Api::Brevo
+    } else if path.starts_with("/intercom/") {
+        Api::Intercom
     } else {
         Api::Unknown
     };
@@ -204,6 +226,10 @@ async fn fallback(State(state): State<SharedState>, request: Request) -> Respons
     let response = match api {
         Api::Airtable => AirtableError::route_not_found().into_response(),
         Api::Salesforce => crate::salesforce::errors::SalesforceError::NotFound.into_response(),
+        Api::Brevo => crate::brevo::errors::BrevoError::RouteNotFound.into_response(),
+        Api::Intercom => {
+            crate::intercom::errors::IntercomError::NotFound("Resource").into_response()
+        }
         _ => hubspot::errors::HubSpotError::NotFound.into_response(),
     };
     facts.log(&state, &response);

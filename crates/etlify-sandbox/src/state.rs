@@ -37,6 +37,8 @@ pub(crate) struct AppState {
     pub(crate) webhook_limiter: Mutex<WebhookLimiter>,
     pub(crate) webhook_faults: Mutex<FaultInjector>,
     pub(crate) salesforce: crate::salesforce::SalesforceSide,
+    pub(crate) brevo: crate::brevo::BrevoSide,
+    pub(crate) intercom: crate::intercom::IntercomSide,
 }
 
 pub(crate) type SharedState = Arc<AppState>;
@@ -71,6 +73,8 @@ impl AppState {
                 WEBHOOK_DEFAULT_FAULT_STATUSES,
             )),
             salesforce: crate::salesforce::SalesforceSide::new(&config.salesforce, now),
+            brevo: crate::brevo::BrevoSide::new(&config.brevo),
+            intercom: crate::intercom::IntercomSide::new(&config.intercom, now),
             random: Mutex::new(random),
             config,
         }

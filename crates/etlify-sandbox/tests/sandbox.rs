@@ -22,6 +22,9 @@ mod airtable;
 // Salesforce tokens, collections, allocation, concurrency.
 #[path = "sandbox/salesforce.rs"]
 mod salesforce;
+// Intercom contacts, search, companies, versions, windows.
+#[path = "sandbox/intercom.rs"]
+mod intercom;
 // Injected errors, latency, dropped connections.
 #[path = "sandbox/faults.rs"]
 mod faults;
@@ -31,3 +34,6 @@ mod admin;
 // The HubSpot properties API and Airtable's metadata API.
 #[path = "sandbox/schema.rs"]
 mod schema;
+// Brevo contacts, identifiers, attributes, lists, windows and their headers.
+#[path = "sandbox/brevo.rs"]
+mod brevo;

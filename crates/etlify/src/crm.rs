@@ -134,8 +134,8 @@ impl Crm {
     }
 
     /// Whether values are sent in the form the CRM's fields want (`true`
-    /// by default) once a batch run's check has read the object type's
-    /// schema: HubSpot dates as midnight-UTC milliseconds, datetimes as
+    /// by default) once a batch run's check (or, before any, the first
+    /// per-record sync) has read the object type's schema: HubSpot dates as midnight-UTC milliseconds, datetimes as
     /// milliseconds, booleans as `"true"`/`"false"`, multi-selects joined
     /// by `;`; Airtable numbers, checkboxes, dates, multi-selects and text
     /// as their field types take them. Rendering comes after the digest:
@@ -358,6 +358,30 @@ impl<'a> ThrottledAdapter<'a> {
         };
         let throttle = Throttle::for_call(self.limits).await;
         self.adapter.upsert(request, &throttle).await
+    }
+
+    /// `payload` as [`ThrottledAdapter::upsert`] sends it to
+    /// `object_type`: in the form of the CRM's fields where their schema is
+    /// known, read once first when no batch run has read it (a read, never
+    /// a write); `None` when it is sent as it is.
+    pub(crate) async fn rendered(
+        &self,
+        object_type: &str,
+        payload: &Payload,
+        id_property: &str,
+    ) -> Option<Payload> {
+        self.learn_schema(object_type).await;
+        self.values
+            .rendered(self.adapter, object_type, payload, id_property)
+    }
+
+    /// Reads `object_type`'s schema once, if values are rendered and no
+    /// batch run of this process has read it: what a per-record sync
+    /// outside a batch run renders for (`Etlify::learn_crm_schema`).
+    pub(crate) async fn learn_schema(&self, object_type: &str) {
+        self.values
+            .learn_schema(object_type, || self.read_schema(object_type))
+            .await;
     }
 
     /// [`Adapter::delete`], counted in the CRM's limits.

@@ -34,10 +34,18 @@ pub enum SchemaCheck {
 #[derive(Debug, Default)]
 pub(crate) struct SchemaMemory {
     unreadable: Mutex<HashSet<String>>,
-    /// The schema each object type had at the last batch run's check:
-    /// what values are rendered for (docs/ADAPTERS.md, "Values in the
-    /// CRM's form").
+    /// The schema each object type had at the last batch run's check (or
+    /// the first per-record sync's read): what values are rendered for
+    /// (docs/CONFIGURATION.md, `render_values`).
     known: Mutex<HashMap<String, Arc<ObjectSchema>>>,
+    /// The object types whose schema a per-record sync could not read
+    /// (the CRM was unreachable): per-record syncs do not ask again until
+    /// a batch run has read it, so an outage costs one read, not one per
+    /// record.
+    unread_by_records: Mutex<HashSet<String>>,
+    /// One per-record read at a time: the records synced at once while
+    /// the schema is unknown wait for one read instead of each sending it.
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl SchemaMemory {
@@ -74,6 +82,12 @@ impl SchemaMemory {
     pub(crate) fn remember_refusal(&self, object_type: &str) {
         self.unreadable().insert(object_type.to_owned());
     }
+
+    fn unread_by_records(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.unread_by_records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The schema options of one CRM.
@@ -104,6 +118,7 @@ impl SchemaOptions {
     /// How the CRM's values are sent, for its adapter calls.
     pub(crate) fn values(&self) -> Values<'_> {
         Values {
+            check: self.check,
             render: self.render_values,
             as_is: &self.values_as_is,
             memory: &self.memory,
@@ -115,12 +130,65 @@ impl SchemaOptions {
 /// known ([`Crm::render_values`](crate::Crm::render_values)).
 #[derive(Clone, Copy)]
 pub(crate) struct Values<'a> {
+    check: SchemaCheck,
     render: bool,
     as_is: &'a [(String, String)],
     memory: &'a SchemaMemory,
 }
 
 impl Values<'_> {
+    /// Whether a per-record sync should read `object_type`'s schema before
+    /// it renders: values are rendered, the schema is checked (not
+    /// [`SchemaCheck::Skip`]), and neither known nor refused nor unread
+    /// already.
+    fn wants_schema(&self, object_type: &str) -> bool {
+        self.render
+            && self.check != SchemaCheck::Skip
+            && self.memory.schema(object_type).is_none()
+            && !self.memory.refused(object_type)
+            && !self.memory.unread_by_records().contains(object_type)
+    }
+
+    /// Before a per-record sync renders `object_type`'s values, reads its
+    /// schema once if no batch run has (`read`: the CRM's throttled read;
+    /// `None` when its adapter reads no schema). A refusal is remembered
+    /// as a batch run's check remembers it; an outage stops per-record
+    /// reads until a batch run reads the schema. Either way the record is
+    /// sent, as it is.
+    pub(crate) async fn learn_schema<F, Fut>(&self, object_type: &str, read: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<
+            Output = Option<Result<ObjectSchema, crate::adapters::AdapterError>>,
+        >,
+    {
+        if !self.wants_schema(object_type) {
+            return;
+        }
+        let _reading = self.memory.reading.lock().await;
+        if !self.wants_schema(object_type) {
+            return;
+        }
+        match read().await {
+            Some(Ok(schema)) => self.memory.remember_schema(object_type, schema),
+            Some(Err(error)) => {
+                tracing::warn!(
+                    message = "The CRM's schema could not be read: values are sent as the payload has them.",
+                    object_type,
+                    %error
+                );
+                if error.is_retriable() {
+                    self.memory
+                        .unread_by_records()
+                        .insert(object_type.to_owned());
+                } else {
+                    self.memory.remember_refusal(object_type);
+                }
+            }
+            None => {}
+        }
+    }
+
     /// `payload` rendered for `object_type`, but its match property
     /// (`id_property`: the engine reconciles answers by its value); `None`
     /// when it is sent as it is.

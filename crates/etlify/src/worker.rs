@@ -420,6 +420,7 @@ impl Worker {
         let ran = match self.queue.storage().clone() {
             Storage::Sqlite(storage) => monitor!(storage),
             Storage::Postgres(storage) => monitor!(storage),
+            Storage::Mysql(storage) => monitor!(storage),
         };
         stop.store(true, Ordering::SeqCst);
         if let Some(sync_loop) = sync_loop {

@@ -4,10 +4,11 @@
 //! after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`): each
 //! is declared once, in its module's `on_each_backend.rs`, a file compiled
 //! once per backend (see `sync/mod.rs`). The modules whose tests pass on
-//! MySQL so far have a third copy, `mysql` (issue 31): archive, batch,
-//! batch_sync, concurrency, config, delete, diff, e2e, finder,
-//! hubspot_version, leases, lost_response, lost_updates, match_by,
-//! metrics, modes, property, ratelimit, status, sync. Their setup SQL is
+//! MySQL so far have a third copy, `mysql` (issue 31): alerts, archive, batch,
+//! batch_sync, concurrency, config, crm_schema, delete, diff, e2e, finder,
+//! fresh, hubspot_version, jobs, leases, links, lost_response, lost_updates,
+//! match_by, metrics, modes, pipeline, property, ratelimit, runs_history, status,
+//! sync, worker. Their setup SQL is
 //! read in MySQL's words by `support/mysql_words.rs`.
 //! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.
 
@@ -22,6 +23,7 @@ mod alerts; // alerts to webhooks: one per incident over every worker, then one 
 mod archive; // records leaving the application: on_delete = archive, the delete guard
 mod batch; // the batch synchronizer (G-5, G-11, X-4, X-5, X-8, X-12)
 mod batch_sync; // inline batch sync over stale records (G-6, G-7, G-13, G-16, G-17, G-22, X-18)
+mod brevo; // Brevo: the engine over the sandbox on each backend (MySQL too), exact requests (wiremock) (issue 30, item 4)
 mod checkpoint; // runs after a complete one look only at what changed since its checkpoint
 mod concurrency; // many syncs at once: small pools, several engines, batch runs (X-8, X-10, G-10)
 mod config; // registry, builder validation (G-1, G-2, X-14, bad input)
@@ -35,6 +37,7 @@ mod finder; // the stale finder, one scenario per F-id, both plans
 mod fresh; // changes within seconds: change triggers and the worker's watch (issue 28)
 mod hubspot; // the HubSpot adapter: exact request shapes (wiremock), each API version
 mod hubspot_version; // HubSpot's dated API over the sandbox: required properties, secondary emails
+mod intercom; // Intercom: the engine over the sandbox on each backend, exact requests (wiremock)
 mod interop; // taking over a database synced by the Rails gem (G-26, X-15)
 mod interop_mysql; // taking over a gem-synced MySQL database (issue 31, item 4)
 mod interop_typed; // taking over a gem database with typed columns (X-15, payload types)

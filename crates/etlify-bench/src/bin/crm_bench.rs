@@ -33,11 +33,15 @@
 //!   requests in flight): the run gives the CRM a `rate_limit` of 10
 //!   requests per second (`--limit` to change it), the bound it is
 //!   measured against, and counts the sandbox's arrivals per window.
+//! * `intercom`: contacts created by `external_id`, one request each
+//!   (Intercom has no batch endpoint), in the app's window of 167 requests
+//!   per 10 s (Intercom's 1,000 a minute spread over its 10-second
+//!   windows; `--limit` to change it) on the sandbox and the engine alike.
 //! * `two-crms`: HubSpot (batch) and Airtable bound to the same model,
 //!   synced in one `batch_sync`; then each CRM alone, and the wall time of
 //!   the run with both against the slower alone.
 //!
-//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms
+//! Usage: `crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms|intercom
 //! [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss]
 //! [--max-in-flight N] [--page-size N]
 //! [--single-via no-batch-endpoint|no-id-property] [--dir DIR]
@@ -68,10 +72,12 @@ use etlify::adapters::{
     Adapter, AdapterError, AirtableAdapter, AirtableConfig, Budget, HubSpotAdapter, HubSpotConfig,
     RemoteDelete, SalesforceAdapter, SalesforceConfig, Throttle, UpsertRequest,
 };
+use etlify::adapters::{IntercomAdapter, IntercomConfig};
 use etlify::{
     BatchSyncOptions, Binding, Crm, Dependency, Etlify, Link, MigrateOptions, Model, RateLimit,
     RunStats, SqlPayload, Store, DEFAULT_MAX_IN_FLIGHT,
 };
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
     Api, FaultConfig, RequestLogSnapshot, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN,
     DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
@@ -102,6 +108,10 @@ const AIRTABLE_BATCH: usize = 10;
 const SALESFORCE_MAX: u32 = 10;
 const SALESFORCE_WINDOW: Duration = Duration::from_secs(1);
 const SALESFORCE_BATCH: usize = 200;
+/// Intercom: requests per app in one fixed window (unless `--limit` says
+/// otherwise), one record per request (INTERCOM-6).
+const INTERCOM_MAX: u32 = 167;
+const INTERCOM_WINDOW: Duration = Duration::from_secs(10);
 /// The Airtable base and table the runs write to.
 const AIRTABLE_BASE: &str = "appBench000000001";
 const AIRTABLE_TABLE: &str = "Contacts";
@@ -115,6 +125,8 @@ struct Limits {
     airtable: (u32, Duration),
     /// The rate limit given to Salesforce on the engine's side.
     salesforce: (u32, Duration),
+    /// Intercom's per-app window.
+    intercom: (u32, Duration),
 }
 
 impl Limits {
@@ -124,6 +136,7 @@ impl Limits {
             hubspot: limit.unwrap_or((HUBSPOT_MAX, HUBSPOT_WINDOW)),
             airtable: limit.unwrap_or((AIRTABLE_MAX, AIRTABLE_WINDOW)),
             salesforce: limit.unwrap_or((SALESFORCE_MAX, SALESFORCE_WINDOW)),
+            intercom: limit.unwrap_or((INTERCOM_MAX, INTERCOM_WINDOW)),
         }
     }
 }
@@ -136,6 +149,7 @@ enum Scenario {
     Airtable,
     Salesforce,
     TwoCrms,
+    Intercom,
 }
 
 impl Scenario {
@@ -147,6 +161,7 @@ impl Scenario {
             Self::Airtable => "airtable",
             Self::Salesforce => "salesforce",
             Self::TwoCrms => "two-crms",
+            Self::Intercom => "intercom",
         }
     }
 }
@@ -180,6 +195,7 @@ enum CrmKind {
     HubspotAssociations,
     Airtable,
     Salesforce,
+    Intercom,
 }
 
 impl CrmKind {
@@ -188,6 +204,7 @@ impl CrmKind {
             Self::HubspotBatch | Self::HubspotSingle(_) | Self::HubspotAssociations => "hubspot",
             Self::Airtable => "airtable",
             Self::Salesforce => "salesforce",
+            Self::Intercom => "intercom",
         }
     }
 
@@ -199,6 +216,7 @@ impl CrmKind {
             Self::HubspotAssociations => "upsert x100 + associate x100",
             Self::Airtable => "performUpsert x10",
             Self::Salesforce => "collections x200",
+            Self::Intercom => "create by ext. id",
         }
     }
 
@@ -206,6 +224,7 @@ impl CrmKind {
         match self {
             Self::Airtable => Api::Airtable,
             Self::Salesforce => Api::Salesforce,
+            Self::Intercom => Api::Intercom,
             _ => Api::Hubspot,
         }
     }
@@ -256,6 +275,12 @@ impl CrmKind {
                 window: limits.salesforce.1,
                 requests_per_record: 1.0 / SALESFORCE_BATCH as f64,
             }],
+            Self::Intercom => vec![Bucket {
+                name: "intercom.per_app",
+                max: limits.intercom.0,
+                window: limits.intercom.1,
+                requests_per_record: 1.0,
+            }],
         }
     }
 
@@ -290,7 +315,7 @@ impl CrmKind {
             Self::HubspotBatch | Self::HubspotAssociations => HUBSPOT_BATCH as f64,
             Self::Airtable => AIRTABLE_BATCH as f64,
             Self::Salesforce => SALESFORCE_BATCH as f64,
-            Self::HubspotSingle(_) => 1.0,
+            Self::HubspotSingle(_) | Self::Intercom => 1.0,
         }
     }
 
@@ -340,6 +365,11 @@ impl CrmKind {
                  after one login; Salesforce has no per-window limit, the CRM's rate_limit is \
                  the run's"
             }
+            Self::Intercom => {
+                "first sync, every record new: one create (POST /contacts) per record, matched \
+                 by external_id; the sandbox counts fixed 10-second windows per app, the \
+                 engine's limiter a sliding one"
+            }
         };
         format!("{path}; {limits}; bound = the smallest")
     }
@@ -381,7 +411,7 @@ struct Args {
     shared_runtime: bool,
 }
 
-const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms \
+const USAGE: &str = "usage: crm-bench --scenario hubspot-batch|hubspot-single|hubspot-associations|airtable|salesforce|two-crms|intercom \
 [--users N] [--latency-ms MS] [--jitter-ms MS] [--limit N/Ss] [--max-in-flight N] [--page-size N] \
 [--single-via no-batch-endpoint|no-id-property] [--dir DIR] [--dump-arrivals FILE] [--shared-runtime]";
 
@@ -412,6 +442,7 @@ fn parse_args() -> Result<Args, String> {
                     "airtable" => Scenario::Airtable,
                     "salesforce" => Scenario::Salesforce,
                     "two-crms" => Scenario::TwoCrms,
+                    "intercom" => Scenario::Intercom,
                     other => return Err(format!("unknown scenario {other}")),
                 })
             }
@@ -578,7 +609,12 @@ fn sandbox_config(args: &Args) -> SandboxConfig {
     };
     config.hubspot.faults = faults.clone();
     config.airtable.faults = faults.clone();
-    config.salesforce.faults = faults;
+    config.salesforce.faults = faults.clone();
+    config.intercom.faults = faults;
+    let intercom = &mut config.intercom.limits;
+    intercom.per_app_max = u64::from(args.limits.intercom.0);
+    intercom.per_workspace_max = intercom.per_workspace_max.max(intercom.per_app_max);
+    intercom.window_ms = millis(args.limits.intercom.1);
     // The run measures the rate, not the daily allocation.
     config.salesforce.limits.daily_max = u64::MAX;
     config
@@ -632,6 +668,13 @@ fn crm(
             )?),
             RateLimit::new(limits.salesforce.0, limits.salesforce.1)?,
         ),
+        CrmKind::Intercom => (
+            Arc::new(IntercomAdapter::new(
+                IntercomConfig::new(DEFAULT_INTERCOM_TOKEN)
+                    .base_url(format!("{base_url}/intercom")),
+            )?),
+            RateLimit::new(limits.intercom.0, limits.intercom.1)?,
+        ),
     };
     let crm = Crm::new(kind.crm_name(), adapter).rate_limit(limit);
     Ok(match max_in_flight {
@@ -676,6 +719,11 @@ fn model(kinds: &[CrmKind]) -> Model {
                  FROM users LEFT JOIN companies ON companies.id = users.company_id",
                 ))
             }
+            CrmKind::Intercom => Binding::new("contacts", "external_id").payload(SqlPayload::new(
+                "SELECT users.id, 'user-' || users.id AS external_id, users.email, \
+                 users.full_name AS name, companies.name AS company \
+                 FROM users LEFT JOIN companies ON companies.id = users.company_id",
+            )),
         };
         model = model.bind(
             kind.crm_name(),
@@ -786,6 +834,7 @@ async fn run_once(args: &Args, label: &str, kinds: &[CrmKind]) -> Result<Measure
                 .iter()
                 .filter(|r| !r.deleted)
                 .count(),
+            CrmKind::Intercom => admin.intercom_contacts().len(),
             _ => admin
                 .hubspot_objects("contacts")
                 .map_or(0, |o| o.iter().filter(|c| !c.archived).count()),
@@ -893,6 +942,12 @@ fn peaks(log: &RequestLogSnapshot, kind: CrmKind, limits: &Limits) -> Vec<Value>
         })];
     }
     let buckets: Vec<(&str, String, u32, Duration)> = match kind {
+        CrmKind::Intercom => vec![(
+            "intercom.per_app",
+            "app-0".to_owned(),
+            limits.intercom.0,
+            limits.intercom.1,
+        )],
         CrmKind::Airtable => vec![
             (
                 "airtable.per_base",
@@ -930,6 +985,7 @@ fn peaks(log: &RequestLogSnapshot, kind: CrmKind, limits: &Limits) -> Vec<Value>
             "hubspot.search" => {
                 peak_from_log(log, window, |e| e.api == Api::Hubspot && is_search(e))
             }
+            "intercom.per_app" => peak_from_log(log, window, |e| e.api == Api::Intercom),
             _ => peak_from_log(log, window, |e| e.api == Api::Airtable),
         };
         out.push(json!({
@@ -954,18 +1010,20 @@ fn endpoints(log: &RequestLogSnapshot, api: Api) -> Value {
 }
 
 /// The limits of the run: HubSpot's per app, Airtable's per base,
-/// Salesforce's on the engine's side.
+/// Salesforce's on the engine's side, Intercom's per app.
 fn limit_text(args: &Args) -> String {
     let (hubspot, airtable) = (args.limits.hubspot, args.limits.airtable);
-    let salesforce = args.limits.salesforce;
+    let (salesforce, intercom) = (args.limits.salesforce, args.limits.intercom);
     format!(
-        "hubspot {}/{}s, airtable {}/{}s, salesforce {}/{}s",
+        "hubspot {}/{}s, airtable {}/{}s, salesforce {}/{}s, intercom {}/{}s",
         hubspot.0,
         hubspot.1.as_secs(),
         airtable.0,
         airtable.1.as_secs(),
         salesforce.0,
-        salesforce.1.as_secs()
+        salesforce.1.as_secs(),
+        intercom.0,
+        intercom.1.as_secs()
     )
 }
 
@@ -1171,6 +1229,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         }
         Scenario::Salesforce => {
             let m = run_once(args, "salesforce", &[CrmKind::Salesforce]).await?;
+            report(args, &m);
+        }
+        Scenario::Intercom => {
+            let m = run_once(args, "intercom", &[CrmKind::Intercom]).await?;
             report(args, &m);
         }
         Scenario::TwoCrms => {

@@ -208,10 +208,18 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
 }
 
 /// What a granted access check proved, in the adapter's terms: the webhook
-/// has no token nor object types, only a receiver that took a signed ping.
+/// has no token nor object types, only a receiver that took a signed ping;
+/// Brevo's check reads the account the key belongs to.
 fn granted(adapter_kind: Option<&str>) -> &'static str {
     match adapter_kind {
         Some("webhook") => "the receiver took a signed ping.",
+        // Brevo's check reads the account: contacts is its only object type.
+        Some("brevo") => {
+            "Brevo takes the API key (its account read; contacts is its only object type)."
+        }
+        // `GET /me` reads no object type: the type is only checked to be one
+        // the adapter writes.
+        Some("intercom") => "the workspace takes the token (contacts and companies only).",
         _ => "the CRM takes the token and reads the object type.",
     }
 }

@@ -103,6 +103,10 @@ struct DiffReport {
     error: Option<String>,
     /// The payload a sync would send now.
     payload: Option<etlify::Payload>,
+    /// The payload as the CRM would receive it, when its values are
+    /// rendered in the form of the CRM's fields (`render_values`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent: Option<etlify::Payload>,
     /// The links a sync would make or remove, or waits for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     links: Vec<LinkReport>,
@@ -170,6 +174,7 @@ impl From<&RecordDiff> for DiffReport {
             fields,
             error,
             payload: record.payload.clone(),
+            sent: record.sent.clone(),
             links: record
                 .links
                 .iter()
@@ -379,9 +384,11 @@ fn diff_line_upsert(record: &RecordDiff) -> String {
             let values: Vec<String> = fields
                 .iter()
                 .map(|field| {
+                    // As the CRM would receive it (in its fields' form).
                     let value = record
-                        .payload
+                        .sent
                         .as_ref()
+                        .or(record.payload.as_ref())
                         .and_then(|p| p.get(field))
                         .map_or_else(|| "(removed)".to_owned(), ToString::to_string);
                     format!("{field} = {value}")

@@ -1,5 +1,5 @@
-//! `etlify sandbox`: the local HubSpot and Airtable sandbox and webhook
-//! receiver (`etlify-sandbox`) until Ctrl-C, with the values to put in the
+//! `etlify sandbox`: the local HubSpot, Airtable, Salesforce and Brevo
+//! sandbox and webhook receiver (`etlify-sandbox`) until Ctrl-C, with the values to put in the
 //! configuration. Its flags set the latency, faults and rate limits to
 //! try a configuration against (over a JSON file of the sandbox's own
 //! settings, `--settings`, docs/SANDBOX.md); each is checked here, so a
@@ -8,9 +8,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use etlify_sandbox::DEFAULT_INTERCOM_TOKEN;
 use etlify_sandbox::{
-    FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_HUBSPOT_TOKEN,
-    DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET, DEFAULT_WEBHOOK_SECRET,
+    FaultConfig, Sandbox, SandboxConfig, DEFAULT_AIRTABLE_TOKEN, DEFAULT_BREVO_API_KEY,
+    DEFAULT_HUBSPOT_TOKEN, DEFAULT_SALESFORCE_CLIENT_ID, DEFAULT_SALESFORCE_CLIENT_SECRET,
+    DEFAULT_WEBHOOK_SECRET,
 };
 
 use crate::error::{CliError, Completed};
@@ -56,6 +58,11 @@ pub(crate) struct Args {
     /// (no Airtable limit enforced); over it, 429 and a 30 s penalty.
     #[arg(long, value_name = "N/PERIOD|off", value_parser = limit)]
     airtable_limit: Option<Limit>,
+    /// Intercom's limit per app (token), REQUESTS/PERIOD (default
+    /// 1666/10s, fixed windows), or `off`; over it, 429 with the
+    /// `X-RateLimit-*` headers.
+    #[arg(long, value_name = "N/PERIOD|off", value_parser = limit)]
+    intercom_limit: Option<Limit>,
     /// Seed of the sandbox's random draws (ids, faults), for a run that
     /// can be repeated.
     #[arg(long)]
@@ -130,6 +137,8 @@ impl Args {
             &mut config.airtable.faults,
             &mut config.webhook.faults,
             &mut config.salesforce.faults,
+            &mut config.brevo.faults,
+            &mut config.intercom.faults,
         ] {
             self.set_faults(faults);
         }
@@ -149,6 +158,17 @@ impl Args {
                 let limits = &mut config.airtable.rate_limits;
                 limits.enabled = true;
                 limits.per_base_max = requests;
+                limits.window_ms = whole_millis(period);
+            }
+            None => {}
+        }
+        match self.intercom_limit {
+            Some(Limit::Off) => config.intercom.limits.enabled = false,
+            Some(Limit::Every { requests, period }) => {
+                let limits = &mut config.intercom.limits;
+                limits.enabled = true;
+                limits.per_app_max = requests;
+                limits.per_workspace_max = limits.per_workspace_max.max(requests);
                 limits.window_ms = whole_millis(period);
             }
             None => {}
@@ -242,7 +262,16 @@ fn conditions(config: &SandboxConfig) -> (String, String) {
         ),
         false => "Airtable off".to_owned(),
     };
-    (faults, format!("{hubspot}, {airtable}"))
+    let intercom = &config.intercom.limits;
+    let intercom = match intercom.enabled {
+        true => format!(
+            "Intercom {} / {} per app",
+            output::counted(intercom.per_app_max, "request", "requests"),
+            humantime::format_duration(Duration::from_millis(intercom.window_ms))
+        ),
+        false => "Intercom off".to_owned(),
+    };
+    (faults, format!("{hubspot}, {airtable}, {intercom}"))
 }
 
 /// Runs the sandbox until Ctrl-C.
@@ -270,6 +299,14 @@ pub(crate) async fn run(args: Args) -> Result<Completed, CliError> {
         "  Salesforce: login_url = \"{}\", client_id = \"{DEFAULT_SALESFORCE_CLIENT_ID}\", \
          client_secret = \"{DEFAULT_SALESFORCE_CLIENT_SECRET}\"",
         sandbox.salesforce_login_url(),
+    );
+    println!(
+        "  Brevo:    base_url = \"{}\", api_key = \"{DEFAULT_BREVO_API_KEY}\"",
+        sandbox.brevo_base_url(),
+    );
+    println!(
+        "  Intercom: base_url = \"{}\", token = \"{DEFAULT_INTERCOM_TOKEN}\"",
+        sandbox.intercom_base_url(),
     );
     println!("  Admin:    {}", sandbox.admin_url());
     println!("  Faults:   {faults}");

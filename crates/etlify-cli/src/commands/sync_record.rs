@@ -57,6 +57,10 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         session.engine().await?
     };
     let id = record_id(etlify, &args.model, &args.id)?;
+    if !session.settings().queue.configured || args.now {
+        // Synced here: values in the CRM's form as a batch run sends them.
+        etlify.learn_crm_schema(&args.crm, &args.model).await?;
+    }
     let dispatch = etlify.sync(&args.crm, &args.model, id.clone()).await?;
     let (model, crm) = (&args.model, &args.crm);
     let result = match &dispatch {

@@ -44,8 +44,16 @@ pub(super) fn refuse_other_keys(
     file: &CrmFile,
     not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
-    not_for("token", file.token.is_some(), "hubspot and airtable")?;
-    not_for("base_url", file.base_url.is_some(), "hubspot and airtable")?;
+    not_for(
+        "token",
+        file.token.is_some(),
+        "hubspot, airtable and intercom",
+    )?;
+    not_for(
+        "base_url",
+        file.base_url.is_some(),
+        "hubspot, airtable, brevo and intercom",
+    )?;
     not_for("base_id", file.base_id.is_some(), "airtable")?;
     not_for(
         "search_requests_per_second",
@@ -202,7 +210,7 @@ mod tests {
             ),
             (
                 &format!("{CREDENTIALS}token = \"x\""),
-                "crms.sf.token: applies to hubspot and airtable only",
+                "crms.sf.token: applies to hubspot, airtable and intercom only",
             ),
         ] {
             let message = refused(keys);

@@ -23,7 +23,7 @@ fn with_binding(binding: &str) -> String {
 }
 
 /// `text` read as the file `etlify.toml`, with `vars` as its environment.
-fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
+pub(super) fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -35,7 +35,7 @@ fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Settings, CliError> {
 
 /// The message of `text`'s refusal, which must be a configuration error
 /// naming the file.
-fn refused_with(text: &str, vars: &[(&str, &str)]) -> String {
+pub(super) fn refused_with(text: &str, vars: &[(&str, &str)]) -> String {
     match parse_with(text, vars) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(error) => {
@@ -193,7 +193,7 @@ fn config_variables_are_replaced_in_the_database_url() {
 fn config_keys_of_another_adapter_are_refused() {
     let message = refused(&format!("{BASE}token = \"pat-x\"\n"));
     assert!(
-        message.contains("crms.hubspot.token: applies to hubspot and airtable only"),
+        message.contains("crms.hubspot.token: applies to hubspot, airtable and intercom only"),
         "{message}"
     );
     let airtable = "[database]\nurl = \"sqlite://x.db\"\n[crms.airtable]\nadapter = \"airtable\"\n\
@@ -672,7 +672,7 @@ fn webhook_keys_are_checked_before_anything_runs_naming_the_key() {
         ),
         (
             format!("{complete}\ntoken = \"x\""),
-            "crms.hooks.token: applies to hubspot and airtable only",
+            "crms.hooks.token: applies to hubspot, airtable and intercom only",
         ),
     ];
     for (lines, expected) in cases {

@@ -198,6 +198,7 @@ pub(crate) fn builtin_sobjects() -> BTreeMap<String, SObjectConfig> {
                 ("Email", String),
                 ("Phone", String),
                 ("Title", String),
+                ("Department", String),
                 ("DoNotCall", Boolean),
                 ("Etlify_Id__c", String),
                 ("Score__c", Double),

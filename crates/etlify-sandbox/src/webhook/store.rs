@@ -57,6 +57,18 @@ pub(crate) struct WebhookStore {
     repeated: u64,
 }
 
+/// What the receiver keeps in the sandbox's state file: its objects, the
+/// events it applied and the answers to the keys and requests it has seen
+/// (so that one sent again after a restart is answered, not applied).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct WebhookSnapshot {
+    next_id: u64,
+    objects: Vec<WebhookObject>,
+    events: Vec<WebhookEvent>,
+    answered: HashMap<String, Value>,
+    requests: HashMap<String, Value>,
+}
+
 /// Text of a JSON value that identifies something.
 fn text(value: Option<&Value>) -> Option<String> {
     match value? {
@@ -69,6 +81,35 @@ fn text(value: Option<&Value>) -> Option<String> {
 impl WebhookStore {
     pub(crate) fn clear(&mut self) {
         *self = Self::default();
+    }
+
+    pub(crate) fn snapshot(&self) -> WebhookSnapshot {
+        WebhookSnapshot {
+            next_id: self.next_id,
+            objects: self.objects.values().cloned().collect(),
+            events: self.events.clone(),
+            answered: self.answered.clone(),
+            requests: self.requests.clone(),
+        }
+    }
+
+    /// The receiver as `snapshot` kept it; the index of live objects by
+    /// their id value is built again.
+    pub(crate) fn restore(&mut self, snapshot: WebhookSnapshot) {
+        *self = Self::default();
+        self.next_id = snapshot.next_id;
+        for object in snapshot.objects {
+            if let (false, Some(value)) = (object.deleted, &object.id_value) {
+                self.live_by_value.insert(
+                    (object.object_type.clone(), value.clone()),
+                    object.id.clone(),
+                );
+            }
+            self.objects.insert(object.id.clone(), object);
+        }
+        self.events = snapshot.events;
+        self.answered = snapshot.answered;
+        self.requests = snapshot.requests;
     }
 
     pub(crate) fn objects(&self, object_type: &str) -> Vec<WebhookObject> {

@@ -541,10 +541,10 @@ impl HttpClient {
             })?),
             None => None,
         };
-        match request.budget {
+        let counted = match request.budget {
             Some(budget) => throttle.request_in(budget).await,
             None => throttle.request().await,
-        }
+        };
         let sent_at = tokio::time::Instant::now();
         // Each attempt counted once, retries included (`etlify_crm_requests_total`).
         let metrics = throttle.metrics();
@@ -587,8 +587,10 @@ impl HttpClient {
         })?;
         // The window's margin follows the time to the response's head: what
         // comes after (reading and parsing a batch's answer) is this
-        // process's own work, not the CRM's counting.
+        // process's own work, not the CRM's counting. Told at once, so the
+        // request's place in the window frees as early as it can.
         let answered_after = sent_at.elapsed();
+        throttle.answered(&counted, answered_after);
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.map_err(|error| {
@@ -612,7 +614,6 @@ impl HttpClient {
         if let Some(metrics) = metrics {
             metrics.answered(status, latency);
         }
-        throttle.observe_latency(answered_after, request.budget);
         if let Some((remaining, of)) = self.remaining.and_then(|read| read(&response)) {
             throttle.observe_remaining(remaining, of);
         }

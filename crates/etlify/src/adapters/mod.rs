@@ -7,9 +7,11 @@
 //! for: the engine owns the limiters (G-12).
 
 pub mod airtable;
+pub mod brevo;
 mod error;
 pub mod http;
 pub mod hubspot;
+pub mod intercom;
 mod null;
 pub mod retry;
 pub mod salesforce;
@@ -21,11 +23,13 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 pub use self::airtable::{AirtableAdapter, AirtableConfig};
+pub use self::brevo::{BrevoAdapter, BrevoConfig};
 pub use self::error::{AdapterError, AdapterErrorKind};
 pub use self::http::{
     HttpClient, HttpConnections, HttpRequest, HttpResponse, HttpSettings, Secret,
 };
 pub use self::hubspot::{HubSpotAdapter, HubSpotConfig};
+pub use self::intercom::{IntercomAdapter, IntercomConfig, IntercomRegion};
 pub use self::null::{NullAdapter, NullAdapterCalls};
 pub use self::retry::RetryPolicy;
 pub use self::salesforce::{SalesforceAdapter, SalesforceConfig};
@@ -34,7 +38,7 @@ pub use self::schema::{CrmField, FieldKind, NewField, ObjectSchema, SchemaAdapte
 pub use self::webhook::{ResponseMapping, WebhookAdapter, WebhookConfig};
 use crate::link::AssociationType;
 use crate::payload::Payload;
-pub use crate::ratelimit::{Budget, Throttle};
+pub use crate::ratelimit::{Budget, Counted, Throttle};
 pub use crate::write_mode::WriteMode;
 
 /// One upsert: create the object, or update it when it exists.

@@ -148,6 +148,20 @@ async fn check_binding(
     })
 }
 
+/// Reads the schema of `model`'s object type in `crm` once, for the
+/// per-record syncs of a process that ran no batch run
+/// (`Etlify::learn_crm_schema`).
+pub(crate) async fn learn(ctx: &crate::context::Context, crm: &str, model: &str) -> Result<()> {
+    let catalog = ctx.catalog();
+    let (_, binding) = catalog.binding(crm, model)?;
+    catalog
+        .crm(crm)?
+        .adapter()
+        .learn_schema(&binding.object_type)
+        .await;
+    Ok(())
+}
+
 /// Every binding of an enabled CRM, checked, in declaration order (each
 /// object type's schema read once).
 pub(crate) async fn check_all(catalog: &Catalog, store: &Store) -> Result<Vec<BindingSchema>> {

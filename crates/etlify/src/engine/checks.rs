@@ -111,6 +111,16 @@ fn vendor_limit(adapter_kind: &str) -> Option<(u32, Duration, &'static str)> {
             Duration::from_secs(1),
             "Airtable allows 5 requests per second per base",
         )),
+        "brevo" => Some((
+            10,
+            Duration::from_secs(1),
+            "Brevo allows 10 contacts requests per second (the general plans)",
+        )),
+        "intercom" => Some((
+            1_666,
+            Duration::from_secs(10),
+            "Intercom allows an app 10,000 requests a minute, spread over 10-second windows",
+        )),
         _ => None,
     }
 }
@@ -182,8 +192,8 @@ impl Etlify {
     }
 
     /// What the configuration allows but most likely does not mean, in
-    /// CRM declaration order: an enabled HubSpot or Airtable CRM without a
-    /// rate limit ([`WarningKind::NoRateLimit`]).
+    /// CRM declaration order: an enabled HubSpot, Airtable or Intercom CRM
+    /// without a rate limit ([`WarningKind::NoRateLimit`]).
     pub fn warnings(&self) -> Vec<ConfigWarning> {
         self.crms()
             .iter()
@@ -213,7 +223,10 @@ mod tests {
 
     use super::*;
     use crate::adapters::{Adapter, NullAdapter};
-    use crate::adapters::{AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig};
+    use crate::adapters::{
+        AirtableAdapter, AirtableConfig, HubSpotAdapter, HubSpotConfig, IntercomAdapter,
+        IntercomConfig,
+    };
     use crate::{Binding, Crm, MigrateOptions, Model, SqlPayload, Store};
 
     async fn engine(crms: Vec<Crm>, models: Vec<Model>) -> Etlify {
@@ -248,6 +261,10 @@ mod tests {
         )
     }
 
+    fn intercom() -> Arc<dyn Adapter> {
+        Arc::new(IntercomAdapter::new(IntercomConfig::new("tok-test")).unwrap())
+    }
+
     fn binding(object_type: &str) -> Binding {
         Binding::new(object_type, "email").payload(SqlPayload::new("SELECT id, email FROM users"))
     }
@@ -262,6 +279,7 @@ mod tests {
                 Crm::new("throttled", hubspot()).rate_limit(limited),
                 Crm::new("off", airtable()).enabled(false),
                 Crm::new("null", Arc::new(NullAdapter::new())),
+                Crm::new("intercom", intercom()),
             ],
             Vec::new(),
         )
@@ -280,6 +298,7 @@ mod tests {
             [
                 ("hubspot", 100, Duration::from_secs(10)),
                 ("airtable", 5, Duration::from_secs(1)),
+                ("intercom", 1_666, Duration::from_secs(10)),
             ]
         );
     }

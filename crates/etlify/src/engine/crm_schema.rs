@@ -16,6 +16,18 @@ impl Etlify {
         crm_schema::check_all(self.ctx.catalog(), self.store()).await
     }
 
+    /// Reads the schema of `model`'s object type in `crm` once, unless a
+    /// batch run of this engine has, so that per-record syncs send values
+    /// in the form of the CRM's fields ([`crate::Crm::render_values`])
+    /// before any batch run: `etlify sync-record` and a worker's record
+    /// jobs call it. Nothing is read when values are sent as they are,
+    /// with `schema_check = skip`, or when the adapter reads no schema; a
+    /// schema that cannot be read is logged, and records are then sent as
+    /// the payload has them.
+    pub async fn learn_crm_schema(&self, crm: &str, model: &str) -> Result<()> {
+        crm_schema::learn(&self.ctx, crm, model).await
+    }
+
     /// The fields payloads send that their object types lack, per (CRM,
     /// object type), typed from the columns' declared types; an error when
     /// a schema cannot be read.

@@ -23,6 +23,7 @@
 //! - `queue.rs`: the built-in queue on apalis.
 
 pub(crate) mod follow_up;
+pub(crate) mod mysql_storage;
 pub(crate) mod perform;
 pub(crate) mod queue;
 

@@ -158,6 +158,9 @@ pub(crate) async fn perform(
 async fn perform_record(ctx: &JobContext, job: &RecordJob) -> Result<JobReport> {
     let key = record_key(job);
     job_requests::start(ctx.store(), &key).await?;
+    // Values in the CRM's form before the worker's first batch run too. A
+    // CRM or model the configuration lacks is the sync's error, below.
+    let _ = crate::crm_schema::learn(ctx.context(), &job.crm, &job.model).await;
     let synced = Synchronizer::new(ctx.context())
         .call(&job.crm, &job.model, job.id.clone())
         .await;

@@ -7,6 +7,9 @@
 //!   number of machines. Its `setup` creates the extensions `pgcrypto` and
 //!   `hstore`, so the role running `etlify migrate` needs `CREATE` on the
 //!   database (docs/OPERATIONS.md).
+//! - MySQL/MariaDB: apalis's engine over Etlify's tables
+//!   `etlify_queue_jobs` and `etlify_queue_workers` (`mysql_storage.rs`);
+//!   any number of workers, as on PostgreSQL.
 //!
 //! apalis runs on a pool of its own (its set-up sets SQLite pragmas on the
 //! connection it runs on), opened with the store's connection options.
@@ -27,6 +30,7 @@ use apalis_sqlite::SqliteStorage;
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, Stream, StreamExt};
 
+use super::mysql_storage::{MysqlQueueConfig, MysqlStorage};
 use super::{BatchJob, BatchJobs, Job, RecordJob, RecordJobs};
 use crate::error::{BoxError, Error, Remedy, Result};
 use crate::store::Store;
@@ -72,6 +76,14 @@ const SQLITE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// was lost (a listening connection reconnecting), starts.
 const POSTGRES_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The same on MySQL, which has no notification a worker could listen
+/// to: jobs this process pushes wake its workers at once; the period
+/// bounds how late a job another process queued starts.
+const MYSQL_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Jobs one fetch takes on MySQL (apalis's default for its storages).
+const MYSQL_FETCH_BATCH: usize = 10;
+
 impl Default for QueueOptions {
     fn default() -> Self {
         Self {
@@ -89,7 +101,7 @@ impl QueueOptions {
     /// locks expire: a killed worker's CRM is taken over as soon as its
     /// lease ends, about `lease_ttl` after the kill), woken by every job
     /// pushed (by this process; on PostgreSQL by any) and polled every
-    /// second on SQLite, every five on PostgreSQL.
+    /// second on SQLite and MySQL, every five on PostgreSQL.
     pub fn new() -> Self {
         Self::default()
     }
@@ -143,6 +155,7 @@ impl QueueOptions {
 pub(crate) enum Storage {
     Sqlite(SqliteStorage<Job>),
     Postgres(PostgresStorage<Job>),
+    Mysql(MysqlStorage<Job>),
 }
 
 impl std::fmt::Debug for Storage {
@@ -150,6 +163,7 @@ impl std::fmt::Debug for Storage {
         f.write_str(match self {
             Storage::Sqlite(_) => "Storage::Sqlite",
             Storage::Postgres(_) => "Storage::Postgres",
+            Storage::Mysql(_) => "Storage::Mysql",
         })
     }
 }
@@ -235,14 +249,30 @@ impl JobQueue {
                 .heartbeat_interval(options.heartbeat)
                 .missed_heartbeats(options.missed_heartbeats);
             Storage::Postgres(PostgresStorage::new(&own).with_config(config))
+        } else if let Some(pool) = store.mysql_pool() {
+            let connect = (*pool.connect_options()).clone();
+            let own = super::mysql_storage::pool(connect, QUEUE_CONNECTIONS).await?;
+            let applied: Vec<(i64,)> = sqlx::query_as(super::mysql_storage::APPLIED_MIGRATIONS)
+                .fetch_all(&own)
+                .await
+                .unwrap_or_default();
+            if !up_to_date(&super::mysql_storage::migrations(), &applied) {
+                super::mysql_storage::setup(&own)
+                    .await
+                    .map_err(setup_error)?;
+            }
+            Storage::Mysql(MysqlStorage::new(
+                &own,
+                MysqlQueueConfig {
+                    queue: options.name.as_str().into(),
+                    heartbeat_interval: options.heartbeat,
+                    missed_heartbeats: options.missed_heartbeats,
+                    batch_size: MYSQL_FETCH_BATCH,
+                },
+            ))
         } else {
-            // No job storage fits MySQL yet (docs/DECISIONS.md, "Job
-            // engine"): a worker there syncs on its interval only.
             return Err(Error::queue(
-                format!(
-                    "the job queue is not available on {} (run workers without [queue], on their interval)",
-                    store.kind().name()
-                ),
+                format!("the job queue is not available on {}", store.kind().name()),
                 None,
             ));
         };
@@ -268,6 +298,7 @@ impl JobQueue {
         self.options.poll_interval.unwrap_or(match self.storage {
             Storage::Sqlite(_) => SQLITE_POLL_INTERVAL,
             Storage::Postgres(_) => POSTGRES_POLL_INTERVAL,
+            Storage::Mysql(_) => MYSQL_POLL_INTERVAL,
         })
     }
 
@@ -282,7 +313,7 @@ impl JobQueue {
             .interval(self.poll_interval())
             .stream(LocalPushes::new(self.pushed.subscribe()));
         match &self.storage {
-            Storage::Sqlite(_) => strategy,
+            Storage::Sqlite(_) | Storage::Mysql(_) => strategy,
             Storage::Postgres(storage) => strategy.apply(StreamStrategy::new(Pubsub::new(
                 storage.pool().clone(),
                 self.options.name.clone(),
@@ -299,6 +330,7 @@ impl JobQueue {
         match self.storage.clone() {
             Storage::Sqlite(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
             Storage::Postgres(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
+            Storage::Mysql(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
         }
         if delay.is_zero() {
             self.pushed

@@ -10,12 +10,15 @@
 //!   to remove ([`LinkWork::changes`]); the sync decision
 //!   (`sync/decision.rs`) asks it whether a record's links changed;
 //! - `send.rs` makes and removes them through the CRM's associations,
-//!   many per request, and records what the CRM accepted.
+//!   many per request, and records what the CRM accepted;
+//! - `join_rows.rs` finds, for the complete check, the records whose
+//!   join-table rows changed with no timestamp moved.
 //!
 //! On a CRM without associations (Airtable), links are payload fields
 //! holding the targets' CRM ids ([`LinkWork::fields`]): part of the
 //! payload and of its digest, sent with the record's properties.
 
+pub(crate) mod join_rows;
 mod send;
 mod wanted;
 

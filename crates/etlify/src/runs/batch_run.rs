@@ -23,6 +23,7 @@ use crate::stale::pages::{StaleIds, DEFAULT_BATCH_SIZE};
 use crate::store::leases::batch_run::batch_run_name;
 use crate::store::leases::Lease;
 use crate::sync::pipeline;
+use crate::sync::Synchronizer;
 
 /// What a batch sync covers.
 #[derive(Clone)]
@@ -768,6 +769,32 @@ async fn sync_pages(
             // No checkpoint: the records held back (some of them stale,
             // with nothing written) are found again by the next run.
             return Ok(());
+        }
+    }
+    if looking == Looking::Everywhere {
+        // Join rows added or removed without a timestamp moved: their
+        // records' links are compared only here (`links/join_rows.rs`).
+        let changed = crate::links::join_rows::records(ctx, target, crm).await?;
+        let mut relinked = BatchStats::default();
+        for id in changed {
+            match Synchronizer::new(ctx).call(crm, model, id.clone()).await {
+                Ok(outcome) => relinked.record(&outcome),
+                Err(error) => {
+                    relinked.errors += 1;
+                    tracing::warn!(message = "A record whose join rows changed could not be synced; the next complete check looks again.", crm, model, id = %id, %error);
+                }
+            }
+        }
+        if relinked.handled() > 0 || relinked.errors > 0 {
+            ctx.metrics()
+                .count_outcomes(crm, model, &relinked.by_outcome());
+            stats.errors += relinked.errors;
+            stats.outcomes.merge(&relinked);
+            stats
+                .per_crm
+                .entry(crm.to_owned())
+                .or_default()
+                .merge(&relinked);
         }
     }
     if deferred > 0 || in_doubt > 0 {

@@ -26,6 +26,11 @@ pub struct RecordDiff {
     pub change: PayloadChange,
     /// The payload a sync would send now (`None` when it cannot be built).
     pub payload: Option<Payload>,
+    /// The payload as the CRM would receive it, when that differs from
+    /// [`RecordDiff::payload`]: values in the form of the CRM's fields
+    /// (`Crm::render_values`; the schema is read once if no batch run of
+    /// this process has).
+    pub sent: Option<Payload>,
     /// The payload's canonical JSON, the text the default digest hashes
     /// (keys sorted, no whitespace: as the Rails gem's
     /// `JSON.generate(Etlify::Digest.normalize(payload))`), to diff with
@@ -96,6 +101,8 @@ pub(crate) async fn sample(
 ) -> Result<Vec<RecordDiff>> {
     let (_, binding) = ctx.catalog().binding(crm, model)?;
     let store = ctx.store();
+    let resolved = ctx.catalog().crm(crm)?;
+    let adapter = resolved.adapter();
     let mut pages = StaleIds::new(ctx, crm, model, selection)?.page_size(sample.max(1));
     let Some(ids) = pages.next_page().await? else {
         return Ok(Vec::new());
@@ -138,6 +145,13 @@ pub(crate) async fn sample(
                 (change, Some(payload), Some(digest), Some(canonical_json))
             }
         };
+        let sent = match &payload {
+            Some(payload) => adapter
+                .rendered(&binding.object_type, payload, &binding.match_property)
+                .await
+                .filter(|sent| sent != payload),
+            None => None,
+        };
         let from_crm_id = row.and_then(|r| r.crm_id.as_deref()).unwrap_or_default();
         let changes = work.changes(id.clone(), &binding.object_type, from_crm_id);
         let link = |link: String, target: String, target_id, change| LinkDiff {
@@ -170,6 +184,7 @@ pub(crate) async fn sample(
             id,
             change,
             payload,
+            sent,
             canonical_json,
             digest,
             stored_digest,

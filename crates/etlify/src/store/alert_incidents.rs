@@ -7,12 +7,14 @@
 //! the row only if it is not already in that state, and says whether it
 //! did: of N workers seeing the same trouble, exactly one opens the
 //! incident, and only that one sends the alert (likewise for the
-//! recovery).
+//! recovery). A database where these statements do not hold has its own
+//! (`backend/incidents.rs`: MySQL's).
 
 use std::time::Duration;
 
 use sea_query::{Expr, ExprTrait, Func, Iden, OnConflict, Query};
 
+use super::backend::IncidentIdentity;
 use super::leases::batch_run::EtlifyLeases;
 use super::{Store, Timestamp};
 use crate::error::Result;
@@ -41,6 +43,14 @@ pub(crate) struct IncidentKey {
 }
 
 impl IncidentKey {
+    fn identity(&self) -> IncidentIdentity<'_> {
+        IncidentIdentity {
+            kind: &self.kind,
+            crm: &self.crm,
+            subject: &self.subject,
+        }
+    }
+
     fn matches(&self) -> Expr {
         Expr::col(Incidents::Kind)
             .eq(self.kind.as_str())
@@ -56,6 +66,9 @@ pub(crate) async fn open(
     key: &IncidentKey,
     summary: &str,
 ) -> Result<Option<Timestamp>> {
+    if let Some(writes) = store.backend().incident_writes() {
+        return writes.open_incident(key.identity(), summary).await;
+    }
     let mut insert = Query::insert();
     insert
         .into_table(Incidents::Table)
@@ -100,6 +113,9 @@ pub(crate) async fn open(
 /// Resolves the incident `key` now if it is open; returns when it was
 /// opened if this call resolved it (then this process sends the recovery).
 pub(crate) async fn resolve(store: &Store, key: &IncidentKey) -> Result<Option<Timestamp>> {
+    if let Some(writes) = store.backend().incident_writes() {
+        return writes.resolve_incident(key.identity()).await;
+    }
     let mut update = Query::update();
     update
         .table(Incidents::Table)

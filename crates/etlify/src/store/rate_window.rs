@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backend::{SharedRateWindow, Take, WindowUsage};
-use super::Store;
+use super::{Store, Timestamp};
 use crate::error::Result;
 
 /// The sends of `crm_name` within the last `window` by every process, and
@@ -59,13 +59,19 @@ impl SharedWindow {
 
     /// Takes a slot for one request, or says how long to wait before
     /// asking again.
-    pub(crate) async fn try_take(&self, window: Duration) -> Result<Take> {
-        self.slots.take(&self.crm_name, window).await
+    pub(crate) async fn try_take(&self, window: Duration, late_by: Duration) -> Result<Take> {
+        self.slots.take(&self.crm_name, window, late_by).await
     }
 
     /// The request that took `slot` is sent only now.
-    pub(crate) async fn restamp(&self, slot: i32) -> Result<()> {
-        self.slots.restamp(&self.crm_name, slot).await
+    pub(crate) async fn restamp(&self, slot: i32, late_by: Duration) -> Result<Option<Timestamp>> {
+        self.slots.restamp(&self.crm_name, slot, late_by).await
+    }
+
+    /// The request that took `slot` (stamped `was`) was answered: its
+    /// place moves to `to`.
+    pub(crate) async fn settle(&self, slot: i32, was: Timestamp, to: Timestamp) -> Result<()> {
+        self.slots.settle(&self.crm_name, slot, was, to).await
     }
 
     /// No process sends for `delay`.

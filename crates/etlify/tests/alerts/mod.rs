@@ -90,6 +90,8 @@ async fn runs_after(db: &TestDb, after: i64, more: i64) -> i64 {
 }
 
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -138,6 +138,8 @@ async fn alert_a_silent_worker_alerts_then_recovers() {
     let db = db.with_app_schema().await;
     let past = if db.is_postgres() {
         "(now() AT TIME ZONE 'UTC') - interval '10 minutes'"
+    } else if db.is_mysql() {
+        "UTC_TIMESTAMP(6) - INTERVAL 10 MINUTE"
     } else {
         "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-10 minutes')"
     };
@@ -184,6 +186,8 @@ async fn alert_oldest_stale_fires_when_no_run_went_to_the_end_for_too_long() {
     let db = db.with_app_schema().await;
     let hours_ago = if db.is_postgres() {
         "(now() AT TIME ZONE 'UTC') - interval '2 hours'"
+    } else if db.is_mysql() {
+        "UTC_TIMESTAMP(6) - INTERVAL 2 HOUR"
     } else {
         "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-2 hours')"
     };

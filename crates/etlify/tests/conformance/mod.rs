@@ -54,3 +54,5 @@ conformance_suite!(airtable, subjects::airtable::AirtableSubject);
 conformance_suite!(webhook, subjects::webhook::WebhookSubject);
 conformance_suite!(salesforce, subjects::salesforce::SalesforceSubject);
 conformance_suite!(null, subjects::null::NullSubject);
+conformance_suite!(brevo, subjects::brevo::BrevoSubject);
+conformance_suite!(intercom, subjects::intercom::IntercomSubject);

@@ -350,7 +350,8 @@ async fn hostile_names<S: Subject>(subject: &S) {
 }
 
 /// A delete archives the object; deleting it again finds nothing; a batch
-/// delete removes several.
+/// delete removes several (one delete each, for an adapter without batch
+/// endpoints).
 async fn archive_delete<S: Subject>(subject: &S) {
     let registry = registry(subject.adapter(), None);
     let crm = crm(&registry);
@@ -370,9 +371,19 @@ async fn archive_delete<S: Subject>(subject: &S) {
         created(subject, &registry, "bo@example.com", "Bo").await,
         created(subject, &registry, "cy@example.com", "Cy").await,
     ];
-    let batch = crm.batch().expect("the adapter has batch endpoints");
-    batch.batch_delete(object_type, &ids).await.unwrap();
-    assert_eq!(subject.stored(), [], "the batch delete removed both");
+    match crm.batch() {
+        Some(batch) => batch.batch_delete(object_type, &ids).await.unwrap(),
+        // Without batch endpoints the engine deletes one object a request.
+        None => {
+            for id in &ids {
+                assert_eq!(
+                    crm.delete(object_type, id).await.unwrap(),
+                    RemoteDelete::Deleted
+                );
+            }
+        }
+    }
+    assert_eq!(subject.stored(), [], "the deletes removed both");
 }
 
 /// `etlify check --crms`: access granted with the credential, refused as

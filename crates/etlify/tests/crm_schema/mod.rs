@@ -98,6 +98,8 @@ fn problems(checked: &[BindingSchema]) -> Vec<(String, String, FieldProblemKind)
 
 // The database tests, compiled once per backend.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -381,6 +381,131 @@ async fn schema_values_are_sent_in_the_form_of_each_hubspot_property() {
     assert_eq!(body["inputs"][0]["id"], "ada@example.com");
 }
 
+/// A per-record sync before any batch run (`etlify sync-record`, a
+/// worker's first record job: both learn the schema first) sends values
+/// in the CRM's form too: the object type's schema is read once, then
+/// every record is rendered as a batch run renders it; with
+/// `schema_check = skip` it is never read.
+#[tokio::test]
+async fn schema_a_per_record_sync_renders_values_before_any_batch_run() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let db = database().await;
+    let grace = db.insert_user("grace@example.com", None).await;
+    let ada: i64 = db
+        .scalar_i64("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .await;
+    for check in [SchemaCheck::Auto, SchemaCheck::Skip] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/crm/v3/properties/contacts"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
+                property("email", "string", "text"),
+                property("birthday", "date", "date"),
+            ]})))
+            .expect(if check == SchemaCheck::Skip { 0 } else { 1 })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE",
+                "results": [{"id": "501", "properties": {"email": "x@example.com"}, "new": true}]})))
+            .mount(&server)
+            .await;
+        let payload = SqlPayload::new("SELECT id, email, '2024-05-06' AS birthday FROM users");
+        let etlify = engine(
+            &db,
+            vec![Crm::new("hubspot", hubspot_at(&server.uri())).schema_check(check)],
+            vec![users("hubspot", "contacts", payload)],
+        )
+        .await;
+        for id in [ada, grace] {
+            etlify.learn_crm_schema("hubspot", "User").await.unwrap();
+            etlify.sync("hubspot", "User", id).await.unwrap();
+        }
+        let requests = server.received_requests().await.unwrap();
+        let sent: Vec<serde_json::Value> = requests
+            .iter()
+            .filter(|r| r.method.as_str() != "GET" && !r.url.path().ends_with("/search"))
+            .map(|r| {
+                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                let properties = match body.get("inputs") {
+                    Some(inputs) => inputs[0]["properties"].clone(),
+                    None => body["properties"].clone(),
+                };
+                properties["birthday"].clone()
+            })
+            .collect();
+        let expected = if check == SchemaCheck::Skip {
+            json!("2024-05-06")
+        } else {
+            json!(1_714_953_600_000_i64)
+        };
+        let bodies: Vec<String> = requests
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    r.method,
+                    r.url.path(),
+                    String::from_utf8_lossy(&r.body)
+                )
+            })
+            .collect();
+        assert_eq!(sent, [expected.clone(), expected], "{check:?}: {bodies:#?}");
+        db.exec("DELETE FROM crm_synchronisations").await;
+    }
+}
+
+/// `plan --diff` shows values as the CRM would receive them: with the
+/// schema read (a read, nothing written), a date in HubSpot's
+/// milliseconds beside the payload's own text.
+#[tokio::test]
+async fn schema_plan_diff_shows_values_in_the_crms_form() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let db = database().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/properties/contacts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
+            property("email", "string", "text"),
+            property("birthday", "date", "date"),
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let payload = SqlPayload::new("SELECT id, email, '2024-05-06' AS birthday FROM users");
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", hubspot_at(&server.uri()))],
+        vec![users("hubspot", "contacts", payload)],
+    )
+    .await;
+    let diffs = etlify.plan_diff("hubspot", "User", 5).await.unwrap();
+    assert_eq!(diffs.len(), 1);
+    assert_eq!(
+        diffs[0].payload.as_ref().unwrap()["birthday"],
+        json!("2024-05-06")
+    );
+    assert_eq!(
+        diffs[0].sent.as_ref().unwrap()["birthday"],
+        json!(1_714_953_600_000_i64)
+    );
+    assert_eq!(
+        diffs[0].sent.as_ref().unwrap()["email"],
+        json!("ada@example.com"),
+        "the match property as it is"
+    );
+    let writes = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .count();
+    assert_eq!(writes, 0, "a plan sends nothing");
+}
+
 /// Rendering comes after the digest: records synced while values were
 /// sent as they are stay in sync once they are rendered (nothing is sent
 /// again), and a record that changes is sent in the property's form.

@@ -77,6 +77,8 @@ async fn stale_users(db: &TestDb) -> i64 {
 async fn queue_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
     let table = if db.is_postgres() {
         "apalis.jobs"
+    } else if db.is_mysql() {
+        "etlify_queue_jobs"
     } else {
         "Jobs"
     };
@@ -316,6 +318,8 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
 
 // The database tests, compiled once per backend: `fresh::sqlite::…` and
 // `fresh::postgres::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

@@ -83,6 +83,13 @@ async fn other_insert(store: &etlify::Store, sql: &str) {
             .execute(pool)
             .await
             .unwrap();
+    } else if let Some(pool) = store.mysql_pool() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(pool)
+            .await
+            .unwrap();
+    } else {
+        unreachable!("a store on SQLite, PostgreSQL or MySQL");
     }
 }
 

@@ -110,6 +110,8 @@ fn report_reason(report: &JobReport) -> String {
 // The database tests, compiled once per backend: `jobs::sqlite::…` and
 // `jobs::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -325,6 +325,8 @@ async fn probe_a_batch_job_finding_a_dead_holders_crm_comes_back_when_its_lease_
     let (etlify, queue) = queued_users(&db, adapter.clone()).await;
     let in_3_s = if db.is_postgres() {
         "(now() AT TIME ZONE 'UTC') + interval '3 seconds'"
+    } else if db.is_mysql() {
+        "UTC_TIMESTAMP(6) + INTERVAL 3 SECOND"
     } else {
         "strftime('%Y-%m-%d %H:%M:%f000', 'now', '+3 seconds')"
     };
@@ -488,6 +490,7 @@ async fn g18_a_dependency_cycle_through_the_queue_settles() {
         &queue,
     )
     .await;
+    db.writes_settled().await;
 
     etlify.sync("hubspot", "User", user).await.unwrap();
     let mut performed = 0;

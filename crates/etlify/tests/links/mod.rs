@@ -207,6 +207,8 @@ async fn move_user(db: &TestDb, id: i64, company: i64) {
 mod requests; // the adapter's association requests (wiremock)
 
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

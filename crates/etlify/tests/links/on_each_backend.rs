@@ -104,9 +104,10 @@ async fn association_a_user_waits_for_its_unsynced_company_then_both_are_linked(
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn association_habtm_deals_are_linked_to_each_of_their_contacts() {
-    let (db, sandbox) = setup().await;
+/// Two deals linked to users through the HABTM join table `deals_users`
+/// (big: ada and bob; small: ada), synced twice: the engine, ada's and
+/// bob's ids.
+async fn habtm_deals(db: &TestDb, sandbox: &RunningSandbox) -> (Etlify, i64, i64) {
     let ts = if db.is_postgres() {
         "timestamp(6) without time zone"
     } else {
@@ -142,15 +143,27 @@ async fn association_habtm_deals_are_linked_to_each_of_their_contacts() {
             )),
     );
     let etlify = engine(
-        &db,
-        vec![hubspot(&sandbox)],
+        db,
+        vec![hubspot(sandbox)],
         vec![companies("hubspot"), users("hubspot"), deals],
     )
     .await;
-
     sync_all(&etlify).await;
     sync_all(&etlify).await;
+    (etlify, ada, bob)
+}
 
+/// The (deal, contact) associations in the sandbox, sorted.
+fn deal_contacts(sandbox: &RunningSandbox) -> Vec<(String, String)> {
+    let mut linked = pairs(sandbox, "deals", "contacts");
+    linked.sort();
+    linked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_habtm_deals_are_linked_to_each_of_their_contacts() {
+    let (db, sandbox) = setup().await;
+    let (etlify, ada, bob) = habtm_deals(&db, &sandbox).await;
     let (ada_crm, bob_crm) = (
         crm_id(&etlify, "User", ada).await,
         crm_id(&etlify, "User", bob).await,
@@ -165,10 +178,61 @@ async fn association_habtm_deals_are_linked_to_each_of_their_contacts() {
         (small, ada_crm),
     ];
     expected.sort();
-    let mut linked = pairs(&sandbox, "deals", "contacts");
-    linked.sort();
-    assert_eq!(linked, expected);
+    assert_eq!(deal_contacts(&sandbox), expected);
     assert_eq!(link_rows(&db).await, 3);
+}
+
+/// A row added to or removed from a HABTM join table moves no timestamp
+/// (Rails cannot touch through one), and the deal's payload is the same:
+/// an ordinary run does not see it, the complete check (every
+/// `complete_check_interval`, an hour by default, or `sync --complete`)
+/// compares the join rows with what was linked: the new association is
+/// made and the old one removed, nothing lost; the next complete check
+/// finds nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn association_a_join_row_changed_without_a_touch_is_found_by_the_complete_check() {
+    let (db, sandbox) = setup().await;
+    let (etlify, ada, bob) = habtm_deals(&db, &sandbox).await;
+    db.exec(&format!("INSERT INTO deals_users VALUES (2, {bob})"))
+        .await;
+    db.exec(&format!(
+        "DELETE FROM deals_users WHERE deal_id = 1 AND user_id = {ada}"
+    ))
+    .await;
+    let before = deal_contacts(&sandbox);
+    sync_all(&etlify).await;
+    assert_eq!(
+        deal_contacts(&sandbox),
+        before,
+        "no timestamp moved: not seen yet"
+    );
+
+    let complete = || async {
+        etlify
+            .batch_sync(&BatchSyncOptions::new().complete(true))
+            .await
+            .unwrap()
+    };
+    let stats = complete().await;
+    assert_eq!((stats.errors, stats.outcomes.synced), (0, 2), "{stats:?}");
+    let (ada_crm, bob_crm) = (
+        crm_id(&etlify, "User", ada).await,
+        crm_id(&etlify, "User", bob).await,
+    );
+    let (big, small) = (
+        crm_id(&etlify, "Deal", 1).await,
+        crm_id(&etlify, "Deal", 2).await,
+    );
+    let mut expected = vec![
+        (big, bob_crm.clone()),
+        (small.clone(), ada_crm),
+        (small, bob_crm),
+    ];
+    expected.sort();
+    assert_eq!(deal_contacts(&sandbox), expected);
+    assert_eq!(link_rows(&db).await, 3);
+    let again = complete().await;
+    assert_eq!((again.errors, again.outcomes.synced), (0, 0), "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,6 +69,15 @@ async fn slow_sync_row_writes(db: &TestDb) {
              FOR EACH STATEMENT EXECUTE FUNCTION count_sync_row_write()",
         )
         .await;
+    } else if db.is_mysql() {
+        // MySQL has no statement triggers either; `UTC_TIMESTAMP(6)` is
+        // the statement's time, so there too the rows of one statement
+        // share their `updated_at`.
+        db.exec(
+            "CREATE TRIGGER slow_sync_row_writes BEFORE INSERT ON crm_synchronisations \
+             FOR EACH ROW DO SLEEP(0.005)",
+        )
+        .await;
     } else {
         db.exec(
             "CREATE TRIGGER slow_sync_row_writes BEFORE INSERT ON crm_synchronisations BEGIN \
@@ -110,6 +119,8 @@ async fn run_with_writes_behind_answers(db: &Arc<TestDb>, page_size: usize) -> V
 
 // The database tests, compiled once per backend: `pipeline::sqlite::…` and
 // `pipeline::postgres::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

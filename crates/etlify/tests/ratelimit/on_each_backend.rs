@@ -186,3 +186,58 @@ async fn probe_two_engines_on_one_database_keep_to_one_rate_window() {
     );
     assert_eq!(peak(&log, "hubspot.per_app"), Some(u64::from(PER_SECOND)));
 }
+
+/// Issue 26, item 5: a request counted in the window shared through the
+/// database holds its slot for the worst lateness (until 8 latencies are
+/// known, 10% of the period: 6 s of a minute) only until it is answered;
+/// the next take moves the slot back to its send plus its own lateness.
+/// So the first request's slot, answered, holds about its send time, and
+/// the second's, answered after the last take, still its send plus 6 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ratelimit_an_answered_request_moves_its_shared_slot_back() {
+    let db = TestDb::new(BACKEND).await.with_app_schema().await;
+    let first = db.insert_user("early@x.io", None).await;
+    let second = db.insert_user("late@x.io", None).await;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", quick_retrying_hubspot(&sandbox, 4))
+            .rate_limit(RateLimit::new(10, Duration::from_secs(60)).unwrap())],
+        vec![deals_model()],
+    )
+    .await;
+    for id in [first, second] {
+        assert_eq!(
+            etlify.sync("hubspot", "User", id).await.unwrap(),
+            SyncDispatch::Completed(SyncOutcome::Synced)
+        );
+    }
+    let as_text = match BACKEND {
+        Backend::Sqlite => r#""sent_at""#,
+        Backend::Postgres => r#"CAST("sent_at" AS TEXT)"#,
+        Backend::Mysql => r#"CAST("sent_at" AS CHAR)"#,
+    };
+    let mut stamps = Vec::new();
+    for (order, of) in [("ASC", "first"), ("DESC", "last")] {
+        let sql = format!(
+            r#"SELECT {as_text} FROM "etlify_rate_slots" WHERE "crm_name" = 'hubspot' AND "slot" >= 0 AND "sent_at" > '2000-01-01' ORDER BY "sent_at" {order} LIMIT 1"#
+        );
+        let text = db
+            .scalar_text(&sql)
+            .await
+            .unwrap_or_else(|| panic!("a {of} slot"));
+        stamps.push(
+            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
+                .unwrap_or_else(|e| panic!("{text}: {e}")),
+        );
+    }
+    let taken = db
+        .scalar_i64(r#"SELECT COUNT(*) FROM "etlify_rate_slots" WHERE "crm_name" = 'hubspot' AND "slot" >= 0 AND "sent_at" > '2000-01-01'"#)
+        .await;
+    assert_eq!(taken, 2, "one slot per request");
+    let gap = stamps[1] - stamps[0];
+    assert!(
+        gap >= chrono::TimeDelta::seconds(3),
+        "the answered request holds its send time, the other its send plus 6 s: {stamps:?}"
+    );
+}

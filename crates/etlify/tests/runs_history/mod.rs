@@ -59,6 +59,8 @@ async fn queued_engine_with_a_stale_user(db: &TestDb) -> (Etlify, JobQueue) {
 }
 
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

@@ -505,6 +505,28 @@ impl TestDb {
             == 1
     }
 
+    /// Waits until MySQL's list of open InnoDB transactions, a cache the
+    /// server refreshes about every 100 ms, no longer shows the test's
+    /// own writes as running: until then a sync counts itself in sync
+    /// only as of before them (X-1, conservatively), and a record written
+    /// just before stays stale. Nothing to wait for on the other databases,
+    /// whose lists are live.
+    pub async fn writes_settled(&self) {
+        if !self.is_mysql() {
+            return;
+        }
+        let open = "SELECT COUNT(*) FROM information_schema.innodb_trx AS t \
+             JOIN information_schema.processlist AS p ON p.id = t.trx_mysql_thread_id \
+             WHERE p.db = DATABASE() AND t.trx_mysql_thread_id <> CONNECTION_ID()";
+        worker::eventually(
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(20),
+            "InnoDB's list of open transactions shows none of the test's writes",
+            || async { self.scalar_i64(open).await == 0 },
+        )
+        .await;
+    }
+
     /// The count `count_sql` returns, once it reaches `at_least` or after
     /// 5 s (then less): rows written while a run goes on.
     pub async fn count_reaching(&self, count_sql: &str, at_least: i64) -> i64 {

@@ -3,7 +3,7 @@
 //! in `on_each_backend.rs` runs on MariaDB too.
 //!
 //! Only the forms the tests write are handled: SQLite's integer keys,
-//! `varchar` without a length, `strftime(…, 'now'[, '±N seconds'])`,
+//! `varchar` without a length, `strftime(…, 'now'[, '±N seconds|minutes|hours'])`,
 //! casts to `text` and `group_concat(x, sep)`.
 
 /// `sql` (SQLite's or PostgreSQL's form) as MySQL reads it.
@@ -89,12 +89,20 @@ fn strftime(args: &str) -> String {
     } else {
         "UTC_TIMESTAMP()"
     };
-    match args.get(2).and_then(|shift| shift.strip_suffix(" seconds")) {
-        Some(seconds) => {
-            let seconds: f64 = seconds.parse().expect("a number of seconds");
+    match args.get(2).and_then(|shift| shift.split_once(' ')) {
+        Some((amount, unit)) => {
+            let amount: f64 = amount
+                .parse()
+                .expect("a number of seconds, minutes or hours");
+            let unit_seconds = match unit.trim_end_matches('s') {
+                "second" => 1.0,
+                "minute" => 60.0,
+                "hour" => 3_600.0,
+                other => panic!("strftime shift in {other} is not read in MySQL's words"),
+            };
             format!(
                 "({now} + INTERVAL {} MICROSECOND)",
-                (seconds * 1_000_000.0).round() as i64
+                (amount * unit_seconds * 1_000_000.0).round() as i64
             )
         }
         None => now.to_owned(),

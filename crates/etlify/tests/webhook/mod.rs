@@ -215,6 +215,56 @@ async fn webhook_a_value_written_again_after_another_is_applied_again() {
     assert_eq!(sandbox.admin().webhook_repeated(), 0);
 }
 
+/// The receiver's objects, events and answered keys are kept in the
+/// sandbox's state file, as the CRMs' objects are: after a restart an
+/// event key sent before is answered as before (not applied again), and a
+/// new object's id follows the last one.
+#[tokio::test]
+async fn webhook_the_receivers_objects_and_keys_survive_a_restart_with_a_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        state_file: Some(dir.path().join("state.json")),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config.clone()).await.unwrap();
+    let adapter = |sandbox: &RunningSandbox| {
+        WebhookAdapter::new(
+            WebhookConfig::new(sandbox.webhook_url(), DEFAULT_WEBHOOK_SECRET).http(no_retries()),
+        )
+        .unwrap()
+    };
+    let ann = payload(json!({"email": "ann@example.com", "name": "Ann"}));
+    adapter(&sandbox)
+        .upsert(
+            upsert(&ann, Some("ann@example.com")),
+            &Throttle::unlimited(),
+        )
+        .await
+        .unwrap();
+    let objects = sandbox.admin().webhook_objects("contacts");
+    let events = sandbox.admin().webhook_events();
+    sandbox.shutdown().await.unwrap();
+
+    let again = Sandbox::start(config).await.unwrap();
+    assert_eq!(again.admin().webhook_objects("contacts"), objects);
+    assert_eq!(again.admin().webhook_events(), events);
+    let bob = payload(json!({"email": "bob@example.com", "name": "Bob"}));
+    adapter(&again)
+        .upsert(
+            upsert(&bob, Some("bob@example.com")),
+            &Throttle::unlimited(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<String> = again
+        .admin()
+        .webhook_objects("contacts")
+        .into_iter()
+        .map(|object| object.id)
+        .collect();
+    assert_eq!(ids, ["wh_1", "wh_2"], "ids go on from where they were");
+}
+
 /// The webhook to the sandbox's receiver, 4 events per request, reading
 /// its answer's ids and statuses.
 fn receiver(sandbox: &RunningSandbox) -> Arc<WebhookAdapter> {

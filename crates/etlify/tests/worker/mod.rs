@@ -80,13 +80,13 @@ async fn other_sync_under_way(
     running
 }
 
-/// apalis's own table of tasks: `Jobs` on SQLite, `apalis.jobs` on
-/// PostgreSQL.
+/// The queue's table of tasks: `Jobs` on SQLite, `apalis.jobs` on
+/// PostgreSQL, `etlify_queue_jobs` on MySQL.
 fn apalis_jobs_table(db: &TestDb) -> &'static str {
     match db.pool {
         crate::support::TestPool::Sqlite(_) => "Jobs",
         crate::support::TestPool::Postgres(_) => "apalis.jobs",
-        crate::support::TestPool::Mysql(_) => unreachable!("no job queue on MySQL"),
+        crate::support::TestPool::Mysql(_) => "etlify_queue_jobs",
     }
 }
 
@@ -215,6 +215,8 @@ async fn sqlite_worker_stop_while_a_queue_fetch_waits_on_the_write_lock_records_
 
 // The database tests, compiled once per backend: `worker::sqlite::…` and
 // `worker::postgres::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

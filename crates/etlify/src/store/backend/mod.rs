@@ -22,7 +22,8 @@
 //! where it is absent, never a method that fails: [`SharedRateWindow`]
 //! (`rate_window.rs`: PostgreSQL's, and SQLite's for a database in a file);
 //! [`ChangeTriggers`] and [`CommitCounter`] (`change_feed.rs`: PostgreSQL's
-//! notifying triggers, SQLite's `data_version`).
+//! notifying triggers, SQLite's `data_version`); [`IncidentWrites`]
+//! (`incidents.rs`: MySQL's, which lacks `UPDATE … RETURNING`).
 //!
 //! Every call goes through `dyn Backend`; the one place that names each
 //! backend is where a URL picks one ([`connect`]) and the row types a
@@ -34,6 +35,7 @@ pub(crate) mod change_feed;
 mod clock;
 mod ddl;
 mod dialect;
+mod incidents;
 mod introspect;
 pub(crate) mod mysql;
 mod payload_rows;
@@ -52,6 +54,7 @@ pub(crate) use self::change_feed::{ChangeListener, ChangeTriggers, CommitCounter
 pub(crate) use self::clock::Clock;
 pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
+pub(crate) use self::incidents::{IncidentIdentity, IncidentWrites};
 pub(crate) use self::introspect::Introspect;
 pub(crate) use self::payload_rows::{Cells, PayloadRows};
 pub(crate) use self::rate_window::{SharedRateWindow, Take, WindowUsage};
@@ -83,6 +86,12 @@ pub(crate) trait Backend:
     /// A counter of other connections' commits, where the database keeps
     /// one.
     fn commit_counter(&self) -> Option<Box<dyn CommitCounter>> {
+        None
+    }
+
+    /// Incident statements of the database's own, where the shared ones
+    /// (`store/alert_incidents.rs`) do not hold (MySQL's).
+    fn incident_writes(&self) -> Option<&dyn IncidentWrites> {
         None
     }
 

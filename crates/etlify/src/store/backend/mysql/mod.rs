@@ -19,6 +19,7 @@ mod bulk_writes;
 mod clock;
 mod ddl;
 mod dialect;
+mod incidents;
 mod introspect;
 mod payload_rows;
 mod rate_window;
@@ -83,6 +84,10 @@ impl Backend for MysqlBackend {
 
     fn shared_rate_window(&self) -> Option<Arc<dyn SharedRateWindow>> {
         Some(self.rate_window.clone())
+    }
+
+    fn incident_writes(&self) -> Option<&dyn super::IncidentWrites> {
+        Some(self)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, MySqlPool};
 
 use crate::error::Result;
 use crate::store::backend::{SharedRateWindow, Take, WindowUsage};
+use crate::store::Timestamp;
 
 /// The database's clock, as the rate slots store it.
 macro_rules! rate_now {
@@ -36,12 +37,12 @@ const RATE_SLOT_FREE: &str = concat!(
     r#" - INTERVAL ? MICROSECOND ORDER BY "sent_at" LIMIT 1 FOR UPDATE SKIP LOCKED"#
 );
 
-/// Stamps a slot with the time now.
-const RATE_SLOT_STAMP: &str = concat!(
-    r#"UPDATE "etlify_rate_slots" SET "sent_at" = "#,
-    rate_now!(),
-    r#" WHERE "crm_name" = ? AND "slot" = ?"#
-);
+/// The time now plus `?` microseconds (how late a request may arrive).
+const RATE_NOW_PLUS: &str = concat!("SELECT ", rate_now!(), " + INTERVAL ? MICROSECOND");
+
+/// Stamps a slot with a time.
+const RATE_SLOT_STAMP: &str =
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = ? WHERE "crm_name" = ? AND "slot" = ?"#;
 
 /// Microseconds until a slot may be free: the pause's end, or when the
 /// oldest send leaves its window.
@@ -55,11 +56,18 @@ const RATE_SLOT_WAIT: &str = concat!(
     r#", MIN("sent_at") + INTERVAL ? MICROSECOND) FROM "etlify_rate_slots" WHERE "crm_name" = ? AND "slot" >= 0), 0)) AS SIGNED)"#
 );
 
-/// Moves a slot's send time to now, if later.
-const RATE_SLOT_RESTAMP: &str = concat!(
-    r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
+/// A slot's time moved to now plus `?` microseconds, if later, locked
+/// until it is written (MariaDB has no `UPDATE … RETURNING`).
+const RATE_SLOT_RESTAMPED: &str = concat!(
+    r#"SELECT GREATEST("sent_at", "#,
     rate_now!(),
-    r#") WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0"#
+    r#" + INTERVAL ? MICROSECOND) FROM "etlify_rate_slots" WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0 FOR UPDATE"#
+);
+
+/// Moves a slot's time to `?` if it still holds the time `?`.
+const RATE_SLOT_SETTLE: &str = concat!(
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = ? "#,
+    r#"WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0 AND "sent_at" = ?"#
 );
 
 /// Moves the pause's end to `?` microseconds from now, if later.
@@ -124,7 +132,7 @@ impl SharedRateWindow for MysqlRateWindow {
         Ok(())
     }
 
-    async fn take(&self, crm_name: &str, window: Duration) -> Result<Take> {
+    async fn take(&self, crm_name: &str, window: Duration, late_by: Duration) -> Result<Take> {
         let window_micros = micros(window);
         let mut transaction = self.pool.begin().await?;
         let paused: i64 = sqlx::query_scalar(RATE_PAUSED)
@@ -141,13 +149,21 @@ impl SharedRateWindow for MysqlRateWindow {
                 .await?
         };
         if let Some(slot) = free {
+            let stamped: Timestamp = sqlx::query_scalar(RATE_NOW_PLUS)
+                .bind(micros(late_by))
+                .fetch_one(&mut *transaction)
+                .await?;
             sqlx::query(RATE_SLOT_STAMP)
+                .bind(stamped)
                 .bind(crm_name)
                 .bind(slot)
                 .execute(&mut *transaction)
                 .await?;
             transaction.commit().await?;
-            return Ok(Take::Taken { slot });
+            return Ok(Take::Taken {
+                slot,
+                stamped: Some(stamped),
+            });
         }
         transaction.rollback().await?;
         let wait: i64 = sqlx::query_scalar(RATE_SLOT_WAIT)
@@ -159,10 +175,37 @@ impl SharedRateWindow for MysqlRateWindow {
         Ok(Take::Wait(from_micros(wait, Duration::from_secs(3_600))))
     }
 
-    async fn restamp(&self, crm_name: &str, slot: i32) -> Result<()> {
-        sqlx::query(RATE_SLOT_RESTAMP)
+    async fn restamp(
+        &self,
+        crm_name: &str,
+        slot: i32,
+        late_by: Duration,
+    ) -> Result<Option<Timestamp>> {
+        let mut transaction = self.pool.begin().await?;
+        let stamped: Option<Timestamp> = sqlx::query_scalar(RATE_SLOT_RESTAMPED)
+            .bind(micros(late_by))
             .bind(crm_name)
             .bind(slot)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        if let Some(stamped) = stamped {
+            sqlx::query(RATE_SLOT_STAMP)
+                .bind(stamped)
+                .bind(crm_name)
+                .bind(slot)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(stamped)
+    }
+
+    async fn settle(&self, crm_name: &str, slot: i32, was: Timestamp, to: Timestamp) -> Result<()> {
+        sqlx::query(RATE_SLOT_SETTLE)
+            .bind(to)
+            .bind(crm_name)
+            .bind(slot)
+            .bind(was)
             .execute(&self.pool)
             .await?;
         Ok(())

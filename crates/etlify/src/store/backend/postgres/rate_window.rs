@@ -9,6 +9,12 @@ use sqlx::PgPool;
 
 use crate::error::Result;
 use crate::store::backend::{SharedRateWindow, Take, WindowUsage};
+use crate::store::Timestamp;
+
+/// `duration` in whole microseconds (saturating).
+fn micros_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
 
 /// The database's clock, as the rate slots store it.
 macro_rules! rate_now {
@@ -28,7 +34,8 @@ const RATE_SLOTS_FILL: &str = concat!(
 const RATE_SLOTS_TRIM: &str =
     r#"DELETE FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= $2"#;
 
-/// The free slot whose send is oldest, stamped now; none while paused.
+/// The free slot whose time is oldest, stamped now plus `$3`
+/// microseconds (how late the request may arrive); none while paused.
 /// `SKIP LOCKED`: two workers taking slots at once take different ones.
 const RATE_SLOT_TAKE: &str = concat!(
     r#"WITH "free" AS (SELECT "slot" FROM "etlify_rate_slots" "#,
@@ -40,7 +47,8 @@ const RATE_SLOT_TAKE: &str = concat!(
     r#") ORDER BY "sent_at" LIMIT 1 FOR UPDATE SKIP LOCKED) "#,
     r#"UPDATE "etlify_rate_slots" AS "s" SET "sent_at" = "#,
     rate_now!(),
-    r#" FROM "free" WHERE "s"."crm_name" = $1 AND "s"."slot" = "free"."slot" RETURNING "s"."slot""#
+    " + make_interval(secs => $3::float8 / 1000000)",
+    r#" FROM "free" WHERE "s"."crm_name" = $1 AND "s"."slot" = "free"."slot" RETURNING "s"."slot", "s"."sent_at""#
 );
 
 /// Seconds until a slot may be free: the pause's end, or when the oldest
@@ -55,11 +63,18 @@ const RATE_SLOT_WAIT: &str = concat!(
     r#")) FROM "etlify_rate_slots" WHERE "crm_name" = $1 AND "slot" >= 0), 0))::float8"#
 );
 
-/// Moves a slot's send time to now, if later.
+/// Moves a slot's time to now plus `$3` microseconds, if later; the time
+/// it holds then.
 const RATE_SLOT_RESTAMP: &str = concat!(
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = GREATEST("sent_at", "#,
     rate_now!(),
-    r#") WHERE "crm_name" = $1 AND "slot" = $2 AND "slot" >= 0"#
+    r#" + make_interval(secs => $3::float8 / 1000000)) WHERE "crm_name" = $1 AND "slot" = $2 AND "slot" >= 0 RETURNING "sent_at""#
+);
+
+/// Moves a slot's time to `$4` if it still holds the time `$3`.
+const RATE_SLOT_SETTLE: &str = concat!(
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = $4 "#,
+    r#"WHERE "crm_name" = $1 AND "slot" = $2 AND "slot" >= 0 AND "sent_at" = $3"#
 );
 
 /// Moves the pause's end to `$2` microseconds from now, if later.
@@ -108,15 +123,19 @@ impl SharedRateWindow for PostgresRateWindow {
         Ok(())
     }
 
-    async fn take(&self, crm_name: &str, window: Duration) -> Result<Take> {
+    async fn take(&self, crm_name: &str, window: Duration, late_by: Duration) -> Result<Take> {
         let micros = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
-        let taken: Option<i32> = sqlx::query_scalar(RATE_SLOT_TAKE)
+        let taken: Option<(i32, Timestamp)> = sqlx::query_as(RATE_SLOT_TAKE)
             .bind(crm_name)
             .bind(micros)
+            .bind(micros_of(late_by))
             .fetch_optional(&self.pool)
             .await?;
-        if let Some(slot) = taken {
-            return Ok(Take::Taken { slot });
+        if let Some((slot, stamped)) = taken {
+            return Ok(Take::Taken {
+                slot,
+                stamped: Some(stamped),
+            });
         }
         let wait: f64 = sqlx::query_scalar(RATE_SLOT_WAIT)
             .bind(crm_name)
@@ -128,10 +147,26 @@ impl SharedRateWindow for PostgresRateWindow {
         )))
     }
 
-    async fn restamp(&self, crm_name: &str, slot: i32) -> Result<()> {
-        sqlx::query(RATE_SLOT_RESTAMP)
+    async fn restamp(
+        &self,
+        crm_name: &str,
+        slot: i32,
+        late_by: Duration,
+    ) -> Result<Option<Timestamp>> {
+        Ok(sqlx::query_scalar(RATE_SLOT_RESTAMP)
             .bind(crm_name)
             .bind(slot)
+            .bind(micros_of(late_by))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn settle(&self, crm_name: &str, slot: i32, was: Timestamp, to: Timestamp) -> Result<()> {
+        sqlx::query(RATE_SLOT_SETTLE)
+            .bind(crm_name)
+            .bind(slot)
+            .bind(was)
+            .bind(to)
             .execute(&self.pool)
             .await?;
         Ok(())

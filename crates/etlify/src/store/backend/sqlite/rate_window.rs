@@ -58,10 +58,17 @@ const RATE_OLDEST_SLOT: &str = concat!(
 const RATE_SLOT_STAMP: &str =
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = ? WHERE "crm_name" = ? AND "slot" = ?"#;
 
-/// Moves a slot's send time to `?`, if later.
+/// Moves a slot's send time to `?`, if later; the time it holds then.
 const RATE_SLOT_RESTAMP: &str = concat!(
     r#"UPDATE "etlify_rate_slots" SET "sent_at" = max("sent_at", ?) "#,
-    r#"WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0"#
+    r#"WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0 RETURNING "sent_at""#
+);
+
+/// Moves a slot's time to `?` if it still holds the time `?` (the text
+/// format is written by one function: equal times are equal texts).
+const RATE_SLOT_SETTLE: &str = concat!(
+    r#"UPDATE "etlify_rate_slots" SET "sent_at" = ? "#,
+    r#"WHERE "crm_name" = ? AND "slot" = ? AND "slot" >= 0 AND "sent_at" = ?"#
 );
 
 /// Moves the pause's end to `?` if later (the text format sorts by time).
@@ -144,7 +151,7 @@ impl SharedRateWindow for SqliteRateWindow {
         Ok(())
     }
 
-    async fn take(&self, crm_name: &str, window: Duration) -> Result<Take> {
+    async fn take(&self, crm_name: &str, window: Duration, late_by: Duration) -> Result<Take> {
         // The write lock first: no other process reads the slots until
         // this one has stamped its own.
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -163,20 +170,25 @@ impl SharedRateWindow for SqliteRateWindow {
                 match oldest {
                     // No slot row (the table was emptied by hand): no
                     // window to keep but the process's own.
-                    None => Take::Taken { slot: -1 },
+                    None => Take::Taken {
+                        slot: -1,
+                        stamped: None,
+                    },
                     Some((slot, sent_at)) => {
                         let free_at = later(parse(&sent_at), window);
                         if free_at > now {
                             Take::Wait(until(now, free_at))
                         } else {
+                            let stamped = later(now, late_by);
                             sqlx::query(RATE_SLOT_STAMP)
-                                .bind(text(now))
+                                .bind(text(stamped))
                                 .bind(crm_name)
                                 .bind(slot)
                                 .execute(&mut *transaction)
                                 .await?;
                             Take::Taken {
                                 slot: i32::try_from(slot).unwrap_or(i32::MAX),
+                                stamped: Some(stamped),
                             }
                         }
                     }
@@ -184,12 +196,13 @@ impl SharedRateWindow for SqliteRateWindow {
             }
         };
         match take {
-            Take::Taken { slot } => {
+            Take::Taken { slot, stamped } => {
                 transaction.commit().await?;
                 // A commit the machine kept waiting: the request leaves
                 // only now, and its slot must not be freed that much early.
-                if process_now() - now > chrono::TimeDelta::milliseconds(2) {
-                    self.restamp(crm_name, slot).await?;
+                if stamped.is_some() && process_now() - now > chrono::TimeDelta::milliseconds(2) {
+                    let stamped = self.restamp(crm_name, slot, late_by).await?;
+                    return Ok(Take::Taken { slot, stamped });
                 }
             }
             Take::Wait(_) => transaction.rollback().await?,
@@ -197,11 +210,27 @@ impl SharedRateWindow for SqliteRateWindow {
         Ok(take)
     }
 
-    async fn restamp(&self, crm_name: &str, slot: i32) -> Result<()> {
-        sqlx::query(RATE_SLOT_RESTAMP)
-            .bind(text(process_now()))
+    async fn restamp(
+        &self,
+        crm_name: &str,
+        slot: i32,
+        late_by: Duration,
+    ) -> Result<Option<Timestamp>> {
+        let stamped: Option<String> = sqlx::query_scalar(RATE_SLOT_RESTAMP)
+            .bind(text(later(process_now(), late_by)))
             .bind(crm_name)
             .bind(slot)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(stamped.map(|stamped| parse(&stamped)))
+    }
+
+    async fn settle(&self, crm_name: &str, slot: i32, was: Timestamp, to: Timestamp) -> Result<()> {
+        sqlx::query(RATE_SLOT_SETTLE)
+            .bind(text(to))
+            .bind(crm_name)
+            .bind(slot)
+            .bind(text(was))
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -11,6 +11,8 @@
 //! engine hands them to every adapter call as a [`Throttle`], having
 //! counted the call's first request itself.
 
+mod sends;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
@@ -24,6 +26,8 @@ use crate::error::ConfigError;
 use crate::metrics::CrmMetrics;
 use crate::store::backend::Take;
 use crate::store::rate_window::SharedWindow;
+use crate::store::Timestamp;
+use sends::{Reckoning, SendLog};
 
 /// `max_requests` per `period`, both strictly positive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +75,17 @@ impl RateLimit {
 /// sleep before every request).
 pub struct RateLimiter {
     limit: RateLimit,
-    /// Send times of this process's last `max_requests` requests, oldest
-    /// first, whatever their age: the window is full while the oldest is
-    /// in it, and a CRM saying its window is full names one of them
-    /// (`observe_remaining`).
-    sent: Mutex<VecDeque<Instant>>,
+    /// This process's last `max_requests` requests, whatever their age:
+    /// the window is full while each of them is in it, and a CRM saying
+    /// its window is full names one of them (`observe_remaining`).
+    sent: Mutex<SendLog>,
+    /// Told when a request is answered: its place in the window may free
+    /// before the wait a task sleeps on.
+    answers: tokio::sync::Notify,
+    /// Answered requests whose slot in the shared window can move earlier
+    /// (written before the next take: an answer is read where no `await`
+    /// can be).
+    settlements: Mutex<Vec<Settlement>>,
     /// No request before this time (the CRM answered 429 with a delay).
     paused_until: Mutex<Option<Instant>>,
     /// Times between sending a request and its response, the last
@@ -106,7 +116,9 @@ impl RateLimiter {
     pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
-            sent: Mutex::new(VecDeque::with_capacity(limit.get_max_requests() as usize)),
+            sent: Mutex::new(SendLog::new(limit.get_max_requests() as usize)),
+            answers: tokio::sync::Notify::new(),
+            settlements: Mutex::new(Vec::new()),
             paused_until: Mutex::new(None),
             latency: Mutex::new(VecDeque::with_capacity(LATENCY_SAMPLES)),
             shared: OnceLock::new(),
@@ -173,29 +185,22 @@ impl RateLimiter {
     pub fn observe_remaining(&self, remaining: u32, of: Option<u32>) {
         let max = self.limit.get_max_requests() as usize;
         let now = Instant::now();
+        let reckoning = self.reckoning();
         let window = self.window();
-        let mut sent = self.sent();
         if remaining == 0 {
             let (_, slowest) = self.latency_range();
             let oldest_counted = of
-                .and_then(|of| sent.len().checked_sub(of as usize))
-                .and_then(|index| sent.get(index).copied())
+                .and_then(|of| (of as usize).checked_sub(1))
+                .and_then(|back| self.sent().sent_at(back))
                 .filter(|at| now.duration_since(*at) < window + slowest);
-            drop(sent);
             let free_at = oldest_counted.map_or(now + window, |at| at + window);
             self.pause(free_at.saturating_duration_since(now));
             return;
         }
         let used = max.saturating_sub(remaining as usize);
-        let in_window = sent
-            .iter()
-            .filter(|at| now.duration_since(**at) < window)
-            .count();
-        for _ in in_window..used {
-            sent.push_back(now);
-        }
-        while sent.len() > max {
-            sent.pop_front();
+        let mut sent = self.sent();
+        for _ in sent.in_window(now, reckoning)..used {
+            sent.push(now, reckoning);
         }
     }
 
@@ -245,51 +250,111 @@ impl RateLimiter {
 
     /// The window, plus a margin so that requests sent one period apart do
     /// not arrive inside one server window when network latency varies: 1%
-    /// (between 10 and 100 ms), plus the spread of the recent latencies
-    /// (capped at 10% of the period). On a 1-second window (Airtable,
-    /// HubSpot search) a fixed 10 ms was less than real jitter, and one
-    /// Airtable 429 costs a 30-second penalty. A spread above the cap is
-    /// not covered: the CRM's "remaining" header and its 429s pause the
+    /// (between 10 and 100 ms), plus how much later than the fastest a
+    /// request may have been counted (`sends.rs`): the spread of the recent
+    /// latencies until it is answered, its own lateness after (both capped
+    /// at 10% of the period). On a 1-second window (Airtable, HubSpot
+    /// search) a fixed 10 ms was less than real jitter, and one Airtable
+    /// 429 costs a 30-second penalty. A spread above the cap is not
+    /// covered: the CRM's "remaining" header and its 429s pause the
     /// limiter then (with 5% a 100 ms jitter on a 1-second window let
     /// requests over the limit; with 10% the window keeps it, at 0.9× the
     /// bound: docs/BENCHMARKS.md, issue 26 item 5).
-    fn window(&self) -> Duration {
+    fn reckoning(&self) -> Reckoning {
         let (fastest, slowest) = self.latency_range();
-        self.window_with_spread(slowest - fastest)
-    }
-
-    /// The window shared with other processes: as [`Self::window`] once
-    /// [`SHARED_LATENCY_SAMPLES`] latencies are known, the widest margin
-    /// before. Other processes' requests count in it from their own send
-    /// times, whose delays this process has not seen: with the spread of a
-    /// handful of its own latencies, two engines on one SQLite file sent
-    /// 11 requests in a 1-second window on a loaded machine (a third of
-    /// the tries, 3 runs at once).
-    fn shared_window(&self) -> Duration {
-        if self.latency_samples() < SHARED_LATENCY_SAMPLES {
-            return self.window_with_spread(Duration::MAX);
+        Reckoning {
+            window: self.margin_window(),
+            unanswered_late_by: self.late_by_at_most(slowest - fastest),
         }
-        self.window()
     }
 
-    /// The window with a latency spread of `spread` (capped).
-    fn window_with_spread(&self, spread: Duration) -> Duration {
+    /// The period and its fixed margin.
+    fn margin_window(&self) -> Duration {
         let margin =
             (self.limit.period / 100).clamp(Duration::from_millis(10), Duration::from_millis(100));
-        let jitter = spread.min(self.limit.period / 10);
-        self.limit.period + margin + jitter
+        self.limit.period + margin
     }
 
-    /// Counts a request sent at `at` in this process's window.
-    fn record_send(&self, at: Instant) {
-        let mut sent = self.sent();
-        sent.push_back(at);
-        while sent.len() > self.limit.get_max_requests() as usize {
-            sent.pop_front();
+    /// `late_by`, capped at 10% of the period.
+    fn late_by_at_most(&self, late_by: Duration) -> Duration {
+        late_by.min(self.limit.period / 10)
+    }
+
+    /// The whole window of a request not answered yet.
+    fn window(&self) -> Duration {
+        let reckoning = self.reckoning();
+        reckoning.window + reckoning.unanswered_late_by
+    }
+
+    /// How late a request counted in the window shared with other
+    /// processes may arrive until it is answered: as in this process's
+    /// window once [`SHARED_LATENCY_SAMPLES`] latencies are known, the
+    /// widest margin before. Other processes' requests count in it from
+    /// their own send times, whose delays this process has not seen: with
+    /// the spread of a handful of its own latencies, two engines on one
+    /// SQLite file sent 11 requests in a 1-second window on a loaded
+    /// machine (a third of the tries, 3 runs at once).
+    fn shared_late_by(&self) -> Duration {
+        if self.latency_samples() < SHARED_LATENCY_SAMPLES {
+            return self.late_by_at_most(Duration::MAX);
+        }
+        self.reckoning().unanswered_late_by
+    }
+
+    /// Request `stamp` was answered `now`: the CRM counted it before, so
+    /// its place in the window is kept for its own lateness from now on,
+    /// not the worst spread; a task waiting for a place looks again.
+    fn answered(&self, stamp: &Stamp, now: Instant) {
+        let (fastest, _) = self.latency_range();
+        let late_by = self.late_by_at_most(
+            now.saturating_duration_since(stamp.at)
+                .saturating_sub(fastest),
+        );
+        self.sent().answered(stamp.id, late_by);
+        if let Some(SlotStamp {
+            slot,
+            stamped: Some(was),
+            stamped_before,
+        }) = stamp.slot
+        {
+            if let Some(earlier) = stamp
+                .late_by
+                .checked_sub(late_by + stamped_before)
+                .and_then(|by| chrono::TimeDelta::from_std(by).ok())
+                .filter(|by| !by.is_zero())
+            {
+                self.settlements
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(Settlement {
+                        slot,
+                        was,
+                        to: was - earlier,
+                    });
+            }
+        }
+        self.answers.notify_waiters();
+    }
+
+    /// Writes the answered requests' earlier places in the shared window.
+    async fn settle(&self, shared: &SharedWindow) {
+        let settlements = std::mem::take(
+            &mut *self
+                .settlements
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for settlement in settlements {
+            if let Err(error) = shared
+                .settle(settlement.slot, settlement.was, settlement.to)
+                .await
+            {
+                tracing::warn!(message = "Moving an answered request's place in the shared rate window failed; it keeps its wider place.", %error);
+            }
         }
     }
 
-    fn sent(&self) -> std::sync::MutexGuard<'_, VecDeque<Instant>> {
+    fn sent(&self) -> std::sync::MutexGuard<'_, SendLog> {
         self.sent
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -300,36 +365,61 @@ impl RateLimiter {
         self.take().await;
     }
 
+    /// Sleeps `wait`, or less if a request is answered meanwhile (`answered`
+    /// is enabled before the wait was reckoned, so no answer is missed).
+    async fn sleep_or_answer(
+        wait: Duration,
+        answered: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    ) {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = answered => {}
+        }
+    }
+
     /// [`RateLimiter::throttle`], saying where the request was counted.
     pub(crate) async fn take(&self) -> Stamp {
         if let Some(shared) = self.shared.get() {
             let _turn = self.taking.lock().await;
             loop {
                 self.wait_for_local_pause().await;
+                let answered = self.answers.notified();
+                tokio::pin!(answered);
+                answered.as_mut().enable();
                 // This process's own window first, counted from when its
                 // requests left: the database's stamp comes a write
                 // transaction earlier, which a busy machine can stretch
                 // past the window's margin (11 in a window of 10, seen at
                 // a load of 7 on 2 cores).
-                let local = self.local_wait(Instant::now());
+                let reckoning = self.reckoning();
+                let local = self.sent().wait(Instant::now(), reckoning);
                 if !local.is_zero() {
-                    tokio::time::sleep(local).await;
+                    Self::sleep_or_answer(local, answered).await;
                     continue;
                 }
-                match shared.try_take(self.shared_window()).await {
-                    Ok(Take::Taken { slot }) => {
+                self.settle(shared).await;
+                let late_by = self.shared_late_by();
+                let asked = Instant::now();
+                match shared.try_take(self.margin_window(), late_by).await {
+                    Ok(Take::Taken { slot, stamped }) => {
                         // Kept for this process's window, and for what the
                         // CRM's answers say of its window (`observe_remaining`).
                         let at = Instant::now();
-                        self.record_send(at);
+                        let id = self.sent().push(at, self.reckoning());
                         return Stamp {
+                            id,
                             at,
-                            slot: Some(slot),
+                            late_by,
+                            slot: Some(SlotStamp {
+                                slot,
+                                stamped,
+                                stamped_before: at - asked,
+                            }),
                         };
                     }
                     // A slot another worker holds for a moment: ask again soon.
                     Ok(Take::Wait(wait)) => {
-                        tokio::time::sleep(wait.max(Duration::from_millis(2))).await
+                        Self::sleep_or_answer(wait.max(Duration::from_millis(2)), answered).await
                     }
                     Err(error) => {
                         tracing::warn!(message = "The shared rate window is unreachable; counting in this process only.", %error);
@@ -340,73 +430,56 @@ impl RateLimiter {
         }
         loop {
             self.wait_for_local_pause().await;
+            let answered = self.answers.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
             let wait = {
+                let reckoning = self.reckoning();
                 let mut sent = self.sent();
                 let now = Instant::now();
-                let wait = full_for(&sent, self.limit, self.window(), now);
+                let wait = sent.wait(now, reckoning);
                 if wait.is_zero() {
-                    sent.push_back(now);
-                    while sent.len() > self.limit.get_max_requests() as usize {
-                        sent.pop_front();
-                    }
+                    let id = sent.push(now, reckoning);
                     return Stamp {
+                        id,
                         at: now,
+                        late_by: reckoning.unanswered_late_by,
                         slot: None,
                     };
                 }
                 wait
             };
-            tokio::time::sleep(wait).await;
+            Self::sleep_or_answer(wait, answered).await;
         }
-    }
-
-    /// How long this process's own window stays full from `now`.
-    fn local_wait(&self, now: Instant) -> Duration {
-        full_for(&self.sent(), self.limit, self.window(), now)
     }
 
     /// The request counted at `stamp` leaves only now (it waited for
     /// another limit after it was counted): it is counted as sent now, so
     /// that its place in the window is not freed a wait too soon — which
     /// would let the next requests arrive inside one window of the CRM
-    /// with it.
-    pub(crate) async fn restamp(&self, stamp: Stamp) {
+    /// with it. Where it is counted now.
+    pub(crate) async fn restamp(&self, stamp: Stamp) -> Stamp {
         let now = Instant::now();
         if now.duration_since(stamp.at) < RESTAMP_AFTER {
-            return;
+            return stamp;
         }
-        {
-            let mut sent = self.sent();
-            if let Some(index) = sent.iter().rposition(|at| *at == stamp.at) {
-                sent.remove(index);
-            }
-            // Later than every send counted before: the log stays in order.
-            sent.push_back(now);
-            while sent.len() > self.limit.get_max_requests() as usize {
-                sent.pop_front();
-            }
+        self.sent().move_to(stamp.id, now);
+        let mut moved = Stamp { at: now, ..stamp };
+        if let (Some(shared), Some(SlotStamp { slot, .. })) = (self.shared.get(), stamp.slot) {
+            let stamped = match shared.restamp(slot, stamp.late_by).await {
+                Ok(stamped) => stamped,
+                Err(error) => {
+                    tracing::warn!(message = "Moving a request's send time in the shared rate window failed.", %error);
+                    None
+                }
+            };
+            moved.slot = Some(SlotStamp {
+                slot,
+                stamped,
+                stamped_before: Duration::ZERO,
+            });
         }
-        if let (Some(shared), Some(slot)) = (self.shared.get(), stamp.slot) {
-            if let Err(error) = shared.restamp(slot).await {
-                tracing::warn!(message = "Moving a request's send time in the shared rate window failed.", %error);
-            }
-        }
-    }
-}
-
-/// How long the sends `sent` (the last `max_requests`, oldest first) keep
-/// `limit`'s `window` full from `now`: until the oldest leaves it.
-fn full_for(
-    sent: &VecDeque<Instant>,
-    limit: RateLimit,
-    window: Duration,
-    now: Instant,
-) -> Duration {
-    match sent.front() {
-        Some(oldest) if sent.len() >= limit.get_max_requests() as usize => {
-            window.saturating_sub(now.duration_since(*oldest))
-        }
-        _ => Duration::ZERO,
+        moved
     }
 }
 
@@ -424,12 +497,35 @@ const SHARED_LATENCY_SAMPLES: usize = 8;
 /// shared window.
 const RESTAMP_AFTER: Duration = Duration::from_millis(1);
 
-/// Where one request was counted: its send time, and its slot in the
-/// shared window if any.
+/// Where one request was counted: its send time, how late it was assumed
+/// to arrive until answered, and its slot in the shared window if any.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stamp {
+    id: u64,
     at: Instant,
-    slot: Option<i32>,
+    late_by: Duration,
+    slot: Option<SlotStamp>,
+}
+
+/// A request's slot in the shared window, and the time written in it (if
+/// the database said), which an answer moves earlier only while the slot
+/// still holds it.
+#[derive(Debug, Clone, Copy)]
+struct SlotStamp {
+    slot: i32,
+    stamped: Option<Timestamp>,
+    /// At most how long before the request's send time here the database
+    /// read its clock for `stamped` (the take's round trip): an answer
+    /// moves the slot no earlier than the send.
+    stamped_before: Duration,
+}
+
+/// An answered request's slot, to move from `was` to `to`.
+#[derive(Debug, Clone, Copy)]
+struct Settlement {
+    slot: i32,
+    was: Timestamp,
+    to: Timestamp,
 }
 
 /// A vendor's budget besides a CRM's own rate limit: a limit on some or
@@ -615,6 +711,16 @@ impl CrmLimits {
     }
 }
 
+/// Where a request was counted ([`Throttle::request`]): hand it back to
+/// [`Throttle::answered`] when the CRM answers.
+#[derive(Debug, Default)]
+pub struct Counted {
+    /// In the CRM's own limit.
+    crm: Option<Stamp>,
+    /// In the adapter's budgets, by name.
+    budgets: Vec<(&'static str, Stamp)>,
+}
+
 /// What an adapter call is given to count its requests: the limits of the
 /// CRM it is called for ([`crate::adapters::Adapter`]).
 ///
@@ -662,20 +768,49 @@ impl<'a> Throttle<'a> {
     }
 
     /// Waits until one more request is allowed by the CRM's limit and by
-    /// the adapter's budgets of every request, and counts it.
-    pub async fn request(&self) {
-        self.wait(None).await;
+    /// the adapter's budgets of every request, and counts it. An adapter
+    /// that hands the result back with [`Throttle::answered`] once the
+    /// CRM answers frees the request's place in the windows sooner.
+    pub async fn request(&self) -> Counted {
+        self.wait(None).await
     }
 
     /// [`Throttle::request`] for a request that also counts against the
     /// budget `name` (a [`Budget::some_requests`]).
-    pub async fn request_in(&self, name: &str) {
-        self.wait(Some(name)).await;
+    pub async fn request_in(&self, name: &str) -> Counted {
+        self.wait(Some(name)).await
     }
 
-    async fn wait(&self, name: Option<&str>) {
+    /// The request `counted` was answered (its response's head came back)
+    /// `latency` after it was sent: the latency is seen by its limits (as
+    /// [`Throttle::observe_latency`]), and the request keeps its place in
+    /// their windows only for how much later than the fastest request it
+    /// was answered, instead of the spread of recent latencies (the CRM
+    /// counted it before answering).
+    pub fn answered(&self, counted: &Counted, latency: Duration) {
         let Some(limits) = self.limits else {
             return;
+        };
+        let now = Instant::now();
+        let budgets = counted.budgets.iter().filter_map(|(name, stamp)| {
+            limits.budget(name).map(|limiter| (limiter.as_ref(), stamp))
+        });
+        for (limiter, stamp) in limits
+            .crm
+            .as_deref()
+            .zip(counted.crm.as_ref())
+            .into_iter()
+            .chain(budgets)
+        {
+            limiter.observe_latency(latency);
+            limiter.answered(stamp, now);
+        }
+    }
+
+    async fn wait(&self, name: Option<&str>) -> Counted {
+        let mut counted = Counted::default();
+        let Some(limits) = self.limits else {
+            return counted;
         };
         let started = Instant::now();
         let prepaid = self
@@ -692,22 +827,21 @@ impl<'a> Throttle<'a> {
             .iter()
             .filter(|budget| budget.every_request || Some(budget.name) == name)
         {
-            budgets.push((&budget.limiter, budget.limiter.take().await));
+            budgets.push((budget.name, &budget.limiter, budget.limiter.take().await));
         }
-        match (&limits.crm, prepaid) {
-            (Some(crm), Some(stamp)) => crm.restamp(stamp).await,
-            (Some(crm), None) => {
-                crm.take().await;
-            }
-            (None, _) => {}
-        }
+        counted.crm = match (&limits.crm, prepaid) {
+            (Some(crm), Some(stamp)) => Some(crm.restamp(stamp).await),
+            (Some(crm), None) => Some(crm.take().await),
+            (None, _) => None,
+        };
         // A budget counted before a wait for the CRM's limit is sent now.
-        for (limiter, stamp) in budgets {
-            limiter.restamp(stamp).await;
+        for (name, limiter, stamp) in budgets {
+            counted.budgets.push((name, limiter.restamp(stamp).await));
         }
         if let Some(metrics) = limits.metrics.get() {
             metrics.waited(started.elapsed());
         }
+        counted
     }
 
     /// The request series of the CRM this call is for (none outside an
@@ -850,17 +984,73 @@ mod tests {
         let limiter = RateLimiter::new(RateLimit::new(10, Duration::from_secs(1)).unwrap());
         limiter.observe_latency(Duration::from_millis(300));
         limiter.observe_latency(Duration::from_millis(320));
-        assert_eq!(
-            limiter.shared_window(),
-            Duration::from_millis(1_000 + 10 + 100)
-        );
+        assert_eq!(limiter.shared_late_by(), Duration::from_millis(100));
         assert_eq!(limiter.window(), Duration::from_millis(1_000 + 10 + 20));
         for _ in 2..SHARED_LATENCY_SAMPLES {
             limiter.observe_latency(Duration::from_millis(310));
         }
+        assert_eq!(limiter.shared_late_by(), Duration::from_millis(20));
+    }
+
+    /// A request answered as fast as the fastest keeps its place only for
+    /// the window and its fixed margin, not for the spread of latencies a
+    /// request not answered yet keeps (issue 26, item 5): at 1 s of
+    /// latency the next window opens once the answer is back.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_an_answered_request_frees_its_place_before_the_worst_spread() {
+        let limits = CrmLimits::new(
+            Some(RateLimit::new(1, Duration::from_secs(1)).unwrap()),
+            &[],
+            &RateBudgets::new(),
+        );
+        let limiter = limits.rate_limiter().unwrap();
+        limiter.observe_latency(Duration::from_millis(1_000));
+        limiter.observe_latency(Duration::from_millis(1_060));
+        let start = Instant::now();
+        let call = Throttle::for_call(&limits).await;
+        let counted = call.request().await;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        call.answered(&counted, Duration::from_millis(1_000));
+        Throttle::for_call(&limits).await;
         assert_eq!(
-            limiter.shared_window(),
-            Duration::from_millis(1_000 + 10 + 20)
+            start.elapsed(),
+            Duration::from_millis(1_000 + 10),
+            "answered as fast as the fastest: the window and its 1% only"
+        );
+        // Not answered: the spread of 60 ms is kept.
+        let next = Instant::now();
+        Throttle::for_call(&limits).await;
+        assert_eq!(next.elapsed(), Duration::from_millis(1_000 + 10 + 60));
+    }
+
+    /// A task already waiting for a place is woken by an answer that frees
+    /// one sooner than the wait it sleeps on.
+    #[tokio::test(start_paused = true)]
+    async fn ratelimit_an_answer_wakes_a_request_waiting_for_the_worst_spread() {
+        let limits = Arc::new(CrmLimits::new(
+            Some(RateLimit::new(1, Duration::from_secs(1)).unwrap()),
+            &[],
+            &RateBudgets::new(),
+        ));
+        let limiter = limits.rate_limiter().unwrap();
+        limiter.observe_latency(Duration::from_millis(500));
+        limiter.observe_latency(Duration::from_millis(600));
+        let start = Instant::now();
+        let call = Throttle::for_call(&limits).await;
+        let counted = call.request().await;
+        let waiting = tokio::spawn({
+            let limits = Arc::clone(&limits);
+            async move {
+                Throttle::for_call(&limits).await;
+                start.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        call.answered(&counted, Duration::from_millis(500));
+        assert_eq!(
+            waiting.await.unwrap(),
+            Duration::from_millis(1_000 + 10),
+            "not 1,110 ms: the answer came back as fast as the fastest"
         );
     }
 

@@ -1,0 +1,143 @@
+//! The records whose join-table links changed with no timestamp moved.
+//!
+//! A row added to or removed from a join table (a HABTM table, which
+//! Rails cannot touch through) moves no timestamp the finder reads, and
+//! the record's payload is unchanged: neither an ordinary run nor the
+//! complete check would look at it. So the complete check compares each
+//! join-table link's rows with what `etlify_links` records: a join row
+//! with no recorded link, or a recorded link with no join row, names a
+//! record whose links changed (docs/MODELS.md, "Links"). Only with
+//! associations: on a CRM whose links are payload fields (Airtable), the
+//! targets are in the payload and the record is stale by its digest.
+
+use std::collections::BTreeSet;
+
+use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+
+use crate::catalog::{ResolvedLink, Target};
+use crate::context::Context;
+use crate::error::Result;
+use crate::id::ResourceId;
+use crate::link::LinkVia;
+
+/// The table the links are recorded in, and its columns used here.
+const LINKS: &str = "etlify_links";
+
+/// The records of `target`'s model whose join-table links in `crm` differ
+/// from what was linked, ascending.
+pub(crate) async fn records(
+    ctx: &Context,
+    target: Target<'_>,
+    crm: &str,
+) -> Result<Vec<ResourceId>> {
+    let mut found = BTreeSet::new();
+    if target.crm.adapter().associations().is_none() {
+        return Ok(Vec::new());
+    }
+    let store = ctx.store();
+    let from_type = target.model.resource_type.as_str();
+    for link in &target.binding.links {
+        let LinkVia::JoinTable {
+            table,
+            owner_column,
+            target_column,
+        } = &link.via
+        else {
+            continue;
+        };
+        let join = Join {
+            table,
+            owner: owner_column,
+            target: target_column,
+        };
+        for select in [
+            join.rows_not_linked(crm, from_type, link),
+            join.links_without_a_row(crm, from_type, link),
+        ] {
+            let (sql, values) = store.build(&select);
+            let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
+            found.extend(rows.into_iter().filter_map(|(id,)| id));
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// One link's join table.
+struct Join<'a> {
+    table: &'a str,
+    owner: &'a str,
+    target: &'a str,
+}
+
+impl Join<'_> {
+    /// `etlify_links`'s rows of `link` for records of `from_type` in `crm`.
+    fn recorded(crm: &str, from_type: &str, link: &ResolvedLink) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(Expr::val(1))
+            .from(Alias::new(LINKS))
+            .and_where(Expr::col((Alias::new(LINKS), Alias::new("crm_name"))).eq(crm))
+            .and_where(Expr::col((Alias::new(LINKS), Alias::new("from_type"))).eq(from_type))
+            .and_where(
+                Expr::col((Alias::new(LINKS), Alias::new("link_name"))).eq(link.name.as_str()),
+            )
+            .and_where(
+                Expr::col((Alias::new(LINKS), Alias::new("to_type"))).eq(link.target.as_str()),
+            );
+        select
+    }
+
+    /// The owners of join rows no recorded link matches.
+    fn rows_not_linked(&self, crm: &str, from_type: &str, link: &ResolvedLink) -> SelectStatement {
+        let column = |name: &str| Expr::col((Alias::new(self.table), Alias::new(name)));
+        let mut matching = Self::recorded(crm, from_type, link);
+        matching
+            .and_where(
+                Expr::col((Alias::new(LINKS), Alias::new("from_id")))
+                    .eq(column(self.owner).cast_as("bigint")),
+            )
+            .and_where(
+                Expr::col((Alias::new(LINKS), Alias::new("to_id")))
+                    .eq(column(self.target).cast_as("bigint")),
+            );
+        let mut select = Query::select();
+        select
+            .distinct()
+            .expr(column(self.owner).cast_as("bigint"))
+            .from(Alias::new(self.table))
+            .and_where(column(self.owner).is_not_null())
+            .and_where(column(self.target).is_not_null())
+            .and_where(Expr::exists(matching).not());
+        select
+    }
+
+    /// The records with a recorded link no join row holds any more.
+    fn links_without_a_row(
+        &self,
+        crm: &str,
+        from_type: &str,
+        link: &ResolvedLink,
+    ) -> SelectStatement {
+        let column = |name: &str| Expr::col((Alias::new(self.table), Alias::new(name)));
+        let mut row = Query::select();
+        row.expr(Expr::val(1))
+            .from(Alias::new(self.table))
+            .and_where(
+                column(self.owner)
+                    .cast_as("bigint")
+                    .eq(Expr::col((Alias::new(LINKS), Alias::new("from_id")))),
+            )
+            .and_where(
+                column(self.target)
+                    .cast_as("bigint")
+                    .eq(Expr::col((Alias::new(LINKS), Alias::new("to_id")))),
+            );
+        let mut select = Self::recorded(crm, from_type, link);
+        select.clear_selects();
+        select
+            .distinct()
+            .expr(Expr::col((Alias::new(LINKS), Alias::new("from_id"))))
+            .and_where(Expr::exists(row).not());
+        select
+    }
+}
