@@ -31,10 +31,14 @@
 //!
 //! `--scenario fresh` measures how soon a change reaches the CRM through a
 //! running worker, and what an idle worker costs the database (`fresh.rs`).
+//!
+//! `--scenario uuid-keys` (PostgreSQL) measures the first full sync of a
+//! table keyed by UUIDs against the same keyed by integers (`keys.rs`).
 
 mod bare;
 mod deletes;
 mod fresh;
+mod keys;
 mod metrics;
 
 use etlify_bench::{cpu_seconds, peak_rss_mib, reset_peak_rss};
@@ -79,12 +83,14 @@ enum Scenario {
     Fresh,
     /// A Prometheus scrape (`metrics.rs`).
     Metrics,
+    /// UUID keys against integer keys (`keys.rs`).
+    UuidKeys,
 }
 
 const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres|mysql] [--mysql-url URL (or ETLIFY_BENCH_MYSQL_URL)] [--users N (10000)] \
 [--batch-size N (1000)] [--touch-rounds N (1)] [--path FILE (SQLite, in the temp dir)] \
-[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh|metrics] \
-[--repetitions N (5, deletes, metrics)] \
+[--postgres-url URL (or ETLIFY_BENCH_POSTGRES_URL)] [--scenario throughput|deletes|fresh|metrics|uuid-keys] \
+[--repetitions N (5, deletes, metrics, uuid-keys)] \
 [--rotate N (0, deletes: the first syncs' order)] \
 [--first-syncs-only (deletes)] \
 [--duration S (60, fresh)] [--rate N/s (50, fresh)] [--burst N (5000, fresh)] \
@@ -133,6 +139,7 @@ fn parse_args() -> Result<Args, String> {
                     "deletes" => Scenario::Deletes,
                     "fresh" => Scenario::Fresh,
                     "metrics" => Scenario::Metrics,
+                    "uuid-keys" => Scenario::UuidKeys,
                     other => return Err(format!("--scenario: unknown scenario {other}")),
                 }
             }
@@ -477,6 +484,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.scenario == Scenario::Metrics {
         return metrics::run(&args, store, &pool).await;
+    }
+    if args.scenario == Scenario::UuidKeys {
+        let url = args
+            .postgres_url
+            .clone()
+            .filter(|_| matches!(pool, Pool::Postgres(_)))
+            .ok_or("--scenario uuid-keys runs on PostgreSQL (--backend postgres)")?;
+        return keys::run(&args, &url).await;
     }
     let started = Instant::now();
     generate(&pool, args.users).await?;

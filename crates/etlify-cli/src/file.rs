@@ -406,6 +406,10 @@ pub(crate) struct RateLimitFile {
 pub(crate) struct ModelFile {
     pub table: String,
     pub primary_key: Option<String>,
+    /// Kind of the primary key: `integer` (default), `uuid` (PostgreSQL
+    /// `uuid`, MySQL `CHAR(36)`, SQLite text), `uuid_binary` (MySQL
+    /// `BINARY(16)`) or `text`.
+    pub key_type: Option<KeyTypeFile>,
     /// Timestamp column; `"none"` for none; default `updated_at`, else `created_at`.
     pub timestamp: Option<String>,
     pub sti: Option<StiFile>,
@@ -637,4 +641,25 @@ pub(crate) enum AssociationCategoryFile {
 pub(crate) struct SyncDependencyFile {
     pub model: String,
     pub foreign_key: String,
+}
+
+/// `key_type` of a model.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum KeyTypeFile {
+    Integer,
+    Uuid,
+    UuidBinary,
+    Text,
+}
+
+impl From<KeyTypeFile> for etlify::KeyType {
+    fn from(file: KeyTypeFile) -> Self {
+        match file {
+            KeyTypeFile::Integer => etlify::KeyType::Integer,
+            KeyTypeFile::Uuid => etlify::KeyType::Uuid,
+            KeyTypeFile::UuidBinary => etlify::KeyType::UuidBinary,
+            KeyTypeFile::Text => etlify::KeyType::Text,
+        }
+    }
 }

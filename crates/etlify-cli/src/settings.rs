@@ -840,6 +840,9 @@ fn model_from(resource_type: &str, file: &ModelFile, shown: &str) -> Result<Mode
     if let Some(pk) = &file.primary_key {
         model = model.primary_key(pk);
     }
+    if let Some(key_type) = file.key_type {
+        model = model.key_type(key_type.into());
+    }
     if let Some(column) = &file.soft_delete_column {
         model = model.soft_delete_column(column);
     }

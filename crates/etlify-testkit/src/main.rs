@@ -57,7 +57,10 @@ async fn run(
                 .and_then(|(k, n)| Some((k.parse::<i64>().ok()?, n.parse::<i64>().ok()?)))
                 .unwrap_or((0, 1));
             let ids = etlify.stale_ids("hubspot", "User")?.collect_all().await?;
-            for id in ids.into_iter().filter(|id| id.get() % n == k) {
+            for id in ids
+                .into_iter()
+                .filter(|id| id.as_int().is_some_and(|id| id % n == k))
+            {
                 if let SyncDispatch::Completed(outcome) = etlify.sync("hubspot", "User", id).await?
                 {
                     counts.record(&outcome);

@@ -149,7 +149,7 @@ pub use crate::engine::{
     ConfigWarning, CrmAccess, SuggestedFix, WarningKind, WholeSecondTimestamps, TIMESTAMP_SAMPLE,
 };
 pub use crate::error::{BoxError, ConfigError, Error, ErrorKind, Remedy, Result};
-pub use crate::id::{ResourceId, SyncKey};
+pub use crate::id::{KeyStorage, KeyType, ResourceId, SyncKey};
 pub use crate::link::{AssociationCategory, AssociationType, Link, LinkVia};
 pub use crate::metrics::{Metrics, DEFAULT_METRICS_MIN_INTERVAL, METRICS_CONTENT_TYPE};
 pub use crate::model::MatchBy;

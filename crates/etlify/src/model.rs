@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 
 use crate::delete_policy::{DeleteLimit, Disposal, DEFAULT_DELETE_LIMIT};
 use crate::dependency::{Dependency, SyncDependency};
+use crate::id::KeyType;
 use crate::link::Link;
 use crate::payload::PayloadSource;
 use crate::values::{Payload, TimestampColumn};
@@ -286,6 +287,7 @@ pub struct Model {
     pub(crate) resource_type: String,
     pub(crate) table: String,
     pub(crate) primary_key: String,
+    pub(crate) key_type: KeyType,
     pub(crate) timestamp: TimestampColumn,
     pub(crate) sti: Option<StiFilter>,
     pub(crate) soft_delete_column: Option<String>,
@@ -299,6 +301,7 @@ impl Model {
             resource_type: resource_type.into(),
             table: table.into(),
             primary_key: "id".to_owned(),
+            key_type: KeyType::Integer,
             timestamp: TimestampColumn::Auto,
             sti: None,
             soft_delete_column: None,
@@ -306,9 +309,17 @@ impl Model {
         }
     }
 
-    /// Integer primary key column (default `id`).
+    /// Primary key column (default `id`).
     pub fn primary_key(mut self, column: impl Into<String>) -> Self {
         self.primary_key = column.into();
+        self
+    }
+
+    /// Kind of the primary key (default [`KeyType::Integer`]): how a key
+    /// typed by a user (`etlify sync-record User 3f…`) is read. Keys read
+    /// from the database take their column's type whatever is declared.
+    pub fn key_type(mut self, key_type: KeyType) -> Self {
+        self.key_type = key_type;
         self
     }
 
@@ -362,6 +373,11 @@ impl Model {
     /// Primary key column.
     pub fn get_primary_key(&self) -> &str {
         &self.primary_key
+    }
+
+    /// Kind of the primary key.
+    pub fn get_key_type(&self) -> KeyType {
+        self.key_type
     }
 
     /// Timestamp column, as declared.

@@ -204,18 +204,25 @@ impl SqlPayload {
         &self.key_column
     }
 
-    fn finish(&self, mut row: Payload) -> Result<(ResourceId, Result<Payload, String>)> {
-        let key = match row.get(&self.key_column) {
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            Error::payload(format!(
-                "payload query must return the integer key column `{}` for every row",
-                self.key_column
-            ))
-        })?;
+    /// The row's key (`read` when the store read it from the key column,
+    /// of the kind the rows were asked for) and its payload.
+    fn finish(
+        &self,
+        mut row: Payload,
+        read: Option<ResourceId>,
+    ) -> Result<(ResourceId, Result<Payload, String>)> {
+        let key = read
+            .or_else(|| match row.get(&self.key_column) {
+                Some(Value::Number(n)) => n.as_i64().map(ResourceId::new),
+                Some(Value::String(s)) => s.parse().ok().map(ResourceId::new),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::payload(format!(
+                    "payload query must return the key column `{}` for every row",
+                    self.key_column
+                ))
+            })?;
         if !self.key_in_payload {
             row.remove(&self.key_column);
         }
@@ -223,7 +230,7 @@ impl SqlPayload {
             Some(f) => f(row),
             None => Ok(row),
         };
-        Ok((ResourceId::new(key), payload))
+        Ok((key, payload))
     }
 }
 
@@ -236,8 +243,8 @@ impl PayloadSource for SqlPayload {
             .await?;
         for (key, row) in rows {
             match (key, row) {
-                (_, Ok(row)) => {
-                    let (id, payload) = self.finish(row)?;
+                (key, Ok(row)) => {
+                    let (id, payload) = self.finish(row, key)?;
                     loaded.insert(id, payload);
                 }
                 // A value that does not fit: that record fails, the others go on.

@@ -49,7 +49,7 @@ async fn interop_finder_returns_exactly_the_gems_stale_ids() {
             .await
             .unwrap()
             .into_iter()
-            .map(|id| id.get())
+            .map(|id| id.as_int().unwrap())
             .collect();
         assert_eq!(found, expected, "{plan:?}");
     }

@@ -11,8 +11,9 @@ use crate::session::Session;
 pub(crate) struct Args {
     /// The model (resource type), e.g. `User`.
     model: String,
-    /// The record's primary key.
-    id: i64,
+    /// The record's primary key (an integer, a UUID or a text, as the
+    /// model's `key_type` says).
+    id: String,
     /// The CRM to delete its object from.
     #[arg(long)]
     crm: String,
@@ -25,7 +26,7 @@ pub(crate) struct Args {
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     model: &'a str,
-    id: i64,
+    id: etlify::ResourceId,
     crm: &'a str,
     /// `etlify::DeleteOutcome::as_str`.
     outcome: &'static str,
@@ -33,8 +34,9 @@ struct Report<'a> {
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let etlify = session.engine().await?;
-    let outcome = etlify.delete(&args.crm, &args.model, args.id).await?;
-    let (model, id, crm) = (&args.model, args.id, &args.crm);
+    let id = super::sync_record::record_id(etlify, &args.model, &args.id)?;
+    let outcome = etlify.delete(&args.crm, &args.model, id.clone()).await?;
+    let (model, crm) = (&args.model, &args.crm);
     if args.json {
         output::print_json(&Report {
             model,

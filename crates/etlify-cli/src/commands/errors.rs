@@ -46,7 +46,7 @@ enum Action {
 struct FailureReport<'a> {
     crm: &'a str,
     model: &'a str,
-    id: i64,
+    id: etlify::ResourceId,
     error_count: i64,
     last_error: Option<&'a str>,
 }
@@ -56,7 +56,7 @@ impl<'a> From<&'a SyncRow> for FailureReport<'a> {
         Self {
             crm: &row.crm_name,
             model: &row.resource_type,
-            id: row.resource_id.get(),
+            id: row.resource_id.clone(),
             error_count: row.error_count,
             last_error: row.last_error.as_deref(),
         }

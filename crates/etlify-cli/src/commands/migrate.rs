@@ -9,7 +9,7 @@ use etlify::jobs::JobQueue;
 use etlify::MigrateOptions;
 use serde::Serialize;
 
-use crate::error::{CommandResult, Completed};
+use crate::error::{CliError, CommandResult, Completed};
 use crate::output;
 use crate::session::Session;
 
@@ -62,7 +62,8 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let options = match args.default_crm_name {
         Some(crm_name) => MigrateOptions::new().default_crm_name(crm_name),
         None => MigrateOptions::new(),
-    };
+    }
+    .key_type(key_type(session)?);
     if args.triggers && args.revert {
         let removed = etlify::remove_change_triggers(&store).await?;
         match removed.len() {
@@ -174,4 +175,26 @@ async fn print_trigger_plan(session: &Session, store: &etlify::Store) -> Command
         println!("{statement};");
     }
     Ok(Completed::Ok)
+}
+
+/// The record keys of the tables a migration creates: the models' own
+/// when they are not integers (a UUID application), else integers. The
+/// tables hold keys of one type, so two other types are refused.
+fn key_type(session: &Session) -> Result<etlify::KeyType, CliError> {
+    let mut declared = session
+        .settings()
+        .models
+        .iter()
+        .map(etlify::Model::get_key_type)
+        .filter(|key_type| *key_type != etlify::KeyType::Integer);
+    let Some(first) = declared.next() else {
+        return Ok(etlify::KeyType::Integer);
+    };
+    match declared.find(|other| *other != first) {
+        None => Ok(first),
+        Some(other) => Err(CliError::config(format!(
+            "models.*.key_type: the sync-state tables hold keys of one type, and the models \
+             declare both {first} and {other}"
+        ))),
+    }
 }

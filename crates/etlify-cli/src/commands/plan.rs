@@ -70,14 +70,13 @@ struct ArchiveReport {
 
 #[derive(Debug, Serialize)]
 struct ArchiveSample {
-    deleted: Vec<i64>,
-    left_scope: Vec<i64>,
+    deleted: Vec<etlify::ResourceId>,
+    left_scope: Vec<etlify::ResourceId>,
 }
 
 impl ArchiveReport {
     fn new(archive: &PlannedArchive, sample: Option<usize>) -> Self {
-        let first =
-            |ids: &[etlify::ResourceId], n: usize| ids.iter().take(n).map(|id| id.get()).collect();
+        let first = |ids: &[etlify::ResourceId], n: usize| ids.iter().take(n).cloned().collect();
         Self {
             deleted: archive.deleted.len(),
             left_scope: archive.left_scope.len(),
@@ -94,7 +93,7 @@ impl ArchiveReport {
 /// One sampled record of `plan --diff`, for scripts.
 #[derive(Debug, Serialize)]
 struct DiffReport {
-    id: i64,
+    id: etlify::ResourceId,
     /// `new`, `changed`, `changed_fields_unknown`, `unchanged`,
     /// `payload_error`.
     change: &'static str,
@@ -122,7 +121,7 @@ struct DiffReport {
 struct LinkReport {
     link: String,
     target: String,
-    target_id: i64,
+    target_id: etlify::ResourceId,
     /// `added`, `removed` or `waiting` (the target has no CRM id yet).
     change: &'static str,
 }
@@ -170,7 +169,7 @@ impl From<&RecordDiff> for DiffReport {
             _ => ("other", None, None),
         };
         Self {
-            id: record.id.get(),
+            id: record.id.clone(),
             change,
             fields,
             error,
@@ -182,7 +181,7 @@ impl From<&RecordDiff> for DiffReport {
                 .map(|link| LinkReport {
                     link: link.link.clone(),
                     target: link.target.clone(),
-                    target_id: link.target_id.get(),
+                    target_id: link.target_id.clone(),
                     change: link_change(link.change),
                 })
                 .collect(),
@@ -358,7 +357,7 @@ fn print_archives(entries: &[PlanEntry], sample: Option<usize>) {
 /// One sampled record of `plan --diff`, for people, as the binding's
 /// `mode` would treat it.
 fn diff_line(record: &RecordDiff, mode: WriteMode) -> String {
-    let id = record.id;
+    let id = record.id.clone();
     match (&record.change, mode) {
         (PayloadChange::New, WriteMode::UpdateOnly) => format!(
             "#{id}: new: updated if the CRM has an object matching it, else nothing (mode update_only creates none)"
@@ -375,7 +374,7 @@ fn diff_line(record: &RecordDiff, mode: WriteMode) -> String {
 
 /// One sampled record of `plan --diff` in `upsert` mode.
 fn diff_line_upsert(record: &RecordDiff) -> String {
-    let id = record.id;
+    let id = record.id.clone();
     match &record.change {
         PayloadChange::New => format!("#{id}: new, would be created"),
         PayloadChange::Changed(fields) if fields.is_empty() => {

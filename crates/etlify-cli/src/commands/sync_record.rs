@@ -4,7 +4,7 @@
 use etlify::{SyncDispatch, SyncOutcome};
 use serde::Serialize;
 
-use crate::error::{CommandResult, Completed};
+use crate::error::{CliError, CommandResult, Completed};
 use crate::output;
 use crate::session::Session;
 
@@ -12,8 +12,9 @@ use crate::session::Session;
 pub(crate) struct Args {
     /// The model (resource type), e.g. `User`.
     model: String,
-    /// The record's primary key.
-    id: i64,
+    /// The record's primary key (an integer, a UUID or a text, as the
+    /// model's `key_type` says).
+    id: String,
     /// The CRM to sync it with.
     #[arg(long)]
     crm: String,
@@ -29,7 +30,7 @@ pub(crate) struct Args {
 #[derive(Debug, Serialize)]
 struct Report<'a> {
     model: &'a str,
-    id: i64,
+    id: etlify::ResourceId,
     crm: &'a str,
     #[serde(flatten)]
     result: RecordResult,
@@ -55,12 +56,13 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     } else {
         session.engine().await?
     };
+    let id = record_id(etlify, &args.model, &args.id)?;
     if !session.settings().queue.configured || args.now {
         // Synced here: values in the CRM's form as a batch run sends them.
         etlify.learn_crm_schema(&args.crm, &args.model).await?;
     }
-    let dispatch = etlify.sync(&args.crm, &args.model, args.id).await?;
-    let (model, id, crm) = (&args.model, args.id, &args.crm);
+    let dispatch = etlify.sync(&args.crm, &args.model, id.clone()).await?;
+    let (model, crm) = (&args.model, &args.crm);
     let result = match &dispatch {
         SyncDispatch::Enqueued(enqueued) => {
             if !args.json {
@@ -105,5 +107,27 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         Completed::Ok
     } else {
         Completed::RecordsFailed
+    })
+}
+
+/// The key of the `model` record a command names, read as the model's
+/// `key_type`; a key that is not one is a usage error (exit 2).
+pub(crate) fn record_id(
+    etlify: &etlify::Etlify,
+    model: &str,
+    text: &str,
+) -> Result<etlify::ResourceId, CliError> {
+    // An unknown model is the library's to report, as for integer keys.
+    let key_type = etlify
+        .model(model)
+        .map_or(etlify::KeyType::Integer, etlify::Model::get_key_type);
+    let id = match etlify.model(model) {
+        Some(_) => etlify.record_id(model, text),
+        None => text.parse().ok().map(etlify::ResourceId::new),
+    };
+    id.ok_or_else(|| {
+        CliError::config(format!(
+            "{text:?} is not a key of {model}: its key_type is {key_type}"
+        ))
     })
 }

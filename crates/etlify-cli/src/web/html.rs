@@ -234,10 +234,10 @@ fn failing(view: &View) -> Markup {
                     } }
                     tbody {
                         @for row in &view.failing {
-                            tr data-crm=(row.crm_name) data-model=(row.resource_type) data-id=(row.resource_id.get()) {
+                            tr data-crm=(row.crm_name) data-model=(row.resource_type) data-id=(row.resource_id.to_string()) {
                                 td data-label="crm" { (row.crm_name) }
                                 td data-label="model" { (row.resource_type) }
-                                td.n data-label="id" { (row.resource_id.get()) }
+                                td.n data-label="id" { (row.resource_id.to_string()) }
                                 td.n.bad data-label="errors" data-column="error_count" { (row.error_count) }
                                 td.error data-label="last error" { (row.last_error.as_deref().unwrap_or("")) }
                                 td data-label="last sync" { (row.last_synced_at.map_or("never".to_owned(), to_the_second)) }
@@ -247,7 +247,7 @@ fn failing(view: &View) -> Markup {
                                             input type="hidden" name="csrf" value=(csrf);
                                             input type="hidden" name="crm" value=(row.crm_name);
                                             input type="hidden" name="model" value=(row.resource_type);
-                                            input type="hidden" name="id" value=(row.resource_id.get());
+                                            input type="hidden" name="id" value=(row.resource_id.to_string());
                                             button type="submit" { "Reset errors" }
                                         }
                                     }

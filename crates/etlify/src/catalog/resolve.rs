@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_query::{Alias, Expr, Order, Query};
 
 use super::suggest::{did_you_mean, nearest_or_all};
 use super::{
@@ -19,7 +19,7 @@ use super::{
 use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
 use crate::error::{ConfigError, Result};
-use crate::id::ResourceId;
+use crate::id::{KeyType, ResourceId};
 use crate::model::Model;
 use crate::store::Store;
 use crate::values::TimestampColumn;
@@ -231,7 +231,7 @@ pub(crate) async fn check_payload_queries(store: &Store, catalog: &Catalog) -> R
                 }
             }
             payload
-                .load(store, &[ResourceId::new(i64::MIN)])
+                .load(store, &[probe_key(store, model.model.get_key_type())])
                 .await
                 .map_err(|e| {
                     ConfigError::new(
@@ -265,14 +265,13 @@ async fn check_first_rows(
 ) -> Result<()> {
     let mut first = Query::select();
     first
-        // Integer keys of any width, read as the 64-bit ids they are.
-        .expr(Expr::col(Alias::new(&model.primary_key)).cast_as("bigint"))
+        .expr(Expr::col(Alias::new(&model.primary_key)))
         .from(Alias::new(&model.table))
         .order_by(Alias::new(&model.primary_key), Order::Asc)
         .limit(ROWS_CHECKED);
     let (sql, values) = store.build(&first);
-    let ids: Vec<(i64,)> = store.fetch_all(sql, values).await?;
-    let ids: Vec<ResourceId> = ids.into_iter().map(|(id,)| ResourceId::new(id)).collect();
+    let ids: Vec<(ResourceId,)> = store.fetch_all(sql, values).await?;
+    let ids: Vec<ResourceId> = ids.into_iter().map(|(id,)| id).collect();
     if ids.is_empty() {
         return Ok(());
     }
@@ -607,4 +606,18 @@ async fn check_condition(store: &Store, model: &ResolvedModel, condition: &str) 
     let (sql, values) = store.build(&select);
     store.fetch_all::<(i64,)>(sql, values).await?;
     Ok(())
+}
+
+/// A key of `key_type` no record has, to run a payload query on nothing.
+fn probe_key(store: &Store, key_type: KeyType) -> ResourceId {
+    let nil = sqlx::types::Uuid::nil();
+    match key_type {
+        KeyType::Integer => ResourceId::new(i64::MIN),
+        KeyType::UuidBinary => ResourceId::uuid(nil),
+        KeyType::Uuid if store.kind() == crate::store::BackendKind::Postgres => {
+            ResourceId::uuid(nil)
+        }
+        KeyType::Uuid => ResourceId::text(nil.hyphenated().to_string()),
+        KeyType::Text => ResourceId::text(""),
+    }
 }

@@ -109,6 +109,18 @@ impl Etlify {
         self.ctx.catalog().resolved(model).map(|m| &m.model)
     }
 
+    /// The key of the `model` record written `text` (a command's
+    /// argument, `etlify sync-record User 3f…`), read as the model's
+    /// declared key type in this database; `None` for an unknown model or
+    /// a text that is no such key.
+    pub fn record_id(&self, model: &str, text: &str) -> Option<ResourceId> {
+        let uuids = match self.store().kind() {
+            crate::store::BackendKind::Postgres => crate::id::KeyStorage::Bytes,
+            _ => crate::id::KeyStorage::Text,
+        };
+        ResourceId::parse(text, self.model(model)?.key_type, uuids)
+    }
+
     /// The resolved timestamp column of `model`'s table.
     pub fn timestamp_column(&self, model: &str) -> Option<&str> {
         self.ctx
@@ -157,7 +169,7 @@ impl Etlify {
                 let table = &target.model.table;
                 if !self
                     .store()
-                    .row_exists(table, &target.model.primary_key, id)
+                    .row_exists(table, &target.model.primary_key, id.clone())
                     .await?
                 {
                     return Err(crate::Error::RecordNotFound {

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::Result;
+use crate::id::ResourceId;
 pub use crate::outcome::Enqueued;
 use crate::outcome::SyncOutcome;
 use crate::runs::{RunStats, RunTrigger};
@@ -49,8 +50,10 @@ pub struct RecordJob {
     pub crm: String,
     /// Resource type, e.g. `User`.
     pub model: String,
-    /// The record's primary key.
-    pub id: i64,
+    /// The record's primary key: an integer is stored as the number it
+    /// always was (form 1); a UUID or text key makes the job form 2.
+    #[serde(with = "crate::id::stored")]
+    pub id: ResourceId,
     /// 1 for the first run; retries count up to [`JobOptions::max_attempts`].
     pub attempt: u32,
 }
@@ -89,14 +92,38 @@ pub enum Job {
     Batch(BatchJob),
 }
 
-/// The form of the jobs this release stores ([`Job`]).
-pub const JOB_VERSION: u32 = 1;
+/// The newest form of the jobs this release stores ([`Job`]): 2 for a
+/// record job whose key is a UUID or a text. Every job is stored in the
+/// oldest form that holds it, so integer-keyed jobs keep form 1 and an
+/// older worker still runs them.
+pub const JOB_VERSION: u32 = 2;
+
+/// The oldest job form that holds a job.
+trait Form {
+    fn form(&self) -> u32;
+}
+
+impl Form for RecordJob {
+    fn form(&self) -> u32 {
+        if self.id.as_int().is_some() {
+            1
+        } else {
+            2
+        }
+    }
+}
+
+impl Form for BatchJob {
+    fn form(&self) -> u32 {
+        1
+    }
+}
 
 /// Jobs as stored: each form a release ever wrote, read back into [`Job`].
 mod wire {
     use serde::{Deserialize, Serialize};
 
-    use super::{BatchJob, RecordJob, JOB_VERSION};
+    use super::{BatchJob, Form, RecordJob, JOB_VERSION};
 
     /// A stored job: `{"job": "record", "v": 1, ...}`.
     #[derive(Serialize, Deserialize)]
@@ -119,20 +146,17 @@ mod wire {
         1
     }
 
-    impl<T> Versioned<T> {
+    impl<T: Form> Versioned<T> {
         fn current(job: T) -> Self {
-            Self {
-                v: JOB_VERSION,
-                job,
-            }
+            Self { v: job.form(), job }
         }
 
         /// The job, if this release knows its form.
         fn read(self) -> Result<T, String> {
             match self.v {
-                // Version 1 is today's form; an older form would be
-                // converted here.
-                1 => Ok(self.job),
+                // Form 2 only added non-integer keys to form 1: both read
+                // as they are. An older form would be converted here.
+                1 | 2 => Ok(self.job),
                 v => Err(format!(
                     "a job of form version {v} was queued by a newer etlify; this worker \
                      reads versions up to {JOB_VERSION}: upgrade it"
@@ -172,7 +196,7 @@ mod tests {
         Job::Record(RecordJob {
             crm: "hubspot".into(),
             model: "User".into(),
-            id: 7,
+            id: ResourceId::new(7),
             attempt: 2,
         })
     }
@@ -221,14 +245,49 @@ mod tests {
 
     #[test]
     fn a_job_of_a_newer_form_is_refused_naming_the_versions() {
-        let queued = json!({"job": "record", "v": 2, "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
+        let queued = json!({"job": "record", "v": 3, "crm": "hubspot", "model": "User", "id": 7, "attempt": 2});
         let error = serde_json::from_value::<Job>(queued)
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("form version 2") && error.contains("up to 1"),
+            error.contains("form version 3") && error.contains("up to 2"),
             "{error}"
         );
+    }
+
+    fn keyed(id: ResourceId) -> Job {
+        Job::Record(RecordJob {
+            crm: "hubspot".into(),
+            model: "User".into(),
+            id,
+            attempt: 1,
+        })
+    }
+
+    #[test]
+    fn uuid_and_text_key_jobs_are_form_2_and_read_back_as_the_same_key() {
+        let uuid = sqlx::types::Uuid::parse_str("0191f2c4-8d4e-7a3b-9c1d-2e3f4a5b6c7d").unwrap();
+        for (job, id) in [
+            (
+                keyed(ResourceId::uuid(uuid)),
+                json!({"uuid": "0191f2c4-8d4e-7a3b-9c1d-2e3f4a5b6c7d"}),
+            ),
+            (
+                keyed(ResourceId::text("acme-01")),
+                json!({"text": "acme-01"}),
+            ),
+        ] {
+            let stored = serde_json::to_value(&job).unwrap();
+            assert_eq!(
+                stored,
+                json!({"job": "record", "v": 2, "crm": "hubspot", "model": "User", "id": id, "attempt": 1})
+            );
+            assert_eq!(serde_json::from_value::<Job>(stored).unwrap(), job);
+        }
+        // Integer keys keep form 1, which workers of every release read.
+        let stored = serde_json::to_value(keyed(ResourceId::new(7))).unwrap();
+        assert_eq!(stored["v"], 1);
+        assert_eq!(stored["id"], 7);
     }
 }
 

@@ -54,7 +54,7 @@ fn record_key(job: &RecordJob) -> JobKey {
     JobKey::Record {
         crm_name: job.crm.clone(),
         resource_type: job.model.clone(),
-        id: job.id,
+        id: job.id.clone(),
     }
 }
 
@@ -70,7 +70,7 @@ pub(crate) async fn request_record(ctx: &JobContext, key: &SyncKey) -> Result<En
     let job = RecordJob {
         crm: key.crm_name.clone(),
         model: key.resource_type.clone(),
-        id: key.resource_id.get(),
+        id: key.resource_id.clone(),
         attempt: 1,
     };
     request(ctx, record_key(&job), Job::Record(job)).await
@@ -162,7 +162,7 @@ async fn perform_record(ctx: &JobContext, job: &RecordJob) -> Result<JobReport> 
     // CRM or model the configuration lacks is the sync's error, below.
     let _ = crate::crm_schema::learn(ctx.context(), &job.crm, &job.model).await;
     let synced = Synchronizer::new(ctx.context())
-        .call(&job.crm, &job.model, job.id)
+        .call(&job.crm, &job.model, job.id.clone())
         .await;
     let report = match synced {
         Ok(outcome) => JobReport::Record(outcome),

@@ -55,8 +55,8 @@ pub(crate) async fn records(
             join.links_without_a_row(crm, from_type, link),
         ] {
             let (sql, values) = store.build(&select);
-            let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
-            found.extend(rows.into_iter().filter_map(|(id,)| id.map(ResourceId::new)));
+            let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
+            found.extend(rows.into_iter().filter_map(|(id,)| id));
         }
     }
     Ok(found.into_iter().collect())

@@ -87,10 +87,10 @@ impl LinkWork {
             .wanted
             .iter()
             .map(|w| LinkRow {
-                from_id: id,
+                from_id: id.clone(),
                 link_name: w.link_name.clone(),
                 to_type: w.to_type.clone(),
-                to_id: w.to_id,
+                to_id: w.to_id.clone(),
                 from_object_type: from_object_type.to_owned(),
                 to_object_type: w.to_object_type.clone(),
                 from_crm_id: from_crm_id.to_owned(),

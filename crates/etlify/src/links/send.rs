@@ -22,7 +22,7 @@ use crate::link::AssociationType;
 use crate::store::links::{self, LinkRow};
 
 /// A record whose links are brought in step: its object's CRM id.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ToLink<'a> {
     pub id: ResourceId,
     pub from_crm_id: &'a str,
@@ -49,10 +49,11 @@ pub(crate) async fn apply(
     let mut archive = Groups::new();
     let mut create = Groups::new();
     for record in records.iter().filter(|r| !r.work.is_idle()) {
-        let changes =
-            record
-                .work
-                .changes(record.id, &target.binding.object_type, record.from_crm_id);
+        let changes = record.work.changes(
+            record.id.clone(),
+            &target.binding.object_type,
+            record.from_crm_id,
+        );
         for row in changes.archive {
             archive.entry(group_of(&row)).or_default().push(row);
         }
@@ -154,7 +155,7 @@ async fn send(
         }
         if let (Some(row), Some(flag)) = (rows.get(index), done.get_mut(index)) {
             *flag = false;
-            refused.entry(row.from_id).or_insert(error);
+            refused.entry(row.from_id.clone()).or_insert(error);
         }
     }
     Ok(rows

@@ -66,11 +66,11 @@ pub(crate) async fn read(
     for link in declared {
         let select = targets_of(target, link, ids);
         let (sql, values) = store.build(&select);
-        let rows: Vec<(Option<i64>, Option<i64>)> = store.fetch_all(sql, values).await?;
+        let rows: Vec<(Option<ResourceId>, Option<ResourceId>)> =
+            store.fetch_all(sql, values).await?;
         pairs.extend(
-            rows.into_iter().filter_map(|(owner, to)| {
-                Some((ResourceId::new(owner?), link, ResourceId::new(to?)))
-            }),
+            rows.into_iter()
+                .filter_map(|(owner, to)| Some((owner?, link, to?))),
         );
     }
     let crm_ids = target_crm_ids(store, crm, &pairs).await?;
@@ -79,7 +79,7 @@ pub(crate) async fn read(
         types.insert(link.name.as_str(), association_type(target, link).await?);
     }
     for (owner, link, to) in pairs {
-        match crm_ids.get(&(link.target.as_str(), to)) {
+        match crm_ids.get(&(link.target.as_str(), to.clone())) {
             Some(to_crm_id) => page.work.entry(owner).or_default().wanted.push(Wanted {
                 link_name: link.name.clone(),
                 to_type: link.target.clone(),
@@ -100,12 +100,17 @@ pub(crate) async fn read(
     if !as_fields {
         let model = target.model.resource_type.as_str();
         for row in links::recorded(store, crm, model, ids).await? {
-            page.work.entry(row.from_id).or_default().recorded.push(row);
+            page.work
+                .entry(row.from_id.clone())
+                .or_default()
+                .recorded
+                .push(row);
         }
     }
     for work in page.work.values_mut() {
-        work.wanted
-            .sort_by(|a, b| (a.link_name.as_str(), a.to_id).cmp(&(b.link_name.as_str(), b.to_id)));
+        work.wanted.sort_by(|a, b| {
+            (a.link_name.as_str(), &a.to_id).cmp(&(b.link_name.as_str(), &b.to_id))
+        });
         work.wanted.dedup();
     }
     Ok(page)
@@ -152,7 +157,8 @@ async fn association_type(target: Target<'_>, link: &ResolvedLink) -> Result<Ass
 fn targets_of(target: Target<'_>, link: &ResolvedLink, ids: &[ResourceId]) -> SelectStatement {
     let model = target.model;
     let bigint = |column: &str| Expr::col(Alias::new(column)).cast_as("bigint");
-    let in_ids = |column: &str| Expr::col(Alias::new(column)).is_in(ids.iter().map(|id| id.get()));
+    let in_ids =
+        |column: &str| Expr::col(Alias::new(column)).is_in(ids.iter().map(|id| id.value()));
     let mut select = Query::select();
     match &link.via {
         LinkVia::BelongsTo { foreign_key } => {
@@ -208,7 +214,10 @@ async fn target_crm_ids<'a>(
 ) -> Result<HashMap<(&'a str, ResourceId), String>> {
     let mut by_model: HashMap<&'a str, Vec<ResourceId>> = HashMap::new();
     for (_, link, to) in pairs {
-        by_model.entry(link.target.as_str()).or_default().push(*to);
+        by_model
+            .entry(link.target.as_str())
+            .or_default()
+            .push(to.clone());
     }
     let mut crm_ids = HashMap::new();
     for (model, mut ids) in by_model {

@@ -120,7 +120,7 @@ pub(crate) async fn leaving_records(
     let mut leaving: Vec<Leaving> = found
         .into_iter()
         .map(|(id, crm_id, row_state)| Leaving {
-            id: ResourceId::new(id),
+            id,
             crm_id,
             why: match row_state {
                 gone::ROW_OUT_OF_SCOPE => Departure::LeftScope,
@@ -142,8 +142,8 @@ pub(crate) async fn leaving_records(
             disposal == Disposal::Archive
         })
         .collect();
-    leaving.sort_by_key(|leaving| leaving.id);
-    leaving.dedup_by_key(|leaving| leaving.id);
+    leaving.sort_by(|a, b| a.id.cmp(&b.id));
+    leaving.dedup_by(|a, b| a.id == b.id);
     Ok(leaving)
 }
 
@@ -181,8 +181,8 @@ pub(crate) async fn plan(
         .iter()
         .partition(|leaving| leaving.why == Departure::Deleted);
     Ok(Some(PlannedArchive {
-        deleted: deleted.iter().map(|l| l.id).collect(),
-        left_scope: left_scope.iter().map(|l| l.id).collect(),
+        deleted: deleted.iter().map(|l| l.id.clone()).collect(),
+        left_scope: left_scope.iter().map(|l| l.id.clone()).collect(),
         allowed: limit.allowed(synced),
         held: !delete_policy::may_archive(limit, synced, leaving.len() as u64, allowed_once),
     }))
@@ -192,15 +192,15 @@ pub(crate) async fn plan(
 /// gives no statement), adding its rows to `found`.
 async fn walk(
     store: &Store,
-    found: &mut Vec<(i64, String, i64)>,
+    found: &mut Vec<(ResourceId, String, i64)>,
     page: impl Fn(Option<ResourceId>) -> Option<SelectStatement>,
 ) -> Result<()> {
     let mut after = None;
     while let Some(statement) = page(after) {
         let (sql, values) = store.build(&statement);
-        let rows: Vec<(i64, String, i64)> = store.fetch_all(sql, values).await?;
+        let rows: Vec<(ResourceId, String, i64)> = store.fetch_all(sql, values).await?;
         let full = rows.len() as u64 == GONE_PAGE;
-        after = rows.last().map(|(id, _, _)| ResourceId::new(*id));
+        after = rows.last().map(|(id, _, _)| id.clone());
         found.extend(rows);
         if !full {
             break;
@@ -265,7 +265,7 @@ pub(crate) async fn archive_leaving(
             chunk
                 .iter()
                 .filter(|leaving| leaving.row_remains == remains)
-                .map(|leaving| (leaving.id, leaving.crm_id.clone()))
+                .map(|leaving| (leaving.id.clone(), leaving.crm_id.clone()))
                 .collect()
         };
         let (removed, kept) = (ids(false), ids(true));

@@ -777,7 +777,7 @@ async fn sync_pages(
         let changed = crate::links::join_rows::records(ctx, target, crm).await?;
         let mut relinked = BatchStats::default();
         for id in changed {
-            match Synchronizer::new(ctx).call(crm, model, id).await {
+            match Synchronizer::new(ctx).call(crm, model, id.clone()).await {
                 Ok(outcome) => relinked.record(&outcome),
                 Err(error) => {
                     relinked.errors += 1;

@@ -130,10 +130,6 @@ impl Started {
 /// The id a one-value query (`MAX`, `MIN`) returns, if any.
 async fn one_id(store: &Store, statement: &SelectStatement) -> Result<Option<ResourceId>> {
     let (sql, values) = store.build(statement);
-    let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|(id,)| id)
-        .map(ResourceId::new))
+    let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().and_then(|(id,)| id))
 }

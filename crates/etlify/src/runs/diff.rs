@@ -119,7 +119,7 @@ pub(crate) async fn sample(
     for id in ids {
         let row = rows.iter().find(|r| r.resource_id == id);
         let stored_digest = row.and_then(|r| r.last_digest.clone());
-        let (work, unsynced) = page_links.take(id);
+        let (work, unsynced) = page_links.take(id.clone());
         let (change, payload, digest, canonical_json) = match loaded.remove(&id) {
             // Deleted since it was found stale.
             None => continue,
@@ -153,7 +153,7 @@ pub(crate) async fn sample(
             None => None,
         };
         let from_crm_id = row.and_then(|r| r.crm_id.as_deref()).unwrap_or_default();
-        let changes = work.changes(id, &binding.object_type, from_crm_id);
+        let changes = work.changes(id.clone(), &binding.object_type, from_crm_id);
         let link = |link: String, target: String, target_id, change| LinkDiff {
             link,
             target,

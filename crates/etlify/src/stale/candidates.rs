@@ -9,13 +9,16 @@
 //! (docs/BENCHMARKS.md, "The complete check reads its candidates once").
 //! Read once, a run costs what changed.
 //!
-//! The ids are kept in a compressed bitmap (`roaring`), which drops the
-//! repeats the union may return and iterates in ascending order. It takes
-//! two bytes per candidate, or one bit per id of their range where they
-//! are dense (125 KB for every id of a table of a million), plus a few
-//! dozen bytes per block of 65,536 ids that holds any.
+//! Integer ids are kept in a compressed bitmap (`roaring`), which drops
+//! the repeats the union may return and iterates in ascending order. It
+//! takes two bytes per candidate, or one bit per id of their range where
+//! they are dense (125 KB for every id of a table of a million), plus a
+//! few dozen bytes per block of 65,536 ids that holds any. UUID and text
+//! keys, which no bitmap holds, are kept in an ordered set.
 
 use futures_util::TryStreamExt;
+use std::collections::BTreeSet;
+
 use roaring::RoaringTreemap;
 use sea_query::SelectStatement;
 
@@ -27,6 +30,8 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub(crate) struct Candidates {
     ids: RoaringTreemap,
+    /// Keys that are not integers.
+    others: BTreeSet<ResourceId>,
 }
 
 /// The bitmap's key of `id`: its bits with the sign flipped, so that
@@ -54,23 +59,32 @@ impl Candidates {
         most: u64,
     ) -> Result<(Self, bool)> {
         let (sql, values) = store.build(query);
-        let mut ids = RoaringTreemap::new();
+        let mut candidates = Self::default();
         // Counted as they come: the bitmap's own count walks its containers.
         let mut distinct = 0_u64;
         let mut rows = store.fetch_ids(sql, values);
         while let Some(candidate) = rows.try_next().await? {
-            if ids.insert(key(candidate)) {
+            let new = match candidate.as_int() {
+                Some(id) => candidates.ids.insert(key(id)),
+                None => candidates.others.insert(candidate),
+            };
+            if new {
                 distinct += 1;
                 if distinct > most {
-                    return Ok((Self { ids }, false));
+                    return Ok((candidates, false));
                 }
             }
         }
-        Ok((Self { ids }, true))
+        Ok((candidates, true))
     }
 
     /// Removes and returns the `count` lowest ids (fewer at the end).
     pub(crate) fn take_lowest(&mut self, count: usize) -> Vec<ResourceId> {
+        if !self.others.is_empty() {
+            return std::iter::from_fn(|| self.others.pop_first())
+                .take(count)
+                .collect();
+        }
         let lowest: Vec<u64> = self.ids.iter().take(count).collect();
         if let Some(&last) = lowest.last() {
             self.ids.remove_range(..=last);

@@ -32,7 +32,7 @@ use sea_query::{
 use super::standing::Standing;
 use crate::catalog::{ResolvedBinding, ResolvedDependency, ResolvedModel};
 use crate::dependency::{HopSide, JoinPath};
-use crate::id::ResourceId;
+use crate::id::{KeyType, ResourceId};
 use crate::store::backend::Dialect;
 use crate::store::schema::PENDING_TABLE;
 use crate::store::sync_rows::CrmSynchronisations as Cs;
@@ -117,6 +117,15 @@ impl<'a> FinderSql<'a> {
 
     fn pk(&self) -> Expr {
         col(self.table(), &self.model.primary_key)
+    }
+
+    /// `key` as the finder selects it: integer keys of any width as the
+    /// 64-bit ids they are; UUID and text keys as they are.
+    fn selected_key(&self, key: Expr) -> Expr {
+        match self.model.model.get_key_type() {
+            KeyType::Integer => key.cast_as("bigint"),
+            _ => key,
+        }
     }
 
     fn epoch(&self) -> Expr {
@@ -237,7 +246,7 @@ impl<'a> FinderSql<'a> {
             )));
         if let Some(after) = after {
             // Redundant, but keeps PostgreSQL on the index (docs/ARCHITECTURE.md).
-            on = on.and(col(SYNC, "resource_id").gt(after.get()));
+            on = on.and(col(SYNC, "resource_id").gt(after.value()));
         }
         on
     }
@@ -246,11 +255,16 @@ impl<'a> FinderSql<'a> {
     fn base(&self, join: JoinType, after: Option<ResourceId>) -> SelectStatement {
         let mut select = Query::select();
         select
-            .expr(self.pk().cast_as("bigint"))
+            .expr(self.selected_key(self.pk()))
             .from(Alias::new(self.table()))
-            .join_as(join, Cs::Table, Alias::new(SYNC), self.sync_join(after));
+            .join_as(
+                join,
+                Cs::Table,
+                Alias::new(SYNC),
+                self.sync_join(after.clone()),
+            );
         if let Some(after) = after {
-            select.and_where(self.pk().gt(after.get()));
+            select.and_where(self.pk().gt(after.value()));
         }
         self.restrict(&mut select, self.table());
         select.order_by_expr(self.pk(), Order::Asc);
@@ -442,7 +456,7 @@ impl<'a> FinderSql<'a> {
             if let Some(ts) = &self.model.timestamp_column {
                 let mut owner = Query::select();
                 owner
-                    .expr(Expr::expr(col(OWNER, pk_column)).cast_as("bigint"))
+                    .expr(self.selected_key(col(OWNER, pk_column)))
                     .from_as(Alias::new(&model.table), Alias::new(OWNER))
                     .and_where(col(OWNER, ts).gt(w.clone()));
                 members.push(owner);
@@ -479,7 +493,7 @@ impl<'a> FinderSql<'a> {
             Expr::case(self.stale_condition_first_newer(), Expr::val(1)).finally(Expr::val(0));
         let mut select = Query::select();
         select
-            .expr(self.pk().cast_as("bigint"))
+            .expr(self.selected_key(self.pk()))
             .expr(Expr::Case(Box::new(stale)).cast_as("bigint"))
             .from(Alias::new(self.table()))
             .join_as(join, Cs::Table, Alias::new(SYNC), self.sync_join(None))
@@ -548,7 +562,7 @@ impl<'a> FinderSql<'a> {
         }
         let mut select = Query::select();
         select
-            .expr(Expr::expr(col(OWNER, model.primary_key.as_str())).cast_as("bigint"))
+            .expr(self.selected_key(col(OWNER, model.primary_key.as_str())))
             .from_as(Alias::new(&model.table), Alias::new(OWNER));
         if let Some(first) = path.hops.first() {
             for condition in first
@@ -627,9 +641,15 @@ impl<'a> FinderSql<'a> {
     /// `ids_through`): one index seek.
     pub(crate) fn highest_id(&self) -> SelectStatement {
         let mut select = Query::select();
-        select
-            .expr(Expr::expr(self.pk().max()).cast_as("bigint"))
-            .from(Alias::new(self.table()));
+        select.from(Alias::new(self.table()));
+        match self.model.model.get_key_type() {
+            KeyType::Integer => select.expr(Expr::expr(self.pk().max()).cast_as("bigint")),
+            // PostgreSQL has no MAX of a `uuid`: the last key in order.
+            _ => select
+                .expr(self.pk())
+                .order_by_expr(self.pk(), Order::Desc)
+                .limit(1),
+        };
         select
     }
 
@@ -638,10 +658,19 @@ impl<'a> FinderSql<'a> {
     pub(crate) fn lowest_synced_id(&self) -> SelectStatement {
         let mut select = Query::select();
         select
-            .expr(Expr::expr(col(SYNC, "resource_id").min()).cast_as("bigint"))
             .from_as(Cs::Table, Alias::new(SYNC))
             .and_where(col(SYNC, "crm_name").eq(self.crm))
             .and_where(col(SYNC, "resource_type").eq(self.model.resource_type.as_str()));
+        match self.model.model.get_key_type() {
+            KeyType::Integer => {
+                select.expr(Expr::expr(col(SYNC, "resource_id").min()).cast_as("bigint"))
+            }
+            // PostgreSQL has no MIN of a `uuid`: the first key in order.
+            _ => select
+                .expr(col(SYNC, "resource_id"))
+                .order_by_expr(col(SYNC, "resource_id"), Order::Asc)
+                .limit(1),
+        };
         select
     }
 
@@ -673,14 +702,14 @@ impl<'a> FinderSql<'a> {
         let mut row = Query::select();
         row.expr(Expr::val(1))
             .from_as(Cs::Table, Alias::new(SYNC))
-            .and_where(self.sync_join(after));
+            .and_where(self.sync_join(after.clone()));
         let mut select = Query::select();
         select
-            .expr(self.pk().cast_as("bigint"))
+            .expr(self.selected_key(self.pk()))
             .from(Alias::new(self.table()))
             .and_where(Expr::exists(row).not());
         if let Some(after) = after {
-            select.and_where(self.pk().gt(after.get()));
+            select.and_where(self.pk().gt(after.value()));
         }
         self.restrict(&mut select, self.table());
         select.order_by_expr(self.pk(), Order::Asc).limit(limit);

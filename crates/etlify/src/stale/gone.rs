@@ -93,7 +93,7 @@ pub(crate) fn page(
     synced_rows(&mut select, crm, model);
     select.and_where(Expr::exists(in_scope).not());
     if let Some(after) = after {
-        select.and_where(col(SYNC, "resource_id").gt(after.get()));
+        select.and_where(col(SYNC, "resource_id").gt(after.value()));
     }
     select
         .order_by_expr(col(SYNC, "resource_id"), Order::Asc)
@@ -141,7 +141,7 @@ pub(crate) fn soft_deleted_page(
         select.and_where(col(table, deleted).gte(since));
     }
     if let Some(after) = after {
-        select.and_where(pk.clone().gt(after.get()));
+        select.and_where(pk.clone().gt(after.value()));
     }
     // `pk + 0` (the same order) keeps SQLite from walking the primary key
     // to avoid a sort: the rows marked deleted are few, their sort cheap.

@@ -45,7 +45,7 @@ pub struct StaleIds<'a> {
 
 /// A checkpoint's bounds: changes stamped after `changes_through`, and
 /// records without a sync row above `ids_through`, are looked at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Since {
     changes_through: Timestamp,
     ids_through: Option<ResourceId>,
@@ -204,7 +204,7 @@ impl<'a> StaleIds<'a> {
                 (Selection::All, _) | (_, FinderPlan::Reference) => {
                     State::Reference { cursor: None }
                 }
-                (Selection::Stale, FinderPlan::ChangedSince) => match self.since {
+                (Selection::Stale, FinderPlan::ChangedSince) => match self.since.clone() {
                     // The watermark reads every sync row of the model
                     // (`last_synced_at` is not indexed: every sync
                     // rewrites it), so only a complete run pays for it.
@@ -234,11 +234,11 @@ impl<'a> StaleIds<'a> {
         let page = match &mut self.state {
             State::Start | State::Done => None,
             State::Reference { cursor } => {
-                let statement = self
-                    .finder
-                    .reference_page(self.selection, *cursor, self.page_size);
+                let statement =
+                    self.finder
+                        .reference_page(self.selection, cursor.clone(), self.page_size);
                 let ids = ids(fetch(self.store, &statement).await?);
-                *cursor = ids.last().copied();
+                *cursor = ids.last().cloned();
                 let last = (ids.len() as u64) < self.page_size;
                 match (ids.is_empty(), last) {
                     (true, _) => None,
@@ -333,8 +333,8 @@ async fn fetch<T: crate::store::FromAnyRow>(
     store.fetch_all(sql, values).await
 }
 
-fn ids(rows: Vec<(i64,)>) -> Vec<ResourceId> {
-    rows.into_iter().map(|(id,)| ResourceId::new(id)).collect()
+fn ids(rows: Vec<(ResourceId,)>) -> Vec<ResourceId> {
+    rows.into_iter().map(|(id,)| id).collect()
 }
 
 /// Candidates a complete run looks at in turn, at most: half the model's
@@ -366,12 +366,13 @@ async fn fill_changed(
         if page.is_empty() {
             break;
         }
-        let flagged: Vec<(i64, i64)> = fetch(store, &finder.exact_page(reach, &page)).await?;
+        let flagged: Vec<(ResourceId, i64)> =
+            fetch(store, &finder.exact_page(reach, &page)).await?;
         run.buffer.extend(
             flagged
                 .into_iter()
                 .filter(|(_, stale)| *stale == 1)
-                .map(|(id, _)| ResourceId::new(id)),
+                .map(|(id, _)| id),
         );
     }
     Ok(())
@@ -385,9 +386,9 @@ async fn fill_unsynced(
     page_size: u64,
 ) -> Result<()> {
     if run.buffer.is_empty() && !run.exhausted {
-        let page = ids(fetch(store, &finder.unsynced_page(run.cursor, page_size)).await?);
+        let page = ids(fetch(store, &finder.unsynced_page(run.cursor.clone(), page_size)).await?);
         run.exhausted = (page.len() as u64) < page_size;
-        run.cursor = page.last().copied().or(run.cursor);
+        run.cursor = page.last().cloned().or(run.cursor.take());
         run.buffer.extend(page);
     }
     Ok(())

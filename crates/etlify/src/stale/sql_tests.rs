@@ -62,10 +62,11 @@ fn render(kind: BackendKind, model: Model) -> Rendered {
     let finder = FinderSql::new(dialect, resolved, "hubspot", 3).unwrap();
     let after = Some(ResourceId::new(10));
     Rendered {
-        reference: dialect.render((&finder.reference_page(Selection::Stale, after, 100)).into()),
+        reference: dialect
+            .render((&finder.reference_page(Selection::Stale, after.clone(), 100)).into()),
         changed: dialect
             .render((&finder.changed_candidates(Reach::Complete, Some(watermark()), true)).into()),
-        all: dialect.render((&finder.reference_page(Selection::All, after, 100)).into()),
+        all: dialect.render((&finder.reference_page(Selection::All, after.clone(), 100)).into()),
         watermark: dialect.render((&finder.watermark()).into()),
         exact: dialect.render(
             (&finder.exact_page(Reach::Complete, &[ResourceId::new(11), ResourceId::new(12)]))

@@ -52,8 +52,8 @@ pub(crate) struct Checkpoint {
 struct CheckpointRow {
     finder: String,
     changes_through: Timestamp,
-    ids_through: Option<i64>,
-    lowest_synced_id: Option<i64>,
+    ids_through: Option<ResourceId>,
+    lowest_synced_id: Option<ResourceId>,
     complete_at: Timestamp,
 }
 
@@ -80,8 +80,8 @@ pub(crate) async fn load(
     Ok(rows.into_iter().next().map(|row| Checkpoint {
         finder: row.finder,
         changes_through: row.changes_through,
-        ids_through: row.ids_through.map(ResourceId::new),
-        lowest_synced_id: row.lowest_synced_id.map(ResourceId::new),
+        ids_through: row.ids_through,
+        lowest_synced_id: row.lowest_synced_id,
         complete_at: row.complete_at,
     }))
 }
@@ -112,8 +112,8 @@ pub(crate) async fn save(
             Expr::val(resource_type),
             Expr::val(checkpoint.finder.as_str()),
             Expr::val(dialect.timestamp_value(checkpoint.changes_through)),
-            Expr::val(checkpoint.ids_through.map(ResourceId::get)),
-            Expr::val(checkpoint.lowest_synced_id.map(ResourceId::get)),
+            key_or_null(checkpoint.ids_through.as_ref()),
+            key_or_null(checkpoint.lowest_synced_id.as_ref()),
             Expr::val(dialect.timestamp_value(checkpoint.complete_at)),
         ])
         // Internal invariant: seven values for seven columns.
@@ -153,4 +153,10 @@ pub(crate) async fn forget(
     let (sql, values) = store.build(&delete);
     store.execute(sql, values).await?;
     Ok(())
+}
+
+/// A key, or an untyped NULL: a NULL bound as a `bigint` would not go into
+/// a `uuid` column.
+fn key_or_null(id: Option<&ResourceId>) -> Expr {
+    id.map_or(Expr::cust("NULL"), |id| Expr::val(id.value()))
 }

@@ -26,6 +26,7 @@ use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query};
 
 use super::Store;
 use crate::error::Result;
+use crate::id::ResourceId;
 
 /// How long a row may stay without its job starting or ending before the
 /// next request enqueues a new job (the gem's enqueue lock lived 15 min).
@@ -52,21 +53,21 @@ pub(crate) enum JobKey {
     Record {
         crm_name: String,
         resource_type: String,
-        id: i64,
+        id: ResourceId,
     },
     /// A CRM's batch sync job.
     Batch { crm_name: String },
 }
 
 impl JobKey {
-    fn columns(&self) -> (&'static str, &str, &str, i64) {
+    fn columns(&self) -> (&'static str, &str, &str, sea_query::Value) {
         match self {
             JobKey::Record {
                 crm_name,
                 resource_type,
                 id,
-            } => ("record", crm_name, resource_type, *id),
-            JobKey::Batch { crm_name } => ("batch", crm_name, "", 0),
+            } => ("record", crm_name, resource_type, id.value()),
+            JobKey::Batch { crm_name } => ("batch", crm_name, "", 0_i64.into()),
         }
     }
 

@@ -57,14 +57,12 @@ const CHUNK: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, FromRow)]
 pub struct LinkRow {
     /// The record's id.
-    #[sqlx(try_from = "i64")]
     pub from_id: ResourceId,
     /// The link's declared name.
     pub link_name: String,
     /// The target's declared resource type.
     pub to_type: String,
     /// The target's id.
-    #[sqlx(try_from = "i64")]
     pub to_id: ResourceId,
     /// The record's CRM object type.
     pub from_object_type: String,
@@ -128,10 +126,10 @@ pub(crate) async fn record(
                 .values([
                     Expr::val(crm_name),
                     Expr::val(from_type),
-                    Expr::val(row.from_id.get()),
+                    Expr::val(row.from_id.value()),
                     Expr::val(row.link_name.as_str()),
                     Expr::val(row.to_type.as_str()),
-                    Expr::val(row.to_id.get()),
+                    Expr::val(row.to_id.value()),
                     Expr::val(row.from_object_type.as_str()),
                     Expr::val(row.to_object_type.as_str()),
                     Expr::val(row.from_crm_id.as_str()),
@@ -161,10 +159,10 @@ pub(crate) async fn forget(
         let any = chunk.iter().fold(Cond::any(), |any, row| {
             any.add(
                 Condition::all()
-                    .add(Expr::col(L::FromId).eq(row.from_id.get()))
+                    .add(Expr::col(L::FromId).eq(row.from_id.value()))
                     .add(Expr::col(L::LinkName).eq(row.link_name.as_str()))
                     .add(Expr::col(L::ToType).eq(row.to_type.as_str()))
-                    .add(Expr::col(L::ToId).eq(row.to_id.get()))
+                    .add(Expr::col(L::ToId).eq(row.to_id.value()))
                     .add(Expr::col(L::FromCrmId).eq(row.from_crm_id.as_str()))
                     .add(Expr::col(L::ToCrmId).eq(row.to_crm_id.as_str())),
             )

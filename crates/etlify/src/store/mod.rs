@@ -331,26 +331,19 @@ impl Store {
         ids: &[ResourceId],
         mapping: &ColumnMapping,
     ) -> Result<Vec<(Option<ResourceId>, Result<Payload, String>)>> {
-        if ids.is_empty() {
+        let Some(like) = ids.first() else {
             return Ok(Vec::new());
-        }
+        };
         let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
         let rows = self.backend.fetch_payload_rows(sql, values).await?;
         Ok(rows
             .into_iter()
             .map(|row| match row {
                 Ok(cells) => {
-                    let key =
-                        cells
-                            .iter()
-                            .find(|(name, _)| name == key_column)
-                            .and_then(|(_, cell)| match cell {
-                                json_value::Cell::Int(i) => Some(ResourceId::new(*i)),
-                                json_value::Cell::Text(t) | json_value::Cell::Decimal(t) => {
-                                    t.parse().ok().map(ResourceId::new)
-                                }
-                                _ => None,
-                            });
+                    let key = cells
+                        .iter()
+                        .find(|(name, _)| name == key_column)
+                        .and_then(|(_, cell)| key_of_cell(cell, like));
                     (key, json_value::row_to_json(cells, mapping))
                 }
                 Err(message) => (None, Err(message)),
@@ -376,10 +369,7 @@ impl Store {
                 let id = row
                     .key(key_column)
                     .map_err(|e| backend::key_error(key_column, e))?;
-                rows.push((
-                    ResourceId::new(id),
-                    row.decode::<T>().map_err(|e| e.to_string()),
-                ));
+                rows.push((id, row.decode::<T>().map_err(|e| e.to_string())));
                 Ok(())
             })
             .await?;
@@ -486,12 +476,12 @@ impl Store {
             .await
     }
 
-    /// Runs a one-column query of integer ids and streams them.
+    /// Runs a one-column query of record keys and streams them.
     pub(crate) fn fetch_ids(
         &self,
         sql: String,
         values: SqlxValues,
-    ) -> futures_util::stream::BoxStream<'_, Result<i64>> {
+    ) -> futures_util::stream::BoxStream<'_, Result<ResourceId>> {
         self.backend.fetch_ids(sql, values)
     }
 
@@ -506,7 +496,7 @@ impl Store {
         select
             .expr(Expr::val(1))
             .from(Alias::new(table))
-            .and_where(Expr::col(Alias::new(key_column)).eq(id.get()))
+            .and_where(Expr::col(Alias::new(key_column)).eq(id.value()))
             .limit(1);
         let (sql, values) = self.build(&select);
         let rows: Vec<(i32,)> = self.fetch_all(sql, values).await?;
@@ -527,5 +517,23 @@ impl Store {
             })
             .await?;
         Ok(rows)
+    }
+}
+
+/// The record key a payload row's key cell holds, of the kind of `like`
+/// (a key the rows were asked for): payload rows render UUIDs as text.
+fn key_of_cell(cell: &json_value::Cell, like: &ResourceId) -> Option<ResourceId> {
+    match cell {
+        json_value::Cell::Int(i) => Some(ResourceId::new(*i)),
+        json_value::Cell::Text(t) | json_value::Cell::Decimal(t) => {
+            if like.as_int().is_some() {
+                t.parse().ok().map(ResourceId::new)
+            } else if like.as_uuid().is_some() {
+                sqlx::types::Uuid::parse_str(t).ok().map(ResourceId::uuid)
+            } else {
+                Some(ResourceId::text(t.as_str()))
+            }
+        }
+        _ => None,
     }
 }

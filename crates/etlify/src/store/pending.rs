@@ -38,7 +38,6 @@ pub(crate) struct PendingEdge<'a> {
 pub(crate) struct PendingRow {
     pub id: i64,
     pub dependent_type: String,
-    #[sqlx(try_from = "i64")]
     pub dependent_id: ResourceId,
 }
 
@@ -58,9 +57,9 @@ pub(crate) async fn insert(store: &Store, edge: &PendingEdge<'_>) -> Result<()> 
         ])
         .values([
             Expr::val(edge.dependent_type),
-            Expr::val(edge.dependent_id.get()),
+            Expr::val(edge.dependent_id.value()),
             Expr::val(edge.dependency_type),
-            Expr::val(edge.dependency_id.get()),
+            Expr::val(edge.dependency_id.value()),
             Expr::val(edge.crm_name),
             store.dialect().now(),
             store.dialect().now(),
@@ -91,9 +90,9 @@ pub(crate) async fn exists(store: &Store, edge: &PendingEdge<'_>) -> Result<bool
         .from(Ps::Table)
         .and_where(Expr::col(Ps::CrmName).eq(edge.crm_name))
         .and_where(Expr::col(Ps::DependentType).eq(edge.dependent_type))
-        .and_where(Expr::col(Ps::DependentId).eq(edge.dependent_id.get()))
+        .and_where(Expr::col(Ps::DependentId).eq(edge.dependent_id.value()))
         .and_where(Expr::col(Ps::DependencyType).eq(edge.dependency_type))
-        .and_where(Expr::col(Ps::DependencyId).eq(edge.dependency_id.get()))
+        .and_where(Expr::col(Ps::DependencyId).eq(edge.dependency_id.value()))
         .limit(1);
     let (sql, values) = store.build(&select);
     Ok(!store.fetch_all::<(i64,)>(sql, values).await?.is_empty())
@@ -171,7 +170,7 @@ pub(crate) async fn waiting_on_any(
         .from(Ps::Table)
         .and_where(Expr::col(Ps::CrmName).eq(crm_name))
         .and_where(Expr::col(Ps::DependencyType).eq(dependency_type))
-        .and_where(Expr::col(Ps::DependencyId).is_in(dependency_ids.iter().map(|id| id.get())))
+        .and_where(Expr::col(Ps::DependencyId).is_in(dependency_ids.iter().map(|id| id.value())))
         .order_by(Ps::Id, sea_query::Order::Asc);
     let (sql, values) = store.build(&select);
     store.fetch_all::<PendingRow>(sql, values).await

@@ -16,6 +16,7 @@ use sea_query::{Alias, Expr, ExprTrait, Query};
 use super::backend::StateTable;
 use super::Store;
 use crate::error::{Error, Result};
+use crate::id::KeyType;
 
 /// Table of sync rows.
 pub(crate) const SYNC_TABLE: &str = "crm_synchronisations";
@@ -290,9 +291,10 @@ impl Step {
         self.name().split_once("_index:").map(|(_, index)| index)
     }
 
-    /// The statement applying the step on `store`'s backend.
-    fn forward(self, store: &Store) -> Cow<'static, str> {
-        let create = |table| Cow::Owned(store.dialect().create_table(table));
+    /// The statement applying the step on `store`'s backend; tables are
+    /// created with record keys of `keys`.
+    fn forward(self, store: &Store, keys: KeyType) -> Cow<'static, str> {
+        let create = |table| Cow::Owned(store.dialect().create_table(table, keys));
         Cow::Borrowed(match self {
             Step::CreateSyncTable => return create(StateTable::Sync),
             Step::CreatePendingTable => return create(StateTable::Pending),
@@ -526,6 +528,7 @@ pub(crate) async fn revert(store: &Store) -> Result<()> {
 #[derive(Debug, Clone, Default)]
 pub struct MigrateOptions {
     default_crm_name: Option<String>,
+    key_type: KeyType,
 }
 
 impl MigrateOptions {
@@ -545,6 +548,22 @@ impl MigrateOptions {
     pub fn get_default_crm_name(&self) -> Option<&str> {
         self.default_crm_name.as_deref()
     }
+
+    /// The type of the application's record keys (default
+    /// [`KeyType::Integer`]): the tables this migration creates hold keys
+    /// of that type (`crm_synchronisations.resource_id` and the record
+    /// keys of the `etlify_*` tables: `uuid` on PostgreSQL, `char(36)` or
+    /// `binary(16)` on MySQL, for a UUID application). Tables that exist
+    /// are never changed.
+    pub fn key_type(mut self, key_type: KeyType) -> Self {
+        self.key_type = key_type;
+        self
+    }
+
+    /// The type of the record keys of the tables created.
+    pub fn get_key_type(&self) -> KeyType {
+        self.key_type
+    }
 }
 
 /// Creates or upgrades the sync-state tables. Idempotent: running it on an
@@ -553,6 +572,7 @@ impl MigrateOptions {
 pub(crate) async fn migrate(store: &Store, options: &MigrateOptions) -> Result<Migrated> {
     let mut applier = Applier {
         store,
+        keys: options.key_type,
         dry_run: None,
         applied: Vec::new(),
     };
@@ -581,6 +601,7 @@ pub(crate) async fn migrate_dry_run(
 ) -> Result<Vec<String>> {
     let mut applier = Applier {
         store,
+        keys: options.key_type,
         dry_run: Some(Vec::new()),
         applied: Vec::new(),
     };
@@ -591,6 +612,8 @@ pub(crate) async fn migrate_dry_run(
 /// Runs schema statements, or only lists them (a dry run).
 struct Applier<'a> {
     store: &'a Store,
+    /// The record keys of the tables created.
+    keys: KeyType,
     dry_run: Option<Vec<String>>,
     /// The steps applied (not in a dry run).
     applied: Vec<&'static str>,
@@ -599,7 +622,7 @@ struct Applier<'a> {
 impl Applier<'_> {
     /// Applies `step` and records it in the history table.
     async fn step(&mut self, step: Step) -> Result<()> {
-        let statement = step.forward(self.store);
+        let statement = step.forward(self.store, self.keys);
         match &mut self.dry_run {
             Some(planned) => planned.push(self.store.dialect().adapt_step(statement).into_owned()),
             None => {
@@ -647,7 +670,11 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         .is_none();
     if history_missing || applier.dry_run.is_none() {
         applier
-            .unrecorded(store.dialect().create_table(StateTable::History))
+            .unrecorded(
+                store
+                    .dialect()
+                    .create_table(StateTable::History, KeyType::Integer),
+            )
             .await?;
     }
     let mut creates_sync_table = false;

@@ -49,7 +49,6 @@ pub struct SyncRow {
     /// Declared resource type.
     pub resource_type: String,
     /// Primary key of the record.
-    #[sqlx(try_from = "i64")]
     pub resource_id: ResourceId,
     /// Digest of the last payload the CRM accepted.
     pub last_digest: Option<String>,
@@ -162,7 +161,7 @@ pub(crate) async fn find(store: &Store, key: &SyncKey) -> Result<Option<SyncRow>
     select
         .and_where(Expr::col(Cs::CrmName).eq(key.crm_name.as_str()))
         .and_where(Expr::col(Cs::ResourceType).eq(key.resource_type.as_str()))
-        .and_where(Expr::col(Cs::ResourceId).eq(key.resource_id.get()));
+        .and_where(Expr::col(Cs::ResourceId).eq(key.resource_id.value()));
     let (sql, values) = store.build(&select);
     Ok(store
         .fetch_all::<SyncRow>(sql, values)
@@ -189,11 +188,11 @@ pub(crate) async fn holder_of(
         .limit(1);
     let (sql, values) = store.build(&select);
     Ok(store
-        .fetch_all::<(i64,)>(sql, values)
+        .fetch_all::<(ResourceId,)>(sql, values)
         .await?
         .into_iter()
         .next()
-        .map(|(id,)| ResourceId::new(id)))
+        .map(|(id,)| id))
 }
 
 /// Applies `changes`, one upsert statement per kind of change (and chunk,
@@ -286,7 +285,7 @@ pub(crate) fn row_values(
     [
         Expr::val(key.crm_name.as_str()),
         Expr::val(key.resource_type.as_str()),
-        Expr::val(key.resource_id.get()),
+        Expr::val(key.resource_id.value()),
         Expr::val(fields.crm_id),
         Expr::val(fields.digest),
         Expr::val(fields.field_digests),
@@ -365,7 +364,7 @@ impl RowFields {
 pub(crate) struct RowColumns {
     pub crm_names: Vec<String>,
     pub resource_types: Vec<String>,
-    pub resource_ids: Vec<i64>,
+    pub resource_ids: Vec<ResourceId>,
     pub crm_ids: Vec<Option<String>>,
     pub digests: Vec<Option<String>>,
     pub field_digests: Vec<Option<String>>,
@@ -391,7 +390,7 @@ impl RowColumns {
             let fields = RowFields::of(change);
             columns.crm_names.push(key.crm_name.clone());
             columns.resource_types.push(key.resource_type.clone());
-            columns.resource_ids.push(key.resource_id.get());
+            columns.resource_ids.push(key.resource_id.clone());
             columns.crm_ids.push(fields.crm_id);
             columns.digests.push(fields.digest);
             columns.field_digests.push(fields.field_digests);
@@ -481,12 +480,12 @@ fn holding(archived: &[(ResourceId, String)]) -> Condition {
     for (id, crm_id) in archived {
         matching = matching.add(
             Expr::col(Cs::ResourceId)
-                .eq(id.get())
+                .eq(id.value())
                 .and(Expr::col(Cs::CrmId).eq(crm_id.as_str())),
         );
     }
     Cond::all()
-        .add(Expr::col(Cs::ResourceId).is_in(archived.iter().map(|(id, _)| id.get())))
+        .add(Expr::col(Cs::ResourceId).is_in(archived.iter().map(|(id, _)| id.value())))
         .add(matching)
 }
 
@@ -606,7 +605,7 @@ fn key_condition(key: &SyncKey) -> Expr {
     Expr::col(Cs::CrmName)
         .eq(key.crm_name.as_str())
         .and(Expr::col(Cs::ResourceType).eq(key.resource_type.as_str()))
-        .and(Expr::col(Cs::ResourceId).eq(key.resource_id.get()))
+        .and(Expr::col(Cs::ResourceId).eq(key.resource_id.value()))
 }
 
 /// Sync rows of many records of one CRM and resource type, in one query.

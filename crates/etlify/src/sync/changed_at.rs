@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Expr, Query};
 
 use crate::catalog::ResolvedModel;
 use crate::error::Result;
@@ -37,15 +37,15 @@ pub(crate) async fn read(
     let column_of = |name: &str| Expr::col((Alias::new(&model.table), Alias::new(name)));
     let mut select = Query::select();
     select
-        .expr(column_of(&model.primary_key).cast_as("bigint"))
+        .expr(column_of(&model.primary_key))
         .expr(dialect.epoch_seconds(column_of(column)))
         .from(Alias::new(&model.table))
         .and_where(dialect.id_in(column_of(&model.primary_key), ids));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(i64, Option<f64>)> = store.fetch_all(sql, values).await?;
+    let rows: Vec<(ResourceId, Option<f64>)> = store.fetch_all(sql, values).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, changed)| Some((ResourceId::new(id), changed?)))
+        .filter_map(|(id, changed)| Some((id, changed?)))
         .collect())
 }
 

@@ -246,12 +246,12 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
     if row.and_then(|r| r.last_digest.as_deref()) == Some(digest.as_str()) {
         let relink = known_crm_id
             .as_ref()
-            .filter(|c| links.changed(id, object_type, Some(c.as_str())))
+            .filter(|c| links.changed(id.clone(), object_type, Some(c.as_str())))
             .cloned();
         if let Some(crm_id) = relink {
             // Only its links changed: they alone are sent.
             return Decision::Send(Outgoing {
-                id,
+                id: id.clone(),
                 field_digests: field_digests::encode(&payload, &digest),
                 payload: rules.binding.with_external_id(rules.model, id, payload),
                 digest,
@@ -281,7 +281,7 @@ pub(crate) fn decide(rules: &Rules<'_>, known: Known<'_>) -> Decision {
         return skip();
     }
     Decision::Send(Outgoing {
-        id,
+        id: id.clone(),
         field_digests: field_digests::encode(&payload, &digest),
         payload: rules.binding.with_external_id(rules.model, id, payload),
         digest,

@@ -46,25 +46,25 @@ pub(crate) async fn missing(
             &owner.table,
             &owner.primary_key,
             &dependency.foreign_key,
-            id,
+            id.clone(),
         )
         .await?
         else {
             continue; // no referenced record: nothing to wait for
         };
-        let key = SyncKey::new(crm, dependency.resource_type.as_str(), dep_id);
+        let key = SyncKey::new(crm, dependency.resource_type.as_str(), dep_id.clone());
         let synced = sync_rows::find(store, &key)
             .await?
             .and_then(|row| row.crm_id)
             .is_some_and(|crm_id| !crm_id.trim().is_empty());
-        if synced || has_legacy_id(store, dependency, dep_id).await? {
+        if synced || has_legacy_id(store, dependency, dep_id.clone()).await? {
             continue;
         }
         let unsynced = MissingDependency {
             model: dependency.resource_type.clone(),
             id: dep_id,
         };
-        if waits_on(store, crm, (model, id), &unsynced).await? {
+        if waits_on(store, crm, (model, id.clone()), &unsynced).await? {
             missing.push(unsynced);
         }
     }
@@ -85,7 +85,9 @@ pub(crate) async fn add_missing_targets(
             model: target.model,
             id: target.id,
         };
-        if !missing.contains(&target) && waits_on(ctx.store(), crm, (model, id), &target).await? {
+        if !missing.contains(&target)
+            && waits_on(ctx.store(), crm, (model, id.clone()), &target).await?
+        {
             missing.push(target);
         }
     }
@@ -104,7 +106,7 @@ async fn waits_on(
     let reverse = PendingEdge {
         crm_name: crm,
         dependent_type: &dependency.model,
-        dependent_id: dependency.id,
+        dependent_id: dependency.id.clone(),
         dependency_type: model,
         dependency_id: id,
     };
@@ -125,9 +127,9 @@ pub(crate) async fn buffer(
             &PendingEdge {
                 crm_name: crm,
                 dependent_type: model,
-                dependent_id: id,
+                dependent_id: id.clone(),
                 dependency_type: &dependency.model,
-                dependency_id: dependency.id,
+                dependency_id: dependency.id.clone(),
             },
         )
         .await?;
@@ -139,7 +141,7 @@ pub(crate) async fn buffer(
 /// gem enqueues them); a failure leaves the dependent buffered.
 pub(crate) async fn sync_missing(ctx: &Context, crm: &str, missing: &[MissingDependency]) {
     for dependency in missing {
-        let key = SyncKey::new(crm, dependency.model.as_str(), dependency.id);
+        let key = SyncKey::new(crm, dependency.model.as_str(), dependency.id.clone());
         if let Err(error) = ctx.follow_up().sync(ctx, key, Reason::Dependency).await {
             tracing::warn!(message = "Sync of a dependency failed.", crm, dependency_type = %dependency.model, dependency_id = %dependency.id, %error);
         }
@@ -171,7 +173,7 @@ pub(crate) async fn flush(
             tracing::warn!(message = "Pending sync names an undeclared model; dropped.", crm, dependent_type = %row.dependent_type);
             continue;
         }
-        let key = SyncKey::new(crm, row.dependent_type.as_str(), row.dependent_id);
+        let key = SyncKey::new(crm, row.dependent_type.as_str(), row.dependent_id.clone());
         if let Err(error) = ctx
             .follow_up()
             .sync(ctx, key, Reason::WaitingDependent)
@@ -194,16 +196,12 @@ async fn foreign_key_value(
 ) -> Result<Option<ResourceId>> {
     let mut select = Query::select();
     select
-        .expr(Expr::col(Alias::new(foreign_key)).cast_as("bigint"))
+        .expr(Expr::col(Alias::new(foreign_key)))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new(primary_key)).eq(id.get()));
+        .and_where(Expr::col(Alias::new(primary_key)).eq(id.value()));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(Option<i64>,)> = store.fetch_all(sql, values).await?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|(v,)| v)
-        .map(ResourceId::new))
+    let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().and_then(|(v,)| v))
 }
 
 async fn has_legacy_id(
@@ -218,7 +216,7 @@ async fn has_legacy_id(
     select
         .expr(Expr::col(Alias::new(column.as_str())).cast_as("text"))
         .from(Alias::new(dependency.table.as_str()))
-        .and_where(Expr::col(Alias::new(dependency.primary_key.as_str())).eq(id.get()));
+        .and_where(Expr::col(Alias::new(dependency.primary_key.as_str())).eq(id.value()));
     let (sql, values) = store.build(&select);
     let rows: Vec<(Option<String>,)> = store.fetch_all(sql, values).await?;
     Ok(rows

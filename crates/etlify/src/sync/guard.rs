@@ -43,7 +43,7 @@ impl SqlConditions {
 
 #[derive(sqlx::FromRow)]
 struct Fared {
-    id: i64,
+    id: ResourceId,
     passes_sync_if: i64,
     soft_deleted: i64,
 }
@@ -88,14 +88,16 @@ pub(crate) async fn sql_conditions(
         .expr_as(passes_sync_if, Alias::new("passes_sync_if"))
         .expr_as(soft_deleted, Alias::new("soft_deleted"))
         .from(Alias::new(&model.table))
-        .and_where(Expr::col(Alias::new(&model.primary_key)).is_in(ids.iter().map(|id| id.get())));
+        .and_where(
+            Expr::col(Alias::new(&model.primary_key)).is_in(ids.iter().map(|id| id.value())),
+        );
     let (sql, values) = store.build(&select);
     let rows: Vec<Fared> = store.fetch_all(sql, values).await?;
     let mut fared = SqlConditions::default();
     for row in rows {
-        let id = ResourceId::new(row.id);
+        let id = row.id;
         if row.passes_sync_if == 0 {
-            fared.failing_sync_if.insert(id);
+            fared.failing_sync_if.insert(id.clone());
         }
         if row.soft_deleted != 0 {
             fared.soft_deleted.insert(id);

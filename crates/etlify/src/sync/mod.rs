@@ -64,7 +64,7 @@ pub(crate) async fn write_synced(
                              errors reset` or `Etlify::reset_errors`; or the CRM account \
                              changed: forget its sync state, `etlify forget` or `Etlify::forget`)"
                         );
-                        let id = key.resource_id;
+                        let id = key.resource_id.clone();
                         sync_rows::write(
                             store,
                             &[(

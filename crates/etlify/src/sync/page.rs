@@ -195,11 +195,11 @@ pub(crate) async fn prepare<'a>(
 ) -> Result<(Page<'a>, Vec<Request>)> {
     let store = ctx.store();
     let (lock, busy) = PageLock::try_acquire(store, crm, model, &ids).await?;
-    let held_elsewhere: HashSet<ResourceId> = busy.iter().copied().collect();
+    let held_elsewhere: HashSet<ResourceId> = busy.iter().cloned().collect();
     let mine: Vec<ResourceId> = ids
         .iter()
-        .copied()
-        .filter(|id| !held_elsewhere.contains(id))
+        .filter(|id| !held_elsewhere.contains(*id))
+        .cloned()
         .collect();
     let decided = read_and_decide(ctx, target, crm, &mine, ids_from).await;
     let (read_at, ready, state) = match decided {
@@ -263,8 +263,8 @@ async fn read_and_decide(
     let conditions = sql_conditions(store, resolved, binding, ids, soft_deletes).await?;
     let eligible: Vec<ResourceId> = ids
         .iter()
-        .copied()
         .filter(|id| conditions.passes(id))
+        .cloned()
         .collect();
 
     let source = &binding.payload;
@@ -286,8 +286,10 @@ async fn read_and_decide(
             ctx.metrics().observes_change_latency()
         ),
     )?;
-    let rows: HashMap<ResourceId, sync_rows::SyncRow> =
-        rows.into_iter().map(|row| (row.resource_id, row)).collect();
+    let rows: HashMap<ResourceId, sync_rows::SyncRow> = rows
+        .into_iter()
+        .map(|row| (row.resource_id.clone(), row))
+        .collect();
     let mut page_links = links::read(ctx, target, crm, &eligible).await?;
     let sync_deps = &binding.sync_dependencies;
     let rules = decision::Rules {
@@ -297,25 +299,32 @@ async fn read_and_decide(
         read_at,
     };
     let mut ready = Vec::new();
-    for &id in ids {
+    for id in ids.iter().cloned() {
         let sql_guard = conditions.guard(&id);
         let loaded = match sql_guard {
             SqlGuard::Passes => Loaded::from(loaded.remove(&id)),
             // Not loaded: any payload would do, the guard decides first.
             _ => Loaded::Payload(Payload::new()),
         };
-        let (links, unsynced) = page_links.take(id);
+        let (links, unsynced) = page_links.take(id.clone());
         let missing = match &loaded {
             Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
-                let mut missing = dependencies::missing(ctx, crm, model, id, sync_deps).await?;
-                dependencies::add_missing_targets(ctx, crm, (model, id), unsynced, &mut missing)
-                    .await?;
+                let mut missing =
+                    dependencies::missing(ctx, crm, model, id.clone(), sync_deps).await?;
+                dependencies::add_missing_targets(
+                    ctx,
+                    crm,
+                    (model, id.clone()),
+                    unsynced,
+                    &mut missing,
+                )
+                .await?;
                 missing
             }
             _ => Vec::new(),
         };
         let known = Known {
-            id,
+            id: id.clone(),
             row: rows.get(&id),
             sql_guard,
             loaded,
@@ -333,8 +342,12 @@ async fn read_and_decide(
             // Nothing written: the run archives it, within the guard.
             Decision::Leave(crm_id) => out.leaving.push((id, crm_id)),
             Decision::Fail(error) => {
-                out.failures
-                    .failed((crm, model), id, error.kind.as_str(), &error.message);
+                out.failures.failed(
+                    (crm, model),
+                    id.clone(),
+                    error.kind.as_str(),
+                    &error.message,
+                );
                 changes.push((
                     key(id),
                     RowChange::Failed {
@@ -349,7 +362,7 @@ async fn read_and_decide(
                 out.buffered.extend(missing);
             }
             Decision::InSync(change) => {
-                changes.push((key(id), change));
+                changes.push((key(id.clone()), change));
                 out.stats.not_modified += 1;
                 out.in_sync.push(id);
             }
@@ -491,7 +504,7 @@ async fn link_answered(page: &Page<'_>, answers: &mut Answers) -> Result<()> {
     let records: Vec<ToLink<'_>> = linking
         .iter()
         .map(|(i, crm_id)| ToLink {
-            id: page.ready[*i].id,
+            id: page.ready[*i].id.clone(),
             from_crm_id: crm_id,
             work: &page.ready[*i].links,
         })
@@ -626,7 +639,7 @@ pub(crate) async fn finish(page: &Page<'_>) -> Result<Finished> {
         });
     }
     // Busy records: another sync holds them; wait for it, then sync.
-    for &id in &page.busy {
+    for id in page.busy.iter().cloned() {
         match Synchronizer::new(ctx).call(crm, model, id).await {
             Ok(outcome) => stats.record(&outcome),
             Err(Error::RecordNotFound { .. }) => {}
@@ -757,7 +770,7 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
                 // it changes.
                 Err(error) if error.is_no_object_to_update() => {
                     stamped.push((
-                        key(item.id),
+                        key(item.id.clone()),
                         RowChange::Checked {
                             at: page.read_at,
                             field_digests: None,
@@ -770,26 +783,26 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
                 Err(error) if error.is_create_outcome_unknown() => {
                     lock(&page.state).failures.in_doubt(
                         (page.crm, page.model),
-                        item.id,
+                        item.id.clone(),
                         &error.to_string(),
                     );
                     in_doubt += 1;
                 }
                 Ok(crm_id) => {
                     let change = decision::after_answer(item, crm_id.clone(), page.read_at);
-                    synced.push((key(item.id), change));
-                    accepted.push(item.id);
+                    synced.push((key(item.id.clone()), change));
+                    accepted.push(item.id.clone());
                 }
                 Err(error) => {
                     let kind = RecordError::from_adapter(error).kind;
                     lock(&page.state).failures.failed(
                         (page.crm, page.model),
-                        item.id,
+                        item.id.clone(),
                         kind.as_str(),
                         &error.to_string(),
                     );
                     failed.push((
-                        key(item.id),
+                        key(item.id.clone()),
                         RowChange::Failed {
                             message: error.to_string(),
                         },
@@ -803,7 +816,7 @@ pub(crate) async fn record(store: &Store, answered: &[(&Page<'_>, &Answers)]) ->
     sync_rows::write(store, &failed).await?;
     sync_rows::write(store, &stamped).await?;
     let conflicts = write_synced(store, synced).await?;
-    let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| *id).collect();
+    let conflicting: HashSet<ResourceId> = conflicts.iter().map(|(id, _)| id.clone()).collect();
     let answered_at = crate::metrics::unix_now();
     for ((page, _), (failures, in_doubt, no_object, accepted)) in answered.iter().zip(per_page) {
         let (written, conflicts): (Vec<ResourceId>, Vec<ResourceId>) = accepted

@@ -63,7 +63,7 @@ impl<'a> Synchronizer<'a> {
         let Some(target) = self.ctx.catalog().target(crm, model)? else {
             return Ok(SyncOutcome::Disabled);
         };
-        let key = SyncKey::new(crm, model, id);
+        let key = SyncKey::new(crm, model, id.clone());
         let lock = RecordLock::acquire(self.ctx.store(), &key).await?;
         let locked = self.sync_locked(target, &key).await;
         let released = lock.release().await;
@@ -100,14 +100,14 @@ impl<'a> Synchronizer<'a> {
             model,
             binding,
         } = target;
-        let id = key.resource_id;
+        let id = key.resource_id.clone();
 
         // the time before the read is the time the record is in sync as of.
         let read_at = store
             .in_sync_as_of(self.ctx.catalog().settings().commit_margin)
             .await?;
 
-        let sql_guard = sql_conditions(store, model, binding, &[id], true)
+        let sql_guard = sql_conditions(store, model, binding, std::slice::from_ref(&id), true)
             .await?
             .guard(&id);
         let source = &binding.payload;
@@ -115,7 +115,7 @@ impl<'a> Synchronizer<'a> {
         let mut timestamp = None;
         let (loaded, row) = match sql_guard {
             SqlGuard::Passes => {
-                let ids = [id];
+                let ids = [id.clone()];
                 let (mut loaded, row, mut timestamps) = futures_util::try_join!(
                     source.load(store, &ids),
                     sync_rows::find(store, key),
@@ -133,9 +133,9 @@ impl<'a> Synchronizer<'a> {
         };
         let (links, unsynced) = match &loaded {
             Loaded::Payload(_) if sql_guard == SqlGuard::Passes => {
-                links::read(ctx, target, &key.crm_name, &[id])
+                links::read(ctx, target, &key.crm_name, std::slice::from_ref(&id))
                     .await?
-                    .take(id)
+                    .take(id.clone())
             }
             _ => Default::default(),
         };
@@ -144,11 +144,11 @@ impl<'a> Synchronizer<'a> {
                 let (crm_name, model_name) = (&key.crm_name, key.resource_type.as_str());
                 let sync_deps = &binding.sync_dependencies;
                 let mut missing =
-                    dependencies::missing(ctx, crm_name, model_name, id, sync_deps).await?;
+                    dependencies::missing(ctx, crm_name, model_name, id.clone(), sync_deps).await?;
                 dependencies::add_missing_targets(
                     ctx,
                     crm_name,
-                    (model_name, id),
+                    (model_name, id.clone()),
                     unsynced,
                     &mut missing,
                 )
@@ -164,7 +164,7 @@ impl<'a> Synchronizer<'a> {
             read_at,
         };
         let known = Known {
-            id,
+            id: id.clone(),
             row: row.as_ref(),
             sql_guard,
             loaded,
@@ -265,7 +265,7 @@ impl<'a> Synchronizer<'a> {
             return Ok(Ok(crm_id));
         };
         let record = ToLink {
-            id: sent.id,
+            id: sent.id.clone(),
             from_crm_id: &from,
             work: &sent.links,
         };
@@ -280,7 +280,7 @@ impl<'a> Synchronizer<'a> {
     async fn fail(&self, key: &SyncKey, error: RecordError) -> Result<Locked> {
         FailureLog::default().failed(
             (&key.crm_name, &key.resource_type),
-            key.resource_id,
+            key.resource_id.clone(),
             error.kind.as_str(),
             &error.message,
         );

@@ -56,7 +56,7 @@ async fn plan_diff_names_the_fields_that_changed_since_the_last_sync() {
     let diffs = etlify.plan_diff("hubspot", "User", 10).await.unwrap();
     let changes: Vec<(i64, PayloadChange)> = diffs
         .iter()
-        .map(|d| (d.id.get(), d.change.clone()))
+        .map(|d| (d.id.as_int().unwrap(), d.change.clone()))
         .collect();
     assert_eq!(
         changes,

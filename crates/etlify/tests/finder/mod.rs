@@ -134,7 +134,7 @@ pub async fn stale(etlify: &Etlify, crm: &str, resource_type: &str) -> Vec<i64> 
         .await
         .unwrap()
         .into_iter()
-        .map(|id| id.get())
+        .map(|id| id.as_int().unwrap())
         .collect();
     let fast: Vec<i64> = etlify
         .stale_ids(crm, resource_type)
@@ -145,7 +145,7 @@ pub async fn stale(etlify: &Etlify, crm: &str, resource_type: &str) -> Vec<i64> 
         .await
         .unwrap()
         .into_iter()
-        .map(|id| id.get())
+        .map(|id| id.as_int().unwrap())
         .collect();
     assert!(
         reference.windows(2).all(|w| w[0] < w[1]),

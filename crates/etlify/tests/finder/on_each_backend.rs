@@ -542,7 +542,11 @@ async fn finder_x9_pages_are_ascending_and_bounded() {
     let mut seen = Vec::new();
     while let Some(page) = pages.next_page().await.unwrap() {
         assert!(page.len() <= 3);
-        seen.push(page.iter().map(|id| id.get()).collect::<Vec<_>>());
+        seen.push(
+            page.iter()
+                .map(|id| id.as_int().unwrap())
+                .collect::<Vec<_>>(),
+        );
     }
     assert_eq!(seen, vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
 }
@@ -569,7 +573,11 @@ async fn finder_x9_pages_are_ascending_across_changed_and_never_synced_records()
             .page_size(2);
         let mut seen = Vec::new();
         while let Some(page) = pages.next_page().await.unwrap() {
-            seen.push(page.iter().map(|id| id.get()).collect::<Vec<_>>());
+            seen.push(
+                page.iter()
+                    .map(|id| id.as_int().unwrap())
+                    .collect::<Vec<_>>(),
+            );
         }
         assert_eq!(
             seen,

@@ -91,7 +91,7 @@ fn record_job(id: i64) -> Job {
     Job::Record(RecordJob {
         crm: "hubspot".into(),
         model: "User".into(),
-        id,
+        id: id.into(),
         attempt: 1,
     })
 }

@@ -384,12 +384,15 @@ async fn link_plan_diff_shows_link_changes_next_to_property_changes() {
     move_user(&db, other, third).await;
     let diffs = etlify.plan_diff("hubspot", "User", 10).await.unwrap();
 
-    let moved = diffs.iter().find(|d| d.id.get() == user).unwrap();
+    let moved = diffs
+        .iter()
+        .find(|d| d.id.as_int().unwrap() == user)
+        .unwrap();
     assert_eq!(moved.change, etlify::PayloadChange::Unchanged);
     let links: Vec<(&str, i64, etlify::LinkChange)> = moved
         .links
         .iter()
-        .map(|l| (l.target.as_str(), l.target_id.get(), l.change))
+        .map(|l| (l.target.as_str(), l.target_id.as_int().unwrap(), l.change))
         .collect();
     assert_eq!(
         links,
@@ -398,10 +401,16 @@ async fn link_plan_diff_shows_link_changes_next_to_property_changes() {
             ("Company", first, etlify::LinkChange::Removed),
         ]
     );
-    let waiting = diffs.iter().find(|d| d.id.get() == other).unwrap();
+    let waiting = diffs
+        .iter()
+        .find(|d| d.id.as_int().unwrap() == other)
+        .unwrap();
     assert_eq!(waiting.links.len(), 1);
     assert_eq!(
-        (waiting.links[0].target_id.get(), waiting.links[0].change),
+        (
+            waiting.links[0].target_id.as_int().unwrap(),
+            waiting.links[0].change
+        ),
         (third, etlify::LinkChange::Waiting),
         "initech has no CRM id yet"
     );

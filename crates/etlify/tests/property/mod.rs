@@ -265,7 +265,7 @@ async fn found(
         .await
         .unwrap()
         .into_iter()
-        .map(|id| id.get())
+        .map(|id| id.as_int().unwrap())
         .collect();
     assert!(
         ids.windows(2).all(|w| w[0] < w[1]),

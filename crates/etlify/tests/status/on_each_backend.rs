@@ -216,7 +216,7 @@ async fn page_failing_page_lists_each_failing_record_once() {
             .await
             .unwrap();
         assert!(rows.len() <= 2);
-        seen.extend(rows.into_iter().map(|r| r.resource_id.get()));
+        seen.extend(rows.into_iter().map(|r| r.resource_id.as_int().unwrap()));
     }
     let mut unique = seen.clone();
     unique.sort_unstable();

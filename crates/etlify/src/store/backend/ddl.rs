@@ -7,6 +7,8 @@
 
 use sea_query::{ColumnDef, ColumnType, Expr, Index, Table, TableCreateStatement};
 
+use crate::id::KeyType;
+
 use crate::store::schema::{ALERT_INCIDENT_TABLE, LINK_TABLE};
 use crate::store::schema::{
     CHECKPOINT_TABLE, HISTORY_TABLE, JOB_REQUEST_TABLE, LEASE_TABLE, PENDING_TABLE,
@@ -54,8 +56,11 @@ pub(crate) enum ColumnKind {
     Text,
     /// A 32-bit integer.
     Integer,
-    /// A 64-bit integer: record ids.
+    /// A 64-bit integer: counts.
     BigInteger,
+    /// A record's key: a 64-bit integer for integer keys (as the gem's
+    /// `resource_id bigint`), else the type the application's keys have.
+    RecordKey(KeyType),
     /// A boolean.
     Boolean,
     /// A UTC time to the microsecond, as Rails writes it.
@@ -75,8 +80,8 @@ pub(crate) trait Ddl {
     fn now_default(&self) -> Expr;
 
     /// `CREATE TABLE IF NOT EXISTS` of `table` ([`StateTable::describe`]),
-    /// with the storage this backend gives it.
-    fn create_table(&self, table: StateTable) -> String;
+    /// with the storage this backend gives it and record keys of `keys`.
+    fn create_table(&self, table: StateTable, keys: KeyType) -> String;
 
     /// Whether `NOT NULL` can be added to an existing column in place
     /// (SQLite would need a table rebuild).
@@ -130,7 +135,7 @@ impl StateTable {
     }
 
     /// `CREATE TABLE IF NOT EXISTS` of this table, with `ddl`'s types.
-    pub(crate) fn describe(self, ddl: &dyn Ddl) -> TableCreateStatement {
+    pub(crate) fn describe(self, ddl: &dyn Ddl, keys: KeyType) -> TableCreateStatement {
         let column = |name: &str, kind: ColumnKind| {
             ColumnDef::new_with_type(sea_query::Alias::new(name), ddl.column_type(kind))
         };
@@ -145,6 +150,11 @@ impl StateTable {
         };
         let id = || ddl.serial_key(ColumnDef::new(sea_query::Alias::new("id")));
         use ColumnKind::{BigInteger, Boolean, Integer, KeyName, Text, Timestamp, Varchar};
+        let record_key = ColumnKind::RecordKey(keys);
+        let job_name = match keys {
+            KeyType::Integer => Varchar,
+            _ => KeyName,
+        };
 
         let mut create = Table::create();
         create
@@ -155,7 +165,7 @@ impl StateTable {
                 .col(id())
                 .col(optional("crm_id", Varchar))
                 .col(required("resource_type", Varchar))
-                .col(required("resource_id", BigInteger))
+                .col(required("resource_id", record_key))
                 .col(optional("last_digest", Varchar))
                 .col(optional("field_digests", Text))
                 .col(optional("last_synced_at", Timestamp))
@@ -167,9 +177,9 @@ impl StateTable {
             StateTable::Pending => create
                 .col(id())
                 .col(required("dependent_type", Varchar))
-                .col(required("dependent_id", BigInteger))
+                .col(required("dependent_id", record_key))
                 .col(required("dependency_type", Varchar))
-                .col(required("dependency_id", BigInteger))
+                .col(required("dependency_id", record_key))
                 .col(required("crm_name", Varchar))
                 .col(required("created_at", Timestamp))
                 .col(required("updated_at", Timestamp)),
@@ -185,8 +195,8 @@ impl StateTable {
             StateTable::RecordLeases => create
                 .col(required("crm_name", Varchar))
                 .col(required("resource_type", Varchar))
-                .col(required("first_id", BigInteger))
-                .col(required("last_id", BigInteger))
+                .col(required("first_id", record_key))
+                .col(required("last_id", record_key))
                 .col(required("owner", Varchar))
                 .col(required("expires_at", Timestamp))
                 .primary_key(&mut key(&[
@@ -202,8 +212,8 @@ impl StateTable {
                 .col(required("resource_type", Varchar))
                 .col(required("finder", Varchar))
                 .col(required("changes_through", Timestamp))
-                .col(optional("ids_through", BigInteger))
-                .col(optional("lowest_synced_id", BigInteger))
+                .col(optional("ids_through", record_key))
+                .col(optional("lowest_synced_id", record_key))
                 .col(required("complete_at", Timestamp))
                 .primary_key(&mut key(&["crm_name", "resource_type"])),
             // The send times of a CRM's last requests, shared by every
@@ -217,11 +227,14 @@ impl StateTable {
             // One row per sync job queued or running
             // (`store/job_requests.rs`): a record's (`kind` = 'record') or
             // a CRM's batch run ('batch', model '' and id 0).
+            // Its names are shorter beside a UUID or text key: on MySQL a
+            // primary key holds at most 3,072 bytes, which three
+            // `varchar(255)` and a `bigint` just fit.
             StateTable::JobRequests => create
-                .col(required("kind", Varchar))
-                .col(required("crm_name", Varchar))
-                .col(required("resource_type", Varchar))
-                .col(required("resource_id", BigInteger))
+                .col(required("kind", job_name))
+                .col(required("crm_name", job_name))
+                .col(required("resource_type", job_name))
+                .col(required("resource_id", record_key))
                 .col(required("running", Boolean))
                 .col(required("again", Boolean))
                 .col(required("requested_at", Timestamp))
@@ -262,10 +275,10 @@ impl StateTable {
             StateTable::Links => create
                 .col(required("crm_name", KeyName))
                 .col(required("from_type", KeyName))
-                .col(required("from_id", BigInteger))
+                .col(required("from_id", record_key))
                 .col(required("link_name", KeyName))
                 .col(required("to_type", KeyName))
-                .col(required("to_id", BigInteger))
+                .col(required("to_id", record_key))
                 .col(required("from_object_type", Varchar))
                 .col(required("to_object_type", Varchar))
                 .col(required("from_crm_id", Varchar))

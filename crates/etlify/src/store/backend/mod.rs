@@ -151,6 +151,6 @@ pub(super) fn describe_connect_error(error: &sqlx::Error) -> String {
 /// Why a payload query's key column could not be read.
 pub(crate) fn key_error(key_column: &str, error: impl fmt::Display) -> crate::Error {
     crate::Error::payload(format!(
-        "payload query must return the integer key column `{key_column}` for every row: {error}"
+        "payload query must return the key column `{key_column}` for every row: {error}"
     ))
 }

@@ -13,8 +13,10 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
-use super::{mysql, postgres, sqlite};
+use sqlx::Row;
+
 use crate::error::Result;
+use crate::id::ResourceId;
 
 /// A row type decodable from every backend (what `#[derive(sqlx::FromRow)]`
 /// gives for portable column types).
@@ -56,12 +58,12 @@ impl AnyRow<'_> {
         }
     }
 
-    /// The integer in `column` (a record's key).
-    pub(crate) fn key(self, column: &str) -> std::result::Result<i64, sqlx::Error> {
+    /// The record key in `column`.
+    pub(crate) fn key(self, column: &str) -> std::result::Result<ResourceId, sqlx::Error> {
         match self {
-            AnyRow::Sqlite(row) => sqlite::rows::key(row, column),
-            AnyRow::Postgres(row) => postgres::rows::key(row, column),
-            AnyRow::Mysql(row) => mysql::rows::key(row, column),
+            AnyRow::Sqlite(row) => row.try_get(column),
+            AnyRow::Postgres(row) => row.try_get(column),
+            AnyRow::Mysql(row) => row.try_get(column),
         }
     }
 }
@@ -84,5 +86,5 @@ pub(crate) trait Executor: Send + Sync {
 
     /// Runs a one-column query of integer ids and streams them, never
     /// holding more than the driver's buffer of rows.
-    fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<i64>>;
+    fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<ResourceId>>;
 }

@@ -58,8 +58,13 @@ impl RecordLock {
     /// batch page covering it), then holds the lock.
     pub(crate) async fn acquire(store: &Store, key: &SyncKey) -> Result<Self> {
         Ok(Self {
-            lease: acquire_record(store, &key.crm_name, &key.resource_type, key.resource_id)
-                .await?,
+            lease: acquire_record(
+                store,
+                &key.crm_name,
+                &key.resource_type,
+                key.resource_id.clone(),
+            )
+            .await?,
         })
     }
 
@@ -91,10 +96,10 @@ impl PageLock {
         let range = IdRange {
             crm_name,
             resource_type,
-            first: *first,
-            last: *last,
+            first: first.clone(),
+            last: last.clone(),
         };
-        let (lease, busy) = try_acquire_page(store, range, ids).await?;
+        let (lease, busy) = try_acquire_page(store, &range, ids).await?;
         Ok((Self { lease: Some(lease) }, busy))
     }
 
@@ -114,7 +119,7 @@ impl PageLock {
 }
 
 /// Ids `first..=last` of one model in one CRM.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct IdRange<'a> {
     crm_name: &'a str,
     resource_type: &'a str,
@@ -132,7 +137,7 @@ async fn acquire_record(
     let range = IdRange {
         crm_name,
         resource_type,
-        first: id,
+        first: id.clone(),
         last: id,
     };
     let owner = new_owner(store);
@@ -145,7 +150,7 @@ async fn acquire_record(
     // Another per-record sync of the record: wait for its row to go.
     let taken_at = loop {
         let started = Instant::now();
-        if take(store, &owner, range).await? {
+        if take(store, &owner, &range).await? {
             break started;
         }
         wait().await;
@@ -153,7 +158,7 @@ async fn acquire_record(
     let lease = Lease::held(store, owner, LeaseTable::Records, 1, taken_at);
     // A page covering the record: keep the row (the page, or any page
     // after it, now sees the record busy) and wait for the page to end.
-    while others_overlapping(store, lease.owner(), range)
+    while others_overlapping(store, lease.owner(), &range)
         .await?
         .iter()
         .any(|other| other.live)
@@ -167,7 +172,7 @@ async fn acquire_record(
 /// the ids of `ids` that another sync holds (busy, left to the caller).
 async fn try_acquire_page(
     store: &Store,
-    range: IdRange<'_>,
+    range: &IdRange<'_>,
     ids: &[ResourceId],
 ) -> Result<(Lease, Vec<ResourceId>)> {
     let owner = new_owner(store);
@@ -186,19 +191,19 @@ async fn try_acquire_page(
     }
     let busy = ids
         .iter()
-        .copied()
         .filter(|id| {
             others
                 .iter()
-                .any(|other| other.live && other.first <= id.get() && id.get() <= other.last)
+                .any(|other| other.live && other.first <= **id && **id <= other.last)
         })
+        .cloned()
         .collect();
     Ok((lease, busy))
 }
 
 /// Inserts `owner`'s row for `range`, or takes over an expired row of the
 /// same range; whether the row is now `owner`'s.
-async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
+async fn take(store: &Store, owner: &str, range: &IdRange<'_>) -> Result<bool> {
     let dialect = store.dialect();
     let mut insert = Query::insert();
     insert
@@ -214,8 +219,8 @@ async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
         .values([
             Expr::val(range.crm_name),
             Expr::val(range.resource_type),
-            Expr::val(range.first.get()),
-            Expr::val(range.last.get()),
+            Expr::val(range.first.value()),
+            Expr::val(range.last.value()),
             Expr::val(owner),
             dialect.now_plus(store.lease_ttl()),
         ])
@@ -242,13 +247,13 @@ async fn take(store: &Store, owner: &str, range: IdRange<'_>) -> Result<bool> {
 
 /// Another owner's row overlapping a range.
 struct Other {
-    first: i64,
-    last: i64,
+    first: ResourceId,
+    last: ResourceId,
     live: bool,
 }
 
 /// Rows of other owners overlapping `range`, live or expired.
-async fn others_overlapping(store: &Store, owner: &str, range: IdRange<'_>) -> Result<Vec<Other>> {
+async fn others_overlapping(store: &Store, owner: &str, range: &IdRange<'_>) -> Result<Vec<Other>> {
     let mut select = Query::select();
     select
         .columns([Leases::FirstId, Leases::LastId])
@@ -263,7 +268,7 @@ async fn others_overlapping(store: &Store, owner: &str, range: IdRange<'_>) -> R
         .cond_where(overlapping(range))
         .and_where(Expr::col(Leases::Owner).ne(owner));
     let (sql, values) = store.build(&select);
-    let rows: Vec<(i64, i64, i32)> = store.fetch_all(sql, values).await?;
+    let rows: Vec<(ResourceId, ResourceId, i32)> = store.fetch_all(sql, values).await?;
     Ok(rows
         .into_iter()
         .map(|(first, last, live)| Other {
@@ -275,7 +280,7 @@ async fn others_overlapping(store: &Store, owner: &str, range: IdRange<'_>) -> R
 }
 
 /// Deletes the expired rows overlapping `range` (left by dead holders).
-async fn delete_expired(store: &Store, range: IdRange<'_>) -> Result<()> {
+async fn delete_expired(store: &Store, range: &IdRange<'_>) -> Result<()> {
     let mut delete = Query::delete();
     delete
         .from_table(Leases::Table)
@@ -287,10 +292,10 @@ async fn delete_expired(store: &Store, range: IdRange<'_>) -> Result<()> {
 }
 
 /// Rows of the same model and CRM whose range meets `range`.
-fn overlapping(range: IdRange<'_>) -> Cond {
+fn overlapping(range: &IdRange<'_>) -> Cond {
     Cond::all()
         .add(Expr::col(Leases::CrmName).eq(range.crm_name))
         .add(Expr::col(Leases::ResourceType).eq(range.resource_type))
-        .add(Expr::col(Leases::FirstId).lte(range.last.get()))
-        .add(Expr::col(Leases::LastId).gte(range.first.get()))
+        .add(Expr::col(Leases::FirstId).lte(range.last.value()))
+        .add(Expr::col(Leases::LastId).gte(range.first.value()))
 }

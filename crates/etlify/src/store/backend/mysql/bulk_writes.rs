@@ -129,7 +129,7 @@ fn crm_id_claims<'a>(rows: &[&'a (SyncKey, RowChange)]) -> Claims<'a> {
     let mut claimed: HashMap<(&str, &str, &str), ResourceId> = HashMap::new();
     for (key, crm_id) in &claims {
         let claim = (key.crm_name.as_str(), key.resource_type.as_str(), *crm_id);
-        if let Some(other) = claimed.insert(claim, key.resource_id) {
+        if let Some(other) = claimed.insert(claim, key.resource_id.clone()) {
             if other != key.resource_id {
                 return Claims::SharedInBatch;
             }
@@ -156,7 +156,7 @@ impl MysqlBackend {
                 r#"SELECT "crm_name", "resource_type", "crm_id", "resource_id" FROM "crm_synchronisations" WHERE ("crm_name", "resource_type", "crm_id") IN ({tuples})"#
             );
             let mut holders =
-                sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
+                sqlx::query_as::<_, (String, String, String, ResourceId)>(AssertSqlSafe(sql));
             for (key, crm_id) in chunk {
                 holders = holders
                     .bind(key.crm_name.as_str())
@@ -169,21 +169,35 @@ impl MysqlBackend {
                     crm == &key.crm_name
                         && model == &key.resource_type
                         && held == crm_id
-                        && *holder != key.resource_id.get()
+                        && *holder != key.resource_id
                 })
             });
             if let Some((key, crm_id)) = refused {
-                sqlx::query(
+                let insert = sqlx::query(
                     r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "created_at", "updated_at") VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"#,
                 )
                 .bind(key.crm_name.as_str())
-                .bind(key.resource_type.as_str())
-                .bind(key.resource_id.get())
-                .bind(*crm_id)
-                .execute(&self.pool)
-                .await?;
+                .bind(key.resource_type.as_str());
+                bind_key(insert, &key.resource_id)
+                    .bind(*crm_id)
+                    .execute(&self.pool)
+                    .await?;
             }
         }
         Ok(())
+    }
+}
+
+/// `query` with `id` bound in the form its column holds.
+fn bind_key<'q>(
+    query: sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    id: &ResourceId,
+) -> sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {
+    if let Some(id) = id.as_int() {
+        query.bind(id)
+    } else if let Some(id) = id.as_uuid() {
+        query.bind(id)
+    } else {
+        query.bind(id.to_string())
     }
 }

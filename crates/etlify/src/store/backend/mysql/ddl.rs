@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use sea_query::{ColumnDef, ColumnType, Expr, MysqlQueryBuilder, StringLen};
 
 use super::MysqlDialect;
+use crate::id::KeyType;
 use crate::store::backend::{ColumnKind, Ddl, StateTable};
 use crate::store::schema::{PENDING_TABLE, RUN_TABLE, SYNC_TABLE};
 
@@ -21,6 +22,10 @@ impl Ddl for MysqlDialect {
             ColumnKind::Text => ColumnType::Text,
             ColumnKind::Integer => ColumnType::Integer,
             ColumnKind::BigInteger => ColumnType::BigInteger,
+            ColumnKind::RecordKey(KeyType::Integer) => ColumnType::BigInteger,
+            ColumnKind::RecordKey(KeyType::Uuid) => ColumnType::custom("char(36)"),
+            ColumnKind::RecordKey(KeyType::UuidBinary) => ColumnType::custom("binary(16)"),
+            ColumnKind::RecordKey(KeyType::Text) => ColumnType::String(StringLen::N(128)),
             ColumnKind::Boolean => ColumnType::custom("tinyint(1)"),
             ColumnKind::Timestamp => ColumnType::custom("datetime(6)"),
         }
@@ -40,8 +45,8 @@ impl Ddl for MysqlDialect {
         Expr::cust("CURRENT_TIMESTAMP(6)")
     }
 
-    fn create_table(&self, table: StateTable) -> String {
-        let mut create = table.describe(self);
+    fn create_table(&self, table: StateTable, keys: KeyType) -> String {
+        let mut create = table.describe(self, keys);
         // The database's character set and collation, as Rails' tables
         // have: a table of its own collation could not compare its text
         // with the application's.
@@ -143,7 +148,7 @@ mod tests {
                 "CREATE TABLE IF NOT EXISTS `etlify_job_requests` ( `kind` varchar(255) NOT NULL, `crm_name` varchar(255) NOT NULL, `resource_type` varchar(255) NOT NULL, `resource_id` bigint NOT NULL, `running` tinyint(1) NOT NULL, `again` tinyint(1) NOT NULL, `requested_at` datetime(6) NOT NULL, PRIMARY KEY (`kind`, `crm_name`, `resource_type`, `resource_id`) ) ENGINE=InnoDB",
             ),
         ] {
-            assert_eq!(MysqlDialect.create_table(table), expected, "{table:?}");
+            assert_eq!(MysqlDialect.create_table(table, KeyType::Integer), expected, "{table:?}");
         }
     }
 

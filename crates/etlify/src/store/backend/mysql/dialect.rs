@@ -115,7 +115,7 @@ impl Dialect for MysqlDialect {
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // MySQL takes no array parameter: one placeholder per id.
-        column.is_in(ids.iter().map(|id| id.get()))
+        column.is_in(ids.iter().map(|id| id.value()))
     }
 
     fn excluded(&self, column: &str) -> String {

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query_sqlx::SqlxValues;
-use sqlx::mysql::MySqlRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::MysqlBackend;
@@ -33,32 +32,51 @@ impl Executor for MysqlBackend {
         Ok(())
     }
 
-    fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<i64>> {
+    fn fetch_ids(
+        &self,
+        sql: String,
+        values: SqlxValues,
+    ) -> BoxStream<'_, Result<crate::id::ResourceId>> {
         sqlx::query_with(AssertSqlSafe(sql), values)
             .fetch(&self.pool)
             .map_err(Into::into)
-            .and_then(|row| async move { Ok(key_at(&row, 0)?) })
+            .and_then(|row| async move { Ok(row.try_get::<crate::id::ResourceId, _>(0)?) })
             .boxed()
     }
 }
 
-/// The integer in `column` (`bigint`, `int`, or unsigned).
-pub(in crate::store::backend) fn key(row: &MySqlRow, column: &str) -> Result<i64, sqlx::Error> {
-    let index = row
-        .columns()
-        .iter()
-        .position(|c| sqlx::Column::name(c) == column)
-        .ok_or_else(|| sqlx::Error::ColumnNotFound(column.to_owned()))?;
-    key_at(row, index)
+/// A key as MySQL holds it: a signed or unsigned integer, a `BINARY(16)`
+/// UUID, or a text (text keys and `CHAR(36)` UUIDs).
+impl sqlx::Type<sqlx::MySql> for crate::id::ResourceId {
+    fn type_info() -> sqlx::mysql::MySqlTypeInfo {
+        <i64 as sqlx::Type<sqlx::MySql>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::mysql::MySqlTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::MySql>>::compatible(ty)
+            || <u64 as sqlx::Type<sqlx::MySql>>::compatible(ty)
+            || <String as sqlx::Type<sqlx::MySql>>::compatible(ty)
+            || <Vec<u8> as sqlx::Type<sqlx::MySql>>::compatible(ty)
+    }
 }
 
-fn key_at(row: &MySqlRow, index: usize) -> Result<i64, sqlx::Error> {
-    if let Ok(id) = row.try_get::<i64, _>(index) {
-        return Ok(id);
+impl<'r> sqlx::Decode<'r, sqlx::MySql> for crate::id::ResourceId {
+    fn decode(value: sqlx::mysql::MySqlValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use crate::id::ResourceId;
+        use sqlx::mysql::MySql;
+        use sqlx::{Decode, Type, TypeInfo, ValueRef};
+        let ty = value.type_info().into_owned();
+        if matches!(ty.name(), "BINARY" | "VARBINARY" | "BLOB") {
+            let bytes = <&[u8] as Decode<MySql>>::decode(value)?;
+            return Ok(ResourceId::uuid(sqlx::types::Uuid::from_slice(bytes)?));
+        }
+        if <String as Type<MySql>>::compatible(&ty) {
+            return Ok(ResourceId::text(<&str as Decode<MySql>>::decode(value)?));
+        }
+        if <u64 as Type<MySql>>::compatible(&ty) && ty.name().ends_with("UNSIGNED") {
+            let id = <u64 as Decode<MySql>>::decode(value)?;
+            return Ok(ResourceId::new(i64::try_from(id)?));
+        }
+        Ok(ResourceId::new(<i64 as Decode<MySql>>::decode(value)?))
     }
-    if let Ok(id) = row.try_get::<i32, _>(index) {
-        return Ok(i64::from(id));
-    }
-    let id: u64 = row.try_get(index)?;
-    i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

@@ -10,17 +10,50 @@ use sqlx::AssertSqlSafe;
 
 use super::{PostgresBackend, PostgresDialect};
 use crate::error::Result;
-use crate::id::SyncKey;
+use crate::id::{ResourceId, SyncKey};
 use crate::store::backend::{BulkWrites, Dialect};
 use crate::store::leases::batch_run;
 use crate::store::sync_rows::{self, RowChange, UPSERT_COLUMNS};
 
 /// The array types of [`UPSERT_COLUMNS`] bound as `$1…$8`, in order; the
 /// last two columns (`created_at`, `updated_at`) are the server's "now".
+/// The array of record keys in [`UPSERT_ARRAYS`], cast to the keys' type
+/// ([`KeyArray::cast`]).
+const KEY_ARRAY: &str = "$3::int8[]";
+
+/// The record keys of upserted rows as one typed array: integers stay an
+/// `int8[]` (as before non-integer keys), UUIDs a `uuid[]`, texts a
+/// `varchar[]`.
+enum KeyArray {
+    Ints(Vec<i64>),
+    Uuids(Vec<sqlx::types::Uuid>),
+    Texts(Vec<String>),
+}
+
+impl KeyArray {
+    fn of(ids: Vec<ResourceId>) -> Self {
+        if let Some(ints) = ids.iter().map(ResourceId::as_int).collect() {
+            KeyArray::Ints(ints)
+        } else if let Some(uuids) = ids.iter().map(ResourceId::as_uuid).collect() {
+            KeyArray::Uuids(uuids)
+        } else {
+            KeyArray::Texts(ids.iter().map(ToString::to_string).collect())
+        }
+    }
+
+    fn cast(&self) -> &'static str {
+        match self {
+            KeyArray::Ints(_) => KEY_ARRAY,
+            KeyArray::Uuids(_) => "$3::uuid[]",
+            KeyArray::Texts(_) => "$3::varchar[]",
+        }
+    }
+}
+
 const UPSERT_ARRAYS: [&str; 9] = [
     "$1::varchar[]",
     "$2::varchar[]",
-    "$3::int8[]",
+    KEY_ARRAY,
     "$4::varchar[]",
     "$5::varchar[]",
     "$6::text[]",
@@ -66,7 +99,13 @@ impl BulkWrites for PostgresBackend {
         // The shared statement, fed by arrays zipped row by row (several
         // set-returning functions in one select list advance in lockstep).
         let mut source = Query::select();
+        let columns = sync_rows::RowColumns::of(rows);
+        let keys = KeyArray::of(columns.resource_ids);
         for array in UPSERT_ARRAYS {
+            let array = match array {
+                KEY_ARRAY => keys.cast(),
+                other => other,
+            };
             source.expr(Func::cust("UNNEST").arg(Expr::cust(array)));
         }
         source
@@ -80,11 +119,15 @@ impl BulkWrites for PostgresBackend {
             .expect("select list matches the column list");
         // The statement binds no value of its own: `$1…$9` are the arrays.
         let sql = insert.to_string(PostgresQueryBuilder);
-        let columns = sync_rows::RowColumns::of(rows);
-        sqlx::query(AssertSqlSafe(sql))
+        let query = sqlx::query(AssertSqlSafe(sql))
             .bind(columns.crm_names)
-            .bind(columns.resource_types)
-            .bind(columns.resource_ids)
+            .bind(columns.resource_types);
+        let query = match keys {
+            KeyArray::Ints(ids) => query.bind(ids),
+            KeyArray::Uuids(ids) => query.bind(ids),
+            KeyArray::Texts(ids) => query.bind(ids),
+        };
+        query
             .bind(columns.crm_ids)
             .bind(columns.digests)
             .bind(columns.field_digests)

@@ -5,6 +5,7 @@
 use sea_query::{ColumnDef, ColumnType, Expr, PostgresQueryBuilder, StringLen};
 
 use super::PostgresDialect;
+use crate::id::KeyType;
 use crate::store::backend::{ColumnKind, Ddl, StateTable};
 
 impl Ddl for PostgresDialect {
@@ -14,6 +15,10 @@ impl Ddl for PostgresDialect {
             ColumnKind::Text => ColumnType::Text,
             ColumnKind::Integer => ColumnType::Integer,
             ColumnKind::BigInteger => ColumnType::BigInteger,
+            ColumnKind::RecordKey(KeyType::Integer) => ColumnType::BigInteger,
+            ColumnKind::RecordKey(KeyType::Uuid) => ColumnType::Uuid,
+            ColumnKind::RecordKey(KeyType::UuidBinary) => ColumnType::Uuid,
+            ColumnKind::RecordKey(KeyType::Text) => ColumnType::String(StringLen::None),
             ColumnKind::Boolean => ColumnType::custom("boolean"),
             ColumnKind::Timestamp => ColumnType::custom("timestamp(6) without time zone"),
         }
@@ -29,8 +34,8 @@ impl Ddl for PostgresDialect {
         Expr::cust("now() AT TIME ZONE 'UTC'")
     }
 
-    fn create_table(&self, table: StateTable) -> String {
-        let create = table.describe(self).to_string(PostgresQueryBuilder);
+    fn create_table(&self, table: StateTable, keys: KeyType) -> String {
+        let create = table.describe(self, keys).to_string(PostgresQueryBuilder);
         // sea-query has no word for UNLOGGED: the keyword goes after the
         // builder's `CREATE ` (a logged table, should that ever change).
         match create.strip_prefix("CREATE TABLE ") {
@@ -95,7 +100,11 @@ mod tests {
                 r#"CREATE TABLE IF NOT EXISTS "etlify_alert_incidents" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "subject" varchar NOT NULL, "opened_at" timestamp(6) without time zone NOT NULL, "resolved_at" timestamp(6) without time zone, "notified_at" timestamp(6) without time zone, "summary" text, PRIMARY KEY ("kind", "crm_name", "subject") )"#,
             ),
         ] {
-            assert_eq!(PostgresDialect.create_table(table), expected, "{table:?}");
+            assert_eq!(
+                PostgresDialect.create_table(table, KeyType::Integer),
+                expected,
+                "{table:?}"
+            );
         }
     }
 }

@@ -88,7 +88,23 @@ impl Dialect for PostgresDialect {
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
         // One array parameter instead of one per id (planning cost).
-        let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-        column.eq(PgFunc::any(Expr::val(ids)))
+        // The array's element type is the keys' own (an integer array
+        // for integer keys, as before).
+        let array = if let Some(ints) = ids
+            .iter()
+            .map(ResourceId::as_int)
+            .collect::<Option<Vec<i64>>>()
+        {
+            sea_query::Value::from(ints)
+        } else if let Some(uuids) = ids
+            .iter()
+            .map(ResourceId::as_uuid)
+            .collect::<Option<Vec<sqlx::types::Uuid>>>()
+        {
+            sea_query::Value::from(uuids)
+        } else {
+            sea_query::Value::from(ids.iter().map(ToString::to_string).collect::<Vec<String>>())
+        };
+        column.eq(PgFunc::any(Expr::val(array)))
     }
 }

@@ -5,8 +5,7 @@
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query_sqlx::SqlxValues;
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::PostgresBackend;
 use crate::error::Result;
@@ -37,7 +36,11 @@ impl Executor for PostgresBackend {
         Ok(())
     }
 
-    fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<i64>> {
+    fn fetch_ids(
+        &self,
+        sql: String,
+        values: SqlxValues,
+    ) -> BoxStream<'_, Result<crate::id::ResourceId>> {
         sqlx::query_scalar_with(AssertSqlSafe(sql), values)
             .persistent(false)
             .fetch(&self.pool)
@@ -46,10 +49,38 @@ impl Executor for PostgresBackend {
     }
 }
 
-/// The integer in `column` (`serial` keys are int4, `bigserial` int8).
-pub(in crate::store::backend) fn key(row: &PgRow, column: &str) -> Result<i64, sqlx::Error> {
-    match row.try_get::<i64, _>(column) {
-        Ok(id) => Ok(id),
-        Err(_) => row.try_get::<i32, _>(column).map(i64::from),
+/// A key as PostgreSQL holds it: an integer, a `uuid`, or a text.
+impl sqlx::Type<sqlx::Postgres> for crate::id::ResourceId {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <i64 as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <i64 as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            || <i32 as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            || <sqlx::types::Uuid as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            || <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for crate::id::ResourceId {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use crate::id::ResourceId;
+        use sqlx::postgres::Postgres;
+        use sqlx::{Decode, Type, ValueRef};
+        let ty = value.type_info().into_owned();
+        if <i64 as Type<Postgres>>::compatible(&ty) {
+            Ok(ResourceId::new(<i64 as Decode<Postgres>>::decode(value)?))
+        } else if <i32 as Type<Postgres>>::compatible(&ty) {
+            Ok(ResourceId::new(
+                <i32 as Decode<Postgres>>::decode(value)?.into(),
+            ))
+        } else if <sqlx::types::Uuid as Type<Postgres>>::compatible(&ty) {
+            Ok(ResourceId::uuid(
+                <sqlx::types::Uuid as Decode<Postgres>>::decode(value)?,
+            ))
+        } else {
+            Ok(ResourceId::text(<&str as Decode<Postgres>>::decode(value)?))
+        }
     }
 }

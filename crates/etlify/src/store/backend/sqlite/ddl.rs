@@ -5,6 +5,7 @@
 use sea_query::{ColumnDef, ColumnType, Expr, SqliteQueryBuilder, StringLen};
 
 use super::SqliteDialect;
+use crate::id::KeyType;
 use crate::store::backend::{ColumnKind, Ddl, StateTable};
 
 impl Ddl for SqliteDialect {
@@ -16,6 +17,10 @@ impl Ddl for SqliteDialect {
             // sea-query names every integer `integer` on SQLite; Rails'
             // schema (and the declared type payloads read) says `bigint`.
             ColumnKind::BigInteger => ColumnType::custom("bigint"),
+            ColumnKind::RecordKey(KeyType::Integer) => ColumnType::custom("bigint"),
+            ColumnKind::RecordKey(KeyType::Uuid) => ColumnType::String(StringLen::None),
+            ColumnKind::RecordKey(KeyType::UuidBinary) => ColumnType::custom("blob"),
+            ColumnKind::RecordKey(KeyType::Text) => ColumnType::String(StringLen::None),
             ColumnKind::Boolean => ColumnType::Boolean,
             ColumnKind::Timestamp => ColumnType::custom("datetime(6)"),
         }
@@ -36,8 +41,8 @@ impl Ddl for SqliteDialect {
         Expr::current_timestamp()
     }
 
-    fn create_table(&self, table: StateTable) -> String {
-        let mut create = table.describe(self);
+    fn create_table(&self, table: StateTable, keys: KeyType) -> String {
+        let mut create = table.describe(self, keys);
         if table.keyed_by_its_columns() {
             create.extra("WITHOUT ROWID");
         }
@@ -100,7 +105,11 @@ mod tests {
                 r#"CREATE TABLE IF NOT EXISTS "etlify_alert_incidents" ( "kind" varchar NOT NULL, "crm_name" varchar NOT NULL, "subject" varchar NOT NULL, "opened_at" datetime(6) NOT NULL, "resolved_at" datetime(6), "notified_at" datetime(6), "summary" text, PRIMARY KEY ("kind", "crm_name", "subject") ) WITHOUT ROWID"#,
             ),
         ] {
-            assert_eq!(SqliteDialect.create_table(table), expected, "{table:?}");
+            assert_eq!(
+                SqliteDialect.create_table(table, KeyType::Integer),
+                expected,
+                "{table:?}"
+            );
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::format::{Item, StrftimeItems};
-use sea_query::{Expr, SqliteQueryBuilder, Value};
+use sea_query::{Expr, ExprTrait, SqliteQueryBuilder, Value};
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 
 use crate::id::ResourceId;
@@ -110,10 +110,18 @@ impl Dialect for SqliteDialect {
     }
 
     fn id_in(&self, column: Expr, ids: &[ResourceId]) -> Expr {
-        // One JSON array parameter instead of one per id.
+        // One JSON array parameter instead of one per id: integers and
+        // texts are JSON values; UUIDs kept as blobs are not, and get one
+        // placeholder each.
+        if ids.iter().any(|id| id.as_uuid().is_some()) {
+            return column.is_in(ids.iter().map(ResourceId::value));
+        }
         let list = ids
             .iter()
-            .map(|id| id.get().to_string())
+            .map(|id| match id.as_int() {
+                Some(id) => id.to_string(),
+                None => serde_json::Value::from(id.to_string()).to_string(),
+            })
             .collect::<Vec<_>>()
             .join(",");
         Expr::cust_with_exprs(

@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use sea_query_sqlx::SqlxValues;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::SqliteBackend;
 use crate::error::Result;
@@ -32,7 +31,11 @@ impl Executor for SqliteBackend {
         Ok(())
     }
 
-    fn fetch_ids(&self, sql: String, values: SqlxValues) -> BoxStream<'_, Result<i64>> {
+    fn fetch_ids(
+        &self,
+        sql: String,
+        values: SqlxValues,
+    ) -> BoxStream<'_, Result<crate::id::ResourceId>> {
         sqlx::query_scalar_with(AssertSqlSafe(sql), values)
             .fetch(&self.pool)
             .map_err(Into::into)
@@ -40,7 +43,34 @@ impl Executor for SqliteBackend {
     }
 }
 
-/// The integer in `column`.
-pub(in crate::store::backend) fn key(row: &SqliteRow, column: &str) -> Result<i64, sqlx::Error> {
-    row.try_get(column)
+/// A key as SQLite holds it: an integer, a text, or a 16-byte blob (a
+/// UUID an application keeps as bytes).
+impl sqlx::Type<sqlx::Sqlite> for crate::id::ResourceId {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+
+    fn compatible(_: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        // SQLite's columns take any value; the value's own type decides.
+        true
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Sqlite> for crate::id::ResourceId {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use crate::id::ResourceId;
+        use sqlx::{TypeInfo, ValueRef};
+        let kind = value.type_info().name().to_owned();
+        match kind.as_str() {
+            "TEXT" => Ok(ResourceId::text(
+                <&str as sqlx::Decode<sqlx::Sqlite>>::decode(value)?,
+            )),
+            "BLOB" => Ok(ResourceId::uuid(sqlx::types::Uuid::from_slice(
+                <&[u8] as sqlx::Decode<sqlx::Sqlite>>::decode(value)?,
+            )?)),
+            _ => Ok(ResourceId::new(
+                <i64 as sqlx::Decode<sqlx::Sqlite>>::decode(value)?,
+            )),
+        }
+    }
 }

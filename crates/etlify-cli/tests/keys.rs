@@ -1,0 +1,303 @@
+//! `etlify sync-record MODEL ID` with UUID and text keys (issue 31, item
+//! 3), on each backend: `migrate` makes the sync-state tables for the
+//! models' `key_type`, a record is synced by its key as a user types it,
+//! and a text that is no such key is a usage error naming the key type.
+
+#![allow(clippy::unwrap_used)]
+
+#[allow(dead_code)] // the helpers this binary does not use
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+const UUID_KEY: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const OTHER_UUID: &str = "9c5b94b1-35ad-49bb-b118-8e8fc24abf80";
+const TEXT_KEY: &str = "person-ada";
+const OTHER_TEXT: &str = "person-bob";
+
+fn etlify(config: &Path, args: &[&str]) -> Output {
+    support::etlify_command(config, args).output().unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Runs `statements` on the database at `url` (connected the way the CLI
+/// connects).
+fn exec(url: &str, statements: &[String]) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = etlify::Store::connect(url).await.unwrap();
+        for sql in statements {
+            let sql = sqlx::AssertSqlSafe(sql.clone());
+            if let Some(pool) = store.sqlite_pool() {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            } else if let Some(pool) = store.postgres_pool() {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            } else if let Some(pool) = store.mysql_pool() {
+                sqlx::raw_sql(sql).execute(pool).await.unwrap();
+            }
+        }
+    });
+}
+
+/// The database of a test: its URL, and what drops it.
+struct Database {
+    url: String,
+    column_types: (&'static str, &'static str),
+    drop: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        for (url, sql) in &self.drop {
+            exec(url, std::slice::from_ref(sql));
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+/// An empty database on `backend` whose key columns are of `key_type`.
+fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
+    let dir = tempfile::tempdir().unwrap();
+    // One database per test: tests of one binary run side by side.
+    static DATABASES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "etlify_keys_{tag}_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let uuid = key_type == "uuid";
+    match backend {
+        Backend::Sqlite => Database {
+            url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("app.sqlite3").display()
+            ),
+            column_types: (if uuid { "varchar(36)" } else { "varchar" }, "datetime(6)"),
+            drop: Vec::new(),
+            _dir: dir,
+        },
+        Backend::Postgres => {
+            let server = support::postgres_server();
+            exec(&server, &[format!("CREATE SCHEMA \"{name}\"")]);
+            Database {
+                // `public` after it: the job queue's `hstore` is there.
+                url: support::in_search_path(&server, &format!("{name},public")),
+                column_types: (
+                    if uuid { "uuid" } else { "varchar" },
+                    "timestamp(6) without time zone",
+                ),
+                drop: vec![(server, format!("DROP SCHEMA \"{name}\" CASCADE"))],
+                _dir: dir,
+            }
+        }
+        Backend::Mysql => {
+            let server = support::mysql_server();
+            exec(
+                &server,
+                &[format!(
+                    "DROP DATABASE IF EXISTS `{name}`; CREATE DATABASE `{name}`"
+                )],
+            );
+            let (base, _) = server.rsplit_once('/').unwrap();
+            Database {
+                url: format!("{base}/{name}"),
+                column_types: (if uuid { "char(36)" } else { "varchar(64)" }, "datetime(6)"),
+                drop: vec![(server, format!("DROP DATABASE IF EXISTS `{name}`"))],
+                _dir: dir,
+            }
+        }
+    }
+}
+
+/// `people` keyed by `keys` on `backend`, a configuration declaring its
+/// `key_type`, then `etlify sync-record` by key: synced, then in sync; a
+/// text that is no key of the model is refused (exit 2).
+fn sync_record_by_key(backend: Backend, key_type: &str, keys: [&str; 2], not_a_key: &str) {
+    let (database, _dir, config) = people(backend, key_type, keys, "");
+    let sync = |id: &str| {
+        json_of(&etlify(
+            &config,
+            &["sync-record", "Person", id, "--crm", "hubspot", "--json"],
+        ))
+    };
+    let first = sync(keys[0]);
+    assert_eq!(first["outcome"], "synced", "{first}");
+    assert_eq!(first["id"], keys[0], "{first}");
+    assert_eq!(sync(keys[0])["outcome"], "not_modified");
+    assert_eq!(sync(keys[1])["outcome"], "synced");
+
+    let refused = etlify(
+        &config,
+        &["sync-record", "Person", not_a_key, "--crm", "hubspot"],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("key_type is {key_type}")),
+        "{stderr}"
+    );
+    drop(database);
+}
+
+/// `people` keyed by `keys` on `backend` and a migrated configuration
+/// declaring its `key_type`, then `more` TOML; the database, the
+/// configuration's directory and its path.
+fn people(
+    backend: Backend,
+    key_type: &str,
+    keys: [&str; 2],
+    more: &str,
+) -> (Database, tempfile::TempDir, std::path::PathBuf) {
+    let database = database(backend, key_type, key_type);
+    let (key, ts) = database.column_types;
+    exec(
+        &database.url,
+        &[
+            format!(
+                "CREATE TABLE people (id {key} NOT NULL PRIMARY KEY, email varchar(255), \
+                 created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"
+            ),
+            format!(
+                "INSERT INTO people (id, email, created_at, updated_at) VALUES \
+                 ('{}', 'ada@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00'), \
+                 ('{}', 'bob@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
+                keys[0], keys[1]
+            ),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etlify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\n\
+             [crms.hubspot]\nadapter = \"null\"\n\
+             [models.Person]\ntable = \"people\"\nkey_type = \"{key_type}\"\n\
+             [models.Person.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
+             payload = \"SELECT id, email FROM people\"\n{more}",
+            database.url
+        ),
+    )
+    .unwrap();
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    (database, dir, config)
+}
+
+/// With a `[queue]` section, `sync-record` by key requests a job, and an
+/// `etlify worker` process runs it: the record is then in sync, the other
+/// never synced.
+fn queued_sync_record_run_by_a_worker(backend: Backend, key_type: &str, keys: [&str; 2]) {
+    let queue = format!(
+        "\n[queue]\nname = \"keys-{key_type}-{}\"\n",
+        std::process::id()
+    );
+    let (database, _dir, config) = people(backend, key_type, keys, &queue);
+    let requested = json_of(&etlify(
+        &config,
+        &[
+            "sync-record",
+            "Person",
+            keys[0],
+            "--crm",
+            "hubspot",
+            "--json",
+        ],
+    ));
+    assert_eq!(requested["enqueued"], "new", "{requested}");
+    let mut worker = support::etlify_command(&config, &["worker", "--interval", "off"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let counts = || {
+        let status = json_of(&etlify(&config, &["status", "--json"]));
+        (
+            status[0]["in_sync"].clone(),
+            status[0]["never_synced"].clone(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Polls what the worker writes: the job's outcome in the database.
+    while counts() != (Value::from(1), Value::from(1)) {
+        if std::time::Instant::now() > deadline {
+            worker.kill().ok();
+            panic!("the worker did not sync the record: {:?}", counts());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    drop(database);
+}
+
+#[test]
+fn uuid_sync_record_queued_then_run_by_a_worker_process_on_sqlite() {
+    queued_sync_record_run_by_a_worker(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_sync_record_queued_then_run_by_a_worker_process_on_postgres() {
+    queued_sync_record_run_by_a_worker(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_sync_record_queued_then_run_by_a_worker_process_on_sqlite() {
+    queued_sync_record_run_by_a_worker(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_sync_record_queued_then_run_by_a_worker_process_on_postgres() {
+    queued_sync_record_run_by_a_worker(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn uuid_sync_record_by_key_on_sqlite() {
+    sync_record_by_key(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_sync_record_by_key_on_postgres() {
+    sync_record_by_key(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_sync_record_by_key_on_mysql() {
+    sync_record_by_key(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn text_key_sync_record_by_key_on_sqlite() {
+    sync_record_by_key(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT], "");
+}
+
+#[test]
+fn text_key_sync_record_by_key_on_postgres() {
+    sync_record_by_key(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT], "");
+}
+
+#[test]
+fn text_key_sync_record_by_key_on_mysql() {
+    sync_record_by_key(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT], "");
+}

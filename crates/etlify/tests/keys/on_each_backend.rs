@@ -1,0 +1,38 @@
+//! The tests of `keys` that run on each backend. This file is compiled
+//! three times, as `keys::sqlite`, `keys::postgres` and `keys::mysql`
+//! (`mod.rs`); `BACKEND` is this copy's.
+
+use super::*;
+use crate::support::Backend;
+
+const BACKEND: Backend = Backend::of_module(module_path!());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_first_sync_then_a_changed_dependency_sends_exactly_its_records() {
+    first_sync_then_a_changed_dependency(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_first_sync_then_a_changed_dependency_sends_exactly_its_records() {
+    first_sync_then_a_changed_dependency(TestDb::new(BACKEND).await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_record_is_synced_by_its_key() {
+    a_record_synced_by_its_key(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_a_record_is_synced_by_its_key() {
+    a_record_synced_by_its_key(TestDb::new(BACKEND).await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_record_in_another_engines_page_waits_for_it() {
+    a_record_in_another_engines_page_waits_for_it(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_a_record_in_another_engines_page_waits_for_it() {
+    a_record_in_another_engines_page_waits_for_it(TestDb::new(BACKEND).await, &TEXTS).await;
+}
