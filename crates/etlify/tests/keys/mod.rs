@@ -342,8 +342,7 @@ async fn a_job_queued_in_the_first_form_runs(db: TestDb) {
     worker.stop().await;
 }
 
-// The job queue runs on SQLite and PostgreSQL (MySQL's is issue 31's
-// item 1, under way): the queued-job tests run on those two.
+// The queued-job tests, on each database's job queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_a_queued_job_runs_on_sqlite() {
     a_queued_job_runs(TestDb::sqlite().await, &UUIDS).await;
@@ -372,6 +371,21 @@ async fn uuid_a_job_queued_in_the_first_form_runs_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_a_job_queued_in_the_first_form_runs_on_postgres() {
     a_job_queued_in_the_first_form_runs(TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_queued_job_runs_on_mysql() {
+    a_queued_job_runs(TestDb::mysql().await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_a_queued_job_runs_on_mysql() {
+    a_queued_job_runs(TestDb::mysql().await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_job_queued_in_the_first_form_runs_on_mysql() {
+    a_job_queued_in_the_first_form_runs(TestDb::mysql().await).await;
 }
 
 // The database tests, compiled once per backend: `keys::sqlite::…`,

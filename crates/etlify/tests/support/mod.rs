@@ -505,6 +505,20 @@ impl TestDb {
             == 1
     }
 
+    /// Whether user `id`'s sync with `crm` is recorded as done: its sync
+    /// row has a CRM id, a sync time and no error. (Whether the row then
+    /// counts as in sync depends, on MySQL, on InnoDB's cached list of open
+    /// transactions, which X-1 dates a sync before: see `user_is_stale`.)
+    pub async fn user_recorded_synced(&self, crm: &str, id: i64) -> bool {
+        self.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM crm_synchronisations WHERE crm_name = '{crm}' \
+             AND resource_type = 'User' AND resource_id = {id} \
+             AND crm_id IS NOT NULL AND last_synced_at IS NOT NULL AND last_error IS NULL"
+        ))
+        .await
+            == 1
+    }
+
     /// The count `count_sql` returns, once it reaches `at_least` or after
     /// 5 s (then less): rows written while a run goes on.
     pub async fn count_reaching(&self, count_sql: &str, at_least: i64) -> i64 {

@@ -278,7 +278,7 @@ async fn worker_drain_hands_back_jobs_delivered_while_stopping() {
     let took = stopping.await.unwrap();
     assert!(took < Duration::from_secs(8), "stopped in {took:?}");
     assert!(
-        !db.user_is_stale("hubspot", first).await,
+        db.user_recorded_synced("hubspot", first).await,
         "the running job finished"
     );
     for &user in &later {
