@@ -5,15 +5,16 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::str::FromStr;
 
-use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
+#[path = "support/crm_run.rs"]
+#[allow(dead_code)]
+mod crm_run;
 // Only its sandbox and `etlify_command` here.
 #[allow(dead_code)]
 mod support;
 
+use crm_run::{admin, json_of, users_database};
+use serde_json::Value;
 use support::etlify_command;
 
 const SECRET_VAR: &str = "WEBHOOK_SIGNING_SECRET";
@@ -23,64 +24,6 @@ fn etlify(config: &Path, args: &[&str], secret: &str) -> Output {
         .env(SECRET_VAR, secret)
         .output()
         .unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// `users` with five rows in a new SQLite file `db`.
-fn users_database(db: &Path) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
-            .unwrap()
-            .create_if_missing(true);
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::query(
-            "CREATE TABLE users (id integer PRIMARY KEY AUTOINCREMENT NOT NULL, \
-             email varchar NOT NULL, name varchar NOT NULL, \
-             created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        for i in 1..=5 {
-            sqlx::query(
-                "INSERT INTO users (email, name, created_at, updated_at) \
-                 VALUES (?, ?, datetime('now'), datetime('now'))",
-            )
-            .bind(format!("user{i}@example.com"))
-            .bind(format!("User {i}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        pool.close().await;
-    });
-}
-
-/// `GET {sandbox}/_sandbox/{path}` as JSON.
-fn admin(sandbox: &str, path: &str) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        reqwest::get(format!("{sandbox}/_sandbox/{path}"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 /// Requests the receiver answered, by status.
@@ -115,7 +58,7 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.sqlite3");
-    users_database(&db);
+    users_database(&db, 5, |i| format!("user{i}@example.com"));
     let config = dir.path().join("etlify.toml");
     std::fs::write(
         &config,
@@ -128,7 +71,7 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
              status = \"/status\"\nerror = \"/error\"\n\n\
              [models.User]\ntable = \"users\"\n\n\
              [models.User.crms.hooks]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
-             payload = \"SELECT id, email, name FROM users\"\n",
+             payload = \"SELECT id, email, last_name AS name FROM users\"\n",
             db.display()
         ),
     )
@@ -165,7 +108,7 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
         .collect();
     received.sort();
     let expected: Vec<(String, String)> = (1..=5)
-        .map(|i| (format!("user{i}@example.com"), format!("User {i}")))
+        .map(|i| (format!("user{i}@example.com"), format!("Last {i}")))
         .collect();
     assert_eq!(received, expected);
     let events = admin(&sandbox, "webhook/events");
