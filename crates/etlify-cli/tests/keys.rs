@@ -5,12 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/crm_run.rs"]
+#[allow(dead_code)] // the helpers this binary does not use
+mod crm_run;
 #[allow(dead_code)] // the helpers this binary does not use
 mod support;
 
 use std::path::Path;
 use std::process::Output;
 
+use crm_run::json_of;
 use serde_json::Value;
 
 const UUID_KEY: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
@@ -20,15 +24,6 @@ const OTHER_TEXT: &str = "person-bob";
 
 fn etlify(config: &Path, args: &[&str]) -> Output {
     support::etlify_command(config, args).output().unwrap()
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// Runs `statements` on the database at `url` (connected the way the CLI
@@ -226,11 +221,15 @@ fn queued_sync_record_run_by_a_worker(backend: Backend, key_type: &str, keys: [&
         ],
     ));
     assert_eq!(requested["enqueued"], "new", "{requested}");
-    let mut worker = support::etlify_command(&config, &["worker", "--interval", "off"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Killed when dropped, a failed wait included.
+    let _worker = support::Process {
+        child: support::etlify_command(&config, &["worker", "--interval", "off"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        name: "worker".to_owned(),
+    };
     let counts = || {
         let status = json_of(&etlify(&config, &["status", "--json"]));
         (
@@ -238,17 +237,17 @@ fn queued_sync_record_run_by_a_worker(backend: Backend, key_type: &str, keys: [&
             status[0]["never_synced"].clone(),
         )
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    // Polls what the worker writes: the job's outcome in the database.
-    while counts() != (Value::from(1), Value::from(1)) {
-        if std::time::Instant::now() > deadline {
-            worker.kill().ok();
-            panic!("the worker did not sync the record: {:?}", counts());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+    // Polls what the worker process writes: the job's outcome in the
+    // database.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(support::eventually(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_millis(200),
+            "the worker synced the record",
+            || format!(": {:?}", counts()),
+            || async { counts() == (Value::from(1), Value::from(1)) },
+        ));
     drop(database);
 }
 
@@ -270,6 +269,16 @@ fn text_key_sync_record_queued_then_run_by_a_worker_process_on_sqlite() {
 #[test]
 fn text_key_sync_record_queued_then_run_by_a_worker_process_on_postgres() {
     queued_sync_record_run_by_a_worker(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn uuid_sync_record_queued_then_run_by_a_worker_process_on_mysql() {
+    queued_sync_record_run_by_a_worker(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_sync_record_queued_then_run_by_a_worker_process_on_mysql() {
+    queued_sync_record_run_by_a_worker(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
 }
 
 #[test]

@@ -221,6 +221,7 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
         db.now_sql(),
         ids[0]
     );
+    let stamp = format!("SELECT updated_at FROM users WHERE id = {}", ids[0]);
     let run = |etlify: Etlify| async move { users_synced(&etlify).await };
     // PostgreSQL and MySQL: the run reads around the open transaction.
     macro_rules! run_while_the_change_is_uncommitted {
@@ -230,11 +231,23 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
                 .execute(&mut *tx)
                 .await
                 .unwrap();
-            // Not an ordering of events: the clock must pass the change's
-            // timestamp by more than the 1 ms commit margin, so that the
-            // case under test is a change older than the run (a longer
-            // wait only widens that gap).
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // The case under test is a change older than the run: the
+            // database's clock passes the change's stamp by more than the
+            // 1 ms commit margin before the run starts.
+            let stamped: chrono::NaiveDateTime =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(stamp.clone()))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            crate::support::worker::eventually(
+                Duration::from_secs(10),
+                Duration::from_millis(2),
+                "the database's clock passed the change by the commit margin",
+                || async {
+                    db.store.now().await.unwrap() > stamped + chrono::TimeDelta::milliseconds(2)
+                },
+            )
+            .await;
             assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
             tx.commit().await.unwrap();
         }};

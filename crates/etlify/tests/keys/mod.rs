@@ -245,9 +245,19 @@ async fn a_record_in_another_engines_page_waits_for_it(db: TestDb, keys: &Keys) 
         .record_id("Person", keys.people[1])
         .expect("a key of Person");
     let waiting = tokio::spawn(async move { other.sync("hubspot", "Person", id).await });
-    // What is checked is that nothing happens: for this long, the sync
-    // stays waiting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The sync holds its record's lease beside the page's, then waits for
+    // the page to end: once its row is there, it is waiting.
+    crate::support::worker::eventually(
+        Duration::from_secs(10),
+        Duration::from_millis(10),
+        "the per-record sync holds its record's lease",
+        || async {
+            db.scalar_i64("SELECT COUNT(*) FROM etlify_record_leases")
+                .await
+                == 2
+        },
+    )
+    .await;
     assert!(!waiting.is_finished(), "a record in the page waits");
     answer.open();
     let done = run.await.unwrap().unwrap();
