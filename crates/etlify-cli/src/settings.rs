@@ -619,64 +619,7 @@ fn crm_from(
         interpolate(raw, &at("token"), env)
     };
     let enabled = file.enabled.unwrap_or(true);
-    let not_for = |key: &str, set: bool, adapters: &str| -> Result<(), CliError> {
-        if set {
-            return Err(CliError::config(format!(
-                "{}: applies to {adapters} only",
-                at(key)
-            )));
-        }
-        Ok(())
-    };
-    if file.adapter != AdapterKind::Webhook {
-        not_for("url", file.url.is_some(), "webhook")?;
-        not_for("signing_secret", file.signing_secret.is_some(), "webhook")?;
-        not_for("batch_size", file.batch_size.is_some(), "webhook")?;
-        not_for("response", file.response.is_some(), "webhook")?;
-    }
-    if file.adapter != AdapterKind::Salesforce {
-        salesforce::refuse_keys(file, &not_for)?;
-    }
-    if file.adapter != AdapterKind::Brevo {
-        brevo::refuse_keys(file, &not_for)?;
-    }
-    if file.adapter != AdapterKind::Intercom {
-        intercom::refuse_keys(file, &not_for)?;
-    }
-    match file.adapter {
-        AdapterKind::Salesforce => salesforce::refuse_other_keys(file, &not_for)?,
-        AdapterKind::Brevo => brevo::refuse_other_keys(file, &not_for)?,
-        AdapterKind::Intercom => intercom::refuse_other_keys(file, &not_for)?,
-        // Neither has the keys of the HubSpot and Airtable APIs.
-        AdapterKind::Null | AdapterKind::Webhook => {
-            not_for("api_version", file.api_version.is_some(), "hubspot")?;
-            not_for(
-                "token",
-                file.token.is_some(),
-                "hubspot, airtable and intercom",
-            )?;
-            not_for(
-                "base_url",
-                file.base_url.is_some(),
-                "hubspot, airtable, brevo and intercom",
-            )?;
-            not_for("base_id", file.base_id.is_some(), "airtable")?;
-            not_for(
-                "search_requests_per_second",
-                file.search_requests_per_second.is_some(),
-                "hubspot",
-            )?;
-        }
-        AdapterKind::Hubspot => not_for("base_id", file.base_id.is_some(), "airtable")?,
-        AdapterKind::Airtable => {
-            not_for("api_version", file.api_version.is_some(), "hubspot")?;
-            not_for(
-                "search_requests_per_second",
-                file.search_requests_per_second.is_some(),
-                "hubspot",
-            )?;
-        }
-    }
+    adapter_keys::refuse_keys_of_other_adapters(file, &at)?;
     // Read before the adapter is, so that a disabled CRM's bad value is
     // refused too; without the key, the legacy paths every file called.
     let api_version = match &file.api_version {
@@ -1202,6 +1145,7 @@ fn dependency_from(file: &DependencyFile, at: &str) -> Result<Dependency, CliErr
     Ok(dependency)
 }
 
+mod adapter_keys;
 mod brevo;
 mod intercom;
 mod salesforce;

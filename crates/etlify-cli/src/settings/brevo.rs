@@ -1,5 +1,6 @@
 //! `adapter = "brevo"` in the TOML file: its keys, checked before
-//! anything runs (exit 2 naming the key), and refused on other adapters.
+//! anything runs (exit 2 naming the key); `adapter_keys.rs` refuses them
+//! on other adapters.
 
 use std::sync::Arc;
 
@@ -8,46 +9,6 @@ use etlify::adapters::{Adapter, BrevoAdapter, BrevoConfig, HttpConnections, Null
 use super::{adapter_error, interpolate, Env};
 use crate::error::CliError;
 use crate::file::CrmFile;
-
-/// The keys only Brevo takes, and whether `file` sets each.
-fn own_keys(file: &CrmFile) -> [(&'static str, bool); 3] {
-    [
-        ("api_key", file.api_key.is_some()),
-        ("list_ids", file.list_ids.is_some()),
-        ("unlink_list_ids", file.unlink_list_ids.is_some()),
-    ]
-}
-
-/// Another adapter's CRM sets none of Brevo's keys.
-pub(super) fn refuse_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    for (key, set) in own_keys(file) {
-        not_for(key, set, "brevo")?;
-    }
-    Ok(())
-}
-
-/// A Brevo CRM sets none of the other adapters' keys (the webhook's and
-/// Salesforce's are refused by theirs).
-pub(super) fn refuse_other_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    not_for(
-        "token",
-        file.token.is_some(),
-        "hubspot, airtable and intercom",
-    )?;
-    not_for("base_id", file.base_id.is_some(), "airtable")?;
-    not_for("api_version", file.api_version.is_some(), "hubspot")?;
-    not_for(
-        "search_requests_per_second",
-        file.search_requests_per_second.is_some(),
-        "hubspot",
-    )
-}
 
 /// The `${NAME}`s of an enabled Brevo CRM's key.
 pub(super) fn variables<'a>(name: &str, file: &'a CrmFile, uses: &mut Vec<(String, &'a str)>) {

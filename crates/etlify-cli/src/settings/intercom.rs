@@ -1,6 +1,6 @@
 //! `adapter = "intercom"` in the TOML file: its keys, checked before
-//! anything runs (exit 2 naming the key), and `region` refused on other
-//! adapters.
+//! anything runs (exit 2 naming the key); `adapter_keys.rs` refuses
+//! `region` on other adapters.
 
 use std::sync::Arc;
 
@@ -11,27 +11,6 @@ use etlify::adapters::{
 use super::{adapter_error, interpolate, Env};
 use crate::error::CliError;
 use crate::file::CrmFile;
-
-/// Another adapter's CRM sets none of Intercom's own keys.
-pub(super) fn refuse_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    not_for("region", file.region.is_some(), "intercom")
-}
-
-/// An Intercom CRM sets none of the keys of HubSpot's and Airtable's own.
-pub(super) fn refuse_other_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    not_for("base_id", file.base_id.is_some(), "airtable")?;
-    not_for(
-        "search_requests_per_second",
-        file.search_requests_per_second.is_some(),
-        "hubspot",
-    )
-}
 
 /// The adapter of an Intercom CRM: its token is required (a disabled CRM
 /// sends nothing and needs none); the region and version are checked

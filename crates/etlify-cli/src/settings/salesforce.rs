@@ -1,5 +1,6 @@
 //! `adapter = "salesforce"` in the TOML file: its keys, checked before
-//! anything runs (exit 2 naming the key), and refused on other adapters.
+//! anything runs (exit 2 naming the key); `adapter_keys.rs` refuses them
+//! on other adapters.
 
 use std::sync::Arc;
 
@@ -10,57 +11,6 @@ use etlify::adapters::{
 use super::{adapter_error, interpolate, Env};
 use crate::error::CliError;
 use crate::file::CrmFile;
-
-/// The keys only Salesforce takes, and whether `file` sets each.
-fn own_keys(file: &CrmFile) -> [(&'static str, bool); 5] {
-    [
-        ("login_url", file.login_url.is_some()),
-        ("client_id", file.client_id.is_some()),
-        ("client_secret", file.client_secret.is_some()),
-        (
-            "daily_reserve_percent",
-            file.daily_reserve_percent.is_some(),
-        ),
-        (
-            "max_concurrent_requests",
-            file.max_concurrent_requests.is_some(),
-        ),
-    ]
-}
-
-/// Another adapter's CRM sets none of Salesforce's keys.
-pub(super) fn refuse_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    for (key, set) in own_keys(file) {
-        not_for(key, set, "salesforce")?;
-    }
-    Ok(())
-}
-
-/// A Salesforce CRM sets none of the other adapters' keys.
-pub(super) fn refuse_other_keys(
-    file: &CrmFile,
-    not_for: &dyn Fn(&str, bool, &str) -> Result<(), CliError>,
-) -> Result<(), CliError> {
-    not_for(
-        "token",
-        file.token.is_some(),
-        "hubspot, airtable and intercom",
-    )?;
-    not_for(
-        "base_url",
-        file.base_url.is_some(),
-        "hubspot, airtable, brevo and intercom",
-    )?;
-    not_for("base_id", file.base_id.is_some(), "airtable")?;
-    not_for(
-        "search_requests_per_second",
-        file.search_requests_per_second.is_some(),
-        "hubspot",
-    )
-}
 
 /// The `${NAME}`s of an enabled Salesforce CRM's login URL and credentials.
 pub(super) fn variables<'a>(name: &str, file: &'a CrmFile, uses: &mut Vec<(String, &'a str)>) {

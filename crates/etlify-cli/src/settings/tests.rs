@@ -141,7 +141,8 @@ fn hubspot_version_a_bad_api_version_is_refused_naming_the_key_and_the_accepted_
     assert!(refused(disabled).contains("crms.hubspot.api_version"));
     let message = refused(&format!("{BASE}api_version = \"2026-09\"\n"));
     assert!(
-        message.contains("crms.hubspot.api_version: applies to hubspot only"),
+        message
+            .contains("crms.hubspot.api_version: applies to hubspot, salesforce and intercom only"),
         "{message}"
     );
     for good in ["v3", "2026-03", "2026-09"] {
