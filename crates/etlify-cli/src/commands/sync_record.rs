@@ -51,13 +51,14 @@ enum RecordResult {
 }
 
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
-    let etlify = if session.settings().queue.configured && !args.now {
+    let queued = session.settings().queue.configured && !args.now;
+    let etlify = if queued {
         session.engine_with_queue().await?.0
     } else {
         session.engine().await?
     };
     let id = record_id(etlify, &args.model, &args.id)?;
-    if !session.settings().queue.configured || args.now {
+    if !queued {
         // Synced here: values in the CRM's form as a batch run sends them.
         etlify.learn_crm_schema(&args.crm, &args.model).await?;
     }

@@ -19,9 +19,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::id::ResourceId;
 use crate::link::LinkVia;
-
-/// The table the links are recorded in, and its columns used here.
-const LINKS: &str = "etlify_links";
+use crate::store::links::EtlifyLinks as L;
 
 /// The records of `target`'s model whose join-table links in `crm` differ
 /// from what was linked, ascending.
@@ -30,10 +28,10 @@ pub(crate) async fn records(
     target: Target<'_>,
     crm: &str,
 ) -> Result<Vec<ResourceId>> {
-    let mut found = BTreeSet::new();
     if target.crm.adapter().associations().is_none() {
         return Ok(Vec::new());
     }
+    let mut found = BTreeSet::new();
     let store = ctx.store();
     let from_type = target.model.resource_type.as_str();
     for link in &target.binding.links {
@@ -75,15 +73,11 @@ impl Join<'_> {
         let mut select = Query::select();
         select
             .expr(Expr::val(1))
-            .from(Alias::new(LINKS))
-            .and_where(Expr::col((Alias::new(LINKS), Alias::new("crm_name"))).eq(crm))
-            .and_where(Expr::col((Alias::new(LINKS), Alias::new("from_type"))).eq(from_type))
-            .and_where(
-                Expr::col((Alias::new(LINKS), Alias::new("link_name"))).eq(link.name.as_str()),
-            )
-            .and_where(
-                Expr::col((Alias::new(LINKS), Alias::new("to_type"))).eq(link.target.as_str()),
-            );
+            .from(L::Table)
+            .and_where(Expr::col((L::Table, L::CrmName)).eq(crm))
+            .and_where(Expr::col((L::Table, L::FromType)).eq(from_type))
+            .and_where(Expr::col((L::Table, L::LinkName)).eq(link.name.as_str()))
+            .and_where(Expr::col((L::Table, L::ToType)).eq(link.target.as_str()));
         select
     }
 
@@ -92,14 +86,8 @@ impl Join<'_> {
         let column = |name: &str| Expr::col((Alias::new(self.table), Alias::new(name)));
         let mut matching = Self::recorded(crm, from_type, link);
         matching
-            .and_where(
-                Expr::col((Alias::new(LINKS), Alias::new("from_id")))
-                    .eq(column(self.owner).cast_as("bigint")),
-            )
-            .and_where(
-                Expr::col((Alias::new(LINKS), Alias::new("to_id")))
-                    .eq(column(self.target).cast_as("bigint")),
-            );
+            .and_where(Expr::col((L::Table, L::FromId)).eq(column(self.owner).cast_as("bigint")))
+            .and_where(Expr::col((L::Table, L::ToId)).eq(column(self.target).cast_as("bigint")));
         let mut select = Query::select();
         select
             .distinct()
@@ -125,18 +113,18 @@ impl Join<'_> {
             .and_where(
                 column(self.owner)
                     .cast_as("bigint")
-                    .eq(Expr::col((Alias::new(LINKS), Alias::new("from_id")))),
+                    .eq(Expr::col((L::Table, L::FromId))),
             )
             .and_where(
                 column(self.target)
                     .cast_as("bigint")
-                    .eq(Expr::col((Alias::new(LINKS), Alias::new("to_id")))),
+                    .eq(Expr::col((L::Table, L::ToId))),
             );
         let mut select = Self::recorded(crm, from_type, link);
         select.clear_selects();
         select
             .distinct()
-            .expr(Expr::col((Alias::new(LINKS), Alias::new("from_id"))))
+            .expr(Expr::col((L::Table, L::FromId)))
             .and_where(Expr::exists(row).not());
         select
     }

@@ -10,8 +10,10 @@ use super::Store;
 use crate::error::Result;
 use crate::id::ResourceId;
 
+/// The table and its columns (`links/join_rows.rs` compares join tables
+/// with it).
 #[derive(Iden, Clone, Copy)]
-enum EtlifyLinks {
+pub(crate) enum EtlifyLinks {
     Table,
     CrmName,
     FromType,
