@@ -7,15 +7,16 @@
 use std::path::Path;
 use std::process::Output;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 // Only its sandbox and `etlify_command` here; `crm_run` what the adapters' tests share.
 #[path = "support/crm_run.rs"]
+#[allow(dead_code)] // the helpers this binary does not use
 mod crm_run;
 #[allow(dead_code)]
 mod support;
 
-use crm_run::{admin, json_of, quoted, sandbox_url, users_database};
+use crm_run::{admin, demo_of, json_of, quoted, sandbox_url, synced_per_run, users_database};
 use support::etlify_command;
 
 const KEY_VAR: &str = "BREVO_API_KEY";
@@ -124,17 +125,13 @@ fn brevo_the_binary_sends_a_toml_files_users_to_contacts_then_nothing_more() {
 /// nothing, a renamed company sends only its users again.
 #[test]
 fn brevo_the_demo_sends_users_to_contacts() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args(["demo", "--crm", "brevo", "--users", "40", "--json", "--dir"])
-        .arg(dir.path().join("demo"))
-        .output()
-        .unwrap();
-    let report = json_of(&output);
-    let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    let (report, config) = demo_of("brevo", 40);
     // 2 companies, users in turn: company 1 holds every second user.
-    assert_eq!(synced, [&json!(40), &json!(0), &json!(20)], "{report}");
+    assert_eq!(
+        synced_per_run(&report),
+        [&json!(40), &json!(0), &json!(20)],
+        "{report}"
+    );
     assert_eq!(report["sandbox_contacts"], 40);
-    let config = std::fs::read_to_string(dir.path().join("demo/etlify.toml")).unwrap();
     assert!(config.contains("adapter = \"brevo\""), "{config}");
 }

@@ -13,13 +13,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 // Only its sandbox and `etlify_command` here.
 #[allow(dead_code)]
 mod support;
-// A command's JSON and the sandbox's admin API.
-mod sandbox_admin;
+// A command's JSON, the sandbox's admin API, a demo's report.
+#[path = "support/crm_run.rs"]
+#[allow(dead_code)]
+mod crm_run;
 
-use sandbox_admin::{
-    banner_value, demo_of, json_of_output as json_of, sandbox_get as admin, sandbox_requests_of,
-    synced_per_run,
-};
+use crm_run::{admin, demo_of, json_of, quoted as banner_value, requests_of, synced_per_run};
 use support::etlify_command;
 
 const TOKEN_VAR: &str = "INTERCOM_TOKEN";
@@ -70,7 +69,7 @@ fn users_database(db: &Path, count: u32) {
 
 /// Requests the Intercom side received.
 fn intercom_requests(sandbox: &str) -> u64 {
-    sandbox_requests_of(sandbox, "intercom")
+    requests_of(sandbox, "intercom")
 }
 
 #[test]

@@ -9,11 +9,14 @@ use std::process::Output;
 
 // Only its sandbox and `etlify_command` here; `crm_run` what the adapters' tests share.
 #[path = "support/crm_run.rs"]
+#[allow(dead_code)] // the helpers this binary does not use
 mod crm_run;
 #[allow(dead_code)]
 mod support;
 
-use crm_run::{admin, json_of, quoted, sandbox_url, users_database};
+use crm_run::{
+    admin, demo_of, json_of, quoted, requests_of, sandbox_url, synced_per_run, users_database,
+};
 use support::etlify_command;
 
 const ID_VAR: &str = "SALESFORCE_CLIENT_ID";
@@ -29,13 +32,7 @@ fn etlify(config: &Path, args: &[&str], id: &str, secret: &str) -> Output {
 
 /// Requests the Salesforce side received (the token's included).
 fn salesforce_requests(sandbox: &str) -> u64 {
-    admin(sandbox, "requests")["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|endpoint| endpoint["api"] == "salesforce")
-        .map(|endpoint| endpoint["count"].as_u64().unwrap())
-        .sum()
+    requests_of(sandbox, "salesforce")
 }
 
 #[test]
@@ -131,32 +128,11 @@ fn salesforce_the_binary_sends_a_toml_files_records_to_the_org_then_nothing_more
 /// (a contact carries its company's name: the adapter makes no links).
 #[test]
 fn salesforce_the_demo_sends_companies_and_users_to_the_org() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("demo");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args([
-            "demo",
-            "--crm",
-            "salesforce",
-            "--users",
-            "20",
-            "--json",
-            "--dir",
-        ])
-        .arg(&folder)
-        .env_remove("ETLIFY_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let synced: Vec<&serde_json::Value> =
-        (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    let (report, text) = demo_of("salesforce", 20);
     // One company and its twenty users: its rename sends it and all of
     // them again (their Department is its name).
-    assert_eq!(synced, [21, 0, 21], "{report}");
+    assert_eq!(synced_per_run(&report), [21, 0, 21], "{report}");
     assert_eq!(report["sandbox_contacts"], 20, "{report}");
-    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
     assert!(
         text.contains("[crms.salesforce]\nadapter = \"salesforce\""),
         "{text}"

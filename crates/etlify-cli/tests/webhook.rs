@@ -13,8 +13,7 @@ mod crm_run;
 #[allow(dead_code)]
 mod support;
 
-use crm_run::{admin, json_of, users_database};
-use serde_json::Value;
+use crm_run::{admin, demo_of, json_of, requests_of, synced_per_run, users_database};
 use support::etlify_command;
 
 const SECRET_VAR: &str = "WEBHOOK_SIGNING_SECRET";
@@ -26,15 +25,9 @@ fn etlify(config: &Path, args: &[&str], secret: &str) -> Output {
         .unwrap()
 }
 
-/// Requests the receiver answered, by status.
+/// Requests the receiver answered.
 fn webhook_requests(sandbox: &str) -> u64 {
-    admin(sandbox, "requests")["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|endpoint| endpoint["api"] == "webhook")
-        .map(|endpoint| endpoint["count"].as_u64().unwrap())
-        .sum()
+    requests_of(sandbox, "webhook")
 }
 
 #[test]
@@ -143,24 +136,11 @@ fn webhook_the_binary_sends_a_toml_files_records_to_the_receiver_then_nothing_mo
 /// webhook receiver.
 #[test]
 fn webhook_the_demo_sends_its_users_to_the_receiver() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("demo");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
-        .args([
-            "demo", "--crm", "webhook", "--users", "20", "--json", "--dir",
-        ])
-        .arg(&folder)
-        .env_remove("ETLIFY_CONFIG")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let report = json_of(&output);
-    let synced: Vec<&Value> = (0..3).map(|run| &report["runs"][run]["synced"]).collect();
+    let (report, text) = demo_of("webhook", 20);
     // One company and its twenty users: its rename sends it and all of
     // them again.
-    assert_eq!(synced, [21, 0, 21], "{report}");
+    assert_eq!(synced_per_run(&report), [21, 0, 21], "{report}");
     assert_eq!(report["sandbox_contacts"], 20, "{report}");
-    let text = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
     assert!(
         text.contains("[crms.webhook]\nadapter = \"webhook\""),
         "{text}"

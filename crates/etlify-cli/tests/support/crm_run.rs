@@ -1,6 +1,7 @@
-//! What the adapters' binary tests share (`brevo.rs`, `salesforce.rs`):
-//! a `users` database, the binary's JSON, the sandbox's admin answers and
-//! the values of its banner.
+//! What the adapters' binary tests share (`brevo.rs`, `intercom.rs`,
+//! `salesforce.rs`, `webhook.rs`, `keys.rs`): a `users` database, the
+//! binary's JSON, the sandbox's admin answers, the values of its banner,
+//! and a demo's report.
 
 use std::path::Path;
 use std::process::Output;
@@ -83,4 +84,38 @@ pub fn sandbox_url(banner: &[String]) -> String {
         .unwrap()
         .trim_end_matches('/')
         .to_owned()
+}
+
+/// Requests the sandbox's `api` side (`"intercom"`, `"salesforce"`…) received.
+pub fn requests_of(sandbox: &str, api: &str) -> u64 {
+    admin(sandbox, "requests")["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|endpoint| endpoint["api"] == api)
+        .map(|endpoint| endpoint["count"].as_u64().unwrap())
+        .sum()
+}
+
+/// What `etlify demo --crm <crm> --users <users> --json` reported, in a new
+/// folder, and the configuration file it wrote.
+pub fn demo_of(crm: &str, users: u32) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("demo");
+    let users = users.to_string();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_etlify"))
+        .args(["demo", "--crm", crm, "--users", &users, "--json", "--dir"])
+        .arg(&folder)
+        .env_remove("ETLIFY_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let report = json_of(&output);
+    let config = std::fs::read_to_string(folder.join("etlify.toml")).unwrap();
+    (report, config)
+}
+
+/// The records each of a demo's three runs synced.
+pub fn synced_per_run(report: &Value) -> Vec<&Value> {
+    (0..3).map(|run| &report["runs"][run]["synced"]).collect()
 }
