@@ -15,11 +15,21 @@ use std::time::{Duration, Instant};
 use crate::config::{AirtableRateLimits, HubSpotRateLimits};
 
 /// Requests seen in the trailing `length` of time.
+///
+/// Requests are counted at the instant they arrived (`gate::arrival`), which
+/// may come after the instant of a request counted before them when their
+/// tasks ran late: hits are kept in order of arrival, and a request is not
+/// counted against one that arrived after it.
 #[derive(Debug)]
 pub(crate) struct SlidingWindow {
     length: Duration,
+    /// Arrival instants, oldest first.
     hits: VecDeque<Instant>,
 }
+
+/// How late a request may be counted after a request that arrived after
+/// it: hits are kept this long past the window for it.
+const COUNTED_LATE_AT_MOST: Duration = Duration::from_secs(5);
 
 impl SlidingWindow {
     pub(crate) fn new(length: Duration) -> Self {
@@ -31,7 +41,7 @@ impl SlidingWindow {
 
     fn prune(&mut self, now: Instant) {
         while let Some(oldest) = self.hits.front() {
-            if now.saturating_duration_since(*oldest) >= self.length {
+            if now.saturating_duration_since(*oldest) >= self.length + COUNTED_LATE_AT_MOST {
                 self.hits.pop_front();
             } else {
                 break;
@@ -39,23 +49,32 @@ impl SlidingWindow {
         }
     }
 
+    /// The hits in the window ending at `now`: arrived after `now - length`,
+    /// not after `now`.
+    fn in_window(&self, now: Instant) -> impl Iterator<Item = &Instant> {
+        self.hits
+            .iter()
+            .filter(move |hit| **hit <= now && now.saturating_duration_since(**hit) < self.length)
+    }
+
     /// Requests in the window ending at `now`.
     pub(crate) fn count(&mut self, now: Instant) -> u64 {
         self.prune(now);
-        self.hits.len() as u64
+        self.in_window(now).count() as u64
     }
 
     /// Records one request at `now` and returns the new count.
     pub(crate) fn record(&mut self, now: Instant) -> u64 {
         self.prune(now);
-        self.hits.push_back(now);
-        self.hits.len() as u64
+        let at = self.hits.partition_point(|hit| *hit <= now);
+        self.hits.insert(at, now);
+        self.in_window(now).count() as u64
     }
 
     /// Time until the oldest request leaves the window (a free slot opens).
     pub(crate) fn time_to_free_slot(&mut self, now: Instant) -> Duration {
         self.prune(now);
-        self.hits.front().map_or(Duration::ZERO, |oldest| {
+        self.in_window(now).next().map_or(Duration::ZERO, |oldest| {
             self.length
                 .saturating_sub(now.saturating_duration_since(*oldest))
         })
@@ -310,5 +329,34 @@ impl AirtableLimiter {
         base_bucket.window.record(now);
         token_bucket.window.record(now);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request counted after one that arrived after it (its task ran
+    /// late) is not counted against that later one, and counts against
+    /// the requests that arrive after both.
+    #[test]
+    fn probe_a_request_counted_late_counts_at_its_arrival() {
+        let start = Instant::now();
+        let ms = |n: u64| start + Duration::from_millis(n);
+        let mut window = SlidingWindow::new(Duration::from_millis(1_000));
+        assert_eq!(window.record(ms(1_105)), 1);
+        // Arrived at 1,000 ms, counted after the one of 1,105 ms.
+        assert_eq!(
+            window.record(ms(1_000)),
+            1,
+            "not counted against a later arrival"
+        );
+        assert_eq!(window.count(ms(1_999)), 2);
+        assert_eq!(window.count(ms(2_000)), 1, "the one of 1,000 ms has left");
+        assert_eq!(
+            window.time_to_free_slot(ms(2_000)),
+            Duration::from_millis(105)
+        );
+        assert_eq!(window.count(ms(2_105)), 0);
     }
 }

@@ -2,7 +2,7 @@
 //! token, per-base and per-token rate limits with the 30 s penalty, injected
 //! faults.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::errors::AirtableError;
 use crate::faults::FaultAction;
-use crate::gate::{bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -41,15 +41,13 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         let mut random = lock(&state.random);
         lock(&state.airtable_faults).latency(&mut random)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let arrived = arrival(latency).await;
     let token = match authenticate(state, request.headers()) {
         Ok(token) => token,
         Err(error) => return error.into_response(),
     };
     let base = base_of(request.uri().path());
-    let now = Instant::now();
+    let now = arrived;
     let limits = lock(&state.airtable_limiter).limits().clone();
     {
         let window = WindowShape::Rolling(Duration::from_millis(limits.window_ms));

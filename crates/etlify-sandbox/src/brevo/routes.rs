@@ -2,8 +2,6 @@
 //! `api-key` (401), the endpoint's window (429, its headers on every
 //! answer), an injected fault, then the handler; every request logged.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -18,7 +16,7 @@ use super::errors::BrevoError;
 use super::store::{ContactWrite, IdentifierType, Written};
 use super::{Admission, Bucket};
 use crate::faults::FaultAction;
-use crate::gate::{ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, ceil_secs, dropped_connection, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -48,9 +46,7 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         let mut random = lock(&state.random);
         lock(&side.faults).latency(&mut random)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let arrived = arrival(latency).await;
     let key = request
         .headers()
         .get("api-key")
@@ -59,7 +55,7 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         return BrevoError::Unauthorized.into_response();
     }
     let bucket = Bucket::of_path(request.uri().path());
-    let now = Instant::now();
+    let now = arrived;
     let (admission, headers) = {
         let mut limiter = lock(&side.limiter);
         let window = limiter.window(bucket);

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::errors::{correlation_id, HubSpotError};
 use crate::faults::FaultAction;
-use crate::gate::{bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
 use crate::ratelimit::{HubSpotDecision, HubSpotUsage};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
@@ -38,14 +38,12 @@ async fn serve(state: &AppState, request: Request, next: Next, is_search: bool) 
         let mut random = lock(&state.random);
         lock(&state.hubspot_faults).latency(&mut random)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let arrived = arrival(latency).await;
     let app = match authenticate(state, request.headers()) {
         Ok(app) => app,
         Err(error) => return error.into_response(),
     };
-    let now = Instant::now();
+    let now = arrived;
     observe_windows(state, app, is_search, now);
     // The limiter lock must be released before `limits()` locks it again.
     let decision = lock(&state.hubspot_limiter).check(app, is_search, now);

@@ -3,7 +3,7 @@
 //! per app and per workspace with their `X-RateLimit-*` headers on every
 //! authenticated answer, injected faults.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::errors::IntercomError;
 use super::IntercomUsage;
 use crate::faults::FaultAction;
-use crate::gate::{bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -34,9 +34,7 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         let mut random = lock(&state.random);
         lock(&side.faults).latency(&mut random)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let arrived = arrival(latency).await;
     let Some(app) = authenticate(state, request.headers()) else {
         return IntercomError::Unauthorized.into_response();
     };
@@ -47,7 +45,7 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
     *lock(&side.versions)
         .entry(version.clone().unwrap_or_default())
         .or_default() += 1;
-    let now = Instant::now();
+    let now = arrived;
     let (limits, decision) = {
         let mut limiter = lock(&side.limiter);
         (limiter.limits().clone(), limiter.check(app, now))

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::signature::refusal;
 use crate::faults::FaultAction;
-use crate::gate::{ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, ceil_secs, dropped_connection, RequestFacts};
 use crate::ratelimit::SlidingWindow;
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
@@ -71,9 +71,7 @@ async fn serve(state: &AppState, request: Request) -> Response {
         let mut random = lock(&state.random);
         lock(&state.webhook_faults).latency(&mut random)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let arrived = arrival(latency).await;
     let signature = request
         .headers()
         .get("etlify-signature")
@@ -91,7 +89,7 @@ async fn serve(state: &AppState, request: Request) -> Response {
     ) {
         return error(StatusCode::UNAUTHORIZED, why);
     }
-    let now = Instant::now();
+    let now = arrived;
     let window = Duration::from_millis(lock(&state.webhook_limiter).limits().window_ms);
     lock(&state.log).observe_window(
         "webhook.receiver",
