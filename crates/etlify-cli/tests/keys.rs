@@ -77,7 +77,7 @@ fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
         std::process::id(),
         DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let uuid = key_type == "uuid";
+    let (uuid, bytes) = (key_type == "uuid", key_type == "uuid_binary");
     match backend {
         Backend::Sqlite => Database {
             url: format!(
@@ -95,7 +95,7 @@ fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
                 // `public` after it: the job queue's `hstore` is there.
                 url: support::in_search_path(&server, &format!("{name},public")),
                 column_types: (
-                    if uuid { "uuid" } else { "varchar" },
+                    if uuid || bytes { "uuid" } else { "varchar" },
                     "timestamp(6) without time zone",
                 ),
                 drop: vec![(server, format!("DROP SCHEMA \"{name}\" CASCADE"))],
@@ -113,7 +113,14 @@ fn database(backend: Backend, key_type: &str, tag: &str) -> Database {
             let (base, _) = server.rsplit_once('/').unwrap();
             Database {
                 url: format!("{base}/{name}"),
-                column_types: (if uuid { "char(36)" } else { "varchar(64)" }, "datetime(6)"),
+                column_types: (
+                    match (uuid, bytes) {
+                        (true, _) => "char(36)",
+                        (_, true) => "binary(16)",
+                        _ => "varchar(64)",
+                    },
+                    "datetime(6)",
+                ),
                 drop: vec![(server, format!("DROP DATABASE IF EXISTS `{name}`"))],
                 _dir: dir,
             }
@@ -160,6 +167,20 @@ fn people(
     keys: [&str; 2],
     more: &str,
 ) -> (Database, tempfile::TempDir, std::path::PathBuf) {
+    let database = people_table(backend, key_type, keys);
+    let (dir, config) = configuration(&database, &format!("key_type = \"{key_type}\"\n"), more);
+    let migrated = etlify(&config, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    (database, dir, config)
+}
+
+/// A database on `backend` whose `people` table is keyed by two `keys` of
+/// `key_type`.
+fn people_table(backend: Backend, key_type: &str, keys: [&str; 2]) -> Database {
     let database = database(backend, key_type, key_type);
     let (key, ts) = database.column_types;
     exec(
@@ -171,12 +192,32 @@ fn people(
             ),
             format!(
                 "INSERT INTO people (id, email, created_at, updated_at) VALUES \
-                 ('{}', 'ada@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00'), \
-                 ('{}', 'bob@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
-                keys[0], keys[1]
+                 ({}, 'ada@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00'), \
+                 ({}, 'bob@x.io', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
+                key_literal(backend, key_type, keys[0]),
+                key_literal(backend, key_type, keys[1])
             ),
         ],
     );
+    database
+}
+
+/// `key` as a literal of its column on `backend`: a UUID kept as 16
+/// bytes is written as its bytes.
+fn key_literal(backend: Backend, key_type: &str, key: &str) -> String {
+    match (key_type, backend) {
+        ("uuid_binary", Backend::Mysql) => format!("UNHEX(REPLACE('{key}', '-', ''))"),
+        _ => format!("'{key}'"),
+    }
+}
+
+/// A configuration of `database` with model `Person` over `people`, its
+/// section ending in `model` TOML, then `more`: its directory and path.
+fn configuration(
+    database: &Database,
+    model: &str,
+    more: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etlify.toml");
     std::fs::write(
@@ -184,20 +225,174 @@ fn people(
         format!(
             "[database]\nurl = \"{}\"\n\
              [crms.hubspot]\nadapter = \"null\"\n\
-             [models.Person]\ntable = \"people\"\nkey_type = \"{key_type}\"\n\
+             [models.Person]\ntable = \"people\"\n{model}\
              [models.Person.crms.hubspot]\nobject_type = \"contacts\"\nid_property = \"email\"\n\
              payload = \"SELECT id, email FROM people\"\n{more}",
             database.url
         ),
     )
     .unwrap();
-    let migrated = etlify(&config, &["migrate"]);
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
+    (dir, config)
+}
+
+/// Over a table keyed by `keys` of `key_type`, a model declaring no
+/// `key_type` (the default, `integer`) is refused by `etlify check` and
+/// by `etlify migrate` before anything runs (exit 2, naming
+/// `models.Person`'s `key_type` and the type that fits); `new-model` and
+/// `init --from-database` write that type.
+fn key_type_read_from_the_key_column(backend: Backend, key_type: &str, keys: [&str; 2]) {
+    let database = people_table(backend, key_type, keys);
+    let (dir, config) = configuration(&database, "", "");
+    let expected = format!("`key_type` must be \"{key_type}\" for key column `people.id`");
+    for command in ["check", "migrate"] {
+        let refused = etlify(&config, &[command]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("models.Person") && stderr.contains(&expected),
+            "{command}: {stderr}"
+        );
+    }
+
+    let scaffolded = etlify(&config, &["new-model", "people"]);
+    assert!(scaffolded.status.success(), "{scaffolded:?}");
+    let section = String::from_utf8_lossy(&scaffolded.stdout);
+    let declared = format!("table = \"people\"\nkey_type = \"{key_type}\"");
+    assert!(section.contains(&declared), "{section}");
+
+    let written = dir.path().join("init.toml");
+    let init = etlify(
+        &written,
+        &["init", "--database", &database.url, "--from-database"],
     );
-    (database, dir, config)
+    assert!(init.status.success(), "{init:?}");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(text.contains(&declared), "{text}");
+
+    // The declaration written is the one the checks take.
+    let (_dir, fixed) = configuration(&database, &format!("key_type = \"{key_type}\"\n"), "");
+    for command in ["migrate", "check"] {
+        let ran = etlify(&fixed, &[command]);
+        assert!(ran.status.success(), "{command}: {ran:?}");
+    }
+    drop(database);
+}
+
+/// `etlify errors reset IDS` reads each id as a key of the model's
+/// `key_type` (`--model`) or of the models' (without): failing records
+/// named by key are reset, a UUID typed in capitals included; a text that
+/// is no such key is a usage error (exit 2) naming the key type.
+fn errors_reset_by_key(backend: Backend, key_type: &str, keys: [&str; 2], not_a_key: &str) {
+    let (database, _dir, config) = people(backend, key_type, keys, "");
+    for key in keys {
+        let synced = etlify(&config, &["sync-record", "Person", key, "--crm", "hubspot"]);
+        assert!(synced.status.success(), "{synced:?}");
+    }
+    exec(
+        &database.url,
+        &[
+            "UPDATE crm_synchronisations SET error_count = 9, last_error = 'INVALID_EMAIL'"
+                .to_owned(),
+        ],
+    );
+    let failing = || {
+        let listed = json_of(&etlify(&config, &["errors", "--json"]));
+        let mut ids: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(failing(), keys, "both fail, listed by key");
+
+    let typed = match key_type {
+        "text" => keys[0].to_owned(),
+        _ => keys[0].to_uppercase(),
+    };
+    let reset = |args: &[&str]| {
+        json_of(&etlify(
+            &config,
+            &[&["errors", "--json", "reset"], args].concat(),
+        ))
+    };
+    assert_eq!(reset(&["--model", "Person", &typed])["reset"], 1);
+    assert_eq!(failing(), [keys[1]], "the record named by --model's key");
+    assert_eq!(reset(&[keys[1]])["reset"], 1);
+    assert!(failing().is_empty(), "the record named by the models' key");
+
+    for args in [vec!["--model", "Person", not_a_key], vec![not_a_key]] {
+        let refused = etlify(&config, &[&["errors", "reset"], &args[..]].concat());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("key_type is {key_type}")),
+            "{args:?}: {stderr}"
+        );
+    }
+    drop(database);
+}
+
+#[test]
+fn uuid_errors_reset_by_key_on_sqlite() {
+    errors_reset_by_key(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_errors_reset_by_key_on_postgres() {
+    errors_reset_by_key(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_errors_reset_by_key_on_mysql() {
+    errors_reset_by_key(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn text_key_errors_reset_by_key_on_sqlite() {
+    errors_reset_by_key(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT], "");
+}
+
+#[test]
+fn text_key_errors_reset_by_key_on_postgres() {
+    errors_reset_by_key(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT], "");
+}
+
+#[test]
+fn text_key_errors_reset_by_key_on_mysql() {
+    errors_reset_by_key(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT], "");
+}
+
+#[test]
+fn uuid_key_type_read_from_the_key_column_on_sqlite() {
+    key_type_read_from_the_key_column(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_key_type_read_from_the_key_column_on_postgres() {
+    key_type_read_from_the_key_column(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_key_type_read_from_the_key_column_on_mysql() {
+    key_type_read_from_the_key_column(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_key_type_read_from_the_key_column_on_sqlite() {
+    key_type_read_from_the_key_column(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_key_type_read_from_the_key_column_on_postgres() {
+    key_type_read_from_the_key_column(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_key_type_read_from_the_key_column_on_mysql() {
+    key_type_read_from_the_key_column(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
 }
 
 /// With a `[queue]` section, `sync-record` by key requests a job, and an
@@ -279,6 +474,48 @@ fn uuid_sync_record_queued_then_run_by_a_worker_process_on_mysql() {
 #[test]
 fn text_key_sync_record_queued_then_run_by_a_worker_process_on_mysql() {
     queued_sync_record_run_by_a_worker(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn uuid_binary_sync_record_by_key_on_mysql() {
+    sync_record_by_key(Backend::Mysql, "uuid_binary", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_binary_sync_record_by_key_on_postgres() {
+    sync_record_by_key(
+        Backend::Postgres,
+        "uuid_binary",
+        [UUID_KEY, OTHER_UUID],
+        "42",
+    );
+}
+
+#[test]
+fn uuid_binary_errors_reset_by_key_on_mysql() {
+    errors_reset_by_key(Backend::Mysql, "uuid_binary", [UUID_KEY, OTHER_UUID], "42");
+}
+
+#[test]
+fn uuid_binary_key_type_read_from_the_key_column_on_mysql() {
+    key_type_read_from_the_key_column(Backend::Mysql, "uuid_binary", [UUID_KEY, OTHER_UUID]);
+}
+
+/// SQLite keeps UUID keys as text: `key_type = "uuid_binary"` there is
+/// refused by `check` and `migrate` (exit 2), saying to declare `uuid`.
+#[test]
+fn uuid_binary_is_refused_on_sqlite() {
+    let database = people_table(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
+    let (_dir, config) = configuration(&database, "key_type = \"uuid_binary\"\n", "");
+    for command in ["migrate", "check"] {
+        let refused = etlify(&config, &[command]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("`key_type` must be \"uuid\" on SQLite"),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -44,6 +44,13 @@ const UUIDS: Keys = Keys {
     ],
 };
 
+/// The same UUIDs kept as 16 bytes (`key_type = "uuid_binary"`: MySQL
+/// `BINARY(16)`, PostgreSQL's `uuid`; SQLite keeps none).
+const BINARY_UUIDS: Keys = Keys {
+    key_type: KeyType::UuidBinary,
+    ..UUIDS
+};
+
 const TEXTS: Keys = Keys {
     key_type: KeyType::Text,
     accounts: ["acct-amber", "acct-birch"],
@@ -54,11 +61,21 @@ const TEXTS: Keys = Keys {
 /// migrations create it.
 fn key_column(db: &TestDb, keys: &Keys) -> &'static str {
     match (keys.key_type, db.is_postgres(), db.is_mysql()) {
-        (KeyType::Uuid, true, _) => "uuid",
+        (KeyType::Uuid | KeyType::UuidBinary, true, _) => "uuid",
+        (KeyType::UuidBinary, _, true) => "binary(16)",
         (KeyType::Uuid, _, true) => "char(36)",
         (KeyType::Uuid, _, _) => "varchar(36)",
         (_, _, true) => "varchar(64)",
         _ => "varchar",
+    }
+}
+
+/// `key` as a literal of its column on `db`: a UUID kept as 16 bytes is
+/// written as its bytes.
+fn literal(db: &TestDb, keys: &Keys, key: &str) -> String {
+    match keys.key_type {
+        KeyType::UuidBinary if db.is_mysql() => format!("UNHEX(REPLACE('{key}', '-', ''))"),
+        _ => format!("'{key}'"),
     }
 }
 
@@ -83,9 +100,10 @@ async fn app(db: &TestDb, keys: &Keys) {
     ))
     .await;
     for (account, name) in keys.accounts.iter().zip(["Amber", "Birch"]) {
+        let account = literal(db, keys, account);
         db.exec(&format!(
             "INSERT INTO accounts (id, name, created_at, updated_at) \
-             VALUES ('{account}', '{name}', '{OLD}', '{OLD}')"
+             VALUES ({account}, '{name}', '{OLD}', '{OLD}')"
         ))
         .await;
     }
@@ -96,10 +114,11 @@ async fn app(db: &TestDb, keys: &Keys) {
         None,
     ];
     for (i, (person, account)) in keys.people.iter().zip(account_of).enumerate() {
-        let account = account.map_or("NULL".to_owned(), |a| format!("'{a}'"));
+        let account = account.map_or("NULL".to_owned(), |a| literal(db, keys, a));
+        let person = literal(db, keys, person);
         db.exec(&format!(
             "INSERT INTO people (id, email, account_id, created_at, updated_at) \
-             VALUES ('{person}', 'p{i}@x.io', {account}, '{OLD}', '{OLD}')"
+             VALUES ({person}, 'p{i}@x.io', {account}, '{OLD}', '{OLD}')"
         ))
         .await;
     }
@@ -163,7 +182,7 @@ async fn first_sync_then_a_changed_dependency(db: TestDb, keys: &Keys) {
     let listed = keys
         .people
         .iter()
-        .map(|k| format!("'{k}'"))
+        .map(|k| literal(&db, keys, k))
         .collect::<Vec<_>>()
         .join(", ");
     assert_eq!(
@@ -181,8 +200,8 @@ async fn first_sync_then_a_changed_dependency(db: TestDb, keys: &Keys) {
     ))
     .await;
     db.exec(&format!(
-        "UPDATE accounts SET name = 'Amber & Co', updated_at = '{CHANGED}' WHERE id = '{}'",
-        keys.accounts[0]
+        "UPDATE accounts SET name = 'Amber & Co', updated_at = '{CHANGED}' WHERE id = {}",
+        literal(&db, keys, keys.accounts[0])
     ))
     .await;
     // The reference plan compares each record's sync time with its
@@ -210,7 +229,7 @@ async fn a_record_synced_by_its_key(db: TestDb, keys: &Keys) {
     let etlify = engine(&db, keys, &adapter).await;
     // A UUID may be typed in capitals; a text key is what it is.
     let typed = match keys.key_type {
-        KeyType::Uuid => keys.people[2].to_uppercase(),
+        KeyType::Uuid | KeyType::UuidBinary => keys.people[2].to_uppercase(),
         _ => keys.people[2].to_owned(),
     };
     let id = etlify.record_id("Person", &typed).expect("a key of Person");
@@ -269,6 +288,67 @@ async fn a_record_in_another_engines_page_waits_for_it(db: TestDb, keys: &Keys) 
         .unwrap();
     assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::NotModified));
     assert_eq!(adapter.upserts().len(), 4, "each record sent once");
+}
+
+/// A model over these keys that declares no key type (the default,
+/// `integer`), or the other non-integer one, is refused when the engine
+/// is built: the error names `models.Person`'s `key_type` and the type the
+/// key column fits, before anything runs.
+async fn a_misdeclared_key_type_is_refused_at_build(db: TestDb, keys: &Keys) {
+    app(&db, keys).await;
+    let adapter = RecordingAdapter::new();
+    let sqlite = !db.is_postgres() && !db.is_mysql();
+    let wrong: &[KeyType] = match keys.key_type {
+        // A SQLite text takes text and UUID keys; `uuid_binary` is refused
+        // there whatever the column.
+        _ if sqlite => &[KeyType::Integer],
+        // UUIDs kept as text take text keys too; bytes do not.
+        KeyType::Uuid if db.is_mysql() => &[KeyType::Integer, KeyType::UuidBinary],
+        KeyType::Uuid | KeyType::UuidBinary => &[KeyType::Integer, KeyType::Text],
+        _ => &[KeyType::Integer, KeyType::UuidBinary],
+    };
+    // PostgreSQL's `uuid` column is what `uuid` names there.
+    let fitting = match keys.key_type {
+        KeyType::UuidBinary if db.is_postgres() => KeyType::Uuid,
+        key_type => key_type,
+    };
+    for &declared in wrong {
+        let error = key_type_refusal(&db, people(keys).key_type(declared), &adapter).await;
+        assert!(
+            error
+                .expected()
+                .starts_with(&format!("must be \"{fitting}\"")),
+            "{error}"
+        );
+        assert!(error.expected().contains("people.id"), "{error}");
+    }
+    assert!(adapter.upserts().is_empty(), "nothing ran");
+}
+
+/// The error refusing to build an engine of `model` on `db`: a
+/// configuration error at `models.Person`'s `key_type`.
+async fn key_type_refusal(
+    db: &TestDb,
+    model: Model,
+    adapter: &std::sync::Arc<RecordingAdapter>,
+) -> etlify::ConfigError {
+    let error = crate::support::builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![model],
+    )
+    .build()
+    .await
+    .expect_err("the key type is refused");
+    let etlify::Error::Config(error) = error else {
+        panic!("a configuration error, not {error:?}");
+    };
+    assert_eq!(
+        (error.location(), error.field()),
+        ("models.Person", "key_type"),
+        "{error}"
+    );
+    error
 }
 
 /// A queue of its own on `db`, polled often.
@@ -396,6 +476,50 @@ async fn text_key_a_queued_job_runs_on_mysql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_a_job_queued_in_the_first_form_runs_on_mysql() {
     a_job_queued_in_the_first_form_runs(TestDb::mysql().await).await;
+}
+
+// UUIDs kept as 16 bytes: MySQL's `BINARY(16)`, PostgreSQL's `uuid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_first_sync_then_a_changed_dependency_sends_exactly_its_records_on_mysql() {
+    first_sync_then_a_changed_dependency(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_first_sync_then_a_changed_dependency_sends_exactly_its_records_on_postgres() {
+    first_sync_then_a_changed_dependency(TestDb::postgres().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_record_is_synced_by_its_key_on_mysql() {
+    a_record_synced_by_its_key(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_record_is_synced_by_its_key_on_postgres() {
+    a_record_synced_by_its_key(TestDb::postgres().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_misdeclared_key_type_is_refused_at_build_on_mysql() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_queued_job_runs_on_mysql() {
+    a_queued_job_runs(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+/// SQLite keeps UUID keys as text: a model declaring `uuid_binary` there
+/// is refused when the engine is built, saying to declare `uuid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_is_refused_on_sqlite() {
+    let db = TestDb::sqlite().await;
+    app(&db, &UUIDS).await;
+    let error = key_type_refusal(&db, people(&BINARY_UUIDS), &RecordingAdapter::new()).await;
+    assert!(
+        error.expected().starts_with("must be \"uuid\" on SQLite"),
+        "{error}"
+    );
 }
 
 // The database tests, compiled once per backend: `keys::sqlite::…`,

@@ -36,3 +36,13 @@ async fn uuid_a_record_in_another_engines_page_waits_for_it() {
 async fn text_key_a_record_in_another_engines_page_waits_for_it() {
     a_record_in_another_engines_page_waits_for_it(TestDb::new(BACKEND).await, &TEXTS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_misdeclared_key_type_is_refused_at_build() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_a_misdeclared_key_type_is_refused_at_build() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::new(BACKEND).await, &TEXTS).await;
+}

@@ -79,6 +79,12 @@ pub(crate) trait Ddl {
     /// The default of a column stamped with the database's time on insert.
     fn now_default(&self) -> Expr;
 
+    /// Why this database keeps no keys of `key_type`, if it keeps none
+    /// (SQLite keeps UUIDs as text only).
+    fn refuses_keys(&self, _key_type: KeyType) -> Option<&'static str> {
+        None
+    }
+
     /// `CREATE TABLE IF NOT EXISTS` of `table` ([`StateTable::describe`]),
     /// with the storage this backend gives it and record keys of `keys`.
     fn create_table(&self, table: StateTable, keys: KeyType) -> String;
