@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use etlify::jobs::{Job, QueueOptions, RecordJob};
 use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, KeyType, MigrateOptions, Model,
-    ResourceId, SqlPayload, SyncDispatch, SyncOutcome,
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, KeyType, Link, MigrateOptions,
+    Model, ResourceId, SqlPayload, SyncDispatch, SyncOutcome,
 };
 
 use crate::support::adapter::RecordingAdapter;
@@ -351,6 +351,133 @@ async fn key_type_refusal(
     error
 }
 
+/// `Account` on the sandbox's HubSpot companies (by its name as domain),
+/// and `Person` as contacts linked to their account: an association
+/// between records keyed by `keys`.
+fn linked(keys: &Keys) -> Vec<Model> {
+    let accounts = Model::new("Account", "accounts")
+        .key_type(keys.key_type)
+        .bind(
+            "hubspot",
+            Binding::new("companies", "domain")
+                .payload(SqlPayload::new("SELECT id, name AS domain FROM accounts")),
+        );
+    let people = Model::new("Person", "people").key_type(keys.key_type).bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM people"))
+            .link(Link::belongs_to("Account", "account_id")),
+    );
+    vec![accounts, people]
+}
+
+/// The HubSpot id of the `model` record keyed `key`.
+async fn crm_id_of(etlify: &Etlify, model: &str, key: &str) -> String {
+    let id = etlify.record_id(model, key).expect("a key of the model");
+    etlify
+        .sync_row("hubspot", model, id)
+        .await
+        .unwrap()
+        .and_then(|row| row.crm_id)
+        .unwrap_or_else(|| panic!("{model} {key} has no CRM id"))
+}
+
+/// The (contact, company) pairs `keys` should be associated as, by their
+/// HubSpot ids, sorted: each person with an account, the `i`-th person's
+/// account being `accounts[i]`.
+async fn expected_pairs(
+    etlify: &Etlify,
+    keys: &Keys,
+    accounts: [Option<usize>; 4],
+) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (person, account) in keys.people.iter().zip(accounts) {
+        if let Some(account) = account {
+            pairs.push((
+                crm_id_of(etlify, "Person", person).await,
+                crm_id_of(etlify, "Account", keys.accounts[account]).await,
+            ));
+        }
+    }
+    pairs.sort();
+    pairs
+}
+
+/// People keyed by `keys` are associated with their accounts in HubSpot
+/// on a first sync (a link row under each pair of keys); a person moved to
+/// the other account has its association moved, and only it.
+async fn people_are_associated_with_their_accounts(db: TestDb, keys: &Keys) {
+    use etlify_sandbox::Sandbox;
+    app(&db, keys).await;
+    let sandbox = Sandbox::start(crate::links::sandbox_config())
+        .await
+        .unwrap();
+    let etlify = engine_on(
+        db.store.clone(),
+        vec![crate::links::hubspot(&sandbox)],
+        linked(keys),
+    )
+    .await;
+    let associated = || {
+        let mut pairs: Vec<(String, String)> = sandbox
+            .admin()
+            .hubspot_associations()
+            .into_iter()
+            .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
+            .map(|a| (a.from_id, a.to_id))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(first.is_complete() && first.errors == 0, "{first:?}");
+    assert_eq!(
+        associated(),
+        expected_pairs(&etlify, keys, [Some(0), Some(0), Some(1), None]).await
+    );
+    let linked_to = |person: &str, account: &str| {
+        format!(
+            "SELECT COUNT(*) FROM etlify_links WHERE from_id = {} AND to_id = {}",
+            literal(&db, keys, person),
+            literal(&db, keys, account)
+        )
+    };
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
+    assert_eq!(
+        db.scalar_i64(&linked_to(keys.people[0], keys.accounts[0]))
+            .await,
+        1,
+        "a link row under the keys of both records"
+    );
+
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET last_synced_at = '{SYNCED}'"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE people SET account_id = {}, updated_at = '{CHANGED}' WHERE id = {}",
+        literal(&db, keys, keys.accounts[1]),
+        literal(&db, keys, keys.people[0])
+    ))
+    .await;
+    let second = etlify
+        .batch_sync(&BatchSyncOptions::new().plan(FinderPlan::Reference))
+        .await
+        .unwrap();
+    assert!(second.is_complete() && second.errors == 0, "{second:?}");
+    assert_eq!(
+        associated(),
+        expected_pairs(&etlify, keys, [Some(1), Some(0), Some(1), None]).await,
+        "the moved person's association, and only it, moved"
+    );
+    assert_eq!(
+        db.scalar_i64(&linked_to(keys.people[0], keys.accounts[1]))
+            .await,
+        1
+    );
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
+}
+
 /// A queue of its own on `db`, polled often.
 async fn queue_of(db: &TestDb) -> etlify::jobs::JobQueue {
     db.job_queue(
@@ -507,6 +634,11 @@ async fn uuid_binary_a_misdeclared_key_type_is_refused_at_build_on_mysql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_binary_a_queued_job_runs_on_mysql() {
     a_queued_job_runs(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_people_are_associated_with_their_accounts_on_mysql() {
+    people_are_associated_with_their_accounts(TestDb::mysql().await, &BINARY_UUIDS).await;
 }
 
 /// SQLite keeps UUID keys as text: a model declaring `uuid_binary` there

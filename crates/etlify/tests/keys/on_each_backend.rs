@@ -46,3 +46,13 @@ async fn uuid_a_misdeclared_key_type_is_refused_at_build() {
 async fn text_key_a_misdeclared_key_type_is_refused_at_build() {
     a_misdeclared_key_type_is_refused_at_build(TestDb::new(BACKEND).await, &TEXTS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_people_are_associated_with_their_accounts() {
+    people_are_associated_with_their_accounts(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_people_are_associated_with_their_accounts() {
+    people_are_associated_with_their_accounts(TestDb::new(BACKEND).await, &TEXTS).await;
+}
