@@ -2,6 +2,9 @@
 //! 3), on each backend: `migrate` makes the sync-state tables for the
 //! models' `key_type`, a record is synced by its key as a user types it,
 //! and a text that is no such key is a usage error naming the key type.
+//! `check` and `migrate` refuse a `key_type` the key column does not fit,
+//! `new-model` and `init --from-database` write it, `errors reset` reads
+//! its ids by it, and two processes meet on one record's lease.
 
 #![allow(clippy::unwrap_used)]
 
@@ -42,6 +45,20 @@ fn exec(url: &str, statements: &[String]) {
             }
         }
     });
+}
+
+/// The count `sql` answers on the database at `url`.
+async fn count(url: &str, sql: &str) -> i64 {
+    let store = etlify::Store::connect(url).await.unwrap();
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if let Some(pool) = store.sqlite_pool() {
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    } else if let Some(pool) = store.postgres_pool() {
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    } else {
+        let pool = store.mysql_pool().unwrap();
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    }
 }
 
 /// The database of a test: its URL, and what drops it.
@@ -499,6 +516,141 @@ fn uuid_binary_errors_reset_by_key_on_mysql() {
 #[test]
 fn uuid_binary_key_type_read_from_the_key_column_on_mysql() {
     key_type_read_from_the_key_column(Backend::Mysql, "uuid_binary", [UUID_KEY, OTHER_UUID]);
+}
+
+/// An `etlify` process on `config` running `args`, its output piped;
+/// killed when dropped.
+fn spawned(config: &Path, args: &[&str], name: &str) -> support::Process {
+    support::Process {
+        child: support::etlify_command(config, args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        name: name.to_owned(),
+    }
+}
+
+/// Waits for `process` to end, successfully; its JSON report.
+fn report_of(mut process: support::Process) -> Value {
+    use std::io::Read;
+    let mut out = String::new();
+    let mut stdout = process.child.stdout.take().unwrap();
+    stdout.read_to_string(&mut out).unwrap();
+    let status = process.child.wait().unwrap();
+    assert!(status.success(), "{} exited {status}: {out}", process.name);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: {e}: {out}", process.name))
+}
+
+/// A lease conflict between two `etlify` processes over one record keyed
+/// by `keys[0]`. A gate (a live page lease of a third holder, the test,
+/// covering `keys[0]` only) holds it; `sync-record` (process B) takes the
+/// record's lease and waits for the gate; `sync` (process A) then pages
+/// both records, finds `keys[0]` held, syncs `keys[1]`, and waits for B's
+/// lease to sync `keys[0]` alone. Once the gate opens, B sends the record
+/// and A finds it in sync: it is sent once, by B.
+fn lease_conflict_between_two_processes(backend: Backend, key_type: &str, keys: [&str; 2]) {
+    let (database, _dir, config) = people(backend, key_type, keys, "");
+    let literal = |key: &str| key_literal(backend, key_type, key);
+    // Above keys[0], below keys[1]: the gate covers the first record only.
+    let mut above = keys[0].to_owned();
+    let last = above.pop().unwrap();
+    above.push(char::from(last as u8 + 1));
+    assert!(keys[0] < above.as_str() && above.as_str() < keys[1]);
+    exec(
+        &database.url,
+        &[format!(
+            "INSERT INTO etlify_record_leases \
+             (crm_name, resource_type, first_id, last_id, owner, expires_at) \
+             VALUES ('hubspot', 'Person', {}, {}, 'gate', '2999-01-01 00:00:00')",
+            literal(keys[0]),
+            literal(&above)
+        )],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = database.url.as_str();
+    let eventually = |what: &str, sql: String| {
+        runtime.block_on(support::eventually(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_millis(50),
+            what,
+            String::new,
+            || async { count(url, &sql).await == 1 },
+        ));
+    };
+    let leases = "SELECT COUNT(*) FROM etlify_record_leases WHERE owner <> 'gate'";
+
+    let mut b = spawned(
+        &config,
+        &[
+            "sync-record",
+            "Person",
+            keys[0],
+            "--crm",
+            "hubspot",
+            "--json",
+        ],
+        "sync-record",
+    );
+    eventually("B holds the record's lease", leases.to_owned());
+    let mut a = spawned(&config, &["sync", "--json"], "sync");
+    eventually(
+        "A synced the record the gate does not cover",
+        format!(
+            "SELECT COUNT(*) FROM crm_synchronisations WHERE resource_id = {}",
+            literal(keys[1])
+        ),
+    );
+    assert!(a.child.try_wait().unwrap().is_none(), "A waits for B");
+    assert!(
+        b.child.try_wait().unwrap().is_none(),
+        "B waits for the gate"
+    );
+
+    exec(
+        &database.url,
+        &["DELETE FROM etlify_record_leases WHERE owner = 'gate'".to_owned()],
+    );
+    let b = report_of(b);
+    assert_eq!(b["outcome"], "synced", "B sent the record: {b}");
+    let a = report_of(a);
+    assert_eq!(a["synced"], 1, "A sent the other record only: {a}");
+    assert_eq!(a["not_modified"], 1, "A found the record in sync: {a}");
+    assert_eq!(
+        runtime.block_on(count(url, leases)),
+        0,
+        "every lease released"
+    );
+    drop(database);
+}
+
+#[test]
+fn uuid_a_lease_conflict_between_two_processes_on_sqlite() {
+    lease_conflict_between_two_processes(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_a_lease_conflict_between_two_processes_on_postgres() {
+    lease_conflict_between_two_processes(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_a_lease_conflict_between_two_processes_on_mysql() {
+    lease_conflict_between_two_processes(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_a_lease_conflict_between_two_processes_on_sqlite() {
+    lease_conflict_between_two_processes(Backend::Sqlite, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_a_lease_conflict_between_two_processes_on_postgres() {
+    lease_conflict_between_two_processes(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_a_lease_conflict_between_two_processes_on_mysql() {
+    lease_conflict_between_two_processes(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
 }
 
 /// SQLite keeps UUID keys as text: `key_type = "uuid_binary"` there is
