@@ -261,13 +261,10 @@ fn key_type_read_from_the_key_column(backend: Backend, key_type: &str, keys: [&s
     let database = people_table(backend, key_type, keys);
     let (dir, config) = configuration(&database, "", "");
     let expected = format!("`key_type` must be \"{key_type}\" for key column `people.id`");
-    for command in ["check", "migrate"] {
-        let refused = etlify(&config, &[command]);
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert_eq!(refused.status.code(), Some(2), "{command}: {stderr}");
+    for stderr in refused_by(&config, &["check", "migrate"]) {
         assert!(
             stderr.contains("models.Person") && stderr.contains(&expected),
-            "{command}: {stderr}"
+            "{stderr}"
         );
     }
 
@@ -518,6 +515,20 @@ fn uuid_binary_key_type_read_from_the_key_column_on_mysql() {
     key_type_read_from_the_key_column(Backend::Mysql, "uuid_binary", [UUID_KEY, OTHER_UUID]);
 }
 
+/// The standard errors of `commands` run alone on `config`, each of
+/// which must have exited 2 (a usage or configuration error).
+fn refused_by(config: &Path, commands: &[&str]) -> Vec<String> {
+    commands
+        .iter()
+        .map(|command| {
+            let refused = etlify(config, &[command]);
+            let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+            assert_eq!(refused.status.code(), Some(2), "{command}: {stderr}");
+            format!("{command}: {stderr}")
+        })
+        .collect()
+}
+
 /// An `etlify` process on `config` running `args`, its output piped;
 /// killed when dropped.
 fn spawned(config: &Path, args: &[&str], name: &str) -> support::Process {
@@ -653,19 +664,61 @@ fn text_key_a_lease_conflict_between_two_processes_on_mysql() {
     lease_conflict_between_two_processes(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
 }
 
+/// Sync-state tables a migration made for integer keys, before the model
+/// declared its `key_type`: `check` and `migrate` refuse (exit 2), naming
+/// the commands that make them again; after those, `check` passes.
+fn state_tables_made_for_integers(backend: Backend, key_type: &str, keys: [&str; 2]) {
+    let database = people_table(backend, key_type, keys);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = etlify::Store::connect(&database.url).await.unwrap();
+        etlify::migrate(&store, &etlify::MigrateOptions::new())
+            .await
+            .unwrap();
+    });
+    let (_dir, config) = configuration(&database, &format!("key_type = \"{key_type}\"\n"), "");
+    for stderr in refused_by(&config, &["check", "migrate"]) {
+        assert!(
+            stderr.contains("run `etlify migrate --revert` then `etlify migrate`"),
+            "{stderr}"
+        );
+    }
+    for args in [&["migrate", "--revert"][..], &["migrate"], &["check"]] {
+        let ran = etlify(&config, args);
+        assert!(ran.status.success(), "{args:?}: {ran:?}");
+    }
+    drop(database);
+}
+
+#[test]
+fn uuid_state_tables_made_for_integers_are_refused_on_postgres() {
+    state_tables_made_for_integers(Backend::Postgres, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn uuid_state_tables_made_for_integers_are_refused_on_mysql() {
+    state_tables_made_for_integers(Backend::Mysql, "uuid", [UUID_KEY, OTHER_UUID]);
+}
+
+#[test]
+fn text_key_state_tables_made_for_integers_are_refused_on_postgres() {
+    state_tables_made_for_integers(Backend::Postgres, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
+#[test]
+fn text_key_state_tables_made_for_integers_are_refused_on_mysql() {
+    state_tables_made_for_integers(Backend::Mysql, "text", [TEXT_KEY, OTHER_TEXT]);
+}
+
 /// SQLite keeps UUID keys as text: `key_type = "uuid_binary"` there is
 /// refused by `check` and `migrate` (exit 2), saying to declare `uuid`.
 #[test]
 fn uuid_binary_is_refused_on_sqlite() {
     let database = people_table(Backend::Sqlite, "uuid", [UUID_KEY, OTHER_UUID]);
     let (_dir, config) = configuration(&database, "key_type = \"uuid_binary\"\n", "");
-    for command in ["migrate", "check"] {
-        let refused = etlify(&config, &[command]);
-        let stderr = String::from_utf8_lossy(&refused.stderr);
-        assert_eq!(refused.status.code(), Some(2), "{command}: {stderr}");
+    for stderr in refused_by(&config, &["migrate", "check"]) {
         assert!(
             stderr.contains("`key_type` must be \"uuid\" on SQLite"),
-            "{command}: {stderr}"
+            "{stderr}"
         );
     }
 }

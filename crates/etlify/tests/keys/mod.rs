@@ -478,6 +478,45 @@ async fn people_are_associated_with_their_accounts(db: TestDb, keys: &Keys) {
     assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
 }
 
+/// Sync-state tables made for integer keys (migrated before the models
+/// declared their key type): on PostgreSQL and MySQL, whose columns keep
+/// their type, the engine is refused naming the column and the commands
+/// that make the tables again (a revert, then a migration for the keys),
+/// after which it builds; SQLite's columns keep any key, and it syncs.
+async fn state_tables_made_for_integers(db: TestDb, keys: &Keys) {
+    app(&db, keys).await;
+    etlify::revert_migration(&db.store).await.expect("revert");
+    etlify::migrate(&db.store, &MigrateOptions::new())
+        .await
+        .expect("migrate for integer keys");
+    let adapter = RecordingAdapter::new();
+    if !db.is_postgres() && !db.is_mysql() {
+        let etlify = engine(&db, keys, &adapter).await;
+        let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+        assert!(first.is_complete() && first.errors == 0, "{first:?}");
+        assert_eq!(adapter.upserts().len(), 4);
+        return;
+    }
+    let error = key_type_refusal(&db, people(keys), &adapter).await;
+    assert!(
+        error
+            .expected()
+            .contains("`crm_synchronisations.resource_id`")
+            && error
+                .expected()
+                .contains("run `etlify migrate --revert` then `etlify migrate`"),
+        "{error}"
+    );
+    etlify::revert_migration(&db.store).await.expect("revert");
+    etlify::migrate(&db.store, &MigrateOptions::new().key_type(keys.key_type))
+        .await
+        .expect("migrate for the keys");
+    let etlify = engine(&db, keys, &adapter).await;
+    let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(first.is_complete() && first.errors == 0, "{first:?}");
+    assert_eq!(adapter.upserts().len(), 4);
+}
+
 /// A queue of its own on `db`, polled often.
 async fn queue_of(db: &TestDb) -> etlify::jobs::JobQueue {
     db.job_queue(

@@ -56,3 +56,13 @@ async fn uuid_people_are_associated_with_their_accounts() {
 async fn text_key_people_are_associated_with_their_accounts() {
     people_are_associated_with_their_accounts(TestDb::new(BACKEND).await, &TEXTS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_state_tables_made_for_integers_are_refused_or_kept() {
+    state_tables_made_for_integers(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_state_tables_made_for_integers_are_refused_or_kept() {
+    state_tables_made_for_integers(TestDb::new(BACKEND).await, &TEXTS).await;
+}

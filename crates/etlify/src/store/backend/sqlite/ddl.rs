@@ -35,6 +35,11 @@ impl Ddl for SqliteDialect {
         )
     }
 
+    fn keeps_any_key(&self) -> bool {
+        // A column's affinity converts only text that reads as a number.
+        true
+    }
+
     fn serial_key(&self, mut column: ColumnDef) -> ColumnDef {
         // `integer PRIMARY KEY` is the rowid itself; AUTOINCREMENT never
         // reuses the id of a deleted row, as Rails' tables do.
