@@ -91,6 +91,14 @@ pub(crate) async fn new_model(
         .map(String::as_str)
         .filter(|c| !matches!(*c, "created_at" | "updated_at" | "encrypted_password"))
         .collect();
+    // An integer key is the default; any other is written out, as the
+    // key column's type says.
+    let key_type = match store.key_type_of(table, "id").await.map_err(engine_error)? {
+        Some(key_type) if key_type != etlify::KeyType::Integer => {
+            format!("key_type = \"{key_type}\"   # from the type of column `id`\n")
+        }
+        _ => String::new(),
+    };
     let object_type = hubspot_object_type(table);
     let has = |name: &str| columns.iter().any(|c| c == name);
     // HubSpot's unique properties: a contact's email, a company's domain.
@@ -105,7 +113,7 @@ pub(crate) async fn new_model(
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = format!(
-        "[models.{model}]\ntable = \"{table}\"\n\n[models.{model}.crms.{crm}]\n\
+        "[models.{model}]\ntable = \"{table}\"\n{key_type}\n[models.{model}.crms.{crm}]\n\
          object_type = \"{object_type}\"   # the CRM object type (or Airtable table)\n\
          id_property = \"{id_property}\"   # matches existing CRM objects; empty: create without a search\n\
          payload = \"\"\"\n  SELECT {select}\n  FROM {table}\n\"\"\"\n"

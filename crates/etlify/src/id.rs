@@ -72,6 +72,20 @@ impl KeyType {
     }
 }
 
+impl KeyType {
+    /// A key column as statements select it: integer keys of any width
+    /// as the 64-bit ids they are (SQLite's typeless columns, PostgreSQL's
+    /// `integer`), UUID and text keys as they are (a UUID cannot be cast
+    /// to an integer).
+    pub(crate) fn selected(self, key: sea_query::Expr) -> sea_query::Expr {
+        use sea_query::ExprTrait;
+        match self {
+            KeyType::Integer => key.cast_as("bigint"),
+            _ => key,
+        }
+    }
+}
+
 impl fmt::Display for KeyType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -142,8 +142,8 @@ pub use crate::dependency::{Dependency, Hop, HopCondition, HopSide, JoinPath, Sy
 pub use crate::digest::{canonical_json, stable_sha256, DigestStrategy, StableSha256};
 pub use crate::engine::RateWindowUse;
 pub use crate::engine::{
-    check_schema, migrate, migrate_dry_run, require_schema_up_to_date, revert_migration,
-    BatchEnqueued, Etlify, EtlifyBuilder, Forgotten, JobCounts, StatusEntry,
+    check_key_types, check_schema, migrate, migrate_dry_run, require_schema_up_to_date,
+    revert_migration, BatchEnqueued, Etlify, EtlifyBuilder, Forgotten, JobCounts, StatusEntry,
 };
 pub use crate::engine::{
     ConfigWarning, CrmAccess, SuggestedFix, WarningKind, WholeSecondTimestamps, TIMESTAMP_SAMPLE,

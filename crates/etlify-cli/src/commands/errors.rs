@@ -4,7 +4,7 @@
 use etlify::{ResourceId, SyncRow};
 use serde::Serialize;
 
-use crate::error::{CommandResult, Completed};
+use crate::error::{CliError, CommandResult, Completed};
 use crate::session::Session;
 use crate::{output, table};
 
@@ -36,8 +36,9 @@ enum Action {
         /// Only the failing records of this model.
         #[arg(long)]
         model: Option<String>,
-        /// Only these records (primary keys).
-        ids: Vec<i64>,
+        /// Only these records (primary keys, read as the `--model`'s
+        /// `key_type`, else as the models' non-integer one if any).
+        ids: Vec<String>,
     },
 }
 
@@ -70,10 +71,46 @@ struct ResetReport {
     reset: u64,
 }
 
+/// The keys `texts` name, read as `model`'s key type; without a model, as
+/// the key type of the sync-state tables (a model's non-integer one, as
+/// `etlify migrate` types them, else integers). A text that is no such key
+/// is a usage error (exit 2).
+fn record_ids(
+    etlify: &etlify::Etlify,
+    model: Option<&str>,
+    texts: &[String],
+) -> Result<Vec<ResourceId>, CliError> {
+    if let Some(model) = model {
+        return texts
+            .iter()
+            .map(|text| super::sync_record::record_id(etlify, model, text))
+            .collect();
+    }
+    let keyed_by = etlify
+        .models()
+        .find(|m| m.get_key_type() != etlify::KeyType::Integer)
+        .or_else(|| etlify.models().next());
+    texts
+        .iter()
+        .map(|text| {
+            let id = match keyed_by {
+                Some(m) => etlify.record_id(m.get_resource_type(), text),
+                None => text.parse().ok().map(ResourceId::new),
+            };
+            id.ok_or_else(|| {
+                let key_type = keyed_by.map_or(etlify::KeyType::Integer, |m| m.get_key_type());
+                CliError::config(format!(
+                    "{text:?} is not a record key: the models' key_type is {key_type} (--model reads it as one model's)"
+                ))
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
     let etlify = session.engine().await?;
     if let Some(Action::Reset { crm, model, ids }) = args.action {
-        let ids: Vec<ResourceId> = ids.into_iter().map(ResourceId::new).collect();
+        let ids = record_ids(etlify, model.as_deref(), &ids)?;
         let reset = etlify
             .reset_errors(crm.as_deref(), model.as_deref(), &ids)
             .await?;

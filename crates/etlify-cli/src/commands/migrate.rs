@@ -64,6 +64,11 @@ pub(crate) async fn run(session: &Session, args: Args) -> CommandResult {
         None => MigrateOptions::new(),
     }
     .key_type(key_type(session)?);
+    // The key type types the tables a migration creates: a misdeclared
+    // one is refused before they are.
+    if !args.revert {
+        etlify::check_key_types(&store, &session.settings().models).await?;
+    }
     if args.triggers && args.revert {
         let removed = etlify::remove_change_triggers(&store).await?;
         match removed.len() {

@@ -125,6 +125,7 @@ pub(super) fn resolve_links(
             target: link.target.clone(),
             target_table: target.get_table().to_owned(),
             target_primary_key: target.get_primary_key().to_owned(),
+            target_key_type: target.get_key_type(),
             target_object_type: target_binding.get_object_type().to_owned(),
             via: link.via.clone(),
             association: link.association,

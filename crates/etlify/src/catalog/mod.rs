@@ -8,6 +8,7 @@
 //! legacy `<crm>_id` columns). The synchronizers and the finder read only
 //! the catalog, through the [`crate::context::Context`].
 
+pub(crate) mod key_types;
 mod links;
 mod resolve;
 mod resolved;
@@ -61,6 +62,7 @@ impl Catalog {
     /// Checks `declarations` against `store`'s database and resolves them.
     /// Fails with a [`ConfigError`] before any record is touched.
     pub(crate) async fn build(store: &Store, declarations: Declarations) -> Result<Self> {
+        key_types::check(store, &declarations.models).await?;
         crate::store::schema::require_up_to_date(store).await?;
         let columns = TableColumns::read(store, &declarations).await?;
         let catalog = resolve::resolve(declarations, &columns)?;

@@ -19,7 +19,7 @@ use super::{
 use crate::crm::CrmRegistry;
 use crate::dependency::{Dependency, HopSide};
 use crate::error::{ConfigError, Result};
-use crate::id::{KeyType, ResourceId};
+use crate::id::{KeyStorage, KeyType, ResourceId};
 use crate::model::Model;
 use crate::store::Store;
 use crate::values::TimestampColumn;
@@ -614,10 +614,10 @@ fn probe_key(store: &Store, key_type: KeyType) -> ResourceId {
     match key_type {
         KeyType::Integer => ResourceId::new(i64::MIN),
         KeyType::UuidBinary => ResourceId::uuid(nil),
-        KeyType::Uuid if store.kind() == crate::store::BackendKind::Postgres => {
-            ResourceId::uuid(nil)
-        }
-        KeyType::Uuid => ResourceId::text(nil.hyphenated().to_string()),
+        KeyType::Uuid => match store.uuid_storage() {
+            KeyStorage::Bytes => ResourceId::uuid(nil),
+            KeyStorage::Text => ResourceId::text(nil.hyphenated().to_string()),
+        },
         KeyType::Text => ResourceId::text(""),
     }
 }

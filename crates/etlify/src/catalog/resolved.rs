@@ -194,6 +194,8 @@ pub(crate) struct ResolvedLink {
     pub(crate) target: String,
     pub(crate) target_table: String,
     pub(crate) target_primary_key: String,
+    /// The target model's key type.
+    pub(crate) target_key_type: crate::id::KeyType,
     /// The target's CRM object type (its binding to the same CRM).
     pub(crate) target_object_type: String,
     pub(crate) via: LinkVia,

@@ -114,10 +114,7 @@ impl Etlify {
     /// declared key type in this database; `None` for an unknown model or
     /// a text that is no such key.
     pub fn record_id(&self, model: &str, text: &str) -> Option<ResourceId> {
-        let uuids = match self.store().kind() {
-            crate::store::BackendKind::Postgres => crate::id::KeyStorage::Bytes,
-            _ => crate::id::KeyStorage::Text,
-        };
+        let uuids = self.store().uuid_storage();
         ResourceId::parse(text, self.model(model)?.key_type, uuids)
     }
 
@@ -328,6 +325,14 @@ pub async fn revert_migration(store: &Store) -> Result<()> {
 /// (a built engine answers the same with [`Etlify::check`]).
 pub async fn check_schema(store: &Store) -> Result<schema::SchemaReport> {
     schema::check(store).await
+}
+
+/// Fails with a [`crate::ConfigError`] at `models.NAME.key_type` when a
+/// model's declared key type does not fit its key column's SQL type (the
+/// default `integer` over a `uuid` column): what [`migrate`] would type
+/// the sync-state tables' keys by. [`EtlifyBuilder::build`] checks it too.
+pub async fn check_key_types(store: &Store, models: &[Model]) -> Result<()> {
+    crate::catalog::key_types::check(store, models).await
 }
 
 /// Fails with [`crate::Error::Schema`] (what is wrong, remedied by

@@ -17,7 +17,7 @@ use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use crate::catalog::{ResolvedLink, Target};
 use crate::context::Context;
 use crate::error::Result;
-use crate::id::ResourceId;
+use crate::id::{KeyType, ResourceId};
 use crate::link::LinkVia;
 use crate::store::links::EtlifyLinks as L;
 
@@ -47,6 +47,7 @@ pub(crate) async fn records(
             table,
             owner: owner_column,
             target: target_column,
+            keys: (target.model.model.get_key_type(), link.target_key_type),
         };
         for select in [
             join.rows_not_linked(crm, from_type, link),
@@ -65,9 +66,23 @@ struct Join<'a> {
     table: &'a str,
     owner: &'a str,
     target: &'a str,
+    /// The key types of the owner's and the target's models.
+    keys: (KeyType, KeyType),
 }
 
 impl Join<'_> {
+    /// The join table's owner column, as the owner's key type selects it.
+    fn owner_key(&self) -> Expr {
+        let column = Expr::col((Alias::new(self.table), Alias::new(self.owner)));
+        self.keys.0.selected(column)
+    }
+
+    /// The join table's target column, as the target's key type selects it.
+    fn target_key(&self) -> Expr {
+        let column = Expr::col((Alias::new(self.table), Alias::new(self.target)));
+        self.keys.1.selected(column)
+    }
+
     /// `etlify_links`'s rows of `link` for records of `from_type` in `crm`.
     fn recorded(crm: &str, from_type: &str, link: &ResolvedLink) -> SelectStatement {
         let mut select = Query::select();
@@ -86,12 +101,12 @@ impl Join<'_> {
         let column = |name: &str| Expr::col((Alias::new(self.table), Alias::new(name)));
         let mut matching = Self::recorded(crm, from_type, link);
         matching
-            .and_where(Expr::col((L::Table, L::FromId)).eq(column(self.owner).cast_as("bigint")))
-            .and_where(Expr::col((L::Table, L::ToId)).eq(column(self.target).cast_as("bigint")));
+            .and_where(Expr::col((L::Table, L::FromId)).eq(self.owner_key()))
+            .and_where(Expr::col((L::Table, L::ToId)).eq(self.target_key()));
         let mut select = Query::select();
         select
             .distinct()
-            .expr(column(self.owner).cast_as("bigint"))
+            .expr(self.owner_key())
             .from(Alias::new(self.table))
             .and_where(column(self.owner).is_not_null())
             .and_where(column(self.target).is_not_null())
@@ -106,20 +121,11 @@ impl Join<'_> {
         from_type: &str,
         link: &ResolvedLink,
     ) -> SelectStatement {
-        let column = |name: &str| Expr::col((Alias::new(self.table), Alias::new(name)));
         let mut row = Query::select();
         row.expr(Expr::val(1))
             .from(Alias::new(self.table))
-            .and_where(
-                column(self.owner)
-                    .cast_as("bigint")
-                    .eq(Expr::col((L::Table, L::FromId))),
-            )
-            .and_where(
-                column(self.target)
-                    .cast_as("bigint")
-                    .eq(Expr::col((L::Table, L::ToId))),
-            );
+            .and_where(self.owner_key().eq(Expr::col((L::Table, L::FromId))))
+            .and_where(self.target_key().eq(Expr::col((L::Table, L::ToId))));
         let mut select = Self::recorded(crm, from_type, link);
         select.clear_selects();
         select

@@ -12,7 +12,7 @@ use crate::adapters::{AdapterError, AdapterErrorKind};
 use crate::catalog::{ResolvedLink, Target};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::id::ResourceId;
+use crate::id::{KeyType, ResourceId};
 use crate::link::{AssociationType, LinkVia};
 use crate::store::{links, sync_rows, Store};
 
@@ -156,23 +156,26 @@ async fn association_type(target: Target<'_>, link: &ResolvedLink) -> Result<Ass
 /// `SELECT owner id, target id` of `link` for records `ids`.
 fn targets_of(target: Target<'_>, link: &ResolvedLink, ids: &[ResourceId]) -> SelectStatement {
     let model = target.model;
-    let bigint = |column: &str| Expr::col(Alias::new(column)).cast_as("bigint");
+    // Each side's keys as its model's key type selects them.
+    let key_of = |key_type: KeyType, column: &str| key_type.selected(Expr::col(Alias::new(column)));
+    let owner = |column: &str| key_of(model.model.get_key_type(), column);
+    let targeted = |column: &str| key_of(link.target_key_type, column);
     let in_ids =
         |column: &str| Expr::col(Alias::new(column)).is_in(ids.iter().map(|id| id.value()));
     let mut select = Query::select();
     match &link.via {
         LinkVia::BelongsTo { foreign_key } => {
             select
-                .expr(bigint(&model.primary_key))
-                .expr(bigint(foreign_key))
+                .expr(owner(&model.primary_key))
+                .expr(targeted(foreign_key))
                 .from(Alias::new(model.table.as_str()))
                 .and_where(in_ids(&model.primary_key))
                 .and_where(Expr::col(Alias::new(foreign_key)).is_not_null());
         }
         LinkVia::HasMany { foreign_key } => {
             select
-                .expr(bigint(foreign_key))
-                .expr(bigint(&link.target_primary_key))
+                .expr(owner(foreign_key))
+                .expr(targeted(&link.target_primary_key))
                 .from(Alias::new(link.target_table.as_str()))
                 .and_where(in_ids(foreign_key));
         }
@@ -182,8 +185,8 @@ fn targets_of(target: Target<'_>, link: &ResolvedLink, ids: &[ResourceId]) -> Se
             target_column,
         } => {
             select
-                .expr(bigint(owner_column))
-                .expr(bigint(target_column))
+                .expr(owner(owner_column))
+                .expr(targeted(target_column))
                 .from(Alias::new(table.as_str()))
                 .and_where(in_ids(owner_column))
                 .and_where(Expr::col(Alias::new(target_column)).is_not_null());
@@ -194,8 +197,8 @@ fn targets_of(target: Target<'_>, link: &ResolvedLink, ids: &[ResourceId]) -> Se
             type_value,
         } => {
             select
-                .expr(bigint(&model.primary_key))
-                .expr(bigint(id_column))
+                .expr(owner(&model.primary_key))
+                .expr(targeted(id_column))
                 .from(Alias::new(model.table.as_str()))
                 .and_where(in_ids(&model.primary_key))
                 .and_where(Expr::col(Alias::new(type_column)).eq(type_value.as_str()))

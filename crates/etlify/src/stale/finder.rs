@@ -122,10 +122,7 @@ impl<'a> FinderSql<'a> {
     /// `key` as the finder selects it: integer keys of any width as the
     /// 64-bit ids they are; UUID and text keys as they are.
     fn selected_key(&self, key: Expr) -> Expr {
-        match self.model.model.get_key_type() {
-            KeyType::Integer => key.cast_as("bigint"),
-            _ => key,
-        }
+        self.model.model.get_key_type().selected(key)
     }
 
     fn epoch(&self) -> Expr {

@@ -229,6 +229,15 @@ impl Store {
         self.dialect().kind()
     }
 
+    /// How this database keeps [`crate::KeyType::Uuid`] keys: PostgreSQL
+    /// in its `uuid` type, the others as text.
+    pub fn uuid_storage(&self) -> crate::id::KeyStorage {
+        match self.kind() {
+            BackendKind::Postgres => crate::id::KeyStorage::Bytes,
+            _ => crate::id::KeyStorage::Text,
+        }
+    }
+
     /// Escape hatch: the sqlx SQLite pool, when this store is on SQLite
     /// (for payload sources that run their own queries).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
@@ -411,6 +420,14 @@ impl Store {
     /// (for scaffolding configurations; `build()` does its own checks).
     pub async fn table_columns(&self, table: &str) -> Result<Option<Vec<String>>> {
         self.backend.table_columns(table).await
+    }
+
+    /// The key type a model over `table.column` declares, from the
+    /// column's SQL type (for scaffolding configurations): `None` when the
+    /// column does not exist or its type fits no key type.
+    pub async fn key_type_of(&self, table: &str, column: &str) -> Result<Option<crate::KeyType>> {
+        let column = self.backend.key_column(table, column).await?;
+        Ok(column.and_then(|column| column.key_type()))
     }
 
     /// The application's tables, sorted: every table of the database (the

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use etlify::jobs::{Job, QueueOptions, RecordJob};
 use etlify::{
-    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, KeyType, MigrateOptions, Model,
-    ResourceId, SqlPayload, SyncDispatch, SyncOutcome,
+    BatchSyncOptions, Binding, Crm, Dependency, Etlify, FinderPlan, KeyType, Link, MigrateOptions,
+    Model, ResourceId, SqlPayload, SyncDispatch, SyncOutcome,
 };
 
 use crate::support::adapter::RecordingAdapter;
@@ -44,6 +44,13 @@ const UUIDS: Keys = Keys {
     ],
 };
 
+/// The same UUIDs kept as 16 bytes (`key_type = "uuid_binary"`: MySQL
+/// `BINARY(16)`, PostgreSQL's `uuid`; SQLite keeps none).
+const BINARY_UUIDS: Keys = Keys {
+    key_type: KeyType::UuidBinary,
+    ..UUIDS
+};
+
 const TEXTS: Keys = Keys {
     key_type: KeyType::Text,
     accounts: ["acct-amber", "acct-birch"],
@@ -54,11 +61,21 @@ const TEXTS: Keys = Keys {
 /// migrations create it.
 fn key_column(db: &TestDb, keys: &Keys) -> &'static str {
     match (keys.key_type, db.is_postgres(), db.is_mysql()) {
-        (KeyType::Uuid, true, _) => "uuid",
+        (KeyType::Uuid | KeyType::UuidBinary, true, _) => "uuid",
+        (KeyType::UuidBinary, _, true) => "binary(16)",
         (KeyType::Uuid, _, true) => "char(36)",
         (KeyType::Uuid, _, _) => "varchar(36)",
         (_, _, true) => "varchar(64)",
         _ => "varchar",
+    }
+}
+
+/// `key` as a literal of its column on `db`: a UUID kept as 16 bytes is
+/// written as its bytes.
+fn literal(db: &TestDb, keys: &Keys, key: &str) -> String {
+    match keys.key_type {
+        KeyType::UuidBinary if db.is_mysql() => format!("UNHEX(REPLACE('{key}', '-', ''))"),
+        _ => format!("'{key}'"),
     }
 }
 
@@ -83,9 +100,10 @@ async fn app(db: &TestDb, keys: &Keys) {
     ))
     .await;
     for (account, name) in keys.accounts.iter().zip(["Amber", "Birch"]) {
+        let account = literal(db, keys, account);
         db.exec(&format!(
             "INSERT INTO accounts (id, name, created_at, updated_at) \
-             VALUES ('{account}', '{name}', '{OLD}', '{OLD}')"
+             VALUES ({account}, '{name}', '{OLD}', '{OLD}')"
         ))
         .await;
     }
@@ -96,10 +114,11 @@ async fn app(db: &TestDb, keys: &Keys) {
         None,
     ];
     for (i, (person, account)) in keys.people.iter().zip(account_of).enumerate() {
-        let account = account.map_or("NULL".to_owned(), |a| format!("'{a}'"));
+        let account = account.map_or("NULL".to_owned(), |a| literal(db, keys, a));
+        let person = literal(db, keys, person);
         db.exec(&format!(
             "INSERT INTO people (id, email, account_id, created_at, updated_at) \
-             VALUES ('{person}', 'p{i}@x.io', {account}, '{OLD}', '{OLD}')"
+             VALUES ({person}, 'p{i}@x.io', {account}, '{OLD}', '{OLD}')"
         ))
         .await;
     }
@@ -163,7 +182,7 @@ async fn first_sync_then_a_changed_dependency(db: TestDb, keys: &Keys) {
     let listed = keys
         .people
         .iter()
-        .map(|k| format!("'{k}'"))
+        .map(|k| literal(&db, keys, k))
         .collect::<Vec<_>>()
         .join(", ");
     assert_eq!(
@@ -181,8 +200,8 @@ async fn first_sync_then_a_changed_dependency(db: TestDb, keys: &Keys) {
     ))
     .await;
     db.exec(&format!(
-        "UPDATE accounts SET name = 'Amber & Co', updated_at = '{CHANGED}' WHERE id = '{}'",
-        keys.accounts[0]
+        "UPDATE accounts SET name = 'Amber & Co', updated_at = '{CHANGED}' WHERE id = {}",
+        literal(&db, keys, keys.accounts[0])
     ))
     .await;
     // The reference plan compares each record's sync time with its
@@ -210,7 +229,7 @@ async fn a_record_synced_by_its_key(db: TestDb, keys: &Keys) {
     let etlify = engine(&db, keys, &adapter).await;
     // A UUID may be typed in capitals; a text key is what it is.
     let typed = match keys.key_type {
-        KeyType::Uuid => keys.people[2].to_uppercase(),
+        KeyType::Uuid | KeyType::UuidBinary => keys.people[2].to_uppercase(),
         _ => keys.people[2].to_owned(),
     };
     let id = etlify.record_id("Person", &typed).expect("a key of Person");
@@ -269,6 +288,233 @@ async fn a_record_in_another_engines_page_waits_for_it(db: TestDb, keys: &Keys) 
         .unwrap();
     assert_eq!(outcome, SyncDispatch::Completed(SyncOutcome::NotModified));
     assert_eq!(adapter.upserts().len(), 4, "each record sent once");
+}
+
+/// A model over these keys that declares no key type (the default,
+/// `integer`), or the other non-integer one, is refused when the engine
+/// is built: the error names `models.Person`'s `key_type` and the type the
+/// key column fits, before anything runs.
+async fn a_misdeclared_key_type_is_refused_at_build(db: TestDb, keys: &Keys) {
+    app(&db, keys).await;
+    let adapter = RecordingAdapter::new();
+    let sqlite = !db.is_postgres() && !db.is_mysql();
+    let wrong: &[KeyType] = match keys.key_type {
+        // A SQLite text takes text and UUID keys; `uuid_binary` is refused
+        // there whatever the column.
+        _ if sqlite => &[KeyType::Integer],
+        // UUIDs kept as text take text keys too; bytes do not.
+        KeyType::Uuid if db.is_mysql() => &[KeyType::Integer, KeyType::UuidBinary],
+        KeyType::Uuid | KeyType::UuidBinary => &[KeyType::Integer, KeyType::Text],
+        _ => &[KeyType::Integer, KeyType::UuidBinary],
+    };
+    // PostgreSQL's `uuid` column is what `uuid` names there.
+    let fitting = match keys.key_type {
+        KeyType::UuidBinary if db.is_postgres() => KeyType::Uuid,
+        key_type => key_type,
+    };
+    for &declared in wrong {
+        let error = key_type_refusal(&db, people(keys).key_type(declared), &adapter).await;
+        assert!(
+            error
+                .expected()
+                .starts_with(&format!("must be \"{fitting}\"")),
+            "{error}"
+        );
+        assert!(error.expected().contains("people.id"), "{error}");
+    }
+    assert!(adapter.upserts().is_empty(), "nothing ran");
+}
+
+/// The error refusing to build an engine of `model` on `db`: a
+/// configuration error at `models.Person`'s `key_type`.
+async fn key_type_refusal(
+    db: &TestDb,
+    model: Model,
+    adapter: &std::sync::Arc<RecordingAdapter>,
+) -> etlify::ConfigError {
+    let error = crate::support::builder(
+        db.store.clone(),
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![model],
+    )
+    .build()
+    .await
+    .expect_err("the key type is refused");
+    let etlify::Error::Config(error) = error else {
+        panic!("a configuration error, not {error:?}");
+    };
+    assert_eq!(
+        (error.location(), error.field()),
+        ("models.Person", "key_type"),
+        "{error}"
+    );
+    error
+}
+
+/// `Account` on the sandbox's HubSpot companies (by its name as domain),
+/// and `Person` as contacts linked to their account: an association
+/// between records keyed by `keys`.
+fn linked(keys: &Keys) -> Vec<Model> {
+    let accounts = Model::new("Account", "accounts")
+        .key_type(keys.key_type)
+        .bind(
+            "hubspot",
+            Binding::new("companies", "domain")
+                .payload(SqlPayload::new("SELECT id, name AS domain FROM accounts")),
+        );
+    let people = Model::new("Person", "people").key_type(keys.key_type).bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM people"))
+            .link(Link::belongs_to("Account", "account_id")),
+    );
+    vec![accounts, people]
+}
+
+/// The HubSpot id of the `model` record keyed `key`.
+async fn crm_id_of(etlify: &Etlify, model: &str, key: &str) -> String {
+    let id = etlify.record_id(model, key).expect("a key of the model");
+    etlify
+        .sync_row("hubspot", model, id)
+        .await
+        .unwrap()
+        .and_then(|row| row.crm_id)
+        .unwrap_or_else(|| panic!("{model} {key} has no CRM id"))
+}
+
+/// The (contact, company) pairs `keys` should be associated as, by their
+/// HubSpot ids, sorted: each person with an account, the `i`-th person's
+/// account being `accounts[i]`.
+async fn expected_pairs(
+    etlify: &Etlify,
+    keys: &Keys,
+    accounts: [Option<usize>; 4],
+) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (person, account) in keys.people.iter().zip(accounts) {
+        if let Some(account) = account {
+            pairs.push((
+                crm_id_of(etlify, "Person", person).await,
+                crm_id_of(etlify, "Account", keys.accounts[account]).await,
+            ));
+        }
+    }
+    pairs.sort();
+    pairs
+}
+
+/// People keyed by `keys` are associated with their accounts in HubSpot
+/// on a first sync (a link row under each pair of keys); a person moved to
+/// the other account has its association moved, and only it.
+async fn people_are_associated_with_their_accounts(db: TestDb, keys: &Keys) {
+    use etlify_sandbox::Sandbox;
+    app(&db, keys).await;
+    let sandbox = Sandbox::start(crate::links::sandbox_config())
+        .await
+        .unwrap();
+    let etlify = engine_on(
+        db.store.clone(),
+        vec![crate::links::hubspot(&sandbox)],
+        linked(keys),
+    )
+    .await;
+    let associated = || {
+        let mut pairs: Vec<(String, String)> = sandbox
+            .admin()
+            .hubspot_associations()
+            .into_iter()
+            .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
+            .map(|a| (a.from_id, a.to_id))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(first.is_complete() && first.errors == 0, "{first:?}");
+    assert_eq!(
+        associated(),
+        expected_pairs(&etlify, keys, [Some(0), Some(0), Some(1), None]).await
+    );
+    let linked_to = |person: &str, account: &str| {
+        format!(
+            "SELECT COUNT(*) FROM etlify_links WHERE from_id = {} AND to_id = {}",
+            literal(&db, keys, person),
+            literal(&db, keys, account)
+        )
+    };
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
+    assert_eq!(
+        db.scalar_i64(&linked_to(keys.people[0], keys.accounts[0]))
+            .await,
+        1,
+        "a link row under the keys of both records"
+    );
+
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET last_synced_at = '{SYNCED}'"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE people SET account_id = {}, updated_at = '{CHANGED}' WHERE id = {}",
+        literal(&db, keys, keys.accounts[1]),
+        literal(&db, keys, keys.people[0])
+    ))
+    .await;
+    let second = etlify
+        .batch_sync(&BatchSyncOptions::new().plan(FinderPlan::Reference))
+        .await
+        .unwrap();
+    assert!(second.is_complete() && second.errors == 0, "{second:?}");
+    assert_eq!(
+        associated(),
+        expected_pairs(&etlify, keys, [Some(1), Some(0), Some(1), None]).await,
+        "the moved person's association, and only it, moved"
+    );
+    assert_eq!(
+        db.scalar_i64(&linked_to(keys.people[0], keys.accounts[1]))
+            .await,
+        1
+    );
+    assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
+}
+
+/// Sync-state tables made for integer keys (migrated before the models
+/// declared their key type): on PostgreSQL and MySQL, whose columns keep
+/// their type, the engine is refused naming the column and the commands
+/// that make the tables again (a revert, then a migration for the keys),
+/// after which it builds; SQLite's columns keep any key, and it syncs.
+async fn state_tables_made_for_integers(db: TestDb, keys: &Keys) {
+    app(&db, keys).await;
+    etlify::revert_migration(&db.store).await.expect("revert");
+    etlify::migrate(&db.store, &MigrateOptions::new())
+        .await
+        .expect("migrate for integer keys");
+    let adapter = RecordingAdapter::new();
+    if !db.is_postgres() && !db.is_mysql() {
+        let etlify = engine(&db, keys, &adapter).await;
+        let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+        assert!(first.is_complete() && first.errors == 0, "{first:?}");
+        assert_eq!(adapter.upserts().len(), 4);
+        return;
+    }
+    let error = key_type_refusal(&db, people(keys), &adapter).await;
+    assert!(
+        error
+            .expected()
+            .contains("`crm_synchronisations.resource_id`")
+            && error
+                .expected()
+                .contains("run `etlify migrate --revert` then `etlify migrate`"),
+        "{error}"
+    );
+    etlify::revert_migration(&db.store).await.expect("revert");
+    etlify::migrate(&db.store, &MigrateOptions::new().key_type(keys.key_type))
+        .await
+        .expect("migrate for the keys");
+    let etlify = engine(&db, keys, &adapter).await;
+    let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(first.is_complete() && first.errors == 0, "{first:?}");
+    assert_eq!(adapter.upserts().len(), 4);
 }
 
 /// A queue of its own on `db`, polled often.
@@ -396,6 +642,55 @@ async fn text_key_a_queued_job_runs_on_mysql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_a_job_queued_in_the_first_form_runs_on_mysql() {
     a_job_queued_in_the_first_form_runs(TestDb::mysql().await).await;
+}
+
+// UUIDs kept as 16 bytes: MySQL's `BINARY(16)`, PostgreSQL's `uuid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_first_sync_then_a_changed_dependency_sends_exactly_its_records_on_mysql() {
+    first_sync_then_a_changed_dependency(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_first_sync_then_a_changed_dependency_sends_exactly_its_records_on_postgres() {
+    first_sync_then_a_changed_dependency(TestDb::postgres().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_record_is_synced_by_its_key_on_mysql() {
+    a_record_synced_by_its_key(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_record_is_synced_by_its_key_on_postgres() {
+    a_record_synced_by_its_key(TestDb::postgres().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_misdeclared_key_type_is_refused_at_build_on_mysql() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_a_queued_job_runs_on_mysql() {
+    a_queued_job_runs(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_people_are_associated_with_their_accounts_on_mysql() {
+    people_are_associated_with_their_accounts(TestDb::mysql().await, &BINARY_UUIDS).await;
+}
+
+/// SQLite keeps UUID keys as text: a model declaring `uuid_binary` there
+/// is refused when the engine is built, saying to declare `uuid`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_binary_is_refused_on_sqlite() {
+    let db = TestDb::sqlite().await;
+    app(&db, &UUIDS).await;
+    let error = key_type_refusal(&db, people(&BINARY_UUIDS), &RecordingAdapter::new()).await;
+    assert!(
+        error.expected().starts_with("must be \"uuid\" on SQLite"),
+        "{error}"
+    );
 }
 
 // The database tests, compiled once per backend: `keys::sqlite::…`,

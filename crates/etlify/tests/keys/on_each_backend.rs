@@ -36,3 +36,33 @@ async fn uuid_a_record_in_another_engines_page_waits_for_it() {
 async fn text_key_a_record_in_another_engines_page_waits_for_it() {
     a_record_in_another_engines_page_waits_for_it(TestDb::new(BACKEND).await, &TEXTS).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_a_misdeclared_key_type_is_refused_at_build() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_a_misdeclared_key_type_is_refused_at_build() {
+    a_misdeclared_key_type_is_refused_at_build(TestDb::new(BACKEND).await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_people_are_associated_with_their_accounts() {
+    people_are_associated_with_their_accounts(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_people_are_associated_with_their_accounts() {
+    people_are_associated_with_their_accounts(TestDb::new(BACKEND).await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_state_tables_made_for_integers_are_refused_or_kept() {
+    state_tables_made_for_integers(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_state_tables_made_for_integers_are_refused_or_kept() {
+    state_tables_made_for_integers(TestDb::new(BACKEND).await, &TEXTS).await;
+}

@@ -28,7 +28,7 @@ const CONTACT_UPDATE: &str = "/crm/v3/objects/{objectType}/batch/update";
 
 /// No rate limits; deals matched by a unique `etlify_id`; an Airtable
 /// base whose Users table links to its Companies table.
-fn sandbox_config() -> SandboxConfig {
+pub(crate) fn sandbox_config() -> SandboxConfig {
     let mut config = SandboxConfig {
         seed: Some(29),
         ..SandboxConfig::default()
@@ -89,7 +89,7 @@ fn quick_retries() -> HttpSettings {
     )
 }
 
-fn hubspot(sandbox: &RunningSandbox) -> Crm {
+pub(crate) fn hubspot(sandbox: &RunningSandbox) -> Crm {
     let adapter = HubSpotAdapter::new(
         HubSpotConfig::new(DEFAULT_HUBSPOT_TOKEN)
             .base_url(sandbox.hubspot_base_url())

@@ -79,6 +79,19 @@ pub(crate) trait Ddl {
     /// The default of a column stamped with the database's time on insert.
     fn now_default(&self) -> Expr;
 
+    /// Why this database keeps no keys of `key_type`, if it keeps none
+    /// (SQLite keeps UUIDs as text only).
+    fn refuses_keys(&self, _key_type: KeyType) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether a key column of any type keeps keys of every type as they
+    /// are (SQLite: a `bigint` column keeps a UUID or a text as text), so
+    /// that sync-state tables made for integer keys serve any.
+    fn keeps_any_key(&self) -> bool {
+        false
+    }
+
     /// `CREATE TABLE IF NOT EXISTS` of `table` ([`StateTable::describe`]),
     /// with the storage this backend gives it and record keys of `keys`.
     fn create_table(&self, table: StateTable, keys: KeyType) -> String;
@@ -133,6 +146,33 @@ impl StateTable {
             StateTable::Leases | StateTable::RecordLeases | StateTable::RateSlots
         )
     }
+
+    /// The columns of this table that hold record keys, typed by the key
+    /// type `migrate` is given ([`ColumnKind::RecordKey`]).
+    pub(crate) fn record_key_columns(self) -> &'static [&'static str] {
+        match self {
+            StateTable::Sync | StateTable::JobRequests => &["resource_id"],
+            StateTable::Pending => &["dependent_id", "dependency_id"],
+            StateTable::RecordLeases => &["first_id", "last_id"],
+            StateTable::Checkpoints => &["ids_through", "lowest_synced_id"],
+            StateTable::Links => &["from_id", "to_id"],
+            StateTable::History
+            | StateTable::Leases
+            | StateTable::RateSlots
+            | StateTable::Runs
+            | StateTable::AlertIncidents => &[],
+        }
+    }
+
+    /// The tables with record key columns.
+    pub(crate) const KEYED: [StateTable; 6] = [
+        StateTable::Sync,
+        StateTable::Pending,
+        StateTable::RecordLeases,
+        StateTable::Checkpoints,
+        StateTable::JobRequests,
+        StateTable::Links,
+    ];
 
     /// `CREATE TABLE IF NOT EXISTS` of this table, with `ddl`'s types.
     pub(crate) fn describe(self, ddl: &dyn Ddl, keys: KeyType) -> TableCreateStatement {
@@ -295,5 +335,48 @@ impl StateTable {
                 ])),
         };
         create
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StateTable;
+    use crate::id::KeyType;
+    use crate::store::backend::mysql::MysqlDialect;
+
+    #[test]
+    fn uuid_record_key_columns_are_the_columns_typed_by_the_key_type() {
+        let all = [
+            StateTable::Sync,
+            StateTable::Pending,
+            StateTable::History,
+            StateTable::Leases,
+            StateTable::RecordLeases,
+            StateTable::Checkpoints,
+            StateTable::RateSlots,
+            StateTable::JobRequests,
+            StateTable::Runs,
+            StateTable::AlertIncidents,
+            StateTable::Links,
+        ];
+        for table in all {
+            // MySQL's `binary(16)` is the type of record keys only.
+            let typed: Vec<String> = table
+                .describe(&MysqlDialect, KeyType::UuidBinary)
+                .get_columns()
+                .iter()
+                .filter(|c| {
+                    c.get_column_type()
+                        .is_some_and(|t| matches!(t, sea_query::ColumnType::Custom(name) if name.to_string() == "binary(16)"))
+                })
+                .map(|c| c.get_column_name())
+                .collect();
+            assert_eq!(typed, table.record_key_columns(), "{table:?}");
+            assert_eq!(
+                StateTable::KEYED.contains(&table),
+                !typed.is_empty(),
+                "{table:?}"
+            );
+        }
     }
 }

@@ -55,7 +55,7 @@ pub(crate) use self::clock::Clock;
 pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
 pub(crate) use self::incidents::{IncidentIdentity, IncidentWrites};
-pub(crate) use self::introspect::Introspect;
+pub(crate) use self::introspect::{Introspect, KeyColumn, KeyValues};
 pub(crate) use self::payload_rows::{Cells, PayloadRows};
 pub(crate) use self::rate_window::{SharedRateWindow, Take, WindowUsage};
 pub use self::rows::FromAnyRow;

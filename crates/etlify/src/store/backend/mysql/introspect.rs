@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::MysqlBackend;
 use crate::error::Result;
-use crate::store::backend::Introspect;
+use crate::store::backend::{Introspect, KeyColumn, KeyValues};
 
 #[async_trait]
 impl Introspect for MysqlBackend {
@@ -70,5 +70,57 @@ impl Introspect for MysqlBackend {
         .fetch_optional(&self.pool)
         .await?;
         Ok(nullable.as_deref() == Some("YES"))
+    }
+
+    async fn key_column(&self, table: &str, column: &str) -> Result<Option<KeyColumn>> {
+        let found: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT CAST(data_type AS CHAR), CAST(column_type AS CHAR), \
+             CAST(character_maximum_length AS SIGNED) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(|(data_type, sql_type, length)| KeyColumn {
+            holds: key_values(&data_type, length),
+            sql_type,
+        }))
+    }
+}
+
+/// What a column of `data_type` (`length` characters or bytes long) holds
+/// as keys: Rails' and Django's UUID keys on MySQL are `CHAR(36)` texts or
+/// `BINARY(16)` bytes; MariaDB's own `uuid` type reads and binds as text.
+fn key_values(data_type: &str, length: Option<i64>) -> KeyValues {
+    match (data_type.to_ascii_lowercase().as_str(), length) {
+        ("tinyint" | "smallint" | "mediumint" | "int" | "bigint", _) => KeyValues::Integers,
+        ("char" | "varchar", Some(36)) | ("uuid", _) => KeyValues::UuidTexts,
+        ("char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext", _) => {
+            KeyValues::Texts
+        }
+        ("binary" | "varbinary", Some(16)) => KeyValues::UuidBytes,
+        _ => KeyValues::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_values, KeyValues};
+
+    #[test]
+    fn uuid_mysql_key_columns_are_classified_by_type_and_length() {
+        for (data_type, length, holds) in [
+            ("bigint", None, KeyValues::Integers),
+            ("int", None, KeyValues::Integers),
+            ("char", Some(36), KeyValues::UuidTexts),
+            ("uuid", None, KeyValues::UuidTexts),
+            ("varchar", Some(64), KeyValues::Texts),
+            ("binary", Some(16), KeyValues::UuidBytes),
+            ("binary", Some(20), KeyValues::Unknown),
+            ("decimal", None, KeyValues::Unknown),
+        ] {
+            assert_eq!(key_values(data_type, length), holds, "{data_type}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::PostgresBackend;
 use crate::error::Result;
-use crate::store::backend::Introspect;
+use crate::store::backend::{Introspect, KeyColumn, KeyValues};
 
 #[async_trait]
 impl Introspect for PostgresBackend {
@@ -92,5 +92,55 @@ impl Introspect for PostgresBackend {
         .fetch_optional(&self.pool)
         .await?;
         Ok(nullable.as_deref() == Some("YES"))
+    }
+
+    async fn key_column(&self, table: &str, column: &str) -> Result<Option<KeyColumn>> {
+        let found: Option<(String, Option<i32>)> = sqlx::query_as(
+            "SELECT data_type::text, character_maximum_length::int4 FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(|(data_type, length)| KeyColumn {
+            holds: key_values(&data_type, length),
+            sql_type: match length {
+                Some(length) => format!("{data_type}({length})"),
+                None => data_type,
+            },
+        }))
+    }
+}
+
+/// What a column of `data_type` (`length` characters long) holds as keys:
+/// Rails' `id: :uuid` and Django's `UUIDField` are PostgreSQL's `uuid`; a
+/// UUID key is bound as one, so any text column holds text keys.
+fn key_values(data_type: &str, length: Option<i32>) -> KeyValues {
+    match (data_type, length) {
+        ("smallint" | "integer" | "bigint", _) => KeyValues::Integers,
+        ("uuid", _) => KeyValues::NativeUuids,
+        ("character varying" | "character" | "text", _) => KeyValues::Texts,
+        _ => KeyValues::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_values, KeyValues};
+
+    #[test]
+    fn uuid_postgres_key_columns_are_classified_by_type() {
+        for (data_type, length, holds) in [
+            ("bigint", None, KeyValues::Integers),
+            ("integer", None, KeyValues::Integers),
+            ("uuid", None, KeyValues::NativeUuids),
+            ("character", Some(36), KeyValues::Texts),
+            ("character varying", None, KeyValues::Texts),
+            ("text", None, KeyValues::Texts),
+            ("numeric", None, KeyValues::Unknown),
+        ] {
+            assert_eq!(key_values(data_type, length), holds, "{data_type}");
+        }
     }
 }

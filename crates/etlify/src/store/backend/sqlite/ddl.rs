@@ -26,6 +26,20 @@ impl Ddl for SqliteDialect {
         }
     }
 
+    fn refuses_keys(&self, key_type: KeyType) -> Option<&'static str> {
+        // Rails and Django keep UUIDs as text on SQLite, and a blob has no
+        // JSON mapping in a payload: 16-byte keys are MySQL's
+        // (`BINARY(16)`) and PostgreSQL's (`uuid`).
+        (key_type == KeyType::UuidBinary).then_some(
+            "must be \"uuid\" on SQLite, which keeps UUID keys as text (as Rails and Django write them): \"uuid_binary\" is MySQL's BINARY(16)",
+        )
+    }
+
+    fn keeps_any_key(&self) -> bool {
+        // A column's affinity converts only text that reads as a number.
+        true
+    }
+
     fn serial_key(&self, mut column: ColumnDef) -> ColumnDef {
         // `integer PRIMARY KEY` is the rowid itself; AUTOINCREMENT never
         // reuses the id of a deleted row, as Rails' tables do.
