@@ -104,7 +104,20 @@ async fn find(pool: &Pool, cursor: i64) -> Result<Vec<i64>, sqlx::Error> {
                 .await
         }
         Pool::Mysql(p) => {
-            sqlx::query_scalar(AssertSqlSafe(sql.replace("$1", "?").replace("$2", "?")))
+            // The row's id above the cursor too, as the engine's finder
+            // writes it (`stale/finder.rs`): MariaDB runs `NOT EXISTS` as
+            // an anti-join against the subquery's rows, all of them
+            // without the bound (1 s a page at 1M users, the whole run
+            // quadratic), none of them with it.
+            let sql = sql
+                .replace(
+                    "s.resource_id = u.id)",
+                    "s.resource_id = u.id AND s.resource_id > ?)",
+                )
+                .replace("$1", "?")
+                .replace("$2", "?");
+            sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(cursor)
                 .bind(cursor)
                 .bind(PAGE)
                 .fetch_all(p)

@@ -212,9 +212,12 @@ enum Step {
     CreateRunCrmIndex,
     CreateAlertIncidentTable,
     CreateLinkTable,
+    /// Where indexes cannot be partial (MySQL), in place of
+    /// [`Step::CreateErrorRowsIndex`].
+    CreateErrorCountIndex,
 }
 
-const ALL_STEPS: [Step; 28] = [
+const ALL_STEPS: [Step; 29] = [
     Step::CreateSyncTable,
     Step::CreatePendingTable,
     Step::CreateLeaseTable,
@@ -243,6 +246,7 @@ const ALL_STEPS: [Step; 28] = [
     Step::CreateRunCrmIndex,
     Step::CreateAlertIncidentTable,
     Step::CreateLinkTable,
+    Step::CreateErrorCountIndex,
 ];
 
 impl Step {
@@ -279,6 +283,7 @@ impl Step {
             Step::CreateRunCrmIndex => "create_index:idx_etlify_runs_crm_started_at",
             Step::CreateAlertIncidentTable => "create_table:etlify_alert_incidents",
             Step::CreateLinkTable => "create_table:etlify_links",
+            Step::CreateErrorCountIndex => "create_index:idx_etlify_sync_error_count",
         }
     }
 
@@ -351,6 +356,14 @@ impl Step {
             // Every sync rewrites `last_synced_at`: indexing it made each
             // update of a scattered row rewrite a second scattered index
             // page (half of a touched run's write time on SQLite).
+            // The failing rows of a model are one range of it: without a
+            // partial index, the resource index alone made MariaDB read
+            // every sync row in each run where nothing changed
+            // (docs/BENCHMARKS.md, "MariaDB: nothing changed in
+            // milliseconds").
+            Step::CreateErrorCountIndex => {
+                r#"CREATE INDEX IF NOT EXISTS "idx_etlify_sync_error_count" ON "crm_synchronisations" ("crm_name", "resource_type", "error_count")"#
+            }
             Step::DropSyncedAtIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_last_synced_at""#,
             Step::CreateNeverStampedIndex => NEVER_STAMPED_INDEX_SQL,
             // An index whose predicate reads `last_synced_at`, which every
@@ -416,6 +429,7 @@ impl Step {
             Step::CreateRunCrmIndex => r#"DROP INDEX IF EXISTS "idx_etlify_runs_crm_started_at""#,
             Step::CreateAlertIncidentTable => r#"DROP TABLE IF EXISTS "etlify_alert_incidents""#,
             Step::CreateLinkTable => r#"DROP TABLE IF EXISTS "etlify_links""#,
+            Step::CreateErrorCountIndex => r#"DROP INDEX IF EXISTS "idx_etlify_sync_error_count""#,
         }
     }
 
@@ -729,7 +743,7 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         Step::CreateCrmIdIndex,
         Step::CreatePendingDependencyIndex,
         Step::CreatePendingUniqueIndex,
-        Step::CreateErrorRowsIndex,
+        error_rows_index(store),
     ] {
         if !existing
             .iter()
@@ -748,6 +762,16 @@ async fn apply_migration(applier: &mut Applier<'_>, options: &MigrateOptions) ->
         }
     }
     Ok(())
+}
+
+/// The index a run since a checkpoint finds the failing rows by: partial
+/// where the database has such indexes, else led by the error count.
+fn error_rows_index(store: &Store) -> Step {
+    if store.dialect().has_partial_indexes() {
+        Step::CreateErrorRowsIndex
+    } else {
+        Step::CreateErrorCountIndex
+    }
 }
 
 /// Adds what older gem schemas lack: `error_count` (gem < 0.9.4) and
@@ -959,7 +983,7 @@ pub(crate) async fn check(store: &Store) -> Result<SchemaReport> {
         UNIQUE_CRM_ID_INDEX,
         "idx_pending_syncs_on_dependency_crm",
         "idx_unique_pending_sync",
-        "idx_etlify_sync_errors",
+        error_rows_index(store).index_name().unwrap_or_default(),
     ] {
         if !indexes.iter().any(|have| have == index) {
             problems.push(SchemaProblem::MissingIndex { index });

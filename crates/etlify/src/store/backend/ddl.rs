@@ -100,6 +100,12 @@ pub(crate) trait Ddl {
     /// (SQLite would need a table rebuild).
     fn alters_column_nullability(&self) -> bool;
 
+    /// Whether an index may cover only the rows a condition selects
+    /// (`CREATE INDEX … WHERE`); MySQL has no such index.
+    fn has_partial_indexes(&self) -> bool {
+        true
+    }
+
     /// A migration step's statement (`store/schema.rs`, written in the SQL
     /// PostgreSQL and SQLite share) in this database's words.
     fn adapt_step<'a>(&self, statement: std::borrow::Cow<'a, str>) -> std::borrow::Cow<'a, str> {

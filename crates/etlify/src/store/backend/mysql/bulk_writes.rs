@@ -2,7 +2,7 @@
 //! `VALUES` (MySQL binds no arrays), in chunks that stay well under its
 //! 65,535 placeholders.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +18,11 @@ use crate::store::sync_rows::{self, RowChange};
 
 /// Sync rows per upsert statement (11 placeholders each).
 const UPSERT_CHUNK: usize = 2_000;
+
+/// CRM ids looked up per statement: under MariaDB's
+/// `in_predicate_conversion_threshold` (1,000), from which an `IN` list
+/// is read as a table of its values joined to the whole sync table.
+const CLAIM_CHUNK: usize = 500;
 
 #[async_trait]
 impl BulkWrites for MysqlBackend {
@@ -150,39 +155,54 @@ impl MysqlBackend {
     /// conflicting one recorded as an error). A holder gone meanwhile lets
     /// the insert through, and the upsert goes on.
     async fn refuse_crm_ids_held_elsewhere(&self, claims: &[(&SyncKey, &str)]) -> Result<()> {
-        for chunk in claims.chunks(UPSERT_CHUNK) {
-            let tuples = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!(
-                r#"SELECT "crm_name", "resource_type", "crm_id", "resource_id" FROM "crm_synchronisations" WHERE ("crm_name", "resource_type", "crm_id") IN ({tuples})"#
-            );
-            let mut holders =
-                sqlx::query_as::<_, (String, String, String, ResourceId)>(AssertSqlSafe(sql));
-            for (key, crm_id) in chunk {
-                holders = holders
-                    .bind(key.crm_name.as_str())
-                    .bind(key.resource_type.as_str())
-                    .bind(*crm_id);
+        // One list of CRM ids per CRM and model (a batch's claims are all
+        // of one): MariaDB plans `crm_id IN (…)` under one prefix of the
+        // index in a millisecond, where the same claims as a list of
+        // `(crm_name, resource_type, crm_id)` rows took it 30-50 ms a page.
+        let mut by_model: BTreeMap<(&str, &str), Vec<(&SyncKey, &str)>> = BTreeMap::new();
+        for &(key, crm_id) in claims {
+            by_model
+                .entry((key.crm_name.as_str(), key.resource_type.as_str()))
+                .or_default()
+                .push((key, crm_id));
+        }
+        for ((crm, model), claims) in by_model {
+            for chunk in claims.chunks(CLAIM_CHUNK) {
+                self.refuse_held(crm, model, chunk).await?;
             }
-            let holders = holders.fetch_all(&self.pool).await?;
-            let refused = chunk.iter().find(|(key, crm_id)| {
-                holders.iter().any(|(crm, model, held, holder)| {
-                    crm == &key.crm_name
-                        && model == &key.resource_type
-                        && held == crm_id
-                        && *holder != key.resource_id
-                })
-            });
-            if let Some((key, crm_id)) = refused {
-                let insert = sqlx::query(
-                    r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "created_at", "updated_at") VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"#,
-                )
-                .bind(key.crm_name.as_str())
-                .bind(key.resource_type.as_str());
-                bind_key(insert, &key.resource_id)
-                    .bind(*crm_id)
-                    .execute(&self.pool)
-                    .await?;
-            }
+        }
+        Ok(())
+    }
+
+    /// [`refuse_crm_ids_held_elsewhere`](Self::refuse_crm_ids_held_elsewhere)
+    /// for claims of one CRM and model.
+    async fn refuse_held(&self, crm: &str, model: &str, claims: &[(&SyncKey, &str)]) -> Result<()> {
+        let marks = vec!["?"; claims.len()].join(", ");
+        let sql = format!(
+            r#"SELECT "crm_id", "resource_id" FROM "crm_synchronisations" WHERE "crm_name" = ? AND "resource_type" = ? AND "crm_id" IN ({marks})"#
+        );
+        let mut holders = sqlx::query_as::<_, (String, ResourceId)>(AssertSqlSafe(sql))
+            .bind(crm)
+            .bind(model);
+        for (_, crm_id) in claims {
+            holders = holders.bind(*crm_id);
+        }
+        let holders = holders.fetch_all(&self.pool).await?;
+        let refused = claims.iter().find(|(key, crm_id)| {
+            holders
+                .iter()
+                .any(|(held, holder)| held == crm_id && *holder != key.resource_id)
+        });
+        if let Some((key, crm_id)) = refused {
+            let insert = sqlx::query(
+                r#"INSERT INTO "crm_synchronisations" ("crm_name", "resource_type", "resource_id", "crm_id", "created_at", "updated_at") VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"#,
+            )
+            .bind(crm)
+            .bind(model);
+            bind_key(insert, &key.resource_id)
+                .bind(*crm_id)
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }

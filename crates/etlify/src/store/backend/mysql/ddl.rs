@@ -58,6 +58,10 @@ impl Ddl for MysqlDialect {
         true
     }
 
+    fn has_partial_indexes(&self) -> bool {
+        false
+    }
+
     fn adapt_step<'a>(&self, statement: Cow<'a, str>) -> Cow<'a, str> {
         adapt(statement)
     }
