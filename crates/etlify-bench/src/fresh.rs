@@ -98,7 +98,7 @@ fn count_query(summary: &str) {
     let lower = summary.to_ascii_lowercase();
     let kind = if lower.contains("data_version") {
         "change detector (PRAGMA data_version)"
-    } else if lower.contains("from \"etlify_changes\"") {
+    } else if lower.starts_with("select table_name, changes from") {
         "change detector (SQLite triggers' counters)"
     } else if lower.contains("pg_stat_database") {
         "this benchmark (reading pg_stat_database)"
