@@ -170,11 +170,29 @@ pub(crate) async fn wakes_fetch(ctx: &JobContext, mode: ChangeWatch) -> bool {
     let Some(triggers) = ctx.store().backend().change_triggers() else {
         return false;
     };
-    match watched_tables(ctx, triggers.as_ref()).await {
-        Ok(watched) => watched.queue.is_some(),
+    let installed = match triggers.installed().await {
+        Ok(installed) => installed,
         // The watch logs it when it starts.
-        Err(_) => false,
-    }
+        Err(_) => return false,
+    };
+    matches!(
+        watched_queue(triggers.as_ref(), &installed).await,
+        Ok(Some(_))
+    )
+}
+
+/// The job queue's table (`schema.table`) when it has a change trigger.
+async fn watched_queue(
+    triggers: &dyn ChangeTriggers,
+    installed: &[String],
+) -> Result<Option<String>> {
+    let Some(queue) = triggers.queue_table() else {
+        return Ok(None);
+    };
+    Ok(triggers
+        .qualified(queue)
+        .await?
+        .filter(|qualified| installed.contains(qualified)))
 }
 
 /// The tables with a change trigger that enabled CRMs read, and the
@@ -186,12 +204,7 @@ async fn watched_tables(ctx: &JobContext, triggers: &dyn ChangeTriggers) -> Resu
     if installed.is_empty() {
         return Ok(watched);
     }
-    if let Some(queue) = triggers.queue_table() {
-        watched.queue = triggers
-            .qualified(queue)
-            .await?
-            .filter(|qualified| installed.contains(qualified));
-    }
+    watched.queue = watched_queue(triggers, &installed).await?;
     let mut missing = Vec::new();
     for (table, crms) in super::tables::read_by_crm(ctx.context().catalog(), true) {
         match triggers.qualified(&table).await? {
