@@ -94,7 +94,7 @@ const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres|mysql] [--my
 [--rotate N (0, deletes: the first syncs' order)] \
 [--first-syncs-only (deletes)] \
 [--duration S (60, fresh)] [--rate N/s (50, fresh)] [--burst N (5000, fresh)] \
-[--latency-ms MS (300, fresh)] [--watch-ms MS (1000, fresh on SQLite)] [--idle-seconds S (10, fresh)]; ETLIFY_BENCH_TRACE=1 prints every statement \
+[--latency-ms MS (300, fresh)] [--watch-ms MS (1000, fresh on SQLite)] [--sqlite-triggers (fresh)] [--idle-seconds S (10, fresh)]; ETLIFY_BENCH_TRACE=1 prints every statement \
 (docs/BENCHMARKS.md)";
 
 fn parse_args() -> Result<Args, String> {
@@ -150,6 +150,7 @@ fn parse_args() -> Result<Args, String> {
                     .clamp(1, 100)
             }
             "--first-syncs-only" => args.first_syncs_only = true,
+            "--sqlite-triggers" => args.fresh.sqlite_triggers = true,
             "--duration" | "--rate" | "--burst" | "--latency-ms" | "--watch-ms"
             | "--idle-seconds" => {
                 let number: u64 = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;

@@ -228,6 +228,15 @@ async fn arrives(sandbox: &str, email: &str, expected: Option<&str>, log: &Path)
     .await;
 }
 
+/// The worker's log says it listened for the application's changes.
+fn assert_listened(log: &Path) {
+    let log_text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log_text.contains("Listening for the application's changes."),
+        "{log_text}"
+    );
+}
+
 /// Runs `sql` on `url` from this process (another process than the
 /// worker).
 async fn exec(url: &str, sql: &str) {
@@ -287,12 +296,24 @@ async fn fresh_cli_a_worker_process_sends_a_postgres_change_without_waiting_for_
     .await;
     arrives(&sandbox, "ada@example.com", Some("Ada Lovelace"), &log).await;
     drop(worker);
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        log_text.contains("Listening for the application's changes."),
-        "{log_text}"
-    );
+    assert_listened(&log);
     exec(&server, &format!("DROP SCHEMA \"{schema}\" CASCADE")).await;
+}
+
+/// A migrated SQLite file in `dir` whose `users` hold Ada, and a
+/// configuration syncing them to `sandbox`: the file's URL and the
+/// configuration's path.
+async fn sqlite_app_with_ada(dir: &Path, sandbox: &str) -> (String, PathBuf) {
+    let url = format!("sqlite://{}", dir.join("app.sqlite3").display());
+    let config = worker_config(dir, &url, sandbox);
+    stdout_of(&etlify(&config, &["migrate"]));
+    exec(&url, USERS_SQLITE).await;
+    exec(
+        &url,
+        "INSERT INTO users (email, full_name) VALUES ('ada@example.com', 'Ada')",
+    )
+    .await;
+    (url, config)
 }
 
 /// SQLite: `etlify worker --watch 200ms` sees a row another process
@@ -301,15 +322,7 @@ async fn fresh_cli_a_worker_process_sends_a_postgres_change_without_waiting_for_
 async fn fresh_cli_a_worker_process_watching_sqlite_sends_another_process_change() {
     let (_sandbox, sandbox) = start_sandbox();
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("app.sqlite3").display());
-    let config = worker_config(dir.path(), &url, &sandbox);
-    stdout_of(&etlify(&config, &["migrate"]));
-    exec(&url, USERS_SQLITE).await;
-    exec(
-        &url,
-        "INSERT INTO users (email, full_name) VALUES ('ada@example.com', 'Ada')",
-    )
-    .await;
+    let (url, config) = sqlite_app_with_ada(dir.path(), &sandbox).await;
     let log = dir.path().join("worker.log");
     let worker = start_worker(&config, &["--interval", "1h", "--watch", "200ms"], &log);
     arrives(&sandbox, "ada@example.com", Some("Ada"), &log).await;
@@ -321,4 +334,32 @@ async fn fresh_cli_a_worker_process_watching_sqlite_sends_another_process_change
     .await;
     arrives(&sandbox, "grace@example.com", None, &log).await;
     drop(worker);
+}
+
+/// SQLite with `etlify migrate --triggers`: a worker process on the
+/// default watch reads the triggers' counters, sends a change another
+/// process committed while its interval is an hour, and says so in its
+/// log; `--triggers --revert` removes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_cli_a_worker_process_on_sqlite_triggers_sends_another_process_change() {
+    let (_sandbox, sandbox) = start_sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, config) = sqlite_app_with_ada(dir.path(), &sandbox).await;
+    let installed = stdout_of(&etlify(&config, &["migrate", "--triggers"]));
+    assert!(installed.contains("Jobs, users"), "{installed}");
+    let log = dir.path().join("worker.log");
+    let worker = start_worker(&config, &["--interval", "1h"], &log);
+    arrives(&sandbox, "ada@example.com", Some("Ada"), &log).await;
+
+    exec(
+        &url,
+        "UPDATE users SET full_name = 'Ada Lovelace', \
+         updated_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')",
+    )
+    .await;
+    arrives(&sandbox, "ada@example.com", Some("Ada Lovelace"), &log).await;
+    drop(worker);
+    assert_listened(&log);
+    let removed = stdout_of(&etlify(&config, &["migrate", "--triggers", "--revert"]));
+    assert!(removed.contains("of 2 tables"), "{removed}");
 }

@@ -359,12 +359,18 @@ impl Worker {
             }
             None => None,
         };
+        // Before the watch starts: whether it will wake the fetch decides
+        // how often the fetch polls.
+        let fetch_woken = change_watch::wakes_fetch(&ctx, self.options.watch).await;
         let watch = tokio::spawn(change_watch::watch(
             ctx.clone(),
             self.options.watch,
             listener_name(&name),
             stop.clone(),
-            self.health.0.watch.clone(),
+            change_watch::WatchSinks {
+                counts: self.health.0.watch.clone(),
+                fetch: Some(self.queue.fetch_wake()),
+            },
         ));
         let deadline = self.options.shutdown_timeout;
         let cut_off = Arc::new(AtomicBool::new(false));
@@ -395,7 +401,7 @@ impl Worker {
             health: self.health.clone(),
             alert_after_batch: alerting.as_ref().map(crate::alerts::Alerting::trigger),
         };
-        let fetching = self.queue.fetch_strategy();
+        let fetching = self.queue.fetch_strategy(fetch_woken);
         let concurrency = self.options.concurrency;
         macro_rules! monitor {
             ($storage:expr) => {{

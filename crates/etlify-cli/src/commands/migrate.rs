@@ -24,9 +24,11 @@ pub(crate) struct Args {
     /// Prints the statements it would run; changes nothing.
     #[arg(long, conflicts_with = "revert")]
     dry_run: bool,
-    /// PostgreSQL: also installs a statement-level trigger notifying the
-    /// worker on every table the models read (with --revert: removes only
-    /// the triggers; with --dry-run: prints their statements).
+    /// Also installs change triggers on every table the models read:
+    /// PostgreSQL's notify the worker, SQLite's count the writes (and the
+    /// job queue's) in `etlify_changes`, which the worker reads (with
+    /// --revert: removes only the triggers; with --dry-run: prints their
+    /// statements).
     #[arg(long)]
     triggers: bool,
     /// Prints what was applied as JSON (`{"applied": [...], "queue": ...}`).

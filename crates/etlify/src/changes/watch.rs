@@ -10,6 +10,14 @@
 //!   doubling pause ([`RECONNECT_PAUSE`] to [`MAX_RECONNECT_PAUSE`]), and
 //!   every CRM is requested once it is back (a change may have been missed
 //!   meanwhile); the interval loop stays the safety net.
+//! - **Reading the triggers' counters** (SQLite with `etlify migrate
+//!   --triggers`): every period ([`COUNTER_PERIOD`], or the
+//!   [`ChangeWatch::Poll`] period), one read of `etlify_changes`; a moved
+//!   counter is handled as a notification of its table. The job queue's
+//!   table has one too: a job another process queued wakes the worker's
+//!   fetch at once ([`crate::jobs::FetchWake`]), so the queue's own poll
+//!   can be rare. No finder probe: the heartbeat and the worker's own
+//!   writes move no counter of a table the models read.
 //! - **Polling** (SQLite, or PostgreSQL without triggers, with
 //!   [`ChangeWatch::Poll`]): every period, SQLite's commit counter (one
 //!   light query); when it moved, or on PostgreSQL every period, each CRM
@@ -30,13 +38,17 @@ use indexmap::{IndexMap, IndexSet};
 use tokio::sync::mpsc;
 
 use crate::error::Result;
-use crate::jobs::{perform, JobContext};
+use crate::jobs::{perform, FetchWake, JobContext};
 use crate::runs::BatchSyncOptions;
 use crate::store::backend::ChangeTriggers;
 
 /// How long after a notification others are awaited before requesting:
 /// the statements of a burst become one request per CRM.
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(200);
+
+/// How often a worker reads the triggers' counters where the database
+/// cannot notify (SQLite), unless [`ChangeWatch::Poll`] gives a period.
+pub const COUNTER_PERIOD: Duration = Duration::from_secs(1);
 
 /// The first pause before opening a lost listener's connection again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
@@ -50,14 +62,16 @@ const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(30);
 #[non_exhaustive]
 pub enum ChangeWatch {
     /// Listen where `etlify migrate --triggers` installed change triggers
-    /// (PostgreSQL); elsewhere only the interval (the default: a database
-    /// without triggers runs as before).
+    /// (PostgreSQL; SQLite, reading their counters every
+    /// [`COUNTER_PERIOD`]); elsewhere only the interval (the default: a
+    /// database without triggers runs as before).
     #[default]
     Auto,
     /// Only the interval, triggers or not.
     Off,
-    /// Listen where triggers are installed; elsewhere poll every this
-    /// long (at least 10 ms): SQLite's commit counter, then the finder.
+    /// Listen where triggers are installed (SQLite: read their counters
+    /// every this long); elsewhere poll every this long (at least 10 ms):
+    /// SQLite's commit counter, then the finder.
     Poll(Duration),
 }
 
@@ -74,6 +88,17 @@ pub(crate) struct WatchCounts {
     pub(crate) probes: AtomicU64,
     /// Listener connections opened (the first one included).
     pub(crate) connections: AtomicU64,
+    /// Fetches of the job queue woken by a job queued (the queue's table's
+    /// counter moved).
+    pub(crate) queue_wakes: AtomicU64,
+}
+
+/// What the watch reports to: its counts, and the job queue's fetch to
+/// wake when the queue's table changes.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchSinks {
+    pub(crate) counts: Arc<WatchCounts>,
+    pub(crate) fetch: Option<FetchWake>,
 }
 
 /// Watches for changes as `mode` says until aborted or `stop`; `name`
@@ -83,19 +108,31 @@ pub(crate) async fn watch(
     mode: ChangeWatch,
     name: String,
     stop: Arc<AtomicBool>,
-    counts: Arc<WatchCounts>,
+    sinks: WatchSinks,
 ) {
     if mode == ChangeWatch::Off {
         return;
     }
+    let counts = sinks.counts.clone();
     if let Some(triggers) = ctx.store().backend().change_triggers() {
         match watched_tables(&ctx, triggers.as_ref()).await {
-            Ok(tables) if !tables.is_empty() => {
+            Ok(watched) if !watched.tables.is_empty() || watched.queue.is_some() => {
                 tracing::info!(
                     message = "Listening for the application's changes.",
-                    tables = ?tables.keys().collect::<Vec<_>>(),
+                    tables = ?watched.tables.keys().collect::<Vec<_>>(),
+                    queue = ?watched.queue,
                 );
-                return listen(ctx, triggers, tables, name, stop, counts).await;
+                let period = match mode {
+                    ChangeWatch::Poll(every) => every.max(Duration::from_millis(10)),
+                    _ => COUNTER_PERIOD,
+                };
+                let listening = Listening {
+                    name,
+                    period,
+                    stop,
+                    sinks,
+                };
+                return listen(ctx, triggers, watched, listening).await;
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(
@@ -113,23 +150,66 @@ pub(crate) async fn watch(
     }
 }
 
-/// The tables with a change trigger (`schema.table`) that enabled CRMs
-/// read, with those CRMs; tables read without a trigger are named in a
-/// warning (their changes are seen at the interval).
-async fn watched_tables(
-    ctx: &JobContext,
+/// The tables a listener watches.
+#[derive(Debug, Default)]
+struct Watched {
+    /// Each table with a change trigger (`schema.table`) that enabled CRMs
+    /// read, with those CRMs.
+    tables: IndexMap<String, IndexSet<String>>,
+    /// The job queue's table, when it has a trigger.
+    queue: Option<String>,
+}
+
+/// Whether a worker's change watch in `mode` will wake its job queue's
+/// fetch when another process queues a job (SQLite with the triggers on
+/// the queue's table): its fetch then needs no frequent poll.
+pub(crate) async fn wakes_fetch(ctx: &JobContext, mode: ChangeWatch) -> bool {
+    if mode == ChangeWatch::Off {
+        return false;
+    }
+    let Some(triggers) = ctx.store().backend().change_triggers() else {
+        return false;
+    };
+    let installed = match triggers.installed().await {
+        Ok(installed) => installed,
+        // The watch logs it when it starts.
+        Err(_) => return false,
+    };
+    matches!(
+        watched_queue(triggers.as_ref(), &installed).await,
+        Ok(Some(_))
+    )
+}
+
+/// The job queue's table (`schema.table`) when it has a change trigger.
+async fn watched_queue(
     triggers: &dyn ChangeTriggers,
-) -> Result<IndexMap<String, IndexSet<String>>> {
+    installed: &[String],
+) -> Result<Option<String>> {
+    let Some(queue) = triggers.queue_table() else {
+        return Ok(None);
+    };
+    Ok(triggers
+        .qualified(queue)
+        .await?
+        .filter(|qualified| installed.contains(qualified)))
+}
+
+/// The tables with a change trigger that enabled CRMs read, and the
+/// queue's; tables read without a trigger are named in a warning (their
+/// changes are seen at the interval).
+async fn watched_tables(ctx: &JobContext, triggers: &dyn ChangeTriggers) -> Result<Watched> {
     let installed = triggers.installed().await?;
-    let mut watched = IndexMap::new();
+    let mut watched = Watched::default();
     if installed.is_empty() {
         return Ok(watched);
     }
+    watched.queue = watched_queue(triggers, &installed).await?;
     let mut missing = Vec::new();
     for (table, crms) in super::tables::read_by_crm(ctx.context().catalog(), true) {
         match triggers.qualified(&table).await? {
             Some(qualified) if installed.contains(&qualified) => {
-                watched.insert(qualified, crms);
+                watched.tables.insert(qualified, crms);
             }
             _ => missing.push(table),
         }
@@ -152,14 +232,28 @@ enum Event {
     Listening { after_loss: bool },
 }
 
+/// How a listener runs: its session's name, how often a database that
+/// cannot notify is read, when to stop, and what it reports to.
+struct Listening {
+    name: String,
+    period: Duration,
+    stop: Arc<AtomicBool>,
+    sinks: WatchSinks,
+}
+
 async fn listen(
     ctx: JobContext,
     triggers: Arc<dyn ChangeTriggers>,
-    tables: IndexMap<String, IndexSet<String>>,
-    name: String,
-    stop: Arc<AtomicBool>,
-    counts: Arc<WatchCounts>,
+    watched: Watched,
+    listening: Listening,
 ) {
+    let Listening {
+        name,
+        period,
+        stop,
+        sinks,
+    } = listening;
+    let counts = &sinks.counts;
     let (events, mut received) = mpsc::channel(1024);
     // Its own task: a receive is never cancelled half-way by the window's
     // timeout, and the loop below only reads the channel.
@@ -167,17 +261,18 @@ async fn listen(
     let _connection = AbortOnDrop(tokio::spawn(keep_listening(
         triggers,
         name,
+        period,
         events,
         counts.clone(),
     )));
-    let every_crm: IndexSet<String> = tables.values().flatten().cloned().collect();
+    let every_crm: IndexSet<String> = watched.tables.values().flatten().cloned().collect();
     while let Some(event) = received.recv().await {
         let mut crms = IndexSet::new();
         match event {
             Event::Listening { after_loss: false } => continue,
             Event::Listening { after_loss: true } => crms.extend(every_crm.iter().cloned()),
             Event::Changed(table) => {
-                if !add_readers(&tables, &table, &mut crms, &counts) {
+                if !add_readers(&watched, &table, &mut crms, &sinks) {
                     continue;
                 }
                 // The rest of the burst: what arrives within the window.
@@ -188,7 +283,7 @@ async fn listen(
                         () = &mut window => break,
                         next = received.recv() => match next {
                             Some(Event::Changed(table)) => {
-                                add_readers(&tables, &table, &mut crms, &counts);
+                                add_readers(&watched, &table, &mut crms, &sinks);
                             }
                             Some(Event::Listening { after_loss }) => {
                                 if after_loss {
@@ -204,7 +299,7 @@ async fn listen(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        request(&ctx, crms.iter(), &counts).await;
+        request(&ctx, crms.iter(), counts).await;
     }
 }
 
@@ -219,16 +314,24 @@ impl Drop for AbortOnDrop {
 
 /// Adds the CRMs reading `table`, and says whether any does: the channel
 /// is the database's, and notifications of tables no model reads (another
-/// application's schema) are ignored.
+/// application's schema) are ignored. The queue's table wakes the fetch
+/// at once instead (a job was queued: nothing to request).
 fn add_readers(
-    tables: &IndexMap<String, IndexSet<String>>,
+    watched: &Watched,
     table: &str,
     crms: &mut IndexSet<String>,
-    counts: &WatchCounts,
+    sinks: &WatchSinks,
 ) -> bool {
-    match tables.get(table) {
+    if watched.queue.as_deref() == Some(table) {
+        if let Some(fetch) = &sinks.fetch {
+            sinks.counts.queue_wakes.fetch_add(1, Ordering::Relaxed);
+            fetch.wake();
+        }
+        return false;
+    }
+    match watched.tables.get(table) {
         Some(readers) => {
-            counts.notifications.fetch_add(1, Ordering::Relaxed);
+            sinks.counts.notifications.fetch_add(1, Ordering::Relaxed);
             crms.extend(readers.iter().cloned());
             true
         }
@@ -241,13 +344,14 @@ fn add_readers(
 async fn keep_listening(
     triggers: Arc<dyn ChangeTriggers>,
     name: String,
+    period: Duration,
     events: mpsc::Sender<Event>,
     counts: Arc<WatchCounts>,
 ) {
     let mut pause = RECONNECT_PAUSE;
     let mut after_loss = false;
     loop {
-        let mut listener = match triggers.listen(&name).await {
+        let mut listener = match triggers.listen(&name, period).await {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(
@@ -369,8 +473,12 @@ pub struct ChangeWatchCounts {
     pub polls: u64,
     /// Finder probes (polling, after the counter moved).
     pub probes: u64,
-    /// Listener connections opened, the first one included.
+    /// Listener connections opened, the first one included (SQLite:
+    /// readers of the triggers' counters started).
     pub connections: u64,
+    /// Fetches of the job queue woken because a job was queued (SQLite's
+    /// trigger on the queue's table).
+    pub queue_wakes: u64,
 }
 
 impl ChangeWatchCounts {
@@ -381,6 +489,7 @@ impl ChangeWatchCounts {
             polls: counts.polls.load(Ordering::Relaxed),
             probes: counts.probes.load(Ordering::Relaxed),
             connections: counts.connections.load(Ordering::Relaxed),
+            queue_wakes: counts.queue_wakes.load(Ordering::Relaxed),
         }
     }
 }

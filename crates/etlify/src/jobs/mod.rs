@@ -41,6 +41,7 @@ pub use crate::outcome::Enqueued;
 use crate::outcome::SyncOutcome;
 use crate::runs::{RunStats, RunTrigger};
 
+pub(crate) use self::queue::FetchWake;
 pub use self::queue::{JobQueue, QueueOptions, DEFAULT_QUEUE_NAME};
 
 /// Sync one record with one CRM.

@@ -70,6 +70,13 @@ pub struct QueueOptions {
 /// ended.
 const SQLITE_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The same on SQLite when the worker's change watch reads the counters
+/// of `etlify migrate --triggers`, the queue's table included: a job any
+/// process queues wakes the fetch through them, and a job this process
+/// delays wakes it when due, so the poll only bounds how late a job
+/// another process delayed starts.
+const SQLITE_WOKEN_POLL_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The same on PostgreSQL, where apalis's insert notification (`LISTEN`)
 /// wakes every worker at once for a job queued by any process: the period
 /// only bounds how late a job whose delay ended, or one whose notification
@@ -100,8 +107,10 @@ impl QueueOptions {
     /// heartbeats is dead (its jobs go to others after 9 s, before its
     /// locks expire: a killed worker's CRM is taken over as soon as its
     /// lease ends, about `lease_ttl` after the kill), woken by every job
-    /// pushed (by this process; on PostgreSQL by any) and polled every
-    /// second on SQLite and MySQL, every five on PostgreSQL.
+    /// pushed (by this process; on PostgreSQL by any; on SQLite by any
+    /// when the worker watches the change triggers) and polled every
+    /// second on SQLite and MySQL, every five on PostgreSQL (every 30 on
+    /// SQLite when the worker watches the change triggers).
     pub fn new() -> Self {
         Self::default()
     }
@@ -174,10 +183,43 @@ impl std::fmt::Debug for Storage {
 pub struct JobQueue {
     storage: Storage,
     options: QueueOptions,
-    /// Moves at each job pushed to run now, through this handle or a
-    /// clone: a worker of this process fetches at once.
-    pushed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Woken at each job pushed to run now, through this handle or a
+    /// clone, and when a delayed one is due: a worker of this process
+    /// fetches at once.
+    pushed: FetchWake,
 }
+
+/// Wakes the fetch of every worker of this process on a queue: a job was
+/// queued, or one is due. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchWake(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl FetchWake {
+    fn new() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+
+    /// The workers fetch once more (however many wakes came meanwhile).
+    pub(crate) fn wake(&self) {
+        self.0.send_modify(|wakes| *wakes = wakes.wrapping_add(1));
+    }
+
+    /// Wakes them once `delay` has passed, from a task of the runtime
+    /// (nothing outside one: the poll finds the job then).
+    fn wake_after(&self, delay: Duration) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let wake = self.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                wake.wake();
+            });
+        }
+    }
+}
+
+/// apalis keeps a job's `run_at` in whole seconds: a wake this long after
+/// its delay finds it due.
+const DUE_MARGIN: Duration = Duration::from_secs(1);
 
 /// apalis's error, kept as the cause.
 fn queue_error(error: impl Into<BoxError>) -> Error {
@@ -279,7 +321,7 @@ impl JobQueue {
         Ok(Self {
             storage,
             options,
-            pushed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            pushed: FetchWake::new(),
         })
     }
 
@@ -295,23 +337,38 @@ impl JobQueue {
     /// How often an idle worker looks for jobs nothing woke it for: the
     /// option when set, else the backend's default.
     pub fn poll_interval(&self) -> Duration {
+        self.idle_poll(false)
+    }
+
+    /// The same for a worker whose change watch wakes its fetch when any
+    /// process queues a job (`woken`: SQLite with the triggers on the
+    /// queue's table), which then polls rarely.
+    fn idle_poll(&self, woken: bool) -> Duration {
         self.options.poll_interval.unwrap_or(match self.storage {
+            Storage::Sqlite(_) if woken => SQLITE_WOKEN_POLL_INTERVAL,
             Storage::Sqlite(_) => SQLITE_POLL_INTERVAL,
             Storage::Postgres(_) => POSTGRES_POLL_INTERVAL,
             Storage::Mysql(_) => MYSQL_POLL_INTERVAL,
         })
     }
 
-    /// When a worker's apalis fetches: every [`Self::poll_interval`], at
-    /// once after a job this process pushed, and on PostgreSQL at once
-    /// after a job any process pushed (apalis's insert notification). The
-    /// interval comes first: apalis's combined strategy stops at the first
-    /// source ready, and a closed notification stream (its connection
-    /// lost) is ready for ever; the interval keeps the worker fetching.
-    pub(crate) fn fetch_strategy(&self) -> Strategy {
+    /// What wakes this queue's workers in this process.
+    pub(crate) fn fetch_wake(&self) -> FetchWake {
+        self.pushed.clone()
+    }
+
+    /// When a worker's apalis fetches: every [`Self::poll_interval`]
+    /// (rarely when `woken`: its change watch wakes it for jobs other
+    /// processes queue), at once after a job this process pushed or
+    /// delayed is due, and on PostgreSQL at once after a job any process
+    /// pushed (apalis's insert notification). The interval comes first:
+    /// apalis's combined strategy stops at the first source ready, and a
+    /// closed notification stream (its connection lost) is ready for ever;
+    /// the interval keeps the worker fetching.
+    pub(crate) fn fetch_strategy(&self, woken: bool) -> Strategy {
         let strategy = Strategy::new()
-            .interval(self.poll_interval())
-            .stream(LocalPushes::new(self.pushed.subscribe()));
+            .interval(self.idle_poll(woken))
+            .stream(LocalPushes::new(self.pushed.0.subscribe()));
         match &self.storage {
             Storage::Sqlite(_) | Storage::Mysql(_) => strategy,
             Storage::Postgres(storage) => strategy.apply(StreamStrategy::new(Pubsub::new(
@@ -333,8 +390,9 @@ impl JobQueue {
             Storage::Mysql(mut storage) => storage.push_task(task).await.map_err(queue_error)?,
         }
         if delay.is_zero() {
-            self.pushed
-                .send_modify(|pushes| *pushes = pushes.wrapping_add(1));
+            self.pushed.wake();
+        } else {
+            self.pushed.wake_after(delay + DUE_MARGIN);
         }
         Ok(())
     }

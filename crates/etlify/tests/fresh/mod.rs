@@ -95,6 +95,16 @@ async fn queue_idle(etlify: &Etlify) -> bool {
     counts.queued == 0 && counts.running == 0
 }
 
+/// An engine syncing the users to a recording adapter, without a queue.
+async fn users_engine(db: &TestDb) -> Etlify {
+    crate::support::engine(
+        db,
+        vec![Crm::new("hubspot", RecordingAdapter::new())],
+        vec![user_model(&["hubspot"])],
+    )
+    .await
+}
+
 /// Triggers calling the function, and functions of that name, in the
 /// test's schema.
 async fn triggers_and_functions(db: &TestDb) -> (i64, i64) {
@@ -113,35 +123,57 @@ async fn triggers_and_functions(db: &TestDb) -> (i64, i64) {
     (triggers, functions)
 }
 
+/// What [`ada_sent_and_watched`] set up.
+struct AdaWatched {
+    user: i64,
+    installed: etlify::TriggerChanges,
+    worker: crate::support::worker::RunningWorker,
+}
+
+/// Ada in the users, an engine sending them to `sandbox` through a
+/// queue, its change triggers installed, and a worker whose interval is
+/// an hour, once it sent Ada (its loop's first request) and watches.
+async fn ada_sent_and_watched(db: &TestDb, sandbox: &RunningSandbox) -> AdaWatched {
+    let user = db.insert_user("ada@example.com", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = engine_with_queue(db, &queue, hubspot(sandbox)).await;
+    let installed = etlify.install_change_triggers().await.unwrap();
+    let worker = start_worker(
+        &etlify,
+        &queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)),
+    );
+    eventually(WITHIN, POLL, "the user is in the sandbox", || async {
+        full_name_in_sandbox(sandbox, "ada@example.com").is_some()
+    })
+    .await;
+    eventually(WITHIN, POLL, "the worker watches", || async {
+        worker.health.change_watch().connections >= 1
+    })
+    .await;
+    AdaWatched {
+        user,
+        installed,
+        worker,
+    }
+}
+
 /// The acceptance test: a change committed on PostgreSQL reaches the
 /// sandbox while the worker's interval is an hour.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_for_the_interval() {
     let db = TestDb::postgres().await.with_app_schema().await;
     let sandbox = sandbox().await;
-    let user = db.insert_user("ada@example.com", None).await;
-    let queue = db.job_queue(fast_queue()).await;
-    let etlify = engine_with_queue(&db, &queue, hubspot(&sandbox)).await;
-    let installed = etlify.install_change_triggers().await.unwrap();
+    let AdaWatched {
+        user,
+        installed,
+        worker,
+    } = ada_sent_and_watched(&db, &sandbox).await;
     assert_eq!(
         installed.added.len(),
         2,
         "users and companies: {installed:?}"
     );
-    let worker = start_worker(
-        &etlify,
-        &queue,
-        WorkerOptions::new().interval(Some(AN_HOUR)),
-    );
-    // The loop's first request at start syncs the user.
-    eventually(WITHIN, POLL, "the user is in the sandbox", || async {
-        full_name_in_sandbox(&sandbox, "ada@example.com").is_some()
-    })
-    .await;
-    eventually(WITHIN, POLL, "the worker listens", || async {
-        worker.health.change_watch().connections >= 1
-    })
-    .await;
 
     db.exec(&format!(
         "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
@@ -216,18 +248,52 @@ async fn fresh_postgres_a_5000_row_update_notifies_once_and_runs_a_bounded_numbe
     worker.stop().await;
 }
 
+/// A second install keeps every trigger and has nothing left to run;
+/// `installed` are the tables that have one.
+async fn assert_installing_again_changes_nothing(
+    etlify: &Etlify,
+    db: &TestDb,
+    installed: Vec<String>,
+) {
+    let again = etlify.install_change_triggers().await.unwrap();
+    assert!(
+        again.added.is_empty() && again.removed.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.kept.len(), installed.len());
+    assert!(etlify.change_trigger_statements().await.unwrap().is_empty());
+    assert_eq!(
+        etlify::change_trigger_tables(&db.store).await.unwrap(),
+        installed
+    );
+}
+
+/// Removing the two tables' triggers, or reverting the migration, leaves
+/// `left` (what remains of them) at nothing.
+async fn assert_removal_and_revert_leave_nothing(
+    etlify: &Etlify,
+    db: &TestDb,
+    left: impl AsyncFn() -> (i64, i64),
+) {
+    let removed = etlify::remove_change_triggers(&db.store).await.unwrap();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(left().await, (0, 0));
+
+    etlify.install_change_triggers().await.unwrap();
+    etlify::revert_migration(&db.store).await.unwrap();
+    assert_eq!(
+        left().await,
+        (0, 0),
+        "reverting the migration removes the triggers too"
+    );
+}
+
 /// `install_change_triggers` is idempotent, and removing them (or
 /// reverting the migration) leaves no trigger and no function.
 #[tokio::test]
 async fn fresh_postgres_triggers_install_idempotently_and_revert_leaves_nothing() {
     let db = TestDb::postgres().await.with_app_schema().await;
-    let adapter = RecordingAdapter::new();
-    let etlify = crate::support::engine(
-        &db,
-        vec![Crm::new("hubspot", adapter)],
-        vec![user_model(&["hubspot"])],
-    )
-    .await;
+    let etlify = users_engine(&db).await;
     assert_eq!(triggers_and_functions(&db).await, (0, 0));
     let statements = etlify.change_trigger_statements().await.unwrap();
     assert_eq!(statements.len(), 3, "{statements:?}");
@@ -238,29 +304,17 @@ async fn fresh_postgres_triggers_install_idempotently_and_revert_leaves_nothing(
         vec![format!("{schema}.users"), format!("{schema}.companies")]
     );
     assert_eq!(triggers_and_functions(&db).await, (2, 1));
-    let again = etlify.install_change_triggers().await.unwrap();
-    assert!(
-        again.added.is_empty() && again.removed.is_empty(),
-        "{again:?}"
-    );
-    assert_eq!(again.kept.len(), 2);
-    assert!(etlify.change_trigger_statements().await.unwrap().is_empty());
-    assert_eq!(
-        etlify::change_trigger_tables(&db.store).await.unwrap(),
-        vec![format!("{schema}.companies"), format!("{schema}.users")]
-    );
+    assert_installing_again_changes_nothing(
+        &etlify,
+        &db,
+        vec![format!("{schema}.companies"), format!("{schema}.users")],
+    )
+    .await;
 
-    let removed = etlify::remove_change_triggers(&db.store).await.unwrap();
-    assert_eq!(removed.len(), 2);
-    assert_eq!(triggers_and_functions(&db).await, (0, 0));
-
-    etlify.install_change_triggers().await.unwrap();
-    etlify::revert_migration(&db.store).await.unwrap();
-    assert_eq!(
-        triggers_and_functions(&db).await,
-        (0, 0),
-        "reverting the migration removes the triggers too"
-    );
+    assert_removal_and_revert_leave_nothing(&etlify, &db, async || {
+        triggers_and_functions(&db).await
+    })
+    .await;
 }
 
 /// The listener's connection killed by the server: the worker opens it
@@ -312,6 +366,161 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
         ))
         .await
             == 0
+    })
+    .await;
+}
+
+/// SQLite's change triggers and their counter table (`etlify_changes`).
+async fn sqlite_triggers_and_counter_table(db: &TestDb) -> (i64, i64) {
+    let triggers = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'etlify_changes%'",
+        )
+        .await;
+    let tables = db
+        .scalar_i64(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'etlify_changes'",
+        )
+        .await;
+    (triggers, tables)
+}
+
+/// The acceptance test on SQLite: with `etlify migrate --triggers`, a
+/// change another connection commits reaches the sandbox while the
+/// worker's interval is an hour, seen in the triggers' counters (no
+/// finder probe, no `data_version`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_a_committed_change_reaches_the_sandbox_without_waiting_for_the_interval(
+) {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let AdaWatched {
+        user,
+        installed,
+        worker,
+    } = ada_sent_and_watched(&db, &sandbox).await;
+    assert_eq!(
+        installed.added,
+        vec!["users", "companies", "Jobs"],
+        "the models' tables and the queue's: {installed:?}"
+    );
+
+    let other = db.another_store(1).await;
+    let pool = other.sqlite_pool().expect("a SQLite store");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
+        db.now_sql()
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+    eventually(WITHIN, POLL, "the change is in the sandbox", || async {
+        full_name_in_sandbox(&sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
+    })
+    .await;
+    let watch = worker.health.change_watch();
+    assert!(watch.notifications >= 1, "{watch:?}");
+    assert_eq!(
+        (watch.polls, watch.probes),
+        (0, 0),
+        "counters, not data_version and the finder: {watch:?}"
+    );
+    worker.stop().await;
+}
+
+/// With the triggers on the queue's table, a job another process queues
+/// wakes the worker's fetch: its own poll and its heartbeats (an hour
+/// here) never come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_a_job_queued_by_another_process_wakes_the_workers_fetch() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    db.insert_user("first@x.io", None).await;
+    let queue = db
+        .job_queue(
+            // apalis fetches after each heartbeat too: neither comes.
+            QueueOptions::new()
+                .poll_interval(AN_HOUR)
+                .heartbeat(AN_HOUR),
+        )
+        .await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.install_change_triggers().await.unwrap();
+    // No interval loop: the worker runs only what it fetches.
+    let worker = start_worker(&etlify, &queue, WorkerOptions::new().interval(None));
+    let other_queue = db.another_handle_of(&queue).await;
+    let other = crate::support::builder(
+        db.another_store(1).await,
+        vec![Crm::new("hubspot", RecordingAdapter::new())],
+        vec![user_model(&["hubspot"])],
+    )
+    .queue(other_queue)
+    .build()
+    .await
+    .unwrap();
+    let request_from_the_other_process = async || {
+        other
+            .batch_sync_async(&etlify::BatchSyncOptions::new())
+            .await
+            .unwrap();
+    };
+    // The first job may meet the worker's first fetch, at its start.
+    request_from_the_other_process().await;
+    adapter.upserts_reaching(1).await;
+    eventually(WITHIN, POLL, "the first job is done", || async {
+        done_tasks(&db, &queue).await == 1 && queue_idle(&etlify).await
+    })
+    .await;
+    let before = worker.health.change_watch();
+
+    // The second only through a wake: nothing else fetches any more.
+    request_from_the_other_process().await;
+    eventually(WITHIN, POLL, "the second job is done", || async {
+        done_tasks(&db, &queue).await == 2
+    })
+    .await;
+    let after = worker.health.change_watch();
+    assert!(after.queue_wakes > before.queue_wakes, "{after:?}");
+    worker.stop().await;
+}
+
+/// Tasks apalis ended for `queue` (SQLite's `Jobs`).
+async fn done_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
+    db.scalar_i64(&format!(
+        "SELECT COUNT(*) FROM Jobs WHERE job_type = '{}' AND done_at IS NOT NULL",
+        queue.options().get_name()
+    ))
+    .await
+}
+
+/// `install_change_triggers` on SQLite is idempotent, and removing them
+/// (or reverting the migration) leaves no trigger and no counter table.
+#[tokio::test]
+async fn fresh_sqlite_triggers_install_idempotently_and_revert_leaves_nothing() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    let etlify = users_engine(&db).await;
+    assert_eq!(sqlite_triggers_and_counter_table(&db).await, (0, 0));
+    let first = etlify.install_change_triggers().await.unwrap();
+    assert_eq!(first.added, vec!["users", "companies"]);
+    // INSERT, UPDATE and DELETE on each table.
+    assert_eq!(sqlite_triggers_and_counter_table(&db).await, (6, 1));
+    assert_installing_again_changes_nothing(
+        &etlify,
+        &db,
+        vec!["companies".to_owned(), "users".to_owned()],
+    )
+    .await;
+    // A write to a watched table moves its counter, in the same
+    // transaction.
+    db.insert_user("counted@x.io", None).await;
+    assert_eq!(
+        db.scalar_i64("SELECT changes FROM etlify_changes WHERE table_name = 'users'")
+            .await,
+        1
+    );
+
+    assert_removal_and_revert_leave_nothing(&etlify, &db, async || {
+        sqlite_triggers_and_counter_table(&db).await
     })
     .await;
 }

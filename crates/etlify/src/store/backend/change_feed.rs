@@ -4,7 +4,9 @@
 //!
 //! - [`ChangeTriggers`]: PostgreSQL's statement-level triggers calling
 //!   `pg_notify`, and a listener on their channel
-//!   (`postgres/change_triggers.rs`);
+//!   (`postgres/change_triggers.rs`); SQLite's row-level triggers counting
+//!   each table's writes, and a reader of those counters
+//!   (`sqlite/change_triggers.rs`);
 //! - [`CommitCounter`]: a number that moves when another connection
 //!   commits, read with one light query (SQLite's `PRAGMA data_version`:
 //!   `sqlite/data_version.rs`).
@@ -13,6 +15,7 @@
 //! thing (`Backend::change_triggers`, `Backend::commit_counter`).
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -39,6 +42,48 @@ pub struct TriggerChanges {
     pub removed: Vec<String>,
 }
 
+/// The statements that make the triggers exactly those of `tables`,
+/// given those `installed`: `setup` first (the function or the counter
+/// table), `create` for each table missing one, `drop` for each table no
+/// longer watched; and what was added, kept and removed.
+pub(crate) fn plan_triggers(
+    tables: &[String],
+    installed: &[String],
+    setup: String,
+    create: impl Fn(&str) -> Vec<String>,
+    drop: impl Fn(&str) -> Vec<String>,
+) -> (Vec<String>, TriggerChanges) {
+    let mut statements = vec![setup];
+    let mut changes = TriggerChanges::default();
+    for table in tables {
+        if installed.contains(table) {
+            changes.kept.push(table.clone());
+        } else if !changes.added.contains(table) {
+            statements.extend(create(table));
+            changes.added.push(table.clone());
+        }
+    }
+    for table in installed {
+        if !tables.contains(table) {
+            statements.extend(drop(table));
+            changes.removed.push(table.clone());
+        }
+    }
+    (statements, changes)
+}
+
+/// What [`ChangeTriggers::install_statements`] shows of a plan: nothing
+/// when every trigger is in place.
+pub(crate) fn still_to_run(
+    (statements, changes): (Vec<String>, TriggerChanges),
+    installed: &[String],
+) -> Vec<String> {
+    if changes.added.is_empty() && changes.removed.is_empty() && !installed.is_empty() {
+        return Vec::new();
+    }
+    statements
+}
+
 /// Triggers notifying a channel of each statement that changes a watched
 /// table, and listeners on that channel.
 #[async_trait]
@@ -50,6 +95,13 @@ pub(crate) trait ChangeTriggers: Send + Sync + fmt::Debug {
     /// `table` as the database resolves it (`schema.table`), or `None`
     /// when there is no such table.
     async fn qualified(&self, table: &str) -> Result<Option<String>>;
+
+    /// The job queue's table, watched too where the queue has no
+    /// notification of its own (SQLite's): a job another process queues
+    /// then wakes a worker's fetch.
+    fn queue_table(&self) -> Option<&'static str> {
+        None
+    }
 
     /// The statements [`ChangeTriggers::install`] would run for `tables`
     /// (`schema.table`), changing nothing.
@@ -65,8 +117,10 @@ pub(crate) trait ChangeTriggers: Send + Sync + fmt::Debug {
     async fn remove(&self) -> Result<Vec<String>>;
 
     /// A listener on the channel, on its own connection, named `name` in
-    /// the server's list of sessions.
-    async fn listen(&self, name: &str) -> Result<Box<dyn ChangeListener>>;
+    /// the server's list of sessions; where the database cannot notify
+    /// (SQLite), a reader of the triggers' counters every `period`. Once
+    /// it is returned, every later commit is reported.
+    async fn listen(&self, name: &str, period: Duration) -> Result<Box<dyn ChangeListener>>;
 }
 
 /// A connection listening on the triggers' channel.

@@ -17,7 +17,9 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::error::Result;
-use crate::store::backend::change_feed::{CHANNEL, FUNCTION_NAME, TRIGGER_NAME};
+use crate::store::backend::change_feed::{
+    plan_triggers, still_to_run, CHANNEL, FUNCTION_NAME, TRIGGER_NAME,
+};
 use crate::store::backend::{ChangeListener, ChangeTriggers, TriggerChanges};
 
 /// The function, in the first schema of the search path. `RETURN NULL`:
@@ -91,23 +93,13 @@ impl PostgresChangeTriggers {
     /// The statements that make the triggers those of `tables`, given
     /// those `installed`: what was added, kept and removed.
     fn plan(tables: &[String], installed: &[String]) -> (Vec<String>, TriggerChanges) {
-        let mut statements = vec![create_function()];
-        let mut changes = TriggerChanges::default();
-        for table in tables {
-            if installed.contains(table) {
-                changes.kept.push(table.clone());
-            } else if !changes.added.contains(table) {
-                statements.push(create_trigger(table));
-                changes.added.push(table.clone());
-            }
-        }
-        for table in installed {
-            if !tables.contains(table) {
-                statements.push(drop_trigger(table));
-                changes.removed.push(table.clone());
-            }
-        }
-        (statements, changes)
+        plan_triggers(
+            tables,
+            installed,
+            create_function(),
+            |table| vec![create_trigger(table)],
+            |table| vec![drop_trigger(table)],
+        )
     }
 }
 
@@ -133,11 +125,7 @@ impl ChangeTriggers for PostgresChangeTriggers {
 
     async fn install_statements(&self, tables: &[String]) -> Result<Vec<String>> {
         let installed = self.installed().await?;
-        let (statements, changes) = Self::plan(tables, &installed);
-        if changes.added.is_empty() && changes.removed.is_empty() && !installed.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(statements)
+        Ok(still_to_run(Self::plan(tables, &installed), &installed))
     }
 
     async fn install(&self, tables: &[String]) -> Result<TriggerChanges> {
@@ -184,7 +172,7 @@ impl ChangeTriggers for PostgresChangeTriggers {
         Ok(removed)
     }
 
-    async fn listen(&self, name: &str) -> Result<Box<dyn ChangeListener>> {
+    async fn listen(&self, name: &str, _period: Duration) -> Result<Box<dyn ChangeListener>> {
         // Its own connection, not one of the pool's: it is held for as
         // long as the worker runs.
         let options = (*self.pool.connect_options())

@@ -10,11 +10,14 @@
 //!   comes from) decides its meaning where SQLite's storage class cannot
 //!   (booleans as 0/1, dates and timestamps as text, decimals as REAL);
 //!   expressions fall back to the storage class.
+//! - Change triggers count each watched table's writes in a table a
+//!   worker reads (`change_triggers.rs`): SQLite cannot notify.
 //! - A CRM's rate window can be kept in the file and shared by every
 //!   process on it (`rate_window.rs`: an immediate write transaction per
 //!   request instead of row locks).
 
 mod bulk_writes;
+mod change_triggers;
 mod clock;
 mod data_version;
 mod ddl;
@@ -38,7 +41,7 @@ pub(crate) use self::dialect::SqliteDialect;
 pub use self::dialect::TIMESTAMP_FORMAT;
 use self::rate_window::SqliteRateWindow;
 use self::wal_checkpoint::{WalCheckpointer, FALLBACK_AUTOCHECKPOINT_PAGES};
-use super::{Backend, CommitCounter, Dialect, SharedRateWindow};
+use super::{Backend, ChangeTriggers, CommitCounter, Dialect, SharedRateWindow};
 use crate::error::Result;
 use crate::store::StoreOptions;
 
@@ -94,6 +97,12 @@ impl Backend for SqliteBackend {
         self.rate_window
             .clone()
             .map(|window| window as Arc<dyn SharedRateWindow>)
+    }
+
+    fn change_triggers(&self) -> Option<Arc<dyn ChangeTriggers>> {
+        Some(Arc::new(change_triggers::SqliteChangeTriggers::new(
+            self.pool.clone(),
+        )))
     }
 
     fn commit_counter(&self) -> Option<Box<dyn CommitCounter>> {

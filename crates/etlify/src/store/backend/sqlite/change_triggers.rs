@@ -1,0 +1,289 @@
+//! SQLite's change triggers: SQLite cannot notify another connection, so
+//! each watched table's writes are counted instead, in one row per table
+//! of `etlify_changes`, and a worker reads that table every period (one
+//! light statement: a few rows, whatever the application's size).
+//!
+//! - SQLite's triggers are row-level only: three per table (`AFTER
+//!   INSERT`, `UPDATE`, `DELETE`, named `etlify_changes_<op>_<table>`),
+//!   each adding one to its table's row in the application's own
+//!   transaction, so a counter moves at the commit, never for a rollback.
+//!   A 5,000-row `UPDATE` adds 5,000 to one row (what that costs the
+//!   application's writes: docs/OPERATIONS.md).
+//! - The job queue's table (apalis's `Jobs`) gets the same triggers when it
+//!   exists, so that a job another process queues wakes a worker's fetch
+//!   instead of waiting for its poll.
+//! - Only the worker's reads of the counters are light; the counters are
+//!   distinct per table, so the queue's heartbeat (another table) and the
+//!   worker's own sync-row writes move none of them.
+//!
+//! The database's catalog (`sqlite_master`) is the record of what was
+//! installed: the triggers whose name starts with `etlify_changes_`.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, SqlitePool};
+
+use crate::error::Result;
+use crate::store::backend::change_feed::{plan_triggers, still_to_run, TRIGGER_NAME};
+use crate::store::backend::{ChangeListener, ChangeTriggers, TriggerChanges};
+
+/// The table counting each watched table's writes.
+const COUNTER_TABLE: &str = "etlify_changes";
+
+/// apalis's table of jobs on SQLite.
+const QUEUE_TABLE: &str = "Jobs";
+
+/// The operations a row-level trigger is created for.
+const OPERATIONS: [&str; 3] = ["insert", "update", "delete"];
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn trigger_name(operation: &str, table: &str) -> String {
+    format!("{TRIGGER_NAME}_{operation}_{table}")
+}
+
+fn create_counter_table() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (table_name TEXT PRIMARY KEY NOT NULL, changes INTEGER NOT NULL DEFAULT 0)",
+        ident(COUNTER_TABLE)
+    )
+}
+
+/// The statements giving `table` its row and its three triggers.
+fn create_triggers(table: &str) -> Vec<String> {
+    let mut statements = vec![format!(
+        "INSERT OR IGNORE INTO {} (table_name, changes) VALUES ({}, 0)",
+        ident(COUNTER_TABLE),
+        literal(table)
+    )];
+    for operation in OPERATIONS {
+        statements.push(format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER {} ON {} BEGIN UPDATE {} SET changes = changes + 1 WHERE table_name = {}; END",
+            ident(&trigger_name(operation, table)),
+            operation.to_ascii_uppercase(),
+            ident(table),
+            ident(COUNTER_TABLE),
+            literal(table)
+        ));
+    }
+    statements
+}
+
+/// The statements removing `table`'s triggers and row.
+fn drop_triggers(table: &str) -> Vec<String> {
+    let mut statements: Vec<String> = OPERATIONS
+        .iter()
+        .map(|operation| {
+            format!(
+                "DROP TRIGGER IF EXISTS {}",
+                ident(&trigger_name(operation, table))
+            )
+        })
+        .collect();
+    statements.push(format!(
+        "DELETE FROM {} WHERE table_name = {}",
+        ident(COUNTER_TABLE),
+        literal(table)
+    ));
+    statements
+}
+
+/// The tables with a trigger of ours (`_` escaped: a LIKE wildcard).
+const INSTALLED: &str = "SELECT DISTINCT tbl_name FROM sqlite_master \
+     WHERE type = 'trigger' AND name LIKE 'etlify\\_changes\\_%' ESCAPE '\\' ORDER BY 1";
+
+/// A table as the file names it (SQLite's names are case-insensitive).
+const QUALIFIED: &str =
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE";
+
+/// The change triggers of a SQLite database.
+#[derive(Debug)]
+pub(super) struct SqliteChangeTriggers {
+    pool: SqlitePool,
+}
+
+impl SqliteChangeTriggers {
+    pub(super) fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The statements that make the triggers those of `tables`, given
+    /// those `installed`: what was added, kept and removed.
+    fn plan(tables: &[String], installed: &[String]) -> (Vec<String>, TriggerChanges) {
+        plan_triggers(
+            tables,
+            installed,
+            create_counter_table(),
+            create_triggers,
+            drop_triggers,
+        )
+    }
+
+    async fn installed_on(
+        executor: impl sqlx::Executor<'_, Database = sqlx::Sqlite>,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(INSTALLED).fetch_all(executor).await?)
+    }
+}
+
+#[async_trait]
+impl ChangeTriggers for SqliteChangeTriggers {
+    async fn installed(&self) -> Result<Vec<String>> {
+        Self::installed_on(&self.pool).await
+    }
+
+    async fn qualified(&self, table: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(QUALIFIED)
+            .bind(table)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    fn queue_table(&self) -> Option<&'static str> {
+        Some(QUEUE_TABLE)
+    }
+
+    async fn install_statements(&self, tables: &[String]) -> Result<Vec<String>> {
+        let installed = self.installed().await?;
+        Ok(still_to_run(Self::plan(tables, &installed), &installed))
+    }
+
+    async fn install(&self, tables: &[String]) -> Result<TriggerChanges> {
+        // An immediate transaction: two installs at once run one after the
+        // other, the second seeing the first's triggers.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let installed = Self::installed_on(&mut *tx).await?;
+        let (statements, changes) = Self::plan(tables, &installed);
+        for statement in statements {
+            sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    async fn remove(&self) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let removed = Self::installed_on(&mut *tx).await?;
+        for table in &removed {
+            for statement in drop_triggers(table) {
+                sqlx::raw_sql(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // The triggers go first: no write of the application can meet a
+        // trigger whose counter table is missing.
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {}",
+            ident(COUNTER_TABLE)
+        )))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn listen(&self, _name: &str, period: Duration) -> Result<Box<dyn ChangeListener>> {
+        let mut listener = SqliteCounterReader {
+            pool: self.pool.clone(),
+            period,
+            seen: HashMap::new(),
+            changed: VecDeque::new(),
+        };
+        // The first read only sets what was seen: once this returns,
+        // every later commit is reported.
+        listener.read().await?;
+        listener.changed.clear();
+        Ok(Box::new(listener))
+    }
+}
+
+/// Reads the counters every period and reports the tables whose counter
+/// moved.
+struct SqliteCounterReader {
+    pool: SqlitePool,
+    period: Duration,
+    seen: HashMap<String, i64>,
+    changed: VecDeque<String>,
+}
+
+impl SqliteCounterReader {
+    /// One read of every counter: the tables whose counter moved since
+    /// the last are queued.
+    async fn read(&mut self) -> Result<()> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT table_name, changes FROM {}",
+            ident(COUNTER_TABLE)
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        for (table, changes) in rows {
+            if self.seen.insert(table.clone(), changes) != Some(changes) {
+                self.changed.push_back(table);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChangeListener for SqliteCounterReader {
+    async fn next(&mut self) -> Result<String> {
+        loop {
+            if let Some(table) = self.changed.pop_front() {
+                return Ok(table);
+            }
+            tokio::time::sleep(self.period).await;
+            self.read().await?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_gets_its_counter_row_and_three_triggers_and_loses_them() {
+        let created = create_triggers("companies");
+        assert_eq!(
+            created[0],
+            "INSERT OR IGNORE INTO \"etlify_changes\" (table_name, changes) VALUES ('companies', 0)"
+        );
+        assert_eq!(
+            created[2],
+            "CREATE TRIGGER IF NOT EXISTS \"etlify_changes_update_companies\" AFTER UPDATE ON \"companies\" \
+             BEGIN UPDATE \"etlify_changes\" SET changes = changes + 1 WHERE table_name = 'companies'; END"
+        );
+        let dropped = drop_triggers("old");
+        assert_eq!(
+            dropped,
+            vec![
+                "DROP TRIGGER IF EXISTS \"etlify_changes_insert_old\"",
+                "DROP TRIGGER IF EXISTS \"etlify_changes_update_old\"",
+                "DROP TRIGGER IF EXISTS \"etlify_changes_delete_old\"",
+                "DELETE FROM \"etlify_changes\" WHERE table_name = 'old'",
+            ]
+        );
+    }
+
+    #[test]
+    fn names_with_quotes_are_doubled() {
+        assert_eq!(
+            create_triggers("we'i\"rd")[1],
+            "CREATE TRIGGER IF NOT EXISTS \"etlify_changes_insert_we'i\"\"rd\" AFTER INSERT ON \"we'i\"\"rd\" \
+             BEGIN UPDATE \"etlify_changes\" SET changes = changes + 1 WHERE table_name = 'we''i\"rd'; END"
+        );
+    }
+}
