@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_COMMIT_MARGIN};
 use crate::crm::{Crm, ThrottledAdapter};
 use crate::delete_policy::{DeleteLimit, Disposal};
 use crate::dependency::JoinPath;
@@ -34,11 +34,23 @@ pub(crate) struct ResolvedConfig {
     pub(crate) max_sync_errors: u32,
 }
 
+/// The commit margin in force: the configured one; else the one the
+/// database needs (MySQL's, [`crate::Store`]'s `commit_margin_needed`);
+/// else [`DEFAULT_COMMIT_MARGIN`].
+pub(crate) fn commit_margin(
+    configured: Option<Duration>,
+    database_needs: Option<Duration>,
+) -> Duration {
+    configured
+        .or(database_needs)
+        .unwrap_or(DEFAULT_COMMIT_MARGIN)
+}
+
 impl ResolvedConfig {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, database_margin: Option<Duration>) -> Self {
         Self {
             digest_strategy: Arc::clone(config.get_digest_strategy()),
-            commit_margin: config.get_commit_margin(),
+            commit_margin: commit_margin(config.get_commit_margin(), database_margin),
             complete_check_interval: config.get_complete_check_interval(),
             max_sync_errors: config.get_max_sync_errors(),
         }
@@ -213,4 +225,21 @@ pub(crate) struct ResolvedSyncDependency {
     pub(crate) primary_key: String,
     /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
     pub(crate) legacy_id_column: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x1_the_commit_margin_is_the_configured_one_else_the_databases_need_else_the_default() {
+        let ms = Duration::from_millis;
+        assert_eq!(commit_margin(Some(ms(5)), Some(ms(200))), ms(5));
+        assert_eq!(
+            commit_margin(Some(Duration::ZERO), Some(ms(200))),
+            Duration::ZERO
+        );
+        assert_eq!(commit_margin(None, Some(ms(200))), ms(200));
+        assert_eq!(commit_margin(None, None), DEFAULT_COMMIT_MARGIN);
+    }
 }

@@ -261,6 +261,12 @@ impl Store {
         self.backend.now().await
     }
 
+    /// The commit margin this database needs when the configuration sets
+    /// none, beyond the engine's default (MySQL's 200 ms).
+    pub(crate) fn commit_margin_needed(&self) -> Option<std::time::Duration> {
+        self.backend.commit_margin_needed()
+    }
+
     /// The time records read now will be recorded in sync as of
     /// (`last_synced_at`, X-1): the database's time before the read,
     /// moved back to before the oldest transaction still running (where

@@ -113,6 +113,8 @@ async fn assert_run_finds_only_the_stale(etlify: &Etlify) {
 // The database tests, compiled once per backend: `checkpoint::sqlite::…` and
 // `checkpoint::postgres::…`.
 #[path = "on_each_backend.rs"]
+mod mysql;
+#[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]
 mod sqlite;

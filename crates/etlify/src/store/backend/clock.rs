@@ -1,5 +1,7 @@
 //! The database's time, and the times as of which a read sees every change.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::error::Result;
@@ -22,5 +24,12 @@ pub(crate) trait Clock: Send + Sync {
     /// reads that start now: the checkpoint of a batch run (`checkpoint.rs`).
     async fn changes_visible_through(&self) -> Result<Timestamp> {
         self.in_sync_as_of().await
+    }
+
+    /// The commit margin this database's view of running transactions
+    /// needs when the configuration sets none, where the engine's default
+    /// is not enough: `None` where that view is live.
+    fn commit_margin_needed(&self) -> Option<Duration> {
+        None
     }
 }
