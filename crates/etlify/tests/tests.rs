@@ -5,7 +5,7 @@
 //! is declared once, in its module's `on_each_backend.rs`, a file compiled
 //! once per backend (see `sync/mod.rs`). The modules whose tests pass on
 //! MySQL so far have a third copy, `mysql` (issue 31): alerts, archive, batch,
-//! batch_sync, concurrency, config, crm_schema, delete, diff, e2e, finder,
+//! batch_sync, checkpoint, concurrency, config, crm_schema, delete, diff, e2e, finder,
 //! fresh, hubspot_version, jobs, leases, links, lost_response, lost_updates,
 //! match_by, metrics, modes, pipeline, property, ratelimit, runs_history, schema, status,
 //! sync, worker. Their setup SQL is

@@ -36,6 +36,7 @@ use crate::values::{ColumnMapping, Payload};
 
 pub use self::backend::sqlite::TIMESTAMP_FORMAT as SQLITE_TIMESTAMP_FORMAT;
 pub use self::backend::FromAnyRow;
+pub use self::backend::DEFAULT_COMMIT_MARGIN;
 pub use self::sync_rows::SyncRow;
 
 /// A timestamp in UTC, as stored in `last_synced_at`.
@@ -259,6 +260,14 @@ impl Store {
     /// The database's current time in UTC.
     pub async fn now(&self) -> Result<Timestamp> {
         self.backend.now().await
+    }
+
+    /// The commit margin an engine on this store keeps when its
+    /// configuration sets none ([`crate::Config::commit_margin`], X-1):
+    /// 200 ms on MySQL and MariaDB, whose list of running transactions is
+    /// a cache; 1 ms on SQLite and PostgreSQL.
+    pub fn default_commit_margin(&self) -> std::time::Duration {
+        self.backend.default_commit_margin()
     }
 
     /// The time records read now will be recorded in sync as of
