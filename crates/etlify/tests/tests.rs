@@ -7,7 +7,7 @@
 //! MySQL so far have a third copy, `mysql` (issue 31): alerts, archive, batch,
 //! batch_sync, checkpoint, concurrency, config, crm_schema, delete, diff, e2e, finder,
 //! fresh, hubspot_version, jobs, leases, links, lost_response, lost_updates,
-//! match_by, metrics, modes, pipeline, property, ratelimit, runs_history, schema, status,
+//! match_by, metrics, modes, payload, pipeline, property, ratelimit, runs_history, schema, status,
 //! sync, worker. Their setup SQL is
 //! read in MySQL's words by `support/mysql_words.rs`.
 //! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.

@@ -343,8 +343,11 @@ impl Store {
         let Some(like) = ids.first() else {
             return Ok(Vec::new());
         };
-        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
-        let rows = self.backend.fetch_payload_rows(sql, values).await?;
+        let (wrapped, values) = self.wrap_payload_query(sql, key_column, ids);
+        let rows = self
+            .backend
+            .fetch_payload_rows(sql, wrapped, values)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| match row {
