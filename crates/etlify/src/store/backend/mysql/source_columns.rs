@@ -80,35 +80,45 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The columns of `table` (`schema.table`, or a table of the connection's
-/// database).
+/// database). Both statements name the schema and the table as constants,
+/// so that the server opens that table alone, not every table of every
+/// database.
 async fn read(pool: &MySqlPool, table: &str) -> Result<HashMap<String, Source>> {
     let (schema, name) = match table.split_once('.') {
-        Some((schema, name)) => (Some(schema), name),
-        None => (None, table),
+        Some((schema, name)) => (schema.to_owned(), name),
+        None => (
+            sqlx::query_scalar::<_, String>("SELECT CAST(DATABASE() AS CHAR)")
+                .fetch_one(pool)
+                .await?,
+            table,
+        ),
     };
-    // Column checks are table constraints of type CHECK on MariaDB and
-    // MySQL 8 alike; the clause MariaDB gives `json` is `json_valid(`c`)`,
-    // shown with double quotes to sessions in `ANSI_QUOTES` (ours).
-    let rows: Vec<(String, bool, bool)> = sqlx::query_as(
-        "SELECT CAST(c.column_name AS CHAR), c.character_set_name IS NULL, EXISTS (\
-           SELECT 1 FROM information_schema.table_constraints t \
-           JOIN information_schema.check_constraints k \
-             ON k.constraint_schema = t.constraint_schema AND k.constraint_name = t.constraint_name \
-           WHERE t.table_schema = c.table_schema AND t.table_name = c.table_name \
-             AND t.constraint_type = 'CHECK' \
-             AND k.check_clause IN (CONCAT('json_valid(`', c.column_name, '`)'), \
-                                    CONCAT('json_valid(\"', c.column_name, '\")'))) \
-         FROM information_schema.columns c \
-         WHERE c.table_schema = COALESCE(?, DATABASE()) AND c.table_name = ?",
+    let columns: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT CAST(column_name AS CHAR), character_set_name IS NULL \
+         FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
     )
-    .bind(schema)
+    .bind(&schema)
     .bind(name)
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    // Column checks are table constraints of type CHECK on MariaDB and
+    // MySQL 8 alike.
+    let checks: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(k.check_clause AS CHAR) FROM information_schema.table_constraints t \
+         JOIN information_schema.check_constraints k \
+           ON k.constraint_schema = t.constraint_schema AND k.constraint_name = t.constraint_name \
+         WHERE t.table_schema = ? AND t.table_name = ? AND t.constraint_type = 'CHECK' \
+           AND k.constraint_schema = ?",
+    )
+    .bind(&schema)
+    .bind(name)
+    .bind(&schema)
+    .fetch_all(pool)
+    .await?;
+    Ok(columns
         .into_iter()
-        .map(|(column, bytes, json)| {
-            let source = if json {
+        .map(|(column, bytes)| {
+            let source = if checks.iter().any(|check| is_json_check(check, &column)) {
                 Source::Json
             } else if bytes {
                 Source::Bytes
@@ -118,4 +128,24 @@ async fn read(pool: &MySqlPool, table: &str) -> Result<HashMap<String, Source>> 
             (column, source)
         })
         .collect())
+}
+
+/// Whether `check` is the one MariaDB gives a `json` column: `json_valid`
+/// of it, quoted with backticks, or with double quotes for sessions in
+/// `ANSI_QUOTES` (ours).
+fn is_json_check(check: &str, column: &str) -> bool {
+    check == format!("json_valid(`{column}`)") || check == format!("json_valid(\"{column}\")")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_a_json_columns_check_is_told_apart_in_either_quoting() {
+        assert!(is_json_check("json_valid(`extra`)", "extra"));
+        assert!(is_json_check("json_valid(\"extra\")", "extra"));
+        assert!(!is_json_check("json_valid(`extra`)", "other"));
+        assert!(!is_json_check("char_length(`extra`) < 10", "extra"));
+    }
 }
