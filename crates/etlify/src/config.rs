@@ -10,9 +10,7 @@ use crate::ratelimit::RateBudgets;
 /// longer picked up (G-16).
 pub const DEFAULT_MAX_SYNC_ERRORS: u32 = 3;
 
-/// Default margin before the read that `last_synced_at` is put at (see
-/// [`Config::commit_margin`]).
-pub const DEFAULT_COMMIT_MARGIN: Duration = Duration::from_millis(1);
+pub use crate::store::DEFAULT_COMMIT_MARGIN;
 
 /// Default longest time between two batch runs that read a whole table
 /// (see [`Config::complete_check_interval`]).
@@ -31,7 +29,7 @@ pub const DEFAULT_KEEP_RUNS_PER_CRM: u32 = 10_000;
 pub struct Config {
     digest_strategy: Arc<dyn DigestStrategy>,
     max_sync_errors: u32,
-    commit_margin: Duration,
+    commit_margin: Option<Duration>,
     complete_check_interval: Duration,
     rate_budgets: Option<RateBudgets>,
     keep_runs: Duration,
@@ -43,7 +41,7 @@ impl Default for Config {
         Self {
             digest_strategy: Arc::new(StableSha256),
             max_sync_errors: DEFAULT_MAX_SYNC_ERRORS,
-            commit_margin: DEFAULT_COMMIT_MARGIN,
+            commit_margin: None,
             complete_check_interval: DEFAULT_COMPLETE_CHECK_INTERVAL,
             rate_budgets: None,
             keep_runs: DEFAULT_KEEP_RUNS,
@@ -81,7 +79,10 @@ impl Config {
     /// within the margin before a sync are checked once more by the next
     /// run (their digest keeps CRM calls unchanged).
     ///
-    /// Default: 1 ms ([`DEFAULT_COMMIT_MARGIN`]), for writers that store
+    /// Default ([`crate::Store::default_commit_margin`]): 200 ms on MySQL
+    /// and MariaDB, whose list of open transactions is a cache refreshed
+    /// every 100 ms; elsewhere 1 ms ([`DEFAULT_COMMIT_MARGIN`]), for writers
+    /// that store
     /// milliseconds (JavaScript's `Date`, SQLite's `strftime('%f')`): a
     /// change stamped in the millisecond of a sync's read, but made after
     /// it, would otherwise look older than the sync and never be sent.
@@ -93,12 +94,13 @@ impl Config {
     /// servers behind the database; `Duration::ZERO` when every writer
     /// stores microseconds.
     pub fn commit_margin(mut self, margin: Duration) -> Self {
-        self.commit_margin = margin;
+        self.commit_margin = Some(margin);
         self
     }
 
-    /// How far before the read `last_synced_at` is put.
-    pub fn get_commit_margin(&self) -> Duration {
+    /// How far before the read `last_synced_at` is put, when set (`None`:
+    /// the database's default, see [`Config::commit_margin`]).
+    pub fn get_commit_margin(&self) -> Option<Duration> {
         self.commit_margin
     }
 

@@ -1,15 +1,16 @@
 //! Integration tests of the `etlify` library, compiled into one binary.
 //!
-//! Database tests run on SQLite and on PostgreSQL, under modules named
+//! Database tests run on SQLite, PostgreSQL and MySQL, under modules named
 //! after the backend (`sync::sqlite::g3_…`, `sync::postgres::g3_…`): each
 //! is declared once, in its module's `on_each_backend.rs`, a file compiled
-//! once per backend (see `sync/mod.rs`). The modules whose tests pass on
-//! MySQL so far have a third copy, `mysql` (issue 31): alerts, archive, batch,
-//! batch_sync, concurrency, config, crm_schema, delete, diff, e2e, finder,
-//! fresh, hubspot_version, jobs, leases, links, lost_response, lost_updates,
-//! match_by, metrics, modes, pipeline, property, ratelimit, runs_history, schema, status,
-//! sync, worker. Their setup SQL is
-//! read in MySQL's words by `support/mysql_words.rs`.
+//! once per backend (see `sync/mod.rs`). Every such module has its MySQL
+//! copy, `mysql` (issue 31): alerts, archive, batch, batch_sync, brevo,
+//! checkpoint, concurrency, config, crm_schema, delete, diff, e2e, finder,
+//! fresh, hubspot_version, intercom, jobs, keys, leases, links,
+//! lost_response, lost_updates, match_by, metrics, modes, payload,
+//! pipeline, property, ratelimit, runs_history, salesforce, schema, status,
+//! sync, webhook, worker. Their setup SQL is read in MySQL's words by
+//! `support/mysql_words.rs`.
 //! Tests proving an acceptance item (docs/BEHAVIOUR.md) carry its id as a prefix.
 
 #![allow(clippy::unwrap_used)]

@@ -65,7 +65,7 @@ impl Catalog {
         key_types::check(store, &declarations.models).await?;
         crate::store::schema::require_up_to_date(store).await?;
         let columns = TableColumns::read(store, &declarations).await?;
-        let catalog = resolve::resolve(declarations, &columns)?;
+        let catalog = resolve::resolve(declarations, &columns, store.default_commit_margin())?;
         resolve::check_payload_queries(store, &catalog).await?;
         Ok(catalog)
     }
@@ -222,5 +222,6 @@ pub(crate) fn resolve_for_tests(models: Vec<Model>, columns: &TableColumns) -> C
         models,
     };
     // Internal invariant of the tests: their declarations are valid.
-    resolve::resolve(declarations, columns).expect("test declarations resolve")
+    resolve::resolve(declarations, columns, crate::DEFAULT_COMMIT_MARGIN)
+        .expect("test declarations resolve")
 }

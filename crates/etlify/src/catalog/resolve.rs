@@ -96,7 +96,11 @@ impl TableColumns {
 }
 
 /// Validates `declarations` against `columns` and resolves them.
-pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Result<Catalog> {
+pub(crate) fn resolve(
+    declarations: Declarations,
+    columns: &TableColumns,
+    database_margin: std::time::Duration,
+) -> Result<Catalog> {
     let Declarations {
         config,
         crms: crm_list,
@@ -131,7 +135,7 @@ pub(crate) fn resolve(declarations: Declarations, columns: &TableColumns) -> Res
         let resolved = resolve_model(columns, &crms, &declared, model)?;
         models.insert(model.get_resource_type().to_owned(), resolved);
     }
-    let settings = ResolvedConfig::new(&config);
+    let settings = ResolvedConfig::new(&config, database_margin);
     let resolved_crms = crms
         .iter()
         .map(|crm| (crm.get_name().to_owned(), ResolvedCrm::new(crm, &settings)))

@@ -34,11 +34,18 @@ pub(crate) struct ResolvedConfig {
     pub(crate) max_sync_errors: u32,
 }
 
+/// The commit margin in force: the configured one, else the
+/// database's default ([`crate::Store::default_commit_margin`]: 200 ms on
+/// MySQL, [`crate::DEFAULT_COMMIT_MARGIN`] elsewhere).
+pub(crate) fn commit_margin(configured: Option<Duration>, database_default: Duration) -> Duration {
+    configured.unwrap_or(database_default)
+}
+
 impl ResolvedConfig {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, database_margin: Duration) -> Self {
         Self {
             digest_strategy: Arc::clone(config.get_digest_strategy()),
-            commit_margin: config.get_commit_margin(),
+            commit_margin: commit_margin(config.get_commit_margin(), database_margin),
             complete_check_interval: config.get_complete_check_interval(),
             max_sync_errors: config.get_max_sync_errors(),
         }
@@ -215,4 +222,18 @@ pub(crate) struct ResolvedSyncDependency {
     pub(crate) primary_key: String,
     /// The dependency table's legacy `<crm>_id` column, when it has one (G-18).
     pub(crate) legacy_id_column: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x1_the_commit_margin_is_the_configured_one_else_the_databases_default() {
+        let ms = Duration::from_millis;
+        assert_eq!(commit_margin(Some(ms(5)), ms(200)), ms(5));
+        assert_eq!(commit_margin(Some(Duration::ZERO), ms(200)), Duration::ZERO);
+        assert_eq!(commit_margin(None, ms(200)), ms(200));
+        assert_eq!(commit_margin(None, crate::DEFAULT_COMMIT_MARGIN), ms(1));
+    }
 }

@@ -82,7 +82,9 @@ pub struct WholeSecondTimestamps {
     pub column: String,
     /// How many recent values were looked at, all whole seconds.
     pub sampled: usize,
-    /// The configured margin ([`Config::commit_margin`](crate::Config::commit_margin)).
+    /// The margin in force: the configured one
+    /// ([`Config::commit_margin`](crate::Config::commit_margin)), else the
+    /// database's default ([`crate::Store::default_commit_margin`]).
     pub commit_margin: Duration,
 }
 

@@ -36,6 +36,7 @@ use crate::values::{ColumnMapping, Payload};
 
 pub use self::backend::sqlite::TIMESTAMP_FORMAT as SQLITE_TIMESTAMP_FORMAT;
 pub use self::backend::FromAnyRow;
+pub use self::backend::DEFAULT_COMMIT_MARGIN;
 pub use self::sync_rows::SyncRow;
 
 /// A timestamp in UTC, as stored in `last_synced_at`.
@@ -270,6 +271,14 @@ impl Store {
         self.backend.now().await
     }
 
+    /// The commit margin an engine on this store keeps when its
+    /// configuration sets none ([`crate::Config::commit_margin`], X-1):
+    /// 200 ms on MySQL and MariaDB, whose list of running transactions is
+    /// a cache; 1 ms on SQLite and PostgreSQL.
+    pub fn default_commit_margin(&self) -> std::time::Duration {
+        self.backend.default_commit_margin()
+    }
+
     /// The time records read now will be recorded in sync as of
     /// (`last_synced_at`, X-1): the database's time before the read,
     /// moved back to before the oldest transaction still running (where
@@ -343,8 +352,11 @@ impl Store {
         let Some(like) = ids.first() else {
             return Ok(Vec::new());
         };
-        let (sql, values) = self.wrap_payload_query(sql, key_column, ids);
-        let rows = self.backend.fetch_payload_rows(sql, values).await?;
+        let (wrapped, values) = self.wrap_payload_query(sql, key_column, ids);
+        let rows = self
+            .backend
+            .fetch_payload_rows(sql, wrapped, values)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| match row {

@@ -1,6 +1,6 @@
 //! The tests of `checkpoint` that run on each backend. This file is compiled
-//! twice, as `checkpoint::sqlite` and `checkpoint::postgres` (`mod.rs`); `BACKEND` is
-//! this copy's.
+//! three times, as `checkpoint::sqlite`, `checkpoint::postgres` and
+//! `checkpoint::mysql` (`mod.rs`); `BACKEND` is this copy's.
 
 use super::*;
 use crate::support::Backend;
@@ -239,15 +239,8 @@ async fn checkpoint_a_change_committed_during_a_run_is_found_by_the_next() {
                     .fetch_one(&mut *tx)
                     .await
                     .unwrap();
-            crate::support::worker::eventually(
-                Duration::from_secs(10),
-                Duration::from_millis(2),
-                "the database's clock passed the change by the commit margin",
-                || async {
-                    db.store.now().await.unwrap() > stamped + chrono::TimeDelta::milliseconds(2)
-                },
-            )
-            .await;
+            db.clock_past(stamped, chrono::TimeDelta::milliseconds(2))
+                .await;
             assert_eq!(run(etlify.clone()).await, 0, "not visible yet");
             tx.commit().await.unwrap();
         }};

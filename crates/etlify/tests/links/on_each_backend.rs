@@ -119,7 +119,7 @@ async fn habtm_deals(db: &TestDb, sandbox: &RunningSandbox) -> (Etlify, i64, i64
     .await;
     db.exec("CREATE TABLE deals_users (deal_id bigint NOT NULL, user_id bigint NOT NULL)")
         .await;
-    let now = db.now_sql();
+    let now = db.setup_stamp_sql();
     db.exec(&format!(
         "INSERT INTO deals VALUES (1, 'big', {now}, {now}), (2, 'small', {now}, {now})"
     ))

@@ -157,7 +157,7 @@ async fn deals(db: &TestDb, n: usize) -> Vec<i64> {
     ))
     .await;
     db.migrate().await;
-    let now = db.now_sql();
+    let now = db.setup_stamp_sql();
     let rows: Vec<String> = (1..=n)
         .map(|i| format!("('Deal {i}', {}, {now}, {now})", i * 100))
         .collect();

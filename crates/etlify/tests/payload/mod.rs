@@ -98,8 +98,10 @@ async fn payload_types_postgres_uuid_arrays_enums_and_citext() {
     assert_eq!(payload["email"], json!("Ada@Example.com"));
 }
 
-// The database tests, compiled once per backend: `payload::sqlite::…` and
-// `payload::postgres::…`.
+// The database tests, compiled once per backend: `payload::sqlite::…`,
+// `payload::postgres::…` and `payload::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

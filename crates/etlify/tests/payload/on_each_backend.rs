@@ -1,6 +1,6 @@
 //! The tests of `payload` that run on each backend. This file is compiled
-//! twice, as `payload::sqlite` and `payload::postgres` (`mod.rs`); `BACKEND` is
-//! this copy's.
+//! three times, as `payload::sqlite`, `payload::postgres` and
+//! `payload::mysql` (`mod.rs`); `BACKEND` is this copy's.
 
 use super::*;
 use crate::support::Backend;

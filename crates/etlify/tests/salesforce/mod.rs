@@ -64,8 +64,10 @@ fn contact_model() -> Model {
     )
 }
 
-// The database tests, compiled once per backend: `salesforce::sqlite::…`
-// and `salesforce::postgres::…`.
+// The database tests, compiled once per backend: `salesforce::sqlite::…`,
+// `salesforce::postgres::…` and `salesforce::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

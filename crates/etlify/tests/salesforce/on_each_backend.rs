@@ -1,6 +1,6 @@
 //! The tests of `salesforce` that run on each backend. This file is
-//! compiled twice, as `salesforce::sqlite` and `salesforce::postgres`
-//! (`mod.rs`); `BACKEND` is this copy's.
+//! compiled three times, as `salesforce::sqlite`, `salesforce::postgres`
+//! and `salesforce::mysql` (`mod.rs`); `BACKEND` is this copy's.
 
 use std::sync::Arc;
 

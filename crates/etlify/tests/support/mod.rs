@@ -470,9 +470,63 @@ impl TestDb {
         self
     }
 
-    /// Inserts a company and returns its id.
+    /// SQL for the time a change the tests make is stamped with: the
+    /// database's clock less the commit margin an engine keeps on it by
+    /// default ([`Store::default_commit_margin`]: 1 ms, 200 ms on MySQL).
+    /// A change made after a sync is then newer than the time that sync
+    /// is recorded in sync as of (its read less the margin), and older
+    /// than the next sync's. A change within the margin, checked again by
+    /// the next run, is what the X-1 tests write themselves.
+    pub fn stamp_sql(&self) -> String {
+        self.stamp_sql_before(self.store.default_commit_margin())
+    }
+
+    /// SQL for the time the rows a test sets up before its first sync are
+    /// stamped with: [`SETUP_AGE`] ago, as an application's rows written
+    /// a while before are, so that the first sync leaves them in sync
+    /// whatever the margin and whatever MySQL's list of transactions still
+    /// shows of their writes.
+    pub fn setup_stamp_sql(&self) -> String {
+        self.stamp_sql_before(SETUP_AGE)
+    }
+
+    /// SQL for the database's clock less `age`, to the microsecond (as
+    /// Rails writes it).
+    fn stamp_sql_before(&self, age: std::time::Duration) -> String {
+        let micros = age.as_micros();
+        match self.pool {
+            TestPool::Postgres(_) => format!(
+                "((clock_timestamp() AT TIME ZONE 'UTC') - interval '{micros} microseconds')"
+            ),
+            TestPool::Mysql(_) => format!("(UTC_TIMESTAMP(6) - INTERVAL {micros} MICROSECOND)"),
+            // The process's clock is SQLite's.
+            TestPool::Sqlite(_) => {
+                let age = chrono::Duration::from_std(age).expect("an age of seconds");
+                format!(
+                    "'{}'",
+                    (chrono::Utc::now() - age).format(etlify::SQLITE_TIMESTAMP_FORMAT)
+                )
+            }
+        }
+    }
+
+    /// Waits until the database's clock is past `stamp` by more than `by`,
+    /// polling it: a change stamped `stamp` is then older than a read that
+    /// starts now by that much.
+    pub async fn clock_past(&self, stamp: chrono::NaiveDateTime, by: chrono::TimeDelta) {
+        worker::eventually(
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_millis(2),
+            "the database's clock passed the change",
+            || async { self.store.now().await.expect("the database's clock") > stamp + by },
+        )
+        .await;
+    }
+
+    /// Inserts a company, stamped as set up before the first sync
+    /// ([`TestDb::setup_stamp_sql`]), and returns its id.
     pub async fn insert_company(&self, name: &str) -> i64 {
-        let now = self.now_sql();
+        let now = self.setup_stamp_sql();
         self.scalar_i64(&format!(
             "INSERT INTO companies (name, domain, created_at, updated_at) \
              VALUES ('{name}', '{name}.example', {now}, {now}) RETURNING id"
@@ -480,9 +534,10 @@ impl TestDb {
         .await
     }
 
-    /// Inserts a user and returns its id.
+    /// Inserts a user, stamped as set up before the first sync
+    /// ([`TestDb::setup_stamp_sql`]), and returns its id.
     pub async fn insert_user(&self, email: &str, company_id: Option<i64>) -> i64 {
-        let now = self.now_sql();
+        let now = self.setup_stamp_sql();
         let company = company_id.map_or("NULL".to_owned(), |id| id.to_string());
         self.scalar_i64(&format!(
             "INSERT INTO users (email, full_name, company_id, created_at, updated_at) \
@@ -544,6 +599,13 @@ impl TestDb {
 }
 
 const SYNC_ROW_COUNT: &str = "SELECT COUNT(*) FROM crm_synchronisations";
+
+/// How long before its first sync a test's setup wrote its rows: more than
+/// any database's default commit margin (MySQL's 200 ms), plus what
+/// MySQL's list of running transactions may still show of those writes
+/// (`trx_started` in whole seconds, refreshed every 100 ms), by which a
+/// sync is recorded as of before them.
+const SETUP_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The users payload of the tests: email, full name and company name.
 pub const USER_PAYLOAD_SQL: &str =
@@ -629,19 +691,10 @@ pub async fn engine(
 }
 
 impl TestDb {
-    /// Sets `table.updated_at` of row `id` to the current time, at
-    /// microsecond precision (as Rails does).
+    /// Sets `table.updated_at` of row `id` to the current time
+    /// ([`TestDb::stamp_sql`]), at microsecond precision (as Rails does).
     pub async fn touch(&self, table: &str, id: i64) {
-        let now = if self.is_postgres() {
-            "(clock_timestamp() AT TIME ZONE 'UTC')".to_owned()
-        } else if self.is_mysql() {
-            "UTC_TIMESTAMP(6)".to_owned()
-        } else {
-            format!(
-                "'{}'",
-                chrono::Utc::now().format(etlify::SQLITE_TIMESTAMP_FORMAT)
-            )
-        };
+        let now = self.stamp_sql();
         self.exec(&format!(
             "UPDATE {table} SET updated_at = {now} WHERE id = {id}"
         ))

@@ -3,7 +3,8 @@
 //! in `on_each_backend.rs` runs on MariaDB too.
 //!
 //! Only the forms the tests write are handled: SQLite's integer keys,
-//! `varchar` without a length, `strftime(…, 'now'[, '±N seconds|minutes|hours'])`,
+//! its other `integer` columns (64-bit, MySQL's `bigint`), `varchar`
+//! without a length, `strftime(…, 'now'[, '±N seconds|minutes|hours'])`,
 //! casts to `text` and `group_concat(x, sep)`.
 
 /// `sql` (SQLite's or PostgreSQL's form) as MySQL reads it.
@@ -21,12 +22,32 @@ pub fn in_mysql_words(sql: &str) -> String {
     ] {
         sql = sql.replace(key, "bigint NOT NULL AUTO_INCREMENT PRIMARY KEY");
     }
+    let mut sql = sixty_four_bit_integers(&sql);
     for cast in ["AS text)", "AS TEXT)"] {
         sql = sql.replace(cast, "AS CHAR)");
     }
     let sql = sized_varchars(&sql);
     let sql = replace_calls(&sql, "strftime(", strftime);
     replace_calls(&sql, "group_concat(", group_concat)
+}
+
+/// SQLite's `integer` columns hold 64 bits, MySQL's 32: each is a
+/// `bigint` (keys are replaced before).
+fn sixty_four_bit_integers(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.to_ascii_lowercase().find(" integer") {
+        let after = &rest[at + " integer".len()..];
+        out.push_str(&rest[..at]);
+        if after.is_empty() || after.starts_with([' ', ',', ')']) {
+            out.push_str(" bigint");
+        } else {
+            out.push_str(&rest[at..at + " integer".len()]);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `varchar` without a length gets Rails' 255.

@@ -311,8 +311,10 @@ fn requests(sandbox: &RunningSandbox) -> u64 {
         .count_api(etlify_sandbox::Api::Webhook)
 }
 
-// The database tests, compiled once per backend: `webhook::sqlite::…` and
-// `webhook::postgres::…`.
+// The database tests, compiled once per backend: `webhook::sqlite::…`,
+// `webhook::postgres::…` and `webhook::mysql::…`.
+#[path = "on_each_backend.rs"]
+mod mysql;
 #[path = "on_each_backend.rs"]
 mod postgres;
 #[path = "on_each_backend.rs"]

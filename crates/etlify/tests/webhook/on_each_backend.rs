@@ -1,6 +1,6 @@
 //! The tests of `webhook` that run on each backend. This file is compiled
-//! twice, as `webhook::sqlite` and `webhook::postgres` (`mod.rs`);
-//! `BACKEND` is this copy's.
+//! three times, as `webhook::sqlite`, `webhook::postgres` and
+//! `webhook::mysql` (`mod.rs`); `BACKEND` is this copy's.
 
 use super::*;
 use crate::support::Backend;

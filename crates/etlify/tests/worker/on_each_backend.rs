@@ -99,7 +99,7 @@ async fn worker_shutdown_finishes_in_flight_requests_and_hands_the_rest_on() {
         .map(|i| {
             format!(
                 "('u{i}@x.io', 'User {i}', {now}, {now})",
-                now = db.now_sql()
+                now = db.setup_stamp_sql()
             )
         })
         .collect();

@@ -52,6 +52,7 @@ pub(crate) use self::bulk_writes::BulkWrites;
 pub use self::change_feed::TriggerChanges;
 pub(crate) use self::change_feed::{ChangeListener, ChangeTriggers, CommitCounter};
 pub(crate) use self::clock::Clock;
+pub use self::clock::DEFAULT_COMMIT_MARGIN;
 pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};
 pub(crate) use self::dialect::{Dialect, Statement};
 pub(crate) use self::incidents::{IncidentIdentity, IncidentWrites};

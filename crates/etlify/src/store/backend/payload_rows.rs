@@ -17,11 +17,14 @@ pub(crate) trait PayloadRows: Send + Sync {
     /// `Err(type name)` for a type with no JSON mapping.
     async fn describe_columns(&self, sql: &str) -> Result<Vec<(String, Result<(), String>)>>;
 
-    /// Runs a payload query and decodes each row into typed cells (one per
-    /// column, after the column's declared type where the database keeps
-    /// one), or a message naming the column that failed.
+    /// Runs a payload query (`sql`, which wraps `payload_sql`, the query
+    /// as written, whose columns' own tables a backend may need to read
+    /// them) and decodes each row into typed cells (one per column, after
+    /// the column's declared type where the database keeps one), or a
+    /// message naming the column that failed.
     async fn fetch_payload_rows(
         &self,
+        payload_sql: &str,
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<Result<Cells, String>>>;

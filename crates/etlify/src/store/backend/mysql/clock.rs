@@ -2,6 +2,8 @@
 //! the oldest InnoDB transaction still running (and so are the changes a
 //! checkpoint covers: the default `changes_visible_through`).
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
@@ -9,6 +11,13 @@ use super::{MysqlBackend, NOW};
 use crate::error::Result;
 use crate::store::backend::Clock;
 use crate::store::Timestamp;
+
+/// The commit margin MySQL needs unless configured: InnoDB's list of
+/// open transactions, which `in_sync_as_of` reads, is a cache the server
+/// refreshes at most every 100 ms, so a transaction that began within the
+/// last 100 ms may be missing from it; twice that leaves room for the
+/// refresh and the read's own latency.
+const COMMIT_MARGIN: Duration = Duration::from_millis(200);
 
 #[async_trait]
 impl Clock for MysqlBackend {
@@ -38,5 +47,9 @@ impl Clock for MysqlBackend {
         )))
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    fn default_commit_margin(&self) -> Duration {
+        COMMIT_MARGIN
     }
 }

@@ -24,6 +24,7 @@ mod introspect;
 mod payload_rows;
 mod rate_window;
 pub(super) mod rows;
+mod source_columns;
 
 use std::any::Any;
 use std::str::FromStr;
@@ -55,12 +56,15 @@ const SESSION_SETUP: &str =
 pub(crate) struct MysqlBackend {
     pool: MySqlPool,
     rate_window: Arc<MysqlRateWindow>,
+    /// What payloads' text columns are in their tables (`source_columns.rs`).
+    source_columns: source_columns::SourceColumns,
 }
 
 impl MysqlBackend {
     pub(crate) fn new(pool: MySqlPool) -> Self {
         Self {
             rate_window: Arc::new(MysqlRateWindow::new(pool.clone())),
+            source_columns: source_columns::SourceColumns::default(),
             pool,
         }
     }

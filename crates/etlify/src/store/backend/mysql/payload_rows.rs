@@ -1,17 +1,22 @@
 //! MySQL's payload rows: the column type the server sends decides.
 //! `tinyint(1)` is a boolean (Rails' `boolean`), `FLOAT` is read as MySQL
 //! prints it (6 significant digits, [`float_as_printed`]), `BINARY(16)` is a
-//! UUID; `ENUM`, `SET` and JSON (text on MariaDB) are text, read as JSON
-//! where the model declares the column so. A binary string (text in a
-//! `_bin` collation, MariaDB's `json`) reads as text when it is UTF-8.
+//! UUID; `ENUM` and `SET` are text. Text selected from a table is read
+//! after that table's column (`source_columns.rs`): MariaDB's `json`, which
+//! the server sends as text, as JSON (as the gem's payload parsed it);
+//! a `blob` has no JSON mapping. Another binary string (text in a `_bin`
+//! collation, an expression's bytes) reads as text when it is UTF-8.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveTime};
 use sea_query_sqlx::SqlxValues;
-use sqlx::mysql::{MySqlRow, MySqlTypeInfo};
+use sqlx::mysql::{MySqlColumn, MySqlRow, MySqlTypeInfo};
 use sqlx::types::{BigDecimal, Uuid};
 use sqlx::{AssertSqlSafe, Column, Row, TypeInfo};
 
+use super::source_columns::Source;
 use super::MysqlBackend;
 use crate::error::Result;
 use crate::store::backend::{Cells, PayloadRows};
@@ -26,14 +31,16 @@ impl PayloadRows for MysqlBackend {
                 sql.to_owned(),
             )))
             .await?;
+        let sources = self.sources_of(described.columns()).await?;
+        let kinds = kinds_of(described.columns(), &sources);
         Ok(described
             .columns()
             .iter()
-            .map(|column| {
-                let ty = column.type_info();
-                let supported = match kind(ty) {
+            .zip(kinds)
+            .map(|(column, kind)| {
+                let supported = match kind {
                     Some(_) => Ok(()),
-                    None => Err(ty.name().to_owned()),
+                    None => Err(type_name(column)),
                 };
                 (column.name().to_owned(), supported)
             })
@@ -42,22 +49,87 @@ impl PayloadRows for MysqlBackend {
 
     async fn fetch_payload_rows(
         &self,
+        payload_sql: &str,
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<Result<Cells, String>>> {
         let rows = sqlx::query_with(AssertSqlSafe(sql), values)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(row_to_cells).collect())
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        // The wrapped query's columns come from `etlify_payload`: their
+        // tables are the payload query's.
+        let sources = match self.source_columns.statement(payload_sql) {
+            Some(sources) => sources,
+            None => {
+                use sqlx::{Executor, Statement};
+                let described = (&self.pool)
+                    .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(
+                        payload_sql.to_owned(),
+                    )))
+                    .await?;
+                let sources = self.sources_of(described.columns()).await?;
+                self.source_columns.remember_statement(payload_sql, sources)
+            }
+        };
+        let kinds = kinds_of(first.columns(), &sources);
+        Ok(rows.iter().map(|row| row_to_cells(row, &kinds)).collect())
     }
 }
 
-/// A row's cells, after each column's type.
-fn row_to_cells(row: &MySqlRow) -> Result<Cells, String> {
+impl MysqlBackend {
+    /// What each text column of `columns` selected from a table is in
+    /// that table, by the column's name in the result.
+    async fn sources_of(&self, columns: &[MySqlColumn]) -> Result<HashMap<String, Source>> {
+        let mut sources = HashMap::new();
+        for column in columns {
+            let origin = column.origin();
+            let (Some(MysqlKind::Text | MysqlKind::BinaryText), Some(source)) =
+                (kind(column.type_info()), origin.table_column())
+            else {
+                continue;
+            };
+            let of = self
+                .source_columns
+                .of(&self.pool, &source.table, &source.name)
+                .await?;
+            sources.insert(column.name().to_owned(), of);
+        }
+        Ok(sources)
+    }
+}
+
+/// How each of `columns` is read (`None`: no JSON mapping): after the
+/// type the server sends, and for text, after its table's column
+/// (`sources`, by name).
+fn kinds_of(columns: &[MySqlColumn], sources: &HashMap<String, Source>) -> Vec<Option<MysqlKind>> {
+    columns
+        .iter()
+        .map(|column| {
+            let sent = kind(column.type_info());
+            match (sent, sources.get(column.name())) {
+                (Some(MysqlKind::Text | MysqlKind::BinaryText), Some(Source::Json)) => {
+                    Some(MysqlKind::Json)
+                }
+                (Some(MysqlKind::Text | MysqlKind::BinaryText), Some(Source::Bytes)) => None,
+                _ => sent,
+            }
+        })
+        .collect()
+}
+
+/// The type a column is reported with when it has no JSON mapping.
+fn type_name(column: &MySqlColumn) -> String {
+    column.type_info().name().to_owned()
+}
+
+/// A row's cells, after each column's kind (`None`: no JSON mapping).
+fn row_to_cells(row: &MySqlRow, kinds: &[Option<MysqlKind>]) -> Result<Cells, String> {
     let mut cells = Vec::with_capacity(row.columns().len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let ty = column.type_info();
-        let kind = kind(ty).ok_or_else(|| unsupported(column.name(), ty.name()))?;
+    for (i, (column, kind)) in row.columns().iter().zip(kinds).enumerate() {
+        let kind = kind.ok_or_else(|| unsupported(column.name(), &type_name(column)))?;
         let cell = decode(row, i, kind).map_err(|e| format!("column `{}`: {e}", column.name()))?;
         cells.push((column.name().to_owned(), cell));
     }

@@ -40,6 +40,7 @@ impl PayloadRows for PostgresBackend {
 
     async fn fetch_payload_rows(
         &self,
+        _payload_sql: &str,
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<Result<Cells, String>>> {

@@ -38,6 +38,7 @@ impl PayloadRows for SqliteBackend {
 
     async fn fetch_payload_rows(
         &self,
+        _payload_sql: &str,
         sql: String,
         values: SqlxValues,
     ) -> Result<Vec<Result<Cells, String>>> {
