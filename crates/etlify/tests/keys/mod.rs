@@ -478,6 +478,123 @@ async fn people_are_associated_with_their_accounts(db: TestDb, keys: &Keys) {
     assert_eq!(db.scalar_i64("SELECT COUNT(*) FROM etlify_links").await, 3);
 }
 
+/// People linked to accounts through a join table keyed by `keys`: each
+/// membership is an association on a first sync; a membership added and
+/// one removed without touching either record are found by the complete
+/// check (the join rows compared with `etlify_links` under those keys),
+/// the two people synced, their associations moved, and a second check
+/// finds nothing more.
+async fn members_are_associated_through_a_join_table(db: TestDb, keys: &Keys) {
+    use etlify_sandbox::Sandbox;
+    app(&db, keys).await;
+    let key = key_column(&db, keys);
+    db.exec(&format!(
+        "CREATE TABLE memberships (person_id {key} NOT NULL, account_id {key} NOT NULL)"
+    ))
+    .await;
+    let membership = |person: usize, account: usize| {
+        format!(
+            "({}, {})",
+            literal(&db, keys, keys.people[person]),
+            literal(&db, keys, keys.accounts[account])
+        )
+    };
+    db.exec(&format!(
+        "INSERT INTO memberships (person_id, account_id) VALUES {}, {}, {}",
+        membership(0, 0),
+        membership(1, 0),
+        membership(2, 1)
+    ))
+    .await;
+    let sandbox = Sandbox::start(crate::links::sandbox_config())
+        .await
+        .unwrap();
+    let accounts = Model::new("Account", "accounts")
+        .key_type(keys.key_type)
+        .bind(
+            "hubspot",
+            Binding::new("companies", "domain")
+                .payload(SqlPayload::new("SELECT id, name AS domain FROM accounts")),
+        );
+    let people = Model::new("Person", "people").key_type(keys.key_type).bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new("SELECT id, email FROM people"))
+            .link(Link::join_table(
+                "Account",
+                "memberships",
+                "person_id",
+                "account_id",
+            )),
+    );
+    let etlify = engine_on(
+        db.store.clone(),
+        vec![crate::links::hubspot(&sandbox)],
+        vec![accounts, people],
+    )
+    .await;
+    let associated = || {
+        let mut pairs: Vec<(String, String)> = sandbox
+            .admin()
+            .hubspot_associations()
+            .into_iter()
+            .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
+            .map(|a| (a.from_id, a.to_id))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let pairs_of = |members: &'static [(usize, usize)]| {
+        let etlify = &etlify;
+        async move {
+            let mut pairs = Vec::new();
+            for (person, account) in members {
+                pairs.push((
+                    crm_id_of(etlify, "Person", keys.people[*person]).await,
+                    crm_id_of(etlify, "Account", keys.accounts[*account]).await,
+                ));
+            }
+            pairs.sort();
+            pairs
+        }
+    };
+    let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(first.is_complete() && first.errors == 0, "{first:?}");
+    assert_eq!(associated(), pairs_of(&[(0, 0), (1, 0), (2, 1)]).await);
+
+    // Changed in the join table only: no timestamp moves.
+    db.exec(&format!(
+        "INSERT INTO memberships (person_id, account_id) VALUES {}",
+        membership(0, 1)
+    ))
+    .await;
+    db.exec(&format!(
+        "DELETE FROM memberships WHERE person_id = {} AND account_id = {}",
+        literal(&db, keys, keys.people[1]),
+        literal(&db, keys, keys.accounts[0])
+    ))
+    .await;
+    let complete = || async {
+        etlify
+            .batch_sync(&BatchSyncOptions::new().complete(true))
+            .await
+            .unwrap()
+    };
+    let checked = complete().await;
+    assert_eq!(
+        (checked.errors, checked.outcomes.synced),
+        (0, 2),
+        "{checked:?}"
+    );
+    assert_eq!(
+        associated(),
+        pairs_of(&[(0, 0), (0, 1), (2, 1)]).await,
+        "the added membership associated, the removed one no more"
+    );
+    let again = complete().await;
+    assert_eq!((again.errors, again.outcomes.synced), (0, 0), "{again:?}");
+}
+
 /// Sync-state tables made for integer keys (migrated before the models
 /// declared their key type): on PostgreSQL and MySQL, whose columns keep
 /// their type, the engine is refused naming the column and the commands

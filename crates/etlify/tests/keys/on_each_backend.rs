@@ -58,6 +58,16 @@ async fn text_key_people_are_associated_with_their_accounts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uuid_members_are_associated_through_a_join_table() {
+    members_are_associated_through_a_join_table(TestDb::new(BACKEND).await, &UUIDS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_key_members_are_associated_through_a_join_table() {
+    members_are_associated_through_a_join_table(TestDb::new(BACKEND).await, &TEXTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uuid_state_tables_made_for_integers_are_refused_or_kept() {
     state_tables_made_for_integers(TestDb::new(BACKEND).await, &UUIDS).await;
 }
