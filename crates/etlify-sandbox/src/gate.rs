@@ -3,9 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::faults::{FaultAction, FaultInjector};
 
 use crate::request_log::{Api, RequestEntry};
 use crate::state::{lock, AppState};
@@ -37,6 +42,35 @@ pub(crate) async fn arrival(latency: Duration) -> Instant {
         tokio::time::sleep_until(arrives).await;
     }
     arrives.into_std()
+}
+
+/// The request served by `next`, or the fault `faults` draws for it: an
+/// error answered by `injected(status, retry_after_secs)`, or the
+/// connection closed before or after the request is served.
+pub(crate) async fn serve_or_fault(
+    state: &AppState,
+    faults: &Mutex<FaultInjector>,
+    request: Request,
+    next: Next,
+    injected: impl FnOnce(u16, Option<u64>) -> Response,
+) -> Response {
+    let action = {
+        let mut random = lock(&state.random);
+        lock(faults).decide(&mut random)
+    };
+    match action {
+        FaultAction::None => next.run(request).await,
+        FaultAction::Error {
+            status,
+            retry_after_secs,
+        } => injected(status, retry_after_secs),
+        FaultAction::Drop { after_handling } => {
+            if after_handling {
+                let _lost = next.run(request).await;
+            }
+            dropped_connection()
+        }
+    }
 }
 
 /// The route template matched by the router, or `<unmatched>`.

@@ -10,8 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::errors::AirtableError;
-use crate::faults::FaultAction;
-use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, serve_or_fault, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -60,23 +59,14 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         return AirtableError::rate_limited(limits.retry_after.then(|| ceil_secs(wait)))
             .into_response();
     }
-    let action = {
-        let mut random = lock(&state.random);
-        lock(&state.airtable_faults).decide(&mut random)
-    };
-    match action {
-        FaultAction::None => next.run(request).await,
-        FaultAction::Error {
-            status,
-            retry_after_secs,
-        } => AirtableError::injected(status, retry_after_secs).into_response(),
-        FaultAction::Drop { after_handling } => {
-            if after_handling {
-                let _lost = next.run(request).await;
-            }
-            dropped_connection()
-        }
-    }
+    serve_or_fault(
+        state,
+        &state.airtable_faults,
+        request,
+        next,
+        |status, retry| AirtableError::injected(status, retry).into_response(),
+    )
+    .await
 }
 
 /// Index of the accepted token, or 401.

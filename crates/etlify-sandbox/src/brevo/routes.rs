@@ -15,8 +15,7 @@ use serde_json::{json, Map, Value};
 use super::errors::BrevoError;
 use super::store::{ContactWrite, IdentifierType, Written};
 use super::{Admission, Bucket};
-use crate::faults::FaultAction;
-use crate::gate::{arrival, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, ceil_secs, serve_or_fault, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -68,27 +67,14 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         (limiter.admit(bucket, now), limiter.limits().headers)
     };
     let mut response = if admission.admitted {
-        let action = {
-            let mut random = lock(&state.random);
-            lock(&side.faults).decide(&mut random)
-        };
-        match action {
-            FaultAction::None => next.run(request).await,
-            FaultAction::Error {
+        serve_or_fault(state, &side.faults, request, next, |status, retry| {
+            BrevoError::Injected {
                 status,
-                retry_after_secs,
-            } => BrevoError::Injected {
-                status,
-                retry_after_secs,
+                retry_after_secs: retry,
             }
-            .into_response(),
-            FaultAction::Drop { after_handling } => {
-                if after_handling {
-                    let _lost = next.run(request).await;
-                }
-                return dropped_connection();
-            }
-        }
+            .into_response()
+        })
+        .await
     } else {
         BrevoError::TooManyRequests.into_response()
     };

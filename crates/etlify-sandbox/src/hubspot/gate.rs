@@ -10,8 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::errors::{correlation_id, HubSpotError};
-use crate::faults::FaultAction;
-use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, serve_or_fault, RequestFacts};
 use crate::ratelimit::{HubSpotDecision, HubSpotUsage};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
@@ -73,29 +72,22 @@ async fn serve(state: &AppState, request: Request, next: Next, is_search: bool) 
     if let Some(error) = retry_after {
         return with_headers(error.into_response());
     }
-    let action = {
-        let mut random = lock(&state.random);
-        lock(&state.hubspot_faults).decide(&mut random)
-    };
-    match action {
-        FaultAction::None => with_headers(next.run(request).await),
-        FaultAction::Error {
-            status,
-            retry_after_secs,
-        } => with_headers(
-            HubSpotError::Injected {
-                status,
-                retry_after_secs,
-            }
-            .into_response(),
-        ),
-        FaultAction::Drop { after_handling } => {
-            if after_handling {
-                let _lost = next.run(request).await;
-            }
-            dropped_connection()
-        }
-    }
+    with_headers(
+        serve_or_fault(
+            state,
+            &state.hubspot_faults,
+            request,
+            next,
+            |status, retry| {
+                HubSpotError::Injected {
+                    status,
+                    retry_after_secs: retry,
+                }
+                .into_response()
+            },
+        )
+        .await,
+    )
 }
 
 /// Index of the accepted token (the "app"), or 401.

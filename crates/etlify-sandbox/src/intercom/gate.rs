@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::errors::IntercomError;
 use super::IntercomUsage;
-use crate::faults::FaultAction;
-use crate::gate::{arrival, bearer_token, ceil_secs, dropped_connection, RequestFacts};
+use crate::gate::{arrival, bearer_token, ceil_secs, serve_or_fault, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -74,27 +73,14 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
     } else if version.as_deref().is_some_and(|v| !is_version(v)) {
         IntercomError::Version.into_response()
     } else {
-        let action = {
-            let mut random = lock(&state.random);
-            lock(&side.faults).decide(&mut random)
-        };
-        match action {
-            FaultAction::None => next.run(request).await,
-            FaultAction::Error {
+        serve_or_fault(state, &side.faults, request, next, |status, retry| {
+            IntercomError::Injected {
                 status,
-                retry_after_secs,
-            } => IntercomError::Injected {
-                status,
-                retry_after_secs,
+                retry_after_secs: retry,
             }
-            .into_response(),
-            FaultAction::Drop { after_handling } => {
-                if after_handling {
-                    let _lost = next.run(request).await;
-                }
-                return dropped_connection();
-            }
-        }
+            .into_response()
+        })
+        .await
     };
     add_rate_limit_headers(response.headers_mut(), usage);
     response

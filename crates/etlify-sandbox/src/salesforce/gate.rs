@@ -11,8 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::errors::SalesforceError;
-use crate::faults::FaultAction;
-use crate::gate::{bearer_token, dropped_connection, RequestFacts};
+use crate::gate::{bearer_token, serve_or_fault, RequestFacts};
 use crate::request_log::{Api, WindowShape};
 use crate::state::{lock, AppState, SharedState};
 
@@ -73,27 +72,14 @@ async fn serve(state: &AppState, request: Request, next: Next) -> Response {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        let action = {
-            let mut random = lock(&state.random);
-            lock(&side.faults).decide(&mut random)
-        };
-        match action {
-            FaultAction::None => next.run(request).await,
-            FaultAction::Error {
+        serve_or_fault(state, &side.faults, request, next, |status, retry| {
+            SalesforceError::Injected {
                 status,
-                retry_after_secs,
-            } => SalesforceError::Injected {
-                status,
-                retry_after_secs,
+                retry_after_secs: retry,
             }
-            .into_response(),
-            FaultAction::Drop { after_handling } => {
-                if after_handling {
-                    let _lost = next.run(request).await;
-                }
-                return dropped_connection();
-            }
-        }
+            .into_response()
+        })
+        .await
     };
     if let Ok(value) = HeaderValue::from_str(&format!("api-usage={used}/{max}")) {
         response.headers_mut().insert("sforce-limit-info", value);
