@@ -40,6 +40,8 @@ use serde_json::Value;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, MySqlPool, Row, SqlSafeStr};
 
+use super::queue::FetchWake;
+
 /// The table of Etlify's queue migrations on MySQL (not sqlx's default
 /// `_sqlx_migrations`, which an application may use for its own).
 const MIGRATIONS_TABLE: &str = "etlify_queue_migrations";
@@ -271,6 +273,8 @@ impl MysqlQueueConfig {
 pub(crate) struct MysqlPersistence {
     pool: MySqlPool,
     config: MysqlQueueConfig,
+    /// What wakes this process's workers: read around each fetch.
+    wakes: FetchWake,
 }
 
 fn seconds(duration: Duration) -> i64 {
@@ -581,11 +585,22 @@ impl Persistence for MysqlPersistence {
         retrying_lock_conflicts!(self.heartbeat_once(worker))
     }
 
+    /// A wake that comes while a fetch is in flight is spent on it
+    /// (apalis fetches when its task is polled, and the poll a wake
+    /// causes finds the fetch still running): an empty fetch during which
+    /// a wake came reads again, since the job that woke it may have been
+    /// committed after the read.
     async fn fetch_next(
         &mut self,
         worker: &WorkerContext,
     ) -> Result<Vec<Task<Vec<u8>>>, MysqlQueueError> {
-        retrying_lock_conflicts!(self.fetch_next_once(worker))
+        loop {
+            let wakes = self.wakes.count();
+            let tasks = retrying_lock_conflicts!(self.fetch_next_once(worker))?;
+            if !tasks.is_empty() || self.wakes.count() == wakes {
+                return Ok(tasks);
+            }
+        }
     }
 
     async fn reenqueue_abandoned(
@@ -631,11 +646,12 @@ impl<Args> Clone for MysqlStorage<Args> {
 }
 
 impl<Args> MysqlStorage<Args> {
-    pub(crate) fn new(pool: &MySqlPool, config: MysqlQueueConfig) -> Self {
+    pub(crate) fn new(pool: &MySqlPool, config: MysqlQueueConfig, wakes: FetchWake) -> Self {
         Self {
             persistence: Persisted::new(MysqlPersistence {
                 pool: pool.clone(),
                 config: config.clone(),
+                wakes,
             }),
             config,
             codec: JsonCodec::default(),

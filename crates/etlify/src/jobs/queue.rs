@@ -199,6 +199,12 @@ impl FetchWake {
         Self(Arc::new(tokio::sync::watch::Sender::new(0)))
     }
 
+    /// How many wakes so far: a fetch that sees it change while running
+    /// was woken during its read.
+    pub(crate) fn count(&self) -> u64 {
+        *self.0.borrow()
+    }
+
     /// The workers fetch once more (however many wakes came meanwhile).
     pub(crate) fn wake(&self) {
         self.0.send_modify(|wakes| *wakes = wakes.wrapping_add(1));
@@ -253,6 +259,7 @@ impl JobQueue {
     /// a `[queue]` section does it once): a worker's role then needs no
     /// right to create anything.
     pub async fn open(store: &Store, options: QueueOptions) -> Result<Self> {
+        let pushed = FetchWake::new();
         let storage = if let Some(pool) = store.sqlite_pool() {
             let connect = (*pool.connect_options()).clone();
             let own = sqlx::sqlite::SqlitePoolOptions::new()
@@ -311,6 +318,7 @@ impl JobQueue {
                     missed_heartbeats: options.missed_heartbeats,
                     batch_size: MYSQL_FETCH_BATCH,
                 },
+                pushed.clone(),
             ))
         } else {
             return Err(Error::queue(
@@ -321,7 +329,7 @@ impl JobQueue {
         Ok(Self {
             storage,
             options,
-            pushed: FetchWake::new(),
+            pushed,
         })
     }
 
