@@ -352,9 +352,9 @@ async fn key_type_refusal(
 }
 
 /// `Account` on the sandbox's HubSpot companies (by its name as domain),
-/// and `Person` as contacts linked to their account: an association
-/// between records keyed by `keys`.
-fn linked(keys: &Keys) -> Vec<Model> {
+/// and `Person` as contacts linked to their account through `link`: an
+/// association between records keyed by `keys`.
+fn linked(keys: &Keys, link: Link) -> Vec<Model> {
     let accounts = Model::new("Account", "accounts")
         .key_type(keys.key_type)
         .bind(
@@ -366,9 +366,23 @@ fn linked(keys: &Keys) -> Vec<Model> {
         "hubspot",
         Binding::new("contacts", "email")
             .payload(SqlPayload::new("SELECT id, email FROM people"))
-            .link(Link::belongs_to("Account", "account_id")),
+            .link(link),
     );
     vec![accounts, people]
+}
+
+/// The sandbox's contact-to-company associations, as sorted pairs of
+/// HubSpot ids.
+fn contacts_with_companies(sandbox: &etlify_sandbox::RunningSandbox) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = sandbox
+        .admin()
+        .hubspot_associations()
+        .into_iter()
+        .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
+        .map(|a| (a.from_id, a.to_id))
+        .collect();
+    pairs.sort();
+    pairs
 }
 
 /// The HubSpot id of the `model` record keyed `key`.
@@ -415,20 +429,10 @@ async fn people_are_associated_with_their_accounts(db: TestDb, keys: &Keys) {
     let etlify = engine_on(
         db.store.clone(),
         vec![crate::links::hubspot(&sandbox)],
-        linked(keys),
+        linked(keys, Link::belongs_to("Account", "account_id")),
     )
     .await;
-    let associated = || {
-        let mut pairs: Vec<(String, String)> = sandbox
-            .admin()
-            .hubspot_associations()
-            .into_iter()
-            .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
-            .map(|a| (a.from_id, a.to_id))
-            .collect();
-        pairs.sort();
-        pairs
-    };
+    let associated = || contacts_with_companies(&sandbox);
     let first = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
     assert!(first.is_complete() && first.errors == 0, "{first:?}");
     assert_eq!(
@@ -509,41 +513,16 @@ async fn members_are_associated_through_a_join_table(db: TestDb, keys: &Keys) {
     let sandbox = Sandbox::start(crate::links::sandbox_config())
         .await
         .unwrap();
-    let accounts = Model::new("Account", "accounts")
-        .key_type(keys.key_type)
-        .bind(
-            "hubspot",
-            Binding::new("companies", "domain")
-                .payload(SqlPayload::new("SELECT id, name AS domain FROM accounts")),
-        );
-    let people = Model::new("Person", "people").key_type(keys.key_type).bind(
-        "hubspot",
-        Binding::new("contacts", "email")
-            .payload(SqlPayload::new("SELECT id, email FROM people"))
-            .link(Link::join_table(
-                "Account",
-                "memberships",
-                "person_id",
-                "account_id",
-            )),
-    );
     let etlify = engine_on(
         db.store.clone(),
         vec![crate::links::hubspot(&sandbox)],
-        vec![accounts, people],
+        linked(
+            keys,
+            Link::join_table("Account", "memberships", "person_id", "account_id"),
+        ),
     )
     .await;
-    let associated = || {
-        let mut pairs: Vec<(String, String)> = sandbox
-            .admin()
-            .hubspot_associations()
-            .into_iter()
-            .filter(|a| a.from_type == "contacts" && a.to_type == "companies")
-            .map(|a| (a.from_id, a.to_id))
-            .collect();
-        pairs.sort();
-        pairs
-    };
+    let associated = || contacts_with_companies(&sandbox);
     let pairs_of = |members: &'static [(usize, usize)]| {
         let etlify = &etlify;
         async move {
