@@ -484,6 +484,99 @@ async fn fresh_sqlite_triggers_a_job_queued_by_another_process_wakes_the_workers
     worker.stop().await;
 }
 
+/// SQLite's counters read because the database's files changed: a change
+/// another connection commits reaches the sandbox although the worker's
+/// safety poll (its `ChangeWatch::Poll` period here) is an hour, like its
+/// interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_a_change_reaches_the_sandbox_without_waiting_for_the_safety_poll() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let user = db.insert_user("ada@example.com", None).await;
+    let queue = db.job_queue(fast_queue()).await;
+    let etlify = engine_with_queue(&db, &queue, hubspot(&sandbox)).await;
+    etlify.install_change_triggers().await.unwrap();
+    let worker = start_worker(
+        &etlify,
+        &queue,
+        WorkerOptions::new()
+            .interval(Some(AN_HOUR))
+            .watch(ChangeWatch::Poll(AN_HOUR)),
+    );
+    eventually(WITHIN, POLL, "the user is in the sandbox", || async {
+        full_name_in_sandbox(&sandbox, "ada@example.com").is_some()
+    })
+    .await;
+    eventually(WITHIN, POLL, "the worker watches", || async {
+        worker.health.change_watch().connections >= 1
+    })
+    .await;
+
+    let other = db.another_store(1).await;
+    let pool = other.sqlite_pool().expect("a SQLite store");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
+        db.now_sql()
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+    eventually(WITHIN, POLL, "the change is in the sandbox", || async {
+        full_name_in_sandbox(&sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
+    })
+    .await;
+    let watch = worker.health.change_watch();
+    assert!(watch.notifications >= 1, "{watch:?}");
+    assert!(watch.file_wakes >= 1, "{watch:?}");
+    worker.stop().await;
+}
+
+/// The queue's heartbeats write to the database's files and wake the
+/// counters' reader, but move no counter of a table the models read: no
+/// batch job is requested or run for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_the_workers_own_heartbeats_start_no_run() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    db.insert_user("first@x.io", None).await;
+    // A heartbeat every second: several within the test.
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.install_change_triggers().await.unwrap();
+    let worker = start_worker(
+        &etlify,
+        &queue,
+        WorkerOptions::new()
+            .interval(Some(AN_HOUR))
+            .watch(ChangeWatch::Poll(AN_HOUR)),
+    );
+    eventually(WITHIN, POLL, "the first run synced every user", || async {
+        stale_users(&db).await == 0 && queue_idle(&etlify).await
+    })
+    .await;
+    eventually(WITHIN, POLL, "the worker watches", || async {
+        worker.health.change_watch().connections >= 1
+    })
+    .await;
+    let before = worker.health.change_watch();
+    let tasks_before = queue_tasks(&db, &queue).await;
+    let upserts_before = adapter.upserts().len();
+
+    eventually(WITHIN, POLL, "three heartbeats woke the reader", || async {
+        worker.health.change_watch().file_wakes >= before.file_wakes + 3
+    })
+    .await;
+    let after = worker.health.change_watch();
+    assert_eq!(
+        (after.notifications, after.requests),
+        (before.notifications, before.requests),
+        "{after:?}"
+    );
+    assert_eq!(queue_tasks(&db, &queue).await, tasks_before, "no batch job");
+    assert_eq!(adapter.upserts().len(), upserts_before);
+    worker.stop().await;
+}
+
 /// Tasks apalis ended for `queue` (SQLite's `Jobs`).
 async fn done_tasks(db: &TestDb, queue: &JobQueue) -> i64 {
     db.scalar_i64(&format!(
