@@ -9,9 +9,11 @@
 //! in-process `Worker` runs with an interval of an hour, so that only its
 //! change watch starts runs: on PostgreSQL it listens to the change
 //! triggers (`install_change_triggers`), on SQLite it polls every
-//! `--watch-ms` (1000): `PRAGMA data_version`, or with `--sqlite-triggers`
-//! the counters of SQLite's change triggers (the job queue's table
-//! included, so its fetch is woken rather than polled each second).
+//! `--watch-ms` (1000) `PRAGMA data_version`, or with `--sqlite-triggers`
+//! reads the counters of SQLite's change triggers (the job queue's table
+//! included, so its fetch is woken rather than polled each second) when
+//! the database's files are written to, and every `--watch-ms` if given
+//! (the default watch's safety period otherwise).
 //! The application's write times are printed (the steady `UPDATE`s and
 //! the burst's), to compare runs with and without triggers.
 //!
@@ -64,7 +66,8 @@ pub(crate) struct FreshArgs {
     pub(crate) rate: u32,
     pub(crate) burst: u64,
     pub(crate) latency_ms: u64,
-    pub(crate) watch: Duration,
+    /// `--watch-ms`, when given.
+    pub(crate) watch: Option<Duration>,
     pub(crate) idle: Duration,
     pub(crate) sqlite_triggers: bool,
 }
@@ -76,7 +79,7 @@ impl Default for FreshArgs {
             rate: 50,
             burst: 5_000,
             latency_ms: 300,
-            watch: Duration::from_secs(1),
+            watch: None,
             idle: Duration::from_secs(10),
             sqlite_triggers: false,
         }
@@ -418,10 +421,11 @@ pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), Bo
         "sqlite" if fresh.sqlite_triggers => {
             let installed = etlify.install_change_triggers().await?;
             println!("change triggers on: {:?}", installed.added);
-            // Their counters read every --watch-ms.
-            ChangeWatch::Poll(fresh.watch)
+            // Their counters read when the files are written to (and
+            // every --watch-ms if given).
+            fresh.watch.map_or(ChangeWatch::Auto, ChangeWatch::Poll)
         }
-        _ => ChangeWatch::Poll(fresh.watch),
+        _ => ChangeWatch::Poll(fresh.watch.unwrap_or(Duration::from_secs(1))),
     };
     let first = Instant::now();
     let stats = etlify.batch_sync(&BatchSyncOptions::new()).await?;
@@ -592,11 +596,12 @@ pub(crate) async fn run(args: &Args, store: Store, pool: &Pool) -> Result<(), Bo
         println!("    {count:>5} × {statement}");
     }
     println!(
-        "  watch during idle: {} polls, {} probes, {} requests, {} queue wakes",
+        "  watch during idle: {} polls, {} probes, {} requests, {} queue wakes, {} counter reads woken by the files",
         watch_after_idle.polls - watch_before_idle.polls,
         watch_after_idle.probes - watch_before_idle.probes,
         watch_after_idle.requests - watch_before_idle.requests,
-        watch_after_idle.queue_wakes - watch_before_idle.queue_wakes
+        watch_after_idle.queue_wakes - watch_before_idle.queue_wakes,
+        watch_after_idle.file_wakes - watch_before_idle.file_wakes
     );
     if let Some(commits) = idle_commits {
         println!(

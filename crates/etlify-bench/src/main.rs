@@ -94,7 +94,7 @@ const USAGE: &str = "usage: etlify-bench [--backend sqlite|postgres|mysql] [--my
 [--rotate N (0, deletes: the first syncs' order)] \
 [--first-syncs-only (deletes)] \
 [--duration S (60, fresh)] [--rate N/s (50, fresh)] [--burst N (5000, fresh)] \
-[--latency-ms MS (300, fresh)] [--watch-ms MS (1000, fresh on SQLite)] [--sqlite-triggers (fresh)] [--idle-seconds S (10, fresh)]; ETLIFY_BENCH_TRACE=1 prints every statement \
+[--latency-ms MS (300, fresh)] [--watch-ms MS (fresh on SQLite: 1000, with --sqlite-triggers the safety period, 30000)] [--sqlite-triggers (fresh)] [--idle-seconds S (10, fresh)]; ETLIFY_BENCH_TRACE=1 prints every statement \
 (docs/BENCHMARKS.md)";
 
 fn parse_args() -> Result<Args, String> {
@@ -160,7 +160,9 @@ fn parse_args() -> Result<Args, String> {
                     "--rate" => fresh.rate = number.clamp(1, 1_000) as u32,
                     "--burst" => fresh.burst = number,
                     "--latency-ms" => fresh.latency_ms = number,
-                    "--watch-ms" => fresh.watch = std::time::Duration::from_millis(number.max(10)),
+                    "--watch-ms" => {
+                        fresh.watch = Some(std::time::Duration::from_millis(number.max(10)))
+                    }
                     _ => fresh.idle = std::time::Duration::from_secs(number.max(1)),
                 }
             }

@@ -11,9 +11,12 @@
 //!   every CRM is requested once it is back (a change may have been missed
 //!   meanwhile); the interval loop stays the safety net.
 //! - **Reading the triggers' counters** (SQLite with `etlify migrate
-//!   --triggers`): every period ([`COUNTER_PERIOD`], or the
-//!   [`ChangeWatch::Poll`] period), one read of `etlify_changes`; a moved
-//!   counter is handled as a notification of its table. The job queue's
+//!   --triggers`): one read of `etlify_changes` after each write to the
+//!   database's files (its main file, `-wal`, `-journal`), and at least
+//!   every [`SAFETY_PERIOD`] (or the [`ChangeWatch::Poll`] period); a
+//!   moved counter is handled as a notification of its table. Any write
+//!   wakes it, the queue's heartbeat included (one read each, no run: the
+//!   heartbeat moves no counter). The job queue's
 //!   table has one too: a job another process queued wakes the worker's
 //!   fetch at once ([`crate::jobs::FetchWake`]), so the queue's own poll
 //!   can be rare. No finder probe: the heartbeat and the worker's own
@@ -40,15 +43,17 @@ use tokio::sync::mpsc;
 use crate::error::Result;
 use crate::jobs::{perform, FetchWake, JobContext};
 use crate::runs::BatchSyncOptions;
-use crate::store::backend::ChangeTriggers;
+use crate::store::backend::{ChangeTriggers, CounterReads};
 
 /// How long after a notification others are awaited before requesting:
 /// the statements of a burst become one request per CRM.
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(200);
 
 /// How often a worker reads the triggers' counters where the database
-/// cannot notify (SQLite), unless [`ChangeWatch::Poll`] gives a period.
-pub const COUNTER_PERIOD: Duration = Duration::from_secs(1);
+/// cannot notify (SQLite) when its files were not written to, unless
+/// [`ChangeWatch::Poll`] gives a period: a safety net for a missed file
+/// event (every second when the files cannot be watched).
+pub const SAFETY_PERIOD: Duration = Duration::from_secs(30);
 
 /// The first pause before opening a lost listener's connection again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
@@ -62,15 +67,16 @@ const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(30);
 #[non_exhaustive]
 pub enum ChangeWatch {
     /// Listen where `etlify migrate --triggers` installed change triggers
-    /// (PostgreSQL; SQLite, reading their counters every
-    /// [`COUNTER_PERIOD`]); elsewhere only the interval (the default: a
+    /// (PostgreSQL; SQLite, reading their counters when the database's
+    /// files are written to); elsewhere only the interval (the default: a
     /// database without triggers runs as before).
     #[default]
     Auto,
     /// Only the interval, triggers or not.
     Off,
     /// Listen where triggers are installed (SQLite: read their counters
-    /// every this long); elsewhere poll every this long (at least 10 ms):
+    /// when the files are written to and at least every this long);
+    /// elsewhere poll every this long (at least 10 ms):
     /// SQLite's commit counter, then the finder.
     Poll(Duration),
 }
@@ -88,6 +94,9 @@ pub(crate) struct WatchCounts {
     pub(crate) probes: AtomicU64,
     /// Listener connections opened (the first one included).
     pub(crate) connections: AtomicU64,
+    /// Reads of SQLite's counters that a write to the database's files
+    /// caused (shared with the reader).
+    pub(crate) file_wakes: Arc<AtomicU64>,
     /// Fetches of the job queue woken by a job queued (the queue's table's
     /// counter moved).
     pub(crate) queue_wakes: AtomicU64,
@@ -124,7 +133,7 @@ pub(crate) async fn watch(
                 );
                 let period = match mode {
                     ChangeWatch::Poll(every) => every.max(Duration::from_millis(10)),
-                    _ => COUNTER_PERIOD,
+                    _ => SAFETY_PERIOD,
                 };
                 let listening = Listening {
                     name,
@@ -351,7 +360,11 @@ async fn keep_listening(
     let mut pause = RECONNECT_PAUSE;
     let mut after_loss = false;
     loop {
-        let mut listener = match triggers.listen(&name, period).await {
+        let reads = CounterReads {
+            period,
+            file_wakes: counts.file_wakes.clone(),
+        };
+        let mut listener = match triggers.listen(&name, reads).await {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(
@@ -479,6 +492,9 @@ pub struct ChangeWatchCounts {
     /// Fetches of the job queue woken because a job was queued (SQLite's
     /// trigger on the queue's table).
     pub queue_wakes: u64,
+    /// Reads of SQLite's counters that a write to the database's files
+    /// caused (the worker's own and the queue's heartbeat included).
+    pub file_wakes: u64,
 }
 
 impl ChangeWatchCounts {
@@ -490,6 +506,7 @@ impl ChangeWatchCounts {
             probes: counts.probes.load(Ordering::Relaxed),
             connections: counts.connections.load(Ordering::Relaxed),
             queue_wakes: counts.queue_wakes.load(Ordering::Relaxed),
+            file_wakes: counts.file_wakes.load(Ordering::Relaxed),
         }
     }
 }

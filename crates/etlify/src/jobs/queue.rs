@@ -91,20 +91,34 @@ const MYSQL_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Jobs one fetch takes on MySQL (apalis's default for its storages).
 const MYSQL_FETCH_BATCH: usize = 10;
 
+/// How often a worker tells the queue it is alive unless told otherwise:
+/// each heartbeat is a few statements (its own, the re-queue of dead
+/// workers' jobs, the fetch apalis makes after it), most of an idle
+/// worker's load (issue 28: at most one light statement a second).
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Heartbeats a worker may miss before its jobs go to others: 10 s with
+/// the default heartbeat, more than the 9 s of 3 s × 3 before it (a slow
+/// worker is not taken for dead sooner), and short enough that a dead
+/// worker's job is re-queued before its locks expire (`lease_ttl`, 15 s),
+/// however the heartbeats fall: its CRM is still taken over as soon as its
+/// lease ends.
+const DEFAULT_MISSED_HEARTBEATS: usize = 2;
+
 impl Default for QueueOptions {
     fn default() -> Self {
         Self {
             name: DEFAULT_QUEUE_NAME.to_owned(),
-            heartbeat: Duration::from_secs(3),
-            missed_heartbeats: 3,
+            heartbeat: DEFAULT_HEARTBEAT,
+            missed_heartbeats: DEFAULT_MISSED_HEARTBEATS,
             poll_interval: None,
         }
     }
 }
 
 impl QueueOptions {
-    /// Defaults: queue `etlify`, heartbeat every 3 s, a worker silent for 3
-    /// heartbeats is dead (its jobs go to others after 9 s, before its
+    /// Defaults: queue `etlify`, heartbeat every 5 s, a worker silent for 2
+    /// heartbeats is dead (its jobs go to others after 10 s, before its
     /// locks expire: a killed worker's CRM is taken over as soon as its
     /// lease ends, about `lease_ttl` after the kill), woken by every job
     /// pushed (by this process; on PostgreSQL by any; on SQLite by any

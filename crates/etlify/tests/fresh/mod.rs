@@ -132,8 +132,13 @@ struct AdaWatched {
 
 /// Ada in the users, an engine sending them to `sandbox` through a
 /// queue, its change triggers installed, and a worker whose interval is
-/// an hour, once it sent Ada (its loop's first request) and watches.
-async fn ada_sent_and_watched(db: &TestDb, sandbox: &RunningSandbox) -> AdaWatched {
+/// an hour watching as `watch` says, once it sent Ada (its loop's first
+/// request) and watches.
+async fn ada_sent_and_watched(
+    db: &TestDb,
+    sandbox: &RunningSandbox,
+    watch: ChangeWatch,
+) -> AdaWatched {
     let user = db.insert_user("ada@example.com", None).await;
     let queue = db.job_queue(fast_queue()).await;
     let etlify = engine_with_queue(db, &queue, hubspot(sandbox)).await;
@@ -141,7 +146,7 @@ async fn ada_sent_and_watched(db: &TestDb, sandbox: &RunningSandbox) -> AdaWatch
     let worker = start_worker(
         &etlify,
         &queue,
-        WorkerOptions::new().interval(Some(AN_HOUR)),
+        WorkerOptions::new().interval(Some(AN_HOUR)).watch(watch),
     );
     eventually(WITHIN, POLL, "the user is in the sandbox", || async {
         full_name_in_sandbox(sandbox, "ada@example.com").is_some()
@@ -168,7 +173,7 @@ async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_f
         user,
         installed,
         worker,
-    } = ada_sent_and_watched(&db, &sandbox).await;
+    } = ada_sent_and_watched(&db, &sandbox, ChangeWatch::Auto).await;
     assert_eq!(
         installed.added.len(),
         2,
@@ -195,6 +200,33 @@ async fn fresh_postgres_a_committed_change_reaches_the_sandbox_without_waiting_f
     worker.stop().await;
 }
 
+/// An engine sending the users to `adapter` through `queue`, its change
+/// triggers installed, and a worker whose interval is an hour watching as
+/// `watch` says, once its first run synced every user and it watches.
+async fn synced_and_watching(
+    db: &TestDb,
+    queue: &JobQueue,
+    adapter: &Arc<RecordingAdapter>,
+    watch: ChangeWatch,
+) -> (Etlify, crate::support::worker::RunningWorker) {
+    let etlify = engine_with_queue(db, queue, Crm::new("hubspot", adapter.clone())).await;
+    etlify.install_change_triggers().await.unwrap();
+    let worker = start_worker(
+        &etlify,
+        queue,
+        WorkerOptions::new().interval(Some(AN_HOUR)).watch(watch),
+    );
+    eventually(WITHIN, POLL, "the first run synced every user", || async {
+        stale_users(db).await == 0 && queue_idle(&etlify).await
+    })
+    .await;
+    eventually(WITHIN, POLL, "the worker watches", || async {
+        worker.health.change_watch().connections >= 1
+    })
+    .await;
+    (etlify, worker)
+}
+
 /// A 5,000-row UPDATE in one statement notifies once, is requested once,
 /// and runs one batch job (at most one more after one under way).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,21 +240,7 @@ async fn fresh_postgres_a_5000_row_update_notifies_once_and_runs_a_bounded_numbe
     .await;
     let queue = db.job_queue(fast_queue()).await;
     let adapter = RecordingAdapter::new();
-    let etlify = engine_with_queue(&db, &queue, Crm::new("hubspot", adapter.clone())).await;
-    etlify.install_change_triggers().await.unwrap();
-    let worker = start_worker(
-        &etlify,
-        &queue,
-        WorkerOptions::new().interval(Some(AN_HOUR)),
-    );
-    eventually(WITHIN, POLL, "the first run synced every user", || async {
-        stale_users(&db).await == 0 && queue_idle(&etlify).await
-    })
-    .await;
-    eventually(WITHIN, POLL, "the worker listens", || async {
-        worker.health.change_watch().connections >= 1
-    })
-    .await;
+    let (etlify, worker) = synced_and_watching(&db, &queue, &adapter, ChangeWatch::Auto).await;
     let before = worker.health.change_watch();
     let tasks_before = queue_tasks(&db, &queue).await;
 
@@ -370,6 +388,24 @@ async fn fresh_postgres_the_listener_reconnects_after_its_connection_is_killed()
     .await;
 }
 
+/// Another connection renames Ada on SQLite; returns once the sandbox has
+/// the new name.
+async fn rename_ada_from_another_connection(db: &TestDb, sandbox: &RunningSandbox, user: i64) {
+    let other = db.another_store(1).await;
+    let pool = other.sqlite_pool().expect("a SQLite store");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
+        db.now_sql()
+    )))
+    .execute(pool)
+    .await
+    .unwrap();
+    eventually(WITHIN, POLL, "the change is in the sandbox", || async {
+        full_name_in_sandbox(sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
+    })
+    .await;
+}
+
 /// SQLite's change triggers and their counter table (`etlify_changes`).
 async fn sqlite_triggers_and_counter_table(db: &TestDb) -> (i64, i64) {
     let triggers = db
@@ -398,26 +434,14 @@ async fn fresh_sqlite_triggers_a_committed_change_reaches_the_sandbox_without_wa
         user,
         installed,
         worker,
-    } = ada_sent_and_watched(&db, &sandbox).await;
+    } = ada_sent_and_watched(&db, &sandbox, ChangeWatch::Auto).await;
     assert_eq!(
         installed.added,
         vec!["users", "companies", "Jobs"],
         "the models' tables and the queue's: {installed:?}"
     );
 
-    let other = db.another_store(1).await;
-    let pool = other.sqlite_pool().expect("a SQLite store");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "UPDATE users SET full_name = 'Ada Lovelace', updated_at = {} WHERE id = {user}",
-        db.now_sql()
-    )))
-    .execute(pool)
-    .await
-    .unwrap();
-    eventually(WITHIN, POLL, "the change is in the sandbox", || async {
-        full_name_in_sandbox(&sandbox, "ada@example.com").as_deref() == Some("Ada Lovelace")
-    })
-    .await;
+    rename_ada_from_another_connection(&db, &sandbox, user).await;
     let watch = worker.health.change_watch();
     assert!(watch.notifications >= 1, "{watch:?}");
     assert_eq!(
@@ -481,6 +505,55 @@ async fn fresh_sqlite_triggers_a_job_queued_by_another_process_wakes_the_workers
     .await;
     let after = worker.health.change_watch();
     assert!(after.queue_wakes > before.queue_wakes, "{after:?}");
+    worker.stop().await;
+}
+
+/// SQLite's counters read because the database's files changed: a change
+/// another connection commits reaches the sandbox although the worker's
+/// safety poll (its `ChangeWatch::Poll` period here) is an hour, like its
+/// interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_a_change_reaches_the_sandbox_without_waiting_for_the_safety_poll() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    let sandbox = sandbox().await;
+    let AdaWatched { user, worker, .. } =
+        ada_sent_and_watched(&db, &sandbox, ChangeWatch::Poll(AN_HOUR)).await;
+
+    rename_ada_from_another_connection(&db, &sandbox, user).await;
+    let watch = worker.health.change_watch();
+    assert!(watch.notifications >= 1, "{watch:?}");
+    assert!(watch.file_wakes >= 1, "{watch:?}");
+    worker.stop().await;
+}
+
+/// The queue's heartbeats write to the database's files and wake the
+/// counters' reader, but move no counter of a table the models read: no
+/// batch job is requested or run for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_sqlite_triggers_the_workers_own_heartbeats_start_no_run() {
+    let db = TestDb::sqlite().await.with_app_schema().await;
+    db.insert_user("first@x.io", None).await;
+    // A heartbeat every second: several within the test.
+    let queue = db.job_queue(fast_queue()).await;
+    let adapter = RecordingAdapter::new();
+    let (_engine, worker) =
+        synced_and_watching(&db, &queue, &adapter, ChangeWatch::Poll(AN_HOUR)).await;
+    let before = worker.health.change_watch();
+    let tasks_before = queue_tasks(&db, &queue).await;
+    let upserts_before = adapter.upserts().len();
+
+    eventually(WITHIN, POLL, "three heartbeats woke the reader", || async {
+        worker.health.change_watch().file_wakes >= before.file_wakes + 3
+    })
+    .await;
+    let after = worker.health.change_watch();
+    assert_eq!(
+        (after.notifications, after.requests),
+        (before.notifications, before.requests),
+        "{after:?}"
+    );
+    assert_eq!(queue_tasks(&db, &queue).await, tasks_before, "no batch job");
+    assert_eq!(adapter.upserts().len(), upserts_before);
     worker.stop().await;
 }
 

@@ -15,6 +15,8 @@
 //! thing (`Backend::change_triggers`, `Backend::commit_counter`).
 
 use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -118,9 +120,19 @@ pub(crate) trait ChangeTriggers: Send + Sync + fmt::Debug {
 
     /// A listener on the channel, on its own connection, named `name` in
     /// the server's list of sessions; where the database cannot notify
-    /// (SQLite), a reader of the triggers' counters every `period`. Once
+    /// (SQLite), a reader of the triggers' counters as `reads` says. Once
     /// it is returned, every later commit is reported.
-    async fn listen(&self, name: &str, period: Duration) -> Result<Box<dyn ChangeListener>>;
+    async fn listen(&self, name: &str, reads: CounterReads) -> Result<Box<dyn ChangeListener>>;
+}
+
+/// When a database that cannot notify (SQLite) has its triggers' counters
+/// read: when its files are written to, and at least every `period` (a
+/// safety net: a file event missed, or the files not watchable).
+#[derive(Debug, Clone)]
+pub(crate) struct CounterReads {
+    pub(crate) period: Duration,
+    /// Counted up for each read a write to the files caused.
+    pub(crate) file_wakes: Arc<AtomicU64>,
 }
 
 /// A connection listening on the triggers' channel.

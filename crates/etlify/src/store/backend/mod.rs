@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 pub(crate) use self::bulk_writes::BulkWrites;
 pub use self::change_feed::TriggerChanges;
-pub(crate) use self::change_feed::{ChangeListener, ChangeTriggers, CommitCounter};
+pub(crate) use self::change_feed::{ChangeListener, ChangeTriggers, CommitCounter, CounterReads};
 pub(crate) use self::clock::Clock;
 pub use self::clock::DEFAULT_COMMIT_MARGIN;
 pub(crate) use self::ddl::{ColumnKind, Ddl, StateTable};

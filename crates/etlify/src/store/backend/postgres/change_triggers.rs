@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::store::backend::change_feed::{
     plan_triggers, still_to_run, CHANNEL, FUNCTION_NAME, TRIGGER_NAME,
 };
-use crate::store::backend::{ChangeListener, ChangeTriggers, TriggerChanges};
+use crate::store::backend::{ChangeListener, ChangeTriggers, CounterReads, TriggerChanges};
 
 /// The function, in the first schema of the search path. `RETURN NULL`:
 /// the result of an AFTER statement trigger is ignored.
@@ -172,7 +172,7 @@ impl ChangeTriggers for PostgresChangeTriggers {
         Ok(removed)
     }
 
-    async fn listen(&self, name: &str, _period: Duration) -> Result<Box<dyn ChangeListener>> {
+    async fn listen(&self, name: &str, _reads: CounterReads) -> Result<Box<dyn ChangeListener>> {
         // Its own connection, not one of the pool's: it is held for as
         // long as the worker runs.
         let options = (*self.pool.connect_options())

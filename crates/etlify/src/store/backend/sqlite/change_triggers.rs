@@ -1,7 +1,8 @@
 //! SQLite's change triggers: SQLite cannot notify another connection, so
 //! each watched table's writes are counted instead, in one row per table
-//! of `etlify_changes`, and a worker reads that table every period (one
-//! light statement: a few rows, whatever the application's size).
+//! of `etlify_changes`, and a worker reads that table after the
+//! database's files were written to (one light statement: a few rows,
+//! whatever the application's size).
 //!
 //! - SQLite's triggers are row-level only: three per table (`AFTER
 //!   INSERT`, `UPDATE`, `DELETE`, named `etlify_changes_<op>_<table>`),
@@ -15,20 +16,26 @@
 //! - Only the worker's reads of the counters are light; the counters are
 //!   distinct per table, so the queue's heartbeat (another table) and the
 //!   worker's own sync-row writes move none of them.
+//! - The counters are read when the database's files are written to
+//!   (`file_wakes.rs`), and at least every period (a safety net); every
+//!   second when the files cannot be watched.
 //!
 //! The database's catalog (`sqlite_master`) is the record of what was
 //! installed: the triggers whose name starts with `etlify_changes_`.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, SqlitePool};
 
+use super::file_wakes::{FileWakes, Wake};
 use crate::error::Result;
 use crate::store::backend::change_feed::{plan_triggers, still_to_run, TRIGGER_NAME};
-use crate::store::backend::{ChangeListener, ChangeTriggers, TriggerChanges};
+use crate::store::backend::{ChangeListener, ChangeTriggers, CounterReads, TriggerChanges};
 
 /// The table counting each watched table's writes.
 const COUNTER_TABLE: &str = "etlify_changes";
@@ -194,26 +201,60 @@ impl ChangeTriggers for SqliteChangeTriggers {
         Ok(removed)
     }
 
-    async fn listen(&self, _name: &str, period: Duration) -> Result<Box<dyn ChangeListener>> {
+    async fn listen(&self, _name: &str, reads: CounterReads) -> Result<Box<dyn ChangeListener>> {
+        let files = self.watch_files();
         let mut listener = SqliteCounterReader {
             pool: self.pool.clone(),
-            period,
+            period: if files.is_some() {
+                reads.period
+            } else {
+                reads.period.min(UNWATCHED_PERIOD)
+            },
+            files,
+            file_wakes: reads.file_wakes,
             seen: HashMap::new(),
             changed: VecDeque::new(),
         };
         // The first read only sets what was seen: once this returns,
-        // every later commit is reported.
+        // every later commit is reported (the files are watched already).
         listener.read().await?;
         listener.changed.clear();
         Ok(Box::new(listener))
     }
 }
 
-/// Reads the counters every period and reports the tables whose counter
-/// moved.
+impl SqliteChangeTriggers {
+    /// A watch on the database's files, or `None` (logged) when they
+    /// cannot be watched: the counters are then read every
+    /// [`UNWATCHED_PERIOD`].
+    fn watch_files(&self) -> Option<FileWakes> {
+        let options = self.pool.connect_options();
+        let database = options.get_filename();
+        match FileWakes::watch(database) {
+            Ok(files) => Some(files),
+            Err(error) => {
+                tracing::warn!(
+                    message = "The database's files cannot be watched; the change counters are read every second instead.",
+                    %error
+                );
+                None
+            }
+        }
+    }
+}
+
+/// How often the counters are read when the files cannot be watched (an
+/// in-memory database, no inotify watch left), or after the watch
+/// reported an error: as before the files were watched.
+const UNWATCHED_PERIOD: Duration = Duration::from_secs(1);
+
+/// Reads the counters when the database's files were written to, and at
+/// least every period, and reports the tables whose counter moved.
 struct SqliteCounterReader {
     pool: SqlitePool,
     period: Duration,
+    files: Option<FileWakes>,
+    file_wakes: Arc<AtomicU64>,
     seen: HashMap<String, i64>,
     changed: VecDeque<String>,
 }
@@ -222,6 +263,9 @@ impl SqliteCounterReader {
     /// One read of every counter: the tables whose counter moved since
     /// the last are queued.
     async fn read(&mut self) -> Result<()> {
+        if let Some(files) = &self.files {
+            files.reading();
+        }
         let rows: Vec<(String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT table_name, changes FROM {}",
             ident(COUNTER_TABLE)
@@ -235,6 +279,25 @@ impl SqliteCounterReader {
         }
         Ok(())
     }
+
+    /// Waits until the files were written to or the period passed.
+    async fn wait(&mut self) {
+        let Some(files) = &self.files else {
+            tokio::time::sleep(self.period).await;
+            return;
+        };
+        if files.written_or(self.period).await == Wake::Written {
+            self.file_wakes.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(error) = files.take_error() {
+            tracing::warn!(
+                message = "Watching the database's files failed; the change counters are read every second instead.",
+                %error
+            );
+            self.files = None;
+            self.period = self.period.min(UNWATCHED_PERIOD);
+        }
+    }
 }
 
 #[async_trait]
@@ -244,7 +307,7 @@ impl ChangeListener for SqliteCounterReader {
             if let Some(table) = self.changed.pop_front() {
                 return Ok(table);
             }
-            tokio::time::sleep(self.period).await;
+            self.wait().await;
             self.read().await?;
         }
     }

@@ -22,6 +22,7 @@ mod clock;
 mod data_version;
 mod ddl;
 mod dialect;
+mod file_wakes;
 mod introspect;
 mod payload_rows;
 mod rate_window;
