@@ -10,8 +10,9 @@
 //! Where records stand is counted from the last batch run's checkpoint
 //! (`standing::count_since_checkpoint`): only what changed since it, the
 //! failing and waiting records and the records above its highest id are
-//! classed, plus one count of the table, so a scrape costs milliseconds
-//! at 1M records (docs/BENCHMARKS.md "Metrics"). Without a checkpoint
+//! classed, plus one count of the table: 0.2 s on SQLite and 0.56 s on
+//! PostgreSQL at 1M records with 10,000 changed since the last run
+//! (docs/BENCHMARKS.md "Metrics"). Without a checkpoint
 //! that applies (no batch run went to the end within the complete-check
 //! interval, or the finder's definition changed) the whole table is
 //! classed as `etlify status` does: seconds at 1M records.
