@@ -110,8 +110,9 @@ pub(crate) async fn count(ctx: &Context, crm: &str, model: &str) -> Result<Stand
 /// classed by [`FinderSql::standing`]'s query, a page of ids at a time,
 /// and every other record in scope is in sync, as such a run takes it to
 /// be. Its cost is what changed since the checkpoint plus one count of
-/// the table in scope. `None` without a checkpoint that applies (or with
-/// an error budget of zero).
+/// the table in scope; `last_synced_at` is the newest among the records
+/// classed only. `None` without a checkpoint that applies (or with an
+/// error budget of zero).
 pub(crate) async fn count_since_checkpoint(
     ctx: &Context,
     crm: &str,
