@@ -476,8 +476,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             (store, Pool::Sqlite(pool))
         }
     };
-    if matches!(pool, Pool::Mysql(_)) && args.scenario != Scenario::Throughput {
-        return Err("on MySQL only the throughput scenario is measured so far".into());
+    if matches!(pool, Pool::Mysql(_))
+        && !matches!(args.scenario, Scenario::Throughput | Scenario::Metrics)
+    {
+        return Err(
+            "on MySQL only the throughput and metrics scenarios are measured so far".into(),
+        );
     }
     if args.scenario == Scenario::Deletes {
         return deletes::run(&args, store, &pool).await;

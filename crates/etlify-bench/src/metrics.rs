@@ -7,8 +7,9 @@
 //! fastest, slowest):
 //! - `scrape_computing`: the first `Etlify::encode_metrics` of a new
 //!   engine, which computes the gauges that need a query (where the
-//!   records stand, one statement per binding, and the job queue, two)
-//!   and encodes every family;
+//!   records stand, counted from the first run's checkpoint: the touched
+//!   users classed, the others one count of the table; and the job
+//!   queue, two statements) and encodes every family;
 //! - `status`: `Etlify::status`, the same counts as `etlify status`
 //!   prints them, for comparison;
 //! - `scrape_cached`: `encode_metrics` within the default interval (15 s),

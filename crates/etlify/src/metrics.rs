@@ -244,7 +244,7 @@ impl Metrics {
         let records = Family::<StandingLabels, Gauge>::default();
         registry.register(
             "records",
-            "Records in scope by where they stand with the CRM (as `etlify status` counts them), computed at most once per interval.",
+            "Records in scope by where they stand with the CRM (as `etlify status` counts them), computed at most once per interval: from the last batch run's checkpoint, only what changed since it is classed and the other records are in sync, as the next run takes them; without a checkpoint that applies, the whole table.",
             records.clone(),
         );
         let jobs = Family::<JobLabels, Gauge>::default();

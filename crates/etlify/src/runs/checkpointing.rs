@@ -15,15 +15,13 @@
 //! create, with no sync state written) saves nothing: the next one starts
 //! from the same place.
 
-use chrono::Duration as TimeDelta;
 use sea_query::SelectStatement;
 
 use crate::context::Context;
 use crate::error::Result;
-use crate::id::ResourceId;
 use crate::stale::pages::StaleIds;
-use crate::store::checkpoint::{self, Checkpoint};
-use crate::store::{Store, Timestamp};
+use crate::store::checkpoint::{self, one_id, Checkpoint};
+use crate::store::Timestamp;
 
 /// A started run: the checkpoint it leaves if it goes to the end.
 #[derive(Debug)]
@@ -59,14 +57,16 @@ pub(crate) async fn start<'a>(
     let finder = pages.finder().fingerprint();
     let previous = checkpoint::load(store, crm, model).await?;
     let lowest_synced_now = one_id(store, &lowest_synced_id).await?;
-    let interval = TimeDelta::from_std(settings.complete_check_interval).unwrap_or(TimeDelta::MAX);
     let usable = match previous {
         Some(previous)
             if !complete
                 && pages.can_start_since()
-                && previous.finder == finder
-                && at.signed_duration_since(previous.complete_at) < interval
-                && lowest_synced_now == previous.lowest_synced_id =>
+                && previous.applies(
+                    &finder,
+                    at,
+                    settings.complete_check_interval,
+                    &lowest_synced_now,
+                ) =>
         {
             Some(previous)
         }
@@ -125,11 +125,4 @@ impl Started {
         self.next.lowest_synced_id = one_id(store, &self.lowest_synced_id).await?;
         checkpoint::save(store, &self.crm, &self.model, &self.next).await
     }
-}
-
-/// The id a one-value query (`MAX`, `MIN`) returns, if any.
-async fn one_id(store: &Store, statement: &SelectStatement) -> Result<Option<ResourceId>> {
-    let (sql, values) = store.build(statement);
-    let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
-    Ok(rows.into_iter().next().and_then(|(id,)| id))
 }

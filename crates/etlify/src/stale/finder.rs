@@ -584,6 +584,56 @@ impl<'a> FinderSql<'a> {
     /// finder's own condition), else in sync. One statement, so the counts
     /// add up to the records in scope even while syncs write.
     pub(crate) fn standing(&self) -> SelectStatement {
+        self.standing_among(None, self.sync_join(None))
+    }
+
+    /// [`standing`](Self::standing) of the records among `ids` with an id
+    /// at or below `ids_through` (`None`: no record), for the metrics'
+    /// count from a checkpoint (`standing.rs`).
+    pub(crate) fn standing_of(
+        &self,
+        ids: &[ResourceId],
+        ids_through: Option<ResourceId>,
+    ) -> SelectStatement {
+        let among = match ids_through {
+            Some(through) => self
+                .dialect
+                .id_in(self.pk(), ids)
+                .and(self.pk().lte(through.value())),
+            None => Expr::val(false),
+        };
+        // The ids again on the sync rows: redundant, but keeps PostgreSQL
+        // on their index rather than hashing every row of the model.
+        let sync_join = self
+            .sync_join(None)
+            .and(self.dialect.id_in(col(SYNC, "resource_id"), ids));
+        self.standing_among(Some(among), sync_join)
+    }
+
+    /// [`standing`](Self::standing) of the records with an id above
+    /// `ids_through` (every record when `None`): one range of the primary
+    /// key.
+    pub(crate) fn standing_above(&self, ids_through: Option<ResourceId>) -> SelectStatement {
+        let among = ids_through
+            .as_ref()
+            .map(|through| self.pk().gt(through.value()));
+        self.standing_among(among, self.sync_join(ids_through))
+    }
+
+    /// How many records are in scope: one count of the owner table.
+    pub(crate) fn in_scope_count(&self) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(Expr::expr(Expr::col(Asterisk).count()).cast_as("bigint"))
+            .from(Alias::new(self.table()));
+        self.restrict(&mut select, self.table());
+        select
+    }
+
+    /// [`standing`](Self::standing) of the records in scope that `among`
+    /// (a condition on the owner table) holds for, or of all, their sync
+    /// rows joined on `sync_join`.
+    fn standing_among(&self, among: Option<Expr>, sync_join: Expr) -> SelectStatement {
         const PENDING: &str = "etlify_pending";
         const STANDING: &str = "etlify_standing";
         let code = |standing: Standing| Expr::val(standing as i64);
@@ -612,13 +662,11 @@ impl<'a> FinderSql<'a> {
             )
             .expr_as(col(SYNC, "last_synced_at"), Alias::new("last_synced_at"))
             .from(Alias::new(self.table()))
-            .join_as(
-                JoinType::LeftJoin,
-                Cs::Table,
-                Alias::new(SYNC),
-                self.sync_join(None),
-            );
+            .join_as(JoinType::LeftJoin, Cs::Table, Alias::new(SYNC), sync_join);
         self.restrict(&mut records, self.table());
+        if let Some(among) = among {
+            records.and_where(among);
+        }
         // Grouped outside: PostgreSQL cannot match a CASE with bound
         // values in the select list to the same CASE in GROUP BY.
         let mut select = Query::select();

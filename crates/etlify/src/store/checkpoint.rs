@@ -47,6 +47,39 @@ pub(crate) struct Checkpoint {
     pub complete_at: Timestamp,
 }
 
+impl Checkpoint {
+    /// Whether what changed since this checkpoint is all a look at
+    /// `finder`'s records needs at `at`: taken with the same finder
+    /// queries, its complete run less than `complete_check_interval` ago,
+    /// and the lowest id with a sync row still `lowest_synced_now` (sync
+    /// rows deleted wholesale call for the whole table again). Batch runs
+    /// (`runs/checkpointing.rs`) and the metrics' counts
+    /// (`stale/standing.rs`) both ask it.
+    pub(crate) fn applies(
+        &self,
+        finder: &str,
+        at: Timestamp,
+        complete_check_interval: std::time::Duration,
+        lowest_synced_now: &Option<ResourceId>,
+    ) -> bool {
+        let interval =
+            chrono::Duration::from_std(complete_check_interval).unwrap_or(chrono::Duration::MAX);
+        self.finder == finder
+            && at.signed_duration_since(self.complete_at) < interval
+            && *lowest_synced_now == self.lowest_synced_id
+    }
+}
+
+/// The id a one-value query (`MAX`, `MIN`) returns, if any.
+pub(crate) async fn one_id(
+    store: &Store,
+    statement: &sea_query::SelectStatement,
+) -> Result<Option<ResourceId>> {
+    let (sql, values) = store.build(statement);
+    let rows: Vec<(Option<ResourceId>,)> = store.fetch_all(sql, values).await?;
+    Ok(rows.into_iter().next().and_then(|(id,)| id))
+}
+
 /// A row of the table, as stored.
 #[derive(sqlx::FromRow)]
 struct CheckpointRow {

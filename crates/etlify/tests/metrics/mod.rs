@@ -25,6 +25,16 @@ fn deals_model() -> Model {
     )
 }
 
+/// `User` on `hubspot`, stale when its company changes too.
+fn users_of_companies() -> Model {
+    Model::new("User", "users").bind(
+        "hubspot",
+        Binding::new("contacts", "email")
+            .payload(SqlPayload::new(crate::support::USER_PAYLOAD_SQL))
+            .dependency(etlify::Dependency::belongs_to("companies", "company_id")),
+    )
+}
+
 /// One sample of an exposition: its name, its labels, its value.
 #[derive(Debug, Clone)]
 struct Sample {

@@ -346,6 +346,10 @@ async fn metrics_status_gauges_equal_status_and_are_computed_once_per_interval()
         "UPDATE users SET updated_at = '{OLD}' WHERE email = 'new@x.io'"
     ))
     .await;
+    // Times set by hand in the past, before the run's checkpoint: as after
+    // any edit of sync rows that no timestamp shows, the checkpoint is
+    // forgotten, and the gauges class the whole table.
+    db.exec("DELETE FROM etlify_sync_checkpoints").await;
 
     let first = parse(&hourly.encode_metrics().await);
     let status = hourly.status().await.unwrap();
@@ -397,6 +401,113 @@ async fn metrics_status_gauges_equal_status_and_are_computed_once_per_interval()
     let third = parse(&every_scrape.encode_metrics().await);
     assert_eq!(standing(&third), counts(&now[0]));
     assert_labels_are_closed(&third, &["hubspot"], &["User"]);
+}
+
+/// Changes stamped after every sync of the test (a sync records the time
+/// it ran, in 2026 or so): the records stay stale after being sent.
+const LATER: &str = "2099-01-01 00:00:00.000000";
+
+/// Issue 28, item 2: after batch runs that went to the end, the records
+/// gauges (counted from the last run's checkpoint) equal `status()` in
+/// each standing: records changed by themselves or by their company,
+/// failing, over the error budget, waiting for a dependency, new ones,
+/// a deleted one; then after an incremental run that sends them and
+/// fails one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_records_gauges_equal_status_in_each_standing_after_syncs() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let acme = db.insert_company("acme").await;
+    let mut users = Vec::new();
+    for i in 0..10 {
+        let company = (i < 3).then_some(acme);
+        users.push(db.insert_user(&format!("s{i}@x.io"), company).await);
+    }
+    let adapter = crate::support::adapter::RecordingAdapter::new();
+    let etlify = engine(
+        &db,
+        vec![Crm::new("hubspot", adapter.clone())],
+        vec![users_of_companies()],
+    )
+    .await;
+    // A new engine's first scrape computes the gauges (one scrape soon
+    // after another is served the values the first computed).
+    let scrape = || async {
+        let fresh = engine(
+            &db,
+            vec![Crm::new("hubspot", adapter.clone())],
+            vec![users_of_companies()],
+        )
+        .await;
+        standing(&parse(&fresh.encode_metrics().await))
+    };
+    let run = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert!(run.is_complete());
+    let scraped = scrape().await;
+    let status = etlify.status().await.unwrap();
+    assert_eq!(scraped, counts(&status[0]));
+    assert_eq!(scraped, [10.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+
+    // The company changes: its 3 users are stale by their dependency; one
+    // more user is touched itself. One user's last sync failed (under the
+    // budget of 3), another's errors reached it, another waits for a sync
+    // dependency. Two new users; one deleted.
+    db.exec(&format!(
+        "UPDATE companies SET updated_at = '{LATER}' WHERE id = {acme}"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE users SET updated_at = '{LATER}' WHERE id = {}",
+        users[5]
+    ))
+    .await;
+    for (user, errors) in [(users[6], 1), (users[7], 3)] {
+        db.exec(&format!(
+            "UPDATE crm_synchronisations SET error_count = {errors}, last_error = 'boom' \
+             WHERE resource_id = {user}"
+        ))
+        .await;
+    }
+    let now = db.now_sql();
+    db.exec(&format!(
+        "INSERT INTO etlify_pending_syncs (dependent_type, dependent_id, dependency_type, \
+         dependency_id, crm_name, created_at, updated_at) \
+         VALUES ('User', {}, 'Company', {acme}, 'hubspot', {now}, {now})",
+        users[8]
+    ))
+    .await;
+    for email in ["new1@x.io", "new2@x.io"] {
+        db.insert_user(email, None).await;
+    }
+    db.exec(&format!("DELETE FROM users WHERE id = {}", users[9]))
+        .await;
+
+    let scraped = scrape().await;
+    let status = etlify.status().await.unwrap();
+    assert_eq!(scraped, counts(&status[0]));
+    // in sync, stale, never synced, failing, over budget, waiting
+    assert_eq!(scraped, [2.0, 4.0, 2.0, 1.0, 1.0, 1.0]);
+
+    // A run from the checkpoint sends the stale and new records, and one
+    // fails; the stale ones, stamped later than the sync, stay stale.
+    adapter.fail_next_upsert(
+        etlify::adapters::AdapterError::new(
+            etlify::adapters::AdapterErrorKind::ValidationFailed,
+            "INVALID_EMAIL",
+        )
+        .status(400),
+    );
+    let run = etlify.batch_sync(&BatchSyncOptions::new()).await.unwrap();
+    assert_eq!((run.total, run.errors), (6, 1));
+    let scraped = scrape().await;
+    let status = etlify.status().await.unwrap();
+    assert_eq!(scraped, counts(&status[0]));
+    assert_eq!(scraped.iter().sum::<f64>(), 11.0);
+    assert_eq!(
+        &scraped[3..],
+        &[2.0, 1.0, 1.0],
+        "failing, over budget, waiting"
+    );
 }
 
 /// The change-to-CRM latency is observed for each record the CRM accepted
