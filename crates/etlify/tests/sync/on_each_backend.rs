@@ -758,3 +758,88 @@ async fn probe_a_stored_crm_id_that_cannot_address_an_object_is_matched_again() 
         assert_eq!(row.crm_id.as_deref(), Some("crm-a@x.io"), "{hostile}");
     }
 }
+
+/// A batch page whose synced rows meet the sync table's unique keys: a
+/// CRM id another record holds is refused for that record alone and
+/// the page's other rows are written. (On MySQL a page's synced rows go in
+/// as a plain insert first; this is the case it cannot take.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_batch_claiming_a_crm_id_held_elsewhere_refuses_that_record_alone() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let holder = db.insert_user("same@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    etlify.sync("hubspot", "User", holder).await.unwrap();
+    let claimant = db.insert_user("same@x.io", None).await;
+    let other = db.insert_user("other@x.io", None).await;
+
+    let run = etlify
+        .batch_sync(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+    assert!(run.is_complete(), "{run:?}");
+
+    let row = |id| etlify.sync_row("hubspot", "User", id);
+    let held = row(holder).await.unwrap().unwrap();
+    assert_eq!(held.crm_id.as_deref(), Some("crm-same@x.io"));
+    let refused = row(claimant).await.unwrap().unwrap();
+    assert_eq!(refused.crm_id, None);
+    assert_eq!(refused.error_count, 1);
+    let error = refused.last_error.unwrap();
+    assert!(
+        error.contains(&format!("which User #{holder} already holds")),
+        "{error}"
+    );
+    let written = row(other).await.unwrap().unwrap();
+    assert_eq!(written.crm_id.as_deref(), Some("crm-other@x.io"));
+    assert_eq!(written.error_count, 0);
+}
+
+/// A batch page syncing a record whose row holds an error updates that
+/// row (clears the error, one row per record), as a page of new rows
+/// inserts theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_a_batch_syncing_a_failed_row_updates_it_in_place() {
+    let db = TestDb::new(BACKEND).await;
+    let db = db.with_app_schema().await;
+    let failed = db.insert_user("failed@x.io", None).await;
+    let adapter = RecordingAdapter::new();
+    let etlify = hubspot_users(&db, adapter.clone()).await;
+    etlify.sync("hubspot", "User", failed).await.unwrap();
+    db.exec(&format!(
+        "UPDATE crm_synchronisations SET last_error = 'boom', error_count = 2, last_digest = 'old' WHERE resource_id = {failed}"
+    ))
+    .await;
+    db.exec(&format!(
+        "UPDATE users SET full_name = 'Changed' WHERE id = {failed}"
+    ))
+    .await;
+    db.touch("users", failed).await;
+    let fresh = db.insert_user("fresh@x.io", None).await;
+
+    let run = etlify
+        .batch_sync(&etlify::BatchSyncOptions::new())
+        .await
+        .unwrap();
+    assert!(run.is_complete(), "{run:?}");
+
+    for (id, crm_id) in [(failed, "crm-failed@x.io"), (fresh, "crm-fresh@x.io")] {
+        let row = etlify
+            .sync_row("hubspot", "User", id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.crm_id.as_deref(), row.last_error, row.error_count),
+            (Some(crm_id), None, 0),
+            "{id}"
+        );
+        assert_ne!(row.last_digest.as_deref(), Some("old"), "{id}");
+    }
+    assert_eq!(
+        db.scalar_i64("SELECT COUNT(*) FROM crm_synchronisations")
+            .await,
+        2
+    );
+}

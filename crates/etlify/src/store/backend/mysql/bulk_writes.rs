@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sea_query::{Alias, Expr, ReturningClause};
+use sea_query::{Alias, Expr, InsertStatement, Query, ReturningClause, Value};
+use sea_query_sqlx::SqlxValues;
 use sqlx::AssertSqlSafe;
 
 use super::{MysqlBackend, MysqlDialect};
@@ -14,7 +15,7 @@ use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::store::backend::{BulkWrites, Clock, Dialect};
 use crate::store::leases::batch_run;
-use crate::store::sync_rows::{self, RowChange};
+use crate::store::sync_rows::{self, CrmSynchronisations, RowChange};
 
 /// Sync rows per upsert statement (11 placeholders each).
 const UPSERT_CHUNK: usize = 2_000;
@@ -64,41 +65,76 @@ impl BulkWrites for MysqlBackend {
     }
 
     async fn upsert_sync_rows(&self, rows: &[&(SyncKey, RowChange)]) -> Result<()> {
+        // The server's time once per call, for `created_at`/`updated_at`.
+        let written_at = MysqlDialect.timestamp_value(self.now().await?);
+        let new_rows_first = matches!(rows.first(), Some((_, RowChange::Synced { .. })));
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            if new_rows_first && self.insert_new_rows(chunk, &written_at).await? {
+                continue;
+            }
+            self.upsert_checked(chunk, &written_at).await?;
+        }
+        Ok(())
+    }
+}
+
+impl MysqlBackend {
+    /// Whether `rows` went in as a plain `INSERT`: synced rows are new
+    /// rows in a first sync, so they are inserted as they
+    /// are, without the CRM-id lookup of
+    /// [`upsert_checked`](Self::upsert_checked) and without an update
+    /// clause, so a row of the record that exists or a CRM id another
+    /// record holds fails the whole statement (InnoDB undoes the
+    /// statement's rows) and the batch goes the checked way, which decides
+    /// as before. The lookup and the insert cost about the same as the
+    /// upsert once more on a first sync (docs/BENCHMARKS.md, "MariaDB:
+    /// the first sync's writes").
+    async fn insert_new_rows(
+        &self,
+        rows: &[&(SyncKey, RowChange)],
+        written_at: &Value,
+    ) -> Result<bool> {
+        let mut insert = Query::insert();
+        insert
+            .into_table(CrmSynchronisations::Table)
+            .columns(sync_rows::UPSERT_COLUMNS);
+        let (sql, values) = with_rows(insert, rows, written_at);
+        match sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Upserts `rows` after refusing the CRM ids other records hold (X-6).
+    async fn upsert_checked(
+        &self,
+        rows: &[&(SyncKey, RowChange)],
+        written_at: &Value,
+    ) -> Result<()> {
         match crm_id_claims(rows) {
             Claims::None => {}
             Claims::SharedInBatch => {
                 // Row by row, so that each is checked against the ones
                 // written before it.
                 for row in rows {
-                    Box::pin(self.upsert_sync_rows(std::slice::from_ref(row))).await?;
+                    Box::pin(self.upsert_checked(std::slice::from_ref(row), written_at)).await?;
                 }
                 return Ok(());
             }
             Claims::Some(claims) => self.refuse_crm_ids_held_elsewhere(&claims).await?,
         }
-        // The server's time once per call, for `created_at`/`updated_at`.
-        let written_at = MysqlDialect.timestamp_value(self.now().await?);
-        for chunk in rows.chunks(UPSERT_CHUNK) {
-            let Some((_, first)) = chunk.first() else {
-                continue;
-            };
-            let mut insert = sync_rows::upsert_statement(&MysqlDialect, first);
-            for (key, change) in chunk {
-                insert
-                    .values(sync_rows::row_values(
-                        &MysqlDialect,
-                        key,
-                        change,
-                        &written_at,
-                    ))
-                    // Internal invariant: one value per upserted column.
-                    .expect("values match the column list");
-            }
-            let (sql, values) = MysqlDialect.build((&insert).into());
-            sqlx::query_with(AssertSqlSafe(sql), values)
-                .execute(&self.pool)
-                .await?;
-        }
+        let Some((_, first)) = rows.first() else {
+            return Ok(());
+        };
+        let upsert = sync_rows::upsert_statement(&MysqlDialect, first);
+        let (sql, values) = with_rows(upsert, rows, written_at);
+        sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -206,6 +242,27 @@ impl MysqlBackend {
         }
         Ok(())
     }
+}
+
+/// `insert` (of [`sync_rows::UPSERT_COLUMNS`]) with the values of `rows`,
+/// rendered.
+fn with_rows(
+    mut insert: InsertStatement,
+    rows: &[&(SyncKey, RowChange)],
+    written_at: &Value,
+) -> (String, SqlxValues) {
+    for (key, change) in rows {
+        insert
+            .values(sync_rows::row_values(
+                &MysqlDialect,
+                key,
+                change,
+                written_at,
+            ))
+            // Internal invariant: one value per column.
+            .expect("values match the column list");
+    }
+    MysqlDialect.build((&insert).into())
 }
 
 /// `query` with `id` bound in the form its column holds.
