@@ -208,7 +208,7 @@ impl ChangeTriggers for SqliteChangeTriggers {
             period: if files.is_some() {
                 reads.period
             } else {
-                reads.period.min(UNWATCHED_PERIOD)
+                unwatched(reads.period)
             },
             files,
             file_wakes: reads.file_wakes,
@@ -247,6 +247,11 @@ impl SqliteChangeTriggers {
 /// in-memory database, no inotify watch left), or after the watch
 /// reported an error: as before the files were watched.
 const UNWATCHED_PERIOD: Duration = Duration::from_secs(1);
+
+/// The period of reads of unwatched files, given the one asked.
+fn unwatched(period: Duration) -> Duration {
+    period.min(UNWATCHED_PERIOD)
+}
 
 /// Reads the counters when the database's files were written to, and at
 /// least every period, and reports the tables whose counter moved.
@@ -295,7 +300,7 @@ impl SqliteCounterReader {
                 %error
             );
             self.files = None;
-            self.period = self.period.min(UNWATCHED_PERIOD);
+            self.period = unwatched(self.period);
         }
     }
 }
@@ -339,6 +344,38 @@ mod tests {
                 "DELETE FROM \"etlify_changes\" WHERE table_name = 'old'",
             ]
         );
+    }
+
+    /// A database whose files cannot be watched (in memory: no file) is
+    /// read every [`UNWATCHED_PERIOD`] at most, whatever period was
+    /// asked: a committed change is still reported.
+    #[tokio::test]
+    async fn fresh_sqlite_unwatched_files_fall_back_to_reading_every_second() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE users (id integer PRIMARY KEY, email text)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let triggers = SqliteChangeTriggers::new(pool.clone());
+        triggers.install(&["users".to_owned()]).await.unwrap();
+        let reads = CounterReads {
+            period: Duration::from_secs(3600),
+            file_wakes: Arc::new(AtomicU64::new(0)),
+        };
+        let mut listener = triggers.listen("etlify", reads).await.unwrap();
+        sqlx::raw_sql("INSERT INTO users (email) VALUES ('ada@x.io')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let changed = tokio::time::timeout(UNWATCHED_PERIOD * 10, listener.next())
+            .await
+            .expect("reported within the unwatched period, not the hour asked")
+            .unwrap();
+        assert_eq!(changed, "users");
     }
 
     #[test]
