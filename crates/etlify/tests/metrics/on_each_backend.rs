@@ -417,12 +417,7 @@ const LATER: &str = "2099-01-01 00:00:00.000000";
 async fn metrics_records_gauges_equal_status_in_each_standing_after_syncs() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
-    let acme = db.insert_company("acme").await;
-    let mut users = Vec::new();
-    for i in 0..10 {
-        let company = (i < 3).then_some(acme);
-        users.push(db.insert_user(&format!("s{i}@x.io"), company).await);
-    }
+    let ten = crate::support::standings::TenUsers::insert(&db, "s").await;
     let adapter = crate::support::adapter::RecordingAdapter::new();
     let etlify = engine(
         &db,
@@ -448,39 +443,8 @@ async fn metrics_records_gauges_equal_status_in_each_standing_after_syncs() {
     assert_eq!(scraped, counts(&status[0]));
     assert_eq!(scraped, [10.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
 
-    // The company changes: its 3 users are stale by their dependency; one
-    // more user is touched itself. One user's last sync failed (under the
-    // budget of 3), another's errors reached it, another waits for a sync
-    // dependency. Two new users; one deleted.
-    db.exec(&format!(
-        "UPDATE companies SET updated_at = '{LATER}' WHERE id = {acme}"
-    ))
-    .await;
-    db.exec(&format!(
-        "UPDATE users SET updated_at = '{LATER}' WHERE id = {}",
-        users[5]
-    ))
-    .await;
-    for (user, errors) in [(users[6], 1), (users[7], 3)] {
-        db.exec(&format!(
-            "UPDATE crm_synchronisations SET error_count = {errors}, last_error = 'boom' \
-             WHERE resource_id = {user}"
-        ))
-        .await;
-    }
-    let now = db.now_sql();
-    db.exec(&format!(
-        "INSERT INTO etlify_pending_syncs (dependent_type, dependent_id, dependency_type, \
-         dependency_id, crm_name, created_at, updated_at) \
-         VALUES ('User', {}, 'Company', {acme}, 'hubspot', {now}, {now})",
-        users[8]
-    ))
-    .await;
-    for email in ["new1@x.io", "new2@x.io"] {
-        db.insert_user(email, None).await;
-    }
-    db.exec(&format!("DELETE FROM users WHERE id = {}", users[9]))
-        .await;
+    // Every standing, the changes stamped after every sync of the test.
+    ten.spread_over_every_standing(&db, LATER).await;
 
     let scraped = scrape().await;
     let status = etlify.status().await.unwrap();

@@ -3,6 +3,7 @@
 //! is this copy's.
 
 use super::*;
+use crate::support::standings::TenUsers;
 use crate::support::Backend;
 use etlify::RateLimit;
 use std::time::Duration;
@@ -22,12 +23,7 @@ const CHANGED: &str = "2022-01-01 00:00:00.000000";
 async fn probe_status_columns_add_up_to_the_records_in_scope() {
     let db = TestDb::new(BACKEND).await;
     let db = db.with_app_schema().await;
-    let acme = db.insert_company("acme").await;
-    let mut users = Vec::new();
-    for i in 0..10 {
-        let company = (i < 3).then_some(acme);
-        users.push(db.insert_user(&format!("u{i}@x.io"), company).await);
-    }
+    let ten = TenUsers::insert(&db, "u").await;
     // Out of scope, synced or not: not counted.
     let inactive = db.insert_user("inactive@x.io", None).await;
     db.exec(&format!(
@@ -55,37 +51,8 @@ async fn probe_status_columns_add_up_to_the_records_in_scope() {
     assert_eq!(columns(&status[0]), [10, 0, 0, 0, 0, 0]);
     assert!(status[0].last_synced_at.is_some());
 
-    // The company changes: its 3 users are stale by their dependency, as
-    // the finder decides; one more user is touched itself.
-    stamp(&db, "companies", &format!("id = {acme}"), CHANGED).await;
-    stamp(&db, "users", &format!("id = {}", users[5]), CHANGED).await;
-    // One user's last sync failed (under the budget of 3), another's
-    // errors reached the budget, another waits for a sync dependency.
-    db.exec(&format!(
-        "UPDATE crm_synchronisations SET error_count = 1, last_error = 'boom' WHERE resource_id = {}",
-        users[6]
-    ))
-    .await;
-    db.exec(&format!(
-        "UPDATE crm_synchronisations SET error_count = 3, last_error = 'boom' WHERE resource_id = {}",
-        users[7]
-    ))
-    .await;
-    let now = db.now_sql();
-    db.exec(&format!(
-        "INSERT INTO etlify_pending_syncs (dependent_type, dependent_id, dependency_type, \
-         dependency_id, crm_name, created_at, updated_at) \
-         VALUES ('User', {}, 'Company', {acme}, 'hubspot', {now}, {now})",
-        users[8]
-    ))
-    .await;
-    // Two new users, never synced; a sync row of a deleted user is not counted.
-    for email in ["new1@x.io", "new2@x.io"] {
-        let id = db.insert_user(email, None).await;
-        stamp(&db, "users", &format!("id = {id}"), CHANGED).await;
-    }
-    db.exec(&format!("DELETE FROM users WHERE id = {}", users[9]))
-        .await;
+    // Every standing (the finder decides the dependency's stale users).
+    ten.spread_over_every_standing(&db, CHANGED).await;
 
     let status = etlify.status().await.unwrap();
     let entry = &status[0];

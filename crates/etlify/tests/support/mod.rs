@@ -9,6 +9,7 @@ pub mod drop_schema;
 pub mod logs;
 pub mod mysql_words;
 pub mod sandbox;
+pub mod standings;
 pub mod worker;
 
 use std::str::FromStr;
