@@ -223,6 +223,30 @@ pub(crate) const UPSERT_COLUMNS: [Cs; 11] = [
     Cs::UpdatedAt,
 ];
 
+/// `INSERT INTO crm_synchronisations (UPSERT_COLUMNS)`, without rows: a
+/// plain insert, or the start of [`upsert_statement`].
+pub(crate) fn insert_statement() -> InsertStatement {
+    let mut insert = Query::insert();
+    insert.into_table(Cs::Table).columns(UPSERT_COLUMNS);
+    insert
+}
+
+/// Adds the values of `rows` to `insert` (of [`UPSERT_COLUMNS`]), each
+/// row's times written as `written_at`.
+pub(crate) fn add_rows(
+    insert: &mut InsertStatement,
+    dialect: &dyn Dialect,
+    rows: &[&(SyncKey, RowChange)],
+    written_at: &Value,
+) {
+    for (key, change) in rows {
+        insert
+            .values(row_values(dialect, key, change, written_at))
+            // Internal invariant: one value per column.
+            .expect("values match the column list");
+    }
+}
+
 /// `INSERT INTO crm_synchronisations (UPSERT_COLUMNS) … ON CONFLICT
 /// (crm_name, resource_type, resource_id) DO UPDATE …` for rows carrying the
 /// same kind of change as `kind`; the backend adds the rows.
@@ -231,8 +255,7 @@ pub(crate) const UPSERT_COLUMNS: [Cs; 11] = [
 /// - checked: time; errors cleared;
 /// - failed: the message, and one more consecutive error.
 pub(crate) fn upsert_statement(dialect: &dyn Dialect, kind: &RowChange) -> InsertStatement {
-    let mut insert = Query::insert();
-    insert.into_table(Cs::Table).columns(UPSERT_COLUMNS);
+    let mut insert = insert_statement();
     let mut on_conflict = OnConflict::columns([Cs::CrmName, Cs::ResourceType, Cs::ResourceId]);
     match kind {
         RowChange::Synced { .. } => on_conflict
@@ -275,7 +298,7 @@ pub(crate) fn upsert_statement(dialect: &dyn Dialect, kind: &RowChange) -> Inser
 
 /// The values of one upserted row, in [`UPSERT_COLUMNS`] order;
 /// `written_at` fills `created_at` and `updated_at`.
-pub(crate) fn row_values(
+fn row_values(
     dialect: &dyn Dialect,
     key: &SyncKey,
     change: &RowChange,

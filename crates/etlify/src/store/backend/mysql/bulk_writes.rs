@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sea_query::{Alias, Expr, InsertStatement, Query, ReturningClause, Value};
-use sea_query_sqlx::SqlxValues;
+use sea_query::{Alias, Expr, ReturningClause, Value};
 use sqlx::AssertSqlSafe;
 
 use super::{MysqlBackend, MysqlDialect};
@@ -15,7 +14,7 @@ use crate::error::Result;
 use crate::id::{ResourceId, SyncKey};
 use crate::store::backend::{BulkWrites, Clock, Dialect};
 use crate::store::leases::batch_run;
-use crate::store::sync_rows::{self, CrmSynchronisations, RowChange};
+use crate::store::sync_rows::{self, RowChange};
 
 /// Sync rows per upsert statement (11 placeholders each).
 const UPSERT_CHUNK: usize = 2_000;
@@ -94,11 +93,9 @@ impl MysqlBackend {
         rows: &[&(SyncKey, RowChange)],
         written_at: &Value,
     ) -> Result<bool> {
-        let mut insert = Query::insert();
-        insert
-            .into_table(CrmSynchronisations::Table)
-            .columns(sync_rows::UPSERT_COLUMNS);
-        let (sql, values) = with_rows(insert, rows, written_at);
+        let mut insert = sync_rows::insert_statement();
+        sync_rows::add_rows(&mut insert, &MysqlDialect, rows, written_at);
+        let (sql, values) = MysqlDialect.build((&insert).into());
         match sqlx::query_with(AssertSqlSafe(sql), values)
             .execute(&self.pool)
             .await
@@ -130,8 +127,9 @@ impl MysqlBackend {
         let Some((_, first)) = rows.first() else {
             return Ok(());
         };
-        let upsert = sync_rows::upsert_statement(&MysqlDialect, first);
-        let (sql, values) = with_rows(upsert, rows, written_at);
+        let mut upsert = sync_rows::upsert_statement(&MysqlDialect, first);
+        sync_rows::add_rows(&mut upsert, &MysqlDialect, rows, written_at);
+        let (sql, values) = MysqlDialect.build((&upsert).into());
         sqlx::query_with(AssertSqlSafe(sql), values)
             .execute(&self.pool)
             .await?;
@@ -242,27 +240,6 @@ impl MysqlBackend {
         }
         Ok(())
     }
-}
-
-/// `insert` (of [`sync_rows::UPSERT_COLUMNS`]) with the values of `rows`,
-/// rendered.
-fn with_rows(
-    mut insert: InsertStatement,
-    rows: &[&(SyncKey, RowChange)],
-    written_at: &Value,
-) -> (String, SqlxValues) {
-    for (key, change) in rows {
-        insert
-            .values(sync_rows::row_values(
-                &MysqlDialect,
-                key,
-                change,
-                written_at,
-            ))
-            // Internal invariant: one value per column.
-            .expect("values match the column list");
-    }
-    MysqlDialect.build((&insert).into())
 }
 
 /// `query` with `id` bound in the form its column holds.

@@ -54,17 +54,7 @@ impl BulkWrites for SqliteBackend {
             // taken once per statement: SQLite's `strftime` on every row
             // cost about 5% of a first sync's CPU.
             let written_at = SqliteDialect.timestamp_value(process_now());
-            for (key, change) in chunk {
-                insert
-                    .values(sync_rows::row_values(
-                        &SqliteDialect,
-                        key,
-                        change,
-                        &written_at,
-                    ))
-                    // Internal invariant: one value per upserted column.
-                    .expect("values match the column list");
-            }
+            sync_rows::add_rows(&mut insert, &SqliteDialect, chunk, &written_at);
             let (sql, values) = SqliteDialect.build((&insert).into());
             sqlx::query_with(AssertSqlSafe(sql), values)
                 .execute(&self.pool)
